@@ -1,0 +1,218 @@
+"""The application: routing plus the defenses every request passes through."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Literal
+
+from daloy_edge._errors import ConfigError, GatewayTimeout
+from daloy_edge._guards import RequestLimits, check_request
+from daloy_edge._problem import ErrorRenderer, error_renderer
+from daloy_edge._request import DEFAULT_MAX_BODY, Request
+from daloy_edge._response import Response
+from daloy_edge._router import Router, chain
+from daloy_edge.types import Clock, Handler, Middleware, RequestObserver
+
+__all__ = ["App"]
+
+Environment = Literal["production", "development"]
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+LifespanHook = Callable[[], "Awaitable[None] | None"]
+
+
+class App(Router):
+    """A daloy_edge application, secure by default.
+
+    With no arguments it already enforces: a body limit (413), a request deadline (504),
+    header count and size limits (431), path and header sanitation (400), hardened JSON,
+    problem+json errors without internals in production, request ids and Server-Timing.
+
+    >>> app = App()
+    >>> @app.get("/health")
+    ... async def health(request): return {"status": "ok"}
+
+    Security: ``environment="development"`` (or ``DALOY_ENV=development``) puts exception
+    text and traces into 500 responses; never use it where clients are untrusted.
+    """
+
+    def __init__(
+        self,
+        *,
+        middleware: Sequence[Middleware] = (),
+        environment: Environment | None = None,
+        env: Mapping[str, str] | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        request_timeout: float = 10.0,
+        limits: RequestLimits | None = None,
+        observers: Sequence[RequestObserver] = (),
+        expose_server_timing: bool = True,
+        clock: Clock = time.monotonic,
+        name: str = "daloy-edge",
+    ) -> None:
+        super().__init__()
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        chosen = environment or self.env.get("DALOY_ENV", "production") or "production"
+        if chosen not in ("production", "development"):
+            raise ConfigError("environment must be 'production' or 'development'")
+        if max_body <= 0:
+            raise ConfigError("max_body must be positive")
+        if request_timeout <= 0:
+            raise ConfigError("request_timeout must be positive")
+        self.environment: Environment = chosen  # type: ignore[assignment]
+        self.name = name
+        self.max_body = max_body
+        self.request_timeout = request_timeout
+        self.limits = limits or RequestLimits()
+        self.expose_server_timing = expose_server_timing
+        self.clock = clock
+        self._middleware: list[Middleware] = list(middleware)
+        self._observers: list[RequestObserver] = list(observers)
+        self._startup: list[LifespanHook] = []
+        self._shutdown: list[LifespanHook] = []
+        self._started = False
+        self._handler: Handler | None = None
+
+    @property
+    def debug(self) -> bool:
+        """True in development: 500s then carry exception text."""
+        return self.environment == "development"
+
+    def use(self, *middleware: Middleware) -> None:
+        """Add app-wide middleware (runs before routing, in the order given)."""
+        self._ensure_open()
+        self._middleware.extend(middleware)
+
+    def observe(self, observer: RequestObserver) -> None:
+        """Add an observer told about every finished request."""
+        self._observers.append(observer)
+
+    def on_startup(self, hook: LifespanHook) -> LifespanHook:
+        """Run ``hook`` once before the first request (ASGI lifespan, Lambda init)."""
+        self._startup.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: LifespanHook) -> LifespanHook:
+        """Run ``hook`` when the runtime shuts the app down."""
+        self._shutdown.append(hook)
+        return hook
+
+    async def startup(self) -> None:
+        """Run the start-up hooks once."""
+        if self._started:
+            return
+        self._started = True
+        for hook in self._startup:
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
+
+    async def shutdown(self) -> None:
+        """Run the shut-down hooks."""
+        for hook in self._shutdown:
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
+
+    def _ensure_open(self) -> None:
+        if self._handler is not None:
+            raise ConfigError("the app is already serving; configure it before the first request")
+
+    def build(self) -> Handler:
+        """Freeze routes and middleware into the request handler (done once, lazily)."""
+        if self._handler is None:
+            render = error_renderer(debug=self.debug)
+            dispatch = self.compile(render)
+            inner = chain([_Deadline(self.request_timeout), *self._middleware], dispatch, render)
+            self._handler = self._boundary(inner, render)
+        return self._handler
+
+    def _boundary(self, inner: Handler, render: ErrorRenderer) -> Handler:
+        limits, clock, max_body = self.limits, self.clock, self.max_body
+        observers, timing = self._observers, self.expose_server_timing
+
+        async def handle(request: Request) -> Response:
+            start = clock()
+            request.request_id = _request_id(request.headers.get("x-request-id"))
+            request.max_body = max_body
+            try:
+                check_request(request, limits)
+                response = await inner(request)
+            except Exception as exc:
+                response = render(request, exc)
+            duration = clock() - start
+            response.headers["x-request-id"] = request.request_id
+            if timing:
+                response.headers["server-timing"] = _server_timing(request, duration)
+            if request.method == "HEAD":
+                response.body, response.stream = b"", None
+            for observer in observers:
+                _notify(observer, request, response, duration)
+            return response
+
+        return handle
+
+    async def handle(self, request: Request) -> Response:
+        """Serve one request; adapters call this (start-up hooks run first, once)."""
+        if not self._started:
+            await self.startup()
+        return await self.build()(request)
+
+
+class _Deadline:
+    """504 once the request deadline passes (the earlier of the app's and the runtime's)."""
+
+    __slots__ = ("timeout",)
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+
+    async def __call__(self, request: Request, call_next: Handler) -> Response:
+        remaining = self.timeout
+        if request.deadline is not None:
+            remaining = min(remaining, request.deadline - time.monotonic())
+        if remaining <= 0:
+            raise GatewayTimeout("request deadline exceeded")
+        scope = asyncio.timeout(remaining)
+        try:
+            async with scope:
+                return await call_next(request)
+        except TimeoutError:
+            if scope.expired():
+                raise GatewayTimeout("request deadline exceeded") from None
+            raise
+
+
+def _request_id(inbound: str | None) -> str:
+    if inbound is not None and _REQUEST_ID.match(inbound):
+        return inbound
+    return str(uuid.uuid4())
+
+
+def _server_timing(request: Request, duration: float) -> str:
+    parts = [f"{name};dur={seconds * 1000:.2f}" for name, seconds in request.timings]
+    parts.append(f"total;dur={duration * 1000:.2f}")
+    return ", ".join(parts)
+
+
+def _notify(
+    observer: RequestObserver, request: Request, response: Response, duration: float
+) -> None:
+    try:
+        observer.on_response(request, response, duration, _error_of(request))
+    except Exception as exc:
+        print(
+            f"daloy_edge: observer {type(observer).__name__} failed: {type(exc).__name__}",
+            file=sys.stderr,
+        )
+
+
+def _error_of(request: Request) -> BaseException | None:
+    error = request.state.get("error")
+    return error if isinstance(error, BaseException) else None

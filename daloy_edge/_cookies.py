@@ -1,0 +1,79 @@
+"""Cookie parsing and ``Set-Cookie`` formatting (RFC 6265)."""
+
+from __future__ import annotations
+
+import re
+from email.utils import formatdate
+from typing import Literal
+
+__all__ = ["format_set_cookie", "parse_cookie_header"]
+
+_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_VALUE = re.compile(r"^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$")
+_MAX_COOKIES = 64
+
+
+def parse_cookie_header(header: str) -> dict[str, str]:
+    """Parse a ``Cookie`` header; the first occurrence of a name wins, invalid pairs are skipped.
+
+    >>> parse_cookie_header('a=1; b="2"; a=3')
+    {'a': '1', 'b': '2'}
+    """
+    cookies: dict[str, str] = {}
+    for part in header.split(";")[: _MAX_COOKIES * 2]:
+        name, sep, value = part.strip().partition("=")
+        if not sep or not _NAME.match(name) or name in cookies:
+            continue
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if not _VALUE.match(value):
+            continue
+        cookies[name] = value
+        if len(cookies) >= _MAX_COOKIES:
+            break
+    return cookies
+
+
+def format_set_cookie(
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+    expires: float | None = None,
+    path: str | None = "/",
+    domain: str | None = None,
+    secure: bool = True,
+    http_only: bool = True,
+    same_site: Literal["Strict", "Lax", "None"] | None = "Lax",
+    partitioned: bool = False,
+) -> str:
+    """Build one ``Set-Cookie`` value; secure attributes are the defaults.
+
+    Raises ``ValueError`` for names or values that could split the header.
+    """
+    if not _NAME.match(name):
+        raise ValueError("invalid cookie name")
+    if not _VALUE.match(value):
+        raise ValueError("invalid cookie value")
+    parts = [f"{name}={value}"]
+    if max_age is not None:
+        parts.append(f"Max-Age={int(max_age)}")
+    if expires is not None:
+        parts.append("Expires=" + formatdate(expires, usegmt=True))
+    if domain is not None:
+        if not re.match(r"^[A-Za-z0-9.-]+$", domain):
+            raise ValueError("invalid cookie domain")
+        parts.append(f"Domain={domain}")
+    if path is not None:
+        if not _VALUE.match(path) or ";" in path:
+            raise ValueError("invalid cookie path")
+        parts.append(f"Path={path}")
+    if secure or same_site == "None":
+        parts.append("Secure")
+    if http_only:
+        parts.append("HttpOnly")
+    if same_site is not None:
+        parts.append(f"SameSite={same_site}")
+    if partitioned:
+        parts.append("Partitioned")
+    return "; ".join(parts)

@@ -1,0 +1,178 @@
+"""HTTP errors, rendered as RFC 9457 ``application/problem+json`` in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+__all__ = [
+    "PROBLEM_TYPE_PREFIX",
+    "BadRequest",
+    "ConfigError",
+    "Forbidden",
+    "GatewayTimeout",
+    "HTTPError",
+    "InternalServerError",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "RequestHeaderFieldsTooLarge",
+    "ServiceUnavailable",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "problem_for",
+    "register_problem",
+]
+
+PROBLEM_TYPE_PREFIX = "urn:daloy-edge:problem:"
+"""Every problem ``type`` is this prefix plus a slug such as ``not-found``."""
+
+
+class ConfigError(ValueError):
+    """A configuration that would be insecure or cannot work; raised at build time."""
+
+
+class HTTPError(Exception):
+    """An error that maps to one HTTP status and problem type.
+
+    ``detail`` is shown to clients, so it must never hold secrets or exception text.
+    Security: raise these (or a subclass) rather than building error responses by hand;
+    the app renders them in one place, with the request id and the secure headers.
+    """
+
+    status: int = 500
+    slug: str = "internal-error"
+    title: str = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        status: int | None = None,
+        slug: str | None = None,
+        title: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(detail or title or self.title)
+        if status is not None:
+            self.status = status
+        if slug is not None:
+            self.slug = slug
+        if title is not None:
+            self.title = title
+        self.detail = detail
+        self.headers: dict[str, str] = dict(headers or {})
+        self.extra: dict[str, object] = dict(extra or {})
+
+    @property
+    def type(self) -> str:
+        """The problem type URI."""
+        return PROBLEM_TYPE_PREFIX + self.slug
+
+    def problem(self, request_id: str | None) -> dict[str, object]:
+        """The problem document for this error."""
+        body: dict[str, object] = {"type": self.type, "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        body.update(self.extra)
+        if request_id is not None:
+            body["request_id"] = request_id
+        return body
+
+
+class BadRequest(HTTPError):
+    """400: the request is malformed or unsafe."""
+
+    status, slug, title = 400, "bad-request", "Bad Request"
+
+
+class Unauthorized(HTTPError):
+    """401: credentials are missing or invalid."""
+
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(HTTPError):
+    """403: the caller is known but not allowed."""
+
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(HTTPError):
+    """404: no route matches the path."""
+
+    status, slug, title = 404, "not-found", "Not Found"
+
+
+class MethodNotAllowed(HTTPError):
+    """405: the path exists but not for this method (``Allow`` lists those that do)."""
+
+    status, slug, title = 405, "method-not-allowed", "Method Not Allowed"
+
+
+class PayloadTooLarge(HTTPError):
+    """413: the body is larger than the route accepts."""
+
+    status, slug, title = 413, "payload-too-large", "Payload Too Large"
+
+
+class UnsupportedMediaType(HTTPError):
+    """415: the body's content type is not one the route accepts."""
+
+    status, slug, title = 415, "unsupported-media-type", "Unsupported Media Type"
+
+
+class TooManyRequests(HTTPError):
+    """429: a rate limit was hit."""
+
+    status, slug, title = 429, "rate-limited", "Too Many Requests"
+
+
+class RequestHeaderFieldsTooLarge(HTTPError):
+    """431: too many header fields, or fields too large."""
+
+    status, slug, title = 431, "header-fields-too-large", "Request Header Fields Too Large"
+
+
+class InternalServerError(HTTPError):
+    """500: a handler failed; the client learns nothing more."""
+
+    status, slug, title = 500, "internal-error", "Internal Server Error"
+
+
+class ServiceUnavailable(HTTPError):
+    """503: shed under overload; retry later."""
+
+    status, slug, title = 503, "service-unavailable", "Service Unavailable"
+
+
+class GatewayTimeout(HTTPError):
+    """504: the request deadline passed."""
+
+    status, slug, title = 504, "deadline-exceeded", "Gateway Timeout"
+
+
+_PROBLEM_FACTORIES: dict[type[BaseException], Callable[[BaseException], HTTPError]] = {}
+
+
+def register_problem(
+    exc_type: type[BaseException], factory: Callable[[BaseException], HTTPError]
+) -> None:
+    """Map a primitive error (one that knows nothing of HTTP) to an :class:`HTTPError`.
+
+    >>> class Denied(Exception): ...
+    >>> register_problem(Denied, lambda e: Forbidden(slug="denied"))
+    """
+    _PROBLEM_FACTORIES[exc_type] = factory
+
+
+def problem_for(exc: BaseException) -> HTTPError | None:
+    """The HTTP error for ``exc``: itself, a registered mapping, or ``None`` (a bug: 500)."""
+    if isinstance(exc, HTTPError):
+        return exc
+    for klass in type(exc).__mro__:
+        factory = _PROBLEM_FACTORIES.get(klass)
+        if factory is not None:
+            return factory(exc)
+    return None

@@ -1,0 +1,67 @@
+"""Request sanitation applied by every app before any middleware or handler runs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from daloy_edge._errors import BadRequest, ConfigError, RequestHeaderFieldsTooLarge
+from daloy_edge._paths import UnsafePath, check_path
+from daloy_edge._request import Request
+
+__all__ = ["RequestLimits", "check_request"]
+
+_METHOD = re.compile(r"^[A-Z]{1,16}$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9a-z]+$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestLimits:
+    """Bounds on the request line and headers (431 when passed)."""
+
+    max_headers: int = 100
+    max_header_bytes: int = 8192
+    max_total_header_bytes: int = 32768
+    max_path_bytes: int = 8192
+    max_query_bytes: int = 16384
+
+    def __post_init__(self) -> None:
+        for name in ("max_headers", "max_header_bytes", "max_total_header_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+
+
+def check_request(request: Request, limits: RequestLimits) -> None:
+    """Raise a 400 or 431 for a request that is malformed, oversized or ambiguous."""
+    if not _METHOD.match(request.method):
+        raise BadRequest("invalid method")
+    items = request.headers.items()
+    if len(items) > limits.max_headers:
+        raise RequestHeaderFieldsTooLarge(f"more than {limits.max_headers} header fields")
+    total = 0
+    for name, value in items:
+        size = len(name) + len(value)
+        total += size
+        if size > limits.max_header_bytes:
+            raise RequestHeaderFieldsTooLarge("a header field is too large")
+        if not _HEADER_NAME.match(name):
+            raise BadRequest("invalid header name")
+        if "\r" in value or "\n" in value or "\x00" in value:
+            raise BadRequest("control character in header value")
+    if total > limits.max_total_header_bytes:
+        raise RequestHeaderFieldsTooLarge("header fields are too large in total")
+    if len(request.raw_path) > limits.max_path_bytes:
+        raise BadRequest("path too long")
+    if len(request.query_string) > limits.max_query_bytes:
+        raise BadRequest("query string too long")
+    query = request.query_string
+    if "\r" in query or "\n" in query or "\x00" in query or " " in query:
+        raise BadRequest("raw control character in query string")
+    if len(request.headers.get_all("content-length")) > 1:
+        raise BadRequest("repeated Content-Length")
+    if "transfer-encoding" in request.headers and "content-length" in request.headers:
+        raise BadRequest("both Transfer-Encoding and Content-Length")
+    try:
+        check_path(request.raw_path)
+    except UnsafePath as exc:
+        raise BadRequest(f"rejected path: {exc}") from None

@@ -1,0 +1,122 @@
+"""Case-insensitive, multi-value HTTP headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+
+__all__ = ["Headers"]
+
+_MASKED_IN_REPR = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+)
+
+HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
+
+
+class Headers:
+    """An ordered multi-map of header fields; names compare case-insensitively.
+
+    Repeated fields (``Set-Cookie`` above all) are kept as separate entries.
+
+    >>> h = Headers([("Set-Cookie", "a=1"), ("set-cookie", "b=2")])
+    >>> h.get_all("SET-COOKIE")
+    ['a=1', 'b=2']
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: HeaderInput = None) -> None:
+        self._items: list[tuple[str, str]] = []
+        if items is None:
+            return
+        pairs = items.items() if isinstance(items, Mapping) else items
+        for name, value in pairs:
+            self._items.append((name.lower(), value))
+
+    @classmethod
+    def _from_lowered(cls, items: list[tuple[str, str]]) -> Headers:
+        headers = cls.__new__(cls)
+        headers._items = items
+        return headers
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name``, or ``default``."""
+        key = name.lower()
+        for k, v in self._items:
+            if k == key:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name`` in order."""
+        key = name.lower()
+        return [v for k, v in self._items if k == key]
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        key = name.lower()
+        return any(k == key for k, _ in self._items)
+
+    def __setitem__(self, name: str, value: str) -> None:
+        """Replace every value of ``name`` with ``value``."""
+        key = name.lower()
+        self._items = [(k, v) for k, v in self._items if k != key]
+        self._items.append((key, value))
+
+    def setdefault(self, name: str, value: str) -> str:
+        """Set ``name`` only when it is absent; returns the value in force."""
+        existing = self.get(name)
+        if existing is not None:
+            return existing
+        self._items.append((name.lower(), value))
+        return value
+
+    def add(self, name: str, value: str) -> None:
+        """Append one more value for ``name``."""
+        self._items.append((name.lower(), value))
+
+    def __delitem__(self, name: str) -> None:
+        key = name.lower()
+        self._items = [(k, v) for k, v in self._items if k != key]
+
+    def pop(self, name: str, default: str | None = None) -> str | None:
+        """Remove ``name`` and return its first value."""
+        value = self.get(name, default)
+        del self[name]
+        return value
+
+    def items(self) -> list[tuple[str, str]]:
+        """Every (lower-cased name, value) pair, repeated names included."""
+        return list(self._items)
+
+    def keys(self) -> list[str]:
+        """Distinct lower-cased names in first-seen order."""
+        return list(dict.fromkeys(k for k, _ in self._items))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def copy(self) -> Headers:
+        """An independent copy."""
+        return Headers._from_lowered(list(self._items))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return sorted(self._items) == sorted(other._items)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = [(k, "***" if k in _MASKED_IN_REPR else v) for k, v in self._items]
+        return f"Headers({shown!r})"

@@ -1,0 +1,105 @@
+"""Hardened JSON parsing: refuses what parsers disagree on or what attacks rely on."""
+
+from __future__ import annotations
+
+import json
+from typing import cast
+
+from daloy_edge.types import JSON
+
+__all__ = ["MAX_JSON_DEPTH", "MAX_NUMBER_DIGITS", "UnsafeJSON", "dumps", "parse_json"]
+
+MAX_JSON_DEPTH = 32
+MAX_NUMBER_DIGITS = 4300
+_FORBIDDEN_KEYS = frozenset({"__proto__", "constructor", "prototype"})
+
+
+class UnsafeJSON(ValueError):
+    """The document is not valid JSON, or uses a construct refused for safety."""
+
+
+def _pairs(pairs: list[tuple[str, JSON]]) -> dict[str, JSON]:
+    result: dict[str, JSON] = {}
+    for key, value in pairs:
+        if key in result:
+            raise UnsafeJSON("duplicate object key")
+        if key in _FORBIDDEN_KEYS:
+            raise UnsafeJSON("prototype-pollution key")
+        result[key] = value
+    return result
+
+
+def _int(text: str) -> int:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise UnsafeJSON("number too long")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise UnsafeJSON("number too long")
+    return float(text)
+
+
+def _constant(name: str) -> JSON:
+    raise UnsafeJSON(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs, parse_int=_int, parse_float=_float, parse_constant=_constant
+)
+
+
+def _depth_exceeds(value: JSON, limit: int) -> bool:
+    stack: list[tuple[JSON, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: list[JSON] = list(node.values())
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def parse_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> JSON:
+    """Parse a JSON document strictly.
+
+    Refused with :class:`UnsafeJSON`: invalid UTF-8, a byte-order mark, duplicate keys,
+    ``__proto__``/``constructor``/``prototype`` keys, nesting deeper than ``max_depth``,
+    numbers longer than 4300 characters, NaN and Infinity, trailing data.
+
+    >>> parse_json(b'{"a": [1, 2]}')
+    {'a': [1, 2]}
+    """
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnsafeJSON("invalid UTF-8") from None
+    else:
+        text = data
+    if text.startswith("\ufeff"):
+        raise UnsafeJSON("byte-order mark")
+    try:
+        value = cast(JSON, _DECODER.decode(text))
+    except UnsafeJSON:
+        raise
+    except (ValueError, RecursionError):
+        raise UnsafeJSON("malformed JSON") from None
+    opened = text.count("[") + text.count("{")
+    if opened > max_depth and _depth_exceeds(value, max_depth):
+        raise UnsafeJSON("nesting too deep")
+    return value
+
+
+def dumps(value: object) -> bytes:
+    """Compact UTF-8 JSON; non-ASCII kept, ``<``, ``>`` and ``&`` escaped for HTML safety."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if "<" in text or ">" in text or "&" in text:
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text.encode("utf-8")

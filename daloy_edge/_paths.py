@@ -1,0 +1,61 @@
+"""Request-target sanitation: CRLF, NUL, traversal and backslash rejection."""
+
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import unquote
+
+__all__ = ["UnsafePath", "check_header_value", "check_path"]
+
+_MAX_DECODE_ROUNDS = 4
+
+
+class UnsafePath(ValueError):
+    """The path could be read differently by different layers; refused."""
+
+
+def _check_segments(text: str) -> None:
+    if "\\" in text:
+        raise UnsafePath("backslash in path")
+    for ch in text:
+        code = ord(ch)
+        if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
+            raise UnsafePath("control character in path")
+        if code in (0x2028, 0x2029, 0xFEFF):
+            raise UnsafePath("invisible line break in path")
+    for segment in text.split("/"):
+        bare = segment.split(";", 1)[0]
+        folded = unicodedata.normalize("NFKC", bare) if not bare.isascii() else bare
+        if folded in (".", "..") or folded.strip() in (".", ".."):
+            raise UnsafePath("dot segment in path")
+
+
+def check_path(raw_path: str) -> str:
+    """Return the decoded path when ``raw_path`` is safe, else raise :class:`UnsafePath`.
+
+    ``raw_path`` is the request target's path as sent (percent-encoded). Each decoding
+    round is checked, so double-encoded ``%252e%252e`` is refused as firmly as ``..``.
+
+    >>> check_path("/static/a%20b.txt")
+    '/static/a b.txt'
+    """
+    if not raw_path.startswith("/"):
+        raise UnsafePath("path must start with /")
+    current = raw_path
+    _check_segments(current)
+    decoded = current
+    for _ in range(_MAX_DECODE_ROUNDS):
+        try:
+            decoded = unquote(current, encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise UnsafePath("invalid UTF-8 in path") from None
+        _check_segments(decoded)
+        if decoded == current or "%" not in decoded:
+            break
+        current = decoded
+    return unquote(raw_path, encoding="utf-8", errors="strict")
+
+
+def check_header_value(value: str) -> bool:
+    """True when a header value carries no CR, LF or NUL."""
+    return "\r" not in value and "\n" not in value and "\x00" not in value

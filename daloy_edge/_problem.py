@@ -1,0 +1,49 @@
+"""Turning exceptions into problem+json responses: the single rendering point."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import TypeAlias
+
+from daloy_edge._errors import HTTPError, InternalServerError, problem_for
+from daloy_edge._json import dumps
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+
+__all__ = ["ErrorRenderer", "error_renderer", "problem_response", "render_error"]
+
+ErrorRenderer: TypeAlias = Callable[[Request, Exception], Response]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def problem_response(error: HTTPError, request_id: str | None) -> Response:
+    """The problem+json response for ``error``."""
+    response = Response(
+        dumps(error.problem(request_id)), error.status, media_type=PROBLEM_MEDIA_TYPE
+    )
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def error_renderer(*, debug: bool) -> ErrorRenderer:
+    """A renderer; ``debug`` adds exception text and trace to 500s (development only)."""
+
+    def render(request: Request, exc: Exception) -> Response:
+        request.state.setdefault("error", exc)
+        error = problem_for(exc)
+        if error is None:
+            error = InternalServerError()
+            if debug:
+                error.detail = f"{type(exc).__name__}: {exc}"
+                error.extra = {"traceback": traceback.format_exception(exc)}
+        return problem_response(error, request.request_id or None)
+
+    return render
+
+
+render_error: ErrorRenderer = error_renderer(debug=False)
+"""The production renderer: clients learn the status and title, never the exception."""

@@ -1,0 +1,202 @@
+"""The per-request object every handler and middleware receives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from urllib.parse import parse_qsl, unquote
+
+from daloy_edge._body import BodySource, declared_length, read_bounded
+from daloy_edge._cookies import parse_cookie_header
+from daloy_edge._errors import BadRequest, UnsupportedMediaType
+from daloy_edge._headers import Headers
+from daloy_edge._json import UnsafeJSON, parse_json
+from daloy_edge.types import JSON
+
+__all__ = ["DEFAULT_MAX_BODY", "QueryParams", "Request"]
+
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+_MAX_FIELDS = 1000
+
+
+def _parse_pairs(text: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS)
+    except ValueError:
+        raise BadRequest(f"more than {_MAX_FIELDS} fields") from None
+
+
+class QueryParams:
+    """Query-string parameters; repeated keys keep every value in order."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, query_string: str) -> None:
+        self._items: list[tuple[str, str]] = _parse_pairs(query_string) if query_string else []
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of ``name``."""
+        for key, value in self._items:
+            if key == name:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``."""
+        return [v for k, v in self._items if k == name]
+
+    def items(self) -> list[tuple[str, str]]:
+        """Every pair in order."""
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return any(k == name for k, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Request:
+    """An HTTP request, the same on every runtime.
+
+    Adapters fill in only runtime facts: the trustworthy peer ``client`` address, the
+    ``deadline`` (``time.monotonic()`` seconds) and ``env`` bindings. The body is read
+    lazily and never past ``max_body`` bytes.
+    """
+
+    __slots__ = (
+        "__dict__",
+        "_body",
+        "_body_cache",
+        "client",
+        "client_ip",
+        "csp_nonce",
+        "deadline",
+        "env",
+        "headers",
+        "max_body",
+        "method",
+        "path_params",
+        "principal",
+        "query_string",
+        "raw_path",
+        "request_id",
+        "route",
+        "runtime",
+        "scheme",
+        "session",
+        "state",
+        "sync_in_thread",
+        "timings",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        raw_path: str,
+        *,
+        query_string: str = "",
+        headers: Headers | None = None,
+        scheme: str = "https",
+        client: str | None = None,
+        body: BodySource = b"",
+        deadline: float | None = None,
+        env: Mapping[str, str] | None = None,
+        runtime: str = "unknown",
+        sync_in_thread: bool = False,
+    ) -> None:
+        self.method = method.upper()
+        self.raw_path = raw_path or "/"
+        self.query_string = query_string
+        self.headers = headers if headers is not None else Headers()
+        self.scheme = scheme
+        self.client = client
+        self.client_ip = client
+        self._body: BodySource = body
+        self._body_cache: bytes | None = None
+        self.deadline = deadline
+        self.env: Mapping[str, str] = env or {}
+        self.runtime = runtime
+        self.sync_in_thread = sync_in_thread
+        self.max_body = DEFAULT_MAX_BODY
+        self.path_params: dict[str, str] = {}
+        self.route: str | None = None
+        self.request_id = ""
+        self.principal: object | None = None
+        self.session: object | None = None
+        self.csp_nonce: str | None = None
+        self.state: dict[str, object] = {}
+        self.timings: list[tuple[str, float]] = []
+
+    @cached_property
+    def path(self) -> str:
+        """The percent-decoded path (already vetted by the app's sanitation)."""
+        return unquote(self.raw_path, errors="replace")
+
+    @cached_property
+    def query(self) -> QueryParams:
+        """Parsed query parameters."""
+        return QueryParams(self.query_string)
+
+    @cached_property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent by the client (first occurrence of a name wins)."""
+        header = "; ".join(self.headers.get_all("cookie"))
+        return parse_cookie_header(header) if header else {}
+
+    @property
+    def host(self) -> str:
+        """The ``Host`` header (empty when absent)."""
+        return self.headers.get("host", "") or ""
+
+    @property
+    def url(self) -> str:
+        """The full URL as the client addressed it."""
+        query = f"?{self.query_string}" if self.query_string else ""
+        return f"{self.scheme}://{self.host}{self.raw_path}{query}"
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-cased, without parameters."""
+        value = self.headers.get("content-type", "") or ""
+        return value.split(";", 1)[0].strip().lower()
+
+    async def body(self) -> bytes:
+        """The whole body; 413 past ``max_body``, 400 when it contradicts Content-Length."""
+        if self._body_cache is None:
+            declared = declared_length(self.headers.get("content-length"))
+            self._body_cache = await read_bounded(self._body, self.max_body, declared)
+            self._body = b""
+        return self._body_cache
+
+    async def json(self) -> JSON:
+        """The body parsed as hardened JSON; 415 unless the content type is JSON, 400 if unsafe."""
+        media = self.content_type
+        if media != "application/json" and not (
+            media.startswith("application/") and media.endswith("+json")
+        ):
+            raise UnsupportedMediaType("expected application/json")
+        data = await self.body()
+        try:
+            return parse_json(data)
+        except UnsafeJSON as exc:
+            raise BadRequest(f"invalid JSON body: {exc}") from None
+
+    async def form(self) -> dict[str, str]:
+        """An ``application/x-www-form-urlencoded`` body (first value of each field); 415 else."""
+        if self.content_type != "application/x-www-form-urlencoded":
+            raise UnsupportedMediaType("expected application/x-www-form-urlencoded")
+        data = await self.body()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("form body is not UTF-8") from None
+        fields: dict[str, str] = {}
+        for key, value in _parse_pairs(text):
+            fields.setdefault(key, value)
+        return fields
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.raw_path!r} id={self.request_id!r}>"

@@ -1,0 +1,126 @@
+"""The response every handler returns, with helpers for JSON, text, HTML and redirects."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Mapping
+from typing import Literal
+
+from daloy_edge._cookies import format_set_cookie
+from daloy_edge._headers import Headers
+from daloy_edge._json import dumps
+from daloy_edge._paths import check_header_value
+
+__all__ = ["Response"]
+
+_SAFE_REDIRECT_SCHEMES = ("http://", "https://", "/")
+
+
+class Response:
+    """Status, headers (several ``Set-Cookie`` allowed) and a bytes or streamed body.
+
+    >>> Response.json({"ok": True}).headers["content-type"]
+    'application/json'
+    """
+
+    __slots__ = ("body", "headers", "status", "stream")
+
+    def __init__(
+        self,
+        body: bytes | str = b"",
+        status: int = 200,
+        headers: Mapping[str, str] | Headers | None = None,
+        *,
+        media_type: str | None = None,
+        stream: AsyncIterable[bytes] | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body.encode("utf-8") if isinstance(body, str) else body
+        self.stream = stream
+        if isinstance(headers, Headers):
+            self.headers = headers
+        else:
+            self.headers = Headers(headers)
+        if media_type is not None:
+            self.headers.setdefault("content-type", media_type)
+
+    @classmethod
+    def json(
+        cls, data: object, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """A JSON response (compact, UTF-8, HTML-significant characters escaped)."""
+        return cls(dumps(data), status, headers, media_type="application/json")
+
+    @classmethod
+    def text(
+        cls, text: str, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """A ``text/plain`` response."""
+        return cls(text, status, headers, media_type="text/plain; charset=utf-8")
+
+    @classmethod
+    def html(
+        cls, html: str, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """A ``text/html`` response (the secure-headers middleware adds its CSP)."""
+        return cls(html, status, headers, media_type="text/html; charset=utf-8")
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 303) -> Response:
+        """A redirect; only absolute http(s) URLs and same-site paths (not ``//host``)."""
+        if not location.startswith(_SAFE_REDIRECT_SCHEMES) or location.startswith("//"):
+            raise ValueError("redirect target must be http(s) or a local path")
+        if not check_header_value(location) or "\\" in location:
+            raise ValueError("redirect target contains forbidden characters")
+        return cls(b"", status, {"location": location})
+
+    @classmethod
+    def empty(cls, status: int = 204, headers: Mapping[str, str] | None = None) -> Response:
+        """A response without a body."""
+        return cls(b"", status, headers)
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        max_age: int | None = None,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = True,
+        http_only: bool = True,
+        same_site: Literal["Strict", "Lax", "None"] = "Lax",
+    ) -> None:
+        """Add a ``Set-Cookie``; secure, HttpOnly and SameSite=Lax unless told otherwise."""
+        self.headers.add(
+            "set-cookie",
+            format_set_cookie(
+                name,
+                value,
+                max_age=max_age,
+                path=path,
+                domain=domain,
+                secure=secure,
+                http_only=http_only,
+                same_site=same_site,
+            ),
+        )
+
+    def delete_cookie(self, name: str, *, path: str = "/", secure: bool = True) -> None:
+        """Tell the client to drop a cookie."""
+        self.headers.add(
+            "set-cookie",
+            format_set_cookie(name, "", max_age=0, expires=0, path=path, secure=secure),
+        )
+
+    async def read(self) -> bytes:
+        """The whole body, draining a stream if there is one."""
+        if self.stream is not None:
+            chunks = [self.body] if self.body else []
+            async for chunk in self.stream:
+                chunks.append(chunk)
+            self.body = b"".join(chunks)
+            self.stream = None
+        return self.body
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status}>"

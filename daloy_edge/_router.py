@@ -1,0 +1,300 @@
+"""Routes, path parameters, mounts and per-route middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeAlias, TypeVar, cast
+
+from daloy_edge._errors import ConfigError, MethodNotAllowed, NotFound
+from daloy_edge._problem import ErrorRenderer, render_error
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+from daloy_edge.types import CallNext, Handler, Middleware
+
+__all__ = ["Endpoint", "Router", "chain", "use"]
+
+Endpoint: TypeAlias = Callable[[Request], "Awaitable[object] | object"]
+"""A route function: async or sync, returning a Response, a JSON-able value, str or None."""
+
+E = TypeVar("E", bound=Endpoint)
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(path))?\}")
+
+
+def _to_response(result: object) -> Response:
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response.empty()
+    if isinstance(result, str):
+        return Response.text(result)
+    return Response.json(result)
+
+
+def normalize(endpoint: Endpoint) -> Handler:
+    """Turn any route function into an async ``Request -> Response`` handler."""
+    target = inspect.unwrap(endpoint)
+    if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(endpoint):
+        async_fn = cast(Callable[[Request], Awaitable[object]], endpoint)
+
+        async def run_async(request: Request) -> Response:
+            return _to_response(await async_fn(request))
+
+        return run_async
+
+    async def run_sync(request: Request) -> Response:
+        if request.sync_in_thread:
+            result = await asyncio.to_thread(endpoint, request)
+        else:
+            result = endpoint(request)
+        if inspect.isawaitable(result):
+            result = await result
+        return _to_response(result)
+
+    return run_sync
+
+
+def chain(
+    middleware: Sequence[Middleware], handler: Handler, render: ErrorRenderer = render_error
+) -> Handler:
+    """Compose middleware around ``handler``; the first middleware runs outermost.
+
+    Every ``call_next`` returns a Response: an exception raised further in is rendered
+    (problem+json) before the middleware outside it sees the result, so headers that
+    middleware adds land on error responses too.
+    """
+    current = _catching(handler, render)
+    for mw in reversed(middleware):
+        current = _catching(_bind(mw, current), render)
+    return current
+
+
+def _bind(mw: Middleware, call_next: CallNext) -> Handler:
+    async def step(request: Request) -> Response:
+        return await mw(request, call_next)
+
+    return step
+
+
+def _catching(handler: Handler, render: ErrorRenderer) -> Handler:
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Exception as exc:
+            return render(request, exc)
+
+    return guarded
+
+
+def use(*middleware: Middleware) -> Callable[[Endpoint], Handler]:
+    """Wrap one route function (or any handler) in middleware that runs only around it.
+
+    The same middleware objects work app-wide (``App(middleware=[...])``), per mount and
+    per route; this is the decorator form.
+
+    >>> from daloy_edge import App
+    >>> app = App()
+    >>> @app.get("/hi")
+    ... @use()
+    ... async def hi(request): return {"hi": True}
+    """
+
+    def decorate(fn: Endpoint) -> Handler:
+        handler = chain(middleware, normalize(fn))
+        functools.update_wrapper(handler, fn)
+        return handler
+
+    return decorate
+
+
+@dataclass(slots=True)
+class _Registration:
+    endpoint: Endpoint
+    middleware: tuple[Middleware, ...]
+    max_body: int | None
+
+
+@dataclass(slots=True)
+class _Route:
+    pattern: str
+    regex: re.Pattern[str] | None
+    handlers: dict[str, Handler]
+    max_body: dict[str, int | None]
+
+
+@dataclass(slots=True)
+class _Mount:
+    prefix: str
+    router: Router
+    middleware: tuple[Middleware, ...]
+
+
+@dataclass(slots=True)
+class _Compiled:
+    exact: dict[str, _Route] = field(default_factory=dict)
+    patterns: list[_Route] = field(default_factory=list)
+    mounts: list[tuple[str, Handler]] = field(default_factory=list)
+
+
+class Router:
+    """A group of routes that can be mounted under a prefix with its own middleware."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, dict[str, _Registration]] = {}
+        self._mounts: list[_Mount] = []
+
+    def route(
+        self,
+        path: str,
+        methods: Sequence[str] = ("GET",),
+        *,
+        middleware: Sequence[Middleware] = (),
+        max_body: int | None = None,
+    ) -> Callable[[E], E]:
+        """Register a function for ``path`` (``{name}`` one segment, ``{name:path}`` the rest)."""
+
+        def register(fn: E) -> E:
+            self.add_route(path, fn, methods, middleware=middleware, max_body=max_body)
+            return fn
+
+        return register
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Endpoint,
+        methods: Sequence[str] = ("GET",),
+        *,
+        middleware: Sequence[Middleware] = (),
+        max_body: int | None = None,
+    ) -> None:
+        """Register ``endpoint``; see :meth:`route`."""
+        if not path.startswith("/"):
+            raise ConfigError(f"route {path!r} must start with '/'")
+        _compile(path)
+        registered = self._routes.setdefault(path, {})
+        for method in methods:
+            name = method.upper()
+            if name in registered:
+                raise ConfigError(f"{name} {path} is registered twice")
+            registered[name] = _Registration(endpoint, tuple(middleware), max_body)
+
+    def get(
+        self, path: str, *, middleware: Sequence[Middleware] = (), max_body: int | None = None
+    ) -> Callable[[E], E]:
+        """Shorthand for ``route(path, ["GET"], ...)``."""
+        return self.route(path, ("GET",), middleware=middleware, max_body=max_body)
+
+    def post(
+        self, path: str, *, middleware: Sequence[Middleware] = (), max_body: int | None = None
+    ) -> Callable[[E], E]:
+        """Shorthand for ``route(path, ["POST"], ...)``."""
+        return self.route(path, ("POST",), middleware=middleware, max_body=max_body)
+
+    def put(
+        self, path: str, *, middleware: Sequence[Middleware] = (), max_body: int | None = None
+    ) -> Callable[[E], E]:
+        """Shorthand for ``route(path, ["PUT"], ...)``."""
+        return self.route(path, ("PUT",), middleware=middleware, max_body=max_body)
+
+    def patch(
+        self, path: str, *, middleware: Sequence[Middleware] = (), max_body: int | None = None
+    ) -> Callable[[E], E]:
+        """Shorthand for ``route(path, ["PATCH"], ...)``."""
+        return self.route(path, ("PATCH",), middleware=middleware, max_body=max_body)
+
+    def delete(
+        self, path: str, *, middleware: Sequence[Middleware] = (), max_body: int | None = None
+    ) -> Callable[[E], E]:
+        """Shorthand for ``route(path, ["DELETE"], ...)``."""
+        return self.route(path, ("DELETE",), middleware=middleware, max_body=max_body)
+
+    def mount(self, prefix: str, router: Router, *, middleware: Sequence[Middleware] = ()) -> None:
+        """Serve ``router`` under ``prefix``; its middleware runs for every path below it,
+        matched or not, so an unknown ``/admin/x`` is still behind ``/admin``'s checks."""
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise ConfigError("mount prefix must start with '/' and not end with '/'")
+        self._mounts.append(_Mount(prefix, router, tuple(middleware)))
+
+    def compile(self, render: ErrorRenderer = render_error) -> Handler:
+        """Freeze the routes into one dispatch handler."""
+        compiled = _Compiled()
+        for pattern, registered in self._routes.items():
+            route = _Route(pattern, _compile(pattern), {}, {})
+            for method, reg in registered.items():
+                route.handlers[method] = chain(reg.middleware, normalize(reg.endpoint), render)
+                route.max_body[method] = reg.max_body
+            if route.regex is None:
+                compiled.exact[pattern] = route
+            else:
+                compiled.patterns.append(route)
+        for mount in sorted(self._mounts, key=lambda m: len(m.prefix), reverse=True):
+            inner = mount.router.compile(render)
+            compiled.mounts.append((mount.prefix, chain(mount.middleware, inner, render)))
+        return _dispatcher(compiled)
+
+    def routes(self) -> list[tuple[str, list[str]]]:
+        """Every (pattern, methods) pair, mounts expanded; for docs and audits."""
+        found = [(pattern, sorted(regs)) for pattern, regs in self._routes.items()]
+        for mount in self._mounts:
+            found += [(mount.prefix + p, m) for p, m in mount.router.routes()]
+        return found
+
+
+def _compile(path: str) -> re.Pattern[str] | None:
+    if "{" not in path:
+        return None
+    parts: list[str] = []
+    last = 0
+    for match in _PARAM.finditer(path):
+        parts.append(re.escape(path[last : match.start()]))
+        name, kind = match.group(1), match.group(2)
+        parts.append(f"(?P<{name}>.+)" if kind == "path" else f"(?P<{name}>[^/]+)")
+        last = match.end()
+    parts.append(re.escape(path[last:]))
+    return re.compile("^" + "".join(parts) + "$")
+
+
+def _dispatcher(compiled: _Compiled) -> Handler:
+    exact, patterns, mounts = compiled.exact, compiled.patterns, compiled.mounts
+
+    async def dispatch(request: Request) -> Response:
+        base = cast(str, request.state.get("_route_base", ""))
+        path = request.path[len(base) :] or "/"
+        route = exact.get(path)
+        params: dict[str, str] = {}
+        if route is None:
+            for candidate in patterns:
+                match = candidate.regex.match(path) if candidate.regex else None
+                if match:
+                    route, params = candidate, match.groupdict()
+                    break
+        if route is None:
+            for prefix, mounted in mounts:
+                if path == prefix or path.startswith(prefix + "/"):
+                    request.state["_route_base"] = base + prefix
+                    return await mounted(request)
+            raise NotFound()
+        method = request.method
+        handler = route.handlers.get(method)
+        if handler is None and method == "HEAD":
+            handler = route.handlers.get("GET")
+            method = "GET"
+        if handler is None:
+            allowed = set(route.handlers)
+            if "GET" in allowed:
+                allowed.add("HEAD")
+            raise MethodNotAllowed(headers={"allow": ", ".join(sorted(allowed))})
+        request.route = base + route.pattern
+        request.path_params = params
+        limit = route.max_body.get(method)
+        if limit is not None:
+            request.max_body = limit
+        return await handler(request)
+
+    return dispatch

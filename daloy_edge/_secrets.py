@@ -1,0 +1,93 @@
+"""Secrets that never print themselves, and key rings for rotation."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable, Iterator
+
+from daloy_edge._errors import ConfigError
+
+__all__ = ["KeyRing", "Secret"]
+
+
+class Secret:
+    """A secret value whose ``repr`` and ``str`` are masked.
+
+    Security: compare with :meth:`equals` (constant time), never ``==``.
+
+    >>> Secret("hunter2")
+    Secret('***')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | bytes) -> None:
+        self._value = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+    def reveal(self) -> bytes:
+        """The raw bytes; keep them out of logs and error messages."""
+        return self._value
+
+    def equals(self, other: bytes | str | Secret) -> bool:
+        """Constant-time comparison."""
+        if isinstance(other, Secret):
+            other = other.reveal()
+        elif isinstance(other, str):
+            other = other.encode("utf-8")
+        return hmac.compare_digest(self._value, other)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and self.equals(other)
+
+    def __hash__(self) -> int:
+        return hash(("Secret", len(self._value)))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("Secret values are not picklable")
+
+
+class KeyRing:
+    """Ordered secrets: the first signs, every one verifies (rotation without a logout storm).
+
+    >>> ring = KeyRing.from_csv("k" * 32 + "," + "o" * 32, min_bytes=32)
+    >>> len(ring)
+    2
+    """
+
+    __slots__ = ("_keys",)
+
+    def __init__(self, keys: Iterable[Secret | str | bytes], *, min_bytes: int = 0) -> None:
+        ring = tuple(k if isinstance(k, Secret) else Secret(k) for k in keys)
+        if not ring:
+            raise ConfigError("a key ring needs at least one key")
+        for key in ring:
+            if len(key) < min_bytes:
+                raise ConfigError(f"every key must be at least {min_bytes} bytes")
+        self._keys = ring
+
+    @classmethod
+    def from_csv(cls, value: str, *, min_bytes: int = 0) -> KeyRing:
+        """Parse a comma-separated list (the first is the signing key)."""
+        return cls([part.strip() for part in value.split(",") if part.strip()], min_bytes=min_bytes)
+
+    @property
+    def primary(self) -> Secret:
+        """The signing key."""
+        return self._keys[0]
+
+    def __iter__(self) -> Iterator[Secret]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"KeyRing(<{len(self._keys)} keys>)"

@@ -1,0 +1,36 @@
+"""The ``daloy-edge`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from daloy_edge.commands import dev
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="daloy-edge", description="Secure-by-default serverless HTTP toolkit."
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    dev.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run = getattr(args, "run", None)
+    if run is None:
+        parser.print_help()
+        return 2
+    return int(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

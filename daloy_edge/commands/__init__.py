@@ -1,0 +1,1 @@
+"""Sub-commands of the ``daloy-edge`` command line."""

@@ -1,0 +1,55 @@
+"""Serving files from one directory, never from outside it."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from daloy_edge._errors import ConfigError, NotFound
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+from daloy_edge.types import Handler
+
+__all__ = ["static_files"]
+
+_MAX_STATIC_BYTES = 10 * 1024 * 1024
+
+
+def static_files(root: str | Path, *, param: str = "path", max_age: int = 3600) -> Handler:
+    """A handler serving ``root / request.path_params[param]``.
+
+    Security: the resolved file must lie inside ``root`` after following symlinks;
+    dot-files, directories and anything else answer 404 (never 403, so probing learns
+    nothing). Register it on a ``{path:path}`` route.
+
+    >>> from daloy_edge import App
+    >>> app = App()
+    >>> app.add_route("/static/{path:path}", static_files("examples/static"))
+    """
+    base = Path(root).resolve()
+    if not base.is_dir():
+        raise ConfigError(f"static root {root!s} is not a directory")
+    cache_control = f"public, max-age={max_age}"
+
+    async def serve(request: Request) -> Response:
+        relative = request.path_params.get(param, "")
+        parts = relative.split("/")
+        if not relative or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+            raise NotFound()
+        candidate = (base / relative).resolve()
+        if not candidate.is_relative_to(base) or not candidate.is_file():
+            raise NotFound()
+        if candidate.stat().st_size > _MAX_STATIC_BYTES:
+            raise NotFound()
+        media, _ = mimetypes.guess_type(candidate.name)
+        if media is None:
+            media = "application/octet-stream"
+        elif media.startswith("text/") or media in ("application/javascript", "image/svg+xml"):
+            media += "; charset=utf-8"
+        return Response(
+            candidate.read_bytes(),
+            headers={"cache-control": cache_control},
+            media_type=media,
+        )
+
+    return serve

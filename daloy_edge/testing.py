@@ -1,0 +1,201 @@
+"""An in-process test client: requests go straight into ``App.handle``."""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+from collections.abc import AsyncIterator, Iterable, Mapping
+from urllib.parse import urlencode, urlsplit
+
+from daloy_edge._app import App
+from daloy_edge._headers import Headers
+from daloy_edge._request import Request
+
+__all__ = ["TestClient", "TestResponse"]
+
+
+class TestResponse:
+    """What the app answered, fully read."""
+
+    __test__ = False
+
+    def __init__(self, status: int, headers: Headers, body: bytes) -> None:
+        self.status = status
+        self.status_code = status
+        self.headers = headers
+        self.content = body
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8."""
+        return self.content.decode("utf-8")
+
+    def json(self) -> object:
+        """The body parsed as JSON."""
+        return jsonlib.loads(self.content)
+
+    def __repr__(self) -> str:
+        return f"<TestResponse {self.status}>"
+
+
+class TestClient:
+    """Drive an :class:`App` in-process.
+
+    >>> from daloy_edge import App
+    >>> app = App()
+    >>> @app.get("/ping")
+    ... async def ping(request): return {"pong": True}
+    >>> TestClient(app).get("/ping").json()
+    {'pong': True}
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        client: str = "127.0.0.1",
+        scheme: str = "https",
+        host: str = "testserver",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.app = app
+        self.client = client
+        self.scheme = scheme
+        self.host = host
+        self.env = env
+        self.cookies: dict[str, str] = {}
+        self._loop = asyncio.new_event_loop()
+
+    def close(self) -> None:
+        """Close the client's event loop."""
+        self._loop.close()
+
+    def __enter__(self) -> TestClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        params: Mapping[str, str] | None = None,
+        json: object = None,
+        data: Mapping[str, str] | None = None,
+        content: bytes | str | None = None,
+        chunks: Iterable[bytes] | None = None,
+        client: str | None = None,
+        cookies: Mapping[str, str] | None = None,
+    ) -> TestResponse:
+        """Send one request and return the fully read response."""
+        return self._loop.run_until_complete(
+            self.arequest(
+                method,
+                url,
+                headers=headers,
+                params=params,
+                json=json,
+                data=data,
+                content=content,
+                chunks=chunks,
+                client=client,
+                cookies=cookies,
+            )
+        )
+
+    async def arequest(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        params: Mapping[str, str] | None = None,
+        json: object = None,
+        data: Mapping[str, str] | None = None,
+        content: bytes | str | None = None,
+        chunks: Iterable[bytes] | None = None,
+        client: str | None = None,
+        cookies: Mapping[str, str] | None = None,
+    ) -> TestResponse:
+        """The async form of :meth:`request`, for tests that run their own loop."""
+        parts = urlsplit(url)
+        query = parts.query
+        if params:
+            query = "&".join(q for q in (query, urlencode(params)) if q)
+        hdrs = Headers(headers)
+        hdrs.setdefault("host", self.host)
+        body: bytes | AsyncIterator[bytes] = b""
+        if json is not None:
+            body = jsonlib.dumps(json).encode()
+            hdrs.setdefault("content-type", "application/json")
+        elif data is not None:
+            body = urlencode(data).encode()
+            hdrs.setdefault("content-type", "application/x-www-form-urlencoded")
+        elif content is not None:
+            body = content.encode() if isinstance(content, str) else content
+        if isinstance(body, bytes) and body and chunks is None:
+            hdrs.setdefault("content-length", str(len(body)))
+        if chunks is not None:
+            body = _aiter(chunks)
+        jar = {**self.cookies, **(cookies or {})}
+        if jar and "cookie" not in hdrs:
+            hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        request = Request(
+            method,
+            parts.path or "/",
+            query_string=query,
+            headers=hdrs,
+            scheme=self.scheme,
+            client=client or self.client,
+            body=body,
+            env=self.env,
+            runtime="test",
+        )
+        response = await self.app.handle(request)
+        payload = await response.read()
+        self._remember_cookies(response.headers.get_all("set-cookie"))
+        return TestResponse(response.status, response.headers, payload)
+
+    def _remember_cookies(self, set_cookies: list[str]) -> None:
+        for line in set_cookies:
+            pair = line.split(";", 1)[0]
+            name, _, value = pair.partition("=")
+            lowered = line.lower()
+            if "max-age=0" in lowered or not value:
+                self.cookies.pop(name.strip(), None)
+            else:
+                self.cookies[name.strip()] = value
+
+    def get(self, url: str, **kwargs: object) -> TestResponse:
+        """Send a GET."""
+        return self.request("GET", url, **kwargs)  # type: ignore[arg-type]
+
+    def head(self, url: str, **kwargs: object) -> TestResponse:
+        """Send a HEAD."""
+        return self.request("HEAD", url, **kwargs)  # type: ignore[arg-type]
+
+    def post(self, url: str, **kwargs: object) -> TestResponse:
+        """Send a POST."""
+        return self.request("POST", url, **kwargs)  # type: ignore[arg-type]
+
+    def put(self, url: str, **kwargs: object) -> TestResponse:
+        """Send a PUT."""
+        return self.request("PUT", url, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, url: str, **kwargs: object) -> TestResponse:
+        """Send a DELETE."""
+        return self.request("DELETE", url, **kwargs)  # type: ignore[arg-type]
+
+    def options(self, url: str, **kwargs: object) -> TestResponse:
+        """Send an OPTIONS."""
+        return self.request("OPTIONS", url, **kwargs)  # type: ignore[arg-type]
+
+
+async def _aiter(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk

@@ -1,0 +1,58 @@
+"""The seams of daloy_edge: handlers, middleware, clocks and JSON values.
+
+Everything a runtime adapter or a middleware needs to agree on lives here, so the
+rest of the core can stay free of cross-imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
+
+if TYPE_CHECKING:
+    from daloy_edge._request import Request
+    from daloy_edge._response import Response
+
+__all__ = [
+    "JSON",
+    "CallNext",
+    "Clock",
+    "Handler",
+    "Middleware",
+    "RandomBytes",
+    "RequestObserver",
+]
+
+JSON: TypeAlias = "bool | int | float | str | list[JSON] | dict[str, JSON] | None"
+"""A JSON value as produced by :func:`daloy_edge.parse_json`."""
+
+Handler: TypeAlias = "Callable[[Request], Awaitable[Response]]"
+"""An async request handler after the app has normalised it."""
+
+CallNext: TypeAlias = "Callable[[Request], Awaitable[Response]]"
+"""The rest of the chain, as seen by a middleware."""
+
+Clock: TypeAlias = Callable[[], float]
+"""Returns seconds; wall clocks return Unix time, monotonic clocks any origin."""
+
+RandomBytes: TypeAlias = Callable[[int], bytes]
+"""Returns ``n`` cryptographically strong random bytes."""
+
+
+@runtime_checkable
+class Middleware(Protocol):
+    """``async (request, call_next) -> Response``; built once, cheap per request."""
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response: ...
+
+
+class RequestObserver(Protocol):
+    """Told about every finished request (logging, metrics, tracing)."""
+
+    def on_response(
+        self,
+        request: Request,
+        response: Response,
+        duration_s: float,
+        error: BaseException | None,
+    ) -> None: ...

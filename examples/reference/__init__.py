@@ -1,0 +1,1 @@
+"""The pieces of the reference app, one module per feature area."""

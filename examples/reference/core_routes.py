@@ -1,0 +1,55 @@
+"""Routes that need only the core: health, echo, slow, boom, static, big."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from daloy_edge import App, BadRequest, Request, Response, static_files
+
+STATIC_ROOT = Path(__file__).resolve().parent.parent / "static"
+MAX_SLOW_MS = 60_000
+
+
+def _big_payload() -> dict[str, object]:
+    items = [
+        {
+            "id": i,
+            "name": f"item-{i}",
+            "description": "A compressible description of a catalogue item.",
+            "tags": ["alpha", "beta", "gamma"],
+        }
+        for i in range(1600)
+    ]
+    return {"items": items}
+
+
+def install(app: App) -> None:
+    """Add the core routes to ``app``."""
+    big = Response.json(_big_payload()).body
+
+    @app.get("/health")
+    async def health(request: Request) -> Response:
+        return Response.json({"status": "ok"})
+
+    @app.get("/echo")
+    async def echo(request: Request) -> Response:
+        return Response.json({"msg": request.query.get("msg", "")})
+
+    @app.get("/slow")
+    async def slow(request: Request) -> Response:
+        raw = request.query.get("ms", "0") or "0"
+        if not raw.isdigit() or not raw.isascii() or int(raw) > MAX_SLOW_MS:
+            raise BadRequest(f"ms must be an integer from 0 to {MAX_SLOW_MS}")
+        await asyncio.sleep(int(raw) / 1000)
+        return Response.json({"slept_ms": int(raw)})
+
+    @app.get("/boom")
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("boom: this text must never reach a client in production")
+
+    @app.get("/big")
+    async def big_route(request: Request) -> Response:
+        return Response(big, media_type="application/json")
+
+    app.add_route("/static/{path:path}", static_files(STATIC_ROOT))
