@@ -19,6 +19,7 @@ __all__ = [
     "Clock",
     "Handler",
     "Middleware",
+    "NonceStore",
     "RandomBytes",
     "RequestObserver",
 ]
@@ -56,3 +57,14 @@ class RequestObserver(Protocol):
         duration_s: float,
         error: BaseException | None,
     ) -> None: ...
+
+
+class NonceStore(Protocol):
+    """Remembers keys for a while (webhook replay refusal, one-time tokens).
+
+    Memory by default; Upstash/Redis (``SET key 1 NX PX ttl``) for many instances.
+    """
+
+    async def add_if_absent(self, key: str, ttl_s: float) -> bool:
+        """Record ``key`` for ``ttl_s`` seconds; False when it was already there."""
+        ...

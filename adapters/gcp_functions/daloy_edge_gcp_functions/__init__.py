@@ -1,0 +1,3 @@
+"""Google Cloud Functions adapter for daloy_edge."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""Benchmarks: medians and same-run ratios against the anchors (``python -m bench``)."""

@@ -1,0 +1,97 @@
+"""Outbound HTTP as a one-method protocol, so each runtime supplies its own client.
+
+CPython uses httpx (imported only when a transport is built); Workers use ``js.fetch``
+(in the Cloudflare adapter). The JWKS client, the Upstash store and the egress guard all
+speak to this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["HTTPTransport", "HttpxTransport", "TransportError", "TransportResponse"]
+
+
+class TransportError(Exception):
+    """The request did not complete (connection, timeout or size bound)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransportResponse:
+    """A fully read response."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class HTTPTransport(Protocol):
+    """Send one request and read the whole response, within ``timeout`` and ``max_bytes``."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float = 5.0,
+        max_bytes: int = 1024 * 1024,
+    ) -> TransportResponse: ...
+
+
+class HttpxTransport:
+    """:class:`HTTPTransport` over one shared ``httpx.AsyncClient`` (no redirects followed)."""
+
+    def __init__(self, *, verify: bool = True) -> None:
+        self._verify = verify
+        self._client: httpx.AsyncClient | None = None
+
+    def _get_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(verify=self._verify, follow_redirects=False)
+        return self._client
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float = 5.0,
+        max_bytes: int = 1024 * 1024,
+    ) -> TransportResponse:
+        """Send the request; raises :class:`TransportError` on failure or oversize."""
+        import httpx
+
+        client = self._get_client()
+        try:
+            async with client.stream(
+                method, url, headers=dict(headers or {}), content=body, timeout=timeout
+            ) as response:
+                chunks: list[bytes] = []
+                total = 0
+                async for chunk in response.aiter_bytes():
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise TransportError("response too large")
+                    chunks.append(chunk)
+                return TransportResponse(
+                    response.status_code, dict(response.headers), b"".join(chunks)
+                )
+        except httpx.HTTPError as exc:
+            raise TransportError(type(exc).__name__) from None
+
+    async def aclose(self) -> None:
+        """Close the underlying client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
