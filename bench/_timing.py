@@ -60,5 +60,6 @@ def markdown(rows: list[Row]) -> str:
     lines = ["| case | contender | median µs | ratio | vs |", "|---|---|---|---|---|"]
     for r in rows:
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
-        lines.append(f"| {r.case} | {r.contender} | {r.median_us:.1f} | {ratio} | {r.anchor or ''} |")
+        anchor = r.anchor or ""
+        lines.append(f"| {r.case} | {r.contender} | {r.median_us:.1f} | {ratio} | {anchor} |")
     return "\n".join(lines)
