@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from urllib.parse import unquote
 
 __all__ = ["UnsafePath", "check_header_value", "check_path"]
 
 _MAX_DECODE_ROUNDS = 4
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class UnsafePath(ValueError):
@@ -41,6 +43,8 @@ def check_path(raw_path: str) -> str:
     """
     if not raw_path.startswith("/"):
         raise UnsafePath("path must start with /")
+    if _BAD_ESCAPE.search(raw_path):
+        raise UnsafePath("malformed percent-escape in path")
     current = raw_path
     _check_segments(current)
     decoded = current

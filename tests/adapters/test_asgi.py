@@ -1,0 +1,180 @@
+"""The ASGI adapter in-process: translation, back-pressure and lifespan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from daloy_edge_asgi import ASGIApp
+
+from daloy_edge import App, Request, Response
+
+
+def scope(
+    path: str = "/",
+    method: str = "GET",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    query: bytes = b"",
+    raw_path: bytes | None = None,
+) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": raw_path,
+        "query_string": query,
+        "headers": headers or [],
+        "scheme": "https",
+        "client": ("203.0.113.9", 5555),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+async def call(
+    asgi: ASGIApp, sc: dict[str, Any], chunks: list[bytes] | None = None
+) -> tuple[int, list[tuple[bytes, bytes]], bytes, int]:
+    pending = list(chunks or [b""])
+    received = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        received += 1
+        if not pending:
+            return {"type": "http.disconnect"}
+        chunk = pending.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await asgi(sc, receive, send)
+    start = sent[0]
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    return start["status"], start["headers"], body, received
+
+
+def make_app() -> App:
+    app = App(max_body=1000)
+
+    @app.get("/info")
+    async def info(request: Request) -> object:
+        return {
+            "client": request.client,
+            "q": request.query.get_all("a"),
+            "h": request.headers.get_all("x-multi"),
+            "path": request.path,
+        }
+
+    @app.post("/upload")
+    async def upload(request: Request) -> object:
+        return {"bytes": len(await request.body())}
+
+    @app.get("/cookies")
+    async def cookies(request: Request) -> Response:
+        response = Response.json({})
+        response.set_cookie("a", "1")
+        response.set_cookie("b", "2")
+        return response
+
+    @app.get("/stream")
+    async def stream(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            yield b"one,"
+            yield b"two"
+
+        return Response(stream=parts(), media_type="text/plain")
+
+    return app
+
+
+async def test_translates_client_query_and_repeated_headers() -> None:
+    sc = scope(
+        "/info", query=b"a=1&a=2", headers=[(b"x-multi", b"x"), (b"x-multi", b"y"), (b"host", b"h")]
+    )
+    status, _, body, _ = await call(ASGIApp(make_app()), sc)
+    assert status == 200
+    assert body == b'{"client":"203.0.113.9","q":["1","2"],"h":["x","y"],"path":"/info"}'
+
+
+async def test_raw_path_is_used_for_sanitation() -> None:
+    sc = scope("/static/../x", raw_path=b"/static/%2e%2e/x")
+    status, _, _, _ = await call(ASGIApp(make_app()), sc)
+    assert status == 400
+
+
+async def test_keeps_every_set_cookie() -> None:
+    _, headers, _, _ = await call(ASGIApp(make_app()), scope("/cookies"))
+    assert [v for k, v in headers if k == b"set-cookie"] == [
+        b"a=1; Path=/; Secure; HttpOnly; SameSite=Lax",
+        b"b=2; Path=/; Secure; HttpOnly; SameSite=Lax",
+    ]
+
+
+async def test_streams_response_body() -> None:
+    _, _, body, _ = await call(ASGIApp(make_app()), scope("/stream"))
+    assert body == b"one,two"
+
+
+async def test_reads_chunked_body() -> None:
+    status, _, body, _ = await call(ASGIApp(make_app()), scope("/upload", "POST"), [b"a"] * 5)
+    assert status == 200 and body == b'{"bytes":5}'
+
+
+async def test_stops_receiving_once_the_limit_is_passed() -> None:
+    chunks = [b"x" * 100] * 1000
+    status, _, _, received = await call(ASGIApp(make_app()), scope("/upload", "POST"), chunks)
+    assert status == 413
+    assert received == 11
+
+
+async def test_lifespan_runs_startup_and_shutdown() -> None:
+    app = make_app()
+    events: list[str] = []
+    app.on_startup(lambda: events.append("up"))
+    app.on_shutdown(lambda: events.append("down"))
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, str]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+
+    await ASGIApp(app)({"type": "lifespan"}, receive, send)
+    assert events == ["up", "down"]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+async def test_lifespan_reports_failed_startup() -> None:
+    app = make_app()
+
+    def broken() -> None:
+        raise RuntimeError("no")
+
+    app.on_startup(broken)
+    messages = [{"type": "lifespan.startup"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, str]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+
+    await ASGIApp(app)({"type": "lifespan"}, receive, send)
+    assert sent == ["lifespan.startup.failed"]
+
+
+async def test_sync_handlers_run_in_a_thread_under_asgi() -> None:
+    import threading
+
+    app = App()
+    main_thread = threading.get_ident()
+
+    @app.get("/t")
+    def t(request: Request) -> object:
+        return {"other_thread": threading.get_ident() != main_thread}
+
+    _, _, body, _ = await call(ASGIApp(app), scope("/t"))
+    assert body == b'{"other_thread":true}'

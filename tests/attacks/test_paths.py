@@ -1,0 +1,89 @@
+"""Path traversal, CRLF and NUL injection through the request target: always a clear 400."""
+
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge._paths import UnsafePath, check_path
+from daloy_edge.testing import TestClient
+
+TRAVERSALS = [
+    "/static/../secure_app.py",
+    "/static/..",
+    "/static/./hello.txt",
+    "/static/%2e%2e/secure_app.py",
+    "/static/%2E%2E/secure_app.py",
+    "/static/.%2e/secure_app.py",
+    "/static/%2e./secure_app.py",
+    "/static/%252e%252e/secure_app.py",
+    "/static/%25252e%25252e/secure_app.py",
+    "/static/..%2fsecure_app.py",
+    "/static/..%2Fsecure_app.py",
+    "/static/%2e%2e%2fsecure_app.py",
+    "/static/%2e%2e%5csecure_app.py",
+    "/static/..%5csecure_app.py",
+    "/static/..\\secure_app.py",
+    "/static\\..\\secure_app.py",
+    "/static/%5c..%5csecure_app.py",
+    "/static/..;/secure_app.py",
+    "/static/%2e%2e;jsessionid=1/x",
+    "/static/%c0%ae%c0%ae/secure_app.py",
+    "/static/%e0%80%ae%e0%80%ae/x",
+    "/static/%ef%bc%8e%ef%bc%8e/secure_app.py",
+    "/static/\uff0e\uff0e/secure_app.py",
+    "/static/%u002e%u002e/x",
+    "/static/...%2f..%2f/x",
+    "/static/hello.txt%00.png",
+    "/static/hello.txt\x00.png",
+    "/static/a%0d%0aSet-Cookie:%20x=1",
+    "/static/a%0aLocation:%20evil",
+    "/static/a%0d",
+    "/static/a\r\nx",
+    "/static/a%7f",
+    "/static/a%c2%85b",
+    "/static/a%e2%80%a8b",
+    "/%2e%2e/%2e%2e/etc/passwd",
+    "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/static/%252E%252E%252Fetc%252Fpasswd",
+    "/static/..%00/x",
+    "/static/%2e/hello.txt",
+    "/static/a%ff",
+]
+
+
+@pytest.mark.parametrize("raw", TRAVERSALS)
+def test_check_path_refuses_traversal_and_control_characters(raw: str) -> None:
+    with pytest.raises(UnsafePath):
+        check_path(raw)
+
+
+@pytest.mark.parametrize("raw", ["/", "/static/hello.txt", "/a%20b", "/caf%C3%A9", "/a..b/c.d"])
+def test_check_path_accepts_ordinary_paths(raw: str) -> None:
+    assert check_path(raw).startswith("/")
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    from examples.secure_app import create_app
+
+    return TestClient(create_app({}))
+
+
+@pytest.mark.parametrize("raw", TRAVERSALS)
+def test_app_answers_400_problem_for_unsafe_path(client: TestClient, raw: str) -> None:
+    response = client.get(raw)
+    assert response.status == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secure_app" not in response.text
+
+
+def test_double_slash_prefix_does_not_escape_static_root(client: TestClient) -> None:
+    assert client.get("/static//etc/passwd").status == 404
+
+
+def test_absolute_path_inside_static_param_is_not_served(client: TestClient) -> None:
+    assert client.get("/static/%2fetc%2fpasswd").status == 404
+
+
+def test_hidden_files_are_not_served(client: TestClient) -> None:
+    assert client.get("/static/.gitkeep").status == 404

@@ -1,0 +1,233 @@
+"""The defenses every App() has without configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from daloy_edge import App, ConfigError, HTTPError, Request, RequestLimits, Router
+from daloy_edge.testing import TestClient
+
+
+def make_app(**options: object) -> App:
+    app = App(**options)  # type: ignore[arg-type]
+
+    @app.get("/ok")
+    async def ok(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/sleep")
+    async def sleep(request: Request) -> dict[str, bool]:
+        await asyncio.sleep(float(request.query.get("s", "1") or "1"))
+        return {"ok": True}
+
+    @app.get("/fail")
+    async def fail(request: Request) -> None:
+        raise ValueError("database password is hunter2 at /srv/app/db.py")
+
+    @app.get("/teapot")
+    async def teapot(request: Request) -> None:
+        raise HTTPError("short and stout", status=418, slug="teapot", title="I'm a teapot")
+
+    return app
+
+
+def test_unhandled_error_is_opaque_500_in_production() -> None:
+    response = TestClient(make_app(env={})).get("/fail")
+    assert response.status == 500
+    body = response.json()
+    assert set(body) == {"type", "title", "status", "request_id"}
+    assert "hunter2" not in response.text and "db.py" not in response.text
+
+
+def test_unhandled_error_shows_trace_in_development() -> None:
+    response = TestClient(make_app(env={"DALOY_ENV": "development"})).get("/fail")
+    assert response.status == 500
+    assert "ValueError" in response.json()["detail"]
+    assert response.json()["traceback"]
+
+
+def test_unknown_environment_refuses_to_build() -> None:
+    with pytest.raises(ConfigError):
+        App(env={"DALOY_ENV": "staging"})
+
+
+def test_custom_http_error_renders_problem() -> None:
+    body = TestClient(make_app()).get("/teapot").json()
+    assert body["status"] == 418 and body["type"] == "urn:daloy-edge:problem:teapot"
+    assert body["detail"] == "short and stout"
+
+
+def test_deadline_exceeded_is_504() -> None:
+    response = TestClient(make_app(request_timeout=0.05)).get("/sleep?s=1")
+    assert response.status == 504
+    assert response.json()["type"].endswith("deadline-exceeded")
+
+
+def test_runtime_deadline_tightens_app_deadline() -> None:
+    app = make_app(request_timeout=10)
+    client = TestClient(app)
+    request = Request("GET", "/sleep", query_string="s=1", deadline=time.monotonic() + 0.05)
+    response = client._loop.run_until_complete(app.handle(request))
+    assert response.status == 504
+
+
+def test_timeout_error_from_handler_is_not_a_deadline() -> None:
+    app = App()
+
+    @app.get("/t")
+    async def t(request: Request) -> None:
+        raise TimeoutError("upstream")
+
+    assert TestClient(app).get("/t").status == 500
+
+
+def test_too_many_headers_is_431() -> None:
+    headers = [(f"x-h{i}", "v") for i in range(101)]
+    assert TestClient(make_app()).get("/ok", headers=headers).status == 431
+
+
+def test_oversized_header_is_431() -> None:
+    assert TestClient(make_app()).get("/ok", headers={"x-big": "a" * 9000}).status == 431
+
+
+def test_total_header_size_is_431() -> None:
+    app = make_app(limits=RequestLimits(max_total_header_bytes=1000))
+    headers = [(f"x-h{i}", "a" * 100) for i in range(20)]
+    assert TestClient(app).get("/ok", headers=headers).status == 431
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-a": "a\r\nset-cookie: x=1"},
+        {"x-a": "a\nb"},
+        {"x-a": "a\x00b"},
+        {"bad header": "v"},
+        {"x-a:": "v"},
+        {"": "v"},
+    ],
+    ids=["crlf", "lf", "nul", "space-in-name", "colon-in-name", "empty-name"],
+)
+def test_malformed_header_is_400(headers: dict[str, str]) -> None:
+    assert TestClient(make_app()).get("/ok", headers=headers).status == 400
+
+
+@pytest.mark.parametrize("method", ["G ET", "get\r\n", "X" * 20, "GE\x00T"])
+def test_malformed_method_is_400(method: str) -> None:
+    assert TestClient(make_app()).request(method, "/ok").status == 400
+
+
+def test_request_id_is_kept_when_safe() -> None:
+    response = TestClient(make_app()).get("/ok", headers={"x-request-id": "abc-123.x:y_z"})
+    assert response.headers["x-request-id"] == "abc-123.x:y_z"
+
+
+@pytest.mark.parametrize("value", ["", "a" * 129, "a b", "<script>", "a;b", "é"])
+def test_unsafe_request_id_is_replaced(value: str) -> None:
+    response = TestClient(make_app()).get("/ok", headers={"x-request-id": value})
+    assert response.headers["x-request-id"] != value
+    assert len(response.headers["x-request-id"]) == 36
+
+
+def test_server_timing_is_present() -> None:
+    assert "total;dur=" in TestClient(make_app()).get("/ok").headers["server-timing"]
+
+
+def test_server_timing_can_be_hidden() -> None:
+    assert (
+        "server-timing" not in TestClient(make_app(expose_server_timing=False)).get("/ok").headers
+    )
+
+
+def test_head_is_served_by_get_without_body() -> None:
+    response = TestClient(make_app()).head("/ok")
+    assert response.status == 200 and response.content == b""
+
+
+def test_mount_middleware_runs_for_unmatched_paths() -> None:
+    async def deny(request: Request, call_next: object) -> None:
+        raise HTTPError(status=403, slug="forbidden", title="Forbidden")
+
+    app = App()
+    admin = Router()
+
+    @admin.get("/stats")
+    async def stats(request: Request) -> dict[str, int]:
+        return {"requests": 1}
+
+    app.mount("/admin", admin, middleware=[deny])
+    client = TestClient(app)
+    assert client.get("/admin/stats").status == 403
+    assert client.get("/admin/unknown").status == 403
+    assert client.get("/administrator").status == 404
+
+
+def test_mounted_route_pattern_is_recorded() -> None:
+    app = App()
+    api = Router()
+    seen: list[str | None] = []
+
+    @api.get("/items/{id}")
+    async def item(request: Request) -> None:
+        seen.append(request.route)
+
+    app.mount("/api", api)
+    TestClient(app).get("/api/items/7")
+    assert seen == ["/api/items/{id}"]
+
+
+def test_middleware_sees_error_responses() -> None:
+    async def stamp(request: Request, call_next: object) -> object:
+        response = await call_next(request)  # type: ignore[operator]
+        response.headers["x-stamp"] = "1"
+        return response
+
+    app = make_app(middleware=[stamp])
+    assert TestClient(app).get("/fail").headers["x-stamp"] == "1"
+    assert TestClient(app).get("/missing").headers["x-stamp"] == "1"
+
+
+def test_duplicate_route_refuses_to_build() -> None:
+    app = make_app()
+    with pytest.raises(ConfigError):
+        app.add_route("/ok", lambda r: None)
+
+
+def test_configuring_after_first_request_is_refused() -> None:
+    app = make_app()
+    TestClient(app).get("/ok")
+    with pytest.raises(ConfigError):
+        app.use(lambda r, n: n(r))  # type: ignore[arg-type,return-value]
+
+
+def test_startup_hooks_run_once() -> None:
+    app = make_app()
+    calls: list[int] = []
+    app.on_startup(lambda: calls.append(1))
+    client = TestClient(app)
+    client.get("/ok")
+    client.get("/ok")
+    assert calls == [1]
+
+
+def test_observer_failure_never_breaks_the_response() -> None:
+    class Broken:
+        def on_response(self, *args: object) -> None:
+            raise RuntimeError("observer bug")
+
+    app = make_app(observers=[Broken()])
+    assert TestClient(app).get("/ok").status == 200
+
+
+def test_return_values_are_converted() -> None:
+    app = App()
+    app.add_route("/none", lambda r: None)
+    app.add_route("/str", lambda r: "hi")
+    app.add_route("/list", lambda r: [1, 2])
+    client = TestClient(app)
+    assert client.get("/none").status == 204
+    assert client.get("/str").headers["content-type"].startswith("text/plain")
+    assert client.get("/list").json() == [1, 2]

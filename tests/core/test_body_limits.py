@@ -1,0 +1,111 @@
+"""Body bounds: 413 past the limit, 400 when the body contradicts Content-Length."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from daloy_edge import App, PayloadTooLarge, Request
+from daloy_edge._body import read_bounded
+from daloy_edge.testing import TestClient
+
+
+def make_app() -> App:
+    app = App(max_body=1024)
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    @app.post("/small", max_body=10)
+    async def small(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    @app.post("/json")
+    async def parse(request: Request) -> object:
+        return {"parsed": await request.json()}
+
+    return app
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(make_app())
+
+
+def test_body_within_limit_is_read(client: TestClient) -> None:
+    assert client.post("/echo", content=b"x" * 1024).json() == {"bytes": 1024}
+
+
+def test_oversized_body_is_413(client: TestClient) -> None:
+    response = client.post("/echo", content=b"x" * 1025)
+    assert response.status == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_declared_oversize_is_413_before_reading(client: TestClient) -> None:
+    response = client.post("/echo", headers={"content-length": "999999999"}, chunks=[b"x"])
+    assert response.status == 413
+
+
+def test_route_limit_overrides_app_limit(client: TestClient) -> None:
+    assert client.post("/small", content=b"x" * 11).status == 413
+
+
+def test_content_length_shorter_than_body_is_400(client: TestClient) -> None:
+    response = client.post("/echo", headers={"content-length": "3"}, chunks=[b"abcdef"])
+    assert response.status == 400
+
+
+def test_content_length_longer_than_body_is_400(client: TestClient) -> None:
+    response = client.post("/echo", headers={"content-length": "100"}, chunks=[b"abc"])
+    assert response.status == 400
+
+
+@pytest.mark.parametrize("value", ["-1", "1e3", "0x10", "12 34", "", "+5", "１２"])
+def test_malformed_content_length_is_400(client: TestClient, value: str) -> None:
+    response = client.post("/echo", headers={"content-length": value}, chunks=[b"abc"])
+    assert response.status == 400
+
+
+def test_repeated_content_length_is_400(client: TestClient) -> None:
+    headers = [("content-length", "3"), ("content-length", "3")]
+    assert client.post("/echo", headers=headers, chunks=[b"abc"]).status == 400
+
+
+def test_chunked_body_past_limit_is_413(client: TestClient) -> None:
+    response = client.post("/echo", chunks=[b"x" * 512] * 4)
+    assert response.status == 413
+
+
+async def test_streamed_body_stops_being_read_past_the_limit() -> None:
+    pulled = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield b"x" * 100
+
+    with pytest.raises(PayloadTooLarge):
+        await read_bounded(endless(), 1000, None)
+    assert pulled == 11
+
+
+def test_json_wrong_content_type_is_415(client: TestClient) -> None:
+    response = client.post("/json", content=b"{}", headers={"content-type": "text/plain"})
+    assert response.status == 415
+
+
+def test_json_with_suffix_type_is_accepted(client: TestClient) -> None:
+    headers = {"content-type": "application/merge-patch+json"}
+    assert client.post("/json", content=b'{"a":1}', headers=headers).status == 200
+
+
+def test_unsafe_json_is_400_problem(client: TestClient) -> None:
+    response = client.post(
+        "/json", json=None, content=b'{"a":1,"a":2}', headers={"content-type": "application/json"}
+    )
+    assert response.status == 400
+    assert response.json()["type"].endswith("bad-request")

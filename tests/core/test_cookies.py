@@ -1,0 +1,29 @@
+import pytest
+
+from daloy_edge._cookies import format_set_cookie, parse_cookie_header
+
+
+def test_first_occurrence_wins():
+    assert parse_cookie_header("a=1; a=2") == {"a": "1"}
+
+
+def test_quoted_values_are_unquoted():
+    assert parse_cookie_header('a="x"') == {"a": "x"}
+
+
+def test_invalid_pairs_are_skipped():
+    assert parse_cookie_header("bad name=1; ok=2; noval; x=a b") == {"ok": "2"}
+
+
+def test_secure_defaults():
+    assert format_set_cookie("s", "v") == "s=v; Path=/; Secure; HttpOnly; SameSite=Lax"
+
+
+@pytest.mark.parametrize("value", ["a;b", "a\r\nSet-Cookie: x=1", "a b", 'a"b', "a,b"])
+def test_refuses_values_that_split_the_header(value):
+    with pytest.raises(ValueError, match="invalid cookie value"):
+        format_set_cookie("s", value)
+
+
+def test_same_site_none_forces_secure():
+    assert "Secure" in format_set_cookie("s", "v", secure=False, same_site="None")

@@ -1,0 +1,40 @@
+from daloy_edge import Headers
+
+
+def test_lookup_is_case_insensitive():
+    assert Headers({"Content-Type": "a"})["CONTENT-type"] == "a"
+
+
+def test_repeated_fields_are_kept_in_order():
+    h = Headers([("Set-Cookie", "a=1"), ("set-cookie", "b=2")])
+    assert h.get_all("set-cookie") == ["a=1", "b=2"]
+
+
+def test_setitem_replaces_every_value():
+    h = Headers([("x", "1"), ("X", "2")])
+    h["x"] = "3"
+    assert h.get_all("x") == ["3"]
+
+
+def test_setdefault_keeps_existing_value():
+    h = Headers({"a": "1"})
+    assert h.setdefault("A", "2") == "1"
+    assert h.get_all("a") == ["1"]
+
+
+def test_delete_and_pop():
+    h = Headers({"a": "1", "b": "2"})
+    assert h.pop("A") == "1"
+    del h["b"]
+    assert len(h) == 0
+
+
+def test_repr_masks_credentials():
+    text = repr(Headers({"Authorization": "Bearer secret-token", "Cookie": "s=v", "A": "b"}))
+    assert "secret-token" not in text
+    assert "s=v" not in text
+    assert "'b'" in text
+
+
+def test_contains_ignores_non_strings():
+    assert 1 not in Headers({"a": "1"})

@@ -1,0 +1,68 @@
+import pytest
+
+from daloy_edge import UnsafeJSON, parse_json
+from daloy_edge._json import dumps
+
+
+def test_parses_plain_document():
+    assert parse_json(b'{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b'{"a": 1, "a": 2}',
+        b'{"__proto__": {"admin": true}}',
+        b'{"x": {"constructor": {"prototype": 1}}}',
+        b'{"prototype": 1}',
+        b"[NaN]",
+        b"[Infinity]",
+        b"[-Infinity]",
+        b"\xff\xfe{}",
+        b'"\xc0\xae"',
+        b"\xef\xbb\xbf{}",
+        b"{} {}",
+        b"{'a': 1}",
+        b"",
+        b"[" + b"1" * 4301 + b"]",
+        b"[1." + b"0" * 4300 + b"]",
+        b"[" * 33 + b"]" * 33,
+        b'{"a":' * 40 + b"1" + b"}" * 40,
+        b"[" * 100000,
+    ],
+    ids=[
+        "duplicate-key",
+        "proto",
+        "constructor-nested",
+        "prototype",
+        "nan",
+        "infinity",
+        "minus-infinity",
+        "utf16-bom-bytes",
+        "overlong-utf8",
+        "utf8-bom",
+        "trailing-data",
+        "single-quotes",
+        "empty",
+        "huge-int",
+        "huge-float",
+        "depth-33-arrays",
+        "depth-40-objects",
+        "unclosed-deep",
+    ],
+)
+def test_rejects_unsafe_json(doc):
+    with pytest.raises(UnsafeJSON):
+        parse_json(doc)
+
+
+def test_accepts_depth_32():
+    assert parse_json(b"[" * 32 + b"]" * 32) is not None
+
+
+def test_accepts_many_brackets_inside_strings():
+    assert parse_json(b'{"a": "' + b"[" * 100 + b'"}') == {"a": "[" * 100}
+
+
+def test_dumps_escapes_html_significant_characters():
+    assert dumps({"a": "</script>&"}) == b'{"a":"\\u003c/script\\u003e\\u0026"}'

@@ -1,0 +1,42 @@
+import pickle
+
+import pytest
+
+from daloy_edge import ConfigError, KeyRing, Secret
+
+
+def test_secret_repr_is_masked():
+    assert "hunter2" not in repr(Secret("hunter2"))
+    assert "hunter2" not in str(Secret("hunter2"))
+    assert "hunter2" not in f"{Secret('hunter2')}"
+
+
+def test_secret_equals_is_exact():
+    assert Secret("abc").equals("abc")
+    assert not Secret("abc").equals("abd")
+    assert not Secret("abc").equals(b"ab")
+
+
+def test_secret_refuses_pickling():
+    with pytest.raises(TypeError):
+        pickle.dumps(Secret("x"))
+
+
+def test_key_ring_first_key_signs():
+    ring = KeyRing.from_csv("first-key, second-key")
+    assert ring.primary.equals("first-key")
+    assert len(ring) == 2
+
+
+def test_key_ring_refuses_short_keys():
+    with pytest.raises(ConfigError):
+        KeyRing(["short"], min_bytes=32)
+
+
+def test_key_ring_refuses_empty():
+    with pytest.raises(ConfigError):
+        KeyRing.from_csv(" , ")
+
+
+def test_key_ring_repr_hides_keys():
+    assert "first" not in repr(KeyRing.from_csv("first-key"))
