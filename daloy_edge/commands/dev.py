@@ -65,5 +65,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"   generated ephemeral {name} (development only)", file=sys.stderr)
     sys.path.insert(0, os.getcwd())
     app = load_target(args.target)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")  # type: ignore[arg-type]
+    uvicorn.run(
+        app,  # type: ignore[arg-type]
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        server_header=False,
+    )
     return 0
