@@ -18,6 +18,7 @@ class Row:
     median_us: float
     anchor: str | None = None
     ratio: float | None = None
+    unit: str = "µs"
 
 
 def median_us(fn: Callable[[], object], *, number: int = 1000, repeat: int = 7) -> float:
@@ -48,7 +49,7 @@ def with_ratio(rows: list[Row], anchor: str) -> list[Row]:
     """Attach each row's ratio to the ``anchor`` contender of the same case."""
     base = {r.case: r.median_us for r in rows if r.contender == anchor}
     return [
-        Row(r.case, r.contender, r.median_us, anchor, r.median_us / base[r.case])
+        Row(r.case, r.contender, r.median_us, anchor, r.median_us / base[r.case], r.unit)
         if r.case in base
         else r
         for r in rows
@@ -57,9 +58,10 @@ def with_ratio(rows: list[Row], anchor: str) -> list[Row]:
 
 def markdown(rows: list[Row]) -> str:
     """A Markdown table of the rows."""
-    lines = ["| case | contender | median µs | ratio | vs |", "|---|---|---|---|---|"]
+    lines = ["| case | contender | median | ratio | vs |", "|---|---|---|---|---|"]
     for r in rows:
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
         anchor = r.anchor or ""
-        lines.append(f"| {r.case} | {r.contender} | {r.median_us:.1f} | {ratio} | {anchor} |")
+        value = f"{r.median_us:.1f} {r.unit}"
+        lines.append(f"| {r.case} | {r.contender} | {value} | {ratio} | {anchor} |")
     return "\n".join(lines)
