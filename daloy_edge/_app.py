@@ -8,7 +8,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Literal
 
@@ -192,7 +191,16 @@ class _Deadline:
 def _request_id(inbound: str | None) -> str:
     if inbound is not None and _REQUEST_ID.match(inbound):
         return inbound
-    return str(uuid.uuid4())
+    return new_request_id()
+
+
+def new_request_id() -> str:
+    """A random UUID (version 4) string, without importing ``uuid``."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _server_timing(request: Request, duration: float) -> str:

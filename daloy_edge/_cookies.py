@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import re
-from email.utils import formatdate
+import time
 from typing import Literal
 
-__all__ = ["format_set_cookie", "parse_cookie_header"]
+__all__ = ["format_set_cookie", "http_date", "parse_cookie_header"]
 
 _NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _VALUE = re.compile(r"^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$")
 _MAX_COOKIES = 64
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(timestamp: float) -> str:
+    """An IMF-fixdate (RFC 9110), e.g. ``Thu, 01 Jan 1970 00:00:00 GMT``."""
+    t = time.gmtime(timestamp)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 def parse_cookie_header(header: str) -> dict[str, str]:
@@ -59,7 +72,7 @@ def format_set_cookie(
     if max_age is not None:
         parts.append(f"Max-Age={int(max_age)}")
     if expires is not None:
-        parts.append("Expires=" + formatdate(expires, usegmt=True))
+        parts.append("Expires=" + http_date(expires))
     if domain is not None:
         if not re.match(r"^[A-Za-z0-9.-]+$", domain):
             raise ValueError("invalid cookie domain")

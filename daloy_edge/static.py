@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 
 from daloy_edge._errors import ConfigError, NotFound
@@ -13,6 +12,43 @@ from daloy_edge.types import Handler
 __all__ = ["static_files"]
 
 _MAX_STATIC_BYTES = 10 * 1024 * 1024
+_TYPES = {
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".txt": "text/plain",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".ico": "image/x-icon",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".pdf": "application/pdf",
+    ".xml": "application/xml",
+    ".wasm": "application/wasm",
+    ".map": "application/json",
+}
+_CHARSET_TYPES = ("text/", "application/json", "application/xml", "image/svg+xml")
+
+
+def media_type_for(name: str) -> str:
+    """The media type for a file name; unknown kinds are served as opaque bytes."""
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    media = _TYPES.get(suffix)
+    if media is None:
+        import mimetypes
+
+        media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if media.startswith(_CHARSET_TYPES):
+        media += "; charset=utf-8"
+    return media
 
 
 def static_files(root: str | Path, *, param: str = "path", max_age: int = 3600) -> Handler:
@@ -41,15 +77,10 @@ def static_files(root: str | Path, *, param: str = "path", max_age: int = 3600) 
             raise NotFound()
         if candidate.stat().st_size > _MAX_STATIC_BYTES:
             raise NotFound()
-        media, _ = mimetypes.guess_type(candidate.name)
-        if media is None:
-            media = "application/octet-stream"
-        elif media.startswith("text/") or media in ("application/javascript", "image/svg+xml"):
-            media += "; charset=utf-8"
         return Response(
             candidate.read_bytes(),
             headers={"cache-control": cache_control},
-            media_type=media,
+            media_type=media_type_for(candidate.name),
         )
 
     return serve

@@ -231,3 +231,13 @@ def test_return_values_are_converted() -> None:
     assert client.get("/none").status == 204
     assert client.get("/str").headers["content-type"].startswith("text/plain")
     assert client.get("/list").json() == [1, 2]
+
+
+def test_generated_request_ids_are_uuid4() -> None:
+    import uuid
+
+    from daloy_edge._app import new_request_id
+
+    ids = {new_request_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(uuid.UUID(i).version == 4 for i in ids)

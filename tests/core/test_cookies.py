@@ -27,3 +27,18 @@ def test_refuses_values_that_split_the_header(value):
 
 def test_same_site_none_forces_secure():
     assert "Secure" in format_set_cookie("s", "v", secure=False, same_site="None")
+
+
+def test_http_date_is_imf_fixdate():
+    from daloy_edge._cookies import http_date
+
+    assert http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
+    assert http_date(1796040000) == "Sun, 29 Nov 2026 12:00:00 GMT"
+
+
+def test_delete_cookie_expires_in_the_past():
+    from daloy_edge import Response
+
+    response = Response()
+    response.delete_cookie("s")
+    assert response.headers["set-cookie"].startswith("s=; Max-Age=0; Expires=Thu, 01 Jan 1970")
