@@ -32,8 +32,11 @@ def test_same_site_none_forces_secure():
 def test_http_date_is_imf_fixdate():
     from daloy_edge._cookies import http_date
 
+    from email.utils import formatdate
+
     assert http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
-    assert http_date(1796040000) == "Sun, 29 Nov 2026 12:00:00 GMT"
+    for ts in (951782400, 1796040000, 4102444799):
+        assert http_date(ts) == formatdate(ts, usegmt=True)
 
 
 def test_delete_cookie_expires_in_the_past():
