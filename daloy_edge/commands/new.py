@@ -1,0 +1,35 @@
+"""``daloy-edge new NAME --target …``: scaffold a project that passes its own tests."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``new`` command."""
+    from daloy_edge.scaffold import TARGETS
+
+    parser = sub.add_parser("new", help="scaffold a project for one runtime")
+    parser.add_argument("name")
+    parser.add_argument("--target", required=True, choices=sorted(TARGETS))
+    parser.add_argument("--dir", type=Path, default=None, help="destination (default: ./NAME)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the project and say what to do next."""
+    from daloy_edge._errors import ConfigError
+    from daloy_edge.scaffold import generate
+
+    dest: Path = args.dir or Path(args.name)
+    try:
+        files = generate(args.name, args.target, dest)
+    except ConfigError as exc:
+        print(f"daloy-edge new: {exc}", file=sys.stderr)
+        return 2
+    for path in files:
+        print(f"created {path}")
+    print(f"\nnext: cd {dest} && python -m pip install -r requirements.txt && python -m pytest")
+    return 0

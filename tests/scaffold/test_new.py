@@ -1,0 +1,63 @@
+"""Every scaffolded project passes its own tests straight away."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daloy_edge import ConfigError
+from daloy_edge.cli import main
+from daloy_edge.scaffold import TARGETS, generate
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_scaffolded_project_tests_pass(tmp_path: Path, target: str) -> None:
+    dest = tmp_path / "proj"
+    assert main(["new", "shop-api", "--target", target, "--dir", str(dest)]) == 0
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=dest,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 passed" in result.stdout
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_ci_workflow_pins_actions_by_sha(tmp_path: Path, target: str) -> None:
+    generate("shop-api", target, tmp_path)
+    workflow = (tmp_path / ".github/workflows/ci.yml").read_text()
+    uses = [
+        line.split("uses:", 1)[1].split("#")[0].strip()
+        for line in workflow.splitlines()
+        if "uses:" in line
+    ]
+    assert uses
+    for ref in uses:
+        sha = ref.split("@", 1)[1]
+        assert len(sha) == 40 and all(c in "0123456789abcdef" for c in sha)
+
+
+def test_refuses_unsafe_names(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        generate("../evil", "asgi", tmp_path / "x")
+
+
+def test_refuses_a_non_empty_destination(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("x")
+    with pytest.raises(ConfigError):
+        generate("shop-api", "asgi", tmp_path)
+
+
+def test_no_template_placeholder_is_left(tmp_path: Path) -> None:
+    for target in TARGETS:
+        dest = tmp_path / target
+        for path in generate("shop-api", target, dest):
+            assert "{{" not in path.read_text(), path
