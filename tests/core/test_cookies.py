@@ -30,9 +30,9 @@ def test_same_site_none_forces_secure():
 
 
 def test_http_date_is_imf_fixdate():
-    from daloy_edge._cookies import http_date
-
     from email.utils import formatdate
+
+    from daloy_edge._cookies import http_date
 
     assert http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT"
     for ts in (951782400, 1796040000, 4102444799):
