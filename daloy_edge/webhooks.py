@@ -41,7 +41,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _DIGITS = re.compile(r"^[0-9]{1,12}$")
 _WEBHOOK_ID = re.compile(r"^[!-~]{1,256}$")
 _MAX_HEADER = 4096
-_MAX_SIGNATURES = 8
+_MAX_CANDIDATES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,7 @@ def verify_timestamped(
             if stamp_text is not None:
                 raise BadSignature()
             stamp_text = value
-        elif name == "v1" and _HEX64.match(value) and len(candidates) < _MAX_SIGNATURES:
+        elif name == "v1" and _HEX64.match(value) and len(candidates) < _MAX_CANDIDATES:
             candidates.append(bytes.fromhex(value))
     if stamp_text is None or not candidates:
         raise BadSignature()
@@ -155,7 +155,7 @@ def verify_standard(
         raise BadSignature()
     stamp = _timestamp(stamp_text, now, tolerance)
     candidates: list[bytes] = []
-    for item in signature.split(" ")[:_MAX_SIGNATURES]:
+    for item in signature.split(" ")[:_MAX_CANDIDATES]:
         version, sep, value = item.partition(",")
         if version != "v1" or not sep:
             continue

@@ -16,7 +16,7 @@ from daloy_edge.types import CallNext
 
 __all__ = ["CORS", "CORSConfig"]
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_FIELD_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _PATTERN = re.compile(r"^(https?)://\*\.([a-z0-9\-]+(?:\.[a-z0-9\-]+)+)(?::([0-9]{1,5}))?$")
 _SAFELISTED = frozenset({"accept", "accept-language", "content-language", "content-type"})
 
@@ -52,7 +52,7 @@ class CORSConfig:
             if not _PATTERN.match(pattern.lower()):
                 raise ConfigError(f"CORS pattern {pattern!r} must look like https://*.example.com")
         for name in (*self.allow_methods, *self.allow_headers, *self.expose_headers):
-            if name != "*" and not _TOKEN.match(name):
+            if name != "*" and not _FIELD_NAME.match(name):
                 raise ConfigError(f"invalid header or method name {name!r}")
         if "*" in (*self.allow_methods, *self.allow_headers, *self.expose_headers):
             raise ConfigError("list CORS methods and headers explicitly; '*' is not accepted")

@@ -106,7 +106,8 @@ def test_form_page_without_a_session_is_401():
 
 def test_form_post_with_field_token_is_ok():
     c = logged_in()
-    assert c.post("/form", data={"csrf_token": form_token(c), "note": "hi"}).json() == {"ok": True}
+    response = c.post("/form", data={"csrf_token": form_token(c), "note": "hi"})
+    assert response.json() == {"ok": True}
 
 
 def test_form_post_with_header_token_is_ok():

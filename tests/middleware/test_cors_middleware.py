@@ -21,17 +21,17 @@ def make_app(**config: object) -> App:
 
 def test_preflight_carries_methods_headers_and_max_age():
     app = make_app(
-        allow_origins=(ORIGIN,), allow_headers=("content-type", "x-csrf-token"), max_age=321
+        allow_origins=(ORIGIN,), allow_headers=("content-type", "x-requested-with"), max_age=321
     )
     headers = {
         "origin": ORIGIN,
         "access-control-request-method": "POST",
-        "access-control-request-headers": "X-CSRF-Token, Content-Type",
+        "access-control-request-headers": "X-Requested-With, Content-Type",
     }
     response = TestClient(app).options("/data", headers=headers)
     assert response.status == 204
     assert response.headers["access-control-allow-methods"] == "GET, HEAD, POST"
-    assert response.headers["access-control-allow-headers"] == "content-type, x-csrf-token"
+    assert response.headers["access-control-allow-headers"] == "content-type, x-requested-with"
     assert response.headers["access-control-max-age"] == "321"
     assert "Origin" in response.headers.get_all("vary")
 

@@ -35,21 +35,25 @@ def token_for(client: TestClient) -> str:
 def test_token_in_header_is_accepted():
     client = TestClient(make_app())
     token = token_for(client)
-    assert client.post("/submit", headers={"x-csrf-token": token}).status == 200
+    response = client.post("/submit", headers={"x-csrf-token": token})
+    assert response.status == 200
 
 
 def test_token_in_form_field_is_accepted():
     client = TestClient(make_app())
     token = token_for(client)
-    assert client.post("/submit", data={"csrf_token": token, "a": "b"}).status == 200
+    response = client.post("/submit", data={"csrf_token": token, "a": "b"})
+    assert response.status == 200
 
 
 def test_every_issued_token_is_different_but_valid():
     client = TestClient(make_app())
     first, second = token_for(client), token_for(client)
     assert first != second
-    assert client.post("/submit", headers={"x-csrf-token": first}).status == 200
-    assert client.post("/submit", headers={"x-csrf-token": second}).status == 200
+    response = client.post("/submit", headers={"x-csrf-token": first})
+    assert response.status == 200
+    response = client.post("/submit", headers={"x-csrf-token": second})
+    assert response.status == 200
 
 
 def test_issuing_a_token_marks_the_request_for_compression():
@@ -62,13 +66,14 @@ def test_issuing_a_token_persists_an_empty_session():
 
 
 def test_safe_methods_need_no_token():
-    assert TestClient(make_app()).get("/token").status == 200
+    response = TestClient(make_app()).get("/token")
+    assert response.status == 200
 
 
 def test_failure_is_a_403_problem():
     response = TestClient(make_app()).post("/submit")
     assert response.status == 403
-    assert response.json()["type"] == "urn:daloy-edge:problem:csrf-failed"
+    assert response.json()["type"].endswith(":csrf-failed")
 
 
 def test_same_origin_request_passes_the_origin_check():
@@ -120,4 +125,5 @@ def test_origin_only_mode_still_refuses_cross_site_requests():
 def test_token_required_route_demands_a_token_in_origin_only_mode():
     client = TestClient(make_app(allow_origin_only=True))
     assert client.post("/strict").status == 403
-    assert client.post("/strict", headers={"x-csrf-token": token_for(client)}).status == 200
+    response = client.post("/strict", headers={"x-csrf-token": token_for(client)})
+    assert response.status == 200
