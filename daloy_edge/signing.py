@@ -111,15 +111,13 @@ class Signer:
 
     def verify_mac(self, message: bytes, mac: bytes) -> int:
         """The index of the key whose MAC of ``message`` equals ``mac``; else BadSignature."""
-        found = -1
+        # Stopping at the first match reveals only which key matched, which is no secret.
         for index, key in enumerate(self._keys):
             h = key.copy()
             h.update(message)
-            if hmac.compare_digest(h.digest(), mac) and found < 0:
-                found = index
-        if found < 0:
-            raise BadSignature()
-        return found
+            if hmac.compare_digest(h.digest(), mac):
+                return index
+        raise BadSignature()
 
     def sign(self, payload: bytes, *, now: float) -> str:
         """``<payload>.<timestamp>.<mac>``, each part unpadded URL-safe base64."""
