@@ -100,7 +100,7 @@ def verify_timestamped(
             if stamp_text is not None:
                 raise BadSignature()
             stamp_text = value
-        elif name == "v1" and _HEX64.match(value) and len(candidates) < _MAX_CANDIDATES:
+        elif name == "v1" and _HEX64.match(value.lower()) and len(candidates) < _MAX_CANDIDATES:
             candidates.append(bytes.fromhex(value))
     if stamp_text is None or not candidates:
         raise BadSignature()
@@ -117,7 +117,7 @@ def verify_github(
     """Verify ``X-Hub-Signature-256: sha256=<hex>`` (HMAC-SHA256 of the raw body)."""
     if header is None or not header.startswith("sha256="):
         raise BadSignature()
-    value = header.removeprefix("sha256=").strip()
+    value = header.removeprefix("sha256=").strip().lower()
     if not _HEX64.match(value):
         raise BadSignature()
     if not _any_matches([bytes.fromhex(value)], [s.reveal() for s in secrets], body):

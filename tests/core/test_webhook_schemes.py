@@ -86,3 +86,12 @@ def test_standard_webhook_without_id_is_refused():
     headers["webhook-id"] = None
     with pytest.raises(BadSignature):
         verify_standard(headers, BODY, KeyRing([SECRET]), now=NOW)
+
+
+def test_timestamped_accepts_upper_case_hex():
+    header = timestamped(SECRET, NOW, BODY)
+    t, v1 = header.split(",")
+    result = verify_timestamped(
+        f"{t},{v1.upper().replace('V1=', 'v1=')}", BODY, KeyRing([SECRET]), now=NOW
+    )
+    assert result.timestamp == NOW
