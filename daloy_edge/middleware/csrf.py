@@ -100,8 +100,8 @@ class CSRFProtect:
         self.config = config
         self._signer = Signer(config.keys, purpose="csrf")
         self._trusted = frozenset(normalize_origin(o) for o in config.trusted_origins)
+        # Per-route middleware that demands a token even with ``allow_origin_only``.
         self.token_required = _TokenRequired(self)
-        """Per-route middleware that demands a token even with ``allow_origin_only``."""
 
     def issue(self, request: Request) -> str:
         """A new masked token bound to the request's session."""
