@@ -126,15 +126,31 @@ class App(Router):
     def build(self) -> Handler:
         """Freeze routes and middleware into the request handler (done once, lazily)."""
         if self._handler is None:
+            self._run_build_checks()
             render = error_renderer(debug=self.debug)
             dispatch = self.compile(render)
             inner = chain([_Deadline(self.request_timeout), *self._middleware], dispatch, render)
             self._handler = self._boundary(inner, render)
         return self._handler
 
+    def _run_build_checks(self) -> None:
+        """Let middleware refuse an insecure app: ``check_app(app)`` runs once per object."""
+        seen: set[int] = set()
+        every = [*self._middleware]
+        for _, _, route_mw in self.route_middleware():
+            every.extend(route_mw)
+        for mw in every:
+            check = getattr(mw, "check_app", None)
+            if check is not None and id(mw) not in seen:
+                seen.add(id(mw))
+                check(self)
+
     def _boundary(self, inner: Handler, render: ErrorRenderer) -> Handler:
         limits, clock, max_body = self.limits, self.clock, self.max_body
         observers, timing = self._observers, self.expose_server_timing
+        # Requests the sanitation guard rejects never reach middleware; app-wide middleware
+        # that only adds response headers can still mark those answers (``on_rejected``).
+        on_rejected = [h for mw in self._middleware if (h := getattr(mw, "on_rejected", None))]
 
         async def handle(request: Request) -> Response:
             start = clock()
@@ -142,9 +158,15 @@ class App(Router):
             request.max_body = max_body
             try:
                 check_request(request, limits)
-                response = await inner(request)
             except Exception as exc:
                 response = render(request, exc)
+                for hook in on_rejected:
+                    hook(request, response)
+            else:
+                try:
+                    response = await inner(request)
+                except Exception as exc:
+                    response = render(request, exc)
             duration = clock() - start
             response.headers["x-request-id"] = request.request_id
             if timing:

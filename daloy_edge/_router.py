@@ -16,7 +16,7 @@ from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge.types import CallNext, Handler, Middleware
 
-__all__ = ["Endpoint", "Router", "chain", "use"]
+__all__ = ["Endpoint", "Router", "chain", "decorated_middleware", "use"]
 
 Endpoint: TypeAlias = Callable[[Request], "Awaitable[object] | object"]
 """A route function: async or sync, returning a Response, a JSON-able value, str or None."""
@@ -107,9 +107,17 @@ def use(*middleware: Middleware) -> Callable[[Endpoint], Handler]:
     def decorate(fn: Endpoint) -> Handler:
         handler = chain(middleware, normalize(fn))
         functools.update_wrapper(handler, fn)
+        # Recorded so build-time checks can see which middleware guards this route.
+        handler.daloy_middleware = (*middleware, *decorated_middleware(fn))  # type: ignore[attr-defined]
         return handler
 
     return decorate
+
+
+def decorated_middleware(endpoint: Endpoint) -> tuple[Middleware, ...]:
+    """The middleware ``use(...)`` wrapped around ``endpoint`` (outermost first)."""
+    found = getattr(endpoint, "daloy_middleware", ())
+    return tuple(found) if isinstance(found, tuple) else ()
 
 
 @dataclass(slots=True)
@@ -237,6 +245,19 @@ class Router:
             inner = mount.router.compile(render)
             compiled.mounts.append((mount.prefix, chain(mount.middleware, inner, render)))
         return _dispatcher(compiled)
+
+    def route_middleware(self) -> list[tuple[str, str, tuple[Middleware, ...]]]:
+        """Every (pattern, method, middleware) with mount, route and ``use`` middleware in
+        the order they run (app-wide middleware not included); for build-time checks."""
+        found: list[tuple[str, str, tuple[Middleware, ...]]] = []
+        for pattern, registered in self._routes.items():
+            for method, reg in registered.items():
+                wrapped = (*reg.middleware, *decorated_middleware(reg.endpoint))
+                found.append((pattern, method, wrapped))
+        for mount in self._mounts:
+            for pattern, method, inner in mount.router.route_middleware():
+                found.append((mount.prefix + pattern, method, (*mount.middleware, *inner)))
+        return found
 
     def routes(self) -> list[tuple[str, list[str]]]:
         """Every (pattern, methods) pair, mounts expanded; for docs and audits."""

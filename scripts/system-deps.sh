@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the real services the test suite starts (redis-server, node) when missing.
+# Installs the real services the test suite starts (redis-server, node, chromium) when missing.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing ${need[*]}: install them (apt-get install ${need[*]}) or run as root" >&2

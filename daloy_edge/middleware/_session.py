@@ -1,0 +1,97 @@
+"""The session object handlers see as ``request.session``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, MutableMapping
+
+from daloy_edge.signing import b64encode
+from daloy_edge.types import JSON, RandomBytes
+
+__all__ = ["Session", "random_session_id"]
+
+SID_BYTES = 16
+
+
+class Session(MutableMapping[str, JSON]):
+    """Dict-like session data that lives, signed, in the session cookie.
+
+    Values must be JSON. Changing anything marks the session ``modified`` so the response
+    carries a fresh cookie; :meth:`regenerate` (on login) gives it a new identity, which
+    also invalidates CSRF tokens issued before; :meth:`clear` (on logout) empties it and
+    the cookie is deleted.
+    """
+
+    __slots__ = ("_data", "_new_id", "_now", "created", "id", "modified", "pinned")
+
+    def __init__(
+        self,
+        data: dict[str, JSON],
+        *,
+        session_id: str,
+        created: int,
+        new_id: Callable[[], str],
+        now: Callable[[], int],
+    ) -> None:
+        self._data = data
+        self.id = session_id
+        self.created = created
+        self.modified = False
+        self.pinned = False
+        self._new_id = new_id
+        self._now = now
+
+    @classmethod
+    def fresh(cls, new_id: Callable[[], str], now: Callable[[], int]) -> Session:
+        """A new, empty session with a new identity."""
+        return cls({}, session_id=new_id(), created=now(), new_id=new_id, now=now)
+
+    def __getitem__(self, key: str) -> JSON:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: JSON) -> None:
+        self._data[key] = value
+        self.modified = True
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+        self.modified = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"<Session keys={sorted(self._data)!r} modified={self.modified}>"
+
+    def clear(self) -> None:
+        """Drop every value (logout); the response deletes the cookie."""
+        self._data.clear()
+        self.pinned = False
+        self.modified = True
+
+    def regenerate(self) -> None:
+        """Give the session a new identity and a new absolute lifetime (call on login).
+
+        Tokens bound to the old identity, CSRF tokens above all, stop verifying.
+        """
+        self.id = self._new_id()
+        self.created = self._now()
+        self.modified = True
+
+    def pin(self) -> None:
+        """Keep an empty session (its identity) in a cookie, e.g. once a CSRF token is bound
+        to it."""
+        if not self.pinned:
+            self.pinned = True
+            self.modified = True
+
+    def data(self) -> dict[str, JSON]:
+        """A shallow copy of the values."""
+        return dict(self._data)
+
+
+def random_session_id(random_bytes: RandomBytes) -> str:
+    """A fresh session identity: 128 random bits, URL-safe."""
+    return b64encode(random_bytes(SID_BYTES))

@@ -1,0 +1,140 @@
+"""gzip / brotli response compression that stays out of BREACH's way.
+
+>>> app_middleware = [Compression()]
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from daloy_edge._errors import ConfigError
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+from daloy_edge.middleware._origins import is_cross_origin
+from daloy_edge.middleware.csrf import CSRF_TOKEN_ISSUED
+from daloy_edge.types import CallNext
+
+__all__ = ["Compression", "CompressionConfig", "brotli_available", "choose_encoding"]
+
+_COMPRESSIBLE = (
+    "text/",
+    "application/json",
+    "application/problem+json",
+    "application/javascript",
+    "application/xml",
+    "image/svg+xml",
+)
+
+
+def brotli_available() -> bool:
+    """True when the ``brotli`` package can be imported."""
+    return importlib.util.find_spec("brotli") is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompressionConfig:
+    """Thresholds and levels; brotli is used only when installed and ``brotli=True``."""
+
+    minimum_size: int = 1024
+    gzip_level: int = 6
+    brotli: bool = True
+    brotli_quality: int = 4
+
+    def __post_init__(self) -> None:
+        if self.minimum_size < 1024:
+            raise ConfigError("minimum_size below 1 KiB costs more than it saves")
+        if not 1 <= self.gzip_level <= 9 or not 0 <= self.brotli_quality <= 11:
+            raise ConfigError("gzip_level is 1-9 and brotli_quality 0-11")
+
+
+def choose_encoding(accept_encoding: str, offered: tuple[str, ...]) -> str | None:
+    """The first of ``offered`` the client accepts with q > 0, honouring ``*``.
+
+    >>> choose_encoding("gzip;q=0.5, br", ("br", "gzip"))
+    'br'
+    """
+    weights: dict[str, float] = {}
+    for item in accept_encoding.lower().split(","):
+        name, _, params = item.strip().partition(";")
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                q = 0.0
+        weights[name.strip()] = q
+    best: tuple[float, str] | None = None
+    for encoding in offered:
+        q = weights.get(encoding, weights.get("*", 0.0))
+        if q > 0 and (best is None or q > best[0]):
+            best = (q, encoding)
+    return best[1] if best else None
+
+
+def _credentialed(request: Request) -> bool:
+    return "cookie" in request.headers or "authorization" in request.headers
+
+
+class Compression:
+    """Compresses eligible responses of at least ``minimum_size`` bytes.
+
+    Never compressed, because a secret next to attacker-influenced text leaks through
+    compressed lengths (BREACH): responses that set a cookie, responses that carry a CSRF
+    token, and answers to cross-site requests that carry credentials. Also skipped:
+    ``Cache-Control: no-transform``, streamed or already encoded bodies, and types that do
+    not compress. Eligible responses always get ``Vary: Accept-Encoding``.
+    """
+
+    __slots__ = ("_encoders", "_offered", "config")
+
+    def __init__(self, config: CompressionConfig | None = None) -> None:
+        self.config = config = config or CompressionConfig()
+        encoders: dict[str, Callable[[bytes], bytes]] = {}
+        if config.brotli and brotli_available():
+            import brotli
+
+            quality = config.brotli_quality
+            encoders["br"] = lambda data: bytes(brotli.compress(data, quality=quality))
+        level = config.gzip_level
+        encoders["gzip"] = lambda data: gzip.compress(data, compresslevel=level, mtime=0)
+        self._encoders = encoders
+        self._offered = tuple(encoders)
+
+    def _eligible(self, response: Response) -> bool:
+        headers = response.headers
+        if response.stream is not None or "content-encoding" in headers:
+            return False
+        if len(response.body) < self.config.minimum_size:
+            return False
+        media = (headers.get("content-type") or "").lower()
+        if not media.startswith(_COMPRESSIBLE):
+            return False
+        return "no-transform" not in (headers.get("cache-control") or "").lower()
+
+    def _breach_risk(self, request: Request, response: Response) -> bool:
+        if "set-cookie" in response.headers or request.state.get(CSRF_TOKEN_ISSUED):
+            return True
+        return _credentialed(request) and is_cross_origin(request)
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        if request.method == "HEAD" or not self._eligible(response):
+            return response
+        if self._breach_risk(request, response):
+            return response
+        response.headers.add("vary", "Accept-Encoding")
+        encoding = choose_encoding(request.headers.get("accept-encoding") or "", self._offered)
+        if encoding is None:
+            return response
+        response.body = self._encoders[encoding](response.body)
+        response.headers["content-encoding"] = encoding
+        if "content-length" in response.headers:
+            response.headers["content-length"] = str(len(response.body))
+        etag = response.headers.get("etag")
+        if etag is not None and not etag.startswith("W/"):
+            response.headers["etag"] = "W/" + etag
+        return response

@@ -1,0 +1,151 @@
+"""CORS with an explicit allow-list; preflights are answered before anything else runs.
+
+>>> cors = CORS(CORSConfig(allow_origins=("https://app.example",), allow_credentials=True))
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from daloy_edge._errors import ConfigError, Forbidden
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+from daloy_edge.middleware._origins import normalize_origin
+from daloy_edge.types import CallNext
+
+__all__ = ["CORS", "CORSConfig"]
+
+_FIELD_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_PATTERN = re.compile(r"^(https?)://\*\.([a-z0-9\-]+(?:\.[a-z0-9\-]+)+)(?::([0-9]{1,5}))?$")
+_SAFELISTED = frozenset({"accept", "accept-language", "content-language", "content-type"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CORSConfig:
+    """Who may read responses cross-origin.
+
+    ``allow_origins``: exact origins, or ``"*"`` (any origin, never with credentials).
+    ``allow_origin_patterns``: ``https://*.example.com`` (one DNS label for ``*``).
+    ``allow_credentials``: cookies and HTTP auth cross-origin; refuses to build with
+    ``"*"`` (the origin is never reflected). ``max_age``: preflight cache seconds.
+    """
+
+    allow_origins: tuple[str, ...] = ()
+    allow_origin_patterns: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ("GET", "HEAD", "POST")
+    allow_headers: tuple[str, ...] = ("content-type",)
+    expose_headers: tuple[str, ...] = ()
+    allow_credentials: bool = False
+    max_age: int = 600
+
+    def __post_init__(self) -> None:
+        wildcard = "*" in self.allow_origins
+        if wildcard and self.allow_credentials:
+            raise ConfigError("CORS '*' with credentials is refused: list the origins")
+        if wildcard and (len(self.allow_origins) > 1 or self.allow_origin_patterns):
+            raise ConfigError("CORS '*' already allows every origin; list nothing else")
+        for origin in self.allow_origins:
+            if origin != "*" and normalize_origin(origin) != origin.lower().rstrip("/"):
+                raise ConfigError(f"CORS origin {origin!r} must be scheme://host[:port]")
+        for pattern in self.allow_origin_patterns:
+            if not _PATTERN.match(pattern.lower()):
+                raise ConfigError(f"CORS pattern {pattern!r} must look like https://*.example.com")
+        for name in (*self.allow_methods, *self.allow_headers, *self.expose_headers):
+            if name != "*" and not _FIELD_NAME.match(name):
+                raise ConfigError(f"invalid header or method name {name!r}")
+        if "*" in (*self.allow_methods, *self.allow_headers, *self.expose_headers):
+            raise ConfigError("list CORS methods and headers explicitly; '*' is not accepted")
+        if not 0 <= self.max_age <= 86400:
+            raise ConfigError("max_age must be between 0 and 86400")
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    match = _PATTERN.match(pattern.lower())
+    if match is None:
+        raise ConfigError(f"CORS pattern {pattern!r} must look like https://*.example.com")
+    scheme, domain, port = match.groups()
+    suffix = f":{port}" if port else ""
+    label = r"[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?"
+    return re.compile(rf"^{scheme}://{label}\.{re.escape(domain + suffix)}$")
+
+
+class CORS:
+    """Answers preflights itself and marks allowed cross-origin responses.
+
+    A preflight (``OPTIONS`` with ``Access-Control-Request-Method``) never reaches a
+    handler or auth: 204 with the allowed methods, headers and ``max-age`` for an allowed
+    origin, 403 otherwise. Actual requests get ``Access-Control-Allow-Origin`` only for
+    allowed origins. ``Vary: Origin`` is always sent.
+
+    Security: put it outside authentication so preflights (which carry no credentials)
+    are not refused by it.
+    """
+
+    __slots__ = (
+        "_any",
+        "_exact",
+        "_methods",
+        "_patterns",
+        "_preflight",
+        "_request_headers",
+        "config",
+    )
+
+    def __init__(self, config: CORSConfig) -> None:
+        self.config = config
+        self._any = "*" in config.allow_origins
+        self._exact = frozenset(o.lower().rstrip("/") for o in config.allow_origins if o != "*")
+        self._patterns = tuple(_pattern_regex(p) for p in config.allow_origin_patterns)
+        self._request_headers = frozenset(h.lower() for h in config.allow_headers) | _SAFELISTED
+        self._methods = frozenset(m.upper() for m in config.allow_methods)
+        self._preflight = [
+            ("access-control-allow-methods", ", ".join(m.upper() for m in config.allow_methods)),
+            ("access-control-allow-headers", ", ".join(h.lower() for h in config.allow_headers)),
+            ("access-control-max-age", str(config.max_age)),
+        ]
+
+    def allowed(self, origin: str) -> bool:
+        """True when ``origin`` may read responses."""
+        if self._any:
+            return True
+        normalized = normalize_origin(origin)
+        if normalized is None or normalized != origin.lower():
+            return False
+        return normalized in self._exact or any(p.match(normalized) for p in self._patterns)
+
+    def _mark(self, response: Response, origin: str) -> None:
+        headers = response.headers
+        headers.add("vary", "Origin")
+        headers["access-control-allow-origin"] = "*" if self._any else origin.lower()
+        if self.config.allow_credentials:
+            headers["access-control-allow-credentials"] = "true"
+
+    def _answer_preflight(self, request: Request, origin: str | None) -> Response:
+        if origin is None or not self.allowed(origin):
+            raise Forbidden("CORS preflight from a foreign origin", slug="cors-refused")
+        method = (request.headers.get("access-control-request-method") or "").upper()
+        asked = request.headers.get("access-control-request-headers") or ""
+        names = {h.strip().lower() for h in asked.split(",") if h.strip()}
+        if method not in self._methods or not names <= self._request_headers:
+            raise Forbidden("CORS preflight asks for more than is allowed", slug="cors-refused")
+        response = Response.empty(204, dict(self._preflight))
+        self._mark(response, origin)
+        return response
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        origin = request.headers.get("origin")
+        if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
+            return self._answer_preflight(request, origin)
+        response = await call_next(request)
+        if origin is None:
+            response.headers.add("vary", "Origin")
+        elif self.allowed(origin):
+            self._mark(response, origin)
+            if self.config.expose_headers:
+                response.headers["access-control-expose-headers"] = ", ".join(
+                    self.config.expose_headers
+                )
+        else:
+            response.headers.add("vary", "Origin")
+        return response

@@ -1,0 +1,187 @@
+"""CSRF protection: Fetch Metadata / Origin checks plus session-bound, masked tokens.
+
+>>> from daloy_edge import App, KeyRing
+>>> from daloy_edge.middleware.sessions import SessionConfig, Sessions
+>>> keys = KeyRing(["k" * 32])
+>>> csrf = CSRFProtect(CSRFConfig(keys=keys, trusted_origins=("https://app.example",)))
+>>> app = App(middleware=[Sessions(SessionConfig(keys=keys)), csrf])
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from daloy_edge._errors import ConfigError, Forbidden
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+from daloy_edge._secrets import KeyRing
+from daloy_edge.middleware._origins import normalize_origin, own_origin
+from daloy_edge.middleware._session import Session
+from daloy_edge.signing import BadSignature, Signer, b64decode, b64encode, check_age
+from daloy_edge.types import CallNext, Clock, RandomBytes
+
+__all__ = ["CSRF_TOKEN_ISSUED", "CSRFConfig", "CSRFProtect", "csrf_token"]
+
+CSRF_TOKEN_ISSUED = "daloy.csrf_token_issued"  # noqa: S105 (a state key, not a secret)
+"""``request.state`` flag: this response carries a CSRF token (compression skips it)."""
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_STATE_KEY = "daloy.csrf"
+_STAMP = 8
+_MAC = 32
+_RAW = _STAMP + _MAC
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CSRFConfig:
+    """How unsafe requests (POST, PUT, PATCH, DELETE, ...) are checked.
+
+    ``trusted_origins``: other exact origins (``https://app.example``) allowed to send
+    unsafe requests. ``allow_origin_only``: unsafe requests pass on the Fetch Metadata /
+    Origin check alone, and only routes wrapped in ``csrf.token_required`` need a token
+    (for JSON APIs, webhooks and login endpoints that cannot carry one).
+    ``allow_same_site``: accept ``Sec-Fetch-Site: same-site`` (sibling subdomains).
+    """
+
+    keys: KeyRing
+    trusted_origins: tuple[str, ...] = ()
+    field_name: str = "csrf_token"
+    header_name: str = "x-csrf-token"
+    max_age: int = 12 * 3600
+    allow_origin_only: bool = False
+    allow_same_site: bool = False
+    clock: Clock = time.time
+    random_bytes: RandomBytes = os.urandom
+
+    def __post_init__(self) -> None:
+        for origin in self.trusted_origins:
+            if origin == "*" or normalize_origin(origin) is None:
+                raise ConfigError(f"trusted origin {origin!r} must be scheme://host[:port]")
+        if self.max_age <= 0:
+            raise ConfigError("max_age must be positive")
+        if not self.field_name or not self.header_name:
+            raise ConfigError("field_name and header_name must not be empty")
+
+
+def csrf_token(request: Request) -> str:
+    """A fresh masked CSRF token for this request's session (embed it in forms).
+
+    Each call returns a different string (BREACH), all valid for the session until it is
+    regenerated or ``max_age`` passes. Needs :class:`CSRFProtect` and sessions.
+    """
+    protect = request.state.get(_STATE_KEY)
+    if not isinstance(protect, CSRFProtect):
+        raise RuntimeError("no CSRF protection: add the CSRFProtect middleware")
+    return protect.issue(request)
+
+
+def _session_of(request: Request) -> Session:
+    session = request.session
+    if not isinstance(session, Session):
+        raise RuntimeError("CSRF tokens are bound to sessions: add the Sessions middleware")
+    return session
+
+
+class CSRFProtect:
+    """Refuses cross-site unsafe requests and, unless ``allow_origin_only``, requires a
+    token from the ``csrf_token`` form field or the ``X-CSRF-Token`` header.
+
+    Security: a browser's ``Sec-Fetch-Site`` (or ``Origin``) must be same-origin or a
+    trusted origin; the token is an HMAC of the session identity and a timestamp, masked
+    with fresh random bytes on every issue, compared in constant time. Failures are 403.
+    """
+
+    protects_against_csrf = True
+    __slots__ = ("_signer", "_trusted", "config", "token_required")
+
+    def __init__(self, config: CSRFConfig) -> None:
+        self.config = config
+        self._signer = Signer(config.keys, purpose="csrf")
+        self._trusted = frozenset(normalize_origin(o) for o in config.trusted_origins)
+        # Per-route middleware that demands a token even with ``allow_origin_only``.
+        self.token_required = _TokenRequired(self)
+
+    def issue(self, request: Request) -> str:
+        """A new masked token bound to the request's session."""
+        session = _session_of(request)
+        session.pin()
+        stamp = int(self.config.clock()).to_bytes(_STAMP, "big")
+        raw = stamp + self._signer.mac(session.id.encode("ascii") + stamp)
+        pad = self.config.random_bytes(_RAW)
+        request.state[CSRF_TOKEN_ISSUED] = True
+        return b64encode(pad + bytes(a ^ b for a, b in zip(raw, pad, strict=True)))
+
+    def check_origin(self, request: Request) -> None:
+        """403 unless the request is same-origin, from a trusted origin or not from a browser."""
+        site = request.headers.get("sec-fetch-site")
+        origin = request.headers.get("origin")
+        if site is not None:
+            if site in ("same-origin", "none"):
+                return
+            if site == "same-site" and self.config.allow_same_site:
+                return
+        elif origin is None:
+            return
+        if origin is not None:
+            normalized = normalize_origin(origin)
+            if normalized is not None and (
+                normalized in self._trusted or (site is None and normalized == own_origin(request))
+            ):
+                return
+        raise Forbidden("cross-site request refused", slug="csrf-failed")
+
+    async def check_token(self, request: Request) -> None:
+        """403 unless a valid token for this session came in the header or form field."""
+        submitted = request.headers.get(self.config.header_name)
+        if submitted is None and request.content_type == "application/x-www-form-urlencoded":
+            submitted = (await request.form()).get(self.config.field_name)
+        session = request.session
+        if submitted is None or not isinstance(session, Session):
+            raise Forbidden("missing or invalid CSRF token", slug="csrf-failed")
+        try:
+            self._verify(submitted, session)
+        except BadSignature:
+            raise Forbidden("missing or invalid CSRF token", slug="csrf-failed") from None
+
+    def _verify(self, token: str, session: Session) -> None:
+        if len(token) > 128:
+            raise BadSignature()
+        masked = b64decode(token)
+        if len(masked) != 2 * _RAW:
+            raise BadSignature()
+        raw = bytes(a ^ b for a, b in zip(masked[:_RAW], masked[_RAW:], strict=True))
+        stamp, mac = raw[:_STAMP], raw[_STAMP:]
+        self._signer.verify_mac(session.id.encode("ascii") + stamp, mac)
+        check_age(
+            int.from_bytes(stamp, "big"),
+            now=self.config.clock(),
+            max_age=self.config.max_age,
+            skew=self._signer.max_clock_skew,
+        )
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        request.state[_STATE_KEY] = self
+        if request.method not in SAFE_METHODS:
+            self.check_origin(request)
+            if not self.config.allow_origin_only:
+                await self.check_token(request)
+        return await call_next(request)
+
+
+class _TokenRequired:
+    """Demands a valid token on unsafe requests to the routes it wraps."""
+
+    protects_against_csrf = True
+    __slots__ = ("_protect",)
+
+    def __init__(self, protect: CSRFProtect) -> None:
+        self._protect = protect
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        request.state[_STATE_KEY] = self._protect
+        if request.method not in SAFE_METHODS:
+            self._protect.check_origin(request)
+            await self._protect.check_token(request)
+        return await call_next(request)

@@ -1,0 +1,184 @@
+"""Browser security headers on every response, and a strict CSP with a per-request nonce.
+
+>>> from daloy_edge import App
+>>> app = App(middleware=[SecureHeaders()])
+
+Handlers put ``request.csp_nonce`` on their ``<script nonce="...">`` tags.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from daloy_edge._errors import ConfigError
+from daloy_edge._paths import check_header_value
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+from daloy_edge.types import CallNext, RandomBytes
+
+__all__ = ["SecureHeaders", "SecureHeadersConfig"]
+
+DEFAULT_PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_REMOVED = ("server", "x-powered-by")
+_NONCE = "{nonce}"
+_POLICY_NAME = re.compile(r"^[A-Za-z0-9\-#=_/@.%]+$")
+_REPORT_URL = re.compile(r"^(https?://[^\s;,\"]+|/[^\s;,\"]*)$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecureHeadersConfig:
+    """Which headers to send; the defaults are strict.
+
+    ``csp_directives`` are extra directives appended to the built-in strict policy
+    (``"img-src 'self' data:"``). ``trusted_types_policies`` names the only policies
+    scripts may create (None: any name). ``report_to`` is a reporting endpoint URL
+    (``Reporting-Endpoints`` plus ``report-to``/``report-uri``). ``coep`` is opt-in.
+    """
+
+    hsts_max_age: int = 31536000
+    hsts_include_subdomains: bool = True
+    hsts_preload: bool = False
+    csp: bool = True
+    csp_report_only: bool = False
+    csp_default_src: str = "'self'"
+    csp_directives: tuple[str, ...] = ()
+    trusted_types: bool = True
+    trusted_types_policies: tuple[str, ...] | None = None
+    report_to: str | None = None
+    referrer_policy: str = "strict-origin-when-cross-origin"
+    coop: Literal["same-origin", "same-origin-allow-popups", "unsafe-none"] = "same-origin"
+    corp: Literal["same-origin", "same-site", "cross-origin"] = "same-origin"
+    coep: Literal["require-corp", "credentialless"] | None = None
+    permissions_policy: str = DEFAULT_PERMISSIONS_POLICY
+    frame_options: Literal["DENY", "SAMEORIGIN"] | None = "DENY"
+    random_bytes: RandomBytes = os.urandom
+
+    def __post_init__(self) -> None:
+        if self.hsts_max_age < 0:
+            raise ConfigError("hsts_max_age must not be negative")
+        if self.hsts_preload and (self.hsts_max_age < 31536000 or not self.hsts_include_subdomains):
+            raise ConfigError("HSTS preload needs max-age >= 1 year and includeSubDomains")
+        for text in (self.referrer_policy, self.permissions_policy):
+            if not check_header_value(text):
+                raise ConfigError(f"invalid header value {text!r}")
+        for directive in (self.csp_default_src, *self.csp_directives):
+            if not check_header_value(directive) or ";" in directive:
+                raise ConfigError(f"invalid CSP text {directive!r}")
+        for directive in self.csp_directives:
+            if directive.split(" ", 1)[0] in _FIXED_DIRECTIVES:
+                raise ConfigError(f"CSP directive {directive!r} is fixed by the strict policy")
+        for name in self.trusted_types_policies or ():
+            if not _POLICY_NAME.match(name):
+                raise ConfigError(f"invalid Trusted Types policy name {name!r}")
+        if self.report_to is not None and not _REPORT_URL.match(self.report_to):
+            raise ConfigError("report_to must be an http(s) URL or a path")
+
+
+_FIXED_DIRECTIVES = frozenset(
+    {"script-src", "object-src", "base-uri", "frame-ancestors", "require-trusted-types-for"}
+)
+
+
+def _csp_template(config: SecureHeadersConfig) -> str:
+    parts = [
+        f"default-src {config.csp_default_src}",
+        f"script-src 'nonce-{_NONCE}' 'strict-dynamic'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+    if config.trusted_types:
+        parts.append("require-trusted-types-for 'script'")
+        if config.trusted_types_policies is not None:
+            names = " ".join(config.trusted_types_policies) or "'none'"
+            parts.append(f"trusted-types {names}")
+    parts += config.csp_directives
+    if config.report_to is not None:
+        parts += ["report-to csp-endpoint", f"report-uri {config.report_to}"]
+    return "; ".join(parts)
+
+
+def _static_headers(config: SecureHeadersConfig) -> list[tuple[str, str]]:
+    hsts = f"max-age={config.hsts_max_age}"
+    if config.hsts_include_subdomains:
+        hsts += "; includeSubDomains"
+    if config.hsts_preload:
+        hsts += "; preload"
+    headers = [
+        ("strict-transport-security", hsts),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", config.referrer_policy),
+        ("cross-origin-opener-policy", config.coop),
+        ("cross-origin-resource-policy", config.corp),
+        ("permissions-policy", config.permissions_policy),
+    ]
+    if config.frame_options is not None:
+        headers.append(("x-frame-options", config.frame_options))
+    if config.coep is not None:
+        headers.append(("cross-origin-embedder-policy", config.coep))
+    if config.report_to is not None:
+        headers.append(("reporting-endpoints", f'csp-endpoint="{config.report_to}"'))
+    return headers
+
+
+class SecureHeaders:
+    """Adds HSTS, nosniff, Referrer-Policy, COOP/CORP (COEP opt-in), Permissions-Policy and
+    X-Frame-Options to every response, a nonce-based CSP with Trusted Types to HTML
+    responses, and removes ``Server`` / ``X-Powered-By``.
+
+    Header values are built once; per request only the nonce is new. A header a handler
+    set itself is left as it is.
+
+    Security: put it outermost (first) so error and preflight responses get it too.
+    """
+
+    __slots__ = ("_csp_head", "_csp_name", "_csp_tail", "_random", "_static", "config")
+
+    def __init__(self, config: SecureHeadersConfig | None = None) -> None:
+        self.config = config = config or SecureHeadersConfig()
+        self._static = _static_headers(config)
+        head, _, tail = _csp_template(config).partition(_NONCE)
+        self._csp_head, self._csp_tail = head, tail
+        self._csp_name = (
+            "content-security-policy-report-only"
+            if config.csp_report_only
+            else "content-security-policy"
+        )
+        self._random = config.random_bytes
+
+    def csp_for(self, nonce: str) -> str:
+        """The CSP header value for ``nonce``."""
+        return self._csp_head + nonce + self._csp_tail
+
+    def apply(self, response: Response, nonce: str | None) -> None:
+        """Add the headers to ``response`` (the CSP only when it is HTML and has a nonce)."""
+        headers = response.headers
+        for name in _REMOVED:
+            if name in headers:
+                del headers[name]
+        for name, value in self._static:
+            headers.setdefault(name, value)
+        if self.config.csp and nonce is not None:
+            media = (headers.get("content-type") or "").lower()
+            if media.startswith(_HTML_TYPES):
+                headers.setdefault(self._csp_name, self.csp_for(nonce))
+
+    def on_rejected(self, request: Request, response: Response) -> None:
+        """Mark answers to requests refused before any middleware ran."""
+        self.apply(response, None)
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        nonce = base64.urlsafe_b64encode(self._random(18)).decode("ascii")
+        request.csp_nonce = nonce
+        response = await call_next(request)
+        self.apply(response, nonce)
+        return response

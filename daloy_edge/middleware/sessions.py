@@ -1,0 +1,226 @@
+"""Signed-cookie sessions: the data lives in the cookie, signed, bounded and expiring.
+
+>>> from daloy_edge import App, KeyRing
+>>> from daloy_edge.middleware.csrf import CSRFConfig, CSRFProtect
+>>> keys = KeyRing(["k" * 32])
+>>> app = App(middleware=[Sessions(SessionConfig(keys=keys)), CSRFProtect(CSRFConfig(keys=keys))])
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, cast
+
+from daloy_edge._cookies import format_set_cookie
+from daloy_edge._errors import ConfigError
+from daloy_edge._json import UnsafeJSON, dumps, parse_json
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+from daloy_edge._secrets import KeyRing
+from daloy_edge.middleware._session import Session, random_session_id
+from daloy_edge.signing import BadSignature, Signer, Verified
+from daloy_edge.types import JSON, CallNext, Clock, RandomBytes
+
+if TYPE_CHECKING:
+    from daloy_edge._app import App
+
+__all__ = ["Session", "SessionConfig", "SessionTooLarge", "Sessions", "get_session"]
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+HOST_COOKIE = "__Host-session"
+INSECURE_COOKIE = "session"
+
+
+class SessionTooLarge(Exception):
+    """A handler stored more in the session than one cookie can carry."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionConfig:
+    """How sessions are signed, named and expired.
+
+    ``keys``: the first signs, the others still verify (rotation); each at least 32 bytes.
+    ``max_age``: absolute lifetime from login; ``idle_timeout``: lifetime without a request.
+    ``insecure_http_cookies`` drops ``Secure`` (and so the ``__Host-`` prefix) for local
+    plain-HTTP development only. ``allow_no_csrf`` lets an app with unsafe routes build
+    without CSRF protection.
+    """
+
+    keys: KeyRing
+    cookie_name: str | None = None
+    max_age: int = 7 * 24 * 3600
+    idle_timeout: int = 8 * 3600
+    max_bytes: int = 4096
+    same_site: Literal["Lax", "Strict"] = "Lax"
+    insecure_http_cookies: bool = False
+    allow_no_csrf: bool = False
+    clock: Clock = time.time
+    random_bytes: RandomBytes = os.urandom
+
+    def __post_init__(self) -> None:
+        if self.max_age <= 0 or self.idle_timeout <= 0:
+            raise ConfigError("max_age and idle_timeout must be positive")
+        if self.idle_timeout > self.max_age:
+            raise ConfigError("idle_timeout must not exceed max_age")
+        if not 256 <= self.max_bytes <= 4096:
+            raise ConfigError("max_bytes must be between 256 and 4096 (one cookie)")
+        name = self.name
+        if name.startswith("__Host-") and self.insecure_http_cookies:
+            raise ConfigError("__Host- cookies need Secure; choose another name for plain HTTP")
+        if name.startswith("__Secure-") and self.insecure_http_cookies:
+            raise ConfigError("__Secure- cookies need Secure; choose another name for plain HTTP")
+        format_set_cookie(name, "")
+
+    @property
+    def name(self) -> str:
+        """The cookie name in force."""
+        if self.cookie_name is not None:
+            return self.cookie_name
+        return INSECURE_COOKIE if self.insecure_http_cookies else HOST_COOKIE
+
+
+def get_session(request: Request) -> Session:
+    """``request.session``, typed; a ``RuntimeError`` when no :class:`Sessions` ran."""
+    session = request.session
+    if not isinstance(session, Session):
+        raise RuntimeError("no session: add the Sessions middleware")
+    return session
+
+
+class Sessions:
+    """Loads ``request.session`` from the signed cookie and writes it back when needed.
+
+    A cookie verified by an older key is re-issued with the first key, so rotating keys
+    logs nobody out. The cookie is refreshed once a quarter of ``idle_timeout`` has passed,
+    so active users stay signed in until ``max_age``.
+
+    Security: an app with unsafe-method routes and no CSRF middleware refuses to build
+    unless ``allow_no_csrf=True``. Cookies are ``__Host-``, Secure, HttpOnly, SameSite=Lax.
+    """
+
+    __slots__ = ("_refresh_after", "_signer", "config", "name")
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self._signer = Signer(config.keys, purpose="session")
+        self._refresh_after = config.idle_timeout // 4
+
+    def check_app(self, app: App) -> None:
+        """Refuse an app whose unsafe routes have no CSRF protection."""
+        if self.config.allow_no_csrf:
+            return
+        app_wide = app._middleware
+        if any(getattr(mw, "protects_against_csrf", False) for mw in app_wide):
+            return
+        bare = sorted(
+            f"{method} {path}"
+            for path, method, chain in app.route_middleware()
+            if method in UNSAFE_METHODS
+            and not any(getattr(mw, "protects_against_csrf", False) for mw in chain)
+        )
+        if bare:
+            raise ConfigError(
+                "cookie sessions with unsafe routes need CSRF protection (CSRFProtect), "
+                f"or allow_no_csrf=True; unprotected: {', '.join(bare)}"
+            )
+
+    def _now(self) -> int:
+        return int(self.config.clock())
+
+    def _new_id(self) -> str:
+        return random_session_id(self.config.random_bytes)
+
+    def load(self, request: Request) -> tuple[Session, Verified | None]:
+        """The request's session (a fresh one when the cookie is absent or not authentic)."""
+        raw = request.cookies.get(self.name)
+        if raw is not None and len(self.name) + 1 + len(raw) <= self.config.max_bytes:
+            try:
+                return self._decode(raw)
+            except BadSignature:
+                pass
+        return Session.fresh(self._new_id, self._now), None
+
+    def _decode(self, raw: str) -> tuple[Session, Verified]:
+        now = self.config.clock()
+        verified = self._signer.verify(raw, now=now, max_age=self.config.idle_timeout)
+        try:
+            body = parse_json(verified.payload)
+        except UnsafeJSON:
+            raise BadSignature() from None
+        if not isinstance(body, dict):
+            raise BadSignature()
+        sid, created, data = body.get("i"), body.get("c"), body.get("d")
+        if not isinstance(sid, str) or not isinstance(created, int) or not isinstance(data, dict):
+            raise BadSignature()
+        if created > now + self._signer.max_clock_skew or now - created > self.config.max_age:
+            raise BadSignature()
+        session = Session(data, session_id=sid, created=created, new_id=self._new_id, now=self._now)
+        session.pinned = not data
+        return session, verified
+
+    def encode(self, session: Session) -> str:
+        """The signed cookie value for ``session``; SessionTooLarge past ``max_bytes``."""
+        body = cast(JSON, {"i": session.id, "c": session.created, "d": session.data()})
+        value = self._signer.sign(dumps(body), now=self.config.clock())
+        size = len(self.name) + 1 + len(value)
+        if size > self.config.max_bytes:
+            raise SessionTooLarge(
+                f"the session cookie would be {size} bytes; one cookie holds at most "
+                f"{self.config.max_bytes}: keep less in the session"
+            )
+        return value
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        session, verified = self.load(request)
+        request.session = session
+        response = await call_next(request)
+        if request.session is not session:
+            raise RuntimeError("request.session was replaced; mutate it instead")
+        self.save(request, response, session, verified)
+        return response
+
+    def save(
+        self, request: Request, response: Response, session: Session, verified: Verified | None
+    ) -> None:
+        """Write, refresh, re-sign or delete the cookie as the session's state demands."""
+        had_cookie = self.name in request.cookies
+        keep = len(session) > 0 or session.pinned
+        if not keep:
+            if had_cookie and (session.modified or verified is None):
+                self._delete(response)
+            return
+        now = self.config.clock()
+        stale = verified is not None and now - verified.timestamp >= self._refresh_after
+        rotated = verified is not None and verified.needs_resign
+        if session.modified or stale or rotated or verified is None:
+            self._write(response, self.encode(session), session)
+
+    def _write(self, response: Response, value: str, session: Session) -> None:
+        remaining = session.created + self.config.max_age - int(self.config.clock())
+        response.headers.add(
+            "set-cookie",
+            format_set_cookie(
+                self.name,
+                value,
+                max_age=max(remaining, 0),
+                secure=not self.config.insecure_http_cookies,
+                same_site=self.config.same_site,
+            ),
+        )
+        response.headers.setdefault("cache-control", "no-store")
+
+    def _delete(self, response: Response) -> None:
+        response.headers.add(
+            "set-cookie",
+            format_set_cookie(
+                self.name,
+                "",
+                max_age=0,
+                expires=0,
+                secure=not self.config.insecure_http_cookies,
+                same_site=self.config.same_site,
+            ),
+        )

@@ -1,0 +1,108 @@
+"""Webhook signature verification on the raw body, with replay refusal.
+
+>>> from daloy_edge import KeyRing
+>>> verify = VerifyWebhook(WebhookConfig(secrets=KeyRing(["s" * 32])))
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from daloy_edge._errors import ConfigError, Unauthorized
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+from daloy_edge._secrets import KeyRing
+from daloy_edge.nonce_store import MemoryNonceStore
+from daloy_edge.signing import BadSignature
+from daloy_edge.types import CallNext, Clock, NonceStore
+from daloy_edge.webhooks import Scheme, VerifiedWebhook, verify_webhook
+
+__all__ = ["WEBHOOK_STATE", "VerifyWebhook", "WebhookConfig"]
+
+WEBHOOK_STATE = "daloy.webhook"
+"""``request.state`` key holding the :class:`~daloy_edge.webhooks.VerifiedWebhook`."""
+WEBHOOK_REASON = "daloy.webhook_refused"
+"""``request.state`` key with the reason a delivery was refused (for logs, not clients)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookConfig:
+    """Secrets, scheme, timestamp tolerance and the replay store.
+
+    ``secrets``: a ring (every secret verifies, so a provider's rotation has no gap).
+    ``tolerance``: seconds a timestamp may be off, into the past or the future.
+    ``store``: remembers deliveries (memory by default; a shared Upstash/Redis store for
+    more than one instance). ``replay_ttl`` bounds how long GitHub deliveries, which carry
+    no timestamp, are remembered.
+    """
+
+    secrets: KeyRing
+    scheme: Scheme = "timestamped"
+    tolerance: float = 300
+    store: NonceStore = field(default_factory=MemoryNonceStore)
+    replay_ttl: float = 24 * 3600
+    min_secret_bytes: int = 16
+    clock: Clock = time.time
+
+    def __post_init__(self) -> None:
+        if self.scheme not in ("timestamped", "github", "standard"):
+            raise ConfigError("scheme must be 'timestamped', 'github' or 'standard'")
+        if not 0 < self.tolerance <= 3600:
+            raise ConfigError("tolerance must be between 0 and 3600 seconds")
+        if self.replay_ttl < 2 * self.tolerance:
+            raise ConfigError("replay_ttl must cover the tolerance window both ways")
+        if self.min_secret_bytes < 1:
+            raise ConfigError("min_secret_bytes must be positive")
+        for secret in self.secrets:
+            if len(secret) < self.min_secret_bytes:
+                raise ConfigError(f"webhook secrets must be at least {self.min_secret_bytes} bytes")
+
+
+class VerifyWebhook:
+    """401 unless the delivery's signature verifies over the raw body, its timestamp is
+    within tolerance and it was not delivered before.
+
+    The verified delivery is in ``request.state[WEBHOOK_STATE]``; the handler parses the
+    body only afterwards. Security: every failure is the same opaque 401.
+    """
+
+    __slots__ = ("config",)
+
+    def __init__(self, config: WebhookConfig) -> None:
+        self.config = config
+
+    def _ttl(self, delivery: VerifiedWebhook) -> float:
+        if delivery.timestamp is None:
+            return self.config.replay_ttl
+        return 2 * self.config.tolerance
+
+    async def verify(self, request: Request) -> VerifiedWebhook:
+        """The verified delivery; raises 401 (reason kept in ``request.state``)."""
+        body = await request.body()
+        config = self.config
+        try:
+            delivery = verify_webhook(
+                config.scheme,
+                request.headers.get,
+                body,
+                config.secrets,
+                now=config.clock(),
+                tolerance=config.tolerance,
+            )
+        except BadSignature:
+            request.state[WEBHOOK_REASON] = "signature"
+            raise _refused() from None
+        key = "webhook:" + delivery.replay_key
+        if not await config.store.add_if_absent(key, self._ttl(delivery)):
+            request.state[WEBHOOK_REASON] = "replay"
+            raise _refused()
+        return delivery
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        request.state[WEBHOOK_STATE] = await self.verify(request)
+        return await call_next(request)
+
+
+def _refused() -> Unauthorized:
+    return Unauthorized("invalid webhook signature", slug="webhook-signature")

@@ -1,0 +1,67 @@
+"""An in-process :class:`~daloy_edge.types.NonceStore`: bounded, with expiry.
+
+One process only: behind several instances use a shared store (Upstash/Redis), or a
+replay that lands on another instance is not recognised.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+
+from daloy_edge._errors import ConfigError
+from daloy_edge.types import Clock
+
+__all__ = ["MemoryNonceStore"]
+
+
+class MemoryNonceStore:
+    """Remembers keys until they expire, holding at most ``max_entries``.
+
+    When full, the entry closest to expiry is forgotten first; only a flood of
+    *authentic* deliveries (which needs the secret) can push an entry out early.
+
+    >>> import asyncio
+    >>> store = MemoryNonceStore()
+    >>> asyncio.run(store.add_if_absent("k", 60)), asyncio.run(store.add_if_absent("k", 60))
+    (True, False)
+    """
+
+    __slots__ = ("_clock", "_expiry", "_heap", "max_entries")
+
+    def __init__(self, *, max_entries: int = 100_000, clock: Clock = time.monotonic) -> None:
+        if max_entries <= 0:
+            raise ConfigError("max_entries must be positive")
+        self.max_entries = max_entries
+        self._clock = clock
+        self._expiry: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    async def add_if_absent(self, key: str, ttl_s: float) -> bool:
+        """Record ``key`` for ``ttl_s`` seconds; False when it is already recorded."""
+        now = self._clock()
+        self._purge(now)
+        current = self._expiry.get(key)
+        if current is not None and current > now:
+            return False
+        while len(self._expiry) >= self.max_entries:
+            self._evict_one()
+        expires = now + ttl_s
+        self._expiry[key] = expires
+        heapq.heappush(self._heap, (expires, key))
+        return True
+
+    def _purge(self, now: float) -> None:
+        heap, expiry = self._heap, self._expiry
+        while heap and heap[0][0] <= now:
+            expires, key = heapq.heappop(heap)
+            if expiry.get(key) == expires:
+                del expiry[key]
+
+    def _evict_one(self) -> None:
+        expires, key = heapq.heappop(self._heap)
+        if self._expiry.get(key) == expires:
+            del self._expiry[key]

@@ -1,0 +1,152 @@
+"""HMAC-SHA256 signing over a key ring: the first key signs, every key verifies.
+
+Pure: bytes and an explicit ``now`` in, bytes or :class:`BadSignature` out. Sessions, CSRF
+tokens and other signed values build on it; each use names a ``purpose`` so a value
+signed for one purpose never verifies for another.
+
+>>> from daloy_edge import KeyRing
+>>> signer = Signer(KeyRing(["k" * 32]), purpose="demo")
+>>> token = signer.sign(b"hello", now=1_700_000_000)
+>>> signer.verify(token, now=1_700_000_010, max_age=60).payload
+b'hello'
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from daloy_edge._errors import ConfigError
+from daloy_edge._secrets import KeyRing
+
+__all__ = ["MIN_KEY_BYTES", "BadSignature", "Signer", "Verified", "b64decode", "b64encode"]
+
+MIN_KEY_BYTES = 32
+"""Shortest key a :class:`Signer` accepts (the HMAC-SHA256 block security level)."""
+
+_B64 = re.compile(r"^[A-Za-z0-9_-]*$")
+_MAX_TOKEN = 16384
+
+
+class BadSignature(Exception):
+    """The value is not authentic: tampered, truncated, expired, from the future or
+    signed by an unknown key. One error for every cause, so callers leak no oracle."""
+
+    def __init__(self) -> None:
+        super().__init__("bad signature")
+
+
+def b64encode(data: bytes) -> str:
+    """Unpadded URL-safe base64 (cookie- and header-safe)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    """Strict inverse of :func:`b64encode`; :class:`BadSignature` for anything else."""
+    if not _B64.match(text) or len(text) % 4 == 1:
+        raise BadSignature()
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise BadSignature() from None
+    if b64encode(data) != text:
+        raise BadSignature()
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """An authentic value: its payload, signing time and which key verified it."""
+
+    payload: bytes
+    timestamp: int
+    key_index: int
+
+    @property
+    def needs_resign(self) -> bool:
+        """True when an older key verified it: re-sign with the first key."""
+        return self.key_index > 0
+
+
+class Signer:
+    """Signs and verifies values with HMAC-SHA256 and timestamps.
+
+    Each key of ``keys`` must be at least :data:`MIN_KEY_BYTES` long (shorter ones refuse
+    to build). The keys actually used are derived per ``purpose``, so a session cookie
+    can never be replayed as a CSRF token or the other way round.
+
+    Security: verification compares in constant time and raises one opaque
+    :class:`BadSignature` for every failure.
+    """
+
+    __slots__ = ("_keys", "max_clock_skew")
+
+    def __init__(self, keys: KeyRing, *, purpose: str, max_clock_skew: float = 60.0) -> None:
+        if not purpose:
+            raise ConfigError("a signer needs a purpose")
+        for key in keys:
+            if len(key) < MIN_KEY_BYTES:
+                raise ConfigError(f"signing keys must be at least {MIN_KEY_BYTES} bytes")
+        if max_clock_skew < 0:
+            raise ConfigError("max_clock_skew must not be negative")
+        label = b"daloy-edge/signing/" + purpose.encode("utf-8")
+        self._keys = tuple(
+            hmac.new(hmac.new(k.reveal(), label, hashlib.sha256).digest(), None, hashlib.sha256)
+            for k in keys
+        )
+        self.max_clock_skew = max_clock_skew
+
+    def __repr__(self) -> str:
+        return f"Signer(<{len(self._keys)} keys>)"
+
+    def mac(self, message: bytes) -> bytes:
+        """The 32-byte MAC of ``message`` under the signing key."""
+        h = self._keys[0].copy()
+        h.update(message)
+        return h.digest()
+
+    def verify_mac(self, message: bytes, mac: bytes) -> int:
+        """The index of the key whose MAC of ``message`` equals ``mac``; else BadSignature."""
+        # Stopping at the first match reveals only which key matched, which is no secret.
+        for index, key in enumerate(self._keys):
+            h = key.copy()
+            h.update(message)
+            if hmac.compare_digest(h.digest(), mac):
+                return index
+        raise BadSignature()
+
+    def sign(self, payload: bytes, *, now: float) -> str:
+        """``<payload>.<timestamp>.<mac>``, each part unpadded URL-safe base64."""
+        head = b64encode(payload) + "." + b64encode(int(now).to_bytes(8, "big").lstrip(b"\0"))
+        return head + "." + b64encode(self.mac(head.encode("ascii")))
+
+    def verify(self, token: str, *, now: float, max_age: float | None) -> Verified:
+        """Check ``token`` and return its payload; BadSignature on any failure.
+
+        ``max_age`` seconds bound its age; timestamps more than ``max_clock_skew``
+        seconds in the future are refused too.
+        """
+        parts = token.split(".", 3) if len(token) <= _MAX_TOKEN else []
+        if len(parts) != 3:
+            raise BadSignature()
+        payload_text, stamp_text, mac_text = parts
+        head = f"{payload_text}.{stamp_text}".encode("ascii", "replace")
+        index = self.verify_mac(head, b64decode(mac_text))
+        stamp = b64decode(stamp_text)
+        if len(stamp) > 8:
+            raise BadSignature()
+        timestamp = int.from_bytes(stamp, "big")
+        check_age(timestamp, now=now, max_age=max_age, skew=self.max_clock_skew)
+        return Verified(b64decode(payload_text), timestamp, index)
+
+
+def check_age(timestamp: float, *, now: float, max_age: float | None, skew: float) -> None:
+    """BadSignature when ``timestamp`` is older than ``max_age`` or too far in the future."""
+    if timestamp > now + skew:
+        raise BadSignature()
+    if max_age is not None and now - timestamp > max_age:
+        raise BadSignature()

@@ -1,0 +1,106 @@
+"""Attacks on the signed session cookie: tampering, foreign keys, truncation, size, rotation."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from daloy_edge import App, KeyRing
+from daloy_edge.middleware.sessions import SessionConfig, Sessions, get_session
+from daloy_edge.signing import Signer, b64encode
+from daloy_edge.testing import TestClient
+
+CURRENT = "current-key-0123456789abcdef0123"
+OLDER = "older-key-0123456789abcdef012345"
+NOW = 1_700_000_000
+
+
+def make_app(*keys: str) -> App:
+    config = SessionConfig(keys=KeyRing(list(keys)), clock=lambda: NOW, allow_no_csrf=True)
+    app = App(middleware=[Sessions(config)])
+
+    @app.get("/me")
+    async def me(request):
+        return {"user": get_session(request).get("user")}
+
+    @app.get("/login")
+    async def login(request):
+        get_session(request)["user"] = "alice"
+        return None
+
+    return app
+
+
+def signed_in_cookie(*keys: str) -> str:
+    client = TestClient(make_app(*keys))
+    client.get("/login")
+    return client.cookies["__Host-session"]
+
+
+def user_with(cookie: str, *keys: str) -> object:
+    client = TestClient(make_app(*keys))
+    return client.get("/me", cookies={"__Host-session": cookie}).json()["user"]
+
+
+def forged_payload(data: dict[str, object]) -> str:
+    body = json.dumps({"i": "x" * 22, "c": NOW, "d": data}, separators=(",", ":")).encode()
+    return b64encode(body)
+
+
+def test_tampered_payload_is_ignored():
+    cookie = signed_in_cookie(CURRENT)
+    _, stamp, mac = cookie.split(".")
+    tampered = f"{forged_payload({'user': 'admin'})}.{stamp}.{mac}"
+    assert user_with(tampered, CURRENT) is None
+
+
+def test_tampered_mac_is_ignored():
+    cookie = signed_in_cookie(CURRENT)
+    flipped = cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BA")
+    assert user_with(flipped, CURRENT) is None
+
+
+def test_cookie_signed_with_an_unknown_key_is_ignored():
+    cookie = signed_in_cookie("attacker-key-0123456789abcdef0123")
+    assert user_with(cookie, CURRENT) is None
+
+
+def test_cookie_forged_with_the_raw_key_but_no_purpose_is_ignored():
+    head = forged_payload({"user": "admin"}) + "." + b64encode(NOW.to_bytes(8, "big").lstrip(b"\0"))
+    other_purpose = Signer(KeyRing([CURRENT]), purpose="csrf").mac(head.encode())
+    assert user_with(f"{head}.{b64encode(other_purpose)}", CURRENT) is None
+
+
+def test_truncated_cookie_is_ignored():
+    cookie = signed_in_cookie(CURRENT)
+    for cut in (1, 10, len(cookie) // 2):
+        assert user_with(cookie[:-cut], CURRENT) is None
+
+
+def test_garbage_cookie_is_deleted():
+    client = TestClient(make_app(CURRENT))
+    response = client.get("/me", cookies={"__Host-session": "not.a.cookie"})
+    assert "Max-Age=0" in response.headers["set-cookie"]
+
+
+def test_oversized_cookie_is_ignored_without_verifying():
+    huge = base64.urlsafe_b64encode(b"x" * 5000).decode().rstrip("=") + ".AQ.AQ"
+    assert user_with(huge, CURRENT) is None
+
+
+def test_unsigned_json_cookie_is_ignored():
+    assert user_with(forged_payload({"user": "admin"}), CURRENT) is None
+
+
+def test_cookie_signed_with_an_older_key_is_accepted_and_resigned_with_the_first():
+    cookie = signed_in_cookie(OLDER)
+    client = TestClient(make_app(CURRENT, OLDER))
+    response = client.get("/me", cookies={"__Host-session": cookie})
+    assert response.json()["user"] == "alice"
+    resigned = response.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1]
+    assert user_with(resigned, CURRENT) == "alice"
+
+
+def test_cookie_signed_with_a_retired_key_is_ignored():
+    cookie = signed_in_cookie(OLDER)
+    assert user_with(cookie, CURRENT) is None

@@ -1,0 +1,142 @@
+"""Forged, altered, stale, future, replayed and malformed webhook deliveries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from daloy_edge import App, KeyRing
+from daloy_edge.middleware.webhooks import VerifyWebhook, WebhookConfig
+from daloy_edge.testing import TestClient
+
+SECRET = "webhook-secret-0123456789abcdef"
+BODY = b'{"event":"invoice.paid","amount":100}'
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_app(clock: Clock, *secrets: str) -> App:
+    config = WebhookConfig(secrets=KeyRing(list(secrets or (SECRET,))), clock=clock)
+    app = App()
+    seen: list[bytes] = []
+    app.state_seen = seen  # type: ignore[attr-defined]
+
+    @app.post("/hook", middleware=[VerifyWebhook(config)])
+    async def hook(request):
+        seen.append(await request.body())
+        return {"received": True}
+
+    return app
+
+
+def signature(t: int, body: bytes, secret: str = SECRET) -> str:
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def deliver(client: TestClient, header: str | None, body: bytes = BODY) -> int:
+    headers = {"content-type": "application/json"}
+    if header is not None:
+        headers["x-signature"] = header
+    return client.post("/hook", content=body, headers=headers).status
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_control_authentic_delivery_is_accepted(clock):
+    status = deliver(TestClient(make_app(clock)), signature(int(clock.now), BODY))
+    assert status == 200
+
+
+def test_wrong_secret_is_refused(clock):
+    forged = signature(int(clock.now), BODY, "guessed-secret-0123456789abcdef")
+    assert deliver(TestClient(make_app(clock)), forged) == 401
+
+
+def test_changed_body_is_refused(clock):
+    header = signature(int(clock.now), BODY)
+    assert deliver(TestClient(make_app(clock)), header, BODY.replace(b"100", b"900")) == 401
+
+
+def test_changed_timestamp_is_refused(clock):
+    header = signature(int(clock.now), BODY).replace(
+        f"t={int(clock.now)}", f"t={int(clock.now) + 1}"
+    )
+    assert deliver(TestClient(make_app(clock)), header) == 401
+
+
+def test_stale_timestamp_is_refused(clock):
+    status = deliver(TestClient(make_app(clock)), signature(int(clock.now) - 301, BODY))
+    assert status == 401
+
+
+def test_future_timestamp_is_refused(clock):
+    status = deliver(TestClient(make_app(clock)), signature(int(clock.now) + 301, BODY))
+    assert status == 401
+
+
+def test_replayed_delivery_is_refused(clock):
+    client = TestClient(make_app(clock))
+    header = signature(int(clock.now), BODY)
+    assert deliver(client, header) == 200
+    clock.now += 10
+    assert deliver(client, header) == 401
+
+
+def test_replay_signed_with_the_other_rotation_secret_is_refused(clock):
+    old = "old-webhook-secret-0123456789abc"
+    client = TestClient(make_app(clock, SECRET, old))
+    t = int(clock.now)
+    status = deliver(client, signature(t, BODY))
+    assert status == 200
+    status = deliver(client, signature(t, BODY, old))
+    assert status == 401
+
+
+def test_refused_delivery_never_reaches_the_handler(clock):
+    app = make_app(clock)
+    deliver(TestClient(app), signature(int(clock.now), BODY, "guessed-secret-0123456789abcdef"))
+    assert app.state_seen == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "t=,v1=",
+        "v1=" + "0" * 64,
+        "t=1700000000",
+        "t=1700000000,v1=zz",
+        "t=1700000000,v1=" + "0" * 63,
+        "t=-1,v1=" + "0" * 64,
+        "t=1700000000,t=1700000000,v1=" + "0" * 64,
+        "t=1e9,v1=" + "0" * 64,
+        "garbage",
+        "t=1700000000;v1=" + "0" * 64,
+        "t=" + "9" * 40 + ",v1=" + "0" * 64,
+        "x" * 5000,
+    ],
+)
+def test_malformed_signature_header_is_refused(clock, header):
+    assert deliver(TestClient(make_app(clock)), header) == 401
+
+
+def test_failure_is_one_opaque_problem(clock):
+    client = TestClient(make_app(clock))
+    stale = client.post("/hook", content=BODY, headers={"x-signature": signature(1, BODY)})
+    forged = client.post("/hook", content=BODY, headers={"x-signature": "garbage"})
+    details = {stale.json()["detail"], forged.json()["detail"]}
+    assert len(details) == 1
+    assert "invalid webhook" in details.pop()

@@ -1,0 +1,175 @@
+"""The reference app's /form page in real headless Chromium, served by real uvicorn.
+
+A small ASGI wrapper plays the attacker's part: it adds the victim's session cookie to the
+request (the browser cannot keep a ``__Host-``/Secure cookie over plain http) and injects
+two scripts into the HTML the app produced, leaving the app's own headers untouched:
+an inline script without the nonce (a stored XSS payload) and a probe carrying the
+response's nonce that writes a string into an ``innerHTML`` sink. Chromium then enforces
+the app's real Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import uvicorn
+from daloy_edge_asgi import ASGIApp
+
+from daloy_edge.testing import TestClient
+from examples.secure_app import create_app
+
+pytestmark = pytest.mark.slow
+
+ENV = {"DALOY_SESSION_KEYS": "chromium-test-key-0123456789abcdef", "DALOY_ENV": "production"}
+
+INJECTED = b"<script>document.body.setAttribute('data-injected', 'ran');</script>"
+PROBE = (
+    '<script nonce="{nonce}">'
+    "try {{ document.getElementById('status').innerHTML = '<b>x</b>';"
+    " document.body.setAttribute('data-sink', 'allowed'); }}"
+    " catch (e) {{ document.body.setAttribute('data-sink', 'blocked-' + e.name); }}"
+    "</script>"
+)
+NONCE = re.compile(r"'nonce-([A-Za-z0-9_\-+/=]+)'")
+
+
+class Attacker:
+    """ASGI middleware: adds a session cookie, injects scripts, optionally drops the CSP."""
+
+    def __init__(self, app: ASGIApp, cookie: str, *, strip_csp: bool) -> None:
+        self.app, self.cookie, self.strip_csp = app, cookie, strip_csp
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        scope = dict(scope)
+        scope["headers"] = [*scope["headers"], (b"cookie", self.cookie.encode())]
+        start: dict[str, object] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return None
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return None
+            return await self._send(start, b"".join(chunks), send)
+
+        await self.app(scope, receive, capture)
+
+    async def _send(self, start, body, send):
+        headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+        csp = dict(headers).get(b"content-security-policy", b"").decode()
+        nonce = NONCE.search(csp)
+        if nonce and b"</body>" in body:
+            probe = PROBE.format(nonce=nonce.group(1)).encode()
+            body = body.replace(b"</body>", INJECTED + probe + b"</body>")
+        if self.strip_csp:
+            headers = [(k, v) for k, v in headers if k != b"content-security-policy"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def session_cookie() -> str:
+    client = TestClient(create_app(ENV))
+    assert client.post("/session/login", json={"user": "alice"}).status == 204
+    return f"__Host-session={client.cookies['__Host-session']}"
+
+
+@contextmanager
+def serve(app: object) -> Iterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("chromium is missing: run scripts/system-deps.sh")
+    return found
+
+
+def rendered_dom(url: str) -> str:
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [
+                chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=3000",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            timeout=90,
+            check=True,
+        )
+    return result.stdout.decode()
+
+
+def body_attributes(dom: str) -> str:
+    match = re.search(r"<body([^>]*)>", dom)
+    assert match is not None, dom
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def protected_dom() -> str:
+    app = Attacker(ASGIApp(create_app(ENV)), session_cookie(), strip_csp=False)
+    with serve(app) as port:
+        return rendered_dom(f"http://127.0.0.1:{port}/form")
+
+
+@pytest.fixture(scope="module")
+def unprotected_dom() -> str:
+    app = Attacker(ASGIApp(create_app(ENV)), session_cookie(), strip_csp=True)
+    with serve(app) as port:
+        return rendered_dom(f"http://127.0.0.1:{port}/form")
+
+
+def test_nonced_script_of_the_form_page_runs(protected_dom):
+    assert 'data-script="ran"' in protected_dom
+    assert "Scripts are on." in protected_dom
+
+
+def test_injected_inline_script_without_the_nonce_does_not_run(protected_dom):
+    assert "data-injected" not in body_attributes(protected_dom)
+
+
+def test_trusted_types_block_a_string_written_to_inner_html(protected_dom):
+    assert 'data-sink="blocked-TypeError"' in body_attributes(protected_dom)
+
+
+def test_control_without_the_policy_the_injected_script_and_sink_work(unprotected_dom):
+    attributes = body_attributes(unprotected_dom)
+    assert 'data-injected="ran"' in attributes
+    assert 'data-sink="allowed"' in attributes

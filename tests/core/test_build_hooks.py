@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge import App, ConfigError, Router, use
+from daloy_edge.testing import TestClient
+
+
+class Checked:
+    def __init__(self, refuse: bool = False) -> None:
+        self.calls = 0
+        self.refuse = refuse
+
+    def check_app(self, app: App) -> None:
+        self.calls += 1
+        if self.refuse:
+            raise ConfigError("refused")
+
+    async def __call__(self, request, call_next):
+        return await call_next(request)
+
+
+class Marker:
+    def __init__(self) -> None:
+        self.rejected: list[int] = []
+
+    def on_rejected(self, request, response) -> None:
+        self.rejected.append(response.status)
+        response.headers["x-marked"] = "1"
+
+    async def __call__(self, request, call_next):
+        response = await call_next(request)
+        response.headers["x-marked"] = "1"
+        return response
+
+
+def test_check_app_runs_once_per_middleware_object_at_build():
+    checked = Checked()
+    app = App(middleware=[checked])
+
+    @app.get("/x", middleware=[checked])
+    async def x(request):
+        return None
+
+    app.build()
+    app.build()
+    assert checked.calls == 1
+
+
+def test_check_app_can_refuse_the_build():
+    app = App(middleware=[Checked(refuse=True)])
+    with pytest.raises(ConfigError):
+        app.build()
+
+
+def test_route_middleware_lists_mount_route_and_decorator_middleware_in_order():
+    outer, inner, deco = Checked(), Checked(), Checked()
+    router = Router()
+
+    @router.post("/item", middleware=[inner])
+    @use(deco)
+    async def item(request):
+        return None
+
+    app = App()
+    app.mount("/api", router, middleware=[outer])
+    assert app.route_middleware() == [("/api/item", "POST", (outer, inner, deco))]
+
+
+def test_on_rejected_marks_responses_the_guard_refused():
+    marker = Marker()
+    app = App(middleware=[marker])
+    response = TestClient(app).get("/a/%2e%2e/b")
+    assert response.status == 400
+    assert response.headers["x-marked"] == "1"
+    assert marker.rejected == [400]

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from daloy_edge.nonce_store import MemoryNonceStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_second_add_of_a_key_is_refused():
+    store = MemoryNonceStore()
+    assert await store.add_if_absent("k", 60)
+    assert not await store.add_if_absent("k", 60)
+
+
+async def test_key_is_accepted_again_after_it_expires():
+    clock = Clock()
+    store = MemoryNonceStore(clock=clock)
+    await store.add_if_absent("k", 60)
+    clock.now += 61
+    assert await store.add_if_absent("k", 60)
+
+
+async def test_expired_keys_are_purged():
+    clock = Clock()
+    store = MemoryNonceStore(clock=clock)
+    for i in range(10):
+        await store.add_if_absent(f"k{i}", 5)
+    clock.now += 6
+    await store.add_if_absent("fresh", 5)
+    assert len(store) == 1
+
+
+async def test_store_never_holds_more_than_max_entries():
+    store = MemoryNonceStore(max_entries=3)
+    for i in range(10):
+        await store.add_if_absent(f"k{i}", 60 + i)
+    assert len(store) == 3
+    assert not await store.add_if_absent("k9", 60)

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from daloy_edge import App, ConfigError, KeyRing, Response
+from daloy_edge.middleware.compression import (
+    Compression,
+    CompressionConfig,
+    brotli_available,
+    choose_encoding,
+)
+from daloy_edge.middleware.csrf import CSRFConfig, CSRFProtect, csrf_token
+from daloy_edge.middleware.sessions import SessionConfig, Sessions
+from daloy_edge.testing import TestClient
+
+BIG = b'{"items":[' + b",".join(b'{"name":"item","tags":["a","b"]}' for _ in range(200)) + b"]}"
+KEYS = KeyRing(["z" * 32])
+
+
+def make_app(config: CompressionConfig | None = None) -> App:
+    app = App(
+        middleware=[
+            Compression(config),
+            Sessions(SessionConfig(keys=KEYS)),
+            CSRFProtect(CSRFConfig(keys=KEYS)),
+        ]
+    )
+
+    @app.get("/big")
+    async def big(request):
+        return Response(BIG, media_type="application/json", headers={"etag": '"v1"'})
+
+    @app.get("/small")
+    async def small(request):
+        return Response(BIG[:1000], media_type="application/json")
+
+    @app.get("/cookie")
+    async def cookie(request):
+        response = Response(BIG, media_type="application/json")
+        response.set_cookie("pref", "1")
+        return response
+
+    @app.get("/token")
+    async def token(request):
+        return Response.html(f"<p>{csrf_token(request)}</p>" + "x" * 2000)
+
+    @app.get("/no-transform")
+    async def no_transform(request):
+        return Response(
+            BIG, media_type="application/json", headers={"cache-control": "no-transform"}
+        )
+
+    @app.get("/png")
+    async def png(request):
+        return Response(BIG, media_type="image/png")
+
+    return app
+
+
+def get(path: str, encoding: str = "gzip", **headers: str):
+    return TestClient(make_app()).get(path, headers={"accept-encoding": encoding, **headers})
+
+
+def test_large_json_is_gzipped_with_vary():
+    response = get("/big")
+    assert response.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(response.content) == BIG
+    assert "Accept-Encoding" in response.headers.get_all("vary")
+
+
+def test_compressed_etag_becomes_weak():
+    assert get("/big").headers["etag"] == 'W/"v1"'
+
+
+def test_client_without_accept_encoding_gets_identity_with_vary():
+    response = TestClient(make_app()).get("/big")
+    assert "content-encoding" not in response.headers
+    assert "Accept-Encoding" in response.headers.get_all("vary")
+
+
+def test_body_below_one_kib_is_not_compressed():
+    assert "content-encoding" not in get("/small").headers
+
+
+def test_response_that_sets_a_cookie_is_not_compressed():
+    assert "content-encoding" not in get("/cookie").headers
+
+
+def test_response_that_carries_a_csrf_token_is_not_compressed():
+    assert "content-encoding" not in get("/token").headers
+
+
+def test_cross_site_credentialed_request_is_not_compressed():
+    response = get("/big", cookie="a=b", **{"sec-fetch-site": "cross-site"})
+    assert "content-encoding" not in response.headers
+
+
+def test_same_origin_credentialed_request_is_compressed():
+    response = get("/big", cookie="a=b", **{"sec-fetch-site": "same-origin"})
+    assert response.headers["content-encoding"] == "gzip"
+
+
+def test_no_transform_is_respected():
+    assert "content-encoding" not in get("/no-transform").headers
+
+
+def test_incompressible_type_is_left_alone():
+    assert "content-encoding" not in get("/png").headers
+
+
+def test_head_is_not_compressed():
+    response = TestClient(make_app()).head("/big", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in response.headers
+
+
+@pytest.mark.skipif(not brotli_available(), reason="brotli is not installed")
+def test_brotli_is_preferred_when_installed():
+    import brotli
+
+    response = get("/big", "gzip, br")
+    assert response.headers["content-encoding"] == "br"
+    assert brotli.decompress(response.content) == BIG
+
+
+def test_brotli_is_never_chosen_when_not_offered():
+    config = CompressionConfig(brotli=False)
+    response = TestClient(make_app(config)).get("/big", headers={"accept-encoding": "br, gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("gzip", "gzip"),
+        ("br;q=0, gzip;q=0.1", "gzip"),
+        ("gzip;q=0", None),
+        ("*", "br"),
+        ("identity", None),
+        ("gzip;q=abc", None),
+        ("", None),
+    ],
+)
+def test_accept_encoding_negotiation(header, expected):
+    assert choose_encoding(header, ("br", "gzip")) == expected
+
+
+def test_threshold_below_one_kib_refuses_to_build():
+    with pytest.raises(ConfigError):
+        CompressionConfig(minimum_size=100)

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge import App, ConfigError
+from daloy_edge.middleware.cors import CORS, CORSConfig
+from daloy_edge.testing import TestClient
+
+ORIGIN = "https://app.example"
+
+
+def make_app(**config: object) -> App:
+    app = App(middleware=[CORS(CORSConfig(**config))])  # type: ignore[arg-type]
+
+    @app.get("/data")
+    async def data(request):
+        return {"ok": True}
+
+    return app
+
+
+def test_preflight_carries_methods_headers_and_max_age():
+    app = make_app(
+        allow_origins=(ORIGIN,), allow_headers=("content-type", "x-requested-with"), max_age=321
+    )
+    headers = {
+        "origin": ORIGIN,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "X-Requested-With, Content-Type",
+    }
+    response = TestClient(app).options("/data", headers=headers)
+    assert response.status == 204
+    assert response.headers["access-control-allow-methods"] == "GET, HEAD, POST"
+    assert response.headers["access-control-allow-headers"] == "content-type, x-requested-with"
+    assert response.headers["access-control-max-age"] == "321"
+    assert "Origin" in response.headers.get_all("vary")
+
+
+def test_preflight_is_answered_for_paths_without_a_route():
+    app = make_app(allow_origins=(ORIGIN,))
+    headers = {"origin": ORIGIN, "access-control-request-method": "GET"}
+    assert TestClient(app).options("/nowhere", headers=headers).status == 204
+
+
+def test_allowed_origin_gets_exposed_headers():
+    response = TestClient(make_app(allow_origins=(ORIGIN,), expose_headers=("x-request-id",))).get(
+        "/data", headers={"origin": ORIGIN}
+    )
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert response.headers["access-control-expose-headers"] == "x-request-id"
+
+
+def test_credentials_flag_is_absent_unless_configured():
+    response = TestClient(make_app(allow_origins=(ORIGIN,))).get(
+        "/data", headers={"origin": ORIGIN}
+    )
+    assert "access-control-allow-credentials" not in response.headers
+
+
+def test_wildcard_without_credentials_answers_star():
+    response = TestClient(make_app(allow_origins=("*",))).get("/data", headers={"origin": ORIGIN})
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_vary_origin_is_sent_without_an_origin():
+    response = TestClient(make_app(allow_origins=(ORIGIN,))).get("/data")
+    assert "Origin" in response.headers.get_all("vary")
+
+
+def test_plain_options_without_request_method_is_not_a_preflight():
+    response = TestClient(make_app(allow_origins=(ORIGIN,))).options(
+        "/data", headers={"origin": ORIGIN}
+    )
+    assert response.status == 405
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"allow_origins": ("https://a.example/path",)},
+        {"allow_origins": ("null",)},
+        {"allow_origins": ("*", ORIGIN)},
+        {"allow_origin_patterns": ("https://*",)},
+        {"allow_origin_patterns": ("https://*.com",)},
+        {"allow_headers": ("*",)},
+        {"allow_methods": ("GET\r\n",)},
+        {"max_age": -1},
+    ],
+)
+def test_invalid_configuration_refuses_to_build(config):
+    with pytest.raises(ConfigError):
+        CORSConfig(**config)

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from daloy_edge import App, KeyRing, Response
+from daloy_edge.middleware.csrf import CSRF_TOKEN_ISSUED, CSRFConfig, CSRFProtect, csrf_token
+from daloy_edge.middleware.sessions import SessionConfig, Sessions
+from daloy_edge.testing import TestClient
+
+KEYS = KeyRing(["c" * 32])
+
+
+def make_app(**config: object) -> App:
+    csrf = CSRFProtect(CSRFConfig(keys=KEYS, **config))  # type: ignore[arg-type]
+    app = App(middleware=[Sessions(SessionConfig(keys=KEYS)), csrf])
+
+    @app.get("/token")
+    async def token(request):
+        issued = csrf_token(request)
+        return {"token": issued, "flag": request.state.get(CSRF_TOKEN_ISSUED)}
+
+    @app.post("/submit")
+    async def submit(request):
+        return {"ok": True}
+
+    @app.post("/strict", middleware=[csrf.token_required])
+    async def strict(request):
+        return Response.json({"ok": True})
+
+    return app
+
+
+def token_for(client: TestClient) -> str:
+    return client.get("/token").json()["token"]
+
+
+def test_token_in_header_is_accepted():
+    client = TestClient(make_app())
+    token = token_for(client)
+    response = client.post("/submit", headers={"x-csrf-token": token})
+    assert response.status == 200
+
+
+def test_token_in_form_field_is_accepted():
+    client = TestClient(make_app())
+    token = token_for(client)
+    response = client.post("/submit", data={"csrf_token": token, "a": "b"})
+    assert response.status == 200
+
+
+def test_every_issued_token_is_different_but_valid():
+    client = TestClient(make_app())
+    first, second = token_for(client), token_for(client)
+    assert first != second
+    response = client.post("/submit", headers={"x-csrf-token": first})
+    assert response.status == 200
+    response = client.post("/submit", headers={"x-csrf-token": second})
+    assert response.status == 200
+
+
+def test_issuing_a_token_marks_the_request_for_compression():
+    assert TestClient(make_app()).get("/token").json()["flag"] is True
+
+
+def test_issuing_a_token_persists_an_empty_session():
+    response = TestClient(make_app()).get("/token")
+    assert response.headers["set-cookie"].startswith("__Host-session=")
+
+
+def test_safe_methods_need_no_token():
+    response = TestClient(make_app()).get("/token")
+    assert response.status == 200
+
+
+def test_failure_is_a_403_problem():
+    response = TestClient(make_app()).post("/submit")
+    assert response.status == 403
+    assert response.json()["type"].endswith(":csrf-failed")
+
+
+def test_same_origin_request_passes_the_origin_check():
+    client = TestClient(make_app())
+    token = token_for(client)
+    headers = {
+        "x-csrf-token": token,
+        "origin": "https://testserver",
+        "sec-fetch-site": "same-origin",
+    }
+    assert client.post("/submit", headers=headers).status == 200
+
+
+def test_trusted_origin_passes_the_origin_check():
+    client = TestClient(make_app(trusted_origins=("https://app.example",)))
+    token = token_for(client)
+    headers = {
+        "x-csrf-token": token,
+        "origin": "https://app.example",
+        "sec-fetch-site": "cross-site",
+    }
+    assert client.post("/submit", headers=headers).status == 200
+
+
+def test_same_site_is_accepted_only_when_allowed():
+    headers = {"sec-fetch-site": "same-site", "origin": "https://sub.testserver"}
+    refused = TestClient(make_app())
+    assert (
+        refused.post("/submit", headers={**headers, "x-csrf-token": token_for(refused)}).status
+        == 403
+    )
+    allowed = TestClient(make_app(allow_same_site=True))
+    assert (
+        allowed.post("/submit", headers={**headers, "x-csrf-token": token_for(allowed)}).status
+        == 200
+    )
+
+
+def test_origin_only_mode_lets_tokenless_same_origin_requests_through():
+    client = TestClient(make_app(allow_origin_only=True))
+    assert client.post("/submit", headers={"origin": "https://testserver"}).status == 200
+
+
+def test_origin_only_mode_still_refuses_cross_site_requests():
+    client = TestClient(make_app(allow_origin_only=True))
+    assert client.post("/submit", headers={"sec-fetch-site": "cross-site"}).status == 403
+
+
+def test_token_required_route_demands_a_token_in_origin_only_mode():
+    client = TestClient(make_app(allow_origin_only=True))
+    assert client.post("/strict").status == 403
+    response = client.post("/strict", headers={"x-csrf-token": token_for(client)})
+    assert response.status == 200

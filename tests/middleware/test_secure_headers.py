@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge import App, ConfigError, Response
+from daloy_edge.middleware.secure_headers import SecureHeaders, SecureHeadersConfig
+from daloy_edge.testing import TestClient
+
+
+def make_app(config: SecureHeadersConfig | None = None) -> App:
+    app = App(middleware=[SecureHeaders(config)])
+
+    @app.get("/page")
+    async def page(request):
+        return Response.html(f'<script nonce="{request.csp_nonce}"></script>')
+
+    @app.get("/data")
+    async def data(request):
+        response = Response.json({"ok": True})
+        response.headers["server"] = "gunicorn/1.0"
+        response.headers["x-powered-by"] = "PHP"
+        return response
+
+    @app.get("/boom")
+    async def boom(request):
+        raise RuntimeError("boom")
+
+    @app.get("/own")
+    async def own(request):
+        return Response.text("x", headers={"referrer-policy": "no-referrer"})
+
+    return app
+
+
+def test_json_response_gets_the_static_headers():
+    headers = TestClient(make_app()).get("/data").headers
+    assert headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert headers["cross-origin-opener-policy"] == "same-origin"
+    assert headers["cross-origin-resource-policy"] == "same-origin"
+    assert headers["x-frame-options"] == "DENY"
+    assert "camera=()" in headers["permissions-policy"]
+
+
+def test_server_and_powered_by_are_removed():
+    headers = TestClient(make_app()).get("/data").headers
+    assert "server" not in headers and "x-powered-by" not in headers
+
+
+def test_csp_is_only_on_html():
+    client = TestClient(make_app())
+    assert "content-security-policy" in client.get("/page").headers
+    assert "content-security-policy" not in client.get("/data").headers
+
+
+def test_csp_nonce_matches_the_script_and_is_fresh_per_request():
+    client = TestClient(make_app())
+    first, second = client.get("/page"), client.get("/page")
+    nonce = first.text.split('nonce="')[1].split('"')[0]
+    assert f"'nonce-{nonce}'" in first.headers["content-security-policy"]
+    assert first.headers["content-security-policy"] != second.headers["content-security-policy"]
+
+
+def test_csp_has_the_strict_directives():
+    csp = TestClient(make_app()).get("/page").headers["content-security-policy"]
+    for directive in (
+        "'strict-dynamic'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "require-trusted-types-for 'script'",
+    ):
+        assert directive in csp
+    assert "unsafe-inline" not in csp
+
+
+def test_error_responses_get_the_headers():
+    response = TestClient(make_app()).get("/boom")
+    assert response.status == 500
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_requests_rejected_before_middleware_still_get_the_headers():
+    response = TestClient(make_app()).get("/a/%2e%2e/b")
+    assert response.status == 400
+    assert "strict-transport-security" in response.headers
+
+
+def test_header_set_by_the_handler_is_kept():
+    assert TestClient(make_app()).get("/own").headers["referrer-policy"] == "no-referrer"
+
+
+def test_report_only_mode_and_reporting_endpoint():
+    config = SecureHeadersConfig(csp_report_only=True, report_to="https://r.example/csp")
+    headers = TestClient(make_app(config)).get("/page").headers
+    assert "content-security-policy" not in headers
+    assert "report-to csp-endpoint" in headers["content-security-policy-report-only"]
+    assert headers["reporting-endpoints"] == 'csp-endpoint="https://r.example/csp"'
+
+
+def test_trusted_types_policy_names_are_listed():
+    config = SecureHeadersConfig(trusted_types_policies=("app", "dompurify"))
+    csp = TestClient(make_app(config)).get("/page").headers["content-security-policy"]
+    assert "trusted-types app dompurify" in csp
+
+
+def test_coep_is_opt_in():
+    assert "cross-origin-embedder-policy" not in TestClient(make_app()).get("/data").headers
+    config = SecureHeadersConfig(coep="require-corp")
+    headers = TestClient(make_app(config)).get("/data").headers
+    assert headers["cross-origin-embedder-policy"] == "require-corp"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"csp_directives": ("script-src *",)},
+        {"csp_directives": ("img-src 'self'; script-src *",)},
+        {"trusted_types_policies": ("bad name",)},
+        {"report_to": "javascript:alert(1)"},
+        {"referrer_policy": "no-referrer\r\nx: y"},
+        {"hsts_preload": True, "hsts_max_age": 60},
+    ],
+)
+def test_unsafe_configuration_refuses_to_build(config):
+    with pytest.raises(ConfigError):
+        SecureHeadersConfig(**config)

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge import App, ConfigError, KeyRing, Response, use
+from daloy_edge.middleware.csrf import CSRFConfig, CSRFProtect
+from daloy_edge.middleware.sessions import SessionConfig, Sessions, get_session
+from daloy_edge.testing import TestClient
+
+KEYS = KeyRing(["s" * 32])
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_app(clock: Clock | None = None, **config: object) -> App:
+    settings = {"keys": KEYS, "clock": clock or Clock(), "allow_no_csrf": True, **config}
+    app = App(middleware=[Sessions(SessionConfig(**settings))])  # type: ignore[arg-type]
+
+    @app.get("/set")
+    async def set_value(request):
+        get_session(request)["user"] = request.query.get("v", "alice")
+        return None
+
+    @app.get("/get")
+    async def get_value(request):
+        session = get_session(request)
+        return {"user": session.get("user"), "id": session.id}
+
+    @app.get("/login")
+    async def login(request):
+        session = get_session(request)
+        session.regenerate()
+        session["user"] = "bob"
+        return None
+
+    @app.get("/logout")
+    async def logout(request):
+        get_session(request).clear()
+        return None
+
+    @app.get("/huge")
+    async def huge(request):
+        get_session(request)["blob"] = "x" * 5000
+        return None
+
+    return app
+
+
+def test_storing_a_value_sets_a_host_prefixed_secure_cookie():
+    response = TestClient(make_app()).get("/set")
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("__Host-session=")
+    for attribute in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+        assert attribute in cookie.split("; ")
+
+
+def test_reading_an_untouched_session_sets_no_cookie():
+    client = TestClient(make_app())
+    assert "set-cookie" not in client.get("/get").headers
+
+
+def test_session_values_survive_the_round_trip():
+    client = TestClient(make_app())
+    client.get("/set?v=carol")
+    assert client.get("/get").json()["user"] == "carol"
+
+
+def test_unchanged_session_is_not_rewritten():
+    client = TestClient(make_app())
+    client.get("/set")
+    assert "set-cookie" not in client.get("/get").headers
+
+
+def test_regenerate_gives_a_new_identity():
+    client = TestClient(make_app())
+    client.get("/set")
+    before = client.get("/get").json()["id"]
+    client.get("/login")
+    assert client.get("/get").json()["id"] != before
+
+
+def test_clear_deletes_the_cookie():
+    client = TestClient(make_app())
+    client.get("/set")
+    response = client.get("/logout")
+    assert "Max-Age=0" in response.headers["set-cookie"]
+    assert client.get("/get").json()["user"] is None
+
+
+def test_idle_session_expires():
+    clock = Clock()
+    client = TestClient(make_app(clock, idle_timeout=600))
+    client.get("/set")
+    clock.now += 601
+    assert client.get("/get").json()["user"] is None
+
+
+def test_active_session_is_refreshed_before_it_idles_out():
+    clock = Clock()
+    client = TestClient(make_app(clock, idle_timeout=600))
+    client.get("/set")
+    clock.now += 400
+    assert "set-cookie" in client.get("/get").headers
+    clock.now += 400
+    assert client.get("/get").json()["user"] == "alice"
+
+
+def test_session_expires_at_its_absolute_lifetime_despite_activity():
+    clock = Clock()
+    client = TestClient(make_app(clock, idle_timeout=600, max_age=1000))
+    client.get("/set")
+    for _ in range(4):
+        clock.now += 300
+        client.get("/get")
+    assert client.get("/get").json()["user"] is None
+
+
+def test_storing_too_much_is_a_clear_server_error():
+    app = make_app()
+    errors: list[BaseException] = []
+
+    class Spy:
+        def on_response(self, request, response, duration_s, error):
+            errors.append(error)
+
+    app.observe(Spy())
+    response = TestClient(app).get("/huge")
+    assert response.status == 500
+    assert "one cookie holds at most 4096" in str(errors[0])
+
+
+def test_insecure_http_cookies_drop_secure_and_the_host_prefix():
+    response = TestClient(make_app(insecure_http_cookies=True)).get("/set")
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("session=") and "Secure" not in cookie
+
+
+def test_host_prefix_with_insecure_cookies_refuses_to_build():
+    with pytest.raises(ConfigError):
+        SessionConfig(keys=KEYS, cookie_name="__Host-s", insecure_http_cookies=True)
+
+
+def test_short_session_key_refuses_to_build():
+    with pytest.raises(ConfigError):
+        Sessions(SessionConfig(keys=KeyRing(["short"])))
+
+
+def unsafe_app(*middleware: object, **config: object) -> App:
+    app = App(middleware=[Sessions(SessionConfig(keys=KEYS, **config)), *middleware])  # type: ignore[arg-type]
+
+    @app.post("/change")
+    async def change(request):
+        return None
+
+    return app
+
+
+def test_sessions_with_unsafe_routes_and_no_csrf_refuse_to_build():
+    with pytest.raises(ConfigError, match="POST /change"):
+        unsafe_app().build()
+
+
+def test_allow_no_csrf_lets_the_app_build():
+    unsafe_app(allow_no_csrf=True).build()
+
+
+def test_app_wide_csrf_satisfies_the_build_check():
+    unsafe_app(CSRFProtect(CSRFConfig(keys=KEYS))).build()
+
+
+def test_route_level_csrf_satisfies_the_build_check():
+    csrf = CSRFProtect(CSRFConfig(keys=KEYS))
+    app = App(middleware=[Sessions(SessionConfig(keys=KEYS))])
+
+    @app.post("/change")
+    @use(csrf.token_required)
+    async def change(request):
+        return Response.empty()
+
+    app.build()

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import pytest
+
+from daloy_edge import App, ConfigError, KeyRing
+from daloy_edge.middleware.webhooks import WEBHOOK_STATE, VerifyWebhook, WebhookConfig
+from daloy_edge.testing import TestClient
+from daloy_edge.webhooks import VerifiedWebhook
+
+SECRET = "webhook-secret-0123456789abcdef"
+NOW = 1_700_000_000
+BODY = b'{"zen":"keep it simple"}'
+
+
+class RecordingStore:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float]] = []
+
+    async def add_if_absent(self, key: str, ttl_s: float) -> bool:
+        self.calls.append((key, ttl_s))
+        return True
+
+
+def make_app(**config: object) -> App:
+    settings = {"secrets": KeyRing([SECRET]), "clock": lambda: NOW, **config}
+    app = App()
+
+    @app.post("/hook", middleware=[VerifyWebhook(WebhookConfig(**settings))])  # type: ignore[arg-type]
+    async def hook(request):
+        delivery = request.state[WEBHOOK_STATE]
+        assert isinstance(delivery, VerifiedWebhook)
+        return {"parsed": await request.json(), "timestamp": delivery.timestamp}
+
+    return app
+
+
+def test_handler_parses_the_body_after_verification():
+    mac = hmac.new(SECRET.encode(), f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
+    response = TestClient(make_app()).post(
+        "/hook",
+        content=BODY,
+        headers={"content-type": "application/json", "x-signature": f"t={NOW},v1={mac}"},
+    )
+    assert response.json() == {"parsed": {"zen": "keep it simple"}, "timestamp": NOW}
+
+
+def test_github_scheme_verifies_hub_signature():
+    mac = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+    headers = {
+        "content-type": "application/json",
+        "x-hub-signature-256": f"sha256={mac}",
+        "x-github-delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+    }
+    response = TestClient(make_app(scheme="github")).post("/hook", content=BODY, headers=headers)
+    assert response.status == 200
+
+
+def test_github_replay_of_the_same_delivery_is_refused():
+    mac = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+    headers = {"content-type": "application/json", "x-hub-signature-256": f"sha256={mac}"}
+    client = TestClient(make_app(scheme="github"))
+    assert client.post("/hook", content=BODY, headers=headers).status == 200
+    assert client.post("/hook", content=BODY, headers=headers).status == 401
+
+
+def test_standard_webhooks_scheme_verifies():
+    mac = hmac.new(SECRET.encode(), f"msg_1.{NOW}.".encode() + BODY, hashlib.sha256).digest()
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(NOW),
+        "webhook-signature": "v1," + base64.b64encode(mac).decode(),
+    }
+    response = TestClient(make_app(scheme="standard")).post("/hook", content=BODY, headers=headers)
+    assert response.status == 200
+
+
+def test_replay_keys_go_to_the_configured_store_for_both_tolerance_directions():
+    store = RecordingStore()
+    mac = hmac.new(SECRET.encode(), f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
+    TestClient(make_app(store=store, tolerance=120)).post(
+        "/hook",
+        content=BODY,
+        headers={"content-type": "application/json", "x-signature": f"t={NOW},v1={mac}"},
+    )
+    assert len(store.calls) == 1
+    key, ttl = store.calls[0]
+    assert key.startswith("webhook:t:") and ttl == 240
+
+
+def test_oversized_body_is_refused_before_verification():
+    app = make_app()
+    response = TestClient(app).post("/hook", content=b"x" * (app.max_body + 1))
+    assert response.status == 413
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"secrets": KeyRing(["short"])},
+        {"scheme": "md5"},
+        {"tolerance": 0},
+        {"tolerance": 300, "replay_ttl": 100},
+    ],
+)
+def test_invalid_configuration_refuses_to_build(config):
+    with pytest.raises(ConfigError):
+        WebhookConfig(**{"secrets": KeyRing([SECRET]), **config})
