@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
+import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from urllib.parse import urlencode
 
@@ -67,6 +68,7 @@ class TestClient:
         self.env = env
         self.cookies: dict[str, str] = {}
         self._loop = asyncio.new_event_loop()
+        weakref.finalize(self, self._loop.close)
 
     def close(self) -> None:
         """Close the client's event loop."""
