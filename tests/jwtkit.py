@@ -13,9 +13,9 @@ import hmac
 import json
 
 import jwt
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.hazmat.primitives import hashes
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 ISSUER = "https://idp.test"
@@ -73,11 +73,15 @@ def claims(**overrides: object) -> dict[str, object]:
     return {k: v for k, v in base.items() if v is not None}
 
 
-def mint(private_key: object, alg: str, kid: str | None, body: dict | None = None, **headers: object) -> str:
+def mint(
+    private_key: object, alg: str, kid: str | None, body: dict | None = None, **headers: object
+) -> str:
     """A properly signed token."""
     if kid is not None:
         headers["kid"] = kid
-    return jwt.encode(body if body is not None else claims(), private_key, algorithm=alg, headers=headers)
+    return jwt.encode(
+        body if body is not None else claims(), private_key, algorithm=alg, headers=headers
+    )
 
 
 def sign_raw(header: dict | str, payload: bytes | str, private_key: object, alg: str) -> str:

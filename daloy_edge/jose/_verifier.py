@@ -27,7 +27,7 @@ from daloy_edge.jose._jws import (
 )
 from daloy_edge.types import JSON, Clock
 
-__all__ = ["JWTVerifier", "KeySource", "VerifiedToken"]
+__all__ = ["JWTVerifier", "KeySource", "VerifiedToken", "check_algorithms"]
 
 _CACHE_LIMIT = 256
 _HeaderEntry = tuple["Mapping[str, JSON]", Algorithm, str]
@@ -92,14 +92,7 @@ class JWTVerifier:
         allow_symmetric: bool = False,
         typ: Iterable[str] | None = None,
     ) -> None:
-        allowed = frozenset(algorithms)
-        if not allowed:
-            raise ConfigError("at least one algorithm is required")
-        unknown = sorted(a for a in allowed if a not in ALGORITHMS)
-        if unknown:
-            raise ConfigError(f"unsupported algorithms: {unknown} (there is no 'none')")
-        if allowed & SYMMETRIC_ALGORITHMS and not allow_symmetric:
-            raise ConfigError("HS* algorithms need an explicit key and allow_symmetric=True")
+        allowed = check_algorithms(algorithms, allow_symmetric=allow_symmetric)
         if max_token_bytes <= 0:
             raise ConfigError("max_token_bytes must be positive")
         self._algorithms = allowed
@@ -158,6 +151,21 @@ class JWTVerifier:
             self._prepared.clear()
         self._prepared[(key.kid, alg)] = (key, prepared)
         return prepared
+
+
+def check_algorithms(algorithms: Iterable[str], *, allow_symmetric: bool) -> frozenset[str]:
+    """Validate an ``alg`` allow-list; :class:`~daloy_edge.ConfigError` if unsafe or unknown."""
+    if isinstance(algorithms, str):
+        raise ConfigError("algorithms must be a collection of names, not one string")
+    allowed = frozenset(algorithms)
+    if not allowed:
+        raise ConfigError("at least one algorithm is required")
+    unknown = sorted(a for a in allowed if a not in ALGORITHMS)
+    if unknown:
+        raise ConfigError(f"unsupported algorithms: {unknown} (there is no 'none')")
+    if allowed & SYMMETRIC_ALGORITHMS and not allow_symmetric:
+        raise ConfigError("HS* algorithms need an explicit key and allow_symmetric=True")
+    return allowed
 
 
 def _norm_typ(value: str) -> str:
