@@ -119,7 +119,11 @@ class JWTVerifier:
             raise InvalidToken("algorithm does not match the key")
         if not check_signature_shape(spec, signature, key.rsa_bytes):
             raise InvalidToken("signature has the wrong shape")
-        prepared = await self._prepare(key, spec.name)
+        cached = self._prepared.get((kid, spec.name))
+        if cached is not None and cached[0] is key:
+            prepared = cached[1]
+        else:
+            prepared = await self._prepare(key, spec.name)
         if not await self._backend.verify(spec.name, prepared, signing_input, signature):
             raise InvalidToken("bad signature")
         claims = decode_json_segment(payload_b64, "payload")
@@ -140,9 +144,6 @@ class JWTVerifier:
         return entry
 
     async def _prepare(self, key: JWK, alg: str) -> object:
-        cached = self._prepared.get((key.kid, alg))
-        if cached is not None and cached[0] is key:
-            return cached[1]
         try:
             prepared = await self._backend.import_key(key, alg)
         except InvalidKey:
