@@ -69,11 +69,12 @@ def check_signature_shape(alg: Algorithm, signature: bytes, rsa_bytes: int) -> b
     all-zero / ``r = s = 0`` ECDSA forgeries (CVE-2022-21449) the same way.
     """
     expected = alg.signature_bytes if alg.signature_bytes is not None else rsa_bytes
-    if len(signature) != expected:
+    size = len(signature)
+    if size != expected:
         return False
     if alg.order is None:
         return True
-    half = expected // 2
+    half = size // 2
     r = int.from_bytes(signature[:half], "big")
     s = int.from_bytes(signature[half:], "big")
     return 0 < r < alg.order and 0 < s < alg.order
