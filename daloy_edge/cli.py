@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from daloy_edge.commands import dev, new
+from daloy_edge.commands import dev, new, token
 
 __all__ = ["build_parser", "main"]
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     dev.add_parser(sub)
     new.add_parser(sub)
+    token.add_parser(sub)
     return parser
 
 

@@ -6,7 +6,12 @@ import argparse
 import importlib
 import os
 import secrets
+import signal
 import sys
+from pathlib import Path
+from typing import Any
+
+from daloy_edge.commands import _devkey
 
 DEFAULT_TARGET = "examples.secure_app:asgi"
 
@@ -52,6 +57,28 @@ def load_target(target: str) -> object:
     return obj
 
 
+DEV_JWKS_PATH = "/.well-known/dev-jwks.json"
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def serve_dev_jwks(app: Any, jwks_path: Path) -> Any:
+    """Wrap an ASGI app so ``GET /.well-known/dev-jwks.json`` returns the dev public keys."""
+    body = jwks_path.read_bytes()
+    headers = [(b"content-type", b"application/jwk-set+json"), (b"cache-control", b"no-store")]
+
+    async def with_jwks(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == DEV_JWKS_PATH:
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+    return with_jwks
+
+
 def run(args: argparse.Namespace) -> int:
     """Start uvicorn on the chosen app."""
     try:
@@ -60,16 +87,26 @@ def run(args: argparse.Namespace) -> int:
         print("daloy-edge dev needs uvicorn: pip install uvicorn", file=sys.stderr)
         return 2
     generated = dev_environment(os.environ)  # type: ignore[arg-type]
+    generated += _devkey.prepare_dev_identity(os.environ)
     print(WARNING, file=sys.stderr)
     for name in generated:
         print(f"   generated ephemeral {name} (development only)", file=sys.stderr)
     sys.path.insert(0, os.getcwd())
-    app = load_target(args.target)
-    uvicorn.run(
-        app,  # type: ignore[arg-type]
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        server_header=False,
-    )
+    app: Any = load_target(args.target)
+    state = _devkey.state_dir(os.environ)
+    if "DALOY_JWKS_FILE" in generated:
+        app = serve_dev_jwks(app, Path(os.environ["DALOY_JWKS_FILE"]))
+        print(
+            f"   dev JWKS at http://{args.host}:{args.port}{DEV_JWKS_PATH}; mint tokens with\n"
+            '   daloy-edge token --sub alice --scope "reports:read"',
+            file=sys.stderr,
+        )
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
+    # lets the dev key be deleted below instead of the process dying with it on disk.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", server_header=False)
+    finally:
+        if "DALOY_JWKS_FILE" in generated:
+            _devkey.remove_dev_key(state)
     return 0

@@ -1,0 +1,133 @@
+"""DEVELOPMENT ONLY: the throw-away signing key shared by ``daloy-edge dev`` and ``token``.
+
+``daloy-edge dev`` creates a fresh P-256 key at start-up in a private state directory
+(``./.daloy-edge-dev`` or ``$DALOY_DEV_STATE_DIR``; mode 0700, files 0600), points the
+app at its public JWKS through ``DALOY_JWKS_FILE`` and deletes the private key when it
+stops. ``daloy-edge token`` reads the same directory to mint tokens the running dev
+server accepts. Nothing here is imported by the app or any production code path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEV_AUDIENCE",
+    "DEV_ISSUER",
+    "DevKeyMissing",
+    "create_dev_key",
+    "load_dev_key",
+    "mint_dev_token",
+    "prepare_dev_identity",
+    "remove_dev_key",
+    "state_dir",
+]
+
+WARNING = "DEVELOPMENT ONLY: ephemeral key of `daloy-edge dev`; never use it anywhere else."
+DEV_ISSUER = "urn:daloy-edge:dev"
+DEV_AUDIENCE = "daloy-edge-dev"
+KEY_FILE = "dev-signing-key.json"
+JWKS_FILE = "dev-jwks.json"
+MAX_TTL_S = 24 * 3600
+
+
+class DevKeyMissing(Exception):
+    """No dev key: ``daloy-edge dev`` is not running from this directory."""
+
+
+def state_dir(environ: MutableMapping[str, str]) -> Path:
+    """Where the dev key lives: ``$DALOY_DEV_STATE_DIR`` or ``./.daloy-edge-dev``."""
+    return Path(environ.get("DALOY_DEV_STATE_DIR") or Path.cwd() / ".daloy-edge-dev")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def create_dev_key(directory: Path, *, issuer: str, audience: str) -> Path:
+    """Generate a new key in ``directory``; returns the path of the public JWKS file."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    key = ec.generate_private_key(ec.SECP256R1())
+    kid = "dev-" + secrets.token_hex(8)
+    private = ECAlgorithm.to_jwk(key, as_dict=True)
+    public = ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    for jwk in (private, public):
+        jwk.update(kid=kid, alg="ES256", use="sig")
+    state = {"warning": WARNING, "issuer": issuer, "audience": audience, "jwk": private}
+    _write_private(directory / KEY_FILE, json.dumps(state, indent=2).encode())
+    jwks_path = directory / JWKS_FILE
+    _write_private(jwks_path, json.dumps({"keys": [public]}).encode())
+    return jwks_path
+
+
+def load_dev_key(directory: Path) -> dict[str, Any]:
+    """The dev key state; :class:`DevKeyMissing` when ``daloy-edge dev`` has not made one."""
+    try:
+        state: dict[str, Any] = json.loads((directory / KEY_FILE).read_text("utf-8"))
+    except FileNotFoundError:
+        raise DevKeyMissing(f"no dev key in {directory}: start `daloy-edge dev` first") from None
+    return state
+
+
+def remove_dev_key(directory: Path) -> None:
+    """Delete the private key (the public JWKS goes with it)."""
+    for name in (KEY_FILE, JWKS_FILE):
+        (directory / name).unlink(missing_ok=True)
+
+
+def mint_dev_token(
+    state: dict[str, Any], *, subject: str, scopes: list[str], ttl_s: int, now: float | None = None
+) -> str:
+    """A token signed with the dev key, accepted only by the dev server that made it."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+
+    if not 0 < ttl_s <= MAX_TTL_S:
+        raise ValueError(f"ttl must be between 1 and {MAX_TTL_S} seconds")
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "iss": state["issuer"],
+        "aud": state["audience"],
+        "sub": subject,
+        "scope": " ".join(scopes),
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + ttl_s,
+        "jti": secrets.token_hex(8),
+    }
+    key = ECAlgorithm.from_jwk(state["jwk"])
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the dev key file holds no private key")
+    headers = {"kid": state["jwk"]["kid"], "typ": "JWT"}
+    return jwt.encode(claims, key, algorithm="ES256", headers=headers)
+
+
+def prepare_dev_identity(environ: MutableMapping[str, str]) -> list[str]:
+    """Create the dev key unless a JWKS is configured; returns the variables it set."""
+    if environ.get("DALOY_JWKS_URL") or environ.get("DALOY_JWKS_FILE"):
+        return []
+    generated = ["DALOY_JWKS_FILE"]
+    for name, value in (("DALOY_JWT_ISSUER", DEV_ISSUER), ("DALOY_JWT_AUDIENCE", DEV_AUDIENCE)):
+        if not environ.get(name):
+            environ[name] = value
+            generated.append(name)
+    jwks_path = create_dev_key(
+        state_dir(environ),
+        issuer=environ["DALOY_JWT_ISSUER"],
+        audience=environ["DALOY_JWT_AUDIENCE"],
+    )
+    environ["DALOY_JWKS_FILE"] = str(jwks_path)
+    return generated

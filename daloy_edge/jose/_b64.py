@@ -1,0 +1,45 @@
+"""Strict base64url (RFC 7515 section 2): unpadded, canonical, alphabet-checked."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+__all__ = ["b64url_decode", "b64url_encode"]
+
+# "+", "/" and "=" become "!", which strict decoding refuses: one pass checks the
+# alphabet and converts to standard base64.
+_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PADDING = (b"", b"", b"==", b"=")
+# Characters whose unused low bits are zero: the only canonical last characters when
+# the encoded length leaves 4 (length % 4 == 2) or 2 (length % 4 == 3) spare bits.
+_LAST_OF_2 = frozenset("AQgw")
+_LAST_OF_3 = frozenset("AEIMQUYcgkosw048")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode unpadded base64url; raises ``ValueError`` on anything non-canonical.
+
+    Refused: padding, ``+`` and ``/``, whitespace and any other non-alphabet character,
+    a length of 1 mod 4, and set trailing bits (so one byte string has one encoding).
+
+    >>> b64url_decode("aGk")
+    b'hi'
+    """
+    size = len(text) % 4
+    if (size == 2 and text[-1] not in _LAST_OF_2) or (size == 3 and text[-1] not in _LAST_OF_3):
+        raise ValueError("not canonical base64url")
+    try:
+        raw = text.encode("ascii").translate(_TO_STANDARD)
+        return binascii.a2b_base64(raw + _PADDING[size], strict_mode=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise ValueError("not canonical base64url") from None
+
+
+def b64url_encode(data: bytes) -> str:
+    """Encode without padding.
+
+    >>> b64url_encode(b"hi")
+    'aGk'
+    """
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")

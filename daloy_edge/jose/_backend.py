@@ -1,0 +1,91 @@
+"""The signature backend seam, and the CPython implementation over PyJWT's algorithms.
+
+A backend does only the cryptography. Everything that decides *whether* to verify
+(allowed ``alg``, key/algorithm match, signature length, ECDSA ``r``/``s`` range, claims)
+happens before it is called, identically on every runtime.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from daloy_edge.jose._errors import InvalidKey
+
+if TYPE_CHECKING:
+    from daloy_edge.jose._jwk import JWK
+
+__all__ = ["PyJWTBackend", "SignatureBackend", "default_backend"]
+
+
+class SignatureBackend(Protocol):
+    """Imports keys and checks signatures; async so WebCrypto can implement it.
+
+    The contract, for anyone writing a backend (e.g. WebCrypto on Workers):
+
+    - ``import_key(key, alg)`` turns a :class:`~daloy_edge.jose.JWK` into whatever the
+      backend verifies with, for exactly one ``alg``. It reads ``key.params`` (public JWK
+      members: ``kty``, ``n``/``e``, ``crv``/``x``/``y``) or, for ``oct`` keys,
+      ``key.secret.reveal()``. Raise :class:`~daloy_edge.jose.InvalidKey` when the material
+      is unusable (for example an EC point not on the curve). Results are cached by the
+      caller per key and ``alg``, so this may be slow.
+    - ``verify(alg, key, signing_input, signature)`` returns True only for a valid
+      signature. ``signature`` is the JWS form (ECDSA: raw ``r || s``, as WebCrypto
+      expects). It must return False, never raise, for a wrong signature.
+    """
+
+    async def import_key(self, key: JWK, alg: str) -> object:
+        """Prepare ``key`` for verifying ``alg``."""
+        ...
+
+    async def verify(self, alg: str, key: object, signing_input: bytes, signature: bytes) -> bool:
+        """True when ``signature`` is valid for ``signing_input`` under ``key``."""
+        ...
+
+
+class PyJWTBackend:
+    """CPython backend: PyJWT's algorithm objects over ``cryptography`` (imported lazily)."""
+
+    __slots__ = ("_algorithms",)
+
+    def __init__(self) -> None:
+        self._algorithms: dict[str, Any] | None = None
+
+    def _algorithm(self, alg: str) -> Any:
+        if self._algorithms is None:
+            from jwt.algorithms import get_default_algorithms
+
+            self._algorithms = dict(get_default_algorithms())
+        return self._algorithms[alg]
+
+    async def import_key(self, key: JWK, alg: str) -> object:
+        """Build the ``cryptography`` key object (validating the point or modulus)."""
+        from jwt.exceptions import InvalidKeyError
+
+        impl = self._algorithm(alg)
+        try:
+            if key.secret is not None:
+                material = impl.prepare_key(key.secret.reveal())
+            else:
+                material = impl.prepare_key(impl.from_jwk(dict(key.params)))
+        except (InvalidKeyError, ValueError, TypeError):
+            raise InvalidKey("key material rejected by the backend") from None
+        return (impl, material)
+
+    async def verify(self, alg: str, key: object, signing_input: bytes, signature: bytes) -> bool:
+        """Verify with the prepared ``(algorithm, key)`` pair from :meth:`import_key`."""
+        impl, material = cast(tuple[Any, Any], key)
+        try:
+            return bool(impl.verify(signing_input, material, signature))
+        except (ValueError, TypeError):
+            return False
+
+
+_DEFAULT: PyJWTBackend | None = None
+
+
+def default_backend() -> SignatureBackend:
+    """The process-wide :class:`PyJWTBackend`."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = PyJWTBackend()
+    return _DEFAULT

@@ -1,0 +1,117 @@
+"""JWT claims validation (RFC 7519 section 4.1) against an explicit ``now``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from daloy_edge._errors import ConfigError
+from daloy_edge.jose._errors import InvalidToken
+from daloy_edge.types import JSON
+
+__all__ = ["ClaimsPolicy", "validate_claims"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimsPolicy:
+    """What a token's claims must satisfy.
+
+    ``exp`` is always required; ``iss`` must equal ``issuer`` exactly; ``aud`` (a string
+    or a list) must name one of ``audience``. ``leeway_s`` absorbs clock skew on ``exp``,
+    ``nbf`` and ``iat``; ``max_lifetime_s`` refuses tokens valid for longer (``exp - iat``,
+    or ``exp - now`` without ``iat``). ``required`` lists further claims that must exist.
+    """
+
+    issuer: str
+    audience: str | tuple[str, ...]
+    leeway_s: float = 30.0
+    max_lifetime_s: float | None = 86400.0
+    required: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.issuer, str) or not self.issuer:
+            raise ConfigError("issuer is required")
+        audiences = (self.audience,) if isinstance(self.audience, str) else self.audience
+        if not audiences or not all(isinstance(a, str) and a for a in audiences):
+            raise ConfigError("audience is required (a string or a tuple of strings)")
+        if not 0 <= self.leeway_s <= 300:
+            raise ConfigError("leeway_s must be between 0 and 300 seconds")
+        if self.max_lifetime_s is not None and self.max_lifetime_s <= 0:
+            raise ConfigError("max_lifetime_s must be positive")
+
+    @property
+    def audiences(self) -> frozenset[str]:
+        """The accepted audiences as a set."""
+        return frozenset((self.audience,) if isinstance(self.audience, str) else self.audience)
+
+
+def _number(claims: Mapping[str, JSON], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        if name in claims:
+            raise InvalidToken(f"{name} is null")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidToken(f"{name} is not a number")
+    if not math.isfinite(value):
+        raise InvalidToken(f"{name} is not finite")
+    return float(value)
+
+
+def _check_times(claims: Mapping[str, JSON], policy: ClaimsPolicy, now: float) -> None:
+    exp = _number(claims, "exp")
+    if exp is None:
+        raise InvalidToken("exp missing")
+    leeway = policy.leeway_s
+    if now >= exp + leeway:
+        raise InvalidToken("token expired")
+    nbf = _number(claims, "nbf")
+    if nbf is not None and nbf > now + leeway:
+        raise InvalidToken("token not yet valid (nbf)")
+    iat = _number(claims, "iat")
+    if iat is not None and iat > now + leeway:
+        raise InvalidToken("token issued in the future (iat)")
+    limit = policy.max_lifetime_s
+    if limit is not None:
+        start = iat if iat is not None else now
+        if exp - start > limit + (0 if iat is not None else leeway):
+            raise InvalidToken("token lifetime exceeds the maximum")
+
+
+def _check_audience(claims: Mapping[str, JSON], accepted: frozenset[str]) -> None:
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        if aud not in accepted:
+            raise InvalidToken("audience not accepted")
+        return
+    if not isinstance(aud, list) or not aud:
+        raise InvalidToken("aud missing or malformed")
+    if not all(isinstance(a, str) for a in aud):
+        raise InvalidToken("aud malformed")
+    if accepted.isdisjoint(aud):
+        raise InvalidToken("audience not accepted")
+
+
+def validate_claims(
+    claims: Mapping[str, JSON],
+    policy: ClaimsPolicy,
+    now: float,
+    *,
+    audiences: frozenset[str] | None = None,
+) -> None:
+    """Raise :class:`InvalidToken` unless ``claims`` satisfy ``policy`` at Unix time ``now``.
+
+    >>> policy = ClaimsPolicy(issuer="https://idp", audience="api")
+    >>> validate_claims({"iss": "https://idp", "aud": "api", "exp": 200}, policy, now=100)
+    """
+    _check_times(claims, policy, now)
+    if claims.get("iss") != policy.issuer:
+        raise InvalidToken("issuer not accepted")
+    _check_audience(claims, policy.audiences if audiences is None else audiences)
+    sub = claims.get("sub")
+    if sub is not None and not isinstance(sub, str):
+        raise InvalidToken("sub is not a string")
+    for name in policy.required:
+        if claims.get(name) is None:
+            raise InvalidToken(f"required claim {name!r} missing")

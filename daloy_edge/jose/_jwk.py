@@ -1,0 +1,266 @@
+"""JWK and JWKS parsing (RFC 7517/7518): public signing keys only, ``kid`` required."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from daloy_edge._json import UnsafeJSON, parse_json
+from daloy_edge._secrets import Secret
+from daloy_edge.jose._algorithms import ALGORITHMS, Algorithm
+from daloy_edge.jose._b64 import b64url_decode
+from daloy_edge.jose._errors import InvalidKey
+
+__all__ = ["JWK", "MAX_KID_LENGTH", "JWKSet", "parse_jwk"]
+
+MAX_KID_LENGTH = 256
+MAX_RSA_BITS = 16384
+_EC_SIZES = {"P-256": 32, "P-384": 48, "P-521": 66}
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class JWK:
+    """One verification key. ``params`` holds the public JWK members a backend imports.
+
+    Compared by identity, so a cache entry for a key dies with the key set it came from.
+    """
+
+    kid: str
+    kty: str
+    alg: str | None
+    crv: str | None
+    params: Mapping[str, str]
+    rsa_bytes: int = 0
+    secret: Secret | None = field(default=None, repr=False)
+
+    def accepts(self, alg: Algorithm) -> bool:
+        """True when this key may verify ``alg`` (its own ``alg``, type, curve and size)."""
+        if self.alg is not None and self.alg != alg.name:
+            return False
+        if alg.kty != self.kty or alg.crv != self.crv:
+            return False
+        return self.secret is None or len(self.secret) >= alg.min_key_bytes
+
+
+def _text(obj: Mapping[str, object], name: str) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidKey(f"member {name!r} must be a non-empty string")
+    return value
+
+
+def _decode(obj: Mapping[str, object], name: str) -> bytes:
+    try:
+        return b64url_decode(_text(obj, name))
+    except ValueError:
+        raise InvalidKey(f"member {name!r} is not base64url") from None
+
+
+def _check_kid(obj: Mapping[str, object]) -> str:
+    kid = obj.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise InvalidKey("kid is required")
+    if len(kid) > MAX_KID_LENGTH or not (kid.isascii() and kid.isprintable()):
+        raise InvalidKey("kid must be printable ASCII of at most 256 characters")
+    return kid
+
+
+def _check_usage(obj: Mapping[str, object]) -> None:
+    use = obj.get("use")
+    if use is not None and use != "sig":
+        raise InvalidKey("key is not for signatures (use)")
+    ops = obj.get("key_ops")
+    if ops is None:
+        return
+    if not isinstance(ops, list) or not all(isinstance(op, str) for op in ops):
+        raise InvalidKey("key_ops must be a list of strings")
+    if len(set(ops)) != len(ops) or "verify" not in ops:
+        raise InvalidKey("key_ops does not allow verify")
+
+
+def _check_alg(obj: Mapping[str, object], kty: str, crv: str | None) -> str | None:
+    alg = obj.get("alg")
+    if alg is None:
+        return None
+    spec = ALGORITHMS.get(alg) if isinstance(alg, str) else None
+    if spec is None or spec.kty != kty or spec.crv != crv:
+        raise InvalidKey("unsupported or mismatched alg")
+    return spec.name
+
+
+def _rsa(obj: Mapping[str, object], min_rsa_bits: int) -> tuple[dict[str, str], int]:
+    modulus = int.from_bytes(_decode(obj, "n"), "big")
+    exponent = int.from_bytes(_decode(obj, "e"), "big")
+    bits = modulus.bit_length()
+    if bits < min_rsa_bits or bits > MAX_RSA_BITS:
+        raise InvalidKey(f"RSA modulus must be {min_rsa_bits} to {MAX_RSA_BITS} bits")
+    if exponent < 3 or exponent % 2 == 0 or exponent.bit_length() > 32:
+        raise InvalidKey("RSA public exponent is unacceptable")
+    return {"kty": "RSA", "n": _text(obj, "n"), "e": _text(obj, "e")}, (bits + 7) // 8
+
+
+def _ec(obj: Mapping[str, object], crv: str) -> dict[str, str]:
+    size = _EC_SIZES.get(crv)
+    if size is None:
+        raise InvalidKey("unsupported EC curve")
+    if len(_decode(obj, "x")) != size or len(_decode(obj, "y")) != size:
+        raise InvalidKey("EC coordinates have the wrong length")
+    return {"kty": "EC", "crv": crv, "x": _text(obj, "x"), "y": _text(obj, "y")}
+
+
+def _okp(obj: Mapping[str, object], crv: str) -> dict[str, str]:
+    if crv != "Ed25519":
+        raise InvalidKey("unsupported OKP curve")
+    if len(_decode(obj, "x")) != 32:
+        raise InvalidKey("Ed25519 public key must be 32 bytes")
+    return {"kty": "OKP", "crv": crv, "x": _text(obj, "x")}
+
+
+def parse_jwk(obj: object, *, allow_symmetric: bool = False, min_rsa_bits: int = 2048) -> JWK:
+    """Validate one JWK; raises :class:`InvalidKey` with the reason.
+
+    Required: ``kid``. Honoured: ``use`` must be ``sig``, ``key_ops`` must allow
+    ``verify``, ``alg`` pins the one algorithm the key verifies. Refused: private
+    members, RSA below ``min_rsa_bits``, curves other than P-256/384/521 and Ed25519,
+    and ``oct`` (HMAC) keys unless ``allow_symmetric``.
+    """
+    if not isinstance(obj, dict):
+        raise InvalidKey("a JWK must be an object")
+    kid = _check_kid(obj)
+    kty = _text(obj, "kty")
+    _check_usage(obj)
+    if kty == "oct":
+        if not allow_symmetric:
+            raise InvalidKey("symmetric keys are not accepted here")
+        secret = _decode(obj, "k")
+        alg = _check_alg(obj, kty, None)
+        return JWK(kid, kty, alg, None, {}, secret=Secret(secret))
+    if _PRIVATE_MEMBERS.intersection(obj):
+        raise InvalidKey("private key material in a verification key")
+    crv = obj.get("crv") if kty in ("EC", "OKP") else None
+    if crv is not None and not isinstance(crv, str):
+        raise InvalidKey("crv must be a string")
+    alg = _check_alg(obj, kty, crv)
+    if kty == "RSA":
+        params, size = _rsa(obj, min_rsa_bits)
+        return JWK(kid, kty, alg, None, params, size)
+    if kty == "EC" and crv is not None:
+        return JWK(kid, kty, alg, crv, _ec(obj, crv))
+    if kty == "OKP" and crv is not None:
+        return JWK(kid, kty, alg, crv, _okp(obj, crv))
+    raise InvalidKey("unsupported key type")
+
+
+class JWKSet:
+    """Verification keys by ``kid``; also a :class:`~daloy_edge.jose.KeySource`.
+
+    A ``kid`` that appears twice is ambiguous and neither key is used. Keys that cannot
+    be used (wrong ``use``, unsupported type) are listed in ``skipped`` with the reason.
+
+    >>> JWKSet.parse('{"keys": []}')
+    Traceback (most recent call last):
+    ...
+    daloy_edge.jose._errors.InvalidKey: no usable keys in the JWKS
+    """
+
+    __slots__ = ("_keys", "skipped")
+
+    def __init__(self, keys: Iterable[JWK], skipped: Iterable[tuple[str, str]] = ()) -> None:
+        found: dict[str, JWK] = {}
+        dropped = list(skipped)
+        duplicated: set[str] = set()
+        for key in keys:
+            if key.kid in found or key.kid in duplicated:
+                duplicated.add(key.kid)
+                found.pop(key.kid, None)
+                dropped.append((key.kid, "kid appears more than once"))
+            else:
+                found[key.kid] = key
+        self._keys = found
+        self.skipped: tuple[tuple[str, str], ...] = tuple(dropped)
+
+    @classmethod
+    def parse(
+        cls,
+        document: bytes | str | Mapping[str, object],
+        *,
+        min_rsa_bits: int = 2048,
+        max_keys: int = 100,
+        allow_symmetric: bool = False,
+    ) -> JWKSet:
+        """Parse a JWKS document (hardened JSON); :class:`InvalidKey` when nothing is usable.
+
+        Security: a set that carries private key material is refused whole, since
+        anyone who has seen it can mint tokens.
+        """
+        if isinstance(document, bytes | str):
+            try:
+                document = _as_mapping(parse_json(document))
+            except UnsafeJSON:
+                raise InvalidKey("the JWKS is not valid JSON") from None
+        entries = document.get("keys")
+        if not isinstance(entries, list):
+            raise InvalidKey("a JWKS needs a 'keys' list")
+        if len(entries) > max_keys:
+            raise InvalidKey(f"more than {max_keys} keys in the JWKS")
+        keys: list[JWK] = []
+        skipped: list[tuple[str, str]] = []
+        for entry in entries:
+            if isinstance(entry, dict) and _PRIVATE_MEMBERS.intersection(entry):
+                raise InvalidKey("the JWKS contains private key material")
+            try:
+                keys.append(
+                    parse_jwk(entry, allow_symmetric=allow_symmetric, min_rsa_bits=min_rsa_bits)
+                )
+            except InvalidKey as exc:
+                kid = entry.get("kid") if isinstance(entry, dict) else None
+                skipped.append((kid if isinstance(kid, str) else "", str(exc)))
+        result = cls(keys, skipped)
+        if not result._keys:
+            raise InvalidKey("no usable keys in the JWKS")
+        return result
+
+    @classmethod
+    def symmetric(cls, secrets: Mapping[str, Secret | str | bytes]) -> JWKSet:
+        """HMAC keys by ``kid`` (each at least 32 bytes), for ``HS256``/``HS384``/``HS512``.
+
+        Security: the verifier uses them only when built with ``allow_symmetric=True``.
+        """
+        keys = []
+        for kid, value in secrets.items():
+            _check_kid({"kid": kid})
+            secret = value if isinstance(value, Secret) else Secret(value)
+            if len(secret) < 32:
+                raise InvalidKey("HMAC keys must be at least 32 bytes")
+            keys.append(JWK(kid, "oct", None, None, {}, secret=secret))
+        if not keys:
+            raise InvalidKey("no keys given")
+        return cls(keys)
+
+    def get(self, kid: str) -> JWK | None:
+        """The key with this ``kid``, or ``None``."""
+        return self._keys.get(kid)
+
+    async def get_key(self, kid: str) -> JWK | None:
+        """:class:`~daloy_edge.jose.KeySource` form of :meth:`get`."""
+        return self._keys.get(kid)
+
+    def kids(self) -> list[str]:
+        """The usable key ids."""
+        return list(self._keys)
+
+    def __contains__(self, kid: object) -> bool:
+        return kid in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"JWKSet(kids={self.kids()!r})"
+
+
+def _as_mapping(value: object) -> Mapping[str, object]:
+    if not isinstance(value, dict):
+        raise InvalidKey("a JWKS must be a JSON object")
+    return value

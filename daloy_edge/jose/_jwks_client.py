@@ -1,0 +1,223 @@
+"""A JWKS client that survives key rotation, IdP outages and kid-spraying clients."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from daloy_edge._errors import ConfigError
+from daloy_edge.jose._errors import InvalidKey, KeysUnavailable
+from daloy_edge.jose._jwk import JWK, JWKSet
+from daloy_edge.transport import HTTPTransport, HttpxTransport, TransportError
+from daloy_edge.types import Clock
+
+__all__ = ["JWKSClient", "cache_ttl"]
+
+_ACCEPT = {"accept": "application/jwk-set+json, application/json"}
+
+
+def cache_ttl(
+    headers: Mapping[str, str], *, default: float, minimum: float, maximum: float
+) -> float:
+    """Seconds to keep a response: ``Cache-Control: max-age`` less ``Age``, clamped.
+
+    ``no-store`` / ``no-cache`` mean the minimum; a missing or malformed ``max-age``
+    means ``default``.
+
+    >>> cache_ttl({"Cache-Control": "public, max-age=600"}, default=300, minimum=60, maximum=3600)
+    600.0
+    """
+    control, age = "", ""
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered == "cache-control":
+            control = value
+        elif lowered == "age":
+            age = value.strip()
+    ttl = default
+    for directive in control.split(","):
+        name, _, value = directive.strip().partition("=")
+        name = name.lower()
+        if name in ("no-store", "no-cache"):
+            return float(minimum)
+        if name == "max-age" and value.isdigit() and value.isascii() and len(value) <= 10:
+            ttl = int(value)
+    if age.isdigit() and age.isascii() and len(age) <= 10:
+        ttl -= int(age)
+    return float(min(max(ttl, minimum), maximum))
+
+
+class JWKSClient:
+    """Fetch and cache a JWKS over an :class:`~daloy_edge.transport.HTTPTransport`.
+
+    - HTTPS only (``allow_insecure_http=True`` for loopback tests); redirects are not followed.
+    - Keys live for ``Cache-Control: max-age`` clamped to ``[min_ttl_s, max_ttl_s]``.
+    - An unknown ``kid`` triggers a refetch at most once per ``refetch_cooldown_s``; a
+      ``kid`` still unknown afterwards is remembered (``negative_ttl_s``) so random kids
+      cannot make us hammer the IdP.
+    - Concurrent callers share one fetch (single flight).
+    - A failed refresh keeps the last good keys for ``stale_if_error_s`` and retries at
+      most every ``error_backoff_s``; with nothing usable :class:`KeysUnavailable` is raised.
+    - Each fetch is bounded by ``timeout_s`` and ``max_bytes``.
+
+    >>> client = JWKSClient("https://idp.example/.well-known/jwks.json")
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        transport: HTTPTransport | None = None,
+        allow_insecure_http: bool = False,
+        clock: Clock = time.monotonic,
+        timeout_s: float = 5.0,
+        max_bytes: int = 256 * 1024,
+        max_keys: int = 100,
+        min_rsa_bits: int = 2048,
+        default_ttl_s: float = 300.0,
+        min_ttl_s: float = 60.0,
+        max_ttl_s: float = 86400.0,
+        refetch_cooldown_s: float = 30.0,
+        negative_ttl_s: float = 300.0,
+        max_negative: int = 1024,
+        error_backoff_s: float = 5.0,
+        stale_if_error_s: float = 6 * 3600.0,
+    ) -> None:
+        _check_url(url, allow_insecure_http)
+        if not 0 < min_ttl_s <= default_ttl_s <= max_ttl_s:
+            raise ConfigError("need 0 < min_ttl_s <= default_ttl_s <= max_ttl_s")
+        for name, value in (
+            ("timeout_s", timeout_s),
+            ("max_bytes", max_bytes),
+            ("max_keys", max_keys),
+            ("max_negative", max_negative),
+        ):
+            if value <= 0:
+                raise ConfigError(f"{name} must be positive")
+        for name, value in (
+            ("refetch_cooldown_s", refetch_cooldown_s),
+            ("negative_ttl_s", negative_ttl_s),
+            ("error_backoff_s", error_backoff_s),
+            ("stale_if_error_s", stale_if_error_s),
+        ):
+            if value < 0:
+                raise ConfigError(f"{name} must not be negative")
+        self.url = url
+        self._transport: HTTPTransport = transport or HttpxTransport()
+        self._clock = clock
+        self._timeout, self._max_bytes = timeout_s, max_bytes
+        self._max_keys, self._min_rsa_bits = max_keys, min_rsa_bits
+        self._ttl = (default_ttl_s, min_ttl_s, max_ttl_s)
+        self._cooldown, self._negative_ttl = refetch_cooldown_s, negative_ttl_s
+        self._max_negative = max_negative
+        self._backoff, self._stale = error_backoff_s, stale_if_error_s
+        self._keys: JWKSet | None = None
+        self._expires_at = -math.inf
+        self._last_attempt = -math.inf
+        self._retry_at = -math.inf
+        self._negative: dict[str, float] = {}
+        self._inflight: asyncio.Task[None] | None = None
+        self.fetches = 0
+        """Completed fetch attempts (successful or not), for metrics and tests."""
+        self.last_error: str | None = None
+        """Why the most recent fetch failed (no secrets), or ``None`` after a success."""
+
+    async def get_key(self, kid: str) -> JWK | None:
+        """The key for ``kid`` (``None`` if unknown); :class:`KeysUnavailable` if no keys."""
+        now = self._clock()
+        keys = self._keys
+        if keys is not None and now < self._expires_at:
+            key = keys.get(kid)
+            return key if key is not None else await self._unknown(kid, now)
+        if self._inflight is not None or now >= self._retry_at:
+            await self._refresh()
+            now = self._clock()
+        keys = self._usable(now)
+        key = keys.get(kid)
+        if key is None:
+            self._remember_unknown(kid, now)
+        return key
+
+    async def refresh(self) -> None:
+        """Fetch now (joining a fetch in flight); errors are kept in :attr:`last_error`."""
+        await self._refresh()
+
+    async def _unknown(self, kid: str, now: float) -> JWK | None:
+        if self._inflight is None:
+            until = self._negative.get(kid)
+            if until is not None and now < until:
+                return None
+            if now - self._last_attempt < self._cooldown or now < self._retry_at:
+                return None
+        await self._refresh()
+        now = self._clock()
+        key = self._usable(now).get(kid)
+        if key is None:
+            self._remember_unknown(kid, now)
+        return key
+
+    def _remember_unknown(self, kid: str, now: float) -> None:
+        if len(self._negative) >= self._max_negative:
+            self._negative.pop(next(iter(self._negative)))
+        self._negative[kid] = now + self._negative_ttl
+
+    def _usable(self, now: float) -> JWKSet:
+        if self._keys is None or now >= self._expires_at + self._stale:
+            raise KeysUnavailable(f"no usable JWKS: {self.last_error or 'never fetched'}")
+        return self._keys
+
+    async def _refresh(self) -> None:
+        task = self._inflight
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            self._last_attempt = self._clock()
+            task = asyncio.get_running_loop().create_task(self._fetch())
+            self._inflight = task
+        await asyncio.shield(task)
+
+    async def _fetch(self) -> None:
+        try:
+            keys, ttl = await asyncio.wait_for(self._download(), self._timeout)
+        except (TransportError, TimeoutError, InvalidKey) as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self._retry_at = self._clock() + self._backoff
+        else:
+            self._keys = keys
+            self._expires_at = self._clock() + ttl
+            self._negative.clear()
+            self.last_error = None
+            self._retry_at = -math.inf
+        finally:
+            self.fetches += 1
+            self._inflight = None
+
+    async def _download(self) -> tuple[JWKSet, float]:
+        response = await self._transport.request(
+            "GET", self.url, headers=_ACCEPT, timeout=self._timeout, max_bytes=self._max_bytes
+        )
+        if response.status != 200:
+            raise TransportError(f"status {response.status}")
+        if len(response.body) > self._max_bytes:
+            raise TransportError("response too large")
+        keys = JWKSet.parse(response.body, max_keys=self._max_keys, min_rsa_bits=self._min_rsa_bits)
+        default, minimum, maximum = self._ttl
+        ttl = cache_ttl(response.headers, default=default, minimum=minimum, maximum=maximum)
+        return keys, ttl
+
+    def __repr__(self) -> str:
+        return f"JWKSClient({self.url!r})"
+
+
+def _check_url(url: str, allow_insecure_http: bool) -> None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ConfigError("JWKS URL is malformed") from None
+    if parts.scheme == "http" and not allow_insecure_http:
+        raise ConfigError("JWKS URL must use https (allow_insecure_http=True for tests)")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError("JWKS URL must be an absolute https URL")
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        raise ConfigError("JWKS URL must not carry credentials or a fragment")

@@ -1,0 +1,167 @@
+"""Compact JWS parsing (RFC 7515) and the header rules every token must pass."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from daloy_edge._json import MAX_JSON_DEPTH, UnsafeJSON, parse_json
+from daloy_edge.jose._algorithms import ALGORITHMS, Algorithm
+from daloy_edge.jose._b64 import b64url_decode
+from daloy_edge.jose._errors import InvalidToken
+from daloy_edge.jose._jwk import MAX_KID_LENGTH
+from daloy_edge.types import JSON
+
+__all__ = [
+    "DEFAULT_MAX_TOKEN_BYTES",
+    "REFUSED_HEADERS",
+    "CompactJWS",
+    "check_header",
+    "decode_json_segment",
+    "parse_compact",
+    "split_compact",
+]
+
+DEFAULT_MAX_TOKEN_BYTES = 8192
+
+REFUSED_HEADERS = frozenset({"crit", "jwk", "jku", "x5u", "x5c", "zip", "b64", "enc", "epk"})
+"""Header members refused outright: extensions we do not implement (``crit``, ``b64``),
+keys or key URLs supplied by the token itself (never trusted, never fetched), and the
+JWE members (``enc``, ``epk``, ``zip``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJWS:
+    """A structurally valid compact JWS; the payload is decoded only after verification."""
+
+    header: dict[str, JSON]
+    payload_b64: str
+    signing_input: bytes
+    signature: bytes
+
+
+_POLLUTING_KEYS = frozenset({"__proto__", "constructor", "prototype"})
+
+
+def _object(pairs: list[tuple[str, JSON]]) -> dict[str, JSON]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise UnsafeJSON("duplicate object key")
+    if not _POLLUTING_KEYS.isdisjoint(result):
+        raise UnsafeJSON("prototype-pollution key")
+    return result
+
+
+def _constant(name: str) -> JSON:
+    raise UnsafeJSON(f"{name} is not JSON")
+
+
+# The rules of daloy_edge.parse_json with C-speed hooks, for the per-request segments:
+# numbers need no hook because a segment is bounded by the token size and int() refuses
+# more than 4300 digits; floats are checked for finiteness where claims are read.
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant)
+
+
+def _parse(raw: bytes) -> JSON:
+    text = raw.decode("utf-8")
+    value: JSON = _DECODER.decode(text)
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        value = parse_json(raw)
+    return value
+
+
+def decode_json_segment(segment: str, what: str) -> dict[str, JSON]:
+    """Strict base64url, then hardened JSON (no duplicate keys) that must be an object."""
+    try:
+        raw = b64url_decode(segment)
+    except ValueError:
+        raise InvalidToken(f"{what} is not canonical base64url") from None
+    try:
+        value = _parse(raw)
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, UnsafeJSON) else "malformed JSON"
+        raise InvalidToken(f"{what} is not acceptable JSON: {reason}") from None
+    if not isinstance(value, dict):
+        raise InvalidToken(f"{what} is not a JSON object")
+    return value
+
+
+def split_compact(
+    token: str, *, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES
+) -> tuple[str, str, bytes, bytes]:
+    """``(header_b64, payload_b64, signing_input, signature)`` of a compact JWS.
+
+    Refused with :class:`InvalidToken`: more than ``max_bytes`` characters, non-ASCII,
+    anything but exactly three segments (so JWE and detached payloads), empty segments
+    (so unsigned tokens) and a signature that is not canonical base64url.
+    """
+    if len(token) > max_bytes:
+        raise InvalidToken("token too large")
+    if not token.isascii():
+        raise InvalidToken("token is not ASCII")
+    if token.count(".") != 2:
+        raise InvalidToken("not a compact JWS")
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    if not header_b64 or not payload_b64:
+        raise InvalidToken("empty header or payload")
+    if not signature_b64:
+        raise InvalidToken("unsigned token")
+    try:
+        signature = b64url_decode(signature_b64)
+    except ValueError:
+        raise InvalidToken("signature is not canonical base64url") from None
+    signing_input = token[: len(header_b64) + len(payload_b64) + 1].encode("ascii")
+    return header_b64, payload_b64, signing_input, signature
+
+
+def parse_compact(token: str, *, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> CompactJWS:
+    """Split and decode ``header.payload.signature``; :class:`InvalidToken` if malformed.
+
+    See :func:`split_compact`; the header must also be a duplicate-free JSON object.
+    """
+    header_b64, payload_b64, signing_input, signature = split_compact(token, max_bytes=max_bytes)
+    header = decode_json_segment(header_b64, "header")
+    return CompactJWS(header, payload_b64, signing_input, signature)
+
+
+def check_header(
+    header: dict[str, JSON],
+    algorithms: Collection[str],
+    typ: Collection[str] | None = None,
+) -> tuple[Algorithm, str]:
+    """Apply the header rules; returns the algorithm and the ``kid``.
+
+    ``alg`` must be one of ``algorithms`` (``none`` in any casing never is), ``kid`` a
+    printable string, no member of :data:`REFUSED_HEADERS`, no nested JWT (``cty``),
+    and ``typ`` one of ``typ`` when given (compared case-insensitively).
+    """
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise InvalidToken("alg missing")
+    if alg.lower() == "none":
+        raise InvalidToken("alg none refused")
+    spec = ALGORITHMS.get(alg)
+    if spec is None or alg not in algorithms:
+        raise InvalidToken("alg not allowed")
+    refused = REFUSED_HEADERS.intersection(header)
+    if refused:
+        raise InvalidToken(f"header member {sorted(refused)[0]!r} refused")
+    cty = header.get("cty")
+    if cty is not None and (not isinstance(cty, str) or _typ(cty) == "jwt"):
+        raise InvalidToken("nested tokens refused")
+    if typ is not None and _typ(header.get("typ")) not in typ:
+        raise InvalidToken("typ not accepted")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise InvalidToken("kid missing")
+    if len(kid) > MAX_KID_LENGTH or not (kid.isascii() and kid.isprintable()):
+        raise InvalidToken("kid malformed")
+    return spec, kid
+
+
+def _typ(value: JSON) -> str | None:
+    if not isinstance(value, str):
+        return None
+    lowered = value.lower()
+    return lowered.removeprefix("application/")

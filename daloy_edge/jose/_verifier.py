@@ -1,0 +1,173 @@
+"""Token verification: header rules, key lookup, signature, then claims."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol
+
+from daloy_edge._errors import ConfigError
+from daloy_edge.jose._algorithms import (
+    ALGORITHMS,
+    SYMMETRIC_ALGORITHMS,
+    Algorithm,
+    check_signature_shape,
+)
+from daloy_edge.jose._backend import SignatureBackend, default_backend
+from daloy_edge.jose._claims import ClaimsPolicy, validate_claims
+from daloy_edge.jose._errors import InvalidKey, InvalidToken
+from daloy_edge.jose._jwk import JWK
+from daloy_edge.jose._jws import (
+    DEFAULT_MAX_TOKEN_BYTES,
+    check_header,
+    decode_json_segment,
+    split_compact,
+)
+from daloy_edge.types import JSON, Clock
+
+__all__ = ["JWTVerifier", "KeySource", "VerifiedToken", "check_algorithms"]
+
+_CACHE_LIMIT = 256
+_HeaderEntry = tuple["Mapping[str, JSON]", Algorithm, str]
+
+
+class KeySource(Protocol):
+    """Where verification keys come from: a static :class:`~daloy_edge.jose.JWKSet` or a
+    :class:`~daloy_edge.jose.JWKSClient`. Returns ``None`` for an unknown ``kid``."""
+
+    async def get_key(self, kid: str) -> JWK | None:
+        """The key for ``kid``; may raise :class:`~daloy_edge.jose.KeysUnavailable`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A token whose signature and claims passed every check."""
+
+    header: Mapping[str, JSON]
+    claims: Mapping[str, JSON]
+
+
+class JWTVerifier:
+    """Verify compact JWS tokens (JWTs) against a key source and a claims policy.
+
+    Order of checks: size and structure, header rules (``alg`` allow-list, no ``none``,
+    no embedded or remote keys, ``kid`` required), key lookup, algorithm/key match,
+    signature shape, signature, and only then the claims.
+
+    Security: HMAC algorithms need ``allow_symmetric=True``; an HS token can never be
+    checked against an RSA or EC key (the key-confusion attack), because a key only
+    verifies the algorithms of its own type.
+
+    >>> from daloy_edge.jose import JWKSet, ClaimsPolicy
+    >>> keys = JWKSet.symmetric({"k1": "s" * 32})
+    >>> verifier = JWTVerifier(keys=keys, algorithms=["HS256"], allow_symmetric=True,
+    ...     policy=ClaimsPolicy(issuer="https://idp", audience="api"))
+    """
+
+    __slots__ = (
+        "_algorithms",
+        "_audiences",
+        "_backend",
+        "_clock",
+        "_headers",
+        "_keys",
+        "_max_bytes",
+        "_policy",
+        "_prepared",
+        "_typ",
+    )
+
+    def __init__(
+        self,
+        *,
+        keys: KeySource,
+        algorithms: Iterable[str],
+        policy: ClaimsPolicy,
+        backend: SignatureBackend | None = None,
+        clock: Clock = time.time,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        allow_symmetric: bool = False,
+        typ: Iterable[str] | None = None,
+    ) -> None:
+        allowed = check_algorithms(algorithms, allow_symmetric=allow_symmetric)
+        if max_token_bytes <= 0:
+            raise ConfigError("max_token_bytes must be positive")
+        self._algorithms = allowed
+        self._keys = keys
+        self._policy = policy
+        self._audiences = policy.audiences
+        self._backend = backend or default_backend()
+        self._clock = clock
+        self._max_bytes = max_token_bytes
+        self._typ = None if typ is None else frozenset(_norm_typ(t) for t in typ)
+        self._prepared: dict[tuple[str, str], tuple[JWK, object]] = {}
+        self._headers: dict[str, _HeaderEntry] = {}
+
+    async def verify(self, token: str) -> VerifiedToken:
+        """Verify ``token``; raises :class:`~daloy_edge.jose.InvalidToken` with a reason."""
+        header_b64, payload_b64, signing_input, signature = split_compact(
+            token, max_bytes=self._max_bytes
+        )
+        header, spec, kid = self._header(header_b64)
+        key = await self._keys.get_key(kid)
+        if key is None:
+            raise InvalidToken("unknown kid")
+        if not key.accepts(spec):
+            raise InvalidToken("algorithm does not match the key")
+        if not check_signature_shape(spec, signature, key.rsa_bytes):
+            raise InvalidToken("signature has the wrong shape")
+        cached = self._prepared.get((kid, spec.name))
+        if cached is not None and cached[0] is key:
+            prepared = cached[1]
+        else:
+            prepared = await self._prepare(key, spec.name)
+        if not await self._backend.verify(spec.name, prepared, signing_input, signature):
+            raise InvalidToken("bad signature")
+        claims = decode_json_segment(payload_b64, "payload")
+        validate_claims(claims, self._policy, self._clock(), audiences=self._audiences)
+        return VerifiedToken(header, claims)
+
+    def _header(self, header_b64: str) -> _HeaderEntry:
+        # One issuer signs with few keys, so header segments repeat across tokens: keep
+        # the checked result (only headers that passed) instead of decoding it again.
+        entry = self._headers.get(header_b64)
+        if entry is None:
+            header = decode_json_segment(header_b64, "header")
+            spec, kid = check_header(header, self._algorithms, self._typ)
+            entry = (MappingProxyType(header), spec, kid)
+            if len(self._headers) >= _CACHE_LIMIT:
+                self._headers.clear()
+            self._headers[header_b64] = entry
+        return entry
+
+    async def _prepare(self, key: JWK, alg: str) -> object:
+        try:
+            prepared = await self._backend.import_key(key, alg)
+        except InvalidKey:
+            raise InvalidToken("key unusable") from None
+        if len(self._prepared) >= _CACHE_LIMIT:
+            self._prepared.clear()
+        self._prepared[(key.kid, alg)] = (key, prepared)
+        return prepared
+
+
+def check_algorithms(algorithms: Iterable[str], *, allow_symmetric: bool) -> frozenset[str]:
+    """Validate an ``alg`` allow-list; :class:`~daloy_edge.ConfigError` if unsafe or unknown."""
+    if isinstance(algorithms, str):
+        raise ConfigError("algorithms must be a collection of names, not one string")
+    allowed = frozenset(algorithms)
+    if not allowed:
+        raise ConfigError("at least one algorithm is required")
+    unknown = sorted(a for a in allowed if a not in ALGORITHMS)
+    if unknown:
+        raise ConfigError(f"unsupported algorithms: {unknown} (there is no 'none')")
+    if allowed & SYMMETRIC_ALGORITHMS and not allow_symmetric:
+        raise ConfigError("HS* algorithms need an explicit key and allow_symmetric=True")
+    return allowed
+
+
+def _norm_typ(value: str) -> str:
+    return value.lower().removeprefix("application/")

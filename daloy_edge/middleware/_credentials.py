@@ -1,0 +1,32 @@
+"""Reading ``Authorization`` credentials for one scheme, shared by the auth middleware."""
+
+from __future__ import annotations
+
+from daloy_edge._request import Request
+
+__all__ = ["MalformedCredentials", "credentials_for"]
+
+
+class MalformedCredentials(Exception):
+    """Credentials were sent for the scheme but cannot be used; ``str`` is the reason."""
+
+
+def credentials_for(request: Request, scheme: str) -> str | None:
+    """The credentials after ``<scheme> `` (scheme matched case-insensitively).
+
+    ``None`` when no ``Authorization`` header was sent or it names another scheme.
+    :class:`MalformedCredentials` when the header is repeated or the credentials are
+    empty. Only the header is read: never the query string, a form field or a cookie.
+    """
+    values = request.headers.get_all("authorization")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise MalformedCredentials("more than one Authorization header")
+    name, _, rest = values[0].strip(" ").partition(" ")
+    if name.lower() != scheme:
+        return None
+    credentials = rest.lstrip(" ")
+    if not credentials:
+        raise MalformedCredentials("empty credentials")
+    return credentials

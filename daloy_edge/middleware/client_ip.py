@@ -1,0 +1,76 @@
+"""Client address resolution behind trusted proxies: sets ``request.client_ip``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from daloy_edge._errors import ConfigError
+from daloy_edge._netaddr import (
+    ForwardingHeader,
+    NetworkSet,
+    forwarded_for,
+    resolve_client,
+    x_forwarded_for,
+)
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+from daloy_edge.types import CallNext
+
+__all__ = ["TrustedProxies", "TrustedProxiesConfig"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustedProxiesConfig:
+    """Which peers' forwarding header is believed, and which header that is.
+
+    ``proxies`` are CIDRs; empty means no proxy is trusted and forwarding headers are
+    ignored. ``header`` is the one header your proxies append to (``x-forwarded-for`` or
+    ``forwarded``); the other is never read, so a client cannot inject it past a proxy
+    that only maintains the first.
+
+    Security: a ``/0`` network is refused, since it would let anyone choose their address.
+    """
+
+    proxies: tuple[str, ...] = ()
+    header: ForwardingHeader = "x-forwarded-for"
+    max_hops: int = 16
+
+    def __post_init__(self) -> None:
+        if isinstance(self.proxies, str):
+            raise ConfigError("proxies must be a tuple of CIDRs, not one string")
+        networks = NetworkSet(self.proxies)
+        if any(network.prefixlen == 0 for network in networks.networks):
+            raise ConfigError("trusting every address (/0) lets any client spoof its address")
+        if self.header not in ("x-forwarded-for", "forwarded"):
+            raise ConfigError("header must be 'x-forwarded-for' or 'forwarded'")
+        if self.max_hops <= 0:
+            raise ConfigError("max_hops must be positive")
+
+
+class TrustedProxies:
+    """Set ``request.client_ip`` to the right-most forwarded address that is not a trusted
+    proxy (IPv4-mapped IPv6 normalised; ``None`` when it cannot be known).
+
+    Run it first, before rate limiting, IP allow-lists and logging, which all read
+    ``request.client_ip``.
+    """
+
+    __slots__ = ("_forwarded", "_header", "_max_hops", "_trusted")
+
+    def __init__(self, config: TrustedProxiesConfig) -> None:
+        self._trusted = NetworkSet(config.proxies)
+        self._header = config.header
+        self._forwarded = config.header == "forwarded"
+        self._max_hops = config.max_hops
+
+    def resolve(self, request: Request) -> str | None:
+        """The client address for ``request``."""
+        hops: list[str] = []
+        if self._trusted:
+            values = request.headers.get_all(self._header)
+            hops = forwarded_for(values) if self._forwarded else x_forwarded_for(values)
+        return resolve_client(request.client, hops, self._trusted, max_hops=self._max_hops)
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        request.client_ip = self.resolve(request)
+        return await call_next(request)

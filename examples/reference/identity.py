@@ -1,0 +1,163 @@
+"""Identity routes: bearer JWTs on ``/api``, IP allow-list plus basic auth on ``/admin``.
+
+Environment (see CONTRACT.md): ``DALOY_JWKS_URL`` or ``DALOY_JWKS_FILE``,
+``DALOY_JWT_ISSUER``, ``DALOY_JWT_AUDIENCE``, ``DALOY_ADMIN_USER``,
+``DALOY_ADMIN_PASSWORDS``, ``DALOY_ADMIN_CIDRS``, ``DALOY_TRUSTED_PROXIES`` and, beyond
+the contract, ``DALOY_FORWARDED_HEADER`` (``x-forwarded-for`` or ``forwarded``).
+Anything missing leaves the area closed: ``/api/*`` and ``/admin/*`` answer 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from daloy_edge import (
+    App,
+    ConfigError,
+    KeyRing,
+    Request,
+    Response,
+    Router,
+    Unauthorized,
+)
+from daloy_edge.jose import ASYMMETRIC_ALGORITHMS, JWKSClient, JWKSet, KeySource
+from daloy_edge.middleware.basic_auth import BasicAuth, BasicAuthConfig
+from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
+from daloy_edge.middleware.ip_filter import IPFilter, IPFilterConfig
+from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
+from daloy_edge.middleware.scopes import requires
+from daloy_edge.principal import Principal
+from daloy_edge.types import CallNext, Middleware
+
+MAX_REPORT_BYTES = 64 * 1024
+DEFAULT_ADMIN_CIDRS = "127.0.0.1/32,::1/128"
+SAMPLE_REPORTS = [
+    {"id": 1, "title": "Quarterly access review"},
+    {"id": 2, "title": "Key rotation log"},
+]
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+class _Closed:
+    """Stands in for an authentication middleware that is not configured: always 401."""
+
+    def __init__(self, *, bearer: bool, realm: str = "admin") -> None:
+        self._bearer = bearer
+        self._realm = realm
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        if not self._bearer:
+            raise Unauthorized(
+                "valid credentials are required",
+                headers={"www-authenticate": f'Basic realm="{self._realm}", charset="UTF-8"'},
+            )
+        sent = request.headers.get("authorization", "") or ""
+        challenge = (
+            'Bearer error="invalid_token"' if sent.lower().startswith("bearer") else "Bearer"
+        )
+        raise Unauthorized(
+            "bearer tokens are not configured", headers={"www-authenticate": challenge}
+        )
+
+
+class RequestCounter:
+    """Counts every request the app answered (an observer)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def on_response(
+        self, request: Request, response: Response, duration_s: float, error: BaseException | None
+    ) -> None:
+        self.count += 1
+
+
+def _key_source(env: Mapping[str, str]) -> KeySource | None:
+    url, path = env.get("DALOY_JWKS_URL", ""), env.get("DALOY_JWKS_FILE", "")
+    if url and path:
+        raise ConfigError("set DALOY_JWKS_URL or DALOY_JWKS_FILE, not both")
+    if path:
+        return JWKSet.parse(Path(path).read_bytes())
+    if url:
+        return JWKSClient(url)
+    return None
+
+
+def bearer_auth(env: Mapping[str, str]) -> Middleware:
+    """JWT authentication from the environment, or a closed door when unconfigured."""
+    keys = _key_source(env)
+    issuer, audience = env.get("DALOY_JWT_ISSUER", ""), env.get("DALOY_JWT_AUDIENCE", "")
+    if keys is None or not issuer or not audience:
+        return _Closed(bearer=True)
+    audiences = _csv(audience)
+    return JWTAuth(
+        JWTConfig(
+            issuer=issuer,
+            audience=audiences if len(audiences) > 1 else audiences[0],
+            algorithms=tuple(sorted(ASYMMETRIC_ALGORITHMS)),
+            keys=keys,
+        )
+    )
+
+
+def admin_guards(env: Mapping[str, str]) -> list[Middleware]:
+    """The IP allow-list, then basic auth (or a closed door when no user is configured)."""
+    cidrs = _csv(env.get("DALOY_ADMIN_CIDRS") or DEFAULT_ADMIN_CIDRS)
+    guards: list[Middleware] = [IPFilter(IPFilterConfig(allow=cidrs))]
+    user, passwords = env.get("DALOY_ADMIN_USER", ""), _csv(env.get("DALOY_ADMIN_PASSWORDS"))
+    if user and passwords:
+        config = BasicAuthConfig(users={user: KeyRing(passwords)}, realm="admin")
+        guards.append(BasicAuth(config))
+    else:
+        guards.append(_Closed(bearer=False))
+    return guards
+
+
+def _api_routes() -> Router:
+    api = Router()
+
+    @api.get("/me")
+    async def me(request: Request) -> Response:
+        principal = request.principal
+        assert isinstance(principal, Principal)
+        return Response.json({"sub": principal.subject, "scopes": sorted(principal.scopes)})
+
+    @api.get("/reports", middleware=[requires("reports:read")])
+    async def list_reports(request: Request) -> Response:
+        return Response.json({"reports": SAMPLE_REPORTS})
+
+    @api.post("/reports", middleware=[requires("reports:write")], max_body=MAX_REPORT_BYTES)
+    async def create_report(request: Request) -> Response:
+        return Response.json({"created": await request.json()}, status=201)
+
+    return api
+
+
+def install(app: App, env: Mapping[str, str]) -> None:
+    """Add ``/api`` and ``/admin`` to ``app`` and the client-address resolver app-wide.
+
+    The resolver must run before anything that reads ``request.client_ip`` (rate
+    limiting, logging), so install this area first among those that add middleware.
+    """
+    header = env.get("DALOY_FORWARDED_HEADER", "") or "x-forwarded-for"
+    proxies = TrustedProxiesConfig(
+        proxies=_csv(env.get("DALOY_TRUSTED_PROXIES")),
+        header=header,  # type: ignore[arg-type]
+    )
+    app.use(TrustedProxies(proxies))
+    counter = RequestCounter()
+    app.observe(counter)
+
+    app.mount("/api", _api_routes(), middleware=[bearer_auth(env)])
+
+    admin = Router()
+
+    @admin.get("/stats")
+    async def stats(request: Request) -> Response:
+        return Response.json({"requests": counter.count})
+
+    app.mount("/admin", admin, middleware=admin_guards(env))

@@ -1,0 +1,166 @@
+"""Malformed and hostile Basic credentials: always 401 with a Basic challenge, never 500."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from daloy_edge import App, ConfigError, KeyRing, Request
+from daloy_edge.middleware.basic_auth import BasicAuth, BasicAuthConfig
+from daloy_edge.testing import TestClient
+
+CHALLENGE = 'Basic realm="admin", charset="UTF-8"'
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    config = BasicAuthConfig(
+        users={"admin": KeyRing(["current-password", "previous-password"]), "ops": KeyRing(["o"])},
+        realm="admin",
+    )
+    app = App()
+
+    @app.get("/stats", middleware=[BasicAuth(config)])
+    async def stats(request: Request) -> dict[str, str]:
+        return {"user": request.principal.subject}  # type: ignore[union-attr]
+
+    return TestClient(app)
+
+
+def basic(raw: bytes) -> str:
+    return "Basic " + base64.b64encode(raw).decode()
+
+
+def assert_refused(client: TestClient, header: str | None) -> None:
+    headers = {} if header is None else {"authorization": header}
+    response = client.get("/stats", headers=headers)
+    assert response.status == 401
+    assert response.headers["www-authenticate"] == CHALLENGE
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_correct_credentials_pass(client):
+    response = client.get("/stats", headers={"authorization": basic(b"admin:current-password")})
+    assert response.json() == {"user": "admin"}
+
+
+def test_rotated_previous_password_still_passes(client):
+    response = client.get("/stats", headers={"authorization": basic(b"admin:previous-password")})
+    assert response.status == 200
+
+
+def test_scheme_is_case_insensitive(client):
+    header = basic(b"admin:current-password").replace("Basic", "bAsIc")
+    assert client.get("/stats", headers={"authorization": header}).status == 200
+
+
+def test_no_credentials(client):
+    assert_refused(client, None)
+
+
+def test_wrong_password(client):
+    assert_refused(client, basic(b"admin:wrong"))
+
+
+def test_password_of_another_user(client):
+    assert_refused(client, basic(b"ops:current-password"))
+
+
+def test_unknown_user(client):
+    assert_refused(client, basic(b"root:current-password"))
+
+
+def test_password_prefix_is_not_enough(client):
+    assert_refused(client, basic(b"admin:current"))
+
+
+def test_password_with_extra_suffix(client):
+    assert_refused(client, basic(b"admin:current-password\x00"))
+
+
+def test_user_name_case_is_significant(client):
+    assert_refused(client, basic(b"ADMIN:current-password"))
+
+
+def test_bearer_scheme(client):
+    assert_refused(client, "Bearer abc")
+
+
+def test_scheme_without_credentials(client):
+    assert_refused(client, "Basic")
+
+
+def test_scheme_with_only_spaces(client):
+    assert_refused(client, "Basic    ")
+
+
+def test_invalid_base64(client):
+    assert_refused(client, "Basic !!!notbase64!!!")
+
+
+def test_base64_without_padding(client):
+    assert_refused(client, "Basic " + base64.b64encode(b"admin:x").decode().rstrip("="))
+
+
+def test_base64url_alphabet(client):
+    raw = base64.urlsafe_b64encode(b"admin:\xfb\xff current-password").decode()
+    assert_refused(client, "Basic " + raw)
+
+
+def test_base64_with_embedded_whitespace(client):
+    encoded = base64.b64encode(b"admin:current-password").decode()
+    assert_refused(client, f"Basic {encoded[:4]} {encoded[4:]}")
+
+
+def test_no_colon(client):
+    assert_refused(client, basic(b"admincurrent-password"))
+
+
+def test_empty_user(client):
+    assert_refused(client, basic(b":current-password"))
+
+
+def test_empty_password(client):
+    assert_refused(client, basic(b"admin:"))
+
+
+def test_non_utf8_credentials(client):
+    assert_refused(client, basic(b"admin:\xff\xfe"))
+
+
+def test_control_character_in_user(client):
+    assert_refused(client, basic(b"adm\x01in:current-password"))
+
+
+def test_newline_in_password(client):
+    assert_refused(client, basic(b"admin:current-password\nX-Injected: 1"))
+
+
+def test_oversized_credentials(client):
+    assert_refused(client, basic(b"admin:" + b"a" * 5000))
+
+
+def test_two_authorization_headers(client):
+    good = basic(b"admin:current-password")
+    response = client.get("/stats", headers=[("authorization", good), ("authorization", good)])
+    assert response.status == 401
+
+
+def test_user_name_with_colon_splits_at_the_first_colon(client):
+    assert_refused(client, basic(b"admin:current-password:extra"))
+
+
+def test_digest_scheme(client):
+    assert_refused(client, 'Digest username="admin", response="x"')
+
+
+@pytest.mark.parametrize("user", ["", "a:b", "a\nb"])
+def test_invalid_user_names_refuse_to_build(user):
+    with pytest.raises(ConfigError):
+        BasicAuthConfig(users={user: KeyRing(["pw"])})
+
+
+def test_no_users_refuses_to_build():
+    with pytest.raises(ConfigError):
+        BasicAuthConfig(users={})

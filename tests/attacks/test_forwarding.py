@@ -1,0 +1,165 @@
+"""Spoofed X-Forwarded-For / Forwarded headers against client-address resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge import App, ConfigError, Request
+from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
+from daloy_edge.middleware.ip_filter import IPFilter, IPFilterConfig
+from daloy_edge.testing import TestClient
+
+
+def make_client(proxies: tuple[str, ...] = (), header: str = "x-forwarded-for") -> TestClient:
+    resolver = TrustedProxies(TrustedProxiesConfig(proxies=proxies, header=header))  # type: ignore[arg-type]
+    app = App(middleware=[resolver])
+
+    @app.get("/ip")
+    async def ip(request: Request) -> dict[str, object]:
+        return {"ip": request.client_ip}
+
+    @app.get("/admin", middleware=[IPFilter(IPFilterConfig(allow=("127.0.0.1/32", "::1/128")))])
+    async def admin(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    return TestClient(app)
+
+
+def client_ip(client: TestClient, peer: str, headers: object = None) -> object:
+    return client.get("/ip", client=peer, headers=headers).json()["ip"]
+
+
+def test_forwarded_for_is_ignored_when_no_proxy_is_trusted():
+    client = make_client()
+    assert client_ip(client, "203.0.113.9", {"x-forwarded-for": "127.0.0.1"}) == "203.0.113.9"
+
+
+def test_forwarded_header_is_ignored_when_no_proxy_is_trusted():
+    client = make_client(header="forwarded")
+    assert client_ip(client, "203.0.113.9", {"forwarded": "for=127.0.0.1"}) == "203.0.113.9"
+
+
+def test_spoofed_loopback_cannot_reach_the_admin_allow_list():
+    client = make_client()
+    response = client.get("/admin", client="203.0.113.9", headers={"x-forwarded-for": "127.0.0.1"})
+    assert response.status == 403
+
+
+def test_spoofed_loopback_behind_a_trusted_proxy_cannot_reach_admin():
+    client = make_client(("10.0.0.0/8",))
+    response = client.get(
+        "/admin", client="10.0.0.2", headers={"x-forwarded-for": "127.0.0.1, 198.51.100.7"}
+    )
+    assert response.status == 403
+
+
+def test_untrusted_peer_forwarding_header_is_ignored_even_if_others_are_trusted():
+    client = make_client(("10.0.0.0/8",))
+    assert client_ip(client, "198.51.100.7", {"x-forwarded-for": "10.0.0.5"}) == "198.51.100.7"
+
+
+def test_right_most_untrusted_address_is_the_client():
+    client = make_client(("10.0.0.0/8",))
+    headers = {"x-forwarded-for": "1.1.1.1, 203.0.113.5, 10.0.0.3"}
+    assert client_ip(client, "10.0.0.2", headers) == "203.0.113.5"
+
+
+def test_left_most_spoofed_entries_are_ignored():
+    client = make_client(("10.0.0.0/8",))
+    headers = {"x-forwarded-for": "127.0.0.1, ::1, 203.0.113.5"}
+    assert client_ip(client, "10.0.0.2", headers) == "203.0.113.5"
+
+
+def test_repeated_forwarding_header_lines_are_read_in_order():
+    client = make_client(("10.0.0.0/8",))
+    headers = [("x-forwarded-for", "127.0.0.1"), ("x-forwarded-for", "203.0.113.5, 10.0.0.9")]
+    assert client_ip(client, "10.0.0.2", headers) == "203.0.113.5"
+
+
+def test_all_trusted_chain_resolves_to_the_left_most_hop():
+    client = make_client(("10.0.0.0/8",))
+    assert client_ip(client, "10.0.0.2", {"x-forwarded-for": "10.1.1.1, 10.0.0.3"}) == "10.1.1.1"
+
+
+def test_trusted_proxy_without_forwarding_header_is_the_client():
+    client = make_client(("10.0.0.0/8",))
+    assert client_ip(client, "10.0.0.2") == "10.0.0.2"
+
+
+def test_garbage_hop_makes_the_client_unknown():
+    client = make_client(("127.0.0.0/8",))
+    headers = {"x-forwarded-for": "not-an-ip"}
+    assert client_ip(client, "127.0.0.1", headers) is None
+
+
+def test_garbage_hop_from_a_trusted_loopback_proxy_cannot_reach_admin():
+    client = make_client(("127.0.0.0/8",))
+    response = client.get("/admin", client="127.0.0.1", headers={"x-forwarded-for": "garbage"})
+    assert response.status == 403
+
+
+def test_empty_hop_makes_the_client_unknown():
+    client = make_client(("10.0.0.0/8",))
+    assert client_ip(client, "10.0.0.2", {"x-forwarded-for": "203.0.113.5,,"}) is None
+
+
+def test_overlong_trusted_chain_makes_the_client_unknown():
+    client = make_client(("10.0.0.0/8",))
+    chain = ", ".join(["10.0.0.1"] * 40)
+    assert client_ip(client, "10.0.0.2", {"x-forwarded-for": chain}) is None
+
+
+def test_ipv4_mapped_ipv6_peer_is_normalised():
+    client = make_client()
+    assert client_ip(client, "::ffff:203.0.113.9") == "203.0.113.9"
+
+
+def test_ipv4_mapped_ipv6_hop_is_normalised():
+    client = make_client(("10.0.0.0/8",))
+    headers = {"x-forwarded-for": "::ffff:203.0.113.5"}
+    assert client_ip(client, "10.0.0.2", headers) == "203.0.113.5"
+
+
+def test_ipv4_mapped_trusted_proxy_peer_is_recognised():
+    client = make_client(("10.0.0.0/8",))
+    headers = {"x-forwarded-for": "203.0.113.5"}
+    assert client_ip(client, "::ffff:10.0.0.2", headers) == "203.0.113.5"
+
+
+def test_hop_with_port_is_read():
+    client = make_client(("10.0.0.0/8",))
+    assert client_ip(client, "10.0.0.2", {"x-forwarded-for": "203.0.113.5:4711"}) == "203.0.113.5"
+
+
+def test_forwarded_header_with_quoted_ipv6_and_port():
+    client = make_client(("10.0.0.0/8",), header="forwarded")
+    headers = {"forwarded": 'for=192.0.2.60;proto=https, for="[2001:db8:cafe::17]:4711"'}
+    assert client_ip(client, "10.0.0.2", headers) == "2001:db8:cafe::17"
+
+
+def test_forwarded_obfuscated_identifier_makes_the_client_unknown():
+    client = make_client(("10.0.0.0/8",), header="forwarded")
+    assert client_ip(client, "10.0.0.2", {"forwarded": "for=_hidden"}) is None
+
+
+def test_x_forwarded_for_is_ignored_when_forwarded_is_configured():
+    client = make_client(("10.0.0.0/8",), header="forwarded")
+    headers = {"x-forwarded-for": "127.0.0.1", "forwarded": "for=203.0.113.5"}
+    assert client_ip(client, "10.0.0.2", headers) == "203.0.113.5"
+
+
+def test_forwarded_is_ignored_when_x_forwarded_for_is_configured():
+    client = make_client(("10.0.0.0/8",))
+    headers = {"forwarded": "for=127.0.0.1", "x-forwarded-for": "203.0.113.5"}
+    assert client_ip(client, "10.0.0.2", headers) == "203.0.113.5"
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0"])
+def test_trusting_everyone_refuses_to_build(cidr):
+    with pytest.raises(ConfigError):
+        TrustedProxiesConfig(proxies=(cidr,))
+
+
+def test_host_bits_in_a_cidr_refuse_to_build():
+    with pytest.raises(ConfigError):
+        TrustedProxiesConfig(proxies=("10.0.0.1/8",))

@@ -1,0 +1,137 @@
+"""``daloy-edge dev`` + ``daloy-edge token``: a working token in one step, dev only."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from daloy_edge.cli import main
+from daloy_edge.commands import _devkey
+from daloy_edge.testing import TestClient
+from examples.secure_app import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def dev_env(tmp_path: Path) -> dict[str, str]:
+    environ = {"DALOY_DEV_STATE_DIR": str(tmp_path / "state")}
+    _devkey.prepare_dev_identity(environ)
+    return environ
+
+
+def test_dev_key_is_private_to_the_user(tmp_path):
+    environ = dev_env(tmp_path)
+    state = Path(environ["DALOY_DEV_STATE_DIR"])
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / _devkey.KEY_FILE).stat().st_mode) == 0o600
+
+
+def test_dev_key_file_is_labelled_development_only(tmp_path):
+    environ = dev_env(tmp_path)
+    state = _devkey.load_dev_key(Path(environ["DALOY_DEV_STATE_DIR"]))
+    assert state["warning"].startswith("DEVELOPMENT ONLY")
+
+
+def test_public_jwks_carries_no_private_material(tmp_path):
+    environ = dev_env(tmp_path)
+    text = Path(environ["DALOY_JWKS_FILE"]).read_text()
+    assert '"d"' not in text
+
+
+def test_configured_jwks_is_never_replaced_by_a_dev_key(tmp_path):
+    environ = {"DALOY_JWKS_URL": "https://idp.example/jwks", "DALOY_DEV_STATE_DIR": str(tmp_path)}
+    assert _devkey.prepare_dev_identity(environ) == []
+    assert not (tmp_path / _devkey.KEY_FILE).exists()
+
+
+def test_minted_token_is_accepted_by_the_reference_app(tmp_path, capsys):
+    environ = dev_env(tmp_path)
+    status = main(
+        [
+            "token",
+            "--sub",
+            "alice",
+            "--scope",
+            "reports:read",
+            "--state-dir",
+            environ["DALOY_DEV_STATE_DIR"],
+        ]
+    )
+    assert status == 0
+    token = capsys.readouterr().out.strip()
+    client = TestClient(create_app(environ))
+    headers = {"authorization": f"Bearer {token}"}
+    assert client.get("/api/me", headers=headers).json() == {
+        "sub": "alice",
+        "scopes": ["reports:read"],
+    }
+    assert client.get("/api/reports", headers=headers).status == 200
+    assert client.post("/api/reports", headers=headers, json={"a": 1}).status == 403
+
+
+def test_token_without_a_running_dev_server_fails_clearly(tmp_path, capsys):
+    assert main(["token", "--sub", "alice", "--state-dir", str(tmp_path)]) == 1
+    assert "daloy-edge dev" in capsys.readouterr().err
+
+
+def test_token_refuses_an_overlong_lifetime(tmp_path, capsys):
+    environ = dev_env(tmp_path)
+    args = ["token", "--sub", "a", "--ttl", "999999", "--state-dir", environ["DALOY_DEV_STATE_DIR"]]
+    assert main(args) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_dev_server_and_token_command_end_to_end(tmp_path):
+    port = _free_port()
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DALOY_")}
+    env["DALOY_DEV_STATE_DIR"] = str(state)
+    cli = [sys.executable, "-m", "daloy_edge.cli"]
+    server = subprocess.Popen(
+        [*cli, "dev", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        token = subprocess.run(
+            [*cli, "token", "--sub", "alice", "--scope", "reports:read"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        me = httpx.get(f"{base}/api/me", headers={"authorization": f"Bearer {token}"})
+        assert me.json() == {"sub": "alice", "scopes": ["reports:read"]}
+        keys = httpx.get(f"{base}/.well-known/dev-jwks.json").json()["keys"]
+        assert len(keys) == 1 and "d" not in keys[0]
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    assert not (state / _devkey.KEY_FILE).exists()

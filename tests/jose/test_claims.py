@@ -1,0 +1,101 @@
+"""Claims validation against an explicit now."""
+
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge import ConfigError
+from daloy_edge.jose import ClaimsPolicy, InvalidToken, validate_claims
+
+NOW = 1_000_000.0
+POLICY = ClaimsPolicy(issuer="https://idp", audience=("api", "api2"), leeway_s=30)
+
+
+def claims(**overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {"iss": "https://idp", "aud": "api", "exp": NOW + 60}
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def test_valid_claims_pass():
+    validate_claims(claims(), POLICY, NOW)
+
+
+def test_exp_within_the_leeway_passes():
+    validate_claims(claims(exp=NOW - 29), POLICY, NOW)
+
+
+def test_exp_at_the_leeway_boundary_fails():
+    with pytest.raises(InvalidToken, match="expired"):
+        validate_claims(claims(exp=NOW - 30), POLICY, NOW)
+
+
+def test_nbf_within_the_leeway_passes():
+    validate_claims(claims(nbf=NOW + 30), POLICY, NOW)
+
+
+def test_nbf_beyond_the_leeway_fails():
+    with pytest.raises(InvalidToken, match="nbf"):
+        validate_claims(claims(nbf=NOW + 31), POLICY, NOW)
+
+
+def test_iat_beyond_the_leeway_fails():
+    with pytest.raises(InvalidToken, match="iat"):
+        validate_claims(claims(iat=NOW + 31), POLICY, NOW)
+
+
+def test_lifetime_is_measured_from_iat():
+    policy = ClaimsPolicy(issuer="https://idp", audience="api", max_lifetime_s=3600)
+    validate_claims(claims(iat=NOW - 100, exp=NOW + 3500), policy, NOW)
+    with pytest.raises(InvalidToken, match="lifetime"):
+        validate_claims(claims(iat=NOW - 100, exp=NOW + 3501), policy, NOW)
+
+
+def test_lifetime_limit_can_be_disabled():
+    policy = ClaimsPolicy(issuer="https://idp", audience="api", max_lifetime_s=None)
+    validate_claims(claims(exp=NOW + 10**8), policy, NOW)
+
+
+def test_any_accepted_audience_in_a_list_passes():
+    validate_claims(claims(aud=["other", "api2"]), POLICY, NOW)
+
+
+def test_empty_audience_list_fails():
+    with pytest.raises(InvalidToken, match="aud"):
+        validate_claims(claims(aud=[]), POLICY, NOW)
+
+
+def test_null_nbf_fails():
+    with pytest.raises(InvalidToken, match="null"):
+        validate_claims(claims(nbf=None) | {"nbf": None}, POLICY, NOW)
+
+
+def test_non_string_subject_fails():
+    with pytest.raises(InvalidToken, match="sub"):
+        validate_claims(claims(sub=42), POLICY, NOW)
+
+
+def test_required_claims_must_be_present():
+    policy = ClaimsPolicy(issuer="https://idp", audience="api", required=("sub", "jti"))
+    with pytest.raises(InvalidToken, match="jti"):
+        validate_claims(claims(sub="a"), policy, NOW)
+
+
+def test_issuer_comparison_is_exact():
+    with pytest.raises(InvalidToken, match="issuer"):
+        validate_claims(claims(iss="https://IDP"), POLICY, NOW)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"issuer": "", "audience": "a"},
+        {"issuer": "i", "audience": ""},
+        {"issuer": "i", "audience": ()},
+        {"issuer": "i", "audience": "a", "leeway_s": -1},
+        {"issuer": "i", "audience": "a", "max_lifetime_s": 0},
+    ],
+)
+def test_invalid_policies_refuse_to_build(kwargs):
+    with pytest.raises(ConfigError):
+        ClaimsPolicy(**kwargs)

@@ -1,0 +1,289 @@
+"""JWKSClient against a real JWKS server on 127.0.0.1: caching, rotation and outages."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from daloy_edge import ConfigError
+from daloy_edge.jose import JWKSClient, KeysUnavailable, cache_ttl
+from daloy_edge.transport import HttpxTransport
+from tests.jose.jwks_server import FakeClock, JWKSServer
+from tests.jwtkit import ec_key, jwks, public_jwk, rsa_key
+
+
+def key_a() -> dict[str, object]:
+    return public_jwk(ec_key(), "key-a")
+
+
+def key_b() -> dict[str, object]:
+    return public_jwk(ec_key("b", "P-256"), "key-b")
+
+
+@pytest.fixture
+async def server():
+    srv = await JWKSServer(jwks(key_a())).start()
+    yield srv
+    await srv.close()
+
+
+@pytest.fixture
+async def transport():
+    t = HttpxTransport()
+    yield t
+    await t.aclose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def client(server, transport, clock) -> JWKSClient:
+    return JWKSClient(server.url, transport=transport, allow_insecure_http=True, clock=clock)
+
+
+async def test_fetches_the_set_and_finds_a_kid(client, server):
+    key = await client.get_key("key-a")
+    assert key is not None and key.kid == "key-a"
+    assert server.hits == 1
+
+
+async def test_known_kid_is_served_from_cache(client, server):
+    for _ in range(5):
+        assert await client.get_key("key-a") is not None
+    assert server.hits == 1
+
+
+async def test_refetches_when_max_age_expires(client, server, clock):
+    await client.get_key("key-a")
+    clock.advance(299)
+    await client.get_key("key-a")
+    assert server.hits == 1
+    clock.advance(2)
+    await client.get_key("key-a")
+    assert server.hits == 2
+
+
+async def test_ttl_follows_cache_control_max_age(client, server, clock):
+    server.headers = {"cache-control": "max-age=1000"}
+    await client.get_key("key-a")
+    clock.advance(900)
+    await client.get_key("key-a")
+    assert server.hits == 1
+    clock.advance(101)
+    await client.get_key("key-a")
+    assert server.hits == 2
+
+
+async def test_max_age_zero_is_raised_to_the_minimum_ttl(client, server, clock):
+    server.headers = {"cache-control": "max-age=0"}
+    await client.get_key("key-a")
+    clock.advance(59)
+    await client.get_key("key-a")
+    assert server.hits == 1
+
+
+async def test_rotated_in_key_is_fetched_on_first_use(client, server, clock):
+    await client.get_key("key-a")
+    server.document = jwks(key_a(), key_b())
+    clock.advance(31)
+    key = await client.get_key("key-b")
+    assert key is not None and key.kid == "key-b"
+    assert server.hits == 2
+
+
+async def test_rotated_out_key_is_gone_after_the_next_refresh(client, server, clock):
+    await client.get_key("key-a")
+    server.document = jwks(key_b())
+    clock.advance(301)
+    assert await client.get_key("key-a") is None
+    assert await client.get_key("key-b") is not None
+
+
+async def test_unknown_kid_does_not_refetch_within_the_cooldown(client, server, clock):
+    await client.get_key("key-a")
+    clock.advance(10)
+    assert await client.get_key("nope") is None
+    assert server.hits == 1
+
+
+async def test_random_kids_cause_at_most_one_fetch_per_cooldown(client, server, clock):
+    await client.get_key("key-a")
+    for i in range(200):
+        clock.advance(0.5)
+        await client.get_key(f"random-{i}")
+    # 100 simulated seconds: one refetch per 30 s cooldown at most.
+    assert server.hits <= 1 + 100 // 30 + 1
+
+
+async def test_negative_cache_remembers_a_kid_still_unknown_after_refetch(client, server, clock):
+    await client.get_key("key-a")
+    clock.advance(31)
+    assert await client.get_key("ghost") is None
+    assert server.hits == 2
+    clock.advance(31)
+    assert await client.get_key("ghost") is None
+    assert server.hits == 2
+
+
+async def test_single_flight_100_concurrent_new_kid_lookups_make_one_fetch(client, server, clock):
+    await client.get_key("key-a")
+    server.document = jwks(key_a(), key_b())
+    server.delay = 0.2
+    clock.advance(31)
+    results = await asyncio.gather(*(client.get_key("key-b") for _ in range(100)))
+    assert all(r is not None and r.kid == "key-b" for r in results)
+    assert server.hits == 2
+
+
+async def test_single_flight_on_a_cold_cache(client, server):
+    server.delay = 0.1
+    results = await asyncio.gather(*(client.get_key("key-a") for _ in range(100)))
+    assert all(r is not None for r in results)
+    assert server.hits == 1
+
+
+async def test_stale_keys_are_served_while_the_idp_fails(client, server, clock):
+    await client.get_key("key-a")
+    server.status = 503
+    clock.advance(301)
+    assert await client.get_key("key-a") is not None
+    assert server.hits == 2
+    assert client.last_error is not None
+
+
+async def test_failed_refresh_backs_off_before_retrying(client, server, clock):
+    await client.get_key("key-a")
+    server.status = 500
+    clock.advance(301)
+    await client.get_key("key-a")
+    clock.advance(1)
+    await client.get_key("key-a")
+    assert server.hits == 2
+    clock.advance(5)
+    await client.get_key("key-a")
+    assert server.hits == 3
+
+
+async def test_outage_longer_than_the_stale_bound_makes_keys_unavailable(server, transport, clock):
+    client = JWKSClient(
+        server.url,
+        transport=transport,
+        allow_insecure_http=True,
+        clock=clock,
+        stale_if_error_s=600,
+    )
+    await client.get_key("key-a")
+    server.status = 503
+    clock.advance(300 + 601)
+    with pytest.raises(KeysUnavailable):
+        await client.get_key("key-a")
+
+
+async def test_recovers_when_the_idp_comes_back(client, server, clock):
+    await client.get_key("key-a")
+    server.status = 503
+    clock.advance(301)
+    await client.get_key("key-a")
+    server.status = 200
+    server.document = jwks(key_b())
+    clock.advance(6)
+    assert await client.get_key("key-b") is not None
+    assert client.last_error is None
+
+
+async def test_cold_start_outage_raises_keys_unavailable(client, server):
+    server.status = 502
+    with pytest.raises(KeysUnavailable):
+        await client.get_key("key-a")
+
+
+async def test_server_that_is_down_raises_keys_unavailable(server, transport, clock):
+    url = server.url
+    await server.close()
+    client = JWKSClient(url, transport=transport, allow_insecure_http=True, clock=clock)
+    with pytest.raises(KeysUnavailable):
+        await client.get_key("key-a")
+
+
+async def test_oversized_response_is_refused(server, transport, clock):
+    client = JWKSClient(
+        server.url, transport=transport, allow_insecure_http=True, clock=clock, max_bytes=2048
+    )
+    server.document = jwks(*(public_jwk(rsa_key(), f"k{i}") for i in range(10)))
+    with pytest.raises(KeysUnavailable):
+        await client.get_key("k1")
+    assert "too large" in (client.last_error or "")
+
+
+async def test_slow_response_is_abandoned_at_the_timeout(server, transport, clock):
+    client = JWKSClient(
+        server.url, transport=transport, allow_insecure_http=True, clock=clock, timeout_s=0.3
+    )
+    server.delay = 3
+    started = time.monotonic()
+    with pytest.raises(KeysUnavailable):
+        await client.get_key("key-a")
+    assert time.monotonic() - started < 2
+
+
+async def test_redirect_is_not_followed(client, server):
+    server.status = 302
+    server.headers = {"location": "http://127.0.0.1:9/evil.json"}
+    with pytest.raises(KeysUnavailable):
+        await client.get_key("key-a")
+    assert server.hits == 1
+
+
+async def test_malformed_refresh_keeps_the_previous_keys(client, server, clock):
+    await client.get_key("key-a")
+    server.body = b'{"keys": [}'
+    clock.advance(301)
+    assert await client.get_key("key-a") is not None
+
+
+async def test_set_with_private_key_material_is_refused(client, server):
+    leaked = public_jwk(ec_key(), "key-a", d="AAAA")
+    server.document = jwks(leaked)
+    with pytest.raises(KeysUnavailable):
+        await client.get_key("key-a")
+
+
+def test_plain_http_url_is_refused_without_the_opt_in():
+    with pytest.raises(ConfigError):
+        JWKSClient("http://idp.example/jwks.json")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://idp.example/jwks", "https://user:pw@idp.example/jwks", "https:///jwks", "jwks.json"],
+)
+def test_malformed_or_credentialed_urls_are_refused(url):
+    with pytest.raises(ConfigError):
+        JWKSClient(url)
+
+
+def test_cache_ttl_subtracts_age():
+    ttl = cache_ttl(
+        {"Cache-Control": "max-age=600", "Age": "100"}, default=1, minimum=1, maximum=10**6
+    )
+    assert ttl == 500
+
+
+def test_cache_ttl_no_store_means_the_minimum():
+    assert cache_ttl({"cache-control": "no-store"}, default=300, minimum=60, maximum=3600) == 60
+
+
+def test_cache_ttl_is_capped_at_the_maximum():
+    assert (
+        cache_ttl({"cache-control": "max-age=999999"}, default=300, minimum=60, maximum=3600)
+        == 3600
+    )
+
+
+def test_cache_ttl_ignores_a_malformed_max_age():
+    assert cache_ttl({"cache-control": "max-age=-5"}, default=300, minimum=60, maximum=3600) == 300

@@ -1,0 +1,104 @@
+"""Compact JWS parsing, strict base64url and the verifier's order of checks."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+import pytest
+
+from daloy_edge.jose import (
+    ClaimsPolicy,
+    InvalidToken,
+    JWKSet,
+    JWTVerifier,
+    b64url_decode,
+    b64url_encode,
+    check_header,
+    parse_compact,
+)
+from tests.jwtkit import AUDIENCE, ISSUER, NOW, assemble, claims, ec_key, jwks, mint, public_jwk
+
+
+@pytest.mark.parametrize("data", [b"", b"a", b"ab", b"abc", bytes(range(256))])
+def test_base64url_round_trips(data):
+    assert b64url_decode(b64url_encode(data)) == data
+
+
+@pytest.mark.parametrize("text", ["a", "aGk=", "aG+k", "aG/k", "aGj", "a Gk", "aGk\n", "aé"])
+def test_non_canonical_base64url_is_refused(text):
+    with pytest.raises(ValueError):
+        b64url_decode(text)
+
+
+def test_parse_compact_exposes_header_and_signing_input():
+    token = mint(ec_key(), "ES256", "k")
+    jws = parse_compact(token)
+    assert jws.header["kid"] == "k"
+    assert hmac.compare_digest(jws.signing_input, token.rsplit(".", 1)[0].encode())
+    assert len(jws.signature) == 64
+
+
+def test_header_without_alg_is_refused():
+    with pytest.raises(InvalidToken, match="alg missing"):
+        check_header({"kid": "k"}, {"ES256"})
+
+
+def test_typ_is_enforced_when_configured():
+    check_header({"alg": "ES256", "kid": "k", "typ": "application/at+jwt"}, {"ES256"}, {"at+jwt"})
+    with pytest.raises(InvalidToken, match="typ"):
+        check_header({"alg": "ES256", "kid": "k", "typ": "JWT"}, {"ES256"}, {"at+jwt"})
+
+
+def verifier(**kwargs: object) -> JWTVerifier:
+    return JWTVerifier(
+        keys=JWKSet.parse(jwks(public_jwk(ec_key(), "k"))),
+        algorithms=["ES256"],
+        policy=ClaimsPolicy(issuer=ISSUER, audience=AUDIENCE),
+        clock=lambda: NOW,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def test_verifier_returns_the_claims():
+    verified = await verifier().verify(mint(ec_key(), "ES256", "k"))
+    assert verified.claims["sub"] == "alice"
+    assert verified.header["alg"] == "ES256"
+
+
+async def test_header_of_a_verified_token_is_read_only():
+    verified = await verifier().verify(mint(ec_key(), "ES256", "k"))
+    with pytest.raises(TypeError):
+        verified.header["alg"] = "none"  # type: ignore[index]
+
+
+async def test_signature_is_checked_before_the_claims_are_read():
+    token = assemble({"alg": "ES256", "kid": "k"}, "[not json", bytes(64))
+    with pytest.raises(InvalidToken, match="signature"):
+        await verifier().verify(token)
+
+
+async def test_unknown_kid_reason():
+    with pytest.raises(InvalidToken, match="unknown kid"):
+        await verifier().verify(mint(ec_key(), "ES256", "other"))
+
+
+async def test_claims_are_checked_after_a_valid_signature():
+    token = mint(ec_key(), "ES256", "k", claims(aud="elsewhere"))
+    with pytest.raises(InvalidToken, match="audience"):
+        await verifier().verify(token)
+
+
+async def test_cached_header_still_checks_each_signature():
+    v = verifier()
+    good = mint(ec_key(), "ES256", "k")
+    await v.verify(good)
+    header, _, signature = good.split(".")
+    forged = f"{header}.{b64url_encode(json.dumps(claims(sub='admin')).encode())}.{signature}"
+    with pytest.raises(InvalidToken, match="bad signature"):
+        await v.verify(forged)
+
+
+async def test_typ_policy_applies_through_the_verifier():
+    with pytest.raises(InvalidToken, match="typ"):
+        await verifier(typ=["at+jwt"]).verify(mint(ec_key(), "ES256", "k"))

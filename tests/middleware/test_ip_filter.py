@@ -1,0 +1,86 @@
+"""IPFilter allow and deny lists over IPv4 and IPv6."""
+
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge import App, ConfigError, Request
+from daloy_edge.middleware.ip_filter import IPFilter, IPFilterConfig
+from daloy_edge.testing import TestClient
+
+
+def make_client(**lists: tuple[str, ...]) -> TestClient:
+    app = App()
+
+    @app.get("/", middleware=[IPFilter(IPFilterConfig(**lists))])
+    async def root(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    return TestClient(app)
+
+
+def status(client: TestClient, address: str | None) -> int:
+    return client.get("/", client=address).status  # type: ignore[arg-type]
+
+
+def test_allowed_ipv4_passes():
+    assert status(make_client(allow=("192.0.2.0/24",)), "192.0.2.10") == 200
+
+
+def test_address_outside_the_allow_list_is_403():
+    response = make_client(allow=("192.0.2.0/24",)).get("/", client="198.51.100.1")
+    assert response.status == 403
+    assert response.json()["type"].endswith("ip-not-allowed")
+
+
+def test_allowed_ipv6_passes():
+    assert status(make_client(allow=("2001:db8::/32",)), "2001:db8::5") == 200
+
+
+def test_ipv6_outside_the_allow_list_is_403():
+    assert status(make_client(allow=("2001:db8::/32",)), "2001:db9::5") == 403
+
+
+def test_ipv4_mapped_address_matches_an_ipv4_allow_list():
+    assert status(make_client(allow=("192.0.2.0/24",)), "::ffff:192.0.2.10") == 200
+
+
+def test_ipv4_mapped_address_is_caught_by_an_ipv4_deny_list():
+    assert status(make_client(deny=("192.0.2.0/24",)), "::ffff:192.0.2.10") == 403
+
+
+def test_ipv4_mapped_network_in_config_matches_ipv4_clients():
+    assert status(make_client(allow=("::ffff:192.0.2.0/120",)), "192.0.2.10") == 200
+
+
+def test_deny_wins_over_allow():
+    client = make_client(allow=("10.0.0.0/8",), deny=("10.6.6.0/24",))
+    assert status(client, "10.6.6.6") == 403
+    assert status(client, "10.1.1.1") == 200
+
+
+def test_deny_only_list_lets_others_pass():
+    assert status(make_client(deny=("10.0.0.0/8",)), "192.0.2.1") == 200
+
+
+def test_unknown_client_address_is_refused():
+    assert status(make_client(deny=("10.0.0.0/8",)), "unknown") == 403
+
+
+def test_ipv6_zone_is_ignored_when_matching():
+    assert status(make_client(allow=("fe80::/10",)), "fe80::1%eth0") == 200
+
+
+def test_empty_lists_refuse_to_build():
+    with pytest.raises(ConfigError):
+        IPFilterConfig()
+
+
+def test_malformed_cidr_refuses_to_build():
+    with pytest.raises(ConfigError):
+        IPFilterConfig(allow=("300.0.0.0/8",))
+
+
+def test_single_string_instead_of_tuple_refuses_to_build():
+    with pytest.raises(ConfigError):
+        IPFilterConfig(allow="10.0.0.0/8")  # type: ignore[arg-type]

@@ -1,0 +1,98 @@
+"""requires(): scope checks per route, per decorator and from both scope claims."""
+
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge import App, ConfigError, Request, use
+from daloy_edge.middleware.scopes import requires
+from daloy_edge.principal import Principal, scopes_from_claims
+from daloy_edge.testing import TestClient
+
+
+def with_principal(principal: Principal | None):
+    async def set_principal(request: Request, call_next):
+        request.principal = principal
+        return await call_next(request)
+
+    return set_principal
+
+
+def make_app(principal: Principal | None) -> App:
+    app = App(middleware=[with_principal(principal)])
+
+    @app.get("/read", middleware=[requires("reports:read")])
+    async def read(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/write")
+    @use(requires("reports:read", "reports:write"))
+    async def write(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+def test_granted_scope_passes():
+    app = make_app(Principal("alice", frozenset({"reports:read"})))
+    assert TestClient(app).get("/read").status == 200
+
+
+def test_missing_scope_is_403_insufficient_scope():
+    app = make_app(Principal("alice", frozenset({"reports:write"})))
+    response = TestClient(app).get("/read")
+    assert response.status == 403
+    assert response.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
+    assert response.json()["type"].endswith("insufficient-scope")
+
+
+def test_every_required_scope_must_be_granted_via_use_decorator():
+    client = TestClient(make_app(Principal("alice", frozenset({"reports:read"}))))
+    assert client.get("/write").status == 403
+    both = make_app(Principal("alice", frozenset({"reports:read", "reports:write"})))
+    assert TestClient(both).get("/write").status == 200
+
+
+def test_no_principal_is_401_not_403():
+    response = TestClient(make_app(None)).get("/read")
+    assert response.status == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_comma_joined_scope_string_grants_nothing_extra():
+    scopes = scopes_from_claims({"scope": "reports:read,reports:write"})
+    app = make_app(Principal("alice", scopes))
+    assert TestClient(app).get("/read").status == 403
+
+
+def test_scope_claim_is_space_separated():
+    assert scopes_from_claims({"scope": "a  b"}) == {"a", "b"}
+
+
+def test_scp_list_is_read():
+    assert scopes_from_claims({"scp": ["a", "b"]}) == {"a", "b"}
+
+
+def test_scp_space_separated_string_is_read():
+    assert scopes_from_claims({"scp": "a b"}) == {"a", "b"}
+
+
+def test_scp_list_entries_are_not_split():
+    assert scopes_from_claims({"scp": ["a b"]}) == {"a b"}
+
+
+@pytest.mark.parametrize("value", [1, {"a": True}, ["a", 2], True])
+def test_malformed_scope_claims_are_refused(value):
+    with pytest.raises(ValueError):
+        scopes_from_claims({"scope": value})
+
+
+@pytest.mark.parametrize("scope", ["", "a b", 'a"', "a\\b"])
+def test_invalid_required_scope_refuses_to_build(scope):
+    with pytest.raises(ConfigError):
+        requires(scope)
+
+
+def test_requires_needs_a_scope():
+    with pytest.raises(ConfigError):
+        requires()
