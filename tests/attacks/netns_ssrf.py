@@ -268,3 +268,12 @@ async def test_fetch_route_refuses_every_corpus_url_without_connecting(catch_all
         if response.status == 403:
             assert response.json()["type"].endswith("egress-denied"), url
     assert sum(s.connections for s in catch_all) == 0
+
+
+async def test_catch_all_listener_counts_a_connection_the_policy_permits(catch_all):
+    # Positive control for the zero-connection assertions above.
+    everything_local = EgressPolicy(allow_hosts=("loopback.test",), allow_cidrs=("127.0.0.1/32",))
+    async with GuardedClient(everything_local, resolver=SystemResolver()) as client:
+        response = await client.get("http://loopback.test/")
+    assert response.status == 404
+    assert sum(s.connections for s in catch_all) == 1
