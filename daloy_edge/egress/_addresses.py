@@ -22,9 +22,22 @@ __all__ = [
 
 IPAddress: TypeAlias = IPv4Address | IPv6Address
 
-_V4_BLOCKS: tuple[tuple[IPv4Network, str], ...] = tuple(
-    (IPv4Network(net), name)
-    for net, name in (
+
+def _ranges(
+    blocks: tuple[tuple[str, str], ...], network: type[IPv4Network] | type[IPv6Network]
+) -> tuple[tuple[int, int, str], ...]:
+    # Integer bounds: a comparison per block instead of building network objects per check.
+    nets = [(network(net), name) for net, name in blocks]
+    return tuple((int(n.network_address), int(n.broadcast_address), name) for n, name in nets)
+
+
+def _bounds(net: str) -> tuple[int, int]:
+    parsed = IPv6Network(net)
+    return int(parsed.network_address), int(parsed.broadcast_address)
+
+
+_V4_BLOCKS = _ranges(
+    (
         ("0.0.0.0/8", "this-network"),
         ("10.0.0.0/8", "private"),
         ("100.64.0.0/10", "shared-address-space"),
@@ -44,12 +57,12 @@ _V4_BLOCKS: tuple[tuple[IPv4Network, str], ...] = tuple(
         ("224.0.0.0/4", "multicast"),
         ("255.255.255.255/32", "broadcast"),
         ("240.0.0.0/4", "reserved"),
-    )
+    ),
+    IPv4Network,
 )
 
-_V6_BLOCKS: tuple[tuple[IPv6Network, str], ...] = tuple(
-    (IPv6Network(net), name)
-    for net, name in (
+_V6_BLOCKS = _ranges(
+    (
         ("::/128", "unspecified"),
         ("::1/128", "loopback"),
         ("::ffff:0:0/96", "ipv4-mapped"),
@@ -67,17 +80,23 @@ _V6_BLOCKS: tuple[tuple[IPv6Network, str], ...] = tuple(
         ("fe80::/10", "link-local"),
         ("fec0::/10", "site-local"),
         ("ff00::/8", "multicast"),
-    )
+    ),
+    IPv6Network,
 )
 
-_GLOBAL_UNICAST = IPv6Network("2000::/3")
-_NAT64 = IPv6Network("64:ff9b::/96")
-_TEREDO = IPv6Network("2001::/32")
-_SIX_TO_FOUR = IPv6Network("2002::/16")
-_COMPATIBLE = IPv6Network("::/96")
-_TRANSLATED = IPv6Network("::ffff:0:0:0/96")
-_LOCAL_NAT64 = IPv6Network("64:ff9b:1::/48")
+_GLOBAL_UNICAST = _bounds("2000::/3")
+_NAT64 = _bounds("64:ff9b::/96")
+_TEREDO = _bounds("2001::/32")
+_SIX_TO_FOUR = _bounds("2002::/16")
+_COMPATIBLE = _bounds("::/96")
+_TRANSLATED = _bounds("::ffff:0:0:0/96")
+_LOCAL_NAT64 = _bounds("64:ff9b:1::/48")
 _LOW32 = 0xFFFFFFFF
+
+
+def _within(value: int, bounds: tuple[int, int]) -> bool:
+    return bounds[0] <= value <= bounds[1]
+
 
 METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
     ip_address(a)
@@ -116,20 +135,21 @@ def embedded_ipv4(address: IPAddress) -> tuple[tuple[str, IPv4Address], ...]:
     """IPv4 addresses carried inside ``address``, each with the name of the carrier form."""
     if isinstance(address, IPv4Address):
         return ()
-    low = IPv4Address(int(address) & _LOW32)
-    if address in _NAT64:
+    value = int(address)
+    low = IPv4Address(value & _LOW32)
+    if _within(value, _NAT64):
         return (("nat64", low),)
-    if address in _LOCAL_NAT64:
+    if _within(value, _LOCAL_NAT64):
         return (("nat64-local-use", low),)
-    if address in _TRANSLATED:
+    if _within(value, _TRANSLATED):
         return (("ipv4-translated", low),)
-    if address in _COMPATIBLE and int(address) > 1:
+    if _within(value, _COMPATIBLE) and value > 1:
         return (("ipv4-compatible", low),)
-    if address in _SIX_TO_FOUR and address.sixtofour is not None:
-        return (("6to4", address.sixtofour),)
-    if address in _TEREDO and address.teredo is not None:
-        server, client = address.teredo
-        return (("teredo-server", server), ("teredo-client", client))
+    if _within(value, _SIX_TO_FOUR):
+        return (("6to4", IPv4Address((value >> 80) & _LOW32)),)
+    if _within(value, _TEREDO):
+        server = IPv4Address((value >> 64) & _LOW32)
+        return (("teredo-server", server), ("teredo-client", IPv4Address(~value & _LOW32)))
     return ()
 
 
@@ -139,16 +159,12 @@ def classify(address: IPAddress) -> str | None:
     Carriers of embedded IPv4 (NAT64, 6to4, Teredo) are classed by what they carry, which
     the caller checks separately with :func:`embedded_ipv4`.
     """
+    value = int(address)
     if isinstance(address, IPv4Address):
-        for net, name in _V4_BLOCKS:
-            if address in net:
-                return name
+        return next((name for lo, hi, name in _V4_BLOCKS if lo <= value <= hi), None)
+    if _within(value, _TEREDO) or _within(value, _NAT64):
         return None
-    if address in _TEREDO or address in _NAT64:
-        return None
-    for net6, name in _V6_BLOCKS:
-        if address in net6:
-            return name
-    if address not in _GLOBAL_UNICAST:
+    name = next((name for lo, hi, name in _V6_BLOCKS if lo <= value <= hi), None)
+    if name is None and not _within(value, _GLOBAL_UNICAST):
         return "reserved"
-    return None
+    return name

@@ -11,7 +11,6 @@ can be pointed at user-supplied URLs safely.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -31,6 +30,8 @@ from daloy_edge.egress._url import Target, join_location
 from daloy_edge.transport import HTTPTransport, TransportError, TransportResponse
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
     from daloy_edge.egress._httpx import GuardedTransport

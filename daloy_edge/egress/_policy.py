@@ -99,7 +99,7 @@ class EgressPolicy:
     _schemes: frozenset[str] = field(init=False, repr=False, compare=False)
     _exact: frozenset[str] = field(init=False, repr=False, compare=False)
     _suffixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    _networks: tuple[Network, ...] = field(init=False, repr=False, compare=False)
+    _ranges: tuple[tuple[int, int, int], ...] = field(init=False, repr=False, compare=False)
     _named: frozenset[IPAddress] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -116,7 +116,10 @@ class EgressPolicy:
         object.__setattr__(self, "_schemes", schemes)
         object.__setattr__(self, "_exact", exact)
         object.__setattr__(self, "_suffixes", suffixes)
-        object.__setattr__(self, "_networks", networks)
+        ranges = tuple(
+            (n.version, int(n.network_address), int(n.broadcast_address)) for n in networks
+        )
+        object.__setattr__(self, "_ranges", ranges)
         object.__setattr__(self, "_named", named)
 
     def check_url(self, url: str) -> Target:
@@ -160,7 +163,8 @@ class EgressPolicy:
         return ip
 
     def _opted_in(self, ip: IPAddress) -> bool:
-        return any(ip.version == net.version and ip in net for net in self._networks)
+        value, version = int(ip), ip.version
+        return any(v == version and lo <= value <= hi for v, lo, hi in self._ranges)
 
     def _listed(self, host: str) -> bool:
         return host in self._exact or any(host.endswith(s) for s in self._suffixes)

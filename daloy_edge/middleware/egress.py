@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,8 @@ from daloy_edge.egress._resolver import Resolver
 from daloy_edge.transport import HTTPTransport
 
 if TYPE_CHECKING:
+    import ssl
+
     from daloy_edge._request import Request
     from daloy_edge._response import Response
     from daloy_edge.types import CallNext

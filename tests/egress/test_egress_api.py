@@ -26,7 +26,7 @@ from daloy_edge.egress import (
 from daloy_edge.testing import TestClient
 from daloy_edge.transport import TransportError, TransportResponse
 from examples.secure_app import create_app
-from tests.conftest import ROOT
+from tests.netns import ROOT
 
 
 def test_public_api_is_pinned():

@@ -99,6 +99,16 @@ async def test_tls_certificate_for_another_name_is_refused(tmp_path):
     assert server.requests == []
 
 
+async def test_denied_connection_leaves_the_shared_client_usable(upstream):
+    upstream.replies["/"] = Reply(body=b"ok")
+    resolver = FixedResolver({"bad.test": ["127.0.0.3"], "good.test": [ALLOWED]})
+    async with GuardedClient(POLICY, resolver=resolver) as client:
+        with pytest.raises(EgressDenied):
+            await client.get(f"http://bad.test:{upstream.port}/")
+        response = await client.get(f"http://good.test:{upstream.port}/")
+    assert response.body == b"ok"
+
+
 async def test_upstream_error_status_is_returned_not_raised(upstream):
     async with GuardedClient(POLICY) as client:
         response = await client.get(upstream.url("/missing"))
