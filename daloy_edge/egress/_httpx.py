@@ -175,6 +175,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
             max_connections=max_connections,
+            keepalive_expiry=5.0,
             http1=True,
             http2=False,
             retries=0,

@@ -103,6 +103,9 @@ class EgressPolicy:
     _named: frozenset[IPAddress] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        for name in ("schemes", "allow_hosts", "allow_cidrs"):
+            if isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} must be a sequence of strings, not one string")
         schemes = frozenset(s.lower() for s in self.schemes)
         if not schemes or not schemes <= _SCHEMES:
             raise ConfigError("schemes must be a non-empty subset of 'http' and 'https'")

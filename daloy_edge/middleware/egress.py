@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from daloy_edge._errors import ConfigError
 from daloy_edge.egress._client import EgressClient, FetchLimits, GuardedClient, PolicyOnlyClient
 from daloy_edge.egress._policy import EgressPolicy
 from daloy_edge.egress._resolver import Resolver
@@ -71,6 +72,9 @@ def fetch_guard(
     runtimes without DNS (Cloudflare Workers' ``fetch``): it selects
     :class:`~daloy_edge.egress.PolicyOnlyClient`, which cannot vet what names resolve to.
     """
+    for value in (allow_hosts, allow_cidrs, schemes):
+        if isinstance(value, str):
+            raise ConfigError("allow_hosts, allow_cidrs and schemes take sequences of strings")
     policy = EgressPolicy(
         allow_hosts=tuple(allow_hosts),
         allow_cidrs=tuple(allow_cidrs),

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import daloy_edge.egress as egress
-from daloy_edge import App, Request
+from daloy_edge import App, ConfigError, Request
 from daloy_edge.egress import (
     EgressDenied,
     EgressFailed,
@@ -126,6 +126,11 @@ def test_fetch_guard_hands_handlers_the_guarded_client():
     assert seen == [guard.client]
     assert isinstance(guard.client, GuardedClient)
     assert guard.client.policy.check_url("https://api.example.com/").host == "api.example.com"
+
+
+def test_fetch_guard_refuses_a_single_string_as_host_list():
+    with pytest.raises(ConfigError):
+        fetch_guard(allow_hosts="api.example.com")
 
 
 def test_egress_client_without_a_guard_raises_lookup_error():

@@ -165,6 +165,8 @@ def test_overlong_url_is_denied():
         {"allow_hosts": ("*.*.example.com",)},
         {"allow_hosts": ("example.com.",)},
         {"max_url_length": 4},
+        {"allow_hosts": "api.example.com"},
+        {"allow_cidrs": "10.0.0.0/8"},
     ],
     ids=lambda o: next(iter(o.items()))[0] + "=" + repr(next(iter(o.values()))),
 )
