@@ -7,10 +7,12 @@ destinations; ``DALOY_EGRESS_ALLOW_CIDRS`` opts otherwise denied ranges in (test
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 
 from daloy_edge import App, BadRequest, Request, Response
 from daloy_edge.egress import FetchLimits, egress_client, fetch_guard
+from daloy_edge.transport import HTTPTransport
 
 _URL_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 MAX_URL_LENGTH = 4096
@@ -30,6 +32,17 @@ def _url_param(request: Request) -> str:
     return url
 
 
+def _workers_fetch() -> HTTPTransport | None:
+    # Pyodide (Cloudflare Workers) has no sockets and no DNS API: there the guard checks
+    # URLs, literal addresses and names, and sends through the Workers fetch.
+    if sys.platform != "emscripten":
+        return None
+    from daloy_edge_cloudflare import FetchTransport
+
+    transport: HTTPTransport = FetchTransport()
+    return transport
+
+
 def install(app: App, env: Mapping[str, str]) -> None:
     """Add ``/fetch`` to ``app`` (the guard runs for that route only)."""
     guard = fetch_guard(
@@ -39,6 +52,7 @@ def install(app: App, env: Mapping[str, str]) -> None:
         # in listen on ephemeral ports. Library users keep the 80/443 default.
         ports=None,
         limits=FetchLimits(connect_timeout=3.0, read_timeout=5.0, total_timeout=8.0),
+        policy_only_transport=_workers_fetch(),
     )
     app.on_shutdown(guard.aclose)
 
