@@ -1,4 +1,7 @@
-"""Middleware, one module per concern; import each from its module, for example
-``from daloy_edge.middleware.ratelimit import RateLimit``, so an app loads only what it uses."""
+"""Middleware: one module per defense, thin glue over the pure layers.
+
+Import from the submodules (``daloy_edge.middleware.sessions``, ``.csrf``, ...); each is
+loaded only when used.
+"""
 
 __all__: list[str] = []
