@@ -56,7 +56,11 @@ class HttpxTransport:
         if self._client is None:
             import httpx
 
-            self._client = httpx.AsyncClient(verify=self._verify, follow_redirects=False)
+            # No proxies from the environment and no cookie jar: calls to an identity
+            # provider or a store must not be redirected or carry state between requests.
+            self._client = httpx.AsyncClient(
+                verify=self._verify, follow_redirects=False, trust_env=False
+            )
         return self._client
 
     async def request(
@@ -84,6 +88,7 @@ class HttpxTransport:
                     if total > max_bytes:
                         raise TransportError("response too large")
                     chunks.append(chunk)
+                client.cookies.clear()
                 return TransportResponse(
                     response.status_code, dict(response.headers), b"".join(chunks)
                 )

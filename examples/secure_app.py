@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from daloy_edge_asgi import ASGIApp
 
 from daloy_edge import App
-from examples.reference import browser, core_routes, identity
+from examples.reference import browser, core_routes, egress, identity
 
 __all__ = ["app", "asgi", "create_app", "gcf_handler", "lambda_handler"]  # noqa: F822
 
@@ -24,6 +24,7 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     core_routes.install(app)
     browser.install(app, env)
     identity.install(app, env)
+    egress.install(app, env)
     return app
 
 

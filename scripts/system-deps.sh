@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the real services the test suite starts (redis-server, node, chromium) when missing.
+# Installs the real services the test suite starts (redis-server, node, chromium) and the
+# tools the network-namespace SSRF tests use (unshare, ip) when missing.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing ${need[*]}: install them (apt-get install ${need[*]}) or run as root" >&2

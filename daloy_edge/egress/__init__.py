@@ -1,0 +1,100 @@
+"""Egress: an SSRF-safe outbound client for URLs that users supply.
+
+>>> from daloy_edge import App
+>>> from daloy_edge.egress import egress_client, fetch_guard
+>>> app = App()
+>>> app.use(fetch_guard(allow_hosts=["*.example.com"]))
+
+- :class:`EgressPolicy` (pure): strict URL parsing, scheme/port/host allow-lists, and the
+  deny-list of every special-purpose address block, IPv4 embedded in IPv6 included.
+- :class:`GuardedClient` (CPython, httpx imported on first use): resolves names itself,
+  vets every address, connects only to a vetted one, follows redirects itself.
+- :class:`PolicyOnlyClient` (Cloudflare Workers): the same checks on URLs and names over any
+  :class:`~daloy_edge.transport.HTTPTransport`; it cannot see what a name resolves to.
+- :func:`fetch_guard`: middleware handing handlers the client via :func:`egress_client`.
+
+Denials raise :class:`EgressDenied` (403 ``egress-denied``); failures :class:`EgressFailed`
+(502 ``egress-failed``) and :class:`EgressTimeout` (504 ``egress-timeout``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from daloy_edge._errors import GatewayTimeout, HTTPError, register_problem
+from daloy_edge.egress._addresses import METADATA_ADDRESSES
+from daloy_edge.egress._client import (
+    EgressClient,
+    EgressResponse,
+    FetchLimits,
+    GuardedClient,
+    PolicyOnlyClient,
+)
+from daloy_edge.egress._errors import EgressDenied, EgressFailed, EgressTimeout
+from daloy_edge.egress._policy import METADATA_HOSTS, SPECIAL_USE_DOMAINS, EgressPolicy
+from daloy_edge.egress._resolver import Resolver, SystemResolver
+from daloy_edge.egress._url import Target
+
+if TYPE_CHECKING:
+    from daloy_edge.egress._httpx import GuardedTransport
+    from daloy_edge.middleware.egress import FetchGuard, egress_client, fetch_guard
+
+__all__ = [
+    "METADATA_ADDRESSES",
+    "METADATA_HOSTS",
+    "SPECIAL_USE_DOMAINS",
+    "EgressClient",
+    "EgressDenied",
+    "EgressFailed",
+    "EgressPolicy",
+    "EgressResponse",
+    "EgressTimeout",
+    "FetchGuard",
+    "FetchLimits",
+    "GuardedClient",
+    "GuardedTransport",
+    "PolicyOnlyClient",
+    "Resolver",
+    "SystemResolver",
+    "Target",
+    "egress_client",
+    "fetch_guard",
+]
+
+_LAZY = {
+    "GuardedTransport": "daloy_edge.egress._httpx",
+    "FetchGuard": "daloy_edge.middleware.egress",
+    "egress_client": "daloy_edge.middleware.egress",
+    "fetch_guard": "daloy_edge.middleware.egress",
+}
+
+
+def __getattr__(name: str) -> object:
+    # httpx loads only when the transport is asked for; the middleware module imports
+    # this package, so it is loaded on first use rather than at import time.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+register_problem(
+    EgressDenied,
+    lambda e: HTTPError(
+        "the destination is not allowed", status=403, slug="egress-denied", title="Egress Denied"
+    ),
+)
+register_problem(
+    EgressTimeout,
+    lambda e: GatewayTimeout("the upstream did not answer in time", slug="egress-timeout"),
+)
+register_problem(
+    EgressFailed,
+    lambda e: HTTPError(
+        "the upstream request failed", status=502, slug="egress-failed", title="Bad Gateway"
+    ),
+)

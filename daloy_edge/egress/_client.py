@@ -1,0 +1,340 @@
+"""Guarded outbound clients: the policy on every hop, bounded time and size.
+
+:class:`GuardedClient` (CPython) resolves names itself and connects only to vetted
+addresses. :class:`PolicyOnlyClient` (runtimes without a DNS API, such as Cloudflare
+Workers) applies the same rules to URLs, literal addresses and names, but cannot see what a
+name resolves to. Both follow redirects themselves and implement
+:class:`~daloy_edge.transport.HTTPTransport`, so anything written against that protocol
+can be pointed at user-supplied URLs safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from daloy_edge._errors import ConfigError
+from daloy_edge.egress._errors import EgressDenied, EgressFailed, EgressTimeout
+from daloy_edge.egress._policy import EgressPolicy
+from daloy_edge.egress._redirects import (
+    REDIRECT_STATUSES,
+    drop_body_headers,
+    next_method,
+    prepare_headers,
+    strip_credentials,
+)
+from daloy_edge.egress._resolver import Resolver
+from daloy_edge.egress._url import Target, join_location
+from daloy_edge.transport import HTTPTransport, TransportError, TransportResponse
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
+
+    from daloy_edge.egress._httpx import GuardedTransport
+
+__all__ = ["EgressClient", "EgressResponse", "FetchLimits", "GuardedClient", "PolicyOnlyClient"]
+
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchLimits:
+    """Time and size bounds of one guarded fetch, redirects included.
+
+    ``connect_timeout`` covers name resolution, TCP and TLS of each connection;
+    ``read_timeout`` each read; ``total_timeout`` the whole exchange. ``credential_headers``
+    are dropped, for good, as soon as a redirect leaves the original origin.
+    """
+
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    total_timeout: float = 15.0
+    max_bytes: int = 1024 * 1024
+    max_redirects: int = 5
+    credential_headers: tuple[str, ...] = CREDENTIAL_HEADERS
+
+    def __post_init__(self) -> None:
+        timeouts = (self.connect_timeout, self.read_timeout, self.total_timeout)
+        if not all(t > 0 for t in timeouts):
+            raise ConfigError("timeouts must be positive")
+        if self.max_bytes <= 0:
+            raise ConfigError("max_bytes must be positive")
+        if not 0 <= self.max_redirects <= 20:
+            raise ConfigError("max_redirects must be between 0 and 20")
+
+
+@dataclass(frozen=True, slots=True)
+class EgressResponse(TransportResponse):
+    """A fully read response, with the URL it finally came from and the hops before it."""
+
+    url: str = ""
+    redirects: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class EgressClient(Protocol):
+    """What handlers receive from :func:`daloy_edge.egress.egress_client`."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
+    ) -> EgressResponse:
+        """Send one request to an allowed destination and read the whole response."""
+        ...
+
+    async def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> EgressResponse:
+        """``request("GET", url)``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release pooled connections."""
+        ...
+
+
+class _RedirectingClient:
+    """The hop loop shared by both clients; subclasses send one hop."""
+
+    def __init__(self, policy: EgressPolicy, limits: FetchLimits) -> None:
+        self.policy = policy
+        self.limits = limits
+        self._credentials = frozenset(h.lower() for h in limits.credential_headers)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
+    ) -> EgressResponse:
+        """Send ``method url`` and follow redirects; every hop is checked by the policy.
+
+        Raises :class:`EgressDenied` (destination refused), :class:`EgressTimeout` or
+        :class:`EgressFailed`; the response body is at most ``max_bytes``.
+        """
+        total = self.limits.total_timeout if timeout is None else timeout
+        bound = self.limits.max_bytes if max_bytes is None else max_bytes
+        scope = asyncio.timeout(total)
+        try:
+            async with scope:
+                return await self._follow(method.upper(), url, headers, body, bound)
+        except TimeoutError:
+            if scope.expired():
+                raise EgressTimeout("total time bound exceeded") from None
+            raise
+
+    async def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> EgressResponse:
+        """``request("GET", url, headers=headers)``."""
+        return await self.request("GET", url, headers=headers)
+
+    async def aclose(self) -> None:
+        """Release pooled connections (nothing to release by default)."""
+
+    async def _follow(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        max_bytes: int,
+    ) -> EgressResponse:
+        target = self.policy.check_url(url)
+        try:
+            sent = prepare_headers(headers)
+        except ValueError as exc:
+            raise EgressDenied(str(exc)) from None
+        origin, hops = target.origin, list[str]()
+        for _ in range(self.limits.max_redirects + 1):
+            response = await self._send(target, method, sent, body, max_bytes)
+            location = response.headers.get("location")
+            if response.status not in REDIRECT_STATUSES or location is None:
+                return EgressResponse(
+                    response.status, response.headers, response.body, target.url, tuple(hops)
+                )
+            hops.append(target.url)
+            target = self.policy.check_url(join_location(target.url, location))
+            method, next_body = next_method(response.status, method, body)
+            if next_body is None and body is not None:
+                sent = drop_body_headers(sent)
+            body = next_body
+            if target.origin != origin:
+                sent = strip_credentials(sent, self._credentials)
+        raise EgressFailed("too many redirects")
+
+    async def _send(
+        self,
+        target: Target,
+        method: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        max_bytes: int,
+    ) -> TransportResponse:
+        raise NotImplementedError
+
+
+class GuardedClient(_RedirectingClient):
+    """The SSRF-safe client for CPython: the policy, and vetted addresses only.
+
+    Names are resolved by ``resolver`` (the system resolver by default), every answer is
+    vetted, and the socket connects to a vetted address while the Host header and TLS SNI
+    keep the name; there is one lookup per connection, so DNS rebinding cannot slip between
+    check and connect. No cookies are kept between requests and no proxy is ever used.
+
+    >>> client = GuardedClient(EgressPolicy(allow_hosts=("api.example.com",)))
+    >>> # response = await client.get("https://api.example.com/v1/items")
+
+    Security: every hop is checked again; a redirect to another origin drops
+    ``Authorization``, ``Cookie`` and the other ``credential_headers``.
+    """
+
+    def __init__(
+        self,
+        policy: EgressPolicy | None = None,
+        *,
+        limits: FetchLimits | None = None,
+        resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__(policy or EgressPolicy(), limits or FetchLimits())
+        self._resolver = resolver
+        self._ssl_context = ssl_context
+        self._transport: GuardedTransport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        lim = self.limits
+        self._timeouts = {
+            "connect": lim.connect_timeout,
+            "read": lim.read_timeout,
+            "write": lim.read_timeout,
+            "pool": lim.connect_timeout,
+        }
+
+    def _current_transport(self) -> GuardedTransport:
+        # Pooled connections belong to the event loop that opened them.
+        loop = asyncio.get_running_loop()
+        if self._transport is None or self._loop is not loop:
+            from daloy_edge.egress._httpx import GuardedTransport
+
+            self._transport = GuardedTransport(
+                self.policy, resolver=self._resolver, ssl_context=self._ssl_context
+            )
+            self._loop = loop
+        return self._transport
+
+    async def _send(
+        self,
+        target: Target,
+        method: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        max_bytes: int,
+    ) -> TransportResponse:
+        import httpx
+
+        transport = self._current_transport()
+        extensions = {"timeout": self._timeouts}
+        request = httpx.Request(
+            method, target.url, headers=headers, content=body, extensions=extensions
+        )
+        try:
+            response = await transport.handle_async_request(request)
+            try:
+                return await _read(response, max_bytes)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise EgressTimeout(type(exc).__name__) from None
+        except httpx.HTTPError as exc:
+            raise EgressFailed(type(exc).__name__) from None
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""
+        if self._transport is not None and self._loop is asyncio.get_running_loop():
+            await self._transport.aclose()
+        self._transport = None
+
+    async def __aenter__(self) -> GuardedClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+async def _read(response: httpx.Response, max_bytes: int) -> TransportResponse:
+    headers: dict[str, str] = {}
+    for name, value in response.headers.multi_items():
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    if response.status_code in REDIRECT_STATUSES and "location" in headers:
+        return TransportResponse(response.status_code, headers, b"")
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise EgressFailed("response larger than the size bound")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > max_bytes:
+            raise EgressFailed("response larger than the size bound")
+        chunks.append(chunk)
+    return TransportResponse(response.status_code, headers, b"".join(chunks))
+
+
+class PolicyOnlyClient(_RedirectingClient):
+    """The guard for runtimes without a DNS API (Cloudflare Workers): policy checks only.
+
+    URLs, literal addresses, special-use and metadata names, the host allow-list, ports and
+    schemes are all checked, on every redirect hop, exactly as by :class:`GuardedClient`.
+
+    Limitation: the addresses a name resolves to are never seen, so a public name that
+    points at a private address is not caught here; on Workers, ``fetch`` leaves through
+    Cloudflare's network, which does not route to the Worker's own private networks. Use
+    ``allow_hosts`` to pin destinations when that matters.
+
+    ``transport`` must not follow redirects itself (``js.fetch`` with
+    ``redirect: "manual"``).
+    """
+
+    def __init__(
+        self,
+        transport: HTTPTransport,
+        policy: EgressPolicy | None = None,
+        *,
+        limits: FetchLimits | None = None,
+    ) -> None:
+        super().__init__(policy or EgressPolicy(), limits or FetchLimits())
+        self._transport = transport
+
+    async def _send(
+        self,
+        target: Target,
+        method: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        max_bytes: int,
+    ) -> TransportResponse:
+        try:
+            response = await self._transport.request(
+                method,
+                target.url,
+                headers=headers,
+                body=body,
+                timeout=self.limits.total_timeout,
+                max_bytes=max_bytes,
+            )
+        except (EgressDenied, EgressFailed):
+            raise
+        except TransportError as exc:
+            raise EgressFailed(str(exc) or type(exc).__name__) from None
+        lowered = {k.lower(): v for k, v in response.headers.items()}
+        return TransportResponse(response.status, lowered, response.body)

@@ -1,0 +1,62 @@
+"""``GET /fetch?url=``: egress through the fetch guard.
+
+``DALOY_EGRESS_ALLOW_HOSTS`` (comma-separated; empty: any public host) restricts the
+destinations; ``DALOY_EGRESS_ALLOW_CIDRS`` opts otherwise denied ranges in (tests only).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+
+from daloy_edge import App, BadRequest, Request, Response
+from daloy_edge.egress import FetchLimits, egress_client, fetch_guard
+from daloy_edge.transport import HTTPTransport
+
+_URL_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+MAX_URL_LENGTH = 4096
+
+
+def _csv(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def _url_param(request: Request) -> str:
+    values = request.query.get_all("url")
+    if len(values) != 1:
+        raise BadRequest("give exactly one url parameter")
+    url = values[0]
+    if len(url) > MAX_URL_LENGTH or not _URL_SHAPE.match(url):
+        raise BadRequest("url must be an absolute URL")
+    return url
+
+
+def _workers_fetch() -> HTTPTransport | None:
+    # Pyodide (Cloudflare Workers) has no sockets and no DNS API: there the guard checks
+    # URLs, literal addresses and names, and sends through the Workers fetch.
+    if sys.platform != "emscripten":
+        return None
+    from daloy_edge_cloudflare import FetchTransport
+
+    transport: HTTPTransport = FetchTransport()
+    return transport
+
+
+def install(app: App, env: Mapping[str, str]) -> None:
+    """Add ``/fetch`` to ``app`` (the guard runs for that route only)."""
+    guard = fetch_guard(
+        allow_hosts=_csv(env.get("DALOY_EGRESS_ALLOW_HOSTS")),
+        allow_cidrs=_csv(env.get("DALOY_EGRESS_ALLOW_CIDRS")),
+        # Any port: the address rules are what stop SSRF here, and the ranges tests opt
+        # in listen on ephemeral ports. Library users keep the 80/443 default.
+        ports=None,
+        limits=FetchLimits(connect_timeout=3.0, read_timeout=5.0, total_timeout=8.0),
+        policy_only_transport=_workers_fetch(),
+    )
+    app.on_shutdown(guard.aclose)
+
+    @app.get("/fetch", middleware=[guard])
+    async def fetch(request: Request) -> Response:
+        upstream = await egress_client(request).get(_url_param(request))
+        return Response.json({"status": upstream.status, "bytes": len(upstream.body)})

@@ -1,0 +1,240 @@
+"""The guarded client against real servers: positive controls, pinning, TLS, bounds.
+
+Runs only inside a fresh network namespace; reported through ``test_egress_netns.py``.
+"""
+
+from __future__ import annotations
+
+from tests import netns
+
+netns.assert_isolated()
+
+import asyncio  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+
+from daloy_edge.egress import (  # noqa: E402
+    EgressDenied,
+    EgressFailed,
+    EgressPolicy,
+    EgressTimeout,
+    FetchLimits,
+    GuardedClient,
+    GuardedTransport,
+    PolicyOnlyClient,
+    SystemResolver,
+)
+from daloy_edge.transport import HttpxTransport  # noqa: E402
+from tests.upstream import Reply, Upstream, tls_contexts  # noqa: E402
+
+ALLOWED = "127.0.0.2"
+POLICY = EgressPolicy(ports=None, allow_cidrs=(f"{ALLOWED}/32",))
+
+
+class FixedResolver:
+    def __init__(self, table, delay=0.0):
+        self.table, self.delay = table, delay
+
+    async def resolve(self, host, port):
+        await asyncio.sleep(self.delay)
+        return self.table[host]
+
+
+@pytest.fixture
+async def upstream():
+    async with Upstream(ALLOWED) as server:
+        yield server
+
+
+async def test_allowed_address_returns_status_headers_and_body(upstream):
+    upstream.replies["/data"] = Reply(200, {"x-upstream": "yes"}, b"payload")
+    async with GuardedClient(POLICY) as client:
+        response = await client.get(upstream.url("/data"))
+    assert (response.status, response.headers["x-upstream"], response.body) == (
+        200,
+        "yes",
+        b"payload",
+    )
+    assert response.url == upstream.url("/data")
+
+
+async def test_allowed_name_is_sent_as_the_host_header(upstream):
+    upstream.replies["/"] = Reply(body=b"ok")
+    resolver = FixedResolver({"api.test": [ALLOWED]})
+    async with GuardedClient(POLICY, resolver=resolver) as client:
+        await client.get(f"http://api.test:{upstream.port}/")
+    assert upstream.requests[0].headers["host"] == f"api.test:{upstream.port}"
+
+
+async def test_system_resolver_reaches_allowed_name_from_the_hosts_file(upstream):
+    upstream.replies["/"] = Reply(body=b"ok")
+    async with GuardedClient(POLICY, resolver=SystemResolver()) as client:
+        response = await client.get(f"http://allowed.test:{upstream.port}/")
+    assert response.body == b"ok"
+
+
+async def test_tls_uses_the_name_for_sni_and_the_certificate_check(tmp_path):
+    server_tls, client_tls = tls_contexts("tls.test", str(tmp_path))
+    names: list[str | None] = []
+    server_tls.sni_callback = lambda sock, name, ctx: names.append(name)
+    async with Upstream(ALLOWED, tls=server_tls) as server:
+        server.replies["/"] = Reply(body=b"secure")
+        resolver = FixedResolver({"tls.test": [ALLOWED]})
+        async with GuardedClient(POLICY, resolver=resolver, ssl_context=client_tls) as client:
+            response = await client.get(f"https://tls.test:{server.port}/")
+    assert response.body == b"secure"
+    assert names == ["tls.test"]
+    assert server.requests[0].headers["host"] == f"tls.test:{server.port}"
+
+
+async def test_tls_certificate_for_another_name_is_refused(tmp_path):
+    server_tls, client_tls = tls_contexts("other.test", str(tmp_path))
+    async with Upstream(ALLOWED, tls=server_tls) as server:
+        server.replies["/"] = Reply(body=b"secure")
+        resolver = FixedResolver({"tls.test": [ALLOWED]})
+        async with GuardedClient(POLICY, resolver=resolver, ssl_context=client_tls) as client:
+            with pytest.raises(EgressFailed):
+                await client.get(f"https://tls.test:{server.port}/")
+    assert server.requests == []
+
+
+async def test_denied_connection_leaves_the_shared_client_usable(upstream):
+    upstream.replies["/"] = Reply(body=b"ok")
+    resolver = FixedResolver({"bad.test": ["127.0.0.3"], "good.test": [ALLOWED]})
+    async with GuardedClient(POLICY, resolver=resolver) as client:
+        with pytest.raises(EgressDenied):
+            await client.get(f"http://bad.test:{upstream.port}/")
+        response = await client.get(f"http://good.test:{upstream.port}/")
+    assert response.body == b"ok"
+
+
+async def test_upstream_error_status_is_returned_not_raised(upstream):
+    async with GuardedClient(POLICY) as client:
+        response = await client.get(upstream.url("/missing"))
+    assert response.status == 404
+
+
+async def test_identity_encoding_is_requested(upstream):
+    upstream.replies["/"] = Reply(body=b"ok")
+    async with GuardedClient(POLICY) as client:
+        await client.get(upstream.url("/"))
+    assert upstream.requests[0].headers["accept-encoding"] == "identity"
+
+
+async def test_response_at_the_size_bound_is_returned(upstream):
+    upstream.replies["/"] = Reply(body=b"x" * 4096, chunked=True)
+    async with GuardedClient(POLICY, limits=FetchLimits(max_bytes=4096)) as client:
+        assert len((await client.get(upstream.url("/"))).body) == 4096
+
+
+async def test_declared_oversize_response_fails(upstream):
+    upstream.replies["/"] = Reply(body=b"x" * 4097)
+    async with GuardedClient(POLICY, limits=FetchLimits(max_bytes=4096)) as client:
+        with pytest.raises(EgressFailed, match="size bound"):
+            await client.get(upstream.url("/"))
+
+
+async def test_streamed_oversize_response_fails(upstream):
+    upstream.replies["/"] = Reply(body=b"x" * 10_000, chunked=True)
+    async with GuardedClient(POLICY, limits=FetchLimits(max_bytes=4096)) as client:
+        with pytest.raises(EgressFailed, match="size bound"):
+            await client.get(upstream.url("/"))
+
+
+async def test_slow_first_byte_hits_the_read_timeout(upstream):
+    upstream.replies["/"] = Reply(body=b"late", delay=1.0)
+    async with GuardedClient(POLICY, limits=FetchLimits(read_timeout=0.2)) as client:
+        with pytest.raises(EgressTimeout):
+            await client.get(upstream.url("/"))
+
+
+async def test_drip_fed_body_hits_the_total_timeout(upstream):
+    upstream.replies["/"] = Reply(body=b"x" * 8192, drip=0.1)
+    limits = FetchLimits(read_timeout=1.0, total_timeout=0.3)
+    async with GuardedClient(POLICY, limits=limits) as client:
+        with pytest.raises(EgressTimeout, match="total"):
+            await client.get(upstream.url("/"))
+
+
+async def test_slow_name_resolution_hits_the_connect_timeout(upstream):
+    resolver = FixedResolver({"slow.test": [ALLOWED]}, delay=1.0)
+    limits = FetchLimits(connect_timeout=0.2)
+    async with GuardedClient(POLICY, resolver=resolver, limits=limits) as client:
+        with pytest.raises(EgressTimeout):
+            await client.get(f"http://slow.test:{upstream.port}/")
+    assert upstream.connections == 0
+
+
+async def test_refused_connection_is_egress_failed(upstream):
+    port = upstream.port
+    await upstream.stop()
+    async with GuardedClient(POLICY) as client:
+        with pytest.raises(EgressFailed):
+            await client.get(f"http://{ALLOWED}:{port}/")
+
+
+async def test_unresolvable_name_is_egress_failed():
+    async with GuardedClient(POLICY, resolver=SystemResolver()) as client:
+        with pytest.raises(EgressFailed):
+            await client.get("http://nowhere.test:8080/")
+
+
+async def test_303_after_post_follows_with_get_and_no_body(upstream):
+    upstream.replies["/form"] = Reply(303, {"location": "/result"})
+    upstream.replies["/result"] = Reply(body=b"ok")
+    async with GuardedClient(POLICY) as client:
+        await client.request(
+            "POST", upstream.url("/form"), body=b"a=1", headers={"content-type": "x/y"}
+        )
+    second = upstream.requests[1]
+    assert (second.method, second.body, "content-type" in second.headers) == ("GET", b"", False)
+
+
+async def test_307_after_post_resends_method_and_body(upstream):
+    upstream.replies["/form"] = Reply(307, {"location": "/again"})
+    upstream.replies["/again"] = Reply(body=b"ok")
+    async with GuardedClient(POLICY) as client:
+        await client.request("POST", upstream.url("/form"), body=b"a=1")
+    assert (upstream.requests[1].method, upstream.requests[1].body) == ("POST", b"a=1")
+
+
+async def test_caller_cannot_override_the_host_header(upstream):
+    async with GuardedClient(POLICY) as client:
+        with pytest.raises(EgressDenied, match="Host"):
+            await client.get(upstream.url("/"), headers={"Host": "internal.example"})
+    assert upstream.connections == 0
+
+
+async def test_httpx_request_with_mismatched_host_header_is_refused(upstream):
+    transport = GuardedTransport(POLICY)
+    async with httpx.AsyncClient(transport=transport, trust_env=False) as client:
+        with pytest.raises(EgressDenied, match="Host"):
+            await client.get(upstream.url("/"), headers={"Host": "internal.example"})
+    assert upstream.connections == 0
+
+
+async def test_httpx_client_over_guarded_transport_reaches_allowed_address(upstream):
+    upstream.replies["/"] = Reply(body=b"via httpx")
+    async with httpx.AsyncClient(transport=GuardedTransport(POLICY), trust_env=False) as client:
+        response = await client.get(upstream.url("/"))
+    assert response.content == b"via httpx"
+
+
+def test_one_client_serves_requests_from_successive_event_loops():
+    client = GuardedClient(POLICY)
+
+    async def once() -> int:
+        async with Upstream(ALLOWED) as server:
+            server.replies["/"] = Reply(body=b"ok")
+            return (await client.get(server.url("/"))).status
+
+    assert [asyncio.run(once()), asyncio.run(once())] == [200, 200]
+
+
+async def test_policy_only_client_fetches_allowed_literal(upstream):
+    upstream.replies["/"] = Reply(body=b"workers")
+    transport = HttpxTransport()
+    response = await PolicyOnlyClient(transport, POLICY).get(upstream.url("/"))
+    await transport.aclose()
+    assert response.body == b"workers"

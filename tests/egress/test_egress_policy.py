@@ -1,0 +1,197 @@
+"""The pure egress policy: address classes, allow-lists, ports, schemes and configuration."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+import pytest
+
+from daloy_edge import ConfigError
+from daloy_edge.egress import EgressDenied, EgressPolicy
+
+ANY_PORT = EgressPolicy(ports=None)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "93.184.216.34",
+        "8.8.8.8",
+        "2606:4700:4700::1111",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+        "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+    ],
+    ids=["ipv4", "ipv4-dns", "ipv6", "nat64-public", "6to4-public", "teredo-public"],
+)
+def test_public_address_is_allowed(address):
+    assert ANY_PORT.check_address(address)
+
+
+def test_ipv4_mapped_address_is_vetted_as_its_ipv4_address():
+    assert ANY_PORT.check_address("::ffff:8.8.8.8") == IPv4Address("8.8.8.8")
+
+
+def test_scoped_ipv6_address_is_denied():
+    with pytest.raises(EgressDenied):
+        ANY_PORT.check_address("fe80::1%lo")
+
+
+def test_non_address_is_denied():
+    with pytest.raises(EgressDenied):
+        ANY_PORT.check_address("example.com")
+
+
+def test_opted_in_range_admits_otherwise_denied_address():
+    policy = EgressPolicy(allow_cidrs=("10.0.0.0/8",))
+    assert policy.check_address("10.1.2.3") == IPv4Address("10.1.2.3")
+
+
+def test_opted_in_range_admits_its_ipv4_mapped_form():
+    policy = EgressPolicy(allow_cidrs=("127.0.0.2/32",))
+    assert policy.check_address("::ffff:127.0.0.2") == IPv4Address("127.0.0.2")
+
+
+def test_opted_in_range_does_not_admit_neighbouring_address():
+    policy = EgressPolicy(allow_cidrs=("127.0.0.2/32",))
+    with pytest.raises(EgressDenied, match="loopback"):
+        policy.check_address("127.0.0.3")
+
+
+def test_broad_link_local_opt_in_still_denies_metadata():
+    policy = EgressPolicy(allow_cidrs=("169.254.0.0/16",))
+    assert policy.check_address("169.254.1.1")
+    with pytest.raises(EgressDenied, match="metadata"):
+        policy.check_address("169.254.169.254")
+
+
+def test_metadata_named_exactly_is_allowed_through_ipv4_mapped_form():
+    policy = EgressPolicy(allow_cidrs=("169.254.169.254/32",))
+    assert policy.check_address("::ffff:169.254.169.254") == IPv4Address("169.254.169.254")
+
+
+def test_host_allow_list_admits_exact_name():
+    policy = EgressPolicy(allow_hosts=("api.example.com",))
+    assert policy.check_url("https://api.example.com/x").host == "api.example.com"
+
+
+def test_host_allow_list_refuses_other_name():
+    policy = EgressPolicy(allow_hosts=("api.example.com",))
+    with pytest.raises(EgressDenied, match="allow-list"):
+        policy.check_url("https://www.example.com/")
+
+
+def test_wildcard_matches_subdomains_at_any_depth():
+    policy = EgressPolicy(allow_hosts=("*.example.com",))
+    assert policy.check_url("https://a.b.example.com/").host == "a.b.example.com"
+
+
+def test_wildcard_does_not_match_the_apex():
+    policy = EgressPolicy(allow_hosts=("*.example.com",))
+    with pytest.raises(EgressDenied):
+        policy.check_url("https://example.com/")
+
+
+def test_wildcard_does_not_match_lookalike_suffix():
+    policy = EgressPolicy(allow_hosts=("*.example.com",))
+    with pytest.raises(EgressDenied):
+        policy.check_url("https://evilexample.com/")
+
+
+def test_host_allow_list_is_case_insensitive():
+    policy = EgressPolicy(allow_hosts=("API.Example.COM",))
+    assert policy.check_url("https://api.EXAMPLE.com/").host == "api.example.com"
+
+
+def test_address_literal_is_denied_when_host_allow_list_is_set():
+    policy = EgressPolicy(allow_hosts=("api.example.com",))
+    with pytest.raises(EgressDenied, match="allow-list"):
+        policy.check_url("https://93.184.216.34/")
+
+
+def test_address_literal_listed_exactly_is_allowed():
+    policy = EgressPolicy(allow_hosts=("[2606:4700:4700::1111]",))
+    assert policy.check_url("https://[2606:4700:4700:0::1111]/").host == "2606:4700:4700::1111"
+
+
+def test_listed_special_use_name_is_allowed():
+    policy = EgressPolicy(allow_hosts=("printer.local",))
+    assert policy.check_url("http://printer.local/").host == "printer.local"
+
+
+def test_host_allow_list_does_not_admit_forbidden_literal():
+    policy = EgressPolicy(allow_hosts=("127.0.0.1",))
+    with pytest.raises(EgressDenied, match="loopback"):
+        policy.check_url("http://127.0.0.1/")
+
+
+def test_default_ports_are_80_and_443():
+    policy = EgressPolicy()
+    assert policy.check_url("http://example.com/").port == 80
+    assert policy.check_url("https://example.com:443/").port == 443
+
+
+def test_port_outside_the_allow_list_is_denied():
+    with pytest.raises(EgressDenied, match="port 6379"):
+        EgressPolicy().check_url("http://example.com:6379/")
+
+
+def test_ports_none_allows_any_port():
+    assert ANY_PORT.check_url("http://example.com:8443/").port == 8443
+
+
+def test_https_only_policy_denies_http():
+    with pytest.raises(EgressDenied, match="scheme"):
+        EgressPolicy(schemes=("https",)).check_url("http://example.com/")
+
+
+def test_overlong_url_is_denied():
+    with pytest.raises(EgressDenied, match="too long"):
+        EgressPolicy(max_url_length=64).check_url("https://example.com/" + "a" * 64)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"schemes": ()},
+        {"schemes": ("ftp",)},
+        {"ports": (0,)},
+        {"ports": (70000,)},
+        {"allow_cidrs": ("10.0.0.1/8",)},
+        {"allow_cidrs": ("not-a-cidr",)},
+        {"allow_hosts": ("exa mple.com",)},
+        {"allow_hosts": ("*.",)},
+        {"allow_hosts": ("a..b",)},
+        {"allow_hosts": ("*.*.example.com",)},
+        {"allow_hosts": ("example.com.",)},
+        {"max_url_length": 4},
+        {"allow_hosts": "api.example.com"},
+        {"allow_cidrs": "10.0.0.0/8"},
+    ],
+    ids=lambda o: next(iter(o.items()))[0] + "=" + repr(next(iter(o.values()))),
+)
+def test_invalid_configuration_refuses_to_build(options):
+    with pytest.raises(ConfigError):
+        EgressPolicy(**options)
+
+
+def test_url_is_rebuilt_canonically_without_fragment():
+    target = ANY_PORT.check_url("HTTPS://API.Example.COM:8443/a/b?c=d#section")
+    assert target.url == "https://api.example.com:8443/a/b?c=d"
+
+
+def test_url_without_path_gets_root_path():
+    assert ANY_PORT.check_url("https://example.com?q=1").url == "https://example.com/?q=1"
+
+
+def test_ipv6_literal_is_rebuilt_in_brackets():
+    target = ANY_PORT.check_url("http://[2606:4700:4700:0:0:0:0:1111]:8080/")
+    assert target.url == "http://[2606:4700:4700::1111]:8080/"
+
+
+def test_punycode_host_is_accepted():
+    assert ANY_PORT.check_url("https://xn--bcher-kva.example/").host == "xn--bcher-kva.example"
+
+
+def test_origin_includes_scheme_host_and_effective_port():
+    assert ANY_PORT.check_url("https://example.com/").origin == ("https", "example.com", 443)
