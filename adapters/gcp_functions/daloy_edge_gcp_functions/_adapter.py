@@ -100,11 +100,38 @@ class _Loops(threading.local):
         return loop
 
 
+def _claim_flask_routes(target: GCFHandler) -> None:
+    # functions-framework serves the function from a Flask app that answers some paths
+    # itself: its built-in /static/... route, and a Flask 404 for paths its router will
+    # not match (line breaks, /robots.txt). Hand those to the app as well, so every path
+    # gets the app's defenses and problem+json answers.
+    import flask
+
+    if not flask.has_app_context():
+        return
+    flask_app = flask.current_app
+    views = flask_app.view_functions
+    if "static" not in views or getattr(views["static"], "daloy_edge_target", None):
+        return
+
+    def static(filename: str) -> flask.Response:
+        return target(flask.request)
+
+    def unrouted(error: Exception) -> flask.Response:
+        return target(flask.request)
+
+    static.daloy_edge_target = target  # type: ignore[attr-defined]
+    views["static"] = static
+    flask_app.register_error_handler(404, unrouted)
+
+
 def handler(app: App) -> GCFHandler:
     """A functions-framework HTTP target serving ``app``.
 
     Each worker thread keeps one event loop for all its requests; start-up hooks run
-    once, before the first request.
+    once, before the first request. Created while functions-framework loads the
+    source file, it also takes over the paths Flask would answer itself
+    (``/static/...``, unroutable paths), so every request reaches the app.
 
     >>> from daloy_edge import App
     >>> gcf_handler = handler(App())
@@ -127,4 +154,5 @@ def handler(app: App) -> GCFHandler:
         response, body = loops.get().run_until_complete(_serve(dispatch, translated))
         return from_response(response, body)
 
+    _claim_flask_routes(gcf_handler)
     return gcf_handler
