@@ -6,6 +6,7 @@ Served through every transport like the reference app: ``asgi``, ``lambda_handle
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import os
@@ -24,6 +25,21 @@ GZIPPED = gzip.compress(b'{"compressed":true}' * 100, mtime=0)
 def create_app(env: Mapping[str, str] = os.environ) -> App:
     """The probe app."""
     app = App(env=env)
+    startups: list[int] = []
+
+    @app.on_startup
+    def started() -> None:
+        startups.append(os.getpid())
+
+    @app.get("/runtime")
+    async def runtime(request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        return Response.json({"loop": id(loop), "pid": os.getpid(), "startups": len(startups)})
+
+    @app.get("/sleep")
+    async def sleep(request: Request) -> Response:
+        await asyncio.sleep(int(request.query.get("ms") or "0") / 1000)
+        return Response.json({"slept": True})
 
     @app.get("/cookies")
     async def cookies(request: Request) -> Response:

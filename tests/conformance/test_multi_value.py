@@ -74,9 +74,7 @@ def test_empty_request_body_arrives_empty(probe: Transport) -> None:
 
 
 def test_binary_upload_arrives_byte_for_byte(probe: Transport) -> None:
-    reply = probe.post(
-        "/body", headers={"Content-Type": "application/octet-stream"}, body=BINARY
-    )
+    reply = probe.post("/body", headers={"Content-Type": "application/octet-stream"}, body=BINARY)
     assert reply.status == 200
     assert reply.json()["sha256"] == hashlib.sha256(BINARY).hexdigest()  # type: ignore[index]
 
