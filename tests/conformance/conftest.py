@@ -2,7 +2,9 @@
 
 Write tests against the ``http`` fixture only (``http.get``, ``http.post``,
 ``http.request(method, target, headers=, body=)`` returning status, a multi-value
-``headers`` and the ``body`` bytes); they then run on every runtime.
+``headers`` and the ``body`` bytes); they then run on every runtime. The environment
+every copy of the reference app is built from is ``CONFORMANCE_ENV`` in
+``harness/targets.py``; servers start once per session, on first use.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ shape on a ``lambda-url`` domain) and ALB with or without multi-value headers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -38,21 +37,37 @@ class UnsupportedEvent(ValueError):
     """The event is not one of the HTTP shapes this adapter understands."""
 
 
-@dataclass(frozen=True, slots=True)
+# Plain slotted classes rather than dataclasses: building a dataclass costs about a
+# millisecond of import time, and import time is cold-start time on Lambda.
 class Translation:
     """Runtime facts the translators need besides the event."""
 
-    env: Mapping[str, str] = field(default_factory=dict)
-    trust_alb_forwarded_for: bool = False
+    __slots__ = ("env", "trust_alb_forwarded_for")
+
+    def __init__(
+        self, env: Mapping[str, str] | None = None, trust_alb_forwarded_for: bool = False
+    ) -> None:
+        self.env: Mapping[str, str] = env if env is not None else {}
+        self.trust_alb_forwarded_for = trust_alb_forwarded_for
 
 
-@dataclass(frozen=True, slots=True)
 class EventShape:
     """A named pair of translators for one event shape."""
 
-    name: str
-    to_request: Callable[[Event, Translation], Request]
-    from_response: Callable[[Response, bytes], Result]
+    __slots__ = ("from_response", "name", "to_request")
+
+    def __init__(
+        self,
+        name: str,
+        to_request: Callable[[Event, Translation], Request],
+        from_response: Callable[[Response, bytes], Result],
+    ) -> None:
+        self.name = name
+        self.to_request = to_request
+        self.from_response = from_response
+
+    def __repr__(self) -> str:
+        return f"<EventShape {self.name}>"
 
 
 def _query_from_params(params: Mapping[str, Any] | None, decoded: bool) -> str:
@@ -184,22 +199,22 @@ def _http_v2_result(response: Response, body: bytes) -> Result:
     }
 
 
-def _cookie_header_names(count: int) -> list[str]:
+_COOKIE_LETTERS = [i for i, ch in enumerate("set-cookie") if ch.isalpha()]
+_COOKIE_NAMES: list[str] = []
+_MAX_COOKIES = 1 << len(_COOKIE_LETTERS)
+
+
+def _cookie_header_name(n: int) -> str:
     # A single-value ALB result is a plain dict, so several Set-Cookie fields travel under
     # differently-cased names; the load balancer sends each one as its own header.
-    letters = "set-cookie"
-    positions = [i for i, ch in enumerate(letters) if ch.isalpha()]
-    names = []
-    for n in range(count):
-        chars = list(letters)
-        for bit, pos in enumerate(positions):
-            if n >> bit & 1:
+    while len(_COOKIE_NAMES) <= n:
+        index = len(_COOKIE_NAMES)
+        chars = list("set-cookie")
+        for bit, pos in enumerate(_COOKIE_LETTERS):
+            if index >> bit & 1:
                 chars[pos] = chars[pos].upper()
-        names.append("".join(chars))
-    return names
-
-
-_COOKIE_NAMES = _cookie_header_names(1 << 9)
+        _COOKIE_NAMES.append("".join(chars))
+    return _COOKIE_NAMES[n]
 
 
 def _alb_result(response: Response, body: bytes) -> Result:
@@ -207,8 +222,8 @@ def _alb_result(response: Response, body: bytes) -> Result:
     cookies = 0
     for name, value in response.headers.items():
         if name == "set-cookie":
-            if cookies < len(_COOKIE_NAMES):
-                headers[_COOKIE_NAMES[cookies]] = value
+            if cookies < _MAX_COOKIES:
+                headers[_cookie_header_name(cookies)] = value
             cookies += 1
         elif name in headers:
             headers[name] = f"{headers[name]}, {value}"

@@ -84,7 +84,8 @@ def handler(
 
     The event shape is detected per invocation and the result is written in the same
     shape. The request deadline is the earlier of the app's timeout and Lambda's
-    remaining time less ``flush_margin_ms``.
+    remaining time less ``flush_margin_ms``. The raw event and context stay reachable
+    as ``request.state["aws.event"]`` and ``request.state["aws.context"]``.
 
     Security: the client address is ``requestContext``'s source IP, never a header. ALB
     events carry none; ``trust_alb_forwarded_for=True`` takes the last
