@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +110,30 @@ class HTTPTransport(Transport):
         self.server.stop()
 
 
+def _start_http(
+    name: str, argv_for: Callable[[int], list[str]], env: Mapping[str, str], log: Path
+) -> HTTPTransport:
+    # A free port can be taken between probing and binding; try a few before giving up.
+    error: Exception | None = None
+    for _ in range(3):
+        port = free_port()
+        server = ServerProcess(name, argv_for(port), env, log)
+        try:
+            _wait_http(server, port)
+        except RuntimeError as exc:
+            server.stop()
+            error = exc
+            continue
+        return HTTPTransport(name, port, server)
+    raise RuntimeError(f"{name} did not start") from error
+
+
 def start_uvicorn(module: str, env: Mapping[str, str], log: Path) -> HTTPTransport:
-    port = free_port()
-    argv = [
+    return _start_http("uvicorn", lambda port: _uvicorn_argv(module, port), env, log)
+
+
+def _uvicorn_argv(module: str, port: int) -> list[str]:
+    return [
         str(BIN / "uvicorn"),
         f"{module}:asgi",
         "--host",
@@ -128,14 +149,19 @@ def start_uvicorn(module: str, env: Mapping[str, str], log: Path) -> HTTPTranspo
         "--h11-max-incomplete-event-size",
         "131072",
     ]
-    server = ServerProcess("uvicorn", argv, env, log)
-    _wait_http(server, port)
-    return HTTPTransport("uvicorn", port, server)
 
 
 def start_functions_framework(source: Path, env: Mapping[str, str], log: Path) -> HTTPTransport:
-    port = free_port()
-    argv = [
+    return _start_http(
+        "functions-framework",
+        lambda port: _functions_framework_argv(source, port),
+        {**env, "WORKERS": "1"},
+        log,
+    )
+
+
+def _functions_framework_argv(source: Path, port: int) -> list[str]:
+    return [
         str(BIN / "functions-framework"),
         "--source",
         str(source),
@@ -146,9 +172,6 @@ def start_functions_framework(source: Path, env: Mapping[str, str], log: Path) -
         "--port",
         str(port),
     ]
-    server = ServerProcess("functions-framework", argv, {**env, "WORKERS": "1"}, log)
-    _wait_http(server, port)
-    return HTTPTransport("functions-framework", port, server)
 
 
 class RuntimeClientTransport(Transport):
