@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from base64 import b64decode
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -49,11 +50,13 @@ def _proxy_response(result: Mapping[str, Any]) -> Response:
     return Response(data, int(result["statusCode"]), headers)
 
 
-def _endpoint(fn: PlainHandler) -> Callable[[Request], object]:
-    def call(request: Request) -> object:
+def _endpoint(fn: PlainHandler) -> Callable[[Request], Awaitable[object]]:
+    async def call(request: Request) -> object:
         token = _CURRENT.set(request)
         try:
             result = fn(request.state["aws.event"], request.state["aws.context"])
+            if inspect.isawaitable(result):
+                result = await result
         finally:
             _CURRENT.reset(token)
         if isinstance(result, Mapping) and "statusCode" in result:
@@ -73,9 +76,9 @@ def protect(
 ) -> Callable[[PlainHandler], LambdaHandler]:
     """Decorate a plain Lambda handler with daloy_edge middleware and defaults.
 
-    The handler keeps its signature and its proxy-integration result. Every request
-    first passes the app defaults (sanitation, limits, deadline, request id,
-    problem+json errors) and then ``middleware`` in order; a middleware that refuses
+    The handler (sync or async) keeps its signature and its proxy-integration result.
+    Every request first passes the app defaults (sanitation, limits, deadline, request
+    id, problem+json errors) and then ``middleware`` in order; a middleware that refuses
     answers without the handler ever running. Inside the handler,
     :func:`current_request` gives what the middleware established.
 

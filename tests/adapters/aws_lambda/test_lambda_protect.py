@@ -148,3 +148,14 @@ def test_example_greets_with_a_valid_rotated_key(monkeypatch: pytest.MonkeyPatch
     reply = call(module.lambda_handler, "rest-v1", "/?name=ada", [("X-API-Key", "o" * 32)])
     assert reply.status == 200
     assert reply.json() == {"hello": "ada", "principal": "api-key"}
+
+
+def test_async_plain_handler_result_is_awaited_and_translated() -> None:
+    @protect()
+    async def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": 201, "headers": {"x-made": "yes"}, "body": "made"}
+
+    reply = call(lambda_handler, "rest-v1", "/")
+    assert reply.status == 201
+    assert reply.headers.get("x-made") == "yes"
+    assert reply.body == b"made"
