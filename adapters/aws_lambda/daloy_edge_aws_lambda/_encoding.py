@@ -8,7 +8,7 @@ from base64 import b64decode, b64encode
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
-from daloy_edge import BadRequest, Headers
+from daloy_edge import BadRequest
 
 __all__ = ["decode_body", "encode_body", "raw_path"]
 
@@ -61,24 +61,22 @@ def decode_body(body: object, is_base64: object) -> bytes | AsyncIterator[bytes]
         return _refuse_body()
 
 
-def _is_text(headers: Headers) -> bool:
-    if "content-encoding" in headers:
-        return False
-    media = (headers.get("content-type") or "").partition(";")[0].strip().lower()
+def _is_text(content_type: str | None) -> bool:
+    media = (content_type or "").partition(";")[0].strip().lower()
     if not media:
         return True
     return media.startswith("text/") or media in _TEXT_TYPES or media.endswith(("+json", "+xml"))
 
 
-def encode_body(headers: Headers, body: bytes) -> tuple[str, bool]:
+def encode_body(body: bytes, content_type: str | None, content_encoding: bool) -> tuple[str, bool]:
     """The response body for the event result and whether it is base64.
 
-    Compressed and binary media are always base64; text that is not valid UTF-8 is too,
-    so no byte is ever lost or replaced on the way out.
+    Compressed (``content_encoding``) and binary media are always base64; text that is
+    not valid UTF-8 is too, so no byte is ever lost or replaced on the way out.
     """
     if not body:
         return "", False
-    if _is_text(headers):
+    if not content_encoding and _is_text(content_type):
         try:
             return body.decode("utf-8"), False
         except UnicodeDecodeError:

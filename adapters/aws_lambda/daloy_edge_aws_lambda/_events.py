@@ -158,22 +158,29 @@ def _alb_request(event: Event, t: Translation) -> Request:
     )
 
 
-def _grouped(response: Response) -> dict[str, list[str]]:
+def _grouped(response: Response, body: bytes) -> tuple[dict[str, list[str]], str, bool]:
     grouped: dict[str, list[str]] = {}
+    content_type: str | None = None
+    encoded = False
     for name, value in response.headers.items():
         values = grouped.get(name)
         if values is None:
             grouped[name] = [value]
         else:
             values.append(value)
-    return grouped
+        if name == "content-type":
+            content_type = value
+        elif name == "content-encoding":
+            encoded = True
+    text, is_base64 = encode_body(body, content_type, encoded)
+    return grouped, text, is_base64
 
 
 def _rest_v1_result(response: Response, body: bytes) -> Result:
-    text, is_base64 = encode_body(response.headers, body)
+    headers, text, is_base64 = _grouped(response, body)
     return {
         "statusCode": response.status,
-        "multiValueHeaders": _grouped(response),
+        "multiValueHeaders": headers,
         "body": text,
         "isBase64Encoded": is_base64,
     }
@@ -189,7 +196,7 @@ def _http_v2_result(response: Response, body: bytes) -> Result:
             headers[name] = f"{headers[name]}, {value}"
         else:
             headers[name] = value
-    text, is_base64 = encode_body(response.headers, body)
+    text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,
         "headers": headers,
@@ -229,7 +236,7 @@ def _alb_result(response: Response, body: bytes) -> Result:
             headers[name] = f"{headers[name]}, {value}"
         else:
             headers[name] = value
-    text, is_base64 = encode_body(response.headers, body)
+    text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,
         "statusDescription": _STATUS_LINES.get(response.status, str(response.status)),
@@ -240,11 +247,11 @@ def _alb_result(response: Response, body: bytes) -> Result:
 
 
 def _alb_multi_result(response: Response, body: bytes) -> Result:
-    text, is_base64 = encode_body(response.headers, body)
+    headers, text, is_base64 = _grouped(response, body)
     return {
         "statusCode": response.status,
         "statusDescription": _STATUS_LINES.get(response.status, str(response.status)),
-        "multiValueHeaders": _grouped(response),
+        "multiValueHeaders": headers,
         "body": text,
         "isBase64Encoded": is_base64,
     }
