@@ -1,25 +1,20 @@
-"""Lambda: warm per-invocation cost of an HTTP API v2 event, and cold start.
+"""Lambda: warm per-invocation cost of an HTTP API v2 event through the adapter.
 
-Warm rows call the handler in-process with the same event, as a warm container does;
-cold rows start a fresh interpreter that imports, builds and serves one event.
+The handler is called in-process with the same event, as a warm container does. The
+"core only" row serves the same request without event translation, so the difference
+is what the adapter itself costs. Cold start against the anchors is case_serverless.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from bench._timing import Row, median_us, with_ratio
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE_WARM = "warm: http-api-v2 GET /health"
-CASE_COLD = "cold: fresh process, import + build + first invocation"
 
 
 class _Context:
@@ -84,36 +79,6 @@ def warm_rows() -> list[Row]:
     return with_ratio(rows, "daloy_edge handler(app)")
 
 
-_COLD = """
-import json, sys
-sys.path.insert(0, {root!r})
-from bench.case_lambda import health_event, _Context
-from examples.secure_app import lambda_handler
-assert lambda_handler(health_event(), _Context())["statusCode"] == 200
-"""
-
-
-def _cold_ms(code: str, runs: int = 7) -> float:
-    # Deployed functions ship compiled bytecode; let the first run write it, then time.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    argv = [sys.executable, "-c", code]
-    subprocess.run(argv, cwd=ROOT, env=env, check=True)
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, cwd=ROOT, env=env, check=True)
-        samples.append((time.perf_counter() - start) * 1e6)
-    return statistics.median(samples)
-
-
-def cold_rows() -> list[Row]:
-    rows = [
-        Row(CASE_COLD, "bare python", _cold_ms("pass")),
-        Row(CASE_COLD, "daloy_edge reference app", _cold_ms(_COLD.format(root=str(ROOT)))),
-    ]
-    return with_ratio(rows, "bare python")
-
-
 def run() -> list[Row]:
-    """Warm and cold rows for the Lambda adapter."""
-    return warm_rows() + cold_rows()
+    """Warm rows for the Lambda adapter."""
+    return warm_rows()

@@ -19,6 +19,8 @@ CONFORMANCE_ENV = {
     "DALOY_ENV": "production",
     "DALOY_REQUEST_TIMEOUT_MS": "400",
     "DALOY_MAX_BODY_BYTES": "65536",
+    # Fixed, so every process of a transport (and every worker) signs sessions alike.
+    "DALOY_SESSION_KEYS": "conformance-session-key-0123456789abcdefghijklmnop",
 }
 """Environment every transport's copy of the reference app is built from."""
 
