@@ -86,9 +86,13 @@ def _query_from_params(params: Mapping[str, Any] | None, decoded: bool) -> str:
 
 
 def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
-    return Headers(
-        [(name, value) for name, values in source.items() for value in (values or ()) if value]
-    )
+    pairs = []
+    for name, values in source.items():
+        if isinstance(values, str):
+            pairs.append((name, values))
+        elif values:
+            pairs.extend((name, value) for value in values if value is not None)
+    return Headers(pairs)
 
 
 def _rest_v1_request(event: Event, t: Translation) -> Request:

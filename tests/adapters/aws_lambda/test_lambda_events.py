@@ -152,3 +152,12 @@ def test_invalid_base64_body_is_400_when_read() -> None:
     event["multiValueHeaders"].pop("Content-Length", None)
     result = handler(echo_app())(event, None)
     assert result["statusCode"] == 400
+
+
+def test_multi_value_header_keeps_an_empty_value_and_a_bare_string() -> None:
+    event = recorded("alb-multi")
+    event["multiValueHeaders"] = {"x-empty": [""], "x-bare": "whole value", "x-none": None}
+    request = ALB_MULTI_VALUE.to_request(event, Translation())
+    assert request.headers.get_all("x-empty") == [""]
+    assert request.headers.get_all("x-bare") == ["whole value"]
+    assert "x-none" not in request.headers
