@@ -15,7 +15,7 @@ from daloy_edge_aws_lambda._handler import DEFAULT_FLUSH_MARGIN_MS, LambdaHandle
 
 __all__ = ["PlainHandler", "current_request", "protect"]
 
-PlainHandler = Callable[[Any, Any], object]
+PlainHandler = Callable[..., object]
 """A Lambda handler written without daloy_edge: ``(event, context) -> result``."""
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
