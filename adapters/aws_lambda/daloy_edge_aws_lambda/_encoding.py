@@ -1,0 +1,84 @@
+"""Bytes and text at the Lambda boundary: paths, request bodies, response bodies."""
+
+from __future__ import annotations
+
+import binascii
+import re
+from base64 import b64decode, b64encode
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+from daloy_edge import BadRequest
+
+__all__ = ["decode_body", "encode_body", "raw_path"]
+
+# A character that can never stand literally in a percent-encoded path, or a "%" that
+# starts no escape. HTTP APIs deliver rawPath decoded while REST APIs, Function URLs and
+# ALB keep the encoding; escaping only these characters leaves encoded paths untouched
+# and makes decoded ones unambiguous, so the core's traversal checks see the same thing.
+_NOT_IN_ENCODED_PATH = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})")
+
+_TEXT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/problem+json",
+        "application/javascript",
+        "application/ecmascript",
+        "application/xml",
+        "application/x-www-form-urlencoded",
+        "image/svg+xml",
+    }
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return quote(match.group(0), safe="")
+
+
+def raw_path(path: str | None) -> str:
+    """``path`` as a percent-encoded request path, whichever way the service sent it."""
+    if not path:
+        return "/"
+    if _NOT_IN_ENCODED_PATH.search(path) is None:
+        return path
+    return _NOT_IN_ENCODED_PATH.sub(_escape, path)
+
+
+async def _refuse_body() -> AsyncIterator[bytes]:
+    raise BadRequest("request body is not valid base64")
+    yield b""  # pragma: no cover - makes this an async generator
+
+
+def decode_body(body: object, is_base64: object) -> bytes | AsyncIterator[bytes]:
+    """The request body as bytes; invalid base64 surfaces as a 400 when it is read."""
+    if not body or not isinstance(body, str):
+        return b""
+    if not is_base64:
+        return body.encode("utf-8")
+    try:
+        return b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return _refuse_body()
+
+
+def _is_text(content_type: str | None) -> bool:
+    media = (content_type or "").partition(";")[0].strip().lower()
+    if not media:
+        return True
+    return media.startswith("text/") or media in _TEXT_TYPES or media.endswith(("+json", "+xml"))
+
+
+def encode_body(body: bytes, content_type: str | None, content_encoding: bool) -> tuple[str, bool]:
+    """The response body for the event result and whether it is base64.
+
+    Compressed (``content_encoding``) and binary media are always base64; text that is
+    not valid UTF-8 is too, so no byte is ever lost or replaced on the way out.
+    """
+    if not body:
+        return "", False
+    if not content_encoding and _is_text(content_type):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return b64encode(body).decode("ascii"), True

@@ -1,0 +1,281 @@
+"""One translator per Lambda HTTP event shape: event to Request, Response to result.
+
+Shapes: API Gateway REST (payload 1.0), HTTP API (payload 2.0), Function URL (the 2.0
+shape on a ``lambda-url`` domain) and ALB with or without multi-value headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from daloy_edge import Headers, Request, Response
+from daloy_edge_aws_lambda._encoding import decode_body, encode_body, raw_path
+
+__all__ = [
+    "ALB",
+    "ALB_MULTI_VALUE",
+    "FUNCTION_URL",
+    "HTTP_API_V2",
+    "REST_API_V1",
+    "EventShape",
+    "Translation",
+    "UnsupportedEvent",
+    "detect",
+]
+
+Event = Mapping[str, Any]
+Result = dict[str, Any]
+RUNTIME = "aws-lambda"
+
+_STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+
+
+class UnsupportedEvent(ValueError):
+    """The event is not one of the HTTP shapes this adapter understands."""
+
+
+# Plain slotted classes rather than dataclasses: building a dataclass costs about a
+# millisecond of import time, and import time is cold-start time on Lambda.
+class Translation:
+    """Runtime facts the translators need besides the event."""
+
+    __slots__ = ("env", "trust_alb_forwarded_for")
+
+    def __init__(
+        self, env: Mapping[str, str] | None = None, trust_alb_forwarded_for: bool = False
+    ) -> None:
+        self.env: Mapping[str, str] = env if env is not None else {}
+        self.trust_alb_forwarded_for = trust_alb_forwarded_for
+
+
+class EventShape:
+    """A named pair of translators for one event shape."""
+
+    __slots__ = ("from_response", "name", "to_request")
+
+    def __init__(
+        self,
+        name: str,
+        to_request: Callable[[Event, Translation], Request],
+        from_response: Callable[[Response, bytes], Result],
+    ) -> None:
+        self.name = name
+        self.to_request = to_request
+        self.from_response = from_response
+
+    def __repr__(self) -> str:
+        return f"<EventShape {self.name}>"
+
+
+def _query_from_params(params: Mapping[str, Any] | None, decoded: bool) -> str:
+    if not params:
+        return ""
+    pairs = [
+        (key, value)
+        for key, values in params.items()
+        for value in (values if isinstance(values, list) else (values,))
+        if value is not None
+    ]
+    if decoded:
+        return urlencode(pairs, quote_via=quote)
+    # ALB hands parameters over exactly as the client sent them, still encoded.
+    return "&".join(f"{key}={value}" for key, value in pairs)
+
+
+def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
+    pairs = []
+    for name, values in source.items():
+        if isinstance(values, str):
+            pairs.append((name, values))
+        elif values:
+            pairs.extend((name, value) for value in values if value is not None)
+    return Headers(pairs)
+
+
+def _rest_v1_request(event: Event, t: Translation) -> Request:
+    multi = event.get("multiValueHeaders")
+    headers = _multi_value_headers(multi) if multi else Headers(event.get("headers") or None)
+    params = event.get("multiValueQueryStringParameters") or event.get("queryStringParameters")
+    context = event.get("requestContext") or {}
+    identity = context.get("identity") or {}
+    return Request(
+        event.get("httpMethod") or "GET",
+        raw_path(event.get("path")),
+        query_string=_query_from_params(params, decoded=True),
+        headers=headers,
+        scheme="https",
+        client=identity.get("sourceIp"),
+        body=decode_body(event.get("body"), event.get("isBase64Encoded")),
+        env=t.env,
+        runtime=RUNTIME,
+    )
+
+
+def _http_v2_request(event: Event, t: Translation) -> Request:
+    http = event["requestContext"]["http"]
+    headers = Headers(event.get("headers") or None)
+    cookies = event.get("cookies")
+    if cookies:
+        headers.add("cookie", "; ".join(cookies))
+    return Request(
+        http.get("method") or "GET",
+        raw_path(event.get("rawPath")),
+        query_string=event.get("rawQueryString") or "",
+        headers=headers,
+        scheme="https",
+        client=http.get("sourceIp"),
+        body=decode_body(event.get("body"), event.get("isBase64Encoded")),
+        env=t.env,
+        runtime=RUNTIME,
+    )
+
+
+def _alb_request(event: Event, t: Translation) -> Request:
+    multi = event.get("multiValueHeaders")
+    if multi is not None:
+        headers = _multi_value_headers(multi)
+        params = event.get("multiValueQueryStringParameters")
+    else:
+        headers = Headers(event.get("headers") or None)
+        params = event.get("queryStringParameters")
+    # An ALB passes no peer address of its own; only in its default "append" mode is the
+    # last X-Forwarded-For entry the address it saw, so that is an explicit opt-in.
+    client = None
+    if t.trust_alb_forwarded_for:
+        forwarded = headers.get_all("x-forwarded-for")
+        if forwarded:
+            client = forwarded[-1].rsplit(",", 1)[-1].strip() or None
+    scheme = "http" if headers.get("x-forwarded-proto") == "http" else "https"
+    return Request(
+        event.get("httpMethod") or "GET",
+        raw_path(event.get("path")),
+        query_string=_query_from_params(params, decoded=False),
+        headers=headers,
+        scheme=scheme,
+        client=client,
+        body=decode_body(event.get("body"), event.get("isBase64Encoded")),
+        env=t.env,
+        runtime=RUNTIME,
+    )
+
+
+def _grouped(response: Response, body: bytes) -> tuple[dict[str, list[str]], str, bool]:
+    grouped: dict[str, list[str]] = {}
+    content_type: str | None = None
+    encoded = False
+    for name, value in response.headers.items():
+        values = grouped.get(name)
+        if values is None:
+            grouped[name] = [value]
+        else:
+            values.append(value)
+        if name == "content-type":
+            content_type = value
+        elif name == "content-encoding":
+            encoded = True
+    text, is_base64 = encode_body(body, content_type, encoded)
+    return grouped, text, is_base64
+
+
+def _rest_v1_result(response: Response, body: bytes) -> Result:
+    headers, text, is_base64 = _grouped(response, body)
+    return {
+        "statusCode": response.status,
+        "multiValueHeaders": headers,
+        "body": text,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _http_v2_result(response: Response, body: bytes) -> Result:
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in response.headers.items():
+        if name == "set-cookie":
+            cookies.append(value)
+        elif name in headers:
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
+    text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
+    return {
+        "statusCode": response.status,
+        "headers": headers,
+        "cookies": cookies,
+        "body": text,
+        "isBase64Encoded": is_base64,
+    }
+
+
+_COOKIE_LETTERS = [i for i, ch in enumerate("set-cookie") if ch.isalpha()]
+_COOKIE_NAMES: list[str] = []
+_MAX_COOKIES = 1 << len(_COOKIE_LETTERS)
+
+
+def _cookie_header_name(n: int) -> str:
+    # A single-value ALB result is a plain dict, so several Set-Cookie fields travel under
+    # differently-cased names; the load balancer sends each one as its own header.
+    while len(_COOKIE_NAMES) <= n:
+        index = len(_COOKIE_NAMES)
+        chars = list("set-cookie")
+        for bit, pos in enumerate(_COOKIE_LETTERS):
+            if index >> bit & 1:
+                chars[pos] = chars[pos].upper()
+        _COOKIE_NAMES.append("".join(chars))
+    return _COOKIE_NAMES[n]
+
+
+def _alb_result(response: Response, body: bytes) -> Result:
+    headers: dict[str, str] = {}
+    cookies = 0
+    for name, value in response.headers.items():
+        if name == "set-cookie":
+            if cookies < _MAX_COOKIES:
+                headers[_cookie_header_name(cookies)] = value
+            cookies += 1
+        elif name in headers:
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
+    text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
+    return {
+        "statusCode": response.status,
+        "statusDescription": _STATUS_LINES.get(response.status, str(response.status)),
+        "headers": headers,
+        "body": text,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _alb_multi_result(response: Response, body: bytes) -> Result:
+    headers, text, is_base64 = _grouped(response, body)
+    return {
+        "statusCode": response.status,
+        "statusDescription": _STATUS_LINES.get(response.status, str(response.status)),
+        "multiValueHeaders": headers,
+        "body": text,
+        "isBase64Encoded": is_base64,
+    }
+
+
+REST_API_V1 = EventShape("rest-api-v1", _rest_v1_request, _rest_v1_result)
+HTTP_API_V2 = EventShape("http-api-v2", _http_v2_request, _http_v2_result)
+FUNCTION_URL = EventShape("function-url", _http_v2_request, _http_v2_result)
+ALB = EventShape("alb", _alb_request, _alb_result)
+ALB_MULTI_VALUE = EventShape("alb-multi-value", _alb_request, _alb_multi_result)
+
+
+def detect(event: Event) -> EventShape:
+    """The shape of ``event``; :class:`UnsupportedEvent` for anything that is not HTTP."""
+    context = event.get("requestContext")
+    if context is not None and "elb" in context:
+        return ALB_MULTI_VALUE if "multiValueHeaders" in event else ALB
+    if event.get("version") == "2.0" and context is not None and "http" in context:
+        domain = context.get("domainName") or ""
+        return FUNCTION_URL if ".lambda-url." in domain else HTTP_API_V2
+    if "httpMethod" in event:
+        return REST_API_V1
+    raise UnsupportedEvent("not an API Gateway, Function URL or ALB HTTP event")

@@ -1,0 +1,112 @@
+"""Security middleware around a plain ``def handler(event, context)``, unchanged."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from base64 import b64decode
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from daloy_edge import App, ConfigError, Headers, Request, Response
+from daloy_edge.types import Middleware
+from daloy_edge_aws_lambda._handler import DEFAULT_FLUSH_MARGIN_MS, LambdaHandler, handler
+
+__all__ = ["PlainHandler", "current_request", "protect"]
+
+PlainHandler = Callable[..., object]
+"""A Lambda handler written without daloy_edge: ``(event, context) -> result``."""
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_CURRENT: ContextVar[Request] = ContextVar("daloy_edge_aws_lambda_request")
+
+
+def current_request() -> Request:
+    """The request being served, inside a :func:`protect`-ed handler.
+
+    What the middleware learnt (``principal``, ``session``, ``client_ip``, ``state``)
+    is on it; raises ``LookupError`` outside an invocation.
+    """
+    return _CURRENT.get()
+
+
+def _proxy_response(result: Mapping[str, Any]) -> Response:
+    headers = Headers()
+    multi = result.get("multiValueHeaders") or {}
+    for name, values in multi.items():
+        for value in values or ():
+            headers.add(name, str(value))
+    for name, value in (result.get("headers") or {}).items():
+        if name not in multi:
+            headers.add(name, str(value))
+    for cookie in result.get("cookies") or ():
+        headers.add("set-cookie", cookie)
+    body = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        data = b64decode(body)
+    else:
+        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    return Response(data, int(result["statusCode"]), headers)
+
+
+def _endpoint(fn: PlainHandler) -> Callable[[Request], Awaitable[object]]:
+    async def call(request: Request) -> object:
+        token = _CURRENT.set(request)
+        try:
+            result = fn(request.state["aws.event"], request.state["aws.context"])
+            if inspect.isawaitable(result):
+                result = await result
+        finally:
+            _CURRENT.reset(token)
+        if isinstance(result, Mapping) and "statusCode" in result:
+            return _proxy_response(result)
+        return result
+
+    return call
+
+
+def protect(
+    *middleware: Middleware,
+    env: Mapping[str, str] | None = None,
+    max_body: int | None = None,
+    request_timeout: float = 10.0,
+    flush_margin_ms: int = DEFAULT_FLUSH_MARGIN_MS,
+    trust_alb_forwarded_for: bool = False,
+) -> Callable[[PlainHandler], LambdaHandler]:
+    """Decorate a plain Lambda handler with daloy_edge middleware and defaults.
+
+    The handler (sync or async) keeps its signature and its proxy-integration result.
+    Every request first passes the app defaults (sanitation, limits, deadline, request
+    id, problem+json errors) and then ``middleware`` in order; a middleware that refuses
+    answers without the handler ever running. Inside the handler,
+    :func:`current_request` gives what the middleware established.
+
+    >>> @protect()
+    ... def lambda_handler(event, context):
+    ...     return {"statusCode": 200, "body": "hello"}
+    """
+
+    def decorate(fn: PlainHandler) -> LambdaHandler:
+        app = App(
+            middleware=middleware,
+            env=env,
+            request_timeout=request_timeout,
+            name=getattr(fn, "__name__", "lambda"),
+        )
+        if max_body is not None:
+            if max_body <= 0:
+                raise ConfigError("max_body must be positive")
+            app.max_body = max_body
+        endpoint = _endpoint(fn)
+        app.add_route("/", endpoint, _METHODS)
+        app.add_route("/{path:path}", endpoint, _METHODS)
+        wrapped = handler(
+            app,
+            flush_margin_ms=flush_margin_ms,
+            trust_alb_forwarded_for=trust_alb_forwarded_for,
+        )
+        functools.update_wrapper(wrapped, fn)
+        return wrapped
+
+    return decorate

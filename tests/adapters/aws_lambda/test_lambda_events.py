@@ -1,0 +1,163 @@
+"""Event shape detection and translation, on the recorded events."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from daloy_edge_aws_lambda import (
+    ALB,
+    ALB_MULTI_VALUE,
+    FUNCTION_URL,
+    HTTP_API_V2,
+    REST_API_V1,
+    UnsupportedEvent,
+    detect,
+    handler,
+)
+from daloy_edge_aws_lambda._encoding import raw_path
+from daloy_edge_aws_lambda._events import Translation
+
+from daloy_edge import App, Request, Response
+from tests.conformance.harness.gateways import recorded
+
+SHAPES = {
+    "rest-v1": REST_API_V1,
+    "http-v2": HTTP_API_V2,
+    "function-url": FUNCTION_URL,
+    "alb": ALB,
+    "alb-multi": ALB_MULTI_VALUE,
+}
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_detects_each_recorded_event_shape(name: str) -> None:
+    assert detect(recorded(name)) is SHAPES[name]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{}, {"Records": [{"eventSource": "aws:sqs"}]}, {"version": "2.0", "rawPath": "/"}],
+    ids=["empty", "sqs", "v2-without-http-context"],
+)
+def test_non_http_event_is_refused(event: dict[str, object]) -> None:
+    with pytest.raises(UnsupportedEvent):
+        detect(event)
+
+
+def translate(name: str) -> Request:
+    event = recorded(name)
+    return SHAPES[name].to_request(event, Translation())
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_recorded_base64_body_is_decoded(name: str) -> None:
+    body = asyncio.run(translate(name).body())
+    assert body == b'{"test":"body"}'
+
+
+def test_rest_v1_multi_value_query_keeps_every_value() -> None:
+    event = recorded("rest-v1")
+    event["multiValueQueryStringParameters"] = {"k": ["a b", "c&d"]}
+    request = REST_API_V1.to_request(event, Translation())
+    assert request.query.get_all("k") == ["a b", "c&d"]
+
+
+def test_rest_v1_multi_value_headers_keep_every_value() -> None:
+    request = translate("rest-v1")
+    assert request.headers.get_all("x-forwarded-for") == ["127.0.0.1, 127.0.0.2"]
+    assert request.headers.get("host") == "0123456789.execute-api.us-east-1.amazonaws.com"
+
+
+def test_http_v2_cookies_array_becomes_one_cookie_header() -> None:
+    request = translate("function-url")
+    assert request.cookies == {"cookie1": "value1", "cookie2": "value2"}
+
+
+def test_http_v2_uses_raw_query_string() -> None:
+    request = translate("http-v2")
+    assert request.query.get_all("parameter1") == ["value1", "value2"]
+
+
+def test_alb_multi_value_query_is_passed_as_sent() -> None:
+    event = recorded("alb-multi")
+    event["multiValueQueryStringParameters"] = {"q": ["a%20b", "c%26d"]}
+    request = ALB_MULTI_VALUE.to_request(event, Translation())
+    assert request.query.get_all("q") == ["a b", "c&d"]
+
+
+def test_client_address_comes_from_request_context_not_forwarded_headers() -> None:
+    request = translate("rest-v1")
+    assert request.client == "127.0.0.1"
+    event = recorded("function-url")
+    event["headers"]["x-forwarded-for"] = "6.6.6.6"
+    assert FUNCTION_URL.to_request(event, Translation()).client == "203.0.113.10"
+
+
+def test_alb_client_is_unknown_without_opt_in() -> None:
+    assert translate("alb").client is None
+
+
+def test_alb_client_is_last_forwarded_entry_when_trusted() -> None:
+    event = recorded("alb")
+    event["headers"]["x-forwarded-for"] = "6.6.6.6, 72.12.164.125"
+    request = ALB.to_request(event, Translation(trust_alb_forwarded_for=True))
+    assert request.client == "72.12.164.125"
+
+
+def test_alb_scheme_follows_the_load_balancer_listener() -> None:
+    assert translate("alb").scheme == "http"
+    assert translate("alb-multi").scheme == "https"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("/static/a%20b.txt", "/static/a%20b.txt"),
+        ("/static/a b.txt", "/static/a%20b.txt"),
+        ("/users/me?admin=true", "/users/me%3Fadmin=true"),
+        ("/orders#frag", "/orders%23frag"),
+        ("/100%", "/100%25"),
+        ("/caf\u00e9", "/caf%C3%A9"),
+        ("", "/"),
+    ],
+)
+def test_raw_path_escapes_only_what_cannot_be_encoded(given: str, expected: str) -> None:
+    assert raw_path(given) == expected
+
+
+def test_decoded_traversal_in_http_api_path_is_refused() -> None:
+    app = App()
+    app.add_route("/static/{path:path}", lambda request: "served")
+    event = recorded("http-v2")
+    event["rawPath"] = "/static/../secret"
+    event["requestContext"]["http"]["method"] = "GET"
+    result = handler(app)(event, None)
+    assert result["statusCode"] == 400
+
+
+def echo_app() -> App:
+    app = App()
+
+    @app.route("/echo", ["POST"])
+    async def echo(request: Request) -> Response:
+        return Response(await request.body(), media_type="application/octet-stream")
+
+    return app
+
+
+def test_invalid_base64_body_is_400_when_read() -> None:
+    event = recorded("rest-v1")
+    event.update(path="/echo", httpMethod="POST", body="not*base64", isBase64Encoded=True)
+    event["multiValueHeaders"].pop("Content-Length", None)
+    result = handler(echo_app())(event, None)
+    assert result["statusCode"] == 400
+
+
+def test_multi_value_header_keeps_an_empty_value_and_a_bare_string() -> None:
+    event = recorded("alb-multi")
+    event["multiValueHeaders"] = {"x-empty": [""], "x-bare": "whole value", "x-none": None}
+    request = ALB_MULTI_VALUE.to_request(event, Translation())
+    assert request.headers.get_all("x-empty") == [""]
+    assert request.headers.get_all("x-bare") == ["whole value"]
+    assert "x-none" not in request.headers

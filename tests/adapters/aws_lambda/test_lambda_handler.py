@@ -1,0 +1,104 @@
+"""The entry point: deadline, one loop per container, start-up once, streaming."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from daloy_edge_aws_lambda import handler
+
+from daloy_edge import App, ConfigError, Request, Response
+from tests.conformance.harness.gateways import build_event
+from tests.conformance.harness.inprocess import Context
+
+
+def get(lambda_handler, target: str, context: Context | None = None) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    event = build_event("http-v2", "GET", target, [("host", "example.test")], b"")
+    return lambda_handler(event, context)  # type: ignore[no-any-return]
+
+
+def probe_app() -> App:
+    app = App(request_timeout=10)
+    app.state = {"startups": 0}  # type: ignore[attr-defined]
+
+    @app.on_startup
+    async def started() -> None:
+        app.state["startups"] += 1  # type: ignore[attr-defined]
+
+    @app.get("/sleep")
+    async def sleep(request: Request) -> Response:
+        await asyncio.sleep(int(request.query.get("ms") or 0) / 1000)
+        return Response.json({"slept": True})
+
+    @app.get("/loop")
+    async def loop(request: Request) -> Response:
+        return Response.json({"loop": id(asyncio.get_running_loop())})
+
+    @app.get("/context")
+    async def context(request: Request) -> Response:
+        ctx = request.state["aws.context"]
+        event = request.state["aws.event"]
+        return Response.json(
+            {"function": getattr(ctx, "function_name", None), "route": event["routeKey"]}
+        )
+
+    @app.get("/stream")
+    async def stream(request: Request) -> Response:
+        async def chunks():  # type: ignore[no-untyped-def]
+            yield b"one,"
+            yield b"two"
+
+        return Response(b"", media_type="text/plain", stream=chunks())
+
+    return app
+
+
+def test_deadline_is_remaining_time_minus_flush_margin() -> None:
+    lambda_handler = handler(probe_app(), flush_margin_ms=500)
+    assert get(lambda_handler, "/sleep?ms=300", Context(remaining_ms=700))["statusCode"] == 504
+
+
+def test_enough_remaining_time_lets_the_request_finish() -> None:
+    lambda_handler = handler(probe_app(), flush_margin_ms=500)
+    assert get(lambda_handler, "/sleep?ms=50", Context(remaining_ms=3000))["statusCode"] == 200
+
+
+def test_app_timeout_still_applies_with_plenty_of_lambda_time() -> None:
+    app = probe_app()
+    app.request_timeout = 0.05
+    lambda_handler = handler(app)
+    assert get(lambda_handler, "/sleep?ms=300", Context(remaining_ms=60_000))["statusCode"] == 504
+
+
+def test_one_event_loop_serves_every_invocation() -> None:
+    lambda_handler = handler(probe_app())
+    loops = {get(lambda_handler, "/loop")["body"] for _ in range(3)}
+    assert len(loops) == 1
+
+
+def test_startup_hooks_run_once_per_container() -> None:
+    app = probe_app()
+    lambda_handler = handler(app)
+    for _ in range(3):
+        get(lambda_handler, "/loop")
+    assert app.state["startups"] == 1  # type: ignore[attr-defined]
+
+
+def test_startup_waits_for_the_first_invocation() -> None:
+    app = probe_app()
+    handler(app)
+    assert app.state["startups"] == 0  # type: ignore[attr-defined]
+
+
+def test_event_and_context_are_available_to_the_app() -> None:
+    result = get(handler(probe_app()), "/context", Context())
+    assert result["body"] == '{"function":"conformance","route":"$default"}'
+
+
+def test_streamed_response_is_collected_into_the_result() -> None:
+    assert get(handler(probe_app()), "/stream")["body"] == "one,two"
+
+
+def test_negative_flush_margin_is_refused() -> None:
+    with pytest.raises(ConfigError):
+        handler(App(), flush_margin_ms=-1)

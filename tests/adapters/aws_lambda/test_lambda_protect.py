@@ -1,0 +1,161 @@
+"""protect(): middleware in front of a plain handler that stays unchanged."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from daloy_edge_aws_lambda import current_request, protect
+
+from daloy_edge import ConfigError, Request, Response, Unauthorized
+from daloy_edge.types import CallNext
+from tests.conformance.harness.gateways import build_event, read_result
+from tests.conformance.harness.inprocess import Context
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class RequireToken:
+    def __init__(self) -> None:
+        self.seen = 0
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        self.seen += 1
+        if request.headers.get("x-token") != "letmein":
+            raise Unauthorized("token required")
+        request.principal = "tester"
+        response = await call_next(request)
+        response.headers["x-protected"] = "1"
+        return response
+
+
+def call(fn, shape: str, target: str, headers=()):  # type: ignore[no-untyped-def]
+    event = build_event(shape, "GET", target, [("host", "example.test"), *headers], b"")
+    return read_result(shape, fn(event, Context()))
+
+
+def make(calls: list[object]):  # type: ignore[no-untyped-def]
+    guard = RequireToken()
+
+    @protect(guard)
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        """Plain handler."""
+        calls.append((event, context))
+        return {
+            "statusCode": 200,
+            "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+            "body": json.dumps({"principal": current_request().principal}),
+        }
+
+    return lambda_handler, guard
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "alb", "alb-multi"])
+def test_refused_request_never_reaches_the_plain_handler(shape: str) -> None:
+    calls: list[object] = []
+    fn, _ = make(calls)
+    reply = call(fn, shape, "/anything")
+    assert reply.status == 401
+    assert reply.headers.get("content-type") == "application/problem+json"
+    assert calls == []
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "alb-multi"])
+def test_allowed_request_runs_the_plain_handler_with_event_and_context(shape: str) -> None:
+    calls: list[object] = []
+    fn, _ = make(calls)
+    reply = call(fn, shape, "/anything?x=1", [("X-Token", "letmein")])
+    assert reply.status == 200
+    assert reply.json() == {"principal": "tester"}
+    event, context = calls[0]  # type: ignore[misc]
+    assert isinstance(event, dict) and isinstance(context, Context)
+
+
+def test_plain_result_gets_middleware_headers_and_keeps_its_cookies() -> None:
+    fn, _ = make([])
+    reply = call(fn, "http-v2", "/", [("X-Token", "letmein")])
+    assert reply.headers.get("x-protected") == "1"
+    assert reply.headers.get("x-request-id")
+    assert reply.headers.get_all("set-cookie") == ["a=1", "b=2"]
+
+
+def test_traversal_is_refused_before_the_plain_handler() -> None:
+    calls: list[object] = []
+    fn, guard = make(calls)
+    reply = call(fn, "rest-v1", "/files/%2e%2e/etc/passwd", [("X-Token", "letmein")])
+    assert reply.status == 400
+    assert calls == [] and guard.seen == 0
+
+
+def test_decorated_handler_keeps_its_name_and_doc() -> None:
+    fn, _ = make([])
+    assert fn.__name__ == "lambda_handler"
+    assert fn.__doc__ == "Plain handler."
+
+
+def test_non_proxy_result_is_rendered_as_json() -> None:
+    @protect()
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"hello": "world"}
+
+    reply = call(lambda_handler, "http-v2", "/")
+    assert reply.status == 200
+    assert reply.json() == {"hello": "world"}
+
+
+def test_current_request_outside_an_invocation_raises() -> None:
+    with pytest.raises(LookupError):
+        current_request()
+
+
+def test_non_positive_max_body_is_refused() -> None:
+    with pytest.raises(ConfigError):
+        protect(max_body=0)(lambda event, context: None)
+
+
+def load_example(monkeypatch: pytest.MonkeyPatch, keys: str | None) -> ModuleType:
+    if keys is None:
+        monkeypatch.delenv("EXAMPLE_API_KEYS", raising=False)
+    else:
+        monkeypatch.setenv("EXAMPLE_API_KEYS", keys)
+    spec = importlib.util.spec_from_file_location(
+        "example_lambda_handler", ROOT / "examples" / "lambda" / "handler.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "example_lambda_handler", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_refuses_to_start_without_api_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError):
+        load_example(monkeypatch, None)
+
+
+def test_example_answers_401_without_the_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = load_example(monkeypatch, "k" * 32)
+    reply = call(module.lambda_handler, "http-v2", "/?name=ada", [("X-API-Key", "wrong")])
+    assert reply.status == 401
+
+
+def test_example_greets_with_a_valid_rotated_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = load_example(monkeypatch, "n" * 32 + "," + "o" * 32)
+    reply = call(module.lambda_handler, "rest-v1", "/?name=ada", [("X-API-Key", "o" * 32)])
+    assert reply.status == 200
+    assert reply.json() == {"hello": "ada", "principal": "api-key"}
+
+
+def test_async_plain_handler_result_is_awaited_and_translated() -> None:
+    @protect()
+    async def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": 201, "headers": {"x-made": "yes"}, "body": "made"}
+
+    reply = call(lambda_handler, "rest-v1", "/")
+    assert reply.status == 201
+    assert reply.headers.get("x-made") == "yes"
+    assert reply.body == b"made"

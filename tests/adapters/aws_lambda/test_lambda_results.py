@@ -1,0 +1,112 @@
+"""Results written back in each shape: cookies, repeated headers, base64 bodies."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+
+import pytest
+from daloy_edge_aws_lambda import handler
+
+from daloy_edge import App, Request, Response
+from tests.conformance.harness.gateways import recorded
+
+
+def cookie_app() -> App:
+    app = App()
+
+    @app.get("/path/to/resource")
+    async def two_cookies(request: Request) -> Response:
+        response = Response.json({"ok": True})
+        response.set_cookie("a", "1")
+        response.set_cookie("b", "2")
+        response.headers.add("vary", "origin")
+        response.headers.add("vary", "cookie")
+        return response
+
+    @app.get("/binary")
+    async def binary(request: Request) -> Response:
+        return Response(b"\x00\xff\x10", media_type="image/png")
+
+    @app.get("/gzip")
+    async def gzipped(request: Request) -> Response:
+        return Response(
+            gzip.compress(b"hello", mtime=0),
+            headers={"content-encoding": "gzip"},
+            media_type="text/plain",
+        )
+
+    @app.get("/latin")
+    async def latin(request: Request) -> Response:
+        return Response("caf\u00e9".encode("latin-1"), media_type="text/plain")
+
+    return app
+
+
+def invoke(shape: str, path: str = "/path/to/resource") -> dict[str, object]:
+    event = recorded(shape)
+    event["body"] = None
+    event["isBase64Encoded"] = False
+    if shape in ("http-v2", "function-url"):
+        event["rawPath"] = path
+        event["requestContext"]["http"]["method"] = "GET"
+    else:
+        event["path"] = path
+        event["httpMethod"] = "GET"
+    return handler(cookie_app())(event, None)
+
+
+def test_rest_v1_puts_every_set_cookie_in_multi_value_headers() -> None:
+    result = invoke("rest-v1")
+    cookies = result["multiValueHeaders"]["set-cookie"]  # type: ignore[index]
+    assert [c.split(";")[0] for c in cookies] == ["a=1", "b=2"]
+
+
+@pytest.mark.parametrize("shape", ["http-v2", "function-url"])
+def test_http_v2_puts_every_set_cookie_in_the_cookies_field(shape: str) -> None:
+    result = invoke(shape)
+    assert [c.split(";")[0] for c in result["cookies"]] == ["a=1", "b=2"]  # type: ignore[union-attr]
+    assert "set-cookie" not in result["headers"]  # type: ignore[operator]
+
+
+def test_http_v2_joins_other_repeated_headers_with_commas() -> None:
+    assert invoke("http-v2")["headers"]["vary"] == "origin, cookie"  # type: ignore[index]
+
+
+def test_alb_multi_value_puts_every_set_cookie_in_multi_value_headers() -> None:
+    result = invoke("alb-multi")
+    assert len(result["multiValueHeaders"]["set-cookie"]) == 2  # type: ignore[index]
+    assert result["statusDescription"] == "200 OK"
+
+
+def test_alb_single_value_sends_each_set_cookie_under_a_differently_cased_name() -> None:
+    headers = invoke("alb")["headers"]
+    names = [name for name in headers if name.lower() == "set-cookie"]  # type: ignore[union-attr]
+    assert len(names) == 2 and len(set(names)) == 2
+    assert sorted(headers[n].split(";")[0] for n in names) == ["a=1", "b=2"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "alb", "alb-multi"])
+def test_binary_response_is_base64(shape: str) -> None:
+    result = invoke(shape, "/binary")
+    assert result["isBase64Encoded"] is True
+    assert base64.b64decode(result["body"]) == b"\x00\xff\x10"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "alb", "alb-multi"])
+def test_compressed_text_response_is_base64(shape: str) -> None:
+    result = invoke(shape, "/gzip")
+    assert result["isBase64Encoded"] is True
+    assert gzip.decompress(base64.b64decode(result["body"])) == b"hello"  # type: ignore[arg-type]
+
+
+def test_text_that_is_not_utf8_is_sent_as_base64_not_mangled() -> None:
+    result = invoke("http-v2", "/latin")
+    assert result["isBase64Encoded"] is True
+    assert base64.b64decode(result["body"]) == "caf\u00e9".encode("latin-1")  # type: ignore[arg-type]
+
+
+def test_json_response_is_plain_text() -> None:
+    result = invoke("http-v2")
+    assert result["isBase64Encoded"] is False
+    assert result["body"] == '{"ok":true}'

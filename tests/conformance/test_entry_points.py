@@ -1,0 +1,86 @@
+"""The reference app's entry points: lazy adapters, and the real runtimes loading them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+
+import pytest
+
+from tests.conformance.harness.gateways import build_event, read_result
+from tests.conformance.harness.servers import RuntimeClientTransport
+from tests.conformance.harness.targets import PROBE, ROOT, Pool
+
+SDKS = ("boto3", "botocore", "flask", "werkzeug", "mangum", "js", "pyodide", "workers")
+ADAPTERS = ("daloy_edge_aws_lambda", "daloy_edge_gcp_functions", "daloy_edge_cloudflare")
+
+
+def imported_after(code: str) -> set[str]:
+    script = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return {name.split(".")[0] for name in json.loads(out.stdout.splitlines()[-1])}
+
+
+def test_importing_secure_app_imports_no_adapter_sdk() -> None:
+    loaded = imported_after("import examples.secure_app")
+    assert loaded.isdisjoint(SDKS + ADAPTERS), loaded & set(SDKS + ADAPTERS)
+
+
+def test_lambda_handler_brings_in_only_the_lambda_adapter() -> None:
+    loaded = imported_after("from examples.secure_app import lambda_handler")
+    assert "daloy_edge_aws_lambda" in loaded
+    assert loaded.isdisjoint(SDKS), loaded & set(SDKS)
+
+
+def test_gcf_handler_is_a_plain_function_as_functions_framework_requires() -> None:
+    import examples.secure_app as secure_app
+
+    assert isinstance(secure_app.gcf_handler, types.FunctionType)
+
+
+def test_unknown_attribute_of_secure_app_raises_attribute_error() -> None:
+    import examples.secure_app as secure_app
+
+    with pytest.raises(AttributeError):
+        secure_app.no_such_entry_point
+
+
+@pytest.fixture
+def runtime_client(transport_pool: Pool) -> RuntimeClientTransport:
+    transport = transport_pool.get(PROBE, "awslambdaric-http-v2")
+    assert isinstance(transport, RuntimeClientTransport)
+    return transport
+
+
+def invoke(transport: RuntimeClientTransport, target: str, budget_ms: int) -> tuple[int, object]:
+    event = build_event("http-v2", "GET", target, [("host", "example.test")], b"")
+    reply = read_result("http-v2", transport.api.invoke(event, budget_ms=budget_ms))
+    return reply.status, reply.json()
+
+
+@pytest.mark.slow
+def test_awslambdaric_warm_invocations_share_one_loop_and_one_startup(
+    runtime_client: RuntimeClientTransport,
+) -> None:
+    seen = [invoke(runtime_client, "/runtime", 30_000)[1] for _ in range(3)]
+    assert len({json.dumps(s) for s in seen}) == 1
+    assert seen[0]["startups"] == 1  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_awslambdaric_remaining_time_bounds_the_request_deadline(
+    runtime_client: RuntimeClientTransport,
+) -> None:
+    # 700 ms left, 500 ms kept back to flush: a 400 ms handler must be cut off.
+    status, _ = invoke(runtime_client, "/sleep?ms=400", 700)
+    assert status == 504
+
+
+@pytest.mark.slow
+def test_awslambdaric_with_time_to_spare_answers(runtime_client: RuntimeClientTransport) -> None:
+    status, _ = invoke(runtime_client, "/sleep?ms=50", 5_000)
+    assert status == 200
