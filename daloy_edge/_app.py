@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import re
@@ -11,7 +10,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Literal
 
-from daloy_edge._errors import ConfigError, GatewayTimeout
+from daloy_edge._deadline import Deadline
+from daloy_edge._errors import ConfigError
 from daloy_edge._guards import RequestLimits, check_request
 from daloy_edge._problem import ErrorRenderer, error_renderer
 from daloy_edge._request import DEFAULT_MAX_BODY, Request
@@ -129,7 +129,7 @@ class App(Router):
             self._run_build_checks()
             render = error_renderer(debug=self.debug)
             dispatch = self.compile(render)
-            inner = chain([_Deadline(self.request_timeout), *self._middleware], dispatch, render)
+            inner = chain([Deadline(self.request_timeout), *self._middleware], dispatch, render)
             self._handler = self._boundary(inner, render)
         return self._handler
 
@@ -184,30 +184,6 @@ class App(Router):
         if not self._started:
             await self.startup()
         return await self.build()(request)
-
-
-class _Deadline:
-    """504 once the request deadline passes (the earlier of the app's and the runtime's)."""
-
-    __slots__ = ("timeout",)
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-
-    async def __call__(self, request: Request, call_next: Handler) -> Response:
-        remaining = self.timeout
-        if request.deadline is not None:
-            remaining = min(remaining, request.deadline - time.monotonic())
-        if remaining <= 0:
-            raise GatewayTimeout("request deadline exceeded")
-        scope = asyncio.timeout(remaining)
-        try:
-            async with scope:
-                return await call_next(request)
-        except TimeoutError:
-            if scope.expired():
-                raise GatewayTimeout("request deadline exceeded") from None
-            raise
 
 
 def _request_id(inbound: str | None) -> str:

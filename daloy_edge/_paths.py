@@ -10,6 +10,9 @@ __all__ = ["UnsafePath", "check_header_value", "check_path"]
 
 _MAX_DECODE_ROUNDS = 4
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Plain ASCII paths without escapes, backslashes or dot-led segments need no decoding.
+_PLAIN = re.compile(r"/[A-Za-z0-9/_\-~!$&'()*+,;=:@.]*")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 
 
 class UnsafePath(ValueError):
@@ -19,12 +22,10 @@ class UnsafePath(ValueError):
 def _check_segments(text: str) -> None:
     if "\\" in text:
         raise UnsafePath("backslash in path")
-    for ch in text:
-        code = ord(ch)
-        if code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0:
-            raise UnsafePath("control character in path")
-        if code in (0x2028, 0x2029, 0xFEFF):
-            raise UnsafePath("invisible line break in path")
+    if _CONTROL.search(text):
+        raise UnsafePath("control character in path")
+    if "." not in text and text.isascii():
+        return
     for segment in text.split("/"):
         bare = segment.split(";", 1)[0]
         folded = unicodedata.normalize("NFKC", bare) if not bare.isascii() else bare
@@ -41,6 +42,8 @@ def check_path(raw_path: str) -> str:
     >>> check_path("/static/a%20b.txt")
     '/static/a b.txt'
     """
+    if _PLAIN.fullmatch(raw_path) and "/." not in raw_path:
+        return raw_path
     if not raw_path.startswith("/"):
         raise UnsafePath("path must start with /")
     if _BAD_ESCAPE.search(raw_path):

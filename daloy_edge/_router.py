@@ -70,13 +70,16 @@ def chain(
     """
     current = _catching(handler, render)
     for mw in reversed(middleware):
-        current = _catching(_bind(mw, current), render)
+        current = _layer(mw, current, render)
     return current
 
 
-def _bind(mw: Middleware, call_next: CallNext) -> Handler:
+def _layer(mw: Middleware, call_next: CallNext, render: ErrorRenderer) -> Handler:
     async def step(request: Request) -> Response:
-        return await mw(request, call_next)
+        try:
+            return await mw(request, call_next)
+        except Exception as exc:
+            return render(request, exc)
 
     return step
 

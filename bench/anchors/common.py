@@ -71,9 +71,7 @@ class Context:
 
 
 def ensure_keys() -> None:
-    """Create the RSA key pair, its JWKS and a long-lived token once."""
-    if (KEY_DIR / "token.txt").exists():
-        return
+    """Create the RSA key pair and its JWKS, and mint a fresh token (valid for 12 hours)."""
     import jwt
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -94,7 +92,7 @@ def ensure_keys() -> None:
         "aud": AUDIENCE,
         "iat": now,
         "nbf": now,
-        "exp": now + 365 * 86400,
+        "exp": now + 12 * 3600,
         "scope": "hello:read",
     }
     token = jwt.encode(claims, private, algorithm="RS256", headers={"kid": "bench-1"})

@@ -87,3 +87,9 @@ def test_absolute_path_inside_static_param_is_not_served(client: TestClient) -> 
 
 def test_hidden_files_are_not_served(client: TestClient) -> None:
     assert client.get("/static/.gitkeep").status == 404
+
+
+@pytest.mark.parametrize("raw", ["/a\n", "/static/hello.txt\n", "/a\r", "/a\t"])
+def test_trailing_line_break_is_refused(raw: str) -> None:
+    with pytest.raises(UnsafePath):
+        check_path(raw)
