@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real services the test suite starts (redis-server, node) when missing.
+# Installs the real services the test suite starts (redis-server, node, npm pyodide) when missing.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
@@ -12,3 +12,5 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The Pyodide harness for the Workers tests (npm pyodide, from tests/workers/package-lock.json).
+"$(dirname "$0")/workers-harness.sh"
