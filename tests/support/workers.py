@@ -35,7 +35,14 @@ from tests.support.servers import ROOT
 
 HARNESS_DIR = ROOT / "tests" / "workers"
 MAIN_DIR = "/session/metadata"
-WHEELS = ("daloy-edge", "daloy-edge-asgi", "daloy-edge-cloudflare")
+WHEELS = (
+    "daloy-edge",
+    "daloy-edge-asgi",
+    "daloy-edge-aws-lambda",
+    "daloy-edge-gcp-functions",
+    "daloy-edge-cloudflare",
+)
+"""Every workspace member: apps that name other adapters' entry points still import."""
 COPIED_DISTRIBUTIONS = ("workers-runtime-sdk", "PyJWT")
 REPLY_TIMEOUT_S = 60.0
 
@@ -54,6 +61,8 @@ class WorkerResponse:
     pulled: int = 0
     deferred: list[str] = field(default_factory=list)
     stdout: list[str] = field(default_factory=list)
+    refused_by_platform: str | None = None
+    """Set when no JS ``Request`` can carry this request (the edge answers 400 itself)."""
 
     def header(self, name: str) -> str | None:
         values = self.get_all(name)
@@ -126,6 +135,23 @@ class PyodideHarness:
         """Copy host files into the Pyodide file system (absolute target paths)."""
         self.call("files", files=[[str(src), dst] for src, dst in pairs])
 
+    def add_worker(self, name: str, app_module: str, sources: Sequence[Path] = ()) -> str:
+        """A Worker module ``name`` serving ``app_module.create_app``; returns its entry.
+
+        ``sources`` (files under the repository) are copied to the same relative place
+        under the Worker's module directory, so ``app_module`` imports there.
+        """
+        self.write_files(
+            [(src, f"{MAIN_DIR}/{src.relative_to(ROOT).as_posix()}") for src in sources]
+        )
+        entry = (
+            "from daloy_edge_cloudflare import entrypoint\n"
+            f"from {app_module} import create_app\n"
+            "Default = entrypoint(create_app)\n"
+        )
+        self.call("write", files=[[f"{MAIN_DIR}/{name}.py", entry]])
+        return f"{name}:Default"
+
     def fetch(
         self,
         method: str,
@@ -158,6 +184,8 @@ class PyodideHarness:
             bindings=list(bindings),
             request=spec,
         )
+        if "refused" in result:
+            return WorkerResponse(400, [], b"", refused_by_platform=result["refused"])
         return WorkerResponse(
             status=result["status"],
             headers=[(k, v) for k, v in result["headers"]],
@@ -170,10 +198,11 @@ class PyodideHarness:
 
 @dataclass
 class WorkersClient:
-    """The uniform conformance client: ``request(method, path, headers, body)``.
+    """The uniform conformance client over the harness: ``send(method, target, headers, body)``.
 
-    Each client is its own isolate, so its ``env`` builds its own app. The platform's
-    ``cf-connecting-ip`` is set to ``client_ip``.
+    ``target`` is the request target as sent (percent-encoded path, optional ``?query``).
+    A ``Host`` header becomes the URL's authority, as on Workers. Each client is its own
+    isolate, so its ``env`` builds its own app; ``cf-connecting-ip`` is ``client_ip``.
     """
 
     harness: PyodideHarness
@@ -181,27 +210,43 @@ class WorkersClient:
     isolate: str = "conformance"
     entry: str = "entry:Default"
     host: str = "worker.example"
-    client_ip: str = "127.0.0.1"
+    client_ip: str | None = "127.0.0.1"
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        headers: Sequence[tuple[str, str]] | Mapping[str, str] = (),
-        body: bytes = b"",
+    def send(
+        self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes
     ) -> WorkerResponse:
-        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target):
+            # Not a valid HTTP request-target: the edge refuses it before any Worker runs
+            # (a JS URL would instead strip tabs and line breaks silently).
+            return WorkerResponse(400, [], b"", refused_by_platform="invalid request-target")
+        host = self.host
+        pairs: list[tuple[str, str]] = []
+        for name, value in headers:
+            if name.lower() == "host":
+                host = value
+            else:
+                pairs.append((name, value))
         if self.client_ip and not any(k.lower() == "cf-connecting-ip" for k, _ in pairs):
             pairs.append(("cf-connecting-ip", self.client_ip))
         return self.harness.fetch(
             method,
-            f"https://{self.host}{path}",
+            f"https://{host}{target}",
             entry=self.entry,
             isolate=self.isolate,
             env=self.env,
             headers=pairs,
             body=body if body or method not in ("GET", "HEAD") else None,
         )
+
+    def request(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]] | Mapping[str, str] = (),
+        body: bytes = b"",
+    ) -> WorkerResponse:
+        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        return self.send(method.upper(), target, pairs, body)
 
 
 def _node() -> str:

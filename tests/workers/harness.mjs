@@ -1,6 +1,6 @@
 // One long-lived Pyodide for the test session, driven by JSON lines on stdin/stdout.
 //
-// Requests:  {"id": n, "op": "install" | "files" | "run" | "fetch", ...}
+// Requests:  {"id": n, "op": "install" | "files" | "write" | "run" | "fetch", ...}
 // Replies:   {"id": n, "ok": true, "result": ..., "stdout": [...], "stderr": [...]}
 //            {"id": n, "ok": false, "error": "..."}
 // Python's own stdout/stderr are captured per request, so nothing but replies reaches
@@ -48,6 +48,14 @@ async function files(message) {
   return message.files.length;
 }
 
+async function write(message) {
+  for (const [target, text] of message.files) {
+    pyodide.FS.mkdirTree(path.posix.dirname(target));
+    pyodide.FS.writeFile(target, text);
+  }
+  return message.files.length;
+}
+
 async function run(message) {
   const text = await harness.run_json(message.code);
   return JSON.parse(text);
@@ -79,7 +87,13 @@ async function fetchOp(message) {
   const body = bodyOf(spec, counter);
   const init = { method: spec.method, headers: spec.headers, body };
   if (spec.chunks) init.duplex = "half";
-  const request = new Request(spec.url, init);
+  let request;
+  try {
+    request = new Request(spec.url, init);
+  } catch (error) {
+    // A request the platform itself would refuse (the edge answers 400 for these).
+    return { refused: String(error.message || error) };
+  }
   const waitUntil = [];
   const ctx = { waitUntil: (promise) => waitUntil.push(promise), passThroughOnException() {} };
   const env = Object.fromEntries(Object.entries(message.env));
@@ -93,7 +107,7 @@ async function fetchOp(message) {
   return { status: response.status, headers, body: b64(bytes), pulled: counter.pulled, deferred };
 }
 
-const ops = { install, files, run, fetch: fetchOp };
+const ops = { install, files, write, run, fetch: fetchOp };
 const lines = readline.createInterface({ input: process.stdin });
 reply({ id: 0, ok: true, result: { load_ms: loadMs } });
 for await (const line of lines) {

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from daloy_edge_cloudflare._js import is_null
+
 __all__ = ["WorkerEnv"]
 
 
@@ -41,7 +43,7 @@ class WorkerEnv(Mapping[str, str]):
         """A binding of any kind by name (raises :class:`KeyError` when absent)."""
         raw = self._raw
         value = raw.get(name) if isinstance(raw, Mapping) else getattr(raw, name, None)
-        if value is None:
+        if is_null(value):
             raise KeyError(name)
         return value
 

@@ -6,9 +6,8 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from daloy_edge_cloudflare._js import js_object, to_bytes, to_uint8array
-
 from daloy_edge.transport import TransportError, TransportResponse
+from daloy_edge_cloudflare._js import is_null, js_object, to_bytes, to_uint8array
 
 __all__ = ["FetchTransport"]
 
@@ -47,7 +46,9 @@ class FetchTransport:
 
         try:
             async with asyncio.timeout(timeout):
-                return await self._exchange(method, url, headers, body, timeout, max_bytes)
+                return await self._exchange(
+                    method, url, headers=headers, body=body, timeout=timeout, max_bytes=max_bytes
+                )
         except TimeoutError:
             raise TransportError("timeout") from None
         except JsException as exc:
@@ -57,6 +58,7 @@ class FetchTransport:
         self,
         method: str,
         url: str,
+        *,
         headers: Mapping[str, str] | None,
         body: bytes | None,
         timeout: float,
@@ -84,7 +86,7 @@ class FetchTransport:
 
 async def _read_bounded(response: Any, declared: str | None, max_bytes: int) -> bytes:
     stream = response.body
-    if stream is None:
+    if is_null(stream):
         return b""
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         await stream.cancel()
@@ -105,5 +107,5 @@ async def _read_bounded(response: Any, declared: str | None, max_bytes: int) -> 
 
 
 def _js_error_name(exc: Exception) -> str:
-    name = getattr(exc, "name", None)
-    return str(name) if name else type(exc).__name__
+    name = str(getattr(exc, "name", "") or type(exc).__name__)
+    return "timeout" if name in ("TimeoutError", "AbortError") else name

@@ -10,12 +10,36 @@ import asyncio
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
-__all__ = ["js_object", "promise_of", "to_bytes", "to_uint8array", "unwrap"]
+__all__ = [
+    "is_null",
+    "js_object",
+    "keep_running",
+    "promise_of",
+    "to_bytes",
+    "to_uint8array",
+    "unwrap",
+]
+
+# The event loop holds tasks weakly; deferred work must not be collected half-way.
+_RUNNING: set[asyncio.Future[object]] = set()
+
+
+def keep_running(awaitable: Awaitable[object]) -> asyncio.Future[object]:
+    """Schedule ``awaitable`` and hold a reference to it until it finishes."""
+    task = asyncio.ensure_future(awaitable)
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
+    return task
 
 
 def unwrap(value: object) -> Any:
     """The raw JS object behind a ``workers`` SDK wrapper (``Request``, ``Response``)."""
     return getattr(value, "js_object", value)
+
+
+def is_null(value: object) -> bool:
+    """True for JS ``null``: ``None`` or ``jsnull``, depending on the Pyodide version."""
+    return value is None or type(value).__name__ == "JsNull"
 
 
 def js_object(items: Mapping[str, object]) -> Any:
@@ -47,7 +71,7 @@ def promise_of(awaitable: Awaitable[object]) -> Any:
     from js import Error, Promise
     from pyodide.ffi import create_once_callable
 
-    task = asyncio.ensure_future(awaitable)
+    task = keep_running(awaitable)
 
     def executor(resolve: Any, reject: Any) -> None:
         def settle(done: asyncio.Future[object]) -> None:

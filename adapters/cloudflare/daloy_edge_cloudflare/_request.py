@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from daloy_edge_cloudflare._js import to_bytes, unwrap
-
 from daloy_edge import Headers, Request
+from daloy_edge_cloudflare._js import is_null, to_bytes, unwrap
 
 __all__ = ["CLIENT_HEADER", "client_address", "to_request"]
 
@@ -74,7 +73,7 @@ def to_request(js_request: object, env: Mapping[str, str] | None = None) -> Requ
         headers=headers,
         scheme="https" if url.scheme == "https" else "http",
         client=client_address(headers),
-        body=b"" if stream is None else _body_stream(stream),
+        body=b"" if is_null(stream) else _body_stream(stream),
         env=env,
         runtime="cloudflare",
     )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from daloy_edge_cloudflare._js import js_object, to_uint8array
-
 from daloy_edge import Response
+from daloy_edge_cloudflare._js import js_object, to_uint8array
 
 __all__ = ["to_js_response"]
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from daloy_edge import App
+from daloy_edge.transport import set_default_transport
 from daloy_edge_cloudflare._env import WorkerEnv
-from daloy_edge_cloudflare._js import promise_of
+from daloy_edge_cloudflare._fetch import FetchTransport
+from daloy_edge_cloudflare._js import keep_running, promise_of
 from daloy_edge_cloudflare._request import to_request
 from daloy_edge_cloudflare._response import to_js_response
-
-from daloy_edge import App
 
 __all__ = ["WAIT_UNTIL", "AppFactory", "WorkersApp", "entrypoint"]
 
@@ -31,8 +31,10 @@ metrics without delaying the client; on Workers it is ``ctx.waitUntil``.
 class WorkersApp:
     """The fetch handler for an :class:`App` (or a factory building one from ``env``).
 
-    The app is built once per isolate, from the first request's ``env``, and reused.
-    ``flush``, when given, runs after every response under ``ctx.waitUntil``.
+    The app is built once per isolate, from the first request's ``env``, and reused;
+    before it is built, :class:`FetchTransport` becomes the default transport, so the
+    JWKS client and the Upstash store reach the network through ``fetch``. ``flush``,
+    when given, runs after every response under ``ctx.waitUntil``.
 
     >>> # module-level handler style:
     >>> # on_fetch = WorkersApp(create_app).fetch
@@ -50,6 +52,8 @@ class WorkersApp:
         """The app and its bindings, both built on first use from ``env``."""
         if self._app is None or self._env is None:
             bindings = WorkerEnv(env)
+            # Before the app is built, so whatever it builds reaches out through fetch.
+            set_default_transport(FetchTransport())
             source = self._source
             self._app = source if isinstance(source, App) else source(bindings)
             self._env = bindings
@@ -71,16 +75,14 @@ def _deferrer(ctx: object) -> Callable[[Awaitable[object]], None]:
 
     def defer(awaitable: Awaitable[object]) -> None:
         if wait_until is None:
-            asyncio.ensure_future(awaitable)
+            keep_running(awaitable)
         else:
             wait_until(promise_of(awaitable))
 
     return defer
 
 
-def entrypoint(
-    app: App | AppFactory, *, flush: Flush | None = None, name: str = "Default"
-) -> type:
+def entrypoint(app: App | AppFactory, *, flush: Flush | None = None, name: str = "Default") -> type:
     """A ``workers.WorkerEntrypoint`` subclass serving ``app``: a Worker in three lines.
 
     >>> # src/entry.py

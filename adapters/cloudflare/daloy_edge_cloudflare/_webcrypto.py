@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from daloy_edge_cloudflare._js import js_object, to_uint8array
-
 from daloy_edge import Secret
+from daloy_edge_cloudflare._js import js_object, to_uint8array
 
 __all__ = ["WEBCRYPTO_ALGORITHMS", "InvalidKey", "VerificationKey", "WebCryptoBackend"]
 

@@ -49,10 +49,16 @@ def _entrypoint_class(module: object, name: str) -> type:
 
 
 async def dispatch(entry: str, isolate: str, request, env, ctx):
-    """Serve one JS Request with ``module:Class`` from the isolate named ``isolate``."""
-    module_name, _, class_name = entry.partition(":")
-    cls = _entrypoint_class(_load(module_name, isolate), class_name)
-    instance = cls(ctx, env)
+    """Serve one JS Request with ``module:Class`` from the isolate named ``isolate``.
+
+    ``module:on_fetch`` is the older module-level handler form, which gets the raw JS
+    ``Request``, ``env`` and ``ctx``.
+    """
+    module_name, _, name = entry.partition(":")
+    module = _load(module_name, isolate)
+    if name == "on_fetch":
+        return await module.on_fetch(request, env, ctx)
+    instance = _entrypoint_class(module, name)(ctx, env)
     result = instance.fetch(python_from_rpc(request))
     if inspect.isawaitable(result):
         result = await result

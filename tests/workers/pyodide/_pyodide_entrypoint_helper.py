@@ -7,5 +7,5 @@ proves exactly that.
 """
 
 
-def patchWaitUntil(ctx: object) -> None:  # noqa: N802 - the runtime's name
+def patchWaitUntil(ctx: object) -> None:
     return None
