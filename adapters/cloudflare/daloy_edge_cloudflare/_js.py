@@ -7,6 +7,7 @@ CPython (for type checks, docs or unit tests of the pure parts) never needs them
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
@@ -77,8 +78,10 @@ def promise_of(awaitable: Awaitable[object]) -> Any:
         def settle(done: asyncio.Future[object]) -> None:
             if done.cancelled():
                 reject(Error.new("cancelled"))
-            elif done.exception() is not None:
-                reject(Error.new(type(done.exception()).__name__))
+            elif (error := done.exception()) is not None:
+                # The type only: exception text may carry request data into the logs.
+                print(f"daloy_edge: deferred work failed: {type(error).__name__}", file=sys.stderr)
+                reject(Error.new(type(error).__name__))
             else:
                 resolve(None)
 
