@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["HTTPTransport", "HttpxTransport", "TransportError", "TransportResponse"]
+__all__ = [
+    "HTTPTransport",
+    "HttpxTransport",
+    "TransportError",
+    "TransportResponse",
+    "default_transport",
+    "set_default_transport",
+]
 
 
 class TransportError(Exception):
@@ -100,3 +107,22 @@ class HttpxTransport:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+_installed: HTTPTransport | None = None
+
+
+def default_transport() -> HTTPTransport:
+    """The runtime's transport: the one an adapter installed, else a new :class:`HttpxTransport`.
+
+    Components built without an explicit transport (JWKS client, Upstash store) use
+    this, so the same app reaches the network through ``fetch`` on Workers and httpx
+    on CPython.
+    """
+    return _installed if _installed is not None else HttpxTransport()
+
+
+def set_default_transport(transport: HTTPTransport | None) -> None:
+    """Install the runtime's transport (``None`` restores httpx); adapters call this."""
+    global _installed
+    _installed = transport

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real services the test suite starts (redis-server, node, chromium) and the
-# tools the network-namespace SSRF tests use (unshare, ip) when missing.
+# Installs the real services the test suite starts (redis-server, node, npm pyodide, chromium)
+# and the tools the network-namespace SSRF tests use (unshare, ip) when missing.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
@@ -16,3 +16,5 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The Pyodide harness for the Workers tests (npm pyodide, from tests/workers/package-lock.json).
+"$(dirname "$0")/workers-harness.sh"

@@ -8,3 +8,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# Session-wide Pyodide harness (fixture ``workers_harness``) for every Workers test.
+pytest_plugins = ["tests.support.workers"]

@@ -58,6 +58,8 @@ PINNED = {
         "HttpxTransport",
         "TransportError",
         "TransportResponse",
+        "default_transport",
+        "set_default_transport",
     ],
     "daloy_edge_asgi": ["ASGIApp", "to_request"],
 }

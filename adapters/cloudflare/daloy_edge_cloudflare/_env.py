@@ -1,0 +1,61 @@
+"""Worker ``env`` bindings as the ``Mapping[str, str]`` an app is configured from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from daloy_edge_cloudflare._js import is_null
+
+__all__ = ["WorkerEnv"]
+
+
+class WorkerEnv(Mapping[str, str]):
+    """The string bindings of a Worker's ``env`` (``[vars]`` and secrets), read once.
+
+    Other bindings (KV, D1, service bindings, ...) are not strings and are left out of
+    the mapping; :meth:`binding` returns them.
+
+    >>> # in a Worker: create_app(WorkerEnv(self.env))
+    """
+
+    __slots__ = ("_raw", "_values")
+
+    def __init__(self, env: object) -> None:
+        # The workers SDK wraps env for its own binding helpers; the raw JS object is
+        # what can be enumerated.
+        raw: Any = getattr(env, "_env", env)
+        self._raw = raw
+        self._values: dict[str, str] = {}
+        if raw is None:
+            return
+        if isinstance(raw, Mapping):
+            self._values = {k: v for k, v in raw.items() if isinstance(v, str)}
+            return
+        from js import Object
+
+        for name in Object.keys(raw):
+            value = getattr(raw, str(name), None)
+            if isinstance(value, str):
+                self._values[str(name)] = value
+
+    def binding(self, name: str) -> object:
+        """A binding of any kind by name (raises :class:`KeyError` when absent)."""
+        raw = self._raw
+        value = raw.get(name) if isinstance(raw, Mapping) else getattr(raw, name, None)
+        if is_null(value):
+            raise KeyError(name)
+        return value
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        # Secrets live here: show names only.
+        return f"WorkerEnv({sorted(self._values)!r})"

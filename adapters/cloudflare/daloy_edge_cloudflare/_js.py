@@ -1,0 +1,90 @@
+"""Small bridges between Python values and JavaScript ones (Pyodide only).
+
+``js`` and ``pyodide`` are imported inside each function, so importing the adapter on
+CPython (for type checks, docs or unit tests of the pure parts) never needs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Mapping
+from typing import Any
+
+__all__ = [
+    "is_null",
+    "js_object",
+    "keep_running",
+    "promise_of",
+    "to_bytes",
+    "to_uint8array",
+    "unwrap",
+]
+
+# The event loop holds tasks weakly; deferred work must not be collected half-way.
+_RUNNING: set[asyncio.Future[object]] = set()
+
+
+def keep_running(awaitable: Awaitable[object]) -> asyncio.Future[object]:
+    """Schedule ``awaitable`` and hold a reference to it until it finishes."""
+    task = asyncio.ensure_future(awaitable)
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
+    return task
+
+
+def unwrap(value: object) -> Any:
+    """The raw JS object behind a ``workers`` SDK wrapper (``Request``, ``Response``)."""
+    return getattr(value, "js_object", value)
+
+
+def is_null(value: object) -> bool:
+    """True for JS ``null``: ``None`` or ``jsnull``, depending on the Pyodide version."""
+    return value is None or type(value).__name__ == "JsNull"
+
+
+def js_object(items: Mapping[str, object]) -> Any:
+    """A plain JS object (not a ``Map``) with ``items``; JS values inside pass through."""
+    from js import Object
+    from pyodide.ffi import to_js
+
+    return to_js(dict(items), dict_converter=Object.fromEntries)
+
+
+def to_uint8array(data: bytes) -> Any:
+    """A JS ``Uint8Array`` holding a copy of ``data``."""
+    from pyodide.ffi import to_js
+
+    return to_js(data)
+
+
+def to_bytes(chunk: Any) -> bytes:
+    """Python bytes from a JS ``Uint8Array`` (or ``ArrayBuffer``)."""
+    return bytes(chunk.to_bytes())
+
+
+def promise_of(awaitable: Awaitable[object]) -> Any:
+    """A JS ``Promise`` settled when ``awaitable`` finishes, for ``ctx.waitUntil``.
+
+    The runtime's own patch that lets ``waitUntil`` take Python awaitables is not relied
+    on: a Python task handed to JS directly is a borrowed proxy that dies with the call.
+    """
+    from js import Error, Promise
+    from pyodide.ffi import create_once_callable
+
+    task = keep_running(awaitable)
+
+    def executor(resolve: Any, reject: Any) -> None:
+        def settle(done: asyncio.Future[object]) -> None:
+            if done.cancelled():
+                reject(Error.new("cancelled"))
+            elif (error := done.exception()) is not None:
+                # The type only: exception text may carry request data into the logs.
+                print(f"daloy_edge: deferred work failed: {type(error).__name__}", file=sys.stderr)
+                reject(Error.new(type(error).__name__))
+            else:
+                resolve(None)
+
+        task.add_done_callback(settle)
+
+    return Promise.new(create_once_callable(executor))

@@ -1,0 +1,170 @@
+"""The adapter in real Pyodide: JS Request in, JS Response out, through the workers SDK."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.workers import PyodideHarness, WorkerResponse
+
+pytestmark = pytest.mark.slow
+
+ENTRY = "adapter_worker:Default"
+ENV = {"GREETING": "hello", "SECRET_TOKEN": "s3cret", "MAX_BODY": "1024"}
+
+
+def call(
+    harness: PyodideHarness,
+    method: str,
+    path: str,
+    *,
+    isolate: str = "adapter",
+    entry: str = ENTRY,
+    **kwargs: object,
+) -> WorkerResponse:
+    return harness.fetch(
+        method,
+        f"https://worker.example{path}",
+        entry=entry,
+        isolate=isolate,
+        env=ENV,
+        bindings=["KV"],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_every_set_cookie_reaches_the_client(workers_harness: PyodideHarness) -> None:
+    response = call(workers_harness, "GET", "/cookies")
+    cookies = response.get_all("set-cookie")
+    assert [c.split(";")[0] for c in cookies] == ["a=1", "b=2", "c="]
+
+
+def test_client_address_comes_from_cf_connecting_ip(workers_harness: PyodideHarness) -> None:
+    response = call(
+        workers_harness, "GET", "/request", headers=[("cf-connecting-ip", "2001:db8::7")]
+    )
+    assert response.json()["client"] == "2001:db8::7"
+
+
+def test_spoofed_x_forwarded_for_does_not_set_the_client(workers_harness: PyodideHarness) -> None:
+    response = call(
+        workers_harness,
+        "GET",
+        "/request",
+        headers=[("cf-connecting-ip", "198.51.100.4"), ("x-forwarded-for", "127.0.0.1")],
+    )
+    data = response.json()
+    assert data["client"] == "198.51.100.4" and data["client_ip"] == "198.51.100.4"
+
+
+def test_malformed_cf_connecting_ip_gives_no_client(workers_harness: PyodideHarness) -> None:
+    response = call(
+        workers_harness, "GET", "/request", headers=[("cf-connecting-ip", "127.0.0.1, 10.0.0.1")]
+    )
+    assert response.json()["client"] is None
+
+
+def test_path_query_host_and_scheme_come_from_the_request_url(
+    workers_harness: PyodideHarness,
+) -> None:
+    data = call(workers_harness, "GET", "/request?q=1&q=two").json()
+    assert (data["raw_path"], data["query"]) == ("/request", ["1", "two"])
+    assert (data["host"], data["scheme"], data["runtime"]) == (
+        "worker.example",
+        "https",
+        "cloudflare",
+    )
+
+
+def test_body_is_read_from_the_js_request(workers_harness: PyodideHarness) -> None:
+    response = call(workers_harness, "POST", "/upload", body=b"payload-" * 50)
+    assert response.json() == {"bytes": 400, "head": "payload-"}
+
+
+def test_request_without_body_reads_empty(workers_harness: PyodideHarness) -> None:
+    assert call(workers_harness, "GET", "/upload").json() == {"bytes": 0, "head": ""}
+
+
+def test_streamed_body_within_the_limit_is_read_whole(workers_harness: PyodideHarness) -> None:
+    response = call(workers_harness, "POST", "/upload", chunks=[b"y" * 300] * 3)
+    assert response.json()["bytes"] == 900 and response.pulled == 3
+
+
+def test_streamed_body_past_the_limit_is_413_without_reading_the_rest(
+    workers_harness: PyodideHarness,
+) -> None:
+    response = call(workers_harness, "POST", "/upload", chunks=[b"y" * 300] * 40)
+    assert response.status == 413
+    assert response.pulled <= 5
+
+
+def test_declared_content_length_past_the_limit_is_413_before_any_read(
+    workers_harness: PyodideHarness,
+) -> None:
+    response = call(
+        workers_harness,
+        "POST",
+        "/upload",
+        chunks=[b"y" * 300] * 40,
+        headers=[("content-length", "12000")],
+    )
+    assert response.status == 413 and response.pulled == 0
+
+
+def test_string_bindings_configure_the_app(workers_harness: PyodideHarness) -> None:
+    data = call(workers_harness, "GET", "/env").json()
+    assert data["greeting"] == "hello" and data["same_as_app"] is True
+    assert data["names"] == sorted(ENV)
+
+
+def test_non_string_bindings_stay_reachable_but_out_of_the_mapping(
+    workers_harness: PyodideHarness,
+) -> None:
+    data = call(workers_harness, "GET", "/env").json()
+    assert "KV" not in data["names"] and data["kv"] == "JsProxy"
+
+
+def test_app_is_built_once_per_isolate(workers_harness: PyodideHarness) -> None:
+    for _ in range(3):
+        data = call(workers_harness, "GET", "/env", isolate="build-once").json()
+    assert data["built"] == ["hello"]
+
+
+def test_wait_until_keeps_deferred_work_running_after_the_response(
+    workers_harness: PyodideHarness,
+) -> None:
+    first = call(workers_harness, "GET", "/defer", isolate="deferred")
+    assert "deferred" not in first.json()["done"]
+    assert first.deferred == ["fulfilled", "fulfilled"]
+    after = call(workers_harness, "GET", "/done", isolate="deferred").json()
+    assert "deferred" in after["done"]
+
+
+def test_flush_runs_under_wait_until_after_each_response(workers_harness: PyodideHarness) -> None:
+    call(workers_harness, "GET", "/done", isolate="flush")
+    response = call(workers_harness, "GET", "/done", isolate="flush")
+    assert response.json()["done"] == ["flushed"] and response.deferred == ["fulfilled"]
+
+
+def test_null_body_status_has_no_body(workers_harness: PyodideHarness) -> None:
+    response = call(workers_harness, "DELETE", "/nothing")
+    assert response.status == 204 and response.body == b""
+
+
+def test_streamed_response_reaches_the_client_whole(workers_harness: PyodideHarness) -> None:
+    response = call(workers_harness, "GET", "/stream")
+    assert response.status == 200 and response.body == b"one,two,three"
+
+
+def test_module_level_on_fetch_serves_the_raw_js_request(workers_harness: PyodideHarness) -> None:
+    response = call(
+        workers_harness,
+        "GET",
+        "/request",
+        entry="adapter_worker:on_fetch",
+        headers=[("cf-connecting-ip", "192.0.2.1")],
+    )
+    assert response.status == 200 and response.json()["client"] == "192.0.2.1"
+
+
+def test_fetch_is_the_default_transport_inside_a_worker(workers_harness: PyodideHarness) -> None:
+    assert call(workers_harness, "GET", "/transport").json() == {"default": "FetchTransport"}

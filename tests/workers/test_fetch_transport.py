@@ -1,0 +1,171 @@
+"""FetchTransport (js.fetch inside Pyodide) against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.support.workers import PyodideHarness
+
+pytestmark = pytest.mark.slow
+
+
+class Upstream(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        size = int(query.split("=")[1]) if query.startswith("n=") else 0
+        if path == "/json":
+            self._send(200, b'{"ok":true}', {"content-type": "application/json", "x-upstream": "1"})
+        elif path == "/redirect":
+            self._send(302, b"", {"location": "/json"})
+        elif path == "/big":
+            self._send(200, b"b" * size)
+        elif path == "/chunked":
+            self.send_response(200)
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            for _ in range(size // 1024):
+                self.wfile.write(b"400\r\n" + b"c" * 1024 + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+        elif path == "/slow":
+            time.sleep(2)
+            self._send(200, b"late")
+        elif path == "/slow-body":
+            self.send_response(200)
+            self.send_header("content-length", "10")
+            self.end_headers()
+            self.wfile.write(b"12345")
+            self.wfile.flush()
+            time.sleep(2)
+            self.wfile.write(b"67890")
+        else:
+            self._send(404, b"")
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        seen = {
+            "method": self.command,
+            "body": body.decode(),
+            "authorization": self.headers.get("authorization"),
+            "content_type": self.headers.get("content-type"),
+        }
+        self._send(201, json.dumps(seen).encode(), {"content-type": "application/json"})
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def send(harness: PyodideHarness, call: str) -> Any:
+    """Run ``await transport.request(...)`` given as ``call`` and describe the outcome."""
+    return harness.run(
+        f"""
+from daloy_edge.transport import TransportError
+from daloy_edge_cloudflare import FetchTransport
+
+async def main():
+    transport = FetchTransport()
+    try:
+        response = await transport.{call}
+    except TransportError as exc:
+        return {{"error": str(exc)}}
+    return {{"status": response.status, "headers": dict(response.headers),
+             "body": response.body.decode("latin-1")}}
+"""
+    )
+
+
+def test_get_returns_status_headers_and_body(
+    workers_harness: PyodideHarness, upstream: str
+) -> None:
+    result = send(workers_harness, f'request("GET", "{upstream}/json")')
+    assert result["status"] == 200 and result["body"] == '{"ok":true}'
+    assert result["headers"]["x-upstream"] == "1"
+
+
+def test_post_sends_method_headers_and_body(workers_harness: PyodideHarness, upstream: str) -> None:
+    result = send(
+        workers_harness,
+        f'request("POST", "{upstream}/echo", body=b\'["GET","k"]\', '
+        'headers={"authorization": "Bearer t0k", "content-type": "application/json"})',
+    )
+    assert result["status"] == 201
+    assert json.loads(result["body"]) == {
+        "method": "POST",
+        "body": '["GET","k"]',
+        "authorization": "Bearer t0k",
+        "content_type": "application/json",
+    }
+
+
+def test_redirect_is_returned_not_followed(workers_harness: PyodideHarness, upstream: str) -> None:
+    result = send(workers_harness, f'request("GET", "{upstream}/redirect")')
+    assert result["status"] == 302 and result["headers"]["location"] == "/json"
+
+
+def test_declared_oversize_response_is_refused(
+    workers_harness: PyodideHarness, upstream: str
+) -> None:
+    result = send(workers_harness, f'request("GET", "{upstream}/big?n=5000", max_bytes=4096)')
+    assert result == {"error": "response too large"}
+
+
+def test_streamed_oversize_response_is_cut_off(
+    workers_harness: PyodideHarness, upstream: str
+) -> None:
+    result = send(workers_harness, f'request("GET", "{upstream}/chunked?n=65536", max_bytes=4096)')
+    assert result == {"error": "response too large"}
+
+
+def test_response_at_the_bound_is_read_whole(
+    workers_harness: PyodideHarness, upstream: str
+) -> None:
+    result = send(workers_harness, f'request("GET", "{upstream}/big?n=4096", max_bytes=4096)')
+    assert result["status"] == 200 and len(result["body"]) == 4096
+
+
+def test_slow_upstream_times_out(workers_harness: PyodideHarness, upstream: str) -> None:
+    started = time.monotonic()
+    result = send(workers_harness, f'request("GET", "{upstream}/slow", timeout=0.3)')
+    assert result == {"error": "timeout"} and time.monotonic() - started < 1.5
+
+
+def test_timeout_covers_a_slow_body(workers_harness: PyodideHarness, upstream: str) -> None:
+    started = time.monotonic()
+    result = send(workers_harness, f'request("GET", "{upstream}/slow-body", timeout=0.3)')
+    assert result == {"error": "timeout"} and time.monotonic() - started < 1.5
+
+
+def test_refused_connection_is_a_transport_error(workers_harness: PyodideHarness) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = send(workers_harness, f'request("GET", "http://127.0.0.1:{port}/")')
+    assert set(result) == {"error"}

@@ -1,0 +1,98 @@
+"""The Upstash store inside Pyodide, over fetch, against the shim and a real redis-server.
+
+The last test serves the reference Worker with ``DALOY_RATE_LIMIT_URL``/``_TOKEN`` set:
+its store is built without a transport, so it must pick ``default_transport()``, which
+the Workers adapter sets to ``FetchTransport``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.workers import PyodideHarness, WorkersClient
+
+pytestmark = pytest.mark.slow
+
+redis_server = pytest.importorskip(
+    "tests.support.redis_server", reason="needs the rate-limit layer's redis + Upstash shim"
+)
+
+
+@pytest.fixture(scope="module")
+def shim() -> Iterator[Any]:
+    with redis_server.redis_and_shim() as (_, shim):
+        yield shim
+
+
+def run_in_worker(harness: PyodideHarness, shim: Any, body: str) -> Any:
+    return harness.run(
+        f"""
+from daloy_edge.ratelimit import RateLimiter, UpstashNonceStore, UpstashREST, UpstashStore
+from daloy_edge_cloudflare import FetchTransport
+
+REST = UpstashREST({shim.url!r}, {shim.token!r}, transport=FetchTransport(), timeout=5)
+
+async def main():
+{body}
+"""
+    )
+
+
+def test_limiter_counts_in_redis_through_fetch(workers_harness: PyodideHarness, shim: Any) -> None:
+    shim.reset()
+    allowed = run_in_worker(
+        workers_harness,
+        shim,
+        """
+    limiter = RateLimiter(limit=3, window=60, store=UpstashStore(REST, timeout=5), name="pyodide")
+    return [(await limiter.check("203.0.113.5")).allowed for _ in range(4)]
+""",
+    )
+    assert allowed == [True, True, True, False]
+    assert shim.requests() >= 4
+
+
+def test_nonce_store_refuses_a_replay_through_fetch(
+    workers_harness: PyodideHarness, shim: Any
+) -> None:
+    added = run_in_worker(
+        workers_harness,
+        shim,
+        """
+    store = UpstashNonceStore(REST, timeout=5)
+    first = await store.add_if_absent("delivery-1", 300)
+    return [first, await store.add_if_absent("delivery-1", 300)]
+""",
+    )
+    assert added == [True, False]
+
+
+def test_wrong_token_is_refused_by_the_shim(workers_harness: PyodideHarness, shim: Any) -> None:
+    error = workers_harness.run(
+        f"""
+from daloy_edge.ratelimit import UpstashError, UpstashREST
+from daloy_edge_cloudflare import FetchTransport
+
+async def main():
+    rest = UpstashREST({shim.url!r}, "wrong-token", transport=FetchTransport())
+    try:
+        await rest.execute(["PING"])
+    except UpstashError as exc:
+        return str(exc)
+"""
+    )
+    assert error == "Unauthorized"
+
+
+def test_reference_worker_rate_limits_on_upstash_through_fetch(
+    workers_harness: PyodideHarness, shim: Any
+) -> None:
+    env = {"DALOY_RATE_LIMIT_URL": shim.url, "DALOY_RATE_LIMIT_TOKEN": shim.token}
+    client = WorkersClient(workers_harness, env=env, isolate="upstash", client_ip="198.51.100.20")
+    shim.reset()
+    statuses = [client.request("GET", "/limited").status for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    assert shim.requests() >= 6

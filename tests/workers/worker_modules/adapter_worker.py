@@ -1,0 +1,93 @@
+"""A Worker exercising the adapter itself (loaded at /session/metadata in Pyodide)."""
+
+import asyncio
+
+from daloy_edge_cloudflare import WAIT_UNTIL, WorkersApp, entrypoint
+
+from daloy_edge import App, Response
+from daloy_edge.transport import default_transport
+
+BUILT: list[str] = []
+DONE: list[str] = []
+
+
+async def _stream():
+    for part in (b"one,", b"two,", b"three"):
+        await asyncio.sleep(0)
+        yield part
+
+
+def create_app(env):
+    BUILT.append(env.get("GREETING", ""))
+    app = App(env=env, max_body=int(env.get("MAX_BODY", "1024")))
+
+    @app.get("/cookies")
+    async def cookies(request):
+        response = Response.json({"ok": True})
+        response.set_cookie("a", "1")
+        response.set_cookie("b", "2")
+        response.delete_cookie("c")
+        return response
+
+    @app.route("/upload", ["GET", "POST"])
+    async def upload(request):
+        body = await request.body()
+        return {"bytes": len(body), "head": body[:8].decode("latin-1")}
+
+    @app.get("/env")
+    async def env_view(request):
+        return {
+            "names": sorted(request.env),
+            "greeting": request.env.get("GREETING"),
+            "same_as_app": request.env is app.env,
+            "kv": type(request.env.binding("KV")).__name__,
+            "built": BUILT,
+        }
+
+    @app.get("/request")
+    async def describe(request):
+        return {
+            "client": request.client,
+            "client_ip": request.client_ip,
+            "host": request.host,
+            "scheme": request.scheme,
+            "raw_path": request.raw_path,
+            "query": request.query.get_all("q"),
+            "runtime": request.runtime,
+            "headers": request.headers.items(),
+        }
+
+    @app.get("/defer")
+    async def defer(request):
+        async def later():
+            await asyncio.sleep(0.05)
+            DONE.append("deferred")
+
+        request.state[WAIT_UNTIL](later())
+        return {"done": list(DONE)}
+
+    @app.get("/done")
+    async def done(request):
+        return {"done": list(DONE)}
+
+    @app.get("/transport")
+    async def transport(request):
+        return {"default": type(default_transport()).__name__}
+
+    @app.delete("/nothing")
+    async def nothing(request):
+        return None
+
+    @app.get("/stream")
+    async def stream(request):
+        return Response(stream=_stream(), media_type="text/plain")
+
+    return app
+
+
+async def flush():
+    DONE.append("flushed")
+
+
+Default = entrypoint(create_app, flush=flush)
+on_fetch = WorkersApp(create_app, flush=flush).fetch
