@@ -18,7 +18,12 @@ from daloy_edge.jose._algorithms import (
     Algorithm,
 )
 from daloy_edge.jose._b64 import b64url_decode, b64url_encode
-from daloy_edge.jose._backend import PyJWTBackend, SignatureBackend, default_backend
+from daloy_edge.jose._backend import (
+    PyJWTBackend,
+    SignatureBackend,
+    default_backend,
+    set_default_backend,
+)
 from daloy_edge.jose._claims import ClaimsPolicy, validate_claims
 from daloy_edge.jose._errors import InvalidKey, InvalidToken, JoseError, KeysUnavailable
 from daloy_edge.jose._jwk import JWK, JWKSet, parse_jwk
@@ -53,5 +58,6 @@ __all__ = [
     "default_backend",
     "parse_compact",
     "parse_jwk",
+    "set_default_backend",
     "validate_claims",
 ]

@@ -14,7 +14,7 @@ from daloy_edge.jose._errors import InvalidKey
 if TYPE_CHECKING:
     from daloy_edge.jose._jwk import JWK
 
-__all__ = ["PyJWTBackend", "SignatureBackend", "default_backend"]
+__all__ = ["PyJWTBackend", "SignatureBackend", "default_backend", "set_default_backend"]
 
 
 class SignatureBackend(Protocol):
@@ -80,12 +80,22 @@ class PyJWTBackend:
             return False
 
 
-_DEFAULT: PyJWTBackend | None = None
+_DEFAULT: SignatureBackend | None = None
 
 
 def default_backend() -> SignatureBackend:
-    """The process-wide :class:`PyJWTBackend`."""
+    """The installed backend, else a process-wide :class:`PyJWTBackend`."""
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = PyJWTBackend()
     return _DEFAULT
+
+
+def set_default_backend(backend: SignatureBackend | None) -> None:
+    """Install the runtime's signature backend (``None`` restores PyJWT); adapters call this.
+
+    The Workers adapter installs WebCrypto here, since ``cryptography`` is not available
+    in Pyodide.
+    """
+    global _DEFAULT
+    _DEFAULT = backend

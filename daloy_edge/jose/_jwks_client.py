@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from daloy_edge._errors import ConfigError
 from daloy_edge.jose._errors import InvalidKey, KeysUnavailable
 from daloy_edge.jose._jwk import JWK, JWKSet
-from daloy_edge.transport import HTTPTransport, HttpxTransport, TransportError
+from daloy_edge.transport import HTTPTransport, TransportError, default_transport
 from daloy_edge.types import Clock
 
 __all__ = ["JWKSClient", "cache_ttl"]
@@ -106,7 +106,7 @@ class JWKSClient:
             if value < 0:
                 raise ConfigError(f"{name} must not be negative")
         self.url = url
-        self._transport: HTTPTransport = transport or HttpxTransport()
+        self._transport: HTTPTransport = transport or default_transport()
         self._clock = clock
         self._timeout, self._max_bytes = timeout_s, max_bytes
         self._max_keys, self._min_rsa_bits = max_keys, min_rsa_bits

@@ -36,6 +36,7 @@ def test_jose_public_names_are_pinned():
             "cache_ttl",
             "check_header",
             "default_backend",
+            "set_default_backend",
             "parse_compact",
             "parse_jwk",
             "validate_claims",

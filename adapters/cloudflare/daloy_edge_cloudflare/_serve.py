@@ -6,12 +6,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from daloy_edge import App
+from daloy_edge.jose import set_default_backend
 from daloy_edge.transport import set_default_transport
 from daloy_edge_cloudflare._env import WorkerEnv
 from daloy_edge_cloudflare._fetch import FetchTransport
 from daloy_edge_cloudflare._js import keep_running, promise_of
 from daloy_edge_cloudflare._request import to_request
 from daloy_edge_cloudflare._response import to_js_response
+from daloy_edge_cloudflare._webcrypto import WebCryptoBackend
 
 __all__ = ["WAIT_UNTIL", "AppFactory", "WorkersApp", "entrypoint"]
 
@@ -54,6 +56,7 @@ class WorkersApp:
             bindings = WorkerEnv(env)
             # Before the app is built, so whatever it builds reaches out through fetch.
             set_default_transport(FetchTransport())
+            set_default_backend(WebCryptoBackend())
             source = self._source
             self._app = source if isinstance(source, App) else source(bindings)
             self._env = bindings

@@ -16,16 +16,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from daloy_edge import Secret
+from daloy_edge.jose import InvalidKey
 from daloy_edge_cloudflare._js import js_object, to_uint8array
 
 __all__ = ["WEBCRYPTO_ALGORITHMS", "InvalidKey", "VerificationKey", "WebCryptoBackend"]
 
 _MAX_CACHED_KEYS = 256
 _PUBLIC_MEMBERS = ("kty", "crv", "n", "e", "x", "y")
-
-
-class InvalidKey(ValueError):
-    """The key material cannot be imported for the requested algorithm."""
 
 
 class VerificationKey(Protocol):
