@@ -76,16 +76,21 @@ class LogConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> LogConfig:
-        """Read ``DALOY_LOG_LEVEL``, ``DALOY_LOG_REDACT_KEYS`` (comma-separated) and
-        ``DALOY_LOG_SPANS`` (``1``) from ``env``; keyword arguments win."""
+        """Read ``DALOY_LOG_LEVEL``, ``DALOY_LOG_REDACT_KEYS`` (comma-separated),
+        ``DALOY_LOG_SPANS`` and ``DALOY_LOG_HEADERS`` (``1``) from ``env``; keyword
+        arguments win."""
         values: dict[str, object] = {"env": env}
         if env.get("DALOY_LOG_LEVEL"):
             values["level"] = env["DALOY_LOG_LEVEL"]
         extra = env.get("DALOY_LOG_REDACT_KEYS", "")
         if extra.strip():
             values["redact_keys"] = tuple(k.strip() for k in extra.split(",") if k.strip())
-        if env.get("DALOY_LOG_SPANS", "").lower() in ("1", "true", "yes"):
-            values["spans"] = True
+        for variable, option in (
+            ("DALOY_LOG_SPANS", "spans"),
+            ("DALOY_LOG_HEADERS", "log_headers"),
+        ):
+            if env.get(variable, "").lower() in ("1", "true", "yes"):
+                values[option] = True
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 

@@ -56,23 +56,27 @@ _SECRET_HEADER_FRAGMENTS = ("signature", "token")
 _KEY_CACHE_LIMIT = 2048
 _MAX_INT_BITS = 256
 
-_INLINE_KEY = r"[A-Za-z0-9_.\-]*(?:{names})[A-Za-z0-9_.\-]*"
-_SCHEME = re.compile(r"(?i)\b(bearer|basic|digest|negotiate)\s+[A-Za-z0-9._~+/=\-]{4,}")
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}(?:\.[A-Za-z0-9_\-]*)?")
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]+:)[^\s@/]+@")
+# Every repetition below is bounded or possessive, so scrubbing stays linear in the
+# length of attacker-controlled text (no catastrophic backtracking).
+_SCHEME = re.compile(r"(?i)\b(bearer|basic|digest|negotiate)\s{1,8}+[A-Za-z0-9._~+/=\-]{4,}+")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}+\.[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?")
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{1,128}+:)[^\s@/]{1,256}+@")
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
 _PEM_KEY = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+    r"-----BEGIN (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----.*?"
+    r"(?:-----END (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----|$)",
+    re.S,
 )
 
 
 def _inline_pairs(fragments: Iterable[str]) -> re.Pattern[str]:
     names = "|".join(re.escape(f).replace("_", "[_\\-]?") for f in fragments)
-    key = _INLINE_KEY.format(names=names)
-    # key, optional closing quote, separator, optional opening quote, then the value
+    # The key is matched from its secret fragment on (what precedes it stays as it is),
+    # then the separator, an optional quote, and the value that gets replaced.
     return re.compile(
-        rf"(?i)(?P<key>{key})(?P<q1>[\"']?)(?P<sep>\s*[:=]\s*)(?P<q2>[\"']?)"
-        r"(?P<value>[^\s\"',;&}\]]+)"
+        rf"(?i)(?P<key>(?:{names})[A-Za-z0-9_.\-]{{0,32}}+)(?P<q1>[\"']?)"
+        r"(?P<sep>\s{0,8}+[:=]\s{0,8}+)(?P<q2>[\"'])?"
+        r"(?P<value>(?(q2)[^\"'\r\n]{1,512}+|[^\s\"',;&}\]]++))"
     )
 
 
@@ -80,7 +84,7 @@ _DEFAULT_INLINE = _inline_pairs(DEFAULT_SECRET_KEYS)
 
 
 def _inline_sub(match: re.Match[str]) -> str:
-    return f"{match['key']}{match['q1']}{match['sep']}{match['q2']}{REDACTED}"
+    return f"{match['key']}{match['q1']}{match['sep']}{match['q2'] or ''}{REDACTED}"
 
 
 def _scrub(text: str, inline: re.Pattern[str]) -> str:
