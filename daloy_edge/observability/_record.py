@@ -141,6 +141,9 @@ def http_attributes(
         attributes["http.response.body.size"] = len(response.body)
     if response.status >= 500:
         attributes["error.type"] = str(response.status)
+    invocation = getattr(request.state.get("aws.context"), "aws_request_id", None)
+    if isinstance(invocation, str):
+        attributes["faas.invocation_id"] = invocation[:_MAX_FIELD]
     return attributes
 
 

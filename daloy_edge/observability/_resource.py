@@ -7,15 +7,21 @@ from urllib.parse import unquote
 
 __all__ = ["detect_resource", "is_lambda"]
 
-_LAMBDA_RUNTIMES = frozenset({"aws_lambda", "aws-lambda", "lambda"})
+_LAMBDA_RUNTIMES = frozenset({"aws_lambda", "lambda"})
 _GCP_RUNTIMES = frozenset({"gcp_functions", "gcp", "gcf", "cloud_functions"})
 _CLOUDFLARE_RUNTIMES = frozenset({"cloudflare", "workers", "cloudflare_workers"})
+
+
+def _kind(runtime: str) -> str:
+    return runtime.lower().replace("-", "_")
+
+
 _MAX_RESOURCE_ATTRS = 64
 
 
 def is_lambda(env: Mapping[str, str], runtime: str) -> bool:
     """True when running inside AWS Lambda (by adapter name or Lambda's own variables)."""
-    return runtime in _LAMBDA_RUNTIMES or bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+    return _kind(runtime) in _LAMBDA_RUNTIMES or bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
 def _otel_resource_attributes(value: str) -> dict[str, str]:
@@ -72,9 +78,9 @@ def detect_resource(
     }
     if is_lambda(env, runtime):
         resource.update(_lambda(env))
-    elif runtime in _GCP_RUNTIMES or env.get("K_SERVICE") or env.get("FUNCTION_TARGET"):
+    elif _kind(runtime) in _GCP_RUNTIMES or env.get("K_SERVICE") or env.get("FUNCTION_TARGET"):
         resource.update(_gcp(env))
-    elif runtime in _CLOUDFLARE_RUNTIMES:
+    elif _kind(runtime) in _CLOUDFLARE_RUNTIMES:
         resource.update({"cloud.provider": "cloudflare", "cloud.platform": "cloudflare_workers"})
     resource.update(_otel_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES", "")))
     name = env.get("OTEL_SERVICE_NAME") or service_name or resource.get("faas.name")

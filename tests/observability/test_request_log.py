@@ -353,3 +353,24 @@ def test_unknown_log_level_refuses_to_build():
 
     with pytest.raises(ConfigError):
         LogConfig(level="LOUD")
+
+
+@pytest.mark.parametrize("runtime", ["aws-lambda", "aws_lambda"])
+def test_lambda_runtime_name_variants_are_recognised(runtime):
+    assert detect_resource({}, runtime)["cloud.platform"] == "aws_lambda"
+
+
+def test_gcp_functions_runtime_is_recognised():
+    assert detect_resource({"K_SERVICE": "fn"}, "gcp-functions")["faas.name"] == "fn"
+
+
+async def test_lambda_request_id_becomes_faas_invocation_id():
+    class Context:
+        aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+    app, sink = make_app()
+    request = Request("GET", "/items/1", runtime="aws-lambda")
+    request.state["aws.context"] = Context()
+    await app.handle(request)
+    attributes = request_records(sink)[0]["Attributes"]
+    assert attributes["faas.invocation_id"] == Context.aws_request_id
