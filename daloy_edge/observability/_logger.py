@@ -158,6 +158,7 @@ class RequestLog:
             list(metrics_sinks) if metrics_sinks is not None else [StreamSink()]
         )
         self._resources: dict[str, dict[str, str]] = {}
+        self._on_lambda: dict[str, bool] = {}
         self._extra_resource: dict[str, str] = {}
         self._otel = OTelBridge(enabled=config.otel, provider=config.tracer_provider)
 
@@ -184,14 +185,16 @@ class RequestLog:
             self._resources[runtime] = found
         return found
 
+    def _lambda(self, runtime: str) -> bool:
+        known = self._on_lambda.get(runtime)
+        if known is None:
+            known = self._on_lambda[runtime] = is_lambda(self.config.env, runtime)
+        return known
+
     def on_request(self, request: Request) -> None:
         """Bind the request's trace context before anything else runs."""
         start_ns = time.time_ns()
-        lambda_trace = (
-            lambda_trace_header(request.env)
-            if is_lambda(self.config.env, request.runtime)
-            else None
-        )
+        lambda_trace = lambda_trace_header(request.env) if self._lambda(request.runtime) else None
         trace = extract(
             request.headers, lambda_trace=lambda_trace, random_bytes=self.config.random_bytes
         )
@@ -309,7 +312,7 @@ class RequestLog:
     def _metrics_on(self, request: Request) -> bool:
         enabled = self.config.metrics
         if enabled is None:
-            return is_lambda(self.config.env, request.runtime)
+            return self._lambda(request.runtime)
         return enabled
 
     def _emit_metrics(

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from daloy_edge._errors import HTTPError
 from daloy_edge.observability._redact import Redactor
@@ -85,7 +84,7 @@ def log_record(
         record["TraceId"] = trace.trace_id
         record["SpanId"] = trace.span_id
         record["TraceFlags"] = f"{trace.flags:02x}"
-    record["Resource"] = dict(resource)
+    record["Resource"] = cast("JSON", resource)  # shared, never mutated: records are read-only
     return record
 
 
@@ -102,6 +101,8 @@ def exception_attributes(
         "exception.message": redactor.scrub(str(error)[:_MAX_FIELD]),
     }
     if with_trace:
+        import traceback  # only errors pay for it, not every cold start
+
         text = "".join(traceback.format_exception(error))
         if len(text) > _MAX_TRACE_CHARS:
             text = "…" + text[-_MAX_TRACE_CHARS:]

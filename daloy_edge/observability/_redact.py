@@ -69,34 +69,52 @@ _PEM_KEY = re.compile(
 )
 
 
-def _inline_pairs(fragments: Iterable[str]) -> re.Pattern[str]:
-    names = "|".join(re.escape(f).replace("_", "[_\\-]?") for f in fragments)
-    # The key is matched from its secret fragment on (what precedes it stays as it is),
-    # then the separator, an optional quote, and the value that gets replaced.
-    return re.compile(
-        rf"(?i)(?P<key>(?:{names})[A-Za-z0-9_.\-]{{0,32}}+)(?P<q1>[\"']?)"
-        r"(?P<sep>\s{0,8}+[:=]\s{0,8}+)(?P<q2>[\"'])?"
-        r"(?P<value>(?(q2)[^\"'\r\n]{1,512}+|[^\s\"',;&}\]]++))"
-    )
+class _InlineRule:
+    """``key=value`` scrubbing for one key list, with cheap substring triggers first."""
+
+    __slots__ = ("pattern", "triggers")
+
+    def __init__(self, fragments: Iterable[str]) -> None:
+        fragments = tuple(fragments)
+        names = "|".join(re.escape(f).replace("_", "[_\\-]?") for f in fragments)
+        # The key is matched from its secret fragment on (what precedes it stays as it
+        # is), then the separator, an optional quote, and the value that gets replaced.
+        self.pattern = re.compile(
+            rf"(?i)(?P<key>(?:{names})[A-Za-z0-9_.\-]{{0,32}}+)(?P<q1>[\"']?)"
+            r"(?P<sep>\s{0,8}+[:=]\s{0,8}+)(?P<q2>[\"'])?"
+            r"(?P<value>(?(q2)[^\"'\r\n]{1,512}+|[^\s\"',;&}\]]++))"
+        )
+        # Each fragment's longest part appears in every spelling (api_key, api-key, apikey).
+        self.triggers = tuple({max(f.split("_"), key=len) for f in fragments})
 
 
-_DEFAULT_INLINE = _inline_pairs(DEFAULT_SECRET_KEYS)
+_DEFAULT_INLINE = _InlineRule(DEFAULT_SECRET_KEYS)
+_SCHEME_WORDS = ("bearer", "basic", "digest", "negotiate")
 
 
 def _inline_sub(match: re.Match[str]) -> str:
     return f"{match['key']}{match['q1']}{match['sep']}{match['q2'] or ''}{REDACTED}"
 
 
-def _scrub(text: str, inline: re.Pattern[str]) -> str:
+def _scrub(text: str, rule: _InlineRule) -> str:
     if len(text) < 6:
         return text
-    if "PRIVATE KEY" in text:
+    # Substring checks run in C and rule out almost every string; the regexes run only
+    # on text that could hold what they look for.
+    lowered = text.lower()
+    if "private key" in lowered:
         text = _PEM_KEY.sub(REDACTED, text)
-    text = _SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _JWT.sub(REDACTED, text)
-    text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
-    text = _AWS_KEY_ID.sub(REDACTED, text)
-    return inline.sub(_inline_sub, text)
+    if any(word in lowered for word in _SCHEME_WORDS):
+        text = _SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
+    if "://" in text and "@" in text:
+        text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+    if "AKIA" in text or "ASIA" in text:
+        text = _AWS_KEY_ID.sub(REDACTED, text)
+    if ("=" in text or ":" in text) and any(t in lowered for t in rule.triggers):
+        text = rule.pattern.sub(_inline_sub, text)
+    return text
 
 
 def scrub_text(text: str) -> str:
@@ -138,7 +156,7 @@ class Redactor:
     ) -> None:
         extra = tuple(_normalise(k) for k in extra_keys if k.strip())
         self._fragments = DEFAULT_SECRET_KEYS + extra
-        self._inline = _inline_pairs(self._fragments) if extra else _DEFAULT_INLINE
+        self._inline = _InlineRule(self._fragments) if extra else _DEFAULT_INLINE
         self._cache: dict[str, bool] = {}
         self.max_depth = max_depth
         self.max_items = max_items
@@ -166,6 +184,8 @@ class Redactor:
     def scrub(self, text: str, *, limit: int | None = None) -> str:
         """Scrub inline credentials from ``text`` and cut it to ``limit`` characters
         (``max_string`` by default)."""
+        if len(text) < 6:
+            return text
         limit = self.max_string if limit is None else limit
         if len(text) > limit:
             text = text[:limit] + f"…[{len(text) - limit} more]"
@@ -202,7 +222,12 @@ class _Walk:
         self.active: set[int] = set()
 
     def visit(self, value: object, depth: int) -> JSON:
-        if value is None or isinstance(value, bool | str | int | float):
+        kind = type(value)
+        if kind is str:
+            return self.redactor.scrub(value)  # type: ignore[arg-type]
+        if value is None or kind is bool or (kind is int and -(2**63) <= value < 2**63):  # type: ignore[operator]
+            return value  # type: ignore[return-value]
+        if isinstance(value, bool | str | int | float):
             return self._scalar(value)
         if isinstance(value, Secret | KeyRing):
             return REDACTED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -84,6 +83,8 @@ def trusted_clients(*cidrs: str) -> Callable[[Request], bool]:
 
     >>> show = trusted_clients("10.0.0.0/8")
     """
+    import ipaddress
+
     try:
         networks = tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
     except ValueError as exc:
