@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from daloy_edge.observability._record import (
     log_record,
     severity_for_status,
     severity_name,
+    span_record,
 )
 from daloy_edge.observability._redact import Redactor
 from daloy_edge.observability._resource import detect_resource, is_lambda
@@ -200,11 +202,13 @@ class RequestLog:
         )
         span = None
         if self._otel.tracer() is not None:
-            span, trace = self._otel.start(request.method, trace, start_ns)
+            try:
+                span, trace = self._otel.start(request.method, trace, start_ns)
+            except Exception as exc:
+                _complain(f"OpenTelemetry span start failed: {type(exc).__name__}")
         active = _Active(self, trace, start_ns)
         active.otel_span = span
         request.state[STATE_KEY] = active
-        request.state["trace"] = trace
 
     def on_response(
         self,
@@ -219,51 +223,35 @@ class RequestLog:
             return
         active.release()
         now_ns = time.time_ns()
-        attributes = http_attributes(request, response, duration_s, self.redactor)
-        extra = request.state.get("log.attributes")
-        if isinstance(extra, Mapping):
-            redacted = self.redactor.redact(dict(extra))
-            if isinstance(redacted, dict):
-                attributes.update(redacted)
         error_attrs = error_attributes(error, self.redactor) if error is not None else None
-        if error_attrs is not None:
-            attributes.update(error_attrs)
-        if self.config.log_headers:
-            attributes["http.request.header"] = self.redactor.headers(request.headers)
-            attributes["http.response.header"] = self.redactor.headers(response.headers)
-        severity = severity_for_status(response.status)
-        route = request.route or "UNMATCHED"
+        attributes = self._attributes(request, response, duration_s, error_attrs)
         resource = self.resource(request.runtime)
+        severity = severity_for_status(response.status)
         if SEVERITIES[severity] >= self.min_severity:
-            body = f"{request.method} {route} {response.status}"
+            route = request.route or "UNMATCHED"
             record = log_record(
                 timestamp_ns=active.start_ns,
                 observed_ns=now_ns,
                 severity=severity,
-                body=body,
+                body=f"{request.method} {route} {response.status}",
                 attributes=attributes,
                 trace=active.trace,
                 resource=resource,
                 event_name="http.server.request",
             )
             self.emit(record)
-        span_name = f"{request.method} {request.route}" if request.route else request.method
+        name = f"{request.method} {request.route}" if request.route else request.method
+        failed = response.status >= 500
         if self.config.spans:
-            self._emit_span(
-                active=active,
-                name=span_name,
-                attributes=attributes,
-                status=response.status,
-                end_ns=now_ns,
-                resource=resource,
-            )
+            span = span_record(name, active.trace, active.start_ns, now_ns, failed=failed)
+            self.emit(self._span_log(span, attributes, active, now_ns, resource))
         if active.otel_span is not None:
             OTelBridge.end(
                 active.otel_span,
-                name=span_name,
+                name=name,
                 attributes=attributes,
                 error=error_attrs,
-                failed=response.status >= 500,
+                failed=failed,
                 end_ns=now_ns,
             )
         if self._metrics_on(request):
@@ -275,39 +263,44 @@ class RequestLog:
         for sink in self._sinks:
             _safe_emit(sink, record, line)
 
-    def _emit_span(
+    def _attributes(
         self,
-        *,
-        active: _Active,
-        name: str,
+        request: Request,
+        response: Response,
+        duration_s: float,
+        error_attrs: dict[str, JSON] | None,
+    ) -> dict[str, JSON]:
+        attributes = http_attributes(request, response, duration_s, self.redactor)
+        extra = request.state.get("log.attributes")
+        if isinstance(extra, Mapping):
+            redacted = self.redactor.redact(dict(extra))
+            if isinstance(redacted, dict):
+                attributes.update(redacted)
+        if error_attrs is not None:
+            attributes.update(error_attrs)
+        if self.config.log_headers:
+            attributes["http.request.header"] = self.redactor.headers(request.headers)
+            attributes["http.response.header"] = self.redactor.headers(response.headers)
+        return attributes
+
+    @staticmethod
+    def _span_log(
+        span: dict[str, JSON],
         attributes: dict[str, JSON],
-        status: int,
+        active: _Active,
         end_ns: int,
         resource: dict[str, str],
-    ) -> None:
-        trace = active.trace
-        body: dict[str, JSON] = {
-            "Name": name,
-            "Kind": "SERVER",
-            "TraceId": trace.trace_id,
-            "SpanId": trace.span_id,
-            "ParentSpanId": trace.parent_span_id,
-            "TraceState": trace.tracestate,
-            "StartTimeUnixNano": str(active.start_ns),
-            "EndTimeUnixNano": str(end_ns),
-            "Status": {"Code": "ERROR" if status >= 500 else "UNSET"},
-        }
-        record = log_record(
+    ) -> dict[str, JSON]:
+        return log_record(
             timestamp_ns=active.start_ns,
             observed_ns=end_ns,
             severity="INFO",
-            body=body,
+            body=span,
             attributes=attributes,
-            trace=trace,
+            trace=active.trace,
             resource=resource,
             event_name="daloy.span",
         )
-        self.emit(record)
 
     def _metrics_on(self, request: Request) -> bool:
         enabled = self.config.metrics
@@ -337,11 +330,16 @@ class RequestLog:
             _safe_emit(sink, document, line)
 
 
+def _complain(message: str) -> None:
+    # stderr is the last place left to report a logging failure; the record itself is
+    # never included (it may be what failed).
+    with contextlib.suppress(OSError):
+        os.write(2, f"daloy_edge: {message}\n".encode())
+
+
 def _safe_emit(sink: Sink, record: Mapping[str, object], line: str) -> None:
     try:
         sink.emit(record, line)
     except Exception as exc:
-        # A broken sink must not break the response or the other sinks; stderr is the
-        # last place left to say so (never the record itself: it may be what failed).
-        message = f"daloy_edge: log sink {type(sink).__name__} failed: {type(exc).__name__}\n"
-        os.write(2, message.encode())
+        # A broken sink must not break the response or the other sinks.
+        _complain(f"log sink {type(sink).__name__} failed: {type(exc).__name__}")

@@ -14,7 +14,14 @@ if TYPE_CHECKING:
     from daloy_edge._request import Request
     from daloy_edge._response import Response
 
-__all__ = ["SEVERITIES", "encode", "exception_attributes", "log_record", "severity_for_status"]
+__all__ = [
+    "SEVERITIES",
+    "encode",
+    "exception_attributes",
+    "log_record",
+    "severity_for_status",
+    "span_record",
+]
 
 SEVERITIES: dict[str, int] = {
     "TRACE": 1,
@@ -155,3 +162,20 @@ def error_attributes(error: BaseException, redactor: Redactor) -> dict[str, JSON
     if not expected:
         attributes["error.type"] = attributes["exception.type"]
     return attributes
+
+
+def span_record(
+    name: str, trace: TraceContext, start_ns: int, end_ns: int, *, failed: bool
+) -> dict[str, JSON]:
+    """An OTel-shaped server span (name, kind, ids, start/end, status) as a JSON map."""
+    return {
+        "Name": name,
+        "Kind": "SERVER",
+        "TraceId": trace.trace_id,
+        "SpanId": trace.span_id,
+        "ParentSpanId": trace.parent_span_id,
+        "TraceState": trace.tracestate,
+        "StartTimeUnixNano": str(start_ns),
+        "EndTimeUnixNano": str(end_ns),
+        "Status": {"Code": "ERROR" if failed else "UNSET"},
+    }
