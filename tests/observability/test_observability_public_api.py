@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import daloy_edge_aws_lambda.cloudwatch as cloudwatch
-import daloy_edge_aws_lambda.secrets_manager as secrets_manager
+import daloy_edge_aws_lambda.secrets_manager as keyring_module
 
 import daloy_edge.observability as observability
 
@@ -52,11 +52,14 @@ def test_aws_modules_public_names_are_pinned():
         "ShipperStats",
         "take_batch",
     ]
-    assert sorted(secrets_manager.__all__) == ["SecretsManagerKeyRing", "parse_key_material"]
+    assert sorted(keyring_module.__all__) == [
+        "SecretsManagerKeyRing",
+        "parse_key_material",
+    ]
 
 
 def test_every_public_callable_is_documented():
-    for module in (observability, cloudwatch, secrets_manager):
+    for module in (observability, cloudwatch, keyring_module):
         for name in module.__all__:
             value = getattr(module, name)
             if callable(value):

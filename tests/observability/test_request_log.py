@@ -181,7 +181,7 @@ def test_handler_logger_redacts_secret_attributes():
     app, sink = make_app()
     TestClient(app).get("/note")
     attributes = next(r for r in sink.records if r["Body"] == "card charged")["Attributes"]
-    assert attributes["card_token"] == "[REDACTED]"
+    assert attributes["card_token"] in {"[REDACTED]"}
     assert attributes["amount"] == 12 and attributes["user"] == "ana"
 
 
@@ -288,7 +288,7 @@ def test_powertools_logger_works_as_sink():
     TestClient(app).get("/note")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     note = next(line for line in lines if line["message"] == "card charged")
-    assert note["Attributes"]["card_token"] == "[REDACTED]"
+    assert note["Attributes"]["card_token"] in {"[REDACTED]"}
     assert note["level"] == "INFO" and note["service"] == "orders"
     request_line = next(line for line in lines if line.get("EventName") == "http.server.request")
     assert request_line["TraceId"] == note["TraceId"]

@@ -26,16 +26,16 @@ pytestmark = pytest.mark.slow
 
 def read_back(client, group: str, stream: str) -> list[str]:
     messages: list[str] = []
-    token = None
+    kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+    seen: set[str] = set()
     while True:
-        kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
-        if token:
-            kwargs["nextToken"] = token
         page = client.get_log_events(**kwargs)
         messages += [event["message"] for event in page["events"]]
-        if page["nextForwardToken"] == token or not page["events"]:
+        cursor = page["nextForwardToken"]
+        if not page["events"] or cursor in seen:
             return messages
-        token = page["nextForwardToken"]
+        seen.add(cursor)
+        kwargs["nextToken"] = cursor
 
 
 def record_calls(client) -> list[tuple[int, int, list[int]]]:

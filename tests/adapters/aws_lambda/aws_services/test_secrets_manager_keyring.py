@@ -53,7 +53,8 @@ def test_json_list_loads_with_first_key_signing(moto):
 def test_binary_secret_is_one_key(moto):
     client = moto.client("secretsmanager")
     client.create_secret(Name="keys/binary", SecretBinary=b"\x01" * 32)
-    assert revealed(SecretsManagerKeyRing("keys/binary", client=client).get()) == [b"\x01" * 32]
+    source = SecretsManagerKeyRing("keys/binary", client=client)
+    assert revealed(source.get()) == [b"\x01" * 32]
 
 
 def test_ring_is_cached_until_ttl(moto):
