@@ -43,9 +43,9 @@ class App(Router):
 
     Security: ``environment="development"`` (or ``DALOY_ENV=development``) puts exception
     text and traces into 500 responses; never use it where clients are untrusted.
-    Server-Timing phases (auth, handler …) are shown only in development unless
-    ``server_timing_phases`` says otherwise (a bool, or a predicate such as
-    :func:`daloy_edge.observability.trusted_clients`); other clients see ``total`` only.
+    Server-Timing phases (auth, handler …) sharpen timing measurements for whoever
+    receives them; ``server_timing_phases=False`` (or a predicate such as
+    :func:`daloy_edge.observability.trusted_clients`) leaves other clients ``total`` only.
     """
 
     def __init__(
@@ -59,7 +59,7 @@ class App(Router):
         limits: RequestLimits | None = None,
         observers: Sequence[RequestObserver] = (),
         expose_server_timing: bool = True,
-        server_timing_phases: TimingDetail | None = None,
+        server_timing_phases: TimingDetail = True,
         request_log: RequestLog | bool = True,
         clock: Clock = time.monotonic,
         name: str = "daloy-edge",
@@ -79,9 +79,7 @@ class App(Router):
         self.request_timeout = request_timeout
         self.limits = limits or RequestLimits()
         self.expose_server_timing = expose_server_timing
-        self.server_timing_phases: TimingDetail = (
-            self.debug if server_timing_phases is None else server_timing_phases
-        )
+        self.server_timing_phases: TimingDetail = server_timing_phases
         self.clock = clock
         self._middleware: list[Middleware] = list(middleware)
         self.request_log: RequestLog | None = _request_log(request_log, self.env, name)

@@ -169,6 +169,11 @@ class RequestLog:
         """A request log configured by :meth:`LogConfig.from_env`."""
         return cls(LogConfig.from_env(env, **overrides))
 
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        """Where records go, in order."""
+        return tuple(self._sinks)
+
     def add_sink(self, sink: Sink) -> None:
         """Send every record to ``sink`` as well (a CloudWatch shipper, a test sink …)."""
         self._sinks.append(sink)

@@ -100,3 +100,22 @@ def test_route_log_never_contains_credentials(capsys, pattern, method):
     ]
     for secret in (*SECRETS, *[value for value in set_cookies if len(value) >= 8]):
         assert secret not in out
+
+
+def test_reference_app_shows_phases_to_operators_only():
+    client = TestClient(create_app(ENV))
+    operator = client.get("/health", client="127.0.0.1").headers["server-timing"]
+    outsider = client.get("/health", client="203.0.113.7").headers["server-timing"]
+    assert "handler;dur=" in operator
+    assert outsider.startswith("total;dur=")
+
+
+def test_reference_app_ships_to_cloudwatch_only_when_configured():
+    from daloy_edge_aws_lambda.cloudwatch import CloudWatchLogsShipper
+
+    plain = create_app(ENV)
+    shipping = create_app(
+        {**ENV, "DALOY_CLOUDWATCH_LOG_GROUP": "/daloy/ref", "AWS_REGION": "eu-west-1"}
+    )
+    assert not any(isinstance(s, CloudWatchLogsShipper) for s in plain.request_log.sinks)
+    assert any(isinstance(s, CloudWatchLogsShipper) for s in shipping.request_log.sinks)
