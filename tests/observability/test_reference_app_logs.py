@@ -79,7 +79,11 @@ def test_route_writes_one_otel_log_line_to_stdout(client, capsys, pattern, metho
     assert attributes["http.request.method"] == method
     assert attributes["http.response.status_code"] == response.status
     assert attributes["http.request.id"] == response.headers["x-request-id"]
-    assert attributes.get("http.route") == pattern
+    # Mount middleware (auth on /api, /admin) can answer before the router matches a
+    # route; then no route is known and none is claimed.
+    assert attributes.get("http.route") in (pattern, None)
+    if response.status < 400:
+        assert attributes["http.route"] == pattern
     assert record["Resource"]["service.name"]
 
 
