@@ -7,6 +7,9 @@ as a sink of the request log; it never blocks the response path:
 >>> app.request_log.add_sink(shipper)                                  # doctest: +SKIP
 >>> app.on_shutdown(shipper.close)                                     # doctest: +SKIP
 
+With ``emf=True`` the calls carry ``x-amzn-logs-format: json/emf``, so EMF lines sent
+through it (``LogConfig(metrics=True, metrics_sinks=[shipper])``) become metrics.
+
 ``emit`` only appends to an in-memory queue; one background thread sends batches with
 ``PutLogEvents`` within its limits (10,000 events, 1,048,576 bytes counting 26 bytes per
 event, 24 hours per batch, chronological order), retries with backoff, and re-creates
@@ -22,9 +25,9 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 __all__ = ["CloudWatchLogsShipper", "LogEvent", "ShipperStats", "take_batch"]
 
@@ -128,6 +131,7 @@ class CloudWatchLogsShipper:
         max_queue: int = 100_000,
         retry_base: float = 0.2,
         retry_max: float = 10.0,
+        emf: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not log_group:
@@ -143,6 +147,8 @@ class CloudWatchLogsShipper:
         self._retry_base = retry_base
         self._retry_max = retry_max
         self._clock = clock
+        self._emf = emf
+        self._prepared = False
         self._queue: deque[LogEvent] = deque()
         self._queued_bytes = 0
         self._inflight: list[LogEvent] = []
@@ -161,6 +167,7 @@ class CloudWatchLogsShipper:
         text, size = _truncate(message)
         with self._cond:
             if self._stop.is_set():
+                self.stats.dropped += 1
                 return
             # PutLogEvents wants chronological batches; a clock step back must not
             # reorder what the caller wrote in order.
@@ -316,7 +323,23 @@ class CloudWatchLogsShipper:
             config = Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10)
             options = {k: v for k, v in self._client_options.items() if v}
             self._client = boto3.client("logs", config=config, **options)
+        if self._emf and not self._prepared:
+            _mark_emf(self._client)
+        self._prepared = True
         return self._client
+
+
+def _mark_emf(client: object) -> None:
+    """Have every PutLogEvents call say its events are EMF, so CloudWatch extracts metrics."""
+    register = getattr(getattr(getattr(client, "meta", None), "events", None), "register", None)
+    if callable(register):
+        register("before-sign.cloudwatch-logs.PutLogEvents", _emf_header)
+
+
+def _emf_header(request: object, **kwargs: object) -> None:
+    headers = getattr(request, "headers", None)
+    if headers is not None:
+        cast("MutableMapping[str, str]", headers)["x-amzn-logs-format"] = "json/emf"
 
 
 def _rejected_count(info: Mapping[str, object], total: int) -> int:

@@ -193,3 +193,23 @@ def test_take_batch_keeps_a_batch_within_24_hours():
     day_ms = 24 * 3600 * 1000
     queue = deque([LogEvent(0, "a", 1), LogEvent(day_ms, "b", 1), LogEvent(day_ms + 1, "c", 1)])
     assert [e.message for e in take_batch(queue)] == ["a", "b"]
+
+
+def sent_log_formats(client) -> list[object]:
+    formats: list[object] = []
+    client.meta.events.register(
+        "before-send.cloudwatch-logs.PutLogEvents",
+        lambda request, **kw: formats.append(request.headers.get("x-amzn-logs-format")),
+    )
+    return formats
+
+
+@pytest.mark.parametrize(("emf", "expected"), [(True, "json/emf"), (False, None)])
+def test_emf_shipper_marks_put_log_events_as_emf(moto, emf, expected):
+    shipper, client = shipper_for(moto, f"/test/emf-{emf}", emf=emf)
+    formats = sent_log_formats(client)
+    shipper.write('{"_aws":{"Timestamp":0,"CloudWatchMetrics":[]}}')
+    assert shipper.flush(30)
+    shipper.close()
+    decoded = [f.decode() if isinstance(f, bytes) else f for f in formats]
+    assert decoded and set(decoded) == {expected}  # first call also made before create
