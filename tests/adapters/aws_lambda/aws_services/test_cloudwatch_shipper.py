@@ -212,4 +212,6 @@ def test_emf_shipper_marks_put_log_events_as_emf(moto, emf, expected):
     assert shipper.flush(30)
     shipper.close()
     decoded = [f.decode() if isinstance(f, bytes) else f for f in formats]
-    assert decoded and set(decoded) == {expected}  # first call also made before create
+    assert decoded and set(decoded) == {
+        expected
+    }  # the first call, before the group exists, is repeated
