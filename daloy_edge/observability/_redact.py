@@ -85,11 +85,12 @@ class _InlineRule:
             r"(?P<value>(?(q2)[^\"'\r\n]{1,512}+|[^\s\"',;&}\]]++))"
         )
         # Each fragment's longest part appears in every spelling (api_key, api-key, apikey).
-        self.triggers = tuple({max(f.split("_"), key=len) for f in fragments})
+        parts = sorted({max(f.split("_"), key=len) for f in fragments})
+        self.triggers = re.compile("|".join(re.escape(p) for p in parts))
 
 
 _DEFAULT_INLINE = _InlineRule(DEFAULT_SECRET_KEYS)
-_SCHEME_WORDS = ("bearer", "basic", "digest", "negotiate")
+_SCHEME_WORDS = re.compile("bearer|basic|digest|negotiate")
 
 
 def _inline_sub(match: re.Match[str]) -> str:
@@ -104,7 +105,7 @@ def _scrub(text: str, rule: _InlineRule) -> str:
     lowered = text.lower()
     if "private key" in lowered:
         text = _PEM_KEY.sub(REDACTED, text)
-    if any(word in lowered for word in _SCHEME_WORDS):
+    if _SCHEME_WORDS.search(lowered):
         text = _SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     if "eyJ" in text:
         text = _JWT.sub(REDACTED, text)
@@ -112,7 +113,7 @@ def _scrub(text: str, rule: _InlineRule) -> str:
         text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
     if "AKIA" in text or "ASIA" in text:
         text = _AWS_KEY_ID.sub(REDACTED, text)
-    if ("=" in text or ":" in text) and any(t in lowered for t in rule.triggers):
+    if ("=" in text or ":" in text) and rule.triggers.search(lowered):
         text = rule.pattern.sub(_inline_sub, text)
     return text
 
