@@ -6,9 +6,10 @@ with the EMF header) becomes CloudWatch metrics without a PutMetricData call.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from daloy_edge._errors import ConfigError
 from daloy_edge.types import JSON
@@ -121,6 +122,29 @@ def status_class(status: int) -> str:
     return f"{max(2, min(5, status // 100))}xx"
 
 
+_REQUEST_METRICS = (
+    ("Requests", "Count"),
+    ("Latency", "Milliseconds"),
+    *((f"Status{name}", "Count") for name in _STATUS_CLASSES),
+    ("RateLimited", "Count"),
+    ("Shed", "Count"),
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _request_directive(namespace: str) -> list[JSON]:
+    """The ``CloudWatchMetrics`` member of the per-request document (built and checked once)."""
+    template = emf_document(
+        namespace=namespace,
+        metrics={name: (0, unit) for name, unit in _REQUEST_METRICS},
+        dimensions={"Service": "-", "Route": "-"},
+        dimension_sets=[["Service"], ["Service", "Route"]],
+        timestamp_ms=0,
+    )
+    aws = cast("dict[str, JSON]", template["_aws"])
+    return cast("list[JSON]", aws["CloudWatchMetrics"])
+
+
 def request_metrics(
     request: Request,
     response: Response,
@@ -143,26 +167,23 @@ def request_metrics(
     state = request.state
     limited = status == 429 or bool(state.get("rate_limited"))
     shed = bool(state.get("shed")) or (status == 503 and "retry-after" in response.headers)
-    metrics: dict[str, tuple[float, str]] = {
-        "Requests": (1, "Count"),
-        "Latency": (round(duration_s * 1000, 3), "Milliseconds"),
-    }
-    for name in _STATUS_CLASSES:
-        metrics[f"Status{name}"] = (1 if name == klass else 0, "Count")
-    metrics["RateLimited"] = (1 if limited else 0, "Count")
-    metrics["Shed"] = (1 if shed else 0, "Count")
-    properties: dict[str, JSON] = {
+    document: dict[str, JSON] = {
         "StatusClass": klass,
         "StatusCode": status,
         "RequestId": request.request_id,
     }
     if trace_id is not None:
-        properties["TraceId"] = trace_id
-    return emf_document(
-        namespace=namespace,
-        metrics=metrics,
-        dimensions={"Service": service, "Route": request.route or "UNMATCHED"},
-        dimension_sets=[["Service"], ["Service", "Route"]],
-        properties=properties,
-        timestamp_ms=timestamp_ms,
-    )
+        document["TraceId"] = trace_id
+    document["Requests"] = 1
+    document["Latency"] = round(duration_s * 1000, 3)
+    for name in _STATUS_CLASSES:
+        document[f"Status{name}"] = 1 if name == klass else 0
+    document["RateLimited"] = 1 if limited else 0
+    document["Shed"] = 1 if shed else 0
+    document["Service"] = service
+    document["Route"] = request.route or "UNMATCHED"
+    document["_aws"] = {
+        "Timestamp": timestamp_ms,
+        "CloudWatchMetrics": _request_directive(namespace),
+    }
+    return document

@@ -26,7 +26,12 @@ from daloy_edge.observability._record import (
 from daloy_edge.observability._redact import Redactor
 from daloy_edge.observability._resource import detect_resource, is_lambda
 from daloy_edge.observability._sinks import Sink, StreamSink
-from daloy_edge.observability._trace import TraceContext, extract, lambda_trace_header
+from daloy_edge.observability._trace import (
+    TraceContext,
+    extract,
+    id_bytes,
+    lambda_trace_header,
+)
 from daloy_edge.types import JSON, RandomBytes
 
 if TYPE_CHECKING:
@@ -50,7 +55,8 @@ class LogConfig:
     ``redact_keys`` adds secret-shaped key fragments. ``log_headers`` adds the request
     and response headers, redacted. ``spans`` adds a span record per request.
     ``metrics`` writes EMF lines (None: only on AWS Lambda). ``otel`` exports spans
-    through the OpenTelemetry SDK (None: when one is configured).
+    through the OpenTelemetry SDK (None: when one is configured). ``random_bytes`` makes
+    trace and span ids: unique rather than secret, so a fast generator is the default.
     """
 
     service_name: str | None = None
@@ -66,7 +72,7 @@ class LogConfig:
     otel: bool | None = None
     tracer_provider: object | None = None
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    random_bytes: RandomBytes = os.urandom
+    random_bytes: RandomBytes = id_bytes
 
     def __post_init__(self) -> None:
         try:

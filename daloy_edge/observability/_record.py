@@ -144,7 +144,7 @@ def http_attributes(
         attributes["user_agent.original"] = redactor.scrub(agent[:_MAX_FIELD])
     host = request.headers.get("host")
     if host:
-        attributes["server.address"] = redactor.scrub(host[:_MAX_FIELD])
+        attributes["server.address"] = host[:_MAX_FIELD]
     if response.stream is None:
         attributes["http.response.body.size"] = len(response.body)
     if response.status >= 500:

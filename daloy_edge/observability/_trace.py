@@ -8,6 +8,7 @@ seconds, so the same id is valid for W3C and for AWS X-Ray.
 from __future__ import annotations
 
 import os
+import random
 import re
 import time
 from collections.abc import Mapping
@@ -26,9 +27,8 @@ __all__ = [
     "parse_xray",
 ]
 
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
-_HEX2 = re.compile(r"^[0-9a-f]{2}$")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 _TRACEPARENT_LEN = 55
@@ -81,17 +81,14 @@ def parse_traceparent(value: str) -> tuple[str, str, int] | None:
     if len(value) < _TRACEPARENT_LEN or len(value) > 512:
         return None
     version = value[:2]
-    if not _HEX2.match(version) or version == "ff":
-        return None
     if version == "00" and len(value) != _TRACEPARENT_LEN:
         return None
-    if len(value) > _TRACEPARENT_LEN and value[_TRACEPARENT_LEN] != "-":
+    if version == "ff" or (len(value) > _TRACEPARENT_LEN and value[_TRACEPARENT_LEN] != "-"):
         return None
-    if value[2] != "-" or value[35] != "-" or value[52] != "-":
+    match = _TRACEPARENT.match(value)
+    if match is None:
         return None
-    trace_id, parent_id, flags = value[3:35], value[36:52], value[53:55]
-    if not (_HEX32.match(trace_id) and _HEX16.match(parent_id) and _HEX2.match(flags)):
-        return None
+    trace_id, parent_id, flags = match.groups()
     if trace_id == _ZERO_TRACE or parent_id == _ZERO_SPAN:
         return None
     return trace_id, parent_id, int(flags, 16) & _SAMPLED
@@ -153,14 +150,19 @@ def format_xray(trace_id: str, span_id: str | None, flags: int = _SAMPLED) -> st
     return header + f";Sampled={flags & _SAMPLED}"
 
 
-def new_ids(random_bytes: RandomBytes = os.urandom, now: float | None = None) -> tuple[str, str]:
+def id_bytes(n: int) -> bytes:
+    """Random bytes for trace and span ids: unique, not secret (as the OTel SDKs do it)."""
+    return random.getrandbits(n * 8).to_bytes(n, "big")
+
+
+def new_ids(random_bytes: RandomBytes = id_bytes, now: float | None = None) -> tuple[str, str]:
     """A fresh ``(trace_id, span_id)``; the trace id begins with the epoch seconds."""
     seconds = int(time.time() if now is None else now) & 0xFFFFFFFF
     raw = random_bytes(20).hex()
     return f"{seconds:08x}{raw[:24]}", raw[24:40]
 
 
-def new_span_id(random_bytes: RandomBytes = os.urandom) -> str:
+def new_span_id(random_bytes: RandomBytes = id_bytes) -> str:
     """A fresh non-zero span id."""
     span = random_bytes(8).hex()
     return span if span != _ZERO_SPAN else "0000000000000001"
@@ -170,7 +172,7 @@ def extract(
     headers: Headers,
     *,
     lambda_trace: str | None = None,
-    random_bytes: RandomBytes = os.urandom,
+    random_bytes: RandomBytes = id_bytes,
 ) -> TraceContext:
     """The trace context for an inbound request, with a new server span id.
 
