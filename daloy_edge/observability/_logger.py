@@ -56,7 +56,7 @@ class LogConfig:
     and response headers, redacted. ``spans`` adds a span record per request.
     ``metrics`` writes EMF lines (None: only on AWS Lambda). ``otel`` exports spans
     through the OpenTelemetry SDK (None: when one is configured). ``random_bytes`` makes
-    trace and span ids: unique rather than secret, so a fast generator is the default.
+    trace and span ids.
     """
 
     service_name: str | None = None
