@@ -125,7 +125,7 @@ def _cold_us(code: str, runs: int = 9) -> float:
 def cold_rows() -> list[Row]:
     rows = [
         Row(CASE_COLD, "import json (anchor)", _cold_us("import json")),
-        Row(CASE_COLD, "import daloy_edge.observability", _cold_us("import daloy_edge")),
+        Row(CASE_COLD, "import daloy_edge (request log included)", _cold_us("import daloy_edge")),
     ]
     return with_ratio(rows, "import json (anchor)")
 
