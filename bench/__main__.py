@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import pkgutil
 import sys
 import time
@@ -21,7 +23,9 @@ def main() -> int:
         if only and name.removeprefix("case_") not in only:
             continue
         module = importlib.import_module(f"bench.{name}")
-        rows = module.run()
+        # Apps log one line per request to stdout; keep those out of the report.
+        with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+            rows = module.run()
         sections.append(f"## {name.removeprefix('case_')}\n\n{markdown(rows)}\n")
     report = "\n".join(sections)
     print(report)

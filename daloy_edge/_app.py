@@ -17,6 +17,7 @@ from daloy_edge._problem import ErrorRenderer, error_renderer
 from daloy_edge._request import DEFAULT_MAX_BODY, Request
 from daloy_edge._response import Response
 from daloy_edge._router import Router, chain
+from daloy_edge.observability import RequestLog
 from daloy_edge.types import Clock, Handler, Middleware, RequestObserver
 
 __all__ = ["App"]
@@ -24,6 +25,7 @@ __all__ = ["App"]
 Environment = Literal["production", "development"]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 LifespanHook = Callable[[], "Awaitable[None] | None"]
+TimingDetail = bool | Callable[[Request], bool]
 
 
 class App(Router):
@@ -31,7 +33,8 @@ class App(Router):
 
     With no arguments it already enforces: a body limit (413), a request deadline (504),
     header count and size limits (431), path and header sanitation (400), hardened JSON,
-    problem+json errors without internals in production, request ids and Server-Timing.
+    problem+json errors without internals in production, request ids, Server-Timing and
+    one redacted, OTel-shaped JSON log line per request on stdout (``request_log``).
 
     >>> app = App()
     >>> @app.get("/health")
@@ -39,6 +42,9 @@ class App(Router):
 
     Security: ``environment="development"`` (or ``DALOY_ENV=development``) puts exception
     text and traces into 500 responses; never use it where clients are untrusted.
+    Server-Timing phases (auth, handler …) sharpen timing measurements for whoever
+    receives them; ``server_timing_phases=False`` (or a predicate such as
+    :func:`daloy_edge.observability.trusted_clients`) leaves other clients ``total`` only.
     """
 
     def __init__(
@@ -52,6 +58,8 @@ class App(Router):
         limits: RequestLimits | None = None,
         observers: Sequence[RequestObserver] = (),
         expose_server_timing: bool = True,
+        server_timing_phases: TimingDetail = True,
+        request_log: RequestLog | bool = True,
         clock: Clock = time.monotonic,
         name: str = "daloy-edge",
     ) -> None:
@@ -70,9 +78,13 @@ class App(Router):
         self.request_timeout = request_timeout
         self.limits = limits or RequestLimits()
         self.expose_server_timing = expose_server_timing
+        self.server_timing_phases: TimingDetail = server_timing_phases
         self.clock = clock
         self._middleware: list[Middleware] = list(middleware)
+        self.request_log: RequestLog | None = _request_log(request_log, self.env, name)
         self._observers: list[RequestObserver] = list(observers)
+        if self.request_log is not None:
+            self._observers.insert(0, self.request_log)
         self._startup: list[LifespanHook] = []
         self._shutdown: list[LifespanHook] = []
         self._started = False
@@ -151,11 +163,15 @@ class App(Router):
         # Requests the sanitation guard rejects never reach middleware; app-wide middleware
         # that only adds response headers can still mark those answers (``on_rejected``).
         on_rejected = [h for mw in self._middleware if (h := getattr(mw, "on_rejected", None))]
+        starters = [f for o in observers if callable(f := getattr(o, "on_request", None))]
+        detail = self.server_timing_phases
 
         async def handle(request: Request) -> Response:
             start = clock()
             request.request_id = _request_id(request.headers.get("x-request-id"))
             request.max_body = max_body
+            for on_request in starters:
+                _start(on_request, request)
             try:
                 check_request(request, limits)
             except Exception as exc:
@@ -170,7 +186,8 @@ class App(Router):
             duration = clock() - start
             response.headers["x-request-id"] = request.request_id
             if timing:
-                response.headers["server-timing"] = _server_timing(request, duration)
+                phases = detail(request) if callable(detail) else detail
+                response.headers["server-timing"] = _server_timing(request, duration, phases)
             if request.method == "HEAD":
                 response.body, response.stream = b"", None
             for observer in observers:
@@ -201,10 +218,29 @@ def new_request_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _server_timing(request: Request, duration: float) -> str:
+def _request_log(option: RequestLog | bool, env: Mapping[str, str], name: str) -> RequestLog | None:
+    if isinstance(option, RequestLog):
+        return option
+    if not option:
+        return None
+    # The default app name says nothing; let the platform's function name show instead.
+    return RequestLog.from_env(env, service_name=None if name == "daloy-edge" else name)
+
+
+def _server_timing(request: Request, duration: float, phases: bool) -> str:
+    total = f"total;dur={duration * 1000:.2f}"
+    if not phases or not request.timings:
+        return total
     parts = [f"{name};dur={seconds * 1000:.2f}" for name, seconds in request.timings]
-    parts.append(f"total;dur={duration * 1000:.2f}")
+    parts.append(total)
     return ", ".join(parts)
+
+
+def _start(on_request: Callable[[Request], object], request: Request) -> None:
+    try:
+        on_request(request)
+    except Exception as exc:
+        print(f"daloy_edge: observer start failed: {type(exc).__name__}", file=sys.stderr)
 
 
 def _notify(

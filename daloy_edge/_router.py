@@ -6,6 +6,7 @@ import asyncio
 import functools
 import inspect
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias, TypeVar, cast
@@ -238,7 +239,8 @@ class Router:
         for pattern, registered in self._routes.items():
             route = _Route(pattern, _compile(pattern), {}, {})
             for method, reg in registered.items():
-                route.handlers[method] = chain(reg.middleware, normalize(reg.endpoint), render)
+                endpoint = _timed(normalize(reg.endpoint))
+                route.handlers[method] = chain(reg.middleware, endpoint, render)
                 route.max_body[method] = reg.max_body
             if route.regex is None:
                 compiled.exact[pattern] = route
@@ -268,6 +270,19 @@ class Router:
         for mount in self._mounts:
             found += [(mount.prefix + p, m) for p, m in mount.router.routes()]
         return found
+
+
+def _timed(handler: Handler) -> Handler:
+    """Record the route function's own time as the ``handler`` Server-Timing phase."""
+
+    async def timed(request: Request) -> Response:
+        start = time.perf_counter()
+        try:
+            return await handler(request)
+        finally:
+            request.timings.append(("handler", time.perf_counter() - start))
+
+    return timed
 
 
 def _compile(path: str) -> re.Pattern[str] | None:

@@ -48,7 +48,11 @@ class Middleware(Protocol):
 
 
 class RequestObserver(Protocol):
-    """Told about every finished request (logging, metrics, tracing)."""
+    """Told about every finished request (logging, metrics, tracing).
+
+    An observer may also define ``on_request(request) -> None``; the app then calls it
+    first thing for every request (trace context, start time), before any middleware.
+    """
 
     def on_response(
         self,

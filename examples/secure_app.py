@@ -12,6 +12,7 @@ from daloy_edge_asgi import ASGIApp
 
 from daloy_edge import App
 from examples.reference import browser, core_routes, egress, identity
+from examples.reference import observability as observability_area
 
 __all__ = ["app", "asgi", "create_app", "gcf_handler", "lambda_handler"]  # noqa: F822
 
@@ -25,6 +26,7 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     browser.install(app, env)
     identity.install(app, env)
     egress.install(app, env)
+    observability_area.install(app, env)
     return app
 
 

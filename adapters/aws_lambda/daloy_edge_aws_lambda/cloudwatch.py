@@ -1,0 +1,360 @@
+"""A batched CloudWatch Logs shipper for runtimes other than Lambda (ECS, EC2, a laptop).
+
+On Lambda, stdout already reaches CloudWatch: do not use this there. Elsewhere, add it
+as a sink of the request log; it never blocks the response path:
+
+>>> shipper = CloudWatchLogsShipper("/daloy/api", region="eu-west-1")  # doctest: +SKIP
+>>> app.request_log.add_sink(shipper)                                  # doctest: +SKIP
+>>> app.on_shutdown(shipper.close)                                     # doctest: +SKIP
+
+With ``emf=True`` the calls carry ``x-amzn-logs-format: json/emf``, so EMF lines sent
+through it (``LogConfig(metrics=True, metrics_sinks=[shipper])``) become metrics.
+
+``emit`` only appends to an in-memory queue; one background thread sends batches with
+``PutLogEvents`` within its limits (10,000 events, 1,048,576 bytes counting 26 bytes per
+event, 24 hours per batch, chronological order), retries with backoff, and re-creates
+the group and stream when they vanish. When the queue is full the oldest events are
+dropped and counted, so memory stays bounded during an outage.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+__all__ = ["CloudWatchLogsShipper", "LogEvent", "ShipperStats", "take_batch"]
+
+MAX_BATCH_EVENTS = 10_000
+MAX_BATCH_BYTES = 1_048_576
+EVENT_OVERHEAD_BYTES = 26
+MAX_EVENT_BYTES = 262_144 - EVENT_OVERHEAD_BYTES
+MAX_BATCH_SPAN_MS = 24 * 3600 * 1000
+_DROP_CODES = frozenset({"InvalidParameterException", "DataAlreadyAcceptedException"})
+_MISSING_CODES = frozenset({"ResourceNotFoundException"})
+_EXISTS_CODE = "ResourceAlreadyExistsException"
+
+
+class LogsClient(Protocol):
+    """The slice of a boto3 ``logs`` client the shipper uses."""
+
+    def put_log_events(self, **kwargs: object) -> Mapping[str, object]: ...
+
+    def create_log_group(self, **kwargs: object) -> object: ...
+
+    def create_log_stream(self, **kwargs: object) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One queued event: its message and its timestamp in milliseconds."""
+
+    timestamp: int
+    message: str
+    size: int
+
+
+@dataclass(slots=True)
+class ShipperStats:
+    """Counters for monitoring the shipper itself."""
+
+    delivered: int = 0
+    batches: int = 0
+    dropped: int = 0
+    rejected: int = 0
+    retries: int = 0
+
+
+def _truncate(message: str) -> tuple[str, int]:
+    data = message.encode("utf-8")
+    if len(data) <= MAX_EVENT_BYTES:
+        return message, len(data)
+    cut = data[: MAX_EVENT_BYTES - 16].decode("utf-8", "ignore") + "…[truncated]"
+    return cut, len(cut.encode("utf-8"))
+
+
+def take_batch(
+    queue: deque[LogEvent],
+    *,
+    max_events: int = MAX_BATCH_EVENTS,
+    max_bytes: int = MAX_BATCH_BYTES,
+) -> list[LogEvent]:
+    """Pop the longest prefix of ``queue`` that fits one ``PutLogEvents`` call."""
+    batch: list[LogEvent] = []
+    size = 0
+    while queue and len(batch) < max_events:
+        event = queue[0]
+        cost = event.size + EVENT_OVERHEAD_BYTES
+        if batch and (
+            size + cost > max_bytes or event.timestamp - batch[0].timestamp > MAX_BATCH_SPAN_MS
+        ):
+            break
+        batch.append(queue.popleft())
+        size += cost
+    return batch
+
+
+def _error_code(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        error = response.get("Error")
+        if isinstance(error, Mapping):
+            code = error.get("Code")
+            return str(code) if code is not None else None
+    return None
+
+
+class CloudWatchLogsShipper:
+    """Ships lines to one CloudWatch Logs stream from a background thread.
+
+    ``client`` is a boto3 ``logs`` client; without one, it is built in the sender thread
+    from ``region``/``endpoint_url`` (boto3 is imported there, never on the caller's path).
+    Security: the shipper sends what the request log already redacted; it adds nothing.
+    """
+
+    def __init__(
+        self,
+        log_group: str,
+        log_stream: str | None = None,
+        *,
+        client: LogsClient | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        create: bool = True,
+        flush_interval: float = 1.0,
+        max_queue: int = 100_000,
+        retry_base: float = 0.2,
+        retry_max: float = 10.0,
+        emf: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not log_group:
+            raise ValueError("log_group is required")
+        self.log_group = log_group
+        self.log_stream = log_stream or f"{socket.gethostname()}-{os.getpid()}"
+        self.stats = ShipperStats()
+        self._client = client
+        self._client_options = {"region_name": region, "endpoint_url": endpoint_url}
+        self._create = create
+        self._flush_interval = flush_interval
+        self._max_queue = max_queue
+        self._retry_base = retry_base
+        self._retry_max = retry_max
+        self._clock = clock
+        self._emf = emf
+        self._prepared = False
+        self._queue: deque[LogEvent] = deque()
+        self._queued_bytes = 0
+        self._inflight: list[LogEvent] = []
+        self._last_ts = 0
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._flushing = 0
+        self._thread: threading.Thread | None = None
+
+    def emit(self, record: Mapping[str, object], line: str) -> None:
+        """Queue ``line`` (the :class:`~daloy_edge.observability.Sink` protocol)."""
+        self.write(line)
+
+    def write(self, message: str) -> None:
+        """Queue one event; returns at once, whatever state CloudWatch is in."""
+        text, size = _truncate(message)
+        with self._cond:
+            if self._stop.is_set():
+                self.stats.dropped += 1
+                return
+            # PutLogEvents wants chronological batches; a clock step back must not
+            # reorder what the caller wrote in order.
+            stamp = max(int(self._clock() * 1000), self._last_ts)
+            self._last_ts = stamp
+            self._queue.append(LogEvent(stamp, text, size))
+            self._queued_bytes += size + EVENT_OVERHEAD_BYTES
+            if len(self._queue) > self._max_queue:
+                dropped = self._queue.popleft()
+                self._queued_bytes -= dropped.size + EVENT_OVERHEAD_BYTES
+                self.stats.dropped += 1
+            if self._thread is None:
+                self._start()
+            if len(self._queue) >= MAX_BATCH_EVENTS or self._queued_bytes >= MAX_BATCH_BYTES:
+                self._cond.notify_all()
+
+    def pending(self) -> int:
+        """Events queued or being sent."""
+        with self._cond:
+            return len(self._queue) + len(self._inflight)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Send now and wait until everything queued so far is delivered; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._flushing += 1
+            try:
+                self._cond.notify_all()
+                while self._queue or self._inflight:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self._thread is None or self._stop.is_set():
+                        return False
+                    self._cond.wait(min(remaining, 0.1))
+                return True
+            finally:
+                self._flushing -= 1
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush, then stop the sender thread (register it with ``app.on_shutdown``)."""
+        self.flush(timeout)
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="daloy-cloudwatch-shipper", daemon=True
+        )
+        self._thread.start()
+
+    def _next_batch(self) -> list[LogEvent] | None:
+        """The batch to send (an unsent one first); None when the thread should stop.
+
+        Waits up to ``flush_interval`` to gather events, less when a batch is full or a
+        flush or close is asked for.
+        """
+        with self._cond:
+            if self._inflight:
+                return list(self._inflight)
+            while True:
+                ready = (
+                    self._flushing
+                    or self._stop.is_set()
+                    or len(self._queue) >= MAX_BATCH_EVENTS
+                    or self._queued_bytes >= MAX_BATCH_BYTES
+                )
+                if self._queue and ready:
+                    break
+                if not self._queue and self._stop.is_set():
+                    return None
+                notified = self._cond.wait(self._flush_interval)
+                if not notified and self._queue:
+                    break
+            self._inflight = take_batch(self._queue)
+            self._queued_bytes -= sum(e.size + EVENT_OVERHEAD_BYTES for e in self._inflight)
+            return list(self._inflight)
+
+    def _run(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None or not self._send(batch):
+                return
+            with self._cond:
+                self._inflight = []
+                self._cond.notify_all()
+
+    def _send(self, batch: list[LogEvent]) -> bool:
+        """Deliver one batch, retrying with backoff; False only when stopped meanwhile."""
+        attempt = 0
+        created = False
+        while True:
+            try:
+                self._put(batch)
+                return True
+            except Exception as exc:
+                code = _error_code(exc)
+                if code in _DROP_CODES:
+                    self.stats.rejected += len(batch)
+                    _warn(f"CloudWatch refused a batch of {len(batch)} events ({code})")
+                    return True
+                if code in _MISSING_CODES and self._create and not created:
+                    # Created once per batch: a destination that keeps vanishing is
+                    # retried with backoff like any other failure.
+                    created = self._ensure_destination()
+                    if created:
+                        continue
+                self.stats.retries += 1
+                attempt += 1
+                delay = min(self._retry_max, self._retry_base * 2 ** min(attempt, 16))
+                if self._stop.wait(delay):
+                    return False
+
+    def _put(self, batch: list[LogEvent]) -> None:
+        client = self._get_client()
+        result = client.put_log_events(
+            logGroupName=self.log_group,
+            logStreamName=self.log_stream,
+            logEvents=[{"timestamp": e.timestamp, "message": e.message} for e in batch],
+        )
+        rejected = result.get("rejectedLogEventsInfo")
+        if isinstance(rejected, Mapping) and rejected:
+            self.stats.rejected += _rejected_count(rejected, len(batch))
+        self.stats.delivered += len(batch)
+        self.stats.batches += 1
+
+    def _ensure_destination(self) -> bool:
+        client = self._get_client()
+        try:
+            for create, kwargs in (
+                (client.create_log_group, {"logGroupName": self.log_group}),
+                (
+                    client.create_log_stream,
+                    {"logGroupName": self.log_group, "logStreamName": self.log_stream},
+                ),
+            ):
+                try:
+                    create(**kwargs)
+                except Exception as exc:
+                    if _error_code(exc) != _EXISTS_CODE:
+                        raise
+        except Exception as exc:
+            _warn(f"could not create the log group or stream: {type(exc).__name__}")
+            return False
+        return True
+
+    def _get_client(self) -> LogsClient:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10)
+            options = {k: v for k, v in self._client_options.items() if v}
+            self._client = boto3.client("logs", config=config, **options)
+        if self._emf and not self._prepared:
+            _mark_emf(self._client)
+        self._prepared = True
+        return self._client
+
+
+def _mark_emf(client: object) -> None:
+    """Have every PutLogEvents call say its events are EMF, so CloudWatch extracts metrics."""
+    register = getattr(getattr(getattr(client, "meta", None), "events", None), "register", None)
+    if callable(register):
+        register("before-sign.cloudwatch-logs.PutLogEvents", _emf_header)
+
+
+def _emf_header(request: object, **kwargs: object) -> None:
+    headers = getattr(request, "headers", None)
+    if headers is not None:
+        cast("MutableMapping[str, str]", headers)["x-amzn-logs-format"] = "json/emf"
+
+
+def _rejected_count(info: Mapping[str, object], total: int) -> int:
+    count = 0
+    too_old = info.get("tooOldLogEventEndIndex")
+    if isinstance(too_old, int):
+        count += too_old + 1
+    too_new = info.get("tooNewLogEventStartIndex")
+    if isinstance(too_new, int):
+        count += total - too_new
+    expired = info.get("expiredLogEventEndIndex")
+    if isinstance(expired, int) and not isinstance(too_old, int):
+        count += expired + 1
+    return min(count, total)
+
+
+def _warn(message: str) -> None:
+    print(f"daloy_edge_aws_lambda: {message}", file=sys.stderr)

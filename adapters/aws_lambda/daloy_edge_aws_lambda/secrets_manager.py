@@ -1,0 +1,179 @@
+"""Key rings loaded from AWS Secrets Manager, cached and refreshed.
+
+The secret holds the keys, first one signing: a JSON list (``["new", "old"]``), a JSON
+object with ``"keys"``, or comma-separated text (as ``DALOY_SESSION_KEYS``). With
+``include_previous`` the ``AWSPREVIOUS`` version is added as a verify-only key, so
+Secrets Manager's own rotation rotates the ring without a logout storm.
+
+>>> ring_source = SecretsManagerKeyRing("prod/session-keys", ttl=300)  # doctest: +SKIP
+>>> ring = ring_source.get()                                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from daloy_edge import ConfigError, KeyRing, Secret
+
+__all__ = ["SecretsManagerKeyRing", "parse_key_material"]
+
+_NOT_FOUND = "ResourceNotFoundException"
+
+
+class SecretsClient(Protocol):
+    """The slice of a boto3 ``secretsmanager`` client used here."""
+
+    def get_secret_value(self, **kwargs: object) -> Mapping[str, object]: ...
+
+
+def parse_key_material(value: str | bytes) -> list[Secret]:
+    """The keys in one secret version (see the module docs for the accepted shapes)."""
+    if isinstance(value, bytes):
+        return [Secret(value)] if value else []
+    text = value.strip()
+    if text.startswith(("[", "{")):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            raise ConfigError("secret looks like JSON but does not parse") from None
+        keys = document.get("keys") if isinstance(document, dict) else document
+        if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+            raise ConfigError("secret JSON must be a list of strings or {'keys': [...]}")
+        return [Secret(k) for k in keys]
+    return [Secret(part.strip()) for part in text.split(",") if part.strip()]
+
+
+def _error_code(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    error = response.get("Error") if isinstance(response, Mapping) else None
+    return str(error.get("Code")) if isinstance(error, Mapping) else None
+
+
+class SecretsManagerKeyRing:
+    """A :class:`~daloy_edge.KeyRing` read from Secrets Manager and kept for ``ttl`` seconds.
+
+    After ``ttl`` the next :meth:`get` fetches again. When a refresh fails, the last good
+    ring keeps serving for up to ``max_stale`` seconds (an outage should not log every
+    user out), then :meth:`get` raises. :meth:`refresh` forces a fetch, at most once per
+    ``min_refresh_interval``, so a flood of bad signatures cannot hammer the API.
+
+    Security: keys shorter than ``min_bytes`` refuse to load (``ConfigError``).
+    """
+
+    def __init__(
+        self,
+        secret_id: str,
+        *,
+        client: SecretsClient | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        ttl: float = 300.0,
+        max_stale: float = 3600.0,
+        min_refresh_interval: float = 5.0,
+        min_bytes: int = 32,
+        include_previous: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not secret_id:
+            raise ConfigError("secret_id is required")
+        if ttl <= 0 or max_stale < 0 or min_refresh_interval < 0:
+            raise ConfigError("ttl must be positive; max_stale and min_refresh_interval >= 0")
+        self.secret_id = secret_id
+        self.ttl = ttl
+        self.max_stale = max_stale
+        self.min_refresh_interval = min_refresh_interval
+        self.min_bytes = min_bytes
+        self.include_previous = include_previous
+        self._client = client
+        self._client_options = {"region_name": region, "endpoint_url": endpoint_url}
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ring: KeyRing | None = None
+        self._loaded_at = 0.0
+        self._attempted_at: float | None = None
+        self.fetches = 0
+
+    def get(self) -> KeyRing:
+        """The cached ring, fetched again when older than ``ttl``."""
+        with self._lock:
+            now = self._clock()
+            if self._ring is not None and now - self._loaded_at < self.ttl:
+                return self._ring
+            return self._reload(now)
+
+    async def aget(self) -> KeyRing:
+        """:meth:`get` without blocking the event loop when a fetch is due."""
+        with self._lock:
+            if self._ring is not None and self._clock() - self._loaded_at < self.ttl:
+                return self._ring
+        return await asyncio.to_thread(self.get)
+
+    def refresh(self) -> KeyRing:
+        """Fetch now (rate limited by ``min_refresh_interval``), e.g. after a rotation."""
+        with self._lock:
+            now = self._clock()
+            recent = self._attempted_at is not None and (
+                now - self._attempted_at < self.min_refresh_interval
+            )
+            if recent and self._ring is not None:
+                return self._ring
+            return self._reload(now)
+
+    def _reload(self, now: float) -> KeyRing:
+        self._attempted_at = now
+        try:
+            ring = self._fetch()
+        except Exception as exc:
+            if self._ring is not None and now - self._loaded_at < self.ttl + self.max_stale:
+                print(
+                    f"daloy_edge_aws_lambda: key ring refresh failed ({type(exc).__name__});"
+                    " serving the cached ring",
+                    file=sys.stderr,
+                )
+                return self._ring
+            raise
+        self._ring, self._loaded_at = ring, now
+        return ring
+
+    def _fetch(self) -> KeyRing:
+        client = self._get_client()
+        self.fetches += 1
+        current = client.get_secret_value(SecretId=self.secret_id, VersionStage="AWSCURRENT")
+        keys = _keys_of(current)
+        if self.include_previous:
+            try:
+                previous = client.get_secret_value(
+                    SecretId=self.secret_id, VersionStage="AWSPREVIOUS"
+                )
+            except Exception as exc:
+                if _error_code(exc) != _NOT_FOUND:
+                    raise
+            else:
+                keys += [k for k in _keys_of(previous) if not any(k.equals(c) for c in keys)]
+        return KeyRing(keys, min_bytes=self.min_bytes)
+
+    def _get_client(self) -> SecretsClient:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(retries={"max_attempts": 2}, connect_timeout=3, read_timeout=5)
+            options = {k: v for k, v in self._client_options.items() if v}
+            self._client = boto3.client("secretsmanager", config=config, **options)
+        return self._client
+
+
+def _keys_of(response: Mapping[str, object]) -> list[Secret]:
+    text = response.get("SecretString")
+    if isinstance(text, str):
+        return parse_key_material(text)
+    binary = response.get("SecretBinary")
+    if isinstance(binary, bytes):
+        return parse_key_material(binary)
+    return []

@@ -1,0 +1,121 @@
+"""Export server spans through the OpenTelemetry SDK, only when one is configured.
+
+Nothing here imports OpenTelemetry unless the application already did: detection looks
+in ``sys.modules``, so cold starts of apps that do not use the SDK pay nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from daloy_edge.observability._trace import TraceContext
+from daloy_edge.types import JSON
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, Tracer, TraceState
+
+__all__ = ["OTelBridge"]
+
+_SDK_MODULE = "opentelemetry.sdk.trace"
+_PRIMITIVES = (str, bool, int, float)
+
+
+def _sdk_tracer(provider: object | None) -> Tracer | None:
+    sdk = sys.modules.get(_SDK_MODULE)
+    if sdk is None:
+        return None
+    from opentelemetry import trace
+
+    chosen = provider if provider is not None else trace.get_tracer_provider()
+    if not isinstance(chosen, sdk.TracerProvider):
+        return None
+    tracer: Tracer = chosen.get_tracer("daloy_edge")
+    return tracer
+
+
+def _otel_attributes(attributes: Mapping[str, JSON]) -> dict[str, str | bool | int | float]:
+    return {k: v for k, v in attributes.items() if isinstance(v, _PRIMITIVES)}
+
+
+class OTelBridge:
+    """Starts and ends one SDK span per request, sharing ids with the log records.
+
+    ``enabled=None`` exports when an SDK ``TracerProvider`` is installed globally;
+    ``False`` never does; ``provider`` pins a specific provider.
+    """
+
+    __slots__ = ("_enabled", "_provider", "_tracer")
+
+    def __init__(self, *, enabled: bool | None = None, provider: object | None = None) -> None:
+        self._enabled = enabled
+        self._provider = provider
+        self._tracer: Tracer | None = None
+
+    def tracer(self) -> Tracer | None:
+        """The SDK tracer, once the application has configured one."""
+        if self._tracer is None and self._enabled is not False:
+            self._tracer = _sdk_tracer(self._provider)
+        return self._tracer
+
+    def start(self, name: str, context: TraceContext, start_ns: int) -> tuple[Span, TraceContext]:
+        """Start the server span; returns it and the trace context with the SDK's ids."""
+        from opentelemetry import trace
+        from opentelemetry.context import Context
+
+        tracer = self.tracer()
+        if tracer is None:
+            raise RuntimeError("no OpenTelemetry SDK tracer is configured")
+        parent = Context()
+        if context.parent_span_id is not None:
+            remote = trace.SpanContext(
+                trace_id=int(context.trace_id, 16),
+                span_id=int(context.parent_span_id, 16),
+                is_remote=True,
+                trace_flags=trace.TraceFlags(context.flags),
+                trace_state=_trace_state(context.tracestate),
+            )
+            parent = trace.set_span_in_context(trace.NonRecordingSpan(remote))
+        span = tracer.start_span(
+            name, context=parent, kind=trace.SpanKind.SERVER, start_time=start_ns
+        )
+        ids = span.get_span_context()
+        bound = TraceContext(
+            trace_id=f"{ids.trace_id:032x}",
+            span_id=f"{ids.span_id:016x}",
+            parent_span_id=context.parent_span_id,
+            flags=int(ids.trace_flags),
+            tracestate=context.tracestate,
+        )
+        return span, bound
+
+    @staticmethod
+    def end(
+        span: Span,
+        *,
+        name: str,
+        attributes: Mapping[str, JSON],
+        error: Mapping[str, JSON] | None,
+        failed: bool,
+        end_ns: int,
+    ) -> None:
+        """Finish the span with the request's (already redacted) attributes."""
+        from opentelemetry.trace import Status, StatusCode
+
+        span.update_name(name)
+        span.set_attributes(_otel_attributes(attributes))
+        if error is not None:
+            span.add_event("exception", _otel_attributes(error), timestamp=end_ns)
+        if failed:
+            span.set_status(Status(StatusCode.ERROR))
+        span.end(end_time=end_ns)
+
+
+def _trace_state(value: str | None) -> TraceState:
+    from opentelemetry.trace import TraceState
+
+    if not value:
+        return TraceState()
+    pairs = [tuple(member.split("=", 1)) for member in value.split(",")]
+    return TraceState([(k, v) for k, v in pairs])

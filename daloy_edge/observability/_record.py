@@ -1,0 +1,181 @@
+"""Building OTel log records: severities, HTTP attributes, exceptions, JSON encoding."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, cast
+
+from daloy_edge._errors import HTTPError
+from daloy_edge.observability._redact import Redactor
+from daloy_edge.observability._trace import TraceContext
+from daloy_edge.types import JSON
+
+if TYPE_CHECKING:
+    from daloy_edge._request import Request
+    from daloy_edge._response import Response
+
+__all__ = [
+    "SEVERITIES",
+    "encode",
+    "exception_attributes",
+    "log_record",
+    "severity_for_status",
+    "span_record",
+]
+
+SEVERITIES: dict[str, int] = {
+    "TRACE": 1,
+    "DEBUG": 5,
+    "INFO": 9,
+    "WARN": 13,
+    "ERROR": 17,
+    "FATAL": 21,
+}
+"""OTel severity numbers for each ``SeverityText``."""
+
+_ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL", "EXCEPTION": "ERROR"}
+_MAX_TRACE_CHARS = 16_384
+_MAX_FIELD = 1024
+
+
+def severity_name(level: str) -> str:
+    """The canonical severity text for ``level`` (``warning`` -> ``WARN``)."""
+    upper = level.upper()
+    upper = _ALIASES.get(upper, upper)
+    if upper not in SEVERITIES:
+        raise ValueError(f"unknown log level {level!r}")
+    return upper
+
+
+def severity_for_status(status: int) -> str:
+    """ERROR for 5xx, WARN for 4xx, INFO otherwise."""
+    if status >= 500:
+        return "ERROR"
+    if status >= 400:
+        return "WARN"
+    return "INFO"
+
+
+def encode(record: dict[str, JSON]) -> str:
+    """One line of JSON; every control character and non-ASCII byte is escaped.
+
+    Escaping CR, LF, ANSI ESC, C1 controls and U+2028/2029 means a user-controlled
+    string can neither forge a second log line nor drive a terminal.
+    """
+    return json.dumps(record, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+
+
+def log_record(
+    *,
+    timestamp_ns: int,
+    observed_ns: int,
+    severity: str,
+    body: JSON,
+    attributes: dict[str, JSON],
+    trace: TraceContext | None,
+    resource: dict[str, str],
+    event_name: str | None = None,
+) -> dict[str, JSON]:
+    """An OTel log data model record (64-bit times as decimal strings, as OTLP/JSON)."""
+    record: dict[str, JSON] = {
+        "Timestamp": str(timestamp_ns),
+        "ObservedTimestamp": str(observed_ns),
+        "SeverityText": severity,
+        "SeverityNumber": SEVERITIES[severity],
+        "Body": body,
+    }
+    if event_name is not None:
+        record["EventName"] = event_name
+    record["Attributes"] = attributes
+    if trace is not None:
+        record["TraceId"] = trace.trace_id
+        record["SpanId"] = trace.span_id
+        record["TraceFlags"] = f"{trace.flags:02x}"
+    record["Resource"] = cast("JSON", resource)  # shared, never mutated: records are read-only
+    return record
+
+
+def exception_attributes(
+    error: BaseException, redactor: Redactor, *, with_trace: bool
+) -> dict[str, JSON]:
+    """``exception.type``, ``exception.message`` and (optionally) a scrubbed stack trace."""
+    kind = type(error)
+    qualified = kind.__qualname__
+    if kind.__module__ not in ("builtins", "__main__"):
+        qualified = f"{kind.__module__}.{qualified}"
+    attributes: dict[str, JSON] = {
+        "exception.type": qualified,
+        "exception.message": redactor.scrub(str(error)[:_MAX_FIELD]),
+    }
+    if with_trace:
+        import traceback  # only errors pay for it, not every cold start
+
+        text = "".join(traceback.format_exception(error))
+        if len(text) > _MAX_TRACE_CHARS:
+            text = "…" + text[-_MAX_TRACE_CHARS:]
+        attributes["exception.stacktrace"] = redactor.scrub(text, limit=_MAX_TRACE_CHARS + 1)
+    return attributes
+
+
+def http_attributes(
+    request: Request,
+    response: Response,
+    duration_s: float,
+    redactor: Redactor,
+) -> dict[str, JSON]:
+    """OTel HTTP server semantic-convention attributes for one finished request."""
+    attributes: dict[str, JSON] = {
+        "http.request.method": request.method,
+        "url.path": redactor.scrub(request.path[:_MAX_FIELD]),
+        "url.scheme": request.scheme,
+        "http.response.status_code": response.status,
+        "http.server.request.duration": round(duration_s, 6),
+        "http.request.id": request.request_id,
+    }
+    if request.route is not None:
+        attributes["http.route"] = request.route
+    client = request.client_ip or request.client
+    if client:
+        attributes["client.address"] = client
+    if request.client and request.client != client:
+        attributes["network.peer.address"] = request.client
+    agent = request.headers.get("user-agent")
+    if agent:
+        attributes["user_agent.original"] = redactor.scrub(agent[:_MAX_FIELD])
+    host = request.headers.get("host")
+    if host:
+        attributes["server.address"] = host[:_MAX_FIELD]
+    if response.stream is None:
+        attributes["http.response.body.size"] = len(response.body)
+    if response.status >= 500:
+        attributes["error.type"] = str(response.status)
+    invocation = getattr(request.state.get("aws.context"), "aws_request_id", None)
+    if isinstance(invocation, str):
+        attributes["faas.invocation_id"] = invocation[:_MAX_FIELD]
+    return attributes
+
+
+def error_attributes(error: BaseException, redactor: Redactor) -> dict[str, JSON]:
+    """Attributes for the exception a request ended with (trace only when unexpected)."""
+    expected = isinstance(error, HTTPError) and error.status < 500
+    attributes = exception_attributes(error, redactor, with_trace=not expected)
+    if not expected:
+        attributes["error.type"] = attributes["exception.type"]
+    return attributes
+
+
+def span_record(
+    name: str, trace: TraceContext, start_ns: int, end_ns: int, *, failed: bool
+) -> dict[str, JSON]:
+    """An OTel-shaped server span (name, kind, ids, start/end, status) as a JSON map."""
+    return {
+        "Name": name,
+        "Kind": "SERVER",
+        "TraceId": trace.trace_id,
+        "SpanId": trace.span_id,
+        "ParentSpanId": trace.parent_span_id,
+        "TraceState": trace.tracestate,
+        "StartTimeUnixNano": str(start_ns),
+        "EndTimeUnixNano": str(end_ns),
+        "Status": {"Code": "ERROR" if failed else "UNSET"},
+    }

@@ -1,0 +1,340 @@
+"""Redaction: walks any object graph and returns a JSON value with secrets removed.
+
+Three rules apply everywhere: a value under a secret-shaped key is replaced whatever its
+type; a :class:`~daloy_edge.Secret` or :class:`~daloy_edge.KeyRing` is replaced by type;
+strings are scrubbed of credentials that appear inline (``Bearer …``, JWTs,
+``password=…``, ``https://user:pass@host``, AWS access key ids).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import cast
+
+from daloy_edge._headers import Headers
+from daloy_edge._secrets import KeyRing, Secret
+from daloy_edge.types import JSON
+
+__all__ = ["DEFAULT_SECRET_KEYS", "REDACTED", "Redactor", "redact", "scrub_text"]
+
+REDACTED = "[REDACTED]"
+"""What a removed value is replaced with."""
+
+DEFAULT_SECRET_KEYS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "private_key",
+    "privatekey",
+    "client_secret",
+    "session",
+    "credential",
+    "authorization",
+    "cookie",
+    "signature",
+    "jwt",
+    "bearer",
+    "access_key",
+    "accesskey",
+    "csrf",
+    "xsrf",
+)
+"""Key fragments that mark a value as secret, matched anywhere in a normalised key."""
+
+_EXACT_SECRET_KEYS = frozenset({"key", "pass", "pwd", "pin", "otp", "sig", "mac", "salt", "auth"})
+_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+)
+_SECRET_HEADER_FRAGMENTS = ("signature", "token")
+_KEY_CACHE_LIMIT = 2048
+_MAX_INT_BITS = 256
+
+# Every repetition below is bounded or possessive, so scrubbing stays linear in the
+# length of attacker-controlled text (no catastrophic backtracking).
+_SCHEME = re.compile(r"(?i)\b(bearer|basic|digest|negotiate)\s{1,8}+[A-Za-z0-9._~+/=\-]{4,}+")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}+\.[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?")
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{1,128}+:)[^\s@/]{1,256}+@")
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
+_PEM_KEY = re.compile(
+    r"-----BEGIN (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----.*?"
+    r"(?:-----END (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----|$)",
+    re.S,
+)
+
+
+class _InlineRule:
+    """``key=value`` scrubbing for one key list, with cheap substring triggers first."""
+
+    __slots__ = ("pattern", "triggers")
+
+    def __init__(self, fragments: Iterable[str]) -> None:
+        fragments = tuple(fragments)
+        names = "|".join(re.escape(f).replace("_", "[_\\-]?") for f in fragments)
+        # The key is matched from its secret fragment on (what precedes it stays as it
+        # is), then the separator, an optional quote, and the value that gets replaced.
+        self.pattern = re.compile(
+            rf"(?i)(?P<key>(?:{names})[A-Za-z0-9_.\-]{{0,32}}+)(?P<q1>[\"']?)"
+            r"(?P<sep>\s{0,8}+[:=]\s{0,8}+)(?P<q2>[\"'])?"
+            r"(?P<value>(?(q2)[^\"'\r\n]{1,512}+|[^\s\"',;&}\]]++))"
+        )
+        # Each fragment's longest part appears in every spelling (api_key, api-key, apikey).
+        parts = sorted({max(f.split("_"), key=len) for f in fragments})
+        self.triggers = re.compile("|".join(re.escape(p) for p in parts))
+
+
+_DEFAULT_INLINE = _InlineRule(DEFAULT_SECRET_KEYS)
+_SCHEME_WORDS = re.compile("bearer|basic|digest|negotiate")
+
+
+def _inline_sub(match: re.Match[str]) -> str:
+    return f"{match['key']}{match['q1']}{match['sep']}{match['q2'] or ''}{REDACTED}"
+
+
+def _scrub(text: str, rule: _InlineRule) -> str:
+    if len(text) < 6:
+        return text
+    # Substring checks run in C and rule out almost every string; the regexes run only
+    # on text that could hold what they look for.
+    lowered = text.lower()
+    if "private key" in lowered:
+        text = _PEM_KEY.sub(REDACTED, text)
+    if _SCHEME_WORDS.search(lowered):
+        text = _SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
+    if "://" in text and "@" in text:
+        text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+    if "AKIA" in text or "ASIA" in text:
+        text = _AWS_KEY_ID.sub(REDACTED, text)
+    if ("=" in text or ":" in text) and rule.triggers.search(lowered):
+        text = rule.pattern.sub(_inline_sub, text)
+    return text
+
+
+def scrub_text(text: str) -> str:
+    """Remove credentials that appear inline in free text (messages, traces, paths).
+
+    >>> scrub_text("login failed for password=hunter2 with Bearer abc.def.ghi")
+    'login failed for password=[REDACTED] with Bearer [REDACTED]'
+    """
+    return _scrub(text, _DEFAULT_INLINE)
+
+
+def _normalise(key: str) -> str:
+    return key.lower().replace("-", "_").replace(" ", "_")
+
+
+class Redactor:
+    """Turns any object into a JSON value with secrets replaced by ``[REDACTED]``.
+
+    Walks dicts and other mappings, lists, tuples, sets, dataclasses, objects with
+    ``__dict__`` or ``__slots__``, :class:`~daloy_edge.Headers` and exceptions. Cycles
+    become ``[Circular]``; nesting past ``max_depth`` becomes ``[MaxDepth]``; long
+    containers and strings are cut. One string extends the key list:
+
+    >>> Redactor(extra_keys=("iban",)).redact({"IBAN": "DE89 3704", "user": "ana"})
+    {'IBAN': '[REDACTED]', 'user': 'ana'}
+
+    Security: redaction is a second line of defence; do not log secrets on purpose.
+    """
+
+    __slots__ = ("_cache", "_fragments", "_inline", "max_depth", "max_items", "max_string")
+
+    def __init__(
+        self,
+        *,
+        extra_keys: Iterable[str] = (),
+        max_depth: int = 8,
+        max_items: int = 100,
+        max_string: int = 4096,
+    ) -> None:
+        extra = tuple(_normalise(k) for k in extra_keys if k.strip())
+        self._fragments = DEFAULT_SECRET_KEYS + extra
+        self._inline = _InlineRule(self._fragments) if extra else _DEFAULT_INLINE
+        self._cache: dict[str, bool] = {}
+        self.max_depth = max_depth
+        self.max_items = max_items
+        self.max_string = max_string
+
+    def is_secret_key(self, key: str) -> bool:
+        """True when a value stored under ``key`` must not be logged."""
+        known = self._cache.get(key)
+        if known is not None:
+            return known
+        norm = _normalise(key)
+        secret = norm in _EXACT_SECRET_KEYS or any(f in norm for f in self._fragments)
+        if len(self._cache) >= _KEY_CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = secret
+        return secret
+
+    def is_secret_header(self, name: str) -> bool:
+        """True for credential-bearing headers (``Authorization``, ``*-Signature*`` …)."""
+        lowered = name.lower()
+        if lowered in _SECRET_HEADERS:
+            return True
+        return any(f in lowered for f in _SECRET_HEADER_FRAGMENTS) or self.is_secret_key(name)
+
+    def scrub(self, text: str, *, limit: int | None = None) -> str:
+        """Scrub inline credentials from ``text`` and cut it to ``limit`` characters
+        (``max_string`` by default)."""
+        if len(text) < 6:
+            return text
+        limit = self.max_string if limit is None else limit
+        if len(text) > limit:
+            text = text[:limit] + f"…[{len(text) - limit} more]"
+        return _scrub(text, self._inline)
+
+    def headers(self, headers: Headers | Mapping[str, str]) -> dict[str, JSON]:
+        """Header fields as a dict of lower-cased names; credential headers redacted."""
+        pairs = headers.items() if isinstance(headers, Headers | Mapping) else ()
+        result: dict[str, JSON] = {}
+        for name, value in pairs:
+            lowered = str(name).lower()
+            shown: str = REDACTED if self.is_secret_header(lowered) else self.scrub(str(value))
+            existing = result.get(lowered)
+            if existing is None:
+                result[lowered] = shown
+            elif isinstance(existing, list):
+                existing.append(shown)
+            else:
+                result[lowered] = [existing, shown]
+        return result
+
+    def redact(self, value: object) -> JSON:
+        """A JSON value for ``value`` with every secret replaced."""
+        return _Walk(self).visit(value, 0)
+
+
+class _Walk:
+    """One traversal: remembers the containers on the current path to stop cycles."""
+
+    __slots__ = ("active", "redactor")
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.active: set[int] = set()
+
+    def visit(self, value: object, depth: int) -> JSON:
+        kind = type(value)
+        if kind is str:
+            return self.redactor.scrub(value)  # type: ignore[arg-type]
+        if value is None or kind is bool or (kind is int and -(2**63) <= value < 2**63):  # type: ignore[operator]
+            return value  # type: ignore[return-value]
+        if isinstance(value, bool | str | int | float):
+            return self._scalar(value)
+        if isinstance(value, Secret | KeyRing):
+            return REDACTED
+        if isinstance(value, bytes | bytearray | memoryview):
+            return self.redactor.scrub(bytes(value).decode("utf-8", "backslashreplace"))
+        if depth >= self.redactor.max_depth:
+            return "[MaxDepth]"
+        marker = id(value)
+        if marker in self.active:
+            return "[Circular]"
+        self.active.add(marker)
+        try:
+            return self._container(value, depth + 1)
+        finally:
+            self.active.discard(marker)
+
+    def _scalar(self, value: str | int | float | bool | None) -> JSON:
+        if isinstance(value, str):
+            return self.redactor.scrub(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+            return f"[int of {value.bit_length()} bits]"
+        return value
+
+    def _container(self, value: object, depth: int) -> JSON:
+        if isinstance(value, Headers):
+            return self.redactor.headers(value)
+        if isinstance(value, Mapping):
+            return self._mapping(cast("Mapping[object, object]", value).items(), depth)
+        if isinstance(value, BaseException):
+            return self._mapping(_exception_fields(value), depth)
+        if isinstance(value, list | tuple | set | frozenset):
+            return self._sequence(value, depth)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = [(f.name, getattr(value, f.name, None)) for f in dataclasses.fields(value)]
+            return self._mapping(fields, depth)
+        if callable(value):
+            return f"<{type(value).__qualname__}>"
+        attributes = _attributes(value)
+        if attributes is not None:
+            return self._mapping(attributes, depth)
+        return self.redactor.scrub(f"<{type(value).__qualname__}>")
+
+    def _mapping(self, items: Iterable[tuple[object, object]], depth: int) -> dict[str, JSON]:
+        result: dict[str, JSON] = {}
+        limit = self.redactor.max_items
+        for count, (key, item) in enumerate(items):
+            if count >= limit:
+                result["…"] = "[more items]"
+                break
+            name = key if isinstance(key, str) else _key_text(key)
+            if self.redactor.is_secret_key(name):
+                result[self.redactor.scrub(name)] = REDACTED
+            else:
+                result[self.redactor.scrub(name)] = self.visit(item, depth)
+        return result
+
+    def _sequence(self, items: Iterable[object], depth: int) -> list[JSON]:
+        result: list[JSON] = []
+        limit = self.redactor.max_items
+        for count, item in enumerate(items):
+            if count >= limit:
+                result.append("[more items]")
+                break
+            result.append(self.visit(item, depth))
+        return result
+
+
+def _key_text(key: object) -> str:
+    if key is None or isinstance(key, bool | int | float):
+        return str(key)
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "backslashreplace")
+    return f"<{type(key).__qualname__}>"
+
+
+def _exception_fields(exc: BaseException) -> list[tuple[object, object]]:
+    return [("type", type(exc).__qualname__), ("message", str(exc))]
+
+
+def _attributes(value: object) -> list[tuple[object, object]] | None:
+    """The instance attributes of an ordinary object (``__dict__`` and ``__slots__``)."""
+    found: list[tuple[object, object]] = []
+    names: list[str] = []
+    for klass in type(value).__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        names.extend([slots] if isinstance(slots, str) else slots)
+    for name in names:
+        if name not in ("__dict__", "__weakref__") and hasattr(value, name):
+            found.append((name, getattr(value, name)))
+    instance_dict = getattr(value, "__dict__", None)
+    if isinstance(instance_dict, dict):
+        found.extend(instance_dict.items())
+    elif not names:
+        return None
+    return found
+
+
+_DEFAULT = Redactor()
+
+
+def redact(value: object) -> JSON:
+    """Redact ``value`` with the default rules (see :class:`Redactor`).
+
+    >>> redact({"user": "ana", "Password": "hunter2", "nested": [{"api_key": "k"}]})
+    {'user': 'ana', 'Password': '[REDACTED]', 'nested': [{'api_key': '[REDACTED]'}]}
+    """
+    return _DEFAULT.redact(value)

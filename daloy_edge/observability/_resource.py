@@ -1,0 +1,90 @@
+"""The OTel ``Resource``: which service, cloud and function produced a record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import unquote
+
+__all__ = ["detect_resource", "is_lambda"]
+
+_LAMBDA_RUNTIMES = frozenset({"aws_lambda", "lambda"})
+_GCP_RUNTIMES = frozenset({"gcp_functions", "gcp", "gcf", "cloud_functions"})
+_CLOUDFLARE_RUNTIMES = frozenset({"cloudflare", "workers", "cloudflare_workers"})
+
+
+def _kind(runtime: str) -> str:
+    return runtime.lower().replace("-", "_")
+
+
+_MAX_RESOURCE_ATTRS = 64
+
+
+def is_lambda(env: Mapping[str, str], runtime: str) -> bool:
+    """True when running inside AWS Lambda (by adapter name or Lambda's own variables)."""
+    return _kind(runtime) in _LAMBDA_RUNTIMES or bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def _otel_resource_attributes(value: str) -> dict[str, str]:
+    """``OTEL_RESOURCE_ATTRIBUTES`` (``k=v,k2=v2``, percent-encoded); bad pairs are skipped."""
+    found: dict[str, str] = {}
+    for pair in value.split(",")[:_MAX_RESOURCE_ATTRS]:
+        key, sep, val = pair.partition("=")
+        if sep and key.strip():
+            found[unquote(key.strip())] = unquote(val.strip())
+    return found
+
+
+def _lambda(env: Mapping[str, str]) -> dict[str, str]:
+    found = {"cloud.provider": "aws", "cloud.platform": "aws_lambda"}
+    optional = {
+        "faas.name": env.get("AWS_LAMBDA_FUNCTION_NAME"),
+        "faas.version": env.get("AWS_LAMBDA_FUNCTION_VERSION"),
+        "faas.instance": env.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+        "cloud.region": env.get("AWS_REGION"),
+        "aws.log.group.names": env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
+    }
+    memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    if memory.isdigit():
+        optional["faas.max_memory"] = str(int(memory) * 1024 * 1024)
+    found.update({k: v for k, v in optional.items() if v})
+    return found
+
+
+def _gcp(env: Mapping[str, str]) -> dict[str, str]:
+    found = {"cloud.provider": "gcp", "cloud.platform": "gcp_cloud_functions"}
+    optional = {
+        "faas.name": env.get("K_SERVICE") or env.get("FUNCTION_TARGET"),
+        "faas.version": env.get("K_REVISION"),
+        "cloud.account.id": env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT"),
+        "cloud.region": env.get("FUNCTION_REGION"),
+    }
+    found.update({k: v for k, v in optional.items() if v})
+    return found
+
+
+def detect_resource(
+    env: Mapping[str, str], runtime: str, *, service_name: str | None = None
+) -> dict[str, str]:
+    """Resource attributes for this process, from the runtime name and its variables.
+
+    ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` are honoured as in the OTel SDKs.
+
+    >>> detect_resource({"AWS_LAMBDA_FUNCTION_NAME": "api", "AWS_REGION": "eu-west-1"}, "aws_lambda")["faas.name"]
+    'api'
+    """  # noqa: E501
+    resource = {
+        "telemetry.sdk.name": "daloy-edge",
+        "telemetry.sdk.language": "python",
+    }
+    if is_lambda(env, runtime):
+        resource.update(_lambda(env))
+    elif _kind(runtime) in _GCP_RUNTIMES or env.get("K_SERVICE") or env.get("FUNCTION_TARGET"):
+        resource.update(_gcp(env))
+    elif _kind(runtime) in _CLOUDFLARE_RUNTIMES:
+        resource.update({"cloud.provider": "cloudflare", "cloud.platform": "cloudflare_workers"})
+    resource.update(_otel_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES", "")))
+    name = env.get("OTEL_SERVICE_NAME") or service_name or resource.get("faas.name")
+    resource["service.name"] = name or "daloy-edge"
+    if runtime:
+        resource["daloy.runtime"] = runtime
+    return resource

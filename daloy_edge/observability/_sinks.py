@@ -1,0 +1,93 @@
+"""Where log records go: stdout, any text stream, or a ``logging``-style logger."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Mapping
+from typing import IO, Protocol, runtime_checkable
+
+__all__ = ["LoggerSink", "MemorySink", "Sink", "StreamSink"]
+
+_LEVEL_METHODS = {
+    "TRACE": "debug",
+    "DEBUG": "debug",
+    "INFO": "info",
+    "WARN": "warning",
+    "ERROR": "error",
+    "FATAL": "critical",
+}
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Receives each record once, both as a dict and as its encoded JSON line.
+
+    ``emit`` is called on the response path: it must not block on the network.
+    """
+
+    def emit(self, record: Mapping[str, object], line: str) -> None:
+        """Take one record (``line`` has no trailing newline)."""
+        ...
+
+
+class StreamSink:
+    """Writes each line to a text stream and flushes (stdout when none is given).
+
+    With no stream, ``sys.stdout`` is looked up at each write, so redirection and test
+    capture work; flushing per line means a frozen Lambda sandbox loses nothing.
+    """
+
+    __slots__ = ("_lock", "_stream")
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def emit(self, record: Mapping[str, object], line: str) -> None:
+        """Write ``line`` and a newline in one call, then flush."""
+        stream = self._stream or sys.stdout
+        with self._lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+
+class LoggerSink:
+    """Hands records to a ``logging.Logger`` or an aws-lambda-powertools ``Logger``.
+
+    The record's ``Body`` is the message; the other OTel fields go in ``extra`` so JSON
+    formatters (Powertools' included) put them at the top level of their own line.
+
+    >>> import logging
+    >>> sink = LoggerSink(logging.getLogger("app"))
+    """
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, logger: object) -> None:
+        if not callable(getattr(logger, "info", None)):
+            raise TypeError("LoggerSink needs an object with logging-style methods")
+        self._logger = logger
+
+    def emit(self, record: Mapping[str, object], line: str) -> None:
+        """Log ``record`` at the method matching its severity."""
+        severity = str(record.get("SeverityText", "INFO"))
+        method = getattr(self._logger, _LEVEL_METHODS.get(severity, "info"))
+        extra = {k: v for k, v in record.items() if k != "Body"}
+        body = record.get("Body", "")
+        method(body if isinstance(body, str) else line, extra=extra)
+
+
+class MemorySink:
+    """Keeps records in memory (tests, or a handler that inspects its own logs)."""
+
+    __slots__ = ("lines", "records")
+
+    def __init__(self) -> None:
+        self.records: list[Mapping[str, object]] = []
+        self.lines: list[str] = []
+
+    def emit(self, record: Mapping[str, object], line: str) -> None:
+        """Remember the record and its line."""
+        self.records.append(record)
+        self.lines.append(line)

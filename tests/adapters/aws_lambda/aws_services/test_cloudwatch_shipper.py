@@ -1,0 +1,217 @@
+"""The CloudWatch Logs shipper against a real moto server, read back with GetLogEvents."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+
+import pytest
+from daloy_edge_aws_lambda.cloudwatch import (
+    EVENT_OVERHEAD_BYTES,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_EVENT_BYTES,
+    CloudWatchLogsShipper,
+    LogEvent,
+    take_batch,
+)
+
+from daloy_edge import App, Request, Response
+from daloy_edge.observability import LogConfig, RequestLog
+from daloy_edge.testing import TestClient
+
+pytestmark = pytest.mark.slow
+
+
+def read_back(client, group: str, stream: str) -> list[str]:
+    messages: list[str] = []
+    kwargs = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+    seen: set[str] = set()
+    while True:
+        page = client.get_log_events(**kwargs)
+        messages += [event["message"] for event in page["events"]]
+        cursor = page["nextForwardToken"]
+        if not page["events"] or cursor in seen:
+            return messages
+        seen.add(cursor)
+        kwargs["nextToken"] = cursor
+
+
+def record_calls(client) -> list[tuple[int, int, list[int]]]:
+    """(event count, PutLogEvents bytes, timestamps) of every call the client makes."""
+    calls: list[tuple[int, int, list[int]]] = []
+
+    def hook(params, **kwargs):
+        events = params["logEvents"]
+        size = sum(len(e["message"].encode()) + EVENT_OVERHEAD_BYTES for e in events)
+        calls.append((len(events), size, [e["timestamp"] for e in events]))
+
+    client.meta.events.register("before-parameter-build.cloudwatch-logs.PutLogEvents", hook)
+    return calls
+
+
+class Gate:
+    """Holds the sender thread inside its HTTP call until released (a real client, paused)."""
+
+    def __init__(self, client) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        client.meta.events.register("before-send.cloudwatch-logs.PutLogEvents", self._hold)
+
+    def _hold(self, **kwargs):
+        self.entered.set()
+        self.release.wait(30)
+
+
+def shipper_for(moto, group: str, **options) -> tuple[CloudWatchLogsShipper, object]:
+    client = moto.client("logs")
+    shipper = CloudWatchLogsShipper(
+        group, "stream-1", client=client, flush_interval=0.05, **options
+    )
+    return shipper, client
+
+
+def test_shipper_delivers_every_line_in_order(moto):
+    shipper, client = shipper_for(moto, "/test/order")
+    lines = [f"line {i:06d}" for i in range(25_000)]
+    for line in lines:
+        shipper.write(line)
+    assert shipper.flush(60)
+    shipper.close()
+    assert read_back(client, "/test/order", "stream-1") == lines
+
+
+def test_batches_respect_put_log_events_limits(moto):
+    shipper, client = shipper_for(moto, "/test/limits")
+    calls = record_calls(client)
+    big = [f"{i:05d}" + "x" * 10_000 for i in range(250)]
+    small = [f"s{i}" for i in range(12_000)]
+    for line in big + small:
+        shipper.write(line)
+    assert shipper.flush(60)
+    shipper.close()
+    assert len(calls) >= 4
+    for count, size, stamps in calls:
+        assert count <= MAX_BATCH_EVENTS
+        assert size <= MAX_BATCH_BYTES
+        assert stamps == sorted(stamps)
+    assert read_back(client, "/test/limits", "stream-1") == big + small
+
+
+def test_write_returns_while_the_sender_is_stuck(moto):
+    shipper, client = shipper_for(moto, "/test/nonblocking")
+    gate = Gate(client)
+    shipper.write("first")
+    assert gate.entered.wait(10)
+    for i in range(1000):
+        shipper.write(f"queued {i}")  # would hang here if write waited on the network
+    assert shipper.pending() == 1001
+    gate.release.set()
+    assert shipper.flush(30)
+    shipper.close()
+    assert len(read_back(client, "/test/nonblocking", "stream-1")) == 1001
+
+
+def test_full_queue_drops_the_oldest_events_and_counts_them(moto):
+    shipper, client = shipper_for(moto, "/test/overflow", max_queue=10)
+    gate = Gate(client)
+    shipper.write("in flight")
+    assert gate.entered.wait(10)
+    for i in range(15):
+        shipper.write(f"q{i}")
+    gate.release.set()
+    assert shipper.flush(30)
+    shipper.close()
+    assert shipper.stats.dropped == 5
+    assert read_back(client, "/test/overflow", "stream-1") == ["in flight"] + [
+        f"q{i}" for i in range(5, 15)
+    ]
+
+
+def test_oversized_event_is_truncated_to_the_event_limit(moto):
+    shipper, client = shipper_for(moto, "/test/oversized")
+    shipper.write("y" * 400_000)
+    assert shipper.flush(30)
+    shipper.close()
+    (message,) = read_back(client, "/test/oversized", "stream-1")
+    assert len(message.encode()) <= MAX_EVENT_BYTES
+    assert message.endswith("…[truncated]")
+
+
+def test_shipper_survives_moto_stopped_and_restarted(own_moto):
+    shipper, client = shipper_for(own_moto, "/test/restart", retry_base=0.05, retry_max=0.5)
+    before = [f"before {i}" for i in range(100)]
+    for line in before:
+        shipper.write(line)
+    assert shipper.flush(30)
+    assert read_back(client, "/test/restart", "stream-1") == before
+
+    own_moto.stop()
+    during = [f"during {i}" for i in range(3000)]
+    for line in during:
+        shipper.write(line)
+    assert not shipper.flush(1.0)  # nothing can be delivered while the server is down
+    own_moto.start()  # a new, empty server: the shipper must re-create group and stream
+    assert shipper.flush(60)
+    shipper.close()
+    assert shipper.stats.retries > 0
+    assert read_back(client, "/test/restart", "stream-1") == during
+
+
+def test_request_log_lines_reach_cloudwatch(moto):
+    shipper, client = shipper_for(moto, "/test/app")
+    app = App(env={}, request_log=RequestLog(LogConfig(stdout=False, sinks=[shipper], env={})))
+
+    @app.get("/orders/{id}")
+    async def order(request: Request) -> Response:
+        return Response.json({"id": request.path_params["id"]})
+
+    TestClient(app).get("/orders/5", headers={"authorization": "Bearer s3cr3t-t0ken-value"})
+    assert shipper.flush(30)
+    shipper.close()
+    (message,) = read_back(client, "/test/app", "stream-1")
+    record = json.loads(message)
+    assert record["Attributes"]["http.route"] == "/orders/{id}"
+    assert "s3cr3t-t0ken-value" not in message
+
+
+def test_take_batch_stops_at_the_event_count_limit():
+    queue = deque(LogEvent(1, "m", 1) for _ in range(MAX_BATCH_EVENTS + 5))
+    assert len(take_batch(queue)) == MAX_BATCH_EVENTS
+    assert len(queue) == 5
+
+
+def test_take_batch_stops_at_the_byte_limit():
+    size = 100_000
+    queue = deque(LogEvent(1, "m", size) for _ in range(20))
+    batch = take_batch(queue)
+    assert len(batch) == MAX_BATCH_BYTES // (size + EVENT_OVERHEAD_BYTES)
+
+
+def test_take_batch_keeps_a_batch_within_24_hours():
+    day_ms = 24 * 3600 * 1000
+    queue = deque([LogEvent(0, "a", 1), LogEvent(day_ms, "b", 1), LogEvent(day_ms + 1, "c", 1)])
+    assert [e.message for e in take_batch(queue)] == ["a", "b"]
+
+
+def sent_log_formats(client) -> list[object]:
+    formats: list[object] = []
+    client.meta.events.register(
+        "before-send.cloudwatch-logs.PutLogEvents",
+        lambda request, **kw: formats.append(request.headers.get("x-amzn-logs-format")),
+    )
+    return formats
+
+
+@pytest.mark.parametrize(("emf", "expected"), [(True, "json/emf"), (False, None)])
+def test_emf_shipper_marks_put_log_events_as_emf(moto, emf, expected):
+    shipper, client = shipper_for(moto, f"/test/emf-{emf}", emf=emf)
+    formats = sent_log_formats(client)
+    shipper.write('{"_aws":{"Timestamp":0,"CloudWatchMetrics":[]}}')
+    assert shipper.flush(30)
+    shipper.close()
+    decoded = [f.decode() if isinstance(f, bytes) else f for f in formats]
+    assert decoded and set(decoded) == {
+        expected
+    }  # the first call, before the group exists, is repeated

@@ -1,0 +1,152 @@
+"""Key rings from Secrets Manager (a real moto server): parsing, caching, refresh, outages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from daloy_edge_aws_lambda.secrets_manager import SecretsManagerKeyRing, parse_key_material
+
+from daloy_edge import ConfigError, KeyRing
+
+pytestmark = pytest.mark.slow
+
+KEY_A = "a" * 32
+KEY_B = "b" * 32
+KEY_C = "c" * 32
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def revealed(ring: KeyRing) -> list[bytes]:
+    return [key.reveal() for key in ring]
+
+
+def count_calls(client) -> list[str]:
+    stages: list[str] = []
+    client.meta.events.register(
+        "before-parameter-build.secrets-manager.GetSecretValue",
+        lambda params, **kw: stages.append(params.get("VersionStage", "")),
+    )
+    return stages
+
+
+def make_secret(moto, name: str, value: str) -> object:
+    client = moto.client("secretsmanager")
+    client.create_secret(Name=name, SecretString=value)
+    return client
+
+
+def test_json_list_loads_with_first_key_signing(moto):
+    client = make_secret(moto, "keys/list", json.dumps([KEY_A, KEY_B]))
+    ring = SecretsManagerKeyRing("keys/list", client=client).get()
+    assert revealed(ring) == [KEY_A.encode(), KEY_B.encode()]
+    assert ring.primary.equals(KEY_A)
+
+
+def test_binary_secret_is_one_key(moto):
+    client = moto.client("secretsmanager")
+    client.create_secret(Name="keys/binary", SecretBinary=b"\x01" * 32)
+    source = SecretsManagerKeyRing("keys/binary", client=client)
+    assert revealed(source.get()) == [b"\x01" * 32]
+
+
+def test_ring_is_cached_until_ttl(moto):
+    client = make_secret(moto, "keys/cache", KEY_A)
+    calls = count_calls(client)
+    clock = Clock()
+    source = SecretsManagerKeyRing("keys/cache", client=client, ttl=60, clock=clock)
+    source.get()
+    clock.now += 59
+    source.get()
+    assert calls == ["AWSCURRENT", "AWSPREVIOUS"]
+
+
+def test_rotation_is_picked_up_after_ttl_with_previous_key_verifying(moto):
+    client = make_secret(moto, "keys/rotate", KEY_A)
+    clock = Clock()
+    source = SecretsManagerKeyRing("keys/rotate", client=client, ttl=60, clock=clock)
+    assert revealed(source.get()) == [KEY_A.encode()]
+    client.put_secret_value(SecretId="keys/rotate", SecretString=KEY_B)
+    assert revealed(source.get()) == [KEY_A.encode()]
+    clock.now += 61
+    assert revealed(source.get()) == [KEY_B.encode(), KEY_A.encode()]
+
+
+def test_previous_version_can_be_left_out(moto):
+    client = make_secret(moto, "keys/noprev", KEY_A)
+    client.put_secret_value(SecretId="keys/noprev", SecretString=KEY_B)
+    source = SecretsManagerKeyRing("keys/noprev", client=client, include_previous=False)
+    assert revealed(source.get()) == [KEY_B.encode()]
+
+
+def test_short_key_refuses_to_load(moto):
+    client = make_secret(moto, "keys/short", "too-short")
+    with pytest.raises(ConfigError):
+        SecretsManagerKeyRing("keys/short", client=client).get()
+
+
+def test_missing_secret_raises(moto):
+    source = SecretsManagerKeyRing("keys/absent", client=moto.client("secretsmanager"))
+    with pytest.raises(Exception, match="ResourceNotFound"):
+        source.get()
+
+
+def test_forced_refresh_is_rate_limited(moto):
+    client = make_secret(moto, "keys/flood", KEY_A)
+    calls = count_calls(client)
+    clock = Clock()
+    source = SecretsManagerKeyRing(
+        "keys/flood", client=client, clock=clock, min_refresh_interval=5, include_previous=False
+    )
+    source.get()
+    for _ in range(50):
+        source.refresh()  # e.g. one per bad signature: must not reach the API each time
+    clock.now += 6
+    source.refresh()
+    assert calls == ["AWSCURRENT", "AWSCURRENT"]
+
+
+async def test_async_get_loads_without_blocking_the_loop(moto):
+    client = make_secret(moto, "keys/async", json.dumps({"keys": [KEY_C]}))
+    ring = await SecretsManagerKeyRing("keys/async", client=client).aget()
+    assert revealed(ring) == [KEY_C.encode()]
+
+
+def test_cached_ring_serves_through_an_outage_then_expires(own_moto):
+    client = make_secret(own_moto, "keys/outage", KEY_A)
+    clock = Clock()
+    source = SecretsManagerKeyRing("keys/outage", client=client, ttl=60, max_stale=600, clock=clock)
+    source.get()
+    own_moto.stop()
+    clock.now += 120
+    assert revealed(source.get()) == [KEY_A.encode()]
+    clock.now += 600
+    with pytest.raises(Exception, match="connect"):
+        source.get()
+
+
+@pytest.mark.parametrize(
+    ("material", "expected"),
+    [
+        (json.dumps([KEY_A, KEY_B]), [KEY_A, KEY_B]),
+        (json.dumps({"keys": [KEY_B]}), [KEY_B]),
+        (f"{KEY_A}, {KEY_B}", [KEY_A, KEY_B]),
+        (KEY_C, [KEY_C]),
+    ],
+    ids=["json_list", "json_object", "csv", "single"],
+)
+def test_key_material_shapes_parse(material, expected):
+    assert [k.reveal().decode() for k in parse_key_material(material)] == expected
+
+
+@pytest.mark.parametrize("material", ["[1, 2]", '{"keys": "x"}', "[not json", '[""]'])
+def test_malformed_key_material_is_refused(material):
+    with pytest.raises(ConfigError):
+        parse_key_material(material)

@@ -1,0 +1,193 @@
+"""CloudWatch Embedded Metric Format lines: valid EMF, the right counts, bounded dimensions."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from daloy_edge import App, ConfigError, Request, Response, ServiceUnavailable, TooManyRequests
+from daloy_edge.observability import EMF_UNITS, LogConfig, MemorySink, RequestLog, emf_document
+
+# The JSON Schema from the EMF specification (CloudWatch user guide,
+# "Specification: Embedded metric format"), plus the rules it states in prose below.
+EMF_SCHEMA = {
+    "type": "object",
+    "required": ["_aws"],
+    "properties": {
+        "_aws": {
+            "type": "object",
+            "required": ["Timestamp", "CloudWatchMetrics"],
+            "properties": {
+                "Timestamp": {"type": "integer", "minimum": 0},
+                "LogGroupName": {"type": "string", "minLength": 1},
+                "CloudWatchMetrics": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["Namespace", "Dimensions", "Metrics"],
+                        "properties": {
+                            "Namespace": {"type": "string", "minLength": 1, "maxLength": 1024},
+                            "Dimensions": {
+                                "type": "array",
+                                "items": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": 30,
+                                    "items": {"type": "string", "minLength": 1, "maxLength": 250},
+                                },
+                            },
+                            "Metrics": {
+                                "type": "array",
+                                "maxItems": 100,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["Name"],
+                                    "properties": {
+                                        "Name": {
+                                            "type": "string",
+                                            "minLength": 1,
+                                            "maxLength": 1024,
+                                        },
+                                        "Unit": {"enum": sorted(EMF_UNITS)},
+                                        "StorageResolution": {"enum": [1, 60]},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+def validate_emf(document: dict) -> None:
+    jsonschema.validate(document, EMF_SCHEMA)
+    for directive in document["_aws"]["CloudWatchMetrics"]:
+        for dimension_set in directive["Dimensions"]:
+            for name in dimension_set:
+                assert isinstance(document.get(name), str), f"dimension {name} needs a string value"
+        for metric in directive["Metrics"]:
+            value = document.get(metric["Name"])
+            values = value if isinstance(value, list) else [value]
+            assert len(values) <= 100
+            assert all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def lambda_app(sink: MemorySink) -> App:
+    config = LogConfig(stdout=False, metrics_sinks=[sink], env={"AWS_LAMBDA_FUNCTION_NAME": "api"})
+    app = App(env={}, request_log=RequestLog(config))
+
+    @app.get("/ok/{id}")
+    async def ok(request: Request) -> Response:
+        return Response.json({})
+
+    @app.get("/limited")
+    async def limited(request: Request) -> Response:
+        raise TooManyRequests(headers={"retry-after": "30"})
+
+    @app.get("/shed")
+    async def shed(request: Request) -> Response:
+        raise ServiceUnavailable(headers={"retry-after": "1"})
+
+    @app.get("/flagged")
+    async def flagged(request: Request) -> Response:
+        request.state["rate_limited"] = True
+        return Response.json({})
+
+    return app
+
+
+async def fetch(app: App, path: str) -> None:
+    await app.handle(Request("GET", path, runtime="aws_lambda", client="127.0.0.1"))
+
+
+async def test_request_metrics_line_is_valid_emf():
+    sink = MemorySink()
+    await fetch(lambda_app(sink), "/ok/1")
+    (line,) = sink.lines
+    validate_emf(json.loads(line))
+
+
+async def test_request_metrics_count_latency_and_status_class():
+    sink = MemorySink()
+    await fetch(lambda_app(sink), "/ok/1")
+    doc = json.loads(sink.lines[0])
+    assert doc["Requests"] == 1 and doc["Latency"] >= 0
+    assert (doc["Status2xx"], doc["Status4xx"], doc["Status5xx"]) == (1, 0, 0)
+    assert doc["Service"] == "api" and doc["Route"] == "/ok/{id}"
+
+
+@pytest.mark.parametrize(
+    ("path", "limited", "shed"),
+    [("/limited", 1, 0), ("/shed", 0, 1), ("/flagged", 1, 0), ("/ok/1", 0, 0)],
+)
+async def test_rate_limited_and_shed_requests_are_counted(path, limited, shed):
+    sink = MemorySink()
+    await fetch(lambda_app(sink), path)
+    doc = json.loads(sink.lines[0])
+    validate_emf(doc)
+    assert (doc["RateLimited"], doc["Shed"]) == (limited, shed)
+
+
+async def test_unmatched_paths_share_one_route_dimension():
+    sink = MemorySink()
+    app = lambda_app(sink)
+    await fetch(app, "/random-1")
+    await fetch(app, "/random-2")
+    assert {json.loads(line)["Route"] for line in sink.lines} == {"UNMATCHED"}
+
+
+async def test_metrics_are_off_outside_lambda_by_default():
+    sink = MemorySink()
+    app = App(env={}, request_log=RequestLog(LogConfig(stdout=False, metrics_sinks=[sink], env={})))
+    app.add_route("/x", lambda request: {}, ["GET"])
+    await app.handle(Request("GET", "/x", runtime="asgi"))
+    assert sink.lines == []
+
+
+def test_custom_emf_document_validates():
+    doc = emf_document(
+        namespace="shop",
+        metrics={"Orders": (3, "Count"), "Basket": (42.5, "None")},
+        dimensions={"Service": "api", "Region": "eu"},
+        dimension_sets=[["Service"], ["Service", "Region"]],
+        properties={"RequestId": "r-1"},
+        timestamp_ms=1_700_000_000_000,
+    )
+    validate_emf(doc)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"metrics": {}},
+        {"metrics": {f"m{i}": (1, "Count") for i in range(101)}},
+        {"metrics": {"Orders": (1, "Things")}},
+        {"metrics": {"": (1, "Count")}},
+        {"dimension_sets": [["Missing"]]},
+        {"dimensions": {f"d{i}": "v" for i in range(31)}},
+        {"metrics": {"_aws": (1, "Count")}},
+    ],
+    ids=[
+        "no_metrics",
+        "too_many_metrics",
+        "unknown_unit",
+        "empty_name",
+        "dimension_without_value",
+        "too_many_dimensions",
+        "reserved_name",
+    ],
+)
+def test_emf_document_refuses_what_cloudwatch_would_drop(kwargs):
+    base = {
+        "namespace": "shop",
+        "metrics": {"Orders": (1, "Count")},
+        "dimensions": {"Service": "a"},
+        "timestamp_ms": 0,
+    }
+    with pytest.raises(ConfigError):
+        emf_document(**{**base, **kwargs})

@@ -1,0 +1,112 @@
+"""Export through the real OpenTelemetry SDK, only when the application configured it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from daloy_edge import App, Request, Response
+from daloy_edge.observability import LogConfig, MemorySink, RequestLog
+from daloy_edge.testing import TestClient
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT = "00f067aa0ba902b7"
+
+
+def make_app(**options: object) -> tuple[App, MemorySink, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    sink = MemorySink()
+    config = LogConfig(stdout=False, sinks=[sink], env={}, tracer_provider=provider, **options)
+    app = App(env={}, request_log=RequestLog(config))
+
+    @app.get("/items/{item_id}")
+    async def item(request: Request) -> Response:
+        return Response.json({})
+
+    @app.get("/boom")
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("failed with secret=sk_live_0123456789")
+
+    return app, sink, exporter
+
+
+def test_server_span_is_exported_with_the_log_record_ids():
+    app, sink, exporter = make_app()
+    TestClient(app).get("/items/9", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
+    (span,) = exporter.get_finished_spans()
+    record = sink.records[0]
+    assert f"{span.context.trace_id:032x}" == record["TraceId"] == TRACE
+    assert f"{span.context.span_id:016x}" == record["SpanId"]
+    assert f"{span.parent.span_id:016x}" == PARENT
+    assert span.kind is SpanKind.SERVER
+    assert span.name == "GET /items/{item_id}"
+    assert span.attributes["http.route"] == "/items/{item_id}"
+    assert span.attributes["http.response.status_code"] == 200
+
+
+def test_failed_request_span_has_error_status_and_scrubbed_exception_event():
+    app, _, exporter = make_app()
+    TestClient(app).get("/boom")
+    (span,) = exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    (event,) = span.events
+    assert event.name == "exception"
+    assert "sk_live_0123456789" not in str(dict(event.attributes))
+
+
+def test_otel_false_exports_nothing():
+    app, _, exporter = make_app(otel=False)
+    TestClient(app).get("/items/1")
+    assert exporter.get_finished_spans() == ()
+
+
+def run_python(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_globally_configured_sdk_is_detected():
+    out = run_python(
+        """
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        from daloy_edge import App
+        from daloy_edge.testing import TestClient
+        app = App(env={}, request_log=True)
+        app.add_route("/x", lambda request: {}, ["GET"])
+        TestClient(app).get("/x")
+        print(len(exporter.get_finished_spans()))
+        """
+    )
+    assert out == "1"
+
+
+def test_opentelemetry_is_not_imported_when_unused():
+    out = run_python(
+        """
+        import sys
+        from daloy_edge import App
+        from daloy_edge.testing import TestClient
+        app = App(env={})
+        app.add_route("/x", lambda request: {}, ["GET"])
+        TestClient(app).get("/x")
+        print(any(name.startswith("opentelemetry") for name in sys.modules))
+        """
+    )
+    assert out == "False"

@@ -1,0 +1,376 @@
+"""The request log: one OTel-shaped line per request, handler logging, sinks."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import pytest
+
+from daloy_edge import App, BadRequest, Request, Response
+from daloy_edge.observability import (
+    LogConfig,
+    LoggerSink,
+    MemorySink,
+    RequestLog,
+    detect_resource,
+    get_logger,
+)
+from daloy_edge.testing import TestClient
+
+OTEL_KEYS = {
+    "Timestamp",
+    "ObservedTimestamp",
+    "SeverityText",
+    "SeverityNumber",
+    "Body",
+    "Attributes",
+    "TraceId",
+    "SpanId",
+    "TraceFlags",
+    "Resource",
+}
+BEARER = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbmEifQ.bm90LWEtcmVhbC1zaWduYXR1cmU"
+COOKIE_VALUE = "c00kie-value-0123456789"
+SET_COOKIE_VALUE = "n3w-s3ss10n-v4lue-0123"
+
+
+def make_app(**options: object) -> tuple[App, MemorySink]:
+    sink = MemorySink()
+    config = {"stdout": False, "sinks": [sink], "env": {}, **options}
+    app = App(request_log=RequestLog(LogConfig(**config)), env={})
+
+    @app.get("/items/{item_id}")
+    async def item(request: Request) -> Response:
+        return Response.json({"id": request.path_params["item_id"]})
+
+    @app.get("/boom")
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("database said password=hunter2-from-db")
+
+    @app.get("/bad")
+    async def bad(request: Request) -> Response:
+        raise BadRequest("ms must be an integer")
+
+    @app.get("/note")
+    async def note(request: Request) -> Response:
+        get_logger(request).info(
+            "card charged", amount=12, card_token="tok_live_abcdef", user="ana"
+        )
+        return Response.json({"ok": True})
+
+    @app.get("/oops")
+    async def oops(request: Request) -> Response:
+        try:
+            raise ValueError("upstream rejected api_key=ak_live_0123456789")
+        except ValueError:
+            get_logger(request).exception("upstream call failed")
+        return Response.json({"ok": False})
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        response = Response.empty()
+        response.set_cookie("__Host-session", SET_COOKIE_VALUE)
+        get_logger(request).info("login", headers=request.headers, body=await request.json())
+        return response
+
+    return app, sink
+
+
+def request_records(sink: MemorySink) -> list[dict[str, object]]:
+    return [dict(r) for r in sink.records if r.get("EventName") == "http.server.request"]
+
+
+def test_request_record_has_otel_log_data_model_keys():
+    app, sink = make_app()
+    TestClient(app).get("/items/7", headers={"user-agent": "probe/1.0"})
+    (record,) = request_records(sink)
+    assert set(record) >= OTEL_KEYS
+    assert re.fullmatch(r"[0-9a-f]{32}", str(record["TraceId"]))
+    assert re.fullmatch(r"[0-9a-f]{16}", str(record["SpanId"]))
+    assert record["SeverityText"] == "INFO" and record["SeverityNumber"] == 9
+
+
+def test_request_record_uses_http_semantic_convention_attributes():
+    app, sink = make_app()
+    response = TestClient(app).get("/items/7", headers={"user-agent": "probe/1.0"})
+    attributes = request_records(sink)[0]["Attributes"]
+    assert attributes["http.request.method"] == "GET"
+    assert attributes["url.path"] == "/items/7"
+    assert attributes["http.route"] == "/items/{item_id}"
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["client.address"] == "127.0.0.1"
+    assert attributes["user_agent.original"] == "probe/1.0"
+    assert attributes["http.request.id"] == response.headers["x-request-id"]
+    assert attributes["http.server.request.duration"] >= 0
+
+
+def test_request_line_is_written_to_stdout_once(capsys):
+    app = App(env={})
+
+    @app.get("/ping")
+    async def ping(request: Request) -> Response:
+        return Response.json({"pong": True})
+
+    TestClient(app).get("/ping")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 1
+    assert lines[0]["Body"] == "GET /ping 200"
+
+
+def test_request_log_false_writes_nothing(capsys):
+    app = App(env={}, request_log=False)
+    app.add_route("/x", lambda request: {"ok": True}, ["GET"])
+    TestClient(app).get("/x")
+    assert capsys.readouterr().out == ""
+
+
+def test_server_error_is_error_with_scrubbed_stacktrace():
+    app, sink = make_app()
+    TestClient(app).get("/boom")
+    record = request_records(sink)[0]
+    attributes = record["Attributes"]
+    assert record["SeverityText"] == "ERROR" and record["SeverityNumber"] == 17
+    assert attributes["exception.type"] == "RuntimeError"
+    assert "Traceback" in attributes["exception.stacktrace"]
+    assert "hunter2-from-db" not in json.dumps(record)
+
+
+def test_client_error_is_warn_without_stacktrace():
+    app, sink = make_app()
+    TestClient(app).get("/bad")
+    record = request_records(sink)[0]
+    assert record["SeverityText"] == "WARN"
+    assert record["Attributes"]["exception.message"] == "ms must be an integer"
+    assert "exception.stacktrace" not in record["Attributes"]
+
+
+def test_authorization_cookie_and_set_cookie_values_never_reach_any_sink(capsys):
+    app, sink = make_app(log_headers=True, spans=True, metrics=True, stdout=True)
+    TestClient(app).post(
+        "/login",
+        json={"user": "ana", "password": "pw-in-body-123"},
+        headers={
+            "Authorization": f"Bearer {BEARER}",
+            "Cookie": f"__Host-session={COOKIE_VALUE}",
+            "X-Api-Key": "xak-0123456789",
+        },
+    )
+    written = capsys.readouterr().out + "\n".join(sink.lines)
+    # The headers were logged (so the check below can fail), with their values replaced.
+    assert '"cookie":"[REDACTED]"' in written and '"set-cookie":"[REDACTED]"' in written
+    for secret in (BEARER, COOKIE_VALUE, SET_COOKIE_VALUE, "xak-0123456789", "pw-in-body-123"):
+        assert secret not in written
+
+
+def test_handler_logger_shares_trace_and_request_id_with_request_record():
+    app, sink = make_app()
+    TestClient(app).get("/note")
+    handler_record = next(r for r in sink.records if r["Body"] == "card charged")
+    request_record = request_records(sink)[0]
+    assert handler_record["TraceId"] == request_record["TraceId"]
+    assert handler_record["SpanId"] == request_record["SpanId"]
+    attributes = handler_record["Attributes"]
+    assert attributes["http.request.id"] == request_record["Attributes"]["http.request.id"]
+    assert attributes["http.route"] == "/note"
+
+
+def test_handler_logger_redacts_secret_attributes():
+    app, sink = make_app()
+    TestClient(app).get("/note")
+    attributes = next(r for r in sink.records if r["Body"] == "card charged")["Attributes"]
+    assert attributes["card_token"] in {"[REDACTED]"}
+    assert attributes["amount"] == 12 and attributes["user"] == "ana"
+
+
+def test_handler_exception_is_logged_with_scrubbed_trace():
+    app, sink = make_app()
+    TestClient(app).get("/oops")
+    record = next(r for r in sink.records if r["Body"] == "upstream call failed")
+    assert record["SeverityText"] == "ERROR"
+    assert record["Attributes"]["exception.type"] == "ValueError"
+    assert "ak_live_0123456789" not in json.dumps(record)
+
+
+def test_level_drops_records_below_it():
+    app, sink = make_app(level="WARN")
+    client = TestClient(app)
+    client.get("/note")
+    client.get("/bad")
+    assert [r["SeverityText"] for r in sink.records] == ["WARN"]
+
+
+def test_failing_sink_neither_breaks_the_response_nor_other_sinks():
+    class Broken:
+        def emit(self, record, line):
+            raise OSError("disk full")
+
+    good = MemorySink()
+    app, _ = make_app(sinks=[Broken(), good])
+    assert TestClient(app).get("/items/1").status == 200
+    assert len(good.records) == 1
+
+
+def test_adapter_attributes_from_state_are_merged_and_redacted():
+    app, sink = make_app()
+
+    @app.get("/faas")
+    async def faas(request: Request) -> Response:
+        request.state["log.attributes"] = {"faas.invocation_id": "inv-1", "session_id": "s-9"}
+        return Response.json({})
+
+    TestClient(app).get("/faas")
+    attributes = request_records(sink)[0]["Attributes"]
+    assert attributes["faas.invocation_id"] == "inv-1"
+    assert attributes["session_id"] == "[REDACTED]"
+
+
+def test_get_logger_without_request_uses_the_current_request():
+    app, sink = make_app()
+
+    @app.get("/deep")
+    async def deep(request: Request) -> Response:
+        get_logger().info("deep in a helper")
+        return Response.json({})
+
+    TestClient(app).get("/deep")
+    helper = next(r for r in sink.records if r["Body"] == "deep in a helper")
+    assert helper["TraceId"] == request_records(sink)[0]["TraceId"]
+
+
+async def test_sync_handler_in_thread_logs_with_request_trace():
+    app, sink = make_app()
+
+    @app.get("/sync")
+    def sync(request: Request) -> dict[str, bool]:
+        get_logger().info("from a worker thread")
+        return {"ok": True}
+
+    request = Request("GET", "/sync", sync_in_thread=True, client="127.0.0.1")
+    await app.handle(request)
+    threaded = next(r for r in sink.records if r["Body"] == "from a worker thread")
+    assert threaded["TraceId"] == request_records(sink)[0]["TraceId"]
+
+
+def test_span_record_describes_the_server_span():
+    app, sink = make_app(spans=True)
+    parent = "00f067aa0ba902b7"
+    TestClient(app).get(
+        "/items/3", headers={"traceparent": f"00-4bf92f3577b34da6a3ce929d0e0e4736-{parent}-01"}
+    )
+    span = next(r for r in sink.records if r.get("EventName") == "daloy.span")
+    body = span["Body"]
+    assert body["Name"] == "GET /items/{item_id}"
+    assert body["Kind"] == "SERVER"
+    assert body["ParentSpanId"] == parent
+    assert int(body["EndTimeUnixNano"]) >= int(body["StartTimeUnixNano"])
+    assert body["Status"] == {"Code": "UNSET"}
+
+
+def test_untrusted_user_agent_cannot_forge_a_second_line(capsys):
+    app, _ = make_app(stdout=True)
+    forged = 'x\r\n{"SeverityText":"INFO","Body":"forged"}\x1b[2J'
+    TestClient(app).get("/items/1", headers={"user-agent": forged})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0])["Attributes"]["user_agent.original"] == forged
+
+
+def test_powertools_logger_works_as_sink():
+    from aws_lambda_powertools import Logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    powertools = Logger(service="orders", logger_handler=handler)
+    app, _ = make_app(sinks=[LoggerSink(powertools)])
+    TestClient(app).get("/note")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    note = next(line for line in lines if line["message"] == "card charged")
+    assert note["Attributes"]["card_token"] in {"[REDACTED]"}
+    assert note["level"] == "INFO" and note["service"] == "orders"
+    request_line = next(line for line in lines if line.get("EventName") == "http.server.request")
+    assert request_line["TraceId"] == note["TraceId"]
+
+
+def test_stdlib_logger_sink_maps_severity_to_level():
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("daloy-test-sink")
+    logger.addHandler(Keep())
+    logger.setLevel(logging.DEBUG)
+    app, _ = make_app(sinks=[LoggerSink(logger)])
+    TestClient(app).get("/boom")
+    assert [r.levelno for r in records] == [logging.ERROR]
+    assert records[0].Attributes["http.response.status_code"] == 500
+
+
+def test_lambda_resource_is_detected_from_environment():
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": "orders-api",
+        "AWS_REGION": "eu-west-1",
+        "AWS_LAMBDA_FUNCTION_VERSION": "7",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    }
+    resource = detect_resource(env, "aws_lambda")
+    assert resource["cloud.provider"] == "aws"
+    assert resource["cloud.platform"] == "aws_lambda"
+    assert resource["faas.name"] == resource["service.name"] == "orders-api"
+    assert resource["faas.max_memory"] == str(512 * 1024 * 1024)
+
+
+def test_otel_environment_variables_set_service_and_resource():
+    env = {
+        "OTEL_SERVICE_NAME": "checkout",
+        "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod",
+    }
+    resource = detect_resource(env, "asgi", service_name="ignored")
+    assert resource["service.name"] == "checkout"
+    assert resource["deployment.environment"] == "prod"
+
+
+def test_adapter_resource_attributes_reach_records():
+    app, sink = make_app()
+    app.request_log.update_resource({"faas.name": "from-adapter"})
+    TestClient(app).get("/items/1")
+    assert request_records(sink)[0]["Resource"]["faas.name"] == "from-adapter"
+
+
+def test_app_name_becomes_service_name(capsys):
+    app = App(env={}, name="billing")
+    app.add_route("/x", lambda request: {}, ["GET"])
+    TestClient(app).get("/x")
+    assert json.loads(capsys.readouterr().out)["Resource"]["service.name"] == "billing"
+
+
+def test_unknown_log_level_refuses_to_build():
+    from daloy_edge import ConfigError
+
+    with pytest.raises(ConfigError):
+        LogConfig(level="LOUD")
+
+
+@pytest.mark.parametrize("runtime", ["aws-lambda", "aws_lambda"])
+def test_lambda_runtime_name_variants_are_recognised(runtime):
+    assert detect_resource({}, runtime)["cloud.platform"] == "aws_lambda"
+
+
+def test_gcp_functions_runtime_is_recognised():
+    assert detect_resource({"K_SERVICE": "fn"}, "gcp-functions")["faas.name"] == "fn"
+
+
+async def test_lambda_request_id_becomes_faas_invocation_id():
+    class Context:
+        aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+    app, sink = make_app()
+    request = Request("GET", "/items/1", runtime="aws-lambda")
+    request.state["aws.context"] = Context()
+    await app.handle(request)
+    attributes = request_records(sink)[0]["Attributes"]
+    assert attributes["faas.invocation_id"] == Context.aws_request_id

@@ -1,0 +1,86 @@
+"""Server-Timing phases: measured per phase, shown only to those allowed to see them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from daloy_edge import App, ConfigError, Request, Response
+from daloy_edge.observability import Timed, phase, trusted_clients
+from daloy_edge.testing import TestClient
+
+
+class SlowAuth:
+    async def __call__(self, request, call_next):
+        await asyncio.sleep(0.02)
+        return await call_next(request)
+
+
+def make_app(**options: object) -> App:
+    app = App(env={}, request_log=False, middleware=[Timed("auth", SlowAuth())], **options)
+
+    @app.get("/work")
+    async def work(request: Request) -> Response:
+        with phase(request, "db"):
+            await asyncio.sleep(0.01)
+        return Response.json({})
+
+    return app
+
+
+def entries(header: str) -> dict[str, float]:
+    found = {}
+    for part in header.split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        found[name] = float(dur)
+    return found
+
+
+def test_phases_are_shown_by_default():
+    header = TestClient(make_app()).get("/work").headers["server-timing"]
+    assert list(entries(header)) == ["db", "handler", "auth", "total"]
+
+
+def test_switch_hides_phases_leaving_total():
+    header = TestClient(make_app(server_timing_phases=False)).get("/work").headers["server-timing"]
+    assert list(entries(header)) == ["total"]
+
+
+def test_timed_middleware_excludes_time_spent_downstream():
+    timings = entries(TestClient(make_app()).get("/work").headers["server-timing"])
+    assert timings["auth"] >= 20
+    assert timings["auth"] < timings["total"] - timings["handler"] + 1
+
+
+def test_phases_shown_only_to_trusted_clients():
+    app = make_app(server_timing_phases=trusted_clients("10.0.0.0/8"))
+    client = TestClient(app)
+    assert "auth" in entries(client.get("/work", client="10.1.2.3").headers["server-timing"])
+    assert "auth" not in entries(client.get("/work", client="203.0.113.9").headers["server-timing"])
+
+
+def test_forwarded_header_does_not_unlock_phases():
+    app = make_app(server_timing_phases=trusted_clients("10.0.0.0/8"))
+    response = TestClient(app).get(
+        "/work", client="203.0.113.9", headers={"x-forwarded-for": "10.0.0.1"}
+    )
+    assert list(entries(response.headers["server-timing"])) == ["total"]
+
+
+def test_phase_is_recorded_when_the_block_raises():
+    request = Request("GET", "/")
+    with pytest.raises(ValueError), phase(request, "db"):
+        raise ValueError("x")
+    assert request.timings[0][0] == "db"
+
+
+@pytest.mark.parametrize("name", ["has space", "semi;colon", "", "x" * 65])
+def test_phase_name_must_be_a_token(name):
+    with pytest.raises(ConfigError):
+        Timed(name, SlowAuth())
+
+
+def test_invalid_trusted_cidr_refuses_to_build():
+    with pytest.raises(ConfigError):
+        trusted_clients("10.0.0.0/33")

@@ -1,0 +1,212 @@
+"""W3C trace context and AWS X-Ray bridging: parsing, validation, propagation."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from daloy_edge import App, Headers, Request, Response
+from daloy_edge.observability import (
+    LogConfig,
+    MemorySink,
+    RequestLog,
+    TracePropagatingTransport,
+    extract,
+    format_traceparent,
+    format_xray,
+    outbound_headers,
+    parse_traceparent,
+    parse_tracestate,
+    parse_xray,
+)
+from daloy_edge.testing import TestClient
+from daloy_edge.transport import HttpxTransport
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT = "00f067aa0ba902b7"
+VALID = f"00-{TRACE}-{PARENT}-01"
+
+
+def test_valid_traceparent_parses():
+    assert parse_traceparent(VALID) == (TRACE, PARENT, 1)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"00-{TRACE.upper()}-{PARENT}-01",
+        f"00-{'0' * 32}-{PARENT}-01",
+        f"00-{TRACE}-{'0' * 16}-01",
+        f"ff-{TRACE}-{PARENT}-01",
+        f"00-{TRACE}-{PARENT}-01-extra",
+        f"00-{TRACE}-{PARENT}-0",
+        f"00_{TRACE}_{PARENT}_01",
+        f"0g-{TRACE}-{PARENT}-01",
+        f"00-{TRACE[:-1]}z-{PARENT}-01",
+        "",
+        "00-" + "a" * 600,
+    ],
+    ids=[
+        "uppercase",
+        "zero_trace",
+        "zero_parent",
+        "version_ff",
+        "v00_trailing",
+        "short_flags",
+        "wrong_separator",
+        "bad_version",
+        "non_hex",
+        "empty",
+        "oversized",
+    ],
+)
+def test_invalid_traceparent_is_refused(value):
+    assert parse_traceparent(value) is None
+
+
+def test_future_version_with_extra_fields_is_accepted():
+    assert parse_traceparent(f"01-{TRACE}-{PARENT}-01-what-ever") == (TRACE, PARENT, 1)
+
+
+def test_format_traceparent_round_trips():
+    assert parse_traceparent(format_traceparent(TRACE, PARENT, 1)) == (TRACE, PARENT, 1)
+
+
+def test_tracestate_is_combined_and_kept():
+    assert parse_tracestate(["rojo=00f067aa0ba902b7", "congo=t61rcWkgMzE"]) == (
+        "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["UPPER=1"],
+        ["a=1,a=2"],
+        ["novalue"],
+        [",".join(f"k{i}=v" for i in range(33))],
+        ["k=" + "v" * 600],
+        ["k=bad,value=ok=no"],
+    ],
+    ids=["uppercase_key", "duplicate_key", "no_equals", "too_many", "too_long", "equals_in_value"],
+)
+def test_malformed_tracestate_is_dropped(values):
+    assert parse_tracestate(values) is None
+
+
+def test_missing_traceparent_starts_a_new_xray_compatible_trace():
+    context = extract(Headers())
+    assert context.parent_span_id is None
+    assert parse_xray(format_xray(context.trace_id, context.span_id)) is not None
+
+
+def test_invalid_traceparent_starts_a_new_trace_and_ignores_tracestate():
+    context = extract(Headers({"traceparent": "garbage", "tracestate": "evil=1"}))
+    assert context.trace_id != TRACE and context.tracestate is None
+
+
+def test_duplicate_traceparent_headers_are_not_trusted():
+    headers = Headers([("traceparent", VALID), ("traceparent", VALID)])
+    assert extract(headers).trace_id != TRACE
+
+
+def test_inbound_xray_header_becomes_the_w3c_trace():
+    xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
+    context = extract(Headers({"x-amzn-trace-id": xray}))
+    assert context.trace_id == "5759e988bd862e3fe1be46a994272793"
+    assert context.parent_span_id == "53995c3f42cd8ad8"
+    assert context.flags == 0
+
+
+def test_lambda_environment_trace_is_used_when_no_header():
+    lambda_trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    context = extract(Headers(), lambda_trace=lambda_trace)
+    assert context.trace_id == "5759e988bd862e3fe1be46a994272793"
+
+
+def test_traceparent_wins_over_xray_header():
+    headers = Headers(
+        {"traceparent": VALID, "x-amzn-trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793"}
+    )
+    assert extract(headers).trace_id == TRACE
+
+
+def test_outbound_headers_carry_the_trace_both_ways():
+    context = extract(Headers({"traceparent": VALID, "tracestate": "rojo=1"}))
+    headers = context.outbound_headers()
+    assert headers["traceparent"] == f"00-{TRACE}-{context.span_id}-01"
+    assert headers["tracestate"] == "rojo=1"
+    assert headers["x-amzn-trace-id"] == (
+        f"Root=1-{TRACE[:8]}-{TRACE[8:]};Parent={context.span_id};Sampled=1"
+    )
+
+
+def test_outbound_headers_are_unchanged_outside_a_request():
+    assert outbound_headers({"accept": "x"}) == {"accept": "x"}
+
+
+class _EchoTraceHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        payload = json.dumps(
+            {k: self.headers.get(k) for k in ("traceparent", "tracestate", "x-amzn-trace-id")}
+        ).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echo_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoTraceHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_traceparent_round_trips_through_an_outbound_call(echo_server):
+    sink = MemorySink()
+    app = App(env={}, request_log=RequestLog(LogConfig(stdout=False, sinks=[sink], env={})))
+    transport = TracePropagatingTransport(HttpxTransport())
+
+    @app.get("/call")
+    async def call(request: Request) -> Response:
+        upstream = await transport.request(
+            "GET", echo_server, headers={"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
+        )
+        return Response(upstream.body, media_type="application/json")
+
+    seen = (
+        TestClient(app).get("/call", headers={"traceparent": VALID, "tracestate": "rojo=1"}).json()
+    )
+    record = sink.records[0]
+    span_id = record["SpanId"]
+    assert record["TraceId"] == TRACE
+    assert span_id != PARENT
+    assert seen["traceparent"] == f"00-{TRACE}-{span_id}-01"
+    assert seen["tracestate"] == "rojo=1"
+    assert seen["x-amzn-trace-id"] == f"Root=1-{TRACE[:8]}-{TRACE[8:]};Parent={span_id};Sampled=1"
+
+
+async def test_lambda_invocation_trace_reaches_the_request_record():
+    sink = MemorySink()
+    app = App(
+        env={}, request_log=RequestLog(LogConfig(stdout=False, sinks=[sink], env={}, metrics=False))
+    )
+    app.add_route("/x", lambda request: {}, ["GET"])
+    xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    request = Request("GET", "/x", runtime="aws_lambda", env={"_X_AMZN_TRACE_ID": xray})
+    await app.handle(request)
+    assert sink.records[0]["TraceId"] == "5759e988bd862e3fe1be46a994272793"
