@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from daloy_edge.commands import dev
+from daloy_edge.commands import dev, verify
 
 __all__ = ["build_parser", "main"]
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     dev.add_parser(sub)
+    verify.add_parser(sub)
     return parser
 
 
