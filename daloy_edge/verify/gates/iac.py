@@ -63,19 +63,26 @@ def _findings(project: Project, reports: list[dict[str, Any]]) -> tuple[list[Fin
         passed += len(results.get("passed_checks", []))
         for check in results.get("failed_checks", []):
             findings.append(_finding(project, check, check.get("check_name", "")))
+        for path in results.get("parsing_errors", []):
+            findings.append(Finding(_relative(project, str(path)), 0, "checkov could not parse it"))
         for check in results.get("skipped_checks", []):
-            comment = str(check.get("suppress_comment") or "").strip()
+            result = check.get("check_result") or {}
+            comment = str(result.get("suppress_comment") or check.get("suppress_comment") or "")
+            comment = comment.strip()
             if comment.lower() in _NO_REASON:
                 findings.append(_finding(project, check, "skipped without a written reason"))
     return findings, passed
 
 
-def _finding(project: Project, check: dict[str, Any], message: str) -> Finding:
-    path = str(check.get("file_abs_path") or check.get("file_path") or "")
+def _relative(project: Project, path: str) -> str:
     try:
-        rel = Path(path).resolve().relative_to(project.root).as_posix()
+        return (project.root / path).resolve().relative_to(project.root).as_posix()
     except ValueError:
-        rel = f"{INFRA_DIR}/{path.lstrip('/')}"
+        return f"{INFRA_DIR}/{path.lstrip('/')}"
+
+
+def _finding(project: Project, check: dict[str, Any], message: str) -> Finding:
+    rel = _relative(project, str(check.get("file_abs_path") or check.get("file_path") or ""))
     lines = check.get("file_line_range") or [0]
     resource = check.get("resource", "")
     return Finding(rel, int(lines[0] or 0), f"{check.get('check_id')} {message} ({resource})")
@@ -83,7 +90,6 @@ def _finding(project: Project, check: dict[str, Any], message: str) -> Finding:
 
 def check(project: Project) -> Outcome:
     """Run checkov over ``infra/`` and report failed or unexplained skipped checks."""
-    infra = project.root / INFRA_DIR
     if not any(rel.startswith(INFRA_DIR + "/") for rel in project.files):
         return Outcome(checked=f"nothing to scan (no {INFRA_DIR}/ directory)")
     command = checkov_command()
@@ -93,10 +99,16 @@ def check(project: Project) -> Outcome:
         )
     env = dict(os.environ, BC_SKIP_MAPPING="TRUE", CKV_SKIP_PACKAGE_UPDATE_CHECK="TRUE",
                UV_PYTHON_DOWNLOADS="never", NO_COLOR="1")  # fmt: skip
-    args = [*command, "-d", str(infra), "-o", "json", "--skip-download", "--compact", "--quiet"]
+    args = [*command, "-d", INFRA_DIR, "-o", "json", "--skip-download", "--compact"]
     try:
         done = subprocess.run(  # noqa: S603 -- fixed tool, argument list, no shell
-            args, capture_output=True, text=True, env=env, timeout=900, check=False
+            args,
+            cwd=project.root,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Outcome([Finding(INFRA_DIR, 0, f"checkov did not run: {exc}")])

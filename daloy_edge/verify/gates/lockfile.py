@@ -51,7 +51,11 @@ def _uv_check(project: Project, uv: str) -> list[Finding]:
         return [Finding(LOCK, 0, f"could not run uv lock --check: {exc}")]
     if done.returncode == 0:
         return []
-    lines = [ln.strip() for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
+    lines = [
+        ln.strip()
+        for ln in (done.stderr or done.stdout).splitlines()
+        if ln.strip() and not ln.strip().startswith("hint:")
+    ]
     reason = lines[-1] if lines else f"exit status {done.returncode}"
     return [Finding(LOCK, 0, f"uv.lock is out of date with pyproject.toml ({reason})")]
 

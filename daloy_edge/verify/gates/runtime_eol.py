@@ -76,9 +76,10 @@ class _Judge:
         if date is None:
             self.notes.append(f"{path}: {what} is not in the end-of-life table")
         elif date <= self.today:
-            self.findings.append(Finding(path, line, f"{what} reached end of life on {date}"))
+            self.findings.append(Finding(path, line, f"{what}: end of life since {date}"))
         elif (date - self.today).days <= WARN_DAYS:
-            self.notes.append(f"{path}: {what} reaches end of life on {date}")
+            days = (date - self.today).days
+            self.notes.append(f"{path}: {what}: end of life on {date}, in {days} days")
 
 
 def _declared_pythons(project: Project, judge: _Judge) -> None:

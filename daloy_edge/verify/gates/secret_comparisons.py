@@ -108,7 +108,7 @@ class _Checker(ast.NodeVisitor):
             return self.is_secret(node.value)
         if isinstance(node, ast.Call):
             return self._call_is_secret(node)
-        if isinstance(node, ast.Await):
+        if isinstance(node, ast.Await | ast.NamedExpr):
             return self.is_secret(node.value)
         if isinstance(node, ast.BinOp):
             return self.is_secret(node.left) or self.is_secret(node.right)
