@@ -83,6 +83,8 @@ _ALIASES = {
 }
 _SPDX_ID = re.compile(r"^[A-Za-z0-9.\-+]+$")
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
+_OPERATORS = frozenset({"(", ")", "AND", "OR", "WITH"})
+_BARE_IDS = frozenset({"MIT", "ISC", "ZLIB", "UNLICENSE", "HPND", "NCSA", "WTFPL", "X11"})
 
 
 def installed_distributions(paths: list[str] | None) -> dict[str, md.Distribution]:
@@ -126,12 +128,19 @@ def _field(meta: md.PackageMetadata, name: str) -> str:
 
 
 def _looks_spdx(text: str) -> bool:
+    """True for a well-formed expression of SPDX-shaped ids ("MIT OR Apache-2.0"), not prose
+    ("Dual License", "BSD-like")."""
     tokens = _TOKEN.findall(text)
-    return (
-        bool(tokens)
-        and all(t in ("(", ")", "AND", "OR", "WITH") or _SPDX_ID.match(t) for t in tokens)
-        and any(t not in ("(", ")", "AND", "OR", "WITH") for t in tokens)
-    )
+    if not tokens or not all(t in _OPERATORS or _SPDX_ID.match(t) for t in tokens):
+        return False
+    ids = [t for t in tokens if t not in _OPERATORS]
+    if not any(ch.isdigit() or ch == "-" for t in ids for ch in t):
+        return len(tokens) == 1 and tokens[0].upper() in _BARE_IDS
+    try:
+        _, rest = _parse_or(tokens, set())
+    except (IndexError, ValueError):
+        return False
+    return not rest
 
 
 def allowed(expression: str, allow: Iterable[str]) -> bool:

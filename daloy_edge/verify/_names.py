@@ -34,7 +34,8 @@ METADATA_WORDS = frozenset(
         "mode", "style", "encoding", "ms", "seconds", "secs", "timeout", "delay", "limit",
         "max", "min", "index", "idx", "pos", "start", "end", "address", "addr", "valid",
         "ok", "required", "enabled", "present", "error", "errors", "exc", "exception",
-        "label", "description", "doc", "help", "key_id", "kid", "bits", "mod",
+        "label", "description", "doc", "help", "kid", "bits", "bytes", "nbytes", "octets",
+        "chars", "mod",
     }
 )  # fmt: skip
 # A first word like these makes it a flag or a number: is_token_valid, max_token_age.

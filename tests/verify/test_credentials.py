@@ -6,7 +6,9 @@ from tests.verify.conftest import gate, messages
 NAME = "leaked-credentials"
 # Built at run time so that this file itself holds no credential-shaped text.
 AWS_ID = "AKIA" + "Q7W2ZJ5XKD3N8VHP"
-PEM = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEow...\n-----END RSA PRIVATE KEY-----\n"
+KEY_BODY = "\n".join(["MIIEow" + "IBAAKCAQEAx" * 6] * 3)
+PEM = f"-----BEGIN RSA {'PRIVATE'} KEY-----\n{KEY_BODY}\n-----END RSA PRIVATE KEY-----\n"
+STUB_PEM = "-----BEGIN " + "PRIVATE KEY-----MIIEv-----END PRIVATE KEY-----"
 GITHUB = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A"
 DB_PASSWORD = "Zx81" + "kqLp0m"
 RANDOM_TOKEN = "q8Zt3" + "Lw9Vb2Nx7Kc4Mj6Hp1Rs5Tf0Yd"
@@ -20,6 +22,11 @@ def test_flags_an_aws_access_key_id_in_config(layout):
 def test_flags_a_private_key_even_in_tests(layout):
     result = gate(layout({"tests/fixtures/key.pem": PEM}), NAME)
     assert messages(result) == ["tests/fixtures/key.pem:1:1 private key committed"]
+
+
+def test_ignores_a_key_header_with_a_stub_body(layout):
+    code = f"def test_redacts():\n    assert redact({STUB_PEM!r}) == '***'\n"
+    assert gate(layout({"tests/test_redact.py": code}), NAME).status is Status.PASS
 
 
 def test_flags_a_github_token_and_a_password_in_a_url(layout):

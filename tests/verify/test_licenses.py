@@ -74,3 +74,14 @@ def test_allow_list_comes_from_pyproject(layout):
 )
 def test_spdx_expressions_are_evaluated(expression, ok):
     assert allowed(expression, ["MIT", "Apache-2.0", "BSD-3-Clause"]) is ok
+
+
+def test_prose_licence_field_falls_back_to_classifiers(layout):
+    dist = installed(
+        "duallic",
+        "1.0",
+        "License: Dual License",
+        "Classifier: License :: OSI Approved :: Apache Software License",
+        "Classifier: License :: OSI Approved :: BSD License",
+    )
+    assert gate(project(layout, dist, names=["duallic"]), "dep-licenses").status is Status.PASS

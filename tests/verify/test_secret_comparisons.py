@@ -114,3 +114,14 @@ def test_leaves_test_files_alone(layout):
     result = gate(layout({"tests/test_x.py": "assert token == other\n"}), NAME)
     assert result.status is Status.PASS
     assert result.detail == "0 files"
+
+
+def test_ignores_membership_in_a_public_constant_set(layout):
+    code = """
+    SCHEMES = frozenset({"bearer", "basic"})
+    MAC_BYTES = 32
+    RAW_BYTES = 8 + MAC_BYTES
+    def parse(tokens, signature):
+        return tokens[0].lower() in SCHEMES and len(signature) != RAW_BYTES
+    """
+    assert run(layout, code).status is Status.PASS

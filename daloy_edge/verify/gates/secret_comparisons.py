@@ -38,6 +38,7 @@ _WRAPPERS = frozenset(
 )  # fmt: skip
 _MACS = frozenset({"hmac.new", "hmac.digest", "hmac.HMAC"})
 _EQUALITY = (ast.Eq, ast.NotEq)
+_CONTAINERS = frozenset({"frozenset", "set", "tuple", "list"})
 _MEMBERSHIP = (ast.In, ast.NotIn)
 
 
@@ -60,44 +61,78 @@ class _Checker(ast.NodeVisitor):
         self.source = source
         self.imports = imports
         self.tainted: list[set[str]] = [set()]
+        self.plain: list[set[str]] = [set()]
         self.findings: list[Finding] = []
 
     # scopes and taint -------------------------------------------------------------
     def _scoped(self, node: ast.AST) -> None:
         self.tainted.append(set(self.tainted[-1]))
+        self.plain.append(set(self.plain[-1]))
         self.generic_visit(node)
         self.tainted.pop()
+        self.plain.pop()
 
     visit_FunctionDef = _scoped
     visit_AsyncFunctionDef = _scoped
     visit_Lambda = _scoped
 
-    def _bind(self, target: ast.expr, secret: bool) -> None:
-        if isinstance(target, ast.Name):
-            if secret:
-                self.tainted[-1].add(target.id)
-            else:
-                self.tainted[-1].discard(target.id)
+    def _bind(self, target: ast.expr, value: ast.expr) -> None:
+        """Track what a plain name now holds: secret-derived, a literal (``MAC_BYTES = 32``
+        is a size, whatever its name says), or neither."""
+        if not isinstance(target, ast.Name):
+            return
+        name = target.id
+        self.tainted[-1].discard(name)
+        self.plain[-1].discard(name)
+        if self._is_public(value) or self._only_plain(value):
+            self.plain[-1].add(name)
+        elif self.is_secret(value):
+            self.tainted[-1].add(name)
+
+    def _is_public(self, node: ast.expr) -> bool:
+        """A literal, ``frozenset({...})`` of literals, or a name bound to one: comparing a
+        secret with a public constant leaks nothing the source does not already show."""
+        if is_literal(node):
+            return True
+        if isinstance(node, ast.Name):
+            return node.id in self.plain[-1]
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _CONTAINERS
+            and not node.keywords
+            and all(is_literal(a) for a in node.args)
+        )
+
+    def _only_plain(self, value: ast.expr) -> bool:
+        names = [n for n in ast.walk(value) if isinstance(n, ast.Name)]
+        return (
+            bool(names)
+            and all(n.id in self.plain[-1] for n in names)
+            and all(isinstance(n, ast.Name | ast.Constant | ast.BinOp | ast.UnaryOp | ast.operator
+                               | ast.unaryop | ast.expr_context) for n in ast.walk(value))
+        )  # fmt: skip
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
-        secret = self.is_secret(node.value)
         for target in node.targets:
-            self._bind(target, secret)
+            self._bind(target, node.value)
             self.visit(target)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
             self.visit(node.value)
-            self._bind(node.target, self.is_secret(node.value))
+            self._bind(node.target, node.value)
 
     def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
         self.visit(node.value)
-        self._bind(node.target, self.is_secret(node.value))
+        self._bind(node.target, node.value)
 
     # what is secret -----------------------------------------------------------------
     def is_secret(self, node: ast.expr) -> bool:
         if isinstance(node, ast.Name):
+            if node.id in self.plain[-1]:
+                return False
             return node.id in self.tainted[-1] or is_secret_name(node.id)
         if isinstance(node, ast.Attribute):
             return is_secret_name(node.attr)
@@ -145,12 +180,14 @@ class _Checker(ast.NodeVisitor):
         for op, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, _EQUALITY):
                 self._check_pair(node, left, right, "==" if isinstance(op, ast.Eq) else "!=")
-            elif isinstance(op, _MEMBERSHIP) and not is_literal(right) and self.is_secret(left):
+            elif (
+                isinstance(op, _MEMBERSHIP) and not self._is_public(right) and self.is_secret(left)
+            ):
                 self._report(node, left, "in")
             left = right
 
     def _check_pair(self, node: ast.AST, left: ast.expr, right: ast.expr, op: str) -> None:
-        if is_literal(left) or is_literal(right):
+        if self._is_public(left) or self._is_public(right):
             return
         secret = left if self.is_secret(left) else right if self.is_secret(right) else None
         if secret is not None:
