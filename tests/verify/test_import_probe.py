@@ -77,3 +77,16 @@ def test_lazy_imports_passes_when_heavy_module_is_imported_inside_a_function(lay
         "heavylib.py": "",
     }
     assert gate(layout(files), "lazy-imports").status is Status.PASS
+
+
+def test_names_the_dependency_that_connects_when_it_is_outside_the_project(layout, tmp_path):
+    outside = tmp_path.parent / f"{tmp_path.name}-site"
+    outside.mkdir()
+    (outside / "chatty.py").write_text("import socket\nsocket.gethostbyname('example.invalid')\n")
+    files = {
+        "pyproject.toml": PYPROJECT + '[tool.daloy-edge.verify]\nimport-modules = ["probed"]\n',
+        "probed/__init__.py": f"import sys\nsys.path.insert(0, {str(outside)!r})\nimport chatty\n",
+    }
+    result = gate(layout(files), "no-network-at-import")
+    assert result.findings[0].path == ""
+    assert result.findings[0].message.endswith(f"at {outside}/chatty.py:2")

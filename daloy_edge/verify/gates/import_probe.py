@@ -51,7 +51,8 @@ def where():
     for frame in reversed(traceback.extract_stack()[:-2]):
         name = frame.filename
         if not name.startswith(stdlib) and "<frozen" not in name and name != "<string>":
-            return [os.path.relpath(name, root) if name.startswith(root) else name, frame.lineno]
+            inside = name.startswith(root + os.sep)
+            return [os.path.relpath(name, root) if inside else name, frame.lineno]
     return ["", 0]
 
 def hook(event, args):
@@ -121,11 +122,15 @@ def probe(project: Project) -> list[ProbeResult]:
     return results
 
 
-def _where(event: dict[str, object]) -> tuple[str, int]:
+def _where(event: dict[str, object]) -> tuple[str, int, str]:
+    """(project path, line, "") for code in the project; ("", 0, " at file:line") outside it."""
     at = event.get("at")
-    if isinstance(at, list) and len(at) == 2 and isinstance(at[0], str) and isinstance(at[1], int):
-        return (at[0], at[1]) if not at[0].startswith("/") else ("", 0)
-    return "", 0
+    if not (isinstance(at, list) and len(at) == 2):
+        return "", 0, ""
+    path, line = str(at[0]), int(at[1]) if isinstance(at[1], int) else 0
+    if not path or os.path.isabs(path) or path.startswith(".."):
+        return "", 0, f" at {path}:{line}" if path else ""
+    return path, line, ""
 
 
 def check_network(project: Project) -> Outcome:
@@ -136,14 +141,9 @@ def check_network(project: Project) -> Outcome:
     findings: list[Finding] = []
     for result in results:
         for event in result.events:
-            path, line = _where(event)
-            findings.append(
-                Finding(
-                    path,
-                    line,
-                    f"importing {result.module} triggered {event['event']} {event['args']}",
-                )
-            )
+            path, line, outside = _where(event)
+            message = f"importing {result.module} triggered {event['event']} {event['args']}"
+            findings.append(Finding(path, line, message + outside))
         if result.error and not result.events:
             findings.append(Finding("", 0, f"importing {result.module} failed: {result.error}"))
     return Outcome(findings, f"imported {', '.join(r.module for r in results)}")
