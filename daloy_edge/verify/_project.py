@@ -43,7 +43,7 @@ SKIP_DIRS = frozenset(
     }
 )
 MAX_TEXT_BYTES = 2_000_000
-_TEST_DIRS = frozenset({"tests", "test"})
+_TEST_DIRS = frozenset({"tests", "test", "bench", "benchmarks"})
 
 
 @dataclass(slots=True)
@@ -125,7 +125,8 @@ class Project:
         return (self.root / rel).is_file()
 
     def is_test(self, rel: str) -> bool:
-        """True for test code: under ``tests/``, ``test_*.py``, ``*_test.py``, ``conftest.py``."""
+        """True for code that never ships: under ``tests/`` or ``bench/`` (and ``test/``,
+        ``benchmarks/``), ``test_*.py``, ``*_test.py``, ``conftest.py``. The code gates skip it."""
         path = PurePosixPath(rel)
         if any(p in _TEST_DIRS for p in path.parts[:-1]):
             return True

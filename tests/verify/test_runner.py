@@ -43,3 +43,11 @@ def test_git_ignored_files_are_not_scanned(tmp_path):
     write_files(tmp_path, {"app/a.py": "", "scratch.py": "", ".gitignore": "scratch.py\n"})
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     assert Project(tmp_path).files == (".gitignore", "app/a.py")
+
+
+def test_tests_and_benchmarks_count_as_unshipped_code(tmp_path):
+    project = Project(tmp_path)
+    assert project.is_test("tests/core/helpers.py")
+    assert project.is_test("bench/case_x.py")
+    assert project.is_test("pkg/test_mod.py")
+    assert not project.is_test("daloy_edge/testing.py")
