@@ -4,7 +4,8 @@ checkov is large and its dependencies clash with application code, so it runs fr
 own environment: ``$DALOY_CHECKOV`` (a command line) when set, else a ``checkov`` on PATH
 or beside this interpreter, else ``uv tool run --from checkov==<pinned> checkov`` (uv
 installs it from PyPI once and caches it). It runs with platform downloads and the
-update check turned off, so it does not contact its vendor.
+update check turned off, and without the helm/kustomize frameworks (they shell out to
+kubectl and helm), so it opens no network connection at all.
 
 Waivers: checkov's own skip comments (``#checkov:skip=CKV_AWS_18:the reason`` or
 CloudFormation ``Metadata: checkov: skip: [{id, comment}]``) must carry a comment; a skip
@@ -30,6 +31,8 @@ __all__ = ["CHECKOV_VERSION", "GATE", "checkov_command"]
 CHECKOV_VERSION = "3.3.30"
 INFRA_DIR = "infra"
 _NO_REASON = {"", "no comment provided"}
+# These frameworks run kubectl/helm, which try to reach a cluster on 127.0.0.1:8080.
+_SHELLING_OUT = ("helm", "kustomize")
 
 
 def checkov_command() -> list[str] | None:
@@ -99,7 +102,8 @@ def check(project: Project) -> Outcome:
         )
     env = dict(os.environ, BC_SKIP_MAPPING="TRUE", CKV_SKIP_PACKAGE_UPDATE_CHECK="TRUE",
                UV_PYTHON_DOWNLOADS="never", NO_COLOR="1")  # fmt: skip
-    args = [*command, "-d", INFRA_DIR, "-o", "json", "--skip-download", "--compact"]
+    args = [*command, "-d", INFRA_DIR, "-o", "json", "--skip-download", "--compact",
+            "--skip-framework", *_SHELLING_OUT]  # fmt: skip
     try:
         done = subprocess.run(  # noqa: S603 -- fixed tool, argument list, no shell
             args,
