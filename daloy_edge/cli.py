@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from daloy_edge.commands import dev, new, token
+from daloy_edge.commands import dev, new, token, verify
 
 __all__ = ["build_parser", "main"]
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_parser(sub)
     new.add_parser(sub)
     token.add_parser(sub)
+    verify.add_parser(sub)
     return parser
 
 

@@ -8,4 +8,5 @@ export PATH="$HOME/.local/bin:$PATH"
 uv run --locked ruff check .
 uv run --locked ruff format --check .
 uv run --locked mypy
+uv run --locked daloy-edge verify .
 uv run --locked pytest "$@"

@@ -1,0 +1,1 @@
+"""One module per gate (or per small family of gates); the registry lists them in order."""

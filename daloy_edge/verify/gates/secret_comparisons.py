@@ -1,0 +1,236 @@
+"""``secret-comparisons``: secret-derived values compared by anything but a constant-time check.
+
+``==``, ``!=``, ``in``, ``startswith`` and ``endswith`` stop at the first differing byte, so
+the time they take tells an attacker how much of a guessed token, signature or password
+was right. A value counts as secret-derived when its name says so (``token``,
+``signature``, ``csrf_token``; not ``token_type`` or ``signature_header``), when it is read
+from a secret-named key or header (``headers.get("X-Signature")``, ``cookies[...]``), when it
+is a MAC (``hmac.new(...).hexdigest()``), or when it was assigned from any of these in the
+same function. Comparisons with literals (``== ""``, ``== "Bearer"``, ``is None``) are
+left alone: a constant holds nothing to leak.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from daloy_edge.verify._astutil import ImportMap, dotted, finding_at, is_literal, parsed_sources
+from daloy_edge.verify._model import Finding, Gate, Outcome
+from daloy_edge.verify._names import is_secret_name, words
+from daloy_edge.verify._project import Project, SourceFile
+
+__all__ = ["GATE"]
+
+_GETTERS = frozenset({"get", "pop", "get_all", "getlist", "getone", "getfirst", "setdefault"})
+_TRANSFORMS = frozenset(
+    {
+        "strip", "lstrip", "rstrip", "lower", "upper", "casefold", "encode", "decode",
+        "hex", "hexdigest", "digest", "reveal", "removeprefix", "removesuffix", "split",
+        "rsplit", "partition", "rpartition", "copy",
+    }
+)  # fmt: skip
+_WRAPPERS = frozenset(
+    {
+        "bytes", "str", "bytearray", "bytes.fromhex", "base64.b64decode", "base64.b64encode",
+        "base64.urlsafe_b64decode", "base64.urlsafe_b64encode", "base64.b16encode",
+        "base64.b16decode", "binascii.hexlify", "binascii.unhexlify", "binascii.a2b_base64",
+    }
+)  # fmt: skip
+_MACS = frozenset({"hmac.new", "hmac.digest", "hmac.HMAC"})
+_EQUALITY = (ast.Eq, ast.NotEq)
+_CONTAINERS = frozenset({"frozenset", "set", "tuple", "list"})
+_MEMBERSHIP = (ast.In, ast.NotIn)
+
+
+_SESSION_COOKIE_WORDS = frozenset({"session", "sess", "sid", "auth", "login", "remember", "jwt"})
+
+
+def _keyed_read_is_secret(container: ast.expr, key: str) -> bool:
+    """``x["password"]``, ``headers.get("Authorization")``, ``cookies["session"]``: the key
+    decides, so ``cookies.get("theme")`` is not a secret but ``cookies["__Host-session"]`` is."""
+    if is_secret_name(key):
+        return True
+    holder = (dotted(container) or [""])[-1]
+    if "cookie" in holder.lower():
+        return bool(_SESSION_COOKIE_WORDS.intersection(words(key)))
+    return False
+
+
+class _Checker(ast.NodeVisitor):
+    def __init__(self, source: SourceFile, imports: ImportMap) -> None:
+        self.source = source
+        self.imports = imports
+        self.tainted: list[set[str]] = [set()]
+        self.plain: list[set[str]] = [set()]
+        self.findings: list[Finding] = []
+
+    # scopes and taint -------------------------------------------------------------
+    def _scoped(self, node: ast.AST) -> None:
+        self.tainted.append(set(self.tainted[-1]))
+        self.plain.append(set(self.plain[-1]))
+        self.generic_visit(node)
+        self.tainted.pop()
+        self.plain.pop()
+
+    visit_FunctionDef = _scoped
+    visit_AsyncFunctionDef = _scoped
+    visit_Lambda = _scoped
+
+    def _bind(self, target: ast.expr, value: ast.expr) -> None:
+        """Track what a plain name now holds: secret-derived, a literal (``MAC_BYTES = 32``
+        is a size, whatever its name says), or neither."""
+        if not isinstance(target, ast.Name):
+            return
+        name = target.id
+        self.tainted[-1].discard(name)
+        self.plain[-1].discard(name)
+        if self._is_public(value) or self._only_plain(value):
+            self.plain[-1].add(name)
+        elif self.is_secret(value):
+            self.tainted[-1].add(name)
+
+    def _is_public(self, node: ast.expr) -> bool:
+        """A literal, ``frozenset({...})`` of literals, or a name bound to one: comparing a
+        secret with a public constant leaks nothing the source does not already show."""
+        if is_literal(node):
+            return True
+        if isinstance(node, ast.Name):
+            return node.id in self.plain[-1]
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _CONTAINERS
+            and not node.keywords
+            and all(is_literal(a) for a in node.args)
+        )
+
+    def _only_plain(self, value: ast.expr) -> bool:
+        names = [n for n in ast.walk(value) if isinstance(n, ast.Name)]
+        return (
+            bool(names)
+            and all(n.id in self.plain[-1] for n in names)
+            and all(isinstance(n, ast.Name | ast.Constant | ast.BinOp | ast.UnaryOp | ast.operator
+                               | ast.unaryop | ast.expr_context) for n in ast.walk(value))
+        )  # fmt: skip
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self._bind(target, node.value)
+            self.visit(target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+            self._bind(node.target, node.value)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self._bind(node.target, node.value)
+
+    # what is secret -----------------------------------------------------------------
+    def is_secret(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Name):
+            if node.id in self.plain[-1]:
+                return False
+            return node.id in self.tainted[-1] or is_secret_name(node.id)
+        if isinstance(node, ast.Attribute):
+            return is_secret_name(node.attr)
+        if isinstance(node, ast.Subscript):
+            key = node.slice
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                return _keyed_read_is_secret(node.value, key.value)
+            return self.is_secret(node.value)
+        if isinstance(node, ast.Call):
+            return self._call_is_secret(node)
+        if isinstance(node, ast.Await | ast.NamedExpr):
+            return self.is_secret(node.value)
+        if isinstance(node, ast.BinOp):
+            return self.is_secret(node.left) or self.is_secret(node.right)
+        if isinstance(node, ast.JoinedStr):
+            return any(
+                isinstance(v, ast.FormattedValue) and self.is_secret(v.value) for v in node.values
+            )
+        if isinstance(node, ast.IfExp):
+            return self.is_secret(node.body) or self.is_secret(node.orelse)
+        return False
+
+    def _call_is_secret(self, call: ast.Call) -> bool:
+        func = call.func
+        qualname = self.imports.qualname(func)
+        if qualname in _MACS:
+            return True
+        if qualname in _WRAPPERS:
+            return bool(call.args) and self.is_secret(call.args[0])
+        if isinstance(func, ast.Attribute):
+            if func.attr in _GETTERS:
+                first = call.args[0] if call.args else None
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    return _keyed_read_is_secret(func.value, first.value)
+                return self.is_secret(func.value)
+            if func.attr in _TRANSFORMS:
+                return self.is_secret(func.value)
+            return is_secret_name(func.attr)
+        return isinstance(func, ast.Name) and is_secret_name(func.id)
+
+    # the checks -----------------------------------------------------------------------
+    def visit_Compare(self, node: ast.Compare) -> None:
+        self.generic_visit(node)
+        left = node.left
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            if isinstance(op, _EQUALITY):
+                self._check_pair(node, left, right, "==" if isinstance(op, ast.Eq) else "!=")
+            elif (
+                isinstance(op, _MEMBERSHIP) and not self._is_public(right) and self.is_secret(left)
+            ):
+                self._report(node, left, "in")
+            left = right
+
+    def _check_pair(self, node: ast.AST, left: ast.expr, right: ast.expr, op: str) -> None:
+        if self._is_public(left) or self._is_public(right):
+            return
+        secret = left if self.is_secret(left) else right if self.is_secret(right) else None
+        if secret is not None:
+            self._report(node, secret, op)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.generic_visit(node)
+        func = node.func
+        if not isinstance(func, ast.Attribute) or func.attr not in ("startswith", "endswith"):
+            return
+        if not node.args or is_literal(node.args[0]):
+            return
+        if self.is_secret(func.value):
+            self._report(node, func.value, func.attr)
+        elif self.is_secret(node.args[0]):
+            self._report(node, node.args[0], func.attr)
+
+    def _report(self, node: ast.AST, secret: ast.expr, op: str) -> None:
+        shown = ".".join(dotted(secret) or []) or ast.unparse(secret)[:40]
+        self.findings.append(
+            finding_at(
+                self.source,
+                node,
+                f"`{shown}` looks secret-derived and is compared with `{op}`: "
+                "use hmac.compare_digest()",
+            )
+        )
+
+
+def check(project: Project) -> Outcome:
+    """Find non-constant-time comparisons of secret-derived values."""
+    findings: list[Finding] = []
+    count = 0
+    for source, tree in parsed_sources(project, findings):
+        count += 1
+        checker = _Checker(source, ImportMap(tree))
+        checker.visit(tree)
+        findings.extend(checker.findings)
+    return Outcome(findings, f"{count} files")
+
+
+GATE = Gate(
+    "secret-comparisons",
+    "secrets, tokens, signatures, passwords, cookies compared in constant time",
+    check,
+)

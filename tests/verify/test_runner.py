@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import subprocess
+
+from daloy_edge.verify import Gate, Outcome, Project, Status, run_gate
+from tests.verify.conftest import write_files
+
+
+def test_a_crashing_gate_fails_instead_of_stopping_the_run(tmp_path):
+    def broken(project: Project) -> Outcome:
+        raise RuntimeError("boom")
+
+    result = run_gate(Project(tmp_path), Gate("broken", "always crashes", broken))
+    assert result.status is Status.FAIL
+    assert result.findings[0].message == "gate crashed: RuntimeError: boom"
+
+
+def test_a_gate_that_cannot_run_is_reported_as_skipped(tmp_path):
+    def unavailable(project: Project) -> Outcome:
+        return Outcome(skipped="tool missing")
+
+    result = run_gate(Project(tmp_path), Gate("needs-tool", "", unavailable))
+    assert (result.status, result.detail) == (Status.SKIP, "tool missing")
+
+
+def test_files_leave_out_venvs_caches_and_configured_excludes(tmp_path):
+    write_files(
+        tmp_path,
+        {
+            "app/a.py": "",
+            ".venv/lib/x.py": "",
+            "node_modules/m/index.js": "",
+            "vendor/v.py": "",
+            "custom-env/pyvenv.cfg": "",
+            "custom-env/lib/y.py": "",
+            "pyproject.toml": '[tool.daloy-edge.verify]\nexclude = ["vendor"]\n',
+        },
+    )
+    assert Project(tmp_path).files == ("app/a.py", "pyproject.toml")
+
+
+def test_git_ignored_files_are_not_scanned(tmp_path):
+    write_files(tmp_path, {"app/a.py": "", "scratch.py": "", ".gitignore": "scratch.py\n"})
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert Project(tmp_path).files == (".gitignore", "app/a.py")
+
+
+def test_tests_and_benchmarks_count_as_unshipped_code(tmp_path):
+    project = Project(tmp_path)
+    assert project.is_test("tests/core/helpers.py")
+    assert project.is_test("bench/case_x.py")
+    assert project.is_test("pkg/test_mod.py")
+    assert not project.is_test("daloy_edge/testing.py")

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from daloy_edge.verify import Status
+from tests.verify.conftest import gate, messages
+
+NAME = "secret-comparisons"
+
+
+def run(layout, code: str):
+    return gate(layout({"app/handlers.py": code}), NAME)
+
+
+def test_flags_signature_compared_with_eq(layout):
+    result = run(layout, "def ok(signature, expected):\n    return signature == expected\n")
+    assert result.status is Status.FAIL
+    assert messages(result) == [
+        "app/handlers.py:2:12 `signature` looks secret-derived and is compared with `==`: "
+        "use hmac.compare_digest()"
+    ]
+
+
+def test_flags_header_value_assigned_then_compared(layout):
+    code = """
+    def check(request, expected):
+        provided = request.headers.get("X-Hub-Signature-256")
+        if provided != expected:
+            raise ValueError
+    """
+    result = run(layout, code)
+    assert [f.line for f in result.findings] == [4]
+
+
+def test_flags_hmac_digest_compared_with_unnamed_value(layout):
+    code = """
+    import hashlib, hmac
+    def check(key, body, received):
+        return hmac.new(key, body, hashlib.sha256).hexdigest() == received
+    """
+    assert run(layout, code).status is Status.FAIL
+
+
+def test_flags_token_membership_in_candidate_list(layout):
+    code = "def check(token, valid):\n    return token in [v.strip() for v in valid]\n"
+    assert run(layout, code).status is Status.FAIL
+
+
+def test_flags_startswith_against_secret_prefix(layout):
+    code = "def check(authorization, expected):\n    return authorization.startswith(expected)\n"
+    assert run(layout, code).status is Status.FAIL
+
+
+def test_flags_session_cookie_compared(layout):
+    code = """
+    def check(request, stored):
+        return request.cookies.get("__Host-session") == stored
+    """
+    assert run(layout, code).status is Status.FAIL
+
+
+def test_flags_walrus_bound_csrf_value(layout):
+    code = """
+    def check(form, expected):
+        if (sent := form["csrf_token"]) != expected:
+            raise ValueError(sent)
+    """
+    assert run(layout, code).status is Status.FAIL
+
+
+def test_passes_compare_digest(layout):
+    code = """
+    import hmac
+    def check(signature, expected):
+        return hmac.compare_digest(signature, expected)
+    """
+    result = run(layout, code)
+    assert result.status is Status.PASS
+    assert result.detail == "1 files"
+
+
+def test_ignores_literals_metadata_and_lengths(layout):
+    code = """
+    def check(token, token_type, other_type, cookie_name, name, authorization, n):
+        a = token_type == other_type
+        b = cookie_name != name
+        c = len(token) == n
+        d = token is None or token == ""
+        e = authorization.startswith("Bearer ")
+        f = token.count(".") != 2
+        return a, b, c, d, e, f
+    """
+    assert run(layout, code).status is Status.PASS
+
+
+def test_ignores_cookies_that_hold_no_secret(layout):
+    code = """
+    def theme(request, preferred, supported):
+        lang = request.cookies.get("lang")
+        return request.cookies.get("theme") == preferred or lang in supported
+    """
+    assert run(layout, code).status is Status.PASS
+
+
+def test_reassignment_clears_taint(layout):
+    code = """
+    def check(request, other):
+        value = request.headers.get("authorization")
+        value = len(other)
+        return value == other
+    """
+    assert run(layout, code).status is Status.PASS
+
+
+def test_leaves_test_files_alone(layout):
+    result = gate(layout({"tests/test_x.py": "assert token == other\n"}), NAME)
+    assert result.status is Status.PASS
+    assert result.detail == "0 files"
+
+
+def test_ignores_membership_in_a_public_constant_set(layout):
+    code = """
+    SCHEMES = frozenset({"bearer", "basic"})
+    MAC_BYTES = 32
+    RAW_BYTES = 8 + MAC_BYTES
+    def parse(tokens, signature):
+        return tokens[0].lower() in SCHEMES and len(signature) != RAW_BYTES
+    """
+    assert run(layout, code).status is Status.PASS
