@@ -121,7 +121,7 @@ class UpstashStore:
 
     __slots__ = ("_commands", "timeout")
 
-    def __init__(self, commands: UpstashCommands, *, timeout: float = 0.5) -> None:
+    def __init__(self, commands: UpstashCommands, *, timeout: float = 1.0) -> None:
         if timeout <= 0:
             raise ConfigError("timeout must be positive")
         self._commands = commands
@@ -162,7 +162,7 @@ class UpstashNonceStore:
     __slots__ = ("_commands", "prefix", "timeout")
 
     def __init__(
-        self, commands: UpstashCommands, *, prefix: str = "daloy:nonce:", timeout: float = 0.5
+        self, commands: UpstashCommands, *, prefix: str = "daloy:nonce:", timeout: float = 1.0
     ) -> None:
         if timeout <= 0:
             raise ConfigError("timeout must be positive")
