@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from daloy_edge_asgi import ASGIApp
 
 from daloy_edge import App
-from examples.reference import core_routes
+from examples.reference import abuse, core_routes
 
 __all__ = ["app", "asgi", "create_app", "gcf_handler", "lambda_handler"]  # noqa: F822
 
@@ -22,6 +22,7 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     max_body = int(env.get("DALOY_MAX_BODY_BYTES", "1048576") or "1048576")
     app = App(env=env, request_timeout=timeout_ms / 1000, max_body=max_body)
     core_routes.install(app)
+    abuse.install(app, env)
     return app
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
-from typing import Literal
+from functools import lru_cache, partial
+from typing import Literal, NamedTuple
 
 from daloy_edge._errors import ConfigError
 from daloy_edge.ratelimit._base import (
@@ -44,9 +44,11 @@ _LOG_EVERY_MS = 10_000
 logger = logging.getLogger("daloy_edge.ratelimit")
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What the limiter decided for one request (durations in whole seconds)."""
+class Decision(NamedTuple):
+    """What the limiter decided for one request (durations in whole seconds).
+
+    ``degraded`` is True when the store failed and the policy let the request through.
+    """
 
     allowed: bool
     limit: int
@@ -54,7 +56,6 @@ class Decision:
     reset_s: int
     retry_after_s: int
     degraded: bool = False
-    """True when the store failed and the policy let the request through."""
 
 
 class RateLimiter:
@@ -72,11 +73,11 @@ class RateLimiter:
 
     __slots__ = (
         "_algorithm",
+        "_base",
         "_blocks",
         "_clock",
         "_failures",
         "_last_log",
-        "_prefix",
         "_quota",
         "_store",
         "cost",
@@ -118,7 +119,10 @@ class RateLimiter:
         self._quota = Quota(limit, self.window_ms, cost)
         self._store: RateLimitStore = store if store is not None else MemoryStore()
         self._blocks = BlockCache(block_cache_size) if block_cache_size else None
-        self._prefix = f"{prefix}{name}:{algorithm.name}:"
+        # Clients repeat, so their hashed keys are worth remembering.
+        self._base = lru_cache(maxsize=4096)(
+            partial(hashed_key, f"{prefix}{name}:{algorithm.name}:")
+        )
         self._clock = clock
         self._failures = 0
         self._last_log = -_LOG_EVERY_MS
@@ -128,7 +132,7 @@ class RateLimiter:
     async def check(self, identity: str) -> Decision:
         """Count one request for ``identity`` unless its quota is spent."""
         now_ms = int(self._clock() * 1000)
-        base = hashed_key(self._prefix, identity)
+        base = self._base(identity)
         blocks = self._blocks
         if blocks is not None:
             until = blocks.get(base, now_ms)

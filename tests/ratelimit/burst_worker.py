@@ -42,9 +42,7 @@ async def main(url: str, token: str, algorithm: str, requests: int, limit: int) 
     await warm_up.check("warm-up")  # type: ignore[arg-type]
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    responses = await asyncio.gather(
-        *(client.arequest("GET", "/limited") for _ in range(requests))
-    )
+    responses = await asyncio.gather(*(client.arequest("GET", "/limited") for _ in range(requests)))
     print(json.dumps(Counter(str(r.status) for r in responses)), flush=True)
 
 

@@ -3,6 +3,7 @@ timeout, and say so in the log."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -11,8 +12,13 @@ import pytest
 
 from daloy_edge import App
 from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
-from daloy_edge.ratelimit import FailurePolicy, RateLimiter, StoreUnavailable, UpstashREST
-from daloy_edge.ratelimit import UpstashStore
+from daloy_edge.ratelimit import (
+    FailurePolicy,
+    RateLimiter,
+    StoreUnavailable,
+    UpstashREST,
+    UpstashStore,
+)
 from daloy_edge.testing import TestClient
 from daloy_edge.transport import HttpxTransport
 from tests.support.redis_server import RedisServer, ShimServer, free_port, redis_and_shim
@@ -98,14 +104,17 @@ async def test_fail_open_route_serves_without_a_ratelimit_state_when_redis_hangs
     ("policy", "message"), [("fail_open", "failing open"), ("fail_closed", "failing closed")]
 )
 async def test_store_failure_is_logged_under_either_policy(
-    frozen_store: UpstashStore, caplog: pytest.LogCaptureFixture, policy: FailurePolicy, message: str
+    frozen_store: UpstashStore,
+    caplog: pytest.LogCaptureFixture,
+    policy: FailurePolicy,
+    message: str,
 ):
     limiter = RateLimiter(limit=5, window=60, store=frozen_store, on_store_error=policy)
-    with caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"):
-        try:
-            await limiter.check("203.0.113.9")
-        except StoreUnavailable:
-            pass
+    with (
+        caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"),
+        contextlib.suppress(StoreUnavailable),
+    ):
+        await limiter.check("203.0.113.9")
     assert message in caplog.text
     assert "203.0.113.9" not in caplog.text
 
