@@ -1,8 +1,10 @@
 """Sliding window: the previous window's count, weighted by how much of it still
 overlaps the sliding window, plus the current window's count.
 
-Smooths the fixed window's boundary burst with two counters per key. All arithmetic is
-on integers (scaled by ``window_ms``), so Lua's doubles and Python agree exactly.
+Smooths the fixed window's boundary burst with two counters per key. A client that spent
+its whole quota in one window waits into the next one until that count has faded enough,
+so ``retry_ms`` can exceed one window. All arithmetic is on integers (scaled by
+``window_ms``), so Lua's doubles and Python agree exactly.
 """
 
 from __future__ import annotations

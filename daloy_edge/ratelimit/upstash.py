@@ -114,29 +114,31 @@ class UpstashStore:
     """Rate-limit counters in Redis, shared by every instance: exactly one round trip
     per check (``EVALSHA``; ``EVAL`` once more only when Redis lost the script).
 
-    ``timeout`` bounds a whole check; past it, or on any error, the check raises
-    :class:`~daloy_edge.ratelimit.StoreUnavailable` and the limiter's failure policy
-    decides.
+    ``timeout`` bounds a whole check (``first_timeout`` the instance's first one, which
+    also pays for importing the HTTP client, DNS and the TLS handshake); past it, or on
+    any error, the check raises :class:`~daloy_edge.ratelimit.StoreUnavailable` and the
+    limiter's failure policy decides.
     """
 
-    __slots__ = ("_commands", "timeout")
+    __slots__ = ("_budget", "_commands")
 
-    def __init__(self, commands: UpstashCommands, *, timeout: float = 1.0) -> None:
-        if timeout <= 0:
-            raise ConfigError("timeout must be positive")
+    def __init__(
+        self, commands: UpstashCommands, *, timeout: float = 1.0, first_timeout: float = 5.0
+    ) -> None:
+        self._budget = _Budget(timeout, first_timeout)
         self._commands = commands
-        self.timeout = timeout
 
     async def check(
         self, algorithm: Algorithm, keys: Sequence[str], now_ms: int, quota: Quota
     ) -> Verdict:
         """Run ``algorithm``'s script (see :class:`~daloy_edge.ratelimit.RateLimitStore`)."""
         tail = [str(len(keys)), *keys, str(now_ms), *map(str, quota)]
+        budget = self._budget.next()
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(budget):
                 reply = await self._run(algorithm, tail)
         except TimeoutError:
-            raise StoreUnavailable(f"no answer within {self.timeout}s") from None
+            raise StoreUnavailable(f"no answer within {budget}s") from None
         return _verdict(reply)
 
     async def _run(self, algorithm: Algorithm, tail: list[str]) -> object:
@@ -156,32 +158,57 @@ class UpstashNonceStore:
     webhook delivery replayed to any instance is refused.
 
     Raises :class:`~daloy_edge.ratelimit.StoreUnavailable` when Redis cannot answer
-    within ``timeout``: callers should then refuse, not accept, the message.
+    within ``timeout`` (``first_timeout`` for the first call): callers should then
+    refuse, not accept, the message.
     """
 
-    __slots__ = ("_commands", "prefix", "timeout")
+    __slots__ = ("_budget", "_commands", "prefix")
 
     def __init__(
-        self, commands: UpstashCommands, *, prefix: str = "daloy:nonce:", timeout: float = 1.0
+        self,
+        commands: UpstashCommands,
+        *,
+        prefix: str = "daloy:nonce:",
+        timeout: float = 1.0,
+        first_timeout: float = 5.0,
     ) -> None:
-        if timeout <= 0:
-            raise ConfigError("timeout must be positive")
+        self._budget = _Budget(timeout, first_timeout)
         self._commands = commands
         self.prefix = prefix
-        self.timeout = timeout
 
     async def add_if_absent(self, key: str, ttl_s: float) -> bool:
         """Record ``key`` for ``ttl_s`` seconds; False when it was already there."""
         ttl_ms = str(max(1, math.ceil(ttl_s * 1000)))
         command = ["SET", hashed_key(self.prefix, key), "1", "NX", "PX", ttl_ms]
+        budget = self._budget.next()
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(budget):
                 reply = await self._commands.execute(command)
         except TimeoutError:
-            raise StoreUnavailable(f"no answer within {self.timeout}s") from None
+            raise StoreUnavailable(f"no answer within {budget}s") from None
         except Exception as exc:
             raise StoreUnavailable(_describe(exc)) from None
         return reply == "OK"
+
+
+class _Budget:
+    """How long a store may wait: longer on its first call only, so one cold start is
+    not a failure while a dead Redis still costs every later request just ``timeout``."""
+
+    __slots__ = ("_first", "_used", "timeout")
+
+    def __init__(self, timeout: float, first_timeout: float) -> None:
+        if timeout <= 0 or first_timeout <= 0:
+            raise ConfigError("timeouts must be positive")
+        self.timeout = timeout
+        self._first = max(timeout, first_timeout)
+        self._used = False
+
+    def next(self) -> float:
+        if self._used:
+            return self.timeout
+        self._used = True
+        return self._first
 
 
 def _verdict(reply: object) -> Verdict:

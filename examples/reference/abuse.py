@@ -32,7 +32,11 @@ def rate_limit_store(env: Mapping[str, str]) -> RateLimitStore | None:
 def install(app: App, env: Mapping[str, str]) -> None:
     """Add load shedding (app-wide) and the ``/limited`` route to ``app``."""
     app.use(LoadShedding(SHEDDING))
-    per_ip = RateLimit(RateLimitConfig(limit=5, window=60, store=rate_limit_store(env)))
+    # Fixed windows read as the contract does: at most 5 per calendar minute, and
+    # Retry-After never exceeds the minute.
+    per_ip = RateLimit(
+        RateLimitConfig(limit=5, window=60, algorithm="fixed_window", store=rate_limit_store(env))
+    )
 
     @app.get("/limited", middleware=[per_ip])
     async def limited(request: Request) -> Response:

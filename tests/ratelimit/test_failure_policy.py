@@ -40,7 +40,8 @@ async def frozen_store(own_stack: tuple[RedisServer, ShimServer]) -> AsyncIterat
     """A warmed-up store whose Redis is then frozen (accepts, never answers)."""
     server, shim = own_stack
     transport = HttpxTransport()
-    store = UpstashStore(UpstashREST(shim.url, shim.token, transport=transport), timeout=TIMEOUT)
+    rest = UpstashREST(shim.url, shim.token, transport=transport)
+    store = UpstashStore(rest, timeout=TIMEOUT, first_timeout=TIMEOUT)
     warm = UpstashStore(UpstashREST(shim.url, shim.token, transport=transport), timeout=10)
     await RateLimiter(limit=5, window=60, store=warm).check("warm-up")
     server.pause()
@@ -117,6 +118,26 @@ async def test_store_failure_is_logged_under_either_policy(
         await limiter.check("203.0.113.9")
     assert message in caplog.text
     assert "203.0.113.9" not in caplog.text
+
+
+async def test_only_the_first_call_gets_the_longer_first_timeout(
+    own_stack: tuple[RedisServer, ShimServer], frozen_store: UpstashStore
+):
+    _, shim = own_stack
+    transport = HttpxTransport()
+    rest = UpstashREST(shim.url, shim.token, transport=transport)
+    limiter = RateLimiter(
+        limit=5, window=60, store=UpstashStore(rest, timeout=0.2, first_timeout=0.8)
+    )
+    waits = []
+    for _ in range(2):
+        start = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await limiter.check("client")
+        waits.append(time.monotonic() - start)
+    await transport.aclose()
+    assert 0.8 <= waits[0] < 0.8 + SLACK
+    assert 0.2 <= waits[1] < 0.2 + SLACK
 
 
 async def test_fail_closed_at_once_when_redis_is_stopped():
