@@ -130,15 +130,17 @@ class RateLimit:
         response = await call_next(request)
         _append(response.headers, "ratelimit-policy", self._policy)
         if not decision.degraded:
-            state = f'"{self._name}";r={decision.remaining};t={decision.reset_s}'
-            _append(response.headers, "ratelimit", state)
+            _append(response.headers, "ratelimit", self._state(decision))
         return response
+
+    def _state(self, decision: Decision) -> str:
+        return f'"{self._name}";r={decision.remaining};t={decision.reset_s}'
 
     def _denied_headers(self, decision: Decision) -> dict[str, str]:
         return {
             "retry-after": str(max(1, decision.retry_after_s)),
             "ratelimit-policy": self._policy,
-            "ratelimit": f'"{self._name}";r={decision.remaining};t={decision.reset_s}',
+            "ratelimit": self._state(decision),
         }
 
 
