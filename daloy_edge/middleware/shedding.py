@@ -100,7 +100,10 @@ class LoadShedding:
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         if request.path in self._exempt:
             return await call_next(request)
-        if self._active < self._limit and not self._waiters:
+        waiters = self._waiters
+        while waiters and waiters[0].done():
+            waiters.popleft()  # cancelled this very moment; its task has not run yet
+        if self._active < self._limit and not waiters:
             self._active += 1
         else:
             await self._queue(request)

@@ -39,6 +39,7 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (FIXED_WINDOW, SLIDING_WI
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 # Scripts multiply limit by window in doubles; keep every product an exact integer.
 _MAX_PRODUCT = 2**50
+_MAX_WINDOW_MS = 366 * 86_400_000
 _LOG_EVERY_MS = 10_000
 
 logger = logging.getLogger("daloy_edge.ratelimit")
@@ -175,6 +176,8 @@ def _validate(
 ) -> None:
     if limit < 1 or window_ms < 1:
         raise ConfigError("limit and window must be positive")
+    if window_ms > _MAX_WINDOW_MS:
+        raise ConfigError("window must be at most 366 days")
     if limit * window_ms > _MAX_PRODUCT:
         raise ConfigError("limit times window (in ms) is too large")
     if not 1 <= cost <= limit:
