@@ -114,11 +114,11 @@ async def test_requests_cancelled_by_their_deadline_leave_no_slot_held():
 
 
 async def test_adaptive_mode_lowers_the_cap_while_latency_exceeds_the_target():
-    config = LoadSheddingConfig(max_concurrent=8, adaptive=True, target_latency=0.01)
+    config = LoadSheddingConfig(max_concurrent=8, adaptive=True, target_latency=0.05)
     shedding = LoadShedding(config)
     with TestClient(slow_app(shedding)) as client:
-        await asyncio.gather(*(client.arequest("GET", "/work?s=0.03") for _ in range(8)))
-        await asyncio.gather(*(client.arequest("GET", "/work?s=0.03") for _ in range(8)))
+        await asyncio.gather(*(client.arequest("GET", "/work?s=0.1") for _ in range(8)))
+        await asyncio.gather(*(client.arequest("GET", "/work?s=0.1") for _ in range(8)))
         assert shedding.limit == 6
         for _ in range(16):
             await client.arequest("GET", "/work")

@@ -12,19 +12,20 @@ import asyncio
 import json
 import sys
 from collections import Counter
+from typing import cast
 
 from daloy_edge import App
 from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
-from daloy_edge.ratelimit import RateLimiter, UpstashREST, UpstashStore
+from daloy_edge.ratelimit import AlgorithmName, RateLimiter, UpstashREST, UpstashStore
 from daloy_edge.testing import TestClient
 
 
-async def main(url: str, token: str, algorithm: str, requests: int, limit: int) -> None:
+async def main(url: str, token: str, algorithm: AlgorithmName, requests: int, limit: int) -> None:
     store = UpstashStore(UpstashREST(url, token), timeout=30)
     config = RateLimitConfig(
         limit=limit,
         window=3600,
-        algorithm=algorithm,  # type: ignore[arg-type]
+        algorithm=algorithm,
         key=lambda request: "one-shared-client",
         store=store,
         name="burst",
@@ -39,7 +40,7 @@ async def main(url: str, token: str, algorithm: str, requests: int, limit: int) 
     # Import httpx, connect and load the script before the cue, so the burst races only
     # on the count itself.
     warm_up = RateLimiter(limit=1, window=3600, algorithm=algorithm, store=store, name="warm")
-    await warm_up.check("warm-up")  # type: ignore[arg-type]
+    await warm_up.check("warm-up")
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     responses = await asyncio.gather(*(client.arequest("GET", "/limited") for _ in range(requests)))
@@ -48,4 +49,4 @@ async def main(url: str, token: str, algorithm: str, requests: int, limit: int) 
 
 if __name__ == "__main__":
     url, token, algorithm, requests, limit = sys.argv[1:6]
-    asyncio.run(main(url, token, algorithm, int(requests), int(limit)))
+    asyncio.run(main(url, token, cast(AlgorithmName, algorithm), int(requests), int(limit)))

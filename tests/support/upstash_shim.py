@@ -44,7 +44,11 @@ class UpstashShim:
     """The ASGI app: one Redis command (or a batch) per request, counted."""
 
     def __init__(self, redis_url: str, token: str) -> None:
-        self.redis = aioredis.Redis.from_url(redis_url, protocol=2, decode_responses=False)
+        # A fixed set of backend connections, as Upstash has; callers past it wait.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis_url, protocol=2, decode_responses=False, max_connections=64, timeout=None
+        )
+        self.redis = aioredis.Redis(connection_pool=pool)
         # Raw replies, as Upstash gives them (redis-py would turn SET's OK into True).
         self.redis.response_callbacks.clear()
         self.token = token.encode()
@@ -96,7 +100,8 @@ class UpstashShim:
             result = await self.redis.execute_command(*command)
         except ResponseError as exc:
             return 400, {"error": _error_text(exc)}
-        except (RedisConnectionError, RedisTimeoutError, OSError):
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            print(f"upstash shim: {exc!r}", file=sys.stderr, flush=True)
             return 500, {"error": "ERR redis is unavailable"}
         return 200, {"result": _encode(result, encode)}
 
