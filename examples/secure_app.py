@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from daloy_edge_asgi import ASGIApp
 
 from daloy_edge import App
-from examples.reference import browser, core_routes, egress, identity
+from examples.reference import abuse, browser, core_routes, egress, identity
 from examples.reference import observability as observability_area
 
 __all__ = ["app", "asgi", "create_app", "gcf_handler", "lambda_handler"]  # noqa: F822
@@ -24,6 +24,7 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     app = App(env=env, request_timeout=timeout_ms / 1000, max_body=max_body)
     core_routes.install(app)
     browser.install(app, env)
+    abuse.install(app, env)
     identity.install(app, env)
     egress.install(app, env)
     observability_area.install(app, env)

@@ -1,0 +1,207 @@
+"""Rate limiting middleware: 429 problem+json with ``Retry-After``, and the IETF
+``RateLimit-Policy`` / ``RateLimit`` fields on every response of a limited route.
+
+>>> from daloy_edge import App
+>>> app = App()
+>>> limit = RateLimit(RateLimitConfig(limit=5, window=60))
+>>> @app.get("/limited", middleware=[limit])
+... async def limited(request): return {"ok": True}
+
+Attach it to a route (or a mount) for a per-route budget, or ``app.use`` it for an
+app-wide one. The fields follow draft-ietf-httpapi-ratelimit-headers (structured
+fields): ``RateLimit-Policy: "default";q=5;w=60`` and ``RateLimit: "default";r=4;t=60``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from daloy_edge._errors import ConfigError, ServiceUnavailable, TooManyRequests
+from daloy_edge._headers import Headers
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+from daloy_edge.ratelimit import (
+    AlgorithmName,
+    Decision,
+    FailurePolicy,
+    RateLimiter,
+    RateLimitStore,
+    StoreUnavailable,
+)
+from daloy_edge.types import CallNext, Clock
+
+__all__ = ["KeyFunction", "KeyName", "RateLimit", "RateLimitConfig"]
+
+KeyName = Literal["ip", "principal", "api_key"]
+KeyFunction = Callable[[Request], "str | None"]
+"""Returns the identity to count the request against, or None to leave it unlimited."""
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimitConfig:
+    """One rate-limit policy: ``limit`` requests per ``window`` seconds per key.
+
+    ``key``: ``"ip"`` (``request.client_ip``, i.e. after trusted-proxy resolution;
+    IPv6 clients are grouped by their ``/ipv6_prefix`` network, since one subscriber
+    holds a whole /64), ``"principal"`` (the authenticated subject, else the IP),
+    ``"api_key"`` (the ``api_key_header`` value, else the IP) or a function.
+
+    Security: ``"api_key"`` counts per presented key whether or not it is valid; put
+    this middleware after the one that authenticates the key, or any caller can mint a
+    fresh quota per made-up key. ``store=None`` counts per process (memory); share an
+    :class:`~daloy_edge.ratelimit.UpstashStore` when several instances serve the app.
+    """
+
+    limit: int
+    window: float
+    name: str = "default"
+    algorithm: AlgorithmName = "sliding_window"
+    key: KeyName | KeyFunction = "ip"
+    api_key_header: str = "x-api-key"
+    ipv6_prefix: int = 64
+    store: RateLimitStore | None = None
+    on_store_error: FailurePolicy = "fail_closed"
+    cost: int = 1
+    block_cache_size: int = 10_000
+    clock: Clock = time.time
+
+    def __post_init__(self) -> None:
+        if not callable(self.key) and self.key not in ("ip", "principal", "api_key"):
+            raise ConfigError("key must be 'ip', 'principal', 'api_key' or a function")
+        header = self.api_key_header.lower()
+        if not header or not set(header) <= _TOKEN_CHARS:
+            raise ConfigError("api_key_header must be a header field name")
+        if not 32 <= self.ipv6_prefix <= 128:
+            raise ConfigError("ipv6_prefix must be between 32 and 128")
+        self.limiter()
+
+    def limiter(self) -> RateLimiter:
+        """A new :class:`RateLimiter` for this policy (validates it)."""
+        return RateLimiter(
+            limit=self.limit,
+            window=self.window,
+            algorithm=self.algorithm,
+            store=self.store,
+            name=self.name,
+            cost=self.cost,
+            on_store_error=self.on_store_error,
+            block_cache_size=self.block_cache_size,
+            clock=self.clock,
+        )
+
+
+class RateLimit:
+    """Counts each request against its key's quota; 429 once it is spent.
+
+    Allowed and denied responses both carry ``RateLimit-Policy`` and ``RateLimit``;
+    a denial carries ``Retry-After``. When the store fails, ``fail_closed`` answers 503
+    and ``fail_open`` lets the request through without a ``RateLimit`` field.
+    """
+
+    __slots__ = ("_key", "_limiter", "_name", "_policy")
+
+    def __init__(self, config: RateLimitConfig) -> None:
+        self._limiter = config.limiter()
+        self._key = _key_function(config)
+        self._name = config.name
+        self._policy = f'"{config.name}";q={config.limit};w={-(-self._limiter.window_ms // 1000)}'
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        identity = self._key(request)
+        if identity is None:
+            return await call_next(request)
+        try:
+            decision = await self._limiter.check(identity)
+        except StoreUnavailable:
+            raise ServiceUnavailable(
+                "rate limiting is temporarily unavailable",
+                slug="rate-limit-unavailable",
+                headers={"retry-after": "1"},
+            ) from None
+        if not decision.allowed:
+            raise TooManyRequests("rate limit exceeded", headers=self._denied_headers(decision))
+        response = await call_next(request)
+        _append(response.headers, "ratelimit-policy", self._policy)
+        if not decision.degraded:
+            _append(response.headers, "ratelimit", self._state(decision))
+        return response
+
+    def _state(self, decision: Decision) -> str:
+        return f'"{self._name}";r={decision.remaining};t={decision.reset_s}'
+
+    def _denied_headers(self, decision: Decision) -> dict[str, str]:
+        return {
+            "retry-after": str(max(1, decision.retry_after_s)),
+            "ratelimit-policy": self._policy,
+            "ratelimit": self._state(decision),
+        }
+
+
+def _append(headers: Headers, name: str, item: str) -> None:
+    # Several policies on one route form one structured-field list.
+    existing = headers.get(name)
+    if existing is None:
+        headers.add(name, item)
+    else:
+        headers[name] = f"{existing}, {item}"
+
+
+def _key_function(config: RateLimitConfig) -> KeyFunction:
+    if callable(config.key):
+        return config.key
+    by_ip = _ip_key(config.ipv6_prefix)
+    if config.key == "ip":
+        return by_ip
+    if config.key == "principal":
+
+        def by_principal(request: Request) -> str:
+            subject = _subject(request.principal)
+            return by_ip(request) if subject is None else "p:" + subject
+
+        return by_principal
+    header = config.api_key_header
+
+    def by_api_key(request: Request) -> str:
+        value = request.headers.get(header)
+        return "k:" + value if value else by_ip(request)
+
+    return by_api_key
+
+
+def _ip_key(ipv6_prefix: int) -> Callable[[Request], str]:
+    @lru_cache(maxsize=4096)
+    def ipv6_network(address: str) -> str:
+        try:
+            ip = ipaddress.IPv6Address(address.split("%", 1)[0])
+        except ValueError:
+            return "ip:" + address
+        if ip.ipv4_mapped is not None:
+            return "ip:" + str(ip.ipv4_mapped)
+        network = ipaddress.IPv6Network((ip, ipv6_prefix), strict=False)
+        return "ip6:" + str(network)
+
+    def by_ip(request: Request) -> str:
+        address = request.client_ip
+        if not address:
+            return "ip:unknown"
+        return ipv6_network(address) if ":" in address else "ip:" + address
+
+    return by_ip
+
+
+def _subject(principal: object) -> str | None:
+    if principal is None:
+        return None
+    if isinstance(principal, str):
+        return principal or None
+    value = (
+        principal.get("sub") if isinstance(principal, Mapping) else getattr(principal, "sub", None)
+    )
+    return None if value is None else str(value)

@@ -1,0 +1,174 @@
+"""Load shedding: a concurrency cap with a short queue, and 503 at once for the excess.
+
+>>> from daloy_edge import App
+>>> app = App()
+>>> app.use(LoadShedding(LoadSheddingConfig(max_concurrent=64, exempt_paths=("/health",))))
+
+Under overload, answering some requests quickly beats answering all of them late: each
+admitted request keeps its latency, the rest get ``503`` with ``Retry-After`` and can go
+to another instance. The cap counts requests in flight in this instance (one event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from daloy_edge._errors import ConfigError, ServiceUnavailable
+from daloy_edge._request import Request
+from daloy_edge._response import Response
+from daloy_edge.types import CallNext, Clock
+
+__all__ = ["LoadShedding", "LoadSheddingConfig"]
+
+_BATCH = 16
+_DECREASE = 0.75
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadSheddingConfig:
+    """How much concurrent work to admit.
+
+    At most ``max_concurrent`` requests run at once; up to ``max_queue`` more wait, each
+    at most ``queue_timeout`` seconds (and never past its deadline), in arrival order.
+    Anything beyond gets 503 with ``Retry-After: retry_after`` without waiting. Paths in
+    ``exempt_paths`` (health checks) are never counted or shed.
+
+    ``adaptive=True`` starts the cap at ``max_concurrent`` and, every 16 completed
+    requests, cuts it by a quarter when their 90th-percentile latency exceeds
+    ``target_latency`` seconds, else raises it by one (never below ``min_concurrent``).
+    """
+
+    max_concurrent: int = 64
+    max_queue: int = 32
+    queue_timeout: float = 0.05
+    retry_after: int = 1
+    exempt_paths: tuple[str, ...] = ()
+    adaptive: bool = False
+    target_latency: float = 0.5
+    min_concurrent: int = 1
+    clock: Clock = time.monotonic
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent < 1:
+            raise ConfigError("max_concurrent must be at least 1")
+        if not 0 <= self.max_queue <= 10_000:
+            raise ConfigError("max_queue must be between 0 and 10000")
+        if not 0 < self.queue_timeout <= 10:
+            raise ConfigError("queue_timeout must be a short positive time (at most 10 s)")
+        if self.retry_after < 1:
+            raise ConfigError("retry_after must be at least 1 second")
+        if self.target_latency <= 0:
+            raise ConfigError("target_latency must be positive")
+        if not 1 <= self.min_concurrent <= self.max_concurrent:
+            raise ConfigError("min_concurrent must be between 1 and max_concurrent")
+        if any(not p.startswith("/") for p in self.exempt_paths):
+            raise ConfigError("exempt paths must start with '/'")
+
+
+class LoadShedding:
+    """Admits up to the cap, queues briefly, sheds the rest with 503 + ``Retry-After``."""
+
+    __slots__ = ("_active", "_batch", "_config", "_exempt", "_limit", "_retry_after", "_waiters")
+
+    def __init__(self, config: LoadSheddingConfig) -> None:
+        self._config = config
+        self._exempt = frozenset(config.exempt_paths)
+        self._retry_after = {"retry-after": str(config.retry_after)}
+        self._limit = config.max_concurrent
+        self._active = 0
+        self._waiters: deque[asyncio.Future[bool]] = deque()
+        self._batch: list[float] = []
+
+    @property
+    def limit(self) -> int:
+        """The cap in force (below ``max_concurrent`` while adaptive mode backs off)."""
+        return self._limit
+
+    @property
+    def active(self) -> int:
+        """Requests running now."""
+        return self._active
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a slot."""
+        return len(self._waiters)
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        if request.path in self._exempt:
+            return await call_next(request)
+        waiters = self._waiters
+        while waiters and waiters[0].done():
+            waiters.popleft()  # cancelled this very moment; its task has not run yet
+        if self._active < self._limit and not waiters:
+            self._active += 1
+        else:
+            await self._queue(request)
+        clock = self._config.clock
+        start = clock()
+        try:
+            return await call_next(request)
+        finally:
+            self._release(clock() - start)
+
+    async def _queue(self, request: Request) -> None:
+        config = self._config
+        budget = config.queue_timeout
+        if request.deadline is not None:
+            budget = min(budget, request.deadline - time.monotonic())
+        if len(self._waiters) >= config.max_queue or budget <= 0:
+            raise self._overloaded()
+        loop = asyncio.get_running_loop()
+        ticket: asyncio.Future[bool] = loop.create_future()
+        self._waiters.append(ticket)
+        timer = loop.call_later(budget, self._expire, ticket)
+        try:
+            admitted = await ticket
+        except asyncio.CancelledError:
+            if ticket.done() and not ticket.cancelled() and ticket.result():
+                self._release(None)
+            elif ticket in self._waiters:
+                self._waiters.remove(ticket)
+            raise
+        finally:
+            timer.cancel()
+        if not admitted:
+            raise self._overloaded()
+
+    def _expire(self, ticket: asyncio.Future[bool]) -> None:
+        if not ticket.done():
+            self._waiters.remove(ticket)
+            ticket.set_result(False)
+
+    def _release(self, latency: float | None) -> None:
+        if latency is not None and self._config.adaptive:
+            self._sample(latency)
+        self._active -= 1
+        waiters = self._waiters
+        while waiters and self._active < self._limit:
+            ticket = waiters.popleft()
+            if not ticket.done():
+                self._active += 1
+                ticket.set_result(True)
+
+    def _sample(self, latency: float) -> None:
+        batch = self._batch
+        batch.append(latency)
+        if len(batch) < _BATCH:
+            return
+        batch.sort()
+        p90 = batch[int(len(batch) * 0.9)]
+        batch.clear()
+        config = self._config
+        if p90 > config.target_latency:
+            self._limit = max(config.min_concurrent, int(self._limit * _DECREASE))
+        else:
+            self._limit = min(config.max_concurrent, self._limit + 1)
+
+    def _overloaded(self) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            "the server is overloaded; retry later", slug="overloaded", headers=self._retry_after
+        )

@@ -1,0 +1,190 @@
+"""A rate limiter: one policy, one algorithm, one store, a block cache and a failure policy.
+
+Pure glue with no HTTP in it; :class:`daloy_edge.middleware.ratelimit.RateLimit` turns
+its decisions into responses.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from functools import lru_cache, partial
+from typing import Literal, NamedTuple
+
+from daloy_edge._errors import ConfigError
+from daloy_edge.ratelimit._base import (
+    Algorithm,
+    Quota,
+    RateLimitStore,
+    StoreUnavailable,
+    ceil_div,
+    hashed_key,
+)
+from daloy_edge.ratelimit._blocks import BlockCache
+from daloy_edge.ratelimit.fixed_window import FIXED_WINDOW
+from daloy_edge.ratelimit.gcra import GCRA
+from daloy_edge.ratelimit.memory import MemoryStore
+from daloy_edge.ratelimit.sliding_window import SLIDING_WINDOW
+from daloy_edge.types import Clock
+
+__all__ = ["ALGORITHMS", "AlgorithmName", "Decision", "FailurePolicy", "RateLimiter"]
+
+AlgorithmName = Literal["fixed_window", "sliding_window", "gcra"]
+FailurePolicy = Literal["fail_open", "fail_closed"]
+
+ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (FIXED_WINDOW, SLIDING_WINDOW, GCRA)}
+"""The built-in algorithms by name."""
+
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# Scripts multiply limit by window in doubles; keep every product an exact integer.
+_MAX_PRODUCT = 2**50
+_MAX_WINDOW_MS = 366 * 86_400_000
+_LOG_EVERY_MS = 10_000
+
+logger = logging.getLogger("daloy_edge.ratelimit")
+
+
+class Decision(NamedTuple):
+    """What the limiter decided for one request (durations in whole seconds).
+
+    ``degraded`` is True when the store failed and the policy let the request through.
+    """
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: int
+    retry_after_s: int
+    degraded: bool = False
+
+
+class RateLimiter:
+    """``limit`` requests per ``window`` seconds for each identity.
+
+    >>> limiter = RateLimiter(limit=5, window=60)
+    >>> # decision = await limiter.check("203.0.113.7")
+
+    Identities are hashed before they reach the store. A denied identity is remembered
+    in this instance until it may retry, so repeated attempts cost no store round trip.
+    ``clock`` is Unix time (instances sharing a store must agree on it). On store
+    failure ``on_store_error`` decides: ``"fail_closed"`` (the default) raises
+    :class:`StoreUnavailable`, ``"fail_open"`` admits; both are logged.
+    """
+
+    __slots__ = (
+        "_algorithm",
+        "_base",
+        "_blocks",
+        "_clock",
+        "_failures",
+        "_last_log",
+        "_quota",
+        "_store",
+        "cost",
+        "limit",
+        "name",
+        "on_store_error",
+        "window",
+        "window_ms",
+    )
+
+    def __init__(
+        self,
+        *,
+        limit: int,
+        window: float,
+        algorithm: AlgorithmName | Algorithm = "sliding_window",
+        store: RateLimitStore | None = None,
+        name: str = "default",
+        prefix: str = "daloy:rl:",
+        cost: int = 1,
+        on_store_error: FailurePolicy = "fail_closed",
+        block_cache_size: int = 10_000,
+        clock: Clock = time.time,
+    ) -> None:
+        self.window_ms = round(window * 1000)
+        _validate(
+            limit=limit,
+            window_ms=self.window_ms,
+            name=name,
+            cost=cost,
+            policy=on_store_error,
+            block_cache_size=block_cache_size,
+        )
+        if isinstance(algorithm, str):
+            if algorithm not in ALGORITHMS:
+                raise ConfigError(f"unknown algorithm {algorithm!r}; one of {sorted(ALGORITHMS)}")
+            algorithm = ALGORITHMS[algorithm]
+        self._algorithm = algorithm
+        self._quota = Quota(limit, self.window_ms, cost)
+        self._store: RateLimitStore = store if store is not None else MemoryStore()
+        self._blocks = BlockCache(block_cache_size) if block_cache_size else None
+        # Clients repeat, so their hashed keys are worth remembering.
+        self._base = lru_cache(maxsize=4096)(
+            partial(hashed_key, f"{prefix}{name}:{algorithm.name}:")
+        )
+        self._clock = clock
+        self._failures = 0
+        self._last_log = -_LOG_EVERY_MS
+        self.limit, self.window, self.name, self.cost = limit, window, name, cost
+        self.on_store_error = on_store_error
+
+    async def check(self, identity: str) -> Decision:
+        """Count one request for ``identity`` unless its quota is spent."""
+        now_ms = int(self._clock() * 1000)
+        base = self._base(identity)
+        blocks = self._blocks
+        if blocks is not None:
+            until = blocks.get(base, now_ms)
+            if until is not None:
+                wait = ceil_div(until - now_ms, 1000)
+                return Decision(False, self.limit, 0, wait, wait)
+        keys = self._algorithm.keys(base, now_ms, self.window_ms)
+        try:
+            verdict = await self._store.check(self._algorithm, keys, now_ms, self._quota)
+        except StoreUnavailable as exc:
+            return self._failed(exc, now_ms)
+        if not verdict.allowed and blocks is not None:
+            blocks.add(base, now_ms + verdict.retry_ms, now_ms)
+        return Decision(
+            verdict.allowed,
+            self.limit,
+            verdict.remaining,
+            ceil_div(verdict.reset_ms, 1000),
+            ceil_div(verdict.retry_ms, 1000),
+        )
+
+    def _failed(self, exc: StoreUnavailable, now_ms: int) -> Decision:
+        self._failures += 1
+        if now_ms - self._last_log >= _LOG_EVERY_MS:
+            logger.warning(
+                "rate-limit store unavailable (%s); policy %r is %s (%d failures since last log)",
+                exc,
+                self.name,
+                "failing open" if self.on_store_error == "fail_open" else "failing closed",
+                self._failures,
+            )
+            self._last_log, self._failures = now_ms, 0
+        if self.on_store_error == "fail_closed":
+            raise exc
+        return Decision(True, self.limit, self.limit, ceil_div(self.window_ms, 1000), 0, True)
+
+
+def _validate(
+    *, limit: int, window_ms: int, name: str, cost: int, policy: str, block_cache_size: int
+) -> None:
+    if limit < 1 or window_ms < 1:
+        raise ConfigError("limit and window must be positive")
+    if window_ms > _MAX_WINDOW_MS:
+        raise ConfigError("window must be at most 366 days")
+    if limit * window_ms > _MAX_PRODUCT:
+        raise ConfigError("limit times window (in ms) is too large")
+    if not 1 <= cost <= limit:
+        raise ConfigError("cost must be between 1 and limit")
+    if not _NAME.match(name):
+        raise ConfigError("name must be 1-64 letters, digits, '_', '.' or '-'")
+    if policy not in ("fail_open", "fail_closed"):
+        raise ConfigError("on_store_error must be 'fail_open' or 'fail_closed'")
+    if block_cache_size < 0:
+        raise ConfigError("block_cache_size must not be negative")

@@ -1,0 +1,86 @@
+"""The in-process store: the default, exact within one process, bounded in memory."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from itertools import islice
+
+from daloy_edge._errors import ConfigError
+from daloy_edge.ratelimit._base import Algorithm, Quota, Verdict
+
+__all__ = ["MemoryStore"]
+
+_EXPIRED_SCAN = 32
+
+
+class MemoryStore:
+    """Counters in a dict of at most ``max_keys`` entries; expired ones go first, then the
+    least recently written.
+
+    Checks run without awaiting, so each one is atomic on its event loop. Counts are per
+    process: with several instances, use :class:`~daloy_edge.ratelimit.UpstashStore`.
+
+    Security: when full, evicting a live counter forgets that client's count; size
+    ``max_keys`` above the number of clients you expect in one window.
+    """
+
+    __slots__ = ("_entries", "_now", "max_keys")
+
+    def __init__(self, *, max_keys: int = 100_000) -> None:
+        if max_keys < 1:
+            raise ConfigError("max_keys must be positive")
+        self.max_keys = max_keys
+        self._entries: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._now = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def check(
+        self, algorithm: Algorithm, keys: Sequence[str], now_ms: int, quota: Quota
+    ) -> Verdict:
+        """Run ``algorithm`` in process (see :class:`~daloy_edge.ratelimit.RateLimitStore`)."""
+        self._now = now_ms
+        return algorithm.check(self, keys, now_ms, quota)
+
+    def get(self, key: str) -> int | None:
+        """The live value at ``key``."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= self._now:
+            del self._entries[key]
+            return None
+        return entry[0]
+
+    def incr(self, key: str, by: int, ttl_ms: int) -> int:
+        """Add ``by``; a new key expires after ``ttl_ms``."""
+        entry = self._entries.get(key)
+        if entry is None or entry[1] <= self._now:
+            self._insert(key, by, self._now + ttl_ms)
+            return by
+        value = entry[0] + by
+        self._entries[key] = (value, entry[1])
+        self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: int, ttl_ms: int) -> None:
+        """Store ``value`` for ``ttl_ms``."""
+        self._insert(key, value, self._now + ttl_ms)
+
+    def _insert(self, key: str, value: int, expires: int) -> None:
+        entries = self._entries
+        if key not in entries and len(entries) >= self.max_keys:
+            self._evict()
+        entries[key] = (value, expires)
+        entries.move_to_end(key)
+
+    def _evict(self) -> None:
+        entries, now = self._entries, self._now
+        head = islice(entries.items(), _EXPIRED_SCAN)
+        expired = [key for key, (_, expires) in head if expires <= now]
+        for key in expired:
+            del entries[key]
+        if len(entries) >= self.max_keys:
+            entries.popitem(last=False)

@@ -1,0 +1,244 @@
+"""Redis over the Upstash REST protocol: one HTTP POST per command, on any runtime.
+
+The protocol is a JSON array of command arguments POSTed with ``Authorization: Bearer``;
+the reply is ``{"result": ...}`` or ``{"error": "..."}``. :class:`UpstashREST` speaks it
+over an :class:`~daloy_edge.transport.HTTPTransport` (httpx on CPython, ``fetch`` on
+Workers). The stores also accept an ``upstash_redis.asyncio.Redis`` client, which has
+the same ``execute(command)`` method; build it with ``rest_retries=0`` so the store's
+timeout, not the client's retry loop, decides how long a check may take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import math
+from collections.abc import Sequence
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from daloy_edge._errors import ConfigError
+from daloy_edge._json import UnsafeJSON, parse_json
+from daloy_edge._secrets import Secret
+from daloy_edge.ratelimit._base import Algorithm, Quota, StoreUnavailable, Verdict, hashed_key
+from daloy_edge.transport import HTTPTransport, TransportError, default_transport
+from daloy_edge.types import JSON
+
+__all__ = ["UpstashCommands", "UpstashError", "UpstashNonceStore", "UpstashREST", "UpstashStore"]
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+class UpstashError(Exception):
+    """Redis or the endpoint refused a command; the message is Redis' (``NOSCRIPT ...``)."""
+
+
+class UpstashCommands(Protocol):
+    """Anything that runs one Redis command per call: :class:`UpstashREST`, or an
+    ``upstash_redis.asyncio.Redis`` client."""
+
+    async def execute(self, command: list[str]) -> object:
+        """Run ``command``; raise with Redis' error text as the message."""
+        ...
+
+
+class UpstashREST:
+    """An Upstash REST endpoint reached through an :class:`HTTPTransport`.
+
+    >>> rest = UpstashREST("https://eu1-example.upstash.io", "token")
+    >>> store = UpstashStore(rest)
+
+    Security: the token is sent only over https, or plain http to a loopback address
+    (local development); anything else needs ``insecure_http=True``.
+    """
+
+    __slots__ = ("_headers", "_transport", "max_bytes", "timeout", "url")
+
+    def __init__(
+        self,
+        url: str,
+        token: Secret | str,
+        *,
+        transport: HTTPTransport | None = None,
+        timeout: float = 2.0,
+        max_bytes: int = 64 * 1024,
+        insecure_http: bool = False,
+    ) -> None:
+        _check_url(url, insecure_http=insecure_http)
+        secret = token if isinstance(token, Secret) else Secret(token)
+        if not len(secret):
+            raise ConfigError("the Upstash token is empty")
+        if timeout <= 0 or max_bytes <= 0:
+            raise ConfigError("timeout and max_bytes must be positive")
+        self.url = url.rstrip("/") + "/"
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self._transport = transport
+        self._headers = {
+            "authorization": "Bearer " + secret.reveal().decode("utf-8"),
+            "content-type": "application/json",
+        }
+
+    def __repr__(self) -> str:
+        return f"UpstashREST({self.url!r})"
+
+    async def execute(self, command: list[str]) -> JSON:
+        """Send one command and return its result; :class:`UpstashError` otherwise."""
+        if self._transport is None:
+            self._transport = default_transport()
+        body = json.dumps(command, separators=(",", ":")).encode("utf-8")
+        try:
+            response = await self._transport.request(
+                "POST",
+                self.url,
+                headers=self._headers,
+                body=body,
+                timeout=self.timeout,
+                max_bytes=self.max_bytes,
+            )
+        except TransportError as exc:
+            raise UpstashError(f"transport: {exc}") from None
+        try:
+            reply = parse_json(response.body)
+        except UnsafeJSON:
+            raise UpstashError(f"HTTP {response.status} without a JSON reply") from None
+        if isinstance(reply, dict) and isinstance(reply.get("error"), str):
+            raise UpstashError(str(reply["error"]))
+        if response.status != 200 or not isinstance(reply, dict) or "result" not in reply:
+            raise UpstashError(f"HTTP {response.status} without a result")
+        return reply["result"]
+
+
+class UpstashStore:
+    """Rate-limit counters in Redis, shared by every instance: exactly one round trip
+    per check (``EVALSHA``; ``EVAL`` once more only when Redis lost the script).
+
+    ``timeout`` bounds a whole check (``first_timeout`` the instance's first one, which
+    also pays for importing the HTTP client, DNS and the TLS handshake); past it, or on
+    any error, the check raises :class:`~daloy_edge.ratelimit.StoreUnavailable` and the
+    limiter's failure policy decides.
+    """
+
+    __slots__ = ("_budget", "_commands")
+
+    def __init__(
+        self, commands: UpstashCommands, *, timeout: float = 1.0, first_timeout: float = 5.0
+    ) -> None:
+        self._budget = _Budget(timeout, first_timeout)
+        self._commands = commands
+
+    async def check(
+        self, algorithm: Algorithm, keys: Sequence[str], now_ms: int, quota: Quota
+    ) -> Verdict:
+        """Run ``algorithm``'s script (see :class:`~daloy_edge.ratelimit.RateLimitStore`)."""
+        tail = [str(len(keys)), *keys, str(now_ms), *map(str, quota)]
+        budget = self._budget.next()
+        try:
+            async with asyncio.timeout(budget):
+                reply = await self._run(algorithm, tail)
+        except TimeoutError:
+            raise StoreUnavailable(f"no answer within {budget}s") from None
+        return _verdict(reply)
+
+    async def _run(self, algorithm: Algorithm, tail: list[str]) -> object:
+        try:
+            return await self._commands.execute(["EVALSHA", algorithm.sha1, *tail])
+        except Exception as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise StoreUnavailable(_describe(exc)) from None
+        try:
+            return await self._commands.execute(["EVAL", algorithm.script, *tail])
+        except Exception as exc:
+            raise StoreUnavailable(_describe(exc)) from None
+
+
+class UpstashNonceStore:
+    """A :class:`~daloy_edge.types.NonceStore` in Redis (``SET key 1 NX PX ttl``), so a
+    webhook delivery replayed to any instance is refused.
+
+    Raises :class:`~daloy_edge.ratelimit.StoreUnavailable` when Redis cannot answer
+    within ``timeout`` (``first_timeout`` for the first call): callers should then
+    refuse, not accept, the message.
+    """
+
+    __slots__ = ("_budget", "_commands", "prefix")
+
+    def __init__(
+        self,
+        commands: UpstashCommands,
+        *,
+        prefix: str = "daloy:nonce:",
+        timeout: float = 1.0,
+        first_timeout: float = 5.0,
+    ) -> None:
+        self._budget = _Budget(timeout, first_timeout)
+        self._commands = commands
+        self.prefix = prefix
+
+    async def add_if_absent(self, key: str, ttl_s: float) -> bool:
+        """Record ``key`` for ``ttl_s`` seconds; False when it was already there."""
+        ttl_ms = str(max(1, math.ceil(ttl_s * 1000)))
+        command = ["SET", hashed_key(self.prefix, key), "1", "NX", "PX", ttl_ms]
+        budget = self._budget.next()
+        try:
+            async with asyncio.timeout(budget):
+                reply = await self._commands.execute(command)
+        except TimeoutError:
+            raise StoreUnavailable(f"no answer within {budget}s") from None
+        except Exception as exc:
+            raise StoreUnavailable(_describe(exc)) from None
+        return reply == "OK"
+
+
+class _Budget:
+    """How long a store may wait: longer on its first call only, so one cold start is
+    not a failure while a dead Redis still costs every later request just ``timeout``."""
+
+    __slots__ = ("_first", "_used", "timeout")
+
+    def __init__(self, timeout: float, first_timeout: float) -> None:
+        if timeout <= 0 or first_timeout <= 0:
+            raise ConfigError("timeouts must be positive")
+        self.timeout = timeout
+        self._first = max(timeout, first_timeout)
+        self._used = False
+
+    def next(self) -> float:
+        if self._used:
+            return self.timeout
+        self._used = True
+        return self._first
+
+
+def _verdict(reply: object) -> Verdict:
+    if (
+        isinstance(reply, list)
+        and len(reply) == 4
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in reply)
+    ):
+        return Verdict(bool(reply[0]), reply[1], reply[2], reply[3])
+    raise StoreUnavailable("unexpected reply to the rate-limit script")
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _check_url(url: str, *, insecure_http: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError("the Upstash URL must be an absolute http(s) URL")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError("the Upstash URL must not carry credentials, a query or a fragment")
+    if parts.scheme == "http" and not insecure_http and not _is_loopback(parts.hostname):
+        raise ConfigError("the Upstash URL must use https (the token would travel in clear)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,43 @@
+"""Abuse controls: ``/limited`` (5 requests a minute per client IP) and load shedding.
+
+The rate-limit store is Upstash/Redis when ``DALOY_RATE_LIMIT_URL`` and
+``DALOY_RATE_LIMIT_TOKEN`` are set (shared by every instance), else in-process memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from daloy_edge import App, ConfigError, Request, Response
+from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
+from daloy_edge.middleware.shedding import LoadShedding, LoadSheddingConfig
+from daloy_edge.ratelimit import RateLimitStore, UpstashREST, UpstashStore
+
+SHEDDING = LoadSheddingConfig(
+    max_concurrent=256, max_queue=256, queue_timeout=0.5, exempt_paths=("/health",)
+)
+
+
+def rate_limit_store(env: Mapping[str, str]) -> RateLimitStore | None:
+    """The Upstash store when both variables are set; None (memory) when neither is."""
+    url = env.get("DALOY_RATE_LIMIT_URL", "")
+    token = env.get("DALOY_RATE_LIMIT_TOKEN", "")
+    if not url and not token:
+        return None
+    if not url or not token:
+        raise ConfigError("set both DALOY_RATE_LIMIT_URL and DALOY_RATE_LIMIT_TOKEN, or neither")
+    return UpstashStore(UpstashREST(url, token))
+
+
+def install(app: App, env: Mapping[str, str]) -> None:
+    """Add load shedding (app-wide) and the ``/limited`` route to ``app``."""
+    app.use(LoadShedding(SHEDDING))
+    # Fixed windows read as the contract does: at most 5 per calendar minute, and
+    # Retry-After never exceeds the minute.
+    per_ip = RateLimit(
+        RateLimitConfig(limit=5, window=60, algorithm="fixed_window", store=rate_limit_store(env))
+    )
+
+    @app.get("/limited", middleware=[per_ip])
+    async def limited(request: Request) -> Response:
+        return Response.json({"ok": True})

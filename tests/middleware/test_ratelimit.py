@@ -1,0 +1,240 @@
+"""The rate-limit middleware: 429 problems, the IETF RateLimit fields, and the keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge import App, ConfigError, Response
+from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
+from daloy_edge.ratelimit import MemoryStore
+from daloy_edge.testing import TestClient
+
+MINUTE = 1_700_000_040.0  # a minute boundary, so fixed windows start here
+
+
+class Clock:
+    def __init__(self, now: float = MINUTE) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limited_app(*limits: RateLimit, app_wide: bool = False) -> App:
+    app = App()
+    if app_wide:
+        app.use(*limits)
+    route_mw = [] if app_wide else list(limits)
+
+    @app.get("/limited", middleware=route_mw)
+    async def limited(request):
+        return {"ok": True}
+
+    @app.get("/other", middleware=route_mw)
+    async def other(request):
+        return {"ok": True}
+
+    @app.get("/missing", middleware=route_mw)
+    async def missing(request):
+        return Response.json({"gone": True}, status=404)
+
+    return app
+
+
+def five_a_minute(**overrides: object) -> RateLimit:
+    options: dict[str, object] = {
+        "limit": 5,
+        "window": 60,
+        "algorithm": "fixed_window",
+        "clock": Clock(),
+    }
+    options.update(overrides)
+    return RateLimit(RateLimitConfig(**options))  # type: ignore[arg-type]
+
+
+def test_allowed_response_carries_ratelimit_policy_and_state():
+    client = TestClient(limited_app(five_a_minute()))
+    response = client.get("/limited")
+    assert response.status == 200
+    assert response.headers["ratelimit-policy"] == '"default";q=5;w=60'
+    assert response.headers["ratelimit"] == '"default";r=4;t=60'
+
+
+def test_request_over_the_limit_gets_429_problem_with_retry_after():
+    clock = Clock()
+    client = TestClient(limited_app(five_a_minute(clock=clock)))
+    for _ in range(5):
+        assert client.get("/limited").status == 200
+    clock.now += 18
+    response = client.get("/limited")
+    assert response.status == 429
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:daloy-edge:problem:rate-limited"
+    assert response.headers["retry-after"] == "42"
+    assert response.headers["ratelimit-policy"] == '"default";q=5;w=60'
+    assert response.headers["ratelimit"] == '"default";r=0;t=42'
+
+
+def test_quota_returns_after_retry_after():
+    clock = Clock()
+    client = TestClient(limited_app(five_a_minute(clock=clock)))
+    for _ in range(6):
+        client.get("/limited")
+    clock.now += int(client.get("/limited").headers["retry-after"])
+    assert client.get("/limited").status == 200
+
+
+def test_error_responses_of_a_limited_route_carry_the_fields_too():
+    response = TestClient(limited_app(five_a_minute())).get("/missing")
+    assert response.status == 404
+    assert response.headers["ratelimit"] == '"default";r=4;t=60'
+
+
+def test_clients_are_counted_separately_by_ip():
+    client = TestClient(limited_app(five_a_minute()))
+    for _ in range(5):
+        client.get("/limited", client="198.51.100.1")
+    assert client.get("/limited", client="198.51.100.1").status == 429
+    assert client.get("/limited", client="198.51.100.2").status == 200
+
+
+def test_spoofed_x_forwarded_for_does_not_buy_a_fresh_quota():
+    client = TestClient(limited_app(five_a_minute()))
+    for i in range(5):
+        client.get("/limited", headers={"x-forwarded-for": f"203.0.113.{i}"})
+    spoofed = client.get("/limited", headers={"x-forwarded-for": "203.0.113.99"})
+    assert spoofed.status == 429
+
+
+def test_rotating_ipv6_addresses_within_one_64_share_a_quota():
+    client = TestClient(limited_app(five_a_minute()))
+    for i in range(5):
+        client.get("/limited", client=f"2001:db8:1:2::{i + 1:x}")
+    assert client.get("/limited", client="2001:db8:1:2:ffff::9").status == 429
+    assert client.get("/limited", client="2001:db8:1:3::1").status == 200
+
+
+def test_ipv4_mapped_ipv6_address_counts_as_the_ipv4_client():
+    client = TestClient(limited_app(five_a_minute()))
+    for _ in range(5):
+        client.get("/limited", client="192.0.2.7")
+    assert client.get("/limited", client="::ffff:192.0.2.7").status == 429
+
+
+def test_principal_key_counts_per_authenticated_subject():
+    async def authenticate(request, call_next):
+        request.principal = {"sub": request.headers.get("x-user")}
+        return await call_next(request)
+
+    app = App()
+    app.use(authenticate)
+    limit = five_a_minute(key="principal")
+
+    @app.get("/limited", middleware=[limit])
+    async def limited(request):
+        return {"ok": True}
+
+    client = TestClient(app)
+    for i in range(5):
+        client.get("/limited", headers={"x-user": "alice"}, client=f"192.0.2.{i}")
+    assert client.get("/limited", headers={"x-user": "alice"}, client="192.0.2.99").status == 429
+    assert client.get("/limited", headers={"x-user": "bob"}).status == 200
+
+
+def test_anonymous_requests_fall_back_to_the_client_ip_under_the_principal_key():
+    client = TestClient(limited_app(five_a_minute(key="principal")))
+    for _ in range(5):
+        client.get("/limited")
+    assert client.get("/limited").status == 429
+
+
+def test_api_key_key_counts_per_presented_key():
+    client = TestClient(limited_app(five_a_minute(key="api_key")))
+    for _ in range(5):
+        client.get("/limited", headers={"x-api-key": "key-one"})
+    assert client.get("/limited", headers={"x-api-key": "key-one"}).status == 429
+    assert client.get("/limited", headers={"x-api-key": "key-two"}).status == 200
+
+
+def test_omitting_the_api_key_does_not_bypass_the_limit():
+    client = TestClient(limited_app(five_a_minute(key="api_key")))
+    for _ in range(5):
+        client.get("/limited")
+    assert client.get("/limited").status == 429
+
+
+def test_api_keys_never_reach_the_store_in_clear():
+    store = MemoryStore()
+    client = TestClient(limited_app(five_a_minute(key="api_key", store=store)))
+    client.get("/limited", headers={"x-api-key": "sk_live_very_secret"})
+    assert len(store) == 1
+    assert not any("sk_live" in key for key in store._entries)
+
+
+def test_custom_key_function_returning_none_leaves_the_request_unlimited():
+    limit = five_a_minute(key=lambda request: request.headers.get("x-tenant"))
+    client = TestClient(limited_app(limit))
+    for _ in range(7):
+        response = client.get("/limited")
+        assert response.status == 200
+        assert "ratelimit" not in response.headers
+    for _ in range(5):
+        client.get("/limited", headers={"x-tenant": "acme"})
+    assert client.get("/limited", headers={"x-tenant": "acme"}).status == 429
+
+
+def test_per_route_limits_are_independent():
+    per_route = App()
+    first, second = five_a_minute(), five_a_minute()
+
+    @per_route.get("/a", middleware=[first])
+    async def a(request):
+        return {}
+
+    @per_route.get("/b", middleware=[second])
+    async def b(request):
+        return {}
+
+    client = TestClient(per_route)
+    for _ in range(5):
+        client.get("/a")
+    assert client.get("/a").status == 429
+    assert client.get("/b").status == 200
+
+
+def test_app_wide_limit_counts_every_route_together():
+    client = TestClient(limited_app(five_a_minute(), app_wide=True))
+    for _ in range(3):
+        client.get("/limited")
+    for _ in range(2):
+        client.get("/other")
+    assert client.get("/limited").status == 429
+    assert client.get("/nowhere").status == 429
+
+
+def test_two_policies_on_one_route_form_one_structured_field_list():
+    burst = five_a_minute(name="burst")
+    hourly = five_a_minute(name="hourly", limit=100, window=3600)
+    response = TestClient(limited_app(burst, hourly)).get("/limited")
+    # The inner middleware adds its fields first; the clock is 46 min into the hour.
+    assert response.headers["ratelimit-policy"] == '"hourly";q=100;w=3600, "burst";q=5;w=60'
+    assert response.headers["ratelimit"] == '"hourly";r=99;t=2760, "burst";r=4;t=60'
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"limit": 0, "window": 60},
+        {"limit": 5, "window": 0},
+        {"limit": 5, "window": 60, "cost": 6},
+        {"limit": 5, "window": 60, "name": 'bad"name'},
+        {"limit": 5, "window": 60, "algorithm": "leaky"},
+        {"limit": 5, "window": 60, "key": "cookie"},
+        {"limit": 5, "window": 60, "ipv6_prefix": 8},
+        {"limit": 5, "window": 60, "api_key_header": "x api key"},
+        {"limit": 5, "window": 60, "on_store_error": "ignore"},
+    ],
+)
+def test_invalid_configuration_is_refused_at_build_time(options):
+    with pytest.raises(ConfigError):
+        RateLimitConfig(**options)

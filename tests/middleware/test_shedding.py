@@ -1,0 +1,154 @@
+"""Load shedding under real concurrency on one event loop: admitted requests complete,
+the excess gets 503 with Retry-After at once, queued ones wait only briefly."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from daloy_edge import App, ConfigError
+from daloy_edge.middleware.shedding import LoadShedding, LoadSheddingConfig
+from daloy_edge.testing import TestClient, TestResponse
+
+
+def slow_app(shedding: LoadShedding, *, request_timeout: float = 10.0) -> App:
+    app = App(request_timeout=request_timeout)
+    app.use(shedding)
+
+    @app.get("/work")
+    async def work(request):
+        await asyncio.sleep(float(request.query.get("s", "0")))
+        return {"done": request.query.get("n")}
+
+    @app.get("/health")
+    async def health(request):
+        return {"status": "ok"}
+
+    return app
+
+
+async def timed(client: TestClient, url: str) -> tuple[TestResponse, float]:
+    start = time.monotonic()
+    response = await client.arequest("GET", url)
+    return response, time.monotonic() - start
+
+
+async def test_burst_admits_the_cap_and_sheds_the_rest_at_once():
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=4, max_queue=0))
+    with TestClient(slow_app(shedding)) as client:
+        results = await asyncio.gather(*(timed(client, "/work?s=0.4") for _ in range(20)))
+    admitted = [(r, t) for r, t in results if r.status == 200]
+    shed = [(r, t) for r, t in results if r.status == 503]
+    assert len(admitted) == 4 and len(shed) == 16
+    assert all(t >= 0.4 for _, t in admitted)
+    assert all(t < 0.2 for _, t in shed), "excess requests must not wait for the work"
+    assert all(r.headers["retry-after"] == "1" for r, _ in shed)
+    assert shed[0][0].json()["type"] == "urn:daloy-edge:problem:overloaded"
+    assert shedding.active == 0
+
+
+async def test_queued_request_runs_when_a_slot_frees_within_its_budget():
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=1, queue_timeout=2))
+    with TestClient(slow_app(shedding)) as client:
+        responses = await asyncio.gather(
+            client.arequest("GET", "/work?s=0.1"), client.arequest("GET", "/work?s=0.1")
+        )
+    assert [r.status for r in responses] == [200, 200]
+
+
+async def test_queued_request_is_shed_when_its_queue_budget_runs_out():
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=1, queue_timeout=0.05))
+    with TestClient(slow_app(shedding)) as client:
+        (first, _), (second, waited) = await asyncio.gather(
+            timed(client, "/work?s=0.5"), timed(client, "/work?s=0.5")
+        )
+    assert first.status == 200
+    assert second.status == 503
+    assert 0.05 <= waited < 0.3
+
+
+async def test_queue_beyond_its_bound_is_shed_immediately():
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=2, queue_timeout=2))
+    with TestClient(slow_app(shedding)) as client:
+        results = await asyncio.gather(*(timed(client, "/work?s=0.15") for _ in range(5)))
+    assert sorted(r.status for r, _ in results) == [200, 200, 200, 503, 503]
+    assert all(t < 0.1 for r, t in results if r.status == 503)
+
+
+async def test_queue_is_served_first_come_first_served():
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=5, queue_timeout=5))
+    finished: list[str] = []
+    with TestClient(slow_app(shedding)) as client:
+
+        async def run(n: int) -> None:
+            response = await client.arequest("GET", f"/work?s=0.02&n={n}")
+            finished.append(response.json()["done"])
+
+        tasks = []
+        for n in range(5):
+            tasks.append(asyncio.create_task(run(n)))
+            await asyncio.sleep(0.001)
+        await asyncio.gather(*tasks)
+    assert finished == ["0", "1", "2", "3", "4"]
+
+
+async def test_health_checks_are_exempt_from_shedding():
+    config = LoadSheddingConfig(max_concurrent=1, max_queue=0, exempt_paths=("/health",))
+    with TestClient(slow_app(LoadShedding(config))) as client:
+        busy = asyncio.create_task(client.arequest("GET", "/work?s=0.3"))
+        await asyncio.sleep(0.05)
+        assert (await client.arequest("GET", "/work")).status == 503
+        assert (await client.arequest("GET", "/health")).status == 200
+        assert (await busy).status == 200
+
+
+async def test_requests_cancelled_by_their_deadline_leave_no_slot_held():
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=3, queue_timeout=5))
+    with TestClient(slow_app(shedding, request_timeout=0.1)) as client:
+        responses = await asyncio.gather(*(client.arequest("GET", "/work?s=1") for _ in range(4)))
+        assert [r.status for r in responses] == [504] * 4
+        assert shedding.active == 0 and shedding.queued == 0
+        assert (await client.arequest("GET", "/work")).status == 200
+
+
+async def test_adaptive_mode_lowers_the_cap_while_latency_exceeds_the_target():
+    config = LoadSheddingConfig(max_concurrent=8, adaptive=True, target_latency=0.05)
+    shedding = LoadShedding(config)
+    with TestClient(slow_app(shedding)) as client:
+        await asyncio.gather(*(client.arequest("GET", "/work?s=0.1") for _ in range(8)))
+        await asyncio.gather(*(client.arequest("GET", "/work?s=0.1") for _ in range(8)))
+        assert shedding.limit == 6
+        for _ in range(16):
+            await client.arequest("GET", "/work")
+        assert shedding.limit == 7
+
+
+async def test_adaptive_cap_never_drops_below_min_concurrent():
+    config = LoadSheddingConfig(
+        max_concurrent=2, min_concurrent=2, adaptive=True, target_latency=0.001
+    )
+    shedding = LoadShedding(config)
+    with TestClient(slow_app(shedding)) as client:
+        for _ in range(32):
+            await client.arequest("GET", "/work?s=0.002")
+    assert shedding.limit == 2
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_concurrent": 0},
+        {"max_queue": -1},
+        {"queue_timeout": 0},
+        {"queue_timeout": 60},
+        {"retry_after": 0},
+        {"target_latency": 0},
+        {"min_concurrent": 100},
+        {"exempt_paths": ("health",)},
+    ],
+)
+def test_invalid_configuration_is_refused_at_build_time(options):
+    with pytest.raises(ConfigError):
+        LoadSheddingConfig(**options)

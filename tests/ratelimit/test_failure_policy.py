@@ -1,0 +1,165 @@
+"""Redis frozen, stopped or unreachable: fail open or closed as configured, within the
+timeout, and say so in the log."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from daloy_edge import App
+from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
+from daloy_edge.ratelimit import (
+    FailurePolicy,
+    RateLimiter,
+    StoreUnavailable,
+    UpstashREST,
+    UpstashStore,
+)
+from daloy_edge.testing import TestClient
+from daloy_edge.transport import HttpxTransport
+from tests.support.redis_server import RedisServer, ShimServer, free_port, redis_and_shim
+
+TIMEOUT = 0.3
+# Scheduling slack on a shared, loaded machine; the bound is still far below the
+# seconds a hung connection would otherwise take.
+SLACK = 0.7
+
+
+@pytest.fixture(scope="module")
+def own_stack() -> Iterator[tuple[RedisServer, ShimServer]]:
+    with redis_and_shim() as stack:
+        yield stack
+
+
+@pytest.fixture
+async def frozen_store(own_stack: tuple[RedisServer, ShimServer]) -> AsyncIterator[UpstashStore]:
+    """A warmed-up store whose Redis is then frozen (accepts, never answers)."""
+    server, shim = own_stack
+    transport = HttpxTransport()
+    rest = UpstashREST(shim.url, shim.token, transport=transport)
+    store = UpstashStore(rest, timeout=TIMEOUT, first_timeout=TIMEOUT)
+    warm = UpstashStore(UpstashREST(shim.url, shim.token, transport=transport), timeout=10)
+    await RateLimiter(limit=5, window=60, store=warm).check("warm-up")
+    server.pause()
+    try:
+        yield store
+    finally:
+        server.resume()
+        await transport.aclose()
+
+
+async def test_fail_open_admits_within_the_timeout_when_redis_hangs(frozen_store: UpstashStore):
+    limiter = RateLimiter(limit=5, window=60, store=frozen_store, on_store_error="fail_open")
+    start = time.monotonic()
+    decision = await limiter.check("client")
+    elapsed = time.monotonic() - start
+    assert decision.allowed and decision.degraded
+    assert TIMEOUT <= elapsed < TIMEOUT + SLACK
+
+
+async def test_fail_closed_raises_within_the_timeout_when_redis_hangs(frozen_store: UpstashStore):
+    limiter = RateLimiter(limit=5, window=60, store=frozen_store, on_store_error="fail_closed")
+    start = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="no answer within"):
+        await limiter.check("client")
+    assert time.monotonic() - start < TIMEOUT + SLACK
+
+
+async def test_fail_closed_route_answers_503_problem_when_redis_hangs(frozen_store: UpstashStore):
+    app = App()
+    limit = RateLimit(RateLimitConfig(limit=5, window=60, store=frozen_store))
+
+    @app.get("/limited", middleware=[limit])
+    async def limited(request):
+        return {"ok": True}
+
+    start = time.monotonic()
+    response = await TestClient(app).arequest("GET", "/limited")
+    assert time.monotonic() - start < TIMEOUT + SLACK
+    assert response.status == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"] == "urn:daloy-edge:problem:rate-limit-unavailable"
+
+
+async def test_fail_open_route_serves_without_a_ratelimit_state_when_redis_hangs(
+    frozen_store: UpstashStore,
+):
+    app = App()
+    config = RateLimitConfig(limit=5, window=60, store=frozen_store, on_store_error="fail_open")
+
+    @app.get("/limited", middleware=[RateLimit(config)])
+    async def limited(request):
+        return {"ok": True}
+
+    response = await TestClient(app).arequest("GET", "/limited")
+    assert response.status == 200
+    assert response.headers["ratelimit-policy"] == '"default";q=5;w=60'
+    assert "ratelimit" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"), [("fail_open", "failing open"), ("fail_closed", "failing closed")]
+)
+async def test_store_failure_is_logged_under_either_policy(
+    frozen_store: UpstashStore,
+    caplog: pytest.LogCaptureFixture,
+    policy: FailurePolicy,
+    message: str,
+):
+    limiter = RateLimiter(limit=5, window=60, store=frozen_store, on_store_error=policy)
+    with (
+        caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"),
+        contextlib.suppress(StoreUnavailable),
+    ):
+        await limiter.check("203.0.113.9")
+    assert message in caplog.text
+    assert "203.0.113.9" not in caplog.text
+
+
+async def test_only_the_first_call_gets_the_longer_first_timeout(
+    own_stack: tuple[RedisServer, ShimServer], frozen_store: UpstashStore
+):
+    _, shim = own_stack
+    transport = HttpxTransport()
+    rest = UpstashREST(shim.url, shim.token, transport=transport)
+    limiter = RateLimiter(
+        limit=5, window=60, store=UpstashStore(rest, timeout=0.2, first_timeout=0.8)
+    )
+    waits = []
+    for _ in range(2):
+        start = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await limiter.check("client")
+        waits.append(time.monotonic() - start)
+    await transport.aclose()
+    assert 0.8 <= waits[0] < 0.8 + SLACK
+    assert 0.2 <= waits[1] < 0.2 + SLACK
+
+
+async def test_fail_closed_at_once_when_redis_is_stopped():
+    with redis_and_shim() as (server, shim):
+        transport = HttpxTransport()
+        store = UpstashStore(UpstashREST(shim.url, shim.token, transport=transport), timeout=5)
+        await RateLimiter(limit=5, window=60, store=store).check("warm-up")
+        server.stop()
+        limiter = RateLimiter(limit=5, window=60, store=store)
+        start = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="redis is unavailable"):
+            await limiter.check("client")
+        assert time.monotonic() - start < 2.5  # an error reply, not the 5 s timeout
+        await transport.aclose()
+
+
+async def test_fail_open_when_the_endpoint_refuses_connections():
+    transport = HttpxTransport()
+    rest = UpstashREST(f"http://127.0.0.1:{free_port()}", "token", transport=transport)
+    limiter = RateLimiter(
+        limit=5, window=60, store=UpstashStore(rest, timeout=5), on_store_error="fail_open"
+    )
+    decision = await limiter.check("client")
+    assert decision.allowed and decision.degraded
+    await transport.aclose()

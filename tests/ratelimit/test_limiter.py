@@ -1,0 +1,116 @@
+"""The limiter's own duties: seconds for HTTP, the block cache, hashing, the public surface."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from daloy_edge import ConfigError
+from daloy_edge.ratelimit import GCRA, MemoryStore, RateLimiter
+from daloy_edge.ratelimit._blocks import BlockCache
+
+START = 1_700_000_040.0
+
+
+class Clock:
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_durations_are_rounded_up_to_whole_seconds():
+    clock = Clock()
+    limiter = RateLimiter(limit=2, window=3, algorithm="gcra", clock=clock)
+    await limiter.check("c")
+    await limiter.check("c")
+    denied = await limiter.check("c")
+    # GCRA: one request per 1.5 s; a Retry-After of 1 would invite an early retry.
+    assert (denied.allowed, denied.retry_after_s, denied.reset_s) == (False, 2, 3)
+
+
+async def test_denied_identity_is_answered_from_the_block_cache_until_its_retry_time():
+    store = MemoryStore()
+    clock = Clock()
+    limiter = RateLimiter(limit=1, window=60, algorithm="fixed_window", store=store, clock=clock)
+    await limiter.check("c")
+    await limiter.check("c")
+    entries_before = dict(store._entries)
+    clock.now += 30
+    blocked = await limiter.check("c")
+    assert not blocked.allowed and blocked.retry_after_s == 30
+    assert dict(store._entries) == entries_before
+
+
+def test_block_cache_stays_within_its_bound():
+    cache = BlockCache(100)
+    for i in range(1_000):
+        cache.add(f"k{i}", until_ms=10_000 + i, now_ms=0)
+    assert len(cache) == 100
+    assert cache.get("k999", now_ms=0) == 10_999
+
+
+def test_block_cache_drops_expired_blocks_first():
+    cache = BlockCache(2)
+    cache.add("expired", until_ms=10, now_ms=0)
+    cache.add("live", until_ms=1_000, now_ms=0)
+    cache.add("new", until_ms=1_000, now_ms=500)
+    assert cache.get("live", now_ms=500) == 1_000
+    assert cache.get("new", now_ms=500) == 1_000
+
+
+async def test_identities_are_hashed_before_they_reach_the_store():
+    store = MemoryStore()
+    await RateLimiter(limit=5, window=60, store=store, algorithm=GCRA).check("alice@example.com")
+    (key,) = store._entries
+    assert key.startswith("daloy:rl:default:gcra:")
+    assert "alice" not in key
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"limit": 10**9, "window": 10**6},
+        {"limit": 1, "window": 400 * 86_400},
+        {"limit": 5, "window": 60, "block_cache_size": -1},
+        {"limit": 5, "window": 0.0001},
+    ],
+)
+def test_limiter_refuses_unworkable_settings(options):
+    with pytest.raises(ConfigError):
+        RateLimiter(**options)
+
+
+PINNED = {
+    "daloy_edge.ratelimit": [
+        "ALGORITHMS",
+        "FIXED_WINDOW",
+        "GCRA",
+        "SLIDING_WINDOW",
+        "Algorithm",
+        "AlgorithmName",
+        "Counters",
+        "Decision",
+        "FailurePolicy",
+        "MemoryStore",
+        "Quota",
+        "RateLimitStore",
+        "RateLimiter",
+        "StoreUnavailable",
+        "UpstashCommands",
+        "UpstashError",
+        "UpstashNonceStore",
+        "UpstashREST",
+        "UpstashStore",
+        "Verdict",
+    ],
+    "daloy_edge.middleware.ratelimit": ["KeyFunction", "KeyName", "RateLimit", "RateLimitConfig"],
+    "daloy_edge.middleware.shedding": ["LoadShedding", "LoadSheddingConfig"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(PINNED))
+def test_public_surface_is_pinned(module):
+    assert sorted(importlib.import_module(module).__all__) == sorted(PINNED[module])

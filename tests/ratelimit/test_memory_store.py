@@ -1,0 +1,55 @@
+"""The in-process store stays within its bound and forgets expired counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge import ConfigError
+from daloy_edge.ratelimit import FIXED_WINDOW, MemoryStore, Quota
+
+NOW = 1_700_000_000_000
+
+
+async def spend(store: MemoryStore, key: str, now: int, window: int = 1_000) -> None:
+    await store.check(FIXED_WINDOW, FIXED_WINDOW.keys(key, now, window), now, Quota(10, window))
+
+
+async def test_memory_store_never_holds_more_than_max_keys():
+    store = MemoryStore(max_keys=50)
+    for i in range(500):
+        await spend(store, f"client-{i}", NOW)
+    assert len(store) == 50
+
+
+async def test_memory_store_evicts_expired_counters_before_live_ones():
+    store = MemoryStore(max_keys=3)
+    await spend(store, "short-lived", NOW, window=1_000)
+    await spend(store, "live-1", NOW, window=600_000)
+    await spend(store, "live-2", NOW, window=600_000)
+    later = NOW + 5_000  # the first counter (and its skew margin) has expired
+    await spend(store, "newcomer", later, window=600_000)
+    assert store.get(FIXED_WINDOW.keys("live-1", later, 600_000)[0]) == 1
+    assert store.get(FIXED_WINDOW.keys("live-2", later, 600_000)[0]) == 1
+
+
+async def test_memory_store_evicts_the_least_recently_written_when_all_are_live():
+    store = MemoryStore(max_keys=2)
+    await spend(store, "old", NOW, window=600_000)
+    await spend(store, "recent", NOW, window=600_000)
+    await spend(store, "old", NOW, window=600_000)
+    await spend(store, "newcomer", NOW, window=600_000)
+    assert store.get(FIXED_WINDOW.keys("old", NOW, 600_000)[0]) == 2
+    assert store.get(FIXED_WINDOW.keys("recent", NOW, 600_000)[0]) is None
+
+
+async def test_memory_store_forgets_a_count_once_it_expires():
+    store = MemoryStore()
+    quota = Quota(10, 1_000)
+    await store.check(FIXED_WINDOW, ["k"], NOW, quota)  # lives 1 s + 1 s skew margin
+    assert (await store.check(FIXED_WINDOW, ["k"], NOW + 1_999, quota)).remaining == 8
+    assert (await store.check(FIXED_WINDOW, ["k"], NOW + 3_999, quota)).remaining == 9
+
+
+def test_memory_store_refuses_a_zero_bound():
+    with pytest.raises(ConfigError):
+        MemoryStore(max_keys=0)

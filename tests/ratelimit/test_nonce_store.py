@@ -1,0 +1,44 @@
+"""Webhook replay refusal across instances: ``SET key 1 NX PX ttl`` in a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+from daloy_edge.ratelimit import UpstashNonceStore, UpstashREST
+from daloy_edge.types import NonceStore
+from tests.support.redis_server import RedisServer, ShimServer
+
+
+def test_upstash_nonce_store_satisfies_the_nonce_store_protocol(rest: UpstashREST):
+    store: NonceStore = UpstashNonceStore(rest)
+    assert callable(store.add_if_absent)
+
+
+async def test_replayed_webhook_nonce_is_refused_by_another_instance(rest: UpstashREST):
+    first_instance = UpstashNonceStore(rest, timeout=10)
+    second_instance = UpstashNonceStore(rest, timeout=10)
+    assert await first_instance.add_if_absent("t=1700000000,v1=abc", 300) is True
+    assert await second_instance.add_if_absent("t=1700000000,v1=abc", 300) is False
+
+
+async def test_nonce_is_accepted_again_after_its_ttl(rest: UpstashREST):
+    store = UpstashNonceStore(rest, timeout=10)
+    assert await store.add_if_absent("nonce", 0.2) is True
+    await asyncio.sleep(0.3)
+    assert await store.add_if_absent("nonce", 0.2) is True
+
+
+async def test_nonce_add_is_one_round_trip_with_set_nx_px(rest: UpstashREST, shim: ShimServer):
+    await UpstashNonceStore(rest, timeout=10).add_if_absent("nonce", 60)
+    assert shim.stats() == {"requests": 1, "commands": {"SET": 1}}
+
+
+async def test_nonce_keys_are_hashed_not_stored_in_clear(
+    rest: UpstashREST, redis_server: RedisServer
+):
+    await UpstashNonceStore(rest, timeout=10).add_if_absent("raw-signature-value", 60)
+    keys = [k.decode() for k in redis_server.client().keys("*")]
+    assert len(keys) == 1
+    assert keys[0].startswith("daloy:nonce:")
+    assert "raw-signature-value" not in keys[0]
+    assert 0 < redis_server.client().pttl(keys[0]) <= 60_000

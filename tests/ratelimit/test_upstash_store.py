@@ -1,0 +1,160 @@
+"""The Upstash store against the shim and a real Redis: round trips, NOSCRIPT, the block
+cache, the upstash-redis client, and the transport's security rules."""
+
+from __future__ import annotations
+
+import pytest
+from upstash_redis.asyncio import Redis as UpstashClient
+
+from daloy_edge import ConfigError, Secret
+from daloy_edge.ratelimit import (
+    FIXED_WINDOW,
+    GCRA,
+    Quota,
+    RateLimiter,
+    StoreUnavailable,
+    UpstashError,
+    UpstashREST,
+    UpstashStore,
+)
+from daloy_edge.transport import HttpxTransport
+from tests.support.redis_server import RedisServer, ShimServer
+
+NOW = 1_700_000_000_000
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def warm(store: UpstashStore) -> None:
+    """Load the script into Redis' cache, as the first check of a process does."""
+    await store.check(GCRA, GCRA.keys("warm-up", NOW, 1000), NOW, Quota(1, 1000))
+
+
+async def test_check_is_exactly_one_round_trip(rest: UpstashREST, shim: ShimServer):
+    store = UpstashStore(rest, timeout=10)
+    await warm(store)
+    shim.reset()
+    verdict = await store.check(GCRA, GCRA.keys("client", NOW, 60_000), NOW, Quota(5, 60_000))
+    assert verdict.allowed
+    assert shim.stats() == {"requests": 1, "commands": {"EVALSHA": 1}}
+
+
+async def test_recovers_from_noscript_after_script_flush_with_one_eval(
+    rest: UpstashREST, shim: ShimServer, redis_server: RedisServer
+):
+    store = UpstashStore(rest, timeout=10)
+    await warm(store)
+    redis_server.client().script_flush()
+    shim.reset()
+    keys = FIXED_WINDOW.keys("client", NOW, 60_000)
+    first = await store.check(FIXED_WINDOW, keys, NOW, Quota(5, 60_000))
+    assert first.allowed and first.remaining == 4
+    assert shim.stats() == {"requests": 2, "commands": {"EVALSHA": 1, "EVAL": 1}}
+    shim.reset()
+    second = await store.check(FIXED_WINDOW, keys, NOW, Quota(5, 60_000))
+    assert second.remaining == 3
+    assert shim.stats() == {"requests": 1, "commands": {"EVALSHA": 1}}
+
+
+async def test_blocked_key_costs_no_round_trip_until_it_may_retry(
+    rest: UpstashREST, shim: ShimServer
+):
+    clock = Clock(1_700_000_040.0)  # a minute boundary
+    store = UpstashStore(rest, timeout=10)
+    await warm(store)
+    limiter = RateLimiter(limit=2, window=60, algorithm="fixed_window", store=store, clock=clock)
+    assert (await limiter.check("client")).allowed
+    assert (await limiter.check("client")).allowed
+    shim.reset()
+    denied = await limiter.check("client")
+    assert not denied.allowed
+    assert shim.requests() == 1
+    shim.reset()
+    clock.now += 59.5
+    cached = await limiter.check("client")
+    assert not cached.allowed and cached.retry_after_s == 1
+    assert shim.requests() == 0
+    clock.now += 0.5
+    assert (await limiter.check("client")).allowed
+    assert shim.requests() == 1
+
+
+async def test_accepts_the_upstash_redis_client_with_one_round_trip(shim: ShimServer):
+    client = UpstashClient(shim.url, shim.token, rest_retries=0, allow_telemetry=False)
+    try:
+        store = UpstashStore(client, timeout=10)
+        await warm(store)
+        shim.reset()
+        verdict = await store.check(GCRA, GCRA.keys("c", NOW, 60_000), NOW, Quota(5, 60_000))
+        assert verdict.allowed and verdict.remaining == 4
+        assert shim.stats() == {"requests": 1, "commands": {"EVALSHA": 1}}
+    finally:
+        await client.close()
+
+
+async def test_upstash_redis_client_recovers_from_noscript(
+    shim: ShimServer, redis_server: RedisServer
+):
+    client = UpstashClient(shim.url, shim.token, rest_retries=0, allow_telemetry=False)
+    try:
+        store = UpstashStore(client, timeout=10)
+        await warm(store)
+        redis_server.client().script_flush()
+        shim.reset()
+        verdict = await store.check(GCRA, GCRA.keys("c", NOW, 60_000), NOW, Quota(5, 60_000))
+        assert verdict.allowed
+        assert shim.requests() == 2
+    finally:
+        await client.close()
+
+
+async def test_wrong_token_makes_the_store_unavailable(shim: ShimServer):
+    transport = HttpxTransport()
+    try:
+        store = UpstashStore(UpstashREST(shim.url, "not-the-token", transport=transport))
+        with pytest.raises(StoreUnavailable, match="Unauthorized"):
+            await store.check(GCRA, ("k",), NOW, Quota(5, 60_000))
+    finally:
+        await transport.aclose()
+
+
+async def test_rest_reports_redis_error_text(rest: UpstashREST):
+    with pytest.raises(UpstashError, match=r"^ERR "):
+        await rest.execute(["INCRBY", "k", "not-a-number"])
+
+
+async def test_rest_returns_plain_results(rest: UpstashREST):
+    assert await rest.execute(["SET", "k", "v"]) == "OK"
+    assert await rest.execute(["GET", "k"]) == "v"
+
+
+def test_refuses_to_send_the_token_over_plain_http_to_a_remote_host():
+    with pytest.raises(ConfigError, match="https"):
+        UpstashREST("http://eu1-example.upstash.io", "token")
+
+
+def test_plain_http_to_loopback_is_allowed_for_local_development():
+    assert UpstashREST("http://127.0.0.1:8079", "token").url == "http://127.0.0.1:8079/"
+    assert UpstashREST("http://[::1]:8079", "token").url == "http://[::1]:8079/"
+
+
+def test_refuses_credentials_in_the_url():
+    with pytest.raises(ConfigError, match="credentials"):
+        UpstashREST("https://user:pass@eu1-example.upstash.io", "token")
+
+
+def test_refuses_an_empty_token():
+    with pytest.raises(ConfigError, match="empty"):
+        UpstashREST("https://eu1-example.upstash.io", "")
+
+
+def test_token_never_appears_in_repr():
+    rest = UpstashREST("https://eu1-example.upstash.io", Secret("s3cr3t-token"))
+    assert "s3cr3t" not in repr(rest)
+    assert "s3cr3t" not in repr(UpstashStore(rest))
