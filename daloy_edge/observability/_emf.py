@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, cast
 
 from daloy_edge._errors import ConfigError
+from daloy_edge.observability._record import encode
 from daloy_edge.types import JSON
 
 if TYPE_CHECKING:
@@ -143,6 +144,24 @@ def _request_directive(namespace: str) -> list[JSON]:
     )
     aws = cast("dict[str, JSON]", template["_aws"])
     return cast("list[JSON]", aws["CloudWatchMetrics"])
+
+
+@functools.lru_cache(maxsize=8)
+def _request_directive_json(namespace: str) -> str:
+    return encode(cast("dict[str, JSON]", {"d": _request_directive(namespace)}))[5:-1]
+
+
+def encode_request_metrics(document: dict[str, JSON], namespace: str) -> str:
+    """One EMF line for a :func:`request_metrics` document; the constant metric directive
+    is encoded once per namespace and spliced in."""
+    aws = cast("dict[str, JSON]", document.pop("_aws"))
+    try:
+        head = encode(document)
+    finally:
+        document["_aws"] = aws
+    stamp = int(cast(int, aws["Timestamp"]))
+    directive = _request_directive_json(namespace)
+    return f'{head[:-1]},"_aws":{{"Timestamp":{stamp},"CloudWatchMetrics":{directive}}}}}'
 
 
 def request_metrics(

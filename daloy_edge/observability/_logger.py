@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from daloy_edge._errors import ConfigError
-from daloy_edge.observability._emf import request_metrics
+from daloy_edge.observability._emf import encode_request_metrics, request_metrics
 from daloy_edge.observability._otel import OTelBridge
 from daloy_edge.observability._record import (
     SEVERITIES,
@@ -168,6 +168,8 @@ class RequestLog:
         self._resources: dict[str, dict[str, str]] = {}
         self._on_lambda: dict[str, bool] = {}
         self._extra_resource: dict[str, str] = {}
+        self._last_runtime: str | None = None
+        self._resource_json = "{}"
         self._otel = OTelBridge(enabled=config.otel, provider=config.tracer_provider)
 
     @classmethod
@@ -188,6 +190,7 @@ class RequestLog:
         """Add resource attributes (adapters call this with what only they know)."""
         self._extra_resource.update(attributes)
         self._resources.clear()
+        self._last_runtime = None
 
     def resource(self, runtime: str) -> dict[str, str]:
         """The resource attributes for ``runtime`` (computed once per runtime)."""
@@ -196,6 +199,9 @@ class RequestLog:
             found = detect_resource(self.config.env, runtime, service_name=self.config.service_name)
             found.update(self._extra_resource)
             self._resources[runtime] = found
+        if runtime != self._last_runtime:
+            self._last_runtime = runtime
+            self._resource_json = encode(dict(found))
         return found
 
     def _lambda(self, runtime: str) -> bool:
@@ -270,7 +276,21 @@ class RequestLog:
 
     def emit(self, record: dict[str, JSON]) -> None:
         """Encode ``record`` once and hand it to every sink (a failing sink is skipped)."""
-        line = encode(record)
+        resource = record.get("Resource")
+        last = self._last_runtime
+        if (
+            isinstance(resource, dict)
+            and last is not None
+            and resource is self._resources.get(last)
+        ):
+            # The resource is the same object on every record: splice its cached encoding
+            # in instead of serialising it again per request.
+            del record["Resource"]
+            head = encode(record)
+            record["Resource"] = resource
+            line = f'{head[:-1]},"Resource":{self._resource_json}}}'
+        else:
+            line = encode(record)
         for sink in self._sinks:
             _safe_emit(sink, record, line)
 
@@ -336,7 +356,7 @@ class RequestLog:
             timestamp_ms=active.start_ns // 1_000_000,
             trace_id=active.trace.trace_id,
         )
-        line = encode(document)
+        line = encode_request_metrics(document, self.config.metrics_namespace)
         for sink in self._metric_sinks:
             _safe_emit(sink, document, line)
 

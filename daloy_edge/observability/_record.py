@@ -56,13 +56,16 @@ def severity_for_status(status: int) -> str:
     return "INFO"
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+
+
 def encode(record: dict[str, JSON]) -> str:
     """One line of JSON; every control character and non-ASCII byte is escaped.
 
     Escaping CR, LF, ANSI ESC, C1 controls and U+2028/2029 means a user-controlled
     string can neither forge a second log line nor drive a terminal.
     """
-    return json.dumps(record, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(record)
 
 
 def log_record(

@@ -44,6 +44,29 @@ LambdaHandler = Callable[[LambdaEvent, LambdaContext | None], LambdaResult]
 """``def handler(event, context) -> dict`` as the Lambda runtime calls it."""
 
 
+def run_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on ``loop`` as a real task.
+
+    Most invocations never wait on I/O, so the task's first step already finishes it:
+    that step is run with one loop iteration (``_run_once``) instead of a full
+    ``run_until_complete``, whose set-up and tear-down cost more than serving ``/health``.
+    A task that does wait continues under ``run_until_complete`` as usual. Event loops
+    without ``_run_once`` (not CPython's) always take the usual path.
+    """
+    run_once = getattr(loop, "_run_once", None)
+    if run_once is None or loop.is_running():
+        return loop.run_until_complete(coro)
+    task = loop.create_task(coro)
+    asyncio.events._set_running_loop(loop)
+    try:
+        run_once()
+    finally:
+        asyncio.events._set_running_loop(None)
+    if task.done():
+        return task.result()
+    return loop.run_until_complete(task)
+
+
 class _Container:
     """What lives as long as the execution environment: the loop and the built app."""
 
@@ -58,7 +81,7 @@ class _Container:
         loop = self.loop
         if loop is None or loop.is_closed():
             loop = self.loop = asyncio.new_event_loop()
-        return loop.run_until_complete(coro)
+        return run_on(loop, coro)
 
     def start(self) -> Handler:
         # Start-up hooks run once per container, before the first request is served.
