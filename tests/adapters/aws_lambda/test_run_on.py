@@ -1,0 +1,59 @@
+"""The one-iteration fast path runs tasks exactly like run_until_complete would."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from daloy_edge_aws_lambda._handler import run_on
+
+
+@pytest.fixture
+def loop():
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def test_coroutine_that_never_waits_finishes_in_one_step(loop) -> None:
+    async def quick() -> str:
+        assert asyncio.current_task() is not None
+        return "done"
+
+    assert run_on(loop, quick()) == "done"
+
+
+def test_coroutine_that_waits_continues_on_the_loop(loop) -> None:
+    async def waits() -> int:
+        await asyncio.sleep(0.01)
+        value = await asyncio.to_thread(lambda: 41)
+        return value + 1
+
+    assert run_on(loop, waits()) == 42
+
+
+def test_exception_propagates(loop) -> None:
+    async def fails() -> None:
+        raise ValueError("bad")
+
+    with pytest.raises(ValueError, match="bad"):
+        run_on(loop, fails())
+
+
+def test_timeouts_still_fire(loop) -> None:
+    async def slow() -> None:
+        async with asyncio.timeout(0.01):
+            await asyncio.sleep(5)
+
+    with pytest.raises(TimeoutError):
+        run_on(loop, slow())
+
+
+def test_no_running_loop_is_left_behind(loop) -> None:
+    async def quick() -> int:
+        return 1
+
+    run_on(loop, quick())
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()
