@@ -23,7 +23,7 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     max_body = int(env.get("DALOY_MAX_BODY_BYTES", "1048576") or "1048576")
     app = App(env=env, request_timeout=timeout_ms / 1000, max_body=max_body)
     core_routes.install(app)
-    browser.install(app, env)
+    browser.install(app, env, nonce_store=abuse.nonce_store(env))
     abuse.install(app, env)
     identity.install(app, env)
     egress.install(app, env)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from daloy_edge._errors import ConfigError, Unauthorized
+from daloy_edge._errors import ConfigError, ServiceUnavailable, Unauthorized
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
@@ -94,7 +94,16 @@ class VerifyWebhook:
             request.state[WEBHOOK_REASON] = "signature"
             raise _refused() from None
         key = "webhook:" + delivery.replay_key
-        if not await config.store.add_if_absent(key, self._ttl(delivery)):
+        try:
+            fresh = await config.store.add_if_absent(key, self._ttl(delivery))
+        except Exception:
+            # Without the replay store a replay cannot be told apart: refuse with 503 so
+            # the sender retries later, never accept unchecked.
+            request.state[WEBHOOK_REASON] = "replay-store-unavailable"
+            raise ServiceUnavailable(
+                "webhook replay store unavailable", headers={"retry-after": "5"}
+            ) from None
+        if not fresh:
             request.state[WEBHOOK_REASON] = "replay"
             raise _refused()
         return delivery

@@ -140,3 +140,31 @@ def test_failure_is_one_opaque_problem(clock):
     details = {stale.json()["detail"], forged.json()["detail"]}
     assert len(details) == 1
     assert "invalid webhook" in details.pop()
+
+
+def test_delivery_is_refused_when_the_replay_store_is_down(clock):
+    class DownStore:
+        async def add_if_absent(self, key: str, ttl_s: float) -> bool:
+            raise ConnectionError("redis unreachable")
+
+    config = WebhookConfig(secrets=KeyRing([SECRET]), clock=clock, store=DownStore())
+    app = App()
+    seen: list[bytes] = []
+
+    @app.post("/hook", middleware=[VerifyWebhook(config)])
+    async def hook(request):
+        seen.append(await request.body())
+        return {"received": True}
+
+    client = TestClient(app)
+    response = client.post(
+        "/hook",
+        content=BODY,
+        headers={
+            "content-type": "application/json",
+            "x-signature": signature(int(clock.now), BODY),
+        },
+    )
+    assert response.status == 503
+    assert response.headers["retry-after"] == "5"
+    assert seen == []

@@ -70,6 +70,32 @@ async def test_instances_configured_with_upstash_share_one_quota(
     assert shim.requests() >= 6
 
 
+async def test_webhook_replay_is_refused_across_instances_sharing_upstash(
+    stack: tuple[RedisServer, ShimServer],
+):
+    import hashlib
+    import hmac
+    import time
+
+    server, shim = stack
+    server.client().flushall()
+    secret = "shared-webhook-secret-0123456789"
+    env = {
+        "DALOY_RATE_LIMIT_URL": shim.url,
+        "DALOY_RATE_LIMIT_TOKEN": shim.token,
+        "DALOY_WEBHOOK_SECRETS": secret,
+    }
+    body = b'{"event":"paid"}'
+    t = int(time.time())
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"content-type": "application/json", "x-signature": f"t={t},v1={mac}"}
+    first, second = TestClient(create_app(env)), TestClient(create_app(env))
+    accepted = await first.arequest("POST", "/webhooks/ingest", content=body, headers=headers)
+    replayed = await second.arequest("POST", "/webhooks/ingest", content=body, headers=headers)
+    assert (accepted.status, replayed.status) == (200, 401)
+    assert any(k.startswith(b"daloy:nonce:") for k in server.client().scan_iter("daloy:nonce:*"))
+
+
 def test_building_the_app_with_upstash_configured_imports_no_http_client():
     code = (
         "import sys; import examples.secure_app; "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from daloy_edge_aws_lambda._handler import run_on
 
 
