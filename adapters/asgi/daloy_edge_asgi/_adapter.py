@@ -83,6 +83,11 @@ class ASGIApp:
 
     The client address is the socket peer from the server; forwarded headers are only
     believed through the app's trusted-proxy configuration, never here.
+
+    Security: turn the server's own forwarded-header handling off (``uvicorn
+    --no-proxy-headers``; by default uvicorn believes ``X-Forwarded-For`` from
+    127.0.0.1), or it replaces the peer address before the app's trusted-proxy
+    configuration is consulted.
     """
 
     def __init__(self, app: App) -> None:
