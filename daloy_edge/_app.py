@@ -141,7 +141,7 @@ class App(Router):
             self._run_build_checks()
             render = error_renderer(debug=self.debug)
             dispatch = self.compile(render)
-            inner = chain([Deadline(self.request_timeout), *self._middleware], dispatch, render)
+            inner = chain(self._middleware, dispatch, render)
             self._handler = self._boundary(inner, render)
         return self._handler
 
@@ -160,36 +160,39 @@ class App(Router):
     def _boundary(self, inner: Handler, render: ErrorRenderer) -> Handler:
         limits, clock, max_body = self.limits, self.clock, self.max_body
         observers, timing = self._observers, self.expose_server_timing
-        # Requests the sanitation guard rejects never reach middleware; app-wide middleware
-        # that only adds response headers can still mark those answers (``on_rejected``).
+        deadline = Deadline(self.request_timeout)
+        # Requests the sanitation guard rejects, and requests cut off by the deadline, never
+        # get an answer from the middleware; app-wide middleware that only adds response
+        # headers can still mark those answers (``on_rejected``).
         on_rejected = [h for mw in self._middleware if (h := getattr(mw, "on_rejected", None))]
         starters = [f for o in observers if callable(f := getattr(o, "on_request", None))]
         detail = self.server_timing_phases
 
+        def rejected(request: Request, exc: Exception) -> Response:
+            response = render(request, exc)
+            for hook in on_rejected:
+                hook(request, response)
+            return response
+
         async def handle(request: Request) -> Response:
             start = clock()
-            request.request_id = _request_id(request.headers.get("x-request-id"))
+            request.request_id = _request_id(request.headers.get_all("x-request-id"))
             request.max_body = max_body
             for on_request in starters:
                 _start(on_request, request)
             try:
                 check_request(request, limits)
+                # ``inner`` renders every error itself; only the deadline's 504 gets here.
+                response = await deadline(request, inner)
             except Exception as exc:
-                response = render(request, exc)
-                for hook in on_rejected:
-                    hook(request, response)
-            else:
-                try:
-                    response = await inner(request)
-                except Exception as exc:
-                    response = render(request, exc)
+                response = rejected(request, exc)
             duration = clock() - start
             response.headers["x-request-id"] = request.request_id
             if timing:
                 phases = detail(request) if callable(detail) else detail
                 response.headers["server-timing"] = _server_timing(request, duration, phases)
             if request.method == "HEAD":
-                response.body, response.stream = b"", None
+                _strip_head_body(response)
             for observer in observers:
                 _notify(observer, request, response, duration)
             return response
@@ -203,10 +206,19 @@ class App(Router):
         return await self.build()(request)
 
 
-def _request_id(inbound: str | None) -> str:
-    if inbound is not None and _REQUEST_ID.match(inbound):
-        return inbound
+def _request_id(inbound: list[str]) -> str:
+    # A repeated header is ambiguous (gateways join, keep the first or keep the last).
+    if len(inbound) == 1 and _REQUEST_ID.match(inbound[0]):
+        return inbound[0]
     return new_request_id()
+
+
+def _strip_head_body(response: Response) -> None:
+    """Drop the body of a HEAD answer, keeping the length the GET body would have had."""
+    bodiless = response.status in (204, 304)
+    if response.stream is None and not bodiless and "content-length" not in response.headers:
+        response.headers["content-length"] = str(len(response.body))
+    response.body, response.stream = b"", None
 
 
 def new_request_id() -> str:

@@ -29,15 +29,20 @@ def _pairs(pairs: list[tuple[str, JSON]]) -> dict[str, JSON]:
     return result
 
 
-def _int(text: str) -> int:
-    if len(text) > MAX_NUMBER_DIGITS:
+def _check_digits(text: str) -> None:
+    # Digits are what cost (and what CPython's int limit counts); a sign, point or
+    # exponent marker is not one.
+    if len(text) > MAX_NUMBER_DIGITS and sum(ch.isdigit() for ch in text) > MAX_NUMBER_DIGITS:
         raise UnsafeJSON("number too long")
+
+
+def _int(text: str) -> int:
+    _check_digits(text)
     return int(text)
 
 
 def _float(text: str) -> float:
-    if len(text) > MAX_NUMBER_DIGITS:
-        raise UnsafeJSON("number too long")
+    _check_digits(text)
     return float(text)
 
 

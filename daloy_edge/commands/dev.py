@@ -105,7 +105,16 @@ def run(args: argparse.Namespace) -> int:
     # lets the dev key be deleted below instead of the process dying with it on disk.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", server_header=False)
+        # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from
+        # 127.0.0.1 on its own; only the app's trusted-proxy setting may decide that.
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            server_header=False,
+            proxy_headers=False,
+        )
     finally:
         if "DALOY_JWKS_FILE" in generated:
             _devkey.remove_dev_key(state)

@@ -85,7 +85,9 @@ class Session(MutableMapping[str, JSON]):
         to it."""
         if not self.pinned:
             self.pinned = True
-            self.modified = True
+            # A session holding values is kept anyway; only an empty one needs a new cookie.
+            if not self._data:
+                self.modified = True
 
     def data(self) -> dict[str, JSON]:
         """A shallow copy of the values."""

@@ -122,7 +122,9 @@ class Compression:
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         response = await call_next(request)
-        if request.method == "HEAD" or not self._eligible(response):
+        # HEAD is compressed like GET (the app drops the body later), so both carry the same
+        # Content-Encoding and Content-Length.
+        if not self._eligible(response):
             return response
         if self._breach_risk(request, response):
             return response

@@ -39,6 +39,20 @@ FORM_PAGE = """<!doctype html>
 <button type="submit">Send</button>
 </form>
 <p id="status">Scripts are off.</p>
+<section>
+<h2>What protects this form</h2>
+<ul>
+<li>Your session lives in a signed <code>__Host-session</code> cookie: Secure, HttpOnly,
+SameSite=Lax, Path=/, re-signed with the newest key whenever an older key verified it.</li>
+<li>The hidden <code>csrf_token</code> field (or an <code>X-CSRF-Token</code> header) must
+carry a token bound to that session; each page gets a freshly masked one.</li>
+<li>Requests from other sites are refused on their <code>Sec-Fetch-Site</code> or
+<code>Origin</code> header before the token is even looked at.</li>
+<li>Only the script carrying this response's nonce runs: the Content-Security-Policy allows
+<code>'nonce-&hellip;' 'strict-dynamic'</code> and requires Trusted Types for DOM sinks.</li>
+<li>This page carries a secret token, so it is never compressed (BREACH).</li>
+</ul>
+</section>
 <script nonce="{nonce}">
 document.documentElement.dataset.script = "ran";
 document.getElementById("status").textContent = "Scripts are on.";

@@ -110,6 +110,27 @@ async def test_keeps_every_set_cookie() -> None:
     ]
 
 
+async def test_head_states_the_length_of_the_get_body_once() -> None:
+    _, got_headers, got, _ = await call(ASGIApp(make_app()), scope("/cookies"))
+    status, headers, body, _ = await call(ASGIApp(make_app()), scope("/cookies", "HEAD"))
+    assert (status, body) == (200, b"")
+    lengths = [v for k, v in headers if k == b"content-length"]
+    got_lengths = [v for k, v in got_headers if k == b"content-length"]
+    assert lengths == got_lengths == [str(len(got)).encode()]
+
+
+async def test_a_content_length_set_by_the_handler_is_never_sent_twice() -> None:
+    app = App()
+
+    @app.get("/x")
+    async def x(request: Request) -> Response:
+        return Response(b"abc", headers={"content-length": "3"})
+
+    _, headers, body, _ = await call(ASGIApp(app), scope("/x"))
+    assert body == b"abc"
+    assert [v for k, v in headers if k == b"content-length"] == [b"3"]
+
+
 async def test_streams_response_body() -> None:
     _, _, body, _ = await call(ASGIApp(make_app()), scope("/stream"))
     assert body == b"one,two"

@@ -4,30 +4,70 @@ Write tests against the ``http`` fixture only (``http.get``, ``http.post``,
 ``http.request(method, target, headers=, body=)`` returning status, a multi-value
 ``headers`` and the ``body`` bytes); they then run on every runtime. The environment
 every copy of the reference app is built from is ``CONFORMANCE_ENV`` in
-``harness/targets.py``; servers start once per session, on first use.
+``harness/targets.py`` plus ``DALOY_JWKS_FILE`` from the session's ``issuer``;
+``closed`` serves the reference app with nothing optional configured (``CLOSED_ENV``).
+Servers start once per session, on first use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 
 from tests.conformance.harness.client import Transport
-from tests.conformance.harness.targets import PROBE, REFERENCE, Pool, transport_params
+from tests.conformance.harness.identity import Issuer
+from tests.conformance.harness.targets import CLOSED, PROBE, REFERENCE, Pool, transport_params
+from tests.conformance.harness.upstream import Upstream
 
 
 @pytest.fixture(scope="session")
-def transport_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
-    pool = Pool(tmp_path_factory.mktemp("conformance-logs"))
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> Issuer:
+    """The session's token issuer; its JWKS file is the reference app's key source."""
+    return Issuer(tmp_path_factory.mktemp("conformance-jwks"))
+
+
+@pytest.fixture(scope="session")
+def transport_pool(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[Pool]:
+    keys = {"DALOY_JWKS_FILE": str(issuer.jwks_file)}
+    pool = Pool(tmp_path_factory.mktemp("conformance-logs"), {REFERENCE.key: keys})
     yield pool
     pool.close()
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[Upstream]:
+    """The loopback server ``/fetch`` is allowed to reach."""
+    server = Upstream()
+    yield server
+    server.stop()
+
+
+_FETCH_WARMED: set[str] = set()
+
+
+@pytest.fixture
+def fetch_ready(http: Transport, upstream: Upstream) -> None:
+    """One /fetch per transport first: the first in a process imports the HTTP client
+    (about 0.3 s here), which the 400 ms conformance deadline (short, so the 504 tests
+    are quick) can cut off. Only that warm-up answer may be a 504."""
+    if http.name not in _FETCH_WARMED:
+        _FETCH_WARMED.add(http.name)
+        reply = http.get("/fetch?url=" + quote(upstream.url("/payload"), safe=""))
+        assert reply.status in (200, 504), reply.body[:300]
 
 
 @pytest.fixture(params=transport_params())
 def http(request: pytest.FixtureRequest, transport_pool: Pool) -> Transport:
     """The reference app (examples.secure_app) behind one transport."""
     return transport_pool.get(REFERENCE, request.param)
+
+
+@pytest.fixture(params=transport_params())
+def closed(request: pytest.FixtureRequest, transport_pool: Pool) -> Transport:
+    """The reference app with nothing optional configured, behind one transport."""
+    return transport_pool.get(CLOSED, request.param)
 
 
 @pytest.fixture(params=transport_params())

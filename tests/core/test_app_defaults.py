@@ -132,6 +132,12 @@ def test_unsafe_request_id_is_replaced(value: str) -> None:
     assert len(response.headers["x-request-id"]) == 36
 
 
+def test_repeated_request_id_is_replaced() -> None:
+    repeated = [("x-request-id", "a"), ("x-request-id", "b")]
+    response = TestClient(make_app()).get("/ok", headers=repeated)
+    assert len(response.headers["x-request-id"]) == 36
+
+
 def test_server_timing_is_present() -> None:
     assert "total;dur=" in TestClient(make_app()).get("/ok").headers["server-timing"]
 
@@ -145,6 +151,11 @@ def test_server_timing_can_be_hidden() -> None:
 def test_head_is_served_by_get_without_body() -> None:
     response = TestClient(make_app()).head("/ok")
     assert response.status == 200 and response.content == b""
+
+
+def test_head_states_the_content_length_of_the_get_body() -> None:
+    response = TestClient(make_app()).head("/ok")
+    assert response.headers["content-length"] == str(len(b'{"ok":true}'))
 
 
 def test_mount_middleware_runs_for_unmatched_paths() -> None:

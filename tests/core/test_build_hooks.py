@@ -74,3 +74,19 @@ def test_on_rejected_marks_responses_the_guard_refused():
     assert response.status == 400
     assert response.headers["x-marked"] == "1"
     assert marker.rejected == [400]
+
+
+def test_on_rejected_marks_the_deadline_504():
+    import asyncio
+
+    marker = Marker()
+    app = App(middleware=[marker], request_timeout=0.05)
+
+    @app.get("/slow")
+    async def slow(request):
+        await asyncio.sleep(1)
+
+    response = TestClient(app).get("/slow")
+    assert response.status == 504
+    assert response.headers["x-marked"] == "1"
+    assert marker.rejected == [504]

@@ -56,6 +56,15 @@ def test_rejects_unsafe_json(doc):
         parse_json(doc)
 
 
+def test_accepts_a_negative_number_of_exactly_4300_digits():
+    assert parse_json(b"-" + b"9" * 4300) == -int("9" * 4300)
+
+
+def test_rejects_a_signed_number_of_4301_digits():
+    with pytest.raises(UnsafeJSON):
+        parse_json(b"-" + b"9" * 4301)
+
+
 def test_accepts_depth_32():
     assert parse_json(b"[" * 32 + b"]" * 32) is not None
 

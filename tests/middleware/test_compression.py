@@ -110,9 +110,13 @@ def test_incompressible_type_is_left_alone():
     assert "content-encoding" not in get("/png").headers
 
 
-def test_head_is_not_compressed():
-    response = TestClient(make_app()).head("/big", headers={"accept-encoding": "gzip"})
-    assert "content-encoding" not in response.headers
+def test_head_carries_the_encoding_and_length_get_would_have():
+    client = TestClient(make_app())
+    got = client.get("/big", headers={"accept-encoding": "gzip"})
+    head = client.head("/big", headers={"accept-encoding": "gzip"})
+    assert head.content == b""
+    assert head.headers["content-encoding"] == got.headers["content-encoding"] == "gzip"
+    assert head.headers["content-length"] == str(len(got.content))
 
 
 @pytest.mark.skipif(not brotli_available(), reason="brotli is not installed")

@@ -17,6 +17,11 @@ def make_app(**config: object) -> App:
         issued = csrf_token(request)
         return {"token": issued, "flag": request.state.get(CSRF_TOKEN_ISSUED)}
 
+    @app.post("/login")
+    async def login(request):
+        request.session["user"] = "alice"
+        return None
+
     @app.post("/submit")
     async def submit(request):
         return {"ok": True}
@@ -63,6 +68,14 @@ def test_issuing_a_token_marks_the_request_for_compression():
 def test_issuing_a_token_persists_an_empty_session():
     response = TestClient(make_app()).get("/token")
     assert response.headers["set-cookie"].startswith("__Host-session=")
+
+
+def test_issuing_a_token_for_a_session_with_values_sets_no_new_cookie():
+    client = TestClient(make_app(allow_origin_only=True))
+    assert client.post("/login").status == 204
+    response = client.get("/token")
+    assert response.status == 200
+    assert "set-cookie" not in response.headers
 
 
 def test_safe_methods_need_no_token():

@@ -55,10 +55,18 @@ def to_request(scope: Scope, receive: Receive) -> Request:
     )
 
 
-async def _send_response(response: Response, send: Send) -> None:
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+async def _send_response(response: Response, send: Send, *, head: bool = False) -> None:
+    headers = [
+        (k.encode("latin-1"), v.encode("latin-1"))
+        for k, v in response.headers.items()
+        if k != "content-length"
+    ]
     if response.stream is None:
-        headers.append((b"content-length", str(len(response.body)).encode()))
+        # The body frames the message; only a HEAD answer (no body) states the length
+        # its GET would have had.
+        declared = response.headers.get("content-length") if head else None
+        length = declared if declared is not None else str(len(response.body))
+        headers.append((b"content-length", length.encode("latin-1")))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
         return
@@ -75,6 +83,11 @@ class ASGIApp:
 
     The client address is the socket peer from the server; forwarded headers are only
     believed through the app's trusted-proxy configuration, never here.
+
+    Security: turn the server's own forwarded-header handling off (``uvicorn
+    --no-proxy-headers``; by default uvicorn believes ``X-Forwarded-For`` from
+    127.0.0.1), or it replaces the peer address before the app's trusted-proxy
+    configuration is consulted.
     """
 
     def __init__(self, app: App) -> None:
@@ -84,7 +97,7 @@ class ASGIApp:
         kind = scope["type"]
         if kind == "http":
             response = await self.app.handle(to_request(scope, receive))
-            await _send_response(response, send)
+            await _send_response(response, send, head=scope["method"] == "HEAD")
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":

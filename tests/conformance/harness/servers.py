@@ -145,6 +145,9 @@ def _uvicorn_argv(module: str, port: int) -> list[str]:
         "--log-level",
         "warning",
         "--no-access-log",
+        # Deployed as documented: only DALOY_TRUSTED_PROXIES decides whose forwarding
+        # headers count (uvicorn would believe X-Forwarded-For from 127.0.0.1 itself).
+        "--no-proxy-headers",
         # Let header blocks up to the app's own limits through, so the app decides.
         "--h11-max-incomplete-event-size",
         "131072",
