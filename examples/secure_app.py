@@ -11,13 +11,22 @@ from collections.abc import Mapping
 from daloy_edge_asgi import ASGIApp
 
 from daloy_edge import App
+from daloy_edge.audit import audit_app, audit_environment, enforce
 from examples.reference import browser, core_routes, egress, identity
 
 __all__ = ["app", "asgi", "create_app", "gcf_handler", "lambda_handler"]  # noqa: F822
 
 
 def create_app(env: Mapping[str, str] = os.environ) -> App:
-    """Build the reference app from environment variables (no network I/O)."""
+    """Build the reference app from environment variables (no network I/O).
+
+    In production an insecure setting refuses to start (``InsecureConfiguration``, a
+    ``ConfigError``) with the fix in the message; unset variables never do: the features
+    they configure stay closed instead (see CONTRACT.md).
+    """
+    production = (env.get("DALOY_ENV") or "production") == "production"
+    if production:
+        enforce(audit_environment(env))
     timeout_ms = int(env.get("DALOY_REQUEST_TIMEOUT_MS", "10000") or "10000")
     max_body = int(env.get("DALOY_MAX_BODY_BYTES", "1048576") or "1048576")
     app = App(env=env, request_timeout=timeout_ms / 1000, max_body=max_body)
@@ -25,6 +34,8 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     browser.install(app, env)
     identity.install(app, env)
     egress.install(app, env)
+    if production:
+        enforce(audit_app(app))
     return app
 
 
