@@ -168,13 +168,29 @@ def terraform(argv: list[str]) -> None:
 
 
 def gcloud(argv: list[str]) -> None:
+    if argv[1:4] == ["secrets", "versions", "add"]:
+        _secret_version(argv)
+        return
     if argv[1:3] != ["functions", "deploy"]:
-        raise Malformed(f"only `gcloud functions deploy` is documented, not {argv[1:3]}")
+        raise Malformed(f"no verifier for `gcloud {' '.join(argv[1:3])}`")
     source = _exists(_option(argv, "--source") or ".", "source")
     _defines(source / "main.py", _option(argv, "--entry-point") or "")
     runtime = _option(argv, "--runtime") or ""
     if not re.fullmatch(r"python3\d\d", runtime):
         raise Malformed(f"--runtime {runtime!r} is not a Python 3 runtime")
+
+
+def _secret_version(argv: list[str]) -> None:
+    data_file = _option(argv, "--data-file")
+    if data_file is None:
+        raise Malformed("give the value with --data-file, never inline")
+    if data_file != "-":
+        _exists(data_file, "data file")
+    names = _positional(argv[4:])
+    key = names[0].removeprefix("daloy-edge-").replace("-", "_") if names else ""
+    terraform = "\n".join(p.read_text(encoding="utf-8") for p in Path("infra").rglob("*.tf"))
+    if not key or not re.search(rf"^\s*{re.escape(key)}\s*=", terraform, re.MULTILINE):
+        raise Malformed(f"no secret {names[:1]} is declared under infra/")
 
 
 def curl(argv: list[str]) -> None:
