@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from daloy_edge._secrets import KeyRing
 from daloy_edge.audit import _rules
 from daloy_edge.audit._findings import Finding
 
@@ -61,13 +62,19 @@ def _configs(app: App, app_wide: list[Middleware]) -> Iterator[tuple[str, object
             yield type(mw).__name__, config
 
 
+def _strings(value: object) -> tuple[str, ...] | None:
+    if isinstance(value, tuple | list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
+
+
 def _middleware_findings(name: str, config: object) -> list[Finding]:
     found: list[Finding] = []
-    if hasattr(config, "allow_origins") and hasattr(config, "allow_credentials"):
-        found += _rules.cors_origins(
-            name, tuple(config.allow_origins), credentials=bool(config.allow_credentials)
-        )
-    if hasattr(config, "insecure_http_cookies") and config.insecure_http_cookies:
+    origins = _strings(getattr(config, "allow_origins", None))
+    if origins is not None and hasattr(config, "allow_credentials"):
+        credentials = getattr(config, "allow_credentials", False) is True
+        found += _rules.cors_origins(name, origins, credentials=credentials)
+    if getattr(config, "insecure_http_cookies", False) is True:
         found.append(
             Finding(
                 "session-insecure-cookies",
@@ -78,19 +85,23 @@ def _middleware_findings(name: str, config: object) -> list[Finding]:
             )
         )
     keys = getattr(config, "keys", None)
-    if keys is not None and hasattr(config, "clock"):
+    if isinstance(keys, KeyRing):
         found += _rules.session_keys(name, [key.reveal() for key in keys])
     secrets = getattr(config, "secrets", None)
-    if secrets is not None and hasattr(config, "tolerance"):
+    if isinstance(secrets, KeyRing):
         found += _rules.webhook_secrets(name, [secret.reveal() for secret in secrets])
-    proxies = getattr(config, "proxies", None)
+    proxies = _strings(getattr(config, "proxies", None))
     if proxies is not None:
-        found += _rules.trusted_proxies(name, tuple(proxies))
+        found += _rules.trusted_proxies(name, proxies)
     return found
 
 
 def _secure_headers(app_wide: list[Middleware]) -> list[Finding]:
-    configs = [c for mw in app_wide if hasattr(c := getattr(mw, "config", None), "hsts_max_age")]
+    configs = [
+        c
+        for mw in app_wide
+        if isinstance(getattr(c := getattr(mw, "config", None), "hsts_max_age", None), int)
+    ]
     if not configs:
         return [
             Finding(

@@ -185,3 +185,26 @@ def test_every_message_names_its_fix() -> None:
 
     for finding in audit_app(app):
         assert finding.message.endswith(f"Fix: {finding.fix}.")
+
+
+@dataclass(frozen=True)
+class TokenCheckConfig:
+    keys: object
+    secrets: object
+    proxies: str
+    clock: object = None
+    tolerance: float = 300
+
+
+class TokenCheck:
+    """A middleware whose configuration reuses field names with other meanings."""
+
+    def __init__(self) -> None:
+        self.config = TokenCheckConfig(keys=lambda: [], secrets={"k": "v"}, proxies="0.0.0.0/0")
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        return await call_next(request)
+
+
+def test_fields_of_other_types_are_not_misread_as_keys_or_proxies() -> None:
+    assert audit_app(app_with(TokenCheck())) == []

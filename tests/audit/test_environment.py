@@ -132,7 +132,8 @@ def test_short_admin_password_is_an_error(password: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "password", ["changeme-changeme", "replace-me-before-deploy", "aaaaaaaaaaaaaaaa", "1234567890"]
+    "password",
+    ["changeme-changeme", "replace-me-before-deploy", "aaaaaaaaaaaaaaaa", "Administrator"],
 )
 def test_placeholder_or_default_admin_password_is_an_error(password: str) -> None:
     env = {"DALOY_ADMIN_USER": "ops", "DALOY_ADMIN_PASSWORDS": password}
@@ -165,6 +166,19 @@ def test_short_webhook_secret_is_an_error() -> None:
     finding = only({"DALOY_WEBHOOK_SECRETS": "whsec"}, "webhook-secret-short")
     assert finding.severity == "error"
     assert "both sides" in finding.fix
+
+
+def test_placeholder_webhook_secret_is_an_error() -> None:
+    finding = only({"DALOY_WEBHOOK_SECRETS": "your-secret-goes-here"}, "webhook-secret-weak")
+    assert finding.severity == "error"
+
+
+def test_repeated_admin_password_is_a_warning() -> None:
+    env = {
+        "DALOY_ADMIN_USER": "ops",
+        "DALOY_ADMIN_PASSWORDS": f"{STRONG_PASSWORD},{STRONG_PASSWORD}",
+    }
+    assert only(env, "admin-password-duplicate").severity == "warning"
 
 
 def test_session_key_reused_as_webhook_secret_is_an_error() -> None:

@@ -81,6 +81,21 @@ def test_target_factory_is_called(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert main(["check", "factory_app_for_check:create_app"]) == 0
 
 
+def test_target_that_refuses_to_build_is_a_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = (
+        "from daloy_edge.middleware.ip_filter import IPFilterConfig\n"
+        "IPFilterConfig(allow=('10.0.0.1/8',))\n"
+    )
+    (tmp_path / "broken_app_for_check.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["check", "broken_app_for_check:app"]) == 1
+    out = capsys.readouterr().out
+    assert "[app-refused] broken_app_for_check:app: the app refuses to build:" in out
+    assert "host bits must be zero" in out
+
+
 def test_target_that_is_not_an_app_is_a_usage_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

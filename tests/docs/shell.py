@@ -45,6 +45,9 @@ VERIFIED = {
 }
 """Programs that are verified rather than run."""
 
+VERIFIED_SUBCOMMANDS = {("daloy-edge", "verify")}
+"""Sub-commands that are verified rather than run (the whole supply-chain gate, minutes)."""
+
 _EXPECT = re.compile(r"#.*\bexit status (\d+)")
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _SUBSTITUTION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=\$\((.*)\)$")
@@ -131,6 +134,14 @@ def _is_server(argv: list[str]) -> bool:
     return any(tuple(argv[: len(s)]) == s for s in SERVERS)
 
 
+def _verified(argv: list[str]) -> bool:
+    return (
+        argv[0] in VERIFIED
+        or tuple(argv[:2]) in VERIFIED_SUBCOMMANDS
+        or argv[:3] == ["python", "-m", "bench"]
+    )
+
+
 def _verify_call(argv: list[str]) -> str:
     return f'"$DOCS_PYTHON" {shlex.quote(str(VERIFY_SCRIPT))} {shlex.quote(json.dumps(argv))}'
 
@@ -147,7 +158,7 @@ def _segment(segment: str, state: _State) -> str:
     if _is_server(argv):
         state.server_started = True
         return _verify_call(argv)
-    if state.server_started or argv[0] in VERIFIED or argv[:3] == ["python", "-m", "bench"]:
+    if state.server_started or _verified(argv):
         return _verify_call(argv)
     # ``uv run X`` runs X from this environment, whose binaries are already on PATH.
     return _UV_RUN.sub(r"\1", text, count=1)

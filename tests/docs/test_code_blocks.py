@@ -16,13 +16,13 @@ The rule, per block language:
   long-lived server (``make dev``, ``daloy-edge dev``, ``uvicorn``,
   ``functions-framework``, ``wrangler dev``), deploy to a cloud (``sam``, ``wrangler``,
   ``terraform``, ``gcloud``), install packages (``pip install``, ``uv add``), run the
-  whole suite or the benchmarks for minutes (``make test``, ``make bench``,
-  ``python -m bench``), or talk to a server the block started (``curl`` and every
-  command after a server start). Verified means well-formed where it would run
-  (``tests/docs/verify_command.py``): the Makefile target exists; the files, modules
-  and entry points named exist; template parameters and Terraform variables are
-  declared; secrets are variables the app reads; packages are in ``uv.lock``;
-  ``daloy-edge`` arguments parse with the real parser.
+  whole suite, the supply-chain gate or the benchmarks for minutes (``make test``,
+  ``daloy-edge verify``, ``make bench``, ``python -m bench``), or talk to a server the
+  block started (``curl`` and every command after a server start). Verified means
+  well-formed where it would run (``tests/docs/verify_command.py``): the Makefile target
+  exists; the files, modules and entry points named exist; template parameters and
+  Terraform variables are declared; secrets are variables the app reads; packages are
+  in ``uv.lock``; ``daloy-edge`` arguments parse with the real parser.
 - ``yaml``, ``toml``, ``json``: parsed.
 - Anything else, or a block without a language, fails: give it one of the above.
 """
