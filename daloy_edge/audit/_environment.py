@@ -29,7 +29,7 @@ def audit_environment(env: Mapping[str, str]) -> list[Finding]:
     """Findings for the ``DALOY_*`` variables in ``env``, errors first.
 
     >>> [f.code for f in audit_environment({"DALOY_CORS_ORIGINS": "*"})]
-    ['cors-wildcard-credentials']
+    ['cors-wildcard-credentials', 'session-keys-missing']
     """
     found = [
         *_environment_mode(env),
