@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from daloy_edge.commands import dev, new, token, verify
+from daloy_edge.commands import check, dev, new, token, verify
 
 __all__ = ["build_parser", "main"]
 
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="daloy-edge", description="Secure-by-default serverless HTTP toolkit."
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    check.add_parser(sub)
     dev.add_parser(sub)
     new.add_parser(sub)
     token.add_parser(sub)

@@ -6,19 +6,46 @@ Run it locally with ``daloy-edge dev``; deploy it with the entry points below.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from daloy_edge_asgi import ASGIApp
 
 from daloy_edge import App
+from daloy_edge.audit import Finding, audit_app, audit_environment, enforce
 from examples.reference import abuse, browser, core_routes, egress, identity
 from examples.reference import observability as observability_area
 
 __all__ = ["app", "asgi", "create_app", "gcf_handler", "lambda_handler"]  # noqa: F822
 
+# What refuses to boot in production (DESIGN.md): settings that are insecure whatever the
+# deployment. Everything else ``daloy-edge check`` reports stays a report: it is advice
+# about the deployment, and the app must still serve the contract with it.
+REFUSE_TO_BOOT = frozenset(
+    {
+        "cors-wildcard-credentials",
+        "proxies-everyone",
+        "session-key-short",
+        "session-insecure-cookies",
+        "sessions-without-csrf",
+        "hsts-off",
+    }
+)
+
+
+def _refuse_insecure(findings: Iterable[Finding]) -> None:
+    enforce([f for f in findings if f.code in REFUSE_TO_BOOT])
+
 
 def create_app(env: Mapping[str, str] = os.environ) -> App:
-    """Build the reference app from environment variables (no network I/O)."""
+    """Build the reference app from environment variables (no network I/O).
+
+    In production an insecure setting refuses to start (``InsecureConfiguration``, a
+    ``ConfigError``) with the fix in the message; unset variables never do: the features
+    they configure stay closed instead (see CONTRACT.md).
+    """
+    production = (env.get("DALOY_ENV") or "production") == "production"
+    if production:
+        _refuse_insecure(audit_environment(env))
     timeout_ms = int(env.get("DALOY_REQUEST_TIMEOUT_MS", "10000") or "10000")
     max_body = int(env.get("DALOY_MAX_BODY_BYTES", "1048576") or "1048576")
     app = App(env=env, request_timeout=timeout_ms / 1000, max_body=max_body)
@@ -28,6 +55,8 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     identity.install(app, env)
     egress.install(app, env)
     observability_area.install(app, env)
+    if production:
+        _refuse_insecure(audit_app(app))
     return app
 
 

@@ -55,9 +55,10 @@ class TrustedProxies:
     ``request.client_ip``.
     """
 
-    __slots__ = ("_forwarded", "_header", "_max_hops", "_trusted")
+    __slots__ = ("_forwarded", "_header", "_max_hops", "_trusted", "config")
 
     def __init__(self, config: TrustedProxiesConfig) -> None:
+        self.config = config
         self._trusted = NetworkSet(config.proxies)
         self._header = config.header
         self._forwarded = config.header == "forwarded"

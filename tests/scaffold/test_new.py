@@ -62,3 +62,19 @@ def test_no_template_placeholder_is_left(tmp_path: Path) -> None:
         dest = tmp_path / target
         for path in generate("shop-api", target, dest):
             assert "{{" not in path.read_text(), path
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_scaffolded_app_passes_daloy_edge_check(tmp_path: Path, target: str) -> None:
+    generate("shop-api", target, tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DALOY_", "PYTHONPATH"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "daloy_edge.cli", "check", "app:app"],
+        cwd=tmp_path / TARGETS[target].source_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ERROR" not in result.stdout

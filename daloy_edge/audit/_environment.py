@@ -1,0 +1,249 @@
+"""The audit of the reference app's environment variables (CONTRACT.md).
+
+A variable left unset is never an error: the contract says the feature then stays
+closed (401) or falls back to a safe default. A variable set to an insecure value is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from ipaddress import ip_network
+
+from daloy_edge.audit import _rules
+from daloy_edge.audit._findings import Finding
+
+__all__ = ["audit_environment"]
+
+_FORWARDING_HEADERS = ("x-forwarded-for", "forwarded")
+
+
+def _csv(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _encoded(values: list[str]) -> list[bytes]:
+    return [value.encode("utf-8") for value in values]
+
+
+def audit_environment(env: Mapping[str, str]) -> list[Finding]:
+    """Findings for the ``DALOY_*`` variables in ``env``, errors first.
+
+    >>> [f.code for f in audit_environment({"DALOY_CORS_ORIGINS": "*"})]
+    ['cors-wildcard-credentials', 'session-keys-missing']
+    """
+    found = [
+        *_environment_mode(env),
+        *_rules.cors_origins(
+            "DALOY_CORS_ORIGINS", _csv(env.get("DALOY_CORS_ORIGINS")), credentials=True
+        ),
+        *_sessions(env),
+        *_admin(env),
+        *_rules.webhook_secrets(
+            "DALOY_WEBHOOK_SECRETS", _encoded(_csv(env.get("DALOY_WEBHOOK_SECRETS")))
+        ),
+        *_rules.reused_secrets(
+            {
+                name: _encoded(_csv(env.get(name)))
+                for name in ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS")
+            }
+        ),
+        *_forwarding(env),
+        *_jwt(env),
+        *_egress(env),
+        *_limits(env),
+    ]
+    return sorted(found, key=lambda f: f.severity != "error")
+
+
+def _production(env: Mapping[str, str]) -> bool:
+    return (env.get("DALOY_ENV") or "production") == "production"
+
+
+def _environment_mode(env: Mapping[str, str]) -> list[Finding]:
+    mode = env.get("DALOY_ENV") or "production"
+    if mode == "development":
+        return [
+            Finding(
+                "development-mode",
+                "error",
+                "DALOY_ENV",
+                "development mode puts exception text and stack traces into error responses",
+                "set DALOY_ENV=production (or leave it unset) everywhere but your own machine",
+            )
+        ]
+    if mode != "production":
+        return [
+            Finding(
+                "environment-invalid",
+                "error",
+                "DALOY_ENV",
+                f"{mode!r} is neither 'production' nor 'development'",
+                "set DALOY_ENV=production",
+            )
+        ]
+    return []
+
+
+def _sessions(env: Mapping[str, str]) -> list[Finding]:
+    keys = _csv(env.get("DALOY_SESSION_KEYS"))
+    if not keys and _production(env):
+        return [
+            Finding(
+                "session-keys-missing",
+                "warning",
+                "DALOY_SESSION_KEYS",
+                "not set, so every process signs sessions with its own random key: users "
+                "are signed out on every cold start and between instances",
+                "store one or more random keys of at least 32 bytes in your secret manager "
+                "and pass them as DALOY_SESSION_KEYS",
+            )
+        ]
+    return _rules.session_keys("DALOY_SESSION_KEYS", _encoded(keys))
+
+
+def _admin(env: Mapping[str, str]) -> list[Finding]:
+    user = env.get("DALOY_ADMIN_USER", "")
+    passwords = _csv(env.get("DALOY_ADMIN_PASSWORDS"))
+    found = _rules.admin_passwords("DALOY_ADMIN_PASSWORDS", user, _encoded(passwords))
+    if bool(user) != bool(passwords):
+        missing = "DALOY_ADMIN_PASSWORDS" if user else "DALOY_ADMIN_USER"
+        found.append(
+            Finding(
+                "admin-half-configured",
+                "warning",
+                missing,
+                "not set while its partner is, so /admin stays closed (401)",
+                "set both DALOY_ADMIN_USER and DALOY_ADMIN_PASSWORDS, or neither",
+            )
+        )
+    found += _admin_cidrs(env.get("DALOY_ADMIN_CIDRS", ""))
+    return found
+
+
+def _admin_cidrs(value: str) -> list[Finding]:
+    for cidr in _csv(value):
+        try:
+            network = ip_network(cidr, strict=True)
+        except ValueError:
+            return [
+                Finding(
+                    "admin-cidrs-invalid",
+                    "error",
+                    "DALOY_ADMIN_CIDRS",
+                    f"{cidr!r} is not a network",
+                    "write CIDRs with zero host bits, e.g. 10.20.0.0/16",
+                )
+            ]
+        if network.prefixlen == 0:
+            return [
+                Finding(
+                    "admin-open",
+                    "warning",
+                    "DALOY_ADMIN_CIDRS",
+                    f"{cidr} admits every address, so only the password guards /admin",
+                    "list the networks your administrators connect from (VPN, office)",
+                )
+            ]
+    return []
+
+
+def _forwarding(env: Mapping[str, str]) -> list[Finding]:
+    found = _rules.trusted_proxies("DALOY_TRUSTED_PROXIES", _csv(env.get("DALOY_TRUSTED_PROXIES")))
+    header = env.get("DALOY_FORWARDED_HEADER", "")
+    if header and header not in _FORWARDING_HEADERS:
+        found.append(
+            Finding(
+                "forwarded-header-invalid",
+                "error",
+                "DALOY_FORWARDED_HEADER",
+                f"{header!r} is not a forwarding header the app can read",
+                "set it to the one header your proxies append to: x-forwarded-for or forwarded",
+            )
+        )
+    return found
+
+
+def _jwt(env: Mapping[str, str]) -> list[Finding]:
+    url, path = env.get("DALOY_JWKS_URL", ""), env.get("DALOY_JWKS_FILE", "")
+    found: list[Finding] = []
+    if url and path:
+        found.append(
+            Finding(
+                "jwks-ambiguous",
+                "error",
+                "DALOY_JWKS_URL and DALOY_JWKS_FILE",
+                "both are set, so which keys verify tokens is unclear",
+                "keep DALOY_JWKS_URL (your identity provider) and remove DALOY_JWKS_FILE",
+            )
+        )
+    if url and not url.lower().startswith("https://"):
+        found.append(
+            Finding(
+                "jwks-insecure-url",
+                "error",
+                "DALOY_JWKS_URL",
+                "the URL is not https://, so anyone on the path can swap in their own signing keys",
+                "use the identity provider's https:// JWKS URL",
+            )
+        )
+    if url or path:
+        found += [
+            _unpinned(name, claim)
+            for name, claim in (("DALOY_JWT_ISSUER", "iss"), ("DALOY_JWT_AUDIENCE", "aud"))
+            if not env.get(name)
+        ]
+    elif env.get("DALOY_JWT_ISSUER") or env.get("DALOY_JWT_AUDIENCE"):
+        found.append(
+            Finding(
+                "jwt-keys-missing",
+                "warning",
+                "DALOY_JWKS_URL",
+                "not set while the issuer or audience is, so /api stays closed (401)",
+                "set DALOY_JWKS_URL to your identity provider's JWKS URL",
+            )
+        )
+    return found
+
+
+def _unpinned(name: str, claim: str) -> Finding:
+    return Finding(
+        "jwt-issuer-missing" if claim == "iss" else "jwt-audience-missing",
+        "warning",
+        name,
+        f"not set while a JWKS is, so /api stays closed (401): without a pinned '{claim}' "
+        "a token the identity provider issued for another API would be accepted",
+        f"set {name} to the exact '{claim}' your identity provider puts in tokens for this API",
+    )
+
+
+def _egress(env: Mapping[str, str]) -> list[Finding]:
+    if not _csv(env.get("DALOY_EGRESS_ALLOW_CIDRS")):
+        return []
+    return [
+        Finding(
+            "egress-cidrs-opened",
+            "warning",
+            "DALOY_EGRESS_ALLOW_CIDRS",
+            "opens otherwise denied (private, loopback, metadata) ranges to /fetch; it "
+            "exists for tests",
+            "remove it in production; list the public host names /fetch may reach in "
+            "DALOY_EGRESS_ALLOW_HOSTS instead",
+        )
+    ]
+
+
+def _limits(env: Mapping[str, str]) -> list[Finding]:
+    found: list[Finding] = []
+    for name in ("DALOY_REQUEST_TIMEOUT_MS", "DALOY_MAX_BODY_BYTES"):
+        value = env.get(name, "")
+        if value and not (value.isascii() and value.isdigit() and int(value) > 0):
+            found.append(
+                Finding(
+                    "limit-invalid",
+                    "error",
+                    name,
+                    f"{value!r} is not a positive whole number",
+                    f"set {name} to a positive integer or leave it unset for the default",
+                )
+            )
+    return found

@@ -1,0 +1,123 @@
+"""``daloy-edge check [TARGET]``: the refuse-to-boot audit, before you deploy.
+
+Audits the ``DALOY_*`` environment variables (CONTRACT.md) and, given ``module:attr``,
+the app it names (an ``App``, an object with an ``.app``, or a factory returning one).
+Exit status: 0 clean (warnings allowed unless ``--strict``), 1 findings, 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from daloy_edge._errors import ConfigError
+
+if TYPE_CHECKING:
+    from daloy_edge import App
+    from daloy_edge.audit import Finding
+
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``check`` command."""
+    parser = sub.add_parser(
+        "check", help="audit the configuration for insecure settings (refuse-to-boot rules)"
+    )
+    parser.add_argument(
+        "target", nargs="?", default=None, help="module:attribute of an App to audit as well"
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=None,
+        help="KEY=VALUE file loaded first (overrides the process environment)",
+    )
+    parser.add_argument("--strict", action="store_true", help="fail on warnings too")
+    parser.set_defaults(run=run)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``export`` prefix, quotes and ``#`` comments allowed)."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.removeprefix("export ").partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name.isidentifier():
+            raise ValueError(f"{path}:{number}: expected KEY=VALUE")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name] = value
+    return values
+
+
+def load_app(target: str) -> App:
+    """Import ``module:attribute`` (attribute defaults to ``app``) and return an App."""
+    from daloy_edge import App
+
+    module_name, _, attr = target.partition(":")
+    obj = getattr(importlib.import_module(module_name), attr or "app")
+    if not isinstance(obj, App):
+        obj = getattr(obj, "app", obj)
+    if not isinstance(obj, App) and callable(obj):
+        obj = obj()
+    if not isinstance(obj, App):
+        raise TypeError(f"{target} is not a daloy_edge App (nor a factory of one)")
+    return obj
+
+
+def audit(target: str | None, environ: Mapping[str, str]) -> list[Finding]:
+    """The environment's findings, then (with ``target``) the app's, without repeats."""
+    from daloy_edge.audit import Finding, InsecureConfiguration, audit_app, audit_environment
+
+    findings = audit_environment(environ)
+    if target is not None:
+        try:
+            findings += audit_app(load_app(target))
+        except InsecureConfiguration as exc:
+            findings += exc.findings
+        except ConfigError as exc:
+            findings.append(
+                Finding(
+                    "app-refused",
+                    "error",
+                    target,
+                    f"the app refuses to build: {exc}",
+                    "correct the setting the message names and run the check again",
+                )
+            )
+    return list(dict.fromkeys(findings))
+
+
+def _report(findings: list[Finding], *, strict: bool) -> int:
+    for f in findings:
+        print(f"{f.severity.upper():7} [{f.code}] {f.message}")
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    if not findings:
+        print("daloy-edge check: no findings")
+    else:
+        print(f"daloy-edge check: {errors} error(s), {warnings} warning(s)")
+    return EXIT_FINDINGS if errors or (strict and warnings) else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Audit, print every finding with its fix, and return the exit status."""
+    try:
+        if args.env_file is not None:
+            os.environ.update(read_env_file(args.env_file))
+        sys.path.insert(0, os.getcwd())
+        findings = audit(args.target, os.environ)
+    except (OSError, ValueError, ImportError, AttributeError, TypeError) as exc:
+        print(f"daloy-edge check: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return _report(findings, strict=args.strict)

@@ -1,0 +1,119 @@
+"""``daloy-edge check``: prints each finding with its fix; the exit status gates CI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daloy_edge.cli import main
+from tests.support.servers import ROOT
+
+STRONG_KEY = "Zq3v8Jw1Rk5Tn0Yb7Lc2Hx9Pd4Mf6Gs1Ae8Ku3Ni5Wo"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("DALOY_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DALOY_SESSION_KEYS", STRONG_KEY)
+
+
+def test_clean_environment_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 0
+    assert "no findings" in capsys.readouterr().out
+
+
+def test_an_error_fails_and_prints_the_fix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DALOY_CORS_ORIGINS", "*")
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR   [cors-wildcard-credentials] DALOY_CORS_ORIGINS:" in out
+    assert "Fix: list the exact origins" in out
+
+
+def test_warnings_pass_unless_strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DALOY_ADMIN_USER", "ops")
+    assert main(["check"]) == 0
+    assert main(["check", "--strict"]) == 1
+
+
+def test_env_file_overrides_the_process_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_file = tmp_path / "production.env"
+    env_file.write_text("# deployed settings\nexport DALOY_ENV='development'\n")
+    assert main(["check", "--env-file", str(env_file)]) == 1
+    assert "[development-mode]" in capsys.readouterr().out
+
+
+def test_malformed_env_file_is_a_usage_error(tmp_path: Path) -> None:
+    env_file = tmp_path / "bad.env"
+    env_file.write_text("DALOY_ENV production\n")
+    assert main(["check", "--env-file", str(env_file)]) == 2
+
+
+def test_target_app_is_audited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bare_app_for_check.py").write_text("from daloy_edge import App\napp = App()\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["check", "bare_app_for_check:app"]) == 1
+    assert "[hsts-off] App:" in capsys.readouterr().out
+
+
+def test_target_factory_is_called(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = (
+        "from daloy_edge import App\n"
+        "from daloy_edge.middleware.secure_headers import SecureHeaders\n"
+        "def create_app():\n"
+        "    return App(middleware=[SecureHeaders()])\n"
+    )
+    (tmp_path / "factory_app_for_check.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["check", "factory_app_for_check:create_app"]) == 0
+
+
+def test_target_that_refuses_to_build_is_a_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = (
+        "from daloy_edge.middleware.ip_filter import IPFilterConfig\n"
+        "IPFilterConfig(allow=('10.0.0.1/8',))\n"
+    )
+    (tmp_path / "broken_app_for_check.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["check", "broken_app_for_check:app"]) == 1
+    out = capsys.readouterr().out
+    assert "[app-refused] broken_app_for_check:app: the app refuses to build:" in out
+    assert "host bits must be zero" in out
+
+
+def test_target_that_is_not_an_app_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "daloy_edge:__version__"]) == 2
+    assert "not a daloy_edge App" in capsys.readouterr().err
+
+
+def test_reference_app_that_refuses_to_build_is_reported_not_crashed() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DALOY_")}
+    env.update(PYTHONPATH=str(ROOT), DALOY_CORS_ORIGINS="*")
+    result = subprocess.run(
+        [sys.executable, "-m", "daloy_edge.cli", "check", "examples.secure_app:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.count("[cors-wildcard-credentials]") == 1
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,1 @@
+"""Every code block in README.md and docs/ is executed or verified (see test_code_blocks)."""

@@ -1,0 +1,90 @@
+"""The reference app refuses to start in production on an insecure setting, never on an
+unset one (CONTRACT.md: unset variables leave their feature closed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge.audit import InsecureConfiguration
+from daloy_edge.testing import TestClient
+from examples.secure_app import create_app
+
+STRONG_KEY = "Zq3v8Jw1Rk5Tn0Yb7Lc2Hx9Pd4Mf6Gs1Ae8Ku3Ni5Wo"
+
+
+def refusal(env: dict[str, str]) -> list[str]:
+    with pytest.raises(InsecureConfiguration) as info:
+        create_app(env)
+    return [f.code for f in info.value.findings]
+
+
+def test_starts_with_no_configuration_at_all() -> None:
+    assert TestClient(create_app({})).get("/health").status == 200
+
+
+def test_starts_in_production_with_only_warnings() -> None:
+    env = {"DALOY_ADMIN_USER": "ops", "DALOY_JWKS_URL": "https://idp.example/jwks.json"}
+    assert TestClient(create_app(env)).get("/api/me").status == 401
+
+
+def test_refuses_wildcard_cors_with_credentials() -> None:
+    assert refusal({"DALOY_CORS_ORIGINS": "*"}) == ["cors-wildcard-credentials"]
+
+
+def test_refuses_a_short_session_key() -> None:
+    assert refusal({"DALOY_SESSION_KEYS": "too-short"}) == ["session-key-short"]
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DALOY_SESSION_KEYS": "change-me-change-me-change-me-change-me"},
+        {"DALOY_ADMIN_USER": "ops", "DALOY_ADMIN_PASSWORDS": "hunter2"},
+        {"DALOY_WEBHOOK_SECRETS": "tiny"},
+        {"DALOY_CORS_ORIGINS": "http://app.example"},
+    ],
+    ids=[
+        "placeholder-session-key",
+        "short-admin-password",
+        "short-webhook-secret",
+        "plain-http-cors-origin",
+    ],
+)
+def test_deployment_advice_is_reported_by_check_but_does_not_stop_boot(
+    env: dict[str, str],
+) -> None:
+    from daloy_edge.audit import audit_environment
+
+    assert any(f.severity == "error" for f in audit_environment(env))
+    assert TestClient(create_app(env)).get("/health").status == 200
+
+
+def test_refuses_forwarded_headers_trusted_from_the_internet() -> None:
+    assert refusal({"DALOY_TRUSTED_PROXIES": "0.0.0.0/1,128.0.0.0/1"}) == [
+        "proxies-everyone",
+        "proxies-everyone",
+    ]
+
+
+def test_refuses_a_plain_http_jwks_url_off_this_machine() -> None:
+    from daloy_edge import ConfigError
+
+    env = {"DALOY_JWKS_URL": "http://idp.example/jwks", "DALOY_JWT_ISSUER": "i"}
+    with pytest.raises(ConfigError):
+        create_app({**env, "DALOY_JWT_AUDIENCE": "a"})
+
+
+def test_accepts_a_plain_http_jwks_url_on_loopback() -> None:
+    env = {"DALOY_JWKS_URL": "http://127.0.0.1:9/jwks.json", "DALOY_JWT_ISSUER": "i"}
+    app = create_app({**env, "DALOY_JWT_AUDIENCE": "a"})
+    assert TestClient(app).get("/api/me").status == 401
+
+
+def test_refusal_message_carries_the_fix() -> None:
+    with pytest.raises(InsecureConfiguration, match="Fix: list the exact origins"):
+        create_app({"DALOY_CORS_ORIGINS": "*", "DALOY_SESSION_KEYS": STRONG_KEY})
+
+
+def test_development_mode_skips_the_boot_audit() -> None:
+    app = create_app({"DALOY_ENV": "development", "DALOY_WEBHOOK_SECRETS": "tiny"})
+    assert TestClient(app).get("/health").status == 200
