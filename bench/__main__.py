@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         os.environ["BENCH_QUICK"] = "1"
     chosen = [c for c in CASES if not args.cases or c.removeprefix("case_") in args.cases]
-    _env.ensure_anchor_venv()
+    _env.prepare()
     head = f"# daloy_edge benchmarks\n\n{_env.machine_summary()}\n\n{HOW_TO_READ}\n"
     sections, green = [head], True
     for name in chosen:

@@ -44,12 +44,14 @@ class ChildError(RuntimeError):
     """A child process failed; the message carries its stderr."""
 
 
-def child_env(extra: Mapping[str, str] = {}) -> dict[str, str]:
-    """The environment of a contender process: Lambda's variables, the repo on the path."""
+def child_env(extra: Mapping[str, str] = {}, *, lambda_env: bool = True) -> dict[str, str]:
+    """A contender process's environment: the deployment directory on the path, no inherited
+    ``DALOY_*``/``AWS_*`` variables, Lambda's own variables unless ``lambda_env`` is False."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DALOY_", "AWS_"))}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled once, like a deployed package
     env.pop("BENCH_QUICK", None)
-    return {**env, **LAMBDA_ENV, "PYTHONPATH": str(ensure_deploy_dir()), **extra}
+    runtime = LAMBDA_ENV if lambda_env else {}
+    return {**env, **runtime, "PYTHONPATH": str(ensure_deploy_dir()), **extra}
 
 
 def _report(stderr: str, code: str) -> str:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import shutil
@@ -73,6 +74,20 @@ def ensure_deploy_dir() -> Path:
             link.unlink(missing_ok=True)
             link.symlink_to(target, target_is_directory=True)
     return DEPLOY
+
+
+@functools.cache
+def prepare() -> str:
+    """Anchors, deployment directory and a fresh key pair and token; the interpreter to use."""
+    python = str(ensure_anchor_venv())
+    deploy = ensure_deploy_dir()
+    subprocess.run(
+        [python, "-c", "from bench.anchors.common import ensure_keys; ensure_keys()"],
+        cwd=deploy,
+        env={**os.environ, "PYTHONPATH": str(deploy)},
+        check=True,
+    )
+    return python
 
 
 def ensure_wrk() -> str | None:

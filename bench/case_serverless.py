@@ -24,7 +24,6 @@ from bench.anchors import common
 ANCHOR = "powertools"
 REFERENCE = "daloy_edge reference app"
 BASELINE = "python -c pass"
-KEYS = "kR7w2mQ9xT4vB8nL1pZ6cF3hJ5sD0gYa,old-key-uE2rW9qT5yU1iO7pA3sD6fG8hJ4kL0z"
 
 
 @dataclass(frozen=True)
@@ -44,21 +43,6 @@ def _anchor(name: str, module: str) -> Contender:
     return Contender(name, code.format(secure=False), secure_setup=code.format(secure=True))
 
 
-def reference_env() -> dict[str, str]:
-    """A production configuration of the reference app: keys, JWKS, CORS, webhooks, admin."""
-    return {
-        "DALOY_ENV": "production",
-        "DALOY_SESSION_KEYS": KEYS,
-        "DALOY_JWKS_FILE": str(common.KEY_DIR / "jwks.json"),
-        "DALOY_JWT_ISSUER": common.ISSUER,
-        "DALOY_JWT_AUDIENCE": common.AUDIENCE,
-        "DALOY_CORS_ORIGINS": common.ORIGIN,
-        "DALOY_WEBHOOK_SECRETS": "whsec-bench-0123456789abcdef0123456789",
-        "DALOY_ADMIN_USER": "ops",
-        "DALOY_ADMIN_PASSWORDS": "correct-horse-battery-staple-0001",
-    }
-
-
 REF_SETUP = "from examples.secure_app import lambda_handler as h"
 CONTENDERS = [
     _anchor("bare", "bench.anchors.bare"),
@@ -72,7 +56,7 @@ CONTENDERS = [
         path="/health",
         secure_setup=REF_SETUP,
         secure_path="/api/me",
-        env=reference_env(),
+        env=common.reference_env(),
     ),
 ]
 # Cold only: the same app with no configuration at all (what `daloy-edge dev` serves).
@@ -176,10 +160,7 @@ def warm_rows(python: str, secure: bool) -> list[Row]:
 
 def run() -> list[Row]:
     """Every contender in every case, with ratios to Powertools."""
-    python = str(_env.ensure_anchor_venv())
-    _child.cold(
-        python, "from bench.anchors.common import ensure_keys; ensure_keys()", _child.child_env()
-    )
+    python = _env.prepare()
     rows = cold_rows(python) + warm_rows(python, False) + warm_rows(python, True)
     return with_ratio(rows, ANCHOR)
 
