@@ -94,9 +94,10 @@ def with_ratio(rows: list[Row], anchor: str) -> list[Row]:
 
 
 def _value(r: Row) -> str:
-    if r.unit in ("req/s",):
+    if r.unit == "req/s":
         return f"{r.median_us:,.0f} {r.unit}"
-    return f"{r.median_us:.1f} {r.unit}"
+    digits = 2 if abs(r.median_us) < 10 else 1
+    return f"{r.median_us:,.{digits}f} {r.unit}"
 
 
 def markdown(rows: list[Row]) -> str:

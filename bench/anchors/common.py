@@ -94,7 +94,7 @@ def ensure_keys() -> None:
         "iat": now,
         "nbf": now,
         "exp": now + 12 * 3600,
-        "scope": "hello:read",
+        "scope": "hello:read reports:read reports:write",
     }
     token = jwt.encode(claims, private, algorithm="RS256", headers={"kid": "bench-1"})
     (KEY_DIR / "token.txt").write_text(token)
