@@ -1,12 +1,12 @@
 """A 100 MB chunked request body against the reference app under uvicorn: the server's RSS.
 
 Limit: RSS must never rise by more than 2x the route's body limit. The reference app
-(configured for production) runs under one uvicorn worker on 127.0.0.1; each route first
-serves one small request so lazy imports are done, then the server's peak RSS is reset
-(``/proc/<pid>/clear_refs``) and read back (``VmHWM``) around the upload; then the same
-around uploads in a row, which shows what the server keeps until its garbage collector
-runs. The client stops sending once the server has answered. Cold peak RSS against
-Powertools is in ``serverless``.
+(configured for production) runs under one uvicorn worker on 127.0.0.1, a fresh server
+per route; a small request first does the lazy imports, then the server's peak RSS is
+reset (``/proc/<pid>/clear_refs``) and read back (``VmHWM``) around one upload, and around
+uploads in a row (what the server keeps until its garbage collector runs). The client stops
+sending once the server has answered. The floor is a raw ASGI app that answers 413 at the
+first chunk: what uvicorn and asyncio hold whatever the app. Cold peak RSS: ``serverless``.
 """
 
 from __future__ import annotations
@@ -51,9 +51,10 @@ def run() -> list[Row]:
     python = _env.prepare()
     rows = []
     env = {**reference_env(), "DALOY_MAX_BODY_BYTES": str(1024 * KIB)}
-    with _servers.uvicorn(python, "examples.secure_app:asgi", env=env, path="/health") as server:
-        port, pid = server.port, server.pid
-        for label, path, limit, headers in _routes():
+    for label, path, limit, headers in _routes():
+        # A fresh server per route: heap freed by one route would hide the next one's growth.
+        with _servers.uvicorn(python, "examples.secure_app:asgi", env=env, path="/health") as s:
+            port, pid = s.port, s.pid
             stream_chunked(port, path, 1000, headers=headers)  # lazy imports, not counted
             case = f"{label}, limit {limit // KIB} KiB"
             before = rss_kib(pid)["VmRSS"] * KIB
@@ -84,4 +85,18 @@ def run() -> list[Row]:
                 Row(case, "server RSS after", after / MIB, unit="MB"),
                 Row(case, "client had sent when answered", sent, unit="MB"),
             ]
+    rows += _floor_rows(python)
     return rows
+
+
+def _floor_rows(python: str) -> list[Row]:
+    target, json_type = "bench.anchors.asgi_apps:refuse_body", {"content-type": "application/json"}
+    with _servers.uvicorn(python, target, factory=True, path="/hello") as s:
+        stream_chunked(s.port, "/any", 1000, headers=json_type)
+        once, status, _ = _upload(s.port, s.pid, "/any", json_type, 1)
+        many, _, _ = _upload(s.port, s.pid, "/any", json_type, reps(20, 5))
+    case = "floor: raw ASGI app refusing at the first chunk"
+    return [
+        Row(case, f"peak growth, one 100 MB upload (answered {status})", once / MIB, unit="MB"),
+        Row(case, f"peak growth, {reps(20, 5)} uploads in a row", many / MIB, unit="MB"),
+    ]

@@ -48,3 +48,18 @@ def daloy() -> Any:
         return {"ok": True}
 
     return ASGIApp(app)
+
+
+def refuse_body() -> Any:
+    """What uvicorn itself holds for a streamed upload: 413 at the first body chunk."""
+    base = raw()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await base(scope, receive, send)
+        await receive()
+        await send({"type": "http.response.start", "status": 413, "headers": HEADERS})
+        await send({"type": "http.response.body", "body": BODY})
+        return None
+
+    return app
