@@ -7,4 +7,4 @@ test:
 	./scripts/test.sh
 
 bench:
-	PATH="$$HOME/.local/bin:$$PATH" ./scripts/bootstrap.sh && uv run --locked python -m bench
+	PATH="$$HOME/.local/bin:$$PATH" ./scripts/bootstrap.sh && uv run --locked python -m bench $(BENCH_ARGS)

@@ -1,8 +1,14 @@
-"""Per-request cost of the browser defenses, against a bare app in the same run."""
+"""Per-request cost of the browser defenses, against a bare app in the same run.
+
+Apps run with ``request_log=False``: the logger's price is measured in ``observability``.
+"""
 
 from __future__ import annotations
 
-from bench._timing import Row, amedian_us, median_us, with_ratio
+import asyncio
+from collections.abc import Callable
+
+from bench._timing import Row, interleaved_us, with_ratio
 from daloy_edge import App, Headers, KeyRing, Request, Response
 from daloy_edge.middleware.compression import Compression
 from daloy_edge.middleware.cors import CORS, CORSConfig
@@ -16,7 +22,7 @@ BIG = b'{"items":[' + b",".join(b'{"id":1,"name":"item","tags":["a"]}' for _ in 
 
 
 def _app(*middleware: object) -> App:
-    app = App(middleware=list(middleware))  # type: ignore[arg-type]
+    app = App(middleware=list(middleware), request_log=False)  # type: ignore[arg-type]
 
     @app.get("/")
     async def index(request: Request) -> Response:
@@ -38,9 +44,9 @@ def _request(path: str = "/", **headers: str) -> Request:
     return Request("GET", path, headers=Headers({"host": "bench", **headers}))
 
 
-def _row(case: str, contender: str, app: App, **headers: str) -> Row:
+def _call(loop: asyncio.AbstractEventLoop, app: App, **headers: str) -> Callable[[], object]:
     path = headers.pop("path", "/")
-    return Row(case, contender, amedian_us(lambda: app.handle(_request(path, **headers))))
+    return lambda: loop.run_until_complete(app.handle(_request(path, **headers)))
 
 
 def run() -> list[Row]:
@@ -57,19 +63,29 @@ def run() -> list[Row]:
     )
     cookie_app = _app(Sessions(SessionConfig(keys=KEYS, allow_no_csrf=True)))
     signed = sessions.encode(sessions.load(_request())[0])
-    rows = [
-        Row("signer", "sign", median_us(lambda: signer.sign(b'{"user":"alice"}', now=1e9))),
-        Row(
-            "signer",
-            "verify",
-            median_us(lambda: signer.verify(token, now=1_700_000_001, max_age=60)),
-        ),
-        _row("request", "bare app", _app()),
-        _row("request", "secure headers", _app(SecureHeaders())),
-        _row("request", "sessions (cookie sent)", cookie_app, cookie=f"__Host-session={signed}"),
-        _row("request", "full browser stack", _app(*stack), cookie=f"__Host-session={signed}"),
-        _row("big", "no compression", _app(), path="/big"),
-        _row("big", "gzip", _app(Compression()), path="/big", **{"accept-encoding": "gzip"}),
-        _row("big", "br", _app(Compression()), path="/big", **{"accept-encoding": "br"}),
-    ]
+    loop = asyncio.new_event_loop()
+    cases = {
+        "signer": {
+            "sign": lambda: signer.sign(b'{"user":"alice"}', now=1e9),
+            "verify": lambda: signer.verify(token, now=1_700_000_001, max_age=60),
+        },
+        "request": {
+            "bare app": _call(loop, _app()),
+            "secure headers": _call(loop, _app(SecureHeaders())),
+            "sessions (cookie sent)": _call(loop, cookie_app, cookie=f"__Host-session={signed}"),
+            "full browser stack": _call(loop, _app(*stack), cookie=f"__Host-session={signed}"),
+        },
+        "big": {
+            "no compression": _call(loop, _app(), path="/big"),
+            "gzip": _call(loop, _app(Compression()), path="/big", **{"accept-encoding": "gzip"}),
+            "br": _call(loop, _app(Compression()), path="/big", **{"accept-encoding": "br"}),
+        },
+    }
+    rows = []
+    try:
+        for case, contenders in cases.items():
+            timings = interleaved_us(contenders, number=200 if case == "big" else 500)
+            rows += [Row(case, name, us) for name, us in timings.items()]
+    finally:
+        loop.close()
     return with_ratio(with_ratio(rows, "bare app"), "no compression")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench._timing import Row, median_us, with_ratio
+from bench._timing import Row, interleaved_us, reps, with_ratio
 from daloy_edge.egress import EgressPolicy, GuardedClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,11 @@ def _policy_rows() -> list[Row]:
         ("vet 6to4", "EgressPolicy.check_address", lambda: LOCAL.check_address(six_to_four)),
         ("vet 6to4", "ipaddress is_global", lambda: address(six_to_four).is_global),
     ]
-    return [Row(case, name, median_us(fn)) for case, name, fn in cases]
+    rows = []
+    for case in dict.fromkeys(c for c, _, _ in cases):
+        timings = interleaved_us({name: fn for c, name, fn in cases if c == case})
+        rows += [Row(case, name, us) for name, us in timings.items()]
+    return rows
 
 
 async def _keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -58,7 +63,7 @@ async def _keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
         writer.close()
 
 
-async def _fetch_rows(number: int = 300) -> list[Row]:
+async def _fetch_rows() -> list[Row]:
     import httpx
 
     server = await asyncio.start_server(_keep_alive, "127.0.0.1", 0)
@@ -66,17 +71,21 @@ async def _fetch_rows(number: int = 300) -> list[Row]:
     guarded = GuardedClient(LOCAL)
     plain = httpx.AsyncClient(trust_env=False)
     contenders = {"GuardedClient.get": guarded.get, "httpx.AsyncClient.get": plain.get}
-    rows = []
-    for name, get in contenders.items():
+    number = reps(300, 60)
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for get in contenders.values():
         for _ in range(20):
             await get(url)
-        samples = []
-        for _ in range(5):
+    for _ in range(reps(5, 3)):  # in turns, so load changes hit both alike
+        for name, get in contenders.items():
             start = time.perf_counter()
             for _ in range(number):
                 await get(url)
-            samples.append((time.perf_counter() - start) / number * 1e6)
-        rows.append(Row("loopback GET (keep-alive)", name, sorted(samples)[2]))
+            samples[name].append((time.perf_counter() - start) / number * 1e6)
+    rows = [
+        Row("loopback GET (keep-alive)", name, statistics.median(values))
+        for name, values in samples.items()
+    ]
     await guarded.aclose()
     await plain.aclose()
     await asyncio.sleep(0.05)  # let the server see both connections close
@@ -85,7 +94,8 @@ async def _fetch_rows(number: int = 300) -> list[Row]:
     return rows
 
 
-def _import_us(module: str, repeat: int = 5) -> float:
+def _import_us(module: str) -> float:
+    repeat = reps(5, 3)
     samples = []
     for _ in range(repeat):
         code = f"import time; s = time.perf_counter(); import {module}; "

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from bench._timing import Row, with_ratio
+from bench._timing import Row, reps, with_ratio
 from daloy_edge import Headers, Request, Response
 from daloy_edge.jose import JWKSClient, b64url_decode
 from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
@@ -117,8 +117,8 @@ def _interleaved(contenders: dict[str, Callable[[int], object]]) -> dict[str, fl
     for run in contenders.values():
         run(50)
     samples: dict[str, list[float]] = {name: [] for name in contenders}
-    number = 300
-    for _ in range(11):
+    number = reps(300, 100)
+    for _ in range(reps(11, 3)):
         for name, run in contenders.items():
             start = time.perf_counter()
             run(number)

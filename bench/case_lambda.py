@@ -2,7 +2,8 @@
 
 The handler is called in-process with the same event, as a warm container does. The
 "core only" row serves the same request without event translation, so the difference
-is what the adapter itself costs. Cold start against the anchors is case_serverless.
+is what the adapter itself costs. Every default is on, the request log included (written
+to /dev/null). Cold start against the anchors is case_serverless.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from bench._timing import Row, median_us, with_ratio
+from bench._timing import Row, interleaved_us, with_ratio
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE_WARM = "warm: http-api-v2 GET /health"
@@ -57,12 +58,6 @@ def warm_rows() -> list[Row]:
     app = create_app({})
     lambda_handler = handler(app)
     lambda_handler(event, context)
-    rows = [
-        Row(CASE_WARM, "bare handler", median_us(lambda: bare_handler(event, context))),
-        Row(
-            CASE_WARM, "daloy_edge handler(app)", median_us(lambda: lambda_handler(event, context))
-        ),
-    ]
     # The same app without the adapter: what the core costs on a reused loop.
     from daloy_edge import Headers, Request
 
@@ -74,8 +69,17 @@ def warm_rows() -> list[Row]:
         request = Request("GET", "/health", headers=Headers(headers), client="203.0.113.10")
         return loop.run_until_complete(dispatch(request))
 
-    rows.append(Row(CASE_WARM, "core only (no translation)", median_us(core_only)))
-    loop.close()
+    try:
+        timings = interleaved_us(
+            {
+                "bare handler": lambda: bare_handler(event, context),
+                "daloy_edge handler(app)": lambda: lambda_handler(event, context),
+                "core only (no translation)": core_only,
+            }
+        )
+    finally:
+        loop.close()
+    rows = [Row(CASE_WARM, name, us) for name, us in timings.items()]
     return with_ratio(rows, "daloy_edge handler(app)")
 
 

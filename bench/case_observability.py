@@ -7,13 +7,16 @@ Lines go to a null stream so the terminal is not what gets measured.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from bench._timing import Row, amedian_us, median_us, with_ratio
+from bench._timing import Row, interleaved_us, median_us, reps, with_ratio
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE_REQUEST = "warm: GET /items/{id} through App.handle"
@@ -68,15 +71,20 @@ def request_rows() -> list[Row]:
         ("authorization", "Bearer abc.def.ghi"),
         ("traceparent", TRACEPARENT),
     ]
-    rows = []
-    for name, app in contenders.items():
+    loop = asyncio.new_event_loop()
 
-        async def once(app=app):
-            await app.handle(
-                Request("GET", "/items/42", headers=Headers(headers), client="10.0.0.1")
-            )
+    def once(app: Any) -> Callable[[], object]:
+        def call() -> object:
+            request = Request("GET", "/items/42", headers=Headers(headers), client="10.0.0.1")
+            return loop.run_until_complete(app.handle(request))
 
-        rows.append(Row(CASE_REQUEST, name, amedian_us(once, number=2000)))
+        return call
+
+    try:
+        timings = interleaved_us({name: once(app) for name, app in contenders.items()})
+    finally:
+        loop.close()
+    rows = [Row(CASE_REQUEST, name, us) for name, us in timings.items()]
     return with_ratio(rows, "no request log")
 
 
@@ -102,7 +110,8 @@ def primitive_rows() -> list[Row]:
     ]
 
 
-def _cold_us(code: str, runs: int = 9) -> float:
+def _cold_us(code: str) -> float:
+    runs = reps(9, 3)
     samples = []
     for _ in range(runs):
         out = subprocess.run(

@@ -9,7 +9,7 @@ import statistics
 import sys
 import time
 
-from bench._timing import Row
+from bench._timing import Row, reps
 from daloy_edge import App, Headers, Request
 from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
 from daloy_edge.ratelimit import MemoryStore, RateLimiter, UpstashREST, UpstashStore
@@ -22,7 +22,8 @@ def _per_second(us: float) -> str:
     return f"{1e6 / us:,.0f} checks/s"
 
 
-def _memory_check(number: int = 5_000, repeat: int = 9) -> Row:
+def _memory_check() -> Row:
+    number, repeat = reps(5_000, 1_000), reps(9, 3)
     limiter = RateLimiter(**BIG, store=MemoryStore())  # type: ignore[arg-type]
 
     async def batch() -> float:
@@ -41,7 +42,7 @@ def _memory_check(number: int = 5_000, repeat: int = 9) -> Row:
 
 
 def _app(with_limit: bool) -> App:
-    app = App()
+    app = App(request_log=False)  # the logger's price is measured in case_observability
     middleware = [RateLimit(RateLimitConfig(**BIG))] if with_limit else []  # type: ignore[arg-type]
 
     @app.get("/limited", middleware=middleware)
@@ -63,7 +64,8 @@ async def _p50_us(app: App, n: int) -> float:
     return statistics.median(samples) * 1e6
 
 
-def _middleware_rows(n: int = 20_000) -> list[Row]:
+def _middleware_rows() -> list[Row]:
+    n = reps(20_000, 4_000)
     bare, limited = _app(False), _app(True)
 
     async def measure() -> tuple[float, float]:

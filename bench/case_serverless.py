@@ -1,146 +1,170 @@
-"""Lambda contenders answering an HTTP API v2 ``GET /hello``: cold start, warm, secure, RSS.
+"""Lambda contenders on one HTTP API v2 event: cold start, cold peak RSS, warm and warm secure µs.
 
-Anchors run in ``bench/.venv-anchors`` (pinned in ``bench/anchors/requirements.txt``), daloy_edge
-in the project environment; every number in one table comes from the same run.
+Every contender runs on the same interpreter and environment (``bench/.venv-anchors``,
+pinned in ``bench/anchors/requirements.txt``) with its code on the path like a Lambda
+deployment package and Lambda's environment variables set. Contenders answer ``GET /hello``
+with ``{"ok": true}``; the reference app (``examples.secure_app.lambda_handler``, every
+feature configured) answers ``GET /health``, and ``GET /api/me`` with a bearer token for
+the secure variant. Cold start is a fresh process (import + build + first invocation) in
+wall ms over ``python -c pass``; its peak RSS is the child's own ``VmHWM`` (``ru_maxrss``
+would carry the forking parent's peak across exec). Contenders take turns in every round.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
 import sys
-import time
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from bench._timing import Row, with_ratio
+from bench import _child, _env
+from bench._timing import Row, reps, with_ratio
+from bench.anchors import common
 
-ROOT = Path(__file__).resolve().parent.parent
-ANCHOR_VENV = ROOT / "bench" / ".venv-anchors"
-REQUIREMENTS = ROOT / "bench" / "anchors" / "requirements.txt"
-CONTENDERS = {
-    "bare": "bench.anchors.bare",
-    "starlette+mangum": "bench.anchors.starlette_app",
-    "fastapi+mangum": "bench.anchors.fastapi_app",
-    "powertools": "bench.anchors.powertools_app",
-    "daloy_edge": "bench.anchors.daloy_app",
-}
-COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "15"))
+ANCHOR = "powertools"
+REFERENCE = "daloy_edge reference app"
+BASELINE = "python -c pass"
 
-COLD = """
-import resource, time
-t0 = time.perf_counter()
-import {module} as m
-from bench.anchors.common import http_api_event, Context
-h = m.build({secure})
-r = h(http_api_event({token}), Context())
+
+@dataclass(frozen=True)
+class Contender:
+    """How to get ``h`` (a Lambda handler) in a fresh process, and what to send it."""
+
+    name: str
+    setup: str
+    path: str = "/hello"
+    secure_setup: str | None = None
+    secure_path: str = "/hello"
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _anchor(name: str, module: str) -> Contender:
+    code = f"import {module} as m\nh = m.build({{secure}})"
+    return Contender(name, code.format(secure=False), secure_setup=code.format(secure=True))
+
+
+REF_SETUP = "from examples.secure_app import lambda_handler as h"
+CONTENDERS = [
+    _anchor("bare", "bench.anchors.bare"),
+    _anchor("starlette+mangum", "bench.anchors.starlette_app"),
+    _anchor("fastapi+mangum", "bench.anchors.fastapi_app"),
+    _anchor(ANCHOR, "bench.anchors.powertools_app"),
+    _anchor("daloy_edge App()", "bench.anchors.daloy_app"),
+    Contender(
+        REFERENCE,
+        REF_SETUP,
+        path="/health",
+        secure_setup=REF_SETUP,
+        secure_path="/api/me",
+        env=common.reference_env(),
+    ),
+]
+# Cold only: the same app with no configuration at all (what `daloy-edge dev` serves).
+UNCONFIGURED = Contender(f"{REFERENCE}, unconfigured", REF_SETUP, path="/health")
+
+COLD = """{prologue}
+EVENT = {event!r}
+{setup}
+r = h(EVENT, Context())
 assert r["statusCode"] == 200, r
-t1 = time.perf_counter()
-print(t1 - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+import sys
+with open("/proc/self/status") as f:
+    print("BENCH", [l.split()[1] for l in f if l.startswith("VmHWM:")][0], file=sys.stderr)
 """
 
-WARM = """
-import json, statistics, time
-import {module} as m
-from bench.anchors.common import http_api_event, Context
-h = m.build({secure})
-ev, ctx = http_api_event({token}), Context()
-assert h(ev, ctx)["statusCode"] == 200
-n = {number}
-samples = []
-for _ in range(7):
+WARM = """{prologue}
+import sys, time
+EVENT = {event!r}
+{setup}
+ctx = Context()
+r = h(EVENT, ctx)
+assert r["statusCode"] == 200, r
+for _ in range(200):
+    h(EVENT, ctx)
+for line in sys.stdin:
+    n = int(line)
     t = time.perf_counter()
     for _ in range(n):
-        h(ev, ctx)
-    samples.append((time.perf_counter() - t) / n * 1e6)
-print(statistics.median(samples))
+        h(EVENT, ctx)
+    print("BENCH", (time.perf_counter() - t) / n * 1e6, file=sys.stderr, flush=True)
 """
 
 
-def ensure_anchor_venv() -> Path:
-    """Create the isolated anchor environment once; returns its interpreter."""
-    python = ANCHOR_VENV / "bin" / "python"
-    stamp = ANCHOR_VENV / ".requirements"
-    wanted = REQUIREMENTS.read_text()
-    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
-        return python
-    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
-    subprocess.run(
-        ["uv", "venv", "-q", "--allow-existing", "-p", sys.executable, str(ANCHOR_VENV)],
-        check=True,
-        env=env,
-    )
-    subprocess.run(
-        ["uv", "pip", "install", "-q", "-p", str(python), "-r", str(REQUIREMENTS)],
-        check=True,
-        env=env,
-    )
-    stamp.write_text(wanted)
-    return python
+def _event(path: str, secure: bool) -> dict[str, object]:
+    event = common.http_api_event(common.token() if secure else None)
+    event["rawPath"] = path
+    event["requestContext"]["http"]["path"] = path  # type: ignore[index]
+    return event
 
 
-def _interpreter(name: str, anchor_python: Path) -> str:
-    return sys.executable if name == "daloy_edge" else str(anchor_python)
+def _rotations(names: list[str], rounds: int) -> Iterator[list[str]]:
+    """Every name once per round, each round starting one further along."""
+    for turn in range(rounds):
+        k = turn % len(names)
+        yield names[k:] + names[:k]
 
 
-def _run(python: str, code: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "0"}
-    out = subprocess.run(
-        [python, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT, env=env
-    )
-    return out.stdout.strip().splitlines()[-1]
+def cold_rows(python: str) -> list[Row]:
+    """Cold start and cold peak RSS, every contender once per round, in turns."""
+    contenders = [*CONTENDERS, UNCONFIGURED]
+    jobs = {
+        c.name: (
+            COLD.format(prologue=_child.PROLOGUE, event=_event(c.path, False), setup=c.setup),
+            _child.child_env(c.env),
+        )
+        for c in contenders
+    }
+    jobs[BASELINE] = ("pass", _child.child_env())
+    for code, env in jobs.values():
+        _child.cold(python, code, env)  # writes bytecode; not counted
+    walls: dict[str, list[float]] = {name: [] for name in jobs}
+    rss: dict[str, list[float]] = {name: [] for name in jobs}
+    for names in _rotations(list(jobs), reps(15, 5)):
+        for name in names:
+            wall, report = _child.cold(python, *jobs[name])
+            walls[name].append(wall)
+            if report:
+                rss[name].append(int(report) / 1024)
+    base = statistics.median(walls[BASELINE])
+    rows = [Row("interpreter start", BASELINE, base, unit="ms")]
+    for c in contenders:
+        over = statistics.median(walls[c.name]) - base
+        rows.append(Row("cold start, ms over `python -c pass`", c.name, over, unit="ms"))
+    for c in contenders:
+        peak = statistics.median(rss[c.name])
+        rows.append(Row("cold peak RSS (VmHWM)", c.name, peak, unit="MB"))
+    return rows
 
 
-def _baseline_ms(python: str) -> float:
-    walls = []
-    for _ in range(COLD_RUNS):
-        t = time.perf_counter()
-        _run(python, "pass\nprint(0)")
-        walls.append((time.perf_counter() - t) * 1000)
-    return statistics.median(walls)
-
-
-def cold(name: str, module: str, python: str) -> tuple[float, float]:
-    """Median wall ms of a fresh process (import + build + first invocation) and peak RSS MB."""
-    code = COLD.format(module=module, secure=False, token="None")
-    walls, rss = [], []
-    _run(python, code)
-    for _ in range(COLD_RUNS):
-        t = time.perf_counter()
-        line = _run(python, code)
-        walls.append((time.perf_counter() - t) * 1000)
-        rss.append(int(line.split()[1]) / 1024)
-    return statistics.median(walls), statistics.median(rss)
-
-
-def warm(module: str, python: str, secure: bool) -> float:
-    """Median µs per warm invocation."""
-    token = "__import__('bench.anchors.common').anchors.common.token()" if secure else "None"
-    number = 500 if secure else 5000
-    return float(
-        _run(python, WARM.format(module=module, secure=secure, token=token, number=number))
-    )
+def warm_rows(python: str, secure: bool) -> list[Row]:
+    """Warm µs per invocation: one long-lived process per contender, timed in turns."""
+    case = "warm secure µs (RS256 bearer, CORS, security headers)" if secure else "warm µs"
+    workers: dict[str, _child.Worker] = {}
+    try:
+        for c in CONTENDERS:
+            setup = c.secure_setup if secure else c.setup
+            if setup is None:
+                continue
+            event = _event(c.secure_path if secure else c.path, secure)
+            code = WARM.format(prologue=_child.PROLOGUE, event=event, setup=setup)
+            workers[c.name] = _child.Worker(python, code, _child.child_env(c.env))
+        number = reps(500, 100) if secure else reps(3000, 500)
+        samples: dict[str, list[float]] = {name: [] for name in workers}
+        for names in _rotations(list(workers), reps(7, 3)):
+            for name in names:
+                samples[name].append(workers[name].time_us(number))
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return [Row(case, name, statistics.median(values)) for name, values in samples.items()]
 
 
 def run() -> list[Row]:
     """Every contender in every case, with ratios to Powertools."""
-    anchor_python = ensure_anchor_venv()
-    _run(
-        str(anchor_python), "from bench.anchors.common import ensure_keys; ensure_keys(); print(0)"
-    )
-    rows: list[Row] = []
-    base_anchor = _baseline_ms(str(anchor_python))
-    base_self = _baseline_ms(sys.executable)
-    for name, module in CONTENDERS.items():
-        python = _interpreter(name, anchor_python)
-        base = base_self if name == "daloy_edge" else base_anchor
-        wall, rss = cold(name, module, python)
-        rows.append(Row("cold start over `python -c pass`", name, wall - base, unit="ms"))
-        rows.append(Row("cold peak RSS", name, rss, unit="MB"))
-        rows.append(Row("warm µs", name, warm(module, python, False)))
-        rows.append(Row("warm secure µs", name, warm(module, python, True)))
-    return with_ratio(rows, "powertools")
+    python = _env.prepare()
+    rows = cold_rows(python) + warm_rows(python, False) + warm_rows(python, True)
+    return with_ratio(rows, ANCHOR)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ KEY_DIR = HERE.parent / ".keys"
 ISSUER = "https://issuer.bench.example"
 AUDIENCE = "bench-api"
 ORIGIN = "https://app.bench.example"
+SESSION_KEYS = "kR7w2mQ9xT4vB8nL1pZ6cF3hJ5sD0gYa,old-key-uE2rW9qT5yU1iO7pA3sD6fG8hJ4kL0z"
 SECURITY_HEADERS = {
     "strict-transport-security": "max-age=31536000; includeSubDomains",
     "x-content-type-options": "nosniff",
@@ -93,7 +94,7 @@ def ensure_keys() -> None:
         "iat": now,
         "nbf": now,
         "exp": now + 12 * 3600,
-        "scope": "hello:read",
+        "scope": "hello:read reports:read reports:write",
     }
     token = jwt.encode(claims, private, algorithm="RS256", headers={"kid": "bench-1"})
     (KEY_DIR / "token.txt").write_text(token)
@@ -105,3 +106,18 @@ def token() -> str:
 
 def public_pem() -> bytes:
     return (KEY_DIR / "public.pem").read_bytes()
+
+
+def reference_env() -> dict[str, str]:
+    """A production configuration of the reference app: keys, JWKS, CORS, webhooks, admin."""
+    return {
+        "DALOY_ENV": "production",
+        "DALOY_SESSION_KEYS": SESSION_KEYS,
+        "DALOY_JWKS_FILE": str(KEY_DIR / "jwks.json"),
+        "DALOY_JWT_ISSUER": ISSUER,
+        "DALOY_JWT_AUDIENCE": AUDIENCE,
+        "DALOY_CORS_ORIGINS": ORIGIN,
+        "DALOY_WEBHOOK_SECRETS": "whsec-bench-0123456789abcdef0123456789",
+        "DALOY_ADMIN_USER": "ops",
+        "DALOY_ADMIN_PASSWORDS": "correct-horse-battery-staple-0001",
+    }

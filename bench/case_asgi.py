@@ -1,0 +1,82 @@
+"""ASGI throughput under a real uvicorn (one worker, h11, asyncio loop) on 127.0.0.1.
+
+Contenders: a raw ASGI callable, bare Starlette, daloy_edge's default stack (``App()``
+through ``daloy_edge_asgi.ASGIApp``, request log on, written to /dev/null) answering
+``GET /hello``, and the reference app (``examples.secure_app:asgi``, configured for
+production) answering ``GET /health``. All run on the anchors' interpreter and uvicorn.
+``wrk`` (one thread, 32 keep-alive connections) loads each in turn for a bounded time;
+ratios are to bare Starlette (higher is better). Also each server's peak RSS afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+from dataclasses import dataclass, field
+
+from bench import _env, _servers
+from bench._load import Load, run_load
+from bench._timing import Row, reps, with_ratio
+from bench.anchors.common import reference_env
+
+ANCHOR = "bare Starlette"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    target: str
+    path: str
+    factory: bool = True
+    env: dict[str, str] = field(default_factory=dict)
+
+
+TARGETS = [
+    Target("raw ASGI", "bench.anchors.asgi_apps:raw", "/hello"),
+    Target(ANCHOR, "bench.anchors.asgi_apps:starlette", "/hello"),
+    Target("daloy_edge App() /hello", "bench.anchors.asgi_apps:daloy", "/hello"),
+    Target(
+        "daloy_edge reference app /health",
+        "examples.secure_app:asgi",
+        "/health",
+        factory=False,
+        env=reference_env(),
+    ),
+]
+
+
+def run() -> list[Row]:
+    """Requests per second, p50 latency and peak RSS of each contender."""
+    python = _env.prepare()
+    wrk = _env.ensure_wrk()
+    seconds, rounds = reps(5, 2), reps(3, 1)
+    loads: dict[str, list[Load]] = {t.name: [] for t in TARGETS}
+    with contextlib.ExitStack() as stack:
+        served = {
+            t.name: stack.enter_context(
+                _servers.uvicorn(python, t.target, env=t.env, factory=t.factory, path=t.path)
+            )
+            for t in TARGETS
+        }
+        urls = {t.name: f"http://127.0.0.1:{served[t.name].port}{t.path}" for t in TARGETS}
+        for url in urls.values():
+            run_load(wrk, url, 1)  # warm-up, not counted
+        for turn in range(rounds):
+            names = list(urls)[turn % len(urls) :] + list(urls)[: turn % len(urls)]
+            for name in names:
+                loads[name].append(run_load(wrk, urls[name], seconds))
+        peaks = {name: _servers.status_kib(s.pid)["VmHWM"] / 1024 for name, s in served.items()}
+    tool = next(iter(loads.values()))[0].tool
+    rows = []
+    for name, runs in loads.items():
+        failures = sum(r.non_2xx for r in runs)
+        label = f"{name} ({failures} non-2xx)" if failures else name
+        rps = statistics.median(r.requests_per_s for r in runs)
+        rows.append(Row(f"throughput ({tool}, 32 connections)", label, rps, unit="req/s"))
+    rows = with_ratio(rows, ANCHOR)
+    for name, runs in loads.items():
+        p50 = statistics.median(r.p50_ms for r in runs)
+        rows.append(Row("p50 latency under that load", name, p50, unit="ms"))
+    for name, peak in peaks.items():
+        rows.append(Row("server peak RSS after the runs", name, peak, unit="MB"))
+    return with_ratio(rows, ANCHOR)
