@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-from daloy_edge_asgi import ASGIApp
-
 from daloy_edge import App
 from daloy_edge.audit import Finding, audit_app, audit_environment, enforce
 from examples.reference import abuse, browser, core_routes, egress, identity
@@ -61,12 +59,17 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
 
 
 app = create_app()
-asgi = ASGIApp(app)
 
 
 def __getattr__(name: str) -> object:
     # Runtime adapters are imported only when their entry point is asked for, so
-    # importing this module never pulls in boto3, flask, mangum or js.
+    # importing this module never pulls in boto3, flask, mangum or js, and a Lambda cold
+    # start never loads the ASGI adapter.
+    if name == "asgi":
+        from daloy_edge_asgi import ASGIApp
+
+        globals()[name] = entry = ASGIApp(app)
+        return entry
     if name == "lambda_handler":
         from daloy_edge_aws_lambda import handler
 

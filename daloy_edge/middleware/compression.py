@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,25 @@ _COMPRESSIBLE = (
     "application/xml",
     "image/svg+xml",
 )
+
+
+def _brotli_encoder(quality: int) -> Callable[[bytes], bytes]:
+    # The codec is imported on the first compressed response, not at cold start.
+    def encode(data: bytes) -> bytes:
+        import brotli
+
+        return bytes(brotli.compress(data, quality=quality))
+
+    return encode
+
+
+def _gzip_encoder(level: int) -> Callable[[bytes], bytes]:
+    def encode(data: bytes) -> bytes:
+        import gzip
+
+        return gzip.compress(data, compresslevel=level, mtime=0)
+
+    return encode
 
 
 def brotli_available() -> bool:
@@ -95,12 +113,8 @@ class Compression:
         self.config = config = config or CompressionConfig()
         encoders: dict[str, Callable[[bytes], bytes]] = {}
         if config.brotli and brotli_available():
-            import brotli
-
-            quality = config.brotli_quality
-            encoders["br"] = lambda data: bytes(brotli.compress(data, quality=quality))
-        level = config.gzip_level
-        encoders["gzip"] = lambda data: gzip.compress(data, compresslevel=level, mtime=0)
+            encoders["br"] = _brotli_encoder(config.brotli_quality)
+        encoders["gzip"] = _gzip_encoder(config.gzip_level)
         self._encoders = encoders
         self._offered = tuple(encoders)
 
