@@ -59,7 +59,9 @@ def _defines(source: Path, name: str) -> None:
     assigned = rf"^{word}\s*[:=]"
     defined = rf"^(?:async\s+)?def\s+{word}\b"
     imported = rf"^from\s+\S+\s+import\s+.*\b{word}\b"
-    if not any(re.search(p, text, re.MULTILINE) for p in (assigned, defined, imported)):
+    # A lazy module attribute: ``def __getattr__(name)`` answering ``if name == "<word>"``.
+    lazy = rf"^def __getattr__\(.*(?:\n.*)*?\n\s+if name == \"{word}\":"
+    if not any(re.search(p, text, re.MULTILINE) for p in (assigned, defined, imported, lazy)):
         raise Malformed(f"{source} does not define {name}")
 
 
