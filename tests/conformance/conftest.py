@@ -6,7 +6,10 @@ Write tests against the ``http`` fixture only (``http.get``, ``http.post``,
 every copy of the reference app is built from is ``CONFORMANCE_ENV`` in
 ``harness/targets.py`` plus ``DALOY_JWKS_FILE`` from the session's ``issuer``;
 ``closed`` serves the reference app with nothing optional configured (``CLOSED_ENV``).
-Servers start once per session, on first use.
+Servers start once per session, on first use; ``workers`` runs in the session's one
+Pyodide process (``workers_harness``), with the JWKS file copied into its file system.
+A test that needs state of its own (a rate-limit quota) asks ``http.with_client(ip)``
+for a client address no other test uses, or ``transport_pool.isolated`` for an app.
 """
 
 from __future__ import annotations
