@@ -6,7 +6,10 @@ Write tests against the ``http`` fixture only (``http.get``, ``http.post``,
 every copy of the reference app is built from is ``CONFORMANCE_ENV`` in
 ``harness/targets.py`` plus ``DALOY_JWKS_FILE`` from the session's ``issuer``;
 ``closed`` serves the reference app with nothing optional configured (``CLOSED_ENV``).
-Servers start once per session, on first use.
+Servers start once per session, on first use; ``workers`` runs in the session's one
+Pyodide process (``workers_harness``), with the JWKS file copied into its file system.
+A test that needs state of its own (a rate-limit quota) asks ``http.with_client(ip)``
+for a client address no other test uses, or ``transport_pool.isolated`` for an app.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import pytest
 
 from tests.conformance.harness.client import Transport
 from tests.conformance.harness.identity import Issuer
-from tests.conformance.harness.targets import CLOSED, PROBE, REFERENCE, Pool, transport_params
+from tests.conformance.harness.targets import (
+    CLOSED,
+    PROBE,
+    REFERENCE,
+    Pool,
+    Target,
+    transport_params,
+)
 from tests.conformance.harness.upstream import Upstream
 
 
@@ -58,19 +68,27 @@ def fetch_ready(http: Transport, upstream: Upstream) -> None:
         assert reply.status in (200, 504), reply.body[:300]
 
 
+def _served(request: pytest.FixtureRequest, pool: Pool, target: Target) -> Transport:
+    kind: str = request.param
+    if kind == "workers" and pool.workers is None:
+        # The session's one Pyodide process, started only when a Workers case runs.
+        pool.workers = request.getfixturevalue("workers_harness")
+    return pool.get(target, kind)
+
+
 @pytest.fixture(params=transport_params())
 def http(request: pytest.FixtureRequest, transport_pool: Pool) -> Transport:
     """The reference app (examples.secure_app) behind one transport."""
-    return transport_pool.get(REFERENCE, request.param)
+    return _served(request, transport_pool, REFERENCE)
 
 
 @pytest.fixture(params=transport_params())
 def closed(request: pytest.FixtureRequest, transport_pool: Pool) -> Transport:
     """The reference app with nothing optional configured, behind one transport."""
-    return transport_pool.get(CLOSED, request.param)
+    return _served(request, transport_pool, CLOSED)
 
 
 @pytest.fixture(params=transport_params())
 def probe(request: pytest.FixtureRequest, transport_pool: Pool) -> Transport:
     """The probe app (tests/conformance/probe_app.py) behind one transport."""
-    return transport_pool.get(PROBE, request.param)
+    return _served(request, transport_pool, PROBE)

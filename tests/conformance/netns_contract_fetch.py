@@ -35,6 +35,17 @@ DENIED = {
 pytestmark = pytest.mark.usefixtures("fetch_ready")
 
 
+@pytest.fixture(autouse=True)
+def _not_on_workers(request: pytest.FixtureRequest) -> None:
+    # Checked before the transport starts, so Pyodide is never started in here.
+    if request.node.callspec.params.get("http") == "workers":
+        pytest.skip(
+            "Workers: Pyodide has no DNS, so its guard is policy-only and names are the "
+            "platform's to resolve; its refusal of literal metadata and private addresses "
+            "is covered by the policy tests in tests/egress"
+        )
+
+
 def fetch(http: Transport, url: str) -> Reply:
     return http.get("/fetch?url=" + quote(url, safe=""))
 

@@ -1,7 +1,9 @@
 """Probe routes for the multi-value cases that keep breaking in adapters.
 
 Served through every transport like the reference app: ``asgi``, ``lambda_handler`` and
-``gcf_handler`` (functions-framework loads this file by path).
+``gcf_handler`` (functions-framework loads this file by path), and as a Worker
+(``create_app``). The runtime adapters are imported only when their entry point is asked
+for, so the Worker (Pyodide, without flask or boto3) imports this module as it is.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import os
 from collections.abc import Mapping
 
 from daloy_edge_asgi import ASGIApp
-from daloy_edge_aws_lambda import handler as lambda_adapter
-from daloy_edge_gcp_functions import handler as gcf_adapter
 
 from daloy_edge import App, Request, Response
 
 BINARY = bytes(range(256)) * 4
-GZIPPED = gzip.compress(b'{"compressed":true}' * 100, mtime=0)
+_DEFLATED = gzip.compress(b'{"compressed":true}' * 100, mtime=0)
+# Byte 9 of a gzip header names the compressing OS (zlib writes 3 on Linux, 255 under
+# Emscripten); fixed to 255 ("unknown", RFC 1952) so every runtime serves the same bytes.
+GZIPPED = _DEFLATED[:9] + b"\xff" + _DEFLATED[10:]
 
 
 def create_app(env: Mapping[str, str] = os.environ) -> App:
@@ -104,5 +107,17 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
 
 app = create_app()
 asgi = ASGIApp(app)
-lambda_handler = lambda_adapter(app)
-gcf_handler = gcf_adapter(app)
+
+
+def __getattr__(name: str) -> object:
+    if name == "lambda_handler":
+        from daloy_edge_aws_lambda import handler
+
+        globals()[name] = entry = handler(app)
+        return entry
+    if name == "gcf_handler":
+        from daloy_edge_gcp_functions import handler as gcf
+
+        globals()[name] = entry = gcf(app)
+        return entry
+    raise AttributeError(name)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conformance.harness.checks import PROBLEM, assert_problem
+from tests.conformance.harness.checks import PROBLEM, assert_problem, resolves_dot_segments
 from tests.conformance.harness.client import Transport
 from tests.conformance.harness.targets import ROOT
 
@@ -123,10 +123,18 @@ TRAVERSALS = {
 }
 
 
-@pytest.mark.parametrize("target", list(TRAVERSALS.values()), ids=list(TRAVERSALS))
-def test_static_refuses_path_traversal(http: Transport, target: str) -> None:
-    reply = http.get(target)
-    assert_problem(reply, 400)
+DOT_SEGMENTS = ("plain-dot-dot", "encoded-dot-dot")
+"""Traversals a URL parser resolves: ``/static/../secure_app.py`` is ``/secure_app.py``."""
+
+
+@pytest.mark.parametrize("case", list(TRAVERSALS))
+def test_static_refuses_path_traversal(http: Transport, case: str) -> None:
+    reply = http.get(TRAVERSALS[case])
+    if case in DOT_SEGMENTS and resolves_dot_segments(http):
+        # The platform resolved the segments first: an unknown route, never the file.
+        assert_problem(reply, 404)
+    else:
+        assert_problem(reply, 400)
     assert b"create_app" not in reply.body
     assert "evil" not in " ".join(reply.headers.get_all("set-cookie"))
 

@@ -9,7 +9,11 @@ import json
 import pytest
 
 from daloy_edge.middleware.compression import brotli_available
-from tests.conformance.harness.checks import PROBLEM, assert_secure_headers
+from tests.conformance.harness.checks import (
+    PROBLEM,
+    assert_secure_headers,
+    resolves_dot_segments,
+)
 from tests.conformance.harness.client import Transport
 from tests.conformance.harness.identity import session_cookie
 from tests.conformance.harness.targets import CORS_ORIGIN, SESSION_KEYS
@@ -53,9 +57,15 @@ EVERY_STATUS: dict[str, tuple[str, str, dict[str, str], bytes]] = {
 }
 
 
+# Where the platform resolves dot segments first, an encoded slash is what still arrives.
+REJECTED_PATH_KEPT = "/static/..%2fsecure_app.py"
+
+
 @pytest.mark.parametrize("name", list(EVERY_STATUS))
 def test_every_response_carries_the_secure_headers(http: Transport, name: str) -> None:
     method, target, headers, body = EVERY_STATUS[name]
+    if name == "400-rejected-path" and resolves_dot_segments(http):
+        target = REJECTED_PATH_KEPT
     reply = http.request(method, target, headers=headers, body=body)
     assert reply.status == int(name[:3]), reply.body[:200]
     assert_secure_headers(reply)
@@ -139,6 +149,8 @@ def test_big_is_gzipped_when_asked(http: Transport) -> None:
 
 @pytest.mark.skipif(not brotli_available(), reason="brotli is not installed")
 def test_big_is_brotli_compressed_when_preferred(http: Transport) -> None:
+    if http.name == "workers":
+        pytest.skip("brotli (a C extension) is not in the Worker; it answers gzip instead")
     import brotli
 
     plain = http.get("/big")

@@ -13,10 +13,11 @@ from tests.conformance.harness.checks import assert_problem
 from tests.conformance.harness.client import Transport
 from tests.conformance.harness.identity import Issuer, basic
 from tests.conformance.harness.targets import ADMIN_PASSWORDS, ADMIN_USER, REFERENCE, Pool
-from tests.jwtkit import assemble, b64
+from tests.jwtkit import assemble, b64, rsa_key
 
 JSON = {"Content-Type": "application/json"}
 REPORTS_LIMIT = 64 * 1024
+FOREIGN_RSA_KEY = rsa_key("conformance-foreign")
 
 # ALB events carry no client address (requestContext names only the target group), and
 # the adapter believes X-Forwarded-For only when told to (trust_alb_forwarded_for), which
@@ -46,6 +47,20 @@ def test_api_me_answers_subject_and_scopes(http: Transport, issuer: Issuer) -> N
     assert reply.status == 200
     assert reply.media_type == "application/json"
     assert reply.json() == {"sub": "conformance-user", "scopes": ["reports:read", "reports:write"]}
+
+
+def test_api_me_accepts_an_rs256_token_from_the_same_jwks(http: Transport, issuer: Issuer) -> None:
+    reply = http.get("/api/me", headers=issuer.bearer("reports:read", alg="RS256"))
+    assert reply.status == 200, reply.body[:300]
+    assert reply.json() == {"sub": "conformance-user", "scopes": ["reports:read"]}
+
+
+def test_api_refuses_an_rs256_token_signed_by_a_foreign_key(
+    http: Transport, issuer: Issuer
+) -> None:
+    forged = issuer.token("reports:read", alg="RS256", key=FOREIGN_RSA_KEY)
+    reply = http.get("/api/me", headers={"Authorization": f"Bearer {forged}"})
+    assert_problem(reply, 401, "invalid-token")
 
 
 def test_api_without_a_token_is_401_with_a_bare_bearer_challenge(http: Transport) -> None:

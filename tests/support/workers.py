@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import importlib.metadata
 import itertools
 import json
@@ -47,6 +48,22 @@ COPIED_DISTRIBUTIONS = ("workers-runtime-sdk", "PyJWT")
 REPLY_TIMEOUT_S = 60.0
 
 
+def runtime_encoded(body: bytes, headers: Sequence[tuple[str, str]], encode_body: str) -> bytes:
+    """The body as workerd sends it: with ``encodeBody: "automatic"`` (the default) the
+    runtime itself encodes the body as ``Content-Encoding`` says, so a body the app
+    already compressed is compressed twice unless the Response says ``"manual"``."""
+    encoding = next((v.strip().lower() for k, v in headers if k == "content-encoding"), "")
+    if encode_body == "manual" or not body:
+        return body
+    if encoding == "gzip":
+        return gzip.compress(body)
+    if encoding == "br":
+        import brotli
+
+        return bytes(brotli.compress(body))
+    return body
+
+
 class HarnessError(RuntimeError):
     """The harness (Node or Python inside Pyodide) reported a failure."""
 
@@ -58,6 +75,8 @@ class WorkerResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    encode_body: str = "automatic"
+    """The JS Response's ``encodeBody``; the body above is already as the runtime sends it."""
     pulled: int = 0
     deferred: list[str] = field(default_factory=list)
     stdout: list[str] = field(default_factory=list)
@@ -186,10 +205,14 @@ class PyodideHarness:
         )
         if "refused" in result:
             return WorkerResponse(400, [], b"", refused_by_platform=result["refused"])
+        headers_out = [(k, v) for k, v in result["headers"]]
         return WorkerResponse(
             status=result["status"],
-            headers=[(k, v) for k, v in result["headers"]],
-            body=base64.b64decode(result["body"]),
+            headers=headers_out,
+            body=runtime_encoded(
+                base64.b64decode(result["body"]), headers_out, result["encode_body"]
+            ),
+            encode_body=result["encode_body"],
             pulled=result["pulled"],
             deferred=result["deferred"] if isinstance(result["deferred"], list) else [],
             stdout=self.last_stdout,

@@ -13,6 +13,17 @@ import { loadPyodide } from "pyodide";
 const reply = (message) => process.stdout.write(JSON.stringify(message) + "\n");
 console.log = console.info = console.debug = console.error;
 
+// workerd's Response takes `encodeBody`: "automatic" (the default) has the runtime encode
+// the body as Content-Encoding says when sending it; "manual" means it already is. Node's
+// Response ignores the option, so it is recorded here and reported with the response.
+const NodeResponse = globalThis.Response;
+globalThis.Response = class Response extends NodeResponse {
+  constructor(body, init) {
+    super(body, init);
+    this.encodeBody = init && init.encodeBody === "manual" ? "manual" : "automatic";
+  }
+};
+
 const captured = { stdout: [], stderr: [] };
 const started = Date.now();
 const pyodide = await loadPyodide({
@@ -104,7 +115,8 @@ async function fetchOp(message) {
   for (const cookie of response.headers.getSetCookie()) headers.push(["set-cookie", cookie]);
   const bytes = new Uint8Array(await response.arrayBuffer());
   const deferred = await settle(waitUntil, message.wait_ms ?? 5000);
-  return { status: response.status, headers, body: b64(bytes), pulled: counter.pulled, deferred };
+  const encodeBody = response.encodeBody ?? "automatic";
+  return { status: response.status, headers, body: b64(bytes), encode_body: encodeBody, pulled: counter.pulled, deferred };
 }
 
 const ops = { install, files, write, run, fetch: fetchOp };

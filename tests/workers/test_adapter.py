@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from tests.support.workers import PyodideHarness, WorkerResponse
@@ -153,6 +155,19 @@ def test_null_body_status_has_no_body(workers_harness: PyodideHarness) -> None:
 def test_streamed_response_reaches_the_client_whole(workers_harness: PyodideHarness) -> None:
     response = call(workers_harness, "GET", "/stream")
     assert response.status == 200 and response.body == b"one,two,three"
+
+
+def test_an_encoded_body_is_sent_as_is_not_compressed_again(
+    workers_harness: PyodideHarness,
+) -> None:
+    # workerd encodes bodies itself per Content-Encoding unless told "manual".
+    response = call(workers_harness, "GET", "/gzipped")
+    assert response.encode_body == "manual"
+    assert gzip.decompress(response.body) == b"already compressed " * 20
+
+
+def test_a_plain_body_leaves_encoding_to_the_runtime(workers_harness: PyodideHarness) -> None:
+    assert call(workers_harness, "GET", "/stream").encode_body == "automatic"
 
 
 def test_module_level_on_fetch_serves_the_raw_js_request(workers_harness: PyodideHarness) -> None:

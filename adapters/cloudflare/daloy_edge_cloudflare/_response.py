@@ -17,7 +17,9 @@ async def to_js_response(response: Response) -> Any:
     ``Set-Cookie`` stays a field of its own.
 
     A streamed body is read to the end first: the platform's own compression and
-    ``Content-Length`` then apply to the whole body.
+    ``Content-Length`` then apply to the whole body. A body the app already encoded
+    (``Content-Encoding`` set, e.g. by the compression middleware) goes out with
+    ``encodeBody: "manual"``; by default the runtime would encode it a second time.
     """
     from js import Response as JSResponse
     from pyodide.ffi import to_js
@@ -25,4 +27,7 @@ async def to_js_response(response: Response) -> Any:
     body = await response.read()
     headers = to_js([[name, value] for name, value in response.headers.items()])
     payload = None if response.status in _NULL_BODY_STATUSES or not body else to_uint8array(body)
+    encoding = (response.headers.get("content-encoding") or "").strip().lower()
+    if encoding and encoding != "identity":
+        return JSResponse.new(payload, status=response.status, headers=headers, encodeBody="manual")
     return JSResponse.new(payload, status=response.status, headers=headers)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from tests.conformance.harness.client import Reply
+from tests.conformance.harness.client import Reply, Transport
 
 PROBLEM = "application/problem+json"
 PROBLEM_PREFIX = "urn:daloy-edge:problem:"
 HSTS = "max-age=31536000; includeSubDomains"
+
+RESOLVES_DOT_SEGMENTS = ("workers",)
+"""Transports whose platform parses the URL before the app runs and resolves ``..`` and
+``%2e%2e`` segments (Cloudflare, like any WHATWG URL parser): ``/static/../x`` reaches
+the Worker as ``/x``, so the app never sees a traversal to refuse."""
+
+
+def resolves_dot_segments(transport: Transport) -> bool:
+    """True when ``transport``'s platform resolves dot segments before the app runs."""
+    return transport.name in RESOLVES_DOT_SEGMENTS
 
 
 def assert_problem(reply: Reply, status: int, slug: str | None = None) -> dict[str, object]:

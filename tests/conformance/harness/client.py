@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ class Transport:
     """
 
     name = "transport"
+    client: str | None = None
+    """The client address requests present (``None``: the transport's usual one)."""
 
     def send(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> Reply:
         raise NotImplementedError
@@ -64,6 +67,19 @@ class Transport:
 
     def post(self, target: str, *, headers: HeaderArg = None, body: bytes = b"") -> Reply:
         return self.request("POST", target, headers=headers, body=body)
+
+    def with_client(self, address: str) -> Transport | None:
+        """This transport, sharing its runtime and app, with requests from ``address``.
+
+        ``None`` where the runtime hands the app no client address of the caller's
+        choosing. The view is never closed itself; closing the original releases both.
+        """
+        return None
+
+    def _view(self, address: str) -> Transport:
+        view = copy.copy(self)
+        view.client = address
+        return view
 
     def close(self) -> None:
         """Release what the transport holds (loops, connections)."""

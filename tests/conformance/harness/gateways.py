@@ -32,6 +32,8 @@ from tests.conformance.harness.client import Reply
 
 EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "events"
 CLIENT_IP = "198.51.100.7"
+SHAPES_WITH_CLIENT_ADDRESS = ("rest-v1", "http-v2", "function-url")
+"""Shapes whose request context names the caller (ALB events do not)."""
 SHAPES = ("rest-v1", "http-v2", "function-url", "alb", "alb-multi")
 _FILES = {
     "rest-v1": "apigw_rest_v1.json",
@@ -69,10 +71,12 @@ def _grouped(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
     return grouped
 
 
-def _rest_v1(method: str, path: str, query: str, headers: list[tuple[str, str]]) -> dict[str, Any]:
+def _rest_v1(
+    method: str, path: str, query: str, headers: list[tuple[str, str]], client_ip: str
+) -> dict[str, Any]:
     event = recorded("rest-v1")
     params = _grouped(parse_qsl(query, keep_blank_values=True))
-    multi = _grouped([*headers, ("X-Forwarded-For", CLIENT_IP)])
+    multi = _grouped([*headers, ("X-Forwarded-For", client_ip)])
     event.update(
         httpMethod=method,
         path=path,
@@ -85,17 +89,22 @@ def _rest_v1(method: str, path: str, query: str, headers: list[tuple[str, str]])
     )
     context = event["requestContext"]
     context.update(httpMethod=method, path=f"/{context['stage']}{path}")
-    context["identity"]["sourceIp"] = CLIENT_IP
+    context["identity"]["sourceIp"] = client_ip
     return event
 
 
 def _http_v2(
-    shape: str, method: str, path: str, query: str, headers: list[tuple[str, str]]
+    shape: str,
+    method: str,
+    path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    client_ip: str,
 ) -> dict[str, Any]:
     event = recorded(shape)
     cookies: list[str] = []
     joined: dict[str, str] = {}
-    for name, value in [*headers, ("x-forwarded-for", CLIENT_IP)]:
+    for name, value in [*headers, ("x-forwarded-for", client_ip)]:
         key = name.lower()
         if key == "cookie":
             cookies += [c.strip() for c in value.split(";") if c.strip()]
@@ -117,16 +126,21 @@ def _http_v2(
     else:
         event.pop("cookies", None)
     http = event["requestContext"]["http"]
-    http.update(method=method, path=raw, sourceIp=CLIENT_IP)
+    http.update(method=method, path=raw, sourceIp=client_ip)
     return event
 
 
 def _alb(
-    shape: str, method: str, path: str, query: str, headers: list[tuple[str, str]]
+    shape: str,
+    method: str,
+    path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    client_ip: str,
 ) -> dict[str, Any]:
     event = recorded(shape)
     lowered = [(k.lower(), v) for k, v in headers]
-    lowered += [("x-forwarded-for", CLIENT_IP), ("x-forwarded-proto", "https")]
+    lowered += [("x-forwarded-for", client_ip), ("x-forwarded-proto", "https")]
     raw_params = [tuple(p.split("=", 1)) if "=" in p else (p, "") for p in query.split("&") if p]
     params = _grouped(raw_params)  # type: ignore[arg-type]
     event.update(httpMethod=method, path=path)
@@ -140,16 +154,22 @@ def _alb(
 
 
 def build_event(
-    shape: str, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    shape: str,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    client_ip: str = CLIENT_IP,
 ) -> dict[str, Any]:
-    """The event ``shape``'s service would hand the function for this request."""
+    """The event ``shape``'s service would hand the function for a request from
+    ``client_ip`` (ALB events carry it only in the appended X-Forwarded-For)."""
     path, _, query = target.partition("?")
     if shape == "rest-v1":
-        event = _rest_v1(method, path, query, headers)
+        event = _rest_v1(method, path, query, headers, client_ip)
     elif shape in ("http-v2", "function-url"):
-        event = _http_v2(shape, method, path, query, headers)
+        event = _http_v2(shape, method, path, query, headers, client_ip)
     else:
-        event = _alb(shape, method, path, query, headers)
+        event = _alb(shape, method, path, query, headers, client_ip)
     event.update(_body_fields(headers, body))
     return event
 

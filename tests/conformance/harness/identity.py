@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from daloy_edge import KeyRing
 from daloy_edge.middleware.sessions import Session, SessionConfig, Sessions
@@ -25,18 +25,26 @@ from tests.jwtkit import mint, public_jwk
 
 
 class Issuer:
-    """An identity provider for one test session: a fresh P-256 key published as a JWKS
-    file (``DALOY_JWKS_FILE``), and tokens signed with it."""
+    """An identity provider for one test session: a fresh P-256 key and a fresh RSA key
+    published as a JWKS file (``DALOY_JWKS_FILE``), and tokens signed with them."""
 
     kid = "conformance-es256"
+    rsa_kid = "conformance-rs256"
 
     def __init__(self, directory: Path) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
+        self.rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.jwks_file = directory / "jwks.json"
-        self.jwks_file.write_text(json.dumps({"keys": [public_jwk(self.key, self.kid)]}))
+        self.jwks = {
+            "keys": [public_jwk(self.key, self.kid), public_jwk(self.rsa_key, self.rsa_kid)]
+        }
+        self.jwks_file.write_text(json.dumps(self.jwks))
 
-    def token(self, *scopes: str, key: object = None, **overrides: object) -> str:
-        """A valid ES256 token for ``sub=conformance-user`` with ``scopes``."""
+    def token(
+        self, *scopes: str, key: object = None, alg: str = "ES256", **overrides: object
+    ) -> str:
+        """A valid token (ES256, or RS256 with the RSA key) for ``sub=conformance-user``
+        with ``scopes``; ``key`` signs instead of the published key of ``alg``."""
         now = int(time.time())
         claims: dict[str, object] = {
             "iss": JWT_ISSUER,
@@ -48,11 +56,14 @@ class Issuer:
             "scope": " ".join(scopes),
         }
         claims.update(overrides)
-        return mint(key or self.key, "ES256", self.kid, {k: v for k, v in claims.items() if v})
+        body = {k: v for k, v in claims.items() if v}
+        if alg == "RS256":
+            return mint(key or self.rsa_key, alg, self.rsa_kid, body)
+        return mint(key or self.key, alg, self.kid, body)
 
-    def bearer(self, *scopes: str, **overrides: object) -> dict[str, str]:
+    def bearer(self, *scopes: str, alg: str = "ES256", **overrides: object) -> dict[str, str]:
         """An ``Authorization`` header carrying :meth:`token`."""
-        return {"Authorization": f"Bearer {self.token(*scopes, **overrides)}"}
+        return {"Authorization": f"Bearer {self.token(*scopes, alg=alg, **overrides)}"}
 
 
 def basic(user: str = ADMIN_USER, password: str = ADMIN_PASSWORDS[0]) -> dict[str, str]:

@@ -24,11 +24,15 @@ class ASGITransport(Transport):
         self.loop = asyncio.new_event_loop()
 
     def send(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> Reply:
-        return self.loop.run_until_complete(self._send(method, target, headers, body))
+        return self.loop.run_until_complete(self.asend(method, target, headers, body))
 
-    async def _send(
+    def with_client(self, address: str) -> Transport:
+        return self._view(address)
+
+    async def asend(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
     ) -> Reply:
+        """:meth:`send` as a coroutine on :attr:`loop`, so requests can overlap."""
         path, _, query = target.partition("?")
         if body:
             headers = [*headers, ("content-length", str(len(body)))]
@@ -43,7 +47,7 @@ class ASGITransport(Transport):
             "query_string": query.encode("latin-1"),
             "root_path": "",
             "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-            "client": ("127.0.0.1", 50000),
+            "client": (self.client or "127.0.0.1", 50000),
             "server": ("conformance.example", 443),
         }
         messages = [{"type": "http.request", "body": body, "more_body": False}]
@@ -90,15 +94,30 @@ class Context:
 class LambdaEventTransport(Transport):
     """A Lambda handler invoked with events built from the recorded ones for one shape."""
 
-    def __init__(self, name: str, shape: str, lambda_handler: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        name: str,
+        shape: str,
+        lambda_handler: Callable[..., Any],
+        *,
+        forwarded_client: bool = False,
+    ) -> None:
         self.name = name
         self.shape = shape
         self.handler = lambda_handler
+        self.forwarded_client = forwarded_client
+        """Whether the handler takes the client from ALB's X-Forwarded-For (Mangum does)."""
 
     def send(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> Reply:
-        event = gateways.build_event(self.shape, method, target, headers, body)
+        client = self.client or gateways.CLIENT_IP
+        event = gateways.build_event(self.shape, method, target, headers, body, client)
         result = self.handler(event, Context())
         return gateways.read_result(self.shape, result)
+
+    def with_client(self, address: str) -> Transport | None:
+        if self.shape not in gateways.SHAPES_WITH_CLIENT_ADDRESS and not self.forwarded_client:
+            return None
+        return self._view(address)
 
 
 def lambda_transport(app: App, shape: str) -> LambdaEventTransport:
@@ -113,4 +132,6 @@ def mangum_transport(app: App, shape: str) -> LambdaEventTransport:
 
     # The app runs its own start-up hooks on the first request; Mangum's per-invocation
     # lifespan would also run the shut-down hooks after every single request.
-    return LambdaEventTransport(f"mangum-{shape}", shape, Mangum(ASGIApp(app), lifespan="off"))
+    return LambdaEventTransport(
+        f"mangum-{shape}", shape, Mangum(ASGIApp(app), lifespan="off"), forwarded_client=True
+    )

@@ -6,6 +6,7 @@ Each listens on 127.0.0.1 only and is stopped by its own process id.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import os
 import signal
 import socket
@@ -92,7 +93,8 @@ class HTTPTransport(Transport):
         self.server = server
 
     def send(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> Reply:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        source = (self.client, 0) if self.client else None
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30, source_address=source)
         try:
             conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
             for name, value in headers:
@@ -105,6 +107,13 @@ class HTTPTransport(Transport):
             return Reply(response.status, Headers(response.getheaders()), payload)
         finally:
             conn.close()
+
+    def with_client(self, address: str) -> Transport | None:
+        # Any 127.0.0.0/8 address is this machine: connect from it, and the server
+        # sees it as the peer.
+        if ipaddress.ip_address(address) not in ipaddress.ip_network("127.0.0.0/8"):
+            return None
+        return self._view(address)
 
     def close(self) -> None:
         self.server.stop()
@@ -187,11 +196,17 @@ class RuntimeClientTransport(Transport):
         self.server = server
 
     def send(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> Reply:
-        event = gateways.build_event(self.shape, method, target, headers, body)
+        client = self.client or gateways.CLIENT_IP
+        event = gateways.build_event(self.shape, method, target, headers, body, client)
         if not self.server.alive():
             raise RuntimeError(f"awslambdaric exited:\n{self.server.tail()}")
         result: dict[str, Any] = self.api.invoke(event)
         return gateways.read_result(self.shape, result)
+
+    def with_client(self, address: str) -> Transport | None:
+        if self.shape not in gateways.SHAPES_WITH_CLIENT_ADDRESS:
+            return None
+        return self._view(address)
 
     def close(self) -> None:
         self.server.stop()

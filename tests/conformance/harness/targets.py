@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from daloy_edge import App
-from tests.conformance.harness import inprocess, servers
+from tests.conformance.harness import inprocess, servers, workers
 from tests.conformance.harness.client import Transport
 from tests.conformance.harness.gateways import CLIENT_IP
+from tests.support.workers import PyodideHarness
 
 ROOT = servers.ROOT
 
@@ -27,8 +28,9 @@ ADMIN_PASSWORDS = ("current-admin-password-0123", "previous-admin-password-4567"
 WEBHOOK_SECRETS = ("current-webhook-secret-0123456789", "previous-webhook-secret-987654321")
 CORS_ORIGIN = "https://app.conformance.example"
 ADMIN_CLIENTS = "127.0.0.1/32,::1/128," + CLIENT_IP + "/32"
-"""Every address a transport presents as the client: loopback for the servers and the
-in-process ASGI transport, the recorded events' source IP for the Lambda shapes."""
+"""Every address a transport presents as the client: loopback for the servers, the
+in-process ASGI transport and Workers (``cf-connecting-ip``), the recorded events'
+source IP for the Lambda shapes."""
 
 CONFORMANCE_ENV = {
     "DALOY_ENV": "production",
@@ -84,7 +86,9 @@ PROBE = Target(
     "probe", "tests.conformance.probe_app", ROOT / "tests/conformance/probe_app.py", CONFORMANCE_ENV
 )
 
-SERVER_TRANSPORTS = ("uvicorn", "awslambdaric-http-v2", "functions-framework")
+SERVER_TRANSPORTS = ("uvicorn", "awslambdaric-http-v2", "functions-framework", "workers")
+"""Transports that start a child process (Node + Pyodide for ``workers``)."""
+IN_PROCESS = ("asgi", "lambda-", "mangum-")
 TRANSPORTS = (
     "asgi",
     "uvicorn",
@@ -98,6 +102,7 @@ TRANSPORTS = (
     "mangum-http-v2",
     "mangum-alb-multi",
     "functions-framework",
+    "workers",
 )
 
 
@@ -110,7 +115,11 @@ def transport_params() -> list[object]:
 
 
 class Pool:
-    """One transport per (target, kind) for the whole session, started on first use."""
+    """One transport per (target, kind) for the whole session, started on first use.
+
+    ``workers`` is the session's Pyodide harness, set before the first ``workers``
+    transport is asked for (the conftest does, so Pyodide starts only when needed).
+    """
 
     def __init__(
         self, logs: Path, extra_env: Mapping[str, Mapping[str, str]] | None = None
@@ -119,6 +128,8 @@ class Pool:
         self.extra_env = dict(extra_env or {})
         self.open: dict[tuple[str, str], Transport] = {}
         self.failed: dict[tuple[str, str], str] = {}
+        self.spares: list[Transport] = []
+        self.workers: PyodideHarness | None = None
 
     def get(self, target: Target, kind: str) -> Transport:
         key = (target.key, kind)
@@ -131,6 +142,15 @@ class Pool:
                 self.failed[key] = str(exc)
                 raise
         return self.open[key]
+
+    def isolated(self, target: Target, kind: str) -> Transport:
+        """A new in-process transport of ``kind`` with an app of its own, for a test whose
+        state (a rate-limit quota) must not be shared with any other test."""
+        if not kind.startswith(IN_PROCESS):
+            raise ValueError(f"{kind} starts a process; only in-process kinds are isolated")
+        transport = self._start(target, kind)
+        self.spares.append(transport)
+        return transport
 
     def env_for(self, target: Target) -> dict[str, str]:
         """The environment ``target`` is served with in this session."""
@@ -152,9 +172,14 @@ class Pool:
             return servers.start_awslambdaric(f"{target.module}.lambda_handler", shape, env, log)
         if kind == "functions-framework":
             return servers.start_functions_framework(target.gcf_source, env, log)
+        if kind == "workers":
+            if self.workers is None:
+                raise RuntimeError("the Pyodide harness was not handed to the pool")
+            return workers.start_workers(self.workers, target.key, target.module, env)
         raise ValueError(kind)
 
     def close(self) -> None:
-        for transport in self.open.values():
+        for transport in [*self.open.values(), *self.spares]:
             transport.close()
         self.open.clear()
+        self.spares.clear()

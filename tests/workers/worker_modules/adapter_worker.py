@@ -1,6 +1,7 @@
 """A Worker exercising the adapter itself (loaded at /session/metadata in Pyodide)."""
 
 import asyncio
+import gzip
 
 from daloy_edge_cloudflare import WAIT_UNTIL, WorkersApp, entrypoint
 
@@ -81,6 +82,11 @@ def create_app(env):
     @app.get("/stream")
     async def stream(request):
         return Response(stream=_stream(), media_type="text/plain")
+
+    @app.get("/gzipped")
+    async def gzipped(request):
+        body = gzip.compress(b"already compressed " * 20)
+        return Response(body, headers={"content-encoding": "gzip"}, media_type="text/plain")
 
     return app
 
