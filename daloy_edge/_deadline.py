@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from daloy_edge._errors import GatewayTimeout
@@ -32,6 +31,10 @@ class Deadline:
             remaining = min(remaining, request.deadline - time.monotonic())
         if remaining <= 0:
             raise GatewayTimeout("request deadline exceeded")
+        # Whatever runs this coroutine has imported asyncio already; importing it here
+        # keeps it off ``import daloy_edge`` for tools that never serve a request.
+        import asyncio
+
         task = asyncio.current_task()
         if task is None:
             return await call_next(request)

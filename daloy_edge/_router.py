@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import re
@@ -50,6 +49,8 @@ def normalize(endpoint: Endpoint) -> Handler:
 
     async def run_sync(request: Request) -> Response:
         if request.sync_in_thread:
+            import asyncio
+
             result = await asyncio.to_thread(endpoint, request)
         else:
             result = endpoint(request)
