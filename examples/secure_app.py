@@ -1,6 +1,8 @@
 """The reference app: every route of the contract, served identically on every runtime.
 
-Run it locally with ``daloy-edge dev``; deploy it with the entry points below.
+Run it locally with ``daloy-edge dev``; deploy it with the entry points below. ``app`` and
+every entry point are built on first access, so importing ``create_app`` alone (as the
+Lambda and Workers entries do, with their own configuration) builds nothing.
 """
 
 from __future__ import annotations
@@ -60,21 +62,36 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     return app
 
 
-app = create_app()
-asgi = ASGIApp(app)
+app: App
+"""``create_app()``: the app built from ``os.environ`` (on first access)."""
+asgi: ASGIApp
+"""The ASGI 3 callable serving :data:`app`."""
+
+
+def _app() -> App:
+    built = globals().get("app")
+    if not isinstance(built, App):
+        globals()["app"] = built = create_app()
+    return built
 
 
 def __getattr__(name: str) -> object:
-    # Runtime adapters are imported only when their entry point is asked for, so
-    # importing this module never pulls in boto3, flask, mangum or js.
-    if name == "lambda_handler":
+    # Built when first asked for, and runtime adapters imported only then, so importing
+    # this module builds nothing and never pulls in boto3, flask, mangum or js.
+    entry: object
+    if name == "app":
+        return _app()
+    if name == "asgi":
+        entry = ASGIApp(_app())
+    elif name == "lambda_handler":
         from daloy_edge_aws_lambda import handler
 
-        globals()[name] = entry = handler(app)
-        return entry
-    if name == "gcf_handler":
+        entry = handler(_app())
+    elif name == "gcf_handler":
         from daloy_edge_gcp_functions import handler as gcf
 
-        globals()[name] = entry = gcf(app)
-        return entry
-    raise AttributeError(name)
+        entry = gcf(_app())
+    else:
+        raise AttributeError(name)
+    globals()[name] = entry
+    return entry
