@@ -3,10 +3,11 @@
 ``infra/aws/template.yaml`` deploys this module (handler
 ``examples.lambda.secure_entry.lambda_handler``) and passes the secrets' ARNs, never
 their values: ``DALOY_SESSION_KEYS_SECRET_ARN``, ``DALOY_ADMIN_PASSWORDS_SECRET_ARN`` and
-``DALOY_WEBHOOK_SECRETS_SECRET_ARN``. During the init phase each is read once
-(``AWSCURRENT``) into ``DALOY_SESSION_KEYS``, ``DALOY_ADMIN_PASSWORDS`` and
-``DALOY_WEBHOOK_SECRETS`` of the mapping the app is built from; ``os.environ`` is left
-as it is. A new value reaches the function with its next execution environments.
+``DALOY_WEBHOOK_SECRETS_SECRET_ARN`` (and ``DALOY_RATE_LIMIT_TOKEN_SECRET_ARN`` when an
+Upstash token is kept there too). During the init phase each is read once
+(``AWSCURRENT``) into the variable without the suffix, in the mapping the app is built
+from; ``os.environ`` is left as it is. A new value reaches the function with its next
+execution environments.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from examples.secure_app import create_app
 
 __all__ = ["SECRET_VARIABLES", "build", "lambda_handler"]  # noqa: F822
 
-SECRET_VARIABLES = ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS")
+SECRET_VARIABLES = (
+    "DALOY_SESSION_KEYS",
+    "DALOY_ADMIN_PASSWORDS",
+    "DALOY_WEBHOOK_SECRETS",
+    "DALOY_RATE_LIMIT_TOKEN",
+)
 """The variables that may come from Secrets Manager (``<NAME>_SECRET_ARN``)."""
 
 

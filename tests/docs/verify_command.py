@@ -137,10 +137,14 @@ def _read_variables() -> set[str]:
 
 def wrangler(argv: list[str]) -> None:
     sub = argv[1] if len(argv) > 1 else ""
-    if sub not in {"deploy", "dev", "secret", "tail"}:
-        raise Malformed(f"unknown wrangler sub-command {sub!r}")
+    known = {"deploy", "dev", "secret", "tail"} | ({"sync"} if argv[0] == "pywrangler" else set())
+    if sub not in known:
+        raise Malformed(f"unknown {argv[0]} sub-command {sub!r}")
     config = _exists(_option(argv, "-c", "--config") or "wrangler.toml", "config")
-    tomllib.loads(config.read_text(encoding="utf-8"))
+    settings = tomllib.loads(config.read_text(encoding="utf-8"))
+    main = config.parent / str(settings.get("main", ""))
+    if sub in {"deploy", "dev"} and not main.is_file():
+        raise Malformed(f"{config} names main {settings.get('main')!r}, which does not exist")
     if sub == "secret":
         words = _positional(argv[2:], frozenset({"-c", "--config", "--env", "-e"}))
         if len(words) != 2 or words[0] not in {"put", "delete", "list"}:
@@ -254,6 +258,7 @@ VERIFIERS: dict[str, Callable[[list[str]], None]] = {
     "functions-framework": functions_framework,
     "sam": sam,
     "wrangler": wrangler,
+    "pywrangler": wrangler,
     "terraform": terraform,
     "gcloud": gcloud,
     "curl": curl,
