@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-
-from daloy_edge_asgi import ASGIApp
+from typing import TYPE_CHECKING
 
 from daloy_edge import App
 from daloy_edge.audit import Finding, audit_app, audit_environment, enforce
 from examples.reference import abuse, browser, core_routes, egress, identity
 from examples.reference import observability as observability_area
+
+if TYPE_CHECKING:
+    from daloy_edge_asgi import ASGIApp
 
 __all__ = ["app", "asgi", "create_app", "gcf_handler", "lambda_handler"]  # noqa: F822
 
@@ -76,12 +78,14 @@ def _app() -> App:
 
 
 def __getattr__(name: str) -> object:
-    # Built when first asked for, and runtime adapters imported only then, so importing
-    # this module builds nothing and never pulls in boto3, flask, mangum or js.
+    # Built when first asked for, and adapters imported only then, so importing this
+    # module builds nothing and never pulls in an adapter, boto3, flask, mangum or js.
     entry: object
     if name == "app":
         return _app()
     if name == "asgi":
+        from daloy_edge_asgi import ASGIApp
+
         entry = ASGIApp(_app())
     elif name == "lambda_handler":
         from daloy_edge_aws_lambda import handler

@@ -56,6 +56,14 @@ def test_importing_create_app_builds_no_app() -> None:
     assert (done.stdout.strip(), done.stderr) == ("[]", "")
 
 
+def test_building_through_create_app_imports_no_adapter() -> None:
+    # What the Worker and Lambda entries do: their bundles need no ASGI adapter.
+    loaded = imported_after(
+        "from examples.secure_app import create_app\ncreate_app({'DALOY_ENV': 'development'})"
+    )
+    assert loaded.isdisjoint(("daloy_edge_asgi", *ADAPTERS, *SDKS))
+
+
 def test_app_attribute_is_built_once_and_shared_by_entry_points() -> None:
     import examples.secure_app as secure_app
 

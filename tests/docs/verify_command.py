@@ -197,6 +197,30 @@ def _secret_version(argv: list[str]) -> None:
         raise Malformed(f"no secret {names[:1]} is declared under infra/")
 
 
+AWS_COMMANDS = {
+    ("secretsmanager", "put-secret-value"),
+    ("secretsmanager", "describe-secret"),
+    ("lambda", "update-function-configuration"),
+    ("cloudformation", "describe-stacks"),
+}
+
+
+def aws(argv: list[str]) -> None:
+    command = tuple(argv[1:3])
+    if command not in AWS_COMMANDS:
+        raise Malformed(f"no verifier for `aws {' '.join(command)}`")
+    if command == ("secretsmanager", "put-secret-value"):
+        value = _option(argv, "--secret-string") or ""
+        if not value.startswith("file://"):
+            raise Malformed("give the secret with --secret-string file://PATH, never inline")
+        if _option(argv, "--secret-id") is None:
+            raise Malformed("--secret-id is required")
+    if command == ("lambda", "update-function-configuration") and not _option(
+        argv, "--function-name"
+    ):
+        raise Malformed("--function-name is required")
+
+
 def curl(argv: list[str]) -> None:
     urls = [w for w in argv[1:] if w.startswith(("http://", "https://"))]
     if not urls:
@@ -261,6 +285,7 @@ VERIFIERS: dict[str, Callable[[list[str]], None]] = {
     "pywrangler": wrangler,
     "terraform": terraform,
     "gcloud": gcloud,
+    "aws": aws,
     "curl": curl,
     "pip": install,
     "uv": install,
