@@ -79,23 +79,25 @@ def _app() -> App:
 
 def __getattr__(name: str) -> object:
     # Built when first asked for, and adapters imported only then, so importing this
-    # module builds nothing and never pulls in an adapter, boto3, flask, mangum or js.
-    entry: object
+    # module builds nothing and never pulls in an adapter, boto3, flask, mangum or js
+    # (a Lambda cold start never loads the ASGI adapter).
     if name == "app":
         return _app()
     if name == "asgi":
         from daloy_edge_asgi import ASGIApp
 
-        entry = ASGIApp(_app())
-    elif name == "lambda_handler":
+        return _keep(name, ASGIApp(_app()))
+    if name == "lambda_handler":
         from daloy_edge_aws_lambda import handler
 
-        entry = handler(_app())
-    elif name == "gcf_handler":
+        return _keep(name, handler(_app()))
+    if name == "gcf_handler":
         from daloy_edge_gcp_functions import handler as gcf
 
-        entry = gcf(_app())
-    else:
-        raise AttributeError(name)
+        return _keep(name, gcf(_app()))
+    raise AttributeError(name)
+
+
+def _keep(name: str, entry: object) -> object:
     globals()[name] = entry
     return entry
