@@ -1,17 +1,23 @@
 """The reference app: every route of the contract, served identically on every runtime.
 
-Run it locally with ``daloy-edge dev``; deploy it with the entry points below.
+Run it locally with ``daloy-edge dev``; deploy it with the entry points below. ``app`` and
+every entry point are built on first access, so importing ``create_app`` alone (as the
+Lambda and Workers entries do, with their own configuration) builds nothing.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from daloy_edge import App
 from daloy_edge.audit import Finding, audit_app, audit_environment, enforce
 from examples.reference import abuse, browser, core_routes, egress, identity
 from examples.reference import observability as observability_area
+
+if TYPE_CHECKING:
+    from daloy_edge_asgi import ASGIApp
 
 __all__ = ["app", "asgi", "create_app", "gcf_handler", "lambda_handler"]  # noqa: F822
 
@@ -58,26 +64,40 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     return app
 
 
-app = create_app()
+app: App
+"""``create_app()``: the app built from ``os.environ`` (on first access)."""
+asgi: ASGIApp
+"""The ASGI 3 callable serving :data:`app`."""
+
+
+def _app() -> App:
+    built = globals().get("app")
+    if not isinstance(built, App):
+        globals()["app"] = built = create_app()
+    return built
 
 
 def __getattr__(name: str) -> object:
-    # Runtime adapters are imported only when their entry point is asked for, so
-    # importing this module never pulls in boto3, flask, mangum or js, and a Lambda cold
-    # start never loads the ASGI adapter.
+    # Built when first asked for, and adapters imported only then, so importing this
+    # module builds nothing and never pulls in an adapter, boto3, flask, mangum or js
+    # (a Lambda cold start never loads the ASGI adapter).
+    if name == "app":
+        return _app()
     if name == "asgi":
         from daloy_edge_asgi import ASGIApp
 
-        globals()[name] = entry = ASGIApp(app)
-        return entry
+        return _keep(name, ASGIApp(_app()))
     if name == "lambda_handler":
         from daloy_edge_aws_lambda import handler
 
-        globals()[name] = entry = handler(app)
-        return entry
+        return _keep(name, handler(_app()))
     if name == "gcf_handler":
         from daloy_edge_gcp_functions import handler as gcf
 
-        globals()[name] = entry = gcf(app)
-        return entry
+        return _keep(name, gcf(_app()))
     raise AttributeError(name)
+
+
+def _keep(name: str, entry: object) -> object:
+    globals()[name] = entry
+    return entry

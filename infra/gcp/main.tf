@@ -43,6 +43,18 @@ variable "jwt_audience" {
   type = string
 }
 
+variable "admin_user" {
+  type        = string
+  default     = "admin"
+  description = "User name for basic auth on /admin (DALOY_ADMIN_USER); its passwords are the admin_passwords secret."
+}
+
+variable "cors_origins" {
+  type        = string
+  default     = ""
+  description = "Comma-separated allowed origins (DALOY_CORS_ORIGINS); empty allows none."
+}
+
 variable "kms_key" {
   type        = string
   description = "Cloud KMS key (projects/…/cryptoKeys/…) that encrypts the secrets (CMEK)."
@@ -125,6 +137,8 @@ resource "google_cloudfunctions2_function" "app" {
       DALOY_JWKS_URL     = var.jwks_url
       DALOY_JWT_ISSUER   = var.jwt_issuer
       DALOY_JWT_AUDIENCE = var.jwt_audience
+      DALOY_ADMIN_USER   = var.admin_user
+      DALOY_CORS_ORIGINS = var.cors_origins
     }
     dynamic "secret_environment_variables" {
       for_each = local.secrets

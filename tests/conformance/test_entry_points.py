@@ -26,7 +26,7 @@ def imported_after(code: str) -> set[str]:
 
 
 def test_importing_secure_app_imports_no_adapter_sdk() -> None:
-    loaded = imported_after("import examples.secure_app")
+    loaded = imported_after("import examples.secure_app as s; s.app, s.asgi")
     assert loaded.isdisjoint(SDKS + ADAPTERS), loaded & set(SDKS + ADAPTERS)
 
 
@@ -40,6 +40,35 @@ def test_gcf_handler_is_a_plain_function_as_functions_framework_requires() -> No
     import examples.secure_app as secure_app
 
     assert isinstance(secure_app.gcf_handler, types.FunctionType)
+
+
+def test_importing_create_app_builds_no_app() -> None:
+    # The Lambda and Workers entries import create_app and build with their own env; an
+    # app built from os.environ on import would warn about keys it is about to receive.
+    script = (
+        "from examples.secure_app import create_app\n"
+        "import examples.secure_app as s\n"
+        "print(sorted(set(vars(s)) & {'app', 'asgi', 'lambda_handler', 'gcf_handler'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert (done.stdout.strip(), done.stderr) == ("[]", "")
+
+
+def test_building_through_create_app_imports_no_adapter() -> None:
+    # What the Worker and Lambda entries do: their bundles need no ASGI adapter.
+    loaded = imported_after(
+        "from examples.secure_app import create_app\ncreate_app({'DALOY_ENV': 'development'})"
+    )
+    assert loaded.isdisjoint(("daloy_edge_asgi", *ADAPTERS, *SDKS))
+
+
+def test_app_attribute_is_built_once_and_shared_by_entry_points() -> None:
+    import examples.secure_app as secure_app
+
+    assert secure_app.app is secure_app.app
+    assert secure_app.asgi.app is secure_app.app
 
 
 def test_unknown_attribute_of_secure_app_raises_attribute_error() -> None:

@@ -24,6 +24,7 @@ SERVERS = {
     ("hypercorn",),
     ("functions-framework",),
     ("wrangler", "dev"),
+    ("pywrangler", "dev"),
     ("docker", "run"),
 }
 """Commands that start a server and do not return."""
@@ -32,6 +33,7 @@ VERIFIED = {
     "make",  # make dev / test / bench: servers, the whole suite, minutes of benchmarks
     "sam",
     "wrangler",
+    "pywrangler",  # wrangler with the Worker's Python packages vendored
     "terraform",
     "gcloud",
     "aws",

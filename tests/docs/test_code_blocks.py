@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -134,3 +135,18 @@ def test_data_block_parses(block: Block) -> None:
         tomllib.loads(block.code)
     else:
         json.loads(block.code)
+
+
+_REDIRECT_TARGET = re.compile(r">{1,2}\s*([A-Za-z0-9_][A-Za-z0-9_.\-]*)(?=[\s;)]|$)")
+
+
+def test_no_block_writes_a_file_the_checkout_holds() -> None:
+    # The scratch directory symlinks the checkout's top-level entries, so `> production.env`
+    # in a block would write through the link into the checkout if a file of that name
+    # were committed there.
+    written = {
+        (block.where, name)
+        for block in SHELL_BLOCKS
+        for name in _REDIRECT_TARGET.findall(block.code)
+    }
+    assert sorted(w for w in written if (ROOT / w[1]).exists()) == []

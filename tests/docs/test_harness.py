@@ -91,6 +91,30 @@ def test_secret_the_app_does_not_read_fails(tmp_path: Path) -> None:
     assert run(code, tmp_path).returncode != 0
 
 
+def test_pywrangler_deploy_is_verified_against_its_config(tmp_path: Path) -> None:
+    deploy = (
+        "cd examples/workers\nuv run pywrangler deploy -c ../../infra/cloudflare/wrangler.toml\n"
+    )
+    assert run(deploy, tmp_path).returncode == 0
+    wrong = "uv run pywrangler deploy -c examples/workers/wrangler.toml.missing\n"
+    assert "does not exist" in run(wrong, tmp_path).stderr
+
+
+def test_wrangler_config_whose_main_is_missing_fails(tmp_path: Path) -> None:
+    code = (
+        'mkdir w && printf \'name = "x"\\nmain = "src/gone.py"\\n\' > w/wrangler.toml\n'
+        "wrangler deploy -c w/wrangler.toml\n"
+    )
+    assert "which does not exist" in run(code, tmp_path).stderr
+
+
+def test_secret_value_on_the_aws_command_line_fails(tmp_path: Path) -> None:
+    inline = "aws secretsmanager put-secret-value --secret-id x --secret-string hunter2hunter2\n"
+    assert "never inline" in run(inline, tmp_path).stderr
+    from_file = "aws secretsmanager put-secret-value --secret-id x --secret-string file://k.json\n"
+    assert run(from_file, tmp_path).returncode == 0
+
+
 def test_package_outside_the_lock_fails(tmp_path: Path) -> None:
     assert run("pip install daloy-edge requets\n", tmp_path).returncode != 0
     assert run("pip install 'daloy-edge[jwt]' daloy-edge-asgi\n", tmp_path).returncode == 0

@@ -139,10 +139,14 @@ def _read_variables() -> set[str]:
 
 def wrangler(argv: list[str]) -> None:
     sub = argv[1] if len(argv) > 1 else ""
-    if sub not in {"deploy", "dev", "secret", "tail"}:
-        raise Malformed(f"unknown wrangler sub-command {sub!r}")
+    known = {"deploy", "dev", "secret", "tail"} | ({"sync"} if argv[0] == "pywrangler" else set())
+    if sub not in known:
+        raise Malformed(f"unknown {argv[0]} sub-command {sub!r}")
     config = _exists(_option(argv, "-c", "--config") or "wrangler.toml", "config")
-    tomllib.loads(config.read_text(encoding="utf-8"))
+    settings = tomllib.loads(config.read_text(encoding="utf-8"))
+    main = config.parent / str(settings.get("main", ""))
+    if sub in {"deploy", "dev"} and not main.is_file():
+        raise Malformed(f"{config} names main {settings.get('main')!r}, which does not exist")
     if sub == "secret":
         words = _positional(argv[2:], frozenset({"-c", "--config", "--env", "-e"}))
         if len(words) != 2 or words[0] not in {"put", "delete", "list"}:
@@ -193,6 +197,30 @@ def _secret_version(argv: list[str]) -> None:
     terraform = "\n".join(p.read_text(encoding="utf-8") for p in Path("infra").rglob("*.tf"))
     if not key or not re.search(rf"^\s*{re.escape(key)}\s*=", terraform, re.MULTILINE):
         raise Malformed(f"no secret {names[:1]} is declared under infra/")
+
+
+AWS_COMMANDS = {
+    ("secretsmanager", "put-secret-value"),
+    ("secretsmanager", "describe-secret"),
+    ("lambda", "update-function-configuration"),
+    ("cloudformation", "describe-stacks"),
+}
+
+
+def aws(argv: list[str]) -> None:
+    command = tuple(argv[1:3])
+    if command not in AWS_COMMANDS:
+        raise Malformed(f"no verifier for `aws {' '.join(command)}`")
+    if command == ("secretsmanager", "put-secret-value"):
+        value = _option(argv, "--secret-string") or ""
+        if not value.startswith("file://"):
+            raise Malformed("give the secret with --secret-string file://PATH, never inline")
+        if _option(argv, "--secret-id") is None:
+            raise Malformed("--secret-id is required")
+    if command == ("lambda", "update-function-configuration") and not _option(
+        argv, "--function-name"
+    ):
+        raise Malformed("--function-name is required")
 
 
 def curl(argv: list[str]) -> None:
@@ -256,8 +284,10 @@ VERIFIERS: dict[str, Callable[[list[str]], None]] = {
     "functions-framework": functions_framework,
     "sam": sam,
     "wrangler": wrangler,
+    "pywrangler": wrangler,
     "terraform": terraform,
     "gcloud": gcloud,
+    "aws": aws,
     "curl": curl,
     "pip": install,
     "uv": install,

@@ -63,6 +63,7 @@ def test_building_the_guard_and_the_reference_app_does_not_import_httpx():
         "from daloy_edge.egress import fetch_guard\n"
         "fetch_guard(allow_hosts=['example.com'])\n"
         "import examples.secure_app\n"
+        "examples.secure_app.app\n"
         "assert 'httpx' not in sys.modules and 'httpcore' not in sys.modules, 'httpx loaded'\n"
     )
     done = subprocess.run(

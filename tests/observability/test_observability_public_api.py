@@ -53,7 +53,10 @@ def test_aws_modules_public_names_are_pinned():
         "take_batch",
     ]
     assert sorted(keyring_module.__all__) == [
+        "ARN_SUFFIX",
+        "SecretsClient",
         "SecretsManagerKeyRing",
+        "env_with_secrets",
         "parse_key_material",
     ]
 

@@ -98,7 +98,7 @@ async def test_webhook_replay_is_refused_across_instances_sharing_upstash(
 
 def test_building_the_app_with_upstash_configured_imports_no_http_client():
     code = (
-        "import sys; import examples.secure_app; "
+        "import sys; import examples.secure_app; examples.secure_app.app; "
         "assert 'httpx' not in sys.modules, 'httpx imported at build time'"
     )
     env = {

@@ -1,4 +1,4 @@
-"""Key rings loaded from AWS Secrets Manager, cached and refreshed.
+"""Secrets from AWS Secrets Manager: key rings kept fresh, and env values read at init.
 
 The secret holds the keys, first one signing: a JSON list (``["new", "old"]``), a JSON
 object with ``"keys"``, or comma-separated text (as ``DALOY_SESSION_KEYS``). With
@@ -7,6 +7,9 @@ Secrets Manager's own rotation rotates the ring without a logout storm.
 
 >>> ring_source = SecretsManagerKeyRing("prod/session-keys", ttl=300)  # doctest: +SKIP
 >>> ring = ring_source.get()                                          # doctest: +SKIP
+
+An app configured from environment variables gets the values once per cold start with
+:func:`env_with_secrets`, which reads ``<NAME>_SECRET_ARN`` into ``<NAME>``.
 """
 
 from __future__ import annotations
@@ -16,14 +19,23 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from daloy_edge import ConfigError, KeyRing, Secret
 
-__all__ = ["SecretsManagerKeyRing", "parse_key_material"]
+__all__ = [
+    "ARN_SUFFIX",
+    "SecretsClient",
+    "SecretsManagerKeyRing",
+    "env_with_secrets",
+    "parse_key_material",
+]
 
 _NOT_FOUND = "ResourceNotFoundException"
+
+ARN_SUFFIX = "_SECRET_ARN"
+"""``<NAME>_SECRET_ARN`` names the secret :func:`env_with_secrets` reads into ``<NAME>``."""
 
 
 class SecretsClient(Protocol):
@@ -160,13 +172,70 @@ class SecretsManagerKeyRing:
 
     def _get_client(self) -> SecretsClient:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            config = Config(retries={"max_attempts": 2}, connect_timeout=3, read_timeout=5)
-            options = {k: v for k, v in self._client_options.items() if v}
-            self._client = boto3.client("secretsmanager", config=config, **options)
+            self._client = _new_client(**self._client_options)
         return self._client
+
+
+def _new_client(*, region_name: str | None, endpoint_url: str | None) -> SecretsClient:
+    """A boto3 ``secretsmanager`` client with short timeouts (boto3 is imported here)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 2}, connect_timeout=3, read_timeout=5)
+    options = {"region_name": region_name, "endpoint_url": endpoint_url}
+    chosen = {name: value for name, value in options.items() if value}
+    client: SecretsClient = boto3.client("secretsmanager", config=config, **chosen)
+    return client
+
+
+def env_with_secrets(
+    env: Mapping[str, str],
+    names: Iterable[str],
+    *,
+    client: SecretsClient | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+) -> dict[str, str]:
+    """A copy of ``env`` in which every name of ``names`` whose ``<NAME>_SECRET_ARN`` is
+    set holds that secret's current value, as the comma-separated list the app reads.
+
+    Call it once per cold start, before the app is built from the result:
+
+    >>> names = ["DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS"]
+    >>> app = create_app(env_with_secrets(os.environ, names))  # doctest: +SKIP
+
+    The secret may hold comma-separated text, a JSON list or ``{"keys": [...]}``; the
+    order is kept, so the first key still signs. boto3 is imported only when an ARN is
+    set, and every secret is read with ``VersionStage="AWSCURRENT"``.
+
+    Security: a name set both directly and by ARN refuses (``ConfigError``) rather than
+    let a stale plain value shadow the managed one; so do an empty secret, a binary one
+    and a key containing a comma. Messages name the variable, never the value.
+    """
+    resolved = dict(env)
+    for name in names:
+        arn = env.get(name + ARN_SUFFIX, "").strip()
+        if not arn:
+            continue
+        if env.get(name, "").strip():
+            raise ConfigError(f"{name} and {name}{ARN_SUFFIX} are both set; keep one")
+        if client is None:
+            client = _new_client(region_name=region, endpoint_url=endpoint_url)
+        response = client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+        resolved[name] = _as_list(name, response)
+    return resolved
+
+
+def _as_list(name: str, response: Mapping[str, object]) -> str:
+    text = response.get("SecretString")
+    if not isinstance(text, str):
+        raise ConfigError(f"the secret for {name} must be stored as text (SecretString)")
+    values = [key.reveal().decode("utf-8") for key in parse_key_material(text)]
+    if not values:
+        raise ConfigError(f"the secret for {name} is empty")
+    if any("," in value for value in values):
+        raise ConfigError(f"a value in the secret for {name} contains a comma")
+    return ",".join(values)
 
 
 def _keys_of(response: Mapping[str, object]) -> list[Secret]:
