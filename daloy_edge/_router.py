@@ -160,6 +160,7 @@ class Router:
     def __init__(self) -> None:
         self._routes: dict[str, dict[str, _Registration]] = {}
         self._mounts: list[_Mount] = []
+        self._frozen = False
 
     def route(
         self,
@@ -187,6 +188,7 @@ class Router:
         max_body: int | None = None,
     ) -> None:
         """Register ``endpoint``; see :meth:`route`."""
+        self._refuse_if_frozen()
         if not path.startswith("/"):
             raise ConfigError(f"route {path!r} must start with '/'")
         _compile(path)
@@ -230,12 +232,19 @@ class Router:
     def mount(self, prefix: str, router: Router, *, middleware: Sequence[Middleware] = ()) -> None:
         """Serve ``router`` under ``prefix``; its middleware runs for every path below it,
         matched or not, so an unknown ``/admin/x`` is still behind ``/admin``'s checks."""
+        self._refuse_if_frozen()
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ConfigError("mount prefix must start with '/' and not end with '/'")
         self._mounts.append(_Mount(prefix, router, tuple(middleware)))
 
+    def _refuse_if_frozen(self) -> None:
+        # Routes added once requests are being served would be silently ignored.
+        if self._frozen:
+            raise ConfigError("routes are frozen once the app serves; add them before")
+
     def compile(self, render: ErrorRenderer = render_error) -> Handler:
         """Freeze the routes into one dispatch handler."""
+        self._frozen = True
         compiled = _Compiled()
         for pattern, registered in self._routes.items():
             route = _Route(pattern, _compile(pattern), {}, {})

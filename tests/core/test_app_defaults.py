@@ -252,3 +252,19 @@ def test_generated_request_ids_are_uuid4() -> None:
     ids = {new_request_id() for _ in range(100)}
     assert len(ids) == 100
     assert all(uuid.UUID(i).version == 4 for i in ids)
+
+
+def test_adding_a_route_after_first_request_is_refused() -> None:
+    app = make_app()
+    TestClient(app).get("/ok")
+    with pytest.raises(ConfigError, match="frozen"):
+        app.add_route("/late", lambda r: None)
+
+
+def test_adding_a_route_to_a_mounted_router_after_serving_is_refused() -> None:
+    app = App()
+    api = Router()
+    app.mount("/api", api)
+    TestClient(app).get("/api/x")
+    with pytest.raises(ConfigError, match="frozen"):
+        api.add_route("/late", lambda r: None)
