@@ -2,7 +2,7 @@
 
 Inline, on the flagged line or in the comment lines right above it::
 
-    if token == other:  # verify: allow secret-comparisons -- both sides are public test vectors
+    if expected != sent:  # verify: allow secret-comparisons -- public test vectors only
 
     # verify: allow weak-random, leaked-credentials -- fixture data, never deployed
     TOKEN = random.choice(WORDS)
