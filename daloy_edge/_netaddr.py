@@ -12,6 +12,7 @@ __all__ = [
     "IPAddress",
     "NetworkSet",
     "forwarded_for",
+    "is_loopback_host",
     "parse_ip",
     "resolve_client",
     "x_forwarded_for",
@@ -19,6 +20,20 @@ __all__ = [
 
 IPAddress: TypeAlias = IPv4Address | IPv6Address
 ForwardingHeader: TypeAlias = Literal["x-forwarded-for", "forwarded"]
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for a URL host on this machine (``localhost``, 127.0.0.0/8, ``::1``): plain
+    HTTP to it never leaves the machine, so nothing on a network path can tamper with it."""
+    if not host:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    address = parse_ip(host.strip("[]"))
+    return address is not None and address.is_loopback
 
 
 def parse_ip(text: str | None) -> IPAddress | None:

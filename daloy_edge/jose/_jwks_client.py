@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from daloy_edge._errors import ConfigError
+from daloy_edge._netaddr import is_loopback_host
 from daloy_edge.jose._errors import InvalidKey, KeysUnavailable
 from daloy_edge.jose._jwk import JWK, JWKSet
 from daloy_edge.transport import HTTPTransport, TransportError, default_transport
@@ -53,7 +54,8 @@ def cache_ttl(
 class JWKSClient:
     """Fetch and cache a JWKS over an :class:`~daloy_edge.transport.HTTPTransport`.
 
-    - HTTPS only (``allow_insecure_http=True`` for loopback tests); redirects are not followed.
+    - HTTPS only, except to a loopback host (``allow_insecure_http=True`` lifts that);
+      redirects are not followed.
     - Keys live for ``Cache-Control: max-age`` clamped to ``[min_ttl_s, max_ttl_s]``.
     - An unknown ``kid`` triggers a refetch at most once per ``refetch_cooldown_s``; a
       ``kid`` still unknown afterwards is remembered (``negative_ttl_s``) so random kids
@@ -215,8 +217,8 @@ def _check_url(url: str, allow_insecure_http: bool) -> None:
         parts = urlsplit(url)
     except ValueError:
         raise ConfigError("JWKS URL is malformed") from None
-    if parts.scheme == "http" and not allow_insecure_http:
-        raise ConfigError("JWKS URL must use https (allow_insecure_http=True for tests)")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
+        raise ConfigError("JWKS URL must use https (plain http only to a loopback host)")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError("JWKS URL must be an absolute https URL")
     if parts.username is not None or parts.password is not None or parts.fragment:

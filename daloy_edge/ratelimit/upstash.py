@@ -11,7 +11,6 @@ timeout, not the client's retry loop, decides how long a check may take.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import math
 from collections.abc import Sequence
@@ -20,14 +19,13 @@ from urllib.parse import urlsplit
 
 from daloy_edge._errors import ConfigError
 from daloy_edge._json import UnsafeJSON, parse_json
+from daloy_edge._netaddr import is_loopback_host
 from daloy_edge._secrets import Secret
 from daloy_edge.ratelimit._base import Algorithm, Quota, StoreUnavailable, Verdict, hashed_key
 from daloy_edge.transport import HTTPTransport, TransportError, default_transport
 from daloy_edge.types import JSON
 
 __all__ = ["UpstashCommands", "UpstashError", "UpstashNonceStore", "UpstashREST", "UpstashStore"]
-
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
 class UpstashError(Exception):
@@ -231,14 +229,5 @@ def _check_url(url: str, *, insecure_http: bool) -> None:
         raise ConfigError("the Upstash URL must be an absolute http(s) URL")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigError("the Upstash URL must not carry credentials, a query or a fragment")
-    if parts.scheme == "http" and not insecure_http and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not insecure_http and not is_loopback_host(parts.hostname):
         raise ConfigError("the Upstash URL must use https (the token would travel in clear)")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -83,23 +83,8 @@ def _key_source(env: Mapping[str, str]) -> KeySource | None:
     if path:
         return JWKSet.parse(Path(path).read_bytes())
     if url:
-        # Plain http is accepted only for a JWKS served on this machine (a local identity
-        # provider or test double): nothing off-host can tamper with loopback traffic.
-        return JWKSClient(url, allow_insecure_http=_is_loopback_url(url))
+        return JWKSClient(url)
     return None
-
-
-def _is_loopback_url(url: str) -> bool:
-    from ipaddress import ip_address
-    from urllib.parse import urlsplit
-
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bearer_auth(env: Mapping[str, str]) -> Middleware:

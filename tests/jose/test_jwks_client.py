@@ -253,9 +253,20 @@ async def test_set_with_private_key_material_is_refused(client, server):
         await client.get_key("key-a")
 
 
-def test_plain_http_url_is_refused_without_the_opt_in():
+@pytest.mark.parametrize(
+    "url",
+    ["http://idp.example/jwks.json", "http://127.0.0.1.nip.example/jwks", "http://10.0.0.1/jwks"],
+)
+def test_plain_http_off_this_machine_is_refused_keys_could_be_swapped_in_transit(url):
     with pytest.raises(ConfigError):
-        JWKSClient("http://idp.example/jwks.json")
+        JWKSClient(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/jwks.json", "http://[::1]:9/jwks", "http://localhost/jwks"]
+)
+def test_plain_http_to_a_loopback_host_is_accepted(url):
+    JWKSClient(url)
 
 
 @pytest.mark.parametrize(
