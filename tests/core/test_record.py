@@ -1,0 +1,113 @@
+"""``record``: the value classes daloy_edge uses instead of ``dataclasses``."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daloy_edge._record import FrozenInstanceError, field, fields, record
+
+
+@record(frozen=True, kw_only=True)
+class Config:
+    name: str
+    retries: int = 3
+    tags: list[str] = field(default_factory=list)
+    secret: str = field(default="", repr=False)
+
+
+@record
+class Counter:
+    count: int = 0
+
+
+@record(frozen=True)
+class Derived:
+    raw: str
+    upper: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "upper", self.raw.upper())
+
+
+@record(frozen=True)
+class Child(Derived):
+    extra: int = 1
+
+
+def test_init_defaults_factories_and_keyword_only() -> None:
+    a, b = Config(name="a"), Config(name="b")
+    assert (a.name, a.retries, a.tags) == ("a", 3, [])
+    a.tags.append("x")
+    assert b.tags == []  # a fresh list per instance
+    with pytest.raises(TypeError):
+        Config("a")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Config()  # type: ignore[call-arg]
+
+
+def test_repr_hides_fields_marked_so() -> None:
+    assert repr(Config(name="a", secret="hunter2")) == "Config(name='a', retries=3, tags=[])"
+
+
+def test_frozen_refuses_assignment_and_hashes_by_value() -> None:
+    c = Config(name="a", tags=[])
+    with pytest.raises(FrozenInstanceError):
+        c.name = "b"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del c.retries
+    assert Derived("x") == Derived("x") and Derived("x") != Derived("y")
+    assert hash(Derived("x")) == hash(Derived("x"))
+    assert Derived("x") != object()
+
+
+def test_mutable_records_assign_and_are_unhashable() -> None:
+    c = Counter()
+    c.count += 1
+    assert c == Counter(1)
+    with pytest.raises(TypeError):
+        hash(c)
+
+
+def test_slots_only() -> None:
+    c = Counter()
+    with pytest.raises(AttributeError):
+        c.other = 1  # type: ignore[attr-defined]
+    assert not hasattr(c, "__dict__")
+
+
+def test_post_init_and_inheritance() -> None:
+    child = Child("ab", 5)
+    assert (child.raw, child.upper, child.extra) == ("ab", "AB", 5)
+    assert [f.name for f in fields(child)] == ["raw", "upper", "extra"]
+    assert repr(child) == "Child(raw='ab', upper='AB', extra=5)"
+
+
+def test_copy_and_pickle_frozen_records() -> None:
+    c = Config(name="a", tags=["t"])
+    assert copy.deepcopy(c) == c
+    assert pickle.loads(pickle.dumps(Derived("q"))) == Derived("q")
+
+
+def test_field_order_is_checked() -> None:
+    with pytest.raises(TypeError, match="follows a default"):
+
+        @record
+        class Bad:
+            a: int = 1
+            b: int  # type: ignore[misc]
+
+
+def test_the_module_loads_neither_dataclasses_nor_typing() -> None:
+    path = Path(record.__code__.co_filename)
+    code = (
+        f"import sys; exec(compile(open({str(path)!r}).read(), 'r', 'exec'), {{'__name__': 'r'}}); "
+        "print(sorted({'dataclasses', 'typing', 'inspect'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
