@@ -22,15 +22,17 @@ from daloy_edge_aws_lambda._events import (
     UnsupportedEvent,
     detect,
 )
-from daloy_edge_aws_lambda._handler import (
-    DEFAULT_FLUSH_MARGIN_MS,
-    LambdaContext,
-    LambdaEvent,
-    LambdaHandler,
-    LambdaResult,
-    handler,
-)
-from daloy_edge_aws_lambda._protect import PlainHandler, current_request, protect
+from daloy_edge_aws_lambda._handler import DEFAULT_FLUSH_MARGIN_MS, handler
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge_aws_lambda._protect import PlainHandler, current_request, protect
+    from daloy_edge_aws_lambda._types import (
+        LambdaContext,
+        LambdaEvent,
+        LambdaHandler,
+        LambdaResult,
+    )
 
 __all__ = [
     "ALB",
@@ -51,3 +53,26 @@ __all__ = [
     "handler",
     "protect",
 ]
+
+# Loaded when first asked for: neither ``typing`` nor :func:`protect`'s imports are on the
+# cold path of an app served through :func:`handler`.
+_LAZY = {
+    "LambdaContext": "_types",
+    "LambdaEvent": "_types",
+    "LambdaHandler": "_types",
+    "LambdaResult": "_types",
+    "PlainHandler": "_protect",
+    "current_request": "_protect",
+    "protect": "_protect",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, Protocol, TypeVar
 
-from daloy_edge import App, ConfigError, Request, Response
-from daloy_edge.types import Handler
+from daloy_edge import App, ConfigError
+from daloy_edge._runner import Runner
 from daloy_edge_aws_lambda._events import Translation, detect
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge import Request, Response
+    from daloy_edge.types import Handler
+    from daloy_edge_aws_lambda._types import (
+        LambdaContext,
+        LambdaEvent,
+        LambdaHandler,
+        LambdaResult,
+    )
 
 __all__ = [
     "DEFAULT_FLUSH_MARGIN_MS",
@@ -23,70 +31,31 @@ __all__ = [
 DEFAULT_FLUSH_MARGIN_MS = 500
 """Time kept back from Lambda's deadline to send the response and flush logs."""
 
-T = TypeVar("T")
+_TYPES = frozenset({"LambdaContext", "LambdaEvent", "LambdaHandler", "LambdaResult"})
 
 
-class LambdaContext(Protocol):
-    """The part of the Lambda context object the adapter reads."""
+def __getattr__(name: str) -> object:
+    if name in _TYPES:
+        from daloy_edge_aws_lambda import _types
 
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before Lambda stops the invocation."""
-        ...
-
-
-LambdaEvent = Mapping[str, object]
-"""An invocation event as decoded from JSON."""
-
-LambdaResult = dict[str, object]
-"""What the handler returns to the runtime (serialised to JSON)."""
-
-LambdaHandler = Callable[[LambdaEvent, LambdaContext | None], LambdaResult]
-"""``def handler(event, context) -> dict`` as the Lambda runtime calls it."""
-
-
-def run_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion on ``loop`` as a real task.
-
-    Most invocations never wait on I/O, so the task's first step already finishes it:
-    that step is run with one loop iteration (``_run_once``) instead of a full
-    ``run_until_complete``, whose set-up and tear-down cost more than serving ``/health``.
-    A task that does wait continues under ``run_until_complete`` as usual. Event loops
-    without ``_run_once`` (not CPython's) always take the usual path.
-    """
-    run_once = getattr(loop, "_run_once", None)
-    if run_once is None or loop.is_running():
-        return loop.run_until_complete(coro)
-    task = loop.create_task(coro)
-    asyncio.events._set_running_loop(loop)
-    try:
-        run_once()
-    finally:
-        asyncio.events._set_running_loop(None)
-    if task.done():
-        return task.result()
-    return loop.run_until_complete(task)
+        return getattr(_types, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _Container:
-    """What lives as long as the execution environment: the loop and the built app."""
+    """What lives as long as the execution environment: the runner and the built app."""
 
-    __slots__ = ("app", "dispatch", "loop")
+    __slots__ = ("app", "dispatch", "runner")
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.runner = Runner()
         self.dispatch: Handler | None = None
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        loop = self.loop
-        if loop is None or loop.is_closed():
-            loop = self.loop = asyncio.new_event_loop()
-        return run_on(loop, coro)
 
     def start(self) -> Handler:
         # Start-up hooks run once per container, before the first request is served.
         dispatch = self.app.build()
-        self.run(self.app.startup())
+        self.runner.run(self.app.startup())
         self.dispatch = dispatch
         return dispatch
 
@@ -124,7 +93,7 @@ def handler(
     translation = Translation(env=app.env, trust_alb_forwarded_for=trust_alb_forwarded_for)
     margin = flush_margin_ms / 1000
     monotonic = time.monotonic
-    run = container.run
+    run = container.runner.run
 
     def lambda_handler(event: LambdaEvent, context: LambdaContext | None) -> LambdaResult:
         shape = detect(event)

@@ -1,11 +1,13 @@
-"""The one-iteration fast path runs tasks exactly like run_until_complete would."""
+"""With asyncio loaded, the runner runs each coroutine as a task; the one-iteration fast
+path behaves exactly like run_until_complete would."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from daloy_edge_aws_lambda._handler import run_on
+
+from daloy_edge._runner import _run_as_task as run_on
 
 
 @pytest.fixture

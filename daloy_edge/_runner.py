@@ -1,0 +1,219 @@
+"""Run a request's coroutine to completion from synchronous code (Lambda, Cloud Functions).
+
+Most invocations never wait on I/O: their coroutine finishes in its first step. While no
+code in the process has imported :mod:`asyncio`, that step runs with no event loop at all,
+so a cold start does not pay for importing asyncio (a large share of one). The first
+coroutine that does wait continues as a real asyncio task on the runner's one event loop,
+and every later coroutine runs as a task from its start:
+
+- asyncio imported *during* that first step (by a lazy import in a handler, say) gets a
+  running loop and a current task straight away, so ``get_running_loop()``,
+  ``current_task()``, ``asyncio.timeout()`` and task groups work mid-step as usual; the
+  step then continues inside that task if it waits;
+- each coroutine runs in its own copy of the context, as a task would, so context
+  variables set while serving one request never leak into the next.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextvars import Context, copy_context
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Coroutine, Generator
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
+__all__ = ["Runner", "resume"]
+
+
+class Runner:
+    """Runs coroutines for synchronous callers; one event loop, made on first need."""
+
+    __slots__ = ("_loop",)
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def event_loop(self) -> asyncio.AbstractEventLoop:
+        """The runner's event loop (created, and asyncio imported, on first call)."""
+        import asyncio
+
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.new_event_loop()
+        return loop
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` to completion and return its result (or raise its exception)."""
+        if "asyncio" in sys.modules:
+            return _run_as_task(self.event_loop(), coro)
+        result: T = _BareStep(self, coro).run()
+        return result
+
+
+def _run_as_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` as a task; a task whose first step finishes it costs one loop iteration
+    (``_run_once``) instead of ``run_until_complete``'s set-up and tear-down. Loops without
+    ``_run_once`` (not CPython's) take the usual path."""
+    import asyncio
+
+    run_once = getattr(loop, "_run_once", None)
+    if run_once is None or loop.is_running():
+        return loop.run_until_complete(coro)
+    task = loop.create_task(coro)
+    asyncio.events._set_running_loop(loop)
+    try:
+        run_once()
+    finally:
+        asyncio.events._set_running_loop(None)
+    if task.done():
+        return task.result()
+    return loop.run_until_complete(task)
+
+
+class _BareStep:
+    """One coroutine's first step without an event loop, and its continuation as a task."""
+
+    __slots__ = ("context", "coro", "pending", "runner", "task")
+
+    def __init__(self, runner: Runner, coro: Coroutine[Any, Any, Any]) -> None:
+        self.runner = runner
+        self.coro = coro
+        self.context: Context = copy_context()
+        self.pending: object = _FINISHED
+        self.task: asyncio.Task[Any] | None = None
+
+    def run(self) -> Any:
+        watcher = _AsyncioWatcher(self)
+        sys.meta_path.insert(0, watcher)
+        try:
+            pending = self.context.run(self.coro.send, None)
+        except StopIteration as done:
+            self._settle()
+            return done.value
+        except BaseException:
+            self._settle()
+            raise
+        finally:
+            if watcher in sys.meta_path:
+                sys.meta_path.remove(watcher)
+        # The coroutine waits on something: only asyncio can wake it.
+        self.pending = pending
+        task = self.task or self._start_task()
+        self._step_out(task)
+        return self.runner.event_loop().run_until_complete(task)
+
+    def _start_task(self) -> asyncio.Task[Any]:
+        """Become a task (with a running loop) from here on; called once asyncio is loaded."""
+        import asyncio
+
+        loop = self.runner.event_loop()
+        asyncio.events._set_running_loop(loop)
+        task = self.task = loop.create_task(self._continue(), context=self.context)
+        asyncio.tasks._enter_task(loop, task)
+        return task
+
+    def _step_out(self, task: asyncio.Task[Any]) -> None:
+        import asyncio
+
+        asyncio.tasks._leave_task(task.get_loop(), task)
+        asyncio.events._set_running_loop(None)
+
+    def _settle(self) -> None:
+        """The step finished without waiting: let a task started mid-step end at once."""
+        task = self.task
+        if task is not None:
+            self._step_out(task)
+            task.get_loop().run_until_complete(task)
+
+    async def _continue(self) -> Any:
+        if self.pending is _FINISHED:
+            return None
+        return await _Resume(self.coro, self.pending)
+
+
+def resume(coro: Any, pending: object) -> Generator[Any, Any, Any]:
+    """Yield what ``coro`` (a coroutine or its ``__await__`` iterator) already yielded to
+    whatever drives this generator, then keep driving ``coro`` to its end: ``yield from
+    resume(...)`` hands a half-run coroutine to a task, or wraps one inside another."""
+    while True:
+        try:
+            sent = yield pending
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                pending = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                pending = coro.send(sent)
+            except StopIteration as done:
+                return done.value
+
+
+class _Resume:
+    """An awaitable for :func:`resume`."""
+
+    __slots__ = ("coro", "pending")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], pending: object) -> None:
+        self.coro = coro
+        self.pending = pending
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        return (yield from resume(self.coro, self.pending))
+
+
+class _AsyncioWatcher:
+    """A meta path finder that sees asyncio being imported during a bare step."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: _BareStep) -> None:
+        self.step = step
+
+    def find_spec(
+        self, name: str, path: object = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name != "asyncio" or self.step.task is not None:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec: ModuleSpec | None = find(name, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _ThenStart(spec.loader, self.step)  # type: ignore[assignment]
+                return spec
+        return None
+
+
+class _ThenStart:
+    """Load asyncio with its own loader, then make the bare step a task."""
+
+    __slots__ = ("loader", "step")
+
+    def __init__(self, loader: Any, step: _BareStep) -> None:
+        self.loader = loader
+        self.step = step
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        module: ModuleType | None = self.loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__loader__ = module.__spec__.loader = self.loader  # type: ignore[union-attr]
+        self.loader.exec_module(module)
+        self.step._start_task()
+
+
+_FINISHED = object()
