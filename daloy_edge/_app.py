@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Literal
 
 from daloy_edge._deadline import Deadline
 from daloy_edge._errors import ConfigError
 from daloy_edge._guards import RequestLimits, check_request
-from daloy_edge._problem import ErrorRenderer, error_renderer
-from daloy_edge._request import DEFAULT_MAX_BODY, Request
-from daloy_edge._response import Response
-from daloy_edge._router import Router, chain
+from daloy_edge._problem import error_renderer
+from daloy_edge._request import DEFAULT_MAX_BODY
+from daloy_edge._router import Router, chain, is_awaitable
 from daloy_edge.observability import RequestLog
-from daloy_edge.types import Clock, Handler, Middleware, RequestObserver
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
+    from typing import Literal, TypeAlias
+
+    from daloy_edge._problem import ErrorRenderer
+    from daloy_edge._request import Request
+    from daloy_edge._response import Response
+    from daloy_edge.types import Clock, Handler, Middleware, RequestObserver
+
+    Environment: TypeAlias = Literal["production", "development"]
+    LifespanHook: TypeAlias = Callable[[], "Awaitable[None] | None"]
+    TimingDetail: TypeAlias = bool | Callable[[Request], bool]
 
 __all__ = ["App"]
 
-Environment = Literal["production", "development"]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-LifespanHook = Callable[[], "Awaitable[None] | None"]
-TimingDetail = bool | Callable[[Request], bool]
 
 
 class App(Router):
@@ -121,15 +127,15 @@ class App(Router):
         self._started = True
         for hook in self._startup:
             result = hook()
-            if inspect.isawaitable(result):
-                await result
+            if is_awaitable(result):
+                await result  # type: ignore[misc]
 
     async def shutdown(self) -> None:
         """Run the shut-down hooks."""
         for hook in self._shutdown:
             result = hook()
-            if inspect.isawaitable(result):
-                await result
+            if is_awaitable(result):
+                await result  # type: ignore[misc]
 
     def _ensure_open(self) -> None:
         if self._handler is not None:

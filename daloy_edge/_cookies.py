@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Literal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
 
 __all__ = ["format_set_cookie", "http_date", "parse_cookie_header"]
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from daloy_edge._errors import BadRequest, ConfigError, RequestHeaderFieldsTooLarge
 from daloy_edge._paths import UnsafePath, check_path
-from daloy_edge._request import Request
+from daloy_edge._record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge._request import Request
 
 __all__ = ["RequestLimits", "check_request"]
 
@@ -17,7 +20,7 @@ _HEADER_NAMES = re.compile(rf"{_FIELD_NAME_CHARS}(?: {_FIELD_NAME_CHARS})*")
 _BAD_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class RequestLimits:
     """Bounds on the request line and headers (431 when passed)."""
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import cast
 
-from daloy_edge.types import JSON
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON
 
 __all__ = ["MAX_JSON_DEPTH", "MAX_NUMBER_DIGITS", "UnsafeJSON", "dumps", "parse_json"]
 
@@ -91,7 +92,7 @@ def parse_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> JSON:
     if text.startswith("\ufeff"):
         raise UnsafeJSON("byte-order mark")
     try:
-        value = cast(JSON, _DECODER.decode(text))
+        value: JSON = _DECODER.decode(text)
     except UnsafeJSON:
         raise
     except (ValueError, RecursionError):

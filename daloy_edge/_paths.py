@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import re
-import unicodedata
-from urllib.parse import unquote
 
-__all__ = ["UnsafePath", "check_header_value", "check_path"]
+__all__ = ["UnsafePath", "check_header_value", "check_path", "percent_decode"]
 
 _MAX_DECODE_ROUNDS = 4
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # Plain ASCII paths without escapes, backslashes or dot-led segments need no decoding.
 _PLAIN = re.compile(r"/[A-Za-z0-9/_\-~!$&'()*+,;=:@.]*")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+_ESCAPES = re.compile("(?:%[0-9A-Fa-f]{2})+")
+
+
+def percent_decode(text: str, errors: str = "replace") -> str:
+    """Decode ``%XX`` escapes as UTF-8 (a run of escapes is one byte string); anything
+    else, a stray ``%`` included, stays as it is. ``errors`` as for ``bytes.decode``.
+
+    >>> percent_decode("/caf%C3%A9%20menu%zz")
+    '/café menu%zz'
+    """
+    if "%" not in text:
+        return text
+    return _ESCAPES.sub(
+        lambda run: bytes.fromhex(run.group(0).replace("%", "")).decode("utf-8", errors), text
+    )
 
 
 class UnsafePath(ValueError):
@@ -28,9 +41,15 @@ def _check_segments(text: str) -> None:
         return
     for segment in text.split("/"):
         bare = segment.split(";", 1)[0]
-        folded = unicodedata.normalize("NFKC", bare) if not bare.isascii() else bare
+        folded = bare if bare.isascii() else _nfkc(bare)
         if folded in (".", "..") or folded.strip() in (".", ".."):
             raise UnsafePath("dot segment in path")
+
+
+def _nfkc(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text)
 
 
 def check_path(raw_path: str) -> str:
@@ -53,14 +72,14 @@ def check_path(raw_path: str) -> str:
     decoded = current
     for _ in range(_MAX_DECODE_ROUNDS):
         try:
-            decoded = unquote(current, encoding="utf-8", errors="strict")
+            decoded = percent_decode(current, errors="strict")
         except UnicodeDecodeError:
             raise UnsafePath("invalid UTF-8 in path") from None
         _check_segments(decoded)
         if decoded == current or "%" not in decoded:
             break
         current = decoded
-    return unquote(raw_path, encoding="utf-8", errors="strict")
+    return percent_decode(raw_path, errors="strict")
 
 
 def check_header_value(value: str) -> bool:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import traceback
-from collections.abc import Callable
-from typing import TypeAlias
-
-from daloy_edge._errors import HTTPError, InternalServerError, problem_for
+from daloy_edge._errors import InternalServerError, problem_for
 from daloy_edge._json import dumps
-from daloy_edge._request import Request
 from daloy_edge._response import Response
 
-__all__ = ["ErrorRenderer", "error_renderer", "problem_response", "render_error"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeAlias
 
-ErrorRenderer: TypeAlias = Callable[[Request, Exception], Response]
+    from daloy_edge._errors import HTTPError
+    from daloy_edge._request import Request
+
+    ErrorRenderer: TypeAlias = Callable[[Request, Exception], Response]
+
+__all__ = ["ErrorRenderer", "error_renderer", "problem_response", "render_error"]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -39,6 +42,8 @@ def error_renderer(*, debug: bool) -> ErrorRenderer:
             error = InternalServerError()
             if debug:
                 error.detail = f"{type(exc).__name__}: {exc}"
+                import traceback
+
                 error.extra = {"traceback": traceback.format_exception(exc)}
         return problem_response(error, request.request_id or None)
 

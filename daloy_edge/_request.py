@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import cached_property
-from urllib.parse import parse_qsl, unquote
 
-from daloy_edge._body import BodySource, declared_length, read_bounded
+from daloy_edge._body import declared_length, read_bounded
 from daloy_edge._cookies import parse_cookie_header
 from daloy_edge._errors import BadRequest, UnsupportedMediaType
 from daloy_edge._headers import Headers
 from daloy_edge._json import UnsafeJSON, parse_json
-from daloy_edge.types import JSON
+from daloy_edge._paths import percent_decode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from daloy_edge._body import BodySource
+    from daloy_edge.types import JSON
 
 __all__ = ["DEFAULT_MAX_BODY", "QueryParams", "Request"]
 
@@ -22,6 +27,8 @@ _MAX_FIELDS = 1000
 
 
 def _parse_pairs(text: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
     try:
         return parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS)
     except ValueError:
@@ -133,7 +140,7 @@ class Request:
     @cached_property
     def path(self) -> str:
         """The percent-decoded path (already vetted by the app's sanitation)."""
-        return unquote(self.raw_path, errors="replace")
+        return percent_decode(self.raw_path)
 
     @cached_property
     def query(self) -> QueryParams:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping
-from typing import Literal
-
 from daloy_edge._cookies import format_set_cookie
 from daloy_edge._headers import Headers
 from daloy_edge._json import dumps
 from daloy_edge._paths import check_header_value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, Mapping
+    from typing import Literal
 
 __all__ = ["Response"]
 

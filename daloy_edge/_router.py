@@ -3,25 +3,57 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TypeAlias, TypeVar, cast
 
 from daloy_edge._errors import ConfigError, MethodNotAllowed, NotFound
-from daloy_edge._problem import ErrorRenderer, render_error
-from daloy_edge._request import Request
+from daloy_edge._problem import render_error
+from daloy_edge._record import field, record
 from daloy_edge._response import Response
-from daloy_edge.types import CallNext, Handler, Middleware
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+    from typing import TypeAlias, TypeVar
+
+    from daloy_edge._problem import ErrorRenderer
+    from daloy_edge._request import Request
+    from daloy_edge.types import CallNext, Handler, Middleware
+
+    Endpoint: TypeAlias = Callable[[Request], "Awaitable[object] | object"]
+    """A route function: async or sync, returning a Response, a JSON-able value, str or None."""
+
+    E = TypeVar("E", bound=Endpoint)
 
 __all__ = ["Endpoint", "Router", "chain", "decorated_middleware", "use"]
 
-Endpoint: TypeAlias = Callable[[Request], "Awaitable[object] | object"]
-"""A route function: async or sync, returning a Response, a JSON-able value, str or None."""
+_CO_COROUTINE = 0x80  # the code flag of an ``async def`` function
 
-E = TypeVar("E", bound=Endpoint)
+
+def is_coroutine_function(fn: object) -> bool:
+    """Like ``inspect.iscoroutinefunction`` (methods and partials unwrapped, and the
+    ``functools.wraps`` chain followed), without importing :mod:`inspect`."""
+    seen: set[int] = set()
+    candidate: object = fn
+    while id(candidate) not in seen:
+        seen.add(id(candidate))
+        target = getattr(candidate, "__func__", candidate)
+        while isinstance(target, functools.partial):
+            target = target.func
+        code = getattr(target, "__code__", None)
+        if code is not None and code.co_flags & _CO_COROUTINE:
+            return True
+        candidate = getattr(candidate, "__wrapped__", candidate)
+    return False
+
+
+def is_awaitable(value: object) -> bool:
+    """Like ``inspect.isawaitable`` for the objects a handler can return."""
+    return hasattr(value, "__await__") or (
+        type(value).__name__ == "generator"
+        and bool(getattr(getattr(value, "gi_code", None), "co_flags", 0) & 0x100)
+    )
+
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(path))?\}")
 
@@ -38,9 +70,8 @@ def _to_response(result: object) -> Response:
 
 def normalize(endpoint: Endpoint) -> Handler:
     """Turn any route function into an async ``Request -> Response`` handler."""
-    target = inspect.unwrap(endpoint)
-    if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(endpoint):
-        async_fn = cast(Callable[[Request], Awaitable[object]], endpoint)
+    if is_coroutine_function(endpoint):
+        async_fn: Callable[[Request], Awaitable[object]] = endpoint  # type: ignore[assignment]
 
         async def run_async(request: Request) -> Response:
             return _to_response(await async_fn(request))
@@ -54,8 +85,8 @@ def normalize(endpoint: Endpoint) -> Handler:
             result = await asyncio.to_thread(endpoint, request)
         else:
             result = endpoint(request)
-        if inspect.isawaitable(result):
-            result = await result
+        if is_awaitable(result):
+            result = await result  # type: ignore[misc]
         return _to_response(result)
 
     return run_sync
@@ -125,14 +156,14 @@ def decorated_middleware(endpoint: Endpoint) -> tuple[Middleware, ...]:
     return tuple(found) if isinstance(found, tuple) else ()
 
 
-@dataclass(slots=True)
+@record
 class _Registration:
     endpoint: Endpoint
     middleware: tuple[Middleware, ...]
     max_body: int | None
 
 
-@dataclass(slots=True)
+@record
 class _Route:
     pattern: str
     regex: re.Pattern[str] | None
@@ -140,14 +171,14 @@ class _Route:
     max_body: dict[str, int | None]
 
 
-@dataclass(slots=True)
+@record
 class _Mount:
     prefix: str
     router: Router
     middleware: tuple[Middleware, ...]
 
 
-@dataclass(slots=True)
+@record
 class _Compiled:
     exact: dict[str, _Route] = field(default_factory=dict)
     patterns: list[_Route] = field(default_factory=list)
@@ -313,7 +344,7 @@ def _dispatcher(compiled: _Compiled) -> Handler:
     exact, patterns, mounts = compiled.exact, compiled.patterns, compiled.mounts
 
     async def dispatch(request: Request) -> Response:
-        base = cast(str, request.state.get("_route_base", ""))
+        base: str = request.state.get("_route_base", "")  # type: ignore[assignment]
         path = request.path[len(base) :] or "/"
         route = exact.get(path)
         params: dict[str, str] = {}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Iterable, Iterator
-
 from daloy_edge._errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 __all__ = ["KeyRing", "Secret"]
 
@@ -34,6 +35,8 @@ class Secret:
             other = other.reveal()
         elif isinstance(other, str):
             other = other.encode("utf-8")
+        import hmac
+
         return hmac.compare_digest(self._value, other)
 
     def __len__(self) -> int:

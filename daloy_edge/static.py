@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from daloy_edge._errors import ConfigError, NotFound
-from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.types import Handler
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from daloy_edge._request import Request
+    from daloy_edge.types import Handler
 
 __all__ = ["static_files"]
 
@@ -62,6 +65,8 @@ def static_files(root: str | Path, *, param: str = "path", max_age: int = 3600) 
     >>> app = App()
     >>> app.add_route("/static/{path:path}", static_files("examples/static"))
     """
+    from pathlib import Path
+
     base = Path(root).resolve()
     if not base.is_dir():
         raise ConfigError(f"static root {root!s} is not a directory")

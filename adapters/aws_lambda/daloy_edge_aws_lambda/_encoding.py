@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import binascii
 import re
-from base64 import b64decode, b64encode
-from collections.abc import AsyncIterator
-from urllib.parse import quote
 
 from daloy_edge import BadRequest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 __all__ = ["decode_body", "encode_body", "raw_path"]
 
@@ -32,7 +33,7 @@ _TEXT_TYPES = frozenset(
 
 
 def _escape(match: re.Match[str]) -> str:
-    return quote(match.group(0), safe="")
+    return "".join(f"%{byte:02X}" for byte in match.group(0).encode("utf-8"))
 
 
 def raw_path(path: str | None) -> str:
@@ -56,7 +57,7 @@ def decode_body(body: object, is_base64: object) -> bytes | AsyncIterator[bytes]
     if not is_base64:
         return body.encode("utf-8")
     try:
-        return b64decode(body, validate=True)
+        return binascii.a2b_base64(body.encode("ascii"), strict_mode=True)
     except (binascii.Error, ValueError):
         return _refuse_body()
 
@@ -81,4 +82,4 @@ def encode_body(body: bytes, content_type: str | None, content_encoding: bool) -
             return body.decode("utf-8"), False
         except UnicodeDecodeError:
             pass
-    return b64encode(body).decode("ascii"), True
+    return binascii.b2a_base64(body, newline=False).decode("ascii"), True

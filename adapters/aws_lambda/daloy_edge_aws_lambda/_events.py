@@ -6,13 +6,20 @@ shape on a ``lambda-url`` domain) and ALB with or without multi-value headers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from http import HTTPStatus
-from typing import Any
-from urllib.parse import quote, urlencode
+from collections.abc import Mapping
 
-from daloy_edge import Headers, Request, Response
+from daloy_edge import Headers, Request
 from daloy_edge_aws_lambda._encoding import decode_body, encode_body, raw_path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeAlias
+
+    from daloy_edge import Response
+
+    Event: TypeAlias = Mapping[str, Any]
+    Result: TypeAlias = dict[str, Any]
 
 __all__ = [
     "ALB",
@@ -26,11 +33,17 @@ __all__ = [
     "detect",
 ]
 
-Event = Mapping[str, Any]
-Result = dict[str, Any]
 RUNTIME = "aws-lambda"
+_STATUS_LINES: dict[int, str] = {}
 
-_STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+
+def _status_line(status: int) -> str:
+    """``"404 Not Found"`` for an ALB result (the status table loads with the first one)."""
+    if not _STATUS_LINES:
+        from http import HTTPStatus
+
+        _STATUS_LINES.update({s.value: f"{s.value} {s.phrase}" for s in HTTPStatus})
+    return _STATUS_LINES.get(status, str(status))
 
 
 class UnsupportedEvent(ValueError):
@@ -80,6 +93,8 @@ def _query_from_params(params: Mapping[str, Any] | None, decoded: bool) -> str:
         if value is not None
     ]
     if decoded:
+        from urllib.parse import quote, urlencode
+
         return urlencode(pairs, quote_via=quote)
     # ALB hands parameters over exactly as the client sent them, still encoded.
     return "&".join(f"{key}={value}" for key, value in pairs)
@@ -243,7 +258,7 @@ def _alb_result(response: Response, body: bytes) -> Result:
     text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,
-        "statusDescription": _STATUS_LINES.get(response.status, str(response.status)),
+        "statusDescription": _status_line(response.status),
         "headers": headers,
         "body": text,
         "isBase64Encoded": is_base64,
@@ -254,7 +269,7 @@ def _alb_multi_result(response: Response, body: bytes) -> Result:
     headers, text, is_base64 = _grouped(response, body)
     return {
         "statusCode": response.status,
-        "statusDescription": _STATUS_LINES.get(response.status, str(response.status)),
+        "statusDescription": _status_line(response.status),
         "multiValueHeaders": headers,
         "body": text,
         "isBase64Encoded": is_base64,
