@@ -30,8 +30,7 @@ class Headers:
         if items is None:
             return
         pairs = items.items() if isinstance(items, Mapping) else items
-        for name, value in pairs:
-            self._items.append((name.lower(), value))
+        self._items = [(name.lower(), value) for name, value in pairs]
 
     @classmethod
     def _from_lowered(cls, items: list[tuple[str, str]]) -> Headers:
@@ -67,8 +66,12 @@ class Headers:
     def __setitem__(self, name: str, value: str) -> None:
         """Replace every value of ``name`` with ``value``."""
         key = name.lower()
-        self._items = [(k, v) for k, v in self._items if k != key]
-        self._items.append((key, value))
+        items = self._items
+        for k, _ in items:
+            if k == key:
+                items = self._items = [(k, v) for k, v in items if k != key]
+                break
+        items.append((key, value))
 
     def setdefault(self, name: str, value: str) -> str:
         """Set ``name`` only when it is absent; returns the value in force."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from daloy_edge._body import declared_length, read_bounded
 from daloy_edge._cookies import parse_cookie_header
 from daloy_edge._errors import BadRequest, UnsupportedMediaType
@@ -77,6 +75,9 @@ class Request:
         "__dict__",
         "_body",
         "_body_cache",
+        "_cookies",
+        "_path",
+        "_query",
         "client",
         "client_ip",
         "csp_nonce",
@@ -123,6 +124,9 @@ class Request:
         self.client_ip = client
         self._body: BodySource = body
         self._body_cache: bytes | None = None
+        self._path: str | None = None
+        self._query: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
         self.deadline = deadline
         self.env: Mapping[str, str] = env or {}
         self.runtime = runtime
@@ -137,21 +141,32 @@ class Request:
         self.state: dict[str, object] = {}
         self.timings: list[tuple[str, float]] = []
 
-    @cached_property
+    # Computed once on first use (``functools.cached_property`` costs a lock per access
+    # on this Python; these are read on every request).
+    @property
     def path(self) -> str:
         """The percent-decoded path (already vetted by the app's sanitation)."""
-        return percent_decode(self.raw_path)
+        path = self._path
+        if path is None:
+            path = self._path = percent_decode(self.raw_path)
+        return path
 
-    @cached_property
+    @property
     def query(self) -> QueryParams:
         """Parsed query parameters."""
-        return QueryParams(self.query_string)
+        query = self._query
+        if query is None:
+            query = self._query = QueryParams(self.query_string)
+        return query
 
-    @cached_property
+    @property
     def cookies(self) -> dict[str, str]:
         """Cookies sent by the client (first occurrence of a name wins)."""
-        header = "; ".join(self.headers.get_all("cookie"))
-        return parse_cookie_header(header) if header else {}
+        cookies = self._cookies
+        if cookies is None:
+            header = "; ".join(self.headers.get_all("cookie"))
+            cookies = self._cookies = parse_cookie_header(header) if header else {}
+        return cookies
 
     @property
     def host(self) -> str:
