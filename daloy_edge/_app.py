@@ -227,13 +227,13 @@ def _strip_head_body(response: Response) -> None:
     response.body, response.stream = b"", None
 
 
+_VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))
+
+
 def new_request_id() -> str:
     """A random UUID (version 4) string, without importing ``uuid``."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _request_log(option: RequestLog | bool, env: Mapping[str, str], name: str) -> RequestLog | None:

@@ -40,8 +40,9 @@ class RequestLimits:
 def _check_fields(items: list[tuple[str, str]], limits: RequestLimits) -> None:
     # One pass of compiled regexes over the joined names and values instead of a Python
     # loop per field: the warm path of every invocation runs this.
-    names = " ".join([n for n, _ in items])
-    values = "\t".join([v for _, v in items])
+    all_names, all_values = zip(*items, strict=True)
+    names = " ".join(all_names)
+    values = "\t".join(all_values)
     total = len(names) + len(values)
     # No single field can be larger than all of them together.
     if total > limits.max_header_bytes and (

@@ -6,6 +6,8 @@ import json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from daloy_edge.types import JSON
 
 __all__ = ["MAX_JSON_DEPTH", "MAX_NUMBER_DIGITS", "UnsafeJSON", "dumps", "parse_json"]
@@ -106,9 +108,32 @@ def parse_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> JSON:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def _not_serializable(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _c_encoder() -> Callable[[object, int], Iterable[str]] | None:
+    """CPython's C encoder, built once with ``_ENCODER``'s settings.
+
+    ``JSONEncoder.encode`` builds a new one on every call. No circular-reference
+    bookkeeping: a shared record would be touched by every thread at once, and a cycle
+    still ends in an error (``RecursionError``).
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    built: Callable[[object, int], Iterable[str]] = make(
+        None, _not_serializable, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    return built
+
+
+_C_ENCODER = _c_encoder()
+
+
 def dumps(value: object) -> bytes:
     """Compact UTF-8 JSON; non-ASCII kept, ``<``, ``>`` and ``&`` escaped for HTML safety."""
-    text = _ENCODER.encode(value)
+    text = "".join(_C_ENCODER(value, 0)) if _C_ENCODER is not None else _ENCODER.encode(value)
     if "<" in text or ">" in text or "&" in text:
         text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return text.encode("utf-8")

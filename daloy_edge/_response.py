@@ -50,7 +50,14 @@ class Response:
         cls, data: object, status: int = 200, headers: Mapping[str, str] | None = None
     ) -> Response:
         """A JSON response (compact, UTF-8, HTML-significant characters escaped)."""
-        return cls(dumps(data), status, headers, media_type="application/json")
+        if headers is not None:
+            return cls(dumps(data), status, headers, media_type="application/json")
+        response = cls.__new__(cls)
+        response.status = status
+        response.body = dumps(data)
+        response.stream = None
+        response.headers = Headers._from_lowered([("content-type", "application/json")])
+        return response
 
     @classmethod
     def text(

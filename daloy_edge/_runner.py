@@ -17,6 +17,7 @@ and every later coroutine runs as a task from its start:
 from __future__ import annotations
 
 import sys
+from _thread import _local as local
 from contextvars import Context, copy_context
 
 TYPE_CHECKING = False
@@ -90,8 +91,9 @@ class _BareStep:
         self.task: asyncio.Task[Any] | None = None
 
     def run(self) -> Any:
-        watcher = _AsyncioWatcher(self)
-        sys.meta_path.insert(0, watcher)
+        if sys.meta_path[0] is not _WATCHER:
+            sys.meta_path.insert(0, _WATCHER)
+        _ACTIVE.step = self
         try:
             pending = self.context.run(self.coro.send, None)
         except StopIteration as done:
@@ -101,8 +103,7 @@ class _BareStep:
             self._settle()
             raise
         finally:
-            if watcher in sys.meta_path:
-                sys.meta_path.remove(watcher)
+            _ACTIVE.step = None
         # The coroutine waits on something: only asyncio can wake it.
         self.pending = pending
         task = self.task or self._start_task()
@@ -174,17 +175,20 @@ class _Resume:
 
 
 class _AsyncioWatcher:
-    """A meta path finder that sees asyncio being imported during a bare step."""
+    """A meta path finder that sees asyncio being imported during a bare step.
 
-    __slots__ = ("step",)
+    Installed by the first bare step and left in place (a finder is only asked about
+    modules not imported yet, so it costs nothing on a warm path); it removes itself
+    once asyncio is loaded.
+    """
 
-    def __init__(self, step: _BareStep) -> None:
-        self.step = step
+    __slots__ = ()
 
     def find_spec(
         self, name: str, path: object = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if name != "asyncio" or self.step.task is not None:
+        step: _BareStep | None = getattr(_ACTIVE, "step", None)
+        if name != "asyncio" or step is None or step.task is not None:
             return None
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
@@ -192,7 +196,7 @@ class _AsyncioWatcher:
                 continue
             spec: ModuleSpec | None = find(name, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _ThenStart(spec.loader, self.step)  # type: ignore[assignment]
+                spec.loader = _ThenStart(spec.loader, step)  # type: ignore[assignment]
                 return spec
         return None
 
@@ -213,7 +217,11 @@ class _ThenStart:
     def exec_module(self, module: ModuleType) -> None:
         module.__loader__ = module.__spec__.loader = self.loader  # type: ignore[union-attr]
         self.loader.exec_module(module)
+        if _WATCHER in sys.meta_path:
+            sys.meta_path.remove(_WATCHER)
         self.step._start_task()
 
 
 _FINISHED = object()
+_WATCHER = _AsyncioWatcher()
+_ACTIVE = local()  # the bare step running on this thread, for the watcher
