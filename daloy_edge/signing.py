@@ -18,9 +18,9 @@ import binascii
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError
+from daloy_edge._record import record
 from daloy_edge._secrets import KeyRing
 
 __all__ = ["MIN_KEY_BYTES", "BadSignature", "Signer", "Verified", "b64decode", "b64encode"]
@@ -58,7 +58,7 @@ def b64decode(text: str) -> bytes:
     return data
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Verified:
     """An authentic value: its payload, signing time and which key verified it."""
 

@@ -8,8 +8,9 @@ speak to this protocol.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+
+from daloy_edge._record import field, record
 
 if TYPE_CHECKING:
     import httpx
@@ -28,7 +29,7 @@ class TransportError(Exception):
     """The request did not complete (connection, timeout or size bound)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class TransportResponse:
     """A fully read response."""
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from daloy_edge._errors import ConfigError
+from daloy_edge._record import record
 
 __all__ = ["Finding", "InsecureConfiguration", "Severity", "enforce"]
 
 Severity: TypeAlias = Literal["error", "warning"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Finding:
     """One problem found in a configuration.
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from daloy_edge._errors import ConfigError
+from daloy_edge._record import record
 from daloy_edge.egress._errors import EgressDenied, EgressFailed, EgressTimeout
 from daloy_edge.egress._policy import EgressPolicy
 from daloy_edge.egress._redirects import (
@@ -41,7 +41,7 @@ __all__ = ["EgressClient", "EgressResponse", "FetchLimits", "GuardedClient", "Po
 CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class FetchLimits:
     """Time and size bounds of one guarded fetch, redirects included.
 
@@ -67,7 +67,7 @@ class FetchLimits:
             raise ConfigError("max_redirects must be between 0 and 20")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class EgressResponse(TransportResponse):
     """A fully read response, with the URL it finally came from and the hops before it."""
 

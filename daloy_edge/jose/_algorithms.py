@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from daloy_edge._record import record
 
 __all__ = [
     "ALGORITHMS",
@@ -13,7 +13,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Algorithm:
     """One JWS ``alg``: the key type (and curve) it needs and its signature size."""
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
 from daloy_edge._errors import ConfigError
+from daloy_edge._record import record
 from daloy_edge.jose._algorithms import (
     ALGORITHMS,
     SYMMETRIC_ALGORITHMS,
@@ -42,7 +42,7 @@ class KeySource(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class VerifiedToken:
     """A token whose signature and claims passed every check."""
 

@@ -7,9 +7,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError, Unauthorized
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
@@ -23,7 +23,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _REALM = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class BasicAuthConfig:
     """Users and their accepted passwords: each user maps to a :class:`~daloy_edge.KeyRing`
     (several passwords are accepted at once, for rotation)."""

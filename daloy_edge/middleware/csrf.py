@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError, Forbidden
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
@@ -34,7 +34,7 @@ _MAC = 32
 _RAW = _STAMP + _MAC
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class CSRFConfig:
     """How unsafe requests (POST, PUT, PATCH, DELETE, ...) are checked.
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable, Unauthorized
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge.jose import (
@@ -28,7 +28,7 @@ __all__ = ["JWTAuth", "JWTConfig"]
 _REALM = re.compile(r"[\x20-\x7e]{1,64}")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class JWTConfig:
     """How bearer tokens are verified. ``issuer``, ``audience``, ``algorithms`` and ``keys``
     have no safe default and are required.

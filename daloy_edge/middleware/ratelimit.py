@@ -17,12 +17,12 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable, TooManyRequests
 from daloy_edge._headers import Headers
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge.ratelimit import (
@@ -44,7 +44,7 @@ KeyFunction = Callable[[Request], "str | None"]
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class RateLimitConfig:
     """One rate-limit policy: ``limit`` requests per ``window`` seconds per key.
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, cast
 
 from daloy_edge._cookies import format_set_cookie
 from daloy_edge._errors import ConfigError
 from daloy_edge._json import UnsafeJSON, dumps, parse_json
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
@@ -37,7 +37,7 @@ class SessionTooLarge(Exception):
     """A handler stored more in the session than one cookie can carry."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class SessionConfig:
     """How sessions are signed, named and expired.
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge.types import CallNext, Clock
@@ -27,7 +27,7 @@ _BATCH = 16
 _DECREASE = 0.75
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class LoadSheddingConfig:
     """How much concurrent work to admit.
 

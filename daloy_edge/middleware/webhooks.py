@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable, Unauthorized
+from daloy_edge._record import field, record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
@@ -26,7 +26,7 @@ WEBHOOK_REASON = "daloy.webhook_refused"
 """``request.state`` key with the reason a delivery was refused (for logs, not clients)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class WebhookConfig:
     """Secrets, scheme, timestamp tolerance and the replay store.
 

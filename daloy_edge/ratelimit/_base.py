@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
+
+from daloy_edge._record import field, record
 
 __all__ = [
     "Algorithm",
@@ -69,7 +70,7 @@ KeysFn = Callable[[str, int, int], tuple[str, ...]]
 """``(base, now_ms, window_ms) -> keys``: the Redis keys one check touches."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Algorithm:
     """A rate-limit algorithm: its Lua script and the equivalent Python.
 
