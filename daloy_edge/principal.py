@@ -6,7 +6,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from daloy_edge._record import field, record
-from daloy_edge.types import JSON
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON
+
 
 __all__ = ["Principal", "scopes_from_claims"]
 

@@ -8,12 +8,18 @@ speak to this protocol.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
 
 from daloy_edge._record import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Protocol
+
     import httpx
+else:
+    # A plain base at run time: the protocol matters to type checkers, and importing
+    # ``typing`` for it would cost every cold start.
+    Protocol = object
 
 __all__ = [
     "HTTPTransport",

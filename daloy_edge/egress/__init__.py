@@ -19,8 +19,6 @@ Denials raise :class:`EgressDenied` (403 ``egress-denied``); failures :class:`Eg
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from daloy_edge._errors import GatewayTimeout, HTTPError, register_problem
 from daloy_edge.egress._addresses import METADATA_ADDRESSES
 from daloy_edge.egress._client import (
@@ -35,6 +33,7 @@ from daloy_edge.egress._policy import METADATA_HOSTS, SPECIAL_USE_DOMAINS, Egres
 from daloy_edge.egress._resolver import Resolver, SystemResolver
 from daloy_edge.egress._url import Target
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from daloy_edge.egress._httpx import GuardedTransport
     from daloy_edge.middleware.egress import FetchGuard, egress_client, fetch_guard

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
@@ -29,6 +29,7 @@ from daloy_edge.egress._resolver import Resolver
 from daloy_edge.egress._url import Target, join_location
 from daloy_edge.transport import HTTPTransport, TransportError, TransportResponse
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
 

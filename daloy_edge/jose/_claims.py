@@ -8,7 +8,11 @@ from collections.abc import Mapping
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
 from daloy_edge.jose._errors import InvalidToken
-from daloy_edge.types import JSON
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON
+
 
 __all__ = ["ClaimsPolicy", "validate_claims"]
 

@@ -11,7 +11,11 @@ from daloy_edge.jose._algorithms import ALGORITHMS, Algorithm
 from daloy_edge.jose._b64 import b64url_decode
 from daloy_edge.jose._errors import InvalidToken
 from daloy_edge.jose._jwk import MAX_KID_LENGTH
-from daloy_edge.types import JSON
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON
+
 
 __all__ = [
     "DEFAULT_MAX_TOKEN_BYTES",

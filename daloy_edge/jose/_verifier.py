@@ -25,7 +25,11 @@ from daloy_edge.jose._jws import (
     decode_json_segment,
     split_compact,
 )
-from daloy_edge.types import JSON, Clock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON, Clock
+
 
 __all__ = ["JWTVerifier", "KeySource", "VerifiedToken", "check_algorithms"]
 

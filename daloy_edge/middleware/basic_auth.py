@@ -15,7 +15,11 @@ from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.middleware._credentials import MalformedCredentials, credentials_for
 from daloy_edge.principal import Principal
-from daloy_edge.types import CallNext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext
+
 
 __all__ = ["BasicAuth", "BasicAuthConfig"]
 

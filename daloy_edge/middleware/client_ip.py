@@ -13,7 +13,11 @@ from daloy_edge._netaddr import (
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.types import CallNext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext
+
 
 __all__ = ["TrustedProxies", "TrustedProxiesConfig"]
 

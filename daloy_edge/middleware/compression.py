@@ -14,7 +14,11 @@ from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge.middleware._origins import is_cross_origin
 from daloy_edge.middleware.csrf import CSRF_TOKEN_ISSUED
-from daloy_edge.types import CallNext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext
+
 
 __all__ = ["Compression", "CompressionConfig", "brotli_available", "choose_encoding"]
 

@@ -20,7 +20,11 @@ from daloy_edge._secrets import KeyRing
 from daloy_edge.middleware._origins import normalize_origin, own_origin
 from daloy_edge.middleware._session import Session
 from daloy_edge.signing import BadSignature, Signer, b64decode, b64encode, check_age
-from daloy_edge.types import CallNext, Clock, RandomBytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext, Clock, RandomBytes
+
 
 __all__ = ["CSRF_TOKEN_ISSUED", "CSRFConfig", "CSRFProtect", "csrf_token"]
 

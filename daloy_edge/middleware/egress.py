@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from daloy_edge._errors import ConfigError
 from daloy_edge.egress._client import EgressClient, FetchLimits, GuardedClient, PolicyOnlyClient
@@ -11,6 +10,7 @@ from daloy_edge.egress._policy import EgressPolicy
 from daloy_edge.egress._resolver import Resolver
 from daloy_edge.transport import HTTPTransport
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
 

@@ -7,7 +7,11 @@ from daloy_edge._netaddr import NetworkSet, parse_ip
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.types import CallNext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext
+
 
 __all__ = ["IPFilter", "IPFilterConfig"]
 

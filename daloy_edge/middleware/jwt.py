@@ -21,7 +21,11 @@ from daloy_edge.jose import (
 from daloy_edge.jose._verifier import check_algorithms
 from daloy_edge.middleware._credentials import MalformedCredentials, credentials_for
 from daloy_edge.principal import Principal, scopes_from_claims
-from daloy_edge.types import JSON, CallNext, Clock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON, CallNext, Clock
+
 
 __all__ = ["JWTAuth", "JWTConfig"]
 

@@ -18,7 +18,11 @@ from daloy_edge._paths import check_header_value
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.types import CallNext, RandomBytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext, RandomBytes
+
 
 __all__ = ["SecureHeaders", "SecureHeadersConfig"]
 

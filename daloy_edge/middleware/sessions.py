@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Literal, cast
 
 from daloy_edge._cookies import format_set_cookie
 from daloy_edge._errors import ConfigError
@@ -21,10 +20,13 @@ from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.middleware._session import Session, random_session_id
 from daloy_edge.signing import BadSignature, Signer, Verified
-from daloy_edge.types import JSON, CallNext, Clock, RandomBytes
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Literal
+
     from daloy_edge._app import App
+    from daloy_edge.types import JSON, CallNext, Clock, RandomBytes
 
 __all__ = ["Session", "SessionConfig", "SessionTooLarge", "Sessions", "get_session"]
 
@@ -163,7 +165,8 @@ class Sessions:
 
     def encode(self, session: Session) -> str:
         """The signed cookie value for ``session``; SessionTooLarge past ``max_bytes``."""
-        body = cast(JSON, {"i": session.id, "c": session.created, "d": session.data()})
+        data: JSON = session.data()
+        body: JSON = {"i": session.id, "c": session.created, "d": data}
         value = self._signer.sign(dumps(body), now=self.config.clock())
         size = len(self.name) + 1 + len(value)
         if size > self.config.max_bytes:

@@ -11,7 +11,6 @@ to another instance. The cap counts requests in flight in this instance (one eve
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
 
@@ -19,7 +18,12 @@ from daloy_edge._errors import ConfigError, ServiceUnavailable
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.types import CallNext, Clock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import asyncio
+
+    from daloy_edge.types import CallNext, Clock
 
 __all__ = ["LoadShedding", "LoadSheddingConfig"]
 
@@ -121,6 +125,9 @@ class LoadShedding:
             budget = min(budget, request.deadline - time.monotonic())
         if len(self._waiters) >= config.max_queue or budget <= 0:
             raise self._overloaded()
+        # Only a queued request needs the event loop's futures (and so asyncio).
+        import asyncio
+
         loop = asyncio.get_running_loop()
         ticket: asyncio.Future[bool] = loop.create_future()
         self._waiters.append(ticket)

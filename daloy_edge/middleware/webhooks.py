@@ -15,8 +15,12 @@ from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.nonce_store import MemoryNonceStore
 from daloy_edge.signing import BadSignature
-from daloy_edge.types import CallNext, Clock, NonceStore
 from daloy_edge.webhooks import Scheme, VerifiedWebhook, verify_webhook
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext, Clock, NonceStore
+
 
 __all__ = ["WEBHOOK_STATE", "VerifyWebhook", "WebhookConfig"]
 
