@@ -9,12 +9,7 @@ from typing import Protocol
 
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
-from daloy_edge.jose._algorithms import (
-    ALGORITHMS,
-    SYMMETRIC_ALGORITHMS,
-    Algorithm,
-    check_signature_shape,
-)
+from daloy_edge.jose._algorithms import Algorithm, check_algorithms, check_signature_shape
 from daloy_edge.jose._backend import SignatureBackend, default_backend
 from daloy_edge.jose._claims import ClaimsPolicy, validate_claims
 from daloy_edge.jose._errors import InvalidKey, InvalidToken
@@ -156,21 +151,6 @@ class JWTVerifier:
             self._prepared.clear()
         self._prepared[(key.kid, alg)] = (key, prepared)
         return prepared
-
-
-def check_algorithms(algorithms: Iterable[str], *, allow_symmetric: bool) -> frozenset[str]:
-    """Validate an ``alg`` allow-list; :class:`~daloy_edge.ConfigError` if unsafe or unknown."""
-    if isinstance(algorithms, str):
-        raise ConfigError("algorithms must be a collection of names, not one string")
-    allowed = frozenset(algorithms)
-    if not allowed:
-        raise ConfigError("at least one algorithm is required")
-    unknown = sorted(a for a in allowed if a not in ALGORITHMS)
-    if unknown:
-        raise ConfigError(f"unsupported algorithms: {unknown} (there is no 'none')")
-    if allowed & SYMMETRIC_ALGORITHMS and not allow_symmetric:
-        raise ConfigError("HS* algorithms need an explicit key and allow_symmetric=True")
-    return allowed
 
 
 def _norm_typ(value: str) -> str:

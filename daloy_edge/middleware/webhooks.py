@@ -15,11 +15,11 @@ from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.nonce_store import MemoryNonceStore
 from daloy_edge.signing import BadSignature
-from daloy_edge.webhooks import Scheme, VerifiedWebhook, verify_webhook
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from daloy_edge.types import CallNext, Clock, NonceStore
+    from daloy_edge.webhooks import Scheme, VerifiedWebhook
 
 
 __all__ = ["WEBHOOK_STATE", "VerifyWebhook", "WebhookConfig"]
@@ -83,6 +83,8 @@ class VerifyWebhook:
 
     async def verify(self, request: Request) -> VerifiedWebhook:
         """The verified delivery; raises 401 (reason kept in ``request.state``)."""
+        from daloy_edge.webhooks import verify_webhook
+
         body = await request.body()
         config = self.config
         try:
