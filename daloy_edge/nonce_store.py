@@ -10,7 +10,11 @@ import heapq
 import time
 
 from daloy_edge._errors import ConfigError
-from daloy_edge.types import Clock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import Clock
+
 
 __all__ = ["MemoryNonceStore"]
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from daloy_edge.types import JSON
+from daloy_edge._record import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON
+
 
 __all__ = ["Principal", "scopes_from_claims"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Principal:
     """An authenticated caller, stored in ``request.principal``.
 

@@ -13,15 +13,17 @@ b'hello'
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
-import hmac
 import re
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError
-from daloy_edge._secrets import KeyRing
+from daloy_edge._record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import hmac
+
+    from daloy_edge._secrets import KeyRing
 
 __all__ = ["MIN_KEY_BYTES", "BadSignature", "Signer", "Verified", "b64decode", "b64encode"]
 
@@ -30,6 +32,9 @@ MIN_KEY_BYTES = 32
 
 _B64 = re.compile(r"^[A-Za-z0-9_-]*$")
 _MAX_TOKEN = 16384
+# base64url <-> base64, so binascii does the work without importing ``base64``.
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 class BadSignature(Exception):
@@ -42,7 +47,8 @@ class BadSignature(Exception):
 
 def b64encode(data: bytes) -> str:
     """Unpadded URL-safe base64 (cookie- and header-safe)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    encoded = binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE)
+    return encoded.rstrip(b"=").decode("ascii")
 
 
 def b64decode(text: str) -> bytes:
@@ -50,7 +56,8 @@ def b64decode(text: str) -> bytes:
     if not _B64.match(text) or len(text) % 4 == 1:
         raise BadSignature()
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        padded = (text + "=" * (-len(text) % 4)).encode("ascii").translate(_FROM_URLSAFE)
+        data = binascii.a2b_base64(padded, strict_mode=True)
     except (binascii.Error, ValueError):
         raise BadSignature() from None
     if b64encode(data) != text:
@@ -58,7 +65,7 @@ def b64decode(text: str) -> bytes:
     return data
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Verified:
     """An authentic value: its payload, signing time and which key verified it."""
 
@@ -83,7 +90,7 @@ class Signer:
     :class:`BadSignature` for every failure.
     """
 
-    __slots__ = ("_keys", "max_clock_skew")
+    __slots__ = ("_derived", "_label", "_ring", "max_clock_skew")
 
     def __init__(self, keys: KeyRing, *, purpose: str, max_clock_skew: float = 60.0) -> None:
         if not purpose:
@@ -93,26 +100,42 @@ class Signer:
                 raise ConfigError(f"signing keys must be at least {MIN_KEY_BYTES} bytes")
         if max_clock_skew < 0:
             raise ConfigError("max_clock_skew must not be negative")
-        label = b"daloy-edge/signing/" + purpose.encode("utf-8")
-        self._keys = tuple(
-            hmac.new(hmac.new(k.reveal(), label, hashlib.sha256).digest(), None, hashlib.sha256)
-            for k in keys
-        )
+        self._ring = keys
+        self._label = b"daloy-edge/signing/" + purpose.encode("utf-8")
+        self._derived: tuple[hmac.HMAC, ...] | None = None
         self.max_clock_skew = max_clock_skew
 
     def __repr__(self) -> str:
-        return f"Signer(<{len(self._keys)} keys>)"
+        return f"Signer(<{len(self._ring)} keys>)"
+
+    def _keys(self) -> tuple[hmac.HMAC, ...]:
+        # Derived on first use, not when the app is built: a cold start that serves no
+        # signed value never loads OpenSSL's hashes. Deriving twice is harmless.
+        derived = self._derived
+        if derived is None:
+            import hashlib
+            import hmac
+
+            label = self._label
+            derived = tuple(
+                hmac.new(hmac.new(k.reveal(), label, hashlib.sha256).digest(), None, hashlib.sha256)
+                for k in self._ring
+            )
+            self._derived = derived
+        return derived
 
     def mac(self, message: bytes) -> bytes:
         """The 32-byte MAC of ``message`` under the signing key."""
-        h = self._keys[0].copy()
+        h = self._keys()[0].copy()
         h.update(message)
         return h.digest()
 
     def verify_mac(self, message: bytes, mac: bytes) -> int:
         """The index of the key whose MAC of ``message`` equals ``mac``; else BadSignature."""
+        import hmac
+
         # Stopping at the first match reveals only which key matched, which is no secret.
-        for index, key in enumerate(self._keys):
+        for index, key in enumerate(self._keys()):
             h = key.copy()
             h.update(message)
             if hmac.compare_digest(h.digest(), mac):

@@ -8,11 +8,18 @@ speak to this protocol.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
 
+from daloy_edge._record import field, record
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Protocol
+
     import httpx
+else:
+    # A plain base at run time: the protocol matters to type checkers, and importing
+    # ``typing`` for it would cost every cold start.
+    Protocol = object
 
 __all__ = [
     "HTTPTransport",
@@ -28,7 +35,7 @@ class TransportError(Exception):
     """The request did not complete (connection, timeout or size bound)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class TransportResponse:
     """A fully read response."""
 

@@ -20,9 +20,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from daloy_edge._record import record
 from daloy_edge._secrets import KeyRing
 from daloy_edge.signing import BadSignature, check_age
 
@@ -44,7 +44,7 @@ _MAX_HEADER = 4096
 _MAX_CANDIDATES = 8
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class VerifiedWebhook:
     """An authentic delivery: its timestamp (None for GitHub) and its replay key."""
 

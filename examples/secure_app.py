@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
 
 from daloy_edge import App
-from daloy_edge.audit import Finding, audit_app, audit_environment, enforce
 from examples.reference import abuse, browser, core_routes, egress, identity
 from examples.reference import observability as observability_area
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from daloy_edge_asgi import ASGIApp
+
+    from daloy_edge.audit import Finding
 
 __all__ = ["app", "asgi", "create_app", "gcf_handler", "lambda_handler"]  # noqa: F822
 
@@ -37,6 +38,8 @@ REFUSE_TO_BOOT = frozenset(
 
 
 def _refuse_insecure(findings: Iterable[Finding]) -> None:
+    from daloy_edge.audit import enforce
+
     enforce([f for f in findings if f.code in REFUSE_TO_BOOT])
 
 
@@ -49,6 +52,8 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     """
     production = (env.get("DALOY_ENV") or "production") == "production"
     if production:
+        from daloy_edge.audit import audit_environment
+
         _refuse_insecure(audit_environment(env))
     timeout_ms = int(env.get("DALOY_REQUEST_TIMEOUT_MS", "10000") or "10000")
     max_body = int(env.get("DALOY_MAX_BODY_BYTES", "1048576") or "1048576")
@@ -60,6 +65,8 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     egress.install(app, env)
     observability_area.install(app, env)
     if production:
+        from daloy_edge.audit import audit_app
+
         _refuse_insecure(audit_app(app))
     return app
 

@@ -16,9 +16,13 @@ reference app calls it in production, ``daloy-edge check`` prints every finding.
 >>> enforce(audit_environment({"DALOY_ENV": "production"}))  # warnings never refuse
 """
 
-from daloy_edge.audit._application import audit_app
-from daloy_edge.audit._environment import audit_environment
-from daloy_edge.audit._findings import Finding, InsecureConfiguration, Severity, enforce
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.audit._application import audit_app
+    from daloy_edge.audit._environment import audit_environment
+    from daloy_edge.audit._findings import Finding, InsecureConfiguration, Severity, enforce
 
 __all__ = [
     "Finding",
@@ -28,3 +32,29 @@ __all__ = [
     "audit_environment",
     "enforce",
 ]
+
+# Each name loads its module on first access, so ``enforce`` or ``Finding`` alone does not
+# load the rules, and an app that only audits its environment skips the app audit.
+_HOME = {
+    "Finding": "_findings",
+    "InsecureConfiguration": "_findings",
+    "Severity": "_findings",
+    "enforce": "_findings",
+    "audit_app": "_application",
+    "audit_environment": "_environment",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -7,7 +7,6 @@ closed (401) or falls back to a safe default. A variable set to an insecure valu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from ipaddress import ip_network
 
 from daloy_edge.audit import _rules
 from daloy_edge.audit._findings import Finding
@@ -122,6 +121,8 @@ def _admin(env: Mapping[str, str]) -> list[Finding]:
 
 def _admin_cidrs(value: str) -> list[Finding]:
     for cidr in _csv(value):
+        from ipaddress import ip_network
+
         try:
             network = ip_network(cidr, strict=True)
         except ValueError:

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal, TypeAlias
 
 from daloy_edge._errors import ConfigError
+from daloy_edge._record import record
 
 __all__ = ["Finding", "InsecureConfiguration", "Severity", "enforce"]
 
-Severity: TypeAlias = Literal["error", "warning"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
+
+    Severity: TypeAlias = Literal["error", "warning"]
 
 
-@dataclass(frozen=True, slots=True)
+def __getattr__(name: str) -> object:
+    # The alias is built (importing ``typing``) only for those who ask for it.
+    if name == "Severity":
+        from typing import Literal
+
+        return Literal["error", "warning"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@record(frozen=True)
 class Finding:
     """One problem found in a configuration.
 

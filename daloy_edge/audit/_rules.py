@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from daloy_edge.audit._findings import Finding
 from daloy_edge.audit._weak import weakness
 from daloy_edge.middleware._origins import normalize_origin
 from daloy_edge.signing import MIN_KEY_BYTES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ipaddress import IPv4Network, IPv6Network
 
 __all__ = [
     "MIN_ADMIN_PASSWORD_CHARS",
@@ -136,8 +138,18 @@ def _secret_findings(
     return found
 
 
+def _same(a: bytes, b: bytes) -> bool:
+    # Values of different lengths differ (and the audit reports lengths anyway), so only
+    # equal-length pairs need the constant-time comparison, and with it ``hmac``.
+    if len(a) != len(b):
+        return False
+    import hmac
+
+    return hmac.compare_digest(a, b)
+
+
 def _has_duplicates(values: Sequence[bytes]) -> bool:
-    return any(hmac.compare_digest(a, b) for i, a in enumerate(values) for b in values[i + 1 :])
+    return any(_same(a, b) for i, a in enumerate(values) for b in values[i + 1 :])
 
 
 def session_keys(subject: str, keys: Sequence[bytes]) -> list[Finding]:
@@ -175,7 +187,7 @@ def admin_passwords(subject: str, user: str, passwords: Sequence[bytes]) -> list
     )
     name = user.strip().lower().encode()
     for index, password in enumerate(passwords):
-        if name and hmac.compare_digest(password.strip().lower(), name):
+        if name and _same(password.strip().lower(), name):
             found.append(
                 Finding(
                     "admin-password-weak",
@@ -195,7 +207,7 @@ def reused_secrets(groups: Mapping[str, Sequence[bytes]]) -> list[Finding]:
     names = sorted(groups)
     for i, first in enumerate(names):
         for second in names[i + 1 :]:
-            if any(hmac.compare_digest(a, b) for a in groups[first] for b in groups[second]):
+            if any(_same(a, b) for a in groups[first] for b in groups[second]):
                 found.append(
                     Finding(
                         "secret-reused",
@@ -212,6 +224,8 @@ def trusted_proxies(subject: str, cidrs: Sequence[str]) -> list[Finding]:
     """Forwarding headers believed from everyone, or from huge public ranges."""
     found: list[Finding] = []
     for cidr in cidrs:
+        from ipaddress import ip_network
+
         try:
             network = ip_network(cidr.strip(), strict=True)
         except ValueError:

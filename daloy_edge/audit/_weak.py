@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
 
 __all__ = ["MIN_DISTINCT_CHARS", "Weakness", "weakness"]
 
-Weakness: TypeAlias = tuple[Literal["short", "weak"], str]
+if TYPE_CHECKING:
+    Weakness: TypeAlias = tuple[Literal["short", "weak"], str]
+else:
+    Weakness = tuple[str, str]  # ("short" or "weak", the reason); typing is not loaded
 
 MIN_DISTINCT_CHARS = 6
 """Fewer distinct characters than this (``kkkk…``, ``abab…``) is not a random secret."""

@@ -19,24 +19,23 @@ Denials raise :class:`EgressDenied` (403 ``egress-denied``); failures :class:`Eg
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from daloy_edge._errors import GatewayTimeout, HTTPError, register_problem
-from daloy_edge.egress._addresses import METADATA_ADDRESSES
-from daloy_edge.egress._client import (
-    EgressClient,
-    EgressResponse,
-    FetchLimits,
-    GuardedClient,
-    PolicyOnlyClient,
-)
 from daloy_edge.egress._errors import EgressDenied, EgressFailed, EgressTimeout
-from daloy_edge.egress._policy import METADATA_HOSTS, SPECIAL_USE_DOMAINS, EgressPolicy
-from daloy_edge.egress._resolver import Resolver, SystemResolver
-from daloy_edge.egress._url import Target
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from daloy_edge.egress._addresses import METADATA_ADDRESSES
+    from daloy_edge.egress._client import (
+        EgressClient,
+        EgressResponse,
+        GuardedClient,
+        PolicyOnlyClient,
+    )
     from daloy_edge.egress._httpx import GuardedTransport
+    from daloy_edge.egress._limits import FetchLimits
+    from daloy_edge.egress._policy import METADATA_HOSTS, SPECIAL_USE_DOMAINS, EgressPolicy
+    from daloy_edge.egress._resolver import Resolver, SystemResolver
+    from daloy_edge.egress._url import Target
     from daloy_edge.middleware.egress import FetchGuard, egress_client, fetch_guard
 
 __all__ = [
@@ -62,6 +61,18 @@ __all__ = [
 ]
 
 _LAZY = {
+    "METADATA_ADDRESSES": "daloy_edge.egress._addresses",
+    "EgressClient": "daloy_edge.egress._client",
+    "EgressResponse": "daloy_edge.egress._client",
+    "GuardedClient": "daloy_edge.egress._client",
+    "PolicyOnlyClient": "daloy_edge.egress._client",
+    "FetchLimits": "daloy_edge.egress._limits",
+    "METADATA_HOSTS": "daloy_edge.egress._policy",
+    "SPECIAL_USE_DOMAINS": "daloy_edge.egress._policy",
+    "EgressPolicy": "daloy_edge.egress._policy",
+    "Resolver": "daloy_edge.egress._resolver",
+    "SystemResolver": "daloy_edge.egress._resolver",
+    "Target": "daloy_edge.egress._url",
     "GuardedTransport": "daloy_edge.egress._httpx",
     "FetchGuard": "daloy_edge.middleware.egress",
     "egress_client": "daloy_edge.middleware.egress",
@@ -70,8 +81,9 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> object:
-    # httpx loads only when the transport is asked for; the middleware module imports
-    # this package, so it is loaded on first use rather than at import time.
+    # Each name loads its module on first access: httpx only with the transport, the
+    # policy's address tables (ipaddress, urllib) only once a guard is used, and the
+    # middleware module (which imports this package) on first use.
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(name)

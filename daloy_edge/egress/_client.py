@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from daloy_edge._errors import ConfigError
+from daloy_edge._record import record
 from daloy_edge.egress._errors import EgressDenied, EgressFailed, EgressTimeout
+from daloy_edge.egress._limits import FetchLimits
 from daloy_edge.egress._policy import EgressPolicy
 from daloy_edge.egress._redirects import (
     REDIRECT_STATUSES,
@@ -29,6 +29,7 @@ from daloy_edge.egress._resolver import Resolver
 from daloy_edge.egress._url import Target, join_location
 from daloy_edge.transport import HTTPTransport, TransportError, TransportResponse
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
 
@@ -38,36 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EgressClient", "EgressResponse", "FetchLimits", "GuardedClient", "PolicyOnlyClient"]
 
-CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key")
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FetchLimits:
-    """Time and size bounds of one guarded fetch, redirects included.
-
-    ``connect_timeout`` covers name resolution, TCP and TLS of each connection;
-    ``read_timeout`` each read; ``total_timeout`` the whole exchange. ``credential_headers``
-    are dropped, for good, as soon as a redirect leaves the original origin.
-    """
-
-    connect_timeout: float = 3.0
-    read_timeout: float = 10.0
-    total_timeout: float = 15.0
-    max_bytes: int = 1024 * 1024
-    max_redirects: int = 5
-    credential_headers: tuple[str, ...] = CREDENTIAL_HEADERS
-
-    def __post_init__(self) -> None:
-        timeouts = (self.connect_timeout, self.read_timeout, self.total_timeout)
-        if not all(t > 0 for t in timeouts):
-            raise ConfigError("timeouts must be positive")
-        if self.max_bytes <= 0:
-            raise ConfigError("max_bytes must be positive")
-        if not 0 <= self.max_redirects <= 20:
-            raise ConfigError("max_redirects must be between 0 and 20")
-
-
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class EgressResponse(TransportResponse):
     """A fully read response, with the URL it finally came from and the hops before it."""
 

@@ -7,10 +7,10 @@ every hop and :meth:`EgressPolicy.check_address` for every address a name resolv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from daloy_edge._errors import ConfigError
+from daloy_edge._record import field, record
 from daloy_edge.egress._addresses import (
     METADATA_ADDRESSES,
     IPAddress,
@@ -68,7 +68,7 @@ def _normalise_host(entry: str) -> str:
     return str(address) if address is not None else host
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class EgressPolicy:
     """Where outbound requests may go.
 
@@ -96,11 +96,11 @@ class EgressPolicy:
     allow_hosts: tuple[str, ...] = ()
     allow_cidrs: tuple[str, ...] = ()
     max_url_length: int = 4096
-    _schemes: frozenset[str] = field(init=False, repr=False, compare=False)
-    _exact: frozenset[str] = field(init=False, repr=False, compare=False)
-    _suffixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    _ranges: tuple[tuple[int, int, int], ...] = field(init=False, repr=False, compare=False)
-    _named: frozenset[IPAddress] = field(init=False, repr=False, compare=False)
+    _schemes: frozenset[str] = field(init=False, repr=False)
+    _exact: frozenset[str] = field(init=False, repr=False)
+    _suffixes: tuple[str, ...] = field(init=False, repr=False)
+    _ranges: tuple[tuple[int, int, int], ...] = field(init=False, repr=False)
+    _named: frozenset[IPAddress] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("schemes", "allow_hosts", "allow_cidrs"):

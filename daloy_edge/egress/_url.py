@@ -12,10 +12,10 @@ The request is then sent to the URL rebuilt from the parsed parts, never the ori
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from urllib.parse import urljoin
 
+from daloy_edge._record import record
 from daloy_edge.egress._addresses import IPAddress, parse_address
 from daloy_edge.egress._errors import EgressDenied
 
@@ -31,7 +31,7 @@ _PORT = re.compile(r"[1-9][0-9]{0,4}")
 _MAX_HOST = 253
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Target:
     """A parsed outbound URL: what the request is sent to, rebuilt from its parts."""
 

@@ -11,25 +11,29 @@ CPython, imported only when a key is first used).
 ...     policy=ClaimsPolicy(issuer="https://idp.example", audience="api"))
 """
 
-from daloy_edge.jose._algorithms import (
-    ALGORITHMS,
-    ASYMMETRIC_ALGORITHMS,
-    SYMMETRIC_ALGORITHMS,
-    Algorithm,
-)
-from daloy_edge.jose._b64 import b64url_decode, b64url_encode
-from daloy_edge.jose._backend import (
-    PyJWTBackend,
-    SignatureBackend,
-    default_backend,
-    set_default_backend,
-)
-from daloy_edge.jose._claims import ClaimsPolicy, validate_claims
-from daloy_edge.jose._errors import InvalidKey, InvalidToken, JoseError, KeysUnavailable
-from daloy_edge.jose._jwk import JWK, JWKSet, parse_jwk
-from daloy_edge.jose._jwks_client import JWKSClient, cache_ttl
-from daloy_edge.jose._jws import REFUSED_HEADERS, CompactJWS, check_header, parse_compact
-from daloy_edge.jose._verifier import JWTVerifier, KeySource, VerifiedToken
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.jose._algorithms import (
+        ALGORITHMS,
+        ASYMMETRIC_ALGORITHMS,
+        SYMMETRIC_ALGORITHMS,
+        Algorithm,
+    )
+    from daloy_edge.jose._b64 import b64url_decode, b64url_encode
+    from daloy_edge.jose._backend import (
+        PyJWTBackend,
+        SignatureBackend,
+        default_backend,
+        set_default_backend,
+    )
+    from daloy_edge.jose._claims import ClaimsPolicy, validate_claims
+    from daloy_edge.jose._errors import InvalidKey, InvalidToken, JoseError, KeysUnavailable
+    from daloy_edge.jose._jwk import JWK, JWKSet, parse_jwk
+    from daloy_edge.jose._jwks_client import JWKSClient, cache_ttl
+    from daloy_edge.jose._jws import REFUSED_HEADERS, CompactJWS, check_header, parse_compact
+    from daloy_edge.jose._verifier import JWTVerifier, KeySource, VerifiedToken
 
 __all__ = [
     "ALGORITHMS",
@@ -61,3 +65,51 @@ __all__ = [
     "set_default_backend",
     "validate_claims",
 ]
+
+# Each name loads its module on first access: middleware that only needs the algorithm
+# table or the claims policy does not load the JWS, JWK, JWKS-client and backend modules.
+_HOME = {
+    "ALGORITHMS": "_algorithms",
+    "ASYMMETRIC_ALGORITHMS": "_algorithms",
+    "SYMMETRIC_ALGORITHMS": "_algorithms",
+    "Algorithm": "_algorithms",
+    "b64url_decode": "_b64",
+    "b64url_encode": "_b64",
+    "PyJWTBackend": "_backend",
+    "SignatureBackend": "_backend",
+    "default_backend": "_backend",
+    "set_default_backend": "_backend",
+    "ClaimsPolicy": "_claims",
+    "validate_claims": "_claims",
+    "InvalidKey": "_errors",
+    "InvalidToken": "_errors",
+    "JoseError": "_errors",
+    "KeysUnavailable": "_errors",
+    "JWK": "_jwk",
+    "JWKSet": "_jwk",
+    "parse_jwk": "_jwk",
+    "JWKSClient": "_jwks_client",
+    "cache_ttl": "_jwks_client",
+    "REFUSED_HEADERS": "_jws",
+    "CompactJWS": "_jws",
+    "check_header": "_jws",
+    "parse_compact": "_jws",
+    "JWTVerifier": "_verifier",
+    "KeySource": "_verifier",
+    "VerifiedToken": "_verifier",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

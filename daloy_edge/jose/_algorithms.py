@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from daloy_edge._errors import ConfigError
+from daloy_edge._record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = [
     "ALGORITHMS",
     "ASYMMETRIC_ALGORITHMS",
     "SYMMETRIC_ALGORITHMS",
     "Algorithm",
+    "check_algorithms",
     "check_signature_shape",
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Algorithm:
     """One JWS ``alg``: the key type (and curve) it needs and its signature size."""
 
@@ -78,3 +84,18 @@ def check_signature_shape(alg: Algorithm, signature: bytes, rsa_bytes: int) -> b
     r = int.from_bytes(signature[:half], "big")
     s = int.from_bytes(signature[half:], "big")
     return 0 < r < alg.order and 0 < s < alg.order
+
+
+def check_algorithms(algorithms: Iterable[str], *, allow_symmetric: bool) -> frozenset[str]:
+    """Validate an ``alg`` allow-list; :class:`~daloy_edge.ConfigError` if unsafe or unknown."""
+    if isinstance(algorithms, str):
+        raise ConfigError("algorithms must be a collection of names, not one string")
+    allowed = frozenset(algorithms)
+    if not allowed:
+        raise ConfigError("at least one algorithm is required")
+    unknown = sorted(a for a in allowed if a not in ALGORITHMS)
+    if unknown:
+        raise ConfigError(f"unsupported algorithms: {unknown} (there is no 'none')")
+    if allowed & SYMMETRIC_ALGORITHMS and not allow_symmetric:
+        raise ConfigError("HS* algorithms need an explicit key and allow_symmetric=True")
+    return allowed

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError
+from daloy_edge._record import record
 from daloy_edge.jose._errors import InvalidToken
-from daloy_edge.types import JSON
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON
+
 
 __all__ = ["ClaimsPolicy", "validate_claims"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class ClaimsPolicy:
     """What a token's claims must satisfy.
 

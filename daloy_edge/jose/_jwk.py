@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from daloy_edge._json import UnsafeJSON, parse_json
+from daloy_edge._record import field, record
 from daloy_edge._secrets import Secret
 from daloy_edge.jose._algorithms import ALGORITHMS, Algorithm
 from daloy_edge.jose._b64 import b64url_decode
@@ -19,8 +19,8 @@ _EC_SIZES = {"P-256": 32, "P-384": 48, "P-521": 66}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class JWK:
+@record(frozen=True)
+class JWK:  # noqa: PLW1641 -- hash set below the class, by identity
     """One verification key. ``params`` holds the public JWK members a backend imports.
 
     Compared by identity, so a cache entry for a key dies with the key set it came from.
@@ -41,6 +41,13 @@ class JWK:
         if alg.kty != self.kty or alg.crv != self.crv:
             return False
         return self.secret is None or len(self.secret) >= alg.min_key_bytes
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+# Identity, like the comparison: a key's ``params`` mapping is not hashable.
+JWK.__hash__ = object.__hash__  # type: ignore[method-assign]
 
 
 def _text(obj: Mapping[str, object], name: str) -> str:

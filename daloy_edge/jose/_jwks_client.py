@@ -13,7 +13,11 @@ from daloy_edge._netaddr import is_loopback_host
 from daloy_edge.jose._errors import InvalidKey, KeysUnavailable
 from daloy_edge.jose._jwk import JWK, JWKSet
 from daloy_edge.transport import HTTPTransport, TransportError, default_transport
-from daloy_edge.types import Clock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import Clock
+
 
 __all__ = ["JWKSClient", "cache_ttl"]
 

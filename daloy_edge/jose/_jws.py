@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
 
 from daloy_edge._json import MAX_JSON_DEPTH, UnsafeJSON, parse_json
+from daloy_edge._record import record
 from daloy_edge.jose._algorithms import ALGORITHMS, Algorithm
 from daloy_edge.jose._b64 import b64url_decode
 from daloy_edge.jose._errors import InvalidToken
 from daloy_edge.jose._jwk import MAX_KID_LENGTH
-from daloy_edge.types import JSON
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON
+
 
 __all__ = [
     "DEFAULT_MAX_TOKEN_BYTES",
@@ -31,7 +35,7 @@ keys or key URLs supplied by the token itself (never trusted, never fetched), an
 JWE members (``enc``, ``epk``, ``zip``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class CompactJWS:
     """A structurally valid compact JWS; the payload is decoded only after verification."""
 

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
 from daloy_edge._errors import ConfigError
-from daloy_edge.jose._algorithms import (
-    ALGORITHMS,
-    SYMMETRIC_ALGORITHMS,
-    Algorithm,
-    check_signature_shape,
-)
+from daloy_edge._record import record
+from daloy_edge.jose._algorithms import Algorithm, check_algorithms, check_signature_shape
 from daloy_edge.jose._backend import SignatureBackend, default_backend
 from daloy_edge.jose._claims import ClaimsPolicy, validate_claims
 from daloy_edge.jose._errors import InvalidKey, InvalidToken
@@ -25,7 +20,11 @@ from daloy_edge.jose._jws import (
     decode_json_segment,
     split_compact,
 )
-from daloy_edge.types import JSON, Clock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON, Clock
+
 
 __all__ = ["JWTVerifier", "KeySource", "VerifiedToken", "check_algorithms"]
 
@@ -42,7 +41,7 @@ class KeySource(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class VerifiedToken:
     """A token whose signature and claims passed every check."""
 
@@ -152,21 +151,6 @@ class JWTVerifier:
             self._prepared.clear()
         self._prepared[(key.kid, alg)] = (key, prepared)
         return prepared
-
-
-def check_algorithms(algorithms: Iterable[str], *, allow_symmetric: bool) -> frozenset[str]:
-    """Validate an ``alg`` allow-list; :class:`~daloy_edge.ConfigError` if unsafe or unknown."""
-    if isinstance(algorithms, str):
-        raise ConfigError("algorithms must be a collection of names, not one string")
-    allowed = frozenset(algorithms)
-    if not allowed:
-        raise ConfigError("at least one algorithm is required")
-    unknown = sorted(a for a in allowed if a not in ALGORITHMS)
-    if unknown:
-        raise ConfigError(f"unsupported algorithms: {unknown} (there is no 'none')")
-    if allowed & SYMMETRIC_ALGORITHMS and not allow_symmetric:
-        raise ConfigError("HS* algorithms need an explicit key and allow_symmetric=True")
-    return allowed
 
 
 def _norm_typ(value: str) -> str:

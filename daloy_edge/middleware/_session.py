@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, MutableMapping
 
 from daloy_edge.signing import b64encode
-from daloy_edge.types import JSON, RandomBytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON, RandomBytes
+
 
 __all__ = ["Session", "random_session_id"]
 
 SID_BYTES = 16
 
 
-class Session(MutableMapping[str, JSON]):
+class Session(MutableMapping[str, "JSON"]):
     """Dict-like session data that lives, signed, in the session cookie.
 
     Values must be JSON. Changing anything marks the session ``modified`` so the response

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import binascii
-import hashlib
-import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError, Unauthorized
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.middleware._credentials import MalformedCredentials, credentials_for
 from daloy_edge.principal import Principal
-from daloy_edge.types import CallNext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext
+
 
 __all__ = ["BasicAuth", "BasicAuthConfig"]
 
@@ -23,7 +25,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _REALM = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class BasicAuthConfig:
     """Users and their accepted passwords: each user maps to a :class:`~daloy_edge.KeyRing`
     (several passwords are accepted at once, for rotation)."""
@@ -47,6 +49,8 @@ class BasicAuthConfig:
 
 
 def _digest(label: bytes, value: bytes) -> bytes:
+    import hashlib
+
     return hashlib.sha256(label + b"\x00" + value).digest()
 
 
@@ -74,17 +78,12 @@ class BasicAuth:
     401 with ``WWW-Authenticate: Basic realm=...``, never a 500.
     """
 
-    __slots__ = ("_challenge", "_limit", "_users")
+    __slots__ = ("_challenge", "_config", "_limit", "_users")
 
     def __init__(self, config: BasicAuthConfig) -> None:
-        self._users = [
-            (
-                user,
-                _digest(b"user", user.encode("utf-8")),
-                tuple(_digest(b"password", secret.reveal()) for secret in ring),
-            )
-            for user, ring in config.users.items()
-        ]
+        self._config = config
+        # Hashed on the first request, so building the app loads no hash module.
+        self._users: list[tuple[str, bytes, tuple[bytes, ...]]] | None = None
         self._limit = config.max_credentials_bytes
         self._challenge = {"www-authenticate": f'Basic realm="{config.realm}", charset="UTF-8"'}
 
@@ -100,11 +99,26 @@ class BasicAuth:
             raise Unauthorized("valid credentials are required", headers=self._challenge) from None
         return await call_next(request)
 
+    def _digests(self) -> list[tuple[str, bytes, tuple[bytes, ...]]]:
+        users = self._users
+        if users is None:
+            users = self._users = [
+                (
+                    user,
+                    _digest(b"user", user.encode("utf-8")),
+                    tuple(_digest(b"password", secret.reveal()) for secret in ring),
+                )
+                for user, ring in self._config.users.items()
+            ]
+        return users
+
     def _check(self, user: str, password: str) -> str:
+        import hmac
+
         offered_user = _digest(b"user", user.encode("utf-8"))
         offered_password = _digest(b"password", password.encode("utf-8"))
         matched: str | None = None
-        for name, user_digest, password_digests in self._users:
+        for name, user_digest, password_digests in self._digests():
             user_ok = hmac.compare_digest(user_digest, offered_user)
             password_ok = False
             for candidate in password_digests:

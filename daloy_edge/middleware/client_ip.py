@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from daloy_edge._errors import ConfigError
 from daloy_edge._netaddr import (
     ForwardingHeader,
@@ -12,14 +10,19 @@ from daloy_edge._netaddr import (
     resolve_client,
     x_forwarded_for,
 )
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.types import CallNext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext
+
 
 __all__ = ["TrustedProxies", "TrustedProxiesConfig"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class TrustedProxiesConfig:
     """Which peers' forwarding header is believed, and which header that is.
 

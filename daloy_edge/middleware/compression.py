@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge.middleware._origins import is_cross_origin
 from daloy_edge.middleware.csrf import CSRF_TOKEN_ISSUED
-from daloy_edge.types import CallNext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext
+
 
 __all__ = ["Compression", "CompressionConfig", "brotli_available", "choose_encoding"]
 
@@ -52,7 +56,7 @@ def brotli_available() -> bool:
     return importlib.util.find_spec("brotli") is not None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class CompressionConfig:
     """Thresholds and levels; brotli is used only when installed and ``brotli=True``."""
 

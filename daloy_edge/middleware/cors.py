@@ -6,13 +6,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError, Forbidden
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge.middleware._origins import normalize_origin
-from daloy_edge.types import CallNext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext
+
 
 __all__ = ["CORS", "CORSConfig"]
 
@@ -21,7 +25,7 @@ _PATTERN = re.compile(r"^(https?)://\*\.([a-z0-9\-]+(?:\.[a-z0-9\-]+)+)(?::([0-9
 _SAFELISTED = frozenset({"accept", "accept-language", "content-language", "content-type"})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class CORSConfig:
     """Who may read responses cross-origin.
 

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError, Forbidden
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.middleware._origins import normalize_origin, own_origin
 from daloy_edge.middleware._session import Session
 from daloy_edge.signing import BadSignature, Signer, b64decode, b64encode, check_age
-from daloy_edge.types import CallNext, Clock, RandomBytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext, Clock, RandomBytes
+
 
 __all__ = ["CSRF_TOKEN_ISSUED", "CSRFConfig", "CSRFProtect", "csrf_token"]
 
@@ -34,7 +38,7 @@ _MAC = 32
 _RAW = _STAMP + _MAC
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class CSRFConfig:
     """How unsafe requests (POST, PUT, PATCH, DELETE, ...) are checked.
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from daloy_edge._errors import ConfigError, Forbidden
 from daloy_edge._netaddr import NetworkSet, parse_ip
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.types import CallNext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext
+
 
 __all__ = ["IPFilter", "IPFilterConfig"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class IPFilterConfig:
     """``deny`` wins over ``allow``; with a non-empty ``allow`` everything else is refused."""
 

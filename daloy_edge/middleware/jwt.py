@@ -5,30 +5,29 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable, Unauthorized
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.jose import (
-    ClaimsPolicy,
-    InvalidToken,
-    JWTVerifier,
-    KeySource,
-    KeysUnavailable,
-    SignatureBackend,
-)
-from daloy_edge.jose._verifier import check_algorithms
+from daloy_edge.jose._algorithms import check_algorithms
+from daloy_edge.jose._claims import ClaimsPolicy
+from daloy_edge.jose._errors import InvalidToken, KeysUnavailable
 from daloy_edge.middleware._credentials import MalformedCredentials, credentials_for
 from daloy_edge.principal import Principal, scopes_from_claims
-from daloy_edge.types import JSON, CallNext, Clock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.jose import JWTVerifier, KeySource, SignatureBackend
+    from daloy_edge.types import JSON, CallNext, Clock
+
 
 __all__ = ["JWTAuth", "JWTConfig"]
 
 _REALM = re.compile(r"[\x20-\x7e]{1,64}")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class JWTConfig:
     """How bearer tokens are verified. ``issuer``, ``audience``, ``algorithms`` and ``keys``
     have no safe default and are required.
@@ -110,19 +109,13 @@ class JWTAuth:
     ...     keys=JWKSClient("https://idp.example/.well-known/jwks.json")))
     """
 
-    __slots__ = ("_anonymous", "_missing", "_refused", "_verifier")
+    __slots__ = ("_anonymous", "_config", "_missing", "_refused", "_verifier")
 
     def __init__(self, config: JWTConfig) -> None:
-        self._verifier = JWTVerifier(
-            keys=config.keys,
-            algorithms=config.algorithms,
-            policy=config.policy(),
-            backend=config.backend,
-            clock=config.clock,
-            max_token_bytes=config.max_token_bytes,
-            allow_symmetric=config.allow_symmetric,
-            typ=config.typ,
-        )
+        # The configuration is checked now (JWTConfig did); the verifier, and with it the
+        # JWS, JWK and backend modules, is built for the first request that carries a token.
+        self._config = config
+        self._verifier: JWTVerifier | None = None
         self._anonymous = config.allow_anonymous
         self._missing = {"www-authenticate": _challenge(config.realm, None)}
         self._refused = {"www-authenticate": _challenge(config.realm, "invalid_token")}
@@ -136,6 +129,22 @@ class JWTAuth:
         request.principal = principal
         return await call_next(request)
 
+    def _build_verifier(self) -> JWTVerifier:
+        from daloy_edge.jose._verifier import JWTVerifier
+
+        config = self._config
+        self._verifier = verifier = JWTVerifier(
+            keys=config.keys,
+            algorithms=config.algorithms,
+            policy=config.policy(),
+            backend=config.backend,
+            clock=config.clock,
+            max_token_bytes=config.max_token_bytes,
+            allow_symmetric=config.allow_symmetric,
+            typ=config.typ,
+        )
+        return verifier
+
     async def _authenticate(self, request: Request) -> Principal | None:
         try:
             token = credentials_for(request, "bearer")
@@ -143,7 +152,8 @@ class JWTAuth:
                 if self._anonymous:
                     return None
                 raise Unauthorized("a bearer token is required", headers=self._missing)
-            verified = await self._verifier.verify(token)
+            verifier = self._verifier or self._build_verifier()
+            verified = await verifier.verify(token)
             claims = verified.claims
             scopes = _scopes(claims)
         except (InvalidToken, MalformedCredentials) as exc:

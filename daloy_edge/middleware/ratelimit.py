@@ -14,37 +14,52 @@ fields): ``RateLimit-Policy: "default";q=5;w=60`` and ``RateLimit: "default";r=4
 
 from __future__ import annotations
 
-import ipaddress
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable, TooManyRequests
-from daloy_edge._headers import Headers
-from daloy_edge._request import Request
-from daloy_edge._response import Response
-from daloy_edge.ratelimit import (
-    AlgorithmName,
-    Decision,
-    FailurePolicy,
-    RateLimiter,
-    RateLimitStore,
-    StoreUnavailable,
-)
-from daloy_edge.types import CallNext, Clock
+from daloy_edge._record import record
+from daloy_edge.ratelimit._base import StoreUnavailable
+from daloy_edge.ratelimit.limiter import RateLimiter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Literal, TypeAlias
+
+    from daloy_edge._headers import Headers
+    from daloy_edge._request import Request
+    from daloy_edge._response import Response
+    from daloy_edge.ratelimit import AlgorithmName, Decision, FailurePolicy, RateLimitStore
+    from daloy_edge.types import CallNext, Clock
+
+    KeyName: TypeAlias = Literal["ip", "principal", "api_key"]
+    KeyFunction: TypeAlias = Callable[[Request], "str | None"]
+    """Returns the identity to count the request against, or None to leave it unlimited."""
 
 __all__ = ["KeyFunction", "KeyName", "RateLimit", "RateLimitConfig"]
 
-KeyName = Literal["ip", "principal", "api_key"]
-KeyFunction = Callable[[Request], "str | None"]
-"""Returns the identity to count the request against, or None to leave it unlimited."""
+
+def __getattr__(name: str) -> object:
+    # The type aliases are built (importing ``typing``) only for those who ask for them.
+    if name == "KeyName":
+        from typing import Literal
+
+        return Literal["ip", "principal", "api_key"]
+    if name == "KeyFunction":
+        from collections.abc import Callable
+
+        from daloy_edge._request import Request
+
+        return Callable[[Request], "str | None"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class RateLimitConfig:
     """One rate-limit policy: ``limit`` requests per ``window`` seconds per key.
 
@@ -178,6 +193,8 @@ def _key_function(config: RateLimitConfig) -> KeyFunction:
 def _ip_key(ipv6_prefix: int) -> Callable[[Request], str]:
     @lru_cache(maxsize=4096)
     def ipv6_network(address: str) -> str:
+        import ipaddress
+
         try:
             ip = ipaddress.IPv6Address(address.split("%", 1)[0])
         except ValueError:

@@ -8,7 +8,11 @@ from daloy_edge._errors import ConfigError, Forbidden, Unauthorized
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge.principal import Principal
-from daloy_edge.types import CallNext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext
+
 
 __all__ = ["RequireScopes", "requires"]
 

@@ -11,14 +11,18 @@ from __future__ import annotations
 import base64
 import os
 import re
-from dataclasses import dataclass
 from typing import Literal
 
 from daloy_edge._errors import ConfigError
 from daloy_edge._paths import check_header_value
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.types import CallNext, RandomBytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext, RandomBytes
+
 
 __all__ = ["SecureHeaders", "SecureHeadersConfig"]
 
@@ -33,7 +37,7 @@ _POLICY_NAME = re.compile(r"^[A-Za-z0-9\-#=_/@.%]+$")
 _REPORT_URL = re.compile(r"^(https?://[^\s;,\"]+|/[^\s;,\"]*)$")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class SecureHeadersConfig:
     """Which headers to send; the defaults are strict.
 

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, cast
 
 from daloy_edge._cookies import format_set_cookie
 from daloy_edge._errors import ConfigError
 from daloy_edge._json import UnsafeJSON, dumps, parse_json
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.middleware._session import Session, random_session_id
 from daloy_edge.signing import BadSignature, Signer, Verified
-from daloy_edge.types import JSON, CallNext, Clock, RandomBytes
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Literal
+
     from daloy_edge._app import App
+    from daloy_edge.types import JSON, CallNext, Clock, RandomBytes
 
 __all__ = ["Session", "SessionConfig", "SessionTooLarge", "Sessions", "get_session"]
 
@@ -37,7 +39,7 @@ class SessionTooLarge(Exception):
     """A handler stored more in the session than one cookie can carry."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class SessionConfig:
     """How sessions are signed, named and expired.
 
@@ -163,7 +165,8 @@ class Sessions:
 
     def encode(self, session: Session) -> str:
         """The signed cookie value for ``session``; SessionTooLarge past ``max_bytes``."""
-        body = cast(JSON, {"i": session.id, "c": session.created, "d": session.data()})
+        data: JSON = session.data()
+        body: JSON = {"i": session.id, "c": session.created, "d": data}
         value = self._signer.sign(dumps(body), now=self.config.clock())
         size = len(self.name) + 1 + len(value)
         if size > self.config.max_bytes:

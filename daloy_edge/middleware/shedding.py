@@ -11,15 +11,19 @@ to another instance. The cap counts requests in flight in this instance (one eve
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable
+from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.types import CallNext, Clock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import asyncio
+
+    from daloy_edge.types import CallNext, Clock
 
 __all__ = ["LoadShedding", "LoadSheddingConfig"]
 
@@ -27,7 +31,7 @@ _BATCH = 16
 _DECREASE = 0.75
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class LoadSheddingConfig:
     """How much concurrent work to admit.
 
@@ -121,6 +125,9 @@ class LoadShedding:
             budget = min(budget, request.deadline - time.monotonic())
         if len(self._waiters) >= config.max_queue or budget <= 0:
             raise self._overloaded()
+        # Only a queued request needs the event loop's futures (and so asyncio).
+        import asyncio
+
         loop = asyncio.get_running_loop()
         ticket: asyncio.Future[bool] = loop.create_future()
         self._waiters.append(ticket)

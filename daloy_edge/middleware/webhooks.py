@@ -7,16 +7,20 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable, Unauthorized
+from daloy_edge._record import field, record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.nonce_store import MemoryNonceStore
 from daloy_edge.signing import BadSignature
-from daloy_edge.types import CallNext, Clock, NonceStore
-from daloy_edge.webhooks import Scheme, VerifiedWebhook, verify_webhook
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import CallNext, Clock, NonceStore
+    from daloy_edge.webhooks import Scheme, VerifiedWebhook
+
 
 __all__ = ["WEBHOOK_STATE", "VerifyWebhook", "WebhookConfig"]
 
@@ -26,7 +30,7 @@ WEBHOOK_REASON = "daloy.webhook_refused"
 """``request.state`` key with the reason a delivery was refused (for logs, not clients)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(frozen=True, kw_only=True)
 class WebhookConfig:
     """Secrets, scheme, timestamp tolerance and the replay store.
 
@@ -79,6 +83,8 @@ class VerifyWebhook:
 
     async def verify(self, request: Request) -> VerifiedWebhook:
         """The verified delivery; raises 401 (reason kept in ``request.state``)."""
+        from daloy_edge.webhooks import verify_webhook
+
         body = await request.body()
         config = self.config
         try:

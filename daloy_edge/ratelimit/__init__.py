@@ -10,32 +10,30 @@ protocol, one HTTP round trip per check). :class:`UpstashNonceStore` keeps webho
 nonces in the same Redis.
 """
 
-from daloy_edge.ratelimit._base import (
-    Algorithm,
-    Counters,
-    Quota,
-    RateLimitStore,
-    StoreUnavailable,
-    Verdict,
-)
-from daloy_edge.ratelimit.fixed_window import FIXED_WINDOW
-from daloy_edge.ratelimit.gcra import GCRA
-from daloy_edge.ratelimit.limiter import (
-    ALGORITHMS,
-    AlgorithmName,
-    Decision,
-    FailurePolicy,
-    RateLimiter,
-)
-from daloy_edge.ratelimit.memory import MemoryStore
-from daloy_edge.ratelimit.sliding_window import SLIDING_WINDOW
-from daloy_edge.ratelimit.upstash import (
-    UpstashCommands,
-    UpstashError,
-    UpstashNonceStore,
-    UpstashREST,
-    UpstashStore,
-)
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.ratelimit._base import Algorithm, Quota, StoreUnavailable, Verdict
+    from daloy_edge.ratelimit._protocols import Counters, RateLimitStore
+    from daloy_edge.ratelimit.fixed_window import FIXED_WINDOW
+    from daloy_edge.ratelimit.gcra import GCRA
+    from daloy_edge.ratelimit.limiter import (
+        ALGORITHMS,
+        AlgorithmName,
+        Decision,
+        FailurePolicy,
+        RateLimiter,
+    )
+    from daloy_edge.ratelimit.memory import MemoryStore
+    from daloy_edge.ratelimit.sliding_window import SLIDING_WINDOW
+    from daloy_edge.ratelimit.upstash import (
+        UpstashCommands,
+        UpstashError,
+        UpstashNonceStore,
+        UpstashREST,
+        UpstashStore,
+    )
 
 __all__ = [
     "ALGORITHMS",
@@ -59,3 +57,44 @@ __all__ = [
     "UpstashStore",
     "Verdict",
 ]
+
+# Each name loads its module on first access: a limiter with the memory store never
+# imports the Upstash client, and the protocols (which need ``typing``) load only when
+# asked for.
+_HOME = {
+    "Algorithm": "_base",
+    "Quota": "_base",
+    "StoreUnavailable": "_base",
+    "Verdict": "_base",
+    "Counters": "_protocols",
+    "RateLimitStore": "_protocols",
+    "FIXED_WINDOW": "fixed_window",
+    "GCRA": "gcra",
+    "ALGORITHMS": "limiter",
+    "AlgorithmName": "limiter",
+    "Decision": "limiter",
+    "FailurePolicy": "limiter",
+    "RateLimiter": "limiter",
+    "MemoryStore": "memory",
+    "SLIDING_WINDOW": "sliding_window",
+    "UpstashCommands": "upstash",
+    "UpstashError": "upstash",
+    "UpstashNonceStore": "upstash",
+    "UpstashREST": "upstash",
+    "UpstashStore": "upstash",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -8,10 +8,16 @@ milliseconds from the caller's clock, which makes both forms testable at window 
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from collections import namedtuple
+
+from daloy_edge._record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import NamedTuple
+
+    from daloy_edge.ratelimit._protocols import Counters, RateLimitStore
 
 __all__ = [
     "Algorithm",
@@ -29,47 +35,45 @@ class StoreUnavailable(Exception):
     """The store could not answer in time (down, unreachable, timed out, or refused)."""
 
 
-class Quota(NamedTuple):
-    """``limit`` units per ``window_ms``; each check spends ``cost`` of them."""
+if TYPE_CHECKING:
 
-    limit: int
-    window_ms: int
-    cost: int = 1
+    class Quota(NamedTuple):
+        limit: int
+        window_ms: int
+        cost: int = 1
 
+    class Verdict(NamedTuple):
+        allowed: bool
+        remaining: int
+        reset_ms: int
+        retry_ms: int
 
-class Verdict(NamedTuple):
-    """One check's outcome; durations are milliseconds."""
-
-    allowed: bool
-    remaining: int
-    reset_ms: int
-    retry_ms: int
-
-
-class Counters(Protocol):
-    """The Redis operations the algorithms need, with Redis semantics."""
-
-    def get(self, key: str) -> int | None:
-        """The integer at ``key``, or None when absent or expired (``GET``)."""
-        ...
-
-    def incr(self, key: str, by: int, ttl_ms: int) -> int:
-        """Add ``by``; a new key expires after ``ttl_ms`` (``INCRBY`` + ``PEXPIRE``)."""
-        ...
-
-    def put(self, key: str, value: int, ttl_ms: int) -> None:
-        """Store ``value`` for ``ttl_ms`` (``SET key value PX ttl``)."""
-        ...
+else:
+    # The same classes ``typing.NamedTuple`` would build, without importing ``typing``.
+    Quota = namedtuple("Quota", ("limit", "window_ms", "cost"), defaults=(1,))
+    Verdict = namedtuple("Verdict", ("allowed", "remaining", "reset_ms", "retry_ms"))
+Quota.__doc__ = """``limit`` units per ``window_ms``; each check spends ``cost`` of them."""
+Verdict.__doc__ = """One check's outcome; durations are milliseconds."""
 
 
-CheckFn = Callable[[Counters, Sequence[str], int, Quota], Verdict]
-"""``(counters, keys, now_ms, quota) -> Verdict``."""
+def __getattr__(name: str) -> object:
+    # Defining a protocol imports ``typing``: they load only when someone asks for them.
+    if name in ("Counters", "RateLimitStore"):
+        from daloy_edge.ratelimit import _protocols
 
-KeysFn = Callable[[str, int, int], tuple[str, ...]]
-"""``(base, now_ms, window_ms) -> keys``: the Redis keys one check touches."""
+        return getattr(_protocols, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(frozen=True, slots=True)
+if TYPE_CHECKING:
+    CheckFn = Callable[[Counters, Sequence[str], int, Quota], Verdict]
+    """``(counters, keys, now_ms, quota) -> Verdict``."""
+
+    KeysFn = Callable[[str, int, int], tuple[str, ...]]
+    """``(base, now_ms, window_ms) -> keys``: the Redis keys one check touches."""
+
+
+@record(frozen=True)
 class Algorithm:
     """A rate-limit algorithm: its Lua script and the equivalent Python.
 
@@ -82,22 +86,22 @@ class Algorithm:
     script: str
     keys: KeysFn
     check: CheckFn
-    sha1: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        # The script's identity in Redis' script cache (EVALSHA), not a security digest.
-        digest = hashlib.sha1(self.script.encode("utf-8"), usedforsecurity=False).hexdigest()
-        object.__setattr__(self, "sha1", digest)
+    @property
+    def sha1(self) -> str:
+        """The script's identity in Redis' script cache (EVALSHA), not a security digest."""
+        digest = _SHA1.get(self.script)
+        if digest is None:
+            import hashlib
+
+            digest = hashlib.sha1(self.script.encode("utf-8"), usedforsecurity=False).hexdigest()
+            _SHA1[self.script] = digest
+        return digest
 
 
-class RateLimitStore(Protocol):
-    """Runs one algorithm check atomically; raises :class:`StoreUnavailable` on failure."""
-
-    async def check(
-        self, algorithm: Algorithm, keys: Sequence[str], now_ms: int, quota: Quota
-    ) -> Verdict:
-        """Spend ``quota.cost`` unless that would exceed ``quota.limit`` per window."""
-        ...
+# Computed on first use (only the Redis store needs it), so defining an algorithm loads
+# no hash library.
+_SHA1: dict[str, str] = {}
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -108,4 +112,6 @@ def ceil_div(a: int, b: int) -> int:
 def hashed_key(prefix: str, identity: str) -> str:
     """``prefix`` plus a digest of ``identity``: bounded length, and no API key or other
     client-supplied text stored in (or injected into the key space of) Redis."""
+    import hashlib
+
     return prefix + hashlib.blake2b(identity.encode("utf-8"), digest_size=16).hexdigest()

@@ -6,17 +6,15 @@ its decisions into responses.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
+from collections import namedtuple
 from functools import lru_cache, partial
-from typing import Literal, NamedTuple
 
 from daloy_edge._errors import ConfigError
 from daloy_edge.ratelimit._base import (
     Algorithm,
     Quota,
-    RateLimitStore,
     StoreUnavailable,
     ceil_div,
     hashed_key,
@@ -26,12 +24,18 @@ from daloy_edge.ratelimit.fixed_window import FIXED_WINDOW
 from daloy_edge.ratelimit.gcra import GCRA
 from daloy_edge.ratelimit.memory import MemoryStore
 from daloy_edge.ratelimit.sliding_window import SLIDING_WINDOW
-from daloy_edge.types import Clock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal, NamedTuple, TypeAlias
+
+    from daloy_edge.ratelimit._protocols import RateLimitStore
+    from daloy_edge.types import Clock
+
+    AlgorithmName: TypeAlias = Literal["fixed_window", "sliding_window", "gcra"]
+    FailurePolicy: TypeAlias = Literal["fail_open", "fail_closed"]
 
 __all__ = ["ALGORITHMS", "AlgorithmName", "Decision", "FailurePolicy", "RateLimiter"]
-
-AlgorithmName = Literal["fixed_window", "sliding_window", "gcra"]
-FailurePolicy = Literal["fail_open", "fail_closed"]
 
 ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (FIXED_WINDOW, SLIDING_WINDOW, GCRA)}
 """The built-in algorithms by name."""
@@ -42,21 +46,43 @@ _MAX_PRODUCT = 2**50
 _MAX_WINDOW_MS = 366 * 86_400_000
 _LOG_EVERY_MS = 10_000
 
-logger = logging.getLogger("daloy_edge.ratelimit")
+
+def __getattr__(name: str) -> object:
+    # The ``Literal`` aliases exist at run time only for those who ask: building them
+    # imports ``typing``.
+    if name in _ALIASES:
+        from typing import Literal
+
+        return Literal[_ALIASES[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class Decision(NamedTuple):
-    """What the limiter decided for one request (durations in whole seconds).
+_ALIASES = {
+    "AlgorithmName": ("fixed_window", "sliding_window", "gcra"),
+    "FailurePolicy": ("fail_open", "fail_closed"),
+}
 
-    ``degraded`` is True when the store failed and the policy let the request through.
-    """
+if TYPE_CHECKING:
 
-    allowed: bool
-    limit: int
-    remaining: int
-    reset_s: int
-    retry_after_s: int
-    degraded: bool = False
+    class Decision(NamedTuple):
+        allowed: bool
+        limit: int
+        remaining: int
+        reset_s: int
+        retry_after_s: int
+        degraded: bool = False
+
+else:
+    # The class ``typing.NamedTuple`` would build, without importing ``typing``.
+    Decision = namedtuple(
+        "Decision",
+        ("allowed", "limit", "remaining", "reset_s", "retry_after_s", "degraded"),
+        defaults=(False,),
+    )
+Decision.__doc__ = """What the limiter decided for one request (durations in whole seconds).
+
+``degraded`` is True when the store failed and the policy let the request through.
+"""
 
 
 class RateLimiter:
@@ -158,7 +184,9 @@ class RateLimiter:
     def _failed(self, exc: StoreUnavailable, now_ms: int) -> Decision:
         self._failures += 1
         if now_ms - self._last_log >= _LOG_EVERY_MS:
-            logger.warning(
+            import logging
+
+            logging.getLogger("daloy_edge.ratelimit").warning(
                 "rate-limit store unavailable (%s); policy %r is %s (%d failures since last log)",
                 exc,
                 self.name,

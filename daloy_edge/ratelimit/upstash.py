@@ -23,7 +23,11 @@ from daloy_edge._netaddr import is_loopback_host
 from daloy_edge._secrets import Secret
 from daloy_edge.ratelimit._base import Algorithm, Quota, StoreUnavailable, Verdict, hashed_key
 from daloy_edge.transport import HTTPTransport, TransportError, default_transport
-from daloy_edge.types import JSON
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import JSON
+
 
 __all__ = ["UpstashCommands", "UpstashError", "UpstashNonceStore", "UpstashREST", "UpstashStore"]
 

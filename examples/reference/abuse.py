@@ -11,8 +11,11 @@ from collections.abc import Mapping
 from daloy_edge import App, ConfigError, Request, Response
 from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
 from daloy_edge.middleware.shedding import LoadShedding, LoadSheddingConfig
-from daloy_edge.ratelimit import RateLimitStore, UpstashNonceStore, UpstashREST, UpstashStore
-from daloy_edge.types import NonceStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.ratelimit import RateLimitStore, UpstashREST
+    from daloy_edge.types import NonceStore
 
 SHEDDING = LoadSheddingConfig(
     max_concurrent=256, max_queue=256, queue_timeout=0.5, exempt_paths=("/health",)
@@ -26,19 +29,30 @@ def _upstash(env: Mapping[str, str]) -> UpstashREST | None:
         return None
     if not url or not token:
         raise ConfigError("set both DALOY_RATE_LIMIT_URL and DALOY_RATE_LIMIT_TOKEN, or neither")
+    # The Upstash client is imported only when it is configured.
+    from daloy_edge.ratelimit.upstash import UpstashREST
+
     return UpstashREST(url, token)
 
 
 def rate_limit_store(env: Mapping[str, str]) -> RateLimitStore | None:
     """The Upstash store when both variables are set; None (memory) when neither is."""
     rest = _upstash(env)
-    return None if rest is None else UpstashStore(rest)
+    if rest is None:
+        return None
+    from daloy_edge.ratelimit.upstash import UpstashStore
+
+    return UpstashStore(rest)
 
 
 def nonce_store(env: Mapping[str, str]) -> NonceStore | None:
     """Webhook replay refusal shared through the same Upstash/Redis; None (memory) if unset."""
     rest = _upstash(env)
-    return None if rest is None else UpstashNonceStore(rest)
+    if rest is None:
+        return None
+    from daloy_edge.ratelimit.upstash import UpstashNonceStore
+
+    return UpstashNonceStore(rest)
 
 
 def install(app: App, env: Mapping[str, str]) -> None:

@@ -6,9 +6,8 @@ App-wide order (outermost first): SecureHeaders, Compression, CORS, Sessions, CS
 
 from __future__ import annotations
 
-import html
+import os
 import re
-import secrets
 import sys
 from collections.abc import Mapping
 
@@ -21,7 +20,10 @@ from daloy_edge.middleware.sessions import SessionConfig, Sessions, get_session
 from daloy_edge.middleware.webhooks import VerifyWebhook, WebhookConfig
 from daloy_edge.nonce_store import MemoryNonceStore
 from daloy_edge.signing import MIN_KEY_BYTES
-from daloy_edge.types import NonceStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.types import NonceStore
 
 __all__ = ["install", "session_keys"]
 
@@ -87,7 +89,7 @@ def session_keys(env: Mapping[str, str], *, production: bool) -> KeyRing:
             "daloy_edge: DALOY_SESSION_KEYS is not set; using a random per-process key",
             file=sys.stderr,
         )
-    return KeyRing([secrets.token_bytes(MIN_KEY_BYTES)])
+    return KeyRing([os.urandom(MIN_KEY_BYTES)])
 
 
 def _webhook_secrets(env: Mapping[str, str]) -> KeyRing | None:
@@ -157,6 +159,8 @@ def _session_routes(app: App) -> None:
 def _form_routes(app: App, csrf: CSRFProtect) -> None:
     @app.get("/form")
     async def form_page(request: Request) -> Response:
+        import html  # only this page escapes text into HTML
+
         user = _signed_in_user(request)
         page = FORM_PAGE.format(
             user=html.escape(user),

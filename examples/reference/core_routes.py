@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from daloy_edge import App, BadRequest, Request, Response, static_files
@@ -41,6 +40,8 @@ def install(app: App) -> None:
         raw = request.query.get("ms", "0") or "0"
         if not raw.isdigit() or not raw.isascii() or int(raw) > MAX_SLOW_MS:
             raise BadRequest(f"ms must be an integer from 0 to {MAX_SLOW_MS}")
+        import asyncio  # only this route needs the event loop's timers
+
         await asyncio.sleep(int(raw) / 1000)
         return Response.json({"slept_ms": int(raw)})
 

@@ -21,14 +21,18 @@ from daloy_edge import (
     Router,
     Unauthorized,
 )
-from daloy_edge.jose import ASYMMETRIC_ALGORITHMS, JWKSClient, JWKSet, KeySource
+from daloy_edge.jose import ASYMMETRIC_ALGORITHMS, KeysUnavailable
 from daloy_edge.middleware.basic_auth import BasicAuth, BasicAuthConfig
 from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
 from daloy_edge.middleware.ip_filter import IPFilter, IPFilterConfig
 from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
 from daloy_edge.middleware.scopes import requires
 from daloy_edge.principal import Principal
-from daloy_edge.types import CallNext, Middleware
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge.jose import JWK, JWKSet, KeySource
+    from daloy_edge.types import CallNext, Middleware
 
 MAX_REPORT_BYTES = 64 * 1024
 DEFAULT_ADMIN_CIDRS = "127.0.0.1/32,::1/128"
@@ -76,13 +80,42 @@ class RequestCounter:
         self.count += 1
 
 
+class JWKSFile:
+    """The keys of a JWKS file: read when the app is built (a missing file stops the boot),
+    parsed when the first token needs a key.
+
+    An unusable document makes every bearer request a 503 (``KeysUnavailable``) and says why.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._document = Path(path).read_bytes()
+        self._keys: JWKSet | None = None
+
+    def keys(self) -> JWKSet:
+        """The parsed set (parsed once)."""
+        if self._keys is None:
+            from daloy_edge.jose import InvalidKey, JWKSet
+
+            try:
+                self._keys = JWKSet.parse(self._document)
+            except InvalidKey as exc:
+                raise KeysUnavailable(f"DALOY_JWKS_FILE: {exc}") from None
+        return self._keys
+
+    async def get_key(self, kid: str) -> JWK | None:
+        """The key for ``kid`` (a :class:`~daloy_edge.jose.KeySource`)."""
+        return self.keys().get(kid)
+
+
 def _key_source(env: Mapping[str, str]) -> KeySource | None:
     url, path = env.get("DALOY_JWKS_URL", ""), env.get("DALOY_JWKS_FILE", "")
     if url and path:
         raise ConfigError("set DALOY_JWKS_URL or DALOY_JWKS_FILE, not both")
     if path:
-        return JWKSet.parse(Path(path).read_bytes())
+        return JWKSFile(path)
     if url:
+        from daloy_edge.jose import JWKSClient
+
         return JWKSClient(url)
     return None
 

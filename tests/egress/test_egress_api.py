@@ -213,3 +213,15 @@ def test_fetch_route_with_something_that_is_not_a_url_is_400(url):
 def test_reference_app_refuses_invalid_allow_cidrs_at_build():
     with pytest.raises(ValueError, match="CIDR"):
         create_app({"DALOY_EGRESS_ALLOW_CIDRS": "10.0.0.0/33"})
+
+
+def test_default_guard_builds_its_client_on_first_use():
+    guard = fetch_guard(ports=None)
+    assert guard._client is None
+    assert isinstance(guard.client, egress.GuardedClient)
+    assert guard.client is guard.client
+
+
+def test_guard_with_an_invalid_cidr_still_refuses_to_build():
+    with pytest.raises(ConfigError):
+        fetch_guard(allow_cidrs=["10.0.0.1/8"])

@@ -248,3 +248,19 @@ def test_trusted_proxy_forwards_the_real_client_address(env):
     assert client.get("/admin/stats", headers=headers, client="10.1.2.3").status == 200
     remote = {**basic("admin", "new-password"), "x-forwarded-for": "127.0.0.1, 203.0.113.9"}
     assert client.get("/admin/stats", headers=remote, client="10.1.2.3").status == 403
+
+
+# --- the JWKS file: read at boot, parsed on first use ------------------------------------
+
+
+def test_missing_jwks_file_refuses_to_boot(env, tmp_path):
+    with pytest.raises(OSError):
+        create_app({**env, "DALOY_JWKS_FILE": str(tmp_path / "absent.json")})
+
+
+def test_unusable_jwks_file_answers_503_on_bearer_requests(env, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"keys": []}')
+    client = TestClient(create_app({**env, "DALOY_JWKS_FILE": str(broken)}))
+    response = client.get("/api/me", headers=bearer())
+    assert response.status == 503
