@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from daloy_edge import App, BadRequest, Request, Response, static_files
 
-STATIC_ROOT = Path(__file__).resolve().parent.parent / "static"
+STATIC_ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
 MAX_SLOW_MS = 60_000
 
 
@@ -25,7 +25,7 @@ def _big_payload() -> dict[str, object]:
 
 def install(app: App) -> None:
     """Add the core routes to ``app``."""
-    big = Response.json(_big_payload()).body
+    big: list[bytes] = []  # encoded on the first request, not at every cold start
 
     @app.get("/health")
     async def health(request: Request) -> Response:
@@ -51,6 +51,8 @@ def install(app: App) -> None:
 
     @app.get("/big")
     async def big_route(request: Request) -> Response:
-        return Response(big, media_type="application/json")
+        if not big:
+            big.append(Response.json(_big_payload()).body)
+        return Response(big[0], media_type="application/json")
 
     app.add_route("/static/{path:path}", static_files(STATIC_ROOT))
