@@ -12,7 +12,7 @@ from daloy_edge._errors import ConfigError
 from daloy_edge._guards import RequestLimits, check_request
 from daloy_edge._problem import error_renderer
 from daloy_edge._request import DEFAULT_MAX_BODY
-from daloy_edge._router import Router, chain, is_awaitable
+from daloy_edge._router import Router, chain_caught, is_awaitable
 from daloy_edge.observability import RequestLog
 
 TYPE_CHECKING = False
@@ -147,7 +147,7 @@ class App(Router):
             self._run_build_checks()
             render = error_renderer(debug=self.debug)
             dispatch = self.compile(render)
-            inner = chain(self._middleware, dispatch, render)
+            inner = chain_caught(self._middleware, dispatch, render)
             self._handler = self._boundary(inner, render)
         return self._handler
 

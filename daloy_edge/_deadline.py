@@ -34,27 +34,18 @@ class Deadline:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+    def __call__(self, request: Request, call_next: CallNext) -> Awaitable[Response]:
+        """``await deadline(request, call_next)``: the response, or 504 past the deadline.
+
+        A plain method returning an awaitable rather than a coroutine: one coroutine
+        fewer on every request."""
         now = time.monotonic()
         end = now + self.timeout
         if request.deadline is not None and request.deadline < end:
             end = request.deadline
         if end <= now:
             raise GatewayTimeout("request deadline exceeded")
-        watch = _Watch(call_next(request), end)
-        try:
-            response = await watch
-        except BaseException as exc:
-            if watch.handle is not None:
-                watch.handle.cancel()
-            if watch.expired and watch.caused(exc):
-                raise GatewayTimeout("request deadline exceeded") from None
-            raise
-        if watch.handle is not None:
-            watch.handle.cancel()
-            if watch.expired and watch.task is not None and watch.task.uncancel() == 0:
-                raise GatewayTimeout("request deadline exceeded")
-        return response
+        return _Watch(call_next(request), end)
 
 
 class _Watch:
@@ -100,5 +91,16 @@ class _Watch:
             response: Response = done.value
             return response
         self._arm()
-        response = yield from resume(coro, pending)
+        try:
+            response = yield from resume(coro, pending)
+        except BaseException as exc:
+            if self.handle is not None:
+                self.handle.cancel()
+            if self.expired and self.caused(exc):
+                raise GatewayTimeout("request deadline exceeded") from None
+            raise
+        if self.handle is not None:
+            self.handle.cancel()
+            if self.expired and self.task is not None and self.task.uncancel() == 0:
+                raise GatewayTimeout("request deadline exceeded")
         return response

@@ -29,7 +29,9 @@ class Headers:
         self._items: list[tuple[str, str]] = []
         if items is None:
             return
-        pairs = items.items() if isinstance(items, Mapping) else items
+        # ``type(...) is dict`` first: the ABC check costs more than the copy for the
+        # plain dicts every Lambda event carries.
+        pairs = items.items() if type(items) is dict or isinstance(items, Mapping) else items
         self._items = [(name.lower(), value) for name, value in pairs]
 
     @classmethod

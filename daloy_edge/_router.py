@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     E = TypeVar("E", bound=Endpoint)
 
-__all__ = ["Endpoint", "Router", "chain", "decorated_middleware", "use"]
+__all__ = ["Endpoint", "Router", "chain", "chain_caught", "decorated_middleware", "use"]
 
 _CO_COROUTINE = 0x80  # the code flag of an ``async def`` function
 
@@ -101,10 +101,39 @@ def chain(
     (problem+json) before the middleware outside it sees the result, so headers that
     middleware adds land on error responses too.
     """
-    current = _catching(handler, render)
+    return chain_caught(middleware, _catching(handler, render), render)
+
+
+def chain_caught(
+    middleware: Sequence[Middleware], handler: Handler, render: ErrorRenderer
+) -> Handler:
+    """:func:`chain` around a ``handler`` that renders its own errors already."""
+    current = handler
     for mw in reversed(middleware):
         current = _layer(mw, current, render)
     return current
+
+
+def _route_handler(endpoint: Endpoint, render: ErrorRenderer) -> Handler:
+    """The route function as a handler that renders its own errors and records its time
+    as the ``handler`` Server-Timing phase: one coroutine per request for an async route
+    function (the common case), the general path for everything else."""
+    if not is_coroutine_function(endpoint):
+        return _catching(_timed(normalize(endpoint)), render)
+    async_fn: Callable[[Request], Awaitable[object]] = endpoint  # type: ignore[assignment]
+    clock = time.perf_counter
+
+    async def run(request: Request) -> Response:
+        start = clock()
+        try:
+            response = _to_response(await async_fn(request))
+        except Exception as exc:
+            request.timings.append(("handler", clock() - start))
+            return render(request, exc)
+        request.timings.append(("handler", clock() - start))
+        return response
+
+    return run
 
 
 def _layer(mw: Middleware, call_next: CallNext, render: ErrorRenderer) -> Handler:
@@ -280,8 +309,8 @@ class Router:
         for pattern, registered in self._routes.items():
             route = _Route(pattern, _compile(pattern), {}, {})
             for method, reg in registered.items():
-                endpoint = _timed(normalize(reg.endpoint))
-                route.handlers[method] = chain(reg.middleware, endpoint, render)
+                endpoint = _route_handler(reg.endpoint, render)
+                route.handlers[method] = chain_caught(reg.middleware, endpoint, render)
                 route.max_body[method] = reg.max_body
             if route.regex is None:
                 compiled.exact[pattern] = route
@@ -290,7 +319,7 @@ class Router:
         for mount in sorted(self._mounts, key=lambda m: len(m.prefix), reverse=True):
             inner = mount.router.compile(render)
             compiled.mounts.append((mount.prefix, chain(mount.middleware, inner, render)))
-        return _dispatcher(compiled)
+        return _dispatcher(compiled, render)
 
     def route_middleware(self) -> list[tuple[str, str, tuple[Middleware, ...]]]:
         """Every (pattern, method, middleware) with mount, route and ``use`` middleware in
@@ -340,10 +369,19 @@ def _compile(path: str) -> re.Pattern[str] | None:
     return re.compile("^" + "".join(parts) + "$")
 
 
-def _dispatcher(compiled: _Compiled) -> Handler:
+def _dispatcher(compiled: _Compiled, render: ErrorRenderer) -> Handler:
+    """Route a request; routing errors (404, 405) are rendered here, and route handlers
+    render their own, so what this returns needs no further catching."""
     exact, patterns, mounts = compiled.exact, compiled.patterns, compiled.mounts
 
     async def dispatch(request: Request) -> Response:
+        try:
+            handler = select(request)
+        except Exception as exc:
+            return render(request, exc)
+        return await handler(request)
+
+    def select(request: Request) -> Handler:
         base: str = request.state.get("_route_base", "")  # type: ignore[assignment]
         path = request.path[len(base) :] or "/"
         route = exact.get(path)
@@ -358,7 +396,7 @@ def _dispatcher(compiled: _Compiled) -> Handler:
             for prefix, mounted in mounts:
                 if path == prefix or path.startswith(prefix + "/"):
                     request.state["_route_base"] = base + prefix
-                    return await mounted(request)
+                    return mounted
             raise NotFound()
         method = request.method
         handler = route.handlers.get(method)
@@ -375,6 +413,6 @@ def _dispatcher(compiled: _Compiled) -> Handler:
         limit = route.max_body.get(method)
         if limit is not None:
             request.max_body = limit
-        return await handler(request)
+        return handler
 
     return dispatch
