@@ -148,6 +148,52 @@ async def test_stops_receiving_once_the_limit_is_passed() -> None:
     assert received == 11
 
 
+async def test_a_bytes_body_is_sent_as_one_final_message() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await ASGIApp(make_app())(scope("/cookies"), receive, send)
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[1]["body"] == b"{}" and not sent[1].get("more_body", False)
+
+
+async def test_empty_body_messages_before_the_last_are_skipped() -> None:
+    chunks = [b"", b"ab", b"", b"c", b""]
+    status, _, body, received = await call(ASGIApp(make_app()), scope("/upload", "POST"), chunks)
+    assert (status, body, received) == (200, b'{"bytes":3}', 5)
+
+
+async def test_a_disconnect_before_the_last_body_message_is_a_400() -> None:
+    seen: list[bytes] = []
+    app = App()
+
+    @app.post("/upload")
+    async def upload(request: Request) -> object:
+        seen.append(await request.body())
+        return {}
+
+    messages = [
+        {"type": "http.request", "body": b"part", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await ASGIApp(app)(scope("/upload", "POST"), receive, send)
+    assert sent[0]["status"] == 400
+    assert seen == []
+
+
 async def test_lifespan_runs_startup_and_shutdown() -> None:
     app = make_app()
     events: list[str] = []

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterable, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
-from daloy_edge import App, Headers, Request, Response
+from daloy_edge import App, BadRequest, Headers, Request, Response
 
 __all__ = ["ASGIApp", "to_request"]
 
@@ -16,21 +16,40 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
-def _body_stream(receive: Receive) -> AsyncIterator[bytes]:
-    async def stream() -> AsyncIterator[bytes]:
-        # Each chunk is pulled only when the reader asks for it, so a reader that stops
-        # at the body limit stops the server from reading the rest off the socket.
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            if chunk:
-                yield chunk
-            if not message.get("more_body", False):
-                return
+class _Body:
+    """The request body as an async iterator of chunks, one ``receive()`` per chunk.
 
-    return stream()
+    Each chunk is pulled only when the reader asks for it, so a reader that stops at the
+    body limit stops the server from reading the rest off the socket. A plain object
+    rather than an async generator: most requests never read their body, and this is
+    cheaper to create and to drop.
+    """
+
+    __slots__ = ("_done", "_receive")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._done = False
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._done:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._done = True
+                # Without this a chunked body cut short would reach the handler as if whole.
+                raise BadRequest("the client disconnected before the body was complete")
+            self._done = not message.get("more_body", False)
+            chunk: bytes = message.get("body", b"")
+            if chunk:
+                return chunk
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Stop reading: later iterations end without receiving anything."""
+        self._done = True
 
 
 def to_request(scope: Scope, receive: Receive) -> Request:
@@ -40,7 +59,8 @@ def to_request(scope: Scope, receive: Receive) -> Request:
     )
     raw = scope.get("raw_path")
     raw_path = raw.decode("latin-1") if raw else quote(scope.get("path", "/"), safe="/%;:@&=+$,")
-    raw_path = raw_path.split("?", 1)[0]
+    if "?" in raw_path:
+        raw_path = raw_path.split("?", 1)[0]
     client = scope.get("client")
     return Request(
         scope["method"],
@@ -49,31 +69,36 @@ def to_request(scope: Scope, receive: Receive) -> Request:
         headers=headers,
         scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
         client=client[0] if client else None,
-        body=_body_stream(receive),
+        body=_Body(receive),
         runtime="asgi",
         sync_in_thread=True,
     )
 
 
-async def _send_response(response: Response, send: Send, *, head: bool = False) -> None:
+def _start_message(response: Response, *, head: bool = False) -> Message:
+    """The ``http.response.start`` message for ``response``.
+
+    A bytes body frames the message with its own length; only a HEAD answer (no body)
+    states the length its GET would have had. A streamed body states none.
+    """
     headers = [
         (k.encode("latin-1"), v.encode("latin-1"))
         for k, v in response.headers.items()
         if k != "content-length"
     ]
     if response.stream is None:
-        # The body frames the message; only a HEAD answer (no body) states the length
-        # its GET would have had.
         declared = response.headers.get("content-length") if head else None
-        length = declared if declared is not None else str(len(response.body))
-        headers.append((b"content-length", length.encode("latin-1")))
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
-        return
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    if response.body:
-        await send({"type": "http.response.body", "body": response.body, "more_body": True})
-    async for chunk in response.stream:
+        if declared is None:
+            headers.append((b"content-length", b"%d" % len(response.body)))
+        else:
+            headers.append((b"content-length", declared.encode("latin-1")))
+    return {"type": "http.response.start", "status": response.status, "headers": headers}
+
+
+async def _send_stream(first: bytes, stream: AsyncIterable[bytes], send: Send) -> None:
+    if first:
+        await send({"type": "http.response.body", "body": first, "more_body": True})
+    async for chunk in stream:
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
 
@@ -97,7 +122,12 @@ class ASGIApp:
         kind = scope["type"]
         if kind == "http":
             response = await self.app.handle(to_request(scope, receive))
-            await _send_response(response, send, head=scope["method"] == "HEAD")
+            await send(_start_message(response, head=scope["method"] == "HEAD"))
+            if response.stream is None:
+                # A bytes body goes out as one message, which also ends the response.
+                await send({"type": "http.response.body", "body": response.body})
+            else:
+                await _send_stream(response.body, response.stream, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":

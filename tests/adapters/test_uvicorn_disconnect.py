@@ -1,0 +1,72 @@
+"""A client that hangs up in the middle of a chunked upload, against a real uvicorn."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from daloy_edge_asgi import ASGIApp
+
+from daloy_edge import App, Request, Response
+
+pytestmark = pytest.mark.slow
+
+
+class Finished:
+    """Records the status of every request the app finishes."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.event = threading.Event()
+
+    def on_response(
+        self, request: Request, response: Response, duration_s: float, error: BaseException | None
+    ) -> None:
+        self.statuses.append(response.status)
+        self.event.set()
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[int, Finished, list[bytes]]]:
+    finished, bodies = Finished(), []
+    app = App(request_log=False, observers=[finished])
+
+    @app.post("/upload")
+    async def upload(request: Request) -> object:
+        bodies.append(await request.body())
+        return {}
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(ASGIApp(app), log_level="warning", lifespan="off", http="h11")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield sock.getsockname()[1], finished, bodies
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_a_chunked_body_cut_short_never_reaches_the_handler(
+    served: tuple[int, Finished, list[bytes]],
+) -> None:
+    port, finished, bodies = served
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+        )
+    assert finished.event.wait(10), "the app never finished the request"
+    assert finished.statuses == [400]
+    assert bodies == []
