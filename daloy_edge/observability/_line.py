@@ -1,0 +1,109 @@
+"""The request line as JSON text: constant fragments encoded once, variable parts per request.
+
+The text is the document :func:`~daloy_edge.observability._record.log_record` describes
+(same keys in the same order) with the escaping of
+:func:`~daloy_edge.observability._record.encode`: strings go through the same C escaper,
+numbers through the same ``repr``. Building it directly skips a dict per request and the
+general encoder's per-call set-up, which were most of what a request line cost.
+"""
+
+from __future__ import annotations
+
+from json.encoder import encode_basestring_ascii as _string
+
+from daloy_edge.observability._record import MAX_FIELD, SEVERITIES, encode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from daloy_edge._request import Request
+    from daloy_edge._response import Response
+    from daloy_edge.observability._redact import Redactor
+    from daloy_edge.observability._trace import TraceContext
+
+__all__ = ["http_attributes_json", "json_scalar", "json_string", "open_request_line"]
+
+json_string = _string
+"""A JSON string literal, every control character and non-ASCII character escaped."""
+
+_SEVERITY = {
+    name: f'"SeverityText":"{name}","SeverityNumber":{number}'
+    for name, number in SEVERITIES.items()
+}
+
+
+def json_scalar(value: str | float) -> str:
+    """A JSON literal for a string or number, exactly as :func:`encode` writes it.
+
+    Anything else (a subclass, or a float that is not finite, which raises ``ValueError``
+    as the encoder does) goes through the general encoder.
+    """
+    kind = type(value)
+    if kind is str:
+        return _string(value)  # type: ignore[arg-type]
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and value - value == 0:  # type: ignore[operator]
+        return float.__repr__(value)
+    return encode(value)  # type: ignore[arg-type]
+
+
+def http_attributes_json(
+    request: Request,
+    response: Response,
+    duration_s: float,
+    redactor: Redactor,
+) -> str:
+    """OTel HTTP server semantic-convention attributes for one finished request, as a
+    JSON object (the query string is never included)."""
+    text = (
+        f'{{"http.request.method":{_string(request.method)},'
+        f'"url.path":{_string(redactor.scrub(request.path[:MAX_FIELD]))},'
+        f'"url.scheme":{_string(request.scheme)},'
+        f'"http.response.status_code":{json_scalar(response.status)},'
+        f'"http.server.request.duration":{json_scalar(round(duration_s, 6))},'
+        f'"http.request.id":{_string(request.request_id)}'
+    )
+    if request.route is not None:
+        text += f',"http.route":{_string(request.route)}'
+    client = request.client_ip or request.client
+    if client:
+        text += f',"client.address":{_string(client)}'
+    if request.client and request.client != client:
+        text += f',"network.peer.address":{_string(request.client)}'
+    agent = request.headers.get("user-agent")
+    if agent:
+        text += f',"user_agent.original":{_string(redactor.scrub(agent[:MAX_FIELD]))}'
+    host = request.headers.get("host")
+    if host:
+        text += f',"server.address":{_string(host[:MAX_FIELD])}'
+    if response.stream is None:
+        text += f',"http.response.body.size":{len(response.body):d}'
+    if response.status >= 500:
+        text += f',"error.type":{_string(str(response.status))}'
+    invocation = getattr(request.state.get("aws.context"), "aws_request_id", None)
+    if isinstance(invocation, str):
+        text += f',"faas.invocation_id":{_string(invocation[:MAX_FIELD])}'
+    return text + "}"
+
+
+def open_request_line(
+    *,
+    timestamp_ns: int,
+    observed_ns: int,
+    severity: str,
+    body: str,
+    event_name: str,
+    attributes_json: str,
+    trace: TraceContext,
+    resource_json: str,
+) -> str:
+    """The OTel log record as JSON text without its closing brace, so members (EMF
+    metrics) can be added before it is closed."""
+    return (
+        f'{{"Timestamp":"{timestamp_ns:d}","ObservedTimestamp":"{observed_ns:d}",'
+        f"{_SEVERITY[severity]},"
+        f'"Body":{_string(body)},"EventName":{_string(event_name)},'
+        f'"Attributes":{attributes_json},"TraceId":{_string(trace.trace_id)},'
+        f'"SpanId":{_string(trace.span_id)},"TraceFlags":"{trace.flags:02x}",'
+        f'"Resource":{resource_json}'
+    )
