@@ -9,6 +9,7 @@ general encoder's per-call set-up, which were most of what a request line cost.
 
 from __future__ import annotations
 
+import json
 from json.encoder import encode_basestring_ascii as _string
 
 from daloy_edge.observability._record import MAX_FIELD, SEVERITIES, encode
@@ -19,11 +20,39 @@ if TYPE_CHECKING:
     from daloy_edge._response import Response
     from daloy_edge.observability._redact import Redactor
     from daloy_edge.observability._trace import TraceContext
+    from daloy_edge.types import JSON
 
-__all__ = ["http_attributes_json", "json_scalar", "json_string", "open_request_line"]
+__all__ = [
+    "HTTP_ATTRIBUTE_KEYS",
+    "http_attributes_json",
+    "json_scalar",
+    "json_string",
+    "open_record_line",
+    "with_attributes",
+]
 
 json_string = _string
 """A JSON string literal, every control character and non-ASCII character escaped."""
+
+HTTP_ATTRIBUTE_KEYS = frozenset(
+    {
+        "http.request.method",
+        "url.path",
+        "url.scheme",
+        "http.response.status_code",
+        "http.server.request.duration",
+        "http.request.id",
+        "http.route",
+        "client.address",
+        "network.peer.address",
+        "user_agent.original",
+        "server.address",
+        "http.response.body.size",
+        "error.type",
+        "faas.invocation_id",
+    }
+)
+"""Every key :func:`http_attributes_json` may write."""
 
 _SEVERITY = {
     name: f'"SeverityText":"{name}","SeverityNumber":{number}'
@@ -86,23 +115,34 @@ def http_attributes_json(
     return text + "}"
 
 
-def open_request_line(
+def with_attributes(attributes_json: str, extra: dict[str, JSON]) -> str:
+    """``attributes_json`` with ``extra`` added; a key already there takes the new value."""
+    if not extra:
+        return attributes_json
+    if extra.keys() & HTTP_ATTRIBUTE_KEYS:
+        merged: dict[str, JSON] = json.loads(attributes_json)
+        merged.update(extra)
+        return encode(merged)
+    return f"{attributes_json[:-1]},{encode(extra)[1:]}"
+
+
+def open_record_line(
     *,
     timestamp_ns: int,
     observed_ns: int,
     severity: str,
-    body: str,
+    body_json: str,
     event_name: str,
     attributes_json: str,
     trace: TraceContext,
     resource_json: str,
 ) -> str:
-    """The OTel log record as JSON text without its closing brace, so members (EMF
+    """An OTel log record as JSON text without its closing brace, so members (EMF
     metrics) can be added before it is closed."""
     return (
         f'{{"Timestamp":"{timestamp_ns:d}","ObservedTimestamp":"{observed_ns:d}",'
         f"{_SEVERITY[severity]},"
-        f'"Body":{_string(body)},"EventName":{_string(event_name)},'
+        f'"Body":{body_json},"EventName":{_string(event_name)},'
         f'"Attributes":{attributes_json},"TraceId":{_string(trace.trace_id)},'
         f'"SpanId":{_string(trace.span_id)},"TraceFlags":"{trace.flags:02x}",'
         f'"Resource":{resource_json}'

@@ -10,13 +10,17 @@ from contextvars import ContextVar
 
 from daloy_edge.observability._config import LogConfig
 from daloy_edge.observability._emf import RequestMetrics
-from daloy_edge.observability._line import http_attributes_json, open_request_line
+from daloy_edge.observability._line import (
+    http_attributes_json,
+    json_string,
+    open_record_line,
+    with_attributes,
+)
 from daloy_edge.observability._otel import OTelBridge
 from daloy_edge.observability._record import (
     SEVERITIES,
     encode,
     error_attributes,
-    log_record,
     severity_for_status,
     severity_name,
     span_record,
@@ -205,19 +209,23 @@ class RequestLog:
         now_ns = time.time_ns()
         runtime = self._runtime(request.runtime)
         error_attrs = error_attributes(error, self.redactor) if error is not None else None
-        attributes_json, attributes = self._attributes(request, response, duration_s, error_attrs)
+        attributes = http_attributes_json(request, response, duration_s, self.redactor)
+        if error_attrs is not None or self._has_extra(request):
+            attributes = with_attributes(attributes, self._extra(request, response, error_attrs))
         timestamp_ms = active.start_ns // 1_000_000
         metrics = runtime.metrics
         severity = severity_for_status(response.status)
         folded = False
         if SEVERITIES[severity] >= self.min_severity:
-            head = open_request_line(
+            head = open_record_line(
                 timestamp_ns=active.start_ns,
                 observed_ns=now_ns,
                 severity=severity,
-                body=f"{request.method} {request.route or 'UNMATCHED'} {response.status}",
+                body_json=json_string(
+                    f"{request.method} {request.route or 'UNMATCHED'} {response.status}"
+                ),
                 event_name=_REQUEST_EVENT,
-                attributes_json=attributes_json,
+                attributes_json=attributes,
                 trace=active.trace,
                 resource_json=runtime.resource_json,
             )
@@ -234,18 +242,14 @@ class RequestLog:
             trace_id = active.trace.trace_id
             line = metrics.line(request, response, duration_s, timestamp_ms, trace_id)
             self._deliver_metrics(line)
-        name = f"{request.method} {request.route}" if request.route else request.method
         if self.config.spans or active.otel_span is not None:
-            if attributes is None:
-                attributes = json.loads(attributes_json)
             self._finish_span(
-                name=name,
-                attributes=attributes,
+                request,
+                response,
+                attributes_json=attributes,
                 error_attrs=error_attrs,
                 active=active,
                 end_ns=now_ns,
-                response=response,
-                runtime=runtime,
             )
 
     def _deliver(self, head: str, metrics: str | None) -> None:
@@ -294,60 +298,57 @@ class RequestLog:
         for sink in self._sinks:
             _safe_emit(sink, record, line)
 
-    def _attributes(
-        self,
-        request: Request,
-        response: Response,
-        duration_s: float,
-        error_attrs: dict[str, JSON] | None,
-    ) -> tuple[str, dict[str, JSON] | None]:
-        """The request's attributes as JSON text, and as a dict when one had to be built."""
-        text = http_attributes_json(request, response, duration_s, self.redactor)
-        extra = request.state.get("log.attributes")
-        if error_attrs is None and extra is None and not self.config.log_headers:
-            return text, None
-        attributes: dict[str, JSON] = json.loads(text)
-        if isinstance(extra, Mapping):
-            redacted = self.redactor.redact(dict(extra))
+    def _has_extra(self, request: Request) -> bool:
+        return self.config.log_headers or request.state.get("log.attributes") is not None
+
+    def _extra(
+        self, request: Request, response: Response, error_attrs: dict[str, JSON] | None
+    ) -> dict[str, JSON]:
+        """Attributes beyond the HTTP ones: the adapter's or handler's
+        ``request.state["log.attributes"]``, the error, and the headers when asked for."""
+        extra: dict[str, JSON] = {}
+        given = request.state.get("log.attributes")
+        if isinstance(given, Mapping):
+            redacted = self.redactor.redact(dict(given))
             if isinstance(redacted, dict):
-                attributes.update(redacted)
+                extra.update(redacted)
         if error_attrs is not None:
-            attributes.update(error_attrs)
+            extra.update(error_attrs)
         if self.config.log_headers:
-            attributes["http.request.header"] = self.redactor.headers(request.headers)
-            attributes["http.response.header"] = self.redactor.headers(response.headers)
-        return encode(attributes), attributes
+            extra["http.request.header"] = self.redactor.headers(request.headers)
+            extra["http.response.header"] = self.redactor.headers(response.headers)
+        return extra
 
     def _finish_span(
         self,
+        request: Request,
+        response: Response,
         *,
-        name: str,
-        attributes: dict[str, JSON],
+        attributes_json: str,
         error_attrs: dict[str, JSON] | None,
         active: _Active,
         end_ns: int,
-        response: Response,
-        runtime: _Runtime,
     ) -> None:
+        name = f"{request.method} {request.route}" if request.route else request.method
         failed = response.status >= 500
         if self.config.spans:
             span = span_record(name, active.trace, active.start_ns, end_ns, failed=failed)
-            record = log_record(
+            head = open_record_line(
                 timestamp_ns=active.start_ns,
                 observed_ns=end_ns,
                 severity="INFO",
-                body=span,
-                attributes=attributes,
-                trace=active.trace,
-                resource=runtime.resource,
+                body_json=encode(span),
                 event_name="daloy.span",
+                attributes_json=attributes_json,
+                trace=active.trace,
+                resource_json=self._runtime(request.runtime).resource_json,
             )
-            self.emit(record)
+            self._deliver(head, None)
         if active.otel_span is not None:
             OTelBridge.end(
                 active.otel_span,
                 name=name,
-                attributes=attributes,
+                attributes=json.loads(attributes_json),
                 error=error_attrs,
                 failed=failed,
                 end_ns=end_ns,
