@@ -174,10 +174,9 @@ def format_xray(trace_id: str, span_id: str | None, flags: int = _SAMPLED) -> st
     return header + f";Sampled={flags & _SAMPLED}"
 
 
-def id_bytes(n: int) -> bytes:
-    """Random bytes for trace and span ids (one ``getrandom`` call; ``random`` is not
-    imported, which keeps it off the cold-start path)."""
-    return os.urandom(n)
+# Random bytes for trace and span ids: one ``getrandom`` call each, without a Python
+# frame around it; ``random`` is not imported, which keeps it off the cold-start path.
+id_bytes = os.urandom
 
 
 def new_ids(random_bytes: RandomBytes = id_bytes, now: float | None = None) -> tuple[str, str]:
