@@ -11,7 +11,7 @@ import json
 import re
 
 from daloy_edge._errors import ConfigError
-from daloy_edge.observability._line import json_scalar, json_string
+from daloy_edge.observability._line import json_decimal, json_scalar, json_string
 from daloy_edge.observability._record import encode
 
 TYPE_CHECKING = False
@@ -195,7 +195,7 @@ class RequestMetrics:
         counters = _COUNTERS[_class_digit(status), limited, shed]
         route = json_string(request.route or "UNMATCHED")
         return (
-            f'"Requests":1,"Latency":{json_scalar(round(duration_s * 1000, 3))},{counters},'
+            f'"Requests":1,"Latency":{json_decimal(duration_s * 1000, 3)},{counters},'
             f'"Service":{self._service},"Route":{route},'
             f'"_aws":{{"Timestamp":{timestamp_ms:d},"CloudWatchMetrics":{self._directive}}}'
         )

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HTTP_ATTRIBUTE_KEYS",
     "http_attributes_json",
+    "json_decimal",
     "json_scalar",
     "json_string",
     "open_record_line",
@@ -76,6 +77,19 @@ def json_scalar(value: str | float) -> str:
     return encode(value)  # type: ignore[arg-type]
 
 
+def json_decimal(value: float, digits: int) -> str:
+    """``value`` rounded to ``digits`` decimals, as a JSON number.
+
+    The number is the one ``round(value, digits)`` gives (both round the exact binary
+    value half to even), written with a fixed number of decimals: one conversion
+    instead of two. Raises ``ValueError`` for a value that is not finite, as the
+    encoder does.
+    """
+    if value - value != 0:
+        raise ValueError(f"out of range float value {value!r} is not JSON compliant")
+    return f"{value:.{digits}f}"
+
+
 def http_attributes_json(
     request: Request,
     response: Response,
@@ -89,7 +103,7 @@ def http_attributes_json(
         f'"url.path":{_string(redactor.scrub(request.path[:MAX_FIELD]))},'
         f'"url.scheme":{_string(request.scheme)},'
         f'"http.response.status_code":{json_scalar(response.status)},'
-        f'"http.server.request.duration":{json_scalar(round(duration_s, 6))},'
+        f'"http.server.request.duration":{json_decimal(duration_s, 6)},'
         f'"http.request.id":{_string(request.request_id)}'
     )
     if request.route is not None:

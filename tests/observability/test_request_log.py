@@ -485,3 +485,24 @@ def test_any_object_with_emit_is_a_sink():
 
     assert isinstance(Anything(), Sink) and isinstance(MemorySink(), Sink)
     assert not isinstance(object(), Sink)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0.0, -0.0, 1.2345e-05, 0.0000005, 0.0000015, 0.0000025, 0.1234565, 2.5, 1e20, 7, 0.000292],
+)
+def test_json_decimal_is_the_number_round_gives(value):
+    from daloy_edge.observability._line import json_decimal
+
+    for digits in (3, 6):
+        text = json_decimal(value, digits)
+        assert json.loads(text) == round(value, digits)
+        assert re.fullmatch(r"-?[0-9]+\.[0-9]+", text)
+
+
+def test_json_decimal_refuses_what_the_encoder_refuses():
+    from daloy_edge.observability._line import json_decimal
+
+    for value in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(ValueError):
+            json_decimal(value, 6)
