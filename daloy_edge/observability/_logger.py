@@ -172,7 +172,8 @@ class RequestLog:
             resource = detect_resource(env, runtime, service_name=self.config.service_name)
             resource.update(self._extra_resource)
             found = _Runtime(resource, is_lambda(env, runtime), self.config)
-            self._runtimes[runtime] = found
+            # Replaced, not mutated: ``emit`` may be iterating the old one in another thread.
+            self._runtimes = {**self._runtimes, runtime: found}
         return found
 
     def on_request(self, request: Request) -> None:

@@ -34,7 +34,7 @@ else:
     class _HasEmit(type):
         # ``isinstance(x, Sink)`` is true for any object with an ``emit`` method, as for
         # a runtime-checkable protocol, without importing ``typing``.
-        def __instancecheck__(cls, instance):
+        def __instancecheck__(cls, instance: object) -> bool:
             return callable(getattr(instance, "emit", None))
 
     class Sink(metaclass=_HasEmit):
@@ -44,7 +44,7 @@ else:
         ``emit`` is called on the response path: it must not block on the network.
         """
 
-        def emit(self, record, line):
+        def emit(self, record: Mapping[str, object], line: str) -> None:
             """Take one record (``line`` has no trailing newline)."""
             raise NotImplementedError
 
