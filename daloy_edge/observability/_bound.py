@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from daloy_edge.observability._logger import (
     STATE_KEY,
@@ -18,11 +17,12 @@ from daloy_edge.observability._record import (
     log_record,
     severity_name,
 )
-from daloy_edge.observability._trace import TraceContext
-from daloy_edge.types import JSON
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from daloy_edge._request import Request
+    from daloy_edge.observability._trace import TraceContext
+    from daloy_edge.types import JSON
 
 __all__ = ["RequestLogger", "get_logger"]
 

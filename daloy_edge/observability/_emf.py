@@ -7,17 +7,20 @@ with the EMF header) becomes CloudWatch metrics without a PutMetricData call.
 from __future__ import annotations
 
 import functools
+import json
 import re
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, cast
 
 from daloy_edge._errors import ConfigError
+from daloy_edge.observability._line import json_decimal, json_scalar, json_string
 from daloy_edge.observability._record import encode
-from daloy_edge.types import JSON
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from daloy_edge._request import Request
     from daloy_edge._response import Response
+    from daloy_edge.types import JSON
 
 __all__ = ["EMF_UNITS", "emf_document", "request_metrics"]
 
@@ -56,13 +59,13 @@ EMF_UNITS = frozenset(
 
 _MAX_METRICS = 100
 _MAX_DIMENSIONS = 30
-_NAME = re.compile(r"^[\x20-\x7e]{1,255}$")
+_NAME = r"[\x20-\x7e]{1,255}"
 _RESERVED = frozenset({"_aws"})
 _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 
 def _check_name(kind: str, name: str) -> None:
-    if not _NAME.match(name) or name in _RESERVED:
+    if not re.fullmatch(_NAME, name) or name in _RESERVED:
         raise ConfigError(f"invalid EMF {kind} name {name!r}")
 
 
@@ -120,7 +123,12 @@ def emf_document(
 
 def status_class(status: int) -> str:
     """``2xx`` … ``5xx`` (1xx counts as ``2xx``: it never ends a request here)."""
-    return f"{max(2, min(5, status // 100))}xx"
+    return f"{_class_digit(status)}xx"
+
+
+def _class_digit(status: int) -> int:
+    digit = status // 100
+    return 2 if digit < 2 else 5 if digit > 5 else digit
 
 
 _REQUEST_METRICS = (
@@ -133,8 +141,9 @@ _REQUEST_METRICS = (
 
 
 @functools.lru_cache(maxsize=8)
-def _request_directive(namespace: str) -> list[JSON]:
-    """The ``CloudWatchMetrics`` member of the per-request document (built and checked once)."""
+def _request_directive(namespace: str) -> str:
+    """The ``CloudWatchMetrics`` member of the per-request document as JSON text (built,
+    checked and encoded once per namespace)."""
     template = emf_document(
         namespace=namespace,
         metrics={name: (0, unit) for name, unit in _REQUEST_METRICS},
@@ -142,26 +151,72 @@ def _request_directive(namespace: str) -> list[JSON]:
         dimension_sets=[["Service"], ["Service", "Route"]],
         timestamp_ms=0,
     )
-    aws = cast("dict[str, JSON]", template["_aws"])
-    return cast("list[JSON]", aws["CloudWatchMetrics"])
+    aws: dict[str, JSON] = template["_aws"]  # type: ignore[assignment]
+    return encode({"m": aws["CloudWatchMetrics"]})[len('{"m":') : -1]
 
 
-@functools.lru_cache(maxsize=8)
-def _request_directive_json(namespace: str) -> str:
-    return encode(cast("dict[str, JSON]", {"d": _request_directive(namespace)}))[5:-1]
+def _counters(digit: int, limited: bool, shed: bool) -> str:
+    classes = ",".join(f'"Status{name}":{int(name[0] == str(digit))}' for name in _STATUS_CLASSES)
+    return f'{classes},"RateLimited":{int(limited)},"Shed":{int(shed)}'
 
 
-def encode_request_metrics(document: dict[str, JSON], namespace: str) -> str:
-    """One EMF line for a :func:`request_metrics` document; the constant metric directive
-    is encoded once per namespace and spliced in."""
-    aws = cast("dict[str, JSON]", document.pop("_aws"))
-    try:
-        head = encode(document)
-    finally:
-        document["_aws"] = aws
-    stamp = int(cast(int, aws["Timestamp"]))
-    directive = _request_directive_json(namespace)
-    return f'{head[:-1]},"_aws":{{"Timestamp":{stamp},"CloudWatchMetrics":{directive}}}}}'
+# Every combination of status class, rate limited and shed, encoded once.
+_COUNTERS = {
+    (digit, limited, shed): _counters(digit, limited, shed)
+    for digit in (2, 3, 4, 5)
+    for limited in (False, True)
+    for shed in (False, True)
+}
+
+
+class RequestMetrics:
+    """The per-request EMF metrics of one service (see :func:`request_metrics`), with
+    what does not change between requests checked and encoded once."""
+
+    __slots__ = ("_directive", "_service")
+
+    def __init__(self, *, namespace: str, service: str) -> None:
+        self._directive = _request_directive(namespace)
+        self._service = json_string(service)
+
+    def members(
+        self, request: Request, response: Response, duration_s: float, timestamp_ms: int
+    ) -> str:
+        """The metrics and their ``_aws`` directive as JSON members (no braces).
+
+        Added to the request line, they make it an EMF document as well: CloudWatch
+        extracts metrics from any JSON log line whose ``_aws`` member is valid, reading
+        the metric and dimension values from the top level of that line.
+        """
+        status = response.status
+        state = request.state
+        limited = status == 429 or bool(state.get("rate_limited"))
+        shed = bool(state.get("shed")) or (status == 503 and "retry-after" in response.headers)
+        counters = _COUNTERS[_class_digit(status), limited, shed]
+        route = json_string(request.route or "UNMATCHED")
+        return (
+            f'"Requests":1,"Latency":{json_decimal(duration_s * 1000, 3)},{counters},'
+            f'"Service":{self._service},"Route":{route},'
+            f'"_aws":{{"Timestamp":{timestamp_ms:d},"CloudWatchMetrics":{self._directive}}}'
+        )
+
+    def line(
+        self,
+        request: Request,
+        response: Response,
+        duration_s: float,
+        timestamp_ms: int,
+        trace_id: str | None,
+    ) -> str:
+        """The metrics as an EMF document of their own, with the request's status,
+        request id and trace id as properties."""
+        status = response.status
+        trace = "" if trace_id is None else f'"TraceId":{json_string(trace_id)},'
+        members = self.members(request, response, duration_s, timestamp_ms)
+        return (
+            f'{{"StatusClass":"{_class_digit(status)}xx","StatusCode":{json_scalar(status)},'
+            f'"RequestId":{json_string(request.request_id)},{trace}{members}}}'
+        )
 
 
 def request_metrics(
@@ -181,28 +236,8 @@ def request_metrics(
     A request counts as rate limited on 429 or ``request.state["rate_limited"]``, and as
     shed on ``request.state["shed"]`` or a 503 with ``Retry-After``.
     """
-    status = response.status
-    klass = status_class(status)
-    state = request.state
-    limited = status == 429 or bool(state.get("rate_limited"))
-    shed = bool(state.get("shed")) or (status == 503 and "retry-after" in response.headers)
-    document: dict[str, JSON] = {
-        "StatusClass": klass,
-        "StatusCode": status,
-        "RequestId": request.request_id,
-    }
-    if trace_id is not None:
-        document["TraceId"] = trace_id
-    document["Requests"] = 1
-    document["Latency"] = round(duration_s * 1000, 3)
-    for name in _STATUS_CLASSES:
-        document[f"Status{name}"] = 1 if name == klass else 0
-    document["RateLimited"] = 1 if limited else 0
-    document["Shed"] = 1 if shed else 0
-    document["Service"] = service
-    document["Route"] = request.route or "UNMATCHED"
-    document["_aws"] = {
-        "Timestamp": timestamp_ms,
-        "CloudWatchMetrics": _request_directive(namespace),
-    }
+    metrics = RequestMetrics(namespace=namespace, service=service)
+    document: dict[str, JSON] = json.loads(
+        metrics.line(request, response, duration_s, timestamp_ms, trace_id)
+    )
     return document

@@ -2,105 +2,57 @@
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import time
-from collections.abc import Mapping, Sequence
-from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from contextvars import ContextVar
 
-from daloy_edge._errors import ConfigError
-from daloy_edge.observability._emf import encode_request_metrics, request_metrics
+from daloy_edge.observability._config import LogConfig
+from daloy_edge.observability._emf import RequestMetrics
+from daloy_edge.observability._line import (
+    http_attributes_json,
+    json_string,
+    open_record_line,
+    with_attributes,
+)
 from daloy_edge.observability._otel import OTelBridge
 from daloy_edge.observability._record import (
     SEVERITIES,
     encode,
     error_attributes,
-    http_attributes,
-    log_record,
     severity_for_status,
     severity_name,
     span_record,
 )
 from daloy_edge.observability._redact import Redactor
 from daloy_edge.observability._resource import detect_resource, is_lambda
-from daloy_edge.observability._sinks import Sink, StreamSink
+from daloy_edge.observability._sinks import StreamSink
 from daloy_edge.observability._trace import (
-    TraceContext,
-    extract,
-    id_bytes,
+    from_headers,
+    from_xray,
     lambda_trace_header,
+    new_trace,
 )
-from daloy_edge.types import JSON, RandomBytes
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from contextvars import Token
+
     from opentelemetry.trace import Span
 
     from daloy_edge._request import Request
     from daloy_edge._response import Response
+    from daloy_edge.observability._sinks import Sink
+    from daloy_edge.observability._trace import TraceContext
+    from daloy_edge.types import JSON
 
 __all__ = ["LogConfig", "RequestLog", "current_trace"]
 
 STATE_KEY = "observability"
 """Where the per-request observation lives in ``request.state``."""
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LogConfig:
-    """How requests are logged, traced and measured.
-
-    ``level`` filters records below it (request lines are INFO, WARN for 4xx, ERROR for
-    5xx). ``stdout`` writes lines to standard output; ``sinks`` get every record too.
-    ``redact_keys`` adds secret-shaped key fragments. ``log_headers`` adds the request
-    and response headers, redacted. ``spans`` adds a span record per request.
-    ``metrics`` writes EMF lines (None: only on AWS Lambda). ``otel`` exports spans
-    through the OpenTelemetry SDK (None: when one is configured). ``random_bytes`` makes
-    trace and span ids.
-    """
-
-    service_name: str | None = None
-    level: str = "INFO"
-    stdout: bool = True
-    sinks: Sequence[Sink] = ()
-    redact_keys: Sequence[str] = ()
-    log_headers: bool = False
-    spans: bool = False
-    metrics: bool | None = None
-    metrics_namespace: str = "daloy-edge"
-    metrics_sinks: Sequence[Sink] | None = None
-    otel: bool | None = None
-    tracer_provider: object | None = None
-    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    random_bytes: RandomBytes = id_bytes
-
-    def __post_init__(self) -> None:
-        try:
-            severity_name(self.level)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        if not self.metrics_namespace:
-            raise ConfigError("metrics_namespace must not be empty")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], **overrides: object) -> LogConfig:
-        """Read ``DALOY_LOG_LEVEL``, ``DALOY_LOG_REDACT_KEYS`` (comma-separated),
-        ``DALOY_LOG_SPANS`` and ``DALOY_LOG_HEADERS`` (``1``) from ``env``; keyword
-        arguments win."""
-        values: dict[str, object] = {"env": env}
-        if env.get("DALOY_LOG_LEVEL"):
-            values["level"] = env["DALOY_LOG_LEVEL"]
-        extra = env.get("DALOY_LOG_REDACT_KEYS", "")
-        if extra.strip():
-            values["redact_keys"] = tuple(k.strip() for k in extra.split(",") if k.strip())
-        for variable, option in (
-            ("DALOY_LOG_SPANS", "spans"),
-            ("DALOY_LOG_HEADERS", "log_headers"),
-        ):
-            if env.get(variable, "").lower() in ("1", "true", "yes"):
-                values[option] = True
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+_REQUEST_EVENT = "http.server.request"
 
 
 class _Active:
@@ -140,6 +92,23 @@ def current_request_log() -> tuple[RequestLog, TraceContext] | None:
     return (active.owner, active.trace) if active is not None else None
 
 
+class _Runtime:
+    """What stays the same for every request from one runtime: computed once."""
+
+    __slots__ = ("metrics", "on_lambda", "resource", "resource_json")
+
+    def __init__(self, resource: dict[str, str], on_lambda: bool, config: LogConfig) -> None:
+        self.resource = resource
+        self.resource_json = encode(dict(resource))
+        self.on_lambda = on_lambda
+        enabled = on_lambda if config.metrics is None else config.metrics
+        self.metrics = (
+            RequestMetrics(namespace=config.metrics_namespace, service=resource["service.name"])
+            if enabled
+            else None
+        )
+
+
 class RequestLog:
     """The request observer: trace context in, one OTel log line (and EMF, spans) out.
 
@@ -160,16 +129,17 @@ class RequestLog:
         self.config = config
         self.redactor = Redactor(extra_keys=config.redact_keys)
         self.min_severity = SEVERITIES[severity_name(config.level)]
-        self._sinks: list[Sink] = ([StreamSink()] if config.stdout else []) + list(config.sinks)
-        metrics_sinks = config.metrics_sinks
+        self._stdout = StreamSink() if config.stdout else None
+        self._sinks: list[Sink] = ([self._stdout] if self._stdout else []) + list(config.sinks)
+        # Metrics ride on the stdout request line unless they are sent somewhere else.
+        self._fold_metrics = self._stdout is not None and config.metrics_sinks is None
         self._metric_sinks: list[Sink] = (
-            list(metrics_sinks) if metrics_sinks is not None else [StreamSink()]
+            list(config.metrics_sinks)
+            if config.metrics_sinks is not None
+            else [self._stdout or StreamSink()]
         )
-        self._resources: dict[str, dict[str, str]] = {}
-        self._on_lambda: dict[str, bool] = {}
+        self._runtimes: dict[str, _Runtime] = {}
         self._extra_resource: dict[str, str] = {}
-        self._last_runtime: str | None = None
-        self._resource_json = "{}"
         self._otel = OTelBridge(enabled=config.otel, provider=config.tracer_provider)
 
     @classmethod
@@ -189,34 +159,32 @@ class RequestLog:
     def update_resource(self, attributes: Mapping[str, str]) -> None:
         """Add resource attributes (adapters call this with what only they know)."""
         self._extra_resource.update(attributes)
-        self._resources.clear()
-        self._last_runtime = None
+        self._runtimes = {}
 
     def resource(self, runtime: str) -> dict[str, str]:
         """The resource attributes for ``runtime`` (computed once per runtime)."""
-        found = self._resources.get(runtime)
-        if found is None:
-            found = detect_resource(self.config.env, runtime, service_name=self.config.service_name)
-            found.update(self._extra_resource)
-            self._resources[runtime] = found
-        if runtime != self._last_runtime:
-            self._last_runtime = runtime
-            self._resource_json = encode(dict(found))
-        return found
+        return self._runtime(runtime).resource
 
-    def _lambda(self, runtime: str) -> bool:
-        known = self._on_lambda.get(runtime)
-        if known is None:
-            known = self._on_lambda[runtime] = is_lambda(self.config.env, runtime)
-        return known
+    def _runtime(self, runtime: str) -> _Runtime:
+        found = self._runtimes.get(runtime)
+        if found is None:
+            env = self.config.env
+            resource = detect_resource(env, runtime, service_name=self.config.service_name)
+            resource.update(self._extra_resource)
+            found = _Runtime(resource, is_lambda(env, runtime), self.config)
+            # Replaced, not mutated: ``emit`` may be iterating the old one in another thread.
+            self._runtimes = {**self._runtimes, runtime: found}
+        return found
 
     def on_request(self, request: Request) -> None:
         """Bind the request's trace context before anything else runs."""
         start_ns = time.time_ns()
-        lambda_trace = lambda_trace_header(request.env) if self._lambda(request.runtime) else None
-        trace = extract(
-            request.headers, lambda_trace=lambda_trace, random_bytes=self.config.random_bytes
-        )
+        random_bytes = self.config.random_bytes
+        trace = from_headers(request.headers, random_bytes)
+        if trace is None and self._runtime(request.runtime).on_lambda:
+            trace = from_xray(lambda_trace_header(request.env), random_bytes)
+        if trace is None:
+            trace = new_trace(random_bytes)
         span = None
         if self._otel.tracer() is not None:
             try:
@@ -234,138 +202,174 @@ class RequestLog:
         duration_s: float,
         error: BaseException | None,
     ) -> None:
-        """Write the request's log line (and span record, EMF line, SDK span)."""
+        """Write the request's log line (with EMF metrics on Lambda), span record, SDK span."""
         active = request.state.get(STATE_KEY)
         if not isinstance(active, _Active):
             return
         active.release()
         now_ns = time.time_ns()
+        runtime = self._runtime(request.runtime)
         error_attrs = error_attributes(error, self.redactor) if error is not None else None
-        attributes = self._attributes(request, response, duration_s, error_attrs)
-        resource = self.resource(request.runtime)
+        attributes = http_attributes_json(request, response, duration_s, self.redactor)
+        if error_attrs is not None or self._has_extra(request):
+            attributes = with_attributes(attributes, self._extra(request, response, error_attrs))
+        timestamp_ms = active.start_ns // 1_000_000
+        metrics = runtime.metrics
         severity = severity_for_status(response.status)
+        folded = False
         if SEVERITIES[severity] >= self.min_severity:
-            route = request.route or "UNMATCHED"
-            record = log_record(
+            head = open_record_line(
                 timestamp_ns=active.start_ns,
                 observed_ns=now_ns,
                 severity=severity,
-                body=f"{request.method} {route} {response.status}",
-                attributes=attributes,
+                body_json=json_string(
+                    f"{request.method} {request.route or 'UNMATCHED'} {response.status}"
+                ),
+                event_name=_REQUEST_EVENT,
+                attributes_json=attributes,
                 trace=active.trace,
-                resource=resource,
-                event_name="http.server.request",
+                resource_json=runtime.resource_json,
             )
-            self.emit(record)
-        name = f"{request.method} {request.route}" if request.route else request.method
-        failed = response.status >= 500
-        if self.config.spans:
-            span = span_record(name, active.trace, active.start_ns, now_ns, failed=failed)
-            self.emit(self._span_log(span, attributes, active, now_ns, resource))
-        if active.otel_span is not None:
-            OTelBridge.end(
-                active.otel_span,
-                name=name,
-                attributes=attributes,
-                error=error_attrs,
-                failed=failed,
+            folded = metrics is not None and self._fold_metrics
+            members = (
+                metrics.members(request, response, duration_s, timestamp_ms)
+                if metrics is not None and folded
+                else None
+            )
+            self._deliver(head, members)
+        if metrics is not None and not folded:
+            # Metrics do not depend on the log level: without a stdout request line to
+            # ride on, they are a line of their own.
+            trace_id = active.trace.trace_id
+            line = metrics.line(request, response, duration_s, timestamp_ms, trace_id)
+            self._deliver_metrics(line)
+        if self.config.spans or active.otel_span is not None:
+            self._finish_span(
+                request,
+                response,
+                attributes_json=attributes,
+                error_attrs=error_attrs,
+                active=active,
                 end_ns=now_ns,
             )
-        if self._metrics_on(request):
-            self._emit_metrics(request, response, duration_s, active, resource)
+
+    def _deliver(self, head: str, metrics: str | None) -> None:
+        """Close the line and write it to every sink; only the stdout line carries EMF
+        members (other sinks get the plain record, so metrics are never counted twice)."""
+        line: str | None = None
+        record: dict[str, object] | None = None
+        for sink in self._sinks:
+            if sink is self._stdout and metrics is not None:
+                _safe_write(self._stdout, f"{head},{metrics}}}")
+                continue
+            if line is None:
+                line = head + "}"
+            if type(sink) is StreamSink:
+                _safe_write(sink, line)
+                continue
+            if record is None:
+                # Parsed back from the line, so a sink's record is exactly what was written.
+                record = json.loads(line)
+            _safe_emit(sink, record, line)
+
+    def _deliver_metrics(self, line: str) -> None:
+        """Write a metrics line of its own to the metric sinks."""
+        record: dict[str, object] | None = None
+        for sink in self._metric_sinks:
+            if type(sink) is StreamSink:
+                _safe_write(sink, line)
+                continue
+            if record is None:
+                record = json.loads(line)
+            _safe_emit(sink, record, line)
 
     def emit(self, record: dict[str, JSON]) -> None:
         """Encode ``record`` once and hand it to every sink (a failing sink is skipped)."""
         resource = record.get("Resource")
-        last = self._last_runtime
-        if (
-            isinstance(resource, dict)
-            and last is not None
-            and resource is self._resources.get(last)
-        ):
+        known = next((r for r in self._runtimes.values() if r.resource is resource), None)
+        if known is not None:
             # The resource is the same object on every record: splice its cached encoding
-            # in instead of serialising it again per request.
+            # in instead of serialising it again per record.
             del record["Resource"]
             head = encode(record)
             record["Resource"] = resource
-            line = f'{head[:-1]},"Resource":{self._resource_json}}}'
+            line = f'{head[:-1]},"Resource":{known.resource_json}}}'
         else:
             line = encode(record)
         for sink in self._sinks:
             _safe_emit(sink, record, line)
 
-    def _attributes(
+    def _has_extra(self, request: Request) -> bool:
+        return self.config.log_headers or request.state.get("log.attributes") is not None
+
+    def _extra(
+        self, request: Request, response: Response, error_attrs: dict[str, JSON] | None
+    ) -> dict[str, JSON]:
+        """Attributes beyond the HTTP ones: the adapter's or handler's
+        ``request.state["log.attributes"]``, the error, and the headers when asked for."""
+        extra: dict[str, JSON] = {}
+        given = request.state.get("log.attributes")
+        if isinstance(given, Mapping):
+            redacted = self.redactor.redact(dict(given))
+            if isinstance(redacted, dict):
+                extra.update(redacted)
+        if error_attrs is not None:
+            extra.update(error_attrs)
+        if self.config.log_headers:
+            extra["http.request.header"] = self.redactor.headers(request.headers)
+            extra["http.response.header"] = self.redactor.headers(response.headers)
+        return extra
+
+    def _finish_span(
         self,
         request: Request,
         response: Response,
-        duration_s: float,
+        *,
+        attributes_json: str,
         error_attrs: dict[str, JSON] | None,
-    ) -> dict[str, JSON]:
-        attributes = http_attributes(request, response, duration_s, self.redactor)
-        extra = request.state.get("log.attributes")
-        if isinstance(extra, Mapping):
-            redacted = self.redactor.redact(dict(extra))
-            if isinstance(redacted, dict):
-                attributes.update(redacted)
-        if error_attrs is not None:
-            attributes.update(error_attrs)
-        if self.config.log_headers:
-            attributes["http.request.header"] = self.redactor.headers(request.headers)
-            attributes["http.response.header"] = self.redactor.headers(response.headers)
-        return attributes
-
-    @staticmethod
-    def _span_log(
-        span: dict[str, JSON],
-        attributes: dict[str, JSON],
         active: _Active,
         end_ns: int,
-        resource: dict[str, str],
-    ) -> dict[str, JSON]:
-        return log_record(
-            timestamp_ns=active.start_ns,
-            observed_ns=end_ns,
-            severity="INFO",
-            body=span,
-            attributes=attributes,
-            trace=active.trace,
-            resource=resource,
-            event_name="daloy.span",
-        )
-
-    def _metrics_on(self, request: Request) -> bool:
-        enabled = self.config.metrics
-        if enabled is None:
-            return self._lambda(request.runtime)
-        return enabled
-
-    def _emit_metrics(
-        self,
-        request: Request,
-        response: Response,
-        duration_s: float,
-        active: _Active,
-        resource: dict[str, str],
     ) -> None:
-        document = request_metrics(
-            request,
-            response,
-            duration_s,
-            namespace=self.config.metrics_namespace,
-            service=resource["service.name"],
-            timestamp_ms=active.start_ns // 1_000_000,
-            trace_id=active.trace.trace_id,
-        )
-        line = encode_request_metrics(document, self.config.metrics_namespace)
-        for sink in self._metric_sinks:
-            _safe_emit(sink, document, line)
+        name = f"{request.method} {request.route}" if request.route else request.method
+        failed = response.status >= 500
+        if self.config.spans:
+            span = span_record(name, active.trace, active.start_ns, end_ns, failed=failed)
+            head = open_record_line(
+                timestamp_ns=active.start_ns,
+                observed_ns=end_ns,
+                severity="INFO",
+                body_json=encode(span),
+                event_name="daloy.span",
+                attributes_json=attributes_json,
+                trace=active.trace,
+                resource_json=self._runtime(request.runtime).resource_json,
+            )
+            self._deliver(head, None)
+        if active.otel_span is not None:
+            OTelBridge.end(
+                active.otel_span,
+                name=name,
+                attributes=json.loads(attributes_json),
+                error=error_attrs,
+                failed=failed,
+                end_ns=end_ns,
+            )
 
 
 def _complain(message: str) -> None:
     # stderr is the last place left to report a logging failure; the record itself is
     # never included (it may be what failed).
-    with contextlib.suppress(OSError):
+    try:
         os.write(2, f"daloy_edge: {message}\n".encode())
+    except OSError:
+        return
+
+
+def _safe_write(sink: StreamSink, line: str) -> None:
+    try:
+        sink.write(line)
+    except Exception as exc:
+        _complain(f"log sink StreamSink failed: {type(exc).__name__}")
 
 
 def _safe_emit(sink: Sink, record: Mapping[str, object], line: str) -> None:

@@ -7,14 +7,16 @@ in ``sys.modules``, so cold starts of apps that do not use the SDK pay nothing.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from daloy_edge.observability._trace import TraceContext
-from daloy_edge.types import JSON
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from opentelemetry.trace import Span, Tracer, TraceState
+
+    from daloy_edge.types import JSON
 
 __all__ = ["OTelBridge"]
 

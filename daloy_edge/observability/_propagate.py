@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from daloy_edge.observability._logger import current_trace
-from daloy_edge.transport import HTTPTransport, TransportResponse
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from daloy_edge.transport import HTTPTransport, TransportResponse
 
 __all__ = ["TracePropagatingTransport", "outbound_headers"]
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, cast
 
 from daloy_edge._errors import HTTPError
-from daloy_edge.observability._redact import Redactor
-from daloy_edge.observability._trace import TraceContext
-from daloy_edge.types import JSON
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from daloy_edge._request import Request
-    from daloy_edge._response import Response
+    from daloy_edge.observability._redact import Redactor
+    from daloy_edge.observability._trace import TraceContext
+    from daloy_edge.types import JSON
 
 __all__ = [
+    "MAX_FIELD",
     "SEVERITIES",
     "encode",
     "exception_attributes",
@@ -35,7 +34,8 @@ SEVERITIES: dict[str, int] = {
 
 _ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL", "EXCEPTION": "ERROR"}
 _MAX_TRACE_CHARS = 16_384
-_MAX_FIELD = 1024
+MAX_FIELD = 1024
+"""Longest path, header or message kept in a record (in characters)."""
 
 
 def severity_name(level: str) -> str:
@@ -94,7 +94,8 @@ def log_record(
         record["TraceId"] = trace.trace_id
         record["SpanId"] = trace.span_id
         record["TraceFlags"] = f"{trace.flags:02x}"
-    record["Resource"] = cast("JSON", resource)  # shared, never mutated: records are read-only
+    shared: JSON = resource  # type: ignore[assignment]  # shared, never mutated: records are read-only
+    record["Resource"] = shared
     return record
 
 
@@ -108,7 +109,7 @@ def exception_attributes(
         qualified = f"{kind.__module__}.{qualified}"
     attributes: dict[str, JSON] = {
         "exception.type": qualified,
-        "exception.message": redactor.scrub(str(error)[:_MAX_FIELD]),
+        "exception.message": redactor.scrub(str(error)[:MAX_FIELD]),
     }
     if with_trace:
         import traceback  # only errors pay for it, not every cold start
@@ -117,44 +118,6 @@ def exception_attributes(
         if len(text) > _MAX_TRACE_CHARS:
             text = "…" + text[-_MAX_TRACE_CHARS:]
         attributes["exception.stacktrace"] = redactor.scrub(text, limit=_MAX_TRACE_CHARS + 1)
-    return attributes
-
-
-def http_attributes(
-    request: Request,
-    response: Response,
-    duration_s: float,
-    redactor: Redactor,
-) -> dict[str, JSON]:
-    """OTel HTTP server semantic-convention attributes for one finished request."""
-    attributes: dict[str, JSON] = {
-        "http.request.method": request.method,
-        "url.path": redactor.scrub(request.path[:_MAX_FIELD]),
-        "url.scheme": request.scheme,
-        "http.response.status_code": response.status,
-        "http.server.request.duration": round(duration_s, 6),
-        "http.request.id": request.request_id,
-    }
-    if request.route is not None:
-        attributes["http.route"] = request.route
-    client = request.client_ip or request.client
-    if client:
-        attributes["client.address"] = client
-    if request.client and request.client != client:
-        attributes["network.peer.address"] = request.client
-    agent = request.headers.get("user-agent")
-    if agent:
-        attributes["user_agent.original"] = redactor.scrub(agent[:_MAX_FIELD])
-    host = request.headers.get("host")
-    if host:
-        attributes["server.address"] = host[:_MAX_FIELD]
-    if response.stream is None:
-        attributes["http.response.body.size"] = len(response.body)
-    if response.status >= 500:
-        attributes["error.type"] = str(response.status)
-    invocation = getattr(request.state.get("aws.context"), "aws_request_id", None)
-    if isinstance(invocation, str):
-        attributes["faas.invocation_id"] = invocation[:_MAX_FIELD]
     return attributes
 
 

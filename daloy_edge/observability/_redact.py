@@ -8,15 +8,18 @@ strings are scrubbed of credentials that appear inline (``Bearer …``, JWTs,
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import re
-from collections.abc import Iterable, Mapping
-from typing import cast
+import sys
+from collections.abc import Mapping
 
 from daloy_edge._headers import Headers
 from daloy_edge._secrets import KeyRing, Secret
-from daloy_edge.types import JSON
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from daloy_edge.types import JSON
 
 __all__ = ["DEFAULT_SECRET_KEYS", "REDACTED", "Redactor", "redact", "scrub_text"]
 
@@ -57,44 +60,68 @@ _KEY_CACHE_LIMIT = 2048
 _MAX_INT_BITS = 256
 
 # Every repetition below is bounded or possessive, so scrubbing stays linear in the
-# length of attacker-controlled text (no catastrophic backtracking).
-_SCHEME = re.compile(r"(?i)\b(bearer|basic|digest|negotiate)\s{1,8}+[A-Za-z0-9._~+/=\-]{4,}+")
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}+\.[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?")
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{1,128}+:)[^\s@/]{1,256}+@")
-_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
-_PEM_KEY = re.compile(
-    r"-----BEGIN (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----.*?"
-    r"(?:-----END (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----|$)",
-    re.S,
+# length of attacker-controlled text (no catastrophic backtracking). The patterns are
+# compiled on first use (``re`` caches them): most requests never need one, and
+# compiling them all would cost every cold start.
+_SCHEME = r"(?i)\b(bearer|basic|digest|negotiate)\s{1,8}+[A-Za-z0-9._~+/=\-]{4,}+"
+_JWT = r"\beyJ[A-Za-z0-9_\-]{4,}+\.[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?"
+_URL_USERINFO = r"(?i)\b([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{1,128}+:)[^\s@/]{1,256}+@"
+_AWS_KEY_ID = r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+_PEM_KEY = (
+    r"(?s)-----BEGIN (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----.*?"
+    r"(?:-----END (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----|$)"
 )
 
 
 class _InlineRule:
-    """``key=value`` scrubbing for one key list, with cheap substring triggers first."""
+    """``key=value`` scrubbing for one key list, with cheap substring triggers first.
 
-    __slots__ = ("pattern", "triggers")
+    Both patterns are compiled when first needed: the key alternation is the most
+    expensive pattern here, and many processes never see a string that needs it.
+    """
+
+    __slots__ = ("_fragments", "_pattern", "_triggers")
 
     def __init__(self, fragments: Iterable[str]) -> None:
-        fragments = tuple(fragments)
-        names = "|".join(re.escape(f).replace("_", "[_\\-]?") for f in fragments)
-        # The key is matched from its secret fragment on (what precedes it stays as it
-        # is), then the separator, an optional quote, and the value that gets replaced.
-        self.pattern = re.compile(
-            rf"(?i)(?P<key>(?:{names})[A-Za-z0-9_.\-]{{0,32}}+)(?P<q1>[\"']?)"
-            r"(?P<sep>\s{0,8}+[:=]\s{0,8}+)(?P<q2>[\"'])?"
-            r"(?P<value>(?(q2)[^\"'\r\n]{1,512}+|[^\s\"',;&}\]]++))"
-        )
-        # Each fragment's longest part appears in every spelling (api_key, api-key, apikey).
-        parts = sorted({max(f.split("_"), key=len) for f in fragments})
-        self.triggers = re.compile("|".join(re.escape(p) for p in parts))
+        self._fragments = tuple(fragments)
+        self._pattern: re.Pattern[str] | None = None
+        self._triggers: re.Pattern[str] | None = None
+
+    def triggers(self) -> re.Pattern[str]:
+        """Matches any secret fragment in lower-cased text (a cheap pre-check)."""
+        if self._triggers is None:
+            # Each fragment's longest part appears in every spelling (api_key, api-key, apikey).
+            parts = sorted({max(f.split("_"), key=len) for f in self._fragments})
+            self._triggers = re.compile("|".join(re.escape(p) for p in parts))
+        return self._triggers
+
+    def pattern(self) -> re.Pattern[str]:
+        """Matches ``key=value`` (or ``"key": "value"``) with a secret-shaped key."""
+        if self._pattern is None:
+            names = "|".join(re.escape(f).replace("_", "[_\\-]?") for f in self._fragments)
+            # The key is matched from its secret fragment on (what precedes it stays as it
+            # is), then the separator, an optional quote, and the value that gets replaced.
+            self._pattern = re.compile(
+                rf"(?i)(?P<key>(?:{names})[A-Za-z0-9_.\-]{{0,32}}+)(?P<q1>[\"']?)"
+                r"(?P<sep>\s{0,8}+[:=]\s{0,8}+)(?P<q2>[\"'])?"
+                r"(?P<value>(?(q2)[^\"'\r\n]{1,512}+|[^\s\"',;&}\]]++))"
+            )
+        return self._pattern
 
 
 _DEFAULT_INLINE = _InlineRule(DEFAULT_SECRET_KEYS)
-_SCHEME_WORDS = re.compile("bearer|basic|digest|negotiate")
 
 
 def _inline_sub(match: re.Match[str]) -> str:
     return f"{match['key']}{match['q1']}{match['sep']}{match['q2'] or ''}{REDACTED}"
+
+
+def _scheme_sub(match: re.Match[str]) -> str:
+    return f"{match.group(1)} {REDACTED}"
+
+
+def _url_sub(match: re.Match[str]) -> str:
+    return f"{match.group(1)}{REDACTED}@"
 
 
 def _scrub(text: str, rule: _InlineRule) -> str:
@@ -104,17 +131,17 @@ def _scrub(text: str, rule: _InlineRule) -> str:
     # on text that could hold what they look for.
     lowered = text.lower()
     if "private key" in lowered:
-        text = _PEM_KEY.sub(REDACTED, text)
-    if _SCHEME_WORDS.search(lowered):
-        text = _SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        text = re.sub(_PEM_KEY, REDACTED, text)
+    if "bearer" in lowered or "basic" in lowered or "digest" in lowered or "negotiate" in lowered:
+        text = re.sub(_SCHEME, _scheme_sub, text)
     if "eyJ" in text:
-        text = _JWT.sub(REDACTED, text)
+        text = re.sub(_JWT, REDACTED, text)
     if "://" in text and "@" in text:
-        text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+        text = re.sub(_URL_USERINFO, _url_sub, text)
     if "AKIA" in text or "ASIA" in text:
-        text = _AWS_KEY_ID.sub(REDACTED, text)
-    if ("=" in text or ":" in text) and rule.triggers.search(lowered):
-        text = rule.pattern.sub(_inline_sub, text)
+        text = re.sub(_AWS_KEY_ID, REDACTED, text)
+    if ("=" in text or ":" in text) and rule.triggers().search(lowered):
+        text = rule.pattern().sub(_inline_sub, text)
     return text
 
 
@@ -248,7 +275,7 @@ class _Walk:
     def _scalar(self, value: str | int | float | bool | None) -> JSON:
         if isinstance(value, str):
             return self.redactor.scrub(value)
-        if isinstance(value, float) and not math.isfinite(value):
+        if isinstance(value, float) and not _finite(value):
             return str(value)
         if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
             return f"[int of {value.bit_length()} bits]"
@@ -258,13 +285,14 @@ class _Walk:
         if isinstance(value, Headers):
             return self.redactor.headers(value)
         if isinstance(value, Mapping):
-            return self._mapping(cast("Mapping[object, object]", value).items(), depth)
+            mapping: Mapping[object, object] = value
+            return self._mapping(mapping.items(), depth)
         if isinstance(value, BaseException):
             return self._mapping(_exception_fields(value), depth)
         if isinstance(value, list | tuple | set | frozenset):
             return self._sequence(value, depth)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            fields = [(f.name, getattr(value, f.name, None)) for f in dataclasses.fields(value)]
+        fields = _declared_fields(value)
+        if fields is not None:
             return self._mapping(fields, depth)
         if callable(value):
             return f"<{type(value).__qualname__}>"
@@ -298,6 +326,11 @@ class _Walk:
         return result
 
 
+def _finite(value: float) -> bool:
+    # ``math.isfinite`` without loading ``math``: inf - inf and nan - nan are nan.
+    return value - value == 0
+
+
 def _key_text(key: object) -> str:
     if key is None or isinstance(key, bool | int | float):
         return str(key)
@@ -308,6 +341,26 @@ def _key_text(key: object) -> str:
 
 def _exception_fields(exc: BaseException) -> list[tuple[object, object]]:
     return [("type", type(exc).__qualname__), ("message", str(exc))]
+
+
+def _declared_fields(value: object) -> list[tuple[object, object]] | None:
+    """The fields of a dataclass or :func:`~daloy_edge._record.record` instance, in order.
+
+    Neither check imports :mod:`dataclasses`: an instance of a dataclass can only exist
+    once that module has been imported, so it is taken from ``sys.modules``.
+    """
+    kind = type(value)
+    names: list[str]
+    if isinstance(value, type):
+        return None
+    if hasattr(kind, "__dataclass_fields__"):
+        dataclasses = sys.modules["dataclasses"]
+        names = [f.name for f in dataclasses.fields(value)]
+    elif hasattr(kind, "__record_fields__"):
+        names = [f.name for f in kind.__record_fields__]
+    else:
+        return None
+    return [(name, getattr(value, name, None)) for name in names]
 
 
 def _attributes(value: object) -> list[tuple[object, object]] | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from urllib.parse import unquote
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["detect_resource", "is_lambda"]
 
@@ -27,6 +28,10 @@ def is_lambda(env: Mapping[str, str], runtime: str) -> bool:
 def _otel_resource_attributes(value: str) -> dict[str, str]:
     """``OTEL_RESOURCE_ATTRIBUTES`` (``k=v,k2=v2``, percent-encoded); bad pairs are skipped."""
     found: dict[str, str] = {}
+    if not value:
+        return found
+    from urllib.parse import unquote  # only when the variable is set
+
     for pair in value.split(",")[:_MAX_RESOURCE_ATTRS]:
         key, sep, val = pair.partition("=")
         if sep and key.strip():

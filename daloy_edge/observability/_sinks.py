@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-import threading
-from collections.abc import Mapping
-from typing import IO, Protocol, runtime_checkable
+from _thread import allocate_lock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import IO, Protocol
 
 __all__ = ["LoggerSink", "MemorySink", "Sink", "StreamSink"]
 
@@ -19,16 +22,31 @@ _LEVEL_METHODS = {
 }
 
 
-@runtime_checkable
-class Sink(Protocol):
-    """Receives each record once, both as a dict and as its encoded JSON line.
+if TYPE_CHECKING:
 
-    ``emit`` is called on the response path: it must not block on the network.
-    """
+    class Sink(Protocol):
+        """Receives each record once (see the runtime class below)."""
 
-    def emit(self, record: Mapping[str, object], line: str) -> None:
-        """Take one record (``line`` has no trailing newline)."""
-        ...
+        def emit(self, record: Mapping[str, object], line: str) -> None: ...
+
+else:
+
+    class _HasEmit(type):
+        # ``isinstance(x, Sink)`` is true for any object with an ``emit`` method, as for
+        # a runtime-checkable protocol, without importing ``typing``.
+        def __instancecheck__(cls, instance: object) -> bool:
+            return callable(getattr(instance, "emit", None))
+
+    class Sink(metaclass=_HasEmit):
+        """Receives each record once, both as a mapping and as its encoded JSON line.
+
+        Any object with this ``emit`` method is a sink (no subclassing needed).
+        ``emit`` is called on the response path: it must not block on the network.
+        """
+
+        def emit(self, record: Mapping[str, object], line: str) -> None:
+            """Take one record (``line`` has no trailing newline)."""
+            raise NotImplementedError
 
 
 class StreamSink:
@@ -42,11 +60,17 @@ class StreamSink:
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     def emit(self, record: Mapping[str, object], line: str) -> None:
         """Write ``line`` and a newline in one call, then flush."""
+        self.write(line)
+
+    def write(self, line: str) -> None:
+        """Write ``line`` and a newline in one call, then flush (what :meth:`emit` does;
+        the request log calls it directly when no sink needs the record as a mapping)."""
         stream = self._stream or sys.stdout
+        # One write per line under a lock, so lines from threads never interleave.
         with self._lock:
             stream.write(line + "\n")
             stream.flush()

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from daloy_edge._errors import ConfigError
-from daloy_edge._request import Request
-from daloy_edge._response import Response
-from daloy_edge.types import CallNext, Middleware
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from daloy_edge._request import Request
+    from daloy_edge._response import Response
+    from daloy_edge.types import CallNext, Middleware
 
 __all__ = ["Timed", "phase", "trusted_clients"]
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$")
+_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}"
 
 
 def _check(name: str) -> None:
-    if not _TOKEN.match(name):
+    if not re.fullmatch(_NAME, name):
         raise ConfigError(f"Server-Timing names are HTTP tokens; got {name!r}")
 
 

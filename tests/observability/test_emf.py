@@ -8,7 +8,14 @@ import jsonschema
 import pytest
 
 from daloy_edge import App, ConfigError, Request, Response, ServiceUnavailable, TooManyRequests
-from daloy_edge.observability import EMF_UNITS, LogConfig, MemorySink, RequestLog, emf_document
+from daloy_edge.observability import (
+    EMF_UNITS,
+    LogConfig,
+    MemorySink,
+    RequestLog,
+    emf_document,
+    request_metrics,
+)
 
 # The JSON Schema from the EMF specification (CloudWatch user guide,
 # "Specification: Embedded metric format"), plus the rules it states in prose below.
@@ -191,3 +198,105 @@ def test_emf_document_refuses_what_cloudwatch_would_drop(kwargs):
     }
     with pytest.raises(ConfigError):
         emf_document(**{**base, **kwargs})
+
+
+class CountingStdout:
+    """Stands in for ``sys.stdout`` and counts the calls the request log makes."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+        self.flushes = 0
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def stdout_app(**options: object) -> App:
+    config = {"env": {"AWS_LAMBDA_FUNCTION_NAME": "api"}, **options}
+    app = App(env={}, request_log=RequestLog(LogConfig(**config)))
+
+    @app.get("/ok/{id}")
+    async def ok(request: Request) -> Response:
+        return Response.json({})
+
+    return app
+
+
+async def test_lambda_request_line_on_stdout_is_also_the_emf_document(capsys):
+    await fetch(stdout_app(), "/ok/1")
+    (line,) = capsys.readouterr().out.splitlines()
+    document = json.loads(line)
+    validate_emf(document)
+    assert document["Body"] == "GET /ok/{id} 200"
+    assert document["Attributes"]["http.route"] == "/ok/{id}"
+    assert (document["Requests"], document["Status2xx"], document["Route"]) == (1, 1, "/ok/{id}")
+    assert document["Service"] == document["Resource"]["service.name"] == "api"
+
+
+async def test_lambda_request_is_one_write_and_one_flush(monkeypatch):
+    stream = CountingStdout()
+    monkeypatch.setattr("sys.stdout", stream)
+    app = stdout_app()
+    await fetch(app, "/ok/1")
+    await fetch(app, "/ok/2")
+    assert len(stream.writes) == 2 and stream.flushes == 2
+    assert all(text.endswith("}\n") and text.count("\n") == 1 for text in stream.writes)
+
+
+async def test_other_sinks_get_the_request_record_without_metrics(capsys):
+    sink = MemorySink()
+    await fetch(stdout_app(sinks=[sink]), "/ok/1")
+    (stdout_line,) = capsys.readouterr().out.splitlines()
+    (record,) = sink.records
+    assert "_aws" in json.loads(stdout_line)
+    assert "_aws" not in record and "Requests" not in record
+    assert json.loads(sink.lines[0]) == record
+
+
+async def test_metrics_get_their_own_line_when_the_level_drops_the_request_line(capsys):
+    await fetch(stdout_app(level="ERROR"), "/ok/1")
+    (line,) = capsys.readouterr().out.splitlines()
+    document = json.loads(line)
+    validate_emf(document)
+    assert "Body" not in document
+    assert (document["Requests"], document["StatusCode"]) == (1, 200)
+
+
+async def test_metrics_go_to_stdout_on_their_own_when_the_request_line_does_not(capsys):
+    sink = MemorySink()
+    await fetch(stdout_app(stdout=False, sinks=[sink]), "/ok/1")
+    (line,) = capsys.readouterr().out.splitlines()
+    validate_emf(json.loads(line))
+    assert "_aws" not in sink.records[0]
+
+
+async def test_metrics_sinks_get_metrics_lines_and_stdout_the_plain_request_line(capsys):
+    metric_lines = MemorySink()
+    await fetch(stdout_app(metrics_sinks=[metric_lines]), "/ok/1")
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "_aws" not in json.loads(line)
+    (document,) = metric_lines.records
+    validate_emf(dict(document))
+    assert document["RequestId"] == json.loads(line)["Attributes"]["http.request.id"]
+
+
+def test_request_metrics_document_is_valid_emf():
+    request = Request("GET", "/limited")
+    request.route, request.request_id = "/limited", "r-1"
+    response = Response.json({}, status=429)
+    document = request_metrics(
+        request,
+        response,
+        0.0125,
+        namespace="shop",
+        service="api",
+        timestamp_ms=1_700_000_000_000,
+        trace_id="5759e988bd862e3fe1be46a994272793",
+    )
+    validate_emf(document)
+    assert (document["RateLimited"], document["Status4xx"], document["Latency"]) == (1, 1, 12.5)
+    assert document["_aws"]["Timestamp"] == 1_700_000_000_000

@@ -108,3 +108,42 @@ def test_scrubbing_adversarial_text_has_no_catastrophic_backtracking(text):
     start = time.perf_counter()
     scrub_text(text)
     assert time.perf_counter() - start < 0.5
+
+
+def test_dataclass_instance_is_walked_by_field():
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class Login:
+        user: str
+        password: str
+        note: str = field(default="retried with token=abc123")
+
+    assert redact(Login("ana", "hunter2")) == {
+        "user": "ana",
+        "password": REDACTED,
+        "note": f"retried with token={REDACTED}",
+    }
+
+
+def test_record_instance_is_walked_by_field():
+    from daloy_edge._record import record
+
+    @record(frozen=True)
+    class Login:
+        user: str
+        api_key: str
+
+    assert redact({"login": Login("ana", "k-123")}) == {
+        "login": {"user": "ana", "api_key": REDACTED}
+    }
+
+
+def test_dataclass_class_itself_is_shown_by_type_only():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Config:
+        secret: str = "s3cr3t"
+
+    assert redact({"cls": Config}) == {"cls": "<type>"}

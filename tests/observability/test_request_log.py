@@ -16,6 +16,7 @@ from daloy_edge.observability import (
     MemorySink,
     RequestLog,
     detect_resource,
+    encode,
     get_logger,
 )
 from daloy_edge.testing import TestClient
@@ -374,3 +375,134 @@ async def test_lambda_request_id_becomes_faas_invocation_id():
     await app.handle(request)
     attributes = request_records(sink)[0]["Attributes"]
     assert attributes["faas.invocation_id"] == Context.aws_request_id
+
+
+def no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [key for key, _ in pairs]
+    assert len(keys) == len(set(keys)), f"duplicate keys in {keys}"
+    return dict(pairs)
+
+
+def full_attributes_app(sink: MemorySink, extra: dict[str, object]) -> App:
+    """An app whose request line carries every HTTP attribute the log can write."""
+
+    class Context:
+        aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+    app = App(env={}, request_log=RequestLog(LogConfig(stdout=False, sinks=[sink], env={})))
+
+    @app.get("/unavailable/{id}")
+    async def unavailable(request: Request) -> Response:
+        request.client_ip = "203.0.113.9"
+        request.state["aws.context"] = Context()
+        request.state["log.attributes"] = extra
+        return Response.json({}, status=503)
+
+    return app
+
+
+def test_every_http_attribute_is_written_once_and_an_extra_one_replaces_it():
+    baseline = MemorySink()
+    TestClient(full_attributes_app(baseline, {})).get(
+        "/unavailable/1", headers={"user-agent": "probe/1.0"}
+    )
+    written = set(baseline.records[0]["Attributes"])
+    assert {"network.peer.address", "faas.invocation_id", "error.type"} <= written
+    for key in sorted(written):
+        sink = MemorySink()
+        TestClient(full_attributes_app(sink, {key: "replaced"})).get(
+            "/unavailable/1", headers={"user-agent": "probe/1.0"}
+        )
+        record = json.loads(sink.lines[0], object_pairs_hook=no_duplicate_keys)
+        assert record["Attributes"][key] == "replaced", key
+
+
+@pytest.mark.parametrize("path", ["/items/7", "/boom", "/bad", "/nowhere", "/note"])
+def test_sink_record_is_exactly_the_line_written(path):
+    app, sink = make_app(log_headers=True, spans=True)
+    TestClient(app).get(path, headers={"user-agent": "probe/1.0", "x-note": "é\u2028\x1b"})
+    assert sink.records
+    for record, line in zip(sink.records, sink.lines, strict=True):
+        assert json.loads(line, object_pairs_hook=no_duplicate_keys) == record
+        assert line.isascii() and "\n" not in line
+
+
+def test_request_line_has_otel_fields_in_data_model_order():
+    app, sink = make_app()
+    TestClient(app).get("/items/7")
+    assert list(request_records(sink)[0]) == [
+        "Timestamp",
+        "ObservedTimestamp",
+        "SeverityText",
+        "SeverityNumber",
+        "Body",
+        "EventName",
+        "Attributes",
+        "TraceId",
+        "SpanId",
+        "TraceFlags",
+        "Resource",
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", 'é\u2028\u2029\x1b\r\n"\\', 0, -5, 2**70, 0.1, 1e-7, 1e22, 5e-324, True, None],
+)
+def test_json_scalar_writes_what_the_encoder_writes(value):
+    from daloy_edge.observability._line import json_scalar
+
+    assert json_scalar(value) == encode(value)
+
+
+def test_json_scalar_refuses_what_the_encoder_refuses():
+    from daloy_edge.observability._line import json_scalar
+
+    for value in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(ValueError):
+            json_scalar(value)
+
+
+def test_status_as_int_enum_is_written_as_a_number():
+    from http import HTTPStatus
+
+    app, sink = make_app()
+
+    @app.get("/enum")
+    async def enum_status(request: Request) -> Response:
+        return Response.json({}, status=HTTPStatus.ACCEPTED)
+
+    TestClient(app).get("/enum")
+    assert request_records(sink)[0]["Attributes"]["http.response.status_code"] == 202
+
+
+def test_any_object_with_emit_is_a_sink():
+    from daloy_edge.observability import Sink
+
+    class Anything:
+        def emit(self, record, line):
+            pass
+
+    assert isinstance(Anything(), Sink) and isinstance(MemorySink(), Sink)
+    assert not isinstance(object(), Sink)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0.0, -0.0, 1.2345e-05, 0.0000005, 0.0000015, 0.0000025, 0.1234565, 2.5, 1e20, 7, 0.000292],
+)
+def test_json_decimal_is_the_number_round_gives(value):
+    from daloy_edge.observability._line import json_decimal
+
+    for digits in (3, 6):
+        text = json_decimal(value, digits)
+        assert json.loads(text) == round(value, digits)
+        assert re.fullmatch(r"-?[0-9]+\.[0-9]+", text)
+
+
+def test_json_decimal_refuses_what_the_encoder_refuses():
+    from daloy_edge.observability._line import json_decimal
+
+    for value in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(ValueError):
+            json_decimal(value, 6)

@@ -210,3 +210,50 @@ async def test_lambda_invocation_trace_reaches_the_request_record():
     request = Request("GET", "/x", runtime="aws_lambda", env={"_X_AMZN_TRACE_ID": xray})
     await app.handle(request)
     assert sink.records[0]["TraceId"] == "5759e988bd862e3fe1be46a994272793"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Root=1-5759e988-bd862e3fe1be46a994272793",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=0000000000000000;Sampled=1",
+        "Root=1-00000000-000000000000000000000000;Parent=53995c3f42cd8ad8",
+        "Root=1-5759E988-bd862e3fe1be46a994272793",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a:1",
+        "Self=1-5759e988-bd862e3fe1be46a994272794;Root=1-5759e988-bd862e3fe1be46a994272793",
+        "root=1-5759e988-bd862e3fe1be46a994272793; parent=53995c3f42cd8ad8; sampled=0",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8\n",
+        "Root=2-5759e988-bd862e3fe1be46a994272793",
+    ],
+)
+def test_usual_xray_form_parses_as_the_general_parser_does(value):
+    from daloy_edge.observability._trace import _parse_xray_fields
+
+    assert parse_xray(value) == _parse_xray_fields(value)
+
+
+async def test_lambda_environment_trace_is_not_read_when_a_header_carries_one(monkeypatch):
+    sink = MemorySink()
+    app = App(
+        env={}, request_log=RequestLog(LogConfig(stdout=False, sinks=[sink], env={}, metrics=False))
+    )
+    app.add_route("/x", lambda request: {}, ["GET"])
+
+    class Untouchable(dict):
+        def get(self, key, default=None):
+            raise AssertionError(f"read {key}")
+
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    request = Request(
+        "GET",
+        "/x",
+        runtime="aws_lambda",
+        env=Untouchable(AWS_REGION="eu-west-1"),
+        headers=Headers({"x-amzn-trace-id": header}),
+    )
+    await app.handle(request)
+    assert sink.records[0]["TraceId"] == "5759e988bd862e3fe1be46a994272793"

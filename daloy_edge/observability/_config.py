@@ -1,0 +1,78 @@
+"""How requests are logged, traced and measured: :class:`LogConfig`."""
+
+from __future__ import annotations
+
+import os
+
+from daloy_edge._errors import ConfigError
+from daloy_edge._record import field, record
+from daloy_edge.observability._record import severity_name
+from daloy_edge.observability._trace import id_bytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from daloy_edge.observability._sinks import Sink
+    from daloy_edge.types import RandomBytes
+
+__all__ = ["LogConfig"]
+
+
+@record(frozen=True, kw_only=True)
+class LogConfig:
+    """How requests are logged, traced and measured.
+
+    ``level`` filters records below it (request lines are INFO, WARN for 4xx, ERROR for
+    5xx). ``stdout`` writes lines to standard output; ``sinks`` get every record too.
+    ``redact_keys`` adds secret-shaped key fragments. ``log_headers`` adds the request
+    and response headers, redacted. ``spans`` adds a span record per request.
+    ``metrics`` adds EMF metrics (None: only on AWS Lambda): to the stdout request line,
+    or as lines of their own to ``metrics_sinks`` when given (or to stdout when the
+    request line is not written there). ``otel`` exports spans through the
+    OpenTelemetry SDK (None: when one is configured). ``random_bytes`` makes trace and
+    span ids.
+    """
+
+    service_name: str | None = None
+    level: str = "INFO"
+    stdout: bool = True
+    sinks: Sequence[Sink] = ()
+    redact_keys: Sequence[str] = ()
+    log_headers: bool = False
+    spans: bool = False
+    metrics: bool | None = None
+    metrics_namespace: str = "daloy-edge"
+    metrics_sinks: Sequence[Sink] | None = None
+    otel: bool | None = None
+    tracer_provider: object | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    random_bytes: RandomBytes = id_bytes
+
+    def __post_init__(self) -> None:
+        try:
+            severity_name(self.level)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if not self.metrics_namespace:
+            raise ConfigError("metrics_namespace must not be empty")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **overrides: object) -> LogConfig:
+        """Read ``DALOY_LOG_LEVEL``, ``DALOY_LOG_REDACT_KEYS`` (comma-separated),
+        ``DALOY_LOG_SPANS`` and ``DALOY_LOG_HEADERS`` (``1``) from ``env``; keyword
+        arguments win."""
+        values: dict[str, object] = {"env": env}
+        if env.get("DALOY_LOG_LEVEL"):
+            values["level"] = env["DALOY_LOG_LEVEL"]
+        extra = env.get("DALOY_LOG_REDACT_KEYS", "")
+        if extra.strip():
+            values["redact_keys"] = tuple(k.strip() for k in extra.split(",") if k.strip())
+        for variable, option in (
+            ("DALOY_LOG_SPANS", "spans"),
+            ("DALOY_LOG_HEADERS", "log_headers"),
+        ):
+            if env.get(variable, "").lower() in ("1", "true", "yes"):
+                values[option] = True
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
