@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 from daloy_edge._errors import ConfigError
-from daloy_edge._netaddr import (
-    ForwardingHeader,
-    NetworkSet,
-    forwarded_for,
-    resolve_client,
-    x_forwarded_for,
-)
+from daloy_edge._netaddr import NetworkSet, forwarded_for, resolve_client, x_forwarded_for
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from daloy_edge._netaddr import ForwardingHeader
     from daloy_edge.types import CallNext
 
 
@@ -41,8 +36,7 @@ class TrustedProxiesConfig:
     def __post_init__(self) -> None:
         if isinstance(self.proxies, str):
             raise ConfigError("proxies must be a tuple of CIDRs, not one string")
-        networks = NetworkSet(self.proxies)
-        if any(network.prefixlen == 0 for network in networks.networks):
+        if 0 in NetworkSet(self.proxies).prefixlens:
             raise ConfigError("trusting every address (/0) lets any client spoof its address")
         if self.header not in ("x-forwarded-for", "forwarded"):
             raise ConfigError("header must be 'x-forwarded-for' or 'forwarded'")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-from typing import Literal
 
 from daloy_edge._errors import ConfigError
 from daloy_edge._paths import check_header_value
@@ -21,6 +20,8 @@ from daloy_edge._response import Response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Literal
+
     from daloy_edge.types import CallNext, RandomBytes
 
 
