@@ -36,23 +36,21 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
+# Every acceptable octet spelling: 1-3 ASCII digits, no leading zero, at most 255.
+_OCTETS = {str(number): number for number in range(256)}
+
+
 def _v4(text: str) -> int | None:
     """``IPv4Address``'s rules: four decimal octets of 1-3 ASCII digits, at most 255, no
     leading zeros."""
     octets = text.split(".")
     if len(octets) != 4:
         return None
-    value = 0
-    for octet in octets:
-        if not (octet.isascii() and octet.isdigit()) or len(octet) > 3:
-            return None
-        if octet[0] == "0" and octet != "0":
-            return None
-        number = int(octet)
-        if number > 255:
-            return None
-        value = value << 8 | number
-    return value
+    table = _OCTETS
+    a, b, c, d = octets
+    if a in table and b in table and c in table and d in table:
+        return table[a] << 24 | table[b] << 16 | table[c] << 8 | table[d]
+    return None
 
 
 def _v6(text: str) -> int | None:
