@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NetworkSet",
+    "canonical_ip",
     "format_ip",
     "forwarded_for",
     "is_loopback_host",
@@ -185,6 +186,12 @@ def format_ip(address: Address) -> str:
     from ipaddress import IPv6Address
 
     return str(IPv6Address(value))
+
+
+def canonical_ip(text: str | None) -> str | None:
+    """``text`` as :func:`parse_ip` reads it, in canonical form; ``None`` if not an address."""
+    address = parse_ip(text)
+    return None if address is None else format_ip(address)
 
 
 def is_loopback_host(host: str | None) -> bool:

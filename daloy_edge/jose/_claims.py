@@ -52,6 +52,9 @@ class ClaimsPolicy:
 
 def _number(claims: Mapping[str, JSON], name: str) -> float | None:
     value = claims.get(name)
+    kind = type(value)
+    if kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]
     if value is None:
         if name in claims:
             raise InvalidToken(f"{name} is null")

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from daloy_edge._errors import ConfigError
-from daloy_edge._netaddr import NetworkSet, forwarded_for, resolve_client, x_forwarded_for
+from daloy_edge._netaddr import (
+    NetworkSet,
+    canonical_ip,
+    forwarded_for,
+    resolve_client,
+    x_forwarded_for,
+)
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
@@ -63,10 +69,11 @@ class TrustedProxies:
 
     def resolve(self, request: Request) -> str | None:
         """The client address for ``request``."""
-        hops: list[str] = []
-        if self._trusted:
-            values = request.headers.get_all(self._header)
-            hops = forwarded_for(values) if self._forwarded else x_forwarded_for(values)
+        if not self._trusted:
+            # No proxy is believed: the socket peer is the client, whatever headers say.
+            return canonical_ip(request.client)
+        values = request.headers.get_all(self._header)
+        hops = forwarded_for(values) if self._forwarded else x_forwarded_for(values)
         return resolve_client(request.client, hops, self._trusted, max_hops=self._max_hops)
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:

@@ -15,7 +15,6 @@ from daloy_edge.middleware._origins import normalize_origin
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from daloy_edge._headers import Headers
     from daloy_edge.types import CallNext
 
 
@@ -126,22 +125,19 @@ class CORS:
 
     def _mark(self, response: Response, origin: str, *, expose: bool = False) -> None:
         headers = response.headers
-        allow = "*" if self._any else origin.lower()
+        marks = [("access-control-allow-origin", "*" if self._any else origin.lower())]
+        if self._credentials:
+            marks.append(("access-control-allow-credentials", "true"))
+        if expose and self._expose is not None:
+            marks.append(("access-control-expose-headers", self._expose))
         present = {name for name, _ in headers.items()}
         headers.add("vary", "Origin")
-        self._put(headers, present, "access-control-allow-origin", allow)
-        if self._credentials:
-            self._put(headers, present, "access-control-allow-credentials", "true")
-        if expose and self._expose is not None:
-            self._put(headers, present, "access-control-expose-headers", self._expose)
-
-    @staticmethod
-    def _put(headers: Headers, present: set[str], name: str, value: str) -> None:
-        # Replaces what a handler set; a name the response lacks is simply appended.
-        if name in present:
-            headers[name] = value
-        else:
-            headers.add(name, value)
+        for name, value in marks:
+            # Replaces what a handler set; a name the response lacks is simply appended.
+            if name in present:
+                headers[name] = value
+            else:
+                headers.add(name, value)
 
     def _answer_preflight(self, request: Request, origin: str | None) -> Response:
         if origin is None or not self.allowed(origin):
