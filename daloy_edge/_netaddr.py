@@ -121,9 +121,9 @@ def _v4_prefix(text: str) -> int | None:
     return netmask if netmask is not None else _prefix_from_mask(mask ^ _V4_ONES, 32)
 
 
-def _network(cidr: str) -> tuple[int, int, int]:
-    """``(version, network, prefix length)`` as ``ip_network(cidr.strip(), strict=True)``
-    reads it, an IPv4-mapped network of /96 or longer turned into IPv4."""
+def _network(cidr: str, strict: bool = True) -> tuple[int, int, int]:
+    """``(version, network, prefix length)`` as ``ip_network(cidr.strip(), strict)`` reads
+    it, an IPv4-mapped network of /96 or longer turned into IPv4."""
     text = cidr.strip()
     address, slash, mask = text.partition("/")
     parsed: tuple[int, int, int] | None = None
@@ -137,12 +137,17 @@ def _network(cidr: str) -> tuple[int, int, int]:
             valid = not slash or (mask.isascii() and mask.isdigit() and int(mask) <= 128)
             if value is not None and valid:
                 parsed = (6, value, int(mask) if slash else 128)
-    if parsed is None or parsed[1] & ((_V4_ONES if parsed[0] == 4 else _V6_ONES) >> parsed[2]):
-        raise ConfigError(f"{cidr!r} is not a network (host bits must be zero)")
+    if parsed is None:
+        raise ConfigError(f"{cidr!r} is not a network")
     version, value, prefix = parsed
+    host = (_V4_ONES if version == 4 else _V6_ONES) >> prefix
+    if value & host:
+        if strict:
+            raise ConfigError(f"{cidr!r} is not a network (host bits must be zero)")
+        value &= ~host
     if version == 6 and value >> 32 == 0xFFFF and prefix >= 96:
         return 4, value & _V4_ONES, prefix - 96
-    return parsed
+    return version, value, prefix
 
 
 def parse_ip(text: str | None) -> Address | None:
@@ -211,7 +216,8 @@ def is_loopback_host(host: str | None) -> bool:
 class NetworkSet:
     """A set of IPv4/IPv6 networks (CIDRs or single addresses); ``address in networks``.
 
-    Every CIDR is checked when the set is built (host bits must be zero).
+    Every CIDR is checked when the set is built; host bits must be zero unless
+    ``strict=False``, which clears them (``10.1.2.3/8`` is ``10.0.0.0/8``).
 
     >>> "10.1.2.3" in NetworkSet(["10.0.0.0/8"])
     True
@@ -219,12 +225,12 @@ class NetworkSet:
 
     __slots__ = ("_v4", "_v6", "prefixlens")
 
-    def __init__(self, cidrs: Iterable[str]) -> None:
+    def __init__(self, cidrs: Iterable[str], *, strict: bool = True) -> None:
         v4: list[tuple[int, int]] = []
         v6: list[tuple[int, int]] = []
         prefixlens: list[int] = []
         for cidr in cidrs:
-            version, network, prefix = _network(cidr)
+            version, network, prefix = _network(cidr, strict)
             ones = _V4_ONES if version == 4 else _V6_ONES
             (v4 if version == 4 else v6).append((network, ones ^ (ones >> prefix)))
             prefixlens.append(prefix)
