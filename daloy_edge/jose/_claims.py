@@ -52,9 +52,10 @@ class ClaimsPolicy:
 
 def _number(claims: Mapping[str, JSON], name: str) -> float | None:
     value = claims.get(name)
-    kind = type(value)
-    if kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
-        return float(value)  # type: ignore[arg-type]
+    if type(value) is int:
+        return float(value)
+    if type(value) is float and math.isfinite(value):
+        return value
     if value is None:
         if name in claims:
             raise InvalidToken(f"{name} is null")
