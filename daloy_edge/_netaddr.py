@@ -1,16 +1,29 @@
-"""Client addresses: parsing, CIDR sets and resolution through trusted proxies (pure)."""
+"""Client addresses: parsing, CIDR sets and resolution through trusted proxies (pure).
+
+Addresses and networks are parsed here with exactly the rules of :mod:`ipaddress`
+(``tests/core/test_netaddr.py`` holds the two to the same answers) into
+``(version, integer)`` pairs, so a membership test is a mask and a compare, and building
+an allow-list or serving a request loads nothing. ``ipaddress`` is imported only to
+write out an IPv6 address in its canonical form.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from typing import Literal, TypeAlias
-
 from daloy_edge._errors import ConfigError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Literal, TypeAlias
+
+    Address: TypeAlias = tuple[int, int]
+    """``(4, value)`` or ``(6, value)``; IPv4-mapped IPv6 is always ``(4, value)``."""
+    ForwardingHeader: TypeAlias = Literal["x-forwarded-for", "forwarded"]
+
 __all__ = [
-    "IPAddress",
     "NetworkSet",
+    "canonical_ip",
+    "format_ip",
     "forwarded_for",
     "is_loopback_host",
     "parse_ip",
@@ -18,30 +31,131 @@ __all__ = [
     "x_forwarded_for",
 ]
 
-IPAddress: TypeAlias = IPv4Address | IPv6Address
-ForwardingHeader: TypeAlias = Literal["x-forwarded-for", "forwarded"]
-
-
+_V4_ONES = (1 << 32) - 1
+_V6_ONES = (1 << 128) - 1
+_HEX = frozenset("0123456789abcdefABCDEF")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
-def is_loopback_host(host: str | None) -> bool:
-    """True for a URL host on this machine (``localhost``, 127.0.0.0/8, ``::1``): plain
-    HTTP to it never leaves the machine, so nothing on a network path can tamper with it."""
-    if not host:
-        return False
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    address = parse_ip(host.strip("[]"))
-    return address is not None and address.is_loopback
+# Every acceptable octet spelling: 1-3 ASCII digits, no leading zero, at most 255.
+_OCTETS = {str(number): number for number in range(256)}
 
 
-def parse_ip(text: str | None) -> IPAddress | None:
+def _v4(text: str) -> int | None:
+    """``IPv4Address``'s rules: four decimal octets of 1-3 ASCII digits, at most 255, no
+    leading zeros."""
+    octets = text.split(".")
+    if len(octets) != 4:
+        return None
+    table = _OCTETS
+    a, b, c, d = octets
+    if a in table and b in table and c in table and d in table:
+        return table[a] << 24 | table[b] << 16 | table[c] << 8 | table[d]
+    return None
+
+
+def _v6(text: str) -> int | None:
+    """``IPv6Address``'s rules: at most one ``::``, hextets of 1-4 hex digits, an optional
+    dotted IPv4 tail and an optional non-empty ``%scope`` (dropped)."""
+    if "/" in text:
+        return None
+    text, percent, scope = text.partition("%")
+    if percent and (not scope or "%" in scope):
+        return None
+    parts = text.split(":")
+    if len(parts) < 3:
+        return None
+    if "." in parts[-1]:
+        tail = _v4(parts.pop())
+        if tail is None:
+            return None
+        parts += (f"{tail >> 16:x}", f"{tail & 0xFFFF:x}")
+    if len(parts) > 9:
+        return None
+    skip = None
+    for index in range(1, len(parts) - 1):
+        if not parts[index]:
+            if skip is not None:
+                return None
+            skip = index
+    if skip is None:
+        if len(parts) != 8 or not parts[0] or not parts[-1]:
+            return None
+        hextets = parts
+    else:
+        high, low = skip, len(parts) - skip - 1
+        if not parts[0]:
+            high -= 1
+            if high:
+                return None
+        if not parts[-1]:
+            low -= 1
+            if low:
+                return None
+        if high + low > 7:
+            return None
+        hextets = [*parts[:high], *["0"] * (8 - high - low), *parts[len(parts) - low :]]
+    value = 0
+    for hextet in hextets:
+        if not hextet or len(hextet) > 4 or not _HEX.issuperset(hextet):
+            return None
+        value = value << 16 | int(hextet, 16)
+    return value
+
+
+def _prefix_from_mask(value: int, bits: int) -> int | None:
+    """The prefix length of a netmask (ones, then zeros), or None."""
+    zeros = (value & -value).bit_length() - 1 if value else bits
+    prefix = bits - zeros
+    return prefix if value >> zeros == (1 << prefix) - 1 else None
+
+
+def _v4_prefix(text: str) -> int | None:
+    """``IPv4Network``'s mask rules: a decimal prefix, a netmask or a hostmask."""
+    if text.isascii() and text.isdigit():
+        return int(text) if int(text) <= 32 else None
+    mask = _v4(text)
+    if mask is None:
+        return None
+    netmask = _prefix_from_mask(mask, 32)
+    return netmask if netmask is not None else _prefix_from_mask(mask ^ _V4_ONES, 32)
+
+
+def _network(cidr: str, strict: bool = True) -> tuple[int, int, int]:
+    """``(version, network, prefix length)`` as ``ip_network(cidr.strip(), strict)`` reads
+    it, an IPv4-mapped network of /96 or longer turned into IPv4."""
+    text = cidr.strip()
+    address, slash, mask = text.partition("/")
+    parsed: tuple[int, int, int] | None = None
+    if "/" not in mask:
+        value = _v4(address)
+        prefix = None if value is None else _v4_prefix(mask) if slash else 32
+        if value is not None and prefix is not None:
+            parsed = (4, value, prefix)
+        else:
+            value = _v6(address)
+            valid = not slash or (mask.isascii() and mask.isdigit() and int(mask) <= 128)
+            if value is not None and valid:
+                parsed = (6, value, int(mask) if slash else 128)
+    if parsed is None:
+        raise ConfigError(f"{cidr!r} is not a network")
+    version, value, prefix = parsed
+    host = (_V4_ONES if version == 4 else _V6_ONES) >> prefix
+    if value & host:
+        if strict:
+            raise ConfigError(f"{cidr!r} is not a network (host bits must be zero)")
+        value &= ~host
+    if version == 6 and value >> 32 == 0xFFFF and prefix >= 96:
+        return 4, value & _V4_ONES, prefix - 96
+    return version, value, prefix
+
+
+def parse_ip(text: str | None) -> Address | None:
     """An address from ``text`` (brackets, ``:port`` and ``%zone`` removed; IPv4-mapped
     IPv6 turned into IPv4), or ``None`` when it is not an address.
 
     >>> parse_ip("[::ffff:10.0.0.1]:443")
-    IPv4Address('10.0.0.1')
+    (4, 167772161)
     """
     if not text:
         return None
@@ -53,62 +167,91 @@ def parse_ip(text: str | None) -> IPAddress | None:
     elif value.count(":") == 1:
         value = value.partition(":")[0]
     value = value.partition("%")[0]
-    try:
-        address = ip_address(value)
-    except ValueError:
+    number = _v4(value)
+    if number is not None:
+        return 4, number
+    number = _v6(value)
+    if number is None:
         return None
-    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    if number >> 32 == 0xFFFF:
+        return 4, number & _V4_ONES
+    return 6, number
+
+
+def format_ip(address: Address) -> str:
+    """The canonical text of ``address`` (what ``str(ipaddress.ip_address(...))`` gives).
+
+    >>> format_ip((4, 167772161))
+    '10.0.0.1'
+    """
+    version, value = address
+    if version == 4:
+        return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+    # Compressing IPv6 text is ipaddress's job; only requests from IPv6 clients get here.
+    from ipaddress import IPv6Address
+
+    return str(IPv6Address(value))
+
+
+def canonical_ip(text: str | None) -> str | None:
+    """``text`` as :func:`parse_ip` reads it, in canonical form; ``None`` if not an address."""
+    address = parse_ip(text)
+    return None if address is None else format_ip(address)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for a URL host on this machine (``localhost``, 127.0.0.0/8, ``::1``): plain
+    HTTP to it never leaves the machine, so nothing on a network path can tamper with it."""
+    if not host:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    address = parse_ip(host.strip("[]"))
+    if address is None:
+        return False
+    version, value = address
+    return value >> 24 == 127 if version == 4 else value == 1
 
 
 class NetworkSet:
     """A set of IPv4/IPv6 networks (CIDRs or single addresses); ``address in networks``.
 
+    Every CIDR is checked when the set is built; host bits must be zero unless
+    ``strict=False``, which clears them (``10.1.2.3/8`` is ``10.0.0.0/8``).
+
     >>> "10.1.2.3" in NetworkSet(["10.0.0.0/8"])
     True
     """
 
-    __slots__ = ("_v4", "_v6")
+    __slots__ = ("_v4", "_v6", "prefixlens")
 
-    def __init__(self, cidrs: Iterable[str]) -> None:
-        self._v4: list[IPv4Network] = []
-        self._v6: list[IPv6Network] = []
+    def __init__(self, cidrs: Iterable[str], *, strict: bool = True) -> None:
+        v4: list[tuple[int, int]] = []
+        v6: list[tuple[int, int]] = []
+        prefixlens: list[int] = []
         for cidr in cidrs:
-            network = _network(cidr)
-            if isinstance(network, IPv4Network):
-                self._v4.append(network)
-            else:
-                self._v6.append(network)
-
-    @property
-    def networks(self) -> list[IPv4Network | IPv6Network]:
-        """Every network in the set."""
-        return [*self._v4, *self._v6]
+            version, network, prefix = _network(cidr, strict)
+            ones = _V4_ONES if version == 4 else _V6_ONES
+            (v4 if version == 4 else v6).append((network, ones ^ (ones >> prefix)))
+            prefixlens.append(prefix)
+        self._v4 = tuple(v4)
+        self._v6 = tuple(v6)
+        self.prefixlens = tuple(prefixlens)
+        """The prefix length of every network, in the order given."""
 
     def __contains__(self, address: object) -> bool:
         if isinstance(address, str):
             address = parse_ip(address)
-        if isinstance(address, IPv4Address):
-            return any(address in network for network in self._v4)
-        if isinstance(address, IPv6Address):
-            return any(address in network for network in self._v6)
+        if not isinstance(address, tuple):
+            return False
+        version, value = address
+        for network, mask in self._v4 if version == 4 else self._v6:
+            if value & mask == network:
+                return True
         return False
 
     def __bool__(self) -> bool:
         return bool(self._v4 or self._v6)
-
-
-def _network(cidr: str) -> IPv4Network | IPv6Network:
-    try:
-        network = ip_network(cidr.strip(), strict=True)
-    except ValueError:
-        raise ConfigError(f"{cidr!r} is not a network (host bits must be zero)") from None
-    if isinstance(network, IPv6Network):
-        mapped = network.network_address.ipv4_mapped
-        if mapped is not None and network.prefixlen >= 96:
-            return IPv4Network(f"{mapped}/{network.prefixlen - 96}")
-    return network
 
 
 def x_forwarded_for(values: Sequence[str]) -> list[str]:
@@ -169,7 +312,7 @@ def resolve_client(
     if current is None:
         return None
     if current not in trusted:
-        return str(current)
+        return format_ip(current)
     for index, hop in enumerate(reversed(hops)):
         if index >= max_hops:
             return None
@@ -177,6 +320,6 @@ def resolve_client(
         if address is None:
             return None
         if address not in trusted:
-            return str(address)
+            return format_ip(address)
         current = address
-    return str(current)
+    return format_ip(current)

@@ -52,6 +52,10 @@ class ClaimsPolicy:
 
 def _number(claims: Mapping[str, JSON], name: str) -> float | None:
     value = claims.get(name)
+    if type(value) is int:
+        return float(value)
+    if type(value) is float and math.isfinite(value):
+        return value
     if value is None:
         if name in claims:
             raise InvalidToken(f"{name} is null")

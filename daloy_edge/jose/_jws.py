@@ -14,6 +14,8 @@ from daloy_edge.jose._jwk import MAX_KID_LENGTH
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from daloy_edge.types import JSON
 
 
@@ -67,9 +69,21 @@ def _constant(name: str) -> JSON:
 _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant)
 
 
+_SCAN: Callable[[str, int], tuple[JSON, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
 def _parse(raw: bytes) -> JSON:
     text = raw.decode("utf-8")
-    value: JSON = _DECODER.decode(text)
+    # The scanner alone when it reads the whole text (a compact JSON object, as issuers
+    # write them); the full decoder, which allows surrounding whitespace and words every
+    # error, otherwise.
+    value: JSON
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        end = -1
+    if end != len(text):
+        value = _DECODER.decode(text)
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
         value = parse_json(raw)
     return value

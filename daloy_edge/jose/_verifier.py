@@ -30,6 +30,9 @@ __all__ = ["JWTVerifier", "KeySource", "VerifiedToken", "check_algorithms"]
 
 _CACHE_LIMIT = 256
 _HeaderEntry = tuple["Mapping[str, JSON]", Algorithm, str]
+# A token whose signature verified: its header entry, the key that verified it and its
+# payload segment.
+_SignedEntry = tuple[_HeaderEntry, JWK, str]
 
 
 class KeySource(Protocol):
@@ -60,6 +63,16 @@ class JWTVerifier:
     checked against an RSA or EC key (the key-confusion attack), because a key only
     verifies the algorithms of its own type.
 
+    A client sends the same token with many requests, so the outcome of the signature
+    check is remembered for the exact token string (up to 256 tokens): a repeat is
+    recognised only by equality of the whole string, header, payload and signature
+    alike, and only while the key source still returns the very key object that
+    verified it (a JWKS refresh or rotation makes new objects, so the check runs again).
+    Only a valid signature is remembered, and only for a token whose claims passed.
+    Everything else runs on every request: the payload is decoded afresh (each request
+    gets its own claims) and the claims, ``exp`` and ``nbf`` included, are checked
+    against the clock.
+
     >>> from daloy_edge.jose import JWKSet, ClaimsPolicy
     >>> keys = JWKSet.symmetric({"k1": "s" * 32})
     >>> verifier = JWTVerifier(keys=keys, algorithms=["HS256"], allow_symmetric=True,
@@ -76,6 +89,7 @@ class JWTVerifier:
         "_max_bytes",
         "_policy",
         "_prepared",
+        "_signed",
         "_typ",
     )
 
@@ -104,13 +118,21 @@ class JWTVerifier:
         self._typ = None if typ is None else frozenset(_norm_typ(t) for t in typ)
         self._prepared: dict[tuple[str, str], tuple[JWK, object]] = {}
         self._headers: dict[str, _HeaderEntry] = {}
+        self._signed: dict[str, _SignedEntry] = {}
 
     async def verify(self, token: str) -> VerifiedToken:
         """Verify ``token``; raises :class:`~daloy_edge.jose.InvalidToken` with a reason."""
+        signed = self._signed.get(token)
+        if signed is not None:
+            entry, signer, payload_b64 = signed
+            if await self._keys.get_key(entry[2]) is signer:
+                return self._accept(entry[0], payload_b64)
+            self._signed.pop(token, None)
         header_b64, payload_b64, signing_input, signature = split_compact(
             token, max_bytes=self._max_bytes
         )
-        header, spec, kid = self._header(header_b64)
+        entry = self._header(header_b64)
+        header, spec, kid = entry
         key = await self._keys.get_key(kid)
         if key is None:
             raise InvalidToken("unknown kid")
@@ -125,6 +147,13 @@ class JWTVerifier:
             prepared = await self._prepare(key, spec.name)
         if not await self._backend.verify(spec.name, prepared, signing_input, signature):
             raise InvalidToken("bad signature")
+        verified = self._accept(header, payload_b64)
+        if len(self._signed) >= _CACHE_LIMIT:
+            self._signed.clear()
+        self._signed[token] = (entry, key, payload_b64)
+        return verified
+
+    def _accept(self, header: Mapping[str, JSON], payload_b64: str) -> VerifiedToken:
         claims = decode_json_segment(payload_b64, "payload")
         validate_claims(claims, self._policy, self._clock(), audiences=self._audiences)
         return VerifiedToken(header, claims)

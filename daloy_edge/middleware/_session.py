@@ -25,19 +25,19 @@ class Session(MutableMapping[str, "JSON"]):
     the cookie is deleted.
     """
 
-    __slots__ = ("_data", "_new_id", "_now", "created", "id", "modified", "pinned")
+    __slots__ = ("_data", "_id", "_new_id", "_now", "created", "modified", "pinned")
 
     def __init__(
         self,
         data: dict[str, JSON],
         *,
-        session_id: str,
+        session_id: str | None,
         created: int,
         new_id: Callable[[], str],
         now: Callable[[], int],
     ) -> None:
         self._data = data
-        self.id = session_id
+        self._id = session_id
         self.created = created
         self.modified = False
         self.pinned = False
@@ -46,8 +46,17 @@ class Session(MutableMapping[str, "JSON"]):
 
     @classmethod
     def fresh(cls, new_id: Callable[[], str], now: Callable[[], int]) -> Session:
-        """A new, empty session with a new identity."""
-        return cls({}, session_id=new_id(), created=now(), new_id=new_id, now=now)
+        """A new, empty session with a new identity (drawn when first needed: most
+        requests without a session cookie never use theirs)."""
+        return cls({}, session_id=None, created=now(), new_id=new_id, now=now)
+
+    @property
+    def id(self) -> str:
+        """The session's identity: 128 random bits, URL-safe."""
+        session_id = self._id
+        if session_id is None:
+            session_id = self._id = self._new_id()
+        return session_id
 
     def __getitem__(self, key: str) -> JSON:
         return self._data[key]
@@ -80,7 +89,7 @@ class Session(MutableMapping[str, "JSON"]):
 
         Tokens bound to the old identity, CSRF tokens above all, stop verifying.
         """
-        self.id = self._new_id()
+        self._id = self._new_id()
         self.created = self._now()
         self.modified = True
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from daloy_edge._errors import ConfigError
 from daloy_edge._netaddr import (
-    ForwardingHeader,
     NetworkSet,
+    canonical_ip,
     forwarded_for,
     resolve_client,
     x_forwarded_for,
@@ -16,6 +16,7 @@ from daloy_edge._response import Response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from daloy_edge._netaddr import ForwardingHeader
     from daloy_edge.types import CallNext
 
 
@@ -41,8 +42,7 @@ class TrustedProxiesConfig:
     def __post_init__(self) -> None:
         if isinstance(self.proxies, str):
             raise ConfigError("proxies must be a tuple of CIDRs, not one string")
-        networks = NetworkSet(self.proxies)
-        if any(network.prefixlen == 0 for network in networks.networks):
+        if 0 in NetworkSet(self.proxies).prefixlens:
             raise ConfigError("trusting every address (/0) lets any client spoof its address")
         if self.header not in ("x-forwarded-for", "forwarded"):
             raise ConfigError("header must be 'x-forwarded-for' or 'forwarded'")
@@ -69,10 +69,11 @@ class TrustedProxies:
 
     def resolve(self, request: Request) -> str | None:
         """The client address for ``request``."""
-        hops: list[str] = []
-        if self._trusted:
-            values = request.headers.get_all(self._header)
-            hops = forwarded_for(values) if self._forwarded else x_forwarded_for(values)
+        if not self._trusted:
+            # No proxy is believed: the socket peer is the client, whatever headers say.
+            return canonical_ip(request.client)
+        values = request.headers.get_all(self._header)
+        hops = forwarded_for(values) if self._forwarded else x_forwarded_for(values)
         return resolve_client(request.client, hops, self._trusted, max_hops=self._max_hops)
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:

@@ -111,7 +111,7 @@ class Compression:
     not compress. Eligible responses always get ``Vary: Accept-Encoding``.
     """
 
-    __slots__ = ("_encoders", "_offered", "config")
+    __slots__ = ("_encoders", "_minimum", "_offered", "config")
 
     def __init__(self, config: CompressionConfig | None = None) -> None:
         self.config = config = config or CompressionConfig()
@@ -121,12 +121,13 @@ class Compression:
         encoders["gzip"] = _gzip_encoder(config.gzip_level)
         self._encoders = encoders
         self._offered = tuple(encoders)
+        self._minimum = config.minimum_size
 
     def _eligible(self, response: Response) -> bool:
-        headers = response.headers
-        if response.stream is not None or "content-encoding" in headers:
+        if response.stream is not None or len(response.body) < self._minimum:
             return False
-        if len(response.body) < self.config.minimum_size:
+        headers = response.headers
+        if "content-encoding" in headers:
             return False
         media = (headers.get("content-type") or "").lower()
         if not media.startswith(_COMPRESSIBLE):

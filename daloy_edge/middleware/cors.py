@@ -88,7 +88,9 @@ class CORS:
 
     __slots__ = (
         "_any",
+        "_credentials",
         "_exact",
+        "_expose",
         "_methods",
         "_patterns",
         "_preflight",
@@ -108,22 +110,34 @@ class CORS:
             ("access-control-allow-headers", ", ".join(h.lower() for h in config.allow_headers)),
             ("access-control-max-age", str(config.max_age)),
         ]
+        self._credentials = config.allow_credentials
+        self._expose = ", ".join(config.expose_headers) or None
 
     def allowed(self, origin: str) -> bool:
         """True when ``origin`` may read responses."""
-        if self._any:
+        # A configured origin exactly as configured is its own normal form.
+        if self._any or origin in self._exact:
             return True
         normalized = normalize_origin(origin)
         if normalized is None or normalized != origin.lower():
             return False
         return normalized in self._exact or any(p.match(normalized) for p in self._patterns)
 
-    def _mark(self, response: Response, origin: str) -> None:
+    def _mark(self, response: Response, origin: str, *, expose: bool = False) -> None:
         headers = response.headers
+        marks = [("access-control-allow-origin", "*" if self._any else origin.lower())]
+        if self._credentials:
+            marks.append(("access-control-allow-credentials", "true"))
+        if expose and self._expose is not None:
+            marks.append(("access-control-expose-headers", self._expose))
+        present = {name for name, _ in headers.items()}
         headers.add("vary", "Origin")
-        headers["access-control-allow-origin"] = "*" if self._any else origin.lower()
-        if self.config.allow_credentials:
-            headers["access-control-allow-credentials"] = "true"
+        for name, value in marks:
+            # Replaces what a handler set; a name the response lacks is simply appended.
+            if name in present:
+                headers[name] = value
+            else:
+                headers.add(name, value)
 
     def _answer_preflight(self, request: Request, origin: str | None) -> Response:
         if origin is None or not self.allowed(origin):
@@ -142,14 +156,8 @@ class CORS:
         if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
             return self._answer_preflight(request, origin)
         response = await call_next(request)
-        if origin is None:
-            response.headers.add("vary", "Origin")
-        elif self.allowed(origin):
-            self._mark(response, origin)
-            if self.config.expose_headers:
-                response.headers["access-control-expose-headers"] = ", ".join(
-                    self.config.expose_headers
-                )
+        if origin is not None and self.allowed(origin):
+            self._mark(response, origin, expose=True)
         else:
             response.headers.add("vary", "Origin")
         return response

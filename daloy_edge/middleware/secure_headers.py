@@ -8,10 +8,9 @@ Handlers put ``request.csp_nonce`` on their ``<script nonce="...">`` tags.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import os
 import re
-from typing import Literal
 
 from daloy_edge._errors import ConfigError
 from daloy_edge._paths import check_header_value
@@ -21,6 +20,8 @@ from daloy_edge._response import Response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Literal
+
     from daloy_edge.types import CallNext, RandomBytes
 
 
@@ -31,7 +32,8 @@ DEFAULT_PERMISSIONS_POLICY = (
     "microphone=(), payment=(), usb=()"
 )
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-_REMOVED = ("server", "x-powered-by")
+_REMOVED = frozenset({"server", "x-powered-by"})
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _NONCE = "{nonce}"
 _POLICY_NAME = re.compile(r"^[A-Za-z0-9\-#=_/@.%]+$")
 _REPORT_URL = re.compile(r"^(https?://[^\s;,\"]+|/[^\s;,\"]*)$")
@@ -145,7 +147,7 @@ class SecureHeaders:
     Security: put it outermost (first) so error and preflight responses get it too.
     """
 
-    __slots__ = ("_csp_head", "_csp_name", "_csp_tail", "_random", "_static", "config")
+    __slots__ = ("_csp", "_csp_head", "_csp_name", "_csp_tail", "_random", "_static", "config")
 
     def __init__(self, config: SecureHeadersConfig | None = None) -> None:
         self.config = config = config or SecureHeadersConfig()
@@ -158,6 +160,7 @@ class SecureHeaders:
             else "content-security-policy"
         )
         self._random = config.random_bytes
+        self._csp = config.csp
 
     def csp_for(self, nonce: str) -> str:
         """The CSP header value for ``nonce``."""
@@ -166,23 +169,26 @@ class SecureHeaders:
     def apply(self, response: Response, nonce: str | None) -> None:
         """Add the headers to ``response`` (the CSP only when it is HTML and has a nonce)."""
         headers = response.headers
-        for name in _REMOVED:
-            if name in headers:
+        present = {name for name, _ in headers.items()}
+        if not _REMOVED.isdisjoint(present):
+            for name in _REMOVED & present:
                 del headers[name]
         for name, value in self._static:
-            headers.setdefault(name, value)
-        if self.config.csp and nonce is not None:
-            media = (headers.get("content-type") or "").lower()
-            if media.startswith(_HTML_TYPES):
-                headers.setdefault(self._csp_name, self.csp_for(nonce))
+            if name not in present:
+                headers.add(name, value)
+        if nonce is not None and self._csp and self._csp_name not in present:
+            media = headers.get("content-type")
+            if media is not None and media.lower().startswith(_HTML_TYPES):
+                headers.add(self._csp_name, self._csp_head + nonce + self._csp_tail)
 
     def on_rejected(self, request: Request, response: Response) -> None:
         """Mark answers to requests refused before any middleware ran."""
         self.apply(response, None)
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        nonce = base64.urlsafe_b64encode(self._random(18)).decode("ascii")
-        request.csp_nonce = nonce
+        # 18 random bytes are 24 base64 characters without padding.
+        nonce = binascii.b2a_base64(self._random(18), newline=False).translate(_URLSAFE)
+        request.csp_nonce = text = nonce.decode("ascii")
         response = await call_next(request)
-        self.apply(response, nonce)
+        self.apply(response, text)
         return response

@@ -99,3 +99,23 @@ def test_issuer_comparison_is_exact():
 def test_invalid_policies_refuse_to_build(kwargs):
     with pytest.raises(ConfigError):
         ClaimsPolicy(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("exp", True, "not a number"),
+        ("exp", "9999999999", "not a number"),
+        ("exp", [NOW + 60], "not a number"),
+        ("nbf", float("nan"), "not finite"),
+        ("exp", float("inf"), "not finite"),
+        ("iat", float("-inf"), "not finite"),
+    ],
+)
+def test_time_claims_must_be_finite_numbers(name: str, value: object, reason: str):
+    with pytest.raises(InvalidToken, match=reason):
+        validate_claims(claims(**{name: value}), POLICY, NOW)
+
+
+def test_integer_and_float_time_claims_are_read_alike():
+    validate_claims(claims(exp=int(NOW) + 60, nbf=NOW - 1.5, iat=int(NOW)), POLICY, NOW)

@@ -8,10 +8,17 @@ import time
 import pytest
 
 from daloy_edge import ConfigError
-from daloy_edge.jose import JWKSClient, KeysUnavailable, cache_ttl
+from daloy_edge.jose import (
+    ClaimsPolicy,
+    InvalidToken,
+    JWKSClient,
+    JWTVerifier,
+    KeysUnavailable,
+    cache_ttl,
+)
 from daloy_edge.transport import HttpxTransport
 from tests.jose.jwks_server import FakeClock, JWKSServer
-from tests.jwtkit import ec_key, jwks, public_jwk, rsa_key
+from tests.jwtkit import AUDIENCE, ISSUER, NOW, ec_key, jwks, mint, public_jwk, rsa_key
 
 
 def key_a() -> dict[str, object]:
@@ -102,6 +109,20 @@ async def test_rotated_out_key_is_gone_after_the_next_refresh(client, server, cl
     clock.advance(301)
     assert await client.get_key("key-a") is None
     assert await client.get_key("key-b") is not None
+
+
+async def test_a_verified_token_is_refused_once_its_key_is_rotated_out(server, client, clock):
+    private = ec_key()
+    server.document = jwks(public_jwk(private, "key-a"))
+    policy = ClaimsPolicy(issuer=ISSUER, audience=AUDIENCE)
+    verifier = JWTVerifier(keys=client, algorithms=["ES256"], policy=policy, clock=lambda: NOW)
+    token = mint(private, "ES256", "key-a")
+    await verifier.verify(token)
+    await verifier.verify(token)
+    server.document = jwks(key_b())
+    clock.advance(301)
+    with pytest.raises(InvalidToken, match="unknown kid"):
+        await verifier.verify(token)
 
 
 async def test_unknown_kid_does_not_refetch_within_the_cooldown(client, server, clock):

@@ -17,6 +17,7 @@ from daloy_edge.jose import (
     check_header,
     parse_compact,
 )
+from daloy_edge.jose._jws import decode_json_segment
 from tests.jwtkit import AUDIENCE, ISSUER, NOW, assemble, claims, ec_key, jwks, mint, public_jwk
 
 
@@ -102,3 +103,34 @@ async def test_cached_header_still_checks_each_signature():
 async def test_typ_policy_applies_through_the_verifier():
     with pytest.raises(InvalidToken, match="typ"):
         await verifier(typ=["at+jwt"]).verify(mint(ec_key(), "ES256", "k"))
+
+
+def _segment(text: str) -> str:
+    return b64url_encode(text.encode())
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"alg":"RS256"}', ' {"alg": "RS256"} ', '\n{"alg":"RS256"}\t', '{ "alg" : "RS256" }'],
+)
+def test_segments_with_or_without_surrounding_whitespace_decode_alike(text: str):
+    assert decode_json_segment(_segment(text), "header") == {"alg": "RS256"}
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"alg":"RS256"}x', "malformed JSON"),
+        ('{"alg":"RS256"}{}', "malformed JSON"),
+        ('{"a":1,"a":2}', "duplicate object key"),
+        (' {"a":1,"a":2}', "duplicate object key"),
+        ('{"a":NaN}', "NaN is not JSON"),
+        ('{"__proto__":{}}', "prototype-pollution key"),
+        ('{"a":', "malformed JSON"),
+        ("", "malformed JSON"),
+        ("[1]", "not a JSON object"),
+    ],
+)
+def test_unacceptable_segments_are_refused_with_their_reason(text: str, reason: str):
+    with pytest.raises(InvalidToken, match=reason):
+        decode_json_segment(_segment(text), "payload")

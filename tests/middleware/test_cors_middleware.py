@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from daloy_edge import App, ConfigError
+from daloy_edge import App, ConfigError, Response
 from daloy_edge.middleware.cors import CORS, CORSConfig
 from daloy_edge.testing import TestClient
 
@@ -48,6 +48,28 @@ def test_allowed_origin_gets_exposed_headers():
     )
     assert response.headers["access-control-allow-origin"] == ORIGIN
     assert response.headers["access-control-expose-headers"] == "x-request-id"
+
+
+def test_cors_headers_a_handler_set_are_replaced_by_the_policy():
+    app = App(middleware=[CORS(CORSConfig(allow_origins=(ORIGIN,), allow_credentials=True))])
+
+    @app.get("/own")
+    async def own(request):
+        return Response.json(
+            {},
+            headers={"access-control-allow-origin": "*", "access-control-allow-credentials": "x"},
+        )
+
+    response = TestClient(app).get("/own", headers={"origin": ORIGIN})
+    assert response.headers.get_all("access-control-allow-origin") == [ORIGIN]
+    assert response.headers.get_all("access-control-allow-credentials") == ["true"]
+
+
+def test_allowed_origin_in_other_casing_is_answered_in_lower_case():
+    response = TestClient(make_app(allow_origins=(ORIGIN,))).get(
+        "/data", headers={"origin": ORIGIN.upper()}
+    )
+    assert response.headers["access-control-allow-origin"] == ORIGIN
 
 
 def test_credentials_flag_is_absent_unless_configured():

@@ -65,6 +65,38 @@ def test_reading_an_untouched_session_sets_no_cookie():
     assert "set-cookie" not in client.get("/get").headers
 
 
+def test_a_request_that_never_uses_its_session_draws_no_identity():
+    drawn: list[int] = []
+
+    def random_bytes(size: int) -> bytes:
+        drawn.append(size)
+        return bytes(size)
+
+    app = make_app(random_bytes=random_bytes)
+
+    @app.get("/plain")
+    async def plain(request):
+        return {"ok": True}
+
+    client = TestClient(app)
+    client.get("/plain")
+    assert drawn == []
+    first, second = client.get("/get").json()["id"], client.get("/get").json()["id"]
+    assert drawn == [16, 16]
+    assert first == second == "A" * 22
+
+
+def test_a_session_identity_once_drawn_stays_the_same():
+    app = make_app()
+
+    @app.get("/twice")
+    async def twice(request):
+        session = get_session(request)
+        return {"same": session.id == session.id}
+
+    assert TestClient(app).get("/twice").json() == {"same": True}
+
+
 def test_session_values_survive_the_round_trip():
     client = TestClient(make_app())
     client.get("/set?v=carol")

@@ -1,0 +1,128 @@
+"""JWTVerifier on repeated tokens: what the remembered signature check may and may not skip."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from daloy_edge.jose import (
+    JWK,
+    ClaimsPolicy,
+    InvalidToken,
+    JWKSet,
+    JWTVerifier,
+    PyJWTBackend,
+    VerifiedToken,
+)
+from tests.jwtkit import AUDIENCE, ISSUER, NOW, b64, claims, jwks, mint, public_jwk, rsa_key
+
+KID = "rsa-1"
+PRIVATE = rsa_key(KID)
+OTHER = rsa_key("rsa-2")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Keys:
+    """A key source whose set can be swapped, as a JWKS refresh does."""
+
+    def __init__(self, private: object) -> None:
+        self.use(private)
+
+    def use(self, private: object) -> None:
+        self.set = JWKSet.parse(jwks(public_jwk(private, KID)))
+
+    async def get_key(self, kid: str) -> JWK | None:
+        return self.set.get(kid)
+
+
+class CountingBackend(PyJWTBackend):
+    __slots__ = ("checks",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checks = 0
+
+    async def verify(self, alg: str, key: object, signing_input: bytes, signature: bytes) -> bool:
+        self.checks += 1
+        return await super().verify(alg, key, signing_input, signature)
+
+
+def make(keys: Keys, clock: Clock, backend: CountingBackend | None = None) -> JWTVerifier:
+    return JWTVerifier(
+        keys=keys,
+        algorithms=["RS256"],
+        policy=ClaimsPolicy(issuer=ISSUER, audience=AUDIENCE),
+        clock=clock,
+        backend=backend,
+    )
+
+
+def verify(verifier: JWTVerifier, token: str) -> VerifiedToken:
+    return asyncio.run(verifier.verify(token))
+
+
+def test_a_repeated_token_is_signature_checked_once():
+    backend = CountingBackend()
+    verifier = make(Keys(PRIVATE), Clock(), backend)
+    token = mint(PRIVATE, "RS256", KID)
+    for _ in range(3):
+        assert verify(verifier, token).claims["sub"] == "alice"
+    assert backend.checks == 1
+
+
+def test_a_repeated_token_is_refused_once_it_expires():
+    clock = Clock()
+    verifier = make(Keys(PRIVATE), clock)
+    token = mint(PRIVATE, "RS256", KID, claims(exp=int(NOW) + 60))
+    verify(verifier, token)
+    clock.now = NOW + 61 + 30
+    with pytest.raises(InvalidToken, match="expired"):
+        verify(verifier, token)
+
+
+def test_a_repeated_token_is_checked_again_after_the_key_is_replaced():
+    keys = Keys(PRIVATE)
+    verifier = make(keys, Clock())
+    token = mint(PRIVATE, "RS256", KID)
+    verify(verifier, token)
+    keys.use(OTHER)
+    with pytest.raises(InvalidToken, match="bad signature"):
+        verify(verifier, token)
+
+
+def test_a_token_that_differs_only_in_its_signature_is_checked():
+    verifier = make(Keys(PRIVATE), Clock())
+    token = mint(PRIVATE, "RS256", KID)
+    verify(verifier, token)
+    signing_input, _, _ = token.rpartition(".")
+    forged = f"{signing_input}.{b64(bytes(256))}"
+    with pytest.raises(InvalidToken, match="bad signature"):
+        verify(verifier, forged)
+
+
+def test_a_refused_token_is_not_remembered():
+    clock = Clock()
+    backend = CountingBackend()
+    verifier = make(Keys(PRIVATE), clock, backend)
+    token = mint(PRIVATE, "RS256", KID, claims(nbf=int(NOW) + 600))
+    with pytest.raises(InvalidToken):
+        verify(verifier, token)
+    clock.now = NOW + 600
+    verify(verifier, token)
+    assert backend.checks == 2
+
+
+def test_each_verification_gets_its_own_claims():
+    verifier = make(Keys(PRIVATE), Clock())
+    token = mint(PRIVATE, "RS256", KID, claims(scp=["reports:read"]))
+    first = verify(verifier, token).claims
+    first["scp"].append("admin")  # type: ignore[union-attr]
+    assert verify(verifier, token).claims["scp"] == ["reports:read"]
