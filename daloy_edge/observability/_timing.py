@@ -87,20 +87,15 @@ def trusted_clients(*cidrs: str) -> Callable[[Request], bool]:
 
     >>> show = trusted_clients("10.0.0.0/8")
     """
-    import ipaddress
+    from daloy_edge._netaddr import NetworkSet
 
     try:
-        networks = tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
+        networks = NetworkSet((c.strip() for c in cidrs if c.strip()), strict=False)
     except ValueError as exc:
         raise ConfigError(f"invalid CIDR for Server-Timing: {exc}") from None
 
     def allowed(request: Request) -> bool:
-        if not networks or not request.client_ip:
-            return False
-        try:
-            address = ipaddress.ip_address(request.client_ip)
-        except ValueError:
-            return False
-        return any(address in net for net in networks)
+        client = request.client_ip
+        return bool(client) and bool(networks) and client in networks
 
     return allowed

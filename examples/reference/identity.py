@@ -10,7 +10,6 @@ Anything missing leaves the area closed: ``/api/*`` and ``/admin/*`` answer 401.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from daloy_edge import (
     App,
@@ -88,7 +87,8 @@ class JWKSFile:
     """
 
     def __init__(self, path: str) -> None:
-        self._document = Path(path).read_bytes()
+        with open(path, "rb") as file:  # not pathlib: its imports cost a cold start
+            self._document = file.read()
         self._keys: JWKSet | None = None
 
     def keys(self) -> JWKSet:

@@ -42,6 +42,10 @@ DEFERRED = frozenset(
         "html",
         "unicodedata",
         "textwrap",
+        "pathlib",
+        "threading",
+        "base64",
+        "traceback",
         "email",
         "http",
         "cryptography",
@@ -117,7 +121,6 @@ def production_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
 
 
-@pytest.mark.xfail(reason="the cold path still loads deferred modules", strict=True)
 @pytest.mark.parametrize("configured", [False, True], ids=["unconfigured", "production"])
 def test_first_health_invocation_defers_heavy_modules(
     configured: bool, production_env: dict[str, str]
