@@ -133,20 +133,43 @@ def _check_order(all_fields: tuple[Field, ...], kw_only: bool, name: str) -> Non
         seen_default = seen_default or has_default
 
 
-def _methods(
-    cls: type, all_fields: tuple[Field, ...], frozen: bool, kw_only: bool
-) -> dict[str, Any]:
-    _check_order(all_fields, kw_only, cls.__name__)
+def _compile_init(
+    all_fields: tuple[Field, ...], frozen: bool, kw_only: bool, post: bool, qualname: str
+) -> Any:
     namespace: dict[str, Any] = {"_MISSING": MISSING, "_set": object.__setattr__}
     for f in all_fields:
         namespace[f"_default_{f.name}"] = f.default
         namespace[f"_factory_{f.name}"] = f.factory
-    post = hasattr(cls, "__post_init__")
     source = _init_source(all_fields, frozen, kw_only, post)
     # Only field names the class itself declares reach the source; no input does.
     exec(source, namespace)  # noqa: S102  # verify: allow unsafe-deserialization, bandit -- field names only
     init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__qualname__ = f"{qualname}.__init__"
+    return init
+
+
+def _lazy_init(cls: type, all_fields: tuple[Field, ...], frozen: bool, kw_only: bool) -> Any:
+    """An ``__init__`` that compiles the real one on the first instance and puts it in its
+    place: a record that is declared but never built (most configuration classes of a
+    feature an app does not use) costs no compilation at import."""
+    post = hasattr(cls, "__post_init__")
+    qualname = cls.__qualname__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        owner = next(k for k in type(self).__mro__ if k.__dict__.get("__init__") is __init__)
+        init = _compile_init(all_fields, frozen, kw_only, post, qualname)
+        owner.__init__ = init  # type: ignore[misc]
+        init(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{qualname}.__init__"
+    return __init__
+
+
+def _methods(
+    cls: type, all_fields: tuple[Field, ...], frozen: bool, kw_only: bool
+) -> dict[str, Any]:
+    _check_order(all_fields, kw_only, cls.__name__)
+    init = _lazy_init(cls, all_fields, frozen, kw_only)
     names = tuple(f.name for f in all_fields)
     shown = tuple(f.name for f in all_fields if f.repr)
 
@@ -205,7 +228,10 @@ def record(cls: type[T] | None = None, /, *, frozen: bool = False, kw_only: bool
             for k, v in cls.__dict__.items()
             if k not in own_names and k not in ("__dict__", "__weakref__")
         }
-        namespace["__slots__"] = tuple(f.name for f in own if f.name not in dir(cls.__base__))
+        taken = {f.name for f in inherited}
+        for base in cls.__mro__[1:]:
+            taken.update(base.__dict__.get("__slots__", ()))
+        namespace["__slots__"] = tuple(f.name for f in own if f.name not in taken)
         namespace["__record_fields__"] = all_fields
         namespace.update(_methods(cls, all_fields, frozen, kw_only))
         for name in ("__repr__", "__eq__", "__hash__"):

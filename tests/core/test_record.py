@@ -111,3 +111,31 @@ def test_the_module_loads_neither_dataclasses_nor_typing() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_init_is_compiled_on_the_first_instance_only() -> None:
+    @record(frozen=True)
+    class Lazy:
+        a: int
+        b: int = 2
+
+    stub = Lazy.__dict__["__init__"]
+    assert Lazy(1) == Lazy(a=1, b=2)
+    compiled = Lazy.__dict__["__init__"]
+    assert compiled is not stub
+    Lazy(3)
+    assert Lazy.__dict__["__init__"] is compiled
+
+
+def test_a_plain_subclass_built_first_compiles_the_record_init() -> None:
+    @record
+    class Base:
+        a: int
+
+    class Plain(Base):
+        def __init__(self, a: int) -> None:
+            super().__init__(a * 2)
+
+    assert Plain(2).a == 4
+    assert Base(5).a == 5
+    assert "__init__" not in Plain.__dict__ or Plain.__dict__["__init__"] is not Base.__init__
