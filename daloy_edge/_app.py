@@ -13,7 +13,7 @@ from daloy_edge._guards import RequestLimits, check_request
 from daloy_edge._problem import error_renderer
 from daloy_edge._request import DEFAULT_MAX_BODY
 from daloy_edge._router import Router, chain_caught, is_awaitable
-from daloy_edge.observability import RequestLog
+from daloy_edge.observability._logger import RequestLog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # like an application would: typing is for the type checker only
+    from typing import Any
 
 
 def build(secure: bool) -> Any:
