@@ -87,6 +87,11 @@ class Headers:
         """Append one more value for ``name``."""
         self._items.append((name.lower(), value))
 
+    def extend_lowered(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Append pairs whose names are lower-case already (names prepared once, at build
+        time, by middleware that adds the same headers to every response)."""
+        self._items.extend(pairs)
+
     def __delitem__(self, name: str) -> None:
         key = name.lower()
         self._items = [(k, v) for k, v in self._items if k != key]

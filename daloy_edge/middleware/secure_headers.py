@@ -147,11 +147,21 @@ class SecureHeaders:
     Security: put it outermost (first) so error and preflight responses get it too.
     """
 
-    __slots__ = ("_csp", "_csp_head", "_csp_name", "_csp_tail", "_random", "_static", "config")
+    __slots__ = (
+        "_csp",
+        "_csp_head",
+        "_csp_name",
+        "_csp_tail",
+        "_random",
+        "_static",
+        "_static_names",
+        "config",
+    )
 
     def __init__(self, config: SecureHeadersConfig | None = None) -> None:
         self.config = config = config or SecureHeadersConfig()
-        self._static = _static_headers(config)
+        self._static = tuple(_static_headers(config))
+        self._static_names = frozenset(name for name, _ in self._static)
         head, _, tail = _csp_template(config).partition(_NONCE)
         self._csp_head, self._csp_tail = head, tail
         self._csp_name = (
@@ -173,9 +183,11 @@ class SecureHeaders:
         if not _REMOVED.isdisjoint(present):
             for name in _REMOVED & present:
                 del headers[name]
-        for name, value in self._static:
-            if name not in present:
-                headers.add(name, value)
+        static = self._static
+        if present.isdisjoint(self._static_names):
+            headers.extend_lowered(static)
+        else:
+            headers.extend_lowered([(n, v) for n, v in static if n not in present])
         if nonce is not None and self._csp and self._csp_name not in present:
             media = headers.get("content-type")
             if media is not None and media.lower().startswith(_HTML_TYPES):
