@@ -5,7 +5,10 @@ pinned in ``bench/anchors/requirements.txt``) with its code on the path like a L
 deployment package and Lambda's environment variables set. Contenders answer ``GET /hello``
 with ``{"ok": true}``; the reference app (``examples.secure_app.lambda_handler``, every
 feature configured) answers ``GET /health``, and ``GET /api/me`` with a bearer token for
-the secure variant. Cold start is a fresh process (import + build + first invocation) in
+the secure variant. Every secure row sends the same token on every invocation, as a
+client does while its token lives; daloy_edge's verifier then skips the signature check
+for a token it already checked, so one more row sends a new token each time. Cold start
+is a fresh process (import + build + first invocation) in
 wall ms over ``python -c pass``; its peak RSS is the child's own ``VmHWM`` (``ru_maxrss``
 would carry the forking parent's peak across exec). Contenders take turns in every round.
 """
@@ -60,6 +63,19 @@ CONTENDERS = [
         env=common.reference_env(),
     ),
 ]
+# Warm secure only: JWTAuth remembers a token whose signature it checked, and the other
+# rows send one token again and again; this one sends a new token every time.
+FRESH_TOKENS = Contender(
+    "daloy_edge App(), new token each call",
+    "h = None",
+    secure_setup="""import itertools
+from bench.anchors import common, daloy_app
+_h = daloy_app.build(True)
+_tokens = itertools.cycle(common.tokens())
+def h(event, context):
+    event["headers"]["authorization"] = "Bearer " + next(_tokens)
+    return _h(event, context)""",
+)
 # Cold only: the same app with no configuration at all (what `daloy-edge dev` serves).
 UNCONFIGURED = Contender(f"{REFERENCE}, unconfigured", REF_SETUP, path="/health")
 
@@ -142,7 +158,7 @@ def warm_rows(python: str, secure: bool) -> list[Row]:
     case = "warm secure µs (RS256 bearer, CORS, security headers)" if secure else "warm µs"
     workers: dict[str, _child.Worker] = {}
     try:
-        for c in CONTENDERS:
+        for c in [*CONTENDERS, FRESH_TOKENS] if secure else CONTENDERS:
             setup = c.secure_setup if secure else c.setup
             if setup is None:
                 continue

@@ -12,6 +12,7 @@ ISSUER = "https://issuer.bench.example"
 AUDIENCE = "bench-api"
 ORIGIN = "https://app.bench.example"
 SESSION_KEYS = "kR7w2mQ9xT4vB8nL1pZ6cF3hJ5sD0gYa,old-key-uE2rW9qT5yU1iO7pA3sD6fG8hJ4kL0z"
+TOKEN_POOL = 600
 SECURITY_HEADERS = {
     "strict-transport-security": "max-age=31536000; includeSubDomains",
     "x-content-type-options": "nosniff",
@@ -98,10 +99,21 @@ def ensure_keys() -> None:
     }
     token = jwt.encode(claims, private, algorithm="RS256", headers={"kid": "bench-1"})
     (KEY_DIR / "token.txt").write_text(token)
+    # Distinct tokens (by jti) for contenders that must not meet the same token twice.
+    many = [
+        jwt.encode({**claims, "jti": f"{n:08x}"}, private, "RS256", headers={"kid": "bench-1"})
+        for n in range(TOKEN_POOL)
+    ]
+    (KEY_DIR / "tokens.txt").write_text("\n".join(many))
 
 
 def token() -> str:
     return (KEY_DIR / "token.txt").read_text().strip()
+
+
+def tokens() -> list[str]:
+    """``TOKEN_POOL`` distinct valid tokens, more than a verifier remembers."""
+    return (KEY_DIR / "tokens.txt").read_text().split()
 
 
 def public_pem() -> bytes:
