@@ -148,18 +148,55 @@ def _compile_init(
     return init
 
 
+_COMPILE_AFTER = 16
+"""Instances built through the generic ``__init__`` before a class gets a compiled one."""
+
+
 def _lazy_init(cls: type, all_fields: tuple[Field, ...], frozen: bool, kw_only: bool) -> Any:
-    """An ``__init__`` that compiles the real one on the first instance and puts it in its
-    place: a record that is declared but never built (most configuration classes of a
-    feature an app does not use) costs no compilation at import."""
+    """A generic ``__init__`` that hands over to a compiled one once the class is built
+    often: configuration records (built a few times, at start-up) never pay for the
+    compilation, which is most of a record's cost on a cold start, and records built on
+    every request soon run the compiled ``__init__``."""
     post = hasattr(cls, "__post_init__")
     qualname = cls.__qualname__
+    init_fields = tuple(f for f in all_fields if f.init)
+    accepted = frozenset(f.name for f in init_fields)
+    positional = 0 if kw_only else len(init_fields)
+    assign = object.__setattr__ if frozen else setattr
+    built = 0
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        owner = next(k for k in type(self).__mro__ if k.__dict__.get("__init__") is __init__)
-        init = _compile_init(all_fields, frozen, kw_only, post, qualname)
-        owner.__init__ = init  # type: ignore[misc]
-        init(self, *args, **kwargs)
+        nonlocal built
+        built += 1
+        if built > _COMPILE_AFTER:
+            owner = next(k for k in type(self).__mro__ if k.__dict__.get("__init__") is __init__)
+            init = _compile_init(all_fields, frozen, kw_only, post, qualname)
+            owner.__init__ = init  # type: ignore[misc]
+            init(self, *args, **kwargs)
+            return
+        if len(args) > positional:
+            raise TypeError(f"{qualname}() takes {positional} positional arguments")
+        given = dict(zip((f.name for f in init_fields), args, strict=False))
+        for name, value in kwargs.items():
+            if name not in accepted:
+                raise TypeError(f"{qualname}() got an unexpected keyword argument {name!r}")
+            if name in given:
+                raise TypeError(f"{qualname}() got multiple values for argument {name!r}")
+            given[name] = value
+        for f in all_fields:
+            if f.init and f.name in given:
+                value = given[f.name]
+            elif f.factory is not None:
+                value = f.factory()
+            elif f.default is not MISSING:
+                value = f.default
+            elif f.init:
+                raise TypeError(f"{qualname}() missing required argument {f.name!r}")
+            else:
+                continue
+            assign(self, f.name, value)
+        if post:
+            self.__post_init__()
 
     __init__.__qualname__ = f"{qualname}.__init__"
     return __init__

@@ -7,10 +7,11 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from daloy_edge._record import FrozenInstanceError, field, fields, record
+from daloy_edge._record import _COMPILE_AFTER, FrozenInstanceError, field, fields, record
 
 
 @record(frozen=True, kw_only=True)
@@ -119,12 +120,38 @@ def test_init_is_compiled_on_the_first_instance_only() -> None:
         a: int
         b: int = 2
 
-    stub = Lazy.__dict__["__init__"]
-    assert Lazy(1) == Lazy(a=1, b=2)
+    generic = Lazy.__dict__["__init__"]
+    for n in range(_COMPILE_AFTER // 2):
+        assert Lazy(n) == Lazy(a=n, b=2)
+    assert Lazy.__dict__["__init__"] is generic
+    assert Lazy(1, 3) == Lazy(a=1, b=3)
     compiled = Lazy.__dict__["__init__"]
-    assert compiled is not stub
-    Lazy(3)
+    assert compiled is not generic
+    assert Lazy(4).b == 2
     assert Lazy.__dict__["__init__"] is compiled
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["generic-init", "compiled-init"])
+def test_both_inits_refuse_the_same_calls(warm: bool) -> None:
+    @record(frozen=True, kw_only=True)
+    class Opts:
+        name: str
+        size: int = 1
+        tags: list[str] = field(default_factory=list)
+
+    if warm:
+        for _ in range(_COMPILE_AFTER + 1):
+            Opts(name="x")
+    assert Opts(name="a", size=2) == Opts(size=2, name="a")
+    assert Opts(name="a").tags is not Opts(name="a").tags
+    bad_calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        (("a",), {}),
+        ((), {}),
+        ((), {"name": "a", "nope": 1}),
+    ]
+    for bad_args, bad_kwargs in bad_calls:
+        with pytest.raises(TypeError):
+            Opts(*bad_args, **bad_kwargs)
 
 
 def test_a_plain_subclass_built_first_compiles_the_record_init() -> None:
