@@ -1,4 +1,5 @@
-"""The Lambda entry point: one event loop per container, reused by every invocation."""
+"""The Lambda entry point: invocations run through one :class:`~daloy_edge._runner.Runner`
+per container (no event loop until an invocation waits on I/O, then one loop for good)."""
 
 from __future__ import annotations
 
