@@ -34,7 +34,12 @@ __all__ = ["Runner", "resume"]
 
 
 class Runner:
-    """Runs coroutines for synchronous callers; one event loop, made on first need."""
+    """Runs coroutines for synchronous callers; one event loop, made on first need.
+
+    For a caller that runs one coroutine at a time, as the Lambda runtime does: a
+    coroutine stepped bare on one thread while another thread loads asyncio would see
+    asyncio without a running loop. Threaded servers run each request as a task.
+    """
 
     __slots__ = ("_loop",)
 
