@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from daloy_edge.jose._errors import InvalidKey
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from daloy_edge.jose._jwk import JWK
+
+    _Check = Callable[[bytes, bytes], bool]
 
 __all__ = ["PyJWTBackend", "SignatureBackend", "default_backend", "set_default_backend"]
 
@@ -69,15 +73,47 @@ class PyJWTBackend:
                 material = impl.prepare_key(impl.from_jwk(dict(key.params)))
         except (InvalidKeyError, ValueError, TypeError):
             raise InvalidKey("key material rejected by the backend") from None
-        return (impl, material)
+        return _checker(alg, impl, material)
 
     async def verify(self, alg: str, key: object, signing_input: bytes, signature: bytes) -> bool:
-        """Verify with the prepared ``(algorithm, key)`` pair from :meth:`import_key`."""
-        impl, material = cast(tuple[Any, Any], key)
+        """Verify with the checker :meth:`import_key` prepared."""
+        check = cast("_Check", key)
         try:
-            return bool(impl.verify(signing_input, material, signature))
+            return check(signing_input, signature)
         except (ValueError, TypeError):
             return False
+
+
+_RSA_PKCS1 = {"RS256": "SHA256", "RS384": "SHA384", "RS512": "SHA512"}
+
+
+def _checker(alg: str, impl: Any, material: Any) -> _Check:
+    """A ``(signing_input, signature) -> bool`` for one prepared key.
+
+    RSA PKCS#1 v1.5 calls ``cryptography`` directly with padding and hash objects made
+    once (both stateless), instead of PyJWT's per-call wrapper; the other algorithms go
+    through PyJWT's ``verify``, which also converts raw ECDSA signatures to DER.
+    """
+    digest_name = _RSA_PKCS1.get(alg)
+    if digest_name is None:
+        return lambda signing_input, signature: bool(
+            impl.verify(signing_input, material, signature)
+        )
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    pad, digest = padding.PKCS1v15(), getattr(hashes, digest_name)()
+    verify = material.verify
+
+    def check(signing_input: bytes, signature: bytes) -> bool:
+        try:
+            verify(signature, signing_input, pad, digest)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check
 
 
 _DEFAULT: SignatureBackend | None = None
