@@ -18,6 +18,8 @@ reference app calls it in production, ``daloy-edge check`` prints every finding.
 
 from __future__ import annotations
 
+from daloy_edge._lazy import lazy_exports
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from daloy_edge.audit._application import audit_app
@@ -45,16 +47,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _HOME, globals())

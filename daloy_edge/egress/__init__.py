@@ -20,6 +20,7 @@ Denials raise :class:`EgressDenied` (403 ``egress-denied``); failures :class:`Eg
 from __future__ import annotations
 
 from daloy_edge._errors import GatewayTimeout, HTTPError, register_problem
+from daloy_edge._lazy import lazy_exports
 from daloy_edge.egress._errors import EgressDenied, EgressFailed, EgressTimeout
 
 TYPE_CHECKING = False
@@ -80,20 +81,10 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    # Each name loads its module on first access: httpx only with the transport, the
-    # policy's address tables (ipaddress, urllib) only once a guard is used, and the
-    # middleware module (which imports this package) on first use.
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(name)
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
+# Each name loads its module on first access: httpx only with the transport, the
+# policy's address tables (ipaddress, urllib) only once a guard is used, and the
+# middleware module (which imports this package) on first use.
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 register_problem(
     EgressDenied,
     lambda e: HTTPError(

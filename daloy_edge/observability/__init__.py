@@ -1,3 +1,5 @@
+from daloy_edge._lazy import lazy_exports
+
 """Observability: OTel-shaped request logs, redaction, trace context, Server-Timing, EMF.
 
 ``App()`` already writes one redacted JSON line per request to stdout. Handlers log with
@@ -115,16 +117,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _HOME, globals())

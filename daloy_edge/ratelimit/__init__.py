@@ -12,6 +12,8 @@ nonces in the same Redis.
 
 from __future__ import annotations
 
+from daloy_edge._lazy import lazy_exports
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from daloy_edge.ratelimit._base import Algorithm, Quota, StoreUnavailable, Verdict
@@ -85,16 +87,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _HOME, globals())

@@ -12,6 +12,7 @@ A plain handler keeps its code and gains the same defenses with :func:`protect`:
         return {"statusCode": 200, "body": "hello"}
 """
 
+from daloy_edge._lazy import lazy_exports
 from daloy_edge_aws_lambda._events import (
     ALB,
     ALB_MULTI_VALUE,
@@ -67,12 +68,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
