@@ -1,11 +1,13 @@
-"""A client that hangs up in the middle of a chunked upload, against a real uvicorn."""
+"""Clients that hang up mid-request, against a real uvicorn: in the middle of a chunked
+upload, and while an endless streamed response is being sent."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import uvicorn
@@ -30,6 +32,9 @@ class Finished:
         self.event.set()
 
 
+STREAM_STOPPED = threading.Event()
+
+
 @pytest.fixture
 def served() -> Iterator[tuple[int, Finished, list[bytes]]]:
     finished, bodies = Finished(), []
@@ -39,6 +44,18 @@ def served() -> Iterator[tuple[int, Finished, list[bytes]]]:
     async def upload(request: Request) -> object:
         bodies.append(await request.body())
         return {}
+
+    @app.get("/endless")
+    async def endless(request: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    yield b"x" * 1024
+                    await asyncio.sleep(0.001)
+            finally:
+                STREAM_STOPPED.set()
+
+        return Response(stream=chunks(), media_type="text/plain")
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -70,3 +87,19 @@ def test_a_chunked_body_cut_short_never_reaches_the_handler(
     assert finished.event.wait(10), "the app never finished the request"
     assert finished.statuses == [400]
     assert bodies == []
+
+
+def test_an_endless_stream_stops_once_its_client_has_gone(
+    served: tuple[int, Finished, list[bytes]],
+) -> None:
+    port, _, _ = served
+    STREAM_STOPPED.clear()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while len(received) < 16 * 1024:
+            received += conn.recv(65536)
+        assert b"200 OK" in received
+    # Without watching for the disconnect, the server pulls the stream forever (what it
+    # sends after the hang-up is dropped silently).
+    assert STREAM_STOPPED.wait(10), "the stream kept being pulled after the client left"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from daloy_edge import App, BadRequest, Headers, Request, Response
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["ASGIApp", "to_request"]
 
@@ -51,9 +54,29 @@ class _Body:
         """Stop reading: later iterations end without receiving anything."""
         self._done = True
 
+    def settled(self, request: Request) -> bool:
+        """True when no body message is left for anyone but the disconnect: the body was
+        read to its end, or the request announced none."""
+        if self._done:
+            return True
+        length = request.headers.get("content-length")
+        chunked = "transfer-encoding" in request.headers
+        return not chunked and (length is None or length.strip() == "0")
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Return once the client has gone (the empty ``http.request`` of a bodiless request
+    that nobody read is passed over)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
 
 def to_request(scope: Scope, receive: Receive) -> Request:
     """Translate an ASGI HTTP scope into a :class:`Request` (the body stays unread)."""
+    return _to_request(scope, _Body(receive))
+
+
+def _to_request(scope: Scope, body: _Body) -> Request:
     headers = Headers(
         [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", ())]
     )
@@ -69,7 +92,7 @@ def to_request(scope: Scope, receive: Receive) -> Request:
         headers=headers,
         scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
         client=client[0] if client else None,
-        body=_Body(receive),
+        body=body,
         runtime="asgi",
         sync_in_thread=True,
     )
@@ -95,12 +118,37 @@ def _start_message(response: Response, *, head: bool = False) -> Message:
     return {"type": "http.response.start", "status": response.status, "headers": headers}
 
 
-async def _send_stream(first: bytes, stream: AsyncIterable[bytes], send: Send) -> None:
-    if first:
-        await send({"type": "http.response.body", "body": first, "more_body": True})
-    async for chunk in stream:
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
+async def _send_stream(
+    first: bytes, stream: AsyncIterable[bytes], send: Send, receive: Receive | None
+) -> None:
+    """Send a streamed body; with ``receive`` (nothing of the request body left to read),
+    stop pulling the stream once the client has disconnected, since servers drop what is
+    sent after that without a word and an endless stream would never end."""
+    gone = _watch(receive) if receive is not None else None
+    try:
+        if first:
+            await send({"type": "http.response.body", "body": first, "more_body": True})
+        async for chunk in stream:
+            if gone is not None and gone.done():
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        else:
+            await send({"type": "http.response.body", "body": b""})
+    finally:
+        if gone is not None:
+            gone.cancel()
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _watch(receive: Receive) -> asyncio.Future[None] | None:
+    import asyncio
+
+    try:
+        return asyncio.ensure_future(_disconnect(receive))
+    except RuntimeError:  # not running on asyncio
+        return None
 
 
 class ASGIApp:
@@ -121,13 +169,16 @@ class ASGIApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            response = await self.app.handle(to_request(scope, receive))
+            body = _Body(receive)
+            request = _to_request(scope, body)
+            response = await self.app.handle(request)
             await send(_start_message(response, head=scope["method"] == "HEAD"))
             if response.stream is None:
                 # A bytes body goes out as one message, which also ends the response.
                 await send({"type": "http.response.body", "body": response.body})
             else:
-                await _send_stream(response.body, response.stream, send)
+                watch = receive if body.settled(request) else None
+                await _send_stream(response.body, response.stream, send, watch)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
