@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import time
+import types
 
 from daloy_edge._errors import ConfigError, MethodNotAllowed, NotFound
 from daloy_edge._problem import render_error
@@ -49,9 +50,9 @@ def is_coroutine_function(fn: object) -> bool:
 
 def is_awaitable(value: object) -> bool:
     """Like ``inspect.isawaitable`` for the objects a handler can return."""
+    # A generator-based coroutine (``types.coroutine``) carries CO_ITERABLE_COROUTINE.
     return hasattr(value, "__await__") or (
-        type(value).__name__ == "generator"
-        and bool(getattr(getattr(value, "gi_code", None), "co_flags", 0) & 0x100)
+        isinstance(value, types.GeneratorType) and bool(value.gi_code.co_flags & 0x100)
     )
 
 

@@ -1,4 +1,4 @@
-"""Run a request's coroutine to completion from synchronous code (Lambda, Cloud Functions).
+"""Run a request's coroutine to completion from synchronous code (the Lambda adapter).
 
 Most invocations never wait on I/O: their coroutine finishes in its first step. While no
 code in the process has imported :mod:`asyncio`, that step runs with no event loop at all,
