@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import json
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
+    from json import JSONDecoder
 
     from daloy_edge.types import JSON
 
-__all__ = ["MAX_JSON_DEPTH", "MAX_NUMBER_DIGITS", "UnsafeJSON", "dumps", "parse_json"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_NUMBER_DIGITS",
+    "UnsafeJSON",
+    "dumps",
+    "encode_ascii",
+    "parse_json",
+    "string_ascii",
+]
 
 MAX_JSON_DEPTH = 32
 MAX_NUMBER_DIGITS = 4300
@@ -53,9 +60,20 @@ def _constant(name: str) -> JSON:
     raise UnsafeJSON(f"{name} is not JSON")
 
 
-_DECODER = json.JSONDecoder(
-    object_pairs_hook=_pairs, parse_int=_int, parse_float=_float, parse_constant=_constant
-)
+_decoder: JSONDecoder | None = None
+
+
+def _strict_decoder() -> JSONDecoder:
+    # ``json`` imports ``re`` (with ``enum``, ``functools`` and ``collections`` behind it):
+    # several ms of a cold start that most first requests, a GET among them, never need.
+    global _decoder
+    if _decoder is None:
+        from json import JSONDecoder
+
+        _decoder = JSONDecoder(
+            object_pairs_hook=_pairs, parse_int=_int, parse_float=_float, parse_constant=_constant
+        )
+    return _decoder
 
 
 def _depth_exceeds(value: JSON, limit: int) -> bool:
@@ -94,7 +112,7 @@ def parse_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> JSON:
     if text.startswith("\ufeff"):
         raise UnsafeJSON("byte-order mark")
     try:
-        value: JSON = _DECODER.decode(text)
+        value: JSON = _strict_decoder().decode(text)
     except UnsafeJSON:
         raise
     except (ValueError, RecursionError):
@@ -105,35 +123,61 @@ def parse_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> JSON:
     return value
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
 def _not_serializable(value: object) -> object:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def _c_encoder() -> Callable[[object, int], Iterable[str]] | None:
-    """CPython's C encoder, built once with ``_ENCODER``'s settings.
+def _encoder(ascii_only: bool) -> Callable[[object], str]:
+    """Compact JSON text, NaN and infinities refused, built once.
 
-    ``JSONEncoder.encode`` builds a new one on every call. No circular-reference
-    bookkeeping: a shared record would be touched by every thread at once, and a cycle
-    still ends in an error (``RecursionError``).
+    CPython's C encoder comes straight from ``_json`` (``json`` itself is not imported;
+    ``JSONEncoder.encode`` would also build a new encoder on every call). No
+    circular-reference bookkeeping: a shared record would be touched by every thread at
+    once, and a cycle still ends in an error (``RecursionError``).
     """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return None
-    built: Callable[[object, int], Iterable[str]] = make(
-        None, _not_serializable, json.encoder.encode_basestring, None, ":", ",", False, False, False
-    )
-    return built
+    try:
+        from _json import encode_basestring, encode_basestring_ascii, make_encoder
+    except ImportError:  # an interpreter without the C accelerator
+        from json import JSONEncoder
+
+        encoder = JSONEncoder(
+            separators=(",", ":"),
+            ensure_ascii=ascii_only,
+            allow_nan=False,
+            default=_not_serializable,
+        )
+        return encoder.encode
+    strings = encode_basestring_ascii if ascii_only else encode_basestring
+    built = make_encoder(None, _not_serializable, strings, None, ":", ",", False, False, False)
+
+    def encode(value: object) -> str:
+        return "".join(built(value, 0))
+
+    return encode
 
 
-_C_ENCODER = _c_encoder()
+_encode_text = _encoder(ascii_only=False)
+encode_ascii = _encoder(ascii_only=True)
+"""Compact JSON with every non-ASCII character escaped (log lines)."""
+
+
+def _string_ascii() -> Callable[[str], str]:
+    try:
+        from _json import encode_basestring_ascii
+    except ImportError:  # an interpreter without the C accelerator
+        from json.encoder import py_encode_basestring_ascii
+
+        return py_encode_basestring_ascii
+    return encode_basestring_ascii
+
+
+string_ascii = _string_ascii()
+"""One str as a JSON string literal, non-ASCII escaped: ``string_ascii('é') == '"\\u00e9"'``."""
 
 
 def dumps(value: object) -> bytes:
     """Compact UTF-8 JSON; non-ASCII kept, ``<``, ``>`` and ``&`` escaped for HTML safety."""
-    text = "".join(_C_ENCODER(value, 0)) if _C_ENCODER is not None else _ENCODER.encode(value)
+    text = _encode_text(value)
     if "<" in text or ">" in text or "&" in text:
         text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return text.encode("utf-8")

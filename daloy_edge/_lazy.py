@@ -10,11 +10,14 @@ all of them at import, which is cold-start time on a serverless runtime.
 
 from __future__ import annotations
 
+import sys
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
+    from re import Match, Pattern
 
-__all__ = ["lazy_exports"]
+__all__ = ["LazyPattern", "lazy_exports"]
 
 
 def lazy_exports(
@@ -32,9 +35,11 @@ def lazy_exports(
         home = homes.get(name)
         if home is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        from importlib import import_module
-
-        value = getattr(import_module(home if "." in home else f"{package}.{home}"), name)
+        module = home if "." in home else f"{package}.{home}"
+        # ``__import__`` rather than ``importlib.import_module``: ``importlib`` itself
+        # would be one more import on the cold path.
+        __import__(module)
+        value = getattr(sys.modules[module], name)
         namespace[name] = value
         return value
 
@@ -43,3 +48,51 @@ def lazy_exports(
         return sorted({*namespace, *(exported if isinstance(exported, list) else ())})
 
     return __getattr__, __dir__
+
+
+class LazyPattern:
+    """A regular expression compiled, with ``re`` imported, the first time it is used.
+
+    For patterns off the common path (rare inputs, configuration forms few apps use):
+    ``re`` and what it imports cost several ms of a cold start.
+
+    >>> LazyPattern(r"[0-9]+").fullmatch("42") is not None
+    True
+    """
+
+    __slots__ = ("_compiled", "flags", "source")
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self.source = source
+        self.flags = flags
+        self._compiled: Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> Pattern[str]:
+        """The compiled pattern."""
+        compiled = self._compiled
+        if compiled is None:
+            import re
+
+            compiled = self._compiled = re.compile(self.source, self.flags)
+        return compiled
+
+    def match(self, text: str) -> Match[str] | None:
+        """As ``re.Pattern.match``."""
+        return self.compiled.match(text)
+
+    def fullmatch(self, text: str) -> Match[str] | None:
+        """As ``re.Pattern.fullmatch``."""
+        return self.compiled.fullmatch(text)
+
+    def search(self, text: str) -> Match[str] | None:
+        """As ``re.Pattern.search``."""
+        return self.compiled.search(text)
+
+    def finditer(self, text: str) -> Iterator[Match[str]]:
+        """As ``re.Pattern.finditer``."""
+        return self.compiled.finditer(text)
+
+    def sub(self, repl: str | Callable[[Match[str]], str], text: str, count: int = 0) -> str:
+        """As ``re.Pattern.sub``."""
+        return self.compiled.sub(repl, text, count)
