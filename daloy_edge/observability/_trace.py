@@ -8,9 +8,10 @@ seconds, so the same id is valid for W3C and for AWS X-Ray.
 from __future__ import annotations
 
 import os
-import re
 import time
 
+from daloy_edge._charset import DIGITS, Charset
+from daloy_edge._lazy import LazyPattern
 from daloy_edge._record import record
 
 TYPE_CHECKING = False
@@ -30,21 +31,23 @@ __all__ = [
     "parse_xray",
 ]
 
-# Patterns are compiled on first use (``re`` caches them): a request without trace
-# headers never needs one.
-_TRACEPARENT = r"[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})"
-_HEX16 = r"[0-9a-f]{16}"
+# The forms every request may carry (a traceparent, Lambda's X-Ray header) are checked
+# by position and one hex check, without ``re``: its import costs a cold start and the
+# check runs on every request. The rarer forms compile their pattern on first use.
+_LOWER_HEX = Charset(DIGITS + "abcdef")
+_HEX16 = Charset(DIGITS + "abcdef", min_len=16, max_len=16)
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 _TRACEPARENT_LEN = 55
-_STATE_KEY = r"(?:[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})"
-_STATE_VALUE = r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
+_STATE_KEY = LazyPattern(
+    r"(?:[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})"
+)
+_STATE_VALUE = LazyPattern(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
 _MAX_STATE_MEMBERS = 32
 _MAX_STATE_LEN = 512
-_XRAY_ROOT = r"1-([0-9a-f]{8})-([0-9a-f]{24})"
-_XRAY_CANONICAL = (
-    r"Root=1-([0-9a-f]{8})-([0-9a-f]{24})(?:;Parent=([0-9a-f]{16}))?(?:;Sampled=([01]))?"
-)
+# The canonical X-Ray header: "Root=1-" <8 hex> "-" <24 hex> (40 characters), then
+# optionally ";Parent=" <16 hex> (24) and ";Sampled=" <0 or 1> (10), in that order.
+_XRAY_SIZES = frozenset({40, 50, 64, 74})
 _SAMPLED = 0x01
 
 
@@ -91,10 +94,14 @@ def parse_traceparent(value: str) -> tuple[str, str, int] | None:
         return None
     if version == "ff" or (len(value) > _TRACEPARENT_LEN and value[_TRACEPARENT_LEN] != "-"):
         return None
-    match = re.match(_TRACEPARENT, value)
-    if match is None:
+    # version "-" trace id (32 hex) "-" parent id (16 hex) "-" flags (2 hex), lower case.
+    if value[2] != "-" or value[35] != "-" or value[52] != "-":
         return None
-    trace_id, parent_id, flags = match.groups()
+    trace_id = value[3:35]
+    parent_id = value[36:52]
+    flags = value[53:55]
+    if not _LOWER_HEX.fullmatch(version + trace_id + parent_id + flags):
+        return None
     if trace_id == _ZERO_TRACE or parent_id == _ZERO_SPAN:
         return None
     return trace_id, parent_id, int(flags, 16) & _SAMPLED
@@ -119,8 +126,8 @@ def parse_tracestate(values: list[str]) -> str | None:
         key, sep, val = member.partition("=")
         if (
             not sep
-            or not re.fullmatch(_STATE_KEY, key)
-            or not re.fullmatch(_STATE_VALUE, val)
+            or not _STATE_KEY.fullmatch(key)
+            or not _STATE_VALUE.fullmatch(val)
             or key in seen
         ):
             return None
@@ -136,16 +143,43 @@ def parse_xray(value: str) -> tuple[str, str | None, int] | None:
     """
     if len(value) > 1024:
         return None
-    # The form Lambda, API Gateway and the X-Ray SDKs write is matched in one step; any
+    # The form Lambda, API Gateway and the X-Ray SDKs write is checked by position; any
     # other spelling (spaces, case, more fields, repeats) takes the general route.
-    canonical = re.fullmatch(_XRAY_CANONICAL, value)
-    if canonical is not None:
-        epoch, unique, parent, sampled = canonical.groups()
-        trace_id = epoch + unique
-        if trace_id == _ZERO_TRACE:
+    return _canonical_xray(value) or _parse_xray_fields(value)
+
+
+def _canonical_xray(value: str) -> tuple[str, str | None, int] | None:
+    """The parsed canonical X-Ray header; None when ``value`` is not in that form (or
+    has an all-zero trace id, which the general route refuses as well)."""
+    size = len(value)
+    if size not in _XRAY_SIZES or value[:7] != "Root=1-" or value[15] != "-":
+        return None
+    trace_id = value[7:15] + value[16:40]
+    parent = None
+    hexes = trace_id
+    if size >= 64:
+        if value[40:48] != ";Parent=":
             return None
-        return trace_id, None if parent == _ZERO_SPAN else parent, int(sampled != "0")
-    return _parse_xray_fields(value)
+        parent = value[48:64]
+        hexes = trace_id + parent
+    sampled = _SAMPLED
+    if size in {50, 74}:
+        flag = value[-1]
+        if value[-10:-1] != ";Sampled=" or flag not in {"0", "1"}:
+            return None
+        if flag == "0":
+            sampled = 0
+    if not _LOWER_HEX.fullmatch(hexes) or trace_id == _ZERO_TRACE:
+        return None
+    return trace_id, None if parent == _ZERO_SPAN else parent, sampled
+
+
+def _xray_root(root: str) -> str | None:
+    """The trace id of an X-Ray root ``1-<8 hex>-<24 hex>``, or None."""
+    if len(root) != 35 or root[:2] != "1-" or root[10] != "-":
+        return None
+    trace_id = root[2:10] + root[11:]
+    return trace_id if _LOWER_HEX.fullmatch(trace_id) else None
 
 
 def _parse_xray_fields(value: str) -> tuple[str, str | None, int] | None:
@@ -153,14 +187,11 @@ def _parse_xray_fields(value: str) -> tuple[str, str | None, int] | None:
     for part in value.split(";"):
         name, _, val = part.strip().partition("=")
         fields.setdefault(name.strip().lower(), val.strip())
-    root = re.fullmatch(_XRAY_ROOT, fields.get("root", ""))
-    if root is None:
-        return None
-    trace_id = root.group(1) + root.group(2)
-    if trace_id == _ZERO_TRACE:
+    trace_id = _xray_root(fields.get("root", ""))
+    if trace_id is None or trace_id == _ZERO_TRACE:
         return None
     parent = fields.get("parent")
-    if parent is not None and (not re.fullmatch(_HEX16, parent) or parent == _ZERO_SPAN):
+    if parent is not None and (not _HEX16.fullmatch(parent) or parent == _ZERO_SPAN):
         parent = None
     flags = _SAMPLED if fields.get("sampled", "1") != "0" else 0
     return trace_id, parent, flags
