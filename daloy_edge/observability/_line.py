@@ -9,9 +9,7 @@ general encoder's per-call set-up, which were most of what a request line cost.
 
 from __future__ import annotations
 
-import json
-from json.encoder import encode_basestring_ascii as _string
-
+from daloy_edge._json import string_ascii as _string
 from daloy_edge.observability._record import MAX_FIELD, SEVERITIES, encode
 
 TYPE_CHECKING = False
@@ -134,6 +132,8 @@ def with_attributes(attributes_json: str, extra: dict[str, JSON]) -> str:
     if not extra:
         return attributes_json
     if extra.keys() & HTTP_ATTRIBUTE_KEYS:
+        import json  # only when an extra attribute replaces an HTTP one
+
         merged: dict[str, JSON] = json.loads(attributes_json)
         merged.update(extra)
         return encode(merged)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Mapping
 from contextvars import ContextVar
 
+from daloy_edge._abc import Mapping
 from daloy_edge.observability._config import LogConfig
 from daloy_edge.observability._emf import RequestMetrics
 from daloy_edge.observability._line import (
@@ -37,7 +36,9 @@ from daloy_edge.observability._trace import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from contextvars import Token
+    from typing import Any
 
     from opentelemetry.trace import Span
 
@@ -257,7 +258,7 @@ class RequestLog:
         """Close the line and write it to every sink; only the stdout line carries EMF
         members (other sinks get the plain record, so metrics are never counted twice)."""
         line: str | None = None
-        record: dict[str, object] | None = None
+        record: dict[str, JSON] | None = None
         for sink in self._sinks:
             if sink is self._stdout and metrics is not None:
                 _safe_write(self._stdout, f"{head},{metrics}}}")
@@ -269,18 +270,18 @@ class RequestLog:
                 continue
             if record is None:
                 # Parsed back from the line, so a sink's record is exactly what was written.
-                record = json.loads(line)
+                record = _parse_line(line)
             _safe_emit(sink, record, line)
 
     def _deliver_metrics(self, line: str) -> None:
         """Write a metrics line of its own to the metric sinks."""
-        record: dict[str, object] | None = None
+        record: dict[str, JSON] | None = None
         for sink in self._metric_sinks:
             if type(sink) is StreamSink:
                 _safe_write(sink, line)
                 continue
             if record is None:
-                record = json.loads(line)
+                record = _parse_line(line)
             _safe_emit(sink, record, line)
 
     def emit(self, record: dict[str, JSON]) -> None:
@@ -349,11 +350,27 @@ class RequestLog:
             OTelBridge.end(
                 active.otel_span,
                 name=name,
-                attributes=json.loads(attributes_json),
+                attributes=_parse_line(attributes_json),
                 error=error_attrs,
                 failed=failed,
                 end_ns=end_ns,
             )
+
+
+def _parse_line(line: str) -> dict[str, JSON]:
+    """A line written here, back as a dict: for sinks other than stdout and for the
+    OpenTelemetry bridge. ``json`` (which imports ``re``) is loaded the first time."""
+    global _decode_line
+    decode = _decode_line
+    if decode is None:
+        from json import JSONDecoder
+
+        decode = _decode_line = JSONDecoder().decode
+    parsed: dict[str, JSON] = decode(line)
+    return parsed
+
+
+_decode_line: Callable[[str], Any] | None = None
 
 
 def _complain(message: str) -> None:

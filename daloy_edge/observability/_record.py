@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from daloy_edge._errors import HTTPError
+from daloy_edge._json import encode_ascii
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,16 +55,15 @@ def severity_for_status(status: int) -> str:
     return "INFO"
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-
-
 def encode(record: dict[str, JSON]) -> str:
     """One line of JSON; every control character and non-ASCII byte is escaped.
 
     Escaping CR, LF, ANSI ESC, C1 controls and U+2028/2029 means a user-controlled
-    string can neither forge a second log line nor drive a terminal.
+    string can neither forge a second log line nor drive a terminal. NaN and infinities
+    raise ``ValueError``, other values JSON lacks ``TypeError``.
     """
-    return _ENCODER.encode(record)
+    # The C encoder built once, without importing ``json`` (which imports ``re``).
+    return encode_ascii(record)
 
 
 def log_record(
