@@ -6,10 +6,7 @@ with the EMF header) becomes CloudWatch metrics without a PutMetricData call.
 
 from __future__ import annotations
 
-import functools
-import json
-import re
-
+from daloy_edge._charset import Charset, span
 from daloy_edge._errors import ConfigError
 from daloy_edge.observability._line import json_decimal, json_scalar, json_string
 from daloy_edge.observability._record import encode
@@ -59,13 +56,13 @@ EMF_UNITS = frozenset(
 
 _MAX_METRICS = 100
 _MAX_DIMENSIONS = 30
-_NAME = r"[\x20-\x7e]{1,255}"
+_NAME = Charset(span(" ", "~"), max_len=255)
 _RESERVED = frozenset({"_aws"})
 _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 
 def _check_name(kind: str, name: str) -> None:
-    if not re.fullmatch(_NAME, name) or name in _RESERVED:
+    if not _NAME.fullmatch(name) or name in _RESERVED:
         raise ConfigError(f"invalid EMF {kind} name {name!r}")
 
 
@@ -140,10 +137,24 @@ _REQUEST_METRICS = (
 )
 
 
-@functools.lru_cache(maxsize=8)
+_DIRECTIVES_KEPT = 8
+_directives: dict[str, str] = {}
+
+
 def _request_directive(namespace: str) -> str:
     """The ``CloudWatchMetrics`` member of the per-request document as JSON text (built,
     checked and encoded once per namespace)."""
+    found = _directives.get(namespace)
+    if found is None:
+        found = _build_directive(namespace)
+        # Namespaces come from configuration, so a few at most; the bound is a backstop.
+        if len(_directives) >= _DIRECTIVES_KEPT:
+            _directives.clear()
+        _directives[namespace] = found
+    return found
+
+
+def _build_directive(namespace: str) -> str:
     template = emf_document(
         namespace=namespace,
         metrics={name: (0, unit) for name, unit in _REQUEST_METRICS},
@@ -236,6 +247,8 @@ def request_metrics(
     A request counts as rate limited on 429 or ``request.state["rate_limited"]``, and as
     shed on ``request.state["shed"]`` or a 503 with ``Retry-After``.
     """
+    import json  # only this helper wants the line back as a dict
+
     metrics = RequestMetrics(namespace=namespace, service=service)
     document: dict[str, JSON] = json.loads(
         metrics.line(request, response, duration_s, timestamp_ms, trace_id)
