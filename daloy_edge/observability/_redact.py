@@ -8,16 +8,17 @@ strings are scrubbed of credentials that appear inline (``Bearer …``, JWTs,
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Mapping
 
+from daloy_edge._abc import Mapping
 from daloy_edge._headers import Headers
+from daloy_edge._lazy import LazyPattern
 from daloy_edge._secrets import KeyRing, Secret
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from re import Match, Pattern
 
     from daloy_edge.types import JSON
 
@@ -61,13 +62,13 @@ _MAX_INT_BITS = 256
 
 # Every repetition below is bounded or possessive, so scrubbing stays linear in the
 # length of attacker-controlled text (no catastrophic backtracking). The patterns are
-# compiled on first use (``re`` caches them): most requests never need one, and
-# compiling them all would cost every cold start.
-_SCHEME = r"(?i)\b(bearer|basic|digest|negotiate)\s{1,8}+[A-Za-z0-9._~+/=\-]{4,}+"
-_JWT = r"\beyJ[A-Za-z0-9_\-]{4,}+\.[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?"
-_URL_USERINFO = r"(?i)\b([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{1,128}+:)[^\s@/]{1,256}+@"
-_AWS_KEY_ID = r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
-_PEM_KEY = (
+# compiled on first use: most requests never need one, and ``re`` and the compiling
+# would cost every cold start.
+_SCHEME = LazyPattern(r"(?i)\b(bearer|basic|digest|negotiate)\s{1,8}+[A-Za-z0-9._~+/=\-]{4,}+")
+_JWT = LazyPattern(r"\beyJ[A-Za-z0-9_\-]{4,}+\.[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?")
+_URL_USERINFO = LazyPattern(r"(?i)\b([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{1,128}+:)[^\s@/]{1,256}+@")
+_AWS_KEY_ID = LazyPattern(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
+_PEM_KEY = LazyPattern(
     r"(?s)-----BEGIN (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----.*?"
     r"(?:-----END (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----|$)"
 )
@@ -84,20 +85,24 @@ class _InlineRule:
 
     def __init__(self, fragments: Iterable[str]) -> None:
         self._fragments = tuple(fragments)
-        self._pattern: re.Pattern[str] | None = None
-        self._triggers: re.Pattern[str] | None = None
+        self._pattern: Pattern[str] | None = None
+        self._triggers: Pattern[str] | None = None
 
-    def triggers(self) -> re.Pattern[str]:
+    def triggers(self) -> Pattern[str]:
         """Matches any secret fragment in lower-cased text (a cheap pre-check)."""
         if self._triggers is None:
+            import re
+
             # Each fragment's longest part appears in every spelling (api_key, api-key, apikey).
             parts = sorted({max(f.split("_"), key=len) for f in self._fragments})
             self._triggers = re.compile("|".join(re.escape(p) for p in parts))
         return self._triggers
 
-    def pattern(self) -> re.Pattern[str]:
+    def pattern(self) -> Pattern[str]:
         """Matches ``key=value`` (or ``"key": "value"``) with a secret-shaped key."""
         if self._pattern is None:
+            import re
+
             names = "|".join(re.escape(f).replace("_", "[_\\-]?") for f in self._fragments)
             # The key is matched from its secret fragment on (what precedes it stays as it
             # is), then the separator, an optional quote, and the value that gets replaced.
@@ -112,15 +117,15 @@ class _InlineRule:
 _DEFAULT_INLINE = _InlineRule(DEFAULT_SECRET_KEYS)
 
 
-def _inline_sub(match: re.Match[str]) -> str:
+def _inline_sub(match: Match[str]) -> str:
     return f"{match['key']}{match['q1']}{match['sep']}{match['q2'] or ''}{REDACTED}"
 
 
-def _scheme_sub(match: re.Match[str]) -> str:
+def _scheme_sub(match: Match[str]) -> str:
     return f"{match.group(1)} {REDACTED}"
 
 
-def _url_sub(match: re.Match[str]) -> str:
+def _url_sub(match: Match[str]) -> str:
     return f"{match.group(1)}{REDACTED}@"
 
 
@@ -131,15 +136,15 @@ def _scrub(text: str, rule: _InlineRule) -> str:
     # on text that could hold what they look for.
     lowered = text.lower()
     if "private key" in lowered:
-        text = re.sub(_PEM_KEY, REDACTED, text)
+        text = _PEM_KEY.sub(REDACTED, text)
     if "bearer" in lowered or "basic" in lowered or "digest" in lowered or "negotiate" in lowered:
-        text = re.sub(_SCHEME, _scheme_sub, text)
+        text = _SCHEME.sub(_scheme_sub, text)
     if "eyJ" in text:
-        text = re.sub(_JWT, REDACTED, text)
+        text = _JWT.sub(REDACTED, text)
     if "://" in text and "@" in text:
-        text = re.sub(_URL_USERINFO, _url_sub, text)
+        text = _URL_USERINFO.sub(_url_sub, text)
     if "AKIA" in text or "ASIA" in text:
-        text = re.sub(_AWS_KEY_ID, REDACTED, text)
+        text = _AWS_KEY_ID.sub(REDACTED, text)
     if ("=" in text or ":" in text) and rule.triggers().search(lowered):
         text = rule.pattern().sub(_inline_sub, text)
     return text
