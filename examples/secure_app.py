@@ -8,7 +8,6 @@ Lambda and Workers entries do, with their own configuration) builds nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
 
 from daloy_edge import App
 from examples.reference import abuse, browser, core_routes, egress, identity
@@ -16,6 +15,8 @@ from examples.reference import observability as observability_area
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from daloy_edge_asgi import ASGIApp
 
     from daloy_edge.audit import Finding

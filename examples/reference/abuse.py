@@ -6,14 +6,14 @@ The rate-limit store is Upstash/Redis when ``DALOY_RATE_LIMIT_URL`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from daloy_edge import App, ConfigError, Request, Response
 from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
 from daloy_edge.middleware.shedding import LoadShedding, LoadSheddingConfig
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from daloy_edge.ratelimit import RateLimitStore, UpstashREST
     from daloy_edge.types import NonceStore
 

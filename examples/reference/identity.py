@@ -9,8 +9,6 @@ Anything missing leaves the area closed: ``/api/*`` and ``/admin/*`` answer 401.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from daloy_edge import (
     App,
     ConfigError,
@@ -30,6 +28,8 @@ from daloy_edge.principal import Principal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from daloy_edge.jose import JWK, JWKSet, KeySource
     from daloy_edge.types import CallNext, Middleware
 

@@ -12,10 +12,12 @@ tune it) and EMF metric lines on Lambda. Here:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from daloy_edge import App
 from daloy_edge.observability import trusted_clients
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DEFAULT_OPERATOR_CIDRS = "127.0.0.1/32,::1/128"
 
