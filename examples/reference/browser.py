@@ -7,9 +7,7 @@ App-wide order (outermost first): SecureHeaders, Compression, CORS, Sessions, CS
 from __future__ import annotations
 
 import os
-import re
 import sys
-from collections.abc import Mapping
 
 from daloy_edge import App, BadRequest, KeyRing, Request, Response, Unauthorized
 from daloy_edge.middleware.compression import Compression
@@ -23,11 +21,14 @@ from daloy_edge.signing import MIN_KEY_BYTES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from daloy_edge.types import NonceStore
 
 __all__ = ["install", "session_keys"]
 
-USER = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+USER = r"^[A-Za-z0-9._@-]{1,64}$"
+"""A user name at sign-in (a regular expression)."""
 WEBHOOK_TOLERANCE_S = 300
 
 FORM_PAGE = """<!doctype html>
@@ -138,7 +139,9 @@ def _session_routes(app: App) -> None:
     async def login(request: Request) -> Response:
         body = await request.json()
         user = body.get("user") if isinstance(body, dict) else None
-        if not isinstance(user, str) or not USER.match(user):
+        import re  # loaded by the first sign-in rather than by every cold start
+
+        if not isinstance(user, str) or not re.match(USER, user):
             raise BadRequest("user must be 1-64 letters, digits or . _ @ -")
         session = get_session(request)
         session.clear()
