@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["install", "session_keys"]
 
-USER = r"^[A-Za-z0-9._@-]{1,64}$"
+USER = r"[A-Za-z0-9._@-]{1,64}"
 """A user name at sign-in (a regular expression)."""
 WEBHOOK_TOLERANCE_S = 300
 
@@ -141,7 +141,7 @@ def _session_routes(app: App) -> None:
         user = body.get("user") if isinstance(body, dict) else None
         import re  # loaded by the first sign-in rather than by every cold start
 
-        if not isinstance(user, str) or not re.match(USER, user):
+        if not isinstance(user, str) or not re.fullmatch(USER, user):
             raise BadRequest("user must be 1-64 letters, digits or . _ @ -")
         session = get_session(request)
         session.clear()

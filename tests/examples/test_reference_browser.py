@@ -49,7 +49,8 @@ def test_login_sets_the_host_session_cookie():
 
 
 @pytest.mark.parametrize(
-    "body", [{"user": ""}, {"user": "a b"}, {"user": "<x>"}, {"user": 7}, [], {}]
+    "body",
+    [{"user": ""}, {"user": "a b"}, {"user": "<x>"}, {"user": 7}, [], {}, {"user": "alice\n"}],
 )
 def test_login_refuses_unsafe_user_names(body):
     assert client().post("/session/login", json=body).status == 400
