@@ -60,10 +60,15 @@ def encode(record: dict[str, JSON]) -> str:
 
     Escaping CR, LF, ANSI ESC, C1 controls and U+2028/2029 means a user-controlled
     string can neither forge a second log line nor drive a terminal. NaN and infinities
-    raise ``ValueError``, other values JSON lacks ``TypeError``.
+    raise ``ValueError``, other values JSON lacks ``TypeError``, a circular structure
+    ``ValueError`` as well.
     """
-    # The C encoder built once, without importing ``json`` (which imports ``re``).
-    return encode_ascii(record)
+    # The C encoder built once, without importing ``json`` (which imports ``re``). It
+    # keeps no record of the containers it is inside, so a cycle ends in recursion.
+    try:
+        return encode_ascii(record)
+    except RecursionError:
+        raise ValueError("Circular reference detected") from None
 
 
 def log_record(
