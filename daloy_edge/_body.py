@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
+from daloy_edge._abc import AsyncIterator
 from daloy_edge._errors import BadRequest, PayloadTooLarge
 
 __all__ = ["BodySource", "read_bounded"]
 
+# Built at run time (it is exported), hence the ABC from ``_abc``.
 BodySource = bytes | AsyncIterator[bytes]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import time
+
+from daloy_edge._allowed import allowed, only
+from daloy_edge._charset import ALNUM, TCHAR, span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -11,8 +13,16 @@ if TYPE_CHECKING:
 
 __all__ = ["format_set_cookie", "http_date", "parse_cookie_header"]
 
-_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_VALUE = re.compile(r"^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$")
+_NAME = allowed(TCHAR)
+# RFC 6265 cookie-octet: visible ASCII but for DQUOTE, comma, semicolon and backslash.
+_VALUE = allowed(
+    "\x21"
+    + span("\x23", "\x2b")
+    + span("\x2d", "\x3a")
+    + span("\x3c", "\x5b")
+    + span("\x5d", "\x7e")
+)
+_DOMAIN = allowed(ALNUM + ".-")
 _MAX_COOKIES = 64
 
 
@@ -38,11 +48,11 @@ def parse_cookie_header(header: str) -> dict[str, str]:
     cookies: dict[str, str] = {}
     for part in header.split(";")[: _MAX_COOKIES * 2]:
         name, sep, value = part.strip().partition("=")
-        if not sep or not _NAME.match(name) or name in cookies:
+        if not sep or not only(name, _NAME) or name in cookies:
             continue
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
-        if not _VALUE.match(value):
+        if value and not only(value, _VALUE):
             continue
         cookies[name] = value
         if len(cookies) >= _MAX_COOKIES:
@@ -67,9 +77,9 @@ def format_set_cookie(
 
     Raises ``ValueError`` for names or values that could split the header.
     """
-    if not _NAME.match(name):
+    if not only(name, _NAME):
         raise ValueError("invalid cookie name")
-    if not _VALUE.match(value):
+    if value and not only(value, _VALUE):
         raise ValueError("invalid cookie value")
     parts = [f"{name}={value}"]
     if max_age is not None:
@@ -77,11 +87,11 @@ def format_set_cookie(
     if expires is not None:
         parts.append("Expires=" + http_date(expires))
     if domain is not None:
-        if not re.match(r"^[A-Za-z0-9.-]+$", domain):
+        if not only(domain, _DOMAIN):
             raise ValueError("invalid cookie domain")
         parts.append(f"Domain={domain}")
     if path is not None:
-        if not _VALUE.match(path) or ";" in path:
+        if (path and not only(path, _VALUE)) or ";" in path:
             raise ValueError("invalid cookie path")
         parts.append(f"Path={path}")
     if secure or same_site == "None":

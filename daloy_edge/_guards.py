@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
+from daloy_edge._allowed import allowed
+from daloy_edge._charset import DIGITS, LOWER, UPPER, has_control
 from daloy_edge._errors import BadRequest, ConfigError, RequestHeaderFieldsTooLarge
 from daloy_edge._paths import UnsafePath, check_path
 from daloy_edge._record import record
@@ -14,10 +14,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RequestLimits", "check_request"]
 
-_METHOD = re.compile(r"[A-Z]{1,16}")
-_FIELD_NAME_CHARS = r"[!#$%&'*+\-.^_`|~0-9a-z]+"
-_HEADER_NAMES = re.compile(rf"{_FIELD_NAME_CHARS}(?: {_FIELD_NAME_CHARS})*")
-_BAD_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+# Checked with ``_allowed``'s expression written out (see there): no ``re``, and faster.
+_METHOD = allowed(UPPER)
+# Header names arrive lowered; joined with single spaces they are checked in one pass.
+_NAMES_JOINED = allowed("!#$%&'*+-.^_`|~" + DIGITS + LOWER + " ")
 _COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -38,8 +38,8 @@ class RequestLimits:
 
 
 def _check_fields(items: list[tuple[str, str]], limits: RequestLimits) -> None:
-    # One pass of compiled regexes over the joined names and values instead of a Python
-    # loop per field: the warm path of every invocation runs this.
+    # One C pass over the joined names and one over the joined values instead of a
+    # Python loop per field: the warm path of every invocation runs this.
     all_names, all_values = zip(*items, strict=True)
     names = " ".join(all_names)
     values = "\t".join(all_values)
@@ -51,9 +51,18 @@ def _check_fields(items: list[tuple[str, str]], limits: RequestLimits) -> None:
         raise RequestHeaderFieldsTooLarge("a header field is too large")
     if total > limits.max_total_header_bytes:
         raise RequestHeaderFieldsTooLarge("header fields are too large in total")
-    if names.count(" ") != len(items) - 1 or not _HEADER_NAMES.fullmatch(names):
+    # As many spaces as joins means no name holds one; no space at either end and no two
+    # together means no name is empty.
+    if (
+        names.count(" ") != len(items) - 1
+        or not names.isascii()
+        or not names.encode().translate(_NAMES_JOINED).isalnum()
+        or names[0] == " "
+        or names[-1] == " "
+        or "  " in names
+    ):
         raise BadRequest("invalid header name")
-    if _BAD_VALUE.search(values):
+    if has_control(values, allow_tab=True):
         raise BadRequest("control character in header value")
     # ``names`` is now known to be single-space-separated tokens.
     padded = f" {names} "
@@ -67,7 +76,10 @@ def _check_fields(items: list[tuple[str, str]], limits: RequestLimits) -> None:
 def check_request(request: Request, limits: RequestLimits) -> None:
     """Raise a 400 or 431 for a request that is malformed, oversized or ambiguous."""
     method = request.method
-    if method not in _COMMON_METHODS and not _METHOD.fullmatch(method):
+    # One to 16 capital letters when not a common method.
+    if method not in _COMMON_METHODS and not (
+        len(method) <= 16 and method.isascii() and method.encode().translate(_METHOD).isalnum()
+    ):
         raise BadRequest("invalid method")
     items = request.headers.items()
     if len(items) > limits.max_headers:

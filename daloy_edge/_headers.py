@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from daloy_edge._abc import Iterable, Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["Headers"]
 
@@ -10,6 +14,7 @@ _MASKED_IN_REPR = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 )
 
+# Built at run time like the ``isinstance`` check below, hence the ABCs from ``_abc``.
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import re
+from daloy_edge._allowed import allowed
+from daloy_edge._charset import ALNUM, has_control
+from daloy_edge._lazy import LazyPattern
 
 __all__ = ["UnsafePath", "check_header_value", "check_path", "percent_decode"]
 
 _MAX_DECODE_ROUNDS = 4
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # Plain ASCII paths without escapes, backslashes or dot-led segments need no decoding.
-_PLAIN = re.compile(r"/[A-Za-z0-9/_\-~!$&'()*+,;=:@.]*")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
-_ESCAPES = re.compile("(?:%[0-9A-Fa-f]{2})+")
+# Checked with ``_allowed``'s expression written out, as every request runs it; only
+# escaped or non-ASCII paths compile (and import ``re`` for) the patterns below.
+_PLAIN = allowed(ALNUM + "/_-~!$&'()*+,;=:@.")
+_BAD_ESCAPE = LazyPattern(r"%(?![0-9A-Fa-f]{2})")
+_CONTROL = LazyPattern("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+_ESCAPES = LazyPattern("(?:%[0-9A-Fa-f]{2})+")
 
 
 def percent_decode(text: str, errors: str = "replace") -> str:
@@ -35,7 +39,10 @@ class UnsafePath(ValueError):
 def _check_segments(text: str) -> None:
     if "\\" in text:
         raise UnsafePath("backslash in path")
-    if _CONTROL.search(text):
+    # In ASCII text (a dot-led segment, say) C0 and DEL are the only characters of the
+    # class, so only non-ASCII text needs the regex.
+    control = has_control(text) if text.isascii() else _CONTROL.search(text) is not None
+    if control:
         raise UnsafePath("control character in path")
     if "." not in text and text.isascii():
         return
@@ -61,11 +68,16 @@ def check_path(raw_path: str) -> str:
     >>> check_path("/static/a%20b.txt")
     '/static/a b.txt'
     """
-    if _PLAIN.fullmatch(raw_path) and "/." not in raw_path:
+    if (
+        raw_path[:1] == "/"
+        and raw_path.isascii()
+        and raw_path.encode().translate(_PLAIN).isalnum()
+        and "/." not in raw_path
+    ):
         return raw_path
     if not raw_path.startswith("/"):
         raise UnsafePath("path must start with /")
-    if _BAD_ESCAPE.search(raw_path):
+    if "%" in raw_path and _BAD_ESCAPE.search(raw_path):
         raise UnsafePath("malformed percent-escape in path")
     current = raw_path
     _check_segments(current)

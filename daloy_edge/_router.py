@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import re
 import time
 import types
 
@@ -11,10 +9,13 @@ from daloy_edge._errors import ConfigError, MethodNotAllowed, NotFound
 from daloy_edge._problem import render_error
 from daloy_edge._record import field, record
 from daloy_edge._response import Response
+from daloy_edge._templates import check_template, template_regex
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
+    from functools import partial
+    from re import Pattern
     from typing import TypeAlias, TypeVar
 
     from daloy_edge._problem import ErrorRenderer
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
     """A route function: async or sync, returning a Response, a JSON-able value, str or None."""
 
     E = TypeVar("E", bound=Endpoint)
+else:
+    # The class ``functools`` re-exports (typeshed has no stub for ``_functools``):
+    # ``functools`` itself would be one more import on the cold path.
+    from _functools import partial
 
 __all__ = ["Endpoint", "Router", "chain", "chain_caught", "decorated_middleware", "use"]
 
@@ -39,7 +44,7 @@ def is_coroutine_function(fn: object) -> bool:
     while id(candidate) not in seen:
         seen.add(id(candidate))
         target = getattr(candidate, "__func__", candidate)
-        while isinstance(target, functools.partial):
+        while isinstance(target, partial):
             target = target.func
         code = getattr(target, "__code__", None)
         if code is not None and code.co_flags & _CO_COROUTINE:
@@ -54,9 +59,6 @@ def is_awaitable(value: object) -> bool:
     return hasattr(value, "__await__") or (
         isinstance(value, types.GeneratorType) and bool(value.gi_code.co_flags & 0x100)
     )
-
-
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(path))?\}")
 
 
 def _to_response(result: object) -> Response:
@@ -171,6 +173,8 @@ def use(*middleware: Middleware) -> Callable[[Endpoint], Handler]:
     """
 
     def decorate(fn: Endpoint) -> Handler:
+        import functools
+
         handler = chain(middleware, normalize(fn))
         functools.update_wrapper(handler, fn)
         # Recorded so build-time checks can see which middleware guards this route.
@@ -196,7 +200,9 @@ class _Registration:
 @record
 class _Route:
     pattern: str
-    regex: re.Pattern[str] | None
+    # A template route's pattern, compiled by the first request that tries the route:
+    # ``Router.compile`` itself runs within the first request of a cold start.
+    regex: Pattern[str] | None
     handlers: dict[str, Handler]
     max_body: dict[str, int | None]
 
@@ -252,7 +258,7 @@ class Router:
         self._refuse_if_frozen()
         if not path.startswith("/"):
             raise ConfigError(f"route {path!r} must start with '/'")
-        _compile(path)
+        check_template(path)
         registered = self._routes.setdefault(path, {})
         for method in methods:
             name = method.upper()
@@ -308,12 +314,12 @@ class Router:
         self._frozen = True
         compiled = _Compiled()
         for pattern, registered in self._routes.items():
-            route = _Route(pattern, _compile(pattern), {}, {})
+            route = _Route(pattern, None, {}, {})
             for method, reg in registered.items():
                 endpoint = _route_handler(reg.endpoint, render)
                 route.handlers[method] = chain_caught(reg.middleware, endpoint, render)
                 route.max_body[method] = reg.max_body
-            if route.regex is None:
+            if "{" not in pattern:
                 compiled.exact[pattern] = route
             else:
                 compiled.patterns.append(route)
@@ -356,20 +362,6 @@ def _timed(handler: Handler) -> Handler:
     return timed
 
 
-def _compile(path: str) -> re.Pattern[str] | None:
-    if "{" not in path:
-        return None
-    parts: list[str] = []
-    last = 0
-    for match in _PARAM.finditer(path):
-        parts.append(re.escape(path[last : match.start()]))
-        name, kind = match.group(1), match.group(2)
-        parts.append(f"(?P<{name}>.+)" if kind == "path" else f"(?P<{name}>[^/]+)")
-        last = match.end()
-    parts.append(re.escape(path[last:]))
-    return re.compile("^" + "".join(parts) + "$")
-
-
 def _dispatcher(compiled: _Compiled, render: ErrorRenderer) -> Handler:
     """Route a request; routing errors (404, 405) are rendered here, and route handlers
     render their own, so what this returns needs no further catching."""
@@ -389,7 +381,10 @@ def _dispatcher(compiled: _Compiled, render: ErrorRenderer) -> Handler:
         params: dict[str, str] = {}
         if route is None:
             for candidate in patterns:
-                match = candidate.regex.match(path) if candidate.regex else None
+                regex = candidate.regex
+                if regex is None:
+                    regex = candidate.regex = template_regex(candidate.pattern)
+                match = regex.match(path)
                 if match:
                     route, params = candidate, match.groupdict()
                     break

@@ -13,9 +13,8 @@ b'hello'
 
 from __future__ import annotations
 
-import binascii
-import re
-
+from daloy_edge._allowed import allowed
+from daloy_edge._charset import ALNUM
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
 
@@ -30,9 +29,10 @@ __all__ = ["MIN_KEY_BYTES", "BadSignature", "Signer", "Verified", "b64decode", "
 MIN_KEY_BYTES = 32
 """Shortest key a :class:`Signer` accepts (the HMAC-SHA256 block security level)."""
 
-_B64 = re.compile(r"^[A-Za-z0-9_-]*$")
+_B64 = allowed(ALNUM + "_-")
 _MAX_TOKEN = 16384
-# base64url <-> base64, so binascii does the work without importing ``base64``.
+# base64url <-> base64, so binascii does the work without importing ``base64``; binascii
+# itself is imported where it is used, by the first request that signs or verifies.
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
@@ -47,16 +47,24 @@ class BadSignature(Exception):
 
 def b64encode(data: bytes) -> str:
     """Unpadded URL-safe base64 (cookie- and header-safe)."""
+    import binascii
+
     encoded = binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE)
     return encoded.rstrip(b"=").decode("ascii")
 
 
 def b64decode(text: str) -> bytes:
     """Strict inverse of :func:`b64encode`; :class:`BadSignature` for anything else."""
-    if not _B64.match(text) or len(text) % 4 == 1:
+    if not text.isascii() or len(text) % 4 == 1:
         raise BadSignature()
+    encoded = text.encode()
+    # The ``only`` check written out (session and CSRF checks run this per request).
+    if encoded and not encoded.translate(_B64).isalnum():
+        raise BadSignature()
+    import binascii
+
     try:
-        padded = (text + "=" * (-len(text) % 4)).encode("ascii").translate(_FROM_URLSAFE)
+        padded = (encoded + b"=" * (-len(encoded) % 4)).translate(_FROM_URLSAFE)
         data = binascii.a2b_base64(padded, strict_mode=True)
     except (binascii.Error, ValueError):
         raise BadSignature() from None

@@ -7,12 +7,11 @@ speak to this protocol.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from daloy_edge._record import field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Protocol
 
     import httpx

@@ -6,14 +6,12 @@ shape on a ``lambda-url`` domain) and ALB with or without multi-value headers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from daloy_edge import Headers, Request
 from daloy_edge_aws_lambda._encoding import decode_body, encode_body, raw_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import Any, TypeAlias
 
     from daloy_edge import Response

@@ -1,0 +1,109 @@
+"""Route templates read without ``re``, against the regex that read them before."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from daloy_edge import App
+from daloy_edge._templates import check_template, parameters, template_regex
+from daloy_edge.testing import TestClient
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(path))?\}")
+
+
+def _old_compile(path: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    last = 0
+    for match in _PARAM.finditer(path):
+        parts.append(re.escape(path[last : match.start()]))
+        name, kind = match.group(1), match.group(2)
+        parts.append(f"(?P<{name}>.+)" if kind == "path" else f"(?P<{name}>[^/]+)")
+        last = match.end()
+    parts.append(re.escape(path[last:]))
+    return re.compile("^" + "".join(parts) + "$")
+
+
+def _templates() -> list[str]:
+    rng = random.Random(5)
+    pieces = [
+        "{",
+        "}",
+        "a",
+        "Z",
+        "_",
+        "9",
+        ":",
+        "path",
+        ":path",
+        "/",
+        ".",
+        "{id}",
+        "é",
+        "{{",
+        "{p:path}",
+        "{a",
+    ]
+    found = ["/" + "".join(rng.choices(pieces, k=rng.randint(0, 8))) for _ in range(6000)]
+    return [*found, "/items/{id}", "/static/{path:path}", "/{a:pat}", "/{a:path", "/{9}"]
+
+
+def test_parameters_are_the_regex_matches() -> None:
+    for template in _templates():
+        expected = [
+            (m.start(), m.end(), m.group(1), m.group(2) or "") for m in _PARAM.finditer(template)
+        ]
+        assert parameters(template) == expected, repr(template)
+
+
+def test_template_regex_is_the_one_compiled_before() -> None:
+    for template in _templates():
+        try:
+            old: re.Pattern[str] | None = _old_compile(template)
+        except re.error:
+            old = None
+        if old is None:
+            with pytest.raises(re.error):
+                check_template(template)
+        else:
+            check_template(template)
+            assert template_regex(template).pattern == old.pattern, repr(template)
+
+
+def test_a_name_used_twice_is_refused_at_registration() -> None:
+    app = App(request_log=False)
+    with pytest.raises(re.error, match="redefinition of group name"):
+        app.add_route("/{id}/{id}", lambda request: None)
+
+
+def test_a_template_route_compiles_its_pattern_when_first_tried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from daloy_edge import _router
+
+    compiled: list[str] = []
+
+    def counting(template: str) -> re.Pattern[str]:
+        compiled.append(template)
+        return template_regex(template)
+
+    monkeypatch.setattr(_router, "template_regex", counting)
+    app = App(request_log=False)
+
+    @app.get("/health")
+    async def health(request):  # type: ignore[no-untyped-def]
+        return {"status": "ok"}
+
+    @app.get("/items/{item_id}")
+    async def item(request):  # type: ignore[no-untyped-def]
+        return {"id": request.path_params["item_id"]}
+
+    client = TestClient(app)
+    assert client.get("/health").status == 200
+    assert compiled == []
+    assert client.get("/items/42").json() == {"id": "42"}
+    assert client.get("/items/7").json() == {"id": "7"}
+    assert client.get("/items/7/x").status == 404
+    assert compiled == ["/items/{item_id}"]
