@@ -6,8 +6,7 @@ import os
 import sys
 import time
 
-from daloy_edge._allowed import allowed
-from daloy_edge._charset import ALNUM
+from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._deadline import Deadline
 from daloy_edge._errors import ConfigError
 from daloy_edge._guards import RequestLimits, check_request
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["App"]
 
-# One to 128 of these, checked with ``_allowed``'s expression written out. Unlike the
+# One to 128 of these, checked with ``_charset``'s expression written out. Unlike the
 # ``^...$`` regex it replaces, it lets no trailing newline through.
 _REQUEST_ID = allowed(ALNUM + "._:-")
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from daloy_edge._allowed import allowed, only
-from daloy_edge._charset import ALNUM, TCHAR, span
+from daloy_edge._charset import ALNUM, TCHAR, allowed, only, span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from daloy_edge._allowed import allowed
-from daloy_edge._charset import DIGITS, LOWER, UPPER, has_control
+from daloy_edge._charset import DIGITS, LOWER, UPPER, allowed, has_control
 from daloy_edge._errors import BadRequest, ConfigError, RequestHeaderFieldsTooLarge
 from daloy_edge._paths import UnsafePath, check_path
 from daloy_edge._record import record
@@ -14,7 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RequestLimits", "check_request"]
 
-# Checked with ``_allowed``'s expression written out (see there): no ``re``, and faster.
+# Checked with ``_charset``'s expression written out (see there): no ``re``, and faster.
 _METHOD = allowed(UPPER)
 # Header names arrive lowered; joined with single spaces they are checked in one pass.
 _NAMES_JOINED = allowed("!#$%&'*+-.^_`|~" + DIGITS + LOWER + " ")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from daloy_edge._allowed import allowed
-from daloy_edge._charset import ALNUM, has_control
+from daloy_edge._charset import ALNUM, allowed, has_control
 from daloy_edge._lazy import LazyPattern
 
 __all__ = ["UnsafePath", "check_header_value", "check_path", "percent_decode"]
 
 _MAX_DECODE_ROUNDS = 4
 # Plain ASCII paths without escapes, backslashes or dot-led segments need no decoding.
-# Checked with ``_allowed``'s expression written out, as every request runs it; only
+# Checked with ``_charset``'s expression written out, as every request runs it; only
 # escaped or non-ASCII paths compile (and import ``re`` for) the patterns below.
 _PLAIN = allowed(ALNUM + "/_-~!$&'()*+,;=:@.")
 _BAD_ESCAPE = LazyPattern(r"%(?![0-9A-Fa-f]{2})")

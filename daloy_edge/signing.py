@@ -13,8 +13,7 @@ b'hello'
 
 from __future__ import annotations
 
-from daloy_edge._allowed import allowed
-from daloy_edge._charset import ALNUM
+from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
 

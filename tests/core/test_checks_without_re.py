@@ -14,9 +14,8 @@ import types
 import pytest
 
 from daloy_edge import BadRequest, Headers, RequestLimits
-from daloy_edge._allowed import allowed, only
 from daloy_edge._app import _request_id
-from daloy_edge._charset import ALNUM, TCHAR
+from daloy_edge._charset import ALNUM, TCHAR, allowed, only
 from daloy_edge._cookies import format_set_cookie, parse_cookie_header
 from daloy_edge._guards import check_request
 from daloy_edge._paths import UnsafePath, check_path

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from daloy_edge import BadRequest
-from daloy_edge._allowed import allowed
-from daloy_edge._charset import ALNUM
+from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._lazy import LazyPattern
 
 TYPE_CHECKING = False
@@ -20,7 +19,7 @@ __all__ = ["decode_body", "encode_body", "raw_path"]
 # and makes decoded ones unambiguous, so the core's traversal checks see the same thing.
 _NOT_IN_ENCODED_PATH = LazyPattern(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})")
 # The same characters but "%": a path of only these (most paths) needs no regex, checked
-# with ``daloy_edge._allowed``'s expression written out as every request runs it.
+# with ``daloy_edge._charset``'s expression written out as every request runs it.
 _PLAIN_PATH = allowed(ALNUM + "-._~!$&'()*+,;=:@/")
 
 _TEXT_TYPES = frozenset(
