@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
@@ -11,6 +10,8 @@ from daloy_edge.jose._errors import InvalidToken
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from daloy_edge.types import JSON
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Mapping
 
 from daloy_edge._errors import ConfigError, Unauthorized
 from daloy_edge._record import record
@@ -16,6 +15,8 @@ from daloy_edge.principal import Principal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from daloy_edge.types import CallNext
 
 

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
 
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
@@ -17,6 +16,8 @@ from daloy_edge.middleware.csrf import CSRF_TOKEN_ISSUED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from daloy_edge.types import CallNext
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable, Unauthorized
 from daloy_edge._record import record
@@ -18,6 +17,8 @@ from daloy_edge.principal import Principal, scopes_from_claims
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from daloy_edge.jose import JWTVerifier, KeySource, SignatureBackend
     from daloy_edge.types import JSON, CallNext, Clock
 
