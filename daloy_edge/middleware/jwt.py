@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import time
 
+from daloy_edge._charset import Charset, span
 from daloy_edge._errors import ConfigError, ServiceUnavailable, Unauthorized
 from daloy_edge._record import record
 from daloy_edge._request import Request
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["JWTAuth", "JWTConfig"]
 
-_REALM = re.compile(r"[\x20-\x7e]{1,64}")
+_REALM = Charset(span(" ", "~"), max_len=64)
 
 
 @record(frozen=True, kw_only=True)
