@@ -9,7 +9,7 @@ milliseconds from the caller's clock, which makes both forms testable at window 
 from __future__ import annotations
 
 from daloy_edge._record import record
-from daloy_edge.ratelimit._tuples import _new, named_tuple
+from daloy_edge.ratelimit._tuples import named_tuple, tuple_new
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,14 +55,14 @@ else:
         __slots__ = ()
 
         def __new__(cls, limit, window_ms, cost=1):
-            return _new(cls, (limit, window_ms, cost))
+            return tuple_new(cls, (limit, window_ms, cost))
 
     @named_tuple
     class Verdict(tuple):
         __slots__ = ()
 
         def __new__(cls, allowed, remaining, reset_ms, retry_ms):
-            return _new(cls, (allowed, remaining, reset_ms, retry_ms))
+            return tuple_new(cls, (allowed, remaining, reset_ms, retry_ms))
 
 
 Quota.__doc__ = """``limit`` units per ``window_ms``; each check spends ``cost`` of them."""

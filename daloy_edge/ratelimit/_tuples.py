@@ -1,8 +1,8 @@
 """Named tuples without importing :mod:`collections`.
 
 ``collections`` (with ``keyword``, ``operator`` and ``reprlib`` behind it) is a visible
-share of a serverless cold start, and the rate limiter builds its result tuples on the
-cold path. :func:`named_tuple` turns a tuple subclass whose ``__new__`` names the fields
+share of a serverless cold start, and the rate limiter's result types are defined when
+an app with a rate limit is built. :func:`named_tuple` turns a tuple subclass whose ``__new__`` names the fields
 into what ``collections.namedtuple`` builds: C field getters, ``_fields``,
 ``_field_defaults``, ``__match_args__``, the same ``repr``, ``_make``, ``_replace``,
 ``_asdict`` and pickling. The ``__new__`` is ordinary source (no ``exec``), so building
@@ -12,7 +12,7 @@ the class compiles nothing.
 ... class Point(tuple):
 ...     __slots__ = ()
 ...     def __new__(cls, x, y=0):
-...         return _new(cls, (x, y))
+...         return tuple_new(cls, (x, y))
 >>> Point(1), Point(1, 2).y, Point(1) == (1, 0)
 (Point(x=1, y=0), 2, True)
 """
@@ -33,9 +33,9 @@ else:
     # built into the interpreter (and has no type stubs).
     from _collections import _tuplegetter
 
-__all__ = ["_new", "named_tuple"]
+__all__ = ["named_tuple", "tuple_new"]
 
-_new = tuple.__new__
+tuple_new = tuple.__new__
 """``tuple.__new__``, bound once: what each ``__new__`` calls to build the tuple."""
 
 
@@ -50,7 +50,7 @@ def named_tuple(cls: T) -> T:
         return f"{type(self).__name__}({shown})"
 
     def _make(kind: type[Any], iterable: Iterable[Any]) -> Any:
-        result = _new(kind, iterable)
+        result = tuple_new(kind, iterable)
         if len(result) != len(fields):
             raise TypeError(f"Expected {len(fields)} arguments, got {len(result)}")
         return result

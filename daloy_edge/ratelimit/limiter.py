@@ -18,7 +18,7 @@ from daloy_edge.ratelimit._base import (
     hashed_key,
 )
 from daloy_edge.ratelimit._blocks import BlockCache
-from daloy_edge.ratelimit._tuples import _new, named_tuple
+from daloy_edge.ratelimit._tuples import named_tuple, tuple_new
 from daloy_edge.ratelimit.fixed_window import FIXED_WINDOW
 from daloy_edge.ratelimit.gcra import GCRA
 from daloy_edge.ratelimit.memory import MemoryStore
@@ -83,7 +83,7 @@ else:
 
         # A tuple's fields are positional, as in ``collections.namedtuple``.
         def __new__(cls, allowed, limit, remaining, reset_s, retry_after_s, degraded=False):  # noqa: PLR0917
-            return _new(cls, (allowed, limit, remaining, reset_s, retry_after_s, degraded))
+            return tuple_new(cls, (allowed, limit, remaining, reset_s, retry_after_s, degraded))
 
 
 Decision.__doc__ = """What the limiter decided for one request (durations in whole seconds).
