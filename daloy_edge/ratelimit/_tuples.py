@@ -2,11 +2,11 @@
 
 ``collections`` (with ``keyword``, ``operator`` and ``reprlib`` behind it) is a visible
 share of a serverless cold start, and the rate limiter's result types are defined when
-an app with a rate limit is built. :func:`named_tuple` turns a tuple subclass whose ``__new__`` names the fields
-into what ``collections.namedtuple`` builds: C field getters, ``_fields``,
-``_field_defaults``, ``__match_args__``, the same ``repr``, ``_make``, ``_replace``,
-``_asdict`` and pickling. The ``__new__`` is ordinary source (no ``exec``), so building
-the class compiles nothing.
+an app with a rate limit is built. :func:`named_tuple` turns a tuple subclass whose
+``__new__`` names the fields into what ``collections.namedtuple`` builds: C field
+getters, ``_fields``, ``_field_defaults``, ``__match_args__``, the same ``repr``,
+``_make``, ``_replace``, ``_asdict`` and pickling. The ``__new__`` is ordinary source
+(no ``exec``), so building the class compiles nothing.
 
 >>> @named_tuple
 ... class Point(tuple):
