@@ -9,7 +9,8 @@ __all__ = ["is_cross_origin", "normalize_origin", "own_origin"]
 # ``^(https?)://([a-z0-9.\-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?$`` on the stripped,
 # lower-cased text, as a small parser: building the app checks configured origins
 # (``re`` is not loaded at a cold start), and CSRF and CORS parse request origins, no
-# slower than the regex did. ``text.lstrip(chars)`` drops the leading run of ``chars``.
+# slower than the regex did. ``text.lstrip(chars)`` drops the leading run of ``chars``
+# (``rstrip`` the trailing one).
 _DEFAULT_PORTS = {"https": ":443", "http": ":80"}
 _HOST_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.-"
 _IP_LITERAL_CHARS = "0123456789abcdef:."
@@ -33,16 +34,17 @@ def normalize_origin(value: str) -> str | None:
         return None
     port = rest.lstrip(_HOST_CHARS)
     if len(port) == len(rest):  # no host name: an IP literal, or malformed
-        end = rest.find("]")
-        if not rest.startswith("[") or end < 2 or rest[1:end].lstrip(_IP_LITERAL_CHARS):
+        # ``[`` then one or more literal characters, then ``]``.
+        head, closed, port = rest.partition("]")
+        if not closed or len(head) < 2 or head.rstrip(_IP_LITERAL_CHARS) != "[":
             return None
-        port = rest[end + 1 :]
     # ``text`` is now ``scheme://host`` followed by ``port``: nothing or ``:digits``.
     if not port:
         return text
     if port == default_port:
         return text[: -len(port)]
-    if port[0] != ":" or not valid_port(port[1:]):
+    digits = port[1:]  # valid_port, inlined: this runs per request
+    if port[0] != ":" or len(digits) > 5 or not (digits.isascii() and digits.isdigit()):
         return None
     return text
 
