@@ -6,17 +6,31 @@ replay that lands on another instance is not recognised.
 
 from __future__ import annotations
 
-import heapq
 import time
 
 from daloy_edge._errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from daloy_edge.types import Clock
 
 
 __all__ = ["MemoryNonceStore"]
+
+_heapq: ModuleType | None = None
+""":mod:`heapq`, imported when the first nonce is recorded: building the app (on a
+serverless cold start) does not load it, and a function-level import would cost every
+call a lookup."""
+
+
+def _import_heapq() -> ModuleType:
+    global _heapq
+    import heapq
+
+    _heapq = heapq
+    return heapq
 
 
 class MemoryNonceStore:
@@ -46,26 +60,23 @@ class MemoryNonceStore:
 
     async def add_if_absent(self, key: str, ttl_s: float) -> bool:
         """Record ``key`` for ``ttl_s`` seconds; False when it is already recorded."""
+        heapq = _heapq or _import_heapq()
+        heap, expiry = self._heap, self._expiry
         now = self._clock()
-        self._purge(now)
-        current = self._expiry.get(key)
+        # Expired entries go first; a heap entry whose key was recorded again since is stale.
+        while heap and heap[0][0] <= now:
+            expires, old = heapq.heappop(heap)
+            if expiry.get(old) == expires:
+                del expiry[old]
+        current = expiry.get(key)
         if current is not None and current > now:
             return False
-        while len(self._expiry) >= self.max_entries:
-            self._evict_one()
+        while len(expiry) >= self.max_entries:
+            # Full: the entry closest to expiry is forgotten.
+            expires, old = heapq.heappop(heap)
+            if expiry.get(old) == expires:
+                del expiry[old]
         expires = now + ttl_s
-        self._expiry[key] = expires
-        heapq.heappush(self._heap, (expires, key))
+        expiry[key] = expires
+        heapq.heappush(heap, (expires, key))
         return True
-
-    def _purge(self, now: float) -> None:
-        heap, expiry = self._heap, self._expiry
-        while heap and heap[0][0] <= now:
-            expires, key = heapq.heappop(heap)
-            if expiry.get(key) == expires:
-                del expiry[key]
-
-    def _evict_one(self) -> None:
-        expires, key = heapq.heappop(self._heap)
-        if self._expiry.get(key) == expires:
-            del self._expiry[key]

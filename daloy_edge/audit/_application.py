@@ -4,14 +4,14 @@ any middleware with the same fields is audited the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from daloy_edge._secrets import KeyRing
 from daloy_edge.audit import _rules
 from daloy_edge.audit._findings import Finding
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from daloy_edge._app import App
     from daloy_edge.types import Middleware
 

@@ -6,10 +6,12 @@ closed (401) or falls back to a safe default. A variable set to an insecure valu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from daloy_edge.audit import _rules
 from daloy_edge.audit._findings import Finding
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["audit_environment"]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
 
@@ -11,6 +9,7 @@ __all__ = ["Finding", "InsecureConfiguration", "Severity", "enforce"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Literal, TypeAlias
 
     Severity: TypeAlias = Literal["error", "warning"]

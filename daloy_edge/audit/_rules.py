@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 from daloy_edge.audit._findings import Finding
 from daloy_edge.audit._weak import weakness
 from daloy_edge.middleware._origins import normalize_origin
@@ -11,6 +9,7 @@ from daloy_edge.signing import MIN_KEY_BYTES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from ipaddress import IPv4Network, IPv6Network
 
 __all__ = [

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
 from daloy_edge.jose._errors import InvalidToken
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from daloy_edge.types import JSON
 
 
 __all__ = ["ClaimsPolicy", "validate_claims"]
+
+# For a float, ``_NEG_INF < x < _INF`` is ``math.isfinite(x)`` (NaN compares false),
+# without importing ``math``, which is not loaded at a cold start.
+_INF = float("inf")
+_NEG_INF = -_INF
 
 
 @record(frozen=True, kw_only=True)
@@ -54,7 +58,7 @@ def _number(claims: Mapping[str, JSON], name: str) -> float | None:
     value = claims.get(name)
     if type(value) is int:
         return float(value)
-    if type(value) is float and math.isfinite(value):
+    if type(value) is float and _NEG_INF < value < _INF:
         return value
     if value is None:
         if name in claims:
@@ -62,6 +66,8 @@ def _number(claims: Mapping[str, JSON], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidToken(f"{name} is not a number")
+    import math  # only int and float subclasses get here
+
     if not math.isfinite(value):
         raise InvalidToken(f"{name} is not finite")
     return float(value)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableMapping
-
+from daloy_edge._abc import MutableMapping
 from daloy_edge.signing import b64encode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from daloy_edge.types import JSON, RandomBytes
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import binascii
-import re
-from collections.abc import Mapping
-
+from daloy_edge._charset import Charset, has_control, span
 from daloy_edge._errors import ConfigError, Unauthorized
 from daloy_edge._record import record
 from daloy_edge._request import Request
@@ -16,13 +13,16 @@ from daloy_edge.principal import Principal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from daloy_edge.types import CallNext
 
 
 __all__ = ["BasicAuth", "BasicAuthConfig"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_REALM = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}")
+# Printable ASCII without '"' and '\\' (the realm is sent in a quoted string).
+_REALM = Charset(span(" ", "~").replace('"', "").replace("\\", ""), max_len=64)
+_CONTROL_BYTES = bytes(range(0x20)) + b"\x7f"
 
 
 @record(frozen=True, kw_only=True)
@@ -38,7 +38,7 @@ class BasicAuthConfig:
         if not self.users:
             raise ConfigError("basic auth needs at least one user")
         for user, ring in self.users.items():
-            if not user or ":" in user or _CONTROL.search(user):
+            if not user or ":" in user or has_control(user):
                 raise ConfigError("user names must be non-empty, without ':' or control chars")
             if not isinstance(ring, KeyRing):
                 raise ConfigError("each user maps to a KeyRing of passwords")
@@ -54,17 +54,35 @@ def _digest(label: bytes, value: bytes) -> bytes:
     return hashlib.sha256(label + b"\x00" + value).digest()
 
 
+_a2b_base64: Callable[..., bytes] | None = None
+"""``binascii.a2b_base64``, bound by the first request that carries credentials:
+``binascii`` is not loaded at a cold start, and a function-level import would cost
+every request a lookup."""
+
+
+def _bind_a2b_base64() -> Callable[..., bytes]:
+    global _a2b_base64
+    import binascii
+
+    _a2b_base64 = binascii.a2b_base64
+    return _a2b_base64
+
+
 def _decode(credentials: str, limit: int) -> tuple[str, str]:
     if len(credentials) > limit:
         raise MalformedCredentials("credentials too long")
+    a2b_base64 = _a2b_base64 or _bind_a2b_base64()
     try:
-        text = binascii.a2b_base64(credentials.encode("ascii"), strict_mode=True).decode("utf-8")
-    except (binascii.Error, UnicodeError):
+        raw = a2b_base64(credentials.encode("ascii"), strict_mode=True)
+        text = raw.decode("utf-8")
+    except ValueError:  # binascii.Error and UnicodeError both are ValueErrors
         raise MalformedCredentials("credentials are not base64 of UTF-8") from None
     user, colon, password = text.partition(":")
     if not colon or not user:
         raise MalformedCredentials("credentials are not user:password")
-    if _CONTROL.search(text):
+    # UTF-8 encodes every other character with bytes of 0x80 and above, so the bytes hold
+    # a C0 control or DEL exactly when the text does.
+    if len(raw.translate(None, _CONTROL_BYTES)) != len(raw):
         raise MalformedCredentials("control character in credentials")
     return user, password
 

@@ -5,9 +5,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable
-
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
 from daloy_edge._request import Request
@@ -17,6 +14,8 @@ from daloy_edge.middleware.csrf import CSRF_TOKEN_ISSUED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from daloy_edge.types import CallNext
 
 
@@ -53,7 +52,18 @@ def _gzip_encoder(level: int) -> Callable[[bytes], bytes]:
 
 def brotli_available() -> bool:
     """True when the ``brotli`` package can be imported."""
+    # Imported here: ``importlib.util`` is not loaded at a cold start.
+    import importlib.util
+
     return importlib.util.find_spec("brotli") is not None
+
+
+def _encoders(config: CompressionConfig) -> dict[str, Callable[[bytes], bytes]]:
+    encoders: dict[str, Callable[[bytes], bytes]] = {}
+    if config.brotli and brotli_available():
+        encoders["br"] = _brotli_encoder(config.brotli_quality)
+    encoders["gzip"] = _gzip_encoder(config.gzip_level)
+    return encoders
 
 
 @record(frozen=True, kw_only=True)
@@ -115,12 +125,10 @@ class Compression:
 
     def __init__(self, config: CompressionConfig | None = None) -> None:
         self.config = config = config or CompressionConfig()
-        encoders: dict[str, Callable[[bytes], bytes]] = {}
-        if config.brotli and brotli_available():
-            encoders["br"] = _brotli_encoder(config.brotli_quality)
-        encoders["gzip"] = _gzip_encoder(config.gzip_level)
-        self._encoders = encoders
-        self._offered = tuple(encoders)
+        # Chosen for the first response worth compressing: probing for brotli then,
+        # rather than when the app is built, keeps it off a serverless cold start.
+        self._encoders: dict[str, Callable[[bytes], bytes]] | None = None
+        self._offered: tuple[str, ...] = ()
         self._minimum = config.minimum_size
 
     def _eligible(self, response: Response) -> bool:
@@ -148,10 +156,14 @@ class Compression:
         if self._breach_risk(request, response):
             return response
         response.headers.add("vary", "Accept-Encoding")
+        encoders = self._encoders
+        if encoders is None:
+            encoders = self._encoders = _encoders(self.config)
+            self._offered = tuple(encoders)
         encoding = choose_encoding(request.headers.get("accept-encoding") or "", self._offered)
         if encoding is None:
             return response
-        response.body = self._encoders[encoding](response.body)
+        response.body = encoders[encoding](response.body)
         response.headers["content-encoding"] = encoding
         if "content-length" in response.headers:
             response.headers["content-length"] = str(len(response.body))

@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-import re
-
+from daloy_edge._charset import DIGITS, LOWER, TCHAR, Charset
 from daloy_edge._errors import ConfigError, Forbidden
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.middleware._origins import normalize_origin
+from daloy_edge.middleware._origins import normalize_origin, valid_port
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,8 +19,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CORS", "CORSConfig"]
 
-_FIELD_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_PATTERN = re.compile(r"^(https?)://\*\.([a-z0-9\-]+(?:\.[a-z0-9\-]+)+)(?::([0-9]{1,5}))?$")
+# Names and patterns are checked without ``re``, which is not loaded at a cold start;
+# unlike the ``^...$`` regexes this replaced, no trailing newline gets through.
+_FIELD_NAME = Charset(TCHAR)
+_LABEL = Charset(LOWER + DIGITS + "-")
 _SAFELISTED = frozenset({"accept", "accept-language", "content-language", "content-type"})
 
 
@@ -53,10 +54,10 @@ class CORSConfig:
             if origin != "*" and normalize_origin(origin) != origin.lower().rstrip("/"):
                 raise ConfigError(f"CORS origin {origin!r} must be scheme://host[:port]")
         for pattern in self.allow_origin_patterns:
-            if not _PATTERN.match(pattern.lower()):
+            if _parse_pattern(pattern) is None:
                 raise ConfigError(f"CORS pattern {pattern!r} must look like https://*.example.com")
         for name in (*self.allow_methods, *self.allow_headers, *self.expose_headers):
-            if name != "*" and not _FIELD_NAME.match(name):
+            if name != "*" and not _FIELD_NAME.fullmatch(name):
                 raise ConfigError(f"invalid header or method name {name!r}")
         if "*" in (*self.allow_methods, *self.allow_headers, *self.expose_headers):
             raise ConfigError("list CORS methods and headers explicitly; '*' is not accepted")
@@ -64,14 +65,30 @@ class CORSConfig:
             raise ConfigError("max_age must be between 0 and 86400")
 
 
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    match = _PATTERN.match(pattern.lower())
-    if match is None:
+def _parse_pattern(pattern: str) -> tuple[str, str] | None:
+    r"""``(scheme, domain[:port])`` of ``scheme://*.domain[:port]``; None when malformed.
+
+    What ``^(https?)://\*\.([a-z0-9\-]+(?:\.[a-z0-9\-]+)+)(?::([0-9]{1,5}))?$`` accepted
+    of the lower-cased pattern: two or more labels, then an optional port.
+    """
+    text = pattern.lower()
+    scheme, _, rest = text.partition("://*.")
+    if scheme not in ("https", "http"):
+        return None
+    domain, colon, port = rest.partition(":")
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
+        return None
+    if colon and not valid_port(port):
+        return None
+    return scheme, rest
+
+
+def _pattern(pattern: str) -> tuple[str, str]:
+    parsed = _parse_pattern(pattern)
+    if parsed is None:
         raise ConfigError(f"CORS pattern {pattern!r} must look like https://*.example.com")
-    scheme, domain, port = match.groups()
-    suffix = f":{port}" if port else ""
-    label = r"[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?"
-    return re.compile(rf"^{scheme}://{label}\.{re.escape(domain + suffix)}$")
+    return parsed
 
 
 class CORS:
@@ -92,9 +109,9 @@ class CORS:
         "_exact",
         "_expose",
         "_methods",
-        "_patterns",
         "_preflight",
         "_request_headers",
+        "_wildcards",
         "config",
     )
 
@@ -102,7 +119,8 @@ class CORS:
         self.config = config
         self._any = "*" in config.allow_origins
         self._exact = frozenset(o.lower().rstrip("/") for o in config.allow_origins if o != "*")
-        self._patterns = tuple(_pattern_regex(p) for p in config.allow_origin_patterns)
+        # ``https://*.example.com`` as ``("https", "example.com")``.
+        self._wildcards = frozenset(_pattern(p) for p in config.allow_origin_patterns)
         self._request_headers = frozenset(h.lower() for h in config.allow_headers) | _SAFELISTED
         self._methods = frozenset(m.upper() for m in config.allow_methods)
         self._preflight = [
@@ -121,7 +139,22 @@ class CORS:
         normalized = normalize_origin(origin)
         if normalized is None or normalized != origin.lower():
             return False
-        return normalized in self._exact or any(p.match(normalized) for p in self._patterns)
+        if normalized in self._exact:
+            return True
+        return bool(self._wildcards) and self._wildcard_allows(normalized)
+
+    def _wildcard_allows(self, normalized: str) -> bool:
+        # What ``^https://[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.example\.com$`` matched for the
+        # pattern ``https://*.example.com``: a normalized origin's scheme has no '.', so
+        # its first '.' ends the one label the '*' stands for.
+        head, _, domain = normalized.partition(".")
+        scheme, _, label = head.partition("://")
+        return (
+            (scheme, domain) in self._wildcards
+            and label[:1] not in ("", "-")
+            and label[-1] != "-"
+            and _LABEL.fullmatch(label)
+        )
 
     def _mark(self, response: Response, origin: str, *, expose: bool = False) -> None:
         headers = response.headers

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Mapping
 
+from daloy_edge._charset import Charset, span
 from daloy_edge._errors import ConfigError, ServiceUnavailable, Unauthorized
 from daloy_edge._record import record
 from daloy_edge._request import Request
@@ -18,13 +17,15 @@ from daloy_edge.principal import Principal, scopes_from_claims
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from daloy_edge.jose import JWTVerifier, KeySource, SignatureBackend
     from daloy_edge.types import JSON, CallNext, Clock
 
 
 __all__ = ["JWTAuth", "JWTConfig"]
 
-_REALM = re.compile(r"[\x20-\x7e]{1,64}")
+_REALM = Charset(span(" ", "~"), max_len=64)
 
 
 @record(frozen=True, kw_only=True)

@@ -15,9 +15,8 @@ fields): ``RateLimit-Policy: "default";q=5;w=60`` and ``RateLimit: "default";r=4
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from functools import lru_cache
 
+from daloy_edge._abc import Mapping
 from daloy_edge._errors import ConfigError, ServiceUnavailable, TooManyRequests
 from daloy_edge._record import record
 from daloy_edge.ratelimit._base import StoreUnavailable
@@ -190,25 +189,42 @@ def _key_function(config: RateLimitConfig) -> KeyFunction:
     return by_api_key
 
 
-def _ip_key(ipv6_prefix: int) -> Callable[[Request], str]:
-    @lru_cache(maxsize=4096)
-    def ipv6_network(address: str) -> str:
-        import ipaddress
+_IPV6_NETWORKS = 4096
+"""IPv6 addresses whose network each key function remembers."""
 
-        try:
-            ip = ipaddress.IPv6Address(address.split("%", 1)[0])
-        except ValueError:
-            return "ip:" + address
-        if ip.ipv4_mapped is not None:
-            return "ip:" + str(ip.ipv4_mapped)
-        network = ipaddress.IPv6Network((ip, ipv6_prefix), strict=False)
-        return "ip6:" + str(network)
+
+def _ipv6_network(address: str, ipv6_prefix: int) -> str:
+    import ipaddress
+
+    try:
+        ip = ipaddress.IPv6Address(address.split("%", 1)[0])
+    except ValueError:
+        return "ip:" + address
+    if ip.ipv4_mapped is not None:
+        return "ip:" + str(ip.ipv4_mapped)
+    network = ipaddress.IPv6Network((ip, ipv6_prefix), strict=False)
+    return "ip6:" + str(network)
+
+
+def _ip_key(ipv6_prefix: int) -> Callable[[Request], str]:
+    # Clients repeat, so each IPv6 address's key is remembered: in a plain dict rather
+    # than ``functools.lru_cache`` (``functools`` is not loaded at a cold start), emptied
+    # when full (dropping the oldest one at a time would rescan the deleted slots at the
+    # dict's front).
+    networks: dict[str, str] = {}
 
     def by_ip(request: Request) -> str:
         address = request.client_ip
         if not address:
             return "ip:unknown"
-        return ipv6_network(address) if ":" in address else "ip:" + address
+        if ":" not in address:
+            return "ip:" + address
+        key = networks.get(address)
+        if key is None:
+            if len(networks) >= _IPV6_NETWORKS:
+                networks.clear()
+            key = networks[address] = _ipv6_network(address, ipv6_prefix)
+        return key
 
     return by_ip
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from daloy_edge._errors import ConfigError, Forbidden, Unauthorized
 from daloy_edge._request import Request
 from daloy_edge._response import Response
@@ -11,6 +9,8 @@ from daloy_edge.principal import Principal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from daloy_edge.types import CallNext
 
 

@@ -12,7 +12,6 @@ to another instance. The cap counts requests in flight in this instance (one eve
 from __future__ import annotations
 
 import time
-from collections import deque
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable
 from daloy_edge._record import record
@@ -22,6 +21,7 @@ from daloy_edge._response import Response
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    from collections import deque
 
     from daloy_edge.types import CallNext, Clock
 
@@ -83,7 +83,9 @@ class LoadShedding:
         self._retry_after = {"retry-after": str(config.retry_after)}
         self._limit = config.max_concurrent
         self._active = 0
-        self._waiters: deque[asyncio.Future[bool]] = deque()
+        # Created by the first request that has to wait: most instances never queue one,
+        # and ``collections`` is then not imported at a cold start.
+        self._waiters: deque[asyncio.Future[bool]] | None = None
         self._batch: list[float] = []
 
     @property
@@ -99,7 +101,7 @@ class LoadShedding:
     @property
     def queued(self) -> int:
         """Requests waiting for a slot."""
-        return len(self._waiters)
+        return len(self._waiters) if self._waiters is not None else 0
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         if request.path in self._exempt:
@@ -123,22 +125,27 @@ class LoadShedding:
         budget = config.queue_timeout
         if request.deadline is not None:
             budget = min(budget, request.deadline - time.monotonic())
-        if len(self._waiters) >= config.max_queue or budget <= 0:
+        waiters = self._waiters
+        if waiters is None:
+            from collections import deque
+
+            waiters = self._waiters = deque()
+        if len(waiters) >= config.max_queue or budget <= 0:
             raise self._overloaded()
         # Only a queued request needs the event loop's futures (and so asyncio).
         import asyncio
 
         loop = asyncio.get_running_loop()
         ticket: asyncio.Future[bool] = loop.create_future()
-        self._waiters.append(ticket)
+        waiters.append(ticket)
         timer = loop.call_later(budget, self._expire, ticket)
         try:
             admitted = await ticket
         except asyncio.CancelledError:
             if ticket.done() and not ticket.cancelled() and ticket.result():
                 self._release(None)
-            elif ticket in self._waiters:
-                self._waiters.remove(ticket)
+            elif ticket in waiters:
+                waiters.remove(ticket)
             raise
         finally:
             timer.cancel()
@@ -146,7 +153,7 @@ class LoadShedding:
             raise self._overloaded()
 
     def _expire(self, ticket: asyncio.Future[bool]) -> None:
-        if not ticket.done():
+        if not ticket.done() and self._waiters is not None:
             self._waiters.remove(ticket)
             ticket.set_result(False)
 

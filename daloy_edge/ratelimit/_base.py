@@ -8,9 +8,8 @@ milliseconds from the caller's clock, which makes both forms testable at window 
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from daloy_edge._record import record
+from daloy_edge.ratelimit._tuples import named_tuple, tuple_new
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,9 +48,23 @@ if TYPE_CHECKING:
         retry_ms: int
 
 else:
-    # The same classes ``typing.NamedTuple`` would build, without importing ``typing``.
-    Quota = namedtuple("Quota", ("limit", "window_ms", "cost"), defaults=(1,))
-    Verdict = namedtuple("Verdict", ("allowed", "remaining", "reset_ms", "retry_ms"))
+    # What ``typing.NamedTuple`` would build, without importing ``typing`` or
+    # ``collections``.
+    @named_tuple
+    class Quota(tuple):
+        __slots__ = ()
+
+        def __new__(cls, limit, window_ms, cost=1):
+            return tuple_new(cls, (limit, window_ms, cost))
+
+    @named_tuple
+    class Verdict(tuple):
+        __slots__ = ()
+
+        def __new__(cls, allowed, remaining, reset_ms, retry_ms):
+            return tuple_new(cls, (allowed, remaining, reset_ms, retry_ms))
+
+
 Quota.__doc__ = """``limit`` units per ``window_ms``; each check spends ``cost`` of them."""
 Verdict.__doc__ = """One check's outcome; durations are milliseconds."""
 

@@ -6,12 +6,12 @@ Denied requests do not count.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from daloy_edge.ratelimit._base import Algorithm, Quota, Verdict
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from daloy_edge.ratelimit._protocols import Counters
 
 __all__ = ["FIXED_WINDOW"]

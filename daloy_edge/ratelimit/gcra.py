@@ -10,12 +10,12 @@ exactly ``limit`` intervals.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from daloy_edge.ratelimit._base import Algorithm, Quota, Verdict, ceil_div
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from daloy_edge.ratelimit._protocols import Counters
 
 __all__ = ["GCRA"]

@@ -6,11 +6,9 @@ its decisions into responses.
 
 from __future__ import annotations
 
-import re
 import time
-from collections import namedtuple
-from functools import lru_cache, partial
 
+from daloy_edge._charset import ALNUM, Charset
 from daloy_edge._errors import ConfigError
 from daloy_edge.ratelimit._base import (
     Algorithm,
@@ -20,6 +18,7 @@ from daloy_edge.ratelimit._base import (
     hashed_key,
 )
 from daloy_edge.ratelimit._blocks import BlockCache
+from daloy_edge.ratelimit._tuples import named_tuple, tuple_new
 from daloy_edge.ratelimit.fixed_window import FIXED_WINDOW
 from daloy_edge.ratelimit.gcra import GCRA
 from daloy_edge.ratelimit.memory import MemoryStore
@@ -40,11 +39,14 @@ __all__ = ["ALGORITHMS", "AlgorithmName", "Decision", "FailurePolicy", "RateLimi
 ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (FIXED_WINDOW, SLIDING_WINDOW, GCRA)}
 """The built-in algorithms by name."""
 
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# Stricter than the ``^...$`` regex it replaces only in refusing a trailing newline.
+_NAME = Charset(ALNUM + "_.-", max_len=64)
 # Scripts multiply limit by window in doubles; keep every product an exact integer.
 _MAX_PRODUCT = 2**50
 _MAX_WINDOW_MS = 366 * 86_400_000
 _LOG_EVERY_MS = 10_000
+_HASHED_KEYS = 4096
+"""Hashed identities remembered per limiter (clients repeat)."""
 
 
 def __getattr__(name: str) -> object:
@@ -73,12 +75,17 @@ if TYPE_CHECKING:
         degraded: bool = False
 
 else:
-    # The class ``typing.NamedTuple`` would build, without importing ``typing``.
-    Decision = namedtuple(
-        "Decision",
-        ("allowed", "limit", "remaining", "reset_s", "retry_after_s", "degraded"),
-        defaults=(False,),
-    )
+    # What ``typing.NamedTuple`` would build, without importing ``typing`` or
+    # ``collections``.
+    @named_tuple
+    class Decision(tuple):
+        __slots__ = ()
+
+        # A tuple's fields are positional, as in ``collections.namedtuple``.
+        def __new__(cls, allowed, limit, remaining, reset_s, retry_after_s, degraded=False):  # noqa: PLR0917
+            return tuple_new(cls, (allowed, limit, remaining, reset_s, retry_after_s, degraded))
+
+
 Decision.__doc__ = """What the limiter decided for one request (durations in whole seconds).
 
 ``degraded`` is True when the store failed and the policy let the request through.
@@ -100,11 +107,12 @@ class RateLimiter:
 
     __slots__ = (
         "_algorithm",
-        "_base",
+        "_bases",
         "_blocks",
         "_clock",
         "_failures",
         "_last_log",
+        "_prefix",
         "_quota",
         "_store",
         "cost",
@@ -146,10 +154,9 @@ class RateLimiter:
         self._quota = Quota(limit, self.window_ms, cost)
         self._store: RateLimitStore = store if store is not None else MemoryStore()
         self._blocks = BlockCache(block_cache_size) if block_cache_size else None
-        # Clients repeat, so their hashed keys are worth remembering.
-        self._base = lru_cache(maxsize=4096)(
-            partial(hashed_key, f"{prefix}{name}:{algorithm.name}:")
-        )
+        self._prefix = f"{prefix}{name}:{algorithm.name}:"
+        # Clients repeat, so their hashed keys are worth remembering (see ``_hash``).
+        self._bases: dict[str, str] = {}
         self._clock = clock
         self._failures = 0
         self._last_log = -_LOG_EVERY_MS
@@ -159,7 +166,9 @@ class RateLimiter:
     async def check(self, identity: str) -> Decision:
         """Count one request for ``identity`` unless its quota is spent."""
         now_ms = int(self._clock() * 1000)
-        base = self._base(identity)
+        base = self._bases.get(identity)
+        if base is None:
+            base = self._hash(identity)
         blocks = self._blocks
         if blocks is not None:
             until = blocks.get(base, now_ms)
@@ -180,6 +189,16 @@ class RateLimiter:
             ceil_div(verdict.reset_ms, 1000),
             ceil_div(verdict.retry_ms, 1000),
         )
+
+    def _hash(self, identity: str) -> str:
+        # A plain dict rather than ``functools.lru_cache``: ``functools`` is not loaded at
+        # a cold start, and a hit is one dict lookup. Emptied when full: dropping the
+        # oldest key one at a time would rescan the deleted slots at the dict's front.
+        bases = self._bases
+        if len(bases) >= _HASHED_KEYS:
+            bases.clear()
+        base = bases[identity] = hashed_key(self._prefix, identity)
+        return base
 
     def _failed(self, exc: StoreUnavailable, now_ms: int) -> Decision:
         self._failures += 1
@@ -210,7 +229,7 @@ def _validate(
         raise ConfigError("limit times window (in ms) is too large")
     if not 1 <= cost <= limit:
         raise ConfigError("cost must be between 1 and limit")
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ConfigError("name must be 1-64 letters, digits, '_', '.' or '-'")
     if policy not in ("fail_open", "fail_closed"):
         raise ConfigError("on_store_error must be 'fail_open' or 'fail_closed'")

@@ -9,13 +9,13 @@ so ``retry_ms`` can exceed one window. All arithmetic is on integers (scaled by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from daloy_edge.ratelimit._base import Algorithm, Quota, Verdict
 from daloy_edge.ratelimit.fixed_window import SKEW_MS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from daloy_edge.ratelimit._protocols import Counters
 
 __all__ = ["SLIDING_WINDOW"]

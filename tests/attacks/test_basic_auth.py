@@ -164,3 +164,50 @@ def test_invalid_user_names_refuse_to_build(user):
 def test_no_users_refuses_to_build():
     with pytest.raises(ConfigError):
         BasicAuthConfig(users={})
+
+
+def _texts(seed: int, count: int = 3000) -> list[str]:
+    import random
+
+    alphabet = "aZ0 :!\"#\\'~\x00\x01\t\n\r\x1f\x7f\x80\x9f\xa0é€\u2028😀"
+    rng = random.Random(seed)
+    return ["".join(rng.choices(alphabet, k=rng.randint(0, 70))) for _ in range(count)]
+
+
+def _builds(**config: object) -> bool:
+    options: dict[str, object] = {"users": {"admin": KeyRing(["pw"])}}
+    options.update(config)
+    try:
+        BasicAuthConfig(**options)  # type: ignore[arg-type]
+    except ConfigError:
+        return False
+    return True
+
+
+def test_realms_and_user_names_accepted_as_the_former_regexes_did():
+    import re
+
+    realm = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}")
+    control = re.compile(r"[\x00-\x1f\x7f]")
+    for text in [*_texts(1), "r" * 64, "r" * 65, "a\n"]:
+        assert _builds(realm=text) is (realm.fullmatch(text) is not None), repr(text)
+        expected = bool(text) and ":" not in text and control.search(text) is None
+        assert _builds(users={text: KeyRing(["pw"])}) is expected, repr(text)
+
+
+def test_control_characters_in_credentials_refused_as_the_former_regex_did():
+    import re
+
+    from daloy_edge.middleware._credentials import MalformedCredentials
+    from daloy_edge.middleware.basic_auth import _decode
+
+    control = re.compile(r"[\x00-\x1f\x7f]")
+    for text in _texts(2):
+        raw = "u:" + text
+        try:
+            _decode(base64.b64encode(raw.encode("utf-8")).decode(), 4096)
+        except MalformedCredentials:
+            refused = True
+        else:
+            refused = False
+        assert refused is (control.search(raw) is not None), repr(raw)

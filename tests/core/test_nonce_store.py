@@ -41,3 +41,24 @@ async def test_store_never_holds_more_than_max_entries():
         await store.add_if_absent(f"k{i}", 60 + i)
     assert len(store) == 3
     assert not await store.add_if_absent("k9", 60)
+
+
+async def test_when_full_the_entry_closest_to_expiry_is_forgotten():
+    clock = Clock()
+    store = MemoryNonceStore(max_entries=2, clock=clock)
+    await store.add_if_absent("long", 60)
+    await store.add_if_absent("short", 10)
+    await store.add_if_absent("new", 30)
+    assert not await store.add_if_absent("long", 60)
+    assert not await store.add_if_absent("new", 60)
+    assert len(store) == 2
+
+
+async def test_a_key_recorded_again_outlives_its_first_expiry():
+    clock = Clock()
+    store = MemoryNonceStore(clock=clock)
+    await store.add_if_absent("k", 5)
+    clock.now += 6
+    assert await store.add_if_absent("k", 60)  # the first heap entry is now stale
+    clock.now += 6
+    assert not await store.add_if_absent("k", 60)

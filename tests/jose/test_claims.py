@@ -119,3 +119,26 @@ def test_time_claims_must_be_finite_numbers(name: str, value: object, reason: st
 
 def test_integer_and_float_time_claims_are_read_alike():
     validate_claims(claims(exp=int(NOW) + 60, nbf=NOW - 1.5, iat=int(NOW)), POLICY, NOW)
+
+
+def test_finite_numbers_are_told_apart_as_math_isfinite_does():
+    import math
+    import sys
+
+    from daloy_edge.jose._claims import _number
+
+    class Float(float):
+        pass
+
+    class Int(int):
+        pass
+
+    values: list[float] = [0.0, -0.0, 1.5, 5e-324, sys.float_info.max, -sys.float_info.max]
+    values += [math.inf, -math.inf, math.nan, -math.nan, Float(2.5), Float(math.inf), Int(7)]
+    for value in values:
+        try:
+            got = _number({"exp": value}, "exp")
+        except InvalidToken:
+            assert not math.isfinite(value), value
+        else:
+            assert math.isfinite(value) and got == float(value), value

@@ -186,3 +186,22 @@ async def test_tokens_follow_key_rotation_at_a_real_jwks_endpoint():
     finally:
         await transport.aclose()
         await server.close()
+
+
+def test_realms_accepted_as_the_former_regex_did():
+    import random
+    import re
+
+    oracle = re.compile(r"[\x20-\x7e]{1,64}")
+    alphabet = "aZ0 :!\"#\\'~\x00\t\n\x7f\x80é€"
+    rng = random.Random(3)
+    realms = ["".join(rng.choices(alphabet, k=rng.randint(0, 70))) for _ in range(3000)]
+    for realm in [*realms, "r" * 64, "r" * 65, "a\n"]:
+        expected = oracle.fullmatch(realm) is not None and '"' not in realm
+        try:
+            config(realm=realm)
+        except ConfigError:
+            accepted = False
+        else:
+            accepted = True
+        assert accepted is expected, repr(realm)

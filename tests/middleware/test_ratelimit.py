@@ -114,6 +114,16 @@ def test_rotating_ipv6_addresses_within_one_64_share_a_quota():
     assert client.get("/limited", client="2001:db8:1:3::1").status == 200
 
 
+def test_ipv6_networks_are_remembered_within_a_bound(monkeypatch):
+    from daloy_edge.middleware import ratelimit as module
+
+    monkeypatch.setattr(module, "_IPV6_NETWORKS", 2)
+    client = TestClient(limited_app(five_a_minute()))
+    for i in range(5):  # more addresses than the bound, all in one /64
+        client.get("/limited", client=f"2001:db8:1:2::{i + 1:x}")
+    assert client.get("/limited", client="2001:db8:1:2::1").status == 429
+
+
 def test_ipv4_mapped_ipv6_address_counts_as_the_ipv4_client():
     client = TestClient(limited_app(five_a_minute()))
     for _ in range(5):

@@ -126,3 +126,66 @@ def test_coep_is_opt_in():
 def test_unsafe_configuration_refuses_to_build(config):
     with pytest.raises(ConfigError):
         SecureHeadersConfig(**config)
+
+
+def test_nonce_is_24_base64url_characters_each_from_one_random_byte():
+    asked: list[int] = []
+
+    def random_bytes(size: int) -> bytes:
+        asked.append(size)
+        return bytes(range(size))
+
+    client = TestClient(make_app(SecureHeadersConfig(random_bytes=random_bytes)))
+    nonce = client.get("/page").text.split('nonce="')[1].split('"')[0]
+    assert asked == [24]
+    assert nonce == "ABCDEFGHIJKLMNOPQRSTUVWX"
+
+
+def test_nonce_characters_are_uniform_over_byte_values():
+    from collections import Counter
+
+    from daloy_edge.middleware.secure_headers import _BASE64URL
+
+    counts = Counter(bytes(range(256)).translate(_BASE64URL).decode("ascii"))
+    assert len(counts) == 64 and set(counts.values()) == {4}
+    assert set(counts) == set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _texts(seed: int, alphabet: str, prefixes: list[str]) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    return [
+        rng.choice(prefixes) + "".join(rng.choices(alphabet, k=rng.randint(0, 10)))
+        for _ in range(4000)
+    ]
+
+
+def _accepted(**config: object) -> bool:
+    try:
+        SecureHeadersConfig(**config)  # type: ignore[arg-type]
+    except ConfigError:
+        return False
+    return True
+
+
+def test_policy_names_accepted_as_before_but_no_trailing_newline():
+    import re
+
+    oracle = re.compile(r"^[A-Za-z0-9\-#=_/@.%]+$")
+    alphabet = "aZ09-#=_/@.%'\" ;,*\t\n\r\x00é\u212a"
+    for name in [*_texts(1, alphabet, [""]), "app\n", "app", "#x=/@.%"]:
+        expected = oracle.match(name) is not None and not name.endswith("\n")
+        assert _accepted(trusted_types_policies=(name,)) is expected, repr(name)
+
+
+def test_report_urls_accepted_as_before_but_no_trailing_newline():
+    import re
+
+    oracle = re.compile(r"^(https?://[^\s;,\"]+|/[^\s;,\"]*)$")
+    alphabet = "a/:.?=&%#;,\"' \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000é\x00"
+    prefixes = ["", "/", "https://", "http://", "https:/", "HTTPS://", "ftp://", "//", " /"]
+    edges = ["https://", "http://x", "/", "/\n", "https://r.example/csp\n", "https://a b"]
+    for url in [*_texts(2, alphabet, prefixes), *edges]:
+        expected = oracle.match(url) is not None and not url.endswith("\n")
+        assert _accepted(report_to=url) is expected, repr(url)

@@ -114,3 +114,38 @@ PINNED = {
 @pytest.mark.parametrize("module", sorted(PINNED))
 def test_public_surface_is_pinned(module):
     assert sorted(importlib.import_module(module).__all__) == sorted(PINNED[module])
+
+
+def _names(seed: int, count: int = 3000) -> list[str]:
+    import random
+
+    alphabet = "aZ09_.-:/ \t\n\r\x00é€" + "abcXYZ"
+    rng = random.Random(seed)
+    return ["".join(rng.choices(alphabet, k=rng.randint(0, 70))) for _ in range(count)]
+
+
+def test_policy_names_accepted_as_the_former_regex_did_but_no_trailing_newline():
+    import re
+
+    oracle = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+    edges = ["a" * 64, "a" * 65, "", "a\n", "a.b-c_D9", "a b", "é", "\u212a"]
+    for name in [*_names(1), *edges]:
+        expected = oracle.match(name) is not None and not name.endswith("\n")
+        try:
+            RateLimiter(limit=5, window=60, name=name)
+        except ConfigError:
+            assert not expected, repr(name)
+        else:
+            assert expected, repr(name)
+
+
+async def test_hashed_identities_are_remembered_within_a_bound(monkeypatch):
+    from daloy_edge.ratelimit import limiter as module
+
+    monkeypatch.setattr(module, "_HASHED_KEYS", 8)
+    store = MemoryStore()
+    limiter = RateLimiter(limit=100, window=60, store=store, algorithm=GCRA, clock=Clock())
+    for i in range(30):
+        await limiter.check(f"client-{i % 12}")
+        assert len(limiter._bases) <= 8
+    assert len(store) == 12  # the same identity always maps to the same key
