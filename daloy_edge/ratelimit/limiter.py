@@ -6,6 +6,7 @@ its decisions into responses.
 
 from __future__ import annotations
 
+import sys
 import time
 
 from daloy_edge._charset import ALNUM, Charset
@@ -19,10 +20,7 @@ from daloy_edge.ratelimit._base import (
 )
 from daloy_edge.ratelimit._blocks import BlockCache
 from daloy_edge.ratelimit._tuples import named_tuple, tuple_new
-from daloy_edge.ratelimit.fixed_window import FIXED_WINDOW
-from daloy_edge.ratelimit.gcra import GCRA
 from daloy_edge.ratelimit.memory import MemoryStore
-from daloy_edge.ratelimit.sliding_window import SLIDING_WINDOW
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,8 +34,15 @@ if TYPE_CHECKING:
 
 __all__ = ["ALGORITHMS", "AlgorithmName", "Decision", "FailurePolicy", "RateLimiter"]
 
-ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (FIXED_WINDOW, SLIDING_WINDOW, GCRA)}
-"""The built-in algorithms by name."""
+ALGORITHMS: dict[str, Algorithm]
+"""The built-in algorithms by name (every algorithm module is imported when first read)."""
+
+# Where each built-in algorithm lives: a limiter imports only the one it runs.
+_HOMES = {
+    "fixed_window": ("daloy_edge.ratelimit.fixed_window", "FIXED_WINDOW"),
+    "sliding_window": ("daloy_edge.ratelimit.sliding_window", "SLIDING_WINDOW"),
+    "gcra": ("daloy_edge.ratelimit.gcra", "GCRA"),
+}
 
 # Stricter than the ``^...$`` regex it replaces only in refusing a trailing newline.
 _NAME = Charset(ALNUM + "_.-", max_len=64)
@@ -49,7 +54,22 @@ _HASHED_KEYS = 4096
 """Hashed identities remembered per limiter (clients repeat)."""
 
 
+def algorithm_named(name: str) -> Algorithm:
+    """The built-in algorithm called ``name`` (``ConfigError`` for another name)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise ConfigError(f"unknown algorithm {name!r}; one of {sorted(_HOMES)}")
+    module, attribute = home
+    __import__(module)
+    found: Algorithm = getattr(sys.modules[module], attribute)
+    return found
+
+
 def __getattr__(name: str) -> object:
+    if name == "ALGORITHMS":
+        algorithms = {key: algorithm_named(key) for key in _HOMES}
+        globals()["ALGORITHMS"] = algorithms
+        return algorithms
     # The ``Literal`` aliases exist at run time only for those who ask: building them
     # imports ``typing``.
     if name in _ALIASES:
@@ -147,9 +167,7 @@ class RateLimiter:
             block_cache_size=block_cache_size,
         )
         if isinstance(algorithm, str):
-            if algorithm not in ALGORITHMS:
-                raise ConfigError(f"unknown algorithm {algorithm!r}; one of {sorted(ALGORITHMS)}")
-            algorithm = ALGORITHMS[algorithm]
+            algorithm = algorithm_named(algorithm)
         self._algorithm = algorithm
         self._quota = Quota(limit, self.window_ms, cost)
         self._store: RateLimitStore = store if store is not None else MemoryStore()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -149,3 +151,32 @@ async def test_hashed_identities_are_remembered_within_a_bound(monkeypatch):
         await limiter.check(f"client-{i % 12}")
         assert len(limiter._bases) <= 8
     assert len(store) == 12  # the same identity always maps to the same key
+
+
+def test_a_limiter_imports_only_the_algorithm_it_runs():
+    code = (
+        "import sys\n"
+        "from daloy_edge.ratelimit.limiter import RateLimiter\n"
+        "RateLimiter(limit=5, window=60, algorithm='fixed_window')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('daloy_edge.ratelimit.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = done.stdout
+    assert "daloy_edge.ratelimit.fixed_window" in loaded
+    assert "gcra" not in loaded
+    assert "sliding_window" not in loaded
+
+
+def test_algorithms_lists_every_built_in_algorithm():
+    from daloy_edge.ratelimit import ALGORITHMS, FIXED_WINDOW, SLIDING_WINDOW
+
+    assert ALGORITHMS == {
+        "fixed_window": FIXED_WINDOW,
+        "sliding_window": SLIDING_WINDOW,
+        "gcra": GCRA,
+    }
+
+
+def test_an_unknown_algorithm_name_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown algorithm 'leaky'"):
+        RateLimiter(limit=1, window=1, algorithm="leaky")  # type: ignore[arg-type]
