@@ -30,9 +30,9 @@ __all__ = ["JWTVerifier", "KeySource", "VerifiedToken", "check_algorithms"]
 
 _CACHE_LIMIT = 256
 _HeaderEntry = tuple["Mapping[str, JSON]", Algorithm, str]
-# A token whose signature verified: its header entry, the key that verified it and its
-# payload segment.
-_SignedEntry = tuple[_HeaderEntry, JWK, str]
+# A token whose signature verified: its header entry, the key that verified it, its
+# decoded claims (a private copy, never handed out) and whether they hold no container.
+_SignedEntry = tuple[_HeaderEntry, JWK, "dict[str, JSON]", bool]
 
 
 class KeySource(Protocol):
@@ -69,9 +69,9 @@ class JWTVerifier:
     alike, and only while the key source still returns the very key object that
     verified it (a JWKS refresh or rotation makes new objects, so the check runs again).
     Only a valid signature is remembered, and only for a token whose claims passed.
-    Everything else runs on every request: the payload is decoded afresh (each request
-    gets its own claims) and the claims, ``exp`` and ``nbf`` included, are checked
-    against the clock.
+    Everything else runs on every request: the claims, ``exp`` and ``nbf`` included, are
+    checked against the clock, and each request gets its own copy of them (the payload
+    is decoded once; what a handler does to its copy never reaches another request).
 
     >>> from daloy_edge.jose import JWKSet, ClaimsPolicy
     >>> keys = JWKSet.symmetric({"k1": "s" * 32})
@@ -124,9 +124,10 @@ class JWTVerifier:
         """Verify ``token``; raises :class:`~daloy_edge.jose.InvalidToken` with a reason."""
         signed = self._signed.get(token)
         if signed is not None:
-            entry, signer, payload_b64 = signed
+            entry, signer, remembered, flat = signed
             if await self._keys.get_key(entry[2]) is signer:
-                return self._accept(entry[0], payload_b64)
+                validate_claims(remembered, self._policy, self._clock(), audiences=self._audiences)
+                return VerifiedToken(entry[0], dict(remembered) if flat else _copy(remembered))
             self._signed.pop(token, None)
         header_b64, payload_b64, signing_input, signature = split_compact(
             token, max_bytes=self._max_bytes
@@ -147,15 +148,12 @@ class JWTVerifier:
             prepared = await self._prepare(key, spec.name)
         if not await self._backend.verify(spec.name, prepared, signing_input, signature):
             raise InvalidToken("bad signature")
-        verified = self._accept(header, payload_b64)
-        if len(self._signed) >= _CACHE_LIMIT:
-            self._signed.clear()
-        self._signed[token] = (entry, key, payload_b64)
-        return verified
-
-    def _accept(self, header: Mapping[str, JSON], payload_b64: str) -> VerifiedToken:
         claims = decode_json_segment(payload_b64, "payload")
         validate_claims(claims, self._policy, self._clock(), audiences=self._audiences)
+        if len(self._signed) >= _CACHE_LIMIT:
+            self._signed.clear()
+        flat = not any(isinstance(value, (dict, list)) for value in claims.values())
+        self._signed[token] = (entry, key, _copy(claims), flat)
         return VerifiedToken(header, claims)
 
     def _header(self, header_b64: str) -> _HeaderEntry:
@@ -180,6 +178,19 @@ class JWTVerifier:
             self._prepared.clear()
         self._prepared[(key.kid, alg)] = (key, prepared)
         return prepared
+
+
+def _copy(claims: dict[str, JSON]) -> dict[str, JSON]:
+    """A deep copy of decoded JSON (dicts and lists are its only mutable values)."""
+    return {name: _copy_value(value) for name, value in claims.items()}
+
+
+def _copy_value(value: JSON) -> JSON:
+    if isinstance(value, dict):
+        return _copy(value)
+    if isinstance(value, list):
+        return [_copy_value(item) for item in value]
+    return value
 
 
 def _norm_typ(value: str) -> str:

@@ -126,3 +126,27 @@ def test_each_verification_gets_its_own_claims():
     first = verify(verifier, token).claims
     first["scp"].append("admin")  # type: ignore[union-attr]
     assert verify(verifier, token).claims["scp"] == ["reports:read"]
+
+
+def test_claims_from_a_remembered_token_are_each_requests_own():
+    verifier = make(Keys(PRIVATE), Clock())
+    token = mint(PRIVATE, "RS256", KID, claims(scp=["a"], ctx={"tenant": "t1", "roles": ["r"]}))
+    verify(verifier, token)
+    second = verify(verifier, token).claims
+    second["scp"].append("admin")  # type: ignore[union-attr]
+    second["ctx"]["roles"].append("root")  # type: ignore[index, union-attr]
+    second["sub"] = "mallory"  # type: ignore[index]
+    third = verify(verifier, token).claims
+    assert third["sub"] == "alice"
+    assert third["scp"] == ["a"]
+    assert third["ctx"] == {"tenant": "t1", "roles": ["r"]}
+
+
+def test_flat_claims_of_a_remembered_token_are_copied_too():
+    verifier = make(Keys(PRIVATE), Clock())
+    token = mint(PRIVATE, "RS256", KID)
+    first = verify(verifier, token).claims
+    first["sub"] = "mallory"  # type: ignore[index]
+    second = verify(verifier, token).claims
+    assert second["sub"] == "alice"
+    assert second is not verify(verifier, token).claims

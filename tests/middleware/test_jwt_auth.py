@@ -205,3 +205,24 @@ def test_realms_accepted_as_the_former_regex_did():
         else:
             accepted = True
         assert accepted is expected, repr(realm)
+
+
+def test_each_token_keeps_its_own_scopes_on_repeat_requests():
+    key = ec_key()
+    app, _ = make_app(config())
+    reader = mint(key, "ES256", "ec-256", claims(scope="reports:read"))
+    admin = mint(key, "ES256", "ec-256", claims(scope="admin reports:read", sub="bob"))
+    with TestClient(app) as client:
+        for _ in range(2):
+            for token, expected in ((reader, ["reports:read"]), (admin, ["admin", "reports:read"])):
+                body = client.get("/me", headers={"authorization": f"Bearer {token}"}).json()
+                assert body["scopes"] == expected
+
+
+def test_a_token_with_malformed_scopes_is_refused_on_every_request():
+    token = mint(ec_key(), "ES256", "ec-256", claims(scope=["a", 7]))
+    app, _ = make_app(config())
+    with TestClient(app) as client:
+        for _ in range(2):
+            response = client.get("/me", headers={"authorization": f"Bearer {token}"})
+            assert response.status == 401
