@@ -52,15 +52,23 @@ def _port_from_log(log: Path, proc: subprocess.Popen[bytes], timeout: float = 30
 
 @contextlib.contextmanager
 def uvicorn(
-    python: str, target: str, *, env: Mapping[str, str] = {}, factory: bool = False, path: str
+    python: str,
+    target: str,
+    *,
+    env: Mapping[str, str] = {},
+    factory: bool = False,
+    path: str,
+    http: str = "h11",
+    loop: str = "asyncio",
 ) -> Iterator[Served]:
-    """Serve ``target`` with one uvicorn worker (h11, asyncio loop) on 127.0.0.1, port 0.
+    """Serve ``target`` with one uvicorn worker on 127.0.0.1, port 0 (by default h11 and
+    the asyncio loop; ``uvicorn[standard]`` deployments run httptools and uvloop).
 
     Not ``--fd``: uvicorn wraps an inherited descriptor as a Unix socket, so asyncio leaves
     Nagle's algorithm on and small responses wait for delayed ACKs (~40 ms each).
     """
     args = [python, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", "0"]
-    args += ["--http", "h11", "--loop", "asyncio", "--no-access-log", "--log-level", "info"]
+    args += ["--http", http, "--loop", loop, "--no-access-log", "--log-level", "info"]
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "uvicorn.log"
         with log.open("wb") as stderr:

@@ -1,4 +1,9 @@
-"""ASGI throughput under a real uvicorn (one worker, h11, asyncio loop) on 127.0.0.1.
+"""ASGI throughput under a real uvicorn (one worker) on 127.0.0.1, in two set-ups.
+
+uvicorn's own default (h11 and the asyncio loop, what ``pip install uvicorn`` gives), and
+``uvicorn[standard]`` (httptools and uvloop, what production deployments usually run). The
+HTTP parser's cost per response header differs a lot between the two: h11 checks each
+header in Python, httptools in C.
 
 Contenders: a raw ASGI callable, bare Starlette, daloy_edge's default stack (``App()``
 through ``daloy_edge_asgi.ASGIApp``, request log on, written to /dev/null) answering
@@ -20,6 +25,7 @@ from bench._timing import Row, reps, with_ratio
 from bench.anchors.common import reference_env
 
 ANCHOR = "bare Starlette"
+SETUPS = {"h11, asyncio": ("h11", "asyncio"), "httptools, uvloop": ("httptools", "uvloop")}
 
 
 @dataclass(frozen=True)
@@ -46,15 +52,30 @@ TARGETS = [
 
 
 def run() -> list[Row]:
-    """Requests per second, p50 latency and peak RSS of each contender."""
+    """Requests per second, p50 latency and peak RSS of each contender, in each set-up."""
     python = _env.prepare()
     wrk = _env.ensure_wrk()
+    rows: list[Row] = []
+    for setup, (http, loop) in SETUPS.items():
+        rows += _measure(python, wrk, setup, http, loop)
+    return rows
+
+
+def _measure(python: str, wrk: str, setup: str, http: str, loop: str) -> list[Row]:
     seconds, rounds = reps(5, 2), reps(3, 1)
     loads: dict[str, list[Load]] = {t.name: [] for t in TARGETS}
     with contextlib.ExitStack() as stack:
         served = {
             t.name: stack.enter_context(
-                _servers.uvicorn(python, t.target, env=t.env, factory=t.factory, path=t.path)
+                _servers.uvicorn(
+                    python,
+                    t.target,
+                    env=t.env,
+                    factory=t.factory,
+                    path=t.path,
+                    http=http,
+                    loop=loop,
+                )
             )
             for t in TARGETS
         }
@@ -72,11 +93,11 @@ def run() -> list[Row]:
         failures = sum(r.non_2xx for r in runs)
         label = f"{name} ({failures} non-2xx)" if failures else name
         rps = statistics.median(r.requests_per_s for r in runs)
-        rows.append(Row(f"throughput ({tool}, 32 connections)", label, rps, unit="req/s"))
+        rows.append(Row(f"throughput, {setup} ({tool}, 32 connections)", label, rps, unit="req/s"))
     rows = with_ratio(rows, ANCHOR)
     for name, runs in loads.items():
         p50 = statistics.median(r.p50_ms for r in runs)
-        rows.append(Row("p50 latency under that load", name, p50, unit="ms"))
+        rows.append(Row(f"p50 latency under that load, {setup}", name, p50, unit="ms"))
     for name, peak in peaks.items():
-        rows.append(Row("server peak RSS after the runs", name, peak, unit="MB"))
+        rows.append(Row(f"server peak RSS after the runs, {setup}", name, peak, unit="MB"))
     return with_ratio(rows, ANCHOR)
