@@ -180,3 +180,13 @@ def test_algorithms_lists_every_built_in_algorithm():
 def test_an_unknown_algorithm_name_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown algorithm 'leaky'"):
         RateLimiter(limit=1, window=1, algorithm="leaky")  # type: ignore[arg-type]
+
+
+def test_a_full_block_cache_keeps_forgetting_the_oldest_blocks_first():
+    cache = BlockCache(100)
+    for i in range(1000):
+        cache.add(f"k{i}", 10**12, 0)
+    assert len(cache) == 100
+    assert [cache.get(f"k{i}", 0) for i in (899, 900, 999)] == [None, 10**12, 10**12]
+    cache.add("k500", 10**12, 0)
+    assert cache.get("k900", 0) is None
