@@ -176,7 +176,7 @@ def http_attributes_json(
         f"{_PEER + _string(peer) if peer and peer != client else ''}"
         f"{_AGENT + redactor.scrub_json(agent[:MAX_FIELD]) if agent else ''}"
         f"{shape.host}"
-        f"{'' if response.stream is not None else f'{_BODY_SIZE}{len(response.body):d}'}"
+        f"{'' if response.stream is not None else f'{_BODY_SIZE}{len(response.body)}'}"
         f"{shape.error}"
         f"{_INVOCATION + _string(invocation[:MAX_FIELD]) if isinstance(invocation, str) else ''}"
         "}"

@@ -238,7 +238,7 @@ class RequestLog:
         if (
             error_attrs is not None
             or self.config.log_headers
-            or state.get("log.attributes") is not None
+            or ("log.attributes" in state and state["log.attributes"] is not None)
         ):
             attributes = with_attributes(attributes, self._extra(request, response, error_attrs))
         metrics = runtime.metrics

@@ -53,7 +53,6 @@ _MAX_STATE_LEN = 512
 _XRAY_SIZES = frozenset({40, 50, 64, 74})
 _SAMPLED = 0x01
 _MAX_XRAY_LEN = 1024
-_ABSENT = object()
 
 
 @record(frozen=True)
@@ -261,17 +260,30 @@ def inbound_ids(headers: Headers, random_bytes: RandomBytes = id_bytes) -> Trace
     The request log builds the context itself only when something asks for it: most
     requests only write its ids into their line.
     """
-    # Most requests carry no traceparent: one scan rules it out before the list of
-    # every value (which only one value makes valid) is gathered.
-    if headers.get("traceparent", _ABSENT) is not _ABSENT:  # type: ignore[arg-type]
-        parents = headers.get_all("traceparent")
-        parsed = parse_traceparent(parents[0].strip()) if len(parents) == 1 else None
-        if parsed is not None:
-            trace_id, parent, flags = parsed
-            state = headers.get_all("tracestate")
-            tracestate = parse_tracestate(state) if state else None
-            return trace_id, new_span_id(random_bytes), parent, flags, tracestate
-    return xray_ids(headers.get("x-amzn-trace-id"), random_bytes)
+    # One pass for both headers: a traceparent anywhere comes first, and most requests
+    # carry none, so they would otherwise pay for a scan of every header to learn it.
+    xray = None
+    for name, value in headers.items():
+        if name == "traceparent":
+            found = _traceparent_ids(headers, random_bytes)
+            if found is not None:
+                return found
+            xray = headers.get("x-amzn-trace-id")
+            break
+        if xray is None and name == "x-amzn-trace-id":
+            xray = value
+    return xray_ids(xray, random_bytes)
+
+
+def _traceparent_ids(headers: Headers, random_bytes: RandomBytes) -> TraceIds | None:
+    parents = headers.get_all("traceparent")
+    parsed = parse_traceparent(parents[0].strip()) if len(parents) == 1 else None
+    if parsed is None:
+        return None
+    trace_id, parent, flags = parsed
+    state = headers.get_all("tracestate")
+    tracestate = parse_tracestate(state) if state else None
+    return trace_id, new_span_id(random_bytes), parent, flags, tracestate
 
 
 def xray_ids(value: str | None, random_bytes: RandomBytes = id_bytes) -> TraceIds | None:

@@ -217,6 +217,19 @@ TRACE_HEADERS = [
         ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793"),
     ],
     [("traceparent", "garbage"), ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793")],
+    [
+        ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793"),
+        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    ],
+    [
+        ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"),
+        ("traceparent", "garbage"),
+        ("x-amzn-trace-id", "Root=1-6759e988-bd862e3fe1be46a994272793"),
+    ],
+    [
+        ("x-amzn-trace-id", "Root=1-5759e988-00000000"),
+        ("x-amzn-trace-id", "Root=1-6759e988-bd862e3fe1be46a994272793"),
+    ],
 ]
 
 
