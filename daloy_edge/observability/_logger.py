@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 from contextvars import ContextVar
 
 from daloy_edge._abc import Mapping
 from daloy_edge.observability._config import LogConfig
-from daloy_edge.observability._emf import RequestMetrics
 from daloy_edge.observability._line import (
     http_attributes_json,
     open_record_line,
@@ -24,8 +22,14 @@ from daloy_edge.observability._record import (
     span_record,
 )
 from daloy_edge.observability._redact import Redactor
-from daloy_edge.observability._resource import detect_resource, is_lambda
-from daloy_edge.observability._sinks import StreamSink
+from daloy_edge.observability._resource import Runtime, detect_resource, is_lambda
+from daloy_edge.observability._sinks import (
+    StreamSink,
+    complain,
+    emit_safely,
+    parse_line,
+    write_safely,
+)
 from daloy_edge.observability._trace import (
     TraceContext,
     fresh_ids,
@@ -36,9 +40,7 @@ from daloy_edge.observability._trace import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from contextvars import Token
-    from typing import Any
 
     from opentelemetry.trace import Span
 
@@ -100,23 +102,6 @@ def current_request_log() -> tuple[RequestLog, TraceContext] | None:
     return (active.owner, active.trace) if active is not None else None
 
 
-class _Runtime:
-    """What stays the same for every request from one runtime: computed once."""
-
-    __slots__ = ("metrics", "on_lambda", "resource", "resource_json")
-
-    def __init__(self, resource: dict[str, str], on_lambda: bool, config: LogConfig) -> None:
-        self.resource = resource
-        self.resource_json = encode(dict(resource))
-        self.on_lambda = on_lambda
-        enabled = on_lambda if config.metrics is None else config.metrics
-        self.metrics = (
-            RequestMetrics(namespace=config.metrics_namespace, service=resource["service.name"])
-            if enabled
-            else None
-        )
-
-
 class RequestLog:
     """The request observer: trace context in, one OTel log line (and EMF, spans) out.
 
@@ -146,7 +131,7 @@ class RequestLog:
             if config.metrics_sinks is not None
             else [self._stdout or StreamSink()]
         )
-        self._runtimes: dict[str, _Runtime] = {}
+        self._runtimes: dict[str, Runtime] = {}
         self._shapes: dict[tuple[object, ...], RequestShape] = {}
         self._extra_resource: dict[str, str] = {}
         self._otel = OTelBridge(enabled=config.otel, provider=config.tracer_provider)
@@ -174,13 +159,13 @@ class RequestLog:
         """The resource attributes for ``runtime`` (computed once per runtime)."""
         return self._runtime(runtime).resource
 
-    def _runtime(self, runtime: str) -> _Runtime:
+    def _runtime(self, runtime: str) -> Runtime:
         found = self._runtimes.get(runtime)
         if found is None:
             env = self.config.env
             resource = detect_resource(env, runtime, service_name=self.config.service_name)
             resource.update(self._extra_resource)
-            found = _Runtime(resource, is_lambda(env, runtime), self.config)
+            found = Runtime(resource, is_lambda(env, runtime), self.config)
             # Replaced, not mutated: ``emit`` may be iterating the old one in another thread.
             self._runtimes = {**self._runtimes, runtime: found}
         return found
@@ -199,7 +184,7 @@ class RequestLog:
             try:
                 span, trace = self._otel.start(request.method, TraceContext(*ids), start_ns)
             except Exception as exc:
-                _complain(f"OpenTelemetry span start failed: {type(exc).__name__}")
+                complain(f"OpenTelemetry span start failed: {type(exc).__name__}")
             else:
                 ids = (
                     trace.trace_id,
@@ -282,7 +267,7 @@ class RequestLog:
         *,
         shape: RequestShape,
         attributes: str,
-        runtime: _Runtime,
+        runtime: Runtime,
         folded: bool,
     ) -> None:
         """The request line: :func:`open_record_line`'s text, with the EMF members when
@@ -311,7 +296,7 @@ class RequestLog:
             try:
                 stdout.write_text(f"{head}}}\n" if members is None else f"{head},{members}}}\n")
             except Exception as exc:
-                _complain(f"log sink StreamSink failed: {type(exc).__name__}")
+                complain(f"log sink StreamSink failed: {type(exc).__name__}")
             return
         self._deliver(head, members)
 
@@ -322,28 +307,28 @@ class RequestLog:
         record: dict[str, JSON] | None = None
         for sink in self._sinks:
             if sink is self._stdout and metrics is not None:
-                _safe_write(self._stdout, f"{head},{metrics}}}")
+                write_safely(self._stdout, f"{head},{metrics}}}")
                 continue
             if line is None:
                 line = head + "}"
             if type(sink) is StreamSink:
-                _safe_write(sink, line)
+                write_safely(sink, line)
                 continue
             if record is None:
                 # Parsed back from the line, so a sink's record is exactly what was written.
-                record = _parse_line(line)
-            _safe_emit(sink, record, line)
+                record = parse_line(line)
+            emit_safely(sink, record, line)
 
     def _deliver_metrics(self, line: str) -> None:
         """Write a metrics line of its own to the metric sinks."""
         record: dict[str, JSON] | None = None
         for sink in self._metric_sinks:
             if type(sink) is StreamSink:
-                _safe_write(sink, line)
+                write_safely(sink, line)
                 continue
             if record is None:
-                record = _parse_line(line)
-            _safe_emit(sink, record, line)
+                record = parse_line(line)
+            emit_safely(sink, record, line)
 
     def emit(self, record: dict[str, JSON]) -> None:
         """Encode ``record`` once and hand it to every sink (a failing sink is skipped)."""
@@ -359,10 +344,7 @@ class RequestLog:
         else:
             line = encode(record)
         for sink in self._sinks:
-            _safe_emit(sink, record, line)
-
-    def _has_extra(self, request: Request) -> bool:
-        return self.config.log_headers or request.state.get("log.attributes") is not None
+            emit_safely(sink, record, line)
 
     def _extra(
         self, request: Request, response: Response, error_attrs: dict[str, JSON] | None
@@ -411,48 +393,8 @@ class RequestLog:
             OTelBridge.end(
                 active.otel_span,
                 name=name,
-                attributes=_parse_line(attributes_json),
+                attributes=parse_line(attributes_json),
                 error=error_attrs,
                 failed=failed,
                 end_ns=end_ns,
             )
-
-
-def _parse_line(line: str) -> dict[str, JSON]:
-    """A line written here, back as a dict: for sinks other than stdout and for the
-    OpenTelemetry bridge. ``json`` (which imports ``re``) is loaded the first time."""
-    global _decode_line
-    decode = _decode_line
-    if decode is None:
-        from json import JSONDecoder
-
-        decode = _decode_line = JSONDecoder().decode
-    parsed: dict[str, JSON] = decode(line)
-    return parsed
-
-
-_decode_line: Callable[[str], Any] | None = None
-
-
-def _complain(message: str) -> None:
-    # stderr is the last place left to report a logging failure; the record itself is
-    # never included (it may be what failed).
-    try:
-        os.write(2, f"daloy_edge: {message}\n".encode())
-    except OSError:
-        return
-
-
-def _safe_write(sink: StreamSink, line: str) -> None:
-    try:
-        sink.write(line)
-    except Exception as exc:
-        _complain(f"log sink StreamSink failed: {type(exc).__name__}")
-
-
-def _safe_emit(sink: Sink, record: Mapping[str, object], line: str) -> None:
-    try:
-        sink.emit(record, line)
-    except Exception as exc:
-        # A broken sink must not break the response or the other sinks.
-        _complain(f"log sink {type(sink).__name__} failed: {type(exc).__name__}")

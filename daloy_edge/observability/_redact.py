@@ -180,15 +180,7 @@ class Redactor:
     Security: redaction is a second line of defence; do not log secrets on purpose.
     """
 
-    __slots__ = (
-        "_cache",
-        "_fragments",
-        "_inline",
-        "_literals",
-        "max_depth",
-        "max_items",
-        "max_string",
-    )
+    __slots__ = ("_cache", "_fragments", "_inline", "_json", "max_depth", "max_items", "max_string")
 
     def __init__(
         self,
@@ -202,7 +194,7 @@ class Redactor:
         self._fragments = DEFAULT_SECRET_KEYS + extra
         self._inline = _InlineRule(self._fragments) if extra else _DEFAULT_INLINE
         self._cache: dict[str, bool] = {}
-        self._literals: dict[str, str] = {}
+        self._json: dict[str, str] = {}  # scrub_json's literals
         self.max_depth = max_depth
         self.max_items = max_items
         self.max_string = max_string
@@ -237,26 +229,18 @@ class Redactor:
         return _scrub(text, self._inline)
 
     def scrub_json(self, text: str) -> str:
-        """:meth:`scrub` of ``text`` as a JSON string literal (control and non-ASCII
-        characters escaped), remembered for short texts.
-
-        The request log writes a path and a user agent on every request, and both recur
-        from request to request. A remembered literal is only reused while ``text``
-        is within ``max_string`` (then nothing is cut and the scrubbed text depends on
-        ``text`` and the fixed key list alone); at most a few hundred are kept.
-        """
+        """:meth:`scrub` of ``text`` as a JSON string literal, remembered for short texts
+        (paths and user agents recur). Reused only while ``text`` is within ``max_string``:
+        nothing is cut then, and the result depends on ``text`` and the key list alone."""
         short = len(text) <= self.max_string
-        if short:
-            found = self._literals.get(text)
-            if found is not None:
-                return found
-        literal = string_ascii(self.scrub(text))
-        if short and len(text) <= _LITERAL_MAX_LEN:
-            literals = self._literals
-            if len(literals) >= _LITERALS_KEPT:
-                literals.clear()
-            literals[text] = literal
-        return literal
+        found = self._json.get(text) if short else None
+        if found is None:
+            found = string_ascii(self.scrub(text))
+            if short and len(text) <= _LITERAL_MAX_LEN:
+                if len(self._json) >= _LITERALS_KEPT:
+                    self._json.clear()
+                self._json[text] = found
+        return found
 
     def headers(self, headers: Headers | Mapping[str, str]) -> dict[str, JSON]:
         """Header fields as a dict of lower-cased names; credential headers redacted."""

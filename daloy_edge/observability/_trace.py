@@ -48,9 +48,6 @@ _STATE_KEY = LazyPattern(
 _STATE_VALUE = LazyPattern(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
 _MAX_STATE_MEMBERS = 32
 _MAX_STATE_LEN = 512
-# The canonical X-Ray header: "Root=1-" <8 hex> "-" <24 hex> (40 characters), then
-# optionally ";Parent=" <16 hex> (24) and ";Sampled=" <0 or 1> (10), in that order.
-_XRAY_SIZES = frozenset({40, 50, 64, 74})
 _SAMPLED = 0x01
 _MAX_XRAY_LEN = 1024
 
@@ -156,7 +153,9 @@ def _xray_form(tail: str) -> bytes:
     return ("Root=h-" + "h" * 8 + "-" + "h" * 24 + tail).encode()
 
 
-# The canonical header with each lowercase hex digit as "h": the forms below, by length.
+# The canonical X-Ray header: "Root=1-" <8 hex> "-" <24 hex> (40 characters), then
+# optionally ";Parent=" <16 hex> (24) and ";Sampled=" <0 or 1> (10), in that order.
+# Below, its forms by length with each lowercase hex digit as "h".
 # Through ``_XRAY_TABLE`` a header becomes its form in one C call when every hex position
 # holds a lowercase hex digit and every other position its literal character ("h" itself
 # becomes NUL, so it cannot pass for a digit). Literal characters that are hex digits

@@ -56,7 +56,7 @@ def test_remembered_literals_are_bounded() -> None:
     redactor = Redactor()
     for index in range(3 * _LITERALS_KEPT):
         redactor.scrub_json(f"/items/{index}")
-    assert 0 < len(redactor._literals) <= _LITERALS_KEPT
+    assert 0 < len(redactor._json) <= _LITERALS_KEPT
 
 
 # -- request shapes ---------------------------------------------------------------------
