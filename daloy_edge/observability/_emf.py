@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from daloy_edge._charset import Charset, span
 from daloy_edge._errors import ConfigError
-from daloy_edge.observability._line import json_decimal, json_scalar, json_string
+from daloy_edge.observability._line import json_scalar, json_string
 from daloy_edge.observability._record import encode
 
 TYPE_CHECKING = False
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from daloy_edge._request import Request
     from daloy_edge._response import Response
+    from daloy_edge.observability._line import RequestShape
     from daloy_edge.types import JSON
 
 __all__ = ["EMF_UNITS", "emf_document", "request_metrics"]
@@ -191,24 +192,41 @@ class RequestMetrics:
         self._service = json_string(service)
 
     def members(
-        self, request: Request, response: Response, duration_s: float, timestamp_ms: int
+        self,
+        request: Request,
+        response: Response,
+        duration_s: float,
+        timestamp_ms: int | str,
+        shape: RequestShape | None = None,
     ) -> str:
         """The metrics and their ``_aws`` directive as JSON members (no braces).
 
         Added to the request line, they make it an EMF document as well: CloudWatch
         extracts metrics from any JSON log line whose ``_aws`` member is valid, reading
         the metric and dimension values from the top level of that line.
+        ``timestamp_ms`` is an integer or its decimal digits; ``shape`` is the request's
+        :class:`~daloy_edge.observability._line.RequestShape`, when the caller has it.
         """
         status = response.status
+        if shape is None:
+            digit, route = _class_digit(status), json_string(request.route or "UNMATCHED")
+        else:
+            digit, route = shape.digit, shape.route_json
         state = request.state
-        limited = status == 429 or bool(state.get("rate_limited"))
-        shed = bool(state.get("shed")) or (status == 503 and "retry-after" in response.headers)
-        counters = _COUNTERS[_class_digit(status), limited, shed]
-        route = json_string(request.route or "UNMATCHED")
+        # ``in`` first: most requests carry neither flag, and it costs less than ``get``.
+        limited = status == 429 or ("rate_limited" in state and bool(state["rate_limited"]))
+        shed = ("shed" in state and bool(state["shed"])) or (
+            status == 503 and "retry-after" in response.headers
+        )
+        # What json_decimal(latency, 3) writes, without its frame: every Lambda request
+        # line carries these members.
+        latency = duration_s * 1000
+        if latency - latency != 0:
+            raise ValueError(f"out of range float value {latency!r} is not JSON compliant")
         return (
-            f'"Requests":1,"Latency":{json_decimal(duration_s * 1000, 3)},{counters},'
+            f'"Requests":1,"Latency":{latency:.3f},{_COUNTERS[digit, limited, shed]},'
             f'"Service":{self._service},"Route":{route},'
-            f'"_aws":{{"Timestamp":{timestamp_ms:d},"CloudWatchMetrics":{self._directive}}}'
+            f'"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":{self._directive}}}'
         )
 
     def line(

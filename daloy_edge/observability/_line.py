@@ -22,11 +22,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HTTP_ATTRIBUTE_KEYS",
+    "SEVERITY_JSON",
+    "SHAPES_KEPT",
+    "RequestShape",
     "http_attributes_json",
     "json_decimal",
     "json_scalar",
     "json_string",
     "open_record_line",
+    "request_shape",
     "with_attributes",
 ]
 
@@ -53,10 +57,11 @@ HTTP_ATTRIBUTE_KEYS = frozenset(
 )
 """Every key :func:`http_attributes_json` may write."""
 
-_SEVERITY = {
+SEVERITY_JSON = {
     name: f'"SeverityText":"{name}","SeverityNumber":{number}'
     for name, number in SEVERITIES.items()
 }
+"""The severity members of a record, by ``SeverityText``."""
 
 
 def json_scalar(value: str | float) -> str:
@@ -88,43 +93,101 @@ def json_decimal(value: float, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
+SHAPES_KEPT = 256
+"""How many request shapes one request log keeps (routes x methods x statuses x hosts)."""
+
+
+class RequestShape:
+    """The parts of a request line that the request's method, route, status, scheme and
+    host alone decide, encoded once: a request's members in the order
+    :func:`http_attributes_json` writes them, its severity and body, its EMF route."""
+
+    __slots__ = ("body", "digit", "error", "head", "host", "level", "middle", "route", "route_json")
+
+    def __init__(
+        self, method: str, route: str | None, status: int, scheme: str, host: str | None
+    ) -> None:
+        severity = "ERROR" if status >= 500 else "WARN" if status >= 400 else "INFO"
+        body = f"{method} {route or 'UNMATCHED'} {status}"
+        digit = status // 100
+        self.head = f'{{"http.request.method":{_string(method)},"url.path":'
+        self.middle = (
+            f',"url.scheme":{_string(scheme)},"http.response.status_code":{json_scalar(status)},'
+            '"http.server.request.duration":'
+        )
+        self.route = "" if route is None else f',"http.route":{_string(route)}'
+        self.host = f',"server.address":{_string(host[:MAX_FIELD])}' if host else ""
+        self.error = f',"error.type":{_string(str(status))}' if status >= 500 else ""
+        self.level = SEVERITIES[severity]
+        self.body = f'{SEVERITY_JSON[severity]},"Body":{_string(body)}'
+        # The status class for EMF (1xx counts as 2xx: it never ends a request).
+        self.digit = 2 if digit < 2 else 5 if digit > 5 else digit
+        self.route_json = _string(route or "UNMATCHED")
+
+
+def request_shape(
+    shapes: dict[tuple[object, ...], RequestShape], request: Request, status: int
+) -> RequestShape:
+    """The shape of ``request`` answered with ``status``, from ``shapes`` when an equal
+    request came before (at most :data:`SHAPES_KEPT` are kept)."""
+    method = request.method
+    route = request.route
+    scheme = request.scheme
+    host = request.headers.get("host")
+    if type(status) is not int:
+        # An int subclass (an IntEnum) may print itself otherwise than the int it equals.
+        return RequestShape(method, route, status, scheme, host)
+    key = (method, route, status, scheme, host)
+    shape = shapes.get(key)
+    if shape is None:
+        shape = RequestShape(method, route, status, scheme, host)
+        # Clients choose methods and hosts: a full cache starts over rather than grow.
+        if len(shapes) >= SHAPES_KEPT:
+            shapes.clear()
+        shapes[key] = shape
+    return shape
+
+
 def http_attributes_json(
     request: Request,
     response: Response,
     duration_s: float,
     redactor: Redactor,
+    shape: RequestShape | None = None,
 ) -> str:
     """OTel HTTP server semantic-convention attributes for one finished request, as a
-    JSON object (the query string is never included)."""
-    text = (
-        f'{{"http.request.method":{_string(request.method)},'
-        f'"url.path":{_string(redactor.scrub(request.path[:MAX_FIELD]))},'
-        f'"url.scheme":{_string(request.scheme)},'
-        f'"http.response.status_code":{json_scalar(response.status)},'
-        f'"http.server.request.duration":{json_decimal(duration_s, 6)},'
-        f'"http.request.id":{_string(request.request_id)}'
-    )
-    if request.route is not None:
-        text += f',"http.route":{_string(request.route)}'
-    client = request.client_ip or request.client
-    if client:
-        text += f',"client.address":{_string(client)}'
-    if request.client and request.client != client:
-        text += f',"network.peer.address":{_string(request.client)}'
+    JSON object (the query string is never included). ``shape`` is the request's
+    :class:`RequestShape`, when the caller has it."""
+    if duration_s - duration_s != 0:
+        raise ValueError(f"out of range float value {duration_s!r} is not JSON compliant")
+    if shape is None:
+        shape = request_shape({}, request, response.status)
+    peer = request.client
+    client = request.client_ip or peer
     agent = request.headers.get("user-agent")
-    if agent:
-        text += f',"user_agent.original":{_string(redactor.scrub(agent[:MAX_FIELD]))}'
-    host = request.headers.get("host")
-    if host:
-        text += f',"server.address":{_string(host[:MAX_FIELD])}'
-    if response.stream is None:
-        text += f',"http.response.body.size":{len(response.body):d}'
-    if response.status >= 500:
-        text += f',"error.type":{_string(str(response.status))}'
     invocation = getattr(request.state.get("aws.context"), "aws_request_id", None)
-    if isinstance(invocation, str):
-        text += f',"faas.invocation_id":{_string(invocation[:MAX_FIELD])}'
-    return text + "}"
+    # Every request pays for this: one f-string whose optional members are each their
+    # text or empty, instead of a string grown member by member.
+    return (
+        f"{shape.head}{redactor.scrub_json(request.path[:MAX_FIELD])}"
+        f"{shape.middle}{duration_s:.6f},"
+        f'"http.request.id":{_string(request.request_id)}{shape.route}'
+        f"{_CLIENT + _string(client) if client else ''}"
+        f"{_PEER + _string(peer) if peer and peer != client else ''}"
+        f"{_AGENT + redactor.scrub_json(agent[:MAX_FIELD]) if agent else ''}"
+        f"{shape.host}"
+        f"{'' if response.stream is not None else f'{_BODY_SIZE}{len(response.body)}'}"
+        f"{shape.error}"
+        f"{_INVOCATION + _string(invocation[:MAX_FIELD]) if isinstance(invocation, str) else ''}"
+        "}"
+    )
+
+
+_CLIENT = ',"client.address":'
+_PEER = ',"network.peer.address":'
+_AGENT = ',"user_agent.original":'
+_BODY_SIZE = ',"http.response.body.size":'
+_INVOCATION = ',"faas.invocation_id":'
 
 
 def with_attributes(attributes_json: str, extra: dict[str, JSON]) -> str:
@@ -155,7 +218,7 @@ def open_record_line(
     metrics) can be added before it is closed."""
     return (
         f'{{"Timestamp":"{timestamp_ns:d}","ObservedTimestamp":"{observed_ns:d}",'
-        f"{_SEVERITY[severity]},"
+        f"{SEVERITY_JSON[severity]},"
         f'"Body":{body_json},"EventName":{_string(event_name)},'
         f'"Attributes":{attributes_json},"TraceId":{_string(trace.trace_id)},'
         f'"SpanId":{_string(trace.span_id)},"TraceFlags":"{trace.flags:02x}",'

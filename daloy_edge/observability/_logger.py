@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import time
 from contextvars import ContextVar
 
 from daloy_edge._abc import Mapping
 from daloy_edge.observability._config import LogConfig
-from daloy_edge.observability._emf import RequestMetrics
 from daloy_edge.observability._line import (
     http_attributes_json,
-    json_string,
     open_record_line,
+    request_shape,
     with_attributes,
 )
 from daloy_edge.observability._otel import OTelBridge
@@ -20,32 +18,37 @@ from daloy_edge.observability._record import (
     SEVERITIES,
     encode,
     error_attributes,
-    severity_for_status,
     severity_name,
     span_record,
 )
 from daloy_edge.observability._redact import Redactor
-from daloy_edge.observability._resource import detect_resource, is_lambda
-from daloy_edge.observability._sinks import StreamSink
+from daloy_edge.observability._resource import Runtime, detect_resource, is_lambda
+from daloy_edge.observability._sinks import (
+    StreamSink,
+    complain,
+    emit_safely,
+    parse_line,
+    write_safely,
+)
 from daloy_edge.observability._trace import (
-    from_headers,
-    from_xray,
+    TraceContext,
+    fresh_ids,
+    inbound_ids,
     lambda_trace_header,
-    new_trace,
+    xray_ids,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from contextvars import Token
-    from typing import Any
 
     from opentelemetry.trace import Span
 
     from daloy_edge._request import Request
     from daloy_edge._response import Response
+    from daloy_edge.observability._line import RequestShape
     from daloy_edge.observability._sinks import Sink
-    from daloy_edge.observability._trace import TraceContext
+    from daloy_edge.observability._trace import TraceIds
     from daloy_edge.types import JSON
 
 __all__ = ["LogConfig", "RequestLog", "current_trace"]
@@ -53,29 +56,35 @@ __all__ = ["LogConfig", "RequestLog", "current_trace"]
 STATE_KEY = "observability"
 """Where the per-request observation lives in ``request.state``."""
 
-_REQUEST_EVENT = "http.server.request"
+_REQUEST_EVENT_JSON = '"EventName":"http.server.request"'
+_FLAGS_HEX = {flags: f"{flags:02x}" for flags in range(256)}
+"""Trace flags as the record writes them (the SDK's may use any of the eight bits)."""
 
 
 class _Active:
     """What is known about a request between its start and its end."""
 
-    __slots__ = ("logger", "otel_span", "owner", "start_ns", "token", "trace")
+    __slots__ = ("_trace", "ids", "logger", "otel_span", "owner", "start_ns", "token")
 
-    def __init__(self, owner: RequestLog, trace: TraceContext, start_ns: int) -> None:
+    def __init__(
+        self, owner: RequestLog, ids: TraceIds, start_ns: int, trace: TraceContext | None
+    ) -> None:
         self.owner = owner
-        self.trace = trace
+        self.ids = ids
+        self._trace = trace
         self.start_ns = start_ns
         self.otel_span: Span | None = None
         self.logger: object | None = None
         self.token: Token[_Active | None] = _active.set(self)
 
-    def release(self) -> None:
-        try:
-            _active.reset(self.token)
-        except (ValueError, RuntimeError):
-            # The response finished in another context than the one the request
-            # started in; that context ends with its task, so there is nothing to undo.
-            _active.set(None)
+    @property
+    def trace(self) -> TraceContext:
+        """The request's trace context, built when first asked for: most requests only
+        write its ids into their line."""
+        trace = self._trace
+        if trace is None:
+            trace = self._trace = TraceContext(*self.ids)
+        return trace
 
 
 _active: ContextVar[_Active | None] = ContextVar("daloy_edge_request", default=None)
@@ -91,23 +100,6 @@ def current_request_log() -> tuple[RequestLog, TraceContext] | None:
     """The request log and trace of the request being served here, if any."""
     active = _active.get()
     return (active.owner, active.trace) if active is not None else None
-
-
-class _Runtime:
-    """What stays the same for every request from one runtime: computed once."""
-
-    __slots__ = ("metrics", "on_lambda", "resource", "resource_json")
-
-    def __init__(self, resource: dict[str, str], on_lambda: bool, config: LogConfig) -> None:
-        self.resource = resource
-        self.resource_json = encode(dict(resource))
-        self.on_lambda = on_lambda
-        enabled = on_lambda if config.metrics is None else config.metrics
-        self.metrics = (
-            RequestMetrics(namespace=config.metrics_namespace, service=resource["service.name"])
-            if enabled
-            else None
-        )
 
 
 class RequestLog:
@@ -139,7 +131,8 @@ class RequestLog:
             if config.metrics_sinks is not None
             else [self._stdout or StreamSink()]
         )
-        self._runtimes: dict[str, _Runtime] = {}
+        self._runtimes: dict[str, Runtime] = {}
+        self._shapes: dict[tuple[object, ...], RequestShape] = {}
         self._extra_resource: dict[str, str] = {}
         self._otel = OTelBridge(enabled=config.otel, provider=config.tracer_provider)
 
@@ -166,13 +159,13 @@ class RequestLog:
         """The resource attributes for ``runtime`` (computed once per runtime)."""
         return self._runtime(runtime).resource
 
-    def _runtime(self, runtime: str) -> _Runtime:
+    def _runtime(self, runtime: str) -> Runtime:
         found = self._runtimes.get(runtime)
         if found is None:
             env = self.config.env
             resource = detect_resource(env, runtime, service_name=self.config.service_name)
             resource.update(self._extra_resource)
-            found = _Runtime(resource, is_lambda(env, runtime), self.config)
+            found = Runtime(resource, is_lambda(env, runtime), self.config)
             # Replaced, not mutated: ``emit`` may be iterating the old one in another thread.
             self._runtimes = {**self._runtimes, runtime: found}
         return found
@@ -181,18 +174,26 @@ class RequestLog:
         """Bind the request's trace context before anything else runs."""
         start_ns = time.time_ns()
         random_bytes = self.config.random_bytes
-        trace = from_headers(request.headers, random_bytes)
-        if trace is None and self._runtime(request.runtime).on_lambda:
-            trace = from_xray(lambda_trace_header(request.env), random_bytes)
-        if trace is None:
-            trace = new_trace(random_bytes)
-        span = None
+        ids = inbound_ids(request.headers, random_bytes)
+        if ids is None and self._runtime(request.runtime).on_lambda:
+            ids = xray_ids(lambda_trace_header(request.env), random_bytes)
+        if ids is None:
+            ids = fresh_ids(random_bytes)
+        span = trace = None
         if self._otel.tracer() is not None:
             try:
-                span, trace = self._otel.start(request.method, trace, start_ns)
+                span, trace = self._otel.start(request.method, TraceContext(*ids), start_ns)
             except Exception as exc:
-                _complain(f"OpenTelemetry span start failed: {type(exc).__name__}")
-        active = _Active(self, trace, start_ns)
+                complain(f"OpenTelemetry span start failed: {type(exc).__name__}")
+            else:
+                ids = (
+                    trace.trace_id,
+                    trace.span_id,
+                    trace.parent_span_id,
+                    trace.flags,
+                    trace.tracestate,
+                )
+        active = _Active(self, ids, start_ns, trace)
         active.otel_span = span
         request.state[STATE_KEY] = active
 
@@ -204,45 +205,47 @@ class RequestLog:
         error: BaseException | None,
     ) -> None:
         """Write the request's log line (with EMF metrics on Lambda), span record, SDK span."""
-        active = request.state.get(STATE_KEY)
+        state = request.state
+        active = state.get(STATE_KEY)
         if not isinstance(active, _Active):
             return
-        active.release()
+        try:
+            _active.reset(active.token)
+        except (ValueError, RuntimeError):
+            # The response finished in another context than the one the request
+            # started in; that context ends with its task, so there is nothing to undo.
+            _active.set(None)
         now_ns = time.time_ns()
-        runtime = self._runtime(request.runtime)
+        runtime = self._runtimes.get(request.runtime) or self._runtime(request.runtime)
         error_attrs = error_attributes(error, self.redactor) if error is not None else None
-        attributes = http_attributes_json(request, response, duration_s, self.redactor)
-        if error_attrs is not None or self._has_extra(request):
+        shape = request_shape(self._shapes, request, response.status)
+        attributes = http_attributes_json(request, response, duration_s, self.redactor, shape)
+        if (
+            error_attrs is not None
+            or self.config.log_headers
+            or ("log.attributes" in state and state["log.attributes"] is not None)
+        ):
             attributes = with_attributes(attributes, self._extra(request, response, error_attrs))
-        timestamp_ms = active.start_ns // 1_000_000
         metrics = runtime.metrics
-        severity = severity_for_status(response.status)
         folded = False
-        if SEVERITIES[severity] >= self.min_severity:
-            head = open_record_line(
-                timestamp_ns=active.start_ns,
-                observed_ns=now_ns,
-                severity=severity,
-                body_json=json_string(
-                    f"{request.method} {request.route or 'UNMATCHED'} {response.status}"
-                ),
-                event_name=_REQUEST_EVENT,
-                attributes_json=attributes,
-                trace=active.trace,
-                resource_json=runtime.resource_json,
-            )
+        if shape.level >= self.min_severity:
             folded = metrics is not None and self._fold_metrics
-            members = (
-                metrics.members(request, response, duration_s, timestamp_ms)
-                if metrics is not None and folded
-                else None
+            self._write_request(
+                request,
+                response,
+                duration_s,
+                active,
+                now_ns,
+                shape=shape,
+                attributes=attributes,
+                runtime=runtime,
+                folded=folded,
             )
-            self._deliver(head, members)
         if metrics is not None and not folded:
             # Metrics do not depend on the log level: without a stdout request line to
             # ride on, they are a line of their own.
-            trace_id = active.trace.trace_id
-            line = metrics.line(request, response, duration_s, timestamp_ms, trace_id)
+            timestamp_ms = active.start_ns // 1_000_000
+            line = metrics.line(request, response, duration_s, timestamp_ms, active.ids[0])
             self._deliver_metrics(line)
         if self.config.spans or active.otel_span is not None:
             self._finish_span(
@@ -254,6 +257,49 @@ class RequestLog:
                 end_ns=now_ns,
             )
 
+    def _write_request(
+        self,
+        request: Request,
+        response: Response,
+        duration_s: float,
+        active: _Active,
+        end_ns: int,
+        *,
+        shape: RequestShape,
+        attributes: str,
+        runtime: Runtime,
+        folded: bool,
+    ) -> None:
+        """The request line: :func:`open_record_line`'s text, with the EMF members when
+        ``folded``, from the request's shape and its trace ids (no ``TraceContext``)."""
+        start_ns = active.start_ns
+        start = f"{start_ns}"
+        members = None
+        metrics = runtime.metrics
+        if folded and metrics is not None:
+            # The epoch milliseconds are the nanoseconds' digits without the last six.
+            ms = start[:-6] if start_ns >= 1_000_000 else f"{start_ns // 1_000_000}"
+            members = metrics.members(request, response, duration_s, ms, shape)
+        ids = active.ids
+        flags = _FLAGS_HEX.get(ids[3]) or f"{ids[3]:02x}"
+        # Trace and span ids are lowercase hex (validated, generated, or formatted from
+        # the SDK's integers), so they need no JSON escaping.
+        head = (
+            f'{{"Timestamp":"{start}","ObservedTimestamp":"{end_ns}",{shape.body},'
+            f'{_REQUEST_EVENT_JSON},"Attributes":{attributes},"TraceId":"{ids[0]}",'
+            f'"SpanId":"{ids[1]}","TraceFlags":"{flags}","Resource":{runtime.resource_json}'
+        )
+        sinks = self._sinks
+        stdout = self._stdout
+        if len(sinks) == 1 and stdout is not None and sinks[0] is stdout:
+            # The default: one write, of the whole line with its newline.
+            try:
+                stdout.write_text(f"{head}}}\n" if members is None else f"{head},{members}}}\n")
+            except Exception as exc:
+                complain(f"log sink StreamSink failed: {type(exc).__name__}")
+            return
+        self._deliver(head, members)
+
     def _deliver(self, head: str, metrics: str | None) -> None:
         """Close the line and write it to every sink; only the stdout line carries EMF
         members (other sinks get the plain record, so metrics are never counted twice)."""
@@ -261,28 +307,28 @@ class RequestLog:
         record: dict[str, JSON] | None = None
         for sink in self._sinks:
             if sink is self._stdout and metrics is not None:
-                _safe_write(self._stdout, f"{head},{metrics}}}")
+                write_safely(self._stdout, f"{head},{metrics}}}")
                 continue
             if line is None:
                 line = head + "}"
             if type(sink) is StreamSink:
-                _safe_write(sink, line)
+                write_safely(sink, line)
                 continue
             if record is None:
                 # Parsed back from the line, so a sink's record is exactly what was written.
-                record = _parse_line(line)
-            _safe_emit(sink, record, line)
+                record = parse_line(line)
+            emit_safely(sink, record, line)
 
     def _deliver_metrics(self, line: str) -> None:
         """Write a metrics line of its own to the metric sinks."""
         record: dict[str, JSON] | None = None
         for sink in self._metric_sinks:
             if type(sink) is StreamSink:
-                _safe_write(sink, line)
+                write_safely(sink, line)
                 continue
             if record is None:
-                record = _parse_line(line)
-            _safe_emit(sink, record, line)
+                record = parse_line(line)
+            emit_safely(sink, record, line)
 
     def emit(self, record: dict[str, JSON]) -> None:
         """Encode ``record`` once and hand it to every sink (a failing sink is skipped)."""
@@ -298,10 +344,7 @@ class RequestLog:
         else:
             line = encode(record)
         for sink in self._sinks:
-            _safe_emit(sink, record, line)
-
-    def _has_extra(self, request: Request) -> bool:
-        return self.config.log_headers or request.state.get("log.attributes") is not None
+            emit_safely(sink, record, line)
 
     def _extra(
         self, request: Request, response: Response, error_attrs: dict[str, JSON] | None
@@ -350,48 +393,8 @@ class RequestLog:
             OTelBridge.end(
                 active.otel_span,
                 name=name,
-                attributes=_parse_line(attributes_json),
+                attributes=parse_line(attributes_json),
                 error=error_attrs,
                 failed=failed,
                 end_ns=end_ns,
             )
-
-
-def _parse_line(line: str) -> dict[str, JSON]:
-    """A line written here, back as a dict: for sinks other than stdout and for the
-    OpenTelemetry bridge. ``json`` (which imports ``re``) is loaded the first time."""
-    global _decode_line
-    decode = _decode_line
-    if decode is None:
-        from json import JSONDecoder
-
-        decode = _decode_line = JSONDecoder().decode
-    parsed: dict[str, JSON] = decode(line)
-    return parsed
-
-
-_decode_line: Callable[[str], Any] | None = None
-
-
-def _complain(message: str) -> None:
-    # stderr is the last place left to report a logging failure; the record itself is
-    # never included (it may be what failed).
-    try:
-        os.write(2, f"daloy_edge: {message}\n".encode())
-    except OSError:
-        return
-
-
-def _safe_write(sink: StreamSink, line: str) -> None:
-    try:
-        sink.write(line)
-    except Exception as exc:
-        _complain(f"log sink StreamSink failed: {type(exc).__name__}")
-
-
-def _safe_emit(sink: Sink, record: Mapping[str, object], line: str) -> None:
-    try:
-        sink.emit(record, line)
-    except Exception as exc:
-        # A broken sink must not break the response or the other sinks.
-        _complain(f"log sink {type(sink).__name__} failed: {type(exc).__name__}")

@@ -57,9 +57,12 @@ class OTelBridge:
 
     def tracer(self) -> Tracer | None:
         """The SDK tracer, once the application has configured one."""
-        if self._tracer is None and self._enabled is not False:
-            self._tracer = _sdk_tracer(self._provider)
-        return self._tracer
+        tracer = self._tracer
+        # Asked on every request: the module check (what ``_sdk_tracer`` starts with)
+        # comes first, so an application without the SDK pays no call for it.
+        if tracer is None and self._enabled is not False and _SDK_MODULE in sys.modules:
+            tracer = self._tracer = _sdk_tracer(self._provider)
+        return tracer
 
     def start(self, name: str, context: TraceContext, start_ns: int) -> tuple[Span, TraceContext]:
         """Start the server span; returns it and the trace context with the SDK's ids."""

@@ -12,6 +12,7 @@ import sys
 
 from daloy_edge._abc import Mapping
 from daloy_edge._headers import Headers
+from daloy_edge._json import string_ascii
 from daloy_edge._lazy import LazyPattern
 from daloy_edge._secrets import KeyRing, Secret
 
@@ -58,6 +59,8 @@ _SECRET_HEADERS = frozenset(
 )
 _SECRET_HEADER_FRAGMENTS = ("signature", "token")
 _KEY_CACHE_LIMIT = 2048
+_LITERAL_MAX_LEN = 256
+_LITERALS_KEPT = 256
 _MAX_INT_BITS = 256
 
 # Every repetition below is bounded or possessive, so scrubbing stays linear in the
@@ -177,7 +180,7 @@ class Redactor:
     Security: redaction is a second line of defence; do not log secrets on purpose.
     """
 
-    __slots__ = ("_cache", "_fragments", "_inline", "max_depth", "max_items", "max_string")
+    __slots__ = ("_cache", "_fragments", "_inline", "_json", "max_depth", "max_items", "max_string")
 
     def __init__(
         self,
@@ -191,6 +194,7 @@ class Redactor:
         self._fragments = DEFAULT_SECRET_KEYS + extra
         self._inline = _InlineRule(self._fragments) if extra else _DEFAULT_INLINE
         self._cache: dict[str, bool] = {}
+        self._json: dict[str, str] = {}  # scrub_json's literals
         self.max_depth = max_depth
         self.max_items = max_items
         self.max_string = max_string
@@ -223,6 +227,20 @@ class Redactor:
         if len(text) > limit:
             text = text[:limit] + f"…[{len(text) - limit} more]"
         return _scrub(text, self._inline)
+
+    def scrub_json(self, text: str) -> str:
+        """:meth:`scrub` of ``text`` as a JSON string literal, remembered for short texts
+        (paths and user agents recur). Reused only while ``text`` is within ``max_string``:
+        nothing is cut then, and the result depends on ``text`` and the key list alone."""
+        short = len(text) <= self.max_string
+        found = self._json.get(text) if short else None
+        if found is None:
+            found = string_ascii(self.scrub(text))
+            if short and len(text) <= _LITERAL_MAX_LEN:
+                if len(self._json) >= _LITERALS_KEPT:
+                    self._json.clear()
+                self._json[text] = found
+        return found
 
     def headers(self, headers: Headers | Mapping[str, str]) -> dict[str, JSON]:
         """Header fields as a dict of lower-cased names; credential headers redacted."""

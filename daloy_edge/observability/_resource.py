@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from daloy_edge.observability._emf import RequestMetrics
+from daloy_edge.observability._record import encode
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["detect_resource", "is_lambda"]
+    from daloy_edge.observability._config import LogConfig
+
+__all__ = ["Runtime", "detect_resource", "is_lambda"]
 
 _LAMBDA_RUNTIMES = frozenset({"aws_lambda", "lambda"})
 _GCP_RUNTIMES = frozenset({"gcp_functions", "gcp", "gcf", "cloud_functions"})
@@ -93,3 +98,20 @@ def detect_resource(
     if runtime:
         resource["daloy.runtime"] = runtime
     return resource
+
+
+class Runtime:
+    """What stays the same for every request from one runtime: computed once."""
+
+    __slots__ = ("metrics", "on_lambda", "resource", "resource_json")
+
+    def __init__(self, resource: dict[str, str], on_lambda: bool, config: LogConfig) -> None:
+        self.resource = resource
+        self.resource_json = encode(dict(resource))
+        self.on_lambda = on_lambda
+        enabled = on_lambda if config.metrics is None else config.metrics
+        self.metrics = (
+            RequestMetrics(namespace=config.metrics_namespace, service=resource["service.name"])
+            if enabled
+            else None
+        )

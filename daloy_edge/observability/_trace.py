@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from daloy_edge._headers import Headers
     from daloy_edge.types import RandomBytes
 
+    TraceIds = tuple[str, str, str | None, int, str | None]
+    """The fields of a :class:`TraceContext`, in order."""
+
 __all__ = [
     "TraceContext",
     "extract",
@@ -45,10 +48,8 @@ _STATE_KEY = LazyPattern(
 _STATE_VALUE = LazyPattern(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
 _MAX_STATE_MEMBERS = 32
 _MAX_STATE_LEN = 512
-# The canonical X-Ray header: "Root=1-" <8 hex> "-" <24 hex> (40 characters), then
-# optionally ";Parent=" <16 hex> (24) and ";Sampled=" <0 or 1> (10), in that order.
-_XRAY_SIZES = frozenset({40, 50, 64, 74})
 _SAMPLED = 0x01
+_MAX_XRAY_LEN = 1024
 
 
 @record(frozen=True)
@@ -141,37 +142,66 @@ def parse_xray(value: str) -> tuple[str, str | None, int] | None:
     >>> parse_xray("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
     ('5759e988bd862e3fe1be46a994272793', '53995c3f42cd8ad8', 1)
     """
-    if len(value) > 1024:
+    if len(value) > _MAX_XRAY_LEN:
         return None
     # The form Lambda, API Gateway and the X-Ray SDKs write is checked by position; any
     # other spelling (spaces, case, more fields, repeats) takes the general route.
     return _canonical_xray(value) or _parse_xray_fields(value)
 
 
+def _xray_form(tail: str) -> bytes:
+    return ("Root=h-" + "h" * 8 + "-" + "h" * 24 + tail).encode()
+
+
+# The canonical X-Ray header: "Root=1-" <8 hex> "-" <24 hex> (40 characters), then
+# optionally ";Parent=" <16 hex> (24) and ";Sampled=" <0 or 1> (10), in that order.
+# Below, its forms by length with each lowercase hex digit as "h".
+# Through ``_XRAY_TABLE`` a header becomes its form in one C call when every hex position
+# holds a lowercase hex digit and every other position its literal character ("h" itself
+# becomes NUL, so it cannot pass for a digit). Literal characters that are hex digits
+# (the "1" of "Root=1-", the "a" and "e" of "Parent" and "Sampled") are compared apart.
+_XRAY_TABLE = bytes(
+    0x68 if chr(code) in DIGITS + "abcdef" else 0 if code == 0x68 else code for code in range(256)
+)
+_XRAY_FORMS = {
+    40: _xray_form(""),
+    50: _xray_form(";Shmplhh=h"),
+    64: _xray_form(";Phrhnt=" + "h" * 16),
+    74: _xray_form(";Phrhnt=" + "h" * 16 + ";Shmplhh=h"),
+}
+
+
 def _canonical_xray(value: str) -> tuple[str, str | None, int] | None:
     """The parsed canonical X-Ray header; None when ``value`` is not in that form (or
     has an all-zero trace id, which the general route refuses as well)."""
     size = len(value)
-    if size not in _XRAY_SIZES or value[:7] != "Root=1-" or value[15] != "-":
+    form = _XRAY_FORMS.get(size)
+    # Every request from API Gateway or a function URL carries this header.
+    if (
+        form is None
+        or not value.isascii()
+        or value.encode().translate(_XRAY_TABLE) != form
+        or value[5] != "1"
+    ):
         return None
     trace_id = value[7:15] + value[16:40]
+    if trace_id == _ZERO_TRACE:
+        return None
+    if size == 40:
+        return trace_id, None, _SAMPLED
     parent = None
-    hexes = trace_id
     if size >= 64:
         if value[40:48] != ";Parent=":
             return None
         parent = value[48:64]
-        hexes = trace_id + parent
-    sampled = _SAMPLED
-    if size in {50, 74}:
-        flag = value[-1]
-        if value[-10:-1] != ";Sampled=" or flag not in {"0", "1"}:
-            return None
-        if flag == "0":
-            sampled = 0
-    if not _LOWER_HEX.fullmatch(hexes) or trace_id == _ZERO_TRACE:
+        if parent == _ZERO_SPAN:
+            parent = None
+    if size == 64:
+        return trace_id, parent, _SAMPLED
+    flag = value[-1]
+    if value[-10:-1] != ";Sampled=" or flag not in {"0", "1"}:
         return None
-    return trace_id, None if parent == _ZERO_SPAN else parent, sampled
+    return trace_id, parent, _SAMPLED if flag == "1" else 0
 
 
 def _xray_root(root: str) -> str | None:
@@ -223,31 +253,77 @@ def new_span_id(random_bytes: RandomBytes = id_bytes) -> str:
     return span if span != _ZERO_SPAN else "0000000000000001"
 
 
+def inbound_ids(headers: Headers, random_bytes: RandomBytes = id_bytes) -> TraceIds | None:
+    """:func:`from_headers` as the fields of the :class:`TraceContext` it would build.
+
+    The request log builds the context itself only when something asks for it: most
+    requests only write its ids into their line.
+    """
+    # One pass for both headers: a traceparent anywhere comes first, and most requests
+    # carry none, so they would otherwise pay for a scan of every header to learn it.
+    xray = None
+    for name, value in headers.items():
+        if name == "traceparent":
+            found = _traceparent_ids(headers, random_bytes)
+            if found is not None:
+                return found
+            xray = headers.get("x-amzn-trace-id")
+            break
+        if xray is None and name == "x-amzn-trace-id":
+            xray = value
+    return xray_ids(xray, random_bytes)
+
+
+def _traceparent_ids(headers: Headers, random_bytes: RandomBytes) -> TraceIds | None:
+    parents = headers.get_all("traceparent")
+    parsed = parse_traceparent(parents[0].strip()) if len(parents) == 1 else None
+    if parsed is None:
+        return None
+    trace_id, parent, flags = parsed
+    state = headers.get_all("tracestate")
+    tracestate = parse_tracestate(state) if state else None
+    return trace_id, new_span_id(random_bytes), parent, flags, tracestate
+
+
+def xray_ids(value: str | None, random_bytes: RandomBytes = id_bytes) -> TraceIds | None:
+    """:func:`from_xray` as the fields of the :class:`TraceContext` it would build."""
+    if not value:
+        return None
+    xray = _canonical_xray(value)
+    if xray is None:
+        if len(value) > _MAX_XRAY_LEN:
+            return None
+        xray = _parse_xray_fields(value)
+        if xray is None:
+            return None
+    span = random_bytes(8).hex()
+    if span == _ZERO_SPAN:
+        span = "0000000000000001"
+    return xray[0], span, xray[1], xray[2], None
+
+
+def fresh_ids(random_bytes: RandomBytes = id_bytes) -> TraceIds:
+    """:func:`new_trace` as the fields of the :class:`TraceContext` it would build."""
+    trace_id, span_id = new_ids(random_bytes)
+    return trace_id, span_id, None, _SAMPLED, None
+
+
 def from_headers(headers: Headers, random_bytes: RandomBytes = id_bytes) -> TraceContext | None:
     """The trace a valid ``traceparent`` (with its ``tracestate``) or ``X-Amzn-Trace-Id``
     header continues, with a new server span id; None when neither is usable."""
-    parents = headers.get_all("traceparent")
-    parsed = parse_traceparent(parents[0].strip()) if len(parents) == 1 else None
-    if parsed is not None:
-        trace_id, parent, flags = parsed
-        state = headers.get_all("tracestate")
-        tracestate = parse_tracestate(state) if state else None
-        return TraceContext(trace_id, new_span_id(random_bytes), parent, flags, tracestate)
-    return from_xray(headers.get("x-amzn-trace-id"), random_bytes)
+    ids = inbound_ids(headers, random_bytes)
+    return None if ids is None else TraceContext(*ids)
 
 
 def from_xray(value: str | None, random_bytes: RandomBytes = id_bytes) -> TraceContext | None:
     """The trace an ``X-Amzn-Trace-Id`` value continues, or None when it is not valid."""
-    xray = parse_xray(value) if value else None
-    if xray is None:
-        return None
-    return TraceContext(xray[0], new_span_id(random_bytes), xray[1], xray[2])
+    ids = xray_ids(value, random_bytes)
+    return None if ids is None else TraceContext(*ids)
 
 
 def new_trace(random_bytes: RandomBytes = id_bytes) -> TraceContext:
     """A new trace whose first span is this request's."""
-    trace_id, span_id = new_ids(random_bytes)
-    return TraceContext(trace_id, span_id)
+    return TraceContext(*fresh_ids(random_bytes))
 
 
 def extract(

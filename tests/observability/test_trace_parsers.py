@@ -67,8 +67,9 @@ def oracle_xray(value: str) -> tuple[str, str | None, int] | None:
 
 HEX = "0123456789abcdef"
 # What a mutation may put in: hex in both cases, separators, the letters of the field
-# names, whitespace, a trailing-newline candidate, non-ASCII (digits included).
-NOISE = HEX + "ABCDEFgxz-;= \t\n\r\x00RootParentSampled01\u0661\uff10é\u2028\ud800"
+# names, whitespace, a trailing-newline candidate, non-ASCII (digits included), and "h"
+# (what the canonical X-Ray check writes a hex digit as).
+NOISE = HEX + "ABCDEFghxz-;= \t\n\r\x00RootParentSampled01\u0661\uff10é\u2028\ud800"
 
 
 def _hex(rng: random.Random, size: int) -> str:
@@ -153,6 +154,11 @@ def test_the_inputs_reach_both_outcomes() -> None:
         "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1;Parent=53995c3f42cd8ad8",
         "Root=1-5759e988-bd862e3fe1be46a99427279\u0663;Sampled=1",
         "Root=1-5759E988-bd862e3fe1be46a994272793",
+        "Root=1-5759h988-bd862e3fe1be46a994272793",
+        "Root=2-5759e988-bd862e3fe1be46a994272793",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Pbrcnt=53995c3f42cd8ad8",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sbmplcd=1",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=a",
     ],
 )
 def test_odd_spellings_leave_the_canonical_form(value: str) -> None:

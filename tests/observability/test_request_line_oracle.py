@@ -1,0 +1,312 @@
+"""The request line, byte for byte, against the straightforward way of writing it.
+
+The request log builds its line with shortcuts (cached literals, ids written without
+escaping, timestamps sliced rather than divided). The oracle below writes the same
+record member by member, escaping everything, as the log first did; randomized requests
+with hostile values must give identical text, EMF members included.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import json
+import random
+import sys
+
+import pytest
+
+from daloy_edge import Headers, Request, Response
+from daloy_edge._json import string_ascii
+from daloy_edge.observability import LogConfig, RequestLog
+from daloy_edge.observability._emf import _COUNTERS, _request_directive
+from daloy_edge.observability._record import SEVERITIES, encode
+from daloy_edge.observability._trace import parse_traceparent, parse_tracestate, parse_xray
+
+MAX_FIELD = 1024
+
+
+class Status(enum.IntEnum):
+    OK = 200
+    UNAVAILABLE = 503
+
+
+class Context:
+    def __init__(self, request_id: object) -> None:
+        self.aws_request_id = request_id
+
+
+class Draws:
+    """Deterministic random bytes, so the oracle and the log draw the same ids."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+
+    def __call__(self, size: int) -> bytes:
+        return self._rng.randbytes(size)
+
+
+# -- the oracle: every member written out and escaped, as the log first did -------------
+
+
+def scalar(value: object) -> str:
+    return encode(value)  # type: ignore[arg-type]
+
+
+def decimal(value: float, digits: int) -> str:
+    if value - value != 0:
+        raise ValueError("not finite")
+    return f"{value:.{digits}f}"
+
+
+def oracle_attributes(
+    request: Request, response: Response, duration: float, log: RequestLog
+) -> str:
+    scrub = log.redactor.scrub
+    text = (
+        f'{{"http.request.method":{string_ascii(request.method)},'
+        f'"url.path":{string_ascii(scrub(request.path[:MAX_FIELD]))},'
+        f'"url.scheme":{string_ascii(request.scheme)},'
+        f'"http.response.status_code":{scalar(response.status)},'
+        f'"http.server.request.duration":{decimal(duration, 6)},'
+        f'"http.request.id":{string_ascii(request.request_id)}'
+    )
+    if request.route is not None:
+        text += f',"http.route":{string_ascii(request.route)}'
+    client = request.client_ip or request.client
+    if client:
+        text += f',"client.address":{string_ascii(client)}'
+    if request.client and request.client != client:
+        text += f',"network.peer.address":{string_ascii(request.client)}'
+    agent = request.headers.get("user-agent")
+    if agent:
+        text += f',"user_agent.original":{string_ascii(scrub(agent[:MAX_FIELD]))}'
+    host = request.headers.get("host")
+    if host:
+        text += f',"server.address":{string_ascii(host[:MAX_FIELD])}'
+    if response.stream is None:
+        text += f',"http.response.body.size":{len(response.body):d}'
+    if response.status >= 500:
+        text += f',"error.type":{string_ascii(str(response.status))}'
+    invocation = getattr(request.state.get("aws.context"), "aws_request_id", None)
+    if isinstance(invocation, str):
+        text += f',"faas.invocation_id":{string_ascii(invocation[:MAX_FIELD])}'
+    return text + "}"
+
+
+def oracle_members(
+    request: Request, response: Response, duration: float, timestamp_ms: int, service: str
+) -> str:
+    status = response.status
+    limited = status == 429 or bool(request.state.get("rate_limited"))
+    shed = bool(request.state.get("shed")) or (status == 503 and "retry-after" in response.headers)
+    digit = min(max(status // 100, 2), 5)
+    return (
+        f'"Requests":1,"Latency":{decimal(duration * 1000, 3)},'
+        f"{_COUNTERS[digit, limited, shed]},"
+        f'"Service":{string_ascii(service)},'
+        f'"Route":{string_ascii(request.route or "UNMATCHED")},'
+        f'"_aws":{{"Timestamp":{timestamp_ms:d},'
+        f'"CloudWatchMetrics":{_request_directive("daloy-edge")}}}'
+    )
+
+
+def oracle_ids(request: Request, draw: Draws) -> tuple[str, str, int]:
+    """(trace id, span id, flags) as the log's trace extraction defines them (these
+    requests carry no Lambda environment trace; new trace ids start at epoch 0)."""
+
+    def span() -> str:
+        value = draw(8).hex()
+        return value if value != "0" * 16 else "0000000000000001"
+
+    parents = request.headers.get_all("traceparent")
+    parsed = parse_traceparent(parents[0].strip()) if len(parents) == 1 else None
+    if parsed is not None:
+        state = request.headers.get_all("tracestate")
+        if state:
+            parse_tracestate(state)
+        return parsed[0], span(), parsed[2]
+    value = request.headers.get("x-amzn-trace-id")
+    xray = parse_xray(value) if value else None
+    if xray is not None:
+        return xray[0], span(), xray[2]
+    raw = draw(20).hex()
+    return f"{0:08x}{raw[:24]}", raw[24:40], 1
+
+
+def oracle_line(case: dict[str, object], log: RequestLog, ids: tuple[str, str, int]) -> str:
+    request: Request = case["request"]  # type: ignore[assignment]
+    response: Response = case["response"]  # type: ignore[assignment]
+    duration: float = case["duration"]  # type: ignore[assignment]
+    start_ns, end_ns = case["times"]  # type: ignore[misc]
+    status = response.status
+    severity = "ERROR" if status >= 500 else "WARN" if status >= 400 else "INFO"
+    resource = log.resource(request.runtime)
+    body = f"{request.method} {request.route or 'UNMATCHED'} {status}"
+    head = (
+        f'{{"Timestamp":"{start_ns:d}","ObservedTimestamp":"{end_ns:d}",'
+        f'"SeverityText":"{severity}","SeverityNumber":{SEVERITIES[severity]},'
+        f'"Body":{string_ascii(body)},'
+        f'"EventName":{string_ascii("http.server.request")},'
+        f'"Attributes":{oracle_attributes(request, response, duration, log)},'
+        f'"TraceId":{string_ascii(ids[0])},"SpanId":{string_ascii(ids[1])},'
+        f'"TraceFlags":"{ids[2]:02x}","Resource":{encode(dict(resource))}'
+    )
+    if not case["lambda"]:
+        return head + "}"
+    members = oracle_members(
+        request, response, duration, start_ns // 1_000_000, resource["service.name"]
+    )
+    return f"{head},{members}}}"
+
+
+# -- hostile and ordinary values --------------------------------------------------------
+
+TEXTS = [
+    "/hello",
+    "/items/42",
+    "/a b",
+    "/caf\u00e9",
+    "/\x1b[31mred",
+    "/x\ny",
+    "/\u2028sep",
+    '/q"uote\\',
+    "/password=hunter2",
+    "/token:abc123",
+    "/Bearer abcdefgh",
+    "/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+    "/AKIAABCDEFGHIJKLMNOP",
+    "/https://user:pw@host/x",
+    "/-----BEGIN PRIVATE KEY-----abc",
+    "/" + "a" * 300,
+    "/" + "b" * 2000,
+    "/\U0001f600",
+    "/",
+    "/abc",
+]
+AGENTS = [
+    None,
+    "",
+    "bench/1.0",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)",
+    'curl/8.0\r\n{"forged":1}',
+    "agent api_key=ak_live_123456",
+    "x" * 1500,
+    "caf\u00e9\u0000",
+]
+TRACE_HEADERS = [
+    [],
+    [("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793")],
+    [("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0")],
+    [
+        (
+            "x-amzn-trace-id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        )
+    ],
+    [("x-amzn-trace-id", "root=1-5759e988-bd862e3fe1be46a994272793; sampled=0")],
+    [("x-amzn-trace-id", "Root=1-5759E988-bd862e3fe1be46a994272793")],
+    [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")],
+    [
+        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("tracestate", "rojo=00f067aa0ba902b7"),
+    ],
+    [
+        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793"),
+    ],
+    [("traceparent", "garbage"), ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793")],
+    [
+        ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793"),
+        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    ],
+    [
+        ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"),
+        ("traceparent", "garbage"),
+        ("x-amzn-trace-id", "Root=1-6759e988-bd862e3fe1be46a994272793"),
+    ],
+    [
+        ("x-amzn-trace-id", "Root=1-5759e988-00000000"),
+        ("x-amzn-trace-id", "Root=1-6759e988-bd862e3fe1be46a994272793"),
+    ],
+]
+
+
+def make_case(rng: random.Random, index: int) -> dict[str, object]:
+    headers = list(rng.choice(TRACE_HEADERS))
+    agent = rng.choice(AGENTS)
+    if agent is not None:
+        headers.append(("User-Agent", agent))
+    if rng.random() < 0.8:
+        headers.append(("host", rng.choice(["api.example.com", "h\u00f6st", "h\nx", "x" * 1100])))
+    on_lambda = rng.random() < 0.5
+    request = Request(
+        rng.choice(["GET", "post", "PATCH", 'M"X']),
+        rng.choice(TEXTS),
+        headers=Headers(headers),
+        scheme=rng.choice(["https", "http"]),
+        client=rng.choice([None, "", "10.0.0.1", "198.51.100.\u00e9"]),
+        runtime="aws_lambda" if on_lambda else "asgi",
+    )
+    request.client_ip = rng.choice([request.client, "203.0.113.9", None])
+    request.route = rng.choice([None, "", "/hello", "/items/{id}", "/caf\u00e9/{x}", '/"q"'])
+    request.request_id = rng.choice(["5428c5b4-cff8-4c12-a13a-d48846b48b6a", "id\x7f\u00e9"])
+    context = rng.choice([None, Context("inv-1"), Context(7), Context("i" * 2000)])
+    if context is not None:
+        request.state["aws.context"] = context
+    for key in ("rate_limited", "shed"):
+        if rng.random() < 0.2:
+            request.state[key] = rng.choice([True, 1, "yes", 0])
+    status = rng.choice([200, 201, 204, 302, 404, 429, 500, 503, Status.OK, Status.UNAVAILABLE])
+    response = Response(rng.choice([b"", b"{}", b"x" * 5000]), status=status)
+    if rng.random() < 0.3:
+        response.headers["retry-after"] = "1"
+    if rng.random() < 0.1:
+        response.stream = object()  # type: ignore[assignment]
+    duration = rng.choice([0.0, 0.0001, 0.0000805, 1.5, 123.4567895, 1e-9, 2.5e-7, 7])
+    start_ns = rng.choice([1_796_553_634_154_941_001, 1_000_000, 999_999, 12, 10**20 + index])
+    end_ns = start_ns + rng.randrange(10**9)
+    return {
+        "request": request,
+        "response": response,
+        "duration": duration,
+        "times": (start_ns, end_ns),
+        "lambda": on_lambda,
+    }
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_request_line_is_the_oracle_line(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stream)
+    log = RequestLog(LogConfig(env={}, random_bytes=Draws(seed), level="TRACE"))
+    # Trace ids made here start with the epoch seconds: pinned to 0 for the oracle.
+    monkeypatch.setattr("time.time", lambda: 0.0)
+    draws = Draws(seed)
+    for index in range(200):
+        case = make_case(rng, index)
+        request: Request = case["request"]  # type: ignore[assignment]
+        times = iter(case["times"])  # type: ignore[call-overload]
+        monkeypatch.setattr("time.time_ns", lambda times=times: next(times))
+        ids = oracle_ids(request, draws)
+        log.on_request(request)
+        log.on_response(request, case["response"], case["duration"], None)  # type: ignore[arg-type]
+        written = stream.getvalue()
+        stream.seek(0)
+        stream.truncate()
+        expected = oracle_line(case, log, ids)
+        assert written == expected + "\n", (index, case)
+        json.loads(written)
+
+
+def test_a_status_the_encoder_refuses_writes_no_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stream)
+    log = RequestLog(LogConfig(env={}))
+    request = Request("GET", "/x")
+    log.on_request(request)
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        log.on_response(request, Response(b""), float("nan"), None)
+    assert stream.getvalue() == ""

@@ -1,0 +1,153 @@
+"""What the request log remembers between requests never leaks from one to another."""
+
+from __future__ import annotations
+
+import enum
+import json
+
+import pytest
+
+from daloy_edge import App, Headers, Request, Response
+from daloy_edge._json import string_ascii
+from daloy_edge.observability import LogConfig, MemorySink, Redactor, RequestLog, current_trace
+from daloy_edge.observability._line import SHAPES_KEPT
+from daloy_edge.observability._redact import _LITERALS_KEPT
+
+
+def lines(sink: MemorySink) -> list[dict[str, object]]:
+    return [json.loads(line) for line in sink.lines]
+
+
+def served(log: RequestLog, request: Request, response: Response) -> None:
+    log.on_request(request)
+    log.on_response(request, response, 0.001, None)
+
+
+# -- scrubbed literals ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["/hello", "/a", "/token=abc123", "Bearer abcdefgh", "caf\u00e9\n", "x" * 300, ""],
+)
+def test_scrub_json_is_the_literal_of_scrub(text: str) -> None:
+    redactor = Redactor()
+    for _ in range(2):  # the second time from what was remembered
+        assert redactor.scrub_json(text) == string_ascii(redactor.scrub(text))
+
+
+def test_a_remembered_literal_is_cut_once_max_string_shrinks() -> None:
+    redactor = Redactor()
+    text = "/" + "a" * 99
+    assert redactor.scrub_json(text) == string_ascii(text)
+    redactor.max_string = 10
+    assert redactor.scrub_json(text) == string_ascii(redactor.scrub(text))
+    assert "more]" in redactor.scrub_json(text)
+
+
+def test_redactors_with_other_keys_do_not_share_literals() -> None:
+    plain, strict = Redactor(), Redactor(extra_keys=("iban",))
+    assert plain.scrub_json("/iban=DE89370400") == '"/iban=DE89370400"'
+    assert strict.scrub_json("/iban=DE89370400") == '"/iban=[REDACTED]"'
+    assert plain.scrub_json("/iban=DE89370400") == '"/iban=DE89370400"'
+
+
+def test_remembered_literals_are_bounded() -> None:
+    redactor = Redactor()
+    for index in range(3 * _LITERALS_KEPT):
+        redactor.scrub_json(f"/items/{index}")
+    assert 0 < len(redactor._json) <= _LITERALS_KEPT
+
+
+# -- request shapes ---------------------------------------------------------------------
+
+
+def test_routes_methods_statuses_and_hosts_keep_their_own_shape() -> None:
+    sink = MemorySink()
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env={}))
+    cases = [
+        ("GET", "/a", 200, "one.example"),
+        ("GET", "/b", 200, "one.example"),
+        ("POST", "/a", 200, "one.example"),
+        ("GET", "/a", 503, "one.example"),
+        ("GET", "/a", 200, "two.example"),
+        ("GET", None, 404, None),
+        ("GET", "/a", 200, "one.example"),
+    ]
+    for method, route, status, host in cases:
+        request = Request(method, "/x", headers=Headers({"host": host} if host else None))
+        request.route = route
+        served(log, request, Response(b"", status=status))
+    for (method, route, status, host), record in zip(cases, lines(sink), strict=True):
+        attributes = record["Attributes"]
+        assert isinstance(attributes, dict)
+        assert record["Body"] == f"{method} {route or 'UNMATCHED'} {status}"
+        assert attributes["http.request.method"] == method
+        assert attributes.get("http.route") == route
+        assert attributes["http.response.status_code"] == status
+        assert attributes.get("server.address") == host
+        assert ("error.type" in attributes) == (status >= 500)
+        assert record["SeverityText"] == {200: "INFO", 404: "WARN", 503: "ERROR"}[status]
+
+
+class Odd(enum.IntEnum):
+    OK = 200
+
+    def __format__(self, spec: str) -> str:
+        return "odd"
+
+
+def test_an_int_subclass_status_is_never_answered_from_the_cache() -> None:
+    sink = MemorySink()
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env={}))
+    for status in (200, Odd.OK, 200):
+        request = Request("GET", "/x")
+        request.route = "/x"
+        served(log, request, Response(b"", status=status))
+    assert [r["Body"] for r in lines(sink)] == ["GET /x 200", "GET /x odd", "GET /x 200"]
+    assert all(type(key[2]) is int for key in log._shapes)
+
+
+def test_request_shapes_are_bounded() -> None:
+    log = RequestLog(LogConfig(stdout=False, sinks=[MemorySink()], env={}))
+    for index in range(3 * SHAPES_KEPT):
+        request = Request("GET", "/x", headers=Headers({"host": f"h{index}.example"}))
+        served(log, request, Response(b""))
+    assert 0 < len(log._shapes) <= SHAPES_KEPT
+
+
+# -- runtime and trace ------------------------------------------------------------------
+
+
+def test_the_cached_runtime_follows_update_resource() -> None:
+    sink = MemorySink()
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env={}))
+    served(log, Request("GET", "/x", runtime="asgi"), Response(b""))
+    log.update_resource({"deployment.environment": "staging"})
+    served(log, Request("GET", "/x", runtime="asgi"), Response(b""))
+    first, second = (record["Resource"] for record in lines(sink))
+    assert isinstance(first, dict) and isinstance(second, dict)
+    assert "deployment.environment" not in first
+    assert second["deployment.environment"] == "staging"
+
+
+async def test_the_trace_built_on_demand_is_the_one_in_the_line() -> None:
+    sink = MemorySink()
+    app = App(request_log=RequestLog(LogConfig(stdout=False, sinks=[sink], env={})), env={})
+    seen = []
+
+    @app.get("/t")
+    async def traced(request: Request) -> Response:
+        seen.append((current_trace(), current_trace()))
+        return Response.json({})
+
+    header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    await app.handle(Request("GET", "/t", headers=Headers({"traceparent": header})))
+    (first, again), record = seen[0], lines(sink)[0]
+    assert first is again
+    assert (first.trace_id, first.span_id, first.flags) == (
+        record["TraceId"],
+        record["SpanId"],
+        int(str(record["TraceFlags"]), 16),
+    )
+    assert first.parent_span_id == "00f067aa0ba902b7"
