@@ -45,6 +45,22 @@ class Headers:
         headers._items = items
         return headers
 
+    @classmethod
+    def from_dict(cls, source: dict[str, str]) -> Headers:
+        """``Headers(source)`` for the plain dicts events carry: when every name is
+        lower-case ASCII already (as HTTP APIs and Function URLs deliver them), the pairs
+        are taken as they are instead of lowering each name."""
+        headers = cls.__new__(cls)
+        try:
+            names = "".join(source)
+        except TypeError:  # a name that is not a str: let the general path fail as before
+            names = "X"
+        if names.isascii() and names.lower() == names:
+            headers._items = list(source.items())
+        else:
+            headers._items = [(name.lower(), value) for name, value in source.items()]
+        return headers
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name``, or ``default``."""
         key = name.lower()

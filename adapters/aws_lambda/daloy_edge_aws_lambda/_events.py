@@ -7,11 +7,12 @@ shape on a ``lambda-url`` domain) and ALB with or without multi-value headers.
 from __future__ import annotations
 
 from daloy_edge import Headers, Request
+from daloy_edge._request import new_request
 from daloy_edge_aws_lambda._encoding import decode_body, encode_body, raw_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
     from typing import Any, TypeAlias
 
     from daloy_edge import Response
@@ -108,20 +109,32 @@ def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
     return Headers(pairs)
 
 
+def _single_value_headers(source: Mapping[str, Any] | None) -> Headers:
+    if type(source) is dict:
+        return Headers.from_dict(source)
+    return Headers(source or None)
+
+
+def _body(event: Event) -> bytes | AsyncIterator[bytes]:
+    # Most invocations carry no body: no call for them.
+    body = event.get("body")
+    return decode_body(body, event.get("isBase64Encoded")) if body else b""
+
+
 def _rest_v1_request(event: Event, t: Translation) -> Request:
     multi = event.get("multiValueHeaders")
-    headers = _multi_value_headers(multi) if multi else Headers(event.get("headers") or None)
+    headers = _multi_value_headers(multi) if multi else _single_value_headers(event.get("headers"))
     params = event.get("multiValueQueryStringParameters") or event.get("queryStringParameters")
     context = event.get("requestContext") or {}
     identity = context.get("identity") or {}
-    return Request(
+    return new_request(
         event.get("httpMethod") or "GET",
         raw_path(event.get("path")),
         query_string=_query_from_params(params, decoded=True),
         headers=headers,
         scheme="https",
         client=identity.get("sourceIp"),
-        body=decode_body(event.get("body"), event.get("isBase64Encoded")),
+        body=_body(event),
         env=t.env,
         runtime=RUNTIME,
     )
@@ -129,18 +142,18 @@ def _rest_v1_request(event: Event, t: Translation) -> Request:
 
 def _http_v2_request(event: Event, t: Translation) -> Request:
     http = event["requestContext"]["http"]
-    headers = Headers(event.get("headers") or None)
+    headers = _single_value_headers(event.get("headers"))
     cookies = event.get("cookies")
     if cookies:
         headers.add("cookie", "; ".join(cookies))
-    return Request(
+    return new_request(
         http.get("method") or "GET",
         raw_path(event.get("rawPath")),
         query_string=event.get("rawQueryString") or "",
         headers=headers,
         scheme="https",
         client=http.get("sourceIp"),
-        body=decode_body(event.get("body"), event.get("isBase64Encoded")),
+        body=_body(event),
         env=t.env,
         runtime=RUNTIME,
     )
@@ -152,7 +165,7 @@ def _alb_request(event: Event, t: Translation) -> Request:
         headers = _multi_value_headers(multi)
         params = event.get("multiValueQueryStringParameters")
     else:
-        headers = Headers(event.get("headers") or None)
+        headers = _single_value_headers(event.get("headers"))
         params = event.get("queryStringParameters")
     # An ALB passes no peer address of its own; only in its default "append" mode is the
     # last X-Forwarded-For entry the address it saw, so that is an explicit opt-in.
@@ -162,14 +175,14 @@ def _alb_request(event: Event, t: Translation) -> Request:
         if forwarded:
             client = forwarded[-1].rsplit(",", 1)[-1].strip() or None
     scheme = "http" if headers.get("x-forwarded-proto") == "http" else "https"
-    return Request(
+    return new_request(
         event.get("httpMethod") or "GET",
         raw_path(event.get("path")),
         query_string=_query_from_params(params, decoded=False),
         headers=headers,
         scheme=scheme,
         client=client,
-        body=decode_body(event.get("body"), event.get("isBase64Encoded")),
+        body=_body(event),
         env=t.env,
         runtime=RUNTIME,
     )
@@ -204,15 +217,20 @@ def _rest_v1_result(response: Response, body: bytes) -> Result:
 
 
 def _http_v2_result(response: Response, body: bytes) -> Result:
-    headers: dict[str, str] = {}
+    items = response.headers._items
+    headers = dict(items)
     cookies: list[str] = []
-    for name, value in response.headers.items():
-        if name == "set-cookie":
-            cookies.append(value)
-        elif name in headers:
-            headers[name] = f"{headers[name]}, {value}"
-        else:
-            headers[name] = value
+    # Most responses repeat no field and set no cookie: the dict of the pairs is the
+    # answer as it is.
+    if len(headers) != len(items) or "set-cookie" in headers:
+        headers = {}
+        for name, value in items:
+            if name == "set-cookie":
+                cookies.append(value)
+            elif name in headers:
+                headers[name] = f"{headers[name]}, {value}"
+            else:
+                headers[name] = value
     text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,
