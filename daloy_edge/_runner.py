@@ -59,7 +59,14 @@ class Runner:
         """Run ``coro`` to completion and return its result (or raise its exception)."""
         if "asyncio" in sys.modules:
             return _run_as_task(self.event_loop(), coro)
-        result: T = _BareStep(self, coro).run()
+        # Built without ``type.__call__`` and ``__init__``: this runs for every invocation.
+        step: _BareStep = _new(_BareStep)
+        step.runner = self
+        step.coro = coro
+        step.context = copy_context()
+        step.pending = _FINISHED
+        step.task = None
+        result: T = step.run()
         return result
 
 
@@ -88,12 +95,12 @@ class _BareStep:
 
     __slots__ = ("context", "coro", "pending", "runner", "task")
 
-    def __init__(self, runner: Runner, coro: Coroutine[Any, Any, Any]) -> None:
-        self.runner = runner
-        self.coro = coro
-        self.context: Context = copy_context()
-        self.pending: object = _FINISHED
-        self.task: asyncio.Task[Any] | None = None
+    # Set by ``Runner.run``.
+    runner: Runner
+    coro: Coroutine[Any, Any, Any]
+    context: Context
+    pending: object  # what the coroutine waits on, or ``_FINISHED``
+    task: asyncio.Task[Any] | None
 
     def run(self) -> Any:
         if sys.meta_path[0] is not _WATCHER:
@@ -102,10 +109,12 @@ class _BareStep:
         try:
             pending = self.context.run(self.coro.send, None)
         except StopIteration as done:
-            self._settle()
+            if self.task is not None:
+                self._settle()
             return done.value
         except BaseException:
-            self._settle()
+            if self.task is not None:
+                self._settle()
             raise
         finally:
             _ACTIVE.step = None
@@ -132,7 +141,7 @@ class _BareStep:
         asyncio.events._set_running_loop(None)
 
     def _settle(self) -> None:
-        """The step finished without waiting: let a task started mid-step end at once."""
+        """The step finished without waiting: let the task started mid-step end at once."""
         task = self.task
         if task is not None:
             self._step_out(task)
@@ -228,5 +237,6 @@ class _ThenStart:
 
 
 _FINISHED = object()
+_new = object.__new__
 _WATCHER = _AsyncioWatcher()
 _ACTIVE = local()  # the bare step running on this thread, for the watcher
