@@ -9,9 +9,14 @@ from daloy_edge._record import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from daloy_edge._headers import Headers
     from daloy_edge._request import Request
 
-__all__ = ["RequestLimits", "check_request"]
+    Fields: TypeAlias = tuple[list[tuple[str, str]], int, tuple[str, ...], tuple[str, ...]]
+
+__all__ = ["RequestLimits", "check_request", "header_fields"]
 
 # Checked with ``_charset``'s expression written out (see there): no ``re``, and faster.
 _METHOD = allowed(UPPER)
@@ -29,6 +34,7 @@ _VALUES = bytes(
 _ACCEPTED_NAMES: dict[tuple[str, ...], int] = {}
 _ACCEPTED_MAX = 256
 _ACCEPTED_SIZE = 2048
+_NO_FIELDS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 _COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -48,33 +54,42 @@ class RequestLimits:
                 raise ConfigError(f"{name} must be positive")
 
 
-def _check_fields(items: list[tuple[str, str]], limits: RequestLimits) -> None:
+def header_fields(headers: Headers) -> Fields:
+    """The fields of ``headers`` as two tuples, names and values, tagged with the list
+    they were read from and its length: :func:`check_request` takes them as they are
+    while ``headers`` holds that same list at that length (every ``Headers`` change
+    either replaces the list or appends to it)."""
+    items = headers._items
+    names, values = zip(*items) if items else _NO_FIELDS  # noqa: B905 (pairs, always)
+    return items, len(items), names, values
+
+
+def _check_fields(names: tuple[str, ...], values: tuple[str, ...], limits: RequestLimits) -> None:
     # One C pass over the joined values (and, for names not seen before, one over the
     # joined names) instead of a Python loop per field: every invocation runs this.
-    # Every item is a pair, so ``zip`` needs no ``strict``, whose keyword costs as much as
-    # a join.
-    all_names, all_values = zip(*items)  # noqa: B905
-    names_size = _ACCEPTED_NAMES.get(all_names)
-    names = "" if names_size is not None else " ".join(all_names)
-    values = "\t".join(all_values)
-    total = (len(names) if names_size is None else names_size) + len(values)
+    names_size = _ACCEPTED_NAMES.get(names)
+    joined = "" if names_size is not None else " ".join(names)
+    joined_values = "\t".join(values)
+    total = (len(joined) if names_size is None else names_size) + len(joined_values)
     # No single field can be larger than all of them together.
     if total > limits.max_header_bytes and (
-        max(len(n) + len(v) for n, v in items) > limits.max_header_bytes
+        max(len(n) + len(v) for n, v in zip(names, values, strict=True)) > limits.max_header_bytes
     ):
         raise RequestHeaderFieldsTooLarge("a header field is too large")
     if total > limits.max_total_header_bytes:
         raise RequestHeaderFieldsTooLarge("header fields are too large in total")
     if names_size is None:
-        _check_names(names, len(items))
+        _check_names(joined, len(names))
     # ``has_control`` written out with a table: tabs (the separators among them) pass,
     # and an empty string (one empty value) holds no control character either.
-    if values and not values.encode("utf-8", "surrogatepass").translate(_VALUES).isalnum():
+    if joined_values and not (
+        joined_values.encode("utf-8", "surrogatepass").translate(_VALUES).isalnum()
+    ):
         raise BadRequest("control character in header value")
     if names_size is None:
-        _check_framing(names)
-        if len(_ACCEPTED_NAMES) < _ACCEPTED_MAX and len(names) <= _ACCEPTED_SIZE:
-            _ACCEPTED_NAMES[all_names] = len(names)
+        _check_framing(joined)
+        if len(_ACCEPTED_NAMES) < _ACCEPTED_MAX and len(joined) <= _ACCEPTED_SIZE:
+            _ACCEPTED_NAMES[names] = len(joined)
 
 
 def _check_names(names: str, count: int) -> None:
@@ -103,19 +118,24 @@ def _check_framing(names: str) -> None:
                 raise BadRequest("both Transfer-Encoding and Content-Length")
 
 
-def check_request(request: Request, limits: RequestLimits) -> None:
-    """Raise a 400 or 431 for a request that is malformed, oversized or ambiguous."""
+def check_request(request: Request, limits: RequestLimits, fields: Fields | None = None) -> None:
+    """Raise a 400 or 431 for a request that is malformed, oversized or ambiguous.
+
+    ``fields``: :func:`header_fields` of the request's headers when the caller has them
+    already (they are read again if the headers have changed since)."""
     method = request.method
     # One to 16 capital letters when not a common method.
     if method not in _COMMON_METHODS and not (
         len(method) <= 16 and method.isascii() and method.encode().translate(_METHOD).isalnum()
     ):
         raise BadRequest("invalid method")
-    items = request.headers._items  # read only: no copy
+    items = request.headers._items
+    if fields is None or fields[0] is not items or fields[1] != len(items):
+        fields = header_fields(request.headers)
     if len(items) > limits.max_headers:
         raise RequestHeaderFieldsTooLarge(f"more than {limits.max_headers} header fields")
     if items:
-        _check_fields(items, limits)
+        _check_fields(fields[2], fields[3], limits)
     if len(request.raw_path) > limits.max_path_bytes:
         raise BadRequest("path too long")
     if len(request.query_string) > limits.max_query_bytes:
