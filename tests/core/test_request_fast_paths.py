@@ -149,3 +149,27 @@ def test_request_id_from_the_fields(values: list[str], kept: bool) -> None:
     response = TestClient(app).get("/", headers=headers)
     assert (response.headers["x-request-id"] == "abc-1") is kept
     assert response.json() == {"id": response.headers["x-request-id"]}
+
+
+def test_routing_errors_and_middleware_around_the_dispatcher() -> None:
+    seen: list[int] = []
+
+    async def outer(request: Request, call_next: object) -> Response:
+        response: Response = await call_next(request)  # type: ignore[operator]
+        seen.append(response.status)
+        response.headers["x-outer"] = "1"
+        return response
+
+    app = App(request_log=False, middleware=[outer])
+
+    @app.get("/here")
+    async def here(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    client = TestClient(app)
+    assert client.get("/here").status == 200
+    missing = client.get("/nowhere")
+    assert missing.status == 404 and missing.headers["x-outer"] == "1"
+    wrong = client.post("/here")
+    assert wrong.status == 405 and wrong.headers["allow"] == "GET, HEAD"
+    assert seen == [200, 404, 405]
