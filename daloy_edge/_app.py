@@ -206,10 +206,11 @@ class App(Router):
             except Exception as exc:
                 response = rejected(request, exc)
             duration = clock() - start
-            response.headers["x-request-id"] = request.request_id
+            headers = response.headers
+            headers.put_lowered("x-request-id", request.request_id)
             if timing:
                 phases = detail(request) if callable(detail) else detail
-                response.headers["server-timing"] = _server_timing(request, duration, phases)
+                headers.put_lowered("server-timing", _server_timing(request, duration, phases))
             if request.method == "HEAD":
                 _strip_head_body(response)
             for observer in observers:
@@ -265,11 +266,14 @@ def _request_log(option: RequestLog | bool, env: Mapping[str, str], name: str) -
 
 
 def _server_timing(request: Request, duration: float, phases: bool) -> str:
-    total = f"total;dur={duration * 1000:.2f}"
-    if not phases or not request.timings:
-        return total
-    parts = [f"{name};dur={seconds * 1000:.2f}" for name, seconds in request.timings]
-    parts.append(total)
+    timings = request.timings
+    if not phases or not timings:
+        return f"total;dur={duration * 1000:.2f}"
+    if len(timings) == 1:  # the handler phase alone, most often: no list to join
+        name, seconds = timings[0]
+        return f"{name};dur={seconds * 1000:.2f}, total;dur={duration * 1000:.2f}"
+    parts = [f"{name};dur={seconds * 1000:.2f}" for name, seconds in timings]
+    parts.append(f"total;dur={duration * 1000:.2f}")
     return ", ".join(parts)
 
 

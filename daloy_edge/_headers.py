@@ -96,6 +96,16 @@ class Headers:
                 break
         items.append((key, value))
 
+    def put_lowered(self, key: str, value: str) -> None:
+        """``self[key] = value`` for a ``key`` known to be lower-case already (names the
+        framework sets on every response)."""
+        items = self._items
+        for k, _ in items:
+            if k == key:
+                items = self._items = [(k, v) for k, v in items if k != key]
+                break
+        items.append((key, value))
+
     def setdefault(self, name: str, value: str) -> str:
         """Set ``name`` only when it is absent; returns the value in force."""
         existing = self.get(name)

@@ -38,3 +38,20 @@ def test_repr_masks_credentials():
 
 def test_contains_ignores_non_strings():
     assert 1 not in Headers({"a": "1"})
+
+
+def test_put_lowered_replaces_every_value_like_setitem() -> None:
+    h = Headers([("x-a", "1"), ("b", "2"), ("x-a", "3")])
+    h.put_lowered("x-a", "4")
+    assert h.items() == [("b", "2"), ("x-a", "4")]
+    h.put_lowered("c", "5")
+    assert h.items() == [("b", "2"), ("x-a", "4"), ("c", "5")]
+
+
+def test_from_dict_is_independent_of_its_source() -> None:
+    source = {"a": "1"}
+    h = Headers.from_dict(source)
+    h.add("b", "2")
+    source["c"] = "3"
+    assert h.items() == [("a", "1"), ("b", "2")]
+    assert source == {"a": "1", "c": "3"}
