@@ -55,31 +55,39 @@ class Runner:
             loop = self._loop = asyncio.new_event_loop()
         return loop
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` to completion and return its result (or raise its exception)."""
+    def run(self, coro: Coroutine[Any, Any, T], context: Context | None = None) -> T:
+        """Run ``coro`` to completion and return its result (or raise its exception).
+
+        It runs in ``context``, by default a copy of the current one, as a task would:
+        pass the context an earlier coroutine ran in to see the variables it set.
+        """
         if "asyncio" in sys.modules:
-            return _run_as_task(self.event_loop(), coro)
+            return _run_as_task(self.event_loop(), coro, context)
         # Built without ``type.__call__`` and ``__init__``: this runs for every invocation.
         step: _BareStep = _new(_BareStep)
         step.runner = self
         step.coro = coro
-        step.context = copy_context()
+        step.context = copy_context() if context is None else context
         step.pending = _FINISHED
         step.task = None
         result: T = step.run()
         return result
 
 
-def _run_as_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+def _run_as_task(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], context: Context | None = None
+) -> T:
     """Run ``coro`` as a task; a task whose first step finishes it costs one loop iteration
     (``_run_once``) instead of ``run_until_complete``'s set-up and tear-down. Loops without
     ``_run_once`` (not CPython's) take the usual path."""
     import asyncio
 
+    if loop.is_running():
+        return loop.run_until_complete(coro)  # raises: the loop is busy
+    task = loop.create_task(coro, context=context)
     run_once = getattr(loop, "_run_once", None)
-    if run_once is None or loop.is_running():
-        return loop.run_until_complete(coro)
-    task = loop.create_task(coro)
+    if run_once is None:
+        return loop.run_until_complete(task)
     asyncio.events._set_running_loop(loop)
     try:
         run_once()

@@ -145,3 +145,22 @@ def test_the_app_deadline_cuts_off_a_waiting_handler(lazy_import: bool) -> None:
         print(h(event("/fast"), None)["statusCode"])
     """)
     assert out.splitlines() == [f"200 {not lazy_import}", "504", "200"]
+
+
+@pytest.mark.parametrize("waits", [False, True], ids=["bare", "task"])
+def test_a_shared_context_carries_variables_to_the_next_run(waits: bool) -> None:
+    out = _child(f"""
+        from contextvars import ContextVar, copy_context
+        var = ContextVar("var", default="unset")
+        async def sets():
+            if {waits}:
+                import asyncio
+                await asyncio.sleep(0)
+            var.set("set by the first")
+        async def reads():
+            return var.get()
+        scope = copy_context()
+        runner.run(sets(), scope)
+        print(runner.run(reads(), scope), runner.run(reads()), var.get())
+    """)
+    assert out == "set by the first unset unset"
