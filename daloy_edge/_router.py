@@ -206,7 +206,7 @@ class _Route:
     # ``Router.compile`` itself runs within the first request of a cold start.
     regex: Pattern[str] | None
     handlers: dict[str, Handler]
-    max_body: dict[str, int | None]
+    max_body: dict[str, int]  # the methods registered with their own limit
 
 
 @record
@@ -320,7 +320,8 @@ class Router:
             for method, reg in registered.items():
                 endpoint = _route_handler(reg.endpoint, render)
                 route.handlers[method] = chain_caught(reg.middleware, endpoint, render)
-                route.max_body[method] = reg.max_body
+                if reg.max_body is not None:
+                    route.max_body[method] = reg.max_body
             if "{" not in pattern:
                 compiled.exact[pattern] = route
             else:
@@ -384,7 +385,7 @@ def _dispatcher(compiled: _Compiled, render: ErrorRenderer) -> Handler:
 
     def select(request: Request) -> Handler:
         base: str = request.state.get("_route_base", "")  # type: ignore[assignment]
-        path = request.path[len(base) :] or "/"
+        path = (request.path[len(base) :] if base else request.path) or "/"
         route = exact.get(path)
         params: dict[str, str] = {}
         if route is None:
@@ -414,9 +415,11 @@ def _dispatcher(compiled: _Compiled, render: ErrorRenderer) -> Handler:
             raise MethodNotAllowed(headers={"allow": ", ".join(sorted(allowed))})
         request.route = base + route.pattern
         request.path_params = params
-        limit = route.max_body.get(method)
-        if limit is not None:
-            request.max_body = limit
+        limits = route.max_body
+        if limits:  # empty for most routes: no lookup
+            limit = limits.get(method)
+            if limit is not None:
+                request.max_body = limit
         return handler
 
     return dispatch
