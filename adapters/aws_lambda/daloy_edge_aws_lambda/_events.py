@@ -142,10 +142,13 @@ def _rest_v1_request(event: Event, t: Translation) -> Request:
 
 def _http_v2_request(event: Event, t: Translation) -> Request:
     http = event["requestContext"]["http"]
-    headers = _single_value_headers(event.get("headers"))
+    # ``_single_value_headers`` and ``_body`` written out: HTTP APIs carry most traffic.
+    source = event.get("headers")
+    headers = Headers.from_dict(source) if type(source) is dict else Headers(source or None)
     cookies = event.get("cookies")
     if cookies:
         headers.add("cookie", "; ".join(cookies))
+    body = event.get("body")
     return new_request(
         http.get("method") or "GET",
         raw_path(event.get("rawPath")),
@@ -153,7 +156,7 @@ def _http_v2_request(event: Event, t: Translation) -> Request:
         headers=headers,
         scheme="https",
         client=http.get("sourceIp"),
-        body=_body(event),
+        body=decode_body(body, event.get("isBase64Encoded")) if body else b"",
         env=t.env,
         runtime=RUNTIME,
     )
