@@ -16,6 +16,13 @@ _MASKED_IN_REPR = frozenset(
 
 # Built at run time like the ``isinstance`` check below, hence the ABCs from ``_abc``.
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
+_new = object.__new__
+# Header names known to be lower-case ASCII (``from_dict``): a client's names recur on
+# every request. Bounded in entries and size, so names an attacker varies cost only
+# the full test, never memory.
+_LOWER_NAMES: set[str] = set()
+_LOWER_NAMES_MAX = 512
+_LOWER_NAMES_SIZE = 1024
 
 
 class Headers:
@@ -50,13 +57,19 @@ class Headers:
         """``Headers(source)`` for the plain dicts events carry: when every name is
         lower-case ASCII already (as HTTP APIs and Function URLs deliver them), the pairs
         are taken as they are instead of lowering each name."""
-        headers = cls.__new__(cls)
+        headers: Headers = _new(cls)
+        # Names seen lower-case before need no second look: one C-level subset test.
+        if source.keys() <= _LOWER_NAMES:
+            headers._items = list(source.items())
+            return headers
         try:
             names = "".join(source)
         except TypeError:  # a name that is not a str: let the general path fail as before
             names = "X"
         if names.isascii() and names.lower() == names:
             headers._items = list(source.items())
+            if len(_LOWER_NAMES) < _LOWER_NAMES_MAX and len(names) <= _LOWER_NAMES_SIZE:
+                _LOWER_NAMES.update(source)
         else:
             headers._items = [(name.lower(), value) for name, value in source.items()]
         return headers

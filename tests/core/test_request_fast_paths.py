@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from daloy_edge import App, BadRequest, Headers, Request, RequestLimits, Response
+from daloy_edge import App, BadRequest, Headers, Request, RequestLimits, Response, _headers
 from daloy_edge._guards import check_request, header_fields
 from daloy_edge._request import new_request
 from daloy_edge.testing import TestClient
@@ -61,6 +61,36 @@ def test_headers_from_dict_matches_the_constructor(source: dict[str, str]) -> No
     assert fast.items() == Headers(source).items()
     fast.add("X-New", "1")
     assert "x-new" in fast and "x-new" not in Headers(source)
+
+
+def test_names_remembered_as_lower_case_are_taken_as_they_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_headers, "_LOWER_NAMES", set())
+    first = {"host": "a", "accept": "*/*"}
+    assert Headers.from_dict(first).items() == list(first.items())
+    assert {"host", "accept"} == _headers._LOWER_NAMES
+    # Known names plus one that is not lower-case: the full test, and lowering.
+    mixed = {"host": "a", "Accept": "*/*", "X-New": "1"}
+    assert Headers.from_dict(mixed).items() == Headers(mixed).items()
+    assert {"host", "accept"} == _headers._LOWER_NAMES
+    # A subset of known names: taken as they are.
+    assert Headers.from_dict({"accept": "b"}).items() == [("accept", "b")]
+    with pytest.raises(AttributeError):
+        Headers.from_dict({"host": "a", 1: "b"})  # type: ignore[dict-item]
+
+
+def test_the_lower_case_name_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_headers, "_LOWER_NAMES", set())
+    monkeypatch.setattr(_headers, "_LOWER_NAMES_MAX", 4)
+    for n in range(10):
+        source = {f"x-{n}-a": "1", f"x-{n}-b": "2"}
+        assert Headers.from_dict(source).items() == list(source.items())
+    assert len(_headers._LOWER_NAMES) <= 5
+    long_names = {"x" * (_headers._LOWER_NAMES_SIZE + 1): "1"}
+    monkeypatch.setattr(_headers, "_LOWER_NAMES", set())
+    assert Headers.from_dict(long_names).items() == list(long_names.items())
+    assert set() == _headers._LOWER_NAMES
 
 
 def test_headers_from_dict_refuses_what_the_constructor_refuses() -> None:
