@@ -148,7 +148,9 @@ class Request:
         """The percent-decoded path (already vetted by the app's sanitation)."""
         path = self._path
         if path is None:
-            path = self._path = percent_decode(self.raw_path)
+            raw = self.raw_path
+            # Most paths hold no escape: no call for them.
+            path = self._path = percent_decode(raw) if "%" in raw else raw
         return path
 
     @property
