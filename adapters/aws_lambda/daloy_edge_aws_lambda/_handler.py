@@ -97,9 +97,7 @@ def handler(
         if context is not None:
             remaining = context.get_remaining_time_in_millis() / 1000
             request.deadline = monotonic() + remaining - margin
-        state = request.state
-        state["aws.event"] = event
-        state["aws.context"] = context
+        request.state = {"aws.event": event, "aws.context": context}
         dispatch = container.dispatch or container.start()
         # A streamed body is read in the context the handler ran in, as if one coroutine
         # did both (the second is rare; the first then needs no wrapper).
