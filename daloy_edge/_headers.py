@@ -119,6 +119,17 @@ class Headers:
                 break
         items.append((key, value))
 
+    def put_lowered_pair(self, key: str, value: str, key2: str, value2: str) -> None:
+        """``put_lowered(key, value)`` then ``put_lowered(key2, value2)``, with one pass
+        over the fields (``key`` and ``key2`` differ)."""
+        items, keys = self._items, (key, key2)
+        for k, _ in items:
+            if k in keys:
+                items = self._items = [(k, v) for k, v in items if k not in keys]
+                break
+        items.append((key, value))
+        items.append((key2, value2))
+
     def setdefault(self, name: str, value: str) -> str:
         """Set ``name`` only when it is absent; returns the value in force."""
         existing = self.get(name)

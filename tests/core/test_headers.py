@@ -1,3 +1,5 @@
+import pytest
+
 from daloy_edge import Headers
 
 
@@ -55,3 +57,20 @@ def test_from_dict_is_independent_of_its_source() -> None:
     source["c"] = "3"
     assert h.items() == [("a", "1"), ("b", "2")]
     assert source == {"a": "1", "c": "3"}
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        [],
+        [("content-type", "a")],
+        [("server-timing", "x"), ("a", "1"), ("x-request-id", "y"), ("server-timing", "z")],
+        [("x-request-id", "y"), ("b", "2")],
+    ],
+)
+def test_put_lowered_pair_is_two_put_lowered(start: list[tuple[str, str]]) -> None:
+    one, two = Headers(start), Headers(start)
+    one.put_lowered("x-request-id", "1")
+    one.put_lowered("server-timing", "2")
+    two.put_lowered_pair("x-request-id", "1", "server-timing", "2")
+    assert two.items() == one.items()
