@@ -54,7 +54,7 @@ class Response:
         if headers is not None:
             return cls(dumps(data), status, headers, media_type="application/json")
         # Most handlers answer this way: the fields set directly, no ``__init__``.
-        response = _new(cls)
+        response = cls.__new__(cls)
         response.body = dumps(data)
         response.status = status
         response.stream = None
