@@ -100,16 +100,20 @@ def _query_from_params(params: Mapping[str, Any] | None, decoded: bool) -> str:
 
 
 def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
-    pairs = []
-    for name, values in source.items():
-        if isinstance(values, str):
-            pairs.append((name, values))
-        elif values:
-            pairs.extend((name, value) for value in values if value is not None)
-    return Headers(pairs)
+    # One comprehension, lowering as it goes: a lone string is one value, a list holds
+    # any number (``None`` entries skipped), and an empty or missing entry none.
+    return Headers._from_lowered(
+        [
+            (name.lower(), value)
+            for name, values in source.items()
+            for value in ((values,) if isinstance(values, str) else values or ())
+            if value is not None
+        ]
+    )
 
 
 def _single_value_headers(source: Mapping[str, Any] | None) -> Headers:
+    # Lower-case names (ALB and HTTP APIs send them so) taken as they are.
     if type(source) is dict:
         return Headers.from_dict(source)
     return Headers(source or None)
@@ -123,7 +127,8 @@ def _body(event: Event) -> bytes | AsyncIterator[bytes]:
 
 def _rest_v1_request(event: Event, t: Translation) -> Request:
     multi = event.get("multiValueHeaders")
-    headers = _multi_value_headers(multi) if multi else _single_value_headers(event.get("headers"))
+    # REST APIs keep the client's spelling of names: no lower-case shortcut to try.
+    headers = _multi_value_headers(multi) if multi else Headers(event.get("headers") or None)
     params = event.get("multiValueQueryStringParameters") or event.get("queryStringParameters")
     context = event.get("requestContext") or {}
     identity = context.get("identity") or {}
@@ -192,19 +197,26 @@ def _alb_request(event: Event, t: Translation) -> Request:
 
 
 def _grouped(response: Response, body: bytes) -> tuple[dict[str, list[str]], str, bool]:
-    grouped: dict[str, list[str]] = {}
-    content_type: str | None = None
-    encoded = False
-    for name, value in response.headers.items():
-        values = grouped.get(name)
-        if values is None:
-            grouped[name] = [value]
-        else:
-            values.append(value)
-        if name == "content-type":
-            content_type = value
-        elif name == "content-encoding":
-            encoded = True
+    items = response.headers._items
+    single = dict(items)
+    if len(single) == len(items):  # no field repeats, the usual case
+        grouped = {name: [value] for name, value in items}
+        content_type = single.get("content-type")
+        encoded = "content-encoding" in single
+    else:
+        grouped = {}
+        content_type = None
+        encoded = False
+        for name, value in items:
+            values = grouped.get(name)
+            if values is None:
+                grouped[name] = [value]
+            else:
+                values.append(value)
+            if name == "content-type":
+                content_type = value
+            elif name == "content-encoding":
+                encoded = True
     text, is_base64 = encode_body(body, content_type, encoded)
     return grouped, text, is_base64
 
@@ -263,17 +275,22 @@ def _cookie_header_name(n: int) -> str:
 
 
 def _alb_result(response: Response, body: bytes) -> Result:
-    headers: dict[str, str] = {}
-    cookies = 0
-    for name, value in response.headers.items():
-        if name == "set-cookie":
-            if cookies < _MAX_COOKIES:
-                headers[_cookie_header_name(cookies)] = value
-            cookies += 1
-        elif name in headers:
-            headers[name] = f"{headers[name]}, {value}"
-        else:
-            headers[name] = value
+    items = response.headers._items
+    headers = dict(items)
+    # With no field repeated, the pairs are the answer as they are (a lone Set-Cookie
+    # keeps the all-lower-case spelling, the first of ``_cookie_header_name``'s).
+    if len(headers) != len(items):
+        headers = {}
+        cookies = 0
+        for name, value in items:
+            if name == "set-cookie":
+                if cookies < _MAX_COOKIES:
+                    headers[_cookie_header_name(cookies)] = value
+                cookies += 1
+            elif name in headers:
+                headers[name] = f"{headers[name]}, {value}"
+            else:
+                headers[name] = value
     text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,
