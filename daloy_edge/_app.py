@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from _operator import itemgetter
 
 from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._deadline import Deadline
@@ -219,7 +218,7 @@ class App(Router):
                     _server_timing(request, duration, phases),
                 )
             else:
-                response.headers.put_lowered("x-request-id", request.request_id)
+                response.headers["x-request-id"] = request.request_id
             if request.method == "HEAD":
                 _strip_head_body(response)
             for observer in observers:
@@ -259,17 +258,10 @@ def _strip_head_body(response: Response) -> None:
 _VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))
 
 
-# The pieces of 32 hex digits a UUID keeps, cut in one call: digit 12 gives way to the
-# version and digit 16 to the variant (``_VARIANT``).
-_UUID_PIECES = itemgetter(
-    slice(0, 8), slice(8, 12), slice(13, 16), 16, slice(17, 20), slice(20, 32)
-)
-
-
 def new_request_id() -> str:
     """A random UUID (version 4) string, without importing ``uuid``."""
-    a, b, c, variant, d, e = _UUID_PIECES(os.urandom(16).hex())
-    return f"{a}-{b}-4{c}-{_VARIANT[variant]}{d}-{e}"
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _request_log(option: RequestLog | bool, env: Mapping[str, str], name: str) -> RequestLog | None:

@@ -109,19 +109,10 @@ class Headers:
                 break
         items.append((key, value))
 
-    def put_lowered(self, key: str, value: str) -> None:
-        """``self[key] = value`` for a ``key`` known to be lower-case already (names the
-        framework sets on every response)."""
-        items = self._items
-        for k, _ in items:
-            if k == key:
-                items = self._items = [(k, v) for k, v in items if k != key]
-                break
-        items.append((key, value))
-
     def put_lowered_pair(self, key: str, value: str, key2: str, value2: str) -> None:
-        """``put_lowered(key, value)`` then ``put_lowered(key2, value2)``, with one pass
-        over the fields (``key`` and ``key2`` differ)."""
+        """``self[key] = value`` then ``self[key2] = value2`` in one pass over the fields,
+        for two different names known to be lower-case already (the two the app sets on
+        every response)."""
         items, keys = self._items, (key, key2)
         for k, _ in items:
             if k in keys:

@@ -94,3 +94,10 @@ def test_the_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_guards, "_ACCEPTED_NAMES", {})
     assert _check([(long_name, "v")]) is None
     assert _guards._ACCEPTED_NAMES == {}
+
+
+def test_the_value_table_marks_the_bytes_has_control_refuses() -> None:
+    built = bytes(
+        0x20 if (code < 0x20 and code != 0x09) or code == 0x7F else 0x61 for code in range(256)
+    )
+    assert built == _guards._VALUES
