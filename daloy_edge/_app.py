@@ -9,7 +9,7 @@ import time
 from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._deadline import Deadline
 from daloy_edge._errors import ConfigError
-from daloy_edge._guards import RequestLimits, check_request
+from daloy_edge._guards import RequestLimits, check_request, header_fields
 from daloy_edge._problem import error_renderer
 from daloy_edge._request import DEFAULT_MAX_BODY
 from daloy_edge._router import Router, chain_caught, is_awaitable
@@ -17,8 +17,8 @@ from daloy_edge.observability._logger import RequestLog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping, Sequence
-    from typing import Literal, TypeAlias
+    from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+    from typing import Any, Literal, TypeAlias
 
     from daloy_edge._problem import ErrorRenderer
     from daloy_edge._request import Request
@@ -175,6 +175,10 @@ class App(Router):
         on_rejected = [h for mw in self._middleware if (h := getattr(mw, "on_rejected", None))]
         starters = [f for o in observers if callable(f := getattr(o, "on_request", None))]
         detail = self.server_timing_phases
+        phases_of = detail if callable(detail) else None
+        fixed_phases = False if callable(detail) else detail
+        # Every handler the app builds is a coroutine function; ``handle`` steps it itself.
+        first: Callable[[Request], Coroutine[Any, Any, Response]] = inner  # type: ignore[assignment]
 
         def rejected(request: Request, exc: Exception) -> Response:
             response = render(request, exc)
@@ -184,21 +188,37 @@ class App(Router):
 
         async def handle(request: Request) -> Response:
             start = clock()
-            request.request_id = _request_id(request.headers.get_all("x-request-id"))
+            fields = header_fields(request.headers)
+            request.request_id = _request_id(fields[2], fields[3])
             request.max_body = max_body
-            for on_request in starters:
-                _start(on_request, request)
+            if starters:
+                for on_request in starters:
+                    _start(on_request, request)
             try:
-                check_request(request, limits)
+                check_request(request, limits, fields)
                 # ``inner`` renders every error itself; only the deadline's 504 gets here.
-                response = await deadline(request, inner)
+                # Its first step runs here: most requests finish in it and need no timer.
+                end = deadline.end(request)
+                coro = first(request)
+                try:
+                    pending = coro.send(None)
+                except StopIteration as done:
+                    response: Response = done.value
+                else:
+                    response = await deadline.watch(coro, pending, end)
             except Exception as exc:
                 response = rejected(request, exc)
             duration = clock() - start
-            response.headers["x-request-id"] = request.request_id
             if timing:
-                phases = detail(request) if callable(detail) else detail
-                response.headers["server-timing"] = _server_timing(request, duration, phases)
+                phases = fixed_phases if phases_of is None else phases_of(request)
+                response.headers.put_lowered_pair(
+                    "x-request-id",
+                    request.request_id,
+                    "server-timing",
+                    _server_timing(request, duration, phases),
+                )
+            else:
+                response.headers["x-request-id"] = request.request_id
             if request.method == "HEAD":
                 _strip_head_body(response)
             for observer in observers:
@@ -214,10 +234,10 @@ class App(Router):
         return await self.build()(request)
 
 
-def _request_id(inbound: list[str]) -> str:
+def _request_id(names: tuple[str, ...], values: tuple[str, ...]) -> str:
     # A repeated header is ambiguous (gateways join, keep the first or keep the last).
-    if len(inbound) == 1:
-        given = inbound[0]
+    if names.count("x-request-id") == 1:
+        given = values[names.index("x-request-id")]
         if (
             len(given) <= 128
             and given.isascii()
@@ -254,11 +274,16 @@ def _request_log(option: RequestLog | bool, env: Mapping[str, str], name: str) -
 
 
 def _server_timing(request: Request, duration: float, phases: bool) -> str:
-    total = f"total;dur={duration * 1000:.2f}"
-    if not phases or not request.timings:
-        return total
-    parts = [f"{name};dur={seconds * 1000:.2f}" for name, seconds in request.timings]
-    parts.append(total)
+    # ``%`` formatting: the same digits as ``f"{x:.2f}"`` (both are
+    # ``PyOS_double_to_string``), without parsing a format spec per value.
+    timings = request.timings
+    if not phases or not timings:
+        return "total;dur=%.2f" % (duration * 1000)
+    if len(timings) == 1:  # the handler phase alone, most often: no list to join
+        name, seconds = timings[0]
+        return "%s;dur=%.2f, total;dur=%.2f" % (name, seconds * 1000, duration * 1000)  # noqa: UP031
+    parts = ["%s;dur=%.2f" % (name, seconds * 1000) for name, seconds in timings]  # noqa: UP031
+    parts.append("total;dur=%.2f" % (duration * 1000))
     return ", ".join(parts)
 
 

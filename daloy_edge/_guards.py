@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from daloy_edge._charset import DIGITS, LOWER, UPPER, allowed, has_control
+from daloy_edge._charset import DIGITS, LOWER, UPPER, allowed
 from daloy_edge._errors import BadRequest, ConfigError, RequestHeaderFieldsTooLarge
-from daloy_edge._paths import UnsafePath, check_path
+from daloy_edge._paths import PLAIN_PATH, UnsafePath, check_path
 from daloy_edge._record import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from daloy_edge._headers import Headers
     from daloy_edge._request import Request
 
-__all__ = ["RequestLimits", "check_request"]
+    Fields: TypeAlias = tuple[list[tuple[str, str]], int, tuple[str, ...], tuple[str, ...]]
+
+__all__ = ["RequestLimits", "check_request", "header_fields"]
 
 # Checked with ``_charset``'s expression written out (see there): no ``re``, and faster.
 _METHOD = allowed(UPPER)
 # Header names arrive lowered; joined with single spaces they are checked in one pass.
 _NAMES_JOINED = allowed("!#$%&'*+-.^_`|~" + DIGITS + LOWER + " ")
+# Header values joined with tabs, UTF-8 encoded: C0 controls but tab, and DEL, to a space,
+# every other byte (tab and the bytes of non-ASCII characters included) to ``a``. Written
+# as a constant (a test rebuilds it byte by byte): building it is import time.
+_VALUES = b" " * 0x09 + b"a" + b" " * (0x20 - 0x0A) + b"a" * (0x7F - 0x20) + b" " + b"a" * 0x80
+# Sequences of header names that passed every check on names alone, with the size of
+# their joined form: a client sends the same names request after request, so the check
+# and the join come down to one lookup. Bounded in entries and size, so names an
+# attacker varies cost only the full check, never memory.
+_ACCEPTED_NAMES: dict[tuple[str, ...], int] = {}
+_ACCEPTED_MAX = 256
+_ACCEPTED_SIZE = 2048
+_NO_FIELDS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 _COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -36,24 +53,49 @@ class RequestLimits:
                 raise ConfigError(f"{name} must be positive")
 
 
-def _check_fields(items: list[tuple[str, str]], limits: RequestLimits) -> None:
-    # One C pass over the joined names and one over the joined values instead of a
-    # Python loop per field: the warm path of every invocation runs this.
-    all_names, all_values = zip(*items, strict=True)
-    names = " ".join(all_names)
-    values = "\t".join(all_values)
-    total = len(names) + len(values)
+def header_fields(headers: Headers) -> Fields:
+    """The fields of ``headers`` as two tuples, names and values, tagged with the list
+    they were read from and its length: :func:`check_request` takes them as they are
+    while ``headers`` holds that same list at that length (every ``Headers`` change
+    either replaces the list or appends to it)."""
+    items = headers._items
+    names, values = zip(*items) if items else _NO_FIELDS  # noqa: B905 (pairs, always)
+    return items, len(items), names, values
+
+
+def _check_fields(names: tuple[str, ...], values: tuple[str, ...], limits: RequestLimits) -> None:
+    # One C pass over the joined values (and, for names not seen before, one over the
+    # joined names) instead of a Python loop per field: every invocation runs this.
+    names_size = _ACCEPTED_NAMES.get(names)
+    joined = "" if names_size is not None else " ".join(names)
+    joined_values = "\t".join(values)
+    total = (len(joined) if names_size is None else names_size) + len(joined_values)
     # No single field can be larger than all of them together.
     if total > limits.max_header_bytes and (
-        max(len(n) + len(v) for n, v in items) > limits.max_header_bytes
+        max(len(n) + len(v) for n, v in zip(names, values, strict=True)) > limits.max_header_bytes
     ):
         raise RequestHeaderFieldsTooLarge("a header field is too large")
     if total > limits.max_total_header_bytes:
         raise RequestHeaderFieldsTooLarge("header fields are too large in total")
+    if names_size is None:
+        _check_names(joined, len(names))
+    # ``has_control`` written out with a table: tabs (the separators among them) pass,
+    # and an empty string (one empty value) holds no control character either.
+    if joined_values and not (
+        joined_values.encode("utf-8", "surrogatepass").translate(_VALUES).isalnum()
+    ):
+        raise BadRequest("control character in header value")
+    if names_size is None:
+        _check_framing(joined)
+        if len(_ACCEPTED_NAMES) < _ACCEPTED_MAX and len(joined) <= _ACCEPTED_SIZE:
+            _ACCEPTED_NAMES[names] = len(joined)
+
+
+def _check_names(names: str, count: int) -> None:
     # As many spaces as joins means no name holds one; no space at either end and no two
     # together means no name is empty.
     if (
-        names.count(" ") != len(items) - 1
+        names.count(" ") != count - 1
         or not names.isascii()
         or not names.encode().translate(_NAMES_JOINED).isalnum()
         or names[0] == " "
@@ -61,38 +103,54 @@ def _check_fields(items: list[tuple[str, str]], limits: RequestLimits) -> None:
         or "  " in names
     ):
         raise BadRequest("invalid header name")
-    if has_control(values, allow_tab=True):
-        raise BadRequest("control character in header value")
-    # ``names`` is now known to be single-space-separated tokens.
-    padded = f" {names} "
-    if " content-length " in padded:
-        if names.split(" ").count("content-length") > 1:
-            raise BadRequest("repeated Content-Length")
-        if " transfer-encoding " in padded:
-            raise BadRequest("both Transfer-Encoding and Content-Length")
 
 
-def check_request(request: Request, limits: RequestLimits) -> None:
-    """Raise a 400 or 431 for a request that is malformed, oversized or ambiguous."""
+def _check_framing(names: str) -> None:
+    # ``names`` is known to be single-space-separated tokens; the plain substring test
+    # first spares most requests the padding and splitting.
+    if "content-length" in names:
+        padded = f" {names} "
+        if " content-length " in padded:
+            if names.count("content-length") > 1 and names.split(" ").count("content-length") > 1:
+                raise BadRequest("repeated Content-Length")
+            if " transfer-encoding " in padded:
+                raise BadRequest("both Transfer-Encoding and Content-Length")
+
+
+def check_request(request: Request, limits: RequestLimits, fields: Fields | None = None) -> None:
+    """Raise a 400 or 431 for a request that is malformed, oversized or ambiguous.
+
+    ``fields``: :func:`header_fields` of the request's headers when the caller has them
+    already (they are read again if the headers have changed since)."""
     method = request.method
     # One to 16 capital letters when not a common method.
     if method not in _COMMON_METHODS and not (
         len(method) <= 16 and method.isascii() and method.encode().translate(_METHOD).isalnum()
     ):
         raise BadRequest("invalid method")
-    items = request.headers.items()
+    items = request.headers._items
+    if fields is None or fields[0] is not items or fields[1] != len(items):
+        fields = header_fields(request.headers)
     if len(items) > limits.max_headers:
         raise RequestHeaderFieldsTooLarge(f"more than {limits.max_headers} header fields")
     if items:
-        _check_fields(items, limits)
-    if len(request.raw_path) > limits.max_path_bytes:
+        _check_fields(fields[2], fields[3], limits)
+    raw_path, query = request.raw_path, request.query_string
+    if len(raw_path) > limits.max_path_bytes:
         raise BadRequest("path too long")
-    if len(request.query_string) > limits.max_query_bytes:
+    if len(query) > limits.max_query_bytes:
         raise BadRequest("query string too long")
-    query = request.query_string
     if query and ("\r" in query or "\n" in query or "\x00" in query or " " in query):
         raise BadRequest("raw control character in query string")
+    # ``check_path``'s own first test, written out: most paths pass it, with no call.
+    if (
+        raw_path[:1] == "/"
+        and raw_path.isascii()
+        and raw_path.encode().translate(PLAIN_PATH).isalnum()
+        and "/." not in raw_path
+    ):
+        return
     try:
-        check_path(request.raw_path)
+        check_path(raw_path)
     except UnsafePath as exc:
         raise BadRequest(f"rejected path: {exc}") from None

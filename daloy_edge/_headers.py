@@ -16,6 +16,13 @@ _MASKED_IN_REPR = frozenset(
 
 # Built at run time like the ``isinstance`` check below, hence the ABCs from ``_abc``.
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
+_new = object.__new__
+# Header names known to be lower-case ASCII (``from_dict``): a client's names recur on
+# every request. Bounded in entries and size, so names an attacker varies cost only
+# the full test, never memory.
+_LOWER_NAMES: set[str] = set()
+_LOWER_NAMES_MAX = 512
+_LOWER_NAMES_SIZE = 1024
 
 
 class Headers:
@@ -43,6 +50,28 @@ class Headers:
     def _from_lowered(cls, items: list[tuple[str, str]]) -> Headers:
         headers = cls.__new__(cls)
         headers._items = items
+        return headers
+
+    @classmethod
+    def from_dict(cls, source: dict[str, str]) -> Headers:
+        """``Headers(source)`` for the plain dicts events carry: when every name is
+        lower-case ASCII already (as HTTP APIs and Function URLs deliver them), the pairs
+        are taken as they are instead of lowering each name."""
+        headers: Headers = _new(cls)
+        # Names seen lower-case before need no second look: one C-level subset test.
+        if source.keys() <= _LOWER_NAMES:
+            headers._items = list(source.items())
+            return headers
+        try:
+            names = "".join(source)
+        except TypeError:  # a name that is not a str: let the general path fail as before
+            names = "X"
+        if names.isascii() and names.lower() == names:
+            headers._items = list(source.items())
+            if len(_LOWER_NAMES) < _LOWER_NAMES_MAX and len(names) <= _LOWER_NAMES_SIZE:
+                _LOWER_NAMES.update(source)
+        else:
+            headers._items = [(name.lower(), value) for name, value in source.items()]
         return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -79,6 +108,18 @@ class Headers:
                 items = self._items = [(k, v) for k, v in items if k != key]
                 break
         items.append((key, value))
+
+    def put_lowered_pair(self, key: str, value: str, key2: str, value2: str) -> None:
+        """``self[key] = value`` then ``self[key2] = value2`` in one pass over the fields,
+        for two different names known to be lower-case already (the two the app sets on
+        every response)."""
+        items, keys = self._items, (key, key2)
+        for k, _ in items:
+            if k in keys:
+                items = self._items = [(k, v) for k, v in items if k not in keys]
+                break
+        items.append((key, value))
+        items.append((key2, value2))
 
     def setdefault(self, name: str, value: str) -> str:
         """Set ``name`` only when it is absent; returns the value in force."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 from daloy_edge._charset import ALNUM, allowed, has_control
 from daloy_edge._lazy import LazyPattern
 
-__all__ = ["UnsafePath", "check_header_value", "check_path", "percent_decode"]
+__all__ = ["PLAIN_PATH", "UnsafePath", "check_header_value", "check_path", "percent_decode"]
 
 _MAX_DECODE_ROUNDS = 4
 # Plain ASCII paths without escapes, backslashes or dot-led segments need no decoding.
 # Checked with ``_charset``'s expression written out, as every request runs it; only
 # escaped or non-ASCII paths compile (and import ``re`` for) the patterns below.
-_PLAIN = allowed(ALNUM + "/_-~!$&'()*+,;=:@.")
+PLAIN_PATH = allowed(ALNUM + "/_-~!$&'()*+,;=:@.")
 _BAD_ESCAPE = LazyPattern(r"%(?![0-9A-Fa-f]{2})")
 _CONTROL = LazyPattern("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 _ESCAPES = LazyPattern("(?:%[0-9A-Fa-f]{2})+")
@@ -70,7 +70,7 @@ def check_path(raw_path: str) -> str:
     if (
         raw_path[:1] == "/"
         and raw_path.isascii()
-        and raw_path.encode().translate(_PLAIN).isalnum()
+        and raw_path.encode().translate(PLAIN_PATH).isalnum()
         and "/." not in raw_path
     ):
         return raw_path

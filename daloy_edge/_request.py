@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from daloy_edge._body import BodySource
     from daloy_edge.types import JSON
 
-__all__ = ["DEFAULT_MAX_BODY", "QueryParams", "Request"]
+__all__ = ["DEFAULT_MAX_BODY", "QueryParams", "Request", "new_request"]
 
 DEFAULT_MAX_BODY = 1024 * 1024
 
@@ -148,7 +148,9 @@ class Request:
         """The percent-decoded path (already vetted by the app's sanitation)."""
         path = self._path
         if path is None:
-            path = self._path = percent_decode(self.raw_path)
+            raw = self.raw_path
+            # Most paths hold no escape: no call for them.
+            path = self._path = percent_decode(raw) if "%" in raw else raw
         return path
 
     @property
@@ -222,3 +224,45 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.raw_path!r} id={self.request_id!r}>"
+
+
+_new = object.__new__
+
+
+def new_request(
+    method: str,
+    raw_path: str,
+    *,
+    query_string: str,
+    headers: Headers,
+    scheme: str,
+    client: str | None,
+    body: BodySource,
+    env: Mapping[str, str] | None,
+    runtime: str,
+) -> Request:
+    """``Request(method, raw_path, query_string=..., ...)`` for adapters, which build one
+    per invocation: calling the class goes through ``type.__call__`` and the defaults of
+    ``__init__``, about as much work again as setting the fields. Sets every field
+    ``__init__`` sets, to the same values (a test holds the two together)."""
+    request: Request = _new(Request)
+    request.method = method.upper()
+    request.raw_path = raw_path or "/"
+    request.query_string = query_string
+    request.headers = headers
+    request.scheme = scheme
+    request.client = request.client_ip = client
+    request._body = body
+    request._body_cache = request._path = request._query = request._cookies = None
+    request.deadline = None
+    request.env = env or {}
+    request.runtime = runtime
+    request.sync_in_thread = False
+    request.max_body = DEFAULT_MAX_BODY
+    request.path_params = {}
+    request.route = None
+    request.request_id = ""
+    request.principal = request.session = request.csp_nonce = None
+    request.state = {}
+    request.timings = []
+    return request

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["Response"]
 
 _SAFE_REDIRECT_SCHEMES = ("http://", "https://", "/")
+_new = object.__new__
 
 
 class Response:
@@ -52,11 +53,13 @@ class Response:
         """A JSON response (compact, UTF-8, HTML-significant characters escaped)."""
         if headers is not None:
             return cls(dumps(data), status, headers, media_type="application/json")
+        # Most handlers answer this way: the fields set directly, no ``__init__``.
         response = cls.__new__(cls)
-        response.status = status
         response.body = dumps(data)
+        response.status = status
         response.stream = None
-        response.headers = Headers._from_lowered([("content-type", "application/json")])
+        fields = response.headers = _new(Headers)
+        fields._items = [("content-type", "application/json")]
         return response
 
     @classmethod

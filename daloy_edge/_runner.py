@@ -17,7 +17,6 @@ and every later coroutine runs as a task from its start:
 from __future__ import annotations
 
 import sys
-from _thread import _local as local
 from contextvars import Context, copy_context
 
 TYPE_CHECKING = False
@@ -55,24 +54,55 @@ class Runner:
             loop = self._loop = asyncio.new_event_loop()
         return loop
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` to completion and return its result (or raise its exception)."""
+    def run(self, coro: Coroutine[Any, Any, T], context: Context | None = None) -> T:
+        """Run ``coro`` to completion and return its result (or raise its exception).
+
+        It runs in ``context``, by default a copy of the current one, as a task would:
+        pass the context an earlier coroutine ran in to see the variables it set.
+        """
         if "asyncio" in sys.modules:
-            return _run_as_task(self.event_loop(), coro)
-        result: T = _BareStep(self, coro).run()
-        return result
+            return _run_as_task(self.event_loop(), coro, context)
+        # The bare step, written out here (and built without ``type.__call__``): it runs
+        # for every invocation.
+        step: _BareStep = _new(_BareStep)
+        step.runner = self
+        step.coro = coro
+        step.context = copy_context() if context is None else context
+        # The watcher finds ``step`` in this frame, so nothing records it elsewhere.
+        step.pending = _STEPPING
+        step.task = None
+        if sys.meta_path[0] is not _WATCHER:
+            sys.meta_path.insert(0, _WATCHER)
+        try:
+            pending = step.context.run(coro.send, None)
+        except StopIteration as done:
+            step.pending = _FINISHED
+            if step.task is not None:
+                step.settle()
+            result: T = done.value
+            return result
+        except BaseException:
+            step.pending = _FINISHED
+            if step.task is not None:
+                step.settle()
+            raise
+        return step.wait(pending)  # type: ignore[no-any-return]
 
 
-def _run_as_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+def _run_as_task(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], context: Context | None = None
+) -> T:
     """Run ``coro`` as a task; a task whose first step finishes it costs one loop iteration
     (``_run_once``) instead of ``run_until_complete``'s set-up and tear-down. Loops without
     ``_run_once`` (not CPython's) take the usual path."""
     import asyncio
 
+    if loop.is_running():
+        return loop.run_until_complete(coro)  # raises: the loop is busy
+    task = loop.create_task(coro, context=context)
     run_once = getattr(loop, "_run_once", None)
-    if run_once is None or loop.is_running():
-        return loop.run_until_complete(coro)
-    task = loop.create_task(coro)
+    if run_once is None:
+        return loop.run_until_complete(task)
     asyncio.events._set_running_loop(loop)
     try:
         run_once()
@@ -88,28 +118,15 @@ class _BareStep:
 
     __slots__ = ("context", "coro", "pending", "runner", "task")
 
-    def __init__(self, runner: Runner, coro: Coroutine[Any, Any, Any]) -> None:
-        self.runner = runner
-        self.coro = coro
-        self.context: Context = copy_context()
-        self.pending: object = _FINISHED
-        self.task: asyncio.Task[Any] | None = None
+    # Set by ``Runner.run``.
+    runner: Runner
+    coro: Coroutine[Any, Any, Any]
+    context: Context
+    pending: object  # what the coroutine waits on; ``_STEPPING``, ``_FINISHED``
+    task: asyncio.Task[Any] | None
 
-    def run(self) -> Any:
-        if sys.meta_path[0] is not _WATCHER:
-            sys.meta_path.insert(0, _WATCHER)
-        _ACTIVE.step = self
-        try:
-            pending = self.context.run(self.coro.send, None)
-        except StopIteration as done:
-            self._settle()
-            return done.value
-        except BaseException:
-            self._settle()
-            raise
-        finally:
-            _ACTIVE.step = None
-        # The coroutine waits on something: only asyncio can wake it.
+    def wait(self, pending: object) -> Any:
+        """The first step waits on ``pending``: only asyncio can wake the coroutine."""
         self.pending = pending
         task = self.task or self._start_task()
         self._step_out(task)
@@ -131,8 +148,8 @@ class _BareStep:
         asyncio.tasks._leave_task(task.get_loop(), task)
         asyncio.events._set_running_loop(None)
 
-    def _settle(self) -> None:
-        """The step finished without waiting: let a task started mid-step end at once."""
+    def settle(self) -> None:
+        """The step finished without waiting: let the task started mid-step end at once."""
         task = self.task
         if task is not None:
             self._step_out(task)
@@ -192,8 +209,10 @@ class _AsyncioWatcher:
     def find_spec(
         self, name: str, path: object = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        step: _BareStep | None = getattr(_ACTIVE, "step", None)
-        if name != "asyncio" or step is None or step.task is not None:
+        if name != "asyncio":
+            return None
+        step = _active_step()
+        if step is None or step.pending is not _STEPPING or step.task is not None:
             return None
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
@@ -204,6 +223,19 @@ class _AsyncioWatcher:
                 spec.loader = _ThenStart(spec.loader, step)  # type: ignore[assignment]
                 return spec
         return None
+
+
+def _active_step() -> _BareStep | None:
+    """The bare step running on this thread: the ``step`` of the innermost
+    :meth:`Runner.run` on this thread's stack. Looked up only while asyncio is being
+    imported, so that no run pays for recording it (a thread-local costs two writes)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is _RUN_CODE:
+            step = frame.f_locals.get("step")
+            return step if isinstance(step, _BareStep) else None
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
 
 
 class _ThenStart:
@@ -228,5 +260,7 @@ class _ThenStart:
 
 
 _FINISHED = object()
+_STEPPING = object()  # a bare step's ``pending`` while its first step runs
+_new = object.__new__
 _WATCHER = _AsyncioWatcher()
-_ACTIVE = local()  # the bare step running on this thread, for the watcher
+_RUN_CODE = Runner.run.__code__

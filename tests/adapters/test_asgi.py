@@ -245,3 +245,49 @@ async def test_sync_handlers_run_in_a_thread_under_asgi() -> None:
 
     _, _, body, _ = await call(ASGIApp(app), scope("/t"))
     assert body == b'{"other_thread":true}'
+
+
+async def test_without_lifespan_startup_runs_once_and_handlers_stay_the_same() -> None:
+    app = make_app()
+    runs: list[int] = []
+    app.on_startup(lambda: runs.append(1))
+    asgi = ASGIApp(app)
+    for _ in range(3):
+        status, _, _, _ = await call(asgi, scope("/info", headers=[(b"X-Multi", b"a")]))
+        assert status == 200
+    assert runs == [1]
+
+
+async def test_an_app_overriding_handle_is_called_for_every_request() -> None:
+    seen: list[str] = []
+
+    class Wrapped(App):
+        async def handle(self, request: Request) -> Response:
+            seen.append(request.path)
+            return await super().handle(request)
+
+    app = Wrapped()
+
+    @app.get("/x")
+    async def x(request: Request) -> object:
+        return {}
+
+    asgi = ASGIApp(app)
+    for _ in range(3):
+        assert (await call(asgi, scope("/x")))[0] == 200
+    assert seen == ["/x", "/x", "/x"]
+
+
+async def test_to_request_matches_the_request_constructor() -> None:
+    from daloy_edge_asgi import to_request
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    sc = scope("/a%20b", headers=[(b"Host", b"h"), (b"x-\xe9", b"\xff")], query=b"q=1")
+    request = to_request(sc, receive)
+    assert request.headers.items() == [("host", "h"), ("x-\u00e9", "\u00ff")]
+    assert (request.method, request.raw_path, request.query_string) == ("GET", "/a%20b", "q=1")
+    peer = "203.0.113.9"
+    assert (request.scheme, request.client, request.client_ip) == ("https", peer, peer)
+    assert request.sync_in_thread is True and request.runtime == "asgi" and request.env == {}

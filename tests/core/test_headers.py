@@ -1,3 +1,5 @@
+import pytest
+
 from daloy_edge import Headers
 
 
@@ -38,3 +40,29 @@ def test_repr_masks_credentials():
 
 def test_contains_ignores_non_strings():
     assert 1 not in Headers({"a": "1"})
+
+
+def test_from_dict_is_independent_of_its_source() -> None:
+    source = {"a": "1"}
+    h = Headers.from_dict(source)
+    h.add("b", "2")
+    source["c"] = "3"
+    assert h.items() == [("a", "1"), ("b", "2")]
+    assert source == {"a": "1", "c": "3"}
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        [],
+        [("content-type", "a")],
+        [("server-timing", "x"), ("a", "1"), ("x-request-id", "y"), ("server-timing", "z")],
+        [("x-request-id", "y"), ("b", "2")],
+    ],
+)
+def test_put_lowered_pair_is_two_setitems(start: list[tuple[str, str]]) -> None:
+    one, two = Headers(start), Headers(start)
+    one["x-request-id"] = "1"
+    one["server-timing"] = "2"
+    two.put_lowered_pair("x-request-id", "1", "server-timing", "2")
+    assert two.items() == one.items()

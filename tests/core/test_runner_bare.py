@@ -145,3 +145,58 @@ def test_the_app_deadline_cuts_off_a_waiting_handler(lazy_import: bool) -> None:
         print(h(event("/fast"), None)["statusCode"])
     """)
     assert out.splitlines() == [f"200 {not lazy_import}", "504", "200"]
+
+
+@pytest.mark.parametrize("waits", [False, True], ids=["bare", "task"])
+def test_a_shared_context_carries_variables_to_the_next_run(waits: bool) -> None:
+    out = _child(f"""
+        from contextvars import ContextVar, copy_context
+        var = ContextVar("var", default="unset")
+        async def sets():
+            if {waits}:
+                import asyncio
+                await asyncio.sleep(0)
+            var.set("set by the first")
+        async def reads():
+            return var.get()
+        scope = copy_context()
+        runner.run(sets(), scope)
+        print(runner.run(reads(), scope), runner.run(reads()), var.get())
+    """)
+    assert out == "set by the first unset unset"
+
+
+def test_a_step_that_waits_without_asyncio_becomes_one_task() -> None:
+    # The runner itself imports asyncio once the first step has waited: that import is
+    # not one made during the step, so the watcher leaves it alone.
+    out = _child("""
+        import types
+
+        @types.coroutine
+        def bare_yield():
+            yield
+
+        async def waits_bare():
+            await bare_yield()
+            import asyncio
+            return len(asyncio.all_tasks())
+
+        print(runner.run(waits_bare()), "asyncio" in sys.modules)
+    """)
+    assert out == "1 True"
+
+
+def test_asyncio_imported_mid_step_in_a_nested_call_finds_its_step() -> None:
+    out = _child("""
+        def deep(n):
+            if n:
+                return deep(n - 1)
+            import asyncio
+            return asyncio.current_task() is not None
+
+        async def nested():
+            return deep(50)
+
+        print(runner.run(nested()))
+    """)
+    assert out == "True"

@@ -58,3 +58,21 @@ def test_no_running_loop_is_left_behind(loop) -> None:
     run_on(loop, quick())
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()
+
+
+def test_a_given_context_is_the_tasks_context(loop) -> None:
+    from contextvars import ContextVar, copy_context
+
+    var: ContextVar[str] = ContextVar("var", default="unset")
+
+    async def sets() -> None:
+        await asyncio.sleep(0)
+        var.set("set")
+
+    async def reads() -> str:
+        return var.get()
+
+    scope = copy_context()
+    run_on(loop, sets(), scope)
+    assert run_on(loop, reads(), scope) == "set"
+    assert run_on(loop, reads()) == "unset"

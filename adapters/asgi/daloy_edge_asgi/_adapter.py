@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from daloy_edge import App, BadRequest, Headers, Request, Response
+from daloy_edge._request import new_request
 
 if TYPE_CHECKING:
     import asyncio
+
+    from daloy_edge.types import Handler
 
 __all__ = ["ASGIApp", "to_request"]
 
@@ -77,15 +80,16 @@ def to_request(scope: Scope, receive: Receive) -> Request:
 
 
 def _to_request(scope: Scope, body: _Body) -> Request:
-    headers = Headers(
-        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", ())]
+    # Names lowered as they are decoded: one pass instead of Headers() lowering them again.
+    headers = Headers._from_lowered(
+        [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", ())]
     )
     raw = scope.get("raw_path")
     raw_path = raw.decode("latin-1") if raw else quote(scope.get("path", "/"), safe="/%;:@&=+$,")
     if "?" in raw_path:
         raw_path = raw_path.split("?", 1)[0]
     client = scope.get("client")
-    return Request(
+    request = new_request(
         scope["method"],
         raw_path,
         query_string=scope.get("query_string", b"").decode("latin-1"),
@@ -93,9 +97,11 @@ def _to_request(scope: Scope, body: _Body) -> Request:
         scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
         client=client[0] if client else None,
         body=body,
+        env=None,
         runtime="asgi",
-        sync_in_thread=True,
     )
+    request.sync_in_thread = True
+    return request
 
 
 def _start_message(response: Response, *, head: bool = False) -> Message:
@@ -106,7 +112,7 @@ def _start_message(response: Response, *, head: bool = False) -> Message:
     """
     headers = [
         (k.encode("latin-1"), v.encode("latin-1"))
-        for k, v in response.headers.items()
+        for k, v in response.headers._items
         if k != "content-length"
     ]
     if response.stream is None:
@@ -165,13 +171,23 @@ class ASGIApp:
 
     def __init__(self, app: App) -> None:
         self.app = app
+        # ``App.handle`` once start-up is done is its built handler: called directly, one
+        # coroutine fewer per request. Not for a subclass that overrides ``handle``.
+        self._direct = type(app).handle is App.handle
+        self._dispatch: Handler | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             body = _Body(receive)
             request = _to_request(scope, body)
-            response = await self.app.handle(request)
+            dispatch = self._dispatch
+            if dispatch is not None:
+                response = await dispatch(request)
+            else:
+                response = await self.app.handle(request)
+                if self._direct:
+                    self._dispatch = self.app.build()
             await send(_start_message(response, head=scope["method"] == "HEAD"))
             if response.stream is None:
                 # A bytes body goes out as one message, which also ends the response.

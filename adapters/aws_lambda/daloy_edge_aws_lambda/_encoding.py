@@ -77,6 +77,12 @@ def _is_text(content_type: str | None) -> bool:
     return media.startswith("text/") or media in _TEXT_TYPES or media.endswith(("+json", "+xml"))
 
 
+# ``_is_text`` per Content-Type value seen: an app answers with a handful of them. Bounded,
+# since a handler may echo a client's value.
+_TEXT_BY_TYPE: dict[str | None, bool] = {}
+_TEXT_BY_TYPE_MAX = 64
+
+
 def encode_body(body: bytes, content_type: str | None, content_encoding: bool) -> tuple[str, bool]:
     """The response body for the event result and whether it is base64.
 
@@ -85,11 +91,17 @@ def encode_body(body: bytes, content_type: str | None, content_encoding: bool) -
     """
     if not body:
         return "", False
-    if not content_encoding and _is_text(content_type):
-        try:
-            return body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            pass
+    if not content_encoding:
+        text = _TEXT_BY_TYPE.get(content_type)
+        if text is None:
+            text = _is_text(content_type)
+            if len(_TEXT_BY_TYPE) < _TEXT_BY_TYPE_MAX:
+                _TEXT_BY_TYPE[content_type] = text
+        if text:
+            try:
+                return body.decode("utf-8"), False
+            except UnicodeDecodeError:
+                pass
     import binascii
 
     return binascii.b2a_base64(body, newline=False).decode("ascii"), True

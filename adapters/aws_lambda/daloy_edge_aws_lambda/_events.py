@@ -7,11 +7,12 @@ shape on a ``lambda-url`` domain) and ALB with or without multi-value headers.
 from __future__ import annotations
 
 from daloy_edge import Headers, Request
+from daloy_edge._request import new_request
 from daloy_edge_aws_lambda._encoding import decode_body, encode_body, raw_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
     from typing import Any, TypeAlias
 
     from daloy_edge import Response
@@ -99,29 +100,46 @@ def _query_from_params(params: Mapping[str, Any] | None, decoded: bool) -> str:
 
 
 def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
-    pairs = []
-    for name, values in source.items():
-        if isinstance(values, str):
-            pairs.append((name, values))
-        elif values:
-            pairs.extend((name, value) for value in values if value is not None)
-    return Headers(pairs)
+    # One comprehension, lowering as it goes: a lone string is one value, a list holds
+    # any number (``None`` entries skipped), and an empty or missing entry none.
+    return Headers._from_lowered(
+        [
+            (name.lower(), value)
+            for name, values in source.items()
+            for value in ((values,) if isinstance(values, str) else values or ())
+            if value is not None
+        ]
+    )
+
+
+def _single_value_headers(source: Mapping[str, Any] | None) -> Headers:
+    # Lower-case names (ALB and HTTP APIs send them so) taken as they are.
+    if type(source) is dict:
+        return Headers.from_dict(source)
+    return Headers(source or None)
+
+
+def _body(event: Event) -> bytes | AsyncIterator[bytes]:
+    # Most invocations carry no body: no call for them.
+    body = event.get("body")
+    return decode_body(body, event.get("isBase64Encoded")) if body else b""
 
 
 def _rest_v1_request(event: Event, t: Translation) -> Request:
     multi = event.get("multiValueHeaders")
+    # REST APIs keep the client's spelling of names: no lower-case shortcut to try.
     headers = _multi_value_headers(multi) if multi else Headers(event.get("headers") or None)
     params = event.get("multiValueQueryStringParameters") or event.get("queryStringParameters")
     context = event.get("requestContext") or {}
     identity = context.get("identity") or {}
-    return Request(
+    return new_request(
         event.get("httpMethod") or "GET",
         raw_path(event.get("path")),
         query_string=_query_from_params(params, decoded=True),
         headers=headers,
         scheme="https",
         client=identity.get("sourceIp"),
-        body=decode_body(event.get("body"), event.get("isBase64Encoded")),
+        body=_body(event),
         env=t.env,
         runtime=RUNTIME,
     )
@@ -129,18 +147,21 @@ def _rest_v1_request(event: Event, t: Translation) -> Request:
 
 def _http_v2_request(event: Event, t: Translation) -> Request:
     http = event["requestContext"]["http"]
-    headers = Headers(event.get("headers") or None)
+    # ``_single_value_headers`` and ``_body`` written out: HTTP APIs carry most traffic.
+    source = event.get("headers")
+    headers = Headers.from_dict(source) if type(source) is dict else Headers(source or None)
     cookies = event.get("cookies")
     if cookies:
         headers.add("cookie", "; ".join(cookies))
-    return Request(
+    body = event.get("body")
+    return new_request(
         http.get("method") or "GET",
         raw_path(event.get("rawPath")),
         query_string=event.get("rawQueryString") or "",
         headers=headers,
         scheme="https",
         client=http.get("sourceIp"),
-        body=decode_body(event.get("body"), event.get("isBase64Encoded")),
+        body=decode_body(body, event.get("isBase64Encoded")) if body else b"",
         env=t.env,
         runtime=RUNTIME,
     )
@@ -152,7 +173,7 @@ def _alb_request(event: Event, t: Translation) -> Request:
         headers = _multi_value_headers(multi)
         params = event.get("multiValueQueryStringParameters")
     else:
-        headers = Headers(event.get("headers") or None)
+        headers = _single_value_headers(event.get("headers"))
         params = event.get("queryStringParameters")
     # An ALB passes no peer address of its own; only in its default "append" mode is the
     # last X-Forwarded-For entry the address it saw, so that is an explicit opt-in.
@@ -162,33 +183,40 @@ def _alb_request(event: Event, t: Translation) -> Request:
         if forwarded:
             client = forwarded[-1].rsplit(",", 1)[-1].strip() or None
     scheme = "http" if headers.get("x-forwarded-proto") == "http" else "https"
-    return Request(
+    return new_request(
         event.get("httpMethod") or "GET",
         raw_path(event.get("path")),
         query_string=_query_from_params(params, decoded=False),
         headers=headers,
         scheme=scheme,
         client=client,
-        body=decode_body(event.get("body"), event.get("isBase64Encoded")),
+        body=_body(event),
         env=t.env,
         runtime=RUNTIME,
     )
 
 
 def _grouped(response: Response, body: bytes) -> tuple[dict[str, list[str]], str, bool]:
-    grouped: dict[str, list[str]] = {}
-    content_type: str | None = None
-    encoded = False
-    for name, value in response.headers.items():
-        values = grouped.get(name)
-        if values is None:
-            grouped[name] = [value]
-        else:
-            values.append(value)
-        if name == "content-type":
-            content_type = value
-        elif name == "content-encoding":
-            encoded = True
+    items = response.headers._items
+    single = dict(items)
+    if len(single) == len(items):  # no field repeats, the usual case
+        grouped = {name: [value] for name, value in items}
+        content_type = single.get("content-type")
+        encoded = "content-encoding" in single
+    else:
+        grouped = {}
+        content_type = None
+        encoded = False
+        for name, value in items:
+            values = grouped.get(name)
+            if values is None:
+                grouped[name] = [value]
+            else:
+                values.append(value)
+            if name == "content-type":
+                content_type = value
+            elif name == "content-encoding":
+                encoded = True
     text, is_base64 = encode_body(body, content_type, encoded)
     return grouped, text, is_base64
 
@@ -204,15 +232,20 @@ def _rest_v1_result(response: Response, body: bytes) -> Result:
 
 
 def _http_v2_result(response: Response, body: bytes) -> Result:
-    headers: dict[str, str] = {}
+    items = response.headers._items
+    headers = dict(items)
     cookies: list[str] = []
-    for name, value in response.headers.items():
-        if name == "set-cookie":
-            cookies.append(value)
-        elif name in headers:
-            headers[name] = f"{headers[name]}, {value}"
-        else:
-            headers[name] = value
+    # Most responses repeat no field and set no cookie: the dict of the pairs is the
+    # answer as it is.
+    if len(headers) != len(items) or "set-cookie" in headers:
+        headers = {}
+        for name, value in items:
+            if name == "set-cookie":
+                cookies.append(value)
+            elif name in headers:
+                headers[name] = f"{headers[name]}, {value}"
+            else:
+                headers[name] = value
     text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,
@@ -242,17 +275,22 @@ def _cookie_header_name(n: int) -> str:
 
 
 def _alb_result(response: Response, body: bytes) -> Result:
-    headers: dict[str, str] = {}
-    cookies = 0
-    for name, value in response.headers.items():
-        if name == "set-cookie":
-            if cookies < _MAX_COOKIES:
-                headers[_cookie_header_name(cookies)] = value
-            cookies += 1
-        elif name in headers:
-            headers[name] = f"{headers[name]}, {value}"
-        else:
-            headers[name] = value
+    items = response.headers._items
+    headers = dict(items)
+    # With no field repeated, the pairs are the answer as they are (a lone Set-Cookie
+    # keeps the all-lower-case spelling, the first of ``_cookie_header_name``'s).
+    if len(headers) != len(items):
+        headers = {}
+        cookies = 0
+        for name, value in items:
+            if name == "set-cookie":
+                if cookies < _MAX_COOKIES:
+                    headers[_cookie_header_name(cookies)] = value
+                cookies += 1
+            elif name in headers:
+                headers[name] = f"{headers[name]}, {value}"
+            else:
+                headers[name] = value
     text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,

@@ -4,6 +4,7 @@ per container (no event loop until an invocation waits on I/O, then one loop for
 from __future__ import annotations
 
 import time
+from contextvars import copy_context
 
 from daloy_edge import App, ConfigError
 from daloy_edge._runner import Runner
@@ -11,7 +12,7 @@ from daloy_edge_aws_lambda._events import Translation, detect
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from daloy_edge import Request, Response
+    from daloy_edge import Response
     from daloy_edge.types import Handler
     from daloy_edge_aws_lambda._types import (
         LambdaContext,
@@ -61,12 +62,6 @@ class _Container:
         return dispatch
 
 
-async def _serve(dispatch: Handler, request: Request) -> tuple[Response, bytes]:
-    response = await dispatch(request)
-    body = response.body if response.stream is None else await response.read()
-    return response, body
-
-
 def handler(
     app: App,
     *,
@@ -102,11 +97,14 @@ def handler(
         if context is not None:
             remaining = context.get_remaining_time_in_millis() / 1000
             request.deadline = monotonic() + remaining - margin
-        state = request.state
-        state["aws.event"] = event
-        state["aws.context"] = context
+        request.state = {"aws.event": event, "aws.context": context}
         dispatch = container.dispatch or container.start()
-        response, body = run(_serve(dispatch, request))
+        # A streamed body is read in the context the handler ran in, as if one coroutine
+        # did both (the second is rare; the first then needs no wrapper).
+        scope = copy_context()
+        # The app's handler is a coroutine function (Handler only promises an awaitable).
+        response: Response = run(dispatch(request), scope)  # type: ignore[arg-type]
+        body = response.body if response.stream is None else run(response.read(), scope)
         return shape.from_response(response, body)
 
     return lambda_handler

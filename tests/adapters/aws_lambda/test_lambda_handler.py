@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 
 import pytest
 from daloy_edge_aws_lambda import handler
@@ -10,6 +11,8 @@ from daloy_edge_aws_lambda import handler
 from daloy_edge import App, ConfigError, Request, Response
 from tests.conformance.harness.gateways import build_event
 from tests.conformance.harness.inprocess import Context
+
+_VAR: ContextVar[str] = ContextVar("_VAR", default="unset")
 
 
 def get(lambda_handler, target: str, context: Context | None = None) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -47,6 +50,15 @@ def probe_app() -> App:
         async def chunks():  # type: ignore[no-untyped-def]
             yield b"one,"
             yield b"two"
+
+        return Response(b"", media_type="text/plain", stream=chunks())
+
+    @app.get("/stream-context")
+    async def stream_context(request: Request) -> Response:
+        _VAR.set("set by the handler")
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            yield _VAR.get().encode()
 
         return Response(b"", media_type="text/plain", stream=chunks())
 
@@ -97,6 +109,14 @@ def test_event_and_context_are_available_to_the_app() -> None:
 
 def test_streamed_response_is_collected_into_the_result() -> None:
     assert get(handler(probe_app()), "/stream")["body"] == "one,two"
+
+
+def test_a_streamed_body_is_read_in_the_handlers_context() -> None:
+    lambda_handler = handler(probe_app())
+    assert get(lambda_handler, "/stream-context")["body"] == "set by the handler"
+    assert _VAR.get() == "unset"
+    # Nor does it reach the next invocation.
+    assert get(lambda_handler, "/stream")["body"] == "one,two"
 
 
 def test_negative_flush_margin_is_refused() -> None:

@@ -1,0 +1,205 @@
+"""Per-request shortcuts on the way in: each must give exactly what the general path
+gives, and fall back to it whenever its condition does not hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from daloy_edge import App, BadRequest, Headers, Request, RequestLimits, Response, _headers
+from daloy_edge._guards import check_request, header_fields
+from daloy_edge._request import new_request
+from daloy_edge.testing import TestClient
+
+_MISSING = object()
+
+
+def _fields(request: Request) -> dict[str, object]:
+    return {
+        name: getattr(request, name, _MISSING) for name in Request.__slots__ if name != "__dict__"
+    }
+
+
+@pytest.mark.parametrize("method", ["GET", "post", "Delete"])
+@pytest.mark.parametrize("env", [None, {}, {"A": "1"}])
+def test_new_request_sets_what_the_constructor_sets(
+    method: str, env: dict[str, str] | None
+) -> None:
+    headers = Headers({"host": "a"})
+    options: dict[str, object] = {
+        "query_string": "a=1",
+        "headers": headers,
+        "scheme": "http",
+        "client": "192.0.2.1",
+        "body": b"x",
+        "env": env,
+        "runtime": "test",
+    }
+    built = Request(method, "", **options)  # type: ignore[arg-type]
+    fast = new_request(method, "", **options)  # type: ignore[arg-type]
+    assert _fields(fast) == _fields(built)
+    assert type(fast) is Request and not vars(fast)
+    # Fresh containers for each request, never shared.
+    other = new_request(method, "/", **options)  # type: ignore[arg-type]
+    assert fast.state is not other.state and fast.timings is not other.timings
+    assert fast.path_params is not other.path_params
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"host": "a", "x-forwarded-for": "192.0.2.1", "accept": "*/*"},
+        {"Host": "a", "X-Forwarded-For": "192.0.2.1"},  # mixed case: lowered
+        {"HOST": "a", "host": "b"},  # both kept, both lowered
+        {"caf\u00e9": "a", "CAF\u00c9": "b"},  # non-ASCII: the general path
+        {"x-1": "a", "\u212a": "b"},  # KELVIN SIGN lowers to an ASCII "k"
+        {"123": "a"},  # nothing to lower
+        {},
+    ],
+)
+def test_headers_from_dict_matches_the_constructor(source: dict[str, str]) -> None:
+    fast = Headers.from_dict(source)
+    assert fast.items() == Headers(source).items()
+    fast.add("X-New", "1")
+    assert "x-new" in fast and "x-new" not in Headers(source)
+
+
+def test_names_remembered_as_lower_case_are_taken_as_they_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_headers, "_LOWER_NAMES", set())
+    first = {"host": "a", "accept": "*/*"}
+    assert Headers.from_dict(first).items() == list(first.items())
+    assert {"host", "accept"} == _headers._LOWER_NAMES
+    # Known names plus one that is not lower-case: the full test, and lowering.
+    mixed = {"host": "a", "Accept": "*/*", "X-New": "1"}
+    assert Headers.from_dict(mixed).items() == Headers(mixed).items()
+    assert {"host", "accept"} == _headers._LOWER_NAMES
+    # A subset of known names: taken as they are.
+    assert Headers.from_dict({"accept": "b"}).items() == [("accept", "b")]
+    with pytest.raises(AttributeError):
+        Headers.from_dict({"host": "a", 1: "b"})  # type: ignore[dict-item]
+
+
+def test_the_lower_case_name_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_headers, "_LOWER_NAMES", set())
+    monkeypatch.setattr(_headers, "_LOWER_NAMES_MAX", 4)
+    for n in range(10):
+        source = {f"x-{n}-a": "1", f"x-{n}-b": "2"}
+        assert Headers.from_dict(source).items() == list(source.items())
+    assert len(_headers._LOWER_NAMES) <= 5
+    long_names = {"x" * (_headers._LOWER_NAMES_SIZE + 1): "1"}
+    monkeypatch.setattr(_headers, "_LOWER_NAMES", set())
+    assert Headers.from_dict(long_names).items() == list(long_names.items())
+    assert set() == _headers._LOWER_NAMES
+
+
+def test_headers_from_dict_refuses_what_the_constructor_refuses() -> None:
+    with pytest.raises(AttributeError):
+        Headers({1: "a"})  # type: ignore[dict-item]
+    with pytest.raises(AttributeError):
+        Headers.from_dict({1: "a"})  # type: ignore[dict-item]
+
+
+def _request(headers: Headers) -> Request:
+    return new_request(
+        "GET",
+        "/",
+        query_string="",
+        headers=headers,
+        scheme="https",
+        client=None,
+        body=b"",
+        env=None,
+        runtime="test",
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda h: h.add("x-bad", "a\r\nb"),
+        lambda h: h.__setitem__("host", "a\x00"),
+        lambda h: h.extend_lowered([("bad name", "1")]),
+        lambda h: h.setdefault("content-length", "1") and h.add("content-length", "2"),
+    ],
+)
+def test_fields_read_before_a_change_are_read_again(change: object) -> None:
+    headers = Headers({"host": "a", "accept": "*/*"})
+    request = _request(headers)
+    fields = header_fields(headers)
+    check_request(request, RequestLimits(), fields)
+    change(headers)  # type: ignore[operator]
+    with pytest.raises(BadRequest):
+        check_request(request, RequestLimits(), fields)
+
+
+def test_fields_of_other_headers_are_not_taken() -> None:
+    good = Headers({"host": "a"})
+    request = _request(Headers({"host": "a\r\n"}))
+    with pytest.raises(BadRequest):
+        check_request(request, RequestLimits(), header_fields(good))
+
+
+def test_an_observer_changing_headers_at_the_start_is_still_checked() -> None:
+    class Meddler:
+        def on_request(self, request: Request) -> None:
+            request.headers.add("x-injected", "a\nb")
+
+        def on_response(self, *args: object) -> None:
+            pass
+
+    app = App(request_log=False, observers=[Meddler()])
+
+    @app.get("/")
+    async def root(request: Request) -> Response:
+        return Response.text("ok")
+
+    response = TestClient(app).get("/")
+    assert response.status == 400
+    assert response.json()["detail"] == "control character in header value"
+
+
+@pytest.mark.parametrize(
+    ("values", "kept"),
+    [
+        (["abc-1"], True),
+        (["abc-1", "abc-1"], False),  # repeated: ambiguous, replaced
+        (["bad id"], False),
+        ([], False),
+    ],
+)
+def test_request_id_from_the_fields(values: list[str], kept: bool) -> None:
+    app = App(request_log=False)
+
+    @app.get("/")
+    async def root(request: Request) -> dict[str, str]:
+        return {"id": request.request_id}
+
+    headers = [("X-Request-Id", v) for v in values]
+    response = TestClient(app).get("/", headers=headers)
+    assert (response.headers["x-request-id"] == "abc-1") is kept
+    assert response.json() == {"id": response.headers["x-request-id"]}
+
+
+def test_routing_errors_and_middleware_around_the_dispatcher() -> None:
+    seen: list[int] = []
+
+    async def outer(request: Request, call_next: object) -> Response:
+        response: Response = await call_next(request)  # type: ignore[operator]
+        seen.append(response.status)
+        response.headers["x-outer"] = "1"
+        return response
+
+    app = App(request_log=False, middleware=[outer])
+
+    @app.get("/here")
+    async def here(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    client = TestClient(app)
+    assert client.get("/here").status == 200
+    missing = client.get("/nowhere")
+    assert missing.status == 404 and missing.headers["x-outer"] == "1"
+    wrong = client.post("/here")
+    assert wrong.status == 405 and wrong.headers["allow"] == "GET, HEAD"
+    assert seen == [200, 404, 405]
