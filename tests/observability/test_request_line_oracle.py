@@ -175,7 +175,7 @@ TEXTS = [
     "/token:abc123",
     "/Bearer abcdefgh",
     "/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
-    "/AKIAABCDEFGHIJKLMNOP",
+    "/AKIAIOSFODNN7EXAMPLE",
     "/https://user:pw@host/x",
     "/-----BEGIN PRIVATE KEY-----abc",
     "/" + "a" * 300,
