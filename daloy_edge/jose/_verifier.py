@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["JWTVerifier", "KeySource", "VerifiedToken", "check_algorithms"]
 
 _CACHE_LIMIT = 256
+_CONTAINERS = frozenset({dict, list})
 _HeaderEntry = tuple["Mapping[str, JSON]", Algorithm, str]
 # A token whose signature verified: its header entry, the key that verified it, its
 # decoded claims (a private copy, never handed out) and whether they hold no container.
@@ -152,8 +153,9 @@ class JWTVerifier:
         validate_claims(claims, self._policy, self._clock(), audiences=self._audiences)
         if len(self._signed) >= _CACHE_LIMIT:
             self._signed.clear()
-        flat = not any(isinstance(value, (dict, list)) for value in claims.values())
-        self._signed[token] = (entry, key, _copy(claims), flat)
+        # Decoded JSON holds exact dicts and lists, so their types tell containers apart.
+        flat = _CONTAINERS.isdisjoint(map(type, claims.values()))
+        self._signed[token] = (entry, key, dict(claims) if flat else _copy(claims), flat)
         return VerifiedToken(header, claims)
 
     def _header(self, header_b64: str) -> _HeaderEntry:
