@@ -12,53 +12,20 @@ from pathlib import Path
 import pytest
 
 import daloy_edge.observability
+from tests.perf.test_cold_path import DEFERRED as COLD_START_DEFERRED
 
 PACKAGE = Path(daloy_edge.observability.__file__).parent
 MODULES = sorted(PACKAGE.glob("*.py"))
 
-# Loaded on first use only (features that need them import them inside functions).
-DEFERRED = frozenset(
-    {
-        "typing",
-        "dataclasses",
-        "inspect",
-        "ast",
-        "hashlib",
-        "hmac",
-        "secrets",
-        "random",
-        "logging",
-        "asyncio",
-        "socket",
-        "ipaddress",
-        "urllib",
-        "textwrap",
-        "unicodedata",
-        "html",
-        "threading",
-        "math",
-        "traceback",
-        "opentelemetry",
-        # ``re`` and ``json`` with what they import, and modules whose few uses here have
-        # a cheaper stand-in: together about a third of a Lambda cold start.
-        "re",
-        "json",
-        "enum",
-        "functools",
-        "collections",
-        "contextlib",
-        "importlib",
-        "warnings",
-        "heapq",
-        "binascii",
-        "string",
-        "struct",
-        "copy",
-        "weakref",
-        "daloy_edge.types",
-        "daloy_edge.transport",
-    }
-)
+# Loaded on first use only (features that need them import them inside functions): what a
+# cold start defers, the OpenTelemetry SDK, and the core modules a log line has no use for.
+DEFERRED = COLD_START_DEFERRED | {
+    "ast",
+    "traceback",
+    "opentelemetry",
+    "daloy_edge.types",
+    "daloy_edge.transport",
+}
 
 
 def _is_type_checking(node: ast.If) -> bool:
