@@ -24,7 +24,6 @@ from __future__ import annotations
 __all__ = [
     "ALNUM",
     "DIGITS",
-    "HEXDIGITS",
     "LOWER",
     "TCHAR",
     "UPPER",
@@ -39,7 +38,6 @@ DIGITS = "0123456789"
 LOWER = "abcdefghijklmnopqrstuvwxyz"
 UPPER = LOWER.upper()
 ALNUM = DIGITS + LOWER + UPPER
-HEXDIGITS = DIGITS + "abcdefABCDEF"
 TCHAR = "!#$%&'*+-.^_`|~" + ALNUM
 """RFC 9110 token characters (header names, methods, cookie names)."""
 

@@ -14,7 +14,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Mapping
     from re import Match, Pattern
 
 __all__ = ["LazyPattern", "lazy_exports"]
@@ -88,10 +88,6 @@ class LazyPattern:
     def search(self, text: str) -> Match[str] | None:
         """As ``re.Pattern.search``."""
         return self.compiled.search(text)
-
-    def finditer(self, text: str) -> Iterator[Match[str]]:
-        """As ``re.Pattern.finditer``."""
-        return self.compiled.finditer(text)
 
     def sub(self, repl: str | Callable[[Match[str]], str], text: str, count: int = 0) -> str:
         """As ``re.Pattern.sub``."""
