@@ -6,7 +6,7 @@ from daloy_edge._abc import Iterable, Mapping
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, KeysView
 
 __all__ = ["Headers"]
 
@@ -154,7 +154,11 @@ class Headers:
 
     def keys(self) -> list[str]:
         """Distinct lower-cased names in first-seen order."""
-        return list(dict.fromkeys(k for k, _ in self._items))
+        return list(dict(self._items))
+
+    def names(self) -> KeysView[str]:
+        """The lower-cased names present, as a set-like view (one C-level pass)."""
+        return dict(self._items).keys()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())

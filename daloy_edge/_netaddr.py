@@ -150,6 +150,16 @@ def _network(cidr: str, strict: bool = True) -> tuple[int, int, int]:
     return version, value, prefix
 
 
+# Recent answers of parse_ip and canonical_ip by text: a client's address recurs on every
+# request, and several layers read it (proxy resolution, allow-lists, the request log).
+# Only address-sized texts are kept, and a full table starts over, so texts an attacker
+# varies cost the parse they always cost, never memory.
+_PARSED: dict[str, Address | None] = {}
+_CANONICAL: dict[str, str | None] = {}
+_REMEMBERED_MAX = 1024
+_REMEMBERED_TEXT = 64
+
+
 def parse_ip(text: str | None) -> Address | None:
     """An address from ``text`` (brackets, ``:port`` and ``%zone`` removed; IPv4-mapped
     IPv6 turned into IPv4), or ``None`` when it is not an address.
@@ -159,6 +169,19 @@ def parse_ip(text: str | None) -> Address | None:
     """
     if not text:
         return None
+    try:
+        return _PARSED[text]
+    except KeyError:
+        pass
+    address = _parse_ip(text)
+    if len(text) <= _REMEMBERED_TEXT:
+        if len(_PARSED) >= _REMEMBERED_MAX:
+            _PARSED.clear()
+        _PARSED[text] = address
+    return address
+
+
+def _parse_ip(text: str) -> Address | None:
     value = text.strip()
     if value.startswith("["):
         value, bracket, _ = value[1:].partition("]")
@@ -195,8 +218,19 @@ def format_ip(address: Address) -> str:
 
 def canonical_ip(text: str | None) -> str | None:
     """``text`` as :func:`parse_ip` reads it, in canonical form; ``None`` if not an address."""
+    if not text:
+        return None
+    try:
+        return _CANONICAL[text]
+    except KeyError:
+        pass
     address = parse_ip(text)
-    return None if address is None else format_ip(address)
+    canonical = None if address is None else format_ip(address)
+    if len(text) <= _REMEMBERED_TEXT:
+        if len(_CANONICAL) >= _REMEMBERED_MAX:
+            _CANONICAL.clear()
+        _CANONICAL[text] = canonical
+    return canonical
 
 
 def is_loopback_host(host: str | None) -> bool:

@@ -6,6 +6,7 @@ import time
 import types
 
 from daloy_edge._errors import ConfigError, MethodNotAllowed, NotFound
+from daloy_edge._phased import fuse, is_phased
 from daloy_edge._problem import render_error
 from daloy_edge._record import field, record
 from daloy_edge._response import Response
@@ -112,8 +113,18 @@ def chain_caught(
 ) -> Handler:
     """:func:`chain` around a ``handler`` that renders its own errors already."""
     current = handler
-    for mw in reversed(middleware):
-        current = _layer(mw, current, render)
+    end = len(middleware)
+    while end:
+        start = end
+        while start and is_phased(middleware[start - 1]):
+            start -= 1
+        if start < end:
+            # A run of before/after middleware: one coroutine for all of it.
+            current = fuse(middleware[start:end], current, render)
+            end = start
+        else:
+            end -= 1
+            current = _layer(middleware[end], current, render)
     return current
 
 

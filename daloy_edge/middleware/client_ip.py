@@ -10,14 +10,13 @@ from daloy_edge._netaddr import (
     resolve_client,
     x_forwarded_for,
 )
+from daloy_edge._phased import Phased
 from daloy_edge._record import record
 from daloy_edge._request import Request
-from daloy_edge._response import Response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from daloy_edge._netaddr import ForwardingHeader
-    from daloy_edge.types import CallNext
 
 
 __all__ = ["TrustedProxies", "TrustedProxiesConfig"]
@@ -50,7 +49,7 @@ class TrustedProxiesConfig:
             raise ConfigError("max_hops must be positive")
 
 
-class TrustedProxies:
+class TrustedProxies(Phased):
     """Set ``request.client_ip`` to the right-most forwarded address that is not a trusted
     proxy (IPv4-mapped IPv6 normalised; ``None`` when it cannot be known).
 
@@ -76,6 +75,5 @@ class TrustedProxies:
         hops = forwarded_for(values) if self._forwarded else x_forwarded_for(values)
         return resolve_client(request.client, hops, self._trusted, max_hops=self._max_hops)
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+    def before(self, request: Request) -> None:
         request.client_ip = self.resolve(request)
-        return await call_next(request)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from daloy_edge._errors import ConfigError
+from daloy_edge._phased import Phased
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
@@ -15,8 +16,6 @@ from daloy_edge.middleware.csrf import CSRF_TOKEN_ISSUED
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from daloy_edge.types import CallNext
 
 
 __all__ = ["Compression", "CompressionConfig", "brotli_available", "choose_encoding"]
@@ -111,7 +110,7 @@ def _credentialed(request: Request) -> bool:
     return "cookie" in request.headers or "authorization" in request.headers
 
 
-class Compression:
+class Compression(Phased):
     """Compresses eligible responses of at least ``minimum_size`` bytes.
 
     Never compressed, because a secret next to attacker-influenced text leaks through
@@ -147,8 +146,7 @@ class Compression:
             return True
         return _credentialed(request) and is_cross_origin(request)
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        response = await call_next(request)
+    def after(self, request: Request, response: Response) -> Response:
         # HEAD is compressed like GET (the app drops the body later), so both carry the same
         # Content-Encoding and Content-Length.
         if not self._eligible(response):

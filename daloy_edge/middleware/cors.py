@@ -7,15 +7,11 @@ from __future__ import annotations
 
 from daloy_edge._charset import DIGITS, LOWER, TCHAR, Charset
 from daloy_edge._errors import ConfigError, Forbidden
+from daloy_edge._phased import Phased
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge.middleware._origins import normalize_origin, valid_port
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from daloy_edge.types import CallNext
-
 
 __all__ = ["CORS", "CORSConfig"]
 
@@ -91,7 +87,7 @@ def _pattern(pattern: str) -> tuple[str, str]:
     return parsed
 
 
-class CORS:
+class CORS(Phased):
     """Answers preflights itself and marks allowed cross-origin responses.
 
     A preflight (``OPTIONS`` with ``Access-Control-Request-Method``) never reaches a
@@ -163,7 +159,7 @@ class CORS:
             marks.append(("access-control-allow-credentials", "true"))
         if expose and self._expose is not None:
             marks.append(("access-control-expose-headers", self._expose))
-        present = {name for name, _ in headers.items()}
+        present = headers.names()
         headers.add("vary", "Origin")
         for name, value in marks:
             # Replaces what a handler set; a name the response lacks is simply appended.
@@ -184,11 +180,13 @@ class CORS:
         self._mark(response, origin)
         return response
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        origin = request.headers.get("origin")
+    def before(self, request: Request) -> Response | None:
         if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
-            return self._answer_preflight(request, origin)
-        response = await call_next(request)
+            return self._answer_preflight(request, request.headers.get("origin"))
+        return None
+
+    def after(self, request: Request, response: Response) -> Response:
+        origin = request.headers.get("origin")
         if origin is not None and self.allowed(origin):
             self._mark(response, origin, expose=True)
         else:

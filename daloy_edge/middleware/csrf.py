@@ -13,9 +13,9 @@ import os
 import time
 
 from daloy_edge._errors import ConfigError, Forbidden
+from daloy_edge._phased import Phased
 from daloy_edge._record import record
 from daloy_edge._request import Request
-from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.middleware._origins import normalize_origin, own_origin
 from daloy_edge.middleware._session import Session
@@ -23,7 +23,9 @@ from daloy_edge.signing import BadSignature, Signer, b64decode, b64encode, check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from daloy_edge.types import CallNext, Clock, RandomBytes
+    from collections.abc import Awaitable
+
+    from daloy_edge.types import Clock, RandomBytes
 
 
 __all__ = ["CSRF_TOKEN_ISSUED", "CSRFConfig", "CSRFProtect", "csrf_token"]
@@ -88,7 +90,7 @@ def _session_of(request: Request) -> Session:
     return session
 
 
-class CSRFProtect:
+class CSRFProtect(Phased):
     """Refuses cross-site unsafe requests and, unless ``allow_origin_only``, requires a
     token from the ``csrf_token`` form field or the ``X-CSRF-Token`` header.
 
@@ -165,16 +167,16 @@ class CSRFProtect:
             skew=self._signer.max_clock_skew,
         )
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+    def before(self, request: Request) -> Awaitable[None] | None:
         request.state[_STATE_KEY] = self
         if request.method not in SAFE_METHODS:
             self.check_origin(request)
             if not self.config.allow_origin_only:
-                await self.check_token(request)
-        return await call_next(request)
+                return self.check_token(request)
+        return None
 
 
-class _TokenRequired:
+class _TokenRequired(Phased):
     """Demands a valid token on unsafe requests to the routes it wraps."""
 
     protects_against_csrf = True
@@ -183,9 +185,9 @@ class _TokenRequired:
     def __init__(self, protect: CSRFProtect) -> None:
         self._protect = protect
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+    def before(self, request: Request) -> Awaitable[None] | None:
         request.state[_STATE_KEY] = self._protect
         if request.method not in SAFE_METHODS:
             self._protect.check_origin(request)
-            await self._protect.check_token(request)
-        return await call_next(request)
+            return self._protect.check_token(request)
+        return None

@@ -13,6 +13,7 @@ import os
 from daloy_edge._charset import ALNUM, Charset
 from daloy_edge._errors import ConfigError
 from daloy_edge._paths import check_header_value
+from daloy_edge._phased import Phased
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
@@ -21,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Literal
 
-    from daloy_edge.types import CallNext, RandomBytes
+    from daloy_edge.types import RandomBytes
 
 
 __all__ = ["SecureHeaders", "SecureHeadersConfig"]
@@ -156,7 +157,7 @@ def _static_headers(config: SecureHeadersConfig) -> list[tuple[str, str]]:
     return headers
 
 
-class SecureHeaders:
+class SecureHeaders(Phased):
     """Adds HSTS, nosniff, Referrer-Policy, COOP/CORP (COEP opt-in), Permissions-Policy and
     X-Frame-Options to every response, a nonce-based CSP with Trusted Types to HTML
     responses, and removes ``Server`` / ``X-Powered-By``.
@@ -199,7 +200,7 @@ class SecureHeaders:
     def apply(self, response: Response, nonce: str | None) -> None:
         """Add the headers to ``response`` (the CSP only when it is HTML and has a nonce)."""
         headers = response.headers
-        present = {name for name, _ in headers.items()}
+        present = headers.names()
         if not _REMOVED.isdisjoint(present):
             for name in _REMOVED & present:
                 del headers[name]
@@ -217,9 +218,14 @@ class SecureHeaders:
         """Mark answers to requests refused before any middleware ran."""
         self.apply(response, None)
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        text = self._random(_NONCE_CHARS).translate(_BASE64URL).decode("ascii")
-        request.csp_nonce = text
-        response = await call_next(request)
-        self.apply(response, text)
+    def _new_nonce(self) -> str:
+        return self._random(_NONCE_CHARS).translate(_BASE64URL).decode("ascii")
+
+    def before(self, request: Request) -> None:
+        request.csp_nonce = self._new_nonce()
+
+    def after(self, request: Request, response: Response) -> Response:
+        # A handler may swap the nonce for its own; one that clears it gets a fresh one,
+        # so an HTML answer never goes out without its CSP.
+        self.apply(response, request.csp_nonce or self._new_nonce())
         return response

@@ -14,6 +14,7 @@ import time
 from daloy_edge._cookies import format_set_cookie
 from daloy_edge._errors import ConfigError
 from daloy_edge._json import UnsafeJSON, dumps, parse_json
+from daloy_edge._phased import Phased
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Literal
 
     from daloy_edge._app import App
-    from daloy_edge.types import JSON, CallNext, Clock, RandomBytes
+    from daloy_edge.types import JSON, Clock, RandomBytes
 
 __all__ = ["Session", "SessionConfig", "SessionTooLarge", "Sessions", "get_session"]
 
@@ -91,7 +92,7 @@ def get_session(request: Request) -> Session:
     return session
 
 
-class Sessions:
+class Sessions(Phased):
     """Loads ``request.session`` from the signed cookie and writes it back when needed.
 
     A cookie verified by an older key is re-issued with the first key, so rotating keys
@@ -102,13 +103,15 @@ class Sessions:
     unless ``allow_no_csrf=True``. Cookies are ``__Host-``, Secure, HttpOnly, SameSite=Lax.
     """
 
-    __slots__ = ("_refresh_after", "_signer", "config", "name")
+    __slots__ = ("_loaded", "_refresh_after", "_signer", "config", "name")
 
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
         self.name = config.name
         self._signer = Signer(config.keys, purpose="session")
         self._refresh_after = config.idle_timeout // 4
+        # Where ``before`` leaves the session it loaded and its cookie, for ``after``.
+        self._loaded = f"daloy.sessions.{id(self)}"
 
     def check_app(self, app: App) -> None:
         """Refuse an app whose unsafe routes have no CSRF protection."""
@@ -176,13 +179,16 @@ class Sessions:
             )
         return value
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        session, verified = self.load(request)
-        request.session = session
-        response = await call_next(request)
-        if request.session is not session:
+    def before(self, request: Request) -> None:
+        loaded = self.load(request)
+        request.session = loaded[0]
+        request.state[self._loaded] = loaded
+
+    def after(self, request: Request, response: Response) -> Response:
+        loaded = request.state.pop(self._loaded, None)
+        if not isinstance(loaded, tuple) or request.session is not loaded[0]:
             raise RuntimeError("request.session was replaced; mutate it instead")
-        self.save(request, response, session, verified)
+        self.save(request, response, *loaded)
         return response
 
     def save(

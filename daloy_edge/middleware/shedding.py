@@ -113,6 +113,11 @@ class LoadShedding:
             self._active += 1
         else:
             await self._queue(request)
+        if not self._config.adaptive:
+            try:
+                return await call_next(request)
+            finally:
+                self._release(None)
         clock = self._config.clock
         start = clock()
         try:

@@ -66,3 +66,13 @@ def test_put_lowered_pair_is_two_setitems(start: list[tuple[str, str]]) -> None:
     one["server-timing"] = "2"
     two.put_lowered_pair("x-request-id", "1", "server-timing", "2")
     assert two.items() == one.items()
+
+
+def test_names_and_keys_list_each_name_once_in_first_seen_order():
+    h = Headers([("B", "1"), ("a", "2"), ("set-cookie", "x"), ("b", "3"), ("Set-Cookie", "y")])
+    assert h.keys() == ["b", "a", "set-cookie"]
+    names = h.names()
+    assert list(names) == ["b", "a", "set-cookie"]
+    assert "set-cookie" in names and "Set-Cookie" not in names
+    assert names.isdisjoint({"c"}) and not names.isdisjoint({"a"})
+    assert Headers().names() == set()

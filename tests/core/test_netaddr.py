@@ -14,8 +14,15 @@ import sys
 
 import pytest
 
-from daloy_edge import ConfigError
-from daloy_edge._netaddr import NetworkSet, format_ip, is_loopback_host, parse_ip, resolve_client
+from daloy_edge import ConfigError, _netaddr
+from daloy_edge._netaddr import (
+    NetworkSet,
+    canonical_ip,
+    format_ip,
+    is_loopback_host,
+    parse_ip,
+    resolve_client,
+)
 
 SEED = 20260412
 ALPHABET = "0123456789abcdefABCDEF:.%/ x[]"
@@ -238,3 +245,30 @@ def test_building_and_ipv4_clients_need_neither_ipaddress_nor_typing():
 
 def test_ipv6_clients_are_written_in_canonical_form():
     assert resolve_client("2001:DB8:0:0:0:0:0:0001", [], NetworkSet([])) == "2001:db8::1"
+
+
+def test_remembered_answers_match_the_first_ones():
+    # The second pass is served from the table of recent answers: same results, and the
+    # canonical text agrees with ipaddress as well.
+    first = [(parse_ip(t), canonical_ip(t)) for t in CASES]
+    assert [(parse_ip(t), canonical_ip(t)) for t in CASES] == first
+    for text, (address, canonical) in zip(CASES, first, strict=True):
+        oracle = _oracle_address(text)
+        assert canonical == (None if oracle is None else str(oracle)), text
+        assert (address is None) is (oracle is None), text
+
+
+def test_the_tables_of_recent_answers_stay_bounded():
+    for n in range(5 * _netaddr._REMEMBERED_MAX):
+        text = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+        assert parse_ip(text) == (4, 10 << 24 | n)
+        assert canonical_ip(text) == text
+    assert 0 < len(_netaddr._PARSED) <= _netaddr._REMEMBERED_MAX
+    assert 0 < len(_netaddr._CANONICAL) <= _netaddr._REMEMBERED_MAX
+
+
+def test_long_texts_are_parsed_but_not_remembered():
+    text = "10.0.0.1" + " " * 200
+    assert parse_ip(text) == (4, 10 << 24 | 1)
+    assert canonical_ip(text) == "10.0.0.1"
+    assert text not in _netaddr._PARSED and text not in _netaddr._CANONICAL
