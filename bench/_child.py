@@ -25,6 +25,19 @@ LAMBDA_ENV = {
     "AWS_LAMBDA_LOG_STREAM_NAME": "stream",
     "AWS_REGION": "us-east-1",
 }
+# A cold start ends with the first answer: the child then leaves without the interpreter's
+# teardown (module clean-up and a final garbage collection), which a serverless runtime
+# never runs on a request's path. The baseline leaves the same way.
+END_AT_ONCE = """
+import os, sys
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)
+"""
+BARE_INTERPRETER = "import os; os._exit(0)"
+"""The baseline cold starts are measured over: an interpreter that starts and leaves."""
+COLD_CASE = "cold start, {unit} over a bare interpreter"
+
 PROLOGUE = """
 class Context:
     function_name = "bench"

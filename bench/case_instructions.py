@@ -5,7 +5,8 @@ The same contenders, event and environment as the ``serverless`` case. Warm: ins
 per invocation, from two runs of one process that differ only in the number of invocations
 (the difference divided by the extra invocations, so start-up and warm-up cancel out).
 Cold: instructions of a fresh process that imports, builds and serves its first request,
-minus those of ``python -c pass``. Instructions are not time (system calls, page faults
+minus those of an interpreter that starts and leaves (both leave without the interpreter's
+teardown, which a serverless runtime never runs on a request's path). Instructions are not time (system calls, page faults
 and cache misses are not counted), but the same work always counts the same. Skipped
 when valgrind is not installed.
 """
@@ -60,7 +61,7 @@ def _jobs(python: str) -> Jobs:
         env = _child.child_env(c.env)
         cold = RUN.format(
             prologue=_child.PROLOGUE, event=_event(c.path, False), setup=c.setup, warmup=1
-        )
+        ) + _child.END_AT_ONCE
         jobs[("cold", c.name)] = (cold, {**env, "BENCH_N": "0"}, 0)
         for secure in (False, True):
             setup = c.secure_setup if secure else c.setup
@@ -75,7 +76,7 @@ def _jobs(python: str) -> Jobs:
             # and not the other moves a short window's per-call figure by tens of thousands.
             jobs[(f"{case} small", c.name)] = (code, {**env, "BENCH_N": str(small)}, small)
             jobs[(f"{case} large", c.name)] = (code, {**env, "BENCH_N": str(large)}, large)
-    jobs[("cold", BASELINE)] = ("pass", _child.child_env(), 0)
+    jobs[("cold", BASELINE)] = (_child.BARE_INTERPRETER, _child.child_env(), 0)
     return jobs
 
 
@@ -91,7 +92,7 @@ def _rows(counts: dict[tuple[str, str], int], jobs: Jobs) -> list[Row]:
     for c in CONTENDERS:
         cold = (counts[("cold", c.name)] - base) / 1e6
         rows.append(
-            Row("cold start, million instructions over `python -c pass`", c.name, cold, unit="M")
+            Row(_child.COLD_CASE.format(unit="million instructions"), c.name, cold, unit="M")
         )
     for case, title in WARM_TITLES.items():
         for c in CONTENDERS:

@@ -8,8 +8,8 @@ feature configured) answers ``GET /health``, and ``GET /api/me`` with a bearer t
 the secure variant. Every secure row sends the same token on every invocation, as a
 client does while its token lives; daloy_edge's verifier then skips the signature check
 for a token it already checked, so one more row sends a new token each time. Cold start
-is a fresh process (import + build + first invocation) in
-wall ms over ``python -c pass``; its peak RSS is the child's own ``VmHWM`` (``ru_maxrss``
+is a fresh process (import + build + first invocation, leaving without the interpreter's
+teardown) in wall ms over an interpreter that starts and leaves the same way; its peak RSS is the child's own ``VmHWM`` (``ru_maxrss``
 would carry the forking parent's peak across exec). Contenders take turns in every round.
 """
 
@@ -27,7 +27,7 @@ from bench.anchors import common
 
 ANCHOR = "powertools"
 REFERENCE = "daloy_edge reference app"
-BASELINE = "python -c pass"
+BASELINE = "bare interpreter"
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ assert r["statusCode"] == 200, r
 import sys
 with open("/proc/self/status") as f:
     print("BENCH", [l.split()[1] for l in f if l.startswith("VmHWM:")][0], file=sys.stderr)
-"""
+{end}"""
 
 WARM = """{prologue}
 import sys, time
@@ -126,12 +126,17 @@ def cold_rows(python: str) -> list[Row]:
     contenders = [*CONTENDERS, UNCONFIGURED]
     jobs = {
         c.name: (
-            COLD.format(prologue=_child.PROLOGUE, event=_event(c.path, False), setup=c.setup),
+            COLD.format(
+                prologue=_child.PROLOGUE,
+                event=_event(c.path, False),
+                setup=c.setup,
+                end=_child.END_AT_ONCE,
+            ),
             _child.child_env(c.env),
         )
         for c in contenders
     }
-    jobs[BASELINE] = ("pass", _child.child_env())
+    jobs[BASELINE] = (_child.BARE_INTERPRETER, _child.child_env())
     for code, env in jobs.values():
         _child.cold(python, code, env)  # writes bytecode; not counted
     walls: dict[str, list[float]] = {name: [] for name in jobs}
@@ -146,7 +151,7 @@ def cold_rows(python: str) -> list[Row]:
     rows = [Row("interpreter start", BASELINE, base, unit="ms")]
     for c in contenders:
         over = statistics.median(walls[c.name]) - base
-        rows.append(Row("cold start, ms over `python -c pass`", c.name, over, unit="ms"))
+        rows.append(Row(_child.COLD_CASE.format(unit="ms"), c.name, over, unit="ms"))
     for c in contenders:
         peak = statistics.median(rss[c.name])
         rows.append(Row("cold peak RSS (VmHWM)", c.name, peak, unit="MB"))
