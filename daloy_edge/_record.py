@@ -4,8 +4,14 @@
 which is a large share of a cold start on a serverless runtime. :func:`record` writes
 the few methods daloy_edge's configuration and value classes need: a keyword-friendly
 ``__init__`` (calling ``__post_init__`` when defined), ``__repr__``, ``__eq__``,
-``__hash__`` for frozen records, ``__slots__`` and frozen attribute assignment.
+``__hash__`` and refused assignment for frozen records, ``__slots__`` for the others.
 Annotations stay strings (``from __future__ import annotations``); nothing evaluates them.
+
+A frozen record is the class as written, with the methods added: no ``__slots__``, which
+would mean building the class a second time, and building a class is most of what a
+record costs on a cold start (the configuration classes are nearly all frozen). Its
+instances cannot be assigned to anyway. A mutable record is rebuilt with ``__slots__``,
+so a misspelt attribute is an error rather than a new attribute.
 
 >>> @record(frozen=True)
 ... class Point:
@@ -202,64 +208,96 @@ def _lazy_init(cls: type, all_fields: tuple[Field, ...], frozen: bool, kw_only: 
     return __init__
 
 
+# The methods every record shares: they read the field names from the class
+# (``__record_names__``, ``__record_shown__``), so making a record class creates no
+# functions beyond its ``__init__``.
+
+
+def _repr(self: Any) -> str:
+    parts = ", ".join(f"{n}={getattr(self, n, MISSING)!r}" for n in self.__record_shown__)
+    return f"{type(self).__qualname__}({parts})"
+
+
+def _eq(self: Any, other: Any) -> bool:
+    if other.__class__ is not self.__class__:
+        return NotImplemented  # type: ignore[no-any-return]
+    return all(getattr(self, n) == getattr(other, n) for n in self.__record_names__)
+
+
+def _frozen_setattr(self: Any, name: str, value: object) -> None:
+    raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+def _frozen_delattr(self: Any, name: str) -> None:
+    raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+def _hash(self: Any) -> int:
+    return hash(tuple(getattr(self, n) for n in self.__record_names__))
+
+
+def _getstate(self: Any) -> tuple[object, ...]:
+    return tuple(getattr(self, n, MISSING) for n in self.__record_names__)
+
+
+def _setstate(self: Any, state: tuple[object, ...]) -> None:
+    for n, value in zip(self.__record_names__, state, strict=True):
+        if value is not MISSING:
+            object.__setattr__(self, n, value)
+
+
+_FROZEN_METHODS = {
+    "__setattr__": _frozen_setattr,
+    "__delattr__": _frozen_delattr,
+    "__hash__": _hash,
+    "__getstate__": _getstate,
+    "__setstate__": _setstate,
+}
+
+
 def _methods(
     cls: type, all_fields: tuple[Field, ...], frozen: bool, kw_only: bool
 ) -> dict[str, Any]:
     _check_order(all_fields, kw_only, cls.__name__)
-    init = _lazy_init(cls, all_fields, frozen, kw_only)
-    names = tuple(f.name for f in all_fields)
-    shown = tuple(f.name for f in all_fields if f.repr)
-
-    def __repr__(self: Any) -> str:
-        parts = ", ".join(f"{n}={getattr(self, n, MISSING)!r}" for n in shown)
-        return f"{type(self).__qualname__}({parts})"
-
-    def __eq__(self: Any, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return all(getattr(self, n) == getattr(other, n) for n in names)
-
-    methods: dict[str, Any] = {"__init__": init, "__repr__": __repr__, "__eq__": __eq__}
+    methods: dict[str, Any] = {
+        "__init__": _lazy_init(cls, all_fields, frozen, kw_only),
+        "__repr__": _repr,
+        "__eq__": _eq,
+        "__record_names__": tuple(f.name for f in all_fields),
+        "__record_shown__": tuple(f.name for f in all_fields if f.repr),
+    }
     if frozen:
-
-        def __setattr__(self: Any, name: str, value: object) -> None:
-            raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-        def __delattr__(self: Any, name: str) -> None:
-            raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-        def __hash__(self: Any) -> int:
-            return hash(tuple(getattr(self, n) for n in names))
-
-        def __getstate__(self: Any) -> tuple[object, ...]:
-            return tuple(getattr(self, n, MISSING) for n in names)
-
-        def __setstate__(self: Any, state: tuple[object, ...]) -> None:
-            for n, value in zip(names, state, strict=True):
-                if value is not MISSING:
-                    object.__setattr__(self, n, value)
-
-        methods.update(
-            __setattr__=__setattr__,
-            __delattr__=__delattr__,
-            __hash__=__hash__,
-            __getstate__=__getstate__,
-            __setstate__=__setstate__,
-        )
+        methods.update(_FROZEN_METHODS)
     else:
         methods["__hash__"] = None
     return methods
 
 
+def _frozen_in_place(
+    cls: type[T], own_names: set[str], all_fields: tuple[Field, ...], kw_only: bool
+) -> type[T]:
+    # The defaults move into ``__init__``; the class keeps no field attributes.
+    for name in own_names & cls.__dict__.keys():
+        delattr(cls, name)
+    for name, value in _methods(cls, all_fields, True, kw_only).items():
+        if name in ("__repr__", "__eq__") and name in cls.__dict__:
+            continue  # the class's own
+        setattr(cls, name, value)
+    cls.__record_fields__ = all_fields  # type: ignore[attr-defined]
+    return cls
+
+
 @dataclass_transform(field_specifiers=(field,))
 def record(cls: type[T] | None = None, /, *, frozen: bool = False, kw_only: bool = False) -> Any:
-    """Turn a class with annotated fields into a slotted value class (see the module doc)."""
+    """Turn a class with annotated fields into a value class (see the module doc)."""
 
     def wrap(cls: type[T]) -> type[T]:
         inherited = fields(cls)
         own = _own_fields(cls)
         own_names = {f.name for f in own}
         all_fields = (*(f for f in inherited if f.name not in own_names), *own)
+        if frozen:
+            return _frozen_in_place(cls, own_names, all_fields, kw_only)
         namespace = {
             k: v
             for k, v in cls.__dict__.items()

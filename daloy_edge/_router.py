@@ -8,7 +8,6 @@ import types
 from daloy_edge._errors import ConfigError, MethodNotAllowed, NotFound
 from daloy_edge._phased import fuse, is_phased
 from daloy_edge._problem import render_error
-from daloy_edge._record import field, record
 from daloy_edge._response import Response
 from daloy_edge._templates import check_template, template_regex
 
@@ -203,35 +202,45 @@ def decorated_middleware(endpoint: Endpoint) -> tuple[Middleware, ...]:
     return tuple(found) if isinstance(found, tuple) else ()
 
 
-@record
+# Plain slotted classes rather than records: every app builds these, and a record class
+# costs more to create, which is cold-start time.
+
+
 class _Registration:
-    endpoint: Endpoint
-    middleware: tuple[Middleware, ...]
-    max_body: int | None
+    __slots__ = ("endpoint", "max_body", "middleware")
+
+    def __init__(
+        self, endpoint: Endpoint, middleware: tuple[Middleware, ...], max_body: int | None
+    ) -> None:
+        self.endpoint, self.middleware, self.max_body = endpoint, middleware, max_body
 
 
-@record
 class _Route:
-    pattern: str
-    # A template route's pattern, compiled by the first request that tries the route:
-    # ``Router.compile`` itself runs within the first request of a cold start.
-    regex: Pattern[str] | None
-    handlers: dict[str, Handler]
-    max_body: dict[str, int]  # the methods registered with their own limit
+    __slots__ = ("handlers", "max_body", "pattern", "regex")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        # A template route's pattern, compiled by the first request that tries the route:
+        # ``Router.compile`` itself runs within the first request of a cold start.
+        self.regex: Pattern[str] | None = None
+        self.handlers: dict[str, Handler] = {}
+        self.max_body: dict[str, int] = {}  # the methods registered with their own limit
 
 
-@record
 class _Mount:
-    prefix: str
-    router: Router
-    middleware: tuple[Middleware, ...]
+    __slots__ = ("middleware", "prefix", "router")
+
+    def __init__(self, prefix: str, router: Router, middleware: tuple[Middleware, ...]) -> None:
+        self.prefix, self.router, self.middleware = prefix, router, middleware
 
 
-@record
 class _Compiled:
-    exact: dict[str, _Route] = field(default_factory=dict)
-    patterns: list[_Route] = field(default_factory=list)
-    mounts: list[tuple[str, Handler]] = field(default_factory=list)
+    __slots__ = ("exact", "mounts", "patterns")
+
+    def __init__(self) -> None:
+        self.exact: dict[str, _Route] = {}
+        self.patterns: list[_Route] = []
+        self.mounts: list[tuple[str, Handler]] = []
 
 
 class Router:
@@ -327,7 +336,7 @@ class Router:
         self._frozen = True
         compiled = _Compiled()
         for pattern, registered in self._routes.items():
-            route = _Route(pattern, None, {}, {})
+            route = _Route(pattern)
             for method, reg in registered.items():
                 endpoint = _route_handler(reg.endpoint, render)
                 route.handlers[method] = chain_caught(reg.middleware, endpoint, render)

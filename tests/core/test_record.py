@@ -166,3 +166,34 @@ def test_a_plain_subclass_built_first_compiles_the_record_init() -> None:
     assert Plain(2).a == 4
     assert Base(5).a == 5
     assert "__init__" not in Plain.__dict__ or Plain.__dict__["__init__"] is not Base.__init__
+
+
+def test_a_frozen_record_is_the_class_itself_with_its_fields_moved_into_init() -> None:
+    class Plain:
+        size: int = 4
+        tags: tuple[str, ...] = field(default_factory=tuple)
+
+        def __repr__(self) -> str:
+            return "custom"
+
+    made = record(frozen=True)(Plain)
+    assert made is Plain  # not built a second time
+    assert "size" not in Plain.__dict__ and "tags" not in Plain.__dict__
+    one, other = made(), made(size=4)
+    assert (one.size, one.tags) == (4, ()) and one == other and hash(one) == hash(other)
+    assert repr(one) == "custom"  # the class's own kept
+    with pytest.raises(FrozenInstanceError):
+        one.size = 5  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        one.other = 1  # type: ignore[attr-defined]
+    with pytest.raises(FrozenInstanceError):
+        del one.size  # type: ignore[misc]
+
+
+def test_a_mutable_record_is_rebuilt_with_slots() -> None:
+    class Plain:
+        size: int = 4
+
+    made = record(Plain)
+    assert made is not Plain
+    assert made.__slots__ == ("size",)  # type: ignore[attr-defined]
