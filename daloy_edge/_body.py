@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from daloy_edge._abc import AsyncIterator
+from _collections_abc import AsyncIterator  # collections.abc would import collections
+
 from daloy_edge._errors import BadRequest, PayloadTooLarge
 
 __all__ = ["BodySource", "read_bounded"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daloy_edge._abc import Iterable, Mapping
+from _collections_abc import Iterable, Mapping  # collections.abc would import collections
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

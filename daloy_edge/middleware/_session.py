@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from daloy_edge._abc import MutableMapping
+from _collections_abc import MutableMapping  # collections.abc would import collections
+
 from daloy_edge.signing import b64encode
 
 TYPE_CHECKING = False

@@ -15,8 +15,8 @@ fields): ``RateLimit-Policy: "default";q=5;w=60`` and ``RateLimit: "default";r=4
 from __future__ import annotations
 
 import time
+from _collections_abc import Mapping  # collections.abc would import collections
 
-from daloy_edge._abc import Mapping
 from daloy_edge._errors import ConfigError, ServiceUnavailable, TooManyRequests
 from daloy_edge._record import record
 from daloy_edge.ratelimit._base import StoreUnavailable

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LogConfig"]
 
+OTEL_SDK_MODULE = "opentelemetry.sdk.trace"
+"""Spans are exported through the OpenTelemetry SDK only once the application imported it."""
+
 
 @record(frozen=True, kw_only=True)
 class LogConfig:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from _collections_abc import Mapping  # collections.abc would import collections
 from contextvars import ContextVar
 
-from daloy_edge._abc import Mapping
-from daloy_edge.observability._config import LogConfig
+from daloy_edge.observability._config import OTEL_SDK_MODULE, LogConfig
 from daloy_edge.observability._line import (
     http_attributes_json,
     open_record_line,
     request_shape,
     with_attributes,
 )
-from daloy_edge.observability._otel import OTelBridge
 from daloy_edge.observability._record import (
     SEVERITIES,
     encode,
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from daloy_edge._request import Request
     from daloy_edge._response import Response
     from daloy_edge.observability._line import RequestShape
+    from daloy_edge.observability._otel import OTelBridge
     from daloy_edge.observability._sinks import Sink
     from daloy_edge.observability._trace import TraceIds
     from daloy_edge.types import JSON
@@ -134,7 +135,9 @@ class RequestLog:
         self._runtimes: dict[str, Runtime] = {}
         self._shapes: dict[tuple[object, ...], RequestShape] = {}
         self._extra_resource: dict[str, str] = {}
-        self._otel = OTelBridge(enabled=config.otel, provider=config.tracer_provider)
+        # The bridge module loads once the application has imported the SDK: most never do.
+        self._otel: OTelBridge | None = None
+        self._otel_wanted = config.otel is not False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> RequestLog:
@@ -180,9 +183,12 @@ class RequestLog:
         if ids is None:
             ids = fresh_ids(random_bytes)
         span = trace = None
-        if self._otel.tracer() is not None:
+        otel = self._otel
+        if otel is None and self._otel_wanted and OTEL_SDK_MODULE in sys.modules:
+            otel = self._otel_bridge()
+        if otel is not None and otel.tracer() is not None:
             try:
-                span, trace = self._otel.start(request.method, TraceContext(*ids), start_ns)
+                span, trace = otel.start(request.method, TraceContext(*ids), start_ns)
             except Exception as exc:
                 complain(f"OpenTelemetry span start failed: {type(exc).__name__}")
             else:
@@ -196,6 +202,14 @@ class RequestLog:
         active = _Active(self, ids, start_ns, trace)
         active.otel_span = span
         request.state[STATE_KEY] = active
+
+    def _otel_bridge(self) -> OTelBridge:
+        from daloy_edge.observability._otel import OTelBridge
+
+        bridge = self._otel = OTelBridge(
+            enabled=self.config.otel, provider=self.config.tracer_provider
+        )
+        return bridge
 
     def on_response(
         self,
@@ -390,6 +404,8 @@ class RequestLog:
             )
             self._deliver(head, None)
         if active.otel_span is not None:
+            from daloy_edge.observability._otel import OTelBridge
+
             OTelBridge.end(
                 active.otel_span,
                 name=name,

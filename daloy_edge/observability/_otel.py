@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from daloy_edge.observability._config import OTEL_SDK_MODULE
 from daloy_edge.observability._trace import TraceContext
 
 TYPE_CHECKING = False
@@ -20,12 +21,11 @@ if TYPE_CHECKING:
 
 __all__ = ["OTelBridge"]
 
-_SDK_MODULE = "opentelemetry.sdk.trace"
 _PRIMITIVES = (str, bool, int, float)
 
 
 def _sdk_tracer(provider: object | None) -> Tracer | None:
-    sdk = sys.modules.get(_SDK_MODULE)
+    sdk = sys.modules.get(OTEL_SDK_MODULE)
     if sdk is None:
         return None
     from opentelemetry import trace
@@ -60,7 +60,7 @@ class OTelBridge:
         tracer = self._tracer
         # Asked on every request: the module check (what ``_sdk_tracer`` starts with)
         # comes first, so an application without the SDK pays no call for it.
-        if tracer is None and self._enabled is not False and _SDK_MODULE in sys.modules:
+        if tracer is None and self._enabled is not False and OTEL_SDK_MODULE in sys.modules:
             tracer = self._tracer = _sdk_tracer(self._provider)
         return tracer
 

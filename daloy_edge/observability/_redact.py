@@ -9,8 +9,8 @@ strings are scrubbed of credentials that appear inline (``Bearer …``, JWTs,
 from __future__ import annotations
 
 import sys
+from _collections_abc import Mapping  # collections.abc would import collections
 
-from daloy_edge._abc import Mapping
 from daloy_edge._headers import Headers
 from daloy_edge._json import string_ascii
 from daloy_edge._lazy import LazyPattern

@@ -18,7 +18,6 @@ from daloy_edge.ratelimit._base import (
     ceil_div,
     hashed_key,
 )
-from daloy_edge.ratelimit._blocks import BlockCache
 from daloy_edge.ratelimit._tuples import named_tuple, tuple_new
 from daloy_edge.ratelimit.memory import MemoryStore
 
@@ -26,6 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Literal, NamedTuple, TypeAlias
 
+    from daloy_edge.ratelimit._blocks import BlockCache
     from daloy_edge.ratelimit._protocols import RateLimitStore
     from daloy_edge.types import Clock
 
@@ -127,7 +127,9 @@ class RateLimiter:
 
     __slots__ = (
         "_algorithm",
+        "_algorithm_name",
         "_bases",
+        "_block_cache_size",
         "_blocks",
         "_clock",
         "_failures",
@@ -166,13 +168,20 @@ class RateLimiter:
             policy=on_store_error,
             block_cache_size=block_cache_size,
         )
+        # A built-in algorithm's module, and the block cache, load with the first check:
+        # a cold start that serves other routes first never imports them.
         if isinstance(algorithm, str):
-            algorithm = algorithm_named(algorithm)
-        self._algorithm = algorithm
+            if algorithm not in _HOMES:
+                algorithm_named(algorithm)  # raises ConfigError naming the choices
+            self._algorithm: Algorithm | None = None
+            self._algorithm_name: str = algorithm
+        else:
+            self._algorithm, self._algorithm_name = algorithm, algorithm.name
         self._quota = Quota(limit, self.window_ms, cost)
         self._store: RateLimitStore = store if store is not None else MemoryStore()
-        self._blocks = BlockCache(block_cache_size) if block_cache_size else None
-        self._prefix = f"{prefix}{name}:{algorithm.name}:"
+        self._blocks: BlockCache | None = None
+        self._block_cache_size = block_cache_size
+        self._prefix = f"{prefix}{name}:{self._algorithm_name}:"
         # Clients repeat, so their hashed keys are worth remembering (see ``_hash``).
         self._bases: dict[str, str] = {}
         self._clock = clock
@@ -193,12 +202,21 @@ class RateLimiter:
             if until is not None:
                 wait = ceil_div(until - now_ms, 1000)
                 return Decision(False, self.limit, 0, wait, wait)
-        keys = self._algorithm.keys(base, now_ms, self.window_ms)
+        algorithm = self._algorithm
+        if algorithm is None:
+            algorithm = self._algorithm = algorithm_named(self._algorithm_name)
+        keys = algorithm.keys(base, now_ms, self.window_ms)
         try:
-            verdict = await self._store.check(self._algorithm, keys, now_ms, self._quota)
+            verdict = await self._store.check(algorithm, keys, now_ms, self._quota)
         except StoreUnavailable as exc:
             return self._failed(exc, now_ms)
-        if not verdict.allowed and blocks is not None:
+        if not verdict.allowed and self._block_cache_size:
+            if blocks is None:
+                from daloy_edge.ratelimit._blocks import BlockCache
+
+                # Two first denials racing on threads may each make one: a block the
+                # other forgets only costs one more store round trip, never a wrong answer.
+                blocks = self._blocks = BlockCache(self._block_cache_size)
             blocks.add(base, now_ms + verdict.retry_ms, now_ms)
         return Decision(
             verdict.allowed,

@@ -153,18 +153,28 @@ async def test_hashed_identities_are_remembered_within_a_bound(monkeypatch):
     assert len(store) == 12  # the same identity always maps to the same key
 
 
-def test_a_limiter_imports_only_the_algorithm_it_runs():
+def test_a_limiter_imports_only_the_algorithm_it_runs_and_only_when_it_first_checks():
     code = (
-        "import sys\n"
+        "import asyncio, sys\n"
         "from daloy_edge.ratelimit.limiter import RateLimiter\n"
-        "RateLimiter(limit=5, window=60, algorithm='fixed_window')\n"
-        "print(sorted(m for m in sys.modules if m.startswith('daloy_edge.ratelimit.')))\n"
+        "def loaded():\n"
+        "    return sorted(m for m in sys.modules if m.startswith('daloy_edge.ratelimit.'))\n"
+        "limiter = RateLimiter(limit=1, window=60, algorithm='fixed_window')\n"
+        "print('built', loaded())\n"
+        "first = asyncio.run(limiter.check('203.0.113.7'))\n"
+        "print('checked', first.allowed, loaded())\n"
+        "second = asyncio.run(limiter.check('203.0.113.7'))\n"
+        "third = asyncio.run(limiter.check('203.0.113.7'))\n"
+        "print('denied', second.allowed, third.allowed, third.retry_after_s > 0, loaded())\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = done.stdout
-    assert "daloy_edge.ratelimit.fixed_window" in loaded
-    assert "gcra" not in loaded
-    assert "sliding_window" not in loaded
+    built, checked, denied = done.stdout.splitlines()
+    assert "fixed_window" not in built and "_blocks" not in built
+    assert checked.startswith("checked True") and "daloy_edge.ratelimit.fixed_window" in checked
+    assert "_blocks" not in checked
+    # The first denial brings the block cache, and the next attempt is answered from it.
+    assert denied.startswith("denied False False True") and "ratelimit._blocks" in denied
+    assert "gcra" not in denied and "sliding_window" not in denied
 
 
 def test_algorithms_lists_every_built_in_algorithm():
