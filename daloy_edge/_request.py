@@ -11,7 +11,7 @@ from daloy_edge._paths import percent_decode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from daloy_edge._body import BodySource
     from daloy_edge.types import JSON
@@ -76,11 +76,12 @@ class Request:
         "_body",
         "_body_cache",
         "_cookies",
+        "_csp_nonce",
+        "_nonce_maker",
         "_path",
         "_query",
         "client",
         "client_ip",
-        "csp_nonce",
         "deadline",
         "env",
         "headers",
@@ -137,9 +138,28 @@ class Request:
         self.request_id = ""
         self.principal: object | None = None
         self.session: object | None = None
-        self.csp_nonce: str | None = None
+        self._csp_nonce: str | None = None
+        self._nonce_maker: Callable[[], str] | None = None
         self.state: dict[str, object] = {}
         self.timings: list[tuple[str, float]] = []
+
+    @property
+    def csp_nonce(self) -> str | None:
+        """This response's CSP nonce, for ``<script nonce=...>``; ``None`` without
+        :class:`~daloy_edge.middleware.secure_headers.SecureHeaders`. Drawn when first
+        read: most responses are not HTML and never need one."""
+        nonce = self._csp_nonce
+        if nonce is None and self._nonce_maker is not None:
+            nonce = self._csp_nonce = self._nonce_maker()
+        return nonce
+
+    @csp_nonce.setter
+    def csp_nonce(self, value: str | None) -> None:
+        self._csp_nonce = value
+
+    def draw_nonces_with(self, maker: Callable[[], str] | None) -> None:
+        """Have :attr:`csp_nonce` drawn by ``maker`` when first read (CSP middleware)."""
+        self._nonce_maker = maker
 
     # Computed once on first use (``functools.cached_property`` costs a lock per access
     # on this Python; these are read on every request).
@@ -262,7 +282,7 @@ def new_request(
     request.path_params = {}
     request.route = None
     request.request_id = ""
-    request.principal = request.session = request.csp_nonce = None
+    request.principal = request.session = request._csp_nonce = request._nonce_maker = None
     request.state = {}
     request.timings = []
     return request

@@ -199,6 +199,10 @@ class SecureHeaders(Phased):
 
     def apply(self, response: Response, nonce: str | None) -> None:
         """Add the headers to ``response`` (the CSP only when it is HTML and has a nonce)."""
+        self._apply(response, nonce, None)
+
+    def _apply(self, response: Response, nonce: str | None, request: Request | None) -> None:
+        # With ``request``, the nonce is the request's, drawn only for an HTML answer.
         headers = response.headers
         present = headers.names()
         if not _REMOVED.isdisjoint(present):
@@ -209,10 +213,16 @@ class SecureHeaders(Phased):
             headers.extend_lowered(static)
         else:
             headers.extend_lowered([(n, v) for n, v in static if n not in present])
-        if nonce is not None and self._csp and self._csp_name not in present:
+        if (nonce is not None or request is not None) and self._csp:
+            if self._csp_name in present:
+                return
             media = headers.get("content-type")
             if media is not None and media.lower().startswith(_HTML_TYPES):
-                headers.add(self._csp_name, self._csp_head + nonce + self._csp_tail)
+                if request is not None:
+                    # A handler may have set its own; one that cleared it gets a fresh one,
+                    # so an HTML answer never goes out without its CSP.
+                    nonce = request.csp_nonce or self._new_nonce()
+                headers.add(self._csp_name, self._csp_head + str(nonce) + self._csp_tail)
 
     def on_rejected(self, request: Request, response: Response) -> None:
         """Mark answers to requests refused before any middleware ran."""
@@ -222,10 +232,8 @@ class SecureHeaders(Phased):
         return self._random(_NONCE_CHARS).translate(_BASE64URL).decode("ascii")
 
     def before(self, request: Request) -> None:
-        request.csp_nonce = self._new_nonce()
+        request.draw_nonces_with(self._new_nonce)
 
     def after(self, request: Request, response: Response) -> Response:
-        # A handler may swap the nonce for its own; one that clears it gets a fresh one,
-        # so an HTML answer never goes out without its CSP.
-        self.apply(response, request.csp_nonce or self._new_nonce())
+        self._apply(response, None, request)
         return response

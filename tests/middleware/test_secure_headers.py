@@ -141,6 +141,45 @@ def test_nonce_is_24_base64url_characters_each_from_one_random_byte():
     assert nonce == "ABCDEFGHIJKLMNOPQRSTUVWX"
 
 
+def test_the_nonce_is_drawn_only_when_read_or_for_an_html_answer():
+    asked: list[int] = []
+
+    def random_bytes(size: int) -> bytes:
+        asked.append(size)
+        return bytes(range(size))
+
+    app = make_app(SecureHeadersConfig(random_bytes=random_bytes))
+
+    @app.get("/quiet-page")
+    async def quiet_page(request):
+        return Response.html("<p>no scripts</p>")
+
+    @app.get("/cleared")
+    async def cleared(request):
+        request.csp_nonce = None
+        return Response.html("<p>cleared</p>")
+
+    @app.get("/own-nonce")
+    async def own_nonce(request):
+        request.csp_nonce = "handler-chosen"
+        return Response.html('<script nonce="handler-chosen"></script>')
+
+    client = TestClient(app)
+    assert client.get("/data").status == 200
+    assert asked == []  # a JSON answer draws none
+    page = client.get("/page")
+    nonce = page.text.split('nonce="')[1].split('"')[0]
+    assert asked == [24]  # read by the handler: drawn once, the same in the header
+    assert f"'nonce-{nonce}'" in page.headers["content-security-policy"]
+    for path in ("/quiet-page", "/cleared"):
+        asked.clear()
+        csp = client.get(path).headers["content-security-policy"]
+        assert asked == [24] and "'nonce-ABCDEFGHIJKLMNOPQRSTUVWX'" in csp
+    asked.clear()
+    csp = client.get("/own-nonce").headers["content-security-policy"]
+    assert asked == [] and "'nonce-handler-chosen'" in csp
+
+
 def test_nonce_characters_are_uniform_over_byte_values():
     from collections import Counter
 
