@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from daloy_edge_aws_lambda import LambdaHandler, handler
 from daloy_edge_aws_lambda.secrets_manager import SecretsClient, env_with_secrets
 
-from examples.secure_app import create_app
+from examples.secure_app import PausedCollector, create_app
 
 __all__ = ["SECRET_VARIABLES", "build", "lambda_handler"]  # noqa: F822
 
@@ -42,6 +42,7 @@ def __getattr__(name: str) -> object:
     # The runtime asks for the handler during the init phase; building it then (rather
     # than at import) keeps importing this module free of AWS calls.
     if name == "lambda_handler":
-        globals()[name] = entry = build()
+        with PausedCollector():
+            globals()[name] = entry = build()
         return entry
     raise AttributeError(name)
