@@ -21,6 +21,24 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+# Request header names as the server sent them -> lower-cased text. Clients send the same
+# few names on every request; decoding and lowering each one every time was most of the
+# cost of translating a scope. Clients also choose names, so the cache is bounded and a
+# full one starts over.
+_NAMES: dict[bytes, str] = {}
+_NAMES_MAX = 256
+_NAME_BYTES_MAX = 64
+
+# Response header fields (name, value) -> their bytes. Most are the same on every response
+# (content type, the secure-headers set); the ones below are new on each, or secret.
+_ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_ENCODED_MAX = 128
+_VALUE_MAX = 1024
+_PER_RESPONSE = frozenset(
+    {"x-request-id", "server-timing", "set-cookie", "content-security-policy", "date"}
+)
+_encoded = _ENCODED.get
+
 
 class _Body:
     """The request body as an async iterator of chunks, one ``receive()`` per chunk.
@@ -80,20 +98,28 @@ def to_request(scope: Scope, receive: Receive) -> Request:
 
 
 def _to_request(scope: Scope, body: _Body) -> Request:
-    # Names lowered as they are decoded: one pass instead of Headers() lowering them again.
-    headers = Headers._from_lowered(
-        [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", ())]
-    )
+    names = _NAMES
+    items: list[tuple[str, str]] = []
+    for name, value in scope.get("headers", ()):
+        key = names.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(name) <= _NAME_BYTES_MAX:
+                if len(names) >= _NAMES_MAX:
+                    names.clear()
+                names[name] = key
+        items.append((key, value.decode("latin-1")))
     raw = scope.get("raw_path")
     raw_path = raw.decode("latin-1") if raw else quote(scope.get("path", "/"), safe="/%;:@&=+$,")
     if "?" in raw_path:
         raw_path = raw_path.split("?", 1)[0]
+    query = scope.get("query_string")
     client = scope.get("client")
     request = new_request(
         scope["method"],
         raw_path,
-        query_string=scope.get("query_string", b"").decode("latin-1"),
-        headers=headers,
+        query_string=query.decode("latin-1") if query else "",
+        headers=Headers._from_lowered(items),
         scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
         client=client[0] if client else None,
         body=body,
@@ -104,24 +130,42 @@ def _to_request(scope: Scope, body: _Body) -> Request:
     return request
 
 
-def _start_message(response: Response, *, head: bool = False) -> Message:
-    """The ``http.response.start`` message for ``response``.
+def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
+    """The header fields of the ``http.response.start`` message for ``response``.
 
     A bytes body frames the message with its own length; only a HEAD answer (no body)
     states the length its GET would have had. A streamed body states none.
     """
-    headers = [
-        (k.encode("latin-1"), v.encode("latin-1"))
-        for k, v in response.headers._items
-        if k != "content-length"
-    ]
+    fields: list[tuple[bytes, bytes]] = []
+    declared = None
+    try:
+        for pair in response.headers._items:
+            encoded = _encoded(pair)
+            if encoded is None:
+                name, value = pair
+                if name == "content-length":
+                    if declared is None:
+                        declared = value
+                    continue
+                encoded = (name.encode("latin-1"), value.encode("latin-1"))
+                if name not in _PER_RESPONSE and len(value) <= _VALUE_MAX:
+                    if len(_ENCODED) >= _ENCODED_MAX:
+                        _ENCODED.clear()
+                    _ENCODED[pair] = encoded
+            fields.append(encoded)
+    except TypeError:  # a field given as a list, not a tuple: no cache key
+        fields = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in response.headers._items
+            if k != "content-length"
+        ]
+        declared = response.headers.get("content-length")
     if response.stream is None:
-        declared = response.headers.get("content-length") if head else None
-        if declared is None:
-            headers.append((b"content-length", b"%d" % len(response.body)))
+        if head and declared is not None:
+            fields.append((b"content-length", declared.encode("latin-1")))
         else:
-            headers.append((b"content-length", declared.encode("latin-1")))
-    return {"type": "http.response.start", "status": response.status, "headers": headers}
+            fields.append((b"content-length", b"%d" % len(response.body)))
+    return fields
 
 
 async def _send_stream(
@@ -179,6 +223,8 @@ class ASGIApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            # A reader even when no header announces a body: gateways (Mangum) build
+            # HTTP/1.1 scopes for bodies that no Content-Length states.
             body = _Body(receive)
             request = _to_request(scope, body)
             dispatch = self._dispatch
@@ -188,7 +234,10 @@ class ASGIApp:
                 response = await self.app.handle(request)
                 if self._direct:
                     self._dispatch = self.app.build()
-            await send(_start_message(response, head=scope["method"] == "HEAD"))
+            fields = _fields(response, scope["method"] == "HEAD")
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": fields}
+            )
             if response.stream is None:
                 # A bytes body goes out as one message, which also ends the response.
                 await send({"type": "http.response.body", "body": response.body})
