@@ -29,13 +29,32 @@ _NAMES: dict[bytes, str] = {}
 _NAMES_MAX = 256
 _NAME_BYTES_MAX = 64
 
-# Response header fields (name, value) -> their bytes. Most are the same on every response
-# (content type, the secure-headers set); the ones below are new on each, or secret.
+# Response header fields (name, value) -> their bytes, for the names below only: their
+# values are the same on most responses (the content type, the secure-headers set, CORS)
+# and never carry anything per user. Any other field (cookies, tokens an app puts in its
+# own headers, request ids, nonces) is encoded afresh and never kept.
 _ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 _ENCODED_MAX = 128
 _VALUE_MAX = 1024
-_PER_RESPONSE = frozenset(
-    {"x-request-id", "server-timing", "set-cookie", "content-security-policy", "date"}
+_REMEMBERED_NAMES = frozenset(
+    {
+        "access-control-allow-credentials",
+        "access-control-allow-origin",
+        "access-control-expose-headers",
+        "cache-control",
+        "content-encoding",
+        "content-type",
+        "cross-origin-embedder-policy",
+        "cross-origin-opener-policy",
+        "cross-origin-resource-policy",
+        "permissions-policy",
+        "ratelimit-policy",
+        "referrer-policy",
+        "strict-transport-security",
+        "vary",
+        "x-content-type-options",
+        "x-frame-options",
+    }
 )
 _encoded = _ENCODED.get
 
@@ -148,7 +167,7 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
                         declared = value
                     continue
                 encoded = (name.encode("latin-1"), value.encode("latin-1"))
-                if name not in _PER_RESPONSE and len(value) <= _VALUE_MAX:
+                if name in _REMEMBERED_NAMES and len(value) <= _VALUE_MAX:
                     if len(_ENCODED) >= _ENCODED_MAX:
                         _ENCODED.clear()
                     _ENCODED[pair] = encoded
