@@ -168,7 +168,7 @@ def test_fuse_renders_errors_where_the_middleware_stands() -> None:
 
 
 def test_app_wide_and_route_middleware_fuse_in_an_app() -> None:
-    app = App(middleware=[Step("app", GO, GO)])
+    app = App(env={"DALOY_ENV": "production"}, middleware=[Step("app", GO, GO)])
 
     @app.get("/r", middleware=[Step("route", GO, RAISE)])
     async def route(request: Request) -> dict[str, bool]:
