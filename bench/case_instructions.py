@@ -6,9 +6,9 @@ per invocation, from two runs of one process that differ only in the number of i
 (the difference divided by the extra invocations, so start-up and warm-up cancel out).
 Cold: instructions of a fresh process that imports, builds and serves its first request,
 minus those of an interpreter that starts and leaves (both leave without the interpreter's
-teardown, which a serverless runtime never runs on a request's path). Instructions are not time (system calls, page faults
-and cache misses are not counted), but the same work always counts the same. Skipped
-when valgrind is not installed.
+teardown, which a serverless runtime never runs on a request's path). Instructions are
+not time (system calls, page faults and cache misses are not counted), but the same work
+always counts the same. Skipped when valgrind is not installed.
 """
 
 from __future__ import annotations
@@ -59,9 +59,12 @@ def _jobs(python: str) -> Jobs:
     jobs: Jobs = {}
     for c in CONTENDERS:
         env = _child.child_env(c.env)
-        cold = RUN.format(
-            prologue=_child.PROLOGUE, event=_event(c.path, False), setup=c.setup, warmup=1
-        ) + _child.END_AT_ONCE
+        cold = (
+            RUN.format(
+                prologue=_child.PROLOGUE, event=_event(c.path, False), setup=c.setup, warmup=1
+            )
+            + _child.END_AT_ONCE
+        )
         jobs[("cold", c.name)] = (cold, {**env, "BENCH_N": "0"}, 0)
         for secure in (False, True):
             setup = c.secure_setup if secure else c.setup

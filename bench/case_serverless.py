@@ -9,8 +9,9 @@ the secure variant. Every secure row sends the same token on every invocation, a
 client does while its token lives; daloy_edge's verifier then skips the signature check
 for a token it already checked, so one more row sends a new token each time. Cold start
 is a fresh process (import + build + first invocation, leaving without the interpreter's
-teardown) in wall ms over an interpreter that starts and leaves the same way; its peak RSS is the child's own ``VmHWM`` (``ru_maxrss``
-would carry the forking parent's peak across exec). Contenders take turns in every round.
+teardown) in wall ms over an interpreter that starts and leaves the same way; its peak
+RSS is the child's own ``VmHWM`` (``ru_maxrss`` would carry the forking parent's peak
+across exec). Contenders take turns in every round.
 """
 
 from __future__ import annotations
