@@ -117,6 +117,13 @@ def test_time_claims_must_be_finite_numbers(name: str, value: object, reason: st
         validate_claims(claims(**{name: value}), POLICY, NOW)
 
 
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", [10**400, -(10**400), 2**1024], ids=["1e400", "-1e400", "2^1024"])
+def test_integer_times_beyond_any_float_are_refused_as_invalid_tokens(name: str, value: int):
+    with pytest.raises(InvalidToken, match=f"{name} is out of range"):
+        validate_claims(claims(**{name: value}), POLICY, NOW)
+
+
 def test_integer_and_float_time_claims_are_read_alike():
     validate_claims(claims(exp=int(NOW) + 60, nbf=NOW - 1.5, iat=int(NOW)), POLICY, NOW)
 
