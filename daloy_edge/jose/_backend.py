@@ -86,21 +86,25 @@ class PyJWTBackend:
         return check(signing_input, signature)
 
 
-_RSA_PKCS1 = {"RS256": "SHA256", "RS384": "SHA384", "RS512": "SHA512"}
+# RSASSA-PKCS1-v1_5 (RFC 8017 section 9.2, note 1): the DER of DigestInfo up to the hash,
+# for each hash the RS algorithms use, with the NULL parameters every JWS signer writes.
+_DIGEST_INFO = {
+    "RS256": ("sha256", bytes.fromhex("3031300d060960864801650304020105000420")),
+    "RS384": ("sha384", bytes.fromhex("3041300d060960864801650304020205000430")),
+    "RS512": ("sha512", bytes.fromhex("3051300d060960864801650304020305000440")),
+}
 _ECDSA = {"ES256": "SHA256", "ES384": "SHA384", "ES512": "SHA512"}
 
 
 def _checker(alg: str, impl: Any, material: Any) -> _Check:
     """A ``(signing_input, signature) -> bool`` for one prepared key; False on any failure.
 
-    RSA PKCS#1 v1.5 and ECDSA call ``cryptography`` directly with padding, scheme and hash
-    objects made once (all stateless), instead of PyJWT's per-call wrappers, which build
-    them (and, for ECDSA, read the curve) on every call; the other algorithms go through
-    PyJWT's ``verify``.
+    RSA PKCS#1 v1.5 and ECDSA call ``cryptography`` directly with objects made once (all
+    stateless), instead of PyJWT's per-call wrappers, which build them (and, for ECDSA,
+    read the curve) on every call; the other algorithms go through PyJWT's ``verify``.
     """
-    rsa_digest = _RSA_PKCS1.get(alg)
-    if rsa_digest is not None:
-        return _rsa_checker(material, rsa_digest)
+    if alg in _DIGEST_INFO:
+        return _rsa_checker(material, alg)
     ec_digest = _ECDSA.get(alg)
     if ec_digest is not None:
         return _ecdsa_checker(material, ec_digest)
@@ -114,20 +118,33 @@ def _checker(alg: str, impl: Any, material: Any) -> _Check:
     return check
 
 
-def _rsa_checker(material: Any, digest_name: str) -> _Check:
+def _rsa_checker(material: Any, alg: str) -> _Check:
+    """RFC 8017's own verification: undo the padding, then compare the whole encoding.
+
+    OpenSSL checks the ``00 01 FF..FF 00`` padding and returns what follows, which must
+    equal DigestInfo of the expected hash byte for byte; with the padding fixed by the
+    key size, that is the comparison of the entire encoded message the RFC describes.
+    ``verify`` does the same and also looks up the digest and rebuilds its context on
+    every call; here the hash is one ``hashlib`` call.
+    """
+    import hashlib
+    import hmac
+
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
 
-    pad, digest = padding.PKCS1v15(), getattr(hashes, digest_name)()
-    verify = material.verify
+    hash_name, digest_info = _DIGEST_INFO[alg]
+    new_hash = getattr(hashlib, hash_name)
+    pad = padding.PKCS1v15()
+    recover = material.recover_data_from_signature
+    same = hmac.compare_digest
 
     def check(signing_input: bytes, signature: bytes) -> bool:
         try:
-            verify(signature, signing_input, pad, digest)
+            encoded = recover(signature, pad, None)
         except (InvalidSignature, ValueError, TypeError):
             return False
-        return True
+        return same(encoded, digest_info + new_hash(signing_input).digest())
 
     return check
 

@@ -231,3 +231,50 @@ def test_ecdsa_signatures_are_checked_by_the_direct_checker(alg: str, curve: str
     raw[size - 1] ^= 1
     with pytest.raises(InvalidToken, match="bad signature"):
         verify(verifier, f"{signing_input}.{b64(bytes(raw))}")
+
+
+@pytest.mark.parametrize("alg", ["RS256", "RS384", "RS512"])
+def test_digest_info_prefixes_match_the_pkcs1_encoding(alg: str):
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from daloy_edge.jose._backend import _DIGEST_INFO
+
+    hash_name, prefix = _DIGEST_INFO[alg]
+    message = b"header.payload"
+    signature = PRIVATE.sign(message, padding.PKCS1v15(), getattr(hashes, hash_name.upper())())
+    recovered = PRIVATE.public_key().recover_data_from_signature(
+        signature, padding.PKCS1v15(), None
+    )
+    assert recovered == prefix + hashlib.new(hash_name, message).digest()
+
+
+@pytest.mark.parametrize("alg", ["RS256", "RS384", "RS512"])
+def test_rsa_tokens_verify_with_their_own_hash_only(alg: str):
+    from tests.jwtkit import raw_signature
+
+    def verifier_for(allowed: str) -> JWTVerifier:
+        return JWTVerifier(
+            keys=Keys(PRIVATE),
+            algorithms=[allowed],
+            policy=ClaimsPolicy(issuer=ISSUER, audience=AUDIENCE),
+            clock=Clock(),
+        )
+
+    token = mint(PRIVATE, alg, KID)
+    assert verify(verifier_for(alg), token).claims["sub"] == "alice"
+    signing_input, _, _ = token.rpartition(".")
+    other = "RS384" if alg == "RS256" else "RS256"
+    crossed = f"{signing_input}.{b64(raw_signature(PRIVATE, other, signing_input.encode()))}"
+    with pytest.raises(InvalidToken, match="bad signature"):
+        verify(verifier_for(alg), crossed)
+
+
+@pytest.mark.parametrize("fill", [b"\x00", b"\xff"])
+def test_rsa_signature_values_outside_the_modulus_are_bad_signatures(fill: bytes):
+    verifier = make(Keys(PRIVATE), Clock())
+    signing_input, _, _ = mint(PRIVATE, "RS256", KID).rpartition(".")
+    with pytest.raises(InvalidToken, match="bad signature"):
+        verify(verifier, f"{signing_input}.{b64(fill * 256)}")
