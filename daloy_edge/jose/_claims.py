@@ -76,6 +76,17 @@ def _number(claims: Mapping[str, JSON], name: str) -> float | None:
         raise InvalidToken(f"{name} is out of range") from None
 
 
+def _times(claims: Mapping[str, JSON]) -> tuple[float | None, float | None, float | None]:
+    """``exp``, ``nbf`` and ``iat`` as floats, ``None`` where absent."""
+    exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
+    if type(exp) is int and type(nbf) is int and type(iat) is int:  # as issuers write them
+        try:
+            return float(exp), float(nbf), float(iat)
+        except OverflowError:
+            pass  # each is read on its own below, to name the one out of range
+    return _number(claims, "exp"), _number(claims, "nbf"), _number(claims, "iat")
+
+
 def _check_audience(aud: JSON, accepted: frozenset[str]) -> None:
     if not isinstance(aud, list) or not aud:
         raise InvalidToken("aud missing or malformed")
@@ -99,16 +110,14 @@ def validate_claims(
     """
     # One function for the common checks: it runs on every request, remembered tokens
     # included, and each call saved is a measurable share of the per-request cost.
-    exp = _number(claims, "exp")
+    exp, nbf, iat = _times(claims)
     if exp is None:
         raise InvalidToken("exp missing")
     leeway = policy.leeway_s
     if now >= exp + leeway:
         raise InvalidToken("token expired")
-    nbf = _number(claims, "nbf")
     if nbf is not None and nbf > now + leeway:
         raise InvalidToken("token not yet valid (nbf)")
-    iat = _number(claims, "iat")
     if iat is not None and iat > now + leeway:
         raise InvalidToken("token issued in the future (iat)")
     limit = policy.max_lifetime_s
