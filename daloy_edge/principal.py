@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Principal", "scopes_from_claims"]
 
+_NO_SCOPE = frozenset({""})
+_SPLIT: dict[str, frozenset[str]] = {}
+_SPLIT_LIMIT = 256
+
 
 @record(frozen=True)
 class Principal:
@@ -55,6 +59,28 @@ def scopes_from_claims(claims: Mapping[str, JSON]) -> frozenset[str]:
     >>> sorted(scopes_from_claims({"scope": "a b", "scp": ["c"]}))
     ['a', 'b', 'c']
     """
+    scope = claims.get("scope")
+    if type(scope) is str and claims.get("scp") is None:
+        # The usual shape, one space-separated ``scope``. An issuer grants the same few
+        # strings over and over, so each is split once (the result depends on nothing else).
+        granted = _SPLIT.get(scope)
+        if granted is None:
+            granted = _split_scope(scope)
+        return granted
+    return _all_scopes(claims)
+
+
+def _split_scope(scope: str) -> frozenset[str]:
+    granted = frozenset(scope.split(" "))
+    if "" in granted:
+        granted -= _NO_SCOPE
+    if len(_SPLIT) >= _SPLIT_LIMIT:
+        _SPLIT.clear()
+    _SPLIT[scope] = granted
+    return granted
+
+
+def _all_scopes(claims: Mapping[str, JSON]) -> frozenset[str]:
     granted: set[str] = set()
     for name in ("scope", "scp"):
         value = claims.get(name)

@@ -7,14 +7,14 @@ import binascii
 
 __all__ = ["b64url_decode", "b64url_encode"]
 
-# "+", "/" and "=" become "!", which strict decoding refuses: one pass checks the
-# alphabet and converts to standard base64.
-_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
-_PADDING = (b"", b"", b"==", b"=")
+_PADDING = ("", "", "==", "=")
 # Characters whose unused low bits are zero: the only canonical last characters when
 # the encoded length leaves 4 (length % 4 == 2) or 2 (length % 4 == 3) spare bits.
 _LAST_OF_2 = frozenset("AQgw")
 _LAST_OF_3 = frozenset("AEIMQUYcgkosw048")
+# By length % 4; only 2 and 3 are consulted.
+_LAST: tuple[frozenset[str], ...] = (frozenset(), frozenset(), _LAST_OF_2, _LAST_OF_3)
+_a2b = binascii.a2b_base64
 
 
 def b64url_decode(text: str) -> bytes:
@@ -27,12 +27,16 @@ def b64url_decode(text: str) -> bytes:
     b'hi'
     """
     size = len(text) % 4
-    if (size == 2 and text[-1] not in _LAST_OF_2) or (size == 3 and text[-1] not in _LAST_OF_3):
+    if size > 1 and text[-1] not in _LAST[size]:
+        raise ValueError("not canonical base64url")
+    # Standard base64's own characters are refused first, so that after "-" and "_" are
+    # mapped onto them strict decoding checks exactly the base64url alphabet. Each test
+    # and replacement is a memchr-speed scan, where a byte-by-byte translation is not.
+    if "+" in text or "/" in text or "=" in text:
         raise ValueError("not canonical base64url")
     try:
-        raw = text.encode("ascii").translate(_TO_STANDARD)
-        return binascii.a2b_base64(raw + _PADDING[size], strict_mode=True)
-    except (binascii.Error, UnicodeEncodeError):
+        return _a2b(text.replace("-", "+").replace("_", "/") + _PADDING[size], strict_mode=True)
+    except ValueError:  # binascii.Error, or a str with non-ASCII characters
         raise ValueError("not canonical base64url") from None
 
 

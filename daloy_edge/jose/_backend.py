@@ -76,40 +76,100 @@ class PyJWTBackend:
         return _checker(alg, impl, material)
 
     async def verify(self, alg: str, key: object, signing_input: bytes, signature: bytes) -> bool:
-        """Verify with the checker :meth:`import_key` prepared."""
+        """Verify with the checker :meth:`import_key` prepared.
+
+        That checker is a plain ``(signing_input, signature) -> bool`` that returns False
+        for any failure, so :class:`~daloy_edge.jose.JWTVerifier` calls it directly,
+        without a coroutine, when its backend is exactly this class.
+        """
         check = cast("_Check", key)
-        try:
-            return check(signing_input, signature)
-        except (ValueError, TypeError):
-            return False
+        return check(signing_input, signature)
 
 
-_RSA_PKCS1 = {"RS256": "SHA256", "RS384": "SHA384", "RS512": "SHA512"}
+# RSASSA-PKCS1-v1_5 (RFC 8017 section 9.2, note 1): the DER of DigestInfo up to the hash,
+# for each hash the RS algorithms use, with the NULL parameters every JWS signer writes.
+_DIGEST_INFO = {
+    "RS256": ("sha256", bytes.fromhex("3031300d060960864801650304020105000420")),
+    "RS384": ("sha384", bytes.fromhex("3041300d060960864801650304020205000430")),
+    "RS512": ("sha512", bytes.fromhex("3051300d060960864801650304020305000440")),
+}
+_ECDSA = {"ES256": "SHA256", "ES384": "SHA384", "ES512": "SHA512"}
 
 
 def _checker(alg: str, impl: Any, material: Any) -> _Check:
-    """A ``(signing_input, signature) -> bool`` for one prepared key.
+    """A ``(signing_input, signature) -> bool`` for one prepared key; False on any failure.
 
-    RSA PKCS#1 v1.5 calls ``cryptography`` directly with padding and hash objects made
-    once (both stateless), instead of PyJWT's per-call wrapper; the other algorithms go
-    through PyJWT's ``verify``, which also converts raw ECDSA signatures to DER.
+    RSA PKCS#1 v1.5 and ECDSA call ``cryptography`` directly with objects made once (all
+    stateless), instead of PyJWT's per-call wrappers, which build them (and, for ECDSA,
+    read the curve) on every call; the other algorithms go through PyJWT's ``verify``.
     """
-    digest_name = _RSA_PKCS1.get(alg)
-    if digest_name is None:
-        return lambda signing_input, signature: bool(
-            impl.verify(signing_input, material, signature)
-        )
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
-    pad, digest = padding.PKCS1v15(), getattr(hashes, digest_name)()
-    verify = material.verify
+    if alg in _DIGEST_INFO:
+        return _rsa_checker(material, alg)
+    ec_digest = _ECDSA.get(alg)
+    if ec_digest is not None:
+        return _ecdsa_checker(material, ec_digest)
 
     def check(signing_input: bytes, signature: bytes) -> bool:
         try:
-            verify(signature, signing_input, pad, digest)
-        except InvalidSignature:
+            return bool(impl.verify(signing_input, material, signature))
+        except (ValueError, TypeError):
+            return False
+
+    return check
+
+
+def _rsa_checker(material: Any, alg: str) -> _Check:
+    """RFC 8017's own verification: undo the padding, then compare the whole encoding.
+
+    OpenSSL checks the ``00 01 FF..FF 00`` padding and returns what follows, which must
+    equal DigestInfo of the expected hash byte for byte; with the padding fixed by the
+    key size, that is the comparison of the entire encoded message the RFC describes.
+    ``verify`` does the same and also looks up the digest and rebuilds its context on
+    every call; here the hash is one ``hashlib`` call.
+    """
+    import hashlib
+    import hmac
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    hash_name, digest_info = _DIGEST_INFO[alg]
+    new_hash = getattr(hashlib, hash_name)
+    pad = padding.PKCS1v15()
+    recover = material.recover_data_from_signature
+    same = hmac.compare_digest
+
+    def check(signing_input: bytes, signature: bytes) -> bool:
+        try:
+            encoded = recover(signature, pad, None)
+        except (InvalidSignature, ValueError, TypeError):
+            return False
+        return same(encoded, digest_info + new_hash(signing_input).digest())
+
+    return check
+
+
+def _ecdsa_checker(material: Any, digest_name: str) -> _Check:
+    """JWS carries ECDSA as raw ``r || s``; ``cryptography`` verifies DER."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    if not isinstance(material, ec.EllipticCurvePublicKey):
+        raise InvalidKey("an ECDSA verification key must be a public EC key")
+    size = (material.curve.key_size + 7) // 8
+    scheme = ec.ECDSA(getattr(hashes, digest_name)())
+    verify = material.verify
+
+    def check(signing_input: bytes, signature: bytes) -> bool:
+        if len(signature) != 2 * size:
+            return False
+        r = int.from_bytes(signature[:size], "big")
+        s = int.from_bytes(signature[size:], "big")
+        try:
+            verify(encode_dss_signature(r, s), signing_input, scheme)
+        except (InvalidSignature, ValueError, TypeError):
             return False
         return True
 

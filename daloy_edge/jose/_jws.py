@@ -25,6 +25,7 @@ __all__ = [
     "CompactJWS",
     "check_header",
     "decode_json_segment",
+    "decode_object_segment",
     "parse_compact",
     "split_compact",
 ]
@@ -72,7 +73,32 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant)
 _SCAN: Callable[[str, int], tuple[JSON, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
-def _parse(raw: bytes) -> JSON:
+def decode_json_segment(segment: str, what: str) -> dict[str, JSON]:
+    """Strict base64url, then hardened JSON (no duplicate keys) that must be an object."""
+    return decode_object_segment(segment, what)[0]
+
+
+def decode_object_segment(segment: str, what: str) -> tuple[dict[str, JSON], bool]:
+    """:func:`decode_json_segment`, and whether the object is certainly flat.
+
+    Flat means no member holds an object or an array. ``False`` is not proof of the
+    opposite: it is also the answer when a string merely contains ``[`` or ``{``.
+    """
+    try:
+        raw = b64url_decode(segment)
+    except ValueError:
+        raise InvalidToken(f"{what} is not canonical base64url") from None
+    try:
+        value, flat = _parse(raw)
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, UnsafeJSON) else "malformed JSON"
+        raise InvalidToken(f"{what} is not acceptable JSON: {reason}") from None
+    if not isinstance(value, dict):
+        raise InvalidToken(f"{what} is not a JSON object")
+    return value, flat
+
+
+def _parse(raw: bytes) -> tuple[JSON, bool]:
     text = raw.decode("utf-8")
     # The scanner alone when it reads the whole text (a compact JSON object, as issuers
     # write them); the full decoder, which allows surrounding whitespace and words every
@@ -84,25 +110,14 @@ def _parse(raw: bytes) -> JSON:
         end = -1
     if end != len(text):
         value = _DECODER.decode(text)
+    # No "[" at all and no "{" after the first character: nothing nests, so the depth is
+    # at most one and no member holds a container. Two memchr-speed tests; anything else
+    # is measured, and parsed again with the depth check when it might be too deep.
+    if "[" not in text and "{" not in text[1:]:
+        return value, True
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
         value = parse_json(raw)
-    return value
-
-
-def decode_json_segment(segment: str, what: str) -> dict[str, JSON]:
-    """Strict base64url, then hardened JSON (no duplicate keys) that must be an object."""
-    try:
-        raw = b64url_decode(segment)
-    except ValueError:
-        raise InvalidToken(f"{what} is not canonical base64url") from None
-    try:
-        value = _parse(raw)
-    except (ValueError, RecursionError) as exc:
-        reason = str(exc) if isinstance(exc, UnsafeJSON) else "malformed JSON"
-        raise InvalidToken(f"{what} is not acceptable JSON: {reason}") from None
-    if not isinstance(value, dict):
-        raise InvalidToken(f"{what} is not a JSON object")
-    return value
+    return value, False
 
 
 def split_compact(
@@ -118,9 +133,12 @@ def split_compact(
         raise InvalidToken("token too large")
     if not token.isascii():
         raise InvalidToken("token is not ASCII")
-    if token.count(".") != 2:
+    # Partitioning finds each dot at memchr speed; counting or splitting would walk the
+    # token character by character.
+    signing, _, signature_b64 = token.rpartition(".")
+    header_b64, dot, payload_b64 = signing.partition(".")
+    if not dot or "." in payload_b64:
         raise InvalidToken("not a compact JWS")
-    header_b64, payload_b64, signature_b64 = token.split(".")
     if not header_b64 or not payload_b64:
         raise InvalidToken("empty header or payload")
     if not signature_b64:
@@ -129,8 +147,7 @@ def split_compact(
         signature = b64url_decode(signature_b64)
     except ValueError:
         raise InvalidToken("signature is not canonical base64url") from None
-    signing_input = token[: len(header_b64) + len(payload_b64) + 1].encode("ascii")
-    return header_b64, payload_b64, signing_input, signature
+    return header_b64, payload_b64, signing.encode("ascii"), signature
 
 
 def parse_compact(token: str, *, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> CompactJWS:

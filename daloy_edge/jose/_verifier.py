@@ -10,7 +10,7 @@ from typing import Protocol
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
 from daloy_edge.jose._algorithms import Algorithm, check_algorithms, check_signature_shape
-from daloy_edge.jose._backend import SignatureBackend, default_backend
+from daloy_edge.jose._backend import PyJWTBackend, SignatureBackend, default_backend
 from daloy_edge.jose._claims import ClaimsPolicy, validate_claims
 from daloy_edge.jose._errors import InvalidKey, InvalidToken
 from daloy_edge.jose._jwk import JWK
@@ -18,6 +18,7 @@ from daloy_edge.jose._jws import (
     DEFAULT_MAX_TOKEN_BYTES,
     check_header,
     decode_json_segment,
+    decode_object_segment,
     split_compact,
 )
 
@@ -29,10 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["JWTVerifier", "KeySource", "VerifiedToken", "check_algorithms"]
 
 _CACHE_LIMIT = 256
-_CONTAINERS = frozenset({dict, list})
 _HeaderEntry = tuple["Mapping[str, JSON]", Algorithm, str]
 # A token whose signature verified: its header entry, the key that verified it, its
-# decoded claims (a private copy, never handed out) and whether they hold no container.
+# decoded claims (a private copy, never handed out) and whether they are certainly flat
+# (no member holds an object or array, so a shallow copy is a full one).
 _SignedEntry = tuple[_HeaderEntry, JWK, "dict[str, JSON]", bool]
 
 
@@ -85,6 +86,7 @@ class JWTVerifier:
         "_audiences",
         "_backend",
         "_clock",
+        "_direct",
         "_headers",
         "_keys",
         "_max_bytes",
@@ -114,6 +116,9 @@ class JWTVerifier:
         self._policy = policy
         self._audiences = policy.audiences
         self._backend = backend or default_backend()
+        # The built-in backend's prepared key is a plain function: call it, not a coroutine.
+        # Any other backend, a subclass included, is awaited through the protocol.
+        self._direct = type(self._backend) is PyJWTBackend
         self._clock = clock
         self._max_bytes = max_token_bytes
         self._typ = None if typ is None else frozenset(_norm_typ(t) for t in typ)
@@ -123,53 +128,67 @@ class JWTVerifier:
 
     async def verify(self, token: str) -> VerifiedToken:
         """Verify ``token``; raises :class:`~daloy_edge.jose.InvalidToken` with a reason."""
+        header, claims = await self._verified(token)
+        return VerifiedToken(header, claims)
+
+    async def _verified(self, token: str) -> tuple[Mapping[str, JSON], dict[str, JSON]]:
+        # ``verify`` without building the record, for the middleware: the read-only header
+        # and claims that are the caller's own.
         signed = self._signed.get(token)
         if signed is not None:
             entry, signer, remembered, flat = signed
             if await self._keys.get_key(entry[2]) is signer:
                 validate_claims(remembered, self._policy, self._clock(), audiences=self._audiences)
-                return VerifiedToken(entry[0], dict(remembered) if flat else _copy(remembered))
+                return entry[0], dict(remembered) if flat else _copy(remembered)
             self._signed.pop(token, None)
         header_b64, payload_b64, signing_input, signature = split_compact(
             token, max_bytes=self._max_bytes
         )
-        entry = self._header(header_b64)
-        header, spec, kid = entry
-        key = await self._keys.get_key(kid)
+        entry = self._headers.get(header_b64) or self._header(header_b64)
+        spec = entry[1]
+        key = await self._keys.get_key(entry[2])
         if key is None:
             raise InvalidToken("unknown kid")
-        if not key.accepts(spec):
-            raise InvalidToken("algorithm does not match the key")
+        prepared = self._prepared_key(key, spec)
         if not check_signature_shape(spec, signature, key.rsa_bytes):
             raise InvalidToken("signature has the wrong shape")
-        cached = self._prepared.get((kid, spec.name))
-        if cached is not None and cached[0] is key:
-            prepared = cached[1]
-        else:
+        if prepared is None:
             prepared = await self._prepare(key, spec.name)
-        if not await self._backend.verify(spec.name, prepared, signing_input, signature):
+        if self._direct:
+            valid = prepared(signing_input, signature)  # type: ignore[operator]  # see __init__
+        else:
+            valid = await self._backend.verify(spec.name, prepared, signing_input, signature)
+        if not valid:
             raise InvalidToken("bad signature")
-        claims = decode_json_segment(payload_b64, "payload")
+        claims, flat = decode_object_segment(payload_b64, "payload")
         validate_claims(claims, self._policy, self._clock(), audiences=self._audiences)
         if len(self._signed) >= _CACHE_LIMIT:
             self._signed.clear()
-        # Decoded JSON holds exact dicts and lists, so their types tell containers apart.
-        flat = _CONTAINERS.isdisjoint(map(type, claims.values()))
         self._signed[token] = (entry, key, dict(claims) if flat else _copy(claims), flat)
-        return VerifiedToken(header, claims)
+        return entry[0], claims
 
     def _header(self, header_b64: str) -> _HeaderEntry:
         # One issuer signs with few keys, so header segments repeat across tokens: keep
         # the checked result (only headers that passed) instead of decoding it again.
-        entry = self._headers.get(header_b64)
-        if entry is None:
-            header = decode_json_segment(header_b64, "header")
-            spec, kid = check_header(header, self._algorithms, self._typ)
-            entry = (MappingProxyType(header), spec, kid)
-            if len(self._headers) >= _CACHE_LIMIT:
-                self._headers.clear()
-            self._headers[header_b64] = entry
+        header = decode_json_segment(header_b64, "header")
+        spec, kid = check_header(header, self._algorithms, self._typ)
+        entry = (MappingProxyType(header), spec, kid)
+        if len(self._headers) >= _CACHE_LIMIT:
+            self._headers.clear()
+        self._headers[header_b64] = entry
         return entry
+
+    def _prepared_key(self, key: JWK, spec: Algorithm) -> object | None:
+        """The backend's form of ``key`` for ``spec`` if made before, else ``None``;
+        :class:`InvalidToken` when the key may not verify ``spec``."""
+        cached = self._prepared.get((key.kid, spec.name))
+        # Only a key that passed ``accepts`` is ever cached, and keys are compared by
+        # identity, so a hit needs no second look at the key.
+        if cached is not None and cached[0] is key:
+            return cached[1]
+        if not key.accepts(spec):
+            raise InvalidToken("algorithm does not match the key")
+        return None
 
     async def _prepare(self, key: JWK, alg: str) -> object:
         try:

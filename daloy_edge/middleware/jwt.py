@@ -89,9 +89,6 @@ def _challenge(realm: str | None, error: str | None) -> str:
     return "Bearer " + ", ".join(params) if params else "Bearer"
 
 
-_GRANTED_LIMIT = 256
-
-
 def _scopes(claims: Mapping[str, JSON]) -> frozenset[str]:
     try:
         return scopes_from_claims(claims)
@@ -113,7 +110,7 @@ class JWTAuth:
     ...     keys=JWKSClient("https://idp.example/.well-known/jwks.json")))
     """
 
-    __slots__ = ("_anonymous", "_config", "_granted", "_missing", "_refused", "_verifier")
+    __slots__ = ("_anonymous", "_config", "_missing", "_refused", "_verifier")
 
     def __init__(self, config: JWTConfig) -> None:
         # The configuration is checked now (JWTConfig did); the verifier, and with it the
@@ -123,9 +120,6 @@ class JWTAuth:
         self._anonymous = config.allow_anonymous
         self._missing = {"www-authenticate": _challenge(config.realm, None)}
         self._refused = {"www-authenticate": _challenge(config.realm, "invalid_token")}
-        # Scopes by token string: the payload is part of the string, so a token the
-        # verifier has just accepted grants what it granted before.
-        self._granted: dict[str, frozenset[str]] = {}
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         start = time.perf_counter()
@@ -160,14 +154,8 @@ class JWTAuth:
                     return None
                 raise Unauthorized("a bearer token is required", headers=self._missing)
             verifier = self._verifier or self._build_verifier()
-            verified = await verifier.verify(token)
-            claims = verified.claims
-            scopes = self._granted.get(token)
-            if scopes is None:
-                scopes = _scopes(claims)
-                if len(self._granted) >= _GRANTED_LIMIT:
-                    self._granted.clear()
-                self._granted[token] = scopes
+            _, claims = await verifier._verified(token)
+            scopes = _scopes(claims)
         except (InvalidToken, MalformedCredentials) as exc:
             request.state["error"] = exc
             raise Unauthorized(

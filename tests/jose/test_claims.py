@@ -117,6 +117,32 @@ def test_time_claims_must_be_finite_numbers(name: str, value: object, reason: st
         validate_claims(claims(**{name: value}), POLICY, NOW)
 
 
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", [10**400, -(10**400), 2**1024], ids=["1e400", "-1e400", "2^1024"])
+def test_integer_times_beyond_any_float_are_refused_as_invalid_tokens(name: str, value: int):
+    with pytest.raises(InvalidToken, match=f"{name} is out of range"):
+        validate_claims(claims(**{name: value}), POLICY, NOW)
+
+
+@pytest.mark.parametrize("kind", [int, float])
+def test_all_integer_and_all_float_times_meet_the_same_boundaries(kind: type):
+    start = int(NOW)
+    times = {"iat": kind(start), "nbf": kind(start)}
+    validate_claims(claims(exp=kind(start + 60), **times), POLICY, start + 60 + 29)
+    with pytest.raises(InvalidToken, match="expired"):
+        validate_claims(claims(exp=kind(start + 60), **times), POLICY, start + 60 + 30)
+    with pytest.raises(InvalidToken, match="nbf"):
+        validate_claims(
+            claims(exp=kind(start + 600), iat=kind(start), nbf=kind(start + 31)), POLICY, start
+        )
+
+
+def test_an_out_of_range_integer_among_integer_times_is_named():
+    start = int(NOW)
+    with pytest.raises(InvalidToken, match="iat is out of range"):
+        validate_claims(claims(exp=start + 60, nbf=start, iat=-(10**400)), POLICY, start)
+
+
 def test_integer_and_float_time_claims_are_read_alike():
     validate_claims(claims(exp=int(NOW) + 60, nbf=NOW - 1.5, iat=int(NOW)), POLICY, NOW)
 

@@ -134,3 +134,135 @@ def test_segments_with_or_without_surrounding_whitespace_decode_alike(text: str)
 def test_unacceptable_segments_are_refused_with_their_reason(text: str, reason: str):
     with pytest.raises(InvalidToken, match=reason):
         decode_json_segment(_segment(text), "payload")
+
+
+_URLSAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _reference_b64url_decode(text: str) -> bytes:
+    """Canonical base64url by definition: the alphabet only, and re-encoding gives it back."""
+    import base64
+    import binascii
+
+    if not _URLSAFE.issuperset(text):
+        raise ValueError("alphabet")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error:
+        raise ValueError("length") from None
+    if b64url_encode(data) != text:
+        raise ValueError("not canonical")
+    return data
+
+
+def test_base64url_decoding_agrees_with_the_definition_of_canonical():
+    import random
+
+    rng = random.Random(7)
+    alphabet = sorted(_URLSAFE) + list("+/= \n\t.!é")
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+        try:
+            expected: bytes | None = _reference_b64url_decode(text)
+        except ValueError:
+            expected = None
+        try:
+            got: bytes | None = b64url_decode(text)
+        except ValueError:
+            got = None
+        assert got == expected, repr(text)
+
+
+def _reference_split(token: str) -> tuple[str, str, str] | str:
+    """The segments as a plain split gives them, or the reason for refusing."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return "not a compact JWS"
+    header, payload, signature = parts
+    if not header or not payload:
+        return "empty header or payload"
+    if not signature:
+        return "unsigned token"
+    return header, payload, signature
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        ".",
+        "..",
+        "...",
+        "a",
+        "a.b",
+        "a.b.",
+        ".b.c",
+        "a..c",
+        "a.b.c",
+        "a.b.c.",
+        "a.b.c.d",
+        "a.b.c.d.e",
+        ".a.b",
+        "ab.cd.AA",
+        "a..",
+        "..c",
+        "ey.J9.e30.AA",
+    ],
+)
+def test_compact_splitting_agrees_with_a_plain_split(token: str):
+    from daloy_edge.jose._jws import split_compact
+
+    expected = _reference_split(token)
+    try:
+        header, payload, signing_input, signature = split_compact(token)
+    except InvalidToken as exc:
+        if str(exc) == "signature is not canonical base64url":
+            assert not isinstance(expected, str)
+            with pytest.raises(ValueError):
+                b64url_decode(expected[2])
+        else:
+            assert str(exc) == expected
+        return
+    assert expected == (header, payload, b64url_encode(signature))
+    assert signing_input == f"{header}.{payload}".encode()
+
+
+def test_flat_object_is_reported_flat_and_parsed_once():
+    from daloy_edge.jose._jws import decode_object_segment
+
+    value, flat = decode_object_segment(_segment('{"sub":"a","exp":1,"ok":true}'), "payload")
+    assert value == {"sub": "a", "exp": 1, "ok": True}
+    assert flat is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"aud":["a","b"]}',
+        '{"ctx":{"k":1}}',
+        '{"note":"has [ inside"}',
+        '{"note":"has { inside"}',
+        ' {"sub":"a"}',
+    ],
+)
+def test_objects_that_might_nest_are_not_reported_flat(text: str):
+    from daloy_edge.jose._jws import decode_object_segment
+
+    value, flat = decode_object_segment(_segment(text), "payload")
+    assert value == json.loads(text)
+    assert flat is False
+
+
+@pytest.mark.parametrize("opener", ["[", "{"])
+def test_nesting_past_the_depth_limit_is_refused(opener: str):
+    closer = "]" if opener == "[" else "}"
+    inner = '{"k":' * 32 + "1" + "}" * 32 if opener == "{" else "[" * 32 + "1" + "]" * 32
+    deep = '{"a":' + inner + "}"
+    assert deep.count(opener) >= 32 and deep.count(closer) >= 32
+    with pytest.raises(InvalidToken, match="nesting too deep"):
+        decode_json_segment(_segment(deep), "payload")
+
+
+def test_nesting_at_the_depth_limit_is_accepted():
+    inner = "[" * 31 + "1" + "]" * 31
+    assert decode_json_segment(_segment('{"a":' + inner + "}"), "payload")["a"]

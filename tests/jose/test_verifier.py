@@ -14,6 +14,7 @@ from daloy_edge.jose import (
     JWTVerifier,
     PyJWTBackend,
     VerifiedToken,
+    b64url_decode,
 )
 from tests.jwtkit import AUDIENCE, ISSUER, NOW, b64, claims, jwks, mint, public_jwk, rsa_key
 
@@ -55,7 +56,7 @@ class CountingBackend(PyJWTBackend):
         return await super().verify(alg, key, signing_input, signature)
 
 
-def make(keys: Keys, clock: Clock, backend: CountingBackend | None = None) -> JWTVerifier:
+def make(keys: Keys, clock: Clock, backend: PyJWTBackend | None = None) -> JWTVerifier:
     return JWTVerifier(
         keys=keys,
         algorithms=["RS256"],
@@ -150,3 +151,130 @@ def test_flat_claims_of_a_remembered_token_are_copied_too():
     second = verify(verifier, token).claims
     assert second["sub"] == "alice"
     assert second is not verify(verifier, token).claims
+
+
+class RefusingBackend(PyJWTBackend):
+    """Imports keys as PyJWT does, and declares every signature bad."""
+
+    __slots__ = ()
+
+    async def verify(self, alg: str, key: object, signing_input: bytes, signature: bytes) -> bool:
+        return False
+
+
+def test_the_built_in_backend_check_runs_without_its_coroutine(monkeypatch):
+    async def never(*args: object) -> bool:
+        raise AssertionError("the prepared check is called directly")
+
+    monkeypatch.setattr(PyJWTBackend, "verify", never)
+    verifier = make(Keys(PRIVATE), Clock(), backend=PyJWTBackend())
+    assert verify(verifier, mint(PRIVATE, "RS256", KID)).claims["sub"] == "alice"
+
+
+def test_any_other_backend_is_asked_through_the_protocol():
+    verifier = make(Keys(PRIVATE), Clock(), backend=RefusingBackend())
+    with pytest.raises(InvalidToken, match="bad signature"):
+        verify(verifier, mint(PRIVATE, "RS256", KID))
+
+
+def test_a_replacement_key_is_checked_against_the_algorithm_again():
+    keys = Keys(PRIVATE)
+    verifier = make(keys, Clock())
+    verify(verifier, mint(PRIVATE, "RS256", KID))
+    keys.set = JWKSet.parse(jwks(public_jwk(PRIVATE, KID, alg="RS384")))
+    with pytest.raises(InvalidToken, match="algorithm does not match the key"):
+        verify(verifier, mint(PRIVATE, "RS256", KID, claims(jti="second")))
+
+
+def test_a_known_key_is_not_prepared_again():
+    class CountingImports(PyJWTBackend):
+        __slots__ = ("imports",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.imports = 0
+
+        async def import_key(self, key: JWK, alg: str) -> object:
+            self.imports += 1
+            return await super().import_key(key, alg)
+
+    backend = CountingImports()
+    verifier = make(Keys(PRIVATE), Clock(), backend)
+    for n in range(3):
+        verify(verifier, mint(PRIVATE, "RS256", KID, claims(jti=str(n))))
+    assert backend.imports == 1
+
+
+def test_claims_with_brackets_inside_strings_are_copied_for_each_request():
+    verifier = make(Keys(PRIVATE), Clock())
+    token = mint(PRIVATE, "RS256", KID, claims(note="[not a list] {nor an object}"))
+    first = verify(verifier, token).claims
+    first["note"] = "changed"  # type: ignore[index]
+    assert verify(verifier, token).claims["note"] == "[not a list] {nor an object}"
+
+
+@pytest.mark.parametrize(("alg", "curve", "size"), [("ES256", "P-256", 32), ("ES384", "P-384", 48)])
+def test_ecdsa_signatures_are_checked_by_the_direct_checker(alg: str, curve: str, size: int):
+    from tests.jwtkit import ec_key
+
+    private = ec_key(f"direct-{curve}", curve)
+    verifier = JWTVerifier(
+        keys=JWKSet.parse(jwks(public_jwk(private, "ec"))),
+        algorithms=[alg],
+        policy=ClaimsPolicy(issuer=ISSUER, audience=AUDIENCE),
+        clock=Clock(),
+    )
+    token = mint(private, alg, "ec")
+    assert verify(verifier, token).claims["sub"] == "alice"
+    signing_input, _, encoded = token.rpartition(".")
+    raw = bytearray(b64url_decode(encoded))
+    raw[size - 1] ^= 1
+    with pytest.raises(InvalidToken, match="bad signature"):
+        verify(verifier, f"{signing_input}.{b64(bytes(raw))}")
+
+
+@pytest.mark.parametrize("alg", ["RS256", "RS384", "RS512"])
+def test_digest_info_prefixes_match_the_pkcs1_encoding(alg: str):
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from daloy_edge.jose._backend import _DIGEST_INFO
+
+    hash_name, prefix = _DIGEST_INFO[alg]
+    message = b"header.payload"
+    signature = PRIVATE.sign(message, padding.PKCS1v15(), getattr(hashes, hash_name.upper())())
+    recovered = PRIVATE.public_key().recover_data_from_signature(
+        signature, padding.PKCS1v15(), None
+    )
+    assert recovered == prefix + hashlib.new(hash_name, message).digest()
+
+
+@pytest.mark.parametrize("alg", ["RS256", "RS384", "RS512"])
+def test_rsa_tokens_verify_with_their_own_hash_only(alg: str):
+    from tests.jwtkit import raw_signature
+
+    def verifier_for(allowed: str) -> JWTVerifier:
+        return JWTVerifier(
+            keys=Keys(PRIVATE),
+            algorithms=[allowed],
+            policy=ClaimsPolicy(issuer=ISSUER, audience=AUDIENCE),
+            clock=Clock(),
+        )
+
+    token = mint(PRIVATE, alg, KID)
+    assert verify(verifier_for(alg), token).claims["sub"] == "alice"
+    signing_input, _, _ = token.rpartition(".")
+    other = "RS384" if alg == "RS256" else "RS256"
+    crossed = f"{signing_input}.{b64(raw_signature(PRIVATE, other, signing_input.encode()))}"
+    with pytest.raises(InvalidToken, match="bad signature"):
+        verify(verifier_for(alg), crossed)
+
+
+@pytest.mark.parametrize("fill", [b"\x00", b"\xff"])
+def test_rsa_signature_values_outside_the_modulus_are_bad_signatures(fill: bytes):
+    verifier = make(Keys(PRIVATE), Clock())
+    signing_input, _, _ = mint(PRIVATE, "RS256", KID).rpartition(".")
+    with pytest.raises(InvalidToken, match="bad signature"):
+        verify(verifier, f"{signing_input}.{b64(fill * 256)}")

@@ -226,3 +226,31 @@ def test_a_token_with_malformed_scopes_is_refused_on_every_request():
         for _ in range(2):
             response = client.get("/me", headers={"authorization": f"Bearer {token}"})
             assert response.status == 401
+
+
+def test_a_handler_changing_its_claims_does_not_reach_the_next_request():
+    app = App()
+    seen: list[object] = []
+
+    @app.get("/me", middleware=[JWTAuth(config())])
+    async def me(request: Request) -> dict[str, object]:
+        principal = request.principal
+        assert isinstance(principal, Principal)
+        seen.append(principal.claims["sub"])
+        principal.claims["sub"] = "mallory"  # type: ignore[index]
+        return {}
+
+    token = mint(ec_key(), "ES256", "ec-256")
+    with TestClient(app) as client:
+        for _ in range(3):
+            assert client.get("/me", headers=bearer(token)).status == 200
+    assert seen == ["alice", "alice", "alice"]
+
+
+def test_integer_time_claims_beyond_any_float_are_refused_with_401():
+    app, _ = make_app(config())
+    token = mint(ec_key(), "ES256", "ec-256", claims(exp=10**400))
+    with TestClient(app) as client:
+        response = client.get("/me", headers=bearer(token))
+    assert response.status == 401
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'

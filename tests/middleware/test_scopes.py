@@ -96,3 +96,29 @@ def test_invalid_required_scope_refuses_to_build(scope):
 def test_requires_needs_a_scope():
     with pytest.raises(ConfigError):
         requires()
+
+
+def test_a_scope_string_is_split_once_and_shared():
+    first = scopes_from_claims({"scope": "memo:a memo:b"})
+    assert first == {"memo:a", "memo:b"}
+    assert scopes_from_claims({"scope": "memo:a memo:b", "sub": "other"}) is first
+
+
+def test_empty_entries_of_a_scope_string_grant_nothing():
+    assert scopes_from_claims({"scope": " gap:a  gap:b "}) == {"gap:a", "gap:b"}
+    assert scopes_from_claims({"scope": ""}) == frozenset()
+
+
+def test_scp_alongside_scope_is_read_on_every_call():
+    claims = {"scope": "both:a", "scp": ["both:b"]}
+    assert scopes_from_claims(claims) == {"both:a", "both:b"}
+    claims["scp"] = ["both:c"]
+    assert scopes_from_claims(claims) == {"both:a", "both:c"}
+
+
+def test_remembered_scope_strings_are_bounded():
+    from daloy_edge import principal
+
+    for n in range(3 * principal._SPLIT_LIMIT):
+        assert scopes_from_claims({"scope": f"bound:{n}"}) == {f"bound:{n}"}
+    assert len(principal._SPLIT) <= principal._SPLIT_LIMIT
