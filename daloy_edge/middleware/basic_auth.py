@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from daloy_edge._charset import Charset, has_control, span
 from daloy_edge._errors import ConfigError, Unauthorized
+from daloy_edge._phased import Phased
 from daloy_edge._record import record
 from daloy_edge._request import Request
-from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.middleware._credentials import MalformedCredentials, credentials_for
 from daloy_edge.principal import Principal
@@ -14,8 +14,6 @@ from daloy_edge.principal import Principal
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-
-    from daloy_edge.types import CallNext
 
 
 __all__ = ["BasicAuth", "BasicAuthConfig"]
@@ -87,7 +85,7 @@ def _decode(credentials: str, limit: int) -> tuple[str, str]:
     return user, password
 
 
-class BasicAuth:
+class BasicAuth(Phased):
     """Require ``Authorization: Basic`` credentials of a configured user.
 
     Both sides are hashed before ``hmac.compare_digest``, so comparison time reveals
@@ -105,7 +103,7 @@ class BasicAuth:
         self._limit = config.max_credentials_bytes
         self._challenge = {"www-authenticate": f'Basic realm="{config.realm}", charset="UTF-8"'}
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+    def before(self, request: Request) -> None:
         try:
             credentials = credentials_for(request, "basic")
             if credentials is None:
@@ -115,7 +113,6 @@ class BasicAuth:
         except MalformedCredentials as exc:
             request.state["error"] = exc
             raise Unauthorized("valid credentials are required", headers=self._challenge) from None
-        return await call_next(request)
 
     def _digests(self) -> list[tuple[str, bytes, tuple[bytes, ...]]]:
         users = self._users

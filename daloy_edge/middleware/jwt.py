@@ -6,9 +6,9 @@ import time
 
 from daloy_edge._charset import Charset, span
 from daloy_edge._errors import ConfigError, ServiceUnavailable, Unauthorized
+from daloy_edge._phased import Phased
 from daloy_edge._record import record
 from daloy_edge._request import Request
-from daloy_edge._response import Response
 from daloy_edge.jose._algorithms import check_algorithms
 from daloy_edge.jose._claims import ClaimsPolicy
 from daloy_edge.jose._errors import InvalidToken, KeysUnavailable
@@ -17,10 +17,10 @@ from daloy_edge.principal import Principal, scopes_from_claims
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Mapping
 
     from daloy_edge.jose import JWTVerifier, KeySource, SignatureBackend
-    from daloy_edge.types import JSON, CallNext, Clock
+    from daloy_edge.types import JSON, Clock
 
 
 __all__ = ["JWTAuth", "JWTConfig"]
@@ -96,7 +96,7 @@ def _scopes(claims: Mapping[str, JSON]) -> frozenset[str]:
         raise InvalidToken(str(exc)) from None
 
 
-class JWTAuth:
+class JWTAuth(Phased):
     """Require a valid ``Authorization: Bearer`` JWT; sets ``request.principal``.
 
     Answers 401 with ``WWW-Authenticate: Bearer`` when no token was sent, and with
@@ -121,14 +121,8 @@ class JWTAuth:
         self._missing = {"www-authenticate": _challenge(config.realm, None)}
         self._refused = {"www-authenticate": _challenge(config.realm, "invalid_token")}
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        start = time.perf_counter()
-        try:
-            principal = await self._authenticate(request)
-        finally:
-            request.timings.append(("auth", time.perf_counter() - start))
-        request.principal = principal
-        return await call_next(request)
+    def before(self, request: Request) -> Awaitable[None]:
+        return self._authenticate(request)
 
     def _build_verifier(self) -> JWTVerifier:
         from daloy_edge.jose._verifier import JWTVerifier
@@ -146,12 +140,17 @@ class JWTAuth:
         )
         return verifier
 
-    async def _authenticate(self, request: Request) -> Principal | None:
+    async def _authenticate(self, request: Request) -> None:
+        """Set ``request.principal`` (None for an allowed anonymous request), timed as the
+        ``auth`` Server-Timing phase; 401 or 503 otherwise. One coroutine: this runs on
+        every request of a protected route."""
+        start = time.perf_counter()
         try:
             token = credentials_for(request, "bearer")
             if token is None:
                 if self._anonymous:
-                    return None
+                    request.principal = None
+                    return
                 raise Unauthorized("a bearer token is required", headers=self._missing)
             verifier = self._verifier or self._build_verifier()
             _, claims = await verifier._verified(token)
@@ -166,5 +165,9 @@ class JWTAuth:
             raise ServiceUnavailable(
                 "token keys are unavailable", headers={"retry-after": "30"}
             ) from None
+        finally:
+            request.timings.append(("auth", time.perf_counter() - start))
         subject = claims.get("sub")
-        return Principal(subject if isinstance(subject, str) else "", scopes, claims, "bearer")
+        request.principal = Principal(
+            subject if isinstance(subject, str) else "", scopes, claims, "bearer"
+        )

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from daloy_edge._errors import ConfigError, Forbidden, Unauthorized
+from daloy_edge._phased import Phased
 from daloy_edge._request import Request
-from daloy_edge._response import Response
 from daloy_edge.principal import Principal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
-
-    from daloy_edge.types import CallNext
 
 
 __all__ = ["RequireScopes", "requires"]
@@ -19,7 +17,7 @@ __all__ = ["RequireScopes", "requires"]
 _FORBIDDEN_CHARS = frozenset(' "\\\t\r\n')
 
 
-class RequireScopes:
+class RequireScopes(Phased):
     """Let the request through only when ``request.principal`` holds every scope.
 
     No principal: 401 ``WWW-Authenticate: Bearer``. Missing scope: 403 with
@@ -44,7 +42,7 @@ class RequireScopes:
         """The scopes required."""
         return self._scopes
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+    def before(self, request: Request) -> None:
         principal = request.principal
         if not isinstance(principal, Principal):
             raise Unauthorized("authentication required", headers={"www-authenticate": "Bearer"})
@@ -54,7 +52,6 @@ class RequireScopes:
                 slug="insufficient-scope",
                 headers={"www-authenticate": 'Bearer error="insufficient_scope"'},
             )
-        return await call_next(request)
 
 
 def requires(*scopes: str) -> RequireScopes:
