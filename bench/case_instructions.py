@@ -4,6 +4,10 @@ the ratios hold on a loaded machine where wall times wander.
 The same contenders, event and environment as the ``serverless`` case. Warm: instructions
 per invocation, from two runs of one process that differ only in the number of invocations
 (the difference divided by the extra invocations, so start-up and warm-up cancel out).
+Both runs collect garbage once after the warm-up, so they start from the same collector
+state: otherwise a full collection (a walk over every object the process holds, rare in a
+steady state) falls inside one run's window or not by chance, and moved a contender's
+figure by tens of thousands of instructions between runs of the same code.
 Cold: instructions of a fresh process that imports, builds and serves its first request,
 minus those of an interpreter that starts and leaves (both leave without the interpreter's
 teardown, which a serverless runtime never runs on a request's path). Instructions are
@@ -32,7 +36,12 @@ EVENT = {event!r}
 ctx = Context()
 for _ in range({warmup}):
     h(EVENT, ctx)
-for _ in range(int(os.environ["BENCH_N"])):
+N = int(os.environ["BENCH_N"])
+if N:
+    import gc
+
+    gc.collect()
+for _ in range(N):
     h(EVENT, ctx)
 """
 
