@@ -222,7 +222,8 @@ class SecureHeaders(Phased):
                     # A handler may have set its own; one that cleared it gets a fresh one,
                     # so an HTML answer never goes out without its CSP.
                     nonce = request.csp_nonce or self._new_nonce()
-                headers.add(self._csp_name, self._csp_head + str(nonce) + self._csp_tail)
+                if nonce is not None:
+                    headers.add(self._csp_name, self._csp_head + nonce + self._csp_tail)
 
     def on_rejected(self, request: Request, response: Response) -> None:
         """Mark answers to requests refused before any middleware ran."""
