@@ -39,6 +39,9 @@ class Target:
 
 TARGETS = [
     Target("raw ASGI", "bench.anchors.asgi_apps:raw", "/hello"),
+    Target(
+        "raw ASGI, contract headers and log line", "bench.anchors.asgi_apps:raw_contract", "/hello"
+    ),
     Target(ANCHOR, "bench.anchors.asgi_apps:starlette", "/hello"),
     Target("daloy_edge App() /hello", "bench.anchors.asgi_apps:daloy", "/hello"),
     Target(

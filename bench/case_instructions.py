@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench import _child, _env
 from bench._timing import Row, quick, with_ratio
-from bench.case_serverless import ANCHOR, BASELINE, CONTENDERS, _event
+from bench.case_serverless import ANCHOR, BASELINE, CONTENDERS, CONTRACT_FLOOR, _event
 
 _COLLECTED = re.compile(r"Collected : (\d+)")
 Jobs = dict[tuple[str, str], tuple[str, dict[str, str], int]]
@@ -66,15 +66,16 @@ def _jobs(python: str) -> Jobs:
     """(case, contender) -> (code, env, invocations); cold jobs run their code once."""
     small, large = (20, 120) if quick() else (100, 600)
     jobs: Jobs = {}
-    for c in CONTENDERS:
+    for c in [*CONTENDERS, CONTRACT_FLOOR]:
         env = _child.child_env(c.env)
-        cold = (
-            RUN.format(
-                prologue=_child.PROLOGUE, event=_event(c.path, False), setup=c.setup, warmup=1
+        if c is not CONTRACT_FLOOR:  # warm only
+            cold = (
+                RUN.format(
+                    prologue=_child.PROLOGUE, event=_event(c.path, False), setup=c.setup, warmup=1
+                )
+                + _child.END_AT_ONCE
             )
-            + _child.END_AT_ONCE
-        )
-        jobs[("cold", c.name)] = (cold, {**env, "BENCH_N": "0"}, 0)
+            jobs[("cold", c.name)] = (cold, {**env, "BENCH_N": "0"}, 0)
         for secure in (False, True):
             setup = c.secure_setup if secure else c.setup
             if setup is None:
@@ -107,7 +108,7 @@ def _rows(counts: dict[tuple[str, str], int], jobs: Jobs) -> list[Row]:
             Row(_child.COLD_CASE.format(unit="million instructions"), c.name, cold, unit="M")
         )
     for case, title in WARM_TITLES.items():
-        for c in CONTENDERS:
+        for c in [*CONTENDERS, CONTRACT_FLOOR]:
             small, large = (case + " small", c.name), (case + " large", c.name)
             if small not in counts or large not in counts:
                 continue

@@ -77,6 +77,10 @@ def h(event, context):
     event["headers"]["authorization"] = "Bearer " + next(_tokens)
     return _h(event, context)""",
 )
+# Warm only: what a hand-written handler pays for the contract's headers and log line.
+CONTRACT_FLOOR = Contender(
+    "bare, contract headers and log line", "import bench.anchors.bare as m\nh = m.build_contract()"
+)
 # Cold only: the same app with no configuration at all (what `daloy-edge dev` serves).
 UNCONFIGURED = Contender(f"{REFERENCE}, unconfigured", REF_SETUP, path="/health")
 
@@ -164,7 +168,7 @@ def warm_rows(python: str, secure: bool) -> list[Row]:
     case = "warm secure µs (RS256 bearer, CORS, security headers)" if secure else "warm µs"
     workers: dict[str, _child.Worker] = {}
     try:
-        for c in [*CONTENDERS, FRESH_TOKENS] if secure else CONTENDERS:
+        for c in [*CONTENDERS, FRESH_TOKENS] if secure else [*CONTENDERS, CONTRACT_FLOOR]:
             setup = c.secure_setup if secure else c.setup
             if setup is None:
                 continue

@@ -1,4 +1,4 @@
-"""The floor: a hand-written Lambda handler."""
+"""The floor: a hand-written Lambda handler; and the floor under daloy_edge's contract."""
 
 from __future__ import annotations
 
@@ -47,3 +47,59 @@ def build(secure: bool) -> Handler:
         return {"statusCode": 200, "headers": out, "body": json.dumps({"ok": True})}
 
     return secure_handler
+
+
+def build_contract() -> Handler:
+    """:func:`build` plus what every daloy_edge response must carry (``X-Request-Id``,
+    ``Server-Timing``) and the OTel-shaped JSON log line ``App()`` writes on stdout
+    (without its EMF members), all written by hand: no checks, no routing."""
+    import os
+    import sys
+    import time
+    from json.encoder import encode_basestring_ascii as escape
+
+    resource = (
+        '{"telemetry.sdk.name":"daloy-edge","telemetry.sdk.language":"python",'
+        '"cloud.provider":"aws","cloud.platform":"aws_lambda","service.name":"bench",'
+        '"daloy.runtime":"aws-lambda"}'
+    )
+
+    def handler(event: dict, context: object) -> dict:
+        start_ns = time.time_ns()
+        started = time.perf_counter()
+        headers = event.get("headers") or {}
+        http = event["requestContext"]["http"]
+        trace = headers.get("x-amzn-trace-id", "")
+        ids = os.urandom(24).hex()
+        trace_id = trace[7:15] + trace[16:40] if trace[:7] == "Root=1-" else ids[16:]
+        request_id = f"{ids[:8]}-{ids[8:12]}-4{ids[13:16]}-a{ids[17:20]}-{ids[20:32]}"
+        body = json.dumps({"ok": True})
+        total = (time.perf_counter() - started) * 1000
+        result = {
+            "statusCode": 200,
+            "headers": {
+                "content-type": "application/json",
+                "x-request-id": request_id,
+                "server-timing": f"handler;dur=0.01, total;dur={total:.2f}",
+            },
+            "body": body,
+        }
+        agent = headers.get("user-agent", "")
+        sys.stdout.write(
+            f'{{"Timestamp":"{start_ns}","ObservedTimestamp":"{time.time_ns()}",'
+            '"SeverityText":"INFO","SeverityNumber":9,"Body":"GET /hello 200",'
+            '"EventName":"http.server.request","Attributes":{"http.request.method":"GET",'
+            f'"url.path":{escape(http["path"])},"url.scheme":"https",'
+            '"http.response.status_code":200,'
+            f'"http.server.request.duration":{time.perf_counter() - started:.6f},'
+            f'"http.request.id":"{request_id}","http.route":"/hello",'
+            f'"client.address":{escape(http["sourceIp"])},"user_agent.original":{escape(agent)},'
+            f'"server.address":{escape(headers.get("host", ""))},"http.response.body.size":11,'
+            f'"faas.invocation_id":{escape(getattr(context, "aws_request_id", ""))}}},'
+            f'"TraceId":"{trace_id}","SpanId":"{ids[32:]}","TraceFlags":"01",'
+            f'"Resource":{resource}}}\n'
+        )
+        sys.stdout.flush()
+        return result
+
+    return handler

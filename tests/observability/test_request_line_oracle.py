@@ -183,6 +183,7 @@ TEXTS = [
     "/\U0001f600",
     "/",
     "/abc",
+    "/100%25/%s%d%%",
 ]
 AGENTS = [
     None,
@@ -193,6 +194,7 @@ AGENTS = [
     "agent api_key=ak_live_123456",
     "x" * 1500,
     "caf\u00e9\u0000",
+    "%s%(x)s%d%%",
 ]
 TRACE_HEADERS = [
     [],
@@ -239,10 +241,12 @@ def make_case(rng: random.Random, index: int) -> dict[str, object]:
     if agent is not None:
         headers.append(("User-Agent", agent))
     if rng.random() < 0.8:
-        headers.append(("host", rng.choice(["api.example.com", "h\u00f6st", "h\nx", "x" * 1100])))
+        headers.append(
+            ("host", rng.choice(["api.example.com", "h\u00f6st", "h\nx", "x" * 1100, "h%sx%%"]))
+        )
     on_lambda = rng.random() < 0.5
     request = Request(
-        rng.choice(["GET", "post", "PATCH", 'M"X']),
+        rng.choice(["GET", "post", "PATCH", 'M"X', "M%s"]),
         rng.choice(TEXTS),
         headers=Headers(headers),
         scheme=rng.choice(["https", "http"]),
@@ -250,9 +254,15 @@ def make_case(rng: random.Random, index: int) -> dict[str, object]:
         runtime="aws_lambda" if on_lambda else "asgi",
     )
     request.client_ip = rng.choice([request.client, "203.0.113.9", None])
-    request.route = rng.choice([None, "", "/hello", "/items/{id}", "/caf\u00e9/{x}", '/"q"'])
-    request.request_id = rng.choice(["5428c5b4-cff8-4c12-a13a-d48846b48b6a", "id\x7f\u00e9"])
-    context = rng.choice([None, Context("inv-1"), Context(7), Context("i" * 2000)])
+    request.route = rng.choice(
+        [None, "", "/hello", "/items/{id}", "/caf\u00e9/{x}", '/"q"', "/p%s/{id}"]
+    )
+    request.request_id = rng.choice(
+        ["5428c5b4-cff8-4c12-a13a-d48846b48b6a", "id\x7f\u00e9", "id%d"]
+    )
+    context = rng.choice(
+        [None, Context("inv-1"), Context("inv%s"), Context(7), Context("i" * 2000)]
+    )
     if context is not None:
         request.state["aws.context"] = context
     for key in ("rate_limited", "shed"):
@@ -281,7 +291,10 @@ def test_request_line_is_the_oracle_line(seed: int, monkeypatch: pytest.MonkeyPa
     rng = random.Random(seed)
     stream = io.StringIO()
     monkeypatch.setattr(sys, "stdout", stream)
-    log = RequestLog(LogConfig(env={}, random_bytes=Draws(seed), level="TRACE"))
+    # Half the seeds name a service with ``%`` in it: the line is built with ``%``.
+    service = None if seed < 4 else "svc%s%%"
+    config = LogConfig(env={}, random_bytes=Draws(seed), level="TRACE", service_name=service)
+    log = RequestLog(config)
     # Trace ids made here start with the epoch seconds: pinned to 0 for the oracle.
     monkeypatch.setattr("time.time", lambda: 0.0)
     draws = Draws(seed)
