@@ -191,9 +191,11 @@ class App(Router):
             fields = header_fields(request.headers)
             request.request_id = _request_id(fields[2], fields[3])
             request.max_body = max_body
-            if starters:
-                for on_request in starters:
-                    _start(on_request, request)
+            for on_request in starters:
+                try:
+                    on_request(request)
+                except Exception as exc:
+                    _start_failed(exc)
             try:
                 check_request(request, limits, fields)
                 # ``inner`` renders every error itself; only the deadline's 504 gets here.
@@ -221,8 +223,15 @@ class App(Router):
                 response.headers["x-request-id"] = request.request_id
             if request.method == "HEAD":
                 _strip_head_body(response)
-            for observer in observers:
-                _notify(observer, request, response, duration)
+            if observers:
+                error = request.state.get("error")
+                if not isinstance(error, BaseException):
+                    error = None
+                for observer in observers:
+                    try:
+                        observer.on_response(request, response, duration, error)
+                    except Exception as exc:
+                        _observer_failed(observer, exc)
             return response
 
         return handle
@@ -287,25 +296,12 @@ def _server_timing(request: Request, duration: float, phases: bool) -> str:
     return ", ".join(parts)
 
 
-def _start(on_request: Callable[[Request], object], request: Request) -> None:
-    try:
-        on_request(request)
-    except Exception as exc:
-        print(f"daloy_edge: observer start failed: {type(exc).__name__}", file=sys.stderr)
+def _start_failed(exc: Exception) -> None:
+    print(f"daloy_edge: observer start failed: {type(exc).__name__}", file=sys.stderr)
 
 
-def _notify(
-    observer: RequestObserver, request: Request, response: Response, duration: float
-) -> None:
-    try:
-        observer.on_response(request, response, duration, _error_of(request))
-    except Exception as exc:
-        print(
-            f"daloy_edge: observer {type(observer).__name__} failed: {type(exc).__name__}",
-            file=sys.stderr,
-        )
-
-
-def _error_of(request: Request) -> BaseException | None:
-    error = request.state.get("error")
-    return error if isinstance(error, BaseException) else None
+def _observer_failed(observer: RequestObserver, exc: Exception) -> None:
+    print(
+        f"daloy_edge: observer {type(observer).__name__} failed: {type(exc).__name__}",
+        file=sys.stderr,
+    )
