@@ -27,7 +27,7 @@ class Session(MutableMapping[str, "JSON"]):
     the cookie is deleted.
     """
 
-    __slots__ = ("_data", "_id", "_new_id", "_now", "created", "modified", "pinned")
+    __slots__ = ("_created", "_data", "_id", "_new_id", "_now", "modified", "pinned")
 
     def __init__(
         self,
@@ -40,7 +40,7 @@ class Session(MutableMapping[str, "JSON"]):
     ) -> None:
         self._data = data
         self._id = session_id
-        self.created = created
+        self._created: int | None = created
         self.modified = False
         self.pinned = False
         self._new_id = new_id
@@ -48,9 +48,27 @@ class Session(MutableMapping[str, "JSON"]):
 
     @classmethod
     def fresh(cls, new_id: Callable[[], str], now: Callable[[], int]) -> Session:
-        """A new, empty session with a new identity (drawn when first needed: most
-        requests without a session cookie never use theirs)."""
-        return cls({}, session_id=None, created=now(), new_id=new_id, now=now)
+        """A new, empty session with a new identity and creation time (both drawn when
+        first needed: most requests without a session cookie never use theirs)."""
+        session = cls.__new__(cls)
+        session._data = {}
+        session._id = session._created = None
+        session.modified = session.pinned = False
+        session._new_id = new_id
+        session._now = now
+        return session
+
+    @property
+    def created(self) -> int:
+        """When the session began (epoch seconds): its absolute lifetime counts from here."""
+        created = self._created
+        if created is None:
+            created = self._created = self._now()
+        return created
+
+    @created.setter
+    def created(self, value: int) -> None:
+        self._created = value
 
     @property
     def id(self) -> str:

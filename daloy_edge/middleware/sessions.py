@@ -180,7 +180,11 @@ class Sessions(Phased):
         return value
 
     def before(self, request: Request) -> None:
-        loaded = self.load(request)
+        # Most requests carry no session cookie: their fresh session needs no ``load``.
+        if self.name in request.cookies:
+            loaded = self.load(request)
+        else:
+            loaded = Session.fresh(self._new_id, self._now), None
         request.session = loaded[0]
         request.state[self._loaded] = loaded
 

@@ -86,6 +86,34 @@ def test_a_request_that_never_uses_its_session_draws_no_identity():
     assert first == second == "A" * 22
 
 
+def test_a_fresh_session_reads_the_clock_only_once_it_is_stored():
+    class CountingClock(Clock):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reads = 0
+
+        def __call__(self) -> float:
+            self.reads += 1
+            return self.now
+
+    clock = CountingClock()
+    app = make_app(clock, idle_timeout=600, max_age=1000)
+
+    @app.get("/plain")
+    async def plain(request):
+        return {"ok": True}
+
+    client = TestClient(app)
+    client.get("/plain")
+    client.get("/get")
+    assert clock.reads == 0
+    # Its absolute lifetime starts when it is first stored: the whole of ``max_age``.
+    clock.now += 500
+    cookie = client.get("/set").headers["set-cookie"]
+    assert "Max-Age=1000" in cookie.split("; ")
+    assert clock.reads > 0
+
+
 def test_a_session_identity_once_drawn_stays_the_same():
     app = make_app()
 
