@@ -34,7 +34,7 @@ class Session(MutableMapping[str, "JSON"]):
         data: dict[str, JSON],
         *,
         session_id: str | None,
-        created: int,
+        created: int | None,
         new_id: Callable[[], str],
         now: Callable[[], int],
     ) -> None:
@@ -50,13 +50,7 @@ class Session(MutableMapping[str, "JSON"]):
     def fresh(cls, new_id: Callable[[], str], now: Callable[[], int]) -> Session:
         """A new, empty session with a new identity and creation time (both drawn when
         first needed: most requests without a session cookie never use theirs)."""
-        session = cls.__new__(cls)
-        session._data = {}
-        session._id = session._created = None
-        session.modified = session.pinned = False
-        session._new_id = new_id
-        session._now = now
-        return session
+        return cls({}, session_id=None, created=None, new_id=new_id, now=now)
 
     @property
     def created(self) -> int:
