@@ -50,7 +50,15 @@ class Session(MutableMapping[str, "JSON"]):
     def fresh(cls, new_id: Callable[[], str], now: Callable[[], int]) -> Session:
         """A new, empty session with a new identity and creation time (both drawn when
         first needed: most requests without a session cookie never use theirs)."""
-        return cls({}, session_id=None, created=None, new_id=new_id, now=now)
+        # Set field by field rather than through ``__init__``'s keywords: every request
+        # without a session cookie builds one (about 2k instructions fewer).
+        session = cls.__new__(cls)
+        session._data = {}
+        session._id = session._created = None
+        session.modified = session.pinned = False
+        session._new_id = new_id
+        session._now = now
+        return session
 
     @property
     def created(self) -> int:
