@@ -181,7 +181,7 @@ class RequestLog:
         if ids is None and self._runtime(request.runtime).on_lambda:
             ids = xray_ids(lambda_trace_header(request.env), random_bytes)
         if ids is None:
-            ids = fresh_ids(random_bytes)
+            ids = fresh_ids(random_bytes, start_ns)
         span = trace = None
         otel = self._otel
         if otel is None and self._otel_wanted and OTEL_SDK_MODULE in sys.modules:

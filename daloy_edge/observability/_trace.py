@@ -240,13 +240,6 @@ def format_xray(trace_id: str, span_id: str | None, flags: int = _SAMPLED) -> st
 id_bytes = os.urandom
 
 
-def new_ids(random_bytes: RandomBytes = id_bytes, now: float | None = None) -> tuple[str, str]:
-    """A fresh ``(trace_id, span_id)``; the trace id begins with the epoch seconds."""
-    seconds = int(time.time() if now is None else now) & 0xFFFFFFFF
-    raw = random_bytes(20).hex()
-    return f"{seconds:08x}{raw[:24]}", raw[24:40]
-
-
 def new_span_id(random_bytes: RandomBytes = id_bytes) -> str:
     """A fresh non-zero span id."""
     span = random_bytes(8).hex()
@@ -302,10 +295,29 @@ def xray_ids(value: str | None, random_bytes: RandomBytes = id_bytes) -> TraceId
     return xray[0], span, xray[1], xray[2], None
 
 
-def fresh_ids(random_bytes: RandomBytes = id_bytes) -> TraceIds:
-    """:func:`new_trace` as the fields of the :class:`TraceContext` it would build."""
-    trace_id, span_id = new_ids(random_bytes)
-    return trace_id, span_id, None, _SAMPLED, None
+def fresh_ids(random_bytes: RandomBytes = id_bytes, now_ns: int | None = None) -> TraceIds:
+    """:func:`new_trace` as the fields of the :class:`TraceContext` it would build.
+
+    ``now_ns`` (epoch nanoseconds, the request's start) gives the trace id's epoch seconds
+    without another clock reading."""
+    seconds = ((time.time_ns() if now_ns is None else now_ns) // 1_000_000_000) & 0xFFFFFFFF
+    epoch = _epoch_hex
+    if epoch[0] != seconds:
+        # One tuple, replaced whole: a thread never sees one second's text with another's.
+        epoch = _remember_epoch(seconds)
+    raw = random_bytes(20).hex()
+    return f"{epoch[1]}{raw[:24]}", raw[24:40], None, _SAMPLED, None
+
+
+# The last epoch second a trace id began with, and its hex text: most requests in a
+# second start with the same eight digits.
+_epoch_hex: tuple[int, str] = (-1, "")
+
+
+def _remember_epoch(seconds: int) -> tuple[int, str]:
+    global _epoch_hex
+    epoch = _epoch_hex = (seconds, f"{seconds:08x}")
+    return epoch
 
 
 def from_headers(headers: Headers, random_bytes: RandomBytes = id_bytes) -> TraceContext | None:

@@ -111,9 +111,10 @@ def oracle_members(
     )
 
 
-def oracle_ids(request: Request, draw: Draws) -> tuple[str, str, int]:
+def oracle_ids(request: Request, draw: Draws, start_ns: int) -> tuple[str, str, int]:
     """(trace id, span id, flags) as the log's trace extraction defines them (these
-    requests carry no Lambda environment trace; new trace ids start at epoch 0)."""
+    requests carry no Lambda environment trace; a new trace id starts with the request's
+    epoch second)."""
 
     def span() -> str:
         value = draw(8).hex()
@@ -131,7 +132,7 @@ def oracle_ids(request: Request, draw: Draws) -> tuple[str, str, int]:
     if xray is not None:
         return xray[0], span(), xray[2]
     raw = draw(20).hex()
-    return f"{0:08x}{raw[:24]}", raw[24:40], 1
+    return f"{(start_ns // 10**9) % 2**32:08x}{raw[:24]}", raw[24:40], 1
 
 
 def oracle_line(case: dict[str, object], log: RequestLog, ids: tuple[str, str, int]) -> str:
@@ -295,15 +296,13 @@ def test_request_line_is_the_oracle_line(seed: int, monkeypatch: pytest.MonkeyPa
     service = None if seed < 4 else "svc%s%%"
     config = LogConfig(env={}, random_bytes=Draws(seed), level="TRACE", service_name=service)
     log = RequestLog(config)
-    # Trace ids made here start with the epoch seconds: pinned to 0 for the oracle.
-    monkeypatch.setattr("time.time", lambda: 0.0)
     draws = Draws(seed)
     for index in range(200):
         case = make_case(rng, index)
         request: Request = case["request"]  # type: ignore[assignment]
         times = iter(case["times"])  # type: ignore[call-overload]
         monkeypatch.setattr("time.time_ns", lambda times=times: next(times))
-        ids = oracle_ids(request, draws)
+        ids = oracle_ids(request, draws, case["times"][0])  # type: ignore[index]
         log.on_request(request)
         log.on_response(request, case["response"], case["duration"], None)  # type: ignore[arg-type]
         written = stream.getvalue()

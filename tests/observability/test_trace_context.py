@@ -257,3 +257,21 @@ async def test_lambda_environment_trace_is_not_read_when_a_header_carries_one(mo
     )
     await app.handle(request)
     assert sink.records[0]["TraceId"] == "5759e988bd862e3fe1be46a994272793"
+
+
+def test_a_new_trace_id_begins_with_the_second_its_request_started() -> None:
+    from daloy_edge.observability._trace import fresh_ids
+
+    def draws(size: int) -> bytes:
+        return bytes(range(size))
+
+    # The epoch second's text is remembered; each of these changes it.
+    for now_ns in (
+        1_700_000_000_500_000_000,
+        1_700_000_001_000_000_000,
+        999_999_999,
+        2**32 * 10**9,
+    ):
+        trace_id, span_id, parent, flags, state = fresh_ids(draws, now_ns)
+        assert trace_id == f"{(now_ns // 10**9) % 2**32:08x}" + bytes(range(20)).hex()[:24]
+        assert (span_id, parent, flags, state) == (bytes(range(20)).hex()[24:], None, 1, None)
