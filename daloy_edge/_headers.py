@@ -35,10 +35,13 @@ class Headers:
     ['a=1', 'b=2']
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_index", "_items")
 
     def __init__(self, items: HeaderInput = None) -> None:
         self._items: list[tuple[str, str]] = []
+        # Each name with its value, when the fields came from a dict of lower-case names
+        # (``from_dict``): lookups are one hash instead of a scan. Dropped by every change.
+        self._index: dict[str, str] | None = None
         if items is None:
             return
         # ``type(...) is dict`` first: the ABC check costs more than the copy for the
@@ -50,6 +53,7 @@ class Headers:
     def _from_lowered(cls, items: list[tuple[str, str]]) -> Headers:
         headers = cls.__new__(cls)
         headers._items = items
+        headers._index = None
         return headers
 
     @classmethod
@@ -58,9 +62,11 @@ class Headers:
         lower-case ASCII already (as HTTP APIs and Function URLs deliver them), the pairs
         are taken as they are instead of lowering each name."""
         headers: Headers = _new(cls)
+        headers._index = None
         # Names seen lower-case before need no second look: one C-level subset test.
         if source.keys() <= _LOWER_NAMES:
             headers._items = list(source.items())
+            headers._index = source.copy()
             return headers
         try:
             names = "".join(source)
@@ -68,6 +74,7 @@ class Headers:
             names = "X"
         if names.isascii() and names.lower() == names:
             headers._items = list(source.items())
+            headers._index = source.copy()
             if len(_LOWER_NAMES) < _LOWER_NAMES_MAX and len(names) <= _LOWER_NAMES_SIZE:
                 _LOWER_NAMES.update(source)
         else:
@@ -76,6 +83,10 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name``, or ``default``."""
+        index = self._index
+        if index is not None:
+            value = index.get(name)
+            return value if value is not None else index.get(name.lower(), default)
         key = name.lower()
         for k, v in self._items:
             if k == key:
@@ -96,6 +107,9 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
+        index = self._index
+        if index is not None:
+            return name in index or name.lower() in index
         key = name.lower()
         return any(k == key for k, _ in self._items)
 
@@ -103,6 +117,7 @@ class Headers:
         """Replace every value of ``name`` with ``value``."""
         key = name.lower()
         items = self._items
+        self._index = None
         for k, _ in items:
             if k == key:
                 items = self._items = [(k, v) for k, v in items if k != key]
@@ -114,6 +129,7 @@ class Headers:
         for two different names known to be lower-case already (the two the app sets on
         every response)."""
         items, keys = self._items, (key, key2)
+        self._index = None
         for k, _ in items:
             if k in keys:
                 items = self._items = [(k, v) for k, v in items if k not in keys]
@@ -127,20 +143,24 @@ class Headers:
         if existing is not None:
             return existing
         self._items.append((name.lower(), value))
+        self._index = None
         return value
 
     def add(self, name: str, value: str) -> None:
         """Append one more value for ``name``."""
         self._items.append((name.lower(), value))
+        self._index = None
 
     def extend_lowered(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Append pairs whose names are lower-case already (names prepared once, at build
         time, by middleware that adds the same headers to every response)."""
         self._items.extend(pairs)
+        self._index = None
 
     def __delitem__(self, name: str) -> None:
         key = name.lower()
         self._items = [(k, v) for k, v in self._items if k != key]
+        self._index = None
 
     def pop(self, name: str, default: str | None = None) -> str | None:
         """Remove ``name`` and return its first value."""

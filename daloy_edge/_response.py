@@ -60,6 +60,7 @@ class Response:
         response.stream = None
         fields = response.headers = _new(Headers)
         fields._items = [("content-type", "application/json")]
+        fields._index = None
         return response
 
     @classmethod

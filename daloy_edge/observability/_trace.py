@@ -252,10 +252,17 @@ def inbound_ids(headers: Headers, random_bytes: RandomBytes = id_bytes) -> Trace
     The request log builds the context itself only when something asks for it: most
     requests only write its ids into their line.
     """
+    index = headers._index
+    if index is not None:  # fields from an event's dict: one lookup each
+        if "traceparent" in index:
+            found = _traceparent_ids(headers, random_bytes)
+            if found is not None:
+                return found
+        return xray_ids(index.get("x-amzn-trace-id"), random_bytes)
     # One pass for both headers: a traceparent anywhere comes first, and most requests
     # carry none, so they would otherwise pay for a scan of every header to learn it.
     xray = None
-    for name, value in headers.items():
+    for name, value in headers._items:
         if name == "traceparent":
             found = _traceparent_ids(headers, random_bytes)
             if found is not None:

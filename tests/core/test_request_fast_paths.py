@@ -63,6 +63,67 @@ def test_headers_from_dict_matches_the_constructor(source: dict[str, str]) -> No
     assert "x-new" in fast and "x-new" not in Headers(source)
 
 
+_LOOKUPS = ["host", "HOST", "Accept", "x-new", "X-Amzn-Trace-Id", "traceparent", "", "missing"]
+
+
+def _lookups(headers: Headers) -> list[object]:
+    return [(headers.get(n), headers.get(n, "d"), n in headers) for n in _LOOKUPS]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda h: h.__setitem__("Host", "b"),
+        lambda h: h.add("X-New", "1"),
+        lambda h: h.setdefault("x-new", "2"),
+        lambda h: h.__delitem__("host"),
+        lambda h: h.pop("accept"),
+        lambda h: h.put_lowered_pair("host", "c", "x-new", "3"),
+        lambda h: h.extend_lowered([("x-new", "4"), ("host", "5")]),
+    ],
+)
+def test_lookups_in_event_headers_follow_every_change(change: object) -> None:
+    # ``from_dict`` answers lookups from a copy of the event's dict; each change must
+    # leave them answering exactly as the constructor's headers do after it.
+    source = {
+        "host": "a",
+        "accept": "*/*",
+        "x-amzn-trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793",
+    }
+    fast, general = Headers.from_dict(source), Headers(source)
+    assert _lookups(fast) == _lookups(general)
+    source["host"] = "changed"  # the event's dict, changed afterwards, changes nothing
+    change(fast)  # type: ignore[operator]
+    change(general)  # type: ignore[operator]
+    assert fast.items() == general.items()
+    assert _lookups(fast) == _lookups(general)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+        {"x-amzn-trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793", "host": "a"},
+        {
+            "x-amzn-trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793",
+            "traceparent": "not a traceparent",
+        },
+        {
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "x-amzn-trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793",
+        },
+        {"host": "a"},
+    ],
+)
+def test_trace_ids_from_event_headers_match_the_general_path(source: dict[str, str]) -> None:
+    from daloy_edge.observability._trace import inbound_ids
+
+    def fixed(n: int) -> bytes:
+        return bytes(range(1, n + 1))
+
+    assert inbound_ids(Headers.from_dict(source), fixed) == inbound_ids(Headers(source), fixed)
+
+
 def test_names_remembered_as_lower_case_are_taken_as_they_are(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
