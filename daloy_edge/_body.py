@@ -40,13 +40,17 @@ async def read_bounded(source: BodySource, limit: int, declared: int | None) -> 
         async for chunk in source:
             total += len(chunk)
             if total > limit:
-                # The error's traceback keeps this frame alive until the collector runs;
-                # drop the partial body now so refused uploads do not pile up in memory.
+                # The error's traceback keeps this frame alive until the collector runs
+                # (the error stays in ``request.state`` for the observers, and the frames
+                # hold the request): drop the partial body and the last chunk now, so
+                # refused uploads do not pile up in memory.
                 chunks.clear()
+                del chunk
                 await _close(source)
                 raise PayloadTooLarge(f"body exceeds {limit} bytes")
             if declared is not None and total > declared:
                 chunks.clear()
+                del chunk
                 await _close(source)
                 raise BadRequest("body is longer than Content-Length")
             chunks.append(chunk)

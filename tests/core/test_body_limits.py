@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from daloy_edge import App, PayloadTooLarge, Request
+from daloy_edge import App, BadRequest, PayloadTooLarge, Request
 from daloy_edge._body import read_bounded
 from daloy_edge.testing import TestClient
 
@@ -91,6 +91,36 @@ async def test_streamed_body_stops_being_read_past_the_limit() -> None:
     with pytest.raises(PayloadTooLarge):
         await read_bounded(endless(), 1000, None)
     assert pulled == 11
+
+
+def _bytes_held_by(exc: BaseException) -> int:
+    """Bytes the frames of ``exc``'s traceback keep alive in their locals (a list's
+    items counted too): what a refused upload leaves until the collector runs."""
+    held = 0
+    tb = exc.__traceback__
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            items = value if isinstance(value, list) else [value]
+            held += sum(len(v) for v in items if isinstance(v, bytes | bytearray))
+        tb = tb.tb_next
+    return held
+
+
+@pytest.mark.parametrize(
+    ("declared", "error"), [(None, PayloadTooLarge), (1500, BadRequest)], ids=["limit", "declared"]
+)
+async def test_a_refused_body_leaves_no_chunk_to_the_error(
+    declared: int | None, error: type[Exception]
+) -> None:
+    # The error lives on in ``request.state`` for the observers and its traceback holds
+    # the request, a cycle only the collector frees: nothing of the body may ride on it.
+    async def chunks() -> AsyncIterator[bytes]:
+        while True:
+            yield b"x" * 65536
+
+    with pytest.raises(error) as caught:
+        await read_bounded(chunks(), 1 << 20 if declared else 100_000, declared)
+    assert _bytes_held_by(caught.value) == 0
 
 
 def test_json_wrong_content_type_is_415(client: TestClient) -> None:
