@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from daloy_edge._headers import Headers
     from daloy_edge._request import Request
 
-    Fields: TypeAlias = tuple[list[tuple[str, str]], int, tuple[str, ...], tuple[str, ...]]
+    Fields: TypeAlias = tuple[
+        list[tuple[str, str]] | dict[str, str], int, tuple[str, ...], tuple[str, ...]
+    ]
 
 __all__ = ["RequestLimits", "check_request", "header_fields"]
 
@@ -55,9 +57,13 @@ class RequestLimits:
 
 def header_fields(headers: Headers) -> Fields:
     """The fields of ``headers`` as two tuples, names and values, tagged with the list
-    they were read from and its length: :func:`check_request` takes them as they are
-    while ``headers`` holds that same list at that length (every ``Headers`` change
-    either replaces the list or appends to it)."""
+    (or, for headers from an event's dict, the dict) they were read from and its length:
+    :func:`check_request` takes them as they are while ``headers`` holds that same object
+    at that length (every ``Headers`` change drops the dict, and either replaces the list
+    or appends to it)."""
+    index = headers._index
+    if index is not None:
+        return index, len(index), tuple(index), tuple(index.values())
     items = headers._items
     names, values = zip(*items) if items else _NO_FIELDS  # noqa: B905 (pairs, always)
     return items, len(items), names, values
@@ -128,12 +134,14 @@ def check_request(request: Request, limits: RequestLimits, fields: Fields | None
         len(method) <= 16 and method.isascii() and method.encode().translate(_METHOD).isalnum()
     ):
         raise BadRequest("invalid method")
-    items = request.headers._items
-    if fields is None or fields[0] is not items or fields[1] != len(items):
-        fields = header_fields(request.headers)
-    if len(items) > limits.max_headers:
+    headers = request.headers
+    index = headers._index
+    source: list[tuple[str, str]] | dict[str, str] = headers._items if index is None else index
+    if fields is None or fields[0] is not source or fields[1] != len(source):
+        fields = header_fields(headers)
+    if len(source) > limits.max_headers:
         raise RequestHeaderFieldsTooLarge(f"more than {limits.max_headers} header fields")
-    if items:
+    if source:
         _check_fields(fields[2], fields[3], limits)
     raw_path, query = request.raw_path, request.query_string
     if len(raw_path) > limits.max_path_bytes:

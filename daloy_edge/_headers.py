@@ -40,7 +40,8 @@ class Headers:
     def __init__(self, items: HeaderInput = None) -> None:
         self._items: list[tuple[str, str]] = []
         # Each name with its value, when the fields came from a dict of lower-case names
-        # (``from_dict``): lookups are one hash instead of a scan. Dropped by every change.
+        # (``from_dict``): lookups are one hash instead of a scan. Never changed in place;
+        # dropped by every change of the fields.
         self._index: dict[str, str] | None = None
         if items is None:
             return
@@ -95,6 +96,10 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name`` in order."""
+        index = self._index
+        if index is not None:  # names from a dict: each one at most once
+            key = name if name in index else name.lower()
+            return [index[key]] if key in index else []
         key = name.lower()
         return [v for k, v in self._items if k == key]
 
