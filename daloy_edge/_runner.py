@@ -17,7 +17,7 @@ and every later coroutine runs as a task from its start:
 from __future__ import annotations
 
 import sys
-from contextvars import Context, copy_context
+from _contextvars import Context, copy_context  # contextvars only re-exports these
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

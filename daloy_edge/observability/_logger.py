@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from _collections_abc import Mapping  # collections.abc would import collections
-from contextvars import ContextVar
+from _contextvars import ContextVar  # contextvars only re-exports these
 
 from daloy_edge.observability._config import OTEL_SDK_MODULE, LogConfig
 from daloy_edge.observability._line import (

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import islice
-
 from daloy_edge._errors import ConfigError
 from daloy_edge.ratelimit._base import Algorithm, Quota, Verdict
 
@@ -89,6 +87,9 @@ class MemoryStore:
         entries.move_to_end(key)
 
     def _evict(self) -> None:
+        # Only a full store evicts: ``itertools`` is not worth loading on every cold start.
+        from itertools import islice
+
         entries, now = self._entries, self._now
         head = islice(entries.items(), _EXPIRED_SCAN)
         expired = [key for key, (_, expires) in head if expires <= now]

@@ -72,6 +72,9 @@ DEFERRED = frozenset(
         "struct",
         "copy",
         "weakref",
+        "types",
+        "contextvars",
+        "itertools",
     }
 )
 

@@ -4,7 +4,7 @@ per container (no event loop until an invocation waits on I/O, then one loop for
 from __future__ import annotations
 
 import time
-from contextvars import copy_context
+from _contextvars import copy_context  # contextvars only re-exports these
 
 from daloy_edge import App, ConfigError
 from daloy_edge._runner import Runner
