@@ -15,7 +15,7 @@ export PATH="$HOME/.local/bin:$PATH" UV_PYTHON_DOWNLOADS=never
 
 mkdir -p "$out/examples"
 cp -R daloy_edge adapters/aws_lambda/daloy_edge_aws_lambda "$out/"
-cp examples/secure_app.py "$out/examples/"
+cp examples/__init__.py examples/secure_app.py "$out/examples/"
 cp -R examples/reference examples/lambda examples/static "$out/examples/"
 find "$out" -name __pycache__ -type d -prune -exec rm -rf {} +
 

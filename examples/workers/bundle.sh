@@ -11,6 +11,6 @@ if [ "$(cd "$out" && pwd)" != "$here/src" ]; then
 fi
 rm -rf "$out/examples"
 mkdir -p "$out/examples"
-cp "$repo/examples/secure_app.py" "$out/examples/"
+cp "$repo/examples/__init__.py" "$repo/examples/secure_app.py" "$out/examples/"
 cp -R "$repo/examples/reference" "$repo/examples/static" "$out/examples/"
 find "$out/examples" -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Example deployments and the reference app every runtime serves (``secure_app``)."""
