@@ -63,7 +63,6 @@ class Headers:
         lower-case ASCII already (as HTTP APIs and Function URLs deliver them), the pairs
         are taken as they are instead of lowering each name."""
         headers: Headers = _new(cls)
-        headers._index = None
         # Names seen lower-case before need no second look: one C-level subset test.
         if source.keys() <= _LOWER_NAMES:
             headers._items = list(source.items())
@@ -80,6 +79,7 @@ class Headers:
                 _LOWER_NAMES.update(source)
         else:
             headers._items = [(name.lower(), value) for name, value in source.items()]
+            headers._index = None
         return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:
