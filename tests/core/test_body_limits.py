@@ -112,8 +112,10 @@ def _bytes_held_by(exc: BaseException) -> int:
 async def test_a_refused_body_leaves_no_chunk_to_the_error(
     declared: int | None, error: type[Exception]
 ) -> None:
-    # The error lives on in ``request.state`` for the observers and its traceback holds
-    # the request, a cycle only the collector frees: nothing of the body may ride on it.
+    # The attack: oversized uploads sent back to back, each refused, to pile up memory
+    # faster than the collector frees it. The error lives on in ``request.state`` for the
+    # observers and its traceback holds the request, a cycle only the collector frees:
+    # nothing of the body may ride on it.
     async def chunks() -> AsyncIterator[bytes]:
         while True:
             yield b"x" * 65536
