@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from daloy_edge._charset import DIGITS, LOWER, TCHAR, Charset
 from daloy_edge._errors import ConfigError, Forbidden
 from daloy_edge._phased import Phased
@@ -20,6 +22,15 @@ __all__ = ["CORS", "CORSConfig"]
 _FIELD_NAME = Charset(TCHAR)
 _LABEL = Charset(LOWER + DIGITS + "-")
 _SAFELISTED = frozenset({"accept", "accept-language", "content-language", "content-type"})
+_MARKS = frozenset(
+    {
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+        "access-control-expose-headers",
+    }
+)
+"""Every name :meth:`CORS._mark` sets (besides ``Vary``, which it always adds)."""
+_first = itemgetter(0)
 
 
 @record(frozen=True, kw_only=True)
@@ -154,14 +165,22 @@ class CORS(Phased):
 
     def _mark(self, response: Response, origin: str, *, expose: bool = False) -> None:
         headers = response.headers
-        marks = [("access-control-allow-origin", "*" if self._any else origin.lower())]
+        marks = [
+            ("vary", "Origin"),
+            ("access-control-allow-origin", "*" if self._any else origin.lower()),
+        ]
         if self._credentials:
             marks.append(("access-control-allow-credentials", "true"))
         if expose and self._expose is not None:
             marks.append(("access-control-expose-headers", self._expose))
+        # Most responses carry none of these yet: one C-level pass to know it, and one
+        # append of them all.
+        if _MARKS.isdisjoint(map(_first, headers._items)):
+            headers.extend_lowered(marks)
+            return
         present = headers.names()
         headers.add("vary", "Origin")
-        for name, value in marks:
+        for name, value in marks[1:]:
             # Replaces what a handler set; a name the response lacks is simply appended.
             if name in present:
                 headers[name] = value

@@ -9,6 +9,7 @@ Handlers put ``request.csp_nonce`` on their ``<script nonce="...">`` tags.
 from __future__ import annotations
 
 import os
+from operator import itemgetter
 
 from daloy_edge._charset import ALNUM, Charset
 from daloy_edge._errors import ConfigError
@@ -33,6 +34,7 @@ DEFAULT_PERMISSIONS_POLICY = (
 )
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _REMOVED = frozenset({"server", "x-powered-by"})
+_first = itemgetter(0)
 _NONCE = "{nonce}"
 _NONCE_CHARS = 24
 # Random byte -> base64url character (by its low six bits): each of the 64 characters
@@ -173,6 +175,7 @@ class SecureHeaders(Phased):
         "_csp_head",
         "_csp_name",
         "_csp_tail",
+        "_names",
         "_random",
         "_static",
         "_static_names",
@@ -192,6 +195,8 @@ class SecureHeaders(Phased):
         )
         self._random = config.random_bytes
         self._csp = config.csp
+        # Every name ``_apply`` looks for: its own, the ones it removes, the CSP's.
+        self._names = self._static_names | _REMOVED | {self._csp_name}
 
     def csp_for(self, nonce: str) -> str:
         """The CSP header value for ``nonce``."""
@@ -204,17 +209,23 @@ class SecureHeaders(Phased):
     def _apply(self, response: Response, nonce: str | None, request: Request | None) -> None:
         # With ``request``, the nonce is the request's, drawn only for an HTML answer.
         headers = response.headers
-        present = headers.names()
-        if not _REMOVED.isdisjoint(present):
-            for name in _REMOVED & present:
-                del headers[name]
-        static = self._static
-        if present.isdisjoint(self._static_names):
-            headers.extend_lowered(static)
+        present = None
+        if self._names.isdisjoint(map(_first, headers._items)):
+            # None of ours, none to remove and no CSP yet, as most responses come: one
+            # C-level pass to know it.
+            headers.extend_lowered(self._static)
         else:
-            headers.extend_lowered([(n, v) for n, v in static if n not in present])
+            present = headers.names()
+            if not _REMOVED.isdisjoint(present):
+                for name in _REMOVED & present:
+                    del headers[name]
+            static = self._static
+            if present.isdisjoint(self._static_names):
+                headers.extend_lowered(static)
+            else:
+                headers.extend_lowered([(n, v) for n, v in static if n not in present])
         if (nonce is not None or request is not None) and self._csp:
-            if self._csp_name in present:
+            if present is not None and self._csp_name in present:
                 return
             media = headers.get("content-type")
             if media is not None and media.lower().startswith(_HTML_TYPES):

@@ -65,6 +65,45 @@ def test_cors_headers_a_handler_set_are_replaced_by_the_policy():
     assert response.headers.get_all("access-control-allow-credentials") == ["true"]
 
 
+@pytest.mark.parametrize("own", [[], [("vary", "Accept")], [("x-other", "1")]])
+def test_marks_follow_the_handlers_fields_in_order(own):
+    app = App(
+        middleware=[
+            CORS(CORSConfig(allow_origins=(ORIGIN,), allow_credentials=True, expose_headers=("a",)))
+        ],
+        request_log=False,
+    )
+
+    @app.get("/own")
+    async def handler(request):
+        return Response.json({}, headers=own)
+
+    fields = TestClient(app).get("/own", headers={"origin": ORIGIN}).headers.items()
+    before = Response.json({}, headers=own).headers.items()
+    assert fields[: len(before) + 4] == [
+        *before,
+        ("vary", "Origin"),
+        ("access-control-allow-origin", ORIGIN),
+        ("access-control-allow-credentials", "true"),
+        ("access-control-expose-headers", "a"),
+    ]
+
+
+def test_an_exposed_list_a_handler_set_is_replaced_and_vary_added_to():
+    app = App(middleware=[CORS(CORSConfig(allow_origins=(ORIGIN,), expose_headers=("a",)))])
+
+    @app.get("/own")
+    async def own(request):
+        return Response.json(
+            {}, headers=[("vary", "Accept"), ("access-control-expose-headers", "secret")]
+        )
+
+    headers = TestClient(app).get("/own", headers={"origin": ORIGIN}).headers
+    assert headers.get_all("access-control-expose-headers") == ["a"]
+    assert headers.get_all("access-control-allow-origin") == [ORIGIN]
+    assert headers.get_all("vary") == ["Accept", "Origin"]
+
+
 def test_allowed_origin_in_other_casing_is_answered_in_lower_case():
     response = TestClient(make_app(allow_origins=(ORIGIN,))).get(
         "/data", headers={"origin": ORIGIN.upper()}

@@ -3,7 +3,11 @@ from __future__ import annotations
 import pytest
 
 from daloy_edge import App, ConfigError, Response
-from daloy_edge.middleware.secure_headers import SecureHeaders, SecureHeadersConfig
+from daloy_edge.middleware.secure_headers import (
+    DEFAULT_PERMISSIONS_POLICY,
+    SecureHeaders,
+    SecureHeadersConfig,
+)
 from daloy_edge.testing import TestClient
 
 
@@ -89,6 +93,51 @@ def test_requests_rejected_before_middleware_still_get_the_headers():
 
 def test_header_set_by_the_handler_is_kept():
     assert TestClient(make_app()).get("/own").headers["referrer-policy"] == "no-referrer"
+
+
+STATIC = [
+    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+    ("permissions-policy", DEFAULT_PERMISSIONS_POLICY),
+    ("x-frame-options", "DENY"),
+]
+
+
+@pytest.mark.parametrize(
+    "own",
+    [
+        [],
+        [("x-other", "1")],
+        [("server", "gunicorn")],
+        [("referrer-policy", "no-referrer")],
+        [("content-security-policy", "default-src 'self'")],
+    ],
+)
+@pytest.mark.parametrize("html", [False, True])
+def test_fields_follow_the_handlers_in_order(own, html):
+    app = App(middleware=[SecureHeaders()], request_log=False)
+
+    @app.get("/own")
+    async def handler(request):
+        if html:
+            return Response.html("<p>x</p>", headers=own)
+        return Response.json({}, headers=own)
+
+    fields = TestClient(app).get("/own").headers.items()
+    fields = [f for f in fields if f[0] not in ("x-request-id", "server-timing")]
+    made = (Response.html("", headers=own) if html else Response.json({}, headers=own)).headers
+    kept = [f for f in made.items() if f[0] not in ("server", "x-powered-by")]
+    names = {name for name, _ in kept}
+    expected = kept + [f for f in STATIC if f[0] not in names]
+    if html and "content-security-policy" not in names:
+        assert fields[:-1] == expected
+        assert fields[-1][0] == "content-security-policy"
+        assert "'nonce-" in fields[-1][1]
+    else:
+        assert fields == expected
 
 
 def test_report_only_mode_and_reporting_endpoint():
