@@ -80,6 +80,8 @@ class Request:
         "_nonce_maker",
         "_path",
         "_query",
+        "_session",
+        "_session_maker",
         "client",
         "client_ip",
         "deadline",
@@ -95,7 +97,6 @@ class Request:
         "route",
         "runtime",
         "scheme",
-        "session",
         "state",
         "sync_in_thread",
         "timings",
@@ -137,7 +138,8 @@ class Request:
         self.route: str | None = None
         self.request_id = ""
         self.principal: object | None = None
-        self.session: object | None = None
+        self._session: object | None = None
+        self._session_maker: Callable[[Request], object] | None = None
         self._csp_nonce: str | None = None
         self._nonce_maker: Callable[[], str] | None = None
         self.state: dict[str, object] = {}
@@ -160,6 +162,27 @@ class Request:
     def draw_nonces_with(self, maker: Callable[[], str] | None) -> None:
         """Have :attr:`csp_nonce` drawn by ``maker`` when first read (CSP middleware)."""
         self._nonce_maker = maker
+
+    @property
+    def session(self) -> object | None:
+        """The request's session (see :class:`~daloy_edge.middleware.sessions.Sessions`),
+        ``None`` without one. A request that came without a session cookie gets a fresh
+        session when this is first read: most requests never read it."""
+        session = self._session
+        if session is None and self._session_maker is not None:
+            session = self._session = self._session_maker(self)
+        return session
+
+    @session.setter
+    def session(self, value: object | None) -> None:
+        self._session = value
+        self._session_maker = None
+
+    def make_session_with(self, maker: Callable[[Request], object]) -> None:
+        """Have :attr:`session` made by ``maker(request)`` when first read, in place of
+        any session set before (session middleware)."""
+        self._session = None
+        self._session_maker = maker
 
     # Computed once on first use (``functools.cached_property`` costs a lock per access
     # on this Python; these are read on every request).
@@ -282,7 +305,8 @@ def new_request(
     request.path_params = {}
     request.route = None
     request.request_id = ""
-    request.principal = request.session = request._csp_nonce = request._nonce_maker = None
+    request.principal = request._session = request._session_maker = None
+    request._csp_nonce = request._nonce_maker = None
     request.state = {}
     request.timings = []
     return request

@@ -103,7 +103,7 @@ class Sessions(Phased):
     unless ``allow_no_csrf=True``. Cookies are ``__Host-``, Secure, HttpOnly, SameSite=Lax.
     """
 
-    __slots__ = ("_loaded", "_refresh_after", "_signer", "config", "name")
+    __slots__ = ("_loaded", "_maker", "_refresh_after", "_signer", "config", "name")
 
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
@@ -112,6 +112,7 @@ class Sessions(Phased):
         self._refresh_after = config.idle_timeout // 4
         # Where ``before`` leaves the session it loaded and its cookie, for ``after``.
         self._loaded = f"daloy.sessions.{id(self)}"
+        self._maker = self._fresh
 
     def check_app(self, app: App) -> None:
         """Refuse an app whose unsafe routes have no CSRF protection."""
@@ -180,17 +181,28 @@ class Sessions(Phased):
         return value
 
     def before(self, request: Request) -> None:
-        # Most requests carry no session cookie: their fresh session needs no ``load``.
         if self.name in request.cookies:
             loaded = self.load(request)
+            request.session = loaded[0]
+            request.state[self._loaded] = loaded
         else:
-            loaded = Session.fresh(self._new_id, self._now), None
-        request.session = loaded[0]
-        request.state[self._loaded] = loaded
+            # Most requests carry no session cookie: their fresh session is made only if
+            # something reads it.
+            request.make_session_with(self._maker)
+
+    def _fresh(self, request: Request) -> Session:
+        session = Session.fresh(self._new_id, self._now)
+        request.state[self._loaded] = (session, None)
+        return session
 
     def after(self, request: Request, response: Response) -> Response:
         loaded = request.state.pop(self._loaded, None)
-        if not isinstance(loaded, tuple) or request.session is not loaded[0]:
+        if loaded is None:
+            # No cookie came and nothing made the session: there is nothing to write.
+            if request._session is None and request._session_maker is self._maker:
+                return response
+            raise RuntimeError("request.session was replaced; mutate it instead")
+        if not isinstance(loaded, tuple) or request._session is not loaded[0]:
             raise RuntimeError("request.session was replaced; mutate it instead")
         self.save(request, response, *loaded)
         return response

@@ -86,6 +86,72 @@ def test_a_request_that_never_uses_its_session_draws_no_identity():
     assert first == second == "A" * 22
 
 
+def test_a_request_without_a_cookie_gets_its_session_when_first_read():
+    seen: list[object] = []
+
+    class Watch:
+        async def __call__(self, request, call_next):
+            response = await call_next(request)
+            # Read without making it: what the handler left behind.
+            seen.append(request._session)
+            return response
+
+    app = App(
+        middleware=[Watch(), Sessions(SessionConfig(keys=KEYS, allow_no_csrf=True))],
+        request_log=False,
+    )
+
+    @app.get("/plain")
+    async def plain(request):
+        return {"ok": True}
+
+    @app.get("/read")
+    async def read(request):
+        first = get_session(request)
+        same = get_session(request) is first
+        return {"same": same, "empty": len(first) == 0, "user": first.get("user")}
+
+    @app.get("/write")
+    async def write(request):
+        get_session(request)["user"] = "alice"
+        return None
+
+    client = TestClient(app)
+    plain_response = client.get("/plain")
+    assert "set-cookie" not in plain_response.headers
+    assert seen.pop() is None
+    read_response = client.get("/read")
+    assert read_response.json() == {"same": True, "empty": True, "user": None}
+    assert "set-cookie" not in read_response.headers
+    assert seen.pop() is not None
+    written = client.get("/write")
+    assert written.headers["set-cookie"].startswith("__Host-session=")
+    cookie = written.headers["set-cookie"].split(";")[0]
+    assert client.get("/read", headers={"cookie": cookie}).json()["user"] == "alice"
+    assert seen.pop() is not None
+
+
+@pytest.mark.parametrize("cookie", [False, True])
+@pytest.mark.parametrize("read_first", [False, True])
+def test_replacing_the_session_is_a_server_error(cookie, read_first):
+    app = make_app()
+
+    @app.get("/replace")
+    async def replace(request):
+        if read_first:
+            get_session(request)
+        request.session = {"user": "mallory"}
+        return {"ok": True}
+
+    client = TestClient(app)
+    headers = {}
+    if cookie:
+        headers["cookie"] = client.get("/set").headers["set-cookie"].split(";")[0]
+    response = client.get("/replace", headers=headers)
+    assert response.status == 500
+    assert "set-cookie" not in response.headers
+
+
 def test_a_fresh_session_reads_the_clock_only_once_it_is_stored():
     class CountingClock(Clock):
         def __init__(self) -> None:
