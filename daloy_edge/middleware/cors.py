@@ -15,6 +15,12 @@ from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge.middleware._origins import normalize_origin, valid_port
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from daloy_edge._headers import Headers
+
 __all__ = ["CORS", "CORSConfig"]
 
 # Names and patterns are checked without ``re``, which is not loaded at a cold start;
@@ -115,6 +121,7 @@ class CORS(Phased):
         "_credentials",
         "_exact",
         "_expose",
+        "_known",
         "_methods",
         "_preflight",
         "_request_headers",
@@ -137,6 +144,9 @@ class CORS(Phased):
         ]
         self._credentials = config.allow_credentials
         self._expose = ", ".join(config.expose_headers) or None
+        # The fields an actual request from each listed origin gets, keyed by the origin
+        # as a browser sends it (the listed form): built once, not per response.
+        self._known = {origin: tuple(self._marks(origin, True)) for origin in self._exact}
 
     def allowed(self, origin: str) -> bool:
         """True when ``origin`` may read responses."""
@@ -163,8 +173,7 @@ class CORS(Phased):
             and _LABEL.fullmatch(label)
         )
 
-    def _mark(self, response: Response, origin: str, *, expose: bool = False) -> None:
-        headers = response.headers
+    def _marks(self, origin: str, expose: bool) -> list[tuple[str, str]]:
         marks = [
             ("vary", "Origin"),
             ("access-control-allow-origin", "*" if self._any else origin.lower()),
@@ -173,19 +182,10 @@ class CORS(Phased):
             marks.append(("access-control-allow-credentials", "true"))
         if expose and self._expose is not None:
             marks.append(("access-control-expose-headers", self._expose))
-        # Most responses carry none of these yet: one C-level pass to know it, and one
-        # append of them all.
-        if _MARKS.isdisjoint(map(_first, headers._items)):
-            headers.extend_lowered(marks)
-            return
-        present = headers.names()
-        headers.add("vary", "Origin")
-        for name, value in marks[1:]:
-            # Replaces what a handler set; a name the response lacks is simply appended.
-            if name in present:
-                headers[name] = value
-            else:
-                headers.add(name, value)
+        return marks
+
+    def _mark(self, response: Response, origin: str, *, expose: bool = False) -> None:
+        _put(response.headers, self._marks(origin, expose))
 
     def _answer_preflight(self, request: Request, origin: str | None) -> Response:
         if origin is None or not self.allowed(origin):
@@ -206,8 +206,28 @@ class CORS(Phased):
 
     def after(self, request: Request, response: Response) -> Response:
         origin = request.headers.get("origin")
-        if origin is not None and self.allowed(origin):
-            self._mark(response, origin, expose=True)
-        else:
-            response.headers.add("vary", "Origin")
+        if origin is not None:
+            marks: Sequence[tuple[str, str]] | None = self._known.get(origin)
+            if marks is None and self.allowed(origin):
+                marks = self._marks(origin, True)
+            if marks is not None:
+                _put(response.headers, marks)
+                return response
+        response.headers.add("vary", "Origin")
         return response
+
+
+def _put(headers: Headers, marks: Sequence[tuple[str, str]]) -> None:
+    """Add ``Vary: Origin`` and set the other ``marks``, replacing what a handler set."""
+    # Most responses carry none of them yet: one C-level pass to know it, and one append
+    # of them all.
+    if _MARKS.isdisjoint(map(_first, headers._items)):
+        headers.extend_lowered(marks)
+        return
+    present = headers.names()
+    headers.add("vary", "Origin")
+    for name, value in marks[1:]:
+        if name in present:
+            headers[name] = value
+        else:
+            headers.add(name, value)

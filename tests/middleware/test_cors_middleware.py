@@ -104,6 +104,20 @@ def test_an_exposed_list_a_handler_set_is_replaced_and_vary_added_to():
     assert headers.get_all("vary") == ["Accept", "Origin"]
 
 
+def test_each_listed_origin_is_answered_with_itself_and_others_with_none():
+    other = "https://admin.example:8443"
+    client = TestClient(make_app(allow_origins=(ORIGIN, other), allow_credentials=True))
+    for origin in (ORIGIN, other, ORIGIN, other):
+        headers = client.get("/data", headers={"origin": origin}).headers
+        assert headers.get_all("access-control-allow-origin") == [origin]
+        assert headers.get_all("access-control-allow-credentials") == ["true"]
+    for origin in ("https://evil.example", f"{ORIGIN}.evil.example", "null"):
+        headers = client.get("/data", headers={"origin": origin}).headers
+        assert "access-control-allow-origin" not in headers
+        assert "access-control-allow-credentials" not in headers
+        assert headers.get_all("vary") == ["Origin"]
+
+
 def test_allowed_origin_in_other_casing_is_answered_in_lower_case():
     response = TestClient(make_app(allow_origins=(ORIGIN,))).get(
         "/data", headers={"origin": ORIGIN.upper()}
