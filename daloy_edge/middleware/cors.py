@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
+from _operator import itemgetter  # operator would load a Python module for it
 
 from daloy_edge._charset import DIGITS, LOWER, TCHAR, Charset
 from daloy_edge._errors import ConfigError, Forbidden

@@ -9,7 +9,7 @@ Handlers put ``request.csp_nonce`` on their ``<script nonce="...">`` tags.
 from __future__ import annotations
 
 import os
-from operator import itemgetter
+from _operator import itemgetter  # operator would load a Python module for it
 
 from daloy_edge._charset import ALNUM, Charset
 from daloy_edge._errors import ConfigError

@@ -75,6 +75,7 @@ DEFERRED = frozenset(
         "types",
         "contextvars",
         "itertools",
+        "operator",
     }
 )
 
