@@ -108,8 +108,15 @@ def trusted_clients(*cidrs: str) -> Callable[[Request], bool]:
     except ValueError as exc:
         raise ConfigError(f"invalid CIDR for Server-Timing: {exc}") from None
 
+    if not networks:
+
+        def nobody(request: Request) -> bool:
+            return False
+
+        return nobody
+
     def allowed(request: Request) -> bool:
         client = request.client_ip
-        return bool(client) and bool(networks) and client in networks
+        return bool(client) and client in networks
 
     return allowed

@@ -60,6 +60,21 @@ def test_phases_shown_only_to_trusted_clients():
     assert "auth" not in entries(client.get("/work", client="203.0.113.9").headers["server-timing"])
 
 
+@pytest.mark.parametrize("cidrs", [(), ("",), (" ", "")])
+def test_no_trusted_cidr_shows_phases_to_nobody(cidrs):
+    client = TestClient(make_app(server_timing_phases=trusted_clients(*cidrs)))
+    for address in ("127.0.0.1", "10.1.2.3", "::1"):
+        response = client.get("/work", client=address)
+        assert list(entries(response.headers["server-timing"])) == ["total"]
+
+
+def test_a_request_without_a_client_address_gets_no_phases():
+    allowed = trusted_clients("0.0.0.0/1", "128.0.0.0/1")
+    assert allowed(Request("GET", "/", client="10.1.2.3")) is True
+    assert allowed(Request("GET", "/", client=None)) is False
+    assert allowed(Request("GET", "/", client="")) is False
+
+
 def test_forwarded_header_does_not_unlock_phases():
     app = make_app(server_timing_phases=trusted_clients("10.0.0.0/8"))
     response = TestClient(app).get(
