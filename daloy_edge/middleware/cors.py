@@ -35,7 +35,7 @@ _MARKS = frozenset(
         "access-control-expose-headers",
     }
 )
-"""Every name :meth:`CORS._mark` sets (besides ``Vary``, which it always adds)."""
+"""Every name CORS sets on an answer besides ``Vary``, which it always adds."""
 _first = itemgetter(0)
 
 
