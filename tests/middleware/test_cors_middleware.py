@@ -105,6 +105,8 @@ def test_an_exposed_list_a_handler_set_is_replaced_and_vary_added_to():
 
 
 def test_each_listed_origin_is_answered_with_itself_and_others_with_none():
+    # The attack: a foreign page (a look-alike host, a sandboxed "null" origin) reading
+    # credentialed responses because its Origin was reflected or another's was answered.
     other = "https://admin.example:8443"
     client = TestClient(make_app(allow_origins=(ORIGIN, other), allow_credentials=True))
     for origin in (ORIGIN, other, ORIGIN, other):
