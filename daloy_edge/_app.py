@@ -10,6 +10,7 @@ from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._deadline import Deadline
 from daloy_edge._errors import ConfigError
 from daloy_edge._guards import RequestLimits, check_request, header_fields
+from daloy_edge._idbytes import id_bytes
 from daloy_edge._problem import error_renderer
 from daloy_edge._request import DEFAULT_MAX_BODY
 from daloy_edge._router import Router, chain_caught, is_awaitable
@@ -269,7 +270,7 @@ _VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))
 
 def new_request_id() -> str:
     """A random UUID (version 4) string, without importing ``uuid``."""
-    h = os.urandom(16).hex()
+    h = id_bytes(16).hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 from daloy_edge._errors import ConfigError
+from daloy_edge._idbytes import id_bytes
 from daloy_edge._record import field, record
 from daloy_edge.observability._record import severity_name
-from daloy_edge.observability._trace import id_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ import os
 import time
 
 from daloy_edge._charset import DIGITS, Charset
+from daloy_edge._idbytes import id_bytes
 from daloy_edge._lazy import LazyPattern
 from daloy_edge._record import record
 
@@ -233,11 +234,6 @@ def format_xray(trace_id: str, span_id: str | None, flags: int = _SAMPLED) -> st
     if span_id:
         header += f";Parent={span_id}"
     return header + f";Sampled={flags & _SAMPLED}"
-
-
-# Random bytes for trace and span ids: one ``getrandom`` call each, without a Python
-# frame around it; ``random`` is not imported, which keeps it off the cold-start path.
-id_bytes = os.urandom
 
 
 def new_span_id(random_bytes: RandomBytes = id_bytes) -> str:
