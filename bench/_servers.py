@@ -60,15 +60,19 @@ def uvicorn(
     path: str,
     http: str = "h11",
     loop: str = "asyncio",
+    access_log: bool = False,
 ) -> Iterator[Served]:
     """Serve ``target`` with one uvicorn worker on 127.0.0.1, port 0 (by default h11 and
-    the asyncio loop; ``uvicorn[standard]`` deployments run httptools and uvloop).
+    the asyncio loop; ``uvicorn[standard]`` deployments run httptools and uvloop). Its
+    access log is off unless ``access_log`` (uvicorn's own default is on).
 
     Not ``--fd``: uvicorn wraps an inherited descriptor as a Unix socket, so asyncio leaves
     Nagle's algorithm on and small responses wait for delayed ACKs (~40 ms each).
     """
     args = [python, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", "0"]
-    args += ["--http", http, "--loop", loop, "--no-access-log", "--log-level", "info"]
+    args += ["--http", http, "--loop", loop, "--log-level", "info"]
+    if not access_log:
+        args.append("--no-access-log")
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "uvicorn.log"
         with log.open("wb") as stderr:
@@ -76,7 +80,7 @@ def uvicorn(
                 [*args, "--factory"] if factory else args,
                 cwd=ensure_deploy_dir(),
                 env=_child.child_env(env, lambda_env=False),
-                stdout=subprocess.DEVNULL,  # the per-request log lines
+                stdout=subprocess.DEVNULL,  # the per-request log lines, access lines too
                 stderr=stderr,
             )
         try:

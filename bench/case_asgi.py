@@ -8,9 +8,13 @@ header in Python, httptools in C.
 Contenders: a raw ASGI callable, bare Starlette, daloy_edge's default stack (``App()``
 through ``daloy_edge_asgi.ASGIApp``, request log on, written to /dev/null) answering
 ``GET /hello``, and the reference app (``examples.secure_app:asgi``, configured for
-production) answering ``GET /health``. All run on the anchors' interpreter and uvicorn.
-``wrk`` (one thread, 32 keep-alive connections) loads each in turn for a bounded time;
-ratios are to bare Starlette (higher is better). Also each server's peak RSS afterwards.
+production) answering ``GET /health``. uvicorn's access log is off for all of them but
+one: bare Starlette again with it on, as uvicorn runs by default, so a request line is
+written on both sides of that comparison (uvicorn's plain-text line against daloy_edge's
+OTel JSON line). All run on the anchors' interpreter and uvicorn. ``wrk`` (one thread,
+32 keep-alive connections) loads each in turn for a bounded time; ratios are to bare
+Starlette without the access log (higher is better). Also each server's peak RSS
+afterwards.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class Target:
     path: str
     factory: bool = True
     env: dict[str, str] = field(default_factory=dict)
+    access_log: bool = False
 
 
 TARGETS = [
@@ -43,6 +48,12 @@ TARGETS = [
         "raw ASGI, contract headers and log line", "bench.anchors.asgi_apps:raw_contract", "/hello"
     ),
     Target(ANCHOR, "bench.anchors.asgi_apps:starlette", "/hello"),
+    Target(
+        "bare Starlette, uvicorn's access log on (its default)",
+        "bench.anchors.asgi_apps:starlette",
+        "/hello",
+        access_log=True,
+    ),
     Target("daloy_edge App() /hello", "bench.anchors.asgi_apps:daloy", "/hello"),
     Target(
         "daloy_edge reference app /health",
@@ -78,6 +89,7 @@ def _measure(python: str, wrk: str, setup: str, http: str, loop: str) -> list[Ro
                     path=t.path,
                     http=http,
                     loop=loop,
+                    access_log=t.access_log,
                 )
             )
             for t in TARGETS
