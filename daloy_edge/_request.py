@@ -130,7 +130,7 @@ class Request:
         self._query: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
         self.deadline = deadline
-        self.env: Mapping[str, str] = env or {}
+        self.env: Mapping[str, str] = {} if env is None else env
         self.runtime = runtime
         self.sync_in_thread = sync_in_thread
         self.max_body = DEFAULT_MAX_BODY
@@ -298,7 +298,7 @@ def new_request(
     request._body = body
     request._body_cache = request._path = request._query = request._cookies = None
     request.deadline = None
-    request.env = env or {}
+    request.env = {} if env is None else env
     request.runtime = runtime
     request.sync_in_thread = False
     request.max_body = DEFAULT_MAX_BODY

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import subprocess
@@ -30,7 +31,7 @@ class CountingSource:
 def source(monkeypatch: pytest.MonkeyPatch) -> CountingSource:
     fake = CountingSource()
     monkeypatch.setattr(_idbytes.os, "urandom", fake)
-    monkeypatch.setattr(_idbytes, "_block", _idbytes.BytesIO())
+    monkeypatch.setattr(_idbytes, "_block", io.BytesIO())
     return fake
 
 

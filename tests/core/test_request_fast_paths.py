@@ -44,6 +44,31 @@ def test_new_request_sets_what_the_constructor_sets(
     assert fast.path_params is not other.path_params
 
 
+class _SizelessEnv(dict[str, str]):
+    """An environment (``os.environ`` is one) whose size costs a Python call to learn."""
+
+    def __len__(self) -> int:
+        raise AssertionError("the request asked the environment for its size")
+
+
+@pytest.mark.parametrize("build", [Request, new_request])
+@pytest.mark.parametrize("given", [_SizelessEnv(A="1"), _SizelessEnv()])
+def test_the_environment_given_is_kept_as_it_is(build: object, given: dict[str, str]) -> None:
+    options: dict[str, object] = {
+        "query_string": "",
+        "headers": Headers(),
+        "scheme": "https",
+        "client": None,
+        "body": b"",
+        "runtime": "test",
+    }
+    kept = build("GET", "/", env=given, **options)  # type: ignore[operator]
+    assert kept.env is given  # the same (live) mapping, even an empty one
+    first = build("GET", "/", env=None, **options)  # type: ignore[operator]
+    second = build("GET", "/", env=None, **options)  # type: ignore[operator]
+    assert first.env == {} and first.env is not second.env
+
+
 @pytest.mark.parametrize(
     "source",
     [
