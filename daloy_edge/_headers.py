@@ -39,9 +39,9 @@ class Headers:
 
     def __init__(self, items: HeaderInput = None) -> None:
         self._items: list[tuple[str, str]] = []
-        # Each name with its value, when the fields came from a dict of lower-case names
-        # (``from_dict``): lookups are one hash instead of a scan. Never changed in place;
-        # dropped by every change of the fields.
+        # Each name with its value, when no name repeats and every name is lower-case
+        # (``from_dict``, ``_from_received``): lookups are one hash instead of a scan.
+        # Never changed in place; dropped by every change of the fields.
         self._index: dict[str, str] | None = None
         if items is None:
             return
@@ -55,6 +55,17 @@ class Headers:
         headers = cls.__new__(cls)
         headers._items = items
         headers._index = None
+        return headers
+
+    @classmethod
+    def _from_received(cls, items: list[tuple[str, str]]) -> Headers:
+        """A request's fields as a server delivered them, names lower-cased already:
+        indexed when no name repeats, as in most requests, so that lookups are one hash
+        instead of a scan of every field."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        index = dict(items)
+        headers._index = index if len(index) == len(items) else None
         return headers
 
     @classmethod

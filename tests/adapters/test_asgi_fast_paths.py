@@ -108,6 +108,42 @@ async def test_a_remembered_header_name_is_lowered_like_a_new_one() -> None:
     assert first.body == second.body == b'[["x-trace","a"],["x-trace","b"]]'
 
 
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            [(b"Host", b"a"), (b"X-Forwarded-For", b"192.0.2.1"), (b"Cookie", b"a=1")],
+            b'{"host":"a","xff":["192.0.2.1"],"cookie":["a=1"]}',
+        ),
+        (  # repeated lines: every value kept, in order
+            [
+                (b"host", b"a"),
+                (b"x-forwarded-for", b"192.0.2.1"),
+                (b"cookie", b"a=1"),
+                (b"X-Forwarded-For", b"198.51.100.7"),
+                (b"cookie", b"b=2"),
+            ],
+            b'{"host":"a","xff":["192.0.2.1","198.51.100.7"],"cookie":["a=1","b=2"]}',
+        ),
+    ],
+)
+async def test_request_header_lookups_see_every_line(fields: Headers, expected: bytes) -> None:
+    app = App(request_log=False)
+
+    @app.get("/lookups")
+    async def lookups(request: Request) -> object:
+        headers = request.headers
+        return {
+            "host": headers.get("HOST"),
+            "xff": headers.get_all("X-Forwarded-For"),
+            "cookie": headers.get_all("cookie"),
+        }
+
+    asgi = ASGIApp(app)
+    for _ in range(2):  # names decoded, then remembered
+        assert (await run(asgi, scope("/lookups", headers=fields))).body == expected
+
+
 async def test_header_names_are_remembered_up_to_a_bound() -> None:
     asgi = upload_app()
     for i in range(adapter._NAMES_MAX + 10):

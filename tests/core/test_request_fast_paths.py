@@ -126,6 +126,75 @@ def test_lookups_in_event_headers_follow_every_change(change: object) -> None:
     assert _lookups(fast) == _lookups(general)
 
 
+_RECEIVED = [
+    [
+        ("host", "a"),
+        ("accept", "*/*"),
+        ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793"),
+    ],
+    [("host", "a"), ("cookie", "a=1"), ("cookie", "b=2")],  # a repeated name: no index
+    [("x-forwarded-for", "192.0.2.1"), ("host", "a"), ("x-forwarded-for", "198.51.100.7")],
+    [("host", "a")],
+    [],
+]
+
+
+@pytest.mark.parametrize("fields", _RECEIVED)
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda h: None,
+        lambda h: h.__setitem__("Host", "b"),
+        lambda h: h.add("Cookie", "c=3"),
+        lambda h: h.__delitem__("host"),
+        lambda h: h.put_lowered_pair("host", "c", "x-new", "3"),
+        lambda h: h.extend_lowered([("x-new", "4"), ("host", "5")]),
+    ],
+)
+def test_lookups_in_received_fields_match_the_general_path(
+    fields: list[tuple[str, str]], change: object
+) -> None:
+    # A server's fields are indexed only when no name repeats: an index holds one value
+    # per name, and a repeated Cookie or X-Forwarded-For line must keep all of its values.
+    fast, general = Headers._from_received(list(fields)), Headers(fields)
+    names = [name for name, _ in fields]
+    assert (fast._index is not None) == (len(set(names)) == len(names))
+    assert _lookups(fast) == _lookups(general)
+    assert header_fields(fast)[2:] == header_fields(general)[2:]
+    change(fast)  # type: ignore[operator]
+    change(general)  # type: ignore[operator]
+    assert fast.items() == general.items()
+    assert _lookups(fast) == _lookups(general)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")],
+        [
+            ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        ],  # two: neither is believed
+        [("host", "a"), ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793")],
+        [
+            ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793"),
+            ("traceparent", "not a traceparent"),
+        ],
+        [("host", "a")],
+    ],
+)
+def test_trace_ids_from_received_fields_match_the_general_path(
+    fields: list[tuple[str, str]],
+) -> None:
+    from daloy_edge.observability._trace import inbound_ids
+
+    def fixed(n: int) -> bytes:
+        return bytes(range(1, n + 1))
+
+    received = Headers._from_received(list(fields))
+    assert inbound_ids(received, fixed) == inbound_ids(Headers(fields), fixed)
+
+
 @pytest.mark.parametrize(
     "source",
     [

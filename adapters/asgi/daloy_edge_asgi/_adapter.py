@@ -138,7 +138,7 @@ def _to_request(scope: Scope, body: _Body) -> Request:
         scope["method"],
         raw_path,
         query_string=query.decode("latin-1") if query else "",
-        headers=Headers._from_lowered(items),
+        headers=Headers._from_received(items),
         scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
         client=client[0] if client else None,
         body=body,
