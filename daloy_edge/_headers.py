@@ -59,9 +59,9 @@ class Headers:
 
     @classmethod
     def _from_received(cls, items: list[tuple[str, str]]) -> Headers:
-        """A request's fields as a server delivered them, names lower-cased already:
-        indexed when no name repeats, as in most requests, so that lookups are one hash
-        instead of a scan of every field."""
+        """A request's fields as a server or an event delivered them, names lower-cased
+        already: indexed when no name repeats, as in most requests, so that lookups are
+        one hash instead of a scan of every field."""
         headers = cls.__new__(cls)
         headers._items = items
         index = dict(items)
@@ -89,8 +89,10 @@ class Headers:
             if len(_LOWER_NAMES) < _LOWER_NAMES_MAX and len(names) <= _LOWER_NAMES_SIZE:
                 _LOWER_NAMES.update(source)
         else:
-            headers._items = [(name.lower(), value) for name, value in source.items()]
-            headers._index = None
+            items = headers._items = [(name.lower(), value) for name, value in source.items()]
+            # Names that differ only in case ("Host" and "host") become one: no index then.
+            index = dict(items)
+            headers._index = index if len(index) == len(items) else None
         return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:

@@ -198,6 +198,33 @@ def test_trace_ids_from_received_fields_match_the_general_path(
 @pytest.mark.parametrize(
     "source",
     [
+        {
+            "Host": "a",
+            "Accept": "*/*",
+            "X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793",
+        },
+        {"HOST": "a", "host": "b", "Accept": "*/*"},  # one name once lowered: no index
+        {"caf\u00e9": "a", "CAF\u00c9": "b"},
+    ],
+)
+def test_lookups_in_mixed_case_event_headers_match_the_constructor(
+    source: dict[str, str],
+) -> None:
+    # REST APIs keep the client's spelling: the names are lowered, then indexed when
+    # no two of them became one.
+    fast, general = Headers.from_dict(source), Headers(source)
+    lowered = [name.lower() for name in source]
+    assert (fast._index is not None) == (len(set(lowered)) == len(lowered))
+    assert _lookups(fast) == _lookups(general)
+    assert [fast.get_all(n) for n in lowered] == [general.get_all(n) for n in lowered]
+    fast.add("Host", "c")
+    general.add("Host", "c")
+    assert _lookups(fast) == _lookups(general)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
         {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
         {"x-amzn-trace-id": "Root=1-5759e988-bd862e3fe1be46a994272793", "host": "a"},
         {

@@ -102,7 +102,7 @@ def _query_from_params(params: Mapping[str, Any] | None, decoded: bool) -> str:
 def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
     # One comprehension, lowering as it goes: a lone string is one value, a list holds
     # any number (``None`` entries skipped), and an empty or missing entry none.
-    return Headers._from_lowered(
+    return Headers._from_received(
         [
             (name.lower(), value)
             for name, values in source.items()
