@@ -57,23 +57,29 @@ class TrustedProxies(Phased):
     ``request.client_ip``.
     """
 
-    __slots__ = ("_forwarded", "_header", "_max_hops", "_trusted", "config")
+    __slots__ = ("_direct", "_forwarded", "_header", "_max_hops", "_trusted", "config")
 
     def __init__(self, config: TrustedProxiesConfig) -> None:
         self.config = config
         self._trusted = NetworkSet(config.proxies)
+        # No proxy believed (the platform gives the peer, as on Lambda): the socket peer
+        # is the client, whatever headers say.
+        self._direct = not self._trusted
         self._header = config.header
         self._forwarded = config.header == "forwarded"
         self._max_hops = config.max_hops
 
     def resolve(self, request: Request) -> str | None:
         """The client address for ``request``."""
-        if not self._trusted:
-            # No proxy is believed: the socket peer is the client, whatever headers say.
+        if self._direct:
             return canonical_ip(request.client)
         values = request.headers.get_all(self._header)
         hops = forwarded_for(values) if self._forwarded else x_forwarded_for(values)
         return resolve_client(request.client, hops, self._trusted, max_hops=self._max_hops)
 
     def before(self, request: Request) -> None:
-        request.client_ip = self.resolve(request)
+        # The direct case without a call to ``resolve``: it runs on every request.
+        if self._direct:
+            request.client_ip = canonical_ip(request.client)
+        else:
+            request.client_ip = self.resolve(request)

@@ -115,8 +115,24 @@ def trusted_clients(*cidrs: str) -> Callable[[Request], bool]:
 
         return nobody
 
+    # The answer for each client address seen (bounded: a full memo starts over), so a
+    # returning client costs one lookup rather than parsing its address again.
+    answers: dict[str, bool] = {}
+
     def allowed(request: Request) -> bool:
         client = request.client_ip
-        return bool(client) and client in networks
+        if not client:
+            return False
+        answer = answers.get(client)
+        if answer is None:
+            answer = client in networks
+            if len(answers) >= _ANSWERS_KEPT:
+                answers.clear()
+            answers[client] = answer
+        return answer
 
     return allowed
+
+
+_ANSWERS_KEPT = 1024
+"""How many client addresses one ``trusted_clients`` predicate remembers."""

@@ -75,6 +75,33 @@ def test_a_request_without_a_client_address_gets_no_phases():
     assert allowed(Request("GET", "/", client="")) is False
 
 
+def test_each_client_keeps_its_own_answer_as_the_memo_turns_over(monkeypatch):
+    from daloy_edge._netaddr import NetworkSet
+    from daloy_edge.observability import _timing
+
+    checks = []
+    contains = NetworkSet.__contains__
+
+    def counted(self, address):
+        checks.append(address)
+        return contains(self, address)
+
+    monkeypatch.setattr(NetworkSet, "__contains__", counted)
+    monkeypatch.setattr(_timing, "_ANSWERS_KEPT", 3)
+    allowed = trusted_clients("10.0.0.0/8")
+    inside = [f"10.0.0.{n}" for n in range(5)]
+    outside = [f"203.0.113.{n}" for n in range(5)]
+    for _ in range(2):
+        for a, b in zip(inside, outside, strict=True):
+            assert allowed(Request("GET", "/", client=a)) is True
+            assert allowed(Request("GET", "/", client=b)) is False
+    assert len(checks) == 20  # a full memo starts over: every address is checked again
+    checks.clear()
+    for _ in range(3):
+        assert allowed(Request("GET", "/", client="10.9.9.9")) is True
+    assert checks == ["10.9.9.9"]  # a returning client: one check, then the memo
+
+
 def test_forwarded_header_does_not_unlock_phases():
     app = make_app(server_timing_phases=trusted_clients("10.0.0.0/8"))
     response = TestClient(app).get(
