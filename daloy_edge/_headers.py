@@ -73,9 +73,9 @@ class Headers:
         """``Headers(source)`` for the plain dicts events carry: when every name is
         lower-case ASCII already (as HTTP APIs and Function URLs deliver them), the pairs
         are taken as they are instead of lowering each name."""
-        headers: Headers = _new(cls)
         # Names seen lower-case before need no second look: one C-level subset test.
         if source.keys() <= _LOWER_NAMES:
+            headers: Headers = _new(cls)
             headers._items = list(source.items())
             headers._index = source.copy()
             return headers
@@ -84,16 +84,15 @@ class Headers:
         except TypeError:  # a name that is not a str: let the general path fail as before
             names = "X"
         if names.isascii() and names.lower() == names:
+            headers = _new(cls)
             headers._items = list(source.items())
             headers._index = source.copy()
             if len(_LOWER_NAMES) < _LOWER_NAMES_MAX and len(names) <= _LOWER_NAMES_SIZE:
                 _LOWER_NAMES.update(source)
-        else:
-            items = headers._items = [(name.lower(), value) for name, value in source.items()]
-            # Names that differ only in case ("Host" and "host") become one: no index then.
-            index = dict(items)
-            headers._index = index if len(index) == len(items) else None
-        return headers
+            return headers
+        # Lowered, names that differed only in case ("Host", "host") become one: the
+        # index is kept only when none did.
+        return cls._from_received([(name.lower(), value) for name, value in source.items()])
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name``, or ``default``."""
