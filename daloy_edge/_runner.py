@@ -94,7 +94,15 @@ def _run_as_task(
 ) -> T:
     """Run ``coro`` as a task; a task whose first step finishes it costs one loop iteration
     (``_run_once``) instead of ``run_until_complete``'s set-up and tear-down. Loops without
-    ``_run_once`` (not CPython's) take the usual path."""
+    ``_run_once`` (not CPython's) take the usual path.
+
+    When one callback is all the loop has ready (the task's first step) and no timer is
+    pending, that iteration runs the callback without polling for I/O first, as an
+    iteration whose poll found nothing would: the poll is a system call on every
+    invocation. I/O that is ready meanwhile is handled by the next iteration that polls,
+    the first one of any coroutine that waits. Any other state (more callbacks, timers,
+    cancelled ones to drop, debug mode) takes the full iteration.
+    """
     import asyncio
 
     if loop.is_running():
@@ -103,9 +111,20 @@ def _run_as_task(
     run_once = getattr(loop, "_run_once", None)
     if run_once is None:
         return loop.run_until_complete(task)
+    ready = getattr(loop, "_ready", None)
     asyncio.events._set_running_loop(loop)
     try:
-        run_once()
+        if (
+            ready is not None
+            and len(ready) == 1
+            and not loop._scheduled  # type: ignore[attr-defined]
+            and not loop._debug  # type: ignore[attr-defined]
+        ):
+            handle = ready.popleft()
+            if not handle._cancelled:
+                handle._run()
+        else:
+            run_once()
     finally:
         asyncio.events._set_running_loop(None)
     if task.done():

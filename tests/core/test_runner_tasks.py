@@ -76,3 +76,95 @@ def test_a_given_context_is_the_tasks_context(loop) -> None:
     run_on(loop, sets(), scope)
     assert run_on(loop, reads(), scope) == "set"
     assert run_on(loop, reads()) == "unset"
+
+
+class _CountedPolls:
+    """Counts the loop's I/O polls (its selector's ``select`` calls)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        selector = loop._selector  # type: ignore[attr-defined]
+        self.count = 0
+        real = selector.select
+
+        def select(timeout: float | None = None) -> list[object]:
+            self.count += 1
+            return real(timeout)
+
+        selector.select = select
+
+
+async def _quick() -> str:
+    assert asyncio.current_task() is not None
+    assert asyncio.get_running_loop() is not None
+    return "done"
+
+
+def test_a_lone_first_step_runs_without_polling_for_io(loop) -> None:
+    polls = _CountedPolls(loop)
+    for _ in range(3):
+        assert run_on(loop, _quick()) == "done"
+    assert polls.count == 0
+    assert not loop._ready
+
+
+def test_other_ready_callbacks_get_the_full_iteration_first(loop) -> None:
+    polls = _CountedPolls(loop)
+    order: list[str] = []
+    loop.call_soon(order.append, "earlier callback")
+
+    async def step() -> None:
+        order.append("first step")
+
+    run_on(loop, step())
+    assert order == ["earlier callback", "first step"]
+    assert polls.count == 1
+
+
+def test_a_pending_timer_gets_the_full_iteration(loop) -> None:
+    polls = _CountedPolls(loop)
+    fired: list[str] = []
+    loop.call_later(0, fired.append, "timer")
+
+    async def step() -> None:
+        return None
+
+    run_on(loop, step())
+    assert polls.count >= 1
+    assert fired == ["timer"]
+
+
+def test_cancelled_timers_do_not_pile_up(loop) -> None:
+    async def schedules_and_cancels() -> None:
+        asyncio.get_running_loop().call_later(60, print).cancel()
+
+    for _ in range(200):
+        run_on(loop, schedules_and_cancels())
+    assert len(loop._scheduled) <= 1
+
+
+def test_debug_mode_keeps_the_full_iteration(loop) -> None:
+    loop.set_debug(True)
+    polls = _CountedPolls(loop)
+    assert run_on(loop, _quick()) == "done"
+    assert polls.count == 1
+
+
+def test_io_ready_meanwhile_is_handled_by_the_next_coroutine_that_waits(loop) -> None:
+    import socket
+
+    left, right = socket.socketpair()
+    got: list[bytes] = []
+    loop.add_reader(left.fileno(), lambda: got.append(left.recv(16)))
+    try:
+        right.send(b"ping")
+        assert run_on(loop, _quick()) == "done"
+
+        async def waits() -> None:
+            await asyncio.sleep(0)
+
+        run_on(loop, waits())
+        assert got == [b"ping"]
+    finally:
+        loop.remove_reader(left.fileno())
+        left.close()
+        right.close()
