@@ -3,7 +3,10 @@
 The handler is called in-process with the same event, as a warm container does. The
 "core only" row serves the same request without event translation, so the difference
 is what the adapter itself costs. Every default is on, the request log included (written
-to /dev/null). Cold start against the anchors is case_serverless.
+to /dev/null). This process has asyncio loaded, so each invocation runs as a task on the
+runner's event loop, as in a function that imports an async client; the children of
+case_serverless never load asyncio, so theirs run without a loop. Cold start against the
+anchors is case_serverless.
 """
 
 from __future__ import annotations
