@@ -12,9 +12,10 @@ production) answering ``GET /health``. uvicorn's access log is off for all of th
 one: bare Starlette again with it on, as uvicorn runs by default, so a request line is
 written on both sides of that comparison (uvicorn's plain-text line against daloy_edge's
 OTel JSON line). All run on the anchors' interpreter and uvicorn. ``wrk`` (one thread,
-32 keep-alive connections) loads each in turn for a bounded time; ratios are to bare
-Starlette without the access log (higher is better). Also each server's peak RSS
-afterwards.
+32 keep-alive connections) loads each in turn for a bounded time, in rounds that each start
+every server afresh, so a figure is the median over several server processes; ratios are to
+bare Starlette without the access log (higher is better). Also each server's peak RSS
+after its round (the median over the rounds).
 """
 
 from __future__ import annotations
@@ -78,30 +79,35 @@ def run() -> list[Row]:
 def _measure(python: str, wrk: str, setup: str, http: str, loop: str) -> list[Row]:
     seconds, rounds = reps(5, 2), reps(3, 1)
     loads: dict[str, list[Load]] = {t.name: [] for t in TARGETS}
-    with contextlib.ExitStack() as stack:
-        served = {
-            t.name: stack.enter_context(
-                _servers.uvicorn(
-                    python,
-                    t.target,
-                    env=t.env,
-                    factory=t.factory,
-                    path=t.path,
-                    http=http,
-                    loop=loop,
-                    access_log=t.access_log,
+    peaks: dict[str, list[float]] = {t.name: [] for t in TARGETS}
+    for turn in range(rounds):
+        # Fresh servers every round: a process can run its whole life a good deal slower
+        # or faster than another of the same program on this machine, so each figure is
+        # the median over as many processes as rounds, not over one process's runs.
+        with contextlib.ExitStack() as stack:
+            served = {
+                t.name: stack.enter_context(
+                    _servers.uvicorn(
+                        python,
+                        t.target,
+                        env=t.env,
+                        factory=t.factory,
+                        path=t.path,
+                        http=http,
+                        loop=loop,
+                        access_log=t.access_log,
+                    )
                 )
-            )
-            for t in TARGETS
-        }
-        urls = {t.name: f"http://127.0.0.1:{served[t.name].port}{t.path}" for t in TARGETS}
-        for url in urls.values():
-            run_load(wrk, url, 1)  # warm-up, not counted
-        for turn in range(rounds):
+                for t in TARGETS
+            }
+            urls = {t.name: f"http://127.0.0.1:{served[t.name].port}{t.path}" for t in TARGETS}
+            for url in urls.values():
+                run_load(wrk, url, 1)  # warm-up, not counted
             names = list(urls)[turn % len(urls) :] + list(urls)[: turn % len(urls)]
             for name in names:
                 loads[name].append(run_load(wrk, urls[name], seconds))
-        peaks = {name: _servers.status_kib(s.pid)["VmHWM"] / 1024 for name, s in served.items()}
+            for name, server in served.items():
+                peaks[name].append(_servers.status_kib(server.pid)["VmHWM"] / 1024)
     tool = next(iter(loads.values()))[0].tool
     rows = []
     for name, runs in loads.items():
@@ -113,6 +119,7 @@ def _measure(python: str, wrk: str, setup: str, http: str, loop: str) -> list[Ro
     for name, runs in loads.items():
         p50 = statistics.median(r.p50_ms for r in runs)
         rows.append(Row(f"p50 latency under that load, {setup}", name, p50, unit="ms"))
-    for name, peak in peaks.items():
+    for name, values in peaks.items():
+        peak = statistics.median(values)
         rows.append(Row(f"server peak RSS after the runs, {setup}", name, peak, unit="MB"))
     return with_ratio(rows, ANCHOR)

@@ -164,26 +164,38 @@ def cold_rows(python: str) -> list[Row]:
 
 
 def warm_rows(python: str, secure: bool) -> list[Row]:
-    """Warm µs per invocation: one long-lived process per contender, timed in turns."""
+    """Warm µs per invocation: long-lived processes per contender, timed in turns.
+
+    Each contender gets a fresh process in each of several rounds, and its figure is the
+    median of the processes' medians: on this kind of machine one process can run its
+    whole life a good deal slower or faster than another of the same program."""
     case = "warm secure µs (RS256 bearer, CORS, security headers)" if secure else "warm µs"
-    workers: dict[str, _child.Worker] = {}
-    try:
-        for c in [*CONTENDERS, FRESH_TOKENS] if secure else [*CONTENDERS, CONTRACT_FLOOR]:
-            setup = c.secure_setup if secure else c.setup
-            if setup is None:
-                continue
-            event = _event(c.secure_path if secure else c.path, secure)
-            code = WARM.format(prologue=_child.PROLOGUE, event=event, setup=setup)
-            workers[c.name] = _child.Worker(python, code, _child.child_env(c.env))
-        number = reps(500, 100) if secure else reps(3000, 500)
-        samples: dict[str, list[float]] = {name: [] for name in workers}
-        for names in _rotations(list(workers), reps(7, 3)):
-            for name in names:
-                samples[name].append(workers[name].time_us(number))
-    finally:
-        for worker in workers.values():
-            worker.close()
-    return [Row(case, name, statistics.median(values)) for name, values in samples.items()]
+    contenders = [*CONTENDERS, FRESH_TOKENS] if secure else [*CONTENDERS, CONTRACT_FLOOR]
+    jobs: dict[str, tuple[str, dict[str, str]]] = {}
+    for c in contenders:
+        setup = c.secure_setup if secure else c.setup
+        if setup is None:
+            continue
+        event = _event(c.secure_path if secure else c.path, secure)
+        code = WARM.format(prologue=_child.PROLOGUE, event=event, setup=setup)
+        jobs[c.name] = (code, _child.child_env(c.env))
+    number = reps(500, 100) if secure else reps(3000, 500)
+    per_process: dict[str, list[float]] = {name: [] for name in jobs}
+    for _ in range(reps(3, 1)):
+        workers: dict[str, _child.Worker] = {}
+        try:
+            for name, (code, env) in jobs.items():
+                workers[name] = _child.Worker(python, code, env)
+            samples: dict[str, list[float]] = {name: [] for name in workers}
+            for names in _rotations(list(workers), reps(5, 3)):
+                for name in names:
+                    samples[name].append(workers[name].time_us(number))
+        finally:
+            for worker in workers.values():
+                worker.close()
+        for name, values in samples.items():
+            per_process[name].append(statistics.median(values))
+    return [Row(case, name, statistics.median(values)) for name, values in per_process.items()]
 
 
 def run() -> list[Row]:
