@@ -6,6 +6,8 @@
 ... async def health(request): return {"status": "ok"}
 """
 
+# First: the submodules below load through the package finder it installs.
+from daloy_edge import _importer  # noqa: F401  # isort: skip
 from daloy_edge._app import App
 from daloy_edge._errors import (
     BadRequest,
