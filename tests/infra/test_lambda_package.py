@@ -25,6 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 INVOKE = """
 import importlib, sys
+compiled = []
+def hook(event, args):
+    if event == "compile" and isinstance(args[1], str) and args[1].endswith(".py"):
+        compiled.append(args[1])
+sys.addaudithook(hook)
 entry = importlib.import_module("examples.lambda.secure_entry")
 results = []
 for path, token in {calls!r}:
@@ -39,7 +44,10 @@ for path, token in {calls!r}:
     }}
     results.append(entry.lambda_handler(event, None)["statusCode"])
 import cryptography, httpx, jwt
-print(repr({{"status": results, "from": [m.__file__ for m in (cryptography, httpx, jwt)]}}),
+from daloy_edge._importer import PackageFinder
+print(repr({{"status": results, "from": [m.__file__ for m in (cryptography, httpx, jwt)],
+             "compiled": compiled,
+             "finder": any(isinstance(f, PackageFinder) for f in sys.meta_path)}}),
       file=sys.stderr)
 """
 
@@ -67,8 +75,25 @@ def test_the_package_holds_the_app_and_no_build_leftovers(package: Path) -> None
     for name in ("daloy_edge", "daloy_edge_aws_lambda", "examples", "jwt", "cryptography", "httpx"):
         assert (package / name).is_dir(), name
     assert (package / "examples" / "lambda" / "secure_entry.py").is_file()
-    assert not list(package.rglob("__pycache__"))
     assert not (package / "tests").exists()
+
+
+def test_every_module_ships_with_unchecked_bytecode_for_the_runtime(package: Path) -> None:
+    # Built for this interpreter's version (as the fixture asks), so its cache tag.
+    tag = sys.implementation.cache_tag
+    sources = [p for p in package.rglob("*.py") if "__pycache__" not in p.parts]
+    caches = list(package.rglob("*.pyc"))
+    assert len(sources) > 300
+    missing = [
+        source
+        for source in sources
+        if not (source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc").is_file()
+    ]
+    assert missing == []
+    # Only this version's caches (nothing left from the machine that built the package),
+    # and each an unchecked hash: a zip's timestamps cannot make it stale.
+    assert {cache.name.split(".")[-2] for cache in caches} == {tag}
+    assert {cache.read_bytes()[4:8] for cache in caches} == {b"\x01\0\0\0"}
 
 
 def test_the_package_serves_health_and_bearer_tokens_on_its_own(
@@ -89,6 +114,8 @@ def test_the_package_serves_health_and_bearer_tokens_on_its_own(
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(package),
         "AWS_LAMBDA_FUNCTION_NAME": "pkg",
+        # A function's code is read-only: nothing can be compiled and kept.
+        "PYTHONDONTWRITEBYTECODE": "1",
         "DALOY_ENV": "production",
         "DALOY_SESSION_KEYS": "kR7w2mQ9xT4vB8nL1pZ6cF3hJ5sD0gYa",
         "DALOY_JWKS_FILE": str(jwks_file),
@@ -108,3 +135,7 @@ def test_the_package_serves_health_and_bearer_tokens_on_its_own(
     report = ast.literal_eval(done.stderr.strip().splitlines()[-1])
     assert report["status"] == [200, 200, 401]
     assert all(path.startswith(str(package)) for path in report["from"])
+    # The cold start, JWT verification and its libraries included, compiled nothing:
+    # every module came from the package's bytecode (the core's through its finder).
+    assert report["compiled"] == []
+    assert report["finder"] is True
