@@ -175,6 +175,9 @@ class PackageFinder:
             return None
         listing = self._listings.get(folder)
         if listing is None or listing[0] != mtime:
+            if not os.path.isabs(folder):
+                # The standard finder names such a module's file from the current folder.
+                return None
             try:
                 names = frozenset(os.listdir(folder))
             except OSError:

@@ -265,6 +265,20 @@ result = [gone_after_change, gone_after_invalidate, pkg.late.LATE, served(pkg.la
     assert result == [True, True, True, True]
 
 
+def test_a_relative_package_path_goes_to_the_standard_finder(package: Path) -> None:
+    run(package, "import pkg.a\nresult = 0")
+    result = run(
+        package,
+        """
+import os, pkg
+pkg.__path__[:] = ["pkg"]
+import pkg.a
+result = [pkg.a.__file__, served(pkg.a)]
+""",
+    )
+    assert result == [str(package / "pkg" / "a.py"), False]
+
+
 def test_a_moved_tree_names_its_files_where_they_are_now(package: Path, tmp_path: Path) -> None:
     run(package, "import pkg.a\nresult = 0")
     moved = tmp_path / "moved"
