@@ -65,6 +65,7 @@ def _code_type() -> type:
 
 
 _CODE = _code_type()
+_Module = type(sys)
 
 
 class _CachedSourceLoader(SourceFileLoader):
@@ -73,6 +74,14 @@ class _CachedSourceLoader(SourceFileLoader):
     def __init__(self, fullname: str, path: str, cached: str) -> None:
         super().__init__(fullname, path)
         self.cached = cached
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType:
+        # The module the import system would make, with the two file attributes it would
+        # set: looking them up on a new module first costs each a raised AttributeError.
+        module = _Module(spec.name)
+        module.__file__ = self.path
+        module.__cached__ = self.cached  # type: ignore[attr-defined]
+        return module
 
     def get_code(self, fullname: str) -> CodeType | None:
         if fullname == self.name:

@@ -122,6 +122,37 @@ result = {
     assert second["compiled"] == []
 
 
+ATTRIBUTES = """
+import importlib, pkg.a, pkg.sub
+from importlib.machinery import SourceFileLoader
+def shape(module):
+    spec = module.__spec__
+    return {
+        "dict": sorted(k for k in vars(module) if k.startswith("__")),
+        "name": module.__name__, "file": module.__file__, "cached": module.__cached__,
+        "package": module.__package__, "path": getattr(module, "__path__", "none"),
+        "loader": isinstance(module.__loader__, SourceFileLoader),
+        "same loader": module.__loader__ is spec.loader,
+        "spec": [spec.name, spec.origin, spec.cached, spec.parent, spec.has_location,
+                 spec.submodule_search_locations, spec.loader_state],
+        "source": module.__loader__.get_source(module.__name__)[:9],
+        "package?": module.__loader__.is_package(module.__name__),
+    }
+result = [served(pkg.a), served(pkg.sub), shape(pkg.a), shape(pkg.sub)]
+"""
+
+
+def test_modules_look_exactly_as_the_standard_import_makes_them(package: Path) -> None:
+    run(package, "import pkg.a, pkg.sub\nresult = 0")
+    served = run(package, ATTRIBUTES)
+    standard = run(package, ATTRIBUTES, env={"DALOY_STANDARD_IMPORTS": "1"})
+    assert isinstance(served, list)
+    assert isinstance(standard, list)
+    assert served[:2] == [True, True]
+    assert standard[:2] == [False, False]
+    assert served[2:] == standard[2:]
+
+
 def test_a_changed_source_is_compiled_again(package: Path) -> None:
     run(package, "import pkg.a\nresult = 0")
     source = package / "pkg" / "a.py"
