@@ -43,10 +43,13 @@ if [ -z "$python" ]; then
   done
 fi
 if [ -n "$python" ] && is_version "$python"; then
-  # Bytecode only: what does not compile (a template, say) is not a module anyone imports.
-  "$python" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$out" >/dev/null ||
-    echo "lambda-package: some files did not compile (not importable as modules)" >&2
+  # -q lists only what fails to compile, which then ships without bytecode.
+  "$python" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$out" ||
+    echo "lambda-package: the files above did not compile and ship without bytecode" >&2
 else
+  if [ -n "${LAMBDA_PYTHON:-}" ]; then
+    echo "lambda-package: LAMBDA_PYTHON=$LAMBDA_PYTHON is not a Python $version" >&2
+  fi
   echo "lambda-package: WARNING: no Python $version here (set LAMBDA_PYTHON): the package has" \
     "no bytecode, so every cold start compiles each module it imports" >&2
 fi
