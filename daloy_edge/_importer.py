@@ -61,11 +61,7 @@ _UNCHECKED_HASH = b"\1\0\0\0"
 _fix_co_filename = getattr(_imp, "_fix_co_filename", None)
 
 
-def _code_type() -> type:
-    return type(_code_type.__code__)
-
-
-_CODE = _code_type()
+_CODE = type((lambda: 0).__code__)  # types.CodeType, without importing types
 _Module = type(sys)
 
 
@@ -103,7 +99,7 @@ class _CachedSourceLoader(SourceFileLoader):
                             # The tree may have moved since it was compiled (a deployment
                             # package built elsewhere): tracebacks name the file as it is.
                             _fix_co_filename(code, self.path)
-                        return code  # type: ignore[return-value]
+                        return code
         # The standard path: compiles the source, writes the cache file, or raises.
         return super().get_code(fullname)
 
