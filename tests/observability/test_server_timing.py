@@ -76,6 +76,8 @@ def test_a_request_without_a_client_address_gets_no_phases():
 
 
 def test_each_client_keeps_its_own_answer_as_the_memo_turns_over(monkeypatch):
+    # The attack: an outside client reading internal phase timings (a timing side channel
+    # into auth and storage) because a trusted client's remembered answer was served to it.
     from daloy_edge._netaddr import NetworkSet
     from daloy_edge.observability import _timing
 
