@@ -57,6 +57,8 @@ def test_a_draw_that_does_not_fit_takes_a_fresh_block(source: CountingSource) ->
 
 
 def test_threads_never_draw_the_same_bytes() -> None:
+    # The attack: two requests sharing an id, so one's trace and log lines (and the
+    # request id a client quotes to support) are taken for the other's.
     drawn: list[list[bytes]] = [[] for _ in range(8)]
 
     def draw(into: list[bytes]) -> None:
@@ -74,6 +76,8 @@ def test_threads_never_draw_the_same_bytes() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="this platform has no fork")
 def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
+    # The attack: a pre-forking server's workers handing out the same ids, so one
+    # request's trace and log lines are taken for another's.
     # In a child process of its own: forking the test runner, with its threads, is unsafe.
     code = """
 import os

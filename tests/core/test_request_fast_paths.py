@@ -333,6 +333,8 @@ def test_fields_of_event_headers_are_those_of_the_constructor() -> None:
 
 
 def test_an_observer_changing_headers_at_the_start_is_still_checked() -> None:
+    # The attack: a line break smuggled into a header (log and response-header injection)
+    # after the fields were indexed, passing checks that read a stale view of them.
     class Meddler:
         def on_request(self, request: Request) -> None:
             request.headers.add("x-injected", "a\nb")
