@@ -53,7 +53,36 @@ def _int(text: str) -> int:
 
 def _float(text: str) -> float:
     _check_digits(text)
-    return float(text)
+    value = float(text)
+    if value - value != 0:
+        # 1e400 is valid JSON syntax but no double: Python reads it as infinity, which no
+        # JSON encoder (ours included) will write back.
+        raise UnsafeJSON("number out of range")
+    return value
+
+
+def _lone_surrogate(value: JSON) -> bool:
+    """True when a string in ``value`` (key or value) holds a lone UTF-16 surrogate."""
+    stack: list[JSON] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            texts: list[str] = [node]
+        elif isinstance(node, dict):
+            texts = list(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            texts = []
+            stack.extend(node)
+        else:
+            continue
+        for text in texts:
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+    return False
 
 
 def _constant(name: str) -> JSON:
@@ -97,7 +126,8 @@ def parse_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> JSON:
 
     Refused with :class:`UnsafeJSON`: invalid UTF-8, a byte-order mark, duplicate keys,
     ``__proto__``/``constructor``/``prototype`` keys, nesting deeper than ``max_depth``,
-    numbers longer than 4300 characters, NaN and Infinity, trailing data.
+    numbers longer than 4300 characters or beyond a double's range, NaN and Infinity,
+    ``\\u`` escapes of lone UTF-16 surrogates (no Unicode text holds one), trailing data.
 
     >>> parse_json(b'{"a": [1, 2]}')
     {'a': [1, 2]}
@@ -120,6 +150,9 @@ def parse_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> JSON:
     opened = text.count("[") + text.count("{")
     if opened > max_depth and _depth_exceeds(value, max_depth):
         raise UnsafeJSON("nesting too deep")
+    # Valid UTF-8 holds no surrogate, so only an escape (or a str given in) can make one.
+    if ("\\u" in text or type(data) is not bytes) and _lone_surrogate(value):
+        raise UnsafeJSON("lone surrogate")
     return value
 
 
@@ -191,5 +224,14 @@ def dumps(value: object) -> bytes:
     """Compact UTF-8 JSON; non-ASCII kept, ``<``, ``>`` and ``&`` escaped for HTML safety."""
     text = "".join(_text_chunks(value, 0)) if _text_chunks is not None else _encode_text(value)
     if "<" in text or ">" in text or "&" in text:
-        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return text.encode("utf-8")
+        text = _html_safe(text)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate in a str the application built: written as its escape, as
+        # JavaScript's JSON.stringify writes one, instead of failing the response.
+        return _html_safe(encode_ascii(value)).encode("ascii")
+
+
+def _html_safe(text: str) -> str:
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -209,6 +209,8 @@ UNSAFE_JSON = {
     "number-of-4301-digits": b'{"n": ' + b"7" * 4301 + b"}",
     "malformed": b'{"a": 1,}',
     "nan": b'{"a": NaN}',
+    "float-overflow": b'{"n": 1e400}',
+    "lone-surrogate": b'{"a": "\\ud800"}',
     "empty": b"",
 }
 

@@ -29,6 +29,11 @@ def test_parses_plain_document():
         b"[" * 33 + b"]" * 33,
         b'{"a":' * 40 + b"1" + b"}" * 40,
         b"[" * 100000,
+        b"[1e400]",
+        b'{"a": -1e400}',
+        b'["\\ud800"]',
+        b'{"\\udc00x": 1}',
+        b'["\\ude00\\ud83d"]',
     ],
     ids=[
         "duplicate-key",
@@ -49,6 +54,11 @@ def test_parses_plain_document():
         "depth-33-arrays",
         "depth-40-objects",
         "unclosed-deep",
+        "float-overflow",
+        "negative-float-overflow",
+        "lone-high-surrogate",
+        "lone-low-surrogate-in-key",
+        "surrogates-in-wrong-order",
     ],
 )
 def test_rejects_unsafe_json(doc):
@@ -63,6 +73,19 @@ def test_accepts_a_negative_number_of_exactly_4300_digits():
 def test_rejects_a_signed_number_of_4301_digits():
     with pytest.raises(UnsafeJSON):
         parse_json(b"-" + b"9" * 4301)
+
+
+def test_accepts_an_escaped_surrogate_pair():
+    assert parse_json(b'["\\ud83d\\ude00"]') == ["\U0001f600"]
+
+
+def test_rejects_a_lone_surrogate_in_a_str_document():
+    with pytest.raises(UnsafeJSON):
+        parse_json('{"a": "\ud800"}')
+
+
+def test_dumps_writes_a_lone_surrogate_as_its_escape():
+    assert dumps({"a": "\ud800<é"}) == b'{"a":"\\ud800\\u003c\\u00e9"}'
 
 
 def test_accepts_depth_32():
