@@ -97,6 +97,11 @@ def test_slow_rejects_a_non_integer_duration(http: Transport) -> None:
     assert_problem(http.get("/slow?ms=1e9"), 400)
 
 
+def test_slow_rejects_a_duration_longer_than_an_int_may_be_parsed(http: Transport) -> None:
+    # Python refuses to parse an int of more than 4300 digits (a ValueError, not a 400).
+    assert_problem(http.get("/slow?ms=" + "1" * 4301), 400)
+
+
 def test_static_serves_a_file_from_the_static_folder(http: Transport) -> None:
     reply = http.get("/static/hello.txt")
     assert reply.status == 200
