@@ -82,7 +82,9 @@ class Response:
         """A redirect; only absolute http(s) URLs and same-site paths (not ``//host``)."""
         if not location.startswith(_SAFE_REDIRECT_SCHEMES) or location.startswith("//"):
             raise ValueError("redirect target must be http(s) or a local path")
-        if not check_header_value(location) or "\\" in location:
+        # Browsers drop tabs and newlines inside a URL, so "/\t/evil.example" would go to
+        # //evil.example: no control character at all.
+        if not check_header_value(location) or "\\" in location or not location.isprintable():
             raise ValueError("redirect target contains forbidden characters")
         return cls(b"", status, {"location": location})
 
