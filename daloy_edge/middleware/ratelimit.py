@@ -234,7 +234,13 @@ def _subject(principal: object) -> str | None:
         return None
     if isinstance(principal, str):
         return principal or None
-    value = (
-        principal.get("sub") if isinstance(principal, Mapping) else getattr(principal, "sub", None)
-    )
-    return None if value is None else str(value)
+    # A ``Principal`` (what JWTAuth and BasicAuth set) names it ``subject``; a token
+    # without a ``sub`` leaves it empty, and that counts by IP rather than in one shared key.
+    subject = getattr(principal, "subject", None)
+    if subject is None:
+        subject = (
+            principal.get("sub")
+            if isinstance(principal, Mapping)
+            else getattr(principal, "sub", None)
+        )
+    return None if subject is None or subject == "" else str(subject)

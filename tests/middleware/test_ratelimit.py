@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 
 from daloy_edge import App, ConfigError, Response
+from daloy_edge.jose import JWKSet
+from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
 from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
 from daloy_edge.ratelimit import MemoryStore
 from daloy_edge.testing import TestClient
+from tests.jwtkit import AUDIENCE, ISSUER, NOW, claims, ec_key, jwks, mint, public_jwk
 
 MINUTE = 1_700_000_040.0  # a minute boundary, so fixed windows start here
 
@@ -149,6 +152,53 @@ def test_principal_key_counts_per_authenticated_subject():
         client.get("/limited", headers={"x-user": "alice"}, client=f"192.0.2.{i}")
     assert client.get("/limited", headers={"x-user": "alice"}, client="192.0.2.99").status == 429
     assert client.get("/limited", headers={"x-user": "bob"}).status == 200
+
+
+def jwt_limited_app(required_claims: tuple[str, ...] = ("sub",)) -> App:
+    keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
+    auth = JWTAuth(
+        JWTConfig(
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            algorithms=("ES256",),
+            keys=keys,
+            required_claims=required_claims,
+            clock=lambda: NOW,
+        )
+    )
+    app = App()
+
+    @app.get("/limited", middleware=[auth, five_a_minute(key="principal")])
+    async def limited(request):
+        return {"ok": True}
+
+    return app
+
+
+def bearer_for(subject: str | None) -> dict[str, str]:
+    token = mint(ec_key(), "ES256", "ec-256", claims(sub=subject))
+    return {"authorization": f"Bearer {token}"}
+
+
+def test_principal_key_counts_one_jwt_subject_across_client_addresses():
+    client = TestClient(jwt_limited_app())
+    for i in range(5):
+        client.get("/limited", headers=bearer_for("alice"), client=f"192.0.2.{i}")
+    assert client.get("/limited", headers=bearer_for("alice"), client="192.0.2.99").status == 429
+
+
+def test_principal_key_gives_each_jwt_subject_behind_one_address_its_own_quota():
+    client = TestClient(jwt_limited_app())
+    for _ in range(5):
+        client.get("/limited", headers=bearer_for("alice"), client="192.0.2.7")
+    assert client.get("/limited", headers=bearer_for("bob"), client="192.0.2.7").status == 200
+
+
+def test_principal_key_counts_tokens_without_a_subject_by_client_address():
+    client = TestClient(jwt_limited_app(required_claims=()))
+    for _ in range(5):
+        client.get("/limited", headers=bearer_for(None), client="192.0.2.7")
+    assert client.get("/limited", headers=bearer_for(None), client="192.0.2.8").status == 200
 
 
 def test_anonymous_requests_fall_back_to_the_client_ip_under_the_principal_key():
