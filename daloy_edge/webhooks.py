@@ -7,7 +7,8 @@ Pure: header strings, body bytes, secrets and an explicit ``now`` in; a
 - ``timestamped``: ``X-Signature: t=<unix>,v1=<hex>``, HMAC-SHA256 of ``"<t>.<body>"``
   (several ``v1`` entries allowed while a secret rotates);
 - ``github``: ``X-Hub-Signature-256: sha256=<hex>``, HMAC-SHA256 of the body (GitHub
-  signs no timestamp, so only the replay store bounds a replay);
+  signs no timestamp, so only the replay store, keyed by the body's digest, bounds a
+  replay);
 - ``standard``: Standard Webhooks (``webhook-id``, ``webhook-timestamp``,
   ``webhook-signature: v1,<base64> ...``), HMAC-SHA256 of ``"<id>.<timestamp>.<body>"``.
 """
@@ -111,10 +112,12 @@ def verify_timestamped(
     return VerifiedWebhook(stamp, "t:" + _digest_key(stamp_text.encode("ascii"), body))
 
 
-def verify_github(
-    header: str | None, body: bytes, secrets: KeyRing, *, delivery_id: str | None = None
-) -> VerifiedWebhook:
-    """Verify ``X-Hub-Signature-256: sha256=<hex>`` (HMAC-SHA256 of the raw body)."""
+def verify_github(header: str | None, body: bytes, secrets: KeyRing) -> VerifiedWebhook:
+    """Verify ``X-Hub-Signature-256: sha256=<hex>`` (HMAC-SHA256 of the raw body).
+
+    Security: the replay key is the body's digest, the only thing GitHub signs; the
+    ``X-GitHub-Delivery`` id is unsigned, so a replay could carry any id it likes.
+    """
     if header is None or not header.startswith("sha256="):
         raise BadSignature()
     value = header.removeprefix("sha256=").strip().lower()
@@ -122,8 +125,6 @@ def verify_github(
         raise BadSignature()
     if not _any_matches([bytes.fromhex(value)], [s.reveal() for s in secrets], body):
         raise BadSignature()
-    if delivery_id is not None and _WEBHOOK_ID.match(delivery_id):
-        return VerifiedWebhook(None, "gh:" + _digest_key(delivery_id.encode("ascii")))
     return VerifiedWebhook(None, "gh:" + _digest_key(body))
 
 
@@ -187,9 +188,7 @@ def verify_webhook(
             header("x-signature"), body, secrets, now=now, tolerance=tolerance
         )
     if scheme == "github":
-        return verify_github(
-            header("x-hub-signature-256"), body, secrets, delivery_id=header("x-github-delivery")
-        )
+        return verify_github(header("x-hub-signature-256"), body, secrets)
     names = ("webhook-id", "webhook-timestamp", "webhook-signature")
     return verify_standard(
         {n: header(n) for n in names}, body, secrets, now=now, tolerance=tolerance

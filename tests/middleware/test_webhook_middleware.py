@@ -48,20 +48,34 @@ def test_handler_parses_the_body_after_verification():
     assert response.json() == {"parsed": {"zen": "keep it simple"}, "timestamp": NOW}
 
 
-def test_github_scheme_verifies_hub_signature():
+def github_headers(delivery_id: str | None = None) -> dict[str, str]:
     mac = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
-    headers = {
-        "content-type": "application/json",
-        "x-hub-signature-256": f"sha256={mac}",
-        "x-github-delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
-    }
+    headers = {"content-type": "application/json", "x-hub-signature-256": f"sha256={mac}"}
+    if delivery_id is not None:
+        headers["x-github-delivery"] = delivery_id
+    return headers
+
+
+def test_github_scheme_verifies_hub_signature():
+    headers = github_headers("72d3162e-cc78-11e3-81ab-4c9367dc0958")
     response = TestClient(make_app(scheme="github")).post("/hook", content=BODY, headers=headers)
     assert response.status == 200
 
 
+def test_github_replay_with_a_new_delivery_id_is_refused():
+    client = TestClient(make_app(scheme="github"))
+    assert client.post("/hook", content=BODY, headers=github_headers("d-1")).status == 200
+    assert client.post("/hook", content=BODY, headers=github_headers("d-2")).status == 401
+
+
+def test_github_replay_without_a_delivery_id_is_refused():
+    client = TestClient(make_app(scheme="github"))
+    assert client.post("/hook", content=BODY, headers=github_headers("d-1")).status == 200
+    assert client.post("/hook", content=BODY, headers=github_headers()).status == 401
+
+
 def test_github_replay_of_the_same_delivery_is_refused():
-    mac = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
-    headers = {"content-type": "application/json", "x-hub-signature-256": f"sha256={mac}"}
+    headers = github_headers()
     client = TestClient(make_app(scheme="github"))
     assert client.post("/hook", content=BODY, headers=headers).status == 200
     assert client.post("/hook", content=BODY, headers=headers).status == 401
