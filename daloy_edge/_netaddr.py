@@ -161,8 +161,8 @@ _REMEMBERED_TEXT = 64
 
 
 def parse_ip(text: str | None) -> Address | None:
-    """An address from ``text`` (brackets, ``:port`` and ``%zone`` removed; IPv4-mapped
-    IPv6 turned into IPv4), or ``None`` when it is not an address.
+    """An address from ``text`` (brackets, ``:port`` and an IPv6 ``%zone`` removed;
+    IPv4-mapped IPv6 turned into IPv4), or ``None`` when it is not an address.
 
     >>> parse_ip("[::ffff:10.0.0.1]:443")
     (4, 167772161)
@@ -189,7 +189,8 @@ def _parse_ip(text: str) -> Address | None:
             return None
     elif value.count(":") == 1:
         value = value.partition(":")[0]
-    value = value.partition("%")[0]
+    # A ``%zone`` belongs to IPv6 alone (``_v6`` drops it): ``127.0.0.1%2eexample.com``
+    # is a host name, not an address.
     number = _v4(value)
     if number is not None:
         return 4, number
@@ -240,6 +241,10 @@ def is_loopback_host(host: str | None) -> bool:
         return False
     if host.lower() in _LOOPBACK_NAMES:
         return True
+    if "%" in host:
+        # A zone means nothing on a loopback address, and HTTP clients differ on how they
+        # decode one in a URL.
+        return False
     address = parse_ip(host.strip("[]"))
     if address is None:
         return False

@@ -49,7 +49,8 @@ def _ours_network(text: str, strict: bool = True) -> tuple[int, int, int] | None
 
 
 def _oracle_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """What the parser did before: the same clean-up, then ``ipaddress.ip_address``."""
+    """What the parser did before: the same clean-up, then ``ipaddress.ip_address`` (which
+    takes a ``%zone`` on IPv6 only; the zone is then dropped)."""
     value = text.strip()
     if value.startswith("["):
         value, bracket, _ = value[1:].partition("]")
@@ -57,13 +58,14 @@ def _oracle_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
             return None
     elif value.count(":") == 1:
         value = value.partition(":")[0]
-    value = value.partition("%")[0]
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        return ipaddress.IPv6Address(int(address))
     return address
 
 
@@ -217,10 +219,22 @@ def test_membership_matches_ipaddress():
         ("::2", False),
         ("example.com", False),
         ("", False),
+        ("127.0.0.1%2eattacker.example", False),
+        ("127.0.0.1%40attacker.example", False),
+        ("[::1%25lo]", False),
     ],
 )
 def test_loopback_hosts_are_recognised(host: str, loopback: bool):
     assert is_loopback_host(host) is loopback
+
+
+@pytest.mark.parametrize("text", ["10.0.0.1%eth0", "127.0.0.1%2eattacker.example:80"])
+def test_a_zone_on_ipv4_text_makes_it_not_an_address(text: str):
+    assert parse_ip(text) is None
+
+
+def test_a_zone_on_ipv6_text_is_dropped():
+    assert canonical_ip("[fe80::1%eth0]:443") == "fe80::1"
 
 
 def test_netmask_and_hostmask_forms_are_accepted_like_prefixes():

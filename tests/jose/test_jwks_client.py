@@ -276,7 +276,12 @@ async def test_set_with_private_key_material_is_refused(client, server):
 
 @pytest.mark.parametrize(
     "url",
-    ["http://idp.example/jwks.json", "http://127.0.0.1.nip.example/jwks", "http://10.0.0.1/jwks"],
+    [
+        "http://idp.example/jwks.json",
+        "http://127.0.0.1.nip.example/jwks",
+        "http://10.0.0.1/jwks",
+        "http://127.0.0.1%2eattacker.net/jwks.json",
+    ],
 )
 def test_plain_http_off_this_machine_is_refused_keys_could_be_swapped_in_transit(url):
     with pytest.raises(ConfigError):

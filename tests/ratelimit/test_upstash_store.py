@@ -139,6 +139,11 @@ def test_refuses_to_send_the_token_over_plain_http_to_a_remote_host():
         UpstashREST("http://eu1-example.upstash.io", "token")
 
 
+def test_refuses_plain_http_to_a_host_named_like_a_loopback_address():
+    with pytest.raises(ConfigError, match="https"):
+        UpstashREST("http://127.0.0.1%2eattacker.example:8079", "token")
+
+
 def test_plain_http_to_loopback_is_allowed_for_local_development():
     assert UpstashREST("http://127.0.0.1:8079", "token").url == "http://127.0.0.1:8079/"
     assert UpstashREST("http://[::1]:8079", "token").url == "http://[::1]:8079/"
