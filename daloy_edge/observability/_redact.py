@@ -53,7 +53,13 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
 )
 """Key fragments that mark a value as secret, matched anywhere in a normalised key."""
 
-_EXACT_SECRET_KEYS = frozenset({"key", "pass", "pwd", "pin", "otp", "sig", "mac", "salt", "auth"})
+# Short names are secret as a whole word of a key (``db_pwd``, ``stripeKey``, ``x-auth-key``)
+# but not inside one (``keyboard``, ``passenger``, ``author``), nor when a last word says
+# the value only describes the secret (``key_id``, ``auth_type``).
+_SECRET_KEY_WORDS = frozenset(
+    {"key", "pass", "pwd", "pin", "otp", "sig", "mac", "salt", "auth", "authentication", "passcode"}
+)
+_DESCRIPTIVE_WORDS = frozenset({"id", "ids", "count", "type", "name", "length", "size", "version"})
 _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 )
@@ -166,6 +172,25 @@ def _normalise(key: str) -> str:
     return key.lower().replace("-", "_").replace(" ", "_")
 
 
+def _words(key: str) -> list[str]:
+    """The lower-cased words of ``key``, split on ``_ - .``, spaces and camelCase
+    (``dbPwd`` and ``APIKey`` give ``db, pwd`` and ``api, key``)."""
+    if not key.islower():
+        marked: list[str] = []
+        before = ""
+        for index, char in enumerate(key):
+            if char.isupper() and (
+                before.islower()
+                or before.isdigit()
+                or (before.isupper() and key[index + 1 : index + 2].islower())
+            ):
+                marked.append("_")
+            marked.append(char)
+            before = char
+        key = "".join(marked)
+    return _normalise(key).replace(".", "_").split("_")
+
+
 class Redactor:
     """Turns any object into a JSON value with secrets replaced by ``[REDACTED]``.
 
@@ -205,7 +230,10 @@ class Redactor:
         if known is not None:
             return known
         norm = _normalise(key)
-        secret = norm in _EXACT_SECRET_KEYS or any(f in norm for f in self._fragments)
+        secret = any(f in norm for f in self._fragments)
+        if not secret:
+            words = _words(key)
+            secret = words[-1] not in _DESCRIPTIVE_WORDS and not _SECRET_KEY_WORDS.isdisjoint(words)
         if len(self._cache) >= _KEY_CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = secret

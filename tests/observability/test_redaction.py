@@ -57,6 +57,8 @@ def test_callable_is_shown_by_type_only():
         "X-Goog-Signature",
         "X-Session-Token",
         "X-Amz-Security-Token",
+        "X-Auth-Key",
+        "X-Authentication",
     ],
 )
 def test_credential_header_is_secret(name):
@@ -68,9 +70,30 @@ def test_ordinary_header_is_kept(name):
     assert not Redactor().is_secret_header(name)
 
 
-@pytest.mark.parametrize("key", ["author", "keyboard", "monkey", "route_key_count", "user"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "author",
+        "keyboard",
+        "monkey",
+        "passenger",
+        "passive",
+        "route_key_count",
+        "user",
+        "key_id",
+        "authType",
+    ],
+)
 def test_ordinary_key_is_kept(key):
     assert redact({key: "v"}) == {key: "v"}
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["db_pwd", "smtp_pass", "basic_auth", "stripe_key", "dbPwd", "HMACKey", "x-auth", "api.key"],
+)
+def test_key_with_a_short_secret_name_as_a_word_is_redacted(key):
+    assert redact({key: "hunter2"}) == {key: REDACTED}
 
 
 def test_secret_key_hides_nested_container_whole():
