@@ -2,8 +2,9 @@
 
 Three rules apply everywhere: a value under a secret-shaped key is replaced whatever its
 type; a :class:`~daloy_edge.Secret` or :class:`~daloy_edge.KeyRing` is replaced by type;
-strings are scrubbed of credentials that appear inline (``Bearer …``, JWTs,
-``password=…``, ``https://user:pass@host``, AWS access key ids).
+strings are scrubbed of credentials that appear inline (``Authorization: …``, ``Bearer …``,
+JWTs, ``password=…``, ``sig=…``, every ``Cookie:`` pair, ``https://user:pass@host``, AWS
+access key ids).
 """
 
 from __future__ import annotations
@@ -73,9 +74,30 @@ _MAX_INT_BITS = 256
 # length of attacker-controlled text (no catastrophic backtracking). The patterns are
 # compiled on first use: most requests never need one, and ``re`` and the compiling
 # would cost every cold start.
-_SCHEME = LazyPattern(r"(?i)\b(bearer|basic|digest|negotiate)\s{1,8}+[A-Za-z0-9._~+/=\-]{4,}+")
+
+# Credentials after an auth scheme: ``k=v, k="v"`` parameters (Digest) or one token.
+_PARAM = (
+    r"[A-Za-z0-9!#$%&*+.^_`|~\-]{1,64}+\s{0,8}+=\s{0,8}+"
+    r"(?:\"[^\"\r\n]{0,512}+\"?|[^\s,\"]{0,512}+)"
+)
+_PARAMS = rf"{_PARAM}(?:\s{{0,8}}+,\s{{0,8}}+{_PARAM}){{0,32}}+"
+_SCHEME = LazyPattern(
+    rf"(?i)\b(bearer|basic|digest|negotiate)\s{{1,8}}+(?:{_PARAMS}|[A-Za-z0-9._~+/=\-]{{4,}}+)"
+)
+# Any scheme (``token``, ``ApiKey`` ...) or a bare credential, the scheme included.
+_AUTHORIZATION = LazyPattern(
+    r"(?i)\b((?:proxy-)?authorization[\"']?\s{0,8}+[:=]\s{0,8}+)[^\s\"',;]++"
+    rf"(?:[ \t]{{1,8}}+(?:{_PARAMS}|[A-Za-z0-9._~+/=\-]++))?+"
+)
+# Every pair of a ``Cookie`` or ``Set-Cookie`` header, not only the first.
+_COOKIE = LazyPattern(
+    r"(?i)\b((?:set-)?cookie[\"']?\s{0,8}+[:=]\s{0,8}+)[^\s\"',;]++(?:;[ \t]{0,8}+[^\s\"',;]++)*+"
+)
 _JWT = LazyPattern(r"\beyJ[A-Za-z0-9_\-]{4,}+\.[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?")
-_URL_USERINFO = LazyPattern(r"(?i)\b([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{1,128}+:)[^\s@/]{1,256}+@")
+# The user may be empty (``redis://:pass@host``); the password runs to the last ``@``.
+_URL_USERINFO = LazyPattern(
+    r"(?i)\b([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{0,128}+:)(?:[^\s@/]{0,256}+@){1,8}+"
+)
 _AWS_KEY_ID = LazyPattern(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
 _PEM_KEY = LazyPattern(
     r"(?s)-----BEGIN (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----.*?"
@@ -118,12 +140,17 @@ class _InlineRule:
             self._pattern = re.compile(
                 rf"(?i)(?P<key>(?:{names})[A-Za-z0-9_.\-]{{0,32}}+)(?P<q1>[\"']?)"
                 r"(?P<sep>\s{0,8}+[:=]\s{0,8}+)(?P<q2>[\"'])?"
-                r"(?P<value>(?(q2)[^\"'\r\n]{1,512}+|[^\s\"',;&}\]]++))"
+                r"(?P<value>(?(q2)[^\"'\r\n]{1,512}+|(?!\[REDACTED\])[^\s\"',;&}\]]++))"
             )
         return self._pattern
 
 
 _DEFAULT_INLINE = _InlineRule(DEFAULT_SECRET_KEYS)
+_WORD_TRIGGERS = LazyPattern("|".join(sorted(_SECRET_KEY_WORDS)))
+_KEY_SEPARATOR = LazyPattern(
+    r"(?<![A-Za-z0-9_.\-])([A-Za-z0-9_.\-]{1,64}+)([\"']?)\s{0,8}+([:=])\s{0,8}+"
+)
+_VALUE = LazyPattern(r"([\"'])?(?(1)[^\"'\r\n]{1,512}+|(?!\[REDACTED\])[^\s\"',;&}\]]++)")
 
 
 def _inline_sub(match: Match[str]) -> str:
@@ -134,8 +161,36 @@ def _scheme_sub(match: Match[str]) -> str:
     return f"{match.group(1)} {REDACTED}"
 
 
+def _named_sub(match: Match[str]) -> str:
+    return f"{match.group(1)}{REDACTED}"
+
+
 def _url_sub(match: Match[str]) -> str:
     return f"{match.group(1)}{REDACTED}@"
+
+
+def _scrub_word_keys(text: str) -> str:
+    """``key=value`` where a word of the key is a short secret name (``sig=``, ``db_pwd=``,
+    ``"pin": "1234"``), judged as :meth:`Redactor.is_secret_key` judges a key. A bare
+    short name takes ``:`` only when quoted: ``missing key: id`` is prose."""
+    pieces: list[str] = []
+    done = 0
+    for match in _KEY_SEPARATOR.compiled.finditer(text):
+        if match.start() < done:
+            continue  # inside a value already replaced
+        words = _words(match[1])
+        if not _names_a_secret(words):
+            continue
+        if match[3] == ":" and not match[2] and len(words) == 1:
+            continue
+        value = _VALUE.compiled.match(text, match.end())
+        if value is not None:
+            pieces.append(f"{text[done : match.end()]}{value[1] or ''}{REDACTED}")
+            done = value.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def _scrub(text: str, rule: _InlineRule) -> str:
@@ -146,6 +201,8 @@ def _scrub(text: str, rule: _InlineRule) -> str:
     lowered = text.lower()
     if "private key" in lowered:
         text = _PEM_KEY.sub(REDACTED, text)
+    if "authorization" in lowered:
+        text = _AUTHORIZATION.sub(_named_sub, text)
     if "bearer" in lowered or "basic" in lowered or "digest" in lowered or "negotiate" in lowered:
         text = _SCHEME.sub(_scheme_sub, text)
     if "eyJ" in text:
@@ -154,8 +211,13 @@ def _scrub(text: str, rule: _InlineRule) -> str:
         text = _URL_USERINFO.sub(_url_sub, text)
     if "AKIA" in text or "ASIA" in text:
         text = _AWS_KEY_ID.sub(REDACTED, text)
-    if ("=" in text or ":" in text) and rule.triggers().search(lowered):
-        text = rule.pattern().sub(_inline_sub, text)
+    if "=" in text or ":" in text:
+        if "cookie" in lowered:
+            text = _COOKIE.sub(_named_sub, text)
+        if rule.triggers().search(lowered):
+            text = rule.pattern().sub(_inline_sub, text)
+        if _WORD_TRIGGERS.search(lowered):
+            text = _scrub_word_keys(text)
     return text
 
 
@@ -189,6 +251,10 @@ def _words(key: str) -> list[str]:
             before = char
         key = "".join(marked)
     return _normalise(key).replace(".", "_").split("_")
+
+
+def _names_a_secret(words: list[str]) -> bool:
+    return words[-1] not in _DESCRIPTIVE_WORDS and not _SECRET_KEY_WORDS.isdisjoint(words)
 
 
 class Redactor:
@@ -232,8 +298,7 @@ class Redactor:
         norm = _normalise(key)
         secret = any(f in norm for f in self._fragments)
         if not secret:
-            words = _words(key)
-            secret = words[-1] not in _DESCRIPTIVE_WORDS and not _SECRET_KEY_WORDS.isdisjoint(words)
+            secret = _names_a_secret(_words(key))
         if len(self._cache) >= _KEY_CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = secret

@@ -170,3 +170,54 @@ def test_dataclass_class_itself_is_shown_by_type_only():
         secret: str = "s3cr3t"
 
     assert redact({"cls": Config}) == {"cls": "<type>"}
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "survivor"),
+    [
+        ("redis://:Hunter2Secret@cache.internal:6379/0", "Hunter2Secret", "cache.internal"),
+        ("proxy http://admin:p@ss:word@proxy:8080", "ss:word", "proxy:8080"),
+        ("refused Authorization: token ghp_16C7e42F292c6912E7 next", "ghp_16C7e42F", "next"),
+        ("Proxy-Authorization: ApiKey sk_live_abcdef123456, retry", "sk_live_abc", "retry"),
+        ('Authorization: Digest username="u", response="6629fae4939" end', "6629fae4939", "end"),
+        ("GET /c/b?sv=2022-11-02&sp=r&sig=Zm9vYmFyc2lnbmF0dXJl", "Zm9vYmFyc2ln", "sv=2022-11-02"),
+        ("https://maps.googleapis.com/geocode?key=AIzaSyA1b2C3d4E5f6", "AIzaSyA1b2", "geocode"),
+        ("replayed Cookie: theme=dark; sid=8f14e45fceea167a for ana", "8f14e45fceea", "for ana"),
+        ("login db_pwd=hunter2 pin=1234 user=ana", "hunter2", "user=ana"),
+        ('{"smtp_pass": "hunter3", "user": "ana"}', "hunter3", "ana"),
+        ("X-Auth-Key: cf-global-api-key-1234 next", "cf-global", "next"),
+    ],
+    ids=[
+        "url_with_empty_user",
+        "url_password_with_at_sign",
+        "authorization_token_scheme",
+        "proxy_authorization_other_scheme",
+        "digest_parameters",
+        "azure_sas_sig",
+        "google_api_key",
+        "every_cookie_pair",
+        "short_secret_names",
+        "quoted_compound_key",
+        "header_line_with_compound_name",
+    ],
+)
+def test_inline_credential_is_scrubbed(text, secret, survivor):
+    scrubbed = scrub_text(text)
+    assert secret not in scrubbed
+    assert survivor in scrubbed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "monkey=1",
+        "keyboard=us",
+        "passenger=3",
+        "key_id=k-1",
+        "missing key: user_id",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
+        "https://example.com/a?x=1",
+    ],
+)
+def test_ordinary_text_with_a_separator_is_kept(text):
+    assert scrub_text(text) == text
