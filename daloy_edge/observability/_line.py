@@ -169,12 +169,12 @@ def http_attributes_json(
     # Every request pays for this: one f-string whose optional members are each their
     # text or empty, instead of a string grown member by member.
     return (
-        f"{shape.head}{redactor.scrub_json(request.path[:MAX_FIELD])}"
+        f"{shape.head}{redactor.scrub_json(request.path, MAX_FIELD)}"
         f"{shape.middle}{duration_s:.6f},"
         f'"http.request.id":{_string(request.request_id)}{shape.route}'
         f"{_CLIENT + _string(client) if client else ''}"
         f"{_PEER + _string(peer) if peer and peer != client else ''}"
-        f"{_AGENT + redactor.scrub_json(agent[:MAX_FIELD]) if agent else ''}"
+        f"{_AGENT + redactor.scrub_json(agent, MAX_FIELD) if agent else ''}"
         f"{shape.host}"
         f"{'' if response.stream is not None else f'{_BODY_SIZE}{len(response.body)}'}"
         f"{shape.error}"

@@ -112,15 +112,18 @@ def exception_attributes(
         qualified = f"{kind.__module__}.{qualified}"
     attributes: dict[str, JSON] = {
         "exception.type": qualified,
-        "exception.message": redactor.scrub(str(error)[:MAX_FIELD]),
+        "exception.message": redactor.scrub(str(error), limit=min(MAX_FIELD, redactor.max_string)),
     }
     if with_trace:
         import traceback  # only errors pay for it, not every cold start
 
+        # Scrubbed whole before its end is kept: cut first, the trace could begin with
+        # the rest of a credential whose start (``password=``, ``https://user:``) was cut.
         text = "".join(traceback.format_exception(error))
+        text = redactor.scrub(text, limit=len(text))
         if len(text) > _MAX_TRACE_CHARS:
             text = "…" + text[-_MAX_TRACE_CHARS:]
-        attributes["exception.stacktrace"] = redactor.scrub(text, limit=_MAX_TRACE_CHARS + 1)
+        attributes["exception.stacktrace"] = text
     return attributes
 
 

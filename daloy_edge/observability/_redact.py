@@ -69,6 +69,8 @@ _KEY_CACHE_LIMIT = 2048
 _LITERAL_MAX_LEN = 256
 _LITERALS_KEPT = 256
 _MAX_INT_BITS = 256
+_CUT_MARGIN = 4096
+_CUT_GUARD = 2048
 
 # Every repetition below is bounded or possessive, so scrubbing stays linear in the
 # length of attacker-controlled text (no catastrophic backtracking). The patterns are
@@ -94,9 +96,10 @@ _COOKIE = LazyPattern(
     r"(?i)\b((?:set-)?cookie[\"']?\s{0,8}+[:=]\s{0,8}+)[^\s\"',;]++(?:;[ \t]{0,8}+[^\s\"',;]++)*+"
 )
 _JWT = LazyPattern(r"\beyJ[A-Za-z0-9_\-]{4,}+\.[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?")
-# The user may be empty (``redis://:pass@host``); the password runs to the last ``@``.
+# The user may be empty (``redis://:pass@host``); the password runs to the last ``@``. No
+# ``\b``: a scheme glued to the word before it (``xxhttps://``) is still a scheme.
 _URL_USERINFO = LazyPattern(
-    r"(?i)\b([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{0,128}+:)(?:[^\s@/]{0,256}+@){1,8}+"
+    r"(?i)([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{0,128}+:)(?:[^\s@/]{0,256}+@){1,4}+"
 )
 _AWS_KEY_ID = LazyPattern(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
 _PEM_KEY = LazyPattern(
@@ -221,6 +224,22 @@ def _scrub(text: str, rule: _InlineRule) -> str:
     return text
 
 
+def _scrub_head(text: str, limit: int, rule: _InlineRule) -> str:
+    """The first ``limit`` characters of ``text`` scrubbed, reading past the cut.
+
+    The scrubber reads ``_CUT_MARGIN`` characters past the cut, further than any
+    credential's start lies from what identifies it, so a credential the cut splits is
+    recognised whole. Where the text goes on past that reading, what is kept stays
+    ``_CUT_GUARD`` scrubbed characters short of its end (only replacements that shrank
+    the text a lot bring it closer), so a credential split there is never kept either.
+    """
+    window = text[: limit + _CUT_MARGIN]
+    scrubbed = _scrub(window, rule)
+    if len(window) < len(text):
+        limit = min(limit, max(len(scrubbed) - _CUT_GUARD, 0))
+    return scrubbed[:limit]
+
+
 def scrub_text(text: str) -> str:
     """Remove credentials that appear inline in free text (messages, traces, paths).
 
@@ -313,22 +332,29 @@ class Redactor:
 
     def scrub(self, text: str, *, limit: int | None = None) -> str:
         """Scrub inline credentials from ``text`` and cut it to ``limit`` characters
-        (``max_string`` by default)."""
+        (``max_string`` by default).
+
+        Scrubbed first, then cut: a cut made first could keep the start of a credential
+        whose end the scrubber needs (``https://admin:pass`` without its ``@host``).
+        """
         if len(text) < 6:
             return text
         limit = self.max_string if limit is None else limit
-        if len(text) > limit:
-            text = text[:limit] + f"…[{len(text) - limit} more]"
-        return _scrub(text, self._inline)
+        if len(text) <= limit:
+            return _scrub(text, self._inline)
+        return f"{_scrub_head(text, limit, self._inline)}…[{len(text) - limit} more]"
 
-    def scrub_json(self, text: str) -> str:
-        """:meth:`scrub` of ``text`` as a JSON string literal, remembered for short texts
-        (paths and user agents recur). Reused only while ``text`` is within ``max_string``:
-        nothing is cut then, and the result depends on ``text`` and the key list alone."""
-        short = len(text) <= self.max_string
+    def scrub_json(self, text: str, limit: int | None = None) -> str:
+        """:meth:`scrub` of ``text`` (cut to ``limit``, at most ``max_string``) as a JSON
+        string literal, remembered for short texts (paths and user agents recur). Reused
+        only while ``text`` is within the limit: nothing is cut then, and the result
+        depends on ``text`` and the key list alone."""
+        if limit is None or limit > self.max_string:
+            limit = self.max_string
+        short = len(text) <= limit
         found = self._json.get(text) if short else None
         if found is None:
-            found = string_ascii(self.scrub(text))
+            found = string_ascii(self.scrub(text, limit=limit))
             if short and len(text) <= _LITERAL_MAX_LEN:
                 if len(self._json) >= _LITERALS_KEPT:
                     self._json.clear()

@@ -176,6 +176,7 @@ def test_dataclass_class_itself_is_shown_by_type_only():
     ("text", "secret", "survivor"),
     [
         ("redis://:Hunter2Secret@cache.internal:6379/0", "Hunter2Secret", "cache.internal"),
+        ("/items/" + "a" * 20 + "https://admin:Hunter2Secret@db", "Hunter2Secret", "/items/"),
         ("proxy http://admin:p@ss:word@proxy:8080", "ss:word", "proxy:8080"),
         ("refused Authorization: token ghp_16C7e42F292c6912E7 next", "ghp_16C7e42F", "next"),
         ("Proxy-Authorization: ApiKey sk_live_abcdef123456, retry", "sk_live_abc", "retry"),
@@ -189,6 +190,7 @@ def test_dataclass_class_itself_is_shown_by_type_only():
     ],
     ids=[
         "url_with_empty_user",
+        "url_scheme_glued_to_a_long_word",
         "url_password_with_at_sign",
         "authorization_token_scheme",
         "proxy_authorization_other_scheme",
@@ -221,3 +223,19 @@ def test_inline_credential_is_scrubbed(text, secret, survivor):
 )
 def test_ordinary_text_with_a_separator_is_kept(text):
     assert scrub_text(text) == text
+
+
+def test_cut_inside_a_credential_keeps_none_of_it():
+    text = "x" * 90 + " https://admin:Sup3rS3cretPassw0rd@db.internal/app"
+    cut = Redactor().scrub(text, limit=110)
+    assert "Sup3r" not in cut
+    assert cut.endswith(f"…[{len(text) - 110} more]")
+
+
+def test_cut_far_into_a_long_text_never_keeps_a_credential_split_where_reading_stopped():
+    # The token's value shrinks to [REDACTED]: the password split at the end of what the
+    # scrubber reads would otherwise land within the kept characters.
+    text = "token=" + "v" * 4900 + " https://admin:" + "S" * 300 + "@db.internal" + "z" * 5000
+    cut = Redactor().scrub(text, limit=1024)
+    assert "SSSS" not in cut
+    assert cut.endswith("more]")

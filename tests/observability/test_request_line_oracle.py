@@ -65,7 +65,7 @@ def oracle_attributes(
     scrub = log.redactor.scrub
     text = (
         f'{{"http.request.method":{string_ascii(request.method)},'
-        f'"url.path":{string_ascii(scrub(request.path[:MAX_FIELD]))},'
+        f'"url.path":{string_ascii(scrub(request.path, limit=MAX_FIELD))},'
         f'"url.scheme":{string_ascii(request.scheme)},'
         f'"http.response.status_code":{scalar(response.status)},'
         f'"http.server.request.duration":{decimal(duration, 6)},'
@@ -80,7 +80,7 @@ def oracle_attributes(
         text += f',"network.peer.address":{string_ascii(request.client)}'
     agent = request.headers.get("user-agent")
     if agent:
-        text += f',"user_agent.original":{string_ascii(scrub(agent[:MAX_FIELD]))}'
+        text += f',"user_agent.original":{string_ascii(scrub(agent, limit=MAX_FIELD))}'
     host = request.headers.get("host")
     if host:
         text += f',"server.address":{string_ascii(host[:MAX_FIELD])}'

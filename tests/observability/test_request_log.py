@@ -139,6 +139,22 @@ def test_server_error_is_error_with_scrubbed_stacktrace():
     assert "hunter2-from-db" not in json.dumps(record)
 
 
+@pytest.mark.parametrize("where", ["path", "user-agent"])
+def test_request_line_cut_never_keeps_the_start_of_a_split_credential(where):
+    app, sink = make_app()
+    # The 1024-character cut falls inside the password; its ``@`` comes after the cut.
+    url = "https://admin:Sup3rS3cretPassw0rdValue@internal.example.com"
+    text = "x " * ((1024 - len("https://admin:") - 12) // 2) + url
+    if where == "path":
+        TestClient(app).get("/items/" + text.replace(" ", "-")[7:])
+        logged = request_records(sink)[0]["Attributes"]["url.path"]
+    else:
+        TestClient(app).get("/items/7", headers={"user-agent": text})
+        logged = request_records(sink)[0]["Attributes"]["user_agent.original"]
+    assert "Sup3r" not in logged
+    assert "https://admin:" in logged
+
+
 def test_client_error_is_warn_without_stacktrace():
     app, sink = make_app()
     TestClient(app).get("/bad")
