@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from daloy_edge._json import string_ascii as _string
 from daloy_edge.observability._record import MAX_FIELD, SEVERITIES, encode
+from daloy_edge.observability._redact import REDACTED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -100,12 +101,20 @@ SHAPES_KEPT = 256
 class RequestShape:
     """The parts of a request line that the request's method, route, status, scheme and
     host alone decide, encoded once: a request's members in the order
-    :func:`http_attributes_json` writes them, its severity and body, its EMF route."""
+    :func:`http_attributes_json` writes them (the host scrubbed by ``redactor``), its
+    severity and body, its EMF route."""
 
     __slots__ = ("body", "digit", "error", "head", "host", "level", "middle", "route", "route_json")
 
     def __init__(
-        self, method: str, route: str | None, status: int, scheme: str, host: str | None
+        self,
+        method: str,
+        route: str | None,
+        status: int,
+        scheme: str,
+        host: str | None,
+        *,
+        redactor: Redactor,
     ) -> None:
         severity = "ERROR" if status >= 500 else "WARN" if status >= 400 else "INFO"
         body = f"{method} {route or 'UNMATCHED'} {status}"
@@ -116,7 +125,7 @@ class RequestShape:
             '"http.server.request.duration":'
         )
         self.route = "" if route is None else f',"http.route":{_string(route)}'
-        self.host = f',"server.address":{_string(host[:MAX_FIELD])}' if host else ""
+        self.host = f',"server.address":{_string(_address(host, redactor))}' if host else ""
         self.error = f',"error.type":{_string(str(status))}' if status >= 500 else ""
         self.level = SEVERITIES[severity]
         self.body = f'{SEVERITY_JSON[severity]},"Body":{_string(body)}'
@@ -125,22 +134,34 @@ class RequestShape:
         self.route_json = _string(route or "UNMATCHED")
 
 
+def _address(host: str, redactor: Redactor) -> str:
+    """The ``Host`` header scrubbed; it has no userinfo, so all before an ``@`` is taken
+    for one (``admin:hunter2@example.com``)."""
+    if "@" in host:
+        host = f"{REDACTED}@{host.rpartition('@')[2]}"
+    return redactor.scrub(host, limit=min(MAX_FIELD, redactor.max_string))
+
+
 def request_shape(
-    shapes: dict[tuple[object, ...], RequestShape], request: Request, status: int
+    shapes: dict[tuple[object, ...], RequestShape],
+    request: Request,
+    status: int,
+    redactor: Redactor,
 ) -> RequestShape:
     """The shape of ``request`` answered with ``status``, from ``shapes`` when an equal
-    request came before (at most :data:`SHAPES_KEPT` are kept)."""
+    request came before (at most :data:`SHAPES_KEPT` are kept; ``shapes`` belongs to
+    ``redactor``'s request log)."""
     method = request.method
     route = request.route
     scheme = request.scheme
     host = request.headers.get("host")
     if type(status) is not int:
         # An int subclass (an IntEnum) may print itself otherwise than the int it equals.
-        return RequestShape(method, route, status, scheme, host)
+        return RequestShape(method, route, status, scheme, host, redactor=redactor)
     key = (method, route, status, scheme, host)
     shape = shapes.get(key)
     if shape is None:
-        shape = RequestShape(method, route, status, scheme, host)
+        shape = RequestShape(method, route, status, scheme, host, redactor=redactor)
         # Clients choose methods and hosts: a full cache starts over rather than grow.
         if len(shapes) >= SHAPES_KEPT:
             shapes.clear()
@@ -161,7 +182,7 @@ def http_attributes_json(
     if duration_s - duration_s != 0:
         raise ValueError(f"out of range float value {duration_s!r} is not JSON compliant")
     if shape is None:
-        shape = request_shape({}, request, response.status)
+        shape = request_shape({}, request, response.status, redactor)
     peer = request.client
     client = request.client_ip or peer
     agent = request.headers.get("user-agent")

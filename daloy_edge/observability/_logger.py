@@ -232,7 +232,7 @@ class RequestLog:
         now_ns = time.time_ns()
         runtime = self._runtimes.get(request.runtime) or self._runtime(request.runtime)
         error_attrs = error_attributes(error, self.redactor) if error is not None else None
-        shape = request_shape(self._shapes, request, response.status)
+        shape = request_shape(self._shapes, request, response.status, self.redactor)
         attributes = http_attributes_json(request, response, duration_s, self.redactor, shape)
         if (
             error_attrs is not None

@@ -83,7 +83,7 @@ def oracle_attributes(
         text += f',"user_agent.original":{string_ascii(scrub(agent, limit=MAX_FIELD))}'
     host = request.headers.get("host")
     if host:
-        text += f',"server.address":{string_ascii(host[:MAX_FIELD])}'
+        text += f',"server.address":{string_ascii(scrub(host, limit=MAX_FIELD))}'
     if response.stream is None:
         text += f',"http.response.body.size":{len(response.body):d}'
     if response.status >= 500:

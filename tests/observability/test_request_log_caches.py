@@ -90,6 +90,28 @@ def test_routes_methods_statuses_and_hosts_keep_their_own_shape() -> None:
         assert record["SeverityText"] == {200: "INFO", 404: "WARN", 503: "ERROR"}[status]
 
 
+def test_host_with_userinfo_is_logged_without_it() -> None:
+    sink = MemorySink()
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env={}))
+    for _ in range(2):  # the second time from the remembered shape
+        request = Request("GET", "/x", headers=Headers({"host": "admin:hunter2@example.com"}))
+        served(log, request, Response(b""))
+    for record in lines(sink):
+        attributes = record["Attributes"]
+        assert isinstance(attributes, dict)
+        assert attributes["server.address"] == "[REDACTED]@example.com"
+
+
+def test_host_is_scrubbed_of_inline_credentials() -> None:
+    sink = MemorySink()
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env={}))
+    request = Request("GET", "/x", headers=Headers({"host": "h.example;token=abc123"}))
+    served(log, request, Response(b""))
+    attributes = lines(sink)[0]["Attributes"]
+    assert isinstance(attributes, dict)
+    assert attributes["server.address"] == "h.example;token=[REDACTED]"
+
+
 class Odd(enum.IntEnum):
     OK = 200
 
