@@ -86,6 +86,10 @@ class OTelBridge:
             name, context=parent, kind=trace.SpanKind.SERVER, start_time=start_ns
         )
         ids = span.get_span_context()
+        if not ids.is_valid or ids.is_remote:
+            # A disabled SDK (OTEL_SDK_DISABLED) answers with a no-op span holding no ids,
+            # or the caller's: the request keeps its own, as without an SDK.
+            return span, context
         bound = TraceContext(
             trace_id=f"{ids.trace_id:032x}",
             span_id=f"{ids.span_id:016x}",

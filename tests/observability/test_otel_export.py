@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from daloy_edge import App, Request, Response
-from daloy_edge.observability import LogConfig, MemorySink, RequestLog
+from daloy_edge.observability import LogConfig, MemorySink, RequestLog, current_trace
 from daloy_edge.testing import TestClient
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -66,6 +66,37 @@ def test_otel_false_exports_nothing():
     app, _, exporter = make_app(otel=False)
     TestClient(app).get("/items/1")
     assert exporter.get_finished_spans() == ()
+
+
+def make_disabled_app(monkeypatch) -> tuple[App, MemorySink, dict[str, str]]:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    sink = MemorySink()
+    config = LogConfig(stdout=False, sinks=[sink], env={}, tracer_provider=TracerProvider())
+    app = App(env={}, request_log=RequestLog(config))
+    outbound: dict[str, str] = {}
+
+    @app.get("/out")
+    async def out(request: Request) -> Response:
+        outbound.update(current_trace().outbound_headers())
+        return Response.json({})
+
+    return app, sink, outbound
+
+
+def test_disabled_sdk_leaves_a_new_trace_its_own_ids(monkeypatch):
+    app, sink, outbound = make_disabled_app(monkeypatch)
+    TestClient(app).get("/out")
+    record = sink.records[0]
+    assert record["TraceId"] != "0" * 32 and record["SpanId"] != "0" * 16
+    assert outbound["traceparent"] == f"00-{record['TraceId']}-{record['SpanId']}-01"
+
+
+def test_disabled_sdk_gives_a_continued_trace_a_new_span_id(monkeypatch):
+    app, sink, _ = make_disabled_app(monkeypatch)
+    TestClient(app).get("/out", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
+    record = sink.records[0]
+    assert record["TraceId"] == TRACE
+    assert record["SpanId"] not in (PARENT, "0" * 16)
 
 
 def run_python(code: str) -> str:
