@@ -14,53 +14,28 @@ from _collections_abc import Mapping  # collections.abc would import collections
 
 from daloy_edge._headers import Headers
 from daloy_edge._json import string_ascii
-from daloy_edge._lazy import LazyPattern
 from daloy_edge._secrets import KeyRing, Secret
+from daloy_edge.observability._inline import (
+    DEFAULT_INLINE,
+    DEFAULT_SECRET_KEYS,
+    REDACTED,
+    InlineRule,
+    key_words,
+    names_a_secret,
+    normalise_key,
+    scrub_head,
+    scrub_inline,
+    scrub_text,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from re import Match, Pattern
 
     from daloy_edge.types import JSON
 
 __all__ = ["DEFAULT_SECRET_KEYS", "REDACTED", "Redactor", "redact", "scrub_text"]
 
-REDACTED = "[REDACTED]"
-"""What a removed value is replaced with."""
-
-DEFAULT_SECRET_KEYS: tuple[str, ...] = (
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "private_key",
-    "privatekey",
-    "client_secret",
-    "session",
-    "credential",
-    "authorization",
-    "cookie",
-    "signature",
-    "jwt",
-    "bearer",
-    "access_key",
-    "accesskey",
-    "csrf",
-    "xsrf",
-)
-"""Key fragments that mark a value as secret, matched anywhere in a normalised key."""
-
-# Short names are secret as a whole word of a key (``db_pwd``, ``stripeKey``, ``x-auth-key``)
-# but not inside one (``keyboard``, ``passenger``, ``author``), nor when a last word says
-# the value only describes the secret (``key_id``, ``auth_type``).
-_SECRET_KEY_WORDS = frozenset(
-    {"key", "pass", "pwd", "pin", "otp", "sig", "mac", "salt", "auth", "authentication", "passcode"}
-)
-_DESCRIPTIVE_WORDS = frozenset({"id", "ids", "count", "type", "name", "length", "size", "version"})
 _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 )
@@ -69,211 +44,6 @@ _KEY_CACHE_LIMIT = 2048
 _LITERAL_MAX_LEN = 256
 _LITERALS_KEPT = 256
 _MAX_INT_BITS = 256
-_CUT_MARGIN = 4096
-_CUT_GUARD = 2048
-
-# Every repetition below is bounded or possessive, so scrubbing stays linear in the
-# length of attacker-controlled text (no catastrophic backtracking). The patterns are
-# compiled on first use: most requests never need one, and ``re`` and the compiling
-# would cost every cold start.
-
-# Credentials after an auth scheme: ``k=v, k="v"`` parameters (Digest) or one token.
-_PARAM = (
-    r"[A-Za-z0-9!#$%&*+.^_`|~\-]{1,64}+\s{0,8}+=\s{0,8}+"
-    r"(?:\"[^\"\r\n]{0,512}+\"?|[^\s,\"]{0,512}+)"
-)
-_PARAMS = rf"{_PARAM}(?:\s{{0,8}}+,\s{{0,8}}+{_PARAM}){{0,32}}+"
-_SCHEME = LazyPattern(
-    rf"(?i)\b(bearer|basic|digest|negotiate)\s{{1,8}}+(?:{_PARAMS}|[A-Za-z0-9._~+/=\-]{{4,}}+)"
-)
-# Any scheme (``token``, ``ApiKey`` ...) or a bare credential, the scheme included.
-_AUTHORIZATION = LazyPattern(
-    r"(?i)\b((?:proxy-)?authorization[\"']?\s{0,8}+[:=]\s{0,8}+)[^\s\"',;]++"
-    rf"(?:[ \t]{{1,8}}+(?:{_PARAMS}|[A-Za-z0-9._~+/=\-]++))?+"
-)
-# Every pair of a ``Cookie`` or ``Set-Cookie`` header, not only the first.
-_COOKIE = LazyPattern(
-    r"(?i)\b((?:set-)?cookie[\"']?\s{0,8}+[:=]\s{0,8}+)[^\s\"',;]++(?:;[ \t]{0,8}+[^\s\"',;]++)*+"
-)
-_JWT = LazyPattern(r"\beyJ[A-Za-z0-9_\-]{4,}+\.[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?")
-# The user may be empty (``redis://:pass@host``); the password runs to the last ``@``. No
-# ``\b``: a scheme glued to the word before it (``xxhttps://``) is still a scheme.
-_URL_USERINFO = LazyPattern(
-    r"(?i)([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{0,128}+:)(?:[^\s@/]{0,256}+@){1,4}+"
-)
-_AWS_KEY_ID = LazyPattern(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
-_PEM_KEY = LazyPattern(
-    r"(?s)-----BEGIN (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----.*?"
-    r"(?:-----END (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----|$)"
-)
-
-
-class _InlineRule:
-    """``key=value`` scrubbing for one key list, with cheap substring triggers first.
-
-    Both patterns are compiled when first needed: the key alternation is the most
-    expensive pattern here, and many processes never see a string that needs it.
-    """
-
-    __slots__ = ("_fragments", "_pattern", "_triggers")
-
-    def __init__(self, fragments: Iterable[str]) -> None:
-        self._fragments = tuple(fragments)
-        self._pattern: Pattern[str] | None = None
-        self._triggers: Pattern[str] | None = None
-
-    def triggers(self) -> Pattern[str]:
-        """Matches any secret fragment in lower-cased text (a cheap pre-check)."""
-        if self._triggers is None:
-            import re
-
-            # Each fragment's longest part appears in every spelling (api_key, api-key, apikey).
-            parts = sorted({max(f.split("_"), key=len) for f in self._fragments})
-            self._triggers = re.compile("|".join(re.escape(p) for p in parts))
-        return self._triggers
-
-    def pattern(self) -> Pattern[str]:
-        """Matches ``key=value`` (or ``"key": "value"``) with a secret-shaped key."""
-        if self._pattern is None:
-            import re
-
-            names = "|".join(re.escape(f).replace("_", "[_\\-]?") for f in self._fragments)
-            # The key is matched from its secret fragment on (what precedes it stays as it
-            # is), then the separator, an optional quote, and the value that gets replaced.
-            self._pattern = re.compile(
-                rf"(?i)(?P<key>(?:{names})[A-Za-z0-9_.\-]{{0,32}}+)(?P<q1>[\"']?)"
-                r"(?P<sep>\s{0,8}+[:=]\s{0,8}+)(?P<q2>[\"'])?"
-                r"(?P<value>(?(q2)[^\"'\r\n]{1,512}+|(?!\[REDACTED\])[^\s\"',;&}\]]++))"
-            )
-        return self._pattern
-
-
-_DEFAULT_INLINE = _InlineRule(DEFAULT_SECRET_KEYS)
-_WORD_TRIGGERS = LazyPattern("|".join(sorted(_SECRET_KEY_WORDS)))
-_KEY_SEPARATOR = LazyPattern(
-    r"(?<![A-Za-z0-9_.\-])([A-Za-z0-9_.\-]{1,64}+)([\"']?)\s{0,8}+([:=])\s{0,8}+"
-)
-_VALUE = LazyPattern(r"([\"'])?(?(1)[^\"'\r\n]{1,512}+|(?!\[REDACTED\])[^\s\"',;&}\]]++)")
-
-
-def _inline_sub(match: Match[str]) -> str:
-    return f"{match['key']}{match['q1']}{match['sep']}{match['q2'] or ''}{REDACTED}"
-
-
-def _scheme_sub(match: Match[str]) -> str:
-    return f"{match.group(1)} {REDACTED}"
-
-
-def _named_sub(match: Match[str]) -> str:
-    return f"{match.group(1)}{REDACTED}"
-
-
-def _url_sub(match: Match[str]) -> str:
-    return f"{match.group(1)}{REDACTED}@"
-
-
-def _scrub_word_keys(text: str) -> str:
-    """``key=value`` where a word of the key is a short secret name (``sig=``, ``db_pwd=``,
-    ``"pin": "1234"``), judged as :meth:`Redactor.is_secret_key` judges a key. A bare
-    short name takes ``:`` only when quoted: ``missing key: id`` is prose."""
-    pieces: list[str] = []
-    done = 0
-    for match in _KEY_SEPARATOR.compiled.finditer(text):
-        if match.start() < done:
-            continue  # inside a value already replaced
-        words = _words(match[1])
-        if not _names_a_secret(words):
-            continue
-        if match[3] == ":" and not match[2] and len(words) == 1:
-            continue
-        value = _VALUE.compiled.match(text, match.end())
-        if value is not None:
-            pieces.append(f"{text[done : match.end()]}{value[1] or ''}{REDACTED}")
-            done = value.end()
-    if not pieces:
-        return text
-    pieces.append(text[done:])
-    return "".join(pieces)
-
-
-def _scrub(text: str, rule: _InlineRule) -> str:
-    if len(text) < 6:
-        return text
-    # Substring checks run in C and rule out almost every string; the regexes run only
-    # on text that could hold what they look for.
-    lowered = text.lower()
-    if "private key" in lowered:
-        text = _PEM_KEY.sub(REDACTED, text)
-    if "authorization" in lowered:
-        text = _AUTHORIZATION.sub(_named_sub, text)
-    if "bearer" in lowered or "basic" in lowered or "digest" in lowered or "negotiate" in lowered:
-        text = _SCHEME.sub(_scheme_sub, text)
-    if "eyJ" in text:
-        text = _JWT.sub(REDACTED, text)
-    if "://" in text and "@" in text:
-        text = _URL_USERINFO.sub(_url_sub, text)
-    if "AKIA" in text or "ASIA" in text:
-        text = _AWS_KEY_ID.sub(REDACTED, text)
-    if "=" in text or ":" in text:
-        if "cookie" in lowered:
-            text = _COOKIE.sub(_named_sub, text)
-        if rule.triggers().search(lowered):
-            text = rule.pattern().sub(_inline_sub, text)
-        if _WORD_TRIGGERS.search(lowered):
-            text = _scrub_word_keys(text)
-    return text
-
-
-def _scrub_head(text: str, limit: int, rule: _InlineRule) -> str:
-    """The first ``limit`` characters of ``text`` scrubbed, reading past the cut.
-
-    The scrubber reads ``_CUT_MARGIN`` characters past the cut, further than any
-    credential's start lies from what identifies it, so a credential the cut splits is
-    recognised whole. Where the text goes on past that reading, what is kept stays
-    ``_CUT_GUARD`` scrubbed characters short of its end (only replacements that shrank
-    the text a lot bring it closer), so a credential split there is never kept either.
-    """
-    window = text[: limit + _CUT_MARGIN]
-    scrubbed = _scrub(window, rule)
-    if len(window) < len(text):
-        limit = min(limit, max(len(scrubbed) - _CUT_GUARD, 0))
-    return scrubbed[:limit]
-
-
-def scrub_text(text: str) -> str:
-    """Remove credentials that appear inline in free text (messages, traces, paths).
-
-    >>> scrub_text("login failed for password=hunter2 with Bearer abc.def.ghi")
-    'login failed for password=[REDACTED] with Bearer [REDACTED]'
-    """
-    return _scrub(text, _DEFAULT_INLINE)
-
-
-def _normalise(key: str) -> str:
-    return key.lower().replace("-", "_").replace(" ", "_")
-
-
-def _words(key: str) -> list[str]:
-    """The lower-cased words of ``key``, split on ``_ - .``, spaces and camelCase
-    (``dbPwd`` and ``APIKey`` give ``db, pwd`` and ``api, key``)."""
-    if not key.islower():
-        marked: list[str] = []
-        before = ""
-        for index, char in enumerate(key):
-            if char.isupper() and (
-                before.islower()
-                or before.isdigit()
-                or (before.isupper() and key[index + 1 : index + 2].islower())
-            ):
-                marked.append("_")
-            marked.append(char)
-            before = char
-        key = "".join(marked)
-    return _normalise(key).replace(".", "_").split("_")
-
-
-def _names_a_secret(words: list[str]) -> bool:
-    return words[-1] not in _DESCRIPTIVE_WORDS and not _SECRET_KEY_WORDS.isdisjoint(words)
 
 
 class Redactor:
@@ -300,9 +70,9 @@ class Redactor:
         max_items: int = 100,
         max_string: int = 4096,
     ) -> None:
-        extra = tuple(_normalise(k) for k in extra_keys if k.strip())
+        extra = tuple(normalise_key(k) for k in extra_keys if k.strip())
         self._fragments = DEFAULT_SECRET_KEYS + extra
-        self._inline = _InlineRule(self._fragments) if extra else _DEFAULT_INLINE
+        self._inline = InlineRule(self._fragments) if extra else DEFAULT_INLINE
         self._cache: dict[str, bool] = {}
         self._json: dict[str, str] = {}  # scrub_json's literals
         self.max_depth = max_depth
@@ -314,10 +84,10 @@ class Redactor:
         known = self._cache.get(key)
         if known is not None:
             return known
-        norm = _normalise(key)
+        norm = normalise_key(key)
         secret = any(f in norm for f in self._fragments)
         if not secret:
-            secret = _names_a_secret(_words(key))
+            secret = names_a_secret(key_words(key))
         if len(self._cache) >= _KEY_CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = secret
@@ -341,8 +111,8 @@ class Redactor:
             return text
         limit = self.max_string if limit is None else limit
         if len(text) <= limit:
-            return _scrub(text, self._inline)
-        return f"{_scrub_head(text, limit, self._inline)}…[{len(text) - limit} more]"
+            return scrub_inline(text, self._inline)
+        return f"{scrub_head(text, limit, self._inline)}…[{len(text) - limit} more]"
 
     def scrub_json(self, text: str, limit: int | None = None) -> str:
         """:meth:`scrub` of ``text`` (cut to ``limit``, at most ``max_string``) as a JSON
