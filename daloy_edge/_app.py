@@ -114,7 +114,10 @@ class App(Router):
         self._observers.append(observer)
 
     def on_startup(self, hook: LifespanHook) -> LifespanHook:
-        """Run ``hook`` once before the first request (ASGI lifespan, Lambda init)."""
+        """Run ``hook`` once before the first request (ASGI lifespan, Lambda init).
+
+        If a hook raises, start-up did not happen: the next request runs every hook again.
+        """
         self._startup.append(hook)
         return hook
 
@@ -124,14 +127,20 @@ class App(Router):
         return hook
 
     async def startup(self) -> None:
-        """Run the start-up hooks once."""
+        """Run the start-up hooks once; if one fails, the next call runs them all again."""
         if self._started:
             return
         self._started = True
-        for hook in self._startup:
-            result = hook()
-            if is_awaitable(result):
-                await result  # type: ignore[misc]
+        try:
+            for hook in self._startup:
+                result = hook()
+                if is_awaitable(result):
+                    await result  # type: ignore[misc]
+        except BaseException:
+            # A failed start-up is none: a warm Lambda container (or the next request
+            # without an ASGI lifespan) must not serve without the hooks that never ran.
+            self._started = False
+            raise
 
     async def shutdown(self) -> None:
         """Run the shut-down hooks."""

@@ -224,6 +224,24 @@ def test_startup_hooks_run_once() -> None:
     assert calls == [1]
 
 
+def test_failed_startup_runs_every_hook_again_on_the_next_request() -> None:
+    app = make_app()
+    calls: list[str] = []
+
+    @app.on_startup
+    def first() -> None:
+        calls.append("first")
+        if calls.count("first") == 1:
+            raise OSError("secrets endpoint not reachable")
+
+    app.on_startup(lambda: calls.append("second"))
+    client = TestClient(app)
+    with pytest.raises(OSError):
+        client.get("/ok")
+    assert client.get("/ok").status == 200
+    assert calls == ["first", "first", "second"]
+
+
 def test_observer_failure_never_breaks_the_response() -> None:
     class Broken:
         def on_response(self, *args: object) -> None:

@@ -96,6 +96,23 @@ def test_startup_hooks_run_once_per_container() -> None:
     assert app.state["startups"] == 1  # type: ignore[attr-defined]
 
 
+def test_failed_startup_is_retried_by_the_next_invocation() -> None:
+    app = probe_app()
+    ready: list[bool] = []
+
+    @app.on_startup
+    def load_keys() -> None:
+        if app.state["startups"] == 1:  # type: ignore[attr-defined]
+            raise OSError("secrets endpoint not reachable")
+        ready.append(True)
+
+    lambda_handler = handler(app)
+    with pytest.raises(OSError):
+        get(lambda_handler, "/loop")
+    assert get(lambda_handler, "/loop")["statusCode"] == 200
+    assert app.state["startups"] == 2 and ready == [True]  # type: ignore[attr-defined]
+
+
 def test_startup_waits_for_the_first_invocation() -> None:
     app = probe_app()
     handler(app)
