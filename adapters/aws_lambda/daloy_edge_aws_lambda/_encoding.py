@@ -35,8 +35,15 @@ _TEXT_TYPES = frozenset(
 )
 
 
+# Event text is JSON, which can carry a lone surrogate (``"\\udc80"``) no UTF-8 encoder
+# accepts. Such text is encoded to the bytes it stands for, as the core reads header
+# values: invalid UTF-8, which the core refuses in a path (400) and a body parser refuses
+# in a body, instead of an exception before the app could answer.
+_SURROGATES = "surrogatepass"
+
+
 def _escape(match: Match[str]) -> str:
-    return "".join(f"%{byte:02X}" for byte in match.group(0).encode("utf-8"))
+    return "".join(f"%{byte:02X}" for byte in match.group(0).encode("utf-8", _SURROGATES))
 
 
 def raw_path(path: str | None) -> str:
@@ -60,7 +67,10 @@ def decode_body(body: object, is_base64: object) -> bytes | AsyncIterator[bytes]
     if not body or not isinstance(body, str):
         return b""
     if not is_base64:
-        return body.encode("utf-8")
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError:
+            return body.encode("utf-8", _SURROGATES)
     # Imported here: only base64-encoded (binary) bodies need it.
     import binascii
 

@@ -94,7 +94,9 @@ def _query_from_params(params: Mapping[str, Any] | None, decoded: bool) -> str:
     if decoded:
         from urllib.parse import quote, urlencode
 
-        return urlencode(pairs, quote_via=quote)
+        # A lone surrogate becomes the escapes of its bytes, invalid UTF-8 the query
+        # parser replaces, as it does such escapes from any runtime.
+        return urlencode(pairs, quote_via=quote, errors="surrogatepass")
     # ALB hands parameters over exactly as the client sent them, still encoded.
     return "&".join(f"{key}={value}" for key, value in pairs)
 

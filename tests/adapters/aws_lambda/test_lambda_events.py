@@ -154,6 +154,45 @@ def test_invalid_base64_body_is_400_when_read() -> None:
     assert result["statusCode"] == 400
 
 
+def result_headers(result: dict[str, object]) -> dict[str, object]:
+    return result.get("headers") or result["multiValueHeaders"]  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_lone_surrogate_in_path_is_a_400_problem(name: str) -> None:
+    event = recorded(name)
+    event["rawPath" if "rawPath" in event else "path"] = "/\udc80"
+    result = handler(App())(event, None)
+    assert result["statusCode"] == 400
+    headers = result_headers(result)
+    assert "x-request-id" in headers
+    assert "application/problem+json" in str(headers["content-type"])
+
+
+def test_lone_surrogate_in_text_body_is_a_400_problem_when_parsed() -> None:
+    app = App()
+
+    @app.route("/echo", ["POST"])
+    async def echo(request: Request) -> Response:
+        return Response.json(await request.json())
+
+    event = recorded("http-v2")
+    event["rawPath"] = "/echo"
+    event["requestContext"]["http"]["method"] = "POST"
+    event["headers"]["content-type"] = "application/json"
+    event.update(body='{"user":"\udc80"}', isBase64Encoded=False)
+    result = handler(app)(event, None)
+    assert result["statusCode"] == 400
+    assert "x-request-id" in result_headers(result)
+
+
+def test_lone_surrogate_in_rest_v1_query_is_read_as_invalid_utf8() -> None:
+    event = recorded("rest-v1")
+    event["multiValueQueryStringParameters"] = {"msg": ["\udc80"]}
+    request = REST_API_V1.to_request(event, Translation())
+    assert request.query.get("msg") == "\ufffd" * 3
+
+
 def test_multi_value_header_keeps_an_empty_value_and_a_bare_string() -> None:
     event = recorded("alb-multi")
     event["multiValueHeaders"] = {"x-empty": [""], "x-bare": "whole value", "x-none": None}
