@@ -13,11 +13,14 @@ if TYPE_CHECKING:
 
 __all__ = ["decode_body", "encode_body", "raw_path"]
 
-# A character that can never stand literally in a percent-encoded path, or a "%" that
-# starts no escape. HTTP APIs deliver rawPath decoded while REST APIs, Function URLs and
-# ALB keep the encoding; escaping only these characters leaves encoded paths untouched
-# and makes decoded ones unambiguous, so the core's traversal checks see the same thing.
-_NOT_IN_ENCODED_PATH = LazyPattern(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})")
+# A character that can never stand literally in a percent-encoded path. REST APIs,
+# Function URLs and ALB deliver the path as the client sent it, still encoded: escaping
+# only these leaves it untouched, and a "%" that starts no escape stays for the core to
+# refuse (400), as it does from every other runtime.
+_NOT_IN_ENCODED_PATH = LazyPattern(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]")
+# HTTP APIs deliver it decoded, where such a "%" is a literal percent sign: escaped too,
+# so the core's traversal checks see what the client asked for.
+_NOT_IN_DECODED_PATH = LazyPattern(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})")
 # The same characters but "%": a path of only these (most paths) needs no regex, checked
 # with ``daloy_edge._charset``'s expression written out as every request runs it.
 _PLAIN_PATH = allowed(ALNUM + "-._~!$&'()*+,;=:@/")
@@ -46,15 +49,16 @@ def _escape(match: Match[str]) -> str:
     return "".join(f"%{byte:02X}" for byte in match.group(0).encode("utf-8", _SURROGATES))
 
 
-def raw_path(path: str | None) -> str:
-    """``path`` as a percent-encoded request path, whichever way the service sent it."""
+def raw_path(path: str | None, decoded: bool) -> str:
+    """``path`` as a percent-encoded request path; ``decoded`` when the service decoded it."""
     if not path:
         return "/"
     if path.isascii() and path.encode().translate(_PLAIN_PATH).isalnum():
         return path
-    if _NOT_IN_ENCODED_PATH.search(path) is None:
+    unsafe = _NOT_IN_DECODED_PATH if decoded else _NOT_IN_ENCODED_PATH
+    if unsafe.search(path) is None:
         return path
-    return _NOT_IN_ENCODED_PATH.sub(_escape, path)
+    return unsafe.sub(_escape, path)
 
 
 async def _refuse_body() -> AsyncIterator[bytes]:

@@ -136,7 +136,9 @@ def _rest_v1_request(event: Event, t: Translation) -> Request:
     identity = context.get("identity") or {}
     return new_request(
         event.get("httpMethod") or "GET",
-        raw_path(event.get("path")),
+        # REST APIs pass the path on as sent; HTTP APIs, whose payload 1.0 alone carries
+        # a version, decode it.
+        raw_path(event.get("path"), event.get("version") == "1.0"),
         query_string=_query_from_params(params, decoded=True),
         headers=headers,
         scheme="https",
@@ -147,26 +149,36 @@ def _rest_v1_request(event: Event, t: Translation) -> Request:
     )
 
 
-def _http_v2_request(event: Event, t: Translation) -> Request:
-    http = event["requestContext"]["http"]
-    # ``_single_value_headers`` and ``_body`` written out: HTTP APIs carry most traffic.
-    source = event.get("headers")
-    headers = Headers.from_dict(source) if type(source) is dict else Headers(source or None)
-    cookies = event.get("cookies")
-    if cookies:
-        headers.add("cookie", "; ".join(cookies))
-    body = event.get("body")
-    return new_request(
-        http.get("method") or "GET",
-        raw_path(event.get("rawPath")),
-        query_string=event.get("rawQueryString") or "",
-        headers=headers,
-        scheme="https",
-        client=http.get("sourceIp"),
-        body=decode_body(body, event.get("isBase64Encoded")) if body else b"",
-        env=t.env,
-        runtime=RUNTIME,
-    )
+def _v2_translator(decoded: bool) -> Callable[[Event, Translation], Request]:
+    """The payload 2.0 translator; ``decoded``: the service decodes ``rawPath``."""
+
+    def to_request(event: Event, t: Translation) -> Request:
+        http = event["requestContext"]["http"]
+        # ``_single_value_headers`` and ``_body`` written out: HTTP APIs carry most traffic.
+        source = event.get("headers")
+        headers = Headers.from_dict(source) if type(source) is dict else Headers(source or None)
+        cookies = event.get("cookies")
+        if cookies:
+            headers.add("cookie", "; ".join(cookies))
+        body = event.get("body")
+        return new_request(
+            http.get("method") or "GET",
+            raw_path(event.get("rawPath"), decoded),
+            query_string=event.get("rawQueryString") or "",
+            headers=headers,
+            scheme="https",
+            client=http.get("sourceIp"),
+            body=decode_body(body, event.get("isBase64Encoded")) if body else b"",
+            env=t.env,
+            runtime=RUNTIME,
+        )
+
+    return to_request
+
+
+_http_v2_request = _v2_translator(decoded=True)
+# Function URLs pass rawPath on as the client sent it.
+_function_url_request = _v2_translator(decoded=False)
 
 
 def _alb_request(event: Event, t: Translation) -> Request:
@@ -187,7 +199,7 @@ def _alb_request(event: Event, t: Translation) -> Request:
     scheme = "http" if headers.get("x-forwarded-proto") == "http" else "https"
     return new_request(
         event.get("httpMethod") or "GET",
-        raw_path(event.get("path")),
+        raw_path(event.get("path"), decoded=False),
         query_string=_query_from_params(params, decoded=False),
         headers=headers,
         scheme=scheme,
@@ -316,7 +328,7 @@ def _alb_multi_result(response: Response, body: bytes) -> Result:
 
 REST_API_V1 = EventShape("rest-api-v1", _rest_v1_request, _rest_v1_result)
 HTTP_API_V2 = EventShape("http-api-v2", _http_v2_request, _http_v2_result)
-FUNCTION_URL = EventShape("function-url", _http_v2_request, _http_v2_result)
+FUNCTION_URL = EventShape("function-url", _function_url_request, _http_v2_result)
 ALB = EventShape("alb", _alb_request, _alb_result)
 ALB_MULTI_VALUE = EventShape("alb-multi-value", _alb_request, _alb_multi_result)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from daloy_edge_aws_lambda import (
@@ -123,7 +124,48 @@ def test_alb_scheme_follows_the_load_balancer_listener() -> None:
     ],
 )
 def test_raw_path_escapes_only_what_cannot_be_encoded(given: str, expected: str) -> None:
-    assert raw_path(given) == expected
+    assert raw_path(given, decoded=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("/health%zz", "/health%zz"),
+        ("/static/hello.txt%", "/static/hello.txt%"),
+        ("/static/a b.txt", "/static/a%20b.txt"),
+        ("/caf\u00e9%2F", "/caf%C3%A9%2F"),
+    ],
+)
+def test_raw_path_leaves_a_bare_percent_in_an_encoded_path(given: str, expected: str) -> None:
+    assert raw_path(given, decoded=False) == expected
+
+
+def with_path(name: str, path: str) -> dict[str, Any]:
+    event = recorded(name)
+    event["rawPath" if "rawPath" in event else "path"] = path
+    if "rawPath" in event:
+        event["requestContext"]["http"]["method"] = "GET"
+    else:
+        event["httpMethod"] = "GET"
+    return event
+
+
+@pytest.mark.parametrize("name", ["rest-v1", "function-url", "alb", "alb-multi"])
+@pytest.mark.parametrize("path", ["/health%zz", "/static/hello.txt%"])
+def test_malformed_escape_in_an_encoded_path_is_400(name: str, path: str) -> None:
+    app = App()
+    app.add_route("/static/{path:path}", lambda request: "served")
+    assert handler(app)(with_path(name, path), None)["statusCode"] == 400
+
+
+@pytest.mark.parametrize("version", ["2.0", "1.0"])
+def test_percent_sign_in_an_http_api_path_is_a_literal(version: str) -> None:
+    app = App()
+    app.add_route("/static/{path:path}", lambda request: request.path_params["path"])
+    event = with_path("http-v2" if version == "2.0" else "rest-v1", "/static/100%")
+    event["version"] = version
+    result = handler(app)(event, None)
+    assert result["statusCode"] == 200 and result["body"] == "100%"
 
 
 def test_decoded_traversal_in_http_api_path_is_refused() -> None:
