@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from daloy_edge_asgi import ASGIApp
 
 from daloy_edge import App, Request, Response
@@ -84,6 +85,10 @@ def make_app() -> App:
 
         return Response(stream=parts(), media_type="text/plain")
 
+    @app.get("/empty")
+    async def empty(request: Request) -> Response:
+        return Response.empty(int(request.query.get("status") or 204))
+
     return app
 
 
@@ -117,6 +122,21 @@ async def test_head_states_the_length_of_the_get_body_once() -> None:
     lengths = [v for k, v in headers if k == b"content-length"]
     got_lengths = [v for k, v in got_headers if k == b"content-length"]
     assert lengths == got_lengths == [str(len(got)).encode()]
+
+
+async def test_head_of_a_streamed_get_states_no_length() -> None:
+    status, headers, body, _ = await call(ASGIApp(make_app()), scope("/stream", "HEAD"))
+    assert (status, body) == (200, b"")
+    assert [k for k, _ in headers if k == b"content-length"] == []
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("status", [204, 304])
+async def test_no_content_length_on_a_status_without_content(method: str, status: int) -> None:
+    sc = scope("/empty", method, query=b"status=%d" % status)
+    got, headers, _, _ = await call(ASGIApp(make_app()), sc)
+    assert got == status
+    assert [k for k, _ in headers if k == b"content-length"] == []
 
 
 async def test_a_content_length_set_by_the_handler_is_never_sent_twice() -> None:

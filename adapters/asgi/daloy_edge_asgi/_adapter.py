@@ -57,6 +57,9 @@ _REMEMBERED_NAMES = frozenset(
     }
 )
 _encoded = _ENCODED.get
+# Statuses whose responses never carry content: RFC 9110 forbids Content-Length on 1xx
+# and 204, and on 304 allows only the length the GET would have had, unknown here.
+_BODILESS = frozenset({*range(100, 200), 204, 304})
 
 
 class _Body:
@@ -153,7 +156,8 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
     """The header fields of the ``http.response.start`` message for ``response``.
 
     A bytes body frames the message with its own length; only a HEAD answer (no body)
-    states the length its GET would have had. A streamed body states none.
+    states the length its GET would have had. A streamed body states none, nor does a
+    status that has no content (1xx, 204, 304).
     """
     fields: list[tuple[bytes, bytes]] = []
     declared = None
@@ -180,10 +184,13 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
         ]
         declared = response.headers.get("content-length")
     if response.stream is None:
-        if head and declared is not None:
-            fields.append((b"content-length", declared.encode("latin-1")))
-        else:
-            fields.append((b"content-length", b"%d" % len(response.body)))
+        body = response.body
+        if head:
+            # No length when the GET's is unknown (it streams): none rather than 0.
+            if declared is not None and response.status not in _BODILESS:
+                fields.append((b"content-length", declared.encode("latin-1")))
+        elif body or response.status not in _BODILESS:
+            fields.append((b"content-length", b"%d" % len(body)))
     return fields
 
 

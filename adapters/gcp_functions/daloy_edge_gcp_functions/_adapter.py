@@ -152,7 +152,11 @@ def handler(app: App) -> GCFHandler:
         dispatch = state.get("dispatch") or start()
         translated = to_request(request, app.env)
         response, body = loops.get().run_until_complete(_serve(dispatch, translated))
-        return from_response(response, body)
+        out = from_response(response, body)
+        if not body and translated.method == "HEAD" and "content-length" not in response.headers:
+            # The GET streams, its length unknown: none rather than Werkzeug's 0.
+            out.automatically_set_content_length = False
+        return out
 
     _claim_flask_routes(gcf_handler)
     return gcf_handler

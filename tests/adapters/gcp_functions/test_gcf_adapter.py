@@ -7,7 +7,7 @@ from pathlib import Path
 import flask
 import functions_framework
 import pytest
-from daloy_edge_gcp_functions import handler, to_request
+from daloy_edge_gcp_functions import GCFHandler, handler, to_request
 
 from daloy_edge import App, Request, Response
 
@@ -45,6 +45,18 @@ def limited_app() -> App:
     async def empty(request: Request) -> Response:
         return Response.empty()
 
+    @app.get("/text")
+    async def text(request: Request) -> str:
+        return "hello"
+
+    @app.get("/stream")
+    async def stream(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            yield b"one,"
+            yield b"two"
+
+        return Response(stream=parts(), media_type="text/plain")
+
     return app
 
 
@@ -66,6 +78,23 @@ def test_response_gets_no_default_html_content_type() -> None:
         response = gcf(flask.request)
     assert response.status_code == 204
     assert "Content-Type" not in response.headers
+
+
+def served(gcf: GCFHandler) -> flask.testing.FlaskClient:
+    app = flask.Flask("gcf-served")
+    app.add_url_rule("/<path:p>", "all", lambda p: gcf(flask.request), methods=["GET", "HEAD"])
+    return app.test_client()
+
+
+def test_head_of_a_streamed_get_states_no_length() -> None:
+    response = served(handler(limited_app())).head("/stream")
+    assert response.status_code == 200
+    assert "Content-Length" not in response.headers
+
+
+def test_head_states_the_length_of_the_get_body() -> None:
+    client = served(handler(limited_app()))
+    assert client.head("/text").headers["Content-Length"] == "5"
 
 
 @pytest.fixture(scope="module")
