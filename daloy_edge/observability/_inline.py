@@ -187,6 +187,7 @@ def _scrub_word_keys(text: str) -> str:
 
 
 def scrub_inline(text: str, rule: InlineRule) -> str:
+    """``text`` with every inline credential replaced, ``rule`` naming the secret keys."""
     if len(text) < 6:
         return text
     # Substring checks run in C and rule out almost every string; the regexes run only
@@ -240,6 +241,7 @@ def scrub_text(text: str) -> str:
 
 
 def normalise_key(key: str) -> str:
+    """``key`` lower-cased, with ``-`` and spaces as ``_`` (``X-Api-Key`` gives ``x_api_key``)."""
     return key.lower().replace("-", "_").replace(" ", "_")
 
 
@@ -263,4 +265,6 @@ def key_words(key: str) -> list[str]:
 
 
 def names_a_secret(words: list[str]) -> bool:
+    """True when a key of these words holds a secret: a short secret name among them, and
+    no last word saying the value only describes one (``key_id``, ``auth_type``)."""
     return words[-1] not in _DESCRIPTIVE_WORDS and not _SECRET_KEY_WORDS.isdisjoint(words)
