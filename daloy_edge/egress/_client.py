@@ -217,9 +217,14 @@ class GuardedClient(_RedirectingClient):
 
         transport = self._current_transport()
         extensions = {"timeout": self._timeouts}
-        request = httpx.Request(
-            method, target.url, headers=headers, content=body, extensions=extensions
-        )
+        try:
+            request = httpx.Request(
+                method, target.url, headers=headers, content=body, extensions=extensions
+            )
+        except (httpx.InvalidURL, ValueError):
+            # An ``xn--`` label that is no valid IDNA name (httpx decodes it): the policy
+            # takes any ASCII label, the client cannot address it.
+            raise EgressDenied("host name is not a valid IDNA name") from None
         try:
             response = await transport.handle_async_request(request)
             try:

@@ -225,3 +225,20 @@ def test_default_guard_builds_its_client_on_first_use():
 def test_guard_with_an_invalid_cidr_still_refuses_to_build():
     with pytest.raises(ConfigError):
         fetch_guard(allow_cidrs=["10.0.0.1/8"])
+
+
+class RefusingResolver:
+    """Fails the test if the client ever looks a name up (nothing may leave the machine)."""
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        raise AssertionError(f"resolved {host}")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://xn--zz.com/", "https://xn--.example.com/", "https://xn--ls8h.la/"]
+)
+async def test_guarded_client_refuses_an_xn_label_that_is_no_idna_name(url):
+    # The policy takes any ASCII label; httpx's IDNA check raised on these (a 500 on /fetch).
+    client = GuardedClient(EgressPolicy(), resolver=RefusingResolver())
+    with pytest.raises(EgressDenied, match="IDNA"):
+        await client.get(url)
