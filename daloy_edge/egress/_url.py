@@ -156,4 +156,7 @@ def join_location(base: str, location: str) -> str:
     _check_characters(location)
     if not location:
         raise EgressDenied("empty redirect location")
-    return urljoin(base, location)
+    try:
+        return urljoin(base, location)
+    except ValueError:  # an unclosed IPv6 bracket, as in "http://[::1"
+        raise EgressDenied("malformed redirect location") from None

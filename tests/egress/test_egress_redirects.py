@@ -48,3 +48,10 @@ def test_scheme_relative_location_keeps_the_scheme():
 def test_ambiguous_location_is_refused(location):
     with pytest.raises(EgressDenied):
         join_location("https://a.example/", location)
+
+
+@pytest.mark.parametrize("location", ["http://[::1", "//[bad", "https://[v1.x/"])
+def test_malformed_location_is_refused_not_raised(location):
+    # urljoin raises ValueError on an unclosed IPv6 bracket; any upstream could send one.
+    with pytest.raises(EgressDenied, match="malformed"):
+        join_location("https://a.example/", location)
