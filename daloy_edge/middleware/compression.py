@@ -89,14 +89,16 @@ def choose_encoding(accept_encoding: str, offered: tuple[str, ...]) -> str | Non
     """
     weights: dict[str, float] = {}
     for item in accept_encoding.lower().split(","):
-        name, _, params = item.strip().partition(";")
+        name, *params = item.split(";")
         q = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                q = float(params[2:])
-            except ValueError:
-                q = 0.0
+        for param in params:
+            # Wherever q stands among the parameters: "gzip;level=1;q=0" refuses gzip.
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
         weights[name.strip()] = q
     best: tuple[float, str] | None = None
     for encoding in offered:

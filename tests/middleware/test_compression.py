@@ -143,6 +143,9 @@ def test_brotli_is_never_chosen_when_not_offered():
         ("*", "br"),
         ("identity", None),
         ("gzip;q=abc", None),
+        ("gzip;level=1;q=0", None),
+        ("br;q=0, gzip;foo=bar;q=0", None),
+        ("gzip ; q = 0", None),
         ("", None),
     ],
 )
