@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from daloy_edge import App, Headers, Request, Response
+from daloy_edge import App, BadRequest, Headers, Request, Response
 from daloy_edge.types import Handler
 
 if TYPE_CHECKING:
@@ -39,14 +39,39 @@ def _raw_path(environ: Mapping[str, object]) -> str:
     return path
 
 
-async def _stream(source: IO[bytes]) -> AsyncIterator[bytes]:
-    # Pulled chunk by chunk, so a reader that stops at the body limit stops reading
-    # from the socket too.
-    while True:
-        chunk = source.read(_CHUNK)
+class _Body:
+    """The request body, pulled chunk by chunk: a reader that stops at the body limit
+    stops reading from the socket too. ``complete`` once it was read to its end."""
+
+    __slots__ = ("_source", "complete")
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self._source = source
+        self.complete = False
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.complete:
+            raise StopAsyncIteration
+        try:
+            chunk = self._source.read(_CHUNK)
+        except Exception:
+            # The server's reader fails on a malformed chunked body or a client that
+            # went away: the client's doing, so a 400 as from every other runtime.
+            raise BadRequest("the request body is malformed or was cut short") from None
         if not chunk:
-            return
-        yield chunk
+            self.complete = True
+            raise StopAsyncIteration
+        return chunk
+
+
+def _leave_unread(request: flask.Request) -> None:
+    """Keep functions-framework from reading what the app did not: after every response
+    it reads the rest of the body into memory (``get_data``), which would undo the body
+    limit. The server discards the rest as it reads the next request."""
+    request._cached_data = b""
 
 
 def to_request(request: flask.Request, env: Mapping[str, str] | None = None) -> Request:
@@ -56,9 +81,9 @@ def to_request(request: flask.Request, env: Mapping[str, str] | None = None) -> 
     headers are believed only through the app's trusted-proxy configuration.
     """
     environ = request.environ
-    body: bytes | AsyncIterator[bytes] = b""
+    body: bytes | _Body = b""
     if request.content_length != 0:
-        body = _stream(request.stream)
+        body = _Body(request.stream)
     return Request(
         request.method,
         _raw_path(environ),
@@ -151,7 +176,10 @@ def handler(app: App) -> GCFHandler:
     def gcf_handler(request: flask.Request) -> flask.Response:
         dispatch = state.get("dispatch") or start()
         translated = to_request(request, app.env)
+        reader = translated._body
         response, body = loops.get().run_until_complete(_serve(dispatch, translated))
+        if isinstance(reader, _Body) and not reader.complete:
+            _leave_unread(request)
         out = from_response(response, body)
         if not body and translated.method == "HEAD" and "content-length" not in response.headers:
             # The GET streams, its length unknown: none rather than Werkzeug's 0.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import flask
@@ -70,6 +71,59 @@ def test_body_within_the_limit_is_read() -> None:
     gcf = handler(limited_app())
     with flask_app.test_request_context("/upload", method="POST", data=b"x" * 10):
         assert gcf(flask.request).get_json() == {"length": 10}
+
+
+class FailingStream(io.RawIOBase):
+    """Fails as the server's body reader does on a malformed chunked body (gunicorn
+    raises its own parse errors from ``read``)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: object) -> int:
+        raise ValueError("Invalid chunk size")
+
+
+def test_malformed_body_stream_is_a_400_problem() -> None:
+    gcf = handler(limited_app())
+    environ = {"wsgi.input": FailingStream(), "CONTENT_LENGTH": "10"}
+    with flask_app.test_request_context("/upload", method="POST", environ_overrides=environ):
+        response = gcf(flask.request)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+class CountingStream(io.RawIOBase):
+    """A large body that counts what is read from it."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        n = min(len(buffer), self.left)
+        buffer[:n] = b"x" * n
+        self.left -= n
+        self.read_bytes += n
+        return n
+
+
+def test_rest_of_a_refused_body_is_not_read_after_the_response() -> None:
+    # The attack: a huge upload to a limited route. functions-framework reads whatever
+    # the function left unread after every response (read_request, an after_request
+    # hook), which held the whole upload in memory past the 413.
+    app = flask.Flask("gcf-after-request")
+    gcf = handler(limited_app())
+    app.add_url_rule("/upload", "upload", lambda: gcf(flask.request), methods=["POST"])
+    app.after_request(functions_framework.read_request)
+    body = CountingStream(10 * 1024 * 1024)
+    environ = {"wsgi.input": body, "CONTENT_LENGTH": str(body.left)}
+    response = app.test_client().post("/upload", environ_overrides=environ)
+    assert response.status_code == 413
+    assert body.read_bytes <= 256 * 1024
 
 
 def test_response_gets_no_default_html_content_type() -> None:
