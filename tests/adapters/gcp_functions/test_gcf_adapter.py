@@ -171,3 +171,13 @@ def test_paths_flask_cannot_route_reach_the_app(
     response = framework_client.get("/robots.txt")
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["x-request-id"]
+
+
+def test_a_host_flask_cannot_route_reaches_the_app(
+    framework_client: flask.testing.FlaskClient,
+) -> None:
+    # Flask's router refuses a Host it cannot IDNA-encode with its own HTML 400: no
+    # secure headers, no request id, no request line.
+    response = framework_client.get("/runtime", headers={"Host": "a..b"})
+    assert response.headers["x-request-id"]
+    assert "text/html" not in response.headers.get("content-type", "")
