@@ -183,16 +183,19 @@ class PyodideHarness:
         headers: Sequence[tuple[str, str]] | Mapping[str, str] = (),
         body: bytes | None = None,
         chunks: Sequence[bytes] | None = None,
+        error_after: int | None = None,
     ) -> WorkerResponse:
         """Build a JS ``Request`` in Node, serve it with ``entry`` and read the JS ``Response``.
 
         ``chunks`` sends the body as a pulled ``ReadableStream``; the reply's ``pulled``
-        counts how many chunks the Worker actually read.
+        counts how many chunks the Worker actually read. ``error_after`` errors that stream
+        once so many chunks were pulled, as a dropped upload does.
         """
         pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
         spec: dict[str, Any] = {"method": method, "url": url, "headers": pairs}
         if chunks is not None:
             spec["chunks"] = [base64.b64encode(c).decode() for c in chunks]
+            spec["error_after"] = error_after
         elif body is not None:
             spec["body"] = base64.b64encode(body).decode()
         result = self.call(

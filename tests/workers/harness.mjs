@@ -77,7 +77,8 @@ function bodyOf(spec, counter) {
     const chunks = spec.chunks.map(unb64);
     return new ReadableStream({
       pull(controller) {
-        if (counter.pulled < chunks.length) controller.enqueue(chunks[counter.pulled++]);
+        if (counter.pulled === spec.error_after) controller.error(new TypeError("Network connection lost."));
+        else if (counter.pulled < chunks.length) controller.enqueue(chunks[counter.pulled++]);
         else controller.close();
       },
     }, { highWaterMark: 0 });

@@ -99,6 +99,12 @@ def test_streamed_body_past_the_limit_is_413_without_reading_the_rest(
     assert response.pulled <= 5
 
 
+def test_upload_dropped_mid_body_is_400_problem(workers_harness: PyodideHarness) -> None:
+    response = call(workers_harness, "POST", "/upload", chunks=[b"y" * 300] * 3, error_after=1)
+    assert response.status == 400
+    assert response.header("content-type") == "application/problem+json"
+
+
 def test_declared_content_length_past_the_limit_is_413_before_any_read(
     workers_harness: PyodideHarness,
 ) -> None:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from daloy_edge import Headers, Request
+from daloy_edge import BadRequest, Headers, Request
 from daloy_edge_cloudflare._js import is_null, to_bytes, unwrap
 
 __all__ = ["CLIENT_HEADER", "client_address", "to_request"]
@@ -39,7 +39,15 @@ def _body_stream(stream: Any) -> AsyncIterator[bytes]:
         finished = False
         try:
             while True:
-                result = await reader.read()
+                try:
+                    result = await reader.read()
+                except Exception as exc:
+                    # A dropped upload rejects the read: a typed 400, not a 500. The stream
+                    # is errored, and cancelling it would only reject again.
+                    finished = True
+                    raise BadRequest(
+                        "the client disconnected before the body was complete"
+                    ) from exc
                 if result.done:
                     finished = True
                     return
