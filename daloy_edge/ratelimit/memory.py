@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from _thread import allocate_lock
+
 from daloy_edge._errors import ConfigError
 from daloy_edge.ratelimit._base import Algorithm, Quota, Verdict
 
@@ -19,14 +21,16 @@ class MemoryStore:
     """Counters in a dict of at most ``max_keys`` entries; expired ones go first, then the
     least recently written.
 
-    Checks run without awaiting, so each one is atomic on its event loop. Counts are per
-    process: with several instances, use :class:`~daloy_edge.ratelimit.UpstashStore`.
+    Each check holds a lock, so it is atomic across threads as well as on one event loop
+    (Google Cloud Functions serves each worker thread from a loop of its own, all of them
+    sharing the app's store). Counts are per process: with several instances, use
+    :class:`~daloy_edge.ratelimit.UpstashStore`.
 
     Security: when full, evicting a live counter forgets that client's count; size
     ``max_keys`` above the number of clients you expect in one window.
     """
 
-    __slots__ = ("_entries", "_now", "max_keys")
+    __slots__ = ("_entries", "_lock", "_now", "max_keys")
 
     def __init__(self, *, max_keys: int = 100_000) -> None:
         if max_keys < 1:
@@ -36,6 +40,7 @@ class MemoryStore:
         # ``OrderedDict`` (see ``_insert``): building the app imports no ``collections``.
         self._entries: OrderedDict[str, tuple[int, int]] = {}  # type: ignore[assignment]
         self._now = 0
+        self._lock = allocate_lock()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -44,8 +49,14 @@ class MemoryStore:
         self, algorithm: Algorithm, keys: Sequence[str], now_ms: int, quota: Quota
     ) -> Verdict:
         """Run ``algorithm`` in process (see :class:`~daloy_edge.ratelimit.RateLimitStore`)."""
-        self._now = now_ms
-        return algorithm.check(self, keys, now_ms, quota)
+        lock = self._lock
+        # acquire and release rather than ``with``: fewer steps on every request.
+        lock.acquire()
+        try:
+            self._now = now_ms
+            return algorithm.check(self, keys, now_ms, quota)
+        finally:
+            lock.release()
 
     def get(self, key: str) -> int | None:
         """The live value at ``key``."""

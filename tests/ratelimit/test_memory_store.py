@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
 import pytest
 
 from daloy_edge import ConfigError
 from daloy_edge.ratelimit import FIXED_WINDOW, MemoryStore, Quota
+from daloy_edge.ratelimit._base import Algorithm, Verdict
 
 NOW = 1_700_000_000_000
 
@@ -53,3 +58,40 @@ async def test_memory_store_forgets_a_count_once_it_expires():
 def test_memory_store_refuses_a_zero_bound():
     with pytest.raises(ConfigError):
         MemoryStore(max_keys=0)
+
+
+def test_a_check_is_atomic_across_threads():
+    # Google Cloud Functions runs one event loop per worker thread, all sharing the app's
+    # store: two threads reading the same count between its read and its write would
+    # both be let through, past the limit. The algorithm here yields to other threads
+    # between the two, as a thread switch may at any moment.
+    def slow_check(counters, keys, now_ms, quota):  # type: ignore[no-untyped-def]
+        count = counters.get(keys[0]) or 0
+        time.sleep(0.001)
+        if count + quota.cost > quota.limit:
+            return Verdict(False, 0, 60_000, 60_000)
+        counters.incr(keys[0], quota.cost, 60_000)
+        return Verdict(True, quota.limit - count - quota.cost, 60_000, 0)
+
+    racy = Algorithm("racy", FIXED_WINDOW.script, FIXED_WINDOW.keys, slow_check)
+    store = MemoryStore()
+    keys = FIXED_WINDOW.keys("client", NOW, 60_000)
+    allowed: list[bool] = []
+
+    start = threading.Barrier(20)
+
+    def hit() -> None:
+        loop = asyncio.new_event_loop()
+        start.wait()
+        try:
+            verdict = loop.run_until_complete(store.check(racy, keys, NOW, Quota(5, 60_000)))
+        finally:
+            loop.close()
+        allowed.append(verdict.allowed)
+
+    threads = [threading.Thread(target=hit) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert allowed.count(True) == 5
