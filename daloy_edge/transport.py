@@ -11,6 +11,7 @@ from daloy_edge._record import field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
     from collections.abc import Mapping
     from typing import Protocol
 
@@ -59,22 +60,30 @@ class HTTPTransport(Protocol):
 
 
 class HttpxTransport:
-    """:class:`HTTPTransport` over one shared ``httpx.AsyncClient`` (no redirects followed)."""
+    """:class:`HTTPTransport` over ``httpx.AsyncClient`` (no redirects followed): one
+    client per event loop, since pooled connections belong to the loop that opened them
+    (Google Cloud Functions serves each worker thread from a loop of its own)."""
 
     def __init__(self, *, verify: bool = True) -> None:
         self._verify = verify
-        self._client: httpx.AsyncClient | None = None
+        self._clients: dict[AbstractEventLoop, httpx.AsyncClient] = {}
 
     def _get_client(self) -> httpx.AsyncClient:
-        if self._client is None:
+        from asyncio import get_running_loop
+
+        loop = get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
             import httpx
 
             # No proxies from the environment and no cookie jar: calls to an identity
             # provider or a store must not be redirected or carry state between requests.
-            self._client = httpx.AsyncClient(
-                verify=self._verify, follow_redirects=False, trust_env=False
-            )
-        return self._client
+            client = httpx.AsyncClient(verify=self._verify, follow_redirects=False, trust_env=False)
+            # A closed loop's client is dropped: its connections went with the loop.
+            clients = {key: c for key, c in self._clients.items() if not key.is_closed()}
+            clients[loop] = client
+            self._clients = clients
+        return client
 
     async def request(
         self,
@@ -109,10 +118,12 @@ class HttpxTransport:
             raise TransportError(type(exc).__name__) from None
 
     async def aclose(self) -> None:
-        """Close the underlying client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the running loop's client (another loop's closes with that loop)."""
+        from asyncio import get_running_loop
+
+        client = self._clients.pop(get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
 
 _installed: HTTPTransport | None = None

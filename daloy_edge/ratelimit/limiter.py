@@ -210,6 +210,14 @@ class RateLimiter:
             verdict = await self._store.check(algorithm, keys, now_ms, self._quota)
         except StoreUnavailable as exc:
             return self._failed(exc, now_ms)
+        window = self.window_ms
+        if not (0 <= verdict.retry_ms <= 2 * window and 0 <= verdict.reset_ms <= 2 * window):
+            # A shared store's reply is data from elsewhere: a wait past the window (a
+            # broken or tampered store) would block the client here for good.
+            verdict = verdict._replace(
+                retry_ms=min(max(verdict.retry_ms, 0), window),
+                reset_ms=min(max(verdict.reset_ms, 0), window),
+            )
         if not verdict.allowed and self._block_cache_size:
             if blocks is None:
                 from daloy_edge.ratelimit._blocks import BlockCache

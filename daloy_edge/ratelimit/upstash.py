@@ -51,6 +51,9 @@ class UpstashREST:
     >>> rest = UpstashREST("https://eu1-example.upstash.io", "token")
     >>> store = UpstashStore(rest)
 
+    ``timeout`` bounds one HTTP call; the store's own timeouts (1 s a check, 5 s for an
+    instance's first, which also pays for DNS and TLS) are the ones that decide.
+
     Security: the token is sent only over https, or plain http to a loopback address
     (local development); anything else needs ``insecure_http=True``.
     """
@@ -63,7 +66,7 @@ class UpstashREST:
         token: Secret | str,
         *,
         transport: HTTPTransport | None = None,
-        timeout: float = 2.0,
+        timeout: float = 5.0,
         max_bytes: int = 64 * 1024,
         insecure_http: bool = False,
     ) -> None:

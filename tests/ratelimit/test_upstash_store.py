@@ -163,3 +163,64 @@ def test_token_never_appears_in_repr():
     rest = UpstashREST("https://eu1-example.upstash.io", Secret("s3cr3t-token"))
     assert "s3cr3t" not in repr(rest)
     assert "s3cr3t" not in repr(UpstashStore(rest))
+
+
+def test_one_transport_serves_event_loops_in_several_threads(shim: ShimServer):
+    # Google Cloud Functions runs one event loop per worker thread and the app shares one
+    # store: a connection kept alive on one loop, reused from another, raised "bound to a
+    # different event loop", and the store failed every other check closed (503).
+    import asyncio
+    import threading
+
+    transport = HttpxTransport()
+    rest = UpstashREST(shim.url, shim.token, transport=transport)
+    loops = [asyncio.new_event_loop() for _ in range(2)]
+    results: list[object] = []
+
+    def on(loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            results.append(loop.run_until_complete(rest.execute(["PING"])))
+        except Exception as exc:  # recorded, so the assertion shows it
+            results.append(exc)
+
+    try:
+        for _ in range(3):
+            for loop in loops:
+                thread = threading.Thread(target=on, args=(loop,))
+                thread.start()
+                thread.join()
+    finally:
+        for loop in loops:
+            loop.run_until_complete(transport.aclose())
+            loop.close()
+    assert results == ["PONG"] * 6
+
+
+class AnswersWith:
+    """A store whose script reply is whatever it is told (a broken or tampered Redis)."""
+
+    def __init__(self, reply: list[int]) -> None:
+        self.reply = reply
+
+    async def execute(self, command: list[str]) -> object:
+        return self.reply
+
+
+async def test_a_wait_past_the_window_from_the_store_is_cut_to_the_window():
+    # One reply of a billion-second wait would have blocked the client on this instance
+    # for good: the block cache keeps it without asking the store again.
+    answers = AnswersWith([0, 0, 10**12, 10**12])
+    store = UpstashStore(answers)
+    clock = Clock(1_700_000_040.0)
+    limiter = RateLimiter(limit=5, window=60, algorithm="fixed_window", store=store, clock=clock)
+    denied = await limiter.check("client")
+    assert not denied.allowed and denied.retry_after_s == 60
+    answers.reply = [1, 4, 60_000, 0]
+    clock.now += 60
+    assert (await limiter.check("client")).allowed
+
+
+def test_one_http_call_may_take_the_first_checks_five_seconds():
+    # The store allows an instance's first check 5 s (DNS and TLS); a 2 s limit on the
+    # HTTP call underneath cut that short.
+    assert UpstashREST("https://eu1-example.upstash.io", "token").timeout >= 5.0
