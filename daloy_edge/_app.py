@@ -175,7 +175,9 @@ class App(Router):
                 seen.add(id(mw))
                 check(self)
 
-    def _boundary(self, inner: Handler, render: ErrorRenderer) -> Handler:
+    # One long function on purpose: ``handle`` runs on every request, and each helper
+    # call it does not make is time saved per request.
+    def _boundary(self, inner: Handler, render: ErrorRenderer) -> Handler:  # noqa: PLR0915
         limits, clock, max_body = self.limits, self.clock, self.max_body
         observers, timing = self._observers, self.expose_server_timing
         deadline = Deadline(self.request_timeout)
@@ -220,6 +222,12 @@ class App(Router):
                     response = await deadline.watch(coro, pending, end)
             except Exception as exc:
                 response = rejected(request, exc)
+            except BaseException:
+                # Cancelled (the client left, the server stops): the request still gets
+                # its line, and its trace stops being the current one.
+                if observers:
+                    _observe_cancelled(request, clock() - start, observers)
+                raise
             duration = clock() - start
             if timing:
                 phases = fixed_phases if phases_of is None else phases_of(request)
@@ -304,6 +312,25 @@ def _server_timing(request: Request, duration: float, phases: bool) -> str:
     parts = ["%s;dur=%.2f" % (name, seconds * 1000) for name, seconds in timings]  # noqa: UP031
     parts.append("total;dur=%.2f" % (duration * 1000))
     return ", ".join(parts)
+
+
+def _observe_cancelled(
+    request: Request, duration: float, observers: Sequence[RequestObserver]
+) -> None:
+    """Tell the observers a request ended without an answer: 499, as proxies log a
+    client that closed the request."""
+    from daloy_edge._response import Response
+
+    response = Response(b"", CLIENT_CLOSED_REQUEST)
+    for observer in observers:
+        try:
+            observer.on_response(request, response, duration, None)
+        except Exception as exc:
+            _observer_failed(observer, exc)
+
+
+CLIENT_CLOSED_REQUEST = 499
+"""The status a cancelled request is logged with (nginx's "client closed request")."""
 
 
 def _start_failed(exc: Exception) -> None:

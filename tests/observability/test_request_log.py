@@ -271,6 +271,29 @@ async def test_sync_handler_in_thread_logs_with_request_trace():
     assert threaded["TraceId"] == request_records(sink)[0]["TraceId"]
 
 
+async def test_cancelled_request_is_logged_and_leaves_no_current_trace():
+    # A request cancelled from outside (the client left, the server stops, a caller's
+    # timeout) wrote no line, and its trace stayed the caller's current one: later log
+    # calls there were filed under a dead request.
+    import asyncio
+
+    from daloy_edge.observability import current_trace
+
+    app, sink = make_app()
+
+    @app.get("/wait")
+    async def wait(request: Request) -> Response:
+        await asyncio.sleep(10)
+        return Response.json({"ok": True})
+
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):  # in this task, as a caller awaiting the app does
+            await app.handle(Request("GET", "/wait", client="127.0.0.1"))
+    (record,) = request_records(sink)
+    assert record["Attributes"]["http.response.status_code"] == 499  # type: ignore[index]
+    assert current_trace() is None
+
+
 def test_span_record_describes_the_server_span():
     app, sink = make_app(spans=True)
     parent = "00f067aa0ba902b7"
