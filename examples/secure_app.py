@@ -33,7 +33,7 @@ class PausedCollector:
 
 
 with PausedCollector():
-    from daloy_edge import App
+    from daloy_edge import App, ConfigError
     from examples.reference import abuse, browser, core_routes, egress, identity
     from examples.reference import observability as observability_area
 
@@ -82,13 +82,16 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     ``ConfigError``) with the fix in the message; unset variables never do: the features
     they configure stay closed instead (see CONTRACT.md).
     """
-    production = (env.get("DALOY_ENV") or "production") == "production"
+    mode = env.get("DALOY_ENV") or "production"
+    if mode not in ("production", "development"):
+        raise ConfigError(f"DALOY_ENV must be production or development, not {mode!r}")
+    production = mode == "production"
     if production:
         from daloy_edge.audit import audit_environment
 
         _refuse_insecure(audit_environment(env))
-    timeout_ms = int(env.get("DALOY_REQUEST_TIMEOUT_MS", "10000") or "10000")
-    max_body = int(env.get("DALOY_MAX_BODY_BYTES", "1048576") or "1048576")
+    timeout_ms = _positive_int(env, "DALOY_REQUEST_TIMEOUT_MS", 10_000)
+    max_body = _positive_int(env, "DALOY_MAX_BODY_BYTES", 1_048_576)
     app = App(env=env, request_timeout=timeout_ms / 1000, max_body=max_body)
     core_routes.install(app)
     browser.install(app, env, nonce_store=abuse.nonce_store(env))
@@ -101,6 +104,17 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
 
         _refuse_insecure(audit_app(app))
     return app
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip() or str(default)
+    # Nine digits at most, as the audit's limit-invalid finding says (int() raises past
+    # 4300 digits, and no limit needs more than nine).
+    if not text.isascii() or not text.isdigit() or len(text) > 9 or int(text) == 0:
+        raise ConfigError(
+            f"{name} must be a positive whole number of at most nine digits, not {text[:40]!r}"
+        )
+    return int(text)
 
 
 app: App

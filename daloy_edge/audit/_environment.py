@@ -239,13 +239,17 @@ def _limits(env: Mapping[str, str]) -> list[Finding]:
     found: list[Finding] = []
     for name in ("DALOY_REQUEST_TIMEOUT_MS", "DALOY_MAX_BODY_BYTES"):
         value = env.get(name, "")
-        if value and not (value.isascii() and value.isdigit() and int(value) > 0):
+        value = value.strip()
+        # Nine digits at most (checked before int(), which raises past 4300 digits).
+        if value and not (
+            value.isascii() and value.isdigit() and len(value) <= 9 and int(value) > 0
+        ):
             found.append(
                 Finding(
                     "limit-invalid",
                     "error",
                     name,
-                    f"{value!r} is not a positive whole number",
+                    f"{value[:40]!r} is not a positive whole number of at most nine digits",
                     f"set {name} to a positive integer or leave it unset for the default",
                 )
             )

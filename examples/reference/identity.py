@@ -87,8 +87,11 @@ class JWKSFile:
     """
 
     def __init__(self, path: str) -> None:
-        with open(path, "rb") as file:  # not pathlib: its imports cost a cold start
-            self._document = file.read()
+        try:
+            with open(path, "rb") as file:  # not pathlib: its imports cost a cold start
+                self._document = file.read()
+        except OSError as exc:
+            raise ConfigError(f"DALOY_JWKS_FILE: cannot read {path!r}: {exc.strerror}") from None
         self._keys: JWKSet | None = None
 
     def keys(self) -> JWKSet:
@@ -127,6 +130,8 @@ def bearer_auth(env: Mapping[str, str]) -> Middleware:
     if keys is None or not issuer or not audience:
         return _Closed(bearer=True)
     audiences = _csv(audience)
+    if not audiences:
+        raise ConfigError(f"DALOY_JWT_AUDIENCE names no audience: {audience!r}")
     return JWTAuth(
         JWTConfig(
             issuer=issuer,

@@ -253,9 +253,15 @@ def test_trusted_proxy_forwards_the_real_client_address(env):
 # --- the JWKS file: read at boot, parsed on first use ------------------------------------
 
 
-def test_missing_jwks_file_refuses_to_boot(env, tmp_path):
-    with pytest.raises(OSError):
-        create_app({**env, "DALOY_JWKS_FILE": str(tmp_path / "absent.json")})
+@pytest.mark.parametrize("name", ["absent.json", "."], ids=["missing", "a-folder"])
+def test_unreadable_jwks_file_refuses_to_boot_naming_the_variable(env, tmp_path, name):
+    with pytest.raises(ConfigError, match="DALOY_JWKS_FILE"):
+        create_app({**env, "DALOY_JWKS_FILE": str(tmp_path / name)})
+
+
+def test_an_audience_list_with_no_audience_refuses_to_boot(env):
+    with pytest.raises(ConfigError, match="DALOY_JWT_AUDIENCE"):
+        create_app({**env, "DALOY_JWT_AUDIENCE": " , "})
 
 
 def test_unusable_jwks_file_answers_503_on_bearer_requests(env, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from daloy_edge import ConfigError
 from daloy_edge.audit import InsecureConfiguration
 from daloy_edge.testing import TestClient
 from examples.secure_app import create_app
@@ -88,3 +89,24 @@ def test_refusal_message_carries_the_fix() -> None:
 def test_development_mode_skips_the_boot_audit() -> None:
     app = create_app({"DALOY_ENV": "development", "DALOY_WEBHOOK_SECRETS": "tiny"})
     assert TestClient(app).get("/health").status == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DALOY_REQUEST_TIMEOUT_MS", "abc"),
+        ("DALOY_REQUEST_TIMEOUT_MS", "1e9"),
+        ("DALOY_REQUEST_TIMEOUT_MS", "0"),
+        ("DALOY_MAX_BODY_BYTES", "-5"),
+        ("DALOY_MAX_BODY_BYTES", "9" * 5000),
+        ("DALOY_ENV", "PRODUCTION"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["production", "development"])
+def test_a_malformed_setting_refuses_to_build_naming_the_variable(
+    name: str, value: str, mode: str
+) -> None:
+    # These raised a bare ValueError from int() deep in the build (or, for the long
+    # number, from the audit itself): no variable named, a traceback for a typo.
+    with pytest.raises(ConfigError, match=name):
+        create_app({"DALOY_ENV": mode, name: value})
