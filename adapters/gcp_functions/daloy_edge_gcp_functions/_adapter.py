@@ -127,10 +127,10 @@ class _Loops(threading.local):
 
 def _claim_flask_routes(target: GCFHandler) -> None:
     # functions-framework serves the function from a Flask app that answers some paths
-    # itself: its built-in /static/... route, a Flask 404 for paths its router will not
-    # match (line breaks, /robots.txt), and a Flask 400 for a Host its router cannot
-    # encode ("a..b"). Hand those to the app as well, so every request gets the app's
-    # defenses, problem+json answers and request line.
+    # itself: its built-in /static/... route (OPTIONS included), a Flask 404 for paths
+    # its router will not match (line breaks, /robots.txt), and a Flask 400 for a Host
+    # its router cannot encode ("a..b"). Hand those to the app as well, so every request
+    # gets the app's defenses, problem+json answers and request line.
     import flask
 
     if not flask.has_app_context():
@@ -148,6 +148,9 @@ def _claim_flask_routes(target: GCFHandler) -> None:
 
     static.daloy_edge_target = target  # type: ignore[attr-defined]
     views["static"] = static
+    for rule in flask_app.url_map.iter_rules("static"):
+        # Flask would answer OPTIONS there itself (200 HTML, no CORS, no checks).
+        rule.provide_automatic_options = False  # type: ignore[attr-defined]
     flask_app.register_error_handler(404, unrouted)
     flask_app.register_error_handler(400, unrouted)
 

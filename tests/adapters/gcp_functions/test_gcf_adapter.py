@@ -181,3 +181,13 @@ def test_a_host_flask_cannot_route_reaches_the_app(
     response = framework_client.get("/runtime", headers={"Host": "a..b"})
     assert response.headers["x-request-id"]
     assert "text/html" not in response.headers.get("content-type", "")
+
+
+def test_options_on_flask_static_route_reaches_the_app(
+    framework_client: flask.testing.FlaskClient,
+) -> None:
+    # Flask answered OPTIONS /static/... itself: a 200 HTML page without the app's
+    # headers, CORS answer or path checks (OPTIONS /static/%2e%2e/x included).
+    response = framework_client.options("/static/hello.txt")
+    assert response.headers["x-request-id"]
+    assert response.headers["content-type"] == "application/problem+json"
