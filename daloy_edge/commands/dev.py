@@ -1,9 +1,13 @@
-"""``daloy-edge dev``: serve an app locally on embedded, development-only defaults."""
+"""``daloy-edge dev``: serve an app locally on embedded, development-only defaults.
+
+Exit status: 0 when stopped, 1 when the target cannot be loaded, 2 on bad usage.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import secrets
 import signal
@@ -11,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from daloy_edge._errors import ConfigError
 from daloy_edge.commands import _devkey
 
 DEFAULT_TARGET = "examples.secure_app:asgi"
@@ -28,8 +33,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser = sub.add_parser("dev", help="serve an app on 127.0.0.1 with dev-only defaults")
     parser.add_argument("target", nargs="?", default=DEFAULT_TARGET, help="module:attribute")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=_port, default=8000)
     parser.set_defaults(run=run)
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
 
 
 def dev_environment(environ: dict[str, str]) -> list[str]:
@@ -46,7 +57,10 @@ def load_target(target: str) -> object:
     """Import ``module:attribute``, which must be an ASGI callable."""
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name)
-    obj = getattr(module, attr or "asgi")
+    try:
+        obj = getattr(module, attr or "asgi")
+    except AttributeError:
+        raise AttributeError(f"module {module_name} has no {attr or 'asgi'!r}") from None
     from daloy_edge import App
 
     if isinstance(obj, App):
@@ -81,41 +95,53 @@ def serve_dev_jwks(app: Any, jwks_path: Path) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Start uvicorn on the chosen app."""
-    try:
-        import uvicorn
-    except ImportError:
+    if importlib.util.find_spec("uvicorn") is None:
         print("daloy-edge dev needs uvicorn: pip install uvicorn", file=sys.stderr)
         return 2
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
+    # lets the dev key be deleted below instead of the process dying with it on disk.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     generated = dev_environment(os.environ)  # type: ignore[arg-type]
-    generated += _devkey.prepare_dev_identity(os.environ)
+    state = _devkey.state_dir(os.environ)
+    try:
+        generated += _devkey.prepare_dev_identity(os.environ)
+    except OSError as exc:
+        print(f"daloy-edge dev: cannot create the dev key in {state}: {exc}", file=sys.stderr)
+        return 1
     print(WARNING, file=sys.stderr)
     for name in generated:
         print(f"   generated ephemeral {name} (development only)", file=sys.stderr)
+    try:
+        return _start(args, jwks_made="DALOY_JWKS_FILE" in generated)
+    finally:
+        if "DALOY_JWKS_FILE" in generated:
+            _devkey.remove_dev_key(state)
+
+
+def _start(args: argparse.Namespace, *, jwks_made: bool) -> int:
+    import uvicorn
+
     sys.path.insert(0, os.getcwd())
-    app: Any = load_target(args.target)
-    state = _devkey.state_dir(os.environ)
-    if "DALOY_JWKS_FILE" in generated:
+    try:
+        app: Any = load_target(args.target)
+    except (ImportError, AttributeError, SyntaxError, ConfigError) as exc:
+        print(f"daloy-edge dev: cannot load {args.target}: {exc}", file=sys.stderr)
+        return 1
+    if jwks_made:
         app = serve_dev_jwks(app, Path(os.environ["DALOY_JWKS_FILE"]))
         print(
             f"   dev JWKS at http://{args.host}:{args.port}{DEV_JWKS_PATH}; mint tokens with\n"
             '   daloy-edge token --sub alice --scope "reports:read"',
             file=sys.stderr,
         )
-    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
-    # lets the dev key be deleted below instead of the process dying with it on disk.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
-        # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from
-        # 127.0.0.1 on its own; only the app's trusted-proxy setting may decide that.
-        uvicorn.run(
-            app,
-            host=args.host,
-            port=args.port,
-            log_level="warning",
-            server_header=False,
-            proxy_headers=False,
-        )
-    finally:
-        if "DALOY_JWKS_FILE" in generated:
-            _devkey.remove_dev_key(state)
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from
+    # 127.0.0.1 on its own; only the app's trusted-proxy setting may decide that.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        server_header=False,
+        proxy_headers=False,
+    )
     return 0

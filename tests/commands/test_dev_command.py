@@ -1,0 +1,80 @@
+"""``daloy-edge dev``: a dev server that cannot start says why in one line and leaves no key."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from daloy_edge.cli import main
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A project directory to run ``dev`` in; what ``dev`` changes in the process is undone."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DALOY_")}
+    monkeypatch.setattr(os, "environ", environ)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.chdir(tmp_path)
+    previous = signal.getsignal(signal.SIGTERM)
+    yield tmp_path
+    signal.signal(signal.SIGTERM, previous)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def dev_key_files(project: Path) -> list[str]:
+    state = project / ".daloy-edge-dev"
+    return sorted(p.name for p in state.iterdir()) if state.exists() else []
+
+
+def test_dev_with_a_missing_module_fails_in_one_line_and_deletes_the_key(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["dev", "--port", str(free_port()), "no_such_module_for_dev:asgi"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        "daloy-edge dev: cannot load no_such_module_for_dev:asgi: "
+        "No module named 'no_such_module_for_dev'"
+    )
+    assert dev_key_files(project) == []
+
+
+def test_dev_with_a_target_that_refuses_to_build_fails_in_one_line_and_deletes_the_key(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = "from daloy_edge import ConfigError\nraise ConfigError('DALOY_X: not allowed')\n"
+    (project / "refusing_app_for_dev.py").write_text(source)
+    assert main(["dev", "--port", str(free_port()), "refusing_app_for_dev:asgi"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].endswith("refusing_app_for_dev:asgi: DALOY_X: not allowed")
+    assert dev_key_files(project) == []
+
+
+def test_dev_key_is_deleted_when_the_target_raises(project: Path) -> None:
+    (project / "crashing_app_for_dev.py").write_text("raise RuntimeError('bug')\n")
+    with pytest.raises(RuntimeError, match="bug"):
+        main(["dev", "--port", str(free_port()), "crashing_app_for_dev:asgi"])
+    assert dev_key_files(project) == []
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_dev_refuses_a_port_that_does_not_exist_before_making_a_key(
+    project: Path, capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["dev", f"--port={port}"])
+    assert exit_info.value.code == 2
+    assert f"argument --port: {port!r} is not a port number" in capsys.readouterr().err
+    assert dev_key_files(project) == []
