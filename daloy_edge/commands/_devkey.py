@@ -22,6 +22,7 @@ __all__ = [
     "DEV_ISSUER",
     "DevKeyMissing",
     "create_dev_key",
+    "key_id",
     "load_dev_key",
     "mint_dev_token",
     "prepare_dev_identity",
@@ -81,8 +82,21 @@ def load_dev_key(directory: Path) -> dict[str, Any]:
     return state
 
 
-def remove_dev_key(directory: Path) -> None:
-    """Delete the private key (the public JWKS goes with it)."""
+def key_id(directory: Path) -> str | None:
+    """The ``kid`` of the dev key in ``directory``; None without a readable one."""
+    try:
+        return str(load_dev_key(directory)["jwk"]["kid"])
+    except (DevKeyMissing, OSError, ValueError, LookupError, TypeError):
+        return None
+
+
+def remove_dev_key(directory: Path, kid: str) -> None:
+    """Delete the private key ``kid`` (the public JWKS goes with it).
+
+    A key another ``daloy-edge dev`` has since made in the same directory stays.
+    """
+    if key_id(directory) != kid:
+        return
     for name in (KEY_FILE, JWKS_FILE):
         (directory / name).unlink(missing_ok=True)
 

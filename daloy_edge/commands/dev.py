@@ -1,6 +1,7 @@
 """``daloy-edge dev``: serve an app locally on embedded, development-only defaults.
 
-Exit status: 0 when stopped, 1 when the target cannot be loaded, 2 on bad usage.
+Exit status: 0 when stopped, 1 when the server cannot start (the address is taken, the
+target cannot be loaded), 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib.util
 import os
 import secrets
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,14 +95,36 @@ def serve_dev_jwks(app: Any, jwks_path: Path) -> Any:
     return with_jwks
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, taken before anything else so a busy port fails first."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def run(args: argparse.Namespace) -> int:
     """Start uvicorn on the chosen app."""
     if importlib.util.find_spec("uvicorn") is None:
         print("daloy-edge dev needs uvicorn: pip install uvicorn", file=sys.stderr)
         return 2
+    try:
+        sock = listen_socket(args.host, args.port)
+    except OSError as exc:
+        print(f"daloy-edge dev: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
     # lets the dev key be deleted below instead of the process dying with it on disk.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    with sock:
+        return _serve(args, sock)
+
+
+def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
     generated = dev_environment(os.environ)  # type: ignore[arg-type]
     state = _devkey.state_dir(os.environ)
     try:
@@ -108,17 +132,18 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"daloy-edge dev: cannot create the dev key in {state}: {exc}", file=sys.stderr)
         return 1
+    kid = _devkey.key_id(state) if "DALOY_JWKS_FILE" in generated else None
     print(WARNING, file=sys.stderr)
     for name in generated:
         print(f"   generated ephemeral {name} (development only)", file=sys.stderr)
     try:
-        return _start(args, jwks_made="DALOY_JWKS_FILE" in generated)
+        return _start(args, sock, jwks_made="DALOY_JWKS_FILE" in generated)
     finally:
-        if "DALOY_JWKS_FILE" in generated:
-            _devkey.remove_dev_key(state)
+        if kid is not None:
+            _devkey.remove_dev_key(state, kid)
 
 
-def _start(args: argparse.Namespace, *, jwks_made: bool) -> int:
+def _start(args: argparse.Namespace, sock: socket.socket, *, jwks_made: bool) -> int:
     import uvicorn
 
     sys.path.insert(0, os.getcwd())
@@ -136,7 +161,7 @@ def _start(args: argparse.Namespace, *, jwks_made: bool) -> int:
         )
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from
     # 127.0.0.1 on its own; only the app's trusted-proxy setting may decide that.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
@@ -144,4 +169,6 @@ def _start(args: argparse.Namespace, *, jwks_made: bool) -> int:
         server_header=False,
         proxy_headers=False,
     )
-    return 0
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0 if server.started else 1

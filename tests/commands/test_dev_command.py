@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from daloy_edge.cli import main
+from daloy_edge.commands import _devkey
 
 
 @pytest.fixture
@@ -78,3 +79,17 @@ def test_dev_refuses_a_port_that_does_not_exist_before_making_a_key(
     assert exit_info.value.code == 2
     assert f"argument --port: {port!r} is not a port number" in capsys.readouterr().err
     assert dev_key_files(project) == []
+
+
+def test_dev_on_a_busy_port_leaves_the_running_servers_key_alone(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = project / ".daloy-edge-dev"
+    _devkey.prepare_dev_identity({"DALOY_DEV_STATE_DIR": str(state)})
+    running = (state / _devkey.KEY_FILE).read_bytes()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(["dev", "--port", str(taken.getsockname()[1])]) == 1
+    assert "cannot listen on 127.0.0.1:" in capsys.readouterr().err
+    assert (state / _devkey.KEY_FILE).read_bytes() == running

@@ -52,6 +52,15 @@ def test_configured_jwks_is_never_replaced_by_a_dev_key(tmp_path):
     assert not (tmp_path / _devkey.KEY_FILE).exists()
 
 
+def test_removing_a_dev_key_spares_a_newer_one_in_the_same_directory(tmp_path):
+    state = Path(dev_env(tmp_path)["DALOY_DEV_STATE_DIR"])
+    first = _devkey.key_id(state)
+    assert first is not None
+    second = Path(dev_env(tmp_path)["DALOY_DEV_STATE_DIR"])
+    _devkey.remove_dev_key(state, first)
+    assert _devkey.key_id(second) not in (None, first)
+
+
 def test_minted_token_is_accepted_by_the_reference_app(tmp_path, capsys):
     environ = dev_env(tmp_path)
     status = main(
