@@ -39,7 +39,7 @@ MAX_TTL_S = 24 * 3600
 
 
 class DevKeyMissing(Exception):
-    """No dev key: ``daloy-edge dev`` is not running from this directory."""
+    """No usable dev key: ``daloy-edge dev`` is not running from this directory."""
 
 
 def state_dir(environ: MutableMapping[str, str]) -> Path:
@@ -74,19 +74,33 @@ def create_dev_key(directory: Path, *, issuer: str, audience: str) -> Path:
 
 
 def load_dev_key(directory: Path) -> dict[str, Any]:
-    """The dev key state; :class:`DevKeyMissing` when ``daloy-edge dev`` has not made one."""
+    """The dev key state; :class:`DevKeyMissing` when ``daloy-edge dev`` made no usable one."""
+    path = directory / KEY_FILE
     try:
-        state: dict[str, Any] = json.loads((directory / KEY_FILE).read_text("utf-8"))
+        state = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise DevKeyMissing(f"no dev key in {directory}: start `daloy-edge dev` first") from None
-    return state
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise DevKeyMissing(f"cannot read the dev key {path}: {reason}") from None
+    if not _is_key_state(state):
+        raise DevKeyMissing(f"{path} is not a dev key: restart `daloy-edge dev` to make one")
+    return dict(state)
+
+
+def _is_key_state(state: object) -> bool:
+    if not isinstance(state, dict):
+        return False
+    jwk = state.get("jwk")
+    fields = (state.get("issuer"), state.get("audience"), isinstance(jwk, dict) and jwk.get("kid"))
+    return all(isinstance(value, str) and value for value in fields)
 
 
 def key_id(directory: Path) -> str | None:
     """The ``kid`` of the dev key in ``directory``; None without a readable one."""
     try:
         return str(load_dev_key(directory)["jwk"]["kid"])
-    except (DevKeyMissing, OSError, ValueError, LookupError, TypeError):
+    except DevKeyMissing:
         return None
 
 
@@ -108,6 +122,7 @@ def mint_dev_token(
     import jwt
     from cryptography.hazmat.primitives.asymmetric import ec
     from jwt.algorithms import ECAlgorithm
+    from jwt.exceptions import InvalidKeyError
 
     if not 0 < ttl_s <= MAX_TTL_S:
         raise ValueError(f"ttl must be between 1 and {MAX_TTL_S} seconds")
@@ -122,7 +137,10 @@ def mint_dev_token(
         "exp": issued + ttl_s,
         "jti": secrets.token_hex(8),
     }
-    key = ECAlgorithm.from_jwk(state["jwk"])
+    try:
+        key = ECAlgorithm.from_jwk(state["jwk"])
+    except (InvalidKeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"the dev key file holds no usable key: {exc}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ValueError("the dev key file holds no private key")
     headers = {"kid": state["jwk"]["kid"], "typ": "JWT"}

@@ -2,7 +2,9 @@
 
 Audits the ``DALOY_*`` environment variables (CONTRACT.md) and, given ``module:attr``,
 the app it names (an ``App``, an object with an ``.app``, or a factory returning one).
-Exit status: 0 clean (warnings allowed unless ``--strict``), 1 findings, 2 usage errors.
+Exit status: 0 clean (warnings allowed unless ``--strict``), 1 findings (an app that
+raises while it is imported or built is one), 2 usage errors (an unreadable env file, a
+target that does not exist or is not an App).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,41 +63,83 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+class TargetError(Exception):
+    """The target names no module or attribute, or not an App: the check cannot run."""
+
+
+def _import(module_name: str) -> object:
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        raise TargetError(f"{module_name!r} is not a module name (expected module:attribute)")
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        # Only the target itself missing is a usage error; a module it imports is the app's.
+        if exc.name and (module_name + ".").startswith(exc.name + "."):
+            raise TargetError(f"no module named {module_name!r}") from None
+        raise
+
+
 def load_app(target: str) -> App:
-    """Import ``module:attribute`` (attribute defaults to ``app``) and return an App."""
+    """Import ``module:attribute`` (attribute defaults to ``app``) and return an App.
+
+    :class:`TargetError` when either does not exist or names no App; what the app's own
+    code raises while it is imported or built propagates.
+    """
     from daloy_edge import App
 
     module_name, _, attr = target.partition(":")
-    obj = getattr(importlib.import_module(module_name), attr or "app")
+    module = _import(module_name)
+    try:
+        obj = getattr(module, attr or "app")
+    except AttributeError:
+        raise TargetError(f"module {module_name} has no {attr or 'app'!r}") from None
     if not isinstance(obj, App):
         obj = getattr(obj, "app", obj)
     if not isinstance(obj, App) and callable(obj):
         obj = obj()
     if not isinstance(obj, App):
-        raise TypeError(f"{target} is not a daloy_edge App (nor a factory of one)")
+        raise TargetError(f"{target} is not a daloy_edge App (nor a factory of one)")
     return obj
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or frames[-1].filename.startswith("<"):
+        return ""
+    path = Path(frames[-1].filename)
+    if path.is_relative_to(Path.cwd()):
+        path = path.relative_to(Path.cwd())
+    return f" ({path}:{frames[-1].lineno})"
+
+
+def _refused(target: str, exc: Exception) -> Finding:
+    from daloy_edge.audit import Finding
+
+    if isinstance(exc, ConfigError):
+        problem = f"the app refuses to build: {exc}"
+        fix = "correct the setting the message names and run the check again"
+    else:
+        problem = f"the app fails to build: {type(exc).__name__}: {exc}{_where(exc)}"
+        fix = "correct what the message names (start the app to see the traceback)"
+    return Finding("app-refused", "error", target, problem, fix)
 
 
 def audit(target: str | None, environ: Mapping[str, str]) -> list[Finding]:
     """The environment's findings, then (with ``target``) the app's, without repeats."""
-    from daloy_edge.audit import Finding, InsecureConfiguration, audit_app, audit_environment
+    from daloy_edge.audit import InsecureConfiguration, audit_app, audit_environment
 
     findings = audit_environment(environ)
     if target is not None:
         try:
-            findings += audit_app(load_app(target))
+            app = load_app(target)
+        except TargetError:
+            raise
         except InsecureConfiguration as exc:
             findings += exc.findings
-        except ConfigError as exc:
-            findings.append(
-                Finding(
-                    "app-refused",
-                    "error",
-                    target,
-                    f"the app refuses to build: {exc}",
-                    "correct the setting the message names and run the check again",
-                )
-            )
+        except Exception as exc:  # the app's own code: a finding, not a crash of the check
+            findings.append(_refused(target, exc))
+        else:
+            findings += audit_app(app)
     return list(dict.fromkeys(findings))
 
 
@@ -117,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             os.environ.update(read_env_file(args.env_file))
         sys.path.insert(0, os.getcwd())
         findings = audit(args.target, os.environ)
-    except (OSError, ValueError, ImportError, AttributeError, TypeError) as exc:
+    except (OSError, ValueError, TargetError) as exc:
         print(f"daloy-edge check: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return _report(findings, strict=args.strict)

@@ -29,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"daloy-edge new: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"daloy-edge new: cannot write {dest}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     for path in files:
         print(f"created {path}")
     print(f"\nnext: cd {dest} && python -m pip install -r requirements.txt && python -m pytest")

@@ -117,3 +117,61 @@ def test_reference_app_that_refuses_to_build_is_reported_not_crashed() -> None:
     assert result.returncode == 1, result.stderr
     assert result.stdout.count("[cors-wildcard-credentials]") == 1
     assert "Traceback" not in result.stderr
+
+
+def test_target_with_a_syntax_error_is_a_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "syntax_error_app_for_check.py").write_text("def broken(:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["check", "syntax_error_app_for_check:app"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "[app-refused] syntax_error_app_for_check:app: the app fails to build: SyntaxError" in out
+    )
+
+
+def test_target_that_raises_on_import_is_a_finding_with_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "raising_app_for_check.py").write_text("\nraise RuntimeError('no database')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["check", "raising_app_for_check:app"]) == 1
+    out = capsys.readouterr().out
+    assert "RuntimeError: no database (raising_app_for_check.py:2)" in out
+
+
+def test_target_importing_a_missing_module_is_a_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "dependent_app_for_check.py").write_text("import no_such_dependency_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["check", "dependent_app_for_check:app"]) == 1
+    assert "No module named 'no_such_dependency_xyz'" in capsys.readouterr().out
+
+
+def test_reference_app_that_fails_to_build_keeps_the_environment_findings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DALOY_REQUEST_TIMEOUT_MS", "abc")
+    assert main(["check", "examples.secure_app:create_app"]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR   [limit-invalid] DALOY_REQUEST_TIMEOUT_MS:" in out
+    assert "[app-refused] examples.secure_app:create_app: the app fails to build: ValueError" in out
+
+
+@pytest.mark.parametrize(
+    ("target", "error"),
+    [
+        ("no_such_module_for_check:app", "no module named 'no_such_module_for_check'"),
+        ("examples.no_such_module:app", "no module named 'examples.no_such_module'"),
+        ("daloy_edge:no_such_app", "module daloy_edge has no 'no_such_app'"),
+        (":app", "'' is not a module name"),
+    ],
+)
+def test_target_that_does_not_exist_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], target: str, error: str
+) -> None:
+    assert main(["check", target]) == 2
+    assert capsys.readouterr().err.startswith(f"daloy-edge check: {error}")

@@ -91,6 +91,18 @@ def test_token_without_a_running_dev_server_fails_clearly(tmp_path, capsys):
     assert "daloy-edge dev" in capsys.readouterr().err
 
 
+def test_token_with_a_key_file_that_is_no_dev_key_fails_clearly(tmp_path, capsys):
+    (tmp_path / _devkey.KEY_FILE).write_text("{}")
+    assert main(["token", "--sub", "alice", "--state-dir", str(tmp_path)]) == 1
+    assert "is not a dev key" in capsys.readouterr().err
+
+
+def test_token_with_a_state_dir_that_is_a_file_fails_clearly(tmp_path, capsys):
+    (tmp_path / "state").write_text("")
+    assert main(["token", "--sub", "alice", "--state-dir", str(tmp_path / "state")]) == 1
+    assert "cannot read the dev key" in capsys.readouterr().err
+
+
 def test_token_refuses_an_overlong_lifetime(tmp_path, capsys):
     environ = dev_env(tmp_path)
     args = ["token", "--sub", "a", "--ttl", "999999", "--state-dir", environ["DALOY_DEV_STATE_DIR"]]
