@@ -100,6 +100,10 @@ def decode_object_segment(segment: str, what: str) -> tuple[dict[str, JSON], boo
 
 def _parse(raw: bytes) -> tuple[JSON, bool]:
     text = raw.decode("utf-8")
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        # Possibly deep: parse_json measures the nesting before any recursive parser
+        # sees it (deep enough, it would end a WebAssembly interpreter).
+        return parse_json(raw), False
     # The scanner alone when it reads the whole text (a compact JSON object, as issuers
     # write them); the full decoder, which allows surrounding whitespace and words every
     # error, otherwise.
@@ -111,13 +115,8 @@ def _parse(raw: bytes) -> tuple[JSON, bool]:
     if end != len(text):
         value = _DECODER.decode(text)
     # No "[" at all and no "{" after the first character: nothing nests, so the depth is
-    # at most one and no member holds a container. Two memchr-speed tests; anything else
-    # is measured, and parsed again with the depth check when it might be too deep.
-    if "[" not in text and "{" not in text[1:]:
-        return value, True
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
-        value = parse_json(raw)
-    return value, False
+    # at most one and no member holds a container. Two memchr-speed tests.
+    return value, "[" not in text and "{" not in text[1:]
 
 
 def split_compact(

@@ -98,3 +98,45 @@ def test_accepts_many_brackets_inside_strings():
 
 def test_dumps_escapes_html_significant_characters():
     assert dumps({"a": "</script>&"}) == b'{"a":"\\u003c/script\\u003e\\u0026"}'
+
+
+def test_deep_nesting_is_refused_before_any_recursive_parser_sees_it(monkeypatch):
+    # A recursive parser meets deep nesting with the interpreter's own stack: on
+    # WebAssembly (Workers) 6,000 nested arrays, 12 KB, end the process.
+    import daloy_edge._json as module
+
+    def no_parser():  # type: ignore[no-untyped-def]
+        raise AssertionError("the document reached the parser")
+
+    monkeypatch.setattr(module, "_strict_decoder", no_parser)
+    with pytest.raises(UnsafeJSON, match="nesting too deep"):
+        parse_json(b"[" * 6000 + b"]" * 6000)
+
+
+@pytest.mark.parametrize(
+    ("text", "deeper_than_32"),
+    [
+        ("[" * 32 + "]" * 32, False),
+        ("[" * 33 + "]" * 33, True),
+        ('{"a":' * 33 + "1" + "}" * 33, True),
+        ("[{" * 16 + "}]" * 16, False),
+        ("[{" * 17 + "}]" * 17, True),
+        ('["' + "[" * 100 + '"]' + ", []" * 50, False),
+        ('["\\\\", "\\\\", ' + "[]," * 40 + "1]", False),
+        ('["\\"' + "[" * 40 + '"]', False),
+    ],
+    ids=[
+        "32-arrays",
+        "33-arrays",
+        "33-objects",
+        "32-alternating",
+        "34-alternating",
+        "brackets-inside-a-string",
+        "escaped-backslashes",
+        "escaped-quote-keeps-the-string-open",
+    ],
+)
+def test_nesting_is_measured_without_parsing(text, deeper_than_32):
+    from daloy_edge._json import nesting_exceeds
+
+    assert nesting_exceeds(text, 32) is deeper_than_32

@@ -136,6 +136,22 @@ def test_unacceptable_segments_are_refused_with_their_reason(text: str, reason: 
         decode_json_segment(_segment(text), "payload")
 
 
+def test_a_deeply_nested_header_is_refused_before_the_scanner_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # An unsigned token's header nesting 6,000 arrays ended a WebAssembly interpreter
+    # (Workers): the recursive scanner ran out of stack before the depth was checked.
+    import daloy_edge.jose._jws as jws
+
+    def no_scanner(text: str, index: int) -> object:
+        raise AssertionError("the header reached the recursive scanner")
+
+    monkeypatch.setattr(jws, "_SCAN", no_scanner)
+    header = '{"alg":"RS256","x":' + "[" * 6000 + "]" * 6000 + "}"
+    with pytest.raises(InvalidToken, match="nesting too deep"):
+        decode_json_segment(_segment(header), "header")
+
+
 _URLSAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
