@@ -46,7 +46,10 @@ def parse_cookie_header(header: str) -> dict[str, str]:
     """
     cookies: dict[str, str] = {}
     for part in header.split(";")[: _MAX_COOKIES * 2]:
-        name, sep, value = part.strip().partition("=")
+        # ASCII space and tab only: str.strip() also drops U+00A0, U+0085, U+2000 ...,
+        # and "\u2000__Host-session" would then pass for a prefixed cookie a sibling
+        # subdomain may set (browsers apply the prefix rules to the exact name).
+        name, sep, value = part.strip(" \t").partition("=")
         if not sep or not only(name, _NAME) or name in cookies:
             continue
         if len(value) >= 2 and value[0] == value[-1] == '"':

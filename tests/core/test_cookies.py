@@ -45,3 +45,16 @@ def test_delete_cookie_expires_in_the_past():
     response = Response()
     response.delete_cookie("s")
     assert response.headers["set-cookie"].startswith("s=; Max-Age=0; Expires=Thu, 01 Jan 1970")
+
+
+@pytest.mark.parametrize("space", ["\u2000", "\xa0", "\x85", "\u3000", "\x0b"])
+def test_a_name_behind_unicode_whitespace_is_not_a_prefixed_cookie(space):
+    # The cookie-prefix bypass: a browser applies the __Host- rules to the exact name, so a
+    # sibling subdomain may set "\u2000__Host-session"; read as "__Host-session" it would
+    # plant a session.
+    assert parse_cookie_header(f"{space}__Host-session=planted") == {}
+    assert parse_cookie_header(f"a=1;{space}__Host-session=planted") == {"a": "1"}
+
+
+def test_ascii_space_and_tab_around_a_pair_are_allowed():
+    assert parse_cookie_header("a=1; \tb=2 ") == {"a": "1", "b": "2"}
