@@ -43,15 +43,25 @@ def _proxy_response(result: Mapping[str, Any]) -> Response:
     for cookie in result.get("cookies") or ():
         headers.add("set-cookie", cookie)
     body = result.get("body") or ""
-    if result.get("isBase64Encoded"):
-        data = b64decode(body)
+    if isinstance(body, str):
+        # validate: "!!!!" is no base64, not an empty body.
+        data = b64decode(body, validate=True) if result.get("isBase64Encoded") else body.encode()
+    elif isinstance(body, bytes | bytearray) and not result.get("isBase64Encoded"):
+        data = bytes(body)
     else:
-        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-    return Response(data, int(result["statusCode"]), headers)
+        # bytes(5) would be five NUL bytes: an odd result is the handler's error (500).
+        raise TypeError(f"the handler returned a {type(body).__name__} body")
+    status = int(result["statusCode"])
+    if not 100 <= status <= 599:
+        raise ValueError(f"the handler returned status {status}")
+    return Response(data, status, headers)
 
 
 def _endpoint(fn: PlainHandler) -> Callable[[Request], Awaitable[object]]:
     async def call(request: Request) -> object:
+        # The handler reads event["body"] itself; reading it here first applies the body
+        # limit (413) and refuses invalid base64 (400) before the handler ever runs.
+        await request.body()
         token = _CURRENT.set(request)
         try:
             result = fn(request.state["aws.event"], request.state["aws.context"])

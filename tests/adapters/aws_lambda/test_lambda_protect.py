@@ -159,3 +159,43 @@ def test_async_plain_handler_result_is_awaited_and_translated() -> None:
     assert reply.status == 201
     assert reply.headers.get("x-made") == "yes"
     assert reply.body == b"made"
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "alb", "alb-multi"])
+def test_a_body_over_the_limit_is_413_before_the_plain_handler(shape: str) -> None:
+    # The plain handler reads event["body"] itself, so nothing read it through the
+    # bounded reader: a 100 kB body reached a handler protected with max_body=1024.
+    calls: list[object] = []
+
+    @protect(max_body=1024)
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        calls.append(event)
+        return {"statusCode": 200, "body": "ok"}
+
+    headers = [("host", "example.test"), ("content-type", "text/plain")]
+    event = build_event(shape, "POST", "/upload", headers, b"x" * 100_000)
+    reply = read_result(shape, lambda_handler(event, Context()))
+    assert reply.status == 413
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"statusCode": 200, "body": 5},
+        {"statusCode": 200, "body": "!!!!", "isBase64Encoded": True},
+        {"statusCode": 99, "body": ""},
+        {"statusCode": 1000, "body": ""},
+    ],
+    ids=["int-body", "invalid-base64", "status-99", "status-1000"],
+)
+def test_an_odd_plain_result_is_a_500_problem(result: dict[str, object]) -> None:
+    # Passed on as they were, these gave five NUL bytes, an empty 200, or a status no
+    # gateway can send.
+    @protect()
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return result
+
+    reply = call(lambda_handler, "http-v2", "/")
+    assert reply.status == 500
+    assert reply.headers.get("content-type") == "application/problem+json"
