@@ -22,10 +22,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
-from daloy_edge import ConfigError, KeyRing, Secret
+from daloy_edge import ConfigError, KeyRing, Secret, ServiceUnavailable
+from daloy_edge._errors import register_problem
 
 __all__ = [
     "ARN_SUFFIX",
+    "KeyRingUnavailable",
     "SecretsClient",
     "SecretsManagerKeyRing",
     "env_with_secrets",
@@ -36,6 +38,20 @@ _NOT_FOUND = "ResourceNotFoundException"
 
 ARN_SUFFIX = "_SECRET_ARN"
 """``<NAME>_SECRET_ARN`` names the secret :func:`env_with_secrets` reads into ``<NAME>``."""
+
+
+class KeyRingUnavailable(Exception):
+    """The key ring could not be loaded: Secrets Manager failed, or the secret holds no
+    usable key, and no good ring is cached. A request that meets it answers 503."""
+
+
+register_problem(
+    KeyRingUnavailable,
+    lambda exc: ServiceUnavailable("signing keys are unavailable", headers={"retry-after": "30"}),
+)
+
+_RETRY_AFTER_FAILURE = 30.0
+"""Seconds a failed refresh waits before the next, while a cached ring still serves."""
 
 
 class SecretsClient(Protocol):
@@ -109,15 +125,29 @@ class SecretsManagerKeyRing:
         self._ring: KeyRing | None = None
         self._loaded_at = 0.0
         self._attempted_at: float | None = None
+        self._failed_at: float | None = None
         self.fetches = 0
 
     def get(self) -> KeyRing:
-        """The cached ring, fetched again when older than ``ttl``."""
+        """The cached ring, fetched again when older than ``ttl``; raises
+        :class:`KeyRingUnavailable` when no usable ring can be had."""
         with self._lock:
             now = self._clock()
-            if self._ring is not None and now - self._loaded_at < self.ttl:
+            if self._ring is not None and (
+                now - self._loaded_at < self.ttl or self._backing_off(now)
+            ):
                 return self._ring
             return self._reload(now)
+
+    def _backing_off(self, now: float) -> bool:
+        # After a failed refresh the cached ring serves without a new attempt for a while:
+        # each attempt against a service that does not answer waits for its timeouts.
+        failed = self._failed_at
+        return (
+            failed is not None
+            and now - failed < _RETRY_AFTER_FAILURE
+            and now - self._loaded_at < self.ttl + self.max_stale
+        )
 
     async def aget(self) -> KeyRing:
         """:meth:`get` without blocking the event loop when a fetch is due."""
@@ -142,6 +172,7 @@ class SecretsManagerKeyRing:
         try:
             ring = self._fetch()
         except Exception as exc:
+            self._failed_at = now
             if self._ring is not None and now - self._loaded_at < self.ttl + self.max_stale:
                 print(
                     f"daloy_edge_aws_lambda: key ring refresh failed ({type(exc).__name__});"
@@ -149,8 +180,10 @@ class SecretsManagerKeyRing:
                     file=sys.stderr,
                 )
                 return self._ring
-            raise
-        self._ring, self._loaded_at = ring, now
+            reason = f"{type(exc).__name__}: {exc}"[:300]
+            print(f"daloy_edge_aws_lambda: key ring unavailable ({reason})", file=sys.stderr)
+            raise KeyRingUnavailable(f"{self.secret_id}: {reason}") from None
+        self._ring, self._loaded_at, self._failed_at = ring, now, None
         return ring
 
     def _fetch(self) -> KeyRing:
@@ -158,6 +191,9 @@ class SecretsManagerKeyRing:
         self.fetches += 1
         current = client.get_secret_value(SecretId=self.secret_id, VersionStage="AWSCURRENT")
         keys = _keys_of(current)
+        if not keys:
+            # AWSPREVIOUS is verify-only: it must never become the signing key.
+            raise ConfigError(f"the AWSCURRENT version of {self.secret_id} holds no key")
         if self.include_previous:
             try:
                 previous = client.get_secret_value(

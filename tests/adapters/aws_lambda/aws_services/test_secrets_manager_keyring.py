@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from daloy_edge_aws_lambda.secrets_manager import SecretsManagerKeyRing, parse_key_material
+from daloy_edge_aws_lambda.secrets_manager import (
+    KeyRingUnavailable,
+    SecretsManagerKeyRing,
+    parse_key_material,
+)
 
 from daloy_edge import ConfigError, KeyRing
 
@@ -88,13 +92,13 @@ def test_previous_version_can_be_left_out(moto):
 
 def test_short_key_refuses_to_load(moto):
     client = make_secret(moto, "keys/short", "too-short")
-    with pytest.raises(ConfigError):
+    with pytest.raises(KeyRingUnavailable, match="at least 32 bytes"):
         SecretsManagerKeyRing("keys/short", client=client).get()
 
 
 def test_missing_secret_raises(moto):
     source = SecretsManagerKeyRing("keys/absent", client=moto.client("secretsmanager"))
-    with pytest.raises(Exception, match="ResourceNotFound"):
+    with pytest.raises(KeyRingUnavailable, match="ResourceNotFound"):
         source.get()
 
 
@@ -128,8 +132,59 @@ def test_cached_ring_serves_through_an_outage_then_expires(own_moto):
     clock.now += 120
     assert revealed(source.get()) == [KEY_A.encode()]
     clock.now += 600
-    with pytest.raises(Exception, match="connect"):
+    with pytest.raises(KeyRingUnavailable, match="connect"):
         source.get()
+
+
+def test_a_failed_refresh_is_not_tried_again_on_every_request(own_moto):
+    # Each attempt against a Secrets Manager that does not answer waits for the client's
+    # timeouts (15 s): retried on every request past ttl, every request waited that long.
+    client = make_secret(own_moto, "keys/backoff", KEY_A)
+    clock = Clock()
+    source = SecretsManagerKeyRing(
+        "keys/backoff", client=client, ttl=60, clock=clock, include_previous=False
+    )
+    source.get()
+    own_moto.stop()
+    clock.now += 61
+    source.get()
+    attempts = source.fetches
+    for _ in range(5):
+        clock.now += 5
+        assert revealed(source.get()) == [KEY_A.encode()]
+    assert source.fetches == attempts
+    clock.now += 10
+    source.get()
+    assert source.fetches == attempts + 1
+
+
+def test_an_empty_current_version_never_lets_the_previous_key_sign(moto):
+    # AWSPREVIOUS is verify-only; with nothing in AWSCURRENT it became the signing key.
+    client = make_secret(moto, "keys/emptied", KEY_A)
+    client.put_secret_value(SecretId="keys/emptied", SecretString="[]")
+    with pytest.raises(KeyRingUnavailable, match="holds no key"):
+        SecretsManagerKeyRing("keys/emptied", client=client).get()
+
+
+def test_an_unavailable_ring_answers_a_503_problem(moto):
+    from daloy_edge_aws_lambda import protect
+
+    source = SecretsManagerKeyRing("keys/never-made", client=moto.client("secretsmanager"))
+
+    @protect()
+    def handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": 200, "body": f"{len(source.get())} keys"}
+
+    event = {
+        "version": "2.0",
+        "rawPath": "/x",
+        "rawQueryString": "",
+        "headers": {"host": "a.example"},
+        "requestContext": {"http": {"method": "GET", "sourceIp": "203.0.113.7"}},
+    }
+    result = handler(event, None)
+    assert result["statusCode"] == 503
+    assert result["headers"]["content-type"] == "application/problem+json"
 
 
 @pytest.mark.parametrize(
