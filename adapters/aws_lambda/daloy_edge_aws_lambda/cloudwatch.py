@@ -163,7 +163,10 @@ class CloudWatchLogsShipper:
         self.write(line)
 
     def write(self, message: str) -> None:
-        """Queue one event; returns at once, whatever state CloudWatch is in."""
+        """Queue one event; returns at once, whatever state CloudWatch is in. An empty
+        message is skipped: CloudWatch refuses one, and the batch with it."""
+        if not message:
+            return
         text, size = _truncate(message)
         with self._cond:
             if self._stop.is_set():
@@ -266,7 +269,7 @@ class CloudWatchLogsShipper:
                 return True
             except Exception as exc:
                 code = _error_code(exc)
-                if code in _DROP_CODES:
+                if code in _DROP_CODES or _refused_before_sending(exc):
                     self.stats.rejected += len(batch)
                     _warn(f"CloudWatch refused a batch of {len(batch)} events ({code})")
                     return True
@@ -358,3 +361,11 @@ def _rejected_count(info: Mapping[str, object], total: int) -> int:
 
 def _warn(message: str) -> None:
     print(f"daloy_edge_aws_lambda: {message}", file=sys.stderr)
+
+
+def _refused_before_sending(exc: BaseException) -> bool:
+    """botocore refused the batch itself (``ParamValidationError``): it carries no error
+    code, and no retry can change the answer, so retrying would stop the shipper."""
+    from botocore.exceptions import ParamValidationError
+
+    return isinstance(exc, ParamValidationError)

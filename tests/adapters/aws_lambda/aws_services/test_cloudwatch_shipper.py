@@ -82,6 +82,32 @@ def test_shipper_delivers_every_line_in_order(moto):
     assert read_back(client, "/test/order", "stream-1") == lines
 
 
+def test_an_empty_line_does_not_stop_the_shipper(moto):
+    # botocore refuses an empty message before sending (ParamValidationError, no error
+    # code): the batch was retried for ever, and everything after it was lost.
+    shipper, client = shipper_for(moto, "/test/empty", retry_base=0.01)
+    shipper.write("before")
+    shipper.write("")
+    shipper.write("after")
+    assert shipper.flush(10)
+    shipper.close()
+    assert read_back(client, "/test/empty", "stream-1") == ["before", "after"]
+
+
+def test_a_batch_botocore_refuses_is_dropped_not_retried(moto):
+    shipper, client = shipper_for(moto, "/test/refused", retry_base=0.01)
+    shipper.write("kept")
+    assert shipper.flush(10)
+    with shipper._cond:  # an event botocore refuses, as if it had slipped through
+        shipper._queue.append(LogEvent(shipper._last_ts, "", 0))
+    assert shipper.flush(10)
+    shipper.write("after")
+    assert shipper.flush(10)
+    shipper.close()
+    assert read_back(client, "/test/refused", "stream-1") == ["kept", "after"]
+    assert (shipper.stats.retries, shipper.stats.rejected) == (0, 1)
+
+
 def test_batches_respect_put_log_events_limits(moto):
     shipper, client = shipper_for(moto, "/test/limits")
     calls = record_calls(client)
