@@ -54,6 +54,7 @@ def test_aws_modules_public_names_are_pinned():
     ]
     assert sorted(keyring_module.__all__) == [
         "ARN_SUFFIX",
+        "KeyRingUnavailable",
         "SecretsClient",
         "SecretsManagerKeyRing",
         "env_with_secrets",
