@@ -23,6 +23,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DALOY_SESSION_KEYS", STRONG_KEY)
 
 
+def target_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> None:
+    """Write ``name.py`` into ``tmp_path`` and make it the importable working folder."""
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
 def test_clean_environment_passes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check"]) == 0
     assert "no findings" in capsys.readouterr().out
@@ -62,9 +69,9 @@ def test_malformed_env_file_is_a_usage_error(tmp_path: Path) -> None:
 def test_target_app_is_audited(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "bare_app_for_check.py").write_text("from daloy_edge import App\napp = App()\n")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    target_module(
+        tmp_path, monkeypatch, "bare_app_for_check", "from daloy_edge import App\napp = App()\n"
+    )
     assert main(["check", "bare_app_for_check:app"]) == 1
     assert "[hsts-off] App:" in capsys.readouterr().out
 
@@ -76,8 +83,7 @@ def test_target_factory_is_called(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "def create_app():\n"
         "    return App(middleware=[SecureHeaders()])\n"
     )
-    (tmp_path / "factory_app_for_check.py").write_text(source)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    target_module(tmp_path, monkeypatch, "factory_app_for_check", source)
     assert main(["check", "factory_app_for_check:create_app"]) == 0
 
 
@@ -88,8 +94,7 @@ def test_target_that_refuses_to_build_is_a_finding(
         "from daloy_edge.middleware.ip_filter import IPFilterConfig\n"
         "IPFilterConfig(allow=('10.0.0.1/8',))\n"
     )
-    (tmp_path / "broken_app_for_check.py").write_text(source)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    target_module(tmp_path, monkeypatch, "broken_app_for_check", source)
     assert main(["check", "broken_app_for_check:app"]) == 1
     out = capsys.readouterr().out
     assert "[app-refused] broken_app_for_check:app: the app refuses to build:" in out
@@ -122,8 +127,7 @@ def test_reference_app_that_refuses_to_build_is_reported_not_crashed() -> None:
 def test_target_with_a_syntax_error_is_a_finding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "syntax_error_app_for_check.py").write_text("def broken(:\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    target_module(tmp_path, monkeypatch, "syntax_error_app_for_check", "def broken(:\n")
     assert main(["check", "syntax_error_app_for_check:app"]) == 1
     out = capsys.readouterr().out
     assert (
@@ -134,9 +138,9 @@ def test_target_with_a_syntax_error_is_a_finding(
 def test_target_that_raises_on_import_is_a_finding_with_its_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "raising_app_for_check.py").write_text("\nraise RuntimeError('no database')\n")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    target_module(
+        tmp_path, monkeypatch, "raising_app_for_check", "\nraise RuntimeError('no database')\n"
+    )
     assert main(["check", "raising_app_for_check:app"]) == 1
     out = capsys.readouterr().out
     assert "RuntimeError: no database (raising_app_for_check.py:2)" in out
@@ -145,8 +149,9 @@ def test_target_that_raises_on_import_is_a_finding_with_its_line(
 def test_target_importing_a_missing_module_is_a_finding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "dependent_app_for_check.py").write_text("import no_such_dependency_xyz\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    target_module(
+        tmp_path, monkeypatch, "dependent_app_for_check", "import no_such_dependency_xyz\n"
+    )
     assert main(["check", "dependent_app_for_check:app"]) == 1
     assert "No module named 'no_such_dependency_xyz'" in capsys.readouterr().out
 
