@@ -230,6 +230,8 @@ def test_loopback_hosts_are_recognised(host: str, loopback: bool):
 
 @pytest.mark.parametrize("text", ["10.0.0.1%eth0", "127.0.0.1%2eattacker.example:80"])
 def test_a_zone_on_ipv4_text_makes_it_not_an_address(text: str):
+    # "127.0.0.1%2eattacker.example" is a host name: read as 127.0.0.1 it passed the
+    # https-or-loopback rule, so keys could be fetched in plain text from another host.
     assert parse_ip(text) is None
 
 

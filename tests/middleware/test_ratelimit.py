@@ -181,6 +181,9 @@ def bearer_for(subject: str | None) -> dict[str, str]:
 
 
 def test_principal_key_counts_one_jwt_subject_across_client_addresses():
+    # The bypass: one stolen or scripted token spread over many addresses got a fresh
+    # quota on each (the key read .sub, which a Principal does not have, and fell back to
+    # the address).
     client = TestClient(jwt_limited_app())
     for i in range(5):
         client.get("/limited", headers=bearer_for("alice"), client=f"192.0.2.{i}")
@@ -195,6 +198,8 @@ def test_principal_key_gives_each_jwt_subject_behind_one_address_its_own_quota()
 
 
 def test_principal_key_counts_tokens_without_a_subject_by_client_address():
+    # Every token without a subject sharing one key would let one client exhaust the
+    # quota of all the others.
     client = TestClient(jwt_limited_app(required_claims=()))
     for _ in range(5):
         client.get("/limited", headers=bearer_for(None), client="192.0.2.7")

@@ -63,6 +63,8 @@ def test_github_scheme_verifies_hub_signature():
 
 
 def test_github_replay_with_a_new_delivery_id_is_refused():
+    # The replay: GitHub signs only the body, so a captured delivery resent with a
+    # made-up X-GitHub-Delivery passed a replay check keyed on that id.
     client = TestClient(make_app(scheme="github"))
     assert client.post("/hook", content=BODY, headers=github_headers("d-1")).status == 200
     assert client.post("/hook", content=BODY, headers=github_headers("d-2")).status == 401
