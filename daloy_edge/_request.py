@@ -69,6 +69,10 @@ class Request:
     Adapters fill in only runtime facts: the trustworthy peer ``client`` address, the
     ``deadline`` (``time.monotonic()`` seconds) and ``env`` bindings. The body is read
     lazily and never past ``max_body`` bytes.
+
+    Security: ``method`` is kept as received. Methods are case-sensitive (RFC 9110), so
+    ``delete`` is not ``DELETE``: a proxy rule that denies ``DELETE`` lets it through,
+    and the app refuses it (400) rather than serve it as ``DELETE``.
     """
 
     __slots__ = (
@@ -117,7 +121,7 @@ class Request:
         runtime: str = "unknown",
         sync_in_thread: bool = False,
     ) -> None:
-        self.method = method.upper()
+        self.method = method
         self.raw_path = raw_path or "/"
         self.query_string = query_string
         self.headers = headers if headers is not None else Headers()
@@ -289,7 +293,7 @@ def new_request(
     ``__init__``, about as much work again as setting the fields. Sets every field
     ``__init__`` sets, to the same values (a test holds the two together)."""
     request: Request = _new(Request)
-    request.method = method.upper()
+    request.method = method
     request.raw_path = raw_path or "/"
     request.query_string = query_string
     request.headers = headers

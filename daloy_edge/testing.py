@@ -148,7 +148,9 @@ class TestClient:
         if jar and "cookie" not in hdrs:
             hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
         request = Request(
-            method,
+            # Upper-cased as HTTP clients (httpx, requests) do: the app itself refuses
+            # a method in any other case.
+            method.upper(),
             path or "/",
             query_string=query,
             headers=hdrs,

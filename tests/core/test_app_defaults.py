@@ -286,3 +286,12 @@ def test_adding_a_route_to_a_mounted_router_after_serving_is_refused() -> None:
     TestClient(app).get("/api/x")
     with pytest.raises(ConfigError, match="frozen"):
         api.add_route("/late", lambda r: None)
+
+
+@pytest.mark.parametrize("method", ["get", "delete", "Post", "hEAD"])
+def test_lowercase_method_is_refused_not_served_as_the_upper_case_route(method: str) -> None:
+    # A proxy rule that denies DELETE lets "delete" through (methods are case-sensitive).
+    app = make_app()
+    response = asyncio.run(app.handle(Request(method, "/ok")))
+    assert response.status == 400
+    assert response.headers["content-type"] == "application/problem+json"

@@ -139,3 +139,20 @@ def test_a_streamed_body_is_read_in_the_handlers_context() -> None:
 def test_negative_flush_margin_is_refused() -> None:
     with pytest.raises(ConfigError):
         handler(App(), flush_margin_ms=-1)
+
+
+def test_alb_lowercase_delete_never_reaches_the_delete_route() -> None:
+    # ALB listener rules match methods case-sensitively: a rule denying DELETE forwards
+    # "delete", which must not run the DELETE route.
+    app = App()
+    deleted: list[bool] = []
+
+    @app.delete("/items/1")
+    async def delete(request: Request) -> Response:
+        deleted.append(True)
+        return Response.empty()
+
+    event = build_event("alb", "delete", "/items/1", [("host", "example.test")], b"")
+    result = handler(app)(event, Context())
+    assert result["statusCode"] == 400
+    assert not deleted
