@@ -242,3 +242,26 @@ def test_multi_value_header_keeps_an_empty_value_and_a_bare_string() -> None:
     assert request.headers.get_all("x-empty") == [""]
     assert request.headers.get_all("x-bare") == ["whole value"]
     assert "x-none" not in request.headers
+
+
+def test_rest_v1_query_of_spaces_is_not_tripled_past_the_query_limit() -> None:
+    # "?msg=" and 6,000 "+" is 6,005 characters; re-encoded as "%20" it passed 16,384.
+    app = App()
+
+    @app.get("/echo")
+    async def echo(request: Request) -> Response:
+        return Response.json({"length": len(request.query.get("msg") or "")})
+
+    event = recorded("rest-v1")
+    event.update(path="/echo", httpMethod="GET")
+    event["multiValueQueryStringParameters"] = {"msg": [" " * 6000], "path": ["a/b:c"]}
+    result = handler(app)(event, None)
+    assert result["statusCode"] == 200
+    assert result["body"] == '{"length":6000}'
+
+
+def test_rest_v1_query_keeps_what_separates_or_escapes_escaped() -> None:
+    event = recorded("rest-v1")
+    event["multiValueQueryStringParameters"] = {"k": ["a&b=c+d%e f/g"]}
+    request = REST_API_V1.to_request(event, Translation())
+    assert request.query.get_all("k") == ["a&b=c+d%e f/g"]
