@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from daloy_edge._charset import DIGITS, LOWER, UPPER, allowed
-from daloy_edge._errors import BadRequest, ConfigError, RequestHeaderFieldsTooLarge
+from daloy_edge._errors import BadRequest, ConfigError, HTTPError, RequestHeaderFieldsTooLarge
 from daloy_edge._paths import PLAIN_PATH, UnsafePath, check_path
 from daloy_edge._record import record
 
@@ -39,9 +39,16 @@ _NO_FIELDS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 _COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+class _URITooLong(HTTPError):
+    """414: the path or the query is longer than the app reads (as nginx, API Gateway,
+    ALB and Cloudflare answer one longer than theirs)."""
+
+    status, slug, title = 414, "uri-too-long", "URI Too Long"
+
+
 @record(frozen=True, kw_only=True)
 class RequestLimits:
-    """Bounds on the request line and headers (431 when passed)."""
+    """Bounds on the request line (414 when passed) and headers (431 when passed)."""
 
     max_headers: int = 100
     max_header_bytes: int = 8192
@@ -145,9 +152,9 @@ def check_request(request: Request, limits: RequestLimits, fields: Fields | None
         _check_fields(fields[2], fields[3], limits)
     raw_path, query = request.raw_path, request.query_string
     if len(raw_path) > limits.max_path_bytes:
-        raise BadRequest("path too long")
+        raise _URITooLong("path too long")
     if len(query) > limits.max_query_bytes:
-        raise BadRequest("query string too long")
+        raise _URITooLong("query string too long")
     if query and ("\r" in query or "\n" in query or "\x00" in query or " " in query):
         raise BadRequest("raw control character in query string")
     # ``check_path``'s own first test, written out: most paths pass it, with no call.

@@ -99,6 +99,24 @@ def test_total_header_size_is_431() -> None:
     assert TestClient(app).get("/ok", headers=headers).status == 431
 
 
+def test_path_one_past_the_limit_is_414_problem() -> None:
+    response = TestClient(make_app()).get("/" + "a" * 8192)
+    assert response.status == 414
+    assert response.json()["type"] == "urn:daloy-edge:problem:uri-too-long"  # type: ignore[index]
+
+
+def test_path_at_the_limit_is_routed() -> None:
+    assert TestClient(make_app()).get("/" + "a" * 8191).status == 404
+
+
+def test_query_one_past_the_limit_is_414() -> None:
+    assert TestClient(make_app()).get("/ok?q=" + "a" * 16383).status == 414
+
+
+def test_query_at_the_limit_is_served() -> None:
+    assert TestClient(make_app()).get("/ok?q=" + "a" * 16382).status == 200
+
+
 @pytest.mark.parametrize(
     "headers",
     [
