@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -104,6 +105,32 @@ async def test_translates_client_query_and_repeated_headers() -> None:
 async def test_raw_path_is_used_for_sanitation() -> None:
     sc = scope("/static/../x", raw_path=b"/static/%2e%2e/x")
     status, _, _, _ = await call(ASGIApp(make_app()), sc)
+    assert status == 400
+
+
+async def test_utf8_bytes_in_the_query_are_read_as_utf8_not_latin1() -> None:
+    # Mangum hands an HTTP API's raw query on as UTF-8 bytes.
+    sc = scope("/info", query=b"a=caf\xc3\xa9&a=%E2%82%AC&a=\xff")
+    status, _, body, _ = await call(ASGIApp(make_app()), sc)
+    assert status == 200
+    assert json.loads(body)["q"] == ["caf\u00e9", "\u20ac", "\ufffd"]
+
+
+async def test_utf8_bytes_in_the_raw_path_are_read_as_utf8_not_latin1() -> None:
+    sc = scope("/info", raw_path=b"/caf\xc3\xa9")
+    app = make_app()
+
+    @app.get("/caf\u00e9")
+    async def cafe(request: Request) -> object:
+        return {"path": request.path}
+
+    status, _, body, _ = await call(ASGIApp(app), sc)
+    assert status == 200
+    assert json.loads(body) == {"path": "/caf\u00e9"}
+
+
+async def test_invalid_utf8_bytes_in_the_raw_path_are_refused() -> None:
+    status, _, _, _ = await call(ASGIApp(make_app()), scope("/x", raw_path=b"/static/\xff"))
     assert status == 400
 
 

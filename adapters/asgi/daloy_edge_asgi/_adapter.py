@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_from_bytes
 
 from daloy_edge import App, BadRequest, Headers, Request, Response
 from daloy_edge._request import new_request
@@ -136,11 +136,17 @@ def _to_request(scope: Scope, body: _Body) -> Request:
     if "?" in raw_path:
         raw_path = raw_path.split("?", 1)[0]
     query = scope.get("query_string")
+    query_string = query.decode("latin-1") if query else ""
+    # ``isascii`` on text is a flag lookup: the common request pays nothing.
+    if not raw_path.isascii():
+        raw_path = _escape_non_ascii(raw_path)
+    if not query_string.isascii():
+        query_string = _escape_non_ascii(query_string)
     client = scope.get("client")
     request = new_request(
         scope["method"],
         raw_path,
-        query_string=query.decode("latin-1") if query else "",
+        query_string=query_string,
         headers=Headers._from_received(items),
         scheme="https" if scope.get("scheme") in ("https", "wss") else "http",
         client=client[0] if client else None,
@@ -150,6 +156,19 @@ def _to_request(scope: Scope, body: _Body) -> Request:
     )
     request.sync_in_thread = True
     return request
+
+
+_ASCII = bytes(range(128))
+
+
+def _escape_non_ascii(text: str) -> str:
+    """``text`` (bytes read as latin-1) with each byte past ASCII percent-encoded.
+
+    A request target holds none, yet some servers and Mangum (an HTTP API's raw query)
+    pass UTF-8 bytes on; escaped as a client must send them, they are read as UTF-8
+    from here as from every other runtime (read as latin-1, "é" was "Ã©").
+    """
+    return quote_from_bytes(text.encode("latin-1"), safe=_ASCII)
 
 
 def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
