@@ -27,6 +27,10 @@ def normalize_origin(value: str) -> str | None:
     >>> normalize_origin("HTTPS://Example.com:443")
     'https://example.com'
     """
+    # ASCII only: lower() maps the Kelvin sign (U+212A) to "k", so "https://\u212aiosk.example"
+    # would read as "https://kiosk.example"; browsers send host names in ASCII (punycode).
+    if not value.isascii():
+        return None
     text = value.strip().lower()
     scheme, _, rest = text.partition("://")
     default_port = _DEFAULT_PORTS.get(scheme)

@@ -88,6 +88,21 @@ def test_lookalike_origins_are_not_allowed(origin):
     assert "access-control-allow-origin" not in response.headers
 
 
+def test_kelvin_sign_lookalike_of_a_listed_origin_is_not_allowed():
+    # "\u212a".lower() == "k": the look-alike must not read as the listed origin.
+    app, _ = make_app(allow_origins=("https://kiosk.example",))
+    client = TestClient(app)
+    listed = client.get("/account", headers={"origin": "https://kiosk.example"})
+    lookalike = client.get("/account", headers={"origin": "https://\u212aiosk.example"})
+    assert listed.headers["access-control-allow-origin"] == "https://kiosk.example"
+    assert "access-control-allow-origin" not in lookalike.headers
+
+
+def test_kelvin_sign_lookalike_preflight_is_refused():
+    app, _ = make_app(allow_origins=("https://kiosk.example",))
+    assert preflight(TestClient(app), "https://\u212aiosk.example").status == 403
+
+
 def test_pattern_matches_one_label_only():
     app, _ = make_app(allow_origins=(), allow_origin_patterns=("https://*.app.example",))
     client = TestClient(app)

@@ -78,6 +78,10 @@ EDGES = [
 
 
 def old_normalize(value: str) -> str | None:
+    # The regex ran on the lower-cased text, where the Kelvin sign had become "k"; only
+    # ASCII origins are accepted now.
+    if not value.isascii():
+        return None
     match = OLD_ORIGIN.match(value.strip().lower())
     if match is None:
         return None
