@@ -110,7 +110,8 @@ class CORS(Phased):
     A preflight (``OPTIONS`` with ``Access-Control-Request-Method``) never reaches a
     handler or auth: 204 with the allowed methods, headers and ``max-age`` for an allowed
     origin, 403 otherwise. Actual requests get ``Access-Control-Allow-Origin`` only for
-    allowed origins. ``Vary: Origin`` is always sent.
+    allowed origins; a repeated ``Origin`` field is no origin at all. ``Vary: Origin`` is
+    always sent.
 
     Security: put it outside authentication so preflights (which carry no credentials)
     are not refused by it.
@@ -201,11 +202,11 @@ class CORS(Phased):
 
     def before(self, request: Request) -> Response | None:
         if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
-            return self._answer_preflight(request, request.headers.get("origin"))
+            return self._answer_preflight(request, _origin(request.headers))
         return None
 
     def after(self, request: Request, response: Response) -> Response:
-        origin = request.headers.get("origin")
+        origin = _origin(request.headers)
         if origin is not None:
             marks: Sequence[tuple[str, str]] | None = self._known.get(origin)
             if marks is None and self.allowed(origin):
@@ -215,6 +216,17 @@ class CORS(Phased):
                 return response
         response.headers.add("vary", "Origin")
         return response
+
+
+def _origin(headers: Headers) -> str | None:
+    """The one ``Origin`` of a request; None when there is none or more than one."""
+    origin = headers.get("origin")
+    # A browser sends one Origin. Several are ambiguous (servers and gateways join them,
+    # keep the first or keep the last), so they name no origin. Indexed fields never
+    # repeat a name: the usual request pays no scan.
+    if origin is not None and headers._index is None and len(headers.get_all("origin")) > 1:
+        return None
+    return origin
 
 
 def _put(headers: Headers, marks: Sequence[tuple[str, str]]) -> None:

@@ -103,6 +103,26 @@ def test_kelvin_sign_lookalike_preflight_is_refused():
     assert preflight(TestClient(app), "https://\u212aiosk.example").status == 403
 
 
+def test_listed_origin_next_to_a_foreign_one_is_not_allowed():
+    # Gateways join repeated fields, keep the first or keep the last: two Origins are
+    # nobody's, whichever comes first.
+    app, _ = make_app()
+    client = TestClient(app)
+    for pair in ([TRUSTED, "https://evil.example"], ["https://evil.example", TRUSTED]):
+        response = client.get("/account", headers=[("origin", o) for o in pair])
+        assert "access-control-allow-origin" not in response.headers
+        assert response.headers["vary"] == "Origin"
+
+
+def test_preflight_with_a_listed_origin_next_to_a_foreign_one_is_refused():
+    app, _ = make_app()
+    sent = [("origin", TRUSTED), ("origin", "https://evil.example")]
+    sent.append(("access-control-request-method", "DELETE"))
+    response = TestClient(app).options("/account", headers=sent)
+    assert response.status == 403
+    assert "access-control-allow-origin" not in response.headers
+
+
 def test_pattern_matches_one_label_only():
     app, _ = make_app(allow_origins=(), allow_origin_patterns=("https://*.app.example",))
     client = TestClient(app)

@@ -331,6 +331,14 @@ def test_request_from_a_foreign_origin_is_not_shared(http: Transport) -> None:
     assert "origin" in ",".join(reply.headers.get_all("vary")).lower()
 
 
+def test_the_allowed_origin_repeated_with_a_foreign_one_is_not_shared(http: Transport) -> None:
+    # Some runtimes keep the first of repeated fields, others join them: none may share.
+    origins = [("Origin", CORS_ORIGIN), ("Origin", "https://evil.example")]
+    reply = http.get("/health", headers=origins)
+    assert reply.status == 200
+    assert "access-control-allow-origin" not in reply.headers
+
+
 def test_a_look_alike_origin_is_not_shared(http: Transport) -> None:
     lookalike = CORS_ORIGIN.replace("https://", "https://evil-")
     reply = http.get("/health", headers={"Origin": lookalike})
