@@ -37,6 +37,8 @@ _MARKS = frozenset(
 )
 """Every name CORS sets on an answer besides ``Vary``, which it always adds."""
 _first = itemgetter(0)
+_VARY_ORIGIN = {"vary": "Origin"}
+"""What a refused preflight carries: the refusal depends on the Origin too."""
 
 
 @record(frozen=True, kw_only=True)
@@ -190,12 +192,18 @@ class CORS(Phased):
 
     def _answer_preflight(self, request: Request, origin: str | None) -> Response:
         if origin is None or not self.allowed(origin):
-            raise Forbidden("CORS preflight from a foreign origin", slug="cors-refused")
+            raise Forbidden(
+                "CORS preflight from a foreign origin", slug="cors-refused", headers=_VARY_ORIGIN
+            )
         method = (request.headers.get("access-control-request-method") or "").upper()
         asked = request.headers.get("access-control-request-headers") or ""
         names = {h.strip().lower() for h in asked.split(",") if h.strip()}
         if method not in self._methods or not names <= self._request_headers:
-            raise Forbidden("CORS preflight asks for more than is allowed", slug="cors-refused")
+            raise Forbidden(
+                "CORS preflight asks for more than is allowed",
+                slug="cors-refused",
+                headers=_VARY_ORIGIN,
+            )
         response = Response.empty(204, dict(self._preflight))
         self._mark(response, origin)
         return response
@@ -204,6 +212,11 @@ class CORS(Phased):
         if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
             return self._answer_preflight(request, _origin(request.headers))
         return None
+
+    def on_rejected(self, request: Request, response: Response) -> None:
+        """Mark answers to requests refused before any middleware ran (a rejected path,
+        oversized headers, the deadline's 504) as any other answer."""
+        self.after(request, response)
 
     def after(self, request: Request, response: Response) -> Response:
         origin = _origin(request.headers)

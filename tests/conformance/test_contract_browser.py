@@ -324,6 +324,14 @@ def test_request_from_the_allowed_origin_may_be_read(http: Transport) -> None:
     assert "origin" in ",".join(reply.headers.get_all("vary")).lower()
 
 
+def test_a_deadline_answer_may_be_read_by_the_allowed_origin(http: Transport) -> None:
+    # The 504 is rendered outside the middleware chain, which the deadline cut off.
+    reply = http.get("/slow?ms=3000", headers={"Origin": CORS_ORIGIN})
+    assert_problem(reply, 504)
+    assert reply.headers.get("access-control-allow-origin") == CORS_ORIGIN
+    assert "origin" in ",".join(reply.headers.get_all("vary")).lower()
+
+
 def test_request_from_a_foreign_origin_is_not_shared(http: Transport) -> None:
     reply = http.get("/health", headers={"Origin": "https://evil.example"})
     assert reply.status == 200

@@ -144,6 +144,31 @@ def test_vary_origin_is_sent_without_an_origin():
     assert "Origin" in response.headers.get_all("vary")
 
 
+def test_request_rejected_before_middleware_is_readable_by_the_allowed_origin():
+    response = TestClient(make_app(allow_origins=(ORIGIN,))).get(
+        "/a/%2e%2e/data", headers={"origin": ORIGIN}
+    )
+    assert response.status == 400
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert "Origin" in response.headers.get_all("vary")
+
+
+def test_request_rejected_before_middleware_varies_on_origin_for_others_too():
+    response = TestClient(make_app(allow_origins=(ORIGIN,))).get(
+        "/a/%2e%2e/data", headers={"origin": "https://evil.example"}
+    )
+    assert response.status == 400
+    assert "access-control-allow-origin" not in response.headers
+    assert "Origin" in response.headers.get_all("vary")
+
+
+def test_refused_preflight_varies_on_origin():
+    headers = {"origin": "https://evil.example", "access-control-request-method": "GET"}
+    response = TestClient(make_app(allow_origins=(ORIGIN,))).options("/data", headers=headers)
+    assert response.status == 403
+    assert "Origin" in response.headers.get_all("vary")
+
+
 def test_plain_options_without_request_method_is_not_a_preflight():
     response = TestClient(make_app(allow_origins=(ORIGIN,))).options(
         "/data", headers={"origin": ORIGIN}
