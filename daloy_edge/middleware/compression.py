@@ -108,6 +108,16 @@ def choose_encoding(accept_encoding: str, offered: tuple[str, ...]) -> str | Non
     return best[1] if best else None
 
 
+def _accept_encoding(request: Request) -> str:
+    headers = request.headers
+    value = headers.get("accept-encoding")
+    # A list field sent as several lines means its lines joined with commas (RFC 9110,
+    # 5.3), as the runtimes that join them deliver it. Indexed fields never repeat a name.
+    if value is not None and headers._index is None:
+        return ", ".join(headers.get_all("accept-encoding"))
+    return value or ""
+
+
 def _credentialed(request: Request) -> bool:
     return "cookie" in request.headers or "authorization" in request.headers
 
@@ -160,7 +170,7 @@ class Compression(Phased):
         if encoders is None:
             encoders = self._encoders = _encoders(self.config)
             self._offered = tuple(encoders)
-        encoding = choose_encoding(request.headers.get("accept-encoding") or "", self._offered)
+        encoding = choose_encoding(_accept_encoding(request), self._offered)
         if encoding is None:
             return response
         response.body = encoders[encoding](response.body)

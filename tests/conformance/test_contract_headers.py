@@ -170,6 +170,12 @@ def test_big_is_not_compressed_when_gzip_is_refused(http: Transport) -> None:
     assert "content-encoding" not in reply.headers
 
 
+def test_big_is_gzipped_when_gzip_is_asked_for_on_a_second_line(http: Transport) -> None:
+    reply = http.get("/big", headers=[("Accept-Encoding", "identity"), ("Accept-Encoding", "gzip")])
+    assert reply.headers.get("content-encoding") == "gzip"
+    assert json.loads(gzip.decompress(reply.body))["items"]
+
+
 @pytest.mark.parametrize("target", ["/health", "/echo?msg=short", "/static/hello.txt"])
 def test_responses_under_1_kib_are_never_compressed(http: Transport, target: str) -> None:
     reply = http.get(target, headers={"Accept-Encoding": "gzip, br"})

@@ -128,6 +128,15 @@ def test_brotli_is_preferred_when_installed():
     assert brotli.decompress(response.content) == BIG
 
 
+def test_accept_encoding_sent_as_two_lines_counts_both():
+    # What runtimes that join repeated fields deliver as "identity, gzip".
+    client = TestClient(make_app(CompressionConfig(brotli=False)))
+    lines = [("accept-encoding", "identity"), ("accept-encoding", "gzip")]
+    response = client.get("/big", headers=lines)
+    assert response.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(response.content) == BIG
+
+
 def test_brotli_is_never_chosen_when_not_offered():
     config = CompressionConfig(brotli=False)
     response = TestClient(make_app(config)).get("/big", headers={"accept-encoding": "br, gzip"})
