@@ -195,8 +195,11 @@ class CORS(Phased):
             raise Forbidden(
                 "CORS preflight from a foreign origin", slug="cors-refused", headers=_VARY_ORIGIN
             )
-        method = (request.headers.get("access-control-request-method") or "").upper()
-        asked = request.headers.get("access-control-request-headers") or ""
+        # Every line of each field, as runtimes that join repeated fields deliver them: a
+        # second method never matches one, and every header asked for on any line counts.
+        headers = request.headers
+        method = ", ".join(headers.get_all("access-control-request-method")).upper()
+        asked = ", ".join(headers.get_all("access-control-request-headers"))
         names = {h.strip().lower() for h in asked.split(",") if h.strip()}
         if method not in self._methods or not names <= self._request_headers:
             raise Forbidden(

@@ -123,6 +123,21 @@ def test_preflight_with_a_listed_origin_next_to_a_foreign_one_is_refused():
     assert "access-control-allow-origin" not in response.headers
 
 
+def test_preflight_asking_for_an_unlisted_header_on_a_second_line_is_refused():
+    app, _ = make_app()
+    sent = [("origin", TRUSTED), ("access-control-request-method", "DELETE")]
+    sent += [("access-control-request-headers", "content-type")]
+    sent += [("access-control-request-headers", "x-evil")]
+    assert TestClient(app).options("/account", headers=sent).status == 403
+
+
+def test_preflight_asking_for_an_unlisted_method_on_a_second_line_is_refused():
+    app, _ = make_app(allow_methods=("GET",))
+    sent = [("origin", TRUSTED), ("access-control-request-method", "GET")]
+    sent += [("access-control-request-method", "DELETE")]
+    assert TestClient(app).options("/account", headers=sent).status == 403
+
+
 def test_pattern_matches_one_label_only():
     app, _ = make_app(allow_origins=(), allow_origin_patterns=("https://*.app.example",))
     client = TestClient(app)

@@ -316,6 +316,17 @@ def test_preflight_for_an_unlisted_method_is_refused(http: Transport) -> None:
     assert "access-control-allow-origin" not in reply.headers
 
 
+def test_preflight_asking_for_an_unlisted_header_on_a_second_line_is_refused(
+    http: Transport,
+) -> None:
+    lines = [("Origin", CORS_ORIGIN), ("Access-Control-Request-Method", "POST")]
+    lines += [("Access-Control-Request-Headers", "authorization")]
+    lines += [("Access-Control-Request-Headers", "x-evil")]
+    reply = http.request("OPTIONS", "/api/reports", headers=lines)
+    assert reply.status == 403
+    assert "access-control-allow-origin" not in reply.headers
+
+
 def test_request_from_the_allowed_origin_may_be_read(http: Transport) -> None:
     reply = http.get("/health", headers={"Origin": CORS_ORIGIN})
     assert reply.status == 200
