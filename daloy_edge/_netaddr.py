@@ -298,7 +298,9 @@ def x_forwarded_for(values: Sequence[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",")]
 
 
-def _split(text: str, separator: str) -> list[str]:
+def _split(text: str, separator: str) -> list[str] | None:
+    """``text`` split at ``separator`` outside quoted strings; None when a quoted string
+    is left open."""
     parts: list[str] = []
     current: list[str] = []
     quoted = escaped = False
@@ -315,16 +317,24 @@ def _split(text: str, separator: str) -> list[str]:
             continue
         current.append(char)
     parts.append("".join(current))
-    return parts
+    return None if quoted else parts
 
 
 def forwarded_for(values: Sequence[str]) -> list[str]:
-    """The ``for=`` hops of ``Forwarded`` (RFC 7239) lines; ``""`` for an element without one."""
+    """The ``for=`` hops of ``Forwarded`` (RFC 7239) lines; ``""`` for an element without
+    one, and for a line whose quoted string never closes."""
     hops = []
     for value in values:
-        for element in _split(value, ","):
+        elements = _split(value, ",")
+        if elements is None:
+            # An open quote swallows what a proxy appended to the line after it
+            # (``for=127.0.0.1;x="`` then ``, for=<client>``): the line names no address.
+            hops.append("")
+            continue
+        for element in elements:
             found = ""
-            for pair in _split(element, ";"):
+            # Balanced: the element was cut from a line whose quotes all close.
+            for pair in _split(element, ";") or ():
                 name, _, raw = pair.strip().partition("=")
                 if name.strip().lower() == "for":
                     found = raw.strip().strip('"').replace("\\", "")

@@ -142,6 +142,13 @@ def test_forwarded_obfuscated_identifier_makes_the_client_unknown():
     assert client_ip(client, "10.0.0.2", {"forwarded": "for=_hidden"}) is None
 
 
+def test_open_quote_cannot_swallow_the_hop_a_proxy_appends_to_the_line():
+    client = make_client(("10.0.0.0/8",), header="forwarded")
+    spoofed = 'for=127.0.0.1;x=", for=203.0.113.5'
+    response = client.get("/admin", client="10.0.0.2", headers={"forwarded": spoofed})
+    assert response.status == 403
+
+
 def test_x_forwarded_for_is_ignored_when_forwarded_is_configured():
     client = make_client(("10.0.0.0/8",), header="forwarded")
     headers = {"x-forwarded-for": "127.0.0.1", "forwarded": "for=203.0.113.5"}
