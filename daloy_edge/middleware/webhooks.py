@@ -87,10 +87,18 @@ class VerifyWebhook:
 
         body = await request.body()
         config = self.config
+        headers = request.headers
+
+        def header(name: str) -> str | None:
+            # Repeated lines read as one comma-joined field (RFC 9110 5.3), as HTTP APIs
+            # and Workers hand them over: no runtime skips a line that another one reads.
+            values = headers.get_all(name)
+            return ",".join(values) if values else None
+
         try:
             delivery = verify_webhook(
                 config.scheme,
-                request.headers.get,
+                header,
                 body,
                 config.secrets,
                 now=config.clock(),

@@ -133,6 +133,13 @@ def test_malformed_signature_header_is_refused(clock, header):
     assert deliver(TestClient(make_app(clock)), header) == 401
 
 
+def test_second_signature_line_is_read_as_part_of_the_field(clock):
+    t = int(clock.now)
+    lines = [("x-signature", signature(t, BODY)), ("x-signature", f"t={t + 1},v1=" + "0" * 64)]
+    response = TestClient(make_app(clock)).post("/hook", content=BODY, headers=lines)
+    assert response.status == 401
+
+
 def test_failure_is_one_opaque_problem(clock):
     client = TestClient(make_app(clock))
     stale = client.post("/hook", content=BODY, headers={"x-signature": signature(1, BODY)})

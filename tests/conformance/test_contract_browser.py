@@ -276,6 +276,17 @@ def test_replayed_webhook_is_refused(http: Transport) -> None:
     assert_problem(http.post("/webhooks/ingest", headers=headers, body=body), 401)
 
 
+def test_webhook_with_a_second_conflicting_signature_line_is_401(http: Transport) -> None:
+    body = delivery(http)
+    stamp = int(time.time())
+    lines = [
+        ("Content-Type", "application/json"),
+        ("X-Signature", webhook_signature(body, at=stamp)),
+        ("X-Signature", f"t={stamp + 1},v1=" + "0" * 64),
+    ]
+    assert_problem(http.post("/webhooks/ingest", headers=lines, body=body), 401)
+
+
 # --- CORS ---------------------------------------------------------------------------------
 
 
