@@ -29,6 +29,11 @@ WEBHOOK_STATE = "daloy.webhook"
 WEBHOOK_REASON = "daloy.webhook_refused"
 """``request.state`` key with the reason a delivery was refused (for logs, not clients)."""
 
+# Both edges of the tolerance accept: a stamp at the future edge when it arrives is still
+# accepted at the past edge, 2 * tolerance later to the instant, so its replay key lives
+# a little longer (which also covers small clock differences between instances).
+_REPLAY_MARGIN_S = 1.0
+
 
 @record(frozen=True, kw_only=True)
 class WebhookConfig:
@@ -79,7 +84,7 @@ class VerifyWebhook:
     def _ttl(self, delivery: VerifiedWebhook) -> float:
         if delivery.timestamp is None:
             return self.config.replay_ttl
-        return 2 * self.config.tolerance
+        return 2 * self.config.tolerance + _REPLAY_MARGIN_S
 
     async def verify(self, request: Request) -> VerifiedWebhook:
         """The verified delivery; raises 401 (reason kept in ``request.state``)."""

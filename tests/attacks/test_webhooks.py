@@ -9,6 +9,7 @@ import pytest
 
 from daloy_edge import App, KeyRing
 from daloy_edge.middleware.webhooks import VerifyWebhook, WebhookConfig
+from daloy_edge.nonce_store import MemoryNonceStore
 from daloy_edge.testing import TestClient
 
 SECRET = "webhook-secret-0123456789abcdef"
@@ -91,6 +92,23 @@ def test_replayed_delivery_is_refused(clock):
     header = signature(int(clock.now), BODY)
     assert deliver(client, header) == 200
     clock.now += 10
+    assert deliver(client, header) == 401
+
+
+def test_replay_when_a_future_stamp_reaches_the_past_edge_is_refused(clock):
+    # The stamp is accepted from 300 s before it to 300 s after it, both edges included.
+    store = MemoryNonceStore(clock=clock)
+    config = WebhookConfig(secrets=KeyRing([SECRET]), clock=clock, store=store)
+    app = App()
+
+    @app.post("/hook", middleware=[VerifyWebhook(config)])
+    async def hook(request):
+        return {"received": True}
+
+    client = TestClient(app)
+    header = signature(int(clock.now) + 300, BODY)
+    assert deliver(client, header) == 200
+    clock.now += 600
     assert deliver(client, header) == 401
 
 
