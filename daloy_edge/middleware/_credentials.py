@@ -15,8 +15,10 @@ def credentials_for(request: Request, scheme: str) -> str | None:
     """The credentials after ``<scheme> `` (scheme matched case-insensitively).
 
     ``None`` when no ``Authorization`` header was sent or it names another scheme.
-    :class:`MalformedCredentials` when the header is repeated or the credentials are
-    empty. Only the header is read: never the query string, a form field or a cookie.
+    :class:`MalformedCredentials` when the header is repeated (also as the one
+    comma-joined field HTTP APIs, GCF and Workers make of repeated fields), a tab or a
+    comma follows the scheme where a space belongs, or the credentials are empty. Only
+    the header is read: never the query string, a form field or a cookie.
     """
     values = request.headers.get_all("authorization")
     if not values:
@@ -25,8 +27,23 @@ def credentials_for(request: Request, scheme: str) -> str | None:
         raise MalformedCredentials("more than one Authorization header")
     name, _, rest = values[0].strip(" ").partition(" ")
     if name.lower() != scheme:
+        _refuse_misshapen(values[0], scheme)
         return None
     credentials = rest.lstrip(" ")
     if not credentials:
         raise MalformedCredentials("empty credentials")
     return credentials
+
+
+def _refuse_misshapen(value: str, scheme: str) -> None:
+    """Raise when ``value`` sends credentials for ``scheme`` in a shape that cannot be used.
+
+    Only headers naming another scheme get here, so a request with usable credentials
+    pays nothing for it.
+    """
+    for i, part in enumerate(value.lower().split(",")):
+        if part.lstrip(" ").partition(" ")[0].partition("\t")[0] == scheme:
+            if i:
+                # Repeated fields joined by the runtime: asked apart, they were refused.
+                raise MalformedCredentials("more than one Authorization header")
+            raise MalformedCredentials("no space after the scheme")

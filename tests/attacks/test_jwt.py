@@ -547,6 +547,19 @@ def test_refuses_two_authorization_headers(client):
     assert response.headers["www-authenticate"] == REFUSED
 
 
+def test_refuses_two_authorization_headers_joined_into_one_field(client):
+    # HTTP APIs, GCF and Workers hand the app repeated fields as one, joined by commas.
+    response = client.get("/me", headers={"authorization": f"Basic YWxpY2U6cHc=, Bearer {rs256()}"})
+    assert response.status == 401
+    assert response.headers["www-authenticate"] == REFUSED
+
+
+def test_refuses_a_token_after_a_tab_instead_of_a_space(client):
+    response = client.get("/me", headers={"authorization": f"Bearer\t{rs256()}"})
+    assert response.status == 401
+    assert response.headers["www-authenticate"] == REFUSED
+
+
 def test_refuses_bearer_scheme_without_token(client):
     response = client.get("/me", headers={"authorization": "Bearer "})
     assert response.status == 401

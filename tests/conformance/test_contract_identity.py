@@ -75,6 +75,17 @@ def test_api_with_basic_credentials_gets_the_bare_bearer_challenge(http: Transpo
     assert reply.headers.get("www-authenticate") == "Bearer"
 
 
+def test_api_refuses_basic_then_bearer_authorization_headers_as_invalid(
+    http: Transport,
+) -> None:
+    # Some runtimes join repeated fields into one ("Basic ..., Bearer ..."): the answer
+    # must still be the one for two headers, not the one for no token.
+    headers = [*basic().items(), ("Authorization", "Bearer not-a-token")]
+    reply = http.get("/api/me", headers=headers)
+    assert_problem(reply, 401, "invalid-token")
+    assert reply.headers.get("www-authenticate") == 'Bearer error="invalid_token"'
+
+
 def test_api_refuses_a_token_signed_by_a_foreign_key(http: Transport, issuer: Issuer) -> None:
     forged = issuer.token("reports:read", key=ec.generate_private_key(ec.SECP256R1()))
     reply = http.get("/api/me", headers={"Authorization": f"Bearer {forged}"})
