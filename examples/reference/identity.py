@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 MAX_REPORT_BYTES = 64 * 1024
 DEFAULT_ADMIN_CIDRS = "127.0.0.1/32,::1/128"
+UNCONFIGURED = "urn:daloy-edge:unconfigured"
 SAMPLE_REPORTS = [
     {"id": 1, "title": "Quarterly access review"},
     {"id": 2, "title": "Key rotation log"},
@@ -46,25 +47,21 @@ def _csv(value: str | None) -> tuple[str, ...]:
 
 
 class _Closed:
-    """Stands in for an authentication middleware that is not configured: always 401."""
+    """Stands in for basic auth that is not configured: always 401 with the Basic challenge."""
 
-    def __init__(self, *, bearer: bool, realm: str = "admin") -> None:
-        self._bearer = bearer
-        self._realm = realm
+    def __init__(self, realm: str = "admin") -> None:
+        self._challenge = {"www-authenticate": f'Basic realm="{realm}", charset="UTF-8"'}
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        if not self._bearer:
-            raise Unauthorized(
-                "valid credentials are required",
-                headers={"www-authenticate": f'Basic realm="{self._realm}", charset="UTF-8"'},
-            )
-        sent = request.headers.get("authorization", "") or ""
-        challenge = (
-            'Bearer error="invalid_token"' if sent.lower().startswith("bearer") else "Bearer"
-        )
-        raise Unauthorized(
-            "bearer tokens are not configured", headers={"www-authenticate": challenge}
-        )
+        raise Unauthorized("valid credentials are required", headers=self._challenge)
+
+
+class _NoKeys:
+    """A key source without keys, for bearer auth that is not configured: JWTAuth then
+    refuses every token, and tells a missing token from a refused one as it always does."""
+
+    async def get_key(self, kid: str) -> JWK | None:
+        return None
 
 
 class RequestCounter:
@@ -128,7 +125,7 @@ def bearer_auth(env: Mapping[str, str]) -> Middleware:
     keys = _key_source(env)
     issuer, audience = env.get("DALOY_JWT_ISSUER", ""), env.get("DALOY_JWT_AUDIENCE", "")
     if keys is None or not issuer or not audience:
-        return _Closed(bearer=True)
+        keys, issuer, audience = _NoKeys(), UNCONFIGURED, UNCONFIGURED
     audiences = _csv(audience)
     if not audiences:
         raise ConfigError(f"DALOY_JWT_AUDIENCE names no audience: {audience!r}")
@@ -151,7 +148,7 @@ def admin_guards(env: Mapping[str, str]) -> list[Middleware]:
         config = BasicAuthConfig(users={user: KeyRing(passwords)}, realm="admin")
         guards.append(BasicAuth(config))
     else:
-        guards.append(_Closed(bearer=False))
+        guards.append(_Closed())
     return guards
 
 

@@ -22,6 +22,15 @@ def test_api_without_keys_refuses_any_token_as_invalid(closed: Transport, issuer
     assert reply.headers.get("www-authenticate") == 'Bearer error="invalid_token"'
 
 
+def test_api_without_keys_refuses_basic_then_bearer_headers_as_invalid(
+    closed: Transport, issuer: Issuer
+) -> None:
+    headers = [*basic().items(), *issuer.bearer("reports:read").items()]
+    reply = closed.get("/api/me", headers=headers)
+    assert_problem(reply, 401)
+    assert reply.headers.get("www-authenticate") == 'Bearer error="invalid_token"'
+
+
 def test_admin_from_outside_the_allow_list_is_403(closed: Transport) -> None:
     reply = closed.get("/admin/stats")
     assert_problem(reply, 403, "ip-not-allowed")
