@@ -230,9 +230,14 @@ class Request:
 
     @property
     def content_type(self) -> str:
-        """The media type of the body, lower-cased, without parameters."""
-        value = self.headers.get("content-type", "") or ""
-        return value.split(";", 1)[0].strip().lower()
+        """The media type of the body, lower-cased, without parameters; empty when the
+        field is absent or repeated."""
+        values = self.headers.get_all("content-type")
+        # A repeated field names no one type: runtimes keep the first, the last, or both
+        # joined with a comma (HTTP APIs), so reading either would differ by runtime.
+        if len(values) != 1:
+            return ""
+        return values[0].split(";", 1)[0].strip().lower()
 
     async def body(self) -> bytes:
         """The whole body; 413 past ``max_body``, 400 when it contradicts Content-Length."""

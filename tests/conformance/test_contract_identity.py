@@ -211,6 +211,22 @@ def test_wrong_content_type_is_415_even_when_the_body_is_malformed(
     assert_problem(http.post("/api/reports", headers=headers, body=b'{"a":'), 415)
 
 
+def test_report_body_under_a_repeated_content_type_is_415(
+    http: Transport, issuer: Issuer
+) -> None:
+    if http.name == "functions-framework":
+        pytest.skip("gunicorn refuses a repeated Content-Type itself (400) before the app runs")
+    # Whichever of the two a runtime keeps (first, last, or both joined), the body is
+    # refused alike; an ALB without multi-value headers keeps the last, text/plain.
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Type", "text/plain"),
+        *issuer.bearer("reports:write").items(),
+    ]
+    reply = http.post("/api/reports", headers=headers, body=b'{"a":1}')
+    assert_problem(reply, 415, "unsupported-media-type")
+
+
 UNSAFE_JSON = {
     "duplicate-keys": b'{"a": 1, "a": 2}',
     "nesting-33-deep": b"[" * 33 + b"]" * 33,

@@ -141,3 +141,15 @@ def test_unsafe_json_is_400_problem(client: TestClient) -> None:
     )
     assert response.status == 400
     assert response.json()["type"].endswith("bad-request")
+
+
+@pytest.mark.parametrize(
+    "types", [("application/json", "text/plain"), ("application/json", "application/json")]
+)
+def test_json_under_a_repeated_content_type_is_415(
+    client: TestClient, types: tuple[str, str]
+) -> None:
+    # Runtimes disagree on a repeated field (first, last, or both joined with a comma):
+    # whichever one a runtime kept, the body is refused alike.
+    headers = [("content-type", media) for media in types]
+    assert client.post("/json", content=b'{"a":1}', headers=headers).status == 415
