@@ -248,12 +248,14 @@ class Request:
         return self._body_cache
 
     async def json(self) -> JSON:
-        """The body parsed as hardened JSON; 415 unless the content type is JSON, 400 if unsafe."""
+        """The body parsed as hardened JSON; 415 unless the content type is JSON (and the
+        body in no content coding), 400 if unsafe."""
         media = self.content_type
         if media != "application/json" and not (
             media.startswith("application/") and media.endswith("+json")
         ):
             raise UnsupportedMediaType("expected application/json")
+        self._refuse_coded()
         data = await self.body()
         try:
             return parse_json(data)
@@ -264,6 +266,7 @@ class Request:
         """An ``application/x-www-form-urlencoded`` body (first value of each field); 415 else."""
         if self.content_type != "application/x-www-form-urlencoded":
             raise UnsupportedMediaType("expected application/x-www-form-urlencoded")
+        self._refuse_coded()
         data = await self.body()
         try:
             text = data.decode("utf-8")
@@ -273,6 +276,16 @@ class Request:
         for key, value in _parse_pairs(text):
             fields.setdefault(key, value)
         return fields
+
+    def _refuse_coded(self) -> None:
+        """415 for a body in a content coding: the parsers read the bytes as they came, so
+        a gzip-labelled body would mean one thing here and another to a proxy that decodes
+        it (RFC 9110 15.5.16: say which codings are accepted)."""
+        for coding in self.headers.get_all("content-encoding"):
+            if coding.strip().lower() not in ("", "identity"):
+                raise UnsupportedMediaType(
+                    "content codings are not accepted", headers={"accept-encoding": "identity"}
+                )
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.raw_path!r} id={self.request_id!r}>"

@@ -4,6 +4,7 @@ then basic auth), on every transport."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 
 import pytest
@@ -225,6 +226,13 @@ def test_report_body_under_a_repeated_content_type_is_415(
     ]
     reply = http.post("/api/reports", headers=headers, body=b'{"a":1}')
     assert_problem(reply, 415, "unsupported-media-type")
+
+
+def test_report_body_in_a_content_coding_is_415(http: Transport, issuer: Issuer) -> None:
+    headers = {**JSON, "Content-Encoding": "gzip", **issuer.bearer("reports:write")}
+    reply = http.post("/api/reports", headers=headers, body=gzip.compress(b'{"a":1}'))
+    assert_problem(reply, 415, "unsupported-media-type")
+    assert reply.headers.get("accept-encoding") == "identity"
 
 
 UNSAFE_JSON = {

@@ -26,6 +26,10 @@ def make_app() -> App:
     async def parse(request: Request) -> object:
         return {"parsed": await request.json()}
 
+    @app.post("/form")
+    async def form(request: Request) -> object:
+        return {"fields": await request.form()}
+
     return app
 
 
@@ -152,4 +156,36 @@ def test_json_under_a_repeated_content_type_is_415(
     # Runtimes disagree on a repeated field (first, last, or both joined with a comma):
     # whichever one a runtime kept, the body is refused alike.
     headers = [("content-type", media) for media in types]
+    assert client.post("/json", content=b'{"a":1}', headers=headers).status == 415
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "GZIP", "identity, gzip"])
+def test_json_in_a_content_coding_is_415_with_accept_encoding_identity(
+    client: TestClient, coding: str
+) -> None:
+    # The body is read as it came: a gzip-labelled body of plain JSON is what a proxy that
+    # decodes codings would see as something else.
+    headers = {"content-type": "application/json", "content-encoding": coding}
+    response = client.post("/json", content=b'{"a":1}', headers=headers)
+    assert response.status == 415
+    assert response.headers["accept-encoding"] == "identity"
+
+
+@pytest.mark.parametrize("coding", ["identity", "Identity", ""])
+def test_json_in_the_identity_coding_is_read(client: TestClient, coding: str) -> None:
+    headers = {"content-type": "application/json", "content-encoding": coding}
+    assert client.post("/json", content=b'{"a":1}', headers=headers).status == 200
+
+
+def test_form_in_a_content_coding_is_415(client: TestClient) -> None:
+    headers = {"content-type": "application/x-www-form-urlencoded", "content-encoding": "gzip"}
+    assert client.post("/form", content=b"a=1", headers=headers).status == 415
+
+
+def test_json_with_a_content_coding_behind_a_repeated_identity_is_415(client: TestClient) -> None:
+    headers = [
+        ("content-type", "application/json"),
+        ("content-encoding", "identity"),
+        ("content-encoding", "gzip"),
+    ]
     assert client.post("/json", content=b'{"a":1}', headers=headers).status == 415
