@@ -248,14 +248,14 @@ class Request:
         return self._body_cache
 
     async def json(self) -> JSON:
-        """The body parsed as hardened JSON; 415 unless the content type is JSON (and the
-        body in no content coding), 400 if unsafe."""
+        """The body parsed as hardened JSON; 415 unless the content type is JSON (the body
+        UTF-8, in no content coding), 400 if unsafe."""
         media = self.content_type
         if media != "application/json" and not (
             media.startswith("application/") and media.endswith("+json")
         ):
             raise UnsupportedMediaType("expected application/json")
-        self._refuse_coded()
+        self._refuse_unreadable()
         data = await self.body()
         try:
             return parse_json(data)
@@ -266,7 +266,7 @@ class Request:
         """An ``application/x-www-form-urlencoded`` body (first value of each field); 415 else."""
         if self.content_type != "application/x-www-form-urlencoded":
             raise UnsupportedMediaType("expected application/x-www-form-urlencoded")
-        self._refuse_coded()
+        self._refuse_unreadable()
         data = await self.body()
         try:
             text = data.decode("utf-8")
@@ -277,10 +277,14 @@ class Request:
             fields.setdefault(key, value)
         return fields
 
-    def _refuse_coded(self) -> None:
-        """415 for a body in a content coding: the parsers read the bytes as they came, so
-        a gzip-labelled body would mean one thing here and another to a proxy that decodes
-        it (RFC 9110 15.5.16: say which codings are accepted)."""
+    def _refuse_unreadable(self) -> None:
+        """415 for a body in a content coding or declared in a charset other than UTF-8:
+        the parsers read the bytes as they came, as UTF-8, so such a body would mean one
+        thing here and another to a proxy that decodes it (RFC 9110 15.5.16: say which
+        codings are accepted)."""
+        value = self.headers.get("content-type") or ""
+        if ";" in value and _other_charset(value):
+            raise UnsupportedMediaType("only UTF-8 bodies are accepted")
         for coding in self.headers.get_all("content-encoding"):
             if coding.strip().lower() not in ("", "identity"):
                 raise UnsupportedMediaType(
@@ -289,6 +293,18 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.raw_path!r} id={self.request_id!r}>"
+
+
+def _other_charset(content_type: str) -> bool:
+    """True when a ``charset`` parameter of ``content_type`` names anything but UTF-8."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            return True
+    return False
 
 
 _new = object.__new__

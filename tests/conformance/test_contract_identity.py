@@ -212,9 +212,7 @@ def test_wrong_content_type_is_415_even_when_the_body_is_malformed(
     assert_problem(http.post("/api/reports", headers=headers, body=b'{"a":'), 415)
 
 
-def test_report_body_under_a_repeated_content_type_is_415(
-    http: Transport, issuer: Issuer
-) -> None:
+def test_report_body_under_a_repeated_content_type_is_415(http: Transport, issuer: Issuer) -> None:
     if http.name == "functions-framework":
         pytest.skip("gunicorn refuses a repeated Content-Type itself (400) before the app runs")
     # Whichever of the two a runtime keeps (first, last, or both joined), the body is
@@ -233,6 +231,18 @@ def test_report_body_in_a_content_coding_is_415(http: Transport, issuer: Issuer)
     reply = http.post("/api/reports", headers=headers, body=gzip.compress(b'{"a":1}'))
     assert_problem(reply, 415, "unsupported-media-type")
     assert reply.headers.get("accept-encoding") == "identity"
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "iso-8859-1", "ibm037"])
+def test_report_body_declared_in_a_charset_other_than_utf8_is_415(
+    http: Transport, issuer: Issuer, charset: str
+) -> None:
+    headers = {
+        "Content-Type": f"application/json; charset={charset}",
+        **issuer.bearer("reports:write"),
+    }
+    reply = http.post("/api/reports", headers=headers, body=b'{"a":1}')
+    assert_problem(reply, 415, "unsupported-media-type")
 
 
 UNSAFE_JSON = {

@@ -189,3 +189,47 @@ def test_json_with_a_content_coding_behind_a_repeated_identity_is_415(client: Te
         ("content-encoding", "gzip"),
     ]
     assert client.post("/json", content=b'{"a":1}', headers=headers).status == 415
+
+
+@pytest.mark.parametrize(
+    "media",
+    [
+        "application/json; charset=utf-16",
+        "application/json; charset=latin-1",
+        "application/json; charset=ibm037",
+        'application/json; charset="utf-32"',
+        "application/json; charset=utf-8; charset=utf-16",
+        "application/json;charset=",
+    ],
+)
+def test_json_declared_in_a_charset_other_than_utf8_is_415(client: TestClient, media: str) -> None:
+    # The body is read as UTF-8 whatever it declares; a filter that decodes it by the
+    # declaration reads other text.
+    response = client.post("/json", content=b'{"a":1}', headers={"content-type": media})
+    assert response.status == 415
+
+
+@pytest.mark.parametrize(
+    "media",
+    [
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        'application/json; charset="utf-8"',
+        "application/json; CHARSET=utf8",
+        "application/json; profile=x",
+    ],
+)
+def test_json_declared_as_utf8_is_read(client: TestClient, media: str) -> None:
+    response = client.post("/json", content=b'{"a":1}', headers={"content-type": media})
+    assert response.status == 200
+
+
+def test_form_declared_in_a_charset_other_than_utf8_is_415(client: TestClient) -> None:
+    headers = {"content-type": "application/x-www-form-urlencoded; charset=ibm037"}
+    assert client.post("/form", content=b"a=1", headers=headers).status == 415
+
+
+def test_form_declared_as_utf8_is_read(client: TestClient) -> None:
+    headers = {"content-type": "application/x-www-form-urlencoded; charset=UTF-8"}
+    response = client.post("/form", content=b"a=1", headers=headers)
+    assert response.json() == {"fields": {"a": "1"}}
