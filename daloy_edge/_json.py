@@ -137,8 +137,9 @@ def parse_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> JSON:
 
     Refused with :class:`UnsafeJSON`: invalid UTF-8, a byte-order mark, duplicate keys,
     ``__proto__``/``constructor``/``prototype`` keys, nesting deeper than ``max_depth``,
-    numbers longer than 4300 characters or beyond a double's range, NaN and Infinity,
-    ``\\u`` escapes of lone UTF-16 surrogates (no Unicode text holds one), trailing data.
+    numbers of more than 4300 digits (a sign, point or exponent marker is not one) or
+    beyond a double's range, NaN and Infinity, ``\\u`` escapes of lone UTF-16 surrogates
+    (no Unicode text holds one), trailing data.
 
     >>> parse_json(b'{"a": [1, 2]}')
     {'a': [1, 2]}
