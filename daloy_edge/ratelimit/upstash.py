@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from daloy_edge._charset import allowed, only, span
 from daloy_edge._errors import ConfigError
 from daloy_edge._json import UnsafeJSON, parse_json
 from daloy_edge._netaddr import is_loopback_host
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 
 __all__ = ["UpstashCommands", "UpstashError", "UpstashNonceStore", "UpstashREST", "UpstashStore"]
+
+# What a URL or a header value can carry as it is: no space, control or non-ASCII byte.
+_VISIBLE = allowed(span("!", "~"))
 
 
 class UpstashError(Exception):
@@ -74,6 +78,12 @@ class UpstashREST:
         secret = token if isinstance(token, Secret) else Secret(token)
         if not len(secret):
             raise ConfigError("the Upstash token is empty")
+        if not only(secret.reveal().decode("utf-8", "replace"), _VISIBLE):
+            # A secret file's trailing newline, say: no request could carry it, so every
+            # check would fail and the failure policy would stand in for the limit.
+            raise ConfigError(
+                "the Upstash token must be printable ASCII with no space or line break"
+            )
         if timeout <= 0 or max_bytes <= 0:
             raise ConfigError("timeout and max_bytes must be positive")
         self.url = url.rstrip("/") + "/"
@@ -231,7 +241,14 @@ def _describe(exc: Exception) -> str:
 
 
 def _check_url(url: str, *, insecure_http: bool) -> None:
+    # ``urlsplit`` drops tabs and line breaks that the HTTP client then refuses.
+    if not only(url, _VISIBLE):
+        raise ConfigError("the Upstash URL must be printable ASCII with no space or line break")
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a port no request can use
+    except ValueError:
+        raise ConfigError("the Upstash URL has an invalid port") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError("the Upstash URL must be an absolute http(s) URL")
     if parts.username or parts.password or parts.query or parts.fragment:

@@ -159,6 +159,31 @@ def test_refuses_an_empty_token():
         UpstashREST("https://eu1-example.upstash.io", "")
 
 
+@pytest.mark.parametrize(
+    "token", ["s3cr3t-from-a-file\n", " s3cr3t", "s3cr3t\r\nx-evil: 1", "s3cr3t\x00", "s3cr3té"]
+)
+def test_refuses_a_token_no_request_could_carry(token: str):
+    # Built, it failed every check: 503 for ever under fail_closed, and no limit at all
+    # under fail_open.
+    with pytest.raises(ConfigError, match="printable ASCII") as refusal:
+        UpstashREST("https://eu1-example.upstash.io", token)
+    assert "s3cr3t" not in str(refusal.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://eu1-example.upstash.io\n", "https://eu1-example.upstash.io/\tv2", "https://eu1 .io"],
+)
+def test_refuses_a_url_with_a_space_or_line_break(url: str):
+    with pytest.raises(ConfigError, match="printable ASCII"):
+        UpstashREST(url, "token")
+
+
+def test_refuses_a_url_with_an_invalid_port():
+    with pytest.raises(ConfigError, match="port"):
+        UpstashREST("http://127.0.0.1:99999", "token")
+
+
 def test_token_never_appears_in_repr():
     rest = UpstashREST("https://eu1-example.upstash.io", Secret("s3cr3t-token"))
     assert "s3cr3t" not in repr(rest)

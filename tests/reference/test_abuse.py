@@ -55,6 +55,15 @@ def test_half_configured_upstash_store_is_refused():
         create_app({"DALOY_RATE_LIMIT_URL": "https://eu1-example.upstash.io"})
 
 
+def test_upstash_token_with_a_trailing_newline_is_refused_at_build():
+    env = {
+        "DALOY_RATE_LIMIT_URL": "https://eu1-example.upstash.io",
+        "DALOY_RATE_LIMIT_TOKEN": "token-from-a-secret-file\n",
+    }
+    with pytest.raises(ConfigError, match="Upstash token"):
+        create_app(env)
+
+
 async def test_instances_configured_with_upstash_share_one_quota(
     stack: tuple[RedisServer, ShimServer],
 ):
