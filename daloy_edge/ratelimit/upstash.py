@@ -119,7 +119,10 @@ class UpstashREST:
         except UnsafeJSON:
             raise UpstashError(f"HTTP {response.status} without a JSON reply") from None
         if isinstance(reply, dict) and isinstance(reply.get("error"), str):
-            raise UpstashError(str(reply["error"]))
+            # The text is the endpoint's and ends up in the failure's log line: a proxy
+            # that echoes the credentials it refused must not put the token there.
+            token = self._headers["authorization"].removeprefix("Bearer ")
+            raise UpstashError(str(reply["error"]).replace(token, "[REDACTED]"))
         if response.status != 200 or not isinstance(reply, dict) or "result" not in reply:
             raise UpstashError(f"HTTP {response.status} without a result")
         return reply["result"]

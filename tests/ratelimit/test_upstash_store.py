@@ -3,6 +3,9 @@ cache, the upstash-redis client, and the transport's security rules."""
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pytest
 from upstash_redis.asyncio import Redis as UpstashClient
 
@@ -17,7 +20,7 @@ from daloy_edge.ratelimit import (
     UpstashREST,
     UpstashStore,
 )
-from daloy_edge.transport import HttpxTransport
+from daloy_edge.transport import HttpxTransport, TransportResponse
 from tests.support.redis_server import RedisServer, ShimServer
 
 NOW = 1_700_000_000_000
@@ -243,6 +246,27 @@ async def test_a_wait_past_the_window_from_the_store_is_cut_to_the_window():
     answers.reply = [1, 4, 60_000, 0]
     clock.now += 60
     assert (await limiter.check("client")).allowed
+
+
+class EchoesTheToken:
+    """An endpoint that refuses the request and quotes its Authorization header back."""
+
+    async def request(self, method: str, url: str, **options: object) -> TransportResponse:
+        headers = options["headers"]
+        assert isinstance(headers, dict)
+        refusal = {"error": f"invalid credentials: {headers['authorization']}"}
+        return TransportResponse(401, {}, json.dumps(refusal).encode())
+
+
+async def test_an_endpoint_echoing_the_token_does_not_put_it_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+):
+    rest = UpstashREST("https://eu1-example.upstash.io", "s3cr3t-token", transport=EchoesTheToken())
+    limiter = RateLimiter(limit=5, window=60, store=UpstashStore(rest), on_store_error="fail_open")
+    with caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"):
+        assert (await limiter.check("client")).degraded
+    assert "invalid credentials" in caplog.text
+    assert "s3cr3t" not in caplog.text
 
 
 def test_one_http_call_may_take_the_first_checks_five_seconds():
