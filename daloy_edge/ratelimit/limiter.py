@@ -52,6 +52,9 @@ _MAX_WINDOW_MS = 366 * 86_400_000
 _LOG_EVERY_MS = 10_000
 _HASHED_KEYS = 4096
 """Hashed identities remembered per limiter (clients repeat)."""
+_REMEMBERED_LEN = 256
+"""Longer identities (client-chosen API keys or tenant names up to a header's 8 KiB) are
+hashed afresh each time: 4096 of them kept would hold 32 MiB of client text."""
 
 
 def algorithm_named(name: str) -> Algorithm:
@@ -238,10 +241,12 @@ class RateLimiter:
         # A plain dict rather than ``functools.lru_cache``: ``functools`` is not loaded at
         # a cold start, and a hit is one dict lookup. Emptied when full: dropping the
         # oldest key one at a time would rescan the deleted slots at the dict's front.
-        bases = self._bases
-        if len(bases) >= _HASHED_KEYS:
-            bases.clear()
-        base = bases[identity] = hashed_key(self._prefix, identity)
+        base = hashed_key(self._prefix, identity)
+        if len(identity) <= _REMEMBERED_LEN:
+            bases = self._bases
+            if len(bases) >= _HASHED_KEYS:
+                bases.clear()
+            bases[identity] = base
         return base
 
     def _failed(self, exc: StoreUnavailable, now_ms: int) -> Decision:

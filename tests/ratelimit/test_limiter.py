@@ -153,6 +153,16 @@ async def test_hashed_identities_are_remembered_within_a_bound(monkeypatch):
     assert len(store) == 12  # the same identity always maps to the same key
 
 
+async def test_long_client_chosen_identities_are_counted_but_not_kept_in_memory():
+    # 4096 made-up API keys of a header's 8 KiB each held 32 MiB until the cache emptied.
+    limiter = RateLimiter(limit=2, window=60, algorithm="fixed_window", clock=Clock())
+    long_key = "k:" + "x" * 8000
+    assert [(await limiter.check(long_key)).allowed for _ in range(3)] == [True, True, False]
+    assert long_key not in limiter._bases
+    await limiter.check("ip:203.0.113.7")
+    assert "ip:203.0.113.7" in limiter._bases
+
+
 def test_a_limiter_imports_only_the_algorithm_it_runs_and_only_when_it_first_checks():
     code = (
         "import asyncio, sys\n"
