@@ -157,7 +157,7 @@ class UpstashStore:
                 reply = await self._run(algorithm, tail)
         except TimeoutError:
             raise StoreUnavailable(f"no answer within {budget}s") from None
-        return _verdict(reply)
+        return _verdict(reply, quota.limit)
 
     async def _run(self, algorithm: Algorithm, tail: list[str]) -> object:
         try:
@@ -229,13 +229,16 @@ class _Budget:
         return self._first
 
 
-def _verdict(reply: object) -> Verdict:
+def _verdict(reply: object, limit: int) -> Verdict:
     if (
         isinstance(reply, list)
         and len(reply) == 4
         and all(isinstance(v, int) and not isinstance(v, bool) for v in reply)
     ):
-        return Verdict(bool(reply[0]), reply[1], reply[2], reply[3])
+        # A broken or tampered store's count must not reach the RateLimit field as a
+        # negative or larger-than-quota ``r``.
+        remaining = min(max(reply[1], 0), limit)
+        return Verdict(bool(reply[0]), remaining, reply[2], reply[3])
     raise StoreUnavailable("unexpected reply to the rate-limit script")
 
 

@@ -269,6 +269,15 @@ async def test_an_endpoint_echoing_the_token_does_not_put_it_in_the_log(
     assert "s3cr3t" not in caplog.text
 
 
+@pytest.mark.parametrize(("told", "remaining"), [(-4, 0), (10**12, 5)])
+async def test_a_remaining_count_outside_the_quota_from_the_store_is_cut_to_it(
+    told: int, remaining: int
+):
+    store = UpstashStore(AnswersWith([1, told, 60_000, 0]))
+    limiter = RateLimiter(limit=5, window=60, algorithm="fixed_window", store=store)
+    assert (await limiter.check("client")).remaining == remaining
+
+
 def test_one_http_call_may_take_the_first_checks_five_seconds():
     # The store allows an instance's first check 5 s (DNS and TLS); a 2 s limit on the
     # HTTP call underneath cut that short.
