@@ -344,12 +344,28 @@ ALB_MULTI_VALUE = EventShape("alb-multi-value", _alb_request, _alb_multi_result)
 
 def detect(event: Event) -> EventShape:
     """The shape of ``event``; :class:`UnsupportedEvent` for anything that is not HTTP."""
-    context = event.get("requestContext")
+    try:
+        context = event.get("requestContext")
+    except AttributeError:  # a direct invocation's JSON string, number, array or null
+        raise UnsupportedEvent(f"not an HTTP event: a {type(event).__name__}") from None
     if context is not None and "elb" in context:
         return ALB_MULTI_VALUE if "multiValueHeaders" in event else ALB
     if event.get("version") == "2.0" and context is not None and "http" in context:
         domain = context.get("domainName") or ""
-        return FUNCTION_URL if ".lambda-url." in domain else HTTP_API_V2
-    if "httpMethod" in event:
+        if ".lambda-url." in domain:
+            return FUNCTION_URL
+        if "type" in event:
+            raise UnsupportedEvent(_AUTHORIZER)
+        return HTTP_API_V2
+    # A Bedrock agent's action call names an httpMethod too, but no request context.
+    if "httpMethod" in event and context is not None:
+        if "type" in event:
+            raise UnsupportedEvent(_AUTHORIZER)
         return REST_API_V1
     raise UnsupportedEvent("not an API Gateway, Function URL or ALB HTTP event")
+
+
+# A Lambda authorizer is asked about a request with the request's own fields plus "type"
+# (TOKEN or REQUEST), which no proxy event carries: answered as the request, the route
+# would run and API Gateway would get a result it cannot read as a policy.
+_AUTHORIZER = "a Lambda authorizer request, not an HTTP event"

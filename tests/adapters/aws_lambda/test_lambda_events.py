@@ -46,6 +46,35 @@ def test_non_http_event_is_refused(event: dict[str, object]) -> None:
         detect(event)
 
 
+@pytest.mark.parametrize(
+    "event", ["hello", [1, 2], None, 3], ids=["string", "array", "null", "number"]
+)
+def test_direct_invocation_with_a_json_value_is_refused(event: object) -> None:
+    with pytest.raises(UnsupportedEvent):
+        detect(event)  # type: ignore[arg-type]
+
+
+def test_bedrock_agent_action_call_is_refused() -> None:
+    event = {"messageVersion": "1.0", "agent": {}, "apiPath": "/health", "httpMethod": "GET"}
+    with pytest.raises(UnsupportedEvent):
+        detect(event)
+
+
+AUTHORIZER_REQUESTS = {
+    "rest-v1": {"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:1:a/prod/GET/"},
+    "http-v2": {"type": "REQUEST", "routeArn": "arn:aws:execute-api:us-east-1:1:a/$default/GET/"},
+}
+
+
+@pytest.mark.parametrize("name", list(AUTHORIZER_REQUESTS))
+def test_lambda_authorizer_request_is_refused_not_answered(name: str) -> None:
+    # The authorizer event carries the request's own fields: answered as the request, a
+    # POST would run its route.
+    event = {**recorded(name), **AUTHORIZER_REQUESTS[name]}
+    with pytest.raises(UnsupportedEvent):
+        handler(App())(event, None)
+
+
 def translate(name: str) -> Request:
     event = recorded(name)
     return SHAPES[name].to_request(event, Translation())
