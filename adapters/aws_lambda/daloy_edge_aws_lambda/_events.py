@@ -357,10 +357,13 @@ def detect(event: Event) -> EventShape:
         if "type" in event:
             raise UnsupportedEvent(_AUTHORIZER)
         return HTTP_API_V2
-    # A Bedrock agent's action call names an httpMethod too, but no request context.
-    if "httpMethod" in event and context is not None:
+    if "httpMethod" in event:
         if "type" in event:
             raise UnsupportedEvent(_AUTHORIZER)
+        # A Bedrock agent's action call names an httpMethod too, an agent and no request
+        # context (a hand-built proxy event without a context is still served).
+        if context is None and "agent" in event:
+            raise UnsupportedEvent("a Bedrock agent action call, not an HTTP event")
         return REST_API_V1
     raise UnsupportedEvent("not an API Gateway, Function URL or ALB HTTP event")
 

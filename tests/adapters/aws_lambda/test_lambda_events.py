@@ -60,6 +60,13 @@ def test_bedrock_agent_action_call_is_refused() -> None:
         detect(event)
 
 
+def test_rest_event_built_without_a_request_context_is_still_served() -> None:
+    # Hand-built proxy events (tests, local invokes) often leave the context out; only a
+    # Bedrock agent's call, which names an agent, is refused for lacking one.
+    event = {"httpMethod": "GET", "path": "/health", "headers": {}, "body": None}
+    assert detect(event) is REST_API_V1
+
+
 AUTHORIZER_REQUESTS = {
     "rest-v1": {"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:1:a/prod/GET/"},
     "http-v2": {"type": "REQUEST", "routeArn": "arn:aws:execute-api:us-east-1:1:a/$default/GET/"},
