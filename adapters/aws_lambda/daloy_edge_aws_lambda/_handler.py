@@ -8,7 +8,7 @@ from _contextvars import copy_context  # contextvars only re-exports these
 
 from daloy_edge import App, ConfigError
 from daloy_edge._runner import Runner
-from daloy_edge_aws_lambda._events import Translation, detect
+from daloy_edge_aws_lambda._events import Translation, UnsupportedEvent, detect
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,7 +71,8 @@ def handler(
     """The Lambda handler serving ``app`` for REST, HTTP API, Function URL and ALB events.
 
     The event shape is detected per invocation and the result is written in the same
-    shape. The request deadline is the earlier of the app's timeout and Lambda's
+    shape; any other event, or an HTTP one with a field of the wrong type, raises
+    :class:`UnsupportedEvent`. The request deadline is the earlier of the app's timeout and Lambda's
     remaining time less ``flush_margin_ms``. The raw event and context stay reachable
     as ``request.state["aws.event"]`` and ``request.state["aws.context"]``.
 
@@ -93,7 +94,12 @@ def handler(
 
     def lambda_handler(event: LambdaEvent, context: LambdaContext | None) -> LambdaResult:
         shape = detect(event)
-        request = shape.to_request(event, translation)
+        try:
+            request = shape.to_request(event, translation)
+        except (AttributeError, TypeError, ValueError) as exc:
+            # A field of the wrong type (a list for a path, a string for the headers):
+            # only a hand-made invocation sends one, and it has no client to answer.
+            raise UnsupportedEvent(f"malformed {shape.name} event") from exc
         if context is not None:
             remaining = context.get_remaining_time_in_millis() / 1000
             request.deadline = monotonic() + remaining - margin

@@ -82,6 +82,23 @@ def test_lambda_authorizer_request_is_refused_not_answered(name: str) -> None:
         handler(App())(event, None)
 
 
+MALFORMED = {
+    "rest-v1": ("multiValueHeaders", ["host: example.test"]),
+    "http-v2": ("rawPath", ["health"]),
+    "function-url": ("headers", "host: example.test"),
+    "alb": ("queryStringParameters", ["msg=hi"]),
+    "alb-multi": ("multiValueHeaders", {"host": 1}),
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_http_event_with_a_field_of_the_wrong_type_is_refused_as_an_event(name: str) -> None:
+    field, value = MALFORMED[name]
+    event = {**recorded(name), field: value}
+    with pytest.raises(UnsupportedEvent, match=f"malformed {SHAPES[name].name} event"):
+        handler(App())(event, None)
+
+
 def translate(name: str) -> Request:
     event = recorded(name)
     return SHAPES[name].to_request(event, Translation())
