@@ -105,12 +105,16 @@ class RequestLogger:
                 fields.update(redacted)
         if error is not None:
             fields.update(exception_attributes(error, redactor, with_trace=True))
+        # Callers without type checks pass anything, as they would to ``logging``: a
+        # message that is not a string is redacted as a value (an OTel Body may be one),
+        # never handed to ``scrub``, which gave a short dict back unredacted.
+        body = redactor.scrub(message) if type(message) is str else redactor.redact(message)
         now = time.time_ns()
         record = log_record(
             timestamp_ns=now,
             observed_ns=now,
             severity=severity,
-            body=redactor.scrub(message),
+            body=body,
             attributes=fields,
             trace=self._trace,
             resource=self._log.resource(self._runtime),

@@ -202,6 +202,47 @@ def test_handler_logger_redacts_secret_attributes():
     assert attributes["amount"] == 12 and attributes["user"] == "ana"
 
 
+def logged_bodies(message: object) -> tuple[int, list[object]]:
+    """The status of a request whose handler logs ``message``, and the Body of each
+    record it logged."""
+    sink = MemorySink()
+    app = App(request_log=RequestLog(LogConfig(stdout=False, sinks=[sink], env={})), env={})
+
+    @app.get("/log")
+    async def log(request: Request) -> Response:
+        get_logger(request).info(message)
+        return Response.json({"ok": True})
+
+    status = TestClient(app).get("/log").status
+    return status, [r["Body"] for r in sink.records if r.get("EventName") is None]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [{"password": "hunter2-in-a-dict"}, ["token=hunter2-in-a-list"]],
+    ids=["dict", "list"],
+)
+def test_handler_logger_redacts_a_container_passed_as_the_message(message: object) -> None:
+    status, bodies = logged_bodies(message)
+    assert status == 200
+    assert len(bodies) == 1
+    assert "hunter2" not in json.dumps(bodies)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [12345, None, b"password=hunter2-in-bytes", ValueError("api_key=hunter2-in-an-error")],
+    ids=["int", "none", "bytes", "exception"],
+)
+def test_handler_logger_message_that_is_not_text_never_fails_the_request(
+    message: object,
+) -> None:
+    status, bodies = logged_bodies(message)
+    assert status == 200
+    assert len(bodies) == 1
+    assert "hunter2" not in json.dumps(bodies)
+
+
 def test_handler_exception_is_logged_with_scrubbed_trace():
     app, sink = make_app()
     TestClient(app).get("/oops")
