@@ -112,7 +112,9 @@ def exception_attributes(
         qualified = f"{kind.__module__}.{qualified}"
     attributes: dict[str, JSON] = {
         "exception.type": qualified,
-        "exception.message": redactor.scrub(str(error), limit=min(MAX_FIELD, redactor.max_string)),
+        "exception.message": redactor.scrub(
+            _exception_text(error), limit=min(MAX_FIELD, redactor.max_string)
+        ),
     }
     if with_trace:
         import traceback  # only errors pay for it, not every cold start
@@ -125,6 +127,15 @@ def exception_attributes(
             text = "…" + text[-_MAX_TRACE_CHARS:]
         attributes["exception.stacktrace"] = text
     return attributes
+
+
+def _exception_text(error: BaseException) -> str:
+    """``str(error)``, or what ``traceback`` writes when that raises: an exception whose
+    ``__str__`` fails must not cost its request the log line it ended with."""
+    try:
+        return str(error)
+    except Exception:
+        return "<exception str() failed>"
 
 
 def error_attributes(error: BaseException, redactor: Redactor) -> dict[str, JSON]:

@@ -243,6 +243,25 @@ def test_handler_logger_message_that_is_not_text_never_fails_the_request(
     assert "hunter2" not in json.dumps(bodies)
 
 
+class UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise ValueError("no text")
+
+
+def test_request_ending_in_an_exception_whose_str_fails_still_writes_its_line():
+    sink = MemorySink()
+    app = App(request_log=RequestLog(LogConfig(stdout=False, sinks=[sink], env={})), env={})
+
+    @app.get("/unprintable")
+    async def unprintable(request: Request) -> Response:
+        raise UnprintableError
+
+    assert TestClient(app).get("/unprintable").status == 500
+    (record,) = request_records(sink)
+    assert record["Attributes"]["exception.type"].endswith("UnprintableError")
+    assert record["Attributes"]["exception.message"] == "<exception str() failed>"
+
+
 def test_handler_exception_is_logged_with_scrubbed_trace():
     app, sink = make_app()
     TestClient(app).get("/oops")
