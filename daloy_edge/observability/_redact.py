@@ -181,6 +181,10 @@ class _Walk:
         self.active.add(marker)
         try:
             return self._container(value, depth + 1)
+        except Exception:
+            # An ``items()`` or ``__str__`` that raises, or an int key too long for
+            # ``str``: the value is marked, and the log call returns as usual.
+            return f"[unreadable {type(value).__qualname__}]"
         finally:
             self.active.discard(marker)
 

@@ -38,6 +38,32 @@ def test_generator_is_not_consumed():
     assert list(items) == [0, 1, 2]
 
 
+class FailingItems(dict[str, str]):
+    def items(self):  # type: ignore[override]
+        raise RuntimeError("items failed")
+
+
+class FailingStr(Exception):
+    def __str__(self) -> str:
+        raise ValueError("no text")
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (FailingItems(a="b"), "FailingItems"),
+        (FailingStr(), "FailingStr"),
+        ({10**5000: "an int key past str()'s digit limit"}, "dict"),
+    ],
+    ids=["items", "exception-str", "huge-int-key"],
+)
+def test_value_that_raises_while_walked_is_marked_not_raised(value: object, kind: str) -> None:
+    assert redact({"value": value, "user": "ana"}) == {
+        "value": f"[unreadable {kind}]",
+        "user": "ana",
+    }
+
+
 def test_callable_is_shown_by_type_only():
     def leaky() -> None:
         """Holds credentials in its closure or defaults; none of it is walked."""
