@@ -248,10 +248,18 @@ def _finite(value: float) -> bool:
 
 
 def _key_text(key: object) -> str:
+    # An enum member by its name (``Field.PASSWORD``), as a str-valued one already is; a
+    # tuple by its parts (``("db", "password")``): shown as their type alone, such keys
+    # never named the secret their value holds. ``enum`` is only looked up, not imported.
+    enum = sys.modules.get("enum")
+    if enum is not None and isinstance(key, enum.Enum):
+        return f"{type(key).__qualname__}.{key.name}"
     if key is None or isinstance(key, bool | int | float):
         return str(key)
     if isinstance(key, bytes):
         return key.decode("utf-8", "backslashreplace")
+    if isinstance(key, tuple):
+        return ".".join(part if isinstance(part, str) else _key_text(part) for part in key)
     return f"<{type(key).__qualname__}>"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import time
 
@@ -62,6 +63,25 @@ def test_value_that_raises_while_walked_is_marked_not_raised(value: object, kind
         "value": f"[unreadable {kind}]",
         "user": "ana",
     }
+
+
+class Field(enum.Enum):
+    PASSWORD = 1
+    USER = 2
+
+
+@pytest.mark.parametrize(
+    "key",
+    [("db", "password"), (b"api", b"key"), Field.PASSWORD, ("shard", 3, Field.PASSWORD)],
+    ids=["tuple", "tuple-of-bytes", "enum-member", "nested"],
+)
+def test_secret_named_by_a_tuple_or_enum_key_is_redacted(key: object) -> None:
+    redacted = redact({key: "hunter2-under-a-composite-key"})
+    assert "hunter2" not in json.dumps(redacted)
+
+
+def test_tuple_and_enum_keys_keep_their_names() -> None:
+    assert redact({("shard", 3): "a", Field.USER: "ana"}) == {"shard.3": "a", "Field.USER": "ana"}
 
 
 def test_callable_is_shown_by_type_only():
