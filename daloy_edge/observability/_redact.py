@@ -52,7 +52,10 @@ class Redactor:
     Walks dicts and other mappings, lists, tuples, sets, dataclasses, objects with
     ``__dict__`` or ``__slots__``, :class:`~daloy_edge.Headers` and exceptions. Cycles
     become ``[Circular]``; nesting past ``max_depth`` becomes ``[MaxDepth]``; long
-    containers and strings are cut. One string extends the key list:
+    containers and strings are cut, and so is a value once ``max_chars`` characters of
+    its strings and keys are written (CloudWatch and Cloud Logging split or cut a line
+    past 256 KB, and a character may take twelve bytes escaped). One string extends the
+    key list:
 
     >>> Redactor(extra_keys=("iban",)).redact({"IBAN": "DE89 3704", "user": "ana"})
     {'IBAN': '[REDACTED]', 'user': 'ana'}
@@ -60,7 +63,16 @@ class Redactor:
     Security: redaction is a second line of defence; do not log secrets on purpose.
     """
 
-    __slots__ = ("_cache", "_fragments", "_inline", "_json", "max_depth", "max_items", "max_string")
+    __slots__ = (
+        "_cache",
+        "_fragments",
+        "_inline",
+        "_json",
+        "max_chars",
+        "max_depth",
+        "max_items",
+        "max_string",
+    )
 
     def __init__(
         self,
@@ -69,6 +81,7 @@ class Redactor:
         max_depth: int = 8,
         max_items: int = 100,
         max_string: int = 4096,
+        max_chars: int = 16_384,
     ) -> None:
         extra = tuple(normalise_key(k) for k in extra_keys if k.strip())
         self._fragments = DEFAULT_SECRET_KEYS + extra
@@ -78,6 +91,7 @@ class Redactor:
         self.max_depth = max_depth
         self.max_items = max_items
         self.max_string = max_string
+        self.max_chars = max_chars
 
     def is_secret_key(self, key: str) -> bool:
         """True when a value stored under ``key`` must not be logged."""
@@ -153,18 +167,27 @@ class Redactor:
 
 
 class _Walk:
-    """One traversal: remembers the containers on the current path to stop cycles."""
+    """One traversal: remembers the containers on the current path to stop cycles, and
+    what is left of ``max_chars`` (every value costs one, a string or key its length too).
 
-    __slots__ = ("active", "redactor")
+    The allowance bounds the work as well as the text: a list holding the same list a
+    hundred times, nested a few deep, is billions of values to visit.
+    """
+
+    __slots__ = ("active", "redactor", "room")
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
         self.active: set[int] = set()
+        self.room = redactor.max_chars
 
     def visit(self, value: object, depth: int) -> JSON:
         kind = type(value)
         if kind is str:
-            return self.redactor.scrub(value)  # type: ignore[arg-type]
+            text = self.redactor.scrub(value)  # type: ignore[arg-type]
+            self.room -= len(text) + 1
+            return text
+        self.room -= 1
         if value is None or kind is bool or (kind is int and -(2**63) <= value < 2**63):  # type: ignore[operator]
             return value  # type: ignore[return-value]
         if isinstance(value, bool | str | int | float):
@@ -172,7 +195,7 @@ class _Walk:
         if isinstance(value, Secret | KeyRing):
             return REDACTED
         if isinstance(value, bytes | bytearray | memoryview):
-            return self.redactor.scrub(bytes(value).decode("utf-8", "backslashreplace"))
+            return self._text(bytes(value).decode("utf-8", "backslashreplace"))
         if depth >= self.redactor.max_depth:
             return "[MaxDepth]"
         marker = id(value)
@@ -188,9 +211,14 @@ class _Walk:
         finally:
             self.active.discard(marker)
 
+    def _text(self, text: str) -> str:
+        shown = self.redactor.scrub(text)
+        self.room -= len(shown)
+        return shown
+
     def _scalar(self, value: str | int | float | bool | None) -> JSON:
         if isinstance(value, str):
-            return self.redactor.scrub(value)
+            return self._text(value)
         if isinstance(value, float) and not _finite(value):
             return str(value)
         if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
@@ -199,7 +227,9 @@ class _Walk:
 
     def _container(self, value: object, depth: int) -> JSON:
         if isinstance(value, Headers):
-            return self.redactor.headers(value)
+            shown = self.redactor.headers(value)
+            self.room -= sum(len(name) + len(str(field)) for name, field in shown.items())
+            return shown
         if isinstance(value, Mapping):
             mapping: Mapping[object, object] = value
             return self._mapping(mapping.items(), depth)
@@ -221,21 +251,23 @@ class _Walk:
         result: dict[str, JSON] = {}
         limit = self.redactor.max_items
         for count, (key, item) in enumerate(items):
-            if count >= limit:
+            if count >= limit or self.room <= 0:
                 result["…"] = "[more items]"
                 break
             name = key if isinstance(key, str) else _key_text(key)
+            shown = self.redactor.scrub(name)
+            self.room -= len(shown)
             if self.redactor.is_secret_key(name):
-                result[self.redactor.scrub(name)] = REDACTED
+                result[shown] = REDACTED
             else:
-                result[self.redactor.scrub(name)] = self.visit(item, depth)
+                result[shown] = self.visit(item, depth)
         return result
 
     def _sequence(self, items: Iterable[object], depth: int) -> list[JSON]:
         result: list[JSON] = []
         limit = self.redactor.max_items
         for count, item in enumerate(items):
-            if count >= limit:
+            if count >= limit or self.room <= 0:
                 result.append("[more items]")
                 break
             result.append(self.visit(item, depth))

@@ -28,6 +28,13 @@ def test_long_string_is_cut_with_count():
     assert Redactor(max_string=5).redact("abcdefgh") == "abcde…[3 more]"
 
 
+@pytest.mark.parametrize("leaf", ["a" * 10, b"b" * 10, 7], ids=["str", "bytes", "int"])
+def test_one_list_repeated_through_a_structure_is_cut_at_max_chars(leaf: object) -> None:
+    row = [leaf] * 100
+    table = [[row] * 100] * 100  # a million leaves, from three lists
+    assert len(json.dumps(redact({"table": table}))) < 10 * Redactor().max_chars
+
+
 def test_shared_reference_is_not_reported_as_cycle():
     shared = {"n": 1}
     assert redact({"a": shared, "b": shared}) == {"a": {"n": 1}, "b": {"n": 1}}
