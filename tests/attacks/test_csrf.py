@@ -74,6 +74,34 @@ def test_cross_site_fetch_metadata_is_refused_even_with_a_valid_token():
     assert client.post("/transfer", headers=headers).status == 403
 
 
+def test_fetch_metadata_sent_as_same_origin_then_cross_site_is_refused():
+    # Runtimes that join repeated lines refuse "same-origin, cross-site": none may read
+    # only the first line.
+    client, token = victim(make_app())
+    headers = [
+        ("sec-fetch-site", "same-origin"),
+        ("sec-fetch-site", "cross-site"),
+        ("x-csrf-token", token),
+    ]
+    assert client.post("/transfer", headers=headers).status == 403
+
+
+def test_own_origin_sent_before_a_foreign_one_is_refused():
+    client, token = victim(make_app())
+    headers = [
+        ("origin", "https://testserver"),
+        ("origin", "https://evil.example"),
+        ("x-csrf-token", token),
+    ]
+    assert client.post("/transfer", headers=headers).status == 403
+
+
+def test_valid_token_header_followed_by_a_second_token_line_is_refused():
+    client, token = victim(make_app())
+    headers = [("sec-fetch-site", "same-origin"), ("x-csrf-token", token), ("x-csrf-token", "x")]
+    assert client.post("/transfer", headers=headers).status == 403
+
+
 def test_null_origin_from_a_sandboxed_frame_is_refused():
     client, token = victim(make_app())
     response = client.post("/transfer", headers={"origin": "null", "x-csrf-token": token})

@@ -200,6 +200,34 @@ def test_form_post_marked_cross_site_by_fetch_metadata_is_403(http: Transport) -
     assert_problem(http.post("/form", headers=headers, body=b"note=x"), 403, "csrf-failed")
 
 
+def test_form_post_marked_same_origin_then_cross_site_is_403(http: Transport) -> None:
+    # Runtimes that join repeated lines see "same-origin, cross-site"; an ALB without
+    # multi-value headers keeps the last line: every runtime refuses.
+    cookie = login(http)
+    _, token = form_page(http, cookie)
+    headers = [
+        *JSON.items(),
+        ("Cookie", cookie),
+        ("Sec-Fetch-Site", "same-origin"),
+        ("Sec-Fetch-Site", "cross-site"),
+        ("X-CSRF-Token", token),
+    ]
+    assert_problem(http.post("/form", headers=headers, body=b"{}"), 403, "csrf-failed")
+
+
+def test_form_post_with_a_second_token_line_after_the_valid_one_is_403(http: Transport) -> None:
+    cookie = login(http)
+    _, token = form_page(http, cookie)
+    headers = [
+        *JSON.items(),
+        *SAME_ORIGIN.items(),
+        ("Cookie", cookie),
+        ("X-CSRF-Token", token),
+        ("X-CSRF-Token", "forged"),
+    ]
+    assert_problem(http.post("/form", headers=headers, body=b"{}"), 403, "csrf-failed")
+
+
 def test_form_post_with_a_token_from_another_session_is_403(http: Transport) -> None:
     _, token = form_page(http, login(http, "mallory"))
     victim = login(http, "alice")

@@ -76,3 +76,12 @@ def test_names_and_keys_list_each_name_once_in_first_seen_order():
     assert "set-cookie" in names and "Set-Cookie" not in names
     assert names.isdisjoint({"c"}) and not names.isdisjoint({"a"})
     assert Headers().names() == set()
+
+
+def test_get_joined_reads_repeated_lines_as_the_one_field_a_joining_runtime_makes():
+    lines = Headers([("Sec-Fetch-Site", "same-origin"), ("sec-fetch-site", "cross-site")])
+    assert lines.get_joined("Sec-Fetch-Site") == "same-origin, cross-site"
+    joined = Headers.from_dict({"sec-fetch-site": "same-origin, cross-site"})
+    assert joined.get_joined("Sec-Fetch-Site") == joined.get_joined("sec-fetch-site")
+    assert joined.get_joined("sec-fetch-site") == lines.get_joined("sec-fetch-site")
+    assert Headers([("A", "1")]).get_joined("b") is None
