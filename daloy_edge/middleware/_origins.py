@@ -63,12 +63,14 @@ def is_cross_origin(request: Request) -> bool:
 
     ``Sec-Fetch-Site`` (set by the browser, not scriptable) decides when present;
     otherwise a present ``Origin`` that differs from our own. Requests without either
-    header come from non-browser clients or very old browsers.
+    header come from non-browser clients or very old browsers. A field sent on several
+    lines is read as its lines joined, as runtimes that join them deliver it: cross-origin.
     """
-    site = request.headers.get("sec-fetch-site")
+    headers = request.headers
+    site = headers.get_joined("sec-fetch-site")
     if site is not None:
         return site not in ("same-origin", "none")
-    origin = request.headers.get("origin")
+    origin = headers.get_joined("origin")
     if origin is None:
         return False
     normalized = normalize_origin(origin)

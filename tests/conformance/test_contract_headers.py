@@ -176,6 +176,22 @@ def test_big_is_gzipped_when_gzip_is_asked_for_on_a_second_line(http: Transport)
     assert json.loads(gzip.decompress(reply.body))["items"]
 
 
+def test_big_is_not_compressed_for_credentials_marked_same_origin_then_cross_site(
+    http: Transport,
+) -> None:
+    # Runtimes that join repeated fields see "same-origin, cross-site" (not same-origin); an
+    # ALB without multi-value headers keeps "cross-site".
+    headers = [
+        ("Authorization", "Bearer x"),
+        ("Accept-Encoding", "gzip"),
+        ("Sec-Fetch-Site", "same-origin"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ]
+    reply = http.get("/big", headers=headers)
+    assert reply.status == 200
+    assert "content-encoding" not in reply.headers
+
+
 @pytest.mark.parametrize("target", ["/health", "/echo?msg=short", "/static/hello.txt"])
 def test_responses_under_1_kib_are_never_compressed(http: Transport, target: str) -> None:
     reply = http.get(target, headers={"Accept-Encoding": "gzip, br"})

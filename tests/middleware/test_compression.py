@@ -102,6 +102,18 @@ def test_same_origin_credentialed_request_is_compressed():
     assert response.headers["content-encoding"] == "gzip"
 
 
+def test_credentialed_request_marked_same_origin_then_cross_site_is_not_compressed():
+    # Runtimes that join repeated fields see "same-origin, cross-site": not same-origin.
+    lines = [
+        ("accept-encoding", "gzip"),
+        ("cookie", "a=b"),
+        ("sec-fetch-site", "same-origin"),
+        ("sec-fetch-site", "cross-site"),
+    ]
+    response = TestClient(make_app()).get("/big", headers=lines)
+    assert "content-encoding" not in response.headers
+
+
 def test_no_transform_is_respected():
     assert "content-encoding" not in get("/no-transform").headers
 
