@@ -128,6 +128,10 @@ def _check_framing(names: str) -> None:
                 raise BadRequest("repeated Content-Length")
             if " transfer-encoding " in padded:
                 raise BadRequest("both Transfer-Encoding and Content-Length")
+    # RFC 9112 3.2: more than one Host line is a 400, as uvicorn and gunicorn answer
+    # before the app runs; read here, the first line would name the origin CSRF trusts.
+    if names.count("host") > 1 and names.split(" ").count("host") > 1:
+        raise BadRequest("repeated Host")
 
 
 def check_request(request: Request, limits: RequestLimits, fields: Fields | None = None) -> None:

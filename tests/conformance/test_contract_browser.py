@@ -228,6 +228,25 @@ def test_form_post_with_a_second_token_line_after_the_valid_one_is_403(http: Tra
     assert_problem(http.post("/form", headers=headers, body=b"{}"), 403, "csrf-failed")
 
 
+def test_form_post_naming_its_origin_on_the_first_of_two_host_lines_is_refused(
+    http: Transport,
+) -> None:
+    # Two Host lines are a 400 (RFC 9112 3.2) from the servers and the app alike; HTTP APIs
+    # join them into a Host that names no origin (403), a single-value ALB keeps the last.
+    cookie = login(http)
+    _, token = form_page(http, cookie)
+    headers = [
+        *JSON.items(),
+        ("Cookie", cookie),
+        ("Host", "site.conformance.example"),
+        ("Host", "other.conformance.example"),
+        ("Origin", "https://site.conformance.example"),
+        ("X-CSRF-Token", token),
+    ]
+    reply = http.post("/form", headers=headers, body=b"{}")
+    assert reply.status in (400, 403), reply.body[:200]
+
+
 def test_form_post_with_a_token_from_another_session_is_403(http: Transport) -> None:
     _, token = form_page(http, login(http, "mallory"))
     victim = login(http, "alice")

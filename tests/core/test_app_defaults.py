@@ -133,6 +133,14 @@ def test_malformed_header_is_400(headers: dict[str, str]) -> None:
     assert TestClient(make_app()).get("/ok", headers=headers).status == 400
 
 
+def test_host_sent_on_two_lines_is_400() -> None:
+    # RFC 9112 3.2, as uvicorn and gunicorn answer: no line may name the origin.
+    lines = [("host", "app.example"), ("host", "evil.example")]
+    response = TestClient(make_app()).get("/ok", headers=lines)
+    assert response.status == 400
+    assert response.json()["detail"] == "repeated Host"
+
+
 @pytest.mark.parametrize("method", ["G ET", "get\r\n", "X" * 20, "GE\x00T"])
 def test_malformed_method_is_400(method: str) -> None:
     assert TestClient(make_app()).request(method, "/ok").status == 400

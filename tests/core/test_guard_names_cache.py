@@ -60,6 +60,7 @@ def test_remembered_names_still_count_towards_the_size_limits() -> None:
             [("content-length", "0"), ("transfer-encoding", "chunked")],
             "both Transfer-Encoding and Content-Length",
         ),
+        ([("host", "a"), ("host", "b")], "repeated Host"),
         ([("Host", "a")], "invalid header name"),
         ([("host", "a"), ("", "b")], "invalid header name"),
         ([("bad name", "a")], "invalid header name"),
@@ -82,6 +83,8 @@ def test_near_miss_names_are_checked_in_full() -> None:
     assert _check([("content-length", "1"), ("x-content-length", "2")]) is None
     assert _check([("content-length", "1"), ("content-lengths", "2")]) is None
     assert _check([("content-length", "1"), ("content-length", "2")]) == "repeated Content-Length"
+    assert _check([("host", "a"), ("x-forwarded-host", "b"), ("x-host", "c")]) is None
+    assert _check([("host", "a"), ("x-host", "c"), ("host", "a")]) == "repeated Host"
 
 
 def test_the_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
