@@ -10,7 +10,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Literal
 
-__all__ = ["format_set_cookie", "http_date", "parse_cookie_header"]
+__all__ = ["format_set_cookie", "http_date", "parse_cookie_header", "parse_cookies"]
 
 _NAME = allowed(TCHAR)
 # RFC 6265 cookie-octet: visible ASCII but for DQUOTE, comma, semicolon and backslash.
@@ -44,22 +44,47 @@ def parse_cookie_header(header: str) -> dict[str, str]:
     >>> parse_cookie_header('a=1; b="2"; a=3')
     {'a': '1', 'b': '2'}
     """
+    return parse_cookies(header)[0]
+
+
+_NONE_REPEATED: frozenset[str] = frozenset()
+
+
+def parse_cookies(header: str) -> tuple[dict[str, str], frozenset[str]]:
+    """:func:`parse_cookie_header`, and the names sent more than once (each time with a
+    valid value or not): a cookie that must be one value is refused on them.
+
+    >>> parse_cookies("a=1; b=2; a=3")
+    ({'a': '1', 'b': '2'}, frozenset({'a'}))
+    """
     cookies: dict[str, str] = {}
+    # Both made only once a name repeats or a pair is skipped: most headers need neither.
+    repeated: set[str] | None = None
+    dropped: set[str] | None = None
     for part in header.split(";")[: _MAX_COOKIES * 2]:
         # ASCII space and tab only: str.strip() also drops U+00A0, U+0085, U+2000 ...,
         # and "\u2000__Host-session" would then pass for a prefixed cookie a sibling
         # subdomain may set (browsers apply the prefix rules to the exact name).
         name, sep, value = part.strip(" \t").partition("=")
-        if not sep or not only(name, _NAME) or name in cookies:
+        if not sep or not only(name, _NAME):
             continue
+        if name in cookies or (dropped is not None and name in dropped):
+            if repeated is None:
+                repeated = set()
+            repeated.add(name)
+            if name in cookies:
+                continue
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
         if value and not only(value, _VALUE):
+            if dropped is None:
+                dropped = set()
+            dropped.add(name)
             continue
         cookies[name] = value
         if len(cookies) >= _MAX_COOKIES:
             break
-    return cookies
+    return cookies, _NONE_REPEATED if repeated is None else frozenset(repeated)
 
 
 def format_set_cookie(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from daloy_edge._body import declared_length, read_bounded
-from daloy_edge._cookies import parse_cookie_header
+from daloy_edge._cookies import parse_cookies
 from daloy_edge._errors import BadRequest, UnsupportedMediaType
 from daloy_edge._headers import Headers
 from daloy_edge._json import UnsafeJSON, parse_json
@@ -22,6 +22,7 @@ DEFAULT_MAX_BODY = 1024 * 1024
 
 
 _MAX_FIELDS = 1000
+_NO_NAMES: frozenset[str] = frozenset()
 
 
 def _parse_pairs(text: str) -> list[tuple[str, str]]:
@@ -79,6 +80,7 @@ class Request:
         "__dict__",
         "_body",
         "_body_cache",
+        "_cookie_repeats",
         "_cookies",
         "_csp_nonce",
         "_nonce_maker",
@@ -210,12 +212,23 @@ class Request:
 
     @property
     def cookies(self) -> dict[str, str]:
-        """Cookies sent by the client (first occurrence of a name wins)."""
+        """Cookies sent by the client (first occurrence of a name wins; see
+        :meth:`cookie_repeated`)."""
         cookies = self._cookies
         if cookies is None:
             header = "; ".join(self.headers.get_all("cookie"))
-            cookies = self._cookies = parse_cookie_header(header) if header else {}
+            cookies, self._cookie_repeats = parse_cookies(header) if header else ({}, _NO_NAMES)
+            self._cookies = cookies
         return cookies
+
+    def cookie_repeated(self, name: str) -> bool:
+        """True when the cookie ``name`` was sent more than once, in one ``Cookie`` field
+        or across several: which one counts differs by runtime (the first, the last, or
+        none where lines are joined with commas), so a cookie that must be one value is
+        refused on it (sessions)."""
+        if self._cookies is None:
+            self.cookies  # noqa: B018 (parses the header, noting the repeated names)
+        return name in self._cookie_repeats
 
     @property
     def host(self) -> str:

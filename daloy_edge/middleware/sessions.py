@@ -140,9 +140,19 @@ class Sessions(Phased):
         return random_session_id(self.config.random_bytes)
 
     def load(self, request: Request) -> tuple[Session, Verified | None]:
-        """The request's session (a fresh one when the cookie is absent or not authentic)."""
-        raw = request.cookies.get(self.name)
-        if raw is not None and len(self.name) + 1 + len(raw) <= self.config.max_bytes:
+        """The request's session (a fresh one when the cookie is absent, not authentic or
+        sent more than once)."""
+        name = self.name
+        raw = request.cookies.get(name)
+        # A second cookie of this name was planted or forged (a browser holds one
+        # ``__Host-`` cookie of a name; for other names a sibling subdomain can add one
+        # that is sent first), and runtimes differ on which counts (the first, the last
+        # line, or none once gunicorn joins the lines with a comma): neither does.
+        if (
+            raw is not None
+            and len(name) + 1 + len(raw) <= self.config.max_bytes
+            and not request.cookie_repeated(name)
+        ):
             try:
                 return self._decode(raw)
             except BadSignature:

@@ -25,15 +25,15 @@ def make_app(*keys: str) -> App:
 
     @app.get("/login")
     async def login(request):
-        get_session(request)["user"] = "alice"
+        get_session(request)["user"] = request.query.get("user", "alice")
         return None
 
     return app
 
 
-def signed_in_cookie(*keys: str) -> str:
+def signed_in_cookie(*keys: str, user: str = "alice") -> str:
     client = TestClient(make_app(*keys))
-    client.get("/login")
+    client.get("/login", params={"user": user})
     return client.cookies["__Host-session"]
 
 
@@ -104,3 +104,26 @@ def test_cookie_signed_with_an_older_key_is_accepted_and_resigned_with_the_first
 def test_cookie_signed_with_a_retired_key_is_ignored():
     cookie = signed_in_cookie(OLDER)
     assert user_with(cookie, CURRENT) is None
+
+
+def test_a_planted_session_before_the_victims_in_one_field_is_no_session():
+    planted, own = signed_in_cookie(CURRENT, user="mallory"), signed_in_cookie(CURRENT)
+    client = TestClient(make_app(CURRENT))
+    header = f"__Host-session={planted}; __Host-session={own}"
+    assert client.get("/me", headers={"cookie": header}).json()["user"] is None
+
+
+def test_a_second_session_on_another_cookie_line_is_no_session():
+    # Runtimes keep the first line, the last line (ALB), or neither (gunicorn joins the
+    # lines with a comma): no session is the one answer they can all give.
+    own, planted = signed_in_cookie(CURRENT), signed_in_cookie(CURRENT, user="mallory")
+    lines = [("cookie", f"__Host-session={own}"), ("cookie", f"__Host-session={planted}")]
+    assert TestClient(make_app(CURRENT)).get("/me", headers=lines).json()["user"] is None
+
+
+def test_a_session_after_one_with_an_invalid_value_is_no_session():
+    lines = [
+        ("cookie", "__Host-session=x,y"),
+        ("cookie", f"__Host-session={signed_in_cookie(CURRENT)}"),
+    ]
+    assert TestClient(make_app(CURRENT)).get("/me", headers=lines).json()["user"] is None

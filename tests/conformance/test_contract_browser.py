@@ -99,6 +99,21 @@ def test_session_me_refuses_a_tampered_cookie(http: Transport) -> None:
     assert_problem(reply, 401)
 
 
+def test_session_me_with_two_sessions_in_one_cookie_field_is_401(http: Transport) -> None:
+    planted, own = login(http, "mallory"), login(http, "alice")
+    assert_problem(http.get("/session/me", headers={"Cookie": f"{planted}; {own}"}), 401)
+
+
+def test_session_me_with_a_second_session_on_another_cookie_line_is_401(http: Transport) -> None:
+    # Runtimes keep the first line, join the lines ("; " for HTTP APIs, "," for gunicorn)
+    # or, as an ALB without multi-value headers does, forward only the last one.
+    if http.name == "lambda-alb":
+        pytest.skip("an ALB without multi-value headers forwards only the last Cookie line")
+    own, planted = login(http, "alice"), login(http, "mallory")
+    reply = http.get("/session/me", headers=[("Cookie", own), ("Cookie", planted)])
+    assert_problem(reply, 401)
+
+
 def test_session_me_refuses_a_cookie_signed_by_an_unknown_key(http: Transport) -> None:
     value = session_cookie("admin", "an-attacker-chosen-key-0123456789abcdef")
     assert_problem(http.get("/session/me", headers={"Cookie": f"{COOKIE}={value}"}), 401)

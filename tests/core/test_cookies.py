@@ -1,10 +1,18 @@
 import pytest
 
-from daloy_edge._cookies import format_set_cookie, parse_cookie_header
+from daloy_edge._cookies import format_set_cookie, parse_cookie_header, parse_cookies
 
 
 def test_first_occurrence_wins():
     assert parse_cookie_header("a=1; a=2") == {"a": "1"}
+
+
+def test_names_sent_more_than_once_are_named_whether_their_values_are_valid_or_not():
+    assert parse_cookies("a=1; b=2") == ({"a": "1", "b": "2"}, frozenset())
+    assert parse_cookies("a=1; b=2; a=3") == ({"a": "1", "b": "2"}, {"a"})
+    # A first value gunicorn made invalid by joining two lines with a comma still counts.
+    assert parse_cookies("a=1,x; a=2") == ({"a": "2"}, {"a"})
+    assert parse_cookies("a=1,x; a=2,y") == ({}, {"a"})
 
 
 def test_quoted_values_are_unquoted():
