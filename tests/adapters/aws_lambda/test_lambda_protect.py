@@ -150,6 +150,16 @@ def test_example_greets_with_a_valid_rotated_key(monkeypatch: pytest.MonkeyPatch
     assert reply.json() == {"hello": "ada", "principal": "api-key"}
 
 
+@pytest.mark.parametrize("shape", ["rest-v1", "alb-multi"])
+def test_example_answers_401_to_a_valid_key_followed_by_a_second_key_line(
+    monkeypatch: pytest.MonkeyPatch, shape: str
+) -> None:
+    # HTTP APIs join the lines into "<key>,wrong", which never matches: neither may these.
+    module = load_example(monkeypatch, "k" * 32)
+    lines = [("X-API-Key", "k" * 32), ("X-API-Key", "wrong")]
+    assert call(module.lambda_handler, shape, "/?name=ada", lines).status == 401
+
+
 def test_async_plain_handler_result_is_awaited_and_translated() -> None:
     @protect()
     async def lambda_handler(event, context):  # type: ignore[no-untyped-def]
