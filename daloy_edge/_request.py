@@ -298,11 +298,15 @@ class Request:
         value = self.headers.get("content-type") or ""
         if ";" in value and _other_charset(value):
             raise UnsupportedMediaType("only UTF-8 bodies are accepted")
-        for coding in self.headers.get_all("content-encoding"):
-            if coding.strip().lower() not in ("", "identity"):
-                raise UnsupportedMediaType(
-                    "content codings are not accepted", headers={"accept-encoding": "identity"}
-                )
+        # A list field: "identity, identity" is what runtimes that join repeated fields
+        # (Workers, HTTP APIs, gunicorn) make of two "identity" fields.
+        for field in self.headers.get_all("content-encoding"):
+            for coding in field.split(","):
+                if coding.strip().lower() not in ("", "identity"):
+                    raise UnsupportedMediaType(
+                        "content codings are not accepted",
+                        headers={"accept-encoding": "identity"},
+                    )
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.raw_path!r} id={self.request_id!r}>"

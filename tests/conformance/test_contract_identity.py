@@ -233,6 +233,20 @@ def test_report_body_in_a_content_coding_is_415(http: Transport, issuer: Issuer)
     assert reply.headers.get("accept-encoding") == "identity"
 
 
+def test_report_body_under_a_repeated_identity_coding_is_created(
+    http: Transport, issuer: Issuer
+) -> None:
+    # Kept apart or joined into "identity, identity", the body is read alike.
+    headers = [
+        *JSON.items(),
+        ("Content-Encoding", "identity"),
+        ("Content-Encoding", "identity"),
+        *issuer.bearer("reports:write").items(),
+    ]
+    reply = http.post("/api/reports", headers=headers, body=b'{"a":1}')
+    assert reply.status == 201, reply.body[:300]
+
+
 @pytest.mark.parametrize("charset", ["utf-16", "iso-8859-1", "ibm037"])
 def test_report_body_declared_in_a_charset_other_than_utf8_is_415(
     http: Transport, issuer: Issuer, charset: str

@@ -177,6 +177,12 @@ def test_json_in_the_identity_coding_is_read(client: TestClient, coding: str) ->
     assert client.post("/json", content=b'{"a":1}', headers=headers).status == 200
 
 
+def test_json_under_identity_repeated_in_one_joined_field_is_read(client: TestClient) -> None:
+    # Two "identity" fields as Workers, HTTP APIs and gunicorn hand them over: joined.
+    headers = {"content-type": "application/json", "content-encoding": "identity, identity"}
+    assert client.post("/json", content=b'{"a":1}', headers=headers).status == 200
+
+
 def test_form_in_a_content_coding_is_415(client: TestClient) -> None:
     headers = {"content-type": "application/x-www-form-urlencoded", "content-encoding": "gzip"}
     assert client.post("/form", content=b"a=1", headers=headers).status == 415
