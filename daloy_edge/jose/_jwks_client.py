@@ -217,10 +217,17 @@ class JWKSClient:
 
 
 def _check_url(url: str, allow_insecure_http: bool) -> None:
+    # urlsplit drops tabs and line breaks (a trailing newline from a secrets file) that
+    # httpx refuses: the URL checked here would not be the one every fetch fails on.
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise ConfigError("JWKS URL must not contain whitespace or control characters")
     try:
         parts = urlsplit(url)
+        port = parts.port  # a port out of range raises ValueError too
     except ValueError:
         raise ConfigError("JWKS URL is malformed") from None
+    if port == 0:
+        raise ConfigError("JWKS URL is malformed")
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
         raise ConfigError("JWKS URL must use https (plain http only to a loopback host)")
     if parts.scheme not in ("https", "http") or not parts.hostname:

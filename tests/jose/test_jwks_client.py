@@ -304,6 +304,29 @@ def test_malformed_or_credentialed_urls_are_refused(url):
         JWKSClient(url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://idp.example/jwks.json\n",
+        "https://idp.example/jwks.json\r\n",
+        "https://idp.example/jw\tks.json",
+        " https://idp.example/jwks.json",
+        "https://idp.example/jwks .json",
+    ],
+)
+def test_url_with_whitespace_or_a_line_break_is_refused(url):
+    with pytest.raises(ConfigError, match="whitespace"):
+        JWKSClient(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://idp.example:99999/jwks", "https://idp.example:0/jwks", "http://[::1]:x/jwks"]
+)
+def test_url_with_a_port_no_connection_can_use_is_refused(url):
+    with pytest.raises(ConfigError, match="malformed"):
+        JWKSClient(url)
+
+
 def test_cache_ttl_subtracts_age():
     ttl = cache_ttl(
         {"Cache-Control": "max-age=600", "Age": "100"}, default=1, minimum=1, maximum=10**6
