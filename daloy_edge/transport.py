@@ -114,7 +114,9 @@ class HttpxTransport:
                 return TransportResponse(
                     response.status_code, dict(response.headers), b"".join(chunks)
                 )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
+            # httpx raises the last two for a URL it cannot parse, such as an ``xn--``
+            # label that is no IDNA name (idna's errors are UnicodeErrors).
             raise TransportError(type(exc).__name__) from None
 
     async def aclose(self) -> None:
