@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future
 from urllib.parse import urlsplit
 
 from daloy_edge._errors import ConfigError
@@ -64,7 +66,7 @@ class JWKSClient:
     - An unknown ``kid`` triggers a refetch at most once per ``refetch_cooldown_s``; a
       ``kid`` still unknown afterwards is remembered (``negative_ttl_s``) so random kids
       cannot make us hammer the IdP.
-    - Concurrent callers share one fetch (single flight).
+    - Concurrent callers share one fetch (single flight), on other threads' event loops too.
     - A failed refresh keeps the last good keys for ``stale_if_error_s`` and retries at
       most every ``error_backoff_s``; with nothing usable :class:`KeysUnavailable` is raised.
     - Each fetch is bounded by ``timeout_s`` and ``max_bytes``.
@@ -125,7 +127,9 @@ class JWKSClient:
         self._last_attempt = -math.inf
         self._retry_at = -math.inf
         self._negative: dict[str, float] = {}
-        self._inflight: asyncio.Task[None] | None = None
+        # The fetch in flight, and its outcome for callers on other threads' event loops.
+        self._inflight: tuple[asyncio.Task[None], Future[None]] | None = None
+        self._lock = threading.Lock()
         self.fetches = 0
         """Completed fetch attempts (successful or not), for metrics and tests."""
         self.last_error: str | None = None
@@ -176,14 +180,24 @@ class JWKSClient:
         return self._keys
 
     async def _refresh(self) -> None:
-        task = self._inflight
-        if task is None or task.get_loop() is not asyncio.get_running_loop():
-            self._last_attempt = self._clock()
-            task = asyncio.get_running_loop().create_task(self._fetch())
-            self._inflight = task
-        await asyncio.shield(task)
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            flight = self._inflight
+            if flight is None or not _joinable(flight[0], loop):
+                self._last_attempt = self._clock()
+                done: Future[None] = Future()
+                done.set_running_or_notify_cancel()  # a waiter's cancellation stays its own
+                flight = (loop.create_task(self._fetch(done)), done)
+                self._inflight = flight
+        task, done = flight
+        if task.get_loop() is loop:
+            await asyncio.shield(task)
+        else:
+            # Threaded servers (functions-framework) run a loop per worker thread: wait
+            # for that thread's fetch rather than start another, as long as a fetch lasts.
+            await asyncio.wait((asyncio.wrap_future(done),), timeout=self._timeout)
 
-    async def _fetch(self) -> None:
+    async def _fetch(self, done: Future[None]) -> None:
         try:
             keys, ttl = await asyncio.wait_for(self._download(), self._timeout)
         except (TransportError, TimeoutError, InvalidKey) as exc:
@@ -197,7 +211,10 @@ class JWKSClient:
             self._retry_at = -math.inf
         finally:
             self.fetches += 1
-            self._inflight = None
+            with self._lock:
+                if self._inflight is not None and self._inflight[1] is done:
+                    self._inflight = None
+            done.set_result(None)
 
     async def _download(self) -> tuple[JWKSet, float]:
         response = await self._transport.request(
@@ -214,6 +231,12 @@ class JWKSClient:
 
     def __repr__(self) -> str:
         return f"JWKSClient({self.url!r})"
+
+
+def _joinable(task: asyncio.Task[None], loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether a caller on ``loop`` can wait for ``task`` (not on a closed or parked loop)."""
+    owner = task.get_loop()
+    return owner is loop or (owner.is_running() and not task.done())
 
 
 def _check_url(url: str, allow_insecure_http: bool) -> None:

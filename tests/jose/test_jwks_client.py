@@ -168,6 +168,33 @@ async def test_single_flight_on_a_cold_cache(client, server):
     assert server.hits == 1
 
 
+async def test_worker_threads_with_their_own_loops_share_one_cold_fetch(server, clock):
+    # functions-framework serves each worker thread from an event loop of its own.
+    server.delay = 0.3
+    client = JWKSClient(server.url, allow_insecure_http=True, clock=clock)
+
+    def lookup() -> object:
+        return asyncio.run(client.get_key("key-a"))
+
+    results = await asyncio.gather(*(asyncio.to_thread(lookup) for _ in range(4)))
+    assert all(r is not None for r in results)
+    assert server.hits == 1
+
+
+async def test_worker_threads_spraying_unknown_kids_share_one_refetch(server, clock):
+    client = JWKSClient(server.url, allow_insecure_http=True, clock=clock)
+    await client.get_key("key-a")
+    server.delay = 0.3
+    clock.advance(31)
+
+    def lookup(kid: str) -> object:
+        return asyncio.run(client.get_key(kid))
+
+    results = await asyncio.gather(*(asyncio.to_thread(lookup, f"spray-{i}") for i in range(4)))
+    assert results == [None] * 4
+    assert server.hits == 2
+
+
 async def test_stale_keys_are_served_while_the_idp_fails(client, server, clock):
     await client.get_key("key-a")
     server.status = 503
