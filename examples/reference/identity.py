@@ -108,7 +108,7 @@ class JWKSFile:
 
 
 def _key_source(env: Mapping[str, str]) -> KeySource | None:
-    url, path = env.get("DALOY_JWKS_URL", ""), env.get("DALOY_JWKS_FILE", "")
+    url, path = env.get("DALOY_JWKS_URL", "").strip(), env.get("DALOY_JWKS_FILE", "")
     if url and path:
         raise ConfigError("set DALOY_JWKS_URL or DALOY_JWKS_FILE, not both")
     if path:
@@ -123,7 +123,8 @@ def _key_source(env: Mapping[str, str]) -> KeySource | None:
 def bearer_auth(env: Mapping[str, str]) -> Middleware:
     """JWT authentication from the environment, or a closed door when unconfigured."""
     keys = _key_source(env)
-    issuer, audience = env.get("DALOY_JWT_ISSUER", ""), env.get("DALOY_JWT_AUDIENCE", "")
+    # Read as the audiences are, without the line break a secrets file leaves behind.
+    issuer, audience = env.get("DALOY_JWT_ISSUER", "").strip(), env.get("DALOY_JWT_AUDIENCE", "")
     if keys is None or not issuer or not audience:
         keys, issuer, audience = _NoKeys(), UNCONFIGURED, UNCONFIGURED
     audiences = _csv(audience)

@@ -183,6 +183,21 @@ def test_jwks_url_is_not_fetched_at_build_and_an_unreachable_one_is_503():
     assert client.get("/api/me", headers=bearer()).status == 503
 
 
+def test_issuer_with_a_trailing_line_break_still_accepts_that_issuers_tokens(env):
+    client = TestClient(create_app({**env, "DALOY_JWT_ISSUER": ISSUER + "\n"}))
+    assert client.get("/api/me", headers=bearer()).status == 200
+
+
+def test_jwks_url_with_a_trailing_line_break_is_read_without_it():
+    env = {
+        "DALOY_JWKS_URL": "https://127.0.0.1:9/jwks.json\n",
+        "DALOY_JWT_ISSUER": ISSUER,
+        "DALOY_JWT_AUDIENCE": AUDIENCE,
+    }
+    client = TestClient(create_app(env))
+    assert client.get("/api/me", headers=bearer()).status == 503
+
+
 # --- /admin -------------------------------------------------------------------------------
 
 
