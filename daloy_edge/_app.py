@@ -212,7 +212,9 @@ class App(Router):
                 check_request(request, limits, fields)
                 # ``inner`` renders every error itself; only the deadline's 504 gets here.
                 # Its first step runs here: most requests finish in it and need no timer.
-                end = deadline.end(request)
+                # Kept on the request: what waits on the way (a shedding queue, a body
+                # read) can then give up before it rather than be cut off by it.
+                request.deadline = end = deadline.end(request)
                 coro = first(request)
                 try:
                     pending = coro.send(None)

@@ -68,8 +68,9 @@ class Request:
     """An HTTP request, the same on every runtime.
 
     Adapters fill in only runtime facts: the trustworthy peer ``client`` address, the
-    ``deadline`` (``time.monotonic()`` seconds) and ``env`` bindings. The body is read
-    lazily and never past ``max_body`` bytes.
+    ``deadline`` (``time.monotonic()`` seconds; the app then sets the earlier of it and
+    its own) and ``env`` bindings. The body is read lazily and never past ``max_body``
+    bytes.
 
     Security: ``method`` is kept as received. Methods are case-sensitive (RFC 9110), so
     ``delete`` is not ``DELETE``: a proxy rule that denies ``DELETE`` lets it through,

@@ -36,9 +36,10 @@ class LoadSheddingConfig:
     """How much concurrent work to admit.
 
     At most ``max_concurrent`` requests run at once; up to ``max_queue`` more wait, each
-    at most ``queue_timeout`` seconds (and never past its deadline), in arrival order.
-    Anything beyond gets 503 with ``Retry-After: retry_after`` without waiting. Paths in
-    ``exempt_paths`` (health checks) are never counted or shed.
+    at most ``queue_timeout`` seconds (and never past half the time left before the
+    request's deadline, so that it is shed with 503 rather than cut off with 504), in
+    arrival order. Anything beyond gets 503 with ``Retry-After: retry_after`` without
+    waiting. Paths in ``exempt_paths`` (health checks) are never counted or shed.
 
     ``adaptive=True`` starts the cap at ``max_concurrent`` and, every 16 completed
     requests, cuts it by a quarter when their 90th-percentile latency exceeds
@@ -129,7 +130,10 @@ class LoadShedding:
         config = self._config
         budget = config.queue_timeout
         if request.deadline is not None:
-            budget = min(budget, request.deadline - time.monotonic())
+            # Half the time left at most: a request admitted later would have little
+            # time for its work, and a wait that ran up to the deadline would end in
+            # the deadline's 504, not in the 503 that tells the client to retry.
+            budget = min(budget, (request.deadline - time.monotonic()) / 2)
         waiters = self._waiters
         if waiters is None:
             from collections import deque

@@ -108,9 +108,19 @@ async def test_requests_cancelled_by_their_deadline_leave_no_slot_held():
     shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=3, queue_timeout=5))
     with TestClient(slow_app(shedding, request_timeout=0.1)) as client:
         responses = await asyncio.gather(*(client.arequest("GET", "/work?s=1") for _ in range(4)))
-        assert [r.status for r in responses] == [504] * 4
+        assert [r.status for r in responses] == [504, 503, 503, 503]
         assert shedding.active == 0 and shedding.queued == 0
         assert (await client.arequest("GET", "/work")).status == 200
+
+
+async def test_queued_request_is_shed_before_a_deadline_shorter_than_its_queue_timeout():
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=1, queue_timeout=2))
+    with TestClient(slow_app(shedding, request_timeout=0.3)) as client:
+        busy, queued = await asyncio.gather(
+            client.arequest("GET", "/work?s=1"), client.arequest("GET", "/work?s=1")
+        )
+    assert busy.status == 504
+    assert queued.status == 503 and queued.headers["retry-after"] == "1"
 
 
 async def test_adaptive_mode_lowers_the_cap_while_latency_exceeds_the_target():
