@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import socket
+import threading
 
 import pytest
 
 from tests.conformance.harness.checks import PROBLEM, assert_problem, resolves_dot_segments
 from tests.conformance.harness.client import Transport
+from tests.conformance.harness.servers import HTTPTransport
 from tests.conformance.harness.targets import ROOT
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -91,6 +94,35 @@ def test_slow_within_the_deadline_answers_200(http: Transport) -> None:
 
 def test_slow_past_the_deadline_is_504(http: Transport) -> None:
     assert_problem(http.get("/slow?ms=5000"), 504)
+
+
+def test_a_body_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(http: Transport) -> None:
+    if not isinstance(http, HTTPTransport):
+        pytest.skip("only a server reads the body off a socket; the others receive it whole")
+    head = (
+        b"POST /session/login HTTP/1.1\r\nHost: conformance.example\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    )
+    stop = threading.Event()
+    with socket.create_connection(("127.0.0.1", http.port), timeout=10) as conn:
+        conn.sendall(head)
+
+        def drip() -> None:
+            while not stop.wait(0.1):
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+
+        dripping = threading.Thread(target=drip, daemon=True)
+        dripping.start()
+        try:
+            answer = conn.recv(65536)  # times out while the server waits for the rest
+        finally:
+            stop.set()
+            dripping.join()
+    assert answer.startswith(b"HTTP/1.1 504 "), answer[:200]
+    assert b"application/problem+json" in answer.lower()
 
 
 def test_slow_rejects_a_non_integer_duration(http: Transport) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
+import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from daloy_edge import App, BadRequest, Headers, Request, Response
+from daloy_edge import App, BadRequest, GatewayTimeout, Headers, Request, Response
 from daloy_edge.types import Handler
 
 if TYPE_CHECKING:
@@ -41,13 +45,23 @@ def _raw_path(environ: Mapping[str, object]) -> str:
 
 class _Body:
     """The request body, pulled chunk by chunk: a reader that stops at the body limit
-    stops reading from the socket too. ``complete`` once it was read to its end."""
+    stops reading from the socket too. ``complete`` once it was read to its end.
 
-    __slots__ = ("_source", "complete")
+    A read blocks the worker thread, where the app's deadline timer cannot fire; so
+    when the server names the connection's socket (gunicorn, which functions-framework
+    runs), each read is watched and cut off at the request's deadline (504): a client
+    that sends its body a byte a second would otherwise hold the thread for as long as
+    it likes.
+    """
+
+    __slots__ = ("_source", "complete", "cut", "request", "socket")
 
     def __init__(self, source: IO[bytes]) -> None:
         self._source = source
         self.complete = False
+        self.cut = False
+        self.socket: socket.socket | None = None
+        self.request: Request | None = None
 
     def __aiter__(self) -> _Body:
         return self
@@ -55,16 +69,83 @@ class _Body:
     async def __anext__(self) -> bytes:
         if self.complete:
             raise StopAsyncIteration
+        request = self.request
+        end = request.deadline if request is not None and self.socket is not None else None
+        if end is not None:
+            _WATCHDOG.arm(self, end)
         try:
             chunk = self._source.read(_CHUNK)
         except Exception:
+            if self.cut:
+                raise GatewayTimeout("request deadline exceeded") from None
             # The server's reader fails on a malformed chunked body or a client that
             # went away: the client's doing, so a 400 as from every other runtime.
             raise BadRequest("the request body is malformed or was cut short") from None
+        finally:
+            if end is not None:
+                _WATCHDOG.disarm(self)
+        if self.cut:
+            raise GatewayTimeout("request deadline exceeded")
         if not chunk:
             self.complete = True
             raise StopAsyncIteration
         return chunk
+
+
+class _Watchdog:
+    """One thread for the process that shuts the reading side of a connection whose body
+    read is still blocked at its request's deadline, which ends the read at once.
+
+    Started by the first watched read. Arming and disarming a read take the lock and
+    touch a dict; the thread is woken only when a read is armed that ends before the
+    time it sleeps until, which a steady deadline makes rare.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._armed: dict[_Body, float] = {}
+        self._wake_at = math.inf
+        self._thread: threading.Thread | None = None
+
+    def arm(self, body: _Body, end: float) -> None:
+        with self._changed:
+            self._armed[body] = end
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="daloy-edge-body-deadline", daemon=True
+                )
+                self._thread.start()
+            elif end < self._wake_at:
+                self._changed.notify()
+
+    def disarm(self, body: _Body) -> None:
+        # Under the lock: once this returns, the connection (which the server may use
+        # for its next request) is never shut for this body.
+        with self._changed:
+            self._armed.pop(body, None)
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                for body, end in list(self._armed.items()):
+                    if end <= now:
+                        del self._armed[body]
+                        self._cut(body)
+                self._wake_at = min(self._armed.values(), default=math.inf)
+                delay = self._wake_at - now
+                self._changed.wait(None if delay == math.inf else delay)
+
+    @staticmethod
+    def _cut(body: _Body) -> None:
+        body.cut = True
+        if body.socket is not None:
+            # OSError: the client has gone already, and the read ends by itself.
+            with contextlib.suppress(OSError):
+                body.socket.shutdown(socket.SHUT_RD)
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _leave_unread(request: flask.Request) -> None:
@@ -182,9 +263,14 @@ def handler(app: App) -> GCFHandler:
         dispatch = state.get("dispatch") or start()
         translated = to_request(request, app.env)
         reader = translated._body
+        if isinstance(reader, _Body):
+            reader.socket = request.environ.get("gunicorn.socket")
+            reader.request = translated
         response, body = loops.get().run_until_complete(_serve(dispatch, translated))
-        if isinstance(reader, _Body) and not reader.complete:
-            _leave_unread(request)
+        if isinstance(reader, _Body):
+            reader.request = None  # no cycle left for the collector
+            if not reader.complete:
+                _leave_unread(request)
         out = from_response(response, body)
         if not body and translated.method == "HEAD" and "content-length" not in response.headers:
             # The GET streams, its length unknown: none rather than Werkzeug's 0.
