@@ -18,6 +18,7 @@ from daloy_edge.observability._logger import RequestLog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
     from typing import Any, Literal, TypeAlias
 
@@ -97,6 +98,7 @@ class App(Router):
         self._startup: list[LifespanHook] = []
         self._shutdown: list[LifespanHook] = []
         self._started = False
+        self._starting: list[asyncio.Future[None]] | None = None  # waiting for start-up
         self._handler: Handler | None = None
 
     @property
@@ -127,10 +129,16 @@ class App(Router):
         return hook
 
     async def startup(self) -> None:
-        """Run the start-up hooks once; if one fails, the next call runs them all again."""
+        """Run the start-up hooks once; if one fails, the next call runs them all again.
+
+        A call made while another is still running its hooks waits for them to end.
+        """
         if self._started:
+            if self._starting is not None:
+                await self._wait_for_startup()
             return
         self._started = True
+        self._starting = []
         try:
             for hook in self._startup:
                 result = hook()
@@ -141,6 +149,22 @@ class App(Router):
             # without an ASGI lifespan) must not serve without the hooks that never ran.
             self._started = False
             raise
+        finally:
+            waiting, self._starting = self._starting, None
+            for waiter in waiting:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def _wait_for_startup(self) -> None:
+        # Only a request that arrives while an awaited hook runs (no ASGI lifespan) gets
+        # here: it would otherwise be served before start-up has finished.
+        import asyncio
+
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._starting.append(waiter)  # type: ignore[union-attr]
+        await waiter
+        if not self._started:
+            await self.startup()  # the hooks failed: run them again, as the first call would
 
     async def shutdown(self) -> None:
         """Run the shut-down hooks."""
@@ -258,7 +282,7 @@ class App(Router):
 
     async def handle(self, request: Request) -> Response:
         """Serve one request; adapters call this (start-up hooks run first, once)."""
-        if not self._started:
+        if not self._started or self._starting is not None:
             await self.startup()
         return await self.build()(request)
 

@@ -268,6 +268,26 @@ def test_failed_startup_runs_every_hook_again_on_the_next_request() -> None:
     assert calls == ["first", "first", "second"]
 
 
+async def test_request_arriving_during_an_awaited_startup_waits_for_it() -> None:
+    app = make_app()
+    ready: list[str] = []
+
+    @app.on_startup
+    async def connect() -> None:
+        await asyncio.sleep(0.05)
+        ready.append("pool")
+
+    @app.get("/ready")
+    async def is_ready(request: Request) -> dict[str, list[str]]:
+        return {"ready": list(ready)}
+
+    client = TestClient(app)
+    first, second = await asyncio.gather(
+        client.arequest("GET", "/ready"), client.arequest("GET", "/ready")
+    )
+    assert first.json() == second.json() == {"ready": ["pool"]}
+
+
 def test_observer_failure_never_breaks_the_response() -> None:
     class Broken:
         def on_response(self, *args: object) -> None:
