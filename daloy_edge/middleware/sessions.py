@@ -259,3 +259,6 @@ class Sessions(Phased):
                 same_site=self.config.same_site,
             ),
         )
+        # A response that sets a cookie is for one client only, as when one is written:
+        # a shared cache must not store it and replay it to others.
+        response.headers.setdefault("cache-control", "no-store")

@@ -139,6 +139,13 @@ def test_logout_answers_204_and_clears_the_cookie(http: Transport) -> None:
     assert {"secure", "httponly"} <= set(attributes) and attributes["path"] == "/"
 
 
+def test_logout_clearing_the_cookie_is_not_cached(http: Transport) -> None:
+    reply = http.post("/session/logout", headers={"Cookie": login(http)})
+    assert reply.status == 204
+    assert session_set_cookie(reply)
+    assert reply.headers.get("cache-control") == "no-store"
+
+
 def test_a_cross_site_login_is_403(http: Transport) -> None:
     reply = http.post(
         "/session/login",

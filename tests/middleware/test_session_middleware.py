@@ -219,6 +219,14 @@ def test_clear_deletes_the_cookie():
     assert client.get("/get").json()["user"] is None
 
 
+def test_a_response_clearing_the_cookie_is_not_stored_by_caches():
+    client = TestClient(make_app())
+    client.get("/set")
+    response = client.get("/logout")
+    assert "Max-Age=0" in response.headers["set-cookie"]
+    assert response.headers["cache-control"] == "no-store"
+
+
 def test_idle_session_expires():
     clock = Clock()
     client = TestClient(make_app(clock, idle_timeout=600))
