@@ -245,7 +245,7 @@ class Sessions(Phased):
                 same_site=self.config.same_site,
             ),
         )
-        response.headers.setdefault("cache-control", "no-store")
+        _not_shared(response)
 
     def _delete(self, response: Response) -> None:
         response.headers.add(
@@ -259,6 +259,11 @@ class Sessions(Phased):
                 same_site=self.config.same_site,
             ),
         )
-        # A response that sets a cookie is for one client only, as when one is written:
-        # a shared cache must not store it and replay it to others.
-        response.headers.setdefault("cache-control", "no-store")
+        _not_shared(response)
+
+
+def _not_shared(response: Response) -> None:
+    # A response that sets the session cookie is for its one client only, whatever the
+    # route said: a static file's ``public, max-age`` would let a shared cache hand the
+    # re-signed or refreshed cookie, the session, to everyone who asks for the file.
+    response.headers["cache-control"] = "no-store"

@@ -130,6 +130,16 @@ def test_cookie_signed_by_the_older_key_is_accepted_and_resigned(http: Transport
     assert {"secure", "httponly"} <= set(attributes) and attributes["samesite"] == "Lax"
 
 
+def test_a_static_file_re_signing_an_older_keys_cookie_is_not_publicly_cached(
+    http: Transport,
+) -> None:
+    old = session_cookie("carol", SESSION_KEYS[1])
+    reply = http.get("/static/style.css", headers={"Cookie": f"{COOKIE}={old}"})
+    assert reply.status == 200
+    assert session_set_cookie(reply)
+    assert reply.headers.get_all("cache-control") == ["no-store"]
+
+
 def test_logout_answers_204_and_clears_the_cookie(http: Transport) -> None:
     reply = http.post("/session/logout", headers={"Cookie": login(http)})
     assert reply.status == 204

@@ -227,6 +227,22 @@ def test_a_response_clearing_the_cookie_is_not_stored_by_caches():
     assert response.headers["cache-control"] == "no-store"
 
 
+def test_a_refreshed_cookie_on_a_publicly_cacheable_response_is_not_stored_by_caches():
+    clock = Clock()
+    app = make_app(clock, idle_timeout=600)
+
+    @app.get("/asset")
+    async def asset(request):
+        return Response.text("body {}", headers={"cache-control": "public, max-age=3600"})
+
+    client = TestClient(app)
+    client.get("/set")
+    clock.now += 400
+    response = client.get("/asset")
+    assert response.headers["set-cookie"].startswith("__Host-session=")
+    assert response.headers.get_all("cache-control") == ["no-store"]
+
+
 def test_idle_session_expires():
     clock = Clock()
     client = TestClient(make_app(clock, idle_timeout=600))
