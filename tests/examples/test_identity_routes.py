@@ -211,6 +211,13 @@ def test_admin_stats_counts_requests(env):
     assert second["requests"] == first["requests"] + 1
 
 
+def test_admin_stats_on_a_fresh_instance_counts_its_own_request(env):
+    client = TestClient(create_app(env))
+    assert client.get("/admin/stats", headers=basic("admin", "new-password")).json() == {
+        "requests": 1
+    }
+
+
 def test_admin_accepts_the_rotated_out_password(env):
     client = TestClient(create_app(env))
     assert client.get("/admin/stats", headers=basic("admin", "old-password")).status == 200
