@@ -103,7 +103,7 @@ def _sessions(env: Mapping[str, str]) -> list[Finding]:
 
 
 def _admin(env: Mapping[str, str]) -> list[Finding]:
-    user = env.get("DALOY_ADMIN_USER", "")
+    user = env.get("DALOY_ADMIN_USER", "").strip()
     passwords = _csv(env.get("DALOY_ADMIN_PASSWORDS"))
     found = _rules.admin_passwords("DALOY_ADMIN_PASSWORDS", user, _encoded(passwords))
     if bool(user) != bool(passwords):

@@ -144,7 +144,9 @@ def admin_guards(env: Mapping[str, str]) -> list[Middleware]:
     """The IP allow-list, then basic auth (or a closed door when no user is configured)."""
     cidrs = _csv(env.get("DALOY_ADMIN_CIDRS") or DEFAULT_ADMIN_CIDRS)
     guards: list[Middleware] = [IPFilter(IPFilterConfig(allow=cidrs))]
-    user, passwords = env.get("DALOY_ADMIN_USER", ""), _csv(env.get("DALOY_ADMIN_PASSWORDS"))
+    # Read as the passwords are, without the line break a secrets file leaves behind.
+    user = env.get("DALOY_ADMIN_USER", "").strip()
+    passwords = _csv(env.get("DALOY_ADMIN_PASSWORDS"))
     if user and passwords:
         config = BasicAuthConfig(users={user: KeyRing(passwords)}, realm="admin")
         guards.append(BasicAuth(config))

@@ -154,6 +154,11 @@ def test_admin_user_without_passwords_is_a_warning_not_an_error() -> None:
     assert finding.subject == "DALOY_ADMIN_PASSWORDS"
 
 
+def test_blank_admin_user_with_passwords_is_reported_as_missing() -> None:
+    env = {"DALOY_ADMIN_USER": "\n", "DALOY_ADMIN_PASSWORDS": STRONG_PASSWORD}
+    assert only(env, "admin-half-configured").subject == "DALOY_ADMIN_USER"
+
+
 def test_admin_allow_list_of_everyone_is_a_warning() -> None:
     assert only({"DALOY_ADMIN_CIDRS": "0.0.0.0/0"}, "admin-open").severity == "warning"
 

@@ -223,6 +223,16 @@ def test_admin_accepts_the_rotated_out_password(env):
     assert client.get("/admin/stats", headers=basic("admin", "old-password")).status == 200
 
 
+def test_admin_user_with_a_trailing_line_break_still_opens_admin(env):
+    client = TestClient(create_app({**env, "DALOY_ADMIN_USER": "admin\n"}))
+    assert client.get("/admin/stats", headers=basic("admin", "new-password")).status == 200
+
+
+def test_admin_user_with_surrounding_spaces_is_read_without_them(env):
+    client = TestClient(create_app({**env, "DALOY_ADMIN_USER": " admin "}))
+    assert client.get("/admin/stats", headers=basic("admin", "new-password")).status == 200
+
+
 def test_admin_wrong_password_is_401_basic(env):
     response = TestClient(create_app(env)).get("/admin/stats", headers=basic("admin", "nope"))
     assert response.status == 401
