@@ -52,6 +52,24 @@ def _digest(label: bytes, value: bytes) -> bytes:
     return hashlib.sha256(label + b"\x00" + value).digest()
 
 
+def _nfc(text: str) -> str:
+    """``text`` in Normalization Form C: what ``charset="UTF-8"`` asks clients to send
+    (RFC 7617), applied on both sides, so "é" typed as e and a combining accent (as some
+    keyboards and file names give it) matches a configured "é" and the reverse."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", text)
+
+
+def _nfc_bytes(value: bytes) -> bytes:
+    if value.isascii():
+        return value
+    try:
+        return _nfc(value.decode("utf-8")).encode("utf-8")
+    except UnicodeDecodeError:  # a bytes password no UTF-8 client can send anyway
+        return value
+
+
 _a2b_base64: Callable[..., bytes] | None = None
 """``binascii.a2b_base64``, bound by the first request that carries credentials:
 ``binascii`` is not loaded at a cold start, and a function-level import would cost
@@ -75,6 +93,8 @@ def _decode(credentials: str, limit: int) -> tuple[str, str]:
         text = raw.decode("utf-8")
     except ValueError:  # binascii.Error and UnicodeError both are ValueErrors
         raise MalformedCredentials("credentials are not base64 of UTF-8") from None
+    if not text.isascii():
+        text = _nfc(text)
     user, colon, password = text.partition(":")
     if not colon or not user:
         raise MalformedCredentials("credentials are not user:password")
@@ -120,8 +140,8 @@ class BasicAuth(Phased):
             users = self._users = [
                 (
                     user,
-                    _digest(b"user", user.encode("utf-8")),
-                    tuple(_digest(b"password", secret.reveal()) for secret in ring),
+                    _digest(b"user", _nfc_bytes(user.encode("utf-8"))),
+                    tuple(_digest(b"password", _nfc_bytes(secret.reveal())) for secret in ring),
                 )
                 for user, ring in self._config.users.items()
             ]

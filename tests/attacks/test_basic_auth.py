@@ -155,6 +155,38 @@ def test_digest_scheme(client):
     assert_refused(client, 'Digest username="admin", response="x"')
 
 
+NFC_PASSWORD, NFD_PASSWORD = "caf\u00e9-pa\u00df", "cafe\u0301-pa\u00df"
+
+
+def _unicode_client(user: str, password: str) -> TestClient:
+    app = App()
+    config = BasicAuthConfig(users={user: KeyRing([password])}, realm="admin")
+
+    @app.get("/stats", middleware=[BasicAuth(config)])
+    async def stats(request: Request) -> dict[str, str]:
+        return {"user": request.principal.subject}  # type: ignore[union-attr]
+
+    return TestClient(app)
+
+
+def test_password_sent_decomposed_matches_the_composed_password():
+    client = _unicode_client("admin", NFC_PASSWORD)
+    header = basic(f"admin:{NFD_PASSWORD}".encode())
+    assert client.get("/stats", headers={"authorization": header}).status == 200
+
+
+def test_password_configured_decomposed_matches_the_composed_one_sent():
+    client = _unicode_client("admin", NFD_PASSWORD)
+    header = basic(f"admin:{NFC_PASSWORD}".encode())
+    assert client.get("/stats", headers={"authorization": header}).status == 200
+
+
+def test_user_name_sent_decomposed_matches_the_composed_user():
+    client = _unicode_client("jos\u00e9", "pw")
+    response = client.get("/stats", headers={"authorization": basic("jose\u0301:pw".encode())})
+    assert response.json() == {"user": "jos\u00e9"}
+
+
 @pytest.mark.parametrize("user", ["", "a:b", "a\nb"])
 def test_invalid_user_names_refuse_to_build(user):
     with pytest.raises(ConfigError):
