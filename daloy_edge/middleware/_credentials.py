@@ -25,7 +25,9 @@ def credentials_for(request: Request, scheme: str) -> str | None:
         return None
     if len(values) > 1:
         raise MalformedCredentials("more than one Authorization header")
-    name, _, rest = values[0].strip(" ").partition(" ")
+    # Whitespace around a field value (SP and HTAB) is not part of it (RFC 9110): HTTP
+    # servers strip it, event shapes and ASGI scopes may not.
+    name, _, rest = values[0].strip(" \t").partition(" ")
     if name.lower() != scheme:
         _refuse_misshapen(values[0], scheme)
         return None

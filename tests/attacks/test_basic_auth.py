@@ -55,6 +55,12 @@ def test_scheme_is_case_insensitive(client):
     assert client.get("/stats", headers={"authorization": header}).status == 200
 
 
+@pytest.mark.parametrize("header", ["\t{}", "{}\t", " \t{} \t"])
+def test_tabs_around_the_field_value_are_ignored_as_http_servers_do(client, header):
+    value = header.format(basic(b"admin:current-password"))
+    assert client.get("/stats", headers={"authorization": value}).status == 200
+
+
 def test_no_credentials(client):
     assert_refused(client, None)
 

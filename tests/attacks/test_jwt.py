@@ -560,6 +560,11 @@ def test_refuses_a_token_after_a_tab_instead_of_a_space(client):
     assert response.headers["www-authenticate"] == REFUSED
 
 
+def test_tabs_around_the_field_value_are_ignored_as_http_servers_do(client):
+    response = client.get("/me", headers={"authorization": f"\tBearer {rs256()}\t"})
+    assert response.status == 200
+
+
 def test_refuses_bearer_scheme_without_token(client):
     response = client.get("/me", headers={"authorization": "Bearer "})
     assert response.status == 401
