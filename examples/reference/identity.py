@@ -142,7 +142,10 @@ def bearer_auth(env: Mapping[str, str]) -> Middleware:
 
 def admin_guards(env: Mapping[str, str]) -> list[Middleware]:
     """The IP allow-list, then basic auth (or a closed door when no user is configured)."""
-    cidrs = _csv(env.get("DALOY_ADMIN_CIDRS") or DEFAULT_ADMIN_CIDRS)
+    value = env.get("DALOY_ADMIN_CIDRS") or DEFAULT_ADMIN_CIDRS
+    cidrs = _csv(value)
+    if not cidrs:
+        raise ConfigError(f"DALOY_ADMIN_CIDRS names no network: {value!r}")
     guards: list[Middleware] = [IPFilter(IPFilterConfig(allow=cidrs))]
     # Read as the passwords are, without the line break a secrets file leaves behind.
     user = env.get("DALOY_ADMIN_USER", "").strip()

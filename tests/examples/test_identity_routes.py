@@ -268,6 +268,12 @@ def test_admin_cidrs_are_configurable(env):
     assert client.get("/admin/stats", headers=basic("admin", "new-password")).status == 403
 
 
+@pytest.mark.parametrize("cidrs", ["\n", " , "])
+def test_an_admin_allow_list_with_no_network_refuses_to_boot_naming_it(env, cidrs):
+    with pytest.raises(ConfigError, match="DALOY_ADMIN_CIDRS"):
+        create_app({**env, "DALOY_ADMIN_CIDRS": cidrs})
+
+
 def test_spoofed_forwarded_for_does_not_open_admin(env):
     client = TestClient(create_app(env))
     headers = {**basic("admin", "new-password"), "x-forwarded-for": "127.0.0.1"}
