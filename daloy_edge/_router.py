@@ -247,7 +247,37 @@ class _Compiled:
     def __init__(self) -> None:
         self.exact: dict[str, _Route] = {}
         self.patterns: list[_Route] = []
-        self.mounts: list[tuple[str, Handler]] = []
+        # (prefix, the mounted router behind its middleware, that router's routes)
+        self.mounts: list[tuple[str, Handler, _Compiled]] = []
+
+    def route_of(self, path: str, method: str) -> str | None:
+        """The pattern that would serve ``method`` on ``path`` (mount prefixes included),
+        without running anything; None when it would be a 404 or a 405."""
+        route = self.exact.get(path)
+        if route is None:
+            route = _template_match(self.patterns, path)[0]
+        if route is None:
+            for prefix, _, inner in self.mounts:
+                if path == prefix or path.startswith(prefix + "/"):
+                    found = inner.route_of(path[len(prefix) :] or "/", method)
+                    return None if found is None else prefix + found
+            return None
+        handlers = route.handlers
+        if method in handlers or (method == "HEAD" and "GET" in handlers):
+            return route.pattern
+        return None
+
+
+def _template_match(patterns: list[_Route], path: str) -> tuple[_Route | None, dict[str, str]]:
+    """The first template route matching ``path``, with its parameters."""
+    for candidate in patterns:
+        regex = candidate.regex
+        if regex is None:
+            regex = candidate.regex = template_regex(candidate.pattern)
+        match = regex.match(path)
+        if match:
+            return candidate, match.groupdict()
+    return None, {}
 
 
 class Router:
@@ -340,6 +370,9 @@ class Router:
 
     def compile(self, render: ErrorRenderer = render_error) -> Handler:
         """Freeze the routes into one dispatch handler."""
+        return _dispatcher(self._compile(render), render)
+
+    def _compile(self, render: ErrorRenderer) -> _Compiled:
         self._frozen = True
         compiled = _Compiled()
         for pattern, registered in self._routes.items():
@@ -354,9 +387,10 @@ class Router:
             else:
                 compiled.patterns.append(route)
         for mount in sorted(self._mounts, key=lambda m: len(m.prefix), reverse=True):
-            inner = mount.router.compile(render)
-            compiled.mounts.append((mount.prefix, chain(mount.middleware, inner, render)))
-        return _dispatcher(compiled, render)
+            inner = mount.router._compile(render)
+            handler = chain(mount.middleware, _dispatcher(inner, render), render)
+            compiled.mounts.append((mount.prefix, handler, inner))
+        return compiled
 
     def route_middleware(self) -> list[tuple[str, str, tuple[Middleware, ...]]]:
         """Every (pattern, method, middleware) with mount, route and ``use`` middleware in
@@ -415,19 +449,17 @@ def _dispatcher(compiled: _Compiled, render: ErrorRenderer) -> Handler:
         path = (request.path[len(base) :] if base else request.path) or "/"
         route = exact.get(path)
         params: dict[str, str] = {}
+        if route is None and patterns:
+            route, params = _template_match(patterns, path)
         if route is None:
-            for candidate in patterns:
-                regex = candidate.regex
-                if regex is None:
-                    regex = candidate.regex = template_regex(candidate.pattern)
-                match = regex.match(path)
-                if match:
-                    route, params = candidate, match.groupdict()
-                    break
-        if route is None:
-            for prefix, mounted in mounts:
+            for prefix, mounted, inner in mounts:
                 if path == prefix or path.startswith(prefix + "/"):
                     request.state["_route_base"] = base + prefix
+                    # Known before the mount's middleware runs, so that a request it
+                    # refuses (401, 403, 429) is logged and counted under its route.
+                    found = inner.route_of(path[len(prefix) :] or "/", request.method)
+                    if found is not None:
+                        request.route = base + prefix + found
                     return mounted
             raise NotFound()
         method = request.method

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from daloy_edge import App, BadRequest, Request, Response
+from daloy_edge import App, BadRequest, Request, Response, Router, Unauthorized
 from daloy_edge.observability import (
     LogConfig,
     LoggerSink,
@@ -20,6 +20,7 @@ from daloy_edge.observability import (
     get_logger,
 )
 from daloy_edge.testing import TestClient
+from daloy_edge.types import CallNext
 
 OTEL_KEYS = {
     "Timestamp",
@@ -180,6 +181,43 @@ def test_authorization_cookie_and_set_cookie_values_never_reach_any_sink(capsys)
     assert '"cookie":"[REDACTED]"' in written and '"set-cookie":"[REDACTED]"' in written
     for secret in (BEARER, COOKIE_VALUE, SET_COOKIE_VALUE, "xak-0123456789", "pw-in-body-123"):
         assert secret not in written
+
+
+def mounted_app() -> tuple[App, MemorySink]:
+    """An app whose ``/admin`` mount refuses every request in its own middleware."""
+    app, sink = make_app()
+    admin = Router()
+
+    @admin.get("/users/{user_id}")
+    async def user(request: Request) -> Response:
+        return Response.json({"id": request.path_params["user_id"]})
+
+    async def refuse(request: Request, call_next: CallNext) -> Response:
+        raise Unauthorized("credentials required")
+
+    app.mount("/admin", admin, middleware=[refuse])
+    return app, sink
+
+
+def test_request_refused_by_a_mounts_middleware_is_logged_under_its_route():
+    # The mount's guards run before the mounted router matches: a 401 on a route that
+    # exists must still name it (and count under it in the metrics), not UNMATCHED.
+    app, sink = mounted_app()
+    assert TestClient(app).get("/admin/users/7").status == 401
+    (record,) = request_records(sink)
+    assert record["Attributes"]["http.route"] == "/admin/users/{user_id}"
+    assert record["Body"] == "GET /admin/users/{user_id} 401"
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/admin/nope"), ("POST", "/admin/users/7")])
+def test_request_refused_by_a_mounts_middleware_names_no_route_it_would_not_reach(
+    method: str, path: str
+) -> None:
+    # No route (404) or not for this method (405): nothing to name, as outside a mount.
+    app, sink = mounted_app()
+    assert TestClient(app).request(method, path).status == 401
+    (record,) = request_records(sink)
+    assert "http.route" not in record["Attributes"]
 
 
 def test_handler_logger_shares_trace_and_request_id_with_request_record():
