@@ -221,6 +221,11 @@ class Sessions(Phased):
         self, request: Request, response: Response, session: Session, verified: Verified | None
     ) -> None:
         """Write, refresh, re-sign or delete the cookie as the session's state demands."""
+        if verified is not None:
+            # Answered to a signed-in client and maybe for it alone (``/me``): a shared
+            # cache, which a cookie does not keep from storing it, must not hand it to
+            # others. A route that chose its own caching (a static file) keeps it.
+            response.headers.setdefault("cache-control", "no-store")
         had_cookie = self.name in request.cookies
         keep = len(session) > 0 or session.pinned
         if not keep:

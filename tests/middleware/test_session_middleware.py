@@ -243,6 +243,32 @@ def test_a_refreshed_cookie_on_a_publicly_cacheable_response_is_not_stored_by_ca
     assert response.headers.get_all("cache-control") == ["no-store"]
 
 
+def test_an_answer_to_a_signed_in_client_is_not_stored_by_shared_caches():
+    # /me-style answers: a cookie does not keep a shared cache from storing a response
+    # and handing it to the next visitor, so one read with a session is marked no-store.
+    client = TestClient(make_app())
+    client.get("/set")
+    response = client.get("/get")
+    assert "set-cookie" not in response.headers
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_an_answer_to_a_signed_in_client_keeps_the_routes_own_caching():
+    app = make_app()
+
+    @app.get("/asset")
+    async def asset(request):
+        return Response.text("body {}", headers={"cache-control": "public, max-age=3600"})
+
+    client = TestClient(app)
+    client.get("/set")
+    assert client.get("/asset").headers["cache-control"] == "public, max-age=3600"
+
+
+def test_an_answer_without_a_session_gets_no_cache_directive():
+    assert "cache-control" not in TestClient(make_app()).get("/get").headers
+
+
 def test_idle_session_expires():
     clock = Clock()
     client = TestClient(make_app(clock, idle_timeout=600))
