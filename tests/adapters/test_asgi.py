@@ -108,6 +108,22 @@ async def test_raw_path_is_used_for_sanitation() -> None:
     assert status == 400
 
 
+async def test_routes_below_the_root_path_a_server_prefixes() -> None:
+    # uvicorn --root-path /p, and Starlette's Mount("/p"): path and raw_path include it.
+    sc = scope("/p/info", raw_path=b"/p/info")
+    sc["root_path"] = "/p"
+    status, _, body, _ = await call(ASGIApp(make_app()), sc)
+    assert status == 200
+    assert json.loads(body)["path"] == "/info"
+
+
+async def test_a_root_path_the_client_spelled_with_escapes_is_taken_off() -> None:
+    sc = scope("/p/info", raw_path=b"/%70/info")
+    sc["root_path"] = "/p"
+    status, _, _, _ = await call(ASGIApp(make_app()), sc)
+    assert status == 200
+
+
 async def test_utf8_bytes_in_the_query_are_read_as_utf8_not_latin1() -> None:
     # Mangum hands an HTTP API's raw query on as UTF-8 bytes.
     sc = scope("/info", query=b"a=caf\xc3\xa9&a=%E2%82%AC&a=\xff")

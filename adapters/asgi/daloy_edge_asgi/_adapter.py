@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_from_bytes
+from urllib.parse import quote, quote_from_bytes, unquote
 
 from daloy_edge import App, BadRequest, Headers, Request, Response
 from daloy_edge._request import new_request
@@ -57,6 +57,8 @@ _REMEMBERED_NAMES = frozenset(
     }
 )
 _encoded = _ENCODED.get
+# What a decoded ``path`` keeps unescaped when a server passes no ``raw_path``.
+_PATH_SAFE = "/%;:@&=+$,"
 # Statuses whose responses never carry content: RFC 9110 forbids Content-Length on 1xx
 # and 204, and on 304 allows only the length the GET would have had, unknown here.
 _BODILESS = frozenset({*range(100, 200), 204, 304})
@@ -132,9 +134,12 @@ def _to_request(scope: Scope, body: _Body) -> Request:
                 names[name] = key
         items.append((key, value.decode("latin-1")))
     raw = scope.get("raw_path")
-    raw_path = raw.decode("latin-1") if raw else quote(scope.get("path", "/"), safe="/%;:@&=+$,")
+    raw_path = raw.decode("latin-1") if raw else quote(scope.get("path", "/"), safe=_PATH_SAFE)
     if "?" in raw_path:
         raw_path = raw_path.split("?", 1)[0]
+    root = scope.get("root_path")
+    if root:  # served under a prefix: most servers pass ""
+        raw_path = _below_root(raw_path, root, scope.get("path", ""))
     query = scope.get("query_string")
     query_string = query.decode("latin-1") if query else ""
     # ``isascii`` on text is a flag lookup: the common request pays nothing.
@@ -156,6 +161,26 @@ def _to_request(scope: Scope, body: _Body) -> Request:
     )
     request.sync_in_thread = True
     return request
+
+
+def _below_root(raw_path: str, root: str, path: str) -> str:
+    """``raw_path`` without the ``root_path`` prefix the app is mounted under.
+
+    ``path`` and ``raw_path`` include ``root_path`` (uvicorn ``--root-path``, a
+    Starlette ``Mount``), so routes would never match below it. A ``path`` that does not
+    start with it (older servers left it out) is the app's own already.
+    """
+    size = len(root)
+    if not path.startswith(root) or path[size : size + 1] not in ("", "/"):
+        return raw_path
+    if raw_path.startswith(root) and raw_path[size : size + 1] in ("", "/"):
+        return raw_path[size:]
+    # The client spelled the prefix with escapes (``/s%75b``): as many segments off.
+    segments = root.count("/") + 1
+    parts = raw_path.split("/", segments)
+    if unquote("/".join(parts[:segments])) == root:
+        return "/" + parts[segments] if len(parts) > segments else "/"
+    return quote(path[size:], safe=_PATH_SAFE)
 
 
 _ASCII = bytes(range(128))
