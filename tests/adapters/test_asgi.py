@@ -225,6 +225,45 @@ async def test_a_bytes_body_is_sent_as_one_final_message() -> None:
     assert sent[1]["body"] == b"{}" and not sent[1].get("more_body", False)
 
 
+async def closed_connection(message: dict[str, Any]) -> None:
+    raise ConnectionResetError("the client has gone")
+
+
+async def test_a_response_to_a_client_that_left_does_not_raise_into_the_server() -> None:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    await ASGIApp(make_app())(scope("/cookies"), receive, closed_connection)
+
+
+async def test_a_stream_to_a_client_that_left_is_closed_without_raising() -> None:
+    app = App()
+    pulled: list[int] = []
+    closed: list[bool] = []
+
+    @app.get("/stream")
+    async def stream(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            try:
+                for n in range(1000):
+                    pulled.append(n)
+                    yield b"part"
+            finally:
+                closed.append(True)
+
+        return Response(stream=parts(), media_type="text/plain")
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            await closed_connection(message)
+
+    await ASGIApp(app)(scope("/stream"), receive, send)
+    assert (pulled, closed) == ([0], [True])
+
+
 async def test_empty_body_messages_before_the_last_are_skipped() -> None:
     chunks = [b"", b"ab", b"", b"c", b""]
     status, _, body, received = await call(ASGIApp(make_app()), scope("/upload", "POST"), chunks)

@@ -305,15 +305,20 @@ class ASGIApp:
                 if self._direct:
                     self._dispatch = self.app.build()
             fields = _fields(response, scope["method"] == "HEAD")
-            await send(
-                {"type": "http.response.start", "status": response.status, "headers": fields}
-            )
-            if response.stream is None:
-                # A bytes body goes out as one message, which also ends the response.
-                await send({"type": "http.response.body", "body": response.body})
-            else:
-                watch = receive if body.settled(request) else None
-                await _send_stream(response.body, response.stream, send, watch)
+            try:
+                await send(
+                    {"type": "http.response.start", "status": response.status, "headers": fields}
+                )
+                if response.stream is None:
+                    # A bytes body goes out as one message, which also ends the response.
+                    await send({"type": "http.response.body", "body": response.body})
+                else:
+                    watch = receive if body.settled(request) else None
+                    await _send_stream(response.body, response.stream, send, watch)
+            except OSError:
+                # The client has gone (ASGI 2.4 servers raise an OSError from ``send`` on a
+                # closed connection): nobody is left to answer, and the request is logged.
+                return
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
