@@ -335,6 +335,26 @@ async def test_lifespan_reports_failed_startup() -> None:
     assert sent == ["lifespan.startup.failed"]
 
 
+async def test_lifespan_reports_failed_shutdown_rather_than_raising() -> None:
+    app = make_app()
+
+    def broken() -> None:
+        raise RuntimeError("no")
+
+    app.on_shutdown(broken)
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[dict[str, str]] = []
+
+    async def receive() -> dict[str, str]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message)
+
+    await ASGIApp(app)({"type": "lifespan"}, receive, send)
+    assert sent[1] == {"type": "lifespan.shutdown.failed", "message": "RuntimeError"}
+
+
 async def test_sync_handlers_run_in_a_thread_under_asgi() -> None:
     import threading
 

@@ -336,6 +336,10 @@ class ASGIApp:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.app.shutdown()
+                try:
+                    await self.app.shutdown()
+                except Exception as exc:
+                    await send({"type": "lifespan.shutdown.failed", "message": type(exc).__name__})
+                    return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
