@@ -152,8 +152,12 @@ class App(Router):
         finally:
             waiting, self._starting = self._starting, None
             for waiter in waiting:
-                if not waiter.done():
-                    waiter.set_result(None)
+                # A waiter may belong to another thread's loop (two servers serving one
+                # app): woken from here, that loop would sleep on until something else
+                # woke it.
+                loop = waiter.get_loop()
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(_wake, waiter)
 
     async def _wait_for_startup(self) -> None:
         # Only a request that arrives while an awaited hook runs (no ASGI lifespan) gets
@@ -285,6 +289,11 @@ class App(Router):
         if not self._started or self._starting is not None:
             await self.startup()
         return await self.build()(request)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _request_id(names: tuple[str, ...], values: tuple[str, ...]) -> str:

@@ -288,6 +288,42 @@ async def test_request_arriving_during_an_awaited_startup_waits_for_it() -> None
     assert first.json() == second.json() == {"ready": ["pool"]}
 
 
+def test_a_request_waiting_for_startup_on_another_threads_loop_is_woken() -> None:
+    import threading
+
+    app = make_app()
+    client = TestClient(app)
+    other_loop = asyncio.new_event_loop()
+
+    @app.on_startup
+    async def connect() -> None:
+        # Start-up ends only once the other loop's request waits for it.
+        while not app._starting:
+            await asyncio.sleep(0.001)
+
+    statuses: list[int] = []
+    other = threading.Thread(
+        target=lambda: statuses.append(
+            other_loop.run_until_complete(client.arequest("GET", "/ok")).status
+        )
+    )
+    first = threading.Thread(target=lambda: statuses.append(client.get("/ok").status))
+    first.start()
+    while not app._started:
+        time.sleep(0.001)
+    other.start()
+    first.join()
+    # Nothing else is scheduled on the other loop: without a wake-up it sleeps forever.
+    other.join(timeout=10)
+    woken = not other.is_alive()
+    if not woken:
+        other_loop.call_soon_threadsafe(lambda: None)
+        other.join()
+    other_loop.close()
+    assert woken
+    assert statuses == [200, 200]
+
+
 def test_observer_failure_never_breaks_the_response() -> None:
     class Broken:
         def on_response(self, *args: object) -> None:
