@@ -182,6 +182,51 @@ async def test_no_content_length_on_a_status_without_content(method: str, status
     assert [k for k, _ in headers if k == b"content-length"] == []
 
 
+class Parts:
+    """A streamed body that records what was done with it."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+
+    def __aiter__(self) -> Parts:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.done:
+            raise StopAsyncIteration
+        self.done.append("pulled")
+        return b"content"
+
+    async def aclose(self) -> None:
+        self.done.append("closed")
+
+
+def app_answering(status: int, parts: Parts | None = None) -> App:
+    app = App()
+
+    @app.get("/x")
+    async def x(request: Request) -> Response:
+        if parts is not None:
+            return Response(stream=parts, status=status)
+        return Response.json({"deleted": True}, status=status)
+
+    return app
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_content_given_to_a_status_without_content_is_not_sent(status: int) -> None:
+    got, headers, body, _ = await call(ASGIApp(app_answering(status)), scope("/x"))
+    assert (got, body) == (status, b"")
+    assert [k for k, _ in headers if k == b"content-length"] == []
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_a_stream_given_to_a_status_without_content_is_closed_unsent(status: int) -> None:
+    parts = Parts()
+    got, _, body, _ = await call(ASGIApp(app_answering(status, parts)), scope("/x"))
+    assert (got, body, parts.done) == (status, b"", ["closed"])
+
+
 async def test_a_content_length_set_by_the_handler_is_never_sent_twice() -> None:
     app = App()
 

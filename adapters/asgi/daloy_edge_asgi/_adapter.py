@@ -201,7 +201,7 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
 
     A bytes body frames the message with its own length; only a HEAD answer (no body)
     states the length its GET would have had. A streamed body states none, nor does a
-    status that has no content (1xx, 204, 304).
+    status that has no content (1xx, 204, 304): a body given to one is dropped.
     """
     fields: list[tuple[bytes, bytes]] = []
     declared = None
@@ -233,8 +233,12 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
             # No length when the GET's is unknown (it streams): none rather than 0.
             if declared is not None and response.status not in _BODILESS:
                 fields.append((b"content-length", declared.encode("latin-1")))
-        elif body or response.status not in _BODILESS:
+        elif response.status not in _BODILESS:
             fields.append((b"content-length", b"%d" % len(body)))
+        elif body:
+            # Sent, it would fail in the server (h11: "Too much data for declared
+            # Content-Length") after the status line had gone out.
+            response.body = b""
     return fields
 
 
@@ -257,9 +261,13 @@ async def _send_stream(
     finally:
         if gone is not None:
             gone.cancel()
-        close = getattr(stream, "aclose", None)
-        if close is not None:
-            await close()
+        await _close(stream)
+
+
+async def _close(stream: AsyncIterable[bytes]) -> None:
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def _watch(receive: Receive) -> asyncio.Future[None] | None:
@@ -312,6 +320,9 @@ class ASGIApp:
                 if response.stream is None:
                     # A bytes body goes out as one message, which also ends the response.
                     await send({"type": "http.response.body", "body": response.body})
+                elif response.status in _BODILESS:
+                    await _close(response.stream)
+                    await send({"type": "http.response.body", "body": b""})
                 else:
                     watch = receive if body.settled(request) else None
                     await _send_stream(response.body, response.stream, send, watch)
