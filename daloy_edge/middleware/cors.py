@@ -198,8 +198,8 @@ class CORS(Phased):
         # Every line of each field, as runtimes that join repeated fields deliver them: a
         # second method never matches one, and every header asked for on any line counts.
         headers = request.headers
-        method = ", ".join(headers.get_all("access-control-request-method")).upper()
-        asked = ", ".join(headers.get_all("access-control-request-headers"))
+        method = (headers.get_joined("access-control-request-method") or "").upper()
+        asked = headers.get_joined("access-control-request-headers") or ""
         names = {h.strip().lower() for h in asked.split(",") if h.strip()}
         if method not in self._methods or not names <= self._request_headers:
             raise Forbidden(
@@ -213,7 +213,7 @@ class CORS(Phased):
 
     def before(self, request: Request) -> Response | None:
         if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
-            return self._answer_preflight(request, _origin(request.headers))
+            return self._answer_preflight(request, request.headers.get_joined("origin"))
         return None
 
     def on_rejected(self, request: Request, response: Response) -> None:
@@ -222,7 +222,9 @@ class CORS(Phased):
         self.after(request, response)
 
     def after(self, request: Request, response: Response) -> Response:
-        origin = _origin(request.headers)
+        # Several Origin lines read as one field, as runtimes that join them deliver it:
+        # no origin is allowed that way, whichever line a runtime would have kept.
+        origin = request.headers.get_joined("origin")
         if origin is not None:
             marks: Sequence[tuple[str, str]] | None = self._known.get(origin)
             if marks is None and self.allowed(origin):
@@ -232,17 +234,6 @@ class CORS(Phased):
                 return response
         response.headers.add("vary", "Origin")
         return response
-
-
-def _origin(headers: Headers) -> str | None:
-    """The one ``Origin`` of a request; None when there is none or more than one."""
-    origin = headers.get("origin")
-    # A browser sends one Origin. Several are ambiguous (servers and gateways join them,
-    # keep the first or keep the last), so they name no origin. Indexed fields never
-    # repeat a name: the usual request pays no scan.
-    if origin is not None and headers._index is None and len(headers.get_all("origin")) > 1:
-        return None
-    return origin
 
 
 def _put(headers: Headers, marks: Sequence[tuple[str, str]]) -> None:
