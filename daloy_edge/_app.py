@@ -258,6 +258,11 @@ class App(Router):
                 if observers:
                     _observe_cancelled(request, clock() - start, observers)
                 raise
+            # One lookup for the common answer; a HEAD request, a status without content
+            # and a status no runtime can send (a 1xx as the final one, 600 and past)
+            # take the slow path.
+            if response.status not in _PLAIN_STATUSES or request.method == "HEAD":
+                response = await _framed(request, response, rejected)
             duration = clock() - start
             if timing:
                 phases = fixed_phases if phases_of is None else phases_of(request)
@@ -269,8 +274,6 @@ class App(Router):
                 )
             else:
                 response.headers["x-request-id"] = request.request_id
-            if request.method == "HEAD":
-                _strip_head_body(response)
             if observers:
                 error = request.state.get("error")
                 if not isinstance(error, BaseException):
@@ -309,12 +312,42 @@ def _request_id(names: tuple[str, ...], values: tuple[str, ...]) -> str:
     return new_request_id()
 
 
-def _strip_head_body(response: Response) -> None:
-    """Drop the body of a HEAD answer, keeping the length the GET body would have had."""
-    bodiless = response.status in (204, 304)
-    if response.stream is None and not bodiless and "content-length" not in response.headers:
-        response.headers["content-length"] = str(len(response.body))
+# Final statuses whose answer may carry content; the rest of 200-599 never does.
+_FINAL_STATUSES = frozenset(range(200, 600))
+_NO_CONTENT_STATUSES = frozenset({204, 205, 304})
+_PLAIN_STATUSES = _FINAL_STATUSES - _NO_CONTENT_STATUSES
+
+
+async def _framed(
+    request: Request, response: Response, rejected: Callable[[Request, Exception], Response]
+) -> Response:
+    """``response`` as every runtime can send it: no content for HEAD or for a status
+    without any (a dropped stream is closed, not left open), and a 500 problem for a
+    status that is no final one (servers fail such a response after accepting it)."""
+    status = response.status
+    if status not in _FINAL_STATUSES:
+        await _close(response)
+        response = rejected(request, RuntimeError(f"the handler answered with status {status!r}"))
+        status = response.status
+    if status in _NO_CONTENT_STATUSES:
+        if status == 204:  # RFC 9110: no Content-Length on a 204
+            del response.headers["content-length"]
+    elif request.method != "HEAD":
+        return response
+    elif response.stream is None:
+        # The length the GET body would have had.
+        response.headers.setdefault("content-length", str(len(response.body)))
+    await _close(response)
+    return response
+
+
+async def _close(response: Response) -> None:
+    """Drop the body, closing a stream the handler gave."""
+    stream = response.stream
     response.body, response.stream = b"", None
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        await close()
 
 
 _VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from daloy_edge import App, Response, use
 from daloy_edge.testing import TestClient
 
@@ -64,3 +66,83 @@ def test_use_decorator_wraps_one_route_only():
     assert client.get("/tagged").headers["x-tagged"] == "1"
     assert "x-tagged" not in client.get("/plain").headers
     assert seen == ["/tagged"]
+
+
+class RecordedStream:
+    """A streamed body that records whether it was closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def __aiter__(self) -> RecordedStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def framing_app(stream: RecordedStream) -> App:
+    app = App()
+
+    @app.get("/stream")
+    async def streamed(request):
+        return Response(stream=stream, media_type="text/plain")
+
+    @app.get("/status")
+    async def status(request):
+        return Response(b"content", int(request.query.get("s") or 200))
+
+    @app.get("/status-stream")
+    async def status_stream(request):
+        return Response(stream=stream, status=int(request.query.get("s") or 200))
+
+    return app
+
+
+def test_head_closes_the_stream_it_drops() -> None:
+    stream = RecordedStream()
+    response = TestClient(framing_app(stream)).head("/stream")
+    assert (response.status, response.content, stream.closed) == (200, b"", True)
+
+
+@pytest.mark.parametrize("status", [204, 205, 304])
+def test_content_given_to_a_status_without_content_is_dropped_on_every_runtime(
+    status: int,
+) -> None:
+    response = TestClient(framing_app(RecordedStream())).get(f"/status?s={status}")
+    assert (response.status, response.content) == (status, b"")
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_a_stream_given_to_a_status_without_content_is_closed_unread(status: int) -> None:
+    stream = RecordedStream()
+    response = TestClient(framing_app(stream)).get(f"/status-stream?s={status}")
+    assert (response.status, response.content, stream.closed) == (status, b"", True)
+
+
+def test_a_content_length_given_to_a_204_is_not_sent() -> None:
+    app = App()
+
+    @app.get("/")
+    async def no_content(request):
+        return Response.empty(204, {"content-length": "7"})
+
+    assert "content-length" not in TestClient(app).get("/").headers
+
+
+@pytest.mark.parametrize("status", [100, 101, 103, 199, 600, 999])
+def test_a_status_no_runtime_can_send_as_final_is_a_500_problem(status: int) -> None:
+    stream = RecordedStream()
+    response = TestClient(framing_app(stream)).get(f"/status-stream?s={status}")
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert stream.closed
+
+
+def test_head_of_a_status_no_runtime_can_send_is_a_bodiless_500() -> None:
+    response = TestClient(framing_app(RecordedStream())).head("/status?s=100")
+    assert (response.status, response.content) == (500, b"")
+    assert int(response.headers["content-length"]) > 0

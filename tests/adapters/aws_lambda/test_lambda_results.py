@@ -40,6 +40,10 @@ def cookie_app() -> App:
     async def latin(request: Request) -> Response:
         return Response("caf\u00e9".encode("latin-1"), media_type="text/plain")
 
+    @app.get("/no-content")
+    async def no_content(request: Request) -> Response:
+        return Response(b"content", 204)
+
     return app
 
 
@@ -110,3 +114,9 @@ def test_json_response_is_plain_text() -> None:
     result = invoke("http-v2")
     assert result["isBase64Encoded"] is False
     assert result["body"] == '{"ok":true}'
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "function-url", "alb", "alb-multi"])
+def test_content_given_to_a_204_is_not_put_in_the_result(shape: str) -> None:
+    result = invoke(shape, "/no-content")
+    assert (result["statusCode"], result["body"]) == (204, "")
