@@ -239,6 +239,20 @@ async def test_a_content_length_set_by_the_handler_is_never_sent_twice() -> None
     assert [v for k, v in headers if k == b"content-length"] == [b"3"]
 
 
+async def test_a_transfer_encoding_set_by_the_handler_is_not_sent_beside_the_length() -> None:
+    app = App()
+
+    @app.get("/x")
+    async def x(request: Request) -> Response:
+        return Response(b"abc", headers={"transfer-encoding": "chunked"})
+
+    _, headers, body, _ = await call(ASGIApp(app), scope("/x"))
+    assert body == b"abc"
+    assert [k for k, _ in headers if k in (b"content-length", b"transfer-encoding")] == [
+        b"content-length"
+    ]
+
+
 async def test_streams_response_body() -> None:
     _, _, body, _ = await call(ASGIApp(make_app()), scope("/stream"))
     assert body == b"one,two"

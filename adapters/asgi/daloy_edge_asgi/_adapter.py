@@ -62,6 +62,10 @@ _PATH_SAFE = "/%;:@&=+$,"
 # Statuses whose responses never carry content: RFC 9110 forbids Content-Length on 1xx
 # and 204, and on 304 allows only the length the GET would have had, unknown here.
 _BODILESS = frozenset({*range(100, 200), 204, 304})
+# Fields that frame the message: the adapter states the length itself, and the server
+# chooses chunked coding. A handler's Transfer-Encoding beside that length (sent both,
+# RFC 9112 forbids it) frames the body two ways for whoever reads it.
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
 
 
 class _Body:
@@ -200,7 +204,8 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
     """The header fields of the ``http.response.start`` message for ``response``.
 
     A bytes body frames the message with its own length; only a HEAD answer (no body)
-    states the length its GET would have had. A streamed body states none, nor does a
+    states the length its GET would have had. A handler's ``Transfer-Encoding`` is
+    never sent. A streamed body states none, nor does a
     status that has no content (1xx, 204, 304): a body given to one is dropped.
     """
     fields: list[tuple[bytes, bytes]] = []
@@ -210,8 +215,8 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
             encoded = _encoded(pair)
             if encoded is None:
                 name, value = pair
-                if name == "content-length":
-                    if declared is None:
+                if name in _FRAMING:
+                    if declared is None and name == "content-length":
                         declared = value
                     continue
                 encoded = (name.encode("latin-1"), value.encode("latin-1"))
@@ -224,7 +229,7 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
         fields = [
             (k.encode("latin-1"), v.encode("latin-1"))
             for k, v in response.headers._items
-            if k != "content-length"
+            if k not in _FRAMING
         ]
         declared = response.headers.get("content-length")
     if response.stream is None:

@@ -179,15 +179,22 @@ def to_request(request: flask.Request, env: Mapping[str, str] | None = None) -> 
 
 
 def from_response(response: Response, body: bytes) -> flask.Response:
-    """Build the ``flask.Response``; every header, repeated ones included, is kept."""
+    """Build the ``flask.Response``; every header, repeated ones included, is kept but
+    the framing: the length is the body's, and the server chooses chunked coding."""
     import flask
 
     out = flask.Response(body, status=response.status)
     # Flask adds a default text/html content type; only the app's headers may go out.
     out.headers.clear()
     for name, value in response.headers.items():
-        out.headers.add(name, value)
+        # The server sends a handler's Content-Length as it is and cuts the body to it,
+        # or frames the body by a Transfer-Encoding while the length goes out beside it.
+        if name not in _FRAMING:
+            out.headers.add(name, value)
     return out
+
+
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
 
 
 async def _serve(dispatch: Handler, request: Request) -> tuple[Response, bytes]:
@@ -272,9 +279,13 @@ def handler(app: App) -> GCFHandler:
             if not reader.complete:
                 _leave_unread(request)
         out = from_response(response, body)
-        if not body and translated.method == "HEAD" and "content-length" not in response.headers:
-            # The GET streams, its length unknown: none rather than Werkzeug's 0.
-            out.automatically_set_content_length = False
+        if translated.method == "HEAD":
+            length = response.headers.get("content-length")
+            if length is None:
+                # The GET streams, its length unknown: none rather than Werkzeug's 0.
+                out.automatically_set_content_length = False
+            else:
+                out.headers["content-length"] = length  # the length of the GET body
         return out
 
     _claim_flask_routes(gcf_handler)

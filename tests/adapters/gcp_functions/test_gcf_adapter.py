@@ -151,6 +151,30 @@ def test_head_states_the_length_of_the_get_body() -> None:
     assert client.head("/text").headers["Content-Length"] == "5"
 
 
+def framing_app() -> App:
+    app = App()
+
+    @app.get("/framed")
+    async def framed(request: Request) -> Response:
+        name = request.query.get("name") or "content-length"
+        return Response(b"0123456789", headers={name: request.query.get("value") or "5"})
+
+    return app
+
+
+def test_a_content_length_set_by_the_handler_cannot_cut_the_body_short() -> None:
+    response = served(handler(framing_app())).get("/framed")
+    assert response.headers.get_all("Content-Length") == ["10"]
+    assert response.data == b"0123456789"
+
+
+def test_a_transfer_encoding_set_by_the_handler_is_not_sent() -> None:
+    client = served(handler(framing_app()))
+    response = client.get("/framed?name=transfer-encoding&value=chunked")
+    assert "Transfer-Encoding" not in response.headers
+    assert response.headers["Content-Length"] == "10"
+
+
 @pytest.fixture(scope="module")
 def framework_client() -> flask.testing.FlaskClient:
     source = ROOT / "tests" / "conformance" / "probe_app.py"
