@@ -42,6 +42,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from contextvars import Token
 
+    from opentelemetry.context import Context
     from opentelemetry.trace import Span
 
     from daloy_edge._request import Request
@@ -65,7 +66,16 @@ _FLAGS_HEX = {flags: f"{flags:02x}" for flags in range(256)}
 class _Active:
     """What is known about a request between its start and its end."""
 
-    __slots__ = ("_trace", "ids", "logger", "otel_span", "owner", "start_ns", "token")
+    __slots__ = (
+        "_trace",
+        "ids",
+        "logger",
+        "otel_span",
+        "otel_token",
+        "owner",
+        "start_ns",
+        "token",
+    )
 
     def __init__(
         self, owner: RequestLog, ids: TraceIds, start_ns: int, trace: TraceContext | None
@@ -75,6 +85,7 @@ class _Active:
         self._trace = trace
         self.start_ns = start_ns
         self.otel_span: Span | None = None
+        self.otel_token: Token[Context] | None = None
         self.logger: object | None = None
         self.token: Token[_Active | None] = _active.set(self)
 
@@ -182,13 +193,13 @@ class RequestLog:
             ids = xray_ids(lambda_trace_header(request.env), random_bytes)
         if ids is None:
             ids = fresh_ids(random_bytes, start_ns)
-        span = trace = None
+        span = trace = otel_token = None
         otel = self._otel
         if otel is None and self._otel_wanted and OTEL_SDK_MODULE in sys.modules:
             otel = self._otel_bridge()
         if otel is not None and otel.tracer() is not None:
             try:
-                span, trace = otel.start(request.method, TraceContext(*ids), start_ns)
+                span, trace, otel_token = otel.start(request.method, TraceContext(*ids), start_ns)
             except Exception as exc:
                 complain(f"OpenTelemetry span start failed: {type(exc).__name__}")
             else:
@@ -201,6 +212,7 @@ class RequestLog:
                 )
         active = _Active(self, ids, start_ns, trace)
         active.otel_span = span
+        active.otel_token = otel_token
         request.state[STATE_KEY] = active
 
     def _otel_bridge(self) -> OTelBridge:
@@ -229,6 +241,11 @@ class RequestLog:
             # The response finished in another context than the one the request
             # started in; that context ends with its task, so there is nothing to undo.
             _active.set(None)
+        else:
+            if active.otel_token is not None:
+                from daloy_edge.observability._otel import OTelBridge
+
+                OTelBridge.deactivate(active.otel_token)
         now_ns = time.time_ns()
         runtime = self._runtimes.get(request.runtime) or self._runtime(request.runtime)
         error_attrs = error_attributes(error, self.redactor) if error is not None else None

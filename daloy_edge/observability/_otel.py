@@ -14,7 +14,9 @@ from daloy_edge.observability._trace import TraceContext
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from contextvars import Token
 
+    from opentelemetry.context import Context
     from opentelemetry.trace import Span, Tracer, TraceState
 
     from daloy_edge.types import JSON
@@ -64,10 +66,14 @@ class OTelBridge:
             tracer = self._tracer = _sdk_tracer(self._provider)
         return tracer
 
-    def start(self, name: str, context: TraceContext, start_ns: int) -> tuple[Span, TraceContext]:
-        """Start the server span; returns it and the trace context with the SDK's ids."""
+    def start(
+        self, name: str, context: TraceContext, start_ns: int
+    ) -> tuple[Span, TraceContext, Token[Context]]:
+        """Start the server span and make it the current one (spans the handler starts
+        are its children); returns it, the trace context with the SDK's ids, and the
+        token :meth:`deactivate` takes."""
         from opentelemetry import trace
-        from opentelemetry.context import Context
+        from opentelemetry.context import Context, attach
 
         tracer = self.tracer()
         if tracer is None:
@@ -85,11 +91,12 @@ class OTelBridge:
         span = tracer.start_span(
             name, context=parent, kind=trace.SpanKind.SERVER, start_time=start_ns
         )
+        token = attach(trace.set_span_in_context(span))
         ids = span.get_span_context()
         if not ids.is_valid or ids.is_remote:
             # A disabled SDK (OTEL_SDK_DISABLED) answers with a no-op span holding no ids,
             # or the caller's: the request keeps its own, as without an SDK.
-            return span, context
+            return span, context, token
         bound = TraceContext(
             trace_id=f"{ids.trace_id:032x}",
             span_id=f"{ids.span_id:016x}",
@@ -97,7 +104,14 @@ class OTelBridge:
             flags=int(ids.trace_flags),
             tracestate=context.tracestate,
         )
-        return span, bound
+        return span, bound, token
+
+    @staticmethod
+    def deactivate(token: Token[Context]) -> None:
+        """Restore the current span the request's :meth:`start` replaced."""
+        from opentelemetry.context import detach
+
+        detach(token)
 
     @staticmethod
     def end(

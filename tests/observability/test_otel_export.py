@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
 
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -35,6 +37,13 @@ def make_app(**options: object) -> tuple[App, MemorySink, InMemorySpanExporter]:
     async def boom(request: Request) -> Response:
         raise RuntimeError("failed with secret=sk_live_0123456789")
 
+    @app.get("/child")
+    async def child(request: Request) -> Response:
+        with provider.get_tracer("handler").start_as_current_span("db"):
+            await asyncio.sleep(0)
+        current = trace.get_current_span().get_span_context()
+        return Response.json({"current": f"{current.span_id:016x}"})
+
     return app, sink, exporter
 
 
@@ -60,6 +69,26 @@ def test_failed_request_span_has_error_status_and_scrubbed_exception_event():
     (event,) = span.events
     assert event.name == "exception"
     assert "sk_live_0123456789" not in str(dict(event.attributes))
+
+
+def test_span_the_handler_starts_is_a_child_of_the_server_span():
+    app, _, exporter = make_app()
+    TestClient(app).get("/child", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
+    db, server = exporter.get_finished_spans()
+    assert f"{db.context.trace_id:032x}" == TRACE
+    assert db.parent.span_id == server.context.span_id
+
+
+def test_handler_sees_its_own_request_span_as_current_under_concurrency():
+    app, sink, _ = make_app()
+    client = TestClient(app)
+
+    async def both() -> list[object]:
+        return await asyncio.gather(*(client.arequest("GET", "/child") for _ in range(2)))
+
+    answers = [response.json()["current"] for response in asyncio.run(both())]
+    assert sorted(answers) == sorted(record["SpanId"] for record in sink.records)
+    assert trace.get_current_span().get_span_context().is_valid is False
 
 
 def test_otel_false_exports_nothing():
