@@ -59,6 +59,10 @@ STATE_KEY = "observability"
 """Where the per-request observation lives in ``request.state``."""
 
 _REQUEST_EVENT_JSON = '"EventName":"http.server.request"'
+_KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
+)
+"""The methods the OTel HTTP conventions name spans by; any other is ``_OTHER``."""
 _FLAGS_HEX = {flags: f"{flags:02x}" for flags in range(256)}
 """Trace flags as the record writes them (the SDK's may use any of the eight bits)."""
 
@@ -199,7 +203,9 @@ class RequestLog:
             otel = self._otel_bridge()
         if otel is not None and otel.tracer() is not None:
             try:
-                span, trace, otel_token = otel.start(request.method, TraceContext(*ids), start_ns)
+                span, trace, otel_token = otel.start(
+                    _span_method(request.method), TraceContext(*ids), start_ns
+                )
             except Exception as exc:
                 complain(f"OpenTelemetry span start failed: {type(exc).__name__}")
             else:
@@ -405,7 +411,10 @@ class RequestLog:
         active: _Active,
         end_ns: int,
     ) -> None:
-        name = f"{request.method} {request.route}" if request.route else request.method
+        method = request.method
+        # A route serves only the methods the app chose; any other the client chose, and a
+        # span name per invented method would let a scanner create names without bound.
+        name = f"{method} {request.route}" if request.route else _span_method(method)
         failed = response.status >= 500
         if self.config.spans:
             span = span_record(name, active.trace, active.start_ns, end_ns, failed=failed)
@@ -423,11 +432,20 @@ class RequestLog:
         if active.otel_span is not None:
             from daloy_edge.observability._otel import OTelBridge
 
+            attributes = parse_line(attributes_json)
+            if name == "HTTP":
+                attributes["http.request.method"] = "_OTHER"
+                attributes["http.request.method_original"] = method
             OTelBridge.end(
                 active.otel_span,
                 name=name,
-                attributes=parse_line(attributes_json),
+                attributes=attributes,
                 error=error_attrs,
                 failed=failed,
                 end_ns=end_ns,
             )
+
+
+def _span_method(method: str) -> str:
+    """The method a span without a route is named by: ``HTTP`` for unknown ones."""
+    return method if method in _KNOWN_METHODS else "HTTP"

@@ -91,6 +91,15 @@ def test_handler_sees_its_own_request_span_as_current_under_concurrency():
     assert trace.get_current_span().get_span_context().is_valid is False
 
 
+def test_invented_method_names_the_span_http_and_its_method_other():
+    app, _, exporter = make_app()
+    TestClient(app).request("XQZWV", "/items/9")
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "HTTP"
+    assert span.attributes["http.request.method"] == "_OTHER"
+    assert span.attributes["http.request.method_original"] == "XQZWV"
+
+
 def test_otel_false_exports_nothing():
     app, _, exporter = make_app(otel=False)
     TestClient(app).get("/items/1")

@@ -407,6 +407,13 @@ def test_span_record_describes_the_server_span():
     assert body["Status"] == {"Code": "UNSET"}
 
 
+def test_span_record_of_an_invented_method_is_named_http():
+    app, sink = make_app(spans=True)
+    TestClient(app).request("XQZWV", "/items/3")
+    span = next(r for r in sink.records if r.get("EventName") == "daloy.span")
+    assert span["Body"]["Name"] == "HTTP"
+
+
 def test_untrusted_user_agent_cannot_forge_a_second_line(capsys):
     app, _ = make_app(stdout=True)
     forged = 'x\r\n{"SeverityText":"INFO","Body":"forged"}\x1b[2J'
