@@ -214,6 +214,11 @@ def _xray_root(root: str) -> str | None:
 
 
 def _parse_xray_fields(value: str) -> tuple[str, str | None, int] | None:
+    if "," in value:
+        # No field holds a comma: this is the header sent twice, as a runtime that joins
+        # repeated lines (HTTP APIs, Function URLs) delivers it. Which one to believe is
+        # ambiguous, as for a repeated traceparent.
+        return None
     fields: dict[str, str] = {}
     for part in value.split(";"):
         name, _, val = part.strip().partition("=")
@@ -263,10 +268,11 @@ def inbound_ids(headers: Headers, random_bytes: RandomBytes = id_bytes) -> Trace
             found = _traceparent_ids(headers, random_bytes)
             if found is not None:
                 return found
-            xray = headers.get("x-amzn-trace-id")
+            xray = headers.get_joined("x-amzn-trace-id")
             break
-        if xray is None and name == "x-amzn-trace-id":
-            xray = value
+        if name == "x-amzn-trace-id":
+            # Repeated lines are joined as the runtimes that join them deliver them.
+            xray = value if xray is None else f"{xray}, {value}"
     return xray_ids(xray, random_bytes)
 
 

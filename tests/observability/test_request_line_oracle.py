@@ -127,7 +127,7 @@ def oracle_ids(request: Request, draw: Draws, start_ns: int) -> tuple[str, str, 
         if state:
             parse_tracestate(state)
         return parsed[0], span(), parsed[2]
-    value = request.headers.get("x-amzn-trace-id")
+    value = request.headers.get_joined("x-amzn-trace-id")
     xray = parse_xray(value) if value else None
     if xray is not None:
         return xray[0], span(), xray[2]

@@ -114,6 +114,19 @@ def test_duplicate_traceparent_headers_are_not_trusted():
     assert extract(headers).trace_id != TRACE
 
 
+def test_repeated_xray_headers_are_not_trusted():
+    first = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"
+    second = "Root=1-11111111-bd862e3fe1be46a994272793;Sampled=1"
+    headers = Headers([("x-amzn-trace-id", first), ("x-amzn-trace-id", second)])
+    assert extract(headers).trace_id[8:] != "bd862e3fe1be46a994272793"
+
+
+def test_comma_joined_xray_headers_are_not_trusted():
+    # How an HTTP API or a function URL delivers the header sent twice.
+    first = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"
+    assert parse_xray(f"{first},Root=1-11111111-bd862e3fe1be46a994272793") is None
+
+
 def test_inbound_xray_header_becomes_the_w3c_trace():
     xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
     context = extract(Headers({"x-amzn-trace-id": xray}))

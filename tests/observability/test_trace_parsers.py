@@ -47,7 +47,7 @@ def oracle_canonical(value: str) -> tuple[str, str | None, int] | None:
 
 
 def oracle_xray(value: str) -> tuple[str, str | None, int] | None:
-    if len(value) > 1024:
+    if len(value) > 1024 or "," in value:
         return None
     canonical = oracle_canonical(value)
     if canonical is not None:
