@@ -162,11 +162,16 @@ class App(Router):
     async def _wait_for_startup(self) -> None:
         # Only a request that arrives while an awaited hook runs (no ASGI lifespan) gets
         # here: it would otherwise be served before start-up has finished.
-        import asyncio
+        starting = self._starting
+        if starting is not None:
+            import asyncio
 
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._starting.append(waiter)  # type: ignore[union-attr]
-        await waiter
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            starting.append(waiter)
+            # Start-up on another thread may have ended since ``starting`` was read: its
+            # wake-ups then went out before this waiter was in the list, so none comes.
+            if self._starting is starting:
+                await waiter
         if not self._started:
             await self.startup()  # the hooks failed: run them again, as the first call would
 

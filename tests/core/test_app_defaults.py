@@ -324,6 +324,21 @@ def test_a_request_waiting_for_startup_on_another_threads_loop_is_woken() -> Non
     assert statuses == [200, 200]
 
 
+async def test_a_request_joining_a_startup_that_ends_meanwhile_is_not_left_waiting() -> None:
+    # Start-up on another thread can end between a request reading its waiter list and
+    # joining it: the wake-ups went out to the list before the request was in it.
+    app = make_app()
+
+    class EndedBeforeTheJoin(list[object]):
+        def append(self, waiter: object) -> None:
+            app._starting = None
+            super().append(waiter)
+
+    app._started = True
+    app._starting = EndedBeforeTheJoin()  # type: ignore[assignment]
+    await asyncio.wait_for(app.startup(), timeout=2)
+
+
 def test_observer_failure_never_breaks_the_response() -> None:
     class Broken:
         def on_response(self, *args: object) -> None:
