@@ -61,7 +61,9 @@ def parse_cookies(header: str) -> tuple[dict[str, str], frozenset[str]]:
     # Both made only once a name repeats or a pair is skipped: most headers need neither.
     repeated: set[str] | None = None
     dropped: set[str] | None = None
-    for part in header.split(";")[: _MAX_COOKIES * 2]:
+    parts = header.split(";")
+    read = 0
+    for read, part in enumerate(parts[: _MAX_COOKIES * 2], 1):  # noqa: B007 (read below)
         # ASCII space and tab only: str.strip() also drops U+00A0, U+0085, U+2000 ...,
         # and "\u2000__Host-session" would then pass for a prefixed cookie a sibling
         # subdomain may set (browsers apply the prefix rules to the exact name).
@@ -84,6 +86,14 @@ def parse_cookies(header: str) -> tuple[dict[str, str], frozenset[str]]:
         cookies[name] = value
         if len(cookies) >= _MAX_COOKIES:
             break
+    # Past the bounds a kept name still counts when sent again: a sibling subdomain can
+    # set enough cookies, sent first, to push the victim's own copy of a name out of them.
+    for part in parts[read:]:
+        name = part.strip(" \t").partition("=")[0]
+        if name in cookies:
+            if repeated is None:
+                repeated = set()
+            repeated.add(name)
     return cookies, _NONE_REPEATED if repeated is None else frozenset(repeated)
 
 

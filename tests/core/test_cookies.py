@@ -15,6 +15,14 @@ def test_names_sent_more_than_once_are_named_whether_their_values_are_valid_or_n
     assert parse_cookies("a=1,x; a=2,y") == ({}, {"a"})
 
 
+def test_a_name_sent_again_past_the_parsed_cookies_is_named_repeated():
+    # Cookies a sibling subdomain set ahead of the victim's own copy of the name.
+    filler = "; ".join(f"c{i}=x" for i in range(200))
+    cookies, repeated = parse_cookies(f"s=planted; {filler}; s=own")
+    assert cookies["s"] == "planted"
+    assert "s" in repeated
+
+
 def test_quoted_values_are_unquoted():
     assert parse_cookie_header('a="x"') == {"a": "x"}
 
