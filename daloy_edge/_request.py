@@ -277,7 +277,8 @@ class Request:
             raise BadRequest(f"invalid JSON body: {exc}") from None
 
     async def form(self) -> dict[str, str]:
-        """An ``application/x-www-form-urlencoded`` body (first value of each field); 415 else."""
+        """An ``application/x-www-form-urlencoded`` body (first value of each field); 415
+        for another type, a content coding or a charset other than UTF-8."""
         if self.content_type != "application/x-www-form-urlencoded":
             raise UnsupportedMediaType("expected application/x-www-form-urlencoded")
         self._refuse_unreadable()
