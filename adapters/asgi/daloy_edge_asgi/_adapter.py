@@ -205,8 +205,8 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
 
     A bytes body frames the message with its own length; only a HEAD answer (no body)
     states the length its GET would have had. A handler's ``Transfer-Encoding`` is
-    never sent. A streamed body states none, nor does a
-    status that has no content (1xx, 204, 304): a body given to one is dropped.
+    never sent. A streamed body states none, nor does a status that has no content
+    (1xx, 204, 304), whose body the app has already dropped.
     """
     fields: list[tuple[bytes, bytes]] = []
     declared = None
@@ -240,10 +240,6 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
                 fields.append((b"content-length", declared.encode("latin-1")))
         elif response.status not in _BODILESS:
             fields.append((b"content-length", b"%d" % len(body)))
-        elif body:
-            # Sent, it would fail in the server (h11: "Too much data for declared
-            # Content-Length") after the status line had gone out.
-            response.body = b""
     return fields
 
 
@@ -266,13 +262,9 @@ async def _send_stream(
     finally:
         if gone is not None:
             gone.cancel()
-        await _close(stream)
-
-
-async def _close(stream: AsyncIterable[bytes]) -> None:
-    close = getattr(stream, "aclose", None)
-    if close is not None:
-        await close()
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _watch(receive: Receive) -> asyncio.Future[None] | None:
@@ -325,9 +317,6 @@ class ASGIApp:
                 if response.stream is None:
                     # A bytes body goes out as one message, which also ends the response.
                     await send({"type": "http.response.body", "body": response.body})
-                elif response.status in _BODILESS:
-                    await _close(response.stream)
-                    await send({"type": "http.response.body", "body": b""})
                 else:
                     watch = receive if body.settled(request) else None
                     await _send_stream(response.body, response.stream, send, watch)
