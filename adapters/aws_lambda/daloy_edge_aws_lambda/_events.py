@@ -348,15 +348,18 @@ def detect(event: Event) -> EventShape:
         context = event.get("requestContext")
     except AttributeError:  # a direct invocation's JSON string, number, array or null
         raise UnsupportedEvent(f"not an HTTP event: a {type(event).__name__}") from None
-    if context is not None and "elb" in context:
-        return ALB_MULTI_VALUE if "multiValueHeaders" in event else ALB
-    if event.get("version") == "2.0" and context is not None and "http" in context:
-        domain = context.get("domainName") or ""
-        if ".lambda-url." in domain:
-            return FUNCTION_URL
-        if "type" in event:
-            raise UnsupportedEvent(_AUTHORIZER)
-        return HTTP_API_V2
+    try:
+        if context is not None and "elb" in context:
+            return ALB_MULTI_VALUE if "multiValueHeaders" in event else ALB
+        if event.get("version") == "2.0" and context is not None and "http" in context:
+            domain = context.get("domainName") or ""
+            if ".lambda-url." in domain:
+                return FUNCTION_URL
+            if "type" in event:
+                raise UnsupportedEvent(_AUTHORIZER)
+            return HTTP_API_V2
+    except (AttributeError, TypeError):  # a requestContext or domainName of the wrong type
+        raise UnsupportedEvent("malformed event: a requestContext of the wrong type") from None
     if "httpMethod" in event:
         if "type" in event:
             raise UnsupportedEvent(_AUTHORIZER)

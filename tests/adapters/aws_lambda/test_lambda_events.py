@@ -54,6 +54,22 @@ def test_direct_invocation_with_a_json_value_is_refused(event: object) -> None:
         detect(event)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"requestContext": 5},
+        {"version": "2.0", "requestContext": "http"},
+        {"version": "2.0", "requestContext": {"http": {}, "domainName": 5}},
+    ],
+    ids=["number-context", "string-context", "number-domain"],
+)
+def test_event_with_a_request_context_of_the_wrong_type_is_refused(
+    event: dict[str, object],
+) -> None:
+    with pytest.raises(UnsupportedEvent, match="requestContext of the wrong type"):
+        detect(event)
+
+
 def test_bedrock_agent_action_call_is_refused() -> None:
     event = {"messageVersion": "1.0", "agent": {}, "apiPath": "/health", "httpMethod": "GET"}
     with pytest.raises(UnsupportedEvent):
