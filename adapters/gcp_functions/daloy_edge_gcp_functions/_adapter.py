@@ -166,7 +166,9 @@ def to_request(request: flask.Request, env: Mapping[str, str] | None = None) -> 
     if request.content_length != 0:
         body = _Body(request.stream)
     return Request(
-        request.method,
+        # Werkzeug upper-cases request.method; the core refuses a method in another case
+        # (a proxy rule denying DELETE lets "delete" through), so it gets the one sent.
+        str(environ.get("REQUEST_METHOD") or request.method),
         _raw_path(environ),
         query_string=str(environ.get("QUERY_STRING") or ""),
         headers=Headers(list(request.headers.items())),

@@ -35,6 +35,23 @@ def test_query_string_is_passed_raw() -> None:
         assert request.query.get("s") == "a&b"
 
 
+def test_lowercase_delete_never_reaches_the_delete_route() -> None:
+    # Werkzeug upper-cases request.method; a proxy rule denying DELETE forwards "delete",
+    # which must not run the DELETE route (the Flask development server passes it on).
+    app = App()
+    deleted: list[bool] = []
+
+    @app.delete("/items/1")
+    async def delete(request: Request) -> Response:
+        deleted.append(True)
+        return Response.empty()
+
+    with flask_app.test_request_context("/items/1", method="delete"):
+        response = handler(app)(flask.request)
+    assert response.status_code == 400
+    assert not deleted
+
+
 def limited_app() -> App:
     app = App(max_body=16)
 
