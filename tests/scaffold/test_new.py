@@ -31,6 +31,34 @@ def test_scaffolded_project_tests_pass(tmp_path: Path, target: str) -> None:
     assert "6 passed" in result.stdout
 
 
+def _tool(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    # The toolkit as installed, as in the project's own CI (mypy reads no PYTHONPATH).
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MYPYPATH")}
+    return subprocess.run(
+        [sys.executable, "-m", *argv],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_scaffolded_project_passes_ruff_with_its_defaults(tmp_path: Path, target: str) -> None:
+    generate("shop-api", target, tmp_path)
+    for argv in (["check", "--isolated", "."], ["format", "--check", "--isolated", "."]):
+        result = _tool(tmp_path, "ruff", *argv)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_scaffolded_project_type_checks_strictly(tmp_path: Path, target: str) -> None:
+    generate("shop-api", target, tmp_path)
+    result = _tool(tmp_path, "mypy", "--strict", "--cache-dir", str(tmp_path / ".mypy"), ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_ci_workflow_pins_actions_by_sha(tmp_path: Path, target: str) -> None:
     generate("shop-api", target, tmp_path)
