@@ -1,4 +1,4 @@
-"""``daloy-edge new``: a destination it cannot write is a one-line error."""
+"""``daloy-edge new``: what it tells the user, and a destination it cannot write."""
 
 from __future__ import annotations
 
@@ -19,3 +19,14 @@ def test_new_into_a_file_is_a_usage_error(
         capsys.readouterr().err
         == f"daloy-edge new: cannot write {tmp_path / dest}: Not a directory\n"
     )
+
+
+def test_new_says_to_lock_before_the_scaffolded_ci_runs_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The generated workflow runs ``daloy-edge verify .``, whose lockfile gate fails on a
+    # project without uv.lock: the first push would fail unless the user is told.
+    assert main(["new", "hello", "--target", "asgi", "--dir", str(tmp_path / "hello")]) == 0
+    out = capsys.readouterr().out
+    assert "uv lock" in out and "commit uv.lock" in out
+    assert "daloy-edge verify ." in (tmp_path / "hello" / ".github/workflows/ci.yml").read_text()
