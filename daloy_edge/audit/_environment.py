@@ -52,6 +52,7 @@ def audit_environment(env: Mapping[str, str]) -> list[Finding]:
         *_jwt(env),
         *_egress(env),
         *_limits(env),
+        *_rate_limit(env),
     ]
     return sorted(found, key=lambda f: f.severity != "error")
 
@@ -122,6 +123,16 @@ def _admin(env: Mapping[str, str]) -> list[Finding]:
 
 
 def _admin_cidrs(value: str) -> list[Finding]:
+    if value and not _csv(value):
+        return [
+            Finding(
+                "admin-cidrs-invalid",
+                "error",
+                "DALOY_ADMIN_CIDRS",
+                "names no network (blank, or only commas)",
+                "list the networks allowed into /admin, or leave it unset for loopback only",
+            )
+        ]
     for cidr in _csv(value):
         from ipaddress import ip_network
 
@@ -254,3 +265,40 @@ def _limits(env: Mapping[str, str]) -> list[Finding]:
                 )
             )
     return found
+
+
+def _rate_limit(env: Mapping[str, str]) -> list[Finding]:
+    url = env.get("DALOY_RATE_LIMIT_URL", "")
+    token = env.get("DALOY_RATE_LIMIT_TOKEN", "")
+    if not url and not token:
+        return []
+    if not url or not token:
+        missing = "DALOY_RATE_LIMIT_TOKEN" if url else "DALOY_RATE_LIMIT_URL"
+        return [
+            Finding(
+                "rate-limit-half-configured",
+                "error",
+                missing,
+                "not set while its partner is: the reference app refuses to start",
+                "set both DALOY_RATE_LIMIT_URL and DALOY_RATE_LIMIT_TOKEN, or neither "
+                "(then each instance counts in memory)",
+            )
+        ]
+    from daloy_edge._errors import ConfigError
+    from daloy_edge.ratelimit.upstash import UpstashREST
+
+    try:
+        UpstashREST(url, token)  # checks the URL and the token's form; sends nothing
+    except ConfigError as exc:
+        # The client's messages name what is wrong, never the token itself.
+        return [
+            Finding(
+                "rate-limit-invalid",
+                "error",
+                "DALOY_RATE_LIMIT_URL or DALOY_RATE_LIMIT_TOKEN",
+                str(exc),
+                "the Upstash REST URL (https, or http to loopback) and its token, "
+                "without surrounding whitespace",
+            )
+        ]
+    return []

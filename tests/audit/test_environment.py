@@ -167,6 +167,47 @@ def test_invalid_admin_allow_list_is_an_error() -> None:
     assert only({"DALOY_ADMIN_CIDRS": "10.0.0.1/8"}, "admin-cidrs-invalid").severity == "error"
 
 
+def test_admin_allow_list_naming_no_network_is_an_error() -> None:
+    # The reference app refuses to start on it; a check without a target must say so too.
+    for value in (" , ", "\n"):
+        assert only({"DALOY_ADMIN_CIDRS": value}, "admin-cidrs-invalid").severity == "error"
+
+
+@pytest.mark.parametrize(
+    ("env", "subject"),
+    [
+        ({"DALOY_RATE_LIMIT_URL": "https://db.upstash.example"}, "DALOY_RATE_LIMIT_TOKEN"),
+        ({"DALOY_RATE_LIMIT_TOKEN": "AXyz0123456789"}, "DALOY_RATE_LIMIT_URL"),
+    ],
+)
+def test_half_configured_rate_limit_store_is_an_error(env: dict[str, str], subject: str) -> None:
+    assert only(env, "rate-limit-half-configured").subject == subject
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DALOY_RATE_LIMIT_URL": "http://db.upstash.example", "DALOY_RATE_LIMIT_TOKEN": "AXyz01"},
+        {"DALOY_RATE_LIMIT_URL": "https://db.upstash.example", "DALOY_RATE_LIMIT_TOKEN": "AX\n"},
+    ],
+)
+def test_rate_limit_store_the_app_refuses_is_an_error_without_the_token(
+    env: dict[str, str],
+) -> None:
+    finding = only(env, "rate-limit-invalid")
+    assert finding.severity == "error"
+    assert env["DALOY_RATE_LIMIT_TOKEN"].strip() not in finding.message
+
+
+def test_rate_limit_store_the_app_accepts_is_not_reported() -> None:
+    env = {
+        "DALOY_RATE_LIMIT_URL": "https://db.upstash.example",
+        "DALOY_RATE_LIMIT_TOKEN": "AXyz0123456789",
+    }
+    codes = {f.code for f in audit_environment(env)}
+    assert not codes & {"rate-limit-invalid", "rate-limit-half-configured"}
+
+
 def test_short_webhook_secret_is_an_error() -> None:
     finding = only({"DALOY_WEBHOOK_SECRETS": "whsec"}, "webhook-secret-short")
     assert finding.severity == "error"
