@@ -85,7 +85,12 @@ _AUTHORIZATION = LazyPattern(
 _COOKIE = LazyPattern(
     r"(?i)\b((?:set-)?cookie[\"']?\s{0,8}+[:=]\s{0,8}+)[^\s\"',;]++(?:;[ \t]{0,8}+[^\s\"',;]++)*+"
 )
-_JWT = LazyPattern(r"\beyJ[A-Za-z0-9_\-]{4,}+\.[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?")
+# A JWT: ``eyJ`` at a word boundary, then at least four token characters, a dot, at least
+# four more, and an optional third segment. Searched for as a whole run of token characters
+# with its dot (``_JWT_RUN``), so a long run with no dot after it is read once: a search for
+# ``\beyJ`` restarted at every ``-eyJ`` of the run, and read the rest of it each time.
+_JWT_RUN = LazyPattern(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{7,}+\.(?=[A-Za-z0-9_\-]{4})")
+_JWT_TAIL = LazyPattern(r"[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?")
 # The user may be empty (``redis://:pass@host``); the password runs to the last ``@``. No
 # ``\b``: a scheme glued to the word before it (``xxhttps://``) is still a scheme.
 _URL_USERINFO = LazyPattern(
@@ -162,6 +167,40 @@ def _url_sub(match: Match[str]) -> str:
     return f"{match.group(1)}{REDACTED}@"
 
 
+def _scrub_jwts(text: str) -> str:
+    """``text`` with every JWT replaced (see ``_JWT_RUN``)."""
+    pieces: list[str] = []
+    done = 0
+    search, tail = _JWT_RUN.compiled.search, _JWT_TAIL.compiled.match
+    while (run := search(text, done)) is not None:
+        start = _jwt_start(text, run.start(), run.end() - 1)
+        match = tail(text, run.end()) if start is not None else None
+        if match is None:
+            # The next run starts after the dot: its second segment may begin a JWT.
+            pieces.append(text[done : run.end()])
+            done = run.end()
+            continue
+        pieces.append(f"{text[done:start]}{REDACTED}")
+        done = match.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _jwt_start(text: str, start: int, end: int) -> int | None:
+    """Where in the run ``text[start:end]`` its first ``eyJ`` at a word boundary is, if
+    four characters follow it in the run (a later one would have fewer)."""
+    before = text[start - 1 : start]
+    if text.startswith("eyJ", start) and not (before.isalnum() or before == "_"):
+        found = start
+    else:
+        found = text.find("-eyJ", start, end) + 1
+        if not found:
+            return None
+    return found if end - found >= 7 else None
+
+
 def _scrub_word_keys(text: str) -> str:
     """``key=value`` where a word of the key is a short secret name (``sig=``, ``db_pwd=``,
     ``"pin": "1234"``), judged as :meth:`Redactor.is_secret_key` judges a key. A bare
@@ -200,7 +239,7 @@ def scrub_inline(text: str, rule: InlineRule) -> str:
     if "bearer" in lowered or "basic" in lowered or "digest" in lowered or "negotiate" in lowered:
         text = _SCHEME.sub(_scheme_sub, text)
     if "eyJ" in text:
-        text = _JWT.sub(REDACTED, text)
+        text = _scrub_jwts(text)
     if "://" in text and "@" in text:
         text = _URL_USERINFO.sub(_url_sub, text)
     if "AKIA" in text or "ASIA" in text:

@@ -186,6 +186,27 @@ def test_scrubbing_adversarial_text_has_no_catastrophic_backtracking(text):
     assert time.perf_counter() - start < 0.5
 
 
+def test_jwt_scan_reads_each_run_of_token_characters_once(monkeypatch):
+    # "-eyJ-eyJ…" is one run with a JWT start at every dash: a search restarted at each
+    # of them read the rest of the run each time (quadratic in the run's length).
+    from daloy_edge.observability import _inline
+
+    looked: list[int] = []
+    start = _inline._jwt_start
+    monkeypatch.setattr(
+        _inline, "_jwt_start", lambda text, at, end: looked.append(at) or start(text, at, end)
+    )
+    text = "-eyJ" * 2000 + ".abcd " + "-eyJ" * 2000
+
+    assert scrub_text(text) == f"-{REDACTED} " + "-eyJ" * 2000
+    assert looked == [0]
+
+
+def test_jwt_after_a_dash_or_in_a_second_segment_is_redacted():
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"
+    assert scrub_text(f"x-{jwt} a.{jwt}") == f"x-{REDACTED} a.{REDACTED}"
+
+
 def test_dataclass_instance_is_walked_by_field():
     from dataclasses import dataclass, field
 
