@@ -3,9 +3,10 @@
 Browsers, ``urllib``, ``httpx`` and ``getaddrinfo`` disagree on many URL shapes; an SSRF
 filter that reads a URL one way while the client connects the other way is bypassed. So
 anything that can be read two ways is refused: userinfo, backslashes, control characters,
-whitespace, non-ASCII (IDN hosts must be given in their ``xn--`` form), percent-encoded or
-empty hosts, trailing dots, and every numeric host that is not a canonical dotted quad
-(decimal ``2852039166``, hex ``0xa9fea9fe``, octal ``0251.0376.0251.0376``, short ``127.1``).
+whitespace, non-ASCII (IDN hosts must be given in their ``xn--`` form, which must decode to
+a non-ASCII label), percent-encoded or empty hosts, trailing dots, and every numeric host
+that is not a canonical dotted quad (decimal ``2852039166``, hex ``0xa9fea9fe``, octal
+``0251.0376.0251.0376``, short ``127.1``).
 The request is then sent to the URL rebuilt from the parsed parts, never the original text.
 """
 
@@ -148,7 +149,24 @@ def check_host_name(host: str) -> str:
     labels = name.split(".")
     if not all(_LABEL.fullmatch(label) for label in labels):
         raise EgressDenied("invalid host name (empty label, trailing dot or bad character)")
+    if "xn--" in name:
+        _check_punycode(labels)
     return name
+
+
+def _check_punycode(labels: list[str]) -> None:
+    # An ``xn--`` label no client can address (httpx's IDNA check, the URL parser of
+    # Workers' fetch) would fail there as a transport error on one runtime and a denial on
+    # another; refuse it here, on every runtime alike.
+    for label in labels:
+        if not label.startswith("xn--"):
+            continue
+        try:
+            decoded = label[4:].encode("ascii").decode("punycode")
+        except UnicodeError:
+            raise EgressDenied("invalid IDNA (punycode) label") from None
+        if decoded.isascii() or not decoded.isprintable():
+            raise EgressDenied("invalid IDNA (punycode) label")
 
 
 def join_location(base: str, location: str) -> str:

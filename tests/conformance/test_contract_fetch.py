@@ -70,5 +70,15 @@ def test_fetch_of_a_non_http_scheme_is_refused(http: Transport, url: str) -> Non
     assert b"root:" not in reply.body
 
 
+@pytest.mark.parametrize("host", ["xn--a.example", "xn--bcher-kva9.example"])
+def test_fetch_of_a_punycode_host_no_parser_accepts_is_403_egress_denied(
+    http: Transport, host: str
+) -> None:
+    # Both labels fail every client's URL parser before any name lookup, so a broken
+    # guard sends nothing either; it answered 502 on Workers and 403 elsewhere.
+    problem = assert_problem(fetch(http, f"http://{host}/"), 403)
+    assert str(problem["type"]).endswith("egress-denied")
+
+
 def test_fetch_without_a_url_is_400(http: Transport) -> None:
     assert_problem(http.get("/fetch"), 400)

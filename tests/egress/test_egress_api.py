@@ -238,7 +238,8 @@ class RefusingResolver:
     "url", ["http://xn--zz.com/", "https://xn--.example.com/", "https://xn--ls8h.la/"]
 )
 async def test_guarded_client_refuses_an_xn_label_that_is_no_idna_name(url):
-    # The policy takes any ASCII label; httpx's IDNA check raised on these (a 500 on /fetch).
+    # httpx's IDNA check, stricter than the policy's punycode check (an emoji label), raised
+    # on these (a 500 on /fetch).
     client = GuardedClient(EgressPolicy(), resolver=RefusingResolver())
     with pytest.raises(EgressDenied, match="IDNA"):
         await client.get(url)

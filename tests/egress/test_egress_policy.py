@@ -193,5 +193,15 @@ def test_punycode_host_is_accepted():
     assert ANY_PORT.check_url("https://xn--bcher-kva.example/").host == "xn--bcher-kva.example"
 
 
+@pytest.mark.parametrize(
+    "host",
+    ["xn--a.example", "xn--.example", "xn--abc-.example", "xn--bcher-kva9.example", "a.xn--ss-"],
+    ids=["control-character", "empty", "ascii-only", "undecodable", "last-label"],
+)
+def test_punycode_label_no_client_can_address_is_denied(host):
+    with pytest.raises(EgressDenied, match="punycode"):
+        ANY_PORT.check_url(f"https://{host}/")
+
+
 def test_origin_includes_scheme_host_and_effective_port():
     assert ANY_PORT.check_url("https://example.com/").origin == ("https", "example.com", 443)
