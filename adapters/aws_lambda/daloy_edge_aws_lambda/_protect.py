@@ -31,17 +31,37 @@ def current_request() -> Request:
     return _CURRENT.get()
 
 
+def _text(value: object, field: str) -> str:
+    # A number is written out as API Gateway writes one; a list, a bool or a dict is
+    # the handler's error (500), not a header reading "['a', 'b']" or "True".
+    if type(value) is str:
+        return value
+    if type(value) is int or type(value) is float:
+        return str(value)
+    raise TypeError(f"the handler returned a {type(value).__name__} in {field}")
+
+
+def _lines(values: object, field: str) -> list[object] | tuple[object, ...]:
+    if values is None:
+        return ()
+    if type(values) is list or type(values) is tuple:
+        return values
+    # A string here would be iterated character by character, one field each.
+    raise TypeError(f"the handler returned a {type(values).__name__} as {field}")
+
+
 def _proxy_response(result: Mapping[str, Any]) -> Response:
     headers = Headers()
     multi = result.get("multiValueHeaders") or {}
     for name, values in multi.items():
-        for value in values or ():
-            headers.add(name, str(value))
+        for value in _lines(values, "multiValueHeaders"):
+            if value is not None:
+                headers.add(name, _text(value, "multiValueHeaders"))
     for name, value in (result.get("headers") or {}).items():
-        if name not in multi:
-            headers.add(name, str(value))
-    for cookie in result.get("cookies") or ():
-        headers.add("set-cookie", cookie)
+        if value is not None and name not in multi:
+            headers.add(name, _text(value, "headers"))
+    for cookie in _lines(result.get("cookies"), "cookies"):
+        headers.add("set-cookie", _text(cookie, "cookies"))
     body = result.get("body") or ""
     if isinstance(body, str):
         # validate: "!!!!" is no base64, not an empty body.

@@ -196,12 +196,26 @@ def test_a_body_over_the_limit_is_413_before_the_plain_handler(shape: str) -> No
         {"statusCode": 200, "body": "!!!!", "isBase64Encoded": True},
         {"statusCode": 99, "body": ""},
         {"statusCode": 1000, "body": ""},
+        {"statusCode": 200, "cookies": "sid=1; Secure; HttpOnly", "body": ""},
+        {"statusCode": 200, "multiValueHeaders": {"Vary": "Origin"}, "body": ""},
+        {"statusCode": 200, "headers": {"Set-Cookie": ["a=1", "b=2"]}, "body": ""},
+        {"statusCode": 200, "headers": {"X-Cacheable": True}, "body": ""},
     ],
-    ids=["int-body", "invalid-base64", "status-99", "status-1000"],
+    ids=[
+        "int-body",
+        "invalid-base64",
+        "status-99",
+        "status-1000",
+        "cookies-string",
+        "multi-value-string",
+        "header-list",
+        "header-bool",
+    ],
 )
 def test_an_odd_plain_result_is_a_500_problem(result: dict[str, object]) -> None:
-    # Passed on as they were, these gave five NUL bytes, an empty 200, or a status no
-    # gateway can send.
+    # Passed on as they were, these gave five NUL bytes, an empty 200, a status no
+    # gateway can send, a Set-Cookie or Vary field per character of the string, or
+    # headers reading "['a=1', 'b=2']" and "True".
     @protect()
     def lambda_handler(event, context):  # type: ignore[no-untyped-def]
         return result
@@ -209,3 +223,19 @@ def test_an_odd_plain_result_is_a_500_problem(result: dict[str, object]) -> None
     reply = call(lambda_handler, "http-v2", "/")
     assert reply.status == 500
     assert reply.headers.get("content-type") == "application/problem+json"
+
+
+def test_a_null_header_value_in_a_plain_result_sends_no_header() -> None:
+    # str(None) went out as the header's value: "X-Trace: None".
+    @protect()
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {
+            "statusCode": 200,
+            "headers": {"X-Trace": None},
+            "multiValueHeaders": {"X-Span": [None]},
+            "body": "",
+        }
+
+    reply = call(lambda_handler, "rest-v1", "/")
+    assert reply.status == 200
+    assert reply.headers.get("x-trace") is None and reply.headers.get("x-span") is None
