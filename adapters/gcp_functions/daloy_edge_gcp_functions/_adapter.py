@@ -218,9 +218,10 @@ class _Loops(threading.local):
 def _claim_flask_routes(target: GCFHandler) -> None:
     # functions-framework serves the function from a Flask app that answers some paths
     # itself: its built-in /static/... route (OPTIONS included), a Flask 404 for paths
-    # its router will not match (line breaks, /robots.txt), and a Flask 400 for a Host
-    # its router cannot encode ("a..b"). Hand those to the app as well, so every request
-    # gets the app's defenses, problem+json answers and request line.
+    # its router will not match (line breaks, /robots.txt), a Flask 400 for a Host its
+    # router cannot encode ("a..b") and a Flask 308 for paths it redirects. Hand those
+    # to the app as well, so every request gets the app's defenses, problem+json answers
+    # and request line.
     import flask
 
     if not flask.has_app_context():
@@ -243,6 +244,11 @@ def _claim_flask_routes(target: GCFHandler) -> None:
         rule.provide_automatic_options = False  # type: ignore[attr-defined]
     flask_app.register_error_handler(404, unrouted)
     flask_app.register_error_handler(400, unrouted)
+    # Werkzeug's router redirects the empty path of an absolute-form target ("GET
+    # http://host HTTP/1.1") to "/" with its own HTML 308, which no error handler sees.
+    # Not strict about slashes, it routes it to functions-framework's "/" rule (added
+    # after this, it takes the map's setting), so the app answers it.
+    flask_app.url_map.strict_slashes = False
 
 
 def handler(app: App) -> GCFHandler:

@@ -232,3 +232,14 @@ def test_options_on_flask_static_route_reaches_the_app(
     response = framework_client.options("/static/hello.txt")
     assert response.headers["x-request-id"]
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_absolute_form_target_without_a_path_reaches_the_app(
+    framework_client: flask.testing.FlaskClient,
+) -> None:
+    # "GET http://host HTTP/1.1" gives an empty PATH_INFO, which Werkzeug's router
+    # redirected with its own HTML 308: no secure headers, no request id, no log line.
+    response = framework_client.get("http://localhost")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "location" not in response.headers
