@@ -54,10 +54,11 @@ class _Body:
     it likes.
     """
 
-    __slots__ = ("_source", "complete", "cut", "request", "socket")
+    __slots__ = ("_source", "complete", "cut", "encoded", "request", "socket")
 
-    def __init__(self, source: IO[bytes]) -> None:
+    def __init__(self, source: IO[bytes], *, encoded: bool = False) -> None:
         self._source = source
+        self.encoded = encoded
         self.complete = False
         self.cut = False
         self.socket: socket.socket | None = None
@@ -69,6 +70,8 @@ class _Body:
     async def __anext__(self) -> bytes:
         if self.complete:
             raise StopAsyncIteration
+        if self.encoded:
+            raise BadRequest("a transfer coding other than chunked")
         request = self.request
         end = request.deadline if request is not None and self.socket is not None else None
         if end is not None:
@@ -164,7 +167,11 @@ def to_request(request: flask.Request, env: Mapping[str, str] | None = None) -> 
     environ = request.environ
     body: bytes | _Body = b""
     if request.content_length != 0:
-        body = _Body(request.stream)
+        # gunicorn takes "gzip, chunked" and hands on the gzip data undecoded, which the
+        # app would read as the content; uvicorn and h11 refuse such a request.
+        coding = environ.get("HTTP_TRANSFER_ENCODING")
+        encoded = coding is not None and "".join(str(coding).split()).lower() != "chunked"
+        body = _Body(request.stream, encoded=encoded)
     return Request(
         # Werkzeug upper-cases request.method; the core refuses a method in another case
         # (a proxy rule denying DELETE lets "delete" through), so it gets the one sent.

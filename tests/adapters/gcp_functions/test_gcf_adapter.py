@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 from pathlib import Path
 
@@ -104,6 +105,21 @@ class FailingStream(io.RawIOBase):
 def test_malformed_body_stream_is_a_400_problem() -> None:
     gcf = handler(limited_app())
     environ = {"wsgi.input": FailingStream(), "CONTENT_LENGTH": "10"}
+    with flask_app.test_request_context("/upload", method="POST", environ_overrides=environ):
+        response = gcf(flask.request)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_body_in_a_transfer_coding_left_undecoded_is_a_400() -> None:
+    # gunicorn accepts "Transfer-Encoding: gzip, chunked" and passes the gzip data on
+    # as it came: the app read compressed bytes as the content (uvicorn answers 400).
+    gcf = handler(limited_app())
+    environ = {
+        "wsgi.input": io.BytesIO(gzip.compress(b"x")),
+        "wsgi.input_terminated": True,
+        "HTTP_TRANSFER_ENCODING": "gzip,chunked",
+    }
     with flask_app.test_request_context("/upload", method="POST", environ_overrides=environ):
         response = gcf(flask.request)
     assert response.status_code == 400
