@@ -69,15 +69,17 @@ def test_use_decorator_wraps_one_route_only():
 
 
 class RecordedStream:
-    """A streamed body that records whether it was closed."""
+    """A streamed body that records whether it was read and whether it was closed."""
 
     def __init__(self) -> None:
         self.closed = False
+        self.read = False
 
     def __aiter__(self) -> RecordedStream:
         return self
 
     async def __anext__(self) -> bytes:
+        self.read = True
         raise StopAsyncIteration
 
     async def aclose(self) -> None:
@@ -121,6 +123,7 @@ def test_a_stream_given_to_a_status_without_content_is_closed_unread(status: int
     stream = RecordedStream()
     response = TestClient(framing_app(stream)).get(f"/status-stream?s={status}")
     assert (response.status, response.content, stream.closed) == (status, b"", True)
+    assert not stream.read
 
 
 def test_a_content_length_given_to_a_204_is_not_sent() -> None:
