@@ -134,8 +134,9 @@ def validate_claims(
     elif aud not in accepted:
         raise InvalidToken("audience not accepted")
     sub = claims.get("sub")
-    if sub is not None and not isinstance(sub, str):
-        raise InvalidToken("sub is not a string")
+    if sub is not None and (not isinstance(sub, str) or not sub):
+        # An empty subject names no one: Principal.subject is "" for a token without one.
+        raise InvalidToken("sub is not a non-empty string")
     for name in policy.required:
         if claims.get(name) is None:
             raise InvalidToken(f"required claim {name!r} missing")

@@ -367,6 +367,10 @@ def test_refuses_token_without_subject(client):
     assert_refused(client, rs256(claims(sub=None)))
 
 
+def test_refuses_empty_subject_that_would_pass_as_a_token_without_one(client):
+    assert_refused(client, rs256(claims(sub="")))
+
+
 def test_refuses_non_string_scope_claim(client):
     assert_refused(client, rs256(claims(scope={"reports:read": True})))
 

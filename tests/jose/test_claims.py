@@ -75,6 +75,11 @@ def test_non_string_subject_fails():
         validate_claims(claims(sub=42), POLICY, NOW)
 
 
+def test_empty_subject_fails():
+    with pytest.raises(InvalidToken, match="sub"):
+        validate_claims(claims(sub=""), POLICY, NOW)
+
+
 def test_required_claims_must_be_present():
     policy = ClaimsPolicy(issuer="https://idp", audience="api", required=("sub", "jti"))
     with pytest.raises(InvalidToken, match="jti"):
