@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 
-from daloy_edge._json import MAX_JSON_DEPTH, UnsafeJSON, parse_json
+from daloy_edge._json import MAX_JSON_DEPTH, UnsafeJSON, _lone_surrogate, parse_json
 from daloy_edge._record import record
 from daloy_edge.jose._algorithms import ALGORITHMS, Algorithm
 from daloy_edge.jose._b64 import b64url_decode
@@ -64,10 +64,21 @@ def _constant(name: str) -> JSON:
     raise UnsafeJSON(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value - value != 0:
+        # 1e400 is JSON syntax but no double: read as infinity, which reached handlers in
+        # the claims and which no JSON encoder writes back.
+        raise UnsafeJSON("number out of range")
+    return value
+
+
 # The rules of daloy_edge.parse_json with C-speed hooks, for the per-request segments:
-# numbers need no hook because a segment is bounded by the token size and int() refuses
-# more than 4300 digits; floats are checked for finiteness where claims are read.
-_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant)
+# integers need no hook because a segment is bounded by the token size and int() refuses
+# more than 4300 digits; floats get one, called only for a number written as a float.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object, parse_float=_finite, parse_constant=_constant
+)
 
 
 _SCAN: Callable[[str, int], tuple[JSON, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
@@ -114,6 +125,10 @@ def _parse(raw: bytes) -> tuple[JSON, bool]:
         end = -1
     if end != len(text):
         value = _DECODER.decode(text)
+    # As parse_json: valid UTF-8 holds no surrogate, so only a \u escape can make one, and
+    # a lone one is no Unicode text (a handler writing that claim out failed with a 500).
+    if "\\u" in text and _lone_surrogate(value):
+        raise UnsafeJSON("lone surrogate")
     # No "[" at all and no "{" after the first character: nothing nests, so the depth is
     # at most one and no member holds a container. Two memchr-speed tests.
     return value, "[" not in text and "{" not in text[1:]

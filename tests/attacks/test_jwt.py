@@ -463,6 +463,17 @@ def test_refuses_prototype_pollution_claim(client):
     assert_refused(client, sign_raw({"alg": "RS256", "kid": "rsa-1"}, body, rsa_key(), "RS256"))
 
 
+def test_refuses_claim_beyond_a_double_that_no_handler_could_write_back(client):
+    body = json.dumps(claims())[:-1] + ', "balance": 1e400}'
+    assert_refused(client, sign_raw({"alg": "RS256", "kid": "rsa-1"}, body, rsa_key(), "RS256"))
+
+
+def test_refuses_claim_holding_a_lone_surrogate(client):
+    # A JavaScript string may hold one, and JSON.stringify writes it as this escape.
+    body = json.dumps(claims())[:-1] + ', "name": "mallory\\ud800"}'
+    assert_refused(client, sign_raw({"alg": "RS256", "kid": "rsa-1"}, body, rsa_key(), "RS256"))
+
+
 # --- signatures --------------------------------------------------------------------------------
 
 

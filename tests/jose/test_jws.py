@@ -129,11 +129,23 @@ def test_segments_with_or_without_surrounding_whitespace_decode_alike(text: str)
         ('{"a":', "malformed JSON"),
         ("", "malformed JSON"),
         ("[1]", "not a JSON object"),
+        ('{"a":1e400}', "number out of range"),
+        (' {"a":-1E400} ', "number out of range"),
+        ('{"a":"\\ud800"}', "lone surrogate"),
+        (' {"a":["x\\uDC00"]} ', "lone surrogate"),
     ],
 )
 def test_unacceptable_segments_are_refused_with_their_reason(text: str, reason: str):
     with pytest.raises(InvalidToken, match=reason):
         decode_json_segment(_segment(text), "payload")
+
+
+def test_escaped_characters_and_surrogate_pairs_decode():
+    text = '{"name":"J\\u00fcrgen \\ud83d\\ude00","ratio":1.5e300}'
+    assert decode_json_segment(_segment(text), "payload") == {
+        "name": "J\u00fcrgen \U0001f600",
+        "ratio": 1.5e300,
+    }
 
 
 def test_a_deeply_nested_header_is_refused_before_the_scanner_reads_it(
