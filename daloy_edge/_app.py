@@ -314,6 +314,16 @@ def _request_id(names: tuple[str, ...], values: tuple[str, ...]) -> str:
             and given.encode().translate(_REQUEST_ID).isalnum()
         ):
             return given
+        # Whitespace around a field value (SP and HTAB) is not part of it (RFC 9110):
+        # HTTP servers strip it, event shapes and ASGI scopes may not.
+        trimmed = given.strip(" \t")
+        if (
+            trimmed != given
+            and len(trimmed) <= 128
+            and trimmed.isascii()
+            and trimmed.encode().translate(_REQUEST_ID).isalnum()
+        ):
+            return trimmed
     return new_request_id()
 
 

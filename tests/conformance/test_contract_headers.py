@@ -113,6 +113,12 @@ def test_x_request_id_of_128_safe_characters_is_kept(http: Transport) -> None:
     )
 
 
+def test_x_request_id_is_kept_without_the_whitespace_around_it(http: Transport) -> None:
+    # Every HTTP server strips it; event shapes and ASGI scopes must read alike.
+    reply = http.get("/health", headers={"X-Request-Id": "\tpadded-id-1 "})
+    assert reply.headers.get("x-request-id") == "padded-id-1"
+
+
 # --- HEAD -------------------------------------------------------------------------------
 
 

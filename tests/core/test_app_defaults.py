@@ -158,6 +158,18 @@ def test_unsafe_request_id_is_replaced(value: str) -> None:
     assert len(response.headers["x-request-id"]) == 36
 
 
+@pytest.mark.parametrize("value", [" abc-123 ", "\tabc-123", "abc-123\t"])
+def test_request_id_with_whitespace_around_it_is_kept_without_it(value: str) -> None:
+    # HTTP servers strip it before the app runs; ASGI scopes and Lambda events may not.
+    response = TestClient(make_app()).get("/ok", headers={"x-request-id": value})
+    assert response.headers["x-request-id"] == "abc-123"
+
+
+def test_request_id_of_129_characters_with_whitespace_around_it_is_replaced() -> None:
+    response = TestClient(make_app()).get("/ok", headers={"x-request-id": " " + "a" * 129})
+    assert len(response.headers["x-request-id"]) == 36
+
+
 def test_repeated_request_id_is_replaced() -> None:
     repeated = [("x-request-id", "a"), ("x-request-id", "b")]
     response = TestClient(make_app()).get("/ok", headers=repeated)
