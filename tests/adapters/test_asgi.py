@@ -472,3 +472,40 @@ async def test_to_request_matches_the_request_constructor() -> None:
     peer = "203.0.113.9"
     assert (request.scheme, request.client, request.client_ip) == ("https", peer, peer)
     assert request.sync_in_thread is True and request.runtime == "asgi" and request.env == {}
+
+
+def handshake(extensions: dict[str, object]) -> dict[str, Any]:
+    sc = scope("/info", headers=[(b"upgrade", b"websocket"), (b"x-request-id", b"ws-1")])
+    del sc["method"]  # a WebSocket scope has none
+    return {**sc, "type": "websocket", "scheme": "wss", "extensions": extensions}
+
+
+async def websocket_messages(sc: dict[str, Any]) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await ASGIApp(make_app())(sc, receive, send)
+    return sent
+
+
+async def test_a_websocket_handshake_gets_the_apps_answer_to_its_get() -> None:
+    # uvicorn would answer a closed handshake with its own bare 403: no request id, no
+    # Server-Timing, no secure headers, no request line.
+    start, body = await websocket_messages(handshake({"websocket.http.response": {}}))
+    assert start["type"] == "websocket.http.response.start"
+    assert start["status"] == 200
+    headers = dict(start["headers"])
+    assert headers[b"x-request-id"] == b"ws-1"
+    assert b"server-timing" in headers
+    assert headers[b"content-length"] == str(len(body["body"])).encode()
+    assert body["type"] == "websocket.http.response.body"
+    assert json.loads(body["body"])["path"] == "/info"
+
+
+async def test_a_websocket_handshake_is_closed_where_the_server_takes_no_http_answer() -> None:
+    assert await websocket_messages(handshake({})) == [{"type": "websocket.close", "code": 1003}]

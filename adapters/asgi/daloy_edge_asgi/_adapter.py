@@ -327,7 +327,31 @@ class ASGIApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a WebSocket handshake as the plain GET it is on every other runtime.
+
+        The app serves no WebSockets. A server with the ``websocket.http.response``
+        extension (uvicorn, Hypercorn) sends the app's own answer, with its headers,
+        request id and request line; without it, closing makes the server answer 403
+        itself, bare.
+        """
+        if "websocket.http.response" not in (scope.get("extensions") or ()):
             await send({"type": "websocket.close", "code": 1003})
+            return
+        if (await receive())["type"] != "websocket.connect":
+            return  # the client has gone
+        body = _Body(receive)
+        body._done = True  # a handshake carries no body; the next message is no part of one
+        response = await self.app.handle(_to_request({**scope, "method": "GET"}, body))
+        # Read whole, as the servers collect such an answer before they send it.
+        content = await response.read()
+        fields = _fields(response, head=False)
+        await send(
+            {"type": "websocket.http.response.start", "status": response.status, "headers": fields}
+        )
+        await send({"type": "websocket.http.response.body", "body": content})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
