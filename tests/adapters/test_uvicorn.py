@@ -149,3 +149,27 @@ def test_too_many_headers_431(server: Server) -> None:
 def test_request_id_round_trips(server: Server) -> None:
     _, headers, _ = get(server, "/health", headers={"X-Request-Id": "trace-me-123"})
     assert headers["x-request-id"] == "trace-me-123"
+
+
+_HANDSHAKE = (
+    "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(("path", "status"), [("/health", 200), ("/nope", 404), ("/boom", 500)])
+def test_websocket_handshake_gets_the_apps_answer_with_its_headers(
+    server: Server, path: str, status: int
+) -> None:
+    # uvicorn speaks WebSocket here (wsproto is installed, as uvicorn[standard] installs
+    # websockets): a closed handshake got uvicorn's own bare 403.
+    raw = raw_request(server.port, _HANDSHAKE.format(path=path).encode())
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+    assert status_of(raw) == status
+    for name in (
+        "x-request-id",
+        "server-timing",
+        "strict-transport-security",
+        "x-content-type-options",
+    ):
+        assert f"\r\n{name}:" in head
