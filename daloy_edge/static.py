@@ -43,14 +43,33 @@ _TYPES = {
 _CHARSET_TYPES = ("text/", "application/json", "application/xml", "image/svg+xml")
 
 
+_python_types: dict[str, str] = {}
+
+
+def _python_type(suffix: str) -> str | None:
+    # Python's own table by the last suffix alone, never mimetypes.guess_type: that
+    # reads the system's mime.types (Debian's maps .shtml to text/html and .ts to a Qt
+    # type; Pyodide and slim images have none), so one file was served as two types on
+    # two runtimes; and it names "page.html.gz" or ".svgz" by the type inside the
+    # compression, which the browser then reads from compressed bytes.
+    if not _python_types:
+        import mimetypes
+
+        _python_types.update(mimetypes.MimeTypes().types_map[True])
+    return _python_types.get(suffix)
+
+
 def media_type_for(name: str) -> str:
-    """The media type for a file name; unknown kinds are served as opaque bytes."""
+    """The media type for a file name; unknown kinds are served as opaque bytes.
+
+    Named by the last suffix: a compressed file (``.gz``, ``.svgz``, ``.tgz``) is opaque
+    bytes, not the type it holds. Suffixes outside the built-in list are looked up in
+    Python's own table, never the system's, so every runtime names a file alike.
+    """
     suffix = name[name.rfind(".") :].lower() if "." in name else ""
     media = _TYPES.get(suffix)
     if media is None:
-        import mimetypes
-
-        media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        media = _python_type(suffix) or "application/octet-stream"
     if media.startswith(_CHARSET_TYPES):
         media += "; charset=utf-8"
     return media

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import gzip
+import mimetypes
 import os
 from pathlib import Path
 
 import pytest
 
 from daloy_edge import App, ConfigError, static_files
+from daloy_edge.static import media_type_for
 from daloy_edge.testing import TestClient
 
 
@@ -17,6 +20,7 @@ def client(tmp_path: Path) -> TestClient:
     (root / "sub").mkdir()
     (root / "sub" / "b.css").write_text("b{}")
     (root / ".env").write_text("SECRET=1")
+    (root / "page.html.gz").write_bytes(gzip.compress(b"<p>hi</p>"))
     (tmp_path / "outside.txt").write_text("outside")
     os.symlink(tmp_path / "outside.txt", root / "link.txt")
     app = App()
@@ -53,3 +57,30 @@ def test_missing_file_is_404(client: TestClient) -> None:
 def test_missing_root_refuses_to_build(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         static_files(tmp_path / "missing")
+
+
+def test_gzipped_html_is_served_as_opaque_bytes_not_as_html(client: TestClient) -> None:
+    # Named text/html, the browser would render the compressed bytes as a page.
+    response = client.get("/s/page.html.gz")
+    assert response.headers["content-type"] == "application/octet-stream"
+
+
+@pytest.mark.parametrize("name", ["logo.svgz", "site.tgz", "data.json.gz"])
+def test_compressed_file_is_not_named_by_the_type_inside(name: str) -> None:
+    assert media_type_for(name) == "application/octet-stream"
+
+
+def test_a_type_only_the_systems_mime_types_names_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # /etc/mime.types differs by runtime (Debian's maps .shtml to text/html; Pyodide has
+    # none), so a file named by it would be served as two types on two runtimes.
+    mimetypes.init()
+    system = mimetypes.MimeTypes()
+    system.add_type("text/html", ".page")
+    monkeypatch.setattr(mimetypes, "_db", system)
+    assert media_type_for("index.page") == "application/octet-stream"
+
+
+def test_a_type_in_pythons_own_table_is_still_named() -> None:
+    assert media_type_for("report.csv") == "text/csv; charset=utf-8"
