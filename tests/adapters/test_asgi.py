@@ -150,6 +150,13 @@ async def test_invalid_utf8_bytes_in_the_raw_path_are_refused() -> None:
     assert status == 400
 
 
+async def test_lone_surrogate_in_a_path_without_raw_path_is_refused() -> None:
+    # Mangum passes no raw_path, and an event's JSON path can hold "\\ud800".
+    status, _, body, _ = await call(ASGIApp(make_app()), scope("/static/\ud800.txt"))
+    assert status == 400
+    assert b"invalid UTF-8" in body
+
+
 async def test_keeps_every_set_cookie() -> None:
     _, headers, _, _ = await call(ASGIApp(make_app()), scope("/cookies"))
     assert [v for k, v in headers if k == b"set-cookie"] == [

@@ -138,7 +138,7 @@ def _to_request(scope: Scope, body: _Body) -> Request:
                 names[name] = key
         items.append((key, value.decode("latin-1")))
     raw = scope.get("raw_path")
-    raw_path = raw.decode("latin-1") if raw else quote(scope.get("path", "/"), safe=_PATH_SAFE)
+    raw_path = raw.decode("latin-1") if raw else _quote_path(scope.get("path", "/"))
     if "?" in raw_path:
         raw_path = raw_path.split("?", 1)[0]
     root = scope.get("root_path")
@@ -184,7 +184,17 @@ def _below_root(raw_path: str, root: str, path: str) -> str:
     parts = raw_path.split("/", segments)
     if unquote("/".join(parts[:segments])) == root:
         return "/" + parts[segments] if len(parts) > segments else "/"
-    return quote(path[size:], safe=_PATH_SAFE)
+    return _quote_path(path[size:])
+
+
+def _quote_path(path: str) -> str:
+    """A decoded ``path`` escaped back, for a server that passes no ``raw_path``.
+
+    Mangum takes the path from the event's JSON, which can hold a lone surrogate
+    (``"\\ud800"``) strict UTF-8 cannot encode: escaped as the bytes it stands for, it
+    is refused as invalid UTF-8 (400), as the Lambda adapter refuses it.
+    """
+    return quote(path, safe=_PATH_SAFE, errors="surrogatepass")
 
 
 _ASCII = bytes(range(128))
