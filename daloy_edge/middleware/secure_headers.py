@@ -32,7 +32,9 @@ DEFAULT_PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
     "microphone=(), payment=(), usb=()"
 )
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Documents a browser runs scripts in when opened directly: HTML, and SVG and XML (whose
+# XHTML-namespace elements run too), as an uploaded .svg served from a static folder is.
+_HTML_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml")
 _REMOVED = frozenset({"server", "x-powered-by"})
 _first = itemgetter(0)
 _NONCE = "{nonce}"

@@ -277,3 +277,16 @@ def test_report_urls_accepted_as_before_but_no_trailing_newline():
     for url in [*_texts(2, alphabet, prefixes), *edges]:
         expected = oracle.match(url) is not None and not url.endswith("\n")
         assert _accepted(report_to=url) is expected, repr(url)
+
+
+@pytest.mark.parametrize("media", ["image/svg+xml", "text/xml", "application/xml; charset=utf-8"])
+def test_svg_or_xml_document_gets_the_csp_that_stops_its_inline_scripts(media):
+    # Opened directly, an SVG or XML document runs its own <script> (an uploaded .svg).
+    app = App(middleware=[SecureHeaders()])
+
+    @app.get("/image")
+    async def image(request):
+        return Response(body=b"<svg xmlns='http://www.w3.org/2000/svg'/>", media_type=media)
+
+    csp = TestClient(app).get("/image").headers["content-security-policy"]
+    assert "script-src 'nonce-" in csp and "object-src 'none'" in csp
