@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import socket
 import threading
@@ -139,6 +140,15 @@ def test_static_serves_a_file_from_the_static_folder(http: Transport) -> None:
     assert reply.status == 200
     assert reply.headers.get("content-type") == "text/plain; charset=utf-8"
     assert reply.body == STATIC_HELLO
+
+
+def test_static_file_is_revalidated_by_its_content_tag_on_every_runtime(http: Transport) -> None:
+    tag = '"' + hashlib.blake2b(STATIC_HELLO, digest_size=16).hexdigest() + '"'
+    assert http.get("/static/hello.txt").headers.get("etag") == tag
+    reply = http.get("/static/hello.txt", headers={"If-None-Match": tag})
+    assert reply.status == 304
+    assert reply.body == b""
+    assert reply.headers.get("etag") == tag
 
 
 def test_static_unknown_file_is_404(http: Transport) -> None:

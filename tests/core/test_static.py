@@ -84,3 +84,36 @@ def test_a_type_only_the_systems_mime_types_names_is_not_used(
 
 def test_a_type_in_pythons_own_table_is_still_named() -> None:
     assert media_type_for("report.csv") == "text/csv; charset=utf-8"
+
+
+def test_file_carries_a_strong_etag_of_its_content(client: TestClient) -> None:
+    first, second = client.get("/s/a.txt"), client.get("/s/sub/b.css")
+    tag = first.headers["etag"]
+    assert tag.startswith('"') and tag.endswith('"') and len(tag) == 34
+    assert tag == client.get("/s/a.txt").headers["etag"] != second.headers["etag"]
+
+
+@pytest.mark.parametrize("form", ["{tag}", "W/{tag}", '"other", {tag}', "*"])
+def test_revalidation_naming_the_current_tag_is_304_without_the_body(
+    client: TestClient, form: str
+) -> None:
+    tag = client.get("/s/a.txt").headers["etag"]
+    response = client.get("/s/a.txt", headers={"if-none-match": form.format(tag=tag)})
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response.headers["etag"] == tag
+    assert response.headers["cache-control"] == "public, max-age=3600"
+
+
+def test_revalidation_after_the_file_changed_gets_the_new_content(
+    client: TestClient, tmp_path: Path
+) -> None:
+    tag = client.get("/s/a.txt").headers["etag"]
+    (tmp_path / "public" / "a.txt").write_text("changed")
+    response = client.get("/s/a.txt", headers={"if-none-match": tag})
+    assert response.status_code == 200 and response.text == "changed"
+    assert response.headers["etag"] != tag
+
+
+def test_revalidation_of_a_file_that_is_gone_is_404(client: TestClient) -> None:
+    assert client.get("/s/nope.txt", headers={"if-none-match": "*"}).status_code == 404
