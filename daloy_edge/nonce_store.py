@@ -7,6 +7,7 @@ replay that lands on another instance is not recognised.
 from __future__ import annotations
 
 import time
+from _thread import allocate_lock
 
 from daloy_edge._errors import ConfigError
 
@@ -39,13 +40,17 @@ class MemoryNonceStore:
     When full, the entry closest to expiry is forgotten first; only a flood of
     *authentic* deliveries (which needs the secret) can push an entry out early.
 
+    Each add holds a lock, so it is atomic across threads as well as on one event loop
+    (Google Cloud Functions serves each worker thread from a loop of its own, all of them
+    sharing the app's store).
+
     >>> import asyncio
     >>> store = MemoryNonceStore()
     >>> asyncio.run(store.add_if_absent("k", 60)), asyncio.run(store.add_if_absent("k", 60))
     (True, False)
     """
 
-    __slots__ = ("_clock", "_expiry", "_heap", "max_entries")
+    __slots__ = ("_clock", "_expiry", "_heap", "_lock", "max_entries")
 
     def __init__(self, *, max_entries: int = 100_000, clock: Clock = time.monotonic) -> None:
         if max_entries <= 0:
@@ -54,6 +59,7 @@ class MemoryNonceStore:
         self._clock = clock
         self._expiry: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []
+        self._lock = allocate_lock()
 
     def __len__(self) -> int:
         return len(self._expiry)
@@ -62,21 +68,28 @@ class MemoryNonceStore:
         """Record ``key`` for ``ttl_s`` seconds; False when it is already recorded."""
         heapq = _heapq or _import_heapq()
         heap, expiry = self._heap, self._expiry
-        now = self._clock()
-        # Expired entries go first; a heap entry whose key was recorded again since is stale.
-        while heap and heap[0][0] <= now:
-            expires, old = heapq.heappop(heap)
-            if expiry.get(old) == expires:
-                del expiry[old]
-        current = expiry.get(key)
-        if current is not None and current > now:
-            return False
-        while len(expiry) >= self.max_entries:
-            # Full: the entry closest to expiry is forgotten.
-            expires, old = heapq.heappop(heap)
-            if expiry.get(old) == expires:
-                del expiry[old]
-        expires = now + ttl_s
-        expiry[key] = expires
-        heapq.heappush(heap, (expires, key))
-        return True
+        lock = self._lock
+        # acquire and release rather than ``with``: fewer steps on every delivery.
+        lock.acquire()
+        try:
+            now = self._clock()
+            # Expired entries go first; a heap entry whose key was recorded again since
+            # is stale.
+            while heap and heap[0][0] <= now:
+                expires, old = heapq.heappop(heap)
+                if expiry.get(old) == expires:
+                    del expiry[old]
+            current = expiry.get(key)
+            if current is not None and current > now:
+                return False
+            while len(expiry) >= self.max_entries:
+                # Full: the entry closest to expiry is forgotten.
+                expires, old = heapq.heappop(heap)
+                if expiry.get(old) == expires:
+                    del expiry[old]
+            expires = now + ttl_s
+            expiry[key] = expires
+            heapq.heappush(heap, (expires, key))
+            return True
+        finally:
+            lock.release()
