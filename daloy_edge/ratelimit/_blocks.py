@@ -37,7 +37,10 @@ class BlockCache:
         if until is None:
             return None
         if until <= now_ms:
-            del self._until[key]
+            # ``pop``, not ``del``: on threads (GCF serves each worker thread from its own
+            # event loop) two requests may find the same expired block, and a second
+            # ``del`` would raise KeyError, a 500.
+            self._until.pop(key, None)
             return None
         return until
 
@@ -49,10 +52,14 @@ class BlockCache:
         if key not in entries and len(entries) >= self.size:
             if type(entries) is dict:
                 entries = self._until = _ordered(entries)
-            for stale in [k for k, t in islice(entries.items(), _SCAN) if t <= now_ms]:
-                del entries[stale]
+            # Threads again: the oldest entries copied in one step (iterating the dict
+            # while another thread changes it raises), and dropped with ``pop``; the
+            # oldest key is "" (no key) if another thread emptied the cache meanwhile.
+            for stale, until in list(islice(entries.items(), _SCAN)):
+                if until <= now_ms:
+                    entries.pop(stale, None)
             if len(entries) >= self.size:
-                del entries[next(iter(entries))]
+                entries.pop(next(iter(entries), ""), None)
         entries[key] = until_ms
 
     def __len__(self) -> int:
