@@ -6,7 +6,8 @@
 
 Under overload, answering some requests quickly beats answering all of them late: each
 admitted request keeps its latency, the rest get ``503`` with ``Retry-After`` and can go
-to another instance. The cap counts requests in flight in this instance (one event loop).
+to another instance. The cap counts requests in flight in this instance, on every worker
+thread's event loop of a threaded server (functions-framework) too.
 """
 
 from __future__ import annotations
@@ -153,8 +154,13 @@ class LoadShedding:
         except asyncio.CancelledError:
             if ticket.done() and not ticket.cancelled() and ticket.result():
                 self._release(None)
-            elif ticket in waiters:
-                waiters.remove(ticket)
+            else:
+                from contextlib import suppress  # asyncio has loaded it already
+
+                # Gone if it expired, or if another thread admitted it (``_admit`` then
+                # gives the slot back).
+                with suppress(ValueError):
+                    waiters.remove(ticket)
             raise
         finally:
             timer.cancel()
@@ -163,7 +169,10 @@ class LoadShedding:
 
     def _expire(self, ticket: asyncio.Future[bool]) -> None:
         if not ticket.done() and self._waiters is not None:
-            self._waiters.remove(ticket)
+            try:
+                self._waiters.remove(ticket)
+            except ValueError:
+                return  # admitted from another thread: its wake-up is on the way
             ticket.set_result(False)
 
     def _release(self, latency: float | None) -> None:
@@ -174,8 +183,28 @@ class LoadShedding:
         while waiters and self._active < self._limit:
             ticket = waiters.popleft()
             if not ticket.done():
-                self._active += 1
-                ticket.set_result(True)
+                self._wake(ticket)
+
+    def _wake(self, ticket: asyncio.Future[bool]) -> None:
+        """Admit a queued request: its slot is taken here, at once."""
+        import asyncio
+
+        loop = ticket.get_loop()
+        if loop is asyncio.events._get_running_loop():
+            self._active += 1
+            ticket.set_result(True)
+        elif not loop.is_closed():
+            # Queued on another worker thread's loop (GCF serves each thread from its
+            # own): resolved from here, that loop would sleep on until the queue timer
+            # woke it, holding the slot meanwhile and shedding everything queued behind.
+            self._active += 1
+            loop.call_soon_threadsafe(self._admit, ticket)
+
+    def _admit(self, ticket: asyncio.Future[bool]) -> None:
+        if ticket.done():
+            self._release(None)  # cancelled while its wake-up was on the way
+        else:
+            ticket.set_result(True)
 
     def _sample(self, latency: float) -> None:
         batch = self._batch

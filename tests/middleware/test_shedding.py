@@ -4,6 +4,7 @@ the excess gets 503 with Retry-After at once, queued ones wait only briefly."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -121,6 +122,34 @@ async def test_queued_request_is_shed_before_a_deadline_shorter_than_its_queue_t
         )
     assert busy.status == 504
     assert queued.status == 503 and queued.headers["retry-after"] == "1"
+
+
+def test_request_queued_on_another_worker_thread_is_woken_when_a_slot_frees():
+    # GCF serves each worker thread from its own event loop, all sharing the app's
+    # middleware: a slot freed on one thread for a request queued on another left that
+    # request asleep until its queue timer fired, holding the slot meanwhile, and the
+    # request queued behind it was shed.
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=2, queue_timeout=2))
+    client = TestClient(slow_app(shedding))
+    statuses: list[int] = []
+
+    def work() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            statuses.append(loop.run_until_complete(client.arequest("GET", "/work?s=0.2")).status)
+        finally:
+            loop.close()
+
+    threads = []
+    for queued in range(3):  # one runs, then two wait in line, each on a thread of its own
+        threads.append(threading.Thread(target=work))
+        threads[-1].start()
+        while shedding.active < 1 or shedding.queued < queued:
+            time.sleep(0.001)
+    for thread in threads:
+        thread.join()
+    assert statuses == [200, 200, 200]
+    assert shedding.active == 0
 
 
 async def test_adaptive_mode_lowers_the_cap_while_latency_exceeds_the_target():
