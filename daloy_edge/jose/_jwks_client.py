@@ -170,9 +170,12 @@ class JWKSClient:
         return key
 
     def _remember_unknown(self, kid: str, now: float) -> None:
-        if len(self._negative) >= self._max_negative:
-            self._negative.pop(next(iter(self._negative)))
-        self._negative[kid] = now + self._negative_ttl
+        negative = self._negative
+        if len(negative) >= self._max_negative:
+            # Worker threads (functions-framework) may pick the same oldest kid at once,
+            # or find the cache emptied by a refresh since: neither may raise (a 500).
+            negative.pop(next(iter(negative), ""), None)
+        negative[kid] = now + self._negative_ttl
 
     def _usable(self, now: float) -> JWKSet:
         if self._keys is None or now >= self._expires_at + self._stale:

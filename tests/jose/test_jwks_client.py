@@ -195,6 +195,36 @@ async def test_worker_threads_spraying_unknown_kids_share_one_refetch(server, cl
     assert server.hits == 2
 
 
+class SlowKid(str):
+    """A kid whose hashing yields to other threads, as a thread switch may at any moment
+    between picking the oldest remembered kid and forgetting it."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        time.sleep(0.02)
+        return str.__hash__(self)
+
+
+async def test_worker_threads_spraying_kids_during_an_outage_are_refused_not_failed(server, clock):
+    # While the IdP fails, no refresh empties the negative cache, so it fills up; then each
+    # thread that joined a refetch forgot the oldest remembered kid to make room for its
+    # own: two picked the same one, and the second raised KeyError (a 500).
+    client = JWKSClient(server.url, allow_insecure_http=True, clock=clock, max_negative=1)
+    await client.get_key("key-a")
+    server.status = 503
+    clock.advance(31)
+    assert await client.get_key(SlowKid("ghost")) is None
+    server.delay = 0.3
+    clock.advance(31)
+
+    def lookup(kid: str) -> object:
+        return asyncio.run(client.get_key(kid))
+
+    results = await asyncio.gather(*(asyncio.to_thread(lookup, f"spray-{i}") for i in range(4)))
+    assert results == [None] * 4
+
+
 async def test_stale_keys_are_served_while_the_idp_fails(client, server, clock):
     await client.get_key("key-a")
     server.status = 503
