@@ -93,3 +93,7 @@ class MemoryNonceStore:
             return True
         finally:
             lock.release()
+
+    async def discard(self, key: str) -> None:
+        """Forget ``key``; its heap entry is then stale and skipped when popped."""
+        self._expiry.pop(key, None)

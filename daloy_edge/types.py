@@ -72,3 +72,7 @@ class NonceStore(Protocol):
     async def add_if_absent(self, key: str, ttl_s: float) -> bool:
         """Record ``key`` for ``ttl_s`` seconds; False when it was already there."""
         ...
+
+    async def discard(self, key: str) -> None:
+        """Forget ``key`` (a delivery whose handling failed may be sent again)."""
+        ...

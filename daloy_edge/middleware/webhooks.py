@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from daloy_edge._errors import ConfigError, ServiceUnavailable, Unauthorized
+from daloy_edge._errors import ConfigError, HTTPError, ServiceUnavailable, Unauthorized
 from daloy_edge._record import field, record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
@@ -73,7 +73,9 @@ class VerifyWebhook:
     within tolerance and it was not delivered before.
 
     The verified delivery is in ``request.state[WEBHOOK_STATE]``; the handler parses the
-    body only afterwards. Security: every failure is the same opaque 401.
+    body only afterwards. Security: every failure is the same opaque 401. A delivery whose
+    handling fails (an exception, a 5xx answer, the request deadline) is forgotten again,
+    so the sender's retry is handled: the event is not lost to the replay check.
     """
 
     __slots__ = ("config",)
@@ -122,8 +124,33 @@ class VerifyWebhook:
         return delivery
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        request.state[WEBHOOK_STATE] = await self.verify(request)
-        return await call_next(request)
+        delivery = request.state[WEBHOOK_STATE] = await self.verify(request)
+        try:
+            response = await call_next(request)
+        except BaseException as exc:
+            if not isinstance(exc, HTTPError) or exc.status >= 500:
+                await self._forget(delivery)
+            raise
+        if response.status >= 500:
+            await self._forget(delivery)
+        return response
+
+    async def _forget(self, delivery: VerifiedWebhook) -> None:
+        """Forget a delivery whose handling failed (an error, a 5xx, the deadline): the
+        sender's retry of it is then handled rather than refused as a replay, and the
+        event is not lost. A 4xx keeps it: a retry would be refused alike."""
+        discard = getattr(self.config.store, "discard", None)
+        if discard is None:
+            return  # a store written before discard existed keeps the key
+        try:
+            await discard("webhook:" + delivery.replay_key)
+        except Exception:
+            import logging
+
+            logging.getLogger("daloy_edge.webhooks").warning(
+                "webhook replay store unavailable: a failed delivery stays recorded, "
+                "so its retry is refused as a replay"
+            )
 
 
 def _refused() -> Unauthorized:

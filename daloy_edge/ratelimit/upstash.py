@@ -208,6 +208,17 @@ class UpstashNonceStore:
             raise StoreUnavailable(_describe(exc)) from None
         return reply == "OK"
 
+    async def discard(self, key: str) -> None:
+        """Forget ``key`` (``DEL``); raises :class:`StoreUnavailable` as adding does."""
+        budget = self._budget.next()
+        try:
+            async with asyncio.timeout(budget):
+                await self._commands.execute(["DEL", hashed_key(self.prefix, key)])
+        except TimeoutError:
+            raise StoreUnavailable(f"no answer within {budget}s") from None
+        except Exception as exc:
+            raise StoreUnavailable(_describe(exc)) from None
+
 
 class _Budget:
     """How long a store may wait: longer on its first call only, so one cold start is

@@ -100,3 +100,15 @@ def test_a_delivery_replayed_on_other_threads_at_the_same_instant_is_accepted_on
     for thread in threads:
         thread.join()
     assert accepted.count(True) == 1
+
+
+async def test_a_discarded_key_is_accepted_again_and_then_kept_for_its_new_ttl():
+    clock = Clock()
+    store = MemoryNonceStore(clock=clock)
+    await store.add_if_absent("k", 60)
+    await store.discard("k")
+    clock.now += 1
+    assert await store.add_if_absent("k", 60)
+    clock.now += 59.5  # past the first expiry: its stale heap entry must not drop the key
+    await store.add_if_absent("other", 60)
+    assert not await store.add_if_absent("k", 60)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -126,3 +127,54 @@ def test_oversized_body_is_refused_before_verification():
 def test_invalid_configuration_refuses_to_build(config):
     with pytest.raises(ConfigError):
         WebhookConfig(**{"secrets": KeyRing([SECRET]), **config})
+
+
+def failing_app(failure: str) -> tuple[App, list[int]]:
+    """A webhook route whose handler fails the first time in the way named."""
+    from daloy_edge import BadRequest, Response
+
+    app, calls = App(request_timeout=0.2), []
+
+    @app.post(
+        "/hook",
+        middleware=[VerifyWebhook(WebhookConfig(secrets=KeyRing([SECRET]), clock=lambda: NOW))],
+    )
+    async def hook(request):
+        calls.append(1)
+        if len(calls) == 1:
+            if failure == "raise":
+                raise RuntimeError("database down")
+            if failure == "503":
+                return Response.json({"retry": True}, status=503)
+            if failure == "400":
+                raise BadRequest("unknown event type")
+            if failure == "deadline":
+                await asyncio.sleep(5)
+        return {"received": True}
+
+    return app, calls
+
+
+def signed_headers() -> dict[str, str]:
+    mac = hmac.new(SECRET.encode(), f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
+    return {"content-type": "application/json", "x-signature": f"t={NOW},v1={mac}"}
+
+
+@pytest.mark.parametrize(("failure", "status"), [("raise", 500), ("503", 503), ("deadline", 504)])
+def test_senders_retry_of_a_delivery_whose_handling_failed_is_handled_not_refused_as_replay(
+    failure, status
+):
+    app, calls = failing_app(failure)
+    client = TestClient(app)
+    assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == status
+    assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == 200
+    assert len(calls) == 2
+    assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == 401
+
+
+def test_delivery_refused_by_its_handler_with_a_4xx_stays_recorded():
+    app, calls = failing_app("400")
+    client = TestClient(app)
+    assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == 400
+    assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == 401
+    assert len(calls) == 1

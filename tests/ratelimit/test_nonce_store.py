@@ -42,3 +42,11 @@ async def test_nonce_keys_are_hashed_not_stored_in_clear(
     assert keys[0].startswith("daloy:nonce:")
     assert "raw-signature-value" not in keys[0]
     assert 0 < redis_server.client().pttl(keys[0]) <= 60_000
+
+
+async def test_a_discarded_nonce_is_accepted_again_by_every_instance(rest: UpstashREST):
+    first_instance = UpstashNonceStore(rest, timeout=10)
+    second_instance = UpstashNonceStore(rest, timeout=10)
+    assert await first_instance.add_if_absent("delivery", 300) is True
+    await first_instance.discard("delivery")
+    assert await second_instance.add_if_absent("delivery", 300) is True
