@@ -69,6 +69,10 @@ class SessionConfig:
             raise ConfigError("idle_timeout must not exceed max_age")
         if not 256 <= self.max_bytes <= 4096:
             raise ConfigError("max_bytes must be between 256 and 4096 (one cookie)")
+        # Checked at run time too: "None" would send the cookie with cross-site requests,
+        # and any other text would go into the Set-Cookie line as it is.
+        if self.same_site not in ("Lax", "Strict"):
+            raise ConfigError("same_site must be 'Lax' or 'Strict'")
         name = self.name
         if name.startswith("__Host-") and self.insecure_http_cookies:
             raise ConfigError("__Host- cookies need Secure; choose another name for plain HTTP")

@@ -322,6 +322,12 @@ def test_host_prefix_with_insecure_cookies_refuses_to_build():
         SessionConfig(keys=KEYS, cookie_name="__Host-s", insecure_http_cookies=True)
 
 
+@pytest.mark.parametrize("same_site", ["None", "lax", "Lax; Domain=example.com"])
+def test_a_same_site_other_than_lax_or_strict_refuses_to_build(same_site):
+    with pytest.raises(ConfigError, match="same_site"):
+        SessionConfig(keys=KEYS, same_site=same_site)  # type: ignore[arg-type]
+
+
 def test_short_session_key_refuses_to_build():
     with pytest.raises(ConfigError):
         Sessions(SessionConfig(keys=KeyRing(["short"])))
