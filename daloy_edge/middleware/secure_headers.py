@@ -104,7 +104,9 @@ class SecureHeadersConfig:
             if not check_header_value(directive) or ";" in directive:
                 raise ConfigError(f"invalid CSP text {directive!r}")
         for directive in self.csp_directives:
-            if directive.split(" ", 1)[0] in _FIXED_DIRECTIVES:
+            # Directive names are case-insensitive, and a browser keeps the first of two.
+            name = directive.split(maxsplit=1)[0].lower() if directive.strip() else ""
+            if name in _FIXED_DIRECTIVES:
                 raise ConfigError(f"CSP directive {directive!r} is fixed by the strict policy")
         for name in self.trusted_types_policies or ():
             if not _POLICY_NAME.fullmatch(name):
@@ -113,8 +115,21 @@ class SecureHeadersConfig:
             raise ConfigError("report_to must be an http(s) URL or a path")
 
 
+# The built-in policy's own directives (a second one is ignored by browsers), and
+# ``script-src-elem`` / ``script-src-attr``, which replace ``script-src`` for <script>
+# elements and inline event handlers.
 _FIXED_DIRECTIVES = frozenset(
-    {"script-src", "object-src", "base-uri", "frame-ancestors", "require-trusted-types-for"}
+    {
+        "default-src",
+        "script-src",
+        "script-src-elem",
+        "script-src-attr",
+        "object-src",
+        "base-uri",
+        "frame-ancestors",
+        "form-action",
+        "require-trusted-types-for",
+    }
 )
 
 

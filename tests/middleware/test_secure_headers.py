@@ -177,6 +177,22 @@ def test_unsafe_configuration_refuses_to_build(config):
         SecureHeadersConfig(**config)
 
 
+@pytest.mark.parametrize(
+    "directive",
+    [
+        "script-src-elem 'unsafe-inline'",
+        "script-src-attr 'unsafe-inline'",
+        "Script-Src *",
+        "OBJECT-SRC *",
+        "form-action https://elsewhere.example",
+        "default-src *",
+    ],
+)
+def test_a_directive_that_would_replace_or_repeat_the_strict_policy_refuses_to_build(directive):
+    with pytest.raises(ConfigError, match="fixed by the strict policy"):
+        SecureHeadersConfig(csp_directives=(directive,))
+
+
 def test_nonce_is_24_base64url_characters_each_from_one_random_byte():
     asked: list[int] = []
 
