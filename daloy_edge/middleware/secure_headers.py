@@ -97,6 +97,9 @@ class SecureHeadersConfig:
             raise ConfigError("hsts_max_age must not be negative")
         if self.hsts_preload and (self.hsts_max_age < 31536000 or not self.hsts_include_subdomains):
             raise ConfigError("HSTS preload needs max-age >= 1 year and includeSubDomains")
+        for name, accepted in _CHOICES:
+            if getattr(self, name) not in accepted:
+                raise ConfigError(f"{name} must be one of {', '.join(map(repr, accepted))}")
         for text in (self.referrer_policy, self.permissions_policy):
             if not check_header_value(text):
                 raise ConfigError(f"invalid header value {text!r}")
@@ -114,6 +117,14 @@ class SecureHeadersConfig:
         if self.report_to is not None and not _report_url_ok(self.report_to):
             raise ConfigError("report_to must be an http(s) URL or a path")
 
+
+# The Literal fields, checked at run time: their text goes into the header as it is.
+_CHOICES = (
+    ("coop", ("same-origin", "same-origin-allow-popups", "unsafe-none")),
+    ("corp", ("same-origin", "same-site", "cross-origin")),
+    ("coep", (None, "require-corp", "credentialless")),
+    ("frame_options", (None, "DENY", "SAMEORIGIN")),
+)
 
 # The built-in policy's own directives (a second one is ignored by browsers), and
 # ``script-src-elem`` / ``script-src-attr``, which replace ``script-src`` for <script>

@@ -178,6 +178,20 @@ def test_unsafe_configuration_refuses_to_build(config):
 
 
 @pytest.mark.parametrize(
+    "config",
+    [
+        {"coop": "same-origin\r\nset-cookie: planted=1"},
+        {"corp": "cross-origin, same-origin"},
+        {"coep": "require_corp"},
+        {"frame_options": "ALLOW-FROM https://evil.example"},
+    ],
+)
+def test_a_value_outside_a_headers_choices_refuses_to_build(config):
+    with pytest.raises(ConfigError, match="must be one of"):
+        SecureHeadersConfig(**config)
+
+
+@pytest.mark.parametrize(
     "directive",
     [
         "script-src-elem 'unsafe-inline'",
