@@ -47,6 +47,9 @@ class ClaimsPolicy:
             raise ConfigError("leeway_s must be between 0 and 300 seconds")
         if self.max_lifetime_s is not None and self.max_lifetime_s <= 0:
             raise ConfigError("max_lifetime_s must be positive")
+        if isinstance(self.required, str):
+            # Each of its characters would be a claim every token must hold.
+            raise ConfigError("required must be a collection of claim names, not one string")
 
     @property
     def audiences(self) -> frozenset[str]:

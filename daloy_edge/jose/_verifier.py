@@ -111,6 +111,9 @@ class JWTVerifier:
         allowed = check_algorithms(algorithms, allow_symmetric=allow_symmetric)
         if max_token_bytes <= 0:
             raise ConfigError("max_token_bytes must be positive")
+        if isinstance(typ, str):
+            # Each of its characters would be an accepted ``typ``, and the value itself not.
+            raise ConfigError("typ must be a collection of values, not one string")
         self._algorithms = allowed
         self._keys = keys
         self._policy = policy

@@ -68,6 +68,9 @@ class JWTConfig:
             raise ConfigError("realm must be 1-64 printable characters without quotes")
         if self.max_token_bytes <= 0:
             raise ConfigError("max_token_bytes must be positive")
+        if isinstance(self.typ, str):
+            # Each of its characters would be an accepted ``typ``, and the value itself not.
+            raise ConfigError("typ must be a collection of values, not one string")
 
     def policy(self) -> ClaimsPolicy:
         """The claims policy this configuration describes."""

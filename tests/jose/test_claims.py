@@ -99,6 +99,7 @@ def test_issuer_comparison_is_exact():
         {"issuer": "i", "audience": ()},
         {"issuer": "i", "audience": "a", "leeway_s": -1},
         {"issuer": "i", "audience": "a", "max_lifetime_s": 0},
+        {"issuer": "i", "audience": "a", "required": "sub"},
     ],
 )
 def test_invalid_policies_refuse_to_build(kwargs):

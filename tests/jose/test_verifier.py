@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from daloy_edge import ConfigError
 from daloy_edge.jose import (
     JWK,
     ClaimsPolicy,
@@ -68,6 +69,16 @@ def make(keys: Keys, clock: Clock, backend: PyJWTBackend | None = None) -> JWTVe
 
 def verify(verifier: JWTVerifier, token: str) -> VerifiedToken:
     return asyncio.run(verifier.verify(token))
+
+
+def test_a_typ_given_as_one_string_refuses_to_build():
+    with pytest.raises(ConfigError, match="not one string"):
+        JWTVerifier(
+            keys=Keys(PRIVATE),
+            algorithms=["RS256"],
+            policy=ClaimsPolicy(issuer=ISSUER, audience=AUDIENCE),
+            typ="at+jwt",
+        )
 
 
 def test_a_repeated_token_is_signature_checked_once():

@@ -152,6 +152,8 @@ def test_hs256_is_never_checked_against_an_asymmetric_key():
         ({"algorithms": ("none",)}, "none"),
         ({"algorithms": ()}, "at least one"),
         ({"algorithms": "RS256"}, "not one string"),
+        ({"typ": "at+jwt"}, "not one string"),
+        ({"required_claims": "sub"}, "not one string"),
         ({"issuer": ""}, "issuer"),
         ({"audience": ()}, "audience"),
         ({"leeway_s": 3600}, "leeway"),
