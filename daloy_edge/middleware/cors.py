@@ -60,6 +60,11 @@ class CORSConfig:
     max_age: int = 600
 
     def __post_init__(self) -> None:
+        for field in _LISTS:
+            if isinstance(getattr(self, field), str):
+                # Each character would be an entry: allow_headers="authorization" allowed
+                # the headers "a", "u", "t", ... and refused every preflight asking for it.
+                raise ConfigError(f"{field} must be a tuple of strings, not one string")
         wildcard = "*" in self.allow_origins
         if wildcard and self.allow_credentials:
             raise ConfigError("CORS '*' with credentials is refused: list the origins")
@@ -78,6 +83,15 @@ class CORSConfig:
             raise ConfigError("list CORS methods and headers explicitly; '*' is not accepted")
         if not 0 <= self.max_age <= 86400:
             raise ConfigError("max_age must be between 0 and 86400")
+
+
+_LISTS = (
+    "allow_origins",
+    "allow_origin_patterns",
+    "allow_methods",
+    "allow_headers",
+    "expose_headers",
+)
 
 
 def _parse_pattern(pattern: str) -> tuple[str, str] | None:

@@ -192,3 +192,17 @@ def test_plain_options_without_request_method_is_not_a_preflight():
 def test_invalid_configuration_refuses_to_build(config):
     with pytest.raises(ConfigError):
         CORSConfig(**config)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"allow_methods": "PUT"},
+        {"allow_headers": "authorization"},
+        {"expose_headers": "x-request-id"},
+        {"allow_origins": "*"},
+    ],
+)
+def test_a_list_given_as_one_string_refuses_to_build(config):
+    with pytest.raises(ConfigError, match="not one string"):
+        CORSConfig(**config)
