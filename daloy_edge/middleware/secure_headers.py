@@ -97,6 +97,9 @@ class SecureHeadersConfig:
             raise ConfigError("hsts_max_age must not be negative")
         if self.hsts_preload and (self.hsts_max_age < 31536000 or not self.hsts_include_subdomains):
             raise ConfigError("HSTS preload needs max-age >= 1 year and includeSubDomains")
+        for name in ("csp_directives", "trusted_types_policies"):
+            if isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} must be a tuple of strings, not one string")
         for name, accepted in _CHOICES:
             if getattr(self, name) not in accepted:
                 raise ConfigError(f"{name} must be one of {', '.join(map(repr, accepted))}")

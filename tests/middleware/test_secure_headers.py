@@ -178,6 +178,14 @@ def test_unsafe_configuration_refuses_to_build(config):
 
 
 @pytest.mark.parametrize(
+    "config", [{"csp_directives": "img-src 'self' data:"}, {"trusted_types_policies": "app"}]
+)
+def test_a_list_given_as_one_string_refuses_to_build(config):
+    with pytest.raises(ConfigError, match="not one string"):
+        SecureHeadersConfig(**config)
+
+
+@pytest.mark.parametrize(
     "config",
     [
         {"coop": "same-origin\r\nset-cookie: planted=1"},
