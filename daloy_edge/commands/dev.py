@@ -33,9 +33,16 @@ WARNING = """
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``dev`` command."""
     parser = sub.add_parser("dev", help="serve an app on 127.0.0.1 with dev-only defaults")
-    parser.add_argument("target", nargs="?", default=DEFAULT_TARGET, help="module:attribute")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=_port, default=8000)
+    parser.add_argument(
+        "target",
+        nargs="?",
+        default=DEFAULT_TARGET,
+        help=f"module:attribute of an ASGI callable (default: {DEFAULT_TARGET})",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     parser.set_defaults(run=run)
 
 

@@ -12,8 +12,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     from daloy_edge.scaffold import TARGETS
 
     parser = sub.add_parser("new", help="scaffold a project for one runtime")
-    parser.add_argument("name")
-    parser.add_argument("--target", required=True, choices=sorted(TARGETS))
+    parser.add_argument("name", help="project name")
+    parser.add_argument(
+        "--target", required=True, choices=sorted(TARGETS), help="the runtime to deploy to"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="destination (default: ./NAME)")
     parser.set_defaults(run=run)
 
