@@ -80,7 +80,7 @@ class App(Router):
             raise ConfigError("environment must be 'production' or 'development'")
         if max_body <= 0:
             raise ConfigError("max_body must be positive")
-        if request_timeout <= 0:
+        if not request_timeout > 0:  # NaN too: every request would end in a 504
             raise ConfigError("request_timeout must be positive")
         self.environment: Environment = chosen  # type: ignore[assignment]
         self.name = name

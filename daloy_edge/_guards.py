@@ -57,7 +57,13 @@ class RequestLimits:
     max_query_bytes: int = 16384
 
     def __post_init__(self) -> None:
-        for name in ("max_headers", "max_header_bytes", "max_total_header_bytes"):
+        for name in (
+            "max_headers",
+            "max_header_bytes",
+            "max_total_header_bytes",
+            "max_path_bytes",
+            "max_query_bytes",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
 

@@ -54,6 +54,17 @@ def test_unknown_environment_refuses_to_build() -> None:
         App(env={"DALOY_ENV": "staging"})
 
 
+@pytest.mark.parametrize("field", ["max_path_bytes", "max_query_bytes"])
+def test_a_request_line_bound_that_would_refuse_every_request_refuses_to_build(field) -> None:
+    with pytest.raises(ConfigError, match=field):
+        RequestLimits(**{field: 0})
+
+
+def test_a_request_timeout_that_is_not_a_number_refuses_to_build() -> None:
+    with pytest.raises(ConfigError, match="request_timeout"):
+        App(env={}, request_timeout=float("nan"))
+
+
 def test_custom_http_error_renders_problem() -> None:
     body = TestClient(make_app()).get("/teapot").json()
     assert body["status"] == 418 and body["type"] == "urn:daloy-edge:problem:teapot"
