@@ -137,7 +137,7 @@ def _admin_cidrs(value: str) -> list[Finding]:
         from ipaddress import ip_network
 
         try:
-            network = ip_network(cidr, strict=True)
+            network = _rules.network_as_read(ip_network(cidr, strict=True))
         except ValueError:
             return [
                 Finding(

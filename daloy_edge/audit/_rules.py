@@ -17,6 +17,7 @@ __all__ = [
     "MIN_WEBHOOK_SECRET_BYTES",
     "admin_passwords",
     "cors_origins",
+    "network_as_read",
     "reused_secrets",
     "session_keys",
     "trusted_proxies",
@@ -226,7 +227,7 @@ def trusted_proxies(subject: str, cidrs: Sequence[str]) -> list[Finding]:
         from ipaddress import ip_network
 
         try:
-            network = ip_network(cidr.strip(), strict=True)
+            network = network_as_read(ip_network(cidr.strip(), strict=True))
         except ValueError:
             found.append(
                 Finding(
@@ -252,6 +253,17 @@ def trusted_proxies(subject: str, cidrs: Sequence[str]) -> list[Finding]:
                 )
             )
     return found
+
+
+def network_as_read(network: IPv4Network | IPv6Network) -> IPv4Network | IPv6Network:
+    """``network`` as the app matches clients against it: an IPv4-mapped network of /96 or
+    longer is the IPv4 network it maps (``::ffff:0.0.0.0/97`` is ``0.0.0.0/1``)."""
+    mapped = network.network_address.ipv4_mapped if network.version == 6 else None
+    if mapped is None or network.prefixlen < 96:
+        return network
+    from ipaddress import IPv4Network
+
+    return IPv4Network((mapped, network.prefixlen - 96))
 
 
 def _too_broad(network: IPv4Network | IPv6Network) -> bool:

@@ -163,6 +163,10 @@ def test_admin_allow_list_of_everyone_is_a_warning() -> None:
     assert only({"DALOY_ADMIN_CIDRS": "0.0.0.0/0"}, "admin-open").severity == "warning"
 
 
+def test_admin_allow_list_of_every_ipv4_mapped_address_is_a_warning() -> None:
+    assert only({"DALOY_ADMIN_CIDRS": "::ffff:0:0/96"}, "admin-open").severity == "warning"
+
+
 def test_invalid_admin_allow_list_is_an_error() -> None:
     assert only({"DALOY_ADMIN_CIDRS": "10.0.0.1/8"}, "admin-cidrs-invalid").severity == "error"
 
@@ -242,6 +246,18 @@ def test_trusting_forwarded_headers_from_everyone_is_an_error(cidr: str) -> None
     finding = only({"DALOY_TRUSTED_PROXIES": f"10.0.0.0/8,{cidr}"}, "proxies-everyone")
     assert finding.severity == "error"
     assert "proxies" in finding.fix
+
+
+@pytest.mark.parametrize("cidr", ["::ffff:0.0.0.0/97", "::ffff:0:0/96", "::ffff:8.0.0.0/101"])
+def test_trusting_an_ipv4_mapped_spelling_of_the_internet_is_an_error(cidr: str) -> None:
+    # The app reads ::ffff:0.0.0.0/97 as 0.0.0.0/1 (half of IPv4), but as an IPv6 /97 it
+    # looked narrow, so it passed the check and the refuse-to-boot rule.
+    assert only({"DALOY_TRUSTED_PROXIES": cidr}, "proxies-everyone").severity == "error"
+
+
+def test_trusting_an_ipv4_mapped_private_range_is_fine() -> None:
+    env = {"DALOY_TRUSTED_PROXIES": "::ffff:10.0.0.0/104", "DALOY_SESSION_KEYS": STRONG_KEY}
+    assert codes(env) == []
 
 
 @pytest.mark.parametrize("cidr", ["10.0.0.0/8", "172.16.0.0/12", "fc00::/7", "173.245.48.0/20"])

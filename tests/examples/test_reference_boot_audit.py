@@ -67,6 +67,12 @@ def test_refuses_forwarded_headers_trusted_from_the_internet() -> None:
     ]
 
 
+def test_refuses_forwarded_headers_trusted_from_an_ipv4_mapped_half_of_the_internet() -> None:
+    # ::ffff:0.0.0.0/97 is how the app reads 0.0.0.0/1: a client there could name
+    # itself 127.0.0.1 and pass the /admin allow-list.
+    assert refusal({"DALOY_TRUSTED_PROXIES": "::ffff:0.0.0.0/97"}) == ["proxies-everyone"]
+
+
 def test_refuses_a_plain_http_jwks_url_off_this_machine() -> None:
     from daloy_edge import ConfigError
 
