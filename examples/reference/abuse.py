@@ -9,6 +9,7 @@ from __future__ import annotations
 from daloy_edge import App, ConfigError, Request, Response
 from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
 from daloy_edge.middleware.shedding import LoadShedding, LoadSheddingConfig
+from examples.reference.variables import naming
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ def _upstash(env: Mapping[str, str]) -> UpstashREST | None:
     # The Upstash client is imported only when it is configured.
     from daloy_edge.ratelimit.upstash import UpstashREST
 
-    return UpstashREST(url, token)
+    with naming("DALOY_RATE_LIMIT_URL", "DALOY_RATE_LIMIT_TOKEN"):
+        return UpstashREST(url, token)
 
 
 def rate_limit_store(env: Mapping[str, str]) -> RateLimitStore | None:

@@ -18,6 +18,7 @@ from daloy_edge.middleware.sessions import SessionConfig, Sessions, get_session
 from daloy_edge.middleware.webhooks import VerifyWebhook, WebhookConfig
 from daloy_edge.nonce_store import MemoryNonceStore
 from daloy_edge.signing import MIN_KEY_BYTES
+from examples.reference.variables import naming
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -78,7 +79,8 @@ def session_keys(env: Mapping[str, str], *, production: bool) -> KeyRing:
     """
     configured = _csv(env.get("DALOY_SESSION_KEYS"))
     if configured:
-        return KeyRing(configured, min_bytes=MIN_KEY_BYTES)
+        with naming("DALOY_SESSION_KEYS"):
+            return KeyRing(configured, min_bytes=MIN_KEY_BYTES)
     if production:
         print(
             "daloy_edge: WARNING: DALOY_SESSION_KEYS is not set in production; using a random "
@@ -111,16 +113,17 @@ def install(app: App, env: Mapping[str, str], *, nonce_store: NonceStore | None 
     """
     keys = session_keys(env, production=not app.debug)
     origins = tuple(_csv(env.get("DALOY_CORS_ORIGINS")))
-    csrf = CSRFProtect(CSRFConfig(keys=keys, trusted_origins=origins, allow_origin_only=True))
-    cors = CORS(
-        CORSConfig(
-            allow_origins=origins,
-            allow_methods=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"),
-            allow_headers=("content-type", "authorization", "x-csrf-token", "x-request-id"),
-            expose_headers=("x-request-id", "retry-after", "ratelimit", "ratelimit-policy"),
-            allow_credentials=True,
+    with naming("DALOY_CORS_ORIGINS"):
+        csrf = CSRFProtect(CSRFConfig(keys=keys, trusted_origins=origins, allow_origin_only=True))
+        cors = CORS(
+            CORSConfig(
+                allow_origins=origins,
+                allow_methods=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"),
+                allow_headers=("content-type", "authorization", "x-csrf-token", "x-request-id"),
+                expose_headers=("x-request-id", "retry-after", "ratelimit", "ratelimit-policy"),
+                allow_credentials=True,
+            )
         )
-    )
     app.use(SecureHeaders(), Compression(), cors, Sessions(SessionConfig(keys=keys)), csrf)
     _session_routes(app)
     _form_routes(app, csrf)

@@ -11,6 +11,7 @@ import sys
 from daloy_edge import App, BadRequest, Request, Response
 from daloy_edge.egress import FetchLimits, egress_client, fetch_guard
 from daloy_edge.transport import HTTPTransport
+from examples.reference.variables import naming
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,15 +60,16 @@ def _workers_fetch() -> HTTPTransport | None:
 
 def install(app: App, env: Mapping[str, str]) -> None:
     """Add ``/fetch`` to ``app`` (the guard runs for that route only)."""
-    guard = fetch_guard(
-        allow_hosts=_csv(env.get("DALOY_EGRESS_ALLOW_HOSTS")),
-        allow_cidrs=_csv(env.get("DALOY_EGRESS_ALLOW_CIDRS")),
-        # Any port: the address rules are what stop SSRF here, and the ranges tests opt
-        # in listen on ephemeral ports. Library users keep the 80/443 default.
-        ports=None,
-        limits=FetchLimits(connect_timeout=3.0, read_timeout=5.0, total_timeout=8.0),
-        policy_only_transport=_workers_fetch(),
-    )
+    with naming("DALOY_EGRESS_ALLOW_HOSTS", "DALOY_EGRESS_ALLOW_CIDRS"):
+        guard = fetch_guard(
+            allow_hosts=_csv(env.get("DALOY_EGRESS_ALLOW_HOSTS")),
+            allow_cidrs=_csv(env.get("DALOY_EGRESS_ALLOW_CIDRS")),
+            # Any port: the address rules are what stop SSRF here, and the ranges tests
+            # opt in listen on ephemeral ports. Library users keep the 80/443 default.
+            ports=None,
+            limits=FetchLimits(connect_timeout=3.0, read_timeout=5.0, total_timeout=8.0),
+            policy_only_transport=_workers_fetch(),
+        )
     app.on_shutdown(guard.aclose)
 
     @app.get("/fetch", middleware=[guard])

@@ -25,6 +25,7 @@ from daloy_edge.middleware.ip_filter import IPFilter, IPFilterConfig
 from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
 from daloy_edge.middleware.scopes import requires
 from daloy_edge.principal import Principal
+from examples.reference.variables import naming
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -116,7 +117,8 @@ def _key_source(env: Mapping[str, str]) -> KeySource | None:
     if url:
         from daloy_edge.jose import JWKSClient
 
-        return JWKSClient(url)
+        with naming("DALOY_JWKS_URL"):
+            return JWKSClient(url)
     return None
 
 
@@ -130,14 +132,14 @@ def bearer_auth(env: Mapping[str, str]) -> Middleware:
     audiences = _csv(audience)
     if not audiences:
         raise ConfigError(f"DALOY_JWT_AUDIENCE names no audience: {audience!r}")
-    return JWTAuth(
-        JWTConfig(
+    with naming("DALOY_JWT_ISSUER", "DALOY_JWT_AUDIENCE"):
+        config = JWTConfig(
             issuer=issuer,
             audience=audiences if len(audiences) > 1 else audiences[0],
             algorithms=tuple(sorted(ASYMMETRIC_ALGORITHMS)),
             keys=keys,
         )
-    )
+    return JWTAuth(config)
 
 
 def admin_guards(env: Mapping[str, str]) -> list[Middleware]:
@@ -146,12 +148,16 @@ def admin_guards(env: Mapping[str, str]) -> list[Middleware]:
     cidrs = _csv(value)
     if not cidrs:
         raise ConfigError(f"DALOY_ADMIN_CIDRS names no network: {value!r}")
-    guards: list[Middleware] = [IPFilter(IPFilterConfig(allow=cidrs))]
+    with naming("DALOY_ADMIN_CIDRS"):
+        guards: list[Middleware] = [IPFilter(IPFilterConfig(allow=cidrs))]
     # Read as the passwords are, without the line break a secrets file leaves behind.
     user = env.get("DALOY_ADMIN_USER", "").strip()
     passwords = _csv(env.get("DALOY_ADMIN_PASSWORDS"))
     if user and passwords:
-        config = BasicAuthConfig(users={user: KeyRing(passwords)}, realm="admin")
+        with naming("DALOY_ADMIN_PASSWORDS"):
+            ring = KeyRing(passwords)
+        with naming("DALOY_ADMIN_USER"):
+            config = BasicAuthConfig(users={user: ring}, realm="admin")
         guards.append(BasicAuth(config))
     else:
         guards.append(_Closed())
@@ -185,10 +191,15 @@ def install(app: App, env: Mapping[str, str]) -> None:
     limiting, logging), so install this area first among those that add middleware.
     """
     header = env.get("DALOY_FORWARDED_HEADER", "") or "x-forwarded-for"
-    proxies = TrustedProxiesConfig(
-        proxies=_csv(env.get("DALOY_TRUSTED_PROXIES")),
-        header=header,  # type: ignore[arg-type]
-    )
+    if header not in ("x-forwarded-for", "forwarded"):
+        raise ConfigError(
+            f"DALOY_FORWARDED_HEADER must be x-forwarded-for or forwarded, not {header[:40]!r}"
+        )
+    with naming("DALOY_TRUSTED_PROXIES"):
+        proxies = TrustedProxiesConfig(
+            proxies=_csv(env.get("DALOY_TRUSTED_PROXIES")),
+            header=header,  # type: ignore[arg-type]
+        )
     app.use(TrustedProxies(proxies))
     counter = RequestCounter()
     app.observe(counter)

@@ -116,3 +116,41 @@ def test_a_malformed_setting_refuses_to_build_naming_the_variable(
     # number, from the audit itself): no variable named, a traceback for a typo.
     with pytest.raises(ConfigError, match=name):
         create_app({"DALOY_ENV": mode, name: value})
+
+
+JWKS = {"DALOY_JWKS_URL": "https://idp.example/jwks", "DALOY_JWT_ISSUER": "i"}
+
+
+@pytest.mark.parametrize(
+    ("name", "env"),
+    [
+        ("DALOY_CORS_ORIGINS", {"DALOY_CORS_ORIGINS": "https://app.example/"}),
+        ("DALOY_TRUSTED_PROXIES", {"DALOY_TRUSTED_PROXIES": "10.0.0.1/8"}),
+        ("DALOY_FORWARDED_HEADER", {"DALOY_FORWARDED_HEADER": "x-real-ip"}),
+        ("DALOY_ADMIN_CIDRS", {"DALOY_ADMIN_CIDRS": "10.0.0.1/8"}),
+        ("DALOY_ADMIN_USER", {"DALOY_ADMIN_USER": "op:s", "DALOY_ADMIN_PASSWORDS": "p" * 16}),
+        ("DALOY_EGRESS_ALLOW_HOSTS", {"DALOY_EGRESS_ALLOW_HOSTS": "api.example.com:443"}),
+        ("DALOY_EGRESS_ALLOW_CIDRS", {"DALOY_EGRESS_ALLOW_CIDRS": "10.0.0.1/8"}),
+        (
+            "DALOY_JWKS_URL",
+            {**JWKS, "DALOY_JWT_AUDIENCE": "a", "DALOY_JWKS_URL": "https://u:p@i.example/"},
+        ),
+        (
+            "DALOY_RATE_LIMIT_URL",
+            {"DALOY_RATE_LIMIT_URL": "https://db.example/?q", "DALOY_RATE_LIMIT_TOKEN": "t"},
+        ),
+    ],
+)
+@pytest.mark.parametrize("mode", ["production", "development"])
+def test_a_malformed_list_or_url_refuses_to_build_naming_the_variable(
+    name: str, env: dict[str, str], mode: str
+) -> None:
+    # The toolkit's own message speaks of its fields ("trusted origin", "allow_hosts"),
+    # which left the operator to guess which variable to fix.
+    with pytest.raises(ConfigError, match=name):
+        create_app({"DALOY_ENV": mode, "DALOY_SESSION_KEYS": STRONG_KEY, **env})
+
+
+def test_a_short_session_key_in_development_refuses_to_build_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match="DALOY_SESSION_KEYS"):
+        create_app({"DALOY_ENV": "development", "DALOY_SESSION_KEYS": "too-short"})
