@@ -231,19 +231,35 @@ def _unpinned(name: str, claim: str) -> Finding:
 
 
 def _egress(env: Mapping[str, str]) -> list[Finding]:
-    if not _csv(env.get("DALOY_EGRESS_ALLOW_CIDRS")):
-        return []
-    return [
-        Finding(
-            "egress-cidrs-opened",
-            "warning",
-            "DALOY_EGRESS_ALLOW_CIDRS",
-            "opens otherwise denied (private, loopback, metadata) ranges to /fetch; it "
-            "exists for tests",
-            "remove it in production; list the public host names /fetch may reach in "
-            "DALOY_EGRESS_ALLOW_HOSTS instead",
-        )
-    ]
+    found = _egress_hosts(env.get("DALOY_EGRESS_ALLOW_HOSTS", ""))
+    if _csv(env.get("DALOY_EGRESS_ALLOW_CIDRS")):
+        found.append(_EGRESS_CIDRS_OPENED)
+    return found
+
+
+def _egress_hosts(value: str) -> list[Finding]:
+    if value and not _csv(value):
+        return [
+            Finding(
+                "egress-hosts-invalid",
+                "error",
+                "DALOY_EGRESS_ALLOW_HOSTS",
+                "names no host (blank, or only commas), and an empty list would let /fetch "
+                "reach any public host",
+                "list the host names /fetch may reach, or leave it unset",
+            )
+        ]
+    return []
+
+
+_EGRESS_CIDRS_OPENED = Finding(
+    "egress-cidrs-opened",
+    "warning",
+    "DALOY_EGRESS_ALLOW_CIDRS",
+    "opens otherwise denied (private, loopback, metadata) ranges to /fetch; it exists for tests",
+    "remove it in production; list the public host names /fetch may reach in "
+    "DALOY_EGRESS_ALLOW_HOSTS instead",
+)
 
 
 def _limits(env: Mapping[str, str]) -> list[Finding]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from daloy_edge import App, BadRequest, Request, Response
+from daloy_edge import App, BadRequest, ConfigError, Request, Response
 from daloy_edge.egress import FetchLimits, egress_client, fetch_guard
 from daloy_edge.transport import HTTPTransport
 from examples.reference.variables import naming
@@ -60,9 +60,15 @@ def _workers_fetch() -> HTTPTransport | None:
 
 def install(app: App, env: Mapping[str, str]) -> None:
     """Add ``/fetch`` to ``app`` (the guard runs for that route only)."""
+    listed = env.get("DALOY_EGRESS_ALLOW_HOSTS", "")
+    hosts = _csv(listed)
+    if listed and not hosts:
+        # An empty allow-list allows every public host: a list that lost its entries
+        # must not open /fetch to the internet.
+        raise ConfigError(f"DALOY_EGRESS_ALLOW_HOSTS names no host: {listed[:40]!r}")
     with naming("DALOY_EGRESS_ALLOW_HOSTS", "DALOY_EGRESS_ALLOW_CIDRS"):
         guard = fetch_guard(
-            allow_hosts=_csv(env.get("DALOY_EGRESS_ALLOW_HOSTS")),
+            allow_hosts=hosts,
             allow_cidrs=_csv(env.get("DALOY_EGRESS_ALLOW_CIDRS")),
             # Any port: the address rules are what stop SSRF here, and the ranges tests
             # opt in listen on ephemeral ports. Library users keep the 80/443 default.

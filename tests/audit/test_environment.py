@@ -321,6 +321,12 @@ def test_egress_cidr_opt_in_is_a_warning() -> None:
     )
 
 
+@pytest.mark.parametrize("value", [",", " , ", "\n"])
+def test_egress_host_list_naming_no_host_is_an_error(value: str) -> None:
+    finding = only({"DALOY_EGRESS_ALLOW_HOSTS": value}, "egress-hosts-invalid")
+    assert finding.severity == "error"
+
+
 @pytest.mark.parametrize("name", ["DALOY_REQUEST_TIMEOUT_MS", "DALOY_MAX_BODY_BYTES"])
 @pytest.mark.parametrize("value", ["0", "-5", "ten", "1e6"])
 def test_non_positive_limits_are_errors(name: str, value: str) -> None:

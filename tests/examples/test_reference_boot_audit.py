@@ -154,3 +154,10 @@ def test_a_malformed_list_or_url_refuses_to_build_naming_the_variable(
 def test_a_short_session_key_in_development_refuses_to_build_naming_the_variable() -> None:
     with pytest.raises(ConfigError, match="DALOY_SESSION_KEYS"):
         create_app({"DALOY_ENV": "development", "DALOY_SESSION_KEYS": "too-short"})
+
+
+@pytest.mark.parametrize("value", [",", " , ", "\n"])
+def test_an_egress_host_list_naming_no_host_refuses_to_build(value: str) -> None:
+    # An empty list lets /fetch reach any public host: "," meant a list, not that.
+    with pytest.raises(ConfigError, match="DALOY_EGRESS_ALLOW_HOSTS"):
+        create_app({"DALOY_ENV": "development", "DALOY_EGRESS_ALLOW_HOSTS": value})
