@@ -6,6 +6,7 @@ closed (401) or falls back to a safe default. A variable set to an insecure valu
 
 from __future__ import annotations
 
+from daloy_edge._charset import has_control
 from daloy_edge.audit import _rules
 from daloy_edge.audit._findings import Finding
 
@@ -118,6 +119,17 @@ def _admin(env: Mapping[str, str]) -> list[Finding]:
                 "set both DALOY_ADMIN_USER and DALOY_ADMIN_PASSWORDS, or neither",
             )
         )
+    if user and passwords and (":" in user or has_control(user)):
+        found.append(
+            Finding(
+                "admin-user-invalid",
+                "error",
+                "DALOY_ADMIN_USER",
+                "contains ':' or a control character, which basic auth cannot carry: the "
+                "reference app refuses to start",
+                "choose a user name of letters, digits and punctuation other than ':'",
+            )
+        )
     found += _admin_cidrs(env.get("DALOY_ADMIN_CIDRS", ""))
     return found
 
@@ -178,7 +190,9 @@ def _forwarding(env: Mapping[str, str]) -> list[Finding]:
 
 
 def _jwt(env: Mapping[str, str]) -> list[Finding]:
-    url, path = env.get("DALOY_JWKS_URL", ""), env.get("DALOY_JWKS_FILE", "")
+    # Read as the app reads them: without the line break a secrets file leaves behind.
+    url, path = env.get("DALOY_JWKS_URL", "").strip(), env.get("DALOY_JWKS_FILE", "")
+    issuer, audience = env.get("DALOY_JWT_ISSUER", "").strip(), env.get("DALOY_JWT_AUDIENCE", "")
     found: list[Finding] = []
     if url and path:
         found.append(
@@ -190,23 +204,28 @@ def _jwt(env: Mapping[str, str]) -> list[Finding]:
                 "keep DALOY_JWKS_URL (your identity provider) and remove DALOY_JWKS_FILE",
             )
         )
-    if url and not url.lower().startswith("https://"):
+    if url:
+        found += _jwks_url(url)
+    if audience and not _csv(audience):
         found.append(
             Finding(
-                "jwks-insecure-url",
+                "jwt-audience-invalid",
                 "error",
-                "DALOY_JWKS_URL",
-                "the URL is not https://, so anyone on the path can swap in their own signing keys",
-                "use the identity provider's https:// JWKS URL",
+                "DALOY_JWT_AUDIENCE",
+                "names no audience (blank, or only commas): the reference app refuses to start",
+                "set it to the 'aud' your identity provider puts in tokens for this API",
             )
         )
     if url or path:
         found += [
             _unpinned(name, claim)
-            for name, claim in (("DALOY_JWT_ISSUER", "iss"), ("DALOY_JWT_AUDIENCE", "aud"))
-            if not env.get(name)
+            for name, claim, value in (
+                ("DALOY_JWT_ISSUER", "iss", issuer),
+                ("DALOY_JWT_AUDIENCE", "aud", audience),
+            )
+            if not value
         ]
-    elif env.get("DALOY_JWT_ISSUER") or env.get("DALOY_JWT_AUDIENCE"):
+    elif issuer or audience:
         found.append(
             Finding(
                 "jwt-keys-missing",
@@ -217,6 +236,36 @@ def _jwt(env: Mapping[str, str]) -> list[Finding]:
             )
         )
     return found
+
+
+def _jwks_url(url: str) -> list[Finding]:
+    if not url.lower().startswith("https://"):
+        return [
+            Finding(
+                "jwks-insecure-url",
+                "error",
+                "DALOY_JWKS_URL",
+                "the URL is not https://, so anyone on the path can swap in their own signing keys",
+                "use the identity provider's https:// JWKS URL",
+            )
+        ]
+    from daloy_edge._errors import ConfigError
+    from daloy_edge.jose._jwks_client import _check_url
+
+    try:
+        _check_url(url, allow_insecure_http=False)  # what the app's JWKSClient checks
+    except ConfigError as exc:
+        return [
+            Finding(
+                "jwks-url-invalid",
+                "error",
+                "DALOY_JWKS_URL",
+                f"{exc}: the reference app refuses to start",
+                "use the identity provider's JWKS URL as it documents it: https, a host, "
+                "no credentials or fragment",
+            )
+        ]
+    return []
 
 
 def _unpinned(name: str, claim: str) -> Finding:
@@ -232,13 +281,17 @@ def _unpinned(name: str, claim: str) -> Finding:
 
 def _egress(env: Mapping[str, str]) -> list[Finding]:
     found = _egress_hosts(env.get("DALOY_EGRESS_ALLOW_HOSTS", ""))
-    if _csv(env.get("DALOY_EGRESS_ALLOW_CIDRS")):
-        found.append(_EGRESS_CIDRS_OPENED)
+    cidrs = tuple(_csv(env.get("DALOY_EGRESS_ALLOW_CIDRS")))
+    if cidrs:
+        found += [_EGRESS_CIDRS_OPENED, *_egress_entries("DALOY_EGRESS_ALLOW_CIDRS", cidrs=cidrs)]
     return found
 
 
 def _egress_hosts(value: str) -> list[Finding]:
-    if value and not _csv(value):
+    hosts = tuple(_csv(value))
+    if hosts:
+        return _egress_entries("DALOY_EGRESS_ALLOW_HOSTS", hosts=hosts)
+    if value:
         return [
             Finding(
                 "egress-hosts-invalid",
@@ -247,6 +300,28 @@ def _egress_hosts(value: str) -> list[Finding]:
                 "names no host (blank, or only commas), and an empty list would let /fetch "
                 "reach any public host",
                 "list the host names /fetch may reach, or leave it unset",
+            )
+        ]
+    return []
+
+
+def _egress_entries(
+    name: str, *, hosts: tuple[str, ...] = (), cidrs: tuple[str, ...] = ()
+) -> list[Finding]:
+    from daloy_edge._errors import ConfigError
+    from daloy_edge.egress import EgressPolicy
+
+    try:
+        EgressPolicy(allow_hosts=hosts, allow_cidrs=cidrs)  # what the app's guard checks
+    except ConfigError as exc:
+        return [
+            Finding(
+                "egress-invalid",
+                "error",
+                name,
+                f"{exc}: the reference app refuses to start",
+                "write hosts as api.example.com or *.example.com (no scheme, port, path or "
+                "trailing dot) and networks as CIDRs with zero host bits",
             )
         ]
     return []

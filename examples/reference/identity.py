@@ -127,11 +127,11 @@ def bearer_auth(env: Mapping[str, str]) -> Middleware:
     keys = _key_source(env)
     # Read as the audiences are, without the line break a secrets file leaves behind.
     issuer, audience = env.get("DALOY_JWT_ISSUER", "").strip(), env.get("DALOY_JWT_AUDIENCE", "")
-    if keys is None or not issuer or not audience:
-        keys, issuer, audience = _NoKeys(), UNCONFIGURED, UNCONFIGURED
     audiences = _csv(audience)
-    if not audiences:
-        raise ConfigError(f"DALOY_JWT_AUDIENCE names no audience: {audience!r}")
+    if audience and not audiences:
+        raise ConfigError(f"DALOY_JWT_AUDIENCE names no audience: {audience[:40]!r}")
+    if keys is None or not issuer or not audiences:
+        keys, issuer, audiences = _NoKeys(), UNCONFIGURED, (UNCONFIGURED,)
     with naming("DALOY_JWT_ISSUER", "DALOY_JWT_AUDIENCE"):
         config = JWTConfig(
             issuer=issuer,

@@ -304,6 +304,48 @@ def test_plain_http_jwks_url_is_an_error() -> None:
     assert only(env, "jwks-insecure-url").severity == "error"
 
 
+def test_blank_jwks_url_is_read_as_unset_as_the_app_reads_it() -> None:
+    # The app strips it and leaves /api closed; the check called " " an insecure URL.
+    assert codes({"DALOY_JWKS_URL": " \n", "DALOY_SESSION_KEYS": STRONG_KEY}) == []
+
+
+def test_blank_issuer_beside_a_jwks_is_reported_unpinned() -> None:
+    env = {"DALOY_JWKS_URL": "https://idp.example/jwks", "DALOY_JWT_ISSUER": " \n"}
+    assert only({**env, "DALOY_JWT_AUDIENCE": "a"}, "jwt-issuer-missing").severity == "warning"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://", "https://idp.example:99999/jwks", "https://u:p@idp.example/jwks"]
+)
+def test_malformed_jwks_url_is_an_error(url: str) -> None:
+    env = {"DALOY_JWKS_URL": url, "DALOY_JWT_ISSUER": "i", "DALOY_JWT_AUDIENCE": "a"}
+    assert only(env, "jwks-url-invalid").severity == "error"
+
+
+@pytest.mark.parametrize("audience", [",", " ", "\n"])
+def test_audience_naming_no_audience_is_an_error(audience: str) -> None:
+    assert only({"DALOY_JWT_AUDIENCE": audience}, "jwt-audience-invalid").severity == "error"
+
+
+@pytest.mark.parametrize("user", ["op:s", "o\x01ps"])
+def test_admin_user_basic_auth_cannot_carry_is_an_error(user: str) -> None:
+    env = {"DALOY_ADMIN_USER": user, "DALOY_ADMIN_PASSWORDS": STRONG_PASSWORD}
+    assert only(env, "admin-user-invalid").severity == "error"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DALOY_EGRESS_ALLOW_HOSTS", "api.example.com:443"),
+        ("DALOY_EGRESS_ALLOW_HOSTS", "https://api.example.com"),
+        ("DALOY_EGRESS_ALLOW_HOSTS", "api.example.com."),
+        ("DALOY_EGRESS_ALLOW_CIDRS", "10.0.0.1/8"),
+    ],
+)
+def test_egress_entry_the_app_cannot_read_is_an_error(name: str, value: str) -> None:
+    assert only({name: value}, "egress-invalid").subject == name
+
+
 def test_jwks_url_and_file_together_is_an_error() -> None:
     env = {
         "DALOY_JWKS_URL": "https://idp.example/jwks",

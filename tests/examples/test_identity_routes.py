@@ -302,6 +302,12 @@ def test_an_audience_list_with_no_audience_refuses_to_boot(env):
         create_app({**env, "DALOY_JWT_AUDIENCE": " , "})
 
 
+def test_an_audience_list_with_no_audience_refuses_to_boot_without_a_jwks_too():
+    # As `daloy-edge check` reports it, whatever else is configured.
+    with pytest.raises(ConfigError, match="DALOY_JWT_AUDIENCE"):
+        create_app({"DALOY_ENV": "development", "DALOY_JWT_AUDIENCE": ","})
+
+
 def test_unusable_jwks_file_answers_503_on_bearer_requests(env, tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"keys": []}')

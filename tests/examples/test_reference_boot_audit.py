@@ -119,9 +119,7 @@ def test_a_malformed_setting_refuses_to_build_naming_the_variable(
 
 
 JWKS = {"DALOY_JWKS_URL": "https://idp.example/jwks", "DALOY_JWT_ISSUER": "i"}
-
-
-@pytest.mark.parametrize(
+MALFORMED = pytest.mark.parametrize(
     ("name", "env"),
     [
         ("DALOY_CORS_ORIGINS", {"DALOY_CORS_ORIGINS": "https://app.example/"}),
@@ -139,8 +137,13 @@ JWKS = {"DALOY_JWKS_URL": "https://idp.example/jwks", "DALOY_JWT_ISSUER": "i"}
             "DALOY_RATE_LIMIT_URL",
             {"DALOY_RATE_LIMIT_URL": "https://db.example/?q", "DALOY_RATE_LIMIT_TOKEN": "t"},
         ),
+        ("DALOY_JWKS_URL", {**JWKS, "DALOY_JWT_AUDIENCE": "a", "DALOY_JWKS_URL": "https://"}),
+        ("DALOY_JWT_AUDIENCE", {"DALOY_JWT_AUDIENCE": " , "}),
     ],
 )
+
+
+@MALFORMED
 @pytest.mark.parametrize("mode", ["production", "development"])
 def test_a_malformed_list_or_url_refuses_to_build_naming_the_variable(
     name: str, env: dict[str, str], mode: str
@@ -149,6 +152,18 @@ def test_a_malformed_list_or_url_refuses_to_build_naming_the_variable(
     # which left the operator to guess which variable to fix.
     with pytest.raises(ConfigError, match=name):
         create_app({"DALOY_ENV": mode, "DALOY_SESSION_KEYS": STRONG_KEY, **env})
+
+
+@MALFORMED
+def test_check_reports_a_setting_the_app_refuses_to_build_on(
+    name: str, env: dict[str, str]
+) -> None:
+    # `daloy-edge check` without a target audits only the environment: it passed the
+    # malformed JWKS URL, audience, admin user and egress entries the app refuses.
+    from daloy_edge.audit import audit_environment
+
+    found = audit_environment({"DALOY_SESSION_KEYS": STRONG_KEY, **env})
+    assert any(f.severity == "error" and name in f.subject for f in found), found
 
 
 def test_a_short_session_key_in_development_refuses_to_build_naming_the_variable() -> None:
