@@ -86,9 +86,20 @@ def test_client_address_ignores_forwarded_headers() -> None:
     assert client_address(headers) is None
 
 
-def test_worker_env_keeps_only_string_bindings() -> None:
-    env = WorkerEnv({"DALOY_ENV": "production", "KV": object(), "N": 3})
+def test_worker_env_keeps_text_and_leaves_other_bindings_out() -> None:
+    env = WorkerEnv({"DALOY_ENV": "production", "KV": object(), "NONE": None})
     assert dict(env) == {"DALOY_ENV": "production"}
+
+
+def test_worker_env_reads_a_number_var_as_its_text() -> None:
+    # DALOY_MAX_BODY_BYTES = 65536 in wrangler.toml is a JSON number, not text: left out,
+    # the app silently used the 1 MiB default where Lambda and Cloud Functions read 65536.
+    env = WorkerEnv({"DALOY_MAX_BODY_BYTES": 65536, "RATIO": 0.5})
+    assert dict(env) == {"DALOY_MAX_BODY_BYTES": "65536", "RATIO": "0.5"}
+
+
+def test_worker_env_reads_a_boolean_var_as_json_text() -> None:
+    assert dict(WorkerEnv({"FLAG": True, "OFF": False})) == {"FLAG": "true", "OFF": "false"}
 
 
 def test_worker_env_repr_shows_names_not_secret_values() -> None:

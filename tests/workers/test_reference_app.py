@@ -111,6 +111,20 @@ def test_slow_past_deadline_is_504(worker: WorkersClient) -> None:
     assert worker.request("GET", "/slow?ms=2000").status == 504
 
 
+def test_a_number_in_wrangler_vars_configures_the_app_as_its_text_would(
+    workers_harness: PyodideHarness,
+) -> None:
+    # DALOY_REQUEST_TIMEOUT_MS = 300 (a TOML number) reaches the Worker as a JSON number;
+    # it was left out of the environment and the 10 s default served this request.
+    response = workers_harness.fetch(
+        "GET",
+        "https://worker.example/slow?ms=1000",
+        isolate="reference-number-var",
+        env={"DALOY_REQUEST_TIMEOUT_MS": 300},  # type: ignore[dict-item]
+    )
+    assert response.status == 504
+
+
 def test_slow_within_deadline_is_200(worker: WorkersClient) -> None:
     assert worker.request("GET", "/slow?ms=10").status == 200
 

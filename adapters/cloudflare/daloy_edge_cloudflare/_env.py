@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from daloy_edge_cloudflare._js import is_null
@@ -13,8 +13,10 @@ __all__ = ["WorkerEnv"]
 class WorkerEnv(Mapping[str, str]):
     """The string bindings of a Worker's ``env`` (``[vars]`` and secrets), read once.
 
-    Other bindings (KV, D1, service bindings, ...) are not strings and are left out of
-    the mapping; :meth:`binding` returns them.
+    A number or boolean in ``[vars]`` (``DALOY_MAX_BODY_BYTES = 65536`` in TOML arrives
+    as a JSON value, not text) is kept as its JSON text, as every other runtime's
+    environment holds it. Other bindings (KV, D1, service bindings, JSON objects, ...)
+    are left out of the mapping; :meth:`binding` returns them.
 
     >>> # in a Worker: create_app(WorkerEnv(self.env))
     """
@@ -29,15 +31,17 @@ class WorkerEnv(Mapping[str, str]):
         self._values: dict[str, str] = {}
         if raw is None:
             return
+        pairs: Iterable[tuple[str, object]]
         if isinstance(raw, Mapping):
-            self._values = {k: v for k, v in raw.items() if isinstance(v, str)}
-            return
-        from js import Object
+            pairs = raw.items()
+        else:
+            from js import Object
 
-        for name in Object.keys(raw):
-            value = getattr(raw, str(name), None)
-            if isinstance(value, str):
-                self._values[str(name)] = value
+            pairs = ((str(name), getattr(raw, str(name), None)) for name in Object.keys(raw))
+        for name, value in pairs:
+            text = _as_text(value)
+            if text is not None:
+                self._values[name] = text
 
     def binding(self, name: str) -> object:
         """A binding of any kind by name (raises :class:`KeyError` when absent)."""
@@ -59,3 +63,15 @@ class WorkerEnv(Mapping[str, str]):
     def __repr__(self) -> str:
         # Secrets live here: show names only.
         return f"WorkerEnv({sorted(self._values)!r})"
+
+
+def _as_text(value: object) -> str | None:
+    """A binding's value as environment text: strings as they are, JSON numbers and
+    booleans as their JSON text; None for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return None
