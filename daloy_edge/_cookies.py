@@ -112,12 +112,17 @@ def format_set_cookie(
 ) -> str:
     """Build one ``Set-Cookie`` value; secure attributes are the defaults.
 
-    Raises ``ValueError`` for names or values that could split the header.
+    Raises ``ValueError`` for names or values that could split the header, and for a
+    ``__Secure-`` cookie without ``Secure`` or a ``__Host-`` cookie without ``Secure``,
+    with a ``Domain`` or with a ``Path`` other than ``/``: browsers drop such a cookie
+    without a word, so a session would never be set, or a logout never clear it.
     """
     if not only(name, _NAME):
         raise ValueError("invalid cookie name")
     if value and not only(value, _VALUE):
         raise ValueError("invalid cookie value")
+    if name[:2] == "__":
+        _check_prefix(name, secure or same_site == "None", domain, path)
     parts = [f"{name}={value}"]
     if max_age is not None:
         parts.append(f"Max-Age={int(max_age)}")
@@ -140,3 +145,12 @@ def format_set_cookie(
     if partitioned:
         parts.append("Partitioned")
     return "; ".join(parts)
+
+
+def _check_prefix(name: str, secure: bool, domain: str | None, path: str | None) -> None:
+    # Browsers match the prefixes in any case (RFC 6265bis), so "__host-" is held to them.
+    if name[:7].lower() == "__host-":
+        if not secure or domain is not None or path != "/":
+            raise ValueError(f"a {name[:7]} cookie needs Secure, Path=/ and no Domain")
+    elif name[:9].lower() == "__secure-" and not secure:
+        raise ValueError(f"a {name[:9]} cookie needs Secure")

@@ -74,11 +74,12 @@ class SessionConfig:
         if self.same_site not in ("Lax", "Strict"):
             raise ConfigError("same_site must be 'Lax' or 'Strict'")
         name = self.name
-        if name.startswith("__Host-") and self.insecure_http_cookies:
-            raise ConfigError("__Host- cookies need Secure; choose another name for plain HTTP")
-        if name.startswith("__Secure-") and self.insecure_http_cookies:
-            raise ConfigError("__Secure- cookies need Secure; choose another name for plain HTTP")
-        format_set_cookie(name, "")
+        try:
+            # The cookie prefixes' rules, in any case of the prefix, as browsers apply them.
+            format_set_cookie(name, "", secure=not self.insecure_http_cookies)
+        except ValueError as exc:
+            hint = "; choose another name for plain HTTP" if self.insecure_http_cookies else ""
+            raise ConfigError(f"session cookie {name!r}: {exc}{hint}") from None
 
     @property
     def name(self) -> str:

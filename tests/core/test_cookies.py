@@ -74,3 +74,33 @@ def test_a_name_behind_unicode_whitespace_is_not_a_prefixed_cookie(space):
 
 def test_ascii_space_and_tab_around_a_pair_are_allowed():
     assert parse_cookie_header("a=1; \tb=2 ") == {"a": "1", "b": "2"}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"domain": "example.com"}, {"path": "/app"}, {"path": None}, {"secure": False}],
+)
+@pytest.mark.parametrize("name", ["__Host-s", "__host-s", "__HOST-s"])
+def test_a_host_prefixed_cookie_browsers_would_drop_is_refused(name, options):
+    # Browsers drop it without a word: a session never set, or a logout that never clears.
+    with pytest.raises(ValueError, match="Path=/ and no Domain"):
+        format_set_cookie(name, "v", **options)
+
+
+@pytest.mark.parametrize("name", ["__Secure-s", "__secure-s"])
+def test_a_secure_prefixed_cookie_without_secure_is_refused(name):
+    with pytest.raises(ValueError, match="needs Secure"):
+        format_set_cookie(name, "v", secure=False)
+
+
+def test_deleting_a_host_prefixed_cookie_on_another_path_is_refused():
+    from daloy_edge import Response
+
+    with pytest.raises(ValueError, match="Path=/"):
+        Response().delete_cookie("__Host-session", path="/app")
+
+
+def test_prefixed_cookies_with_the_attributes_their_prefix_demands_are_written():
+    assert format_set_cookie("__Host-s", "v").startswith("__Host-s=v; Path=/; Secure")
+    assert "Secure" in format_set_cookie("__Secure-s", "v", secure=False, same_site="None")
+    assert "Domain=example.com" in format_set_cookie("__Secure-s", "v", domain="example.com")

@@ -322,6 +322,13 @@ def test_host_prefix_with_insecure_cookies_refuses_to_build():
         SessionConfig(keys=KEYS, cookie_name="__Host-s", insecure_http_cookies=True)
 
 
+@pytest.mark.parametrize("name", ["__host-s", "__SECURE-s"])
+def test_a_prefix_in_another_case_with_insecure_cookies_refuses_to_build(name):
+    # Browsers hold "__host-" to the __Host- rules too: every sign-in would be a 500.
+    with pytest.raises(ConfigError, match="plain HTTP"):
+        SessionConfig(keys=KEYS, cookie_name=name, insecure_http_cookies=True)
+
+
 @pytest.mark.parametrize("same_site", ["None", "lax", "Lax; Domain=example.com"])
 def test_a_same_site_other_than_lax_or_strict_refuses_to_build(same_site):
     with pytest.raises(ConfigError, match="same_site"):
