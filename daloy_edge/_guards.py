@@ -18,7 +18,7 @@ if TYPE_CHECKING:
         list[tuple[str, str]] | dict[str, str], int, tuple[str, ...], tuple[str, ...]
     ]
 
-__all__ = ["RequestLimits", "check_request", "header_fields"]
+__all__ = ["RequestLimits", "check_request", "header_fields", "is_method_name"]
 
 # Checked with ``_charset``'s expression written out (see there): no ``re``, and faster.
 _METHOD = allowed(UPPER)
@@ -37,6 +37,14 @@ _ACCEPTED_MAX = 256
 _ACCEPTED_SIZE = 2048
 _NO_FIELDS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 _COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def is_method_name(name: str) -> bool:
+    """True for a method :func:`check_request` lets through: a common one, or one to 16
+    capital letters."""
+    return name in _COMMON_METHODS or (
+        0 < len(name) <= 16 and name.isascii() and name.encode().translate(_METHOD).isalnum()
+    )
 
 
 class _URITooLong(HTTPError):

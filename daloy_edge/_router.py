@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from daloy_edge._errors import ConfigError, MethodNotAllowed, NotFound
+from daloy_edge._guards import is_method_name
 from daloy_edge._phased import fuse, is_phased
 from daloy_edge._problem import render_error
 from daloy_edge._response import Response
@@ -318,9 +319,17 @@ class Router:
         if not path.startswith("/"):
             raise ConfigError(f"route {path!r} must start with '/'")
         check_template(path)
+        if isinstance(methods, str):
+            # Each character would be a method: methods="POST" served P, O, S and T, and
+            # answered POST with a 405 whose Allow read "O, P, S, T".
+            raise ConfigError(f"methods must be a sequence of names, not one string: {methods!r}")
+        names = [method.upper() for method in methods]
+        if not names or not all(is_method_name(name) for name in names):
+            # Requests with any other method are refused (400) before routing: such a
+            # route could never be reached.
+            raise ConfigError(f"{path}: methods must be one to 16 letters each, not {methods!r}")
         registered = self._routes.setdefault(path, {})
-        for method in methods:
-            name = method.upper()
+        for name in names:
             if name in registered:
                 raise ConfigError(f"{name} {path} is registered twice")
             registered[name] = _Registration(endpoint, tuple(middleware), max_body)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from daloy_edge import App, Response, use
+from daloy_edge import App, ConfigError, Response, use
 from daloy_edge.testing import TestClient
 
 
@@ -40,6 +40,19 @@ def test_wrong_method_is_405_with_allow():
     response = TestClient(make_app()).delete("/items")
     assert response.status == 405
     assert response.headers["allow"] == "POST"
+
+
+def test_methods_given_as_one_string_refuse_to_build():
+    # Each character became a method: POST answered 405 with "Allow: O, P, S, T".
+    with pytest.raises(ConfigError, match="one string"):
+        App().add_route("/items", lambda request: None, "POST")
+
+
+@pytest.mark.parametrize("methods", [(), ("GET", "M-SEARCH"), ("GET ",), ("",), ("A" * 17,)])
+def test_methods_no_request_can_carry_refuse_to_build(methods):
+    # The request guard refuses such a method (400) before routing: the route is dead.
+    with pytest.raises(ConfigError, match="one to 16 letters"):
+        App().add_route("/items", lambda request: None, methods)
 
 
 def test_use_decorator_wraps_one_route_only():
