@@ -123,6 +123,20 @@ def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
     )
 
 
+_NOT_TEXT = "the method is not text"
+
+
+def _method(value: object) -> str:
+    """The event's method (GET when it names none); a method that is no text makes the
+    event malformed (``TypeError``, answered as :class:`UnsupportedEvent`): carried on,
+    it failed the request's checks and its log line with a 500."""
+    if type(value) is str:
+        return value or "GET"
+    if not value:
+        return "GET"
+    raise TypeError(_NOT_TEXT)
+
+
 def _single_value_headers(source: Mapping[str, Any] | None) -> Headers:
     # Lower-case names (ALB and HTTP APIs send them so) taken as they are.
     if type(source) is dict:
@@ -144,7 +158,7 @@ def _rest_v1_request(event: Event, t: Translation) -> Request:
     context = event.get("requestContext") or {}
     identity = context.get("identity") or {}
     return new_request(
-        event.get("httpMethod") or "GET",
+        _method(event.get("httpMethod")),
         # REST APIs pass the path on as sent; HTTP APIs, whose payload 1.0 alone carries
         # a version, decode it.
         raw_path(event.get("path"), event.get("version") == "1.0"),
@@ -170,8 +184,11 @@ def _v2_translator(decoded: bool) -> Callable[[Event, Translation], Request]:
         if cookies:
             headers.add("cookie", "; ".join(cookies))
         body = event.get("body")
+        method = http.get("method") or "GET"
+        if type(method) is not str:
+            raise TypeError(_NOT_TEXT)
         return new_request(
-            http.get("method") or "GET",
+            method,
             raw_path(event.get("rawPath"), decoded),
             query_string=event.get("rawQueryString") or "",
             headers=headers,
@@ -207,7 +224,7 @@ def _alb_request(event: Event, t: Translation) -> Request:
             client = forwarded[-1].rsplit(",", 1)[-1].strip() or None
     scheme = "http" if headers.get("x-forwarded-proto") == "http" else "https"
     return new_request(
-        event.get("httpMethod") or "GET",
+        _method(event.get("httpMethod")),
         raw_path(event.get("path"), decoded=False),
         query_string=_query_from_params(params, decoded=False),
         headers=headers,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any
 
 import pytest
@@ -111,6 +112,22 @@ MALFORMED = {
 def test_http_event_with_a_field_of_the_wrong_type_is_refused_as_an_event(name: str) -> None:
     field, value = MALFORMED[name]
     event = {**recorded(name), field: value}
+    with pytest.raises(UnsupportedEvent, match=f"malformed {SHAPES[name].name} event"):
+        handler(App())(event, None)
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+@pytest.mark.parametrize("method", [123, ["GET"], {"m": "GET"}])
+def test_http_event_whose_method_is_not_text_is_refused_as_an_event(
+    name: str, method: object
+) -> None:
+    # Carried on, a method of another type failed the request's checks and its log line:
+    # a 500 and no line.
+    event = copy.deepcopy(recorded(name))
+    if "http" in event.get("requestContext", {}):
+        event["requestContext"]["http"]["method"] = method
+    else:
+        event["httpMethod"] = method
     with pytest.raises(UnsupportedEvent, match=f"malformed {SHAPES[name].name} event"):
         handler(App())(event, None)
 
