@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
-
 from daloy_edge.nonce_store import MemoryNonceStore
+from tests.support.threads import SlowKey, on_loops
 
 
 class Clock:
@@ -68,37 +65,11 @@ async def test_a_key_recorded_again_outlives_its_first_expiry():
     assert not await store.add_if_absent("k", 60)
 
 
-class SlowKey(str):
-    """A key whose hashing yields to other threads, as a thread switch may at any moment
-    between the store's look-up of a key and its write."""
-
-    __slots__ = ()
-
-    def __hash__(self) -> int:
-        time.sleep(0.001)
-        return str.__hash__(self)
-
-
 def test_a_delivery_replayed_on_other_threads_at_the_same_instant_is_accepted_once():
     # Google Cloud Functions runs one event loop per worker thread, all sharing the app's
     # store: the same delivery arriving on two threads at once was accepted by both.
     store = MemoryNonceStore()
-    accepted: list[bool] = []
-    start = threading.Barrier(8)
-
-    def add() -> None:
-        loop = asyncio.new_event_loop()
-        start.wait()
-        try:
-            accepted.append(loop.run_until_complete(store.add_if_absent(SlowKey("k"), 60)))
-        finally:
-            loop.close()
-
-    threads = [threading.Thread(target=add) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    accepted = on_loops(8, lambda: store.add_if_absent(SlowKey("k"), 60))
     assert accepted.count(True) == 1
 
 

@@ -19,6 +19,7 @@ from daloy_edge.jose import (
 from daloy_edge.transport import HttpxTransport
 from tests.jose.jwks_server import FakeClock, JWKSServer
 from tests.jwtkit import AUDIENCE, ISSUER, NOW, ec_key, jwks, mint, public_jwk, rsa_key
+from tests.support.threads import SlowKey
 
 
 def key_a() -> dict[str, object]:
@@ -181,29 +182,33 @@ async def test_worker_threads_with_their_own_loops_share_one_cold_fetch(server, 
     assert server.hits == 1
 
 
+async def spray_from_threads(client: JWKSClient, threads: int) -> list[object]:
+    """Unknown kids looked up at once from worker threads, each on a loop of its own (as
+    functions-framework serves requests)."""
+
+    def lookup(kid: str) -> object:
+        return asyncio.run(client.get_key(kid))
+
+    return await asyncio.gather(*(asyncio.to_thread(lookup, f"spray-{i}") for i in range(threads)))
+
+
 async def test_worker_threads_spraying_unknown_kids_share_one_refetch(server, clock):
     client = JWKSClient(server.url, allow_insecure_http=True, clock=clock)
     await client.get_key("key-a")
     server.delay = 0.3
     clock.advance(31)
 
-    def lookup(kid: str) -> object:
-        return asyncio.run(client.get_key(kid))
-
-    results = await asyncio.gather(*(asyncio.to_thread(lookup, f"spray-{i}") for i in range(4)))
+    results = await spray_from_threads(client, 4)
     assert results == [None] * 4
     assert server.hits == 2
 
 
-class SlowKid(str):
-    """A kid whose hashing yields to other threads, as a thread switch may at any moment
-    between picking the oldest remembered kid and forgetting it."""
+class SlowKid(SlowKey):
+    """A kid whose hashing yields long enough to let the other threads pick the same
+    oldest remembered kid before it is forgotten."""
 
     __slots__ = ()
-
-    def __hash__(self) -> int:
-        time.sleep(0.02)
-        return str.__hash__(self)
+    pause = 0.02
 
 
 async def test_worker_threads_spraying_kids_during_an_outage_are_refused_not_failed(server, clock):
@@ -218,10 +223,7 @@ async def test_worker_threads_spraying_kids_during_an_outage_are_refused_not_fai
     server.delay = 0.3
     clock.advance(31)
 
-    def lookup(kid: str) -> object:
-        return asyncio.run(client.get_key(kid))
-
-    results = await asyncio.gather(*(asyncio.to_thread(lookup, f"spray-{i}") for i in range(4)))
+    results = await spray_from_threads(client, 4)
     assert results == [None] * 4
 
 

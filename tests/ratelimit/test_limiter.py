@@ -5,14 +5,13 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
 
 from daloy_edge import ConfigError
 from daloy_edge.ratelimit import GCRA, MemoryStore, RateLimiter
 from daloy_edge.ratelimit._blocks import BlockCache
+from tests.support.threads import SlowKey, at_once
 
 START = 1_700_000_040.0
 
@@ -56,41 +55,13 @@ def test_block_cache_stays_within_its_bound():
     assert cache.get("k999", now_ms=0) == 10_999
 
 
-class SlowKey(str):
-    """A key whose hashing yields to other threads, as a thread switch may at any moment
-    between the cache's look-up of a key and its removal."""
-
-    __slots__ = ()
-
-    def __hash__(self) -> int:
-        time.sleep(0.001)
-        return str.__hash__(self)
-
-
 def test_an_expired_block_read_on_many_threads_at_once_raises_nowhere():
     # GCF serves each worker thread from its own event loop, all sharing the limiter: a
     # blocked client's next requests arriving together on several threads each found
     # the expired block, and each removed it; all but the first raised KeyError (a 500).
     cache = BlockCache(10)
     cache.add("k", until_ms=10, now_ms=0)
-    answers: list[int | None] = []
-    errors: list[Exception] = []
-    start = threading.Barrier(8)
-
-    def read() -> None:
-        start.wait()
-        try:
-            answers.append(cache.get(SlowKey("k"), now_ms=20))
-        except Exception as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=read) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert answers == [None] * 8
+    assert at_once(8, lambda: cache.get(SlowKey("k"), now_ms=20)) == [None] * 8
 
 
 def test_block_cache_drops_expired_blocks_first():

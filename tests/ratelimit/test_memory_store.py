@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from daloy_edge import ConfigError
 from daloy_edge.ratelimit import FIXED_WINDOW, MemoryStore, Quota
 from daloy_edge.ratelimit._base import Algorithm, Verdict
+from tests.support.threads import on_loops
 
 NOW = 1_700_000_000_000
 
@@ -76,22 +75,6 @@ def test_a_check_is_atomic_across_threads():
     racy = Algorithm("racy", FIXED_WINDOW.script, FIXED_WINDOW.keys, slow_check)
     store = MemoryStore()
     keys = FIXED_WINDOW.keys("client", NOW, 60_000)
-    allowed: list[bool] = []
-
-    start = threading.Barrier(20)
-
-    def hit() -> None:
-        loop = asyncio.new_event_loop()
-        start.wait()
-        try:
-            verdict = loop.run_until_complete(store.check(racy, keys, NOW, Quota(5, 60_000)))
-        finally:
-            loop.close()
-        allowed.append(verdict.allowed)
-
-    threads = [threading.Thread(target=hit) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    verdicts = on_loops(20, lambda: store.check(racy, keys, NOW, Quota(5, 60_000)))
+    allowed = [verdict.allowed for verdict in verdicts]  # type: ignore[union-attr]
     assert allowed.count(True) == 5
