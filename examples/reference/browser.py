@@ -120,7 +120,15 @@ def install(app: App, env: Mapping[str, str], *, nonce_store: NonceStore | None 
                 allow_origins=origins,
                 allow_methods=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"),
                 allow_headers=("content-type", "authorization", "x-csrf-token", "x-request-id"),
-                expose_headers=("x-request-id", "retry-after", "ratelimit", "ratelimit-policy"),
+                # The bearer challenge too: a page on another origin tells an expired
+                # token (refresh it) from a missing scope (do not) by its error.
+                expose_headers=(
+                    "x-request-id",
+                    "retry-after",
+                    "ratelimit",
+                    "ratelimit-policy",
+                    "www-authenticate",
+                ),
                 allow_credentials=True,
             )
         )

@@ -393,6 +393,16 @@ def test_preflight_from_the_allowed_origin_is_answered(http: Transport) -> None:
     assert "origin" in ",".join(reply.headers.get_all("vary")).lower()
 
 
+def test_bearer_challenge_may_be_read_by_a_page_on_the_allowed_origin(http: Transport) -> None:
+    # A page on another origin reads only the headers exposed to it: without the
+    # challenge it cannot tell an expired token (refresh) from a missing scope.
+    reply = http.get("/api/me", headers={"Origin": CORS_ORIGIN, "Authorization": "Bearer x.y.z"})
+    assert reply.status == 401
+    assert reply.headers.get("access-control-allow-origin") == CORS_ORIGIN
+    exposed = (reply.headers.get("access-control-expose-headers") or "").lower()
+    assert "www-authenticate" in {name.strip() for name in exposed.split(",")}
+
+
 def test_preflight_from_a_foreign_origin_is_refused(http: Transport) -> None:
     reply = preflight(http, "https://evil.example")
     assert_problem(reply, 403)
