@@ -9,7 +9,7 @@ from daloy_edge._guards import is_method_name
 from daloy_edge._phased import fuse, is_phased
 from daloy_edge._problem import render_error
 from daloy_edge._response import Response
-from daloy_edge._templates import check_template, template_regex
+from daloy_edge._templates import check_template, literal_brace, template_regex
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -319,6 +319,13 @@ class Router:
         if not path.startswith("/"):
             raise ConfigError(f"route {path!r} must start with '/'")
         check_template(path)
+        brace = literal_brace(path)
+        if brace is not None:
+            # Read as literal text, "/items/{id:int}" matched no request but itself.
+            raise ConfigError(
+                f"route {path!r}: {brace!r} is no parameter; write {{name}} for one segment"
+                " or {name:path} for the rest of the path, and convert the value in the handler"
+            )
         if isinstance(methods, str):
             # Each character would be a method: methods="POST" served P, O, S and T, and
             # answered POST with a 405 whose Allow read "O, P, S, T".

@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from re import Pattern
 
-__all__ = ["check_template", "parameters", "template_regex"]
+__all__ = ["check_template", "literal_brace", "parameters", "template_regex"]
 
 _NAME_START = frozenset(LOWER + UPPER + "_")
 _NAME_REST = frozenset(ALNUM + "_")
@@ -63,6 +63,25 @@ def template_regex(template: str) -> Pattern[str]:
         last = end
     parts.append(re.escape(template[last:]))
     return re.compile("^" + "".join(parts) + "$")
+
+
+def literal_brace(template: str) -> str | None:
+    """The first ``{`` or ``}`` of ``template`` that is not part of a parameter, with the
+    text from it to the next brace (``"{id:int}"``); None when there is none.
+
+    >>> literal_brace("/items/{id:int}"), literal_brace("/files/{rest:path}")
+    ('{id:int}', None)
+    """
+    last = 0
+    for start, end, _, _ in [*parameters(template), (len(template), len(template), "", "")]:
+        literal = template[last:start]
+        opening, closing = literal.find("{"), literal.find("}")
+        at = min(i for i in (opening, closing, len(literal)) if i != -1)
+        if at < len(literal):
+            stop = literal.find("}", at + 1) if literal[at] == "{" else at
+            return literal[at : stop + 1] if stop != -1 else literal[at:]
+        last = end
+    return None
 
 
 def check_template(template: str) -> None:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from daloy_edge import App
+from daloy_edge import App, ConfigError
 from daloy_edge._templates import check_template, parameters, template_regex
 from daloy_edge.testing import TestClient
 
@@ -76,6 +76,27 @@ def test_a_name_used_twice_is_refused_at_registration() -> None:
     app = App(request_log=False)
     with pytest.raises(re.error, match="redefinition of group name"):
         app.add_route("/{id}/{id}", lambda request: None)
+
+
+@pytest.mark.parametrize(
+    ("template", "brace"),
+    [
+        ("/items/{id:int}", "{id:int}"),
+        ("/items/{id:str}", "{id:str}"),
+        ("/files/{rest:path}/{kind:uuid}", "{kind:uuid}"),
+        ("/items/{id", "{id"),
+        ("/items/id}", "}"),
+        ("/items/{}", "{}"),
+        ("/items/{9}", "{9}"),
+    ],
+)
+def test_a_converter_or_brace_that_is_no_parameter_refuses_to_build(
+    template: str, brace: str
+) -> None:
+    # Read as literal text, such a route matched no request but its own template.
+    app = App(request_log=False)
+    with pytest.raises(ConfigError, match=re.escape(repr(brace))):
+        app.add_route(template, lambda request: None)
 
 
 def test_a_template_route_compiles_its_pattern_when_first_tried(
