@@ -256,12 +256,12 @@ class _Compiled:
         without running anything; None when it would be a 404 or a 405."""
         route = self.exact.get(path)
         if route is None:
-            route = _template_match(self.patterns, path)[0]
-        if route is None:
             for prefix, _, inner in self.mounts:
                 if path == prefix or path.startswith(prefix + "/"):
                     found = inner.route_of(path[len(prefix) :] or "/", method)
                     return None if found is None else prefix + found
+            route = _template_match(self.patterns, path)[0]
+        if route is None:
             return None
         handlers = route.handlers
         if method in handlers or (method == "HEAD" and "GET" in handlers):
@@ -373,7 +373,10 @@ class Router:
 
     def mount(self, prefix: str, router: Router, *, middleware: Sequence[Middleware] = ()) -> None:
         """Serve ``router`` under ``prefix``; its middleware runs for every path below it,
-        matched or not, so an unknown ``/admin/x`` is still behind ``/admin``'s checks."""
+        matched or not, so an unknown ``/admin/x`` is still behind ``/admin``'s checks.
+        A path below ``prefix`` is the mount's even where a template route of this router
+        (``/{page:path}``) would match it; only a route registered here for that exact
+        path comes first."""
         self._refuse_if_frozen()
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ConfigError("mount prefix must start with '/' and not end with '/'")
@@ -465,9 +468,9 @@ def _dispatcher(compiled: _Compiled, render: ErrorRenderer) -> Handler:
         path = (request.path[len(base) :] if base else request.path) or "/"
         route = exact.get(path)
         params: dict[str, str] = {}
-        if route is None and patterns:
-            route, params = _template_match(patterns, path)
         if route is None:
+            # Mounts before templates: every path below a prefix is the mount's (behind
+            # its middleware), even where a template such as "/{page:path}" matches it.
             for prefix, mounted, inner in mounts:
                 if path == prefix or path.startswith(prefix + "/"):
                     request.state["_route_base"] = base + prefix
@@ -477,7 +480,10 @@ def _dispatcher(compiled: _Compiled, render: ErrorRenderer) -> Handler:
                     if found is not None:
                         request.route = base + prefix + found
                     return mounted
-            raise NotFound()
+            if patterns:
+                route, params = _template_match(patterns, path)
+            if route is None:
+                raise NotFound()
         method = request.method
         handler = route.handlers.get(method)
         if handler is None and method == "HEAD":

@@ -225,6 +225,29 @@ def test_mount_middleware_runs_for_unmatched_paths() -> None:
     assert client.get("/administrator").status == 404
 
 
+def test_a_catch_all_template_does_not_take_a_mounts_paths_past_its_middleware() -> None:
+    async def deny(request: Request, call_next: object) -> None:
+        raise HTTPError(status=403, slug="forbidden", title="Forbidden")
+
+    app = App()
+    admin = Router()
+
+    @admin.get("/stats")
+    async def stats(request: Request) -> dict[str, int]:
+        return {"requests": 1}
+
+    app.mount("/admin", admin, middleware=[deny])
+
+    @app.get("/{page:path}")
+    async def page(request: Request) -> dict[str, str]:
+        return {"page": request.path_params["page"]}
+
+    client = TestClient(app)
+    assert client.get("/admin/stats").status == 403
+    assert client.get("/admin/unknown").status == 403
+    assert client.get("/home").json() == {"page": "home"}
+
+
 def test_mounted_route_pattern_is_recorded() -> None:
     app = App()
     api = Router()
