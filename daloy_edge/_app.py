@@ -263,10 +263,14 @@ class App(Router):
                 if observers:
                     _observe_cancelled(request, clock() - start, observers)
                 raise
-            # One lookup for the common answer; a HEAD request, a status without content
-            # and a status no runtime can send (a 1xx as the final one, 600 and past)
-            # take the slow path.
-            if response.status not in _PLAIN_STATUSES or request.method == "HEAD":
+            # One lookup for the common answer; a HEAD request, a status without content,
+            # a status no runtime can send (a 1xx as the final one, 600 and past) and no
+            # Response at all (middleware that forgot to return one) take the slow path.
+            try:
+                plain = response.status in _PLAIN_STATUSES
+            except AttributeError:
+                plain = False
+            if not plain or request.method == "HEAD":
                 response = await _framed(request, response, rejected)
             duration = clock() - start
             if timing:
@@ -338,7 +342,13 @@ async def _framed(
 ) -> Response:
     """``response`` as every runtime can send it: no content for HEAD or for a status
     without any (a dropped stream is closed, not left open), and a 500 problem for a
-    status that is no final one (servers fail such a response after accepting it)."""
+    status that is no final one (servers fail such a response after accepting it) or
+    for an answer that is no Response (each adapter failed on it its own way)."""
+    from daloy_edge._response import Response
+
+    if not isinstance(response, Response):
+        cause = f"the middleware answered with {type(response).__name__}, not a Response"
+        response = rejected(request, TypeError(cause + " (return what call_next returns)"))
     status = response.status
     if status not in _FINAL_STATUSES:
         await _close(response)

@@ -248,6 +248,24 @@ def test_a_catch_all_template_does_not_take_a_mounts_paths_past_its_middleware()
     assert client.get("/home").json() == {"page": "home"}
 
 
+@pytest.mark.parametrize("answer", [None, {"ok": True}])
+def test_middleware_that_returns_no_response_is_a_500_problem(answer: object) -> None:
+    async def forgets(request: Request, call_next: object) -> object:
+        await call_next(request)  # type: ignore[operator]
+        return answer
+
+    app = App(middleware=[forgets])
+
+    @app.get("/ok")
+    async def ok(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    response = TestClient(app).get("/ok")
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "x-request-id" in response.headers
+
+
 def test_mounted_route_pattern_is_recorded() -> None:
     app = App()
     api = Router()
