@@ -119,7 +119,10 @@ class App(Router):
         """Run ``hook`` once before the first request (ASGI lifespan, Lambda init).
 
         If a hook raises, start-up did not happen: the next request runs every hook again.
+        A hook added once start-up has begun is refused: it would never run.
         """
+        if self._started:
+            raise ConfigError("start-up has begun; add start-up hooks before the first request")
         self._startup.append(hook)
         return hook
 

@@ -314,6 +314,13 @@ def test_startup_hooks_run_once() -> None:
     assert calls == [1]
 
 
+def test_a_startup_hook_added_after_startup_is_refused_not_silently_skipped() -> None:
+    app = make_app()
+    TestClient(app).get("/ok")
+    with pytest.raises(ConfigError, match="start-up"):
+        app.on_startup(lambda: None)
+
+
 def test_failed_startup_runs_every_hook_again_on_the_next_request() -> None:
     app = make_app()
     calls: list[str] = []
