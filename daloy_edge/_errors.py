@@ -38,6 +38,7 @@ class HTTPError(Exception):
     """An error that maps to one HTTP status and problem type.
 
     ``detail`` is shown to clients, so it must never hold secrets or exception text.
+    ``headers`` are checked as :class:`~daloy_edge.Response` checks them (``ValueError``).
     Security: raise these (or a subclass) rather than building error responses by hand;
     the app renders them in one place, with the request id and the secure headers.
     """
@@ -65,6 +66,10 @@ class HTTPError(Exception):
             self.title = title
         self.detail = detail
         self.headers: dict[str, str] = dict(headers or {})
+        if self.headers:
+            from daloy_edge._headers import check_response_fields
+
+            check_response_fields(self.headers.items())
         self.extra: dict[str, object] = dict(extra or {})
 
     @property

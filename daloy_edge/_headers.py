@@ -8,7 +8,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, KeysView
 
-__all__ = ["Headers"]
+__all__ = ["Headers", "check_response_fields"]
 
 _MASKED_IN_REPR = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
@@ -23,6 +23,48 @@ _new = object.__new__
 _LOWER_NAMES: set[str] = set()
 _LOWER_NAMES_MAX = 512
 _LOWER_NAMES_SIZE = 1024
+
+
+_FIELD_TABLES: tuple[bytes, bytes] | None = None
+
+
+def _field_tables() -> tuple[bytes, bytes]:
+    # Built on first use: most apps never give a response field by hand.
+    global _FIELD_TABLES
+    from daloy_edge._charset import TCHAR, allowed
+
+    # RFC 9110 field-value characters: HTAB, SP, VCHAR and obs-text (0x80-0xFF).
+    value = bytes(0x61 if code == 9 or 32 <= code != 127 else 0x20 for code in range(256))
+    _FIELD_TABLES = (allowed(TCHAR), value)
+    return _FIELD_TABLES
+
+
+def _field_value(value: str, table: bytes) -> bool:
+    try:
+        encoded = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return not encoded or encoded.translate(table).isalnum()
+
+
+def check_response_fields(pairs: Iterable[tuple[str, str]]) -> None:
+    """Raise ``ValueError`` for a response field no runtime sends as given.
+
+    A name must be a token and a value text of RFC 9110 field-value characters (no
+    control character but tab, nothing past U+00FF): a line break would split the
+    field, and the runtimes differ on the rest (the ASGI adapter could not encode "€",
+    Lambda passed it on, Workers' ``Headers`` throws), so a handler's mistake is a 500
+    problem with the cause in the log, the same everywhere.
+    """
+    names, values = _FIELD_TABLES or _field_tables()
+    for name, value in pairs:
+        if not isinstance(name, str) or not (
+            name.isascii() and name.encode().translate(names).isalnum()
+        ):
+            raise ValueError(f"response header name {name!r} is not a token")
+        if not isinstance(value, str) or not _field_value(value, values):
+            # The value itself stays out of the message (and the log): it may be a secret.
+            raise ValueError(f"response header {name!r}: the value is no field value")
 
 
 class Headers:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from daloy_edge._cookies import format_set_cookie
-from daloy_edge._headers import Headers
+from daloy_edge._headers import Headers, check_response_fields
 from daloy_edge._json import dumps
 from daloy_edge._paths import check_header_value
 
@@ -20,6 +20,10 @@ _new = object.__new__
 
 class Response:
     """Status, headers (several ``Set-Cookie`` allowed) and a bytes or streamed body.
+
+    ``headers`` given here must be sendable as they are: a token name and a value
+    without line breaks or other control characters (``ValueError`` otherwise, a 500
+    raised in the handler rather than a response each runtime fails its own way).
 
     >>> Response.json({"ok": True}).headers["content-type"]
     'application/json'
@@ -43,6 +47,8 @@ class Response:
             self.headers = headers
         else:
             self.headers = Headers(headers)
+            if headers:  # the fields a handler gives; the app's own are checked at build
+                check_response_fields(self.headers._items)
         if media_type is not None:
             self.headers.setdefault("content-type", media_type)
 

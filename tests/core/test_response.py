@@ -1,6 +1,7 @@
 import pytest
 
-from daloy_edge import Response
+from daloy_edge import App, HTTPError, Response
+from daloy_edge.testing import TestClient
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,46 @@ def test_redirect_refuses_a_target_a_browser_would_read_as_another_site(location
     # could leave the site as an open redirect.
     with pytest.raises(ValueError):
         Response.redirect(location)
+
+
+def _answering(answer):
+    app = App(request_log=False)
+
+    @app.get("/x")
+    async def x(request):
+        return answer()
+
+    return TestClient(app).get("/x")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a\r\nset-cookie: session=forged", "a\nb", "a\x00b", "attachment; filename=\u20ac.txt", None],
+    ids=["crlf", "lf", "nul", "beyond-latin-1", "none"],
+)
+def test_a_handler_header_no_runtime_sends_as_given_is_a_500_problem(value):
+    response = _answering(lambda: Response.json({}, headers={"x-note": value}))
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "x-note" not in response.headers
+    assert "set-cookie" not in response.headers
+
+
+def test_a_handler_header_name_that_is_no_token_is_a_500_problem():
+    response = _answering(lambda: Response.text("hi", headers={"x note:": "1"}))
+    assert response.status == 500
+
+
+def test_an_http_error_header_with_a_line_break_is_a_500_problem():
+    def refuse():
+        raise HTTPError("no", status=403, headers={"x-reason": "a\r\nset-cookie: s=1"})
+
+    response = _answering(refuse)
+    assert response.status == 500
+    assert "x-reason" not in response.headers
+
+
+def test_handler_headers_of_field_value_characters_are_sent():
+    value = 'attachment; filename="caf\u00e9.txt";\tsize=1'
+    response = _answering(lambda: Response.text("hi", headers={"content-disposition": value}))
+    assert response.headers["content-disposition"] == value
