@@ -41,7 +41,11 @@ class Response:
         stream: AsyncIterable[bytes] | None = None,
     ) -> None:
         self.status = status
-        self.body = body.encode("utf-8") if isinstance(body, str) else body
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        elif type(body) is not bytes:
+            body = _bytes(body)
+        self.body = body
         self.stream = stream
         if isinstance(headers, Headers):
             self.headers = headers
@@ -145,3 +149,14 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self.status}>"
+
+
+def _bytes(body: object) -> bytes:
+    """A body given as another bytes-like object, as bytes; ``TypeError`` for anything
+    else (a dict given where ``Response.json`` was meant), raised in the handler, where
+    it becomes a 500 problem, rather than in each adapter its own way."""
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    raise TypeError(
+        f"a Response body is bytes or str, not {type(body).__name__} (Response.json for data)"
+    )

@@ -87,3 +87,15 @@ def test_handler_headers_of_field_value_characters_are_sent():
     value = 'attachment; filename="caf\u00e9.txt";\tsize=1'
     response = _answering(lambda: Response.text("hi", headers={"content-disposition": value}))
     assert response.headers["content-disposition"] == value
+
+
+@pytest.mark.parametrize("body", [{"ok": True}, 123, ["a"]], ids=["dict", "int", "list"])
+def test_a_response_body_that_is_no_bytes_is_a_500_problem(body):
+    response = _answering(lambda: Response(body))
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("body", [bytearray(b"hi"), memoryview(b"hi")])
+def test_a_bytes_like_body_is_kept_as_bytes_every_adapter_can_send(body):
+    assert type(Response(body).body) is bytes
