@@ -57,6 +57,11 @@ class HTTPError(Exception):
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, object] | None = None,
     ) -> None:
+        if status is not None and status != self.status and (title is None or slug is None):
+            # The class's own title and type name another status: HTTPError(status=404)
+            # was a 404 titled "Internal Server Error" of type internal-error.
+            named_slug, named_title = _named(status)
+            slug, title = slug or named_slug, title or named_title
         super().__init__(detail or title or self.title)
         if status is not None:
             self.status = status
@@ -71,6 +76,18 @@ class HTTPError(Exception):
 
             check_response_fields(self.headers.items())
         self.extra: dict[str, object] = dict(extra or {})
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass that sets only its status (class Conflict(HTTPError): status = 409)
+        # would keep the title and type of the class it extends, naming another status.
+        own = cls.__dict__
+        if "status" in own and ("slug" not in own or "title" not in own):
+            slug, title = _named(cls.status)
+            if "slug" not in own:
+                cls.slug = slug
+            if "title" not in own:
+                cls.title = title
 
     @property
     def type(self) -> str:
@@ -158,6 +175,43 @@ class GatewayTimeout(HTTPError):
     """504: the request deadline passed."""
 
     status, slug, title = 504, "deadline-exceeded", "Gateway Timeout"
+
+
+_NAMES = {
+    error.status: (error.slug, error.title)
+    for error in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        TooManyRequests,
+        RequestHeaderFieldsTooLarge,
+        InternalServerError,
+        ServiceUnavailable,
+        GatewayTimeout,
+    )
+} | {
+    409: ("conflict", "Conflict"),
+    410: ("gone", "Gone"),
+    412: ("precondition-failed", "Precondition Failed"),
+    422: ("unprocessable-content", "Unprocessable Content"),
+    501: ("not-implemented", "Not Implemented"),
+    502: ("bad-gateway", "Bad Gateway"),
+}
+
+
+def _named(status: int) -> tuple[str, str]:
+    """The problem type slug and title for a status an error was given without them
+    (RFC 9110's names; its class name for the statuses not listed)."""
+    named = _NAMES.get(status)
+    if named is not None:
+        return named
+    if 400 <= status < 500:
+        return "client-error", "Client Error"
+    return "server-error", "Server Error"
 
 
 _PROBLEM_FACTORIES: dict[type[BaseException], Callable[[BaseException], HTTPError]] = {}

@@ -71,6 +71,21 @@ def test_custom_http_error_renders_problem() -> None:
     assert body["detail"] == "short and stout"
 
 
+def test_http_error_given_only_a_status_is_named_for_that_status() -> None:
+    body = HTTPError("no such order", status=404).problem(None)
+    assert body["title"] == "Not Found" and body["type"].endswith(":not-found")
+    assert HTTPError(status=409).problem(None)["title"] == "Conflict"
+    assert HTTPError(status=418).problem(None)["title"] == "Client Error"
+
+
+def test_http_error_subclass_setting_only_its_status_is_named_for_it() -> None:
+    class Conflict(HTTPError):
+        status = 409
+
+    assert Conflict().problem(None)["title"] == "Conflict"
+    assert Conflict().type.endswith(":conflict")
+
+
 def test_deadline_exceeded_is_504() -> None:
     response = TestClient(make_app(request_timeout=0.05)).get("/sleep?s=1")
     assert response.status == 504
