@@ -48,6 +48,10 @@ class TestClient:
     ... async def ping(request): return {"pong": True}
     >>> TestClient(app).get("/ping").json()
     {'pong': True}
+
+    Start-up hooks run before the first request, as on Lambda; ``with TestClient(app)``
+    (``async with`` in an async test) runs them on entry and the shut-down hooks on exit,
+    as an ASGI server's lifespan does.
     """
 
     __test__ = False
@@ -67,6 +71,7 @@ class TestClient:
         self.host = host
         self.env = env
         self.cookies: dict[str, str] = {}
+        self._lifespan = False
         self._loop = asyncio.new_event_loop()
         weakref.finalize(self, self._loop.close)
 
@@ -75,10 +80,40 @@ class TestClient:
         self._loop.close()
 
     def __enter__(self) -> TestClient:
+        """Start the app as an ASGI server's lifespan does: build it, then run its
+        start-up hooks (a build or hook error is raised here).
+
+        Inside a running event loop (an async test) the hooks cannot run here: start-up
+        then runs before the first request and shut-down not at all; use ``async with``.
+        """
+        self.app.build()
+        if not _loop_running():
+            self._loop.run_until_complete(self.app.startup())
+            self._lifespan = True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        """Run the app's shut-down hooks (when ``with`` ran its start-up), as an ASGI
+        server does when it stops, then close the loop."""
+        try:
+            if self._lifespan:
+                self._lifespan = False
+                self._loop.run_until_complete(self.app.shutdown())
+        finally:
+            self.close()
+
+    async def __aenter__(self) -> TestClient:
+        """:meth:`__enter__` for async tests: the hooks run on the test's own loop."""
+        self.app.build()
+        await self.app.startup()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Run the app's shut-down hooks on the test's own loop, then close the client."""
+        try:
+            await self.app.shutdown()
+        finally:
+            self.close()
 
     def request(
         self,
@@ -198,6 +233,14 @@ class TestClient:
     def options(self, url: str, **kwargs: object) -> TestResponse:
         """Send an OPTIONS."""
         return self.request("OPTIONS", url, **kwargs)  # type: ignore[arg-type]
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 async def _aiter(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
