@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
+from email.utils import mktime_tz, parsedate_tz
 from urllib.parse import urlencode
 
 from daloy_edge._app import App
@@ -201,14 +203,15 @@ class TestClient:
         return TestResponse(response.status, response.headers, payload)
 
     def _remember_cookies(self, set_cookies: list[str]) -> None:
+        now = time.time()
         for line in set_cookies:
-            pair = line.split(";", 1)[0]
-            name, _, value = pair.partition("=")
-            lowered = line.lower()
-            if "max-age=0" in lowered or not value:
-                self.cookies.pop(name.strip(), None)
+            name, value, attributes = _parse_set_cookie(line)
+            if not name:
+                continue
+            if _expired(attributes, now):
+                self.cookies.pop(name, None)
             else:
-                self.cookies[name.strip()] = value
+                self.cookies[name] = value
 
     def get(self, url: str, **kwargs: object) -> TestResponse:
         """Send a GET."""
@@ -233,6 +236,31 @@ class TestClient:
     def options(self, url: str, **kwargs: object) -> TestResponse:
         """Send an OPTIONS."""
         return self.request("OPTIONS", url, **kwargs)  # type: ignore[arg-type]
+
+
+def _parse_set_cookie(line: str) -> tuple[str, str, dict[str, str]]:
+    """The name, the value and the attributes (names lower-cased) of a ``Set-Cookie``."""
+    pair, *parts = line.split(";")
+    name, _, value = pair.partition("=")
+    attributes: dict[str, str] = {}
+    for part in parts:
+        key, _, attribute = part.partition("=")
+        attributes[key.strip(" \t").lower()] = attribute.strip(" \t")
+    return name.strip(" \t"), value.strip(" \t"), attributes
+
+
+def _expired(attributes: Mapping[str, str], now: float) -> bool:
+    """True when a browser drops the cookie at once (RFC 6265 5.2.1, 5.2.2): a Max-Age of
+    zero or less, or, without a valid Max-Age, an Expires in the past."""
+    max_age = attributes.get("max-age", "")
+    digits = max_age[1:] if max_age[:1] == "-" else max_age
+    if digits.isascii() and digits.isdigit():
+        return int(max_age) <= 0
+    expires = attributes.get("expires")
+    if expires is None:
+        return False
+    parsed = parsedate_tz(expires)
+    return parsed is not None and mktime_tz(parsed) <= now
 
 
 def _loop_running() -> bool:

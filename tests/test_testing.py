@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from daloy_edge import App, ConfigError
+from daloy_edge import App, ConfigError, Response
 from daloy_edge.testing import TestClient
 
 
@@ -45,3 +45,52 @@ async def test_a_client_used_as_an_async_context_manager_runs_the_hooks_on_the_t
     async with TestClient(app):
         assert events == ["up"]
     assert events == ["up", "down"]
+
+
+def cookie_app() -> App:
+    app = quiet_app()
+
+    @app.get("/set")
+    async def set_cookie(request):
+        response = Response.empty()
+        for line in request.query.get_all("line"):
+            response.headers.add("set-cookie", line)
+        return response
+
+    @app.get("/{path:path}")
+    async def show(request):
+        return {"cookie": request.headers.get_all("cookie")}
+
+    return app
+
+
+def set_cookies(client: TestClient, *lines: str, at: str = "/set") -> None:
+    client.get(at, params=[("line", line) for line in lines])
+
+
+@pytest.mark.parametrize(
+    "deletion",
+    [
+        "s=gone; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        "s=gone; Max-Age=-1",
+        "s=gone; max-age=0; Expires=Fri, 01 Jan 2100 00:00:00 GMT",
+    ],
+)
+def test_a_cookie_deleted_by_expiry_is_no_longer_sent(deletion: str):
+    client = TestClient(cookie_app())
+    set_cookies(client, "s=1")
+    set_cookies(client, deletion)
+    assert client.get("/show").json() == {"cookie": []}
+
+
+def test_a_cookie_whose_value_reads_max_age_0_is_kept():
+    client = TestClient(cookie_app())
+    set_cookies(client, "s=max-age=0")
+    assert client.get("/show").json() == {"cookie": ["s=max-age=0"]}
+
+
+def test_a_cookie_set_to_an_empty_value_is_sent_empty():
+    client = TestClient(cookie_app())
+    set_cookies(client, "s=1")
+    set_cookies(client, "s=; Max-Age=60")
+    assert client.get("/show").json() == {"cookie": ["s="]}
