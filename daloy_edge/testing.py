@@ -54,6 +54,13 @@ class TestClient:
     Start-up hooks run before the first request, as on Lambda; ``with TestClient(app)``
     (``async with`` in an async test) runs them on entry and the shut-down hooks on exit,
     as an ASGI server's lifespan does.
+
+    Cookies the app sets are kept in :attr:`cookies` as a browser keeps them: sent only
+    at or below their ``Path`` and, when ``Secure``, only over https; dropped once
+    expired; never kept when a browser would refuse them (``Secure`` from an http
+    origin, a ``Domain`` the host is not in, a ``__Host-`` or ``__Secure-`` name that
+    breaks its prefix's rules). One cookie per name; one put in :attr:`cookies` by hand
+    goes with every request.
     """
 
     __test__ = False
@@ -73,6 +80,8 @@ class TestClient:
         self.host = host
         self.env = env
         self.cookies: dict[str, str] = {}
+        # The Path and Secure of each cookie the app set; one set by hand goes everywhere.
+        self._cookie_scopes: dict[str, tuple[str, bool]] = {}
         self._lifespan = False
         self._loop = asyncio.new_event_loop()
         weakref.finalize(self, self._loop.close)
@@ -181,7 +190,7 @@ class TestClient:
             hdrs.setdefault("content-length", str(len(body)))
         if chunks is not None:
             body = _aiter(chunks)
-        jar = {**self.cookies, **(cookies or {})}
+        jar = {**self._cookies_for(path or "/"), **(cookies or {})}
         if jar and "cookie" not in hdrs:
             hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
         request = Request(
@@ -199,19 +208,52 @@ class TestClient:
         )
         response = await self.app.handle(request)
         payload = await response.read()
-        self._remember_cookies(response.headers.get_all("set-cookie"))
+        self._remember_cookies(response.headers.get_all("set-cookie"), path or "/", hdrs)
         return TestResponse(response.status, response.headers, payload)
 
-    def _remember_cookies(self, set_cookies: list[str]) -> None:
+    def _cookies_for(self, path: str) -> dict[str, str]:
+        """The cookies a browser sends to ``path`` over this client's scheme."""
+        scopes, secure = self._cookie_scopes, self.scheme == "https"
+        return {
+            name: value
+            for name, value in self.cookies.items()
+            if (scope := scopes.get(name)) is None
+            or ((secure or not scope[1]) and _path_matches(path, scope[0]))
+        }
+
+    def _remember_cookies(self, set_cookies: list[str], path: str, headers: Headers) -> None:
         now = time.time()
+        host = (headers.get("host") or "").rsplit(":", 1)[0].lower()
         for line in set_cookies:
             name, value, attributes = _parse_set_cookie(line)
-            if not name:
+            if not name or not self._acceptable(name, attributes, host):
                 continue
             if _expired(attributes, now):
                 self.cookies.pop(name, None)
+                self._cookie_scopes.pop(name, None)
             else:
                 self.cookies[name] = value
+                scope = attributes.get("path", "")
+                if not scope.startswith("/"):  # RFC 6265 5.1.4: the default path
+                    scope = path[: path.rfind("/")] or "/"
+                self._cookie_scopes[name] = (scope, "secure" in attributes)
+
+    def _acceptable(self, name: str, attributes: Mapping[str, str], host: str) -> bool:
+        """False for a cookie browsers ignore (RFC 6265bis 5.7): Secure from an http
+        origin, a Domain the host is not in, a ``__Secure-`` or ``__Host-`` name that
+        breaks its prefix's rules."""
+        secure = "secure" in attributes
+        if secure and self.scheme != "https":
+            return False
+        domain = attributes.get("domain", "").lstrip(".").lower()
+        if domain and host != domain and not host.endswith("." + domain):
+            return False
+        prefix = name[:9].lower()
+        if prefix == "__secure-":
+            return secure
+        if prefix[:7] == "__host-":
+            return secure and "domain" not in attributes and attributes.get("path") == "/"
+        return True
 
     def get(self, url: str, **kwargs: object) -> TestResponse:
         """Send a GET."""
@@ -261,6 +303,13 @@ def _expired(attributes: Mapping[str, str], now: float) -> bool:
         return False
     parsed = parsedate_tz(expires)
     return parsed is not None and mktime_tz(parsed) <= now
+
+
+def _path_matches(path: str, scope: str) -> bool:
+    """RFC 6265 5.1.4: ``path`` is ``scope`` or below it."""
+    return path == scope or (
+        path.startswith(scope) and (scope.endswith("/") or path[len(scope)] == "/")
+    )
 
 
 def _loop_running() -> bool:

@@ -50,16 +50,12 @@ async def test_a_client_used_as_an_async_context_manager_runs_the_hooks_on_the_t
 def cookie_app() -> App:
     app = quiet_app()
 
-    @app.get("/set")
-    async def set_cookie(request):
-        response = Response.empty()
+    @app.get("/{path:path}")
+    async def cookies(request):
+        response = Response.json({"cookie": request.headers.get_all("cookie")})
         for line in request.query.get_all("line"):
             response.headers.add("set-cookie", line)
         return response
-
-    @app.get("/{path:path}")
-    async def show(request):
-        return {"cookie": request.headers.get_all("cookie")}
 
     return app
 
@@ -94,3 +90,47 @@ def test_a_cookie_set_to_an_empty_value_is_sent_empty():
     set_cookies(client, "s=1")
     set_cookies(client, "s=; Max-Age=60")
     assert client.get("/show").json() == {"cookie": ["s="]}
+
+
+def test_a_cookie_scoped_to_a_path_is_not_sent_outside_it():
+    client = TestClient(cookie_app())
+    set_cookies(client, "s=1; Path=/account")
+    assert client.get("/other").json() == {"cookie": []}
+    assert client.get("/accounts").json() == {"cookie": []}
+    assert client.get("/account/settings").json() == {"cookie": ["s=1"]}
+
+
+def test_a_cookie_without_a_path_is_scoped_to_the_directory_that_set_it():
+    client = TestClient(cookie_app())
+    set_cookies(client, "s=1", at="/account/set")
+    assert client.get("/other").json() == {"cookie": []}
+    assert client.get("/account/x").json() == {"cookie": ["s=1"]}
+
+
+def test_a_secure_cookie_is_not_kept_from_an_http_origin():
+    client = TestClient(cookie_app(), scheme="http")
+    set_cookies(client, "__Host-session=1; Secure; Path=/", "s=1; Secure")
+    assert client.cookies == {}
+
+
+def test_a_secure_cookie_is_not_sent_over_http():
+    client = TestClient(cookie_app())
+    set_cookies(client, "s=1; Secure")
+    client.scheme = "http"
+    assert client.get("/show").json() == {"cookie": []}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "__Host-s=1; Secure",
+        "__Host-s=1; Secure; Path=/; Domain=testserver",
+        "__host-s=1; Path=/",
+        "__Secure-s=1",
+        "s=1; Domain=other.example",
+    ],
+)
+def test_a_cookie_browsers_refuse_is_not_kept(line: str):
+    client = TestClient(cookie_app())
+    set_cookies(client, line)
+    assert client.cookies == {}
