@@ -207,7 +207,9 @@ class TestClient:
             runtime="test",
         )
         response = await self.app.handle(request)
+        streamed = response.stream is not None
         payload = await response.read()
+        _frame(response.headers, response.status, payload, request.method, streamed)
         self._remember_cookies(response.headers.get_all("set-cookie"), path or "/", hdrs)
         return TestResponse(response.status, response.headers, payload)
 
@@ -310,6 +312,25 @@ def _path_matches(path: str, scope: str) -> bool:
     return path == scope or (
         path.startswith(scope) and (scope.endswith("/") or path[len(scope)] == "/")
     )
+
+
+# Statuses whose responses carry no content, hence no Content-Length (RFC 9110 8.6).
+_BODILESS = frozenset({*range(100, 200), 204, 304})
+
+
+def _frame(headers: Headers, status: int, body: bytes, method: str, streamed: bool) -> None:
+    """Frame the response as the runtimes send it: a handler's ``Transfer-Encoding`` is
+    never sent, and a bytes body states its own length (a HEAD answer the length its GET
+    would have had); a streamed one states none."""
+    declared = headers.get("content-length")
+    del headers["content-length"]
+    del headers["transfer-encoding"]
+    if streamed or status in _BODILESS:
+        return
+    if method != "HEAD":
+        headers["content-length"] = str(len(body))
+    elif declared is not None:
+        headers["content-length"] = declared
 
 
 def _loop_running() -> bool:

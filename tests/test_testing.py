@@ -134,3 +134,36 @@ def test_a_cookie_browsers_refuse_is_not_kept(line: str):
     client = TestClient(cookie_app())
     set_cookies(client, line)
     assert client.cookies == {}
+
+
+def framing_app() -> App:
+    app = quiet_app()
+
+    @app.get("/bytes")
+    async def as_bytes(request):
+        return Response(b"hello", headers={"content-length": "99", "transfer-encoding": "chunked"})
+
+    @app.get("/stream")
+    async def streamed(request):
+        async def chunks():
+            yield b"ab"
+            yield b"cd"
+
+        return Response(stream=chunks(), headers={"content-length": "4"})
+
+    return app
+
+
+def test_a_bytes_body_states_its_own_length_as_every_runtime_sends_it():
+    response = TestClient(framing_app()).get("/bytes")
+    assert response.headers.get_all("content-length") == ["5"]
+
+
+def test_a_handlers_transfer_encoding_is_not_passed_on():
+    response = TestClient(framing_app()).get("/bytes")
+    assert "transfer-encoding" not in response.headers
+
+
+def test_a_streamed_body_states_no_length_of_the_handlers():
+    response = TestClient(framing_app()).get("/stream")
+    assert (response.content, response.headers.get("content-length")) == (b"abcd", None)
