@@ -6,8 +6,9 @@ import asyncio
 import json as jsonlib
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from email.utils import mktime_tz, parsedate_tz
+from typing import TypeAlias
 from urllib.parse import urlencode
 
 from daloy_edge._app import App
@@ -15,6 +16,10 @@ from daloy_edge._headers import Headers
 from daloy_edge._request import Request
 
 __all__ = ["TestClient", "TestResponse"]
+
+# Query or form fields: a list under a name (or the name given in several pairs) sends
+# one field per value, as HTTP clients (httpx, requests) do.
+_Fields: TypeAlias = Mapping[str, str | Sequence[str]] | Sequence[tuple[str, str]]
 
 
 class TestResponse:
@@ -132,9 +137,9 @@ class TestClient:
         url: str,
         *,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-        params: Mapping[str, str] | None = None,
+        params: _Fields | None = None,
         json: object = None,
-        data: Mapping[str, str] | None = None,
+        data: _Fields | None = None,
         content: bytes | str | None = None,
         chunks: Iterable[bytes] | None = None,
         client: str | None = None,
@@ -162,9 +167,9 @@ class TestClient:
         url: str,
         *,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-        params: Mapping[str, str] | None = None,
+        params: _Fields | None = None,
         json: object = None,
-        data: Mapping[str, str] | None = None,
+        data: _Fields | None = None,
         content: bytes | str | None = None,
         chunks: Iterable[bytes] | None = None,
         client: str | None = None,
@@ -174,7 +179,7 @@ class TestClient:
         # Split by hand: urlsplit silently drops CR, LF and tabs, which tests must send.
         path, _, query = url.partition("?")
         if params:
-            query = "&".join(q for q in (query, urlencode(params)) if q)
+            query = "&".join(q for q in (query, urlencode(params, doseq=True)) if q)
         hdrs = Headers(headers)
         hdrs.setdefault("host", self.host)
         body: bytes | AsyncIterator[bytes] = b""
@@ -182,7 +187,7 @@ class TestClient:
             body = jsonlib.dumps(json).encode()
             hdrs.setdefault("content-type", "application/json")
         elif data is not None:
-            body = urlencode(data).encode()
+            body = urlencode(data, doseq=True).encode()
             hdrs.setdefault("content-type", "application/x-www-form-urlencoded")
         elif content is not None:
             body = content.encode() if isinstance(content, str) else content

@@ -167,3 +167,27 @@ def test_a_handlers_transfer_encoding_is_not_passed_on():
 def test_a_streamed_body_states_no_length_of_the_handlers():
     response = TestClient(framing_app()).get("/stream")
     assert (response.content, response.headers.get("content-length")) == (b"abcd", None)
+
+
+def fields_app() -> App:
+    app = quiet_app()
+
+    @app.get("/query")
+    async def query(request):
+        return {"a": request.query.get_all("a")}
+
+    @app.post("/form")
+    async def form(request):
+        return {"body": (await request.body()).decode()}
+
+    return app
+
+
+def test_params_with_a_list_send_one_field_per_value():
+    response = TestClient(fields_app()).get("/query", params={"a": ["1", "2"]})
+    assert response.json() == {"a": ["1", "2"]}
+
+
+def test_form_data_with_a_list_sends_one_field_per_value():
+    response = TestClient(fields_app()).post("/form", data={"a": ["1", "2"]})
+    assert response.json() == {"body": "a=1&a=2"}
