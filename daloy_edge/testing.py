@@ -145,7 +145,13 @@ class TestClient:
         client: str | None = None,
         cookies: Mapping[str, str] | None = None,
     ) -> TestResponse:
-        """Send one request and return the fully read response."""
+        """Send one request and return the fully read response.
+
+        ``url`` is a path (sent to :attr:`host` over :attr:`scheme`) or an absolute
+        http(s) URL. It is sent as written, not percent-encoded (write escapes, or pass
+        ``params=``), so a test can send what HTTP clients refuse to; only a fragment is
+        left out, as every client leaves it out.
+        """
         return self._loop.run_until_complete(
             self.arequest(
                 method,
@@ -176,12 +182,12 @@ class TestClient:
         cookies: Mapping[str, str] | None = None,
     ) -> TestResponse:
         """The async form of :meth:`request`, for tests that run their own loop."""
-        # Split by hand: urlsplit silently drops CR, LF and tabs, which tests must send.
-        path, _, query = url.partition("?")
+        scheme, authority, path, query = _split_url(url)
+        scheme = scheme or self.scheme
         if params:
             query = "&".join(q for q in (query, urlencode(params, doseq=True)) if q)
         hdrs = Headers(headers)
-        hdrs.setdefault("host", self.host)
+        hdrs.setdefault("host", authority or self.host)
         body: bytes | AsyncIterator[bytes] = b""
         if json is not None:
             body = jsonlib.dumps(json).encode()
@@ -195,17 +201,17 @@ class TestClient:
             hdrs.setdefault("content-length", str(len(body)))
         if chunks is not None:
             body = _aiter(chunks)
-        jar = {**self._cookies_for(path or "/"), **(cookies or {})}
+        jar = {**self._cookies_for(path, scheme), **(cookies or {})}
         if jar and "cookie" not in hdrs:
             hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
         request = Request(
             # Upper-cased as HTTP clients (httpx, requests) do: the app itself refuses
             # a method in any other case.
             method.upper(),
-            path or "/",
+            path,
             query_string=query,
             headers=hdrs,
-            scheme=self.scheme,
+            scheme=scheme,
             client=client or self.client,
             body=body,
             env=self.env,
@@ -215,12 +221,12 @@ class TestClient:
         streamed = response.stream is not None
         payload = await response.read()
         _frame(response.headers, response.status, payload, request.method, streamed)
-        self._remember_cookies(response.headers.get_all("set-cookie"), path or "/", hdrs)
+        self._remember_cookies(response.headers.get_all("set-cookie"), request)
         return TestResponse(response.status, response.headers, payload)
 
-    def _cookies_for(self, path: str) -> dict[str, str]:
-        """The cookies a browser sends to ``path`` over this client's scheme."""
-        scopes, secure = self._cookie_scopes, self.scheme == "https"
+    def _cookies_for(self, path: str, scheme: str) -> dict[str, str]:
+        """The cookies a browser sends to ``path`` over ``scheme``."""
+        scopes, secure = self._cookie_scopes, scheme == "https"
         return {
             name: value
             for name, value in self.cookies.items()
@@ -228,12 +234,11 @@ class TestClient:
             or ((secure or not scope[1]) and _path_matches(path, scope[0]))
         }
 
-    def _remember_cookies(self, set_cookies: list[str], path: str, headers: Headers) -> None:
-        now = time.time()
-        host = (headers.get("host") or "").rsplit(":", 1)[0].lower()
+    def _remember_cookies(self, set_cookies: list[str], request: Request) -> None:
+        now, path = time.time(), request.raw_path
         for line in set_cookies:
             name, value, attributes = _parse_set_cookie(line)
-            if not name or not self._acceptable(name, attributes, host):
+            if not name or not _acceptable(name, attributes, request):
                 continue
             if _expired(attributes, now):
                 self.cookies.pop(name, None)
@@ -244,23 +249,6 @@ class TestClient:
                 if not scope.startswith("/"):  # RFC 6265 5.1.4: the default path
                     scope = path[: path.rfind("/")] or "/"
                 self._cookie_scopes[name] = (scope, "secure" in attributes)
-
-    def _acceptable(self, name: str, attributes: Mapping[str, str], host: str) -> bool:
-        """False for a cookie browsers ignore (RFC 6265bis 5.7): Secure from an http
-        origin, a Domain the host is not in, a ``__Secure-`` or ``__Host-`` name that
-        breaks its prefix's rules."""
-        secure = "secure" in attributes
-        if secure and self.scheme != "https":
-            return False
-        domain = attributes.get("domain", "").lstrip(".").lower()
-        if domain and host != domain and not host.endswith("." + domain):
-            return False
-        prefix = name[:9].lower()
-        if prefix == "__secure-":
-            return secure
-        if prefix[:7] == "__host-":
-            return secure and "domain" not in attributes and attributes.get("path") == "/"
-        return True
 
     def get(self, url: str, **kwargs: object) -> TestResponse:
         """Send a GET."""
@@ -310,6 +298,41 @@ def _expired(attributes: Mapping[str, str], now: float) -> bool:
         return False
     parsed = parsedate_tz(expires)
     return parsed is not None and mktime_tz(parsed) <= now
+
+
+def _acceptable(name: str, attributes: Mapping[str, str], request: Request) -> bool:
+    """False for a cookie browsers ignore (RFC 6265bis 5.7): Secure from an http
+    origin, a Domain the host is not in, a ``__Secure-`` or ``__Host-`` name that
+    breaks its prefix's rules."""
+    secure = "secure" in attributes
+    if secure and request.scheme != "https":
+        return False
+    domain = attributes.get("domain", "").lstrip(".").lower()
+    host = request.host.rsplit(":", 1)[0].lower()
+    if domain and host != domain and not host.endswith("." + domain):
+        return False
+    prefix = name[:9].lower()
+    if prefix == "__secure-":
+        return secure
+    if prefix[:7] == "__host-":
+        return secure and "domain" not in attributes and attributes.get("path") == "/"
+    return True
+
+
+def _split_url(url: str) -> tuple[str | None, str | None, str, str]:
+    """The scheme and authority (of an absolute URL, else ``None``), path and query of
+    ``url``. Split by hand: urlsplit silently drops CR, LF and tabs, which tests must
+    send. A fragment is never sent, as no HTTP client sends one."""
+    url = url.partition("#")[0]
+    scheme = authority = None
+    for prefix in ("https://", "http://"):
+        if url[: len(prefix)].lower() == prefix:
+            scheme, rest = prefix[:-3], url[len(prefix) :]
+            cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+            authority, url = rest[:cut], rest[cut:]
+            break
+    path, _, query = url.partition("?")
+    return scheme, authority, path or "/", query
 
 
 def _path_matches(path: str, scope: str) -> bool:

@@ -191,3 +191,29 @@ def test_params_with_a_list_send_one_field_per_value():
 def test_form_data_with_a_list_sends_one_field_per_value():
     response = TestClient(fields_app()).post("/form", data={"a": ["1", "2"]})
     assert response.json() == {"body": "a=1&a=2"}
+
+
+def url_app() -> App:
+    app = quiet_app()
+
+    @app.get("/where")
+    async def where(request):
+        return {"url": request.url, "msg": request.query.get("msg")}
+
+    return app
+
+
+def test_an_absolute_url_is_sent_to_its_scheme_and_host():
+    response = TestClient(url_app()).get("http://api.example:8080/where?msg=a")
+    assert response.json() == {"url": "http://api.example:8080/where?msg=a", "msg": "a"}
+
+
+def test_a_fragment_is_not_sent():
+    response = TestClient(url_app()).get("/where?msg=a#part")
+    assert response.json() == {"url": "https://testserver/where?msg=a", "msg": "a"}
+
+
+def test_a_secure_cookie_is_not_sent_to_an_http_url():
+    client = TestClient(cookie_app())
+    set_cookies(client, "s=1; Secure")
+    assert client.get("http://testserver/show").json() == {"cookie": []}
