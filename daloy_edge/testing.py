@@ -66,6 +66,13 @@ class TestClient:
     origin, a ``Domain`` the host is not in, a ``__Host-`` or ``__Secure-`` name that
     breaks its prefix's rules). One cookie per name; one put in :attr:`cookies` by hand
     goes with every request.
+
+    Where a runtime and a test harness could differ, the client does as production does:
+    an exception in a handler is answered with the 500 problem a client would get (its
+    text only in development, the exception in the request's log line), not raised into
+    the test as FastAPI's ``TestClient`` raises it; a redirect is returned, not followed;
+    a sync handler runs inline, as on the serverless runtimes (ASGI runs it in a thread,
+    where the deadline can cut it off).
     """
 
     __test__ = False
