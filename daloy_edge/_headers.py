@@ -79,7 +79,7 @@ class Headers:
 
     __slots__ = ("_index", "_items")
 
-    def __init__(self, items: HeaderInput = None) -> None:
+    def __init__(self, items: HeaderInput | Headers = None) -> None:
         self._items: list[tuple[str, str]] = []
         # Each name with its value, when no name repeats and every name is lower-case
         # (``from_dict``, ``_from_received``): lookups are one hash instead of a scan.
@@ -89,7 +89,11 @@ class Headers:
             return
         # ``type(...) is dict`` first: the ABC check costs more than the copy for the
         # plain dicts every Lambda event carries.
-        pairs = items.items() if type(items) is dict or isinstance(items, Mapping) else items
+        # Another ``Headers`` is no Mapping, yet iterating it gives only its names: read
+        # as pairs, "ab" became the field "a: b".
+        pairs = (
+            items.items() if type(items) is dict or isinstance(items, (Headers, Mapping)) else items
+        )
         self._items = [(name.lower(), value) for name, value in pairs]
 
     @classmethod

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from daloy_edge import App, ConfigError, Response
+from daloy_edge import App, ConfigError, Headers, Response
 from daloy_edge.testing import TestClient
 
 
@@ -217,3 +217,14 @@ def test_a_secure_cookie_is_not_sent_to_an_http_url():
     client = TestClient(cookie_app())
     set_cookies(client, "s=1; Secure")
     assert client.get("http://testserver/show").json() == {"cookie": []}
+
+
+def test_headers_given_as_headers_are_sent_as_they_are():
+    app = quiet_app()
+
+    @app.get("/echo")
+    async def echo(request):
+        return {"x": request.headers.get_all("x-ab")}
+
+    headers = Headers([("X-Ab", "1"), ("x-ab", "2")])
+    assert TestClient(app).get("/echo", headers=headers).json() == {"x": ["1", "2"]}

@@ -85,3 +85,8 @@ def test_get_joined_reads_repeated_lines_as_the_one_field_a_joining_runtime_make
     assert joined.get_joined("Sec-Fetch-Site") == joined.get_joined("sec-fetch-site")
     assert joined.get_joined("sec-fetch-site") == lines.get_joined("sec-fetch-site")
     assert Headers([("A", "1")]).get_joined("b") is None
+
+
+def test_headers_built_from_headers_keep_every_field():
+    source = Headers([("Set-Cookie", "a=1"), ("set-cookie", "b=2"), ("ab", "3")])
+    assert Headers(source).items() == source.items()
