@@ -195,19 +195,7 @@ class TestClient:
             query = "&".join(q for q in (query, urlencode(params, doseq=True)) if q)
         hdrs = Headers(headers)
         hdrs.setdefault("host", authority or self.host)
-        body: bytes | AsyncIterator[bytes] = b""
-        if json is not None:
-            body = jsonlib.dumps(json).encode()
-            hdrs.setdefault("content-type", "application/json")
-        elif data is not None:
-            body = urlencode(data, doseq=True).encode()
-            hdrs.setdefault("content-type", "application/x-www-form-urlencoded")
-        elif content is not None:
-            body = content.encode() if isinstance(content, str) else content
-        if isinstance(body, bytes) and body and chunks is None:
-            hdrs.setdefault("content-length", str(len(body)))
-        if chunks is not None:
-            body = _aiter(chunks)
+        body = _body(hdrs, json, data, content, chunks)
         jar = {**self._cookies_for(path, scheme), **(cookies or {})}
         if jar and "cookie" not in hdrs:
             hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
@@ -324,6 +312,31 @@ def _acceptable(name: str, attributes: Mapping[str, str], request: Request) -> b
     if prefix[:7] == "__host-":
         return secure and "domain" not in attributes and attributes.get("path") == "/"
     return True
+
+
+def _body(
+    headers: Headers,
+    json: object,
+    data: _Fields | None,
+    content: bytes | str | None,
+    chunks: Iterable[bytes] | None,
+) -> bytes | AsyncIterator[bytes]:
+    """The request body the arguments describe; its type and length go into ``headers``
+    as a client states them."""
+    if chunks is not None:
+        return _aiter(chunks)
+    body = b""
+    if json is not None:
+        body = jsonlib.dumps(json).encode()
+        headers.setdefault("content-type", "application/json")
+    elif data is not None:
+        body = urlencode(data, doseq=True).encode()
+        headers.setdefault("content-type", "application/x-www-form-urlencoded")
+    elif content is not None:
+        body = content.encode() if isinstance(content, str) else content
+    if body:
+        headers.setdefault("content-length", str(len(body)))
+    return body
 
 
 def _split_url(url: str) -> tuple[str | None, str | None, str, str]:
