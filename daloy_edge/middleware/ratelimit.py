@@ -151,10 +151,14 @@ class RateLimit:
         return f'"{self._name}";r={decision.remaining};t={decision.reset_s}'
 
     def _denied_headers(self, decision: Decision) -> dict[str, str]:
+        # The draft has RateLimit's reset name the moment Retry-After does. The store's
+        # reset is when the window ends, which for the sliding window and GCRA comes later
+        # than the retry, and an instance answering from its block cache knows only the retry.
+        retry = max(1, decision.retry_after_s)
         return {
-            "retry-after": str(max(1, decision.retry_after_s)),
+            "retry-after": str(retry),
             "ratelimit-policy": self._policy,
-            "ratelimit": self._state(decision),
+            "ratelimit": f'"{self._name}";r={decision.remaining};t={retry}',
         }
 
 

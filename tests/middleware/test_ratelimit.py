@@ -87,6 +87,30 @@ def test_quota_returns_after_retry_after():
     assert client.get("/limited").status == 200
 
 
+@pytest.mark.parametrize(
+    ("algorithm", "first", "refused_at"),
+    [
+        # The previous minute's five fade: one more fits 2 s later, its window ends in 50 s.
+        ("sliding_window", 55, 70),
+        # The bucket is empty: one token returns in 12 s, the whole bucket in 60 s.
+        ("gcra", 0, 0),
+    ],
+)
+def test_a_429_resets_when_its_retry_after_says(algorithm, first, refused_at):
+    clock = Clock(MINUTE + first)
+    client = TestClient(limited_app(five_a_minute(algorithm=algorithm, clock=clock)))
+    for _ in range(5):
+        assert client.get("/limited").status == 200
+    clock.now = MINUTE + refused_at
+    responses = [client.get("/limited") for _ in range(2)]
+    # Once from the store, once from the instance's memory of the block: the same answer,
+    # and RateLimit's reset names the moment Retry-After does, as the draft asks.
+    for response in responses:
+        assert response.status == 429
+        retry_after = response.headers["retry-after"]
+        assert response.headers["ratelimit"] == f'"default";r=0;t={retry_after}'
+
+
 def test_error_responses_of_a_limited_route_carry_the_fields_too():
     response = TestClient(limited_app(five_a_minute())).get("/missing")
     assert response.status == 404
