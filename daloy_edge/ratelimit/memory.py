@@ -18,8 +18,8 @@ _EXPIRED_SCAN = 32
 
 
 class MemoryStore:
-    """Counters in a dict of at most ``max_keys`` entries; expired ones go first, then the
-    least recently written.
+    """Counters in a dict of at most ``max_keys`` entries; expired ones go first, then,
+    among the least recently written, the one holding the smallest value.
 
     Each check holds a lock, so it is atomic across threads as well as on one event loop
     (Google Cloud Functions serves each worker thread from a loop of its own, all of them
@@ -27,7 +27,8 @@ class MemoryStore:
     :class:`~daloy_edge.ratelimit.UpstashStore`.
 
     Security: when full, evicting a live counter forgets that client's count; size
-    ``max_keys`` above the number of clients you expect in one window.
+    ``max_keys`` above the number of clients you expect in one window. The lowest count
+    goes first, so a flood of new clients does not lift the limit of one already over it.
     """
 
     __slots__ = ("_entries", "_lock", "_now", "max_keys")
@@ -102,9 +103,16 @@ class MemoryStore:
         from itertools import islice
 
         entries, now = self._entries, self._now
-        head = islice(entries.items(), _EXPIRED_SCAN)
+        head = list(islice(entries.items(), _EXPIRED_SCAN))
         expired = [key for key, (_, expires) in head if expires <= now]
         for key in expired:
             del entries[key]
         if len(entries) >= self.max_keys:
-            entries.popitem(last=False)
+            # The oldest write is often a client over its limit (a refusal writes nothing):
+            # forgetting it would hand it a fresh quota. The smallest value among the oldest
+            # (the lowest count, GCRA's earliest time) costs the least to forget.
+            del entries[min(head, key=_value)[0]]
+
+
+def _value(entry: tuple[str, tuple[int, int]]) -> int:
+    return entry[1][0]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from daloy_edge import ConfigError
-from daloy_edge.ratelimit import FIXED_WINDOW, MemoryStore, Quota
+from daloy_edge.ratelimit import FIXED_WINDOW, GCRA, MemoryStore, Quota
 from daloy_edge.ratelimit._base import Algorithm, Verdict
 from tests.support.threads import on_loops
 
@@ -44,6 +44,28 @@ async def test_memory_store_evicts_the_least_recently_written_when_all_are_live(
     await spend(store, "newcomer", NOW, window=600_000)
     assert store.get(FIXED_WINDOW.keys("old", NOW, 600_000)[0]) == 2
     assert store.get(FIXED_WINDOW.keys("recent", NOW, 600_000)[0]) is None
+
+
+async def test_a_flood_of_new_clients_does_not_evict_a_spent_count():
+    # A client over its limit writes nothing while it is refused, so its count is soon
+    # the oldest write: a flood of made-up clients evicted it first and gave it a fresh
+    # quota.
+    store = MemoryStore(max_keys=10)
+    for _ in range(10):
+        await spend(store, "spent", NOW, window=600_000)
+    for i in range(50):
+        await spend(store, f"flood-{i}", NOW + 1, window=600_000)
+    assert store.get(FIXED_WINDOW.keys("spent", NOW, 600_000)[0]) == 10
+
+
+async def test_a_flood_of_new_clients_does_not_refill_an_emptied_token_bucket():
+    store = MemoryStore(max_keys=10)
+    quota = Quota(5, 60_000)
+    for _ in range(5):
+        await store.check(GCRA, ["emptied"], NOW, quota)
+    for i in range(50):
+        await store.check(GCRA, [f"flood-{i}"], NOW + 1, quota)
+    assert not (await store.check(GCRA, ["emptied"], NOW + 2, quota)).allowed
 
 
 async def test_memory_store_forgets_a_count_once_it_expires():
