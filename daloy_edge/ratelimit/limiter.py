@@ -49,6 +49,8 @@ _NAME = Charset(ALNUM + "_.-", max_len=64)
 # Scripts multiply limit by window in doubles; keep every product an exact integer.
 _MAX_PRODUCT = 2**50
 _MAX_WINDOW_MS = 366 * 86_400_000
+_MAX_FIELD_INTEGER = 10**15 - 1
+_INF = float("inf")
 _LOG_EVERY_MS = 10_000
 _HASHED_KEYS = 4096
 """Hashed identities remembered per limiter (clients repeat)."""
@@ -162,7 +164,7 @@ class RateLimiter:
         block_cache_size: int = 10_000,
         clock: Clock = time.time,
     ) -> None:
-        self.window_ms = round(window * 1000)
+        self.window_ms = _window_ms(window)
         _validate(
             limit=limit,
             window_ms=self.window_ms,
@@ -267,9 +269,22 @@ class RateLimiter:
         return Decision(True, self.limit, self.limit, ceil_div(self.window_ms, 1000), 0, True)
 
 
+def _window_ms(window: float) -> int:
+    # NaN fails both comparisons; a string fails the isinstance.
+    if isinstance(window, bool) or not isinstance(window, int | float) or not 0 < window < _INF:
+        raise ConfigError("window must be a positive, finite number of seconds")
+    return round(window * 1000)
+
+
 def _validate(
     *, limit: int, window_ms: int, name: str, cost: int, policy: str, block_cache_size: int
 ) -> None:
+    # The RateLimit fields carry them as structured-field integers: whole, at most 15 digits.
+    for value in (limit, cost):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError("limit and cost must be whole numbers")
+    if limit > _MAX_FIELD_INTEGER:
+        raise ConfigError("limit must be at most 999,999,999,999,999")
     if limit < 1 or window_ms < 1:
         raise ConfigError("limit and window must be positive")
     if window_ms > _MAX_WINDOW_MS:

@@ -95,6 +95,26 @@ def test_limiter_refuses_unworkable_settings(options):
         RateLimiter(**options)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        # Sent as "q=5.5" and "r=4.0", "q=True": no structured-field parser reads them.
+        {"limit": 5.5, "window": 60},
+        {"limit": True, "window": 60},
+        {"limit": 5, "window": 60, "cost": 1.5},
+        # Past the fifteen digits of a structured-field integer.
+        {"limit": 10**15, "window": 0.001},
+        # A ValueError or an OverflowError from round(), not a ConfigError naming the field.
+        {"limit": 5, "window": float("nan")},
+        {"limit": 5, "window": float("inf")},
+        {"limit": 5, "window": "60"},
+    ],
+)
+def test_limiter_refuses_a_quota_the_ratelimit_fields_cannot_carry(options):
+    with pytest.raises(ConfigError):
+        RateLimiter(**options)
+
+
 PINNED = {
     "daloy_edge.ratelimit": [
         "ALGORITHMS",
