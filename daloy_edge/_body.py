@@ -60,6 +60,22 @@ async def read_bounded(source: BodySource, limit: int, declared: int | None) -> 
     return data
 
 
+class Refused:
+    """The body source of a request whose body read failed: each later read fails with
+    the same error rather than read on where the first one stopped."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __aiter__(self) -> Refused:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise self.error.with_traceback(None)  # not the frames of every earlier read
+
+
 async def _close(source: AsyncIterator[bytes]) -> None:
     aclose = getattr(source, "aclose", None)
     if aclose is not None:

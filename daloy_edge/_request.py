@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daloy_edge._body import declared_length, read_bounded
+from daloy_edge._body import Refused, declared_length, read_bounded
 from daloy_edge._cookies import parse_cookies
 from daloy_edge._errors import BadRequest, UnsupportedMediaType
 from daloy_edge._headers import Headers
@@ -257,7 +257,13 @@ class Request:
         """The whole body; 413 past ``max_body``, 400 when it contradicts Content-Length."""
         if self._body_cache is None:
             declared = declared_length(self.headers.get("content-length"))
-            self._body_cache = await read_bounded(self._body, self.max_body, declared)
+            try:
+                self._body_cache = await read_bounded(self._body, self.max_body, declared)
+            except Exception as exc:
+                # The stream stopped where the read failed: read again, its rest (or
+                # nothing) would pass for the whole body. Every later read fails alike.
+                self._body = Refused(exc)
+                raise
             self._body = b""
         return self._body_cache
 

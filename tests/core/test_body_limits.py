@@ -129,6 +129,23 @@ async def test_a_refused_body_leaves_no_chunk_to_the_error(
     assert _bytes_held_by(caught.value) == 0
 
 
+def test_a_second_read_of_a_chunked_body_refused_at_the_limit_is_refused_again() -> None:
+    # A handler that catches the 413 and reads again (a fallback to another parser)
+    # read the empty rest of the stream as the whole body.
+    app = App(max_body=1024)
+
+    @app.post("/retry")
+    async def retry(request: Request) -> dict[str, int]:
+        with pytest.raises(PayloadTooLarge):
+            await request.json()
+        return {"bytes": len(await request.body())}
+
+    response = TestClient(app).post(
+        "/retry", chunks=[b"x" * 512] * 4, headers={"content-type": "application/json"}
+    )
+    assert response.status == 413
+
+
 def test_json_wrong_content_type_is_415(client: TestClient) -> None:
     response = client.post("/json", content=b"{}", headers={"content-type": "text/plain"})
     assert response.status == 415

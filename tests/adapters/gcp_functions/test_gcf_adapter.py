@@ -11,7 +11,7 @@ import functions_framework
 import pytest
 from daloy_edge_gcp_functions import GCFHandler, handler, to_request
 
-from daloy_edge import App, Request, Response
+from daloy_edge import App, PayloadTooLarge, Request, Response
 
 ROOT = Path(__file__).resolve().parents[3]
 flask_app = flask.Flask("gcf-adapter-tests")
@@ -157,6 +157,27 @@ def test_rest_of_a_refused_body_is_not_read_after_the_response() -> None:
     response = app.test_client().post("/upload", environ_overrides=environ)
     assert response.status_code == 413
     assert body.read_bytes <= 256 * 1024
+
+
+def test_a_second_read_of_a_refused_body_does_not_read_its_tail_as_the_body() -> None:
+    # The first read stops at the limit, where the socket stream stands: read again, the
+    # rest of an oversized upload passed for a whole body within the limit.
+    app = App(max_body=16)
+
+    @app.post("/retry")
+    async def retry(request: Request) -> Response:
+        with pytest.raises(PayloadTooLarge):
+            await request.body()
+        return Response.json({"length": len(await request.body())})
+
+    environ = {
+        "wsgi.input": io.BytesIO(b"x" * (64 * 1024 + 5)),
+        "wsgi.input_terminated": True,
+        "HTTP_TRANSFER_ENCODING": "chunked",
+    }
+    with flask_app.test_request_context("/retry", method="POST", environ_overrides=environ):
+        response = handler(app)(flask.request)
+    assert response.status_code == 413
 
 
 def test_response_gets_no_default_html_content_type() -> None:
