@@ -46,6 +46,12 @@ class Response:
         elif type(body) is not bytes:
             body = _bytes(body)
         self.body = body
+        if stream is not None and not hasattr(stream, "__aiter__"):
+            # A list or a plain generator: found out only once the answer had started on
+            # ASGI, and by each buffering adapter its own way.
+            raise TypeError(
+                f"a Response stream is an async iterable of bytes, not {type(stream).__name__}"
+            )
         self.stream = stream
         if isinstance(headers, Headers):
             self.headers = headers

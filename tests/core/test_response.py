@@ -99,3 +99,12 @@ def test_a_response_body_that_is_no_bytes_is_a_500_problem(body):
 @pytest.mark.parametrize("body", [bytearray(b"hi"), memoryview(b"hi")])
 def test_a_bytes_like_body_is_kept_as_bytes_every_adapter_can_send(body):
     assert type(Response(body).body) is bytes
+
+
+@pytest.mark.parametrize(
+    "stream", [[b"a", b"b"], iter([b"a"]), b"ab"], ids=["list", "iterator", "bytes"]
+)
+def test_a_response_stream_that_is_no_async_iterable_is_a_500_problem(stream):
+    response = _answering(lambda: Response(stream=stream))
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
