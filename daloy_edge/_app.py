@@ -100,6 +100,7 @@ class App(Router):
         self._started = False
         self._starting: list[asyncio.Future[None]] | None = None  # waiting for start-up
         self._handler: Handler | None = None
+        self._buffering: Handler | None = None
 
     @property
     def debug(self) -> bool:
@@ -189,15 +190,23 @@ class App(Router):
         if self._handler is not None:
             raise ConfigError("the app is already serving; configure it before the first request")
 
-    def build(self) -> Handler:
-        """Freeze routes and middleware into the request handler (done once, lazily)."""
-        if self._handler is None:
+    def build(self, *, buffered: bool = False) -> Handler:
+        """Freeze routes and middleware into the request handler (done once, lazily).
+
+        ``buffered`` is for a runtime that sends a body whole (Lambda, functions-framework,
+        Workers): its handler reads a streamed body to the end itself, under the request's
+        deadline, so that a stream that fails or runs late is answered (500, 504) and
+        logged as such, like an error in the handler, rather than after its 200 was logged.
+        """
+        handler, buffering = self._handler, self._buffering
+        if handler is None or buffering is None:
             self._run_build_checks()
             render = error_renderer(debug=self.debug)
             dispatch = self.compile(render)
             inner = chain_caught(self._middleware, dispatch, render)
-            self._handler = self._boundary(inner, render)
-        return self._handler
+            self._handler = handler = self._boundary(inner, render, buffered=False)
+            self._buffering = buffering = self._boundary(inner, render, buffered=True)
+        return buffering if buffered else handler
 
     def _run_build_checks(self) -> None:
         """Let middleware refuse an insecure app: ``check_app(app)`` runs once per object."""
@@ -213,7 +222,7 @@ class App(Router):
 
     # One long function on purpose: ``handle`` runs on every request, and each helper
     # call it does not make is time saved per request.
-    def _boundary(self, inner: Handler, render: ErrorRenderer) -> Handler:  # noqa: PLR0915
+    def _boundary(self, inner: Handler, render: ErrorRenderer, *, buffered: bool) -> Handler:  # noqa: PLR0915
         limits, clock, max_body = self.limits, self.clock, self.max_body
         observers, timing = self._observers, self.expose_server_timing
         deadline = Deadline(self.request_timeout)
@@ -258,6 +267,8 @@ class App(Router):
                     response: Response = done.value
                 else:
                     response = await deadline.watch(coro, pending, end)
+                if buffered and getattr(response, "stream", None) is not None:
+                    await _read_whole(request, response, end)
             except Exception as exc:
                 response = rejected(request, exc)
             except BaseException:
@@ -299,11 +310,12 @@ class App(Router):
 
         return handle
 
-    async def handle(self, request: Request) -> Response:
-        """Serve one request; adapters call this (start-up hooks run first, once)."""
+    async def handle(self, request: Request, *, buffered: bool = False) -> Response:
+        """Serve one request; adapters call this (start-up hooks run first, once).
+        ``buffered``: the response's body is read whole (see :meth:`build`)."""
         if not self._started or self._starting is not None:
             await self.startup()
-        return await self.build()(request)
+        return await self.build(buffered=buffered)(request)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -366,6 +378,28 @@ async def _framed(
         # The length the GET body would have had.
         response.headers.setdefault("content-length", str(len(response.body)))
     await _close(response)
+    return response
+
+
+async def _read_whole(request: Request, response: Response, end: float) -> None:
+    """Read ``response``'s stream into its body by ``end`` (504 past it); a stream that
+    fails is closed and its error raised. Not for an answer whose body framing drops."""
+    if request.method == "HEAD" or response.status not in _PLAIN_STATUSES:
+        return
+    coro = _read(response)
+    try:
+        try:
+            pending = coro.send(None)
+        except StopIteration:
+            return
+        await Deadline.watch(coro, pending, end)
+    except BaseException:
+        await _close(response)
+        raise
+
+
+async def _read(response: Response) -> Response:
+    await response.read()
     return response
 
 

@@ -163,6 +163,16 @@ def test_streamed_response_reaches_the_client_whole(workers_harness: PyodideHarn
     assert response.status == 200 and response.body == b"one,two,three"
 
 
+def test_a_stream_that_fails_after_its_first_chunk_is_a_500_problem(
+    workers_harness: PyodideHarness,
+) -> None:
+    # Read after the app had answered, the stream's error failed the fetch handler.
+    response = call(workers_harness, "GET", "/stream-fails")
+    assert response.status == 500
+    assert response.header("content-type") == "application/problem+json"
+    assert b"internal detail" not in response.body
+
+
 def test_an_encoded_body_is_sent_as_is_not_compressed_again(
     workers_harness: PyodideHarness,
 ) -> None:

@@ -56,7 +56,7 @@ class _Container:
 
     def start(self) -> Handler:
         # Start-up hooks run once per container, before the first request is served.
-        dispatch = self.app.build()
+        dispatch = self.app.build(buffered=True)
         self.runner.run(self.app.startup())
         self.dispatch = dispatch
         return dispatch
@@ -105,12 +105,9 @@ def handler(
             request.deadline = monotonic() + remaining - margin
         request.state = {"aws.event": event, "aws.context": context}
         dispatch = container.dispatch or container.start()
-        # A streamed body is read in the context the handler ran in, as if one coroutine
-        # did both (the second is rare; the first then needs no wrapper).
-        scope = copy_context()
-        # The app's handler is a coroutine function (Handler only promises an awaitable).
-        response: Response = run(dispatch(request), scope)  # type: ignore[arg-type]
-        body = response.body if response.stream is None else run(response.read(), scope)
-        return shape.from_response(response, body)
+        # The app's handler is a coroutine function (Handler only promises an awaitable);
+        # built buffered, it has read a streamed body already.
+        response: Response = run(dispatch(request), copy_context())  # type: ignore[arg-type]
+        return shape.from_response(response, response.body)
 
     return lambda_handler

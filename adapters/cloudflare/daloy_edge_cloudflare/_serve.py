@@ -67,7 +67,7 @@ class WorkersApp:
         app, bindings = self.app_for(env)
         incoming = to_request(request, bindings)
         incoming.state[WAIT_UNTIL] = _deferrer(ctx)
-        response = await app.handle(incoming)
+        response = await app.handle(incoming, buffered=True)
         if self._flush is not None:
             _deferrer(ctx)(self._flush())
         return await to_js_response(response)

@@ -206,10 +206,8 @@ def from_response(response: Response, body: bytes) -> flask.Response:
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
 
 
-async def _serve(dispatch: Handler, request: Request) -> tuple[Response, bytes]:
-    response = await dispatch(request)
-    body = response.body if response.stream is None else await response.read()
-    return response, body
+async def _serve(dispatch: Handler, request: Request) -> Response:
+    return await dispatch(request)
 
 
 class _Loops(threading.local):
@@ -276,7 +274,7 @@ def handler(app: App) -> GCFHandler:
     def start() -> Handler:
         with lock:
             if "dispatch" not in state:
-                dispatch = app.build()
+                dispatch = app.build(buffered=True)
                 loops.get().run_until_complete(app.startup())
                 state["dispatch"] = dispatch
         return state["dispatch"]
@@ -288,12 +286,13 @@ def handler(app: App) -> GCFHandler:
         if isinstance(reader, _Body):
             reader.socket = request.environ.get("gunicorn.socket")
             reader.request = translated
-        response, body = loops.get().run_until_complete(_serve(dispatch, translated))
+        # Built buffered: a streamed body has been read already.
+        response = loops.get().run_until_complete(_serve(dispatch, translated))
         if isinstance(reader, _Body):
             reader.request = None  # no cycle left for the collector
             if not reader.complete:
                 _leave_unread(request)
-        out = from_response(response, body)
+        out = from_response(response, response.body)
         if translated.method == "HEAD":
             length = response.headers.get("content-length")
             if length is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from contextvars import ContextVar
 
 import pytest
@@ -59,6 +60,26 @@ def probe_app() -> App:
 
         async def chunks():  # type: ignore[no-untyped-def]
             yield _VAR.get().encode()
+
+        return Response(b"", media_type="text/plain", stream=chunks())
+
+    @app.get("/stream-fails")
+    async def stream_fails(request: Request) -> Response:
+        async def chunks():  # type: ignore[no-untyped-def]
+            yield b"one,"
+            raise RuntimeError("internal detail /srv/app.py")
+
+        return Response(b"", media_type="text/plain", stream=chunks())
+
+    @app.get("/stream-slow")
+    async def stream_slow(request: Request) -> Response:
+        async def chunks():  # type: ignore[no-untyped-def]
+            try:
+                yield b"one,"
+                await asyncio.sleep(5)
+                yield b"two"
+            finally:
+                app.state["closed"] = True  # type: ignore[attr-defined]
 
         return Response(b"", media_type="text/plain", stream=chunks())
 
@@ -134,6 +155,26 @@ def test_a_streamed_body_is_read_in_the_handlers_context() -> None:
     assert _VAR.get() == "unset"
     # Nor does it reach the next invocation.
     assert get(lambda_handler, "/stream")["body"] == "one,two"
+
+
+def test_a_stream_that_fails_after_its_first_chunk_is_a_500_problem_logged_as_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The stream was read after the app had answered and logged 200: the invocation
+    # failed (a bare 502 from the gateway) and the log line said 200.
+    result = get(handler(probe_app()), "/stream-fails", Context())
+    assert result["statusCode"] == 500
+    assert result["headers"]["content-type"] == "application/problem+json"  # type: ignore[index]
+    assert "internal detail" not in str(result["body"])
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line["Attributes"]["http.response.status_code"] == 500
+
+
+def test_a_stream_past_the_deadline_is_a_504_and_is_closed() -> None:
+    app = probe_app()
+    result = get(handler(app, flush_margin_ms=500), "/stream-slow", Context(remaining_ms=700))
+    assert result["statusCode"] == 504
+    assert app.state["closed"] is True  # type: ignore[attr-defined]
 
 
 def test_negative_flush_margin_is_refused() -> None:

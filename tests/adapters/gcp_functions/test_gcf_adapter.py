@@ -76,6 +76,14 @@ def limited_app() -> App:
 
         return Response(stream=parts(), media_type="text/plain")
 
+    @app.get("/stream-fails")
+    async def stream_fails(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            yield b"one,"
+            raise RuntimeError("internal detail /srv/app.py")
+
+        return Response(stream=parts(), media_type="text/plain")
+
     return app
 
 
@@ -178,6 +186,17 @@ def test_a_second_read_of_a_refused_body_does_not_read_its_tail_as_the_body() ->
     with flask_app.test_request_context("/retry", method="POST", environ_overrides=environ):
         response = handler(app)(flask.request)
     assert response.status_code == 413
+
+
+def test_a_stream_that_fails_after_its_first_chunk_is_a_500_problem() -> None:
+    # Read after the app had answered, the stream's error reached Flask, which answered
+    # its own HTML 500 without the app's headers.
+    gcf = handler(limited_app())
+    with flask_app.test_request_context("/stream-fails"):
+        response = gcf(flask.request)
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert b"internal detail" not in response.get_data()
 
 
 def test_response_gets_no_default_html_content_type() -> None:

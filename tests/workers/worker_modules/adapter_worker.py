@@ -18,6 +18,11 @@ async def _stream():
         yield part
 
 
+async def _failing_stream():
+    yield b"one,"
+    raise RuntimeError("internal detail /srv/app.py")
+
+
 def create_app(env):
     BUILT.append(env.get("GREETING", ""))
     app = App(env=env, max_body=int(env.get("MAX_BODY", "1024")))
@@ -82,6 +87,10 @@ def create_app(env):
     @app.get("/stream")
     async def stream(request):
         return Response(stream=_stream(), media_type="text/plain")
+
+    @app.get("/stream-fails")
+    async def stream_fails(request):
+        return Response(stream=_failing_stream(), media_type="text/plain")
 
     @app.get("/gzipped")
     async def gzipped(request):
