@@ -21,6 +21,8 @@ _new = object.__new__
 class Response:
     """Status, headers (several ``Set-Cookie`` allowed) and a bytes or streamed body.
 
+    A ``str`` body, or a ``str`` chunk of a stream, is sent as UTF-8.
+
     ``headers`` given here must be sendable as they are: a token name and a value
     without line breaks or other control characters (``ValueError`` otherwise, a 500
     raised in the handler rather than a response each runtime fails its own way).
@@ -38,7 +40,7 @@ class Response:
         headers: Mapping[str, str] | Headers | None = None,
         *,
         media_type: str | None = None,
-        stream: AsyncIterable[bytes] | None = None,
+        stream: AsyncIterable[bytes | str] | None = None,
     ) -> None:
         self.status = status
         if isinstance(body, str):
@@ -148,7 +150,7 @@ class Response:
         if self.stream is not None:
             chunks = [self.body] if self.body else []
             async for chunk in self.stream:
-                chunks.append(chunk)
+                chunks.append(chunk.encode() if isinstance(chunk, str) else chunk)
             self.body = b"".join(chunks)
             self.stream = None
         return self.body

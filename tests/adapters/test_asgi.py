@@ -265,6 +265,32 @@ async def test_streams_response_body() -> None:
     assert body == b"one,two"
 
 
+async def test_a_stream_of_text_chunks_is_sent_as_utf8_bytes() -> None:
+    # Servers write bytes only: a str chunk failed the connection after the 200 went out.
+    app = App()
+
+    @app.get("/text-stream")
+    async def text_stream(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            yield "caf\u00e9,"
+            yield b"two"
+
+        return Response(stream=parts(), media_type="text/plain; charset=utf-8")
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await ASGIApp(app)(scope("/text-stream"), receive, send)
+    bodies = [m["body"] for m in sent[1:]]
+    assert all(type(body) is bytes for body in bodies)
+    assert b"".join(bodies) == "caf\u00e9,two".encode()
+
+
 async def test_reads_chunked_body() -> None:
     status, _, body, _ = await call(ASGIApp(make_app()), scope("/upload", "POST"), [b"a"] * 5)
     assert status == 200 and body == b'{"bytes":5}'

@@ -254,7 +254,7 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
 
 
 async def _send_stream(
-    first: bytes, stream: AsyncIterable[bytes], send: Send, receive: Receive | None
+    first: bytes, stream: AsyncIterable[bytes | str], send: Send, receive: Receive | None
 ) -> None:
     """Send a streamed body; with ``receive`` (nothing of the request body left to read),
     stop pulling the stream once the client has disconnected, since servers drop what is
@@ -266,7 +266,9 @@ async def _send_stream(
         async for chunk in stream:
             if gone is not None and gone.done():
                 break
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            # Servers send bytes only, and fail mid-answer on text.
+            data = chunk.encode() if isinstance(chunk, str) else chunk
+            await send({"type": "http.response.body", "body": data, "more_body": True})
         else:
             await send({"type": "http.response.body", "body": b""})
     finally:

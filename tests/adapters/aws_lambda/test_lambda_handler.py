@@ -63,6 +63,14 @@ def probe_app() -> App:
 
         return Response(b"", media_type="text/plain", stream=chunks())
 
+    @app.get("/stream-text")
+    async def stream_text(request: Request) -> Response:
+        async def chunks():  # type: ignore[no-untyped-def]
+            yield "caf\u00e9,"
+            yield b"two"
+
+        return Response(b"", media_type="text/plain; charset=utf-8", stream=chunks())
+
     @app.get("/stream-fails")
     async def stream_fails(request: Request) -> Response:
         async def chunks():  # type: ignore[no-untyped-def]
@@ -155,6 +163,10 @@ def test_a_streamed_body_is_read_in_the_handlers_context() -> None:
     assert _VAR.get() == "unset"
     # Nor does it reach the next invocation.
     assert get(lambda_handler, "/stream")["body"] == "one,two"
+
+
+def test_a_stream_of_text_chunks_is_sent_as_utf8() -> None:
+    assert get(handler(probe_app()), "/stream-text")["body"] == "caf\u00e9,two"
 
 
 def test_a_stream_that_fails_after_its_first_chunk_is_a_500_problem_logged_as_one(
