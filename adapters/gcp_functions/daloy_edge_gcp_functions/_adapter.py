@@ -206,10 +206,6 @@ def from_response(response: Response, body: bytes) -> flask.Response:
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
 
 
-async def _serve(dispatch: Handler, request: Request) -> Response:
-    return await dispatch(request)
-
-
 class _Loops(threading.local):
     loop: asyncio.AbstractEventLoop | None = None
 
@@ -287,7 +283,7 @@ def handler(app: App) -> GCFHandler:
             reader.socket = request.environ.get("gunicorn.socket")
             reader.request = translated
         # Built buffered: a streamed body has been read already.
-        response = loops.get().run_until_complete(_serve(dispatch, translated))
+        response: Response = loops.get().run_until_complete(dispatch(translated))
         if isinstance(reader, _Body):
             reader.request = None  # no cycle left for the collector
             if not reader.complete:
