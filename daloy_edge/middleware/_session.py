@@ -24,7 +24,7 @@ class Session(MutableMapping[str, "JSON"]):
     Values must be JSON. Changing anything marks the session ``modified`` so the response
     carries a fresh cookie; :meth:`regenerate` (on login) gives it a new identity, which
     also invalidates CSRF tokens issued before; :meth:`clear` (on logout) empties it and
-    the cookie is deleted.
+    drops its identity, and the cookie is deleted.
     """
 
     __slots__ = ("_created", "_data", "_id", "_new_id", "_now", "modified", "pinned")
@@ -101,8 +101,13 @@ class Session(MutableMapping[str, "JSON"]):
         return f"<Session keys={sorted(self._data)!r} modified={self.modified}>"
 
     def clear(self) -> None:
-        """Drop every value (logout); the response deletes the cookie."""
+        """Drop every value and the identity (logout); the response deletes the cookie.
+
+        Whatever the same response stores afterwards (a CSRF token for the next sign-in, a
+        message) starts a new session: tokens bound to the old identity stop verifying.
+        """
         self._data.clear()
+        self._id = self._created = None
         self.pinned = False
         self.modified = True
 

@@ -31,6 +31,12 @@ def make_app(clock: Clock | None = None) -> App:
         session["user"] = "alice"
         return None
 
+    @app.post("/logout")
+    async def logout(request):
+        get_session(request).clear()
+        # The answer carries the sign-in form for whoever uses the browser next.
+        return {"token": csrf_token(request)}
+
     @app.get("/form")
     async def form(request):
         return {"token": csrf_token(request)}
@@ -119,6 +125,13 @@ def test_token_issued_before_login_is_refused_after_login():
     pre_login = client.get("/form").json()["token"]
     client.post("/login", headers={"x-csrf-token": pre_login})
     response = client.post("/transfer", headers={"x-csrf-token": pre_login})
+    assert response.status == 403
+
+
+def test_token_issued_before_logout_is_refused_after_a_logout_that_issues_a_new_one():
+    client, before_logout = victim(make_app())
+    client.post("/logout", headers={"x-csrf-token": before_logout})
+    response = client.post("/transfer", headers={"x-csrf-token": before_logout})
     assert response.status == 403
 
 

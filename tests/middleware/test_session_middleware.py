@@ -219,6 +219,26 @@ def test_clear_deletes_the_cookie():
     assert client.get("/get").json()["user"] is None
 
 
+def test_a_value_stored_after_clear_starts_a_new_session():
+    clock = Clock()
+    app = make_app(clock)
+
+    @app.get("/logout-with-notice")
+    async def logout_with_notice(request):
+        session = get_session(request)
+        session.clear()
+        session["notice"] = "signed out"
+        return {"id": session.id, "created": session.created}
+
+    client = TestClient(app)
+    client.get("/set")
+    before = client.get("/get").json()["id"]
+    clock.now += 60
+    after = client.get("/logout-with-notice").json()
+    assert after["id"] != before
+    assert after["created"] == int(clock.now)
+
+
 def test_a_response_clearing_the_cookie_is_not_stored_by_caches():
     client = TestClient(make_app())
     client.get("/set")
