@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 
+from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._cookies import format_set_cookie
 from daloy_edge._errors import ConfigError
 from daloy_edge._json import UnsafeJSON, dumps, parse_json
@@ -34,6 +35,7 @@ __all__ = ["Session", "SessionConfig", "SessionTooLarge", "Sessions", "get_sessi
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 HOST_COOKIE = "__Host-session"
 INSECURE_COOKIE = "session"
+_SESSION_ID = allowed(ALNUM + "-_")
 
 
 class SessionTooLarge(Exception):
@@ -175,6 +177,10 @@ class Sessions(Phased):
             raise BadSignature()
         sid, created, data = body.get("i"), body.get("c"), body.get("d")
         if not isinstance(sid, str) or not isinstance(created, int) or not isinstance(data, dict):
+            raise BadSignature()
+        # Only an identity ``random_session_id`` could have drawn (URL-safe base64): CSRF
+        # tokens bind its ASCII bytes, so a signed "\u00e9" answered every form page 500.
+        if not (sid.isascii() and sid.encode().translate(_SESSION_ID).isalnum()):
             raise BadSignature()
         if created > now + self._signer.max_clock_skew or now - created > self.config.max_age:
             raise BadSignature()

@@ -119,6 +119,14 @@ def test_session_me_refuses_a_cookie_signed_by_an_unknown_key(http: Transport) -
     assert_problem(http.get("/session/me", headers={"Cookie": f"{COOKIE}={value}"}), 401)
 
 
+def test_form_page_for_a_signed_session_with_a_non_ascii_id_is_401(http: Transport) -> None:
+    # Signed with the app's own key, as a tool holding DALOY_SESSION_KEYS could.
+    payload = f'{{"i": "\u00e9t\u00e9", "c": {int(time.time())}, "d": {{"user": "alice"}}}}'
+    signer = Signer(KeyRing([SESSION_KEYS[0]]), purpose="session")
+    value = signer.sign(payload.encode(), now=time.time())
+    assert_problem(http.get("/form", headers={"Cookie": f"{COOKIE}={value}"}), 401)
+
+
 def test_cookie_signed_by_the_older_key_is_accepted_and_resigned(http: Transport) -> None:
     old = session_cookie("carol", SESSION_KEYS[1])
     reply = http.get("/session/me", headers={"Cookie": f"{COOKIE}={old}"})

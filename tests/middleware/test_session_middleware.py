@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from daloy_edge import App, ConfigError, KeyRing, Response, use
 from daloy_edge.middleware.csrf import CSRFConfig, CSRFProtect
 from daloy_edge.middleware.sessions import SessionConfig, Sessions, get_session
+from daloy_edge.signing import Signer
 from daloy_edge.testing import TestClient
 
 KEYS = KeyRing(["s" * 32])
@@ -287,6 +290,17 @@ def test_an_answer_to_a_signed_in_client_keeps_the_routes_own_caching():
 
 def test_an_answer_without_a_session_gets_no_cache_directive():
     assert "cache-control" not in TestClient(make_app()).get("/get").headers
+
+
+@pytest.mark.parametrize("session_id", ["\u00e9t\u00e9", "", "a b", "a\u0000b"])
+def test_a_signed_cookie_with_an_identity_no_session_is_given_is_no_session(session_id):
+    # Whoever holds a key (a tool minting sessions, an instance on an older release)
+    # signs what it likes; the identity still has to be one random_session_id draws.
+    now = int(Clock().now)
+    payload = json.dumps({"i": session_id, "c": now, "d": {"user": "alice"}}).encode()
+    cookie = Signer(KEYS, purpose="session").sign(payload, now=now)
+    client = TestClient(make_app())
+    assert client.get("/get", cookies={"__Host-session": cookie}).json()["user"] is None
 
 
 def test_idle_session_expires():
