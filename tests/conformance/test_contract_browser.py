@@ -219,6 +219,23 @@ def test_form_post_with_the_token_in_the_header_is_ok(http: Transport) -> None:
     assert reply.json() == {"ok": True}
 
 
+def test_form_post_with_whitespace_around_the_token_header_is_ok(http: Transport) -> None:
+    # HTTP servers strip it (RFC 9110 5.5); gateway events and ASGI scopes may keep it.
+    cookie = login(http)
+    _, token = form_page(http, cookie)
+    headers = {**JSON, **SAME_ORIGIN, "Cookie": cookie, "X-CSRF-Token": f" {token} "}
+    reply = http.post("/form", headers=headers, body=b"{}")
+    assert reply.status == 200, reply.body[:200]
+
+
+def test_form_post_marked_same_origin_with_whitespace_around_it_is_ok(http: Transport) -> None:
+    cookie = login(http)
+    _, token = form_page(http, cookie)
+    headers = {**JSON, "Sec-Fetch-Site": " same-origin ", "Cookie": cookie, "X-CSRF-Token": token}
+    reply = http.post("/form", headers=headers, body=b"{}")
+    assert reply.status == 200, reply.body[:200]
+
+
 def test_form_post_without_a_token_is_403(http: Transport) -> None:
     cookie = login(http)
     reply = http.post("/form", headers={**FORM, **SAME_ORIGIN, "Cookie": cookie}, body=b"note=x")

@@ -100,6 +100,19 @@ def test_same_origin_request_passes_the_origin_check():
     assert client.post("/submit", headers=headers).status == 200
 
 
+def test_fetch_metadata_with_whitespace_around_it_is_read_as_servers_deliver_it():
+    client = TestClient(make_app())
+    token = token_for(client)
+    headers = {"x-csrf-token": token, "sec-fetch-site": " same-origin\t"}
+    assert client.post("/submit", headers=headers).status == 200
+
+
+def test_token_header_with_whitespace_around_it_is_read_as_servers_deliver_it():
+    client = TestClient(make_app())
+    token = token_for(client)
+    assert client.post("/submit", headers={"x-csrf-token": f" {token}\t"}).status == 200
+
+
 def test_trusted_origin_passes_the_origin_check():
     client = TestClient(make_app(trusted_origins=("https://app.example",)))
     token = token_for(client)
