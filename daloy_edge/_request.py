@@ -49,6 +49,13 @@ class QueryParams:
                 return value
         return default
 
+    def __getitem__(self, name: str) -> str:
+        """The first value of ``name``; ``KeyError`` when it is absent (as a mapping)."""
+        for key, value in self._items:
+            if key == name:
+                return value
+        raise KeyError(name)
+
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``."""
         return [v for k, v in self._items if k == name]

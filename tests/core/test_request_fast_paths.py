@@ -7,7 +7,7 @@ import pytest
 
 from daloy_edge import App, BadRequest, Headers, Request, RequestLimits, Response, _headers
 from daloy_edge._guards import check_request, header_fields
-from daloy_edge._request import new_request
+from daloy_edge._request import QueryParams, new_request
 from daloy_edge.testing import TestClient
 
 _MISSING = object()
@@ -397,3 +397,12 @@ def test_routing_errors_and_middleware_around_the_dispatcher() -> None:
     wrong = client.post("/here")
     assert wrong.status == 405 and wrong.headers["allow"] == "GET, HEAD"
     assert seen == [200, 404, 405]
+
+
+def test_a_query_parameter_is_read_by_indexing_as_a_mapping_is():
+    # request.query["n"] raised TypeError (a 500) where request.query_params["n"] works in
+    # Starlette and FastAPI.
+    query = QueryParams("n=1&n=2&empty=")
+    assert (query["n"], query["empty"]) == ("1", "")
+    with pytest.raises(KeyError):
+        query["missing"]
