@@ -1,0 +1,33 @@
+"""What the reference SAM template deploys: how requests reach the function, and who may
+invoke it. cfn-lint checks that the template is valid (``test_cfn_lint.py``); these
+check that what it builds serves the app as CONTRACT.md describes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cfnlint.decode import decode_str
+
+from tests.support.servers import ROOT
+
+TEMPLATE = ROOT / "infra" / "aws" / "template.yaml"
+
+
+def template() -> dict[str, Any]:
+    parsed, problems = decode_str(TEMPLATE.read_text(encoding="utf-8"))
+    assert problems == []
+    return dict(parsed)
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template()["Resources"].items() if r["Type"] == kind}
+
+
+def test_http_api_hands_the_app_paths_without_a_stage_segment() -> None:
+    # An HTTP API puts a named stage in front of rawPath ("/prod/health"), so every
+    # route of the app answered 404; only the $default stage serves the URL's root.
+    (api,) = resources("AWS::Serverless::HttpApi").values()
+    assert api["Properties"]["StageName"] == "$default"
+    url = template()["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
+    assert url == "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
