@@ -31,3 +31,18 @@ def test_http_api_hands_the_app_paths_without_a_stage_segment() -> None:
     assert api["Properties"]["StageName"] == "$default"
     url = template()["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
     assert url == "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+
+
+def test_public_function_url_is_granted_invoke_only_through_the_url() -> None:
+    # A function URL created since October 2025 needs lambda:InvokeFunction as well as
+    # lambda:InvokeFunctionUrl: with the latter alone every request was refused (403).
+    # The public grant of InvokeFunction must hold only through the URL, or any AWS
+    # account could invoke the function directly, past the URL and the HTTP API.
+    granted = {
+        p["Properties"]["Action"]: p["Properties"]
+        for p in resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "*"
+    }
+    assert set(granted) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert granted["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+    assert granted["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
