@@ -90,3 +90,11 @@ def test_bundle_step_puts_the_app_next_to_the_entry(tmp_path: Path) -> None:
     assert (tmp_path / "examples" / "secure_app.py").is_file()
     assert (tmp_path / "examples" / "reference" / "__init__.py").is_file()
     assert (tmp_path / "examples" / "static" / "hello.txt").is_file()
+
+
+@pytest.mark.parametrize("path", [PRODUCTION, EXAMPLE], ids=["production", "example"])
+def test_fetch_is_pinned_to_listed_hosts_where_names_cannot_be_resolved(path: Path) -> None:
+    # Workers has no DNS API, so the fetch guard cannot vet the addresses a name resolves
+    # to: an empty allow-list left /fetch open to any name anyone can point anywhere.
+    hosts = config(path)["vars"].get("DALOY_EGRESS_ALLOW_HOSTS", "")
+    assert [host for host in hosts.split(",") if host.strip()] != []
