@@ -5,10 +5,13 @@ check that what it builds serves the app as CONTRACT.md describes it.
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
 
 from cfnlint.decode import decode_str
 
+from tests.infra.test_wrangler import PRODUCTION as WORKER
+from tests.infra.test_wrangler import SECRETS as WORKER_SECRETS
 from tests.support.servers import ROOT
 
 TEMPLATE = ROOT / "infra" / "aws" / "template.yaml"
@@ -46,3 +49,32 @@ def test_public_function_url_is_granted_invoke_only_through_the_url() -> None:
     assert set(granted) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
     assert granted["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
     assert granted["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
+
+
+def lambda_variables() -> set[str]:
+    """The app's variables the function gets, set directly or as ``<NAME>_SECRET_ARN``."""
+    (function,) = resources("AWS::Serverless::Function").values()
+    names = function["Properties"]["Environment"]["Variables"]
+    return {name.removesuffix("_SECRET_ARN") for name in names}
+
+
+def test_lambda_is_configured_with_every_variable_the_production_worker_is() -> None:
+    # Without DALOY_RATE_LIMIT_URL and its token every execution environment kept its own
+    # counts and webhook deliveries: /limited allowed five a minute per environment, and a
+    # replayed webhook was accepted by any environment that had not seen it.
+    production = tomllib.loads(WORKER.read_text(encoding="utf-8"))
+    assert set(production["vars"]) | set(WORKER_SECRETS) <= lambda_variables()
+
+
+def test_the_rate_limit_token_is_read_only_from_its_own_secret() -> None:
+    (function,) = resources("AWS::Serverless::Function").values()
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert "DALOY_RATE_LIMIT_TOKEN" not in variables
+    arn = variables["DALOY_RATE_LIMIT_TOKEN_SECRET_ARN"]
+    assert arn == {
+        "Fn::If": ["WithRateLimitStore", {"Ref": "RateLimitToken"}, {"Ref": "AWS::NoValue"}]
+    }
+    (role,) = resources("AWS::IAM::Role").values()
+    (policy,) = role["Properties"]["Policies"]
+    (readable,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == "OwnSecretsOnly"]
+    assert arn in readable["Resource"]
