@@ -55,6 +55,22 @@ variable "cors_origins" {
   description = "Comma-separated allowed origins (DALOY_CORS_ORIGINS); empty allows none."
 }
 
+variable "egress_allow_hosts" {
+  type        = string
+  default     = ""
+  description = "Comma-separated hosts /fetch may reach (DALOY_EGRESS_ALLOW_HOSTS); empty allows any public host."
+}
+
+variable "rate_limit_url" {
+  type        = string
+  default     = ""
+  description = "Upstash REST endpoint (DALOY_RATE_LIMIT_URL) every instance shares for /limited and webhook replays; its token is the rate-limit-token secret. Empty keeps both in each instance's memory, so they hold per instance only."
+  validation {
+    condition     = var.rate_limit_url == "" || startswith(var.rate_limit_url, "https://")
+    error_message = "rate_limit_url must be an https:// URL or empty."
+  }
+}
+
 variable "kms_key" {
   type        = string
   description = "Cloud KMS key (projects/…/cryptoKeys/…) that encrypts the secrets (CMEK)."
@@ -77,12 +93,16 @@ resource "google_service_account" "app" {
 }
 
 locals {
-  # Environment variable names (not values) keyed by secret name.
-  secrets = {
-    session_keys    = "DALOY_SESSION_KEYS"
-    admin_passwords = "DALOY_ADMIN_PASSWORDS" # checkov:skip=CKV_SECRET_6: a variable name, not a secret value
-    webhook_secrets = "DALOY_WEBHOOK_SECRETS"
-  }
+  # Environment variable names (not values) keyed by secret name; the Upstash token only
+  # when there is an Upstash endpoint to use it with.
+  secrets = merge(
+    {
+      session_keys    = "DALOY_SESSION_KEYS"
+      admin_passwords = "DALOY_ADMIN_PASSWORDS" # checkov:skip=CKV_SECRET_6: a variable name, not a secret value
+      webhook_secrets = "DALOY_WEBHOOK_SECRETS"
+    },
+    var.rate_limit_url == "" ? {} : { rate_limit_token = "DALOY_RATE_LIMIT_TOKEN" },
+  )
 }
 
 resource "google_secret_manager_secret" "app" {
@@ -100,7 +120,7 @@ resource "google_secret_manager_secret" "app" {
   }
 }
 
-# The runtime identity may read only these three secrets: no project-wide role.
+# The runtime identity may read only its own secrets: no project-wide role.
 resource "google_secret_manager_secret_iam_member" "app_reads_own_secrets" {
   for_each  = google_secret_manager_secret.app
   secret_id = each.value.id
@@ -139,6 +159,10 @@ resource "google_cloudfunctions2_function" "app" {
       DALOY_JWT_AUDIENCE = var.jwt_audience
       DALOY_ADMIN_USER   = var.admin_user
       DALOY_CORS_ORIGINS = var.cors_origins
+      # Without a shared store every instance keeps its own /limited counts and webhook
+      # deliveries: a replay is refused only by the instance that saw the first one.
+      DALOY_RATE_LIMIT_URL     = var.rate_limit_url
+      DALOY_EGRESS_ALLOW_HOSTS = var.egress_allow_hosts
     }
     dynamic "secret_environment_variables" {
       for_each = local.secrets
