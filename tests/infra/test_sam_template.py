@@ -78,3 +78,18 @@ def test_the_rate_limit_token_is_read_only_from_its_own_secret() -> None:
     (policy,) = role["Properties"]["Policies"]
     (readable,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == "OwnSecretsOnly"]
     assert arn in readable["Resource"]
+
+
+def test_cloudwatch_logs_may_use_the_key_only_for_the_stacks_own_log_groups() -> None:
+    # "log-group:*" let CloudWatch Logs use the app's key for any log group of the account
+    # in the region, where it must serve the app's two only.
+    (key,) = resources("AWS::KMS::Key").values()
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    (logs,) = [s for s in statements if s["Sid"] == "CloudWatchLogsEncrypt"]
+    groups = logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
+    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+    names = {
+        log["Properties"]["LogGroupName"]["Fn::Sub"]
+        for log in resources("AWS::Logs::LogGroup").values()
+    }
+    assert sorted(group["Fn::Sub"] for group in groups) == sorted(prefix + name for name in names)
