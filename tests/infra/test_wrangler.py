@@ -98,3 +98,9 @@ def test_fetch_is_pinned_to_listed_hosts_where_names_cannot_be_resolved(path: Pa
     # to: an empty allow-list left /fetch open to any name anyone can point anywhere.
     hosts = config(path)["vars"].get("DALOY_EGRESS_ALLOW_HOSTS", "")
     assert [host for host in hosts.split(",") if host.strip()] != []
+
+
+def test_cpu_limit_leaves_room_to_build_the_app_on_an_isolates_first_request() -> None:
+    # The Worker builds the app on an isolate's first request: about 80 ms of CPU in
+    # Pyodide, so a 50 ms limit failed that request on every new isolate (error 1102).
+    assert config(PRODUCTION)["limits"]["cpu_ms"] >= 1000
