@@ -222,7 +222,9 @@ def test_head_states_the_content_length_of_the_get_body() -> None:
     assert response.headers["content-length"] == str(len(b'{"ok":true}'))
 
 
-def test_mount_middleware_runs_for_unmatched_paths() -> None:
+def app_with_a_denying_admin_mount() -> App:
+    """An app whose ``/admin`` mount (one route, ``/stats``) refuses every request 403."""
+
     async def deny(request: Request, call_next: object) -> None:
         raise HTTPError(status=403, slug="forbidden", title="Forbidden")
 
@@ -234,24 +236,18 @@ def test_mount_middleware_runs_for_unmatched_paths() -> None:
         return {"requests": 1}
 
     app.mount("/admin", admin, middleware=[deny])
-    client = TestClient(app)
+    return app
+
+
+def test_mount_middleware_runs_for_unmatched_paths() -> None:
+    client = TestClient(app_with_a_denying_admin_mount())
     assert client.get("/admin/stats").status == 403
     assert client.get("/admin/unknown").status == 403
     assert client.get("/administrator").status == 404
 
 
 def test_a_catch_all_template_does_not_take_a_mounts_paths_past_its_middleware() -> None:
-    async def deny(request: Request, call_next: object) -> None:
-        raise HTTPError(status=403, slug="forbidden", title="Forbidden")
-
-    app = App()
-    admin = Router()
-
-    @admin.get("/stats")
-    async def stats(request: Request) -> dict[str, int]:
-        return {"requests": 1}
-
-    app.mount("/admin", admin, middleware=[deny])
+    app = app_with_a_denying_admin_mount()
 
     @app.get("/{page:path}")
     async def page(request: Request) -> dict[str, str]:
