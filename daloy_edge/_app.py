@@ -297,6 +297,8 @@ class App(Router):
                 )
             else:
                 response.headers["x-request-id"] = request.request_id
+            if buffered and request._deliverable is not None:
+                response = _delivered(request, response, rejected)
             if observers:
                 error = request.state.get("error")
                 if not isinstance(error, BaseException):
@@ -401,6 +403,22 @@ async def _read_whole(request: Request, response: Response, end: float) -> None:
 async def _read(response: Response) -> Response:
     await response.read()
     return response
+
+
+def _delivered(
+    request: Request, response: Response, rejected: Callable[[Request, Exception], Response]
+) -> Response:
+    """``response``, or the problem answering the failure the runtime's check names (a
+    response the platform cannot deliver) with the request id and timing it carries."""
+    failure = request._deliverable(request, response)  # type: ignore[misc]
+    if failure is None:
+        return response
+    answer = rejected(request, failure)
+    for name in ("x-request-id", "server-timing"):
+        value = response.headers.get(name)
+        if value is not None:
+            answer.headers[name] = value
+    return answer
 
 
 async def _close(response: Response) -> None:

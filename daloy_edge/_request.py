@@ -12,9 +12,13 @@ from daloy_edge._paths import percent_decode
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from typing import TypeAlias
 
     from daloy_edge._body import BodySource
+    from daloy_edge._response import Response
     from daloy_edge.types import JSON
+
+    DeliveryCheck: TypeAlias = Callable[["Request", Response], "Exception | None"]
 
 __all__ = ["DEFAULT_MAX_BODY", "QueryParams", "Request", "new_request"]
 
@@ -91,6 +95,7 @@ class Request:
         "_cookie_repeats",
         "_cookies",
         "_csp_nonce",
+        "_deliverable",
         "_nonce_maker",
         "_path",
         "_query",
@@ -158,6 +163,11 @@ class Request:
         self._nonce_maker: Callable[[], str] | None = None
         self.state: dict[str, object] = {}
         self.timings: list[tuple[str, float]] = []
+        # Set by a buffering runtime's adapter whose platform delivers only so much (Lambda):
+        # the app calls it with the final response before the request's log line, and
+        # answers the exception it returns (a problem) instead of a response the platform
+        # would fail with an answer of its own.
+        self._deliverable: DeliveryCheck | None = None
 
     @property
     def csp_nonce(self) -> str | None:
@@ -379,4 +389,5 @@ def new_request(
     request._csp_nonce = request._nonce_maker = None
     request.state = {}
     request.timings = []
+    request._deliverable = None
     return request

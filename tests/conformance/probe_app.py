@@ -90,6 +90,11 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
             GZIPPED, headers={"content-encoding": "gzip"}, media_type="application/json"
         )
 
+    @app.get("/large")
+    async def large(request: Request) -> Response:
+        size = int(request.query.get("bytes") or "0")
+        return Response(b"x" * size, media_type="text/plain")
+
     @app.get("/empty")
     async def empty(request: Request) -> Response:
         return Response.empty()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from daloy_edge import Headers, Request
 from daloy_edge._request import new_request
 from daloy_edge_aws_lambda._encoding import decode_body, encode_body, raw_path
+from daloy_edge_aws_lambda._limits import ALB_MAX_RESULT, LAMBDA_MAX_RESULT, result_check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,19 +65,24 @@ class Translation:
 
 
 class EventShape:
-    """A named pair of translators for one event shape."""
+    """A named pair of translators for one event shape, and the largest result (bytes of
+    JSON) its service delivers."""
 
-    __slots__ = ("from_response", "name", "to_request")
+    __slots__ = ("check", "from_response", "max_result", "name", "to_request")
 
     def __init__(
         self,
         name: str,
         to_request: Callable[[Event, Translation], Request],
         from_response: Callable[[Response, bytes], Result],
+        *,
+        max_result: int = LAMBDA_MAX_RESULT,
     ) -> None:
         self.name = name
         self.to_request = to_request
         self.from_response = from_response
+        self.max_result = max_result
+        self.check = result_check(from_response, max_result)
 
     def __repr__(self) -> str:
         return f"<EventShape {self.name}>"
@@ -355,8 +361,10 @@ def _alb_multi_result(response: Response, body: bytes) -> Result:
 REST_API_V1 = EventShape("rest-api-v1", _rest_v1_request, _rest_v1_result)
 HTTP_API_V2 = EventShape("http-api-v2", _http_v2_request, _http_v2_result)
 FUNCTION_URL = EventShape("function-url", _function_url_request, _http_v2_result)
-ALB = EventShape("alb", _alb_request, _alb_result)
-ALB_MULTI_VALUE = EventShape("alb-multi-value", _alb_request, _alb_multi_result)
+ALB = EventShape("alb", _alb_request, _alb_result, max_result=ALB_MAX_RESULT)
+ALB_MULTI_VALUE = EventShape(
+    "alb-multi-value", _alb_request, _alb_multi_result, max_result=ALB_MAX_RESULT
+)
 
 
 def detect(event: Event) -> EventShape:

@@ -104,6 +104,9 @@ def handler(
             remaining = context.get_remaining_time_in_millis() / 1000
             request.deadline = monotonic() + remaining - margin
         request.state = {"aws.event": event, "aws.context": context}
+        # Checked before the request is logged: past the limit, the service would answer
+        # with its own 502.
+        request._deliverable = shape.check
         dispatch = container.dispatch or container.start()
         # The app's handler is a coroutine function (Handler only promises an awaitable);
         # built buffered, it has read a streamed body already.

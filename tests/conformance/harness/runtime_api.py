@@ -2,7 +2,8 @@
 
 The Runtime Interface Emulator cannot be installed on these machines. This serves the
 three calls the runtime client makes (``invocation/next``, ``…/response``,
-``…/error``, plus ``init/error``) on 127.0.0.1 and hands events over one at a time.
+``…/error``, plus ``init/error``) on 127.0.0.1 and hands events over one at a time,
+refusing a result over Lambda's payload limit as Lambda does.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
+MAX_RESULT = 6_291_556
+"""Bytes of result Lambda's Runtime API accepts; it answers a larger one 413 and the
+invocation fails (API Gateway then sends its own 502)."""
+TOO_LARGE = b'{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}'  # noqa: E501
 
 
 class InvocationFailed(RuntimeError):
@@ -107,6 +112,11 @@ class RuntimeAPI:
                     api.init_errors.append(payload)
                 elif len(parts) == 3 and parts[0] == "invocation":
                     waiting = api.results.get(parts[1])
+                    if parts[2] == "response" and len(payload) > MAX_RESULT:
+                        if waiting is not None:
+                            waiting.put(("error", TOO_LARGE))
+                        self._reply(413, TOO_LARGE, {"Content-Type": "application/json"})
+                        return
                     if waiting is not None:
                         waiting.put((parts[2], payload))
                 else:
