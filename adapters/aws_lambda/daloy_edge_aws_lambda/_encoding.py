@@ -67,10 +67,15 @@ async def _refuse_body() -> AsyncIterator[bytes]:
 
 
 def decode_body(body: object, is_base64: object) -> bytes | AsyncIterator[bytes]:
-    """The request body as bytes; invalid base64 surfaces as a 400 when it is read."""
+    """The request body as bytes; invalid base64 surfaces as a 400 when it is read, and an
+    ``is_base64`` that is not a boolean raises ``TypeError`` (a malformed event)."""
     if not body or not isinstance(body, str):
         return b""
-    if not is_base64:
+    if is_base64 is not True:
+        if is_base64 is not False and is_base64 is not None:
+            # Every service sends a JSON boolean; the string "false" is true, and read
+            # as base64 it turned a text body into other bytes.
+            raise TypeError("isBase64Encoded is not a boolean")
         try:
             return body.encode("utf-8")
         except UnicodeEncodeError:

@@ -351,3 +351,16 @@ def test_rest_v1_query_keeps_what_separates_or_escapes_escaped() -> None:
     event["multiValueQueryStringParameters"] = {"k": ["a&b=c+d%e f/g"]}
     request = REST_API_V1.to_request(event, Translation())
     assert request.query.get_all("k") == ["a&b=c+d%e f/g"]
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+@pytest.mark.parametrize("flag", ["false", "true", 1])
+def test_http_event_whose_base64_flag_is_not_a_boolean_is_refused_as_an_event(
+    name: str, flag: object
+) -> None:
+    # Read as true, the string "false" decoded a text body as base64: "abcd" reached the
+    # app as three other bytes.
+    event = with_path(name, "/echo")
+    event.update(body="abcd", isBase64Encoded=flag)
+    with pytest.raises(UnsupportedEvent, match=f"malformed {SHAPES[name].name} event"):
+        handler(echo_app())(event, None)
