@@ -12,13 +12,20 @@ from daloy_edge._paths import percent_decode
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from typing import TypeAlias
+    from typing import Protocol
 
     from daloy_edge._body import BodySource
     from daloy_edge._response import Response
     from daloy_edge.types import JSON
 
-    DeliveryCheck: TypeAlias = Callable[["Request", Response], "Exception | None"]
+    class DeliveryCheck(Protocol):
+        """An adapter's check of a final response its platform may not deliver."""
+
+        unmeasured: int
+        """Bodies up to this many bytes pass without a call (nearly all)."""
+
+        def __call__(self, request: Request, response: Response, /) -> Exception | None: ...
+
 
 __all__ = ["DEFAULT_MAX_BODY", "QueryParams", "Request", "new_request"]
 
@@ -164,9 +171,9 @@ class Request:
         self.state: dict[str, object] = {}
         self.timings: list[tuple[str, float]] = []
         # Set by a buffering runtime's adapter whose platform delivers only so much (Lambda):
-        # the app calls it with the final response before the request's log line, and
-        # answers the exception it returns (a problem) instead of a response the platform
-        # would fail with an answer of its own.
+        # the app calls it with a final response whose body is past its ``unmeasured``
+        # bytes, before the request's log line, and answers the exception it returns (a
+        # problem) instead of a response the platform would fail with an answer of its own.
         self._deliverable: DeliveryCheck | None = None
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 from daloy_edge import Headers, Request
 from daloy_edge._request import new_request
 from daloy_edge_aws_lambda._encoding import decode_body, encode_body, raw_path
-from daloy_edge_aws_lambda._limits import ALB_MAX_RESULT, LAMBDA_MAX_RESULT, result_check
+from daloy_edge_aws_lambda._limits import ALB_MAX_RESULT, LAMBDA_MAX_RESULT, ResultCheck
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class EventShape:
         self.to_request = to_request
         self.from_response = from_response
         self.max_result = max_result
-        self.check = result_check(from_response, max_result)
+        self.check = ResultCheck(from_response, max_result)
 
     def __repr__(self) -> str:
         return f"<EventShape {self.name}>"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from daloy_edge import Request, Response
 
-__all__ = ["ALB_MAX_RESULT", "LAMBDA_MAX_RESULT", "ResultTooLarge", "result_check", "result_size"]
+__all__ = ["ALB_MAX_RESULT", "LAMBDA_MAX_RESULT", "ResultCheck", "ResultTooLarge", "result_size"]
 
 LAMBDA_MAX_RESULT = 6_291_556
 """Bytes of result the Lambda runtime API accepts from a synchronous invocation."""
@@ -53,19 +53,23 @@ def result_size(result: dict[str, Any]) -> int:
     return len(text) if escaped else len(text.encode("utf-8", "surrogatepass"))
 
 
-def result_check(
-    from_response: Callable[[Response, bytes], dict[str, Any]], most: int
-) -> Callable[[Request, Response], Exception | None]:
-    """The check the app runs on each final response: :class:`ResultTooLarge` when its
-    result would be more than ``most`` bytes."""
-    unmeasured = (most - _ALLOWANCE) // _MOST_PER_BYTE
+class ResultCheck:
+    """The check the app runs on a final response whose body is past ``unmeasured``
+    bytes: :class:`ResultTooLarge` when its result would be more than ``most`` bytes."""
 
-    def check(request: Request, response: Response) -> Exception | None:
-        if len(response.body) <= unmeasured:
-            return None
-        size = result_size(from_response(response, response.body))
-        if size <= most:
-            return None
-        return ResultTooLarge(f"the result is {size} bytes; the service delivers {most}")
+    __slots__ = ("from_response", "most", "unmeasured")
 
-    return check
+    def __init__(
+        self, from_response: Callable[[Response, bytes], dict[str, Any]], most: int
+    ) -> None:
+        self.from_response = from_response
+        self.most = most
+        self.unmeasured = (most - _ALLOWANCE) // _MOST_PER_BYTE
+
+    def __call__(self, request: Request, response: Response, /) -> Exception | None:
+        if len(response.body) <= self.unmeasured:
+            return None
+        size = result_size(self.from_response(response, response.body))
+        if size <= self.most:
+            return None
+        return ResultTooLarge(f"the result is {size} bytes; the service delivers {self.most}")
