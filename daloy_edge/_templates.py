@@ -72,6 +72,8 @@ def literal_brace(template: str) -> str | None:
     >>> literal_brace("/items/{id:int}"), literal_brace("/files/{rest:path}")
     ('{id:int}', None)
     """
+    if "{" not in template and "}" not in template:
+        return None  # most routes: nothing to parse
     last = 0
     for start, end, _, _ in [*parameters(template), (len(template), len(template), "", "")]:
         literal = template[last:start]

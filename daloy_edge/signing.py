@@ -28,7 +28,8 @@ __all__ = ["MIN_KEY_BYTES", "BadSignature", "Signer", "Verified", "b64decode", "
 MIN_KEY_BYTES = 32
 """Shortest key a :class:`Signer` accepts (the HMAC-SHA256 block security level)."""
 
-_B64 = allowed(ALNUM + "_-")
+BASE64URL = allowed(ALNUM + "_-")
+"""``allowed`` table of the URL-safe base64 alphabet (no padding)."""
 _MAX_TOKEN = 16384
 # base64url <-> base64, so binascii does the work without importing ``base64``; binascii
 # itself is imported where it is used, by the first request that signs or verifies.
@@ -58,7 +59,7 @@ def b64decode(text: str) -> bytes:
         raise BadSignature()
     encoded = text.encode()
     # The ``only`` check written out (session and CSRF checks run this per request).
-    if encoded and not encoded.translate(_B64).isalnum():
+    if encoded and not encoded.translate(BASE64URL).isalnum():
         raise BadSignature()
     import binascii
 

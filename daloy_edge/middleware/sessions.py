@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 
-from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._cookies import format_set_cookie
 from daloy_edge._errors import ConfigError
 from daloy_edge._json import UnsafeJSON, dumps, parse_json
@@ -21,7 +20,7 @@ from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.middleware._session import Session, random_session_id
-from daloy_edge.signing import BadSignature, Signer, Verified
+from daloy_edge.signing import BASE64URL, BadSignature, Signer, Verified
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,7 +34,6 @@ __all__ = ["Session", "SessionConfig", "SessionTooLarge", "Sessions", "get_sessi
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 HOST_COOKIE = "__Host-session"
 INSECURE_COOKIE = "session"
-_SESSION_ID = allowed(ALNUM + "-_")
 
 
 class SessionTooLarge(Exception):
@@ -180,7 +178,7 @@ class Sessions(Phased):
             raise BadSignature()
         # Only an identity ``random_session_id`` could have drawn (URL-safe base64): CSRF
         # tokens bind its ASCII bytes, so a signed "\u00e9" answered every form page 500.
-        if not (sid.isascii() and sid.encode().translate(_SESSION_ID).isalnum()):
+        if not (sid.isascii() and sid.encode().translate(BASE64URL).isalnum()):
             raise BadSignature()
         if created > now + self._signer.max_clock_skew or now - created > self.config.max_age:
             raise BadSignature()
