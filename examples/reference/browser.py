@@ -18,7 +18,7 @@ from daloy_edge.middleware.sessions import SessionConfig, Sessions, get_session
 from daloy_edge.middleware.webhooks import VerifyWebhook, WebhookConfig
 from daloy_edge.nonce_store import MemoryNonceStore
 from daloy_edge.signing import MIN_KEY_BYTES
-from examples.reference.variables import naming
+from examples.reference.variables import entries, naming
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,10 +66,6 @@ document.getElementById("status").textContent = "Scripts are on.";
 """
 
 
-def _csv(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
 def session_keys(env: Mapping[str, str], *, production: bool) -> KeyRing:
     """``DALOY_SESSION_KEYS`` (first signs, others verify), or a random per-process key.
 
@@ -77,7 +73,7 @@ def session_keys(env: Mapping[str, str], *, production: bool) -> KeyRing:
     then end whenever the process does and do not carry across instances. In production
     the warning is louder, because that is almost certainly a missing setting.
     """
-    configured = _csv(env.get("DALOY_SESSION_KEYS"))
+    configured = entries(env.get("DALOY_SESSION_KEYS"))
     if configured:
         with naming("DALOY_SESSION_KEYS"):
             return KeyRing(configured, min_bytes=MIN_KEY_BYTES)
@@ -96,7 +92,7 @@ def session_keys(env: Mapping[str, str], *, production: bool) -> KeyRing:
 
 
 def _webhook_secrets(env: Mapping[str, str]) -> KeyRing | None:
-    configured = _csv(env.get("DALOY_WEBHOOK_SECRETS"))
+    configured = entries(env.get("DALOY_WEBHOOK_SECRETS"))
     if not configured:
         return None
     if any(len(s.encode()) < 16 for s in configured):
@@ -112,7 +108,7 @@ def install(app: App, env: Mapping[str, str], *, nonce_store: NonceStore | None 
     Upstash store when one is configured).
     """
     keys = session_keys(env, production=not app.debug)
-    origins = tuple(_csv(env.get("DALOY_CORS_ORIGINS")))
+    origins = tuple(entries(env.get("DALOY_CORS_ORIGINS")))
     with naming("DALOY_CORS_ORIGINS"):
         csrf = CSRFProtect(CSRFConfig(keys=keys, trusted_origins=origins, allow_origin_only=True))
         cors = CORS(

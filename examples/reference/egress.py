@@ -11,17 +11,13 @@ import sys
 from daloy_edge import App, BadRequest, ConfigError, Request, Response
 from daloy_edge.egress import FetchLimits, egress_client, fetch_guard
 from daloy_edge.transport import HTTPTransport
-from examples.reference.variables import naming
+from examples.reference.variables import entries, naming
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 MAX_URL_LENGTH = 4096
-
-
-def _csv(value: str | None) -> list[str]:
-    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 def has_scheme(url: str) -> bool:
@@ -61,7 +57,7 @@ def _workers_fetch() -> HTTPTransport | None:
 def install(app: App, env: Mapping[str, str]) -> None:
     """Add ``/fetch`` to ``app`` (the guard runs for that route only)."""
     listed = env.get("DALOY_EGRESS_ALLOW_HOSTS", "")
-    hosts = _csv(listed)
+    hosts = entries(listed)
     if listed and not hosts:
         # An empty allow-list allows every public host: a list that lost its entries
         # must not open /fetch to the internet.
@@ -69,7 +65,7 @@ def install(app: App, env: Mapping[str, str]) -> None:
     with naming("DALOY_EGRESS_ALLOW_HOSTS", "DALOY_EGRESS_ALLOW_CIDRS"):
         guard = fetch_guard(
             allow_hosts=hosts,
-            allow_cidrs=_csv(env.get("DALOY_EGRESS_ALLOW_CIDRS")),
+            allow_cidrs=entries(env.get("DALOY_EGRESS_ALLOW_CIDRS")),
             # Any port: the address rules are what stop SSRF here, and the ranges tests
             # opt in listen on ephemeral ports. Library users keep the 80/443 default.
             ports=None,

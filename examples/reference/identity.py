@@ -25,7 +25,7 @@ from daloy_edge.middleware.ip_filter import IPFilter, IPFilterConfig
 from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
 from daloy_edge.middleware.scopes import requires
 from daloy_edge.principal import Principal
-from examples.reference.variables import naming
+from examples.reference.variables import entries, naming
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,10 +41,6 @@ SAMPLE_REPORTS = [
     {"id": 1, "title": "Quarterly access review"},
     {"id": 2, "title": "Key rotation log"},
 ]
-
-
-def _csv(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
 class _Closed:
@@ -127,7 +123,7 @@ def bearer_auth(env: Mapping[str, str]) -> Middleware:
     keys = _key_source(env)
     # Read as the audiences are, without the line break a secrets file leaves behind.
     issuer, audience = env.get("DALOY_JWT_ISSUER", "").strip(), env.get("DALOY_JWT_AUDIENCE", "")
-    audiences = _csv(audience)
+    audiences = entries(audience)
     if audience and not audiences:
         raise ConfigError(f"DALOY_JWT_AUDIENCE names no audience: {audience[:40]!r}")
     if keys is None or not issuer or not audiences:
@@ -145,14 +141,14 @@ def bearer_auth(env: Mapping[str, str]) -> Middleware:
 def admin_guards(env: Mapping[str, str]) -> list[Middleware]:
     """The IP allow-list, then basic auth (or a closed door when no user is configured)."""
     value = env.get("DALOY_ADMIN_CIDRS") or DEFAULT_ADMIN_CIDRS
-    cidrs = _csv(value)
+    cidrs = entries(value)
     if not cidrs:
         raise ConfigError(f"DALOY_ADMIN_CIDRS names no network: {value!r}")
     with naming("DALOY_ADMIN_CIDRS"):
         guards: list[Middleware] = [IPFilter(IPFilterConfig(allow=cidrs))]
     # Read as the passwords are, without the line break a secrets file leaves behind.
     user = env.get("DALOY_ADMIN_USER", "").strip()
-    passwords = _csv(env.get("DALOY_ADMIN_PASSWORDS"))
+    passwords = entries(env.get("DALOY_ADMIN_PASSWORDS"))
     if user and passwords:
         with naming("DALOY_ADMIN_PASSWORDS"):
             ring = KeyRing(passwords)
@@ -197,7 +193,7 @@ def install(app: App, env: Mapping[str, str]) -> None:
         )
     with naming("DALOY_TRUSTED_PROXIES"):
         proxies = TrustedProxiesConfig(
-            proxies=_csv(env.get("DALOY_TRUSTED_PROXIES")),
+            proxies=entries(env.get("DALOY_TRUSTED_PROXIES")),
             header=header,  # type: ignore[arg-type]
         )
     app.use(TrustedProxies(proxies))

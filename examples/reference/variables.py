@@ -8,7 +8,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["naming"]
+__all__ = ["entries", "naming"]
 
 
 class _Naming:
@@ -35,3 +35,9 @@ def naming(*variables: str) -> _Naming:
     ``allow_hosts``); the operator who must fix the deployment needs the variable.
     """
     return _Naming(" or ".join(variables))
+
+
+def entries(value: str | None) -> tuple[str, ...]:
+    """The entries of a comma-separated variable, without the whitespace around each
+    (a secrets file's line break) and without empty ones (``"a,,b"``, a trailing comma)."""
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
