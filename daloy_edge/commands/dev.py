@@ -102,6 +102,19 @@ def serve_dev_jwks(app: Any, jwks_path: Path) -> Any:
     return with_jwks
 
 
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine reaches (``localhost``, 127.0.0.0/8, ``::1``);
+    ``0.0.0.0`` and ``::`` listen on every interface."""
+    if host == "localhost":
+        return True
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
+
+
 def listen_socket(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port``, taken before anything else so a busy port fails first."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -141,6 +154,12 @@ def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
         return 1
     kid = _devkey.key_id(state) if "DALOY_JWKS_FILE" in generated else None
     print(WARNING, file=sys.stderr)
+    if not is_loopback(args.host):
+        print(
+            f"!! listening on {args.host}, not on this machine alone: anyone who can reach it"
+            " sees stack traces and the dev keys' public half. Use --host 127.0.0.1.",
+            file=sys.stderr,
+        )
     for name in generated:
         print(f"   generated ephemeral {name} (development only)", file=sys.stderr)
     try:

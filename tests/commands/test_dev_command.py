@@ -93,3 +93,35 @@ def test_dev_on_a_busy_port_leaves_the_running_servers_key_alone(
         assert main(["dev", "--port", str(taken.getsockname()[1])]) == 1
     assert "cannot listen on 127.0.0.1:" in capsys.readouterr().err
     assert (state / _devkey.KEY_FILE).read_bytes() == running
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("dev.example", False),
+    ],
+)
+def test_only_loopback_addresses_count_as_this_machine_alone(host: str, loopback: bool) -> None:
+    from daloy_edge.commands.dev import is_loopback
+
+    assert is_loopback(host) is loopback
+
+
+def test_dev_on_every_interface_warns_that_the_server_is_exposed(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Bound to loopback whatever the flag says: tests listen on 127.0.0.1 only.
+    from daloy_edge.commands import dev
+
+    real = dev.listen_socket
+    monkeypatch.setattr(dev, "listen_socket", lambda host, port: real("127.0.0.1", port))
+    assert (
+        main(["dev", "--host", "0.0.0.0", "--port", str(free_port()), "no_such_module:asgi"]) == 1
+    )
+    assert "listening on 0.0.0.0, not on this machine alone" in capsys.readouterr().err
