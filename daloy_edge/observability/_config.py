@@ -7,6 +7,7 @@ import os
 from daloy_edge._errors import ConfigError
 from daloy_edge._idbytes import id_bytes
 from daloy_edge._record import field, record
+from daloy_edge.observability._emf import check_namespace
 from daloy_edge.observability._record import severity_name
 
 TYPE_CHECKING = False
@@ -59,6 +60,9 @@ class LogConfig:
             raise ConfigError(str(exc)) from None
         if not self.metrics_namespace:
             raise ConfigError("metrics_namespace must not be empty")
+        # Checked here, not when the first request builds its metrics: failing then, the
+        # request log would lose every line, not only the metrics.
+        check_namespace(self.metrics_namespace)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> LogConfig:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from daloy_edge.observability._line import RequestShape
     from daloy_edge.types import JSON
 
-__all__ = ["EMF_UNITS", "emf_document", "request_metrics"]
+__all__ = ["EMF_UNITS", "check_namespace", "emf_document", "request_metrics"]
 
 EMF_UNITS = frozenset(
     {
@@ -65,6 +65,11 @@ _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 def _check_name(kind: str, name: str) -> None:
     if not _NAME.fullmatch(name) or name in _RESERVED:
         raise ConfigError(f"invalid EMF {kind} name {name!r}")
+
+
+def check_namespace(namespace: str) -> None:
+    """Raise :class:`~daloy_edge.ConfigError` for a namespace CloudWatch would refuse."""
+    _check_name("namespace", namespace)
 
 
 def emf_document(

@@ -300,3 +300,10 @@ def test_request_metrics_document_is_valid_emf():
     validate_emf(document)
     assert (document["RateLimited"], document["Status4xx"], document["Latency"]) == (1, 1, 12.5)
     assert document["_aws"]["Timestamp"] == 1_700_000_000_000
+
+
+@pytest.mark.parametrize("namespace", ["zahlungsverkehr-ü", "n" * 256], ids=["non_ascii", "long"])
+def test_a_namespace_cloudwatch_refuses_fails_the_build_not_every_request_line(namespace):
+    # Found only when the first request built its metrics, it cost every request its line.
+    with pytest.raises(ConfigError):
+        LogConfig(metrics_namespace=namespace)
