@@ -14,7 +14,8 @@ through it (``LogConfig(metrics=True, metrics_sinks=[shipper])``) become metrics
 ``PutLogEvents`` within its limits (10,000 events, 1,048,576 bytes counting 26 bytes per
 event, 24 hours per batch, chronological order), retries with backoff, and re-creates
 the group and stream when they vanish. When the queue is full the oldest events are
-dropped and counted, so memory stays bounded during an outage.
+dropped and counted, so memory stays bounded during an outage; what a close during an
+outage leaves unsent is counted as dropped too.
 """
 
 from __future__ import annotations
@@ -254,10 +255,21 @@ class CloudWatchLogsShipper:
         while True:
             batch = self._next_batch()
             if batch is None or not self._send(batch):
+                self._abandon()
                 return
             with self._cond:
                 self._inflight = []
                 self._cond.notify_all()
+
+    def _abandon(self) -> None:
+        """Count what is still unsent as dropped: stopped while CloudWatch could not be
+        reached, it is never sent."""
+        with self._cond:
+            self.stats.dropped += len(self._queue) + len(self._inflight)
+            self._queue.clear()
+            self._queued_bytes = 0
+            self._inflight = []
+            self._cond.notify_all()
 
     def _send(self, batch: list[LogEvent]) -> bool:
         """Deliver one batch, retrying with backoff; False only when stopped meanwhile."""

@@ -185,6 +185,18 @@ def test_shipper_survives_moto_stopped_and_restarted(own_moto):
     assert read_back(client, "/test/restart", "stream-1") == during
 
 
+def test_events_a_close_during_an_outage_leaves_unsent_are_counted_as_dropped(own_moto):
+    # Lost without a count, an outage at shutdown looked like a clean delivery.
+    shipper, _ = shipper_for(own_moto, "/test/close-down", retry_base=0.05, retry_max=0.1)
+    shipper.write("before")
+    assert shipper.flush(30)
+    own_moto.stop()
+    for i in range(20):
+        shipper.write(f"during {i}")
+    shipper.close(0.5)
+    assert (shipper.stats.delivered, shipper.stats.dropped, shipper.pending()) == (1, 20, 0)
+
+
 def test_request_log_lines_reach_cloudwatch(moto):
     shipper, client = shipper_for(moto, "/test/app")
     app = App(env={}, request_log=RequestLog(LogConfig(stdout=False, sinks=[shipper], env={})))
