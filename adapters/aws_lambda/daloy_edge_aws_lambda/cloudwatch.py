@@ -304,10 +304,10 @@ class CloudWatchLogsShipper:
             logStreamName=self.log_stream,
             logEvents=[{"timestamp": e.timestamp, "message": e.message} for e in batch],
         )
-        rejected = result.get("rejectedLogEventsInfo")
-        if isinstance(rejected, Mapping) and rejected:
-            self.stats.rejected += _rejected_count(rejected, len(batch))
-        self.stats.delivered += len(batch)
+        info = result.get("rejectedLogEventsInfo")
+        rejected = _rejected_count(info, len(batch)) if isinstance(info, Mapping) else 0
+        self.stats.rejected += rejected
+        self.stats.delivered += len(batch) - rejected
         self.stats.batches += 1
 
     def _ensure_destination(self) -> bool:

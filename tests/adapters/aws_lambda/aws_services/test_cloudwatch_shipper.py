@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 
 import pytest
@@ -195,6 +196,16 @@ def test_events_a_close_during_an_outage_leaves_unsent_are_counted_as_dropped(ow
         shipper.write(f"during {i}")
     shipper.close(0.5)
     assert (shipper.stats.delivered, shipper.stats.dropped, shipper.pending()) == (1, 20, 0)
+
+
+def test_events_cloudwatch_rejects_as_too_old_are_not_counted_as_delivered(moto):
+    fifteen_days_ago = time.time() - 15 * 24 * 3600
+    shipper, _ = shipper_for(moto, "/test/too-old", clock=lambda: fifteen_days_ago)
+    for i in range(3):
+        shipper.write(f"old {i}")
+    assert shipper.flush(30)
+    shipper.close()
+    assert (shipper.stats.delivered, shipper.stats.rejected) == (0, 3)
 
 
 def test_request_log_lines_reach_cloudwatch(moto):
