@@ -57,6 +57,7 @@ EMF_UNITS = frozenset(
 
 _MAX_METRICS = 100
 _MAX_DIMENSIONS = 30
+_MAX_DIMENSION_VALUE = 1024
 _NAME = Charset(span(" ", "~"), max_len=255)
 _RESERVED = frozenset({"_aws"})
 _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -85,7 +86,9 @@ def emf_document(
 
     ``dimension_sets`` defaults to one set holding every dimension. Raises
     :class:`~daloy_edge.ConfigError` for what CloudWatch would drop silently: more than 100
-    metrics or 30 dimensions in a set, unknown units, names outside 1-255 printable ASCII.
+    metrics or 30 dimensions in a set, unknown units, names outside 1-255 printable ASCII,
+    a metric value that is not a finite number, a dimension value that is not a string of
+    1-1024 characters, a name given to a metric and a dimension both.
 
     >>> doc = emf_document(namespace="shop", metrics={"Orders": (1, "Count")},
     ...                    dimensions={"Service": "api"}, timestamp_ms=0)
@@ -110,10 +113,17 @@ def emf_document(
         _check_name("metric", name)
         if unit not in EMF_UNITS:
             raise ConfigError(f"unknown EMF unit {unit!r}")
+        # JSON's true is no number to CloudWatch, and NaN is no JSON at all.
+        if type(value) is bool or not isinstance(value, int | float) or value - value != 0:
+            raise ConfigError(f"EMF metric {name!r} needs a finite number, got {value!r}")
         definitions.append({"Name": name, "Unit": unit})
         document[name] = value
     for name, dim_value in dimensions.items():
         _check_name("dimension", name)
+        if name in metrics:
+            raise ConfigError(f"{name!r} names both a metric and a dimension")
+        if not isinstance(dim_value, str) or not 0 < len(dim_value) <= _MAX_DIMENSION_VALUE:
+            raise ConfigError(f"dimension {name!r} needs 1 to 1024 characters")
         document[name] = dim_value
     document["_aws"] = {
         "Timestamp": timestamp_ms,

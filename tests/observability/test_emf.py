@@ -178,6 +178,12 @@ def test_custom_emf_document_validates():
         {"dimension_sets": [["Missing"]]},
         {"dimensions": {f"d{i}": "v" for i in range(31)}},
         {"metrics": {"_aws": (1, "Count")}},
+        {"metrics": {"Orders": (True, "Count")}},
+        {"metrics": {"Orders": (float("nan"), "Count")}},
+        {"metrics": {"Orders": ("1", "Count")}},
+        {"dimensions": {"Service": "a", "Orders": "x"}},
+        {"dimensions": {"Service": ""}},
+        {"dimensions": {"Service": "s" * 1025}},
     ],
     ids=[
         "no_metrics",
@@ -187,6 +193,12 @@ def test_custom_emf_document_validates():
         "dimension_without_value",
         "too_many_dimensions",
         "reserved_name",
+        "boolean_value",
+        "nan_value",
+        "string_value",
+        "dimension_named_like_a_metric",
+        "empty_dimension_value",
+        "dimension_value_past_1024_characters",
     ],
 )
 def test_emf_document_refuses_what_cloudwatch_would_drop(kwargs):
