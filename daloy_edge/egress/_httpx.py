@@ -117,9 +117,21 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+def _unread_bytes(stream: object) -> bytes:
+    """What the upstream sent past the end of the response just read (httpcore's pool
+    stream, its HTTP/1.1 stream, then h11's ``trailing_data``); ``b""`` if not found."""
+    inner = getattr(stream, "_stream", None)
+    state = getattr(getattr(inner, "_connection", None), "_h11_state", None)
+    trailing = getattr(state, "trailing_data", None)
+    return trailing[0] if isinstance(trailing, tuple) else b""
+
+
 class _ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, stream: AsyncIterable[bytes]) -> None:
+    def __init__(
+        self, stream: AsyncIterable[bytes], network: httpcore.AsyncNetworkStream | None
+    ) -> None:
         self._stream = stream
+        self._network = network
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -127,6 +139,11 @@ class _ResponseStream(httpx.AsyncByteStream):
                 yield part
         except Exception as exc:
             _reraise(exc)
+        if self._network is not None and _unread_bytes(self._stream):
+            # Bytes past the declared end (a Content-Length shorter than the body) would
+            # be read as the next response on this pooled connection, by another request:
+            # close it, so the pool sees a dead socket and never hands it out again.
+            await self._network.aclose()
 
     async def aclose(self) -> None:
         close = getattr(self._stream, "aclose", None)
@@ -207,7 +224,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=_ResponseStream(response.stream),
+            stream=_ResponseStream(response.stream, response.extensions.get("network_stream")),
             extensions=response.extensions,
         )
 

@@ -142,6 +142,56 @@ async def test_streamed_oversize_response_fails(upstream):
             await client.get(upstream.url("/"))
 
 
+class KeepAlive:
+    """A raw server that keeps connections open and answers requests, on whatever
+    connection they arrive, with ``answers`` in turn (bytes exactly as given)."""
+
+    def __init__(self, answers):
+        self.answers, self.connections = list(answers), 0
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self._serve, ALLOWED, 0)
+        self.url = f"http://{ALLOWED}:{self.server.sockets[0].getsockname()[1]}/"
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+
+    async def _serve(self, reader, writer):
+        self.connections += 1
+        try:
+            while self.answers:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(self.answers.pop(0))
+                await writer.drain()
+            await reader.read()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+def raw_answer(body, *, length=None):
+    length = len(body) if length is None else length
+    return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (length, body)
+
+
+async def test_bytes_past_the_content_length_never_answer_the_next_request():
+    smuggled = raw_answer(b"smuggled")
+    answers = [raw_answer(b"first" + smuggled, length=5), raw_answer(b"second")]
+    async with KeepAlive(answers) as server, GuardedClient(POLICY) as client:
+        assert (await client.get(server.url)).body == b"first"
+        assert (await client.get(server.url)).body == b"second"
+
+
+async def test_an_honest_keep_alive_connection_is_reused():
+    async with KeepAlive([raw_answer(b"one"), raw_answer(b"two")]) as server:
+        async with GuardedClient(POLICY) as client:
+            await client.get(server.url)
+            assert (await client.get(server.url)).body == b"two"
+        assert server.connections == 1
+
+
 async def test_slow_first_byte_hits_the_read_timeout(upstream):
     upstream.replies["/"] = Reply(body=b"late", delay=1.0)
     async with GuardedClient(POLICY, limits=FetchLimits(read_timeout=0.2)) as client:
