@@ -95,14 +95,25 @@ class HttpxTransport:
         timeout: float = 5.0,
         max_bytes: int = 1024 * 1024,
     ) -> TransportResponse:
-        """Send the request; raises :class:`TransportError` on failure or oversize."""
+        """Send the request; raises :class:`TransportError` on failure, timeout or oversize.
+
+        ``timeout`` bounds the whole exchange, body included, as ``fetch`` on Workers
+        does (httpx's own timeout bounds each read, so a body sent a byte at a time never
+        ran out of it).
+        """
+        from asyncio import timeout as deadline
+
         import httpx
 
         client = self._get_client()
+        scope = deadline(timeout)
         try:
-            async with client.stream(
-                method, url, headers=dict(headers or {}), content=body, timeout=timeout
-            ) as response:
+            async with (
+                scope,
+                client.stream(
+                    method, url, headers=dict(headers or {}), content=body, timeout=timeout
+                ) as response,
+            ):
                 chunks: list[bytes] = []
                 total = 0
                 async for chunk in response.aiter_bytes():
@@ -114,6 +125,10 @@ class HttpxTransport:
                 return TransportResponse(
                     response.status_code, dict(response.headers), b"".join(chunks)
                 )
+        except TimeoutError:
+            if scope.expired():
+                raise TransportError("timeout") from None
+            raise
         except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
             # httpx raises the last two for a URL it cannot parse, such as an ``xn--``
             # label that is no IDNA name (idna's errors are UnicodeErrors).

@@ -25,7 +25,7 @@ from daloy_edge.egress import (  # noqa: E402
     PolicyOnlyClient,
     SystemResolver,
 )
-from daloy_edge.transport import HttpxTransport  # noqa: E402
+from daloy_edge.transport import HttpxTransport, TransportError  # noqa: E402
 from tests.upstream import Reply, Upstream, tls_contexts  # noqa: E402
 
 ALLOWED = "127.0.0.2"
@@ -205,6 +205,14 @@ async def test_drip_fed_body_hits_the_total_timeout(upstream):
     async with GuardedClient(POLICY, limits=limits) as client:
         with pytest.raises(EgressTimeout, match="total"):
             await client.get(upstream.url("/"))
+
+
+async def test_httpx_transport_timeout_bounds_a_drip_fed_body(upstream):
+    upstream.replies["/"] = Reply(body=b"x" * 8192, drip=0.1)
+    transport = HttpxTransport()
+    with pytest.raises(TransportError, match="timeout"):
+        await transport.request("GET", upstream.url("/"), timeout=0.3)
+    await transport.aclose()
 
 
 async def test_slow_name_resolution_hits_the_connect_timeout(upstream):
