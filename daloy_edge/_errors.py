@@ -29,6 +29,9 @@ __all__ = [
 PROBLEM_TYPE_PREFIX = "urn:daloy-edge:problem:"
 """Every problem ``type`` is this prefix plus a slug such as ``not-found``."""
 
+# The members the error itself states; ``extra`` cannot replace them.
+_OWN_MEMBERS = frozenset({"type", "title", "status", "detail", "request_id"})
+
 
 class ConfigError(ValueError):
     """A configuration that would be insecure or cannot work; raised at build time."""
@@ -39,6 +42,8 @@ class HTTPError(Exception):
 
     ``detail`` is shown to clients, so it must never hold secrets or exception text.
     ``headers`` are checked as :class:`~daloy_edge.Response` checks them (``ValueError``).
+    ``extra`` adds extension members; one named ``type``, ``title``, ``status``,
+    ``detail`` or ``request_id`` is left out, as the error states those itself.
     Security: raise these (or a subclass) rather than building error responses by hand;
     the app renders them in one place, with the request id and the secure headers.
     """
@@ -99,7 +104,12 @@ class HTTPError(Exception):
         body: dict[str, object] = {"type": self.type, "title": self.title, "status": self.status}
         if self.detail:
             body["detail"] = self.detail
-        body.update(self.extra)
+        if self.extra:
+            # Extension members add to the problem; they never restate its own members
+            # (extra={"status": 200} made a 418 answer say 200, "request_id" forged the id).
+            for name, value in self.extra.items():
+                if name not in _OWN_MEMBERS:
+                    body[name] = value
         if request_id is not None:
             body["request_id"] = request_id
         return body

@@ -86,6 +86,25 @@ def test_http_error_subclass_setting_only_its_status_is_named_for_it() -> None:
     assert Conflict().type.endswith(":conflict")
 
 
+def test_http_error_extra_members_cannot_restate_type_title_status_or_request_id() -> None:
+    app = App()
+
+    @app.get("/forged")
+    async def forged(request: Request) -> None:
+        members = {"type": "about:blank", "title": "OK", "status": 200, "request_id": "forged"}
+        raise HTTPError(None, status=418, extra={**members, "detail": "d", "order": 7})
+
+    response = TestClient(app).get("/forged", headers={"x-request-id": "abc"})
+    assert response.status == 418
+    assert response.json() == {
+        "type": "urn:daloy-edge:problem:client-error",
+        "title": "Client Error",
+        "status": 418,
+        "order": 7,
+        "request_id": "abc",
+    }
+
+
 def test_deadline_exceeded_is_504() -> None:
     response = TestClient(make_app(request_timeout=0.05)).get("/sleep?s=1")
     assert response.status == 504
