@@ -39,15 +39,32 @@ def error_renderer(*, debug: bool) -> ErrorRenderer:
         request.state.setdefault("error", exc)
         error = problem_for(exc)
         if error is None:
-            error = InternalServerError()
-            if debug:
-                error.detail = f"{type(exc).__name__}: {exc}"
-                import traceback
-
-                error.extra = {"traceback": traceback.format_exception(exc)}
+            error = _debugged(exc) if debug else InternalServerError()
         return problem_response(error, request.request_id or None)
 
     return render
+
+
+_MAX_TRACE_CHARS = 16_384
+
+
+def _debugged(exc: Exception) -> InternalServerError:
+    """The development 500: the exception's text and trace, scrubbed as its log line is
+    (a password or token in the message of the exception or of its cause showed as is)
+    and bounded as it is (a 1 MB message made a 2 MB page)."""
+    import traceback
+
+    from daloy_edge.observability._redact import Redactor
+
+    scrub = Redactor().scrub
+    error = InternalServerError()
+    error.detail = scrub(f"{type(exc).__name__}: {exc}")
+    trace = "".join(traceback.format_exception(exc))
+    trace = scrub(trace, limit=len(trace))
+    if len(trace) > _MAX_TRACE_CHARS:
+        trace = "…" + trace[-_MAX_TRACE_CHARS:]
+    error.extra = {"traceback": trace.splitlines(keepends=True)}
+    return error
 
 
 render_error: ErrorRenderer = error_renderer(debug=False)

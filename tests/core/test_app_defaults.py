@@ -49,6 +49,35 @@ def test_unhandled_error_shows_trace_in_development() -> None:
     assert response.json()["traceback"]
 
 
+def test_development_trace_hides_a_password_in_the_message_of_the_cause() -> None:
+    app = App(env={"DALOY_ENV": "development"})
+
+    @app.get("/db")
+    async def db(request: Request) -> None:
+        try:
+            raise ConnectionError("login failed: password=hunter2 token=tok_live_1234")
+        except ConnectionError as exc:
+            raise RuntimeError("the database is down") from exc
+
+    response = TestClient(app).get("/db")
+    assert response.status == 500
+    assert "ConnectionError" in "".join(response.json()["traceback"])
+    assert "hunter2" not in response.text and "tok_live_1234" not in response.text
+
+
+def test_development_page_for_a_megabyte_message_is_bounded() -> None:
+    app = App(env={"DALOY_ENV": "development"})
+
+    @app.get("/huge")
+    async def huge(request: Request) -> None:
+        raise ValueError("x" * 1_000_000)
+
+    response = TestClient(app).get("/huge")
+    assert response.status == 500
+    assert response.json()["detail"].startswith("ValueError: xxx")
+    assert len(response.content) < 64 * 1024
+
+
 def test_unknown_environment_refuses_to_build() -> None:
     with pytest.raises(ConfigError):
         App(env={"DALOY_ENV": "staging"})
