@@ -271,11 +271,12 @@ class App(Router):
                     await _read_whole(request, response, end)
             except Exception as exc:
                 response = rejected(request, exc)
-            except BaseException:
-                # Cancelled (the client left, the server stops): the request still gets
-                # its line, and its trace stops being the current one.
+            except BaseException as exc:
+                # Cancelled (the client left, the server stops), or the process told to
+                # end: the request still gets its line, and its trace stops being the
+                # current one.
                 if observers:
-                    _observe_cancelled(request, clock() - start, observers)
+                    _observe_cancelled(request, clock() - start, observers, exc)
                 raise
             # One lookup for the common answer; a HEAD request, a status without content,
             # a status no runtime can send (a 1xx as the final one, 600 and past) and no
@@ -471,16 +472,25 @@ def _server_timing(request: Request, duration: float, phases: bool) -> str:
 
 
 def _observe_cancelled(
-    request: Request, duration: float, observers: Sequence[RequestObserver]
+    request: Request,
+    duration: float,
+    observers: Sequence[RequestObserver],
+    ended_by: BaseException,
 ) -> None:
     """Tell the observers a request ended without an answer: 499, as proxies log a
-    client that closed the request."""
+    client that closed the request; 500 with the exception when the handler's code ended
+    it (``sys.exit()``, ``KeyboardInterrupt``, ``GeneratorExit``), which is no client's
+    doing and goes on to stop the process or the server's task."""
     from daloy_edge._response import Response
 
-    response = Response(b"", CLIENT_CLOSED_REQUEST)
+    error: BaseException | None = None
+    status = CLIENT_CLOSED_REQUEST
+    if isinstance(ended_by, SystemExit | KeyboardInterrupt | GeneratorExit):
+        error, status = ended_by, 500
+    response = Response(b"", status)
     for observer in observers:
         try:
-            observer.on_response(request, response, duration, None)
+            observer.on_response(request, response, duration, error)
         except Exception as exc:
             _observer_failed(observer, exc)
 

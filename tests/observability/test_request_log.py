@@ -392,6 +392,22 @@ async def test_cancelled_request_is_logged_and_leaves_no_current_trace():
     assert current_trace() is None
 
 
+async def test_sys_exit_in_a_handler_is_logged_as_a_500_with_its_error_not_a_client_that_left():
+    app, sink = make_app()
+
+    @app.get("/exit")
+    async def leave(request: Request) -> Response:
+        raise SystemExit(3)
+
+    with pytest.raises(SystemExit):
+        await app.handle(Request("GET", "/exit", client="127.0.0.1"))
+    (record,) = request_records(sink)
+    attributes = record["Attributes"]
+    assert attributes["http.response.status_code"] == 500  # type: ignore[index]
+    assert attributes["error.type"] == "SystemExit"  # type: ignore[index]
+    assert record["SeverityText"] == "ERROR"
+
+
 def test_span_record_describes_the_server_span():
     app, sink = make_app(spans=True)
     parent = "00f067aa0ba902b7"
