@@ -246,7 +246,8 @@ def env_with_secrets(
 
     Security: a name set both directly and by ARN refuses (``ConfigError``) rather than
     let a stale plain value shadow the managed one; so do an empty secret, a binary one
-    and a key containing a comma. Messages name the variable, never the value.
+    and a key containing a comma, and so does a secret that cannot be read (deleted,
+    access denied, throttled). Messages name the variable, never the value.
     """
     resolved = dict(env)
     for name in names:
@@ -257,7 +258,13 @@ def env_with_secrets(
             raise ConfigError(f"{name} and {name}{ARN_SUFFIX} are both set; keep one")
         if client is None:
             client = _new_client(region_name=region, endpoint_url=endpoint_url)
-        response = client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+        try:
+            response = client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+        except Exception as exc:
+            # A deleted, unreadable or throttled secret fails the cold start; the operator
+            # needs the variable to fix, and boto3's own error for the detail.
+            reason = _error_code(exc) or type(exc).__name__
+            raise ConfigError(f"{name}{ARN_SUFFIX}: the secret cannot be read ({reason})") from exc
         resolved[name] = _as_list(name, response)
     return resolved
 
@@ -266,7 +273,11 @@ def _as_list(name: str, response: Mapping[str, object]) -> str:
     text = response.get("SecretString")
     if not isinstance(text, str):
         raise ConfigError(f"the secret for {name} must be stored as text (SecretString)")
-    values = [key.reveal().decode("utf-8") for key in parse_key_material(text)]
+    try:
+        keys = parse_key_material(text)
+    except ConfigError as exc:
+        raise ConfigError(f"the secret for {name}: {exc}") from None
+    values = [key.reveal().decode("utf-8") for key in keys]
     if not values:
         raise ConfigError(f"the secret for {name} is empty")
     if any("," in value for value in values):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from botocore.stub import Stubber
 from daloy_edge_aws_lambda import LambdaHandler
 from daloy_edge_aws_lambda.secrets_manager import env_with_secrets
 
@@ -181,11 +182,48 @@ def test_value_with_a_comma_inside_a_json_key_refuses(moto: object) -> None:
     assert "a" * 20 not in str(refused.value)
 
 
-def test_missing_secret_fails_the_build(moto: object) -> None:
+def test_missing_secret_fails_the_build_naming_the_variable(moto: object) -> None:
     client = moto.client("secretsmanager")  # type: ignore[attr-defined]
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent-AbCdEf"
-    with pytest.raises(Exception, match="ResourceNotFound"):
+    with pytest.raises(ConfigError, match=r"X_SECRET_ARN: .*ResourceNotFound"):
         env_with_secrets({"X_SECRET_ARN": arn}, ["X"], client=client)
+
+
+def test_secret_scheduled_for_deletion_fails_the_build_naming_the_variable(
+    moto: object,
+) -> None:
+    client = moto.client("secretsmanager")  # type: ignore[attr-defined]
+    arn = client.create_secret(Name=f"doomed-{uuid.uuid4().hex}", SecretString="v" * 32)["ARN"]
+    client.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
+    with pytest.raises(ConfigError, match=r"X_SECRET_ARN: .*InvalidRequest"):
+        env_with_secrets({"X_SECRET_ARN": arn}, ["X"], client=client)
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "ThrottlingException"])
+def test_refused_read_at_cold_start_fails_the_build_naming_the_variable(
+    moto: object, code: str
+) -> None:
+    client = moto.client("secretsmanager")  # type: ignore[attr-defined]
+    stubber = Stubber(client)
+    stubber.add_client_error("get_secret_value", service_error_code=code)
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:guarded-AbCdEf"
+    with stubber, pytest.raises(ConfigError, match=f"DALOY_ADMIN_PASSWORDS_SECRET_ARN: .*{code}"):
+        env_with_secrets(
+            {"DALOY_ADMIN_PASSWORDS_SECRET_ARN": arn}, entry.SECRET_VARIABLES, client=client
+        )
+
+
+def test_secret_that_is_malformed_json_fails_the_build_naming_the_variable(
+    moto: object,
+) -> None:
+    client = moto.client("secretsmanager")  # type: ignore[attr-defined]
+    value = '["' + "s" * 32 + '"'
+    arn = client.create_secret(Name=f"broken-{uuid.uuid4().hex}", SecretString=value)["ARN"]
+    with pytest.raises(ConfigError, match="DALOY_WEBHOOK_SECRETS") as refused:
+        env_with_secrets(
+            {"DALOY_WEBHOOK_SECRETS_SECRET_ARN": arn}, entry.SECRET_VARIABLES, client=client
+        )
+    assert "s" * 32 not in str(refused.value)
 
 
 def test_without_arns_boto3_is_never_imported() -> None:
