@@ -73,7 +73,11 @@ def parse_key_material(value: str | bytes) -> list[Secret]:
         keys = document.get("keys") if isinstance(document, dict) else document
         if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
             raise ConfigError("secret JSON must be a list of strings or {'keys': [...]}")
-        return [Secret(k) for k in keys]
+        try:
+            return [Secret(k) for k in keys]
+        except UnicodeEncodeError:
+            # A JSON escape can spell a lone surrogate, which no key can be made of.
+            raise ConfigError("secret JSON holds a key that is not valid Unicode") from None
     return [Secret(part.strip()) for part in text.split(",") if part.strip()]
 
 

@@ -205,3 +205,8 @@ def test_key_material_shapes_parse(material, expected):
 def test_malformed_key_material_is_refused(material):
     with pytest.raises(ConfigError):
         parse_key_material(material)
+
+
+def test_json_key_escaping_a_lone_surrogate_is_refused_as_config_error():
+    with pytest.raises(ConfigError, match="not valid Unicode"):
+        parse_key_material('["' + "k" * 32 + '\\ud800"]')
