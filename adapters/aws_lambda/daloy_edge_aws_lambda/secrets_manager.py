@@ -123,7 +123,10 @@ class SecretsManagerKeyRing:
         self.min_bytes = min_bytes
         self.include_previous = include_previous
         self._client = client
-        self._client_options = {"region_name": region, "endpoint_url": endpoint_url}
+        self._client_options = {
+            "region_name": _region_of(secret_id) or region,
+            "endpoint_url": endpoint_url,
+        }
         self._clock = clock
         self._lock = threading.Lock()
         self._ring: KeyRing | None = None
@@ -216,6 +219,18 @@ class SecretsManagerKeyRing:
         return self._client
 
 
+def _region_of(secret_id: str) -> str | None:
+    """The region an ARN names (``arn:aws:secretsmanager:<region>:...``), None for a name.
+
+    Secrets Manager answers only in the secret's own region: read through a client for
+    another (the function's), a valid ARN is ResourceNotFound.
+    """
+    parts = secret_id.split(":", 4)
+    if len(parts) == 5 and parts[0] == "arn" and parts[2] == "secretsmanager" and parts[3]:
+        return parts[3]
+    return None
+
+
 def _new_client(*, region_name: str | None, endpoint_url: str | None) -> SecretsClient:
     """A boto3 ``secretsmanager`` client with short timeouts (boto3 is imported here)."""
     import boto3
@@ -246,7 +261,8 @@ def env_with_secrets(
 
     The secret may hold comma-separated text, a JSON list or ``{"keys": [...]}``; the
     order is kept, so the first key still signs. boto3 is imported only when an ARN is
-    set, and every secret is read with ``VersionStage="AWSCURRENT"``.
+    set, every secret is read with ``VersionStage="AWSCURRENT"``, and without ``client``
+    an ARN is read in the region it names (``region`` serves secrets given by name).
 
     Security: a name set both directly and by ARN refuses (``ConfigError``) rather than
     let a stale plain value shadow the managed one; so do an empty secret, a binary one
@@ -254,16 +270,18 @@ def env_with_secrets(
     access denied, throttled). Messages name the variable, never the value.
     """
     resolved = dict(env)
+    clients: dict[str | None, SecretsClient] = {}
     for name in names:
         arn = env.get(name + ARN_SUFFIX, "").strip()
         if not arn:
             continue
         if env.get(name, "").strip():
             raise ConfigError(f"{name} and {name}{ARN_SUFFIX} are both set; keep one")
-        if client is None:
-            client = _new_client(region_name=region, endpoint_url=endpoint_url)
+        where = _region_of(arn) or region
+        if where not in clients:
+            clients[where] = client or _new_client(region_name=where, endpoint_url=endpoint_url)
         try:
-            response = client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
+            response = clients[where].get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
         except Exception as exc:
             # A deleted, unreadable or throttled secret fails the cold start; the operator
             # needs the variable to fix, and boto3's own error for the detail.

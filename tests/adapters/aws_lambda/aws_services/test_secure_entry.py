@@ -226,6 +226,27 @@ def test_secret_that_is_malformed_json_fails_the_build_naming_the_variable(
     assert "s" * 32 not in str(refused.value)
 
 
+def test_secret_in_another_region_is_read_where_its_arn_points(
+    moto: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    import boto3
+
+    endpoint = moto.endpoint  # type: ignore[attr-defined]
+    abroad = boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=endpoint)
+    password = secrets.token_urlsafe(24)
+    name = f"abroad-{uuid.uuid4().hex}"
+    arn = abroad.create_secret(Name=name, SecretString=password)["ARN"]
+    env = {"DALOY_ADMIN_PASSWORDS_SECRET_ARN": arn}
+    resolved = env_with_secrets(env, entry.SECRET_VARIABLES, endpoint_url=endpoint)
+    assert resolved["DALOY_ADMIN_PASSWORDS"] == password
+
+
 def test_without_arns_boto3_is_never_imported() -> None:
     code = (
         "import importlib, sys\n"
