@@ -62,14 +62,14 @@ class MotoServer:
             self._process.wait(10)
         self._process = None
 
-    def client(self, service: str):
+    def client(self, service: str, region: str = REGION):
         import boto3
         from botocore.config import Config
 
         config = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10)
         return boto3.client(
             service,
-            region_name=REGION,
+            region_name=region,
             endpoint_url=self.endpoint,
             config=config,
             **FAKE_CREDENTIALS,
@@ -95,3 +95,15 @@ def own_moto() -> Iterator[MotoServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials and a default region in the environment, as the code under test finds
+    them on Lambda (it builds its own clients)."""
+    for variable, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(variable, value)

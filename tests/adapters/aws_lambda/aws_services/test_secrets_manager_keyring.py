@@ -83,16 +83,8 @@ def test_rotation_is_picked_up_after_ttl_with_previous_key_verifying(moto):
     assert revealed(source.get()) == [KEY_B.encode(), KEY_A.encode()]
 
 
-def test_ring_in_another_region_loads_where_its_arn_points(moto, monkeypatch):
-    for variable, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(variable, value)
-    import boto3
-
-    abroad = boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=moto.endpoint)
+def test_ring_in_another_region_loads_where_its_arn_points(moto, aws_env):
+    abroad = moto.client("secretsmanager", region="eu-west-1")
     arn = abroad.create_secret(Name="abroad-ring", SecretString=KEY_A)["ARN"]
     source = SecretsManagerKeyRing(arn, region="us-east-1", endpoint_url=moto.endpoint)
     assert revealed(source.get()) == [KEY_A.encode()]

@@ -226,19 +226,9 @@ def test_secret_that_is_malformed_json_fails_the_build_naming_the_variable(
     assert "s" * 32 not in str(refused.value)
 
 
-def test_secret_in_another_region_is_read_where_its_arn_points(
-    moto: object, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for variable, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(variable, value)
-    import boto3
-
+def test_secret_in_another_region_is_read_where_its_arn_points(moto: object, aws_env: None) -> None:
     endpoint = moto.endpoint  # type: ignore[attr-defined]
-    abroad = boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=endpoint)
+    abroad = moto.client("secretsmanager", region="eu-west-1")  # type: ignore[attr-defined]
     password = secrets.token_urlsafe(24)
     name = f"abroad-{uuid.uuid4().hex}"
     arn = abroad.create_secret(Name=name, SecretString=password)["ARN"]
