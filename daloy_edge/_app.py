@@ -8,7 +8,7 @@ import time
 
 from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._deadline import Deadline
-from daloy_edge._errors import ConfigError
+from daloy_edge._errors import ConfigError, ServiceUnavailable
 from daloy_edge._guards import RequestLimits, check_request, header_fields
 from daloy_edge._idbytes import id_bytes
 from daloy_edge._problem import error_renderer
@@ -119,8 +119,9 @@ class App(Router):
     def on_startup(self, hook: LifespanHook) -> LifespanHook:
         """Run ``hook`` once before the first request (ASGI lifespan, Lambda init).
 
-        If a hook raises, start-up did not happen: the next request runs every hook again.
-        A hook added once start-up has begun is refused: it would never run.
+        If a hook raises, start-up did not happen: the request is refused with a 503, and
+        the next request runs every hook again. A hook added once start-up has begun is
+        refused: it would never run.
         """
         if self._started:
             raise ConfigError("start-up has begun; add start-up hooks before the first request")
@@ -178,6 +179,11 @@ class App(Router):
                 await waiter
         if not self._started:
             await self.startup()  # the hooks failed: run them again, as the first call would
+
+    @property
+    def started(self) -> bool:
+        """True once every start-up hook has run (until then, requests run them first)."""
+        return self._started and self._starting is None
 
     async def shutdown(self) -> None:
         """Run the shut-down hooks."""
@@ -322,8 +328,36 @@ class App(Router):
         """Serve one request; adapters call this (start-up hooks run first, once).
         ``buffered``: the response's body is read whole (see :meth:`build`)."""
         if not self._started or self._starting is not None:
-            await self.startup()
+            try:
+                await self.startup()
+            except Exception as exc:
+                return await self.start_failed(exc, buffered=buffered)(request)
         return await self.build(buffered=buffered)(request)
+
+    def start_failed(self, error: Exception, *, buffered: bool = False) -> Handler:
+        """The handler for a request whose start-up failed with ``error``.
+
+        It answers 503 with ``Retry-After: 1`` through the same boundary as every answer:
+        request id, Server-Timing, the headers ``on_rejected`` middleware adds, and one
+        ERROR log line carrying ``error``. An adapter running :meth:`startup` itself
+        serves the request with it rather than let ``error`` escape (a bare 502 or 500
+        from the platform, and no request line); it keeps no such handler, so the next
+        request runs the hooks again.
+
+        Security: clients get the problem type only, never ``error``'s text.
+        """
+        self.build(buffered=buffered)  # the app's checks, as for a started app
+        render = error_renderer(debug=self.debug)
+
+        async def refuse(request: Request) -> Response:
+            request.state["error"] = error
+            raise ServiceUnavailable(
+                "the service could not start; retry later",
+                slug="startup-failed",
+                headers={"retry-after": "1"},
+            )
+
+        return self._boundary(refuse, render, buffered=buffered)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

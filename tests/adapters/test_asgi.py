@@ -472,6 +472,23 @@ async def test_without_lifespan_startup_runs_once_and_handlers_stay_the_same() -
     assert runs == [1]
 
 
+async def test_without_lifespan_a_failed_startup_is_a_503_and_runs_again_next_request() -> None:
+    app = make_app()
+    runs: list[int] = []
+
+    @app.on_startup
+    def load_keys() -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            raise OSError("secrets endpoint not reachable")
+
+    asgi = ASGIApp(app)
+    status, headers, _, _ = await call(asgi, scope("/info"))
+    assert status == 503 and (b"retry-after", b"1") in headers
+    assert (await call(asgi, scope("/info")))[0] == 200
+    assert runs == [1, 1]
+
+
 async def test_an_app_overriding_handle_is_called_for_every_request() -> None:
     seen: list[str] = []
 

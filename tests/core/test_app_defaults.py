@@ -392,10 +392,58 @@ def test_failed_startup_runs_every_hook_again_on_the_next_request() -> None:
 
     app.on_startup(lambda: calls.append("second"))
     client = TestClient(app)
-    with pytest.raises(OSError):
-        client.get("/ok")
+    assert client.get("/ok").status == 503
     assert client.get("/ok").status == 200
     assert calls == ["first", "first", "second"]
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, BaseException | None]] = []
+
+    def on_response(
+        self, request: Request, response: object, duration: float, error: BaseException | None
+    ) -> None:
+        self.seen.append((response.status, error))  # type: ignore[attr-defined]
+
+
+def _failing_startup_app(**options: object) -> App:
+    app = make_app(**options)
+
+    @app.on_startup
+    def load_keys() -> None:
+        raise OSError("secrets endpoint said password=hunter2")
+
+    return app
+
+
+def test_a_request_whose_startup_fails_is_refused_with_a_503_problem_not_an_exception() -> None:
+    response = TestClient(_failing_startup_app()).get("/ok")
+    assert response.status == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"].endswith("startup-failed")  # type: ignore[index]
+    assert "x-request-id" in response.headers and "server-timing" in response.headers
+
+
+def test_a_failed_startup_never_shows_the_exception_text_to_the_client() -> None:
+    response = TestClient(_failing_startup_app()).get("/ok")
+    assert "hunter2" not in response.text and "OSError" not in response.text
+
+
+def test_a_failed_startup_is_logged_with_the_hooks_exception() -> None:
+    recorder = _Recorder()
+    TestClient(_failing_startup_app(observers=[recorder])).get("/ok")
+    [(status, error)] = recorder.seen
+    assert status == 503 and isinstance(error, OSError)
+
+
+def test_a_failed_startup_answer_gets_the_headers_middleware_adds_to_refused_requests() -> None:
+    from daloy_edge.middleware.secure_headers import SecureHeaders
+
+    app = _failing_startup_app(middleware=[SecureHeaders()])
+    response = TestClient(app).get("/ok")
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_request_arriving_during_an_awaited_startup_waits_for_it() -> None:

@@ -319,7 +319,7 @@ class ASGIApp:
                 response = await dispatch(request)
             else:
                 response = await self.app.handle(request)
-                if self._direct:
+                if self._direct and self.app.started:
                     self._dispatch = self.app.build()
             fields = _fields(response, scope["method"] == "HEAD")
             try:

@@ -57,7 +57,11 @@ class _Container:
     def start(self) -> Handler:
         # Start-up hooks run once per container, before the first request is served.
         dispatch = self.app.build(buffered=True)
-        self.runner.run(self.app.startup())
+        try:
+            self.runner.run(self.app.startup())
+        except Exception as exc:
+            # Kept for this invocation only: the next one runs the hooks again.
+            return self.app.start_failed(exc, buffered=True)
         self.dispatch = dispatch
         return dispatch
 

@@ -271,7 +271,11 @@ def handler(app: App) -> GCFHandler:
         with lock:
             if "dispatch" not in state:
                 dispatch = app.build(buffered=True)
-                loops.get().run_until_complete(app.startup())
+                try:
+                    loops.get().run_until_complete(app.startup())
+                except Exception as exc:
+                    # Kept for this request only: the next one runs the hooks again.
+                    return app.start_failed(exc, buffered=True)
                 state["dispatch"] = dispatch
         return state["dispatch"]
 

@@ -136,10 +136,25 @@ def test_failed_startup_is_retried_by_the_next_invocation() -> None:
         ready.append(True)
 
     lambda_handler = handler(app)
-    with pytest.raises(OSError):
-        get(lambda_handler, "/loop")
+    assert get(lambda_handler, "/loop")["statusCode"] == 503
     assert get(lambda_handler, "/loop")["statusCode"] == 200
     assert app.state["startups"] == 2 and ready == [True]  # type: ignore[attr-defined]
+
+
+def test_failed_startup_is_a_503_problem_not_an_exception_escaping_to_the_gateway() -> None:
+    app = probe_app()
+
+    @app.on_startup
+    def load_keys() -> None:
+        raise OSError("secrets endpoint not reachable")
+
+    result = get(handler(app), "/loop")
+    headers = result["headers"]
+    assert result["statusCode"] == 503
+    assert headers["retry-after"] == "1"  # type: ignore[index]
+    assert headers["content-type"] == "application/problem+json"  # type: ignore[index]
+    assert "x-request-id" in headers and "server-timing" in headers  # type: ignore[operator]
+    assert "not reachable" not in result["body"]  # type: ignore[operator]
 
 
 def test_startup_waits_for_the_first_invocation() -> None:

@@ -53,6 +53,30 @@ def test_lowercase_delete_never_reaches_the_delete_route() -> None:
     assert not deleted
 
 
+def test_failed_startup_is_a_503_problem_and_the_next_request_starts_again() -> None:
+    app = App()
+    runs: list[int] = []
+
+    @app.on_startup
+    def load_keys() -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            raise OSError("secrets endpoint not reachable")
+
+    @app.get("/ok")
+    async def ok(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    gcf_handler = handler(app)
+    with flask_app.test_request_context("/ok"):
+        refused = gcf_handler(flask.request)
+    with flask_app.test_request_context("/ok"):
+        served = gcf_handler(flask.request)
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert refused.mimetype == "application/problem+json"
+    assert served.status_code == 200 and len(runs) == 2
+
+
 def limited_app() -> App:
     app = App(max_body=16)
 
