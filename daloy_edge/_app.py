@@ -20,6 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+    from types import TracebackType
     from typing import Any, Literal, TypeAlias
 
     from daloy_edge._problem import ErrorRenderer
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     Environment: TypeAlias = Literal["production", "development"]
     LifespanHook: TypeAlias = Callable[[], "Awaitable[None] | None"]
     TimingDetail: TypeAlias = bool | Callable[[Request], bool]
+    _Failure: TypeAlias = tuple[Exception, TracebackType | None]  # a failed start-up
 
 __all__ = ["App"]
 
@@ -98,7 +100,7 @@ class App(Router):
         self._startup: list[LifespanHook] = []
         self._shutdown: list[LifespanHook] = []
         self._started = False
-        self._starting: list[asyncio.Future[None]] | None = None  # waiting for start-up
+        self._starting: list[asyncio.Future[_Failure | None]] | None = None  # waiting for start-up
         self._handler: Handler | None = None
         self._buffering: Handler | None = None
 
@@ -119,9 +121,9 @@ class App(Router):
     def on_startup(self, hook: LifespanHook) -> LifespanHook:
         """Run ``hook`` once before the first request (ASGI lifespan, Lambda init).
 
-        If a hook raises, start-up did not happen: the request is refused with a 503, and
-        the next request runs every hook again. A hook added once start-up has begun is
-        refused: it would never run.
+        If a hook raises, start-up did not happen: the request (and those that waited for
+        it) is refused with a 503, and the next request runs every hook again. A hook
+        added once start-up has begun is refused: it would never run.
         """
         if self._started:
             raise ConfigError("start-up has begun; add start-up hooks before the first request")
@@ -136,7 +138,8 @@ class App(Router):
     async def startup(self) -> None:
         """Run the start-up hooks once; if one fails, the next call runs them all again.
 
-        A call made while another is still running its hooks waits for them to end.
+        A call made while another is still running its hooks waits for them to end, and
+        raises what they raised.
         """
         if self._started:
             if self._starting is not None:
@@ -144,15 +147,18 @@ class App(Router):
             return
         self._started = True
         self._starting = []
+        failure: _Failure | None = None
         try:
             for hook in self._startup:
                 result = hook()
                 if is_awaitable(result):
                     await result  # type: ignore[misc]
-        except BaseException:
+        except BaseException as exc:
             # A failed start-up is none: a warm Lambda container (or the next request
             # without an ASGI lifespan) must not serve without the hooks that never ran.
             self._started = False
+            if isinstance(exc, Exception):
+                failure = exc, exc.__traceback__
             raise
         finally:
             waiting, self._starting = self._starting, None
@@ -162,7 +168,7 @@ class App(Router):
                 # woke it.
                 loop = waiter.get_loop()
                 if not loop.is_closed():
-                    loop.call_soon_threadsafe(_wake, waiter)
+                    loop.call_soon_threadsafe(_wake, waiter, failure)
 
     async def _wait_for_startup(self) -> None:
         # Only a request that arrives while an awaited hook runs (no ASGI lifespan) gets
@@ -171,14 +177,20 @@ class App(Router):
         if starting is not None:
             import asyncio
 
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            waiter: asyncio.Future[_Failure | None] = asyncio.get_running_loop().create_future()
             starting.append(waiter)
             # Start-up on another thread may have ended since ``starting`` was read: its
             # wake-ups then went out before this waiter was in the list, so none comes.
             if self._starting is starting:
-                await waiter
-        if not self._started:
-            await self.startup()  # the hooks failed: run them again, as the first call would
+                failed = await waiter
+                if failed is not None:
+                    # What the hooks raised, traced from them (not through the other
+                    # waiters): the request is refused as the one that ran them.
+                    error, trace = failed
+                    raise error.with_traceback(trace)
+        # Cancelled hooks, or a start-up already begun again by another waiter: join that
+        # one (or run the hooks) rather than be served while they run.
+        await self.startup()
 
     @property
     def started(self) -> bool:
@@ -360,9 +372,9 @@ class App(Router):
         return self._boundary(refuse, render, buffered=buffered)
 
 
-def _wake(waiter: asyncio.Future[None]) -> None:
+def _wake(waiter: asyncio.Future[_Failure | None], failure: _Failure | None) -> None:
     if not waiter.done():
-        waiter.set_result(None)
+        waiter.set_result(failure)
 
 
 def _request_id(names: tuple[str, ...], values: tuple[str, ...]) -> str:

@@ -446,6 +446,29 @@ def test_a_failed_startup_answer_gets_the_headers_middleware_adds_to_refused_req
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+async def test_requests_waiting_for_a_startup_that_fails_are_refused_not_served() -> None:
+    app = make_app()
+    ready: list[str] = []
+    runs: list[int] = []
+
+    @app.on_startup
+    async def connect() -> None:
+        runs.append(1)
+        await asyncio.sleep(0.02)
+        if len(runs) == 1:
+            raise OSError("pool not reachable")
+        ready.append("pool")
+
+    @app.get("/ready")
+    async def is_ready(request: Request) -> dict[str, list[str]]:
+        return {"ready": list(ready)}
+
+    client = TestClient(app)
+    answers = await asyncio.gather(*(client.arequest("GET", "/ready") for _ in range(3)))
+    assert [a.status for a in answers] == [503, 503, 503]
+    assert (await client.arequest("GET", "/ready")).json() == {"ready": ["pool"]}
+
+
 async def test_request_arriving_during_an_awaited_startup_waits_for_it() -> None:
     app = make_app()
     ready: list[str] = []
