@@ -9,6 +9,7 @@ import pytest
 from daloy_edge_asgi import ASGIApp
 
 from daloy_edge import App, Request, Response
+from tests.support.startup import failing_first_startup
 
 
 def scope(
@@ -474,14 +475,7 @@ async def test_without_lifespan_startup_runs_once_and_handlers_stay_the_same() -
 
 async def test_without_lifespan_a_failed_startup_is_a_503_and_runs_again_next_request() -> None:
     app = make_app()
-    runs: list[int] = []
-
-    @app.on_startup
-    def load_keys() -> None:
-        runs.append(1)
-        if len(runs) == 1:
-            raise OSError("secrets endpoint not reachable")
-
+    runs = failing_first_startup(app)
     asgi = ASGIApp(app)
     status, headers, _, _ = await call(asgi, scope("/info"))
     assert status == 503 and (b"retry-after", b"1") in headers

@@ -172,13 +172,13 @@ def test_jwks_url_and_file_together_refuse_to_build(env):
         create_app({**env, "DALOY_JWKS_URL": "https://idp.test/jwks"})
 
 
+def unreachable_jwks_url_env(url: str = "https://127.0.0.1:9/jwks.json") -> dict[str, str]:
+    """Bearer auth configured with a JWKS URL nothing listens on."""
+    return {"DALOY_JWKS_URL": url, "DALOY_JWT_ISSUER": ISSUER, "DALOY_JWT_AUDIENCE": AUDIENCE}
+
+
 def test_jwks_url_is_not_fetched_at_build_and_an_unreachable_one_is_503():
-    env = {
-        "DALOY_JWKS_URL": "https://127.0.0.1:9/jwks.json",
-        "DALOY_JWT_ISSUER": ISSUER,
-        "DALOY_JWT_AUDIENCE": AUDIENCE,
-    }
-    client = TestClient(create_app(env))
+    client = TestClient(create_app(unreachable_jwks_url_env()))
     assert client.get("/api/me").status == 401
     assert client.get("/api/me", headers=bearer()).status == 503
 
@@ -189,11 +189,7 @@ def test_issuer_with_a_trailing_line_break_still_accepts_that_issuers_tokens(env
 
 
 def test_jwks_url_with_a_trailing_line_break_is_read_without_it():
-    env = {
-        "DALOY_JWKS_URL": "https://127.0.0.1:9/jwks.json\n",
-        "DALOY_JWT_ISSUER": ISSUER,
-        "DALOY_JWT_AUDIENCE": AUDIENCE,
-    }
+    env = unreachable_jwks_url_env("https://127.0.0.1:9/jwks.json\n")
     client = TestClient(create_app(env))
     assert client.get("/api/me", headers=bearer()).status == 503
 

@@ -12,6 +12,7 @@ import pytest
 from daloy_edge_gcp_functions import GCFHandler, handler, to_request
 
 from daloy_edge import App, PayloadTooLarge, Request, Response
+from tests.support.startup import failing_first_startup
 
 ROOT = Path(__file__).resolve().parents[3]
 flask_app = flask.Flask("gcf-adapter-tests")
@@ -55,13 +56,7 @@ def test_lowercase_delete_never_reaches_the_delete_route() -> None:
 
 def test_failed_startup_is_a_503_problem_and_the_next_request_starts_again() -> None:
     app = App()
-    runs: list[int] = []
-
-    @app.on_startup
-    def load_keys() -> None:
-        runs.append(1)
-        if len(runs) == 1:
-            raise OSError("secrets endpoint not reachable")
+    runs = failing_first_startup(app)
 
     @app.get("/ok")
     async def ok(request: Request) -> dict[str, bool]:
