@@ -162,13 +162,15 @@ class Headers:
         return [v for k, v in self._items if k == key]
 
     def get_joined(self, name: str) -> str | None:
-        """Every line of ``name`` as one field, joined with ``", "`` (RFC 9110 5.3);
-        ``None`` when absent.
+        """Every line of ``name`` as one field, joined with ``", "`` (RFC 9110 5.3), each
+        without the spaces and tabs around it (RFC 9110 5.5); ``None`` when absent.
 
         Security: the value is the same whether a runtime kept repeated lines apart or
         joined them itself (HTTP APIs, Function URLs, functions-framework, Workers), so a
         single-value field sent twice reads as one malformed value on every runtime,
-        never as whichever line a runtime happened to keep.
+        never as whichever line a runtime happened to keep. Whitespace around a line is
+        dropped as HTTP servers drop it, which events and ASGI scopes may not have done:
+        ``" same-origin"`` reads alike everywhere.
 
         >>> h = Headers([("Sec-Fetch-Site", "same-origin"), ("sec-fetch-site", "cross-site")])
         >>> h.get_joined("sec-fetch-site")
@@ -177,11 +179,15 @@ class Headers:
         index = self._index
         if index is not None:  # names from a dict: each one at most once
             value = index.get(name)
-            return value if value is not None else index.get(name.lower())
+            if value is None:
+                value = index.get(name.lower())
+            return None if value is None else value.strip(" \t")
         values = self.get_all(name)
         if not values:
             return None
-        return values[0] if len(values) == 1 else ", ".join(values)
+        if len(values) == 1:
+            return values[0].strip(" \t")
+        return ", ".join([value.strip(" \t") for value in values])
 
     def __getitem__(self, name: str) -> str:
         value = self.get(name)

@@ -132,12 +132,6 @@ class CSRFProtect(Phased):
         if site is not None:
             if site in ("same-origin", "none"):
                 return
-            # Without the whitespace around it, as HTTP servers deliver a field (RFC 9110
-            # 5.5) and gateway events may not: " same-origin" passed under uvicorn,
-            # functions-framework and Workers and was refused on ASGI and Lambda.
-            site = site.strip(" \t")
-            if site in ("same-origin", "none"):
-                return
             if site == "same-site" and self.config.allow_same_site:
                 return
         elif origin is None:
@@ -153,9 +147,7 @@ class CSRFProtect(Phased):
     async def check_token(self, request: Request) -> None:
         """403 unless a valid token for this session came in the header or form field."""
         submitted = request.headers.get_joined(self.config.header_name)
-        if submitted is not None:
-            submitted = submitted.strip(" \t")  # as servers strip it (see check_origin)
-        elif request.content_type == "application/x-www-form-urlencoded":
+        if submitted is None and request.content_type == "application/x-www-form-urlencoded":
             submitted = (await request.form()).get(self.config.field_name)
         session = request.session
         if submitted is None or not isinstance(session, Session):

@@ -90,3 +90,13 @@ def test_get_joined_reads_repeated_lines_as_the_one_field_a_joining_runtime_make
 def test_headers_built_from_headers_keep_every_field():
     source = Headers([("Set-Cookie", "a=1"), ("set-cookie", "b=2"), ("ab", "3")])
     assert Headers(source).items() == source.items()
+
+
+def test_joined_field_is_read_without_the_whitespace_around_each_line():
+    # Servers drop it; events and ASGI scopes may keep it: " same-origin" must read as a
+    # server delivers it, whichever runtime carried it.
+    assert Headers({"sec-fetch-site": " same-origin\t"}).get_joined("sec-fetch-site") == (
+        "same-origin"
+    )
+    lines = Headers([("origin", " https://a.example"), ("Origin", "https://b.example ")])
+    assert lines.get_joined("origin") == "https://a.example, https://b.example"
