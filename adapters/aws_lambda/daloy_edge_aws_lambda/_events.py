@@ -65,10 +65,10 @@ class Translation:
 
 
 class EventShape:
-    """A named pair of translators for one event shape, and the largest result (bytes of
-    JSON) its service delivers."""
+    """A named pair of translators for one event shape, and the check of a result against
+    the largest one its service delivers (``max_result`` bytes of JSON)."""
 
-    __slots__ = ("check", "from_response", "max_result", "name", "to_request")
+    __slots__ = ("check", "from_response", "name", "to_request")
 
     def __init__(
         self,
@@ -81,7 +81,6 @@ class EventShape:
         self.name = name
         self.to_request = to_request
         self.from_response = from_response
-        self.max_result = max_result
         self.check = ResultCheck(from_response, max_result)
 
     def __repr__(self) -> str:
