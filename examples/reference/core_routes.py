@@ -37,7 +37,12 @@ def install(app: App) -> None:
 
     @app.get("/slow")
     async def slow(request: Request) -> Response:
-        raw = request.query.get("ms", "0") or "0"
+        values = request.query.get_all("ms")
+        if len(values) > 1:
+            # Ambiguous: the first is what query.get reads, the last is all an ALB without
+            # multi-value headers forwards. Refused, as /fetch refuses a repeated url.
+            raise BadRequest("give at most one ms parameter")
+        raw = (values[0] if values else "") or "0"
         # Nine digits at most, checked before int(), which raises on more than 4300.
         if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or int(raw) > MAX_SLOW_MS:
             raise BadRequest(f"ms must be an integer from 0 to {MAX_SLOW_MS}")
