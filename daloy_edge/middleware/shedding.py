@@ -64,8 +64,11 @@ class LoadSheddingConfig:
             raise ConfigError("max_queue must be between 0 and 10000")
         if not 0 < self.queue_timeout <= 10:
             raise ConfigError("queue_timeout must be a short positive time (at most 10 s)")
-        if self.retry_after < 1:
-            raise ConfigError("retry_after must be at least 1 second")
+        retry_after = self.retry_after
+        # Retry-After is delta-seconds, digits only (RFC 9110): 1.5 or True would go out
+        # as "1.5" or "True", which clients ignore or misread.
+        if type(retry_after) is not int or retry_after < 1:
+            raise ConfigError("retry_after must be a whole number of seconds, at least 1")
         if self.target_latency <= 0:
             raise ConfigError("target_latency must be positive")
         if not 1 <= self.min_concurrent <= self.max_concurrent:

@@ -191,3 +191,10 @@ async def test_adaptive_cap_never_drops_below_min_concurrent():
 def test_invalid_configuration_is_refused_at_build_time(options):
     with pytest.raises(ConfigError):
         LoadSheddingConfig(**options)
+
+
+@pytest.mark.parametrize("retry_after", [1.5, True, "2"], ids=["float", "bool", "text"])
+def test_a_retry_after_that_is_no_whole_number_of_seconds_is_refused(retry_after):
+    # Each would go out as a Retry-After that is no delta-seconds ("1.5", "True").
+    with pytest.raises(ConfigError):
+        LoadSheddingConfig(retry_after=retry_after)
