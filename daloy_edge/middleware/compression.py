@@ -82,7 +82,8 @@ class CompressionConfig:
 
 
 def choose_encoding(accept_encoding: str, offered: tuple[str, ...]) -> str | None:
-    """The first of ``offered`` the client accepts with q > 0, honouring ``*``.
+    """The first of ``offered`` the client accepts with q > 0, honouring ``*``; a weight
+    outside RFC 9110's grammar (``q=2``, ``q=inf``) refuses its coding.
 
     >>> choose_encoding("gzip;q=0.5, br", ("br", "gzip"))
     'br'
@@ -95,10 +96,7 @@ def choose_encoding(accept_encoding: str, offered: tuple[str, ...]) -> str | Non
             # Wherever q stands among the parameters: "gzip;level=1;q=0" refuses gzip.
             key, _, value = param.partition("=")
             if key.strip() == "q":
-                try:
-                    q = float(value.strip())
-                except ValueError:
-                    q = 0.0
+                q = _qvalue(value.strip())
         weights[name.strip()] = q
     best: tuple[float, str] | None = None
     for encoding in offered:
@@ -106,6 +104,20 @@ def choose_encoding(accept_encoding: str, offered: tuple[str, ...]) -> str | Non
         if q > 0 and (best is None or q > best[0]):
             best = (q, encoding)
     return best[1] if best else None
+
+
+def _qvalue(text: str) -> float:
+    # RFC 9110's grammar only ("0", "0.5", "1", "1.000"), as nginx reads it: anything else
+    # refuses the coding, as "q=abc" does. float() took "2", "inf", "1e0", "1_0" and other
+    # scripts' digits, so a weight no client may send outranked every valid one.
+    whole, _, fraction = text.partition(".")
+    if whole not in ("0", "1") or len(fraction) > 3:
+        return 0.0
+    if fraction and not (fraction.isascii() and fraction.isdigit()):
+        return 0.0
+    if whole == "1" and fraction.strip("0"):
+        return 0.0
+    return float(text)
 
 
 def _credentialed(request: Request) -> bool:

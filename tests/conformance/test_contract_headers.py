@@ -176,6 +176,12 @@ def test_big_is_not_compressed_when_gzip_is_refused(http: Transport) -> None:
     assert "content-encoding" not in reply.headers
 
 
+def test_big_is_not_compressed_when_gzip_is_given_a_weight_past_one(http: Transport) -> None:
+    reply = http.get("/big", headers={"Accept-Encoding": "gzip;q=2"})
+    assert reply.status == 200
+    assert "content-encoding" not in reply.headers
+
+
 def test_big_is_gzipped_when_gzip_is_asked_for_on_a_second_line(http: Transport) -> None:
     reply = http.get("/big", headers=[("Accept-Encoding", "identity"), ("Accept-Encoding", "gzip")])
     assert reply.headers.get("content-encoding") == "gzip"

@@ -174,6 +174,20 @@ def test_accept_encoding_negotiation(header, expected):
     assert choose_encoding(header, ("br", "gzip")) == expected
 
 
+@pytest.mark.parametrize("weight", ["2", "1.5", "inf", "1e0", "1_0", "\u0661", "0.0001", ".5"])
+def test_a_weight_outside_the_qvalue_grammar_refuses_the_coding(weight):
+    assert choose_encoding(f"gzip;q={weight}", ("br", "gzip")) is None
+
+
+def test_an_out_of_range_weight_does_not_outrank_a_valid_one():
+    assert choose_encoding("br;q=0.5, gzip;q=2", ("br", "gzip")) == "br"
+
+
+@pytest.mark.parametrize("weight", ["1", "1.", "1.000", "0.001", "0.5"])
+def test_weights_at_the_edges_of_the_qvalue_grammar_are_read(weight):
+    assert choose_encoding(f"br;q=0, gzip;q={weight}", ("br", "gzip")) == "gzip"
+
+
 def test_threshold_below_one_kib_refuses_to_build():
     with pytest.raises(ConfigError):
         CompressionConfig(minimum_size=100)
