@@ -165,9 +165,11 @@ class Compression(Phased):
         # Content-Encoding and Content-Length.
         if not self._eligible(response):
             return response
+        # Before the BREACH check: whether this answer is compressed still depends on
+        # Accept-Encoding, and a cache must not key it as if it did not.
+        response.headers.add("vary", "Accept-Encoding")
         if self._breach_risk(request, response):
             return response
-        response.headers.add("vary", "Accept-Encoding")
         encoders = self._encoders
         if encoders is None:
             encoders = self._encoders = _encoders(self.config)

@@ -204,6 +204,20 @@ def test_big_is_not_compressed_for_credentials_marked_same_origin_then_cross_sit
     assert "content-encoding" not in reply.headers
 
 
+def test_big_left_uncompressed_for_a_cross_site_credentialed_request_still_varies(
+    http: Transport,
+) -> None:
+    headers = {
+        "Authorization": "Bearer x",
+        "Sec-Fetch-Site": "cross-site",
+        "Accept-Encoding": "gzip",
+    }
+    reply = http.get("/big", headers=headers)
+    assert reply.status == 200
+    assert "content-encoding" not in reply.headers
+    assert "accept-encoding" in ",".join(reply.headers.get_all("vary")).lower()
+
+
 @pytest.mark.parametrize("target", ["/health", "/echo?msg=short", "/static/hello.txt"])
 def test_responses_under_1_kib_are_never_compressed(http: Transport, target: str) -> None:
     reply = http.get(target, headers={"Accept-Encoding": "gzip, br"})

@@ -114,6 +114,19 @@ def test_credentialed_request_marked_same_origin_then_cross_site_is_not_compress
     assert "content-encoding" not in response.headers
 
 
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/cookie", {}),
+        ("/big", {"authorization": "Bearer x", "sec-fetch-site": "cross-site"}),
+    ],
+)
+def test_a_response_left_uncompressed_against_breach_still_varies_on_accept_encoding(path, headers):
+    response = get(path, **headers)
+    assert "content-encoding" not in response.headers
+    assert "Accept-Encoding" in response.headers.get_all("vary")
+
+
 def test_no_transform_is_respected():
     assert "content-encoding" not in get("/no-transform").headers
 
