@@ -51,6 +51,7 @@ HTTP_ATTRIBUTE_KEYS = frozenset(
         "network.peer.address",
         "user_agent.original",
         "server.address",
+        "server.port",
         "http.response.body.size",
         "error.type",
         "faas.invocation_id",
@@ -125,13 +126,41 @@ class RequestShape:
             '"http.server.request.duration":'
         )
         self.route = "" if route is None else f',"http.route":{_string(route)}'
-        self.host = f',"server.address":{_string(_address(host, redactor))}' if host else ""
+        self.host = _server(host, redactor) if host else ""
         self.error = f',"error.type":{_string(str(status))}' if status >= 500 else ""
         self.level = SEVERITIES[severity]
         self.body = f'{SEVERITY_JSON[severity]},"Body":{_string(body)}'
         # The status class for EMF (1xx counts as 2xx: it never ends a request).
         self.digit = 2 if digit < 2 else 5 if digit > 5 else digit
         self.route_json = _string(route or "UNMATCHED")
+
+
+def _server(host: str, redactor: Redactor) -> str:
+    """The ``server.address`` member, and ``server.port`` when the ``Host`` header names a
+    port: OTel writes the name without its port (``example.com``, 8443), and an IPv6
+    literal without its brackets."""
+    name, port = _split_port(host)
+    if name[:1] == "[" and name[-1:] == "]":
+        name = name[1:-1]
+    member = f',"server.address":{_string(_address(name, redactor))}'
+    return member if port is None else f'{member},"server.port":{port}'
+
+
+def _split_port(host: str) -> tuple[str, int | None]:
+    """``host`` as its name and port (None when it names none). A port is at most five
+    digits, up to 65535, after the last colon of a name that holds no other colon
+    outside an IPv6 literal's brackets; anything else is all name."""
+    name, colon, digits = host.rpartition(":")
+    bare = name.rpartition("@")[2]  # the name without any userinfo
+    if not colon or not bare or len(digits) > 5:
+        return host, None
+    if ":" in bare and not (bare[0] == "[" and bare[-1] == "]"):
+        return host, None
+    if not digits:
+        return name, None
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > 0xFFFF:
+        return host, None
+    return name, int(digits)
 
 
 def _address(host: str, redactor: Redactor) -> str:

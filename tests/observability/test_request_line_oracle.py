@@ -12,6 +12,7 @@ import enum
 import io
 import json
 import random
+import re
 import sys
 
 import pytest
@@ -83,7 +84,10 @@ def oracle_attributes(
         text += f',"user_agent.original":{string_ascii(scrub(agent, limit=MAX_FIELD))}'
     host = request.headers.get("host")
     if host:
-        text += f',"server.address":{string_ascii(scrub(host, limit=MAX_FIELD))}'
+        name, port = oracle_server(host)
+        text += f',"server.address":{string_ascii(scrub(name, limit=MAX_FIELD))}'
+        if port is not None:
+            text += f',"server.port":{port:d}'
     if response.stream is None:
         text += f',"http.response.body.size":{len(response.body):d}'
     if response.status >= 500:
@@ -92,6 +96,20 @@ def oracle_attributes(
     if isinstance(invocation, str):
         text += f',"faas.invocation_id":{string_ascii(invocation[:MAX_FIELD])}'
     return text + "}"
+
+
+def oracle_server(host: str) -> tuple[str, int | None]:
+    """The Host header's name (an IPv6 literal without brackets) and port (these hosts
+    carry no userinfo)."""
+    found = re.fullmatch(r"(\[[^\]]*\]|[^:]+):([0-9]{0,5})", host, re.DOTALL)
+    if found is not None and (found[2] == "" or int(found[2]) <= 65535):
+        host = found[1]
+        port = int(found[2]) if found[2] else None
+    else:
+        port = None
+    if re.fullmatch(r"\[.*\]", host, re.DOTALL):
+        host = host[1:-1]
+    return host, port
 
 
 def oracle_members(
@@ -243,7 +261,22 @@ def make_case(rng: random.Random, index: int) -> dict[str, object]:
         headers.append(("User-Agent", agent))
     if rng.random() < 0.8:
         headers.append(
-            ("host", rng.choice(["api.example.com", "h\u00f6st", "h\nx", "x" * 1100, "h%sx%%"]))
+            (
+                "host",
+                rng.choice(
+                    [
+                        "api.example.com",
+                        "api.example.com:8443",
+                        "[2001:db8::1]:443",
+                        "h:99999",
+                        "h:",
+                        "h\u00f6st",
+                        "h\nx",
+                        "x" * 1100,
+                        "h%sx%%",
+                    ]
+                ),
+            )
         )
     on_lambda = rng.random() < 0.5
     request = Request(

@@ -102,6 +102,29 @@ def test_host_with_userinfo_is_logged_without_it() -> None:
         assert attributes["server.address"] == "[REDACTED]@example.com"
 
 
+@pytest.mark.parametrize(
+    ("host", "address", "port"),
+    [
+        ("api.example.com:8443", "api.example.com", 8443),
+        ("[2001:db8::1]:8080", "2001:db8::1", 8080),
+        ("admin:hunter2@example.com:8443", "[REDACTED]@example.com", 8443),
+        ("api.example.com", "api.example.com", None),
+        ("api.example.com:", "api.example.com", None),
+        ("api.example.com:99999", "api.example.com:99999", None),
+    ],
+)
+def test_host_port_is_logged_as_server_port_not_inside_server_address(
+    host: str, address: str, port: int | None
+) -> None:
+    sink = MemorySink()
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env={}))
+    served(log, Request("GET", "/x", headers=Headers({"host": host})), Response(b""))
+    attributes = lines(sink)[0]["Attributes"]
+    assert isinstance(attributes, dict)
+    assert attributes["server.address"] == address
+    assert attributes.get("server.port") == port
+
+
 def test_host_is_scrubbed_of_inline_credentials() -> None:
     sink = MemorySink()
     log = RequestLog(LogConfig(stdout=False, sinks=[sink], env={}))
