@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HTTP_ATTRIBUTE_KEYS",
+    "KNOWN_METHODS",
     "SEVERITY_JSON",
     "SHAPES_KEPT",
     "RequestShape",
@@ -41,6 +42,7 @@ json_string = _string
 HTTP_ATTRIBUTE_KEYS = frozenset(
     {
         "http.request.method",
+        "http.request.method_original",
         "url.path",
         "url.scheme",
         "http.response.status_code",
@@ -58,6 +60,11 @@ HTTP_ATTRIBUTE_KEYS = frozenset(
     }
 )
 """Every key :func:`http_attributes_json` may write."""
+
+KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
+)
+"""The methods the OTel HTTP conventions name as they are; any other is ``_OTHER``."""
 
 SEVERITY_JSON = {
     name: f'"SeverityText":"{name}","SeverityNumber":{number}'
@@ -118,9 +125,20 @@ class RequestShape:
         redactor: Redactor,
     ) -> None:
         severity = "ERROR" if status >= 500 else "WARN" if status >= 400 else "INFO"
-        body = f"{method} {route or 'UNMATCHED'} {status}"
         digit = status // 100
-        self.head = f'{{"http.request.method":{_string(method)},"url.path":'
+        if method in KNOWN_METHODS:
+            self.head = f'{{"http.request.method":{_string(method)},"url.path":'
+        else:
+            # The client chose it (any text where a runtime does not check it): OTel's
+            # _OTHER, with the method itself, scrubbed and cut, as its original.
+            original = redactor.scrub(method, limit=min(MAX_FIELD, redactor.max_string))
+            self.head = (
+                '{"http.request.method":"_OTHER",'
+                f'"http.request.method_original":{_string(original)},"url.path":'
+            )
+        # Named as its span is: a route serves only the methods the app chose.
+        named = method if route or method in KNOWN_METHODS else "HTTP"
+        body = f"{named} {route or 'UNMATCHED'} {status}"
         self.middle = (
             f',"url.scheme":{_string(scheme)},"http.response.status_code":{json_scalar(status)},'
             '"http.server.request.duration":'

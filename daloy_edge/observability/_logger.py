@@ -9,6 +9,7 @@ from _contextvars import ContextVar  # contextvars only re-exports these
 
 from daloy_edge.observability._config import OTEL_SDK_MODULE, LogConfig
 from daloy_edge.observability._line import (
+    KNOWN_METHODS,
     http_attributes_json,
     open_record_line,
     request_shape,
@@ -59,10 +60,6 @@ STATE_KEY = "observability"
 """Where the per-request observation lives in ``request.state``."""
 
 _REQUEST_EVENT_JSON = '"EventName":"http.server.request"'
-_KNOWN_METHODS = frozenset(
-    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
-)
-"""The methods the OTel HTTP conventions name spans by; any other is ``_OTHER``."""
 _FLAGS_HEX = {flags: f"{flags:02x}" for flags in range(256)}
 """Trace flags as the record writes them (the SDK's may use any of the eight bits)."""
 
@@ -432,14 +429,10 @@ class RequestLog:
         if active.otel_span is not None:
             from daloy_edge.observability._otel import OTelBridge
 
-            attributes = parse_line(attributes_json)
-            if name == "HTTP":
-                attributes["http.request.method"] = "_OTHER"
-                attributes["http.request.method_original"] = method
             OTelBridge.end(
                 active.otel_span,
                 name=name,
-                attributes=attributes,
+                attributes=parse_line(attributes_json),
                 error=error_attrs,
                 failed=failed,
                 end_ns=end_ns,
@@ -448,4 +441,4 @@ class RequestLog:
 
 def _span_method(method: str) -> str:
     """The method a span without a route is named by: ``HTTP`` for unknown ones."""
-    return method if method in _KNOWN_METHODS else "HTTP"
+    return method if method in KNOWN_METHODS else "HTTP"

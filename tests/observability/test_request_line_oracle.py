@@ -25,6 +25,18 @@ from daloy_edge.observability._record import SEVERITIES, encode
 from daloy_edge.observability._trace import parse_traceparent, parse_tracestate, parse_xray
 
 MAX_FIELD = 1024
+OTEL_METHODS = {
+    "CONNECT",
+    "DELETE",
+    "GET",
+    "HEAD",
+    "OPTIONS",
+    "PATCH",
+    "POST",
+    "PUT",
+    "QUERY",
+    "TRACE",
+}
 
 
 class Status(enum.IntEnum):
@@ -64,8 +76,13 @@ def oracle_attributes(
     request: Request, response: Response, duration: float, log: RequestLog
 ) -> str:
     scrub = log.redactor.scrub
-    text = (
-        f'{{"http.request.method":{string_ascii(request.method)},'
+    method = request.method
+    if method in OTEL_METHODS:
+        text = f'{{"http.request.method":{string_ascii(method)},'
+    else:
+        original = string_ascii(scrub(method, limit=MAX_FIELD))
+        text = f'{{"http.request.method":"_OTHER","http.request.method_original":{original},'
+    text += (
         f'"url.path":{string_ascii(scrub(request.path, limit=MAX_FIELD))},'
         f'"url.scheme":{string_ascii(request.scheme)},'
         f'"http.response.status_code":{scalar(response.status)},'
@@ -161,7 +178,8 @@ def oracle_line(case: dict[str, object], log: RequestLog, ids: tuple[str, str, i
     status = response.status
     severity = "ERROR" if status >= 500 else "WARN" if status >= 400 else "INFO"
     resource = log.resource(request.runtime)
-    body = f"{request.method} {request.route or 'UNMATCHED'} {status}"
+    method = request.method if request.route or request.method in OTEL_METHODS else "HTTP"
+    body = f"{method} {request.route or 'UNMATCHED'} {status}"
     head = (
         f'{{"Timestamp":"{start_ns:d}","ObservedTimestamp":"{end_ns:d}",'
         f'"SeverityText":"{severity}","SeverityNumber":{SEVERITIES[severity]},'
@@ -280,7 +298,7 @@ def make_case(rng: random.Random, index: int) -> dict[str, object]:
         )
     on_lambda = rng.random() < 0.5
     request = Request(
-        rng.choice(["GET", "post", "PATCH", 'M"X', "M%s"]),
+        rng.choice(["GET", "post", "PATCH", 'M"X', "M%s", "PROPFIND", "X" * 1100]),
         rng.choice(TEXTS),
         headers=Headers(headers),
         scheme=rng.choice(["https", "http"]),

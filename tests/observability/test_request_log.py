@@ -430,6 +430,25 @@ def test_span_record_of_an_invented_method_is_named_http():
     assert span["Body"]["Name"] == "HTTP"
 
 
+def test_invented_method_is_logged_as_other_with_the_method_as_its_original():
+    app, sink = make_app()
+    TestClient(app).request("XQZWV", "/items/3")
+    (record,) = request_records(sink)
+    attributes = record["Attributes"]
+    assert attributes["http.request.method"] == "_OTHER"  # type: ignore[index]
+    assert attributes["http.request.method_original"] == "XQZWV"  # type: ignore[index]
+    assert record["Body"] == "HTTP UNMATCHED 405"
+
+
+def test_method_of_any_length_is_cut_in_the_request_line():
+    sink = MemorySink()
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env={}))
+    request = Request("A" * 50_000, "/x")
+    log.on_request(request)
+    log.on_response(request, Response(b"", status=400), 0.001, None)
+    assert len(sink.lines[0]) < 4096
+
+
 def test_untrusted_user_agent_cannot_forge_a_second_line(capsys):
     app, _ = make_app(stdout=True)
     forged = 'x\r\n{"SeverityText":"INFO","Body":"forged"}\x1b[2J'
