@@ -51,6 +51,7 @@ _MAX_STATE_MEMBERS = 32
 _MAX_STATE_LEN = 512
 _SAMPLED = 0x01
 _MAX_XRAY_LEN = 1024
+_XRAY_FIELDS = frozenset({"root", "parent", "sampled"})
 
 
 @record(frozen=True)
@@ -222,7 +223,12 @@ def _parse_xray_fields(value: str) -> tuple[str, str | None, int] | None:
     fields: dict[str, str] = {}
     for part in value.split(";"):
         name, _, val = part.strip().partition("=")
-        fields.setdefault(name.strip().lower(), val.strip())
+        key = name.strip().lower()
+        if key in fields and key in _XRAY_FIELDS:
+            # Root, Parent or Sampled twice: the X-Ray SDKs believe the last, a first-wins
+            # reader the first, so the header names two traces, as a repeated one does.
+            return None
+        fields[key] = val.strip()
     trace_id = _xray_root(fields.get("root", ""))
     if trace_id is None or trace_id == _ZERO_TRACE:
         return None

@@ -127,6 +127,19 @@ def test_comma_joined_xray_headers_are_not_trusted():
     assert parse_xray(f"{first},Root=1-11111111-bd862e3fe1be46a994272793") is None
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Root=1-11111111-bd862e3fe1be46a994272793",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;parent=1111111111111111",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0;Sampled=1",
+    ],
+    ids=["root", "parent", "sampled"],
+)
+def test_xray_header_naming_a_field_twice_is_not_trusted(value):
+    assert parse_xray(value) is None
+
+
 def test_inbound_xray_header_becomes_the_w3c_trace():
     xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
     context = extract(Headers({"x-amzn-trace-id": xray}))

@@ -55,7 +55,10 @@ def oracle_xray(value: str) -> tuple[str, str | None, int] | None:
     fields: dict[str, str] = {}
     for part in value.split(";"):
         name, _, val = part.strip().partition("=")
-        fields.setdefault(name.strip().lower(), val.strip())
+        key = name.strip().lower()
+        if key in fields and key in ("root", "parent", "sampled"):
+            return None
+        fields[key] = val.strip()
     root = re.fullmatch(_XRAY_ROOT, fields.get("root", ""))
     if root is None or root.group(1) + root.group(2) == ZERO_TRACE:
         return None
