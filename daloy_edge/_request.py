@@ -269,13 +269,18 @@ class Request:
     @property
     def content_type(self) -> str:
         """The media type of the body, lower-cased, without parameters; empty when the
-        field is absent or repeated."""
+        field is absent or repeated, in several lines or joined into one."""
         values = self.headers.get_all("content-type")
         # A repeated field names no one type: runtimes keep the first, the last, or both
         # joined with a comma (HTTP APIs), so reading either would differ by runtime.
         if len(values) != 1:
             return ""
-        return values[0].split(";", 1)[0].strip().lower()
+        value = values[0]
+        # HTTP APIs and Function URLs join the lines themselves: "application/json; v=1"
+        # then "text/plain" arrive as one value, whose type part alone looks like JSON.
+        if "," in value and _lists_types(value):
+            return ""
+        return value.split(";", 1)[0].strip().lower()
 
     async def body(self) -> bytes:
         """The whole body; 413 past ``max_body``, 400 when it contradicts Content-Length."""
@@ -342,6 +347,22 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.raw_path!r} id={self.request_id!r}>"
+
+
+def _lists_types(content_type: str) -> bool:
+    """True when ``content_type`` holds a comma outside a quoted string (or a quoted
+    string left open): lines joined into one, as no single media type is written."""
+    quoted = escaped = False
+    for char in content_type:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            return True
+    return quoted
 
 
 def _other_charset(content_type: str) -> bool:

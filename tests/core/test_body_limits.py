@@ -176,6 +176,34 @@ def test_json_under_a_repeated_content_type_is_415(
     assert client.post("/json", content=b'{"a":1}', headers=headers).status == 415
 
 
+@pytest.mark.parametrize(
+    "joined",
+    [
+        "application/json; v=1, text/plain",
+        "application/json;,text/plain",
+        'application/json; a="x\\",text/plain',
+        'application/json; a="x, text/plain',
+    ],
+)
+def test_json_under_two_content_types_joined_into_one_line_is_415(
+    client: TestClient, joined: str
+) -> None:
+    # HTTP APIs and Function URLs join a repeated field with a comma: a parameter on the
+    # first line left its type part alone looking like JSON.
+    response = client.post("/json", content=b'{"a":1}', headers={"content-type": joined})
+    assert response.status == 415
+
+
+def test_json_with_a_comma_in_a_quoted_parameter_is_read(client: TestClient) -> None:
+    headers = {"content-type": 'application/json; profile="a,b"'}
+    assert client.post("/json", content=b'{"a":1}', headers=headers).status == 200
+
+
+def test_form_under_two_content_types_joined_into_one_line_is_415(client: TestClient) -> None:
+    headers = {"content-type": "application/x-www-form-urlencoded; v=1, text/plain"}
+    assert client.post("/form", content=b"a=1", headers=headers).status == 415
+
+
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "GZIP", "identity, gzip"])
 def test_json_in_a_content_coding_is_415_with_accept_encoding_identity(
     client: TestClient, coding: str
