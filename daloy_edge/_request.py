@@ -313,7 +313,8 @@ class Request:
 
     async def form(self) -> dict[str, str]:
         """An ``application/x-www-form-urlencoded`` body (first value of each field); 415
-        for another type, a content coding or a charset other than UTF-8."""
+        for another type, a content coding or a charset other than UTF-8 (in the type's
+        ``charset`` or a ``_charset_`` field)."""
         if self.content_type != "application/x-www-form-urlencoded":
             raise UnsupportedMediaType("expected application/x-www-form-urlencoded")
         self._refuse_unreadable()
@@ -324,6 +325,11 @@ class Request:
             raise BadRequest("form body is not UTF-8") from None
         fields: dict[str, str] = {}
         for key, value in _parse_pairs(text):
+            # A browser fills a form's "_charset_" field with the encoding it submits in
+            # (HTML form submission), and some servers decode the form by it: escapes
+            # read here as UTF-8 (a latin-1 "%E9" as U+FFFD) mean other text to them.
+            if key == "_charset_" and value and value.strip().lower() not in _UTF8:
+                raise UnsupportedMediaType("only UTF-8 bodies are accepted")
             fields.setdefault(key, value)
         return fields
 
@@ -349,6 +355,9 @@ class Request:
         return f"<Request {self.method} {self.raw_path!r} id={self.request_id!r}>"
 
 
+_UTF8 = ("utf-8", "utf8")
+
+
 def _lists_types(content_type: str) -> bool:
     """True when ``content_type`` holds a comma outside a quoted string (or a quoted
     string left open): lines joined into one, as no single media type is written."""
@@ -369,10 +378,7 @@ def _other_charset(content_type: str) -> bool:
     """True when a ``charset`` parameter of ``content_type`` names anything but UTF-8."""
     for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
-            "utf-8",
-            "utf8",
-        ):
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in _UTF8:
             return True
     return False
 

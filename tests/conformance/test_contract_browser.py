@@ -210,6 +210,24 @@ def test_form_post_with_the_token_in_the_form_field_is_ok(http: Transport) -> No
     assert reply.json() == {"ok": True}
 
 
+def test_form_post_declaring_latin1_in_a_charset_field_is_415(http: Transport) -> None:
+    # A browser fills "_charset_" with the encoding it submitted in; read as UTF-8, the
+    # note's "%E9" would be U+FFFD here and "é" to a server that decodes by the field.
+    cookie = login(http)
+    _, token = form_page(http, cookie)
+    body = f"_charset_=windows-1252&csrf_token={token}&note=caf%E9".encode()
+    reply = http.post("/form", headers={**FORM, **SAME_ORIGIN, "Cookie": cookie}, body=body)
+    assert_problem(reply, 415, "unsupported-media-type")
+
+
+def test_form_post_declaring_utf8_in_a_charset_field_is_ok(http: Transport) -> None:
+    cookie = login(http)
+    _, token = form_page(http, cookie)
+    body = f"_charset_=UTF-8&csrf_token={token}&note=caf%C3%A9".encode()
+    reply = http.post("/form", headers={**FORM, **SAME_ORIGIN, "Cookie": cookie}, body=body)
+    assert reply.status == 200, reply.body[:200]
+
+
 def test_form_post_with_the_token_in_the_header_is_ok(http: Transport) -> None:
     cookie = login(http)
     _, token = form_page(http, cookie)

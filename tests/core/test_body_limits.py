@@ -280,6 +280,27 @@ def test_form_declared_in_a_charset_other_than_utf8_is_415(client: TestClient) -
     assert client.post("/form", content=b"a=1", headers=headers).status == 415
 
 
+@pytest.mark.parametrize(
+    "body", [b"_charset_=iso-8859-1&a=%E9", b"a=1&_charset_=UTF-8&_charset_=windows-1252"]
+)
+def test_form_declaring_a_charset_other_than_utf8_in_a_charset_field_is_415(
+    client: TestClient, body: bytes
+) -> None:
+    # The field a browser fills with its submission encoding: a server that decodes by it
+    # reads "%E9" as "é", where this one reads U+FFFD.
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    assert client.post("/form", content=body, headers=headers).status == 415
+
+
+@pytest.mark.parametrize("declared", ["UTF-8", "utf8", ""])
+def test_form_declaring_utf8_or_nothing_in_a_charset_field_is_read(
+    client: TestClient, declared: str
+) -> None:
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    response = client.post("/form", content=f"_charset_={declared}&a=1".encode(), headers=headers)
+    assert response.json() == {"fields": {"_charset_": declared, "a": "1"}}
+
+
 def test_form_declared_as_utf8_is_read(client: TestClient) -> None:
     headers = {"content-type": "application/x-www-form-urlencoded; charset=UTF-8"}
     response = client.post("/form", content=b"a=1", headers=headers)
