@@ -280,7 +280,10 @@ class Request:
         # then "text/plain" arrive as one value, whose type part alone looks like JSON.
         if "," in value and _lists_types(value):
             return ""
-        return value.split(";", 1)[0].strip().lower()
+        # Only the spaces and tabs HTTP allows around it: str.strip() also dropped a
+        # no-break space or NEL, which left "\xa0application/json" (no media type to a
+        # proxy or filter) read as JSON here.
+        return value.split(";", 1)[0].strip(" \t").lower()
 
     async def body(self) -> bytes:
         """The whole body; 413 past ``max_body``, 400 when it contradicts Content-Length."""
@@ -345,7 +348,7 @@ class Request:
         # (Workers, HTTP APIs, gunicorn) make of two "identity" fields.
         for field in self.headers.get_all("content-encoding"):
             for coding in field.split(","):
-                if coding.strip().lower() not in ("", "identity"):
+                if coding.strip(" \t").lower() not in ("", "identity"):
                     raise UnsupportedMediaType(
                         "content codings are not accepted",
                         headers={"accept-encoding": "identity"},
@@ -378,7 +381,8 @@ def _other_charset(content_type: str) -> bool:
     """True when a ``charset`` parameter of ``content_type`` names anything but UTF-8."""
     for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in _UTF8:
+        name, value = name.strip(" \t").lower(), value.strip(" \t").strip('"').lower()
+        if name == "charset" and value not in _UTF8:
             return True
     return False
 

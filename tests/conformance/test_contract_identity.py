@@ -230,6 +230,15 @@ def test_report_body_under_a_repeated_content_type_is_415(
     assert_problem(reply, 415, "unsupported-media-type")
 
 
+def test_report_body_under_a_type_led_by_a_no_break_space_is_415(
+    http: Transport, issuer: Issuer
+) -> None:
+    # No media type to a proxy or filter, which may let the body through uninspected.
+    headers = {"Content-Type": "\xa0application/json", **issuer.bearer("reports:write")}
+    reply = http.post("/api/reports", headers=headers, body=b'{"a":1}')
+    assert_problem(reply, 415, "unsupported-media-type")
+
+
 def test_report_body_in_a_content_coding_is_415(http: Transport, issuer: Issuer) -> None:
     headers = {**JSON, "Content-Encoding": "gzip", **issuer.bearer("reports:write")}
     reply = http.post("/api/reports", headers=headers, body=gzip.compress(b'{"a":1}'))

@@ -194,6 +194,29 @@ def test_json_under_two_content_types_joined_into_one_line_is_415(
     assert response.status == 415
 
 
+@pytest.mark.parametrize(
+    "media",
+    [
+        "\xa0application/json",
+        "application/json\x85",
+        "application/json\u3000; charset=utf-8",
+        "application/json; charset=utf-8\xa0",
+    ],
+)
+def test_json_under_a_type_padded_with_unicode_whitespace_is_415(
+    client: TestClient, media: str
+) -> None:
+    # Names no media type to a proxy or filter (HTTP allows only spaces and tabs around
+    # it), so a body it lets through uninspected must not be read as JSON here.
+    response = client.post("/json", content=b'{"a":1}', headers={"content-type": media})
+    assert response.status == 415
+
+
+def test_json_in_a_coding_padded_with_a_no_break_space_is_415(client: TestClient) -> None:
+    headers = {"content-type": "application/json", "content-encoding": "identity\xa0"}
+    assert client.post("/json", content=b'{"a":1}', headers=headers).status == 415
+
+
 def test_json_with_a_comma_in_a_quoted_parameter_is_read(client: TestClient) -> None:
     headers = {"content-type": 'application/json; profile="a,b"'}
     assert client.post("/json", content=b'{"a":1}', headers=headers).status == 200
