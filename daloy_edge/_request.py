@@ -382,7 +382,8 @@ def _other_charset(content_type: str) -> bool:
     for parameter in content_type.split(";")[1:]:
         name, _, value = parameter.partition("=")
         name, value = name.strip(" \t").lower(), value.strip(" \t").strip('"').lower()
-        if name == "charset" and value not in _UTF8:
+        # "charset*" (RFC 2231, as Python's email package reads a type) declares one too.
+        if (name == "charset" or name.startswith("charset*")) and value not in _UTF8:
             return True
     return False
 

@@ -274,6 +274,8 @@ def test_json_with_a_content_coding_behind_a_repeated_identity_is_415(client: Te
         'application/json; charset="utf-32"',
         "application/json; charset=utf-8; charset=utf-16",
         "application/json;charset=",
+        "application/json; charset*=us-ascii''utf-16",
+        "application/json; charset*0*=us-ascii''utf-16",
     ],
 )
 def test_json_declared_in_a_charset_other_than_utf8_is_415(client: TestClient, media: str) -> None:
