@@ -77,7 +77,8 @@ def handler(
     The event shape is detected per invocation and the result is written in the same
     shape; any other event, or an HTTP one with a field of the wrong type, raises
     :class:`UnsupportedEvent`. The request deadline is the earlier of the app's timeout and Lambda's
-    remaining time less ``flush_margin_ms``. The raw event and context stay reachable
+    remaining time less ``flush_margin_ms`` (the app's timeout alone for a context that cannot
+    tell it, such as a test's stand-in). The raw event and context stay reachable
     as ``request.state["aws.event"]`` and ``request.state["aws.context"]``.
 
     Security: the client address is ``requestContext``'s source IP, never a header. ALB
@@ -104,9 +105,14 @@ def handler(
             # A field of the wrong type (a list for a path, a string for the headers):
             # only a hand-made invocation sends one, and it has no client to answer.
             raise UnsupportedEvent(f"malformed {shape.name} event") from exc
-        if context is not None:
-            remaining = context.get_remaining_time_in_millis() / 1000
-            request.deadline = monotonic() + remaining - margin
+        # A stand-in context (a test's dataclass or MagicMock) may lack the method or
+        # answer something other than milliseconds: the app's own timeout then bounds
+        # the request, as it does without a context.
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if remaining is not None:
+            ms = remaining()
+            if type(ms) is int:
+                request.deadline = monotonic() + ms / 1000 - margin
         request.state = {"aws.event": event, "aws.context": context}
         # Checked before the request is logged: past the limit, the service would answer
         # with its own 502.

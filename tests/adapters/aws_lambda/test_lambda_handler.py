@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 from contextvars import ContextVar
+from dataclasses import dataclass
+from unittest.mock import MagicMock
 
 import pytest
 from daloy_edge_aws_lambda import handler
@@ -109,6 +111,24 @@ def test_app_timeout_still_applies_with_plenty_of_lambda_time() -> None:
     app.request_timeout = 0.05
     lambda_handler = handler(app)
     assert get(lambda_handler, "/sleep?ms=300", Context(remaining_ms=60_000))["statusCode"] == 504
+
+
+@dataclass
+class StandInContext:
+    """The context a unit test builds by hand (Powertools' testing guide): no methods."""
+
+    function_name: str = "test"
+    aws_request_id: str = "da658bd3-2d6f-4e7b-8ec2-937234644fdc"
+
+
+@pytest.mark.parametrize("context", [StandInContext(), MagicMock()], ids=["dataclass", "mock"])
+def test_a_stand_in_context_without_remaining_time_is_served_within_the_app_timeout(
+    context: object,
+) -> None:
+    # The dataclass raised AttributeError out of the handler; the mock's MagicMock
+    # "milliseconds" made every request a 500.
+    result = get(handler(probe_app()), "/sleep?ms=10", context)  # type: ignore[arg-type]
+    assert result["statusCode"] == 200
 
 
 def test_one_event_loop_serves_every_invocation() -> None:
