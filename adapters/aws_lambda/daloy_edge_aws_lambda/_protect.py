@@ -10,6 +10,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from daloy_edge import App, ConfigError, Headers, Request, Response
+from daloy_edge._headers import check_response_fields
 from daloy_edge.types import Middleware
 from daloy_edge_aws_lambda._handler import DEFAULT_FLUSH_MARGIN_MS, LambdaHandler, handler
 
@@ -62,6 +63,9 @@ def _proxy_response(result: Mapping[str, Any]) -> Response:
             headers.add(name, _text(value, "headers"))
     for cookie in _lines(result.get("cookies"), "cookies"):
         headers.add("set-cookie", _text(cookie, "cookies"))
+    # As for a Response a route builds: a line break would split the field, and a name
+    # that is no token or a value past U+00FF is one each runtime fails its own way.
+    check_response_fields(headers.items())
     body = result.get("body") or ""
     if isinstance(body, str):
         # validate: "!!!!" is no base64, not an empty body.

@@ -200,6 +200,9 @@ def test_a_body_over_the_limit_is_413_before_the_plain_handler(shape: str) -> No
         {"statusCode": 200, "multiValueHeaders": {"Vary": "Origin"}, "body": ""},
         {"statusCode": 200, "headers": {"Set-Cookie": ["a=1", "b=2"]}, "body": ""},
         {"statusCode": 200, "headers": {"X-Cacheable": True}, "body": ""},
+        {"statusCode": 200, "headers": {"X-Next": "/a\r\nSet-Cookie: sid=evil"}, "body": ""},
+        {"statusCode": 200, "multiValueHeaders": {"Bad Name": ["1"]}, "body": ""},
+        {"statusCode": 200, "cookies": ["sid=1\nX-Injected: 1"], "body": ""},
     ],
     ids=[
         "int-body",
@@ -210,12 +213,16 @@ def test_a_body_over_the_limit_is_413_before_the_plain_handler(shape: str) -> No
         "multi-value-string",
         "header-list",
         "header-bool",
+        "header-line-break",
+        "header-name-not-a-token",
+        "cookie-line-break",
     ],
 )
 def test_an_odd_plain_result_is_a_500_problem(result: dict[str, object]) -> None:
     # Passed on as they were, these gave five NUL bytes, an empty 200, a status no
     # gateway can send, a Set-Cookie or Vary field per character of the string, or
-    # headers reading "['a=1', 'b=2']" and "True".
+    # headers reading "['a=1', 'b=2']" and "True"; or a line break that split a field
+    # into a second one, which a Response built by a route refuses.
     @protect()
     def lambda_handler(event, context):  # type: ignore[no-untyped-def]
         return result
