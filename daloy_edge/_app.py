@@ -229,8 +229,11 @@ class App(Router):
     def _run_build_checks(self) -> None:
         """Let middleware refuse an insecure app: ``check_app(app)`` runs once per object."""
         seen: set[int] = set()
-        every = [*self._middleware]
-        for _, _, route_mw in self.route_middleware():
+        app_wide = self._middleware
+        _refuse_repeated(app_wide, "every request")
+        every = [*app_wide]
+        for pattern, method, route_mw in self.route_middleware():
+            _refuse_repeated([*app_wide, *route_mw], f"{method} {pattern}")
             every.extend(route_mw)
         for mw in every:
             check = getattr(mw, "check_app", None)
@@ -370,6 +373,20 @@ class App(Router):
             )
 
         return self._boundary(refuse, render, buffered=buffered)
+
+
+def _refuse_repeated(chain: Sequence[Middleware], where: str) -> None:
+    """Refuse one middleware object twice in a request's chain (app-wide, per mount, per
+    route, ``use``): its state would see each request twice. A rate limit counted it
+    twice, a webhook was refused as its own replay, a load shedder with one slot
+    waited on itself, and sessions failed with a 500."""
+    if len({id(mw) for mw in chain}) == len(chain):
+        return
+    twice = next(mw for i, mw in enumerate(chain) if any(mw is other for other in chain[:i]))
+    raise ConfigError(
+        f"the same {type(twice).__name__} object runs twice on {where} (app-wide, per"
+        " mount, per route or through use()); each request would pass it twice: apply it once"
+    )
 
 
 def _wake(waiter: asyncio.Future[_Failure | None], failure: _Failure | None) -> None:

@@ -183,7 +183,8 @@ def use(*middleware: Middleware) -> Callable[[Endpoint], Handler]:
     """Wrap one route function (or any handler) in middleware that runs only around it.
 
     The same middleware objects work app-wide (``App(middleware=[...])``), per mount and
-    per route; this is the decorator form.
+    per route; this is the decorator form. One object runs at most once per request: an
+    app whose routes would pass one twice (app-wide and here again) refuses to build.
 
     >>> from daloy_edge import App
     >>> app = App()

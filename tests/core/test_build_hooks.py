@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from daloy_edge import App, ConfigError, Router, use
+from daloy_edge import App, ConfigError, KeyRing, Router, use
+from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
+from daloy_edge.middleware.shedding import LoadShedding, LoadSheddingConfig
+from daloy_edge.middleware.webhooks import VerifyWebhook, WebhookConfig
 from daloy_edge.testing import TestClient
 
 
@@ -36,10 +39,14 @@ class Marker:
 
 def test_check_app_runs_once_per_middleware_object_at_build():
     checked = Checked()
-    app = App(middleware=[checked])
+    app = App()
 
     @app.get("/x", middleware=[checked])
     async def x(request):
+        return None
+
+    @app.get("/y", middleware=[checked])
+    async def y(request):
         return None
 
     app.build()
@@ -50,6 +57,45 @@ def test_check_app_runs_once_per_middleware_object_at_build():
 def test_check_app_can_refuse_the_build():
     app = App(middleware=[Checked(refuse=True)])
     with pytest.raises(ConfigError):
+        app.build()
+
+
+def test_a_rate_limit_applied_app_wide_and_again_on_a_route_refuses_to_build():
+    # Each request was counted twice: a limit of 3 a minute let 1 request through.
+    limit = RateLimit(RateLimitConfig(limit=3, window=60))
+    app = App(middleware=[limit])
+
+    @app.get("/x", middleware=[limit])
+    async def x(request):
+        return None
+
+    with pytest.raises(ConfigError, match="RateLimit object runs twice on GET /x"):
+        app.build()
+
+
+def test_a_webhook_verifier_on_a_mount_and_again_through_use_refuses_to_build():
+    # The inner one found the delivery the outer one had just recorded: every valid
+    # delivery was refused as a replay (401).
+    verify = VerifyWebhook(WebhookConfig(secrets=KeyRing(["s" * 32])))
+    router = Router()
+
+    @router.post("/ingest")
+    @use(verify)
+    async def ingest(request):
+        return None
+
+    app = App()
+    app.mount("/hooks", router, middleware=[verify])
+    with pytest.raises(ConfigError, match="VerifyWebhook object runs twice on POST /hooks/ingest"):
+        app.build()
+
+
+def test_a_load_shedder_listed_twice_app_wide_refuses_to_build():
+    # With one slot, the second pass waited for the slot the first pass held: every
+    # request was shed (503).
+    shed = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=0))
+    app = App(middleware=[shed, shed])
+    with pytest.raises(ConfigError, match="LoadShedding object runs twice on every request"):
         app.build()
 
 
