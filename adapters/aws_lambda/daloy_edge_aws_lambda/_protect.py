@@ -114,7 +114,8 @@ def protect(
     Every request first passes the app defaults (sanitation, limits, deadline, request
     id, problem+json errors) and then ``middleware`` in order; a middleware that refuses
     answers without the handler ever running. Inside the handler,
-    :func:`current_request` gives what the middleware established.
+    :func:`current_request` gives what the middleware established. A configuration the
+    middleware refuses raises :class:`~daloy_edge.ConfigError` here, at import.
 
     >>> @protect()
     ... def lambda_handler(event, context):
@@ -135,6 +136,9 @@ def protect(
         endpoint = _endpoint(fn)
         app.add_route("/", endpoint, _METHODS)
         app.add_route("/{path:path}", endpoint, _METHODS)
+        # Built now, in the init phase: middleware that refuses the app (sessions without
+        # CSRF, one object given twice) stops the import rather than fail every invocation.
+        app.build(buffered=True)
         wrapped = handler(
             app,
             flush_margin_ms=flush_margin_ms,

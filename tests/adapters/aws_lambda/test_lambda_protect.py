@@ -117,6 +117,14 @@ def test_non_positive_max_body_is_refused() -> None:
         protect(max_body=0)(lambda event, context: None)
 
 
+def test_middleware_given_twice_refuses_at_decoration_not_at_every_invocation() -> None:
+    # The app was built by the first invocation: the ConfigError escaped each one, and
+    # the import that should have failed succeeded.
+    guard = RequireToken()
+    with pytest.raises(ConfigError, match="RequireToken object runs twice"):
+        protect(guard, guard)(lambda event, context: None)
+
+
 def load_example(monkeypatch: pytest.MonkeyPatch, keys: str | None) -> ModuleType:
     if keys is None:
         monkeypatch.delenv("EXAMPLE_API_KEYS", raising=False)
