@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from base64 import b64decode
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -81,14 +82,30 @@ def _proxy_response(result: Mapping[str, Any]) -> Response:
     return Response(data, status, headers)
 
 
+def _outside_the_loop(fn: PlainHandler, event: object, context: object) -> object:
+    """Call a sync plain handler as the Lambda runtime would: with no running event loop,
+    so that one driving its own coroutines (``asyncio.run(main())``) keeps working."""
+    asyncio = sys.modules.get("asyncio")
+    loop = None if asyncio is None else asyncio._get_running_loop()
+    if loop is None:
+        return fn(event, context)
+    asyncio._set_running_loop(None)  # type: ignore[union-attr]
+    try:
+        return fn(event, context)
+    finally:
+        asyncio._set_running_loop(loop)  # type: ignore[union-attr]
+
+
 def _endpoint(fn: PlainHandler) -> Callable[[Request], Awaitable[object]]:
+    call_fn = fn if inspect.iscoroutinefunction(fn) else functools.partial(_outside_the_loop, fn)
+
     async def call(request: Request) -> object:
         # The handler reads event["body"] itself; reading it here first applies the body
         # limit (413) and refuses invalid base64 (400) before the handler ever runs.
         await request.body()
         token = _CURRENT.set(request)
         try:
-            result = fn(request.state["aws.event"], request.state["aws.context"])
+            result = call_fn(request.state["aws.event"], request.state["aws.context"])
             if inspect.isawaitable(result):
                 result = await result
         finally:
@@ -110,7 +127,8 @@ def protect(
 ) -> Callable[[PlainHandler], LambdaHandler]:
     """Decorate a plain Lambda handler with daloy_edge middleware and defaults.
 
-    The handler (sync or async) keeps its signature and its proxy-integration result.
+    The handler (sync or async) keeps its signature and its proxy-integration result; a
+    sync one is called with no event loop running, so ``asyncio.run`` inside it works.
     Every request first passes the app defaults (sanitation, limits, deadline, request
     id, problem+json errors) and then ``middleware`` in order; a middleware that refuses
     answers without the handler ever running. Inside the handler,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import sys
@@ -177,6 +178,22 @@ def test_async_plain_handler_result_is_awaited_and_translated() -> None:
     assert reply.status == 201
     assert reply.headers.get("x-made") == "yes"
     assert reply.body == b"made"
+
+
+def test_a_sync_plain_handler_may_run_its_own_event_loop() -> None:
+    # Called inside the app's running loop, asyncio.run() raised "cannot be called from
+    # a running event loop": a handler that worked unprotected answered 500.
+    async def lookup() -> str:
+        await asyncio.sleep(0)
+        return "found"
+
+    @protect()
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": 200, "body": asyncio.run(lookup())}
+
+    for _ in range(2):
+        reply = call(lambda_handler, "http-v2", "/")
+        assert (reply.status, reply.body) == (200, b"found")
 
 
 @pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "alb", "alb-multi"])
