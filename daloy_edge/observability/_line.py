@@ -231,7 +231,10 @@ def http_attributes_json(
     if shape is None:
         shape = request_shape({}, request, response.status, redactor)
     peer = request.client
-    client = request.client_ip or peer
+    # None when trusted-proxy resolution could not tell the client (a hop that is no
+    # address, a chain past its bound): the peer is then a proxy, or no address at all,
+    # and goes out as the peer only, never as the client.
+    client = request.client_ip
     agent = request.headers.get("user-agent")
     invocation = getattr(request.state.get("aws.context"), "aws_request_id", None)
     # Every request pays for this: one f-string whose optional members are each their

@@ -91,7 +91,7 @@ def oracle_attributes(
     )
     if request.route is not None:
         text += f',"http.route":{string_ascii(request.route)}'
-    client = request.client_ip or request.client
+    client = request.client_ip
     if client:
         text += f',"client.address":{string_ascii(client)}'
     if request.client and request.client != client:

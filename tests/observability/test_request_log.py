@@ -10,6 +10,7 @@ import re
 import pytest
 
 from daloy_edge import App, BadRequest, Request, Response, Router, Unauthorized
+from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
 from daloy_edge.observability import (
     LogConfig,
     LoggerSink,
@@ -107,6 +108,22 @@ def test_request_record_uses_http_semantic_convention_attributes():
     assert attributes["user_agent.original"] == "probe/1.0"
     assert attributes["http.request.id"] == response.headers["x-request-id"]
     assert attributes["http.server.request.duration"] >= 0
+
+
+def test_a_client_behind_a_garbage_forwarded_hop_is_not_logged_as_the_proxy():
+    sink = MemorySink()
+    resolver = TrustedProxies(TrustedProxiesConfig(proxies=("10.0.0.0/8",)))
+    config = LogConfig(stdout=False, sinks=[sink], env={})
+    app = App(middleware=[resolver], request_log=RequestLog(config), env={})
+
+    @app.get("/ping")
+    async def ping(request: Request) -> Response:
+        return Response.json({"pong": True})
+
+    TestClient(app).get("/ping", client="10.0.0.7", headers={"x-forwarded-for": "garbage"})
+    attributes = request_records(sink)[0]["Attributes"]
+    assert "client.address" not in attributes
+    assert attributes["network.peer.address"] == "10.0.0.7"
 
 
 def test_request_line_is_written_to_stdout_once(capsys):
