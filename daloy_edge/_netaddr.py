@@ -320,21 +320,44 @@ def _split(text: str, separator: str) -> list[str] | None:
     return None if quoted else parts
 
 
+def _elements(line: str) -> list[str | None]:
+    """The comma-separated elements of one ``Forwarded`` line, left to right, cut from the
+    right, where each proxy appends its own: a quote the client left open can then break
+    only the client's left-most element (``None``), never swallow what a proxy appended
+    after it, whether that came on the same line or on a line the runtime joined to it."""
+    if '"' not in line:
+        return list(line.split(","))
+    elements: list[str | None] = []
+    quoted = False
+    end = index = len(line)
+    while index:
+        index -= 1
+        char = line[index]
+        if char == '"':
+            # Inside a quoted string, a quote after an odd run of backslashes is escaped.
+            run = index
+            while quoted and run and line[run - 1] == "\\":
+                run -= 1
+            if not (index - run) % 2:
+                quoted = not quoted
+        elif char == "," and not quoted:
+            elements.append(line[index + 1 : end])
+            end = index
+    elements.append(None if quoted else line[:end])
+    elements.reverse()
+    return elements
+
+
 def forwarded_for(values: Sequence[str]) -> list[str]:
     """The ``for=`` hops of ``Forwarded`` (RFC 7239) lines; ``""`` for an element without
-    one, and for a line whose quoted string never closes."""
+    one, and for the left-most element of a line whose quoted string never closes."""
     hops = []
     for value in values:
-        elements = _split(value, ",")
-        if elements is None:
-            # An open quote swallows what a proxy appended to the line after it
-            # (``for=127.0.0.1;x="`` then ``, for=<client>``): the line names no address.
-            hops.append("")
-            continue
-        for element in elements:
+        for element in _elements(value):
             found = ""
-            # Balanced: the element was cut from a line whose quotes all close.
-            for pair in _split(element, ";") or ():
+            # A cut element's quotes all close; an open one is no element to read.
+            pairs = None if element is None else _split(element, ";")
+            for pair in pairs or ():
                 name, _, raw = pair.strip().partition("=")
                 if name.strip().lower() == "for":
                     found = raw.strip().strip('"').replace("\\", "")

@@ -149,6 +149,20 @@ def test_open_quote_cannot_swallow_the_hop_a_proxy_appends_to_the_line():
     assert response.status == 403
 
 
+@pytest.mark.parametrize(
+    ("lines", "client"),
+    [
+        ([("forwarded", 'for=127.0.0.1;x="'), ("forwarded", "for=203.0.113.5")], "203.0.113.5"),
+        # The same two lines as HTTP APIs, Cloud Functions and Workers hand them over.
+        ([("forwarded", 'for=127.0.0.1;x=", for=203.0.113.5')], "203.0.113.5"),
+        ([("forwarded", 'for=127.0.0.1;x=", for="[2001:db8::5]:4711"')], "2001:db8::5"),
+    ],
+)
+def test_open_quote_cannot_make_the_client_unknown_where_runtimes_join_lines(lines, client):
+    resolver = make_client(("10.0.0.0/8",), header="forwarded")
+    assert client_ip(resolver, "10.0.0.2", lines) == client
+
+
 def test_x_forwarded_for_is_ignored_when_forwarded_is_configured():
     client = make_client(("10.0.0.0/8",), header="forwarded")
     headers = {"x-forwarded-for": "127.0.0.1", "forwarded": "for=203.0.113.5"}
