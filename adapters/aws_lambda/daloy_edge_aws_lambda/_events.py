@@ -129,6 +129,7 @@ def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
 
 
 _NOT_TEXT = "the method is not text"
+_SOURCE_NOT_TEXT = "the source IP is not text"
 
 
 def _method(value: object) -> str:
@@ -140,6 +141,15 @@ def _method(value: object) -> str:
     if not value:
         return "GET"
     raise TypeError(_NOT_TEXT)
+
+
+def _source_ip(value: object) -> str | None:
+    """The event's source IP; one that is no text makes the event malformed (carried on,
+    it failed the client-address resolution and the log line with a 500, or escaped as a
+    bare ``TypeError`` when unhashable)."""
+    if value is None or type(value) is str:
+        return value
+    raise TypeError(_SOURCE_NOT_TEXT)
 
 
 def _single_value_headers(source: Mapping[str, Any] | None) -> Headers:
@@ -170,7 +180,7 @@ def _rest_v1_request(event: Event, t: Translation) -> Request:
         query_string=_query_from_params(params, decoded=True),
         headers=headers,
         scheme="https",
-        client=identity.get("sourceIp"),
+        client=_source_ip(identity.get("sourceIp")),
         body=_body(event),
         env=t.env,
         runtime=RUNTIME,
@@ -192,13 +202,16 @@ def _v2_translator(decoded: bool) -> Callable[[Event, Translation], Request]:
         method = http.get("method") or "GET"
         if type(method) is not str:
             raise TypeError(_NOT_TEXT)
+        source = http.get("sourceIp")
+        if source is not None and type(source) is not str:
+            raise TypeError(_SOURCE_NOT_TEXT)
         return new_request(
             method,
             raw_path(event.get("rawPath"), decoded),
             query_string=event.get("rawQueryString") or "",
             headers=headers,
             scheme="https",
-            client=http.get("sourceIp"),
+            client=source,
             body=decode_body(body, event.get("isBase64Encoded")) if body else b"",
             env=t.env,
             runtime=RUNTIME,

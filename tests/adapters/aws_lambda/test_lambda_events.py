@@ -132,6 +132,20 @@ def test_http_event_whose_method_is_not_text_is_refused_as_an_event(
         handler(App())(event, None)
 
 
+@pytest.mark.parametrize("name", ["rest-v1", "http-v2", "function-url"])
+@pytest.mark.parametrize("source", [123, ["203.0.113.9"], {"ip": "203.0.113.9"}])
+def test_http_event_whose_source_ip_is_not_text_is_refused_as_an_event(
+    name: str, source: object
+) -> None:
+    # Carried on, it failed client-address resolution: a 500, or a bare TypeError out of
+    # the handler for a list or an object.
+    event = copy.deepcopy(recorded(name))
+    context = event["requestContext"]
+    (context["http"] if "http" in context else context["identity"])["sourceIp"] = source
+    with pytest.raises(UnsupportedEvent, match=f"malformed {SHAPES[name].name} event"):
+        handler(App())(event, None)
+
+
 def translate(name: str) -> Request:
     event = recorded(name)
     return SHAPES[name].to_request(event, Translation())
