@@ -74,8 +74,9 @@ class VerifyWebhook:
 
     The verified delivery is in ``request.state[WEBHOOK_STATE]``; the handler parses the
     body only afterwards. Security: every failure is the same opaque 401. A delivery whose
-    handling fails (an exception, a 5xx answer, the request deadline) is forgotten again,
-    so the sender's retry is handled: the event is not lost to the replay check.
+    handling fails (an exception, a 5xx answer, the request deadline, a replay store that
+    did not answer) is forgotten again, so the sender's retry is handled: the event is not
+    lost to the replay check.
     """
 
     __slots__ = ("config",)
@@ -111,7 +112,13 @@ class VerifyWebhook:
         key = "webhook:" + delivery.replay_key
         try:
             fresh = await config.store.add_if_absent(key, self._ttl(delivery))
-        except Exception:
+        except BaseException as exc:
+            # The store may have recorded the delivery though its answer never came (a
+            # timeout, a reset, the request deadline): forget it, or the sender's retry
+            # would be refused as a replay and the event lost.
+            await self._forget(delivery)
+            if not isinstance(exc, Exception):
+                raise
             # Without the replay store a replay cannot be told apart: refuse with 503 so
             # the sender retries later, never accept unchecked.
             request.state[WEBHOOK_REASON] = "replay-store-unavailable"
@@ -148,8 +155,8 @@ class VerifyWebhook:
             import logging
 
             logging.getLogger("daloy_edge.webhooks").warning(
-                "webhook replay store unavailable: a failed delivery stays recorded, "
-                "so its retry is refused as a replay"
+                "webhook replay store unavailable: a failed delivery may stay recorded, "
+                "and its retry be refused as a replay"
             )
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from daloy_edge import App, ConfigError, KeyRing
 from daloy_edge.middleware.webhooks import WEBHOOK_STATE, VerifyWebhook, WebhookConfig
+from daloy_edge.nonce_store import MemoryNonceStore
+from daloy_edge.ratelimit import StoreUnavailable
 from daloy_edge.testing import TestClient
 from daloy_edge.webhooks import VerifiedWebhook
 
@@ -178,3 +180,46 @@ def test_delivery_refused_by_its_handler_with_a_4xx_stays_recorded():
     assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == 400
     assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == 401
     assert len(calls) == 1
+
+
+class AnswerLostStore(MemoryNonceStore):
+    """Records the first delivery, then fails as a store does whose answer never came back:
+    with an error (a reset, its timeout) or by outlasting the request's deadline."""
+
+    def __init__(self, failure: str) -> None:
+        super().__init__()
+        self.failure = failure
+        self.failed = False
+
+    async def add_if_absent(self, key: str, ttl_s: float) -> bool:
+        fresh = await super().add_if_absent(key, ttl_s)
+        if not self.failed:
+            self.failed = True
+            if self.failure == "deadline":
+                await asyncio.sleep(5)
+            raise StoreUnavailable("no answer within 1.0s")
+        return fresh
+
+
+@pytest.mark.parametrize(("failure", "status"), [("error", 503), ("deadline", 504)])
+def test_senders_retry_after_the_replay_store_lost_its_answer_is_handled_not_refused_as_replay(
+    failure, status
+):
+    store = AnswerLostStore(failure)
+    app, calls = App(request_timeout=0.2), []
+
+    @app.post(
+        "/hook",
+        middleware=[
+            VerifyWebhook(WebhookConfig(secrets=KeyRing([SECRET]), clock=lambda: NOW, store=store))
+        ],
+    )
+    async def hook(request):
+        calls.append(1)
+        return {"received": True}
+
+    client = TestClient(app)
+    assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == status
+    assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == 200
+    assert len(calls) == 1
+    assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == 401
