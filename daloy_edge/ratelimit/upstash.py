@@ -195,7 +195,10 @@ class UpstashNonceStore:
         self.prefix = prefix
 
     async def add_if_absent(self, key: str, ttl_s: float) -> bool:
-        """Record ``key`` for ``ttl_s`` seconds; False when it was already there."""
+        """Record ``key`` for ``ttl_s`` seconds; False when it was already there.
+
+        Raises :class:`StoreUnavailable` when Redis fails, or answers neither ``OK`` nor nil.
+        """
         ttl_ms = str(max(1, math.ceil(ttl_s * 1000)))
         command = ["SET", hashed_key(self.prefix, key), "1", "NX", "PX", ttl_ms]
         budget = self._budget.next()
@@ -206,7 +209,13 @@ class UpstashNonceStore:
             raise StoreUnavailable(f"no answer within {budget}s") from None
         except Exception as exc:
             raise StoreUnavailable(_describe(exc)) from None
-        return reply == "OK"
+        if reply == "OK":
+            return True
+        if reply is None:
+            return False
+        # SET NX answers nothing else: refusing the delivery as a replay on a broken
+        # store's word would lose the event, where a 503 has the sender retry.
+        raise StoreUnavailable("unexpected reply to SET NX")
 
     async def discard(self, key: str) -> None:
         """Forget ``key`` (``DEL``); raises :class:`StoreUnavailable` as adding does."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from daloy_edge.ratelimit import UpstashNonceStore, UpstashREST
+import pytest
+
+from daloy_edge.ratelimit import StoreUnavailable, UpstashNonceStore, UpstashREST
 from daloy_edge.types import NonceStore
 from tests.support.redis_server import RedisServer, ShimServer
 
@@ -50,3 +52,21 @@ async def test_a_discarded_nonce_is_accepted_again_by_every_instance(rest: Upsta
     assert await first_instance.add_if_absent("delivery", 300) is True
     await first_instance.discard("delivery")
     assert await second_instance.add_if_absent("delivery", 300) is True
+
+
+class Answering:
+    """An Upstash client whose every command gets the same reply."""
+
+    def __init__(self, reply: object) -> None:
+        self.reply = reply
+
+    async def execute(self, command: list[str]) -> object:
+        return self.reply
+
+
+@pytest.mark.parametrize("reply", [1, 0, True, "QUEUED", "", [None], {"result": "OK"}])
+async def test_a_reply_neither_ok_nor_nil_is_a_store_failure_not_a_replay(reply: object):
+    # SET NX answers OK or nil, nothing else: another reply is a broken or tampered
+    # store, and refusing the delivery as a replay would lose the event to it.
+    with pytest.raises(StoreUnavailable):
+        await UpstashNonceStore(Answering(reply)).add_if_absent("delivery", 300)
