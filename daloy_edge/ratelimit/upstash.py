@@ -270,11 +270,13 @@ def _check_url(url: str, *, insecure_http: bool) -> None:
     # ``urlsplit`` drops tabs and line breaks that the HTTP client then refuses.
     if not only(url, _VISIBLE):
         raise ConfigError("the Upstash URL must be printable ASCII with no space or line break")
-    parts = urlsplit(url)
     try:
-        parts.port  # noqa: B018 -- raises ValueError for a port no request can use
+        parts = urlsplit(url)  # raises ValueError for an unclosed IPv6 bracket
+        port = parts.port  # raises ValueError for a port out of range
     except ValueError:
-        raise ConfigError("the Upstash URL has an invalid port") from None
+        raise ConfigError("the Upstash URL has an invalid host or port") from None
+    if port == 0:
+        raise ConfigError("the Upstash URL has an invalid port (no connection can use 0)")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError("the Upstash URL must be an absolute http(s) URL")
     if parts.username or parts.password or parts.query or parts.fragment:

@@ -182,9 +182,18 @@ def test_refuses_a_url_with_a_space_or_line_break(url: str):
         UpstashREST(url, "token")
 
 
-def test_refuses_a_url_with_an_invalid_port():
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://127.0.0.1:0"])
+def test_refuses_a_url_with_an_invalid_port(url: str):
     with pytest.raises(ConfigError, match="port"):
-        UpstashREST("http://127.0.0.1:99999", "token")
+        UpstashREST(url, "token")
+
+
+@pytest.mark.parametrize("url", ["https://[::1/", "https://[eu1-example.upstash.io]/"])
+def test_refuses_a_url_with_a_malformed_ipv6_host_as_a_configuration_error(url: str):
+    # urlsplit raises ValueError for these, which stopped the boot and ``daloy-edge
+    # check`` without naming the variable.
+    with pytest.raises(ConfigError, match="host"):
+        UpstashREST(url, "token")
 
 
 def test_token_never_appears_in_repr():
