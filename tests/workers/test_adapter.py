@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import pytest
 
@@ -199,3 +200,24 @@ def test_module_level_on_fetch_serves_the_raw_js_request(workers_harness: Pyodid
 
 def test_fetch_is_the_default_transport_inside_a_worker(workers_harness: PyodideHarness) -> None:
     assert call(workers_harness, "GET", "/transport").json() == {"default": "FetchTransport"}
+
+
+@pytest.mark.parametrize("field", ["value", "name"])
+def test_a_header_the_fetch_api_refuses_is_a_500_problem_not_a_thrown_error(
+    workers_harness: PyodideHarness, field: str
+) -> None:
+    # The JS Response constructor threw into the runtime: its error page, no request id.
+    response = call(workers_harness, "GET", f"/late-header?field={field}")
+    assert response.status == 500
+    assert response.header("content-type") == "application/problem+json"
+    assert response.header("x-request-id") == response.json()["request_id"]
+
+
+def test_a_header_the_fetch_api_refuses_is_logged_as_500_without_its_value(
+    workers_harness: PyodideHarness,
+) -> None:
+    response = call(workers_harness, "GET", "/late-header?field=value")
+    line = json.loads(response.stdout[-1])
+    assert line["Attributes"]["http.response.status_code"] == 500
+    assert "x-token" in line["Attributes"]["exception.message"]
+    assert "s3cret" not in "\n".join(response.stdout)

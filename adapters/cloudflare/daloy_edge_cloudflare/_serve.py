@@ -12,7 +12,7 @@ from daloy_edge_cloudflare._env import WorkerEnv
 from daloy_edge_cloudflare._fetch import FetchTransport
 from daloy_edge_cloudflare._js import keep_running, promise_of
 from daloy_edge_cloudflare._request import to_request
-from daloy_edge_cloudflare._response import to_js_response
+from daloy_edge_cloudflare._response import ResponseCheck
 from daloy_edge_cloudflare._webcrypto import WebCryptoBackend
 
 __all__ = ["WAIT_UNTIL", "AppFactory", "WorkersApp", "entrypoint"]
@@ -21,6 +21,7 @@ AppFactory = Callable[[Mapping[str, str]], App]
 """Builds the app from the Worker's string bindings, e.g. ``examples.secure_app.create_app``."""
 
 Flush = Callable[[], Awaitable[None]]
+_CHECK = ResponseCheck()
 
 WAIT_UNTIL = "wait_until"
 """``request.state`` key of a function that keeps an awaitable running after the response.
@@ -67,10 +68,11 @@ class WorkersApp:
         app, bindings = self.app_for(env)
         incoming = to_request(request, bindings)
         incoming.state[WAIT_UNTIL] = _deferrer(ctx)
+        incoming._deliverable = _CHECK
         response = await app.handle(incoming, buffered=True)
         if self._flush is not None:
             _deferrer(ctx)(self._flush())
-        return await to_js_response(response)
+        return await _CHECK.built(incoming, response)
 
 
 def _deferrer(ctx: object) -> Callable[[Awaitable[object]], None]:

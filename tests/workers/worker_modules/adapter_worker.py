@@ -97,6 +97,17 @@ def create_app(env):
         body = gzip.compress(b"already compressed " * 20)
         return Response(body, headers={"content-encoding": "gzip"}, media_type="text/plain")
 
+    @app.get("/late-header")
+    async def late_header(request):
+        # Fields added after the Response was made are not checked by it; the Fetch API
+        # refuses these two.
+        response = Response.json({"ok": True})
+        if request.query.get("field") == "name":
+            response.headers.add("x token", "v")
+        else:
+            response.headers["x-token"] = "s3cret-\u20ac"
+        return response
+
     return app
 
 
