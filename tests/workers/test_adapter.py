@@ -221,3 +221,12 @@ def test_a_header_the_fetch_api_refuses_is_logged_as_500_without_its_value(
     assert line["Attributes"]["http.response.status_code"] == 500
     assert "x-token" in line["Attributes"]["exception.message"]
     assert "s3cret" not in "\n".join(response.stdout)
+
+
+def test_an_app_whose_factory_failed_is_built_again_on_the_next_request(
+    workers_harness: PyodideHarness,
+) -> None:
+    entry = "adapter_worker:FailingFirst"
+    first = call(workers_harness, "GET", "/done", entry=entry, isolate="failing-first")
+    second = call(workers_harness, "GET", "/done", entry=entry, isolate="failing-first")
+    assert (first.status, second.status) == (503, 200)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -154,3 +155,34 @@ def test_worker_generated_for_an_app_module_serves_it(workers_harness: PyodideHa
     entry = workers_harness.add_worker("generated_reference", "examples.secure_app")
     client = WorkersClient(workers_harness, entry=entry, isolate="generated")
     assert client.request("GET", "/health").json() == {"status": "ok"}
+
+
+def test_a_configuration_the_app_refuses_is_a_503_problem_not_a_thrown_error(
+    workers_harness: PyodideHarness,
+) -> None:
+    # Built on the first request, create_app's ConfigError reached the runtime: its
+    # error page, with no request id and no log line.
+    response = workers_harness.fetch(
+        "GET",
+        "https://worker.example/health",
+        isolate="reference-bad-config",
+        env={"DALOY_MAX_BODY_BYTES": "64k"},
+    )
+    assert response.status == 503 and response.header("retry-after") == "1"
+    assert response.header("content-type") == "application/problem+json"
+    assert response.header("x-request-id") == response.json()["request_id"]
+
+
+def test_a_configuration_the_app_refuses_is_logged_with_its_error(
+    workers_harness: PyodideHarness,
+) -> None:
+    response = workers_harness.fetch(
+        "GET",
+        "https://worker.example/health",
+        isolate="reference-bad-config-log",
+        env={"DALOY_MAX_BODY_BYTES": "64k"},
+    )
+    line = json.loads(response.stdout[-1])
+    assert line["SeverityText"] == "ERROR"
+    assert line["Attributes"]["http.response.status_code"] == 503
+    assert "DALOY_MAX_BODY_BYTES" in line["Attributes"]["exception.message"]

@@ -37,7 +37,10 @@ class WorkersApp:
     The app is built once per isolate, from the first request's ``env``, and reused;
     before it is built, :class:`FetchTransport` becomes the default transport, so the
     JWKS client and the Upstash store reach the network through ``fetch``. ``flush``,
-    when given, runs after every response under ``ctx.waitUntil``.
+    when given, runs after every response under ``ctx.waitUntil``. A factory that
+    raises (a configuration error) answers that request 503 (``Retry-After: 1``, the
+    problem type ``startup-failed``) and logs the error, and the next request builds
+    again.
 
     >>> # module-level handler style:
     >>> # on_fetch = WorkersApp(create_app).fetch
@@ -65,7 +68,14 @@ class WorkersApp:
 
     async def fetch(self, request: object, env: object, ctx: object = None) -> Any:
         """Serve one JS ``Request`` and return the JS ``Response``."""
-        app, bindings = self.app_for(env)
+        try:
+            app, bindings = self.app_for(env)
+        except Exception as exc:
+            # Other runtimes build the app as they start and fail there; here the first
+            # request builds it, and the error reached the runtime (its error page, no
+            # request id, no log line). The next request tries again.
+            bindings = WorkerEnv(env)
+            app = _failing_start(exc, bindings)
         incoming = to_request(request, bindings)
         incoming.state[WAIT_UNTIL] = _deferrer(ctx)
         incoming._deliverable = _CHECK
@@ -73,6 +83,21 @@ class WorkersApp:
         if self._flush is not None:
             _deferrer(ctx)(self._flush())
         return await _CHECK.built(incoming, response)
+
+
+def _failing_start(error: Exception, bindings: WorkerEnv) -> App:
+    """An app whose start-up fails with ``error``: it answers the start-up 503 problem
+    and logs ``error`` on its ERROR line, as an app whose start-up hook fails does."""
+    try:
+        app = App(environment="production", env=bindings)
+    except Exception:  # the bindings that broke the app may break its log settings too
+        app = App(environment="production", env={})
+
+    @app.on_startup
+    def fail() -> None:
+        raise error
+
+    return app
 
 
 def _deferrer(ctx: object) -> Callable[[Awaitable[object]], None]:

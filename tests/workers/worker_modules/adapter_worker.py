@@ -115,5 +115,17 @@ async def flush():
     DONE.append("flushed")
 
 
+FACTORY_RUNS: list[int] = []
+
+
+def create_app_failing_first(env):
+    """A factory whose first run fails, as one reading a secret not yet readable."""
+    FACTORY_RUNS.append(1)
+    if len(FACTORY_RUNS) == 1:
+        raise OSError("secrets endpoint not reachable")
+    return create_app(env)
+
+
 Default = entrypoint(create_app, flush=flush)
+FailingFirst = entrypoint(create_app_failing_first, name="FailingFirst")
 on_fetch = WorkersApp(create_app, flush=flush).fetch
