@@ -11,7 +11,9 @@ from daloy_edge._errors import ConfigError
 __all__ = ["TARGETS", "generate"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+# What every target's platform accepts as the project's name (a PyPI project name, a Worker,
+# a Cloud Function): a letter first, a letter or digit last.
+_NAME = re.compile(r"[a-z](?:[a-z0-9-]{0,39}[a-z0-9])?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +72,10 @@ TARGETS: dict[str, _Target] = {
 
 def generate(name: str, target: str, dest: Path) -> list[Path]:
     """Write a new project for ``target`` into ``dest`` (which must not hold files yet)."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ConfigError(
-            "project name: lower-case letters, digits and '-', starting with a letter"
+            "project name: lower-case letters, digits and '-', starting with a letter and "
+            "ending with a letter or digit, at most 41 characters"
         )
     spec = TARGETS.get(target)
     if spec is None:

@@ -79,6 +79,14 @@ def test_refuses_unsafe_names(tmp_path: Path) -> None:
         generate("../evil", "asgi", tmp_path / "x")
 
 
+@pytest.mark.parametrize("name", ["shop-", "a-", "shop-api-", "shop-api\n"])
+def test_refuses_a_name_ending_in_a_dash_or_a_line_break(tmp_path: Path, name: str) -> None:
+    # Not a Python project name (PEP 508), nor a Worker's or a Cloud Function's; a line
+    # break would also end the TOML string it is written into.
+    with pytest.raises(ConfigError):
+        generate(name, "workers", tmp_path / "x")
+
+
 def test_refuses_a_non_empty_destination(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("x")
     with pytest.raises(ConfigError):
