@@ -82,7 +82,13 @@ def generate(name: str, target: str, dest: Path) -> list[Path]:
         raise ConfigError(f"target must be one of {', '.join(sorted(TARGETS))}")
     if dest.exists() and any(dest.iterdir()):
         raise ConfigError(f"{dest} is not empty")
-    values = {"name": name, "adapter_dist": spec.adapter_dist, "source_dir": spec.source_dir}
+    values = {
+        "name": name,
+        "adapter_dist": spec.adapter_dist,
+        "source_dir": spec.source_dir,
+        # A Google service account id is 6 to 30 characters, whatever the name's length.
+        "service_account": f"{name[:22]}-runtime",
+    }
     written: list[Path] = []
     for relative, template in {**_COMMON, **spec.files}.items():
         text = (_TEMPLATES / template).read_text(encoding="utf-8")

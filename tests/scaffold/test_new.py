@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,15 @@ def test_refuses_a_name_ending_in_a_dash_or_a_line_break(tmp_path: Path, name: s
     # break would also end the TOML string it is written into.
     with pytest.raises(ConfigError):
         generate(name, "workers", tmp_path / "x")
+
+
+@pytest.mark.parametrize("name", ["a", "ab", "shop-api", "a" * 41])
+def test_gcf_service_account_id_is_one_google_accepts(tmp_path: Path, name: str) -> None:
+    generate(name, "gcf", tmp_path)
+    terraform = (tmp_path / "infra/main.tf").read_text()
+    account_id = re.search(r'account_id\s*=\s*"([^"]*)"', terraform)
+    assert account_id is not None
+    assert re.fullmatch(r"[a-z][-a-z0-9]{4,28}[a-z0-9]", account_id[1]), account_id[1]
 
 
 def test_refuses_a_non_empty_destination(tmp_path: Path) -> None:
