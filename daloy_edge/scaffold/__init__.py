@@ -24,6 +24,7 @@ class _Target:
 
 
 _COMMON = {
+    ".gitignore": "common/gitignore.tmpl",
     "pyproject.toml": "common/pyproject.toml.tmpl",
     "requirements.txt": "common/requirements.txt.tmpl",
     "tests/test_app.py": "common/test_app.py.tmpl",
@@ -65,6 +66,7 @@ TARGETS: dict[str, _Target] = {
             "app.py": "common/app.py.tmpl",
             "asgi.py": "asgi/asgi.py.tmpl",
             "infra/Dockerfile": "asgi/Dockerfile.tmpl",
+            ".dockerignore": "asgi/dockerignore.tmpl",
         },
     ),
 }

@@ -103,6 +103,27 @@ def test_refuses_a_non_empty_destination(tmp_path: Path) -> None:
         generate("shop-api", "asgi", tmp_path)
 
 
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_dev_signing_key_left_by_a_killed_dev_server_is_never_committed(
+    tmp_path: Path, target: str
+) -> None:
+    generate("shop-api", target, tmp_path)
+    key = tmp_path / ".daloy-edge-dev" / "dev-signing-key.json"
+    key.parent.mkdir()
+    key.write_text("{}")
+    git = ["git", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    ignored = subprocess.run([*git, "check-ignore", "-q", str(key)], check=False)
+    assert ignored.returncode == 0
+
+
+def test_dev_signing_key_stays_out_of_the_container_image(tmp_path: Path) -> None:
+    generate("shop-api", "asgi", tmp_path)
+    patterns = (tmp_path / ".dockerignore").read_text().splitlines()
+    assert ".daloy-edge-dev" in patterns
+    assert ".env" in patterns
+
+
 def test_no_template_placeholder_is_left(tmp_path: Path) -> None:
     for target in TARGETS:
         dest = tmp_path / target
