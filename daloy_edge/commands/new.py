@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for path in files:
         print(f"created {path}")
-    print(f"\nnext: cd {dest} && python -m pip install -r requirements.txt && python -m pytest")
+    print(f"\nnext: cd {dest} && python -m pip install -r requirements-dev.txt && python -m pytest")
     # The scaffolded CI runs ``daloy-edge verify .``, whose lockfile gate fails without one.
     print("before the first push: uv lock, and commit uv.lock (the CI's verify step checks it)")
     return 0

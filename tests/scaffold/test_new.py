@@ -124,6 +124,19 @@ def test_dev_signing_key_stays_out_of_the_container_image(tmp_path: Path) -> Non
     assert ".env" in patterns
 
 
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_deployed_requirements_carry_no_test_runner(tmp_path: Path, target: str) -> None:
+    # SAM, Cloud Functions and the Dockerfile install requirements.txt into the deployment.
+    generate("shop-api", target, tmp_path)
+    deployed = (tmp_path / "requirements.txt").read_text().split()
+    assert deployed == ["daloy-edge", TARGETS[target].adapter_dist]
+    development = (tmp_path / "requirements-dev.txt").read_text().splitlines()
+    assert development[0] == "-r requirements.txt"
+    assert any(line.startswith("pytest") for line in development)
+    workflow = (tmp_path / ".github/workflows/ci.yml").read_text()
+    assert "pip install -r requirements-dev.txt" in workflow
+
+
 def test_no_template_placeholder_is_left(tmp_path: Path) -> None:
     for target in TARGETS:
         dest = tmp_path / target
