@@ -65,6 +65,9 @@ def dev_environment(environ: dict[str, str]) -> list[str]:
 def load_target(target: str) -> object:
     """Import ``module:attribute``, which must be an ASGI callable."""
     module_name, _, attr = target.partition(":")
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        # import_module raises ValueError or TypeError for "" and ".app": not a load failure.
+        raise ImportError(f"{module_name!r} is not a module name (expected module:attribute)")
     module = importlib.import_module(module_name)
     try:
         obj = getattr(module, attr or "asgi")

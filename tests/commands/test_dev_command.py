@@ -51,6 +51,18 @@ def test_dev_with_a_missing_module_fails_in_one_line_and_deletes_the_key(
     assert dev_key_files(project) == []
 
 
+@pytest.mark.parametrize("target", ["", ":asgi", ".asgi:asgi", "app..x:asgi"])
+def test_dev_with_a_target_that_names_no_module_fails_in_one_line_and_deletes_the_key(
+    project: Path, capsys: pytest.CaptureFixture[str], target: str
+) -> None:
+    assert main(["dev", "--port", str(free_port()), target]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].startswith(f"daloy-edge dev: cannot load {target}: ")
+    assert "is not a module name" in err.splitlines()[-1]
+    assert dev_key_files(project) == []
+
+
 def test_dev_with_a_target_that_refuses_to_build_fails_in_one_line_and_deletes_the_key(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
