@@ -126,6 +126,8 @@ def mint_dev_token(
 
     if not 0 < ttl_s <= MAX_TTL_S:
         raise ValueError(f"ttl must be between 1 and {MAX_TTL_S} seconds")
+    if not subject:
+        raise ValueError("the subject must not be empty: the dev server refuses such a token")
     issued = int(time.time() if now is None else now)
     claims = {
         "iss": state["issuer"],

@@ -109,6 +109,15 @@ def test_token_refuses_an_overlong_lifetime(tmp_path, capsys):
     assert main(args) == 1
 
 
+def test_token_refuses_an_empty_subject_the_dev_server_would_refuse(tmp_path, capsys):
+    environ = dev_env(tmp_path)
+    args = ["token", "--sub", "", "--state-dir", environ["DALOY_DEV_STATE_DIR"]]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "subject must not be empty" in captured.err
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
