@@ -49,7 +49,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def read_env_file(path: Path) -> dict[str, str]:
     """``KEY=VALUE`` lines (``export`` prefix, quotes and ``#`` comments allowed)."""
     values: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    # utf-8-sig: an editor's byte order mark is not part of the first variable's name.
+    for number, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -60,6 +60,16 @@ def test_env_file_overrides_the_process_environment(
     assert "[development-mode]" in capsys.readouterr().out
 
 
+def test_env_file_saved_with_a_byte_order_mark_is_audited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DALOY_CORS_ORIGINS", "")  # restored after the file overrides it
+    env_file = tmp_path / "production.env"
+    env_file.write_bytes(b"\xef\xbb\xbfDALOY_CORS_ORIGINS=*\r\n")
+    assert main(["check", "--env-file", str(env_file)]) == 1
+    assert "[cors-wildcard-credentials]" in capsys.readouterr().out
+
+
 def test_malformed_env_file_is_a_usage_error(tmp_path: Path) -> None:
     env_file = tmp_path / "bad.env"
     env_file.write_text("DALOY_ENV production\n")
