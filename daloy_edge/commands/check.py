@@ -97,10 +97,29 @@ def load_app(target: str) -> App:
     if not isinstance(obj, App):
         obj = getattr(obj, "app", obj)
     if not isinstance(obj, App) and callable(obj):
+        if not _takes_no_arguments(obj):
+            # A runtime entry point (handler.lambda_handler, main.gcf_handler) is no
+            # factory: calling it bare is not the check's to do, nor the app's failure.
+            raise TargetError(
+                f"{target} takes arguments, so it is no factory of an App: "
+                f"name the App itself (e.g. {module_name}:app)"
+            )
         obj = obj()
     if not isinstance(obj, App):
         raise TargetError(f"{target} is not a daloy_edge App (nor a factory of one)")
     return obj
+
+
+def _takes_no_arguments(factory: object) -> bool:
+    import inspect
+
+    try:
+        inspect.signature(factory).bind()  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (a built-in): the call itself decides
+        return True
+    return True
 
 
 def _where(exc: BaseException) -> str:

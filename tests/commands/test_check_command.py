@@ -97,6 +97,23 @@ def test_target_factory_is_called(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert main(["check", "factory_app_for_check:create_app"]) == 0
 
 
+def test_target_that_is_a_runtime_handler_is_a_usage_error_and_is_not_called(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = (
+        "def lambda_handler(event, context):\n"
+        "    raise AssertionError('the check invoked the handler')\n"
+    )
+    target_module(tmp_path, monkeypatch, "handler_for_check", source)
+    assert main(["check", "handler_for_check:lambda_handler"]) == 2
+    captured = capsys.readouterr()
+    assert "app-refused" not in captured.out
+    assert captured.err == (
+        "daloy-edge check: handler_for_check:lambda_handler takes arguments, so it is no "
+        "factory of an App: name the App itself (e.g. handler_for_check:app)\n"
+    )
+
+
 def test_target_that_refuses_to_build_is_a_finding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
