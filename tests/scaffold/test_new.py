@@ -158,3 +158,21 @@ def test_scaffolded_app_passes_daloy_edge_check(tmp_path: Path, target: str) -> 
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ERROR" not in result.stdout
+
+
+def test_lambda_scaffold_lets_cloudwatch_logs_use_its_key_for_its_own_log_group_only(
+    tmp_path: Path,
+) -> None:
+    # Without a condition the key policy let CloudWatch Logs use the app's key for any
+    # log group of the account in the region.
+    from cfnlint.decode import decode_str
+
+    generate("shop-api", "lambda", tmp_path)
+    parsed, problems = decode_str((tmp_path / "infra/template.yaml").read_text())
+    assert problems == []
+    resources = parsed["Resources"]
+    statements = resources["AppKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (logs,) = [s for s in statements if "Service" in s["Principal"]]
+    arn = logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Sub"]
+    name = resources["LogGroup"]["Properties"]["LogGroupName"]["Fn::Sub"]
+    assert arn == "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:" + name
