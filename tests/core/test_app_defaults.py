@@ -593,3 +593,9 @@ def test_lowercase_method_is_refused_not_served_as_the_upper_case_route(method: 
     response = asyncio.run(app.handle(Request(method, "/ok")))
     assert response.status == 400
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_header_split_over_lines_that_are_too_large_together_is_431() -> None:
+    # Joined as runtimes that join repeated lines deliver them, one 10 KB field.
+    headers = [("cookie", "a=" + "x" * 5000), ("cookie", "b=" + "y" * 5000)]
+    assert TestClient(make_app()).get("/ok", headers=headers).status == 431
