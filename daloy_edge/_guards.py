@@ -56,7 +56,10 @@ class _URITooLong(HTTPError):
 
 @record(frozen=True, kw_only=True)
 class RequestLimits:
-    """Bounds on the request line (414 when passed) and headers (431 when passed)."""
+    """Bounds on the request line (414 when passed) and headers (431 when passed).
+
+    A header sent on several lines counts as one field, all its lines together.
+    """
 
     max_headers: int = 100
     max_header_bytes: int = 8192
@@ -174,7 +177,9 @@ def check_request(request: Request, limits: RequestLimits, fields: Fields | None
     source: list[tuple[str, str]] | dict[str, str] = headers._items if index is None else index
     if fields is None or fields[0] is not source or fields[1] != len(source):
         fields = header_fields(headers)
-    if len(source) > limits.max_headers:
+    # Fields, not lines: a name sent on several lines is one field, as the runtimes that
+    # join lines deliver it (and an HTTP/2 browser sends each cookie on a line of its own).
+    if len(source) > limits.max_headers and len(set(fields[2])) > limits.max_headers:
         raise RequestHeaderFieldsTooLarge(f"more than {limits.max_headers} header fields")
     if source:
         _check_fields(fields[2], fields[3], limits)
