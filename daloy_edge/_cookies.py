@@ -22,7 +22,9 @@ _VALUE = allowed(
     + span("\x5d", "\x7e")
 )
 _DOMAIN = allowed(ALNUM + ".-")
-_MAX_COOKIES = 64
+# As many as a browser holds for one site (Chrome and Firefox keep 180 per domain): a
+# session cookie set after 64 others, and sent after them, was read as no cookie at all.
+_MAX_COOKIES = 180
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -87,6 +87,14 @@ def test_session_me_answers_the_signed_in_user(http: Transport) -> None:
     assert reply.json() == {"user": "bob"}
 
 
+def test_session_me_reads_a_session_sent_after_a_hundred_other_cookies(http: Transport) -> None:
+    # Browsers send the oldest cookies first: a session set at login often comes last.
+    others = "; ".join(f"pref{i}=1" for i in range(100))
+    reply = http.get("/session/me", headers={"Cookie": f"{others}; {login(http, 'bob')}"})
+    assert reply.status == 200
+    assert reply.json() == {"user": "bob"}
+
+
 def test_session_me_without_a_cookie_is_401(http: Transport) -> None:
     assert_problem(http.get("/session/me"), 401)
 

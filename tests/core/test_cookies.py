@@ -23,6 +23,12 @@ def test_a_name_sent_again_past_the_parsed_cookies_is_named_repeated():
     assert "s" in repeated
 
 
+def test_a_cookie_after_as_many_as_a_browser_holds_for_a_site_is_read():
+    # Browsers send the oldest first: a session set after every other cookie comes last.
+    others = "; ".join(f"c{i}=x" for i in range(179))
+    assert parse_cookie_header(f"{others}; s=own")["s"] == "own"
+
+
 def test_quoted_values_are_unquoted():
     assert parse_cookie_header('a="x"') == {"a": "x"}
 
