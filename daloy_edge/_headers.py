@@ -28,6 +28,15 @@ _LOWER_NAMES_SIZE = 1024
 _FIELD_TABLES: tuple[bytes, bytes] | None = None
 
 
+def lower_unicode_name(name: str) -> str:
+    """A received header name that is not ASCII, lower-cased unless that makes it ASCII:
+    ``str.lower()`` maps the Kelvin sign (U+212A) to "k", and "Coo\u212aie" (which
+    servers refuse; an event may carry it) passed the request's name check as "cookie".
+    Kept as it came, it is refused like any other name that is no token."""
+    lowered = name.lower()
+    return name if lowered.isascii() else lowered
+
+
 def _field_tables() -> tuple[bytes, bytes]:
     # Built on first use: most apps never give a response field by hand.
     global _FIELD_TABLES
@@ -94,7 +103,10 @@ class Headers:
         pairs = (
             items.items() if type(items) is dict or isinstance(items, (Headers, Mapping)) else items
         )
-        self._items = [(name.lower(), value) for name, value in pairs]
+        self._items = [
+            (name.lower() if name.isascii() else lower_unicode_name(name), value)
+            for name, value in pairs
+        ]
 
     @classmethod
     def _from_lowered(cls, items: list[tuple[str, str]]) -> Headers:
@@ -138,7 +150,12 @@ class Headers:
             return headers
         # Lowered, names that differed only in case ("Host", "host") become one: the
         # index is kept only when none did.
-        return cls._from_received([(name.lower(), value) for name, value in source.items()])
+        return cls._from_received(
+            [
+                (name.lower() if name.isascii() else lower_unicode_name(name), value)
+                for name, value in source.items()
+            ]
+        )
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name``, or ``default``."""

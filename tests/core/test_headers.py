@@ -100,3 +100,9 @@ def test_joined_field_is_read_without_the_whitespace_around_each_line():
     )
     lines = Headers([("origin", " https://a.example"), ("Origin", "https://b.example ")])
     assert lines.get_joined("origin") == "https://a.example, https://b.example"
+
+
+def test_a_name_with_the_kelvin_sign_is_not_lowered_into_its_ascii_lookalike():
+    # str.lower() maps the Kelvin sign (U+212A) to "k".
+    for headers in (Headers([("Coo\u212aie", "a=1")]), Headers.from_dict({"coo\u212aie": "a=1"})):
+        assert "cookie" not in headers

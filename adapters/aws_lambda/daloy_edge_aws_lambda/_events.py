@@ -7,6 +7,7 @@ shape on a ``lambda-url`` domain) and ALB with or without multi-value headers.
 from __future__ import annotations
 
 from daloy_edge import Headers, Request
+from daloy_edge._headers import lower_unicode_name
 from daloy_edge._request import new_request
 from daloy_edge_aws_lambda._encoding import decode_body, encode_body, raw_path
 from daloy_edge_aws_lambda._limits import ALB_MAX_RESULT, LAMBDA_MAX_RESULT, ResultCheck
@@ -120,7 +121,7 @@ def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
     # any number (``None`` entries skipped), and an empty or missing entry none.
     return Headers._from_received(
         [
-            (name.lower(), value)
+            (name.lower() if name.isascii() else lower_unicode_name(name), value)
             for name, values in source.items()
             for value in ((values,) if isinstance(values, str) else values or ())
             if value is not None

@@ -378,3 +378,18 @@ def test_http_event_whose_base64_flag_is_not_a_boolean_is_refused_as_an_event(
     event.update(body="abcd", isBase64Encoded=flag)
     with pytest.raises(UnsupportedEvent, match=f"malformed {SHAPES[name].name} event"):
         handler(echo_app())(event, None)
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_a_header_name_with_the_kelvin_sign_is_not_read_as_its_ascii_lookalike(
+    name: str,
+) -> None:
+    # str.lower() maps the Kelvin sign (U+212A) to "k": "Coo\u212aie" read as "cookie".
+    event = with_path(name, "/me")
+    if "multiValueHeaders" in event:
+        event["multiValueHeaders"]["Coo\u212aie"] = ["user=admin"]
+    else:
+        event["headers"]["coo\u212aie"] = "user=admin"
+    app = App()
+    app.add_route("/me", lambda request: request.cookies.get("user", "nobody"))
+    assert handler(app)(event, None)["statusCode"] == 400
