@@ -165,8 +165,35 @@ def _check_punycode(labels: list[str]) -> None:
             decoded = label[4:].encode("ascii").decode("punycode")
         except UnicodeError:
             raise EgressDenied("invalid IDNA (punycode) label") from None
-        if decoded.isascii() or not decoded.isprintable():
+        if decoded.isascii() or not decoded.isprintable() or not _is_mapped_form(decoded):
             raise EgressDenied("invalid IDNA (punycode) label")
+
+
+# Printable code points that UTS #46 (the URL Standard's host parser) ignores or disallows
+# and NFKC leaves alone: variation selectors, fillers, ideographic description characters,
+# the ideographic full stop (a label separator) and the replacement characters.
+_UNMAPPABLE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u1806\u180b-\u180f\u2ff0-\u2fff\u3002"
+    "\ufe00-\ufe0f\ufffc\ufffd\U000e0100-\U000e01ef]"
+)
+_KEPT_LETTERS = {0xDF: "ss", 0x3C2: "\u03c3"}
+
+
+def _is_mapped_form(decoded: str) -> bool:
+    """True when ``decoded`` is already in the form IDNA maps a name to: lower case, NFC, no
+    compatibility characters (NFKC and case folding leave it unchanged, but for the two
+    letters IDNA 2008 keeps, ``ß`` and ``ς``), no leading combining mark.
+
+    URL parsers (UTS #46) refuse an ``xn--`` label in any other form, and so does httpx; a
+    name like ``xn--mi7ccd`` (fullwidth "abc") would otherwise pass here and fail in
+    the client.
+    """
+    import unicodedata
+
+    if unicodedata.category(decoded[0]).startswith("M") or _UNMAPPABLE.search(decoded):
+        return False
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", decoded).casefold())
+    return folded == decoded.translate(_KEPT_LETTERS)
 
 
 def join_location(base: str, location: str) -> str:

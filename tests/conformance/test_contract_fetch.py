@@ -70,7 +70,10 @@ def test_fetch_of_a_non_http_scheme_is_refused(http: Transport, url: str) -> Non
     assert b"root:" not in reply.body
 
 
-@pytest.mark.parametrize("host", ["xn--a.example", "xn--bcher-kva9.example"])
+@pytest.mark.parametrize(
+    "host",
+    ["xn--a.example", "xn--bcher-kva9.example", "xn--mi7ccd.example", "xn--bcher-2pa.example"],
+)
 def test_fetch_of_a_punycode_host_no_parser_accepts_is_403_egress_denied(
     http: Transport, host: str
 ) -> None:

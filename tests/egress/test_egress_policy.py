@@ -203,5 +203,40 @@ def test_punycode_label_no_client_can_address_is_denied(host):
         ANY_PORT.check_url(f"https://{host}/")
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "xn--bcher-2pa.example",
+        "xn--mi7ccd.example",
+        "xn--x-sy8h.example",
+        "xn--uber-vwc.example",
+        "xn--a-wbb.example",
+        "xn--ab-r13a.example",
+        "xn--ab-372n.example",
+    ],
+    ids=[
+        "upper-case",
+        "fullwidth",
+        "ligature",
+        "not-nfc",
+        "leading-combining-mark",
+        "ideographic-full-stop",
+        "variation-selector",
+    ],
+)
+def test_punycode_label_not_in_its_mapped_form_is_denied(host):
+    # URL parsers (UTS #46) and httpx refuse these: Workers' fetch failed with 502 where
+    # CPython refused with 403.
+    with pytest.raises(EgressDenied, match="punycode"):
+        ANY_PORT.check_url(f"https://{host}/")
+
+
+@pytest.mark.parametrize(
+    "host", ["xn--strae-oqa.example", "xn--0xafb.example"], ids=["ss", "sigma"]
+)
+def test_punycode_label_with_a_letter_idna_keeps_unfolded_is_accepted(host):
+    assert ANY_PORT.check_url(f"https://{host}/").host == host
+
+
 def test_origin_includes_scheme_host_and_effective_port():
     assert ANY_PORT.check_url("https://example.com/").origin == ("https", "example.com", 443)
