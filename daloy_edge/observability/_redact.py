@@ -50,8 +50,9 @@ class Redactor:
     """Turns any object into a JSON value with secrets replaced by ``[REDACTED]``.
 
     Walks dicts and other mappings, lists, tuples, sets, dataclasses, objects with
-    ``__dict__`` or ``__slots__``, :class:`~daloy_edge.Headers` and exceptions. Cycles
-    become ``[Circular]``; nesting past ``max_depth`` becomes ``[MaxDepth]``; long
+    ``__dict__`` or ``__slots__``, :class:`~daloy_edge.Headers` and exceptions; the
+    ``(name, value)`` pairs of a sequence (ASGI headers, parsed query strings) are
+    judged by name as a mapping's items are. Cycles become ``[Circular]``; nesting past ``max_depth`` becomes ``[MaxDepth]``; long
     containers and strings are cut, and so is a value once ``max_chars`` characters of
     its strings and keys are written (CloudWatch and Cloud Logging split or cut a line
     past 256 KB, and a character may take twelve bytes escaped). One string extends the
@@ -270,7 +271,13 @@ class _Walk:
             if count >= limit or self.room <= 0:
                 result.append("[more items]")
                 break
-            result.append(self.visit(item, depth))
+            name = _pair_name(item)
+            if name is not None and self.redactor.is_secret_header(name):
+                shown = self.redactor.scrub(name)
+                self.room -= len(shown)
+                result.append([shown, REDACTED])
+            else:
+                result.append(self.visit(item, depth))
         return result
 
 
@@ -293,6 +300,19 @@ def _key_text(key: object) -> str:
     if isinstance(key, tuple):
         return ".".join(part if isinstance(part, str) else _key_text(part) for part in key)
     return f"<{type(key).__qualname__}>"
+
+
+def _pair_name(item: object) -> str | None:
+    """The name of a ``(name, value)`` pair in a sequence of pairs: header lists (ASGI's
+    ``[(b"cookie", b"sid=…")]``, ``multi_items()``), parsed query strings, form fields."""
+    if not isinstance(item, tuple | list) or len(item) != 2:
+        return None
+    name = item[0]
+    if isinstance(name, str):
+        return name
+    if isinstance(name, bytes):
+        return name.decode("utf-8", "backslashreplace")
+    return None
 
 
 def _exception_fields(exc: BaseException) -> list[tuple[object, object]]:

@@ -186,6 +186,22 @@ CORPUS: list[tuple[str, object, list[str], str]] = [
         "ana",
     ),
     (
+        "asgi_header_pairs",
+        [
+            (b"authorization", b"Bearer opaque-9f8e7d"),
+            (b"cookie", COOKIE.encode()),
+            (b"via", b"keep"),
+        ],
+        ["opaque-9f8e7d", "s3ss10nvalue0123"],
+        "keep",
+    ),
+    (
+        "parsed_query_pairs",
+        (("user", "ana"), ("x-api-key", API_KEY), ("sig", SIG)),
+        [API_KEY, "5257a869e7"],
+        "ana",
+    ),
+    (
         "mapping_proxy",
         types.MappingProxyType({"passwd": PASSWORD, "n": "keep"}),
         [PASSWORD],
