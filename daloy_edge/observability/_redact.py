@@ -49,14 +49,14 @@ _MAX_INT_BITS = 256
 class Redactor:
     """Turns any object into a JSON value with secrets replaced by ``[REDACTED]``.
 
-    Walks dicts and other mappings, lists, tuples, sets, dataclasses, objects with
-    ``__dict__`` or ``__slots__``, :class:`~daloy_edge.Headers` and exceptions; the
-    ``(name, value)`` pairs of a sequence (ASGI headers, parsed query strings) are
-    judged by name as a mapping's items are. Cycles become ``[Circular]``; nesting past ``max_depth`` becomes ``[MaxDepth]``; long
-    containers and strings are cut, and so is a value once ``max_chars`` characters of
-    its strings and keys are written (CloudWatch and Cloud Logging split or cut a line
-    past 256 KB, and a character may take twelve bytes escaped). One string extends the
-    key list:
+    Walks dicts and other mappings, lists, tuples, sets, dataclasses and named tuples
+    (by field), objects with ``__dict__`` or ``__slots__``, :class:`~daloy_edge.Headers`
+    and exceptions; the ``(name, value)`` pairs of a sequence (ASGI headers, parsed query
+    strings) are judged by name as a mapping's items are. Cycles become ``[Circular]``;
+    nesting past ``max_depth`` becomes ``[MaxDepth]``; long containers and strings are
+    cut, and so is a value once ``max_chars`` characters of its strings and keys are
+    written (CloudWatch and Cloud Logging split or cut a line past 256 KB, and a
+    character may take twelve bytes escaped). One string extends the key list:
 
     >>> Redactor(extra_keys=("iban",)).redact({"IBAN": "DE89 3704", "user": "ana"})
     {'IBAN': '[REDACTED]', 'user': 'ana'}
@@ -237,6 +237,9 @@ class _Walk:
         if isinstance(value, BaseException):
             return self._mapping(_exception_fields(value), depth)
         if isinstance(value, list | tuple | set | frozenset):
+            names = _tuple_fields(value)
+            if names is not None:
+                return self._mapping(zip(names, value, strict=False), depth)
             return self._sequence(value, depth)
         fields = _declared_fields(value)
         if fields is not None:
@@ -300,6 +303,15 @@ def _key_text(key: object) -> str:
     if isinstance(key, tuple):
         return ".".join(part if isinstance(part, str) else _key_text(part) for part in key)
     return f"<{type(key).__qualname__}>"
+
+
+def _tuple_fields(value: object) -> tuple[str, ...] | None:
+    """The field names of a named tuple, which is walked by field as a dataclass is (as a
+    plain tuple, ``Login(user, password)`` logged the password)."""
+    names = getattr(type(value), "_fields", None) if isinstance(value, tuple) else None
+    if isinstance(names, tuple) and all(isinstance(name, str) for name in names):
+        return names
+    return None
 
 
 def _pair_name(item: object) -> str | None:

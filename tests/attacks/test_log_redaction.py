@@ -6,6 +6,7 @@ survivor proves the case is not passing by throwing everything away.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import types
@@ -21,6 +22,9 @@ TOKEN = "tok_9f8e7d6c5b4a"
 API_KEY = "ak_live_0123456789abcdef"
 COOKIE = "sess=s3ss10nvalue0123"
 SIG = "t=1700000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd"
+
+
+Credentials = collections.namedtuple("Credentials", ["user", "password"])
 
 
 @dataclasses.dataclass
@@ -91,6 +95,7 @@ CORPUS: list[tuple[str, object, list[str], str]] = [
     ("tuple_of_dicts", ({"api_key": API_KEY, "k": "keep"},), [API_KEY], "keep"),
     ("set_of_secrets", {Secret(PASSWORD), "plain"}, [PASSWORD], "plain"),
     ("dataclass", Login("ana", PASSWORD), [PASSWORD], "ana"),
+    ("named_tuple", {"login": Credentials("ana", PASSWORD)}, [PASSWORD], "ana"),
     ("slots_dataclass", ApiClient("billing", API_KEY), [API_KEY], "billing"),
     ("object_with_dict", Plain(), ["MIIEv"], "ana"),
     ("object_with_slots", Slotted(), ["s3ss10nvalue0123"], "cart"),
