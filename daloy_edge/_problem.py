@@ -45,24 +45,19 @@ def error_renderer(*, debug: bool) -> ErrorRenderer:
     return render
 
 
-_MAX_TRACE_CHARS = 16_384
-
-
 def _debugged(exc: Exception) -> InternalServerError:
     """The development 500: the exception's text and trace, scrubbed as its log line is
     (a password or token in the message of the exception or of its cause showed as is)
     and bounded as it is (a 1 MB message made a 2 MB page)."""
-    import traceback
-
+    from daloy_edge.observability._record import exception_text, scrubbed_trace
     from daloy_edge.observability._redact import Redactor
 
-    scrub = Redactor().scrub
+    redactor = Redactor()
     error = InternalServerError()
-    error.detail = scrub(f"{type(exc).__name__}: {exc}")
-    trace = "".join(traceback.format_exception(exc))
-    trace = scrub(trace, limit=len(trace))
-    if len(trace) > _MAX_TRACE_CHARS:
-        trace = "…" + trace[-_MAX_TRACE_CHARS:]
+    # The type name outside the scrubbed text, as in the trace: read as a key
+    # (``KeyError: 'user_id'``), it had the message's first word replaced.
+    error.detail = f"{type(exc).__name__}: {redactor.scrub(exception_text(exc))}"
+    trace = scrubbed_trace(exc, redactor)
     error.extra = {"traceback": trace.splitlines(keepends=True)}
     return error
 

@@ -16,7 +16,9 @@ __all__ = [
     "SEVERITIES",
     "encode",
     "exception_attributes",
+    "exception_text",
     "log_record",
+    "scrubbed_trace",
     "severity_for_status",
     "span_record",
 ]
@@ -33,6 +35,7 @@ SEVERITIES: dict[str, int] = {
 
 _ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL", "EXCEPTION": "ERROR"}
 _MAX_TRACE_CHARS = 16_384
+_CHAIN_LIMIT = 256
 MAX_FIELD = 1024
 """Longest path, header or message kept in a record (in characters)."""
 
@@ -106,30 +109,74 @@ def exception_attributes(
     error: BaseException, redactor: Redactor, *, with_trace: bool
 ) -> dict[str, JSON]:
     """``exception.type``, ``exception.message`` and (optionally) a scrubbed stack trace."""
-    kind = type(error)
-    qualified = kind.__qualname__
-    if kind.__module__ not in ("builtins", "__main__"):
-        qualified = f"{kind.__module__}.{qualified}"
     attributes: dict[str, JSON] = {
-        "exception.type": qualified,
+        "exception.type": _type_name(type(error)),
         "exception.message": redactor.scrub(
-            _exception_text(error), limit=min(MAX_FIELD, redactor.max_string)
+            exception_text(error), limit=min(MAX_FIELD, redactor.max_string)
         ),
     }
     if with_trace:
-        import traceback  # only errors pay for it, not every cold start
-
-        # Scrubbed whole before its end is kept: cut first, the trace could begin with
-        # the rest of a credential whose start (``password=``, ``https://user:``) was cut.
-        text = "".join(traceback.format_exception(error))
-        text = redactor.scrub(text, limit=len(text))
-        if len(text) > _MAX_TRACE_CHARS:
-            text = "…" + text[-_MAX_TRACE_CHARS:]
-        attributes["exception.stacktrace"] = text
+        attributes["exception.stacktrace"] = scrubbed_trace(error, redactor)
     return attributes
 
 
-def _exception_text(error: BaseException) -> str:
+def scrubbed_trace(error: BaseException, redactor: Redactor) -> str:
+    """The trace ``traceback`` writes for ``error``, scrubbed, its last characters kept.
+
+    Scrubbed whole before its end is kept: cut first, the trace could begin with the rest
+    of a credential whose start (``password=``, ``https://user:``) was cut. The type name
+    that begins each exception's line is set aside meanwhile: read as a key
+    (``InvalidToken: alg not allowed``, ``KeyError: 'user_id'``), it had the first word
+    of every such message replaced.
+    """
+    import traceback  # only errors pay for it, not every cold start
+
+    names = _chain_type_names(error)
+    lines = "".join(traceback.format_exception(error)).splitlines(keepends=True)
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        message = line.lstrip(" |")  # an exception group's members are indented with "| "
+        name, colon, _ = message.partition(": ")
+        if colon and name in names:
+            lines[index] = (
+                f"{line[: len(line) - len(message)]}\x00{len(kept)}\x00{message[len(name) :]}"
+            )
+            kept.append(name)
+    text = "".join(lines)
+    text = redactor.scrub(text, limit=len(text))
+    for index, name in enumerate(kept):
+        text = text.replace(f"\x00{index}\x00", name, 1)
+    if len(text) > _MAX_TRACE_CHARS:
+        text = "…" + text[-_MAX_TRACE_CHARS:]
+    return text
+
+
+def _type_name(kind: type[BaseException]) -> str:
+    """The exception type as ``traceback`` names it (with its module, unless builtin)."""
+    if kind.__module__ in ("builtins", "__main__"):
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _chain_type_names(error: BaseException) -> set[str]:
+    """The type names of ``error``, its causes and contexts, and the members of exception
+    groups among them (at most :data:`_CHAIN_LIMIT` exceptions, as a trace shows few)."""
+    names: set[str] = set()
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending and len(seen) < _CHAIN_LIMIT:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        names.add(_type_name(type(exc)))
+        pending += (exc.__cause__, exc.__context__)
+        if isinstance(exc, BaseExceptionGroup):
+            pending += exc.exceptions
+    return names
+
+
+def exception_text(error: BaseException) -> str:
     """``str(error)``, or what ``traceback`` writes when that raises: an exception whose
     ``__str__`` fails must not cost its request the log line it ended with."""
     try:

@@ -78,6 +78,34 @@ def test_development_page_for_a_megabyte_message_is_bounded() -> None:
     assert len(response.content) < 64 * 1024
 
 
+def test_development_page_keeps_the_message_after_a_type_name_that_reads_as_a_key() -> None:
+    app = App(env={"DALOY_ENV": "development"})
+
+    @app.get("/lookup")
+    async def lookup(request: Request) -> None:
+        raise KeyError("user_id")
+
+    body = TestClient(app).get("/lookup").json()
+    assert body["detail"] == "KeyError: 'user_id'"
+    assert body["traceback"][-1] == "KeyError: 'user_id'\n"
+
+
+def test_development_page_for_an_exception_whose_str_raises_names_that_exception() -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise ValueError("no text")
+
+    app = App(env={"DALOY_ENV": "development"})
+
+    @app.get("/unprintable")
+    async def unprintable(request: Request) -> None:
+        raise Unprintable
+
+    response = TestClient(app).get("/unprintable")
+    assert response.status == 500
+    assert response.json()["detail"].startswith("Unprintable: ")
+
+
 def test_unknown_environment_refuses_to_build() -> None:
     with pytest.raises(ConfigError):
         App(env={"DALOY_ENV": "staging"})

@@ -24,3 +24,34 @@ def test_stack_trace_cut_never_begins_with_the_rest_of_a_credential() -> None:
     trace = str(attributes["exception.stacktrace"])
     assert trace.startswith("…")
     assert "rdValue" not in trace
+
+
+class InvalidToken(Exception):
+    """Named as the JOSE layer's error is: its name reads as a secret-shaped key."""
+
+
+def _trace(error: BaseException) -> str:
+    return str(exception_attributes(error, Redactor(), with_trace=True)["exception.stacktrace"])
+
+
+def test_trace_keeps_the_message_after_a_type_name_that_reads_as_a_key() -> None:
+    assert "InvalidToken: alg not allowed\n" in _trace(InvalidToken("alg not allowed"))
+    assert "KeyError: 'user_id'\n" in _trace(KeyError("user_id"))
+
+
+def test_trace_keeps_the_type_names_of_a_cause_and_of_exception_group_members() -> None:
+    try:
+        try:
+            raise KeyError("user_id")
+        except KeyError as exc:
+            raise ExceptionGroup("lookups", [InvalidToken("expired")]) from exc
+    except ExceptionGroup as group:
+        trace = _trace(group)
+    assert "KeyError: 'user_id'\n" in trace
+    assert "InvalidToken: expired\n" in trace
+
+
+def test_trace_still_scrubs_the_message_after_a_kept_type_name() -> None:
+    trace = _trace(InvalidToken(f"refused Bearer {PASSWORD}"))
+    assert PASSWORD not in trace
+    assert "InvalidToken: refused Bearer [REDACTED]" in trace
