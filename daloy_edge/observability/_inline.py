@@ -73,8 +73,12 @@ _PARAM = (
     r"(?:\"[^\"\r\n]{0,512}+\"?|[^\s,\"]{0,512}+)"
 )
 _PARAMS = rf"{_PARAM}(?:\s{{0,8}}+,\s{{0,8}}+{_PARAM}){{0,32}}+"
+# Not a word that names the credential instead of being one ("a bearer token is
+# required", "basic auth failed"), unless more token characters follow it.
+_PROSE = r"(?:tokens?+|auth|authentication|credentials?+)(?![A-Za-z0-9._~+/=\-])"
 _SCHEME = LazyPattern(
-    rf"(?i)\b(bearer|basic|digest|negotiate)\s{{1,8}}+(?:{_PARAMS}|[A-Za-z0-9._~+/=\-]{{4,}}+)"
+    rf"(?i)\b(bearer|basic|digest|negotiate)\s{{1,8}}+(?!{_PROSE})"
+    rf"(?:{_PARAMS}|[A-Za-z0-9._~+/=\-]{{4,}}+)"
 )
 # Any scheme (``token``, ``ApiKey`` ...) or a bare credential, the scheme included.
 _AUTHORIZATION = LazyPattern(

@@ -299,6 +299,18 @@ def test_ordinary_text_with_a_separator_is_kept(text):
     assert scrub_text(text) == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["a bearer token is required", "basic auth failed for ops", "Bearer tokens, not cookies"],
+)
+def test_prose_naming_an_auth_scheme_credential_is_kept(text):
+    assert scrub_text(text) == text
+
+
+def test_credential_beginning_with_a_prose_word_is_scrubbed():
+    assert scrub_text("Bearer token-9f8e7d6c5b4a") == f"Bearer {REDACTED}"
+
+
 def test_cut_inside_a_credential_keeps_none_of_it():
     text = "x" * 90 + " https://admin:Sup3rS3cretPassw0rd@db.internal/app"
     cut = Redactor().scrub(text, limit=110)
