@@ -89,6 +89,13 @@ _AUTHORIZATION = LazyPattern(
 _COOKIE = LazyPattern(
     r"(?i)\b((?:set-)?cookie[\"']?\s{0,8}+[:=]\s{0,8}+)[^\s\"',;]++(?:;[ \t]{0,8}+[^\s\"',;]++)*+"
 )
+# An unquoted value, with the comma-separated parts after it: a signature header lists
+# its parts so ("t=…,v1=<hmac>" of Stripe and the webhooks here, "v1,<hmac>" of Standard
+# Webhooks, which separates the signatures of a rotation with a space).
+_BARE_PART = r"[^\s\"',;&}\]]++"
+_BARE_VALUE = (
+    rf"(?!\[REDACTED\]){_BARE_PART}(?:,{_BARE_PART})*+(?:[ ]v[0-9]{{1,3}}+,{_BARE_PART})*+"
+)
 # A JWT: ``eyJ`` at a word boundary, then at least four token characters, a dot, at least
 # four more, and an optional third segment. Searched for as a whole run of token characters
 # with its dot (``_JWT_RUN``), so a long run with no dot after it is read once: a search for
@@ -142,7 +149,7 @@ class InlineRule:
             self._pattern = re.compile(
                 rf"(?i)(?P<key>(?:{names})[A-Za-z0-9_.\-]{{0,32}}+)(?P<q1>[\"']?)"
                 r"(?P<sep>\s{0,8}+[:=]\s{0,8}+)(?P<q2>[\"'])?"
-                r"(?P<value>(?(q2)[^\"'\r\n]{1,512}+|(?!\[REDACTED\])[^\s\"',;&}\]]++))"
+                rf"(?P<value>(?(q2)[^\"'\r\n]{{1,512}}+|{_BARE_VALUE}))"
             )
         return self._pattern
 
@@ -152,7 +159,7 @@ _WORD_TRIGGERS = LazyPattern("|".join(sorted(_SECRET_KEY_WORDS)))
 _KEY_SEPARATOR = LazyPattern(
     r"(?<![A-Za-z0-9_.\-])([A-Za-z0-9_.\-]{1,64}+)([\"']?)\s{0,8}+([:=])\s{0,8}+"
 )
-_VALUE = LazyPattern(r"([\"'])?(?(1)[^\"'\r\n]{1,512}+|(?!\[REDACTED\])[^\s\"',;&}\]]++)")
+_VALUE = LazyPattern(rf"([\"'])?(?(1)[^\"'\r\n]{{1,512}}+|{_BARE_VALUE})")
 
 
 def _inline_sub(match: Match[str]) -> str:

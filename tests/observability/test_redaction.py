@@ -175,6 +175,8 @@ def test_headers_keep_repeated_fields_as_list():
         "http://" + "a:" * 2000,
         "password=" * 450,
         "PRIVATE KEY -----BEGIN PRIVATE KEY-----" * 100,
+        "signature=" + "a," * 2000,
+        "sig=a" + " v1,a" * 800,
     ],
     ids=lambda t: repr(t[:10]),
 )
@@ -261,6 +263,8 @@ def test_dataclass_class_itself_is_shown_by_type_only():
         ("login db_pwd=hunter2 pin=1234 user=ana", "hunter2", "user=ana"),
         ('{"smtp_pass": "hunter3", "user": "ana"}', "hunter3", "ana"),
         ("X-Auth-Key: cf-global-api-key-1234 next", "cf-global", "next"),
+        ("X-Signature: t=1700000000,v1=5257a869e7ecebed next", "5257a869e7", "next"),
+        ("webhook-signature: v1,K5oZfzN95Z9UVu1E v1,Z2l2ZW5zaWdu next", "Z2l2ZW5z", "next"),
     ],
     ids=[
         "url_with_empty_user",
@@ -275,6 +279,8 @@ def test_dataclass_class_itself_is_shown_by_type_only():
         "short_secret_names",
         "quoted_compound_key",
         "header_line_with_compound_name",
+        "signature_parts_after_a_comma",
+        "standard_webhooks_signatures_of_a_rotation",
     ],
 )
 def test_inline_credential_is_scrubbed(text, secret, survivor):
