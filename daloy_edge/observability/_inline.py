@@ -107,7 +107,12 @@ _JWT_TAIL = LazyPattern(r"[A-Za-z0-9_\-]{4,}+(?:\.[A-Za-z0-9_\-]*+)?")
 _URL_USERINFO = LazyPattern(
     r"(?i)([a-z][a-z0-9+.\-]{0,15}+://[^\s:/@]{0,128}+:)(?:[^\s@/]{0,256}+@){1,4}+"
 )
-_AWS_KEY_ID = LazyPattern(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
+# The secret access key (40 base64 characters) is taken too when it comes next, as in a
+# credentials file line, a CSV row or a pair of environment values.
+_AWS_KEY_ID = LazyPattern(
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+    r"(?:[\s,:;=|\"']{1,8}+[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))?+"
+)
 _PEM_KEY = LazyPattern(
     r"(?s)-----BEGIN (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----.*?"
     r"(?:-----END (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----|$)"

@@ -264,6 +264,7 @@ def test_dataclass_class_itself_is_shown_by_type_only():
         ('{"smtp_pass": "hunter3", "user": "ana"}', "hunter3", "ana"),
         ("X-Auth-Key: cf-global-api-key-1234 next", "cf-global", "next"),
         ("X-Signature: t=1700000000,v1=5257a869e7ecebed next", "5257a869e7", "next"),
+        ("AKIAIOSFODNN7EXAMPLE,wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY,eu", "wJalrXUtn", ",eu"),
         ("webhook-signature: v1,K5oZfzN95Z9UVu1E v1,Z2l2ZW5zaWdu next", "Z2l2ZW5z", "next"),
     ],
     ids=[
@@ -280,6 +281,7 @@ def test_dataclass_class_itself_is_shown_by_type_only():
         "quoted_compound_key",
         "header_line_with_compound_name",
         "signature_parts_after_a_comma",
+        "aws_secret_access_key_after_its_id",
         "standard_webhooks_signatures_of_a_rotation",
     ],
 )
