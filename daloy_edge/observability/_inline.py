@@ -113,9 +113,10 @@ _AWS_KEY_ID = LazyPattern(
     r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
     r"(?:[\s,:;=|\"']{1,8}+[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))?+"
 )
+# OpenSSL's "RSA", "EC", "ENCRYPTED" … keys, OpenSSH's, and PGP's "PRIVATE KEY BLOCK".
 _PEM_KEY = LazyPattern(
-    r"(?s)-----BEGIN (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----.*?"
-    r"(?:-----END (?:[A-Z]{1,12} ){0,3}PRIVATE KEY-----|$)"
+    r"(?s)-----BEGIN (?:[A-Z]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----.*?"
+    r"(?:-----END (?:[A-Z]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----|$)"
 )
 
 

@@ -228,6 +228,15 @@ CORPUS: list[tuple[str, object, list[str], str]] = [
         "end",
     ),
     (
+        "pgp_private_key_block_in_text",
+        {
+            "note": "key: -----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBGV0ZXN0\n"
+            "-----END PGP PRIVATE KEY BLOCK----- end"
+        },
+        ["lQOYBGV0ZXN0"],
+        "end",
+    ),
+    (
         "authorization_line_in_text",
         {"dump": "Authorization: Basic dXNlcjpwYXNzd29yZA== next"},
         ["dXNlcjpwYXNzd29yZA"],
