@@ -49,6 +49,13 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
     "accesskey",
     "csrf",
     "xsrf",
+    "privkey",
+    "saml_response",
+    "samlresponse",
+    "card_number",
+    "cardnumber",
+    "cvv",
+    "cvc",
 )
 """Key fragments that mark a value as secret, matched anywhere in a normalised key."""
 
@@ -56,9 +63,28 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
 # but not inside one (``keyboard``, ``passenger``, ``author``), nor when a last word says
 # the value only describes the secret (``key_id``, ``auth_type``).
 _SECRET_KEY_WORDS = frozenset(
-    {"key", "pass", "pwd", "pin", "otp", "sig", "mac", "salt", "auth", "authentication", "passcode"}
+    {
+        "key",
+        "pass",
+        "pwd",
+        "pw",
+        "pin",
+        "otp",
+        "totp",
+        "sig",
+        "mac",
+        "hmac",
+        "salt",
+        "auth",
+        "authentication",
+        "passcode",
+        "cred",
+        "creds",
+    }
 )
 _DESCRIPTIVE_WORDS = frozenset({"id", "ids", "count", "type", "name", "length", "size", "version"})
+_DIGITS = "0123456789"
+_COMMON_PARTS = frozenset({"number", "response"})
 _CUT_MARGIN = 4096
 _CUT_GUARD = 2048
 
@@ -120,6 +146,13 @@ _PEM_KEY = LazyPattern(
 )
 
 
+def _fewest(words: Iterable[str]) -> list[str]:
+    """``words`` without those that contain another (``pwd`` has ``pw``): a search for
+    the rest finds the same texts, and each alternative costs a search at every place."""
+    kept = sorted(set(words))
+    return [w for w in kept if not any(o != w and o in w for o in kept)]
+
+
 class InlineRule:
     """``key=value`` scrubbing for one key list, with cheap substring triggers first.
 
@@ -139,9 +172,13 @@ class InlineRule:
         if self._triggers is None:
             import re
 
-            # Each fragment's longest part appears in every spelling (api_key, api-key, apikey).
-            parts = sorted({max(f.split("_"), key=len) for f in self._fragments})
-            self._triggers = re.compile("|".join(re.escape(p) for p in parts))
+            # Each fragment's longest part appears in every spelling (api_key, api-key,
+            # apikey), unless it is a word of ordinary text ("response" of saml_response).
+            parts = {
+                max([p for p in f.split("_") if p not in _COMMON_PARTS] or [f], key=len)
+                for f in self._fragments
+            }
+            self._triggers = re.compile("|".join(re.escape(p) for p in _fewest(parts)))
         return self._triggers
 
     def pattern(self) -> Pattern[str]:
@@ -161,7 +198,7 @@ class InlineRule:
 
 
 DEFAULT_INLINE = InlineRule(DEFAULT_SECRET_KEYS)
-_WORD_TRIGGERS = LazyPattern("|".join(sorted(_SECRET_KEY_WORDS)))
+_WORD_TRIGGERS = LazyPattern("|".join(_fewest(_SECRET_KEY_WORDS)))
 _KEY_SEPARATOR = LazyPattern(
     r"(?<![A-Za-z0-9_.\-])([A-Za-z0-9_.\-]{1,64}+)([\"']?)\s{0,8}+([:=])\s{0,8}+"
 )
@@ -321,6 +358,11 @@ def key_words(key: str) -> list[str]:
 
 
 def names_a_secret(words: list[str]) -> bool:
-    """True when a key of these words holds a secret: a short secret name among them, and
-    no last word saying the value only describes one (``key_id``, ``auth_type``)."""
-    return words[-1] not in _DESCRIPTIVE_WORDS and not _SECRET_KEY_WORDS.isdisjoint(words)
+    """True when a key of these words holds a secret: a short secret name among them, bare
+    or numbered (``pass1``, ``key2``), and no last word saying the value only describes
+    one (``key_id``, ``auth_type``)."""
+    if words[-1] in _DESCRIPTIVE_WORDS:
+        return False
+    if not _SECRET_KEY_WORDS.isdisjoint(words):
+        return True
+    return any(word[-1:].isdigit() and word.rstrip(_DIGITS) in _SECRET_KEY_WORDS for word in words)

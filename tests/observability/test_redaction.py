@@ -135,6 +135,8 @@ def test_ordinary_header_is_kept(name):
         "user",
         "key_id",
         "authType",
+        "credit",
+        "v2",
     ],
 )
 def test_ordinary_key_is_kept(key):
@@ -143,10 +145,33 @@ def test_ordinary_key_is_kept(key):
 
 @pytest.mark.parametrize(
     "key",
-    ["db_pwd", "smtp_pass", "basic_auth", "stripe_key", "dbPwd", "HMACKey", "x-auth", "api.key"],
+    [
+        "db_pwd",
+        "smtp_pass",
+        "basic_auth",
+        "stripe_key",
+        "dbPwd",
+        "HMACKey",
+        "x-auth",
+        "api.key",
+        "pw",
+        "totp",
+        "x-shopify-hmac-sha256",
+        "aws_creds",
+        "pass1",
+        "key2",
+    ],
 )
 def test_key_with_a_short_secret_name_as_a_word_is_redacted(key):
     assert redact({key: "hunter2"}) == {key: REDACTED}
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["cvv", "card_number", "cardNumber", "card-cvc", "SAMLResponse", "privkey"],
+)
+def test_payment_card_saml_and_private_key_fields_are_redacted(key):
+    assert redact({key: "4111111111111111"}) == {key: REDACTED}
 
 
 def test_secret_key_hides_nested_container_whole():
