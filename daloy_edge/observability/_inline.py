@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_SECRET_KEYS",
     "REDACTED",
     "InlineRule",
+    "fold_key",
     "key_words",
     "names_a_secret",
     "normalise_key",
@@ -331,6 +332,16 @@ def scrub_text(text: str) -> str:
     'login failed for password=[REDACTED] with Bearer [REDACTED]'
     """
     return scrub_inline(text, DEFAULT_INLINE)
+
+
+def fold_key(key: str) -> str:
+    """``key`` as NFKC compatibility folding writes it, without format characters: the
+    key a system that folds Unicode reads (fullwidth letters spelling ``password`` are
+    ``password``, as in a Python identifier) or a reader sees (``pass\\u200bword``)."""
+    import unicodedata  # only non-ASCII keys need it
+
+    folded = unicodedata.normalize("NFKC", key)
+    return "".join(char for char in folded if unicodedata.category(char) != "Cf")
 
 
 def normalise_key(key: str) -> str:

@@ -20,6 +20,7 @@ from daloy_edge.observability._inline import (
     DEFAULT_SECRET_KEYS,
     REDACTED,
     InlineRule,
+    fold_key,
     key_words,
     names_a_secret,
     normalise_key,
@@ -99,10 +100,11 @@ class Redactor:
         known = self._cache.get(key)
         if known is not None:
             return known
-        norm = normalise_key(key)
+        name = key if key.isascii() else fold_key(key)
+        norm = normalise_key(name)
         secret = any(f in norm for f in self._fragments)
         if not secret:
-            secret = names_a_secret(key_words(key))
+            secret = names_a_secret(key_words(name))
         if len(self._cache) >= _KEY_CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = secret

@@ -174,6 +174,20 @@ def test_payment_card_saml_and_private_key_fields_are_redacted(key):
     assert redact({key: "4111111111111111"}) == {key: REDACTED}
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44",
+        "\uff21\uff30\uff29\uff3f\uff2b\uff25\uff39",
+        "pass\u200bword",
+        "to\u2060ken",
+    ],
+    ids=["fullwidth", "fullwidth-upper-snake-case", "zero-width-space", "word-joiner"],
+)
+def test_secret_key_in_unicode_look_alike_letters_is_redacted(key):
+    assert redact({key: "hunter2"}) == {key: REDACTED}
+
+
 def test_secret_key_hides_nested_container_whole():
     assert redact({"credentials": {"user": "ana", "pw": "x"}}) == {"credentials": REDACTED}
 
