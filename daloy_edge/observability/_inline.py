@@ -62,7 +62,7 @@ DEFAULT_SECRET_KEYS: tuple[str, ...] = (
 
 # Short names are secret as a whole word of a key (``db_pwd``, ``stripeKey``, ``x-auth-key``)
 # but not inside one (``keyboard``, ``passenger``, ``author``), nor when a last word says
-# the value only describes the secret (``key_id``, ``auth_type``).
+# the value only describes the secret (``key_id``, ``auth_type``, ``KeyError``).
 _SECRET_KEY_WORDS = frozenset(
     {
         "key",
@@ -83,7 +83,9 @@ _SECRET_KEY_WORDS = frozenset(
         "creds",
     }
 )
-_DESCRIPTIVE_WORDS = frozenset({"id", "ids", "count", "type", "name", "length", "size", "version"})
+_DESCRIPTIVE_WORDS = frozenset(
+    {"id", "ids", "count", "type", "name", "length", "size", "version", "error", "exception"}
+)
 _DIGITS = "0123456789"
 _COMMON_PARTS = frozenset({"number", "response"})
 _CUT_MARGIN = 4096

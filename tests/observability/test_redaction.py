@@ -137,6 +137,8 @@ def test_ordinary_header_is_kept(name):
         "authType",
         "credit",
         "v2",
+        "auth_error",
+        "KeyException",
     ],
 )
 def test_ordinary_key_is_kept(key):
@@ -338,6 +340,7 @@ def test_inline_credential_is_scrubbed(text, secret, survivor):
         "passenger=3",
         "key_id=k-1",
         "missing key: user_id",
+        "lookup failed: KeyError: 'user_id'",
         "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
         "https://example.com/a?x=1",
     ],
