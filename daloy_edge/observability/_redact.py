@@ -193,6 +193,15 @@ class _Walk:
         self.room -= 1
         if value is None or kind is bool or (kind is int and -(2**63) <= value < 2**63):  # type: ignore[operator]
             return value  # type: ignore[return-value]
+        try:
+            return self._value(value, depth)
+        except Exception:
+            # An ``items()`` or ``__str__`` that raises, an int key too long for ``str``,
+            # a ``__class__`` that raises (an unbound proxy): the value is marked, and the
+            # log call returns as usual.
+            return f"[unreadable {kind.__qualname__}]"
+
+    def _value(self, value: object, depth: int) -> JSON:
         if isinstance(value, bool | str | int | float):
             return self._scalar(value)
         if isinstance(value, Secret | KeyRing):
@@ -207,10 +216,6 @@ class _Walk:
         self.active.add(marker)
         try:
             return self._container(value, depth + 1)
-        except Exception:
-            # An ``items()`` or ``__str__`` that raises, or an int key too long for
-            # ``str``: the value is marked, and the log call returns as usual.
-            return f"[unreadable {type(value).__qualname__}]"
         finally:
             self.active.discard(marker)
 

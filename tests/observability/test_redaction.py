@@ -56,20 +56,38 @@ class FailingStr(Exception):
         raise ValueError("no text")
 
 
+class UnboundProxy:
+    """Like an unbound context-local proxy: every attribute, ``__class__`` too, raises."""
+
+    def __getattribute__(self, name: str) -> object:
+        raise RuntimeError("working outside of a context")
+
+
+class FailingLower(str):
+    def lower(self) -> str:
+        raise RuntimeError("lower failed")
+
+
 @pytest.mark.parametrize(
     ("value", "kind"),
     [
         (FailingItems(a="b"), "FailingItems"),
         (FailingStr(), "FailingStr"),
         ({10**5000: "an int key past str()'s digit limit"}, "dict"),
+        (UnboundProxy(), "UnboundProxy"),
+        (FailingLower("a text long enough"), "FailingLower"),
     ],
-    ids=["items", "exception-str", "huge-int-key"],
+    ids=["items", "exception-str", "huge-int-key", "class-lookup", "str-subclass"],
 )
 def test_value_that_raises_while_walked_is_marked_not_raised(value: object, kind: str) -> None:
     assert redact({"value": value, "user": "ana"}) == {
         "value": f"[unreadable {kind}]",
         "user": "ana",
     }
+
+
+def test_log_body_that_raises_while_walked_is_marked_not_raised() -> None:
+    assert redact(UnboundProxy()) == "[unreadable UnboundProxy]"
 
 
 class Field(enum.Enum):
