@@ -251,7 +251,9 @@ class RequestLog:
                 OTelBridge.deactivate(active.otel_token)
         now_ns = time.time_ns()
         runtime = self._runtimes.get(request.runtime) or self._runtime(request.runtime)
-        error_attrs = error_attributes(error, self.redactor) if error is not None else None
+        error_attrs = (
+            None if error is None else error_attributes(error, self.redactor, response.status)
+        )
         shape = request_shape(self._shapes, request, response.status, self.redactor)
         attributes = http_attributes_json(request, response, duration_s, self.redactor, shape)
         if (

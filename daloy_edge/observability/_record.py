@@ -185,9 +185,15 @@ def exception_text(error: BaseException) -> str:
         return "<exception str() failed>"
 
 
-def error_attributes(error: BaseException, redactor: Redactor) -> dict[str, JSON]:
-    """Attributes for the exception a request ended with (trace only when unexpected)."""
-    expected = isinstance(error, HTTPError) and error.status < 500
+def error_attributes(error: BaseException, redactor: Redactor, status: int) -> dict[str, JSON]:
+    """Attributes for the exception a request ended with (trace only when unexpected).
+
+    An exception answered with a 4xx is the client's error, whatever its type (a bad
+    token's ``InvalidToken``, wrong basic credentials): its type and message are kept,
+    without a stack trace or ``error.type``. A trace there cost every refused request
+    the formatting and scrubbing of a trace and a kilobyte of log, for nothing to fix.
+    """
+    expected = status < 500 and (not isinstance(error, HTTPError) or error.status < 500)
     attributes = exception_attributes(error, redactor, with_trace=not expected)
     if not expected:
         attributes["error.type"] = attributes["exception.type"]

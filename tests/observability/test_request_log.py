@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -9,7 +10,8 @@ import re
 
 import pytest
 
-from daloy_edge import App, BadRequest, Request, Response, Router, Unauthorized
+from daloy_edge import App, BadRequest, KeyRing, Request, Response, Router, Unauthorized
+from daloy_edge.middleware.basic_auth import BasicAuth, BasicAuthConfig
 from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
 from daloy_edge.observability import (
     LogConfig,
@@ -180,6 +182,29 @@ def test_client_error_is_warn_without_stacktrace():
     assert record["SeverityText"] == "WARN"
     assert record["Attributes"]["exception.message"] == "ms must be an integer"
     assert "exception.stacktrace" not in record["Attributes"]
+
+
+def test_refused_credentials_are_logged_without_a_stacktrace():
+    # A wrong password is the client's error, answered 401 from the middleware's own
+    # exception: a trace on every refused attempt cost its formatting and scrubbing and a
+    # kilobyte of log per request, for nothing to fix.
+    sink = MemorySink()
+    app = App(
+        request_log=RequestLog(LogConfig(stdout=False, sinks=[sink], env={})),
+        env={},
+    )
+    users = BasicAuthConfig(users={"ops": KeyRing(["right-password"])})
+
+    @app.get("/stats", middleware=[BasicAuth(users)])
+    async def stats(request: Request) -> Response:
+        return Response.json({})
+
+    wrong = "Basic " + base64.b64encode(b"ops:wrong-password").decode()
+    assert TestClient(app).get("/stats", headers={"authorization": wrong}).status == 401
+    attributes = request_records(sink)[0]["Attributes"]
+    assert attributes["exception.message"] == "unknown user or wrong password"
+    assert "exception.stacktrace" not in attributes
+    assert "error.type" not in attributes
 
 
 def test_authorization_cookie_and_set_cookie_values_never_reach_any_sink(capsys):
