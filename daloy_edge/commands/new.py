@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for path in files:
         print(f"created {path}")
-    print(f"\nnext: cd {dest} && python -m pip install -r requirements-dev.txt && python -m pytest")
-    # The scaffolded CI runs ``daloy-edge verify .``, whose lockfile gate fails without one.
-    print("before the first push: uv lock, and commit uv.lock (the CI's verify step checks it)")
+    print(f"\nnext: cd {dest} && uv lock && uv run pytest")
+    # Writing uv.lock needs PyPI, which ``new`` does not reach; the CI installs from it.
+    print("then commit uv.lock with the project: its CI installs from it and fails without it")
     return 0

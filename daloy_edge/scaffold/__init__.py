@@ -26,9 +26,9 @@ class _Target:
 _COMMON = {
     ".gitignore": "common/gitignore.tmpl",
     "pyproject.toml": "common/pyproject.toml.tmpl",
-    # What the platforms install into the deployment; the test tools stay in -dev.
+    # What the platforms install into the deployment; the test tools stay in pyproject's
+    # dev group, which the CI installs from uv.lock.
     "requirements.txt": "common/requirements.txt.tmpl",
-    "requirements-dev.txt": "common/requirements-dev.txt.tmpl",
     "tests/test_app.py": "common/test_app.py.tmpl",
     ".github/workflows/ci.yml": "common/ci.yml.tmpl",
 }

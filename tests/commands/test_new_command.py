@@ -30,3 +30,13 @@ def test_new_says_to_lock_before_the_scaffolded_ci_runs_verify(
     out = capsys.readouterr().out
     assert "uv lock" in out and "commit uv.lock" in out
     assert "daloy-edge verify ." in (tmp_path / "hello" / ".github/workflows/ci.yml").read_text()
+
+
+def test_new_next_steps_test_from_the_lock_the_ci_installs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Installing with pip ran the tests against whatever versions PyPI had that day, not
+    # the ones the CI installs from uv.lock.
+    dest = tmp_path / "hello"
+    assert main(["new", "hello", "--target", "asgi", "--dir", str(dest)]) == 0
+    assert f"next: cd {dest} && uv lock && uv run pytest\n" in capsys.readouterr().out

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from daloy_edge import ConfigError
 from daloy_edge.cli import main
@@ -130,11 +134,9 @@ def test_deployed_requirements_carry_no_test_runner(tmp_path: Path, target: str)
     generate("shop-api", target, tmp_path)
     deployed = (tmp_path / "requirements.txt").read_text().split()
     assert deployed == ["daloy-edge", TARGETS[target].adapter_dist]
-    development = (tmp_path / "requirements-dev.txt").read_text().splitlines()
-    assert development[0] == "-r requirements.txt"
-    assert any(line.startswith("pytest") for line in development)
-    workflow = (tmp_path / ".github/workflows/ci.yml").read_text()
-    assert "pip install -r requirements-dev.txt" in workflow
+    pyproject = tomllib.loads((tmp_path / "pyproject.toml").read_text())
+    assert pyproject["project"]["dependencies"] == deployed
+    assert any(dep.startswith("pytest") for dep in pyproject["dependency-groups"]["dev"])
 
 
 def test_no_template_placeholder_is_left(tmp_path: Path) -> None:
@@ -176,3 +178,89 @@ def test_lambda_scaffold_lets_cloudwatch_logs_use_its_key_for_its_own_log_group_
     arn = logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Sub"]
     name = resources["LogGroup"]["Properties"]["LogGroupName"]["Fn::Sub"]
     assert arn == "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:" + name
+
+
+UV = os.environ.get("UV") or shutil.which("uv")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _workflow_steps(project: Path) -> list[str]:
+    """The shell commands the scaffolded CI runs after setting up Python."""
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    return [step["run"] for step in workflow["jobs"]["test"]["steps"] if "run" in step]
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_ci_workflow_installs_and_runs_everything_from_uv_lock(tmp_path: Path, target: str) -> None:
+    # It installed with pip, so its verify step failed the lockfile gate (no uv.lock) and
+    # the iac gate (no uv to run checkov with) on every new project's first push.
+    generate("shop-api", target, tmp_path)
+    install_uv, check_lock, *rest = _workflow_steps(tmp_path)
+    assert re.fullmatch(r"python -m pip install uv==\d+\.\d+\.\d+", install_uv)
+    assert "uv lock --check" in check_lock
+    assert rest == [
+        "uv sync --locked",
+        "uv run --locked pytest -q",
+        "uv run --locked daloy-edge verify .",
+    ]
+
+
+def _bash(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert UV is not None
+    drop = ("PYTHONPATH", "VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_OFFLINE")
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("DALOY_")}
+    env["PATH"] = os.pathsep.join([str(Path(UV).parent), env.get("PATH", "")])
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    return subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+
+
+@pytest.mark.skipif(UV is None, reason="uv is not installed")
+def test_ci_workflow_without_uv_lock_fails_saying_to_run_uv_lock(tmp_path: Path) -> None:
+    generate("shop-api", "lambda", tmp_path)
+    check_lock = _workflow_steps(tmp_path)[1]
+    result = _bash(check_lock, tmp_path)
+    assert result.returncode != 0
+    assert "run uv lock and commit uv.lock" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def local_index(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A package index on disk with this checkout's distributions, hashes included."""
+    wheels = tmp_path_factory.mktemp("wheels")
+    build = f"{UV} build --wheel --all-packages -o {wheels}"
+    result = _bash(f"{build} --offline || {build}", ROOT)
+    assert result.returncode == 0, result.stderr
+    index = tmp_path_factory.mktemp("index")
+    for wheel in wheels.glob("*.whl"):
+        project = index / wheel.name.split("-")[0].replace("_", "-")
+        project.mkdir()
+        shutil.copy(wheel, project)
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        link = f'<a href="{wheel.name}#sha256={digest}">{wheel.name}</a>\n'
+        (project / "index.html").write_text(link)
+    return index.as_uri()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(UV is None, reason="uv is not installed")
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_ci_workflow_passes_on_a_freshly_locked_project(
+    tmp_path: Path, target: str, local_index: str
+) -> None:
+    generate("shop-api", target, tmp_path)
+    # As the user does after `new`, with this checkout standing in for PyPI's daloy-edge;
+    # the other packages come from uv's cache when it has them.
+    lock = f"{UV} lock --index {local_index}"
+    locked = _bash(f"{lock} --offline || {lock}", tmp_path)
+    assert locked.returncode == 0, locked.stderr
+    for step in _workflow_steps(tmp_path)[1:]:
+        result = _bash(step, tmp_path)
+        assert result.returncode == 0, f"{step}\n{result.stdout}{result.stderr}"
