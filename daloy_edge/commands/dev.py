@@ -22,12 +22,23 @@ from daloy_edge.commands import _devkey
 
 DEFAULT_TARGET = "examples.secure_app:asgi"
 
-WARNING = """
-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
-!! daloy-edge dev: DEVELOPMENT ONLY. Keys below are random and exist only in this   !!
-!! process; stores are in memory; stack traces are shown. Never expose this server. !!
-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
-"""
+_RULE = "!" * 86
+_BANNER = (
+    "daloy-edge dev: DEVELOPMENT ONLY. Keys below are random and exist only in this",
+    "process; stores are in memory; stack traces are shown. Never expose this server.",
+)
+# With DALOY_ENV=production (or empty) the app renders errors without exception details.
+_BANNER_PRODUCTION = (
+    _BANNER[0],
+    "process; stores are in memory; DALOY_ENV=production: errors carry no stack trace.",
+    "Never expose this server.",
+)
+
+
+def warning(*, debug: bool) -> str:
+    """The start-up banner; it says stack traces are shown only when they are."""
+    lines = _BANNER if debug else _BANNER_PRODUCTION
+    return "\n".join(["", _RULE, *(f"!! {line:<80} !!" for line in lines), _RULE, ""])
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -156,11 +167,13 @@ def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
         print(f"daloy-edge dev: cannot create the dev key in {state}: {exc}", file=sys.stderr)
         return 1
     kid = _devkey.key_id(state) if "DALOY_JWKS_FILE" in generated else None
-    print(WARNING, file=sys.stderr)
+    debug = os.environ.get("DALOY_ENV") == "development"
+    print(warning(debug=debug), file=sys.stderr)
     if not is_loopback(args.host):
+        traces = "stack traces and " if debug else ""
         print(
             f"!! listening on {args.host}, not on this machine alone: anyone who can reach it"
-            " sees stack traces and the dev keys' public half. Use --host 127.0.0.1.",
+            f" sees {traces}the dev keys' public half. Use --host 127.0.0.1.",
             file=sys.stderr,
         )
     for name in generated:

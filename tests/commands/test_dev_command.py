@@ -137,3 +137,15 @@ def test_dev_on_every_interface_warns_that_the_server_is_exposed(
         main(["dev", "--host", "0.0.0.0", "--port", str(free_port()), "no_such_module:asgi"]) == 1
     )
     assert "listening on 0.0.0.0, not on this machine alone" in capsys.readouterr().err
+
+
+def test_dev_in_production_mode_does_not_claim_to_show_stack_traces(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The app hides exception details then; a banner saying they are shown sends the user
+    # looking for a trace that never comes.
+    os.environ["DALOY_ENV"] = "production"
+    assert main(["dev", "--port", str(free_port()), "no_such_module_for_dev:asgi"]) == 1
+    err = capsys.readouterr().err
+    assert "stack traces are shown" not in err
+    assert "DALOY_ENV=production: errors carry no stack trace." in err
