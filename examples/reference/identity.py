@@ -84,8 +84,9 @@ class JWKSFile:
         try:
             with open(path, "rb") as file:  # not pathlib: its imports cost a cold start
                 self._document = file.read()
-        except OSError as exc:
-            raise ConfigError(f"DALOY_JWKS_FILE: cannot read {path!r}: {exc.strerror}") from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            reason = getattr(exc, "strerror", None) or exc
+            raise ConfigError(f"DALOY_JWKS_FILE: cannot read {path!r}: {reason}") from None
         self._keys: JWKSet | None = None
 
     def keys(self) -> JWKSet:

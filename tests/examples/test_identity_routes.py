@@ -287,7 +287,9 @@ def test_trusted_proxy_forwards_the_real_client_address(env):
 # --- the JWKS file: read at boot, parsed on first use ------------------------------------
 
 
-@pytest.mark.parametrize("name", ["absent.json", "."], ids=["missing", "a-folder"])
+@pytest.mark.parametrize(
+    "name", ["absent.json", ".", "jwks\x00.json"], ids=["missing", "a-folder", "a-nul-byte"]
+)
 def test_unreadable_jwks_file_refuses_to_boot_naming_the_variable(env, tmp_path, name):
     with pytest.raises(ConfigError, match="DALOY_JWKS_FILE"):
         create_app({**env, "DALOY_JWKS_FILE": str(tmp_path / name)})
