@@ -1,10 +1,11 @@
 """DEVELOPMENT ONLY: the throw-away signing key shared by ``daloy-edge dev`` and ``token``.
 
 ``daloy-edge dev`` creates a fresh P-256 key at start-up in a private state directory
-(``./.daloy-edge-dev`` or ``$DALOY_DEV_STATE_DIR``; mode 0700, files 0600), points the
-app at its public JWKS through ``DALOY_JWKS_FILE`` and deletes the private key when it
-stops. ``daloy-edge token`` reads the same directory to mint tokens the running dev
-server accepts. Nothing here is imported by the app or any production code path.
+(``./.daloy-edge-dev`` or ``$DALOY_DEV_STATE_DIR``: made with mode 0700, or an existing
+one only this user can write to; files 0600), points the app at its public JWKS through
+``DALOY_JWKS_FILE`` and deletes the private key when it stops. ``daloy-edge token`` reads
+the same directory to mint tokens the running dev server accepts. Nothing here is
+imported by the app or any production code path.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -53,13 +55,33 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
+def _private_directory(directory: Path) -> None:
+    """Create ``directory`` for this user alone, or accept an existing one nobody else can
+    write to: whoever can replace the public JWKS in it mints tokens the dev server accepts.
+
+    An existing directory keeps its mode: it may be one the user shares on purpose.
+    """
+    try:
+        directory.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        info = directory.stat()
+        if not stat.S_ISDIR(info.st_mode):
+            raise NotADirectoryError(f"{directory} is not a directory") from None
+        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise PermissionError(
+                "other users can write to it and replace the dev server's public key: "
+                "point DALOY_DEV_STATE_DIR at a directory only you can write to"
+            ) from None
+        return
+    directory.chmod(0o700)  # whatever the umask
+
+
 def create_dev_key(directory: Path, *, issuer: str, audience: str) -> Path:
     """Generate a new key in ``directory``; returns the path of the public JWKS file."""
     from cryptography.hazmat.primitives.asymmetric import ec
     from jwt.algorithms import ECAlgorithm
 
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    directory.chmod(0o700)
+    _private_directory(directory)
     key = ec.generate_private_key(ec.SECP256R1())
     kid = "dev-" + secrets.token_hex(8)
     private = ECAlgorithm.to_jwk(key, as_dict=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,3 +150,36 @@ def test_dev_in_production_mode_does_not_claim_to_show_stack_traces(
     err = capsys.readouterr().err
     assert "stack traces are shown" not in err
     assert "DALOY_ENV=production: errors carry no stack trace." in err
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o1777, 0o770], ids=oct)
+def test_dev_refuses_a_state_dir_other_users_can_write_to(
+    project: Path, capsys: pytest.CaptureFixture[str], mode: int
+) -> None:
+    # Whoever can replace the public JWKS in it mints tokens the dev server accepts.
+    shared = project / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    os.environ["DALOY_DEV_STATE_DIR"] = str(shared)
+    assert main(["dev", "--port", str(free_port()), "no_such_module_for_dev:asgi"]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"daloy-edge dev: cannot create the dev key in {shared}: other users can write to it"
+        " and replace the dev server's public key: point DALOY_DEV_STATE_DIR at a directory"
+        " only you can write to"
+    )
+    assert sorted(p.name for p in shared.iterdir()) == []
+    assert stat.S_IMODE(shared.stat().st_mode) == mode
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a directory away")
+def test_dev_refuses_a_state_dir_owned_by_another_user(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its owner can replace the public JWKS in it, whatever its mode says.
+    theirs = project / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, 65534, 65534)
+    os.environ["DALOY_DEV_STATE_DIR"] = str(theirs)
+    assert main(["dev", "--port", str(free_port()), "no_such_module_for_dev:asgi"]) == 1
+    assert "other users can write to it" in capsys.readouterr().err
+    assert sorted(p.name for p in theirs.iterdir()) == []

@@ -34,6 +34,15 @@ def test_dev_key_is_private_to_the_user(tmp_path):
     assert stat.S_IMODE((state / _devkey.KEY_FILE).stat().st_mode) == 0o600
 
 
+def test_dev_key_leaves_the_mode_of_an_existing_state_dir_alone(tmp_path):
+    # The user may share it with their group on purpose; it was set to 0700 behind their back.
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(0o750)
+    dev_env(tmp_path)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o750
+
+
 def test_dev_key_file_is_labelled_development_only(tmp_path):
     environ = dev_env(tmp_path)
     state = _devkey.load_dev_key(Path(environ["DALOY_DEV_STATE_DIR"]))
