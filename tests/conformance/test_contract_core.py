@@ -193,6 +193,13 @@ def test_static_refuses_path_traversal(http: Transport, case: str) -> None:
     assert "evil" not in " ".join(reply.headers.get_all("set-cookie"))
 
 
+def test_static_double_encoded_file_name_is_decoded_only_once(http: Transport) -> None:
+    # "%252e" is the three characters "%2e", never a dot: no file has that name.
+    if http.name.startswith("mangum-"):
+        pytest.skip("Mangum hands the ASGI app a decoded path and no raw_path")
+    assert_problem(http.get("/static/hello%252etxt"), 404)
+
+
 def test_static_overlong_utf8_dots_never_reach_a_file(http: Transport) -> None:
     # Invalid UTF-8: refused (400) where the raw path arrives, 404 where a gateway
     # already decoded it with replacement characters; never a file outside the folder.

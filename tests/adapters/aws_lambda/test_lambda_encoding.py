@@ -9,7 +9,7 @@ import pytest
 from daloy_edge_aws_lambda._encoding import raw_path
 
 _OLD = {
-    True: re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})"),
+    True: re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/]"),
     False: re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]"),
 }
 

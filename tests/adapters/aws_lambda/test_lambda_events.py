@@ -214,7 +214,7 @@ def test_alb_scheme_follows_the_load_balancer_listener() -> None:
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("/static/a%20b.txt", "/static/a%20b.txt"),
+        ("/static/a%20b.txt", "/static/a%2520b.txt"),
         ("/static/a b.txt", "/static/a%20b.txt"),
         ("/users/me?admin=true", "/users/me%3Fadmin=true"),
         ("/orders#frag", "/orders%23frag"),
@@ -266,6 +266,18 @@ def test_percent_sign_in_an_http_api_path_is_a_literal(version: str) -> None:
     event["version"] = version
     result = handler(app)(event, None)
     assert result["statusCode"] == 200 and result["body"] == "100%"
+
+
+@pytest.mark.parametrize("version", ["2.0", "1.0"])
+def test_double_encoded_http_api_path_is_decoded_only_once(version: str) -> None:
+    # The client sent "/static/hello%252etxt": the HTTP API decoded it once, and read
+    # as an escape the "%2e" left became a "." and served hello.txt.
+    app = App()
+    app.add_route("/static/{path:path}", lambda request: request.path_params["path"])
+    event = with_path("http-v2" if version == "2.0" else "rest-v1", "/static/hello%2etxt")
+    event["version"] = version
+    result = handler(app)(event, None)
+    assert result["statusCode"] == 200 and result["body"] == "hello%2etxt"
 
 
 def test_decoded_traversal_in_http_api_path_is_refused() -> None:
