@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import IO, TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
@@ -192,7 +193,8 @@ def from_response(response: Response, body: bytes) -> flask.Response:
     the framing: the length is the body's, and the server chooses chunked coding."""
     import flask
 
-    out = flask.Response(body, status=response.status)
+    status = response.status
+    out = flask.Response(body, status=_STATUS_LINES.get(status, status))
     # Flask adds a default text/html content type; only the app's headers may go out.
     out.headers.clear()
     for name, value in response.headers.items():
@@ -204,6 +206,9 @@ def from_response(response: Response, body: bytes) -> flask.Response:
 
 
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
+# Werkzeug names a status by an int in capitals ("404 NOT FOUND", "418 I'M A TEAPOT");
+# the reason phrases every other server sends.
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 class _Loops(threading.local):

@@ -243,6 +243,20 @@ def test_head_states_the_length_of_the_get_body() -> None:
     assert client.head("/text").headers["Content-Length"] == "5"
 
 
+def test_status_line_carries_the_reason_phrase_other_servers_send() -> None:
+    # Werkzeug spells it from an int in capitals: "429 TOO MANY REQUESTS", "418 I'M A
+    # TEAPOT", where uvicorn and gunicorn's own answers say "429 Too Many Requests".
+    app = App()
+
+    @app.get("/teapot")
+    async def teapot(request: Request) -> Response:
+        return Response(b"short and stout", status=418)
+
+    client = served(handler(app))
+    assert client.get("/teapot").status == "418 I'm a Teapot"
+    assert client.get("/missing").status == "404 Not Found"
+
+
 def framing_app() -> App:
     app = App()
 
