@@ -24,6 +24,7 @@ __all__ = ["GCFHandler", "from_response", "handler", "to_request"]
 RUNTIME = "gcp-functions"
 _CHUNK = 64 * 1024
 _PATH_SAFE = "!$&'()*+,/:;=@%-._~"
+_DECODED_PATH_SAFE = _PATH_SAFE.replace("%", "")
 
 GCFHandler = Callable[["flask.Request"], "flask.Response"]
 """``def handler(request: flask.Request) -> flask.Response`` for functions-framework."""
@@ -36,8 +37,10 @@ def _raw_path(environ: Mapping[str, object]) -> str:
         if not path.startswith("/"):
             path = urlsplit(raw).path or "/"
     else:
+        # Decoded already: a "%" in it was sent as "%25", and is quoted again so that
+        # the app decodes the path once, as sent.
         path = str(environ.get("PATH_INFO") or "/")
-        path = quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE)
+        path = quote(path.encode("latin-1", "replace"), safe=_DECODED_PATH_SAFE)
     if not path.isascii() or " " in path:
         # WSGI strings carry the request line's bytes as latin-1.
         path = quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE)

@@ -30,6 +30,14 @@ def test_raw_path_is_taken_from_the_request_line() -> None:
         assert to_request(flask.request).raw_path == "/a%2Fb"
 
 
+def test_a_decoded_path_is_not_decoded_a_second_time() -> None:
+    # A server that names no request line gives only PATH_INFO, decoded once: its "%41"
+    # was sent as "%2541", and read as a raw path again it became "A".
+    with flask_app.test_request_context("/a%2541/b%25") as context:
+        del context.request.environ["RAW_URI"], context.request.environ["REQUEST_URI"]
+        assert to_request(flask.request).path == "/a%41/b%"
+
+
 def test_query_string_is_passed_raw() -> None:
     with flask_app.test_request_context("/q?k=1&k=2&s=a%26b"):
         request = to_request(flask.request)
