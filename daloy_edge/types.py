@@ -66,7 +66,7 @@ class RequestObserver(Protocol):
 class NonceStore(Protocol):
     """Remembers keys for a while (webhook replay refusal, one-time tokens).
 
-    Memory by default; Upstash/Redis (``SET key 1 NX PX ttl``) for many instances.
+    Memory by default; Upstash/Redis (``SET key <claim> NX PX ttl``) for many instances.
     """
 
     async def add_if_absent(self, key: str, ttl_s: float) -> bool:

@@ -14,6 +14,8 @@ import asyncio
 import json
 import math
 from collections.abc import Sequence
+from contextvars import ContextVar
+from os import urandom
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -34,6 +36,13 @@ __all__ = ["UpstashCommands", "UpstashError", "UpstashNonceStore", "UpstashREST"
 
 # What a URL or a header value can carry as it is: no space, control or non-ASCII byte.
 _VISIBLE = allowed(span("!", "~"))
+
+_CLAIM: ContextVar[tuple[str, str] | None] = ContextVar("daloy_nonce_claim", default=None)
+"""The hashed key and claim of the last nonce this context (a request's task) added."""
+
+_DELETE_IF_CLAIMED = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+)
 
 
 class UpstashError(Exception):
@@ -172,12 +181,17 @@ class UpstashStore:
 
 
 class UpstashNonceStore:
-    """A :class:`~daloy_edge.types.NonceStore` in Redis (``SET key 1 NX PX ttl``), so a
-    webhook delivery replayed to any instance is refused.
+    """A :class:`~daloy_edge.types.NonceStore` in Redis (``SET key <claim> NX PX ttl``),
+    so a webhook delivery replayed to any instance is refused.
 
     Raises :class:`~daloy_edge.ratelimit.StoreUnavailable` when Redis cannot answer
     within ``timeout`` (``first_timeout`` for the first call): callers should then
     refuse, not accept, the message.
+
+    Security: :meth:`discard` after :meth:`add_if_absent` in the same request (task)
+    deletes the key only while it still holds that call's claim, a random value: an add
+    whose answer was lost may have found the key recorded by a concurrent copy of the
+    delivery, and deleting that copy's record would let the next replay through.
     """
 
     __slots__ = ("_budget", "_commands", "prefix")
@@ -200,7 +214,11 @@ class UpstashNonceStore:
         Raises :class:`StoreUnavailable` when Redis fails, or answers neither ``OK`` nor nil.
         """
         ttl_ms = str(max(1, math.ceil(ttl_s * 1000)))
-        command = ["SET", hashed_key(self.prefix, key), "1", "NX", "PX", ttl_ms]
+        name, claim = hashed_key(self.prefix, key), urandom(12).hex()
+        # Before the command goes out: if its answer is lost, this request's discard must
+        # still tell its own record from a concurrent copy's.
+        _CLAIM.set((name, claim))
+        command = ["SET", name, claim, "NX", "PX", ttl_ms]
         budget = self._budget.next()
         try:
             async with asyncio.timeout(budget):
@@ -218,11 +236,19 @@ class UpstashNonceStore:
         raise StoreUnavailable("unexpected reply to SET NX")
 
     async def discard(self, key: str) -> None:
-        """Forget ``key`` (``DEL``); raises :class:`StoreUnavailable` as adding does."""
+        """Forget ``key``: only the record this request's :meth:`add_if_absent` made, if
+        it added ``key``, else whatever is there (``DEL``); raises
+        :class:`StoreUnavailable` as adding does."""
+        name = hashed_key(self.prefix, key)
+        claimed = _CLAIM.get()
+        if claimed is not None and claimed[0] == name:
+            command = ["EVAL", _DELETE_IF_CLAIMED, "1", name, claimed[1]]
+        else:
+            command = ["DEL", name]
         budget = self._budget.next()
         try:
             async with asyncio.timeout(budget):
-                await self._commands.execute(["DEL", hashed_key(self.prefix, key)])
+                await self._commands.execute(command)
         except TimeoutError:
             raise StoreUnavailable(f"no answer within {budget}s") from None
         except Exception as exc:

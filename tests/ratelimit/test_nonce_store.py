@@ -1,4 +1,4 @@
-"""Webhook replay refusal across instances: ``SET key 1 NX PX ttl`` in a real Redis."""
+"""Webhook replay refusal across instances: ``SET key <claim> NX PX ttl`` in a real Redis."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from daloy_edge.ratelimit import StoreUnavailable, UpstashNonceStore, UpstashREST
+from daloy_edge.ratelimit import StoreUnavailable, UpstashError, UpstashNonceStore, UpstashREST
 from daloy_edge.types import NonceStore
 from tests.support.redis_server import RedisServer, ShimServer
 
@@ -70,3 +70,40 @@ async def test_a_reply_neither_ok_nor_nil_is_a_store_failure_not_a_replay(reply:
     # store, and refusing the delivery as a replay would lose the event to it.
     with pytest.raises(StoreUnavailable):
         await UpstashNonceStore(Answering(reply)).add_if_absent("delivery", 300)
+
+
+class LosingReplies:
+    """An Upstash client whose ``SET`` reaches Redis but whose answer is lost (a reset,
+    a timeout after the command ran)."""
+
+    def __init__(self, rest: UpstashREST) -> None:
+        self.rest = rest
+
+    async def execute(self, command: list[str]) -> object:
+        reply = await self.rest.execute(command)
+        if command[0] == "SET":
+            raise UpstashError("transport: ReadTimeout")
+        return reply
+
+
+async def test_a_copy_whose_answer_was_lost_does_not_forget_the_accepted_delivery(
+    rest: UpstashREST,
+):
+    # Two copies of one delivery at once: the first is accepted; the second's SET found
+    # the key taken, but its answer was lost, so the webhook middleware discards what
+    # it may have recorded. Deleting the first copy's record let the next replay in.
+    accepted = UpstashNonceStore(rest, timeout=10)
+    assert await accepted.add_if_absent("delivery", 300) is True
+    unanswered = UpstashNonceStore(LosingReplies(rest), timeout=10)
+    with pytest.raises(StoreUnavailable):
+        await unanswered.add_if_absent("delivery", 300)
+    await unanswered.discard("delivery")
+    assert await UpstashNonceStore(rest, timeout=10).add_if_absent("delivery", 300) is False
+
+
+async def test_a_delivery_whose_answer_was_lost_is_forgotten_for_its_retry(rest: UpstashREST):
+    unanswered = UpstashNonceStore(LosingReplies(rest), timeout=10)
+    with pytest.raises(StoreUnavailable):
+        await unanswered.add_if_absent("delivery", 300)
+    await unanswered.discard("delivery")
+    assert await UpstashNonceStore(rest, timeout=10).add_if_absent("delivery", 300) is True
