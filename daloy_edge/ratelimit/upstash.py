@@ -141,10 +141,11 @@ class UpstashStore:
     """Rate-limit counters in Redis, shared by every instance: exactly one round trip
     per check (``EVALSHA``; ``EVAL`` once more only when Redis lost the script).
 
-    ``timeout`` bounds a whole check (``first_timeout`` the instance's first one, which
-    also pays for importing the HTTP client, DNS and the TLS handshake); past it, or on
-    any error, the check raises :class:`~daloy_edge.ratelimit.StoreUnavailable` and the
-    limiter's failure policy decides.
+    ``timeout`` bounds a whole check (``first_timeout`` the instance's first ones, those
+    begun before any has ended: they also pay for importing the HTTP client, DNS and the
+    TLS handshake, a burst for a connection each); past it, or on any error, the check
+    raises :class:`~daloy_edge.ratelimit.StoreUnavailable` and the limiter's failure
+    policy decides.
     """
 
     __slots__ = ("_budget", "_commands")
@@ -166,6 +167,8 @@ class UpstashStore:
                 reply = await self._run(algorithm, tail)
         except TimeoutError:
             raise StoreUnavailable(f"no answer within {budget}s") from None
+        finally:
+            self._budget.cold = False
         return _verdict(reply, quota.limit)
 
     async def _run(self, algorithm: Algorithm, tail: list[str]) -> object:
@@ -185,7 +188,7 @@ class UpstashNonceStore:
     so a webhook delivery replayed to any instance is refused.
 
     Raises :class:`~daloy_edge.ratelimit.StoreUnavailable` when Redis cannot answer
-    within ``timeout`` (``first_timeout`` for the first call): callers should then
+    within ``timeout`` (``first_timeout`` for the first calls): callers should then
     refuse, not accept, the message.
 
     Security: :meth:`discard` after :meth:`add_if_absent` in the same request (task)
@@ -227,6 +230,8 @@ class UpstashNonceStore:
             raise StoreUnavailable(f"no answer within {budget}s") from None
         except Exception as exc:
             raise StoreUnavailable(_describe(exc)) from None
+        finally:
+            self._budget.cold = False
         if reply == "OK":
             return True
         if reply is None:
@@ -253,26 +258,26 @@ class UpstashNonceStore:
             raise StoreUnavailable(f"no answer within {budget}s") from None
         except Exception as exc:
             raise StoreUnavailable(_describe(exc)) from None
+        finally:
+            self._budget.cold = False
 
 
 class _Budget:
-    """How long a store may wait: longer on its first call only, so one cold start is
-    not a failure while a dead Redis still costs every later request just ``timeout``."""
+    """How long a store may wait: longer until its first call ends, so one cold start
+    (and the burst that arrived with it) is not a failure while a dead Redis still costs
+    every later request just ``timeout``."""
 
-    __slots__ = ("_first", "_used", "timeout")
+    __slots__ = ("_first", "cold", "timeout")
 
     def __init__(self, timeout: float, first_timeout: float) -> None:
         if timeout <= 0 or first_timeout <= 0:
             raise ConfigError("timeouts must be positive")
         self.timeout = timeout
         self._first = max(timeout, first_timeout)
-        self._used = False
+        self.cold = True  # until a call ends: none is pooled yet, each pays a connection
 
     def next(self) -> float:
-        if self._used:
-            return self.timeout
-        self._used = True
-        return self._first
+        return self._first if self.cold else self.timeout
 
 
 def _verdict(reply: object, limit: int) -> Verdict:

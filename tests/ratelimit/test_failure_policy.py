@@ -3,6 +3,7 @@ timeout, and say so in the log."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -138,6 +139,32 @@ async def test_only_the_first_call_gets_the_longer_first_timeout(
     await transport.aclose()
     assert 0.8 <= waits[0] < 0.8 + SLACK
     assert 0.2 <= waits[1] < 0.2 + SLACK
+
+
+class Held:
+    """An Upstash client whose every check waits until the test lets Redis answer."""
+
+    def __init__(self) -> None:
+        self.answer = asyncio.Event()
+
+    async def execute(self, command: list[str]) -> object:
+        await self.answer.wait()
+        return [1, 4, 60_000, 0]
+
+
+async def test_a_burst_on_a_cold_instance_gets_the_first_timeout_for_every_check():
+    # The burst that wakes an instance pays its cold start alike (no connection is
+    # pooled yet, each check opens one): only the first check got the longer budget,
+    # and the rest failed closed with 503s while Redis was answering.
+    held = Held()
+    limiter = RateLimiter(
+        limit=5, window=60, store=UpstashStore(held, timeout=0.001, first_timeout=60)
+    )
+    checks = [asyncio.ensure_future(limiter.check(f"client-{i}")) for i in range(3)]
+    await asyncio.sleep(0.05)  # the short budget has run out; the first one has not
+    held.answer.set()
+    decisions = await asyncio.gather(*checks)
+    assert [d.allowed and not d.degraded for d in decisions] == [True, True, True]
 
 
 async def test_fail_closed_at_once_when_redis_is_stopped():
