@@ -28,6 +28,7 @@ __all__ = [
     "is_loopback_host",
     "parse_ip",
     "resolve_client",
+    "split_unquoted",
     "x_forwarded_for",
 ]
 
@@ -298,7 +299,7 @@ def x_forwarded_for(values: Sequence[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",")]
 
 
-def _split(text: str, separator: str) -> list[str] | None:
+def split_unquoted(text: str, separator: str) -> list[str] | None:
     """``text`` split at ``separator`` outside quoted strings; None when a quoted string
     is left open."""
     parts: list[str] = []
@@ -356,7 +357,7 @@ def forwarded_for(values: Sequence[str]) -> list[str]:
         for element in _elements(value):
             found = ""
             # A cut element's quotes all close; an open one is no element to read.
-            pairs = None if element is None else _split(element, ";")
+            pairs = None if element is None else split_unquoted(element, ";")
             for pair in pairs or ():
                 name, _, raw = pair.strip().partition("=")
                 if name.strip().lower() == "for":

@@ -364,17 +364,10 @@ _UTF8 = ("utf-8", "utf8")
 def _lists_types(content_type: str) -> bool:
     """True when ``content_type`` holds a comma outside a quoted string (or a quoted
     string left open): lines joined into one, as no single media type is written."""
-    quoted = escaped = False
-    for char in content_type:
-        if escaped:
-            escaped = False
-        elif char == "\\" and quoted:
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-        elif char == "," and not quoted:
-            return True
-    return quoted
+    from daloy_edge._netaddr import split_unquoted  # only for a value holding a comma
+
+    parts = split_unquoted(content_type, ",")
+    return parts is None or len(parts) > 1
 
 
 def _other_charset(content_type: str) -> bool:
