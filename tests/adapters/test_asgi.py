@@ -125,6 +125,23 @@ async def test_a_root_path_the_client_spelled_with_escapes_is_taken_off() -> Non
     assert status == 200
 
 
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [(b"http://h.example/info", "/info"), (b"HTTPS://h.example", "/")],
+)
+async def test_an_absolute_form_target_is_served_at_its_path(target: bytes, expected: str) -> None:
+    # uvicorn with h11 passes the whole target: 400 there, served with httptools and GCF.
+    app = make_app()
+
+    @app.get("/")
+    async def root(request: Request) -> object:
+        return {"path": request.path}
+
+    status, _, body, _ = await call(ASGIApp(app), scope("/", raw_path=target))
+    assert status == 200
+    assert json.loads(body)["path"] == expected
+
+
 async def test_utf8_bytes_in_the_query_are_read_as_utf8_not_latin1() -> None:
     # Mangum hands an HTTP API's raw query on as UTF-8 bytes.
     sc = scope("/info", query=b"a=caf\xc3\xa9&a=%E2%82%AC&a=\xff")

@@ -131,6 +131,15 @@ def test_traversal_and_crlf_are_4xx(server: Server, target: bytes) -> None:
     assert b"set-cookie: x" not in raw.lower()
 
 
+def test_an_absolute_form_target_is_served_at_its_path(server: Server) -> None:
+    # RFC 9112 3.2.2: a server must accept it; h11 passes the whole target on.
+    raw = raw_request(
+        server.port,
+        b"GET http://x/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    assert status_of(raw) == 200
+
+
 def test_raw_crlf_in_header_is_rejected(server: Server) -> None:
     raw = raw_request(
         server.port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\nConnection: close\r\n\r\n"

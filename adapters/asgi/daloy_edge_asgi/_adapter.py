@@ -138,7 +138,12 @@ def _to_request(scope: Scope, body: _Body) -> Request:
                 names[name] = key
         items.append((key, value.decode("latin-1")))
     raw = scope.get("raw_path")
-    raw_path = raw.decode("latin-1") if raw else _quote_path(scope.get("path", "/"))
+    if raw:
+        raw_path = raw.decode("latin-1")
+        if raw[0] != 0x2F:  # no "/": an index, as a slice costs an object on every request
+            raw_path = _origin_form(raw_path)
+    else:
+        raw_path = _quote_path(scope.get("path", "/"))
     if "?" in raw_path:
         raw_path = raw_path.split("?", 1)[0]
     root = scope.get("root_path")
@@ -165,6 +170,19 @@ def _to_request(scope: Scope, body: _Body) -> Request:
     )
     request.sync_in_thread = True
     return request
+
+
+def _origin_form(target: str) -> str:
+    """The path of an absolute-form target (``http://host/path``), which a server must
+    accept (RFC 9112 3.2.2): uvicorn with httptools, and functions-framework, pass the
+    path on, and uvicorn with h11 the whole target. Anything else (``*``, ``host:443``)
+    is left for the app's path check to refuse.
+    """
+    scheme, separator, rest = target.partition("://")
+    if not separator or scheme.lower() not in ("http", "https"):
+        return target
+    start = rest.find("/")
+    return rest[start:] if start >= 0 else "/"
 
 
 def _below_root(raw_path: str, root: str, path: str) -> str:
