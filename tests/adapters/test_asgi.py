@@ -109,6 +109,15 @@ async def test_raw_path_is_used_for_sanitation() -> None:
     assert status == 400
 
 
+async def test_a_decoded_path_without_raw_path_is_decoded_only_once() -> None:
+    # Mangum passes the gateway's decoded path and no raw_path: the client's "%252e"
+    # arrives as "%2e", which is three characters, never a dot.
+    app = App()
+    app.add_route("/static/{name:path}", lambda request: request.path_params["name"])
+    status, _, body, _ = await call(ASGIApp(app), scope("/static/hello%2etxt"))
+    assert (status, body) == (200, b"hello%2etxt")
+
+
 async def test_routes_below_the_root_path_a_server_prefixes() -> None:
     # uvicorn --root-path /p, and Starlette's Mount("/p"): path and raw_path include it.
     sc = scope("/p/info", raw_path=b"/p/info")

@@ -195,8 +195,8 @@ def test_static_refuses_path_traversal(http: Transport, case: str) -> None:
 
 def test_static_double_encoded_file_name_is_decoded_only_once(http: Transport) -> None:
     # "%252e" is the three characters "%2e", never a dot: no file has that name.
-    if http.name.startswith("mangum-"):
-        pytest.skip("Mangum hands the ASGI app a decoded path and no raw_path")
+    if http.name == "mangum-http-v2":
+        pytest.skip("Mangum unquotes the path an HTTP API decoded already: a second decoding")
     assert_problem(http.get("/static/hello%252etxt"), 404)
 
 

@@ -58,7 +58,7 @@ _REMEMBERED_NAMES = frozenset(
 )
 _encoded = _ENCODED.get
 # What a decoded ``path`` keeps unescaped when a server passes no ``raw_path``.
-_PATH_SAFE = "/%;:@&=+$,"
+_PATH_SAFE = "/;:@&=+$,"
 # Statuses whose responses never carry content: RFC 9110 forbids Content-Length on 1xx
 # and 204, and on 304 allows only the length the GET would have had, unknown here.
 _BODILESS = frozenset({*range(100, 200), 204, 304})
@@ -207,6 +207,10 @@ def _below_root(raw_path: str, root: str, path: str) -> str:
 
 def _quote_path(path: str) -> str:
     """A decoded ``path`` escaped back, for a server that passes no ``raw_path``.
+
+    Every ``%`` is escaped too: one in a decoded path was sent as ``%25``, and left as it
+    is, the app decoded the path a second time (Mangum's ``/static/hello%2etxt``, sent as
+    ``hello%252etxt``, served ``hello.txt``).
 
     Mangum takes the path from the event's JSON, which can hold a lone surrogate
     (``"\\ud800"``) strict UTF-8 cannot encode: escaped as the bytes it stands for, it
