@@ -42,6 +42,7 @@ _SECRET_HEADERS = frozenset(
 )
 _SECRET_HEADER_FRAGMENTS = ("signature", "token")
 _KEY_CACHE_LIMIT = 2048
+_KEY_MAX_LEN = 256
 _LITERAL_MAX_LEN = 256
 _LITERALS_KEPT = 256
 _MAX_INT_BITS = 256
@@ -105,9 +106,12 @@ class Redactor:
         secret = any(f in norm for f in self._fragments)
         if not secret:
             secret = names_a_secret(key_words(name))
-        if len(self._cache) >= _KEY_CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = secret
+        # Keys come from clients too (header names, a logged JSON body): only field-name
+        # sized ones are kept, or 2048 one-megabyte keys would be held for good.
+        if len(key) <= _KEY_MAX_LEN:
+            if len(self._cache) >= _KEY_CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = secret
         return secret
 
     def is_secret_header(self, name: str) -> bool:

@@ -196,3 +196,24 @@ async def test_the_trace_built_on_demand_is_the_one_in_the_line() -> None:
         int(str(record["TraceFlags"]), 16),
     )
     assert first.parent_span_id == "00f067aa0ba902b7"
+
+
+# -- secret-key judgements --------------------------------------------------------------
+
+
+def test_a_logged_body_with_huge_keys_is_redacted_without_being_remembered() -> None:
+    redactor = Redactor()
+    body = {f"{index:04d}" + "k" * 100_000 + "_password": "hunter2" for index in range(3)}
+    redacted = redactor.redact(body)
+    assert isinstance(redacted, dict)
+    assert set(redacted.values()) == {"[REDACTED]"}
+    assert redactor._cache == {}
+
+
+def test_logged_header_names_past_field_name_size_are_not_remembered() -> None:
+    log = RequestLog(LogConfig(stdout=False, sinks=[MemorySink()], env={}, log_headers=True))
+    for index in range(20):
+        name = f"x-{index}-" + "a" * 8000
+        served(log, Request("GET", "/x", headers=Headers({name: "1"})), Response(b""))
+    served(log, Request("GET", "/x", headers=Headers({"x-trace": "1"})), Response(b""))
+    assert max(len(key) for key in log.redactor._cache) < 8000
