@@ -31,7 +31,9 @@ _VALUES = b" " * 0x09 + b"a" + b" " * (0x20 - 0x0A) + b"a" * (0x7F - 0x20) + b" 
 # Sequences of header names that passed every check on names alone, with the size of
 # their joined form: a client sends the same names request after request, so the check
 # and the join come down to one lookup. Bounded in entries and size, so names an
-# attacker varies cost only the full check, never memory.
+# attacker varies cost only the full check, never memory; a full table starts over
+# rather than stop learning (kept full, a few hundred requests with made-up names kept
+# every client that came later off this path for good).
 _ACCEPTED_NAMES: dict[tuple[str, ...], int] = {}
 _ACCEPTED_MAX = 256
 _ACCEPTED_SIZE = 2048
@@ -115,7 +117,9 @@ def _check_fields(names: tuple[str, ...], values: tuple[str, ...], limits: Reque
         raise BadRequest("control character in header value")
     if names_size is None:
         _check_framing(joined)
-        if len(_ACCEPTED_NAMES) < _ACCEPTED_MAX and len(joined) <= _ACCEPTED_SIZE:
+        if len(joined) <= _ACCEPTED_SIZE:
+            if len(_ACCEPTED_NAMES) >= _ACCEPTED_MAX:
+                _ACCEPTED_NAMES.clear()
             _ACCEPTED_NAMES[names] = len(joined)
 
 
