@@ -19,7 +19,8 @@ HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
 _new = object.__new__
 # Header names known to be lower-case ASCII (``from_dict``): a client's names recur on
 # every request. Bounded in entries and size, so names an attacker varies cost only
-# the full test, never memory.
+# the full test, never memory; a full set starts over rather than stop learning (kept
+# full, made-up names kept every name first seen later on the full test for good).
 _LOWER_NAMES: set[str] = set()
 _LOWER_NAMES_MAX = 512
 _LOWER_NAMES_SIZE = 1024
@@ -145,7 +146,9 @@ class Headers:
             headers = _new(cls)
             headers._items = list(source.items())
             headers._index = source.copy()
-            if len(_LOWER_NAMES) < _LOWER_NAMES_MAX and len(names) <= _LOWER_NAMES_SIZE:
+            if len(names) <= _LOWER_NAMES_SIZE:
+                if len(_LOWER_NAMES) >= _LOWER_NAMES_MAX:
+                    _LOWER_NAMES.clear()
                 _LOWER_NAMES.update(source)
             return headers
         # Lowered, names that differed only in case ("Host", "host") become one: the

@@ -277,6 +277,16 @@ def test_the_lower_case_name_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) 
     assert set() == _headers._LOWER_NAMES
 
 
+def test_names_made_up_by_the_hundred_do_not_keep_a_new_client_off_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_headers, "_LOWER_NAMES", set())
+    for n in range(2 * _headers._LOWER_NAMES_MAX):
+        Headers.from_dict({"host": "a", f"x-made-up-{n}": "1"})
+    Headers.from_dict({"host": "a", "x-amzn-trace-id": "Root=1"})
+    assert {"host", "x-amzn-trace-id"} <= _headers._LOWER_NAMES
+
+
 def test_headers_from_dict_refuses_what_the_constructor_refuses() -> None:
     with pytest.raises(AttributeError):
         Headers({1: "a"})  # type: ignore[dict-item]
