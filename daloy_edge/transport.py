@@ -13,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
     from collections.abc import Mapping
+    from threading import Thread
     from typing import Protocol
 
     import httpx
@@ -67,6 +68,9 @@ class HttpxTransport:
     def __init__(self, *, verify: bool = True) -> None:
         self._verify = verify
         self._clients: dict[AbstractEventLoop, httpx.AsyncClient] = {}
+        # The thread each loop's client was made on: a loop whose thread has ended
+        # serves no one again.
+        self._threads: dict[AbstractEventLoop, Thread] = {}
 
     def _get_client(self) -> httpx.AsyncClient:
         from asyncio import get_running_loop
@@ -74,15 +78,26 @@ class HttpxTransport:
         loop = get_running_loop()
         client = self._clients.get(loop)
         if client is None:
+            from threading import current_thread
+
             import httpx
 
             # No proxies from the environment and no cookie jar: calls to an identity
             # provider or a store must not be redirected or carry state between requests.
             client = httpx.AsyncClient(verify=self._verify, follow_redirects=False, trust_env=False)
-            # A closed loop's client is dropped: its connections went with the loop.
-            clients = {key: c for key, c in self._clients.items() if not key.is_closed()}
+            # A closed loop's client is dropped: its connections went with the loop. So is
+            # the client of a loop whose thread has ended: a server that runs each request
+            # on a thread of its own (Flask's development server) otherwise left a loop, a
+            # client and their connections open for every request, five descriptors each.
+            threads = {
+                key: thread
+                for key, thread in self._threads.items()
+                if thread.is_alive() and not key.is_closed()
+            }
+            threads[loop] = current_thread()
+            clients = {key: c for key, c in self._clients.items() if key in threads}
             clients[loop] = client
-            self._clients = clients
+            self._clients, self._threads = clients, threads
         return client
 
     async def request(

@@ -81,3 +81,22 @@ async def test_a_corrupt_gzip_body_is_a_transport_error():
     url, _ = serve_once(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n", b"not gzip at all")
     with pytest.raises(TransportError, match="undecodable"):
         await fetch(url)
+
+
+def test_a_thread_per_request_server_leaves_no_loop_and_client_behind():
+    # Flask's development server (functions-framework --debug) runs each request on a
+    # new thread, and the GCF adapter gives each thread an event loop of its own.
+    import asyncio
+
+    transport = HttpxTransport()
+
+    def request_on_a_new_thread() -> None:
+        url, _ = serve_once(b"HTTP/1.1 200 OK\r\n", b"ok")
+        loop = asyncio.new_event_loop()
+        assert loop.run_until_complete(transport.request("GET", url)).body == b"ok"
+
+    for _ in range(5):
+        thread = threading.Thread(target=request_on_a_new_thread)
+        thread.start()
+        thread.join()
+    assert len(transport._clients) == 1
