@@ -99,7 +99,8 @@ def _is_text(content_type: str | None) -> bool:
 
 
 # ``_is_text`` per Content-Type value seen: an app answers with a handful of them. Bounded,
-# since a handler may echo a client's value.
+# since a handler may echo a client's value; full, it starts over rather than stop
+# learning (kept full, 64 echoed values kept every type first seen later off it for good).
 _TEXT_BY_TYPE: dict[str | None, bool] = {}
 _TEXT_BY_TYPE_MAX = 64
 
@@ -116,8 +117,9 @@ def encode_body(body: bytes, content_type: str | None, content_encoding: bool) -
         text = _TEXT_BY_TYPE.get(content_type)
         if text is None:
             text = _is_text(content_type)
-            if len(_TEXT_BY_TYPE) < _TEXT_BY_TYPE_MAX:
-                _TEXT_BY_TYPE[content_type] = text
+            if len(_TEXT_BY_TYPE) >= _TEXT_BY_TYPE_MAX:
+                _TEXT_BY_TYPE.clear()
+            _TEXT_BY_TYPE[content_type] = text
         if text:
             try:
                 return body.decode("utf-8"), False
