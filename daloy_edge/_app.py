@@ -318,7 +318,7 @@ class App(Router):
                     _server_timing(request, duration, phases),
                 )
             else:
-                response.headers["x-request-id"] = request.request_id
+                response.headers.put_lowered("x-request-id", request.request_id)
             # A length test here, not a call: almost every body is far below the bound.
             if (
                 buffered
@@ -445,9 +445,9 @@ async def _framed(
             del response.headers["content-length"]
     elif request.method != "HEAD":
         return response
-    elif response.stream is None:
+    elif response.stream is None and "content-length" not in response.headers:
         # The length the GET body would have had.
-        response.headers.setdefault("content-length", str(len(response.body)))
+        response.headers.add_lowered("content-length", str(len(response.body)))
     await _close(response)
     return response
 
@@ -489,7 +489,7 @@ def _delivered(
     for name in ("x-request-id", "server-timing"):
         value = response.headers.get(name)
         if value is not None:
-            answer.headers[name] = value
+            answer.headers.put_lowered(name, value)
     return answer
 
 

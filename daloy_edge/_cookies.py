@@ -22,6 +22,7 @@ _VALUE = allowed(
     + span("\x5d", "\x7e")
 )
 _DOMAIN = allowed(ALNUM + ".-")
+_SAME_SITE = (None, "Strict", "Lax", "None")
 # As many as a browser holds for one site (Chrome and Firefox keep 180 per domain): a
 # session cookie set after 64 others, and sent after them, was read as no cookie at all.
 _MAX_COOKIES = 180
@@ -123,6 +124,8 @@ def format_set_cookie(
         raise ValueError("invalid cookie name")
     if value and not only(value, _VALUE):
         raise ValueError("invalid cookie value")
+    if same_site not in _SAME_SITE:
+        raise ValueError("invalid cookie SameSite")
     if name[:2] == "__":
         _check_prefix(name, secure or same_site == "None", domain, path)
     parts = [f"{name}={value}"]

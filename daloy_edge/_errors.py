@@ -41,7 +41,10 @@ class HTTPError(Exception):
     """An error that maps to one HTTP status and problem type.
 
     ``detail`` is shown to clients, so it must never hold secrets or exception text.
-    ``headers`` are checked as :class:`~daloy_edge.Response` checks them (``ValueError``).
+    ``headers`` are checked as they go into the answer, as a field added to a
+    :class:`~daloy_edge.Headers` is: one no runtime sends as given (a line break, a
+    control character, a character past U+00FF, a name that is no token) makes the
+    answer a 500 problem, with the field's name in the log.
     ``extra`` adds extension members; one named ``type``, ``title``, ``status``,
     ``detail`` or ``request_id`` is left out, as the error states those itself.
     Security: raise these (or a subclass) rather than building error responses by hand;
@@ -76,10 +79,6 @@ class HTTPError(Exception):
             self.title = title
         self.detail = detail
         self.headers: dict[str, str] = dict(headers or {})
-        if self.headers:
-            from daloy_edge._headers import check_response_fields
-
-            check_response_fields(self.headers.items())
         self.extra: dict[str, object] = dict(extra or {})
 
     def __init_subclass__(cls, **kwargs: object) -> None:

@@ -8,7 +8,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, KeysView
 
-__all__ = ["Headers", "check_response_fields"]
+__all__ = ["Headers", "check_field", "check_response_fields"]
 
 _MASKED_IN_REPR = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
@@ -57,8 +57,8 @@ def _field_value(value: str, table: bytes) -> bool:
     return not encoded or encoded.translate(table).isalnum()
 
 
-def check_response_fields(pairs: Iterable[tuple[str, str]]) -> None:
-    """Raise ``ValueError`` for a response field no runtime sends as given.
+def check_field(name: str, value: str) -> None:
+    """Raise ``ValueError`` for a header field no runtime sends as given.
 
     A name must be a token and a value text of RFC 9110 field-value characters (no
     control character but tab, nothing past U+00FF): a line break would split the
@@ -67,20 +67,33 @@ def check_response_fields(pairs: Iterable[tuple[str, str]]) -> None:
     problem with the cause in the log, the same everywhere.
     """
     names, values = _FIELD_TABLES or _field_tables()
+    if not isinstance(name, str) or not (
+        name.isascii() and name.encode().translate(names).isalnum()
+    ):
+        raise ValueError(f"header name {name!r} is not a token")
+    if not isinstance(value, str) or not _field_value(value, values):
+        # The value itself stays out of the message (and the log): it may be a secret.
+        raise ValueError(
+            f"the value of header {name!r} is no field value"
+            " (a control character or a character past U+00FF)"
+        )
+
+
+def check_response_fields(pairs: Iterable[tuple[str, str]]) -> None:
+    """:func:`check_field` for each (name, value) pair."""
     for name, value in pairs:
-        if not isinstance(name, str) or not (
-            name.isascii() and name.encode().translate(names).isalnum()
-        ):
-            raise ValueError(f"response header name {name!r} is not a token")
-        if not isinstance(value, str) or not _field_value(value, values):
-            # The value itself stays out of the message (and the log): it may be a secret.
-            raise ValueError(f"response header {name!r}: the value is no field value")
+        check_field(name, value)
 
 
 class Headers:
     """An ordered multi-map of header fields; names compare case-insensitively.
 
-    Repeated fields (``Set-Cookie`` above all) are kept as separate entries.
+    Repeated fields (``Set-Cookie`` above all) are kept as separate entries. A field
+    added by ``h[name] = value``, :meth:`add` or :meth:`setdefault` is checked as it is
+    added (:func:`check_field`): a handler or middleware that adds one with a line break,
+    a control character, a character past U+00FF or a name that is no token gets a
+    ``ValueError`` at that line, a 500 problem, rather than a response each runtime
+    fails its own way after the app logged it.
 
     >>> h = Headers([("Set-Cookie", "a=1"), ("set-cookie", "b=2")])
     >>> h.get_all("SET-COOKIE")
@@ -225,8 +238,14 @@ class Headers:
         return any(k == key for k, _ in self._items)
 
     def __setitem__(self, name: str, value: str) -> None:
-        """Replace every value of ``name`` with ``value``."""
-        key = name.lower()
+        """Replace every value of ``name`` with ``value``; ``ValueError`` for a field no
+        runtime sends as given (:func:`check_field`)."""
+        check_field(name, value)
+        self.put_lowered(name.lower(), value)
+
+    def put_lowered(self, key: str, value: str) -> None:
+        """``self[key] = value`` unchecked, for a name known to be lower-case and a field
+        known to be sendable (the toolkit's own, built or checked beforehand)."""
         items = self._items
         self._index = None
         for k, _ in items:
@@ -238,7 +257,7 @@ class Headers:
     def put_lowered_pair(self, key: str, value: str, key2: str, value2: str) -> None:
         """``self[key] = value`` then ``self[key2] = value2`` in one pass over the fields,
         for two different names known to be lower-case already (the two the app sets on
-        every response)."""
+        every response), unchecked as :meth:`put_lowered`."""
         items, keys = self._items, (key, key2)
         self._index = None
         for k, _ in items:
@@ -249,22 +268,32 @@ class Headers:
         items.append((key2, value2))
 
     def setdefault(self, name: str, value: str) -> str:
-        """Set ``name`` only when it is absent; returns the value in force."""
+        """Set ``name`` only when it is absent; returns the value in force. ``ValueError``
+        for a field no runtime sends as given, as for ``self[name] = value``."""
         existing = self.get(name)
         if existing is not None:
             return existing
+        check_field(name, value)
         self._items.append((name.lower(), value))
         self._index = None
         return value
 
     def add(self, name: str, value: str) -> None:
-        """Append one more value for ``name``."""
+        """Append one more value for ``name``; ``ValueError`` for a field no runtime
+        sends as given, as for ``self[name] = value``."""
+        check_field(name, value)
         self._items.append((name.lower(), value))
+        self._index = None
+
+    def add_lowered(self, key: str, value: str) -> None:
+        """:meth:`add` unchecked, as :meth:`put_lowered`."""
+        self._items.append((key, value))
         self._index = None
 
     def extend_lowered(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Append pairs whose names are lower-case already (names prepared once, at build
-        time, by middleware that adds the same headers to every response)."""
+        time, by middleware that adds the same headers to every response), unchecked as
+        :meth:`put_lowered`."""
         self._items.extend(pairs)
         self._index = None
 

@@ -26,9 +26,12 @@ def problem_response(error: HTTPError, request_id: str | None) -> Response:
     response = Response(
         dumps(error.problem(request_id)), error.status, media_type=PROBLEM_MEDIA_TYPE
     )
+    headers = response.headers
+    # Checked here, not when the error was made: a field added to ``error.headers``
+    # after that reaches the response too.
     for name, value in error.headers.items():
-        response.headers[name] = value
-    response.headers["cache-control"] = "no-store"
+        headers[name] = value
+    headers.put_lowered("cache-control", "no-store")
     return response
 
 
@@ -40,7 +43,12 @@ def error_renderer(*, debug: bool) -> ErrorRenderer:
         error = problem_for(exc)
         if error is None:
             error = _debugged(exc) if debug else InternalServerError()
-        return problem_response(error, request.request_id or None)
+        try:
+            return problem_response(error, request.request_id or None)
+        except ValueError as refused:  # a field of ``error.headers`` no runtime sends
+            request.state["error"] = refused
+            error = _debugged(refused) if debug else InternalServerError()
+            return problem_response(error, request.request_id or None)
 
     return render
 

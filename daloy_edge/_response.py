@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from daloy_edge._cookies import format_set_cookie
-from daloy_edge._headers import Headers, check_response_fields
+from daloy_edge._headers import Headers, check_field, check_response_fields
 from daloy_edge._json import dumps
 from daloy_edge._paths import check_header_value
 
@@ -16,6 +16,15 @@ __all__ = ["Response"]
 
 _SAFE_REDIRECT_SCHEMES = ("http://", "https://", "/")
 _new = object.__new__
+# The toolkit's own media types (``text``, ``html``, problems): sendable as they are.
+_MEDIA_TYPES = frozenset(
+    {
+        "text/plain; charset=utf-8",
+        "text/html; charset=utf-8",
+        "application/json",
+        "application/problem+json",
+    }
+)
 
 
 class Response:
@@ -23,9 +32,11 @@ class Response:
 
     A ``str`` body, or a ``str`` chunk of a stream, is sent as UTF-8.
 
-    ``headers`` given here must be sendable as they are: a token name and a value
-    without line breaks or other control characters (``ValueError`` otherwise, a 500
-    raised in the handler rather than a response each runtime fails its own way).
+    ``headers`` given here, and each field added to :attr:`headers` later
+    (``response.headers[name] = value``, ``add``, ``setdefault``), must be sendable as
+    they are: a token name and a value without line breaks or other control characters,
+    nothing past U+00FF (``ValueError`` otherwise, a 500 raised in the handler rather
+    than a response each runtime fails its own way).
 
     >>> Response.json({"ok": True}).headers["content-type"]
     'application/json'
@@ -56,13 +67,17 @@ class Response:
             )
         self.stream = stream
         if isinstance(headers, Headers):
+            # Built by hand, as a request's are: its fields were never checked.
             self.headers = headers
+            check_response_fields(headers._items)
         else:
             self.headers = Headers(headers)
             if headers:  # the fields a handler gives; the app's own are checked at build
                 check_response_fields(self.headers._items)
-        if media_type is not None:
-            self.headers.setdefault("content-type", media_type)
+        if media_type is not None and "content-type" not in self.headers:
+            if media_type not in _MEDIA_TYPES:
+                check_field("content-type", media_type)
+            self.headers.add_lowered("content-type", media_type)
 
     @classmethod
     def json(
@@ -123,8 +138,11 @@ class Response:
         http_only: bool = True,
         same_site: Literal["Strict", "Lax", "None"] = "Lax",
     ) -> None:
-        """Add a ``Set-Cookie``; secure, HttpOnly and SameSite=Lax unless told otherwise."""
-        self.headers.add(
+        """Add a ``Set-Cookie``; secure, HttpOnly and SameSite=Lax unless told otherwise.
+        ``ValueError`` for a name, value, path, domain or SameSite that could split the
+        field or change its attributes."""
+        # Every part checked as it is formatted.
+        self.headers.add_lowered(
             "set-cookie",
             format_set_cookie(
                 name,
@@ -140,7 +158,7 @@ class Response:
 
     def delete_cookie(self, name: str, *, path: str = "/", secure: bool = True) -> None:
         """Tell the client to drop a cookie."""
-        self.headers.add(
+        self.headers.add_lowered(
             "set-cookie",
             format_set_cookie(name, "", max_age=0, expires=0, path=path, secure=secure),
         )

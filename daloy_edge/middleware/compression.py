@@ -167,7 +167,7 @@ class Compression(Phased):
             return response
         # Before the BREACH check: whether this answer is compressed still depends on
         # Accept-Encoding, and a cache must not key it as if it did not.
-        response.headers.add("vary", "Accept-Encoding")
+        response.headers.add_lowered("vary", "Accept-Encoding")
         if self._breach_risk(request, response):
             return response
         encoders = self._encoders
@@ -182,10 +182,11 @@ class Compression(Phased):
         if encoding is None:
             return response
         response.body = encoders[encoding](response.body)
-        response.headers["content-encoding"] = encoding
-        if "content-length" in response.headers:
-            response.headers["content-length"] = str(len(response.body))
-        etag = response.headers.get("etag")
+        headers = response.headers
+        headers.put_lowered("content-encoding", encoding)
+        if "content-length" in headers:
+            headers.put_lowered("content-length", str(len(response.body)))
+        etag = headers.get("etag")
         if etag is not None and not etag.startswith("W/"):
-            response.headers["etag"] = "W/" + etag
+            headers.put_lowered("etag", "W/" + etag)
         return response

@@ -246,7 +246,7 @@ class CORS(Phased):
             if marks is not None:
                 _put(response.headers, marks)
                 return response
-        response.headers.add("vary", "Origin")
+        response.headers.add_lowered("vary", "Origin")
         return response
 
 
@@ -258,9 +258,9 @@ def _put(headers: Headers, marks: Sequence[tuple[str, str]]) -> None:
         headers.extend_lowered(marks)
         return
     present = headers.names()
-    headers.add("vary", "Origin")
+    headers.add_lowered("vary", "Origin")
     for name, value in marks[1:]:
         if name in present:
-            headers[name] = value
+            headers.put_lowered(name, value)
         else:
-            headers.add(name, value)
+            headers.add_lowered(name, value)

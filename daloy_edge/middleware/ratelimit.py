@@ -166,9 +166,9 @@ def _append(headers: Headers, name: str, item: str) -> None:
     # Several policies on one route form one structured-field list.
     existing = headers.get(name)
     if existing is None:
-        headers.add(name, item)
+        headers.add_lowered(name, item)
     else:
-        headers[name] = f"{existing}, {item}"
+        headers.put_lowered(name, f"{existing}, {item}")
 
 
 def _key_function(config: RateLimitConfig) -> KeyFunction:

@@ -230,11 +230,11 @@ class Sessions(Phased):
         self, request: Request, response: Response, session: Session, verified: Verified | None
     ) -> None:
         """Write, refresh, re-sign or delete the cookie as the session's state demands."""
-        if verified is not None:
+        if verified is not None and "cache-control" not in response.headers:
             # Answered to a signed-in client and maybe for it alone (``/me``): a shared
             # cache, which a cookie does not keep from storing it, must not hand it to
             # others. A route that chose its own caching (a static file) keeps it.
-            response.headers.setdefault("cache-control", "no-store")
+            response.headers.add_lowered("cache-control", "no-store")
         had_cookie = self.name in request.cookies
         keep = len(session) > 0 or session.pinned
         if not keep:
@@ -249,7 +249,7 @@ class Sessions(Phased):
 
     def _write(self, response: Response, value: str, session: Session) -> None:
         remaining = session.created + self.config.max_age - int(self.config.clock())
-        response.headers.add(
+        response.headers.add_lowered(
             "set-cookie",
             format_set_cookie(
                 self.name,
@@ -262,7 +262,7 @@ class Sessions(Phased):
         _not_shared(response)
 
     def _delete(self, response: Response) -> None:
-        response.headers.add(
+        response.headers.add_lowered(
             "set-cookie",
             format_set_cookie(
                 self.name,
@@ -280,4 +280,4 @@ def _not_shared(response: Response) -> None:
     # A response that sets the session cookie is for its one client only, whatever the
     # route said: a static file's ``public, max-age`` would let a shared cache hand the
     # re-signed or refreshed cookie, the session, to everyone who asks for the file.
-    response.headers["cache-control"] = "no-store"
+    response.headers.put_lowered("cache-control", "no-store")

@@ -23,6 +23,14 @@ _DEFLATED = gzip.compress(b'{"compressed":true}' * 100, mtime=0)
 # Byte 9 of a gzip header names the compressing OS (zlib writes 3 on Linux, 255 under
 # Emscripten); fixed to 255 ("unknown", RFC 1952) so every runtime serves the same bytes.
 GZIPPED = _DEFLATED[:9] + b"\xff" + _DEFLATED[10:]
+UNSENDABLE = {
+    "crlf": ("x-note", "a\r\nset-cookie: forged=1"),
+    "nul": ("x-note", "a\x00b"),
+    "delete": ("x-note", "a\x7fb"),
+    "euro": ("x-note", "\u20ac"),
+    "name": ("x note", "1"),
+}
+"""Fields no runtime sends as given, as ``/headers/unsendable?field=`` adds them."""
 
 
 def create_app(env: Mapping[str, str] = os.environ) -> App:
@@ -67,6 +75,14 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
         response.headers["x-out-list"] = "alpha, beta"
         response.headers.add("x-out-repeat", "one")
         response.headers.add("x-out-repeat", "two")
+        return response
+
+    @app.get("/headers/unsendable")
+    async def unsendable(request: Request) -> Response:
+        # Added after the Response was made, as a handler or middleware would.
+        name, value = UNSENDABLE[request.query.get("field") or ""]
+        response = Response.json({"sent": True})
+        response.headers.add(name, value)
         return response
 
     @app.route("/body", ["POST", "PUT"])

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from tests.conformance.harness.client import Transport
-from tests.conformance.probe_app import BINARY, GZIPPED
+from tests.conformance.probe_app import BINARY, GZIPPED, UNSENDABLE
 
 SINGLE_VALUE_GATEWAYS = ("lambda-alb",)
 
@@ -101,3 +101,18 @@ def test_empty_response_has_no_body(probe: Transport) -> None:
     reply = probe.get("/empty")
     assert reply.status == 204
     assert reply.body == b""
+
+
+@pytest.mark.parametrize("field", sorted(UNSENDABLE))
+def test_a_header_no_runtime_sends_added_after_the_response_is_a_500_problem(
+    probe: Transport, field: str
+) -> None:
+    reply = probe.get(f"/headers/unsendable?field={field}")
+    assert reply.status == 500
+    assert reply.headers.get("content-type") == "application/problem+json"
+    problem = reply.json()
+    assert isinstance(problem, dict)
+    assert problem["status"] == 500
+    assert problem["request_id"] == reply.headers.get("x-request-id")
+    assert "x-note" not in reply.headers and "x note" not in reply.headers
+    assert "set-cookie" not in reply.headers

@@ -47,6 +47,18 @@ def test_refuses_values_that_split_the_header(value):
         format_set_cookie("s", value)
 
 
+@pytest.mark.parametrize(
+    "same_site",
+    ["Lax\r\nSet-Cookie: s=forged", "Lax; Domain=evil.example", "lax", ""],
+    ids=["crlf", "extra-attribute", "lower-case", "empty"],
+)
+def test_a_same_site_outside_its_choices_is_refused(same_site):
+    # The attribute went out as given: a line break split the field, and "; Domain=..."
+    # added an attribute the cookie was never meant to have.
+    with pytest.raises(ValueError, match="invalid cookie SameSite"):
+        format_set_cookie("s", "v", same_site=same_site)
+
+
 def test_same_site_none_forces_secure():
     assert "Secure" in format_set_cookie("s", "v", secure=False, same_site="None")
 

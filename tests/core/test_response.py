@@ -1,6 +1,9 @@
+import json
+
 import pytest
 
-from daloy_edge import App, HTTPError, Response
+from daloy_edge import App, Headers, HTTPError, Response
+from daloy_edge.middleware.secure_headers import SecureHeaders
 from daloy_edge.testing import TestClient
 
 
@@ -108,3 +111,112 @@ def test_a_response_stream_that_is_no_async_iterable_is_a_500_problem(stream):
     response = _answering(lambda: Response(stream=stream))
     assert response.status == 500
     assert response.headers["content-type"] == "application/problem+json"
+
+
+ADDED_AFTER = pytest.mark.parametrize(
+    "add",
+    [
+        lambda h, name, value: h.__setitem__(name, value),
+        lambda h, name, value: h.add(name, value),
+        lambda h, name, value: h.setdefault(name, value),
+    ],
+    ids=["setitem", "add", "setdefault"],
+)
+
+
+@ADDED_AFTER
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("x-note", "a\r\nset-cookie: session=forged"),
+        ("x-note", "a\x00b"),
+        ("x-note", "a\x7fb"),
+        ("x-note", "\u20ac"),
+        ("x note", "1"),
+    ],
+    ids=["crlf", "nul", "delete", "euro", "name-with-space"],
+)
+def test_a_header_added_after_the_response_was_made_is_a_500_problem(add, name, value):
+    def answer():
+        response = Response.json({"ok": True})
+        add(response.headers, name, value)
+        return response
+
+    response = _answering(answer)
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert name not in response.headers
+    assert "set-cookie" not in response.headers
+
+
+def test_a_header_added_after_the_response_is_logged_as_a_500_naming_the_field(capsys):
+    app = App()
+    app.use(SecureHeaders())
+
+    @app.get("/x")
+    async def x(request):
+        response = Response.json({"ok": True})
+        response.headers["x-note"] = request.query["v"]
+        return response
+
+    capsys.readouterr()
+    response = TestClient(app).get("/x?v=s3cret%0D%0Aset-cookie:%20a=1")
+    assert response.status == 500
+    assert "strict-transport-security" in response.headers
+    (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert line["Attributes"]["http.response.status_code"] == 500
+    assert "'x-note'" in line["Attributes"]["exception.message"]
+    assert "s3cret" not in json.dumps(line)
+
+
+def test_a_header_added_by_middleware_after_the_handler_is_a_500_problem():
+    app = App(request_log=False)
+
+    async def tag(request, call_next):
+        response = await call_next(request)
+        response.headers.add("x-user", "ana\nset-cookie: s=1")
+        return response
+
+    @app.get("/x", middleware=[tag])
+    async def x(request):
+        return Response.json({"ok": True})
+
+    response = TestClient(app).get("/x")
+    assert response.status == 500
+    assert "x-user" not in response.headers
+
+
+def test_an_http_error_header_added_after_the_error_was_made_is_a_500_problem():
+    def refuse():
+        error = HTTPError("no", status=403)
+        error.headers["x-reason"] = "a\r\nset-cookie: s=1"
+        raise error
+
+    response = _answering(refuse)
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "x-reason" not in response.headers
+
+
+def test_a_headers_object_given_with_a_line_break_is_a_500_problem():
+    response = _answering(lambda: Response(b"hi", headers=Headers([("x-note", "a\r\nb: c")])))
+    assert response.status == 500
+    assert "x-note" not in response.headers
+
+
+def test_a_media_type_with_a_line_break_is_a_500_problem():
+    response = _answering(lambda: Response(b"hi", media_type="text/plain\r\nset-cookie: s=1"))
+    assert response.status == 500
+    assert "set-cookie" not in response.headers
+
+
+def test_a_cookie_set_with_a_same_site_outside_its_choices_is_a_500_problem():
+    def answer():
+        response = Response.json({"ok": True})
+        response.set_cookie("s", "v", same_site="Lax\r\nSet-Cookie: admin=1")  # type: ignore[arg-type]
+        return response
+
+    response = _answering(answer)
+    assert response.status == 500
+    assert "set-cookie" not in response.headers

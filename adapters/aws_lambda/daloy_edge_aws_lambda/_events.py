@@ -198,7 +198,8 @@ def _v2_translator(decoded: bool) -> Callable[[Event, Translation], Request]:
         headers = Headers.from_dict(source) if type(source) is dict else Headers(source or None)
         cookies = event.get("cookies")
         if cookies:
-            headers.add("cookie", "; ".join(cookies))
+            # Unchecked, as the request's other fields: those are judged by the app (400).
+            headers.add_lowered("cookie", "; ".join(cookies))
         body = event.get("body")
         method = http.get("method") or "GET"
         if type(method) is not str:

@@ -11,7 +11,6 @@ from contextvars import ContextVar
 from typing import Any
 
 from daloy_edge import App, ConfigError, Headers, Request, Response
-from daloy_edge._headers import check_response_fields
 from daloy_edge.types import Middleware
 from daloy_edge_aws_lambda._handler import DEFAULT_FLUSH_MARGIN_MS, LambdaHandler, handler
 
@@ -53,20 +52,17 @@ def _lines(values: object, field: str) -> list[object] | tuple[object, ...]:
 
 
 def _proxy_response(result: Mapping[str, Any]) -> Response:
-    headers = Headers()
+    fields: list[tuple[str, str]] = []
     multi = result.get("multiValueHeaders") or {}
     for name, values in multi.items():
         for value in _lines(values, "multiValueHeaders"):
             if value is not None:
-                headers.add(name, _text(value, "multiValueHeaders"))
+                fields.append((name, _text(value, "multiValueHeaders")))
     for name, value in (result.get("headers") or {}).items():
         if value is not None and name not in multi:
-            headers.add(name, _text(value, "headers"))
+            fields.append((name, _text(value, "headers")))
     for cookie in _lines(result.get("cookies"), "cookies"):
-        headers.add("set-cookie", _text(cookie, "cookies"))
-    # As for a Response a route builds: a line break would split the field, and a name
-    # that is no token or a value past U+00FF is one each runtime fails its own way.
-    check_response_fields(headers.items())
+        fields.append(("set-cookie", _text(cookie, "cookies")))
     body = result.get("body") or ""
     if isinstance(body, str):
         # validate: "!!!!" is no base64, not an empty body.
@@ -79,7 +75,9 @@ def _proxy_response(result: Mapping[str, Any]) -> Response:
     status = int(result["statusCode"])
     if not 100 <= status <= 599:
         raise ValueError(f"the handler returned status {status}")
-    return Response(data, status, headers)
+    # Checked as for a Response a route builds: a line break would split the field, and
+    # a name that is no token or a value past U+00FF is one each runtime fails its own way.
+    return Response(data, status, Headers(fields))
 
 
 def _outside_the_loop(fn: PlainHandler, event: object, context: object) -> object:

@@ -72,7 +72,7 @@ def to_request(js_request: object, env: Mapping[str, str] | None = None) -> Requ
     url = urlsplit(str(raw.url))
     headers = Headers([(str(k), str(v)) for k, v in raw.headers.entries()])
     if "host" not in headers and url.netloc:
-        headers.add("host", url.netloc)
+        headers.add_lowered("host", url.netloc)
     stream = raw.body
     return Request(
         str(raw.method),
