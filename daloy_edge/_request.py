@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from daloy_edge._body import Refused, declared_length, read_bounded
+from daloy_edge._charset import ALNUM, allowed, only
 from daloy_edge._cookies import parse_cookies
 from daloy_edge._errors import BadRequest, UnsupportedMediaType
 from daloy_edge._headers import Headers
@@ -27,13 +28,26 @@ if TYPE_CHECKING:
         def __call__(self, request: Request, response: Response, /) -> Exception | None: ...
 
 
-__all__ = ["DEFAULT_MAX_BODY", "QueryParams", "Request", "new_request"]
+__all__ = ["DEFAULT_MAX_BODY", "QueryParams", "Request", "is_csp_nonce", "new_request"]
 
 DEFAULT_MAX_BODY = 1024 * 1024
 
 
 _MAX_FIELDS = 1000
 _NO_NAMES: frozenset[str] = frozenset()
+_NONCE_TABLE: bytes | None = None
+
+
+def is_csp_nonce(value: object) -> bool:
+    """True for a CSP base64-value: letters, digits, "+", "/", "-" and "_", then up to
+    two "=" (CSP3 2.3.1)."""
+    global _NONCE_TABLE
+    if not isinstance(value, str):
+        return False
+    if _NONCE_TABLE is None:  # built on first use: most apps never set a nonce by hand
+        _NONCE_TABLE = allowed(ALNUM + "+/-_")
+    body = value.rstrip("=")
+    return len(value) - len(body) <= 2 and only(body, _NONCE_TABLE)
 
 
 def _parse_pairs(text: str) -> list[tuple[str, str]]:
@@ -180,7 +194,8 @@ class Request:
     def csp_nonce(self) -> str | None:
         """This response's CSP nonce, for ``<script nonce=...>``; ``None`` without
         :class:`~daloy_edge.middleware.secure_headers.SecureHeaders`. Drawn when first
-        read: most responses are not HTML and never need one."""
+        read: most responses are not HTML and never need one. One a handler sets must be
+        a base64 value (letters, digits, ``+ / - _``, up to two ``=``): ``ValueError``."""
         nonce = self._csp_nonce
         if nonce is None and self._nonce_maker is not None:
             nonce = self._csp_nonce = self._nonce_maker()
@@ -188,6 +203,12 @@ class Request:
 
     @csp_nonce.setter
     def csp_nonce(self, value: str | None) -> None:
+        if value is not None and not is_csp_nonce(value):
+            # It goes into the CSP field as it is: a quote or a space would add sources
+            # to the policy ("x 'unsafe-eval'"), a line break would split the field.
+            raise ValueError(
+                "a CSP nonce is a base64 value: letters, digits, + / - _, then up to two ="
+            )
         self._csp_nonce = value
 
     def draw_nonces_with(self, maker: Callable[[], str] | None) -> None:

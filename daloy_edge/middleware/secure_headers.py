@@ -16,7 +16,7 @@ from daloy_edge._errors import ConfigError
 from daloy_edge._paths import check_header_value
 from daloy_edge._phased import Phased
 from daloy_edge._record import record
-from daloy_edge._request import Request
+from daloy_edge._request import Request, is_csp_nonce
 from daloy_edge._response import Response
 
 TYPE_CHECKING = False
@@ -234,7 +234,12 @@ class SecureHeaders(Phased):
         return self._csp_head + nonce + self._csp_tail
 
     def apply(self, response: Response, nonce: str | None) -> None:
-        """Add the headers to ``response`` (the CSP only when it is HTML and has a nonce)."""
+        """Add the headers to ``response`` (the CSP only when it is HTML and has a nonce);
+        ``ValueError`` for a nonce that is no base64 value, as ``request.csp_nonce``."""
+        if nonce is not None and not is_csp_nonce(nonce):
+            raise ValueError(
+                "a CSP nonce is a base64 value: letters, digits, + / - _, then up to two ="
+            )
         self._apply(response, nonce, None)
 
     def _apply(self, response: Response, nonce: str | None, request: Request | None) -> None:
@@ -264,8 +269,8 @@ class SecureHeaders(Phased):
                     # A handler may have set its own; one that cleared it gets a fresh one,
                     # so an HTML answer never goes out without its CSP.
                     nonce = request.csp_nonce or self._new_nonce()
-                if nonce is not None:
-                    headers.add(self._csp_name, self._csp_head + nonce + self._csp_tail)
+                if nonce is not None:  # drawn here, or checked when a handler set it
+                    headers.add_lowered(self._csp_name, self._csp_head + nonce + self._csp_tail)
 
     def on_rejected(self, request: Request, response: Response) -> None:
         """Mark answers to requests refused before any middleware ran."""

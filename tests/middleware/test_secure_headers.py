@@ -328,3 +328,46 @@ def test_svg_or_xml_document_gets_the_csp_that_stops_its_inline_scripts(media):
 
     csp = TestClient(app).get("/image").headers["content-security-policy"]
     assert "script-src 'nonce-" in csp and "object-src 'none'" in csp
+
+
+@pytest.mark.parametrize(
+    "nonce",
+    ["x' 'unsafe-inline", "x 'unsafe-eval'", "x\r\nset-cookie: s=1", "abc===", "", "n\u00f6nce"],
+    ids=["quote-adds-a-source", "space-adds-a-source", "crlf", "three-pads", "empty", "latin-1"],
+)
+def test_a_handler_nonce_that_is_no_base64_value_is_a_500_problem_with_the_headers(nonce):
+    # Put into the policy as it is, a quote or a space added sources ("x 'unsafe-eval'"
+    # let scripts run strings as code), and a line break failed after a 200 was logged.
+    app = App(request_log=False, middleware=[SecureHeaders()])
+
+    @app.get("/page")
+    async def page(request):
+        request.csp_nonce = nonce
+        return Response.html(f'<script nonce="{nonce}"></script>')
+
+    response = TestClient(app).get("/page")
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+    assert "unsafe" not in response.headers.get("content-security-policy", "")
+
+
+@pytest.mark.parametrize("nonce", ["handler-chosen", "a+b/c_d-e==", "QUJD="])
+def test_a_handler_nonce_that_is_a_base64_value_goes_into_the_policy(nonce):
+    app = App(request_log=False, middleware=[SecureHeaders()])
+
+    @app.get("/page")
+    async def page(request):
+        request.csp_nonce = nonce
+        return Response.html(f'<script nonce="{nonce}"></script>')
+
+    response = TestClient(app).get("/page")
+    assert response.status == 200
+    assert f"'nonce-{nonce}'" in response.headers["content-security-policy"]
+
+
+def test_apply_refuses_a_nonce_that_is_no_base64_value():
+    response = Response.html("<p>")
+    with pytest.raises(ValueError, match="base64"):
+        SecureHeaders().apply(response, "x' 'unsafe-inline")
+    assert "content-security-policy" not in response.headers
