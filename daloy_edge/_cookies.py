@@ -22,7 +22,9 @@ _VALUE = allowed(
     + span("\x5d", "\x7e")
 )
 _DOMAIN = allowed(ALNUM + ".-")
-_SAME_SITE = (None, "Strict", "Lax", "None")
+# Written as RFC 6265bis spells them; read in any case, as browsers read the attribute
+# (Starlette and Flask take "lax").
+_SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 # As many as a browser holds for one site (Chrome and Firefox keep 180 per domain): a
 # session cookie set after 64 others, and sent after them, was read as no cookie at all.
 _MAX_COOKIES = 180
@@ -124,10 +126,13 @@ def format_set_cookie(
         raise ValueError("invalid cookie name")
     if value and not only(value, _VALUE):
         raise ValueError("invalid cookie value")
-    if same_site not in _SAME_SITE:
-        raise ValueError("invalid cookie SameSite")
+    site = None
+    if same_site is not None:
+        site = _SAME_SITE.get(same_site.lower()) if isinstance(same_site, str) else None
+        if site is None:
+            raise ValueError("invalid cookie SameSite")
     if name[:2] == "__":
-        _check_prefix(name, secure or same_site == "None", domain, path)
+        _check_prefix(name, secure or site == "None", domain, path)
     parts = [f"{name}={value}"]
     if max_age is not None:
         parts.append(f"Max-Age={int(max_age)}")
@@ -141,12 +146,12 @@ def format_set_cookie(
         if (path and not only(path, _VALUE)) or ";" in path:
             raise ValueError("invalid cookie path")
         parts.append(f"Path={path}")
-    if secure or same_site == "None":
+    if secure or site == "None":
         parts.append("Secure")
     if http_only:
         parts.append("HttpOnly")
-    if same_site is not None:
-        parts.append(f"SameSite={same_site}")
+    if site is not None:
+        parts.append(f"SameSite={site}")
     if partitioned:
         parts.append("Partitioned")
     return "; ".join(parts)
