@@ -5,6 +5,7 @@ import pytest
 from daloy_edge import App, Headers, HTTPError, Response
 from daloy_edge.middleware.secure_headers import SecureHeaders
 from daloy_edge.testing import TestClient
+from tests.support.mutators import EACH_MUTATOR
 
 
 @pytest.mark.parametrize(
@@ -113,18 +114,7 @@ def test_a_response_stream_that_is_no_async_iterable_is_a_500_problem(stream):
     assert response.headers["content-type"] == "application/problem+json"
 
 
-ADDED_AFTER = pytest.mark.parametrize(
-    "add",
-    [
-        lambda h, name, value: h.__setitem__(name, value),
-        lambda h, name, value: h.add(name, value),
-        lambda h, name, value: h.setdefault(name, value),
-    ],
-    ids=["setitem", "add", "setdefault"],
-)
-
-
-@ADDED_AFTER
+@EACH_MUTATOR
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -136,10 +126,10 @@ ADDED_AFTER = pytest.mark.parametrize(
     ],
     ids=["crlf", "nul", "delete", "euro", "name-with-space"],
 )
-def test_a_header_added_after_the_response_was_made_is_a_500_problem(add, name, value):
+def test_a_header_added_after_the_response_was_made_is_a_500_problem(mutate, name, value):
     def answer():
         response = Response.json({"ok": True})
-        add(response.headers, name, value)
+        mutate(response.headers, name, value)
         return response
 
     response = _answering(answer)

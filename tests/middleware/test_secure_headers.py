@@ -8,7 +8,7 @@ from daloy_edge.middleware.secure_headers import (
     SecureHeaders,
     SecureHeadersConfig,
 )
-from daloy_edge.testing import TestClient
+from daloy_edge.testing import TestClient, TestResponse
 
 
 def make_app(config: SecureHeadersConfig | None = None) -> App:
@@ -330,6 +330,18 @@ def test_svg_or_xml_document_gets_the_csp_that_stops_its_inline_scripts(media):
     assert "script-src 'nonce-" in csp and "object-src 'none'" in csp
 
 
+def page_with_nonce(nonce: str) -> TestResponse:
+    """An HTML page whose handler sets ``nonce`` as the request's CSP nonce."""
+    app = App(request_log=False, middleware=[SecureHeaders()])
+
+    @app.get("/page")
+    async def page(request):
+        request.csp_nonce = nonce
+        return Response.html(f'<script nonce="{nonce}"></script>')
+
+    return TestClient(app).get("/page")
+
+
 @pytest.mark.parametrize(
     "nonce",
     ["x' 'unsafe-inline", "x 'unsafe-eval'", "x\r\nset-cookie: s=1", "abc===", "", "n\u00f6nce"],
@@ -338,14 +350,7 @@ def test_svg_or_xml_document_gets_the_csp_that_stops_its_inline_scripts(media):
 def test_a_handler_nonce_that_is_no_base64_value_is_a_500_problem_with_the_headers(nonce):
     # Put into the policy as it is, a quote or a space added sources ("x 'unsafe-eval'"
     # let scripts run strings as code), and a line break failed after a 200 was logged.
-    app = App(request_log=False, middleware=[SecureHeaders()])
-
-    @app.get("/page")
-    async def page(request):
-        request.csp_nonce = nonce
-        return Response.html(f'<script nonce="{nonce}"></script>')
-
-    response = TestClient(app).get("/page")
+    response = page_with_nonce(nonce)
     assert response.status == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["strict-transport-security"].startswith("max-age=")
@@ -354,14 +359,7 @@ def test_a_handler_nonce_that_is_no_base64_value_is_a_500_problem_with_the_heade
 
 @pytest.mark.parametrize("nonce", ["handler-chosen", "a+b/c_d-e==", "QUJD="])
 def test_a_handler_nonce_that_is_a_base64_value_goes_into_the_policy(nonce):
-    app = App(request_log=False, middleware=[SecureHeaders()])
-
-    @app.get("/page")
-    async def page(request):
-        request.csp_nonce = nonce
-        return Response.html(f'<script nonce="{nonce}"></script>')
-
-    response = TestClient(app).get("/page")
+    response = page_with_nonce(nonce)
     assert response.status == 200
     assert f"'nonce-{nonce}'" in response.headers["content-security-policy"]
 
