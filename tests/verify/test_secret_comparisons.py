@@ -125,3 +125,42 @@ def test_ignores_membership_in_a_public_constant_set(layout):
         return tokens[0].lower() in SCHEMES and len(signature) != RAW_BYTES
     """
     assert run(layout, code).status is Status.PASS
+
+
+def test_flags_hash_of_a_password_compared_with_eq(layout):
+    code = """
+    import hashlib
+    def login(password, stored):
+        return hashlib.sha256(password.encode()).hexdigest() == stored
+    """
+    assert [f.line for f in run(layout, code).findings] == [4]
+
+
+def test_flags_home_made_mac_from_an_imported_hash(layout):
+    code = """
+    from hashlib import sha256
+    def check(secret, body, received):
+        expected = sha256(secret + body).hexdigest()
+        return received == expected
+    """
+    assert [f.line for f in run(layout, code).findings] == [5]
+
+
+def test_flags_hash_object_fed_a_secret_then_compared(layout):
+    code = """
+    import hashlib
+    def check(api_key, stored):
+        h = hashlib.sha256()
+        h.update(api_key)
+        return h.digest() != stored
+    """
+    assert [f.line for f in run(layout, code).findings] == [6]
+
+
+def test_ignores_hash_of_public_data(layout):
+    code = """
+    import hashlib
+    def etag_matches(body, if_none_match):
+        return hashlib.sha256(body).hexdigest() == if_none_match
+    """
+    assert run(layout, code).status is Status.PASS

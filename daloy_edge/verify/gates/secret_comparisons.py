@@ -5,9 +5,11 @@ the time they take tells an attacker how much of a guessed token, signature or p
 was right. A value counts as secret-derived when its name says so (``token``,
 ``signature``, ``csrf_token``; not ``token_type`` or ``signature_header``), when it is read
 from a secret-named key or header (``headers.get("X-Signature")``, ``cookies[...]``), when it
-is a MAC (``hmac.new(...).hexdigest()``), or when it was assigned from any of these in the
-same function. Comparisons with literals (``== ""``, ``== "Bearer"``, ``is None``) are
-left alone: a constant holds nothing to leak.
+is a MAC (``hmac.new(...).hexdigest()``) or a hash of secret material
+(``hashlib.sha256(password)``, whose digest is as good as the password to whoever can
+replay it), or when it was assigned from any of these in the same function. Comparisons
+with literals (``== ""``, ``== "Bearer"``, ``is None``) are left alone: a constant holds
+nothing to leak.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ _WRAPPERS = frozenset(
     }
 )  # fmt: skip
 _MACS = frozenset({"hmac.new", "hmac.digest", "hmac.HMAC"})
+# ``hashlib.sha256(data)``, ``hashlib.new("sha256", data)``, ``hashlib.pbkdf2_hmac(...)``:
+# the digest is secret when anything hashed is.
+_HASHES = "hashlib."
 _EQUALITY = (ast.Eq, ast.NotEq)
 _CONTAINERS = frozenset({"frozenset", "set", "tuple", "list"})
 _MEMBERSHIP = (ast.In, ast.NotIn)
@@ -128,6 +133,20 @@ class _Checker(ast.NodeVisitor):
         self.visit(node.value)
         self._bind(node.target, node.value)
 
+    def visit_Expr(self, node: ast.Expr) -> None:
+        self.generic_visit(node)
+        # ``h.update(password)``: the hash object now digests secret material.
+        call = node.value
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "update"
+            and isinstance(call.func.value, ast.Name)
+            and any(self.is_secret(a) for a in call.args)
+        ):
+            self.plain[-1].discard(call.func.value.id)
+            self.tainted[-1].add(call.func.value.id)
+
     # what is secret -----------------------------------------------------------------
     def is_secret(self, node: ast.expr) -> bool:
         if isinstance(node, ast.Name):
@@ -160,6 +179,8 @@ class _Checker(ast.NodeVisitor):
         qualname = self.imports.qualname(func)
         if qualname in _MACS:
             return True
+        if qualname is not None and qualname.startswith(_HASHES):
+            return any(self.is_secret(a) for a in (*call.args, *(k.value for k in call.keywords)))
         if qualname in _WRAPPERS:
             return bool(call.args) and self.is_secret(call.args[0])
         if isinstance(func, ast.Attribute):
