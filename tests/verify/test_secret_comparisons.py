@@ -164,3 +164,34 @@ def test_ignores_hash_of_public_data(layout):
         return hashlib.sha256(body).hexdigest() == if_none_match
     """
     assert run(layout, code).status is Status.PASS
+
+
+def test_flags_eq_dunder_called_on_a_signature(layout):
+    result = run(layout, "def ok(signature, expected):\n    return signature.__eq__(expected)\n")
+    assert messages(result) == [
+        "app/handlers.py:2:12 `signature` looks secret-derived and is compared with "
+        "`__eq__()`: use hmac.compare_digest()"
+    ]
+
+
+def test_flags_bytes_ne_dunder_called_with_a_mac(layout):
+    code = """
+    import hashlib, hmac
+    def check(key, body, sent):
+        return bytes.__ne__(hmac.new(key, body, hashlib.sha256).digest(), sent)
+    """
+    assert [f.line for f in run(layout, code).findings] == [4]
+
+
+def test_flags_operator_eq_on_a_token(layout):
+    code = """
+    from operator import eq
+    def check(request, expected):
+        return eq(expected, request.headers.get("Authorization"))
+    """
+    assert [f.line for f in run(layout, code).findings] == [4]
+
+
+def test_ignores_eq_dunder_with_a_literal(layout):
+    code = "def check(token):\n    return token.__eq__('') or token.__ne__(None)\n"
+    assert run(layout, code).status is Status.PASS

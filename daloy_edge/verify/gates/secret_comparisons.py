@@ -43,6 +43,12 @@ _MACS = frozenset({"hmac.new", "hmac.digest", "hmac.HMAC"})
 # the digest is secret when anything hashed is.
 _HASHES = "hashlib."
 _EQUALITY = (ast.Eq, ast.NotEq)
+# ``==`` spelled as a call: ``token.__eq__(sent)``, ``bytes.__eq__(mac, sent)``,
+# ``operator.eq(token, sent)``: the same byte-by-byte comparison.
+_EQUALITY_METHODS = frozenset({"__eq__", "__ne__"})
+_EQUALITY_FUNCTIONS = frozenset(
+    {"operator.eq", "operator.ne", "operator.__eq__", "operator.__ne__"}
+)
 _CONTAINERS = frozenset({"frozenset", "set", "tuple", "list"})
 _MEMBERSHIP = (ast.In, ast.NotIn)
 
@@ -217,6 +223,10 @@ class _Checker(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
         func = node.func
+        operands = self._equality_operands(node)
+        if operands is not None:
+            self._check_pair(node, *operands, f"{(dotted(func) or ['__eq__'])[-1]}()")
+            return
         if not isinstance(func, ast.Attribute) or func.attr not in ("startswith", "endswith"):
             return
         if not node.args or is_literal(node.args[0]):
@@ -225,6 +235,20 @@ class _Checker(ast.NodeVisitor):
             self._report(node, func.value, func.attr)
         elif self.is_secret(node.args[0]):
             self._report(node, node.args[0], func.attr)
+
+    def _equality_operands(self, call: ast.Call) -> tuple[ast.expr, ast.expr] | None:
+        """The two sides of ``==`` written as a call, or None for any other call."""
+        func, args = call.func, call.args
+        if any(isinstance(a, ast.Starred) for a in args) or call.keywords:
+            return None
+        if self.imports.qualname(func) in _EQUALITY_FUNCTIONS and len(args) == 2:
+            return args[0], args[1]
+        if isinstance(func, ast.Attribute) and func.attr in _EQUALITY_METHODS:
+            if len(args) == 1:  # token.__eq__(sent)
+                return func.value, args[0]
+            if len(args) == 2:  # bytes.__eq__(mac, sent)
+                return args[0], args[1]
+        return None
 
     def _report(self, node: ast.AST, secret: ast.expr, op: str) -> None:
         shown = ".".join(dotted(secret) or []) or ast.unparse(secret)[:40]
