@@ -195,3 +195,48 @@ def test_flags_operator_eq_on_a_token(layout):
 def test_ignores_eq_dunder_with_a_literal(layout):
     code = "def check(token):\n    return token.__eq__('') or token.__ne__(None)\n"
     assert run(layout, code).status is Status.PASS
+
+
+def test_flags_sent_value_looked_up_in_a_list_of_secrets(layout):
+    code = """
+    def check(request, config):
+        sent = request.headers.get("X-Key", "")
+        return sent in [s.reveal() for s in config.secrets]
+    """
+    assert [f.line for f in run(layout, code).findings] == [4]
+
+
+def test_flags_sent_value_looked_up_in_a_set_of_configured_secrets(layout):
+    code = """
+    import os
+    def check(sent):
+        return sent not in set(os.environ["WEBHOOK_SECRETS"].split(","))
+    """
+    assert [f.line for f in run(layout, code).findings] == [4]
+
+
+def test_flags_loop_comparing_each_secret(layout):
+    code = """
+    def check(sent, secrets):
+        for s in secrets:
+            if s == sent:
+                return True
+        return False
+    """
+    assert [f.line for f in run(layout, code).findings] == [4]
+
+
+def test_flags_comprehension_comparing_each_token(layout):
+    code = "def check(sent, tokens):\n    return any(t == sent for t in tokens)\n"
+    assert [f.line for f in run(layout, code).findings] == [2]
+
+
+def test_ignores_names_looked_up_in_cookie_jars_and_literal_keyed_tables(layout):
+    code = """
+    import hashlib
+    _HMAC = {"HS256": hashlib.sha256, "HS384": hashlib.sha384}
+    def check(request, name, alg, auth_trait):
+        schemes = [auth_type for auth_type in auth_trait if auth_type != name]
+        return name in request.cookies and alg in _HMAC and schemes
+    """
+    assert run(layout, code).status is Status.PASS

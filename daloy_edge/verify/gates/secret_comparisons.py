@@ -18,7 +18,7 @@ import ast
 
 from daloy_edge.verify._astutil import ImportMap, dotted, finding_at, is_literal, parsed_sources
 from daloy_edge.verify._model import Finding, Gate, Outcome
-from daloy_edge.verify._names import is_secret_name, words
+from daloy_edge.verify._names import METADATA_WORDS, is_secret_name, words
 from daloy_edge.verify._project import Project, SourceFile
 
 __all__ = ["GATE"]
@@ -36,6 +36,7 @@ _WRAPPERS = frozenset(
         "bytes", "str", "bytearray", "bytes.fromhex", "base64.b64decode", "base64.b64encode",
         "base64.urlsafe_b64decode", "base64.urlsafe_b64encode", "base64.b16encode",
         "base64.b16decode", "binascii.hexlify", "binascii.unhexlify", "binascii.a2b_base64",
+        "list", "tuple", "set", "frozenset", "sorted",
     }
 )  # fmt: skip
 _MACS = frozenset({"hmac.new", "hmac.digest", "hmac.HMAC"})
@@ -56,6 +57,12 @@ _MEMBERSHIP = (ast.In, ast.NotIn)
 _SESSION_COOKIE_WORDS = frozenset({"session", "sess", "sid", "auth", "login", "remember", "jwt"})
 
 
+def _names_metadata(identifier: str) -> bool:
+    """``token_type``, ``auth_scheme``: a name for a fact about a secret."""
+    ws = [w for w in words(identifier) if not w.isdigit()]
+    return len(ws) > 1 and ws[-1] in METADATA_WORDS
+
+
 def _keyed_read_is_secret(container: ast.expr, key: str) -> bool:
     """``x["password"]``, ``headers.get("Authorization")``, ``cookies["session"]``: the key
     decides, so ``cookies.get("theme")`` is not a secret but ``cookies["__Host-session"]`` is."""
@@ -74,6 +81,9 @@ class _Checker(ast.NodeVisitor):
         self.tainted: list[set[str]] = [set()]
         self.plain: list[set[str]] = [set()]
         self.findings: list[Finding] = []
+        # Module tables keyed by literals (``_HMAC = {"HS256": hashlib.sha256}``): ``in``
+        # looks a public key up in them, whatever their values hold.
+        self.tables = _literal_keyed_tables(source.tree)
 
     # scopes and taint -------------------------------------------------------------
     def _scoped(self, node: ast.AST) -> None:
@@ -123,6 +133,48 @@ class _Checker(ast.NodeVisitor):
             and all(isinstance(n, ast.Name | ast.Constant | ast.BinOp | ast.UnaryOp | ast.operator
                                | ast.unaryop | ast.expr_context) for n in ast.walk(value))
         )  # fmt: skip
+
+    def _bind_loop(self, target: ast.expr, iterable: ast.expr) -> None:
+        """``for s in secrets`` and ``[... for s in secrets]``: each item is a secret."""
+        secret = self.is_secret(iterable)
+        for name in ast.walk(target):
+            if isinstance(name, ast.Name):
+                self.tainted[-1].discard(name.id)
+                self.plain[-1].discard(name.id)
+                # ``for auth_type in ...`` names a fact about each item, not the item.
+                if secret and not _names_metadata(name.id):
+                    self.tainted[-1].add(name.id)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self._bind_loop(node.target, node.iter)
+        for statement in (*node.body, *node.orelse):
+            self.visit(statement)
+
+    visit_AsyncFor = visit_For
+
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
+    ) -> None:
+        # Its loop variables are its own, so they are bound in a scope of their own, and
+        # before the element that may compare them is checked.
+        self.tainted.append(set(self.tainted[-1]))
+        self.plain.append(set(self.plain[-1]))
+        for generator in node.generators:
+            self.visit(generator.iter)
+            self._bind_loop(generator.target, generator.iter)
+            for condition in generator.ifs:
+                self.visit(condition)
+        parts = (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,)
+        for part in parts:
+            self.visit(part)
+        self.tainted.pop()
+        self.plain.pop()
+
+    visit_ListComp = _comprehension
+    visit_SetComp = _comprehension
+    visit_GeneratorExp = _comprehension
+    visit_DictComp = _comprehension
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
@@ -178,6 +230,11 @@ class _Checker(ast.NodeVisitor):
             )
         if isinstance(node, ast.IfExp):
             return self.is_secret(node.body) or self.is_secret(node.orelse)
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            return any(self.is_secret(e) for e in node.elts)
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp):
+            # ``[s.reveal() for s in config.secrets]``: drawn from secrets, or made of them.
+            return self.is_secret(node.elt) or any(self.is_secret(g.iter) for g in node.generators)
         return False
 
     def _call_is_secret(self, call: ast.Call) -> bool:
@@ -207,11 +264,22 @@ class _Checker(ast.NodeVisitor):
         for op, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, _EQUALITY):
                 self._check_pair(node, left, right, "==" if isinstance(op, ast.Eq) else "!=")
-            elif (
-                isinstance(op, _MEMBERSHIP) and not self._is_public(right) and self.is_secret(left)
-            ):
-                self._report(node, left, "in")
+            elif isinstance(op, _MEMBERSHIP) and not self._is_public(right):
+                if self.is_secret(left):
+                    self._report(node, left, "in")
+                elif self._holds_secrets(right) and not self._is_public(left):
+                    # ``sent in secrets``: ``==`` against each one, stopping at a match.
+                    self._report(node, right, "in")
             left = right
+
+    def _holds_secrets(self, container: ast.expr) -> bool:
+        """A collection of secrets; not a cookie jar (its members are cookie names) nor a
+        module table keyed by literals."""
+        if isinstance(container, ast.Name) and container.id in self.tables:
+            return False
+        if "cookie" in (dotted(container) or [""])[-1].lower():
+            return False
+        return self.is_secret(container)
 
     def _check_pair(self, node: ast.AST, left: ast.expr, right: ast.expr, op: str) -> None:
         if self._is_public(left) or self._is_public(right):
@@ -260,6 +328,22 @@ class _Checker(ast.NodeVisitor):
                 "use hmac.compare_digest()",
             )
         )
+
+
+def _literal_keyed_tables(tree: ast.Module | None) -> frozenset[str]:
+    """Module-level names bound to a dict display whose keys are all literals."""
+    names: set[str] = set()
+    for statement in tree.body if tree is not None else ():
+        value: ast.expr | None
+        if isinstance(statement, ast.Assign):
+            targets, value = statement.targets, statement.value
+        elif isinstance(statement, ast.AnnAssign):
+            targets, value = [statement.target], statement.value
+        else:
+            continue
+        if isinstance(value, ast.Dict) and all(is_literal(k) for k in value.keys):
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return frozenset(names)
 
 
 def check(project: Project) -> Outcome:
