@@ -17,7 +17,13 @@ SECRET_WORDS = frozenset(
         "credentials", "creds", "authorization", "auth", "apikey", "otp",
     }
 )  # fmt: skip
-_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("signing", "key")})
+# Plural too: API_KEYS, a rotation list, holds keys as much as API_KEY holds one.
+_SECRET_PAIRS = frozenset(
+    {
+        ("api", "key"), ("private", "key"), ("signing", "key"),
+        ("api", "keys"), ("private", "keys"), ("signing", "keys"),
+    }
+)  # fmt: skip
 
 # A last word like these makes the name describe the secret rather than hold it:
 # token_type, signature_header, password_min_length, cookie_name, csrf_field.

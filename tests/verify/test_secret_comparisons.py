@@ -240,3 +240,12 @@ def test_ignores_names_looked_up_in_cookie_jars_and_literal_keyed_tables(layout)
         return name in request.cookies and alg in _HMAC and schemes
     """
     assert run(layout, code).status is Status.PASS
+
+
+def test_flags_sent_value_looked_up_in_the_configured_api_keys(layout):
+    code = """
+    import os
+    def check(sent):
+        return sent in os.environ["API_KEYS"].split(",")
+    """
+    assert [f.line for f in run(layout, code).findings] == [4]
