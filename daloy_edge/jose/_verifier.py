@@ -137,13 +137,16 @@ class JWTVerifier:
     async def _verified(self, token: str) -> tuple[Mapping[str, JSON], dict[str, JSON]]:
         # ``verify`` without building the record, for the middleware: the read-only header
         # and claims that are the caller's own.
+        # verify: allow secret-comparisons -- str keys hash with a per-process random key
+        # (SipHash): a cached token's bytes are compared only with a sent token of the same
+        # 64-bit hash, and the cache holds only tokens whose signature verified
         signed = self._signed.get(token)
         if signed is not None:
             entry, signer, remembered, flat = signed
             if await self._keys.get_key(entry[2]) is signer:
                 validate_claims(remembered, self._policy, self._clock(), audiences=self._audiences)
                 return entry[0], dict(remembered) if flat else _copy(remembered)
-            self._signed.pop(token, None)
+            self._signed.pop(token, None)  # verify: allow secret-comparisons -- as above
         header_b64, payload_b64, signing_input, signature = split_compact(
             token, max_bytes=self._max_bytes
         )

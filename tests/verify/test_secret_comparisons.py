@@ -249,3 +249,28 @@ def test_flags_sent_value_looked_up_in_the_configured_api_keys(layout):
         return sent in os.environ["API_KEYS"].split(",")
     """
     assert [f.line for f in run(layout, code).findings] == [4]
+
+
+def test_flags_session_looked_up_by_its_token(layout):
+    result = run(layout, "def load(sessions, token):\n    return sessions[token]\n")
+    assert messages(result) == [
+        "app/handlers.py:2:12 `token` looks secret-derived and is used as a lookup key in "
+        "`[]`: look the entry up by a public id, then hmac.compare_digest() the secret"
+    ]
+
+
+def test_flags_user_looked_up_by_the_api_key_header(layout):
+    code = """
+    def caller(request, users):
+        return users.get(request.headers.get("X-API-Key"))
+    """
+    assert [f.line for f in run(layout, code).findings] == [3]
+
+
+def test_ignores_lookups_by_types_constants_and_public_keys(layout):
+    code = """
+    CSRF_TOKEN_ISSUED = "daloy.csrf_token_issued"
+    def check(state, tokens, i, token_id) -> tuple[Secret, ...]:
+        return state.get(CSRF_TOKEN_ISSUED), tokens[i], tokens[0], state.pop(token_id)
+    """
+    assert run(layout, code).status is Status.PASS

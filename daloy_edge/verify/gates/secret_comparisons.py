@@ -2,7 +2,8 @@
 
 ``==``, ``!=``, ``in``, ``startswith`` and ``endswith`` stop at the first differing byte, so
 the time they take tells an attacker how much of a guessed token, signature or password
-was right. A value counts as secret-derived when its name says so (``token``,
+was right; ``table[token]`` and ``table.get(token)`` end in the same ``==`` against the
+entry of the same hash. A value counts as secret-derived when its name says so (``token``,
 ``signature``, ``csrf_token``; not ``token_type`` or ``signature_header``), when it is read
 from a secret-named key or header (``headers.get("X-Signature")``, ``cookies[...]``), when it
 is a MAC (``hmac.new(...).hexdigest()``) or a hash of secret material
@@ -51,6 +52,8 @@ _EQUALITY_FUNCTIONS = frozenset(
     {"operator.eq", "operator.ne", "operator.__eq__", "operator.__ne__"}
 )
 _CONTAINERS = frozenset({"frozenset", "set", "tuple", "list"})
+_LOOKUPS = frozenset({"get", "pop", "setdefault"})
+_LOOKUP_FIX = "look the entry up by a public id, then hmac.compare_digest() the secret"
 _MEMBERSHIP = (ast.In, ast.NotIn)
 
 
@@ -61,6 +64,16 @@ def _names_metadata(identifier: str) -> bool:
     """``token_type``, ``auth_scheme``: a name for a fact about a secret."""
     ws = [w for w in words(identifier) if not w.isdigit()]
     return len(ws) > 1 and ws[-1] in METADATA_WORDS
+
+
+def _names_a_type(node: ast.expr) -> bool:
+    """``tuple[Secret, ...]``, ``state[CSRF_TOKEN_ISSUED]``: a class or a constant (which
+    names a key, not a secret) is in it."""
+    return any(
+        isinstance(n, ast.Name | ast.Attribute)
+        and (n.id if isinstance(n, ast.Name) else n.attr)[:1].isupper()
+        for n in ast.walk(node)
+    )
 
 
 def _keyed_read_is_secret(container: ast.expr, key: str) -> bool:
@@ -295,6 +308,9 @@ class _Checker(ast.NodeVisitor):
         if operands is not None:
             self._check_pair(node, *operands, f"{(dotted(func) or ['__eq__'])[-1]}()")
             return
+        if isinstance(func, ast.Attribute) and func.attr in _LOOKUPS and node.args:
+            self._check_lookup(node, node.args[0], f".{func.attr}()")
+            return
         if not isinstance(func, ast.Attribute) or func.attr not in ("startswith", "endswith"):
             return
         if not node.args or is_literal(node.args[0]):
@@ -303,6 +319,17 @@ class _Checker(ast.NodeVisitor):
             self._report(node, func.value, func.attr)
         elif self.is_secret(node.args[0]):
             self._report(node, node.args[0], func.attr)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load):
+            self._check_lookup(node, node.slice, "[]")
+
+    def _check_lookup(self, node: ast.AST, key: ast.expr, op: str) -> None:
+        """``table[token]``, ``table.get(token)``: the same ``==`` as ``token in table``,
+        on whichever entry shares the key's hash."""
+        if not self._is_public(key) and not _names_a_type(key) and self.is_secret(key):
+            self._report(node, key, op, "a lookup key", _LOOKUP_FIX)
 
     def _equality_operands(self, call: ast.Call) -> tuple[ast.expr, ast.expr] | None:
         """The two sides of ``==`` written as a call, or None for any other call."""
@@ -318,14 +345,19 @@ class _Checker(ast.NodeVisitor):
                 return args[0], args[1]
         return None
 
-    def _report(self, node: ast.AST, secret: ast.expr, op: str) -> None:
+    def _report(
+        self,
+        node: ast.AST,
+        secret: ast.expr,
+        op: str,
+        use: str = "compared",
+        fix: str = "use hmac.compare_digest()",
+    ) -> None:
         shown = ".".join(dotted(secret) or []) or ast.unparse(secret)[:40]
+        verb = "compared with" if use == "compared" else f"used as {use} in"
         self.findings.append(
             finding_at(
-                self.source,
-                node,
-                f"`{shown}` looks secret-derived and is compared with `{op}`: "
-                "use hmac.compare_digest()",
+                self.source, node, f"`{shown}` looks secret-derived and is {verb} `{op}`: {fix}"
             )
         )
 
