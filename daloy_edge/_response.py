@@ -112,13 +112,23 @@ class Response:
 
     @classmethod
     def redirect(cls, location: str, status: int = 303) -> Response:
-        """A redirect; only absolute http(s) URLs and same-site paths (not ``//host``)."""
+        """A redirect; only absolute http(s) URLs and same-site paths (not ``//host``).
+        Characters past ASCII are sent percent-encoded as UTF-8 (``/café`` as
+        ``/caf%C3%A9``)."""
         if not location.startswith(_SAFE_REDIRECT_SCHEMES) or location.startswith("//"):
             raise ValueError("redirect target must be http(s) or a local path")
         # Browsers drop tabs and newlines inside a URL, so "/\t/evil.example" would go to
         # //evil.example: no control character at all.
         if not check_header_value(location) or "\\" in location or not location.isprintable():
             raise ValueError("redirect target contains forbidden characters")
+        if not location.isascii():
+            # Sent raw, "é" left ASGI and Flask as the Latin-1 byte E9 but Lambda's JSON
+            # result as UTF-8 (browsers read the field as UTF-8: the lone E9 came back as
+            # a path of invalid UTF-8), and "€" could not be sent at all.
+            location = "".join(
+                ch if ch.isascii() else "".join(f"%{byte:02X}" for byte in ch.encode("utf-8"))
+                for ch in location
+            )
         return cls(b"", status, {"location": location})
 
     @classmethod
