@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["Response"]
 
 _SAFE_REDIRECT_SCHEMES = ("http://", "https://", "/")
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _new = object.__new__
 # The toolkit's own media types (``text``, ``html``, problems): sendable as they are.
 _MEDIA_TYPES = frozenset(
@@ -112,9 +113,13 @@ class Response:
 
     @classmethod
     def redirect(cls, location: str, status: int = 303) -> Response:
-        """A redirect; only absolute http(s) URLs and same-site paths (not ``//host``).
-        Characters past ASCII are sent percent-encoded as UTF-8 (``/café`` as
-        ``/caf%C3%A9``)."""
+        """A redirect (301, 302, 303, 307 or 308); only absolute http(s) URLs and
+        same-site paths (not ``//host``). Characters past ASCII are sent percent-encoded
+        as UTF-8 (``/café`` as ``/caf%C3%A9``)."""
+        if status not in _REDIRECT_STATUSES:
+            # No client follows the Location of a 200 or a 404, and a 300 or a 304 is no
+            # redirect to one target: the user went nowhere, and nothing said why.
+            raise ValueError(f"a redirect's status is 301, 302, 303, 307 or 308, not {status!r}")
         if not location.startswith(_SAFE_REDIRECT_SCHEMES) or location.startswith("//"):
             raise ValueError("redirect target must be http(s) or a local path")
         # Browsers drop tabs and newlines inside a URL, so "/\t/evil.example" would go to

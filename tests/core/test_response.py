@@ -67,6 +67,12 @@ def test_redirect_refuses_a_target_a_browser_would_read_as_another_site(location
         Response.redirect(location)
 
 
+@pytest.mark.parametrize("status", [200, 300, 304, 305, 404, True])
+def test_a_redirect_with_a_status_no_client_follows_is_refused(status):
+    with pytest.raises(ValueError, match="301, 302, 303, 307 or 308"):
+        Response.redirect("/next", status)
+
+
 def _answering(answer):
     app = App(request_log=False)
 
