@@ -54,7 +54,7 @@ class Response:
         media_type: str | None = None,
         stream: AsyncIterable[bytes | str] | None = None,
     ) -> None:
-        self.status = status
+        self.status = status if type(status) is int else _status(status)
         if isinstance(body, str):
             body = body.encode("utf-8")
         elif type(body) is not bytes:
@@ -90,7 +90,7 @@ class Response:
         # Most handlers answer this way: the fields set directly, no ``__init__``.
         response = cls.__new__(cls)
         response.body = dumps(data)
-        response.status = status
+        response.status = status if type(status) is int else _status(status)
         response.stream = None
         fields = response.headers = _new(Headers)
         fields._items = [("content-type", "application/json")]
@@ -190,6 +190,17 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self.status}>"
+
+
+def _status(status: object) -> int:
+    """A status given as another kind of int (``HTTPStatus.CREATED``) as it is;
+    ``TypeError`` for anything else. ``200.0`` or ``Decimal(200)`` (a number read from
+    DynamoDB) equals 200, so it passed the app's check of the status, and then each
+    runtime failed on it its own way: uvicorn's h11 dropped the connection, and the
+    request's log line was lost."""
+    if isinstance(status, int) and not isinstance(status, bool):
+        return status
+    raise TypeError(f"a Response status is an int, not {type(status).__name__}")
 
 
 def _bytes(body: object) -> bytes:

@@ -1,4 +1,5 @@
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -119,6 +120,16 @@ def test_handler_headers_of_field_value_characters_are_sent():
 @pytest.mark.parametrize("body", [{"ok": True}, 123, ["a"]], ids=["dict", "int", "list"])
 def test_a_response_body_that_is_no_bytes_is_a_500_problem(body):
     response = _answering(lambda: Response(body))
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("status", [200.0, Decimal(200)], ids=["float", "decimal"])
+@pytest.mark.parametrize("make", [Response.json, lambda body, status: Response(b"", status)])
+def test_a_status_equal_to_an_int_but_no_int_is_a_500_problem(make, status):
+    # Equal to 200, it passed the app's check of the status; uvicorn's h11 then dropped
+    # the connection, and a Decimal (DynamoDB's numbers) lost the request's log line.
+    response = _answering(lambda: make({}, status))
     assert response.status == 500
     assert response.headers["content-type"] == "application/problem+json"
 
