@@ -37,6 +37,18 @@ class ConfigError(ValueError):
     """A configuration that would be insecure or cannot work; raised at build time."""
 
 
+def _error_status(status: object) -> int:
+    """``status`` when it is a client or server error status (``HTTPStatus`` members
+    too); ``ValueError`` otherwise. A problem sent as a 200 told clients that check the
+    status the request had worked, a 302 was a redirect to nowhere, and a 204 or 304
+    lost the problem document."""
+    if isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599:
+        return status
+    raise ValueError(
+        f"an HTTPError's status is a client or server error (400 to 599), not {status!r}"
+    )
+
+
 class HTTPError(Exception):
     """An error that maps to one HTTP status and problem type.
 
@@ -47,6 +59,7 @@ class HTTPError(Exception):
     answer a 500 problem, with the field's name in the log.
     ``extra`` adds extension members; one named ``type``, ``title``, ``status``,
     ``detail`` or ``request_id`` is left out, as the error states those itself.
+    ``status`` is a client or server error, 400 to 599 (``ValueError`` otherwise).
     Security: raise these (or a subclass) rather than building error responses by hand;
     the app renders them in one place, with the request id and the secure headers.
     """
@@ -65,6 +78,8 @@ class HTTPError(Exception):
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, object] | None = None,
     ) -> None:
+        if status is not None:
+            status = _error_status(status)
         if status is not None and status != self.status and (title is None or slug is None):
             # The class's own title and type name another status: HTTPError(status=404)
             # was a 404 titled "Internal Server Error" of type internal-error.
@@ -86,6 +101,8 @@ class HTTPError(Exception):
         # A subclass that sets only its status (class Conflict(HTTPError): status = 409)
         # would keep the title and type of the class it extends, naming another status.
         own = cls.__dict__
+        if "status" in own:
+            cls.status = _error_status(cls.status)
         if "status" in own and ("slug" not in own or "title" not in own):
             slug, title = _named(cls.status)
             if "slug" not in own:

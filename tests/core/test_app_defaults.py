@@ -143,6 +143,28 @@ def test_http_error_subclass_setting_only_its_status_is_named_for_it() -> None:
     assert Conflict().type.endswith(":conflict")
 
 
+@pytest.mark.parametrize("status", [200, 204, 302, 304, 399])
+def test_an_http_error_with_a_status_that_is_no_error_is_a_500_problem(status: int) -> None:
+    # A problem sent as a 200 told a client that reads the status that it had worked;
+    # a 302 was a redirect to nowhere, a 204 or 304 dropped the problem document.
+    app = App(request_log=False)
+
+    @app.get("/refused")
+    async def refused(request: Request) -> None:
+        raise HTTPError("payment declined", status=status)
+
+    response = TestClient(app).get("/refused")
+    assert response.status == 500
+    assert response.json()["title"] == "Internal Server Error"
+
+
+def test_an_http_error_subclass_with_a_status_that_is_no_error_is_refused() -> None:
+    with pytest.raises(ValueError, match="400 to 599"):
+
+        class Accepted(HTTPError):
+            status = 202
+
+
 def test_http_error_extra_members_cannot_restate_type_title_status_or_request_id() -> None:
     app = App()
 
