@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["LoadShedding", "LoadSheddingConfig"]
 
 _BATCH = 16
+_INF = float("inf")
 _DECREASE = 0.75
 
 
@@ -58,6 +59,11 @@ class LoadSheddingConfig:
     clock: Clock = time.monotonic
 
     def __post_init__(self) -> None:
+        # Counts of requests: a float cap (inf as "unlimited") let adaptive mode's first
+        # cut fail with OverflowError, a 500 that kept its slot forever.
+        for name in ("max_concurrent", "min_concurrent", "max_queue"):
+            if type(getattr(self, name)) is not int:
+                raise ConfigError(f"{name} must be a whole number")
         if self.max_concurrent < 1:
             raise ConfigError("max_concurrent must be at least 1")
         if not 0 <= self.max_queue <= 10_000:
@@ -69,8 +75,10 @@ class LoadSheddingConfig:
         # as "1.5" or "True", which clients ignore or misread.
         if type(retry_after) is not int or retry_after < 1:
             raise ConfigError("retry_after must be a whole number of seconds, at least 1")
-        if self.target_latency <= 0:
-            raise ConfigError("target_latency must be positive")
+        # NaN fails both comparisons: no p90 would ever exceed it, nor one of inf, and
+        # adaptive mode would never lower the cap.
+        if not 0 < self.target_latency < _INF:
+            raise ConfigError("target_latency must be a positive, finite number of seconds")
         if not 1 <= self.min_concurrent <= self.max_concurrent:
             raise ConfigError("min_concurrent must be between 1 and max_concurrent")
         if any(not p.startswith("/") for p in self.exempt_paths):

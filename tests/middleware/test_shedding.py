@@ -4,6 +4,7 @@ the excess gets 503 with Retry-After at once, queued ones wait only briefly."""
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 
@@ -198,3 +199,27 @@ def test_a_retry_after_that_is_no_whole_number_of_seconds_is_refused(retry_after
     # Each would go out as a Retry-After that is no delta-seconds ("1.5", "True").
     with pytest.raises(ConfigError):
         LoadSheddingConfig(retry_after=retry_after)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_concurrent": math.inf},
+        {"max_concurrent": 2.5},
+        {"max_queue": 1.5},
+        {"min_concurrent": True},
+    ],
+    ids=["infinite-cap", "fractional-cap", "fractional-queue", "bool-floor"],
+)
+def test_a_request_count_that_is_no_whole_number_is_refused(options):
+    # An infinite cap ("unlimited") made adaptive mode's first cut raise OverflowError:
+    # the request that triggered it got a 500 and its slot was never given back.
+    with pytest.raises(ConfigError, match="whole number"):
+        LoadSheddingConfig(adaptive=True, **options)
+
+
+@pytest.mark.parametrize("target", [math.nan, math.inf], ids=["nan", "inf"])
+def test_a_target_latency_no_latency_can_exceed_is_refused(target):
+    # No p90 compares above NaN or inf: adaptive mode would silently never lower the cap.
+    with pytest.raises(ConfigError, match="target_latency"):
+        LoadSheddingConfig(adaptive=True, target_latency=target)
