@@ -46,6 +46,7 @@ class LoadSheddingConfig:
     ``adaptive=True`` starts the cap at ``max_concurrent`` and, every 16 completed
     requests, cuts it by a quarter when their 90th-percentile latency exceeds
     ``target_latency`` seconds, else raises it by one (never below ``min_concurrent``).
+    A failed request (5xx, or no answer) counts only when it took longer than the target.
     """
 
     max_concurrent: int = 64
@@ -133,10 +134,13 @@ class LoadShedding:
                 self._release(None)
         clock = self._config.clock
         start = clock()
+        failed = True
         try:
-            return await call_next(request)
+            response = await call_next(request)
+            failed = getattr(response, "status", 500) >= 500
+            return response
         finally:
-            self._release(clock() - start)
+            self._release(clock() - start, failed=failed)
 
     async def _queue(self, request: Request) -> None:
         config = self._config
@@ -186,9 +190,9 @@ class LoadShedding:
                 return  # admitted from another thread: its wake-up is on the way
             ticket.set_result(False)
 
-    def _release(self, latency: float | None) -> None:
-        if latency is not None and self._config.adaptive:
-            self._sample(latency)
+    def _release(self, latency: float | None, *, failed: bool = False) -> None:
+        if latency is not None:
+            self._sample(latency, failed=failed)
         self._active -= 1
         waiters = self._waiters
         while waiters and self._active < self._limit:
@@ -217,7 +221,13 @@ class LoadShedding:
         else:
             ticket.set_result(True)
 
-    def _sample(self, latency: float) -> None:
+    def _sample(self, latency: float, *, failed: bool) -> None:
+        if failed and not latency > self._config.target_latency:
+            # A 5xx or no answer at all (the client left, the deadline cut it) measured no
+            # work done: only that it took this long. That counts when it is already too
+            # long; counted as a fast request, every quick failure or abandoned request
+            # would raise a cap that real work had lowered.
+            return
         batch = self._batch
         batch.append(latency)
         if len(batch) < _BATCH:

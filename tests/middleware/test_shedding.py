@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from daloy_edge import App, ConfigError
+from daloy_edge import App, ConfigError, GatewayTimeout
 from daloy_edge.middleware.shedding import LoadShedding, LoadSheddingConfig
 from daloy_edge.testing import TestClient, TestResponse
 
@@ -174,6 +174,95 @@ async def test_adaptive_cap_never_drops_below_min_concurrent():
         for _ in range(32):
             await client.arequest("GET", "/work?s=0.002")
     assert shedding.limit == 2
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def adaptive_app(shedding: LoadShedding, clock: FakeClock) -> App:
+    """``/work?took=s`` takes ``s`` seconds of ``clock``; ``/hang`` waits until cancelled;
+    ``/boom`` fails at once."""
+    app = App()
+    app.use(shedding)
+
+    @app.get("/work")
+    async def work(request):
+        clock.now += float(request.query.get("took", "0"))
+        return {"ok": True}
+
+    @app.get("/hang")
+    async def hang(request):
+        await asyncio.Event().wait()
+
+    @app.get("/boom")
+    async def boom(request):
+        raise RuntimeError("the database is down")
+
+    return app
+
+
+def lowered_cap() -> tuple[LoadShedding, FakeClock]:
+    """An adaptive shedder whose cap one slow batch cut from 8 to 6."""
+    clock = FakeClock()
+    config = LoadSheddingConfig(
+        max_concurrent=8, max_queue=0, adaptive=True, target_latency=0.5, clock=clock
+    )
+    return LoadShedding(config), clock
+
+
+async def test_fast_server_errors_do_not_raise_a_lowered_adaptive_cap():
+    # A failing dependency answers 500 at once: counted as fast requests, the failures
+    # raised the cap that slow work had lowered.
+    shedding, clock = lowered_cap()
+    with TestClient(adaptive_app(shedding, clock)) as client:
+        for _ in range(16):
+            await client.arequest("GET", "/work?took=1")
+        assert shedding.limit == 6
+        statuses = [(await client.arequest("GET", "/boom")).status for _ in range(32)]
+    assert statuses == [500] * 32
+    assert shedding.limit == 6
+
+
+async def test_requests_abandoned_at_once_do_not_raise_a_lowered_adaptive_cap():
+    # A client that sends requests and leaves at once measured no work: counted as fast
+    # requests, the abandoned requests raised the cap that slow work had lowered.
+    shedding, clock = lowered_cap()
+    with TestClient(adaptive_app(shedding, clock)) as client:
+        for _ in range(16):
+            await client.arequest("GET", "/work?took=1")
+        assert shedding.limit == 6
+        for _ in range(6):
+            tasks = [asyncio.create_task(client.arequest("GET", "/hang")) for _ in range(6)]
+            while shedding.active < 6:
+                await asyncio.sleep(0)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    assert shedding.active == 0
+    assert shedding.limit == 6
+
+
+async def test_failures_that_took_longer_than_the_target_still_lower_the_adaptive_cap():
+    clock = FakeClock()
+    config = LoadSheddingConfig(max_concurrent=8, adaptive=True, target_latency=0.5, clock=clock)
+    shedding = LoadShedding(config)
+    app = App()
+    app.use(shedding)
+
+    @app.get("/timeout")
+    async def timeout(request):
+        clock.now += 1
+        raise GatewayTimeout("the upstream did not answer")
+
+    with TestClient(app) as client:
+        statuses = [(await client.arequest("GET", "/timeout")).status for _ in range(16)]
+    assert statuses == [504] * 16
+    assert shedding.limit == 6
 
 
 @pytest.mark.parametrize(
