@@ -46,7 +46,8 @@ class LoadSheddingConfig:
     ``adaptive=True`` starts the cap at ``max_concurrent`` and, every 16 completed
     requests, cuts it by a quarter when their 90th-percentile latency exceeds
     ``target_latency`` seconds, else raises it by one (never below ``min_concurrent``).
-    A failed request (5xx, or no answer) counts only when it took longer than the target.
+    After a cut only requests admitted since count. A failed request (5xx, or no answer)
+    counts only when it took longer than the target.
     """
 
     max_concurrent: int = 64
@@ -89,7 +90,16 @@ class LoadSheddingConfig:
 class LoadShedding:
     """Admits up to the cap, queues briefly, sheds the rest with 503 + ``Retry-After``."""
 
-    __slots__ = ("_active", "_batch", "_config", "_exempt", "_limit", "_retry_after", "_waiters")
+    __slots__ = (
+        "_active",
+        "_batch",
+        "_config",
+        "_cut_at",
+        "_exempt",
+        "_limit",
+        "_retry_after",
+        "_waiters",
+    )
 
     def __init__(self, config: LoadSheddingConfig) -> None:
         self._config = config
@@ -101,6 +111,7 @@ class LoadShedding:
         # and ``collections`` is then not imported at a cold start.
         self._waiters: deque[asyncio.Future[bool]] | None = None
         self._batch: list[float] = []
+        self._cut_at = -_INF
 
     @property
     def limit(self) -> int:
@@ -131,7 +142,7 @@ class LoadShedding:
             try:
                 return await call_next(request)
             finally:
-                self._release(None)
+                self._release()
         clock = self._config.clock
         start = clock()
         failed = True
@@ -140,7 +151,9 @@ class LoadShedding:
             failed = getattr(response, "status", 500) >= 500
             return response
         finally:
-            self._release(clock() - start, failed=failed)
+            # Sampled first: a raised cap admits the queue in this very release.
+            self._sample(start, clock(), failed=failed)
+            self._release()
 
     async def _queue(self, request: Request) -> None:
         config = self._config
@@ -168,7 +181,7 @@ class LoadShedding:
             admitted = await ticket
         except asyncio.CancelledError:
             if ticket.done() and not ticket.cancelled() and ticket.result():
-                self._release(None)
+                self._release()
             else:
                 from contextlib import suppress  # asyncio has loaded it already
 
@@ -190,9 +203,7 @@ class LoadShedding:
                 return  # admitted from another thread: its wake-up is on the way
             ticket.set_result(False)
 
-    def _release(self, latency: float | None, *, failed: bool = False) -> None:
-        if latency is not None:
-            self._sample(latency, failed=failed)
+    def _release(self) -> None:
         self._active -= 1
         waiters = self._waiters
         while waiters and self._active < self._limit:
@@ -217,11 +228,18 @@ class LoadShedding:
 
     def _admit(self, ticket: asyncio.Future[bool]) -> None:
         if ticket.done():
-            self._release(None)  # cancelled while its wake-up was on the way
+            self._release()  # cancelled while its wake-up was on the way
         else:
             ticket.set_result(True)
 
-    def _sample(self, latency: float, *, failed: bool) -> None:
+    def _sample(self, start: float, end: float, *, failed: bool) -> None:
+        latency = end - start
+        if start < self._cut_at:
+            # Admitted before the last cut: it ran under the old cap, and its latency is
+            # the congestion that cut answered already. Counted again, one slow burst of
+            # max_concurrent requests cut the cap once per 16 of them (64 to 20, where
+            # TCP halves its window once per round trip).
+            return
         if failed and not latency > self._config.target_latency:
             # A 5xx or no answer at all (the client left, the deadline cut it) measured no
             # work done: only that it took this long. That counts when it is already too
@@ -238,6 +256,7 @@ class LoadShedding:
         config = self._config
         if p90 > config.target_latency:
             self._limit = max(config.min_concurrent, int(self._limit * _DECREASE))
+            self._cut_at = end
         else:
             self._limit = min(config.max_concurrent, self._limit + 1)
 

@@ -265,6 +265,33 @@ async def test_failures_that_took_longer_than_the_target_still_lower_the_adaptiv
     assert shedding.limit == 6
 
 
+async def test_one_slow_burst_cuts_the_adaptive_cap_once_and_it_climbs_back():
+    # 64 requests slowed together by one stall (a database failover) cut the cap once
+    # per 16 of them, 64 to 20, and the cap then needed 704 fast requests to recover.
+    clock = FakeClock()
+    config = LoadSheddingConfig(max_concurrent=64, adaptive=True, target_latency=0.5, clock=clock)
+    shedding = LoadShedding(config)
+    stall = asyncio.Event()
+    app = adaptive_app(shedding, clock)
+
+    @app.get("/stalled")
+    async def stalled(request):
+        await stall.wait()
+        return {"ok": True}
+
+    with TestClient(app) as client:
+        burst = [asyncio.create_task(client.arequest("GET", "/stalled")) for _ in range(64)]
+        while shedding.active < 64:
+            await asyncio.sleep(0)
+        clock.now += 2
+        stall.set()
+        assert [r.status for r in await asyncio.gather(*burst)] == [200] * 64
+        assert shedding.limit == 48
+        for _ in range(16 * 16):
+            await client.arequest("GET", "/work")
+    assert shedding.limit == 64
+
+
 @pytest.mark.parametrize(
     "options",
     [
