@@ -299,8 +299,11 @@ class Request:
         value = values[0]
         # HTTP APIs and Function URLs join the lines themselves: "application/json; v=1"
         # then "text/plain" arrive as one value, whose type part alone looks like JSON.
-        if "," in value and _lists_types(value):
-            return ""
+        if "," in value:
+            from daloy_edge._mediatype import lists_types  # only for a value holding one
+
+            if lists_types(value):
+                return ""
         # Only the spaces and tabs HTTP allows around it: str.strip() also dropped a
         # no-break space or NEL, which left "\xa0application/json" (no media type to a
         # proxy or filter) read as JSON here.
@@ -328,7 +331,9 @@ class Request:
             media.startswith("application/") and media.endswith("+json")
         ):
             raise UnsupportedMediaType("expected application/json")
-        self._refuse_unreadable()
+        from daloy_edge._mediatype import refuse_unreadable
+
+        refuse_unreadable(self.headers)
         data = await self.body()
         try:
             return parse_json(data)
@@ -341,7 +346,9 @@ class Request:
         ``charset`` or a ``_charset_`` field)."""
         if self.content_type != "application/x-www-form-urlencoded":
             raise UnsupportedMediaType("expected application/x-www-form-urlencoded")
-        self._refuse_unreadable()
+        from daloy_edge._mediatype import UTF8, refuse_unreadable
+
+        refuse_unreadable(self.headers)
         data = await self.body()
         try:
             text = data.decode("utf-8")
@@ -352,54 +359,13 @@ class Request:
             # A browser fills a form's "_charset_" field with the encoding it submits in
             # (HTML form submission), and some servers decode the form by it: escapes
             # read here as UTF-8 (a latin-1 "%E9" as U+FFFD) mean other text to them.
-            if key == "_charset_" and value and value.strip().lower() not in _UTF8:
+            if key == "_charset_" and value and value.strip().lower() not in UTF8:
                 raise UnsupportedMediaType("only UTF-8 bodies are accepted")
             fields.setdefault(key, value)
         return fields
 
-    def _refuse_unreadable(self) -> None:
-        """415 for a body in a content coding or declared in a charset other than UTF-8:
-        the parsers read the bytes as they came, as UTF-8, so such a body would mean one
-        thing here and another to a proxy that decodes it (RFC 9110 15.5.16: say which
-        codings are accepted)."""
-        value = self.headers.get("content-type") or ""
-        if ";" in value and _other_charset(value):
-            raise UnsupportedMediaType("only UTF-8 bodies are accepted")
-        # A list field: "identity, identity" is what runtimes that join repeated fields
-        # (Workers, HTTP APIs, gunicorn) make of two "identity" fields.
-        for field in self.headers.get_all("content-encoding"):
-            for coding in field.split(","):
-                if coding.strip(" \t").lower() not in ("", "identity"):
-                    raise UnsupportedMediaType(
-                        "content codings are not accepted",
-                        headers={"accept-encoding": "identity"},
-                    )
-
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.raw_path!r} id={self.request_id!r}>"
-
-
-_UTF8 = ("utf-8", "utf8")
-
-
-def _lists_types(content_type: str) -> bool:
-    """True when ``content_type`` holds a comma outside a quoted string (or a quoted
-    string left open): lines joined into one, as no single media type is written."""
-    from daloy_edge._netaddr import split_unquoted  # only for a value holding a comma
-
-    parts = split_unquoted(content_type, ",")
-    return parts is None or len(parts) > 1
-
-
-def _other_charset(content_type: str) -> bool:
-    """True when a ``charset`` parameter of ``content_type`` names anything but UTF-8."""
-    for parameter in content_type.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        name, value = name.strip(" \t").lower(), value.strip(" \t").strip('"').lower()
-        # "charset*" (RFC 2231, as Python's email package reads a type) declares one too.
-        if (name == "charset" or name.startswith("charset*")) and value not in _UTF8:
-            return True
-    return False
 
 
 _new = object.__new__

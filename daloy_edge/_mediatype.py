@@ -1,0 +1,50 @@
+"""What a request body's media type declares: one type or a joined list, its charset, its
+content coding. Read only by the body parsers, so imported when a body is parsed."""
+
+from __future__ import annotations
+
+from daloy_edge._errors import UnsupportedMediaType
+from daloy_edge._headers import Headers
+from daloy_edge._netaddr import split_unquoted
+
+__all__ = ["UTF8", "lists_types", "other_charset", "refuse_unreadable"]
+
+UTF8 = ("utf-8", "utf8")
+"""The charset names a body may be declared in."""
+
+
+def lists_types(content_type: str) -> bool:
+    """True when ``content_type`` holds a comma outside a quoted string (or a quoted
+    string left open): lines joined into one, as no single media type is written."""
+    parts = split_unquoted(content_type, ",")
+    return parts is None or len(parts) > 1
+
+
+def other_charset(content_type: str) -> bool:
+    """True when a ``charset`` parameter of ``content_type`` names anything but UTF-8."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        name, value = name.strip(" \t").lower(), value.strip(" \t").strip('"').lower()
+        # "charset*" (RFC 2231, as Python's email package reads a type) declares one too.
+        if (name == "charset" or name.startswith("charset*")) and value not in UTF8:
+            return True
+    return False
+
+
+def refuse_unreadable(headers: Headers) -> None:
+    """415 for a body in a content coding or declared in a charset other than UTF-8:
+    the parsers read the bytes as they came, as UTF-8, so such a body would mean one
+    thing here and another to a proxy that decodes it (RFC 9110 15.5.16: say which
+    codings are accepted)."""
+    value = headers.get("content-type") or ""
+    if ";" in value and other_charset(value):
+        raise UnsupportedMediaType("only UTF-8 bodies are accepted")
+    # A list field: "identity, identity" is what runtimes that join repeated fields
+    # (Workers, HTTP APIs, gunicorn) make of two "identity" fields.
+    for field in headers.get_all("content-encoding"):
+        for coding in field.split(","):
+            if coding.strip(" \t").lower() not in ("", "identity"):
+                raise UnsupportedMediaType(
+                    "content codings are not accepted",
+                    headers={"accept-encoding": "identity"},
+                )
