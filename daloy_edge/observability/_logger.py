@@ -41,6 +41,7 @@ from daloy_edge.observability._trace import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator
     from contextvars import Token
 
     from opentelemetry.context import Context
@@ -249,6 +250,8 @@ class RequestLog:
                 from daloy_edge.observability._otel import OTelBridge
 
                 OTelBridge.deactivate(active.otel_token)
+        if response.stream is not None:
+            response.stream = _while_streamed(active, response.stream)
         now_ns = time.time_ns()
         runtime = self._runtimes.get(request.runtime) or self._runtime(request.runtime)
         error_attrs = (
@@ -439,6 +442,38 @@ class RequestLog:
                 failed=failed,
                 end_ns=end_ns,
             )
+
+
+async def _while_streamed(
+    active: _Active, stream: AsyncIterable[bytes | str]
+) -> AsyncIterator[bytes | str]:
+    """``stream`` with its request's trace, and SDK span, current while each chunk is made.
+
+    A streamed body is made after its request's line was written, by the handler's code:
+    the spans it starts, the calls it makes and the lines it logs belong to that request,
+    not to a new trace each.
+    """
+    span = active.otel_span
+    if span is not None:
+        from daloy_edge.observability._otel import OTelBridge
+    chunks = aiter(stream)
+    try:
+        while True:
+            token = _active.set(active)
+            otel_token = None if span is None else OTelBridge.activate(span)
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            finally:
+                if otel_token is not None:
+                    OTelBridge.deactivate(otel_token)
+                _active.reset(token)
+            yield chunk
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _span_method(method: str) -> str:

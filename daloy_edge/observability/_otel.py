@@ -107,6 +107,15 @@ class OTelBridge:
         return span, bound, token
 
     @staticmethod
+    def activate(span: Span) -> Token[Context]:
+        """Make ``span`` the current one again (while a streamed body is made); returns
+        the token :meth:`deactivate` takes."""
+        from opentelemetry import trace
+        from opentelemetry.context import attach
+
+        return attach(trace.set_span_in_context(span))
+
+    @staticmethod
     def deactivate(token: Token[Context]) -> None:
         """Restore the current span the request's :meth:`start` replaced."""
         from opentelemetry.context import detach

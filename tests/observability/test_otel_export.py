@@ -37,6 +37,16 @@ def make_app(**options: object) -> tuple[App, MemorySink, InMemorySpanExporter]:
     async def boom(request: Request) -> Response:
         raise RuntimeError("failed with secret=sk_live_0123456789")
 
+    @app.get("/stream")
+    async def stream(request: Request) -> Response:
+        async def chunks():
+            yield b"["
+            with provider.get_tracer("handler").start_as_current_span("row"):
+                await asyncio.sleep(0)
+            yield b"]"
+
+        return Response(stream=chunks())
+
     @app.get("/child")
     async def child(request: Request) -> Response:
         with provider.get_tracer("handler").start_as_current_span("db"):
@@ -77,6 +87,15 @@ def test_span_the_handler_starts_is_a_child_of_the_server_span():
     db, server = exporter.get_finished_spans()
     assert f"{db.context.trace_id:032x}" == TRACE
     assert db.parent.span_id == server.context.span_id
+
+
+def test_span_a_streamed_body_starts_is_a_child_of_the_request_span():
+    app, _, exporter = make_app()
+    TestClient(app).get("/stream", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
+    server, row = exporter.get_finished_spans()
+    assert f"{row.context.trace_id:032x}" == TRACE
+    assert row.parent.span_id == server.context.span_id
+    assert trace.get_current_span().get_span_context().is_valid is False
 
 
 def test_handler_sees_its_own_request_span_as_current_under_concurrency():

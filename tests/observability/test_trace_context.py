@@ -15,6 +15,7 @@ from daloy_edge.observability import (
     MemorySink,
     RequestLog,
     TracePropagatingTransport,
+    current_trace,
     extract,
     format_traceparent,
     format_xray,
@@ -169,6 +170,23 @@ def test_outbound_headers_carry_the_trace_both_ways():
     assert headers["x-amzn-trace-id"] == (
         f"Root=1-{TRACE[:8]}-{TRACE[8:]};Parent={context.span_id};Sampled=1"
     )
+
+
+def test_streamed_body_carries_its_request_trace_on_outbound_calls():
+    app = App(env={}, request_log=RequestLog(LogConfig(stdout=False, env={})))
+    sent: list[dict[str, str]] = []
+
+    @app.get("/feed")
+    async def feed(request):
+        async def chunks():
+            sent.append(outbound_headers())
+            yield b"{}"
+
+        return Response(stream=chunks())
+
+    TestClient(app).get("/feed", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
+    assert sent[0]["traceparent"].startswith(f"00-{TRACE}-")
+    assert current_trace() is None
 
 
 def test_outbound_headers_are_unchanged_outside_a_request():
