@@ -78,31 +78,41 @@ class OTelBridge:
         tracer = self.tracer()
         if tracer is None:
             raise RuntimeError("no OpenTelemetry SDK tracer is configured")
-        parent = Context()
-        if context.parent_span_id is not None:
+        parent_id, tracestate = context.parent_span_id, context.tracestate
+        if parent_id is not None:
             remote = trace.SpanContext(
                 trace_id=int(context.trace_id, 16),
-                span_id=int(context.parent_span_id, 16),
+                span_id=int(parent_id, 16),
                 is_remote=True,
                 trace_flags=trace.TraceFlags(context.flags),
-                trace_state=_trace_state(context.tracestate),
+                trace_state=_trace_state(tracestate),
             )
             parent = trace.set_span_in_context(trace.NonRecordingSpan(remote))
+        else:
+            # No caller's span: one current here (an outer instrumentation's, as the
+            # OpenTelemetry Lambda layer starts around the handler) is the parent, as
+            # OTel's own extraction falls back to the current context; else a new trace.
+            parent = Context()
+            outer = trace.get_current_span().get_span_context()
+            if outer.is_valid:
+                parent = trace.set_span_in_context(trace.NonRecordingSpan(outer))
+                parent_id = f"{outer.span_id:016x}"
+                tracestate = outer.trace_state.to_header() or None
         span = tracer.start_span(
             name, context=parent, kind=trace.SpanKind.SERVER, start_time=start_ns
         )
         token = attach(trace.set_span_in_context(span))
         ids = span.get_span_context()
-        if not ids.is_valid or ids.is_remote:
+        if not ids.is_valid or ids.is_remote or f"{ids.span_id:016x}" == parent_id:
             # A disabled SDK (OTEL_SDK_DISABLED) answers with a no-op span holding no ids,
-            # or the caller's: the request keeps its own, as without an SDK.
+            # or the parent's: the request keeps its own, as without an SDK.
             return span, context, token
         bound = TraceContext(
             trace_id=f"{ids.trace_id:032x}",
             span_id=f"{ids.span_id:016x}",
-            parent_span_id=context.parent_span_id,
+            parent_span_id=parent_id,
             flags=int(ids.trace_flags),
-            tracestate=context.tracestate,
+            tracestate=tracestate,
         )
         return span, bound, token
 

@@ -110,6 +110,24 @@ def test_handler_sees_its_own_request_span_as_current_under_concurrency():
     assert trace.get_current_span().get_span_context().is_valid is False
 
 
+def test_span_current_when_the_request_starts_is_its_parent():
+    app, sink, exporter = make_app()
+    with TracerProvider().get_tracer("lambda").start_as_current_span("invocation") as outer:
+        TestClient(app).get("/items/9")
+    (server,) = exporter.get_finished_spans()
+    assert server.parent.span_id == outer.get_span_context().span_id
+    assert server.context.trace_id == outer.get_span_context().trace_id
+    assert sink.records[0]["TraceId"] == f"{server.context.trace_id:032x}"
+
+
+def test_valid_traceparent_is_the_parent_even_under_a_current_span():
+    app, _, exporter = make_app()
+    with TracerProvider().get_tracer("lambda").start_as_current_span("invocation"):
+        TestClient(app).get("/items/9", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
+    (server,) = exporter.get_finished_spans()
+    assert f"{server.parent.span_id:016x}" == PARENT
+
+
 def test_invented_method_names_the_span_http_and_its_method_other():
     app, _, exporter = make_app()
     TestClient(app).request("XQZWV", "/items/9")
@@ -154,6 +172,14 @@ def test_disabled_sdk_gives_a_continued_trace_a_new_span_id(monkeypatch):
     record = sink.records[0]
     assert record["TraceId"] == TRACE
     assert record["SpanId"] not in (PARENT, "0" * 16)
+
+
+def test_disabled_sdk_under_a_current_span_gives_the_request_a_span_id_of_its_own(monkeypatch):
+    outer_tracer = TracerProvider().get_tracer("lambda")
+    app, sink, _ = make_disabled_app(monkeypatch)
+    with outer_tracer.start_as_current_span("invocation") as outer:
+        TestClient(app).get("/out")
+    assert sink.records[0]["SpanId"] != f"{outer.get_span_context().span_id:016x}"
 
 
 def run_python(code: str) -> str:
