@@ -147,9 +147,11 @@ class OTelBridge:
 
         span.update_name(name)
         span.set_attributes(_otel_attributes(attributes))
-        if error is not None:
-            span.add_event("exception", _otel_attributes(error), timestamp=end_ns)
         if failed:
+            # Only a server error is an exception: a refused request (404, 401) is the
+            # client's, and tracing backends count each exception event as a failure.
+            if error is not None:
+                span.add_event("exception", _otel_attributes(error), timestamp=end_ns)
             span.set_status(Status(StatusCode.ERROR))
         span.end(end_time=end_ns)
 

@@ -81,6 +81,15 @@ def test_failed_request_span_has_error_status_and_scrubbed_exception_event():
     assert "sk_live_0123456789" not in str(dict(event.attributes))
 
 
+def test_refused_request_span_records_no_exception_event():
+    app, _, exporter = make_app()
+    TestClient(app).get("/no-such-route")
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["http.response.status_code"] == 404
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.events == ()
+
+
 def test_span_the_handler_starts_is_a_child_of_the_server_span():
     app, _, exporter = make_app()
     TestClient(app).get("/child", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
