@@ -9,7 +9,12 @@ from daloy_edge._guards import is_method_name
 from daloy_edge._phased import fuse, is_phased
 from daloy_edge._problem import render_error
 from daloy_edge._response import Response
-from daloy_edge._templates import check_template, literal_brace, template_regex
+from daloy_edge._templates import (
+    check_template,
+    literal_brace,
+    path_parameter_misuse,
+    template_matcher,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
 
     from daloy_edge._problem import ErrorRenderer
     from daloy_edge._request import Request
+    from daloy_edge._templates import SegmentPattern
     from daloy_edge.types import CallNext, Handler, Middleware
 
     Endpoint: TypeAlias = Callable[[Request], "Awaitable[object] | object"]
@@ -231,7 +237,7 @@ class _Route:
         self.pattern = pattern
         # A template route's pattern, compiled by the first request that tries the route:
         # ``Router.compile`` itself runs within the first request of a cold start.
-        self.regex: Pattern[str] | None = None
+        self.regex: Pattern[str] | SegmentPattern | None = None
         self.handlers: dict[str, Handler] = {}
         self.max_body: dict[str, int] = {}  # the methods registered with their own limit
 
@@ -275,7 +281,7 @@ def _template_match(patterns: list[_Route], path: str) -> tuple[_Route | None, d
     for candidate in patterns:
         regex = candidate.regex
         if regex is None:
-            regex = candidate.regex = template_regex(candidate.pattern)
+            regex = candidate.regex = template_matcher(candidate.pattern)
         match = regex.match(path)
         if match:
             return candidate, match.groupdict()
@@ -326,6 +332,12 @@ class Router:
             raise ConfigError(
                 f"route {path!r}: {brace!r} is no parameter; write {{name}} for one segment"
                 " or {name:path} for the rest of the path, and convert the value in the handler"
+            )
+        misuse = path_parameter_misuse(path)
+        if misuse is not None:
+            raise ConfigError(
+                f"route {path!r}: {misuse}; {{name:path}} takes the rest of the path"
+                " (matching such a route takes time that grows as a power of the path's length)"
             )
         if isinstance(methods, str):
             # Each character would be a method: methods="POST" served P, O, S and T, and

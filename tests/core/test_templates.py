@@ -8,7 +8,14 @@ import re
 import pytest
 
 from daloy_edge import App, ConfigError
-from daloy_edge._templates import check_template, parameters, template_regex
+from daloy_edge._templates import (
+    SegmentPattern,
+    check_template,
+    parameters,
+    path_parameter_misuse,
+    template_matcher,
+    template_regex,
+)
 from daloy_edge.testing import TestClient
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(path))?\}")
@@ -106,11 +113,11 @@ def test_a_template_route_compiles_its_pattern_when_first_tried(
 
     compiled: list[str] = []
 
-    def counting(template: str) -> re.Pattern[str]:
+    def counting(template: str) -> re.Pattern[str] | SegmentPattern:
         compiled.append(template)
-        return template_regex(template)
+        return template_matcher(template)
 
-    monkeypatch.setattr(_router, "template_regex", counting)
+    monkeypatch.setattr(_router, "template_matcher", counting)
     app = App(request_log=False)
 
     @app.get("/health")
@@ -128,3 +135,76 @@ def test_a_template_route_compiles_its_pattern_when_first_tried(
     assert client.get("/items/7").json() == {"id": "7"}
     assert client.get("/items/7/x").status == 404
     assert compiled == ["/items/{item_id}"]
+
+
+def _shared_segment_templates() -> list[str]:
+    rng = random.Random(11)
+    pieces = ["{a}", "{b}", "{c}", "{p:path}", ".", "-", "/", "x", "ab", ".x"]
+    found = []
+    while len(found) < 400:
+        names = iter(["n1", "n2", "n3", "n4", "n5", "n6"])
+        chosen = rng.choices(pieces, k=rng.randint(2, 6))
+        template = "/" + "".join(
+            "{" + next(names) + "}" if p in ("{a}", "{b}", "{c}") else p for p in chosen
+        )
+        if path_parameter_misuse(template) is None and isinstance(
+            template_matcher(template), SegmentPattern
+        ):
+            found.append(template)
+    return found
+
+
+def test_a_segment_pattern_gives_the_parameters_the_regex_gives() -> None:
+    rng = random.Random(12)
+    pieces = [".", "-", "/", "x", "a", "ab", ".x", "x."]
+    for template in _shared_segment_templates():
+        regex, pattern = template_regex(template), template_matcher(template)
+        for _ in range(40):
+            path = "/" + "".join(rng.choices(pieces, k=rng.randint(0, 7)))
+            expected = regex.match(path)
+            got = pattern.match(path)
+            assert (got and got.groupdict()) == (expected and expected.groupdict()), (
+                template,
+                path,
+            )
+
+
+@pytest.mark.parametrize(
+    ("template", "served"),
+    [("/v/{major}.{minor}.{patch}", "/v/1.2.3"), ("/v/{a}{b}{c}/x", "/v/1.2.3/x")],
+)
+def test_parameters_sharing_a_segment_are_not_matched_by_a_backtracking_regex(
+    monkeypatch: pytest.MonkeyPatch, template: str, served: str
+) -> None:
+    # Such a regex tried every split of the segment on a path that did not match: a
+    # 2 KB path of "a." took seconds, and held every other request back meanwhile.
+    from daloy_edge import _router, _templates
+
+    compiled: list[str] = []
+
+    def recording(template: str) -> re.Pattern[str]:
+        compiled.append(template)
+        return template_regex(template)
+
+    monkeypatch.setattr(_templates, "template_regex", recording)
+    monkeypatch.setattr(_router, "template_regex", recording, raising=False)
+    app = App(request_log=False)
+    app.add_route(template, lambda request: dict(request.path_params))
+    client = TestClient(app)
+    assert client.get("/v/" + "a." * 200 + "/").status == 404
+    assert client.get(served).status == 200
+    assert compiled == []
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["/a/{rest:path}/{more:path}", "/a/{name}.{rest:path}", "/a/{rest:path}-{name}"],
+)
+def test_a_path_parameter_that_is_not_the_rest_of_the_path_refuses_to_build(
+    template: str,
+) -> None:
+    # Two of them (or one beside another parameter) matched by a regex trying every
+    # split: time growing as a power of the path's length.
+    app = App(request_log=False)
+    with pytest.raises(ConfigError, match="takes the rest of the path"):
+        app.add_route(template, lambda request: None)
