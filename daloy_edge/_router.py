@@ -270,10 +270,67 @@ class _Compiled:
             route = _template_match(self.patterns, path)[0]
         if route is None:
             return None
-        handlers = route.handlers
-        if method in handlers or (method == "HEAD" and "GET" in handlers):
+        if _serves(route, method):
             return route.pattern
+        other = self.elsewhere(path, method, route)
+        if other is None:
+            return None
+        if isinstance(other, int):
+            prefix, _, inner = self.mounts[other]
+            pattern = inner.route_of(path[len(prefix) :] or "/", method)
+            return None if pattern is None else prefix + pattern
+        return other[0].pattern
+
+    def elsewhere(
+        self, path: str, method: str, first: _Route
+    ) -> int | tuple[_Route, dict[str, str]] | None:
+        """Where ``method`` on ``path`` goes when ``first``, the route matching it first,
+        has no such method: the index of a mount serving it (after an exact route),
+        or the next template route that matches and has it; None when none does (405).
+        As Starlette and Hono route, so that ``GET /users/{id}`` still serves
+        ``/users/me`` beside ``PUT /users/me``."""
+        if self.exact.get(path) is first:
+            for index, (prefix, _, inner) in enumerate(self.mounts):
+                if (path == prefix or path.startswith(prefix + "/")) and inner.route_of(
+                    path[len(prefix) :] or "/", method
+                ) is not None:
+                    return index
+            later = self.patterns
+        else:
+            later = self.patterns[self.patterns.index(first) + 1 :]
+        while later:
+            route, params = _template_match(later, path)
+            if route is None:
+                return None
+            if _serves(route, method):
+                return route, params
+            later = later[later.index(route) + 1 :]
         return None
+
+    def allowed(self, path: str) -> set[str]:
+        """Every method some route of this router serves on ``path`` (HEAD with GET)."""
+        methods: set[str] = set()
+        route = self.exact.get(path)
+        if route is not None:
+            methods.update(route.handlers)
+        for prefix, _, inner in self.mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                methods |= inner.allowed(path[len(prefix) :] or "/")
+        later = self.patterns
+        while later:
+            route = _template_match(later, path)[0]
+            if route is None:
+                break
+            methods.update(route.handlers)
+            later = later[later.index(route) + 1 :]
+        if "GET" in methods:
+            methods.add("HEAD")
+        return methods
+
+
+def _serves(route: _Route, method: str) -> bool:
+    handlers = route.handlers
+    return method in handlers or (method == "HEAD" and "GET" in handlers)
 
 
 def _template_match(patterns: list[_Route], path: str) -> tuple[_Route | None, dict[str, str]]:
@@ -389,7 +446,7 @@ class Router:
         matched or not, so an unknown ``/admin/x`` is still behind ``/admin``'s checks.
         A path below ``prefix`` is the mount's even where a template route of this router
         (``/{page:path}``) would match it; only a route registered here for that exact
-        path comes first."""
+        path comes first, for the methods it has."""
         self._refuse_if_frozen()
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ConfigError("mount prefix must start with '/' and not end with '/'")
@@ -503,10 +560,23 @@ def _dispatcher(compiled: _Compiled, render: ErrorRenderer) -> Handler:
             handler = route.handlers.get("GET")
             method = "GET"
         if handler is None:
-            allowed = set(route.handlers)
-            if "GET" in allowed:
-                allowed.add("HEAD")
-            raise MethodNotAllowed(headers={"allow": ", ".join(sorted(allowed))})
+            # Another route may serve the method here; a 405 otherwise.
+            method = request.method
+            other = compiled.elsewhere(path, method, route)
+            if other is None:
+                allowed = ", ".join(sorted(compiled.allowed(path)))
+                raise MethodNotAllowed(headers={"allow": allowed})
+            if isinstance(other, int):
+                prefix, mounted, inner = mounts[other]
+                request.state["_route_base"] = base + prefix
+                found_pattern = inner.route_of(path[len(prefix) :] or "/", method)
+                if found_pattern is not None:
+                    request.route = base + prefix + found_pattern
+                return mounted
+            route, params = other
+            handler = route.handlers.get(method)
+            if handler is None:  # HEAD, served by GET
+                handler, method = route.handlers["GET"], "GET"
         request.route = base + route.pattern
         request.path_params = params
         limits = route.max_body
