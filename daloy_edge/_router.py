@@ -450,7 +450,16 @@ class Router:
         self._refuse_if_frozen()
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ConfigError("mount prefix must start with '/' and not end with '/'")
+        if "{" in prefix or "}" in prefix:
+            # Read as literal text: "/t/{tenant}" matched no request but itself.
+            raise ConfigError(f"mount prefix {prefix!r} holds a brace; a prefix is literal text")
+        if router._reaches(self):
+            # Compiling it would recurse without end: a RecursionError on every request.
+            raise ConfigError(f"mounting this router at {prefix!r} would mount it inside itself")
         self._mounts.append(_Mount(prefix, router, tuple(middleware)))
+
+    def _reaches(self, other: Router) -> bool:
+        return self is other or any(mount.router._reaches(other) for mount in self._mounts)
 
     def _refuse_if_frozen(self) -> None:
         # Routes added once requests are being served would be silently ignored.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from daloy_edge import App, Router, Unauthorized
+import pytest
+
+from daloy_edge import App, ConfigError, Router, Unauthorized
 from daloy_edge.testing import TestClient
 
 
@@ -73,3 +75,19 @@ def test_a_method_an_exact_route_lacks_goes_to_the_mount_below_it_behind_its_gua
         "requests": 1
     }
     assert client.delete("/admin/stats").headers["allow"] == "GET, HEAD, POST"
+
+
+def test_a_mount_prefix_with_a_parameter_refuses_to_build() -> None:
+    # Read as literal text, "/t/{tenant}" served only "/t/%7Btenant%7D/...".
+    with pytest.raises(ConfigError, match="brace"):
+        App(request_log=False).mount("/t/{tenant}", Router())
+
+
+def test_a_router_mounted_inside_itself_refuses_to_build() -> None:
+    # Compiling it recursed without end: a RecursionError escaped every request.
+    outer, inner = Router(), Router()
+    outer.mount("/inner", inner)
+    with pytest.raises(ConfigError, match="inside itself"):
+        inner.mount("/outer", outer)
+    with pytest.raises(ConfigError, match="inside itself"):
+        outer.mount("/self", outer)
