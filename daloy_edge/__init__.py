@@ -9,6 +9,7 @@
 # First: the submodules below load through the package finder it installs.
 from daloy_edge import _importer  # noqa: F401  # isort: skip
 from daloy_edge._app import App
+from daloy_edge._chain import use
 from daloy_edge._errors import (
     BadRequest,
     ConfigError,
@@ -31,7 +32,7 @@ from daloy_edge._headers import Headers
 from daloy_edge._json import UnsafeJSON, parse_json
 from daloy_edge._request import QueryParams, Request
 from daloy_edge._response import Response
-from daloy_edge._router import Router, use
+from daloy_edge._router import Router
 from daloy_edge._secrets import KeyRing, Secret
 from daloy_edge.static import static_files
 

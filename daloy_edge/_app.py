@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+from daloy_edge._chain import chain_caught, is_awaitable
 from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._deadline import Deadline
 from daloy_edge._errors import ConfigError, ServiceUnavailable
@@ -13,7 +14,7 @@ from daloy_edge._guards import RequestLimits, check_request, header_fields
 from daloy_edge._idbytes import id_bytes
 from daloy_edge._problem import error_renderer
 from daloy_edge._request import DEFAULT_MAX_BODY
-from daloy_edge._router import Router, chain_caught, is_awaitable
+from daloy_edge._router import Router
 from daloy_edge.observability._logger import RequestLog
 
 TYPE_CHECKING = False

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Generator
 
 import pytest
 
-from daloy_edge._router import is_awaitable, is_coroutine_function
+from daloy_edge._chain import is_awaitable, is_coroutine_function
 
 
 async def async_fn(x: int = 0) -> int:

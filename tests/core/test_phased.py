@@ -13,9 +13,9 @@ import random
 import pytest
 
 from daloy_edge import App, Forbidden, Request, Response
+from daloy_edge._chain import chain
 from daloy_edge._phased import Phased, fuse, is_phased
 from daloy_edge._problem import render_error
-from daloy_edge._router import chain
 from daloy_edge.testing import TestClient
 
 # What a middleware does in each phase.

@@ -109,7 +109,7 @@ def test_a_converter_or_brace_that_is_no_parameter_refuses_to_build(
 def test_a_template_route_compiles_its_pattern_when_first_tried(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from daloy_edge import _router
+    from daloy_edge import _routes
 
     compiled: list[str] = []
 
@@ -117,7 +117,7 @@ def test_a_template_route_compiles_its_pattern_when_first_tried(
         compiled.append(template)
         return template_matcher(template)
 
-    monkeypatch.setattr(_router, "template_matcher", counting)
+    monkeypatch.setattr(_routes, "template_matcher", counting)
     app = App(request_log=False)
 
     @app.get("/health")

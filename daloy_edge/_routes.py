@@ -1,0 +1,224 @@
+"""The route table a :class:`~daloy_edge.Router` compiles to, and the dispatcher that
+picks each request's handler from it (404 and 405 rendered there)."""
+
+from __future__ import annotations
+
+from daloy_edge._errors import MethodNotAllowed, NotFound
+from daloy_edge._templates import template_matcher
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+    from re import Pattern
+
+    from daloy_edge._chain import Endpoint
+    from daloy_edge._problem import ErrorRenderer
+    from daloy_edge._request import Request
+    from daloy_edge._response import Response
+    from daloy_edge._router import Router
+    from daloy_edge._templates import SegmentPattern
+    from daloy_edge.types import Handler, Middleware
+
+__all__ = ["Compiled", "Mount", "Registration", "Route", "dispatcher", "template_match"]
+
+
+# Plain slotted classes rather than records: every app builds these, and a record class
+# costs more to create, which is cold-start time.
+
+
+class Registration:
+    __slots__ = ("endpoint", "max_body", "middleware")
+
+    def __init__(
+        self, endpoint: Endpoint, middleware: tuple[Middleware, ...], max_body: int | None
+    ) -> None:
+        self.endpoint, self.middleware, self.max_body = endpoint, middleware, max_body
+
+
+class Route:
+    __slots__ = ("handlers", "max_body", "pattern", "regex")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        # A template route's pattern, compiled by the first request that tries the route:
+        # ``Router.compile`` itself runs within the first request of a cold start.
+        self.regex: Pattern[str] | SegmentPattern | None = None
+        self.handlers: dict[str, Handler] = {}
+        self.max_body: dict[str, int] = {}  # the methods registered with their own limit
+
+
+class Mount:
+    __slots__ = ("middleware", "prefix", "router")
+
+    def __init__(self, prefix: str, router: Router, middleware: tuple[Middleware, ...]) -> None:
+        self.prefix, self.router, self.middleware = prefix, router, middleware
+
+
+class Compiled:
+    __slots__ = ("exact", "mounts", "patterns")
+
+    def __init__(self) -> None:
+        self.exact: dict[str, Route] = {}
+        self.patterns: list[Route] = []
+        # (prefix, the mounted router behind its middleware, that router's routes)
+        self.mounts: list[tuple[str, Handler, Compiled]] = []
+
+    def route_of(self, path: str, method: str) -> str | None:
+        """The pattern that would serve ``method`` on ``path`` (mount prefixes included),
+        without running anything; None when it would be a 404 or a 405."""
+        route = self.exact.get(path)
+        if route is None:
+            for prefix, _, inner in self.mounts:
+                if path == prefix or path.startswith(prefix + "/"):
+                    found = inner.route_of(path[len(prefix) :] or "/", method)
+                    return None if found is None else prefix + found
+            route = template_match(self.patterns, path)[0]
+        if route is None:
+            return None
+        if serves(route, method):
+            return route.pattern
+        other = self.elsewhere(path, method, route)
+        if other is None:
+            return None
+        if isinstance(other, int):
+            prefix, _, inner = self.mounts[other]
+            pattern = inner.route_of(path[len(prefix) :] or "/", method)
+            return None if pattern is None else prefix + pattern
+        return other[0].pattern
+
+    def elsewhere(
+        self, path: str, method: str, first: Route
+    ) -> int | tuple[Route, dict[str, str]] | None:
+        """Where ``method`` on ``path`` goes when ``first``, the route matching it first,
+        has no such method: the index of a mount serving it (after an exact route),
+        or the next template route that matches and has it; None when none does (405).
+        As Starlette and Hono route, so that ``GET /users/{id}`` still serves
+        ``/users/me`` beside ``PUT /users/me``."""
+        if self.exact.get(path) is first:
+            for index, (prefix, _, inner) in enumerate(self.mounts):
+                if (path == prefix or path.startswith(prefix + "/")) and inner.route_of(
+                    path[len(prefix) :] or "/", method
+                ) is not None:
+                    return index
+            later = self.patterns
+        else:
+            later = self.patterns[self.patterns.index(first) + 1 :]
+        while later:
+            route, params = template_match(later, path)
+            if route is None:
+                return None
+            if serves(route, method):
+                return route, params
+            later = later[later.index(route) + 1 :]
+        return None
+
+    def allowed(self, path: str) -> set[str]:
+        """Every method some route of this router serves on ``path`` (HEAD with GET)."""
+        methods: set[str] = set()
+        route = self.exact.get(path)
+        if route is not None:
+            methods.update(route.handlers)
+        for prefix, _, inner in self.mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                methods |= inner.allowed(path[len(prefix) :] or "/")
+        later = self.patterns
+        while later:
+            route = template_match(later, path)[0]
+            if route is None:
+                break
+            methods.update(route.handlers)
+            later = later[later.index(route) + 1 :]
+        if "GET" in methods:
+            methods.add("HEAD")
+        return methods
+
+
+def serves(route: Route, method: str) -> bool:
+    handlers = route.handlers
+    return method in handlers or (method == "HEAD" and "GET" in handlers)
+
+
+def template_match(patterns: list[Route], path: str) -> tuple[Route | None, dict[str, str]]:
+    """The first template route matching ``path``, with its parameters."""
+    for candidate in patterns:
+        regex = candidate.regex
+        if regex is None:
+            regex = candidate.regex = template_matcher(candidate.pattern)
+        match = regex.match(path)
+        if match:
+            return candidate, match.groupdict()
+    return None, {}
+
+
+async def _ready(response: Response) -> Response:
+    return response
+
+
+def dispatcher(compiled: Compiled, render: ErrorRenderer) -> Handler:
+    """Route a request; routing errors (404, 405) are rendered here, and route handlers
+    render their own, so what this returns needs no further catching."""
+    exact, patterns, mounts = compiled.exact, compiled.patterns, compiled.mounts
+
+    # A plain function handing back the route handler's own coroutine: one coroutine
+    # fewer per request than awaiting it from another.
+    def dispatch(request: Request) -> Awaitable[Response]:
+        try:
+            handler = select(request)
+        except Exception as exc:
+            return _ready(render(request, exc))
+        return handler(request)
+
+    def select(request: Request) -> Handler:
+        base: str = request.state.get("_route_base", "")  # type: ignore[assignment]
+        path = (request.path[len(base) :] if base else request.path) or "/"
+        route = exact.get(path)
+        params: dict[str, str] = {}
+        if route is None:
+            # Mounts before templates: every path below a prefix is the mount's (behind
+            # its middleware), even where a template such as "/{page:path}" matches it.
+            for prefix, mounted, inner in mounts:
+                if path == prefix or path.startswith(prefix + "/"):
+                    request.state["_route_base"] = base + prefix
+                    # Known before the mount's middleware runs, so that a request it
+                    # refuses (401, 403, 429) is logged and counted under its route.
+                    found = inner.route_of(path[len(prefix) :] or "/", request.method)
+                    if found is not None:
+                        request.route = base + prefix + found
+                    return mounted
+            if patterns:
+                route, params = template_match(patterns, path)
+            if route is None:
+                raise NotFound()
+        method = request.method
+        handler = route.handlers.get(method)
+        if handler is None and method == "HEAD":
+            handler = route.handlers.get("GET")
+            method = "GET"
+        if handler is None:
+            # Another route may serve the method here; a 405 otherwise.
+            method = request.method
+            other = compiled.elsewhere(path, method, route)
+            if other is None:
+                allowed = ", ".join(sorted(compiled.allowed(path)))
+                raise MethodNotAllowed(headers={"allow": allowed})
+            if isinstance(other, int):
+                prefix, mounted, inner = mounts[other]
+                request.state["_route_base"] = base + prefix
+                found_pattern = inner.route_of(path[len(prefix) :] or "/", method)
+                if found_pattern is not None:
+                    request.route = base + prefix + found_pattern
+                return mounted
+            route, params = other
+            handler = route.handlers.get(method)
+            if handler is None:  # HEAD, served by GET
+                handler, method = route.handlers["GET"], "GET"
+        request.route = base + route.pattern
+        request.path_params = params
+        limits = route.max_body
+        if limits:  # empty for most routes: no lookup
+            limit = limits.get(method)
+            if limit is not None:
+                request.max_body = limit
+        return handler
+
+    return dispatch
