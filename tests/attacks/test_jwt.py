@@ -569,6 +569,15 @@ def test_refuses_two_authorization_headers_joined_into_one_field(client):
     assert response.headers["www-authenticate"] == REFUSED
 
 
+def test_two_basic_authorization_headers_are_no_bearer_token_as_when_joined(client):
+    # Asked apart as the joining runtimes cannot: invalid_token here, a bare challenge there.
+    basic = "Basic YWxpY2U6cHc="
+    for headers in ([("authorization", basic)] * 2, [("authorization", f"{basic},{basic}")]):
+        response = client.get("/me", headers=headers)
+        assert response.status == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
 def test_refuses_a_token_after_a_tab_instead_of_a_space(client):
     response = client.get("/me", headers={"authorization": f"Bearer\t{rs256()}"})
     assert response.status == 401

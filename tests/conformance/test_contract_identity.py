@@ -87,6 +87,17 @@ def test_api_refuses_basic_then_bearer_authorization_headers_as_invalid(
     assert reply.headers.get("www-authenticate") == 'Bearer error="invalid_token"'
 
 
+def test_api_answers_two_basic_authorization_headers_with_the_bare_bearer_challenge(
+    http: Transport,
+) -> None:
+    # Joined by some runtimes into "Basic ...,Basic ...": no bearer token either way, so
+    # no runtime may answer as if one had been sent and refused.
+    headers = [*basic().items(), *basic(password="wrong-password").items()]
+    reply = http.get("/api/me", headers=headers)
+    assert_problem(reply, 401, "unauthorized")
+    assert reply.headers.get_all("www-authenticate") == ["Bearer"]
+
+
 def test_api_refuses_a_token_signed_by_a_foreign_key(http: Transport, issuer: Issuer) -> None:
     forged = issuer.token("reports:read", key=ec.generate_private_key(ec.SECP256R1()))
     reply = http.get("/api/me", headers={"Authorization": f"Bearer {forged}"})
