@@ -22,14 +22,14 @@ from _contextvars import Context, copy_context  # contextvars only re-exports th
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Coroutine, Generator
+    from collections.abc import Callable, Coroutine, Generator
     from importlib.machinery import ModuleSpec
     from types import ModuleType
     from typing import Any, TypeVar
 
     T = TypeVar("T")
 
-__all__ = ["Runner", "resume"]
+__all__ = ["Runner", "call_outside_loop", "resume"]
 
 
 class Runner:
@@ -244,12 +244,41 @@ class _AsyncioWatcher:
         return None
 
 
-def _active_step() -> _BareStep | None:
+def call_outside_loop(fn: Callable[..., T], /, *args: object) -> T:
+    """Call the synchronous ``fn`` with no event loop running, as a plain caller would, so
+    that ``fn`` may run a loop of its own (``asyncio.run(main())``).
+
+    asyncio first imported by ``fn`` during a bare step makes the step no task while ``fn``
+    runs (a running loop would refuse ``asyncio.run``), only once ``fn`` has returned.
+    """
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        try:
+            return fn(*args)
+        finally:
+            if "asyncio" in sys.modules:
+                step = _active_step(through_barrier=True)
+                if step is not None and step.pending is _STEPPING and step.task is None:
+                    step._start_task()
+    loop = asyncio._get_running_loop()
+    if loop is None:
+        return fn(*args)
+    asyncio._set_running_loop(None)
+    try:
+        return fn(*args)
+    finally:
+        asyncio._set_running_loop(loop)
+
+
+def _active_step(*, through_barrier: bool = False) -> _BareStep | None:
     """The bare step running on this thread: the ``step`` of the innermost
-    :meth:`Runner.run` on this thread's stack. Looked up only while asyncio is being
-    imported, so that no run pays for recording it (a thread-local costs two writes)."""
+    :meth:`Runner.run` on this thread's stack, unless :func:`call_outside_loop` stands
+    between. Looked up only while asyncio is being imported, so that no run pays for
+    recording it (a thread-local costs two writes)."""
     frame = sys._getframe(1)
     while frame is not None:
+        if frame.f_code is _OUTSIDE_CODE and not through_barrier:
+            return None
         if frame.f_code is _RUN_CODE:
             step = frame.f_locals.get("step")
             return step if isinstance(step, _BareStep) else None
@@ -283,3 +312,4 @@ _STEPPING = object()  # a bare step's ``pending`` while its first step runs
 _new = object.__new__
 _WATCHER = _AsyncioWatcher()
 _RUN_CODE = Runner.run.__code__
+_OUTSIDE_CODE = call_outside_loop.__code__

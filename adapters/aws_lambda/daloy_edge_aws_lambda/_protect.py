@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
 from base64 import b64decode
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
 from daloy_edge import App, ConfigError, Headers, Request, Response
+from daloy_edge._runner import call_outside_loop
 from daloy_edge.types import Middleware
 from daloy_edge_aws_lambda._handler import DEFAULT_FLUSH_MARGIN_MS, LambdaHandler, handler
 
@@ -80,22 +80,10 @@ def _proxy_response(result: Mapping[str, Any]) -> Response:
     return Response(data, status, Headers(fields))
 
 
-def _outside_the_loop(fn: PlainHandler, event: object, context: object) -> object:
-    """Call a sync plain handler as the Lambda runtime would: with no running event loop,
-    so that one driving its own coroutines (``asyncio.run(main())``) keeps working."""
-    asyncio = sys.modules.get("asyncio")
-    loop = None if asyncio is None else asyncio._get_running_loop()
-    if loop is None:
-        return fn(event, context)
-    asyncio._set_running_loop(None)  # type: ignore[union-attr]
-    try:
-        return fn(event, context)
-    finally:
-        asyncio._set_running_loop(loop)  # type: ignore[union-attr]
-
-
 def _endpoint(fn: PlainHandler) -> Callable[[Request], Awaitable[object]]:
-    call_fn = fn if inspect.iscoroutinefunction(fn) else functools.partial(_outside_the_loop, fn)
+    # A sync one is called as the Lambda runtime would, with no event loop running, so
+    # that one driving its own coroutines (``asyncio.run(main())``) keeps working.
+    call_fn = fn if inspect.iscoroutinefunction(fn) else functools.partial(call_outside_loop, fn)
 
     async def call(request: Request) -> object:
         # The handler reads event["body"] itself; reading it here first applies the body

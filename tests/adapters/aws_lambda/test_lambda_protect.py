@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from types import ModuleType
 
@@ -194,6 +196,42 @@ def test_a_sync_plain_handler_may_run_its_own_event_loop() -> None:
     for _ in range(2):
         reply = call(lambda_handler, "http-v2", "/")
         assert (reply.status, reply.body) == (200, b"found")
+
+
+def test_a_sync_plain_handler_may_run_its_own_event_loop_when_it_first_loads_asyncio() -> None:
+    # In a fresh process the first invocation runs with asyncio not loaded; a handler
+    # importing it (or a library that does) made the app's loop the running one mid-call,
+    # and asyncio.run() answered 500 on the cold start only. A fresh interpreter: pytest
+    # has loaded asyncio here.
+    code = textwrap.dedent("""
+        import sys
+        from daloy_edge_aws_lambda import protect
+
+        @protect()
+        def lambda_handler(event, context):
+            import asyncio
+
+            async def lookup():
+                await asyncio.sleep(0)
+                return "found"
+
+            return {"statusCode": 200, "body": asyncio.run(lookup())}
+
+        assert "asyncio" not in sys.modules
+        event = {
+            "version": "2.0", "rawPath": "/", "rawQueryString": "",
+            "headers": {"host": "example.test"},
+            "requestContext": {"http": {"method": "GET", "sourceIp": "203.0.113.9"}},
+        }
+        for _ in range(2):
+            result = lambda_handler(event, None)
+            print(result["statusCode"], result["body"], file=sys.stderr)
+    """)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["200 found", "200 found"]
 
 
 @pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "alb", "alb-multi"])
