@@ -29,10 +29,11 @@ WEBHOOK_STATE = "daloy.webhook"
 WEBHOOK_REASON = "daloy.webhook_refused"
 """``request.state`` key with the reason a delivery was refused (for logs, not clients)."""
 
-# Both edges of the tolerance accept: a stamp at the future edge when it arrives is still
-# accepted at the past edge, 2 * tolerance later to the instant, so its replay key lives
-# a little longer (which also covers small clock differences between instances).
-_REPLAY_MARGIN_S = 1.0
+# Both edges of the tolerance accept, in whole seconds: a stamp at the future edge when
+# it arrives is still accepted at the past edge until that second ends, up to
+# 2 * tolerance + 1 s later, so its replay key lives a second longer than that (which also
+# covers small clock differences between instances).
+_REPLAY_MARGIN_S = 2.0
 
 
 @record(frozen=True, kw_only=True)

@@ -87,6 +87,13 @@ def test_future_timestamp_is_refused(clock):
     assert status == 401
 
 
+def test_stamp_exactly_the_tolerance_old_is_accepted_all_through_its_second(clock):
+    # Stamps are whole seconds: one 300 s old is inside the tolerance until that second
+    # ends, as one 300 s ahead is, not only at its first instant.
+    clock.now = 1_700_000_000.75
+    assert deliver(TestClient(make_app(clock)), signature(1_700_000_000 - 300, BODY)) == 200
+
+
 def test_replayed_delivery_is_refused(clock):
     client = TestClient(make_app(clock))
     header = signature(int(clock.now), BODY)

@@ -108,7 +108,7 @@ def test_replay_keys_go_to_the_configured_store_for_both_tolerance_directions():
     )
     assert len(store.calls) == 1
     key, ttl = store.calls[0]
-    assert key.startswith("webhook:t:") and ttl == 241
+    assert key.startswith("webhook:t:") and ttl == 242
 
 
 def test_oversized_body_is_refused_before_verification():
