@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from daloy_edge._errors import ConfigError, HTTPError, ServiceUnavailable, Unauthorized
 from daloy_edge._record import field, record
@@ -108,8 +109,7 @@ class VerifyWebhook:
                 tolerance=config.tolerance,
             )
         except BadSignature:
-            request.state[WEBHOOK_REASON] = "signature"
-            raise _refused() from None
+            raise _refused(request, "signature") from None
         key = "webhook:" + delivery.replay_key
         try:
             fresh = await config.store.add_if_absent(key, self._ttl(delivery))
@@ -122,13 +122,12 @@ class VerifyWebhook:
                 raise
             # Without the replay store a replay cannot be told apart: refuse with 503 so
             # the sender retries later, never accept unchecked.
-            request.state[WEBHOOK_REASON] = "replay-store-unavailable"
+            _note(request, "replay-store-unavailable")
             raise ServiceUnavailable(
                 "webhook replay store unavailable", headers={"retry-after": "5"}
             ) from None
         if not fresh:
-            request.state[WEBHOOK_REASON] = "replay"
-            raise _refused()
+            raise _refused(request, "replay")
         return delivery
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
@@ -161,5 +160,17 @@ class VerifyWebhook:
             )
 
 
-def _refused() -> Unauthorized:
+def _note(request: Request, reason: str) -> None:
+    """Keep why a delivery was refused in ``request.state`` and in the request's log line:
+    the client's 401 is the same for all, so the log is where a replay is told apart from
+    a wrong secret."""
+    request.state[WEBHOOK_REASON] = reason
+    given = request.state.get("log.attributes")
+    attributes = dict(given) if isinstance(given, Mapping) else {}
+    attributes["daloy.webhook.refused"] = reason
+    request.state["log.attributes"] = attributes
+
+
+def _refused(request: Request, reason: str) -> Unauthorized:
+    _note(request, reason)
     return Unauthorized("invalid webhook signature", slug="webhook-signature")

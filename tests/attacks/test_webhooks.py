@@ -10,6 +10,7 @@ import pytest
 from daloy_edge import App, KeyRing
 from daloy_edge.middleware.webhooks import VerifyWebhook, WebhookConfig
 from daloy_edge.nonce_store import MemoryNonceStore
+from daloy_edge.observability import LogConfig, MemorySink, RequestLog
 from daloy_edge.testing import TestClient
 
 SECRET = "webhook-secret-0123456789abcdef"
@@ -172,6 +173,25 @@ def test_failure_is_one_opaque_problem(clock):
     details = {stale.json()["detail"], forged.json()["detail"]}
     assert len(details) == 1
     assert "invalid webhook" in details.pop()
+
+
+def test_log_tells_a_replay_from_a_forgery_and_never_holds_the_signature(clock):
+    sink = MemorySink()
+    config = WebhookConfig(secrets=KeyRing([SECRET]), clock=clock)
+    app = App(request_log=RequestLog(LogConfig(stdout=False, sinks=[sink])), env={})
+
+    @app.post("/hook", middleware=[VerifyWebhook(config)])
+    async def hook(request):
+        return {"received": True}
+
+    client = TestClient(app)
+    header = signature(int(clock.now), BODY)
+    forged = signature(int(clock.now), BODY, "guessed-secret-0123456789abcdef")
+    for sent in (header, header, forged):
+        deliver(client, sent)
+    reasons = [r["Attributes"].get("daloy.webhook.refused") for r in sink.records]
+    assert reasons == [None, "replay", "signature"]
+    assert header.split("v1=")[1] not in repr(sink.records)
 
 
 def test_delivery_is_refused_when_the_replay_store_is_down(clock):
