@@ -70,8 +70,10 @@ class SessionConfig:
         if not 256 <= self.max_bytes <= 4096:
             raise ConfigError("max_bytes must be between 256 and 4096 (one cookie)")
         # Checked at run time too: "None" would send the cookie with cross-site requests,
-        # and any other text would go into the Set-Cookie line as it is.
-        if self.same_site not in ("Lax", "Strict"):
+        # and any other text would go into the Set-Cookie line as it is. In any case, as
+        # browsers read it (Starlette's "lax"); the cookie spells it "Lax".
+        same_site = self.same_site
+        if not isinstance(same_site, str) or same_site.lower() not in ("lax", "strict"):
             raise ConfigError("same_site must be 'Lax' or 'Strict'")
         name = self.name
         try:

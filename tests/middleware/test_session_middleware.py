@@ -363,10 +363,17 @@ def test_a_prefix_in_another_case_with_insecure_cookies_refuses_to_build(name):
         SessionConfig(keys=KEYS, cookie_name=name, insecure_http_cookies=True)
 
 
-@pytest.mark.parametrize("same_site", ["None", "lax", "Lax; Domain=example.com"])
+@pytest.mark.parametrize("same_site", ["None", "none", "Lax; Domain=example.com", ""])
 def test_a_same_site_other_than_lax_or_strict_refuses_to_build(same_site):
     with pytest.raises(ConfigError, match="same_site"):
         SessionConfig(keys=KEYS, same_site=same_site)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("given", "written"), [("lax", "Lax"), ("STRICT", "Strict")])
+def test_a_same_site_in_any_case_builds_and_is_written_as_spelled(given, written):
+    # Starlette's session middleware takes "lax": a config moved from it must build.
+    cookie = TestClient(make_app(same_site=given)).get("/set").headers["set-cookie"]
+    assert cookie.endswith(f"SameSite={written}")
 
 
 def test_short_session_key_refuses_to_build():
