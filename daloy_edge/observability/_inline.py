@@ -122,9 +122,13 @@ _COOKIE = LazyPattern(
 # its parts so ("t=…,v1=<hmac>" of Stripe and the webhooks here, "v1,<hmac>" of Standard
 # Webhooks, which separates the signatures of a rotation with a space).
 _BARE_PART = r"[^\s\"',;&}\]]++"
-_BARE_VALUE = (
-    rf"(?!\[REDACTED\]){_BARE_PART}(?:,{_BARE_PART})*+(?:[ ]v[0-9]{{1,3}}+,{_BARE_PART})*+"
+# A part after a comma belongs to the value unless it starts another ``name=value`` pair
+# (``token=abc,user=ana`` keeps ``user=ana``); a signature's own ``t=`` and ``v1=`` do
+# not, nor does base64 ending in its padding (``v1,K5oZ…E=``).
+_NEXT_PART = (
+    rf",(?:(?=t=|v[0-9]{{1,3}}+=)|(?![A-Za-z0-9_.\-]{{1,64}}+=[^=\s\"',;&}}\]])){_BARE_PART}"
 )
+_BARE_VALUE = rf"(?!\[REDACTED\]){_BARE_PART}(?:{_NEXT_PART})*+(?:[ ]v[0-9]{{1,3}}+,{_BARE_PART})*+"
 # A JWT: ``eyJ`` at a word boundary, then at least four token characters, a dot, at least
 # four more, and an optional third segment. Searched for as a whole run of token characters
 # with its dot (``_JWT_RUN``), so a long run with no dot after it is read once: a search for

@@ -325,6 +325,9 @@ def test_dataclass_class_itself_is_shown_by_type_only():
         ("X-Signature: t=1700000000,v1=5257a869e7ecebed next", "5257a869e7", "next"),
         ("AKIAIOSFODNN7EXAMPLE,wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY,eu", "wJalrXUtn", ",eu"),
         ("webhook-signature: v1,K5oZfzN95Z9UVu1E v1,Z2l2ZW5zaWdu next", "Z2l2ZW5z", "next"),
+        ("token=abc123secret,user=ana,role=admin", "abc123secret", "user=ana,role=admin"),
+        ("webhook-signature: v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4= next", "K5oZ", "next"),
+        ("Stripe-Signature: t=1700000000,v1=5257a869e7,v0=6ffbb59b2300aa", "6ffbb59b23", ""),
     ],
     ids=[
         "url_with_empty_user",
@@ -342,6 +345,9 @@ def test_dataclass_class_itself_is_shown_by_type_only():
         "signature_parts_after_a_comma",
         "aws_secret_access_key_after_its_id",
         "standard_webhooks_signatures_of_a_rotation",
+        "pairs_after_a_secret_are_kept",
+        "padded_base64_signature_after_its_version",
+        "every_signature_part_after_the_stamp",
     ],
 )
 def test_inline_credential_is_scrubbed(text, secret, survivor):
