@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from _collections_abc import Mapping  # collections.abc would import collections
 
 from daloy_edge._errors import ConfigError, HTTPError, ServiceUnavailable, Unauthorized
 from daloy_edge._record import field, record
