@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 
-from daloy_edge._json import MAX_JSON_DEPTH, UnsafeJSON, _lone_surrogate, parse_json
+from daloy_edge._json import MAX_JSON_DEPTH, UnsafeJSON, _float, _lone_surrogate, parse_json
 from daloy_edge._record import record
 from daloy_edge.jose._algorithms import ALGORITHMS, Algorithm
 from daloy_edge.jose._b64 import b64url_decode
@@ -64,21 +64,11 @@ def _constant(name: str) -> JSON:
     raise UnsafeJSON(f"{name} is not JSON")
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if value - value != 0:
-        # 1e400 is JSON syntax but no double: read as infinity, which reached handlers in
-        # the claims and which no JSON encoder writes back.
-        raise UnsafeJSON("number out of range")
-    return value
-
-
 # The rules of daloy_edge.parse_json with C-speed hooks, for the per-request segments:
 # integers need no hook because a segment is bounded by the token size and int() refuses
-# more than 4300 digits; floats get one, called only for a number written as a float.
-_DECODER = json.JSONDecoder(
-    object_pairs_hook=_object, parse_float=_finite, parse_constant=_constant
-)
+# more than 4300 digits; floats get parse_json's own (digit count and range, as float()
+# reads any number of digits), called only for a number written as a float.
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_float, parse_constant=_constant)
 
 
 _SCAN: Callable[[str, int], tuple[JSON, int]] = _DECODER.scan_once  # type: ignore[attr-defined]

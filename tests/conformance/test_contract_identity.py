@@ -14,7 +14,7 @@ from tests.conformance.harness.checks import assert_problem
 from tests.conformance.harness.client import Transport
 from tests.conformance.harness.identity import Issuer, basic
 from tests.conformance.harness.targets import ADMIN_PASSWORDS, ADMIN_USER, REFERENCE, Pool
-from tests.jwtkit import assemble, b64, rsa_key
+from tests.jwtkit import assemble, b64, rsa_key, sign_raw
 
 JSON = {"Content-Type": "application/json"}
 REPORTS_LIMIT = 64 * 1024
@@ -131,6 +131,17 @@ def test_api_refuses_a_token_with_bad_claims(
     http: Transport, issuer: Issuer, claims: dict[str, object]
 ) -> None:
     reply = http.get("/api/me", headers=issuer.bearer("reports:read", **claims))
+    assert_problem(reply, 401, "invalid-token")
+    assert reply.headers.get("www-authenticate") == 'Bearer error="invalid_token"'
+
+
+def test_api_refuses_a_token_with_a_claim_of_more_than_4300_digits(
+    http: Transport, issuer: Issuer
+) -> None:
+    claims = _payload(issuer.token("reports:read")).decode()
+    payload = claims[:-1] + ', "n": 1.' + "0" * 4300 + "}"
+    token = sign_raw({"alg": "ES256", "kid": issuer.kid}, payload, issuer.key, "ES256")
+    reply = http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert_problem(reply, 401, "invalid-token")
     assert reply.headers.get("www-authenticate") == 'Bearer error="invalid_token"'
 

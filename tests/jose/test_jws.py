@@ -140,6 +140,16 @@ def test_unacceptable_segments_are_refused_with_their_reason(text: str, reason: 
         decode_json_segment(_segment(text), "payload")
 
 
+@pytest.mark.parametrize("filler", ["", '"note":"' + "[" * 40 + '",'], ids=["plain", "brackets"])
+def test_a_claim_of_more_than_4300_digits_is_refused_whether_or_not_brackets_precede_it(
+    filler: str,
+):
+    # Only the second went through parse_json: the scanner's float hook counted no digits.
+    text = "{" + filler + '"n":1.' + "0" * 4300 + "}"
+    with pytest.raises(InvalidToken, match="number too long"):
+        decode_json_segment(_segment(text), "payload")
+
+
 def test_escaped_characters_and_surrogate_pairs_decode():
     text = '{"name":"J\\u00fcrgen \\ud83d\\ude00","ratio":1.5e300}'
     assert decode_json_segment(_segment(text), "payload") == {
