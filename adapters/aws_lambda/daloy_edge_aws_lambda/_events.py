@@ -242,7 +242,11 @@ def _alb_request(event: Event, t: Translation) -> Request:
         forwarded = headers.get_all("x-forwarded-for")
         if forwarded:
             client = forwarded[-1].rsplit(",", 1)[-1].strip() or None
-    scheme = "http" if headers.get("x-forwarded-proto") == "http" else "https"
+    # The listener's protocol is the line (and entry) the load balancer wrote, the last:
+    # one a client sent ahead of it must not make the app take its own origin for http.
+    protos = headers.get_all("x-forwarded-proto")
+    last = protos[-1].rpartition(",")[2].strip() if protos else ""
+    scheme = "http" if last == "http" else "https"
     return new_request(
         _method(event.get("httpMethod")),
         raw_path(event.get("path"), decoded=False),

@@ -211,6 +211,14 @@ def test_alb_scheme_follows_the_load_balancer_listener() -> None:
     assert translate("alb-multi").scheme == "https"
 
 
+def test_alb_client_sent_forwarded_proto_ahead_of_the_listeners_does_not_make_it_http() -> None:
+    # A client's own line would make its https request read as http, so an
+    # "Origin: http://..." would pass for the app's own origin.
+    event = recorded("alb-multi")
+    event["multiValueHeaders"]["x-forwarded-proto"] = ["http", "https"]
+    assert ALB.to_request(event, Translation()).scheme == "https"
+
+
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
