@@ -27,7 +27,9 @@ __all__ = ["CORS", "CORSConfig"]
 # unlike the ``^...$`` regexes this replaced, no trailing newline gets through.
 _FIELD_NAME = Charset(TCHAR)
 _LABEL = Charset(LOWER + DIGITS + "-")
-_SAFELISTED = frozenset({"accept", "accept-language", "content-language", "content-type"})
+_SAFELISTED = ("accept", "accept-language", "content-language", "content-type")
+"""Names a preflight may always ask for: a browser asks for them when their value is not
+CORS-safelisted (``Content-Type: application/json``, an ``Accept`` with a quote)."""
 _MARKS = frozenset(
     {
         "access-control-allow-origin",
@@ -152,11 +154,15 @@ class CORS(Phased):
         self._exact = frozenset(o.lower().rstrip("/") for o in config.allow_origins if o != "*")
         # ``https://*.example.com`` as ``("https", "example.com")``.
         self._wildcards = frozenset(_pattern(p) for p in config.allow_origin_patterns)
-        self._request_headers = frozenset(h.lower() for h in config.allow_headers) | _SAFELISTED
+        listed = [h.lower() for h in config.allow_headers]
+        # Every name a preflight may ask for is named in the answer: browsers refuse a
+        # request whose unsafe header the answer does not name, whatever its status.
+        listed += [h for h in _SAFELISTED if h not in listed]
+        self._request_headers = frozenset(listed)
         self._methods = frozenset(m.upper() for m in config.allow_methods)
         self._preflight = [
             ("access-control-allow-methods", ", ".join(m.upper() for m in config.allow_methods)),
-            ("access-control-allow-headers", ", ".join(h.lower() for h in config.allow_headers)),
+            ("access-control-allow-headers", ", ".join(listed)),
             ("access-control-max-age", str(config.max_age)),
         ]
         self._credentials = config.allow_credentials
