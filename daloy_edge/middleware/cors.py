@@ -73,7 +73,9 @@ class CORSConfig:
         if wildcard and (len(self.allow_origins) > 1 or self.allow_origin_patterns):
             raise ConfigError("CORS '*' already allows every origin; list nothing else")
         for origin in self.allow_origins:
-            if origin != "*" and normalize_origin(origin) != origin.lower().rstrip("/"):
+            # What CSRF trusts, so one list configures both: "https://app.example:443"
+            # reads as the "https://app.example" browsers send.
+            if origin != "*" and normalize_origin(origin) is None:
                 raise ConfigError(f"CORS origin {origin!r} must be scheme://host[:port]")
         for pattern in self.allow_origin_patterns:
             if _parse_pattern(pattern) is None:
@@ -151,7 +153,11 @@ class CORS(Phased):
     def __init__(self, config: CORSConfig) -> None:
         self.config = config
         self._any = "*" in config.allow_origins
-        self._exact = frozenset(o.lower().rstrip("/") for o in config.allow_origins if o != "*")
+        self._exact = frozenset(
+            normalized
+            for o in config.allow_origins
+            if o != "*" and (normalized := normalize_origin(o)) is not None
+        )
         # ``https://*.example.com`` as ``("https", "example.com")``.
         self._wildcards = frozenset(_pattern(p) for p in config.allow_origin_patterns)
         listed = [h.lower() for h in config.allow_headers]

@@ -143,6 +143,13 @@ def test_allowed_origin_in_other_casing_is_answered_in_lower_case():
     assert response.headers["access-control-allow-origin"] == ORIGIN
 
 
+def test_origin_listed_with_its_default_port_is_shared_with_the_origin_browsers_send():
+    # CSRF trusted the same list entry; CORS refused to build with it.
+    client = TestClient(make_app(allow_origins=(f"{ORIGIN}:443",)))
+    response = client.get("/data", headers={"origin": ORIGIN})
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+
+
 def test_credentials_flag_is_absent_unless_configured():
     response = TestClient(make_app(allow_origins=(ORIGIN,))).get(
         "/data", headers={"origin": ORIGIN}
