@@ -40,7 +40,10 @@ _MARKS = frozenset(
 """Every name CORS sets on an answer besides ``Vary``, which it always adds."""
 _first = itemgetter(0)
 _VARY_ORIGIN = {"vary": "Origin"}
-"""What a refused preflight carries: the refusal depends on the Origin too."""
+"""What a preflight refused for its origin carries: the refusal depends on the Origin."""
+_ASKED = "Access-Control-Request-Method, Access-Control-Request-Headers"
+_VARY_ASKED = {"vary": f"Origin, {_ASKED}"}
+"""What any other preflight answer carries: 204 or 403 depends on what it asks for too."""
 
 
 @record(frozen=True, kw_only=True)
@@ -231,10 +234,11 @@ class CORS(Phased):
             raise Forbidden(
                 "CORS preflight asks for more than is allowed",
                 slug="cors-refused",
-                headers=_VARY_ORIGIN,
+                headers=_VARY_ASKED,
             )
         response = Response.empty(204, dict(self._preflight))
         self._mark(response, origin)
+        response.headers.add_lowered("vary", _ASKED)
         return response
 
     def before(self, request: Request) -> Response | None:

@@ -192,6 +192,23 @@ def test_refused_preflight_varies_on_origin():
     assert "Origin" in response.headers.get_all("vary")
 
 
+def test_preflight_answer_varies_on_what_it_asks_for():
+    # A cache keying a 204 on the Origin alone served it to a preflight asking for an
+    # unlisted method or header, and a 403 to one asking for a listed one.
+    client = TestClient(make_app(allow_origins=(ORIGIN,)))
+    asked = {"origin": ORIGIN, "access-control-request-method": "GET"}
+    answered = client.options("/data", headers=asked)
+    refused = client.options("/data", headers={**asked, "access-control-request-headers": "x-a"})
+    assert (answered.status, refused.status) == (204, 403)
+    for response in (answered, refused):
+        varies = {n.strip().lower() for v in response.headers.get_all("vary") for n in v.split(",")}
+        assert {
+            "origin",
+            "access-control-request-method",
+            "access-control-request-headers",
+        } <= varies
+
+
 def test_plain_options_without_request_method_is_not_a_preflight():
     response = TestClient(make_app(allow_origins=(ORIGIN,))).options(
         "/data", headers={"origin": ORIGIN}
