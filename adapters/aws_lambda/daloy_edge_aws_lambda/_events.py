@@ -260,6 +260,11 @@ def _alb_request(event: Event, t: Translation) -> Request:
     )
 
 
+# The service frames the body it sends itself: a handler's Transfer-Encoding passed on
+# ("chunked" over a body that is not) breaks the answer at API Gateway and CloudFront.
+# The ASGI and Functions Framework adapters never send it either.
+
+
 def _grouped(response: Response, body: bytes) -> tuple[dict[str, list[str]], str, bool]:
     items = response.headers._items
     single = dict(items)
@@ -281,6 +286,7 @@ def _grouped(response: Response, body: bytes) -> tuple[dict[str, list[str]], str
                 content_type = value
             elif name == "content-encoding":
                 encoded = True
+    grouped.pop("transfer-encoding", None)
     text, is_base64 = encode_body(body, content_type, encoded)
     return grouped, text, is_base64
 
@@ -310,6 +316,7 @@ def _http_v2_result(response: Response, body: bytes) -> Result:
                 headers[name] = f"{headers[name]}, {value}"
             else:
                 headers[name] = value
+    headers.pop("transfer-encoding", None)
     text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,
@@ -355,6 +362,7 @@ def _alb_result(response: Response, body: bytes) -> Result:
                 headers[name] = f"{headers[name]}, {value}"
             else:
                 headers[name] = value
+    headers.pop("transfer-encoding", None)
     text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,

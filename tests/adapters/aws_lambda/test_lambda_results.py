@@ -40,6 +40,10 @@ def cookie_app() -> App:
     async def latin(request: Request) -> Response:
         return Response("caf\u00e9".encode("latin-1"), media_type="text/plain")
 
+    @app.get("/chunked")
+    async def chunked(request: Request) -> Response:
+        return Response(b"whole", headers={"transfer-encoding": "chunked"}, media_type="text/plain")
+
     @app.get("/no-content")
     async def no_content(request: Request) -> Response:
         return Response(b"content", 204)
@@ -120,3 +124,11 @@ def test_json_response_is_plain_text() -> None:
 def test_content_given_to_a_204_is_not_put_in_the_result(shape: str) -> None:
     result = invoke(shape, "/no-content")
     assert (result["statusCode"], result["body"]) == (204, "")
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "function-url", "alb", "alb-multi"])
+def test_a_handlers_transfer_encoding_is_not_passed_to_the_service(shape: str) -> None:
+    result = invoke(shape, "/chunked")
+    headers = result.get("headers") or result["multiValueHeaders"]
+    assert "transfer-encoding" not in headers  # type: ignore[operator]
+    assert result["body"] == "whole"
