@@ -68,10 +68,10 @@ class Compiled:
         without running anything; None when it would be a 404 or a 405."""
         route = self.exact.get(path)
         if route is None:
-            for prefix, _, inner in self.mounts:
+            for mount in self.mounts:
+                prefix = mount[0]
                 if path == prefix or path.startswith(prefix + "/"):
-                    found = inner.route_of(path[len(prefix) :] or "/", method)
-                    return None if found is None else prefix + found
+                    return _mounted_route(mount, path, method)
             route = template_match(self.patterns, path)[0]
         if route is None:
             return None
@@ -81,9 +81,7 @@ class Compiled:
         if other is None:
             return None
         if isinstance(other, int):
-            prefix, _, inner = self.mounts[other]
-            pattern = inner.route_of(path[len(prefix) :] or "/", method)
-            return None if pattern is None else prefix + pattern
+            return _mounted_route(self.mounts[other], path, method)
         return other[0].pattern
 
     def elsewhere(
@@ -95,9 +93,10 @@ class Compiled:
         As Starlette and Hono route, so that ``GET /users/{id}`` still serves
         ``/users/me`` beside ``PUT /users/me``."""
         if self.exact.get(path) is first:
-            for index, (prefix, _, inner) in enumerate(self.mounts):
-                if (path == prefix or path.startswith(prefix + "/")) and inner.route_of(
-                    path[len(prefix) :] or "/", method
+            for index, mount in enumerate(self.mounts):
+                prefix = mount[0]
+                if (path == prefix or path.startswith(prefix + "/")) and _mounted_route(
+                    mount, path, method
                 ) is not None:
                     return index
             later = self.patterns
@@ -138,6 +137,26 @@ def serves(route: Route, method: str) -> bool:
     return method in handlers or (method == "HEAD" and "GET" in handlers)
 
 
+def _mounted_route(mount: tuple[str, Handler, Compiled], path: str, method: str) -> str | None:
+    """The pattern (its prefix included) the mount would serve ``method`` on ``path`` by."""
+    prefix, _, inner = mount
+    found = inner.route_of(path[len(prefix) :] or "/", method)
+    return None if found is None else prefix + found
+
+
+def _enter_mount(
+    request: Request, base: str, path: str, mount: tuple[str, Handler, Compiled], method: str
+) -> Handler:
+    """Hand ``request`` to the mount: its handler, with the prefix noted for the mounted
+    router and the route it would reach known before the mount's middleware runs, so
+    that a request it refuses (401, 403, 429) is logged and counted under its route."""
+    request.state["_route_base"] = base + mount[0]
+    found = _mounted_route(mount, path, method)
+    if found is not None:
+        request.route = base + found
+    return mount[1]
+
+
 def template_match(patterns: list[Route], path: str) -> tuple[Route | None, dict[str, str]]:
     """The first template route matching ``path``, with its parameters."""
     for candidate in patterns:
@@ -176,15 +195,10 @@ def dispatcher(compiled: Compiled, render: ErrorRenderer) -> Handler:
         if route is None:
             # Mounts before templates: every path below a prefix is the mount's (behind
             # its middleware), even where a template such as "/{page:path}" matches it.
-            for prefix, mounted, inner in mounts:
+            for mount in mounts:
+                prefix = mount[0]
                 if path == prefix or path.startswith(prefix + "/"):
-                    request.state["_route_base"] = base + prefix
-                    # Known before the mount's middleware runs, so that a request it
-                    # refuses (401, 403, 429) is logged and counted under its route.
-                    found = inner.route_of(path[len(prefix) :] or "/", request.method)
-                    if found is not None:
-                        request.route = base + prefix + found
-                    return mounted
+                    return _enter_mount(request, base, path, mount, request.method)
             if patterns:
                 route, params = template_match(patterns, path)
             if route is None:
@@ -202,12 +216,7 @@ def dispatcher(compiled: Compiled, render: ErrorRenderer) -> Handler:
                 allowed = ", ".join(sorted(compiled.allowed(path)))
                 raise MethodNotAllowed(headers={"allow": allowed})
             if isinstance(other, int):
-                prefix, mounted, inner = mounts[other]
-                request.state["_route_base"] = base + prefix
-                found_pattern = inner.route_of(path[len(prefix) :] or "/", method)
-                if found_pattern is not None:
-                    request.route = base + prefix + found_pattern
-                return mounted
+                return _enter_mount(request, base, path, mounts[other], method)
             route, params = other
             handler = route.handlers.get(method)
             if handler is None:  # HEAD, served by GET
