@@ -260,9 +260,10 @@ def _alb_request(event: Event, t: Translation) -> Request:
     )
 
 
-# The service frames the body it sends itself: a handler's Transfer-Encoding passed on
-# ("chunked" over a body that is not) breaks the answer at API Gateway and CloudFront.
-# The ASGI and Functions Framework adapters never send it either.
+_FRAMING = "transfer-encoding"
+"""Left out of every result: the service frames the body it sends itself, and a handler's
+Transfer-Encoding passed on ("chunked" over a body that is not) breaks the answer at API
+Gateway and CloudFront. The ASGI and Functions Framework adapters never send it either."""
 
 
 def _grouped(response: Response, body: bytes) -> tuple[dict[str, list[str]], str, bool]:
@@ -286,7 +287,7 @@ def _grouped(response: Response, body: bytes) -> tuple[dict[str, list[str]], str
                 content_type = value
             elif name == "content-encoding":
                 encoded = True
-    grouped.pop("transfer-encoding", None)
+    grouped.pop(_FRAMING, None)
     text, is_base64 = encode_body(body, content_type, encoded)
     return grouped, text, is_base64
 
@@ -316,7 +317,7 @@ def _http_v2_result(response: Response, body: bytes) -> Result:
                 headers[name] = f"{headers[name]}, {value}"
             else:
                 headers[name] = value
-    headers.pop("transfer-encoding", None)
+    headers.pop(_FRAMING, None)
     text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,
@@ -362,7 +363,7 @@ def _alb_result(response: Response, body: bytes) -> Result:
                 headers[name] = f"{headers[name]}, {value}"
             else:
                 headers[name] = value
-    headers.pop("transfer-encoding", None)
+    headers.pop(_FRAMING, None)
     text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,
