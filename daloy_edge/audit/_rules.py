@@ -64,7 +64,7 @@ def cors_origins(subject: str, origins: Sequence[str], *, credentials: bool) -> 
                     "remove 'null' and list real https:// origins",
                 )
             )
-        elif normalize_origin(origin) != origin.lower().rstrip("/"):
+        elif normalize_origin(origin) is None:
             found.append(
                 Finding(
                     "cors-invalid-origin",

@@ -78,6 +78,12 @@ def test_cors_origin_with_a_path_is_an_error() -> None:
     assert "scheme://host[:port]" in finding.fix
 
 
+def test_cors_origin_with_its_default_port_is_not_reported_invalid() -> None:
+    # CORSConfig drops the default port, so the origin works as written.
+    env = {"DALOY_CORS_ORIGINS": "https://app.example:443", "DALOY_SESSION_KEYS": STRONG_KEY}
+    assert codes(env) == []
+
+
 def test_plain_http_cors_origin_is_an_error() -> None:
     finding = only({"DALOY_CORS_ORIGINS": "http://app.example"}, "cors-insecure-origin")
     assert "HTTPS" in finding.fix
