@@ -50,7 +50,7 @@ class TestClient:
     """Drive an :class:`App` in-process.
 
     >>> from daloy_edge import App
-    >>> app = App()
+    >>> app = App(request_log=False)  # else each request also prints its log line
     >>> @app.get("/ping")
     ... async def ping(request): return {"pong": True}
     >>> TestClient(app).get("/ping").json()
