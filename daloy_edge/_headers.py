@@ -7,6 +7,7 @@ from _collections_abc import Iterable, Mapping  # collections.abc would import c
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, KeysView
+    from typing import overload
 
 __all__ = ["Headers", "check_field", "check_response_fields"]
 
@@ -173,6 +174,14 @@ class Headers:
             ]
         )
 
+    if TYPE_CHECKING:
+        # A value, whenever a ``str`` default is given (as ``Mapping.get`` types it).
+
+        @overload
+        def get(self, name: str, default: None = None) -> str | None: ...
+        @overload
+        def get(self, name: str, default: str) -> str: ...
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name``, or ``default``."""
         index = self._index
@@ -301,6 +310,13 @@ class Headers:
         key = name.lower()
         self._items = [(k, v) for k, v in self._items if k != key]
         self._index = None
+
+    if TYPE_CHECKING:
+
+        @overload
+        def pop(self, name: str, default: None = None) -> str | None: ...
+        @overload
+        def pop(self, name: str, default: str) -> str: ...
 
     def pop(self, name: str, default: str | None = None) -> str | None:
         """Remove ``name`` and return its first value."""

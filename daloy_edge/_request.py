@@ -13,7 +13,7 @@ from daloy_edge._paths import percent_decode
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from typing import Protocol
+    from typing import Protocol, overload
 
     from daloy_edge._body import BodySource
     from daloy_edge._response import Response
@@ -66,6 +66,14 @@ class QueryParams:
 
     def __init__(self, query_string: str) -> None:
         self._items: list[tuple[str, str]] = _parse_pairs(query_string) if query_string else []
+
+    if TYPE_CHECKING:
+        # A value, whenever a ``str`` default is given (as ``Mapping.get`` types it).
+
+        @overload
+        def get(self, name: str, default: None = None) -> str | None: ...
+        @overload
+        def get(self, name: str, default: str) -> str: ...
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name``."""

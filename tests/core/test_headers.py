@@ -185,3 +185,24 @@ def test_a_request_field_the_app_refuses_later_is_taken_as_received():
     h.put_lowered("host", "a\r\n")
     h.extend_lowered([("x bad", "1")])
     assert len(h) == 5
+
+
+def test_a_str_default_types_the_lookup_as_str_for_a_users_checker(type_errors):
+    # Typed "str | None" whatever the default, a handler passing the value on
+    # (egress_client(request).get(request.headers.get("x-url", ""))) failed mypy --strict.
+    assert (
+        type_errors(
+            """
+            from typing import assert_type
+            from daloy_edge import Headers, Request
+
+            headers = Headers({"a": "1"})
+            assert_type(headers.get("a", ""), str)
+            assert_type(headers.pop("a", ""), str)
+            assert_type(headers.get("a"), str | None)
+            assert_type(Request("GET", "/", query_string="a=1").query.get("a", ""), str)
+            assert_type(Request("GET", "/").query.get("a"), str | None)
+            """
+        )
+        == []
+    )
