@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
     from types import TracebackType
-    from typing import Any, Literal, TypeAlias
+    from typing import Any, Literal, TypeAlias, TypeVar
 
     from daloy_edge._problem import ErrorRenderer
     from daloy_edge._request import DeliveryCheck, Request
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     Environment: TypeAlias = Literal["production", "development"]
     LifespanHook: TypeAlias = Callable[[], "Awaitable[None] | None"]
+    Hook = TypeVar("Hook", bound=LifespanHook)  # a hook keeps its own type as decorated
     TimingDetail: TypeAlias = bool | Callable[[Request], bool]
     _Failure: TypeAlias = tuple[Exception, TracebackType | None]  # a failed start-up
 
@@ -119,7 +120,7 @@ class App(Router):
         """Add an observer told about every finished request."""
         self._observers.append(observer)
 
-    def on_startup(self, hook: LifespanHook) -> LifespanHook:
+    def on_startup(self, hook: Hook) -> Hook:
         """Run ``hook`` once before the first request (ASGI lifespan, Lambda init).
 
         If a hook raises, start-up did not happen: the request (and those that waited for
@@ -131,7 +132,7 @@ class App(Router):
         self._startup.append(hook)
         return hook
 
-    def on_shutdown(self, hook: LifespanHook) -> LifespanHook:
+    def on_shutdown(self, hook: Hook) -> Hook:
         """Run ``hook`` when the runtime shuts the app down."""
         self._shutdown.append(hook)
         return hook

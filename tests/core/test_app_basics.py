@@ -162,3 +162,31 @@ def test_head_of_a_status_no_runtime_can_send_is_a_bodiless_500() -> None:
     response = TestClient(framing_app(RecordedStream())).head("/status?s=100")
     assert (response.status, response.content) == (500, b"")
     assert int(response.headers["content-length"]) > 0
+
+
+def test_a_decorated_lifespan_hook_keeps_its_type_for_a_users_checker(type_errors):
+    # Typed as any hook once decorated, an async one could no longer be awaited or run
+    # (asyncio.run(open_pool()) in a test failed mypy --strict).
+    assert (
+        type_errors(
+            """
+            import asyncio
+            from daloy_edge import App
+
+            app = App()
+
+
+            @app.on_startup
+            async def open_pool() -> None: ...
+
+
+            @app.on_shutdown
+            async def close_pool() -> None: ...
+
+
+            asyncio.run(open_pool())
+            asyncio.run(close_pool())
+            """
+        )
+        == []
+    )
