@@ -9,8 +9,10 @@ from daloy_edge._paths import check_header_value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, Mapping
+    from collections.abc import AsyncIterable
     from typing import Literal
+
+    from daloy_edge._headers import HeaderInput
 
 __all__ = ["Response"]
 
@@ -31,6 +33,8 @@ _MEDIA_TYPES = frozenset(
 class Response:
     """Status, headers (several ``Set-Cookie`` allowed) and a bytes or streamed body.
 
+    ``headers`` is a mapping, (name, value) pairs (a name may repeat) or :class:`Headers`.
+
     A ``str`` body, or a ``str`` chunk of a stream, is sent as UTF-8.
 
     ``headers`` given here, and each field added to :attr:`headers` later
@@ -49,7 +53,7 @@ class Response:
         self,
         body: bytes | str = b"",
         status: int = 200,
-        headers: Mapping[str, str] | Headers | None = None,
+        headers: HeaderInput | Headers = None,
         *,
         media_type: str | None = None,
         stream: AsyncIterable[bytes | str] | None = None,
@@ -82,7 +86,7 @@ class Response:
 
     @classmethod
     def json(
-        cls, data: object, status: int = 200, headers: Mapping[str, str] | None = None
+        cls, data: object, status: int = 200, headers: HeaderInput | Headers = None
     ) -> Response:
         """A JSON response (compact, UTF-8, HTML-significant characters escaped)."""
         if headers is not None:
@@ -98,16 +102,12 @@ class Response:
         return response
 
     @classmethod
-    def text(
-        cls, text: str, status: int = 200, headers: Mapping[str, str] | None = None
-    ) -> Response:
+    def text(cls, text: str, status: int = 200, headers: HeaderInput | Headers = None) -> Response:
         """A ``text/plain`` response."""
         return cls(text, status, headers, media_type="text/plain; charset=utf-8")
 
     @classmethod
-    def html(
-        cls, html: str, status: int = 200, headers: Mapping[str, str] | None = None
-    ) -> Response:
+    def html(cls, html: str, status: int = 200, headers: HeaderInput | Headers = None) -> Response:
         """A ``text/html`` response (the secure-headers middleware adds its CSP)."""
         return cls(html, status, headers, media_type="text/html; charset=utf-8")
 
@@ -137,7 +137,7 @@ class Response:
         return cls(b"", status, {"location": location})
 
     @classmethod
-    def empty(cls, status: int = 204, headers: Mapping[str, str] | None = None) -> Response:
+    def empty(cls, status: int = 204, headers: HeaderInput | Headers = None) -> Response:
         """A response without a body."""
         return cls(b"", status, headers)
 

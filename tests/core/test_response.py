@@ -244,3 +244,24 @@ def test_a_cookie_set_with_a_same_site_outside_its_choices_is_a_500_problem():
     response = _answering(answer)
     assert response.status == 500
     assert "set-cookie" not in response.headers
+
+
+def test_repeated_fields_given_as_pairs_type_check_for_a_users_checker(type_errors):
+    # A mapping cannot repeat a name: two Set-Cookie fields (or a Headers) given to
+    # Response.json failed mypy --strict though the response sent both.
+    assert (
+        type_errors(
+            """
+            from http import HTTPStatus
+            from daloy_edge import Headers, Response
+
+            cookies = [("set-cookie", "a=1"), ("set-cookie", "b=2")]
+            Response(b"", HTTPStatus.OK, cookies)
+            Response.json({"ok": True}, HTTPStatus.CREATED, cookies)
+            Response.text("ok", headers=Headers(cookies))
+            Response.html("<p>ok</p>", headers=Headers(cookies))
+            Response.empty(headers=cookies)
+            """
+        )
+        == []
+    )
