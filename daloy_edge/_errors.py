@@ -5,6 +5,9 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from typing import TypeVar
+
+    E = TypeVar("E", bound=BaseException)
 
 __all__ = [
     "PROBLEM_TYPE_PREFIX",
@@ -243,15 +246,15 @@ def _named(status: int) -> tuple[str, str]:
 _PROBLEM_FACTORIES: dict[type[BaseException], Callable[[BaseException], HTTPError]] = {}
 
 
-def register_problem(
-    exc_type: type[BaseException], factory: Callable[[BaseException], HTTPError]
-) -> None:
-    """Map a primitive error (one that knows nothing of HTTP) to an :class:`HTTPError`.
+def register_problem(exc_type: type[E], factory: Callable[[E], HTTPError]) -> None:
+    """Map a primitive error (one that knows nothing of HTTP) to an :class:`HTTPError`;
+    ``factory`` is called with an instance of ``exc_type`` (or of a subclass).
 
     >>> class Denied(Exception): ...
     >>> register_problem(Denied, lambda e: Forbidden(slug="denied"))
     """
-    _PROBLEM_FACTORIES[exc_type] = factory
+    # Looked up by the class in the exception's MRO, so only ``exc_type``'s come here.
+    _PROBLEM_FACTORIES[exc_type] = factory  # type: ignore[assignment]
 
 
 def problem_for(exc: BaseException) -> HTTPError | None:
