@@ -8,7 +8,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from email.utils import mktime_tz, parsedate_tz
-from typing import TypeAlias
+from typing import TypeAlias, TypedDict, Unpack
 from urllib.parse import urlencode
 
 from daloy_edge._app import App
@@ -20,6 +20,19 @@ __all__ = ["TestClient", "TestResponse"]
 # Query or form fields: a list under a name (or the name given in several pairs) sends
 # one field per value, as HTTP clients (httpx, requests) do.
 _Fields: TypeAlias = Mapping[str, str | Sequence[str]] | Sequence[tuple[str, str]]
+
+
+class _Options(TypedDict, total=False):
+    """The keyword arguments of :meth:`TestClient.request`, for its shorthand methods."""
+
+    headers: Headers | Mapping[str, str] | Iterable[tuple[str, str]] | None
+    params: _Fields | None
+    json: object
+    data: _Fields | None
+    content: bytes | str | None
+    chunks: Iterable[bytes] | None
+    client: str | None
+    cookies: Mapping[str, str] | None
 
 
 class TestResponse:
@@ -245,29 +258,29 @@ class TestClient:
                     scope = path[: path.rfind("/")] or "/"
                 self._cookie_scopes[name] = (scope, "secure" in attributes)
 
-    def get(self, url: str, **kwargs: object) -> TestResponse:
+    def get(self, url: str, **kwargs: Unpack[_Options]) -> TestResponse:
         """Send a GET."""
-        return self.request("GET", url, **kwargs)  # type: ignore[arg-type]
+        return self.request("GET", url, **kwargs)
 
-    def head(self, url: str, **kwargs: object) -> TestResponse:
+    def head(self, url: str, **kwargs: Unpack[_Options]) -> TestResponse:
         """Send a HEAD."""
-        return self.request("HEAD", url, **kwargs)  # type: ignore[arg-type]
+        return self.request("HEAD", url, **kwargs)
 
-    def post(self, url: str, **kwargs: object) -> TestResponse:
+    def post(self, url: str, **kwargs: Unpack[_Options]) -> TestResponse:
         """Send a POST."""
-        return self.request("POST", url, **kwargs)  # type: ignore[arg-type]
+        return self.request("POST", url, **kwargs)
 
-    def put(self, url: str, **kwargs: object) -> TestResponse:
+    def put(self, url: str, **kwargs: Unpack[_Options]) -> TestResponse:
         """Send a PUT."""
-        return self.request("PUT", url, **kwargs)  # type: ignore[arg-type]
+        return self.request("PUT", url, **kwargs)
 
-    def delete(self, url: str, **kwargs: object) -> TestResponse:
+    def delete(self, url: str, **kwargs: Unpack[_Options]) -> TestResponse:
         """Send a DELETE."""
-        return self.request("DELETE", url, **kwargs)  # type: ignore[arg-type]
+        return self.request("DELETE", url, **kwargs)
 
-    def options(self, url: str, **kwargs: object) -> TestResponse:
+    def options(self, url: str, **kwargs: Unpack[_Options]) -> TestResponse:
         """Send an OPTIONS."""
-        return self.request("OPTIONS", url, **kwargs)  # type: ignore[arg-type]
+        return self.request("OPTIONS", url, **kwargs)
 
 
 def _parse_set_cookie(line: str) -> tuple[str, str, dict[str, str]]:

@@ -228,3 +228,23 @@ def test_headers_given_as_headers_are_sent_as_they_are():
 
     headers = Headers([("X-Ab", "1"), ("x-ab", "2")])
     assert TestClient(app).get("/echo", headers=headers).json() == {"x": ["1", "2"]}
+
+
+def test_a_misspelt_option_of_a_shorthand_method_is_refused_by_a_users_checker(type_errors):
+    # Typed **kwargs: object, client.get(url, header=...) passed mypy --strict and failed
+    # only when the test ran.
+    errors = type_errors(
+        """
+        from daloy_edge import App
+        from daloy_edge.testing import TestClient
+
+        client = TestClient(App())
+        client.get("/", headers={"accept": "application/json"}, params={"q": ["a", "b"]})
+        client.post("/", json={"ok": True}, cookies={"a": "1"})
+        client.get("/", header={"accept": "application/json"})
+        client.delete("/", params=5)
+        """
+    )
+    assert len(errors) == 2
+    assert 'Unexpected keyword argument "header"' in errors[0]
+    assert '"params"' in errors[1]
