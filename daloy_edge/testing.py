@@ -274,6 +274,10 @@ class TestClient:
         """Send a PUT."""
         return self.request("PUT", url, **kwargs)
 
+    def patch(self, url: str, **kwargs: Unpack[_Options]) -> TestResponse:
+        """Send a PATCH."""
+        return self.request("PATCH", url, **kwargs)
+
     def delete(self, url: str, **kwargs: Unpack[_Options]) -> TestResponse:
         """Send a DELETE."""
         return self.request("DELETE", url, **kwargs)

@@ -248,3 +248,13 @@ def test_a_misspelt_option_of_a_shorthand_method_is_refused_by_a_users_checker(t
     assert len(errors) == 2
     assert 'Unexpected keyword argument "header"' in errors[0]
     assert '"params"' in errors[1]
+
+
+def test_every_method_a_router_has_a_shorthand_for_has_one_in_the_client():
+    app = quiet_app()
+    methods = ("get", "post", "put", "patch", "delete")
+    for method in methods:
+        getattr(app, method)("/m")(lambda request: Response.json({"method": request.method}))
+    client = TestClient(app)
+    for method in methods:
+        assert getattr(client, method)("/m").json() == {"method": method.upper()}
