@@ -20,7 +20,13 @@ if TYPE_CHECKING:
     from daloy_edge.observability._line import RequestShape
     from daloy_edge.types import JSON
 
-__all__ = ["EMF_UNITS", "check_namespace", "emf_document", "request_metrics"]
+__all__ = [
+    "EMF_UNITS",
+    "check_namespace",
+    "dimension_value",
+    "emf_document",
+    "request_metrics",
+]
 
 EMF_UNITS = frozenset(
     {
@@ -59,6 +65,8 @@ _MAX_METRICS = 100
 _MAX_DIMENSIONS = 30
 _MAX_DIMENSION_VALUE = 1024
 _NAME = Charset(span(" ", "~"), max_len=255)
+_PRINTABLE = span(" ", "~")
+_DIMENSION_VALUE = Charset(_PRINTABLE, max_len=_MAX_DIMENSION_VALUE)
 _RESERVED = frozenset({"_aws"})
 _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
@@ -66,6 +74,26 @@ _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 def _check_name(kind: str, name: str) -> None:
     if not _NAME.fullmatch(name) or name in _RESERVED:
         raise ConfigError(f"invalid EMF {kind} name {name!r}")
+
+
+def dimension_value(text: str) -> str:
+    """``text`` as a dimension value CloudWatch keeps: as it is when it is 1-1024
+    printable ASCII characters, not all spaces; otherwise percent-encoded (UTF-8) and cut.
+
+    CloudWatch drops every metric of a line whose dimension value is anything else, so
+    a route or service name with an ``ü`` would silently cost each request its metrics.
+
+    >>> dimension_value("/orders/{id}"), dimension_value("/café")
+    ('/orders/{id}', '/caf%C3%A9')
+    """
+    if _DIMENSION_VALUE.fullmatch(text) and not text.isspace():
+        return text
+    from urllib.parse import quote  # only for a name CloudWatch would refuse
+
+    escaped = quote(text, safe=_PRINTABLE, errors="backslashreplace")
+    if escaped.isspace() or not escaped:
+        escaped = quote(text, safe="") or "-"
+    return escaped[:_MAX_DIMENSION_VALUE]
 
 
 def check_namespace(namespace: str) -> None:
@@ -204,7 +232,7 @@ class RequestMetrics:
 
     def __init__(self, *, namespace: str, service: str) -> None:
         self._directive = _request_directive(namespace)
-        self._service = json_string(service)
+        self._service = json_string(dimension_value(service))
 
     def members(
         self,
@@ -224,7 +252,8 @@ class RequestMetrics:
         """
         status = response.status
         if shape is None:
-            digit, route = _class_digit(status), json_string(request.route or "UNMATCHED")
+            route = json_string(dimension_value(request.route or "UNMATCHED"))
+            digit = _class_digit(status)
         else:
             digit, route = shape.digit, shape.route_json
         state = request.state
@@ -251,12 +280,14 @@ class RequestMetrics:
         duration_s: float,
         timestamp_ms: int,
         trace_id: str | None,
+        *,
+        shape: RequestShape | None = None,
     ) -> str:
         """The metrics as an EMF document of their own, with the request's status,
         request id and trace id as properties."""
         status = response.status
         trace = "" if trace_id is None else f'"TraceId":{json_string(trace_id)},'
-        members = self.members(request, response, duration_s, timestamp_ms)
+        members = self.members(request, response, duration_s, timestamp_ms, shape)
         return (
             f'{{"StatusClass":"{_class_digit(status)}xx","StatusCode":{json_scalar(status)},'
             f'"RequestId":{json_string(request.request_id)},{trace}{members}}}'

@@ -150,7 +150,11 @@ class RequestShape:
         self.body = f'{SEVERITY_JSON[severity]},"Body":{_string(body)}'
         # The status class for EMF (1xx counts as 2xx: it never ends a request).
         self.digit = 2 if digit < 2 else 5 if digit > 5 else digit
-        self.route_json = _string(route or "UNMATCHED")
+        # Made once per shape: routes are the app's, but one with an ``ü`` or past 1024
+        # characters is no dimension value CloudWatch keeps.
+        from daloy_edge.observability._emf import dimension_value
+
+        self.route_json = _string(dimension_value(route or "UNMATCHED"))
 
 
 def _server(host: str, redactor: Redactor) -> str:

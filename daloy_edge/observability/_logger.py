@@ -284,7 +284,9 @@ class RequestLog:
             # Metrics do not depend on the log level: without a stdout request line to
             # ride on, they are a line of their own.
             timestamp_ms = active.start_ns // 1_000_000
-            line = metrics.line(request, response, duration_s, timestamp_ms, active.ids[0])
+            line = metrics.line(
+                request, response, duration_s, timestamp_ms, active.ids[0], shape=shape
+            )
             self._deliver_metrics(line)
         if self.config.spans or active.otel_span is not None:
             self._finish_span(

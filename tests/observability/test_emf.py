@@ -76,7 +76,11 @@ def validate_emf(document: dict) -> None:
     for directive in document["_aws"]["CloudWatchMetrics"]:
         for dimension_set in directive["Dimensions"]:
             for name in dimension_set:
-                assert isinstance(document.get(name), str), f"dimension {name} needs a string value"
+                value = document.get(name)
+                assert isinstance(value, str), f"dimension {name} needs a string value"
+                # CloudWatch keeps 1-1024 printable ASCII characters, not all spaces.
+                assert 0 < len(value) <= 1024 and value.isascii() and value.isprintable()
+                assert not value.isspace()
         for metric in directive["Metrics"]:
             value = document.get(metric["Name"])
             values = value if isinstance(value, list) else [value]
@@ -319,3 +323,39 @@ def test_a_namespace_cloudwatch_refuses_fails_the_build_not_every_request_line(n
     # Found only when the first request built its metrics, it cost every request its line.
     with pytest.raises(ConfigError):
         LogConfig(metrics_namespace=namespace)
+
+
+async def test_a_route_with_non_ascii_characters_keeps_its_metrics(capsys):
+    # CloudWatch drops every metric of a line whose dimension value is not ASCII.
+    app = stdout_app()
+    app.add_route("/café/{id}", lambda request: {}, ["GET"])
+    await fetch(app, "/caf%C3%A9/1")
+    document = json.loads(capsys.readouterr().out)
+    validate_emf(document)
+    assert document["Route"] == "/caf%C3%A9/{id}"
+    assert document["Attributes"]["http.route"] == "/café/{id}"
+
+
+async def test_a_route_past_1024_characters_keeps_its_metrics():
+    sink = MemorySink()
+    app = lambda_app(sink)
+    route = "/" + "r" * 1100
+    app.add_route(route, lambda request: {}, ["GET"])
+    await fetch(app, route)
+    (document,) = sink.records
+    validate_emf(dict(document))
+    assert document["Route"] == route[:1024]
+
+
+@pytest.mark.parametrize(
+    ("service", "dimension"),
+    [("Bestellungen-ü", "Bestellungen-%C3%BC"), (" ", "%20"), ("a\nb", "a%0Ab")],
+    ids=["non_ascii", "blank", "control_character"],
+)
+async def test_a_service_name_cloudwatch_refuses_keeps_the_metrics(capsys, service, dimension):
+    app = stdout_app(env={"AWS_LAMBDA_FUNCTION_NAME": "api", "OTEL_SERVICE_NAME": service})
+    await fetch(app, "/ok/1")
+    document = json.loads(capsys.readouterr().out)
+    validate_emf(document)
+    assert document["Service"] == dimension
+    assert document["Resource"]["service.name"] == service

@@ -14,6 +14,7 @@ import json
 import random
 import re
 import sys
+from urllib.parse import quote
 
 import pytest
 
@@ -129,6 +130,15 @@ def oracle_server(host: str) -> tuple[str, int | None]:
     return host, port
 
 
+def oracle_dimension(value: str) -> str:
+    """A dimension value CloudWatch keeps: 1-1024 printable ASCII, not all spaces, or
+    else the value percent-encoded and cut."""
+    if re.fullmatch(r"[ -~]{1,1024}", value) and value.strip():
+        return value
+    escaped = quote(value, safe="".join(map(chr, range(0x20, 0x7F))), errors="backslashreplace")
+    return (escaped if escaped.strip() else quote(value, safe="") or "-")[:1024]
+
+
 def oracle_members(
     request: Request, response: Response, duration: float, timestamp_ms: int, service: str
 ) -> str:
@@ -139,8 +149,8 @@ def oracle_members(
     return (
         f'"Requests":1,"Latency":{decimal(duration * 1000, 3)},'
         f"{_COUNTERS[digit, limited, shed]},"
-        f'"Service":{string_ascii(service)},'
-        f'"Route":{string_ascii(request.route or "UNMATCHED")},'
+        f'"Service":{string_ascii(oracle_dimension(service))},'
+        f'"Route":{string_ascii(oracle_dimension(request.route or "UNMATCHED"))},'
         f'"_aws":{{"Timestamp":{timestamp_ms:d},'
         f'"CloudWatchMetrics":{_request_directive("daloy-edge")}}}'
     )
