@@ -72,7 +72,13 @@ _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 
 def _check_name(kind: str, name: str) -> None:
-    if not _NAME.fullmatch(name) or name in _RESERVED:
+    # All spaces is no name to CloudWatch, and a dimension name may not start with ":".
+    if (
+        not _NAME.fullmatch(name)
+        or name.isspace()
+        or name in _RESERVED
+        or (kind == "dimension" and name[0] == ":")
+    ):
         raise ConfigError(f"invalid EMF {kind} name {name!r}")
 
 
@@ -115,8 +121,9 @@ def emf_document(
     ``dimension_sets`` defaults to one set holding every dimension. Raises
     :class:`~daloy_edge.ConfigError` for what CloudWatch would drop silently: more than 100
     metrics or 30 dimensions in a set, unknown units, names outside 1-255 printable ASCII,
-    a metric value that is not a finite number, a dimension value that is not a string of
-    1-1024 characters, a name given to a metric and a dimension both.
+    a metric value that is not a finite number, a dimension name that starts with ``:``,
+    a dimension value that is not 1-1024 printable ASCII characters (nor all spaces), a
+    name given to a metric and a dimension both.
 
     >>> doc = emf_document(namespace="shop", metrics={"Orders": (1, "Count")},
     ...                    dimensions={"Service": "api"}, timestamp_ms=0)
@@ -150,8 +157,12 @@ def emf_document(
         _check_name("dimension", name)
         if name in metrics:
             raise ConfigError(f"{name!r} names both a metric and a dimension")
-        if not isinstance(dim_value, str) or not 0 < len(dim_value) <= _MAX_DIMENSION_VALUE:
-            raise ConfigError(f"dimension {name!r} needs 1 to 1024 characters")
+        if (
+            not isinstance(dim_value, str)
+            or not _DIMENSION_VALUE.fullmatch(dim_value)
+            or dim_value.isspace()
+        ):
+            raise ConfigError(f"dimension {name!r} needs 1 to 1024 printable ASCII characters")
         document[name] = dim_value
     document["_aws"] = {
         "Timestamp": timestamp_ms,

@@ -188,6 +188,12 @@ def test_custom_emf_document_validates():
         {"dimensions": {"Service": "a", "Orders": "x"}},
         {"dimensions": {"Service": ""}},
         {"dimensions": {"Service": "s" * 1025}},
+        {"dimensions": {"Service": "zürich"}},
+        {"dimensions": {"Service": "a\nb"}},
+        {"dimensions": {"Service": "   "}},
+        {"dimensions": {"   ": "a"}},
+        {"dimensions": {":Service": "a"}},
+        {"metrics": {"  ": (1, "Count")}},
     ],
     ids=[
         "no_metrics",
@@ -203,6 +209,12 @@ def test_custom_emf_document_validates():
         "dimension_named_like_a_metric",
         "empty_dimension_value",
         "dimension_value_past_1024_characters",
+        "non_ascii_dimension_value",
+        "control_character_in_dimension_value",
+        "blank_dimension_value",
+        "blank_dimension_name",
+        "dimension_name_starting_with_a_colon",
+        "blank_metric_name",
     ],
 )
 def test_emf_document_refuses_what_cloudwatch_would_drop(kwargs):
