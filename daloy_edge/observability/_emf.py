@@ -82,6 +82,13 @@ def _check_name(kind: str, name: str) -> None:
         raise ConfigError(f"invalid EMF {kind} name {name!r}")
 
 
+def _check_timestamp(timestamp_ms: int) -> None:
+    # The specification's schema types it an integer: 1.7e12, "1700000000000" or true
+    # is a document CloudWatch refuses whole.
+    if type(timestamp_ms) is not int or timestamp_ms < 0:
+        raise ConfigError(f"EMF timestamp_ms needs whole milliseconds, got {timestamp_ms!r}")
+
+
 def dimension_value(text: str) -> str:
     """``text`` as a dimension value CloudWatch keeps: as it is when it is 1-1024
     printable ASCII characters, not all spaces; otherwise percent-encoded (UTF-8) and cut.
@@ -123,7 +130,8 @@ def emf_document(
     metrics or 30 dimensions in a set, unknown units, names outside 1-255 printable ASCII,
     a metric value that is not a finite number, a dimension name that starts with ``:``,
     a dimension value that is not 1-1024 printable ASCII characters (nor all spaces), a
-    name given to a metric and a dimension both.
+    name given to a metric and a dimension both, a ``timestamp_ms`` that is not a
+    non-negative ``int``.
 
     >>> doc = emf_document(namespace="shop", metrics={"Orders": (1, "Count")},
     ...                    dimensions={"Service": "api"}, timestamp_ms=0)
@@ -131,6 +139,7 @@ def emf_document(
     (1, [['Service']])
     """
     _check_name("namespace", namespace)
+    _check_timestamp(timestamp_ms)
     if not metrics or len(metrics) > _MAX_METRICS:
         raise ConfigError(f"an EMF document holds 1 to {_MAX_METRICS} metrics")
     sets = [list(s) for s in (dimension_sets or [list(dimensions)])]
@@ -324,6 +333,7 @@ def request_metrics(
     """
     import json  # only this helper wants the line back as a dict
 
+    _check_timestamp(timestamp_ms)
     metrics = RequestMetrics(namespace=namespace, service=service)
     document: dict[str, JSON] = json.loads(
         metrics.line(request, response, duration_s, timestamp_ms, trace_id)

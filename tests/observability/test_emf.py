@@ -371,3 +371,32 @@ async def test_a_service_name_cloudwatch_refuses_keeps_the_metrics(capsys, servi
     validate_emf(document)
     assert document["Service"] == dimension
     assert document["Resource"]["service.name"] == service
+
+
+@pytest.mark.parametrize(
+    "timestamp_ms",
+    [1.7e12, "1700000000000", True, -1],
+    ids=["float", "string", "boolean", "negative"],
+)
+def test_emf_document_refuses_a_timestamp_that_is_no_whole_milliseconds(timestamp_ms):
+    with pytest.raises(ConfigError):
+        emf_document(
+            namespace="shop",
+            metrics={"Orders": (1, "Count")},
+            dimensions={"Service": "a"},
+            timestamp_ms=timestamp_ms,
+        )
+
+
+def test_request_metrics_refuses_a_timestamp_in_seconds_as_a_float():
+    request = Request("GET", "/x")
+    with pytest.raises(ConfigError):
+        request_metrics(
+            request,
+            Response.json({}),
+            0.01,
+            namespace="shop",
+            service="api",
+            timestamp_ms=1_700_000_000.5,
+            trace_id=None,
+        )
