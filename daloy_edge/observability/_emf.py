@@ -64,6 +64,7 @@ EMF_UNITS = frozenset(
 _MAX_METRICS = 100
 _MAX_DIMENSIONS = 30
 _MAX_DIMENSION_VALUE = 1024
+_MAX_VALUE = 2.0**360
 _NAME = Charset(span(" ", "~"), max_len=255)
 _PRINTABLE = span(" ", "~")
 _DIMENSION_VALUE = Charset(_PRINTABLE, max_len=_MAX_DIMENSION_VALUE)
@@ -128,10 +129,10 @@ def emf_document(
     ``dimension_sets`` defaults to one set holding every dimension. Raises
     :class:`~daloy_edge.ConfigError` for what CloudWatch would drop silently: more than 100
     metrics or 30 dimensions in a set, unknown units, names outside 1-255 printable ASCII,
-    a metric value that is not a finite number, a dimension name that starts with ``:``,
-    a dimension value that is not 1-1024 printable ASCII characters (nor all spaces), a
-    name given to a metric and a dimension both, a ``timestamp_ms`` that is not a
-    non-negative ``int``.
+    a metric value that is not a finite number within 2**360 of zero, a dimension name
+    that starts with ``:``, a dimension value that is not 1-1024 printable ASCII
+    characters (nor all spaces), a name given to a metric and a dimension both, a
+    ``timestamp_ms`` that is not a non-negative ``int``.
 
     >>> doc = emf_document(namespace="shop", metrics={"Orders": (1, "Count")},
     ...                    dimensions={"Service": "api"}, timestamp_ms=0)
@@ -157,8 +158,14 @@ def emf_document(
         _check_name("metric", name)
         if unit not in EMF_UNITS:
             raise ConfigError(f"unknown EMF unit {unit!r}")
-        # JSON's true is no number to CloudWatch, and NaN is no JSON at all.
-        if type(value) is bool or not isinstance(value, int | float) or value - value != 0:
+        # JSON's true is no number to CloudWatch, NaN is no JSON at all, and CloudWatch
+        # refuses values past 2**360 either way (10**400 is a finite int).
+        if (
+            type(value) is bool
+            or not isinstance(value, int | float)
+            or value - value != 0
+            or abs(value) > _MAX_VALUE
+        ):
             raise ConfigError(f"EMF metric {name!r} needs a finite number, got {value!r}")
         definitions.append({"Name": name, "Unit": unit})
         document[name] = value
