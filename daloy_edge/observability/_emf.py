@@ -131,8 +131,8 @@ def emf_document(
     metrics or 30 dimensions in a set, unknown units, names outside 1-255 printable ASCII,
     a metric value that is not a finite number within 2**360 of zero, a dimension name
     that starts with ``:``, a dimension value that is not 1-1024 printable ASCII
-    characters (nor all spaces), a name given to a metric and a dimension both, a
-    ``timestamp_ms`` that is not a non-negative ``int``.
+    characters (nor all spaces), a name given to a metric and a dimension both (or to
+    a property and either), a ``timestamp_ms`` that is not a non-negative ``int``.
 
     >>> doc = emf_document(namespace="shop", metrics={"Orders": (1, "Count")},
     ...                    dimensions={"Service": "api"}, timestamp_ms=0)
@@ -152,6 +152,9 @@ def emf_document(
                 raise ConfigError(f"dimension {name!r} has no value")
     document: dict[str, JSON] = {}
     for name, value in (properties or {}).items():
+        # A metric, a dimension or ``_aws`` would overwrite it without a word.
+        if name in metrics or name in dimensions or name in _RESERVED:
+            raise ConfigError(f"{name!r} names a property and a metric, dimension or _aws")
         document[name] = value
     definitions: list[JSON] = []
     for name, (value, unit) in metrics.items():

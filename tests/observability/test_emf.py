@@ -196,6 +196,9 @@ def test_custom_emf_document_validates():
         {"dimensions": {"   ": "a"}},
         {"dimensions": {":Service": "a"}},
         {"metrics": {"  ": (1, "Count")}},
+        {"properties": {"Orders": "lost"}},
+        {"properties": {"Service": "lost"}},
+        {"properties": {"_aws": "lost"}},
     ],
     ids=[
         "no_metrics",
@@ -219,6 +222,9 @@ def test_custom_emf_document_validates():
         "blank_dimension_name",
         "dimension_name_starting_with_a_colon",
         "blank_metric_name",
+        "property_named_like_a_metric",
+        "property_named_like_a_dimension",
+        "property_named_aws",
     ],
 )
 def test_emf_document_refuses_what_cloudwatch_would_drop(kwargs):
