@@ -56,16 +56,21 @@ class PyJWTBackend:
 
     def _algorithm(self, alg: str) -> Any:
         if self._algorithms is None:
-            from jwt.algorithms import get_default_algorithms
-
+            try:
+                from jwt.algorithms import get_default_algorithms
+            except ImportError as exc:
+                raise _missing(alg) from exc
             self._algorithms = dict(get_default_algorithms())
-        return self._algorithms[alg]
+        impl = self._algorithms.get(alg)
+        if impl is None:  # without ``cryptography``, PyJWT offers HS* alone
+            raise _missing(alg)
+        return impl
 
     async def import_key(self, key: JWK, alg: str) -> object:
         """Build the ``cryptography`` key object (validating the point or modulus)."""
+        impl = self._algorithm(alg)
         from jwt.exceptions import InvalidKeyError
 
-        impl = self._algorithm(alg)
         try:
             if key.secret is not None:
                 material = impl.prepare_key(key.secret.reveal())
@@ -84,6 +89,12 @@ class PyJWTBackend:
         """
         check = cast("_Check", key)
         return check(signing_input, signature)
+
+
+def _missing(alg: str) -> ModuleNotFoundError:
+    from daloy_edge._extras import missing_extra
+
+    return missing_extra(f"verifying {alg} tokens with PyJWTBackend", "jwt")
 
 
 # RSASSA-PKCS1-v1_5 (RFC 8017 section 9.2, note 1): the DER of DigestInfo up to the hash,
