@@ -118,8 +118,12 @@ class HttpxTransport:
         """
         from asyncio import timeout as deadline
 
-        import httpx
+        try:
+            import httpx
+        except ImportError as exc:
+            from daloy_edge._extras import missing_extra
 
+            raise missing_extra("outbound HTTP through HttpxTransport", "http") from exc
         client = self._get_client()
         scope = deadline(timeout)
         sent = {"accept-encoding": "gzip, deflate"}  # no coding it cannot inflate bounded

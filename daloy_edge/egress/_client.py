@@ -213,8 +213,12 @@ class GuardedClient(_RedirectingClient):
         body: bytes | None,
         max_bytes: int,
     ) -> TransportResponse:
-        import httpx
+        try:
+            import httpx
+        except ImportError as exc:
+            from daloy_edge._extras import missing_extra
 
+            raise missing_extra("outbound HTTP through GuardedClient", "http") from exc
         transport = self._current_transport()
         extensions = {"timeout": self._timeouts}
         try:

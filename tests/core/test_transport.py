@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import sys
 import threading
 import tracemalloc
 
@@ -100,3 +101,10 @@ def test_a_thread_per_request_server_leaves_no_loop_and_client_behind():
         thread.start()
         thread.join()
     assert len(transport._clients) == 1
+
+
+async def test_a_request_without_httpx_installed_names_the_http_extra(monkeypatch):
+    for name in [m for m in sys.modules if m == "httpx" or m.startswith("httpx.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'daloy-edge\[http\]'"):
+        await HttpxTransport().request("GET", "http://127.0.0.1:9/")

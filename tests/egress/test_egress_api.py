@@ -243,3 +243,12 @@ async def test_guarded_client_refuses_an_xn_label_that_is_no_idna_name(url):
     client = GuardedClient(EgressPolicy(), resolver=RefusingResolver())
     with pytest.raises(EgressDenied, match="IDNA"):
         await client.get(url)
+
+
+async def test_guarded_client_without_httpx_installed_names_the_http_extra(monkeypatch):
+    for name in [m for m in sys.modules if m == "httpx" or m.startswith("httpx.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    policy = EgressPolicy(allow_cidrs=("127.0.0.0/8",))
+    client = GuardedClient(policy, resolver=RefusingResolver())
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'daloy-edge\[http\]'"):
+        await client.get("http://127.0.0.1/")
