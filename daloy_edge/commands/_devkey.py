@@ -22,7 +22,9 @@ from typing import Any
 __all__ = [
     "DEV_AUDIENCE",
     "DEV_ISSUER",
+    "NEEDS_JWT",
     "DevKeyMissing",
+    "can_sign",
     "create_dev_key",
     "key_id",
     "load_dev_key",
@@ -40,8 +42,18 @@ JWKS_FILE = "dev-jwks.json"
 MAX_TTL_S = 24 * 3600
 
 
+NEEDS_JWT = "dev bearer tokens need the 'jwt' extra: pip install 'daloy-edge[jwt]'"
+
+
 class DevKeyMissing(Exception):
     """No usable dev key: ``daloy-edge dev`` is not running from this directory."""
+
+
+def can_sign() -> bool:
+    """Whether PyJWT and ``cryptography`` (the ``jwt`` extra) are there to make and use a key."""
+    from importlib.util import find_spec
+
+    return find_spec("jwt") is not None and find_spec("cryptography") is not None
 
 
 def state_dir(environ: MutableMapping[str, str]) -> Path:

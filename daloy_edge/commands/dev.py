@@ -161,8 +161,11 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
     generated = dev_environment(os.environ)  # type: ignore[arg-type]
     state = _devkey.state_dir(os.environ)
+    # An app without bearer tokens is served without the jwt extra; `token` says what to add.
+    signing = _devkey.can_sign()
     try:
-        generated += _devkey.prepare_dev_identity(os.environ)
+        if signing:
+            generated += _devkey.prepare_dev_identity(os.environ)
     except OSError as exc:
         print(f"daloy-edge dev: cannot create the dev key in {state}: {exc}", file=sys.stderr)
         return 1
@@ -178,6 +181,8 @@ def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
         )
     for name in generated:
         print(f"   generated ephemeral {name} (development only)", file=sys.stderr)
+    if not signing:
+        print(f"   no dev signing key: {_devkey.NEEDS_JWT}", file=sys.stderr)
     try:
         return _start(args, sock, jwks_made="DALOY_JWKS_FILE" in generated)
     finally:

@@ -32,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Print a token signed by the dev key."""
+    if not _devkey.can_sign():
+        print(f"daloy-edge token: {_devkey.NEEDS_JWT}", file=sys.stderr)
+        return 1
     environ = dict(os.environ)
     if args.state_dir:
         environ["DALOY_DEV_STATE_DIR"] = args.state_dir

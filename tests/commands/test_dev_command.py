@@ -39,6 +39,28 @@ def dev_key_files(project: Path) -> list[str]:
     return sorted(p.name for p in state.iterdir()) if state.exists() else []
 
 
+def without_the_jwt_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make PyJWT and ``cryptography`` look not installed."""
+    for name in [m for m in sys.modules if m.split(".")[0] in ("jwt", "cryptography")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    for name in ("jwt", "cryptography"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_dev_without_the_jwt_extra_makes_no_dev_key_and_names_the_extra(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without_the_jwt_extra(monkeypatch)
+    assert main(["dev", "--port", str(free_port()), "no_such_module_for_dev:asgi"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "no dev signing key: dev bearer tokens need the 'jwt' extra" in err
+    assert "pip install 'daloy-edge[jwt]'" in err
+    assert err.splitlines()[-1].startswith("daloy-edge dev: cannot load no_such_module_for_dev")
+    assert "DALOY_JWKS_FILE" not in os.environ
+    assert dev_key_files(project) == []
+
+
 def test_dev_with_a_missing_module_fails_in_one_line_and_deletes_the_key(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

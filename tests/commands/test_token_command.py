@@ -100,6 +100,16 @@ def test_token_without_a_running_dev_server_fails_clearly(tmp_path, capsys):
     assert "daloy-edge dev" in capsys.readouterr().err
 
 
+def test_token_without_the_jwt_extra_names_the_extra_to_install(tmp_path, capsys, monkeypatch):
+    for name in ("jwt", "cryptography"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert main(["token", "--sub", "alice", "--state-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "daloy-edge token: dev bearer tokens need the 'jwt' extra: pip install 'daloy-edge[jwt]'\n"
+    )
+
+
 def test_token_with_a_key_file_that_is_no_dev_key_fails_clearly(tmp_path, capsys):
     (tmp_path / _devkey.KEY_FILE).write_text("{}")
     assert main(["token", "--sub", "alice", "--state-dir", str(tmp_path)]) == 1
