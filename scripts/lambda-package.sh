@@ -25,6 +25,9 @@ cp -R daloy_edge adapters/aws_lambda/daloy_edge_aws_lambda "$out/"
 cp examples/__init__.py examples/secure_app.py "$out/examples/"
 cp -R examples/reference examples/lambda examples/static "$out/examples/"
 find "$out" -name __pycache__ -type d -prune -exec rm -rf {} +
+# It extends the repository's pyproject.toml, which the package has not: ruff run over a
+# project holding the package refused to start.
+rm -f "$out/daloy_edge/ruff.toml"
 
 requirements="$(mktemp)"
 trap 'rm -f "$requirements"' EXIT

@@ -76,6 +76,7 @@ def test_the_package_holds_the_app_and_no_build_leftovers(package: Path) -> None
         assert (package / name).is_dir(), name
     assert (package / "examples" / "lambda" / "secure_entry.py").is_file()
     assert not (package / "tests").exists()
+    assert not (package / "daloy_edge" / "ruff.toml").exists()
 
 
 def test_every_module_ships_with_unchecked_bytecode_for_the_runtime(package: Path) -> None:
