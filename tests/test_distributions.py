@@ -6,21 +6,23 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
+import daloy_edge
+
 UV = os.environ.get("UV") or shutil.which("uv")
 ROOT = Path(__file__).resolve().parents[1]
-
-pytestmark = pytest.mark.skipif(UV is None, reason="uv is not installed")
 
 
 @pytest.fixture(scope="module")
 def core_wheel(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    if UV is None:
+        pytest.skip("uv is not installed")
     out = tmp_path_factory.mktemp("dist")
-    assert UV is not None
     subprocess.run(
         [UV, "build", "--offline", "--quiet", "--package", "daloy-edge", "--out-dir", str(out)],
         cwd=ROOT,
@@ -37,3 +39,25 @@ def test_installed_core_carries_no_ruff_config_extending_a_missing_pyproject(
 ) -> None:
     # ruff reads every ruff.toml under the project it checks, an installed one too.
     assert [name for name in core_wheel if name.endswith("ruff.toml")] == []
+
+
+def test_the_core_wheel_carries_the_license_text(core_wheel: list[str]) -> None:
+    assert "daloy_edge-0.1.0.dist-info/licenses/LICENSE" in core_wheel
+
+
+ADAPTERS = sorted(path.parent for path in (ROOT / "adapters").glob("*/pyproject.toml"))
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda path: path.name)
+def test_each_adapter_ships_the_license_text(adapter: Path) -> None:
+    # hatchling puts a LICENSE beside pyproject.toml into the wheel, and only that one.
+    assert (adapter / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda path: path.name)
+def test_each_adapter_is_released_with_and_requires_the_core_it_imports(adapter: Path) -> None:
+    # The adapters import the core's private modules, so only the same release line fits.
+    project = tomllib.loads((adapter / "pyproject.toml").read_text())["project"]
+    core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["version"] == core["version"] == daloy_edge.__version__
+    assert f"daloy-edge~={daloy_edge.__version__}" in project["dependencies"]
