@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from daloy_edge import __version__
 from daloy_edge.commands import check, dev, new, token, verify
 
 __all__ = ["build_parser", "main"]
@@ -16,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="daloy-edge", description="Secure-by-default serverless HTTP toolkit."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     check.add_parser(sub)
     dev.add_parser(sub)

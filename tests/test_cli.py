@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import daloy_edge
 from daloy_edge.cli import main
 from daloy_edge.commands.dev import dev_environment, load_target
 from tests.support.servers import ROOT, wait_until_serving
@@ -63,3 +64,10 @@ def test_dev_server_serves_the_reference_app_with_a_warning() -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "DEVELOPMENT ONLY" in err
+
+
+def test_version_prints_the_installed_release(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out == f"daloy-edge {daloy_edge.__version__}\n"
