@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from daloy_edge import __version__
 from daloy_edge._errors import ConfigError
 
 __all__ = ["TARGETS", "generate"]
@@ -89,6 +90,8 @@ def generate(name: str, target: str, dest: Path) -> list[Path]:
     values = {
         "name": name,
         "adapter_dist": spec.adapter_dist,
+        # The release line that wrote the project: a deployment installs no other.
+        "release": f"~={__version__}",
         "source_dir": spec.source_dir,
         # A Google service account id is 6 to 30 characters, whatever the name's length.
         "service_account": f"{name[:22]}-runtime",

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import daloy_edge
 from daloy_edge import ConfigError
 from daloy_edge.cli import main
 from daloy_edge.scaffold import TARGETS, generate
@@ -133,10 +134,25 @@ def test_deployed_requirements_carry_no_test_runner(tmp_path: Path, target: str)
     # SAM, Cloud Functions and the Dockerfile install requirements.txt into the deployment.
     generate("shop-api", target, tmp_path)
     deployed = (tmp_path / "requirements.txt").read_text().split()
-    assert deployed == ["daloy-edge", TARGETS[target].adapter_dist]
+    assert [line.partition("~=")[0] for line in deployed] == [
+        "daloy-edge",
+        TARGETS[target].adapter_dist,
+    ]
     pyproject = tomllib.loads((tmp_path / "pyproject.toml").read_text())
     assert pyproject["project"]["dependencies"] == deployed
     assert any(dep.startswith("pytest") for dep in pyproject["dependency-groups"]["dev"])
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_a_deployment_installs_the_release_line_that_wrote_the_project(
+    tmp_path: Path, target: str
+) -> None:
+    # Unpinned, a deployment took whatever release is newest, which the project's own
+    # tests (run against uv.lock) never saw.
+    generate("shop-api", target, tmp_path)
+    release = f"~={daloy_edge.__version__}"
+    deployed = (tmp_path / "requirements.txt").read_text().split()
+    assert deployed == [f"daloy-edge{release}", f"{TARGETS[target].adapter_dist}{release}"]
 
 
 def test_no_template_placeholder_is_left(tmp_path: Path) -> None:
