@@ -47,6 +47,15 @@ def test_encoded_query_values_are_decoded_exactly_once(probe: Transport) -> None
     assert items == [["q", "a&b=c"], ["sp", "x y"], ["pct", "100%25"]]
 
 
+def test_empty_query_fields_do_not_count_toward_the_field_bound(probe: Transport) -> None:
+    # REST APIs and ALB hand over the fields alone; the empty ones must not tip the
+    # bound on the runtimes that pass the query as sent.
+    query = "&".join(f"k{i}=v" for i in range(1000))
+    reply = probe.get(f"/query?&{query}&&")
+    assert reply.status == 200
+    assert len(reply.json()["items"]) == 1000  # type: ignore[index]
+
+
 def test_request_header_with_commas_stays_one_value(probe: Transport) -> None:
     reply = probe.get("/headers", headers={"X-List": "a, b, c"})
     assert reply.json()["x-list"] == ["a, b, c"]  # type: ignore[index]
