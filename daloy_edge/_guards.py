@@ -192,8 +192,16 @@ def check_request(request: Request, limits: RequestLimits, fields: Fields | None
         raise _URITooLong("path too long")
     if len(query) > limits.max_query_bytes:
         raise _URITooLong("query string too long")
-    if query and ("\r" in query or "\n" in query or "\x00" in query or " " in query):
-        raise BadRequest("raw control character in query string")
+    if query and (
+        "\r" in query or "\n" in query or "\x00" in query or " " in query or "#" in query
+    ):
+        if "\r" in query or "\n" in query or "\x00" in query or " " in query:
+            raise BadRequest("raw control character in query string")
+        # A fragment, which no client should send: uvicorn with h11 passes it on,
+        # gunicorn and Workers drop it. Kept, it added fields ("a=1#&b=2") and changed
+        # values on some runtimes only.
+        request.query_string = query.partition("#")[0]
+        request._query = None
     # ``check_path``'s own first test, written out: most paths pass it, with no call.
     if (
         raw_path[:1] == "/"
@@ -202,6 +210,11 @@ def check_request(request: Request, limits: RequestLimits, fields: Fields | None
         and "/." not in raw_path
     ):
         return
+    if "#" in raw_path:
+        # The fragment, and the query after it, as Workers and every URL parser read it.
+        raw_path = request.raw_path = raw_path.partition("#")[0]
+        request.query_string = ""
+        request._path = request._query = None
     try:
         check_path(raw_path)
     except UnsafePath as exc:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
 
-from daloy_edge import App, ConfigError, HTTPError, Request, RequestLimits, Router
+from daloy_edge import App, ConfigError, Headers, HTTPError, Request, RequestLimits, Router
 from daloy_edge.testing import TestClient
 
 
@@ -656,3 +657,27 @@ def test_cookie_crumbs_on_lines_of_their_own_count_as_one_header_field() -> None
     # lines deliver 46 fields.
     headers = [("cookie", f"c{i}=1") for i in range(60)] + [(f"x-h{i}", "v") for i in range(45)]
     assert TestClient(make_app()).get("/ok", headers=headers).status == 200
+
+
+def _query_seen(raw_path: str, query: str) -> tuple[int, object]:
+    app = App()
+
+    @app.get("/q")
+    async def q(request: Request) -> dict[str, object]:
+        return {"items": request.query.items(), "url": request.url}
+
+    request = Request("GET", raw_path, query_string=query, headers=Headers({"host": "h"}))
+    response = asyncio.run(app.handle(request))
+    return response.status, json.loads(response.body)
+
+
+def test_a_fragment_sent_in_the_query_adds_no_field() -> None:
+    status, body = _query_seen("/q", "a=1#&b=2")
+    assert status == 200
+    assert body == {"items": [["a", "1"]], "url": "https://h/q?a=1"}
+
+
+def test_a_fragment_sent_after_the_path_hides_the_query_behind_it() -> None:
+    status, body = _query_seen("/q#x", "a=1")
+    assert status == 200
+    assert body == {"items": [], "url": "https://h/q"}
