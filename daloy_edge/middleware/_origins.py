@@ -17,8 +17,14 @@ _IP_LITERAL_CHARS = "0123456789abcdef:."
 
 
 def valid_port(digits: str) -> bool:
-    """One to five ASCII digits."""
-    return 0 < len(digits) <= 5 and digits.isascii() and digits.isdigit()
+    """A port as a browser serialises it: 1 to 65535, ASCII digits, no leading zero."""
+    return (
+        0 < len(digits) <= 5
+        and digits.isascii()
+        and digits.isdigit()
+        and digits[0] != "0"
+        and int(digits) <= 65535
+    )
 
 
 def normalize_origin(value: str) -> str | None:
@@ -47,8 +53,8 @@ def normalize_origin(value: str) -> str | None:
         return text
     if port == default_port:
         return text[: -len(port)]
-    digits = port[1:]  # valid_port, inlined: this runs per request
-    if port[0] != ":" or len(digits) > 5 or not (digits.isascii() and digits.isdigit()):
+    # A browser never sends ":0443", ":0" or ":99999", so none of them names an origin.
+    if port[0] != ":" or not valid_port(port[1:]):
         return None
     return text
 

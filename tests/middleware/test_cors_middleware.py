@@ -150,6 +150,14 @@ def test_origin_listed_with_its_default_port_is_shared_with_the_origin_browsers_
     assert response.headers["access-control-allow-origin"] == ORIGIN
 
 
+@pytest.mark.parametrize("port", [":0", ":0443", ":65536", ":99999"])
+def test_an_origin_with_a_port_no_browser_sends_refuses_to_build(port: str):
+    # It matched no request ever (":0443" is the ":443" browsers drop), while the list
+    # read as if it allowed the origin.
+    with pytest.raises(ConfigError, match="scheme://host"):
+        make_app(allow_origins=(f"{ORIGIN}{port}",))
+
+
 def test_credentials_flag_is_absent_unless_configured():
     response = TestClient(make_app(allow_origins=(ORIGIN,))).get(
         "/data", headers={"origin": ORIGIN}

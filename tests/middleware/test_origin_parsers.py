@@ -58,6 +58,12 @@ EDGES = [
     "https://a:",
     "https://a:00000",
     "https://a:000000",
+    "https://a:0443",
+    "https://a:65535",
+    "https://a:65536",
+    "https://a:99999",
+    "http://*.a.b:0",
+    "http://*.a.b:65536",
     "https://a:1:2",
     "https://",
     "https",
@@ -77,6 +83,11 @@ EDGES = [
 ]
 
 
+def _browser_port(port: str) -> bool:
+    # Browsers serialise a port as 1-65535 without leading zeros; the regex took any digits.
+    return port[0] != "0" and int(port) <= 65535
+
+
 def old_normalize(value: str) -> str | None:
     # The regex ran on the lower-cased text, where the Kelvin sign had become "k"; only
     # ASCII origins are accepted now.
@@ -86,6 +97,8 @@ def old_normalize(value: str) -> str | None:
     if match is None:
         return None
     scheme, host, port = match.groups()
+    if port is not None and not _browser_port(port):
+        return None
     if port is None or port == DEFAULT_PORTS[scheme]:
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
@@ -109,7 +122,13 @@ def _pattern_accepted(pattern: str) -> bool:
 def test_cors_patterns_accepted_as_before_but_no_trailing_newline(seed: int) -> None:
     schemes = ["https://*.", "http://*.", "HTTPS://*.", "https://*.", "https://*", "ftp://*."]
     for pattern in [*_candidates(seed), *_candidates(seed, schemes=schemes), *EDGES]:
-        expected = OLD_PATTERN.match(pattern.lower()) is not None and not pattern.endswith("\n")
+        match = OLD_PATTERN.match(pattern.lower())
+        port = match and match.group(3)
+        expected = (
+            match is not None
+            and not pattern.endswith("\n")
+            and (port is None or _browser_port(port))
+        )
         assert _pattern_accepted(pattern) is expected, repr(pattern)
 
 
