@@ -95,7 +95,9 @@ class SecretsManagerKeyRing:
     user out), then :meth:`get` raises. :meth:`refresh` forces a fetch, at most once per
     ``min_refresh_interval``, so a flood of bad signatures cannot hammer the API.
 
-    Security: keys shorter than ``min_bytes`` refuse to load (``ConfigError``).
+    Security: a secret holding a key shorter than ``min_bytes`` is never used: the fetch
+    counts as failed, so the last good ring keeps serving, or :meth:`get` raises
+    :class:`KeyRingUnavailable` (a 503) when there is none.
     """
 
     def __init__(
