@@ -59,7 +59,8 @@ class HTTPError(Exception):
     ``headers`` are checked as they go into the answer, as a field added to a
     :class:`~daloy_edge.Headers` is: one no runtime sends as given (a line break, a
     control character, a character past U+00FF, a name that is no token) makes the
-    answer a 500 problem, with the field's name in the log.
+    answer a 500 problem, with the field's name in the log. ``Content-Type``,
+    ``Content-Encoding`` and ``Content-Length`` are left out: the body is the problem.
     ``extra`` adds extension members; one named ``type``, ``title``, ``status``,
     ``detail`` or ``request_id`` is left out, as the error states those itself.
     ``status`` is a client or server error, 400 to 599 (``ValueError`` otherwise).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from daloy_edge._errors import InternalServerError, problem_for
+from daloy_edge._headers import check_field
 from daloy_edge._json import dumps
 from daloy_edge._response import Response
 
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["ErrorRenderer", "error_renderer", "problem_response", "render_error"]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Fields that describe the body; the problem document is the body, so an error's own
+# (headers copied from an upstream's answer) would misdescribe it.
+_BODY_FIELDS = frozenset({"content-type", "content-encoding", "content-length"})
 
 
 def problem_response(error: HTTPError, request_id: str | None) -> Response:
@@ -30,7 +34,10 @@ def problem_response(error: HTTPError, request_id: str | None) -> Response:
     # Checked here, not when the error was made: a field added to ``error.headers``
     # after that reaches the response too.
     for name, value in error.headers.items():
-        headers[name] = value
+        check_field(name, value)
+        key = name.lower()
+        if key not in _BODY_FIELDS:
+            headers.put_lowered(key, value)
     headers.put_lowered("cache-control", "no-store")
     return response
 

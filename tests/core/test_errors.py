@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from daloy_edge import App, HTTPError, Request
+from daloy_edge.testing import TestClient
 from tests.support.typecheck import TypeErrors
 
 
@@ -32,3 +34,33 @@ def test_a_problem_factory_reads_the_error_it_maps_for_a_users_checker(
         )
         == []
     )
+
+
+def _refusing(error: HTTPError) -> App:
+    app = App(env={}, request_log=False)
+
+    @app.get("/x")
+    async def refuse(request: Request) -> None:
+        raise error
+
+    return app
+
+
+def test_an_http_error_carrying_an_upstreams_content_type_is_still_a_problem() -> None:
+    error = HTTPError("upstream refused", status=502, headers={"Content-Type": "text/html"})
+    response = TestClient(_refusing(error)).get("/x")
+    assert response.headers.get_all("content-type") == ["application/problem+json"]
+    assert response.json()["status"] == 502
+
+
+def test_an_http_error_carrying_an_upstreams_content_encoding_is_not_sent_as_gzip() -> None:
+    error = HTTPError("upstream refused", status=502, headers={"content-encoding": "gzip"})
+    response = TestClient(_refusing(error)).get("/x")
+    assert "content-encoding" not in response.headers
+    assert response.json()["status"] == 502
+
+
+def test_head_of_an_http_error_carrying_a_content_length_states_the_problems_length() -> None:
+    error = HTTPError("upstream refused", status=502, headers={"Content-Length": "5"})
+    client = TestClient(_refusing(error))
+    assert client.head("/x").headers["content-length"] == str(len(client.get("/x").content))
