@@ -97,7 +97,7 @@ def normalize(endpoint: Endpoint) -> Handler:
         if request.sync_in_thread:
             import asyncio
 
-            result = await asyncio.to_thread(endpoint, request)
+            result = await asyncio.to_thread(_in_thread, endpoint, request)
         else:
             result = endpoint(request)
         if is_awaitable(result):
@@ -105,6 +105,15 @@ def normalize(endpoint: Endpoint) -> Handler:
         return to_response(result)
 
     return run_sync
+
+
+def _in_thread(endpoint: Endpoint, request: Request) -> object:
+    try:
+        return endpoint(request)
+    except StopIteration as exc:
+        # As a coroutine's is (PEP 479): a future cannot carry StopIteration, so asyncio
+        # failed to hand it back and the request waited for its deadline (a 504).
+        raise RuntimeError("the handler raised StopIteration") from exc
 
 
 def chain(

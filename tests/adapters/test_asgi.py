@@ -488,6 +488,20 @@ async def test_sync_handlers_run_in_a_thread_under_asgi() -> None:
     assert body == b'{"other_thread":true}'
 
 
+async def test_a_sync_handler_raising_stop_iteration_is_a_500_not_a_wait_for_the_deadline() -> None:
+    # next() on an empty iterator, in a handler run in a thread: asyncio cannot hand a
+    # StopIteration back from the thread, and the request hung until its 504.
+    app = App(request_timeout=2.0)
+
+    @app.get("/first")
+    def first(request: Request) -> object:
+        return {"first": next(iter(()))}
+
+    status, _, body, _ = await call(ASGIApp(app), scope("/first"))
+    assert status == 500
+    assert json.loads(body)["type"] == "urn:daloy-edge:problem:internal-error"
+
+
 async def test_without_lifespan_startup_runs_once_and_handlers_stay_the_same() -> None:
     app = make_app()
     runs: list[int] = []
