@@ -47,12 +47,16 @@ def error_renderer(*, debug: bool) -> ErrorRenderer:
 
     def render(request: Request, exc: Exception) -> Response:
         request.state.setdefault("error", exc)
-        error = problem_for(exc)
-        if error is None:
-            error = _debugged(exc) if debug else InternalServerError()
         try:
+            error = problem_for(exc)
+            if error is None:
+                error = _debugged(exc) if debug else InternalServerError()
             return problem_response(error, request.request_id or None)
-        except ValueError as refused:  # a field of ``error.headers`` no runtime sends
+        except Exception as refused:
+            # A field of ``error.headers`` no runtime sends, an HTTPError whose own
+            # ``__init__`` skipped HTTPError's, a ``register_problem`` factory that
+            # fails: the renderer is the last step of every answer, and what it raised
+            # escaped the app (no answer, no line) where nothing renders after it.
             request.state["error"] = refused
             error = _debugged(refused) if debug else InternalServerError()
             return problem_response(error, request.request_id or None)

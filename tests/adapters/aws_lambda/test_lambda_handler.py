@@ -11,7 +11,7 @@ from unittest.mock import MagicMock
 import pytest
 from daloy_edge_aws_lambda import handler
 
-from daloy_edge import App, ConfigError, Request, Response
+from daloy_edge import App, ConfigError, HTTPError, Request, Response
 from tests.conformance.harness.gateways import build_event
 from tests.conformance.harness.inprocess import Context
 
@@ -215,6 +215,35 @@ def test_a_stream_that_fails_after_its_first_chunk_is_a_500_problem_logged_as_on
     assert "internal detail" not in str(result["body"])
     line = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert line["Attributes"]["http.response.status_code"] == 500
+
+
+def test_a_stream_failing_with_an_http_error_that_skipped_its_init_is_a_logged_500(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Rendering that error failed (no ``detail``) where nothing renders after it: the
+    # invocation failed with an AttributeError, no answer and no line.
+    class Conflict(HTTPError):
+        status = 409
+
+        def __init__(self, item: str) -> None:
+            self.item = item
+
+    app = App()
+
+    @app.get("/stream-conflict")
+    async def stream_conflict(request: Request) -> Response:
+        async def chunks():  # type: ignore[no-untyped-def]
+            yield b"one,"
+            raise Conflict("item-1")
+
+        return Response(b"", media_type="text/plain", stream=chunks())
+
+    result = get(handler(app), "/stream-conflict", Context())
+    assert result["statusCode"] == 500
+    assert result["headers"]["content-type"] == "application/problem+json"  # type: ignore[index]
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["Attributes"]["http.response.status_code"] == 500
+    assert line["Attributes"]["error.type"] == "AttributeError"
 
 
 def test_a_stream_past_the_deadline_is_a_504_and_is_closed() -> None:
