@@ -54,6 +54,10 @@ class App(Router):
     >>> @app.get("/health")
     ... async def health(request): return {"status": "ok"}
 
+    Whatever the request's code raises is answered with a problem, ``BaseException``
+    included (``sys.exit()``, ``KeyboardInterrupt``): a request never stops the process.
+    Only the cancellation of the task serving it propagates, logged as a 499.
+
     Security: ``environment="development"`` (or ``DALOY_ENV=development``) puts exception
     text and traces into 500 responses; never use it where clients are untrusted.
     Server-Timing phases (auth, handler …) sharpen timing measurements for whoever
@@ -260,7 +264,7 @@ class App(Router):
         # Every handler the app builds is a coroutine function; ``handle`` steps it itself.
         first: Callable[[Request], Coroutine[Any, Any, Response]] = inner  # type: ignore[assignment]
 
-        def rejected(request: Request, exc: Exception) -> Response:
+        def rejected(request: Request, exc: BaseException) -> Response:
             response = render(request, exc)
             for hook in on_rejected:
                 hook(request, response)
@@ -295,12 +299,18 @@ class App(Router):
             except Exception as exc:
                 response = rejected(request, exc)
             except BaseException as exc:
-                # Cancelled (the client left, the server stops), or the process told to
-                # end: the request still gets its line, and its trace stops being the
-                # current one.
-                if observers:
-                    _observe_cancelled(request, clock() - start, observers, exc)
-                raise
+                if _cancelled(exc):
+                    # The client left, the server stops, a caller gave up: the request
+                    # still gets its line, and its trace stops being the current one.
+                    _observe_cancelled(request, clock() - start, observers)
+                    raise
+                # Raised by the request's own code (``sys.exit()`` from argparse or click
+                # reading client input, a BaseException subclass or group, a
+                # CancelledError nobody asked this request for): a bug answered 500 like
+                # any other. Let through, it ended the Lambda environment or the worker
+                # (and with it the in-memory rate-limit and replay state) or reached
+                # the server, which answered a bare 500; it was logged as a 499.
+                response = rejected(request, exc)
             # One lookup for the common answer; a HEAD request, a status without content,
             # a status no runtime can send (a 1xx as the final one, 600 and past) and no
             # Response at all (middleware that forgot to return one) take the slow path.
@@ -536,26 +546,31 @@ def _server_timing(request: Request, duration: float, phases: bool) -> str:
     return ", ".join(parts)
 
 
+def _cancelled(exc: BaseException) -> bool:
+    """True when ``exc`` is the cancellation of the task serving the request (asked for
+    from outside it: ``Task.cancel``), not one its code raised or let out of a task of
+    its own."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None or not isinstance(exc, asyncio.CancelledError):
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no loop running: nothing could cancel the request
+        return False
+    return task is not None and task.cancelling() > 0
+
+
 def _observe_cancelled(
-    request: Request,
-    duration: float,
-    observers: Sequence[RequestObserver],
-    ended_by: BaseException,
+    request: Request, duration: float, observers: Sequence[RequestObserver]
 ) -> None:
-    """Tell the observers a request ended without an answer: 499, as proxies log a
-    client that closed the request; 500 with the exception when the handler's code ended
-    it (``sys.exit()``, ``KeyboardInterrupt``, ``GeneratorExit``), which is no client's
-    doing and goes on to stop the process or the server's task."""
+    """Tell the observers a request was cancelled without an answer: 499, as proxies
+    log a client that closed the request."""
     from daloy_edge._response import Response
 
-    error: BaseException | None = None
-    status = CLIENT_CLOSED_REQUEST
-    if isinstance(ended_by, SystemExit | KeyboardInterrupt | GeneratorExit):
-        error, status = ended_by, 500
-    response = Response(b"", status)
+    response = Response(b"", CLIENT_CLOSED_REQUEST)
     for observer in observers:
         try:
-            observer.on_response(request, response, duration, error)
+            observer.on_response(request, response, duration, None)
         except Exception as exc:
             _observer_failed(observer, exc)
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from daloy_edge._errors import HTTPError
     from daloy_edge._request import Request
 
-    ErrorRenderer: TypeAlias = Callable[[Request, Exception], Response]
+    ErrorRenderer: TypeAlias = Callable[[Request, BaseException], Response]
 
 __all__ = ["ErrorRenderer", "error_renderer", "problem_response", "render_error"]
 
@@ -45,7 +45,7 @@ def problem_response(error: HTTPError, request_id: str | None) -> Response:
 def error_renderer(*, debug: bool) -> ErrorRenderer:
     """A renderer; ``debug`` adds exception text and trace to 500s (development only)."""
 
-    def render(request: Request, exc: Exception) -> Response:
+    def render(request: Request, exc: BaseException) -> Response:
         request.state.setdefault("error", exc)
         try:
             error = problem_for(exc)
@@ -64,7 +64,7 @@ def error_renderer(*, debug: bool) -> ErrorRenderer:
     return render
 
 
-def _debugged(exc: Exception) -> InternalServerError:
+def _debugged(exc: BaseException) -> InternalServerError:
     """The development 500: the exception's text and trace, scrubbed as its log line is
     (a password or token in the message of the exception or of its cause showed as is)
     and bounded as it is (a 1 MB message made a 2 MB page)."""

@@ -434,20 +434,64 @@ async def test_cancelled_request_is_logged_and_leaves_no_current_trace():
     assert current_trace() is None
 
 
-async def test_sys_exit_in_a_handler_is_logged_as_a_500_with_its_error_not_a_client_that_left():
+async def test_sys_exit_in_a_handler_is_answered_500_and_logged_with_its_error():
+    # argparse or click reading client input calls sys.exit(): let through, one request
+    # ended the Lambda environment or the worker (and its in-memory rate-limit and
+    # replay state), or reached the server, which answered a bare 500.
     app, sink = make_app()
 
     @app.get("/exit")
     async def leave(request: Request) -> Response:
-        raise SystemExit(3)
+        raise SystemExit(2)
 
-    with pytest.raises(SystemExit):
-        await app.handle(Request("GET", "/exit", client="127.0.0.1"))
+    response = await app.handle(Request("GET", "/exit", client="127.0.0.1"))
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
     (record,) = request_records(sink)
     attributes = record["Attributes"]
     assert attributes["http.response.status_code"] == 500  # type: ignore[index]
     assert attributes["error.type"] == "SystemExit"  # type: ignore[index]
     assert record["SeverityText"] == "ERROR"
+
+
+async def test_a_base_exception_subclass_from_a_handler_is_a_500_not_a_client_that_left():
+    class Abort(BaseException):
+        pass
+
+    app, sink = make_app()
+
+    @app.get("/abort")
+    async def abort(request: Request) -> Response:
+        raise Abort("password=hunter2")
+
+    response = await app.handle(Request("GET", "/abort", client="127.0.0.1"))
+    assert response.status == 500
+    (record,) = request_records(sink)
+    attributes = record["Attributes"]
+    assert attributes["http.response.status_code"] == 500  # type: ignore[index]
+    assert attributes["error.type"].endswith("Abort")  # type: ignore[index,union-attr]
+    assert "hunter2" not in json.dumps(record)
+
+
+async def test_a_cancelled_error_the_handler_let_out_is_a_500_not_a_client_that_left():
+    # Awaiting a future that something else cancelled raises CancelledError in the
+    # handler, though nobody cancelled the request: it was logged as a client that
+    # left (499) and reached the server unanswered.
+    import asyncio
+
+    app, sink = make_app()
+
+    @app.get("/cancelled-elsewhere")
+    async def elsewhere(request: Request) -> Response:
+        future = asyncio.get_running_loop().create_future()
+        future.cancel()
+        await future
+        return Response.json({"ok": True})
+
+    response = await app.handle(Request("GET", "/cancelled-elsewhere", client="127.0.0.1"))
+    assert response.status == 500
+    (record,) = request_records(sink)
+    assert record["Attributes"]["error.type"] == "asyncio.exceptions.CancelledError"  # type: ignore[index]
 
 
 def test_span_record_describes_the_server_span():

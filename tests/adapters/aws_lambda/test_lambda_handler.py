@@ -246,6 +246,23 @@ def test_a_stream_failing_with_an_http_error_that_skipped_its_init_is_a_logged_5
     assert line["Attributes"]["error.type"] == "AttributeError"
 
 
+def test_sys_exit_in_a_handler_is_a_500_problem_and_the_environment_keeps_serving() -> None:
+    # Let through, it ended the runtime: the gateway's bare 502, and a cold start that
+    # wiped the in-memory rate-limit and replay state for whoever called sys.exit().
+    app = probe_app()
+
+    @app.get("/exit")
+    async def leave(request: Request) -> Response:
+        raise SystemExit(2)
+
+    lambda_handler = handler(app)
+    result = get(lambda_handler, "/exit", Context())
+    assert result["statusCode"] == 500
+    assert result["headers"]["content-type"] == "application/problem+json"  # type: ignore[index]
+    assert get(lambda_handler, "/stream", Context())["body"] == "one,two"
+    assert app.state["startups"] == 1  # type: ignore[attr-defined]
+
+
 def test_a_stream_past_the_deadline_is_a_504_and_is_closed() -> None:
     app = probe_app()
     result = get(handler(app, flush_margin_ms=500), "/stream-slow", Context(remaining_ms=700))
