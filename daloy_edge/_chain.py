@@ -110,10 +110,12 @@ def normalize(endpoint: Endpoint) -> Handler:
 def _in_thread(endpoint: Endpoint, request: Request) -> object:
     try:
         return endpoint(request)
-    except StopIteration as exc:
-        # As a coroutine's is (PEP 479): a future cannot carry StopIteration, so asyncio
-        # failed to hand it back and the request waited for its deadline (a 504).
-        raise RuntimeError("the handler raised StopIteration") from exc
+    except (StopIteration, GeneratorExit) as exc:
+        # As a coroutine's StopIteration is (PEP 479): a future cannot carry it, so
+        # asyncio failed to hand it back and the request waited for its deadline (a
+        # 504); a GeneratorExit thrown back into the awaiting task closed every
+        # coroutine on the way, the app's included, and the server got no answer.
+        raise RuntimeError(f"the handler raised {type(exc).__name__}") from exc
 
 
 def chain(

@@ -502,6 +502,20 @@ async def test_a_sync_handler_raising_stop_iteration_is_a_500_not_a_wait_for_the
     assert json.loads(body)["type"] == "urn:daloy-edge:problem:internal-error"
 
 
+async def test_a_sync_handler_raising_generator_exit_is_a_500_not_a_closed_app() -> None:
+    # Thrown back into the task awaiting the thread, it closed the app's coroutines: no
+    # answer reached the server.
+    app = App()
+
+    @app.get("/closing")
+    def closing(request: Request) -> object:
+        raise GeneratorExit
+
+    status, _, body, _ = await call(ASGIApp(app), scope("/closing"))
+    assert status == 500
+    assert json.loads(body)["type"] == "urn:daloy-edge:problem:internal-error"
+
+
 async def test_without_lifespan_startup_runs_once_and_handlers_stay_the_same() -> None:
     app = make_app()
     runs: list[int] = []
