@@ -86,7 +86,7 @@ class App(Router):
         chosen = environment or self.env.get("DALOY_ENV", "production") or "production"
         if chosen not in ("production", "development"):
             raise ConfigError("environment must be 'production' or 'development'")
-        if max_body <= 0:
+        if not max_body > 0:  # NaN too: no body would ever exceed it
             raise ConfigError("max_body must be positive")
         if not request_timeout > 0:  # NaN too: every request would end in a 504
             raise ConfigError("request_timeout must be positive")

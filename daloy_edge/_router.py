@@ -118,6 +118,10 @@ class Router:
             # Each character would be a method: methods="POST" served P, O, S and T, and
             # answered POST with a 405 whose Allow read "O, P, S, T".
             raise ConfigError(f"methods must be a sequence of names, not one string: {methods!r}")
+        if max_body is not None and not max_body > 0:
+            # NaN too: no body would ever exceed it, and the route read bodies of any
+            # size past the app-wide limit.
+            raise ConfigError(f"{path}: max_body must be positive, not {max_body!r}")
         names = [method.upper() for method in methods]
         if not names or not all(is_method_name(name) for name in names):
             # Requests with any other method are refused (400) before routing: such a

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from daloy_edge import App, BadRequest, PayloadTooLarge, Request
+from daloy_edge import App, BadRequest, ConfigError, PayloadTooLarge, Request
 from daloy_edge._body import read_bounded
 from daloy_edge.testing import TestClient
 
@@ -55,6 +55,20 @@ def test_declared_oversize_is_413_before_reading(client: TestClient) -> None:
 
 def test_route_limit_overrides_app_limit(client: TestClient) -> None:
     assert client.post("/small", content=b"x" * 11).status == 413
+
+
+def test_an_app_body_limit_of_nan_refuses_to_build() -> None:
+    # No length exceeds NaN: a limit read from text as float("nan") turned the bound off.
+    with pytest.raises(ConfigError, match="max_body"):
+        App(env={}, max_body=float("nan"))
+
+
+@pytest.mark.parametrize("limit", [float("nan"), 0, -1])
+def test_a_route_body_limit_that_is_not_positive_refuses_to_build(limit: float) -> None:
+    # The route's limit replaces the app's: NaN let bodies of any size past both.
+    app = App(env={}, max_body=1024)
+    with pytest.raises(ConfigError, match="max_body"):
+        app.add_route("/upload", lambda request: None, ("POST",), max_body=limit)
 
 
 def test_content_length_shorter_than_body_is_400(client: TestClient) -> None:

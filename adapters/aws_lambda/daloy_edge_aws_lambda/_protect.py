@@ -134,7 +134,7 @@ def protect(
             name=getattr(fn, "__name__", "lambda"),
         )
         if max_body is not None:
-            if max_body <= 0:
+            if not max_body > 0:  # NaN too: no body would ever exceed it
                 raise ConfigError("max_body must be positive")
             app.max_body = max_body
         endpoint = _endpoint(fn)

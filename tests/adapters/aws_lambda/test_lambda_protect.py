@@ -120,6 +120,11 @@ def test_non_positive_max_body_is_refused() -> None:
         protect(max_body=0)(lambda event, context: None)
 
 
+def test_a_nan_max_body_is_refused_rather_than_read_as_no_limit() -> None:
+    with pytest.raises(ConfigError, match="max_body"):
+        protect(max_body=float("nan"))(lambda event, context: None)
+
+
 def test_middleware_given_twice_refuses_at_decoration_not_at_every_invocation() -> None:
     # The app was built by the first invocation: the ConfigError escaped each one, and
     # the import that should have failed succeeded.
