@@ -77,7 +77,7 @@ class RequestLimits:
             "max_path_bytes",
             "max_query_bytes",
         ):
-            if getattr(self, name) <= 0:
+            if not getattr(self, name) > 0:  # NaN too: no request would ever exceed it
                 raise ConfigError(f"{name} must be positive")
 
 

@@ -118,6 +118,22 @@ def test_a_request_line_bound_that_would_refuse_every_request_refuses_to_build(f
         RequestLimits(**{field: 0})
 
 
+@pytest.mark.parametrize(
+    "field",
+    [
+        "max_headers",
+        "max_header_bytes",
+        "max_total_header_bytes",
+        "max_path_bytes",
+        "max_query_bytes",
+    ],
+)
+def test_a_request_bound_of_nan_refuses_to_build_rather_than_bound_nothing(field: str) -> None:
+    # No count or size exceeds NaN: a bound read as float("nan") let 431s and 414s lapse.
+    with pytest.raises(ConfigError, match=field):
+        RequestLimits(**{field: float("nan")})
+
+
 def test_a_request_timeout_that_is_not_a_number_refuses_to_build() -> None:
     with pytest.raises(ConfigError, match="request_timeout"):
         App(env={}, request_timeout=float("nan"))
