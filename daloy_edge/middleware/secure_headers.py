@@ -93,8 +93,10 @@ class SecureHeadersConfig:
     random_bytes: RandomBytes = os.urandom
 
     def __post_init__(self) -> None:
-        if self.hsts_max_age < 0:
-            raise ConfigError("hsts_max_age must not be negative")
+        # RFC 6797 max-age is digits only: a browser ignores "max-age=nan" (or 0.5, or
+        # True) and with it the whole header, so HSTS was off while configured on.
+        if type(self.hsts_max_age) is not int or self.hsts_max_age < 0:
+            raise ConfigError("hsts_max_age must be a whole number of seconds, not negative")
         if self.hsts_preload and (self.hsts_max_age < 31536000 or not self.hsts_include_subdomains):
             raise ConfigError("HSTS preload needs max-age >= 1 year and includeSubDomains")
         for name in ("csp_directives", "trusted_types_policies"):

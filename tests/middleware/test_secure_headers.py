@@ -177,6 +177,14 @@ def test_unsafe_configuration_refuses_to_build(config):
         SecureHeadersConfig(**config)
 
 
+@pytest.mark.parametrize("max_age", [float("nan"), 0.5, 3.15e7, True, "31536000"])
+def test_an_hsts_max_age_browsers_would_ignore_refuses_to_build(max_age):
+    # "max-age=nan" (or 0.5, 31536000.0, True) is no delta-seconds: the header was sent,
+    # and browsers dropped it, leaving HSTS off.
+    with pytest.raises(ConfigError, match="hsts_max_age"):
+        SecureHeadersConfig(hsts_max_age=max_age)
+
+
 @pytest.mark.parametrize(
     "config", [{"csp_directives": "img-src 'self' data:"}, {"trusted_types_policies": "app"}]
 )
