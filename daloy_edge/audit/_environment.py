@@ -53,6 +53,7 @@ def audit_environment(env: Mapping[str, str]) -> list[Finding]:
         *_jwt(env),
         *_egress(env),
         *_limits(env),
+        *_log_level(env),
         *_rate_limit(env),
     ]
     return sorted(found, key=lambda f: f.severity != "error")
@@ -356,6 +357,26 @@ def _limits(env: Mapping[str, str]) -> list[Finding]:
                 )
             )
     return found
+
+
+def _log_level(env: Mapping[str, str]) -> list[Finding]:
+    from daloy_edge._errors import ConfigError
+    from daloy_edge.observability import LogConfig
+
+    try:
+        LogConfig.from_env(env)  # what every App reads at build time
+    except ConfigError:
+        level = env.get("DALOY_LOG_LEVEL", "").strip()
+        return [
+            Finding(
+                "log-level-invalid",
+                "error",
+                "DALOY_LOG_LEVEL",
+                f"{level[:40]!r} is not a log level: the app refuses to start",
+                "set it to one of TRACE, DEBUG, INFO, WARN, ERROR or FATAL, or leave it unset",
+            )
+        ]
+    return []
 
 
 def _rate_limit(env: Mapping[str, str]) -> list[Finding]:

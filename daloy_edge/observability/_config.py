@@ -70,8 +70,18 @@ class LogConfig:
         ``DALOY_LOG_SPANS`` and ``DALOY_LOG_HEADERS`` (``1``) from ``env``; keyword
         arguments win."""
         values: dict[str, object] = {"env": env}
-        if env.get("DALOY_LOG_LEVEL"):
-            values["level"] = env["DALOY_LOG_LEVEL"]
+        # Without the line break a secrets file leaves behind, as other variables are read.
+        level = env.get("DALOY_LOG_LEVEL", "").strip()
+        if level and "level" not in overrides:
+            try:
+                severity_name(level)
+            except ValueError:
+                # LogConfig speaks of its field; the operator must fix the variable.
+                raise ConfigError(
+                    f"DALOY_LOG_LEVEL must be TRACE, DEBUG, INFO, WARN, ERROR or FATAL, "
+                    f"not {level[:40]!r}"
+                ) from None
+            values["level"] = level
         extra = env.get("DALOY_LOG_REDACT_KEYS", "")
         if extra.strip():
             values["redact_keys"] = tuple(k.strip() for k in extra.split(",") if k.strip())

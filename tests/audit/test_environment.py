@@ -381,6 +381,12 @@ def test_non_positive_limits_are_errors(name: str, value: str) -> None:
     assert only({name: value}, "limit-invalid").subject == name
 
 
+@pytest.mark.parametrize("level", ["verbose", "on", "0"])
+def test_a_log_level_the_app_refuses_is_an_error(level: str) -> None:
+    found = audit_environment({"DALOY_SESSION_KEYS": STRONG_KEY, "DALOY_LOG_LEVEL": level})
+    assert [(f.code, f.severity) for f in found] == [("log-level-invalid", "error")]
+
+
 def test_errors_come_before_warnings() -> None:
     found = audit_environment({"DALOY_CORS_ORIGINS": "*", "DALOY_ADMIN_USER": "ops"})
     severities = [f.severity for f in found]

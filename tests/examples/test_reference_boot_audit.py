@@ -139,6 +139,7 @@ MALFORMED = pytest.mark.parametrize(
         ),
         ("DALOY_JWKS_URL", {**JWKS, "DALOY_JWT_AUDIENCE": "a", "DALOY_JWKS_URL": "https://"}),
         ("DALOY_JWT_AUDIENCE", {"DALOY_JWT_AUDIENCE": " , "}),
+        ("DALOY_LOG_LEVEL", {"DALOY_LOG_LEVEL": "verbose"}),
     ],
 )
 

@@ -621,6 +621,18 @@ def test_unknown_log_level_refuses_to_build():
         LogConfig(level="LOUD")
 
 
+def test_an_unknown_log_level_variable_refuses_to_build_naming_the_variable():
+    # "unknown log level 'verbose'" left the operator to guess which setting was wrong.
+    from daloy_edge import ConfigError
+
+    with pytest.raises(ConfigError, match="DALOY_LOG_LEVEL"):
+        App(env={"DALOY_LOG_LEVEL": "verbose"})
+
+
+def test_a_log_level_variable_with_a_secrets_file_line_break_is_read():
+    assert LogConfig.from_env({"DALOY_LOG_LEVEL": "warn\n"}).level == "warn"
+
+
 @pytest.mark.parametrize("runtime", ["aws-lambda", "aws_lambda"])
 def test_lambda_runtime_name_variants_are_recognised(runtime):
     assert detect_resource({}, runtime)["cloud.platform"] == "aws_lambda"
