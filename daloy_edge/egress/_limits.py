@@ -31,7 +31,7 @@ class FetchLimits:
         timeouts = (self.connect_timeout, self.read_timeout, self.total_timeout)
         if not all(t > 0 for t in timeouts):
             raise ConfigError("timeouts must be positive")
-        if self.max_bytes <= 0:
+        if not self.max_bytes > 0:  # NaN too: no response would exceed it
             raise ConfigError("max_bytes must be positive")
         if not 0 <= self.max_redirects <= 20:
             raise ConfigError("max_redirects must be between 0 and 20")

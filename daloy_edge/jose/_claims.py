@@ -45,7 +45,8 @@ class ClaimsPolicy:
             raise ConfigError("audience is required (a string or a tuple of strings)")
         if not 0 <= self.leeway_s <= 300:
             raise ConfigError("leeway_s must be between 0 and 300 seconds")
-        if self.max_lifetime_s is not None and self.max_lifetime_s <= 0:
+        # NaN too: no lifetime exceeds it (None is how to say "no bound").
+        if self.max_lifetime_s is not None and not self.max_lifetime_s > 0:
             raise ConfigError("max_lifetime_s must be positive")
         if isinstance(self.required, str):
             # Each of its characters would be a claim every token must hold.

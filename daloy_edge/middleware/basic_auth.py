@@ -42,7 +42,7 @@ class BasicAuthConfig:
                 raise ConfigError("each user maps to a KeyRing of passwords")
         if not _REALM.fullmatch(self.realm):
             raise ConfigError("realm must be 1-64 printable characters without quotes")
-        if self.max_credentials_bytes <= 0:
+        if not self.max_credentials_bytes > 0:  # NaN too: no header would exceed it
             raise ConfigError("max_credentials_bytes must be positive")
 
 

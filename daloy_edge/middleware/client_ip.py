@@ -45,7 +45,7 @@ class TrustedProxiesConfig:
             raise ConfigError("trusting every address (/0) lets any client spoof its address")
         if self.header not in ("x-forwarded-for", "forwarded"):
             raise ConfigError("header must be 'x-forwarded-for' or 'forwarded'")
-        if self.max_hops <= 0:
+        if not self.max_hops > 0:  # NaN too: no chain would exceed it
             raise ConfigError("max_hops must be positive")
 
 

@@ -75,7 +75,7 @@ class CompressionConfig:
     brotli_quality: int = 4
 
     def __post_init__(self) -> None:
-        if self.minimum_size < 1024:
+        if not self.minimum_size >= 1024:  # NaN too: every size would pass it
             raise ConfigError("minimum_size below 1 KiB costs more than it saves")
         if not 1 <= self.gzip_level <= 9 or not 0 <= self.brotli_quality <= 11:
             raise ConfigError("gzip_level is 1-9 and brotli_quality 0-11")

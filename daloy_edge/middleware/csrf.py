@@ -65,7 +65,7 @@ class CSRFConfig:
         for origin in self.trusted_origins:
             if origin == "*" or normalize_origin(origin) is None:
                 raise ConfigError(f"trusted origin {origin!r} must be scheme://host[:port]")
-        if self.max_age <= 0:
+        if not self.max_age > 0:  # NaN too: no token would ever be too old
             raise ConfigError("max_age must be positive")
         if not self.field_name or not self.header_name:
             raise ConfigError("field_name and header_name must not be empty")

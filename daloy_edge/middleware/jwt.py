@@ -66,7 +66,7 @@ class JWTConfig:
             raise ConfigError("keys is required (a JWKSet or a JWKSClient)")
         if self.realm is not None and (not _REALM.fullmatch(self.realm) or '"' in self.realm):
             raise ConfigError("realm must be 1-64 printable characters without quotes")
-        if self.max_token_bytes <= 0:
+        if not self.max_token_bytes > 0:  # NaN too: no token would exceed it
             raise ConfigError("max_token_bytes must be positive")
         if isinstance(self.typ, str):
             # Each of its characters would be an accepted ``typ``, and the value itself not.

@@ -63,7 +63,8 @@ class SessionConfig:
     random_bytes: RandomBytes = os.urandom
 
     def __post_init__(self) -> None:
-        if self.max_age <= 0 or self.idle_timeout <= 0:
+        # NaN too: no session would ever be too old, nor idle too long.
+        if not (self.max_age > 0 and self.idle_timeout > 0):
             raise ConfigError("max_age and idle_timeout must be positive")
         if self.idle_timeout > self.max_age:
             raise ConfigError("idle_timeout must not exceed max_age")

@@ -61,9 +61,9 @@ class WebhookConfig:
             raise ConfigError("scheme must be 'timestamped', 'github' or 'standard'")
         if not 0 < self.tolerance <= 3600:
             raise ConfigError("tolerance must be between 0 and 3600 seconds")
-        if self.replay_ttl < 2 * self.tolerance:
+        if not self.replay_ttl >= 2 * self.tolerance:  # NaN too: nothing would be kept
             raise ConfigError("replay_ttl must cover the tolerance window both ways")
-        if self.min_secret_bytes < 1:
+        if not self.min_secret_bytes >= 1:  # NaN too: no secret would be too short
             raise ConfigError("min_secret_bytes must be positive")
         for secret in self.secrets:
             if len(secret) < self.min_secret_bytes:

@@ -249,3 +249,9 @@ def test_control_characters_in_credentials_refused_as_the_former_regex_did():
         else:
             refused = False
         assert refused is (control.search(raw) is not None), repr(raw)
+
+
+def test_a_credentials_size_bound_of_nan_refuses_to_build() -> None:
+    # No header is longer than NaN: credentials of any size were decoded and hashed.
+    with pytest.raises(ConfigError, match="max_credentials_bytes"):
+        BasicAuthConfig(users={"admin": KeyRing(["pw"])}, max_credentials_bytes=float("nan"))

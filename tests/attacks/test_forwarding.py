@@ -181,6 +181,12 @@ def test_trusting_everyone_refuses_to_build(cidr):
         TrustedProxiesConfig(proxies=(cidr,))
 
 
+def test_a_hop_bound_of_nan_refuses_to_build():
+    # No chain is longer than NaN: X-Forwarded-For chains of any length were walked.
+    with pytest.raises(ConfigError, match="max_hops"):
+        TrustedProxiesConfig(proxies=("10.0.0.0/8",), max_hops=float("nan"))
+
+
 def test_host_bits_in_a_cidr_refuse_to_build():
     with pytest.raises(ConfigError):
         TrustedProxiesConfig(proxies=("10.0.0.1/8",))

@@ -18,6 +18,7 @@ from daloy_edge.egress import (
     EgressPolicy,
     EgressTimeout,
     FetchGuard,
+    FetchLimits,
     GuardedClient,
     PolicyOnlyClient,
     egress_client,
@@ -252,3 +253,9 @@ async def test_guarded_client_without_httpx_installed_names_the_http_extra(monke
     client = GuardedClient(policy, resolver=RefusingResolver())
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'daloy-edge\[http\]'"):
         await client.get("http://127.0.0.1/")
+
+
+def test_a_response_size_bound_of_nan_refuses_to_build():
+    # No response is longer than NaN: upstream bodies of any size were read.
+    with pytest.raises(ConfigError, match="max_bytes"):
+        FetchLimits(max_bytes=float("nan"))

@@ -99,6 +99,8 @@ def test_issuer_comparison_is_exact():
         {"issuer": "i", "audience": ()},
         {"issuer": "i", "audience": "a", "leeway_s": -1},
         {"issuer": "i", "audience": "a", "max_lifetime_s": 0},
+        # No lifetime exceeds NaN: tokens valid for years passed (None says "no bound").
+        {"issuer": "i", "audience": "a", "max_lifetime_s": float("nan")},
         {"issuer": "i", "audience": "a", "required": "sub"},
     ],
 )

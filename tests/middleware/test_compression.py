@@ -204,3 +204,9 @@ def test_weights_at_the_edges_of_the_qvalue_grammar_are_read(weight):
 def test_threshold_below_one_kib_refuses_to_build():
     with pytest.raises(ConfigError):
         CompressionConfig(minimum_size=100)
+
+
+def test_a_threshold_of_nan_refuses_to_build():
+    # Every size passes a NaN threshold: responses under 1 KiB were compressed.
+    with pytest.raises(ConfigError, match="minimum_size"):
+        CompressionConfig(minimum_size=float("nan"))

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from daloy_edge import App, KeyRing, Response
+import pytest
+
+from daloy_edge import App, ConfigError, KeyRing, Response
 from daloy_edge.middleware.csrf import CSRF_TOKEN_ISSUED, CSRFConfig, CSRFProtect, csrf_token
 from daloy_edge.middleware.sessions import SessionConfig, Sessions
 from daloy_edge.testing import TestClient
@@ -153,3 +155,9 @@ def test_token_required_route_demands_a_token_in_origin_only_mode():
     assert client.post("/strict").status == 403
     response = client.post("/strict", headers={"x-csrf-token": token_for(client)})
     assert response.status == 200
+
+
+def test_a_token_lifetime_of_nan_refuses_to_build():
+    # No token is older than NaN: CSRF tokens never expired.
+    with pytest.raises(ConfigError, match="max_age"):
+        CSRFConfig(keys=KeyRing(["k" * 32]), max_age=float("nan"))

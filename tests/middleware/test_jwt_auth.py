@@ -256,3 +256,15 @@ def test_integer_time_claims_beyond_any_float_are_refused_with_401():
         response = client.get("/me", headers=bearer(token))
     assert response.status == 401
     assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
+def test_a_token_size_bound_of_nan_refuses_to_build() -> None:
+    # No token is longer than NaN: the bound on what is parsed before any check was off.
+    with pytest.raises(ConfigError, match="max_token_bytes"):
+        JWTConfig(
+            issuer="i",
+            audience="a",
+            algorithms=("RS256",),
+            keys=JWKSet([]),
+            max_token_bytes=float("nan"),
+        )

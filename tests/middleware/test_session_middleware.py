@@ -414,3 +414,10 @@ def test_route_level_csrf_satisfies_the_build_check():
         return Response.empty()
 
     app.build()
+
+
+@pytest.mark.parametrize("field", ["max_age", "idle_timeout"])
+def test_a_session_lifetime_of_nan_refuses_to_build(field):
+    # No session is older than NaN: sessions never expired.
+    with pytest.raises(ConfigError, match="positive"):
+        SessionConfig(keys=KEYS, **{field: float("nan")})

@@ -124,6 +124,9 @@ def test_oversized_body_is_refused_before_verification():
         {"scheme": "md5"},
         {"tolerance": 0},
         {"tolerance": 300, "replay_ttl": 100},
+        # NaN passed every comparison that should have refused it.
+        {"replay_ttl": float("nan")},
+        {"min_secret_bytes": float("nan")},
     ],
 )
 def test_invalid_configuration_refuses_to_build(config):
