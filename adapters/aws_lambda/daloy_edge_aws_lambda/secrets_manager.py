@@ -301,7 +301,10 @@ def _as_list(name: str, response: Mapping[str, object]) -> str:
         keys = parse_key_material(text)
     except ConfigError as exc:
         raise ConfigError(f"the secret for {name}: {exc}") from None
-    values = [key.reveal().decode("utf-8") for key in keys]
+    # Blank keys are left out, as the app reads the joined list: a JSON list of blanks
+    # then refuses here rather than leave the variable naming no key (for sessions, a
+    # random key per process in place of the managed ones).
+    values = [value for key in keys if (value := key.reveal().decode("utf-8")).strip()]
     if not values:
         raise ConfigError(f"the secret for {name} is empty")
     if any("," in value for value in values):

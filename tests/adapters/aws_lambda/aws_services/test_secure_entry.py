@@ -182,6 +182,16 @@ def test_value_with_a_comma_inside_a_json_key_refuses(moto: object) -> None:
     assert "a" * 20 not in str(refused.value)
 
 
+@pytest.mark.parametrize("value", ['[" "]', '{"keys": ["\\n", "\\t"]}'])
+def test_secret_holding_only_blank_json_keys_refuses_as_empty(moto: object, value: str) -> None:
+    # Joined as " ", the variable named no key once read: the app signed sessions with a
+    # random per-process key instead of the managed ones.
+    client = moto.client("secretsmanager")  # type: ignore[attr-defined]
+    arn = client.create_secret(Name=f"blank-{uuid.uuid4().hex}", SecretString=value)["ARN"]
+    with pytest.raises(ConfigError, match="X is empty"):
+        env_with_secrets({"X_SECRET_ARN": arn}, ["X"], client=client)
+
+
 def test_missing_secret_fails_the_build_naming_the_variable(moto: object) -> None:
     client = moto.client("secretsmanager")  # type: ignore[attr-defined]
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent-AbCdEf"
