@@ -168,13 +168,23 @@ class Router:
         matched or not, so an unknown ``/admin/x`` is still behind ``/admin``'s checks.
         A path below ``prefix`` is the mount's even where a template route of this router
         (``/{page:path}``) would match it; only a route registered here for that exact
-        path comes first, for the methods it has."""
+        path comes first, for the methods it has. An :class:`App` is refused here: only
+        its routes would be served, without its own middleware, limits or hooks."""
         self._refuse_if_frozen()
         if not prefix.startswith("/") or prefix.endswith("/"):
             raise ConfigError("mount prefix must start with '/' and not end with '/'")
         if "{" in prefix or "}" in prefix:
             # Read as literal text: "/t/{tenant}" matched no request but itself.
             raise ConfigError(f"mount prefix {prefix!r} holds a brace; a prefix is literal text")
+        from daloy_edge._app import App
+
+        if isinstance(router, App):
+            # Only its routes would be served: its own middleware (authentication, say),
+            # limits, start-up hooks and request log were dropped without a word.
+            raise ConfigError(
+                f"mount a Router at {prefix!r}, not an App: an App's own middleware, limits"
+                " and hooks would not run there; give the middleware to mount(middleware=...)"
+            )
         if router._reaches(self):
             # Compiling it would recurse without end: a RecursionError on every request.
             raise ConfigError(f"mounting this router at {prefix!r} would mount it inside itself")

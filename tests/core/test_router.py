@@ -91,3 +91,18 @@ def test_a_router_mounted_inside_itself_refuses_to_build() -> None:
         inner.mount("/outer", outer)
     with pytest.raises(ConfigError, match="inside itself"):
         outer.mount("/self", outer)
+
+
+def test_an_app_mounted_with_its_own_authentication_refuses_to_build() -> None:
+    # Only its routes were served: its app-wide guard never ran, and /api/x answered 200.
+    async def deny(request, call_next):  # type: ignore[no-untyped-def]
+        raise Unauthorized("no credentials")
+
+    api = App(request_log=False, middleware=[deny])
+
+    @api.get("/x")
+    async def x(request):  # type: ignore[no-untyped-def]
+        return {"secret": True}
+
+    with pytest.raises(ConfigError, match="not an App"):
+        App(request_log=False).mount("/api", api)
