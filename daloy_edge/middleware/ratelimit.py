@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Literal, TypeAlias
 
+    from daloy_edge._app import App
     from daloy_edge._headers import Headers
     from daloy_edge._request import Request
     from daloy_edge._response import Response
@@ -146,6 +147,30 @@ class RateLimit:
         if not decision.degraded:
             _append(response.headers, "ratelimit", self._state(decision))
         return response
+
+    def check_app(self, app: App) -> None:
+        """Refuse another rate limit of this ``name`` on a request's chain (a client could
+        not tell the two apart in ``RateLimit``), or of another quota counting in the same
+        store (both would count every request in one key: each spent the other's quota)."""
+        app_wide = app._middleware
+        chains = [app_wide, *([*app_wide, *mw] for _, _, mw in app.route_middleware())]
+        limits = {id(mw): mw for chain in chains for mw in chain if isinstance(mw, RateLimit)}
+        twins = [mw for mw in limits.values() if mw is not self and mw._name == self._name]
+        for chain in chains:
+            if any(mw is self for mw in chain) and any(mw in chain for mw in twins):
+                raise ConfigError(
+                    f"two rate limits named {self._name!r} run on one request; give each"
+                    " policy its own name (RateLimitConfig(name=...))"
+                )
+        mine = self._limiter
+        for other in twins:
+            theirs = other._limiter
+            shared = theirs._store is mine._store and theirs._prefix == mine._prefix
+            if shared and theirs._quota != mine._quota:
+                raise ConfigError(
+                    f"two rate limits named {self._name!r} with different quotas count"
+                    " in one store, in the same keys; give each policy its own name"
+                )
 
     def _state(self, decision: Decision) -> str:
         return f'"{self._name}";r={decision.remaining};t={decision.reset_s}'

@@ -327,3 +327,45 @@ def test_two_policies_on_one_route_form_one_structured_field_list():
 def test_invalid_configuration_is_refused_at_build_time(options):
     with pytest.raises(ConfigError):
         RateLimitConfig(**options)
+
+
+def test_two_rate_limits_of_one_name_on_one_request_refuse_to_build():
+    # Both were named "default": RateLimit read '"default";r=0;t=60, "default";r=96;t=60'.
+    app = App(middleware=[five_a_minute(limit=100)])
+
+    @app.get("/login", middleware=[five_a_minute()])
+    async def login(request):
+        return None
+
+    with pytest.raises(ConfigError, match="two rate limits named 'default' run on one"):
+        app.build()
+
+
+def test_route_limits_of_one_name_and_other_quotas_in_one_store_refuse_to_build():
+    # Counted in one key: 100 requests to /search spent /login's quota of 5 too.
+    store = MemoryStore()
+    app = App()
+
+    @app.get("/login", middleware=[five_a_minute(store=store)])
+    async def login(request):
+        return None
+
+    @app.get("/search", middleware=[five_a_minute(limit=100, store=store)])
+    async def search(request):
+        return None
+
+    with pytest.raises(ConfigError, match="different quotas count in one store"):
+        app.build()
+
+
+def test_route_limits_of_one_name_and_quota_in_one_store_share_that_quota():
+    store = MemoryStore()
+    app = App()
+    for path in ("/login", "/reset"):
+        app.add_route(path, lambda request: None, middleware=[five_a_minute(store=store)])
+    client = TestClient(app)
+    for _ in range(3):
+        client.get("/login")
+    for _ in range(2):
+        client.get("/reset")
+    assert client.get("/login").status == 429
