@@ -15,6 +15,7 @@ from daloy_edge._idbytes import id_bytes
 from daloy_edge._problem import error_renderer
 from daloy_edge._request import DEFAULT_MAX_BODY
 from daloy_edge._router import Router
+from daloy_edge._routes import body_limit_finder, dispatcher
 from daloy_edge.observability._logger import RequestLog
 
 TYPE_CHECKING = False
@@ -226,10 +227,11 @@ class App(Router):
         if handler is None or buffering is None:
             self._run_build_checks()
             render = error_renderer(debug=self.debug)
-            dispatch = self.compile(render)
-            inner = chain_caught(self._middleware, dispatch, render)
-            self._handler = handler = self._boundary(inner, render, buffered=False)
-            self._buffering = buffering = self._boundary(inner, render, buffered=True)
+            compiled = self._compile(render)
+            inner = chain_caught(self._middleware, dispatcher(compiled, render), render)
+            limit_of = body_limit_finder(compiled)
+            self._handler = handler = self._boundary(inner, render, limit_of, buffered=False)
+            self._buffering = buffering = self._boundary(inner, render, limit_of, buffered=True)
         return buffering if buffered else handler
 
     def _run_build_checks(self) -> None:
@@ -249,7 +251,14 @@ class App(Router):
 
     # One long function on purpose: ``handle`` runs on every request, and each helper
     # call it does not make is time saved per request.
-    def _boundary(self, inner: Handler, render: ErrorRenderer, *, buffered: bool) -> Handler:  # noqa: PLR0915
+    def _boundary(  # noqa: PLR0915
+        self,
+        inner: Handler,
+        render: ErrorRenderer,
+        limit_of: Callable[[Request], int | None] | None = None,
+        *,
+        buffered: bool,
+    ) -> Handler:
         limits, clock, max_body = self.limits, self.clock, self.max_body
         observers, timing = self._observers, self.expose_server_timing
         deadline = Deadline(self.request_timeout)
@@ -258,6 +267,10 @@ class App(Router):
         # headers can still mark those answers (``on_rejected``).
         on_rejected = [h for mw in self._middleware if (h := getattr(mw, "on_rejected", None))]
         starters = [f for o in observers if callable(f := getattr(o, "on_request", None))]
+        if limit_of is not None:
+            # Run with the observers' starts, so that an app without route body limits
+            # pays nothing for them.
+            starters.insert(0, _route_body_limits(limit_of))
         detail = self.server_timing_phases
         phases_of = detail if callable(detail) else None
         fixed_phases = False if callable(detail) else detail
@@ -399,6 +412,16 @@ def _refuse_repeated(chain: Sequence[Middleware], where: str) -> None:
         f"the same {type(twice).__name__} object runs twice on {where} (app-wide, per"
         " mount, per route or through use()); each request would pass it twice: apply it once"
     )
+
+
+def _route_body_limits(limit_of: Callable[[Request], int | None]) -> Callable[[Request], None]:
+    """Give a request the route's own body limit for middleware that reads the body
+    before routing has set it (``Request.body`` asks ``limit_of``)."""
+
+    def note(request: Request) -> None:
+        request.state["_body_limit_of"] = limit_of
+
+    return note
 
 
 def _wake(waiter: asyncio.Future[_Failure | None], failure: _Failure | None) -> None:

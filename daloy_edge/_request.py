@@ -325,6 +325,13 @@ class Request:
     async def body(self) -> bytes:
         """The whole body; 413 past ``max_body``, 400 when it contradicts Content-Length."""
         if self._body_cache is None:
+            limit_of = self.state.pop("_body_limit_of", None)
+            if limit_of is not None:
+                # Read before routing (by app-wide or mount middleware): the route's own
+                # limit, larger or smaller, binds it, not the app's.
+                limit = limit_of(self)  # type: ignore[operator]
+                if limit is not None:
+                    self.max_body = limit
             declared = declared_length(self.headers.get("content-length"))
             try:
                 self._body_cache = await read_bounded(self._body, self.max_body, declared)

@@ -8,7 +8,7 @@ from daloy_edge._templates import template_matcher
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Callable
     from re import Pattern
 
     from daloy_edge._chain import Endpoint
@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from daloy_edge._templates import SegmentPattern
     from daloy_edge.types import Handler, Middleware
 
-__all__ = ["Compiled", "Mount", "Registration", "Route", "dispatcher", "template_match"]
+__all__ = [
+    "Compiled",
+    "Mount",
+    "Registration",
+    "Route",
+    "body_limit_finder",
+    "dispatcher",
+    "template_match",
+]
 
 
 # Plain slotted classes rather than records: every app builds these, and a record class
@@ -132,6 +140,36 @@ class Compiled:
         return methods
 
 
+def body_limit_finder(compiled: Compiled) -> Callable[[Request], int | None] | None:
+    """What gives a request its route's own body limit before routing has (for middleware
+    that reads the body first); None when no route has one."""
+    limits = _route_limits(compiled, "")
+    if not limits:
+        return None
+
+    def limit_of(request: Request) -> int | None:
+        method = request.method
+        pattern = compiled.route_of(request.path, method)
+        if pattern is None:
+            return None
+        limit = limits.get((pattern, method))
+        if limit is None and method == "HEAD":
+            limit = limits.get((pattern, "GET"))
+        return limit
+
+    return limit_of
+
+
+def _route_limits(compiled: Compiled, base: str) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for route in (*compiled.exact.values(), *compiled.patterns):
+        for method, limit in route.max_body.items():
+            found[base + route.pattern, method] = limit
+    for prefix, _, inner in compiled.mounts:
+        found.update(_route_limits(inner, base + prefix))
+    return found
+
+
 def serves(route: Route, method: str) -> bool:
     handlers = route.handlers
     return method in handlers or (method == "HEAD" and "GET" in handlers)
@@ -228,6 +266,7 @@ def dispatcher(compiled: Compiled, render: ErrorRenderer) -> Handler:
             limit = limits.get(method)
             if limit is not None:
                 request.max_body = limit
+                request.state.pop("_body_limit_of", None)  # known now
         return handler
 
     return dispatch

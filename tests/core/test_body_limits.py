@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from daloy_edge import App, BadRequest, ConfigError, PayloadTooLarge, Request
+from daloy_edge import App, BadRequest, ConfigError, PayloadTooLarge, Request, Router
 from daloy_edge._body import read_bounded
 from daloy_edge.testing import TestClient
 
@@ -69,6 +69,56 @@ def test_a_route_body_limit_that_is_not_positive_refuses_to_build(limit: float) 
     app = App(env={}, max_body=1024)
     with pytest.raises(ConfigError, match="max_body"):
         app.add_route("/upload", lambda request: None, ("POST",), max_body=limit)
+
+
+async def read_first(request: Request, call_next: object) -> object:
+    # App-wide or mount middleware that reads the body before routing (a signature check).
+    await request.body()
+    return await call_next(request)  # type: ignore[operator]
+
+
+async def read_in_mount(request: Request, call_next: object) -> object:
+    await request.body()
+    return await call_next(request)  # type: ignore[operator]
+
+
+def reading_first_app() -> App:
+    app = App(max_body=1024, middleware=[read_first])
+    upload = Router()
+
+    @upload.post("/file", max_body=4096)
+    async def file(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    app.mount("/upload", upload, middleware=[read_in_mount])
+
+    @app.post("/small", max_body=10)
+    async def small(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    @app.post("/large", max_body=4096)
+    async def large(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    return app
+
+
+def test_a_body_read_before_routing_is_still_bound_by_the_routes_smaller_limit() -> None:
+    # The app-wide reader read it under the app's 1024: /small then served 500 bytes.
+    response = TestClient(reading_first_app()).post("/small", content=b"x" * 500)
+    assert response.status == 413
+
+
+def test_a_body_read_before_routing_may_reach_the_routes_larger_limit() -> None:
+    # The app-wide reader refused 3000 bytes (413) that /large allows.
+    response = TestClient(reading_first_app()).post("/large", content=b"x" * 3000)
+    assert response.json() == {"bytes": 3000}
+
+
+def test_a_body_read_by_mount_middleware_is_bound_by_the_mounted_routes_limit() -> None:
+    client = TestClient(reading_first_app())
+    assert client.post("/upload/file", content=b"x" * 3000).json() == {"bytes": 3000}
+    assert client.post("/upload/file", content=b"x" * 5000).status == 413
 
 
 def test_content_length_shorter_than_body_is_400(client: TestClient) -> None:
