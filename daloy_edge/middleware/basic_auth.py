@@ -114,6 +114,7 @@ class BasicAuth(Phased):
     401 with ``WWW-Authenticate: Basic realm=...``, never a 500.
     """
 
+    sets_principal = True  # read by rate limits keyed by principal
     __slots__ = ("_challenge", "_config", "_limit", "_users")
 
     def __init__(self, config: BasicAuthConfig) -> None:

@@ -113,6 +113,7 @@ class JWTAuth(Phased):
     ...     keys=JWKSClient("https://idp.example/.well-known/jwks.json")))
     """
 
+    sets_principal = True  # read by rate limits keyed by principal
     __slots__ = ("_anonymous", "_config", "_missing", "_refused", "_verifier")
 
     def __init__(self, config: JWTConfig) -> None:

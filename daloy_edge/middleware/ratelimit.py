@@ -24,7 +24,7 @@ from daloy_edge.ratelimit.limiter import RateLimiter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from typing import Literal, TypeAlias
 
     from daloy_edge._app import App
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from daloy_edge._request import Request
     from daloy_edge._response import Response
     from daloy_edge.ratelimit import AlgorithmName, Decision, FailurePolicy, RateLimitStore
-    from daloy_edge.types import CallNext, Clock
+    from daloy_edge.types import CallNext, Clock, Middleware
 
     KeyName: TypeAlias = Literal["ip", "principal", "api_key"]
     KeyFunction: TypeAlias = Callable[[Request], "str | None"]
@@ -120,11 +120,12 @@ class RateLimit:
     and ``fail_open`` lets the request through without a ``RateLimit`` field.
     """
 
-    __slots__ = ("_key", "_limiter", "_name", "_policy")
+    __slots__ = ("_by_principal", "_key", "_limiter", "_name", "_policy")
 
     def __init__(self, config: RateLimitConfig) -> None:
         self._limiter = config.limiter()
         self._key = _key_function(config)
+        self._by_principal = config.key == "principal"
         self._name = config.name
         self._policy = f'"{config.name}";q={config.limit};w={-(-self._limiter.window_ms // 1000)}'
 
@@ -162,6 +163,8 @@ class RateLimit:
                     f"two rate limits named {self._name!r} run on one request; give each"
                     " policy its own name (RateLimitConfig(name=...))"
                 )
+            if self._by_principal:
+                _refuse_before_authentication(self, chain)
         mine = self._limiter
         for other in twins:
             theirs = other._limiter
@@ -185,6 +188,21 @@ class RateLimit:
             "ratelimit-policy": self._policy,
             "ratelimit": f'"{self._name}";r={decision.remaining};t={retry}',
         }
+
+
+def _refuse_before_authentication(limit: RateLimit, chain: Sequence[Middleware]) -> None:
+    """Refuse ``key="principal"`` ahead of the authentication that sets the principal:
+    it would count every request by IP, so anonymous requests from a user's network spent
+    the user's quota."""
+    if not any(mw is limit for mw in chain):
+        return
+    where = next(i for i, mw in enumerate(chain) if mw is limit)
+    sets = [getattr(mw, "sets_principal", False) for mw in chain]
+    if any(sets[where + 1 :]) and not any(sets[:where]):
+        raise ConfigError(
+            f"the rate limit {limit._name!r} counts by principal but runs before the"
+            " authentication that sets it, so it counts by IP; put it after"
+        )
 
 
 def _append(headers: Headers, name: str, item: str) -> None:

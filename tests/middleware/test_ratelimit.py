@@ -369,3 +369,17 @@ def test_route_limits_of_one_name_and_quota_in_one_store_share_that_quota():
     for _ in range(2):
         client.get("/reset")
     assert client.get("/login").status == 429
+
+
+def test_a_principal_rate_limit_ahead_of_the_jwt_that_sets_it_refuses_to_build():
+    # It counted by IP: anonymous requests from a user's network spent the user's quota.
+    keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
+    auth = JWTAuth(JWTConfig(issuer=ISSUER, audience=AUDIENCE, algorithms=("ES256",), keys=keys))
+    app = App(middleware=[five_a_minute(key="principal")])
+
+    @app.get("/me", middleware=[auth])
+    async def me(request):
+        return None
+
+    with pytest.raises(ConfigError, match="runs before the authentication"):
+        app.build()
