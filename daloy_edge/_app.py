@@ -267,10 +267,6 @@ class App(Router):
         # headers can still mark those answers (``on_rejected``).
         on_rejected = [h for mw in self._middleware if (h := getattr(mw, "on_rejected", None))]
         starters = [f for o in observers if callable(f := getattr(o, "on_request", None))]
-        if limit_of is not None:
-            # Run with the observers' starts, so that an app without route body limits
-            # pays nothing for them.
-            starters.insert(0, _route_body_limits(limit_of))
         detail = self.server_timing_phases
         phases_of = detail if callable(detail) else None
         fixed_phases = False if callable(detail) else detail
@@ -283,11 +279,13 @@ class App(Router):
                 hook(request, response)
             return response
 
-        async def handle(request: Request) -> Response:
+        async def handle(request: Request) -> Response:  # noqa: PLR0915
             start = clock()
             fields = header_fields(request.headers)
             request.request_id = _request_id(fields[2], fields[3])
             request.max_body = max_body
+            if limit_of is not None:  # some route has a body limit of its own
+                request._limit_of = limit_of
             for on_request in starters:
                 try:
                     on_request(request)
@@ -412,16 +410,6 @@ def _refuse_repeated(chain: Sequence[Middleware], where: str) -> None:
         f"the same {type(twice).__name__} object runs twice on {where} (app-wide, per"
         " mount, per route or through use()); each request would pass it twice: apply it once"
     )
-
-
-def _route_body_limits(limit_of: Callable[[Request], int | None]) -> Callable[[Request], None]:
-    """Give a request the route's own body limit for middleware that reads the body
-    before routing has set it (``Request.body`` asks ``limit_of``)."""
-
-    def note(request: Request) -> None:
-        request.state["_body_limit_of"] = limit_of
-
-    return note
 
 
 def _wake(waiter: asyncio.Future[_Failure | None], failure: _Failure | None) -> None:

@@ -130,6 +130,7 @@ class Request:
         "_cookies",
         "_csp_nonce",
         "_deliverable",
+        "_limit_of",
         "_nonce_maker",
         "_path",
         "_query",
@@ -195,6 +196,9 @@ class Request:
         self._session_maker: Callable[[Request], object] | None = None
         self._csp_nonce: str | None = None
         self._nonce_maker: Callable[[], str] | None = None
+        # The route's own body limit for a body read before routing (set by the app
+        # when some route has one).
+        self._limit_of: Callable[[Request], int | None] | None = None
         self.state: dict[str, object] = {}
         self.timings: list[tuple[str, float]] = []
         # Set by a buffering runtime's adapter whose platform delivers only so much (Lambda):
@@ -325,11 +329,11 @@ class Request:
     async def body(self) -> bytes:
         """The whole body; 413 past ``max_body``, 400 when it contradicts Content-Length."""
         if self._body_cache is None:
-            limit_of = self.state.pop("_body_limit_of", None)
-            if limit_of is not None:
+            limit_of = self._limit_of
+            if limit_of is not None and self.route is None:
                 # Read before routing (by app-wide or mount middleware): the route's own
                 # limit, larger or smaller, binds it, not the app's.
-                limit = limit_of(self)  # type: ignore[operator]
+                limit = limit_of(self)
                 if limit is not None:
                     self.max_body = limit
             declared = declared_length(self.headers.get("content-length"))
@@ -425,7 +429,7 @@ def new_request(
     request.route = None
     request.request_id = ""
     request.principal = request._session = request._session_maker = None
-    request._csp_nonce = request._nonce_maker = None
+    request._csp_nonce = request._nonce_maker = request._limit_of = None
     request.state = {}
     request.timings = []
     request._deliverable = None

@@ -266,7 +266,6 @@ def dispatcher(compiled: Compiled, render: ErrorRenderer) -> Handler:
             limit = limits.get(method)
             if limit is not None:
                 request.max_body = limit
-                request.state.pop("_body_limit_of", None)  # known now
         return handler
 
     return dispatch
