@@ -383,6 +383,36 @@ async def test_a_stream_to_a_client_that_left_is_closed_without_raising() -> Non
     assert (pulled, closed) == ([0], [True])
 
 
+async def test_a_stream_failing_after_its_first_chunk_is_cut_off_not_raised_to_the_server() -> None:
+    # Raised on, the server printed the error's text, secrets included, to stderr.
+    app = App(request_log=False)
+    closed: list[bool] = []
+
+    @app.get("/cut")
+    async def cut(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            try:
+                yield b"first"
+                raise RuntimeError("password=hunter2")
+            finally:
+                closed.append(True)
+
+        return Response(stream=parts(), media_type="text/plain")
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await ASGIApp(app)(scope("/cut"), receive, send)
+    # No last message: the server closes the connection, and the body is seen cut off.
+    assert [m.get("more_body", False) for m in sent[1:]] == [True]
+    assert closed == [True]
+
+
 async def test_empty_body_messages_before_the_last_are_skipped() -> None:
     chunks = [b"", b"ab", b"", b"c", b""]
     status, _, body, received = await call(ASGIApp(make_app()), scope("/upload", "POST"), chunks)

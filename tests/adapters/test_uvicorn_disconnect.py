@@ -1,9 +1,10 @@
-"""Clients that hang up mid-request, against a real uvicorn: in the middle of a chunked
-upload, and while an endless streamed response is being sent."""
+"""Answers cut short, against a real uvicorn: clients that hang up in the middle of a
+chunked upload or of an endless streamed response, and a streamed body that fails."""
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import socket
 import threading
 import time
@@ -57,6 +58,14 @@ def served() -> Iterator[tuple[int, Finished, list[bytes]]]:
 
         return Response(stream=chunks(), media_type="text/plain")
 
+    @app.get("/cut")
+    async def cut(request: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"first"
+            raise RuntimeError("upstream said password=hunter2-mid-stream")
+
+        return Response(stream=chunks(), media_type="text/plain")
+
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(ASGIApp(app), log_level="warning", lifespan="off", http="h11")
@@ -103,3 +112,20 @@ def test_an_endless_stream_stops_once_its_client_has_gone(
     # Without watching for the disconnect, the server pulls the stream forever (what it
     # sends after the hang-up is dropped silently).
     assert STREAM_STOPPED.wait(10), "the stream kept being pulled after the client left"
+
+
+def test_a_stream_failing_mid_body_is_cut_off_and_its_text_never_reaches_stderr(
+    capfd: pytest.CaptureFixture[str], served: tuple[int, Finished, list[bytes]]
+) -> None:
+    # ``capfd`` first: the server's log handler keeps the stderr it finds at start.
+    port, _, _ = served
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/cut")
+    response = conn.getresponse()
+    assert response.status == 200
+    # The chunked body never ends: the client cannot take the part it got for the whole.
+    with pytest.raises(http.client.IncompleteRead):
+        response.read()
+    conn.close()
+    # The server logs what the app raised before it closes the connection.
+    assert "hunter2-mid-stream" not in capfd.readouterr().err

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_from_bytes, unquote
 
 from daloy_edge import App, BadRequest, Headers, Request, Response
+from daloy_edge._app import _cancelled
 from daloy_edge._request import new_request
 
 if TYPE_CHECKING:
@@ -285,14 +286,26 @@ async def _send_stream(
     try:
         if first:
             await send({"type": "http.response.body", "body": first, "more_body": True})
-        async for chunk in stream:
-            if gone is not None and gone.done():
+        chunks = aiter(stream)
+        while True:
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
                 break
+            except BaseException as exc:
+                if _cancelled(exc):
+                    raise
+                # The head has gone, so no problem can answer. Ended without its last
+                # message, the body is cut off (the server closes the connection: no
+                # final chunk) for the client to see; raised on, the server printed
+                # the error's text, unredacted, beside the app's redacted record.
+                return
+            if gone is not None and gone.done():
+                return
             # Servers send bytes only, and fail mid-answer on text.
             data = chunk.encode() if isinstance(chunk, str) else chunk
             await send({"type": "http.response.body", "body": data, "more_body": True})
-        else:
-            await send({"type": "http.response.body", "body": b""})
+        await send({"type": "http.response.body", "body": b""})
     finally:
         if gone is not None:
             gone.cancel()
