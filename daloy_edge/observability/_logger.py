@@ -19,6 +19,7 @@ from daloy_edge.observability._record import (
     SEVERITIES,
     encode,
     error_attributes,
+    log_record,
     severity_name,
     span_record,
 )
@@ -251,7 +252,7 @@ class RequestLog:
 
                 OTelBridge.deactivate(active.otel_token)
         if response.stream is not None:
-            response.stream = _while_streamed(active, response.stream)
+            response.stream = _while_streamed(active, response.stream, request, response.status)
         now_ns = time.time_ns()
         runtime = self._runtimes.get(request.runtime) or self._runtime(request.runtime)
         error_attrs = (
@@ -387,6 +388,35 @@ class RequestLog:
         for sink in self._sinks:
             emit_safely(sink, record, line)
 
+    def _stream_failed(
+        self, request: Request, status: int, active: _Active, error: BaseException
+    ) -> None:
+        """Write an ERROR record for a streamed body that failed once its head (and the
+        request line, with its status) had gone: the client got the body cut short."""
+        if SEVERITIES["ERROR"] < self.min_severity:
+            return
+        attributes: dict[str, JSON] = {
+            "http.request.id": request.request_id,
+            "http.request.method": request.method,
+            "http.response.status_code": status,
+        }
+        if request.route is not None:
+            attributes["http.route"] = request.route
+        # Unexpected whatever the status sent: the type, and a scrubbed trace to fix it.
+        attributes.update(error_attributes(error, self.redactor, 500))
+        now = time.time_ns()
+        record = log_record(
+            timestamp_ns=now,
+            observed_ns=now,
+            severity="ERROR",
+            body="the response body failed after it began; the client got it cut short",
+            event_name="daloy.response.aborted",
+            attributes=attributes,
+            trace=active.trace,
+            resource=self.resource(request.runtime),
+        )
+        self.emit(record)
+
     def _extra(
         self, request: Request, response: Response, error_attrs: dict[str, JSON] | None
     ) -> dict[str, JSON]:
@@ -447,13 +477,14 @@ class RequestLog:
 
 
 async def _while_streamed(
-    active: _Active, stream: AsyncIterable[bytes | str]
+    active: _Active, stream: AsyncIterable[bytes | str], request: Request, status: int
 ) -> AsyncIterator[bytes | str]:
     """``stream`` with its request's trace, and SDK span, current while each chunk is made.
 
     A streamed body is made after its request's line was written, by the handler's code:
     the spans it starts, the calls it makes and the lines it logs belong to that request,
-    not to a new trace each.
+    not to a new trace each. One that fails is logged as an ERROR record of that request
+    (the line said ``status``), its error redacted as a handler's is.
     """
     span = active.otel_span
     if span is not None:
@@ -467,6 +498,10 @@ async def _while_streamed(
                 chunk = await anext(chunks)
             except StopAsyncIteration:
                 return
+            except BaseException as exc:
+                if not _stopped(exc):
+                    active.owner._stream_failed(request, status, active, exc)
+                raise
             finally:
                 if otel_token is not None:
                     OTelBridge.deactivate(otel_token)
@@ -476,6 +511,15 @@ async def _while_streamed(
         close = getattr(chunks, "aclose", None)
         if close is not None:
             await close()
+
+
+def _stopped(exc: BaseException) -> bool:
+    """True for the closing or cancelling of a stream (its client left, the server
+    stops), which is no failure of its own."""
+    if isinstance(exc, GeneratorExit):
+        return True
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 def _span_method(method: str) -> str:

@@ -351,6 +351,30 @@ def test_handler_exception_is_logged_with_scrubbed_trace():
     assert "ak_live_0123456789" not in json.dumps(record)
 
 
+def test_a_stream_failing_after_its_line_is_an_error_record_of_its_request_redacted():
+    app, sink = make_app()
+
+    @app.get("/cut")
+    async def cut(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            yield b"first"
+            raise RuntimeError("upstream said password=hunter2-mid-stream")
+
+        return Response(stream=parts(), media_type="text/plain")
+
+    with pytest.raises(RuntimeError):
+        TestClient(app).get("/cut")
+    (line,) = request_records(sink)
+    (record,) = [r for r in sink.records if r.get("EventName") == "daloy.response.aborted"]
+    assert record["SeverityText"] == "ERROR"
+    assert record["TraceId"] == line["TraceId"] and record["SpanId"] == line["SpanId"]
+    attributes = record["Attributes"]
+    assert attributes["http.request.id"] == line["Attributes"]["http.request.id"]
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["error.type"] == "RuntimeError"
+    assert "hunter2-mid-stream" not in json.dumps(record)
+
+
 def test_level_drops_records_below_it():
     app, sink = make_app(level="WARN")
     client = TestClient(app)
