@@ -166,6 +166,10 @@ class App(Router):
             self._started = False
             if isinstance(exc, Exception):
                 failure = exc, exc.__traceback__
+            elif not _cancelled(exc):
+                error = _hook_failed(exc)
+                failure = error, None
+                raise error from exc
             raise
         finally:
             waiting, self._starting = self._starting, None
@@ -410,6 +414,15 @@ def _refuse_repeated(chain: Sequence[Middleware], where: str) -> None:
         f"the same {type(twice).__name__} object runs twice on {where} (app-wide, per"
         " mount, per route or through use()); each request would pass it twice: apply it once"
     )
+
+
+def _hook_failed(exc: BaseException) -> RuntimeError:
+    """The failure a lifecycle hook's ``BaseException`` stands for (``sys.exit()`` from a
+    configuration loader, a ``BaseException`` subclass): answered as any failed start-up
+    (503, ``lifespan.startup.failed``) rather than let through to the platform, which
+    printed it with its text, or to an ASGI server, which took lifespan as unsupported
+    and served without the hooks."""
+    return RuntimeError(f"a lifecycle hook raised {type(exc).__name__}")
 
 
 def _wake(waiter: asyncio.Future[_Failure | None], failure: _Failure | None) -> None:

@@ -484,6 +484,28 @@ async def test_lifespan_reports_failed_startup() -> None:
     assert sent == ["lifespan.startup.failed"]
 
 
+async def test_lifespan_reports_a_startup_hook_calling_sys_exit_as_failed_not_raised() -> None:
+    # Raised to uvicorn, "auto" lifespan took it as unsupported and served anyway, every
+    # request running the hook again; "on" printed it with its text.
+    app = make_app()
+
+    def load_settings() -> None:
+        raise SystemExit("DATABASE_URL=postgres://app:hunter2@db missing")
+
+    app.on_startup(load_settings)
+    messages = [{"type": "lifespan.startup"}]
+    sent: list[dict[str, str]] = []
+
+    async def receive() -> dict[str, str]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message)
+
+    await ASGIApp(app)({"type": "lifespan"}, receive, send)
+    assert sent == [{"type": "lifespan.startup.failed", "message": "RuntimeError"}]
+
+
 async def test_lifespan_reports_failed_shutdown_rather_than_raising() -> None:
     app = make_app()
 

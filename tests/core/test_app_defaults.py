@@ -493,6 +493,23 @@ def test_a_request_whose_startup_fails_is_refused_with_a_503_problem_not_an_exce
     assert "x-request-id" in response.headers and "server-timing" in response.headers
 
 
+@pytest.mark.parametrize("raised", [SystemExit(2), KeyboardInterrupt(), GeneratorExit()])
+def test_a_startup_hook_raising_a_base_exception_is_a_503_problem_not_a_stopped_process(
+    raised: BaseException,
+) -> None:
+    # sys.exit() from a configuration loader: let through, it ended the Lambda
+    # environment or reached the server, which printed it and answered a bare 500.
+    app = make_app()
+
+    @app.on_startup
+    def load_settings() -> None:
+        raise raised
+
+    response = TestClient(app).get("/ok")
+    assert response.status == 503
+    assert response.json()["type"].endswith("startup-failed")  # type: ignore[index]
+
+
 def test_a_failed_startup_never_shows_the_exception_text_to_the_client() -> None:
     response = TestClient(_failing_startup_app()).get("/ok")
     assert "hunter2" not in response.text and "OSError" not in response.text
