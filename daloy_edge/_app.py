@@ -209,11 +209,27 @@ class App(Router):
         return self._started and self._starting is None
 
     async def shutdown(self) -> None:
-        """Run the shut-down hooks."""
+        """Run the shut-down hooks, every one even when some fail; then raise the first
+        failure (a ``BaseException`` a hook raised as a ``RuntimeError``, as at start-up).
+        """
+        first: BaseException | None = None
         for hook in self._shutdown:
-            result = hook()
-            if is_awaitable(result):
-                await result  # type: ignore[misc]
+            try:
+                result = hook()
+                if is_awaitable(result):
+                    await result  # type: ignore[misc]
+            except BaseException as exc:
+                # A hook that fails (a pool already closed) would leave the rest (the
+                # log flush, the connection close) undone.
+                if _cancelled(exc):
+                    raise
+                if first is None and isinstance(exc, Exception):
+                    first = exc
+                elif first is None:
+                    first = _hook_failed(exc)
+                    first.__cause__ = exc
+        if first is not None:
+            raise first
 
     def _ensure_open(self) -> None:
         if self._handler is not None:

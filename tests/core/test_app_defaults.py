@@ -447,6 +447,20 @@ def test_a_startup_hook_added_after_startup_is_refused_not_silently_skipped() ->
         app.on_startup(lambda: None)
 
 
+async def test_a_failing_shutdown_hook_does_not_keep_the_others_from_running() -> None:
+    app = make_app()
+    ran: list[str] = []
+
+    @app.on_shutdown
+    def close_pool() -> None:
+        raise OSError("pool already closed")
+
+    app.on_shutdown(lambda: ran.append("flush logs"))
+    with pytest.raises(OSError):
+        await app.shutdown()
+    assert ran == ["flush logs"]
+
+
 def test_failed_startup_runs_every_hook_again_on_the_next_request() -> None:
     app = make_app()
     calls: list[str] = []
