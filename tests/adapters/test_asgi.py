@@ -56,6 +56,20 @@ async def call(
     return start["status"], start["headers"], body, received
 
 
+async def messages_sent(asgi: ASGIApp, sc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every message ``asgi`` sends for a request with an empty body."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await asgi(sc, receive, send)
+    return sent
+
+
 def make_app() -> App:
     app = App(max_body=1000)
 
@@ -304,15 +318,7 @@ async def test_a_stream_of_text_chunks_is_sent_as_utf8_bytes() -> None:
 
         return Response(stream=parts(), media_type="text/plain; charset=utf-8")
 
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await ASGIApp(app)(scope("/text-stream"), receive, send)
+    sent = await messages_sent(ASGIApp(app), scope("/text-stream"))
     bodies = [m["body"] for m in sent[1:]]
     assert all(type(body) is bytes for body in bodies)
     assert b"".join(bodies) == "caf\u00e9,two".encode()
@@ -331,15 +337,7 @@ async def test_stops_receiving_once_the_limit_is_passed() -> None:
 
 
 async def test_a_bytes_body_is_sent_as_one_final_message() -> None:
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await ASGIApp(make_app())(scope("/cookies"), receive, send)
+    sent = await messages_sent(ASGIApp(make_app()), scope("/cookies"))
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[1]["body"] == b"{}" and not sent[1].get("more_body", False)
 
@@ -399,15 +397,7 @@ async def test_a_stream_failing_after_its_first_chunk_is_cut_off_not_raised_to_t
 
         return Response(stream=parts(), media_type="text/plain")
 
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await ASGIApp(app)(scope("/cut"), receive, send)
+    sent = await messages_sent(ASGIApp(app), scope("/cut"))
     # No last message: the server closes the connection, and the body is seen cut off.
     assert [m.get("more_body", False) for m in sent[1:]] == [True]
     assert closed == [True]
