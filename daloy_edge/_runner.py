@@ -54,6 +54,14 @@ class Runner:
             loop = self._loop = asyncio.new_event_loop()
         return loop
 
+    def __del__(self) -> None:
+        # A runner kept per thread goes when its thread ends: its loop is closed now,
+        # while it is whole, not by the collector in whatever order it frees the loop's
+        # cycle (which fails on the loop's already closed wake-up socket).
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and not loop.is_running():
+            loop.close()
+
     def run(self, coro: Coroutine[Any, Any, T], context: Context | None = None) -> T:
         """Run ``coro`` to completion and return its result (or raise its exception).
 

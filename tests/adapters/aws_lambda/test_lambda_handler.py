@@ -14,6 +14,7 @@ from daloy_edge_aws_lambda import handler
 from daloy_edge import App, ConfigError, HTTPError, Request, Response
 from tests.conformance.harness.gateways import build_event
 from tests.conformance.harness.inprocess import Context
+from tests.support.threads import at_once
 
 _VAR: ContextVar[str] = ContextVar("_VAR", default="unset")
 
@@ -135,6 +136,17 @@ def test_one_event_loop_serves_every_invocation() -> None:
     lambda_handler = handler(probe_app())
     loops = {get(lambda_handler, "/loop")["body"] for _ in range(3)}
     assert len(loops) == 1
+
+
+def test_invocations_from_several_threads_at_once_are_each_served() -> None:
+    # A test suite may call the handler from a thread pool: every thread ran its
+    # invocation on the container's one event loop, which another thread was running
+    # already ("This event loop is already running"), or hung waiting on it.
+    app = probe_app()
+    lambda_handler = handler(app)
+    statuses = at_once(8, lambda: get(lambda_handler, "/sleep?ms=20")["statusCode"])
+    assert statuses == [200] * 8
+    assert app.state["startups"] == 1  # type: ignore[attr-defined]
 
 
 def test_startup_hooks_run_once_per_container() -> None:
