@@ -13,6 +13,7 @@ thread's event loop of a threaded server (functions-framework) too.
 from __future__ import annotations
 
 import time
+from _thread import allocate_lock
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable
 from daloy_edge._record import record
@@ -97,6 +98,7 @@ class LoadShedding:
         "_cut_at",
         "_exempt",
         "_limit",
+        "_lock",
         "_retry_after",
         "_waiters",
     )
@@ -111,6 +113,7 @@ class LoadShedding:
         # and ``collections`` is then not imported at a cold start.
         self._waiters: deque[asyncio.Future[bool]] | None = None
         self._batch: list[float] = []
+        self._lock = allocate_lock()
         self._cut_at = -_INF
 
     @property
@@ -250,9 +253,15 @@ class LoadShedding:
         batch.append(latency)
         if len(batch) < _BATCH:
             return
-        batch.sort()
-        p90 = batch[int(len(batch) * 0.9)]
-        batch.clear()
+        # Worker threads (functions-framework) finish requests at once: one takes the
+        # full batch and starts the next, so no two sort and empty one list (a read past
+        # its emptied end raised here and kept the slot) nor count one batch twice.
+        with self._lock:
+            if self._batch is not batch:
+                return
+            self._batch = []
+        samples = sorted(batch)
+        p90 = samples[int(len(samples) * 0.9)]
         config = self._config
         if p90 > config.target_latency:
             self._limit = max(config.min_concurrent, int(self._limit * _DECREASE))

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import threading
 import time
 
 import pytest
 
-from daloy_edge import App, ConfigError, GatewayTimeout
+from daloy_edge import App, ConfigError, GatewayTimeout, Request, Response
 from daloy_edge.middleware.shedding import LoadShedding, LoadSheddingConfig
 from daloy_edge.testing import TestClient, TestResponse
+from tests.support.threads import on_loops
 
 
 def slow_app(shedding: LoadShedding, *, request_timeout: float = 10.0) -> App:
@@ -163,6 +165,30 @@ async def test_adaptive_mode_lowers_the_cap_while_latency_exceeds_the_target():
         for _ in range(16):
             await client.arequest("GET", "/work")
         assert shedding.limit == 7
+
+
+def test_adaptive_samples_from_many_worker_threads_at_once_raise_nowhere():
+    # GCF serves each worker thread from its own event loop, all sharing the app's
+    # middleware: threads finishing a batch's last requests together each sorted and
+    # emptied the one batch, and one then read past its end (IndexError, a 500) and
+    # never gave its slot back.
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1024, adaptive=True))
+
+    async def call_next(request: Request) -> Response:
+        return Response.json({})
+
+    async def burst() -> None:
+        for _ in range(1500):
+            await shedding(Request("GET", "/work"), call_next)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # a thread switch between any two steps
+    try:
+        outcomes = on_loops(32, burst)
+    finally:
+        sys.setswitchinterval(interval)
+    assert outcomes == [None] * 32
+    assert shedding.active == 0
 
 
 async def test_adaptive_cap_never_drops_below_min_concurrent():
