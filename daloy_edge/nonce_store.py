@@ -96,4 +96,7 @@ class MemoryNonceStore:
 
     async def discard(self, key: str) -> None:
         """Forget ``key``; its heap entry is then stale and skipped when popped."""
-        self._expiry.pop(key, None)
+        # Under the lock, as an add: one evicting this very key on another thread
+        # would find it, lose it here, then fail to delete it (KeyError).
+        with self._lock:
+            self._expiry.pop(key, None)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+import threading
+
 from daloy_edge.nonce_store import MemoryNonceStore
 from tests.support.threads import SlowKey, on_loops
 
@@ -83,3 +86,36 @@ async def test_a_discarded_key_is_accepted_again_and_then_kept_for_its_new_ttl()
     clock.now += 59.5  # past the first expiry: its stale heap entry must not drop the key
     await store.add_if_absent("other", 60)
     assert not await store.add_if_absent("k", 60)
+
+
+def test_a_failed_delivery_forgotten_while_another_thread_evicts_it_fails_neither():
+    # A delivery whose handler failed is forgotten on one worker thread while a new
+    # delivery on another finds the store full and evicts that same entry: the evicting
+    # thread found the entry, lost it to the discard, then failed to delete it
+    # (KeyError: the new delivery was answered 503).
+    failures: list[BaseException] = []
+    for _ in range(20):
+        store = MemoryNonceStore(max_entries=1)
+        failed = SlowKey("failed")
+        asyncio.run(store.add_if_absent(failed, 60))
+        start = threading.Barrier(2)
+
+        def deliver(store: MemoryNonceStore = store, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                asyncio.run(store.add_if_absent("new", 60))
+            except Exception as exc:
+                failures.append(exc)
+
+        def forget(
+            store: MemoryNonceStore = store, start: threading.Barrier = start, key: str = failed
+        ) -> None:
+            start.wait()
+            asyncio.run(store.discard(key))
+
+        threads = [threading.Thread(target=deliver), threading.Thread(target=forget)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
