@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from _contextvars import Context, copy_context  # contextvars only re-exports these
+from _thread import _local, get_ident  # threading is not loaded at a cold start
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,20 +34,34 @@ __all__ = ["Runner", "call_outside_loop", "resume"]
 
 
 class Runner:
-    """Runs coroutines for synchronous callers; one event loop, made on first need.
+    """Runs coroutines for synchronous callers; one event loop per thread, made on first
+    need.
 
-    For a caller that runs one coroutine at a time, as the Lambda runtime does: a
+    For callers that run one coroutine at a time on each thread, as the Lambda runtime
+    does on its one: a
     coroutine stepped bare on one thread while another thread loads asyncio would see
     asyncio without a running loop. Threaded servers run each request as a task.
     """
 
-    __slots__ = ("_loop",)
+    __slots__ = ("_loop", "_others", "_owner")
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._owner = get_ident()
+        self._others = _local()
 
     def event_loop(self) -> asyncio.AbstractEventLoop:
-        """The runner's event loop (created, and asyncio imported, on first call)."""
+        """The runner's event loop for this thread (created, and asyncio imported, on
+        first call). A loop runs on one thread at a time: a test suite invoking a Lambda
+        handler from a pool got "This event loop is already running", or a hang, when
+        every thread shared one. Asked here, not per run: a coroutine that never waits
+        needs no loop."""
+        if get_ident() != self._owner:
+            others = self._others
+            runner: Runner | None = getattr(others, "runner", None)
+            if runner is None:
+                runner = others.runner = Runner()
+            return runner.event_loop()
         import asyncio
 
         loop = self._loop
@@ -55,7 +70,7 @@ class Runner:
         return loop
 
     def __del__(self) -> None:
-        # A runner kept per thread goes when its thread ends: its loop is closed now,
+        # A thread's own runner goes when its thread ends: its loop is closed now,
         # while it is whole, not by the collector in whatever order it frees the loop's
         # cycle (which fails on the loop's already closed wake-up socket).
         loop = self._loop

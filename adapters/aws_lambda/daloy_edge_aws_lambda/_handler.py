@@ -1,12 +1,10 @@
 """The Lambda entry point: invocations run through one :class:`~daloy_edge._runner.Runner`
-per container and thread (no event loop until an invocation waits on I/O, then one loop
-for good)."""
+per container (no event loop until an invocation waits on I/O, then one loop for good)."""
 
 from __future__ import annotations
 
 import time
 from _contextvars import copy_context  # contextvars only re-exports these
-from _thread import _local
 
 from daloy_edge import App, ConfigError
 from daloy_edge._runner import Runner
@@ -46,35 +44,21 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class _Runners(_local):
-    """Each thread's runner. The Lambda runtime invokes from one thread, but a test suite
-    may invoke from a pool, and an event loop runs on one thread at a time."""
-
-    runner: Runner | None = None
-
-    def here(self) -> Runner:
-        """This thread's runner (made on its first invocation)."""
-        runner = self.runner
-        if runner is None:
-            runner = self.runner = Runner()
-        return runner
-
-
 class _Container:
-    """What lives as long as the execution environment: the runners and the built app."""
+    """What lives as long as the execution environment: the runner and the built app."""
 
-    __slots__ = ("app", "dispatch", "runners")
+    __slots__ = ("app", "dispatch", "runner")
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.runners = _Runners()
+        self.runner = Runner()
         self.dispatch: Handler | None = None
 
     def start(self) -> Handler:
         # Start-up hooks run once per container, before the first request is served.
         dispatch = self.app.build(buffered=True)
         try:
-            self.runners.here().run(self.app.startup())
+            self.runner.run(self.app.startup())
         except Exception as exc:
             # Kept for this invocation only: the next one runs the hooks again.
             return self.app.start_failed(exc, buffered=True)
@@ -111,7 +95,7 @@ def handler(
     translation = Translation(env=app.env, trust_alb_forwarded_for=trust_alb_forwarded_for)
     margin = flush_margin_ms / 1000
     monotonic = time.monotonic
-    runners = container.runners
+    run = container.runner.run
 
     def lambda_handler(event: LambdaEvent, context: LambdaContext | None) -> LambdaResult:
         shape = detect(event)
@@ -138,8 +122,7 @@ def handler(
         dispatch = container.dispatch or container.start()
         # The app's handler is a coroutine function (Handler only promises an awaitable);
         # built buffered, it has read a streamed body already.
-        runner = runners.runner or runners.here()
-        response: Response = runner.run(dispatch(request), copy_context())  # type: ignore[arg-type]
+        response: Response = run(dispatch(request), copy_context())  # type: ignore[arg-type]
         return shape.from_response(response, response.body)
 
     return lambda_handler
