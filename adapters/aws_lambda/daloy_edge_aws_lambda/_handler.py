@@ -1,5 +1,6 @@
 """The Lambda entry point: invocations run through one :class:`~daloy_edge._runner.Runner`
-per container (no event loop until an invocation waits on I/O, then one loop for good)."""
+per container (no event loop until an invocation waits on I/O, then one loop for good on
+each thread that invokes)."""
 
 from __future__ import annotations
 
