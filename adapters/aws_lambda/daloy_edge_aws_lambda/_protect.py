@@ -7,6 +7,7 @@ import inspect
 from base64 import b64decode
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from daloy_edge import App, ConfigError, Headers, Request, Response
@@ -21,6 +22,45 @@ PlainHandler = Callable[..., object]
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _CURRENT: ContextVar[Request] = ContextVar("daloy_edge_aws_lambda_request")
+_LAYERS = "__daloy_edge_protect__"
+
+
+@dataclass(frozen=True, slots=True)
+class _Layers:
+    """What a protect()-ed handler was made of, for a protect() stacked on it."""
+
+    handler: object
+    fn: PlainHandler
+    middleware: tuple[Middleware, ...]
+    options: Mapping[str, object]
+
+
+def _unstack(
+    fn: PlainHandler, middleware: tuple[Middleware, ...], options: dict[str, object]
+) -> tuple[PlainHandler, tuple[Middleware, ...], dict[str, object]]:
+    # protect(a) over protect(b) is protect(a, b): one app, so one request id, one log
+    # line, and the body limit, deadline and headers applied once.
+    layers: _Layers | None = getattr(fn, _LAYERS, None)
+    if layers is None:
+        return fn, middleware, options
+    if layers.handler is not fn:
+        # functools.wraps copied the mark: another decorator sits between the two.
+        name = getattr(layers.fn, "__name__", "handler")
+        raise ConfigError(
+            f"protect() over a decorator over a protect()-ed {name!r} "
+            "would serve each request twice (two request ids and log lines); put the "
+            "protect() layers next to each other"
+        )
+    merged = dict(layers.options)
+    for name, value in options.items():
+        if name in merged and merged[name] != value:
+            # env is not shown: its values may be secrets.
+            shown = "" if name == "env" else f" ({value!r} over {merged[name]!r})"
+            raise ConfigError(
+                f"stacked protect() layers set {name} differently{shown}; set it on one"
+            )
+        merged[name] = value
+    return layers.fn, middleware + layers.middleware, merged
 
 
 def current_request() -> Request:
@@ -107,9 +147,9 @@ def protect(
     *middleware: Middleware,
     env: Mapping[str, str] | None = None,
     max_body: int | None = None,
-    request_timeout: float = 10.0,
-    flush_margin_ms: int = DEFAULT_FLUSH_MARGIN_MS,
-    trust_alb_forwarded_for: bool = False,
+    request_timeout: float | None = None,
+    flush_margin_ms: int | None = None,
+    trust_alb_forwarded_for: bool | None = None,
 ) -> Callable[[PlainHandler], LambdaHandler]:
     """Decorate a plain Lambda handler with daloy_edge middleware and defaults.
 
@@ -119,36 +159,69 @@ def protect(
     id, problem+json errors) and then ``middleware`` in order; a middleware that refuses
     answers without the handler ever running. Inside the handler,
     :func:`current_request` gives what the middleware established. A configuration the
-    middleware refuses raises :class:`~daloy_edge.ConfigError` here, at import.
+    middleware refuses raises :class:`~daloy_edge.ConfigError` here, at import. An option
+    left ``None`` takes its default: the environment, the app's body limit, 10 s,
+    :data:`DEFAULT_FLUSH_MARGIN_MS`, ``False``.
+
+    Stacked directly, ``protect(a)`` over ``protect(b)`` is ``protect(a, b)``: one app,
+    ``a`` running first, the options of both layers, and a :class:`~daloy_edge.ConfigError`
+    when the layers set one option differently or another decorator sits between them.
 
     >>> @protect()
     ... def lambda_handler(event, context):
     ...     return {"statusCode": 200, "body": "hello"}
     """
 
+    given: dict[str, object] = {
+        name: value
+        for name, value in (
+            ("env", env),
+            ("max_body", max_body),
+            ("request_timeout", request_timeout),
+            ("flush_margin_ms", flush_margin_ms),
+            ("trust_alb_forwarded_for", trust_alb_forwarded_for),
+        )
+        if value is not None
+    }
+
     def decorate(fn: PlainHandler) -> LambdaHandler:
-        app = App(
-            middleware=middleware,
-            env=env,
-            request_timeout=request_timeout,
-            name=getattr(fn, "__name__", "lambda"),
-        )
-        if max_body is not None:
-            if not max_body > 0:  # NaN too: no body would ever exceed it
-                raise ConfigError("max_body must be positive")
-            app.max_body = max_body
-        endpoint = _endpoint(fn)
-        app.add_route("/", endpoint, _METHODS)
-        app.add_route("/{path:path}", endpoint, _METHODS)
-        # Built now, in the init phase: middleware that refuses the app (sessions without
-        # CSRF, one object given twice) stops the import rather than fail every invocation.
-        app.build(buffered=True)
-        wrapped = handler(
-            app,
-            flush_margin_ms=flush_margin_ms,
-            trust_alb_forwarded_for=trust_alb_forwarded_for,
-        )
+        fn, layers, options = _unstack(fn, middleware, given)
+        wrapped = _protected(fn, layers, **options)  # type: ignore[arg-type]
         functools.update_wrapper(wrapped, fn)
+        setattr(wrapped, _LAYERS, _Layers(wrapped, fn, layers, options))
         return wrapped
 
     return decorate
+
+
+def _protected(
+    fn: PlainHandler,
+    middleware: tuple[Middleware, ...],
+    *,
+    env: Mapping[str, str] | None = None,
+    max_body: int | None = None,
+    request_timeout: float = 10.0,
+    flush_margin_ms: int = DEFAULT_FLUSH_MARGIN_MS,
+    trust_alb_forwarded_for: bool = False,
+) -> LambdaHandler:
+    app = App(
+        middleware=middleware,
+        env=env,
+        request_timeout=request_timeout,
+        name=getattr(fn, "__name__", "lambda"),
+    )
+    if max_body is not None:
+        if not max_body > 0:  # NaN too: no body would ever exceed it
+            raise ConfigError("max_body must be positive")
+        app.max_body = max_body
+    endpoint = _endpoint(fn)
+    app.add_route("/", endpoint, _METHODS)
+    app.add_route("/{path:path}", endpoint, _METHODS)
+    # Built now, in the init phase: middleware that refuses the app (sessions without
+    # CSRF, one object given twice) stops the import rather than fail every invocation.
+    app.build(buffered=True)
+    return handler(
+        app,
+        flush_margin_ms=flush_margin_ms,
+        trust_alb_forwarded_for=trust_alb_forwarded_for,
+    )

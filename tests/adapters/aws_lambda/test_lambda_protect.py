@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import json
 import subprocess
@@ -314,3 +315,114 @@ def test_a_null_header_value_in_a_plain_result_sends_no_header() -> None:
     reply = call(lambda_handler, "rest-v1", "/")
     assert reply.status == 200
     assert reply.headers.get("x-trace") is None and reply.headers.get("x-span") is None
+
+
+class Deny:
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        raise Unauthorized("refused")
+
+
+class Mark:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        request.state.setdefault("marks", []).append(self.name)
+        return await call_next(request)
+
+
+def test_a_refusal_under_a_stacked_protect_carries_the_request_id_of_its_header() -> None:
+    # Each layer was an app of its own: X-Request-Id came from the outer one and the
+    # problem's request_id from the inner one, so the two could not be matched up.
+    @protect(Mark("outer"))
+    @protect(Deny())
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": 200, "body": "ok"}
+
+    reply = call(lambda_handler, "http-v2", "/")
+    assert reply.status == 401
+    assert reply.json()["request_id"] == reply.headers.get("x-request-id")
+
+
+def test_a_request_through_stacked_protect_layers_writes_one_request_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    @protect(Mark("outer"))
+    @protect(Mark("inner"))
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": 200, "body": "ok"}
+
+    capsys.readouterr()
+    assert call(lambda_handler, "rest-v1", "/").status == 200
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(lines) == 1
+
+
+def test_stacked_protect_layers_run_their_middleware_outermost_first_on_one_request() -> None:
+    @protect(Mark("outer"))
+    @protect(Mark("inner"))
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": 200, "body": json.dumps(current_request().state["marks"])}
+
+    assert call(lambda_handler, "http-v2", "/").json() == ["outer", "inner"]
+
+
+@pytest.mark.parametrize(
+    ("option", "outer", "inner"),
+    [
+        ("env", {"DALOY_ENV": "production"}, {"DALOY_ENV": "development"}),
+        ("max_body", 1024, 2048),
+        ("request_timeout", 1.0, 2.0),
+        ("flush_margin_ms", 100, 200),
+        ("trust_alb_forwarded_for", True, False),
+    ],
+)
+def test_stacked_protect_layers_that_disagree_on_an_option_are_refused_at_decoration(
+    option: str, outer: object, inner: object
+) -> None:
+    # Each layer applied its own: a body limit, a deadline or an environment other than
+    # the one either layer declared decided the request.
+    with pytest.raises(ConfigError, match=f"set {option} differently"):
+        protect(**{option: outer})(protect(**{option: inner})(lambda event, context: None))
+
+
+def test_an_environment_a_stacked_layer_disagrees_on_is_not_written_in_the_refusal() -> None:
+    with pytest.raises(ConfigError) as refusal:
+        protect(env={"KEY": "s3cr3t-a"})(protect(env={"KEY": "s3cr3t-b"})(lambda e, c: None))
+    assert "s3cr3t" not in str(refusal.value)
+
+
+def test_an_option_set_on_the_outer_stacked_layer_applies_to_the_handler_under_both() -> None:
+    # The inner layer, an app of its own, read os.environ: production, so the outer
+    # layer's development environment never showed the error.
+    @protect(env={"DALOY_ENV": "development"})
+    @protect(Mark("inner"))
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        raise RuntimeError("visible in development")
+
+    reply = call(lambda_handler, "http-v2", "/")
+    assert reply.status == 500
+    assert "visible in development" in reply.body.decode()
+
+
+def test_one_middleware_object_in_two_stacked_layers_is_refused_at_decoration() -> None:
+    guard = RequireToken()
+    with pytest.raises(ConfigError, match="RequireToken object runs twice"):
+        protect(guard)(protect(guard)(lambda event, context: None))
+
+
+def test_protect_over_another_decorator_over_protect_is_refused_at_decoration() -> None:
+    # The layer under the other decorator would be a second app: a second request id,
+    # a second log line, and the limits applied twice.
+    def traced(fn):  # type: ignore[no-untyped-def]
+        @functools.wraps(fn)
+        def wrapper(event, context):  # type: ignore[no-untyped-def]
+            return fn(event, context)
+
+        return wrapper
+
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": 200, "body": "ok"}
+
+    with pytest.raises(ConfigError, match="put the protect\\(\\) layers next to each other"):
+        protect(Mark("outer"))(traced(protect(Mark("inner"))(lambda_handler)))
