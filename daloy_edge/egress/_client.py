@@ -232,7 +232,7 @@ class GuardedClient(_RedirectingClient):
         try:
             response = await transport.handle_async_request(request)
             try:
-                return await _read(response, max_bytes)
+                return await _read(response, method, max_bytes)
             finally:
                 await response.aclose()
         except httpx.TimeoutException as exc:
@@ -253,14 +253,14 @@ class GuardedClient(_RedirectingClient):
         await self.aclose()
 
 
-async def _read(response: httpx.Response, max_bytes: int) -> TransportResponse:
+async def _read(response: httpx.Response, method: str, max_bytes: int) -> TransportResponse:
     headers: dict[str, str] = {}
     for name, value in response.headers.multi_items():
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     if response.status_code in REDIRECT_STATUSES and "location" in headers:
         return TransportResponse(response.status_code, headers, b"")
     declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isdigit() and int(declared) > max_bytes and _has_body(method, response):
         raise EgressFailed("response larger than the size bound")
     chunks: list[bytes] = []
     size = 0
@@ -270,6 +270,12 @@ async def _read(response: httpx.Response, max_bytes: int) -> TransportResponse:
             raise EgressFailed("response larger than the size bound")
         chunks.append(chunk)
     return TransportResponse(response.status_code, headers, b"".join(chunks))
+
+
+def _has_body(method: str, response: httpx.Response) -> bool:
+    # The Content-Length of a HEAD answer or a 304 is that of the representation a GET
+    # would fetch (RFC 9110 8.6): no body follows, so a large one is no reason to fail.
+    return method != "HEAD" and response.status_code not in (204, 304)
 
 
 class PolicyOnlyClient(_RedirectingClient):

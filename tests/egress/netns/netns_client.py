@@ -192,6 +192,22 @@ async def test_an_honest_keep_alive_connection_is_reused():
         assert server.connections == 1
 
 
+async def test_head_of_a_representation_past_the_bound_returns_its_headers():
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n"
+    limits = FetchLimits(max_bytes=4096)
+    async with KeepAlive([answer]) as server, GuardedClient(POLICY, limits=limits) as client:
+        response = await client.request("HEAD", server.url)
+    assert (response.status, response.headers["content-length"]) == (200, "100000")
+
+
+async def test_not_modified_naming_a_representation_past_the_bound_is_returned():
+    answer = b"HTTP/1.1 304 Not Modified\r\ncontent-length: 100000\r\n\r\n"
+    limits = FetchLimits(max_bytes=4096)
+    async with KeepAlive([answer]) as server, GuardedClient(POLICY, limits=limits) as client:
+        response = await client.get(server.url, headers={"if-none-match": '"v1"'})
+    assert (response.status, response.body) == (304, b"")
+
+
 async def test_slow_first_byte_hits_the_read_timeout(upstream):
     upstream.replies["/"] = Reply(body=b"late", delay=1.0)
     async with GuardedClient(POLICY, limits=FetchLimits(read_timeout=0.2)) as client:
