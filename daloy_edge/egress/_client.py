@@ -32,6 +32,7 @@ from daloy_edge.transport import HTTPTransport, TransportError, TransportRespons
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
+    from threading import Thread
 
     import httpx
 
@@ -183,8 +184,8 @@ class GuardedClient(_RedirectingClient):
         super().__init__(policy or EgressPolicy(), limits or FetchLimits())
         self._resolver = resolver
         self._ssl_context = ssl_context
-        self._transport: GuardedTransport | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # One transport per event loop, with the thread that made it.
+        self._transports: dict[asyncio.AbstractEventLoop, tuple[GuardedTransport, Thread]] = {}
         lim = self.limits
         self._timeouts = {
             "connect": lim.connect_timeout,
@@ -194,16 +195,31 @@ class GuardedClient(_RedirectingClient):
         }
 
     def _current_transport(self) -> GuardedTransport:
-        # Pooled connections belong to the event loop that opened them.
+        # Pooled connections belong to the event loop that opened them, so each loop has
+        # its own pool (Google Cloud Functions serves each worker thread from a loop of
+        # its own: one shared pool, replaced at every switch, reused no connection).
         loop = asyncio.get_running_loop()
-        if self._transport is None or self._loop is not loop:
-            from daloy_edge.egress._httpx import GuardedTransport
+        entry = self._transports.get(loop)
+        return entry[0] if entry is not None else self._new_transport(loop)
 
-            self._transport = GuardedTransport(
-                self.policy, resolver=self._resolver, ssl_context=self._ssl_context
-            )
-            self._loop = loop
-        return self._transport
+    def _new_transport(self, loop: asyncio.AbstractEventLoop) -> GuardedTransport:
+        from threading import current_thread
+
+        from daloy_edge.egress._httpx import GuardedTransport
+
+        transport = GuardedTransport(
+            self.policy, resolver=self._resolver, ssl_context=self._ssl_context
+        )
+        # A closed loop's pool went with it; so did that of a loop whose thread has ended
+        # (a server running each request on a thread of its own would keep one per request).
+        live = {
+            key: entry
+            for key, entry in self._transports.items()
+            if entry[1].is_alive() and not key.is_closed()
+        }
+        live[loop] = (transport, current_thread())
+        self._transports = live
+        return transport
 
     async def _send(
         self,
@@ -241,10 +257,13 @@ class GuardedClient(_RedirectingClient):
             raise EgressFailed(type(exc).__name__) from None
 
     async def aclose(self) -> None:
-        """Close pooled connections."""
-        if self._transport is not None and self._loop is asyncio.get_running_loop():
-            await self._transport.aclose()
-        self._transport = None
+        """Close the running loop's pooled connections (another loop's go with that loop)."""
+        loop = asyncio.get_running_loop()
+        entry = self._transports.get(loop)
+        if entry is not None:
+            # Replaced, never changed in place: another thread may be iterating it.
+            self._transports = {k: e for k, e in self._transports.items() if k is not loop}
+            await entry[0].aclose()
 
     async def __aenter__(self) -> GuardedClient:
         return self

@@ -10,6 +10,7 @@ from tests import netns
 netns.assert_isolated()
 
 import asyncio  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
@@ -304,6 +305,26 @@ def test_one_client_serves_requests_from_successive_event_loops():
             return (await client.get(server.url("/"))).status
 
     assert [asyncio.run(once()), asyncio.run(once())] == [200, 200]
+
+
+async def test_worker_threads_taking_turns_each_reuse_their_own_connection():
+    answers = [raw_answer(b"%d" % n) for n in range(4)]
+    async with KeepAlive(answers) as server:
+        client = GuardedClient(POLICY)
+        workers = [ThreadPoolExecutor(1), ThreadPoolExecutor(1)]
+        loops = [asyncio.new_event_loop(), asyncio.new_event_loop()]
+
+        def fetch(loop):
+            return loop.run_until_complete(client.get(server.url)).status
+
+        for turn in range(4):
+            worker, loop = workers[turn % 2], loops[turn % 2]
+            await asyncio.get_running_loop().run_in_executor(worker, fetch, loop)
+        for worker, loop in zip(workers, loops, strict=True):
+            worker.submit(lambda loop=loop: loop.run_until_complete(client.aclose())).result()
+            worker.shutdown()
+            loop.close()
+    assert server.connections == 2
 
 
 async def test_policy_only_client_fetches_allowed_literal(upstream):
