@@ -281,6 +281,8 @@ async def _read(response: httpx.Response, method: str, max_bytes: int) -> Transp
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes and _has_body(method, response):
         raise EgressFailed("response larger than the size bound")
+    if "content-encoding" in headers:
+        return TransportResponse(response.status_code, headers, await _inflate(response, max_bytes))
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_raw():
@@ -289,6 +291,18 @@ async def _read(response: httpx.Response, method: str, max_bytes: int) -> Transp
             raise EgressFailed("response larger than the size bound")
         chunks.append(chunk)
     return TransportResponse(response.status_code, headers, b"".join(chunks))
+
+
+async def _inflate(response: httpx.Response, max_bytes: int) -> bytes:
+    # An upstream that ignored ``accept-encoding: identity``: the body is inflated as
+    # HttpxTransport and Workers' fetch inflate it, a bounded step at a time, so the bound
+    # counts inflated bytes and both runtimes see the same body.
+    from daloy_edge.transport import _read_bounded
+
+    try:
+        return b"".join(await _read_bounded(response, max_bytes))
+    except TransportError as exc:
+        raise EgressFailed(str(exc)) from None
 
 
 def _has_body(method: str, response: httpx.Response) -> bool:

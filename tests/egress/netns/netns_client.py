@@ -10,6 +10,7 @@ from tests import netns
 netns.assert_isolated()
 
 import asyncio  # noqa: E402
+import gzip  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 import httpx  # noqa: E402
@@ -140,6 +141,21 @@ async def test_streamed_oversize_response_fails(upstream):
     upstream.replies["/"] = Reply(body=b"x" * 10_000, chunked=True)
     async with GuardedClient(POLICY, limits=FetchLimits(max_bytes=4096)) as client:
         with pytest.raises(EgressFailed, match="size bound"):
+            await client.get(upstream.url("/"))
+
+
+async def test_gzip_sent_despite_identity_is_inflated_as_by_every_other_transport(upstream):
+    gzipped = {"content-encoding": "gzip"}
+    upstream.replies["/"] = Reply(headers=gzipped, body=gzip.compress(b"x" * 1000))
+    async with GuardedClient(POLICY) as client:
+        assert (await client.get(upstream.url("/"))).body == b"x" * 1000
+
+
+async def test_gzip_bomb_within_the_bound_is_cut_at_the_bound_when_inflated(upstream):
+    bomb = gzip.compress(bytes(1024 * 1024))
+    upstream.replies["/"] = Reply(headers={"content-encoding": "gzip"}, body=bomb)
+    async with GuardedClient(POLICY, limits=FetchLimits(max_bytes=4096)) as client:
+        with pytest.raises(EgressFailed, match="too large"):
             await client.get(upstream.url("/"))
 
 
