@@ -68,6 +68,10 @@ class KeyRing:
     __slots__ = ("_keys",)
 
     def __init__(self, keys: Iterable[Secret | str | bytes], *, min_bytes: int = 0) -> None:
+        if isinstance(keys, (str, bytes, bytearray, memoryview, Secret)):
+            # Iterated, "hunter2" would be a ring of one-character keys, each accepted as
+            # a password or a signing key by itself.
+            raise ConfigError("a key ring takes a list of keys: KeyRing([key]) or from_csv")
         ring = tuple(k if isinstance(k, Secret) else Secret(k) for k in keys)
         if not ring:
             raise ConfigError("a key ring needs at least one key")

@@ -40,3 +40,12 @@ def test_key_ring_refuses_empty():
 
 def test_key_ring_repr_hides_keys():
     assert "first" not in repr(KeyRing.from_csv("first-key"))
+
+
+@pytest.mark.parametrize(
+    "keys", ["correct-horse-battery", b"correct-horse-battery"], ids=["str", "bytes"]
+)
+def test_key_ring_of_a_bare_string_refuses_to_build_rather_than_accept_each_character(keys):
+    # Iterated, the string was a ring of one-character keys: basic auth took "c" as a password.
+    with pytest.raises(ConfigError):
+        KeyRing(keys)
