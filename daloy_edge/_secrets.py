@@ -23,7 +23,14 @@ class Secret:
     __slots__ = ("_value",)
 
     def __init__(self, value: str | bytes) -> None:
-        self._value = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        if isinstance(value, str):
+            self._value = value.encode("utf-8")
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            self._value = bytes(value)
+        else:
+            # bytes(64) is 64 zero bytes: a number read from a config file would be a key
+            # everyone knows, long enough to pass every length check.
+            raise TypeError("a secret is str or bytes")
 
     def reveal(self) -> bytes:
         """The raw bytes; keep them out of logs and error messages."""

@@ -49,3 +49,9 @@ def test_key_ring_of_a_bare_string_refuses_to_build_rather_than_accept_each_char
     # Iterated, the string was a ring of one-character keys: basic auth took "c" as a password.
     with pytest.raises(ConfigError):
         KeyRing(keys)
+
+
+def test_secret_of_a_number_is_refused_rather_than_made_of_zero_bytes():
+    # bytes(64) is 64 zero bytes: a known key that passes every length check.
+    with pytest.raises(TypeError):
+        Secret(64)
