@@ -16,12 +16,11 @@ from __future__ import annotations
 from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._errors import ConfigError
 from daloy_edge._record import record
+from daloy_edge._secrets import KeyRing
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import hmac
-
-    from daloy_edge._secrets import KeyRing
 
 __all__ = ["MIN_KEY_BYTES", "BadSignature", "Signer", "Verified", "b64decode", "b64encode"]
 
@@ -103,6 +102,9 @@ class Signer:
     def __init__(self, keys: KeyRing, *, purpose: str, max_clock_skew: float = 60.0) -> None:
         if not purpose:
             raise ConfigError("a signer needs a purpose")
+        if not isinstance(keys, KeyRing):
+            # A list of str passed the length check and failed every request that signed.
+            raise ConfigError("signing keys must be a KeyRing: KeyRing([key]) or from_csv")
         for key in keys:
             if len(key) < MIN_KEY_BYTES:
                 raise ConfigError(f"signing keys must be at least {MIN_KEY_BYTES} bytes")

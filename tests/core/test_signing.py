@@ -83,3 +83,9 @@ def test_b64decode_refuses_non_canonical_text():
 
 def test_repr_hides_keys():
     assert KEY_A not in repr(signer(KEY_A))
+
+
+def test_a_list_of_keys_instead_of_a_key_ring_refuses_to_build():
+    # It passed the length check, then every request that signed or verified answered 500.
+    with pytest.raises(ConfigError):
+        Signer(["k" * 32], purpose="test")  # type: ignore[arg-type]
