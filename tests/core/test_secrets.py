@@ -17,6 +17,11 @@ def test_secret_equals_is_exact():
     assert not Secret("abc").equals(b"ab")
 
 
+def test_secret_equals_text_with_a_lone_surrogate_is_false_rather_than_an_error():
+    # A Lambda event's JSON can carry "\ud800" in a header compared against an API key.
+    assert not Secret("k" * 16).equals("\ud800")
+
+
 def test_secret_refuses_pickling():
     with pytest.raises(TypeError):
         pickle.dumps(Secret("x"))
