@@ -45,6 +45,8 @@ class SessionConfig:
     """How sessions are signed, named and expired.
 
     ``keys``: the first signs, the others still verify (rotation); each at least 32 bytes.
+    ``cookie_name``: another name than ``__Host-session`` is signed into the cookie, so
+    apps sharing ``keys`` under their own names cannot take each other's sessions.
     ``max_age``: absolute lifetime from login; ``idle_timeout``: lifetime without a request.
     ``insecure_http_cookies`` drops ``Secure`` (and so the ``__Host-`` prefix) for local
     plain-HTTP development only. ``allow_no_csrf`` lets an app with unsafe routes build
@@ -116,7 +118,11 @@ class Sessions(Phased):
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
         self.name = config.name
-        self._signer = Signer(config.keys, purpose="session")
+        # A named cookie's name is signed in: a session another app or mount issued with
+        # the same keys under its own name is no session here. The default names keep
+        # the plain purpose, so the cookies they already carry stay valid.
+        bound = self.name not in (HOST_COOKIE, INSECURE_COOKIE)
+        self._signer = Signer(config.keys, purpose="session:" + self.name if bound else "session")
         self._refresh_after = config.idle_timeout // 4
         # Where ``before`` leaves the session it loaded and its cookie, for ``after``.
         self._loaded = f"daloy.sessions.{id(self)}"

@@ -6,7 +6,7 @@ import base64
 import json
 
 from daloy_edge import App, KeyRing
-from daloy_edge.middleware.sessions import SessionConfig, Sessions, get_session
+from daloy_edge.middleware.sessions import Session, SessionConfig, Sessions, get_session
 from daloy_edge.signing import Signer, b64encode
 from daloy_edge.testing import TestClient
 
@@ -127,3 +127,22 @@ def test_a_session_after_one_with_an_invalid_value_is_no_session():
         ("cookie", f"__Host-session={signed_in_cookie(CURRENT)}"),
     ]
     assert TestClient(make_app(CURRENT)).get("/me", headers=lines).json()["user"] is None
+
+
+def test_a_session_issued_under_another_cookie_name_with_the_same_keys_is_no_session():
+    # Two apps (or mounts) sharing a key ring: the shop's signed "user" must not sign
+    # anyone in to the staff area.
+    shop = Sessions(SessionConfig(keys=KeyRing([CURRENT]), clock=lambda: NOW, allow_no_csrf=True))
+    session = Session.fresh(lambda: "s" * 22, lambda: NOW)
+    session["user"] = "admin"
+    config = SessionConfig(
+        keys=KeyRing([CURRENT]), cookie_name="__Host-staff", clock=lambda: NOW, allow_no_csrf=True
+    )
+    staff = App(middleware=[Sessions(config)])
+
+    @staff.get("/me")
+    async def me(request):
+        return {"user": get_session(request).get("user")}
+
+    reply = TestClient(staff).get("/me", cookies={"__Host-staff": shop.encode(session)})
+    assert reply.json()["user"] is None
