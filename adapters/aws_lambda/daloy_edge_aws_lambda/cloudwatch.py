@@ -311,22 +311,21 @@ class CloudWatchLogsShipper:
         self.stats.batches += 1
 
     def _ensure_destination(self) -> bool:
+        """Create the stream, and the group only when it is missing: a role allowed
+        ``CreateLogStream`` on an existing group, and not ``CreateLogGroup``, still ships."""
         client = self._get_client()
+        stream = {"logGroupName": self.log_group, "logStreamName": self.log_stream}
         try:
-            for create, kwargs in (
-                (client.create_log_group, {"logGroupName": self.log_group}),
-                (
-                    client.create_log_stream,
-                    {"logGroupName": self.log_group, "logStreamName": self.log_stream},
-                ),
-            ):
-                try:
-                    create(**kwargs)
-                except Exception as exc:
-                    if _error_code(exc) != _EXISTS_CODE:
-                        raise
+            try:
+                _create(client.create_log_stream, stream)
+            except Exception as exc:
+                if _error_code(exc) not in _MISSING_CODES:
+                    raise
+                _create(client.create_log_group, {"logGroupName": self.log_group})
+                _create(client.create_log_stream, stream)
         except Exception as exc:
-            _warn(f"could not create the log group or stream: {type(exc).__name__}")
+            code = _error_code(exc) or type(exc).__name__
+            _warn(f"could not create the log group or stream: {code}")
             return False
         return True
 
@@ -342,6 +341,15 @@ class CloudWatchLogsShipper:
             _mark_emf(self._client)
         self._prepared = True
         return self._client
+
+
+def _create(create: Callable[..., object], kwargs: Mapping[str, str]) -> None:
+    """Call ``create``; one that already exists (another process won the race) is fine."""
+    try:
+        create(**kwargs)
+    except Exception as exc:
+        if _error_code(exc) != _EXISTS_CODE:
+            raise
 
 
 def _mark_emf(client: object) -> None:

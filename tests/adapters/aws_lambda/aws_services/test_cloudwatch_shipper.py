@@ -65,6 +65,23 @@ class Gate:
         self.release.wait(30)
 
 
+class WithoutCreateLogGroup:
+    """A real client under a role allowed CreateLogStream and PutLogEvents, not
+    CreateLogGroup (the least privilege for a group made at deploy time)."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+    def create_log_group(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        error = {"Code": "AccessDeniedException", "Message": "not authorized"}
+        raise ClientError({"Error": error}, "CreateLogGroup")
+
+
 def shipper_for(moto, group: str, **options) -> tuple[CloudWatchLogsShipper, object]:
     client = moto.client("logs")
     shipper = CloudWatchLogsShipper(
@@ -184,6 +201,25 @@ def test_shipper_survives_moto_stopped_and_restarted(own_moto):
     shipper.close()
     assert shipper.stats.retries > 0
     assert read_back(client, "/test/restart", "stream-1") == during
+
+
+def test_a_role_not_allowed_to_create_log_groups_still_creates_its_stream(moto):
+    # The group was created first on every new stream: refused, the stream never came
+    # and nothing was shipped, though the role may create streams in the group.
+    client = moto.client("logs")
+    client.create_log_group(logGroupName="/test/no-create-group")
+    shipper = CloudWatchLogsShipper(
+        "/test/no-create-group",
+        "stream-1",
+        client=WithoutCreateLogGroup(client),
+        flush_interval=0.05,
+        retry_base=0.05,
+        retry_max=0.1,
+    )
+    shipper.write("shipped")
+    assert shipper.flush(5)
+    shipper.close()
+    assert read_back(client, "/test/no-create-group", "stream-1") == ["shipped"]
 
 
 def test_events_a_close_during_an_outage_leaves_unsent_are_counted_as_dropped(own_moto):
