@@ -13,9 +13,9 @@ through it (``LogConfig(metrics=True, metrics_sinks=[shipper])``) become metrics
 ``emit`` only appends to an in-memory queue; one background thread sends batches with
 ``PutLogEvents`` within its limits (10,000 events, 1,048,576 bytes counting 26 bytes per
 event, 24 hours per batch, chronological order), retries with backoff, and re-creates
-the group and stream when they vanish. When the queue is full the oldest events are
-dropped and counted, so memory stays bounded during an outage; what a close during an
-outage leaves unsent is counted as dropped too.
+the group and stream when they vanish. When the queue is full (``max_queue`` events or
+``max_queue_bytes``) the oldest events are dropped and counted, so memory stays bounded
+during an outage; what a close during an outage leaves unsent is counted as dropped too.
 """
 
 from __future__ import annotations
@@ -130,6 +130,7 @@ class CloudWatchLogsShipper:
         create: bool = True,
         flush_interval: float = 1.0,
         max_queue: int = 100_000,
+        max_queue_bytes: int = 64 * MAX_BATCH_BYTES,
         retry_base: float = 0.2,
         retry_max: float = 10.0,
         emf: bool = False,
@@ -145,6 +146,7 @@ class CloudWatchLogsShipper:
         self._create = create
         self._flush_interval = flush_interval
         self._max_queue = max_queue
+        self._max_queue_bytes = max_queue_bytes
         self._retry_base = retry_base
         self._retry_max = retry_max
         self._clock = clock
@@ -179,14 +181,23 @@ class CloudWatchLogsShipper:
             self._last_ts = stamp
             self._queue.append(LogEvent(stamp, text, size))
             self._queued_bytes += size + EVENT_OVERHEAD_BYTES
-            if len(self._queue) > self._max_queue:
-                dropped = self._queue.popleft()
-                self._queued_bytes -= dropped.size + EVENT_OVERHEAD_BYTES
-                self.stats.dropped += 1
+            if len(self._queue) > self._max_queue or self._queued_bytes > self._max_queue_bytes:
+                self._drop_oldest()
             if self._thread is None:
                 self._start()
             if len(self._queue) >= MAX_BATCH_EVENTS or self._queued_bytes >= MAX_BATCH_BYTES:
                 self._cond.notify_all()
+
+    def _drop_oldest(self) -> None:
+        """Drop the oldest events until the queue is within both bounds (one large event
+        may push out many small ones); the newest is always kept."""
+        queue = self._queue
+        while len(queue) > 1 and (
+            len(queue) > self._max_queue or self._queued_bytes > self._max_queue_bytes
+        ):
+            dropped = queue.popleft()
+            self._queued_bytes -= dropped.size + EVENT_OVERHEAD_BYTES
+            self.stats.dropped += 1
 
     def pending(self) -> int:
         """Events queued or being sent."""

@@ -173,6 +173,24 @@ def test_full_queue_drops_the_oldest_events_and_counts_them(moto):
     ]
 
 
+def test_large_lines_during_an_outage_are_bounded_by_bytes_not_only_by_count(moto):
+    # Bounded by count alone, 100,000 queued events of up to 256 KB each could hold
+    # gigabytes while CloudWatch was unreachable.
+    shipper, client = shipper_for(moto, "/test/overflow-bytes", max_queue_bytes=500_000)
+    gate = Gate(client)
+    shipper.write("in flight")
+    assert gate.entered.wait(10)
+    big = [f"{i:02d}" + "b" * 99_998 for i in range(20)]
+    for line in big:
+        shipper.write(line)
+    assert shipper.pending() == 1 + 4  # 4 * (100,000 + 26) bytes fit in 500,000
+    gate.release.set()
+    assert shipper.flush(30)
+    shipper.close()
+    assert shipper.stats.dropped == 16
+    assert read_back(client, "/test/overflow-bytes", "stream-1") == ["in flight", *big[16:]]
+
+
 def test_oversized_event_is_truncated_to_the_event_limit(moto):
     shipper, client = shipper_for(moto, "/test/oversized")
     shipper.write("y" * 400_000)
