@@ -377,16 +377,14 @@ def _emf_header(request: object, **kwargs: object) -> None:
 
 
 def _rejected_count(info: Mapping[str, object], total: int) -> int:
-    count = 0
-    too_old = info.get("tooOldLogEventEndIndex")
-    if isinstance(too_old, int):
-        count += too_old + 1
+    """Events CloudWatch kept back: a head too old or past the group's retention (two
+    overlapping prefixes, the longer counts), and a tail too far in the future."""
+    ends = [info.get("tooOldLogEventEndIndex"), info.get("expiredLogEventEndIndex")]
+    heads = [end for end in ends if isinstance(end, int)]
+    count = max(heads) + 1 if heads else 0
     too_new = info.get("tooNewLogEventStartIndex")
     if isinstance(too_new, int):
         count += total - too_new
-    expired = info.get("expiredLogEventEndIndex")
-    if isinstance(expired, int) and not isinstance(too_old, int):
-        count += expired + 1
     return min(count, total)
 
 

@@ -262,6 +262,34 @@ def test_events_cloudwatch_rejects_as_too_old_are_not_counted_as_delivered(moto)
     assert (shipper.stats.delivered, shipper.stats.rejected) == (0, 3)
 
 
+class ShortRetention:
+    """A real client for a group kept one day: CloudWatch reports events past the
+    retention (expiredLogEventEndIndex) beside those past 14 days (tooOld…)."""
+
+    def __init__(self, client, *, too_old: int, expired: int) -> None:
+        self._client = client
+        self._info = {"tooOldLogEventEndIndex": too_old, "expiredLogEventEndIndex": expired}
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+    def put_log_events(self, **kwargs):
+        result = self._client.put_log_events(**kwargs)
+        return {**result, "rejectedLogEventsInfo": self._info}
+
+
+def test_events_past_the_retention_and_too_old_are_all_counted_as_rejected(moto):
+    # Only the too-old prefix was counted when both came back, so events past the
+    # group's retention but under 14 days old were counted as delivered.
+    client = ShortRetention(moto.client("logs"), too_old=0, expired=1)
+    shipper = CloudWatchLogsShipper("/test/retention", "s", client=client, flush_interval=0.05)
+    for i in range(3):
+        shipper.write(f"event {i}")
+    assert shipper.flush(30)
+    shipper.close()
+    assert (shipper.stats.delivered, shipper.stats.rejected) == (1, 2)
+
+
 def test_request_log_lines_reach_cloudwatch(moto):
     shipper, client = shipper_for(moto, "/test/app")
     app = App(env={}, request_log=RequestLog(LogConfig(stdout=False, sinks=[shipper], env={})))
