@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Protocol, cast
 
+from daloy_edge import ConfigError
+
 __all__ = ["CloudWatchLogsShipper", "LogEvent", "ShipperStats", "take_batch"]
 
 MAX_BATCH_EVENTS = 10_000
@@ -40,6 +42,8 @@ MAX_BATCH_SPAN_MS = 24 * 3600 * 1000
 _DROP_CODES = frozenset({"InvalidParameterException", "DataAlreadyAcceptedException"})
 _MISSING_CODES = frozenset({"ResourceNotFoundException"})
 _EXISTS_CODE = "ResourceAlreadyExistsException"
+_MAX_NAME_LENGTH = 512
+_GROUP_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/#")
 
 
 class LogsClient(Protocol):
@@ -136,10 +140,8 @@ class CloudWatchLogsShipper:
         emf: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not log_group:
-            raise ValueError("log_group is required")
-        self.log_group = log_group
-        self.log_stream = log_stream or f"{socket.gethostname()}-{os.getpid()}"
+        self.log_group = _checked_group(log_group)
+        self.log_stream = _checked_stream(log_stream or f"{socket.gethostname()}-{os.getpid()}")
         self.stats = ShipperStats()
         self._client = client
         self._client_options = {"region_name": region, "endpoint_url": endpoint_url}
@@ -352,6 +354,19 @@ class CloudWatchLogsShipper:
             _mark_emf(self._client)
         self._prepared = True
         return self._client
+
+
+def _checked_group(name: str) -> str:
+    """CloudWatch refuses every batch for a group it cannot name: say so at build."""
+    if not name or len(name) > _MAX_NAME_LENGTH or not _GROUP_NAME_CHARS.issuperset(name):
+        raise ConfigError("log_group must be 1-512 of A-Z a-z 0-9 . _ - / #")
+    return name
+
+
+def _checked_stream(name: str) -> str:
+    if len(name) > _MAX_NAME_LENGTH or ":" in name or "*" in name:
+        raise ConfigError("log_stream must be 1-512 characters without ':' or '*'")
+    return name
 
 
 def _create(create: Callable[..., object], kwargs: Mapping[str, str]) -> None:

@@ -18,7 +18,7 @@ from daloy_edge_aws_lambda.cloudwatch import (
     take_batch,
 )
 
-from daloy_edge import App, Request, Response
+from daloy_edge import App, ConfigError, Request, Response
 from daloy_edge.observability import LogConfig, RequestLog
 from daloy_edge.testing import TestClient
 
@@ -305,6 +305,26 @@ def test_request_log_lines_reach_cloudwatch(moto):
     record = json.loads(message)
     assert record["Attributes"]["http.route"] == "/orders/{id}"
     assert "s3cr3t-t0ken-value" not in message
+
+
+@pytest.mark.parametrize(
+    ("group", "stream"),
+    [
+        ("/daloy/my api", "s"),  # a space
+        ("/daloy/api:prod", "s"),
+        ("/daloy/ünï", "s"),
+        ("/" + "g" * 512, "s"),
+        ("", "s"),
+        ("/daloy/api", "host:1234"),
+        ("/daloy/api", "web-*"),
+        ("/daloy/api", "s" * 513),
+    ],
+)
+def test_a_log_group_or_stream_name_cloudwatch_refuses_fails_the_build(group, stream):
+    # Accepted, every batch came back InvalidParameterException and was dropped: the
+    # shipper ran and shipped nothing.
+    with pytest.raises(ConfigError):
+        CloudWatchLogsShipper(group, stream)
 
 
 def test_take_batch_stops_at_the_event_count_limit():
