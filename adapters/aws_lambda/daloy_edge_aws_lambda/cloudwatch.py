@@ -304,6 +304,11 @@ class CloudWatchLogsShipper:
                     created = self._ensure_destination()
                     if created:
                         continue
+                if not attempt:
+                    # Once per batch: an outage or a missing region, credential or
+                    # permission is seen, and a long one does not flood stderr.
+                    reason = code or type(exc).__name__
+                    _warn(f"could not send {len(batch)} events, retrying ({reason})")
                 self.stats.retries += 1
                 attempt += 1
                 delay = min(self._retry_max, self._retry_base * 2 ** min(attempt, 16))

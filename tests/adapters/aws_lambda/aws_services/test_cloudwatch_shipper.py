@@ -240,6 +240,21 @@ def test_a_role_not_allowed_to_create_log_groups_still_creates_its_stream(moto):
     assert read_back(client, "/test/no-create-group", "stream-1") == ["shipped"]
 
 
+def test_a_batch_that_cannot_be_sent_is_reported_once_on_stderr(own_moto, capsys):
+    # Retried in silence, an outage or a missing permission showed nothing until the
+    # queue overflowed and lines were dropped.
+    shipper, _ = shipper_for(own_moto, "/test/report", retry_base=0.01, retry_max=0.02)
+    own_moto.stop()
+    shipper.write("unsent")
+    assert not shipper.flush(1.0)
+    shipper.close(0.1)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "could not send" in line]
+    assert shipper.stats.retries > 1
+    assert warnings == [
+        "daloy_edge_aws_lambda: could not send 1 events, retrying (EndpointConnectionError)"
+    ]
+
+
 def test_events_a_close_during_an_outage_leaves_unsent_are_counted_as_dropped(own_moto):
     # Lost without a count, an outage at shutdown looked like a clean delivery.
     shipper, _ = shipper_for(own_moto, "/test/close-down", retry_base=0.05, retry_max=0.1)
