@@ -39,6 +39,7 @@ MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD_BYTES = 26
 MAX_EVENT_BYTES = 262_144 - EVENT_OVERHEAD_BYTES
 MAX_BATCH_SPAN_MS = 24 * 3600 * 1000
+_MAX_CLOCK_STEP_BACK_MS = 60_000
 _DROP_CODES = frozenset({"InvalidParameterException", "DataAlreadyAcceptedException"})
 _MISSING_CODES = frozenset({"ResourceNotFoundException"})
 _EXISTS_CODE = "ResourceAlreadyExistsException"
@@ -90,14 +91,17 @@ def take_batch(
     max_events: int = MAX_BATCH_EVENTS,
     max_bytes: int = MAX_BATCH_BYTES,
 ) -> list[LogEvent]:
-    """Pop the longest prefix of ``queue`` that fits one ``PutLogEvents`` call."""
+    """Pop the longest prefix of ``queue`` that fits one ``PutLogEvents`` call (in
+    chronological order, so a clock stepped back starts a new batch)."""
     batch: list[LogEvent] = []
     size = 0
     while queue and len(batch) < max_events:
         event = queue[0]
         cost = event.size + EVENT_OVERHEAD_BYTES
         if batch and (
-            size + cost > max_bytes or event.timestamp - batch[0].timestamp > MAX_BATCH_SPAN_MS
+            size + cost > max_bytes
+            or event.timestamp - batch[0].timestamp > MAX_BATCH_SPAN_MS
+            or event.timestamp < batch[-1].timestamp
         ):
             break
         batch.append(queue.popleft())
@@ -177,9 +181,12 @@ class CloudWatchLogsShipper:
             if self._stop.is_set():
                 self.stats.dropped += 1
                 return
-            # PutLogEvents wants chronological batches; a clock step back must not
-            # reorder what the caller wrote in order.
-            stamp = max(int(self._clock() * 1000), self._last_ts)
+            # PutLogEvents wants chronological batches; a small clock step back must not
+            # reorder what the caller wrote in order. A large one is believed (and starts
+            # a new batch): held at a wrong time ahead, every event was refused as too new.
+            stamp = int(self._clock() * 1000)
+            if self._last_ts - _MAX_CLOCK_STEP_BACK_MS <= stamp < self._last_ts:
+                stamp = self._last_ts
             self._last_ts = stamp
             self._queue.append(LogEvent(stamp, text, size))
             self._queued_bytes += size + EVENT_OVERHEAD_BYTES

@@ -305,6 +305,26 @@ def test_events_past_the_retention_and_too_old_are_all_counted_as_rejected(moto)
     assert (shipper.stats.delivered, shipper.stats.rejected) == (1, 2)
 
 
+def test_a_clock_stepped_back_by_hours_does_not_hold_events_in_the_future(moto):
+    # Stamps never went below the last one: after a clock three hours ahead was set
+    # right, every event carried the wrong time and CloudWatch refused it as too new.
+    now = time.time()
+    times = iter([now + 3 * 3600, now, now + 0.001, now + 0.002])
+    shipper, client = shipper_for(moto, "/test/clock-back", clock=lambda: next(times))
+    for i in range(4):
+        shipper.write(f"event {i}")
+    assert shipper.flush(30)
+    shipper.close()
+    assert (shipper.stats.delivered, shipper.stats.rejected) == (3, 1)
+    assert read_back(client, "/test/clock-back", "stream-1") == ["event 1", "event 2", "event 3"]
+
+
+def test_take_batch_starts_a_new_batch_where_the_clock_stepped_back():
+    queue = deque([LogEvent(5_000_000, "a", 1), LogEvent(1_000, "b", 1), LogEvent(1_001, "c", 1)])
+    assert [e.message for e in take_batch(queue)] == ["a"]
+    assert [e.message for e in take_batch(queue)] == ["b", "c"]
+
+
 def test_request_log_lines_reach_cloudwatch(moto):
     shipper, client = shipper_for(moto, "/test/app")
     app = App(env={}, request_log=RequestLog(LogConfig(stdout=False, sinks=[shipper], env={})))
