@@ -78,7 +78,13 @@ class ShipperStats:
 
 
 def _truncate(message: str) -> tuple[str, int]:
-    data = message.encode("utf-8")
+    try:
+        data = message.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate has no UTF-8: written as its escape, as a JSON line has it,
+        # rather than raised on the caller's path.
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+        data = message.encode("utf-8")
     if len(data) <= MAX_EVENT_BYTES:
         return message, len(data)
     cut = data[: MAX_EVENT_BYTES - 16].decode("utf-8", "ignore") + "…[truncated]"

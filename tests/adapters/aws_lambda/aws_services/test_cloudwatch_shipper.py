@@ -112,6 +112,15 @@ def test_an_empty_line_does_not_stop_the_shipper(moto):
     assert read_back(client, "/test/empty", "stream-1") == ["before", "after"]
 
 
+def test_a_line_with_a_lone_surrogate_is_shipped_escaped_not_raised(moto):
+    # Encoding it raised UnicodeEncodeError out of write, on the caller's path.
+    shipper, client = shipper_for(moto, "/test/surrogate")
+    shipper.write("user \ud800 é")
+    assert shipper.flush(10)
+    shipper.close()
+    assert read_back(client, "/test/surrogate", "stream-1") == ["user \\ud800 é"]
+
+
 def test_a_batch_botocore_refuses_is_dropped_not_retried(moto):
     shipper, client = shipper_for(moto, "/test/refused", retry_base=0.01)
     shipper.write("kept")
