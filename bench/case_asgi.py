@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bench import _env, _servers
 from bench._load import Load, run_load
@@ -111,11 +111,16 @@ def _measure(python: str, wrk: str, setup: str, http: str, loop: str) -> list[Ro
     tool = next(iter(loads.values()))[0].tool
     rows = []
     for name, runs in loads.items():
-        failures = sum(r.non_2xx for r in runs)
-        label = f"{name} ({failures} non-2xx)" if failures else name
         rps = statistics.median(r.requests_per_s for r in runs)
-        rows.append(Row(f"throughput, {setup} ({tool}, 32 connections)", label, rps, unit="req/s"))
-    rows = with_ratio(rows, ANCHOR)
+        rows.append(Row(f"throughput, {setup} ({tool}, 32 connections)", name, rps, unit="req/s"))
+    # Ratios before the failures join the names: the anchor's row is found by its name.
+    failures = {name: sum(r.non_2xx for r in runs) for name, runs in loads.items()}
+    rows = [
+        replace(r, contender=f"{r.contender} ({failures[r.contender]} non-2xx)")
+        if failures[r.contender]
+        else r
+        for r in with_ratio(rows, ANCHOR)
+    ]
     for name, runs in loads.items():
         p50 = statistics.median(r.p50_ms for r in runs)
         rows.append(Row(f"p50 latency under that load, {setup}", name, p50, unit="ms"))
