@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from daloy_edge._chain import chain_caught, is_awaitable
+from daloy_edge._chain import chain_caught, check_middleware, is_awaitable
 from daloy_edge._charset import ALNUM, allowed
 from daloy_edge._deadline import Deadline
 from daloy_edge._errors import ConfigError, ServiceUnavailable
@@ -264,6 +264,7 @@ class App(Router):
             _refuse_repeated([*app_wide, *route_mw], f"{method} {pattern}")
             every.extend(route_mw)
         for mw in every:
+            check_middleware(mw)
             check = getattr(mw, "check_app", None)
             if check is not None and id(mw) not in seen:
                 seen.add(id(mw))

@@ -3,6 +3,7 @@ mount, per route, or with :func:`use`)."""
 
 from __future__ import annotations
 
+from daloy_edge._errors import ConfigError
 from daloy_edge._phased import fuse, is_phased
 from daloy_edge._problem import render_error
 from daloy_edge._response import Response
@@ -37,6 +38,7 @@ __all__ = [
     "catching",
     "chain",
     "chain_caught",
+    "check_middleware",
     "decorated_middleware",
     "is_awaitable",
     "is_coroutine_function",
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 _CO_COROUTINE = 0x80  # the code flag of an ``async def`` function
+_CO_VARARGS = 0x04  # the code flag of a function taking ``*args``
 
 
 def is_coroutine_function(fn: object) -> bool:
@@ -184,6 +187,9 @@ def use(*middleware: Middleware) -> Callable[[Endpoint], Handler]:
     ... async def hi(request): return {"hi": True}
     """
 
+    for mw in middleware:
+        check_middleware(mw)
+
     def decorate(fn: Endpoint) -> Handler:
         import functools
 
@@ -194,6 +200,56 @@ def use(*middleware: Middleware) -> Callable[[Endpoint], Handler]:
         return handler
 
     return decorate
+
+
+def check_middleware(mw: object) -> None:
+    """Refuse at build what cannot be called as ``await mw(request, call_next)``: every
+    request it saw would be a 500 (and a class's ``on_rejected``, called unbound, raised
+    out of the app on a request the guard refused, with no answer and no log line)."""
+    asgi = (
+        "ASGI middleware (scope, receive, send) cannot run inside an app: use the"
+        " daloy_edge.middleware counterpart or write it as async (request, call_next)"
+    )
+    if isinstance(mw, type):
+        # As Starlette's ``add_middleware(CORSMiddleware)`` takes it: called per request,
+        # the class was built with (request, call_next) as its arguments.
+        if _arity(mw.__call__, 1) == (3, 3):
+            raise ConfigError(f"middleware {mw.__name__} is an ASGI middleware class; {asgi}")
+        raise ConfigError(
+            f"middleware {mw.__name__} is a class; pass an instance built from its config"
+            f" ({mw.__name__}(...)), built once and called per request"
+        )
+    if not callable(mw):
+        raise ConfigError(
+            f"middleware must be callable as mw(request, call_next), not a {type(mw).__name__}"
+        )
+    # A bound method and an object's ``__call__`` are called with their instance first.
+    fn: object = getattr(mw, "__func__", None)
+    if fn is not None:
+        arity = _arity(fn, 1)
+    elif hasattr(mw, "__code__"):
+        arity = _arity(mw, 0)
+    else:
+        arity = _arity(type(mw).__call__, 1)
+    if arity is None or arity[0] <= 2 <= arity[1]:
+        return
+    name = getattr(mw, "__qualname__", type(mw).__qualname__)
+    hint = f"; {asgi}" if arity == (3, 3) else ""
+    raise ConfigError(f"middleware {name} cannot be called as mw(request, call_next){hint}")
+
+
+def _arity(fn: object, bound: int) -> tuple[int, int] | None:
+    """How many positional arguments ``fn`` needs and takes at most, past the ``bound``
+    first ones; None when that cannot be told (a builtin, a partial, ``*args``). With a
+    keyword-only argument that has no default, no positional call fits (at most -1)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_flags & _CO_VARARGS:
+        return None
+    given = code.co_argcount - bound
+    needed = given - len(getattr(fn, "__defaults__", None) or ())
+    if code.co_kwonlyargcount > len(getattr(fn, "__kwdefaults__", None) or {}):
+        return needed, -1
+    return needed, given
 
 
 def decorated_middleware(endpoint: Endpoint) -> tuple[Middleware, ...]:

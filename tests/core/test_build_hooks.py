@@ -3,7 +3,9 @@ from __future__ import annotations
 import pytest
 
 from daloy_edge import App, ConfigError, KeyRing, Router, use
+from daloy_edge.middleware.cors import CORS
 from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
+from daloy_edge.middleware.secure_headers import SecureHeaders
 from daloy_edge.middleware.shedding import LoadShedding, LoadSheddingConfig
 from daloy_edge.middleware.webhooks import VerifyWebhook, WebhookConfig
 from daloy_edge.testing import TestClient
@@ -136,3 +138,101 @@ def test_on_rejected_marks_the_deadline_504():
     assert response.status == 504
     assert response.headers["x-marked"] == "1"
     assert marker.rejected == [504]
+
+
+def test_middleware_given_as_a_class_refuses_to_build_rather_than_answer_every_request_500():
+    app = App()
+
+    @app.get("/x", middleware=[SecureHeaders])  # type: ignore[list-item]
+    async def x(request):
+        return None
+
+    with pytest.raises(ConfigError, match=r"SecureHeaders is a class; pass an instance"):
+        app.build()
+
+
+def test_a_middleware_class_with_on_rejected_refuses_to_build_rather_than_raise_out_of_the_app():
+    app = App(middleware=[CORS])  # type: ignore[list-item]
+    with pytest.raises(ConfigError, match="CORS is a class"):
+        TestClient(app).get("/a/%2e%2e/b")
+
+
+class AsgiMiddleware:
+    """Shaped as Starlette's middleware: built around an ASGI app, called per connection."""
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+
+    async def __call__(self, scope: object, receive: object, send: object) -> None:
+        return None
+
+
+def test_an_asgi_middleware_class_refuses_to_build_naming_asgi():
+    app = App(middleware=[AsgiMiddleware])  # type: ignore[list-item]
+    with pytest.raises(ConfigError, match="ASGI middleware class"):
+        app.build()
+
+
+def test_an_asgi_middleware_instance_refuses_to_build_naming_asgi():
+    app = App(middleware=[AsgiMiddleware(app=None)])  # type: ignore[list-item]
+    with pytest.raises(ConfigError, match=r"AsgiMiddleware cannot be called .*ASGI middleware"):
+        app.build()
+
+
+class TakesTheRequestOnly:
+    async def __call__(self, request):
+        return None
+
+
+async def takes_a_third(request, call_next, extra):
+    return await call_next(request)
+
+
+async def takes_a_keyword(request, call_next, *, extra):
+    return await call_next(request)
+
+
+@pytest.mark.parametrize(
+    "middleware", [TakesTheRequestOnly(), takes_a_third, takes_a_keyword, None, "cors"]
+)
+def test_middleware_that_cannot_take_request_and_call_next_refuses_to_build(middleware):
+    router = Router()
+
+    @router.get("/x")
+    async def x(request):
+        return None
+
+    app = App()
+    app.mount("/api", router, middleware=[middleware])
+    with pytest.raises(ConfigError, match=r"mw\(request, call_next\)"):
+        app.build()
+
+
+def test_use_refuses_a_middleware_class_where_it_decorates():
+    with pytest.raises(ConfigError, match="is a class"):
+        use(SecureHeaders)  # type: ignore[arg-type]
+
+
+class WithDefaults:
+    async def __call__(self, request, call_next=None, extra=None):
+        return await call_next(request)
+
+
+async def takes_any(*args):
+    return await args[1](args[0])
+
+
+class Methods:
+    async def handle(self, request, call_next):
+        return await call_next(request)
+
+
+@pytest.mark.parametrize("middleware", [WithDefaults(), takes_any, Methods().handle])
+def test_middleware_that_takes_request_and_call_next_in_other_shapes_builds(middleware):
+    app = App(middleware=[middleware], request_log=False)
+
+    @app.get("/x")
+    async def x(request):
+        return {"ok": True}
+
+    assert TestClient(app).get("/x").json() == {"ok": True}
