@@ -297,7 +297,11 @@ class App(Router):
         def rejected(request: Request, exc: BaseException) -> Response:
             response = render(request, exc)
             for hook in on_rejected:
-                hook(request, response)
+                try:
+                    hook(request, response)
+                except Exception as failure:
+                    # Raised from here, it left the app with no answer and no log line.
+                    _on_rejected_failed(hook, failure)
             return response
 
         async def handle(request: Request) -> Response:  # noqa: PLR0915
@@ -622,6 +626,14 @@ CLIENT_CLOSED_REQUEST = 499
 
 def _start_failed(exc: Exception) -> None:
     print(f"daloy_edge: observer start failed: {type(exc).__name__}", file=sys.stderr)
+
+
+def _on_rejected_failed(hook: Callable[[Request, Response], object], exc: Exception) -> None:
+    owner = getattr(hook, "__self__", hook)
+    print(
+        f"daloy_edge: on_rejected of {type(owner).__name__} failed: {type(exc).__name__}",
+        file=sys.stderr,
+    )
 
 
 def _observer_failed(observer: RequestObserver, exc: Exception) -> None:

@@ -236,3 +236,20 @@ def test_middleware_that_takes_request_and_call_next_in_other_shapes_builds(midd
         return {"ok": True}
 
     assert TestClient(app).get("/x").json() == {"ok": True}
+
+
+class BrokenMarker(Marker):
+    def on_rejected(self, request, response) -> None:
+        super().on_rejected(request, response)
+        raise KeyError("user")
+
+
+def test_an_on_rejected_hook_that_raises_still_answers_and_logs_the_refused_request(capsys):
+    app = App(middleware=[BrokenMarker(), SecureHeaders()])
+    response = TestClient(app).get("/a/%2e%2e/b")
+    assert response.status == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    captured = capsys.readouterr()
+    assert '"http.response.status_code":400' in captured.out
+    assert "on_rejected of BrokenMarker failed: KeyError" in captured.err
