@@ -105,5 +105,18 @@ def _unwind(
         try:
             response = after(request, response)
         except Exception as exc:
-            response = render(request, exc)
+            failure: Exception = exc
+            if not isinstance(response, Response):
+                # What failed is the middleware inside, not this one's ``after``.
+                failure = _no_response(after, response)
+                failure.__cause__ = exc
+            response = render(request, failure)
     return response
+
+
+def _no_response(after: After, answer: object) -> TypeError:
+    owner = type(getattr(after, "__self__", after)).__name__
+    return TypeError(
+        f"the middleware inside {owner} answered with {type(answer).__name__}, not a"
+        " Response (return what call_next returns)"
+    )

@@ -178,3 +178,25 @@ def test_app_wide_and_route_middleware_fuse_in_an_app() -> None:
     assert response.status == 500
     assert response.headers["x-trail"] == "app"
     assert "broke" not in response.text
+
+
+def test_middleware_returning_none_inside_a_phased_one_is_named_in_the_log_not_the_phased() -> None:
+    errors: list[BaseException | None] = []
+
+    class Errors:
+        def on_response(self, request: Request, response: Response, duration_s: float, error):
+            errors.append(error)
+
+    async def forgets(request: Request, call_next) -> None:  # no return
+        await call_next(request)
+
+    app = App(request_log=False, observers=[Errors()], middleware=[Step("app", GO, GO)])
+
+    @app.get("/r", middleware=[forgets])
+    async def route(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    response = TestClient(app).get("/r")
+    assert response.status == 500
+    assert isinstance(errors[0], TypeError)
+    assert "inside Step answered with NoneType, not a Response" in str(errors[0])
