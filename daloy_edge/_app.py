@@ -348,10 +348,11 @@ class App(Router):
                 # the server, which answered a bare 500; it was logged as a 499.
                 response = rejected(request, exc)
             # One lookup for the common answer; a HEAD request, a status without content,
-            # a status no runtime can send (a 1xx as the final one, 600 and past) and no
-            # Response at all (middleware that forgot to return one) take the slow path.
+            # a status no runtime can send (a 1xx as the final one, 600 and past), a body
+            # middleware set to no bytes and no Response at all (middleware that forgot to
+            # return one) take the slow path.
             try:
-                plain = response.status in _PLAIN_STATUSES
+                plain = response.status in _PLAIN_STATUSES and type(response.body) is bytes
             except AttributeError:
                 plain = False
             if not plain or request.method == "HEAD":
@@ -487,11 +488,20 @@ async def _framed(
     without any (a dropped stream is closed, not left open), and a 500 problem for a
     status that is no final one (servers fail such a response after accepting it) or
     for an answer that is no Response (each adapter failed on it its own way)."""
-    from daloy_edge._response import Response
+    from daloy_edge._response import Response, to_body
 
     if not isinstance(response, Response):
         cause = f"the middleware answered with {type(response).__name__}, not a Response"
         response = rejected(request, TypeError(cause + " (return what call_next returns)"))
+    elif type(response.body) is not bytes:
+        # Set after the Response was made (``response.body = "..."`` in middleware): read
+        # as the constructor reads it, since every adapter failed on it after the request
+        # was logged as answered (a bare 500 from the server, a failed Lambda invocation).
+        try:
+            response.body = to_body(response.body)
+        except (TypeError, ValueError) as exc:
+            await _close(response)
+            response = rejected(request, exc)
     status = response.status
     if status not in _FINAL_STATUSES:
         await _close(response)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from daloy_edge._headers import HeaderInput
 
-__all__ = ["Response"]
+__all__ = ["Response", "to_body"]
 
 _SAFE_REDIRECT_SCHEMES = ("http://", "https://", "/")
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -62,7 +62,7 @@ class Response:
         if isinstance(body, str):
             body = body.encode("utf-8")
         elif type(body) is not bytes:
-            body = _bytes(body)
+            body = to_body(body)
         self.body = body
         if stream is not None and not hasattr(stream, "__aiter__"):
             # A list or a plain generator: found out only once the answer had started on
@@ -203,10 +203,13 @@ def _status(status: object) -> int:
     raise TypeError(f"a Response status is an int, not {type(status).__name__}")
 
 
-def _bytes(body: object) -> bytes:
-    """A body given as another bytes-like object, as bytes; ``TypeError`` for anything
-    else (a dict given where ``Response.json`` was meant), raised in the handler, where
-    it becomes a 500 problem, rather than in each adapter its own way."""
+def to_body(body: object) -> bytes:
+    """A body given as ``str`` (sent as UTF-8) or another bytes-like object, as bytes;
+    ``TypeError`` for anything else (a dict given where ``Response.json`` was meant),
+    raised in the handler, where it becomes a 500 problem, rather than in each adapter
+    its own way."""
+    if isinstance(body, str):
+        return body.encode("utf-8")
     if isinstance(body, bytes | bytearray | memoryview):
         return bytes(body)
     raise TypeError(

@@ -649,3 +649,33 @@ async def test_a_websocket_handshake_gets_the_apps_answer_to_its_get() -> None:
 
 async def test_a_websocket_handshake_is_closed_where_the_server_takes_no_http_answer() -> None:
     assert await websocket_messages(handshake({})) == [{"type": "websocket.close", "code": 1003}]
+
+
+def app_whose_middleware_sets_the_body(body: object) -> App:
+    async def rewrite(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.body = body  # type: ignore[assignment]
+        return response
+
+    app = App(middleware=[rewrite], request_log=False)
+
+    @app.get("/x")
+    async def x(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+async def test_a_str_body_middleware_sets_is_sent_as_utf8_with_its_byte_length() -> None:
+    asgi = ASGIApp(app_whose_middleware_sets_the_body("café"))
+    got, headers, body, _ = await call(asgi, scope("/x"))
+    assert (got, body) == (200, "café".encode())
+    assert [v for k, v in headers if k == b"content-length"] == [b"5"]
+
+
+async def test_a_dict_body_middleware_sets_is_a_500_problem_not_a_failed_send() -> None:
+    asgi = ASGIApp(app_whose_middleware_sets_the_body({"ok": True}))
+    got, headers, body, _ = await call(asgi, scope("/x"))
+    assert got == 500
+    assert (b"content-type", b"application/problem+json") in headers
+    assert b"internal-error" in body

@@ -190,3 +190,20 @@ def test_a_decorated_lifespan_hook_keeps_its_type_for_a_users_checker(type_error
         )
         == []
     )
+
+
+def test_head_states_the_byte_length_of_a_str_body_middleware_set() -> None:
+    async def rewrite(request, call_next):
+        response = await call_next(request)
+        response.body = "café"
+        return response
+
+    app = App(middleware=[rewrite], request_log=False)
+
+    @app.get("/x")
+    async def x(request):
+        return {"ok": True}
+
+    client = TestClient(app)
+    assert client.get("/x").content == "café".encode()
+    assert client.head("/x").headers["content-length"] == "5"

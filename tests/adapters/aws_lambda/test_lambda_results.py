@@ -9,6 +9,7 @@ import pytest
 from daloy_edge_aws_lambda import handler
 
 from daloy_edge import App, Request, Response
+from daloy_edge.types import CallNext
 from tests.conformance.harness.gateways import recorded
 
 
@@ -48,19 +49,34 @@ def cookie_app() -> App:
     async def no_content(request: Request) -> Response:
         return Response(b"content", 204)
 
+    @app.get("/rewritten", middleware=[set_body_from_query])
+    async def rewritten(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
     return app
 
 
-def invoke(shape: str, path: str = "/path/to/resource") -> dict[str, object]:
+async def set_body_from_query(request: Request, call_next: CallNext) -> Response:
+    """Middleware that replaces the body after the Response was made."""
+    response = await call_next(request)
+    response.body = {"str": "caf\u00e9", "dict": {"ok": True}}[request.query["as"]]  # type: ignore[assignment]
+    return response
+
+
+def invoke(shape: str, path: str = "/path/to/resource", query: str = "") -> dict[str, object]:
     event = recorded(shape)
     event["body"] = None
     event["isBase64Encoded"] = False
     if shape in ("http-v2", "function-url"):
         event["rawPath"] = path
+        event["rawQueryString"] = query
         event["requestContext"]["http"]["method"] = "GET"
     else:
         event["path"] = path
         event["httpMethod"] = "GET"
+        name, _, value = query.partition("=")
+        event["queryStringParameters"] = {name: value} if query else None
+        event["multiValueQueryStringParameters"] = {name: [value]} if query else None
     return handler(cookie_app())(event, None)
 
 
@@ -132,3 +148,16 @@ def test_a_handlers_transfer_encoding_is_not_passed_to_the_service(shape: str) -
     headers = result.get("headers") or result["multiValueHeaders"]
     assert "transfer-encoding" not in headers  # type: ignore[operator]
     assert result["body"] == "whole"
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "function-url", "alb", "alb-multi"])
+def test_a_str_body_middleware_sets_is_sent_not_a_failed_invocation(shape: str) -> None:
+    result = invoke(shape, "/rewritten", "as=str")
+    assert (result["statusCode"], result["body"]) == (200, "caf\u00e9")
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "alb"])
+def test_a_dict_body_middleware_sets_is_a_500_problem_not_a_failed_invocation(shape: str) -> None:
+    result = invoke(shape, "/rewritten", "as=dict")
+    assert result["statusCode"] == 500
+    assert "internal-error" in str(result["body"])
