@@ -10,6 +10,7 @@ general encoder's per-call set-up, which were most of what a request line cost.
 from __future__ import annotations
 
 from daloy_edge._json import string_ascii as _string
+from daloy_edge.observability._gcp import shape_members
 from daloy_edge.observability._record import MAX_FIELD, SEVERITIES, encode
 from daloy_edge.observability._redact import REDACTED
 
@@ -110,9 +111,20 @@ class RequestShape:
     """The parts of a request line that the request's method, route, status, scheme and
     host alone decide, encoded once: a request's members in the order
     :func:`http_attributes_json` writes them (the host scrubbed by ``redactor``), its
-    severity and body, its EMF route."""
+    severity and body, its EMF route, its Cloud Logging severity and message."""
 
-    __slots__ = ("body", "digit", "error", "head", "host", "level", "middle", "route", "route_json")
+    __slots__ = (
+        "body",
+        "digit",
+        "error",
+        "gcp",
+        "head",
+        "host",
+        "level",
+        "middle",
+        "route",
+        "route_json",
+    )
 
     def __init__(
         self,
@@ -148,6 +160,7 @@ class RequestShape:
         self.error = f',"error.type":{_string(str(status))}' if status >= 500 else ""
         self.level = SEVERITIES[severity]
         self.body = f'{SEVERITY_JSON[severity]},"Body":{_string(body)}'
+        self.gcp = shape_members(severity, body)
         # The status class for EMF (1xx counts as 2xx: it never ends a request).
         self.digit = 2 if digit < 2 else 5 if digit > 5 else digit
         # Made once per shape: routes are the app's, but one with an ``ü`` or past 1024

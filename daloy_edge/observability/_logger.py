@@ -24,7 +24,7 @@ from daloy_edge.observability._record import (
     span_record,
 )
 from daloy_edge.observability._redact import Redactor
-from daloy_edge.observability._resource import Runtime, detect_resource, is_lambda
+from daloy_edge.observability._resource import Runtime, detect_resource, is_gcp, is_lambda
 from daloy_edge.observability._sinks import (
     StreamSink,
     complain,
@@ -182,7 +182,9 @@ class RequestLog:
             env = self.config.env
             resource = detect_resource(env, runtime, service_name=self.config.service_name)
             resource.update(self._extra_resource)
-            found = Runtime(resource, is_lambda(env, runtime), self.config)
+            found = Runtime(
+                resource, is_lambda(env, runtime), self.config, on_gcp=is_gcp(env, runtime)
+            )
             # Replaced, not mutated: ``emit`` may be iterating the old one in another thread.
             self._runtimes = {**self._runtimes, runtime: found}
         return found
@@ -280,6 +282,7 @@ class RequestLog:
                 attributes=attributes,
                 runtime=runtime,
                 folded=folded,
+                error_attrs=error_attrs,
             )
         if metrics is not None and not folded:
             # Metrics do not depend on the log level: without a stdout request line to
@@ -311,9 +314,11 @@ class RequestLog:
         attributes: str,
         runtime: Runtime,
         folded: bool,
+        error_attrs: dict[str, JSON] | None,
     ) -> None:
         """The request line: :func:`open_record_line`'s text, with the EMF members when
-        ``folded``, from the request's shape and its trace ids (no ``TraceContext``)."""
+        ``folded`` and Cloud Logging's on Google Cloud, from the request's shape and its
+        trace ids (no ``TraceContext``)."""
         start_ns = active.start_ns
         start = f"{start_ns}"
         members = None
@@ -331,6 +336,10 @@ class RequestLog:
             f'{_REQUEST_EVENT_JSON},"Attributes":{attributes},"TraceId":"{ids[0]}",'
             f'"SpanId":"{ids[1]}","TraceFlags":"{flags}","Resource":{runtime.resource_json}'
         )
+        gcp = runtime.gcp
+        if gcp is not None:
+            stack_trace = None if error_attrs is None else error_attrs.get("exception.stacktrace")
+            head += gcp.request_members(shape.gcp, start, ids, stack_trace)
         sinks = self._sinks
         stdout = self._stdout
         if len(sinks) == 1 and stdout is not None and sinks[0] is stdout:
@@ -382,7 +391,8 @@ class RequestLog:
             del record["Resource"]
             head = encode(record)
             record["Resource"] = resource
-            line = f'{head[:-1]},"Resource":{known.resource_json}}}'
+            gcp = "" if known.gcp is None else known.gcp.record_members(record)
+            line = f'{head[:-1]},"Resource":{known.resource_json}{gcp}}}'
         else:
             line = encode(record)
         for sink in self._sinks:
@@ -451,6 +461,7 @@ class RequestLog:
         name = f"{method} {request.route}" if request.route else _span_method(method)
         failed = response.status >= 500
         if self.config.spans:
+            runtime = self._runtime(request.runtime)
             span = span_record(name, active.trace, active.start_ns, end_ns, failed=failed)
             head = open_record_line(
                 timestamp_ns=active.start_ns,
@@ -460,8 +471,17 @@ class RequestLog:
                 event_name="daloy.span",
                 attributes_json=attributes_json,
                 trace=active.trace,
-                resource_json=self._runtime(request.runtime).resource_json,
+                resource_json=runtime.resource_json,
             )
+            if runtime.gcp is not None:
+                head += runtime.gcp.record_members(
+                    {
+                        "SeverityText": "INFO",
+                        "Timestamp": str(active.start_ns),
+                        "TraceFlags": f"{active.trace.flags:02x}",
+                        **span,
+                    }
+                )
             self._deliver(head, None)
         if active.otel_span is not None:
             from daloy_edge.observability._otel import OTelBridge

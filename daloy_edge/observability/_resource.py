@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from daloy_edge.observability._emf import RequestMetrics
+from daloy_edge.observability._gcp import CloudLogging
 from daloy_edge.observability._record import encode
 
 TYPE_CHECKING = False
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
 
     from daloy_edge.observability._config import LogConfig
 
-__all__ = ["Runtime", "detect_resource", "is_lambda"]
+__all__ = ["Runtime", "detect_resource", "is_gcp", "is_lambda"]
 
 _LAMBDA_RUNTIMES = frozenset({"aws_lambda", "lambda"})
 _GCP_RUNTIMES = frozenset({"gcp_functions", "gcp", "gcf", "cloud_functions"})
@@ -28,6 +29,14 @@ _MAX_RESOURCE_ATTRS = 64
 def is_lambda(env: Mapping[str, str], runtime: str) -> bool:
     """True when running inside AWS Lambda (by adapter name or Lambda's own variables)."""
     return _kind(runtime) in _LAMBDA_RUNTIMES or bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def is_gcp(env: Mapping[str, str], runtime: str) -> bool:
+    """True when running on Cloud Functions or Cloud Run (by adapter name or their
+    variables), and not on Lambda."""
+    return not is_lambda(env, runtime) and (
+        _kind(runtime) in _GCP_RUNTIMES or bool(env.get("K_SERVICE") or env.get("FUNCTION_TARGET"))
+    )
 
 
 def _otel_resource_attributes(value: str) -> dict[str, str]:
@@ -88,7 +97,7 @@ def detect_resource(
     }
     if is_lambda(env, runtime):
         resource.update(_lambda(env))
-    elif _kind(runtime) in _GCP_RUNTIMES or env.get("K_SERVICE") or env.get("FUNCTION_TARGET"):
+    elif is_gcp(env, runtime):
         resource.update(_gcp(env))
     elif _kind(runtime) in _CLOUDFLARE_RUNTIMES:
         resource.update({"cloud.provider": "cloudflare", "cloud.platform": "cloudflare_workers"})
@@ -101,14 +110,21 @@ def detect_resource(
 
 
 class Runtime:
-    """What stays the same for every request from one runtime: computed once."""
+    """What stays the same for every request from one runtime: computed once.
 
-    __slots__ = ("metrics", "on_lambda", "resource", "resource_json")
+    ``gcp`` writes the members Cloud Logging reads, on Google Cloud only (None elsewhere);
+    it names the trace by ``cloud.account.id``, the project.
+    """
 
-    def __init__(self, resource: dict[str, str], on_lambda: bool, config: LogConfig) -> None:
+    __slots__ = ("gcp", "metrics", "on_lambda", "resource", "resource_json")
+
+    def __init__(
+        self, resource: dict[str, str], on_lambda: bool, config: LogConfig, *, on_gcp: bool = False
+    ) -> None:
         self.resource = resource
         self.resource_json = encode(dict(resource))
         self.on_lambda = on_lambda
+        self.gcp = CloudLogging(resource.get("cloud.account.id")) if on_gcp else None
         enabled = on_lambda if config.metrics is None else config.metrics
         self.metrics = (
             RequestMetrics(namespace=config.metrics_namespace, service=resource["service.name"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 from pathlib import Path
 
 import flask
@@ -340,3 +341,38 @@ def test_an_absolute_form_target_without_a_path_reaches_the_app(
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert "location" not in response.headers
+
+
+LOGGING_SOURCE = """
+from daloy_edge import App
+from daloy_edge_gcp_functions import handler
+
+app = App(env={"GOOGLE_CLOUD_PROJECT": "shop-prod"})
+
+
+@app.get("/boom")
+async def boom(request):
+    raise RuntimeError("database said password=hunter2-from-db")
+
+
+gcf_handler = handler(app)
+"""
+
+
+def test_error_line_under_functions_framework_is_an_error_cloud_logging_and_error_reporting_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "main.py"
+    source.write_text(LOGGING_SOURCE)
+    client = functions_framework.create_app("gcf_handler", str(source)).test_client()
+    capsys.readouterr()
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert client.get("/boom", headers={"traceparent": traceparent}).status_code == 500
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["severity"] == "ERROR"
+    assert line["logging.googleapis.com/trace"] == (
+        "projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+    )
+    assert line["logging.googleapis.com/spanId"] == line["SpanId"]
+    assert line["stack_trace"].startswith("Traceback (most recent call last):")
+    assert "hunter2-from-db" not in json.dumps(line)

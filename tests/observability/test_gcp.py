@@ -1,0 +1,160 @@
+"""Lines as Cloud Logging reads them on Cloud Functions and Cloud Run, and nowhere else."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from daloy_edge import App, Request, Response
+from daloy_edge.observability import LogConfig, MemorySink, RequestLog, get_logger
+from daloy_edge.testing import TestClient
+
+CLOUD_RUN = {"K_SERVICE": "orders", "GOOGLE_CLOUD_PROJECT": "shop-prod"}
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+TRACE = "logging.googleapis.com/trace"
+SPAN = "logging.googleapis.com/spanId"
+SAMPLED = "logging.googleapis.com/trace_sampled"
+CLOUD_MEMBERS = {"severity", "message", "timestamp", TRACE, SPAN, SAMPLED, "stack_trace"}
+
+
+def make_app(env: dict[str, str], **options: object) -> tuple[App, MemorySink]:
+    sink = MemorySink()
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env=env, **options))
+    app = App(request_log=log, env=env)
+
+    @app.get("/ok")
+    async def ok(request: Request) -> Response:
+        return Response.json({"ok": True})
+
+    @app.get("/boom")
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("database said password=hunter2-from-db")
+
+    @app.get("/note")
+    async def note(request: Request) -> Response:
+        get_logger(request).warning("stock low", sku="a1")
+        return Response.json({"ok": True})
+
+    @app.get("/cut")
+    async def cut(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            yield b"first"
+            raise RuntimeError("upstream said password=hunter2-mid-stream")
+
+        return Response(stream=parts(), media_type="text/plain")
+
+    return app, sink
+
+
+def lines(sink: MemorySink) -> list[dict[str, object]]:
+    return [json.loads(line) for line in sink.lines]
+
+
+def request_line(sink: MemorySink) -> dict[str, object]:
+    (line,) = [r for r in lines(sink) if r["EventName"] == "http.server.request"]
+    return line
+
+
+@pytest.mark.parametrize(
+    ("path", "severity"), [("/ok", "INFO"), ("/missing", "WARNING"), ("/boom", "ERROR")]
+)
+def test_request_line_on_cloud_run_is_not_left_at_default_severity(path, severity):
+    app, sink = make_app(CLOUD_RUN)
+    TestClient(app).get(path)
+    assert request_line(sink)["severity"] == severity
+
+
+def test_request_line_on_cloud_run_is_joined_to_the_trace_of_its_project():
+    app, sink = make_app(CLOUD_RUN)
+    TestClient(app).get("/ok", headers={"traceparent": TRACEPARENT})
+    line = request_line(sink)
+    assert line[TRACE] == "projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+    assert line[SPAN] == line["SpanId"]
+    assert line[SAMPLED] is True
+
+
+def test_unsampled_traceparent_is_not_marked_sampled_for_cloud_trace():
+    app, sink = make_app(CLOUD_RUN)
+    TestClient(app).get("/ok", headers={"traceparent": TRACEPARENT[:-2] + "00"})
+    assert request_line(sink)[SAMPLED] is False
+
+
+def test_request_line_timestamp_is_the_request_start_it_logs():
+    app, sink = make_app(CLOUD_RUN)
+    TestClient(app).get("/ok")
+    line = request_line(sink)
+    stamp = line["timestamp"]
+    assert f"{stamp['seconds']}{stamp['nanos']:09d}" == line["Timestamp"]
+
+
+def test_without_a_project_no_trace_member_names_a_wrong_one():
+    app, sink = make_app({"K_SERVICE": "orders"})
+    TestClient(app).get("/ok", headers={"traceparent": TRACEPARENT})
+    line = request_line(sink)
+    assert line["severity"] == "INFO"
+    assert not {TRACE, SPAN, SAMPLED} & set(line)
+
+
+@pytest.mark.parametrize("project", ['p","severity":"DEBUG', "a/traces/b", "Shop-Prod", "é"])
+def test_a_project_that_is_no_project_id_is_never_written_into_the_trace(project):
+    app, sink = make_app({"K_SERVICE": "orders", "GOOGLE_CLOUD_PROJECT": project})
+    TestClient(app).get("/ok")
+    line = request_line(sink)
+    assert TRACE not in line
+    assert line["severity"] == "INFO"
+
+
+@pytest.mark.parametrize(
+    "env", [{}, {"K_SERVICE": "x", "GOOGLE_CLOUD_PROJECT": "p1", "AWS_LAMBDA_FUNCTION_NAME": "api"}]
+)
+def test_lines_off_google_cloud_carry_no_cloud_logging_members(env):
+    app, sink = make_app(env)
+    client = TestClient(app)
+    for path in ("/ok", "/boom", "/note"):
+        client.get(path)
+    for line in lines(sink):
+        assert not CLOUD_MEMBERS & set(line)
+
+
+def test_server_error_line_carries_its_scrubbed_stack_trace_for_error_reporting():
+    app, sink = make_app(CLOUD_RUN)
+    TestClient(app).get("/boom")
+    line = request_line(sink)
+    assert line["stack_trace"] == line["Attributes"]["exception.stacktrace"]
+    assert line["stack_trace"].startswith("Traceback (most recent call last):")
+    assert "hunter2-from-db" not in json.dumps(line)
+
+
+def test_client_error_line_gives_error_reporting_nothing_to_report():
+    app, sink = make_app(CLOUD_RUN)
+    TestClient(app).get("/missing")
+    assert "stack_trace" not in request_line(sink)
+
+
+def test_handler_line_on_cloud_run_has_its_severity_and_its_request_trace():
+    app, sink = make_app(CLOUD_RUN)
+    TestClient(app).get("/note", headers={"traceparent": TRACEPARENT})
+    handler, line = lines(sink)
+    assert handler["severity"] == "WARNING"
+    assert handler["message"] == "stock low"
+    assert handler[TRACE] == line[TRACE]
+    assert handler[SPAN] == line[SPAN]
+
+
+def test_aborted_stream_is_an_error_with_a_stack_trace_error_reporting_sees():
+    app, sink = make_app(CLOUD_RUN)
+    with pytest.raises(RuntimeError):
+        TestClient(app).get("/cut")
+    (aborted,) = [r for r in lines(sink) if r["EventName"] == "daloy.response.aborted"]
+    assert aborted["severity"] == "ERROR"
+    assert aborted["stack_trace"].startswith("Traceback (most recent call last):")
+    assert "hunter2-mid-stream" not in json.dumps(aborted)
+
+
+def test_span_record_on_cloud_run_is_joined_to_its_trace():
+    app, sink = make_app(CLOUD_RUN, spans=True)
+    TestClient(app).get("/ok", headers={"traceparent": TRACEPARENT})
+    (span,) = [r for r in lines(sink) if r["EventName"] == "daloy.span"]
+    assert span["severity"] == "INFO"
+    assert span[TRACE] == "projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736"
