@@ -1,4 +1,4 @@
-"""What Google Cloud Logging reads from a line on stdout.
+"""What Google Cloud Logging reads from a line on stdout, and Cloud Trace's own header.
 
 Cloud Run and Cloud Functions hand every JSON line to Cloud Logging, which takes a few
 members by name: ``severity`` (else every entry is DEFAULT and Error Reporting ignores it),
@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from daloy_edge._charset import DIGITS, LOWER, Charset
 from daloy_edge._json import string_ascii as _string
+from daloy_edge.observability._trace import new_span_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from daloy_edge.observability._trace import TraceIds
-    from daloy_edge.types import JSON
+    from daloy_edge.types import JSON, RandomBytes
 
-__all__ = ["LOG_SEVERITIES", "CloudLogging", "shape_members"]
+__all__ = ["LOG_SEVERITIES", "CloudLogging", "cloud_trace_ids", "shape_members"]
 
 LOG_SEVERITIES = {
     "TRACE": "DEBUG",
@@ -32,6 +33,11 @@ LOG_SEVERITIES = {
 
 # A project id (``my-project``), or a domain-scoped one (``example.com:my-project``).
 _PROJECT = Charset(LOWER + DIGITS + "-.:", max_len=100)
+_TRACE_ID = Charset(DIGITS + "abcdef", min_len=32, max_len=32)
+_SPAN_DIGITS = Charset(DIGITS, max_len=20)
+_MAX_SPAN = 0xFFFF_FFFF_FFFF_FFFF
+_ZERO_TRACE = "0" * 32
+_MAX_HEADER = 64  # 32 + "/" + 20 digits + ";o=" + a few flag digits
 
 
 class CloudLogging:
@@ -104,3 +110,32 @@ def _timestamp(nanoseconds: str) -> str:
     """``timestamp`` from epoch nanoseconds written as decimal text."""
     seconds, nanos = nanoseconds[:-9] or "0", nanoseconds[-9:].lstrip("0") or "0"
     return f',"timestamp":{{"seconds":{seconds},"nanos":{nanos}}}'
+
+
+def cloud_trace_ids(value: str | None, random_bytes: RandomBytes) -> TraceIds | None:
+    """The trace an ``X-Cloud-Trace-Context`` value (``TRACE_ID/SPAN_ID;o=1``) continues,
+    with a new span id; None when it is not valid.
+
+    Cloud Run and Cloud Functions set it on every request they trace; a request that
+    carries no ``traceparent`` is joined to the platform's trace through it. The form is
+    the OpenTelemetry propagator's: 32 lowercase hex digits, optionally a decimal span
+    id, optionally ``;o=`` and the decimal options (bit 0: sampled).
+    """
+    if not value or len(value) > _MAX_HEADER:
+        return None
+    ids, semicolon, options = value.partition(";")
+    trace_id, slash, span = ids.partition("/")
+    if not _TRACE_ID.fullmatch(trace_id) or trace_id == _ZERO_TRACE:
+        return None
+    parent = None
+    if slash:
+        if not _SPAN_DIGITS.fullmatch(span) or int(span) > _MAX_SPAN:
+            return None
+        parent = f"{int(span):016x}" if int(span) else None
+    flags = 0
+    if semicolon:
+        name, _, number = options.partition("=")
+        if name != "o" or not _SPAN_DIGITS.fullmatch(number):
+            return None
+        flags = int(number) & 1
+    return trace_id, new_span_id(random_bytes), parent, flags, None

@@ -8,6 +8,7 @@ from _collections_abc import Mapping  # collections.abc would import collections
 from _contextvars import ContextVar  # contextvars only re-exports these
 
 from daloy_edge.observability._config import OTEL_SDK_MODULE, LogConfig
+from daloy_edge.observability._gcp import cloud_trace_ids
 from daloy_edge.observability._line import (
     KNOWN_METHODS,
     http_attributes_json,
@@ -194,8 +195,14 @@ class RequestLog:
         start_ns = time.time_ns()
         random_bytes = self.config.random_bytes
         ids = inbound_ids(request.headers, random_bytes)
-        if ids is None and self._runtime(request.runtime).on_lambda:
-            ids = xray_ids(lambda_trace_header(request.env), random_bytes)
+        if ids is None:
+            runtime = self._runtime(request.runtime)
+            if runtime.on_lambda:
+                ids = xray_ids(lambda_trace_header(request.env), random_bytes)
+            elif runtime.gcp is not None:
+                ids = cloud_trace_ids(
+                    request.headers.get_joined("x-cloud-trace-context"), random_bytes
+                )
         if ids is None:
             ids = fresh_ids(random_bytes, start_ns)
         span = trace = otel_token = None

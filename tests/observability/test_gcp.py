@@ -8,6 +8,7 @@ import pytest
 
 from daloy_edge import App, Request, Response
 from daloy_edge.observability import LogConfig, MemorySink, RequestLog, get_logger
+from daloy_edge.observability._gcp import cloud_trace_ids
 from daloy_edge.testing import TestClient
 
 CLOUD_RUN = {"K_SERVICE": "orders", "GOOGLE_CLOUD_PROJECT": "shop-prod"}
@@ -158,3 +159,61 @@ def test_span_record_on_cloud_run_is_joined_to_its_trace():
     (span,) = [r for r in lines(sink) if r["EventName"] == "daloy.span"]
     assert span["severity"] == "INFO"
     assert span[TRACE] == "projects/shop-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_cloud_trace_context_joins_the_line_to_the_platform_trace():
+    app, sink = make_app(CLOUD_RUN)
+    header = "105445aa7843bc8bf206b12000100000/1;o=1"
+    TestClient(app).get("/ok", headers={"x-cloud-trace-context": header})
+    line = request_line(sink)
+    assert line["TraceId"] == "105445aa7843bc8bf206b12000100000"
+    assert line["SpanId"] != "0000000000000001"
+    assert line[TRACE] == "projects/shop-prod/traces/105445aa7843bc8bf206b12000100000"
+
+
+def test_traceparent_wins_over_cloud_trace_context():
+    app, sink = make_app(CLOUD_RUN)
+    headers = {"traceparent": TRACEPARENT, "x-cloud-trace-context": "1" * 32 + "/1;o=1"}
+    TestClient(app).get("/ok", headers=headers)
+    assert request_line(sink)["TraceId"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_cloud_trace_context_off_google_cloud_is_not_believed():
+    app, sink = make_app({})
+    TestClient(app).get("/ok", headers={"x-cloud-trace-context": "1" * 32 + "/1;o=1"})
+    assert request_line(sink)["TraceId"] != "1" * 32
+
+
+def test_cloud_trace_context_names_the_caller_span_in_hex():
+    ids = cloud_trace_ids("105445aa7843bc8bf206b12000100000/18446744073709551615;o=1", bytes)
+    assert ids is not None
+    assert ids[2] == "ffffffffffffffff"
+    assert ids[3] == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "105445AA7843BC8BF206B12000100000/1;o=1",  # not the lowercase hex it is written in
+        "0" * 32 + "/1;o=1",
+        "105445aa7843bc8bf206b1200010000/1;o=1",  # 31 digits
+        "105445aa7843bc8bf206b12000100000/18446744073709551616;o=1",  # past 64 bits
+        "105445aa7843bc8bf206b12000100000/-1;o=1",
+        "105445aa7843bc8bf206b12000100000/1;x=1",
+        "105445aa7843bc8bf206b12000100000/1;o=",
+        "105445aa7843bc8bf206b12000100000/1;o=1, 205445aa7843bc8bf206b12000100000/1;o=1",
+        "105445aa7843bc8bf206b12000100000/\u0661;o=1",  # an Arabic-Indic one
+        "",
+    ],
+)
+def test_malformed_cloud_trace_context_starts_no_trace_of_its_own(value):
+    assert cloud_trace_ids(value, bytes) is None
+
+
+def test_cloud_trace_context_sent_twice_is_not_believed():
+    app, sink = make_app(CLOUD_RUN)
+    first = "1" * 32 + "/1;o=1"
+    TestClient(app).get(
+        "/ok", headers=[("x-cloud-trace-context", first), ("x-cloud-trace-context", first)]
+    )
+    assert request_line(sink)["TraceId"] != "1" * 32
