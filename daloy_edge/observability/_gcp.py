@@ -35,6 +35,7 @@ LOG_SEVERITIES = {
 _PROJECT = Charset(LOWER + DIGITS + "-.:", max_len=100)
 _TRACE_ID = Charset(DIGITS + "abcdef", min_len=32, max_len=32)
 _SPAN_DIGITS = Charset(DIGITS, max_len=20)
+_HEX = Charset(DIGITS + "abcdef", max_len=64)
 _MAX_SPAN = 0xFFFF_FFFF_FFFF_FFFF
 _ZERO_TRACE = "0" * 32
 _MAX_HEADER = 64  # 32 + "/" + 20 digits + ";o=" + a few flag digits
@@ -84,8 +85,11 @@ class CloudLogging:
     def record_members(self, record: dict[str, JSON]) -> str:
         """The members of any other record (a handler's, a span, an aborted response),
         from its own OTel members."""
+        # A record handed to ``RequestLog.emit`` may hold anything: only what is checked
+        # here is written unescaped.
         severity = record.get("SeverityText")
-        members = f',"severity":"{LOG_SEVERITIES.get(severity, "DEFAULT")}"'  # type: ignore[arg-type]
+        level = LOG_SEVERITIES.get(severity, "DEFAULT") if type(severity) is str else "DEFAULT"
+        members = f',"severity":"{level}"'
         body = record.get("Body")
         if type(body) is str:
             members = f'{members},"message":{_string(body)}'
@@ -95,7 +99,12 @@ class CloudLogging:
         trace_id = record.get("TraceId")
         span_id = record.get("SpanId")
         flags = record.get("TraceFlags")
-        if type(trace_id) is str and type(span_id) is str and type(flags) is str:
+        if (
+            type(trace_id) is str
+            and type(span_id) is str
+            and type(flags) is str
+            and _HEX.fullmatch(f"{trace_id}{span_id}{flags}")
+        ):
             members += self._trace(trace_id, span_id, int(flags, 16))
         attributes = record.get("Attributes")
         stack_trace = attributes.get("exception.stacktrace") if type(attributes) is dict else None

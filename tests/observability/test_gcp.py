@@ -217,3 +217,21 @@ def test_cloud_trace_context_sent_twice_is_not_believed():
         "/ok", headers=[("x-cloud-trace-context", first), ("x-cloud-trace-context", first)]
     )
     assert request_line(sink)["TraceId"] != "1" * 32
+
+
+def test_a_record_emitted_with_forged_trace_fields_stays_one_json_document():
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink := MemorySink()], env=CLOUD_RUN))
+    log.emit(
+        {
+            "Timestamp": "1",
+            "SeverityText": ["INFO"],
+            "Body": "x",
+            "TraceId": 'a","severity":"DEBUG',
+            "SpanId": "b" * 16,
+            "TraceFlags": "zz",
+            "Resource": log.resource("test"),
+        }
+    )
+    (line,) = lines(sink)
+    assert line["severity"] == "DEFAULT"
+    assert TRACE not in line
