@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench import _child, case_instructions
+from bench.anchors import common
 
 
 def test_instruction_counts_never_include_compiling_bytecode(
@@ -24,6 +25,9 @@ def test_instruction_counts_never_include_compiling_bytecode(
 
     monkeypatch.setattr(case_instructions.shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr(case_instructions._env, "prepare", lambda: "python")
+    # The anchors' keys and tokens are made by preparing their environment, skipped here.
+    monkeypatch.setattr(common, "token", lambda: "a.b.c")
+    monkeypatch.setattr(common, "tokens", lambda: ["a.b.c"])
     monkeypatch.setattr(_child, "child_env", lambda extra={}, **kw: dict(extra))
     monkeypatch.setattr(_child, "cold", run_uncounted)
     monkeypatch.setattr(case_instructions, "_instructions", count)
