@@ -97,15 +97,23 @@ class Redactor:
         self.max_chars = max_chars
 
     def is_secret_key(self, key: str) -> bool:
-        """True when a value stored under ``key`` must not be logged."""
+        """True when a value stored under ``key`` must not be logged (always when ``key``
+        is not ASCII and longer than any field name: 256 characters)."""
         known = self._cache.get(key)
         if known is not None:
             return known
-        name = key if key.isascii() else fold_key(key)
-        norm = normalise_key(name)
-        secret = any(f in norm for f in self._fragments)
-        if not secret:
-            secret = names_a_secret(key_words(name))
+        ascii_key = key.isascii()
+        if not ascii_key and len(key) > _KEY_MAX_LEN:
+            # Folding takes time quadratic in a run of combining marks (canonical
+            # reordering): a 64 KB key of them, in a logged JSON body, held the process
+            # for seconds. No field name is that long; its value is kept out unread.
+            secret = True
+        else:
+            name = key if ascii_key else fold_key(key)
+            norm = normalise_key(name)
+            secret = any(f in norm for f in self._fragments)
+            if not secret:
+                secret = names_a_secret(key_words(name))
         # Keys come from clients too (header names, a logged JSON body): only field-name
         # sized ones are kept, or 2048 one-megabyte keys would be held for good.
         if len(key) <= _KEY_MAX_LEN:

@@ -208,6 +208,31 @@ def test_secret_key_in_unicode_look_alike_letters_is_redacted(key):
     assert redact({key: "hunter2"}) == {key: REDACTED}
 
 
+def test_key_of_reordered_combining_marks_past_a_field_name_is_never_folded(monkeypatch):
+    # Folding reorders a run of combining marks by insertion: a 64 KB key of them (a
+    # logged JSON body's) took seconds, time quadratic in its length.
+    from daloy_edge.observability import _redact
+
+    folded: list[str] = []
+    monkeypatch.setattr(_redact, "fold_key", lambda key: folded.append(key) or key)
+    key = "a" + "\u0301" * 16384 + "\u0316" * 16384
+
+    Redactor().redact({key: "ana"})
+    assert folded == []
+
+
+def test_value_under_a_non_ascii_key_past_a_field_name_is_redacted():
+    key = "\u00e9" * 257
+
+    assert list(Redactor().redact({key: "ana"}).values()) == [REDACTED]
+
+
+def test_value_under_a_short_non_ascii_key_is_kept():
+    key = "\u00e9" * 256
+
+    assert Redactor().redact({key: "ana"}) == {key: "ana"}
+
+
 def test_secret_key_hides_nested_container_whole():
     assert redact({"credentials": {"user": "ana", "pw": "x"}}) == {"credentials": REDACTED}
 
