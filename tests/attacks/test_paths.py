@@ -93,3 +93,55 @@ def test_hidden_files_are_not_served(client: TestClient) -> None:
 def test_trailing_line_break_is_refused(raw: str) -> None:
     with pytest.raises(UnsafePath):
         check_path(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/static/\u2025/x",
+        "/static/\u2024\uff0e/x",
+        "/static/\u3000\ufe52\u00a0/x",
+        "/static/%e2%80%80..%e3%80%80/x",
+        "/static/\u2024;a/x",
+    ],
+)
+def test_dot_segment_spelled_in_compatibility_characters_is_refused(raw: str) -> None:
+    with pytest.raises(UnsafePath):
+        check_path(raw)
+
+
+def test_segment_of_reordered_combining_marks_is_never_normalised_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # NFKC sorts a run of combining marks by insertion: marks of class 230 then 220 make
+    # it quadratic in the run's length.
+    import unicodedata
+
+    lengths: list[int] = []
+    normalize = unicodedata.normalize
+    monkeypatch.setattr(
+        unicodedata,
+        "normalize",
+        lambda form, text: lengths.append(len(text)) or normalize(form, text),
+    )
+    check_path("/static/" + "\u0301" * 2000 + "\u0316" * 2000 + "/x.txt")
+    assert lengths and max(lengths) == 1
+
+
+def test_dot_segment_check_agrees_with_nfkc_of_the_whole_segment() -> None:
+    import random
+    import unicodedata
+
+    from daloy_edge._paths import _folds_to_dots
+
+    def reference(segment: str) -> bool:
+        return unicodedata.normalize("NFKC", segment).strip() in (".", "..")
+
+    singles = [chr(code) for code in range(0x80, 0x10000) if not 0xD800 <= code < 0xE000]
+    assert [c for c in singles if _folds_to_dots(c)] == [c for c in singles if reference(c)]
+    alphabet = ". a\u00a0\u00a8\u0301\u0316\u0f73\u1680\u2000\u2024\u2025\u2026\u200b"
+    alphabet += "\u3000\ufe52\uff0e\uff9e"
+    picks = random.Random(7)
+    for _ in range(20_000):
+        segment = "".join(picks.choices(alphabet, k=picks.randint(1, 6)))
+        assert _folds_to_dots(segment) == reference(segment), repr(segment)
