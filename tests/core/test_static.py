@@ -54,6 +54,25 @@ def test_missing_file_is_404(client: TestClient) -> None:
     assert client.get("/s/nope.txt").status == 404
 
 
+def test_deep_missing_path_is_not_looked_up_part_by_part(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every missing part looked up anyway: 4,000 of them, each under a path as long as
+    # those before it, is time quadratic in the path.
+    looked: list[object] = []
+    lstat = os.lstat
+    monkeypatch.setattr(os, "lstat", lambda path, *a, **k: looked.append(path) or lstat(path))
+
+    assert client.get("/s/" + "a/" * 1000 + "x.txt").status == 404
+    assert len(looked) < 20
+
+
+def test_symlink_loop_is_404(client: TestClient, tmp_path: Path) -> None:
+    os.symlink("loop", tmp_path / "public" / "loop")
+
+    assert client.get("/s/loop").status == 404
+
+
 def test_missing_root_refuses_to_build(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         static_files(tmp_path / "missing")
