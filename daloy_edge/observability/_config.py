@@ -8,6 +8,7 @@ from daloy_edge._errors import ConfigError
 from daloy_edge._idbytes import id_bytes
 from daloy_edge._record import field, record
 from daloy_edge.observability._emf import check_namespace
+from daloy_edge.observability._lambda import lambda_log_level
 from daloy_edge.observability._record import severity_name
 
 TYPE_CHECKING = False
@@ -66,9 +67,9 @@ class LogConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> LogConfig:
-        """Read ``DALOY_LOG_LEVEL``, ``DALOY_LOG_REDACT_KEYS`` (comma-separated),
-        ``DALOY_LOG_SPANS`` and ``DALOY_LOG_HEADERS`` (``1``) from ``env``; keyword
-        arguments win."""
+        """Read ``DALOY_LOG_LEVEL`` (else Lambda's ``AWS_LAMBDA_LOG_LEVEL`` under its JSON
+        log format), ``DALOY_LOG_REDACT_KEYS`` (comma-separated), ``DALOY_LOG_SPANS`` and
+        ``DALOY_LOG_HEADERS`` (``1``) from ``env``; keyword arguments win."""
         values: dict[str, object] = {"env": env}
         # Without the line break a secrets file leaves behind, as other variables are read.
         level = env.get("DALOY_LOG_LEVEL", "").strip()
@@ -82,6 +83,11 @@ class LogConfig:
                     f"not {level[:40]!r}"
                 ) from None
             values["level"] = level
+        elif "level" not in overrides and env.get("AWS_LAMBDA_FUNCTION_NAME"):
+            # Lambda drops what is below its own level: formatting it is wasted.
+            lambda_level = lambda_log_level(env)
+            if lambda_level is not None:
+                values["level"] = lambda_level
         extra = env.get("DALOY_LOG_REDACT_KEYS", "")
         if extra.strip():
             values["redact_keys"] = tuple(k.strip() for k in extra.split(",") if k.strip())

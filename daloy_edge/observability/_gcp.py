@@ -16,6 +16,7 @@ from daloy_edge.observability._trace import new_span_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from daloy_edge.observability._line import RequestShape
     from daloy_edge.observability._trace import TraceIds
     from daloy_edge.types import JSON, RandomBytes
 
@@ -66,15 +67,15 @@ class CloudLogging:
         )
 
     def request_members(
-        self, shape_members: str, start: str, ids: TraceIds, stack_trace: JSON | None
+        self, shape: RequestShape, start: str, ids: TraceIds, stack_trace: JSON | None
     ) -> str:
-        """The members of a request line: ``shape_members`` (its severity and message),
-        its start time (epoch nanoseconds as text), trace and, when the request ended
-        in an unexpected exception, the stack trace the line already carries."""
+        """The members of a request line: its shape's (its severity and message), its
+        start time (epoch nanoseconds as text), trace and, when the request ended in an
+        unexpected exception, the stack trace the line already carries."""
         head = self.trace_head
         # One f-string: every request on Google Cloud pays for it.
         members = (
-            f'{shape_members},"timestamp":{{"seconds":{start[:-9] or "0"},'
+            f'{shape.gcp},"timestamp":{{"seconds":{start[:-9] or "0"},'
             f'"nanos":{start[-9:].lstrip("0") or "0"}}}'
             f"{'' if head is None else f'{head}{ids[0]}{_SPAN}{ids[1]}{_SAMPLED[ids[3] & 1]}'}"
         )
@@ -111,6 +112,11 @@ class CloudLogging:
         if type(stack_trace) is str:
             members = f'{members},"stack_trace":{_string(stack_trace)}'
         return members
+
+    def metrics_members(self, start: str) -> str:
+        """The members of a metrics line of its own: none, Cloud Logging drops no line
+        for its severity."""
+        return ""
 
     def _trace(self, trace_id: str, span_id: str, flags: int) -> str:
         head = self.trace_head

@@ -140,8 +140,6 @@ class RequestLog:
         self.min_severity = SEVERITIES[severity_name(config.level)]
         self._stdout = StreamSink() if config.stdout else None
         self._sinks: list[Sink] = ([self._stdout] if self._stdout else []) + list(config.sinks)
-        # Metrics ride on the stdout request line unless they are sent somewhere else.
-        self._fold_metrics = self._stdout is not None and config.metrics_sinks is None
         self._metric_sinks: list[Sink] = (
             list(config.metrics_sinks)
             if config.metrics_sinks is not None
@@ -278,7 +276,7 @@ class RequestLog:
         metrics = runtime.metrics
         folded = False
         if shape.level >= self.min_severity:
-            folded = metrics is not None and self._fold_metrics
+            folded = metrics is not None and shape.level >= runtime.fold_from
             self._write_request(
                 request,
                 response,
@@ -298,6 +296,9 @@ class RequestLog:
             line = metrics.line(
                 request, response, duration_s, timestamp_ms, active.ids[0], shape=shape
             )
+            platform = runtime.platform
+            if platform is not None:
+                line = f"{line[:-1]}{platform.metrics_members(str(active.start_ns))}}}"
             self._deliver_metrics(line)
         if self.config.spans or active.otel_span is not None:
             self._finish_span(
@@ -324,8 +325,8 @@ class RequestLog:
         error_attrs: dict[str, JSON] | None,
     ) -> None:
         """The request line: :func:`open_record_line`'s text, with the EMF members when
-        ``folded`` and Cloud Logging's on Google Cloud, from the request's shape and its
-        trace ids (no ``TraceContext``)."""
+        ``folded`` and the platform's (Cloud Logging's, Lambda's level), from the
+        request's shape and its trace ids (no ``TraceContext``)."""
         start_ns = active.start_ns
         start = f"{start_ns}"
         members = None
@@ -343,10 +344,10 @@ class RequestLog:
             f'{_REQUEST_EVENT_JSON},"Attributes":{attributes},"TraceId":"{ids[0]}",'
             f'"SpanId":"{ids[1]}","TraceFlags":"{flags}","Resource":{runtime.resource_json}'
         )
-        gcp = runtime.gcp
-        if gcp is not None:
+        platform = runtime.platform
+        if platform is not None:
             stack_trace = None if error_attrs is None else error_attrs.get("exception.stacktrace")
-            head += gcp.request_members(shape.gcp, start, ids, stack_trace)
+            head += platform.request_members(shape, start, ids, stack_trace)
         sinks = self._sinks
         stdout = self._stdout
         if len(sinks) == 1 and stdout is not None and sinks[0] is stdout:
@@ -398,8 +399,9 @@ class RequestLog:
             del record["Resource"]
             head = encode(record)
             record["Resource"] = resource
-            gcp = "" if known.gcp is None else known.gcp.record_members(record)
-            line = f'{head[:-1]},"Resource":{known.resource_json}{gcp}}}'
+            platform = known.platform
+            members = "" if platform is None else platform.record_members(record)
+            line = f'{head[:-1]},"Resource":{known.resource_json}{members}}}'
         else:
             line = encode(record)
         for sink in self._sinks:
@@ -480,8 +482,8 @@ class RequestLog:
                 trace=active.trace,
                 resource_json=runtime.resource_json,
             )
-            if runtime.gcp is not None:
-                head += runtime.gcp.record_members(
+            if runtime.platform is not None:
+                head += runtime.platform.record_members(
                     {
                         "SeverityText": "INFO",
                         "Timestamp": str(active.start_ns),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from daloy_edge.observability._emf import RequestMetrics
 from daloy_edge.observability._gcp import CloudLogging
+from daloy_edge.observability._lambda import LambdaLogging, lambda_log_format, lambda_log_level
 from daloy_edge.observability._record import encode
 
 TYPE_CHECKING = False
@@ -24,6 +25,7 @@ def _kind(runtime: str) -> str:
 
 
 _MAX_RESOURCE_ATTRS = 64
+_NEVER = 1 << 8  # past every severity number
 
 
 def is_lambda(env: Mapping[str, str], runtime: str) -> bool:
@@ -113,10 +115,22 @@ class Runtime:
     """What stays the same for every request from one runtime: computed once.
 
     ``gcp`` writes the members Cloud Logging reads, on Google Cloud only (None elsewhere);
-    it names the trace by ``cloud.account.id``, the project.
+    it names the trace by ``cloud.account.id``, the project. ``platform`` writes the
+    members the platform's log pipeline reads: Cloud Logging's, or on Lambda under the
+    JSON log format the level Lambda filters by (None elsewhere). ``fold_from`` is the
+    lowest severity number of a request line the metrics ride on (past any severity when
+    they never do).
     """
 
-    __slots__ = ("gcp", "metrics", "on_lambda", "resource", "resource_json")
+    __slots__ = (
+        "fold_from",
+        "gcp",
+        "metrics",
+        "on_lambda",
+        "platform",
+        "resource",
+        "resource_json",
+    )
 
     def __init__(
         self, resource: dict[str, str], on_lambda: bool, config: LogConfig, *, on_gcp: bool = False
@@ -125,6 +139,15 @@ class Runtime:
         self.resource_json = encode(dict(resource))
         self.on_lambda = on_lambda
         self.gcp = CloudLogging(resource.get("cloud.account.id")) if on_gcp else None
+        env = config.env
+        self.platform: CloudLogging | LambdaLogging | None = self.gcp
+        if on_lambda and lambda_log_format(env):
+            self.platform = LambdaLogging(lambda_log_level(env))
+        # Metrics ride on the stdout request line unless they are sent somewhere else, or
+        # Lambda would drop the line under its log level.
+        folds = config.stdout and config.metrics_sinks is None
+        floor = self.platform.floor if isinstance(self.platform, LambdaLogging) else 0
+        self.fold_from = floor if folds else _NEVER
         enabled = on_lambda if config.metrics is None else config.metrics
         self.metrics = (
             RequestMetrics(namespace=config.metrics_namespace, service=resource["service.name"])

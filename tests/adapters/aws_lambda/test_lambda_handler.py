@@ -302,3 +302,25 @@ def test_alb_lowercase_delete_never_reaches_the_delete_route() -> None:
     result = handler(app)(event, Context())
     assert result["statusCode"] == 400
     assert not deleted
+
+
+def test_a_server_error_under_lambdas_json_format_and_error_level_is_kept_with_its_metrics(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Its line had no ``level``: Lambda counted it INFO and dropped it, metrics included.
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": "orders",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": "ERROR",
+    }
+    app = App(env=env)
+
+    @app.get("/boom")
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("database down")
+
+    assert get(handler(app), "/boom", Context())["statusCode"] == 500
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["level"] == "ERROR"
+    assert line["SeverityText"] == "ERROR"
+    assert line["_aws"]["CloudWatchMetrics"]
