@@ -156,6 +156,13 @@ class Request:
         "timings",
     )
 
+    # A class default, set on the instance only when the app is served under a prefix:
+    # the common request never stores it.
+    root_path: str = ""
+    """The prefix the app is served under, taken off the path before routing (an ASGI
+    server's ``root_path``); empty when there is none.
+    :attr:`url` includes it, :attr:`path` and :attr:`raw_path` do not."""
+
     def __init__(
         self,
         method: str,
@@ -300,9 +307,9 @@ class Request:
 
     @property
     def url(self) -> str:
-        """The full URL as the client addressed it."""
+        """The full URL as the client addressed it (:attr:`root_path` included)."""
         query = f"?{self.query_string}" if self.query_string else ""
-        return f"{self.scheme}://{self.host}{self.raw_path}{query}"
+        return f"{self.scheme}://{self.host}{self.root_path}{self.raw_path}{query}"
 
     @property
     def content_type(self) -> str:

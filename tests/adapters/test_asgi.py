@@ -148,6 +148,17 @@ async def test_a_root_path_the_client_spelled_with_escapes_is_taken_off() -> Non
     assert status == 200
 
 
+async def test_the_url_below_a_root_path_is_the_one_the_client_addressed() -> None:
+    # Links and redirects built from request.url pointed outside the prefix.
+    app = App()
+    app.add_route("/where", lambda request: {"url": request.url, "root": request.root_path})
+    sc = scope("/p/where", raw_path=b"/p/where", headers=[(b"host", b"h.example")])
+    sc["root_path"] = "/p"
+    status, _, body, _ = await call(ASGIApp(app), sc)
+    assert status == 200
+    assert json.loads(body) == {"url": "https://h.example/p/where", "root": "/p"}
+
+
 @pytest.mark.parametrize(
     ("target", "expected"),
     [(b"http://h.example/info", "/info"), (b"HTTPS://h.example", "/")],

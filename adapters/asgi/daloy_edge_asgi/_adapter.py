@@ -170,6 +170,8 @@ def _to_request(scope: Scope, body: _Body) -> Request:
         runtime="asgi",
     )
     request.sync_in_thread = True
+    if root:
+        request.root_path = root
     return request
 
 
