@@ -159,6 +159,15 @@ async def test_the_url_below_a_root_path_is_the_one_the_client_addressed() -> No
     assert json.loads(body) == {"url": "https://h.example/p/where", "root": "/p"}
 
 
+async def test_an_absolute_form_target_below_a_root_path_is_served_at_its_path() -> None:
+    # uvicorn with h11 puts the root_path ahead of the whole target.
+    sc = scope("/phttp://h.example/info", raw_path=b"/phttp://h.example/info")
+    sc["root_path"] = "/p"
+    status, _, body, _ = await call(ASGIApp(make_app()), sc)
+    assert status == 200
+    assert json.loads(body)["path"] == "/info"
+
+
 @pytest.mark.parametrize(
     ("target", "expected"),
     [(b"http://h.example/info", "/info"), (b"HTTPS://h.example", "/")],

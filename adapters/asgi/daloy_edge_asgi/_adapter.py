@@ -197,6 +197,10 @@ def _below_root(raw_path: str, root: str, path: str) -> str:
     """
     size = len(root)
     if not path.startswith(root) or path[size : size + 1] not in ("", "/"):
+        # uvicorn with h11 puts the root_path ahead of an absolute-form target as it
+        # came ("/apihttp://host/path"), which is served without a root_path.
+        if raw_path.startswith(root) and "://" in raw_path[size : size + 8]:
+            return _origin_form(raw_path[size:])
         return raw_path
     if raw_path.startswith(root) and raw_path[size : size + 1] in ("", "/"):
         return raw_path[size:]
