@@ -7,7 +7,7 @@ import sys
 import time
 
 from daloy_edge._chain import chain_caught, check_middleware, is_awaitable
-from daloy_edge._charset import ALNUM, allowed
+from daloy_edge._charset import ALNUM, allowed, only
 from daloy_edge._deadline import Deadline
 from daloy_edge._errors import ConfigError, ServiceUnavailable
 from daloy_edge._guards import RequestLimits, check_request, header_fields
@@ -41,6 +41,9 @@ __all__ = ["App"]
 # One to 128 of these, checked with ``_charset``'s expression written out. Unlike the
 # ``^...$`` regex it replaces, it lets no trailing newline through.
 _REQUEST_ID = allowed(ALNUM + "._:-")
+# A root path's segments: RFC 3986 unreserved characters and the sub-delims a path keeps
+# literally; no "%" (a prefix is compared as the client's text), "/", "?" or "#".
+_ROOT_SEGMENT = allowed(ALNUM + "-._~!$&'()*+,;=:@")
 
 
 class App(Router):
@@ -54,6 +57,14 @@ class App(Router):
     >>> app = App()
     >>> @app.get("/health")
     ... async def health(request): return {"status": "ok"}
+
+    ``root_path`` (``"/prod"``) is a prefix the platform leads the path with (a named
+    API Gateway stage, a custom domain's base path mapping, an ALB or Workers route such
+    as ``/api/*``): a path that starts with it, at a segment boundary, is routed below
+    it, and one that does not is routed as it is (Powertools' ``strip_prefixes``,
+    Mangum's ``api_gateway_base_path``). ``request.root_path`` and ``request.url`` keep
+    it; ``Response.redirect`` does not add it. An ASGI server's own ``root_path``
+    (``uvicorn --root-path``) is taken off by the ASGI adapter without this.
 
     Whatever the request's code raises is answered with a problem, ``BaseException``
     included (``sys.exit()``, ``KeyboardInterrupt``): a request never stops the process.
@@ -81,6 +92,7 @@ class App(Router):
         request_log: RequestLog | bool = True,
         clock: Clock = time.monotonic,
         name: str = "daloy-edge",
+        root_path: str = "",
     ) -> None:
         super().__init__()
         self.env: Mapping[str, str] = os.environ if env is None else env
@@ -92,6 +104,7 @@ class App(Router):
         if not request_timeout > 0:  # NaN too: every request would end in a 504
             raise ConfigError("request_timeout must be positive")
         self.environment: Environment = chosen  # type: ignore[assignment]
+        self.root_path = _checked_root_path(root_path)
         self.name = name
         self.max_body = max_body
         self.request_timeout = request_timeout
@@ -289,6 +302,7 @@ class App(Router):
         on_rejected = [h for mw in self._middleware if (h := getattr(mw, "on_rejected", None))]
         starters = [f for o in observers if callable(f := getattr(o, "on_request", None))]
         detail = self.server_timing_phases
+        root = self.root_path
         phases_of = detail if callable(detail) else None
         fixed_phases = False if callable(detail) else detail
         # Every handler the app builds is a coroutine function; ``handle`` steps it itself.
@@ -306,6 +320,8 @@ class App(Router):
 
         async def handle(request: Request) -> Response:  # noqa: PLR0915
             start = clock()
+            if root:
+                _below_root(request, root)
             fields = header_fields(request.headers)
             request.request_id = _request_id(fields[2], fields[3])
             request.max_body = max_body
@@ -422,6 +438,30 @@ class App(Router):
             )
 
         return self._boundary(refuse, render, buffered=buffered)
+
+
+def _checked_root_path(root: str) -> str:
+    """``root`` when it is empty or "/" and segments of path characters, not dots."""
+    segments = root.split("/")
+    if root and (
+        segments[0]
+        or not all(only(part, _ROOT_SEGMENT) and part.strip(".") for part in segments[1:])
+    ):
+        raise ConfigError(
+            f"root_path {root!r} must be '/' and one or more segments of path characters"
+            " (no '%', '?', '#', empty, '.' or '..' segment, nor a trailing '/')"
+        )
+    return root
+
+
+def _below_root(request: Request, root: str) -> None:
+    """Route ``request`` below ``root`` when its path starts with it, as a gateway's stage
+    or base path mapping sends it; a path without it is the app's own already."""
+    raw, size = request.raw_path, len(root)
+    if raw.startswith(root) and raw[size : size + 1] in ("", "/"):
+        request.raw_path = raw[size:] or "/"
+        request._path = None
+        request.root_path += root
 
 
 def _refuse_repeated(chain: Sequence[Middleware], where: str) -> None:

@@ -160,7 +160,7 @@ class Request:
     # the common request never stores it.
     root_path: str = ""
     """The prefix the app is served under, taken off the path before routing (an ASGI
-    server's ``root_path``); empty when there is none.
+    server's ``root_path``, ``App(root_path=...)``); empty when there is none.
     :attr:`url` includes it, :attr:`path` and :attr:`raw_path` do not."""
 
     def __init__(

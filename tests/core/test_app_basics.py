@@ -207,3 +207,37 @@ def test_head_states_the_byte_length_of_a_str_body_middleware_set() -> None:
     client = TestClient(app)
     assert client.get("/x").content == "café".encode()
     assert client.head("/x").headers["content-length"] == "5"
+
+
+def test_a_path_under_the_root_path_is_routed_below_it():
+    # An HTTP API's named stage or a custom domain's base path mapping leads the path.
+    client = TestClient(App(root_path="/prod"))
+    client.app.add_route("/where", lambda request: {"path": request.path, "url": request.url})
+    assert client.get("/prod/where", headers={"host": "h.example"}).json() == {
+        "path": "/where",
+        "url": "https://h.example/prod/where",
+    }
+
+
+def test_a_path_without_the_root_path_is_routed_as_it_is():
+    # A REST API's execute-api URL leaves the stage out of the path it sends.
+    app = App(root_path="/prod")
+    app.add_route("/where", lambda request: {"root": request.root_path})
+    assert TestClient(app).get("/where").json() == {"root": ""}
+
+
+def test_the_root_path_is_only_taken_off_a_whole_segment():
+    app = App(root_path="/prod")
+    app.add_route("/uction/where", lambda request: {})
+    assert TestClient(app).get("/production/where").status == 404
+
+
+def test_a_dot_segment_below_the_root_path_is_still_refused():
+    app = App(root_path="/prod")
+    assert TestClient(app).get("/prod/%2e%2e/admin").status == 400
+
+
+@pytest.mark.parametrize("root", ["prod", "/prod/", "/", "/a//b", "/..", "/a/.", "/a%2f", "/a?b"])
+def test_a_root_path_that_is_not_plain_path_segments_is_refused(root):
+    with pytest.raises(ConfigError):
+        App(root_path=root)

@@ -324,3 +324,14 @@ def test_a_server_error_under_lambdas_json_format_and_error_level_is_kept_with_i
     assert line["level"] == "ERROR"
     assert line["SeverityText"] == "ERROR"
     assert line["_aws"]["CloudWatchMetrics"]
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "alb"])
+def test_a_stage_or_base_path_leading_the_path_is_taken_off_with_root_path(shape: str) -> None:
+    # A named HTTP API stage, a custom domain's base path mapping, an ALB path rule.
+    app = App(root_path="/prod")
+    app.add_route("/where", lambda request: {"path": request.path})
+    event = build_event(shape, "GET", "/prod/where", [("host", "example.test")], b"")
+    result = handler(app)(event, None)
+    assert result["statusCode"] == 200
+    assert json.loads(str(result["body"])) == {"path": "/where"}
