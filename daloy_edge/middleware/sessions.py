@@ -20,6 +20,7 @@ from daloy_edge._request import Request
 from daloy_edge._response import Response
 from daloy_edge._secrets import KeyRing
 from daloy_edge.middleware._session import Session, random_session_id
+from daloy_edge.middleware.csrf import CSRF_TOKEN_ISSUED
 from daloy_edge.signing import BASE64URL, BadSignature, Signer, Verified
 
 TYPE_CHECKING = False
@@ -239,7 +240,12 @@ class Sessions(Phased):
         self, request: Request, response: Response, session: Session, verified: Verified | None
     ) -> None:
         """Write, refresh, re-sign or delete the cookie as the session's state demands."""
-        if verified is not None and "cache-control" not in response.headers:
+        if request.state.get(CSRF_TOKEN_ISSUED):
+            # The body carries a token bound to this session, whatever the route said: a
+            # shared cache keeping a page of ``public, max-age`` handed it to every
+            # visitor, who could then forge that user's requests.
+            _not_shared(response)
+        elif verified is not None and "cache-control" not in response.headers:
             # Answered to a signed-in client and maybe for it alone (``/me``): a shared
             # cache, which a cookie does not keep from storing it, must not hand it to
             # others. A route that chose its own caching (a static file) keeps it.

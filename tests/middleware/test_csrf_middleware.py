@@ -161,3 +161,18 @@ def test_a_token_lifetime_of_nan_refuses_to_build():
     # No token is older than NaN: CSRF tokens never expired.
     with pytest.raises(ConfigError, match="max_age"):
         CSRFConfig(keys=KeyRing(["k" * 32]), max_age=float("nan"))
+
+
+def test_a_page_carrying_a_token_is_not_stored_by_shared_caches_whatever_the_route_says():
+    # The token is bound to the visitor's session: a cached copy hands it to everyone.
+    app = make_app()
+
+    @app.get("/page")
+    async def page(request):
+        return Response.html(csrf_token(request), headers={"cache-control": "public, max-age=600"})
+
+    client = TestClient(app)
+    client.get("/page")  # the first visit sets the session cookie
+    response = client.get("/page")
+    assert "set-cookie" not in response.headers
+    assert response.headers.get_all("cache-control") == ["no-store"]
