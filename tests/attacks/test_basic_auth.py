@@ -45,6 +45,11 @@ def test_correct_credentials_pass(client):
     assert response.json() == {"user": "admin"}
 
 
+def test_an_answer_to_basic_credentials_is_not_stored_by_caches(client):
+    response = client.get("/stats", headers={"authorization": basic(b"admin:current-password")})
+    assert response.headers.get_all("cache-control") == ["no-store"]
+
+
 def test_rotated_previous_password_still_passes(client):
     response = client.get("/stats", headers={"authorization": basic(b"admin:previous-password")})
     assert response.status == 200

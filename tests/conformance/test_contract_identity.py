@@ -50,6 +50,12 @@ def test_api_me_answers_subject_and_scopes(http: Transport, issuer: Issuer) -> N
     assert reply.json() == {"sub": "conformance-user", "scopes": ["reports:read", "reports:write"]}
 
 
+def test_api_me_is_not_stored_by_a_cdn_caching_by_path(http: Transport, issuer: Issuer) -> None:
+    reply = http.get("/api/me", headers=issuer.bearer("reports:read"))
+    assert reply.status == 200
+    assert reply.headers.get_all("cache-control") == ["no-store"]
+
+
 def test_api_me_accepts_an_rs256_token_from_the_same_jwks(http: Transport, issuer: Issuer) -> None:
     reply = http.get("/api/me", headers=issuer.bearer("reports:read", alg="RS256"))
     assert reply.status == 200, reply.body[:300]
@@ -331,6 +337,13 @@ def test_admin_stats_with_credentials_answers_a_request_count(http: Transport) -
     assert reply.status == 200
     count = reply.json()["requests"]  # type: ignore[index]
     assert isinstance(count, int) and count >= 1
+
+
+def test_admin_stats_is_not_stored_by_a_cdn_caching_by_path(http: Transport) -> None:
+    skip_without_client_address(http)
+    reply = http.get("/admin/stats", headers=basic())
+    assert reply.status == 200
+    assert reply.headers.get_all("cache-control") == ["no-store"]
 
 
 def test_admin_accepts_the_previous_password_during_rotation(http: Transport) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daloy_edge import App, ConfigError, Request
+from daloy_edge import App, ConfigError, Request, Response
 from daloy_edge.jose import InvalidToken, JWKSClient, JWKSet, KeysUnavailable
 from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
 from daloy_edge.principal import Principal
@@ -109,6 +109,31 @@ def test_refusal_reason_goes_to_the_log_not_the_client():
 def test_anonymous_requests_pass_when_allowed():
     app, _ = make_app(config(allow_anonymous=True))
     assert TestClient(app).get("/me").json() == {"anonymous": True}
+
+
+def test_an_answer_to_a_bearer_token_is_not_stored_by_caches():
+    # /me-style principal data: a CDN caching by path alone must not keep it for others.
+    app, _ = make_app(config())
+    token = mint(ec_key(), "ES256", "ec-256", claims())
+    response = TestClient(app).get("/me", headers=bearer(token))
+    assert response.headers.get_all("cache-control") == ["no-store"]
+
+
+def test_an_answer_to_a_bearer_token_keeps_the_routes_own_caching():
+    app = App()
+
+    @app.get("/shared", middleware=[JWTAuth(config())])
+    async def shared(request: Request) -> Response:
+        return Response.json({}, headers={"cache-control": "public, max-age=60"})
+
+    token = mint(ec_key(), "ES256", "ec-256", claims())
+    response = TestClient(app).get("/shared", headers=bearer(token))
+    assert response.headers.get_all("cache-control") == ["public, max-age=60"]
+
+
+def test_an_anonymous_answer_gets_no_cache_directive():
+    app, _ = make_app(config(allow_anonymous=True))
+    assert "cache-control" not in TestClient(app).get("/me").headers
 
 
 def test_invalid_token_is_refused_even_when_anonymous_is_allowed():
