@@ -120,6 +120,18 @@ def _qvalue(text: str) -> float:
     return float(text)
 
 
+def _revalidated(request: Request, response: Response) -> None:
+    # A 304 carries the validator and Vary its 200 would have (RFC 9110). A client naming
+    # the weak tag holds the compressed bytes: a strong tag did not match its copy, so a
+    # cache could not freshen it, and the 304 lost the Vary that copy was keyed by.
+    etag = response.headers.get("etag")
+    if etag is None or etag.startswith("W/"):
+        return
+    if "W/" + etag in (request.headers.get_joined("if-none-match") or ""):
+        response.headers.put_lowered("etag", "W/" + etag)
+        response.headers.add_lowered("vary", "Accept-Encoding")
+
+
 def _credentialed(request: Request) -> bool:
     return "cookie" in request.headers or "authorization" in request.headers
 
@@ -164,6 +176,8 @@ class Compression(Phased):
         # HEAD is compressed like GET (the app drops the body later), so both carry the same
         # Content-Encoding and Content-Length.
         if not self._eligible(response):
+            if response.status == 304:
+                _revalidated(request, response)
             return response
         # Before the BREACH check: whether this answer is compressed still depends on
         # Accept-Encoding, and a cache must not key it as if it did not.

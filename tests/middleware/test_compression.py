@@ -52,6 +52,12 @@ def make_app(config: CompressionConfig | None = None) -> App:
             BIG, media_type="application/json", headers={"cache-control": "no-transform"}
         )
 
+    @app.get("/cached")
+    async def cached(request):
+        if request.headers.get("if-none-match"):
+            return Response(status=304, headers={"etag": '"v1"'})
+        return Response(BIG, media_type="application/json", headers={"etag": '"v1"'})
+
     @app.get("/png")
     async def png(request):
         return Response(BIG, media_type="image/png")
@@ -199,6 +205,22 @@ def test_an_out_of_range_weight_does_not_outrank_a_valid_one():
 @pytest.mark.parametrize("weight", ["1", "1.", "1.000", "0.001", "0.5"])
 def test_weights_at_the_edges_of_the_qvalue_grammar_are_read(weight):
     assert choose_encoding(f"br;q=0, gzip;q={weight}", ("br", "gzip")) == "gzip"
+
+
+def test_a_304_to_a_client_holding_the_compressed_copy_names_it_as_its_200_did():
+    # Its strong tag matched no stored copy, so a cache holding W/"v1" could not freshen it.
+    sent = get("/cached")
+    assert sent.headers["etag"] == 'W/"v1"'
+    response = get("/cached", **{"if-none-match": 'W/"v1"'})
+    assert response.status == 304
+    assert response.headers["etag"] == 'W/"v1"'
+    assert "Accept-Encoding" in response.headers.get_all("vary")
+
+
+def test_a_304_to_a_client_holding_the_identity_copy_keeps_the_strong_tag():
+    response = get("/cached", encoding="identity", **{"if-none-match": '"v1"'})
+    assert response.status == 304
+    assert response.headers["etag"] == '"v1"'
 
 
 def test_threshold_below_one_kib_refuses_to_build():
