@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from _operator import itemgetter  # operator would load a Python module for it
 
 from daloy_edge._chain import chain_caught, check_middleware, is_awaitable
 from daloy_edge._charset import ALNUM, allowed, only
@@ -41,6 +42,7 @@ __all__ = ["App"]
 # One to 128 of these, checked with ``_charset``'s expression written out. Unlike the
 # ``^...$`` regex it replaces, it lets no trailing newline through.
 _REQUEST_ID = allowed(ALNUM + "._:-")
+_first = itemgetter(0)
 # A root path's segments: RFC 3986 unreserved characters and the sub-delims a path keeps
 # literally; no "%" (a prefix is compared as the client's text), "/", "?" or "#".
 _ROOT_SEGMENT = allowed(ALNUM + "-._~!$&'()*+,;=:@")
@@ -373,6 +375,8 @@ class App(Router):
                 plain = False
             if not plain or request.method == "HEAD":
                 response = await _framed(request, response, rejected)
+            if request.principal is not None:
+                _not_stored(response)
             duration = clock() - start
             if timing:
                 phases = fixed_phases if phases_of is None else phases_of(request)
@@ -557,6 +561,16 @@ async def _framed(
         response.headers.add_lowered("content-length", str(len(response.body)))
     await _close(response)
     return response
+
+
+def _not_stored(response: Response) -> None:
+    """``no-store`` on an answer for one principal (``/me``), unless the route chose its
+    own caching (``public`` shares it on purpose). RFC 9111 keeps a shared cache from
+    reusing an answer to ``Authorization``, but a CDN told to cache by path (CloudFront's
+    default TTL for an answer without Cache-Control) and a shared browser do not ask."""
+    headers = response.headers
+    if "cache-control" not in map(_first, headers._items):  # a C-level pass, no copy
+        headers.add_lowered("cache-control", "no-store")
 
 
 async def _read_whole(request: Request, response: Response, end: float) -> None:

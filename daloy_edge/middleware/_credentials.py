@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from daloy_edge._request import Request
-from daloy_edge._response import Response
 
-__all__ = ["MalformedCredentials", "credentials_for", "not_stored_unless_chosen"]
+__all__ = ["MalformedCredentials", "credentials_for"]
 
 
 class MalformedCredentials(Exception):
     """Credentials were sent for the scheme but cannot be used; ``str`` is the reason."""
-
-
-def not_stored_unless_chosen(request: Request, response: Response) -> Response:
-    """``Cache-Control: no-store`` on an answer to a signed-in principal, unless the route
-    set its own ``Cache-Control`` (``public`` is how a route shares such an answer)."""
-    # Answered for one principal (``/me``). RFC 9111 keeps a shared cache from reusing an
-    # answer to ``Authorization``, but a CDN told to cache everything or to key on the path
-    # alone (CloudFront's default TTL for an answer without Cache-Control), and a browser
-    # shared by two accounts, still store it.
-    if request.principal is not None and "cache-control" not in response.headers:
-        response.headers.add_lowered("cache-control", "no-store")
-    return response
 
 
 def credentials_for(request: Request, scheme: str) -> str | None:

@@ -8,11 +8,7 @@ from daloy_edge._phased import Phased
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._secrets import KeyRing
-from daloy_edge.middleware._credentials import (
-    MalformedCredentials,
-    credentials_for,
-    not_stored_unless_chosen,
-)
+from daloy_edge.middleware._credentials import MalformedCredentials, credentials_for
 from daloy_edge.principal import Principal
 
 TYPE_CHECKING = False
@@ -138,8 +134,6 @@ class BasicAuth(Phased):
         except MalformedCredentials as exc:
             request.state["error"] = exc
             raise Unauthorized("valid credentials are required", headers=self._challenge) from None
-
-    after = staticmethod(not_stored_unless_chosen)
 
     def _digests(self) -> list[tuple[str, bytes, tuple[bytes, ...]]]:
         users = self._users

@@ -12,11 +12,7 @@ from daloy_edge._request import Request
 from daloy_edge.jose._algorithms import check_algorithms
 from daloy_edge.jose._claims import ClaimsPolicy
 from daloy_edge.jose._errors import InvalidToken, KeysUnavailable
-from daloy_edge.middleware._credentials import (
-    MalformedCredentials,
-    credentials_for,
-    not_stored_unless_chosen,
-)
+from daloy_edge.middleware._credentials import MalformedCredentials, credentials_for
 from daloy_edge.principal import Principal, scopes_from_claims
 
 TYPE_CHECKING = False
@@ -131,8 +127,6 @@ class JWTAuth(Phased):
 
     def before(self, request: Request) -> Awaitable[None]:
         return self._authenticate(request)
-
-    after = staticmethod(not_stored_unless_chosen)
 
     def _build_verifier(self) -> JWTVerifier:
         from daloy_edge.jose._verifier import JWTVerifier
