@@ -8,7 +8,6 @@ from daloy_edge._errors import ConfigError
 from daloy_edge._idbytes import id_bytes
 from daloy_edge._record import field, record
 from daloy_edge.observability._emf import check_namespace
-from daloy_edge.observability._lambda import lambda_log_level
 from daloy_edge.observability._record import severity_name
 
 TYPE_CHECKING = False
@@ -83,8 +82,14 @@ class LogConfig:
                     f"not {level[:40]!r}"
                 ) from None
             values["level"] = level
-        elif "level" not in overrides and env.get("AWS_LAMBDA_FUNCTION_NAME"):
+        elif (
+            "level" not in overrides
+            and env.get("AWS_LAMBDA_FUNCTION_NAME")
+            and env.get("AWS_LAMBDA_LOG_LEVEL")
+        ):
             # Lambda drops what is below its own level: formatting it is wasted.
+            from daloy_edge.observability._lambda import lambda_log_level
+
             lambda_level = lambda_log_level(env)
             if lambda_level is not None:
                 values["level"] = lambda_level

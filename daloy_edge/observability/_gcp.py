@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from daloy_edge._charset import DIGITS, LOWER, Charset
 from daloy_edge._json import string_ascii as _string
+from daloy_edge.observability._record import SEVERITIES
 from daloy_edge.observability._trace import new_span_id
 
 TYPE_CHECKING = False
@@ -31,6 +32,7 @@ LOG_SEVERITIES = {
     "FATAL": "CRITICAL",
 }
 """Cloud Logging's ``LogSeverity`` for each OTel ``SeverityText``."""
+_BY_NUMBER = {SEVERITIES[name]: level for name, level in LOG_SEVERITIES.items()}
 
 # A project id (``my-project``), or a domain-scoped one (``example.com:my-project``).
 _PROJECT = Charset(LOWER + DIGITS + "-.:", max_len=100)
@@ -66,6 +68,10 @@ class CloudLogging:
             else None
         )
 
+    def trace_ids(self, value: str | None, random_bytes: RandomBytes) -> TraceIds | None:
+        """:func:`cloud_trace_ids`, for the logger, which does not load this module."""
+        return cloud_trace_ids(value, random_bytes)
+
     def request_members(
         self, shape: RequestShape, start: str, ids: TraceIds, stack_trace: JSON | None
     ) -> str:
@@ -73,9 +79,12 @@ class CloudLogging:
         start time (epoch nanoseconds as text), trace and, when the request ended in an
         unexpected exception, the stack trace the line already carries."""
         head = self.trace_head
+        of_shape = shape.gcp
+        if of_shape is None:  # once per shape
+            of_shape = shape.gcp = shape_members(shape.level, shape.message)
         # One f-string: every request on Google Cloud pays for it.
         members = (
-            f'{shape.gcp},"timestamp":{{"seconds":{start[:-9] or "0"},'
+            f'{of_shape},"timestamp":{{"seconds":{start[:-9] or "0"},'
             f'"nanos":{start[-9:].lstrip("0") or "0"}}}'
             f"{'' if head is None else f'{head}{ids[0]}{_SPAN}{ids[1]}{_SAMPLED[ids[3] & 1]}'}"
         )
@@ -126,9 +135,10 @@ class CloudLogging:
         return f"{head}{trace_id}{_SPAN}{span_id}{_SAMPLED[flags & 1]}"
 
 
-def shape_members(severity: str, body: str) -> str:
-    """The members a request's shape alone decides: its severity and message."""
-    return f',"severity":"{LOG_SEVERITIES[severity]}","message":{_string(body)}'
+def shape_members(level: int, body: str) -> str:
+    """The members a request's shape alone decides: its severity (from the OTel severity
+    number) and message."""
+    return f',"severity":"{_BY_NUMBER[level]}","message":{_string(body)}'
 
 
 def _timestamp(nanoseconds: str) -> str:

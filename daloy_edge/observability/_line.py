@@ -10,7 +10,6 @@ general encoder's per-call set-up, which were most of what a request line cost.
 from __future__ import annotations
 
 from daloy_edge._json import string_ascii as _string
-from daloy_edge.observability._gcp import shape_members
 from daloy_edge.observability._record import MAX_FIELD, SEVERITIES, encode
 from daloy_edge.observability._redact import REDACTED
 
@@ -121,6 +120,7 @@ class RequestShape:
         "head",
         "host",
         "level",
+        "message",
         "middle",
         "route",
         "route_json",
@@ -160,7 +160,8 @@ class RequestShape:
         self.error = f',"error.type":{_string(str(status))}' if status >= 500 else ""
         self.level = SEVERITIES[severity]
         self.body = f'{SEVERITY_JSON[severity]},"Body":{_string(body)}'
-        self.gcp = shape_members(severity, body)
+        self.message = body
+        self.gcp: str | None = None  # Cloud Logging's members, made on Google Cloud only
         # The status class for EMF (1xx counts as 2xx: it never ends a request).
         self.digit = 2 if digit < 2 else 5 if digit > 5 else digit
         # Made once per shape: routes are the app's, but one with an ``ü`` or past 1024

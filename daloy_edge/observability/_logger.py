@@ -8,7 +8,6 @@ from _collections_abc import Mapping  # collections.abc would import collections
 from _contextvars import ContextVar  # contextvars only re-exports these
 
 from daloy_edge.observability._config import OTEL_SDK_MODULE, LogConfig
-from daloy_edge.observability._gcp import cloud_trace_ids
 from daloy_edge.observability._line import (
     KNOWN_METHODS,
     http_attributes_json,
@@ -198,7 +197,7 @@ class RequestLog:
             if runtime.on_lambda:
                 ids = xray_ids(lambda_trace_header(request.env), random_bytes)
             elif runtime.gcp is not None:
-                ids = cloud_trace_ids(
+                ids = runtime.gcp.trace_ids(
                     request.headers.get_joined("x-cloud-trace-context"), random_bytes
                 )
         if ids is None:

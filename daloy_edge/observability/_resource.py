@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from daloy_edge.observability._emf import RequestMetrics
-from daloy_edge.observability._gcp import CloudLogging
-from daloy_edge.observability._lambda import LambdaLogging, lambda_log_format, lambda_log_level
 from daloy_edge.observability._record import encode
 
 TYPE_CHECKING = False
@@ -12,6 +10,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from daloy_edge.observability._config import LogConfig
+    from daloy_edge.observability._gcp import CloudLogging
+    from daloy_edge.observability._lambda import LambdaLogging
 
 __all__ = ["Runtime", "detect_resource", "is_gcp", "is_lambda"]
 
@@ -138,15 +138,28 @@ class Runtime:
         self.resource = resource
         self.resource_json = encode(dict(resource))
         self.on_lambda = on_lambda
-        self.gcp = CloudLogging(resource.get("cloud.account.id")) if on_gcp else None
+        # Each platform's module is loaded on that platform only: not at every cold start.
+        self.gcp: CloudLogging | None = None
+        if on_gcp:
+            from daloy_edge.observability._gcp import CloudLogging
+
+            self.gcp = CloudLogging(resource.get("cloud.account.id"))
         env = config.env
         self.platform: CloudLogging | LambdaLogging | None = self.gcp
-        if on_lambda and lambda_log_format(env):
-            self.platform = LambdaLogging(lambda_log_level(env))
+        floor = 0
+        if on_lambda and env.get("AWS_LAMBDA_LOG_FORMAT"):
+            from daloy_edge.observability._lambda import (
+                LambdaLogging,
+                lambda_log_format,
+                lambda_log_level,
+            )
+
+            if lambda_log_format(env):
+                self.platform = lambda_logging = LambdaLogging(lambda_log_level(env))
+                floor = lambda_logging.floor
         # Metrics ride on the stdout request line unless they are sent somewhere else, or
         # Lambda would drop the line under its log level.
         folds = config.stdout and config.metrics_sinks is None
-        floor = self.platform.floor if isinstance(self.platform, LambdaLogging) else 0
         self.fold_from = floor if folds else _NEVER
         enabled = on_lambda if config.metrics is None else config.metrics
         self.metrics = (
