@@ -42,6 +42,9 @@ TCHAR = "!#$%&'*+-.^_`|~" + ALNUM
 """RFC 9110 token characters (header names, methods, cookie names)."""
 
 
+_BYTES = bytes(range(256))
+
+
 def span(first: str, last: str) -> str:
     """The characters from ``first`` to ``last``, both included: ``span("a", "c") == "abc"``."""
     return "".join(chr(code) for code in range(ord(first), ord(last) + 1))
@@ -51,7 +54,11 @@ def allowed(chars: str) -> bytes:
     """A ``bytes.translate`` table: ``chars`` (ASCII) to ``a``, every other byte to a space."""
     if not chars.isascii():
         raise ValueError("allowed characters are ASCII only")
-    return bytes(0x61 if chr(code) in chars else 0x20 for code in range(256))
+    # Built in C: twenty tables are made at every cold start, and a Python loop over the
+    # 256 bytes of each cost about 0.3 ms of it.
+    raw = chars.encode()
+    others = _BYTES.translate(None, raw)
+    return bytes.maketrans(raw + others, b"a" * len(raw) + b" " * len(others))
 
 
 def only(text: str, table: bytes) -> bool:

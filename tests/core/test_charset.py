@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from daloy_edge._charset import ALNUM, TCHAR, Charset, has_control, span
+from daloy_edge._charset import ALNUM, TCHAR, Charset, allowed, has_control, span
 from daloy_edge._lazy import LazyPattern
 
 ALPHABET = ALNUM + TCHAR + " \t\r\n\x00\x1f\x7f\x80\x9f\xa0é€\u2028\ud800😀/;:=\"'"
@@ -51,6 +51,16 @@ def test_has_control_agrees_with_a_regex(allow_tab: bool) -> None:
     pattern = re.compile("[\x00-\x08\x0a-\x1f\x7f]" if allow_tab else "[\x00-\x1f\x7f]")
     for text in _strings(7 + allow_tab):
         assert has_control(text, allow_tab=allow_tab) is (pattern.search(text) is not None)
+
+
+def test_allowed_maps_exactly_its_characters_to_a_and_every_other_byte_to_a_space() -> None:
+    # Repeated characters, "a" and " " themselves, NUL and DEL included.
+    rng = random.Random(7)
+    sets = [ALNUM, TCHAR, "", "a", " ", "aa a", "\x00\x7f"]
+    sets += ["".join(chr(rng.randrange(128)) for _ in range(rng.randrange(60))) for _ in range(500)]
+    for chars in sets:
+        expected = bytes(0x61 if chr(code) in chars else 0x20 for code in range(256))
+        assert allowed(chars) == expected, repr(chars)
 
 
 def test_span_includes_both_ends() -> None:
