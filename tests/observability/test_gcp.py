@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from daloy_edge import App, Request, Response
-from daloy_edge.observability import LogConfig, MemorySink, RequestLog, get_logger
+from daloy_edge import App
+from daloy_edge.observability import LogConfig, MemorySink, RequestLog
 from daloy_edge.observability._gcp import cloud_trace_ids
 from daloy_edge.testing import TestClient
+from tests.support.logged_app import logged_app
 
 CLOUD_RUN = {"K_SERVICE": "orders", "GOOGLE_CLOUD_PROJECT": "shop-prod"}
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -21,31 +22,9 @@ CLOUD_MEMBERS = {"severity", "message", "timestamp", TRACE, SPAN, SAMPLED, "stac
 
 def make_app(env: dict[str, str], **options: object) -> tuple[App, MemorySink]:
     sink = MemorySink()
-    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env=env, **options))
-    app = App(request_log=log, env=env)
-
-    @app.get("/ok")
-    async def ok(request: Request) -> Response:
-        return Response.json({"ok": True})
-
-    @app.get("/boom")
-    async def boom(request: Request) -> Response:
-        raise RuntimeError("database said password=hunter2-from-db")
-
-    @app.get("/note")
-    async def note(request: Request) -> Response:
-        get_logger(request).warning("stock low", sku="a1")
-        return Response.json({"ok": True})
-
-    @app.get("/cut")
-    async def cut(request: Request) -> Response:
-        async def parts():  # type: ignore[no-untyped-def]
-            yield b"first"
-            raise RuntimeError("upstream said password=hunter2-mid-stream")
-
-        return Response(stream=parts(), media_type="text/plain")
-
-    return app, sink
+    return logged_app(
+        RequestLog(LogConfig(stdout=False, sinks=[sink], env=env, **options)), env
+    ), sink
 
 
 def lines(sink: MemorySink) -> list[dict[str, object]]:

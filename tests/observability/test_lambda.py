@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from daloy_edge import App, Request, Response
-from daloy_edge.observability import LogConfig, MemorySink, RequestLog, get_logger
+from daloy_edge.observability import LogConfig, MemorySink, RequestLog
 from daloy_edge.testing import TestClient
+from tests.support.logged_app import logged_app
 
 LAMBDA = {"AWS_LAMBDA_FUNCTION_NAME": "orders"}
 LAMBDA_JSON = {**LAMBDA, "AWS_LAMBDA_LOG_FORMAT": "JSON"}
@@ -17,31 +18,7 @@ LAMBDA_JSON = {**LAMBDA, "AWS_LAMBDA_LOG_FORMAT": "JSON"}
 
 def make_app(env: dict[str, str], **options: object) -> tuple[App, MemorySink]:
     sink = MemorySink()
-    log = RequestLog.from_env(env, stdout=False, sinks=[sink], **options)
-    app = App(request_log=log, env=env)
-
-    @app.get("/ok")
-    async def ok(request: Request) -> Response:
-        return Response.json({"ok": True})
-
-    @app.get("/boom")
-    async def boom(request: Request) -> Response:
-        raise RuntimeError("database down")
-
-    @app.get("/note")
-    async def note(request: Request) -> Response:
-        get_logger(request).warning("stock low", sku="a1")
-        return Response.json({"ok": True})
-
-    @app.get("/cut")
-    async def cut(request: Request) -> Response:
-        async def parts():  # type: ignore[no-untyped-def]
-            yield b"first"
-            raise RuntimeError("upstream gone")
-
-        return Response(stream=parts(), media_type="text/plain")
-
-    return app, sink
+    return logged_app(RequestLog.from_env(env, stdout=False, sinks=[sink], **options), env), sink
 
 
 def stdout_app(env: dict[str, str]) -> App:
