@@ -474,6 +474,21 @@ async def test_lifespan_runs_startup_and_shutdown() -> None:
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
 
 
+async def startup_sent(app: App) -> list[dict[str, str]]:
+    """What the adapter sends for a lifespan that only starts up (its start-up failing)."""
+    messages = [{"type": "lifespan.startup"}]
+    sent: list[dict[str, str]] = []
+
+    async def receive() -> dict[str, str]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message)
+
+    await ASGIApp(app)({"type": "lifespan"}, receive, send)
+    return sent
+
+
 async def test_lifespan_reports_failed_startup() -> None:
     app = make_app()
 
@@ -481,17 +496,8 @@ async def test_lifespan_reports_failed_startup() -> None:
         raise RuntimeError("no")
 
     app.on_startup(broken)
-    messages = [{"type": "lifespan.startup"}]
-    sent: list[str] = []
-
-    async def receive() -> dict[str, str]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, str]) -> None:
-        sent.append(message["type"])
-
-    await ASGIApp(app)({"type": "lifespan"}, receive, send)
-    assert sent == ["lifespan.startup.failed"]
+    sent = await startup_sent(app)
+    assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
 
 
 async def test_lifespan_reports_a_startup_hook_calling_sys_exit_as_failed_not_raised() -> None:
@@ -503,17 +509,9 @@ async def test_lifespan_reports_a_startup_hook_calling_sys_exit_as_failed_not_ra
         raise SystemExit("DATABASE_URL=postgres://app:hunter2@db missing")
 
     app.on_startup(load_settings)
-    messages = [{"type": "lifespan.startup"}]
-    sent: list[dict[str, str]] = []
-
-    async def receive() -> dict[str, str]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, str]) -> None:
-        sent.append(message)
-
-    await ASGIApp(app)({"type": "lifespan"}, receive, send)
-    assert sent == [{"type": "lifespan.startup.failed", "message": "RuntimeError"}]
+    assert await startup_sent(app) == [
+        {"type": "lifespan.startup.failed", "message": "RuntimeError"}
+    ]
 
 
 async def test_lifespan_reports_failed_shutdown_rather_than_raising() -> None:
