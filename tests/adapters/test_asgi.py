@@ -455,28 +455,9 @@ async def test_a_disconnect_before_the_last_body_message_is_a_400() -> None:
     assert seen == []
 
 
-async def test_lifespan_runs_startup_and_shutdown() -> None:
-    app = make_app()
-    events: list[str] = []
-    app.on_startup(lambda: events.append("up"))
-    app.on_shutdown(lambda: events.append("down"))
-    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-    sent: list[str] = []
-
-    async def receive() -> dict[str, str]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, str]) -> None:
-        sent.append(message["type"])
-
-    await ASGIApp(app)({"type": "lifespan"}, receive, send)
-    assert events == ["up", "down"]
-    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-
-
-async def startup_sent(app: App) -> list[dict[str, str]]:
-    """What the adapter sends for a lifespan that only starts up (its start-up failing)."""
-    messages = [{"type": "lifespan.startup"}]
+async def lifespan_sent(app: App, *steps: str) -> list[dict[str, str]]:
+    """What the adapter sends for a lifespan of ``steps`` ("startup", "shutdown")."""
+    messages = [{"type": f"lifespan.{step}"} for step in steps]
     sent: list[dict[str, str]] = []
 
     async def receive() -> dict[str, str]:
@@ -489,6 +470,19 @@ async def startup_sent(app: App) -> list[dict[str, str]]:
     return sent
 
 
+async def test_lifespan_runs_startup_and_shutdown() -> None:
+    app = make_app()
+    events: list[str] = []
+    app.on_startup(lambda: events.append("up"))
+    app.on_shutdown(lambda: events.append("down"))
+    sent = await lifespan_sent(app, "startup", "shutdown")
+    assert events == ["up", "down"]
+    assert [message["type"] for message in sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+
+
 async def test_lifespan_reports_failed_startup() -> None:
     app = make_app()
 
@@ -496,7 +490,7 @@ async def test_lifespan_reports_failed_startup() -> None:
         raise RuntimeError("no")
 
     app.on_startup(broken)
-    sent = await startup_sent(app)
+    sent = await lifespan_sent(app, "startup")
     assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
 
 
@@ -509,7 +503,7 @@ async def test_lifespan_reports_a_startup_hook_calling_sys_exit_as_failed_not_ra
         raise SystemExit("DATABASE_URL=postgres://app:hunter2@db missing")
 
     app.on_startup(load_settings)
-    assert await startup_sent(app) == [
+    assert await lifespan_sent(app, "startup") == [
         {"type": "lifespan.startup.failed", "message": "RuntimeError"}
     ]
 
@@ -521,16 +515,7 @@ async def test_lifespan_reports_failed_shutdown_rather_than_raising() -> None:
         raise RuntimeError("no")
 
     app.on_shutdown(broken)
-    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-    sent: list[dict[str, str]] = []
-
-    async def receive() -> dict[str, str]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, str]) -> None:
-        sent.append(message)
-
-    await ASGIApp(app)({"type": "lifespan"}, receive, send)
+    sent = await lifespan_sent(app, "startup", "shutdown")
     assert sent[1] == {"type": "lifespan.shutdown.failed", "message": "RuntimeError"}
 
 
