@@ -91,6 +91,22 @@ def _lines(values: object, field: str) -> list[object] | tuple[object, ...]:
     raise TypeError(f"the handler returned a {type(values).__name__} as {field}")
 
 
+def _status(value: object) -> int:
+    # API Gateway reads "200" as 200; int() would also read 200.5, " 200", "2_00"
+    # and Arabic-Indic digits, each the handler's error rather than a status it meant.
+    if type(value) is int:
+        status = value
+    elif (type(value) is str and value.isascii() and value.isdigit()) or (
+        type(value) is float and value.is_integer()
+    ):
+        status = int(value)
+    else:
+        raise TypeError(f"the handler returned status {value!r}")
+    if not 100 <= status <= 599:
+        raise ValueError(f"the handler returned status {status}")
+    return status
+
+
 def _proxy_response(result: Mapping[str, Any]) -> Response:
     fields: list[tuple[str, str]] = []
     multi = result.get("multiValueHeaders") or {}
@@ -112,9 +128,7 @@ def _proxy_response(result: Mapping[str, Any]) -> Response:
     else:
         # bytes(5) would be five NUL bytes: an odd result is the handler's error (500).
         raise TypeError(f"the handler returned a {type(body).__name__} body")
-    status = int(result["statusCode"])
-    if not 100 <= status <= 599:
-        raise ValueError(f"the handler returned status {status}")
+    status = _status(result["statusCode"])
     # Checked as for a Response a route builds: a line break would split the field, and
     # a name that is no token or a value past U+00FF is one each runtime fails its own way.
     return Response(data, status, Headers(fields))

@@ -272,6 +272,9 @@ def test_a_body_over_the_limit_is_413_before_the_plain_handler(shape: str) -> No
         {"statusCode": 200, "headers": {"X-Next": "/a\r\nSet-Cookie: sid=evil"}, "body": ""},
         {"statusCode": 200, "multiValueHeaders": {"Bad Name": ["1"]}, "body": ""},
         {"statusCode": 200, "cookies": ["sid=1\nX-Injected: 1"], "body": ""},
+        {"statusCode": 200.5, "body": ""},
+        {"statusCode": "2_00", "body": ""},
+        {"statusCode": "\u0662\u0660\u0660", "body": ""},
     ],
     ids=[
         "int-body",
@@ -285,13 +288,17 @@ def test_a_body_over_the_limit_is_413_before_the_plain_handler(shape: str) -> No
         "header-line-break",
         "header-name-not-a-token",
         "cookie-line-break",
+        "status-fraction",
+        "status-underscore",
+        "status-arabic-indic-digits",
     ],
 )
 def test_an_odd_plain_result_is_a_500_problem(result: dict[str, object]) -> None:
     # Passed on as they were, these gave five NUL bytes, an empty 200, a status no
     # gateway can send, a Set-Cookie or Vary field per character of the string, or
     # headers reading "['a=1', 'b=2']" and "True"; or a line break that split a field
-    # into a second one, which a Response built by a route refuses.
+    # into a second one, which a Response built by a route refuses; or a 200 that
+    # int() read from 200.5, "2_00" or Arabic-Indic digits.
     @protect()
     def lambda_handler(event, context):  # type: ignore[no-untyped-def]
         return result
