@@ -91,6 +91,18 @@ def _lines(values: object, field: str) -> list[object] | tuple[object, ...]:
     raise TypeError(f"the handler returned a {type(values).__name__} as {field}")
 
 
+_FLAGS = {"true": True, "True": True, "false": False, "False": False}
+
+
+def _flag(value: object) -> bool:
+    # API Gateway reads the strings "true" and "false" as the booleans; any other value,
+    # truthy as "false", "0" and 1 all are, is the handler's error, not a body decoded.
+    flag = _FLAGS.get(value) if type(value) is str else None
+    if flag is None:
+        raise TypeError(f"the handler returned isBase64Encoded {value!r}")
+    return flag
+
+
 def _status(value: object) -> int:
     # API Gateway reads "200" as 200; int() would also read 200.5, " 200", "2_00"
     # and Arabic-Indic digits, each the handler's error rather than a status it meant.
@@ -120,10 +132,13 @@ def _proxy_response(result: Mapping[str, Any]) -> Response:
     for cookie in _lines(result.get("cookies"), "cookies"):
         fields.append(("set-cookie", _text(cookie, "cookies")))
     body = result.get("body") or ""
+    encoded = result.get("isBase64Encoded")
+    if encoded is not None and type(encoded) is not bool:
+        encoded = _flag(encoded)
     if isinstance(body, str):
         # validate: "!!!!" is no base64, not an empty body.
-        data = b64decode(body, validate=True) if result.get("isBase64Encoded") else body.encode()
-    elif isinstance(body, bytes | bytearray) and not result.get("isBase64Encoded"):
+        data = b64decode(body, validate=True) if encoded else body.encode()
+    elif isinstance(body, bytes | bytearray) and not encoded:
         data = bytes(body)
     else:
         # bytes(5) would be five NUL bytes: an odd result is the handler's error (500).

@@ -272,6 +272,8 @@ def test_a_body_over_the_limit_is_413_before_the_plain_handler(shape: str) -> No
         {"statusCode": 200, "headers": {"X-Next": "/a\r\nSet-Cookie: sid=evil"}, "body": ""},
         {"statusCode": 200, "multiValueHeaders": {"Bad Name": ["1"]}, "body": ""},
         {"statusCode": 200, "cookies": ["sid=1\nX-Injected: 1"], "body": ""},
+        {"statusCode": 200, "body": "aGk=", "isBase64Encoded": 1},
+        {"statusCode": 200, "body": "aGk=", "isBase64Encoded": "no"},
         {"statusCode": 200.5, "body": ""},
         {"statusCode": "2_00", "body": ""},
         {"statusCode": "\u0662\u0660\u0660", "body": ""},
@@ -288,6 +290,8 @@ def test_a_body_over_the_limit_is_413_before_the_plain_handler(shape: str) -> No
         "header-line-break",
         "header-name-not-a-token",
         "cookie-line-break",
+        "base64-flag-number",
+        "base64-flag-word",
         "status-fraction",
         "status-underscore",
         "status-arabic-indic-digits",
@@ -298,7 +302,8 @@ def test_an_odd_plain_result_is_a_500_problem(result: dict[str, object]) -> None
     # gateway can send, a Set-Cookie or Vary field per character of the string, or
     # headers reading "['a=1', 'b=2']" and "True"; or a line break that split a field
     # into a second one, which a Response built by a route refuses; or a 200 that
-    # int() read from 200.5, "2_00" or Arabic-Indic digits.
+    # int() read from 200.5, "2_00" or Arabic-Indic digits; or a body base64-decoded
+    # for an isBase64Encoded that was merely truthy.
     @protect()
     def lambda_handler(event, context):  # type: ignore[no-untyped-def]
         return result
@@ -306,6 +311,15 @@ def test_an_odd_plain_result_is_a_500_problem(result: dict[str, object]) -> None
     reply = call(lambda_handler, "http-v2", "/")
     assert reply.status == 500
     assert reply.headers.get("content-type") == "application/problem+json"
+
+
+def test_an_is_base64_encoded_of_the_string_false_sends_the_body_as_written() -> None:
+    # "false" is truthy: the body "aGk=" went out decoded, as "hi".
+    @protect()
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": 200, "body": "aGk=", "isBase64Encoded": "false"}
+
+    assert call(lambda_handler, "rest-v1", "/").body == b"aGk="
 
 
 def test_a_null_header_value_in_a_plain_result_sends_no_header() -> None:
