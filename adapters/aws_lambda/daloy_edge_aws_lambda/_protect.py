@@ -126,8 +126,15 @@ def _proxy_response(result: Mapping[str, Any]) -> Response:
         for value in _lines(values, "multiValueHeaders"):
             if value is not None:
                 fields.append((name, _text(value, "multiValueHeaders")))
-    for name, value in (result.get("headers") or {}).items():
-        if value is not None and name not in multi:
+    single = result.get("headers") or {}
+    if multi:
+        # API Gateway's merge: multiValueHeaders wins for a name in both, spelt in any
+        # case; "content-type" beside "Content-Type" went out as both, and a browser reads
+        # "application/json, text/html" as the last one.
+        taken = {str.lower(name) for name in multi}
+        single = {name: value for name, value in single.items() if str.lower(name) not in taken}
+    for name, value in single.items():
+        if value is not None:
             fields.append((name, _text(value, "headers")))
     for cookie in _lines(result.get("cookies"), "cookies"):
         fields.append(("set-cookie", _text(cookie, "cookies")))

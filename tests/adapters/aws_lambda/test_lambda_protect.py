@@ -322,6 +322,22 @@ def test_an_is_base64_encoded_of_the_string_false_sends_the_body_as_written() ->
     assert call(lambda_handler, "rest-v1", "/").body == b"aGk="
 
 
+def test_multi_value_headers_win_over_a_header_spelt_in_another_case() -> None:
+    # Both went out: "Content-Type: application/json, text/html", which a browser reads
+    # as text/html.
+    @protect()
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {
+            "statusCode": 200,
+            "headers": {"content-type": "text/html"},
+            "multiValueHeaders": {"Content-Type": ["application/json"]},
+            "body": "{}",
+        }
+
+    reply = call(lambda_handler, "http-v2", "/")
+    assert reply.headers.get_all("content-type") == ["application/json"]
+
+
 def test_a_null_header_value_in_a_plain_result_sends_no_header() -> None:
     # str(None) went out as the header's value: "X-Trace: None".
     @protect()
