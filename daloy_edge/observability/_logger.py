@@ -24,12 +24,19 @@ from daloy_edge.observability._record import (
     span_record,
 )
 from daloy_edge.observability._redact import Redactor
-from daloy_edge.observability._resource import Runtime, detect_resource, is_gcp, is_lambda
+from daloy_edge.observability._resource import (
+    Runtime,
+    detect_resource,
+    is_gcp,
+    is_lambda,
+    is_workers,
+)
 from daloy_edge.observability._sinks import (
     StreamSink,
     complain,
     emit_safely,
     parse_line,
+    write_console,
     write_safely,
 )
 from daloy_edge.observability._trace import (
@@ -181,7 +188,11 @@ class RequestLog:
             resource = detect_resource(env, runtime, service_name=self.config.service_name)
             resource.update(self._extra_resource)
             found = Runtime(
-                resource, is_lambda(env, runtime), self.config, on_gcp=is_gcp(env, runtime)
+                resource,
+                is_lambda(env, runtime),
+                self.config,
+                on_gcp=is_gcp(env, runtime),
+                on_workers=is_workers(runtime),
             )
             # Replaced, not mutated: ``emit`` may be iterating the old one in another thread.
             self._runtimes = {**self._runtimes, runtime: found}
@@ -349,26 +360,37 @@ class RequestLog:
             head += platform.request_members(shape, start, ids, stack_trace)
         sinks = self._sinks
         stdout = self._stdout
+        level = shape.level
+        console = level if level >= runtime.console_from else None
         if len(sinks) == 1 and stdout is not None and sinks[0] is stdout:
+            if console is not None and write_console(
+                console, f"{head}}}" if members is None else f"{head},{members}}}"
+            ):
+                return
             # The default: one write, of the whole line with its newline.
             try:
                 stdout.write_text(f"{head}}}\n" if members is None else f"{head},{members}}}\n")
             except Exception as exc:
                 complain(f"log sink StreamSink failed: {type(exc).__name__}")
             return
-        self._deliver(head, members)
+        self._deliver(head, members, console)
 
-    def _deliver(self, head: str, metrics: str | None) -> None:
+    def _deliver(self, head: str, metrics: str | None, console: int | None = None) -> None:
         """Close the line and write it to every sink; only the stdout line carries EMF
-        members (other sinks get the plain record, so metrics are never counted twice)."""
+        members (other sinks get the plain record, so metrics are never counted twice).
+        With a ``console`` severity, the stdout line goes to the platform console."""
         line: str | None = None
         record: dict[str, JSON] | None = None
         for sink in self._sinks:
             if sink is self._stdout and metrics is not None:
-                write_safely(self._stdout, f"{head},{metrics}}}")
+                stdout_line = f"{head},{metrics}}}"
+                if console is None or not write_console(console, stdout_line):
+                    write_safely(self._stdout, stdout_line)
                 continue
             if line is None:
                 line = head + "}"
+            if sink is self._stdout and console is not None and write_console(console, line):
+                continue
             if type(sink) is StreamSink:
                 write_safely(sink, line)
                 continue
@@ -403,7 +425,15 @@ class RequestLog:
             line = f'{head[:-1]},"Resource":{known.resource_json}{members}}}'
         else:
             line = encode(record)
+        severity = record.get("SeverityNumber")
+        console = (
+            severity
+            if known is not None and type(severity) is int and severity >= known.console_from
+            else None
+        )
         for sink in self._sinks:
+            if sink is self._stdout and console is not None and write_console(console, line):
+                continue
             emit_safely(sink, record, line)
 
     def _stream_failed(

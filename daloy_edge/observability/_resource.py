@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from daloy_edge.observability._gcp import CloudLogging
     from daloy_edge.observability._lambda import LambdaLogging
 
-__all__ = ["Runtime", "detect_resource", "is_gcp", "is_lambda"]
+__all__ = ["Runtime", "detect_resource", "is_gcp", "is_lambda", "is_workers"]
 
 _LAMBDA_RUNTIMES = frozenset({"aws_lambda", "lambda"})
 _GCP_RUNTIMES = frozenset({"gcp_functions", "gcp", "gcf", "cloud_functions"})
@@ -26,6 +26,7 @@ def _kind(runtime: str) -> str:
 
 _MAX_RESOURCE_ATTRS = 64
 _NEVER = 1 << 8  # past every severity number
+_WARN = 13
 
 
 def is_lambda(env: Mapping[str, str], runtime: str) -> bool:
@@ -39,6 +40,11 @@ def is_gcp(env: Mapping[str, str], runtime: str) -> bool:
     return not is_lambda(env, runtime) and (
         _kind(runtime) in _GCP_RUNTIMES or bool(env.get("K_SERVICE") or env.get("FUNCTION_TARGET"))
     )
+
+
+def is_workers(runtime: str) -> bool:
+    """True when serving from Cloudflare Workers (by adapter name)."""
+    return _kind(runtime) in _CLOUDFLARE_RUNTIMES
 
 
 def _otel_resource_attributes(value: str) -> dict[str, str]:
@@ -101,7 +107,7 @@ def detect_resource(
         resource.update(_lambda(env))
     elif is_gcp(env, runtime):
         resource.update(_gcp(env))
-    elif _kind(runtime) in _CLOUDFLARE_RUNTIMES:
+    elif is_workers(runtime):
         resource.update({"cloud.provider": "cloudflare", "cloud.platform": "cloudflare_workers"})
     resource.update(_otel_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES", "")))
     name = env.get("OTEL_SERVICE_NAME") or service_name or resource.get("faas.name")
@@ -119,10 +125,13 @@ class Runtime:
     members the platform's log pipeline reads: Cloud Logging's, or on Lambda under the
     JSON log format the level Lambda filters by (None elsewhere). ``fold_from`` is the
     lowest severity number of a request line the metrics ride on (past any severity when
-    they never do).
+    they never do). ``console_from`` is the lowest severity number of a stdout line
+    written at the platform console instead (Workers Logs reads a line's level from
+    the console method: WARN and above there, past any severity elsewhere).
     """
 
     __slots__ = (
+        "console_from",
         "fold_from",
         "gcp",
         "metrics",
@@ -133,9 +142,16 @@ class Runtime:
     )
 
     def __init__(
-        self, resource: dict[str, str], on_lambda: bool, config: LogConfig, *, on_gcp: bool = False
+        self,
+        resource: dict[str, str],
+        on_lambda: bool,
+        config: LogConfig,
+        *,
+        on_gcp: bool = False,
+        on_workers: bool = False,
     ) -> None:
         self.resource = resource
+        self.console_from = _WARN if on_workers else _NEVER
         self.resource_json = encode(dict(resource))
         self.on_lambda = on_lambda
         # Each platform's module is loaded on that platform only: not at every cold start.

@@ -149,6 +149,33 @@ def parse_line(line: str) -> dict[str, JSON]:
 _decode_line: Callable[[str], Any] | None = None
 
 
+_console: Callable[[int, str], None] | None = None
+
+
+def set_console(write: Callable[[int, str], None] | None) -> None:
+    """Install the platform console (``None`` removes it); the Workers adapter calls this.
+
+    ``write(severity_number, line)`` writes one line at the console method of that
+    severity: Workers Logs takes a line's level from the method, not from its text, and
+    what reaches stdout is ``log`` whatever it says.
+    """
+    global _console
+    _console = write
+
+
+def write_console(severity: int, line: str) -> bool:
+    """``line`` (no trailing newline) at the installed console, a failure reported rather
+    than raised; False when there is none (the caller writes to stdout)."""
+    write = _console
+    if write is None:
+        return False
+    try:
+        write(severity, line)
+    except Exception as exc:
+        complain(f"console failed: {type(exc).__name__}")
+    return True
+
+
 def complain(message: str) -> None:
     """Report a logging failure on stderr."""
     # stderr is the last place left to report a logging failure; the record itself is

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
 import logging
 import re
+from collections.abc import Iterator
 
 import pytest
 
@@ -22,6 +24,7 @@ from daloy_edge.observability import (
     encode,
     get_logger,
 )
+from daloy_edge.observability._sinks import set_console
 from daloy_edge.testing import TestClient
 from daloy_edge.types import CallNext
 
@@ -807,3 +810,65 @@ def test_json_decimal_refuses_what_the_encoder_refuses():
     for value in (float("inf"), float("-inf"), float("nan")):
         with pytest.raises(ValueError):
             json_decimal(value, 6)
+
+
+@pytest.fixture
+def console() -> Iterator[list[tuple[int, str]]]:
+    """The platform console the Workers adapter installs, as a list of its calls."""
+    calls: list[tuple[int, str]] = []
+    set_console(lambda severity, line: calls.append((severity, line)))
+    yield calls
+    set_console(None)
+
+
+def serve(app: App, path: str, runtime: str) -> Response:
+    return asyncio.run(app.handle(Request("GET", path, env={}, runtime=runtime)))
+
+
+def stdout_app(**options: object) -> App:
+    app = App(request_log=RequestLog(LogConfig(env={}, **options)), env={})
+
+    @app.get("/boom")
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("database down")
+
+    @app.get("/ok")
+    async def ok(request: Request) -> Response:
+        get_logger(request).warning("cache cold")
+        return Response.json({"ok": True})
+
+    return app
+
+
+def test_a_5xx_line_on_workers_goes_to_console_error_not_to_stdout(console, capsys):
+    serve(stdout_app(), "/boom", "cloudflare")
+    assert capsys.readouterr().out == ""
+    ((severity, line),) = console
+    assert severity == 17 and json.loads(line)["SeverityText"] == "ERROR"
+
+
+def test_a_4xx_line_on_workers_goes_to_the_console_at_warn(console, capsys):
+    serve(stdout_app(), "/missing", "cloudflare")
+    assert capsys.readouterr().out == ""
+    assert [severity for severity, _ in console] == [13]
+
+
+def test_a_handler_warning_on_workers_goes_to_the_console_and_its_2xx_line_to_stdout(
+    console, capsys
+):
+    serve(stdout_app(), "/ok", "cloudflare")
+    assert [json.loads(line)["Body"] for _, line in console] == ["cache cold"]
+    assert json.loads(capsys.readouterr().out)["Body"] == "GET /ok 200"
+
+
+def test_a_workers_line_sent_to_other_sinks_too_still_reaches_the_console(console, capsys):
+    sink = MemorySink()
+    serve(stdout_app(sinks=[sink]), "/boom", "cloudflare")
+    assert capsys.readouterr().out == ""
+    assert [json.loads(line) for _, line in console] == [dict(r) for r in sink.records]
+
+
+def test_an_error_line_off_workers_stays_on_stdout_with_a_console_installed(console, capsys):
+    serve(stdout_app(), "/boom", "aws_lambda")
+    assert console == []
+    assert json.loads(capsys.readouterr().out)["SeverityText"] == "ERROR"

@@ -80,6 +80,8 @@ class WorkerResponse:
     pulled: int = 0
     deferred: list[str] = field(default_factory=list)
     stdout: list[str] = field(default_factory=list)
+    console: list[tuple[str, str]] = field(default_factory=list)
+    """Each direct console call: its method (the level Workers Logs records) and text."""
     refused_by_platform: str | None = None
     """Set when no JS ``Request`` can carry this request (the edge answers 400 itself)."""
 
@@ -131,6 +133,7 @@ class PyodideHarness:
             logs = "\n".join(message.get("stderr", []))
             raise HarnessError(f"{message['error']}\n{logs}".strip())
         self.last_stdout: list[str] = message.get("stdout", [])
+        self.last_console = [(level, text) for level, text in message.get("console", [])]
         return message["result"]
 
     def _stderr(self) -> str:
@@ -219,6 +222,7 @@ class PyodideHarness:
             pulled=result["pulled"],
             deferred=result["deferred"] if isinstance(result["deferred"], list) else [],
             stdout=self.last_stdout,
+            console=self.last_console,
         )
 
 

@@ -1,7 +1,8 @@
 // One long-lived Pyodide for the test session, driven by JSON lines on stdin/stdout.
 //
 // Requests:  {"id": n, "op": "install" | "files" | "write" | "run" | "fetch", ...}
-// Replies:   {"id": n, "ok": true, "result": ..., "stdout": [...], "stderr": [...]}
+// Replies:   {"id": n, "ok": true, "result": ..., "stdout": [...], "stderr": [...],
+//             "console": [[method, text], ...]}
 //            {"id": n, "ok": false, "error": "..."}
 // Python's own stdout/stderr are captured per request, so nothing but replies reaches
 // this process's stdout.
@@ -11,7 +12,16 @@ import readline from "node:readline";
 import { loadPyodide } from "pyodide";
 
 const reply = (message) => process.stdout.write(JSON.stringify(message) + "\n");
-console.log = console.info = console.debug = console.error;
+const captured = { stdout: [], stderr: [], console: [] };
+// Every console call is recorded with its method (the level Workers Logs records it at)
+// and goes on to stderr, so nothing but replies reaches this process's stdout.
+const toStderr = console.error;
+for (const level of ["debug", "info", "log", "warn", "error"]) {
+  console[level] = (...args) => {
+    captured.console.push([level, args.map(String).join(" ")]);
+    toStderr(...args);
+  };
+}
 
 // workerd's Response takes `encodeBody`: "automatic" (the default) has the runtime encode
 // the body as Content-Encoding says when sending it; "manual" means it already is. Node's
@@ -24,7 +34,6 @@ globalThis.Response = class Response extends NodeResponse {
   }
 };
 
-const captured = { stdout: [], stderr: [] };
 const started = Date.now();
 const pyodide = await loadPyodide({
   stdout: (line) => captured.stdout.push(line),
@@ -128,12 +137,13 @@ for await (const line of lines) {
   const message = JSON.parse(line);
   captured.stdout = [];
   captured.stderr = [];
+  captured.console = [];
   try {
     const result = await ops[message.op](message);
-    reply({ id: message.id, ok: true, result, stdout: captured.stdout, stderr: captured.stderr });
+    reply({ id: message.id, ok: true, result, stdout: captured.stdout, stderr: captured.stderr, console: captured.console });
   } catch (error) {
     const text = String(error && error.message ? error.message : error);
-    reply({ id: message.id, ok: false, error: text.slice(-4000), stdout: captured.stdout, stderr: captured.stderr });
+    reply({ id: message.id, ok: false, error: text.slice(-4000), stdout: captured.stdout, stderr: captured.stderr, console: captured.console });
   }
 }
 process.exit(0);

@@ -15,6 +15,11 @@ ENTRY = "adapter_worker:Default"
 ENV = {"GREETING": "hello", "SECRET_TOKEN": "s3cret", "MAX_BODY": "1024"}
 
 
+def logged(response: WorkerResponse, method: str) -> list[str]:
+    """The lines the Worker wrote at ``console.<method>``."""
+    return [text for level, text in response.console if level == method]
+
+
 def call(
     harness: PyodideHarness,
     method: str,
@@ -217,10 +222,37 @@ def test_a_header_the_fetch_api_refuses_is_logged_as_500_without_its_value(
     workers_harness: PyodideHarness,
 ) -> None:
     response = call(workers_harness, "GET", "/late-header?field=value")
-    line = json.loads(response.stdout[-1])
+    line = json.loads(logged(response, "error")[-1])
     assert line["Attributes"]["http.response.status_code"] == 500
     assert "x-token" in line["Attributes"]["exception.message"]
-    assert "s3cret" not in "\n".join(response.stdout)
+    assert "s3cret" not in "\n".join([*response.stdout, *logged(response, "error")])
+
+
+def test_a_5xx_request_line_is_logged_at_console_error_for_workers_issues(
+    workers_harness: PyodideHarness,
+) -> None:
+    response = call(workers_harness, "GET", "/late-header?field=value")
+    assert [json.loads(text)["SeverityText"] for text in logged(response, "error")] == ["ERROR"]
+    assert not any('"SeverityText":"ERROR"' in text for text in response.stdout)
+
+
+def test_a_4xx_request_line_is_logged_at_console_warn_not_log(
+    workers_harness: PyodideHarness,
+) -> None:
+    response = call(workers_harness, "GET", "/no-such-route")
+    assert response.status == 404
+    (text,) = logged(response, "warn")
+    assert json.loads(text)["Attributes"]["http.response.status_code"] == 404
+    assert response.stdout == []
+
+
+def test_a_2xx_request_line_stays_on_stdout_at_console_log(
+    workers_harness: PyodideHarness,
+) -> None:
+    response = call(workers_harness, "GET", "/done")
+    assert response.status == 200
+    assert json.loads(response.stdout[-1])["SeverityText"] == "INFO"
+    assert response.console == []
 
 
 def test_an_app_whose_factory_failed_is_built_again_on_the_next_request(

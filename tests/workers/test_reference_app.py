@@ -182,7 +182,7 @@ def test_a_configuration_the_app_refuses_is_logged_with_its_error(
         isolate="reference-bad-config-log",
         env={"DALOY_MAX_BODY_BYTES": "64k"},
     )
-    line = json.loads(response.stdout[-1])
+    line = json.loads([text for level, text in response.console if level == "error"][-1])
     assert line["SeverityText"] == "ERROR"
     assert line["Attributes"]["http.response.status_code"] == 503
     assert "DALOY_MAX_BODY_BYTES" in line["Attributes"]["exception.message"]

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 __all__ = [
+    "console_line",
     "is_null",
     "js_object",
     "keep_running",
@@ -31,6 +32,20 @@ def keep_running(awaitable: Awaitable[object]) -> asyncio.Future[object]:
     _RUNNING.add(task)
     task.add_done_callback(_RUNNING.discard)
     return task
+
+
+_ERROR = 17  # the OTel severity number of ERROR
+
+
+def console_line(severity: int, line: str) -> None:
+    """Write ``line`` at ``console.error`` (ERROR and above) or ``console.warn``.
+
+    Workers Logs records a line's level by the console method it came from (Python's
+    stdout is ``console.log``), and Workers Issues groups ``console.error`` lines.
+    """
+    from js import console
+
+    (console.error if severity >= _ERROR else console.warn)(line)
 
 
 def unwrap(value: object) -> Any:

@@ -7,10 +7,11 @@ from typing import Any
 
 from daloy_edge import App
 from daloy_edge.jose import set_default_backend
+from daloy_edge.observability._sinks import set_console
 from daloy_edge.transport import set_default_transport
 from daloy_edge_cloudflare._env import WorkerEnv
 from daloy_edge_cloudflare._fetch import FetchTransport
-from daloy_edge_cloudflare._js import keep_running, promise_of
+from daloy_edge_cloudflare._js import console_line, keep_running, promise_of
 from daloy_edge_cloudflare._request import to_request
 from daloy_edge_cloudflare._response import ResponseCheck
 from daloy_edge_cloudflare._webcrypto import WebCryptoBackend
@@ -36,7 +37,9 @@ class WorkersApp:
 
     The app is built once per isolate, from the first request's ``env``, and reused;
     before it is built, :class:`FetchTransport` becomes the default transport, so the
-    JWKS client and the Upstash store reach the network through ``fetch``. ``flush``,
+    JWKS client and the Upstash store reach the network through ``fetch``, and log lines
+    of WARN and above go to ``console.warn`` / ``console.error`` (the level Workers Logs
+    records; other lines stay on stdout, ``console.log``). ``flush``,
     when given, runs after every response under ``ctx.waitUntil``. A factory that
     raises (a configuration error) answers that request 503 (``Retry-After: 1``, the
     problem type ``startup-failed``) and logs the error, and the next request builds
@@ -61,6 +64,8 @@ class WorkersApp:
             # Before the app is built, so whatever it builds reaches out through fetch.
             set_default_transport(FetchTransport())
             set_default_backend(WebCryptoBackend())
+            # Lines of WARN and above reach Workers Logs at their level, not at ``log``.
+            set_console(console_line)
             source = self._source
             self._app = source if isinstance(source, App) else source(bindings)
             self._env = bindings
