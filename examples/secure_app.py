@@ -94,7 +94,7 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     max_body = _positive_int(env, "DALOY_MAX_BODY_BYTES", 1_048_576)
     app = App(env=env, request_timeout=timeout_ms / 1000, max_body=max_body)
     core_routes.install(app)
-    browser.install(app, env, nonce_store=abuse.nonce_store(env))
+    browser.install(app, env, nonce_store=abuse.nonce_store(app, env))
     abuse.install(app, env)
     identity.install(app, env)
     egress.install(app, env)

@@ -114,6 +114,7 @@ class JWKSClient:
             if value < 0:
                 raise ConfigError(f"{name} must not be negative")
         self.url = url
+        self._own_transport = transport is None
         self._transport: HTTPTransport = transport or default_transport()
         self._clock = clock
         self._timeout, self._max_bytes = timeout_s, max_bytes
@@ -154,6 +155,13 @@ class JWKSClient:
     async def refresh(self) -> None:
         """Fetch now (joining a fetch in flight); errors are kept in :attr:`last_error`."""
         await self._refresh()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client this made for itself (register it with
+        ``app.on_shutdown``); a transport passed in is its owner's to close."""
+        close = getattr(self._transport, "aclose", None) if self._own_transport else None
+        if close is not None:
+            await close()
 
     async def _unknown(self, kid: str, now: float) -> JWK | None:
         if self._inflight is None:

@@ -71,7 +71,7 @@ class UpstashREST:
     (local development); anything else needs ``insecure_http=True``.
     """
 
-    __slots__ = ("_headers", "_transport", "max_bytes", "timeout", "url")
+    __slots__ = ("_headers", "_own_transport", "_transport", "max_bytes", "timeout", "url")
 
     def __init__(
         self,
@@ -99,6 +99,7 @@ class UpstashREST:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self._transport = transport
+        self._own_transport = transport is None
         self._headers = {
             "authorization": "Bearer " + secret.reveal().decode("utf-8"),
             "content-type": "application/json",
@@ -106,6 +107,13 @@ class UpstashREST:
 
     def __repr__(self) -> str:
         return f"UpstashREST({self.url!r})"
+
+    async def aclose(self) -> None:
+        """Close the HTTP client this made for itself (register it with
+        ``app.on_shutdown``); a transport passed in is its owner's to close."""
+        close = getattr(self._transport, "aclose", None) if self._own_transport else None
+        if close is not None:
+            await close()
 
     async def execute(self, command: list[str]) -> JSON:
         """Send one command and return its result; :class:`UpstashError` otherwise."""

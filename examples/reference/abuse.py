@@ -23,7 +23,7 @@ SHEDDING = LoadSheddingConfig(
 )
 
 
-def _upstash(env: Mapping[str, str]) -> UpstashREST | None:
+def _upstash(app: App, env: Mapping[str, str]) -> UpstashREST | None:
     url = env.get("DALOY_RATE_LIMIT_URL", "")
     token = env.get("DALOY_RATE_LIMIT_TOKEN", "")
     if not url and not token:
@@ -34,12 +34,14 @@ def _upstash(env: Mapping[str, str]) -> UpstashREST | None:
     from daloy_edge.ratelimit.upstash import UpstashREST
 
     with naming("DALOY_RATE_LIMIT_URL", "DALOY_RATE_LIMIT_TOKEN"):
-        return UpstashREST(url, token)
+        rest = UpstashREST(url, token)
+    app.on_shutdown(rest.aclose)
+    return rest
 
 
-def rate_limit_store(env: Mapping[str, str]) -> RateLimitStore | None:
+def rate_limit_store(app: App, env: Mapping[str, str]) -> RateLimitStore | None:
     """The Upstash store when both variables are set; None (memory) when neither is."""
-    rest = _upstash(env)
+    rest = _upstash(app, env)
     if rest is None:
         return None
     from daloy_edge.ratelimit.upstash import UpstashStore
@@ -47,9 +49,9 @@ def rate_limit_store(env: Mapping[str, str]) -> RateLimitStore | None:
     return UpstashStore(rest)
 
 
-def nonce_store(env: Mapping[str, str]) -> NonceStore | None:
+def nonce_store(app: App, env: Mapping[str, str]) -> NonceStore | None:
     """Webhook replay refusal shared through the same Upstash/Redis; None (memory) if unset."""
-    rest = _upstash(env)
+    rest = _upstash(app, env)
     if rest is None:
         return None
     from daloy_edge.ratelimit.upstash import UpstashNonceStore
@@ -63,7 +65,9 @@ def install(app: App, env: Mapping[str, str]) -> None:
     # Fixed windows read as the contract does: at most 5 per calendar minute, and
     # Retry-After never exceeds the minute.
     per_ip = RateLimit(
-        RateLimitConfig(limit=5, window=60, algorithm="fixed_window", store=rate_limit_store(env))
+        RateLimitConfig(
+            limit=5, window=60, algorithm="fixed_window", store=rate_limit_store(app, env)
+        )
     )
 
     @app.get("/limited", middleware=[per_ip])

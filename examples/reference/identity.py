@@ -119,9 +119,12 @@ def _key_source(env: Mapping[str, str]) -> KeySource | None:
     return None
 
 
-def bearer_auth(env: Mapping[str, str]) -> Middleware:
+def bearer_auth(app: App, env: Mapping[str, str]) -> Middleware:
     """JWT authentication from the environment, or a closed door when unconfigured."""
     keys = _key_source(env)
+    close = getattr(keys, "aclose", None)  # a JWKS URL's client: its pool closes with the app
+    if close is not None:
+        app.on_shutdown(close)
     # Read as the audiences are, without the line break a secrets file leaves behind.
     issuer, audience = env.get("DALOY_JWT_ISSUER", "").strip(), env.get("DALOY_JWT_AUDIENCE", "")
     audiences = entries(audience)
@@ -201,7 +204,7 @@ def install(app: App, env: Mapping[str, str]) -> None:
     counter = RequestCounter()
     app.observe(counter)
 
-    app.mount("/api", _api_routes(), middleware=[bearer_auth(env)])
+    app.mount("/api", _api_routes(), middleware=[bearer_auth(app, env)])
 
     admin = Router()
 

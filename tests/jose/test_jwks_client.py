@@ -406,3 +406,19 @@ def test_cache_ttl_is_capped_at_the_maximum():
 
 def test_cache_ttl_ignores_a_malformed_max_age():
     assert cache_ttl({"cache-control": "max-age=-5"}, default=300, minimum=60, maximum=3600) == 300
+
+
+async def test_aclose_closes_the_http_client_it_made_rather_than_leave_it_open(server):
+    client = JWKSClient(server.url, allow_insecure_http=True)
+    await client.get_key("key-a")
+    pool = client._transport._get_client()  # type: ignore[attr-defined]
+    await client.aclose()
+    assert pool.is_closed
+
+
+async def test_aclose_leaves_a_transport_it_was_given_to_its_owner(server, transport):
+    client = JWKSClient(server.url, transport=transport, allow_insecure_http=True)
+    await client.get_key("key-a")
+    pool = transport._get_client()
+    await client.aclose()
+    assert not pool.is_closed

@@ -291,3 +291,18 @@ def test_one_http_call_may_take_the_first_checks_five_seconds():
     # The store allows an instance's first check 5 s (DNS and TLS); a 2 s limit on the
     # HTTP call underneath cut that short.
     assert UpstashREST("https://eu1-example.upstash.io", "token").timeout >= 5.0
+
+
+async def test_aclose_closes_the_http_client_it_made_rather_than_leave_it_open(shim: ShimServer):
+    rest = UpstashREST(shim.url, shim.token)
+    await rest.execute(["PING"])
+    pool = rest._transport._get_client()  # type: ignore[union-attr]
+    await rest.aclose()
+    assert pool.is_closed
+
+
+async def test_aclose_leaves_a_transport_it_was_given_to_its_owner(rest: UpstashREST):
+    await rest.execute(["PING"])
+    pool = rest._transport._get_client()  # type: ignore[union-attr]
+    await rest.aclose()
+    assert not pool.is_closed
