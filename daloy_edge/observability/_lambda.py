@@ -28,6 +28,7 @@ __all__ = ["LambdaLogging", "lambda_log_format", "lambda_log_level"]
 _LEVEL = {name: f',"level":"{name}","timestamp":"' for name in SEVERITIES}
 _LEVEL_BY_NUMBER = {number: _LEVEL[name] for name, number in SEVERITIES.items()}
 _LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z: RFC 3339 has four-digit years
+_MAX_STAMP = 21  # digits of the last nanosecond before it: int() of more is never needed
 
 
 def lambda_log_format(env: Mapping[str, str]) -> bool:
@@ -81,7 +82,8 @@ class LambdaLogging:
         stamp = record.get("Timestamp")
         if not (type(stamp) is str and stamp.isascii() and stamp.isdigit()):
             stamp = f"{time.time_ns()}"
-        elif int(stamp) // 1_000_000_000 > _LAST_SECOND:
+        elif len(stamp) > _MAX_STAMP or int(stamp) // 1_000_000_000 > _LAST_SECOND:
+            # Past 4,300 digits int() raises, and the record was not written at all.
             return ""
         return f'{_LEVEL[severity]}{self._timestamp(stamp)}"'
 

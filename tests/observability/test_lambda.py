@@ -219,3 +219,17 @@ def test_a_record_emitted_with_a_timestamp_rfc3339_cannot_write_is_still_written
     )
     (line,) = lines(sink)
     assert line["Body"] == "x"
+
+
+def test_a_record_emitted_with_a_timestamp_of_thousands_of_digits_is_still_written():
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink := MemorySink()], env=LAMBDA_JSON))
+    log.emit(
+        {
+            "Timestamp": "1" * 5000,
+            "SeverityText": "WARN",
+            "Body": "x",
+            "Resource": log.resource("aws_lambda"),
+        }
+    )
+    (line,) = lines(sink)
+    assert "level" not in line
