@@ -41,6 +41,9 @@ _SPAN_DIGITS = Charset(DIGITS, max_len=20)
 _HEX = Charset(DIGITS + "abcdef", max_len=64)
 _MAX_SPAN = 0xFFFF_FFFF_FFFF_FFFF
 _ZERO_TRACE = "0" * 32
+# The last nanosecond of 9999, the last year a Cloud Logging timestamp holds.
+_LAST_STAMP = 253_402_300_799_999_999_999
+_MAX_DIGITS = 21
 _MAX_HEADER = 64  # 32 + "/" + 20 digits + ";o=" + a few flag digits
 
 
@@ -104,7 +107,13 @@ class CloudLogging:
         if type(body) is str:
             members = f'{members},"message":{_string(body)}'
         stamp = record.get("Timestamp")
-        if type(stamp) is str and stamp.isascii() and stamp.isdigit():
+        if (
+            type(stamp) is str
+            and stamp.isascii()
+            and stamp.isdigit()
+            and len(stamp) <= _MAX_DIGITS  # before int(), which raises past 4,300
+            and int(stamp) <= _LAST_STAMP
+        ):
             members += _timestamp(stamp)
         trace_id = record.get("TraceId")
         span_id = record.get("SpanId")
@@ -143,7 +152,9 @@ def shape_members(level: int, body: str) -> str:
 
 def _timestamp(nanoseconds: str) -> str:
     """``timestamp`` from epoch nanoseconds written as decimal text."""
-    seconds, nanos = nanoseconds[:-9] or "0", nanoseconds[-9:].lstrip("0") or "0"
+    # No leading zero: "0017" is no JSON number, and the line was no JSON at all.
+    seconds = nanoseconds[:-9].lstrip("0") or "0"
+    nanos = nanoseconds[-9:].lstrip("0") or "0"
     return f',"timestamp":{{"seconds":{seconds},"nanos":{nanos}}}'
 
 

@@ -214,3 +214,32 @@ def test_a_record_emitted_with_forged_trace_fields_stays_one_json_document():
     (line,) = lines(sink)
     assert line["severity"] == "DEFAULT"
     assert TRACE not in line
+
+
+@pytest.mark.parametrize("stamp", ["001700000000000000000", "00001"])
+def test_a_record_emitted_with_a_zero_led_timestamp_stays_one_json_document(stamp):
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink := MemorySink()], env=CLOUD_RUN))
+    log.emit(
+        {
+            "Timestamp": stamp,
+            "SeverityText": "INFO",
+            "Body": "x",
+            "Resource": log.resource("test"),
+        }
+    )
+    (line,) = lines(sink)
+    assert line["timestamp"] == {"seconds": int(stamp) // 10**9, "nanos": int(stamp) % 10**9}
+
+
+def test_a_record_emitted_with_a_timestamp_past_the_year_9999_gets_none_cloud_logging_refuses():
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink := MemorySink()], env=CLOUD_RUN))
+    log.emit(
+        {
+            "Timestamp": "1" * 40,
+            "SeverityText": "INFO",
+            "Body": "x",
+            "Resource": log.resource("test"),
+        }
+    )
+    (line,) = lines(sink)
+    assert "timestamp" not in line
