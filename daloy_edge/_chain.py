@@ -230,12 +230,22 @@ def check_middleware(mw: object) -> None:
     elif hasattr(mw, "__code__"):
         arity = _arity(mw, 0)
     else:
-        arity = _arity(type(mw).__call__, 1)
+        arity = _arity(type(mw).__call__, _call_bound(type(mw)))
     if arity is None or arity[0] <= 2 <= arity[1]:
         return
     name = getattr(mw, "__qualname__", type(mw).__qualname__)
     hint = f"; {asgi}" if arity == (3, 3) else ""
     raise ConfigError(f"middleware {name} cannot be called as mw(request, call_next){hint}")
+
+
+def _call_bound(cls: type) -> int:
+    """How many arguments a call of an instance of ``cls`` binds first: none for a
+    ``staticmethod`` ``__call__``, which Python calls without the instance."""
+    for klass in cls.__mro__:
+        found = vars(klass).get("__call__")
+        if found is not None:
+            return 0 if isinstance(found, staticmethod) else 1
+    return 1
 
 
 def _arity(fn: object, bound: int) -> tuple[int, int] | None:

@@ -227,7 +227,13 @@ class Methods:
         return await call_next(request)
 
 
-@pytest.mark.parametrize("middleware", [WithDefaults(), takes_any, Methods().handle])
+class StaticCall:
+    @staticmethod
+    async def __call__(request, call_next):
+        return await call_next(request)
+
+
+@pytest.mark.parametrize("middleware", [WithDefaults(), takes_any, Methods().handle, StaticCall()])
 def test_middleware_that_takes_request_and_call_next_in_other_shapes_builds(middleware):
     app = App(middleware=[middleware], request_log=False)
 
