@@ -124,11 +124,13 @@ def _revalidated(request: Request, response: Response) -> None:
     # A 304 carries the validator and Vary its 200 would have (RFC 9110). A client naming
     # the weak tag holds the compressed bytes: a strong tag did not match its copy, so a
     # cache could not freshen it, and the 304 lost the Vary that copy was keyed by.
+    # The identity copy's 200 was keyed by Accept-Encoding too.
     etag = response.headers.get("etag")
     if etag is None or etag.startswith("W/"):
         return
     if "W/" + etag in (request.headers.get_joined("if-none-match") or ""):
         response.headers.put_lowered("etag", "W/" + etag)
+    if "accept-encoding" not in (response.headers.get_joined("vary") or "").lower():
         response.headers.add_lowered("vary", "Accept-Encoding")
 
 

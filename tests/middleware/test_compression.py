@@ -223,6 +223,14 @@ def test_a_304_to_a_client_holding_the_identity_copy_keeps_the_strong_tag():
     assert response.headers["etag"] == '"v1"'
 
 
+def test_a_304_to_a_client_holding_the_identity_copy_names_the_vary_its_200_did():
+    sent = get("/cached", encoding="identity")
+    assert "Accept-Encoding" in sent.headers.get_all("vary")
+    response = get("/cached", encoding="identity", **{"if-none-match": '"v1"'})
+    assert response.status == 304
+    assert response.headers.get_all("vary").count("Accept-Encoding") == 1
+
+
 def test_threshold_below_one_kib_refuses_to_build():
     with pytest.raises(ConfigError):
         CompressionConfig(minimum_size=100)
