@@ -99,12 +99,19 @@ class _Checker(ast.NodeVisitor):
         self.tables = _literal_keyed_tables(source.tree)
 
     # scopes and taint -------------------------------------------------------------
-    def _scoped(self, node: ast.AST) -> None:
+    def _enter_scope(self) -> None:
+        # A scope starts with what its enclosing one knows; what it binds stays inside.
         self.tainted.append(set(self.tainted[-1]))
         self.plain.append(set(self.plain[-1]))
-        self.generic_visit(node)
+
+    def _leave_scope(self) -> None:
         self.tainted.pop()
         self.plain.pop()
+
+    def _scoped(self, node: ast.AST) -> None:
+        self._enter_scope()
+        self.generic_visit(node)
+        self._leave_scope()
 
     visit_FunctionDef = _scoped
     visit_AsyncFunctionDef = _scoped
@@ -171,8 +178,7 @@ class _Checker(ast.NodeVisitor):
     ) -> None:
         # Its loop variables are its own, so they are bound in a scope of their own, and
         # before the element that may compare them is checked.
-        self.tainted.append(set(self.tainted[-1]))
-        self.plain.append(set(self.plain[-1]))
+        self._enter_scope()
         for generator in node.generators:
             self.visit(generator.iter)
             self._bind_loop(generator.target, generator.iter)
@@ -181,8 +187,7 @@ class _Checker(ast.NodeVisitor):
         parts = (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,)
         for part in parts:
             self.visit(part)
-        self.tainted.pop()
-        self.plain.pop()
+        self._leave_scope()
 
     visit_ListComp = _comprehension
     visit_SetComp = _comprehension
