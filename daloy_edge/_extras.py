@@ -7,11 +7,14 @@ libraries on first use. Without them that import failed deep inside with a bare
 
 from __future__ import annotations
 
-__all__ = ["missing_extra"]
+__all__ = ["install_hint", "missing_extra"]
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs ``extra``."""
+    return f"pip install 'daloy-edge[{extra}]'"
 
 
 def missing_extra(feature: str, extra: str) -> ModuleNotFoundError:
     """The error to raise (``from`` the failed import) when ``feature`` needs ``extra``."""
-    return ModuleNotFoundError(
-        f"{feature} needs the {extra!r} extra: pip install 'daloy-edge[{extra}]'"
-    )
+    return ModuleNotFoundError(f"{feature} needs the {extra!r} extra: {install_hint(extra)}")

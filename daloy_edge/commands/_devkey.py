@@ -19,6 +19,8 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from daloy_edge._extras import install_hint
+
 __all__ = [
     "DEV_AUDIENCE",
     "DEV_ISSUER",
@@ -42,7 +44,7 @@ JWKS_FILE = "dev-jwks.json"
 MAX_TTL_S = 24 * 3600
 
 
-NEEDS_JWT = "dev bearer tokens need the 'jwt' extra: pip install 'daloy-edge[jwt]'"
+NEEDS_JWT = f"dev bearer tokens need the 'jwt' extra: {install_hint('jwt')}"
 
 
 class DevKeyMissing(Exception):
