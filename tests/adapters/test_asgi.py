@@ -9,6 +9,8 @@ import pytest
 from daloy_edge_asgi import ASGIApp
 
 from daloy_edge import App, Request, Response
+from daloy_edge.middleware.secure_headers import SecureHeaders
+from daloy_edge.observability import MemorySink, RequestLog
 from tests.support.startup import failing_first_startup
 
 
@@ -517,6 +519,62 @@ async def test_lifespan_reports_failed_shutdown_rather_than_raising() -> None:
     app.on_shutdown(broken)
     sent = await lifespan_sent(app, "startup", "shutdown")
     assert sent[1] == {"type": "lifespan.shutdown.failed", "message": "RuntimeError"}
+
+
+def logged(app_options: dict[str, Any] | None = None) -> tuple[App, MemorySink]:
+    sink = MemorySink()
+    app = App(request_log=RequestLog(stdout=False, sinks=[sink]), **(app_options or {}))
+    return app, sink
+
+
+async def test_lifespan_failed_startup_logs_why_where_the_server_is_told_the_type_alone() -> None:
+    # uvicorn, Hypercorn and Granian print "RuntimeError" and exit: the reason the app
+    # could not start was nowhere.
+    app, sink = logged()
+
+    def connect() -> None:
+        raise RuntimeError("no route to db.internal:5432 (password=hunter2)")
+
+    app.on_startup(connect)
+    assert await lifespan_sent(app, "startup") == [
+        {"type": "lifespan.startup.failed", "message": "RuntimeError"}
+    ]
+    [record] = sink.records
+    attributes: Any = record["Attributes"]
+    assert record["SeverityText"] == "ERROR" and record["Body"] == "the app could not start"
+    assert attributes["exception.type"] == "RuntimeError"
+    assert "db.internal:5432" in attributes["exception.message"]
+    assert "connect" in attributes["exception.stacktrace"]
+    assert "hunter2" not in sink.lines[0]
+
+
+async def test_lifespan_refused_configuration_logs_what_to_fix() -> None:
+    # A configuration the app refuses to serve with fails at build: the server printed
+    # "ConfigError", never which setting.
+    secure_headers = SecureHeaders()
+    app, sink = logged({"middleware": [secure_headers, secure_headers]})
+    assert await lifespan_sent(app, "startup") == [
+        {"type": "lifespan.startup.failed", "message": "ConfigError"}
+    ]
+    [record] = sink.records
+    attributes: Any = record["Attributes"]
+    assert attributes["exception.type"].endswith("ConfigError")
+    assert "the same SecureHeaders object runs twice" in attributes["exception.message"]
+
+
+async def test_lifespan_failed_shutdown_logs_why() -> None:
+    app, sink = logged()
+
+    def close_pool() -> None:
+        raise RuntimeError("pool already closed")
+
+    app.on_shutdown(close_pool)
+    sent = await lifespan_sent(app, "startup", "shutdown")
+    assert sent[1] == {"type": "lifespan.shutdown.failed", "message": "RuntimeError"}
+    [record] = sink.records
+    attributes: Any = record["Attributes"]
+    assert record["Body"] == "the app's shut-down failed"
+    assert attributes["exception.message"] == "pool already closed"
 
 
 async def test_sync_handlers_run_in_a_thread_under_asgi() -> None:

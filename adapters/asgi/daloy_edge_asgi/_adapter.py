@@ -414,6 +414,7 @@ class ASGIApp:
                     self.app.build()
                     await self.app.startup()
                 except Exception as exc:
+                    self._log_failure("the app could not start")
                     await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
                     return
                 await send({"type": "lifespan.startup.complete"})
@@ -421,7 +422,22 @@ class ASGIApp:
                 try:
                     await self.app.shutdown()
                 except Exception as exc:
+                    self._log_failure("the app's shut-down failed")
                     await send({"type": "lifespan.shutdown.failed", "message": type(exc).__name__})
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def _log_failure(self, message: str) -> None:
+        """Write the exception being handled as an ERROR record of the app's log.
+
+        The server is told its type alone: it prints what it is told unredacted, and an
+        exception's text can hold a secret (a database URL with its password). Yet the
+        server then exits, and without this record the type was all an operator had to
+        go on: no message, no trace.
+        """
+        from daloy_edge.observability import RequestLogger, get_logger
+
+        log = self.app.request_log
+        logger = get_logger() if log is None else RequestLogger(log, None, {}, "asgi")
+        logger.exception(message)
