@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from daloy_edge_asgi import ASGIApp
+    from daloy_edge_asgi._adapter import Receive, Scope, Send
 
     from daloy_edge.audit import Finding
 
@@ -119,8 +120,39 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
 
 app: App
 """``create_app()``: the app built from ``os.environ`` (on first access)."""
-asgi: ASGIApp
-"""The ASGI 3 callable serving :data:`app`."""
+
+
+class _ASGIEntry:
+    """The ASGI 3 callable serving :data:`app`, which it builds on its first call.
+
+    A name in the module's namespace, not one answered by ``__getattr__``: Hypercorn
+    looks ``module:name`` up in that namespace, where ``__getattr__`` is never asked
+    (``hypercorn examples.secure_app:asgi`` failed with ``NoAppError``).
+    """
+
+    __slots__ = ("_served",)
+
+    def __init__(self) -> None:
+        self._served: ASGIApp | None = None
+
+    @property
+    def app(self) -> App:
+        return self._adapter().app
+
+    def _adapter(self) -> ASGIApp:
+        served = self._served
+        if served is None:
+            with PausedCollector():
+                from daloy_edge_asgi import ASGIApp
+
+                self._served = served = ASGIApp(_app())
+        return served
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (self._served or self._adapter())(scope, receive, send)
+
+
+asgi = _ASGIEntry()
 
 
 def _app() -> App:
@@ -141,10 +173,6 @@ def _entry(name: str) -> object:
     # (a Lambda cold start never loads the ASGI adapter).
     if name == "app":
         return _app()
-    if name == "asgi":
-        from daloy_edge_asgi import ASGIApp
-
-        return _keep(name, ASGIApp(_app()))
     if name == "lambda_handler":
         from daloy_edge_aws_lambda import handler
 

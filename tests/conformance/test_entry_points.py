@@ -48,12 +48,22 @@ def test_importing_create_app_builds_no_app() -> None:
     script = (
         "from examples.secure_app import create_app\n"
         "import examples.secure_app as s\n"
-        "print(sorted(set(vars(s)) & {'app', 'asgi', 'lambda_handler', 'gcf_handler'}))"
+        "print(sorted(set(vars(s)) & {'app', 'lambda_handler', 'gcf_handler'}), s.asgi._served)"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert (done.stdout.strip(), done.stderr) == ("[]", "")
+    assert (done.stdout.strip(), done.stderr) == ("[] None", "")
+
+
+def test_asgi_entry_is_found_in_the_module_namespace_as_hypercorn_looks_it_up() -> None:
+    # Hypercorn evaluates ``name`` of ``module:name`` in vars(module), where a module
+    # __getattr__ is never asked: the entry must be a real name, built on its first call.
+    import examples.secure_app as secure_app
+
+    entry = eval("asgi", vars(secure_app))
+    assert entry is secure_app.asgi
+    assert entry.app is secure_app.app
 
 
 def test_building_through_create_app_imports_no_adapter() -> None:
