@@ -79,7 +79,7 @@ def handler(
     shape; any other event, or an HTTP one with a field of the wrong type, raises
     :class:`UnsupportedEvent`. The request deadline is the earlier of the app's timeout and Lambda's
     remaining time less ``flush_margin_ms`` (the app's timeout alone for a context that cannot
-    tell it, such as a test's stand-in). The raw event and context stay reachable
+    tell it or tells none left, such as a test's stand-in). The raw event and context stay reachable
     as ``request.state["aws.event"]`` and ``request.state["aws.context"]``.
 
     Security: the client address is ``requestContext``'s source IP, never a header. ALB
@@ -106,15 +106,18 @@ def handler(
             # A field of the wrong type (a list for a path, a string for the headers):
             # only a hand-made invocation sends one, and it has no client to answer.
             raise UnsupportedEvent(f"malformed {shape.name} event") from exc
-        # A stand-in context (a test's dataclass or MagicMock) may lack the method or
-        # answer something other than milliseconds: the app's own timeout then bounds
-        # the request, as it does without a context. (Asked directly: getattr() with a
-        # default costs every invocation more than the rare AttributeError.)
+        # A stand-in context (a test's dataclass or MagicMock) may lack the method, raise
+        # from it, or answer something other than milliseconds: the app's own timeout
+        # then bounds the request, as it does without a context. So does an answer of
+        # none left: Lambda never starts an invocation past its deadline, but
+        # Powertools' LambdaContext answers 0, and every request was a 504 under it.
+        # (Asked directly: getattr() with a default costs every invocation more than
+        # the rare exception.)
         try:
             ms = context.get_remaining_time_in_millis()  # type: ignore[union-attr]
-        except AttributeError:
+        except Exception:
             ms = None
-        if type(ms) is int:
+        if type(ms) is int and ms > 0:
             request.deadline = monotonic() + ms / 1000 - margin
         request.state = {"aws.event": event, "aws.context": context}
         # Checked before the request is logged: past the limit, the service would answer

@@ -132,6 +132,47 @@ def test_a_stand_in_context_without_remaining_time_is_served_within_the_app_time
     assert result["statusCode"] == 200
 
 
+def test_powertools_test_lambda_context_is_served_within_the_app_timeout() -> None:
+    # Its get_remaining_time_in_millis() answers 0: read as a deadline already past,
+    # every request under it was a 504 before the handler ran.
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    result = get(handler(probe_app()), "/sleep?ms=10", LambdaContext())  # type: ignore[arg-type]
+    assert result["statusCode"] == 200
+
+
+class NoTimeLeft:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+class RemainingTimeRaises:
+    def get_remaining_time_in_millis(self) -> int:
+        raise RuntimeError("not running on Lambda")
+
+
+@pytest.mark.parametrize("remaining_ms", [0, -250])
+def test_a_context_telling_no_time_left_is_served_within_the_app_timeout(
+    remaining_ms: int,
+) -> None:
+    result = get(handler(probe_app()), "/sleep?ms=10", NoTimeLeft(remaining_ms))  # type: ignore[arg-type]
+    assert result["statusCode"] == 200
+
+
+def test_a_context_whose_remaining_time_raises_is_served_not_a_raw_invocation_error() -> None:
+    # The error escaped the handler: Lambda reported it with its traceback, no problem.
+    result = get(handler(probe_app()), "/sleep?ms=10", RemainingTimeRaises())  # type: ignore[arg-type]
+    assert result["statusCode"] == 200
+
+
+def test_a_positive_remaining_time_under_the_flush_margin_is_still_a_504() -> None:
+    lambda_handler = handler(probe_app(), flush_margin_ms=500)
+    assert get(lambda_handler, "/sleep?ms=10", NoTimeLeft(200))["statusCode"] == 504  # type: ignore[arg-type]
+
+
 def test_one_event_loop_serves_every_invocation() -> None:
     lambda_handler = handler(probe_app())
     loops = {get(lambda_handler, "/loop")["body"] for _ in range(3)}
