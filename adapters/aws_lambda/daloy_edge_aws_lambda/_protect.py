@@ -108,6 +108,11 @@ def _status(value: object) -> int:
     # and Arabic-Indic digits, each the handler's error rather than a status it meant.
     if type(value) is int:
         status = value
+    elif isinstance(value, int) and type(value) is not bool:
+        # An IntEnum such as HTTPStatus.CREATED, which Powertools' resolvers pass on
+        # from a route: JSON writes its value, and the gateway sends that status. Read
+        # with int's own conversion, as JSON reads it, not a subclass's __int__.
+        status = int.__int__(value)
     elif (type(value) is str and value.isascii() and value.isdigit()) or (
         type(value) is float and value.is_integer()
     ):

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from http import HTTPStatus
 from pathlib import Path
 from types import ModuleType
 
@@ -277,6 +278,7 @@ def test_a_body_over_the_limit_is_413_before_the_plain_handler(shape: str) -> No
         {"statusCode": 200.5, "body": ""},
         {"statusCode": "2_00", "body": ""},
         {"statusCode": "\u0662\u0660\u0660", "body": ""},
+        {"statusCode": True, "body": ""},
     ],
     ids=[
         "int-body",
@@ -295,6 +297,7 @@ def test_a_body_over_the_limit_is_413_before_the_plain_handler(shape: str) -> No
         "status-fraction",
         "status-underscore",
         "status-arabic-indic-digits",
+        "status-bool",
     ],
 )
 def test_an_odd_plain_result_is_a_500_problem(result: dict[str, object]) -> None:
@@ -311,6 +314,36 @@ def test_an_odd_plain_result_is_a_500_problem(result: dict[str, object]) -> None
     reply = call(lambda_handler, "http-v2", "/")
     assert reply.status == 500
     assert reply.headers.get("content-type") == "application/problem+json"
+
+
+def test_an_http_status_enum_in_a_plain_result_is_sent_as_its_status() -> None:
+    # An IntEnum is no int by type: HTTPStatus.CREATED was answered 500, where Lambda
+    # alone writes 201 and the gateway sends it.
+    @protect()
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": HTTPStatus.CREATED, "body": "created"}
+
+    reply = call(lambda_handler, "http-v2", "/")
+    assert (reply.status, reply.body) == (201, b"created")
+
+
+def test_a_powertools_resolver_route_answering_with_an_http_status_keeps_it() -> None:
+    # Powertools' resolvers put the HTTPStatus a route returns into the result as it is.
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    resolver = APIGatewayHttpResolver()
+
+    @resolver.get("/orders")
+    def accepted():  # type: ignore[no-untyped-def]
+        return {"queued": True}, HTTPStatus.ACCEPTED
+
+    @protect()
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return resolver.resolve(event, context)
+
+    reply = call(lambda_handler, "http-v2", "/orders")
+    assert reply.status == 202
+    assert reply.json() == {"queued": True}
 
 
 def test_an_is_base64_encoded_of_the_string_false_sends_the_body_as_written() -> None:
