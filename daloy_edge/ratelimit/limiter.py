@@ -204,7 +204,10 @@ class RateLimiter:
         blocks = self._blocks
         if blocks is not None:
             until = blocks.get(base, now_ms)
-            if until is not None:
+            # No verdict blocks for longer than two windows (see below): a longer wait
+            # was set before the clock stepped back (NTP, a VM restore), and kept, it
+            # would hold the client off for the whole step. The store answers instead.
+            if until is not None and until - now_ms <= 2 * self.window_ms:
                 wait = ceil_div(until - now_ms, 1000)
                 return Decision(False, self.limit, 0, wait, wait)
         algorithm = self._algorithm

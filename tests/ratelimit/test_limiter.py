@@ -240,3 +240,17 @@ def test_a_full_block_cache_keeps_forgetting_the_oldest_blocks_first():
     assert [cache.get(f"k{i}", 0) for i in (899, 900, 999)] == [None, 10**12, 10**12]
     cache.add("k500", 10**12, 0)
     assert cache.get("k900", 0) is None
+
+
+async def test_a_wall_clock_stepped_back_does_not_lock_a_blocked_client_out_for_the_step():
+    # NTP stepping a fast clock back an hour: the block cache kept the retry time on the
+    # old clock and answered 429 with Retry-After: 3630 to a client a minute from its reset.
+    clock = Clock()
+    limiter = RateLimiter(limit=1, window=60, algorithm="fixed_window", clock=clock)
+    await limiter.check("c")
+    assert not (await limiter.check("c")).allowed
+    clock.now -= 3600
+    blocked = await limiter.check("c")
+    assert blocked.retry_after_s <= 60
+    clock.now += 61
+    assert (await limiter.check("c")).allowed
