@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 __all__ = ["MemoryStore"]
 
 _EXPIRED_SCAN = 32
+_STEP_BACK_MS = 1000
+"""A clock this far behind the last check stepped back (threads reading it before they
+take the lock arrive only a little out of order)."""
 
 
 class MemoryStore:
@@ -54,6 +57,8 @@ class MemoryStore:
         # acquire and release rather than ``with``: fewer steps on every request.
         lock.acquire()
         try:
+            if now_ms < self._now - _STEP_BACK_MS:
+                self._stepped_back(now_ms - self._now)
             self._now = now_ms
             return algorithm.check(self, keys, now_ms, quota)
         finally:
@@ -97,6 +102,14 @@ class MemoryStore:
             self._evict()
         entries[key] = (value, expires)
         entries.move_to_end(key)
+
+    def _stepped_back(self, by: int) -> None:
+        # The clock stepped back (NTP, a VM restore). Every entry keeps the time it had
+        # left, as a Redis key does (its TTL runs on Redis' clock): left on the old clock,
+        # a token bucket's timestamp, now far ahead, refused its client for the whole step.
+        entries = self._entries
+        for key, (value, expires) in list(entries.items()):
+            entries[key] = (value, expires + by)
 
     def _evict(self) -> None:
         # Only a full store evicts: ``itertools`` is not worth loading on every cold start.

@@ -100,3 +100,32 @@ def test_a_check_is_atomic_across_threads():
     verdicts = on_loops(20, lambda: store.check(racy, keys, NOW, Quota(5, 60_000)))
     allowed = [verdict.allowed for verdict in verdicts]  # type: ignore[union-attr]
     assert allowed.count(True) == 5
+
+
+async def test_a_wall_clock_stepped_back_does_not_lock_token_buckets_for_the_whole_step():
+    # NTP stepping a fast clock back an hour: counts kept living on the old clock, so the
+    # timestamp of every client that had made one request refused it for the next hour.
+    # Redis counts a key's time to live on its own clock; so does the store now.
+    store = MemoryStore()
+    quota = Quota(5, 60_000)
+    assert (await store.check(GCRA, ["c"], NOW, quota)).allowed
+    back = NOW - 3_600_000
+    await store.check(GCRA, ["c"], back, quota)
+    assert (await store.check(GCRA, ["c"], back + 60_000, quota)).allowed
+
+
+async def test_a_wall_clock_stepped_back_does_not_refill_an_emptied_token_bucket():
+    store = MemoryStore()
+    quota = Quota(5, 60_000)
+    for _ in range(5):
+        await store.check(GCRA, ["c"], NOW, quota)
+    assert not (await store.check(GCRA, ["c"], NOW - 3_600_000, quota)).allowed
+
+
+async def test_small_backward_jitter_of_the_clock_keeps_every_count():
+    store = MemoryStore()
+    quota = Quota(10, 1_000)
+    await store.check(FIXED_WINDOW, ["k"], NOW + 500, quota)
+    # Threads read the clock before they take the lock, so times arrive a little out of order.
+    await store.check(FIXED_WINDOW, ["k"], NOW + 400, quota)
+    assert (await store.check(FIXED_WINDOW, ["k"], NOW + 1_999, quota)).remaining == 7
