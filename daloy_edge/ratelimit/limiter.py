@@ -256,7 +256,9 @@ class RateLimiter:
 
     def _failed(self, exc: StoreUnavailable, now_ms: int) -> Decision:
         self._failures += 1
-        if now_ms - self._last_log >= _LOG_EVERY_MS:
+        # Not just later than the last warning: a clock stepped back since it would keep
+        # an outage out of the log until the clock caught up.
+        if not 0 <= now_ms - self._last_log < _LOG_EVERY_MS:
             import logging
 
             logging.getLogger("daloy_edge.ratelimit").warning(

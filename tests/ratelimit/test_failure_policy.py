@@ -190,3 +190,25 @@ async def test_fail_open_when_the_endpoint_refuses_connections():
     decision = await limiter.check("client")
     assert decision.allowed and decision.degraded
     await transport.aclose()
+
+
+class Down:
+    async def check(self, algorithm, keys, now_ms, quota):  # type: ignore[no-untyped-def]
+        raise StoreUnavailable("connection refused")
+
+
+async def test_a_store_outage_is_still_logged_after_the_clock_stepped_back(
+    caplog: pytest.LogCaptureFixture,
+):
+    # At most one warning per 10 s, measured on the limiter's wall clock: once NTP had
+    # stepped it back an hour, an outage failing open went unlogged for that hour.
+    now = [1_700_000_000.0]
+    limiter = RateLimiter(
+        limit=5, window=60, store=Down(), on_store_error="fail_open", clock=lambda: now[0]
+    )
+    with caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"):
+        await limiter.check("client")
+        caplog.clear()
+        now[0] -= 3600
+        await limiter.check("client")
+    assert "failing open" in caplog.text
