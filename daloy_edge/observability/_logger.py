@@ -311,13 +311,16 @@ class RequestLog:
                 line = f"{line[:-1]}{platform.metrics_members(str(active.start_ns))}}}"
             self._deliver_metrics(line)
         if self.config.spans or active.otel_span is not None:
+            # Its start plus the duration the app measured on its monotonic clock: read
+            # from the wall clock, a span the clock was stepped back during ended before
+            # it began.
             self._finish_span(
                 request,
                 response,
                 attributes_json=attributes,
                 error_attrs=error_attrs,
                 active=active,
-                end_ns=now_ns,
+                end_ns=active.start_ns + max(0, round(duration_s * 1_000_000_000)),
             )
 
     def _write_request(

@@ -872,3 +872,32 @@ def test_an_error_line_off_workers_stays_on_stdout_with_a_console_installed(cons
     serve(stdout_app(), "/boom", "aws_lambda")
     assert console == []
     assert json.loads(capsys.readouterr().out)["SeverityText"] == "ERROR"
+
+
+def test_span_lasts_the_measured_duration_when_the_wall_clock_steps_back_mid_request(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # NTP stepping the clock back an hour while a request ran: its span ended an hour
+    # before it began, a negative duration tracing backends drop or misplace.
+    import time
+    import types
+
+    from daloy_edge.observability import _logger
+
+    wall = [1_700_000_000 * 10**9]
+    monkeypatch.setattr(_logger, "time", types.SimpleNamespace(time_ns=lambda: wall[0]))
+    app, sink = make_app(spans=True)
+
+    @app.get("/stepped")
+    async def stepped(request: Request) -> Response:
+        wall[0] -= 3600 * 10**9
+        time.sleep(0.002)
+        return Response.json({"ok": True})
+
+    TestClient(app).get("/stepped")
+    body = next(r for r in sink.records if r.get("EventName") == "daloy.span")["Body"]
+    (line,) = request_records(sink)
+    lasted = int(body["EndTimeUnixNano"]) - int(body["StartTimeUnixNano"])  # type: ignore[arg-type]
+    measured = line["Attributes"]["http.server.request.duration"]  # type: ignore[index]
+    assert lasted >= 2_000_000
+    assert abs(lasted / 1e9 - measured) < 0.001
