@@ -19,6 +19,9 @@ from __future__ import annotations
 import sys
 from _contextvars import Context, copy_context  # contextvars only re-exports these
 from _thread import _local, get_ident  # threading is not loaded at a cold start
+from os import getpid
+
+from daloy_edge import _copies
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,10 +46,12 @@ class Runner:
     asyncio without a running loop. Threaded servers run each request as a task.
     """
 
-    __slots__ = ("_loop", "_others", "_owner")
+    __slots__ = ("_generation", "_loop", "_others", "_owner", "_pid")
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._generation = _copies.generation
+        self._pid = 0
         self._owner = get_ident()
         self._others = _local()
 
@@ -65,8 +70,13 @@ class Runner:
         import asyncio
 
         loop = self._loop
-        if loop is None or loop.is_closed():
+        if loop is None or loop.is_closed() or self._generation != _copies.generation:
+            if loop is not None and not loop.is_closed():
+                # Made before this process was copied: its epoll instance, wake-up socket
+                # and pooled connections are the original's too.
+                _copies.keep(loop)
             loop = self._loop = asyncio.new_event_loop()
+            self._generation, self._pid = _copies.generation, getpid()
         return loop
 
     def __del__(self) -> None:
@@ -74,8 +84,14 @@ class Runner:
         # while it is whole, not by the collector in whatever order it frees the loop's
         # cycle (which fails on the loop's already closed wake-up socket).
         loop = self._loop
-        if loop is not None and not loop.is_closed() and not loop.is_running():
+        if loop is None or loop.is_closed() or loop.is_running():
+            return
+        if self._pid == getpid():
             loop.close()
+        else:
+            # The runner of a thread the fork left behind, collected in the child: its
+            # loop is the parent's too (see ``_copies.keep``).
+            _copies.keep(loop)
 
     def run(self, coro: Coroutine[Any, Any, T], context: Context | None = None) -> T:
         """Run ``coro`` to completion and return its result (or raise its exception).

@@ -7,6 +7,7 @@ speak to this protocol.
 
 from __future__ import annotations
 
+from daloy_edge import _copies
 from daloy_edge._record import field, record
 
 TYPE_CHECKING = False
@@ -71,10 +72,16 @@ class HttpxTransport:
         # The thread each loop's client was made on: a loop whose thread has ended
         # serves no one again.
         self._threads: dict[AbstractEventLoop, Thread] = {}
+        self._generation = _copies.generation
 
     def _get_client(self) -> httpx.AsyncClient:
         from asyncio import get_running_loop
 
+        if self._generation != _copies.generation:
+            # Clients made before this process was copied pool connections the original
+            # still uses: a request written on one by both gets whichever answer comes first.
+            self._clients, self._threads = {}, {}
+            self._generation = _copies.generation
         loop = get_running_loop()
         client = self._clients.get(loop)
         if client is None:

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
+from daloy_edge import _copies
 from daloy_edge._record import record
 from daloy_edge.egress._errors import EgressDenied, EgressFailed, EgressTimeout
 from daloy_edge.egress._limits import FetchLimits
@@ -186,6 +187,7 @@ class GuardedClient(_RedirectingClient):
         self._ssl_context = ssl_context
         # One transport per event loop, with the thread that made it.
         self._transports: dict[asyncio.AbstractEventLoop, tuple[GuardedTransport, Thread]] = {}
+        self._generation = _copies.generation
         lim = self.limits
         self._timeouts = {
             "connect": lim.connect_timeout,
@@ -198,6 +200,10 @@ class GuardedClient(_RedirectingClient):
         # Pooled connections belong to the event loop that opened them, so each loop has
         # its own pool (Google Cloud Functions serves each worker thread from a loop of
         # its own: one shared pool, replaced at every switch, reused no connection).
+        if self._generation != _copies.generation:
+            # Made before this process was copied: the original still uses those pools.
+            self._transports = {}
+            self._generation = _copies.generation
         loop = asyncio.get_running_loop()
         entry = self._transports.get(loop)
         return entry[0] if entry is not None else self._new_transport(loop)

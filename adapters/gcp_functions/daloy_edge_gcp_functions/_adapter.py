@@ -13,7 +13,7 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from daloy_edge import App, BadRequest, GatewayTimeout, Headers, Request, Response
+from daloy_edge import App, BadRequest, GatewayTimeout, Headers, Request, Response, _copies
 from daloy_edge.types import Handler
 
 if TYPE_CHECKING:
@@ -216,11 +216,15 @@ _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in H
 
 class _Loops(threading.local):
     loop: asyncio.AbstractEventLoop | None = None
+    generation = 0
 
     def get(self) -> asyncio.AbstractEventLoop:
         loop = self.loop
-        if loop is None or loop.is_closed():
+        if loop is None or loop.is_closed() or self.generation != _copies.generation:
+            if loop is not None and not loop.is_closed():
+                _copies.keep(loop)  # made before this process was forked: the parent's too
             loop = self.loop = asyncio.new_event_loop()
+            self.generation = _copies.generation
         return loop
 
 
