@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from _io import BytesIO  # io re-exports it; _io is always loaded
 
+from daloy_edge._copies import after_copy
+
 __all__ = ["BLOCK", "id_bytes"]
 
 BLOCK = 4096
@@ -24,7 +26,7 @@ _block = BytesIO()
 
 
 def id_bytes(n: int) -> bytes:
-    """``n`` random bytes that no other call (in this process or a forked one) gets.
+    """``n`` random bytes that no other call (in this process or a copy of it) gets.
 
     One C-level read per call: threads each advance the block's position under the
     interpreter's lock, so two never read the same bytes.
@@ -43,13 +45,9 @@ def _refill(n: int) -> bytes:
     return block.read(n)
 
 
+@after_copy
 def _forget() -> None:
-    # A forked child starts with a copy of the parent's block: without this both would
-    # hand out the same ids.
+    # A forked child, or an environment restored from a Lambda SnapStart snapshot, starts
+    # with a copy of the original's block: without this both would hand out the same ids.
     global _block
     _block = BytesIO()
-
-
-_at_fork = getattr(os, "register_at_fork", None)  # absent where there is no fork (Pyodide)
-if _at_fork is not None:
-    _at_fork(after_in_child=_forget)

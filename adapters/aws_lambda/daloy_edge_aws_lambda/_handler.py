@@ -4,15 +4,19 @@ each thread that invokes)."""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from _contextvars import copy_context  # contextvars only re-exports these
 
-from daloy_edge import App, ConfigError
+from daloy_edge import App, ConfigError, _copies
 from daloy_edge._runner import Runner
 from daloy_edge_aws_lambda._events import Translation, UnsupportedEvent, detect
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from daloy_edge import Response
     from daloy_edge.types import Handler
     from daloy_edge_aws_lambda._types import (
@@ -130,3 +134,31 @@ def handler(
         return shape.from_response(response, response.body)
 
     return lambda_handler
+
+
+def hook_snapstart_restore(environ: Mapping[str, str] = os.environ) -> bool:
+    """Have the runtime treat each environment SnapStart restores as a copy of the process.
+
+    SnapStart initialises the function once and restores many environments from that
+    snapshot: each would hand out the request, trace and span ids left in the snapshot's
+    block of random bytes (the same ids in every environment), and write on connections
+    pooled before it was taken. A restore runs no at-fork hook, so the runtime's own
+    after-restore hook runs the core's copy hooks. Imports ``snapshot_restore_py`` (which
+    the runtime provides) only for a function being snapshotted.
+    """
+    if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
+        return False
+    try:
+        from snapshot_restore_py import register_after_restore
+    except ImportError:
+        print(
+            "daloy_edge_aws_lambda: SnapStart without snapshot_restore_py: restored"
+            " environments may repeat request and trace ids",
+            file=sys.stderr,
+        )
+        return False
+    register_after_restore(_copies.copied)
+    return True
+
+
+hook_snapstart_restore()
