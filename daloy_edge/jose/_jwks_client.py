@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from urllib.parse import urlsplit
 
+from daloy_edge import _copies
 from daloy_edge._errors import ConfigError
 from daloy_edge._netaddr import is_loopback_host
 from daloy_edge.jose._errors import InvalidKey, KeysUnavailable
@@ -131,6 +132,7 @@ class JWKSClient:
         # The fetch in flight, and its outcome for callers on other threads' event loops.
         self._inflight: tuple[asyncio.Task[None], Future[None]] | None = None
         self._lock = threading.Lock()
+        self._generation = _copies.generation
         self.fetches = 0
         """Completed fetch attempts (successful or not), for metrics and tests."""
         self.last_error: str | None = None
@@ -138,6 +140,8 @@ class JWKSClient:
 
     async def get_key(self, kid: str) -> JWK | None:
         """The key for ``kid`` (``None`` if unknown); :class:`KeysUnavailable` if no keys."""
+        if self._generation != _copies.generation:
+            self._renew()
         now = self._clock()
         keys = self._keys
         if keys is not None and now < self._expires_at:
@@ -162,6 +166,20 @@ class JWKSClient:
         close = getattr(self._transport, "aclose", None) if self._own_transport else None
         if close is not None:
             await close()
+
+    def _renew(self) -> None:
+        # This process is a copy. A SnapStart restore may come days after the snapshot,
+        # and the monotonic clock need not count the days between: keys fetched at init
+        # would be served for the rest of their lifetime from the restore on, a key the
+        # IdP withdrew meanwhile included. So they are fetched again (and serve only as
+        # stale keys do, should that fail). The lock and any fetch in flight belong to
+        # the original's threads: one that held the lock at a fork would hold it forever.
+        self._generation = _copies.generation
+        self._lock = threading.Lock()
+        self._inflight = None
+        self._expires_at = min(self._expires_at, self._clock())
+        self._last_attempt = self._retry_at = -math.inf
+        self._negative.clear()
 
     async def _unknown(self, kid: str, now: float) -> JWK | None:
         if self._inflight is None:

@@ -422,3 +422,37 @@ async def test_aclose_leaves_a_transport_it_was_given_to_its_owner(server, trans
     pool = transport._get_client()
     await client.aclose()
     assert not pool.is_closed
+
+
+@pytest.fixture
+def copied(monkeypatch: pytest.MonkeyPatch):
+    """Makes this process a copy of itself, as far as objects made before know."""
+    from daloy_edge import _copies
+
+    return lambda: monkeypatch.setattr(_copies, "generation", _copies.generation + 1)
+
+
+async def test_a_restored_copy_fetches_keys_its_snapshot_held_again(client, server, copied):
+    # The failure: keys fetched at init went into a SnapStart snapshot, and an environment
+    # restored from it days later (its monotonic clock not having counted them) served
+    # them until their max-age ran out from the restore on: a withdrawn key still verified.
+    await client.get_key("key-a")
+    server.document = jwks(key_b())  # withdrawn while the snapshot was stored
+    copied()  # the fake clock, like the restored one, has not moved
+    assert await client.get_key("key-a") is None
+    assert await client.get_key("key-b") is not None
+    assert server.hits == 2
+
+
+async def test_a_forked_copy_does_not_wait_on_a_lock_its_parent_held(client, server, copied):
+    # The failure: a thread of the parent held the client's lock at the fork; in the
+    # child no thread would ever release it, and every bearer request hung.
+    import threading
+
+    held = client._lock
+    held.acquire()
+    threading.Timer(5, held.release).start()  # lets the test end, should the child wait
+    copied()
+    start = time.monotonic()
+    assert await client.get_key("key-a") is not None
+    assert time.monotonic() - start < 2

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
-from daloy_edge import ConfigError, KeyRing, Secret, ServiceUnavailable
+from daloy_edge import ConfigError, KeyRing, Secret, ServiceUnavailable, _copies
 from daloy_edge._errors import register_problem
 
 __all__ = [
@@ -131,6 +131,7 @@ class SecretsManagerKeyRing:
         }
         self._clock = clock
         self._lock = threading.Lock()
+        self._generation = _copies.generation
         self._ring: KeyRing | None = None
         self._loaded_at = 0.0
         self._attempted_at: float | None = None
@@ -140,6 +141,8 @@ class SecretsManagerKeyRing:
     def get(self) -> KeyRing:
         """The cached ring, fetched again when older than ``ttl``; raises
         :class:`KeyRingUnavailable` when no usable ring can be had."""
+        if self._generation != _copies.generation:
+            self._renew()
         with self._lock:
             now = self._clock()
             if self._ring is not None and (
@@ -147,6 +150,19 @@ class SecretsManagerKeyRing:
             ):
                 return self._ring
             return self._reload(now)
+
+    def _renew(self) -> None:
+        # This process is a copy. A SnapStart restore may come days after the snapshot,
+        # and the monotonic clock need not count the days between: a ring loaded at init
+        # would sign for a whole ``ttl`` from the restore on, however long ago it was
+        # rotated. It is loaded again (and serves only as a stale ring does, should that
+        # fail). A thread of the original that held the lock at a fork would hold it
+        # forever.
+        self._generation = _copies.generation
+        self._lock = threading.Lock()
+        now = self._clock()
+        self._loaded_at = min(self._loaded_at, now - self.ttl)
+        self._attempted_at = self._failed_at = None
 
     def _backing_off(self, now: float) -> bool:
         # After a failed refresh the cached ring serves without a new attempt for a while:
@@ -160,6 +176,8 @@ class SecretsManagerKeyRing:
 
     async def aget(self) -> KeyRing:
         """:meth:`get` without blocking the event loop when a fetch is due."""
+        if self._generation != _copies.generation:
+            self._renew()
         with self._lock:
             if self._ring is not None and self._clock() - self._loaded_at < self.ttl:
                 return self._ring

@@ -11,7 +11,7 @@ from daloy_edge_aws_lambda.secrets_manager import (
     parse_key_material,
 )
 
-from daloy_edge import ConfigError, KeyRing
+from daloy_edge import ConfigError, KeyRing, _copies
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +80,19 @@ def test_rotation_is_picked_up_after_ttl_with_previous_key_verifying(moto):
     client.put_secret_value(SecretId="keys/rotate", SecretString=KEY_B)
     assert revealed(source.get()) == [KEY_A.encode()]
     clock.now += 61
+    assert revealed(source.get()) == [KEY_B.encode(), KEY_A.encode()]
+
+
+def test_a_restored_copy_loads_the_ring_its_snapshot_held_again(moto, monkeypatch):
+    # The failure: a ring loaded at init went into a SnapStart snapshot, and an environment
+    # restored from it long after a rotation (its monotonic clock not having counted the
+    # time) signed with the old key for a whole ttl more.
+    client = make_secret(moto, "keys/snapshot", KEY_A)
+    clock = Clock()
+    source = SecretsManagerKeyRing("keys/snapshot", client=client, ttl=60, clock=clock)
+    assert revealed(source.get()) == [KEY_A.encode()]
+    client.put_secret_value(SecretId="keys/snapshot", SecretString=KEY_B)
+    monkeypatch.setattr(_copies, "generation", _copies.generation + 1)  # restored
     assert revealed(source.get()) == [KEY_B.encode(), KEY_A.encode()]
 
 
