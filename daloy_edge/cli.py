@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    _escape_what_stdout_cannot_encode()
     parser = build_parser()
     args = parser.parse_args(argv)
     run = getattr(args, "run", None)
@@ -36,6 +37,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     return int(run(args))
+
+
+def _escape_what_stdout_cannot_encode() -> None:
+    # Reports quote what they found: a file name that is not UTF-8, an identifier or a
+    # configured origin in another script. Printed to a stream that cannot encode it (a
+    # cp1252 pipe on Windows, PYTHONIOENCODING=ascii, a lone surrogate under a UTF-8
+    # locale), the report was lost behind a UnicodeEncodeError. Escape such characters
+    # instead, as Python does on stderr.
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

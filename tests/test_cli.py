@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,49 @@ def test_version_prints_the_installed_release(capsys: pytest.CaptureFixture[str]
         main(["--version"])
     assert stopped.value.code == 0
     assert capsys.readouterr().out == f"daloy-edge {daloy_edge.__version__}\n"
+
+
+def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """The command in a child process whose stdout encoding ``env`` decides."""
+    child = {k: v for k, v in os.environ.items() if not k.startswith("DALOY_")}
+    child.update(PYTHONPATH=str(ROOT), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "daloy_edge.cli", *args],
+        cwd=cwd,
+        env=child,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "cp1252"])
+def test_check_reports_a_foreign_script_origin_to_a_stdout_that_cannot_encode_it(
+    encoding: str,
+) -> None:
+    # A Cyrillic letter in an origin, reported to a Windows pipe or an ASCII terminal.
+    done = _cli(
+        ["check"],
+        ROOT,
+        PYTHONIOENCODING=encoding,
+        DALOY_CORS_ORIGINS="https://\u0430pp.example/",
+        DALOY_SESSION_KEYS="Zq3v8Jw1Rk5Tn0Yb7Lc2Hx9Pd4Mf6Gs1Ae8Ku3Ni5Wo",
+    )
+    assert b"Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1
+    assert b"[cors-invalid-origin]" in done.stdout
+    assert b"https://\\u0430pp.example/" in done.stdout
+    assert done.stdout.endswith(b"daloy-edge check: 1 error(s), 0 warning(s)\n")
+
+
+def test_verify_reports_a_file_name_that_is_not_utf8_under_a_utf8_locale(
+    tmp_path: Path,
+) -> None:
+    # Linux file names are bytes: a Latin-1 "é" reaches Python as a lone surrogate,
+    # which a strict UTF-8 stdout (any UTF-8 locale but C.UTF-8) refuses to print.
+    name = os.fsdecode(b"caf\xe9.py")
+    (tmp_path / name).write_text("import random\ntoken = random.random()\n", encoding="utf-8")
+    done = _cli(["verify", "--only", "weak-random", "."], tmp_path, PYTHONIOENCODING="utf-8")
+    assert b"Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1
+    assert b"caf\\udce9.py:2:" in done.stdout
