@@ -50,7 +50,9 @@ class LogConfig:
     metrics_sinks: Sequence[Sink] | None = None
     otel: bool | None = None
     tracer_provider: object | None = None
-    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # The whole environment, secrets and cloud credentials included (os.environ by
+    # default): a printed or logged configuration must not carry it.
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
     random_bytes: RandomBytes = id_bytes
 
     def __post_init__(self) -> None:

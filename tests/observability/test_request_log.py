@@ -901,3 +901,13 @@ def test_span_lasts_the_measured_duration_when_the_wall_clock_steps_back_mid_req
     measured = line["Attributes"]["http.server.request.duration"]  # type: ignore[index]
     assert lasted >= 2_000_000
     assert abs(lasted / 1e9 - measured) < 0.001
+
+
+def test_log_config_repr_leaves_out_the_environment_and_its_secrets():
+    # The environment it reads is os.environ by default: printing the configuration, or a
+    # frame-locals collector showing it, wrote every session key and cloud credential.
+    env = {"DALOY_SESSION_KEYS": "sk-env-4b1d9e", "AWS_SECRET_ACCESS_KEY": "aws-env-7c2f0a"}
+    for config in (LogConfig(env=env), LogConfig.from_env(env)):
+        shown = repr(config)
+        assert "sk-env-4b1d9e" not in shown and "aws-env-7c2f0a" not in shown
+        assert "env=" not in shown and "service_name=None" in shown
