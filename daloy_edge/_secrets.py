@@ -65,6 +65,11 @@ class Secret:
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("Secret values are not picklable")
 
+    def __getstate__(self) -> object:
+        # Every object has one since Python 3.11, returning its slots: serialisers that
+        # fall back to it when __reduce__ refuses (jsonpickle) wrote the raw bytes out.
+        raise TypeError("Secret values are not picklable")
+
 
 class KeyRing:
     """Ordered secrets: the first signs, every one verifies (rotation without a logout storm).

@@ -27,6 +27,13 @@ def test_secret_refuses_pickling():
         pickle.dumps(Secret("x"))
 
 
+def test_secret_refuses_its_state_to_serialisers_that_fall_back_to_getstate():
+    # jsonpickle, refused by __reduce__, read the slots through object.__getstate__ and
+    # wrote the key as base64: {"_value": {"py/b64": "aHVudGVyMg=="}}.
+    with pytest.raises(TypeError):
+        Secret("hunter2").__getstate__()
+
+
 def test_key_ring_first_key_signs():
     ring = KeyRing.from_csv("first-key, second-key")
     assert ring.primary.equals("first-key")
