@@ -108,6 +108,14 @@ class UpstashREST:
     def __repr__(self) -> str:
         return f"UpstashREST({self.url!r})"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # The token sits in clear in the header every call sends: pickled, deep-copied or
+        # written out by a serialiser that reads the state, the client carried it along.
+        raise TypeError("UpstashREST holds its token and is not picklable")
+
+    def __getstate__(self) -> object:
+        raise TypeError("UpstashREST holds its token and is not picklable")
+
     async def aclose(self) -> None:
         """Close the HTTP client this made for itself (register it with
         ``app.on_shutdown``); a transport passed in is its owner's to close."""

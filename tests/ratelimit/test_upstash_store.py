@@ -202,6 +202,23 @@ def test_token_never_appears_in_repr():
     assert "s3cr3t" not in repr(UpstashStore(rest))
 
 
+def test_token_never_leaves_through_pickle_or_the_objects_state():
+    # The client keeps "Bearer <token>" as its authorization header: pickle.dumps of the
+    # client or of a store using it, and jsonpickle (which reads __getstate__), wrote it.
+    import copy
+    import pickle
+
+    rest = UpstashREST("https://eu1-example.upstash.io", Secret("s3cr3t-token"))
+    for attempt in (
+        lambda: pickle.dumps(rest),
+        lambda: pickle.dumps(UpstashStore(rest)),
+        lambda: copy.deepcopy(rest),
+        rest.__getstate__,
+    ):
+        with pytest.raises(TypeError, match="not picklable"):
+            attempt()
+
+
 def test_one_transport_serves_event_loops_in_several_threads(shim: ShimServer):
     # Google Cloud Functions runs one event loop per worker thread and the app shares one
     # store: a connection kept alive on one loop, reused from another, raised "bound to a
