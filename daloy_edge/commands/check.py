@@ -134,12 +134,18 @@ def _where(exc: BaseException) -> str:
 
 def _refused(target: str, exc: Exception) -> Finding:
     from daloy_edge.audit import Finding
+    from daloy_edge.observability._record import exception_text
+    from daloy_edge.observability._redact import Redactor
 
+    # The app's own words, scrubbed as its log line and its development 500 scrub them:
+    # the report goes to CI logs, and "cannot reach postgres://app:<password>@db" or a
+    # bearer token in the message was printed there as it was.
+    text = Redactor().scrub(exception_text(exc))
     if isinstance(exc, ConfigError):
-        problem = f"the app refuses to build: {exc}"
+        problem = f"the app refuses to build: {text}"
         fix = "correct the setting the message names and run the check again"
     else:
-        problem = f"the app fails to build: {type(exc).__name__}: {exc}{_where(exc)}"
+        problem = f"the app fails to build: {type(exc).__name__}: {text}{_where(exc)}"
         fix = "correct what the message names (start the app to see the traceback)"
     return Finding("app-refused", "error", target, problem, fix)
 

@@ -173,6 +173,37 @@ def test_target_that_raises_on_import_is_a_finding_with_its_line(
     assert "RuntimeError: no database (raising_app_for_check.py:2)" in out
 
 
+def test_target_failing_with_a_credential_in_its_message_is_reported_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The report goes to CI logs: the app's error text was printed as it was, password,
+    # token and all, where its log line and its development 500 scrub them.
+    source = (
+        "raise RuntimeError('cannot reach postgres://app:pg-pass-5e1c@db/app"
+        " with Authorization: Bearer tok-7f3a9b2c')\n"
+    )
+    target_module(tmp_path, monkeypatch, "leaky_app_for_check", source)
+    assert main(["check", "leaky_app_for_check:app"]) == 1
+    out = capsys.readouterr().out
+    assert "pg-pass-5e1c" not in out and "tok-7f3a9b2c" not in out
+    assert "RuntimeError: cannot reach postgres://app:[REDACTED]@db/app" in out
+    assert "(leaky_app_for_check.py:1)" in out
+
+
+def test_target_refusing_a_setting_with_a_credential_is_reported_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = (
+        "from daloy_edge.egress import EgressPolicy\n"
+        "EgressPolicy(allow_hosts=('https://ops:egress-pass-91d2@api.example.com',))\n"
+    )
+    target_module(tmp_path, monkeypatch, "leaky_config_for_check", source)
+    assert main(["check", "leaky_config_for_check:app"]) == 1
+    out = capsys.readouterr().out
+    assert "egress-pass-91d2" not in out
+    assert "the app refuses to build: invalid allow_hosts entry" in out
+
+
 def test_target_importing_a_missing_module_is_a_finding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
