@@ -65,6 +65,9 @@ def state_dir(environ: MutableMapping[str, str]) -> Path:
 
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    # The mode above applies to a new file only: one left from a copy or a restore kept
+    # its own (0644), and the new private key was written into a file anyone could read.
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
 

@@ -34,6 +34,19 @@ def test_dev_key_is_private_to_the_user(tmp_path):
     assert stat.S_IMODE((state / _devkey.KEY_FILE).stat().st_mode) == 0o600
 
 
+def test_dev_key_written_over_a_readable_leftover_file_is_private(tmp_path):
+    # os.open's mode applies to new files only: a key file left readable by a copy or a
+    # restore (0644) received the new private key and stayed readable by everyone.
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    for name in (_devkey.KEY_FILE, _devkey.JWKS_FILE):
+        (state / name).write_text("{}")
+        (state / name).chmod(0o644)
+    dev_env(tmp_path)
+    for name in (_devkey.KEY_FILE, _devkey.JWKS_FILE):
+        assert stat.S_IMODE((state / name).stat().st_mode) == 0o600
+
+
 def test_dev_key_leaves_the_mode_of_an_existing_state_dir_alone(tmp_path):
     # The user may share it with their group on purpose; it was set to 0700 behind their back.
     state = tmp_path / "state"
