@@ -62,6 +62,15 @@ class Secret:
     def __hash__(self) -> int:
         return hash(("Secret", len(self._value)))
 
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Secret:
+        # Immutable, so a copy is the same secret, as for str. copy falls back to
+        # __reduce__ otherwise, which refuses: deep-copying any configuration or model
+        # holding a Secret (pydantic's model_copy(deep=True)) raised "not picklable".
+        return self
+
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("Secret values are not picklable")
 

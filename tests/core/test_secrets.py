@@ -34,6 +34,19 @@ def test_secret_refuses_its_state_to_serialisers_that_fall_back_to_getstate():
         Secret("hunter2").__getstate__()
 
 
+def test_secret_is_copied_as_itself_while_pickling_stays_refused():
+    # copy fell back to __reduce__: deep-copying a configuration or a pydantic model
+    # holding a Secret raised "Secret values are not picklable".
+    import copy
+
+    secret = Secret("hunter2")
+    assert copy.copy(secret) is secret
+    copied = copy.deepcopy({"ring": KeyRing([secret]), "key": secret})
+    assert copied["key"] is secret and next(iter(copied["ring"])) is secret
+    with pytest.raises(TypeError):
+        pickle.dumps(copied)
+
+
 def test_key_ring_first_key_signs():
     ring = KeyRing.from_csv("first-key, second-key")
     assert ring.primary.equals("first-key")
