@@ -83,6 +83,7 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     ``ConfigError``) with the fix in the message; unset variables never do: the features
     they configure stay closed instead (see CONTRACT.md).
     """
+    _refuse_undecodable(env)
     mode = env.get("DALOY_ENV") or "production"
     if mode not in ("production", "development"):
         raise ConfigError(f"DALOY_ENV must be production or development, not {mode!r}")
@@ -105,6 +106,21 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
 
         _refuse_insecure(audit_app(app))
     return app
+
+
+def _refuse_undecodable(env: Mapping[str, str]) -> None:
+    # Bytes the locale could not decode reach os.environ as lone surrogates (a key with an
+    # "é" under LC_ALL=C and PYTHONUTF8=0, or bytes that are no UTF-8 at all): every
+    # secret and name is UTF-8, so they failed deep inside with a UnicodeEncodeError.
+    for name, value in env.items():
+        if name.startswith("DALOY_") and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ConfigError(
+                    f"{name} holds bytes that are not UTF-8 text; set it as UTF-8 and run"
+                    " Python in a UTF-8 locale (LANG=C.UTF-8 or PYTHONUTF8=1)"
+                ) from None
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -177,3 +177,18 @@ def test_an_egress_host_list_naming_no_host_refuses_to_build(value: str) -> None
     # An empty list lets /fetch reach any public host: "," meant a list, not that.
     with pytest.raises(ConfigError, match="DALOY_EGRESS_ALLOW_HOSTS"):
         create_app({"DALOY_ENV": "development", "DALOY_EGRESS_ALLOW_HOSTS": value})
+
+
+@pytest.mark.parametrize("mode", ["production", "development"])
+@pytest.mark.parametrize(
+    "name", ["DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_ADMIN_USER"]
+)
+def test_a_setting_of_bytes_the_locale_could_not_decode_refuses_naming_the_variable(
+    mode: str, name: str
+) -> None:
+    # How os.environ hands over a UTF-8 "é" under LC_ALL=C with PYTHONUTF8=0, or bytes that
+    # are no UTF-8: lone surrogates, which failed deep inside with a UnicodeEncodeError.
+    value = STRONG_KEY + "\udcc3\udca9"
+    env = {"DALOY_ENV": mode, "DALOY_SESSION_KEYS": STRONG_KEY, name: value}
+    with pytest.raises(ConfigError, match=f"{name} holds bytes that are not UTF-8"):
+        create_app(env)
