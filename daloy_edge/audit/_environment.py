@@ -24,7 +24,9 @@ def _csv(value: str | None) -> list[str]:
 
 
 def _encoded(values: list[str]) -> list[bytes]:
-    return [value.encode("utf-8") for value in values]
+    # Bytes the locale could not decode come back as they were set (the app refuses to
+    # build on them, naming the variable): strict UTF-8 ended the audit on a traceback.
+    return [value.encode("utf-8", "surrogateescape") for value in values]
 
 
 def audit_environment(env: Mapping[str, str]) -> list[Finding]:

@@ -185,7 +185,7 @@ def admin_passwords(subject: str, user: str, passwords: Sequence[bytes]) -> list
     found = _secret_findings(
         subject, passwords, kind="admin-password", min_bytes=MIN_ADMIN_PASSWORD_CHARS, fix=fix
     )
-    name = user.strip().lower().encode()
+    name = user.strip().lower().encode("utf-8", "surrogateescape")
     for index, password in enumerate(passwords):
         if name and _same(password.strip().lower(), name):
             found.append(

@@ -241,3 +241,18 @@ def test_target_that_does_not_exist_is_a_usage_error(
 ) -> None:
     assert main(["check", target]) == 2
     assert capsys.readouterr().err.startswith(f"daloy-edge check: {error}")
+
+
+@pytest.mark.parametrize("name", ["DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS"])
+def test_a_setting_of_bytes_the_locale_could_not_decode_is_reported_not_a_codec_error(
+    name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A byte that is no UTF-8 (or a UTF-8 "é" under LC_ALL=C with PYTHONUTF8=0) reaches
+    # os.environ as a lone surrogate: the audit encoded it strictly and the check ended on
+    # "'utf-8' codec can't encode".
+    monkeypatch.setenv("DALOY_ADMIN_USER", "ops")
+    monkeypatch.setenv("DALOY_ADMIN_PASSWORDS", "correct-horse-battery-staple-0001")
+    monkeypatch.setenv(name, "Kd8wPq2ZrT5vXn9LbF3hJm6Yc1Gs4Ae7\udce9")
+    assert main(["check", "examples.secure_app:create_app"]) == 1
+    out = capsys.readouterr().out
+    assert f"the app refuses to build: {name} holds bytes that are not UTF-8 text" in out
