@@ -35,6 +35,7 @@ from daloy_edge.observability._sinks import (
     StreamSink,
     complain,
     emit_safely,
+    failure,
     parse_line,
     write_console,
     write_safely,
@@ -374,7 +375,7 @@ class RequestLog:
             try:
                 stdout.write_text(f"{head}}}\n" if members is None else f"{head},{members}}}\n")
             except Exception as exc:
-                complain(f"log sink StreamSink failed: {type(exc).__name__}")
+                complain(f"log sink StreamSink failed: {failure(exc)}")
             return
         self._deliver(head, members, console)
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 __all__ = ["LoggerSink", "MemorySink", "Sink", "StreamSink"]
 
+_EBADF = 9  # the same on Linux, macOS and Windows; ``errno`` is not loaded at start-up
+
 _LEVEL_METHODS = {
     "TRACE": "debug",
     "DEBUG": "debug",
@@ -57,37 +59,45 @@ class StreamSink:
 
     With no stream, ``sys.stdout`` is looked up at each write, so redirection and test
     capture work; flushing per line means a frozen Lambda sandbox loses nothing.
+
+    A line that cannot be written (stdout closed, its reader gone, a full disk) is
+    lost, never raised to the request: it is counted in :attr:`dropped`, and the first
+    failure of each kind is reported once on stderr.
     """
 
-    __slots__ = ("_lock", "_stream")
+    __slots__ = ("_lock", "_stream", "dropped")
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream
         self._lock = allocate_lock()
+        self.dropped = 0
+        """Lines this sink could not write."""
 
     def emit(self, record: Mapping[str, object], line: str) -> None:
         """Write ``line`` and a newline in one call, then flush."""
-        self.write(line)
+        self.write_text(line + "\n")
 
     def write(self, line: str) -> None:
         """Write ``line`` and a newline in one call, then flush (what :meth:`emit` does;
         the request log calls it directly when no sink needs the record as a mapping)."""
-        stream = self._stream or sys.stdout
-        # One write per line under a lock, so lines from threads never interleave.
-        with self._lock:
-            stream.write(line + "\n")
-            stream.flush()
+        self.write_text(line + "\n")
 
     def write_text(self, text: str) -> None:
         """Write ``text``, a line that already ends in its newline, then flush (the
         request log builds its line with the newline in, saving a copy of it)."""
         stream = self._stream or sys.stdout
         lock = self._lock
-        # acquire and release rather than ``with``: fewer steps on every request.
+        # acquire and release rather than ``with``: fewer steps on every request. One
+        # write per line under the lock, so lines from threads never interleave.
         lock.acquire()
         try:
+            if stream is None:  # fd 1 was closed when Python started (``>&-``)
+                raise OSError(_EBADF, "no stdout")
             stream.write(text)
             stream.flush()
+        except Exception:
+            self.dropped += 1
+            raise
         finally:
             lock.release()
 
@@ -172,18 +182,46 @@ def write_console(severity: int, line: str) -> bool:
     try:
         write(severity, line)
     except Exception as exc:
-        complain(f"console failed: {type(exc).__name__}")
+        complain(f"console failed: {failure(exc)}")
     return True
 
 
 def complain(message: str) -> None:
-    """Report a logging failure on stderr."""
+    """Report a logging failure on stderr, once per process for each ``message``.
+
+    A sink that fails fails for every record (stdout closed, its reader gone, a full
+    disk): reported per record, the complaints grew with the traffic on the stream
+    the platform also reads. The lost lines are counted where they were lost
+    (:attr:`StreamSink.dropped`).
+    """
+    if message in _complained or len(_complained) >= _COMPLAINTS_KEPT:
+        return
+    _complained.add(message)
     # stderr is the last place left to report a logging failure; the record itself is
     # never included (it may be what failed).
     try:
-        os.write(2, f"daloy_edge: {message}\n".encode())
+        os.write(2, f"daloy_edge: {message} (reported once)\n".encode())
     except OSError:
         return
+
+
+_complained: set[str] = set()
+_COMPLAINTS_KEPT = 64
+
+
+def failure(exc: BaseException) -> str:
+    """What went wrong, for a complaint: the exception's type, and for a plain
+    ``OSError`` its errno's name (``OSError ENOSPC``; a subclass such as
+    ``BrokenPipeError`` names its own), never its text, which may quote the record."""
+    code = exc.errno if type(exc) is OSError else None
+    name = None if type(code) is not int else _errno_name(code)
+    return type(exc).__name__ if name is None else f"{type(exc).__name__} {name}"
+
+
+def _errno_name(code: int) -> str | None:
+    from errno import errorcode  # only a failure pays for it
+
+    return errorcode.get(code)
 
 
 def write_safely(sink: StreamSink, line: str) -> None:
@@ -191,7 +229,7 @@ def write_safely(sink: StreamSink, line: str) -> None:
     try:
         sink.write(line)
     except Exception as exc:
-        complain(f"log sink StreamSink failed: {type(exc).__name__}")
+        complain(f"log sink StreamSink failed: {failure(exc)}")
 
 
 def emit_safely(sink: Sink, record: Mapping[str, object], line: str) -> None:
@@ -200,4 +238,4 @@ def emit_safely(sink: Sink, record: Mapping[str, object], line: str) -> None:
         sink.emit(record, line)
     except Exception as exc:
         # A broken sink must not break the response or the other sinks.
-        complain(f"log sink {type(sink).__name__} failed: {type(exc).__name__}")
+        complain(f"log sink {type(sink).__name__} failed: {failure(exc)}")
