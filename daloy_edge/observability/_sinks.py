@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from _io import FileIO, TextIOWrapper  # io re-exports them
 from _thread import allocate_lock
 
 TYPE_CHECKING = False
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["LoggerSink", "MemorySink", "Sink", "StreamSink"]
 
 _EBADF = 9  # the same on Linux, macOS and Windows; ``errno`` is not loaded at start-up
+_PATIENCE = 1.0
+"""Seconds a line waits for a full stdout pipe to take any of it before it is dropped."""
 
 _LEVEL_METHODS = {
     "TRACE": "debug",
@@ -60,18 +63,34 @@ class StreamSink:
     With no stream, ``sys.stdout`` is looked up at each write, so redirection and test
     capture work; flushing per line means a frozen Lambda sandbox loses nothing.
 
-    A line that cannot be written (stdout closed, its reader gone, a full disk) is
-    lost, never raised to the request: it is counted in :attr:`dropped`, and the first
-    failure of each kind is reported once on stderr.
+    A line that cannot be written (stdout closed, its reader gone, a full disk, a pipe
+    that stayed full) is lost, never raised to the request: it is counted in
+    :attr:`dropped`, and the first failure of each kind is reported once on stderr.
     """
 
-    __slots__ = ("_lock", "_stream", "dropped")
+    __slots__ = (
+        "_buffered",
+        "_codec",
+        "_fd",
+        "_file",
+        "_lock",
+        "_rest",
+        "_stream",
+        "_stuck",
+        "dropped",
+    )
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream
         self._lock = allocate_lock()
         self.dropped = 0
         """Lines this sink could not write."""
+        self._stuck = False  # the last line found the pipe full for all of _PATIENCE
+        self._rest = b""  # the end of a line the pipe took the start of, still to write
+        self._file: TextIOWrapper | None = None  # the stream _fd and _codec belong to
+        self._fd = -1
+        self._codec: tuple[str, str] | None = None
+        self._buffered = True
 
     def emit(self, record: Mapping[str, object], line: str) -> None:
         """Write ``line`` and a newline in one call, then flush."""
@@ -91,15 +110,93 @@ class StreamSink:
         # write per line under the lock, so lines from threads never interleave.
         lock.acquire()
         try:
-            if stream is None:  # fd 1 was closed when Python started (``>&-``)
-                raise OSError(_EBADF, "no stdout")
-            stream.write(text)
-            stream.flush()
+            file = self._file
+            if stream is file and file is not None and not self._rest:
+                # The common case, a file stream seen before: its bytes straight to it.
+                if self._buffered:
+                    file.flush()  # what print() left buffered goes first
+                codec = self._codec
+                data = text.encode() if codec is None else text.encode(*codec)
+                try:
+                    sent = os.write(self._fd, data)
+                except BlockingIOError:
+                    sent = 0
+                if sent < len(data):
+                    self._write_rest(data, sent, 0)
+                else:
+                    self._stuck = False
+            else:
+                self._write_stream(stream, text)
         except Exception:
             self.dropped += 1
             raise
         finally:
             lock.release()
+
+    def _write_stream(self, stream: IO[str] | None, text: str) -> None:
+        """``text`` to a stream not seen before, or after the end of a cut line.
+
+        A file stream gets its bytes with ``os.write``: through the text layer, a pipe
+        a parent made non-blocking (common in containers) took part of a line and
+        dropped the rest without a word, or kept a part the next line was appended
+        to, no JSON either way.
+        """
+        if type(stream) is TextIOWrapper:
+            if stream is not self._file:
+                self._bind(stream)
+            if self._fd >= 0:
+                if self._buffered:
+                    stream.flush()
+                codec = self._codec
+                rest = self._rest
+                data = rest + (text.encode() if codec is None else text.encode(*codec))
+                sent = _send(self._fd, data)
+                if sent < len(data):
+                    self._write_rest(data, sent, len(rest))
+                else:
+                    self._stuck = False
+                    self._rest = b""
+                return
+        elif stream is None:  # fd 1 was closed when Python started (``>&-``)
+            raise OSError(_EBADF, "no stdout")
+        stream.write(text)  # a text layer over memory, pytest's capture, a wrapper
+        stream.flush()
+
+    def _bind(self, stream: TextIOWrapper) -> None:
+        """Learn what each line needs of ``stream`` once, not per line: its descriptor
+        (-1 without one), its codec (None for UTF-8, the common case and the fastest
+        call), and whether it can hold text to flush first (not under ``python -u``
+        or ``PYTHONUNBUFFERED``, where it writes straight through to the file)."""
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError):
+            fd = -1
+        self._file, self._fd = stream, fd
+        errors = stream.errors or "strict"
+        utf8 = stream.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+        self._codec = None if utf8 and errors == "strict" else (stream.encoding, errors)
+        self._buffered = not (stream.write_through and type(stream.buffer) is FileIO)
+
+    def _write_rest(self, data: bytes, sent: int, held: int) -> None:
+        """The rest of ``data`` once a full pipe took ``sent`` bytes of it (its first
+        ``held`` bytes the end of a line cut before), written as the reader drains the
+        pipe. Given up once the pipe takes nothing for :data:`_PATIENCE` seconds, where
+        a blocking write would wait for ever; the end of a line begun is then kept for
+        the next write, so no line is cut in two. Once given up, a line the pipe takes
+        none of is dropped at once rather than waited for by each request."""
+        fd = self._fd
+        view = memoryview(data)
+        while sent < len(data):
+            if (sent == 0 and self._stuck) or not _writable(fd, _PATIENCE):
+                self._stuck = True
+                if sent > held:
+                    self._rest = data[sent:]
+                    return  # begun, so finished by the next write: not lost
+                self._rest = data[sent:held]
+                raise BlockingIOError("the pipe stayed full")
+            sent += _send(fd, view[sent:])
+        self._stuck = False
+        self._rest = b""
 
 
 class LoggerSink:
@@ -222,6 +319,27 @@ def _errno_name(code: int) -> str | None:
     from errno import errorcode  # only a failure pays for it
 
     return errorcode.get(code)
+
+
+def _send(fd: int, data: bytes | memoryview) -> int:
+    """``os.write``, with a full non-blocking pipe taking 0 bytes instead of raising."""
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return 0
+
+
+def _writable(fd: int, seconds: float) -> bool:
+    """True once ``fd`` takes data (or has failed, which the next write raises), False
+    after ``seconds``."""
+    import select  # only a full pipe pays for it
+
+    poll = getattr(select, "poll", None)
+    if poll is None:  # Windows, where no pipe is non-blocking
+        return False
+    poller = poll()
+    poller.register(fd, select.POLLOUT)
+    return bool(poller.poll(seconds * 1000))
 
 
 def write_safely(sink: StreamSink, line: str) -> None:

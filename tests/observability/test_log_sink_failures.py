@@ -1,4 +1,4 @@
-"""stdout that is no happy terminal: closed, its reader gone, a full disk.
+"""stdout that is no happy terminal: closed, its reader gone, a full disk, a full pipe.
 
 Each request must still get its answer, the process must go on, every line that reaches
 the stream must be whole JSON, and a lost line is counted and reported once.
@@ -6,14 +6,22 @@ the stream must be whole JSON, and a lost line is counted and reported once.
 
 from __future__ import annotations
 
+import fcntl
+import io
+import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from daloy_edge.observability import _sinks
+from daloy_edge import App, Request
+from daloy_edge.observability import _sinks, get_logger
+from daloy_edge.testing import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,3 +98,110 @@ def test_stdout_reader_gone_answers_every_request_and_complains_once() -> None:
 @pytest.fixture
 def fresh_complaints(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_sinks, "_complained", set(), raising=False)
+
+
+@pytest.fixture
+def nonblocking_pipe() -> Iterator[tuple[int, int]]:
+    """A pipe whose write end a parent made non-blocking, as containers often leave
+    stdout."""
+    read, write = os.pipe()
+    fcntl.fcntl(write, fcntl.F_SETFL, fcntl.fcntl(write, fcntl.F_GETFL) | os.O_NONBLOCK)
+    yield read, write
+    os.close(read)
+    os.close(write)
+
+
+def drain_after(read: int, pause: float, into: bytearray) -> threading.Thread:
+    """A reader that starts reading ``read`` after ``pause`` seconds, until it closes."""
+
+    def drain() -> None:
+        time.sleep(pause)
+        while chunk := os.read(read, 65536):
+            into.extend(chunk)
+
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    return thread
+
+
+def hang_up(write: int) -> None:
+    """The pipe's reader sees its end; ``write`` stays open (on /dev/null) for the
+    stream still holding it."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, write)
+    os.close(null)
+
+
+def app_logging_big_lines() -> App:
+    app = App(env={})
+
+    @app.get("/ok")
+    async def ok(request: Request) -> dict[str, bool]:
+        get_logger(request).info("served", blob="y" * 5000)
+        return {"ok": True}
+
+    return app
+
+
+def serve_into(stream: io.TextIOWrapper, monkeypatch: pytest.MonkeyPatch, count: int) -> App:
+    monkeypatch.setattr(sys, "stdout", stream)
+    app = app_logging_big_lines()
+    client = TestClient(app)
+    assert {client.get("/ok").status_code for _ in range(count)} == {200}
+    return app
+
+
+@pytest.mark.parametrize("unbuffered", [True, False], ids=["PYTHONUNBUFFERED", "buffered"])
+def test_nonblocking_stdout_pipe_a_slow_reader_drains_loses_no_line(
+    nonblocking_pipe: tuple[int, int],
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_complaints: None,
+    unbuffered: bool,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    read, write = nonblocking_pipe
+    # sys.stdout as Python makes it for a pipe, with and without -u.
+    if unbuffered:
+        stream = io.TextIOWrapper(io.FileIO(write, "w", closefd=False), write_through=True)
+    else:
+        stream = io.TextIOWrapper(io.BufferedWriter(io.FileIO(write, "w", closefd=False)))
+    received = bytearray()
+    reader = drain_after(read, 0.3, received)
+    app = serve_into(stream, monkeypatch, 40)
+    hang_up(write)
+    reader.join(10)
+    lines = received.decode().splitlines()
+    assert len(lines) == 80
+    assert all(json.loads(line)["TraceId"] for line in lines)
+    assert getattr(app.request_log.sinks[0], "dropped", 0) == 0
+    assert "daloy_edge" not in capfd.readouterr().err
+
+
+def test_nonblocking_stdout_pipe_a_stalled_reader_costs_counted_lines_never_torn_ones(
+    nonblocking_pipe: tuple[int, int],
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_complaints: None,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    read, write = nonblocking_pipe
+    monkeypatch.setattr(_sinks, "_PATIENCE", 0.1, raising=False)
+    stream = io.TextIOWrapper(io.FileIO(write, "w", closefd=False), write_through=True)
+    received = bytearray()
+    reader = drain_after(read, 1.0, received)
+    started = time.monotonic()
+    app = serve_into(stream, monkeypatch, 60)
+    served_in = time.monotonic() - started
+    time.sleep(1.2)  # the reader drains; the next line finishes any line begun
+    TestClient(app).get("/ok")
+    hang_up(write)
+    reader.join(10)
+    lines = received.decode().splitlines()
+    assert all(json.loads(line)["TraceId"] for line in lines)
+    dropped = getattr(app.request_log.sinks[0], "dropped", 0)
+    assert dropped > 0
+    assert len(lines) + dropped == 122
+    # Waited for once, not by every request while the reader stalled.
+    assert served_in < 0.8
+    assert capfd.readouterr().err.splitlines() == [
+        "daloy_edge: log sink StreamSink failed: BlockingIOError (reported once)"
+    ]
