@@ -18,6 +18,7 @@ from daloy_edge._request import DEFAULT_MAX_BODY
 from daloy_edge._router import Router
 from daloy_edge._routes import body_limit_finder, dispatcher
 from daloy_edge.observability._logger import RequestLog
+from daloy_edge.observability._sinks import complain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -688,20 +689,19 @@ CLIENT_CLOSED_REQUEST = 499
 """The status a cancelled request is logged with (nginx's "client closed request")."""
 
 
+# Reported with ``complain``, never ``print``: these run inside a failure's handler,
+# where a print to a full or closed stderr raised and took the request's answer with
+# it (and with no stderr at all, printed into the stdout log stream).
+
+
 def _start_failed(exc: Exception) -> None:
-    print(f"daloy_edge: observer start failed: {type(exc).__name__}", file=sys.stderr)
+    complain(f"observer start failed: {type(exc).__name__}")
 
 
 def _on_rejected_failed(hook: Callable[[Request, Response], object], exc: Exception) -> None:
     owner = getattr(hook, "__self__", hook)
-    print(
-        f"daloy_edge: on_rejected of {type(owner).__name__} failed: {type(exc).__name__}",
-        file=sys.stderr,
-    )
+    complain(f"on_rejected of {type(owner).__name__} failed: {type(exc).__name__}")
 
 
 def _observer_failed(observer: RequestObserver, exc: Exception) -> None:
-    print(
-        f"daloy_edge: observer {type(observer).__name__} failed: {type(exc).__name__}",
-        file=sys.stderr,
-    )
+    complain(f"observer {type(observer).__name__} failed: {type(exc).__name__}")

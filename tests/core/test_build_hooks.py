@@ -8,6 +8,7 @@ from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
 from daloy_edge.middleware.secure_headers import SecureHeaders
 from daloy_edge.middleware.shedding import LoadShedding, LoadSheddingConfig
 from daloy_edge.middleware.webhooks import VerifyWebhook, WebhookConfig
+from daloy_edge.observability import _sinks
 from daloy_edge.testing import TestClient
 
 
@@ -250,12 +251,15 @@ class BrokenMarker(Marker):
         raise KeyError("user")
 
 
-def test_an_on_rejected_hook_that_raises_still_answers_and_logs_the_refused_request(capsys):
+def test_an_on_rejected_hook_that_raises_still_answers_and_logs_the_refused_request(
+    capfd, monkeypatch
+):
+    monkeypatch.setattr(_sinks, "_complained", set())  # reported once per process
     app = App(middleware=[BrokenMarker(), SecureHeaders()])
     response = TestClient(app).get("/a/%2e%2e/b")
     assert response.status == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["x-content-type-options"] == "nosniff"
-    captured = capsys.readouterr()
+    captured = capfd.readouterr()
     assert '"http.response.status_code":400' in captured.out
     assert "on_rejected of BrokenMarker failed: KeyError" in captured.err

@@ -205,3 +205,78 @@ def test_nonblocking_stdout_pipe_a_stalled_reader_costs_counted_lines_never_torn
     assert capfd.readouterr().err.splitlines() == [
         "daloy_edge: log sink StreamSink failed: BlockingIOError (reported once)"
     ]
+
+
+# An observer and an on_rejected hook that raise, so each request reports failures.
+FAILING_HOOKS = """
+import os
+from daloy_edge import App
+from daloy_edge.testing import TestClient
+
+class BrokenObserver:
+    def on_request(self, request):
+        raise RuntimeError("start")
+
+    def on_response(self, request, response, duration, error):
+        raise RuntimeError("end")
+
+class BrokenMarker:
+    async def __call__(self, request, call_next):
+        return await call_next(request)
+
+    def on_rejected(self, request, response):
+        raise KeyError("marker")
+
+app = App(env={}, request_log=False, observers=[BrokenObserver()], middleware=[BrokenMarker()])
+
+@app.get("/ok")
+async def ok(request):
+    return {"ok": True}
+
+client = TestClient(app)
+statuses = [client.get(path).status_code for _ in range(5) for path in ("/ok", "/a/%2e%2e/b")]
+os.write(1, f"statuses {statuses}\\n".encode())
+"""
+
+
+def run_failing_hooks(stderr: object, shell_suffix: str = "") -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-c", FAILING_HOOKS]
+    if shell_suffix:
+        command = ["sh", "-c", f'exec "$0" -c "$1" {shell_suffix}', sys.executable, FAILING_HOOKS]
+    return subprocess.run(
+        command, stdout=subprocess.PIPE, stderr=stderr, env=env, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("stderr", ["/dev/full", "a closed pipe"])
+def test_a_failing_observer_with_a_broken_stderr_still_answers_every_request(
+    stderr: str,
+) -> None:
+    if stderr == "/dev/full":
+        with open("/dev/full", "wb") as full:
+            done = run_failing_hooks(full)
+    else:
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            done = run_failing_hooks(write)
+        finally:
+            os.close(write)
+    assert done.returncode == 0
+    assert done.stdout.decode() == f"statuses {[200, 400] * 5}\n"
+
+
+def test_a_failing_observer_without_stderr_writes_nothing_into_the_stdout_log() -> None:
+    done = run_failing_hooks(None, "2>&-")
+    assert done.returncode == 0
+    assert done.stdout.decode() == f"statuses {[200, 400] * 5}\n"
+
+
+def test_a_failing_observer_is_reported_once_not_per_request() -> None:
+    done = run_failing_hooks(subprocess.PIPE)
+    assert done.stderr.decode().splitlines() == [
+        "daloy_edge: observer start failed: RuntimeError (reported once)",
+        "daloy_edge: observer BrokenObserver failed: RuntimeError (reported once)",
+        "daloy_edge: on_rejected of BrokenMarker failed: KeyError (reported once)",
+    ]
