@@ -18,6 +18,8 @@ from daloy_edge.types import Handler
 
 if TYPE_CHECKING:
     import flask
+    from flask.typing import ResponseReturnValue, RouteCallable
+    from werkzeug.exceptions import HTTPException
 
 __all__ = ["GCFHandler", "from_response", "handler", "to_request"]
 
@@ -228,7 +230,12 @@ class _Loops(threading.local):
         return loop
 
 
-def _claim_flask_routes(target: GCFHandler) -> None:
+_SERVES_APP = "daloy_edge_serves_app"
+"""Marks a handler built here; ``functools.wraps`` copies it onto what wraps one, as
+functions-framework's own view of the function it serves does."""
+
+
+def _claim_flask_routes() -> None:
     # functions-framework serves the function from a Flask app that answers some paths
     # itself: its built-in /static/... route (OPTIONS included), a Flask 404 for paths
     # its router will not match (line breaks, /robots.txt), a Flask 400 for a Host its
@@ -241,16 +248,23 @@ def _claim_flask_routes(target: GCFHandler) -> None:
         return
     flask_app = flask.current_app
     views = flask_app.view_functions
-    if "static" not in views or getattr(views["static"], "daloy_edge_target", None):
+    if "static" not in views or getattr(views["static"], _SERVES_APP, False):
         return
+    flask_static = views["static"]
 
-    def static(filename: str) -> flask.Response:
-        return target(flask.request)
+    # Looked up per request: one source file often builds a handler per function deployed
+    # from it (``--entry-point users`` and ``--entry-point orders``). Kept from the first
+    # handler built, these paths of the orders function were the users app's (its
+    # /static/... and /robots.txt routes, its middleware, its request log).
+    def static(filename: str) -> ResponseReturnValue:
+        served = _served_handler()
+        return flask_static(filename) if served is None else served("")  # type: ignore[return-value]
 
-    def unrouted(error: Exception) -> flask.Response:
-        return target(flask.request)
+    def unrouted(error: HTTPException) -> ResponseReturnValue:
+        served = _served_handler()
+        return error if served is None else served("")  # type: ignore[return-value]
 
-    static.daloy_edge_target = target  # type: ignore[attr-defined]
+    setattr(static, _SERVES_APP, True)
     views["static"] = static
     for rule in flask_app.url_map.iter_rules("static"):
         # Flask would answer OPTIONS there itself (200 HTML, no CORS, no checks).
@@ -264,13 +278,24 @@ def _claim_flask_routes(target: GCFHandler) -> None:
     flask_app.url_map.strict_slashes = False
 
 
+def _served_handler() -> RouteCallable | None:
+    """functions-framework's view of the function it serves (``--target``), when that
+    is a handler built here; None for any other function, which Flask answers for as
+    it would without this package."""
+    import flask
+
+    view = flask.current_app.view_functions.get("run")
+    return view if getattr(view, _SERVES_APP, False) else None
+
+
 def handler(app: App) -> GCFHandler:
     """A functions-framework HTTP target serving ``app``.
 
     Each worker thread keeps one event loop for all its requests; start-up hooks run
     once, before the first request. Created while functions-framework loads the
     source file, it also takes over the paths Flask would answer itself
-    (``/static/...``, unroutable paths), so every request reaches the app.
+    (``/static/...``, unroutable paths), so every request reaches the app: the app of
+    the function functions-framework serves, when the file builds one per function.
 
     >>> from daloy_edge import App
     >>> gcf_handler = handler(App())
@@ -314,5 +339,6 @@ def handler(app: App) -> GCFHandler:
                 out.headers["content-length"] = length  # the length of the GET body
         return out
 
-    _claim_flask_routes(gcf_handler)
+    setattr(gcf_handler, _SERVES_APP, True)
+    _claim_flask_routes()
     return gcf_handler

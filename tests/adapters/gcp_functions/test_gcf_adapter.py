@@ -376,3 +376,60 @@ def test_error_line_under_functions_framework_is_an_error_cloud_logging_and_erro
     assert line["logging.googleapis.com/spanId"] == line["SpanId"]
     assert line["stack_trace"].startswith("Traceback (most recent call last):")
     assert "hunter2-from-db" not in json.dumps(line)
+
+
+TWO_FUNCTIONS_SOURCE = """
+from daloy_edge import App
+from daloy_edge_gcp_functions import handler
+
+users = App(env={}, name="users", request_log=False)
+orders = App(env={}, name="orders", request_log=False)
+
+
+@users.get("/robots.txt")
+async def users_robots(request):
+    return {"app": "users"}
+
+
+@users.get("/static/{path:path}")
+async def users_static(request):
+    return {"app": "users"}
+
+
+@orders.get("/{path:path}")
+async def orders_any(request):
+    return {"app": "orders"}
+
+
+users_api = handler(users)
+orders_api = handler(orders)
+
+
+def plain(request):
+    return "plain"
+"""
+
+
+@pytest.mark.parametrize("path", ["/robots.txt", "/favicon.ico", "/static/site.css"])
+def test_paths_flask_would_answer_reach_the_served_function_not_the_first_handler_built(
+    tmp_path: Path, path: str
+) -> None:
+    # One source file, a function deployed per entry point: deployed as orders_api,
+    # these paths were answered by users_api's app, built first in the file (its
+    # routes, its middleware, its request log).
+    source = tmp_path / "main.py"
+    source.write_text(TWO_FUNCTIONS_SOURCE)
+    client = functions_framework.create_app("orders_api", str(source)).test_client()
+    assert client.get(path).get_json() == {"app": "orders"}
+
+
+def test_a_plain_function_served_beside_handlers_gets_flasks_own_answers(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "main.py"
+    source.write_text(TWO_FUNCTIONS_SOURCE)
+    client = functions_framework.create_app("plain", str(source)).test_client()
+    assert client.get("/x").text == "plain"
+    refused = client.get("/robots.txt")
+    assert refused.status_code == 404
+    assert "x-request-id" not in refused.headers
