@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from _io import FileIO, TextIOWrapper  # io re-exports them
-from _thread import allocate_lock
+from _thread import RLock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,11 +57,27 @@ else:
             raise NotImplementedError
 
 
+# One lock for every StreamSink, not one each: every app's request log (and the
+# handler logger of an app without one) has a sink of its own, and they all write to the
+# one sys.stdout. Each holding its own lock, two apps' lines written at once from two
+# threads came out spliced mid-line wherever one passed stdout's 8 KiB buffer (a trace,
+# logged headers), in the pipe Lambda, Cloud Run and containers read lines from.
+# Reentrant: a stream that logs as it writes, or a signal handler logging on a thread
+# caught mid-line, waited on itself.
+_WRITING = RLock()
+# What a full pipe left of a line begun, by descriptor, and the descriptors whose pipe
+# stayed full: the descriptor's, not one sink's, since every sink writes to stdout (a
+# line of another app written before the end of a cut one would land inside it).
+_REST: dict[int, bytes] = {}
+_STUCK: set[int] = set()
+
+
 class StreamSink:
     """Writes each line to a text stream and flushes (stdout when none is given).
 
     With no stream, ``sys.stdout`` is looked up at each write, so redirection and test
-    capture work; flushing per line means a frozen Lambda sandbox loses nothing.
+    capture work; flushing per line means a frozen Lambda sandbox loses nothing. Lines
+    written by every sink in the process, from any thread, never interleave.
 
     A line that cannot be written (stdout closed, its reader gone, a full disk, a pipe
     that stayed full) is lost, never raised to the request: it is counted in
@@ -74,19 +90,15 @@ class StreamSink:
         "_fd",
         "_file",
         "_lock",
-        "_rest",
         "_stream",
-        "_stuck",
         "dropped",
     )
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream
-        self._lock = allocate_lock()
+        self._lock = _WRITING
         self.dropped = 0
         """Lines this sink could not write."""
-        self._stuck = False  # the last line found the pipe full for all of _PATIENCE
-        self._rest = b""  # the end of a line the pipe took the start of, still to write
         self._file: TextIOWrapper | None = None  # the stream _fd and _codec belong to
         self._fd = -1
         self._codec: tuple[str, str] | None = None
@@ -111,7 +123,7 @@ class StreamSink:
         lock.acquire()
         try:
             file = self._file
-            if stream is file and file is not None and not self._rest:
+            if stream is file and file is not None and not _REST:
                 # The common case, a file stream seen before: its bytes straight to it.
                 if self._buffered:
                     file.flush()  # what print() left buffered goes first
@@ -123,8 +135,8 @@ class StreamSink:
                     sent = 0
                 if sent < len(data):
                     self._write_rest(data, sent, 0)
-                else:
-                    self._stuck = False
+                elif _STUCK:
+                    _STUCK.discard(self._fd)
             else:
                 self._write_stream(stream, text)
         except Exception:
@@ -148,14 +160,14 @@ class StreamSink:
                 if self._buffered:
                     stream.flush()
                 codec = self._codec
-                rest = self._rest
+                fd = self._fd
+                rest = _REST.pop(fd, b"")
                 data = rest + (text.encode() if codec is None else text.encode(*codec))
-                sent = _send(self._fd, data)
+                sent = _send(fd, data)
                 if sent < len(data):
                     self._write_rest(data, sent, len(rest))
                 else:
-                    self._stuck = False
-                    self._rest = b""
+                    _STUCK.discard(fd)
                 return
         elif stream is None:  # fd 1 was closed when Python started (``>&-``)
             raise OSError(_EBADF, "no stdout")
@@ -187,16 +199,16 @@ class StreamSink:
         fd = self._fd
         view = memoryview(data)
         while sent < len(data):
-            if (sent == 0 and self._stuck) or not _writable(fd, _PATIENCE):
-                self._stuck = True
+            if (sent == 0 and fd in _STUCK) or not _writable(fd, _PATIENCE):
+                _STUCK.add(fd)
                 if sent > held:
-                    self._rest = data[sent:]
+                    _REST[fd] = data[sent:]
                     return  # begun, so finished by the next write: not lost
-                self._rest = data[sent:held]
+                if sent < held:
+                    _REST[fd] = data[sent:held]
                 raise BlockingIOError("the pipe stayed full")
             sent += _send(fd, view[sent:])
-        self._stuck = False
-        self._rest = b""
+        _STUCK.discard(fd)
 
 
 class LoggerSink:

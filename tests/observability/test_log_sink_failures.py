@@ -207,6 +207,36 @@ def test_nonblocking_stdout_pipe_a_stalled_reader_costs_counted_lines_never_torn
     ]
 
 
+def test_two_sinks_on_one_full_pipe_never_write_a_line_into_one_cut_before(
+    nonblocking_pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch, fresh_complaints: None
+) -> None:
+    # Every app's request log has a sink of its own, all on stdout. The end of a line a
+    # full pipe cut is the pipe's to finish, not one sink's: another app's next line,
+    # written first, landed inside it (no JSON either).
+    read, write = nonblocking_pipe
+    monkeypatch.setattr(_sinks, "_PATIENCE", 0.05, raising=False)
+    stream = io.TextIOWrapper(io.FileIO(write, "w", closefd=False), write_through=True)
+    first, second = _sinks.StreamSink(stream), _sinks.StreamSink(stream)
+    a_line = "a" * 10_000 + "\n"
+    with pytest.raises(BlockingIOError):
+        for _ in range(1000):  # until the pipe is full, a line begun and cut
+            first.write_text(a_line)
+    with pytest.raises(BlockingIOError):
+        second.write_text("b" * 100 + "\n")  # still full: dropped, not spliced in
+    received = bytearray()
+    reader = drain_after(read, 0.0, received)
+    for _ in range(500):  # until the reader has made room
+        if len(received) > 60_000:
+            break
+        time.sleep(0.01)
+    second.write_text("b" * 100 + "\n")
+    hang_up(write)
+    reader.join(10)
+    lines = received.decode().splitlines()
+    assert lines[-1] == "b" * 100
+    assert set(lines[:-1]) == {"a" * 10_000}
+
+
 # An observer and an on_rejected hook that raise, so each request reports failures.
 FAILING_HOOKS = """
 import os

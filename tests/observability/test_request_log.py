@@ -8,6 +8,9 @@ import io
 import json
 import logging
 import re
+import sys
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -911,3 +914,53 @@ def test_log_config_repr_leaves_out_the_environment_and_its_secrets():
         shown = repr(config)
         assert "sk-env-4b1d9e" not in shown and "aws-env-7c2f0a" not in shown
         assert "env=" not in shown and "service_name=None" in shown
+
+
+class _SlowStdout:
+    """stdout on a full pipe: each write takes a while; counts writes in progress."""
+
+    def __init__(self) -> None:
+        self._count = threading.Lock()
+        self._active = 0
+        self.most_at_once = 0
+        self.writing = threading.Event()
+        self.text: list[str] = []
+
+    def write(self, text: str) -> int:
+        with self._count:
+            self._active += 1
+            self.most_at_once = max(self.most_at_once, self._active)
+        self.writing.set()
+        time.sleep(0.2)
+        self.text.append(text)
+        with self._count:
+            self._active -= 1
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_two_apps_writing_lines_from_two_threads_never_splice_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each app's request log has a stdout sink of its own. Each holding its own lock,
+    # two apps answering on two threads wrote into stdout at once, and a line past its
+    # 8 KiB buffer came out spliced with the other app's in the pipe the platform reads.
+    clients = []
+    for name in ("users", "orders"):
+        app = App(env={}, name=name)
+        app.get("/x")(lambda request: {"ok": True})
+        clients.append(TestClient(app))
+    stdout = _SlowStdout()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    first = threading.Thread(target=clients[0].get, args=("/x",))
+    first.start()
+    assert stdout.writing.wait(5)
+    clients[1].get("/x")
+    first.join()
+    assert stdout.most_at_once == 1
+    assert sorted(json.loads(line)["Resource"]["service.name"] for line in stdout.text) == [
+        "orders",
+        "users",
+    ]
