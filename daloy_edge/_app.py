@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any, Literal, TypeAlias, TypeVar
 
+    from daloy_edge._errors import HTTPError, Problems
     from daloy_edge._problem import ErrorRenderer
     from daloy_edge._request import DeliveryCheck, Request
     from daloy_edge._response import Response
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     Environment: TypeAlias = Literal["production", "development"]
     LifespanHook: TypeAlias = Callable[[], "Awaitable[None] | None"]
     Hook = TypeVar("Hook", bound=LifespanHook)  # a hook keeps its own type as decorated
+    E = TypeVar("E", bound=BaseException)
     TimingDetail: TypeAlias = bool | Callable[[Request], bool]
     _Failure: TypeAlias = tuple[Exception, TracebackType | None]  # a failed start-up
 
@@ -126,6 +128,7 @@ class App(Router):
         self._starting: list[asyncio.Future[_Failure | None]] | None = None  # waiting for start-up
         self._handler: Handler | None = None
         self._buffering: Handler | None = None
+        self._problems: Problems = {}
 
     @property
     def debug(self) -> bool:
@@ -140,6 +143,15 @@ class App(Router):
     def observe(self, observer: RequestObserver) -> None:
         """Add an observer told about every finished request."""
         self._observers.append(observer)
+
+    def register_problem(self, exc_type: type[E], factory: Callable[[E], HTTPError]) -> None:
+        """Map ``exc_type`` (and its subclasses) to an :class:`HTTPError` in this app only.
+
+        :func:`daloy_edge.register_problem` maps for every app in the process: two APIs in
+        one function, tenants or tests building apps side by side would each change the
+        others' answers. For one exception class, this app's mapping comes first.
+        """
+        self._problems[exc_type] = factory  # type: ignore[assignment]
 
     def on_startup(self, hook: Hook) -> Hook:
         """Run ``hook`` once before the first request (ASGI lifespan, Lambda init).
@@ -262,7 +274,7 @@ class App(Router):
         handler, buffering = self._handler, self._buffering
         if handler is None or buffering is None:
             self._run_build_checks()
-            render = error_renderer(debug=self.debug)
+            render = error_renderer(debug=self.debug, problems=self._problems)
             compiled = self._compile(render)
             inner = chain_caught(self._middleware, dispatcher(compiled, render), render)
             limit_of = body_limit_finder(compiled)
@@ -432,7 +444,7 @@ class App(Router):
         Security: clients get the problem type only, never ``error``'s text.
         """
         self.build(buffered=buffered)  # the app's checks, as for a started app
-        render = error_renderer(debug=self.debug)
+        render = error_renderer(debug=self.debug, problems=self._problems)
 
         async def refuse(request: Request) -> Response:
             request.state["error"] = error

@@ -5,9 +5,11 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from typing import TypeVar
+    from typing import TypeAlias, TypeVar
 
     E = TypeVar("E", bound=BaseException)
+    Problems: TypeAlias = dict[type[BaseException], Callable[[BaseException], "HTTPError"]]
+    """One app's own mappings (:meth:`App.register_problem`)."""
 
 __all__ = [
     "PROBLEM_TYPE_PREFIX",
@@ -251,6 +253,10 @@ def register_problem(exc_type: type[E], factory: Callable[[E], HTTPError]) -> No
     """Map a primitive error (one that knows nothing of HTTP) to an :class:`HTTPError`;
     ``factory`` is called with an instance of ``exc_type`` (or of a subclass).
 
+    The mapping holds for every app in the process, as the exception class does (a
+    library's errors); :meth:`App.register_problem <daloy_edge.App.register_problem>`
+    maps for one app alone.
+
     >>> class Denied(Exception): ...
     >>> register_problem(Denied, lambda e: Forbidden(slug="denied"))
     """
@@ -258,12 +264,18 @@ def register_problem(exc_type: type[E], factory: Callable[[E], HTTPError]) -> No
     _PROBLEM_FACTORIES[exc_type] = factory  # type: ignore[assignment]
 
 
-def problem_for(exc: BaseException) -> HTTPError | None:
-    """The HTTP error for ``exc``: itself, a registered mapping, or ``None`` (a bug: 500)."""
+def problem_for(exc: BaseException, own: Problems | None = None) -> HTTPError | None:
+    """The HTTP error for ``exc``: itself, a registered mapping, or ``None`` (a bug: 500).
+
+    The mapping of the most specific class in ``exc``'s MRO wins; for one class, an
+    app's ``own`` mapping comes before the process-wide one.
+    """
     if isinstance(exc, HTTPError):
         return exc
     for klass in type(exc).__mro__:
-        factory = _PROBLEM_FACTORIES.get(klass)
+        factory = own.get(klass) if own else None
+        if factory is None:
+            factory = _PROBLEM_FACTORIES.get(klass)
         if factory is not None:
             return factory(exc)
     return None

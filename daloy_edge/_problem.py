@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TypeAlias
 
-    from daloy_edge._errors import HTTPError
+    from daloy_edge._errors import HTTPError, Problems
     from daloy_edge._request import Request
 
     ErrorRenderer: TypeAlias = Callable[[Request, BaseException], Response]
@@ -42,13 +42,14 @@ def problem_response(error: HTTPError, request_id: str | None) -> Response:
     return response
 
 
-def error_renderer(*, debug: bool) -> ErrorRenderer:
-    """A renderer; ``debug`` adds exception text and trace to 500s (development only)."""
+def error_renderer(*, debug: bool, problems: Problems | None = None) -> ErrorRenderer:
+    """A renderer; ``debug`` adds exception text and trace to 500s (development only);
+    ``problems`` are the app's own mappings (the dict itself, read at each error)."""
 
     def render(request: Request, exc: BaseException) -> Response:
         request.state.setdefault("error", exc)
         try:
-            error = problem_for(exc)
+            error = problem_for(exc, problems)
             if error is None:
                 error = _debugged(exc) if debug else InternalServerError()
             return problem_response(error, request.request_id or None)

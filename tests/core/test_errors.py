@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daloy_edge import App, HTTPError, Request
+from daloy_edge import App, HTTPError, Request, register_problem
 from daloy_edge.testing import TestClient
 from tests.support.typecheck import TypeErrors
 
@@ -15,7 +15,7 @@ def test_a_problem_factory_reads_the_error_it_maps_for_a_users_checker(
     assert (
         type_errors(
             """
-            from daloy_edge import HTTPError, TooManyRequests, register_problem
+            from daloy_edge import App, HTTPError, TooManyRequests, register_problem
 
 
             class QuotaExceeded(Exception):
@@ -30,6 +30,7 @@ def test_a_problem_factory_reads_the_error_it_maps_for_a_users_checker(
 
             register_problem(QuotaExceeded, quota_problem)
             register_problem(QuotaExceeded, lambda exc: TooManyRequests(str(exc.retry_after)))
+            App().register_problem(QuotaExceeded, quota_problem)
             """
         )
         == []
@@ -64,3 +65,43 @@ def test_head_of_an_http_error_carrying_a_content_length_states_the_problems_len
     error = HTTPError("upstream refused", status=502, headers={"Content-Length": "5"})
     client = TestClient(_refusing(error))
     assert client.head("/x").headers["content-length"] == str(len(client.get("/x").content))
+
+
+class LedgerLocked(Exception):
+    """An error of the app's own domain, knowing nothing of HTTP."""
+
+
+class NightlyLock(LedgerLocked):
+    pass
+
+
+def _raising(error: Exception) -> App:
+    app = App(env={}, request_log=False)
+
+    @app.get("/x")
+    async def fail(request: Request) -> None:
+        raise error
+
+    return app
+
+
+def test_one_apps_problem_mapping_leaves_another_apps_answers_alone() -> None:
+    # Mapped with the process-wide register_problem, the billing API's 409 became the
+    # shop's answer too, where the same exception is a bug (500): two APIs in one
+    # function, tenants and tests build apps side by side.
+    billing, shop = _raising(NightlyLock()), _raising(NightlyLock())
+    billing.register_problem(LedgerLocked, lambda exc: HTTPError("ledger closed", status=409))
+    answer = TestClient(billing).get("/x")
+    assert (answer.status, answer.json()["detail"]) == (409, "ledger closed")
+    assert TestClient(shop).get("/x").status == 500
+
+
+def test_an_apps_own_mapping_comes_before_the_process_wide_one_for_its_class() -> None:
+    class Overdrawn(Exception):
+        pass
+
+    register_problem(Overdrawn, lambda exc: HTTPError("overdrawn", status=402))
+    own, shared = _raising(Overdrawn()), _raising(Overdrawn())
+    own.register_problem(Overdrawn, lambda exc: HTTPError("see billing", status=409))
+    assert TestClient(own).get("/x").status == 409
+    assert TestClient(shared).get("/x").status == 402
