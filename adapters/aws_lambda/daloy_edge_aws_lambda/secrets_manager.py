@@ -140,16 +140,28 @@ class SecretsManagerKeyRing:
 
     def get(self) -> KeyRing:
         """The cached ring, fetched again when older than ``ttl``; raises
-        :class:`KeyRingUnavailable` when no usable ring can be had."""
+        :class:`KeyRingUnavailable` when no usable ring can be had. While another thread
+        fetches, a cached ring within ``max_stale`` serves rather than waits."""
         if self._generation != _copies.generation:
             self._renew()
-        with self._lock:
+        lock = self._lock
+        if not lock.acquire(blocking=False):
+            # The holder is fetching, for as long as Secrets Manager takes (its timeouts
+            # and retries come to about 16 s): every request would wait that long for a
+            # ring no different from the one cached, and on a deadline that ends first.
+            ring = self._ring
+            if ring is not None and self._clock() - self._loaded_at < self.ttl + self.max_stale:
+                return ring
+            lock.acquire()
+        try:
             now = self._clock()
             if self._ring is not None and (
                 now - self._loaded_at < self.ttl or self._backing_off(now)
             ):
                 return self._ring
             return self._reload(now)
+        finally:
+            lock.release()
 
     def _renew(self) -> None:
         # This process is a copy. A SnapStart restore may come days after the snapshot,
@@ -178,9 +190,14 @@ class SecretsManagerKeyRing:
         """:meth:`get` without blocking the event loop when a fetch is due."""
         if self._generation != _copies.generation:
             self._renew()
-        with self._lock:
-            if self._ring is not None and self._clock() - self._loaded_at < self.ttl:
-                return self._ring
+        # No lock here: a thread fetching holds it for the whole call to Secrets Manager,
+        # and waiting for it on the event loop stopped every request on the loop as long.
+        # ``_reload`` stores the ring before its time, so a time read first is never
+        # newer than the ring read after it.
+        loaded_at = self._loaded_at
+        ring = self._ring
+        if ring is not None and self._clock() - loaded_at < self.ttl:
+            return ring
         return await asyncio.to_thread(self.get)
 
     def refresh(self) -> KeyRing:
@@ -210,6 +227,7 @@ class SecretsManagerKeyRing:
             reason = f"{type(exc).__name__}: {exc}"[:300]
             print(f"daloy_edge_aws_lambda: key ring unavailable ({reason})", file=sys.stderr)
             raise KeyRingUnavailable(f"{self.secret_id}: {reason}") from None
+        # The ring before its time: ``aget`` reads them without the lock, time first.
         self._ring, self._loaded_at, self._failed_at = ring, now, None
         return ring
 

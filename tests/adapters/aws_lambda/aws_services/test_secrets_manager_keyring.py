@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from daloy_edge_aws_lambda.secrets_manager import (
@@ -45,6 +49,79 @@ def make_secret(moto, name: str, value: str) -> object:
     client = moto.client("secretsmanager")
     client.create_secret(Name=name, SecretString=value)
     return client
+
+
+class HeldSecretsManager:
+    """A Secrets Manager on 127.0.0.1 that answers its first GetSecretValue and holds every
+    later one until :attr:`release` is set (at most ``hold`` seconds), as a service that
+    accepts and is slow to answer does."""
+
+    def __init__(self, secret: str, hold: float = 10.0) -> None:
+        self.release = threading.Event()
+        self.held = 0
+        self.answered = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["content-length"]))
+                if server.answered:
+                    server.held += 1
+                    server.release.wait(hold)
+                body = json.dumps(
+                    {"ARN": "arn:aws:secretsmanager:us-east-1:1:secret:k", "Name": "k"}
+                    | {"VersionId": "v1", "SecretString": secret, "CreatedDate": 1}
+                ).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/x-amz-json-1.1")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                server.answered += 1
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def client(self):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "secretsmanager",
+            region_name="us-east-1",
+            endpoint_url=self.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}, read_timeout=60),
+        )
+
+
+@pytest.fixture
+def held_secrets_manager() -> Iterator[HeldSecretsManager]:
+    server = HeldSecretsManager(KEY_A)
+    thread = threading.Thread(target=server.httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.httpd.shutdown()
+        server.httpd.server_close()
+        thread.join()
+
+
+def expired_ring(server: HeldSecretsManager) -> SecretsManagerKeyRing:
+    """A ring loaded once from ``server``, now past its ttl."""
+    clock = Clock()
+    source = SecretsManagerKeyRing(
+        "k", client=server.client(), ttl=60, clock=clock, include_previous=False
+    )
+    source.get()
+    clock.now += 61
+    return source
 
 
 def test_json_list_loads_with_first_key_signing(moto):
@@ -141,6 +218,39 @@ async def test_async_get_loads_without_blocking_the_loop(moto):
     client = make_secret(moto, "keys/async", json.dumps({"keys": [KEY_C]}))
     ring = await SecretsManagerKeyRing("keys/async", client=client).aget()
     assert revealed(ring) == [KEY_C.encode()]
+
+
+async def test_a_refresh_in_flight_does_not_stop_the_event_loop(held_secrets_manager):
+    # The failure: aget() took the ring's lock on the event loop, and a worker thread
+    # refreshing holds it for the whole call to Secrets Manager, so every request on the
+    # loop, /health too, stood still until Secrets Manager answered or timed out.
+    server = held_secrets_manager
+    source = expired_ring(server)
+    refreshing = asyncio.create_task(source.aget())
+    while not server.held:
+        await asyncio.sleep(0.01)
+    ring = await source.aget()
+    assert server.answered == 1  # served while the refresh was still held
+    assert revealed(ring) == [KEY_A.encode()]
+    server.release.set()
+    assert revealed(await refreshing) == [KEY_A.encode()]
+    assert source.fetches == 2
+
+
+def test_a_thread_gets_the_cached_ring_while_another_refreshes(held_secrets_manager):
+    # functions-framework's worker threads: each waited for the one refreshing, on a
+    # deadline that cannot interrupt a thread, for a ring no different from the cached one.
+    server = held_secrets_manager
+    source = expired_ring(server)
+    refreshing = threading.Thread(target=source.get)
+    refreshing.start()
+    while not server.held:
+        server.release.wait(0.01)
+    assert revealed(source.get()) == [KEY_A.encode()]
+    assert server.answered == 1
+    server.release.set()
+    refreshing.join()
+    assert server.answered == 2
 
 
 def test_cached_ring_serves_through_an_outage_then_expires(own_moto):
