@@ -35,6 +35,7 @@ WEBHOOK_REASON = "daloy.webhook_refused"
 # 2 * tolerance + 1 s later, so its replay key lives a second longer than that (which also
 # covers small clock differences between instances).
 _REPLAY_MARGIN_S = 2.0
+_FORGET_GRACE_S = 0.25
 
 
 @record(frozen=True, kw_only=True)
@@ -117,7 +118,7 @@ class VerifyWebhook:
             # The store may have recorded the delivery though its answer never came (a
             # timeout, a reset, the request deadline): forget it, or the sender's retry
             # would be refused as a replay and the event lost.
-            await self._forget(delivery)
+            await self._forget(request, delivery)
             if not isinstance(exc, Exception):
                 raise
             # Without the replay store a replay cannot be told apart: refuse with 503 so
@@ -136,21 +137,25 @@ class VerifyWebhook:
             response = await call_next(request)
         except BaseException as exc:
             if not isinstance(exc, HTTPError) or exc.status >= 500:
-                await self._forget(delivery)
+                await self._forget(request, delivery)
             raise
         if response.status >= 500:
-            await self._forget(delivery)
+            await self._forget(request, delivery)
         return response
 
-    async def _forget(self, delivery: VerifiedWebhook) -> None:
+    async def _forget(self, request: Request, delivery: VerifiedWebhook) -> None:
         """Forget a delivery whose handling failed (an error, a 5xx, the deadline): the
         sender's retry of it is then handled rather than refused as a replay, and the
-        event is not lost. A 4xx keeps it: a retry would be refused alike."""
+        event is not lost. A 4xx keeps it: a retry would be refused alike. Past the
+        request's deadline the store gets a short grace, not its own timeout."""
         discard = getattr(self.config.store, "discard", None)
         if discard is None:
             return  # a store written before discard existed keeps the key
+        import asyncio  # only when handling failed
+
         try:
-            await discard("webhook:" + delivery.replay_key)
+            async with asyncio.timeout(_forget_budget(request)):
+                await discard("webhook:" + delivery.replay_key)
         except Exception:
             import logging
 
@@ -158,6 +163,17 @@ class VerifyWebhook:
                 "webhook replay store unavailable: a failed delivery may stay recorded, "
                 "and its retry be refused as a replay"
             )
+
+
+def _forget_budget(request: Request) -> float | None:
+    """Seconds a delivery's forgetting may take: what is left of the request's deadline,
+    and at least a short grace once it has passed. A store slow enough to outlast the
+    deadline is likely slow still, and waiting out its own timeout (Upstash: 1 s) held the
+    504 that long past the deadline; on Lambda, past the 500 ms the deadline leaves for
+    answering, so the platform ended the invocation with no answer and no log line."""
+    if request.deadline is None:
+        return None
+    return max(request.deadline - time.monotonic(), _FORGET_GRACE_S)
 
 
 def _note(request: Request, reason: str) -> None:

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -226,3 +228,50 @@ def test_senders_retry_after_the_replay_store_lost_its_answer_is_handled_not_ref
     assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == 200
     assert len(calls) == 1
     assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == 401
+
+
+@contextlib.asynccontextmanager
+async def silent_upstash() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """An Upstash REST endpoint on 127.0.0.1 that reads each command and never answers;
+    yields its URL and the request heads it read."""
+    stop, heads = asyncio.Event(), list[bytes]()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            heads.append(await reader.readuntil(b"\r\n\r\n"))
+            await stop.wait()
+        except asyncio.IncompleteReadError:
+            pass  # the client gave up first
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", heads
+    finally:
+        stop.set()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_forgetting_a_delivery_past_the_deadline_does_not_wait_out_the_store_timeout():
+    # The failure: the replay store outlasted the deadline, and forgetting the delivery then
+    # waited out the store's own timeout (1 s by default; 30 s here), holding the 504 that
+    # long past the deadline: on Lambda, past the margin left for answering and logging.
+    from daloy_edge.ratelimit.upstash import UpstashNonceStore, UpstashREST
+
+    async with silent_upstash() as (url, heads):
+        store = UpstashNonceStore(
+            UpstashREST(url, "token", timeout=30), timeout=30, first_timeout=30
+        )
+        config = WebhookConfig(secrets=KeyRing([SECRET]), clock=lambda: NOW, store=store)
+        app = App(request_timeout=0.5)
+
+        @app.post("/hook", middleware=[VerifyWebhook(config)])
+        async def hook(request):
+            return {"received": True}
+
+        async with TestClient(app) as client:
+            sent = client.arequest("POST", "/hook", content=BODY, headers=signed_headers())
+            response = await asyncio.wait_for(sent, 10)
+        assert response.status_code == 504
+        assert heads[0].startswith(b"POST ")  # the SET reached the store, which never answered
