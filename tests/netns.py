@@ -3,9 +3,9 @@
 Tests that could reach a forbidden address if the code under test were wrong live in files
 named ``netns_*.py`` (never collected by a plain ``pytest`` run). An ordinary test module
 calls :func:`outcomes` to run all of them once, as root, under ``unshare -mn`` with loopback
-up and a private ``/etc/hosts`` (:data:`HOSTS`), and reports each inner test as its own
-parametrised case. Inside, every such module calls :func:`assert_isolated` on import, so
-running one directly on the host refuses to start.
+up, a private ``/etc/hosts`` (:data:`HOSTS`) and ``/etc/resolv.conf`` (:data:`RESOLV_CONF`),
+and reports each inner test as its own parametrised case. Inside, every such module calls
+:func:`assert_isolated` on import, so running one directly on the host refuses to start.
 """
 
 from __future__ import annotations
@@ -43,6 +43,13 @@ fd00:ec2::254 ula.test
 10.0.0.1 mixed.test
 """
 """The namespace's ``/etc/hosts``: names that resolve to forbidden places, for real."""
+
+RESOLV_CONF = """\
+nameserver 127.0.0.1
+options timeout:30 attempts:1
+"""
+"""The namespace's ``/etc/resolv.conf``: names not in :data:`HOSTS` are asked of 127.0.0.1,
+where a test may serve DNS on port 53; with nothing there the lookup fails at once."""
 
 
 def assert_isolated() -> None:
@@ -104,12 +111,15 @@ def _run(modules: list[Path]) -> list[tuple[str, str, Outcome]]:
     with tempfile.TemporaryDirectory(prefix="daloy-netns-") as tmp:
         hosts = Path(tmp, "hosts")
         hosts.write_text(HOSTS, encoding="utf-8")
+        resolv = Path(tmp, "resolv.conf")
+        resolv.write_text(RESOLV_CONF, encoding="utf-8")
         report = Path(tmp, "report.xml")
         pytest_cmd = " ".join(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
              f"--junitxml={report}", *map(str, modules)]
         )  # fmt: skip
-        script = f"ip link set lo up && mount --bind {hosts} /etc/hosts && exec {pytest_cmd}"
+        mounts = f"mount --bind {hosts} /etc/hosts && mount --bind {resolv} /etc/resolv.conf"
+        script = f"ip link set lo up && {mounts} && exec {pytest_cmd}"
         env = {**os.environ, INSIDE_ENV: "1"}
         done = subprocess.run(
             ["unshare", "-mn", "--", "sh", "-c", script],

@@ -10,7 +10,12 @@ from tests import netns
 netns.assert_isolated()
 
 import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import gzip  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 import httpx  # noqa: E402
@@ -269,6 +274,75 @@ async def test_unresolvable_name_is_egress_failed():
     async with GuardedClient(POLICY, resolver=SystemResolver()) as client:
         with pytest.raises(EgressFailed):
             await client.get("http://nowhere.test:8080/")
+
+
+class HeldDNS:
+    """A DNS server on 127.0.0.1:53, where the namespace's resolv.conf sends names outside
+    its hosts file: it notes each name asked and answers nothing until :meth:`release`,
+    then SERVFAIL to every query, as a name server the asker cannot hurry."""
+
+    def __init__(self) -> None:
+        self.names: set[bytes] = set()
+        self.released = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", 53))
+        self._sock.settimeout(0.05)
+        self._held: list[tuple[bytes, object]] = []
+        self._stop = False
+
+    def release(self) -> None:
+        self.released.set()
+
+    def serve(self) -> None:
+        while not self._stop:
+            try:
+                query, peer = self._sock.recvfrom(512)
+            except TimeoutError:
+                query = b""
+            if query:
+                # The first label after the 12-byte header: "x3" of x3.held.test.
+                self.names.add(query[13 : 13 + query[12]])
+                self._held.append((query, peer))
+            while self.released.is_set() and self._held:
+                held, to = self._held.pop()
+                self._sock.sendto(held[:2] + b"\x81\x82" + held[4:], to)  # SERVFAIL
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls) -> Iterator[HeldDNS]:
+        server = cls()
+        thread = threading.Thread(target=server.serve)
+        thread.start()
+        try:
+            yield server
+        finally:
+            server.release()
+            while server._held:  # every held lookup gets its answer before the server goes
+                server.released.wait(0.01)
+            server._stop = True
+            thread.join()
+            server._sock.close()
+
+
+async def test_lookups_a_dns_server_holds_leave_the_default_executor_free():
+    # The failure: SystemResolver looked names up in the event loop's default executor (six
+    # threads on two cores), and getaddrinfo cannot be cancelled: fetches of names whose
+    # DNS server never answers held all its threads for the resolver's timeout, and sync
+    # handlers, asyncio.to_thread and other clients' lookups (JWKS, Upstash) waited.
+    default_threads = min(32, (os.cpu_count() or 1) + 4)  # ThreadPoolExecutor's default
+    with HeldDNS.running() as dns:
+        async with GuardedClient(POLICY, resolver=SystemResolver()) as client:
+            fetches = [
+                asyncio.ensure_future(client.get(f"http://x{i}.held.test/"))
+                for i in range(default_threads)
+            ]
+            while len(dns.names) < default_threads:  # every lookup is on a thread, held
+                await asyncio.sleep(0.01)
+            free = asyncio.to_thread(lambda: not dns.released.is_set())
+            assert await asyncio.wait_for(free, 10)  # ran while every lookup was held
+            dns.release()
+            outcomes = await asyncio.gather(*fetches, return_exceptions=True)
+    assert all(isinstance(outcome, EgressFailed) for outcome in outcomes), outcomes
 
 
 async def test_303_after_post_follows_with_get_and_no_body(upstream):
