@@ -152,20 +152,3 @@ def test_a_copy_pools_no_connection_the_egress_client_made_before() -> None:
 
     before, after = asyncio.run(across())
     assert after is not before
-
-
-def test_a_copy_serves_functions_framework_from_a_loop_of_its_own() -> None:
-    from daloy_edge_gcp_functions._adapter import _Loops
-
-    loops = _Loops()
-    before = loops.get()
-    _copies.generation += 1
-    try:
-        after = loops.get()
-        assert after is not before
-        assert not before.is_closed()
-    finally:
-        _copies.generation -= 1
-        _copies._kept.remove(before)
-        before.close()
-        after.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 import socket
@@ -13,7 +12,8 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from daloy_edge import App, BadRequest, GatewayTimeout, Headers, Request, Response, _copies
+from daloy_edge import App, BadRequest, GatewayTimeout, Headers, Request, Response
+from daloy_edge._runner import Runner
 from daloy_edge.types import Handler
 
 if TYPE_CHECKING:
@@ -216,20 +216,6 @@ _FRAMING = frozenset({"content-length", "transfer-encoding"})
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
-class _Loops(threading.local):
-    loop: asyncio.AbstractEventLoop | None = None
-    generation = 0
-
-    def get(self) -> asyncio.AbstractEventLoop:
-        loop = self.loop
-        if loop is None or loop.is_closed() or self.generation != _copies.generation:
-            if loop is not None and not loop.is_closed():
-                _copies.keep(loop)  # made before this process was forked: the parent's too
-            loop = self.loop = asyncio.new_event_loop()
-            self.generation = _copies.generation
-        return loop
-
-
 _SERVES_APP = "daloy_edge_serves_app"
 """Marks a handler built here; ``functools.wraps`` copies it onto what wraps one, as
 functions-framework's own view of the function it serves does."""
@@ -300,7 +286,11 @@ def handler(app: App) -> GCFHandler:
     >>> from daloy_edge import App
     >>> gcf_handler = handler(App())
     """
-    loops = _Loops()
+    # A loop per worker thread, closed when its thread ends: dropped unclosed, a loop
+    # holds its selector, wake-up pipe and default executor until the collector finds its
+    # cycle (a server running each request on a thread of its own, as functions-framework
+    # --debug does, kept three descriptors and a thread for each past request).
+    event_loop = Runner().event_loop
     lock = threading.Lock()
     state: dict[str, Handler] = {}
 
@@ -309,7 +299,7 @@ def handler(app: App) -> GCFHandler:
             if "dispatch" not in state:
                 dispatch = app.build(buffered=True)
                 try:
-                    loops.get().run_until_complete(app.startup())
+                    event_loop().run_until_complete(app.startup())
                 except Exception as exc:
                     # Kept for this request only: the next one runs the hooks again.
                     return app.start_failed(exc, buffered=True)
@@ -324,7 +314,7 @@ def handler(app: App) -> GCFHandler:
             reader.socket = request.environ.get("gunicorn.socket")
             reader.request = translated
         # Built buffered: a streamed body has been read already.
-        response: Response = loops.get().run_until_complete(dispatch(translated))
+        response: Response = event_loop().run_until_complete(dispatch(translated))
         if isinstance(reader, _Body):
             reader.request = None  # no cycle left for the collector
             if not reader.complete:

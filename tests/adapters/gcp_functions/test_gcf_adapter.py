@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
 import json
+import os
+import threading
 from pathlib import Path
 
 import flask
@@ -79,6 +82,37 @@ def test_failed_startup_is_a_503_problem_and_the_next_request_starts_again() -> 
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
     assert refused.mimetype == "application/problem+json"
     assert served.status_code == 200 and len(runs) == 2
+
+
+def test_a_worker_threads_event_loop_is_closed_when_the_thread_ends() -> None:
+    # A server running each request on a thread of its own (functions-framework --debug,
+    # Werkzeug's development server) kept every past request's loop open until the
+    # collector found it: a selector, a wake-up socket pair and an executor thread each.
+    app = App()
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    @app.get("/wait")
+    async def wait(request: Request) -> dict[str, bool]:
+        loops.append(asyncio.get_running_loop())
+        await asyncio.to_thread(int)
+        return {"ok": True}
+
+    gcf_handler = handler(app)
+    statuses: list[int] = []
+
+    def serve() -> None:
+        with flask_app.test_request_context("/wait"):
+            statuses.append(gcf_handler(flask.request).status_code)
+
+    serve()
+    descriptors = len(os.listdir("/proc/self/fd"))
+    for _ in range(30):
+        thread = threading.Thread(target=serve)
+        thread.start()
+        thread.join()
+    assert statuses == [200] * 31
+    assert [loop.is_closed() for loop in loops[1:]] == [True] * 30
+    assert len(os.listdir("/proc/self/fd")) < descriptors + 10
 
 
 def limited_app() -> App:
