@@ -18,11 +18,14 @@ _EXPIRED_SCAN = 32
 _STEP_BACK_MS = 1000
 """A clock this far behind the last check stepped back (threads reading it before they
 take the lock arrive only a little out of order)."""
+_EXPIRED_DROP = 2  # per new key: more than one, so a store that grew shrinks again
 
 
 class MemoryStore:
-    """Counters in a dict of at most ``max_keys`` entries; expired ones go first, then,
-    among the least recently written, the one holding the smallest value.
+    """Counters in a dict of at most ``max_keys`` entries. Each new counter drops expired
+    ones at the oldest end, so the store holds about the counters still live; a full store
+    evicts, expired ones first, then among the least recently written the one holding the
+    smallest value.
 
     Each check holds a lock, so it is atomic across threads as well as on one event loop
     (Google Cloud Functions serves each worker thread from a loop of its own, all of them
@@ -98,8 +101,10 @@ class MemoryStore:
             from collections import OrderedDict
 
             entries = self._entries = OrderedDict(entries)
-        if key not in entries and len(entries) >= self.max_keys:
-            self._evict()
+        if key not in entries:
+            _drop_expired(entries, self._now)
+            if len(entries) >= self.max_keys:
+                self._evict()
         entries[key] = (value, expires)
         entries.move_to_end(key)
 
@@ -125,6 +130,18 @@ class MemoryStore:
             # forgetting it would hand it a fresh quota. The smallest value among the oldest
             # (the lowest count, GCRA's earliest time) costs the least to forget.
             del entries[min(head, key=_value)[0]]
+
+
+def _drop_expired(entries: OrderedDict[str, tuple[int, int]], now: int) -> None:
+    # Windowed algorithms write new keys every window, so without this a few hundred
+    # steady clients filled the store to ``max_keys`` with dead counters (30 MB at the
+    # default, for 2,000 live ones) that stayed for the life of the process. Keys are
+    # in write order, and written together they expire together: the oldest go first.
+    for _ in range(_EXPIRED_DROP):
+        oldest = next(iter(entries.values()), None)
+        if oldest is None or oldest[1] > now:
+            return
+        entries.popitem(last=False)
 
 
 def _value(entry: tuple[str, tuple[int, int]]) -> int:

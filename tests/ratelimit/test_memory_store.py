@@ -36,6 +36,16 @@ async def test_memory_store_evicts_expired_counters_before_live_ones():
     assert store.get(FIXED_WINDOW.keys("live-2", later, 600_000)[0]) == 1
 
 
+async def test_steady_clients_over_many_windows_leave_only_live_counters():
+    # Each window writes new keys: without dropping expired ones, 20 clients over 100
+    # windows filled the store with 2,000 dead counters, kept until it reached max_keys.
+    store = MemoryStore()
+    for window in range(100):
+        for client in range(20):
+            await spend(store, f"client-{client}", NOW + window * 1_000)
+    assert len(store) <= 60
+
+
 async def test_memory_store_evicts_the_least_recently_written_when_all_are_live():
     store = MemoryStore(max_keys=2)
     await spend(store, "old", NOW, window=600_000)
