@@ -178,10 +178,9 @@ def test_target_failing_with_a_credential_in_its_message_is_reported_without_it(
 ) -> None:
     # The report goes to CI logs: the app's error text was printed as it was, password,
     # token and all, where its log line and its development 500 scrub them.
-    source = (
-        "raise RuntimeError('cannot reach postgres://app:pg-pass-5e1c@db/app"
-        " with Authorization: Bearer tok-7f3a9b2c')\n"
-    )
+    # verify: allow leaked-credentials -- a made-up password, the one the test sees scrubbed
+    url = "postgres://app:pg-pass-5e1c@db/app"
+    source = f"raise RuntimeError('cannot reach {url} with Authorization: Bearer tok-7f3a9b2c')\n"
     target_module(tmp_path, monkeypatch, "leaky_app_for_check", source)
     assert main(["check", "leaky_app_for_check:app"]) == 1
     out = capsys.readouterr().out
@@ -195,6 +194,7 @@ def test_target_refusing_a_setting_with_a_credential_is_reported_without_it(
 ) -> None:
     source = (
         "from daloy_edge.egress import EgressPolicy\n"
+        # verify: allow leaked-credentials -- a made-up password, the one the test sees scrubbed
         "EgressPolicy(allow_hosts=('https://ops:egress-pass-91d2@api.example.com',))\n"
     )
     target_module(tmp_path, monkeypatch, "leaky_config_for_check", source)
