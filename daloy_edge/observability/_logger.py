@@ -16,6 +16,7 @@ from daloy_edge.observability._line import (
     with_attributes,
 )
 from daloy_edge.observability._record import (
+    MAX_LINE,
     SEVERITIES,
     encode,
     error_attributes,
@@ -72,6 +73,10 @@ STATE_KEY = "observability"
 _REQUEST_EVENT_JSON = '"EventName":"http.server.request"'
 _FLAGS_HEX = {flags: f"{flags:02x}" for flags in range(256)}
 """Trace flags as the record writes them (the SDK's may use any of the eight bits)."""
+_HEAD_BOUND = MAX_LINE - 8192
+"""Longest request or span record before its closing brace: the rest of
+:data:`MAX_LINE` is room for the EMF members (at most about 6 KB: the directive and
+two dimension values of 1,024 printable characters, escaped)."""
 
 
 class _Active:
@@ -278,12 +283,14 @@ class RequestLog:
         )
         shape = request_shape(self._shapes, request, response.status, self.redactor)
         attributes = http_attributes_json(request, response, duration_s, self.redactor, shape)
+        extra = None
         if (
             error_attrs is not None
             or self.config.log_headers
             or ("log.attributes" in state and state["log.attributes"] is not None)
         ):
-            attributes = with_attributes(attributes, self._extra(request, response, error_attrs))
+            extra = self._extra(request, response, error_attrs)
+            attributes = with_attributes(attributes, extra)
         metrics = runtime.metrics
         folded = False
         if shape.level >= self.min_severity:
@@ -298,7 +305,7 @@ class RequestLog:
                 attributes=attributes,
                 runtime=runtime,
                 folded=folded,
-                error_attrs=error_attrs,
+                extra=extra,
             )
         if metrics is not None and not folded:
             # Metrics do not depend on the log level: without a stdout request line to
@@ -336,11 +343,12 @@ class RequestLog:
         attributes: str,
         runtime: Runtime,
         folded: bool,
-        error_attrs: dict[str, JSON] | None,
+        extra: dict[str, JSON] | None,
     ) -> None:
         """The request line: :func:`open_record_line`'s text, with the EMF members when
         ``folded`` and the platform's (Cloud Logging's, Lambda's level), from the
-        request's shape and its trace ids (no ``TraceContext``)."""
+        request's shape and its trace ids (no ``TraceContext``). ``extra`` holds the
+        attributes beyond the HTTP ones (the error's among them), None without any."""
         start_ns = active.start_ns
         start = f"{start_ns}"
         members = None
@@ -360,8 +368,13 @@ class RequestLog:
         )
         platform = runtime.platform
         if platform is not None:
-            stack_trace = None if error_attrs is None else error_attrs.get("exception.stacktrace")
+            stack_trace = None if extra is None else extra.get("exception.stacktrace")
             head += platform.request_members(shape, start, ids, stack_trace)
+        if extra is not None and len(head) > _HEAD_BOUND:
+            # Without extra attributes every member has a limit that keeps the line far
+            # within the bound (1,024 characters, 12 KB escaped, for the longest): only
+            # an error, headers or a handler's attributes can take it past.
+            head = _fit_head(head)
         sinks = self._sinks
         stdout = self._stdout
         level = shape.level
@@ -429,6 +442,11 @@ class RequestLog:
             line = f'{head[:-1]},"Resource":{known.resource_json}{members}}}'
         else:
             line = encode(record)
+        if len(line) > MAX_LINE:
+            from daloy_edge.observability._fit import fit_line
+
+            line = fit_line(line)
+            record = parse_line(line)  # what the sinks get is what was written
         severity = record.get("SeverityNumber")
         console = (
             severity
@@ -524,6 +542,8 @@ class RequestLog:
                         **span,
                     }
                 )
+            if len(head) > _HEAD_BOUND:
+                head = _fit_head(head)
             self._deliver(head, None)
         if active.otel_span is not None:
             from daloy_edge.observability._otel import OTelBridge
@@ -582,6 +602,14 @@ def _stopped(exc: BaseException) -> bool:
         return True
     asyncio = sys.modules.get("asyncio")
     return asyncio is not None and isinstance(exc, asyncio.CancelledError)
+
+
+def _fit_head(head: str) -> str:
+    """A request or span record past :data:`_HEAD_BOUND` (still open), shortened to it:
+    a handler's error and attributes, escaped, can take twelve bytes a character."""
+    from daloy_edge.observability._fit import fit_head  # only such a line pays for it
+
+    return fit_head(head, _HEAD_BOUND)
 
 
 def _span_method(method: str) -> str:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_FIELD",
+    "MAX_LINE",
     "SEVERITIES",
     "encode",
     "exception_attributes",
@@ -38,6 +39,10 @@ _MAX_TRACE_CHARS = 16_384
 _CHAIN_LIMIT = 256
 MAX_FIELD = 1024
 """Longest path, header or message kept in a record (in characters)."""
+MAX_LINE = 131_072
+"""Longest line the request log writes (in bytes: its lines are ASCII). CloudWatch Logs
+cuts an event at 256 KB, Lambda splits a longer stdout line, Cloud Logging refuses an
+entry past 256 KB; a longer line is shortened (see ``_fit``), never cut into no JSON."""
 
 
 def severity_name(level: str) -> str:
