@@ -46,6 +46,10 @@ _KEY_MAX_LEN = 256
 _LITERAL_MAX_LEN = 256
 _LITERALS_KEPT = 256
 _MAX_INT_BITS = 256
+MAX_HEADER_FIELDS = 64
+"""Most header fields :meth:`Redactor.headers` shows."""
+MAX_HEADER_CHARS = 8192
+"""Most characters of header names and values :meth:`Redactor.headers` shows."""
 
 
 class Redactor:
@@ -161,12 +165,30 @@ class Redactor:
         return found
 
     def headers(self, headers: Headers | Mapping[str, str]) -> dict[str, JSON]:
-        """Header fields as a dict of lower-cased names; credential headers redacted."""
+        """Header fields as a dict of lower-cased names; credential headers redacted.
+
+        At most :data:`MAX_HEADER_FIELDS` fields and :data:`MAX_HEADER_CHARS` characters
+        of names and values, the rest marked under ``…``: the headers of a request
+        refused with 431 for their size are what the log would otherwise repeat.
+        """
         pairs = headers.items() if isinstance(headers, Headers | Mapping) else ()
         result: dict[str, JSON] = {}
-        for name, value in pairs:
+        room = MAX_HEADER_CHARS
+        for count, (name, value) in enumerate(pairs):
+            if count >= MAX_HEADER_FIELDS or room <= 0:
+                result["…"] = "[more fields]"
+                break
             lowered = str(name).lower()
-            shown: str = REDACTED if self.is_secret_header(lowered) else self.scrub(str(value))
+            secret = self.is_secret_header(lowered)
+            if len(lowered) > _KEY_MAX_LEN:
+                lowered = f"{lowered[:_KEY_MAX_LEN]}…"
+            room -= len(lowered)
+            shown = (
+                REDACTED
+                if secret
+                else self.scrub(str(value), limit=max(min(room, self.max_string), 0))
+            )
+            room -= len(shown)
             existing = result.get(lowered)
             if existing is None:
                 result[lowered] = shown

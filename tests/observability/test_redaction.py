@@ -8,7 +8,18 @@ import time
 
 import pytest
 
-from daloy_edge.observability import REDACTED, Redactor, redact, scrub_text
+from daloy_edge import App
+from daloy_edge.observability import (
+    REDACTED,
+    LogConfig,
+    MemorySink,
+    Redactor,
+    RequestLog,
+    redact,
+    scrub_text,
+)
+from daloy_edge.observability._redact import MAX_HEADER_CHARS, MAX_HEADER_FIELDS
+from daloy_edge.testing import TestClient
 
 
 def test_output_is_plain_json():
@@ -243,6 +254,46 @@ def test_headers_keep_repeated_fields_as_list():
 
     headers = Headers([("Via", "1"), ("via", "2"), ("Cookie", "a=b")])
     assert Redactor().headers(headers) == {"via": ["1", "2"], "cookie": REDACTED}
+
+
+def shown_chars(shown: dict[str, object]) -> int:
+    return sum(
+        len(name) + sum(len(v) for v in (value if isinstance(value, list) else [value]))
+        for name, value in shown.items()
+    )
+
+
+def test_headers_are_shown_up_to_a_count_of_fields():
+    shown = Redactor().headers({f"x-h{i}": "v" for i in range(1000)})
+    assert len(shown) == MAX_HEADER_FIELDS + 1
+    assert shown["…"] == "[more fields]"
+
+
+def test_headers_are_shown_up_to_a_number_of_characters():
+    # What a request refused 431 for the size of its headers carries: each value was cut
+    # to 4,096 characters, but all of them were shown (1.4 MB of log line, escaped).
+    shown = Redactor().headers({f"x-h{i}": "\U0001f600" * 4000 for i in range(30)})
+    assert shown["…"] == "[more fields]"
+    assert shown_chars(shown) <= MAX_HEADER_CHARS + 64
+    assert list(shown) == ["x-h0", "x-h1", "x-h2", "…"]
+    assert shown["x-h1"] == "\U0001f600" * 4000 and shown["x-h2"].endswith("more]")
+
+
+def test_a_header_name_of_any_length_is_cut():
+    shown = Redactor().headers({"x-" + "n" * 100_000: "v"})
+    (name,) = shown
+    assert len(name) <= 257 and name.endswith("…")
+
+
+def test_a_request_refused_431_logs_its_headers_capped_and_its_line_uncut():
+    app = App(env={}, request_log=RequestLog(LogConfig(env={}, log_headers=True, stdout=False)))
+    sink = MemorySink()
+    app.request_log.add_sink(sink)  # type: ignore[union-attr]
+    flood = {f"x-note-{i}": "\U0001f600" * 4000 for i in range(30)}
+    assert TestClient(app).get("/", headers=flood).status_code == 431
+    attributes = json.loads(sink.lines[0])["Attributes"]
+    assert attributes["http.request.header"]["…"] == "[more fields]"
+    assert "daloy.truncated" not in attributes
 
 
 @pytest.mark.parametrize(
