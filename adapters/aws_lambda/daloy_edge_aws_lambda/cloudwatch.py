@@ -87,8 +87,27 @@ def _truncate(message: str) -> tuple[str, int]:
         data = message.encode("utf-8")
     if len(data) <= MAX_EVENT_BYTES:
         return message, len(data)
+    fitted = _fitted_json(message)
+    if fitted is not None:
+        return fitted, len(fitted)
     cut = data[: MAX_EVENT_BYTES - 16].decode("utf-8", "ignore") + "…[truncated]"
     return cut, len(cut.encode("utf-8"))
+
+
+def _fitted_json(message: str) -> str | None:
+    """A JSON object too large for one event, with its largest strings shortened as the
+    request log shortens its own lines: cut at the limit, it was no JSON, and its
+    trace ids, error and EMF metrics were lost with the rest. None for other text."""
+    from daloy_edge._json import encode_ascii
+    from daloy_edge.observability._fit import fit_line
+    from daloy_edge.observability._sinks import parse_line
+
+    try:
+        # Escaped, each character's bytes are the line's length: what ``fit_line`` counts.
+        line = message if message.isascii() else encode_ascii(parse_line(message))
+        return fit_line(line, MAX_EVENT_BYTES)
+    except (ValueError, RecursionError):
+        return None
 
 
 def take_batch(

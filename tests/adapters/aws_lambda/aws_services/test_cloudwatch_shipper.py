@@ -210,6 +210,41 @@ def test_oversized_event_is_truncated_to_the_event_limit(moto):
     assert message.endswith("…[truncated]")
 
 
+@pytest.mark.parametrize("ascii_only", [True, False], ids=["escaped", "raw-utf8"])
+def test_an_oversized_json_event_is_shortened_and_stays_json(moto, ascii_only):
+    # Cut at the event limit, the line was no JSON: its trace, error and metrics lost.
+    group = f"/test/oversized-json-{ascii_only}"
+    shipper, client = shipper_for(moto, group)
+    record = {
+        "Timestamp": "1700000000000000000",
+        "SeverityText": "ERROR",
+        "SeverityNumber": 17,
+        "Body": "GET /orders/{id} 500",
+        "Attributes": {
+            "http.route": "/orders/{id}",
+            "error.type": "RuntimeError",
+            "exception.message": "\U0001f600" * 70_000,
+        },
+        "TraceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "SpanId": "00f067aa0ba902b7",
+    }
+    line = json.dumps(record, ensure_ascii=ascii_only, separators=(",", ":"))
+    assert len(line.encode()) > MAX_EVENT_BYTES
+    shipper.write(line)
+    assert shipper.flush(30)
+    shipper.close()
+    (message,) = read_back(client, group, "stream-1")
+    assert len(message.encode()) <= MAX_EVENT_BYTES
+    shown = json.loads(message)
+    assert shown["TraceId"] == record["TraceId"] and shown["Body"] == record["Body"]
+    attributes = shown["Attributes"]
+    assert attributes["error.type"] == "RuntimeError"
+    assert attributes["exception.message"].endswith("more]")
+    escaped = json.dumps(record, separators=(",", ":"))  # what the size is counted on
+    assert attributes["daloy.truncated"] == len(escaped)
+    assert shipper.stats.delivered == 1
+
+
 def test_shipper_survives_moto_stopped_and_restarted(own_moto):
     shipper, client = shipper_for(own_moto, "/test/restart", retry_base=0.05, retry_max=0.5)
     before = [f"before {i}" for i in range(100)]
