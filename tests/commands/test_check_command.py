@@ -52,8 +52,11 @@ def test_warnings_pass_unless_strict(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_env_file_overrides_the_process_environment(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Set first so that it is restored: the file writes into os.environ, and a
+    # DALOY_ENV=development left there served later tests' 500s with their traces.
+    monkeypatch.setenv("DALOY_ENV", "production")
     env_file = tmp_path / "production.env"
     env_file.write_text("# deployed settings\nexport DALOY_ENV='development'\n")
     assert main(["check", "--env-file", str(env_file)]) == 1
