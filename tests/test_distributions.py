@@ -11,6 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import daloy_edge
 
@@ -61,3 +63,32 @@ def test_each_adapter_is_released_with_and_requires_the_core_it_imports(adapter:
     core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["version"] == core["version"] == daloy_edge.__version__
     assert f"daloy-edge~={daloy_edge.__version__}" in project["dependencies"]
+
+
+# The newest release each extra must refuse, and why: a user's environment (a Lambda layer,
+# a Cloud Function's requirements, an existing service) keeps whatever older version the
+# declared range admits, and the lock never sees it.
+REFUSED = {
+    ("jwt", "pyjwt", "2.12.1"): "GHSA-xgmm-8j9v-c9wx, GHSA-jq35-7prp-9v3f: algorithm confusion",
+    ("jwt", "cryptography", "48.0.0"): "GHSA-537c-gmf6-5ccf: the wheels' OpenSSL",
+}
+
+
+def _extra_requirement(extra: str, name: str) -> Requirement:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    found = [
+        requirement
+        for requirement in map(Requirement, extras["optional-dependencies"][extra])
+        if canonicalize_name(requirement.name) == name
+    ]
+    assert found, f"the {extra!r} extra no longer installs {name}"
+    return found[0]
+
+
+@pytest.mark.parametrize(("extra", "name", "version"), list(REFUSED))
+def test_extras_refuse_releases_with_advisories_or_failures(
+    extra: str, name: str, version: str
+) -> None:
+    requirement = _extra_requirement(extra, name)
+    reason = REFUSED[extra, name, version]
+    assert not requirement.specifier.contains(version, prereleases=True), reason
