@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
 import sys
@@ -11,6 +12,7 @@ import tracemalloc
 import pytest
 
 from daloy_edge.transport import HttpxTransport, TransportError
+from tests.upstream import tls_contexts
 
 
 @pytest.mark.parametrize(
@@ -39,6 +41,21 @@ def serve_once(head: bytes, body: bytes) -> tuple[str, threading.Thread]:
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
     return f"http://127.0.0.1:{listener.getsockname()[1]}/", thread
+
+
+async def test_a_certificate_that_fails_to_verify_is_a_transport_error(tmp_path):
+    # httpcore before 1.0.6 let the ssl error out of httpx unmapped: a JWKS endpoint with
+    # a bad certificate made every request a 500, each with a new handshake to the IdP.
+    server_tls, _ = tls_contexts("other.test", str(tmp_path))
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def handshake() -> None:
+        with listener, listener.accept()[0] as conn, contextlib.suppress(OSError):
+            server_tls.wrap_socket(conn, server_side=True).close()
+
+    threading.Thread(target=handshake, daemon=True).start()
+    with pytest.raises(TransportError):
+        await fetch(f"https://127.0.0.1:{listener.getsockname()[1]}/")
 
 
 async def fetch(url: str, max_bytes: int = 1024 * 1024) -> bytes:
