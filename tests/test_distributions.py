@@ -75,6 +75,8 @@ REFUSED = {
     # JWKS endpoint with a bad certificate made every request a 500 and a new handshake.
     ("http", "httpcore", "1.0.5"): "a failed TLS handshake is no httpx error",
     ("http", "httpcore", "1.0.8"): "h11 < 0.16, GHSA-vqfr-h8mv-ghfj: lenient chunked bodies",
+    # We only compress, but httpx in the same process decodes br responses with it.
+    ("brotli", "brotli", "1.1.0"): "GHSA-2qfp-q593-8484: unbounded decompression",
 }
 
 
