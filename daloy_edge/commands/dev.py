@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from daloy_edge._errors import ConfigError
-from daloy_edge.commands import _devkey
+from daloy_edge.commands import _devhosts, _devkey
 
 DEFAULT_TARGET = "examples.secure_app:asgi"
 
@@ -54,6 +54,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
     parser.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        type=_allow_host,
+        metavar="NAME",
+        help="also answer requests for this host name (.example.test: the domain and every"
+        " name below it); IP addresses, localhost and *.localhost are always answered",
+    )
     parser.set_defaults(run=run)
 
 
@@ -61,6 +70,13 @@ def _port(text: str) -> int:
     if not (text.isascii() and text.isdigit() and int(text) <= 65535):
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
     return int(text)
+
+
+def _allow_host(text: str) -> str:
+    try:
+        return _devhosts.allow_host_argument(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def dev_environment(environ: dict[str, str]) -> list[str]:
@@ -190,6 +206,21 @@ def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
             _devkey.remove_dev_key(state, kid)
 
 
+def _allowed_hosts(args: argparse.Namespace) -> _devhosts.HostAllowList:
+    """The host names served: ``--allow-host`` and the name ``--host`` listens on."""
+    names = list(args.allow_host)
+    if not is_loopback(args.host) and not _devhosts.is_ip(args.host):
+        names.append(args.host.lower())  # a name to listen on is one to be reached by
+    print(
+        "   answers Host: localhost, *.localhost, IP addresses"
+        + "".join(f", {name}" for name in names)
+        + "; any other name could be a web page rebinding its DNS here (421);"
+        "\n   serve one with --allow-host NAME",
+        file=sys.stderr,
+    )
+    return _devhosts.HostAllowList(names)
+
+
 def _start(args: argparse.Namespace, sock: socket.socket, *, jwks_made: bool) -> int:
     import uvicorn
 
@@ -206,6 +237,7 @@ def _start(args: argparse.Namespace, sock: socket.socket, *, jwks_made: bool) ->
             '   daloy-edge token --sub alice --scope "reports:read"',
             file=sys.stderr,
         )
+    app = _devhosts.guard_hosts(app, _allowed_hosts(args))
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from
     # 127.0.0.1 on its own; only the app's trusted-proxy setting may decide that.
     config = uvicorn.Config(
