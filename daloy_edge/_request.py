@@ -307,7 +307,15 @@ class Request:
 
     @property
     def url(self) -> str:
-        """The full URL as the client addressed it (:attr:`root_path` included)."""
+        """The full URL as the client addressed it (:attr:`root_path` included).
+
+        Security: its host is the ``Host`` header, which the client chooses wherever the
+        platform does not route on it: behind an ALB listener's default rule, and in front
+        of any ASGI server (a proxy passes the client's on unless told to set its own).
+        Build a URL that leaves the request (a link in an e-mail, an OAuth
+        ``redirect_uri``, a redirect to another host) from a configured base URL, never
+        from this; daloy_edge itself builds none from it.
+        """
         query = f"?{self.query_string}" if self.query_string else ""
         return f"{self.scheme}://{self.host}{self.root_path}{self.raw_path}{query}"
 
