@@ -116,7 +116,10 @@ class JWKSClient:
                 raise ConfigError(f"{name} must not be negative")
         self.url = url
         self._own_transport = transport is None
-        self._transport: HTTPTransport = transport or default_transport()
+        # The runtime's transport is looked up at the first fetch, not here: a client built
+        # at import (a module-level app, on Workers one in the deploy-time snapshot) came
+        # before the adapter installs ``fetch`` as the default, and kept httpx for good.
+        self._transport: HTTPTransport | None = transport
         self._clock = clock
         self._timeout, self._max_bytes = timeout_s, max_bytes
         self._max_keys, self._min_rsa_bits = max_keys, min_rsa_bits
@@ -246,7 +249,10 @@ class JWKSClient:
             done.set_result(None)
 
     async def _download(self) -> tuple[JWKSet, float]:
-        response = await self._transport.request(
+        transport = self._transport
+        if transport is None:
+            transport = self._transport = default_transport()
+        response = await transport.request(
             "GET", self.url, headers=_ACCEPT, timeout=self._timeout, max_bytes=self._max_bytes
         )
         if response.status != 200:

@@ -118,10 +118,13 @@ class JWTVerifier:
         self._keys = keys
         self._policy = policy
         self._audiences = policy.audiences
-        self._backend = backend or default_backend()
+        # None: the runtime's backend, looked up when the first key is prepared, not here. A
+        # verifier built at import (on Workers, into the deploy-time snapshot) came before
+        # the adapter installs WebCrypto, and kept PyJWT, which needs ``cryptography``.
+        self._backend = backend
         # The built-in backend's prepared key is a plain function: call it, not a coroutine.
         # Any other backend, a subclass included, is awaited through the protocol.
-        self._direct = type(self._backend) is PyJWTBackend
+        self._direct = type(backend) is PyJWTBackend
         self._clock = clock
         self._max_bytes = max_token_bytes
         self._typ = None if typ is None else frozenset(_norm_typ(t) for t in typ)
@@ -163,7 +166,9 @@ class JWTVerifier:
         if self._direct:
             valid = prepared(signing_input, signature)  # type: ignore[operator]  # see __init__
         else:
-            valid = await self._backend.verify(spec.name, prepared, signing_input, signature)
+            # A prepared key means _prepare has set the backend.
+            backend: SignatureBackend = self._backend  # type: ignore[assignment]
+            valid = await backend.verify(spec.name, prepared, signing_input, signature)
         if not valid:
             raise InvalidToken("bad signature")
         claims, flat = decode_object_segment(payload_b64, "payload")
@@ -197,8 +202,12 @@ class JWTVerifier:
         return None
 
     async def _prepare(self, key: JWK, alg: str) -> object:
+        backend = self._backend
+        if backend is None:
+            backend = self._backend = default_backend()
+            self._direct = type(backend) is PyJWTBackend
         try:
-            prepared = await self._backend.import_key(key, alg)
+            prepared = await backend.import_key(key, alg)
         except InvalidKey:
             raise InvalidToken("key unusable") from None
         if len(self._prepared) >= _CACHE_LIMIT:

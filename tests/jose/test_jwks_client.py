@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from daloy_edge.jose import (
     KeysUnavailable,
     cache_ttl,
 )
-from daloy_edge.transport import HttpxTransport
+from daloy_edge.transport import HttpxTransport, TransportResponse, set_default_transport
 from tests.jose.jwks_server import FakeClock, JWKSServer
 from tests.jwtkit import AUDIENCE, ISSUER, NOW, ec_key, jwks, mint, public_jwk, rsa_key
 from tests.support.threads import SlowKey
@@ -414,6 +415,33 @@ async def test_aclose_closes_the_http_client_it_made_rather_than_leave_it_open(s
     pool = client._transport._get_client()  # type: ignore[attr-defined]
     await client.aclose()
     assert pool.is_closed
+
+
+class Recording:
+    """A transport that notes each URL it is asked for, then sends through ``inner``."""
+
+    def __init__(self, inner: HttpxTransport) -> None:
+        self.inner, self.urls = inner, []
+
+    async def request(self, method: str, url: str, **options: Any) -> TransportResponse:
+        self.urls.append(url)
+        return await self.inner.request(method, url, **options)
+
+
+async def test_a_client_built_before_the_runtime_installs_its_transport_fetches_through_it(
+    server, transport
+):
+    # Built at import (on Workers, into the deploy-time snapshot), before the adapter
+    # installed fetch, the client kept httpx, which Workers do not have: every bearer
+    # request was a 500.
+    client = JWKSClient(server.url, allow_insecure_http=True)
+    installed = Recording(transport)
+    set_default_transport(installed)
+    try:
+        assert await client.get_key("key-a") is not None
+    finally:
+        set_default_transport(None)
+    assert installed.urls == [server.url]
 
 
 async def test_aclose_leaves_a_transport_it_was_given_to_its_owner(server, transport):

@@ -16,6 +16,7 @@ from daloy_edge.jose import (
     PyJWTBackend,
     VerifiedToken,
     b64url_decode,
+    set_default_backend,
 )
 from tests.jwtkit import AUDIENCE, ISSUER, NOW, b64, claims, jwks, mint, public_jwk, rsa_key
 
@@ -186,6 +187,28 @@ def test_any_other_backend_is_asked_through_the_protocol():
     verifier = make(Keys(PRIVATE), Clock(), backend=RefusingBackend())
     with pytest.raises(InvalidToken, match="bad signature"):
         verify(verifier, mint(PRIVATE, "RS256", KID))
+
+
+def test_the_default_backend_check_runs_without_its_coroutine_too(monkeypatch):
+    async def never(*args: object) -> bool:
+        raise AssertionError("the prepared check is called directly")
+
+    monkeypatch.setattr(PyJWTBackend, "verify", never)
+    verifier = make(Keys(PRIVATE), Clock())
+    assert verify(verifier, mint(PRIVATE, "RS256", KID)).claims["sub"] == "alice"
+
+
+def test_a_verifier_built_before_the_runtime_installs_its_backend_verifies_with_that_one():
+    # Built at import (on Workers, into the deploy-time snapshot), before the adapter
+    # installed WebCrypto, the verifier kept PyJWT, whose RSA and EC keys need
+    # ``cryptography``, which Workers do not have: every token was a 500.
+    verifier = make(Keys(PRIVATE), Clock())
+    set_default_backend(RefusingBackend())
+    try:
+        with pytest.raises(InvalidToken, match="bad signature"):
+            verify(verifier, mint(PRIVATE, "RS256", KID))
+    finally:
+        set_default_backend(None)
 
 
 def test_a_replacement_key_is_checked_against_the_algorithm_again():
