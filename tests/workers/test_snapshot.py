@@ -14,10 +14,12 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from daloy_edge.scaffold import generate
 from tests import jwtkit
 from tests.support.workers import MAIN_DIR, PyodideHarness
 
@@ -159,3 +161,69 @@ Default = entrypoint(app)
         body=token().encode(),
     )
     assert (response.status, response.json()) == (200, {"sub": "alice"})
+
+
+AT_TOP_LEVEL = """
+import os, sys, time, traceback
+
+import _harness
+
+OWN = ("daloy_edge", "examples", "app")
+
+
+def ours(name):
+    return name.split(".")[0] in OWN
+
+
+async def main():
+    # Our modules are imported afresh, as at deploy, then the session's are put back.
+    saved = {name: module for name, module in sys.modules.items() if ours(name)}
+    for name in saved:
+        del sys.modules[name]
+    calls = []
+
+    def noted(name, original):
+        def call(*args):
+            frame = traceback.extract_stack(limit=2)[0]
+            calls.append(f"{name} from {frame.filename}:{frame.lineno}")
+            return original(*args)
+        return call
+
+    patched = [(os, "urandom")] + [(time, name) for name in CLOCKS]
+    originals = [getattr(owner, name) for owner, name in patched]
+    for (owner, name), original in zip(patched, originals):
+        setattr(owner, name, noted(name, original))
+    sys.path.insert(0, SCAFFOLD)
+    try:
+        for entry, isolate in ENTRIES:
+            _harness._load(entry, isolate)
+    finally:
+        sys.path.remove(SCAFFOLD)
+        for (owner, name), original in zip(patched, originals):
+            setattr(owner, name, original)
+        for name in [name for name in sys.modules if ours(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+    return calls
+"""
+CLOCKS = ("time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns")
+
+
+def test_importing_the_worker_entries_draws_no_random_bytes_and_reads_no_clock(
+    workers_harness: PyodideHarness, tmp_path: Path
+) -> None:
+    # At deploy, os.urandom raises ("Randomness is not allowed while a Worker is
+    # starting": the deploy fails) and the clocks read 0; whatever the top level drew or
+    # read would be the same in every isolate started from the snapshot.
+    # The scaffold's entry imports its app module, which builds an app at import.
+    generate("hello", "workers", tmp_path / "hello")
+    source, scaffold = tmp_path / "hello" / "src", "/session/scaffold"
+    workers_harness.write_files(
+        [
+            (source / "app.py", f"{scaffold}/app.py"),
+            (source / "entry.py", f"{MAIN_DIR}/scaffold_entry.py"),
+        ]
+    )
+    entries = [("entry", "top-level-reference"), ("scaffold_entry", "top-level-scaffold")]
+    code = f"SCAFFOLD = {scaffold!r}\nENTRIES = {entries!r}\nCLOCKS = {CLOCKS!r}\n" + AT_TOP_LEVEL
+    assert workers_harness.run(code) == []
