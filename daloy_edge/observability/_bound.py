@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -32,7 +33,10 @@ _fallback: RequestLog | None = None
 def _default_log() -> RequestLog:
     global _fallback
     if _fallback is None:
-        _fallback = RequestLog()
+        # The operator's variables, as the app's own log reads them: built with the
+        # defaults, a record from a thread or a start-up hook wrote the keys
+        # ``DALOY_LOG_REDACT_KEYS`` names in clear and ignored ``DALOY_LOG_LEVEL``.
+        _fallback = RequestLog.from_env(os.environ)
     return _fallback
 
 
@@ -135,8 +139,9 @@ def _base(request: Request) -> dict[str, JSON]:
 def get_logger(request: Request | None = None) -> RequestLogger:
     """The logger bound to ``request`` (or to the request being served in this task).
 
-    Without an app request log (``App(request_log=False)``) records go to stdout with
-    the default redaction rules, still correlated when a trace is current.
+    Outside any request, and without an app request log (``App(request_log=False)``),
+    records go to stdout with the redaction rules and level of the ``DALOY_LOG_*``
+    variables, still correlated when a trace is current.
     """
     active = request.state.get(STATE_KEY) if request is not None else None
     if request is not None and isinstance(active, _Active):
