@@ -139,6 +139,10 @@ def _base(request: Request) -> dict[str, JSON]:
 def get_logger(request: Request | None = None) -> RequestLogger:
     """The logger bound to ``request`` (or to the request being served in this task).
 
+    Without ``request``, its records carry the trace, span, request id and method of
+    the request current here, also in a task or ``asyncio.to_thread`` call it started
+    and after it was answered; ``http.route`` only with ``request``.
+
     Outside any request, and without an app request log (``App(request_log=False)``),
     records go to stdout with the redaction rules and level of the ``DALOY_LOG_*``
     variables, still correlated when a trace is current.
@@ -151,7 +155,14 @@ def get_logger(request: Request | None = None) -> RequestLogger:
             )
         return active.logger
     current = current_request_log()
-    log, trace = current if current is not None else (_default_log(), None)
-    if request is None:
-        return RequestLogger(log, trace, {})
-    return RequestLogger(log, trace, _base(request), request.runtime)
+    if request is not None:
+        log = _default_log() if current is None else current.owner
+        trace = None if current is None else current.trace
+        return RequestLogger(log, trace, _base(request), request.runtime)
+    if current is None:
+        return RequestLogger(_default_log(), None, {})
+    base: dict[str, JSON] = {
+        "http.request.id": current.request_id,
+        "http.request.method": current.method,
+    }
+    return RequestLogger(current.owner, current.trace, base, current.runtime)

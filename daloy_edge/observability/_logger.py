@@ -86,17 +86,31 @@ class _Active:
         "_trace",
         "ids",
         "logger",
+        "method",
         "otel_span",
         "otel_token",
         "owner",
+        "request_id",
+        "runtime",
         "start_ns",
         "token",
     )
 
     def __init__(
-        self, owner: RequestLog, ids: TraceIds, start_ns: int, trace: TraceContext | None
+        self,
+        owner: RequestLog,
+        request: Request,
+        ids: TraceIds,
+        start_ns: int,
+        trace: TraceContext | None,
     ) -> None:
         self.owner = owner
+        # What ``get_logger()`` without the request writes: a helper or a task that
+        # logs this way is found by the request id the client was given. Copied, not
+        # the request itself, which holds this in its state.
+        self.request_id = request.request_id
+        self.method = request.method
+        self.runtime = request.runtime
         self.ids = ids
         self._trace = trace
         self.start_ns = start_ns
@@ -124,10 +138,9 @@ def current_trace() -> TraceContext | None:
     return active.trace if active is not None else None
 
 
-def current_request_log() -> tuple[RequestLog, TraceContext] | None:
-    """The request log and trace of the request being served here, if any."""
-    active = _active.get()
-    return (active.owner, active.trace) if active is not None else None
+def current_request_log() -> _Active | None:
+    """What is known of the request being served here (its log, trace and id), if any."""
+    return _active.get()
 
 
 class RequestLog:
@@ -238,7 +251,7 @@ class RequestLog:
                     trace.flags,
                     trace.tracestate,
                 )
-        active = _Active(self, ids, start_ns, trace)
+        active = _Active(self, request, ids, start_ns, trace)
         active.otel_span = span
         active.otel_token = otel_token
         request.state[STATE_KEY] = active
