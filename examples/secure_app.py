@@ -177,7 +177,29 @@ class _ASGIEntry:
         return served
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await (self._served or self._adapter())(scope, receive, send)
+        served = self._served
+        if served is None:
+            try:
+                served = self._adapter()
+            except Exception as exc:
+                if scope["type"] != "lifespan":
+                    raise
+                # Raised here, uvicorn (lifespan "auto", its default) took the lifespan
+                # for unsupported, started, and answered every request 500: a refused
+                # configuration must stop the server, as a failed start-up does.
+                await _refuse_start(exc, receive, send)
+                return
+        await served(scope, receive, send)
+
+
+async def _refuse_start(exc: Exception, receive: Receive, send: Send) -> None:
+    from daloy_edge.observability import get_logger
+
+    # The server is told the type alone (it prints what it is told unredacted); the
+    # reason goes to the log, scrubbed, as the ASGI adapter reports a failed start-up.
+    get_logger().exception("the app could not be built")
+    if (await receive())["type"] == "lifespan.startup":
+        await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
 
 
 asgi = _ASGIEntry()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import types
@@ -64,6 +65,32 @@ def test_asgi_entry_is_found_in_the_module_namespace_as_hypercorn_looks_it_up() 
     entry = eval("asgi", vars(secure_app))
     assert entry is secure_app.asgi
     assert entry.app is secure_app.app
+
+
+def test_uvicorn_refuses_to_start_a_reference_app_whose_configuration_is_refused() -> None:
+    # Under uvicorn's default lifespan "auto", an entry that raised for the lifespan
+    # scope was taken for one without lifespan support: the server started and every
+    # request, health checks included, was a bare 500.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DALOY_ENV": "prod"}
+    args = [sys.executable, "-m", "uvicorn", "examples.secure_app:asgi", "--port", "0"]
+    proc = subprocess.Popen(
+        [*args, "--host", "127.0.0.1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    assert proc.returncode not in (0, -9), err
+    assert "Application startup failed" in err
+    record = json.loads(out.splitlines()[0])
+    assert record["SeverityText"] == "ERROR"
+    assert "DALOY_ENV must be" in record["Attributes"]["exception.message"]
 
 
 def test_building_through_create_app_imports_no_adapter() -> None:
