@@ -149,8 +149,11 @@ class SecretsManagerKeyRing:
             # The holder is fetching, for as long as Secrets Manager takes (its timeouts
             # and retries come to about 16 s): every request would wait that long for a
             # ring no different from the one cached, and on a deadline that ends first.
+            # The time before the ring, as in ``aget``: read the other way round, a refresh
+            # landing between the two paired an old ring with the new time.
+            loaded_at = self._loaded_at
             ring = self._ring
-            if ring is not None and self._clock() - self._loaded_at < self.ttl + self.max_stale:
+            if ring is not None and self._clock() - loaded_at < self.ttl + self.max_stale:
                 return ring
             lock.acquire()
         try:

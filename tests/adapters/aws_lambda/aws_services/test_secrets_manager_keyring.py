@@ -253,6 +253,42 @@ def test_a_thread_gets_the_cached_ring_while_another_refreshes(held_secrets_mana
     assert server.answered == 2
 
 
+class StaticSecrets:
+    """A Secrets Manager stand-in answering ``key`` as the current version."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def get_secret_value(self, **call: str) -> dict[str, str]:
+        return {"SecretString": self.key}
+
+
+def test_a_ring_past_max_stale_is_not_served_as_the_refresh_lands(monkeypatch):
+    # The failure: a thread finding the lock held read the cached ring before its load
+    # time. A refresh storing the new ring and then its time between the two reads paired
+    # the old ring, past ttl + max_stale and refused until then, with the new time.
+    clock = Clock()
+    source = SecretsManagerKeyRing(
+        "k", client=StaticSecrets(KEY_A), ttl=60, max_stale=600, clock=clock
+    )
+    source.get()
+    source._client = StaticSecrets(KEY_B)
+    clock.now += 700  # the cached ring is past ttl + max_stale
+    lock = source._lock
+    lock.acquire()  # another thread is refreshing
+
+    def refresh_lands() -> float:
+        # What the refreshing thread does meanwhile: store the ring, then its time, and
+        # let go of the lock.
+        source._ring, source._loaded_at = KeyRing([KEY_B]), 1700.0
+        lock.release()
+        monkeypatch.setattr(source, "_clock", clock)
+        return clock.now
+
+    monkeypatch.setattr(source, "_clock", refresh_lands)
+    assert revealed(source.get()) == [KEY_B.encode()]
+
+
 def test_cached_ring_serves_through_an_outage_then_expires(own_moto):
     client = make_secret(own_moto, "keys/outage", KEY_A)
     clock = Clock()
