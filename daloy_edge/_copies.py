@@ -3,15 +3,17 @@ worker, a ``multiprocessing`` child) or one of the environments Lambda SnapStart
 from a single snapshot.
 
 A copy starts with the original's memory, and with its descriptors: its blocks of random
-bytes, its event loops (whose epoll instance the kernel shares between the two) and the
-connections pooled on them. A request written on a pooled connection by both processes
-gets whichever answer comes first, so one process would read the other's.
+bytes, its event loops (whose epoll instance the kernel shares between the two, after a
+fork) and the connections pooled on them. A request written on a pooled connection by both
+processes gets whichever answer comes first, so one process would read the other's. A
+SnapStart restore is the same process on a machine of its own: its threads and event
+loops carry on, its pooled connections lead nowhere.
 
 :func:`copied` runs in the copy, first thing: at every ``os.fork()`` through
 ``os.register_at_fork``, and after a SnapStart restore once the Lambda adapter has hooked
 it there (a restore fires no at-fork hook). Holders of state that is reset in place
 register with :func:`after_copy`; holders that check where they use it (per-loop
-connection pools, the Lambda runner's loop) compare :data:`generation`.
+connection pools, the Lambda runner's loop after a fork) compare :data:`generation`.
 """
 
 from __future__ import annotations

@@ -70,11 +70,18 @@ class Runner:
         import asyncio
 
         loop = self._loop
-        if loop is None or loop.is_closed() or self._generation != _copies.generation:
-            if loop is not None and not loop.is_closed():
-                # Made before this process was copied: its epoll instance, wake-up socket
-                # and pooled connections are the original's too.
+        if self._generation != _copies.generation and loop is not None:
+            self._generation = _copies.generation
+            if self._pid != getpid() and not loop.is_closed():
+                # Made before this process was forked: its epoll instance and wake-up
+                # socket are the parent's too.
                 _copies.keep(loop)
+                loop = None
+            # A SnapStart restore is the same process, on a machine of its own: the loop
+            # carries on, with whatever start-up hooks run while priming bound to it (a
+            # client, a pool, a task). Swapped for a new one, every request after the
+            # restore failed on them ("bound to a different event loop").
+        if loop is None or loop.is_closed():
             loop = self._loop = asyncio.new_event_loop()
             self._generation, self._pid = _copies.generation, getpid()
         return loop

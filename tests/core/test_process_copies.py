@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from daloy_edge import _copies
+from daloy_edge import _copies, _runner
 from daloy_edge._runner import Runner
 from daloy_edge.egress import EgressPolicy, GuardedClient
 from daloy_edge.transport import HttpxTransport
@@ -105,9 +105,12 @@ def test_a_forked_child_never_reads_its_parents_answers(server: KeepAliveServer)
     assert sorted(done.stdout.splitlines()) == ["child []", "parent []"], done.stderr
 
 
-def test_a_copy_runs_on_a_loop_of_its_own_and_leaves_the_original_open() -> None:
+def test_a_forked_copy_runs_on_a_loop_of_its_own_and_leaves_the_original_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     runner = Runner()
     before = runner.event_loop()
+    monkeypatch.setattr(_runner, "getpid", lambda: os.getpid() + 1)  # the child's
     _copies.generation += 1
     try:
         after = runner.event_loop()
@@ -122,6 +125,19 @@ def test_a_copy_runs_on_a_loop_of_its_own_and_leaves_the_original_open() -> None
         _copies._kept.remove(before)
         before.close()
         after.close()
+
+
+def test_a_restored_copy_keeps_its_loop_and_what_is_bound_to_it() -> None:
+    # A SnapStart restore: the same process on a machine of its own, no epoll shared.
+    runner = Runner()
+    before = runner.event_loop()
+    _copies.generation += 1
+    try:
+        assert runner.event_loop() is before
+        assert before not in _copies._kept
+    finally:
+        _copies.generation -= 1
+        before.close()
 
 
 async def _clients_across_a_copy(transport: HttpxTransport) -> tuple[object, object]:

@@ -99,3 +99,54 @@ def test_snapstart_without_the_runtime_module_says_so(
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", None)
     assert not hook_snapstart_restore({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"})
     assert "may repeat request and trace ids" in capsys.readouterr().err
+
+
+def test_start_up_state_bound_while_priming_still_serves_after_a_restore(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The failure: a restore swapped the runner's event loop for a new one, so whatever
+    # start-up hooks run while priming had bound to the snapshot's loop (a client's pool,
+    # a background task) was left behind: every request after the restore failed with
+    # "bound to a different event loop", or waited on a task that never ran again.
+    import asyncio
+
+    from daloy_edge_aws_lambda import handler
+
+    from daloy_edge import App
+
+    app = App(request_timeout=2)
+    jobs: list[asyncio.Queue[asyncio.Future[str]]] = []
+    workers: list[asyncio.Task[None]] = []
+
+    async def answer(queue: asyncio.Queue[asyncio.Future[str]]) -> None:
+        for _ in range(2):  # the priming request and the restored one
+            (await queue.get()).set_result("done")
+
+    async def start_worker() -> None:
+        jobs.append(asyncio.Queue())
+        workers.append(asyncio.create_task(answer(jobs[0])))
+
+    app.on_startup(start_worker)
+
+    @app.get("/job")
+    async def job(request: object) -> dict[str, str]:
+        reply = asyncio.get_running_loop().create_future()
+        await jobs[0].put(reply)
+        return {"job": await reply}
+
+    serve = handler(app)
+    http = {"method": "GET", "path": "/job", "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7"}
+    event = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/job",
+        "rawQueryString": "",
+        "headers": {"host": "api.example.com"},
+        "isBase64Encoded": False,
+        "requestContext": {"http": http, "requestId": "r", "stage": "$default"},
+    }
+    primed = serve(event, None)
+    assert primed["statusCode"] == 200, primed  # priming during init
+    monkeypatch.setattr(_copies, "generation", _copies.generation + 1)  # restored
+    result = serve(event, None)
+    assert (result["statusCode"], result["body"]) == (200, '{"job":"done"}')
