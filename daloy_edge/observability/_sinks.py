@@ -72,6 +72,20 @@ _REST: dict[int, bytes] = {}
 _STUCK: set[int] = set()
 
 
+def _after_fork() -> None:
+    # A thread of the parent writing at the fork (blocked on a slow pipe, say) left the
+    # child a copy of the lock held by a thread the child has not: its first line hung it
+    # for good. The rest of a line the parent cut is the parent's to write. Not at a
+    # SnapStart restore (``_copies``), whose threads carry on and may hold the lock.
+    _WRITING._at_fork_reinit()  # type: ignore[attr-defined]  # in place: sinks hold it
+    _REST.clear()
+
+
+_at_fork = getattr(os, "register_at_fork", None)  # absent where there is no fork (Pyodide)
+if _at_fork is not None:
+    _at_fork(after_in_child=_after_fork)
+
+
 class StreamSink:
     """Writes each line to a text stream and flushes (stdout when none is given).
 

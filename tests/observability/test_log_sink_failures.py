@@ -314,3 +314,45 @@ def test_a_failing_observer_is_reported_once_not_per_request() -> None:
         "daloy_edge: observer BrokenObserver failed: RuntimeError (reported once)",
         "daloy_edge: on_rejected of BrokenMarker failed: KeyError (reported once)",
     ]
+
+
+# A thread writes a line longer than the pipe holds (so it blocks mid-line, holding the
+# sinks' lock) when the main thread forks; the child then logs to a file of its own.
+FORK_WHILE_A_THREAD_WRITES = """
+import os, sys, threading, time
+from daloy_edge.observability._sinks import StreamSink
+
+read, write = os.pipe()
+busy = StreamSink(os.fdopen(write, "w"))
+threading.Thread(target=busy.write, args=("x" * 1_000_000,), daemon=True).start()
+time.sleep(0.3)
+pid = os.fork()
+if pid == 0:
+    StreamSink(open(os.devnull, "w")).write("the child's line")
+    os._exit(0)
+deadline, hung = time.monotonic() + 5, True
+while hung and time.monotonic() < deadline:
+    time.sleep(0.05)
+    hung = os.waitpid(pid, os.WNOHANG) == (0, 0)
+if hung:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+print("hung" if hung else "logged")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="this platform has no fork")
+def test_a_child_forked_while_another_thread_writes_a_line_can_log() -> None:
+    # The failure: every stdout sink writes under one process-wide lock, and a fork copies
+    # it as it is. A child forked while another thread was writing (a multiprocessing
+    # pool started from a threaded server, its stdout pipe slow to drain) held a copy of
+    # the lock that no thread of the child would ever release: its first line hung it.
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_WHILE_A_THREAD_WRITES],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "logged", done.stderr
