@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from _io import FileIO, TextIOWrapper  # io re-exports them
+from _io import BufferedWriter, FileIO, TextIOWrapper  # io re-exports them
 from _thread import RLock
 
 TYPE_CHECKING = False
@@ -167,41 +167,50 @@ class StreamSink:
         dropped the rest without a word, or kept a part the next line was appended
         to, no JSON either way.
         """
-        if type(stream) is TextIOWrapper:
-            if stream is not self._file:
-                self._bind(stream)
-            if self._fd >= 0:
-                if self._buffered:
-                    stream.flush()
-                codec = self._codec
-                fd = self._fd
-                rest = _REST.pop(fd, b"")
-                data = rest + (text.encode() if codec is None else text.encode(*codec))
-                sent = _send(fd, data)
-                if sent < len(data):
-                    self._write_rest(data, sent, len(rest))
-                else:
-                    _STUCK.discard(fd)
-                return
-        elif stream is None:  # fd 1 was closed when Python started (``>&-``)
+        if type(stream) is TextIOWrapper and (stream is self._file or self._bind(stream)):
+            if self._buffered:
+                stream.flush()
+            codec = self._codec
+            fd = self._fd
+            rest = _REST.pop(fd, b"")
+            data = rest + (text.encode() if codec is None else text.encode(*codec))
+            sent = _send(fd, data)
+            if sent < len(data):
+                self._write_rest(data, sent, len(rest))
+            else:
+                _STUCK.discard(fd)
+            return
+        if stream is None:  # fd 1 was closed when Python started (``>&-``)
             raise OSError(_EBADF, "no stdout")
         stream.write(text)  # a text layer over memory, pytest's capture, a wrapper
         stream.flush()
 
-    def _bind(self, stream: TextIOWrapper) -> None:
-        """Learn what each line needs of ``stream`` once, not per line: its descriptor
-        (-1 without one), its codec (None for UTF-8, the common case and the fastest
-        call), and whether it can hold text to flush first (not under ``python -u``
-        or ``PYTHONUNBUFFERED``, where it writes straight through to the file)."""
+    def _bind(self, stream: TextIOWrapper) -> bool:
+        """Learn what each line needs of ``stream`` once, not per line: its descriptor,
+        its codec (None for UTF-8, the common case and the fastest call), and whether it
+        can hold text to flush first (not under ``python -u`` or ``PYTHONUNBUFFERED``,
+        where it writes straight through to the file). False, and nothing kept, for a
+        stream whose lines must go through its own layers: one over memory has no
+        descriptor, a gzip or TLS layer has the descriptor of the compressed or
+        encrypted bytes, and a codec with a byte order mark would repeat it per line."""
         try:
-            fd = stream.fileno()
-        except (OSError, ValueError):
-            fd = -1
+            buffer = stream.buffer
+            own = type(buffer) is FileIO or (
+                type(buffer) is BufferedWriter and type(buffer.raw) is FileIO
+            )
+            fd = stream.fileno() if own else -1
+            errors = stream.errors or "strict"
+            marked = bool("".encode(stream.encoding, errors))
+        except (OSError, ValueError, LookupError):
+            fd, marked = -1, True
+        if fd < 0 or marked:
+            self._file, self._fd = None, -1
+            return False
         self._file, self._fd = stream, fd
-        errors = stream.errors or "strict"
         utf8 = stream.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
         self._codec = None if utf8 and errors == "strict" else (stream.encoding, errors)
-        self._buffered = not (stream.write_through and type(stream.buffer) is FileIO)
+        self._buffered = not (stream.write_through and type(buffer) is FileIO)
+        return True
 
     def _write_rest(self, data: bytes, sent: int, held: int) -> None:
         """The rest of ``data`` once a full pipe took ``sent`` bytes of it (its first
