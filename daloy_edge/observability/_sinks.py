@@ -168,15 +168,21 @@ class StreamSink:
         to, no JSON either way.
         """
         if type(stream) is TextIOWrapper and (stream is self._file or self._bind(stream)):
+            fd = self._fd
+            rest = _REST.pop(fd, None)
+            if rest is not None:
+                # Before the flush: what print() left in the stream since the line was
+                # cut went out first, into the middle of that line.
+                sent = _send(fd, rest)
+                if sent < len(rest):
+                    self._write_rest(rest, sent, len(rest))
             if self._buffered:
                 stream.flush()
             codec = self._codec
-            fd = self._fd
-            rest = _REST.pop(fd, b"")
-            data = rest + (text.encode() if codec is None else text.encode(*codec))
+            data = text.encode() if codec is None else text.encode(*codec)
             sent = _send(fd, data)
             if sent < len(data):
-                self._write_rest(data, sent, len(rest))
+                self._write_rest(data, sent, 0)
             else:
                 _STUCK.discard(fd)
             return

@@ -241,6 +241,30 @@ def test_two_sinks_on_one_full_pipe_never_write_a_line_into_one_cut_before(
     assert set(lines[:-1]) == {"a" * 10_000}
 
 
+def test_print_output_between_a_cut_line_and_its_end_lands_after_the_line(
+    nonblocking_pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch, fresh_complaints: None
+) -> None:
+    # What print() leaves in stdout's buffer while a full pipe holds the end of a cut
+    # line went out with the flush before that end: inside the line, no JSON either.
+    read, write = nonblocking_pipe
+    monkeypatch.setattr(_sinks, "_PATIENCE", 0.05, raising=False)
+    stream = io.TextIOWrapper(io.BufferedWriter(io.FileIO(write, "w", closefd=False)))
+    sink = _sinks.StreamSink(stream)
+    os.write(write, b"x" * 60_000 + b"\n")
+    sink.write_text("a" * 20_000 + "\n")  # cut: its end is kept for the next write
+    stream.write("printed\n")  # buffered, as print() on a pipe leaves it
+    received = bytearray()
+    reader = drain_after(read, 0.0, received)
+    for _ in range(500):  # until the reader has made room
+        if len(received) >= 60_000:
+            break
+        time.sleep(0.01)
+    sink.write_text("b" * 100 + "\n")
+    hang_up(write)
+    reader.join(10)
+    assert received.decode().splitlines() == ["x" * 60_000, "a" * 20_000, "printed", "b" * 100]
+
+
 # An observer and an on_rejected hook that raise, so each request reports failures.
 FAILING_HOOKS = """
 import os
