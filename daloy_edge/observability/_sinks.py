@@ -334,6 +334,10 @@ def complain(message: str) -> None:
     """
     if message in _complained or len(_complained) >= _COMPLAINTS_KEPT:
         return
+    if sys.stderr is None:
+        # Descriptor 2 was closed when Python started (``2>&-``): the next file or
+        # socket opened took its number, and the report went into that.
+        return
     _complained.add(message)
     # stderr is the last place left to report a logging failure; the record itself is
     # never included (it may be what failed).

@@ -380,3 +380,25 @@ def test_a_child_forked_while_another_thread_writes_a_line_can_log() -> None:
         timeout=60,
     )
     assert done.stdout.strip() == "logged", done.stderr
+
+
+def test_a_failing_observer_without_stderr_writes_nothing_into_the_file_given_fd_2(
+    tmp_path: Path,
+) -> None:
+    # Started with descriptor 2 closed, the app's next open() takes number 2: a report
+    # written to descriptor 2 went into that file (or a Redis or HTTP connection).
+    data = tmp_path / "data.jsonl"
+    opening = f"data = open({str(data)!r}, 'w')\nassert data.fileno() == 2\n"
+    script = FAILING_HOOKS.replace("client = TestClient(app)", f"{opening}client = TestClient(app)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$0" -c "$1" 2>&-', sys.executable, script + "data.close()\n"],
+        stdout=subprocess.PIPE,
+        stderr=None,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.decode() == f"statuses {[200, 400] * 5}\n"
+    assert data.read_text() == ""
