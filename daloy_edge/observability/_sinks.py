@@ -63,7 +63,8 @@ else:
 # threads came out spliced mid-line wherever one passed stdout's 8 KiB buffer (a trace,
 # logged headers), in the pipe Lambda, Cloud Run and containers read lines from.
 # Reentrant: a stream that logs as it writes, or a signal handler logging on a thread
-# caught mid-line, waited on itself.
+# caught mid-line, waited on itself (the handler's line then lands inside the one a
+# full pipe left unfinished: documented, not worth a check on every line).
 _WRITING = RLock()
 # What a full pipe left of a line begun, by descriptor, and the descriptors whose pipe
 # stayed full: the descriptor's, not one sink's, since every sink writes to stdout (a
