@@ -346,7 +346,7 @@ class App(Router):
                 try:
                     on_request(request)
                 except Exception as exc:
-                    _start_failed(exc)
+                    _start_failed(on_request, exc)
             try:
                 check_request(request, limits, fields)
                 # ``inner`` renders every error itself; only the deadline's 504 gets here.
@@ -706,8 +706,11 @@ CLIENT_CLOSED_REQUEST = 499
 # it (and with no stderr at all, printed into the stdout log stream).
 
 
-def _start_failed(exc: Exception) -> None:
-    complain(f"observer start failed: {type(exc).__name__}")
+def _start_failed(on_request: Callable[[Request], object], exc: Exception) -> None:
+    # Named, as the other reports are: reported once per message, a second observer
+    # failing as the first did was never reported at all.
+    owner = getattr(on_request, "__self__", on_request)
+    complain(f"observer {type(owner).__name__} start failed: {type(exc).__name__}")
 
 
 def _on_rejected_failed(hook: Callable[[Request, Response], object], exc: Exception) -> None:

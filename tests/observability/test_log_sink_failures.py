@@ -334,7 +334,7 @@ def test_a_failing_observer_without_stderr_writes_nothing_into_the_stdout_log() 
 def test_a_failing_observer_is_reported_once_not_per_request() -> None:
     done = run_failing_hooks(subprocess.PIPE)
     assert done.stderr.decode().splitlines() == [
-        "daloy_edge: observer start failed: RuntimeError (reported once)",
+        "daloy_edge: observer BrokenObserver start failed: RuntimeError (reported once)",
         "daloy_edge: observer BrokenObserver failed: RuntimeError (reported once)",
         "daloy_edge: on_rejected of BrokenMarker failed: KeyError (reported once)",
     ]
@@ -402,3 +402,23 @@ def test_a_failing_observer_without_stderr_writes_nothing_into_the_file_given_fd
     assert done.returncode == 0
     assert done.stdout.decode() == f"statuses {[200, 400] * 5}\n"
     assert data.read_text() == ""
+
+
+def test_two_observers_failing_to_start_alike_are_each_reported() -> None:
+    # Reported once per message, and the message named no observer: the second one
+    # failing with the same exception type was never reported.
+    script = FAILING_HOOKS.replace(
+        "observers=[BrokenObserver()]", "observers=[BrokenObserver(), OtherObserver()]"
+    ).replace(
+        "class BrokenMarker:",
+        "class OtherObserver:\n    def on_request(self, request):\n"
+        "        raise RuntimeError('start')\n\nclass BrokenMarker:",
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, env=env, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    reports = done.stderr.decode().splitlines()
+    for name in ("BrokenObserver", "OtherObserver"):
+        assert f"daloy_edge: observer {name} start failed: RuntimeError (reported once)" in reports
