@@ -182,24 +182,28 @@ class _ASGIEntry:
             try:
                 served = self._adapter()
             except Exception as exc:
-                if scope["type"] != "lifespan":
-                    raise
-                # Raised here, uvicorn (lifespan "auto", its default) took the lifespan
-                # for unsupported, started, and answered every request 500: a refused
-                # configuration must stop the server, as a failed start-up does.
-                await _refuse_start(exc, receive, send)
-                return
+                served = _not_started(exc)
         await served(scope, receive, send)
 
 
-async def _refuse_start(exc: Exception, receive: Receive, send: Send) -> None:
-    from daloy_edge.observability import get_logger
+def _not_started(error: Exception) -> ASGIApp:
+    """What serves in place of an app whose building raised ``error``: its start-up fails.
 
-    # The server is told the type alone (it prints what it is told unredacted); the
-    # reason goes to the log, scrubbed, as the ASGI adapter reports a failed start-up.
-    get_logger().exception("the app could not be built")
-    if (await receive())["type"] == "lifespan.startup":
-        await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
+    Built on the server's first call rather than at import, a configuration the app
+    refuses reached the server from inside that call: uvicorn read the lifespan's error
+    as "lifespan unsupported" and served on, a bare 500 without request id or headers to
+    every request. As a failed start-up, the server logs it and exits; a server without
+    a lifespan answers 503 problems, and its next call builds again.
+    """
+    from daloy_edge_asgi import ASGIApp
+
+    refused = App(environment="production", env={})  # the variables may be what broke
+
+    @refused.on_startup
+    def fail() -> None:
+        raise error
+
+    return ASGIApp(refused)
 
 
 asgi = _ASGIEntry()

@@ -7,12 +7,15 @@ import os
 import subprocess
 import sys
 import types
+from collections.abc import MutableMapping
+from typing import Any
 
 import pytest
 
 from tests.conformance.harness.gateways import build_event, read_result
 from tests.conformance.harness.servers import RuntimeClientTransport
 from tests.conformance.harness.targets import PROBE, ROOT, Pool
+from tests.support.servers import bound_socket
 
 SDKS = ("boto3", "botocore", "flask", "werkzeug", "mangum", "js", "pyodide", "workers")
 ADAPTERS = ("daloy_edge_aws_lambda", "daloy_edge_gcp_functions", "daloy_edge_cloudflare")
@@ -67,30 +70,75 @@ def test_asgi_entry_is_found_in_the_module_namespace_as_hypercorn_looks_it_up() 
     assert entry.app is secure_app.app
 
 
-def test_uvicorn_refuses_to_start_a_reference_app_whose_configuration_is_refused() -> None:
-    # Under uvicorn's default lifespan "auto", an entry that raised for the lifespan
-    # scope was taken for one without lifespan support: the server started and every
-    # request, health checks included, was a bare 500.
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DALOY_ENV": "prod"}
-    args = [sys.executable, "-m", "uvicorn", "examples.secure_app:asgi", "--port", "0"]
-    proc = subprocess.Popen(
-        [*args, "--host", "127.0.0.1"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.mark.slow
+def test_uvicorn_exits_on_a_configuration_the_app_refuses_rather_than_serve_500s() -> None:
+    # Built on the server's first call, the app's ConfigError reached uvicorn inside the
+    # lifespan, which it took for "lifespan unsupported": it served on, and every request
+    # got a bare 500 without request id, problem or headers.
+    sock = bound_socket()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DALOY_")}
+    env.update(PYTHONPATH=str(ROOT), DALOY_CORS_ORIGINS="not-an-origin")
     try:
-        out, err = proc.communicate(timeout=20)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "examples.secure_app:asgi",
+                "--fd",
+                str(sock.fileno()),
+            ],
+            check=False,
+            cwd=ROOT,
+            env=env,
+            pass_fds=(sock.fileno(),),
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-    assert proc.returncode not in (0, -9), err
-    assert "Application startup failed" in err
-    record = json.loads(out.splitlines()[0])
-    assert record["SeverityText"] == "ERROR"
-    assert "DALOY_ENV must be" in record["Attributes"]["exception.message"]
+        pytest.fail("uvicorn served an app that refused its configuration")
+    finally:
+        sock.close()
+    assert done.returncode == 3, done.stderr
+    assert "Application startup failed" in done.stderr
+    assert "DALOY_CORS_ORIGINS" in done.stdout  # the app's ERROR line says what to fix
+
+
+async def test_asgi_entry_without_a_lifespan_answers_a_refused_configuration_503(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import examples.secure_app as secure_app
+
+    monkeypatch.delitem(vars(secure_app), "app", raising=False)
+    monkeypatch.setenv("DALOY_CORS_ORIGINS", "not-an-origin")
+    sent: list[dict[str, Any]] = []
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/health",
+        "raw_path": b"/health",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    await secure_app._ASGIEntry()(scope, receive, send)
+    headers = dict(sent[0]["headers"])
+    assert (sent[0]["status"], headers[b"content-type"]) == (503, b"application/problem+json")
+    assert b"x-request-id" in headers
+    assert "app" not in vars(secure_app)  # the next call builds again
 
 
 def test_building_through_create_app_imports_no_adapter() -> None:
