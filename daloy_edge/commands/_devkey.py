@@ -64,12 +64,18 @@ def state_dir(environ: MutableMapping[str, str]) -> Path:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    # The mode above applies to a new file only: one left from a copy or a restore kept
-    # its own (0644), and the new private key was written into a file anyone could read.
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    # A new file, renamed over the old one: written into a file left from a copy or a
+    # restore (0644), the key was readable through any descriptor opened on it before,
+    # whatever mode it was given afterwards. O_EXCL: the mode applies to new files only.
+    spare = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(spare, path)
+    except BaseException:
+        spare.unlink(missing_ok=True)
+        raise
 
 
 def _private_directory(directory: Path) -> None:

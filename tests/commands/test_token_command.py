@@ -47,6 +47,19 @@ def test_dev_key_written_over_a_readable_leftover_file_is_private(tmp_path):
         assert stat.S_IMODE((state / name).stat().st_mode) == 0o600
 
 
+def test_dev_key_is_not_readable_through_a_descriptor_opened_on_a_leftover_file(tmp_path):
+    # In a state directory shared on purpose (0755), another user could open a leftover
+    # 0644 key file and wait: the new private key was written into that same file, and
+    # making it 0600 stops no descriptor already open on it.
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    (state / _devkey.KEY_FILE).write_text("{}")
+    with (state / _devkey.KEY_FILE).open("rb") as held:
+        dev_env(tmp_path)
+        assert held.read() == b"{}"
+    assert _devkey.load_dev_key(state)["jwk"]["d"]
+
+
 def test_dev_key_leaves_the_mode_of_an_existing_state_dir_alone(tmp_path):
     # The user may share it with their group on purpose; it was set to 0700 behind their back.
     state = tmp_path / "state"
