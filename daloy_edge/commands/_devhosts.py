@@ -27,7 +27,7 @@ _HINT = "restart `daloy-edge dev` with --allow-host {name} to serve it"
 def allow_host_argument(text: str) -> str:
     """An ``--allow-host`` value: a host name (``dev.example``), or one with a leading
     dot for a domain and every name below it (``.ngrok.app``); lower-cased."""
-    name = text.strip().lower()
+    name = text.strip().lower().removesuffix(".")  # as host_name reads a Host
     label = name.removeprefix(".")
     if not label or not set(label) <= _NAME_CHARS or ".." in label or label.startswith("."):
         raise ValueError(f"{text!r} is not a host name (no scheme, port or wildcard)")
@@ -53,13 +53,16 @@ class HostAllowList:
 
 
 def host_name(host: str) -> str:
-    """The name in a ``Host`` value, without its port, lower-cased (``[::1]`` as ``::1``)."""
+    """The name in a ``Host`` value, without its port, lower-cased (``[::1]`` as ``::1``)
+    and without the trailing dot of a fully qualified name (``localhost.``)."""
     host = host.strip().lower()
     if host.startswith("["):
         name, bracket, rest = host[1:].partition("]")
         return name if bracket and (not rest or _is_port(rest)) else host
     name, colon, port = host.rpartition(":")
-    return name if colon and _is_port(":" + port) else host
+    # The same name as without the dot, which browsers send as the URL spells it: the
+    # allowed name written that way was refused, with a hint to allow "localhost.".
+    return (name if colon and _is_port(":" + port) else host).removesuffix(".")
 
 
 def _is_port(text: str) -> bool:

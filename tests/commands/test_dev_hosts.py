@@ -116,6 +116,8 @@ async def test_dev_refuses_a_dns_rebinding_websocket_handshake(served: list[Any]
         "LOCALHOST",
         "[::1]:8000",
         "app.localhost:8000",
+        "localhost.:8000",  # the fully qualified spelling of the same name
+        "app.localhost.",
         "192.168.1.20:8000",  # an address names the server itself: nothing to re-point
         None,  # no browser omits Host
     ],
@@ -130,6 +132,10 @@ async def test_dev_answers_loopback_names_and_ip_addresses(
     ("host", "status"),
     [
         ("dev.example.test:8000", 200),
+        ("dev.example.test.:8000", 200),
+        ("a.tunnel.example.", 200),
+        ("attacker.example.", 421),
+        ("tunnel.example.attacker.example.", 421),
         ("a.tunnel.example", 200),
         ("tunnel.example", 200),
         ("eviltunnel.example", 421),
