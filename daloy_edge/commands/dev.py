@@ -249,5 +249,10 @@ def _start(args: argparse.Namespace, sock: socket.socket, *, jwks_made: bool) ->
         proxy_headers=False,
     )
     server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:
+        # uvicorn ends a failed start-up (an app that refuses its configuration) with its
+        # own status 3; this command's is 1 for a server that cannot start.
+        return 1
     return 0 if server.started else 1

@@ -84,6 +84,26 @@ def test_dev_with_a_target_that_refuses_to_build_fails_in_one_line_and_deletes_t
     assert dev_key_files(project) == []
 
 
+def test_dev_with_an_app_whose_start_up_fails_exits_1_and_deletes_the_key(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # uvicorn ends a failed start-up with its own status 3, which is no status this
+    # command documents.
+    source = (
+        "from daloy_edge import App\n"
+        "from daloy_edge_asgi import ASGIApp\n"
+        "app = App(env={})\n"
+        "@app.on_startup\n"
+        "def connect():\n"
+        "    raise RuntimeError('no database')\n"
+        "asgi = ASGIApp(app)\n"
+    )
+    (project / "failing_start_for_dev.py").write_text(source)
+    assert main(["dev", "--port", str(free_port()), "failing_start_for_dev:asgi"]) == 1
+    assert "Application startup failed" in capsys.readouterr().err
+    assert dev_key_files(project) == []
+
+
 def test_dev_key_is_deleted_when_the_target_raises(project: Path) -> None:
     (project / "crashing_app_for_dev.py").write_text("raise RuntimeError('bug')\n")
     with pytest.raises(RuntimeError, match="bug"):
