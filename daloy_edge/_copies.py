@@ -48,11 +48,13 @@ def copied() -> None:
 
 
 def keep(thing: object) -> None:
-    """Hold on to an event loop inherited from the original, never to use or close it.
+    """Hold on to an event loop, or a client pooling connections, inherited from the
+    original, never to use or close it.
 
-    Closing it would unregister its descriptors from the epoll instance the original still
-    polls (the kernel shares it), and the collector would close it: a loop's ``__del__``
-    closes it.
+    Closing a loop would unregister its descriptors from the epoll instance the original
+    still polls (the kernel shares it), and the collector would close it: a loop's
+    ``__del__`` closes it. A client's pools, collected, take locks in their finalizers
+    that a thread of the original may have held at a fork.
     """
     _kept.append(thing)
 

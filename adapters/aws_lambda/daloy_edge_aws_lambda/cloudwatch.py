@@ -16,6 +16,10 @@ event, 24 hours per batch, chronological order), retries with backoff, and re-cr
 the group and stream when they vanish. When the queue is full (``max_queue`` events or
 ``max_queue_bytes``) the oldest events are dropped and counted, so memory stays bounded
 during an outage; what a close during an outage leaves unsent is counted as dropped too.
+
+A child forked after the shipper started (a pre-forking server's worker, a
+``multiprocessing`` child) ships through a thread, a client and, by default, a stream of
+its own; the lines the parent still held at the fork are the parent's to send.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from collections import deque
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Protocol, cast
+from weakref import WeakSet
 
-from daloy_edge import ConfigError
+from daloy_edge import ConfigError, _copies
 
 __all__ = ["CloudWatchLogsShipper", "LogEvent", "ShipperStats", "take_batch"]
 
@@ -148,7 +153,10 @@ class CloudWatchLogsShipper:
     """Ships lines to one CloudWatch Logs stream from a background thread.
 
     ``client`` is a boto3 ``logs`` client; without one, it is built in the sender thread
-    from ``region``/``endpoint_url`` (boto3 is imported there, never on the caller's path).
+    from ``region``/``endpoint_url`` (boto3 is imported there, never on the caller's path),
+    and again in a child forked from this process. A client given is used as it is in
+    such a child, with the connections it pooled in the parent: in a pre-forking server,
+    give ``region`` instead, or build the shipper in each worker.
     Security: the shipper sends what the request log already redacted; it adds nothing.
     """
 
@@ -170,7 +178,9 @@ class CloudWatchLogsShipper:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.log_group = _checked_group(log_group)
-        self.log_stream = _checked_stream(log_stream or f"{socket.gethostname()}-{os.getpid()}")
+        self.log_stream = _checked_stream(log_stream or _default_stream())
+        self._named = bool(log_stream)
+        self._own_client = client is None
         self.stats = ShipperStats()
         self._client = client
         self._client_options = {"region_name": region, "endpoint_url": endpoint_url}
@@ -191,6 +201,7 @@ class CloudWatchLogsShipper:
         self._stop = threading.Event()
         self._flushing = 0
         self._thread: threading.Thread | None = None
+        _LIVE.add(self)
 
     def emit(self, record: Mapping[str, object], line: str) -> None:
         """Queue ``line`` (the :class:`~daloy_edge.observability.Sink` protocol)."""
@@ -268,6 +279,41 @@ class CloudWatchLogsShipper:
             target=self._run, name="daloy-cloudwatch-shipper", daemon=True
         )
         self._thread.start()
+
+    def _forked(self) -> None:
+        """Start over in a child forked from the process that built this shipper.
+
+        The parent's sender thread did not come along: the child's lines were never sent
+        and every ``flush`` waited out its timeout. A lock one of the parent's threads
+        held at the fork stayed held for good, and the client's pooled connection is the
+        parent's too (both writing on it, each read the other's answers). What the parent
+        had queued or in flight it sends itself: dropped here, counted in the child's
+        own stats. A stream named by default after the parent's pid gets the child's.
+        Not after a SnapStart restore (``_copies``): there the thread carries on.
+        """
+        stopped = self._stop.is_set()
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        if stopped:
+            self._stop.set()
+        self._thread = None
+        self._flushing = 0
+        stats = self.stats
+        stats.delivered = stats.batches = stats.rejected = stats.retries = 0
+        stats.dropped = len(self._queue) + len(self._inflight)
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._inflight = []
+        if self._own_client and self._client is not None:
+            # Kept, not dropped: collected here, its pools' finalizers would take locks
+            # the parent's thread may have held at the fork.
+            _copies.keep(self._client)
+            self._client = None
+            self._prepared = False
+        if not self._named and self._create:
+            # Without ``create`` only the parent's stream may exist: the child's would
+            # be retried for ever, and nothing it wrote would arrive.
+            self.log_stream = _default_stream()
 
     def _next_batch(self) -> list[LogEvent] | None:
         """The batch to send (an unsent one first); None when the thread should stop.
@@ -391,6 +437,26 @@ class CloudWatchLogsShipper:
             _mark_emf(self._client)
         self._prepared = True
         return self._client
+
+
+# Every shipper alive, for the fork hook below (weakly: it keeps none alive).
+_LIVE: WeakSet[CloudWatchLogsShipper] = WeakSet()
+
+
+def _after_fork() -> None:
+    for shipper in list(_LIVE):
+        shipper._forked()
+
+
+# At a fork only, not at every copy (``_copies.after_copy``): after a SnapStart restore
+# the sender thread carries on, with its queue, its lock and its client.
+_at_fork = getattr(os, "register_at_fork", None)  # absent where there is no fork
+if _at_fork is not None:
+    _at_fork(after_in_child=_after_fork)
+
+
+def _default_stream() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def _checked_group(name: str) -> str:
