@@ -287,8 +287,9 @@ class CloudWatchLogsShipper:
         and every ``flush`` waited out its timeout. A lock one of the parent's threads
         held at the fork stayed held for good, and the client's pooled connection is the
         parent's too (both writing on it, each read the other's answers). What the parent
-        had queued or in flight it sends itself: dropped here, counted in the child's
-        own stats. A stream named by default after the parent's pid gets the child's.
+        had queued or in flight it sends itself: dropped here, and not counted (counted,
+        every worker reported drops of lines that were delivered). A stream named by
+        default after the parent's pid gets the child's.
         Not after a SnapStart restore (``_copies``): there the thread carries on.
         """
         stopped = self._stop.is_set()
@@ -299,8 +300,7 @@ class CloudWatchLogsShipper:
         self._thread = None
         self._flushing = 0
         stats = self.stats
-        stats.delivered = stats.batches = stats.rejected = stats.retries = 0
-        stats.dropped = len(self._queue) + len(self._inflight)
+        stats.delivered = stats.batches = stats.rejected = stats.retries = stats.dropped = 0
         self._queue.clear()
         self._queued_bytes = 0
         self._inflight = []
