@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import threading
 import time
@@ -125,6 +126,7 @@ class SecretsManagerKeyRing:
         self.min_bytes = min_bytes
         self.include_previous = include_previous
         self._client = client
+        self._own_client_pid = None if client is not None else os.getpid()
         self._client_options = {
             "region_name": _region_of(secret_id) or region,
             "endpoint_url": endpoint_url,
@@ -178,6 +180,13 @@ class SecretsManagerKeyRing:
         now = self._clock()
         self._loaded_at = min(self._loaded_at, now - self.ttl)
         self._attempted_at = self._failed_at = None
+        if self._own_client_pid not in (None, os.getpid()) and self._client is not None:
+            # A forked child: the client built in the parent pools the parent's
+            # connection (both writing on it, each would read the other's answers). Kept,
+            # not collected: its finalizers may take locks a parent thread held.
+            _copies.keep(self._client)
+            self._client = None
+            self._own_client_pid = os.getpid()
 
     def _backing_off(self, now: float) -> bool:
         # After a failed refresh the cached ring serves without a new attempt for a while:

@@ -173,6 +173,26 @@ def test_a_restored_copy_loads_the_ring_its_snapshot_held_again(moto, monkeypatc
     assert revealed(source.get()) == [KEY_B.encode(), KEY_A.encode()]
 
 
+def test_a_forked_copy_fetches_on_a_client_of_its_own(moto, aws_env, monkeypatch):
+    # The failure: the boto3 client the ring built in the parent came along into a forked
+    # worker with its pooled connection; both processes writing requests on it, each
+    # could read the other's answer.
+    from daloy_edge_aws_lambda import secrets_manager
+
+    make_secret(moto, "keys/forked", KEY_A)
+    source = SecretsManagerKeyRing(
+        "keys/forked", region="us-east-1", endpoint_url=moto.endpoint, ttl=60
+    )
+    assert revealed(source.get()) == [KEY_A.encode()]
+    parents = source._client
+    monkeypatch.setattr(secrets_manager.os, "getpid", lambda: -1)  # the child's pid
+    monkeypatch.setattr(_copies, "generation", _copies.generation + 1)  # forked
+    monkeypatch.setattr(_copies, "_kept", [])
+    assert revealed(source.get()) == [KEY_A.encode()]
+    assert source._client is not None and source._client is not parents
+    assert _copies._kept == [parents]  # never collected in the child
+
+
 def test_ring_in_another_region_loads_where_its_arn_points(moto, aws_env):
     abroad = moto.client("secretsmanager", region="eu-west-1")
     arn = abroad.create_secret(Name="abroad-ring", SecretString=KEY_A)["ARN"]
