@@ -413,3 +413,41 @@ def test_a_header_name_with_the_kelvin_sign_is_not_read_as_its_ascii_lookalike(
     app = App()
     app.add_route("/me", lambda request: request.cookies.get("user", "nobody"))
     assert handler(app)(event, None)["statusCode"] == 400
+
+
+def with_header(name: str, field: str, value: object) -> dict[str, Any]:
+    """The event of shape ``name`` for GET /me with ``field: value`` where that shape
+    carries its headers (REST v1 in its single-value ``headers`` too)."""
+    event = with_path(name, "/me")
+    if name == "rest-v1":
+        event["headers"][field] = value
+        event["multiValueHeaders"][field] = [value]
+    elif "multiValueHeaders" in event:
+        event["multiValueHeaders"][field] = [value]
+    else:
+        event["headers"][field] = value
+    return event
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+@pytest.mark.parametrize("value", [7, True, ["a"], {"a": "b"}])
+def test_http_event_whose_header_value_is_not_text_is_refused_as_an_event(
+    name: str, value: object
+) -> None:
+    # Carried on, a number or a list in a header value failed the request's header checks:
+    # a 500 problem for an event no service sends.
+    event = with_header(name, "x-count", value)
+    with pytest.raises(UnsupportedEvent, match=f"malformed {SHAPES[name].name} event"):
+        handler(App())(event, None)
+
+
+@pytest.mark.parametrize("name", [*SHAPES, "rest-v1-single-value"])
+def test_a_null_header_value_in_an_event_is_no_field_not_a_500(name: str) -> None:
+    # As a null entry of a multi-value list is: a hand-built event's "x-user": null.
+    event = with_header(name.removesuffix("-single-value"), "x-user", None)
+    if name == "rest-v1-single-value":
+        del event["multiValueHeaders"]
+    app = App()
+    app.add_route("/me", lambda request: request.headers.get("x-user", "nobody"))
+    result = handler(app)(event, None)
+    assert (result["statusCode"], result["body"]) == (200, "nobody")
