@@ -155,6 +155,8 @@ def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
 
 _NOT_TEXT = "the method is not text"
 _SOURCE_NOT_TEXT = "the source IP is not text"
+_QUERY_NOT_TEXT = "rawQueryString is not text"
+_COOKIES_NOT_LIST = "cookies is not a list"
 
 
 def _method(value: object) -> str:
@@ -230,6 +232,9 @@ def _v2_translator(decoded: bool) -> Callable[[Event, Translation], Request]:
         )
         cookies = event.get("cookies")
         if cookies:
+            if type(cookies) is not list:
+                # Joined, a string went in a character at a time ("a; =; 1").
+                raise TypeError(_COOKIES_NOT_LIST)
             # Unchecked, as the request's other fields: those are judged by the app (400).
             headers.add_lowered("cookie", "; ".join(cookies))
         body = event.get("body")
@@ -239,10 +244,14 @@ def _v2_translator(decoded: bool) -> Callable[[Event, Translation], Request]:
         source = http.get("sourceIp")
         if source is not None and type(source) is not str:
             raise TypeError(_SOURCE_NOT_TEXT)
+        query = event.get("rawQueryString") or ""
+        if type(query) is not str:
+            # Carried on, it failed the request's query checks with a 500.
+            raise TypeError(_QUERY_NOT_TEXT)
         return new_request(
             method,
             raw_path(event.get("rawPath"), decoded),
-            query_string=event.get("rawQueryString") or "",
+            query_string=query,
             headers=headers,
             scheme="https",
             client=source,

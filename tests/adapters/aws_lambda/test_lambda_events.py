@@ -451,3 +451,18 @@ def test_a_null_header_value_in_an_event_is_no_field_not_a_500(name: str) -> Non
     app.add_route("/me", lambda request: request.headers.get("x-user", "nobody"))
     result = handler(app)(event, None)
     assert (result["statusCode"], result["body"]) == (200, "nobody")
+
+
+@pytest.mark.parametrize("name", ["http-v2", "function-url"])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("rawQueryString", 1), ("rawQueryString", ["a=1"]), ("cookies", "user=admin")],
+)
+def test_payload_v2_query_or_cookies_of_the_wrong_type_is_refused_as_an_event(
+    name: str, field: str, value: object
+) -> None:
+    # A number for the query failed the request's query checks (a 500 problem); a
+    # string for the cookies was joined a character at a time ("u; s; e; r; =; ...").
+    event = {**with_path(name, "/me"), field: value}
+    with pytest.raises(UnsupportedEvent, match=f"malformed {SHAPES[name].name} event"):
+        handler(App())(event, None)
