@@ -69,10 +69,15 @@ async def _refuse_body() -> AsyncIterator[bytes]:
 
 
 def decode_body(body: object, is_base64: object) -> bytes | AsyncIterator[bytes]:
-    """The request body as bytes; invalid base64 surfaces as a 400 when it is read, and an
-    ``is_base64`` that is not a boolean raises ``TypeError`` (a malformed event)."""
-    if not body or not isinstance(body, str):
+    """The request body as bytes; invalid base64 surfaces as a 400 when it is read, and a
+    body that is not text or an ``is_base64`` that is not a boolean raises ``TypeError``
+    (a malformed event)."""
+    if not body:
         return b""
+    if not isinstance(body, str):
+        # Every service sends the body as a string. A hand-built event's object (the JSON
+        # before json.dumps) was read as no body at all: the route ran on an empty one.
+        raise TypeError("the body is not text")
     if is_base64 is not True:
         if is_base64 is not False and is_base64 is not None:
             # Every service sends a JSON boolean; the string "false" is true, and read

@@ -466,3 +466,14 @@ def test_payload_v2_query_or_cookies_of_the_wrong_type_is_refused_as_an_event(
     event = {**with_path(name, "/me"), field: value}
     with pytest.raises(UnsupportedEvent, match=f"malformed {SHAPES[name].name} event"):
         handler(App())(event, None)
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+@pytest.mark.parametrize("body", [{"user": "admin"}, ["a"], 5, True])
+def test_http_event_whose_body_is_not_text_is_refused_as_an_event(name: str, body: object) -> None:
+    # An object body (a hand-built event's JSON before json.dumps) was read as no body:
+    # the route ran on an empty one.
+    event = with_path(name, "/echo")
+    event.update(body=body, isBase64Encoded=False)
+    with pytest.raises(UnsupportedEvent, match=f"malformed {SHAPES[name].name} event"):
+        handler(echo_app())(event, None)
