@@ -100,7 +100,12 @@ def _check_fields(names: tuple[str, ...], values: tuple[str, ...], limits: Reque
     # joined names) instead of a Python loop per field: every invocation runs this.
     names_size = _ACCEPTED_NAMES.get(names)
     joined = "" if names_size is not None else " ".join(names)
-    joined_values = "\t".join(values)
+    try:
+        joined_values = "\t".join(values)
+    except TypeError:
+        # A number, a list or a null for a header's value: no server or platform sends
+        # one, but a hand-built Lambda event does, and it failed here with a 500.
+        raise BadRequest("a header value is not text") from None
     total = (len(joined) if names_size is None else names_size) + len(joined_values)
     # No single field can be larger than all of them together.
     if total > limits.max_header_bytes and _largest_field(names, values) > limits.max_header_bytes:

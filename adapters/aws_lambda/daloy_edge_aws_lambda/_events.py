@@ -116,30 +116,6 @@ def _query_from_params(params: Mapping[str, Any] | None, decoded: bool) -> str:
 _QUERY_SAFE = "/?:@!$'()*,;"
 
 
-_VALUE_NOT_TEXT = "a header value is not text"
-
-
-def _no_text(value: object) -> bool:
-    """False for a ``None`` header value (no field, as an empty entry); a number, a
-    boolean, a list or an object makes the event malformed (``TypeError``): carried on,
-    it failed the request's header checks with a 500."""
-    if value is None:
-        return False
-    raise TypeError(_VALUE_NOT_TEXT)
-
-
-def _text_values(source: dict[str, Any]) -> dict[str, Any]:
-    """``source`` without its ``None`` values; :func:`_no_text` for the rest."""
-    # One C-level pass answers for the usual event, all text.
-    try:
-        "".join(source.values())
-    except TypeError:
-        return {
-            name: value for name, value in source.items() if type(value) is str or _no_text(value)
-        }
-    return source
-
-
 def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
     # One comprehension, lowering as it goes: a lone string is one value, a list holds
     # any number (``None`` entries skipped), and an empty or missing entry none.
@@ -148,7 +124,7 @@ def _multi_value_headers(source: Mapping[str, Any]) -> Headers:
             (name.lower() if name.isascii() else lower_unicode_name(name), value)
             for name, values in source.items()
             for value in ((values,) if isinstance(values, str) else values or ())
-            if type(value) is str or _no_text(value)
+            if value is not None
         ]
     )
 
@@ -182,7 +158,7 @@ def _source_ip(value: object) -> str | None:
 def _single_value_headers(source: Mapping[str, Any] | None) -> Headers:
     # Lower-case names (ALB and HTTP APIs send them so) taken as they are.
     if type(source) is dict:
-        return Headers.from_dict(_text_values(source))
+        return Headers.from_dict(source)
     return Headers(source or None)
 
 
@@ -195,11 +171,7 @@ def _body(event: Event) -> bytes | AsyncIterator[bytes]:
 def _rest_v1_request(event: Event, t: Translation) -> Request:
     multi = event.get("multiValueHeaders")
     # REST APIs keep the client's spelling of names: no lower-case shortcut to try.
-    if multi:
-        headers = _multi_value_headers(multi)
-    else:
-        single = event.get("headers")
-        headers = Headers(_text_values(single) if type(single) is dict else single or None)
+    headers = _multi_value_headers(multi) if multi else Headers(event.get("headers") or None)
     params = event.get("multiValueQueryStringParameters") or event.get("queryStringParameters")
     context = event.get("requestContext") or {}
     identity = context.get("identity") or {}
@@ -225,11 +197,7 @@ def _v2_translator(decoded: bool) -> Callable[[Event, Translation], Request]:
         http = event["requestContext"]["http"]
         # ``_single_value_headers`` and ``_body`` written out: HTTP APIs carry most traffic.
         source = event.get("headers")
-        headers = (
-            Headers.from_dict(_text_values(source))
-            if type(source) is dict
-            else Headers(source or None)
-        )
+        headers = Headers.from_dict(source) if type(source) is dict else Headers(source or None)
         cookies = event.get("cookies")
         if cookies:
             if type(cookies) is not list:
