@@ -3,6 +3,7 @@ collector."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 
 import pytest
@@ -43,7 +44,11 @@ def test_shutdown_closes_the_jwks_and_upstash_clients(transport: ClosingTranspor
             "DALOY_RATE_LIMIT_TOKEN": "token",
         }
     )
+    # Each client takes the runtime's transport on first use: a token whose key is to be
+    # fetched, and a request the rate limit counts.
+    header = base64.urlsafe_b64encode(b'{"alg":"RS256","kid":"k1"}').rstrip(b"=").decode()
     with TestClient(app) as client:
-        client.get("/limited")  # the rate-limit store opens its client on first use
+        client.get("/api/me", headers={"authorization": f"Bearer {header}.e30.c2ln"})
+        client.get("/limited")
     # The JWKS client's and the rate-limit store's (the nonce store never opened one).
     assert transport.closed == 2
