@@ -7,6 +7,7 @@ the Workers adapter sets to ``FetchTransport``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -92,7 +93,14 @@ def test_reference_worker_rate_limits_on_upstash_through_fetch(
 ) -> None:
     env = {"DALOY_RATE_LIMIT_URL": shim.url, "DALOY_RATE_LIMIT_TOKEN": shim.token}
     client = WorkersClient(workers_harness, env=env, isolate="upstash", client_ip="198.51.100.20")
-    shim.reset()
-    statuses = [client.request("GET", "/limited").status for _ in range(6)]
+    # The limit counts per calendar minute: six requests that cross into the next minute
+    # (each takes a while in Pyodide on a loaded machine) start a fresh count, as the
+    # contract says. Sent again in a minute of their own then.
+    for _ in range(3):
+        shim.reset()
+        minute = time.time() // 60
+        statuses = [client.request("GET", "/limited").status for _ in range(6)]
+        if time.time() // 60 == minute:
+            break
     assert statuses == [200] * 5 + [429]
     assert shim.requests() >= 6
