@@ -122,8 +122,11 @@ def nesting_exceeds(text: str, limit: int) -> bool:
     if _NOT_NESTING is None:
         import re
 
-        # A whole string, a run of anything but brackets and quotes, or a stray quote.
-        _NOT_NESTING = re.compile(r'"(?:[^"\\]|\\.)*+"|[^\[\]{}"]++|"')
+        # A string (one left open runs to the end), or a run of anything but brackets and
+        # quotes. Every match is taken where it starts: an open string that fell back to
+        # its quote alone was scanned to the end again from each later quote, and
+        # '"\\"\\"...' (64 KB) took 14 s of CPU, past any deadline (quadratic).
+        _NOT_NESTING = re.compile(r'"(?:[^"\\]++|\\.?)*+"?|[^\[\]{}"]++', re.DOTALL)
     brackets = _NOT_NESTING.sub("", text).replace("{", "[").replace("}", "]")
     for _ in range(limit):
         if not brackets:

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from daloy_edge import UnsafeJSON, parse_json
@@ -111,6 +113,24 @@ def test_deep_nesting_is_refused_before_any_recursive_parser_sees_it(monkeypatch
     monkeypatch.setattr(module, "_strict_decoder", no_parser)
     with pytest.raises(UnsafeJSON, match="nesting too deep"):
         parse_json(b"[" * 6000 + b"]" * 6000)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 33 + b'"' + b'\\"' * 32_000,
+        b"{" * 33 + b'"a\\' * 21_000,
+    ],
+    ids=["escaped-quotes", "letters-and-escaped-quotes"],
+)
+def test_string_left_open_is_measured_in_linear_time(body):
+    # A quote never closed, then escapes to the end, behind more brackets than the
+    # depth limit: the nesting check scanned to the end again from every later quote,
+    # and this 64 KB body (a JSON route's limit) held a CPU for 14 s, past any deadline.
+    start = time.perf_counter()
+    with pytest.raises(UnsafeJSON):
+        parse_json(body)
+    assert time.perf_counter() - start < 1.0
 
 
 @pytest.mark.parametrize(
