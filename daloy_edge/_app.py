@@ -11,7 +11,7 @@ from daloy_edge._chain import chain_caught, check_middleware, is_awaitable
 from daloy_edge._charset import ALNUM, allowed, only
 from daloy_edge._deadline import Deadline
 from daloy_edge._errors import ConfigError, ServiceUnavailable
-from daloy_edge._guards import RequestLimits, check_request, header_fields
+from daloy_edge._guards import RequestLimits, check_request, header_fields, text_fields
 from daloy_edge._idbytes import id_bytes
 from daloy_edge._problem import error_renderer
 from daloy_edge._request import DEFAULT_MAX_BODY
@@ -337,7 +337,10 @@ class App(Router):
             start = clock()
             if root:
                 _below_root(request, root)
-            fields = header_fields(request.headers)
+            try:
+                fields = header_fields(request.headers)
+            except TypeError:
+                fields = text_fields(request)
             request.request_id = _request_id(fields[2], fields[3])
             request.max_body = max_body
             if limit_of is not None:  # some route has a body limit of its own

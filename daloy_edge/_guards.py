@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     from daloy_edge._request import Request
 
     Fields: TypeAlias = tuple[
-        list[tuple[str, str]] | dict[str, str], int, tuple[str, ...], tuple[str, ...]
+        list[tuple[str, str]] | dict[str, str], int, tuple[str, ...], tuple[str, ...], str | None
     ]
 
-__all__ = ["RequestLimits", "check_request", "header_fields", "is_method_name"]
+__all__ = ["RequestLimits", "check_request", "header_fields", "is_method_name", "text_fields"]
 
 # Checked with ``_charset``'s expression written out (see there): no ``re``, and faster.
 _METHOD = allowed(UPPER)
@@ -83,29 +83,43 @@ class RequestLimits:
 
 def header_fields(headers: Headers) -> Fields:
     """The fields of ``headers`` as two tuples, names and values, tagged with the list
-    (or, for headers from an event's dict, the dict) they were read from and its length:
-    :func:`check_request` takes them as they are while ``headers`` holds that same object
-    at that length (every ``Headers`` change drops the dict, and either replaces the list
-    or appends to it)."""
+    (or, for headers from an event's dict, the dict) they were read from and its length,
+    and followed by the values joined with tabs: :func:`check_request` takes them as they
+    are while ``headers`` holds that same object at that length (every ``Headers`` change
+    drops the dict, and either replaces the list or appends to it).
+
+    Raises ``TypeError`` for a value that is not text (see :func:`text_fields`)."""
     index = headers._index
     if index is not None:
-        return index, len(index), tuple(index), tuple(index.values())
+        values = tuple(index.values())
+        return index, len(index), tuple(index), values, "\t".join(values)
     items = headers._items
     names, values = zip(*items) if items else _NO_FIELDS  # noqa: B905 (pairs, always)
-    return items, len(items), names, values
+    return items, len(items), names, values, "\t".join(values)
 
 
-def _check_fields(names: tuple[str, ...], values: tuple[str, ...], limits: RequestLimits) -> None:
+def text_fields(request: Request) -> Fields:
+    """For a request whose headers hold a value that is not text (a number, a list or a
+    null in a hand-built Lambda event): its headers become the fields that are text, and
+    :func:`check_request` refuses it with a 400. Everything that reads headers before
+    that check (the request id, observers, ``on_rejected`` hooks) then reads text only;
+    left in place, the value failed them with a ``TypeError``: a request with no answer,
+    no log line or no CORS fields on its 400."""
+    given = request.headers
+    request.headers = headers = type(given)._from_lowered(
+        [(name, value) for name, value in given._items if type(value) is str]
+    )
+    source, count, names, values, _ = header_fields(headers)
+    return source, count, names, values, None
+
+
+def _check_fields(
+    names: tuple[str, ...], values: tuple[str, ...], joined_values: str, limits: RequestLimits
+) -> None:
     # One C pass over the joined values (and, for names not seen before, one over the
     # joined names) instead of a Python loop per field: every invocation runs this.
     names_size = _ACCEPTED_NAMES.get(names)
     joined = "" if names_size is not None else " ".join(names)
-    try:
-        joined_values = "\t".join(values)
-    except TypeError:
-        # A number, a list or a null for a header's value: no server or platform sends
-        # one, but a hand-built Lambda event does, and it failed here with a 500.
-        raise BadRequest("a header value is not text") from None
     total = (len(joined) if names_size is None else names_size) + len(joined_values)
     # No single field can be larger than all of them together.
     if total > limits.max_header_bytes and _largest_field(names, values) > limits.max_header_bytes:
@@ -190,8 +204,11 @@ def check_request(request: Request, limits: RequestLimits, fields: Fields | None
     # join lines deliver it (and an HTTP/2 browser sends each cookie on a line of its own).
     if len(source) > limits.max_headers and len(set(fields[2])) > limits.max_headers:
         raise RequestHeaderFieldsTooLarge(f"more than {limits.max_headers} header fields")
+    joined_values = fields[4]
+    if joined_values is None:
+        raise BadRequest("a header value is not text")
     if source:
-        _check_fields(fields[2], fields[3], limits)
+        _check_fields(fields[2], fields[3], joined_values, limits)
     raw_path, query = request.raw_path, request.query_string
     if len(raw_path) > limits.max_path_bytes:
         raise _URITooLong("path too long")

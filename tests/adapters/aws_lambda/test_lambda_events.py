@@ -21,6 +21,8 @@ from daloy_edge_aws_lambda._encoding import raw_path
 from daloy_edge_aws_lambda._events import Translation
 
 from daloy_edge import App, Request, Response
+from daloy_edge.middleware.cors import CORS, CORSConfig
+from daloy_edge.observability import LogConfig, MemorySink, RequestLog
 from tests.conformance.harness.gateways import recorded
 
 SHAPES = {
@@ -454,6 +456,33 @@ def test_http_event_whose_header_value_is_not_text_is_a_400_not_a_500(
     result = handler(App())(with_header_value(name, "x-count", value), None)
     assert result["statusCode"] == 400
     assert result["body"].startswith('{"type":"urn:daloy-edge:problem:bad-request"')
+
+
+@pytest.mark.parametrize("field", ["x-request-id", "traceparent", "user-agent", "host"])
+@pytest.mark.parametrize("name", ["http-v2", "rest-v1"])
+def test_header_value_not_text_that_the_app_reads_first_is_still_a_logged_400(
+    name: str, field: str
+) -> None:
+    # The request id and the request log read these fields before the header checks: an
+    # x-request-id of 7 left the invocation with an uncaught TypeError (no answer at
+    # all), a traceparent, User-Agent or Host of 7 lost the request's log line.
+    sink = MemorySink()
+    app = App(
+        middleware=[CORS(CORSConfig(allow_origins=("https://app.example",)))],
+        request_log=RequestLog(LogConfig(stdout=False, sinks=[sink], env={})),
+        env={},
+    )
+    event = with_header(name, field, 7)
+    if name == "rest-v1":
+        event["multiValueHeaders"]["origin"] = ["https://app.example"]
+    else:
+        event["headers"]["origin"] = "https://app.example"
+    result = handler(app)(event, None)
+    assert result["statusCode"] == 400
+    headers = result.get("multiValueHeaders") or result["headers"]
+    assert "access-control-allow-origin" in {key.lower() for key in headers}
+    records = [r for r in sink.records if r.get("EventName") == "http.server.request"]
+    assert len(records) == 1
 
 
 @pytest.mark.parametrize("name", ["rest-v1", "alb-multi"])
