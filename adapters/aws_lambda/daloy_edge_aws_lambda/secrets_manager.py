@@ -214,6 +214,10 @@ class SecretsManagerKeyRing:
 
     def refresh(self) -> KeyRing:
         """Fetch now (rate limited by ``min_refresh_interval``), e.g. after a rotation."""
+        if self._generation != _copies.generation:
+            # As in ``get``: a forked worker calling this first took the parent's lock,
+            # held for good if a fetch was in flight at the fork, and the parent's client.
+            self._renew()
         with self._lock:
             now = self._clock()
             recent = self._attempted_at is not None and (

@@ -193,6 +193,32 @@ def test_a_forked_copy_fetches_on_a_client_of_its_own(moto, aws_env, monkeypatch
     assert _copies._kept == [parents]  # never collected in the child
 
 
+def test_a_forked_copy_whose_first_call_is_refresh_fetches_on_its_own_client_and_lock(
+    moto, aws_env, monkeypatch
+):
+    # The failure: only get() and aget() looked for a copy. A worker whose first call was
+    # refresh() (after a rotation) fetched on the parent's client and its pooled
+    # connection, and waited for good on a lock a parent thread held at the fork.
+    from daloy_edge_aws_lambda import secrets_manager
+
+    make_secret(moto, "keys/forked-refresh", KEY_A)
+    source = SecretsManagerKeyRing(
+        "keys/forked-refresh", region="us-east-1", endpoint_url=moto.endpoint, ttl=60
+    )
+    assert revealed(source.get()) == [KEY_A.encode()]
+    parents = source._client
+    source._lock.acquire()  # a parent thread fetching at the fork
+    monkeypatch.setattr(secrets_manager.os, "getpid", lambda: -1)  # the child's pid
+    monkeypatch.setattr(_copies, "generation", _copies.generation + 1)  # forked
+    monkeypatch.setattr(_copies, "_kept", [])
+    rings: list[KeyRing] = []
+    worker = threading.Thread(target=lambda: rings.append(source.refresh()), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert [revealed(ring) for ring in rings] == [[KEY_A.encode()]]
+    assert source._client is not None and source._client is not parents
+
+
 def test_ring_in_another_region_loads_where_its_arn_points(moto, aws_env):
     abroad = moto.client("secretsmanager", region="eu-west-1")
     arn = abroad.create_secret(Name="abroad-ring", SecretString=KEY_A)["ARN"]
