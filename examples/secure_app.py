@@ -197,7 +197,10 @@ def _not_started(error: Exception) -> ASGIApp:
     """
     from daloy_edge_asgi import ASGIApp
 
-    refused = App(environment="production", env={})  # the variables may be what broke
+    from daloy_edge.middleware.secure_headers import SecureHeaders
+
+    # The variables may be what broke; the secure headers every answer carries, kept.
+    refused = App(environment="production", env={}, middleware=[SecureHeaders()])
 
     @refused.on_startup
     def fail() -> None:

@@ -138,6 +138,9 @@ async def test_asgi_entry_without_a_lifespan_answers_a_refused_configuration_503
     headers = dict(sent[0]["headers"])
     assert (sent[0]["status"], headers[b"content-type"]) == (503, b"application/problem+json")
     assert b"x-request-id" in headers
+    # CONTRACT.md: every answer carries the secure headers, this one too.
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    assert b"strict-transport-security" in headers
     assert "app" not in vars(secure_app)  # the next call builds again
 
 
