@@ -58,8 +58,9 @@ def _field_value(value: str, table: bytes) -> bool:
     return not encoded or encoded.translate(table).isalnum()
 
 
-def check_field(name: str, value: str) -> None:
-    """Raise ``ValueError`` for a header field no runtime sends as given.
+def check_field(name: str, value: str) -> str:
+    """Raise ``ValueError`` for a header field no runtime sends as given; return the
+    value as it is sent, without the spaces and tabs around it.
 
     A name must be a token and a value text of RFC 9110 field-value characters (no
     control character but tab, nothing past U+00FF): a line break would split the
@@ -78,12 +79,23 @@ def check_field(name: str, value: str) -> None:
             f"the value of header {name!r} is no field value"
             " (a control character or a character past U+00FF)"
         )
+    # Spaces and tabs around a value are no part of it (RFC 9110 5.5). Sent as given,
+    # h11 (uvicorn's and Hypercorn's HTTP/1.1) refused the field after the request was
+    # logged as answered and dropped the connection; gunicorn and Workers' ``Headers``
+    # strip them. The same str when there are none.
+    return value.strip(" \t")
 
 
-def check_response_fields(pairs: Iterable[tuple[str, str]]) -> None:
-    """:func:`check_field` for each (name, value) pair."""
-    for name, value in pairs:
-        check_field(name, value)
+def check_response_fields(items: list[tuple[str, str]]) -> bool:
+    """:func:`check_field` for each (name, value) pair, each value replaced in ``items``
+    by the one sent; True when any was."""
+    changed = False
+    for i, (name, value) in enumerate(items):
+        sent = check_field(name, value)
+        if sent is not value:
+            items[i] = (name, sent)
+            changed = True
+    return changed
 
 
 class Headers:
@@ -249,8 +261,7 @@ class Headers:
     def __setitem__(self, name: str, value: str) -> None:
         """Replace every value of ``name`` with ``value``; ``ValueError`` for a field no
         runtime sends as given (:func:`check_field`)."""
-        check_field(name, value)
-        self.put_lowered(name.lower(), value)
+        self.put_lowered(name.lower(), check_field(name, value))
 
     def put_lowered(self, key: str, value: str) -> None:
         """``self[key] = value`` unchecked, for a name known to be lower-case and a field
@@ -282,7 +293,7 @@ class Headers:
         existing = self.get(name)
         if existing is not None:
             return existing
-        check_field(name, value)
+        value = check_field(name, value)
         self._items.append((name.lower(), value))
         self._index = None
         return value
@@ -290,8 +301,7 @@ class Headers:
     def add(self, name: str, value: str) -> None:
         """Append one more value for ``name``; ``ValueError`` for a field no runtime
         sends as given, as for ``self[name] = value``."""
-        check_field(name, value)
-        self._items.append((name.lower(), value))
+        self._items.append((name.lower(), check_field(name, value)))
         self._index = None
 
     def add_lowered(self, key: str, value: str) -> None:

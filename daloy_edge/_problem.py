@@ -33,8 +33,8 @@ def problem_response(error: HTTPError, request_id: str | None) -> Response:
     headers = response.headers
     # Checked here, not when the error was made: a field added to ``error.headers``
     # after that reaches the response too.
-    for name, value in error.headers.items():
-        check_field(name, value)
+    for name, given in error.headers.items():
+        value = check_field(name, given)
         key = name.lower()
         if key not in _BODY_FIELDS:
             headers.put_lowered(key, value)

@@ -41,7 +41,8 @@ class Response:
     (``response.headers[name] = value``, ``add``, ``setdefault``), must be sendable as
     they are: a token name and a value without line breaks or other control characters,
     nothing past U+00FF (``ValueError`` otherwise, a 500 raised in the handler rather
-    than a response each runtime fails its own way).
+    than a response each runtime fails its own way). Spaces and tabs around a value are
+    no part of it, and are dropped.
 
     >>> Response.json({"ok": True}).headers["content-type"]
     'application/json'
@@ -74,14 +75,15 @@ class Response:
         if isinstance(headers, Headers):
             # Built by hand, as a request's are: its fields were never checked.
             self.headers = headers
-            check_response_fields(headers._items)
+            if check_response_fields(headers._items):
+                headers._index = None
         else:
             self.headers = Headers(headers)
             if headers:  # the fields a handler gives; the app's own are checked at build
                 check_response_fields(self.headers._items)
         if media_type is not None and "content-type" not in self.headers:
             if media_type not in _MEDIA_TYPES:
-                check_field("content-type", media_type)
+                media_type = check_field("content-type", media_type)
             self.headers.add_lowered("content-type", media_type)
 
     @classmethod

@@ -740,3 +740,22 @@ async def test_a_dict_body_middleware_sets_is_a_500_problem_not_a_failed_send() 
     assert got == 500
     assert (b"content-type", b"application/problem+json") in headers
     assert b"internal-error" in body
+
+
+async def test_a_header_value_with_spaces_around_it_is_one_h11_sends() -> None:
+    # Sent as given, h11 (uvicorn's and Hypercorn's HTTP/1.1) refused the field after
+    # the request was logged as answered, and the client saw the connection drop.
+    import h11
+
+    app = App(request_log=False)
+
+    @app.get("/x")
+    async def x(request: Request) -> Response:
+        response = Response.text("hi", headers={"x-note": " padded "})
+        response.headers.add("x-trace", "\tid\t")
+        return response
+
+    status, headers, body, _ = await call(ASGIApp(app), scope("/x"))
+    assert (status, body) == (200, b"hi")
+    assert (b"x-note", b"padded") in headers and (b"x-trace", b"id") in headers
+    h11.Response(status_code=status, headers=headers)

@@ -117,6 +117,33 @@ def test_handler_headers_of_field_value_characters_are_sent():
     assert response.headers["content-disposition"] == value
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda: Response.text("hi", headers={"x-note": " padded\t"}),
+        lambda: Response.text("hi", headers=Headers.from_dict({"x-note": " padded\t"})),
+        lambda: Response(b"hi", media_type=" padded\t"),
+    ],
+    ids=["pairs", "headers-object", "media-type"],
+)
+def test_spaces_around_a_handler_header_value_are_dropped_not_sent(answer):
+    # h11 (uvicorn's HTTP/1.1) refused " padded\t" after the request was logged as a
+    # 200 and dropped the connection; gunicorn and Workers strip it.
+    response = _answering(answer)
+    assert response.status == 200
+    field = "content-type" if "padded" in response.headers["content-type"] else "x-note"
+    assert response.headers.get_all(field) == ["padded"]
+
+
+def test_spaces_around_an_http_error_header_value_are_dropped_not_sent():
+    def refuse():
+        raise HTTPError("slow down", status=429, headers={"retry-after": " 1 "})
+
+    response = _answering(refuse)
+    assert response.status == 429
+    assert response.headers["retry-after"] == "1"
+
+
 @pytest.mark.parametrize("body", [{"ok": True}, 123, ["a"]], ids=["dict", "int", "list"])
 def test_a_response_body_that_is_no_bytes_is_a_500_problem(body):
     response = _answering(lambda: Response(body))
