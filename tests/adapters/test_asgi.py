@@ -759,3 +759,22 @@ async def test_a_header_value_with_spaces_around_it_is_one_h11_sends() -> None:
     assert (status, body) == (200, b"hi")
     assert (b"x-note", b"padded") in headers and (b"x-trace", b"id") in headers
     h11.Response(status_code=status, headers=headers)
+
+
+@pytest.mark.parametrize("declared", ["", "abc", "5, 5"], ids=["empty", "word", "list"])
+async def test_head_with_a_handler_length_that_is_no_length_is_one_h11_sends(
+    declared: str,
+) -> None:
+    # uvicorn's h11 refused the field and dropped the connection.
+    import h11
+
+    app = App(request_log=False)
+
+    @app.get("/x")
+    async def x(request: Request) -> Response:
+        return Response(b"", headers={"content-length": declared})
+
+    status, headers, body, _ = await call(ASGIApp(app), scope("/x", method="HEAD"))
+    assert (status, body) == (200, b"")
+    assert b"content-length" not in dict(headers)
+    h11.Response(status_code=status, headers=headers)

@@ -241,3 +241,46 @@ def test_a_dot_segment_below_the_root_path_is_still_refused():
 def test_a_root_path_that_is_not_plain_path_segments_is_refused(root):
     with pytest.raises(ConfigError):
         App(root_path=root)
+
+
+def _head_app(body: bytes, declared: list[str], stream: bool = False) -> App:
+    app = App(request_log=False)
+
+    async def chunks():
+        yield body
+
+    @app.get("/x")
+    async def x(request):
+        headers = [("content-length", value) for value in declared]
+        if stream:
+            return Response(headers=headers, stream=chunks())
+        return Response(body, headers=headers)
+
+    return app
+
+
+def test_head_states_its_bodys_length_not_a_contradicting_one_the_handler_gave() -> None:
+    # GET sends the body's 5 bytes with their own length; HEAD sent the handler's 3.
+    client = TestClient(_head_app(b"hello", ["3"]))
+    assert client.get("/x").headers["content-length"] == "5"
+    assert client.head("/x").headers.get_all("content-length") == ["5"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["bytes", "stream"])
+@pytest.mark.parametrize(
+    "declared",
+    [[""], ["abc"], ["-1"], ["+5"], ["0x10"], ["5, 5"], ["\u00b2"], ["5", "5"]],
+    ids=["empty", "word", "negative", "signed", "hex", "list", "superscript-digit", "twice"],
+)
+def test_head_drops_a_content_length_that_is_no_length(declared: list[str], stream: bool) -> None:
+    # Sent as given, h11 (uvicorn) refused it and dropped the connection, and gunicorn
+    # (functions-framework) answered with its own bare 500.
+    response = TestClient(_head_app(b"", declared, stream)).head("/x")
+    assert response.status == 200
+    assert "content-length" not in response.headers
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["bytes", "stream"])
+def test_head_keeps_the_length_a_bodiless_head_route_declares(stream: bool) -> None:
+    response = TestClient(_head_app(b"", ["1234"], stream)).head("/x")
+    assert response.headers.get_all("content-length") == ["1234"]
