@@ -207,6 +207,16 @@ def test_fetch_is_the_default_transport_inside_a_worker(workers_harness: Pyodide
     assert call(workers_harness, "GET", "/transport").json() == {"default": "FetchTransport"}
 
 
+def test_a_handlers_transfer_encoding_is_not_passed_to_the_runtime(
+    workers_harness: PyodideHarness,
+) -> None:
+    # "chunked" over a body that is not frames it two ways for whoever reads it; the
+    # ASGI, Functions Framework and Lambda adapters never send it either.
+    response = call(workers_harness, "GET", "/chunked")
+    assert response.status == 200 and response.body == b"whole"
+    assert response.header("transfer-encoding") is None
+
+
 @pytest.mark.parametrize("field", ["value", "name"])
 def test_a_header_the_fetch_api_refuses_is_a_500_problem_not_a_thrown_error(
     workers_harness: PyodideHarness, field: str

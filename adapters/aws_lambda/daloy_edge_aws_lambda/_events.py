@@ -272,7 +272,8 @@ def _alb_request(event: Event, t: Translation) -> Request:
 _FRAMING = "transfer-encoding"
 """Left out of every result: the service frames the body it sends itself, and a handler's
 Transfer-Encoding passed on ("chunked" over a body that is not) breaks the answer at API
-Gateway and CloudFront. The ASGI and Functions Framework adapters never send it either."""
+Gateway and CloudFront. The ASGI, Functions Framework and Workers adapters never send it
+either."""
 
 
 def _grouped(response: Response, body: bytes) -> tuple[dict[str, list[str]], str, bool]:

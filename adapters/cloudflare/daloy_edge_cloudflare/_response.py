@@ -12,11 +12,12 @@ __all__ = ["ResponseCheck", "to_js_response"]
 
 _NULL_BODY_STATUSES = frozenset({101, 103, 204, 205, 304})
 _BUILT = "cloudflare.js_response"
+_FRAMING = "transfer-encoding"
 
 
 async def to_js_response(response: Response) -> Any:
     """Build the JS ``Response``; headers go over as name/value pairs, so every
-    ``Set-Cookie`` stays a field of its own.
+    ``Set-Cookie`` stays a field of its own (all but a handler's Transfer-Encoding).
 
     A streamed body is read to the end first: the platform's own compression and
     ``Content-Length`` then apply to the whole body. A body the app already encoded
@@ -30,7 +31,10 @@ def _js_response(response: Response, body: bytes) -> Any:
     from js import Response as JSResponse
     from pyodide.ffi import to_js
 
-    headers = to_js([[name, value] for name, value in response.headers.items()])
+    # A handler's Transfer-Encoding is left out, as every other adapter leaves it out:
+    # the runtime frames the body it sends, and "chunked" over a body that is not
+    # frames it two ways for whoever reads it.
+    headers = to_js([[name, value] for name, value in response.headers._items if name != _FRAMING])
     payload = None if response.status in _NULL_BODY_STATUSES or not body else to_uint8array(body)
     encoding = (response.headers.get("content-encoding") or "").strip().lower()
     if encoding and encoding != "identity":

@@ -98,6 +98,10 @@ def create_app(env):
         body = gzip.compress(b"already compressed " * 20)
         return Response(body, headers={"content-encoding": "gzip"}, media_type="text/plain")
 
+    @app.get("/chunked")
+    async def chunked(request):
+        return Response(b"whole", headers={"transfer-encoding": "chunked"}, media_type="text/plain")
+
     @app.get("/late-header")
     async def late_header(request):
         # Fields the Fetch API refuses, added after the Response was made: refused where
