@@ -82,7 +82,13 @@ class Runner:
             # client, a pool, a task). Swapped for a new one, every request after the
             # restore failed on them ("bound to a different event loop").
         if loop is None or loop.is_closed():
-            loop = self._loop = asyncio.new_event_loop()
+            # Made in an empty context: a loop's wake-up handle keeps a copy of the
+            # context it was made in for as long as the loop lives. Made in the first
+            # request's, it held that request (its headers, its body) and, through
+            # Flask's request context, the app, the handler and this runner: a cycle
+            # whose loop the collector could finalize first, its close then re-entered
+            # by this runner's ``__del__`` ("'NoneType' object has no attribute 'close'").
+            loop = self._loop = Context().run(asyncio.new_event_loop)
             self._generation, self._pid = _copies.generation, getpid()
         return loop
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import io
 import json
 import os
 import threading
+import weakref
 from pathlib import Path
 
 import flask
@@ -82,6 +84,24 @@ def test_failed_startup_is_a_503_problem_and_the_next_request_starts_again() -> 
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
     assert refused.mimetype == "application/problem+json"
     assert served.status_code == 200 and len(runs) == 2
+
+
+def test_the_first_request_is_not_kept_by_the_loop_made_to_serve_it() -> None:
+    # The loop made for the first request copied Flask's request context: that
+    # request, its Authorization header and body, stayed in memory for the life of
+    # the instance, and its app, handler and runner with it in one cycle.
+    app = App()
+
+    @app.get("/ok")
+    async def ok(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    gcf_handler = handler(app)
+    with flask_app.test_request_context("/ok", headers={"authorization": "Bearer first"}):
+        first = weakref.ref(flask.request._get_current_object())  # type: ignore[attr-defined]
+        assert gcf_handler(flask.request).status_code == 200
+    gc.collect()
+    assert first() is None
 
 
 def test_a_worker_threads_event_loop_is_closed_when_the_thread_ends() -> None:
