@@ -13,7 +13,7 @@ from _operator import itemgetter  # operator would load a Python module for it
 
 from daloy_edge._charset import ALNUM, Charset
 from daloy_edge._errors import ConfigError
-from daloy_edge._paths import check_header_value
+from daloy_edge._headers import check_field
 from daloy_edge._phased import Phased
 from daloy_edge._record import record
 from daloy_edge._request import Request, is_csp_nonce
@@ -106,10 +106,10 @@ class SecureHeadersConfig:
             if getattr(self, name) not in accepted:
                 raise ConfigError(f"{name} must be one of {', '.join(map(repr, accepted))}")
         for text in (self.referrer_policy, self.permissions_policy):
-            if not check_header_value(text):
+            if not _sendable(text):
                 raise ConfigError(f"invalid header value {text!r}")
         for directive in (self.csp_default_src, *self.csp_directives):
-            if not check_header_value(directive) or ";" in directive:
+            if not _sendable(directive) or ";" in directive:
                 raise ConfigError(f"invalid CSP text {directive!r}")
         for directive in self.csp_directives:
             # Directive names are case-insensitive, and a browser keeps the first of two.
@@ -121,6 +121,17 @@ class SecureHeadersConfig:
                 raise ConfigError(f"invalid Trusted Types policy name {name!r}")
         if self.report_to is not None and not _report_url_ok(self.report_to):
             raise ConfigError("report_to must be an http(s) URL or a path")
+
+
+def _sendable(text: str) -> bool:
+    # The check a handler's fields pass (CR, LF and NUL were all that was refused here):
+    # another control character or one past U+00FF ("€") failed every response the
+    # ASGI adapter sent, as a value that began or ended with a space failed in h11.
+    try:
+        check_field("x", text)
+    except ValueError:
+        return False
+    return True
 
 
 # The Literal fields, checked at run time: their text goes into the header as it is.
@@ -166,7 +177,8 @@ def _csp_template(config: SecureHeadersConfig) -> str:
     parts += config.csp_directives
     if config.report_to is not None:
         parts += ["report-to csp-endpoint", f"report-uri {config.report_to}"]
-    return "; ".join(parts)
+    # A last directive ending with a space ended the field with one (see _static_headers).
+    return "; ".join(parts).strip(" \t")
 
 
 def _static_headers(config: SecureHeadersConfig) -> list[tuple[str, str]]:
@@ -178,10 +190,13 @@ def _static_headers(config: SecureHeadersConfig) -> list[tuple[str, str]]:
     headers = [
         ("strict-transport-security", hsts),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", config.referrer_policy),
+        # Spaces and tabs around a value are no part of it (RFC 9110 5.5), and h11
+        # (uvicorn's and Hypercorn's HTTP/1.1) refused the field, dropping the connection
+        # of every request: dropped as a handler's are.
+        ("referrer-policy", config.referrer_policy.strip(" \t")),
         ("cross-origin-opener-policy", config.coop),
         ("cross-origin-resource-policy", config.corp),
-        ("permissions-policy", config.permissions_policy),
+        ("permissions-policy", config.permissions_policy.strip(" \t")),
     ]
     if config.frame_options is not None:
         headers.append(("x-frame-options", config.frame_options))

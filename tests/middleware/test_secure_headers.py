@@ -377,3 +377,37 @@ def test_apply_refuses_a_nonce_that_is_no_base64_value():
     with pytest.raises(ValueError, match="base64"):
         SecureHeaders().apply(response, "x' 'unsafe-inline")
     assert "content-security-policy" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"permissions_policy": "camera=()\x01"},
+        {"referrer_policy": "no-referrer\x7f"},
+        {"permissions_policy": "camera=(\u20ac)"},
+        {"csp_directives": ("img-src \u20ac",)},
+    ],
+)
+def test_a_configured_value_no_runtime_sends_refuses_to_build(config):
+    # Only CR, LF and NUL were refused: "\u20ac" failed every response the ASGI adapter
+    # encoded, a control character every one h11 validated.
+    with pytest.raises(ConfigError, match="invalid"):
+        SecureHeadersConfig(**config)
+
+
+def test_spaces_around_a_configured_value_are_not_sent():
+    # Sent as configured, h11 (uvicorn's and Hypercorn's HTTP/1.1) refused the field
+    # and dropped the connection of every request the app answered.
+    import h11
+
+    config = SecureHeadersConfig(
+        referrer_policy=" no-referrer\t",
+        permissions_policy="camera=() ",
+        csp_directives=("img-src 'self' ",),
+    )
+    response = TestClient(make_app(config)).get("/page")
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["permissions-policy"] == "camera=()"
+    assert response.headers["content-security-policy"].endswith("; img-src 'self'")
+    fields = [(name.encode(), value.encode("latin-1")) for name, value in response.headers.items()]
+    h11.Response(status_code=200, headers=fields)
