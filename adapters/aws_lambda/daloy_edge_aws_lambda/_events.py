@@ -274,6 +274,17 @@ _FRAMING = "transfer-encoding"
 Transfer-Encoding passed on ("chunked" over a body that is not) breaks the answer at API
 Gateway and CloudFront. The ASGI, Functions Framework and Workers adapters never send it
 either."""
+_LENGTH = "content-length"
+
+
+def _stated_length(headers: dict[str, Any], body: bytes, grouped: bool) -> None:
+    """A handler's Content-Length beside a body is replaced by the body's own, as the ASGI
+    and Functions Framework adapters frame a body: passed on, "3" over a 5-byte body (or
+    "3, 5" from two fields) said one length to GET and another to HEAD, whose answer the
+    app states from the body. A bodiless answer keeps what the app stated (HEAD's)."""
+    if body and _LENGTH in headers:
+        length = str(len(body))
+        headers[_LENGTH] = [length] if grouped else length
 
 
 def _grouped(response: Response, body: bytes) -> tuple[dict[str, list[str]], str, bool]:
@@ -298,6 +309,7 @@ def _grouped(response: Response, body: bytes) -> tuple[dict[str, list[str]], str
             elif name == "content-encoding":
                 encoded = True
     grouped.pop(_FRAMING, None)
+    _stated_length(grouped, body, True)
     text, is_base64 = encode_body(body, content_type, encoded)
     return grouped, text, is_base64
 
@@ -328,6 +340,7 @@ def _http_v2_result(response: Response, body: bytes) -> Result:
             else:
                 headers[name] = value
     headers.pop(_FRAMING, None)
+    _stated_length(headers, body, False)
     text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,
@@ -374,6 +387,7 @@ def _alb_result(response: Response, body: bytes) -> Result:
             else:
                 headers[name] = value
     headers.pop(_FRAMING, None)
+    _stated_length(headers, body, False)
     text, is_base64 = encode_body(body, headers.get("content-type"), "content-encoding" in headers)
     return {
         "statusCode": response.status,

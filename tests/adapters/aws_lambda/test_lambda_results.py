@@ -45,6 +45,10 @@ def cookie_app() -> App:
     async def chunked(request: Request) -> Response:
         return Response(b"whole", headers={"transfer-encoding": "chunked"}, media_type="text/plain")
 
+    @app.get("/misstated")
+    async def misstated(request: Request) -> Response:
+        return Response(b"hello", headers=[("content-length", "3"), ("content-length", "5")])
+
     @app.get("/no-content")
     async def no_content(request: Request) -> Response:
         return Response(b"content", 204)
@@ -63,17 +67,19 @@ async def set_body_from_query(request: Request, call_next: CallNext) -> Response
     return response
 
 
-def invoke(shape: str, path: str = "/path/to/resource", query: str = "") -> dict[str, object]:
+def invoke(
+    shape: str, path: str = "/path/to/resource", query: str = "", method: str = "GET"
+) -> dict[str, object]:
     event = recorded(shape)
     event["body"] = None
     event["isBase64Encoded"] = False
     if shape in ("http-v2", "function-url"):
         event["rawPath"] = path
         event["rawQueryString"] = query
-        event["requestContext"]["http"]["method"] = "GET"
+        event["requestContext"]["http"]["method"] = method
     else:
         event["path"] = path
-        event["httpMethod"] = "GET"
+        event["httpMethod"] = method
         name, _, value = query.partition("=")
         event["queryStringParameters"] = {name: value} if query else None
         event["multiValueQueryStringParameters"] = {name: [value]} if query else None
@@ -148,6 +154,18 @@ def test_a_handlers_transfer_encoding_is_not_passed_to_the_service(shape: str) -
     headers = result.get("headers") or result["multiValueHeaders"]
     assert "transfer-encoding" not in headers  # type: ignore[operator]
     assert result["body"] == "whole"
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "function-url", "alb", "alb-multi"])
+def test_a_handlers_content_length_is_not_passed_over_a_body_of_another_length(shape: str) -> None:
+    # Passed on, "3" (or "3, 5") framed a 5-byte body for whoever reads the result, and
+    # the GET said another length than the HEAD of the same route.
+    lengths = []
+    for method in ("GET", "HEAD"):
+        result = invoke(shape, "/misstated", method=method)
+        headers = result.get("headers") or result["multiValueHeaders"]
+        lengths.append(headers["content-length"])  # type: ignore[index]
+    assert lengths[0] == lengths[1] and lengths[0] in ("5", ["5"])
 
 
 @pytest.mark.parametrize("shape", ["rest-v1", "http-v2", "function-url", "alb", "alb-multi"])
