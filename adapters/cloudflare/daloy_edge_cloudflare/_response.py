@@ -12,12 +12,16 @@ __all__ = ["ResponseCheck", "to_js_response"]
 
 _NULL_BODY_STATUSES = frozenset({101, 103, 204, 205, 304})
 _BUILT = "cloudflare.js_response"
-_FRAMING = "transfer-encoding"
+# Framing fields the runtime states itself: Transfer-Encoding always, Content-Length
+# whenever there is a body (a HEAD answer keeps the length the app stated for it).
+_FRAMING = frozenset({"transfer-encoding"})
+_BODY_FRAMING = frozenset({"transfer-encoding", "content-length"})
 
 
 async def to_js_response(response: Response) -> Any:
     """Build the JS ``Response``; headers go over as name/value pairs, so every
-    ``Set-Cookie`` stays a field of its own (all but a handler's Transfer-Encoding).
+    ``Set-Cookie`` stays a field of its own (all but a handler's framing: its
+    Transfer-Encoding, and its Content-Length over a body).
 
     A streamed body is read to the end first: the platform's own compression and
     ``Content-Length`` then apply to the whole body. A body the app already encoded
@@ -31,10 +35,13 @@ def _js_response(response: Response, body: bytes) -> Any:
     from js import Response as JSResponse
     from pyodide.ffi import to_js
 
-    # A handler's Transfer-Encoding is left out, as every other adapter leaves it out:
-    # the runtime frames the body it sends, and "chunked" over a body that is not
-    # frames it two ways for whoever reads it.
-    headers = to_js([[name, value] for name, value in response.headers._items if name != _FRAMING])
+    # A handler's framing is left out, as every other adapter leaves it out: the runtime
+    # frames the body it sends, and "chunked" over a body that is not, or "3" over five
+    # bytes, frames it two ways for whoever reads it.
+    framing = _BODY_FRAMING if body else _FRAMING
+    headers = to_js(
+        [[name, value] for name, value in response.headers._items if name not in framing]
+    )
     payload = None if response.status in _NULL_BODY_STATUSES or not body else to_uint8array(body)
     encoding = (response.headers.get("content-encoding") or "").strip().lower()
     if encoding and encoding != "identity":

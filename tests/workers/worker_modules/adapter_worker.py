@@ -102,6 +102,10 @@ def create_app(env):
     async def chunked(request):
         return Response(b"whole", headers={"transfer-encoding": "chunked"}, media_type="text/plain")
 
+    @app.get("/misstated")
+    async def misstated(request):
+        return Response(b"hello", headers={"content-length": "3"}, media_type="text/plain")
+
     @app.get("/late-header")
     async def late_header(request):
         # Fields the Fetch API refuses, added after the Response was made: refused where
