@@ -24,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["after_copy", "copied", "generation", "keep"]
+__all__ = ["after_copy", "after_fork", "copied", "generation", "keep"]
 
 generation = 0
 """How many copies stand between this process and the one that imported this module."""
@@ -59,6 +59,15 @@ def keep(thing: object) -> None:
     _kept.append(thing)
 
 
-_at_fork = getattr(os, "register_at_fork", None)  # absent where there is no fork (Pyodide)
-if _at_fork is not None:
-    _at_fork(after_in_child=copied)
+def after_fork(hook: Callable[[], None]) -> Callable[[], None]:
+    """Run ``hook`` in a child forked from this process only, not after a SnapStart
+    restore: for state a fork leaves behind (a lock another thread held, a thread that
+    did not come along) where a restore's threads carry on. Nothing where there is no
+    fork (Pyodide)."""
+    if _at_fork is not None:
+        _at_fork(after_in_child=hook)
+    return hook
+
+
+_at_fork = getattr(os, "register_at_fork", None)
+after_fork(copied)

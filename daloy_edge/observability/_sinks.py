@@ -7,6 +7,8 @@ import sys
 from _io import BufferedWriter, FileIO, TextIOWrapper  # io re-exports them
 from _thread import RLock
 
+from daloy_edge._copies import after_fork
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -73,6 +75,7 @@ _REST: dict[int, bytes] = {}
 _STUCK: set[int] = set()
 
 
+@after_fork
 def _after_fork() -> None:
     # A thread of the parent writing at the fork (blocked on a slow pipe, say) left the
     # child a copy of the lock held by a thread the child has not: its first line hung it
@@ -80,11 +83,6 @@ def _after_fork() -> None:
     # SnapStart restore (``_copies``), whose threads carry on and may hold the lock.
     _WRITING._at_fork_reinit()  # type: ignore[attr-defined]  # in place: sinks hold it
     _REST.clear()
-
-
-_at_fork = getattr(os, "register_at_fork", None)  # absent where there is no fork (Pyodide)
-if _at_fork is not None:
-    _at_fork(after_in_child=_after_fork)
 
 
 class StreamSink:

@@ -450,9 +450,7 @@ def _after_fork() -> None:
 
 # At a fork only, not at every copy (``_copies.after_copy``): after a SnapStart restore
 # the sender thread carries on, with its queue, its lock and its client.
-_at_fork = getattr(os, "register_at_fork", None)  # absent where there is no fork
-if _at_fork is not None:
-    _at_fork(after_in_child=_after_fork)
+_copies.after_fork(_after_fork)
 
 
 def _default_stream() -> str:
