@@ -345,6 +345,7 @@ def test_a_failing_observer_is_reported_once_not_per_request() -> None:
 FORK_WHILE_A_THREAD_WRITES = """
 import os, sys, threading, time
 from daloy_edge.observability._sinks import StreamSink
+from tests.support.children import hung
 
 read, write = os.pipe()
 busy = StreamSink(os.fdopen(write, "w"))
@@ -354,14 +355,7 @@ pid = os.fork()
 if pid == 0:
     StreamSink(open(os.devnull, "w")).write("the child's line")
     os._exit(0)
-deadline, hung = time.monotonic() + 5, True
-while hung and time.monotonic() < deadline:
-    time.sleep(0.05)
-    hung = os.waitpid(pid, os.WNOHANG) == (0, 0)
-if hung:
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-print("hung" if hung else "logged")
+print("hung" if hung(pid, 5) else "logged")
 """
 
 

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[4]
 FORK_A_STARTED_SHIPPER = """
 import json, os, sys, threading, time
 from daloy_edge_aws_lambda.cloudwatch import CloudWatchLogsShipper
+from tests.support.children import hung
 
 endpoint, group, held = sys.argv[1], sys.argv[2], sys.argv[3] == "held"
 shipper = CloudWatchLogsShipper(group, region="us-east-1", endpoint_url=endpoint,
@@ -56,13 +57,7 @@ if pid == 0:
     print(json.dumps(report), flush=True)
     os._exit(0)
 release.set()
-deadline, hung = time.monotonic() + 30, True
-while hung and time.monotonic() < deadline:
-    time.sleep(0.05)
-    hung = os.waitpid(pid, os.WNOHANG) == (0, 0)
-if hung:
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
+if hung(pid, 30):
     print(json.dumps("hung"), flush=True)
 assert shipper.flush(20)
 shipper.close()
