@@ -83,6 +83,8 @@ class Secret:
 class KeyRing:
     """Ordered secrets: the first signs, every one verifies (rotation without a logout storm).
 
+    An empty key refuses to build, whatever ``min_bytes`` says.
+
     >>> ring = KeyRing.from_csv("k" * 32 + "," + "o" * 32, min_bytes=32)
     >>> len(ring)
     2
@@ -99,6 +101,10 @@ class KeyRing:
         if not ring:
             raise ConfigError("a key ring needs at least one key")
         for key in ring:
+            if not key:
+                # What a missing variable gives: as a password it let in everyone who
+                # sent the user name, nothing after the colon.
+                raise ConfigError("a key ring holds no empty key")
             if len(key) < min_bytes:
                 raise ConfigError(f"every key must be at least {min_bytes} bytes")
         self._keys = ring

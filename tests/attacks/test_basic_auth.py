@@ -204,6 +204,12 @@ def test_invalid_user_names_refuse_to_build(user):
         BasicAuthConfig(users={user: KeyRing(["pw"])})
 
 
+def test_empty_password_of_a_missing_variable_refuses_to_build_rather_than_open_the_door():
+    # A ring of one empty password built, and "admin:" (no password at all) signed in.
+    with pytest.raises(ConfigError):
+        BasicAuthConfig(users={"admin": KeyRing([""])})
+
+
 def test_no_users_refuses_to_build():
     with pytest.raises(ConfigError):
         BasicAuthConfig(users={})

@@ -63,6 +63,16 @@ def test_key_ring_refuses_empty():
         KeyRing.from_csv(" , ")
 
 
+@pytest.mark.parametrize("empty", ["", b"", Secret("")], ids=["str", "bytes", "secret"])
+def test_key_ring_refuses_an_empty_key_whatever_its_minimum(empty):
+    # KeyRing([os.environ.get("ADMIN_PASSWORD", "")]): the variable was missing, and the
+    # empty password it gave let in whoever sent the user name and nothing after the colon.
+    with pytest.raises(ConfigError):
+        KeyRing([empty])
+    with pytest.raises(ConfigError):
+        KeyRing(["a-real-key", empty], min_bytes=0)
+
+
 def test_key_ring_repr_hides_keys():
     assert "first" not in repr(KeyRing.from_csv("first-key"))
 
