@@ -69,6 +69,17 @@ class WebhookConfig:
         for secret in self.secrets:
             if len(secret) < self.min_secret_bytes:
                 raise ConfigError(f"webhook secrets must be at least {self.min_secret_bytes} bytes")
+        if self.scheme == "standard":
+            from daloy_edge.webhooks import _standard_secret
+
+            # A "whsec_" secret signs with the bytes its base64 decodes to, fewer than its
+            # characters: "whsec_" alone was an empty key that passed a minimum of 6.
+            for secret in self.secrets:
+                if len(_standard_secret(secret.reveal())) < self.min_secret_bytes:
+                    raise ConfigError(
+                        f"webhook secrets must be at least {self.min_secret_bytes} bytes "
+                        "(a whsec_ secret: once decoded)"
+                    )
 
 
 class VerifyWebhook:

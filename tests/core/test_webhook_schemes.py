@@ -75,6 +75,14 @@ def test_standard_webhook_with_whsec_secret_verifies():
     assert verify_standard(headers, BODY, ring, now=NOW).replay_key.startswith("sw:")
 
 
+def test_standard_whsec_prefix_alone_is_no_empty_key_anyone_can_sign_with():
+    # "whsec_" decodes to no bytes: HMAC under the empty key, which every forger knows,
+    # verified the delivery.
+    headers = standard_headers(b"", "msg_1", NOW, BODY)
+    with pytest.raises(BadSignature):
+        verify_standard(headers, BODY, KeyRing(["whsec_"]), now=NOW)
+
+
 def test_standard_webhook_with_stale_timestamp_is_refused():
     headers = standard_headers(SECRET.encode(), "msg_1", NOW - 301, BODY)
     with pytest.raises(BadSignature):

@@ -136,6 +136,26 @@ def test_invalid_configuration_refuses_to_build(config):
         WebhookConfig(**{"secrets": KeyRing([SECRET]), **config})
 
 
+@pytest.mark.parametrize(
+    ("secret", "minimum"),
+    [
+        # 18 characters, so it passed the 16-byte minimum, for a key of 9 bytes.
+        ("whsec_" + base64.b64encode(b"x" * 9).decode(), 16),
+        # The prefix alone: the key is empty.
+        ("whsec_", 1),
+    ],
+    ids=["nine-byte-key", "empty-key"],
+)
+def test_standard_whsec_secret_is_measured_as_the_key_it_decodes_to(secret, minimum):
+    with pytest.raises(ConfigError):
+        WebhookConfig(secrets=KeyRing([secret]), scheme="standard", min_secret_bytes=minimum)
+
+
+def test_standard_whsec_secret_of_the_minimum_decoded_length_builds():
+    secret = "whsec_" + base64.b64encode(b"x" * 16).decode()
+    WebhookConfig(secrets=KeyRing([secret]), scheme="standard", min_secret_bytes=16)
+
+
 def failing_app(failure: str) -> tuple[App, list[int]]:
     """A webhook route whose handler fails the first time in the way named."""
     from daloy_edge import BadRequest, Response
