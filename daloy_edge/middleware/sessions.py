@@ -121,8 +121,9 @@ class Sessions(Phased):
         self.name = config.name
         # A named cookie's name is signed in: a session another app or mount issued with
         # the same keys under its own name is no session here. The default names keep
-        # the plain purpose, so the cookies they already carry stay valid.
-        bound = self.name not in (HOST_COOKIE, INSECURE_COOKIE)
+        # the plain purpose, so the cookies they already carry stay valid; "session"
+        # written out is a name of the app's own, not the plain-HTTP default.
+        bound = config.cookie_name is not None and config.cookie_name != HOST_COOKIE
         self._signer = Signer(config.keys, purpose="session:" + self.name if bound else "session")
         self._refresh_after = config.idle_timeout // 4
         # Where ``before`` leaves the session it loaded and its cookie, for ``after``.

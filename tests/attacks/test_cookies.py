@@ -146,3 +146,29 @@ def test_a_session_issued_under_another_cookie_name_with_the_same_keys_is_no_ses
 
     reply = TestClient(staff).get("/me", cookies={"__Host-staff": shop.encode(session)})
     assert reply.json()["user"] is None
+
+
+def test_a_session_of_an_app_that_named_its_cookie_session_is_no_session_in_another():
+    # "session" was left out of the binding as if it were always the plain-HTTP default:
+    # a shop that chose that name for its own cookie signed users in to the staff area.
+    def app_named(name: str | None) -> tuple[Sessions, App]:
+        config = SessionConfig(
+            keys=KeyRing([CURRENT]), cookie_name=name, clock=lambda: NOW, allow_no_csrf=True
+        )
+        sessions = Sessions(config)
+        app = App(middleware=[sessions])
+
+        @app.get("/me")
+        async def me(request):
+            return {"user": get_session(request).get("user")}
+
+        return sessions, app
+
+    session = Session.fresh(lambda: "s" * 22, lambda: NOW)
+    session["user"] = "admin"
+    shop, shop_app = app_named("session")
+    staff, staff_app = app_named(None)
+    from_shop = {"__Host-session": shop.encode(session)}
+    assert TestClient(staff_app).get("/me", cookies=from_shop).json()["user"] is None
+    from_staff = {"session": staff.encode(session)}
+    assert TestClient(shop_app).get("/me", cookies=from_staff).json()["user"] is None
