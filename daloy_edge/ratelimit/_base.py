@@ -127,4 +127,7 @@ def hashed_key(prefix: str, identity: str) -> str:
     client-supplied text stored in (or injected into the key space of) Redis."""
     import hashlib
 
-    return prefix + hashlib.blake2b(identity.encode("utf-8"), digest_size=16).hexdigest()
+    # A Lambda event's JSON can spell a lone surrogate in a header (an API key): strict
+    # UTF-8 raised, a 500. Each text still has bytes of its own.
+    data = identity.encode("utf-8", "surrogatepass")
+    return prefix + hashlib.blake2b(data, digest_size=16).hexdigest()

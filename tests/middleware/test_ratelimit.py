@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from daloy_edge import App, ConfigError, Response
@@ -258,6 +260,23 @@ def test_api_keys_never_reach_the_store_in_clear():
     client.get("/limited", headers={"x-api-key": "sk_live_very_secret"})
     assert len(store) == 1
     assert not any("sk_live" in key for key in store._entries)
+
+
+def test_api_key_with_a_lone_surrogate_from_a_lambda_event_is_counted_not_a_500():
+    # An event's JSON can spell "\udc80" in a header; hashing the key as strict UTF-8
+    # raised, and every such request was a 500.
+    from daloy_edge_aws_lambda import handler
+
+    from tests.conformance.harness.gateways import recorded
+
+    serve = handler(limited_app(five_a_minute(key="api_key")))
+    event = recorded("http-v2")
+    event["rawPath"] = "/limited"
+    event["requestContext"]["http"]["method"] = "GET"
+    event.pop("body", None)
+    event["headers"]["x-api-key"] = "key-\udc80"
+    statuses = [serve(copy.deepcopy(event), None)["statusCode"] for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
 
 
 def test_custom_key_function_returning_none_leaves_the_request_unlimited():
