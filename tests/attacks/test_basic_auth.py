@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import pytest
 
@@ -164,6 +165,38 @@ def test_user_name_with_colon_splits_at_the_first_colon(client):
 
 def test_digest_scheme(client):
     assert_refused(client, 'Digest username="admin", response="x"')
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [b"admin:wrong-password", b"nobody:wrong-password", b"ops:current-password"],
+    ids=["known-user-wrong-password", "unknown-user", "password-of-another-user"],
+)
+def test_a_refusal_does_the_work_of_a_success_so_time_tells_no_user_apart(
+    client, monkeypatch, credentials
+):
+    # User enumeration by timing: every user and every password is compared, whatever
+    # was sent. The comparisons and hashes are counted on the real functions.
+    import hashlib
+    import hmac
+
+    def counted(name: str, function: Callable[..., object]) -> Callable[..., object]:
+        def call(*args: object, **kwargs: object) -> object:
+            work[name] += 1
+            return function(*args, **kwargs)
+
+        return call
+
+    client.get("/stats", headers={"authorization": basic(b"admin:current-password")})
+    work = {"compare": 0, "hash": 0}
+    monkeypatch.setattr(hmac, "compare_digest", counted("compare", hmac.compare_digest))
+    monkeypatch.setattr(hashlib, "sha256", counted("hash", hashlib.sha256))
+    client.get("/stats", headers={"authorization": basic(b"admin:current-password")})
+    success = dict(work)
+    work.update(compare=0, hash=0)
+    assert_refused(client, basic(credentials))
+    assert work == success
+    assert success["compare"] == 5  # two users, three passwords
 
 
 NFC_PASSWORD, NFD_PASSWORD = "caf\u00e9-pa\u00df", "cafe\u0301-pa\u00df"
