@@ -45,12 +45,7 @@ def audit_environment(env: Mapping[str, str]) -> list[Finding]:
         *_rules.webhook_secrets(
             "DALOY_WEBHOOK_SECRETS", _encoded(_csv(env.get("DALOY_WEBHOOK_SECRETS")))
         ),
-        *_rules.reused_secrets(
-            {
-                name: _encoded(_csv(env.get(name)))
-                for name in ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS")
-            }
-        ),
+        *_rules.reused_secrets(_secrets(env)),
         *_forwarding(env),
         *_jwt(env),
         *_egress(env),
@@ -59,6 +54,17 @@ def audit_environment(env: Mapping[str, str]) -> list[Finding]:
         *_rate_limit(env),
     ]
     return sorted(found, key=lambda f: f.severity != "error")
+
+
+def _secrets(env: Mapping[str, str]) -> dict[str, list[bytes]]:
+    """Each secret variable's values, for the check that no value serves two purposes."""
+    lists = ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS")
+    found = {name: _encoded(_csv(env.get(name))) for name in lists}
+    # One token, not a list: it goes to Upstash as a bearer on every rate-limit check, so
+    # the provider, or a log on the way, could sign sessions with a key it equals.
+    token = (env.get("DALOY_RATE_LIMIT_TOKEN") or "").strip()
+    found["DALOY_RATE_LIMIT_TOKEN"] = _encoded([token] if token else [])
+    return found
 
 
 def _production(env: Mapping[str, str]) -> bool:

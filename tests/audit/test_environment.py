@@ -247,6 +247,19 @@ def test_session_key_reused_as_webhook_secret_is_an_error() -> None:
     assert finding.severity == "error"
 
 
+def test_session_key_reused_as_the_upstash_token_is_an_error() -> None:
+    # The token goes to Upstash as a bearer on every rate-limit check: whoever reads it
+    # there (the provider, a proxy's log) could sign sessions with it.
+    env = {
+        "DALOY_SESSION_KEYS": STRONG_KEY,
+        "DALOY_RATE_LIMIT_URL": "https://eu1-example.upstash.io",
+        "DALOY_RATE_LIMIT_TOKEN": STRONG_KEY,
+    }
+    finding = only(env, "secret-reused")
+    assert finding.subject == "DALOY_RATE_LIMIT_TOKEN and DALOY_SESSION_KEYS"
+    assert finding.severity == "error"
+
+
 @pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0", "0.0.0.0/1", "2000::/3"])
 def test_trusting_forwarded_headers_from_everyone_is_an_error(cidr: str) -> None:
     finding = only({"DALOY_TRUSTED_PROXIES": f"10.0.0.0/8,{cidr}"}, "proxies-everyone")
