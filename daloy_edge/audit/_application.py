@@ -10,7 +10,7 @@ from daloy_edge.audit._findings import Finding
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from daloy_edge._app import App
     from daloy_edge.types import Middleware
@@ -42,8 +42,10 @@ def audit_app(app: App) -> list[Finding]:
         )
     found += _secure_headers(app_wide)
     found += _sessions_and_csrf(app, app_wide)
-    for name, config in _configs(app, app_wide):
+    configs = list(_configs(app, app_wide))
+    for name, config in configs:
         found += _middleware_findings(name, config)
+    found += _reused(config for _, config in configs)
     return sorted(dict.fromkeys(found), key=lambda f: f.severity != "error")
 
 
@@ -94,6 +96,22 @@ def _middleware_findings(name: str, config: object) -> list[Finding]:
     if proxies is not None:
         found += _rules.trusted_proxies(name, proxies)
     return found
+
+
+def _reused(configs: Iterable[object]) -> list[Finding]:
+    """A webhook secret that also signs sessions or CSRF tokens: the sender holds it.
+
+    Sessions and CSRF sharing one ring is no reuse: each derives keys for its purpose.
+    """
+    signing: list[bytes] = []
+    webhooks: list[bytes] = []
+    for config in configs:
+        keys, secrets = getattr(config, "keys", None), getattr(config, "secrets", None)
+        if isinstance(keys, KeyRing):
+            signing += [key.reveal() for key in keys]
+        if isinstance(secrets, KeyRing):
+            webhooks += [secret.reveal() for secret in secrets]
+    return _rules.reused_secrets({"session/CSRF keys": signing, "webhook secrets": webhooks})
 
 
 def _secure_headers(app_wide: list[Middleware]) -> list[Finding]:

@@ -169,6 +169,27 @@ def test_short_webhook_secret_below_the_library_default_is_an_error() -> None:
     assert only(app, "webhook-secret-short").subject == "VerifyWebhook"
 
 
+def test_a_webhook_secret_that_also_signs_sessions_is_an_error() -> None:
+    # The sender holds the webhook secret: as a session key it lets the sender sign in as
+    # anyone. The environment audit said so for DALOY_*; an app built in code was not asked.
+    app = app_with(Sessions(SessionConfig(keys=KEYS)), CSRFProtect(CSRFConfig(keys=KEYS)))
+    verify = VerifyWebhook(WebhookConfig(secrets=KeyRing([*KEYS])))
+
+    @app.post("/hook", middleware=[verify])
+    async def hook(request: Request) -> None:
+        return None
+
+    finding = only(app, "secret-reused")
+    assert finding.subject == "session/CSRF keys and webhook secrets"
+    assert finding.severity == "error"
+
+
+def test_sessions_and_csrf_sharing_their_keys_is_no_reuse() -> None:
+    # Each signs with keys derived for its own purpose from the ring.
+    app = app_with(Sessions(SessionConfig(keys=KEYS)), CSRFProtect(CSRFConfig(keys=KEYS)))
+    assert [f for f in audit_app(app) if f.code == "secret-reused"] == []
+
+
 @pytest.mark.parametrize("cidr", ["0.0.0.0/1", "2000::/3"])
 def test_trusted_proxies_covering_the_internet_are_an_error(cidr: str) -> None:
     proxies = TrustedProxies(TrustedProxiesConfig(proxies=(cidr,)))
