@@ -277,8 +277,13 @@ def inbound_ids(headers: Headers, random_bytes: RandomBytes = id_bytes) -> Trace
             xray = headers.get_joined("x-amzn-trace-id")
             break
         if name == "x-amzn-trace-id":
-            # Repeated lines are joined as the runtimes that join them deliver them.
-            xray = value if xray is None else f"{xray}, {value}"
+            # Repeated lines are joined as the runtimes that join them deliver them, up to
+            # the longest value read: thousands of lines, each joined to all before it,
+            # took time quadratic in their number (a request refused 431 for them too).
+            if xray is None:
+                xray = value
+            elif len(xray) <= _MAX_XRAY_LEN:
+                xray = f"{xray}, {value}"
     return xray_ids(xray, random_bytes)
 
 

@@ -122,6 +122,25 @@ def test_repeated_xray_headers_are_not_trusted():
     assert extract(headers).trace_id[8:] != "bd862e3fe1be46a994272793"
 
 
+def test_many_xray_lines_are_not_joined_past_the_longest_value_read(monkeypatch):
+    # Each line joined to every line before it: 16,000 lines of 64 characters (a request
+    # the app refuses 431, whose log line still reads its trace) took seconds.
+    from daloy_edge.observability import _trace
+
+    read: list[int] = []
+    parse = _trace.xray_ids
+    monkeypatch.setattr(
+        _trace,
+        "xray_ids",
+        lambda value, *args: read.append(len(value or "")) or parse(value, *args),
+    )
+    line = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0" + "x" * 14
+    headers = Headers([("via", "1.1 proxy")] + [("x-amzn-trace-id", line)] * 4000)
+
+    assert extract(headers).trace_id[8:] != "bd862e3fe1be46a994272793"
+    assert read and max(read) <= 2 * 1024
+
+
 def test_comma_joined_xray_headers_are_not_trusted():
     # How an HTTP API or a function URL delivers the header sent twice.
     first = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0"
