@@ -55,3 +55,25 @@ def test_trace_still_scrubs_the_message_after_a_kept_type_name() -> None:
     trace = _trace(InvalidToken(f"refused Bearer {PASSWORD}"))
     assert PASSWORD not in trace
     assert "InvalidToken: refused Bearer [REDACTED]" in trace
+
+
+def test_trace_of_a_megabyte_message_scrubs_only_what_it_keeps(monkeypatch) -> None:
+    # A handler's error that quotes the request (``KeyError(body)``): the whole trace was
+    # scrubbed before its last 16 KiB were kept, over half a second of CPU for 1 MB.
+    from daloy_edge.observability import _inline, _redact
+
+    read: list[int] = []
+    scrub = _inline.scrub_inline
+
+    def counted(text: str, rule: _inline.InlineRule) -> str:
+        read.append(len(text))
+        return scrub(text, rule)
+
+    monkeypatch.setattr(_inline, "scrub_inline", counted)
+    monkeypatch.setattr(_redact, "scrub_inline", counted)
+    trace = _trace(KeyError(f"pwd={PASSWORD}, " * 30_000))
+
+    assert sum(read) < 64 * 1024
+    assert PASSWORD not in trace
+    assert "KeyError: 'pwd=[REDACTED]" in trace
+    assert trace.rstrip().endswith("more]")
