@@ -117,7 +117,7 @@ def _parse(raw: bytes) -> tuple[JSON, bool]:
         value = _DECODER.decode(text)
     # As parse_json: valid UTF-8 holds no surrogate, so only a \u escape can make one, and
     # a lone one is no Unicode text (a handler writing that claim out failed with a 500).
-    if "\\u" in text and _lone_surrogate(value):
+    if "\\u" in text and _lone_surrogate(text):
         raise UnsafeJSON("lone surrogate")
     # No "[" at all and no "{" after the first character: nothing nests, so the depth is
     # at most one and no member holds a container. Two memchr-speed tests.
