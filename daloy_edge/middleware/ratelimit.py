@@ -118,6 +118,9 @@ class RateLimit:
     Allowed and denied responses both carry ``RateLimit-Policy`` and ``RateLimit``;
     a denial carries ``Retry-After``. When the store fails, ``fail_closed`` answers 503
     and ``fail_open`` lets the request through without a ``RateLimit`` field.
+
+    Security: an allowed answer is one client's, so it is ``Cache-Control: no-store``
+    unless the route set its own Cache-Control.
     """
 
     __slots__ = ("_by_principal", "_key", "_limiter", "_name", "_policy")
@@ -144,9 +147,16 @@ class RateLimit:
         if not decision.allowed:
             raise TooManyRequests("rate limit exceeded", headers=self._denied_headers(decision))
         response = await call_next(request)
-        _append(response.headers, "ratelimit-policy", self._policy)
+        headers = response.headers
+        _append(headers, "ratelimit-policy", self._policy)
         if not decision.degraded:
-            _append(response.headers, "ratelimit", self._state(decision))
+            _append(headers, "ratelimit", self._state(decision))
+        if "cache-control" not in headers:
+            # Counted for one client and stating its quota: a shared cache keeping it (a
+            # CDN's default TTL for an answer without Cache-Control) served one client's
+            # RateLimit to all, and answered them without counting. A route that chose
+            # its own caching keeps it.
+            headers.add_lowered("cache-control", "no-store")
         return response
 
     def check_app(self, app: App) -> None:

@@ -72,6 +72,17 @@ def test_limited_answers_carry_the_policy_and_the_remaining_quota(
     assert all(1 <= reset <= WINDOW_S for _, reset in states)
 
 
+def test_limited_answers_are_not_stored_by_a_shared_cache(
+    http: Transport, transport_pool: Pool
+) -> None:
+    """Each answer counts one client's request and states its remaining quota: cached by
+    a CDN in front (a default TTL for an answer without Cache-Control), it handed that
+    quota to every client and let them through uncounted."""
+    replies = spend(http, transport_pool, 2)
+    assert [r.status for r in replies] == [200, 200]
+    assert [r.headers.get_all("cache-control") for r in replies] == [["no-store"]] * 2
+
+
 def test_limited_429_is_a_problem_with_retry_after_within_the_minute(
     http: Transport, transport_pool: Pool
 ) -> None:

@@ -65,6 +65,35 @@ def test_allowed_response_carries_ratelimit_policy_and_state():
     assert response.headers["ratelimit"] == '"default";r=4;t=60'
 
 
+def test_allowed_answer_is_no_store_so_a_shared_cache_cannot_replay_one_clients_quota():
+    """A CDN caching by path (CloudFront's default TTL for an answer without
+    Cache-Control) served the first client's RateLimit to everyone and answered them all
+    without counting a request."""
+    client = TestClient(limited_app(five_a_minute()))
+    response = client.get("/limited", client="198.51.100.1")
+    assert response.status == 200
+    assert response.headers.get_all("cache-control") == ["no-store"]
+    assert client.get("/missing").headers.get_all("cache-control") == ["no-store"]
+
+
+def test_a_limited_route_that_chose_its_own_caching_keeps_it():
+    app = App()
+
+    @app.get("/feed", middleware=[five_a_minute()])
+    async def feed(request):
+        return Response.json({"items": []}, headers={"cache-control": "public, max-age=60"})
+
+    response = TestClient(app).get("/feed")
+    assert response.headers.get_all("cache-control") == ["public, max-age=60"]
+    assert response.headers["ratelimit"] == '"default";r=4;t=60'
+
+
+def test_an_unlimited_request_gets_no_cache_control_from_the_limit():
+    limit = five_a_minute(key=lambda request: request.headers.get("x-tenant"))
+    response = TestClient(limited_app(limit)).get("/limited")
+    assert "cache-control" not in response.headers
+
+
 def test_request_over_the_limit_gets_429_problem_with_retry_after():
     clock = Clock()
     client = TestClient(limited_app(five_a_minute(clock=clock)))
