@@ -99,11 +99,14 @@ def static_files(root: str | Path, *, param: str = "path", max_age: int = 3600) 
     """A handler serving ``root / request.path_params[param]``.
 
     Each file carries a strong ``ETag`` (a digest of its bytes); a request whose
-    ``If-None-Match`` names it is answered 304 without the body.
+    ``If-None-Match`` names it is answered 304 without the body. Files are
+    ``Cache-Control: public, max-age=<max_age>``.
 
     Security: the resolved file must lie inside ``root`` after following symlinks;
     dot-files, directories and anything else answer 404 (never 403, so probing learns
-    nothing). Register it on a ``{path:path}`` route.
+    nothing). Register it on a ``{path:path}`` route. Behind authentication (a route
+    or mount with ``JWTAuth`` or ``BasicAuth``), files are ``private``: ``public`` lets
+    a shared cache reuse an answer to ``Authorization`` for anyone (RFC 9111).
 
     >>> from daloy_edge import App
     >>> app = App()
@@ -115,6 +118,7 @@ def static_files(root: str | Path, *, param: str = "path", max_age: int = 3600) 
         raise ConfigError(f"static root {root!s} is not a directory")
     inside = base.rstrip(os.sep) + os.sep
     cache_control = f"public, max-age={max_age}"
+    for_one = f"private, max-age={max_age}"
 
     async def serve(request: Request) -> Response:
         relative = request.path_params.get(param, "")
@@ -137,7 +141,10 @@ def static_files(root: str | Path, *, param: str = "path", max_age: int = 3600) 
         if len(body) > _MAX_STATIC_BYTES:
             raise NotFound()
         tag = entity_tag(body)
-        headers = {"cache-control": cache_control, "etag": tag}
+        # Served to a principal, the file is one that authentication guards: ``public``
+        # let a shared cache hand it to every client that sent no credentials at all.
+        shared = request.principal is None
+        headers = {"cache-control": cache_control if shared else for_one, "etag": tag}
         if _matches(request.headers.get_joined("if-none-match"), tag):
             return Response(status=304, headers=headers)
         return Response(

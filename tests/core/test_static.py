@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from daloy_edge import App, ConfigError, static_files
+from daloy_edge import App, ConfigError, KeyRing, static_files
+from daloy_edge.middleware.basic_auth import BasicAuth, BasicAuthConfig
 from daloy_edge.static import media_type_for
 from daloy_edge.testing import TestClient
 
@@ -136,3 +137,28 @@ def test_revalidation_after_the_file_changed_gets_the_new_content(
 
 def test_revalidation_of_a_file_that_is_gone_is_404(client: TestClient) -> None:
     assert client.get("/s/nope.txt", headers={"if-none-match": "*"}).status_code == 404
+
+
+def test_a_file_behind_authentication_is_private_so_a_shared_cache_never_serves_it_to_others(
+    tmp_path: Path,
+) -> None:
+    """``public`` on an answer to ``Authorization`` lets a shared cache reuse it for any
+    request (RFC 9111, 3.5): a guarded file reached clients who sent no credentials."""
+    (tmp_path / "payroll.csv").write_text("alice,100000\n")
+    guard = BasicAuth(BasicAuthConfig(users={"ops": KeyRing(["a-long-enough-password"])}))
+    app = App()
+    app.add_route("/private/{path:path}", static_files(tmp_path), middleware=[guard])
+    client = TestClient(app)
+    credentials = {"authorization": "Basic b3BzOmEtbG9uZy1lbm91Z2gtcGFzc3dvcmQ="}
+    served = client.get("/private/payroll.csv", headers=credentials)
+    assert served.status_code == 200
+    assert served.headers.get_all("cache-control") == ["private, max-age=3600"]
+    revalidated = client.get(
+        "/private/payroll.csv", headers={**credentials, "if-none-match": served.headers["etag"]}
+    )
+    assert revalidated.status_code == 304
+    assert revalidated.headers.get_all("cache-control") == ["private, max-age=3600"]
+
+
+def test_a_file_answered_to_no_principal_stays_public(client: TestClient) -> None:
+    assert client.get("/s/a.txt").headers.get_all("cache-control") == ["public, max-age=3600"]
