@@ -215,7 +215,9 @@ class SecureHeaders(Phased):
     Header values are built once; per request only the nonce is new. A header a handler
     set itself is left as it is.
 
-    Security: put it outermost (first) so error and preflight responses get it too.
+    Security: put it outermost (first) so error and preflight responses get it too. An
+    HTML answer whose handler read or set ``request.csp_nonce`` is ``Cache-Control:
+    no-store`` unless the handler set its own: a cached copy shares the nonce.
     """
 
     __slots__ = (
@@ -285,7 +287,14 @@ class SecureHeaders(Phased):
                 if request is not None:
                     # A handler may have set its own; one that cleared it gets a fresh one,
                     # so an HTML answer never goes out without its CSP.
-                    nonce = request.csp_nonce or self._new_nonce()
+                    nonce = request._csp_nonce
+                    if nonce is None:
+                        nonce = request.csp_nonce or self._new_nonce()
+                    elif "cache-control" not in headers:
+                        # Read or set by the handler, so in the page: a shared cache
+                        # keeping it (a CDN's default TTL) served one nonce to every
+                        # visitor for as long, a value the policy needs unguessable.
+                        headers.add_lowered("cache-control", "no-store")
                 if nonce is not None:  # drawn here, or checked when a handler set it
                     headers.add_lowered(self._csp_name, self._csp_head + nonce + self._csp_tail)
 

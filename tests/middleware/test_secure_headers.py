@@ -275,6 +275,32 @@ def test_the_nonce_is_drawn_only_when_read_or_for_an_html_answer():
     assert asked == [] and "'nonce-handler-chosen'" in csp
 
 
+def test_a_page_carrying_the_nonce_is_no_store_so_a_shared_cache_cannot_serve_one_nonce_to_all():
+    """Cached by a CDN (a default TTL for an answer without Cache-Control), the page and its
+    policy went to every visitor with one nonce, known to anyone who fetched it."""
+    app = make_app()
+
+    @app.get("/own-nonce")
+    async def own_nonce(request):
+        request.csp_nonce = "handler-chosen"
+        return Response.html('<script nonce="handler-chosen"></script>')
+
+    @app.get("/quiet-page")
+    async def quiet_page(request):
+        return Response.html("<p>no scripts</p>")
+
+    @app.get("/cached-page")
+    async def cached_page(request):
+        page = f'<script nonce="{request.csp_nonce}"></script>'
+        return Response.html(page, headers={"cache-control": "private, max-age=60"})
+
+    client = TestClient(app)
+    for path in ("/page", "/own-nonce"):
+        assert client.get(path).headers.get_all("cache-control") == ["no-store"], path
+    assert "cache-control" not in client.get("/quiet-page").headers
+    assert client.get("/cached-page").headers.get_all("cache-control") == ["private, max-age=60"]
+
+
 def test_nonce_characters_are_uniform_over_byte_values():
     from collections import Counter
 
