@@ -120,15 +120,18 @@ def _qvalue(text: str) -> float:
     return float(text)
 
 
-def _revalidated(request: Request, response: Response) -> None:
+def _revalidated(request: Request, response: Response, encoded: bool) -> None:
     # A 304 carries the validator and Vary its 200 would have (RFC 9110). A client naming
     # the weak tag holds the compressed bytes: a strong tag did not match its copy, so a
     # cache could not freshen it, and the 304 lost the Vary that copy was keyed by.
-    # The identity copy's 200 was keyed by Accept-Encoding too.
+    # The identity copy's 200 was keyed by Accept-Encoding too. The weak tag only when
+    # this request's 200 is compressed: a cache revalidating both its copies names both
+    # tags (RFC 9111, 4.3.1), and the 304's tag picks the copy it serves, so the weak one
+    # handed the compressed bytes to a client that accepts none.
     etag = response.headers.get("etag")
     if etag is None or etag.startswith("W/"):
         return
-    if "W/" + etag in (request.headers.get_joined("if-none-match") or ""):
+    if encoded and "W/" + etag in (request.headers.get_joined("if-none-match") or ""):
         response.headers.put_lowered("etag", "W/" + etag)
     if "accept-encoding" not in (response.headers.get_joined("vary") or "").lower():
         response.headers.add_lowered("vary", "Accept-Encoding")
@@ -174,30 +177,42 @@ class Compression(Phased):
             return True
         return _credentialed(request) and is_cross_origin(request)
 
+    def _codecs(self) -> dict[str, Callable[[bytes], bytes]]:
+        encoders = self._encoders
+        if encoders is None:
+            encoders = self._encoders = _encoders(self.config)
+            self._offered = tuple(encoders)
+        return encoders
+
+    def _encoding(self, request: Request) -> str | None:
+        """The coding this request's answer is compressed with, if it is eligible."""
+        self._codecs()
+        return choose_encoding(
+            # A list field: every line counts, as runtimes that join lines deliver them.
+            request.headers.get_joined("accept-encoding") or "",
+            self._offered,
+        )
+
+    def _encoded(self, request: Request, response: Response) -> bool:
+        """Whether the 200 this 304 stands for was compressed (its size unknown here)."""
+        return not self._breach_risk(request, response) and self._encoding(request) is not None
+
     def after(self, request: Request, response: Response) -> Response:
         # HEAD is compressed like GET (the app drops the body later), so both carry the same
         # Content-Encoding and Content-Length.
         if not self._eligible(response):
             if response.status == 304:
-                _revalidated(request, response)
+                _revalidated(request, response, self._encoded(request, response))
             return response
         # Before the BREACH check: whether this answer is compressed still depends on
         # Accept-Encoding, and a cache must not key it as if it did not.
         response.headers.add_lowered("vary", "Accept-Encoding")
         if self._breach_risk(request, response):
             return response
-        encoders = self._encoders
-        if encoders is None:
-            encoders = self._encoders = _encoders(self.config)
-            self._offered = tuple(encoders)
-        encoding = choose_encoding(
-            # A list field: every line counts, as runtimes that join lines deliver them.
-            request.headers.get_joined("accept-encoding") or "",
-            self._offered,
-        )
+        encoding = self._encoding(request)
         if encoding is None:
             return response
-        response.body = encoders[encoding](response.body)
+        response.body = self._codecs()[encoding](response.body)
         headers = response.headers
         headers.put_lowered("content-encoding", encoding)
         if "content-length" in headers:

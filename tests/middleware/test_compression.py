@@ -231,6 +231,26 @@ def test_a_304_to_a_client_holding_the_identity_copy_names_the_vary_its_200_did(
     assert response.headers.get_all("vary").count("Accept-Encoding") == 1
 
 
+@pytest.mark.parametrize(("encoding", "tag"), [("identity", '"v1"'), ("gzip", 'W/"v1"')])
+def test_a_304_to_a_cache_naming_both_copies_picks_the_copy_this_client_accepts(encoding, tag):
+    """A shared cache revalidating both its copies names both tags (RFC 9111, 4.3.1) and
+    serves the copy the 304's tag names: the weak one handed gzip bytes to a client that
+    accepts no coding."""
+    both = {"if-none-match": '"v1", W/"v1"'}
+    assert get("/cached", encoding=encoding).headers["etag"] == tag
+    response = get("/cached", encoding=encoding, **both)
+    assert response.status == 304
+    assert response.headers["etag"] == tag
+
+
+def test_a_304_to_a_credentialed_cross_site_request_names_the_identity_copy_its_200_sent():
+    cross_site = {"cookie": "pref=1", "sec-fetch-site": "cross-site"}
+    assert get("/cached", **cross_site).headers["etag"] == '"v1"'
+    response = get("/cached", **cross_site, **{"if-none-match": '"v1", W/"v1"'})
+    assert response.status == 304
+    assert response.headers["etag"] == '"v1"'
+
+
 def test_threshold_below_one_kib_refuses_to_build():
     with pytest.raises(ConfigError):
         CompressionConfig(minimum_size=100)
