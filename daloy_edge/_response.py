@@ -157,10 +157,12 @@ class Response:
     ) -> None:
         """Add a ``Set-Cookie``; secure, HttpOnly and SameSite=Lax unless told otherwise.
         ``ValueError`` for a name, value, path, domain or SameSite that could split the
-        field or change its attributes."""
+        field or change its attributes.
+
+        Security: the response becomes ``Cache-Control: no-store`` unless it has its own
+        Cache-Control (set one after this call to choose otherwise)."""
         # Every part checked as it is formatted.
-        self.headers.add_lowered(
-            "set-cookie",
+        self._add_cookie(
             format_set_cookie(
                 name,
                 value,
@@ -170,15 +172,23 @@ class Response:
                 secure=secure,
                 http_only=http_only,
                 same_site=same_site,
-            ),
+            )
         )
 
     def delete_cookie(self, name: str, *, path: str = "/", secure: bool = True) -> None:
-        """Tell the client to drop a cookie."""
-        self.headers.add_lowered(
-            "set-cookie",
-            format_set_cookie(name, "", max_age=0, expires=0, path=path, secure=secure),
+        """Tell the client to drop a cookie (``no-store`` as :meth:`set_cookie`)."""
+        self._add_cookie(
+            format_set_cookie(name, "", max_age=0, expires=0, path=path, secure=secure)
         )
+
+    def _add_cookie(self, field: str) -> None:
+        headers = self.headers
+        headers.add_lowered("set-cookie", field)
+        if "cache-control" not in headers:
+            # The cookie is for this one client: a shared cache may store a Set-Cookie
+            # answer (RFC 9111), and a CDN keying by URL then set one visitor's cookie,
+            # a token or session among them, in everyone who asked for that URL.
+            headers.add_lowered("cache-control", "no-store")
 
     async def read(self) -> bytes:
         """The whole body, draining a stream if there is one."""

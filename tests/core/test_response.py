@@ -262,6 +262,40 @@ def test_a_media_type_with_a_line_break_is_a_500_problem():
     assert "set-cookie" not in response.headers
 
 
+def test_an_answer_setting_a_cookie_is_no_store_so_a_shared_cache_never_hands_it_to_others():
+    """A shared cache may store an answer with Set-Cookie (RFC 9111): a CDN keying by URL
+    set the first visitor's cookie (a refreshed token, a session) in every later one."""
+
+    def refreshed():
+        response = Response.json({"ok": True})
+        response.set_cookie("token", "for-one-client")
+        return response
+
+    def signed_out():
+        response = Response.json({"ok": True})
+        response.delete_cookie("token")
+        return response
+
+    for answer in (refreshed, signed_out):
+        assert _answering(answer).headers.get_all("cache-control") == ["no-store"]
+
+
+def test_a_cookie_answer_that_chose_its_own_caching_keeps_it():
+    def before():
+        response = Response.json({"ok": True}, headers={"cache-control": "private, max-age=60"})
+        response.set_cookie("pref", "dark")
+        return response
+
+    def after():
+        response = Response.json({"ok": True})
+        response.set_cookie("pref", "dark")
+        response.headers["cache-control"] = "private, max-age=60"
+        return response
+
+    for answer in (before, after):
+        assert _answering(answer).headers.get_all("cache-control") == ["private, max-age=60"]
+
+
 def test_a_cookie_set_with_a_same_site_outside_its_choices_is_a_500_problem():
     def answer():
         response = Response.json({"ok": True})
