@@ -37,6 +37,9 @@ class IPFilter:
 
     Reads ``request.client_ip``, so put :class:`~daloy_edge.middleware.client_ip.TrustedProxies`
     in front of it when the app sits behind a proxy.
+
+    Security: with an ``allow`` list, what passes is for the listed networks only, so it is
+    ``Cache-Control: no-store`` unless the route set its own Cache-Control.
     """
 
     __slots__ = ("_allow", "_deny")
@@ -55,4 +58,9 @@ class IPFilter:
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         if not self.allows(request.client_ip):
             raise Forbidden("client address not allowed", slug="ip-not-allowed")
-        return await call_next(request)
+        response = await call_next(request)
+        if self._allow and "cache-control" not in response.headers:
+            # A shared cache in front (a CDN's default TTL for an answer without
+            # Cache-Control) answered every address from the copy an allowed one got.
+            response.headers.add_lowered("cache-control", "no-store")
+        return response

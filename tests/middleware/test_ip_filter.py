@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daloy_edge import App, ConfigError, Request
+from daloy_edge import App, ConfigError, Request, Response
 from daloy_edge.middleware.ip_filter import IPFilter, IPFilterConfig
 from daloy_edge.testing import TestClient
 
@@ -51,6 +51,32 @@ def test_ipv4_mapped_address_is_caught_by_an_ipv4_deny_list():
 
 def test_ipv4_mapped_network_in_config_matches_ipv4_clients():
     assert status(make_client(allow=("::ffff:192.0.2.0/120",)), "192.0.2.10") == 200
+
+
+def test_an_allowed_answer_is_no_store_so_a_shared_cache_never_serves_it_to_other_addresses():
+    """Cached by a CDN in front (a default TTL for an answer without Cache-Control), the
+    answer an allowed address got went to every address that asked for the URL."""
+    client = make_client(allow=("192.0.2.0/24",))
+    response = client.get("/", client="192.0.2.10")
+    assert response.status == 200
+    assert response.headers.get_all("cache-control") == ["no-store"]
+
+
+def test_an_allow_listed_route_that_chose_its_own_caching_keeps_it():
+    app = App()
+
+    @app.get("/", middleware=[IPFilter(IPFilterConfig(allow=("192.0.2.0/24",)))])
+    async def root(request: Request) -> Response:
+        return Response.json({"ok": True}, headers={"cache-control": "private, max-age=60"})
+
+    response = TestClient(app).get("/", client="192.0.2.10")
+    assert response.headers.get_all("cache-control") == ["private, max-age=60"]
+
+
+def test_a_deny_list_alone_leaves_the_caching_of_public_answers_alone():
+    response = make_client(deny=("203.0.113.0/24",)).get("/", client="192.0.2.10")
+    assert response.status == 200
+    assert "cache-control" not in response.headers
 
 
 def test_deny_wins_over_allow():
