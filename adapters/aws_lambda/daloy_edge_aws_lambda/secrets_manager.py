@@ -94,7 +94,9 @@ class SecretsManagerKeyRing:
     After ``ttl`` the next :meth:`get` fetches again. When a refresh fails, the last good
     ring keeps serving for up to ``max_stale`` seconds (an outage should not log every
     user out), then :meth:`get` raises. :meth:`refresh` forces a fetch, at most once per
-    ``min_refresh_interval``, so a flood of bad signatures cannot hammer the API.
+    ``min_refresh_interval``, so a flood of bad signatures cannot hammer the API. Without
+    a ring to serve, a failed fetch is not tried again for ``min_refresh_interval``
+    either: meanwhile :meth:`get` raises at once, without calling Secrets Manager.
 
     Security: a secret holding a key shorter than ``min_bytes`` is never used: the fetch
     counts as failed, so the last good ring keeps serving, or :meth:`get` raises
@@ -138,6 +140,7 @@ class SecretsManagerKeyRing:
         self._loaded_at = 0.0
         self._attempted_at: float | None = None
         self._failed_at: float | None = None
+        self._failure = ""
         self.fetches = 0
 
     def get(self) -> KeyRing:
@@ -228,19 +231,28 @@ class SecretsManagerKeyRing:
             return self._reload(now)
 
     def _reload(self, now: float) -> KeyRing:
+        cached = self._ring
+        if cached is not None and now - self._loaded_at >= self.ttl + self.max_stale:
+            cached = None  # too old to serve through an outage
+        failed = self._failed_at
+        if cached is None and failed is not None and now - failed < self.min_refresh_interval:
+            # No ring to serve, and the last attempt failed just now: without this every
+            # request (each unauthenticated one too) made a billed call to Secrets
+            # Manager, waited for its timeouts when it did not answer, and printed a line.
+            raise KeyRingUnavailable(f"{self.secret_id}: {self._failure}")
         self._attempted_at = now
         try:
             ring = self._fetch()
         except Exception as exc:
             self._failed_at = now
-            if self._ring is not None and now - self._loaded_at < self.ttl + self.max_stale:
+            self._failure = reason = f"{type(exc).__name__}: {exc}"[:300]
+            if cached is not None:
                 print(
                     f"daloy_edge_aws_lambda: key ring refresh failed ({type(exc).__name__});"
                     " serving the cached ring",
                     file=sys.stderr,
                 )
-                return self._ring
-            reason = f"{type(exc).__name__}: {exc}"[:300]
+                return cached
             print(f"daloy_edge_aws_lambda: key ring unavailable ({reason})", file=sys.stderr)
             raise KeyRingUnavailable(f"{self.secret_id}: {reason}") from None
         # The ring before its time: ``aget`` reads them without the lock, time first.

@@ -370,6 +370,46 @@ def test_a_failed_refresh_is_not_tried_again_on_every_request(own_moto):
     assert source.fetches == attempts + 1
 
 
+def test_requests_without_a_ring_do_not_each_call_secrets_manager(moto):
+    # The flood: with no ring loaded (a missing secret, the service down since the cold
+    # start), every request fetched again. Each one cost a billed GetSecretValue, and
+    # against a service that does not answer, waited for its timeouts.
+    client = moto.client("secretsmanager")
+    calls = count_calls(client)
+    clock = Clock()
+    source = SecretsManagerKeyRing(
+        "keys/not-yet", client=client, clock=clock, min_refresh_interval=5
+    )
+    for _ in range(20):
+        with pytest.raises(KeyRingUnavailable, match="ResourceNotFound"):
+            source.get()
+        with pytest.raises(KeyRingUnavailable, match="ResourceNotFound"):
+            source.refresh()
+    assert calls == ["AWSCURRENT"]
+    client.create_secret(Name="keys/not-yet", SecretString=KEY_A)
+    clock.now += 5
+    assert revealed(source.get()) == [KEY_A.encode()]
+    assert len(calls) == 3  # AWSCURRENT, then AWSPREVIOUS (not found: no previous version)
+
+
+def test_requests_past_max_stale_do_not_each_call_secrets_manager(own_moto):
+    client = make_secret(own_moto, "keys/stale", KEY_A)
+    clock = Clock()
+    source = SecretsManagerKeyRing(
+        "keys/stale", client=client, ttl=60, max_stale=600, clock=clock, include_previous=False
+    )
+    source.get()
+    own_moto.stop()
+    clock.now += 661  # past ttl + max_stale: the cached ring serves no more
+    with pytest.raises(KeyRingUnavailable):
+        source.get()
+    attempts = source.fetches
+    for _ in range(10):
+        with pytest.raises(KeyRingUnavailable, match="connect"):
+            source.get()
+    assert source.fetches == attempts
+
+
 def test_an_empty_current_version_never_lets_the_previous_key_sign(moto):
     # AWSPREVIOUS is verify-only; with nothing in AWSCURRENT it became the signing key.
     client = make_secret(moto, "keys/emptied", KEY_A)
