@@ -80,6 +80,12 @@ class Session(MutableMapping[str, "JSON"]):
             session_id = self._id = self._new_id()
         return session_id
 
+    @property
+    def identified(self) -> bool:
+        """True when the session has its identity: the one its cookie carried, or one
+        drawn since. A session made without a cookie has none until :attr:`id` is read."""
+        return self._id is not None
+
     def __getitem__(self, key: str) -> JSON:
         return self._data[key]
 

@@ -166,3 +166,29 @@ def test_control_the_victims_own_fresh_token_is_accepted():
         "x-csrf-token": token,
     }
     assert client.post("/transfer", headers=headers).status == 200
+
+
+def test_form_post_without_a_session_is_refused_before_its_body_is_read():
+    # The flood: a cookieless client posting a large urlencoded form. No token can be
+    # bound to a session it does not have, yet the form was read and decoded to look
+    # for one (a 1 MiB body of escapes took a quarter of a second to refuse).
+    pulled: list[bytes] = []
+
+    def body():
+        for _ in range(64):
+            chunk = b"a=" + b"%41" * 5000 + b"&"
+            pulled.append(chunk)
+            yield chunk
+
+    response = TestClient(make_app()).post(
+        "/transfer",
+        chunks=body(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status == 403
+    assert pulled == []
+
+
+def test_form_post_with_a_session_still_finds_its_token_in_the_body():
+    client, token = victim(make_app())
+    assert client.post("/transfer", data={"csrf_token": token, "amount": "1"}).status == 200
