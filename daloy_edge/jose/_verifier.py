@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 __all__ = ["JWTVerifier", "KeySource", "VerifiedToken", "check_algorithms"]
 
 _CACHE_LIMIT = 256
+_HEADER_KEPT_LEN = 1024
+"""Longer header segments are decoded afresh each time. An issuer's header (``alg``,
+``kid``, ``typ``, a thumbprint) is a few hundred characters; a token's 8 KiB header of
+made-up members, 256 of them remembered, held 19 MB (any client can send them: a
+header is remembered once it passes the header rules, before any key is looked up)."""
 _HeaderEntry = tuple["Mapping[str, JSON]", Algorithm, str]
 # A token whose signature verified: its header entry, the key that verified it, its
 # decoded claims (a private copy, never handed out) and whether they are certainly flat
@@ -184,9 +189,10 @@ class JWTVerifier:
         header = decode_json_segment(header_b64, "header")
         spec, kid = check_header(header, self._algorithms, self._typ)
         entry = (MappingProxyType(header), spec, kid)
-        if len(self._headers) >= _CACHE_LIMIT:
-            self._headers.clear()
-        self._headers[header_b64] = entry
+        if len(header_b64) <= _HEADER_KEPT_LEN:
+            if len(self._headers) >= _CACHE_LIMIT:
+                self._headers.clear()
+            self._headers[header_b64] = entry
         return entry
 
     def _prepared_key(self, key: JWK, spec: Algorithm) -> object | None:

@@ -312,3 +312,21 @@ def test_rsa_signature_values_outside_the_modulus_are_bad_signatures(fill: bytes
     signing_input, _, _ = mint(PRIVATE, "RS256", KID).rpartition(".")
     with pytest.raises(InvalidToken, match="bad signature"):
         verify(verifier, f"{signing_input}.{b64(fill * 256)}")
+
+
+def test_long_headers_of_made_up_members_are_checked_but_not_kept_in_memory():
+    # The flood: 256 tokens whose 8 KiB headers pass the header rules (an allowed alg, a
+    # kid) with hundreds of made-up members, from a client without any key: each header
+    # was remembered, decoded, until the memo emptied (19 MB held).
+    verifier = make(Keys(PRIVATE), Clock())
+    payload = b64(b"{}")
+    signature = b64(bytes(256))
+    for i in range(8):
+        members = ",".join(f'"m{n}":0' for n in range(500))
+        header = b64(f'{{"alg":"RS256","kid":"made-up-{i}",{members}}}'.encode())
+        with pytest.raises(InvalidToken, match="unknown kid"):
+            verify(verifier, f"{header}.{payload}.{signature}")
+    assert sum(len(segment) for segment in verifier._headers) == 0
+    token = mint(PRIVATE, "RS256", KID)
+    verify(verifier, token)
+    assert token.partition(".")[0] in verifier._headers
