@@ -104,6 +104,9 @@ def json_decimal(value: float, digits: int) -> str:
 
 SHAPES_KEPT = 256
 """How many request shapes one request log keeps (routes x methods x statuses x hosts)."""
+_KEPT_HOST_LEN = 259
+"""The longest ``Host`` a kept shape has: a DNS name (253 characters) and a port. A
+client's made-up 8 KiB hosts, 256 shapes of them, held 2.5 MB until the cache emptied."""
 
 
 class RequestShape:
@@ -227,10 +230,12 @@ def request_shape(
     shape = shapes.get(key)
     if shape is None:
         shape = RequestShape(method, route, status, scheme, host, redactor=redactor)
-        # Clients choose methods and hosts: a full cache starts over rather than grow.
-        if len(shapes) >= SHAPES_KEPT:
-            shapes.clear()
-        shapes[key] = shape
+        # Clients choose methods and hosts: a full cache starts over rather than grow, and
+        # a host no name can be is not kept at all.
+        if host is None or len(host) <= _KEPT_HOST_LEN:
+            if len(shapes) >= SHAPES_KEPT:
+                shapes.clear()
+            shapes[key] = shape
     return shape
 
 

@@ -161,6 +161,20 @@ def test_request_shapes_are_bounded() -> None:
     assert 0 < len(log._shapes) <= SHAPES_KEPT
 
 
+def test_long_made_up_hosts_are_logged_but_their_shapes_not_kept() -> None:
+    # The flood: requests whose Host is 8 KiB of made-up name, each a new shape kept,
+    # with the host and its scrubbed literal, until the cache emptied (2.5 MB held).
+    sink = MemorySink()
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env={}))
+    for index in range(8):
+        host = f"h{index}." + "a" * 8000
+        served(log, Request("GET", "/x", headers=Headers({"host": host})), Response(b""))
+    assert sum(len(key[4] or "") for key in log._shapes) == 0
+    assert len(sink.lines) == 8
+    served(log, Request("GET", "/x", headers=Headers({"host": "a.example"})), Response(b""))
+    assert [key[4] for key in log._shapes] == ["a.example"]
+
+
 # -- runtime and trace ------------------------------------------------------------------
 
 
