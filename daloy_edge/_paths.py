@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from _codecs import escape_decode  # codecs' own C module, loaded with the interpreter
+
 from daloy_edge._charset import ALNUM, allowed, has_control
 from daloy_edge._lazy import LazyPattern
 
@@ -26,9 +28,20 @@ def percent_decode(text: str, errors: str = "replace") -> str:
     """
     if "%" not in text:
         return text
-    return _ESCAPES.sub(
-        lambda run: bytes.fromhex(run.group(0).replace("%", "")).decode("utf-8", errors), text
-    )
+    if _BAD_ESCAPE.search(text) is not None:
+        text = _BAD_ESCAPE.sub("%25", text)  # a stray "%" as the escape of itself
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (an event's JSON can hold one) stays
+        return _ESCAPES.sub(
+            lambda run: bytes.fromhex(run.group(0).replace("%", "")).decode("utf-8", errors), text
+        )
+    # Each escape written as Python's ``\xNN`` and all of them unescaped in one C pass:
+    # decoded one Python call at a time, the escapes of a 1 MiB form took 0.3 s.
+    # Characters between escapes are whole UTF-8 sequences, so decoding the bytes at once
+    # is decoding each run of escapes on its own.
+    unescaped = escape_decode(data.replace(b"\\", b"\\\\").replace(b"%", b"\\x"))[0]
+    return unescaped.decode("utf-8", errors)
 
 
 class UnsafePath(ValueError):

@@ -51,8 +51,9 @@ def is_csp_nonce(value: object) -> bool:
 
 
 def _parse_pairs(text: str) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
+    """The fields of a query or form as ``parse_qsl(text, keep_blank_values=True)`` reads
+    them, with escapes decoded by :func:`percent_decode`: ``unquote`` decodes one escape
+    at a time in Python, and a 1 MiB form of escapes took 0.3 s of CPU to read."""
     # Fields, not separators: parse_qsl's own bound counts every "&", so an empty field
     # ("a=1&&b=2", a trailing "&") counted too, and a query of 1000 fields and a trailing
     # "&" was refused, where REST APIs and ALB, which hand over the fields alone, served
@@ -61,7 +62,14 @@ def _parse_pairs(text: str) -> list[tuple[str, str]]:
         parts = text.split("&")
         if len(parts) - parts.count("") > _MAX_FIELDS:
             raise BadRequest(f"more than {_MAX_FIELDS} fields")
-    return parse_qsl(text, keep_blank_values=True)
+    pairs = []
+    for field in text.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            pairs.append(
+                (percent_decode(name.replace("+", " ")), percent_decode(value.replace("+", " ")))
+            )
+    return pairs
 
 
 class QueryParams:
