@@ -64,19 +64,26 @@ def _nfc(text: str) -> str:
 # UAX #15's stream-safe text: at most 30 combining characters in a row. Normalising sorts a
 # run of them in time quadratic in its length.
 _MAX_MARKS_IN_A_ROW = 30
+# Tibetan vowel signs of combining class 0 that decompose to two combining marks (UAX #15's
+# non-starter decompositions): read by their class alone, a run of them passed as no run.
+_TWO_MARKS = frozenset("\u0f73\u0f75\u0f81")
 
 
 def _stream_safe(text: str) -> bool:
-    """True when no more than 30 combining characters follow one another in ``text``."""
+    """True when no more than 30 combining characters, as they decompose, follow one
+    another in ``text``."""
     from unicodedata import combining
 
     run = 0
     for char in text:
-        if not combining(char):
-            run = 0
-        elif run < _MAX_MARKS_IN_A_ROW:
+        if combining(char):
             run += 1
+        elif char in _TWO_MARKS:
+            run += 2
         else:
+            run = 0
+            continue
+        if run > _MAX_MARKS_IN_A_ROW:
             return False
     return True
 
