@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
-from collections.abc import Callable
 
 import pytest
 
 from daloy_edge import BadRequest, Headers, Request
 from daloy_edge._request import QueryParams
+from tests.support.calls import calls_made
 
 FIELDS = "&".join(f"k{i}=v" for i in range(1000))
 
@@ -40,22 +39,6 @@ def test_fields_are_read_as_parse_qsl_reads_them() -> None:
     for _ in range(20_000):
         text = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 12)))
         assert QueryParams(text)._items == parse_qsl(text, keep_blank_values=True), text
-
-
-def calls_made(run: Callable[[], object]) -> int:
-    """Python and C calls made while ``run`` runs (what a profiler is told of)."""
-    count = 0
-
-    def counting(frame: object, event: str, arg: object) -> None:
-        nonlocal count
-        count += event in ("call", "c_call")
-
-    sys.setprofile(counting)
-    try:
-        run()
-    finally:
-        sys.setprofile(None)
-    return count
 
 
 def test_a_form_of_escapes_is_decoded_without_a_call_per_escape() -> None:
