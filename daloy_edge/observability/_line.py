@@ -107,6 +107,9 @@ SHAPES_KEPT = 256
 _KEPT_HOST_LEN = 259
 """The longest ``Host`` a kept shape has: a DNS name (253 characters) and a port. A
 client's made-up 8 KiB hosts, 256 shapes of them, held 2.5 MB until the cache emptied."""
+_KEPT_METHOD_LEN = 16
+"""The longest method a kept shape has: the longest a request is served with. Made-up
+8 KiB methods, each refused 400 and logged, 256 shapes of them, held 2 MB."""
 
 
 class RequestShape:
@@ -231,8 +234,8 @@ def request_shape(
     if shape is None:
         shape = RequestShape(method, route, status, scheme, host, redactor=redactor)
         # Clients choose methods and hosts: a full cache starts over rather than grow, and
-        # a host no name can be is not kept at all.
-        if host is None or len(host) <= _KEPT_HOST_LEN:
+        # a method no request is served with, or a host no name can be, is not kept at all.
+        if len(method) <= _KEPT_METHOD_LEN and (host is None or len(host) <= _KEPT_HOST_LEN):
             if len(shapes) >= SHAPES_KEPT:
                 shapes.clear()
             shapes[key] = shape

@@ -175,6 +175,21 @@ def test_long_made_up_hosts_are_logged_but_their_shapes_not_kept() -> None:
     assert [key[4] for key in log._shapes] == ["a.example"]
 
 
+def test_long_made_up_methods_are_logged_but_their_shapes_not_kept() -> None:
+    # The flood: requests whose method is 8 KiB of letters, refused 400 but logged, each a
+    # new shape kept with its method until the cache emptied (uvicorn hands such a request
+    # line to the app: 256 of them held 2 MB).
+    sink = MemorySink()
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env={}))
+    for index in range(8):
+        method = f"M{index}" + "A" * 8000
+        served(log, Request(method, "/x"), Response(b"", status=400))
+    assert sum(len(key[0]) for key in log._shapes) == 0
+    assert len(sink.lines) == 8
+    served(log, Request("PROPFIND", "/x"), Response(b"", status=400))
+    assert [key[0] for key in log._shapes] == ["PROPFIND"]
+
+
 # -- runtime and trace ------------------------------------------------------------------
 
 
