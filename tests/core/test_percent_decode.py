@@ -9,6 +9,9 @@ from daloy_edge._paths import percent_decode
 
 PIECES = ["%", "2", "e", "E", "C3", "A9", "%C3", "%A9", "%2e", "%2F", "%ff", "%zz", "a", "/"]
 PIECES += ["%0", "%%", "\u00e9", "%E2%82", "%AC", "%00", ";", "%3B", "\u2028"]
+# What the one-pass decoder treats apart: backslashes (its own escape character) and lone
+# surrogates (a Lambda event's JSON can hold one; they have no UTF-8 to decode through).
+PIECES += ["\\", "\\x41", "%5C", "\\%41", "\udc80", "\ud800", "%ED%B2%80"]
 
 
 def _outcome(decode: object, text: str, errors: str) -> str:
