@@ -230,6 +230,11 @@ class JWKSClient:
             await asyncio.wait((asyncio.wrap_future(done),), timeout=self._timeout)
 
     async def _fetch(self, done: Future[None]) -> None:
+        # Begun on the loop's next turn, once recorded as in flight. An eager task factory
+        # (Python 3.12) runs a task's first step inside ``create_task``, under the lock
+        # ``_refresh`` holds: a fetch that ended without waiting (a URL httpx refuses)
+        # then took that lock again below, and its thread (the event loop) hung for good.
+        await asyncio.sleep(0)
         try:
             keys, ttl = await asyncio.wait_for(self._download(), self._timeout)
         except (TransportError, TimeoutError, InvalidKey) as exc:

@@ -484,3 +484,32 @@ async def test_a_forked_copy_does_not_wait_on_a_lock_its_parent_held(client, ser
     start = time.monotonic()
     assert await client.get_key("key-a") is not None
     assert time.monotonic() - start < 2
+
+
+@pytest.mark.skipif(not hasattr(asyncio, "eager_task_factory"), reason="Python 3.12 and later")
+def test_a_fetch_ending_at_once_under_an_eager_task_factory_neither_hangs_nor_stays_in_flight():
+    # The failure: an eager task factory (loop.set_task_factory, Python 3.12) ran the
+    # fetch inside create_task, under the client's lock. httpx refuses this URL without
+    # waiting, so the fetch ended there and took the lock again: the event loop's thread
+    # hung for good, and every request it served with it.
+    import threading
+
+    clock = FakeClock()
+    client = JWKSClient("https://xn--a.invalid/jwks", transport=HttpxTransport(), clock=clock)
+    outcomes: list[object] = []
+
+    async def lookups() -> None:
+        asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)
+        for _ in range(2):
+            try:
+                await client.get_key("key-a")
+            except KeysUnavailable as exc:
+                outcomes.append(type(exc))
+            clock.advance(6)  # past the error back-off: the next look-up fetches again
+
+    thread = threading.Thread(target=asyncio.run, args=(lookups(),), daemon=True)
+    thread.start()
+    thread.join(30)  # only so that a hung thread fails the test rather than the suite
+    assert not thread.is_alive(), "the event loop's thread hung on the client's lock"
+    assert outcomes == [KeysUnavailable, KeysUnavailable]
+    assert client.fetches == 2  # the first fetch was not left recorded as in flight
