@@ -562,6 +562,33 @@ async def test_lifespan_refused_configuration_logs_what_to_fix() -> None:
     assert "the same SecureHeaders object runs twice" in attributes["exception.message"]
 
 
+def test_lifespan_on_an_event_loop_other_than_asyncio_fails_start_up_saying_what_to_run() -> None:
+    # The failure: under hypercorn -k trio the app started and served with no request
+    # deadline (a handler awaiting trio.sleep(2) answered 200 past a 0.3 s deadline),
+    # and every sync handler was a 500 ("no running event loop"). Driven here as such
+    # a loop drives it: by a scheduler that is not asyncio's.
+    app, sink = logged()
+    started: list[int] = []
+    app.on_startup(lambda: started.append(1))
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[dict[str, str]] = []
+
+    async def receive() -> dict[str, str]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message)
+
+    with pytest.raises(StopIteration):
+        ASGIApp(app)({"type": "lifespan"}, receive, send).send(None)
+    assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
+    told = sent[0]["message"]
+    assert "runs on asyncio" in told and "hypercorn -k asyncio" in told
+    assert started == []
+    [record] = sink.records
+    assert record["Body"] == "the app could not start"
+
+
 async def test_lifespan_failed_shutdown_logs_why() -> None:
     app, sink = logged()
 

@@ -329,6 +329,25 @@ def _watch(receive: Receive) -> asyncio.Future[None] | None:
         return None
 
 
+class _ForeignLoop(RuntimeError):
+    """The server runs the app on an event loop that is not asyncio's."""
+
+
+def _check_event_loop() -> None:
+    """Refuse to start on an event loop other than asyncio's (or one built on it, such as
+    uvloop). The request deadline, load shedding, sync handlers and outbound calls run on
+    asyncio: under ``hypercorn -k trio`` the app served with no deadline at all (a
+    handler awaiting ``trio.sleep`` answered long past it) and every sync handler was a
+    500 ("no running event loop")."""
+    import asyncio
+
+    if asyncio.events._get_running_loop() is None:
+        raise _ForeignLoop(
+            "daloy_edge runs on asyncio (or uvloop), and this server runs the app on another"
+            " event loop (hypercorn -k trio): serve it with asyncio (hypercorn -k asyncio)"
+        )
+
+
 class ASGIApp:
     """The ASGI 3 callable for an :class:`App`.
 
@@ -411,11 +430,14 @@ class ASGIApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
+                    _check_event_loop()
                     self.app.build()
                     await self.app.startup()
                 except Exception as exc:
                     self._log_failure("the app could not start")
-                    await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
+                    # Only the adapter's own text goes to the server, which prints it.
+                    told = str(exc) if isinstance(exc, _ForeignLoop) else type(exc).__name__
+                    await send({"type": "lifespan.startup.failed", "message": told})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
