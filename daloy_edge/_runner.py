@@ -159,6 +159,10 @@ def _run_as_task(
 
     if loop.is_running():
         return loop.run_until_complete(coro)  # raises: the loop is busy
+    outer = asyncio.events._get_running_loop()
+    if outer is not None:
+        result: T = _set_aside(outer, _run_as_task, loop, coro, context)
+        return result
     task = loop.create_task(coro, context=context)
     run_once = getattr(loop, "_run_once", None)
     if run_once is None:
@@ -182,6 +186,30 @@ def _run_as_task(
     if task.done():
         return task.result()
     return loop.run_until_complete(task)
+
+
+def _set_aside(outer: asyncio.AbstractEventLoop, fn: Callable[..., T], /, *args: object) -> T:
+    """Call ``fn`` with ``outer``, the loop running on this thread (the caller runs on it:
+    an async test invoking a Lambda handler), set aside, then put back with its task.
+    Left in place, the runner's loop refused to run beside it; run over it, the caller's
+    loop was no longer the running one, and its next ``await`` failed with "no running
+    event loop"."""
+    import asyncio
+
+    # Python 3.14 keeps one current task per thread, not one per loop: the caller's is
+    # taken out too, or the runner's task could not be entered (3.12 and 3.13 keep one
+    # per loop, which swapping does not change; 3.11 cannot swap, nor needs to).
+    swap = getattr(asyncio.tasks, "_swap_current_task", None)
+    current = asyncio.current_task(outer) if swap is not None else None
+    if swap is not None and current is not None:
+        swap(outer, None)
+    asyncio.events._set_running_loop(None)
+    try:
+        return fn(*args)
+    finally:
+        asyncio.events._set_running_loop(outer)
+        if swap is not None and current is not None:
+            swap(outer, current)
 
 
 class _BareStep:

@@ -190,6 +190,36 @@ def test_invocations_from_several_threads_at_once_are_each_served() -> None:
     assert app.state["startups"] == 1  # type: ignore[attr-defined]
 
 
+async def test_invoked_from_an_async_test_the_callers_loop_is_still_running_after() -> None:
+    # The failure: the handler's event loop ran over the caller's (an async test calling
+    # the handler), which was then no longer the running loop: the test's next await
+    # failed with "no running event loop".
+    caller_loop, caller_task = asyncio.get_running_loop(), asyncio.current_task()
+    lambda_handler = handler(probe_app())
+    for target in ("/loop", "/sleep?ms=1"):
+        assert get(lambda_handler, target)["statusCode"] == 200
+        assert asyncio.get_running_loop() is caller_loop
+        assert asyncio.current_task() is caller_task
+        await asyncio.sleep(0)
+
+
+async def test_invoked_from_a_loop_callback_outside_any_task_it_answers() -> None:
+    # The caller's loop is running but no task of it is: nothing to set aside with it.
+    loop = asyncio.get_running_loop()
+    answered: asyncio.Future[object] = loop.create_future()
+    lambda_handler = handler(probe_app())
+
+    def invoke() -> None:
+        try:
+            answered.set_result(get(lambda_handler, "/sleep?ms=1")["statusCode"])
+        except Exception as exc:
+            answered.set_exception(exc)
+
+    loop.call_soon(invoke)
+    assert await answered == 200
+    assert asyncio.get_running_loop() is loop
+
+
 def test_startup_hooks_run_once_per_container() -> None:
     app = probe_app()
     lambda_handler = handler(app)
