@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-__all__ = ["Runner", "call_outside_loop", "resume"]
+__all__ = ["Runner", "call_outside_loop", "resume", "run_as_task"]
 
 
 class Runner:
@@ -113,7 +113,7 @@ class Runner:
         pass the context an earlier coroutine ran in to see the variables it set.
         """
         if "asyncio" in sys.modules:
-            return _run_as_task(self.event_loop(), coro, context)
+            return run_as_task(self.event_loop(), coro, context)
         # The bare step, written out here (and built without ``type.__call__``): it runs
         # for every invocation.
         step: _BareStep = _new(_BareStep)
@@ -141,12 +141,15 @@ class Runner:
         return step.wait(pending)  # type: ignore[no-any-return]
 
 
-def _run_as_task(
+def run_as_task(
     loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], context: Context | None = None
 ) -> T:
-    """Run ``coro`` as a task; a task whose first step finishes it costs one loop iteration
-    (``_run_once``) instead of ``run_until_complete``'s set-up and tear-down. Loops without
-    ``_run_once`` (not CPython's) take the usual path.
+    """Run ``coro`` as a task on ``loop``, from synchronous code on the loop's thread (a
+    loop running there already is set aside meanwhile: see :func:`_set_aside`).
+
+    A task whose first step finishes it costs one loop iteration (``_run_once``) instead
+    of ``run_until_complete``'s set-up and tear-down. Loops without ``_run_once`` (not
+    CPython's) take the usual path.
 
     When one callback is all the loop has ready (the task's first step) and no timer is
     pending, that iteration runs the callback without polling for I/O first, as an
@@ -161,7 +164,7 @@ def _run_as_task(
         return loop.run_until_complete(coro)  # raises: the loop is busy
     outer = asyncio.events._get_running_loop()
     if outer is not None:
-        result: T = _set_aside(outer, _run_as_task, loop, coro, context)
+        result: T = _set_aside(outer, run_as_task, loop, coro, context)
         return result
     task = loop.create_task(coro, context=context)
     run_once = getattr(loop, "_run_once", None)

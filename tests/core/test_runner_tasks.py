@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from daloy_edge._runner import _run_as_task as run_on
+from daloy_edge._runner import run_as_task as run_on
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from daloy_edge import App, BadRequest, GatewayTimeout, Headers, Request, Response
-from daloy_edge._runner import Runner
+from daloy_edge._runner import Runner, run_as_task
 from daloy_edge.types import Handler
 
 if TYPE_CHECKING:
@@ -299,7 +299,7 @@ def handler(app: App) -> GCFHandler:
             if "dispatch" not in state:
                 dispatch = app.build(buffered=True)
                 try:
-                    event_loop().run_until_complete(app.startup())
+                    run_as_task(event_loop(), app.startup())
                 except Exception as exc:
                     # Kept for this request only: the next one runs the hooks again.
                     return app.start_failed(exc, buffered=True)
@@ -314,7 +314,7 @@ def handler(app: App) -> GCFHandler:
             reader.socket = request.environ.get("gunicorn.socket")
             reader.request = translated
         # Built buffered: a streamed body has been read already.
-        response: Response = event_loop().run_until_complete(dispatch(translated))
+        response: Response = run_as_task(event_loop(), dispatch(translated))  # type: ignore[arg-type]
         if isinstance(reader, _Body):
             reader.request = None  # no cycle left for the collector
             if not reader.complete:

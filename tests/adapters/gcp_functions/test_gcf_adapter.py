@@ -104,6 +104,30 @@ def test_the_first_request_is_not_kept_by_the_loop_made_to_serve_it() -> None:
     assert first() is None
 
 
+async def test_a_request_from_an_async_test_is_served_and_leaves_its_loop_running() -> None:
+    # The failure: an async test calling the function (Flask's test client) got Flask's
+    # bare HTML 500, with no problem, no log line and the app's coroutine never awaited:
+    # the worker's event loop refused to run beside the test's ("Cannot run the event
+    # loop while another loop is running"). Start-up hooks failed alike.
+    app = App()
+    started: list[bool] = []
+
+    @app.on_startup
+    async def start() -> None:
+        started.append(True)
+
+    @app.get("/wait")
+    async def wait(request: Request) -> dict[str, bool]:
+        await asyncio.sleep(0)
+        return {"ok": True}
+
+    caller = asyncio.get_running_loop()
+    response = served(handler(app)).get("/wait")
+    assert response.status_code == 200 and response.json == {"ok": True}
+    assert started == [True]
+    assert asyncio.get_running_loop() is caller
+
+
 def test_a_worker_threads_event_loop_is_closed_when_the_thread_ends() -> None:
     # A server running each request on a thread of its own (functions-framework --debug,
     # Werkzeug's development server) kept every past request's loop open until the
