@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from re import Match
 
-__all__ = ["decode_body", "encode_body", "raw_path"]
+__all__ = ["decode_body", "encode_body", "raw_path", "raw_query"]
 
 # A character that can never stand literally in a percent-encoded path. REST APIs,
 # Function URLs and ALB deliver the path as the client sent it, still encoded: escaping
@@ -61,6 +61,22 @@ def raw_path(path: str | None, decoded: bool) -> str:
     if unsafe.search(path) is None:
         return path
     return unsafe.sub(_escape, path)
+
+
+def raw_query(query: str) -> str:
+    """``query`` with every character past ASCII percent-encoded as its UTF-8 bytes.
+
+    HTTP APIs, Function URLs and ALB hand the query over as text, and JSON can spell a
+    lone surrogate in it: taken as it was, the app read the surrogate itself, where the
+    same bytes sent escaped (``%ED%B2%80``) or through a REST API read as invalid UTF-8
+    (U+FFFD), as from every other runtime. A request target holds no other character.
+    """
+    if query.isascii():
+        return query
+    return _NOT_ASCII.sub(_escape, query)
+
+
+_NOT_ASCII = LazyPattern(r"[^\x00-\x7f]+")
 
 
 async def _refuse_body() -> AsyncIterator[bytes]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from daloy_edge import Headers, Request
 from daloy_edge._headers import lower_unicode_name
 from daloy_edge._request import new_request
-from daloy_edge_aws_lambda._encoding import decode_body, encode_body, raw_path
+from daloy_edge_aws_lambda._encoding import decode_body, encode_body, raw_path, raw_query
 from daloy_edge_aws_lambda._limits import ALB_MAX_RESULT, LAMBDA_MAX_RESULT, ResultCheck
 
 TYPE_CHECKING = False
@@ -108,7 +108,7 @@ def _query_from_params(params: Mapping[str, Any] | None, decoded: bool) -> str:
         # such escapes from any runtime.
         return urlencode(pairs, quote_via=quote_plus, safe=_QUERY_SAFE, errors="surrogatepass")
     # ALB hands parameters over exactly as the client sent them, still encoded.
-    return "&".join(f"{key}={value}" for key, value in pairs)
+    return raw_query("&".join(f"{key}={value}" for key, value in pairs))
 
 
 # Characters a query may carry as they are (RFC 3986) and a query parser reads as
@@ -216,6 +216,8 @@ def _v2_translator(decoded: bool) -> Callable[[Event, Translation], Request]:
         if type(query) is not str:
             # Carried on, it failed the request's query checks with a 500.
             raise TypeError(_QUERY_NOT_TEXT)
+        if not query.isascii():
+            query = raw_query(query)
         return new_request(
             method,
             raw_path(event.get("rawPath"), decoded),

@@ -357,6 +357,23 @@ def test_lone_surrogate_in_rest_v1_query_is_read_as_invalid_utf8() -> None:
     assert request.query.get("msg") == "\ufffd" * 3
 
 
+@pytest.mark.parametrize("name", ["http-v2", "function-url", "alb", "alb-multi"])
+def test_lone_surrogate_in_raw_query_is_read_as_invalid_utf8_as_from_rest_v1(name: str) -> None:
+    # The app read the surrogate itself ({"msg": "\udc80"} echoed back, no UTF-8 for
+    # it), where a REST API's event and the escaped bytes from any server read U+FFFD.
+    event = recorded(name)
+    if "rawQueryString" in event:
+        event["rawQueryString"] = "msg=\udc80&name=caf\u00e9"
+    else:
+        key = "multiValueQueryStringParameters" if name == "alb-multi" else "queryStringParameters"
+        event[key] = {"msg": ["\udc80"] if name == "alb-multi" else "\udc80"}
+        event[key]["name"] = ["caf\u00e9"] if name == "alb-multi" else "caf\u00e9"
+    request = SHAPES[name].to_request(event, Translation())
+    assert request.query.get("msg") == "\ufffd" * 3
+    assert request.query.get("name") == "caf\u00e9"
+    assert request.query_string.isascii()
+
+
 def test_multi_value_header_keeps_an_empty_value_and_a_bare_string() -> None:
     event = recorded("alb-multi")
     event["multiValueHeaders"] = {"x-empty": [""], "x-bare": "whole value", "x-none": None}
