@@ -228,6 +228,19 @@ def test_a_handlers_content_length_over_a_body_is_not_passed_to_the_runtime(
     assert call(workers_harness, "HEAD", "/misstated").header("content-length") == "5"
 
 
+@pytest.mark.parametrize(
+    "answer", ["200:999", "205:3", "304:3"], ids=["empty-body", "reset-content", "not-modified"]
+)
+def test_a_handlers_content_length_is_not_passed_over_no_content(
+    workers_harness: PyodideHarness, answer: str
+) -> None:
+    # Taken for a HEAD answer's length, "999" went to the runtime over no body at all;
+    # uvicorn and functions-framework state 0 or nothing for the same route.
+    response = call(workers_harness, "GET", f"/contentless?answer={answer}")
+    assert response.body == b""
+    assert response.header("content-length") in (None, "0")
+
+
 @pytest.mark.parametrize("field", ["value", "name"])
 def test_a_header_the_fetch_api_refuses_is_a_500_problem_not_a_thrown_error(
     workers_harness: PyodideHarness, field: str

@@ -106,6 +106,11 @@ def create_app(env):
     async def misstated(request):
         return Response(b"hello", headers={"content-length": "3"}, media_type="text/plain")
 
+    @app.get("/contentless")
+    async def contentless(request):
+        status, _, length = request.query["answer"].partition(":")
+        return Response(b"", int(status), headers={"content-length": length})
+
     @app.get("/late-header")
     async def late_header(request):
         # Fields the Fetch API refuses, added after the Response was made: refused where
