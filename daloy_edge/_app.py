@@ -382,12 +382,17 @@ class App(Router):
                 # the server, which answered a bare 500; it was logged as a 499.
                 response = rejected(request, exc)
             # One lookup for the common answer; a HEAD request, a status without content,
-            # a status no runtime can send (a 1xx as the final one, 600 and past), a body
-            # middleware set to no bytes, an empty (or streamed) body and no Response at
-            # all (middleware that forgot to return one) take the slow path.
+            # a status no runtime can send (a 1xx as the final one, 600 and past, one set
+            # as no int), a body middleware set to no bytes, an empty (or streamed) body and
+            # no Response at all (middleware that forgot to return one) take the slow path.
             try:
                 body = response.body
-                plain = response.status in _PLAIN_STATUSES and type(body) is bytes and body != b""
+                plain = (
+                    type(status := response.status) is int
+                    and status in _PLAIN_STATUSES
+                    and type(body) is bytes
+                    and body != b""
+                )
             except AttributeError:
                 plain = False
             if not plain or request.method == "HEAD":
@@ -564,7 +569,11 @@ async def _framed(
             await _close(response)
             response = rejected(request, exc)
     status = response.status
-    if status not in _FINAL_STATUSES:
+    # ``not isinstance``: a status set after the Response was made (``response.status =
+    # item["code"]``, a Decimal read from DynamoDB, a float from JSON) equals an int, so
+    # the range let it through; uvicorn's h11 then dropped the connection, Lambda failed
+    # to write the result, and a Decimal failed the request log (no line at all).
+    if not isinstance(status, int) or status not in _FINAL_STATUSES:
         await _close(response)
         response = rejected(request, RuntimeError(f"the handler answered with status {status!r}"))
         status = response.status

@@ -5,6 +5,7 @@ import pytest
 
 from daloy_edge import App, Headers, HTTPError, Response
 from daloy_edge.middleware.secure_headers import SecureHeaders
+from daloy_edge.observability import MemorySink, RequestLog
 from daloy_edge.testing import TestClient
 from tests.support.mutators import EACH_MUTATOR
 
@@ -159,6 +160,40 @@ def test_a_status_equal_to_an_int_but_no_int_is_a_500_problem(make, status):
     response = _answering(lambda: make({}, status))
     assert response.status == 500
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("status", [201.0, Decimal(201), "201"], ids=["float", "decimal", "str"])
+def test_a_status_set_as_no_int_after_the_response_was_made_is_a_500_problem_and_logged_so(status):
+    # Equal to 201, a float or a Decimal set on a made Response passed the app's check;
+    # uvicorn's h11 then dropped the connection (no answer), and a Decimal failed the
+    # request log, so the request had no line at all.
+    sink = MemorySink()
+    app = App(request_log=RequestLog(stdout=False, sinks=[sink]))
+
+    @app.get("/x")
+    async def x(request):
+        response = Response.json({"ok": True})
+        response.status = status
+        return response
+
+    response = TestClient(app).get("/x")
+    assert response.status == 500 and type(response.status) is int
+    assert response.headers["content-type"] == "application/problem+json"
+    [record] = sink.records
+    assert record["Attributes"]["http.response.status_code"] == 500
+
+
+def test_an_int_enum_status_set_after_the_response_was_made_is_sent_as_its_status():
+    from http import HTTPStatus
+
+    def answer():
+        response = Response.json({"ok": True})
+        response.status = HTTPStatus.CREATED
+        return response
+
+    response = _answering(answer)
+    assert response.status == 201
+    assert response.json() == {"ok": True}
 
 
 @pytest.mark.parametrize("body", [bytearray(b"hi"), memoryview(b"hi")])
