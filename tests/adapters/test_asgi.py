@@ -425,6 +425,51 @@ async def test_a_stream_failing_after_its_first_chunk_is_cut_off_not_raised_to_t
     assert closed == [True]
 
 
+@pytest.mark.parametrize(
+    "chunk", ["\udc80 echoed", 5, {"a": 1}], ids=["lone-surrogate", "int", "dict"]
+)
+async def test_a_stream_chunk_no_server_can_send_cuts_the_body_off_not_raised_to_the_server(
+    chunk: object,
+) -> None:
+    # Passed on, the server failed mid-answer on it and printed the error as the
+    # application's crash ("Exception in ASGI application").
+    app = App(request_log=False)
+    closed: list[bool] = []
+
+    @app.get("/cut")
+    async def cut(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            try:
+                yield b"first"
+                yield chunk
+                yield b"never"
+            finally:
+                closed.append(True)
+
+        return Response(stream=parts(), media_type="text/plain")
+
+    sent = await messages_sent(ASGIApp(app), scope("/cut"))
+    assert [(m["body"], m.get("more_body", False)) for m in sent[1:]] == [(b"first", True)]
+    assert closed == [True]
+
+
+async def test_a_bytes_like_stream_chunk_is_sent_as_bytes() -> None:
+    app = App(request_log=False)
+
+    @app.get("/parts")
+    async def parts_route(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            yield bytearray(b"ab")
+            yield memoryview(b"cd")
+
+        return Response(stream=parts(), media_type="text/plain")
+
+    sent = await messages_sent(ASGIApp(app), scope("/parts"))
+    bodies = [m["body"] for m in sent[1:]]
+    assert all(type(body) is bytes for body in bodies)
+    assert b"".join(bodies) == b"abcd" and not sent[-1].get("more_body", False)
+
+
 async def test_empty_body_messages_before_the_last_are_skipped() -> None:
     chunks = [b"", b"ab", b"", b"c", b""]
     status, _, body, received = await call(ASGIApp(make_app()), scope("/upload", "POST"), chunks)

@@ -9,6 +9,7 @@ from urllib.parse import quote, quote_from_bytes, unquote
 from daloy_edge import App, BadRequest, Headers, Request, Response
 from daloy_edge._app import _cancelled
 from daloy_edge._request import new_request
+from daloy_edge._response import to_body
 
 if TYPE_CHECKING:
     import asyncio
@@ -308,9 +309,16 @@ async def _send_stream(
                 return
             if gone is not None and gone.done():
                 return
-            # Servers send bytes only, and fail mid-answer on text.
-            data = chunk.encode() if isinstance(chunk, str) else chunk
-            await send({"type": "http.response.body", "body": data, "more_body": True})
+            if type(chunk) is not bytes:
+                # Servers send bytes only, and fail mid-answer on anything else (text, an
+                # int), printing the error: text is sent as UTF-8, and what cannot be
+                # sent (text with a lone surrogate, no bytes at all) cuts the body off
+                # as a failing stream does.
+                try:
+                    chunk = to_body(chunk)
+                except (TypeError, ValueError):
+                    return
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
     finally:
         if gone is not None:
