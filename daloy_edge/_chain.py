@@ -78,6 +78,15 @@ def is_awaitable(value: object) -> bool:
 
 def to_response(result: object) -> Response:
     if isinstance(result, Response):
+        if result._returned:
+            # Answered already, it carries that request's fields and possibly its
+            # compressed or dropped body: one HEAD emptied a constant's body, and one
+            # gzip client had it sent compressed, for every request after them.
+            raise TypeError(
+                "a Response answers one request; this one was returned before"
+                " (build it per request rather than once at module level)"
+            )
+        result._returned = True
         return result
     if result is None:
         return Response.empty()

@@ -37,6 +37,11 @@ class Response:
 
     A ``str`` body, or a ``str`` chunk of a stream, is sent as UTF-8.
 
+    A Response answers one request: the app writes that request's fields on it (request
+    id, timing, the middleware's headers) and may compress or drop its body (HEAD). A
+    route returning one it returned before (a module-level constant) is a 500, since
+    it carries what the earlier request left on it; build one per request instead.
+
     ``headers`` given here, and each field added to :attr:`headers` later
     (``response.headers[name] = value``, ``add``, ``setdefault``), must be sendable as
     they are: a token name and a value without line breaks or other control characters,
@@ -48,7 +53,7 @@ class Response:
     'application/json'
     """
 
-    __slots__ = ("body", "headers", "status", "stream")
+    __slots__ = ("_returned", "body", "headers", "status", "stream")
 
     def __init__(
         self,
@@ -59,6 +64,7 @@ class Response:
         media_type: str | None = None,
         stream: AsyncIterable[bytes | str] | None = None,
     ) -> None:
+        self._returned = False
         self.status = status if type(status) is int else _status(status)
         if isinstance(body, str):
             body = body.encode("utf-8")
@@ -95,6 +101,7 @@ class Response:
             return cls(dumps(data), status, headers, media_type="application/json")
         # Most handlers answer this way: the fields set directly, no ``__init__``.
         response = cls.__new__(cls)
+        response._returned = False
         response.body = dumps(data)
         response.status = status if type(status) is int else _status(status)
         response.stream = None

@@ -196,6 +196,58 @@ def test_an_int_enum_status_set_after_the_response_was_made_is_sent_as_its_statu
     assert response.json() == {"ok": True}
 
 
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+def test_a_response_returned_again_after_a_head_is_a_500_not_an_empty_200(sync):
+    # The HEAD answer dropped the constant's body in place: every GET after it, from
+    # every client, was an empty 200.
+    shared = Response.json({"ok": True})
+    app = App(request_log=False)
+
+    def constant(request):
+        return shared
+
+    async def constant_async(request):
+        return shared
+
+    app.add_route("/constant", constant if sync else constant_async, ("GET",))
+    client = TestClient(app)
+    assert client.request("HEAD", "/constant").status == 200
+    later = client.get("/constant")
+    assert later.status == 500
+    assert later.headers["content-type"] == "application/problem+json"
+
+
+def test_a_response_returned_again_after_compression_is_a_500_not_gzip_for_everyone():
+    # The first gzip client had the constant's body compressed in place: later clients
+    # that accept no coding were sent gzip bytes.
+    from daloy_edge.middleware.compression import Compression
+
+    shared = Response.json({"items": ["x" * 50] * 100})
+    app = App(request_log=False, middleware=[Compression()])
+
+    @app.get("/constant")
+    async def constant(request):
+        return shared
+
+    client = TestClient(app)
+    assert client.get("/constant", headers={"accept-encoding": "gzip"}).status == 200
+    later = client.get("/constant")
+    assert later.status == 500
+    assert "content-encoding" not in later.headers
+
+
+def test_a_response_built_per_request_is_answered_every_time():
+    app = App(request_log=False)
+
+    @app.get("/fresh")
+    async def fresh(request):
+        return Response.text("hi")
+
+    client = TestClient(app)
+    assert client.request("HEAD", "/fresh").status == 200
+    assert [client.get("/fresh").text for _ in range(3)] == ["hi"] * 3
+
+
 @pytest.mark.parametrize("body", [bytearray(b"hi"), memoryview(b"hi")])
 def test_a_bytes_like_body_is_kept_as_bytes_every_adapter_can_send(body):
     assert type(Response(body).body) is bytes
