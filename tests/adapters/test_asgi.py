@@ -780,6 +780,70 @@ async def test_a_websocket_handshake_gets_the_apps_answer_to_its_get() -> None:
     assert json.loads(body["body"])["path"] == "/info"
 
 
+async def test_a_websocket_handshake_to_an_endless_stream_is_answered_without_reading_it() -> None:
+    # Read whole for the server, an event feed that never ends grew in memory without
+    # bound (hundreds of MB a second) for any client that sent "Upgrade: websocket".
+    app = App(request_log=False)
+    pulled: list[int] = []
+    closed: list[bool] = []
+
+    @app.get("/events")
+    async def events(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            try:
+                for _ in range(10_000):  # a feed that never ends, as far as this test goes
+                    pulled.append(1)
+                    yield b"data: tick\n\n"
+            finally:
+                closed.append(True)
+
+        return Response(stream=parts(), media_type="text/event-stream")
+
+    sc = handshake({"websocket.http.response": {}})
+    sc["path"], sc["raw_path"] = "/events", b"/events"
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await ASGIApp(app)(sc, receive, send)
+    assert [(m["type"], m.get("status")) for m in sent] == [
+        ("websocket.http.response.start", 200),
+        ("websocket.http.response.body", None),
+    ]
+    assert sent[1]["body"] == b""
+    assert len(pulled) <= 1 and closed in ([], [True])
+
+
+async def test_a_websocket_handshake_to_a_failing_stream_does_not_raise_into_the_server() -> None:
+    # Read whole, the stream's error (its text unredacted) reached the server.
+    app = App(request_log=False)
+
+    @app.get("/cut")
+    async def cut(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            yield b"first"
+            raise RuntimeError("password=hunter2")
+
+        return Response(stream=parts(), media_type="text/plain")
+
+    sc = handshake({"websocket.http.response": {}})
+    sc["path"], sc["raw_path"] = "/cut", b"/cut"
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await ASGIApp(app)(sc, receive, send)
+    assert sent[0]["status"] == 200 and sent[1]["body"] == b""
+
+
 async def test_a_websocket_handshake_is_closed_where_the_server_takes_no_http_answer() -> None:
     assert await websocket_messages(handshake({})) == [{"type": "websocket.close", "code": 1003}]
 

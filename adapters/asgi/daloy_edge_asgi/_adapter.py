@@ -425,8 +425,17 @@ class ASGIApp:
         body = _Body(receive)
         body._done = True  # a handshake carries no body; the next message is no part of one
         response = await self.app.handle(_to_request({**scope, "method": "GET"}, body))
-        # Read whole, as the servers collect such an answer before they send it.
-        content = await response.read()
+        stream = response.stream
+        if stream is not None:
+            # Servers collect such an answer whole before they send it: read here, an
+            # event feed that never ends was held in memory without bound (hundreds of MB
+            # a second) for anyone who asked to upgrade, and a failing stream's error was
+            # raised into the server. No client reads the body of a refused handshake.
+            response.stream = None
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
+        content = response.body
         fields = _fields(response, head=False)
         await send(
             {"type": "websocket.http.response.start", "status": response.status, "headers": fields}
