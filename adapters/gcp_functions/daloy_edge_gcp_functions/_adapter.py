@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 from daloy_edge import App, BadRequest, GatewayTimeout, Headers, Request, Response
 from daloy_edge._runner import Runner, run_as_task
 from daloy_edge.types import Handler
+from daloy_edge_gcp_functions._limits import delivered
 
 if TYPE_CHECKING:
     import flask
@@ -309,6 +310,8 @@ def handler(app: App) -> GCFHandler:
     def gcf_handler(request: flask.Request) -> flask.Response:
         dispatch = state.get("dispatch") or start()
         translated = to_request(request, app.env)
+        # Checked before the request is logged: past it, Cloud Run answers its own 500.
+        translated._deliverable = delivered
         reader = translated._body
         if isinstance(reader, _Body):
             reader.socket = request.environ.get("gunicorn.socket")

@@ -511,3 +511,30 @@ def test_a_plain_function_served_beside_handlers_gets_flasks_own_answers(
     refused = client.get("/robots.txt")
     assert refused.status_code == 404
     assert "x-request-id" not in refused.headers
+
+
+def test_a_body_past_what_cloud_run_delivers_is_a_500_problem_logged_as_one() -> None:
+    # Cloud Run sends 32 MiB of a response that is not streamed: past it, the client got
+    # the platform's own 500 after the request had been logged as a 200.
+    from daloy_edge_gcp_functions._limits import MAX_RESPONSE_BODY
+
+    from daloy_edge.observability import MemorySink, RequestLog
+
+    sink = MemorySink()
+    app = App(request_log=RequestLog(stdout=False, sinks=[sink]))
+
+    @app.get("/export")
+    async def export(request: Request) -> Response:
+        size = int(request.query.get("size") or 0)
+        return Response(b"x" * size, media_type="application/octet-stream")
+
+    client = served(handler(app))
+    refused = client.get(f"/export?size={MAX_RESPONSE_BODY + 1}")
+    assert refused.status_code == 500
+    assert refused.headers["content-type"] == "application/problem+json"
+    sent = client.get(f"/export?size={MAX_RESPONSE_BODY}")
+    assert sent.status_code == 200 and len(sent.data) == MAX_RESPONSE_BODY
+    assert [record["Attributes"]["http.response.status_code"] for record in sink.records] == [
+        500,
+        200,
+    ]
