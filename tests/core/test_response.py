@@ -248,6 +248,36 @@ def test_a_response_built_per_request_is_answered_every_time():
     assert [client.get("/fresh").text for _ in range(3)] == ["hi"] * 3
 
 
+@pytest.mark.parametrize(
+    ("content_type", "charset"),
+    [
+        ("text/html; charset=ISO-8859-1", "iso-8859-1"),
+        ('text/plain; charset="utf-16"', "utf-16"),
+        ("text/plain;charset=windows-1252", "windows-1252"),
+        ("text/plain; charset=UTF-8", "utf-8"),
+        ("text/plain", "utf-8"),
+        ("text/plain; charset=latin-1; charset=utf-8", "latin-1"),
+    ],
+)
+def test_a_str_body_is_sent_in_the_charset_its_content_type_names(content_type, charset):
+    # Sent as UTF-8 under "charset=ISO-8859-1", "café" read as "cafÃ©" in every browser.
+    response = _answering(
+        lambda: Response("caf\u00e9 \u00fc", headers={"content-type": content_type})
+    )
+    assert response.status == 200
+    assert response.content == "caf\u00e9 \u00fc".encode(charset)
+    assert response.headers["content-type"] == content_type
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain; charset=us-ascii", "text/plain; charset=no-such-charset"]
+)
+def test_a_str_body_its_content_types_charset_cannot_hold_is_a_500_problem(content_type):
+    response = _answering(lambda: Response("caf\u00e9", headers={"content-type": content_type}))
+    assert response.status == 500
+    assert response.headers["content-type"] == "application/problem+json"
+
+
 @pytest.mark.parametrize("body", [bytearray(b"hi"), memoryview(b"hi")])
 def test_a_bytes_like_body_is_kept_as_bytes_every_adapter_can_send(body):
     assert type(Response(body).body) is bytes
