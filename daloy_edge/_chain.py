@@ -3,6 +3,8 @@ mount, per route, or with :func:`use`)."""
 
 from __future__ import annotations
 
+from _weakref import ref
+
 from daloy_edge._errors import ConfigError
 from daloy_edge._phased import fuse, is_phased
 from daloy_edge._problem import render_error
@@ -76,17 +78,20 @@ def is_awaitable(value: object) -> bool:
     )
 
 
-def to_response(result: object) -> Response:
+def to_response(result: object, request: Request) -> Response:
     if isinstance(result, Response):
-        if result._returned:
+        owner = result._owner
+        if owner is not None and owner() is not request:
             # Answered already, it carries that request's fields and possibly its
             # compressed or dropped body: one HEAD emptied a constant's body, and one
-            # gzip client had it sent compressed, for every request after them.
+            # gzip client had it sent compressed, for every request after them. The same
+            # request may pass it on (a route answering with another app's ``handle``);
+            # held weakly, an answered constant keeps no request alive.
             raise TypeError(
                 "a Response answers one request; this one was returned before"
                 " (build it per request rather than once at module level)"
             )
-        result._returned = True
+        result._owner = ref(request)
         return result
     if result is None:
         return Response.empty()
@@ -101,7 +106,7 @@ def normalize(endpoint: Endpoint) -> Handler:
         async_fn: Callable[[Request], Awaitable[object]] = endpoint  # type: ignore[assignment]
 
         async def run_async(request: Request) -> Response:
-            return to_response(await async_fn(request))
+            return to_response(await async_fn(request), request)
 
         return run_async
 
@@ -114,7 +119,7 @@ def normalize(endpoint: Endpoint) -> Handler:
             result = endpoint(request)
         if is_awaitable(result):
             result = await result  # type: ignore[misc]
-        return to_response(result)
+        return to_response(result, request)
 
     return run_sync
 

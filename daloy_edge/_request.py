@@ -132,6 +132,7 @@ class Request:
 
     __slots__ = (
         "__dict__",
+        "__weakref__",
         "_body",
         "_body_cache",
         "_cookie_repeats",

@@ -11,8 +11,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable
     from typing import Literal
+    from weakref import ReferenceType
 
     from daloy_edge._headers import HeaderInput
+    from daloy_edge._request import Request
 
 __all__ = ["Response", "to_body"]
 
@@ -41,8 +43,10 @@ class Response:
 
     A Response answers one request: the app writes that request's fields on it (request
     id, timing, the middleware's headers) and may compress or drop its body (HEAD). A
-    route returning one it returned before (a module-level constant) is a 500, since
-    it carries what the earlier request left on it; build one per request instead.
+    route returning one it returned for an earlier request (a module-level constant) is
+    a 500, since it carries what that request left on it; build one per request instead.
+    Within one request it may be passed on (a route answering with another app's
+    ``handle``).
 
     ``headers`` given here, and each field added to :attr:`headers` later
     (``response.headers[name] = value``, ``add``, ``setdefault``), must be sendable as
@@ -55,7 +59,7 @@ class Response:
     'application/json'
     """
 
-    __slots__ = ("_returned", "body", "headers", "status", "stream")
+    __slots__ = ("_owner", "body", "headers", "status", "stream")
 
     def __init__(
         self,
@@ -66,7 +70,7 @@ class Response:
         media_type: str | None = None,
         stream: AsyncIterable[bytes | str] | None = None,
     ) -> None:
-        self._returned = False
+        self._owner: ReferenceType[Request] | None = None
         self.status = status if type(status) is int else _status(status)
         text = None
         if isinstance(body, str):
@@ -108,7 +112,7 @@ class Response:
             return cls(dumps(data), status, headers, media_type="application/json")
         # Most handlers answer this way: the fields set directly, no ``__init__``.
         response = cls.__new__(cls)
-        response._returned = False
+        response._owner = None
         response.body = dumps(data)
         response.status = status if type(status) is int else _status(status)
         response.stream = None

@@ -53,7 +53,9 @@ def _route_handler(endpoint: Endpoint, render: ErrorRenderer) -> Handler:
         try:
             result = await async_fn(request)
             # A dict (the usual JSON answer) goes straight to its response.
-            response = Response.json(result) if type(result) is dict else to_response(result)
+            response = (
+                Response.json(result) if type(result) is dict else to_response(result, request)
+            )
         except Exception as exc:
             request.timings.append(("handler", clock() - start))
             return render(request, exc)

@@ -443,3 +443,44 @@ def test_repeated_fields_given_as_pairs_type_check_for_a_users_checker(type_erro
         )
         == []
     )
+
+
+def test_a_response_passed_on_within_one_request_is_answered():
+    # A route answering with another app's ``handle``: the inner route returned the
+    # Response for this very request, so the outer one returning it is no reuse.
+    inner = App(request_log=False)
+
+    @inner.get("/x")
+    def x(request):
+        return Response.text("inner")
+
+    outer = App(request_log=False)
+
+    @outer.get("/x")
+    async def delegate(request):
+        return await inner.handle(request)
+
+    client = TestClient(outer)
+    assert [client.get("/x").text for _ in range(2)] == ["inner"] * 2
+
+
+def test_an_answered_constant_keeps_no_request_alive():
+    # What marks a Response answered must not hold the request that answered it (its
+    # Authorization header among its fields) for as long as a module-level constant lives.
+    import gc
+    import weakref
+
+    shared = Response.text("hi")
+    seen: list[weakref.ref[object]] = []
+    app = App(request_log=False)
+
+    @app.get("/constant")
+    def constant(request):
+        seen.append(weakref.ref(request))
+        return shared
+
+    client = TestClient(app)
+    assert client.get("/constant", headers={"authorization": "Bearer x"}).status == 200
+    gc.collect()
+    assert seen[0]() is None
+    assert client.get("/constant").status == 500
