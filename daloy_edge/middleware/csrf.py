@@ -25,6 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
+    from daloy_edge._app import App
     from daloy_edge.types import Clock, RandomBytes
 
 
@@ -121,6 +122,11 @@ class CSRFProtect(Phased):
         request.state[CSRF_TOKEN_ISSUED] = True
         return b64encode(pad + bytes(a ^ b for a, b in zip(raw, pad, strict=True)))
 
+    def check_app(self, app: App) -> None:
+        """Refuse an app that checks tokens before the session they are bound to is loaded."""
+        if not self.config.allow_origin_only:
+            _refuse_before_sessions(self, app)
+
     def check_origin(self, request: Request) -> None:
         """403 unless the request is same-origin, from a trusted origin or not from a browser."""
         # Every line of each field as one (a browser sends one): a repeated field reads as
@@ -196,9 +202,33 @@ class _TokenRequired(Phased):
     def __init__(self, protect: CSRFProtect) -> None:
         self._protect = protect
 
+    def check_app(self, app: App) -> None:
+        """Refuse an app that checks tokens before the session they are bound to is loaded."""
+        _refuse_before_sessions(self, app)
+
     def before(self, request: Request) -> Awaitable[None] | None:
         request.state[_STATE_KEY] = self._protect
         if request.method not in SAFE_METHODS:
             self._protect.check_origin(request)
             return self._protect.check_token(request)
         return None
+
+
+def _refuse_before_sessions(check: CSRFProtect | _TokenRequired, app: App) -> None:
+    """Refuse a token check on an unsafe route that runs before ``Sessions`` (or with no
+    ``Sessions`` at all): the token is bound to a session not yet loaded, so every request
+    to the route, a valid token or not, was refused with a 403."""
+    app_wide = app._middleware
+    for path, method, own in app.route_middleware():
+        if method in SAFE_METHODS:
+            continue
+        chain = [*app_wide, *own]
+        where = next((i for i, mw in enumerate(chain) if mw is check), None)
+        if where is None:
+            continue
+        if not any(getattr(mw, "sets_session", False) for mw in chain[:where]):
+            raise ConfigError(
+                f"{method} {path}: CSRF tokens are bound to the session, and no Sessions runs"
+                " before the check to load it, so every request would be refused (403);"
+                " put Sessions before CSRFProtect"
+            )

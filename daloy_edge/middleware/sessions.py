@@ -114,6 +114,7 @@ class Sessions(Phased):
     unless ``allow_no_csrf=True``. Cookies are ``__Host-``, Secure, HttpOnly, SameSite=Lax.
     """
 
+    sets_session = True  # read by CSRF protection, whose tokens are bound to the session
     __slots__ = ("_loaded", "_maker", "_refresh_after", "_signer", "config", "name")
 
     def __init__(self, config: SessionConfig) -> None:

@@ -176,3 +176,40 @@ def test_a_page_carrying_a_token_is_not_stored_by_shared_caches_whatever_the_rou
     response = client.get("/page")
     assert "set-cookie" not in response.headers
     assert response.headers.get_all("cache-control") == ["no-store"]
+
+
+@pytest.mark.parametrize("order", ["csrf first", "no sessions", "token_required only"])
+def test_a_token_check_before_sessions_refuses_to_build(order: str) -> None:
+    # The token is bound to the session, which Sessions loads: checked before it, every
+    # POST (a valid token included) was refused with a 403 once the app served.
+    sessions = Sessions(SessionConfig(keys=KEYS))
+    csrf = CSRFProtect(CSRFConfig(keys=KEYS, allow_origin_only=order == "token_required only"))
+    app = App(
+        middleware={
+            "csrf first": [csrf, sessions],
+            "no sessions": [csrf],
+            "token_required only": [csrf],
+        }[order]
+    )
+
+    @app.post("/submit", middleware=[csrf.token_required] if order == "token_required only" else [])
+    async def submit(request):
+        return {"ok": True}
+
+    with pytest.raises(ConfigError, match="POST /submit: CSRF tokens are bound to the session"):
+        app.build()
+
+
+def test_origin_only_checks_and_safe_routes_build_without_sessions() -> None:
+    csrf = CSRFProtect(CSRFConfig(keys=KEYS, allow_origin_only=True))
+    app = App(middleware=[csrf])
+
+    @app.post("/hook")
+    async def hook(request):
+        return {"ok": True}
+
+    @app.get("/page", middleware=[csrf.token_required])
+    async def page(request):
+        return {"ok": True}
+
+    assert TestClient(app).post("/hook").status == 200
