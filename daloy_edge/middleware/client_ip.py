@@ -16,6 +16,7 @@ from daloy_edge._request import Request
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from daloy_edge._app import App
     from daloy_edge._netaddr import ForwardingHeader
 
 
@@ -76,6 +77,19 @@ class TrustedProxies(Phased):
         values = request.headers.get_all(self._header)
         hops = forwarded_for(values) if self._forwarded else x_forwarded_for(values)
         return resolve_client(request.client, hops, self._trusted, max_hops=self._max_hops)
+
+    def check_app(self, app: App) -> None:
+        """Refuse an app where middleware that reads the client address runs before this
+        resolves it: an IP allow-list behind a proxy on 127.0.0.1 let every client in."""
+        app_wide = app._middleware
+        for chain in (app_wide, *([*app_wide, *own] for _, _, own in app.route_middleware())):
+            where = next((i for i, mw in enumerate(chain) if mw is self), None)
+            early = [mw for mw in chain[:where] if getattr(mw, "reads_client_ip", False)]
+            if where is not None and early:
+                raise ConfigError(
+                    f"{type(early[0]).__name__} reads the client address before TrustedProxies"
+                    " resolves it, so it sees the proxy's address; put TrustedProxies first"
+                )
 
     def before(self, request: Request) -> None:
         # The direct case without a call to ``resolve``: it runs on every request.

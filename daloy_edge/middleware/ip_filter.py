@@ -42,6 +42,7 @@ class IPFilter:
     ``Cache-Control: no-store`` unless the route set its own Cache-Control.
     """
 
+    reads_client_ip = True  # read by TrustedProxies, which must run first
     __slots__ = ("_allow", "_deny")
 
     def __init__(self, config: IPFilterConfig) -> None:

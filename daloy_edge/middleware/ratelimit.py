@@ -123,12 +123,15 @@ class RateLimit:
     unless the route set its own Cache-Control.
     """
 
-    __slots__ = ("_by_principal", "_key", "_limiter", "_name", "_policy")
+    __slots__ = ("_by_principal", "_key", "_limiter", "_name", "_policy", "reads_client_ip")
 
     def __init__(self, config: RateLimitConfig) -> None:
         self._limiter = config.limiter()
         self._key = _key_function(config)
         self._by_principal = config.key == "principal"
+        # Every named key falls back to the address (read by TrustedProxies, which must
+        # run first); a key function of the app's own reads what it reads.
+        self.reads_client_ip = isinstance(config.key, str)
         self._name = config.name
         self._policy = f'"{config.name}";q={config.limit};w={-(-self._limiter.window_ms // 1000)}'
 

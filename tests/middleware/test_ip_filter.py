@@ -110,3 +110,33 @@ def test_malformed_cidr_refuses_to_build():
 def test_single_string_instead_of_tuple_refuses_to_build():
     with pytest.raises(ConfigError):
         IPFilterConfig(allow="10.0.0.0/8")  # type: ignore[arg-type]
+
+
+def test_an_allow_list_before_trusted_proxies_refuses_to_build():
+    # Run first, the filter read the proxy's address: behind a proxy on 127.0.0.1, a
+    # list allowing 127.0.0.1 let a client at 203.0.113.9 into /admin.
+    from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
+
+    proxies = TrustedProxies(TrustedProxiesConfig(proxies=("127.0.0.1/32",)))
+    app = App(middleware=[IPFilter(IPFilterConfig(allow=("127.0.0.1/32",)))])
+
+    @app.get("/admin", middleware=[proxies])
+    async def admin(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    with pytest.raises(ConfigError, match="IPFilter reads the client address before"):
+        app.build()
+
+
+def test_an_allow_list_after_trusted_proxies_judges_the_forwarded_client():
+    from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
+
+    proxies = TrustedProxies(TrustedProxiesConfig(proxies=("127.0.0.1/32",)))
+    app = App(middleware=[proxies, IPFilter(IPFilterConfig(allow=("127.0.0.1/32",)))])
+
+    @app.get("/admin")
+    async def admin(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    forwarded = {"x-forwarded-for": "203.0.113.9"}
+    assert TestClient(app).get("/admin", headers=forwarded, client="127.0.0.1").status == 403

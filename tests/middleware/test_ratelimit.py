@@ -164,6 +164,26 @@ def test_spoofed_x_forwarded_for_does_not_buy_a_fresh_quota():
     assert spoofed.status == 429
 
 
+def test_a_limit_by_address_before_trusted_proxies_refuses_to_build():
+    # Run first, it counted every client behind the proxy as the proxy: one client's
+    # five requests spent the quota of all of them.
+    from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
+
+    proxies = TrustedProxies(TrustedProxiesConfig(proxies=("127.0.0.1/32",)))
+    app = limited_app(five_a_minute(), proxies, app_wide=True)
+    with pytest.raises(ConfigError, match="RateLimit reads the client address before"):
+        app.build()
+
+
+def test_a_limit_by_a_key_function_may_run_before_trusted_proxies():
+    from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
+
+    proxies = TrustedProxies(TrustedProxiesConfig(proxies=("127.0.0.1/32",)))
+    by_tenant = five_a_minute(key=lambda request: request.headers.get("x-tenant"))
+    client = TestClient(limited_app(by_tenant, proxies, app_wide=True))
+    assert client.get("/limited", headers={"x-tenant": "a"}).status == 200
+
+
 def test_rotating_ipv6_addresses_within_one_64_share_a_quota():
     client = TestClient(limited_app(five_a_minute()))
     for i in range(5):
