@@ -11,6 +11,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from daloy_edge._app import App
+
 
 __all__ = ["RequireScopes", "requires"]
 
@@ -41,6 +43,22 @@ class RequireScopes(Phased):
     def scopes(self) -> frozenset[str]:
         """The scopes required."""
         return self._scopes
+
+    def check_app(self, app: App) -> None:
+        """Refuse an app where this runs before the authentication that sets the principal:
+        every request, a token with the scopes included, would be refused (401)."""
+        app_wide = app._middleware
+        for path, method, own in app.route_middleware():
+            chain = [*app_wide, *own]
+            where = next((i for i, mw in enumerate(chain) if mw is self), None)
+            if where is None:
+                continue
+            sets = [getattr(mw, "sets_principal", False) for mw in chain]
+            if any(sets[where + 1 :]) and not any(sets[:where]):
+                raise ConfigError(
+                    f"{method} {path}: the scope check runs before the authentication that"
+                    " sets the principal, so every request would be refused (401); put it after"
+                )
 
     def before(self, request: Request) -> None:
         principal = request.principal

@@ -122,3 +122,22 @@ def test_remembered_scope_strings_are_bounded():
     for n in range(3 * principal._SPLIT_LIMIT):
         assert scopes_from_claims({"scope": f"bound:{n}"}) == {f"bound:{n}"}
     assert len(principal._SPLIT) <= principal._SPLIT_LIMIT
+
+
+def test_a_scope_check_before_the_authentication_refuses_to_build():
+    # Run first, it saw no principal yet: every request, a valid token holding the
+    # scope included, was refused with a 401 once the app served.
+    from daloy_edge.jose import JWKSet
+    from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
+    from tests.jwtkit import AUDIENCE, ISSUER, ec_key, jwks, public_jwk
+
+    keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
+    auth = JWTAuth(JWTConfig(issuer=ISSUER, audience=AUDIENCE, algorithms=("ES256",), keys=keys))
+    app = App()
+
+    @app.get("/reports", middleware=[requires("reports:read"), auth])
+    async def reports(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    with pytest.raises(ConfigError, match="GET /reports: the scope check runs before"):
+        app.build()
