@@ -132,16 +132,21 @@ class Sessions(Phased):
         self._maker = self._fresh
 
     def check_app(self, app: App) -> None:
-        """Refuse an app whose unsafe routes have no CSRF protection."""
+        """Refuse an app whose unsafe routes under these sessions have no CSRF protection."""
         if self.config.allow_no_csrf:
             return
         app_wide = app._middleware
         if any(getattr(mw, "protects_against_csrf", False) for mw in app_wide):
             return
+        # Sessions on a mount load no session for routes outside it: those need no token,
+        # and counting them left allow_no_csrf, which drops the check for the mount too,
+        # as the only way to build.
+        everywhere = any(mw is self for mw in app_wide)
         bare = sorted(
             f"{method} {path}"
             for path, method, chain in app.route_middleware()
             if method in UNSAFE_METHODS
+            and (everywhere or any(mw is self for mw in chain))
             and not any(getattr(mw, "protects_against_csrf", False) for mw in chain)
         )
         if bare:

@@ -416,6 +416,43 @@ def test_route_level_csrf_satisfies_the_build_check():
     app.build()
 
 
+def test_sessions_on_a_mount_ask_no_csrf_of_unsafe_routes_outside_it():
+    # Counted, POST /hook (which loads no session) refused the app, and allow_no_csrf,
+    # the only way to build it, dropped the check for the mount's own routes as well.
+    from daloy_edge import Router
+
+    ui = Router()
+
+    @ui.post("/settings")
+    async def settings(request):
+        return Response.empty()
+
+    app = App()
+    protect = CSRFProtect(CSRFConfig(keys=KEYS))
+    app.mount("/ui", ui, middleware=[Sessions(SessionConfig(keys=KEYS)), protect])
+
+    @app.post("/hook")
+    async def hook(request):
+        return Response.empty()
+
+    app.build()
+
+
+def test_sessions_on_a_mount_still_refuse_its_unprotected_unsafe_routes():
+    from daloy_edge import Router
+
+    ui = Router()
+
+    @ui.post("/settings")
+    async def settings(request):
+        return Response.empty()
+
+    app = App()
+    app.mount("/ui", ui, middleware=[Sessions(SessionConfig(keys=KEYS))])
+    with pytest.raises(ConfigError, match=r"unprotected: POST /ui/settings$"):
+        app.build()
+
+
 @pytest.mark.parametrize("field", ["max_age", "idle_timeout"])
 def test_a_session_lifetime_of_nan_refuses_to_build(field):
     # No session is older than NaN: sessions never expired.
