@@ -10,7 +10,7 @@ from _operator import itemgetter  # operator would load a Python module for it
 from daloy_edge._chain import chain_caught, check_middleware, is_awaitable
 from daloy_edge._charset import ALNUM, allowed, only
 from daloy_edge._deadline import Deadline
-from daloy_edge._errors import ConfigError, ServiceUnavailable
+from daloy_edge._errors import ConfigError, ServiceUnavailable, check_problem
 from daloy_edge._guards import RequestLimits, check_request, header_fields, text_fields
 from daloy_edge._idbytes import id_bytes
 from daloy_edge._problem import error_renderer
@@ -151,6 +151,7 @@ class App(Router):
         one function, tenants or tests building apps side by side would each change the
         others' answers. For one exception class, this app's mapping comes first.
         """
+        check_problem(exc_type, factory)
         self._problems[exc_type] = factory  # type: ignore[assignment]
 
     def on_startup(self, hook: Hook) -> Hook:

@@ -27,6 +27,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "UnsupportedMediaType",
+    "check_problem",
     "problem_for",
     "register_problem",
 ]
@@ -261,7 +262,25 @@ def register_problem(exc_type: type[E], factory: Callable[[E], HTTPError]) -> No
     >>> register_problem(Denied, lambda e: Forbidden(slug="denied"))
     """
     # Looked up by the class in the exception's MRO, so only ``exc_type``'s come here.
+    check_problem(exc_type, factory)
     _PROBLEM_FACTORIES[exc_type] = factory  # type: ignore[assignment]
+
+
+def check_problem(exc_type: object, factory: object) -> None:
+    """Refuse a mapping that could never be used: ``exc_type`` must be an exception class.
+
+    Anything else was kept and never matched: ``register_problem(Denied(), ...)`` (an
+    instance) or ``register_problem(NotFound, ...)`` (an HTTPError, rendered as it is)
+    left the mapping dead, and the error it was meant for a 500 or its own answer.
+    """
+    if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
+        raise ConfigError(f"register_problem needs an exception class, not {exc_type!r}")
+    if issubclass(exc_type, HTTPError):
+        raise ConfigError(
+            f"{exc_type.__name__} is an HTTPError, answered as it is; raise the one you want"
+        )
+    if not callable(factory):
+        raise ConfigError(f"register_problem needs a callable factory, not {factory!r}")
 
 
 def problem_for(exc: BaseException, own: Problems | None = None) -> HTTPError | None:

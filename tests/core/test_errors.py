@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from daloy_edge import App, HTTPError, Request, register_problem
+import pytest
+
+from daloy_edge import App, ConfigError, HTTPError, NotFound, Request, register_problem
 from daloy_edge.testing import TestClient
 from tests.support.typecheck import TypeErrors
 
@@ -105,3 +107,29 @@ def test_an_apps_own_mapping_comes_before_the_process_wide_one_for_its_class() -
     own.register_problem(Overdrawn, lambda exc: HTTPError("see billing", status=409))
     assert TestClient(own).get("/x").status == 409
     assert TestClient(shared).get("/x").status == 402
+
+
+class Declined(Exception):
+    pass
+
+
+def _declined(exc: Declined) -> HTTPError:
+    return HTTPError("declined", status=402)
+
+
+@pytest.mark.parametrize(
+    ("exc_type", "factory"),
+    [
+        (Declined(), _declined),  # an instance: kept, never matched, the error a 500
+        ("Declined", _declined),
+        (NotFound, _declined),  # an HTTPError is answered as it is: never mapped
+        (Declined, HTTPError("declined", status=402)),  # no factory to call
+    ],
+)
+@pytest.mark.parametrize("where", ["app", "process"])
+def test_a_problem_mapping_that_could_never_be_used_refuses_to_register(
+    exc_type: object, factory: object, where: str
+) -> None:
+    register = App().register_problem if where == "app" else register_problem
+    with pytest.raises(ConfigError, match=r"register_problem needs|is an HTTPError"):
+        register(exc_type, factory)  # type: ignore[arg-type]
