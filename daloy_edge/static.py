@@ -113,6 +113,10 @@ def static_files(root: str | Path, *, param: str = "path", max_age: int = 3600) 
     >>> app.add_route("/static/{path:path}", static_files("examples/static"))
     """
     # os.path rather than pathlib: pathlib's imports are a noticeable part of a cold start.
+    if type(max_age) is not int or max_age < 0:
+        # Written into every answer as it is: "public, max-age=-5" or "max-age=nan" is a
+        # directive caches read as they each see fit, some as no limit at all.
+        raise ConfigError(f"static max_age must be a whole number of seconds, not {max_age!r}")
     base = os.path.realpath(root)
     if not os.path.isdir(base):
         raise ConfigError(f"static root {root!s} is not a directory")

@@ -79,6 +79,15 @@ def test_missing_root_refuses_to_build(tmp_path: Path) -> None:
         static_files(tmp_path / "missing")
 
 
+@pytest.mark.parametrize("max_age", [-5, float("nan"), 0.5, "3600"])
+def test_a_max_age_no_cache_reads_as_seconds_refuses_to_build(
+    tmp_path: Path, max_age: object
+) -> None:
+    # Written into every answer as it was: "Cache-Control: public, max-age=-5".
+    with pytest.raises(ConfigError, match="max_age"):
+        static_files(tmp_path, max_age=max_age)  # type: ignore[arg-type]
+
+
 def test_gzipped_html_is_served_as_opaque_bytes_not_as_html(client: TestClient) -> None:
     # Named text/html, the browser would render the compressed bytes as a page.
     response = client.get("/s/page.html.gz")
