@@ -21,6 +21,7 @@ from daloy_edge._routes import Compiled, Mount, Registration, Route, dispatcher
 from daloy_edge._templates import (
     check_template,
     literal_brace,
+    parameters,
     path_parameter_misuse,
 )
 
@@ -115,6 +116,13 @@ class Router:
             raise ConfigError(
                 f"route {path!r}: {misuse}; {{name:path}} takes the rest of the path"
                 " (matching such a route takes time that grows as a power of the path's length)"
+            )
+        wanted = getattr(endpoint, "daloy_path_param", None)
+        if wanted is not None and all(name != wanted for _, _, name, _ in parameters(path)):
+            # static_files reads its file's path from that parameter: without it, every
+            # request to the route was a 404.
+            raise ConfigError(
+                f"route {path!r} has no {{{wanted}:path}} parameter for its handler to read"
             )
         if isinstance(methods, str):
             # Each character would be a method: methods="POST" served P, O, S and T, and

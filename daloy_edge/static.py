@@ -155,4 +155,5 @@ def static_files(root: str | Path, *, param: str = "path", max_age: int = 3600) 
             body, headers=headers, media_type=media_type_for(os.path.basename(candidate))
         )
 
+    serve.daloy_path_param = param  # type: ignore[attr-defined]  # checked by the route it is given
     return serve

@@ -88,6 +88,19 @@ def test_a_max_age_no_cache_reads_as_seconds_refuses_to_build(
         static_files(tmp_path, max_age=max_age)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("route", "param"),
+    [("/static/{file:path}", "path"), ("/static", "path"), ("/static/{path:path}", "name")],
+)
+def test_a_route_without_the_parameter_static_files_reads_refuses_to_build(
+    tmp_path: Path, route: str, param: str
+) -> None:
+    # The file's path is read from that parameter: without it, every request was a 404.
+    app = App()
+    with pytest.raises(ConfigError, match=f"no {{{param}:path}} parameter"):
+        app.add_route(route, static_files(tmp_path, param=param))
+
+
 def test_gzipped_html_is_served_as_opaque_bytes_not_as_html(client: TestClient) -> None:
     # Named text/html, the browser would render the compressed bytes as a page.
     response = client.get("/s/page.html.gz")
