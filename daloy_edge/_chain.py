@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from daloy_edge.types import CallNext, Handler, Middleware
 
     Endpoint: TypeAlias = Callable[[Request], "Awaitable[object] | object"]
-    """A route function: async or sync, returning a Response, a JSON-able value, str or None."""
+    """A route function: async or sync, returning a Response, a JSON-able value, str,
+    bytes or None."""
 else:
     # The class ``functools`` re-exports (typeshed has no stub for ``_functools``):
     # ``functools`` itself would be one more import on the cold path.
@@ -97,6 +98,9 @@ def to_response(result: object, request: Request) -> Response:
         return Response.empty()
     if isinstance(result, str):
         return Response.text(result)
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        # JSON cannot hold bytes: returned, they were a 500 on every request.
+        return Response(bytes(result), media_type="application/octet-stream")
     return Response.json(result)
 
 

@@ -29,6 +29,20 @@ def test_sync_handler_is_accepted():
     assert TestClient(make_app()).post("/items").status == 201
 
 
+@pytest.mark.parametrize("returned", [b"\x89PNG", bytearray(b"\x89PNG"), memoryview(b"\x89PNG")])
+def test_bytes_a_handler_returns_are_the_body_not_a_500(returned: object) -> None:
+    # Passed to the JSON encoder, which cannot hold bytes: every request was a 500.
+    app = App()
+
+    @app.get("/raw")
+    async def raw(request):
+        return returned
+
+    response = TestClient(app).get("/raw")
+    assert (response.status, response.content) == (200, b"\x89PNG")
+    assert response.headers["content-type"] == "application/octet-stream"
+
+
 def test_unknown_route_is_problem_404():
     response = TestClient(make_app()).get("/nope")
     assert response.status == 404
