@@ -146,6 +146,7 @@ class BasicAuth(Phased):
     """
 
     sets_principal = True  # read by rate limits keyed by principal
+    refuses_anonymous = True  # read by CORS, whose preflights carry no credentials
     __slots__ = ("_challenge", "_config", "_limit", "_users")
 
     def __init__(self, config: BasicAuthConfig) -> None:

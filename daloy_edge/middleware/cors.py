@@ -19,6 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from daloy_edge._app import App
     from daloy_edge._headers import Headers
 
 __all__ = ["CORS", "CORSConfig"]
@@ -240,6 +241,19 @@ class CORS(Phased):
         self._mark(response, origin)
         response.headers.add_lowered("vary", _ASKED)
         return response
+
+    def check_app(self, app: App) -> None:
+        """Refuse an app where authentication that refuses anonymous requests runs before
+        this: a preflight carries no credentials, so every one was refused (401)."""
+        app_wide = app._middleware
+        for chain in (app_wide, *([*app_wide, *own] for _, _, own in app.route_middleware())):
+            where = next((i for i, mw in enumerate(chain) if mw is self), None)
+            early = [mw for mw in chain[:where] if getattr(mw, "refuses_anonymous", False)]
+            if where is not None and early:
+                raise ConfigError(
+                    f"{type(early[0]).__name__} runs before CORS, and a preflight carries no"
+                    " credentials, so every preflight would be refused (401); put CORS first"
+                )
 
     def before(self, request: Request) -> Response | None:
         if request.method == "OPTIONS" and "access-control-request-method" in request.headers:

@@ -125,6 +125,11 @@ class JWTAuth(Phased):
         self._missing = {"www-authenticate": _challenge(config.realm, None)}
         self._refused = {"www-authenticate": _challenge(config.realm, "invalid_token")}
 
+    @property
+    def refuses_anonymous(self) -> bool:
+        """True unless ``allow_anonymous``; read by CORS, whose preflights carry no token."""
+        return not self._anonymous
+
     def before(self, request: Request) -> Awaitable[None]:
         return self._authenticate(request)
 

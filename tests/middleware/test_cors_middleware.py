@@ -254,3 +254,43 @@ def test_invalid_configuration_refuses_to_build(config):
 def test_a_list_given_as_one_string_refuses_to_build(config):
     with pytest.raises(ConfigError, match="not one string"):
         CORSConfig(**config)
+
+
+def test_cors_after_authentication_refuses_to_build():
+    # A preflight carries no credentials: behind BasicAuth every one was a 401, and no
+    # browser sent the request it asked about.
+    from daloy_edge import KeyRing, Router
+    from daloy_edge.middleware.basic_auth import BasicAuth, BasicAuthConfig
+
+    auth = BasicAuth(BasicAuthConfig(users={"admin": KeyRing(["p" * 20])}))
+    cors = CORS(CORSConfig(allow_origins=("https://app.example",)))
+    api = Router()
+
+    @api.post("/notes")
+    async def notes(request):
+        return {"ok": True}
+
+    app = App()
+    app.mount("/api", api, middleware=[auth, cors])
+    with pytest.raises(ConfigError, match="BasicAuth runs before CORS"):
+        app.build()
+
+
+def test_cors_after_authentication_that_lets_anonymous_requests_through_builds():
+    from daloy_edge.jose import JWKSet
+    from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
+    from tests.jwtkit import AUDIENCE, ISSUER, ec_key, jwks, public_jwk
+
+    keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
+    config = JWTConfig(
+        issuer=ISSUER, audience=AUDIENCE, algorithms=("ES256",), keys=keys, allow_anonymous=True
+    )
+    cors = CORS(CORSConfig(allow_origins=("https://app.example",)))
+    app = App(middleware=[JWTAuth(config), cors])
+
+    @app.post("/notes")
+    async def notes(request):
+        return {"ok": True}
+
+    preflight = {"origin": "https://app.example", "access-control-request-method": "POST"}
+    assert TestClient(app).options("/notes", headers=preflight).status == 204
