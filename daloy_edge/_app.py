@@ -141,7 +141,12 @@ class App(Router):
         self._middleware.extend(middleware)
 
     def observe(self, observer: RequestObserver) -> None:
-        """Add an observer told about every finished request."""
+        """Add an observer told about every finished request (before the first one).
+
+        One added once the app serves was told how requests ended but never that they
+        began (``on_request`` is looked up when the app is built).
+        """
+        self._ensure_open()
         self._observers.append(observer)
 
     def register_problem(self, exc_type: type[E], factory: Callable[[E], HTTPError]) -> None:

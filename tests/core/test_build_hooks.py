@@ -263,3 +263,28 @@ def test_an_on_rejected_hook_that_raises_still_answers_and_logs_the_refused_requ
     captured = capfd.readouterr()
     assert '"http.response.status_code":400' in captured.out
     assert "on_rejected of BrokenMarker failed: KeyError" in captured.err
+
+
+def test_an_observer_added_once_the_app_serves_is_refused():
+    # Added then, it was told how each request ended but never that it began: its
+    # on_request was looked up when the app was built.
+    class Counter:
+        def __init__(self) -> None:
+            self.begun = self.ended = 0
+
+        def on_request(self, request) -> None:
+            self.begun += 1
+
+        def on_response(self, request, response, duration_s, error) -> None:
+            self.ended += 1
+
+    app = App()
+
+    @app.get("/x")
+    async def x(request):
+        return {"ok": True}
+
+    client = TestClient(app)
+    client.get("/x")
+    with pytest.raises(ConfigError, match="already serving"):
+        app.observe(Counter())
