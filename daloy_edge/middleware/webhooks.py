@@ -19,6 +19,8 @@ from daloy_edge.signing import BadSignature
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterable
+
     from daloy_edge.types import CallNext, Clock, NonceStore
     from daloy_edge.webhooks import Scheme, VerifiedWebhook
 
@@ -88,9 +90,9 @@ class VerifyWebhook:
 
     The verified delivery is in ``request.state[WEBHOOK_STATE]``; the handler parses the
     body only afterwards. Security: every failure is the same opaque 401. A delivery whose
-    handling fails (an exception, a 5xx answer, the request deadline, a replay store that
-    did not answer) is forgotten again, so the sender's retry is handled: the event is not
-    lost to the replay check.
+    handling fails (an exception, a 5xx answer, a streamed body that fails, the request
+    deadline, a replay store that did not answer) is forgotten again, so the sender's
+    retry is handled: the event is not lost to the replay check.
     """
 
     __slots__ = ("config",)
@@ -147,11 +149,13 @@ class VerifyWebhook:
         try:
             response = await call_next(request)
         except BaseException as exc:
-            if not isinstance(exc, HTTPError) or exc.status >= 500:
+            if _failed(exc):
                 await self._forget(request, delivery)
             raise
         if response.status >= 500:
             await self._forget(request, delivery)
+        elif response.stream is not None:
+            response.stream = _ForgetOnFailure(self, request, delivery, response.stream)
         return response
 
     async def _forget(self, request: Request, delivery: VerifiedWebhook) -> None:
@@ -174,6 +178,55 @@ class VerifyWebhook:
                 "webhook replay store unavailable: a failed delivery may stay recorded, "
                 "and its retry be refused as a replay"
             )
+
+
+class _ForgetOnFailure:
+    """A handler's streamed body that forgets its delivery when it fails to be made.
+
+    Read whole (Lambda, Cloud Functions, Workers) a failing stream is a 500, and sent as
+    made (ASGI) it cuts the body off: the sender retries either way, and its retry was
+    refused as a replay, the event lost. Closed by its reader (a HEAD, a client that
+    left), it is no failure of the handling.
+    """
+
+    __slots__ = ("_chunks", "_delivery", "_request", "_verify")
+
+    def __init__(
+        self,
+        verify: VerifyWebhook,
+        request: Request,
+        delivery: VerifiedWebhook,
+        stream: AsyncIterable[bytes | str],
+    ) -> None:
+        self._verify: VerifyWebhook | None = verify
+        self._request = request
+        self._delivery = delivery
+        self._chunks = aiter(stream)
+
+    def __aiter__(self) -> _ForgetOnFailure:
+        return self
+
+    async def __anext__(self) -> bytes | str:
+        try:
+            return await anext(self._chunks)
+        except StopAsyncIteration:
+            raise
+        except BaseException as exc:
+            verify, self._verify = self._verify, None
+            if verify is not None and _failed(exc):
+                await verify._forget(self._request, self._delivery)
+            raise
+
+    async def aclose(self) -> None:
+        close = getattr(self._chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _failed(exc: BaseException) -> bool:
+    """Whether ``exc`` failed the handling of a delivery (an HTTP 4xx refused it: a retry
+    would be refused alike, so the delivery stays recorded)."""
+    return not isinstance(exc, HTTPError) or exc.status >= 500
 
 
 def _forget_budget(request: Request) -> float | None:

@@ -199,6 +199,57 @@ def test_senders_retry_of_a_delivery_whose_handling_failed_is_handled_not_refuse
     assert client.post("/hook", content=BODY, headers=signed_headers()).status_code == 401
 
 
+def streamed_hook_app(fails_at: str) -> tuple[App, list[int]]:
+    """A webhook route answering with a streamed body that fails the first time, on its
+    first chunk or after one chunk was made."""
+    from daloy_edge import Response
+
+    app, calls = App(request_log=False), []
+
+    @app.post(
+        "/hook",
+        middleware=[VerifyWebhook(WebhookConfig(secrets=KeyRing([SECRET]), clock=lambda: NOW))],
+    )
+    async def hook(request):
+        calls.append(1)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            if len(calls) == 1 and fails_at == "first":
+                raise RuntimeError("export failed")
+            yield b"["
+            if len(calls) == 1:
+                raise RuntimeError("export failed")
+            yield b"]"
+
+        return Response(stream=chunks(), media_type="application/json")
+
+    return app, calls
+
+
+@pytest.mark.parametrize("fails_at", ["first", "middle"])
+def test_senders_retry_of_a_delivery_whose_streamed_body_failed_is_handled_not_refused_as_replay(
+    fails_at,
+):
+    # Lambda reads a streamed body whole: the failing stream was a 500, and the sender's
+    # retry was refused as a replay (401), the event lost.
+    from daloy_edge_aws_lambda import handler
+
+    from tests.conformance.harness.gateways import build_event
+
+    app, calls = streamed_hook_app(fails_at)
+    lambda_handler = handler(app)
+    headers = [("host", "example.test"), *signed_headers().items()]
+
+    def deliver() -> object:
+        return lambda_handler(build_event("http-v2", "POST", "/hook", headers, BODY), None)
+
+    assert deliver()["statusCode"] == 500
+    retried = deliver()
+    assert (retried["statusCode"], retried["body"]) == (200, "[]")
+    assert len(calls) == 2
+    assert deliver()["statusCode"] == 401
+
+
 def test_delivery_refused_by_its_handler_with_a_4xx_stays_recorded():
     app, calls = failing_app("400")
     client = TestClient(app)
