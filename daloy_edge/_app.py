@@ -572,17 +572,18 @@ async def _framed(
         try:
             response.body = to_body(response.body)
         except (TypeError, ValueError) as exc:
-            await _close(response)
-            response = rejected(request, exc)
+            answer = rejected(request, exc)
+            await _close(response, request)
+            response = answer
     status = response.status
     # ``not isinstance``: a status set after the Response was made (``response.status =
     # item["code"]``, a Decimal read from DynamoDB, a float from JSON) equals an int, so
     # the range let it through; uvicorn's h11 then dropped the connection, Lambda failed
     # to write the result, and a Decimal failed the request log (no line at all).
     if not isinstance(status, int) or status not in _FINAL_STATUSES:
-        await _close(response)
-        response = rejected(request, RuntimeError(f"the handler answered with status {status!r}"))
-        status = response.status
+        answer = rejected(request, RuntimeError(f"the handler answered with status {status!r}"))
+        await _close(response, request)
+        response, status = answer, answer.status
     if status in _NO_CONTENT_STATUSES:
         # RFC 9110: no Content-Length on a 204; on a 205 only 0, and on a 304 only the
         # GET's, unknown here. A handler's went out as given from Lambda and Workers (a
@@ -599,7 +600,7 @@ async def _framed(
         return response
     else:
         _head_length(response)
-    await _close(response)
+    await _close(response, request)
     return response
 
 
@@ -641,7 +642,7 @@ async def _read_whole(request: Request, response: Response, end: float) -> None:
             return
         await Deadline.watch(coro, pending, end)
     except BaseException:
-        await _close(response)
+        await _close(response, request)
         raise
 
 
@@ -669,13 +670,18 @@ def _delivered(
     return answer
 
 
-async def _close(response: Response) -> None:
-    """Drop the body, closing a stream the handler gave."""
+async def _close(response: Response, request: Request) -> None:
+    """Drop the body, closing a stream the handler gave. A stream that fails to close is
+    the request's error, in its log line: raised, it left the app with no answer and no
+    line (a HEAD on Lambda failed the invocation, and uvicorn printed the error's text)."""
     stream = response.stream
     response.body, response.stream = b"", None
     close = getattr(stream, "aclose", None)
     if close is not None:
-        await close()
+        try:
+            await close()
+        except Exception as exc:
+            request.state.setdefault("error", exc)
 
 
 _VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from daloy_edge import App, ConfigError, Response, use
+from daloy_edge.observability import RequestLog
 from daloy_edge.testing import TestClient
 
 
@@ -113,8 +114,8 @@ class RecordedStream:
         self.closed = True
 
 
-def framing_app(stream: RecordedStream) -> App:
-    app = App()
+def framing_app(stream: RecordedStream, log: RequestLog | None = None) -> App:
+    app = App(request_log=log or True)
 
     @app.get("/stream")
     async def streamed(request):
@@ -161,6 +162,48 @@ def test_a_content_length_given_to_a_204_is_not_sent() -> None:
         return Response.empty(204, {"content-length": "7"})
 
     assert "content-length" not in TestClient(app).get("/").headers
+
+
+class UnclosableStream(RecordedStream):
+    """A streamed body whose closing fails."""
+
+    async def aclose(self) -> None:
+        self.closed = True
+        raise RuntimeError("closing failed: password=hunter2-on-close")
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "status"),
+    [
+        ("HEAD", "/stream", 200),
+        ("GET", "/status-stream?s=204", 204),
+        ("GET", "/status-stream?s=99", 500),
+    ],
+)
+def test_a_dropped_stream_that_fails_to_close_is_answered_and_logged_once(
+    method: str, target: str, status: int
+) -> None:
+    # The close's error escaped the app: no answer, no log line (a failed Lambda
+    # invocation; uvicorn printed its text, unredacted), and the request's trace stayed
+    # current for whatever that task or thread served next.
+    import asyncio
+
+    from daloy_edge.observability import LogConfig, MemorySink, current_trace
+
+    sink, stream = MemorySink(), UnclosableStream()
+    log = RequestLog(LogConfig(stdout=False, sinks=[sink], env={}))
+    client = TestClient(framing_app(stream, log))
+
+    async def served() -> tuple[int, object]:
+        response = await client.arequest(method, target)
+        return response.status, current_trace()
+
+    assert asyncio.run(served()) == (status, None)
+    assert stream.closed
+    (record,) = sink.records
+    attributes = record["Attributes"]
+    assert attributes["http.response.status_code"] == status  # type: ignore[index]
+    assert "hunter2" not in sink.lines[0]
 
 
 @pytest.mark.parametrize("status", [100, 101, 103, 199, 600, 999])
