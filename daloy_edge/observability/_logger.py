@@ -472,10 +472,17 @@ class RequestLog:
             emit_safely(sink, record, line)
 
     def _stream_failed(
-        self, request: Request, status: int, active: _Active, error: BaseException
+        self,
+        request: Request,
+        status: int,
+        active: _Active,
+        error: BaseException,
+        *,
+        closing: bool = False,
     ) -> None:
         """Write an ERROR record for a streamed body that failed once its head (and the
-        request line, with its status) had gone: the client got the body cut short."""
+        request line, with its status) had gone: the client got the body cut short; or,
+        ``closing``, one that failed to close (once sent whole, or once its client left)."""
         if SEVERITIES["ERROR"] < self.min_severity:
             return
         attributes: dict[str, JSON] = {
@@ -492,7 +499,7 @@ class RequestLog:
             timestamp_ns=now,
             observed_ns=now,
             severity="ERROR",
-            body="the response body failed after it began; the client got it cut short",
+            body=_CLOSE_FAILED if closing else _CUT_SHORT,
             event_name="daloy.response.aborted",
             attributes=attributes,
             trace=active.trace,
@@ -605,7 +612,17 @@ async def _while_streamed(
     finally:
         close = getattr(chunks, "aclose", None)
         if close is not None:
-            await close()
+            try:
+                await close()
+            except Exception as exc:
+                # A stream whose clean-up fails (a cursor closed on a broken connection
+                # as the client leaves) is the request's failure, logged as one. Raised
+                # on, it reached the server, which printed its text unredacted.
+                active.owner._stream_failed(request, status, active, exc, closing=True)
+
+
+_CUT_SHORT = "the response body failed after it began; the client got it cut short"
+_CLOSE_FAILED = "the response body failed to close"
 
 
 def _stopped(exc: BaseException) -> bool:

@@ -36,6 +36,28 @@ class Finished:
 STREAM_STOPPED = threading.Event()
 
 
+class Calls:
+    """The ASGI app as the server calls it, recording what each HTTP call raised."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.raised: list[BaseException] = []
+        self.ended = threading.Event()
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        try:
+            await self.app(scope, receive, send)
+        except BaseException as exc:
+            self.raised.append(exc)
+            raise
+        finally:
+            if scope["type"] == "http":
+                self.ended.set()
+
+
+CALLS: list[Calls] = []
+
+
 @pytest.fixture
 def served() -> Iterator[tuple[int, Finished, list[bytes]]]:
     finished, bodies = Finished(), []
@@ -66,9 +88,23 @@ def served() -> Iterator[tuple[int, Finished, list[bytes]]]:
 
         return Response(stream=chunks(), media_type="text/plain")
 
+    @app.get("/close-fails")
+    async def close_fails(request: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    yield b"x" * 1024
+                    await asyncio.sleep(0.001)
+            finally:
+                raise RuntimeError("cursor close said password=hunter2-on-close")
+
+        return Response(stream=chunks(), media_type="text/plain")
+
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(ASGIApp(app), log_level="warning", lifespan="off", http="h11")
+    calls = Calls(ASGIApp(app))
+    CALLS[:] = [calls]
+    config = uvicorn.Config(calls, log_level="warning", lifespan="off", http="h11")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -129,3 +165,20 @@ def test_a_stream_failing_mid_body_is_cut_off_and_its_text_never_reaches_stderr(
     conn.close()
     # The server logs what the app raised before it closes the connection.
     assert "hunter2-mid-stream" not in capfd.readouterr().err
+
+
+def test_a_stream_failing_to_close_as_its_client_leaves_is_not_raised_into_the_server(
+    capfd: pytest.CaptureFixture[str], served: tuple[int, Finished, list[bytes]]
+) -> None:
+    # Raised from closing the stream, the error reached uvicorn, which printed its text.
+    port, _, _ = served
+    (calls,) = CALLS
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"GET /close-fails HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while len(received) < 16 * 1024:
+            received += conn.recv(65536)
+        assert b"200 OK" in received
+    assert calls.ended.wait(10), "the app kept pulling the stream after the client left"
+    assert calls.raised == []
+    assert "hunter2-on-close" not in capfd.readouterr().err

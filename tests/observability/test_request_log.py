@@ -381,6 +381,38 @@ def test_a_stream_failing_after_its_line_is_an_error_record_of_its_request_redac
     assert "hunter2-mid-stream" not in json.dumps(record)
 
 
+def test_a_stream_failing_to_close_as_its_client_leaves_is_an_error_record_not_raised():
+    # The stream's clean-up raised out of the log's wrapper as the server closed it: into
+    # the server, which printed its text unredacted, and with no record of the request.
+    app, sink = make_app()
+
+    @app.get("/feed")
+    async def feed(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            try:
+                while True:
+                    yield b"event"
+            finally:
+                raise RuntimeError("cursor close failed: password=hunter2-on-close")
+
+        return Response(stream=parts(), media_type="text/plain")
+
+    async def client_leaves() -> None:
+        response = await app.handle(Request("GET", "/feed", runtime="test"))
+        assert response.stream is not None
+        stream = aiter(response.stream)
+        assert await anext(stream) == b"event"
+        await stream.aclose()  # type: ignore[attr-defined]
+
+    asyncio.run(client_leaves())
+    (line,) = request_records(sink)
+    (record,) = [r for r in sink.records if r.get("EventName") == "daloy.response.aborted"]
+    assert record["Body"] == "the response body failed to close"
+    assert record["TraceId"] == line["TraceId"]
+    assert record["Attributes"]["error.type"] == "RuntimeError"
+    assert "hunter2-on-close" not in json.dumps(record)
+
+
 def test_level_drops_records_below_it():
     app, sink = make_app(level="WARN")
     client = TestClient(app)

@@ -325,7 +325,12 @@ async def _send_stream(
             gone.cancel()
         close = getattr(stream, "aclose", None)
         if close is not None:
-            await close()
+            from contextlib import suppress  # asyncio has loaded it already
+
+            # Failing as a stream that fails mid-body: raised on, it reached the server,
+            # which printed its text unredacted.
+            with suppress(Exception):
+                await close()
 
 
 def _watch(receive: Receive) -> asyncio.Future[None] | None:
