@@ -7,7 +7,7 @@ import sys
 import time
 from _operator import itemgetter  # operator would load a Python module for it
 
-from daloy_edge._chain import chain_caught, check_middleware, is_awaitable
+from daloy_edge._chain import STREAMED_ANSWER, chain_caught, check_middleware, is_awaitable
 from daloy_edge._charset import ALNUM, allowed, only
 from daloy_edge._deadline import Deadline
 from daloy_edge._errors import ConfigError, ServiceUnavailable, check_problem
@@ -387,6 +387,8 @@ class App(Router):
                 # (and with it the in-memory rate-limit and replay state) or reached
                 # the server, which answered a bare 500; it was logged as a 499.
                 response = rejected(request, exc)
+            if STREAMED_ANSWER in request.state:
+                await _close_dropped(request, response)
             # One lookup for the common answer; a HEAD request, a status without content,
             # a status no runtime can send (a 1xx as the final one, 600 and past, one set
             # as no int), a body middleware set to no bytes, an empty (or streamed) body and
@@ -668,6 +670,20 @@ def _delivered(
         if value is not None:
             answer.headers.put_lowered(name, value)
     return answer
+
+
+async def _close_dropped(request: Request, response: Response) -> None:
+    """Close the streamed answer of the route when a failure further out answered in its
+    place (middleware raising after it, the deadline in its after phase). Dropped unread,
+    it held whatever its stream holds (an upstream connection, a file) until collected.
+    A middleware that answers with a new Response around the stream keeps it open."""
+    answer: Response = request.state.pop(STREAMED_ANSWER)  # type: ignore[assignment]
+    if (
+        answer is not response
+        and "error" in request.state
+        and answer.stream is not getattr(response, "stream", None)
+    ):
+        await _close(answer, request)
 
 
 async def _close(response: Response, request: Request) -> None:

@@ -79,6 +79,10 @@ def is_awaitable(value: object) -> bool:
     )
 
 
+STREAMED_ANSWER = "daloy.streamed_answer"
+"""``request.state`` key of the streamed Response a route answered with."""
+
+
 def to_response(result: object, request: Request) -> Response:
     if isinstance(result, Response):
         owner = result._owner
@@ -93,6 +97,9 @@ def to_response(result: object, request: Request) -> Response:
                 " (build it per request rather than once at module level)"
             )
         result._owner = ref(request)
+        if result.stream is not None:
+            # For the app to close, should a failure further out answer instead of it.
+            request.state[STREAMED_ANSWER] = result
         return result
     if result is None:
         return Response.empty()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from daloy_edge import App, ConfigError, Response, use
+from daloy_edge._phased import Phased
 from daloy_edge.observability import RequestLog
 from daloy_edge.testing import TestClient
 
@@ -162,6 +163,49 @@ def test_a_content_length_given_to_a_204_is_not_sent() -> None:
         return Response.empty(204, {"content-length": "7"})
 
     assert "content-length" not in TestClient(app).get("/").headers
+
+
+async def fails_after(request, call_next):  # type: ignore[no-untyped-def]
+    await call_next(request)
+    raise RuntimeError("audit store down")
+
+
+class FailsAfter(Phased):
+    def after(self, request, response):  # type: ignore[no-untyped-def]
+        raise RuntimeError("audit store down")
+
+
+@pytest.mark.parametrize("failing", [fails_after, FailsAfter()], ids=["middleware", "phased"])
+def test_a_streamed_answer_dropped_by_middleware_failing_after_the_route_is_closed(
+    failing: object,
+) -> None:
+    # The 500 took its place and the route's stream was never closed: what it held (an
+    # upstream connection, a file) stayed held until the collector found it.
+    stream = RecordedStream()
+    app = App(request_log=False)
+
+    @app.get("/stream", middleware=[failing])  # type: ignore[list-item]
+    async def streamed(request):
+        return Response(stream=stream, media_type="text/plain")
+
+    assert TestClient(app).get("/stream").status == 500
+    assert (stream.closed, stream.read) == (True, False)
+
+
+def test_a_middleware_answering_with_the_routes_stream_rewrapped_keeps_it_open() -> None:
+    stream = RecordedStream()
+    app = App(request_log=False)
+
+    async def rewrap(request, call_next):  # type: ignore[no-untyped-def]
+        inner = await call_next(request)
+        return Response(stream=inner.stream, status=inner.status, media_type="text/plain")
+
+    @app.get("/stream", middleware=[rewrap])
+    async def streamed(request):
+        return Response(stream=stream, media_type="text/plain")
+
+    assert TestClient(app).get("/stream").status == 200
+    assert (stream.read, stream.closed) == (True, False)
 
 
 class UnclosableStream(RecordedStream):
