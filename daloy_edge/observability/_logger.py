@@ -288,7 +288,7 @@ class RequestLog:
 
                 OTelBridge.deactivate(active.otel_token)
         if response.stream is not None:
-            response.stream = _while_streamed(active, response.stream, request, response.status)
+            response.stream = _WhileStreamed(active, response.stream, request, response.status)
         now_ns = time.time_ns()
         runtime = self._runtimes.get(request.runtime) or self._runtime(request.runtime)
         error_attrs = (
@@ -578,39 +578,68 @@ class RequestLog:
             )
 
 
-async def _while_streamed(
-    active: _Active, stream: AsyncIterable[bytes | str], request: Request, status: int
-) -> AsyncIterator[bytes | str]:
+class _WhileStreamed:
     """``stream`` with its request's trace, and SDK span, current while each chunk is made.
 
     A streamed body is made after its request's line was written, by the handler's code:
     the spans it starts, the calls it makes and the lines it logs belong to that request,
     not to a new trace each. One that fails is logged as an ERROR record of that request
     (the line said ``status``), its error redacted as a handler's is.
+
+    Not a generator: closed before its first chunk (a WebSocket handshake's answer is sent
+    without its body), a generator runs no code at all, and the route's stream was never
+    closed, whatever it held.
     """
-    span = active.otel_span
-    if span is not None:
-        from daloy_edge.observability._otel import OTelBridge
-    chunks = aiter(stream)
-    try:
-        while True:
-            token = _active.set(active)
-            otel_token = None if span is None else OTelBridge.activate(span)
-            try:
-                chunk = await anext(chunks)
-            except StopAsyncIteration:
-                return
-            except BaseException as exc:
-                if not _stopped(exc):
-                    active.owner._stream_failed(request, status, active, exc)
-                raise
-            finally:
-                if otel_token is not None:
-                    OTelBridge.deactivate(otel_token)
-                _active.reset(token)
-            yield chunk
-    finally:
-        close = getattr(chunks, "aclose", None)
+
+    __slots__ = ("_active", "_chunks", "_closed", "_request", "_status", "_stream")
+
+    def __init__(
+        self, active: _Active, stream: AsyncIterable[bytes | str], request: Request, status: int
+    ) -> None:
+        self._active = active
+        self._stream = stream
+        self._chunks: AsyncIterator[bytes | str] | None = None
+        self._request = request
+        self._status = status
+        self._closed = False
+
+    def __aiter__(self) -> _WhileStreamed:
+        return self
+
+    async def __anext__(self) -> bytes | str:
+        if self._closed:
+            raise StopAsyncIteration
+        active = self._active
+        span = active.otel_span
+        token = _active.set(active)
+        otel_token = None
+        if span is not None:
+            from daloy_edge.observability._otel import OTelBridge
+
+            otel_token = OTelBridge.activate(span)
+        try:
+            chunks = self._chunks
+            if chunks is None:
+                chunks = self._chunks = aiter(self._stream)
+            return await anext(chunks)
+        except BaseException as exc:
+            failure = exc
+        finally:
+            if otel_token is not None:
+                OTelBridge.deactivate(otel_token)
+            _active.reset(token)
+        if not isinstance(failure, StopAsyncIteration) and not _stopped(failure):
+            active.owner._stream_failed(self._request, self._status, active, failure)
+        await self.aclose()
+        raise failure
+
+    async def aclose(self) -> None:
+        """Close the route's stream (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        chunks = self._chunks
+        close = getattr(self._stream if chunks is None else chunks, "aclose", None)
         if close is not None:
             try:
                 await close()
@@ -618,7 +647,8 @@ async def _while_streamed(
                 # A stream whose clean-up fails (a cursor closed on a broken connection
                 # as the client leaves) is the request's failure, logged as one. Raised
                 # on, it reached the server, which printed its text unredacted.
-                active.owner._stream_failed(request, status, active, exc, closing=True)
+                active = self._active
+                active.owner._stream_failed(self._request, self._status, active, exc, closing=True)
 
 
 _CUT_SHORT = "the response body failed after it began; the client got it cut short"

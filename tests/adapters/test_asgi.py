@@ -844,6 +844,51 @@ async def test_a_websocket_handshake_to_a_failing_stream_does_not_raise_into_the
     assert sent[0]["status"] == 200 and sent[1]["body"] == b""
 
 
+class Feed:
+    """An endless event feed holding a resource that only closing it frees."""
+
+    def __init__(self) -> None:
+        self.open = True
+
+    def __aiter__(self) -> Feed:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return b"data: tick\n\n"
+
+    async def aclose(self) -> None:
+        self.open = False
+
+
+async def test_a_websocket_handshake_to_a_streamed_route_closes_its_stream_with_the_log_on() -> (
+    None
+):
+    # The request log wraps a streamed body in a generator, and closing a generator that
+    # never started runs none of its code: each handshake left its route's stream open.
+    feeds: list[Feed] = []
+    app = App(request_log=RequestLog(stdout=False, sinks=[MemorySink()]))
+
+    @app.get("/events")
+    async def events(request: Request) -> Response:
+        feeds.append(Feed())
+        return Response(stream=feeds[-1], media_type="text/event-stream")
+
+    sc = handshake({"websocket.http.response": {}})
+    sc["path"], sc["raw_path"] = "/events", b"/events"
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    for _ in range(3):
+        await ASGIApp(app)(sc, receive, send)
+    assert [m.get("status") for m in sent] == [200, None] * 3
+    assert [feed.open for feed in feeds] == [False] * 3
+
+
 async def test_a_websocket_handshake_is_closed_where_the_server_takes_no_http_answer() -> None:
     assert await websocket_messages(handshake({})) == [{"type": "websocket.close", "code": 1003}]
 
