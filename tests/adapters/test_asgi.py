@@ -889,6 +889,37 @@ async def test_a_websocket_handshake_to_a_streamed_route_closes_its_stream_with_
     assert [feed.open for feed in feeds] == [False] * 3
 
 
+class UnclosableFeed(Feed):
+    async def aclose(self) -> None:
+        raise RuntimeError("feed close said password=hunter2-on-close")
+
+
+async def test_a_websocket_handshake_to_a_stream_failing_to_close_is_answered() -> None:
+    # The close's error was raised into the server before the head went: no answer from
+    # the app, and its text printed unredacted.
+    app = App(request_log=False)
+
+    @app.get("/events")
+    async def events(request: Request) -> Response:
+        return Response(stream=UnclosableFeed(), media_type="text/event-stream")
+
+    sc = handshake({"websocket.http.response": {}})
+    sc["path"], sc["raw_path"] = "/events", b"/events"
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await ASGIApp(app)(sc, receive, send)
+    assert [(m["type"], m.get("status")) for m in sent] == [
+        ("websocket.http.response.start", 200),
+        ("websocket.http.response.body", None),
+    ]
+
+
 async def test_a_websocket_handshake_is_closed_where_the_server_takes_no_http_answer() -> None:
     assert await websocket_messages(handshake({})) == [{"type": "websocket.close", "code": 1003}]
 

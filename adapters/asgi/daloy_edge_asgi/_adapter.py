@@ -439,7 +439,11 @@ class ASGIApp:
             response.stream = None
             close = getattr(stream, "aclose", None)
             if close is not None:
-                await close()
+                from contextlib import suppress  # asyncio has loaded it already
+
+                # Raised on, the handshake got no answer from the app at all.
+                with suppress(Exception):
+                    await close()
         content = response.body
         fields = _fields(response, head=False)
         await send(
