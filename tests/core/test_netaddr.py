@@ -44,7 +44,7 @@ def _ours_network(text: str, strict: bool = True) -> tuple[int, int, int] | None
         networks = NetworkSet([text], strict=strict)
     except ConfigError:
         return None
-    ((network, _mask),) = networks._v4 or networks._v6
+    ((_mask, (network,)),) = networks._v4 or networks._v6
     return (4 if networks._v4 else 6), network, networks.prefixlens[0]
 
 
@@ -205,6 +205,48 @@ def test_membership_matches_ipaddress():
         address = _oracle_address(text)
         expected = address is not None and address.version == version and address in oracle_net
         assert (text in NetworkSet([cidr])) is expected, (cidr, text)
+
+
+class _CountedValue(int):
+    """An address value that counts the masks applied to it."""
+
+    masks = 0
+
+    def __and__(self, other: int) -> int:
+        _CountedValue.masks += 1
+        return int(self) & other
+
+
+def _cloud_ranges(count: int) -> list[str]:
+    rng = random.Random(SEED + 2)
+    found: set[str] = set()
+    while len(found) < count:
+        prefix = rng.randint(12, 28)
+        value = rng.getrandbits(32) >> (32 - prefix) << (32 - prefix)
+        found.add(f"{ipaddress.IPv4Address(value)}/{prefix}")
+    return sorted(found)
+
+
+def test_a_client_outside_ten_thousand_ranges_costs_a_mask_per_prefix_length():
+    # An allow-list or trusted-proxy list of cloud provider ranges: every request from
+    # a client outside it was compared with each of the 10,000 networks in turn.
+    networks = NetworkSet(_cloud_ranges(10_000))
+    _CountedValue.masks = 0
+    assert (4, _CountedValue(0xC0000201)) not in networks  # 192.0.2.1, in none of them
+    assert _CountedValue.masks <= 17  # prefix lengths 12 to 28
+
+
+def test_membership_in_a_large_overlapping_set_matches_ipaddress():
+    cidrs = [*_cloud_ranges(2000), "10.0.0.0/8", "10.1.0.0/16", "::/0"]
+    networks = NetworkSet(cidrs)
+    oracle = [ipaddress.ip_network(c) for c in cidrs]
+    rng = random.Random(SEED + 3)
+    inside = [str(n.network_address + rng.randrange(n.num_addresses)) for n in oracle[:500]]
+    outside = [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(500)]
+    for text in [*inside, *outside, "10.1.2.3", "2001:db8::1"]:
+        address = ipaddress.ip_address(text)
+        expected = any(address.version == n.version and address in n for n in oracle)
+        assert (text in networks) is expected, text
 
 
 @pytest.mark.parametrize(
