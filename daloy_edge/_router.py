@@ -230,6 +230,7 @@ class Router:
             inner = mount.router._compile(render)
             handler = chain(mount.middleware, dispatcher(inner, render), render)
             compiled.mounts.append((mount.prefix, handler, inner))
+        compiled.seal()
         return compiled
 
     def route_middleware(self) -> list[tuple[str, str, tuple[Middleware, ...]]]:

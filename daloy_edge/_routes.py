@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     from daloy_edge._request import Request
     from daloy_edge._response import Response
     from daloy_edge._router import Router
+    from daloy_edge._template_index import TemplateIndex
     from daloy_edge._templates import SegmentPattern
     from daloy_edge.types import Handler, Middleware
 
 __all__ = [
+    "INDEXED_FROM",
     "Compiled",
     "Mount",
     "Registration",
@@ -29,6 +31,10 @@ __all__ = [
     "template_match",
 ]
 
+
+INDEXED_FROM = 16
+"""Fewer template routes than this are tried in turn: indexing them saves nothing, and
+the index module is not even loaded (a cold start of a small app)."""
 
 # Plain slotted classes rather than records: every app builds these, and a record class
 # costs more to create, which is cold-start time.
@@ -63,13 +69,30 @@ class Mount:
 
 
 class Compiled:
-    __slots__ = ("exact", "mounts", "patterns")
+    __slots__ = ("exact", "index", "mounts", "patterns")
 
     def __init__(self) -> None:
         self.exact: dict[str, Route] = {}
         self.patterns: list[Route] = []
+        # Set by ``seal`` for a router with many template routes.
+        self.index: TemplateIndex | None = None
         # (prefix, the mounted router behind its middleware, that router's routes)
         self.mounts: list[tuple[str, Handler, Compiled]] = []
+
+    def seal(self) -> None:
+        """Index the template routes, once they are all added, if there are many."""
+        if len(self.patterns) >= INDEXED_FROM:
+            from daloy_edge._template_index import TemplateIndex
+
+            self.index = TemplateIndex([route.pattern for route in self.patterns])
+
+    def candidates(self, path: str) -> list[Route]:
+        """The template routes that may match ``path``, in registration order."""
+        index, patterns = self.index, self.patterns
+        if index is None or "\n" in path:
+            # A regex's "$" matches before a final newline, which no segment shows.
+            return patterns
+        return [patterns[number] for number in index.candidates(path)]
 
     def route_of(self, path: str, method: str) -> str | None:
         """The pattern that would serve ``method`` on ``path`` (mount prefixes included),
@@ -80,7 +103,7 @@ class Compiled:
                 prefix = mount[0]
                 if path == prefix or path.startswith(prefix + "/"):
                     return _mounted_route(mount, path, method)
-            route = template_match(self.patterns, path)[0]
+            route = template_match(self.candidates(path), path)[0]
         if route is None:
             return None
         if serves(route, method):
@@ -100,6 +123,7 @@ class Compiled:
         or the next template route that matches and has it; None when none does (405).
         As Starlette and Hono route, so that ``GET /users/{id}`` still serves
         ``/users/me`` beside ``PUT /users/me``."""
+        candidates = self.candidates(path)
         if self.exact.get(path) is first:
             for index, mount in enumerate(self.mounts):
                 prefix = mount[0]
@@ -107,16 +131,13 @@ class Compiled:
                     mount, path, method
                 ) is not None:
                     return index
-            later = self.patterns
+            later = candidates
         else:
-            later = self.patterns[self.patterns.index(first) + 1 :]
-        while later:
-            route, params = template_match(later, path)
-            if route is None:
-                return None
-            if serves(route, method):
+            later = candidates[candidates.index(first) + 1 :]
+        for route in later:
+            params = _params(route, path)
+            if params is not None and serves(route, method):
                 return route, params
-            later = later[later.index(route) + 1 :]
         return None
 
     def allowed(self, path: str) -> set[str]:
@@ -128,13 +149,9 @@ class Compiled:
         for prefix, _, inner in self.mounts:
             if path == prefix or path.startswith(prefix + "/"):
                 methods |= inner.allowed(path[len(prefix) :] or "/")
-        later = self.patterns
-        while later:
-            route = template_match(later, path)[0]
-            if route is None:
-                break
-            methods.update(route.handlers)
-            later = later[later.index(route) + 1 :]
+        for route in self.candidates(path):
+            if _params(route, path) is not None:
+                methods.update(route.handlers)
         if "GET" in methods:
             methods.add("HEAD")
         return methods
@@ -207,6 +224,12 @@ def template_match(patterns: list[Route], path: str) -> tuple[Route | None, dict
     return None, {}
 
 
+def _params(route: Route, path: str) -> dict[str, str] | None:
+    """The parameters of ``route`` for ``path``; None when it does not match."""
+    found, params = template_match([route], path)
+    return params if found is not None else None
+
+
 async def _ready(response: Response) -> Response:
     return response
 
@@ -215,6 +238,7 @@ def dispatcher(compiled: Compiled, render: ErrorRenderer) -> Handler:
     """Route a request; routing errors (404, 405) are rendered here, and route handlers
     render their own, so what this returns needs no further catching."""
     exact, patterns, mounts = compiled.exact, compiled.patterns, compiled.mounts
+    candidates = compiled.candidates if compiled.index is not None else None
 
     # A plain function handing back the route handler's own coroutine: one coroutine
     # fewer per request than awaiting it from another.
@@ -238,7 +262,9 @@ def dispatcher(compiled: Compiled, render: ErrorRenderer) -> Handler:
                 if path == prefix or path.startswith(prefix + "/"):
                     return _enter_mount(request, base, path, mount, request.method)
             if patterns:
-                route, params = template_match(patterns, path)
+                route, params = template_match(
+                    patterns if candidates is None else candidates(path), path
+                )
             if route is None:
                 raise NotFound()
         method = request.method

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from daloy_edge import App, ConfigError, Router, Unauthorized
+from daloy_edge._routes import INDEXED_FROM
 from daloy_edge.testing import TestClient
+from tests.support.calls import calls_made
 
 
 def users_app() -> App:
@@ -106,3 +110,82 @@ def test_an_app_mounted_with_its_own_authentication_refuses_to_build() -> None:
 
     with pytest.raises(ConfigError, match="not an App"):
         App(request_log=False).mount("/api", api)
+
+
+def _resources_app(count: int) -> App:
+    """An API of ``count`` resources: each an item template and a nested one, several
+    methods each, and a static listing route."""
+    app = App(request_log=False)
+
+    async def answer(request):  # type: ignore[no-untyped-def]
+        return {"route": request.route, "params": request.path_params}
+
+    for n in range(count):
+        app.add_route(f"/api/v1/res{n}/{{item_id}}", answer, ["GET", "PUT", "DELETE"])
+        app.add_route(f"/api/v1/res{n}/{{item_id}}/sub/{{sub}}", answer, ["GET", "POST"])
+        app.add_route(f"/api/v1/res{n}", answer, ["GET", "POST"])
+    return app
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/made/up/path", 404),
+        ("GET", "/api/v1/res3/x/nope", 404),
+        ("PATCH", "/api/v1/res3/x", 405),
+    ],
+    ids=["404", "404-below-a-resource", "405"],
+)
+def test_a_made_up_path_costs_the_same_beside_a_thousand_template_routes(
+    method: str, path: str, status: int
+) -> None:
+    # Each template route was tried in turn: any client's 404 cost one regex match per
+    # template route (2,000 here), and a 405 two, to list the methods for Allow.
+    costs = []
+    for count in (10, 1000):
+        client = TestClient(_resources_app(count))
+        assert client.request(method, path).status == status
+        costs.append(calls_made(lambda: client.request(method, path)))
+    assert costs[1] == costs[0]
+
+
+def _mixed_router(rng: random.Random) -> Router:
+    async def answer(request):  # type: ignore[no-untyped-def]
+        return {}
+
+    router = Router()
+    segments = ["a", "b", "{x}", "v{major}.{minor}", "c"]
+    seen: set[str] = set()
+    while len(seen) < 60:
+        parts = [rng.choice(segments) for _ in range(rng.randint(1, 4))]
+        names = iter(f"p{i}" for i in range(10))
+        template = "/" + "/".join(p.replace("{x}", "{" + next(names) + "}") for p in parts)
+        if "{major}" in template and template.count("{major}") > 1:
+            continue
+        if rng.random() < 0.2:
+            template += "/{rest:path}" if not template.endswith("/") else "{rest:path}"
+        if template in seen:
+            continue
+        seen.add(template)
+        methods = rng.sample(["GET", "PUT", "POST", "DELETE"], rng.randint(1, 3))
+        router.add_route(template, answer, methods)
+    for exact in ("/a", "/a/b", "/c/a/b"):
+        if exact not in seen:
+            router.add_route(exact, answer, ["PATCH"])
+    return router
+
+
+def test_indexed_template_routing_answers_as_trying_each_template_in_turn() -> None:
+    rng = random.Random(20261207)
+    router = _mixed_router(rng)
+    indexed = router._compile(render=lambda request, exc: None)  # type: ignore[arg-type,return-value]
+    assert indexed.index is not None and len(indexed.patterns) >= INDEXED_FROM
+    plain = router._compile(render=lambda request, exc: None)  # type: ignore[arg-type,return-value]
+    plain.index = None
+    words = ["a", "b", "c", "", "x", "v1.2", "v1..2", "a.b"]
+    for _ in range(3000):
+        path = "/" + "/".join(rng.choice(words) for _ in range(rng.randint(0, 6)))
+        path += rng.choice(["", "", "\n"])
+        for method in ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"):
+            assert indexed.route_of(path, method) == plain.route_of(path, method), path
+        assert indexed.allowed(path) == plain.allowed(path), path
