@@ -72,6 +72,7 @@ class Router:
     def __init__(self) -> None:
         self._routes: dict[str, dict[str, Registration]] = {}
         self._mounts: list[Mount] = []
+        self._prefixes: set[str] = set()
         self._frozen = False
 
     def route(
@@ -198,6 +199,11 @@ class Router:
         if router._reaches(self):
             # Compiling it would recurse without end: a RecursionError on every request.
             raise ConfigError(f"mounting this router at {prefix!r} would mount it inside itself")
+        if prefix in self._prefixes:
+            # The first mount takes every path below the prefix: the second router's
+            # routes were listed by routes() and audited, yet each answered 404.
+            raise ConfigError(f"{prefix!r} is mounted twice; add the routes to one router")
+        self._prefixes.add(prefix)
         self._mounts.append(Mount(prefix, router, tuple(middleware)))
 
     def _reaches(self, other: Router) -> bool:

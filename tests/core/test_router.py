@@ -97,6 +97,20 @@ def test_a_router_mounted_inside_itself_refuses_to_build() -> None:
         outer.mount("/self", outer)
 
 
+def test_a_second_router_mounted_at_the_same_prefix_refuses_to_build() -> None:
+    # The first mount took every path below "/api": "/api/y" was listed by routes(),
+    # yet answered 404.
+    app, first, second = App(request_log=False), Router(), Router()
+
+    @second.get("/y")
+    async def y(request):  # type: ignore[no-untyped-def]
+        return {"y": True}
+
+    app.mount("/api", first)
+    with pytest.raises(ConfigError, match="mounted twice"):
+        app.mount("/api", second)
+
+
 def test_an_app_mounted_with_its_own_authentication_refuses_to_build() -> None:
     # Only its routes were served: its app-wide guard never ran, and /api/x answered 200.
     async def deny(request, call_next):  # type: ignore[no-untyped-def]
