@@ -69,7 +69,7 @@ class Mount:
 
 
 class Compiled:
-    __slots__ = ("exact", "index", "mounts", "patterns")
+    __slots__ = ("exact", "index", "mount_index", "mounts", "patterns")
 
     def __init__(self) -> None:
         self.exact: dict[str, Route] = {}
@@ -78,13 +78,41 @@ class Compiled:
         self.index: TemplateIndex | None = None
         # (prefix, the mounted router behind its middleware, that router's routes)
         self.mounts: list[tuple[str, Handler, Compiled]] = []
+        # Set by ``seal`` for a router with many mounts: each prefix length in use, the
+        # longest first, with the mounts of that length by prefix.
+        self.mount_index: tuple[tuple[int, dict[str, int]], ...] | None = None
 
     def seal(self) -> None:
-        """Index the template routes, once they are all added, if there are many."""
+        """Index the template routes and the mounts, once all are added (the mounts
+        longest prefix first), if there are many."""
         if len(self.patterns) >= INDEXED_FROM:
             from daloy_edge._template_index import TemplateIndex
 
             self.index = TemplateIndex([route.pattern for route in self.patterns])
+        if len(self.mounts) >= INDEXED_FROM:
+            by_length: dict[int, dict[str, int]] = {}
+            for number, (prefix, _, _) in enumerate(self.mounts):
+                by_length.setdefault(len(prefix), {})[prefix] = number
+            self.mount_index = tuple(sorted(by_length.items(), reverse=True))
+
+    def mounts_of(self, path: str) -> list[int]:
+        """The mounts whose prefix ``path`` is at or below, the longest prefix first: a
+        lookup per prefix length in use, not a comparison per mount."""
+        index = self.mount_index
+        if index is None:
+            return [
+                number
+                for number, (prefix, _, _) in enumerate(self.mounts)
+                if path == prefix or path.startswith(prefix + "/")
+            ]
+        found: list[int] = []
+        size = len(path)
+        for length, prefixes in index:
+            if length == size or (length < size and path[length] == "/"):
+                number = prefixes.get(path[:length])
+                if number is not None:
+                    found.append(number)
+        return found
 
     def candidates(self, path: str) -> list[Route]:
         """The template routes that may match ``path``, in registration order."""
@@ -99,10 +127,9 @@ class Compiled:
         without running anything; None when it would be a 404 or a 405."""
         route = self.exact.get(path)
         if route is None:
-            for mount in self.mounts:
-                prefix = mount[0]
-                if path == prefix or path.startswith(prefix + "/"):
-                    return _mounted_route(mount, path, method)
+            if self.mounts:
+                for number in self.mounts_of(path)[:1]:
+                    return _mounted_route(self.mounts[number], path, method)
             route = template_match(self.candidates(path), path)[0]
         if route is None:
             return None
@@ -125,12 +152,9 @@ class Compiled:
         ``/users/me`` beside ``PUT /users/me``."""
         candidates = self.candidates(path)
         if self.exact.get(path) is first:
-            for index, mount in enumerate(self.mounts):
-                prefix = mount[0]
-                if (path == prefix or path.startswith(prefix + "/")) and _mounted_route(
-                    mount, path, method
-                ) is not None:
-                    return index
+            for number in self.mounts_of(path):
+                if _mounted_route(self.mounts[number], path, method) is not None:
+                    return number
             later = candidates
         else:
             later = candidates[candidates.index(first) + 1 :]
@@ -146,9 +170,9 @@ class Compiled:
         route = self.exact.get(path)
         if route is not None:
             methods.update(route.handlers)
-        for prefix, _, inner in self.mounts:
-            if path == prefix or path.startswith(prefix + "/"):
-                methods |= inner.allowed(path[len(prefix) :] or "/")
+        for number in self.mounts_of(path):
+            prefix, _, inner = self.mounts[number]
+            methods |= inner.allowed(path[len(prefix) :] or "/")
         for route in self.candidates(path):
             if _params(route, path) is not None:
                 methods.update(route.handlers)
@@ -239,6 +263,7 @@ def dispatcher(compiled: Compiled, render: ErrorRenderer) -> Handler:
     render their own, so what this returns needs no further catching."""
     exact, patterns, mounts = compiled.exact, compiled.patterns, compiled.mounts
     candidates = compiled.candidates if compiled.index is not None else None
+    mounts_of = compiled.mounts_of if compiled.mount_index is not None else None
 
     # A plain function handing back the route handler's own coroutine: one coroutine
     # fewer per request than awaiting it from another.
@@ -257,10 +282,14 @@ def dispatcher(compiled: Compiled, render: ErrorRenderer) -> Handler:
         if route is None:
             # Mounts before templates: every path below a prefix is the mount's (behind
             # its middleware), even where a template such as "/{page:path}" matches it.
-            for mount in mounts:
-                prefix = mount[0]
-                if path == prefix or path.startswith(prefix + "/"):
-                    return _enter_mount(request, base, path, mount, request.method)
+            if mounts_of is None:
+                for mount in mounts:
+                    prefix = mount[0]
+                    if path == prefix or path.startswith(prefix + "/"):
+                        return _enter_mount(request, base, path, mount, request.method)
+            else:
+                for number in mounts_of(path)[:1]:
+                    return _enter_mount(request, base, path, mounts[number], request.method)
             if patterns:
                 route, params = template_match(
                     patterns if candidates is None else candidates(path), path

@@ -203,3 +203,82 @@ def test_indexed_template_routing_answers_as_trying_each_template_in_turn() -> N
         for method in ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"):
             assert indexed.route_of(path, method) == plain.route_of(path, method), path
         assert indexed.allowed(path) == plain.allowed(path), path
+
+
+def _tenants_app(count: int) -> App:
+    """A mount per tenant, each with its own routes, beside a template route."""
+    app = App(request_log=False)
+
+    async def answer(request):  # type: ignore[no-untyped-def]
+        return {"route": request.route}
+
+    for n in range(count):
+        tenant = Router()
+        tenant.add_route("/items/{item_id}", answer, ["GET"])
+        app.mount(f"/tenant{n}", tenant)
+    app.add_route("/files/{name}", answer, ["GET"])
+    return app
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/made-up", 404), ("GET", "/files/a", 200), ("POST", "/files/a", 405)],
+    ids=["404", "template", "405"],
+)
+def test_a_path_outside_every_mount_costs_the_same_beside_a_thousand_mounts(
+    method: str, path: str, status: int
+) -> None:
+    # Every path that is not an exact route was compared with each mount's prefix in
+    # turn before the templates were tried: a thousand comparisons for a thousand tenants.
+    costs = []
+    for count in (20, 1000):
+        client = TestClient(_tenants_app(count))
+        assert client.request(method, path).status == status
+        costs.append(calls_made(lambda: client.request(method, path)))
+    assert costs[1] == costs[0]
+
+
+def test_the_longest_mounted_prefix_serves_among_many_mounts() -> None:
+    app = _tenants_app(30)
+    nested = Router()
+
+    @nested.get("/items/{item_id}")
+    async def item(request):  # type: ignore[no-untyped-def]
+        return {"nested": request.route}
+
+    app.mount("/tenant1/archive", nested)
+    client = TestClient(app)
+    assert client.get("/tenant1/archive/items/3").json() == {
+        "nested": "/tenant1/archive/items/{item_id}"
+    }
+    assert client.get("/tenant1/items/3").json() == {"route": "/tenant1/items/{item_id}"}
+    assert client.get("/tenant10/items/3").json() == {"route": "/tenant10/items/{item_id}"}
+    assert client.get("/tenant1x/items/3").status == 404
+    assert client.post("/tenant1/archive/items/3").headers["allow"] == "GET, HEAD"
+
+
+def test_indexed_mounts_answer_as_comparing_each_prefix_in_turn() -> None:
+    async def answer(request):  # type: ignore[no-untyped-def]
+        return {}
+
+    rng = random.Random(20261208)
+    router = Router()
+    prefixes = sorted({"/" + "/".join(rng.choices("abc", k=rng.randint(1, 3))) for _ in range(60)})
+    for prefix in prefixes:
+        inner = Router()
+        inner.add_route("/", answer, rng.sample(["GET", "PUT"], 1))
+        inner.add_route("/{x}", answer, rng.sample(["GET", "POST", "PUT"], 2))
+        router.mount(prefix, inner)
+    router.add_route("/a/{y}", answer, ["DELETE"])
+    router.add_route("/b", answer, ["PATCH"])
+    indexed = router._compile(render=lambda request, exc: None)  # type: ignore[arg-type,return-value]
+    assert indexed.mount_index is not None and len(prefixes) >= INDEXED_FROM
+    plain = router._compile(render=lambda request, exc: None)  # type: ignore[arg-type,return-value]
+    plain.mount_index = None
+    for _ in range(3000):
+        path = "/" + "/".join(
+            rng.choice(["a", "b", "c", "", "ab"]) for _ in range(rng.randint(0, 5))
+        )
+        for method in ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"):
+            assert indexed.route_of(path, method) == plain.route_of(path, method), path
+        assert indexed.allowed(path) == plain.allowed(path), path
