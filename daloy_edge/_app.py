@@ -294,15 +294,22 @@ class App(Router):
         app_wide = self._middleware
         _refuse_repeated(app_wide, "every request")
         every = [*app_wide]
-        for pattern, method, route_mw in self.route_middleware():
+        listed = self.route_middleware()
+        for pattern, method, route_mw in listed:
             _refuse_repeated([*app_wide, *route_mw], f"{method} {pattern}")
             every.extend(route_mw)
-        for mw in every:
-            check_middleware(mw)
-            check = getattr(mw, "check_app", None)
-            if check is not None and id(mw) not in seen:
-                seen.add(id(mw))
-                check(self)
+        # Each check_app that looks at every route gets this one listing: a rate limit
+        # on each of a thousand routes listed the thousand routes a thousand times.
+        self._listed = listed
+        try:
+            for mw in every:
+                check_middleware(mw)
+                check = getattr(mw, "check_app", None)
+                if check is not None and id(mw) not in seen:
+                    seen.add(id(mw))
+                    check(self)
+        finally:
+            self._listed = None
 
     # One long function on purpose: ``handle`` runs on every request, and each helper
     # call it does not make is time saved per request.

@@ -74,6 +74,8 @@ class Router:
         self._mounts: list[Mount] = []
         self._prefixes: set[str] = set()
         self._frozen = False
+        # What route_middleware() gives while the build checks run, listed once for them.
+        self._listed: list[tuple[str, str, tuple[Middleware, ...]]] | None = None
 
     def route(
         self,
@@ -242,6 +244,8 @@ class Router:
     def route_middleware(self) -> list[tuple[str, str, tuple[Middleware, ...]]]:
         """Every (pattern, method, middleware) with mount, route and ``use`` middleware in
         the order they run (app-wide middleware not included); for build-time checks."""
+        if self._listed is not None:
+            return self._listed
         found: list[tuple[str, str, tuple[Middleware, ...]]] = []
         for pattern, registered in self._routes.items():
             for method, reg in registered.items():

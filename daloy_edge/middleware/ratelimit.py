@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
     KeyName: TypeAlias = Literal["ip", "principal", "api_key"]
     KeyFunction: TypeAlias = Callable[[Request], "str | None"]
+    _Limits: TypeAlias = tuple[
+        list[Sequence[Middleware]], dict[int, list[int]], dict[str, list["RateLimit"]]
+    ]
     """Returns the identity to count the request against, or None to leave it unlimited."""
 
 __all__ = ["KeyFunction", "KeyName", "RateLimit", "RateLimitConfig"]
@@ -166,12 +169,10 @@ class RateLimit:
         """Refuse another rate limit of this ``name`` on a request's chain (a client could
         not tell the two apart in ``RateLimit``), or of another quota counting in the same
         store (both would count every request in one key: each spent the other's quota)."""
-        app_wide = app._middleware
-        chains = [app_wide, *([*app_wide, *mw] for _, _, mw in app.route_middleware())]
-        limits = {id(mw): mw for chain in chains for mw in chain if isinstance(mw, RateLimit)}
-        twins = [mw for mw in limits.values() if mw is not self and mw._name == self._name]
-        for chain in chains:
-            if any(mw is self for mw in chain) and any(mw in chain for mw in twins):
+        chains, on, named = _limits_of(app)
+        twins = [mw for mw in named.get(self._name, ()) if mw is not self]
+        for chain in (chains[number] for number in on.get(id(self), ())):
+            if any(mw in chain for mw in twins):
                 raise ConfigError(
                     f"two rate limits named {self._name!r} run on one request; give each"
                     " policy its own name (RateLimitConfig(name=...))"
@@ -201,6 +202,36 @@ class RateLimit:
             "ratelimit-policy": self._policy,
             "ratelimit": f'"{self._name}";r={decision.remaining};t={retry}',
         }
+
+
+_indexed: dict[int, tuple[object, _Limits]] = {}
+
+
+def _limits_of(app: App) -> _Limits:
+    """Every chain a request of ``app`` can take (app-wide middleware first), the numbers
+    of the chains each rate limit is on, and the rate limits by name. Made once for
+    the listing the build checks share, not again for each rate limit's check."""
+    listed = app.route_middleware()
+    kept = _indexed.get(id(app))
+    if kept is not None and kept[0] is listed:
+        return kept[1]
+    app_wide = app._middleware
+    chains: list[Sequence[Middleware]] = [app_wide, *([*app_wide, *mw] for _, _, mw in listed)]
+    on: dict[int, list[int]] = {}
+    named: dict[str, list[RateLimit]] = {}
+    for number, chain in enumerate(chains):
+        for mw in chain:
+            if isinstance(mw, RateLimit):
+                numbers = on.setdefault(id(mw), [])
+                if not numbers:
+                    named.setdefault(mw._name, []).append(mw)
+                if not numbers or numbers[-1] != number:
+                    numbers.append(number)
+    # One entry: the build checks of one app run one after another, and the listing
+    # kept here keeps the app's middleware alive only until the next app is checked.
+    _indexed.clear()
+    _indexed[id(app)] = (listed, (chains, on, named))
+    return chains, on, named
 
 
 def _refuse_before_authentication(limit: RateLimit, chain: Sequence[Middleware]) -> None:
