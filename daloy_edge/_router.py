@@ -23,6 +23,7 @@ from daloy_edge._templates import (
     literal_brace,
     parameters,
     path_parameter_misuse,
+    template_shape,
 )
 
 TYPE_CHECKING = False
@@ -73,6 +74,9 @@ class Router:
         self._routes: dict[str, dict[str, Registration]] = {}
         self._mounts: list[Mount] = []
         self._prefixes: set[str] = set()
+        # Each template with its parameters' names left out, and the template registered
+        # first for it by method.
+        self._shapes: dict[str, dict[str, str]] = {}
         self._frozen = False
         # What route_middleware() gives while the build checks run, listed once for them.
         self._listed: list[tuple[str, str, tuple[Middleware, ...]]] | None = None
@@ -140,11 +144,29 @@ class Router:
             # Requests with any other method are refused (400) before routing: such a
             # route could never be reached.
             raise ConfigError(f"{path}: methods must be one to 16 letters each, not {methods!r}")
-        registered = self._routes.setdefault(path, {})
-        for name in names:
-            if name in registered:
+        registered = self._routes.get(path, {})
+        for index, name in enumerate(names):
+            if name in registered or name in names[:index]:
                 raise ConfigError(f"{name} {path} is registered twice")
+        if "{" in path:
+            self._refuse_shadowed(path, names)
+        registered = self._routes.setdefault(path, registered)
+        for name in names:
             registered[name] = Registration(endpoint, tuple(middleware), max_body)
+
+    def _refuse_shadowed(self, path: str, names: list[str]) -> None:
+        # Templates that differ only in their parameters' names match the same paths,
+        # and the first registered serves them all: the second was never called.
+        taken = self._shapes.setdefault(template_shape(path), {})
+        for name in names:
+            first = taken.get(name, path)
+            if first != path:
+                raise ConfigError(
+                    f"{name} {path} would never be served: {name} {first} matches every"
+                    " path it does and comes first"
+                )
+        for name in names:
+            taken[name] = path
 
     def get(
         self, path: str, *, middleware: Sequence[Middleware] = (), max_body: int | None = None

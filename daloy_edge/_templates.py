@@ -23,6 +23,7 @@ __all__ = [
     "path_parameter_misuse",
     "template_matcher",
     "template_regex",
+    "template_shape",
 ]
 
 _NAME_START = frozenset(LOWER + UPPER + "_")
@@ -55,6 +56,23 @@ def parameters(template: str) -> list[tuple[int, int, str, str]]:
         # parameter can only start at a "{".
         start = template.find("{", start + 1)
     return found
+
+
+def template_shape(template: str) -> str:
+    """``template`` with its parameters' names left out: two templates of one shape
+    match the same paths.
+
+    >>> template_shape("/files/{name}/{rest:path}")
+    '/files/{}/{:path}'
+    """
+    parts: list[str] = []
+    last = 0
+    for start, end, _, kind in parameters(template):
+        parts.append(template[last:start])
+        parts.append("{:path}" if kind == "path" else "{}")
+        last = end
+    parts.append(template[last:])
+    return "".join(parts)
 
 
 def template_regex(template: str) -> Pattern[str]:

@@ -97,6 +97,32 @@ def test_a_router_mounted_inside_itself_refuses_to_build() -> None:
         outer.mount("/self", outer)
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("/u/{a}", "/u/{b}"), ("/f/{p:path}", "/f/{q:path}"), ("/v/{a}.{b}", "/v/{x}.{y}")],
+)
+def test_a_template_differing_only_in_parameter_names_refuses_to_build(
+    first: str, second: str
+) -> None:
+    # The first registered matched every path the second did: GET /u/1 always answered
+    # from /u/{a}, and the handler of /u/{b} was never called.
+    app = App(request_log=False)
+
+    async def answer(request):  # type: ignore[no-untyped-def]
+        return {}
+
+    app.add_route(first, answer, ["GET", "PUT"])
+    with pytest.raises(ConfigError, match="would never be served"):
+        app.add_route(second, answer, ["POST", "PUT"])
+    app.add_route(second, answer, ["DELETE"])  # another method: served
+    assert app.routes() == [(first, ["GET", "PUT"]), (second, ["DELETE"])]
+
+
+def test_one_method_listed_twice_in_one_registration_refuses_to_build() -> None:
+    with pytest.raises(ConfigError, match="registered twice"):
+        App(request_log=False).add_route("/x/{a}", lambda request: {}, ["GET", "get"])
+
+
 def test_a_second_router_mounted_at_the_same_prefix_refuses_to_build() -> None:
     # The first mount took every path below "/api": "/api/y" was listed by routes(),
     # yet answered 404.
