@@ -8,6 +8,7 @@ import pytest
 
 from daloy_edge import ConfigError
 from daloy_edge.egress import EgressDenied, EgressPolicy
+from tests.support.calls import calls_made
 
 ANY_PORT = EgressPolicy(ports=None)
 
@@ -240,3 +241,42 @@ def test_punycode_label_with_a_letter_idna_keeps_unfolded_is_accepted(host):
 
 def test_origin_includes_scheme_host_and_effective_port():
     assert ANY_PORT.check_url("https://example.com/").origin == ("https", "example.com", 443)
+
+
+def _wildcards(count: int) -> tuple[str, ...]:
+    return tuple(f"*.tenant{n}.example.com" for n in range(count))
+
+
+def test_a_denied_host_costs_the_same_beside_a_thousand_wildcard_entries():
+    # Each wildcard entry was compared with the host in turn: a thousand entries made
+    # every URL a client asked to fetch cost a thousand suffix comparisons.
+    costs = []
+    for count in (10, 1000):
+        policy = EgressPolicy(allow_hosts=_wildcards(count))
+
+        def refused(policy: EgressPolicy = policy) -> None:
+            with pytest.raises(EgressDenied, match="allow-list"):
+                policy.check_url("https://a.b.attacker.example/")
+
+        costs.append(calls_made(refused))
+    assert costs[1] == costs[0]
+
+
+@pytest.mark.parametrize(
+    ("host", "listed"),
+    [
+        ("a.tenant7.example.com", True),
+        ("x.y.tenant999.example.com", True),
+        ("tenant7.example.com", False),
+        ("a.tenant1000.example.com", False),
+        ("a.xtenant7.example.com", False),
+        ("a.tenant7.example.com.evil", False),
+    ],
+)
+def test_wildcard_entries_among_many_match_subdomains_only(host: str, listed: bool):
+    policy = EgressPolicy(allow_hosts=_wildcards(1000))
+    if listed:
+        assert policy.check_url(f"https://{host}/").host == host
+    else:
+        with pytest.raises(EgressDenied):
+            policy.check_url(f"https://{host}/")
