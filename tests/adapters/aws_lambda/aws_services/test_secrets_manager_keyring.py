@@ -16,6 +16,7 @@ from daloy_edge_aws_lambda.secrets_manager import (
 )
 
 from daloy_edge import ConfigError, KeyRing, _copies
+from tests.support.calls import calls_made
 
 pytestmark = pytest.mark.slow
 
@@ -129,6 +130,24 @@ def test_json_list_loads_with_first_key_signing(moto):
     ring = SecretsManagerKeyRing("keys/list", client=client).get()
     assert revealed(ring) == [KEY_A.encode(), KEY_B.encode()]
     assert ring.primary.equals(KEY_A)
+
+
+def test_a_large_ring_and_its_previous_version_are_merged_in_time_linear_in_their_keys(moto):
+    # Each AWSPREVIOUS key was compared with every AWSCURRENT key: two rings of a
+    # thousand keys took a million constant-time comparisons at each refresh.
+    client = make_secret(moto, "keys/warm", KEY_A)
+    SecretsManagerKeyRing("keys/warm", client=client).get()
+    per_key = []
+    for count in (100, 400):
+        old = [f"{n:04d}".ljust(32, "k") for n in range(count)]
+        name = f"keys/large-{count}"
+        make_secret(moto, name, json.dumps(old))
+        client.put_secret_value(SecretId=name, SecretString=json.dumps([KEY_A, *old]))
+        source = SecretsManagerKeyRing(name, client=client)
+        cost = calls_made(source.get)
+        assert revealed(source.get()) == [KEY_A.encode(), *(k.encode() for k in old)]
+        per_key.append(cost / count)
+    assert per_key[1] < per_key[0] * 1.25
 
 
 def test_binary_secret_is_one_key(moto):
