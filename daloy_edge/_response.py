@@ -5,6 +5,7 @@ from __future__ import annotations
 from daloy_edge._cookies import format_set_cookie
 from daloy_edge._headers import Headers, check_field, check_response_fields
 from daloy_edge._json import dumps
+from daloy_edge._lazy import LazyPattern
 from daloy_edge._paths import check_header_value
 
 TYPE_CHECKING = False
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from daloy_edge._headers import HeaderInput
     from daloy_edge._request import Request
 
-__all__ = ["Response", "to_body"]
+__all__ = ["Response", "charset_of", "to_body"]
 
 _SAFE_REDIRECT_SCHEMES = ("http://", "https://", "/")
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -238,19 +239,41 @@ def _in_charset(text: str, content_type: str, utf8: bytes) -> bytes:
     none or UTF-8); ``ValueError`` for a charset Python has no text codec for, or one
     that cannot hold ``text``. Sent as UTF-8 under "charset=iso-8859-1", "café" read as
     "cafÃ©" on every runtime, and under "utf-16" as no text at all."""
-    charset = None
-    for parameter in content_type.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip(" \t").lower() == "charset":
-            # The first one, as browsers read a type that names two (the Fetch standard).
-            charset = value.strip(" \t").strip('"').lower()
-            break
+    charset = charset_of(content_type)
     if charset is None or charset in ("utf-8", "utf8"):
         return utf8
     try:
         return text.encode(charset)
     except LookupError:
         raise ValueError(f"a str body cannot be sent in charset {charset!r}") from None
+
+
+# One parameter of a media type, as the Fetch standard's MIME type parser reads it: a
+# quoted value runs to its closing quote, ";" inside it included.
+_PARAMETER = LazyPattern(r';[\t\n\r ]*([^;=]*)(?:="((?:[^"\\]|\\.?)*)"?[^;]*|=([^;]*))?')
+_ESCAPED = LazyPattern(r"\\(.)")
+
+
+def charset_of(content_type: str) -> str | None:
+    """The charset a Content-Type names, lowercased, as browsers read it (the first one;
+    a quoted value is one value; an empty one is none); ``None`` when it names none.
+
+    Split at every ";", 'text/html; q="a;charset=utf-16"; charset=utf-8' named UTF-16,
+    where browsers read UTF-8 in it; and "charset=" named a charset no codec has."""
+    start = content_type.find(";")
+    if start < 0:
+        return None
+    for match in _PARAMETER.compiled.finditer(content_type, start):
+        name, quoted, plain = match.groups()
+        if name.lower() != "charset":
+            continue
+        if quoted is not None:
+            value = _ESCAPED.compiled.sub(r"\1", quoted)
+        elif plain is None or not (value := plain.rstrip("\t\n\r ")):
+            continue
+        # An encoding's label is read without the spaces around it.
+        return value.strip("\t\n\f\r ").lower() or None
+    return None
 
 
 def to_body(body: object) -> bytes:

@@ -270,6 +270,24 @@ def test_a_str_body_is_sent_in_the_charset_its_content_type_names(content_type, 
 
 
 @pytest.mark.parametrize(
+    ("content_type", "charset"),
+    [
+        # One quoted value: browsers read UTF-8 here, and the body went out in UTF-16.
+        ('text/html; q="a;charset=utf-16"; charset=utf-8', "utf-8"),
+        # No charset at all: a 500, for a type that answered as UTF-8 before.
+        ("text/plain; charset=", "utf-8"),
+        ("text/plain; charset=; charset=iso-8859-1", "iso-8859-1"),
+        # Spaces around "=" make no charset parameter (RFC 9110) for a browser.
+        ("text/plain; charset = iso-8859-1", "utf-8"),
+    ],
+)
+def test_a_str_body_is_sent_in_the_charset_browsers_read_in_its_content_type(content_type, charset):
+    response = _answering(lambda: Response("caf\u00e9", headers={"content-type": content_type}))
+    assert response.status == 200
+    assert response.content == "caf\u00e9".encode(charset)
+
+
+@pytest.mark.parametrize(
     "content_type", ["text/plain; charset=us-ascii", "text/plain; charset=no-such-charset"]
 )
 def test_a_str_body_its_content_types_charset_cannot_hold_is_a_500_problem(content_type):
