@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from daloy_edge._app import App
 from daloy_edge._headers import Headers
 from daloy_edge._request import Request
+from daloy_edge._response import charset_of
 
 __all__ = ["TestClient", "TestResponse"]
 
@@ -48,7 +49,15 @@ class TestResponse:
 
     @property
     def text(self) -> str:
-        """The body decoded as UTF-8."""
+        """The body decoded in the charset its Content-Type names, as the app encoded a
+        str body in it (UTF-8 when it names none, or one Python has no codec for)."""
+        content_type = self.headers.get("content-type")
+        charset = charset_of(content_type) if content_type is not None else None
+        if charset is not None:
+            try:
+                return self.content.decode(charset)
+            except LookupError:
+                pass
         return self.content.decode("utf-8")
 
     def json(self) -> object:

@@ -169,6 +169,22 @@ def test_a_streamed_body_states_no_length_of_the_handlers():
     assert (response.content, response.headers.get("content-length")) == (b"abcd", None)
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain; charset=iso-8859-1", 'text/html; charset="utf-16"', "text/plain"],
+)
+def test_text_is_the_body_read_in_the_charset_the_app_sent_it_in(content_type):
+    # The app encodes a str body in its Content-Type's charset: read as UTF-8, "café"
+    # sent as ISO-8859-1 failed .text with a UnicodeDecodeError.
+    app = quiet_app()
+
+    @app.get("/text")
+    async def text(request):
+        return Response("caf\u00e9", headers={"content-type": content_type})
+
+    assert TestClient(app).get("/text").text == "caf\u00e9"
+
+
 def fields_app() -> App:
     app = quiet_app()
 
