@@ -219,6 +219,18 @@ class Response:
             self.stream = None
         return self.body
 
+    def __getstate__(self) -> tuple[None, dict[str, object]]:
+        # Without the request it answered: a weak reference cannot be pickled, so a
+        # caching middleware that pickled what a route returned failed (a 500 for every
+        # request), and a copy answers a request of its own.
+        return None, {
+            "_owner": None,
+            "body": self.body,
+            "headers": self.headers,
+            "status": self.status,
+            "stream": self.stream,
+        }
+
     def __repr__(self) -> str:
         return f"<Response {self.status}>"
 

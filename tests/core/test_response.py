@@ -482,6 +482,32 @@ def test_a_response_passed_on_within_one_request_is_answered():
     assert [client.get("/x").text for _ in range(2)] == ["inner"] * 2
 
 
+def test_a_response_a_route_returned_can_be_pickled_by_a_caching_middleware():
+    # What marks it answered is a weak reference, which pickle refuses: a middleware
+    # that cached the route's Response pickled (in Redis, on disk) was a 500 every time.
+    import pickle
+
+    stored: dict[str, bytes] = {}
+
+    async def cache(request, call_next):
+        if request.path in stored:
+            return pickle.loads(stored[request.path])
+        response = await call_next(request)
+        stored[request.path] = pickle.dumps(response)
+        return response
+
+    app = App(request_log=False, middleware=[cache])
+
+    @app.get("/page")
+    async def page(request):
+        return Response.text("hi", headers={"cache-control": "max-age=60"})
+
+    client = TestClient(app)
+    answers = [client.get("/page") for _ in range(2)]
+    assert [(a.status, a.text) for a in answers] == [(200, "hi")] * 2
+    assert answers[1].headers["cache-control"] == "max-age=60"
+
+
 def test_an_answered_constant_keeps_no_request_alive():
     # What marks a Response answered must not hold the request that answered it (its
     # Authorization header among its fields) for as long as a module-level constant lives.
