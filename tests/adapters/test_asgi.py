@@ -753,7 +753,7 @@ def handshake(extensions: dict[str, object]) -> dict[str, Any]:
     return {**sc, "type": "websocket", "scheme": "wss", "extensions": extensions}
 
 
-async def websocket_messages(sc: dict[str, Any]) -> list[dict[str, Any]]:
+async def websocket_messages(sc: dict[str, Any], app: App | None = None) -> list[dict[str, Any]]:
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -762,7 +762,7 @@ async def websocket_messages(sc: dict[str, Any]) -> list[dict[str, Any]]:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await ASGIApp(make_app())(sc, receive, send)
+    await ASGIApp(app or make_app())(sc, receive, send)
     return sent
 
 
@@ -801,15 +801,7 @@ async def test_a_websocket_handshake_to_an_endless_stream_is_answered_without_re
 
     sc = handshake({"websocket.http.response": {}})
     sc["path"], sc["raw_path"] = "/events", b"/events"
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "websocket.connect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await ASGIApp(app)(sc, receive, send)
+    sent = await websocket_messages(sc, app)
     assert [(m["type"], m.get("status")) for m in sent] == [
         ("websocket.http.response.start", 200),
         ("websocket.http.response.body", None),
@@ -832,15 +824,7 @@ async def test_a_websocket_handshake_to_a_failing_stream_does_not_raise_into_the
 
     sc = handshake({"websocket.http.response": {}})
     sc["path"], sc["raw_path"] = "/cut", b"/cut"
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "websocket.connect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await ASGIApp(app)(sc, receive, send)
+    sent = await websocket_messages(sc, app)
     assert sent[0]["status"] == 200 and sent[1]["body"] == b""
 
 
