@@ -196,7 +196,8 @@ def _set_aside(outer: asyncio.AbstractEventLoop, fn: Callable[..., T], /, *args:
     an async test invoking a Lambda handler), set aside, then put back with its task.
     Left in place, the runner's loop refused to run beside it; run over it, the caller's
     loop was no longer the running one, and its next ``await`` failed with "no running
-    event loop"."""
+    event loop". Its task is set aside too for :func:`call_outside_loop`: on Python 3.14
+    a plain handler's own ``asyncio.run(main())`` could not enter its task, and hung."""
     import asyncio
 
     # Python 3.14 keeps one current task per thread, not one per loop: the caller's is
@@ -346,11 +347,7 @@ def call_outside_loop(fn: Callable[..., T], /, *args: object) -> T:
     loop = asyncio._get_running_loop()
     if loop is None:
         return fn(*args)
-    asyncio._set_running_loop(None)
-    try:
-        return fn(*args)
-    finally:
-        asyncio._set_running_loop(loop)
+    return _set_aside(loop, fn, *args)
 
 
 def _active_step(*, through_barrier: bool = False) -> _BareStep | None:
