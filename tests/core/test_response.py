@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -285,6 +287,20 @@ def test_a_str_body_is_sent_in_the_charset_browsers_read_in_its_content_type(con
     response = _answering(lambda: Response("caf\u00e9", headers={"content-type": content_type}))
     assert response.status == 200
     assert response.content == "caf\u00e9".encode(charset)
+
+
+def test_reading_a_str_bodys_charset_imports_no_regex_module():
+    # ``re`` costs a few ms of a cold start: an HTML or text answer with headers of its
+    # own (most routes that answer HTML) imported it to find the charset.
+    code = (
+        "import sys\n"
+        "from daloy_edge import Response\n"
+        "Response.html('<p>caf\\u00e9</p>', headers={'cache-control': 'no-store'})\n"
+        "Response('caf\\u00e9', headers={'content-type': 'text/plain; charset=iso-8859-1'})\n"
+        "print('re' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(
