@@ -3,8 +3,6 @@ mount, per route, or with :func:`use`)."""
 
 from __future__ import annotations
 
-from _weakref import ref
-
 from daloy_edge._errors import ConfigError
 from daloy_edge._phased import fuse, is_phased
 from daloy_edge._problem import render_error
@@ -82,21 +80,24 @@ def is_awaitable(value: object) -> bool:
 STREAMED_ANSWER = "daloy.streamed_answer"
 """``request.state`` key of the streamed Response a route answered with."""
 
+_ANSWER = "daloy.answer"  # ``request.state`` key of the Response a route returned
+
 
 def to_response(result: object, request: Request) -> Response:
     if isinstance(result, Response):
-        owner = result._owner
-        if owner is not None and owner() is not request:
+        if result._returned and request.state.get(_ANSWER) is not result:
             # Answered already, it carries that request's fields and possibly its
             # compressed or dropped body: one HEAD emptied a constant's body, and one
             # gzip client had it sent compressed, for every request after them. The same
-            # request may pass it on (a route answering with another app's ``handle``);
-            # held weakly, an answered constant keeps no request alive.
+            # request may pass it on (a route answering with another app's ``handle``).
             raise TypeError(
                 "a Response answers one request; this one was returned before"
                 " (build it per request rather than once at module level)"
             )
-        result._owner = ref(request)
+        result._returned = True
+        # Marked on the Response and kept by the request alone: nothing keeps a request
+        # alive for as long as an answered constant lives.
+        request.state[_ANSWER] = result
         if result.stream is not None:
             # For the app to close, should a failure further out answer instead of it.
             request.state[STREAMED_ANSWER] = result

@@ -132,7 +132,6 @@ class Request:
 
     __slots__ = (
         "__dict__",
-        "__weakref__",
         "_body",
         "_body_cache",
         "_cookie_repeats",

@@ -12,10 +12,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Iterator
     from typing import Literal
-    from weakref import ReferenceType
 
     from daloy_edge._headers import HeaderInput
-    from daloy_edge._request import Request
 
 __all__ = ["Response", "charset_of", "to_body"]
 
@@ -60,7 +58,7 @@ class Response:
     'application/json'
     """
 
-    __slots__ = ("_owner", "body", "headers", "status", "stream")
+    __slots__ = ("_returned", "body", "headers", "status", "stream")
 
     def __init__(
         self,
@@ -71,7 +69,7 @@ class Response:
         media_type: str | None = None,
         stream: AsyncIterable[bytes | str] | None = None,
     ) -> None:
-        self._owner: ReferenceType[Request] | None = None
+        self._returned = False
         self.status = status if type(status) is int else _status(status)
         text = None
         if isinstance(body, str):
@@ -113,7 +111,7 @@ class Response:
             return cls(dumps(data), status, headers, media_type="application/json")
         # Most handlers answer this way: the fields set directly, no ``__init__``.
         response = cls.__new__(cls)
-        response._owner = None
+        response._returned = False
         response.body = dumps(data)
         response.status = status if type(status) is int else _status(status)
         response.stream = None
@@ -220,11 +218,10 @@ class Response:
         return self.body
 
     def __getstate__(self) -> tuple[None, dict[str, object]]:
-        # Without the request it answered: a weak reference cannot be pickled, so a
-        # caching middleware that pickled what a route returned failed (a 500 for every
-        # request), and a copy answers a request of its own.
+        # Unanswered: a copy (a caching middleware's pickled answer) answers a request
+        # of its own.
         return None, {
-            "_owner": None,
+            "_returned": False,
             "body": self.body,
             "headers": self.headers,
             "status": self.status,

@@ -499,8 +499,8 @@ def test_a_response_passed_on_within_one_request_is_answered():
 
 
 def test_a_response_a_route_returned_can_be_pickled_by_a_caching_middleware():
-    # What marks it answered is a weak reference, which pickle refuses: a middleware
-    # that cached the route's Response pickled (in Redis, on disk) was a 500 every time.
+    # A middleware that caches the route's Response pickled (in Redis, on disk) hands a
+    # copy to each later request: the copy answers it, as the original answered its own.
     import pickle
 
     stored: dict[str, bytes] = {}
@@ -530,13 +530,17 @@ def test_an_answered_constant_keeps_no_request_alive():
     import gc
     import weakref
 
+    class Marker:
+        pass
+
     shared = Response.text("hi")
-    seen: list[weakref.ref[object]] = []
+    seen: list[weakref.ref[Marker]] = []
     app = App(request_log=False)
 
     @app.get("/constant")
     def constant(request):
-        seen.append(weakref.ref(request))
+        marker = request.state["marker"] = Marker()
+        seen.append(weakref.ref(marker))
         return shared
 
     client = TestClient(app)
