@@ -296,17 +296,21 @@ class App(Router):
         every = [*app_wide]
         listed = self.route_middleware()
         for pattern, method, route_mw in listed:
-            _refuse_repeated([*app_wide, *route_mw], f"{method} {pattern}")
-            every.extend(route_mw)
+            if route_mw:  # a route without its own runs the app-wide chain, checked above
+                _refuse_repeated([*app_wide, *route_mw], f"{method} {pattern}")
+                every.extend(route_mw)
         # Each check_app that looks at every route gets this one listing: a rate limit
         # on each of a thousand routes listed the thousand routes a thousand times.
         self._listed = listed
         try:
+            # Each object once: a mount's middleware is on the chain of each of its routes.
             for mw in every:
+                if id(mw) in seen:
+                    continue
+                seen.add(id(mw))
                 check_middleware(mw)
                 check = getattr(mw, "check_app", None)
-                if check is not None and id(mw) not in seen:
-                    seen.add(id(mw))
+                if check is not None:
                     check(self)
         finally:
             self._listed = None

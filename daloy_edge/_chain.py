@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from types import GeneratorType
     from typing import TypeAlias
 
+    from daloy_edge._app import App
     from daloy_edge._problem import ErrorRenderer
     from daloy_edge._request import Request
     from daloy_edge.types import CallNext, Handler, Middleware
@@ -44,6 +45,7 @@ __all__ = [
     "is_awaitable",
     "is_coroutine_function",
     "normalize",
+    "placed",
     "to_response",
     "use",
 ]
@@ -226,6 +228,28 @@ def use(*middleware: Middleware) -> Callable[[Endpoint], Handler]:
         return handler
 
     return decorate
+
+
+def placed(app: App, mw: object) -> list[tuple[str, list[Middleware], int]]:
+    """Each chain a request of ``app`` can take (app-wide middleware first) that ``mw`` is
+    on, with the route it serves and ``mw``'s place in it; for build-time checks. Routes
+    without middleware of their own share the app-wide chain, given once (as "every
+    request"): checked again for each, it made a cold start's build checks scan every
+    route's chain."""
+    app_wide = list(app._middleware)
+    chains = [("every request", app_wide)]
+    chains += [
+        (f"{method} {pattern}", [*app_wide, *own])
+        for pattern, method, own in app.route_middleware()
+        if own
+    ]
+    found: list[tuple[str, list[Middleware], int]] = []
+    for where, chain in chains:
+        for index, other in enumerate(chain):
+            if other is mw:
+                found.append((where, chain, index))
+                break
+    return found
 
 
 def check_middleware(mw: object) -> None:

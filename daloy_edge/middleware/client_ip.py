@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from daloy_edge._chain import placed
 from daloy_edge._errors import ConfigError
 from daloy_edge._netaddr import (
     NetworkSet,
@@ -81,11 +82,9 @@ class TrustedProxies(Phased):
     def check_app(self, app: App) -> None:
         """Refuse an app where middleware that reads the client address runs before this
         resolves it: an IP allow-list behind a proxy on 127.0.0.1 let every client in."""
-        app_wide = app._middleware
-        for chain in (app_wide, *([*app_wide, *own] for _, _, own in app.route_middleware())):
-            where = next((i for i, mw in enumerate(chain) if mw is self), None)
+        for _, chain, where in placed(app, self):
             early = [mw for mw in chain[:where] if getattr(mw, "reads_client_ip", False)]
-            if where is not None and early:
+            if early:
                 raise ConfigError(
                     f"{type(early[0]).__name__} reads the client address before TrustedProxies"
                     " resolves it, so it sees the proxy's address; put TrustedProxies first"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from _operator import itemgetter  # operator would load a Python module for it
 
+from daloy_edge._chain import placed
 from daloy_edge._charset import DIGITS, LOWER, TCHAR, Charset
 from daloy_edge._errors import ConfigError, Forbidden
 from daloy_edge._phased import Phased
@@ -245,11 +246,9 @@ class CORS(Phased):
     def check_app(self, app: App) -> None:
         """Refuse an app where authentication that refuses anonymous requests runs before
         this: a preflight carries no credentials, so every one was refused (401)."""
-        app_wide = app._middleware
-        for chain in (app_wide, *([*app_wide, *own] for _, _, own in app.route_middleware())):
-            where = next((i for i, mw in enumerate(chain) if mw is self), None)
+        for _, chain, where in placed(app, self):
             early = [mw for mw in chain[:where] if getattr(mw, "refuses_anonymous", False)]
-            if where is not None and early:
+            if early:
                 raise ConfigError(
                     f"{type(early[0]).__name__} runs before CORS, and a preflight carries no"
                     " credentials, so every preflight would be refused (401); put CORS first"

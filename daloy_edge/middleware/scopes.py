@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from daloy_edge._chain import placed
 from daloy_edge._errors import ConfigError, Forbidden, Unauthorized
 from daloy_edge._phased import Phased
 from daloy_edge._request import Request
@@ -47,16 +48,11 @@ class RequireScopes(Phased):
     def check_app(self, app: App) -> None:
         """Refuse an app where this runs before the authentication that sets the principal:
         every request, a token with the scopes included, would be refused (401)."""
-        app_wide = app._middleware
-        for path, method, own in app.route_middleware():
-            chain = [*app_wide, *own]
-            where = next((i for i, mw in enumerate(chain) if mw is self), None)
-            if where is None:
-                continue
+        for route, chain, where in placed(app, self):
             sets = [getattr(mw, "sets_principal", False) for mw in chain]
             if any(sets[where + 1 :]) and not any(sets[:where]):
                 raise ConfigError(
-                    f"{method} {path}: the scope check runs before the authentication that"
+                    f"{route}: the scope check runs before the authentication that"
                     " sets the principal, so every request would be refused (401); put it after"
                 )
 

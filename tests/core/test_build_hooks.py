@@ -86,6 +86,61 @@ def test_a_rate_limit_on_each_of_many_routes_is_checked_in_time_linear_in_the_ro
     assert per_route[1] < per_route[0] * 1.25
 
 
+def _order_checked_app(count: int, *, checked: bool) -> App:
+    from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
+    from daloy_edge.middleware.cors import CORSConfig
+    from daloy_edge.middleware.scopes import requires
+
+    if checked:  # each refuses to build when listed in the wrong place
+        middleware = [
+            TrustedProxies(TrustedProxiesConfig(proxies=("127.0.0.1/32",))),
+            CORS(CORSConfig(allow_origins=("https://app.example",))),
+            requires("read"),
+        ]
+    else:
+        middleware = [SecureHeaders(), SecureHeaders(), SecureHeaders()]
+    app = App(middleware=middleware, request_log=False)
+
+    async def answer(request):  # type: ignore[no-untyped-def]
+        return {}
+
+    for n in range(count):
+        app.add_route(f"/r{n}", answer, ["GET"])
+    return app
+
+
+def test_order_checks_scan_the_app_wide_chain_once_for_routes_without_their_own():
+    # TrustedProxies, CORS and requires() each rebuilt and scanned the app-wide chain
+    # for every route that adds no middleware to it, the same chain each time: a cold
+    # start's build checks cost the reference app a third more than they needed.
+    extra = []
+    for count in (100, 400):
+        checked = calls_made(_order_checked_app(count, checked=True).build)
+        unchecked = calls_made(_order_checked_app(count, checked=False).build)
+        extra.append(checked - unchecked)
+    assert extra[1] - extra[0] < 300  # under one call for each route added
+
+
+def test_a_mounts_middleware_is_checked_once_not_once_for_each_of_its_routes():
+    # Each middleware object was inspected (its signature read) again for every route
+    # of the mount it is on.
+    per_route = []
+    for count in (100, 400):
+        router = Router()
+
+        async def answer(request):  # type: ignore[no-untyped-def]
+            return {}
+
+        for n in range(count):
+            router.add_route(f"/r{n}", answer, ["GET"])
+        app = App(request_log=False)
+        app.mount("/m", router, middleware=[SecureHeaders(), SecureHeaders(), SecureHeaders()])
+        bare = App(request_log=False)
+        bare.mount("/m", router)
+        per_route.append(calls_made(app._run_build_checks) - calls_made(bare._run_build_checks))
+    assert (per_route[1] - per_route[0]) / 300 < 20
+
+
 def test_a_rate_limit_applied_app_wide_and_again_on_a_route_refuses_to_build():
     # Each request was counted twice: a limit of 3 a minute let 1 request through.
     limit = RateLimit(RateLimitConfig(limit=3, window=60))
