@@ -159,10 +159,13 @@ class Router:
         # and the first registered serves them all: the second was never called.
         taken = self._shapes.setdefault(template_shape(path), {})
         for name in names:
-            first = taken.get(name, path)
+            by, first = name, taken.get(name, path)
+            if first == path and name == "HEAD":
+                # The first one's GET answers HEAD too, before any later route is tried.
+                by, first = "GET", taken.get("GET", path)
             if first != path:
                 raise ConfigError(
-                    f"{name} {path} would never be served: {name} {first} matches every"
+                    f"{name} {path} would never be served: {by} {first} matches every"
                     " path it does and comes first"
                 )
         for name in names:

@@ -118,6 +118,23 @@ def test_a_template_differing_only_in_parameter_names_refuses_to_build(
     assert app.routes() == [(first, ["GET", "PUT"]), (second, ["DELETE"])]
 
 
+def test_a_head_route_behind_a_get_of_the_same_template_shape_refuses_to_build() -> None:
+    # GET /u/{a} answers HEAD as well, and is tried first: HEAD /u/1 was answered from
+    # it, and the HEAD handler of /u/{b} was never called.
+    app = App(request_log=False)
+
+    async def answer(request):  # type: ignore[no-untyped-def]
+        return {}
+
+    app.add_route("/u/{a}", answer, ["GET"])
+    with pytest.raises(ConfigError, match=r"HEAD /u/\{b\} would never be served: GET /u/\{a\}"):
+        app.add_route("/u/{b}", answer, ["HEAD"])
+    app.add_route("/u/{a}", answer, ["HEAD"])  # the same template: its own HEAD is served
+    app.add_route("/v/{a}", answer, ["HEAD"])
+    app.add_route("/v/{b}", answer, ["GET"])  # HEAD first: GET still reaches /v/{b}
+    assert TestClient(app).get("/v/1").status_code == 200
+
+
 def test_one_method_listed_twice_in_one_registration_refuses_to_build() -> None:
     with pytest.raises(ConfigError, match="registered twice"):
         App(request_log=False).add_route("/x/{a}", lambda request: {}, ["GET", "get"])
