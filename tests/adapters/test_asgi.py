@@ -847,7 +847,7 @@ class Feed:
 async def test_a_websocket_handshake_to_a_streamed_route_closes_its_stream_with_the_log_on() -> (
     None
 ):
-    # The request log wraps a streamed body in a generator, and closing a generator that
+    # The request log wrapped a streamed body in a generator, and closing a generator that
     # never started runs none of its code: each handshake left its route's stream open.
     feeds: list[Feed] = []
     app = App(request_log=RequestLog(stdout=False, sinks=[MemorySink()]))
@@ -860,15 +860,8 @@ async def test_a_websocket_handshake_to_a_streamed_route_closes_its_stream_with_
     sc = handshake({"websocket.http.response": {}})
     sc["path"], sc["raw_path"] = "/events", b"/events"
     sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "websocket.connect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
     for _ in range(3):
-        await ASGIApp(app)(sc, receive, send)
+        sent += await websocket_messages(sc, app)
     assert [m.get("status") for m in sent] == [200, None] * 3
     assert [feed.open for feed in feeds] == [False] * 3
 
@@ -889,15 +882,7 @@ async def test_a_websocket_handshake_to_a_stream_failing_to_close_is_answered() 
 
     sc = handshake({"websocket.http.response": {}})
     sc["path"], sc["raw_path"] = "/events", b"/events"
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "websocket.connect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await ASGIApp(app)(sc, receive, send)
+    sent = await websocket_messages(sc, app)
     assert [(m["type"], m.get("status")) for m in sent] == [
         ("websocket.http.response.start", 200),
         ("websocket.http.response.body", None),
