@@ -82,7 +82,11 @@ def is_awaitable(value: object) -> bool:
 STREAMED_ANSWER = "daloy.streamed_answer"
 """``request.state`` key of the streamed Response a route answered with."""
 
-_ANSWER = "daloy.answer"  # ``request.state`` key of the Response a route returned
+_ANSWER = "daloy.answer"  # ``request.state`` key of the Response a route or middleware gave
+_REUSED = (
+    "a Response answers one request; this one was returned before"
+    " (build it per request rather than once at module level)"
+)
 
 
 def to_response(result: object, request: Request) -> Response:
@@ -92,10 +96,7 @@ def to_response(result: object, request: Request) -> Response:
             # compressed or dropped body: one HEAD emptied a constant's body, and one
             # gzip client had it sent compressed, for every request after them. The same
             # request may pass it on (a route answering with another app's ``handle``).
-            raise TypeError(
-                "a Response answers one request; this one was returned before"
-                " (build it per request rather than once at module level)"
-            )
+            raise TypeError(_REUSED)
         result._returned = True
         # Marked on the Response and kept by the request alone: nothing keeps a request
         # alive for as long as an answered constant lives.
@@ -184,9 +185,19 @@ def chain_caught(
 def _layer(mw: Middleware, call_next: CallNext, render: ErrorRenderer) -> Handler:
     async def step(request: Request) -> Response:
         try:
-            return await mw(request, call_next)
+            response = await mw(request, call_next)
         except Exception as exc:
             return render(request, exc)
+        if isinstance(response, Response):
+            if not response._returned:
+                response._returned = True
+                request.state[_ANSWER] = response
+            elif request.state.get(_ANSWER) is not response:
+                # A middleware's module-level answer (a constant 403): one HEAD emptied
+                # its body for every request after, and each CORS answer added another
+                # Vary to it, without bound.
+                return render(request, TypeError(_REUSED))
+        return response
 
     return step
 

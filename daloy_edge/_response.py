@@ -42,10 +42,10 @@ class Response:
 
     A Response answers one request: the app writes that request's fields on it (request
     id, timing, the middleware's headers) and may compress or drop its body (HEAD). A
-    route returning one it returned for an earlier request (a module-level constant) is
-    a 500, since it carries what that request left on it; build one per request instead.
-    Within one request it may be passed on (a route answering with another app's
-    ``handle``).
+    route or middleware returning one it gave for an earlier request (a module-level
+    constant) is a 500, since it carries what that request left on it; build one per
+    request instead. Within one request it may be passed on (a route answering with
+    another app's ``handle``, middleware with what ``call_next`` gave it).
 
     ``headers`` given here, and each field added to :attr:`headers` later
     (``response.headers[name] = value``, ``add``, ``setdefault``), must be sendable as

@@ -548,3 +548,51 @@ def test_an_answered_constant_keeps_no_request_alive():
     gc.collect()
     assert seen[0]() is None
     assert client.get("/constant").status == 500
+
+
+def test_a_middlewares_constant_answer_given_again_is_a_500_not_one_that_grows():
+    # A module-level 403 a middleware returns: one HEAD emptied its body for every request
+    # after, and each CORS answer added one more Vary to it, without bound.
+    from daloy_edge.middleware.cors import CORS, CORSConfig
+
+    denied = Response.json({"error": "denied"}, status=403)
+
+    async def gate(request, call_next):
+        if request.headers.get("x-key") != "ok":
+            return denied
+        return await call_next(request)
+
+    cors = CORS(CORSConfig(allow_origins=("https://a.example",)))
+    app = App(request_log=False, middleware=[cors, gate])
+
+    @app.get("/x")
+    async def x(request):
+        return {"ok": True}
+
+    client = TestClient(app)
+    assert client.request("HEAD", "/x").status == 403
+    later = [client.get("/x", headers={"origin": "https://a.example"}) for _ in range(3)]
+    assert [r.status for r in later] == [500] * 3
+    assert all(r.headers["content-type"] == "application/problem+json" for r in later)
+    assert denied.headers.get_all("vary") == ["Origin"]
+    assert client.get("/x", headers={"x-key": "ok"}).json() == {"ok": True}
+
+
+def test_middleware_passing_on_what_call_next_gave_and_fresh_answers_are_answered():
+    async def outer(request, call_next):
+        return await call_next(request)
+
+    async def inner(request, call_next):
+        if request.path == "/fresh":
+            return Response.text("fresh")
+        return await call_next(request)
+
+    app = App(request_log=False, middleware=[outer, inner])
+
+    @app.get("/route")
+    async def route(request):
+        return Response.text("route")
+
+    client = TestClient(app)
+    assert [client.get("/route").text for _ in range(2)] == ["route"] * 2
+    assert [client.get("/fresh").text for _ in range(2)] == ["fresh"] * 2
