@@ -647,7 +647,7 @@ async def _read_whole(request: Request, response: Response, end: float) -> None:
     fails is closed and its error raised. Not for an answer whose body framing drops."""
     if request.method == "HEAD" or response.status not in _PLAIN_STATUSES:
         return
-    coro = _read(response)
+    coro = _read(response, request)
     try:
         try:
             pending = coro.send(None)
@@ -659,8 +659,19 @@ async def _read_whole(request: Request, response: Response, end: float) -> None:
         raise
 
 
-async def _read(response: Response) -> Response:
+async def _read(response: Response, request: Request) -> Response:
+    """Read the stream whole, then close it as a server closes one it sent: read to its
+    end, a stream that is no generator (a cursor, a pooled connection) still held what
+    it releases in ``aclose``. A close that fails is the request's error, in its log
+    line, and the body read whole is answered, as a server sends it whole."""
+    stream = response.stream
     await response.read()
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception as exc:
+            request.state.setdefault("error", exc)
     return response
 
 

@@ -538,3 +538,63 @@ def test_a_body_past_what_cloud_run_delivers_is_a_500_problem_logged_as_one() ->
         500,
         200,
     ]
+
+
+class Cursor:
+    """A streamed body that is no generator: what it holds (a database cursor, a pooled
+    connection) is released by ``aclose`` alone, which can fail."""
+
+    def __init__(self, *, close_fails: bool = False) -> None:
+        self.rows = [b"one,", b"two"]
+        self.closes = 0
+        self.close_fails = close_fails
+
+    def __aiter__(self) -> Cursor:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if not self.rows:
+            raise StopAsyncIteration
+        return self.rows.pop(0)
+
+    async def aclose(self) -> None:
+        self.closes += 1
+        if self.close_fails:
+            raise RuntimeError("cursor close failed: password=hunter2-on-close")
+
+
+def cursor_app(cursor: Cursor, sink: object) -> App:
+    from daloy_edge.observability import RequestLog
+
+    app = App(env={}, request_log=RequestLog(stdout=False, sinks=[sink]))  # type: ignore[list-item]
+
+    @app.get("/rows")
+    async def rows(request: Request) -> Response:
+        return Response(stream=cursor, media_type="text/plain")
+
+    return app
+
+
+def test_a_stream_read_whole_is_closed_once_read() -> None:
+    # Read to its end and answered, the stream was never closed: a cursor or pooled
+    # connection it held stayed held after every request (under ASGI the server's side
+    # closes it once sent).
+    from daloy_edge.observability import MemorySink
+
+    cursor = Cursor()
+    response = served(handler(cursor_app(cursor, MemorySink()))).get("/rows")
+    assert (response.status_code, response.data) == (200, b"one,two")
+    assert cursor.closes == 1
+
+
+def test_a_stream_read_whole_that_fails_to_close_is_answered_with_the_failure_logged() -> None:
+    from daloy_edge.observability import MemorySink
+
+    sink, cursor = MemorySink(), Cursor(close_fails=True)
+    response = served(handler(cursor_app(cursor, sink))).get("/rows")
+    assert (response.status_code, response.data, cursor.closes) == (200, b"one,two", 1)
+    (record,) = sink.records
+    attributes = record["Attributes"]
+    assert attributes["http.response.status_code"] == 200  # type: ignore[index]
+    assert attributes["exception.type"] == "RuntimeError"  # type: ignore[index]
+    assert "hunter2" not in sink.lines[0]
