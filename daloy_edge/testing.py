@@ -235,8 +235,10 @@ class TestClient:
             runtime="test",
         )
         response = await self.app.handle(request)
-        streamed = response.stream is not None
+        stream = response.stream
         payload = await response.read()
+        await _close(stream)
+        streamed = stream is not None
         _frame(response.headers, response.status, payload, request.method, streamed)
         self._remember_cookies(response.headers.get_all("set-cookie"), request)
         return TestResponse(response.status, response.headers, payload)
@@ -390,6 +392,17 @@ def _path_matches(path: str, scope: str) -> bool:
 
 # Statuses whose responses carry no content, hence no Content-Length (RFC 9110 8.6).
 _BODILESS = frozenset({*range(100, 200), 204, 304})
+
+
+async def _close(stream: object) -> None:
+    """Close a stream read to its end, as a server closes one it sent; a close that fails
+    is no failure of the answer, which the client got whole."""
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        from contextlib import suppress
+
+        with suppress(Exception):
+            await close()
 
 
 def _frame(headers: Headers, status: int, body: bytes, method: str, streamed: bool) -> None:

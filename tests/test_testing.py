@@ -169,6 +169,39 @@ def test_a_streamed_body_states_no_length_of_the_handlers():
     assert (response.content, response.headers.get("content-length")) == (b"abcd", None)
 
 
+class Cursor:
+    """A streamed body that is no generator: ``aclose`` alone releases what it holds."""
+
+    def __init__(self) -> None:
+        self.rows = [b"ab", b"cd"]
+        self.closes = 0
+
+    def __aiter__(self) -> Cursor:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if not self.rows:
+            raise StopAsyncIteration
+        return self.rows.pop(0)
+
+    async def aclose(self) -> None:
+        self.closes += 1
+
+
+def test_a_streamed_body_read_to_its_end_is_closed_as_a_server_closes_it():
+    # Without a request log the stream was read and never closed, where every server
+    # closes it once sent: a test of a handler releasing its cursor failed only here.
+    cursor = Cursor()
+    app = App(request_log=False)
+
+    @app.get("/rows")
+    async def rows(request):
+        return Response(stream=cursor, media_type="text/plain")
+
+    assert TestClient(app).get("/rows").content == b"abcd"
+    assert cursor.closes == 1
+
+
 @pytest.mark.parametrize(
     "content_type",
     ["text/plain; charset=iso-8859-1", 'text/html; charset="utf-16"', "text/plain"],

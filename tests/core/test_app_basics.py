@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from daloy_edge import App, ConfigError, Response, use
+from daloy_edge import App, ConfigError, Request, Response, use
 from daloy_edge._phased import Phased
 from daloy_edge.observability import RequestLog
 from daloy_edge.testing import TestClient
@@ -204,8 +206,12 @@ def test_a_middleware_answering_with_the_routes_stream_rewrapped_keeps_it_open()
     async def streamed(request):
         return Response(stream=stream, media_type="text/plain")
 
-    assert TestClient(app).get("/stream").status == 200
-    assert (stream.read, stream.closed) == (True, False)
+    client = TestClient(app)
+    response = asyncio.run(client.app.handle(Request("GET", "/stream")))
+    assert response.stream is stream
+    assert (stream.read, stream.closed) == (False, False)
+    assert client.get("/stream").status == 200
+    assert (stream.read, stream.closed) == (True, True)  # read, then closed as sent
 
 
 class UnclosableStream(RecordedStream):
