@@ -83,24 +83,45 @@ STREAMED_ANSWER = "daloy.streamed_answer"
 """``request.state`` key of the streamed Response a route answered with."""
 
 _ANSWER = "daloy.answer"  # ``request.state`` key of the Response a route or middleware gave
+_EARLIER = "daloy.earlier_answers"  # and those it gave before the latest, in order
 _REUSED = (
     "a Response answers one request; this one was returned before"
     " (build it per request rather than once at module level)"
 )
 
 
+def _answers(request: Request, response: Response) -> bool:
+    """Mark ``response`` answered by ``request``; False when another request's answer.
+
+    Marked on the Response and kept by the request alone: nothing keeps a request alive
+    for as long as an answered constant lives. Each Response a request gave stays its
+    own to pass on, not only the latest (a route answering with the first of two apps'
+    ``handle``, a middleware with what its first ``call_next`` gave)."""
+    state = request.state
+    if not response._returned:
+        response._returned = True
+        latest = state.setdefault(_ANSWER, response)
+        if latest is not response:
+            earlier: list[object] = state.setdefault(_EARLIER, [])  # type: ignore[assignment]
+            earlier.append(latest)
+            state[_ANSWER] = response
+        return True
+    return state.get(_ANSWER) is response or any(
+        answer is response
+        for answer in state.get(_EARLIER, ())  # type: ignore[attr-defined]
+    )
+
+
 def to_response(result: object, request: Request) -> Response:
     if isinstance(result, Response):
-        if result._returned and request.state.get(_ANSWER) is not result:
+        if not result._returned and request.state.setdefault(_ANSWER, result) is result:
+            result._returned = True  # the request's first answer: the usual case
+        elif request.state.get(_ANSWER) is not result and not _answers(request, result):
             # Answered already, it carries that request's fields and possibly its
             # compressed or dropped body: one HEAD emptied a constant's body, and one
             # gzip client had it sent compressed, for every request after them. The same
             # request may pass it on (a route answering with another app's ``handle``).
             raise TypeError(_REUSED)
-        result._returned = True
-        # Marked on the Response and kept by the request alone: nothing keeps a request
-        # alive for as long as an answered constant lives.
-        request.state[_ANSWER] = result
         if result.stream is not None:
             # For the app to close, should a failure further out answer instead of it.
             request.state[STREAMED_ANSWER] = result
@@ -188,15 +209,15 @@ def _layer(mw: Middleware, call_next: CallNext, render: ErrorRenderer) -> Handle
             response = await mw(request, call_next)
         except Exception as exc:
             return render(request, exc)
-        if isinstance(response, Response):
-            if not response._returned:
-                response._returned = True
-                request.state[_ANSWER] = response
-            elif request.state.get(_ANSWER) is not response:
-                # A middleware's module-level answer (a constant 403): one HEAD emptied
-                # its body for every request after, and each CORS answer added another
-                # Vary to it, without bound.
-                return render(request, TypeError(_REUSED))
+        if not isinstance(response, Response):
+            return response
+        if not response._returned and request.state.setdefault(_ANSWER, response) is response:
+            response._returned = True
+        elif request.state.get(_ANSWER) is not response and not _answers(request, response):
+            # A middleware's module-level answer (a constant 403): one HEAD emptied its
+            # body for every request after, and each CORS answer added another Vary to
+            # it, without bound.
+            return render(request, TypeError(_REUSED))
         return response
 
     return step

@@ -596,3 +596,51 @@ def test_middleware_passing_on_what_call_next_gave_and_fresh_answers_are_answere
     client = TestClient(app)
     assert [client.get("/route").text for _ in range(2)] == ["route"] * 2
     assert [client.get("/fresh").text for _ in range(2)] == ["fresh"] * 2
+
+
+def test_a_route_answering_with_the_first_of_two_apps_handle_is_answered_not_a_500():
+    # A route trying a primary app, then a fallback, and answering with the primary's 404
+    # when both miss: each Response answered this very request, so none is reused.
+    primary = App(request_log=False)
+    fallback = App(request_log=False)
+
+    @primary.get("/x")
+    async def primary_x(request):
+        return Response.json({"from": "primary"}, status=404)
+
+    @fallback.get("/x")
+    async def fallback_x(request):
+        return Response.json({"from": "fallback"}, status=404)
+
+    app = App(request_log=False)
+
+    @app.get("/x")
+    async def x(request):
+        first = await primary.handle(request)
+        second = await fallback.handle(request)
+        return first if second.status == 404 else second
+
+    client = TestClient(app)
+    answers = [client.get("/x") for _ in range(2)]
+    assert [(a.status, a.json()) for a in answers] == [(404, {"from": "primary"})] * 2
+
+
+def test_a_middleware_calling_call_next_again_and_giving_the_first_answer_is_not_a_500():
+    # Calling call_next twice is unsupported, but the first answer is this request's own:
+    # giving it back is no reuse, and the route's 503 reaches the client, not a 500.
+    calls: list[int] = []
+
+    async def retry(request, call_next):
+        first = await call_next(request)
+        second = await call_next(request)
+        return first if second.status >= 500 else second
+
+    app = App(request_log=False, middleware=[retry])
+
+    @app.get("/f")
+    async def f(request):
+        calls.append(1)
+        return Response.json({"n": len(calls)}, status=503)
+
+    assert TestClient(app).get("/f").json() == {"n": 1}
+    assert calls == [1, 1]
