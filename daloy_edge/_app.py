@@ -666,12 +666,7 @@ async def _read(response: Response, request: Request) -> Response:
     line, and the body read whole is answered, as a server sends it whole."""
     stream = response.stream
     await response.read()
-    close = getattr(stream, "aclose", None)
-    if close is not None:
-        try:
-            await close()
-        except Exception as exc:
-            request.state.setdefault("error", exc)
+    await _aclose(stream, request)
     return response
 
 
@@ -714,6 +709,11 @@ async def _close(response: Response, request: Request) -> None:
     line (a HEAD on Lambda failed the invocation, and uvicorn printed the error's text)."""
     stream = response.stream
     response.body, response.stream = b"", None
+    await _aclose(stream, request)
+
+
+async def _aclose(stream: object, request: Request) -> None:
+    """Close ``stream`` when it can be closed; a close that fails is the request's error."""
     close = getattr(stream, "aclose", None)
     if close is not None:
         try:
