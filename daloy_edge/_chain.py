@@ -284,6 +284,16 @@ def placed(app: App, mw: object) -> list[tuple[str, list[Middleware], int]]:
     return found
 
 
+def marked_before(app: App, mw: object, marker: str) -> object | None:
+    """The first middleware carrying ``marker`` (a true attribute) that runs before ``mw``
+    on any chain of ``app``, or None; for the build checks of middleware order."""
+    for _, chain, where in placed(app, mw):
+        for other in chain[:where]:
+            if getattr(other, marker, False):
+                return other
+    return None
+
+
 def check_middleware(mw: object) -> None:
     """Refuse at build what cannot be called as ``await mw(request, call_next)``: every
     request it saw would be a 500 (and a class's ``on_rejected``, called unbound, raised

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daloy_edge._chain import placed
+from daloy_edge._chain import marked_before
 from daloy_edge._errors import ConfigError
 from daloy_edge._netaddr import (
     NetworkSet,
@@ -82,13 +82,12 @@ class TrustedProxies(Phased):
     def check_app(self, app: App) -> None:
         """Refuse an app where middleware that reads the client address runs before this
         resolves it: an IP allow-list behind a proxy on 127.0.0.1 let every client in."""
-        for _, chain, where in placed(app, self):
-            early = [mw for mw in chain[:where] if getattr(mw, "reads_client_ip", False)]
-            if early:
-                raise ConfigError(
-                    f"{type(early[0]).__name__} reads the client address before TrustedProxies"
-                    " resolves it, so it sees the proxy's address; put TrustedProxies first"
-                )
+        early = marked_before(app, self, "reads_client_ip")
+        if early is not None:
+            raise ConfigError(
+                f"{type(early).__name__} reads the client address before TrustedProxies"
+                " resolves it, so it sees the proxy's address; put TrustedProxies first"
+            )
 
     def before(self, request: Request) -> None:
         # The direct case without a call to ``resolve``: it runs on every request.

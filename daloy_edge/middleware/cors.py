@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from _operator import itemgetter  # operator would load a Python module for it
 
-from daloy_edge._chain import placed
+from daloy_edge._chain import marked_before
 from daloy_edge._charset import DIGITS, LOWER, TCHAR, Charset
 from daloy_edge._errors import ConfigError, Forbidden
 from daloy_edge._phased import Phased
@@ -246,13 +246,12 @@ class CORS(Phased):
     def check_app(self, app: App) -> None:
         """Refuse an app where authentication that refuses anonymous requests runs before
         this: a preflight carries no credentials, so every one was refused (401)."""
-        for _, chain, where in placed(app, self):
-            early = [mw for mw in chain[:where] if getattr(mw, "refuses_anonymous", False)]
-            if early:
-                raise ConfigError(
-                    f"{type(early[0]).__name__} runs before CORS, and a preflight carries no"
-                    " credentials, so every preflight would be refused (401); put CORS first"
-                )
+        early = marked_before(app, self, "refuses_anonymous")
+        if early is not None:
+            raise ConfigError(
+                f"{type(early).__name__} runs before CORS, and a preflight carries no"
+                " credentials, so every preflight would be refused (401); put CORS first"
+            )
 
     def before(self, request: Request) -> Response | None:
         if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
