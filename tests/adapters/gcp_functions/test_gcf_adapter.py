@@ -19,6 +19,7 @@ from daloy_edge_gcp_functions import GCFHandler, handler, to_request
 
 from daloy_edge import App, PayloadTooLarge, Request, Response
 from tests.support.startup import failing_first_startup
+from tests.support.streams import Cursor
 
 ROOT = Path(__file__).resolve().parents[3]
 flask_app = flask.Flask("gcf-adapter-tests")
@@ -538,29 +539,6 @@ def test_a_body_past_what_cloud_run_delivers_is_a_500_problem_logged_as_one() ->
         500,
         200,
     ]
-
-
-class Cursor:
-    """A streamed body that is no generator: what it holds (a database cursor, a pooled
-    connection) is released by ``aclose`` alone, which can fail."""
-
-    def __init__(self, *, close_fails: bool = False) -> None:
-        self.rows = [b"one,", b"two"]
-        self.closes = 0
-        self.close_fails = close_fails
-
-    def __aiter__(self) -> Cursor:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if not self.rows:
-            raise StopAsyncIteration
-        return self.rows.pop(0)
-
-    async def aclose(self) -> None:
-        self.closes += 1
-        if self.close_fails:
-            raise RuntimeError("cursor close failed: password=hunter2-on-close")
 
 
 def cursor_app(cursor: Cursor, sink: object) -> App:
