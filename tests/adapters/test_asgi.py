@@ -328,6 +328,42 @@ async def test_streams_response_body() -> None:
     assert body == b"one,two"
 
 
+async def test_a_stream_reading_the_body_its_route_left_unread_gets_it_whole() -> None:
+    # The adapter reads such a body before pulling the stream, to watch for the
+    # disconnect behind it: the stream still reads the whole body, as on every runtime.
+    import asyncio
+
+    app = App()
+
+    @app.post("/echo-later")
+    async def echo_later(request: Request) -> Response:
+        async def parts():  # type: ignore[no-untyped-def]
+            yield b"got:"
+            yield await request.body()
+
+        return Response(stream=parts(), media_type="text/plain")
+
+    pending = [b"hel", b"lo"]
+    stay = asyncio.Event()  # the client stays: no disconnect after the body
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            chunk = pending.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+        await stay.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    sc = scope("/echo-later", method="POST", headers=[(b"transfer-encoding", b"chunked")])
+    await ASGIApp(app)(sc, receive, send)
+    assert sent[0]["status"] == 200
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"got:hello"
+    assert sent[-1].get("more_body", False) is False
+
+
 async def test_a_stream_of_text_chunks_is_sent_as_utf8_bytes() -> None:
     # Servers write bytes only: a str chunk failed the connection after the 200 went out.
     app = App()

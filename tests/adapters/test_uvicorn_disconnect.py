@@ -134,13 +134,24 @@ def test_a_chunked_body_cut_short_never_reaches_the_handler(
     assert bodies == []
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n",
+        # A body the route never reads: the disconnect comes after its messages, so it
+        # went unwatched, and the stream was pulled for good.
+        b"GET /endless HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+        b"GET /endless HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ],
+    ids=["no-body", "unread-body", "unread-chunked-body"],
+)
 def test_an_endless_stream_stops_once_its_client_has_gone(
-    served: tuple[int, Finished, list[bytes]],
+    served: tuple[int, Finished, list[bytes]], head: bytes
 ) -> None:
     port, _, _ = served
     STREAM_STOPPED.clear()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        conn.sendall(head)
         received = b""
         while len(received) < 16 * 1024:
             received += conn.recv(65536)

@@ -122,6 +122,19 @@ async def _disconnect(receive: Receive) -> None:
         pass
 
 
+async def _settle(request: Request) -> None:
+    """Read the body the route left unread, under its limit, before its stream is pulled:
+    only then can the disconnect be watched (``receive`` gives the body's messages
+    first). Left unread, an endless stream to a client that sent any body (a GET with a
+    Content-Length) was pulled for good once the client had gone. The stream may still
+    read the body; a read that failed (413, cut short) fails again for it."""
+    from contextlib import suppress  # asyncio has loaded it already
+
+    # The answer has started: no problem can answer the failure.
+    with suppress(Exception):
+        await request.body()
+
+
 def to_request(scope: Scope, receive: Receive) -> Request:
     """Translate an ASGI HTTP scope into a :class:`Request` (the body stays unread)."""
     return _to_request(scope, _Body(receive))
@@ -284,12 +297,12 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
 
 
 async def _send_stream(
-    first: bytes, stream: AsyncIterable[bytes | str], send: Send, receive: Receive | None
+    first: bytes, stream: AsyncIterable[bytes | str], send: Send, receive: Receive
 ) -> None:
-    """Send a streamed body; with ``receive`` (nothing of the request body left to read),
-    stop pulling the stream once the client has disconnected, since servers drop what is
-    sent after that without a word and an endless stream would never end."""
-    gone = _watch(receive) if receive is not None else None
+    """Send a streamed body, and stop pulling the stream once the client has disconnected
+    (``receive`` has nothing of the request body left to give), since servers drop what
+    is sent after that without a word and an endless stream would never end."""
+    gone = _watch(receive)
     try:
         if first:
             await send({"type": "http.response.body", "body": first, "more_body": True})
@@ -403,8 +416,9 @@ class ASGIApp:
                     # A bytes body goes out as one message, which also ends the response.
                     await send({"type": "http.response.body", "body": response.body})
                 else:
-                    watch = receive if body.settled(request) else None
-                    await _send_stream(response.body, response.stream, send, watch)
+                    if not body.settled(request):
+                        await _settle(request)
+                    await _send_stream(response.body, response.stream, send, receive)
             except OSError:
                 # The client has gone (ASGI 2.4 servers raise an OSError from ``send`` on a
                 # closed connection): nobody is left to answer, and the request is logged.
