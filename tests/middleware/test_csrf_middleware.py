@@ -91,6 +91,32 @@ def test_failure_is_a_403_problem():
     assert response.json()["type"].endswith(":csrf-failed")
 
 
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "A" * 129,
+        "AAAAAAAAAAAAAA",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "not a token!",
+        "\u00e9" * 8,
+        "",
+    ],
+)
+def test_a_malformed_or_forged_token_is_a_403_never_a_500(forged):
+    client = TestClient(make_app())
+    token_for(client)  # the client holds a session the forged token must match
+    response = client.post("/submit", headers={"x-csrf-token": forged})
+    assert response.status == 403
+    assert response.json()["type"].endswith(":csrf-failed")
+
+
+def test_a_token_of_another_session_is_refused():
+    other = token_for(TestClient(make_app()))
+    client = TestClient(make_app())
+    token_for(client)
+    assert client.post("/submit", headers={"x-csrf-token": other}).status == 403
+
+
 def test_same_origin_request_passes_the_origin_check():
     client = TestClient(make_app())
     token = token_for(client)

@@ -303,6 +303,28 @@ def test_a_signed_cookie_with_an_identity_no_session_is_given_is_no_session(sess
     assert client.get("/get", cookies={"__Host-session": cookie}).json()["user"] is None
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b'{"i": "abc", "i": "abc", "c": 1700000000, "d": {}}',
+        b'["abc", 1700000000, {}]',
+        b'{"c": 1700000000, "d": {"user": "alice"}}',
+        b'{"i": "abc", "c": "1700000000", "d": {"user": "alice"}}',
+        b'{"i": "abc", "c": 1700000000, "d": ["alice"]}',
+        b'{"i": "abc", "c": 1800000000, "d": {"user": "alice"}}',
+        b'{"i": "abc", "c": 1600000000, "d": {"user": "alice"}}',
+    ],
+)
+def test_a_signed_cookie_whose_payload_is_no_session_is_no_session(payload):
+    # A key holder's cookie of another shape (another release, a tool, a session from
+    # the future or past its lifetime) starts a fresh session: never a 500.
+    cookie = Signer(KEYS, purpose="session").sign(payload, now=int(Clock().now))
+    response = TestClient(make_app()).get("/get", cookies={"__Host-session": cookie})
+    assert response.status == 200
+    assert response.json()["user"] is None
+
+
 def test_idle_session_expires():
     clock = Clock()
     client = TestClient(make_app(clock, idle_timeout=600))
