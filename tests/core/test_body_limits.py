@@ -369,6 +369,15 @@ def test_form_declared_in_a_charset_other_than_utf8_is_415(client: TestClient) -
     assert client.post("/form", content=b"a=1", headers=headers).status == 415
 
 
+def test_form_body_in_another_charset_than_it_declares_is_a_400_problem(client: TestClient) -> None:
+    # A latin-1 "é" sent raw under a form type that is read as UTF-8.
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    response = client.post("/form", content=b"a=caf\xe9", headers=headers)
+    assert response.status == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "form body is not UTF-8"
+
+
 @pytest.mark.parametrize(
     "body", [b"_charset_=iso-8859-1&a=%E9", b"a=1&_charset_=UTF-8&_charset_=windows-1252"]
 )

@@ -108,6 +108,23 @@ def test_same_origin_credentialed_request_is_compressed():
     assert response.headers["content-encoding"] == "gzip"
 
 
+@pytest.mark.parametrize(
+    ("origin", "compressed"),
+    [
+        ("https://evil.example", False),
+        ("null", False),  # a sandboxed frame or a data: page
+        ("https://testserver:443", True),  # the request's own origin, its default port named
+    ],
+)
+def test_without_fetch_metadata_the_origin_decides_a_credentialed_request(
+    origin: str, compressed: bool
+):
+    # A browser without Sec-Fetch-Site (Safari before 16.4) still sends Origin on a
+    # cross-origin fetch.
+    response = get("/big", cookie="a=b", origin=origin)
+    assert ("content-encoding" in response.headers) is compressed
+
+
 def test_credentialed_request_marked_same_origin_then_cross_site_is_not_compressed():
     # Runtimes that join repeated fields see "same-origin, cross-site": not same-origin.
     lines = [

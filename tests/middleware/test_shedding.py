@@ -127,6 +127,67 @@ async def test_queued_request_is_shed_before_a_deadline_shorter_than_its_queue_t
     assert queued.status == 503 and queued.headers["retry-after"] == "1"
 
 
+async def test_a_queued_request_whose_client_leaves_gives_up_its_place():
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=1, queue_timeout=5))
+    gate = asyncio.Event()
+
+    async def held(request: Request) -> Response:
+        await gate.wait()
+        return Response(b"held")
+
+    async def quick(request: Request) -> Response:
+        return Response(b"quick")
+
+    busy = asyncio.create_task(shedding(Request("GET", "/a"), held))
+    await asyncio.sleep(0)
+    queued = asyncio.create_task(shedding(Request("GET", "/b"), quick))
+    await asyncio.sleep(0)
+    assert (shedding.active, shedding.queued) == (1, 1)
+    queued.cancel()  # the server cancels the task of a client that disconnected
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    assert (shedding.active, shedding.queued) == (1, 0)
+    gate.set()
+    await busy
+    assert (shedding.active, shedding.queued) == (0, 0)
+
+
+async def test_a_request_admitted_as_its_client_leaves_gives_its_slot_back():
+    # Admitted by the release of the slot it waited for, then cancelled before it ran:
+    # the slot taken for it must not stay held (with one slot, every later request waited
+    # out its queue timeout and was shed).
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=1, queue_timeout=5))
+    gate = asyncio.Event()
+    ran: list[str] = []
+
+    async def held(request: Request) -> Response:
+        await gate.wait()
+        return Response(b"held")
+
+    async def quick(request: Request) -> Response:
+        ran.append(request.raw_path)
+        return Response(b"quick")
+
+    queued: asyncio.Task[Response] | None = None
+
+    async def holder() -> Response:
+        response = await shedding(Request("GET", "/a"), held)
+        assert queued is not None
+        queued.cancel()  # in the step that admitted it, before it runs
+        return response
+
+    busy = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    queued = asyncio.create_task(shedding(Request("GET", "/b"), quick))
+    await asyncio.sleep(0)
+    gate.set()
+    await busy
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    assert (shedding.active, shedding.queued, ran) == (0, 0, [])
+    assert (await shedding(Request("GET", "/c"), quick)).status == 200
+
+
 def test_request_queued_on_another_worker_thread_is_woken_when_a_slot_frees():
     # GCF serves each worker thread from its own event loop, all sharing the app's
     # middleware: a slot freed on one thread for a request queued on another left that
