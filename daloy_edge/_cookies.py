@@ -143,7 +143,7 @@ def format_set_cookie(
             raise ValueError("invalid cookie domain")
         parts.append(f"Domain={domain}")
     if path is not None:
-        if (path and not only(path, _VALUE)) or ";" in path:
+        if path and not only(path, _VALUE):  # no ";": a cookie-octet is never one
             raise ValueError("invalid cookie path")
         parts.append(f"Path={path}")
     if secure or site == "None":

@@ -47,6 +47,12 @@ def test_refuses_values_that_split_the_header(value):
         format_set_cookie("s", value)
 
 
+@pytest.mark.parametrize("path", ["/a;Domain=evil.example", "/a b", "/a\r\nSet-Cookie: x=1", ";"])
+def test_refuses_a_path_that_splits_the_header_or_adds_an_attribute(path):
+    with pytest.raises(ValueError, match="invalid cookie path"):
+        format_set_cookie("s", "v", path=path)
+
+
 @pytest.mark.parametrize(
     "same_site",
     ["Lax\r\nSet-Cookie: s=forged", "Lax; Domain=evil.example", "Laxx", ""],
