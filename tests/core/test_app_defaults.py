@@ -207,6 +207,26 @@ def test_deadline_exceeded_is_504() -> None:
     assert response.json()["type"].endswith("deadline-exceeded")
 
 
+def test_a_handler_swallowing_the_deadlines_cancellation_still_answers_504() -> None:
+    # Its fallback ("except CancelledError: return cached") came after the deadline: the
+    # client was promised an answer by then, and the 504 says it was late.
+    app = App(request_timeout=0.05)
+    swallowed: list[bool] = []
+
+    @app.get("/stubborn")
+    async def stubborn(request: Request) -> dict[str, bool]:
+        try:
+            await asyncio.sleep(1)
+        except asyncio.CancelledError:
+            swallowed.append(True)
+        return {"late": True}
+
+    response = TestClient(app).get("/stubborn")
+    assert swallowed == [True]
+    assert response.status == 504
+    assert response.json()["type"].endswith("deadline-exceeded")
+
+
 def test_runtime_deadline_tightens_app_deadline() -> None:
     app = make_app(request_timeout=10)
     client = TestClient(app)
@@ -716,6 +736,15 @@ def _query_seen(raw_path: str, query: str) -> tuple[int, object]:
     request = Request("GET", raw_path, query_string=query, headers=Headers({"host": "h"}))
     response = asyncio.run(app.handle(request))
     return response.status, json.loads(response.body)
+
+
+@pytest.mark.parametrize("query", ["a=1 2", "a=1\r\nX-Injected: 1", "a=1\n", "a=\x00"])
+def test_a_raw_space_or_line_break_in_the_query_is_a_400(query: str) -> None:
+    # Sent raw (an ALB's query, a lenient server), where a client escapes them: a line
+    # break in request.url would split a log or a header built from it.
+    status, body = _query_seen("/q", query)
+    assert status == 400
+    assert body["detail"] == "raw control character in query string"
 
 
 def test_a_fragment_sent_in_the_query_adds_no_field() -> None:
