@@ -53,7 +53,7 @@ class MemoryNonceStore:
     __slots__ = ("_clock", "_expiry", "_heap", "_lock", "max_entries")
 
     def __init__(self, *, max_entries: int = 100_000, clock: Clock = time.monotonic) -> None:
-        if max_entries <= 0:
+        if not max_entries > 0:  # NaN too: the store would grow without bound
             raise ConfigError("max_entries must be positive")
         self.max_entries = max_entries
         self._clock = clock

@@ -108,7 +108,7 @@ class Signer:
         for key in keys:
             if len(key) < MIN_KEY_BYTES:
                 raise ConfigError(f"signing keys must be at least {MIN_KEY_BYTES} bytes")
-        if max_clock_skew < 0:
+        if not max_clock_skew >= 0:  # NaN too: no timestamp would be too far ahead
             raise ConfigError("max_clock_skew must not be negative")
         self._ring = keys
         self._label = b"daloy-edge/signing/" + purpose.encode("utf-8")

@@ -104,7 +104,7 @@ class JWKSClient:
             ("max_keys", max_keys),
             ("max_negative", max_negative),
         ):
-            if value <= 0:
+            if not value > 0:  # NaN too: no wait, body or key count would pass it
                 raise ConfigError(f"{name} must be positive")
         for name, value in (
             ("refetch_cooldown_s", refetch_cooldown_s),
@@ -112,7 +112,8 @@ class JWKSClient:
             ("error_backoff_s", error_backoff_s),
             ("stale_if_error_s", stale_if_error_s),
         ):
-            if value < 0:
+            # NaN too: a cooldown of NaN let each unknown kid fetch the keys again.
+            if not value >= 0:
                 raise ConfigError(f"{name} must not be negative")
         self.url = url
         self._own_transport = transport is None

@@ -114,7 +114,7 @@ class JWTVerifier:
         typ: Iterable[str] | None = None,
     ) -> None:
         allowed = check_algorithms(algorithms, allow_symmetric=allow_symmetric)
-        if max_token_bytes <= 0:
+        if not max_token_bytes > 0:  # NaN too: no token would exceed it
             raise ConfigError("max_token_bytes must be positive")
         if isinstance(typ, str):
             # Each of its characters would be an accepted ``typ``, and the value itself not.

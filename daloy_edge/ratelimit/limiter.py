@@ -302,5 +302,5 @@ def _validate(
         raise ConfigError("name must be 1-64 letters, digits, '_', '.' or '-'")
     if policy not in ("fail_open", "fail_closed"):
         raise ConfigError("on_store_error must be 'fail_open' or 'fail_closed'")
-    if block_cache_size < 0:
+    if not block_cache_size >= 0:  # NaN too: the cache of blocked keys would grow unbounded
         raise ConfigError("block_cache_size must not be negative")

@@ -93,7 +93,7 @@ class UpstashREST:
             raise ConfigError(
                 "the Upstash token must be printable ASCII with no space or line break"
             )
-        if timeout <= 0 or max_bytes <= 0:
+        if not (timeout > 0 and max_bytes > 0):  # NaN too: no answer would pass them
             raise ConfigError("timeout and max_bytes must be positive")
         self.url = url.rstrip("/") + "/"
         self.timeout = timeout
@@ -286,7 +286,7 @@ class _Budget:
     __slots__ = ("_first", "cold", "timeout")
 
     def __init__(self, timeout: float, first_timeout: float) -> None:
-        if timeout <= 0 or first_timeout <= 0:
+        if not (timeout > 0 and first_timeout > 0):  # NaN too
             raise ConfigError("timeouts must be positive")
         self.timeout = timeout
         self._first = max(timeout, first_timeout)

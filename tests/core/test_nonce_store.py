@@ -3,6 +3,9 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
+from daloy_edge import ConfigError
 from daloy_edge.nonce_store import MemoryNonceStore
 from tests.support.threads import SlowKey, on_loops
 
@@ -13,6 +16,13 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.mark.parametrize("size", [0, -1, float("nan")])
+def test_a_bound_no_store_can_reach_refuses_to_build(size):
+    # NaN compared false with everything: the store of replay keys grew without bound.
+    with pytest.raises(ConfigError, match="max_entries"):
+        MemoryNonceStore(max_entries=size)
 
 
 async def test_second_add_of_a_key_is_refused():

@@ -85,6 +85,13 @@ def test_repr_hides_keys():
     assert KEY_A not in repr(signer(KEY_A))
 
 
+@pytest.mark.parametrize("skew", [-1, float("nan")])
+def test_a_clock_skew_no_timestamp_can_exceed_refuses_to_build(skew):
+    # NaN compared false with everything: a value stamped any time ahead was accepted.
+    with pytest.raises(ConfigError, match="max_clock_skew"):
+        Signer(KeyRing(["k" * 32]), purpose="test", max_clock_skew=skew)
+
+
 def test_a_list_of_keys_instead_of_a_key_ring_refuses_to_build():
     # It passed the length check, then every request that signed or verified answered 500.
     with pytest.raises(ConfigError):

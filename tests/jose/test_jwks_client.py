@@ -349,6 +349,26 @@ def test_plain_http_off_this_machine_is_refused_keys_could_be_swapped_in_transit
 
 
 @pytest.mark.parametrize(
+    "option",
+    [
+        "timeout_s",
+        "max_bytes",
+        "max_keys",
+        "max_negative",
+        "refetch_cooldown_s",
+        "negative_ttl_s",
+        "error_backoff_s",
+        "stale_if_error_s",
+    ],
+)
+def test_a_bound_of_nan_refuses_to_build(option):
+    # NaN compared false with everything: a refetch cooldown of NaN let every token with
+    # a made-up kid fetch the keys again, and a NaN size or count bounded nothing.
+    with pytest.raises(ConfigError, match=option):
+        JWKSClient("https://idp.example/jwks.json", **{option: float("nan")})
+
+
+@pytest.mark.parametrize(
     "url", ["http://127.0.0.1:9/jwks.json", "http://[::1]:9/jwks", "http://localhost/jwks"]
 )
 def test_plain_http_to_a_loopback_host_is_accepted(url):

@@ -82,6 +82,18 @@ def test_a_typ_given_as_one_string_refuses_to_build():
         )
 
 
+@pytest.mark.parametrize("size", [0, -1, float("nan")])
+def test_a_token_size_bound_no_token_can_exceed_refuses_to_build(size):
+    # NaN compared false with everything: no token was ever too large to parse.
+    with pytest.raises(ConfigError, match="max_token_bytes"):
+        JWTVerifier(
+            keys=Keys(PRIVATE),
+            algorithms=["RS256"],
+            policy=ClaimsPolicy(issuer=ISSUER, audience=AUDIENCE),
+            max_token_bytes=size,
+        )
+
+
 def test_a_repeated_token_is_signature_checked_once():
     backend = CountingBackend()
     verifier = make(Keys(PRIVATE), Clock(), backend)

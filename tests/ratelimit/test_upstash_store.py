@@ -17,6 +17,7 @@ from daloy_edge.ratelimit import (
     RateLimiter,
     StoreUnavailable,
     UpstashError,
+    UpstashNonceStore,
     UpstashREST,
     UpstashStore,
 )
@@ -155,6 +156,21 @@ def test_plain_http_to_loopback_is_allowed_for_local_development():
 def test_refuses_credentials_in_the_url():
     with pytest.raises(ConfigError, match="credentials"):
         UpstashREST("https://user:pass@eu1-example.upstash.io", "token")
+
+
+@pytest.mark.parametrize("option", ["timeout", "max_bytes"])
+def test_refuses_a_rest_bound_of_nan(option):
+    # NaN compared false with everything: no call or answer would ever pass it.
+    with pytest.raises(ConfigError, match="positive"):
+        UpstashREST("https://eu1-example.upstash.io", "token", **{option: float("nan")})
+
+
+@pytest.mark.parametrize("store", [UpstashStore, UpstashNonceStore])
+@pytest.mark.parametrize("option", ["timeout", "first_timeout"])
+def test_refuses_a_store_timeout_of_nan(store, option):
+    rest = UpstashREST("https://eu1-example.upstash.io", "token")
+    with pytest.raises(ConfigError, match="positive"):
+        store(rest, **{option: float("nan")})
 
 
 def test_refuses_an_empty_token():
