@@ -40,7 +40,7 @@ class MemoryStore:
     __slots__ = ("_entries", "_lock", "_now", "max_keys")
 
     def __init__(self, *, max_keys: int = 100_000) -> None:
-        if max_keys < 1:
+        if not max_keys >= 1:  # NaN too: the store would grow without bound
             raise ConfigError("max_keys must be positive")
         self.max_keys = max_keys
         # Oldest write first. A plain (empty) dict until the first write makes it an

@@ -91,6 +91,12 @@ def test_memory_store_refuses_a_zero_bound():
         MemoryStore(max_keys=0)
 
 
+def test_memory_store_refuses_a_bound_of_nan():
+    # NaN compared false with everything: one entry per client identity, without bound.
+    with pytest.raises(ConfigError, match="max_keys"):
+        MemoryStore(max_keys=float("nan"))  # type: ignore[arg-type]
+
+
 def test_a_check_is_atomic_across_threads():
     # Google Cloud Functions runs one event loop per worker thread, all sharing the app's
     # store: two threads reading the same count between its read and its write would

@@ -94,7 +94,7 @@ def handler(
     >>> from daloy_edge import App
     >>> lambda_handler = handler(App())
     """
-    if flush_margin_ms < 0:
+    if not flush_margin_ms >= 0:  # NaN too: the deadline would ignore the time left
         raise ConfigError("flush_margin_ms must not be negative")
     container = _Container(app)
     translation = Translation(env=app.env, trust_alb_forwarded_for=trust_alb_forwarded_for)

@@ -119,7 +119,8 @@ class SecretsManagerKeyRing:
     ) -> None:
         if not secret_id:
             raise ConfigError("secret_id is required")
-        if ttl <= 0 or max_stale < 0 or min_refresh_interval < 0:
+        # NaN too: an interval of NaN let every forged value fetch the secret again.
+        if not (ttl > 0 and max_stale >= 0 and min_refresh_interval >= 0):
             raise ConfigError("ttl must be positive; max_stale and min_refresh_interval >= 0")
         self.secret_id = secret_id
         self.ttl = ttl

@@ -358,6 +358,13 @@ def test_negative_flush_margin_is_refused() -> None:
         handler(App(), flush_margin_ms=-1)
 
 
+def test_a_flush_margin_of_nan_is_refused() -> None:
+    # NaN compared false with everything: the deadline ignored the invocation's time left,
+    # and a slow handler ran into the platform's timeout (no answer, no log line).
+    with pytest.raises(ConfigError, match="flush_margin_ms"):
+        handler(App(), flush_margin_ms=float("nan"))  # type: ignore[arg-type]
+
+
 def test_alb_lowercase_delete_never_reaches_the_delete_route() -> None:
     # ALB listener rules match methods case-sensitively: a rule denying DELETE forwards
     # "delete", which must not run the DELETE route.

@@ -328,6 +328,14 @@ class StaticSecrets:
         return {"SecretString": self.key}
 
 
+@pytest.mark.parametrize("option", ["ttl", "max_stale", "min_refresh_interval"])
+def test_a_wait_of_nan_refuses_to_build(option):
+    # NaN compared false with everything: a min_refresh_interval of NaN let each forged
+    # value fetch the secret again, the flood the interval is there to stop.
+    with pytest.raises(ConfigError, match=option):
+        SecretsManagerKeyRing("k", client=StaticSecrets(KEY_A), **{option: float("nan")})
+
+
 def test_a_ring_past_max_stale_is_not_served_as_the_refresh_lands(monkeypatch):
     # The failure: a thread finding the lock held read the cached ring before its load
     # time. A refresh storing the new ring and then its time between the two reads paired
