@@ -111,7 +111,7 @@ class EgressPolicy:
             raise ConfigError("schemes must be a non-empty subset of 'http' and 'https'")
         if self.ports is not None and not all(0 < p < 65536 for p in self.ports):
             raise ConfigError("ports must be between 1 and 65535")
-        if self.max_url_length < 16:
+        if not self.max_url_length >= 16:  # NaN too: no URL would be too long
             raise ConfigError("max_url_length is too small")
         exact, suffixes = _host_patterns(self.allow_hosts)
         networks = tuple(_network(c) for c in self.allow_cidrs)
