@@ -85,6 +85,18 @@ def test_rejects_a_lone_surrogate_in_a_str_document():
         parse_json('{"a": "\ud800"}')
 
 
+def test_accepts_non_ascii_text_in_a_str_document():
+    assert parse_json('{"caf\u00e9": "\u20ac"}') == {"caf\u00e9": "\u20ac"}
+
+
+def test_dumps_refuses_a_value_json_cannot_hold_naming_only_its_type():
+    # A datetime or Decimal a handler returned: its route answers a 500 problem.
+    import datetime
+
+    with pytest.raises(TypeError, match="datetime is not JSON serializable"):
+        dumps({"when": datetime.datetime(2026, 1, 1)})
+
+
 def test_dumps_writes_a_lone_surrogate_as_its_escape():
     assert dumps({"a": "\ud800<é"}) == b'{"a":"\\ud800\\u003c\\u00e9"}'
 
