@@ -77,7 +77,13 @@ class WebhookConfig:
             # A "whsec_" secret signs with the bytes its base64 decodes to, fewer than its
             # characters: "whsec_" alone was an empty key that passed a minimum of 6.
             for secret in self.secrets:
-                if len(_standard_secret(secret.reveal())) < self.min_secret_bytes:
+                value = secret.reveal()
+                if value.startswith(b"whsec_") and _standard_secret(value) is value:
+                    # Not base64 after the prefix (a character lost in a copy): its text
+                    # would be the key, and every delivery, signed with the key the base64
+                    # stands for, refused without a word.
+                    raise ConfigError("a whsec_ webhook secret is whsec_ followed by base64")
+                if len(_standard_secret(value)) < self.min_secret_bytes:
                     raise ConfigError(
                         f"webhook secrets must be at least {self.min_secret_bytes} bytes "
                         "(a whsec_ secret: once decoded)"

@@ -151,6 +151,20 @@ def test_standard_whsec_secret_is_measured_as_the_key_it_decodes_to(secret, mini
         WebhookConfig(secrets=KeyRing([secret]), scheme="standard", min_secret_bytes=minimum)
 
 
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "whsec_" + base64.b64encode(b"x" * 24).decode()[:-1],  # a character lost in a copy
+        "whsec_" + "not base64 at all, though long enough",
+    ],
+    ids=["truncated", "not-base64"],
+)
+def test_standard_whsec_secret_that_is_no_base64_refuses_to_build(secret):
+    # Its text was the key: every delivery, signed with the decoded key, was refused.
+    with pytest.raises(ConfigError, match="followed by base64"):
+        WebhookConfig(secrets=KeyRing([secret]), scheme="standard")
+
+
 def test_standard_whsec_secret_of_the_minimum_decoded_length_builds():
     secret = "whsec_" + base64.b64encode(b"x" * 16).decode()
     WebhookConfig(secrets=KeyRing([secret]), scheme="standard", min_secret_bytes=16)
