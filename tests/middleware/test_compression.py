@@ -150,6 +150,36 @@ def test_a_response_left_uncompressed_against_breach_still_varies_on_accept_enco
     assert "Accept-Encoding" in response.headers.get_all("vary")
 
 
+def test_a_handlers_content_length_is_restated_for_the_compressed_body():
+    app = App(middleware=[Compression(CompressionConfig(brotli=False))])
+
+    @app.get("/sized")
+    async def sized(request):
+        return Response(
+            BIG, media_type="application/json", headers={"content-length": str(len(BIG))}
+        )
+
+    client = TestClient(app)
+    packed = client.get("/sized", headers={"accept-encoding": "gzip"})
+    assert packed.headers["content-length"] == str(len(packed.content)) != str(len(BIG))
+    head = client.head("/sized", headers={"accept-encoding": "gzip"})
+    assert head.headers["content-length"] == packed.headers["content-length"]
+
+
+def test_an_answer_the_handler_encoded_itself_is_sent_as_it_is():
+    app = App(middleware=[Compression(CompressionConfig(brotli=False))])
+
+    @app.get("/packed")
+    async def packed(request):
+        return Response(
+            gzip.compress(BIG), media_type="application/json", headers={"content-encoding": "gzip"}
+        )
+
+    response = TestClient(app).get("/packed", headers={"accept-encoding": "gzip"})
+    assert response.headers.get_all("content-encoding") == ["gzip"]
+    assert gzip.decompress(response.content) == BIG
+
+
 def test_no_transform_is_respected():
     assert "content-encoding" not in get("/no-transform").headers
 
