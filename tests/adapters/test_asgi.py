@@ -439,6 +439,74 @@ async def test_a_stream_to_a_client_that_left_is_closed_without_raising() -> Non
     assert (pulled, closed) == ([0], [True])
 
 
+class Cursor:
+    """A stream that is no generator (a database cursor): it holds its resource until its
+    ``aclose`` is called, whether or not it was ever pulled."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def __aiter__(self) -> Cursor:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return b"row"
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def cursor_app(cursor: Cursor) -> ASGIApp:
+    app = App(request_log=False)
+
+    @app.route("/rows", methods=["GET", "POST"])
+    async def rows(request: Request) -> Response:
+        return Response(stream=cursor, media_type="text/plain")
+
+    return ASGIApp(app)
+
+
+async def test_a_stream_to_a_client_gone_before_the_head_is_closed() -> None:
+    # An ASGI 2.4 server raises OSError from the head's send: the stream was left open.
+    cursor = Cursor()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    await cursor_app(cursor)(scope("/rows"), receive, closed_connection)
+    assert cursor.closed
+
+
+async def test_a_stream_whose_request_is_cancelled_while_its_unread_body_is_read_is_closed() -> (
+    None
+):
+    # The server cancels the request (it shuts down) while the adapter waits for a body
+    # the route left unread: the stream, never pulled, must still be closed.
+    import asyncio
+
+    cursor = Cursor()
+    waiting = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        waiting.set()
+        await asyncio.Event().wait()  # a client that never sends its body
+        raise AssertionError("unreachable")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    sc = scope("/rows", method="POST", headers=[(b"content-length", b"5")])
+    task = asyncio.create_task(cursor_app(cursor)(sc, receive, send))
+    await waiting.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sent[0]["status"] == 200
+    assert cursor.closed
+
+
 async def test_a_stream_failing_after_its_first_chunk_is_cut_off_not_raised_to_the_server() -> None:
     # Raised on, the server printed the error's text, secrets included, to stderr.
     app = App(request_log=False)

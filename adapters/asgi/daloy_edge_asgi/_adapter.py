@@ -297,13 +297,25 @@ def _fields(response: Response, head: bool) -> list[tuple[bytes, bytes]]:
 
 
 async def _send_stream(
-    first: bytes, stream: AsyncIterable[bytes | str], send: Send, receive: Receive
+    start: Message,
+    first: bytes,
+    stream: AsyncIterable[bytes | str],
+    send: Send,
+    receive: Receive,
+    *,
+    unread: Request | None,
 ) -> None:
-    """Send a streamed body, and stop pulling the stream once the client has disconnected
-    (``receive`` has nothing of the request body left to give), since servers drop what
-    is sent after that without a word and an endless stream would never end."""
-    gone = _watch(receive)
+    """Send the head ``start``, then ``first`` and the ``stream``, and stop pulling the
+    stream once the client has disconnected, since servers drop what is sent after that
+    without a word and an endless stream would never end. ``unread``: the request whose
+    body is read first (see :func:`_settle`). The stream is closed however this ends: a
+    client gone before the head, a cancellation while the body is read."""
+    gone = None
     try:
+        await send(start)
+        if unread is not None:
+            await _settle(unread)
+        gone = _watch(receive)
         if first:
             await send({"type": "http.response.body", "body": first, "more_body": True})
         chunks = aiter(stream)
@@ -408,17 +420,17 @@ class ASGIApp:
                 if self._direct and self.app.started:
                     self._dispatch = self.app.build()
             fields = _fields(response, scope["method"] == "HEAD")
+            start = {"type": "http.response.start", "status": response.status, "headers": fields}
             try:
-                await send(
-                    {"type": "http.response.start", "status": response.status, "headers": fields}
-                )
                 if response.stream is None:
+                    await send(start)
                     # A bytes body goes out as one message, which also ends the response.
                     await send({"type": "http.response.body", "body": response.body})
                 else:
-                    if not body.settled(request):
-                        await _settle(request)
-                    await _send_stream(response.body, response.stream, send, receive)
+                    unread = None if body.settled(request) else request
+                    await _send_stream(
+                        start, response.body, response.stream, send, receive, unread=unread
+                    )
             except OSError:
                 # The client has gone (ASGI 2.4 servers raise an OSError from ``send`` on a
                 # closed connection): nobody is left to answer, and the request is logged.
