@@ -274,3 +274,44 @@ def test_ignores_lookups_by_types_constants_and_public_keys(layout):
         return state.get(CSRF_TOKEN_ISSUED), tokens[i], tokens[0], state.pop(token_id)
     """
     assert run(layout, code).status is Status.PASS
+
+
+def test_flags_mac_returned_by_a_helper_then_compared(layout):
+    code = """
+    import hashlib, hmac
+    def _expected(key, body):
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
+    def check(key, body, provided):
+        wanted = _expected(key, body)
+        return provided == _expected(key, body) or wanted != provided
+    """
+    assert [f.line for f in run(layout, code).findings] == [7, 7]
+
+
+def test_flags_mac_returned_by_a_method_or_a_helper_of_a_helper(layout):
+    code = """
+    import hashlib, hmac
+    class Verifier:
+        async def check(self, body, provided):
+            return await self._wanted(body) == provided
+        async def _wanted(self, body):
+            return self._mac(body).hex()
+        def _mac(self, body):
+            h = hmac.new(self.key, None, hashlib.sha256)
+            h.update(body)
+            return h.digest()
+    """
+    assert [f.line for f in run(layout, code).findings] == [5]
+
+
+def test_ignores_helpers_returning_a_verdict_or_a_hash_of_public_data(layout):
+    code = """
+    import hashlib, hmac
+    def _matches(key, body, provided):
+        return hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest(), provided)
+    def _etag(body):
+        return hashlib.sha256(body).hexdigest()
+    def check(key, body, provided, if_none_match):
+        return _matches(key, body, provided) == True or _etag(body) == if_none_match
+    """
+    assert run(layout, code).status is Status.PASS

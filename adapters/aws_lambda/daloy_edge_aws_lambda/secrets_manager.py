@@ -280,6 +280,8 @@ class SecretsManagerKeyRing:
                 # By a set of the current keys: comparing each previous key with each
                 # current one took a million comparisons for two rings of a thousand.
                 listed = {key.reveal() for key in keys}
+                # verify: allow secret-comparisons -- both sides are keys the service sent:
+                # no request's value is looked up, so the time taken tells no one anything
                 keys += [k for k in _keys_of(previous) if k.reveal() not in listed]
         return KeyRing(keys, min_bytes=self.min_bytes)
 

@@ -8,7 +8,9 @@ entry of the same hash. A value counts as secret-derived when its name says so (
 from a secret-named key or header (``headers.get("X-Signature")``, ``cookies[...]``), when it
 is a MAC (``hmac.new(...).hexdigest()``) or a hash of secret material
 (``hashlib.sha256(password)``, whose digest is as good as the password to whoever can
-replay it), or when it was assigned from any of these in the same function. Comparisons
+replay it), when it was assigned from any of these in the same function, or when it is
+what a function or method of the same file returns that returns one of these
+(``def _expected(body): return hmac.new(...).hexdigest()``). Comparisons
 with literals (``== ""``, ``== "Bearer"``, ``is None``) are left alone: a constant holds
 nothing to leak.
 """
@@ -41,6 +43,7 @@ _WRAPPERS = frozenset(
     }
 )  # fmt: skip
 _MACS = frozenset({"hmac.new", "hmac.digest", "hmac.HMAC"})
+_VERDICTS = frozenset({"hmac.compare_digest", "secrets.compare_digest"})
 # ``hashlib.sha256(data)``, ``hashlib.new("sha256", data)``, ``hashlib.pbkdf2_hmac(...)``:
 # the digest is secret when anything hashed is.
 _HASHES = "hashlib."
@@ -88,12 +91,19 @@ def _keyed_read_is_secret(container: ast.expr, key: str) -> bool:
 
 
 class _Checker(ast.NodeVisitor):
-    def __init__(self, source: SourceFile, imports: ImportMap) -> None:
+    def __init__(
+        self, source: SourceFile, imports: ImportMap, helpers: frozenset[str] = frozenset()
+    ) -> None:
         self.source = source
         self.imports = imports
         self.tainted: list[set[str]] = [set()]
         self.plain: list[set[str]] = [set()]
         self.findings: list[Finding] = []
+        # Functions and methods of this file known to return a secret-derived value, and
+        # those this pass found doing so (``check`` runs passes until no new one shows).
+        self.helpers = helpers
+        self.returning: set[str] = set()
+        self.functions: list[str] = []
         # Module tables keyed by literals (``_HMAC = {"HS256": hashlib.sha256}``): ``in``
         # looks a public key up in them, whatever their values hold.
         self.tables = _literal_keyed_tables(source.tree)
@@ -113,9 +123,19 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
         self._leave_scope()
 
-    visit_FunctionDef = _scoped
-    visit_AsyncFunctionDef = _scoped
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.functions.append(node.name)
+        self._scoped(node)
+        self.functions.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
     visit_Lambda = _scoped
+
+    def visit_Return(self, node: ast.Return) -> None:
+        self.generic_visit(node)
+        value = node.value
+        if value is not None and self.functions and self.is_secret(value):
+            self.returning.add(self.functions[-1])
 
     def _bind(self, target: ast.expr, value: ast.expr) -> None:
         """Track what a plain name now holds: secret-derived, a literal (``MAC_BYTES = 32``
@@ -260,6 +280,8 @@ class _Checker(ast.NodeVisitor):
         qualname = self.imports.qualname(func)
         if qualname in _MACS:
             return True
+        if qualname in _VERDICTS:  # a yes or no, whatever its name says
+            return False
         if qualname is not None and qualname.startswith(_HASHES):
             return any(self.is_secret(a) for a in (*call.args, *(k.value for k in call.keywords)))
         if qualname in _WRAPPERS:
@@ -272,8 +294,8 @@ class _Checker(ast.NodeVisitor):
                 return self.is_secret(func.value)
             if func.attr in _TRANSFORMS:
                 return self.is_secret(func.value)
-            return is_secret_name(func.attr)
-        return isinstance(func, ast.Name) and is_secret_name(func.id)
+            return func.attr in self.helpers or is_secret_name(func.attr)
+        return isinstance(func, ast.Name) and (func.id in self.helpers or is_secret_name(func.id))
 
     # the checks -----------------------------------------------------------------------
     def visit_Compare(self, node: ast.Compare) -> None:
@@ -389,8 +411,15 @@ def check(project: Project) -> Outcome:
     count = 0
     for source, tree in parsed_sources(project, findings):
         count += 1
-        checker = _Checker(source, ImportMap(tree))
-        checker.visit(tree)
+        imports = ImportMap(tree)
+        helpers: frozenset[str] = frozenset()
+        while True:
+            # A helper may return another helper's value: each pass knows the ones before it.
+            checker = _Checker(source, imports, helpers)
+            checker.visit(tree)
+            if checker.returning <= helpers:
+                break
+            helpers |= checker.returning
         findings.extend(checker.findings)
     return Outcome(findings, f"{count} files")
 
