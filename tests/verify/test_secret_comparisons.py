@@ -315,3 +315,13 @@ def test_ignores_helpers_returning_a_verdict_or_a_hash_of_public_data(layout):
         return _matches(key, body, provided) == True or _etag(body) == if_none_match
     """
     assert run(layout, code).status is Status.PASS
+
+
+def test_flags_revealed_secret_compared_whatever_names_it(layout):
+    code = """
+    def check(config, ring, sent):
+        if config.key.reveal() != sent:
+            return any(key.reveal() == sent for key in ring)
+        return True
+    """
+    assert [f.line for f in run(layout, code).findings] == [3, 4]

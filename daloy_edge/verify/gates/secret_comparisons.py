@@ -6,11 +6,11 @@ was right; ``table[token]`` and ``table.get(token)`` end in the same ``==`` agai
 entry of the same hash. A value counts as secret-derived when its name says so (``token``,
 ``signature``, ``csrf_token``; not ``token_type`` or ``signature_header``), when it is read
 from a secret-named key or header (``headers.get("X-Signature")``, ``cookies[...]``), when it
-is a MAC (``hmac.new(...).hexdigest()``) or a hash of secret material
-(``hashlib.sha256(password)``, whose digest is as good as the password to whoever can
-replay it), when it was assigned from any of these in the same function, or when it is
-what a function or method of the same file returns that returns one of these
-(``def _expected(body): return hmac.new(...).hexdigest()``). Comparisons
+is a MAC (``hmac.new(...).hexdigest()``), what a ``Secret`` reveals (``key.reveal()``), or a
+hash of secret material (``hashlib.sha256(password)``, whose digest is as good as the
+password to whoever can replay it), when it was assigned from any of these in the same
+function, or when it is what a function or method of the same file returns that returns
+one of these (``def _expected(body): return hmac.new(...).hexdigest()``). Comparisons
 with literals (``== ""``, ``== "Bearer"``, ``is None``) are left alone: a constant holds
 nothing to leak.
 """
@@ -30,7 +30,7 @@ _GETTERS = frozenset({"get", "pop", "get_all", "getlist", "getone", "getfirst", 
 _TRANSFORMS = frozenset(
     {
         "strip", "lstrip", "rstrip", "lower", "upper", "casefold", "encode", "decode",
-        "hex", "hexdigest", "digest", "reveal", "removeprefix", "removesuffix", "split",
+        "hex", "hexdigest", "digest", "removeprefix", "removesuffix", "split",
         "rsplit", "partition", "rpartition", "copy",
     }
 )  # fmt: skip
@@ -292,6 +292,8 @@ class _Checker(ast.NodeVisitor):
                 if isinstance(first, ast.Constant) and isinstance(first.value, str):
                     return _keyed_read_is_secret(func.value, first.value)
                 return self.is_secret(func.value)
+            if func.attr == "reveal":  # Secret.reveal(): the secret itself, whatever holds it
+                return True
             if func.attr in _TRANSFORMS:
                 return self.is_secret(func.value)
             return func.attr in self.helpers or is_secret_name(func.attr)
