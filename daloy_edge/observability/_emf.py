@@ -192,12 +192,8 @@ def emf_document(
     return document
 
 
-def status_class(status: int) -> str:
-    """``2xx`` … ``5xx`` (1xx counts as ``2xx``: it never ends a request here)."""
-    return f"{_class_digit(status)}xx"
-
-
 def _class_digit(status: int) -> int:
+    """2 … 5, the status class (1xx counts as 2xx: it never ends a request here)."""
     digit = status // 100
     return 2 if digit < 2 else 5 if digit > 5 else digit
 
