@@ -61,3 +61,30 @@ def test_passes_jitter_shuffles_and_secrets(layout):
 def test_ignores_a_local_object_named_random(layout):
     code = "def pick(random, things):\n    token = random.choice(things)\n    return token\n"
     assert run(layout, code).status is Status.PASS
+
+
+def test_flags_session_id_made_by_a_helper_returning_random_output(layout):
+    code = """
+    import random
+    ALPHABET = "abc"
+    class Sessions:
+        def create(self):
+            self.session_id = self._random_string(32)
+        def _random_string(self, n):
+            return _pick(n)
+    def _pick(n):
+        return "".join(random.choice(ALPHABET) for _ in range(n))
+    """
+    assert [f.line for f in run(layout, code).findings] == [6]
+
+
+def test_ignores_helpers_returning_random_output_used_for_jitter(layout):
+    code = """
+    import random
+    def _jitter(base):
+        return base * random.uniform(0.5, 1.5)
+    def backoff(attempt):
+        delay = _jitter(2 ** attempt)
+        return delay
+    """
+    assert run(layout, code).status is Status.PASS

@@ -3,7 +3,9 @@
 ``random`` is a Mersenne Twister: 624 outputs reveal every future one. A call counts when
 its value lands in something that must be unguessable: a variable, attribute, keyword or
 dict key named like a token/nonce/id/key/salt/session, an argument of a call named so,
-or the return value of a function named so. ``random.SystemRandom`` is not flagged.
+or the return value of a function named so. A function or method of the same file that
+returns such output (``def _random_string(n): return "".join(random.choice(...) ...)``)
+counts as a source too. ``random.SystemRandom`` is not flagged.
 """
 
 from __future__ import annotations
@@ -42,9 +44,19 @@ def _target_names(target: ast.expr) -> list[str]:
 
 
 class _Checker(ast.NodeVisitor):
-    def __init__(self, source: SourceFile, imports: ImportMap, tree: ast.Module) -> None:
+    def __init__(
+        self,
+        source: SourceFile,
+        imports: ImportMap,
+        tree: ast.Module,
+        helpers: frozenset[str] = frozenset(),
+    ) -> None:
         self.source = source
         self.imports = imports
+        # Functions and methods of this file known to return ``random`` output, and those
+        # this pass found doing so (``check`` runs passes until no new one shows).
+        self.helpers = helpers
+        self.returning: set[str] = set()
         self.functions: list[str] = []
         self.findings: list[Finding] = []
         self.reported: set[int] = set()
@@ -71,6 +83,10 @@ class _Checker(ast.NodeVisitor):
         return out
 
     def _is_weak(self, call: ast.Call) -> bool:
+        func = call.func
+        called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if called in self.helpers:
+            return True
         qualname = self.imports.imported(call.func) or ""
         module, _, fn = qualname.rpartition(".")
         if module == "random" and fn in _WEAK:
@@ -124,6 +140,8 @@ class _Checker(ast.NodeVisitor):
     def visit_Return(self, node: ast.Return) -> None:
         if self.functions:
             self._sink(node.value, [self.functions[-1]], "the result of")
+            if node.value is not None and self._weak_calls(node.value):
+                self.returning.add(self.functions[-1])
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
@@ -149,8 +167,15 @@ def check(project: Project) -> Outcome:
     count = 0
     for source, tree in parsed_sources(project, findings):
         count += 1
-        checker = _Checker(source, ImportMap(tree), tree)
-        checker.visit(tree)
+        imports = ImportMap(tree)
+        helpers: frozenset[str] = frozenset()
+        while True:
+            # A helper may return another helper's value: each pass knows the ones before it.
+            checker = _Checker(source, imports, tree, helpers)
+            checker.visit(tree)
+            if checker.returning <= helpers:
+                break
+            helpers |= checker.returning
         findings.extend(checker.findings)
     return Outcome(findings, f"{count} files")
 
