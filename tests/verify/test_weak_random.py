@@ -88,3 +88,13 @@ def test_ignores_helpers_returning_random_output_used_for_jitter(layout):
         return delay
     """
     assert run(layout, code).status is Status.PASS
+
+
+def test_flags_random_output_bound_to_a_token_by_walrus(layout):
+    code = """
+    import random
+    def issue(store):
+        if (token := random.getrandbits(64)) not in store:
+            store.add(token)
+    """
+    assert [f.line for f in run(layout, code).findings] == [4]

@@ -133,6 +133,10 @@ class _Checker(ast.NodeVisitor):
         self._sink(node.value, _target_names(node.target), "the value")
         self.generic_visit(node)
 
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self._sink(node.value, _target_names(node.target), "the value")
+        self.generic_visit(node)
+
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self._sink(node.value, _target_names(node.target), "the value")
         self.generic_visit(node)
