@@ -62,3 +62,34 @@ def test_passes_pinned_verified_decode_and_unrelated_decodes(layout):
     signed = jwt.encode({"sub": "a"}, key, algorithm="ES256")
     """
     assert run(layout, code.replace("\n    ", "\n")).status is Status.PASS
+
+
+def test_flags_algorithm_confusion_through_a_variable_or_header_get(layout):
+    code = """
+    def by_alg(t, key):
+        alg = jwt.get_unverified_header(t)["alg"]
+        return jwt.decode(t, key, algorithms=[alg])
+    def by_get(t, key, header):
+        return jwt.decode(t, key, algorithms=[header.get("alg")])
+    """
+    assert (
+        messages_of(layout, code.replace("\n    ", "\n"))
+        == ["jwt decode takes its algorithms from the token's own header"] * 2
+    )
+
+
+def test_flags_verification_turned_off_through_a_variable_or_dict_call(layout):
+    code = """
+    OPTIONS = {"verify_signature": False}
+    a = jwt.decode(t, key, algorithms=["RS256"], options=OPTIONS)
+    b = jwt.decode(t, key, algorithms=["RS256"], options=dict(verify_signature=False))
+    """
+    assert (
+        messages_of(layout, code.replace("\n    ", "\n"))
+        == ["jwt decode with verify_signature=False accepts forged tokens"] * 2
+    )
+
+
+def test_flags_alg_none_in_an_allow_list_constant(layout):
+    code = 'ALGORITHMS = ["HS256", "none"]\nclaims = jwt.decode(t, key, algorithms=ALGORITHMS)\n'
+    assert messages_of(layout, code) == ["jwt decode accepts alg `none`"]

@@ -3,7 +3,9 @@
 Flags, for PyJWT and python-jose: ``decode`` without ``algorithms`` (the token then picks
 its own), ``options={"verify_signature": False}`` or the old ``verify=False``, ``none``
 among the algorithms, algorithms read from the token's own unverified header (algorithm
-confusion), and ``encode`` with ``algorithm="none"`` or ``None``.
+confusion), and ``encode`` with ``algorithm="none"`` or ``None``. A name passed as
+``algorithms=`` or ``options=`` is read through what the file assigns to it
+(``alg = jwt.get_unverified_header(token)["alg"]``, ``ALGORITHMS = ["HS256", "none"]``).
 """
 
 from __future__ import annotations
@@ -52,10 +54,23 @@ def _from_token_header(node: ast.expr, imports: ImportMap) -> bool:
             name = imports.imported(sub.func) or ""
             if name.endswith("get_unverified_header"):
                 return True
+            first = sub.args[0] if sub.args else None
+            if (  # header.get("alg")
+                isinstance(sub.func, ast.Attribute)
+                and sub.func.attr == "get"
+                and isinstance(first, ast.Constant)
+                and first.value == "alg"
+            ):
+                return True
     return False
 
 
-def _disables_verification(options: ast.expr | None) -> bool:
+def _disables_verification(options: ast.expr) -> bool:
+    if isinstance(options, ast.Call) and isinstance(options.func, ast.Name):
+        # dict(verify_signature=False)
+        return options.func.id == "dict" and any(
+            k.arg == "verify_signature" and is_constant_false(k.value) for k in options.keywords
+        )
     if not isinstance(options, ast.Dict):
         return False
     return any(
@@ -64,11 +79,28 @@ def _disables_verification(options: ast.expr | None) -> bool:
     )
 
 
+def _bindings(tree: ast.Module) -> dict[str, list[ast.expr]]:
+    """Every value the file assigns to each plain name, wherever it does."""
+    bound: dict[str, list[ast.expr]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                bound.setdefault(target.id, []).append(value)
+    return bound
+
+
 class _Checker:
     def __init__(self, source: SourceFile, tree: ast.Module) -> None:
         self.source = source
         self.imports = ImportMap(tree)
         self.findings: list[Finding] = []
+        self.bindings = _bindings(tree)
         self.instances = {
             t.id
             for n in ast.walk(tree)
@@ -110,15 +142,30 @@ class _Checker:
             ):
                 self._report(call, "JWT signed with alg `none`: the token carries no signature")
 
+    def _values(self, node: ast.expr | None) -> list[ast.expr]:
+        """``node`` and what the file assigns to each name in it, and so on through those."""
+        found: list[ast.expr] = []
+        pending = [node] if node is not None else []
+        seen: set[str] = set()
+        while pending:
+            value = pending.pop()
+            found.append(value)
+            for sub in ast.walk(value):
+                if isinstance(sub, ast.Name) and sub.id not in seen:
+                    seen.add(sub.id)
+                    pending.extend(self.bindings.get(sub.id, ()))
+        return found
+
     def _decode(self, call: ast.Call) -> None:
         algorithms = argument(call, "algorithms", 2)
+        values = self._values(algorithms)
         if algorithms is None and not has_star_kwargs(call):
             self._report(call, "jwt decode without `algorithms=`: pin the accepted algorithms")
-        elif algorithms is not None and _mentions_none(algorithms):
+        elif any(_mentions_none(v) for v in values):
             self._report(call, "jwt decode accepts alg `none`")
-        elif algorithms is not None and _from_token_header(algorithms, self.imports):
+        elif any(_from_token_header(v, self.imports) for v in values):
             self._report(call, "jwt decode takes its algorithms from the token's own header")
-        if _disables_verification(argument(call, "options", 3)):
+        if any(_disables_verification(v) for v in self._values(argument(call, "options", 3))):
             self._report(call, "jwt decode with verify_signature=False accepts forged tokens")
         if is_constant_false(argument(call, "verify")):
             self._report(call, "jwt decode with verify=False accepts forged tokens")
