@@ -87,3 +87,24 @@ def test_passes_timeouts_fixed_urls_and_the_egress_guard(layout):
     """
     project = layout({"app/ok.py": fine, "app/egress/client.py": guard})
     assert gate(project, NAME).status is Status.PASS
+
+
+def test_flags_requests_following_redirects_by_default_on_a_url_from_the_request(layout):
+    code = """
+    import requests
+    session = requests.Session()
+    def proxy(request):
+        url = request.query.get("url")
+        requests.head(url, timeout=5)
+        requests.get(url, timeout=5, allow_redirects=False)
+        requests.get(url, timeout=5)
+        return session.post(url, timeout=5)
+    """
+    assert (
+        found(layout, code)
+        == [
+            "allow_redirects=True on a URL taken from the request: a redirect can reach internal "
+            "hosts; fetch it through the egress guard"
+        ]
+        * 2
+    )

@@ -7,7 +7,8 @@ redirects on a URL the request controls outside the egress guard.
 * ``verify=False``, ``ssl._create_unverified_context()``, ``check_hostname = False`` and
   ``verify_mode = CERT_NONE`` turn TLS into plain text for anyone on the path.
 * ``follow_redirects=True`` / ``allow_redirects=True`` on a URL derived from the request
-  (a handler's ``request``/``event`` parameter, or names assigned from it) lets a
+  (a handler's ``request``/``event`` parameter, or names assigned from it), which
+  ``requests`` does unless told not to (but for ``head``), lets a
   redirect steer the call to internal addresses after any URL check. Only the egress
   guard (``egress-paths``, default ``*/egress/*``) may follow redirects, because it re-checks
   each hop.
@@ -155,8 +156,12 @@ class _Checker(ast.NodeVisitor):
     def _redirects(self, node: ast.Call, family: str, client_follows: bool) -> None:
         flag = "follow_redirects" if family == "httpx" else "allow_redirects"
         explicit = argument(node, flag)
-        follows = is_constant_true(explicit) or (explicit is None and client_follows)
         func = node.func
+        # requests follows redirects unless told not to; only its head() does not.
+        by_default = client_follows or (
+            family == "requests" and (dotted(func) or [""])[-1] != "head"
+        )
+        follows = is_constant_true(explicit) or (explicit is None and by_default)
         is_generic = isinstance(func, ast.Attribute) and func.attr in ("request", "stream")
         url = argument(node, "url", 1 if is_generic else 0)
         if follows and url is not None and self._from_request(url):
