@@ -50,7 +50,6 @@ class FetchGuard:
         """The guarded client (built now if it was deferred)."""
         client = self._client
         if client is None:
-            assert self._build is not None
             client = self._client = self._build()
         return client
 
