@@ -325,3 +325,18 @@ def test_flags_revealed_secret_compared_whatever_names_it(layout):
         return True
     """
     assert [f.line for f in run(layout, code).findings] == [3, 4]
+
+
+def test_flags_stored_digest_of_a_configured_key_compared_in_another_method(layout):
+    code = """
+    import hashlib
+    class ApiKeyCheck:
+        def __init__(self, api_key, fragments):
+            self._expected = hashlib.sha256(api_key.encode()).digest()
+            self._names = DEFAULT_SECRET_KEYS + fragments
+        def __call__(self, sent, field):
+            return hashlib.sha256(sent.encode()).digest() == self._expected or any(
+                n in field for n in self._names
+            )
+    """
+    assert [f.line for f in run(layout, code).findings] == [8]

@@ -10,7 +10,9 @@ is a MAC (``hmac.new(...).hexdigest()``), what a ``Secret`` reveals (``key.revea
 hash of secret material (``hashlib.sha256(password)``, whose digest is as good as the
 password to whoever can replay it), when it was assigned from any of these in the same
 function, or when it is what a function or method of the same file returns that returns
-one of these (``def _expected(body): return hmac.new(...).hexdigest()``). Comparisons
+one of these (``def _expected(body): return hmac.new(...).hexdigest()``) or a ``self``
+attribute the file assigns such a call's result to (``self._digest =
+hashlib.sha256(api_key).digest()``). Comparisons
 with literals (``== ""``, ``== "Bearer"``, ``is None``) are left alone: a constant holds
 nothing to leak.
 """
@@ -100,7 +102,8 @@ class _Checker(ast.NodeVisitor):
         self.plain: list[set[str]] = [set()]
         self.findings: list[Finding] = []
         # Functions and methods of this file known to return a secret-derived value, and
-        # those this pass found doing so (``check`` runs passes until no new one shows).
+        # ``self`` attributes known to be assigned one (as ".name"), and those this pass
+        # found (``check`` runs passes until no new one shows).
         self.helpers = helpers
         self.returning: set[str] = set()
         self.functions: list[str] = []
@@ -140,6 +143,16 @@ class _Checker(ast.NodeVisitor):
     def _bind(self, target: ast.expr, value: ast.expr) -> None:
         """Track what a plain name now holds: secret-derived, a literal (``MAC_BYTES = 32``
         is a size, whatever its name says), or neither."""
+        if isinstance(target, ast.Attribute):
+            # ``self._expected = hmac.new(...).digest()``, read in another method: what a
+            # call made (a MAC, a hash, a revealed secret), not a value merely named so.
+            if (
+                dotted(target.value) in (["self"], ["cls"])
+                and isinstance(value, ast.Call)
+                and self.is_secret(value)
+            ):
+                self.returning.add("." + target.attr)
+            return
         if not isinstance(target, ast.Name):
             return
         name = target.id
@@ -250,7 +263,7 @@ class _Checker(ast.NodeVisitor):
                 return False
             return node.id in self.tainted[-1] or is_secret_name(node.id)
         if isinstance(node, ast.Attribute):
-            return is_secret_name(node.attr)
+            return "." + node.attr in self.helpers or is_secret_name(node.attr)
         if isinstance(node, ast.Subscript):
             key = node.slice
             if isinstance(key, ast.Constant) and isinstance(key.value, str):
