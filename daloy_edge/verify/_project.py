@@ -159,13 +159,22 @@ class Project:
     def source(self, rel: str) -> SourceFile:
         """One parsed Python file (a syntax error is kept in ``error``, not raised)."""
         if rel not in self._sources:
-            text = self.text(rel) or ""
+            text = self.text(rel)
             try:
-                tree: ast.Module | None = ast.parse(text, filename=rel)
+                # Read as Python reads it: of any size, in the encoding its coding line
+                # names, after a BOM (a file that was no UTF-8 text under the size limit
+                # was read as empty, and passed every gate).
+                if text is None:
+                    code: str | bytes = (self.root / rel).read_bytes()
+                else:
+                    code = text.removeprefix("\ufeff")
+                tree: ast.Module | None = ast.parse(code, filename=rel)
                 error = None
             except (SyntaxError, ValueError) as exc:
                 tree, error = None, f"cannot parse: {exc}"
-            self._sources[rel] = SourceFile(rel=rel, text=text, tree=tree, error=error)
+            except OSError as exc:
+                tree, error = None, f"cannot read: {exc}"
+            self._sources[rel] = SourceFile(rel=rel, text=text or "", tree=tree, error=error)
         return self._sources[rel]
 
     @cached_property

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import subprocess
 
-from daloy_edge.verify import Gate, Outcome, Project, Status, run_gate
+from daloy_edge.verify import GATES, Gate, Outcome, Project, Status, run_gate
+from daloy_edge.verify._project import MAX_TEXT_BYTES
 from tests.verify.conftest import write_files
 
 
@@ -51,3 +52,30 @@ def test_tests_and_benchmarks_count_as_unshipped_code(tmp_path):
     assert project.is_test("bench/case_x.py")
     assert project.is_test("pkg/test_mod.py")
     assert not project.is_test("daloy_edge/testing.py")
+
+
+def test_sources_are_parsed_as_python_reads_them(tmp_path):
+    """A coding line other than UTF-8, a file past the text size limit and one whose
+    bytes are not Python (NUL) were read as empty: every AST gate passed them unread."""
+    code = "def ok(signature, expected):\n    return signature == expected\n"
+    files = {
+        "app/latin.py": ("# -*- coding: latin-1 -*-\n# caf\xe9\n" + code).encode("latin-1"),
+        "app/big.py": (code + "# " + "x" * MAX_TEXT_BYTES + "\n").encode(),
+        "app/bom.py": b"\xef\xbb\xbf" + code.encode(),
+        "app/nul.py": b"x = 1\0\n",
+    }
+    for rel, data in files.items():
+        (tmp_path / "app").mkdir(exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    project = Project(tmp_path)
+    trees = {rel: project.source(rel).tree for rel in files}
+    assert all(trees[rel] is not None for rel in ("app/latin.py", "app/big.py", "app/bom.py"))
+    assert trees["app/nul.py"] is None
+    assert (project.source("app/nul.py").error or "").startswith("cannot parse")
+    gate = next(g for g in GATES if g.name == "secret-comparisons")
+    assert sorted(f.path for f in run_gate(project, gate).findings) == [
+        "app/big.py",
+        "app/bom.py",
+        "app/latin.py",
+        "app/nul.py",
+    ]
