@@ -6,9 +6,11 @@ import ast
 import datetime as dt
 import fnmatch
 import glob
+import io
 import shutil
 import subprocess
 import sys
+import tokenize
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
@@ -134,9 +136,10 @@ class Project:
         return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
 
     def text(self, rel: str) -> str | None:
-        """The file's UTF-8 text, or None for binary, undecodable or very large files."""
+        """The file's text, or None for binary, undecodable or very large files (a Python
+        file is read as Python reads it: in the encoding its coding line names, any size)."""
         if rel not in self._texts:
-            self._texts[rel] = _read_text(self.root / rel)
+            self._texts[rel] = _read_text(self.root / rel, python=rel.endswith(".py"))
         return self._texts[rel]
 
     def text_files(self) -> list[tuple[str, str]]:
@@ -242,13 +245,21 @@ def _load_toml(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _read_text(path: Path) -> str | None:
+def _read_text(path: Path, *, python: bool = False) -> str | None:
     try:
-        if path.stat().st_size > MAX_TEXT_BYTES:
+        if not python and path.stat().st_size > MAX_TEXT_BYTES:
             return None
         data = path.read_bytes()
     except OSError:
         return None
+    if python:
+        # Python runs a source of any size, in the encoding its coding line names: one past
+        # the limit or in latin-1 was scanned by no gate (a bidi override or a key in it).
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+            return data.decode(encoding)
+        except (SyntaxError, LookupError, UnicodeDecodeError):
+            return None
     if b"\x00" in data[:8192]:
         return None
     try:

@@ -79,3 +79,26 @@ def test_sources_are_parsed_as_python_reads_them(tmp_path):
         "app/latin.py",
         "app/nul.py",
     ]
+
+
+def test_text_gates_read_python_files_of_any_size_in_their_declared_encoding(tmp_path):
+    """A Python file past the text size limit, or with a latin-1 coding line, was scanned by
+    no text gate: a bidi override or a committed key in it passed."""
+    (tmp_path / "app").mkdir()
+    big = 'ok = "admin\u202e"\n# ' + "x" * MAX_TEXT_BYTES + "\n"
+    (tmp_path / "app" / "big.py").write_text(big, encoding="utf-8")
+    latin = '# -*- coding: latin-1 -*-\n# caf\xe9\nKEY = "' + "AKIA" + 'Q7W2ZJ5XKD3N8VHP"\n'
+    (tmp_path / "app" / "latin.py").write_bytes(latin.encode("latin-1"))
+    (tmp_path / "app" / "data.txt").write_text("x" * (MAX_TEXT_BYTES + 1), encoding="utf-8")
+    project = Project(tmp_path)
+    assert [rel for rel, _ in project.text_files()] == ["app/big.py", "app/latin.py"]
+    assert project.text("app/latin.py") == latin
+    found = {
+        name: [f.location() for f in run_gate(project, g).findings]
+        for g in GATES
+        if (name := g.name) in ("invisible-unicode", "leaked-credentials")
+    }
+    assert found == {
+        "invisible-unicode": ["app/big.py:1:12"],
+        "leaked-credentials": ["app/latin.py:3:8"],
+    }
