@@ -59,3 +59,20 @@ def test_passes_safe_loaders_literals_and_argument_lists(layout):
         subprocess.run("make", shell=True)
     """
     assert gate(layout({"app/ok.py": code}), NAME).status is Status.PASS
+
+
+def test_flags_a_shell_started_by_name_with_a_built_script(layout):
+    code = """
+    import asyncio, subprocess
+    async def run(name):
+        subprocess.run(["sh", "-c", f"convert {name} out.png"], check=True)
+        subprocess.Popen(("/bin/bash", "-lc", "ls " + name))
+        await asyncio.create_subprocess_exec("sh", "-c", "ls " + name)
+        subprocess.run(["sh", "-c", "ls -l | wc -l"], check=True)
+        subprocess.run(["bash", "--norc", name], check=True)
+    """
+    assert found(layout, code) == [
+        "subprocess.run() runs a built script through a shell",
+        "subprocess.Popen() runs a built script through a shell",
+        "asyncio.create_subprocess_exec() runs a built script through a shell",
+    ]

@@ -4,8 +4,9 @@ pickle/marshal/shelve/dill loads, ``yaml.load`` without a safe loader (and
 ``yaml.unsafe_load``/``full_load``), ``eval``/``exec`` on anything but a string literal,
 ``torch.load`` without ``weights_only=True``, ``numpy.load(allow_pickle=True)``, and
 shell execution: ``subprocess`` with ``shell=True``, ``os.system``, ``os.popen``,
-``asyncio.create_subprocess_shell`` (a literal command string is left alone: nothing
-outside can reach it).
+``asyncio.create_subprocess_shell``, and a shell started by name with a built script
+(``subprocess.run(["sh", "-c", f"convert {name}"])``, the same as ``shell=True``) (a
+literal command string is left alone: nothing outside can reach it).
 """
 
 from __future__ import annotations
@@ -42,8 +43,28 @@ _ALWAYS_SHELL = frozenset(
 )  # fmt: skip
 
 
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "fish"})
+
+
 def _literal_string(node: ast.expr | None) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str | bytes)
+
+
+def _built_shell_script(parts: list[ast.expr]) -> bool:
+    """``["sh", "-c", f"... {name}"]``: a shell handed a script built from data."""
+    if len(parts) < 3:
+        return False
+    program, option = parts[0], parts[1]
+    if not (isinstance(program, ast.Constant) and isinstance(option, ast.Constant)):
+        return False
+    shell, flag = str(program.value), str(option.value)
+    return (
+        shell.rpartition("/")[2] in _SHELLS
+        and flag.startswith("-")
+        and not flag.startswith("--")
+        and "c" in flag
+        and not _literal_string(parts[2])
+    )
 
 
 class _Checker:
@@ -70,6 +91,11 @@ class _Checker:
             command = argument(call, "args", 0)
             if shell is not None and not is_constant_false(shell) and not _literal_string(command):
                 self._report(call, f"{imported}(shell=True) with a built command: shell injection")
+            elif isinstance(command, ast.List | ast.Tuple) and _built_shell_script(command.elts):
+                self._report(call, f"{imported}() runs a built script through a shell")
+        elif imported == "asyncio.create_subprocess_exec":
+            if _built_shell_script(call.args):
+                self._report(call, f"{imported}() runs a built script through a shell")
         elif imported in _ALWAYS_SHELL:
             if not _literal_string(argument(call, "cmd", 0)):
                 self._report(call, f"{imported}() runs a built command through the shell")
