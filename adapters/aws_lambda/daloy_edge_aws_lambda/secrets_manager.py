@@ -227,7 +227,13 @@ class SecretsManagerKeyRing:
             recent = self._attempted_at is not None and (
                 now - self._attempted_at < self.min_refresh_interval
             )
-            if recent and self._ring is not None:
+            # Only a ring ``get`` would still serve: past ttl + max_stale, one whose fetch
+            # had just failed was handed out again, however long ago it was rotated.
+            if (
+                recent
+                and self._ring is not None
+                and now - self._loaded_at < self.ttl + self.max_stale
+            ):
                 return self._ring
             return self._reload(now)
 

@@ -437,6 +437,26 @@ def test_requests_past_max_stale_do_not_each_call_secrets_manager(own_moto):
     assert source.fetches == attempts
 
 
+def test_a_forced_refresh_past_max_stale_does_not_hand_out_the_expired_ring(own_moto):
+    # The failure: get() refused the ring past ttl + max_stale, and a refresh() within
+    # min_refresh_interval of that failed fetch returned it all the same, however long
+    # ago its keys were rotated.
+    client = make_secret(own_moto, "keys/expired", KEY_A)
+    clock = Clock()
+    source = SecretsManagerKeyRing(
+        "keys/expired", client=client, ttl=60, max_stale=600, clock=clock, include_previous=False
+    )
+    source.get()
+    own_moto.stop()
+    clock.now += 661
+    with pytest.raises(KeyRingUnavailable):
+        source.get()
+    attempts = source.fetches
+    with pytest.raises(KeyRingUnavailable, match="connect"):
+        source.refresh()
+    assert source.fetches == attempts
+
+
 def test_an_empty_current_version_never_lets_the_previous_key_sign(moto):
     # AWSPREVIOUS is verify-only; with nothing in AWSCURRENT it became the signing key.
     client = make_secret(moto, "keys/emptied", KEY_A)
