@@ -34,7 +34,16 @@ DEFAULT_PERMISSIONS_POLICY = (
 )
 # Documents a browser runs scripts in when opened directly: HTML, and SVG and XML (whose
 # XHTML-namespace elements run too), as an uploaded .svg served from a static folder is.
-_HTML_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml")
+# Chromium renders an XSLT stylesheet sent as text/xsl (as sitemaps and feeds link theirs)
+# as an HTML page, running the scripts in it.
+_HTML_TYPES = (
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "text/xml",
+    "application/xml",
+    "text/xsl",
+)
 _REMOVED = frozenset({"server", "x-powered-by"})
 _first = itemgetter(0)
 _NONCE = "{nonce}"

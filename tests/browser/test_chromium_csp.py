@@ -24,6 +24,8 @@ import pytest
 import uvicorn
 from daloy_edge_asgi import ASGIApp
 
+from daloy_edge import App, Response
+from daloy_edge.middleware.secure_headers import SecureHeaders, SecureHeadersConfig
 from daloy_edge.testing import TestClient
 from examples.secure_app import create_app
 
@@ -173,3 +175,41 @@ def test_control_without_the_policy_the_injected_script_and_sink_work(unprotecte
     attributes = body_attributes(unprotected_dom)
     assert 'data-injected="ran"' in attributes
     assert 'data-sink="allowed"' in attributes
+
+
+STYLESHEET = (
+    b'<?xml version="1.0"?>'
+    b'<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+    b"<xsl:template match='/'><p>Sitemap</p></xsl:template>"
+    b"<script>document.documentElement.setAttribute('data-injected', 'ran');</script>"
+    b"</xsl:stylesheet>"
+)
+
+
+def stylesheet_dom(config: SecureHeadersConfig) -> str:
+    """An XSLT stylesheet holding an injected script, sent as ``text/xsl``, in Chromium."""
+    app = App(env={}, request_log=False, middleware=[SecureHeaders(config)])
+
+    @app.get("/sitemap.xsl")
+    async def stylesheet(request):
+        return Response(STYLESHEET, media_type="text/xsl")
+
+    with serve(ASGIApp(app)) as port:
+        return rendered_dom(f"http://127.0.0.1:{port}/sitemap.xsl")
+
+
+def root_attributes(dom: str) -> str:
+    match = re.search(r"<(?:html|xsl:stylesheet)([^>]*)>", dom)
+    assert match is not None, dom
+    return match.group(1)
+
+
+def test_script_injected_into_a_text_xsl_stylesheet_does_not_run():
+    # Chromium renders text/xsl as a page and runs its scripts: with the CSP given to
+    # HTML, SVG and XML answers alone, the stylesheet's injected script ran.
+    assert "data-injected" not in root_attributes(stylesheet_dom(SecureHeadersConfig()))
+
+
+def test_control_without_the_policy_a_text_xsl_stylesheet_runs_its_script():
+    dom = stylesheet_dom(SecureHeadersConfig(csp=False))
+    assert 'data-injected="ran"' in root_attributes(dom)

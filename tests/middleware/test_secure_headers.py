@@ -351,9 +351,12 @@ def test_report_urls_accepted_as_before_but_no_trailing_newline():
         assert _accepted(report_to=url) is expected, repr(url)
 
 
-@pytest.mark.parametrize("media", ["image/svg+xml", "text/xml", "application/xml; charset=utf-8"])
+@pytest.mark.parametrize(
+    "media", ["image/svg+xml", "text/xml", "application/xml; charset=utf-8", "text/xsl"]
+)
 def test_svg_or_xml_document_gets_the_csp_that_stops_its_inline_scripts(media):
-    # Opened directly, an SVG or XML document runs its own <script> (an uploaded .svg).
+    # Opened directly, an SVG or XML document runs its own <script> (an uploaded .svg), as
+    # an XSLT stylesheet sent as text/xsl does in Chromium.
     app = App(middleware=[SecureHeaders()])
 
     @app.get("/image")
