@@ -1,7 +1,7 @@
 """The reference app's /form page in real headless Chromium, served by real uvicorn.
 
 A small ASGI wrapper plays the attacker's part: it adds the victim's session cookie to the
-request (the browser cannot keep a ``__Host-``/Secure cookie over plain http) and injects
+request (so no sign-in page is needed) and injects
 two scripts into the HTML the app produced, leaving the app's own headers untouched:
 an inline script without the nonce (a stored XSS payload) and a probe carrying the
 response's nonce that writes a string into an ``innerHTML`` sink. Chromium then enforces
@@ -11,23 +11,15 @@ the app's real Content-Security-Policy.
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import subprocess
-import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-import uvicorn
 from daloy_edge_asgi import ASGIApp
 
 from daloy_edge import App, Response
 from daloy_edge.middleware.secure_headers import SecureHeaders, SecureHeadersConfig
 from daloy_edge.testing import TestClient
 from examples.secure_app import create_app
+from tests.support.chromium import rendered_dom, serve
 
 pytestmark = pytest.mark.slow
 
@@ -87,55 +79,6 @@ def session_cookie() -> str:
     client = TestClient(create_app(ENV))
     assert client.post("/session/login", json={"user": "alice"}).status == 204
     return f"__Host-session={client.cookies['__Host-session']}"
-
-
-@contextmanager
-def serve(app: object) -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.fail("chromium is missing: run scripts/system-deps.sh")
-    return found
-
-
-def rendered_dom(url: str) -> str:
-    with tempfile.TemporaryDirectory() as profile:
-        result = subprocess.run(
-            [
-                chromium(),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--no-first-run",
-                f"--user-data-dir={profile}",
-                "--virtual-time-budget=3000",
-                "--dump-dom",
-                url,
-            ],
-            capture_output=True,
-            timeout=90,
-            check=True,
-        )
-    return result.stdout.decode()
 
 
 def body_attributes(dom: str) -> str:
