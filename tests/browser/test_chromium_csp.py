@@ -15,7 +15,7 @@ import re
 import pytest
 from daloy_edge_asgi import ASGIApp
 
-from daloy_edge import App, Response
+from daloy_edge import App, Response, static_files
 from daloy_edge.middleware.secure_headers import SecureHeaders, SecureHeadersConfig
 from daloy_edge.testing import TestClient
 from examples.secure_app import create_app
@@ -156,3 +156,19 @@ def test_script_injected_into_a_text_xsl_stylesheet_does_not_run():
 def test_control_without_the_policy_a_text_xsl_stylesheet_runs_its_script():
     dom = stylesheet_dom(SecureHeadersConfig(csp=False))
     assert 'data-injected="ran"' in root_attributes(dom)
+
+
+def test_static_html_page_runs_no_script_of_its_own(tmp_path):
+    # The policy's nonce is drawn for each answer and a file cannot carry it, so neither
+    # the page's inline script nor a script of its own folder runs (docs/security/defaults.md).
+    (tmp_path / "page.html").write_text(
+        '<!doctype html><body><p id="loaded">static</p><script src="/static/app.js"></script>'
+        "<script>document.body.setAttribute('data-inline', 'ran');</script></body>"
+    )
+    (tmp_path / "app.js").write_text("document.body.setAttribute('data-src', 'ran');")
+    app = App(env={}, request_log=False, middleware=[SecureHeaders()])
+    app.add_route("/static/{path:path}", static_files(tmp_path))
+    with serve(ASGIApp(app)) as port:
+        dom = rendered_dom(f"http://127.0.0.1:{port}/static/page.html")
+    assert '<p id="loaded">static</p>' in dom
+    assert "data-" not in body_attributes(dom)
