@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, KeysView
     from typing import overload
 
-__all__ = ["Headers", "check_field", "check_response_fields"]
+__all__ = ["Headers", "check_field", "check_response_fields", "join_content_types"]
 
 _MASKED_IN_REPR = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
@@ -88,14 +88,34 @@ def check_field(name: str, value: str) -> str:
 
 def check_response_fields(items: list[tuple[str, str]]) -> bool:
     """:func:`check_field` for each (name, value) pair, each value replaced in ``items``
-    by the one sent; True when any was."""
+    by the one sent; True when any was. A Content-Type on several lines becomes one
+    field, its lines joined (:func:`join_content_types`)."""
     changed = False
+    types = 0
     for i, (name, value) in enumerate(items):
         sent = check_field(name, value)
         if sent is not value:
             items[i] = (name, sent)
             changed = True
+        if name == "content-type":
+            types += 1
+    if types > 1:
+        join_content_types(items)
+        changed = True
     return changed
+
+
+def join_content_types(items: list[tuple[str, str]]) -> None:
+    """Make the Content-Type lines of ``items`` one field in place of the first, their
+    values joined with ``", "``: what a browser reads, and renders by the last type it
+    can parse. Kept apart, everything here read the first line alone (an upstream's
+    ``application/json`` then ``text/html``, passed on, went out as a page without the
+    policy HTML gets)."""
+    where = [i for i, (name, _) in enumerate(items) if name == "content-type"]
+    joined = ", ".join([items[i][1] for i in where])
+    items[where[0]] = ("content-type", joined)
+    for i in reversed(where[1:]):
+        del items[i]
 
 
 class Headers:
@@ -300,9 +320,13 @@ class Headers:
 
     def add(self, name: str, value: str) -> None:
         """Append one more value for ``name``; ``ValueError`` for a field no runtime
-        sends as given, as for ``self[name] = value``."""
-        self._items.append((name.lower(), check_field(name, value)))
+        sends as given, as for ``self[name] = value``. A second Content-Type is joined to
+        the first, as a browser reads the two (:func:`join_content_types`)."""
+        key = name.lower()
+        self._items.append((key, check_field(name, value)))
         self._index = None
+        if key == "content-type" and len(self.get_all(key)) > 1:
+            join_content_types(self._items)
 
     def add_lowered(self, key: str, value: str) -> None:
         """:meth:`add` unchecked, as :meth:`put_lowered`."""

@@ -132,6 +132,16 @@ class SecureHeadersConfig:
             raise ConfigError("report_to must be an http(s) URL or a path")
 
 
+def _lists_a_document(media: str) -> bool:
+    """Whether a Content-Type that lists several types names a document among them.
+
+    A browser renders such an answer by the last type it can parse: ``text/plain,
+    text/html`` (or two fields, which a Response joins into one) ran its scripts as a
+    page where the first type, read here alone, needed no policy.
+    """
+    return any(t.lstrip(" \t").lower().startswith(_HTML_TYPES) for t in media.split(","))
+
+
 def _sendable(text: str) -> bool:
     # The check a handler's fields pass (CR, LF and NUL were all that was refused here):
     # another control character or one past U+00FF ("€") failed every response the
@@ -292,7 +302,9 @@ class SecureHeaders(Phased):
             if present is not None and self._csp_name in present:
                 return
             media = headers.get("content-type")
-            if media is not None and media.lower().startswith(_HTML_TYPES):
+            if media is not None and (
+                media.lower().startswith(_HTML_TYPES) or ("," in media and _lists_a_document(media))
+            ):
                 if request is not None:
                     # A handler may have set its own; one that cleared it gets a fresh one,
                     # so an HTML answer never goes out without its CSP.

@@ -172,3 +172,36 @@ def test_static_html_page_runs_no_script_of_its_own(tmp_path):
         dom = rendered_dom(f"http://127.0.0.1:{port}/static/page.html")
     assert '<p id="loaded">static</p>' in dom
     assert "data-" not in body_attributes(dom)
+
+
+LISTED_TYPES = [
+    [("content-type", "text/plain, text/html")],
+    [("content-type", "application/json"), ("content-type", "text/html")],
+]
+
+
+def listed_types_dom(fields: list[tuple[str, str]], config: SecureHeadersConfig) -> str:
+    """A page holding an injected script, sent with a Content-Type listing two types."""
+    app = App(env={}, request_log=False, middleware=[SecureHeaders(config)])
+
+    @app.get("/upstream")
+    async def passed_on(request):
+        script = "<script>document.body.setAttribute('data-injected', 'ran');</script>"
+        return Response(f"<!doctype html><body><p>upstream</p>{script}</body>", headers=fields)
+
+    with serve(ASGIApp(app)) as port:
+        return rendered_dom(f"http://127.0.0.1:{port}/upstream")
+
+
+@pytest.mark.parametrize("fields", LISTED_TYPES)
+def test_script_in_an_answer_whose_content_type_lists_html_last_does_not_run(fields):
+    # Chromium renders by the last type it can parse; only the first was read to decide
+    # whether the answer needed the CSP, so the injected script ran.
+    dom = listed_types_dom(fields, SecureHeadersConfig())
+    assert "<p>upstream</p>" in dom
+    assert "data-injected" not in body_attributes(dom)
+
+
+def test_control_without_the_policy_a_listed_html_type_runs_its_script():
+    dom = listed_types_dom(LISTED_TYPES[1], SecureHeadersConfig(csp=False))
+    assert 'data-injected="ran"' in body_attributes(dom)

@@ -221,3 +221,11 @@ def test_a_str_default_types_the_lookup_as_str_for_a_users_checker(type_errors):
         )
         == []
     )
+
+
+def test_a_second_content_type_added_is_joined_to_the_first():
+    # A browser reads the two lines as one list and renders by its last type: kept
+    # apart, get() gave the first alone to everything that decides by the type.
+    h = Headers([("content-type", "application/json"), ("x-a", "1")])
+    h.add("Content-Type", "text/html")
+    assert h.items() == [("content-type", "application/json, text/html"), ("x-a", "1")]

@@ -644,3 +644,11 @@ def test_a_middleware_calling_call_next_again_and_giving_the_first_answer_is_not
 
     assert TestClient(app).get("/f").json() == {"n": 1}
     assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("given", [list, Headers])
+def test_a_content_type_given_on_two_lines_is_one_field_of_both(given):
+    fields = [("content-type", "application/json"), ("x-a", "1"), ("Content-Type", "text/html")]
+    response = Response(b"<p>", headers=given(fields))
+    assert response.headers.get_all("content-type") == ["application/json, text/html"]
+    assert response.headers["x-a"] == "1"

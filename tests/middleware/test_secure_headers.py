@@ -367,6 +367,25 @@ def test_svg_or_xml_document_gets_the_csp_that_stops_its_inline_scripts(media):
     assert "script-src 'nonce-" in csp and "object-src 'none'" in csp
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [("content-type", "text/plain, text/html")],
+        [("content-type", "application/json"), ("content-type", "text/html")],
+    ],
+)
+def test_content_type_listing_html_after_another_type_gets_the_csp(fields):
+    # A browser renders the answer by the last type it can parse, the first read alone
+    # needed no policy.
+    app = App(middleware=[SecureHeaders()])
+
+    @app.get("/page")
+    async def page(request):
+        return Response(b"<script>alert(1)</script>", headers=fields)
+
+    assert "script-src 'nonce-" in TestClient(app).get("/page").headers["content-security-policy"]
+
+
 def page_with_nonce(nonce: str) -> TestResponse:
     """An HTML page whose handler sets ``nonce`` as the request's CSP nonce."""
     app = App(request_log=False, middleware=[SecureHeaders()])
