@@ -81,6 +81,9 @@ class CompressionConfig:
             raise ConfigError("gzip_level is 1-9 and brotli_quality 0-11")
 
 
+_OWS = " \t"
+
+
 def choose_encoding(accept_encoding: str, offered: tuple[str, ...]) -> str | None:
     """The first of ``offered`` the client accepts with q > 0, honouring ``*``; a weight
     outside RFC 9110's grammar (``q=2``, ``q=inf``) refuses its coding.
@@ -95,9 +98,11 @@ def choose_encoding(accept_encoding: str, offered: tuple[str, ...]) -> str | Non
         for param in params:
             # Wherever q stands among the parameters: "gzip;level=1;q=0" refuses gzip.
             key, _, value = param.partition("=")
-            if key.strip() == "q":
-                q = _qvalue(value.strip())
-        weights[name.strip()] = q
+            if key.strip(_OWS) == "q":
+                q = _qvalue(value.strip(_OWS))
+        # Spaces and tabs only (RFC 9110 OWS): str.strip() also dropped a no-break space,
+        # U+2028 or a file separator, and "\xa0gzip", no coding, was read as gzip.
+        weights[name.strip(_OWS)] = q
     best: tuple[float, str] | None = None
     for encoding in offered:
         q = weights.get(encoding, weights.get("*", 0.0))

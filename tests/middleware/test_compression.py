@@ -240,6 +240,15 @@ def test_accept_encoding_negotiation(header, expected):
     assert choose_encoding(header, ("br", "gzip")) == expected
 
 
+@pytest.mark.parametrize(
+    "header", ["\xa0gzip", "gzip\u2028", "gzip\x1c;q=1", "br;q=0, \x85gzip", "gzip;q=\xa00.5"]
+)
+def test_a_coding_or_weight_set_off_by_whitespace_other_than_spaces_and_tabs_is_not_read(header):
+    # "\xa0gzip" names no coding (RFC 9110 allows spaces and tabs around one): read as
+    # gzip, an answer went out compressed to a client that accepts none.
+    assert choose_encoding(header, ("br", "gzip")) is None
+
+
 @pytest.mark.parametrize("weight", ["2", "1.5", "inf", "1e0", "1_0", "\u0661", "0.0001", ".5"])
 def test_a_weight_outside_the_qvalue_grammar_refuses_the_coding(weight):
     assert choose_encoding(f"gzip;q={weight}", ("br", "gzip")) is None
