@@ -298,6 +298,9 @@ class NetworkSet:
         return bool(self._v4 or self._v6)
 
 
+_ALL_HOPS = 1 << 62  # more elements than any line can hold
+
+
 def x_forwarded_for(values: Sequence[str]) -> list[str]:
     """Hops named by ``X-Forwarded-For`` lines, left (client) to right (nearest proxy)."""
     return [part.strip() for value in values for part in value.split(",")]
@@ -325,13 +328,14 @@ def split_unquoted(text: str, separator: str) -> list[str] | None:
     return None if quoted else parts
 
 
-def _elements(line: str) -> list[str | None]:
+def _elements(line: str, limit: int) -> list[str | None]:
     """The comma-separated elements of one ``Forwarded`` line, left to right, cut from the
     right, where each proxy appends its own: a quote the client left open can then break
     only the client's left-most element (``None``), never swallow what a proxy appended
-    after it, whether that came on the same line or on a line the runtime joined to it."""
+    after it, whether that came on the same line or on a line the runtime joined to it.
+    At most the right-most ``limit`` of them: the line is read no further."""
     if '"' not in line:
-        return list(line.split(","))
+        return list(line.rsplit(",", limit)[-limit:])
     elements: list[str | None] = []
     quoted = False
     end = index = len(line)
@@ -348,17 +352,29 @@ def _elements(line: str) -> list[str | None]:
         elif char == "," and not quoted:
             elements.append(line[index + 1 : end])
             end = index
+            if len(elements) == limit:
+                elements.reverse()
+                return elements
     elements.append(None if quoted else line[:end])
     elements.reverse()
     return elements
 
 
-def forwarded_for(values: Sequence[str]) -> list[str]:
+def forwarded_for(values: Sequence[str], limit: int | None = None) -> list[str]:
     """The ``for=`` hops of ``Forwarded`` (RFC 7239) lines; ``""`` for an element without
-    one, and for the left-most element of a line whose quoted string never closes."""
-    hops = []
-    for value in values:
-        for element in _elements(value):
+    one, and for the left-most element of a line whose quoted string never closes.
+
+    Only the right-most ``limit`` hops, the nearest: a client's header of 8,000 empty
+    elements was read whole, element by element, for a resolution that looks at no more
+    than ``max_hops`` of them (2 ms of CPU a request, a hundred times the parse it needs).
+    """
+    if limit is None:
+        limit = _ALL_HOPS
+    hops: list[str] = []
+    for value in reversed(values):
+        if len(hops) == limit:
+            break
+        for element in reversed(_elements(value, limit - len(hops))):
             found = ""
             # A cut element's quotes all close; an open one is no element to read.
             pairs = None if element is None else split_unquoted(element, ";")
@@ -367,6 +383,7 @@ def forwarded_for(values: Sequence[str]) -> list[str]:
                 if name.strip().lower() == "for":
                     found = raw.strip().strip('"').replace("\\", "")
             hops.append(found)
+    hops.reverse()
     return hops
 
 

@@ -59,7 +59,15 @@ class TrustedProxies(Phased):
     ``request.client_ip``.
     """
 
-    __slots__ = ("_direct", "_forwarded", "_header", "_max_hops", "_trusted", "config")
+    __slots__ = (
+        "_direct",
+        "_forwarded",
+        "_header",
+        "_max_hops",
+        "_reached",
+        "_trusted",
+        "config",
+    )
 
     def __init__(self, config: TrustedProxiesConfig) -> None:
         self.config = config
@@ -70,13 +78,16 @@ class TrustedProxies(Phased):
         self._header = config.header
         self._forwarded = config.header == "forwarded"
         self._max_hops = config.max_hops
+        # Resolution reads max_hops hops at most, and one more tells it the chain is
+        # longer: only these are parsed out of a Forwarded header.
+        self._reached = config.max_hops + 1 if type(config.max_hops) is int else None
 
     def resolve(self, request: Request) -> str | None:
         """The client address for ``request``."""
         if self._direct:
             return canonical_ip(request.client)
         values = request.headers.get_all(self._header)
-        hops = forwarded_for(values) if self._forwarded else x_forwarded_for(values)
+        hops = forwarded_for(values, self._reached) if self._forwarded else x_forwarded_for(values)
         return resolve_client(request.client, hops, self._trusted, max_hops=self._max_hops)
 
     def check_app(self, app: App) -> None:

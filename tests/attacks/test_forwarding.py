@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from daloy_edge import App, ConfigError, Request
+from daloy_edge import App, ConfigError, Headers, Request
 from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
 from daloy_edge.middleware.ip_filter import IPFilter, IPFilterConfig
 from daloy_edge.testing import TestClient
+from tests.support.calls import calls_made
 
 
 def make_client(proxies: tuple[str, ...] = (), header: str = "x-forwarded-for") -> TestClient:
@@ -190,3 +191,18 @@ def test_a_hop_bound_of_nan_refuses_to_build():
 def test_host_bits_in_a_cidr_refuse_to_build():
     with pytest.raises(ConfigError):
         TrustedProxiesConfig(proxies=("10.0.0.1/8",))
+
+
+@pytest.mark.parametrize("element", ["", "for=10.0.0.1", 'for="[::1]";by=x'])
+def test_a_forwarded_header_of_thousands_of_elements_is_read_no_further_than_max_hops(element):
+    # Resolution looks at max_hops hops at most (16), yet each of a client's 4,000 empty
+    # elements was parsed first: 2 ms of CPU per request for one 8 KiB header.
+    resolver = TrustedProxies(TrustedProxiesConfig(proxies=("10.0.0.0/8",), header="forwarded"))
+
+    def work(count: int) -> int:
+        header = ", ".join([element] * count)
+        request = Request("GET", "/", headers=Headers([("forwarded", header)]), client="10.0.0.2")
+        return calls_made(lambda: resolver.resolve(request))
+
+    work(40)  # the hop's address read once, as it is remembered after
+    assert work(4000) == work(40)
