@@ -22,9 +22,16 @@ def lists_types(content_type: str) -> bool:
 
 def other_charset(content_type: str) -> bool:
     """True when a ``charset`` parameter of ``content_type`` names anything but UTF-8."""
-    for parameter in content_type.split(";")[1:]:
+    lowered = content_type.lower()
+    # Only parameters naming one are read: a type of 8,000 bare ";" was read parameter by
+    # parameter, 2 ms of CPU for each request to a JSON or form route.
+    if "charset" not in lowered:
+        return False
+    for parameter in lowered.split(";")[1:]:
+        if "charset" not in parameter:
+            continue
         name, _, value = parameter.partition("=")
-        name, value = name.strip(" \t").lower(), value.strip(" \t").strip('"').lower()
+        name, value = name.strip(" \t"), value.strip(" \t").strip('"')
         # "charset*" (RFC 2231, as Python's email package reads a type) declares one too.
         if (name == "charset" or name.startswith("charset*")) and value not in UTF8:
             return True
