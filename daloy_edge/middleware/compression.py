@@ -91,24 +91,41 @@ def choose_encoding(accept_encoding: str, offered: tuple[str, ...]) -> str | Non
     >>> choose_encoding("gzip;q=0.5, br", ("br", "gzip"))
     'br'
     """
-    weights: dict[str, float] = {}
-    for item in accept_encoding.lower().split(","):
-        name, *params = item.split(";")
-        q = 1.0
-        for param in params:
-            # Wherever q stands among the parameters: "gzip;level=1;q=0" refuses gzip.
-            key, _, value = param.partition("=")
-            if key.strip(_OWS) == "q":
-                q = _qvalue(value.strip(_OWS))
-        # Spaces and tabs only (RFC 9110 OWS): str.strip() also dropped a no-break space,
-        # U+2028 or a file separator, and "\xa0gzip", no coding, was read as gzip.
-        weights[name.strip(_OWS)] = q
+    header = accept_encoding.lower()
+    weights = _weights(header, {name for name in (*offered, "*") if name in header})
     best: tuple[float, str] | None = None
     for encoding in offered:
         q = weights.get(encoding, weights.get("*", 0.0))
         if q > 0 and (best is None or q > best[0]):
             best = (q, encoding)
     return best[1] if best else None
+
+
+def _weights(header: str, wanted: set[str]) -> dict[str, float]:
+    """The weight of each coding in ``wanted`` that ``header`` names: its last item for
+    that coding counts, so items are read from the right, and no further than ``wanted``
+    needs. Read whole, 8 KiB of commas took 2.6 ms of CPU for each compressible answer,
+    where compressing it took 0.01 ms."""
+    weights: dict[str, float] = {}
+    if not wanted:
+        return weights
+    for item in reversed(header.split(",")):
+        name, _, params = item.partition(";")
+        # Spaces and tabs only (RFC 9110 OWS): str.strip() also dropped a no-break space,
+        # U+2028 or a file separator, and "\xa0gzip", no coding, was read as gzip.
+        name = name.strip(_OWS)
+        if name not in wanted or name in weights:
+            continue
+        q = 1.0
+        for param in params.split(";") if params else ():
+            # Wherever q stands among the parameters: "gzip;level=1;q=0" refuses gzip.
+            key, _, value = param.partition("=")
+            if key.strip(_OWS) == "q":
+                q = _qvalue(value.strip(_OWS))
+        weights[name] = q
+        if len(weights) == len(wanted):
+            break
+    return weights
 
 
 def _qvalue(text: str) -> float:

@@ -14,6 +14,7 @@ from daloy_edge.middleware.compression import (
 from daloy_edge.middleware.csrf import CSRFConfig, CSRFProtect, csrf_token
 from daloy_edge.middleware.sessions import SessionConfig, Sessions
 from daloy_edge.testing import TestClient
+from tests.support.calls import calls_made
 
 BIG = b'{"items":[' + b",".join(b'{"name":"item","tags":["a","b"]}' for _ in range(200)) + b"]}"
 KEYS = KeyRing(["z" * 32])
@@ -247,6 +248,20 @@ def test_a_coding_or_weight_set_off_by_whitespace_other_than_spaces_and_tabs_is_
     # "\xa0gzip" names no coding (RFC 9110 allows spaces and tabs around one): read as
     # gzip, an answer went out compressed to a client that accepts none.
     assert choose_encoding(header, ("br", "gzip")) is None
+
+
+@pytest.mark.parametrize("item", ["", "x;q=1", "deflate", "br;q=0.5"])
+def test_an_accept_encoding_of_thousands_of_items_is_read_without_a_call_per_item(item):
+    # The flood: 8 KiB of commas in any client's Accept-Encoding was split and weighed
+    # item by item, 2.6 ms of CPU for each compressible answer (compressing one: 0.01 ms).
+    def work(count: int) -> int:
+        header = ",".join([item] * count)
+        return calls_made(lambda: choose_encoding(header, ("br", "gzip")))
+
+    assert work(4000) == work(4)
+    assert choose_encoding(",".join([item] * 4000), ("br", "gzip")) == (
+        "br" if item.startswith("br") else None
+    )
 
 
 @pytest.mark.parametrize("weight", ["2", "1.5", "inf", "1e0", "1_0", "\u0661", "0.0001", ".5"])
