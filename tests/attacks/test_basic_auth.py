@@ -153,6 +153,26 @@ def test_oversized_credentials(client):
     assert_refused(client, basic(b"admin:" + b"a" * 5000))
 
 
+def test_correct_credentials_one_block_past_the_size_bound_are_refused():
+    # The bound holds for a right password too: it is what keeps a header of any size
+    # from being decoded, normalised and hashed. Both passwords below are accepted ones.
+    app = App()
+    ring = KeyRing(["p" * 42, "p" * 45])
+    config = BasicAuthConfig(users={"admin": ring}, max_credentials_bytes=64)
+
+    @app.get("/stats", middleware=[BasicAuth(config)])
+    async def stats(request: Request) -> dict[str, str]:
+        return {"user": request.principal.subject}  # type: ignore[union-attr]
+
+    client = TestClient(app)
+    at_bound, past_bound = basic(b"admin:" + b"p" * 42), basic(b"admin:" + b"p" * 45)
+    assert (len(at_bound), len(past_bound)) == (len("Basic ") + 64, len("Basic ") + 68)
+    assert client.get("/stats", headers={"authorization": at_bound}).status == 200
+    response = client.get("/stats", headers={"authorization": past_bound})
+    assert response.status == 401
+    assert response.headers["www-authenticate"] == 'Basic realm="restricted", charset="UTF-8"'
+
+
 def test_two_authorization_headers(client):
     good = basic(b"admin:current-password")
     response = client.get("/stats", headers=[("authorization", good), ("authorization", good)])
@@ -197,6 +217,7 @@ def test_a_refusal_does_the_work_of_a_success_so_time_tells_no_user_apart(
     assert_refused(client, basic(credentials))
     assert work == success
     assert success["compare"] == 5  # two users, three passwords
+    assert success["hash"] == 2  # what was sent; the configured side was hashed once
 
 
 NFC_PASSWORD, NFD_PASSWORD = "caf\u00e9-pa\u00df", "cafe\u0301-pa\u00df"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from daloy_edge import App, ConfigError, Request, Response
-from daloy_edge.jose import InvalidToken, JWKSClient, JWKSet, KeysUnavailable
+from daloy_edge.jose import InvalidToken, JWKSClient, JWKSet, KeysUnavailable, PyJWTBackend
 from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
 from daloy_edge.principal import Principal
 from daloy_edge.testing import TestClient
@@ -72,6 +72,27 @@ def test_verified_principal_reaches_the_handler():
         "aud": AUDIENCE,
         "scheme": "bearer",
     }
+
+
+def test_a_token_sent_again_is_not_signature_checked_again_by_the_middleware():
+    # One verifier for the middleware's life: built per request, a client replaying one
+    # valid token cost a signature check (and a key import) on each request.
+    class CountingBackend(PyJWTBackend):
+        __slots__ = ("checks",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.checks = 0
+
+        async def verify(self, alg: str, key: object, data: bytes, signature: bytes) -> bool:
+            self.checks += 1
+            return await super().verify(alg, key, data, signature)
+
+    backend = CountingBackend()
+    app, _ = make_app(config(backend=backend))
+    client, token = TestClient(app), mint(ec_key(), "ES256", "ec-256")
+    assert [client.get("/me", headers=bearer(token)).status for _ in range(3)] == [200] * 3
+    assert backend.checks == 1
 
 
 def test_auth_time_is_reported_in_server_timing():

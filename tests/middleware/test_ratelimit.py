@@ -6,8 +6,9 @@ import copy
 
 import pytest
 
-from daloy_edge import App, ConfigError, Response
+from daloy_edge import App, ConfigError, KeyRing, Response
 from daloy_edge.jose import JWKSet
+from daloy_edge.middleware.basic_auth import BasicAuth, BasicAuthConfig
 from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
 from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
 from daloy_edge.ratelimit import MemoryStore
@@ -447,6 +448,20 @@ def test_a_principal_rate_limit_ahead_of_the_jwt_that_sets_it_refuses_to_build()
 
     @app.get("/me", middleware=[auth])
     async def me(request):
+        return None
+
+    with pytest.raises(ConfigError, match="runs before the authentication"):
+        app.build()
+
+
+def test_a_principal_rate_limit_ahead_of_basic_auth_that_sets_it_refuses_to_build():
+    # Basic credentials set the principal too: counted ahead of them, by IP, anonymous
+    # requests from an operator's network spent the operator's quota.
+    auth = BasicAuth(BasicAuthConfig(users={"ops": KeyRing(["o" * 16])}))
+    app = App(middleware=[five_a_minute(key="principal")])
+
+    @app.get("/stats", middleware=[auth])
+    async def stats(request):
         return None
 
     with pytest.raises(ConfigError, match="runs before the authentication"):
