@@ -159,6 +159,18 @@ def test_malformed_signature_header_is_refused(clock, header):
     assert deliver(TestClient(make_app(clock)), header) == 401
 
 
+def test_signature_header_past_4_kib_is_refused_though_it_holds_a_valid_signature(clock):
+    # The bound on the work one header costs holds whatever it carries: a valid signature
+    # padded with items of other names is not read through to its end.
+    padded = signature(int(clock.now), BODY) + ",v0=" + "0" * 4096
+    assert deliver(TestClient(make_app(clock)), padded) == 401
+
+
+def test_signature_header_with_an_item_that_is_no_name_value_pair_is_refused(clock):
+    header = signature(int(clock.now), BODY) + ",v1"
+    assert deliver(TestClient(make_app(clock)), header) == 401
+
+
 def test_second_signature_line_is_read_as_part_of_the_field(clock):
     t = int(clock.now)
     lines = [("x-signature", signature(t, BODY)), ("x-signature", f"t={t + 1},v1=" + "0" * 64)]

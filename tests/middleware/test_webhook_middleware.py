@@ -67,6 +67,30 @@ def test_github_scheme_verifies_hub_signature():
     assert response.status == 200
 
 
+GITHUB_MAC = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,
+        "",
+        "sha1=" + GITHUB_MAC,
+        GITHUB_MAC,
+        "sha256=" + "zz" * 32,
+        "sha256=" + GITHUB_MAC[:63],
+        "sha256=" + GITHUB_MAC + "00",
+    ],
+    ids=["missing", "empty", "other-algorithm", "no-prefix", "not-hex", "short", "long"],
+)
+def test_github_delivery_with_a_missing_or_malformed_signature_is_a_401_not_a_500(signature):
+    headers = {"content-type": "application/json"}
+    if signature is not None:
+        headers["x-hub-signature-256"] = signature
+    response = TestClient(make_app(scheme="github")).post("/hook", content=BODY, headers=headers)
+    assert (response.status, response.headers["content-type"]) == (401, "application/problem+json")
+
+
 def test_github_replay_with_a_new_delivery_id_is_refused():
     # The replay: GitHub signs only the body, so a captured delivery resent with a
     # made-up X-GitHub-Delivery passed a replay check keyed on that id.
