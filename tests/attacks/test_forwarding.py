@@ -99,6 +99,16 @@ def test_garbage_hop_from_a_trusted_loopback_proxy_cannot_reach_admin():
     assert response.status == 403
 
 
+@pytest.mark.parametrize("peer", ["unix-socket", "localhost"])
+def test_peer_that_is_no_address_behind_trusted_proxies_cannot_claim_loopback(peer):
+    # A server on a Unix socket, or an event without a source address: the forwarded
+    # loopback must not be believed, and the answer is a 403, not a 500.
+    client = make_client(("10.0.0.0/8",))
+    spoof = {"x-forwarded-for": "127.0.0.1"}
+    assert client.get("/ip", client=peer, headers=spoof).json()["ip"] is None
+    assert client.get("/admin", client=peer, headers=spoof).status == 403
+
+
 def test_empty_hop_makes_the_client_unknown():
     client = make_client(("10.0.0.0/8",))
     assert client_ip(client, "10.0.0.2", {"x-forwarded-for": "203.0.113.5,,"}) is None
