@@ -171,6 +171,27 @@ def test_signature_header_with_an_item_that_is_no_name_value_pair_is_refused(clo
     assert deliver(TestClient(make_app(clock)), header) == 401
 
 
+def test_signature_header_naming_its_timestamp_twice_is_refused_though_one_is_signed(clock):
+    header = signature(int(clock.now), BODY) + f",t={int(clock.now)}"
+    assert deliver(TestClient(make_app(clock)), header) == 401
+
+
+def test_valid_mac_sent_under_another_version_name_is_refused(clock):
+    # Only v1 names HMAC-SHA256 of "<t>.<body>"; a v0 entry is another scheme's.
+    header = signature(int(clock.now), BODY).replace(",v1=", ",v0=")
+    assert deliver(TestClient(make_app(clock)), header) == 401
+
+
+def test_valid_signature_after_eight_others_is_not_tried(clock):
+    # Eight candidates bound the comparisons one header costs; a ninth is never read.
+    t = int(clock.now)
+    valid = signature(t, BODY).partition(",")[2]
+    eight_wrong = ",".join(["v1=" + "0" * 64] * 8)
+    assert deliver(TestClient(make_app(clock)), f"t={t},{eight_wrong},{valid}") == 401
+    seven_wrong = eight_wrong.partition(",")[2]
+    assert deliver(TestClient(make_app(clock)), f"t={t},{seven_wrong},{valid}") == 200
+
+
 def test_second_signature_line_is_read_as_part_of_the_field(clock):
     t = int(clock.now)
     lines = [("x-signature", signature(t, BODY)), ("x-signature", f"t={t + 1},v1=" + "0" * 64)]
