@@ -151,6 +151,17 @@ def test_token_with_a_tampered_mask_is_refused():
     assert response.status == 403
 
 
+def test_token_truncated_or_extended_by_a_byte_is_a_403_problem_not_a_500():
+    client, token = victim(make_app())
+    raw = b64decode(token)
+    for altered in (raw[:-1], raw + b"\x00", raw[1:]):
+        response = client.post("/transfer", headers={"x-csrf-token": b64encode(altered)})
+        assert (response.status, response.headers["content-type"]) == (
+            403,
+            "application/problem+json",
+        )
+
+
 def test_garbage_token_is_refused():
     client, _ = victim(make_app())
     for garbage in ("", "x", "A" * 107, "%00" * 40, "é" * 20):

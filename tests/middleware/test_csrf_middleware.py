@@ -166,6 +166,13 @@ def test_same_site_is_accepted_only_when_allowed():
     )
 
 
+def test_allowing_same_site_still_refuses_a_cross_site_request():
+    client = TestClient(make_app(allow_same_site=True))
+    headers = {"sec-fetch-site": "cross-site", "origin": "https://evil.example"}
+    response = client.post("/submit", headers={**headers, "x-csrf-token": token_for(client)})
+    assert response.status == 403
+
+
 def test_origin_only_mode_lets_tokenless_same_origin_requests_through():
     client = TestClient(make_app(allow_origin_only=True))
     assert client.post("/submit", headers={"origin": "https://testserver"}).status == 200
