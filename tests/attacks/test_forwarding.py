@@ -120,6 +120,23 @@ def test_overlong_trusted_chain_makes_the_client_unknown():
     assert client_ip(client, "10.0.0.2", {"x-forwarded-for": chain}) is None
 
 
+def test_client_one_hop_past_max_hops_is_unknown():
+    # max_hops bounds the hops read, the client's own included: at the bound the client
+    # is found, one past it nothing is believed.
+    config = TrustedProxiesConfig(proxies=("10.0.0.0/8",), max_hops=2)
+    app = App(middleware=[TrustedProxies(config)])
+
+    @app.get("/ip")
+    async def ip(request: Request) -> dict[str, object]:
+        return {"ip": request.client_ip}
+
+    client = TestClient(app)
+    at_bound = {"x-forwarded-for": "203.0.113.5, 10.0.0.3"}
+    past_bound = {"x-forwarded-for": "203.0.113.5, 10.0.0.4, 10.0.0.3"}
+    assert client_ip(client, "10.0.0.2", at_bound) == "203.0.113.5"
+    assert client_ip(client, "10.0.0.2", past_bound) is None
+
+
 def test_ipv4_mapped_ipv6_peer_is_normalised():
     client = make_client()
     assert client_ip(client, "::ffff:203.0.113.9") == "203.0.113.9"
