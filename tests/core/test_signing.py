@@ -54,6 +54,21 @@ def test_token_from_the_future_is_refused():
         signer(KEY_A).verify(token, now=NOW, max_age=None)
 
 
+def test_a_value_verified_without_max_age_is_accepted_however_old():
+    token = signer(KEY_A).sign(b"x", now=NOW)
+    assert signer(KEY_A).verify(token, now=NOW + 10**9, max_age=None).payload == b"x"
+
+
+def test_age_and_clock_skew_bounds_are_inclusive_and_one_second_past_them_refused():
+    token = signer(KEY_A).sign(b"x", now=NOW)
+    skew = signer(KEY_A).max_clock_skew
+    assert signer(KEY_A).verify(token, now=NOW + 10, max_age=10).payload == b"x"
+    assert signer(KEY_A).verify(token, now=NOW - skew, max_age=10).payload == b"x"
+    for now in (NOW + 11, NOW - skew - 1):
+        with pytest.raises(BadSignature):
+            signer(KEY_A).verify(token, now=now, max_age=10)
+
+
 @pytest.mark.parametrize(
     "mangle",
     [
