@@ -183,6 +183,29 @@ def test_refuses_algorithm_outside_the_allow_list(client):
     assert_refused(client, mint(rsa_key(), "RS512", "rsa-1"))
 
 
+def test_refuses_an_algorithm_outside_the_allow_list_on_a_key_that_could_verify_it():
+    # The key names no alg, so only the allow-list stands between an RS256-only
+    # configuration and a token the same key signed with RS512 (or PS256).
+    app = App()
+    config = JWTConfig(
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        algorithms=("RS256",),
+        keys=JWKSet.parse(jwks(public_jwk(rsa_key(), "rsa-1"))),
+        clock=lambda: NOW,
+    )
+
+    @app.get("/me", middleware=[JWTAuth(config)])
+    async def me(request: Request) -> dict[str, object]:
+        return {"sub": request.principal.subject}  # type: ignore[union-attr]
+
+    only_rs256 = TestClient(app)
+    assert send(only_rs256, rs256()).status == 200
+    for alg in ("RS512", "PS256"):
+        response = send(only_rs256, mint(rsa_key(), alg, "rsa-1"))
+        assert (response.status, response.headers["www-authenticate"]) == (401, REFUSED)
+
+
 # --- kid attacks ---------------------------------------------------------------------------
 
 
