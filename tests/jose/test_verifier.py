@@ -342,3 +342,22 @@ def test_long_headers_of_made_up_members_are_checked_but_not_kept_in_memory():
     token = mint(PRIVATE, "RS256", KID)
     verify(verifier, token)
     assert token.partition(".")[0] in verifier._headers
+
+
+@pytest.mark.parametrize("kid", ["k" * 257, "rsa-1\n", "rsa\u00e9"])
+def test_a_kid_no_jwks_can_hold_is_refused_before_the_key_source_is_asked(kid):
+    # A JWKS client asked for a kid it lacks may fetch the set again and remembers the kid
+    # as unknown: a made-up kid of any size or shape must not reach it.
+    class AskedKeys(Keys):
+        def __init__(self, private: object) -> None:
+            super().__init__(private)
+            self.asked: list[str] = []
+
+        async def get_key(self, kid: str) -> JWK | None:
+            self.asked.append(kid)
+            return await super().get_key(kid)
+
+    keys = AskedKeys(PRIVATE)
+    with pytest.raises(InvalidToken, match="kid malformed"):
+        verify(make(keys, Clock()), mint(PRIVATE, "RS256", kid))
+    assert keys.asked == []
