@@ -51,6 +51,15 @@ def test_typ_is_enforced_when_configured():
         check_header({"alg": "ES256", "kid": "k", "typ": "JWT"}, {"ES256"}, {"at+jwt"})
 
 
+@pytest.mark.parametrize("typ", [5, None, ["at+jwt"], {"at+jwt": True}, "absent"])
+def test_a_missing_or_non_string_typ_is_refused_not_crashed_on_when_typ_is_configured(typ):
+    header: dict[str, object] = {"alg": "ES256", "kid": "k"}
+    if typ != "absent":
+        header["typ"] = typ
+    with pytest.raises(InvalidToken, match="typ"):
+        check_header(header, {"ES256"}, {"at+jwt"})  # type: ignore[arg-type]
+
+
 def verifier(**kwargs: object) -> JWTVerifier:
     return JWTVerifier(
         keys=JWKSet.parse(jwks(public_jwk(ec_key(), "k"))),
