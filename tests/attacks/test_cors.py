@@ -147,12 +147,29 @@ def test_pattern_matches_one_label_only():
     assert "access-control-allow-origin" not in deep.headers
 
 
-@pytest.mark.parametrize("origin", ["null", "garbage", "https://", "https://eu.app.example/x"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "null",
+        "garbage",
+        "https://",
+        "https://eu.app.example/x",
+        "https://.app.example",
+        "https://-eu.app.example",
+        "https://eu-.app.example",
+    ],
+)
 def test_malformed_origin_against_a_pattern_gets_no_grant_and_no_500(origin):
     app, _ = make_app(allow_origins=(), allow_origin_patterns=("https://*.app.example",))
     response = TestClient(app).get("/account", headers={"origin": origin})
     assert response.status == 200
     assert "access-control-allow-origin" not in response.headers
+
+
+def test_preflight_without_an_origin_is_a_403_problem_not_a_500():
+    app, _ = make_app(allow_origins=(), allow_origin_patterns=("https://*.app.example",))
+    response = TestClient(app).options("/account", headers={"access-control-request-method": "GET"})
+    assert (response.status, response.headers["content-type"]) == (403, "application/problem+json")
 
 
 def test_wildcard_with_credentials_refuses_to_build():
