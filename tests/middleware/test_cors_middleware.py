@@ -38,6 +38,19 @@ def test_preflight_carries_methods_headers_and_max_age():
     assert "Origin" in response.headers.get_all("vary")
 
 
+def test_preflight_asking_for_every_allowed_header_at_once_is_granted():
+    app = make_app(allow_origins=(ORIGIN,), allow_headers=("content-type", "x-requested-with"))
+    every = "content-type, x-requested-with, accept, accept-language, content-language"
+    headers = {
+        "origin": ORIGIN,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": every,
+    }
+    response = TestClient(app).options("/data", headers=headers)
+    assert response.status == 204
+    assert response.headers["access-control-allow-headers"] == every
+
+
 def test_preflight_for_a_json_post_names_content_type_when_allow_headers_leaves_it_out():
     # Answered 204 without naming content-type, the browser refused the JSON POST anyway.
     app = make_app(allow_origins=(ORIGIN,), allow_headers=("authorization",))
