@@ -361,3 +361,11 @@ def test_a_kid_no_jwks_can_hold_is_refused_before_the_key_source_is_asked(kid):
     with pytest.raises(InvalidToken, match="kid malformed"):
         verify(make(keys, Clock()), mint(PRIVATE, "RS256", kid))
     assert keys.asked == []
+
+
+def test_a_kid_of_exactly_256_characters_is_looked_up():
+    # The bound a JWKS key's kid may reach (JWK parsing allows 256): at it, the key is found.
+    long_kid = "k" * 256
+    keys = Keys(PRIVATE)
+    keys.set = JWKSet.parse(jwks(public_jwk(PRIVATE, long_kid)))
+    assert verify(make(keys, Clock()), mint(PRIVATE, "RS256", long_kid)).claims["sub"] == "alice"
