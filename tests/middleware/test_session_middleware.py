@@ -353,6 +353,25 @@ def test_session_expires_at_its_absolute_lifetime_despite_activity():
     assert client.get("/get").json()["user"] is None
 
 
+def test_a_stolen_cookie_kept_fresh_is_refused_past_max_age_by_a_client_ignoring_max_age():
+    # A browser drops the cookie at its Max-Age; an attacker replaying it does not, and
+    # keeps it fresh within idle_timeout. The server ends it at max_age all the same.
+    clock = Clock()
+    app = make_app(clock, idle_timeout=600, max_age=1000)
+    name, _, value = (
+        TestClient(app).get("/set").headers["set-cookie"].partition(";")[0].partition("=")
+    )
+    users = []
+    for _ in range(4):
+        clock.now += 300
+        response = TestClient(app).get("/get", cookies={name: value})
+        users.append(response.json()["user"])
+        fresh = response.headers.get("set-cookie")
+        if fresh is not None and fresh.partition(";")[0].partition("=")[2]:
+            value = fresh.partition(";")[0].partition("=")[2]
+    assert users == ["alice", "alice", "alice", None]
+
+
 def test_storing_too_much_is_a_clear_server_error():
     app = make_app()
     errors: list[BaseException] = []
