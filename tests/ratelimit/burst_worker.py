@@ -21,7 +21,9 @@ from daloy_edge.testing import TestClient
 
 
 async def main(url: str, token: str, algorithm: AlgorithmName, requests: int, limit: int) -> None:
-    store = UpstashStore(UpstashREST(url, token), timeout=30)
+    # Generous bounds: 400 calls at once to a shim on a loaded machine may each wait
+    # seconds, and a call timed out would be refused by the failure policy, not counted.
+    store = UpstashStore(UpstashREST(url, token, timeout=60), timeout=60, first_timeout=60)
     config = RateLimitConfig(
         limit=limit,
         window=3600,
