@@ -335,7 +335,9 @@ def _elements(line: str, limit: int) -> list[str | None]:
     after it, whether that came on the same line or on a line the runtime joined to it.
     At most the right-most ``limit`` of them: the line is read no further."""
     if '"' not in line:
-        return list(line.rsplit(",", limit)[-limit:])
+        # A line has no more commas than characters: str.rsplit takes no count past
+        # sys.maxsize (OverflowError, a 500 for max_hops=sys.maxsize; 2**31 on Pyodide).
+        return list(line.rsplit(",", min(limit, len(line)))[-limit:])
     elements: list[str | None] = []
     quoted = False
     end = index = len(line)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from daloy_edge import App, ConfigError, Headers, Request
@@ -233,3 +235,20 @@ def test_a_forwarded_header_of_thousands_of_elements_is_read_no_further_than_max
 
     work(40)  # the hop's address read once, as it is remembered after
     assert work(4000) == work(40)
+
+
+@pytest.mark.parametrize("max_hops", [sys.maxsize, 2**64])
+def test_a_hop_bound_past_the_platforms_word_still_resolves_forwarded(max_hops):
+    # max_hops=sys.maxsize, "no bound", reached str.rsplit as its count: OverflowError,
+    # a 500 for every request carrying a Forwarded header (on Pyodide from 2**31).
+    resolver = TrustedProxies(
+        TrustedProxiesConfig(proxies=("10.0.0.0/8",), header="forwarded", max_hops=max_hops)
+    )
+    app = App(middleware=[resolver])
+
+    @app.get("/ip")
+    async def ip(request: Request) -> dict[str, object]:
+        return {"ip": request.client_ip}
+
+    headers = [("forwarded", "for=198.51.100.7, for=10.0.0.1"), ("forwarded", "for=10.0.0.3")]
+    assert client_ip(TestClient(app), "10.0.0.2", headers) == "198.51.100.7"

@@ -296,3 +296,30 @@ def test_an_app_whose_factory_failed_is_built_again_on_the_next_request(
     first = call(workers_harness, "GET", "/done", entry=entry, isolate="failing-first")
     second = call(workers_harness, "GET", "/done", entry=entry, isolate="failing-first")
     assert (first.status, second.status) == (503, 200)
+
+
+WIDE_HOP_BOUND = """
+import sys
+
+from daloy_edge import Headers, Request
+from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
+
+
+async def main():
+    lines = Headers([("forwarded", "for=198.51.100.7, for=10.0.0.1")])
+    found = [sys.maxsize]
+    for bound in (2**31, float("inf")):
+        config = TrustedProxiesConfig(proxies=("10.0.0.0/8",), header="forwarded", max_hops=bound)
+        request = Request("GET", "/", headers=lines, client="10.0.0.2")
+        found.append(TrustedProxies(config).resolve(request))
+    return found
+"""
+
+
+def test_a_hop_bound_past_pyodides_32_bit_word_still_resolves_forwarded(
+    workers_harness: PyodideHarness,
+) -> None:
+    # Pyodide's word is 32 bits: a Forwarded header was cut with a str.rsplit count of
+    # max_hops + 1, or 2**62 for a bound that is no int, and either raised OverflowError
+    # (a 500 for every request that carried one) from max_hops=2**31 or float("inf").
+    assert workers_harness.run(WIDE_HOP_BOUND) == [2**31 - 1, "198.51.100.7", "198.51.100.7"]
