@@ -505,7 +505,15 @@ def _rejected_count(info: Mapping[str, object], total: int) -> int:
 
 
 def _warn(message: str) -> None:
-    print(f"daloy_edge_aws_lambda: {message}", file=sys.stderr)
+    # Never raised into the sender thread: a stderr whose reader was gone ended it, and no
+    # line was shipped again. Without one (``2>&-``), print() wrote to stdout instead.
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        print(f"daloy_edge_aws_lambda: {message}", file=stream)
+    except (OSError, ValueError):
+        return
 
 
 def _refused_before_sending(exc: BaseException) -> bool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -297,6 +300,38 @@ def test_a_batch_that_cannot_be_sent_is_reported_once_on_stderr(own_moto, capsys
     assert warnings == [
         "daloy_edge_aws_lambda: could not send 1 events, retrying (EndpointConnectionError)"
     ]
+
+
+def test_a_stderr_whose_reader_is_gone_does_not_stop_the_shipper(own_moto, monkeypatch):
+    # The outage warning raised BrokenPipeError into the sender thread, which ended: no
+    # line was shipped once CloudWatch was back, and every flush waited out its timeout.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    shipper, client = shipper_for(own_moto, "/test/no-stderr", retry_base=0.05, retry_max=0.1)
+    with io.TextIOWrapper(open(write_end, "wb", buffering=0), write_through=True) as gone:
+        monkeypatch.setattr(sys, "stderr", gone)
+        own_moto.stop()
+        shipper.write("during")
+        assert not shipper.flush(1.0)
+        own_moto.start()
+        assert shipper.flush(10)
+        shipper.close()
+        monkeypatch.undo()
+    assert shipper.stats.retries > 0
+    assert read_back(client, "/test/no-stderr", "stream-1") == ["during"]
+
+
+def test_an_outage_warning_without_stderr_stays_off_stdout(own_moto, monkeypatch, capsys):
+    # With descriptor 2 closed at start (``2>&-``) sys.stderr is None, and print() wrote
+    # the warning to stdout instead, among the JSON lines read from it.
+    monkeypatch.setattr(sys, "stderr", None)
+    shipper, _ = shipper_for(own_moto, "/test/no-stderr-out", retry_base=0.01, retry_max=0.02)
+    own_moto.stop()
+    shipper.write("unsent")
+    assert not shipper.flush(1.0)
+    shipper.close(0.1)
+    assert shipper.stats.retries > 1
+    assert capsys.readouterr().out == ""
 
 
 def test_events_a_close_during_an_outage_leaves_unsent_are_counted_as_dropped(own_moto):
