@@ -5,7 +5,6 @@ each thread that invokes)."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 from _contextvars import copy_context  # contextvars only re-exports these
 
@@ -151,10 +150,11 @@ def hook_snapstart_restore(environ: Mapping[str, str] = os.environ) -> bool:
     try:
         from snapshot_restore_py import register_after_restore
     except ImportError:
-        print(
-            "daloy_edge_aws_lambda: SnapStart without snapshot_restore_py: restored"
-            " environments may repeat request and trace ids",
-            file=sys.stderr,
+        from daloy_edge_aws_lambda._stderr import warn
+
+        warn(
+            "SnapStart without snapshot_restore_py: restored environments may repeat"
+            " request and trace ids"
         )
         return False
     register_after_restore(_copies.copied)

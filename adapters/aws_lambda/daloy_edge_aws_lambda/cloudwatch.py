@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import threading
 import time
 from collections import deque
@@ -36,6 +35,7 @@ from typing import Protocol, cast
 from weakref import WeakSet
 
 from daloy_edge import ConfigError, _copies
+from daloy_edge_aws_lambda._stderr import warn
 
 __all__ = ["CloudWatchLogsShipper", "LogEvent", "ShipperStats", "take_batch"]
 
@@ -374,7 +374,7 @@ class CloudWatchLogsShipper:
                 code = _error_code(exc)
                 if code in _DROP_CODES or _refused_before_sending(exc):
                     self.stats.rejected += len(batch)
-                    _warn(f"CloudWatch refused a batch of {len(batch)} events ({code})")
+                    warn(f"CloudWatch refused a batch of {len(batch)} events ({code})")
                     return True
                 if code in _MISSING_CODES and self._create and not created:
                     # Created once per batch: a destination that keeps vanishing is
@@ -386,7 +386,7 @@ class CloudWatchLogsShipper:
                     # Once per batch: an outage or a missing region, credential or
                     # permission is seen, and a long one does not flood stderr.
                     reason = code or type(exc).__name__
-                    _warn(f"could not send {len(batch)} events, retrying ({reason})")
+                    warn(f"could not send {len(batch)} events, retrying ({reason})")
                 self.stats.retries += 1
                 attempt += 1
                 delay = min(self._retry_max, self._retry_base * 2 ** min(attempt, 16))
@@ -421,7 +421,7 @@ class CloudWatchLogsShipper:
                 _create(client.create_log_stream, stream)
         except Exception as exc:
             code = _error_code(exc) or type(exc).__name__
-            _warn(f"could not create the log group or stream: {code}")
+            warn(f"could not create the log group or stream: {code}")
             return False
         return True
 
@@ -502,18 +502,6 @@ def _rejected_count(info: Mapping[str, object], total: int) -> int:
     if isinstance(too_new, int):
         count += total - too_new
     return min(count, total)
-
-
-def _warn(message: str) -> None:
-    # Never raised into the sender thread: a stderr whose reader was gone ended it, and no
-    # line was shipped again. Without one (``2>&-``), print() wrote to stdout instead.
-    stream = sys.stderr
-    if stream is None:
-        return
-    try:
-        print(f"daloy_edge_aws_lambda: {message}", file=stream)
-    except (OSError, ValueError):
-        return
 
 
 def _refused_before_sending(exc: BaseException) -> bool:

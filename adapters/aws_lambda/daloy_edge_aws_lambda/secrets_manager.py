@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +24,7 @@ from typing import Protocol
 
 from daloy_edge import ConfigError, KeyRing, Secret, ServiceUnavailable, _copies
 from daloy_edge._errors import register_problem
+from daloy_edge_aws_lambda._stderr import warn
 
 __all__ = [
     "ARN_SUFFIX",
@@ -254,13 +254,9 @@ class SecretsManagerKeyRing:
             self._failed_at = now
             self._failure = reason = f"{type(exc).__name__}: {exc}"[:300]
             if cached is not None:
-                print(
-                    f"daloy_edge_aws_lambda: key ring refresh failed ({type(exc).__name__});"
-                    " serving the cached ring",
-                    file=sys.stderr,
-                )
+                warn(f"key ring refresh failed ({type(exc).__name__}); serving the cached ring")
                 return cached
-            print(f"daloy_edge_aws_lambda: key ring unavailable ({reason})", file=sys.stderr)
+            warn(f"key ring unavailable ({reason})")
             raise KeyRingUnavailable(f"{self.secret_id}: {reason}") from None
         # The ring before its time: ``aget`` reads them without the lock, time first.
         self._ring, self._loaded_at, self._failed_at = ring, now, None

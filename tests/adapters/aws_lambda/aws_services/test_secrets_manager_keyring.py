@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -373,6 +376,31 @@ def test_cached_ring_serves_through_an_outage_then_expires(own_moto):
     clock.now += 600
     with pytest.raises(KeyRingUnavailable, match="connect"):
         source.get()
+
+
+def test_cached_ring_serves_through_an_outage_when_stderr_cannot_be_written(
+    own_moto, monkeypatch, capsys
+):
+    # The "serving the cached ring" warning raised BrokenPipeError out of get() when the
+    # reader of stderr was gone (every request a 500 instead of the cached ring), and
+    # went to stdout, among the JSON log lines, without a stderr (``2>&-``).
+    client = make_secret(own_moto, "keys/no-stderr", KEY_A)
+    clock = Clock()
+    source = SecretsManagerKeyRing(
+        "keys/no-stderr", client=client, ttl=60, max_stale=600, min_refresh_interval=0, clock=clock
+    )
+    source.get()
+    own_moto.stop()
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with io.TextIOWrapper(open(write_end, "wb", buffering=0), write_through=True) as gone:
+        monkeypatch.setattr(sys, "stderr", gone)
+        clock.now += 120
+        assert revealed(source.get()) == [KEY_A.encode()]
+    monkeypatch.setattr(sys, "stderr", None)
+    clock.now += 120
+    assert revealed(source.get()) == [KEY_A.encode()]
+    assert capsys.readouterr().out == ""
 
 
 def test_a_failed_refresh_is_not_tried_again_on_every_request(own_moto):
