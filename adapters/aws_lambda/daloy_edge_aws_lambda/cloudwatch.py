@@ -316,14 +316,12 @@ class CloudWatchLogsShipper:
             self.log_stream = _default_stream()
 
     def _next_batch(self) -> list[LogEvent] | None:
-        """The batch to send (an unsent one first); None when the thread should stop.
+        """The batch to send; None when the thread should stop.
 
         Waits up to ``flush_interval`` to gather events, less when a batch is full or a
         flush or close is asked for.
         """
         with self._cond:
-            if self._inflight:
-                return list(self._inflight)
             while True:
                 ready = (
                     self._flushing
