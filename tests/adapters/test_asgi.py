@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -503,8 +504,51 @@ async def test_a_stream_whose_request_is_cancelled_while_its_unread_body_is_read
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert sent[0]["status"] == 200
+    assert sent == []
     assert cursor.closed
+
+
+async def test_a_stream_to_a_client_gone_mid_body_is_never_pulled_when_told_once() -> None:
+    # Hypercorn puts one http.disconnect on the app's queue, and the next receive waits
+    # for good. Read by the adapter's reading of the unread body, it left nothing for the
+    # watch: an endless stream was pulled for good after the client had gone.
+    import asyncio
+
+    pulled = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        for _ in range(1000):  # bounded, so the failure is a count, not a hang
+            pulled += 1
+            yield b"x"
+            await asyncio.sleep(0)
+
+    app = App(request_log=False)
+
+    @app.get("/events")
+    async def events(request: Request) -> Response:
+        return Response(stream=chunks(), media_type="text/plain")
+
+    messages = [
+        {"type": "http.request", "body": b"abc", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()  # told once: nothing more comes
+        raise AssertionError("unreachable")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    sc = scope("/events", headers=[(b"content-length", b"10")])
+    await ASGIApp(app)(sc, receive, send)
+    assert pulled == 0
+    assert sent == []
 
 
 async def test_a_stream_failing_after_its_first_chunk_is_cut_off_not_raised_to_the_server() -> None:

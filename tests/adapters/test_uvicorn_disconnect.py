@@ -161,6 +161,27 @@ def test_an_endless_stream_stops_once_its_client_has_gone(
     assert STREAM_STOPPED.wait(10), "the stream kept being pulled after the client left"
 
 
+def test_a_stream_to_a_client_awaiting_100_continue_asks_for_the_body_it_reads_first(
+    served: tuple[int, Finished, list[bytes]],
+) -> None:
+    # The adapter reads a body the route left unread before pulling its stream. With the
+    # head sent first, the server sends no 100 Continue, and a client may then keep its
+    # body (RFC 9110): each waited for the other, and the stream never began.
+    port, _, _ = served
+    STREAM_STOPPED.clear()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(
+            b"GET /endless HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        received = conn.recv(65536)
+        assert received.startswith(b"HTTP/1.1 100 ")
+        conn.sendall(b"hello")
+        while len(received) < 16 * 1024:
+            received += conn.recv(65536)
+        assert b"200 OK" in received
+    assert STREAM_STOPPED.wait(10), "the stream kept being pulled after the client left"
+
+
 def test_a_stream_failing_mid_body_is_cut_off_and_its_text_never_reaches_stderr(
     capfd: pytest.CaptureFixture[str], served: tuple[int, Finished, list[bytes]]
 ) -> None:

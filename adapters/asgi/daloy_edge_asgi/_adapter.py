@@ -70,6 +70,10 @@ _BODILESS = frozenset({*range(100, 200), 204, 304})
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
 
 
+class _ClientGone(BadRequest):
+    """The client disconnected before its body's end (a 400 like any body cut short)."""
+
+
 class _Body:
     """The request body as an async iterator of chunks, one ``receive()`` per chunk.
 
@@ -94,7 +98,7 @@ class _Body:
             if message["type"] == "http.disconnect":
                 self._done = True
                 # Without this a chunked body cut short would reach the handler as if whole.
-                raise BadRequest("the client disconnected before the body was complete")
+                raise _ClientGone("the client disconnected before the body was complete")
             self._done = not message.get("more_body", False)
             chunk: bytes = message.get("body", b"")
             if chunk:
@@ -122,17 +126,23 @@ async def _disconnect(receive: Receive) -> None:
         pass
 
 
-async def _settle(request: Request) -> None:
+async def _settle(request: Request) -> bool:
     """Read the body the route left unread, under its limit, before its stream is pulled:
     only then can the disconnect be watched (``receive`` gives the body's messages
     first). Left unread, an endless stream to a client that sent any body (a GET with a
     Content-Length) was pulled for good once the client had gone. The stream may still
-    read the body; a read that failed (413, cut short) fails again for it."""
+    read the body; a read that failed (413, cut short) fails again for it. False when
+    the client left before its body's end: the disconnect was this read's, and a server
+    that tells it once (Hypercorn) has none left for the watch."""
     from contextlib import suppress  # asyncio has loaded it already
 
-    # The answer has started: no problem can answer the failure.
+    # The route has answered: no problem replaces its answer for a failed read.
     with suppress(Exception):
-        await request.body()
+        try:
+            await request.body()
+        except _ClientGone:
+            return False
+    return True
 
 
 def to_request(scope: Scope, receive: Receive) -> Request:
@@ -308,13 +318,16 @@ async def _send_stream(
     """Send the head ``start``, then ``first`` and the ``stream``, and stop pulling the
     stream once the client has disconnected, since servers drop what is sent after that
     without a word and an endless stream would never end. ``unread``: the request whose
-    body is read first (see :func:`_settle`). The stream is closed however this ends: a
-    client gone before the head, a cancellation while the body is read."""
+    body is read first (see :func:`_settle`), before the head: a client that sent
+    ``Expect: 100-continue`` is asked for its body only while no answer has started, and
+    one that got the head first need never send it (RFC 9110), so the stream waited for
+    good. The stream is closed however this ends: a client gone before the head, a
+    cancellation while the body is read."""
     gone = None
     try:
+        if unread is not None and not await _settle(unread):
+            return
         await send(start)
-        if unread is not None:
-            await _settle(unread)
         gone = _watch(receive)
         if first:
             await send({"type": "http.response.body", "body": first, "more_body": True})
