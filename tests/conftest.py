@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -12,3 +17,13 @@ if str(ROOT) not in sys.path:
 # Session-wide Pyodide harness (fixture ``workers_harness``) for every Workers test, and
 # ``type_errors`` for the tests of what a user's type checker sees.
 pytest_plugins = ["tests.support.workers", "tests.support.typecheck"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Hypothesis keeps caches (constants read from the code under test) under
+    # ./.hypothesis, database or not: the session's own temporary folder keeps them out
+    # of the checkout.
+    if "HYPOTHESIS_STORAGE_DIRECTORY" not in os.environ:
+        where = tempfile.mkdtemp(prefix="daloy-edge-hypothesis-")
+        os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = where
+        config.add_cleanup(lambda: shutil.rmtree(where, ignore_errors=True))
