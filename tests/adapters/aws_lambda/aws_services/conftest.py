@@ -62,11 +62,14 @@ class MotoServer:
             self._process.wait(10)
         self._process = None
 
-    def client(self, service: str, region: str = REGION):
+    def client(self, service: str, region: str = REGION, *, attempts: int = 2):
+        """A boto3 client for this server; ``attempts`` counts the first try (one retry
+        by default)."""
         import boto3
         from botocore.config import Config
 
-        config = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10)
+        retries = {"total_max_attempts": attempts}
+        config = Config(retries=retries, connect_timeout=2, read_timeout=10)
         return boto3.client(
             service,
             region_name=region,
