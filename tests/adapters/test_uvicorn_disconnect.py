@@ -7,14 +7,13 @@ import asyncio
 import http.client
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import uvicorn
 from daloy_edge_asgi import ASGIApp
 
 from daloy_edge import App, Request, Response
+from tests.support.uvicorn_thread import serve
 
 pytestmark = pytest.mark.slow
 
@@ -100,24 +99,10 @@ def served() -> Iterator[tuple[int, Finished, list[bytes]]]:
 
         return Response(stream=chunks(), media_type="text/plain")
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
     calls = Calls(ASGIApp(app))
     CALLS[:] = [calls]
-    config = uvicorn.Config(calls, log_level="warning", lifespan="off", http="h11")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield sock.getsockname()[1], finished, bodies
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve(calls, http="h11") as port:
+        yield port, finished, bodies
 
 
 def test_a_chunked_body_cut_short_never_reaches_the_handler(

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import pytest
-import uvicorn
+
+from tests.support.uvicorn_thread import loopback_socket, serve
+
+__all__ = ["FLAGS", "loopback_socket", "rendered_dom", "serve"]
 
 FLAGS = (
     "--headless",
@@ -24,33 +23,6 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-
-
-def loopback_socket() -> socket.socket:
-    """A socket bound to 127.0.0.1 on a kernel-chosen port (known before the app is built)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def serve(app: object, sock: socket.socket | None = None) -> Iterator[int]:
-    """Serve the ASGI ``app`` under uvicorn in a thread; yields its port."""
-    sock = sock or loopback_socket()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def chromium() -> str:
