@@ -27,3 +27,15 @@ def pytest_configure(config: pytest.Config) -> None:
         where = tempfile.mkdtemp(prefix="daloy-edge-hypothesis-")
         os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = where
         config.add_cleanup(lambda: shutil.rmtree(where, ignore_errors=True))
+    # The model tests' settings start from this profile: the same examples on every run
+    # (derandomized, so no database), and no deadline on steps that wait for a real
+    # redis-server or moto.
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "daloy-edge",
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.load_profile("daloy-edge")

@@ -118,6 +118,5 @@ class WebhookMachine(RuleBasedStateMachine):
 
 
 TestWebhookReplayModel = WebhookMachine.TestCase
-TestWebhookReplayModel.settings = settings(
-    max_examples=100, stateful_step_count=30, deadline=None, derandomize=True
-)
+# Derandomized, no deadline: tests/conftest.py's profile.
+TestWebhookReplayModel.settings = settings(max_examples=100, stateful_step_count=30)

@@ -15,7 +15,7 @@ import itertools
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -35,13 +35,7 @@ START_MS = 1_700_000_040_000  # a window boundary
 CLIENTS = ("a", "b")
 MOVES_MS = (0, 1, 999, 1_000, 7_500, 12_000, 30_000, 59_999, 60_000, 61_000, 120_001)
 
-SETTINGS = settings(
-    max_examples=35,
-    stateful_step_count=25,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+SETTINGS = settings(max_examples=35, stateful_step_count=25)  # tests/conftest.py's profile
 
 
 class Clock:

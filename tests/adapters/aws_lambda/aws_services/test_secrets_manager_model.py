@@ -16,7 +16,7 @@ import itertools
 
 import pytest
 from daloy_edge_aws_lambda.secrets_manager import KeyRingUnavailable, SecretsManagerKeyRing
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -30,13 +30,7 @@ from tests.adapters.aws_lambda.aws_services.conftest import MotoServer
 
 pytestmark = pytest.mark.slow
 
-SETTINGS = settings(
-    max_examples=40,
-    stateful_step_count=25,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+SETTINGS = settings(max_examples=40, stateful_step_count=25)  # tests/conftest.py's profile
 
 
 class Clock:
