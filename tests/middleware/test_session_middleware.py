@@ -325,6 +325,45 @@ def test_a_signed_cookie_whose_payload_is_no_session_is_no_session(payload):
     assert response.json()["user"] is None
 
 
+def _signed_session(user: str = "alice", pad: str = "") -> str:
+    # What an instance signs for a session: the shape Sessions.encode writes, under the
+    # plain "session" purpose the default cookie names keep.
+    now = int(Clock().now)
+    data = {"user": user, "pad": pad} if pad else {"user": user}
+    payload = json.dumps({"i": "A" * 22, "c": now, "d": data}).encode()
+    return Signer(KEYS, purpose="session").sign(payload, now=now)
+
+
+@pytest.mark.parametrize(
+    ("cookie_name", "insecure", "sent_as"),
+    [
+        (None, False, "__Host-session"),
+        ("__Host-session", False, "__Host-session"),
+        (None, True, "session"),
+    ],
+)
+def test_a_cookie_under_a_default_name_stays_valid_when_the_name_is_written_out(
+    cookie_name, insecure, sent_as
+):
+    # Only a name of the app's own is signed into the cookie: under the default names
+    # (left unset or written out) the cookies browsers already hold, signed under the
+    # plain purpose, still sign their users in rather than logging everyone out.
+    app = make_app(cookie_name=cookie_name, insecure_http_cookies=insecure)
+    reply = TestClient(app).get("/get", cookies={sent_as: _signed_session()})
+    assert reply.json()["user"] == "alice"
+
+
+def test_a_signed_cookie_past_max_bytes_is_no_session_and_one_at_the_bound_is_read():
+    # A cookie longer than one the app would issue is refused before its signature is
+    # checked, however it was signed; one exactly max_bytes long is still a session.
+    cookie = _signed_session(pad="x" * 300)
+    size = len("__Host-session") + 1 + len(cookie)
+    at_bound = TestClient(make_app(max_bytes=size)).get("/get", cookies={"__Host-session": cookie})
+    assert at_bound.json()["user"] == "alice"
+    past = TestClient(make_app(max_bytes=size - 1)).get("/get", cookies={"__Host-session": cookie})
+    assert past.json()["user"] is None
+
+
 def test_idle_session_expires():
     clock = Clock()
     client = TestClient(make_app(clock, idle_timeout=600))
