@@ -326,13 +326,13 @@ def test_a_signed_cookie_whose_payload_is_no_session_is_no_session(payload):
     assert response.json()["user"] is None
 
 
-def _signed_session(user: str = "alice", pad: str = "") -> str:
+def _signed_session(user: str | None = "alice", pad: str = "", created: int | None = None) -> str:
     # What an instance signs for a session: the shape Sessions.encode writes, under the
     # plain "session" purpose the default cookie names keep.
     now = int(Clock().now)
-    data = {"user": user, "pad": pad} if pad else {"user": user}
-    payload = json.dumps({"i": "A" * 22, "c": now, "d": data}).encode()
-    return Signer(KEYS, purpose="session").sign(payload, now=now)
+    data = {} if user is None else {"user": user, "pad": pad} if pad else {"user": user}
+    body = {"i": "A" * 22, "c": now if created is None else created, "d": data}
+    return Signer(KEYS, purpose="session").sign(json.dumps(body).encode(), now=now)
 
 
 @pytest.mark.parametrize(
@@ -363,6 +363,42 @@ def test_a_signed_cookie_past_max_bytes_is_no_session_and_one_at_the_bound_is_re
     assert at_bound.json()["user"] == "alice"
     past = TestClient(make_app(max_bytes=size - 1)).get("/get", cookies={"__Host-session": cookie})
     assert past.json()["user"] is None
+
+
+def test_a_session_created_up_to_the_clock_skew_ahead_is_read_and_one_further_is_not():
+    # Another instance's clock may run ahead by the signer's allowance, no more.
+    now = int(Clock().now)
+    skew = int(Signer(KEYS, purpose="session").max_clock_skew)
+    client = TestClient(make_app())
+    at_bound = _signed_session(created=now + skew)
+    past = _signed_session(created=now + skew + 1)
+    assert client.get("/get", cookies={"__Host-session": at_bound}).json()["user"] == "alice"
+    assert client.get("/get", cookies={"__Host-session": past}).json()["user"] is None
+
+
+def test_a_session_is_read_until_exactly_max_age_after_login_and_not_a_second_later():
+    # The cookie was re-signed a moment ago (fresh for idle_timeout): only the login
+    # time it carries ends it.
+    now = int(Clock().now)
+    app = make_app(idle_timeout=600, max_age=1000)
+    at_bound = _signed_session(created=now - 1000)
+    past = _signed_session(created=now - 1001)
+    assert TestClient(app).get("/get", cookies={"__Host-session": at_bound}).json()["user"] == (
+        "alice"
+    )
+    assert TestClient(app).get("/get", cookies={"__Host-session": past}).json()["user"] is None
+
+
+def test_an_empty_session_a_cookie_carries_is_refreshed_while_in_use():
+    # An empty session in a cookie was pinned (a CSRF token is bound to its identity):
+    # kept fresh like any other, or the open form's token died with it at idle_timeout.
+    clock = Clock()
+    app = make_app(clock, idle_timeout=600)
+    cookie = _signed_session(user=None)
+    clock.now += 150
+    response = TestClient(app).get("/get", cookies={"__Host-session": cookie})
+    assert response.json() == {"user": None, "id": "A" * 22}
+    assert response.headers["set-cookie"].startswith("__Host-session=")
 
 
 def test_idle_session_expires():
