@@ -6,7 +6,13 @@ import pytest
 
 from daloy_edge import App, ConfigError, KeyRing, Response, use
 from daloy_edge.middleware.csrf import CSRFConfig, CSRFProtect
-from daloy_edge.middleware.sessions import SessionConfig, Sessions, get_session
+from daloy_edge.middleware.sessions import (
+    Session,
+    SessionConfig,
+    Sessions,
+    SessionTooLarge,
+    get_session,
+)
 from daloy_edge.signing import Signer
 from daloy_edge.testing import TestClient
 
@@ -82,7 +88,7 @@ def test_a_request_that_never_uses_its_session_draws_no_identity():
         return {"ok": True}
 
     client = TestClient(app)
-    client.get("/plain")
+    assert client.get("/plain").status == 200
     assert drawn == []
     first, second = client.get("/get").json()["id"], client.get("/get").json()["id"]
     assert drawn == [16, 16]
@@ -121,6 +127,7 @@ def test_a_request_without_a_cookie_gets_its_session_when_first_read():
 
     client = TestClient(app)
     plain_response = client.get("/plain")
+    assert plain_response.status == 200
     assert "set-cookie" not in plain_response.headers
     assert seen.pop() is None
     read_response = client.get("/read")
@@ -470,6 +477,19 @@ def test_storing_too_much_is_a_clear_server_error():
     response = TestClient(app).get("/huge")
     assert response.status == 500
     assert "one cookie holds at most 4096" in str(errors[0])
+
+
+def test_a_session_whose_cookie_is_exactly_max_bytes_is_written_and_one_byte_more_is_not():
+    session = Session.fresh(lambda: "A" * 22, lambda: int(Clock().now))
+    session["user"] = "alice" * 60
+
+    def sessions(max_bytes: int) -> Sessions:
+        return Sessions(SessionConfig(keys=KEYS, clock=Clock(), max_bytes=max_bytes))
+
+    size = len("__Host-session") + 1 + len(sessions(4096).encode(session))
+    assert len(sessions(size).encode(session)) == size - len("__Host-session") - 1
+    with pytest.raises(SessionTooLarge):
+        sessions(size - 1).encode(session)
 
 
 def test_insecure_http_cookies_drop_secure_and_the_host_prefix():
