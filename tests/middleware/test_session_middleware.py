@@ -145,6 +145,13 @@ def test_a_request_without_a_cookie_gets_its_session_when_first_read():
 @pytest.mark.parametrize("read_first", [False, True])
 def test_replacing_the_session_is_a_server_error(cookie, read_first):
     app = make_app()
+    errors: list[BaseException | None] = []
+
+    class Spy:
+        def on_response(self, request, response, duration_s, error):
+            errors.append(error)
+
+    app.observe(Spy())
 
     @app.get("/replace")
     async def replace(request):
@@ -160,6 +167,9 @@ def test_replacing_the_session_is_a_server_error(cookie, read_first):
     response = client.get("/replace", headers=headers)
     assert response.status == 500
     assert "set-cookie" not in response.headers
+    # Refused by Sessions itself, not by whatever a dict in its place broke further on.
+    assert isinstance(errors[-1], RuntimeError)
+    assert "request.session was replaced" in str(errors[-1])
 
 
 def test_a_fresh_session_reads_the_clock_only_once_it_is_stored():
