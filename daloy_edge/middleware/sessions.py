@@ -233,11 +233,9 @@ class Sessions(Phased):
 
     def after(self, request: Request, response: Response) -> Response:
         loaded = request.state.pop(self._loaded, None)
-        if loaded is None:
+        if loaded is None and request._session is None and request._session_maker is self._maker:
             # No cookie came and nothing made the session: there is nothing to write.
-            if request._session is None and request._session_maker is self._maker:
-                return response
-            raise RuntimeError("request.session was replaced; mutate it instead")
+            return response
         if not isinstance(loaded, tuple) or request._session is not loaded[0]:
             raise RuntimeError("request.session was replaced; mutate it instead")
         self.save(request, response, *loaded)
