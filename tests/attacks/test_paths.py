@@ -17,6 +17,8 @@ TRAVERSALS = [
     "/static/%2e./secure_app.py",
     "/static/%252e%252e/secure_app.py",
     "/static/%25252e%25252e/secure_app.py",
+    # Encoded four times: as many decoding rounds as check_path reads.
+    "/static/%2525252e%2525252e/secure_app.py",
     "/static/..%2fsecure_app.py",
     "/static/..%2Fsecure_app.py",
     "/static/%2e%2e%2fsecure_app.py",
