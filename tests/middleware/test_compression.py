@@ -99,6 +99,34 @@ def test_response_that_carries_a_csrf_token_is_not_compressed():
     assert "content-encoding" not in get("/token").headers
 
 
+def test_a_csrf_token_page_to_a_signed_in_client_is_not_compressed():
+    # BREACH: once the session cookie is set, the token page sets no cookie of its own;
+    # the token is the secret still, and a same-origin request (which an attacker's
+    # injected text can ride in) must not get it compressed.
+    client = TestClient(make_app())
+    first = client.get("/token", headers={"accept-encoding": "gzip"})
+    assert "set-cookie" in first.headers
+    again = client.get(
+        "/token", headers={"accept-encoding": "gzip", "sec-fetch-site": "same-origin"}
+    )
+    assert "set-cookie" not in again.headers
+    assert "content-encoding" not in again.headers
+    assert "Accept-Encoding" in again.headers.get_all("vary")
+
+
+def test_a_cross_site_request_without_credentials_is_compressed():
+    # Nothing secret is answered to a request that carries none.
+    response = get("/big", **{"sec-fetch-site": "cross-site"})
+    assert response.headers["content-encoding"] == "gzip"
+
+
+def test_a_body_of_exactly_the_threshold_is_compressed():
+    response = TestClient(make_app(CompressionConfig(minimum_size=len(BIG)))).get(
+        "/big", headers={"accept-encoding": "gzip"}
+    )
+    assert response.headers["content-encoding"] == "gzip"
+
+
 def test_cross_site_credentialed_request_is_not_compressed():
     response = get("/big", cookie="a=b", **{"sec-fetch-site": "cross-site"})
     assert "content-encoding" not in response.headers
