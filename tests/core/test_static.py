@@ -74,12 +74,25 @@ def test_symlink_loop_is_404(client: TestClient, tmp_path: Path) -> None:
     assert client.get("/s/loop").status == 404
 
 
+def test_an_empty_path_segment_is_404(client: TestClient) -> None:
+    # "sub//b.css" names the file only once a layer folds the slashes: refused as the
+    # dot segments are, so a path reads one way in every layer.
+    assert client.get("/s/sub//b.css").status == 404
+
+
+def test_a_max_age_of_zero_builds_and_is_sent(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("hello")
+    app = App()
+    app.add_route("/s/{path:path}", static_files(tmp_path, max_age=0))
+    assert TestClient(app).get("/s/a.txt").headers["cache-control"] == "public, max-age=0"
+
+
 def test_missing_root_refuses_to_build(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         static_files(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("max_age", [-5, float("nan"), 0.5, "3600"])
+@pytest.mark.parametrize("max_age", [-5, -1, float("nan"), 0.5, "3600"])
 def test_a_max_age_no_cache_reads_as_seconds_refuses_to_build(
     tmp_path: Path, max_age: object
 ) -> None:
