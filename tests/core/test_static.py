@@ -87,6 +87,17 @@ def test_a_max_age_of_zero_builds_and_is_sent(tmp_path: Path) -> None:
     assert TestClient(app).get("/s/a.txt").headers["cache-control"] == "public, max-age=0"
 
 
+def test_a_file_of_exactly_10_mib_is_served_and_one_byte_more_is_404(tmp_path: Path) -> None:
+    limit = 10 * 1024 * 1024
+    (tmp_path / "at.bin").write_bytes(b"\0" * limit)
+    (tmp_path / "past.bin").write_bytes(b"\0" * (limit + 1))
+    app = App()
+    app.add_route("/s/{path:path}", static_files(tmp_path))
+    client = TestClient(app)
+    assert len(client.get("/s/at.bin").content) == limit
+    assert client.get("/s/past.bin").status == 404
+
+
 def test_missing_root_refuses_to_build(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         static_files(tmp_path / "missing")
