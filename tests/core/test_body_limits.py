@@ -131,10 +131,33 @@ def test_content_length_longer_than_body_is_400(client: TestClient) -> None:
     assert response.status == 400
 
 
-@pytest.mark.parametrize("value", ["-1", "1e3", "0x10", "12 34", "", "+5", "１２"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "-1",
+        "1e3",
+        "0x10",
+        "12 34",
+        "",
+        "+5",
+        "１２",
+        # Digits to str.isdigit(), and to int() the body's own length: no HTTP length.
+        "\u0663",
+        # A digit to str.isdigit() that int() cannot read (a 500 unless refused first).
+        "\u00b3",
+        # Past 19 digits (no body is that long), and past int()'s 4300-digit limit.
+        "1" + "0" * 19,
+        "9" * 5000,
+    ],
+)
 def test_malformed_content_length_is_400(client: TestClient, value: str) -> None:
     response = client.post("/echo", headers={"content-length": value}, chunks=[b"abc"])
     assert response.status == 400
+
+
+def test_a_content_length_of_19_digits_is_read_and_413(client: TestClient) -> None:
+    response = client.post("/echo", headers={"content-length": "9" * 19}, chunks=[b"abc"])
+    assert response.status == 413
 
 
 def test_repeated_content_length_is_400(client: TestClient) -> None:
