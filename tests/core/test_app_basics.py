@@ -73,6 +73,14 @@ def test_methods_no_request_can_carry_refuse_to_build(methods):
         App().add_route("/items", lambda request: None, methods)
 
 
+@pytest.mark.parametrize("method", ["PROPFIND", "QUERY", "A" * 16])
+def test_a_method_of_one_to_16_capital_letters_beyond_the_common_ones_is_routed(method):
+    # The request guard lets such a method through, so a route for it is reachable.
+    app = App()
+    app.add_route("/items", lambda request: {"method": request.method}, [method])
+    assert TestClient(app).request(method, "/items").json() == {"method": method}
+
+
 def test_use_decorator_wraps_one_route_only():
     seen: list[str] = []
 
