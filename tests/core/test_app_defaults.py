@@ -254,6 +254,13 @@ def test_oversized_header_is_431() -> None:
     assert TestClient(make_app()).get("/ok", headers={"x-big": "a" * 9000}).status == 431
 
 
+def test_a_header_field_of_exactly_max_header_bytes_is_read_and_one_byte_more_is_431() -> None:
+    # A field's size is its name and value together: 5 + 8187 = the default 8192.
+    client = TestClient(make_app())
+    assert client.get("/ok", headers={"x-big": "a" * 8187}).status == 200
+    assert client.get("/ok", headers={"x-big": "a" * 8188}).status == 431
+
+
 def test_total_header_size_is_431() -> None:
     app = make_app(limits=RequestLimits(max_total_header_bytes=1000))
     headers = [(f"x-h{i}", "a" * 100) for i in range(20)]
