@@ -29,6 +29,32 @@ def test_a_cookie_after_as_many_as_a_browser_holds_for_a_site_is_read():
     assert parse_cookie_header(f"{others}; s=own")["s"] == "own"
 
 
+def test_no_cookie_past_as_many_as_a_browser_holds_for_a_site_is_read():
+    # 180 are read; one more would be a cookie no browser sends for one site.
+    names = [f"c{i}" for i in range(181)]
+    cookies = parse_cookie_header("; ".join(f"{name}=x" for name in names))
+    assert len(cookies) == 180
+    assert "c179" in cookies
+    assert "c180" not in cookies
+
+
+def test_a_cookie_after_359_pairs_that_are_no_cookie_is_read_and_one_after_360_is_not():
+    # 360 pairs are read (two for each cookie a browser holds); past them a pair only
+    # counts as a name sent again.
+    assert parse_cookie_header("; ".join(["junk"] * 359 + ["s=own"])) == {"s": "own"}
+    assert parse_cookie_header("; ".join(["junk"] * 360 + ["s=own"])) == {}
+
+
+def test_a_kept_name_sent_again_just_past_the_pairs_read_is_named_repeated():
+    cookies, repeated = parse_cookies("; ".join(["s=planted"] + ["junk"] * 359 + ["s=own"]))
+    assert cookies == {"s": "planted"}
+    assert repeated == {"s"}
+
+
+def test_an_empty_quoted_value_is_an_empty_cookie():
+    assert parse_cookie_header('a=""; b=1') == {"a": "", "b": "1"}
+
+
 def test_quoted_values_are_unquoted():
     assert parse_cookie_header('a="x"') == {"a": "x"}
 
@@ -51,6 +77,14 @@ def test_refuses_values_that_split_the_header(value):
 def test_refuses_a_path_that_splits_the_header_or_adds_an_attribute(path):
     with pytest.raises(ValueError, match="invalid cookie path"):
         format_set_cookie("s", "v", path=path)
+
+
+@pytest.mark.parametrize(
+    "domain", ["evil.example; SameSite=None", "a b.example", "a\r\nSet-Cookie: x=1", "a,b"]
+)
+def test_refuses_a_domain_that_splits_the_header_or_adds_an_attribute(domain):
+    with pytest.raises(ValueError, match="invalid cookie domain"):
+        format_set_cookie("s", "v", domain=domain)
 
 
 @pytest.mark.parametrize(
