@@ -250,6 +250,16 @@ def test_too_many_headers_is_431() -> None:
     assert TestClient(make_app()).get("/ok", headers=headers).status == 431
 
 
+def test_exactly_max_headers_fields_are_read_and_one_more_is_431() -> None:
+    # The test client adds Host: 99 of ours and it make the default 100.
+    client = TestClient(make_app())
+    assert client.get("/ok", headers=[(f"x-h{i}", "v") for i in range(99)]).status == 200
+    assert client.get("/ok", headers=[(f"x-h{i}", "v") for i in range(100)]).status == 431
+    # Fields, not lines: 100 fields, one of them on two lines.
+    split = [(f"x-h{i}", "v") for i in range(98)] + [("x-dup", "a"), ("x-dup", "b")]
+    assert client.get("/ok", headers=split).status == 200
+
+
 def test_oversized_header_is_431() -> None:
     assert TestClient(make_app()).get("/ok", headers={"x-big": "a" * 9000}).status == 431
 
