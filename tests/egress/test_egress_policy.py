@@ -71,6 +71,14 @@ def test_metadata_named_exactly_is_allowed_through_ipv4_mapped_form():
     assert policy.check_address("::ffff:169.254.169.254") == IPv4Address("169.254.169.254")
 
 
+def test_an_opted_in_ipv4_range_does_not_admit_the_ipv6_address_of_the_same_number():
+    # ::a00:1 is 10.0.0.1's number as an IPv6 address (the deprecated IPv4-compatible
+    # form): a range is matched within its own address family only.
+    policy = EgressPolicy(allow_cidrs=("10.0.0.0/8",))
+    with pytest.raises(EgressDenied, match="ipv4-compatible"):
+        policy.check_address("::a00:1")
+
+
 def test_host_allow_list_admits_exact_name():
     policy = EgressPolicy(allow_hosts=("api.example.com",))
     assert policy.check_url("https://api.example.com/x").host == "api.example.com"
@@ -80,6 +88,15 @@ def test_host_allow_list_refuses_other_name():
     policy = EgressPolicy(allow_hosts=("api.example.com",))
     with pytest.raises(EgressDenied, match="allow-list"):
         policy.check_url("https://www.example.com/")
+
+
+@pytest.mark.parametrize("url", ["https://93.184.216.34/", "https://[2606:4700:4700::1111]/"])
+def test_a_wildcard_only_allow_list_refuses_a_public_address_literal(url):
+    # No address is a subdomain of an allowed name: without the check a public address
+    # passed as the host skipped the allow-list altogether.
+    policy = EgressPolicy(allow_hosts=("*.example.com",))
+    with pytest.raises(EgressDenied, match="address literal"):
+        policy.check_url(url)
 
 
 def test_wildcard_matches_subdomains_at_any_depth():
@@ -113,6 +130,11 @@ def test_address_literal_is_denied_when_host_allow_list_is_set():
 def test_address_literal_listed_exactly_is_allowed():
     policy = EgressPolicy(allow_hosts=("[2606:4700:4700::1111]",))
     assert policy.check_url("https://[2606:4700:4700:0::1111]/").host == "2606:4700:4700::1111"
+
+
+def test_a_special_use_domain_of_two_labels_is_denied_itself_not_only_below_it():
+    with pytest.raises(EgressDenied, match="special-use"):
+        EgressPolicy().check_url("https://home.arpa/")
 
 
 def test_listed_special_use_name_is_allowed():
