@@ -774,3 +774,17 @@ def test_a_fragment_sent_after_the_path_hides_the_query_behind_it() -> None:
     status, body = _query_seen("/q#x", "a=1")
     assert status == 200
     assert body == {"items": [], "url": "https://h/q"}
+
+
+def test_an_escaped_path_without_a_fragment_keeps_its_query() -> None:
+    # Only a fragment hides the query; an escape sends the path through check_path.
+    status, body = _query_seen("/%71", "a=1")
+    assert status == 200
+    assert body == {"items": [["a", "1"]], "url": "https://h/%71?a=1"}
+
+
+@pytest.mark.parametrize("raw_path", ["q", "..", "a/b"])
+def test_a_path_that_does_not_start_with_a_slash_is_a_400(raw_path: str) -> None:
+    status, body = _query_seen(raw_path, "")
+    assert status == 400
+    assert body["detail"] == "rejected path: path must start with /"
