@@ -426,3 +426,17 @@ def test_form_declared_as_utf8_is_read(client: TestClient) -> None:
     headers = {"content-type": "application/x-www-form-urlencoded; charset=UTF-8"}
     response = client.post("/form", content=b"a=1", headers=headers)
     assert response.json() == {"fields": {"a": "1"}}
+
+
+async def test_a_whole_body_past_the_limit_with_no_content_length_is_refused() -> None:
+    # A Lambda or Workers body arrives whole, and a hand-built event may declare no length.
+    with pytest.raises(PayloadTooLarge):
+        await read_bounded(b"x" * 11, 10, None)
+    assert await read_bounded(b"x" * 10, 10, None) == b"x" * 10
+
+
+def test_a_streamed_body_that_matches_its_content_length_is_read(client: TestClient) -> None:
+    # What every ASGI request with a body is: chunks adding up to the declared length.
+    chunks = [b"ab", b"c"]
+    response = client.post("/echo", headers={"content-length": "3"}, chunks=chunks)
+    assert response.json() == {"bytes": 3}
