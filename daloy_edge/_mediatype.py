@@ -33,14 +33,21 @@ def other_charset(content_type: str) -> bool:
         # 2 ms of CPU a request. No sender names it so often; a repeated parameter is an
         # error (RFC 6838 4.3), so the type is refused as naming another.
         return True
-    for parameter in lowered.split(";")[1:]:
-        if "charset" not in parameter:
-            continue
-        name, _, value = parameter.partition("=")
-        name, value = name.strip(" \t"), value.strip(" \t").strip('"')
-        # "charset*" (RFC 2231, as Python's email package reads a type) declares one too.
-        if (name == "charset" or name.startswith("charset*")) and value not in UTF8:
-            return True
+    # The parameter around each mention, not every parameter: split whole, 8 KiB of bare
+    # ";" and one ";charset=utf-8" were still walked one by one, 0.5 ms of CPU a request.
+    at = lowered.find("charset")
+    while at >= 0:
+        start = lowered.rfind(";", 0, at) + 1
+        end = lowered.find(";", at)
+        if end < 0:
+            end = len(lowered)
+        if start:  # not the type itself ("application/charset-info+json")
+            name, _, value = lowered[start:end].partition("=")
+            name, value = name.strip(" \t"), value.strip(" \t").strip('"')
+            # "charset*" (RFC 2231, as Python's email package reads a type) declares one.
+            if (name == "charset" or name.startswith("charset*")) and value not in UTF8:
+                return True
+        at = lowered.find("charset", end)
     return False
 
 
