@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from daloy_edge._errors import UnsupportedMediaType
 from daloy_edge._headers import Headers
-from daloy_edge._netaddr import split_unquoted
+from daloy_edge._lazy import LazyPattern
 
 __all__ = ["UTF8", "lists_types", "other_charset", "refuse_unreadable"]
 
@@ -16,8 +16,15 @@ UTF8 = ("utf-8", "utf8")
 def lists_types(content_type: str) -> bool:
     """True when ``content_type`` holds a comma outside a quoted string (or a quoted
     string left open): lines joined into one, as no single media type is written."""
-    parts = split_unquoted(content_type, ",")
-    return parts is None or len(parts) > 1
+    # Matched in C: split character by character in Python, 8 KiB of a type with a comma
+    # took 1 ms of CPU for any client's POST to a JSON or form route.
+    if '"' not in content_type:
+        return "," in content_type
+    return _ONE_TYPE.compiled.fullmatch(content_type) is None
+
+
+# Anything but a comma, and quoted strings whole (a comma within one, a quote escaped).
+_ONE_TYPE = LazyPattern(r'(?s)(?:[^",]++|"(?:[^"\\]++|\\.)*+")*+')
 
 
 def other_charset(content_type: str) -> bool:

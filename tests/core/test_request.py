@@ -142,6 +142,34 @@ def test_a_content_type_of_thousands_of_parameters_and_one_charset_is_read_in_on
     assert steps(8000) == steps(2)
 
 
+@pytest.mark.parametrize(
+    ("flood", "refused"), [("{}", True), ('; v="{}"', False), ('; v="{}', True)]
+)
+def test_a_content_type_of_thousands_of_commas_is_read_in_one_step(
+    flood: str, refused: bool
+) -> None:
+    # The flood: a JSON route's Content-Type holding 8 KiB of commas, outside a quoted
+    # string (joined lines, refused), inside one (one type, read) or in one left open, was
+    # split character by character in Python: 1 ms of CPU for any client's POST.
+    def steps(count: int) -> int:
+        media = "application/json" + flood.format("," * count)
+        request = Request("POST", "/json", headers=Headers({"content-type": media}), body=b"{}")
+        asyncio.run(request.body())
+
+        def read_json() -> None:
+            try:
+                request.json().send(None)
+            except StopIteration as done:
+                assert not refused and done.value == {}
+            except UnsupportedMediaType:
+                assert refused
+
+        read_json()
+        return instructions_run(read_json)
+
+    assert steps(8000) == steps(2)
+
+
 def test_a_content_type_naming_utf_8_up_to_four_times_is_read() -> None:
     media = "application/json; charset=utf-8; charset=UTF-8;x-charset-note=1;charset*=utf-8"
     request = Request("POST", "/json", headers=Headers({"content-type": media}), body=b"{}")
