@@ -80,6 +80,23 @@ def test_accepts_an_escaped_surrogate_pair():
     assert parse_json(b'["\\ud83d\\ude00"]') == ["\U0001f600"]
 
 
+@pytest.mark.parametrize(
+    ("document", "value"),
+    [
+        (b'["\\ud800\\udc00"]', ["\U00010000"]),
+        (b'["\\udbff\\udfff"]', ["\U0010ffff"]),
+        (b'["\\uD83D\\uDE00"]', ["\U0001f600"]),
+        (b'{"\\ud840\\udc0b": "\\u00e9"}', {"\U0002000b": "\u00e9"}),
+    ],
+    ids=["first-pair-zero-digits", "last-pair", "capital-hex", "pair-in-key"],
+)
+def test_accepts_every_escaped_surrogate_pair_not_only_one_without_zero_digits(document, value):
+    # The pair check reads each half's four hex digits: a valid character past U+FFFF
+    # written as its escapes (as JavaScript's JSON.stringify of an emoji or a CJK
+    # extension character may be) is no lone surrogate.
+    assert parse_json(document) == value
+
+
 def test_rejects_a_lone_surrogate_in_a_str_document():
     with pytest.raises(UnsafeJSON):
         parse_json('{"a": "\ud800"}')
