@@ -235,6 +235,24 @@ def test_runtime_deadline_tightens_app_deadline() -> None:
     assert response.status == 504
 
 
+def test_a_request_whose_runtime_deadline_has_passed_is_504_before_its_handler_runs() -> None:
+    # A handler that never awaits cannot be interrupted: let in, it did all its work (a
+    # write, a charge) for an answer the runtime no longer waits for.
+    app = App(request_timeout=10)
+    ran: list[bool] = []
+
+    @app.post("/charge")
+    async def charge(request: Request) -> dict[str, bool]:
+        ran.append(True)
+        return {"charged": True}
+
+    client = TestClient(app)
+    request = Request("POST", "/charge", deadline=time.monotonic() - 1)
+    response = client._loop.run_until_complete(app.handle(request))
+    assert response.status == 504
+    assert ran == []
+
+
 def test_timeout_error_from_handler_is_not_a_deadline() -> None:
     app = App()
 
