@@ -80,6 +80,14 @@ def test_accepts_an_escaped_surrogate_pair():
     assert parse_json(b'["\\ud83d\\ude00"]') == ["\U0001f600"]
 
 
+def test_bytes_are_read_as_utf_8_so_utf_7_shifts_stay_text_and_non_ascii_is_kept():
+    # Read as UTF-7, "+ADw-" is "<": markup a filter on the raw body never saw.
+    assert parse_json('{"a": "+ADw-script+AD4-", "é": "€"}'.encode()) == {
+        "a": "+ADw-script+AD4-",
+        "é": "€",
+    }
+
+
 @pytest.mark.parametrize(
     ("document", "value"),
     [
