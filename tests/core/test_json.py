@@ -138,6 +138,15 @@ def test_dumps_escapes_html_significant_characters():
     assert dumps({"a": "</script>&"}) == b'{"a":"\\u003c/script\\u003e\\u0026"}'
 
 
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [("</script", b'"\\u003c/script"'), ("-->", b'"--\\u003e"'), ("&lt;", b'"\\u0026lt;"')],
+)
+def test_dumps_escapes_each_html_character_alone_so_no_island_closes_its_script(text, escaped):
+    # A JSON island in a page ends at "</script" with no ">" or "&" beside it.
+    assert dumps(text) == escaped
+
+
 def test_deep_nesting_is_refused_before_any_recursive_parser_sees_it(monkeypatch):
     # A recursive parser meets deep nesting with the interpreter's own stack: on
     # WebAssembly (Workers) 6,000 nested arrays, 12 KB, end the process.
