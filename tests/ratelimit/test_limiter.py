@@ -47,6 +47,16 @@ async def test_denied_identity_is_answered_from_the_block_cache_until_its_retry_
     assert dict(store._entries) == entries_before
 
 
+async def test_a_client_retrying_exactly_at_its_retry_after_is_admitted_not_blocked_by_the_cache():
+    clock = Clock()
+    limiter = RateLimiter(limit=1, window=60, algorithm="fixed_window", clock=clock)
+    await limiter.check("c")
+    denied = await limiter.check("c")
+    assert not denied.allowed and denied.retry_after_s == 60
+    clock.now += denied.retry_after_s
+    assert (await limiter.check("c")).allowed
+
+
 def test_block_cache_stays_within_its_bound():
     cache = BlockCache(100)
     for i in range(1_000):
