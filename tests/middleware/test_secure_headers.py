@@ -154,6 +154,44 @@ def test_trusted_types_policy_names_are_listed():
     assert "trusted-types app dompurify" in csp
 
 
+def test_an_empty_trusted_types_policy_list_lets_scripts_create_none():
+    config = SecureHeadersConfig(trusted_types_policies=())
+    csp = TestClient(make_app(config)).get("/page").headers["content-security-policy"]
+    assert "trusted-types 'none'" in csp.split("; ")
+
+
+def test_trusted_types_turned_off_leaves_both_directives_out_of_the_policy():
+    # An app whose scripts still write HTML strings opts out: a policy that kept
+    # require-trusted-types-for broke each such page.
+    config = SecureHeadersConfig(trusted_types=False, trusted_types_policies=("app",))
+    csp = TestClient(make_app(config)).get("/page").headers["content-security-policy"]
+    assert "trusted-types" not in csp
+    assert "object-src 'none'" in csp
+
+
+def test_csp_turned_off_sends_no_policy_on_a_page_but_keeps_the_other_headers():
+    # An app that sets its CSP at the CDN: a second policy here would be enforced too.
+    response = TestClient(make_app(SecureHeadersConfig(csp=False))).get("/page")
+    assert "content-security-policy" not in response.headers
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_frame_options_none_sends_no_x_frame_options_header():
+    # Opted out (a page framed by a partner under its own frame-ancestors directive): no
+    # field, not one whose value is None.
+    headers = TestClient(make_app(SecureHeadersConfig(frame_options=None))).get("/data").headers
+    assert "x-frame-options" not in headers
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_csp_for_gives_the_policy_a_page_with_that_nonce_is_sent():
+    middleware = SecureHeaders()
+    response = Response.html("<p>x</p>")
+    middleware.apply(response, "abc123")
+    assert middleware.csp_for("abc123") == response.headers["content-security-policy"]
+    assert "'nonce-abc123'" in middleware.csp_for("abc123")
+
+
 def test_coep_is_opt_in():
     assert "cross-origin-embedder-policy" not in TestClient(make_app()).get("/data").headers
     config = SecureHeadersConfig(coep="require-corp")
@@ -170,6 +208,7 @@ def test_coep_is_opt_in():
         {"report_to": "javascript:alert(1)"},
         {"referrer_policy": "no-referrer\r\nx: y"},
         {"hsts_preload": True, "hsts_max_age": 60},
+        {"hsts_preload": True, "hsts_include_subdomains": False},
     ],
 )
 def test_unsafe_configuration_refuses_to_build(config):
@@ -183,6 +222,20 @@ def test_an_hsts_max_age_browsers_would_ignore_refuses_to_build(max_age):
     # and browsers dropped it, leaving HSTS off.
     with pytest.raises(ConfigError, match="hsts_max_age"):
         SecureHeadersConfig(hsts_max_age=max_age)
+
+
+def test_hsts_preload_builds_with_exactly_one_year_the_preload_list_minimum():
+    config = SecureHeadersConfig(hsts_preload=True, hsts_max_age=31536000)
+    headers = TestClient(make_app(config)).get("/data").headers
+    assert headers["strict-transport-security"] == "max-age=31536000; includeSubDomains; preload"
+
+
+def test_hsts_max_age_zero_builds_and_is_sent_so_a_site_can_withdraw_hsts():
+    # RFC 6797 6.1.1: max-age=0 tells a browser to forget the host's HSTS policy, the one
+    # way a site leaving HTTPS undoes it; refusing 0 left no way to send it.
+    config = SecureHeadersConfig(hsts_max_age=0, hsts_include_subdomains=False)
+    headers = TestClient(make_app(config)).get("/data").headers
+    assert headers["strict-transport-security"] == "max-age=0"
 
 
 @pytest.mark.parametrize(
