@@ -253,6 +253,32 @@ def test_a_request_whose_runtime_deadline_has_passed_is_504_before_its_handler_r
     assert ran == []
 
 
+def test_a_cancellation_from_outside_before_the_deadline_propagates_and_is_no_504() -> None:
+    # The server cancels the request task (it shuts down, the client left): the app's
+    # deadline is still far off, so this is no deadline of its own to answer 504 for.
+    app = App(request_timeout=10)
+    waiting: list[asyncio.Future[None]] = []
+
+    @app.get("/wait")
+    async def wait(request: Request) -> None:
+        waiting.append(asyncio.get_running_loop().create_future())
+        await waiting[0]
+
+    async def cancel_while_waiting() -> bool:
+        task = asyncio.ensure_future(app.handle(Request("GET", "/wait")))
+        while not waiting:
+            await asyncio.sleep(0)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    client = TestClient(app)
+    assert client._loop.run_until_complete(cancel_while_waiting())
+
+
 def test_timeout_error_from_handler_is_not_a_deadline() -> None:
     app = App()
 
