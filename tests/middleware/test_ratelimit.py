@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from daloy_edge import App, ConfigError, KeyRing, Response
+from daloy_edge import App, ConfigError, KeyRing, Request, Response
 from daloy_edge.jose import JWKSet
 from daloy_edge.middleware.basic_auth import BasicAuth, BasicAuthConfig
 from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
@@ -280,6 +280,19 @@ def test_principal_key_counts_tokens_without_a_subject_by_client_address():
     for _ in range(5):
         client.get("/limited", headers=bearer_for(None), client="192.0.2.7")
     assert client.get("/limited", headers=bearer_for(None), client="192.0.2.8").status == 200
+
+
+@pytest.mark.parametrize("client", [None, "not:an-address"], ids=["no-address", "unparsable"])
+def test_a_request_without_a_usable_client_address_is_limited_not_let_through(client):
+    # No identity lets a request pass unlimited (an optional key): a client address that
+    # is missing or no IP still shares one bucket, or hiding it would bypass the limit.
+    app = limited_app(five_a_minute())
+    http = TestClient(app)
+    statuses = [
+        http._loop.run_until_complete(app.handle(Request("GET", "/limited", client=client))).status
+        for _ in range(6)
+    ]
+    assert statuses == [200] * 5 + [429]
 
 
 def test_anonymous_requests_fall_back_to_the_client_ip_under_the_principal_key():
