@@ -230,6 +230,26 @@ def test_principal_key_counts_per_authenticated_subject():
     assert client.get("/limited", headers={"x-user": "bob"}).status == 200
 
 
+def test_principal_key_counts_a_plain_string_principal_across_client_addresses():
+    # A custom authenticator may set the principal to the user name alone: keyed by IP
+    # instead, one user rotating addresses got a fresh quota at each.
+    async def authenticate(request, call_next):
+        request.principal = request.headers.get("x-user")
+        return await call_next(request)
+
+    app = App()
+    app.use(authenticate)
+
+    @app.get("/limited", middleware=[five_a_minute(key="principal")])
+    async def limited(request):
+        return {"ok": True}
+
+    client = TestClient(app)
+    for i in range(5):
+        client.get("/limited", headers={"x-user": "alice"}, client=f"192.0.2.{i}")
+    assert client.get("/limited", headers={"x-user": "alice"}, client="192.0.2.99").status == 429
+
+
 def jwt_limited_app(required_claims: tuple[str, ...] = ("sub",)) -> App:
     keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
     auth = JWTAuth(
