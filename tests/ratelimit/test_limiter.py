@@ -83,6 +83,19 @@ def test_block_cache_drops_expired_blocks_first():
     assert cache.get("new", now_ms=500) == 1_000
 
 
+def test_a_full_block_cache_drops_an_expired_block_before_an_older_live_one():
+    # The live block was added first, so evicting by age alone dropped it, and its
+    # client's next requests each cost a store round trip again.
+    cache = BlockCache(3)
+    cache.add("live", until_ms=1_000, now_ms=0)
+    cache.add("expired", until_ms=10, now_ms=0)
+    cache.add("ends-now", until_ms=500, now_ms=0)
+    cache.add("new", until_ms=1_000, now_ms=500)
+    assert len(cache) == 2
+    assert cache.get("live", now_ms=500) == 1_000
+    assert cache.get("new", now_ms=500) == 1_000
+
+
 async def test_identities_are_hashed_before_they_reach_the_store():
     store = MemoryStore()
     await RateLimiter(limit=5, window=60, store=store, algorithm=GCRA).check("alice@example.com")
