@@ -208,6 +208,7 @@ def test_coep_is_opt_in():
         {"report_to": "javascript:alert(1)"},
         {"referrer_policy": "no-referrer\r\nx: y"},
         {"hsts_preload": True, "hsts_max_age": 60},
+        {"hsts_preload": True, "hsts_max_age": 31535999},
         {"hsts_preload": True, "hsts_include_subdomains": False},
     ],
 )
