@@ -473,28 +473,23 @@ def test_route_limits_of_one_name_and_quota_in_one_store_share_that_quota():
     assert client.get("/login").status == 429
 
 
-def test_a_principal_rate_limit_ahead_of_the_jwt_that_sets_it_refuses_to_build():
-    # It counted by IP: anonymous requests from a user's network spent the user's quota.
+def _bearer_auth() -> JWTAuth:
     keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
-    auth = JWTAuth(JWTConfig(issuer=ISSUER, audience=AUDIENCE, algorithms=("ES256",), keys=keys))
+    return JWTAuth(JWTConfig(issuer=ISSUER, audience=AUDIENCE, algorithms=("ES256",), keys=keys))
+
+
+def _basic_auth() -> BasicAuth:
+    return BasicAuth(BasicAuthConfig(users={"ops": KeyRing(["o" * 16])}))
+
+
+@pytest.mark.parametrize("auth", [_bearer_auth, _basic_auth], ids=["jwt", "basic"])
+def test_a_principal_rate_limit_ahead_of_the_auth_that_sets_it_refuses_to_build(auth):
+    # It counted by IP: anonymous requests from a user's (or an operator's) network spent
+    # that user's quota. Bearer tokens and basic credentials both set the principal.
     app = App(middleware=[five_a_minute(key="principal")])
 
-    @app.get("/me", middleware=[auth])
+    @app.get("/me", middleware=[auth()])
     async def me(request):
-        return None
-
-    with pytest.raises(ConfigError, match="runs before the authentication"):
-        app.build()
-
-
-def test_a_principal_rate_limit_ahead_of_basic_auth_that_sets_it_refuses_to_build():
-    # Basic credentials set the principal too: counted ahead of them, by IP, anonymous
-    # requests from an operator's network spent the operator's quota.
-    auth = BasicAuth(BasicAuthConfig(users={"ops": KeyRing(["o" * 16])}))
-    app = App(middleware=[five_a_minute(key="principal")])
-
-    @app.get("/stats", middleware=[auth])
-    async def stats(request):
         return None
 
     with pytest.raises(ConfigError, match="runs before the authentication"):
