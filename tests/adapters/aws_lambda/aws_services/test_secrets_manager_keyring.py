@@ -447,17 +447,24 @@ def test_requests_without_a_ring_do_not_each_call_secrets_manager(moto):
     assert len(calls) == 3  # AWSCURRENT, then AWSPREVIOUS (not found: no previous version)
 
 
-def test_requests_past_max_stale_do_not_each_call_secrets_manager(own_moto):
-    client = make_secret(own_moto, "keys/stale", KEY_A)
+def _expired_through_an_outage(own_moto, name: str) -> SecretsManagerKeyRing:
+    """A ring fetched once, then Secrets Manager down past ttl + max_stale: the cached
+    ring serves no more, and the fetch that found so has just failed."""
+    client = make_secret(own_moto, name, KEY_A)
     clock = Clock()
     source = SecretsManagerKeyRing(
-        "keys/stale", client=client, ttl=60, max_stale=600, clock=clock, include_previous=False
+        name, client=client, ttl=60, max_stale=600, clock=clock, include_previous=False
     )
     source.get()
     own_moto.stop()
-    clock.now += 661  # past ttl + max_stale: the cached ring serves no more
+    clock.now += 661
     with pytest.raises(KeyRingUnavailable):
         source.get()
+    return source
+
+
+def test_requests_past_max_stale_do_not_each_call_secrets_manager(own_moto):
+    source = _expired_through_an_outage(own_moto, "keys/stale")
     attempts = source.fetches
     for _ in range(10):
         with pytest.raises(KeyRingUnavailable, match="connect"):
@@ -469,16 +476,7 @@ def test_a_forced_refresh_past_max_stale_does_not_hand_out_the_expired_ring(own_
     # The failure: get() refused the ring past ttl + max_stale, and a refresh() within
     # min_refresh_interval of that failed fetch returned it all the same, however long
     # ago its keys were rotated.
-    client = make_secret(own_moto, "keys/expired", KEY_A)
-    clock = Clock()
-    source = SecretsManagerKeyRing(
-        "keys/expired", client=client, ttl=60, max_stale=600, clock=clock, include_previous=False
-    )
-    source.get()
-    own_moto.stop()
-    clock.now += 661
-    with pytest.raises(KeyRingUnavailable):
-        source.get()
+    source = _expired_through_an_outage(own_moto, "keys/expired")
     attempts = source.fetches
     with pytest.raises(KeyRingUnavailable, match="connect"):
         source.refresh()
