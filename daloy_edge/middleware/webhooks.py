@@ -78,12 +78,13 @@ class WebhookConfig:
             # characters: "whsec_" alone was an empty key that passed a minimum of 6.
             for secret in self.secrets:
                 value = secret.reveal()
-                if value.startswith(b"whsec_") and _standard_secret(value) is value:
+                key = _standard_secret(value)
+                if key is value and value.startswith(b"whsec_"):
                     # Not base64 after the prefix (a character lost in a copy): its text
                     # would be the key, and every delivery, signed with the key the base64
                     # stands for, refused without a word.
                     raise ConfigError("a whsec_ webhook secret is whsec_ followed by base64")
-                if len(_standard_secret(value)) < self.min_secret_bytes:
+                if len(key) < self.min_secret_bytes:
                     raise ConfigError(
                         f"webhook secrets must be at least {self.min_secret_bytes} bytes "
                         "(a whsec_ secret: once decoded)"
