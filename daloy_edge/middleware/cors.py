@@ -90,8 +90,9 @@ class CORSConfig:
                 raise ConfigError(f"invalid header or method name {name!r}")
         if "*" in (*self.allow_methods, *self.allow_headers, *self.expose_headers):
             raise ConfigError("list CORS methods and headers explicitly; '*' is not accepted")
-        if not 0 <= self.max_age <= 86400:
-            raise ConfigError("max_age must be between 0 and 86400")
+        if type(self.max_age) is not int or not 0 <= self.max_age <= 86400:
+            # Sent as written: "600.0" is no delta-seconds, and browsers ignore it.
+            raise ConfigError("max_age must be whole seconds between 0 and 86400")
 
 
 _LISTS = (

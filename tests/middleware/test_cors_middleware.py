@@ -248,6 +248,10 @@ def test_plain_options_without_request_method_is_not_a_preflight():
         {"allow_headers": ("*",)},
         {"allow_methods": ("GET\r\n",)},
         {"max_age": -1},
+        # Access-Control-Max-Age is delta-seconds: "600.0" or "True" is ignored by
+        # browsers, so every request would pay for its preflight again.
+        {"max_age": 600.0},
+        {"max_age": True},
     ],
 )
 def test_invalid_configuration_refuses_to_build(config):
