@@ -97,6 +97,9 @@ class KeyRing:
             # Iterated, "hunter2" would be a ring of one-character keys, each accepted as
             # a password or a signing key by itself.
             raise ConfigError("a key ring takes a list of keys: KeyRing([key]) or from_csv")
+        if type(min_bytes) is not int or min_bytes < 0:
+            # A NaN compares False, and the length check would pass every key.
+            raise ConfigError("min_bytes must be a whole number of bytes, 0 or more")
         ring = tuple(k if isinstance(k, Secret) else Secret(k) for k in keys)
         if not ring:
             raise ConfigError("a key ring needs at least one key")

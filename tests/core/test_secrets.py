@@ -58,6 +58,14 @@ def test_key_ring_refuses_short_keys():
         KeyRing(["short"], min_bytes=32)
 
 
+@pytest.mark.parametrize("minimum", [float("nan"), -1, True])
+def test_key_ring_refuses_a_minimum_that_is_no_byte_count(minimum):
+    # min_bytes=float("nan") compared False against every length: a one-byte key
+    # passed the check meant to refuse it.
+    with pytest.raises(ConfigError):
+        KeyRing(["k"], min_bytes=minimum)
+
+
 def test_key_ring_refuses_empty():
     with pytest.raises(ConfigError):
         KeyRing.from_csv(" , ")

@@ -122,6 +122,9 @@ class SecretsManagerKeyRing:
         # NaN too: an interval of NaN let every forged value fetch the secret again.
         if not (ttl > 0 and max_stale >= 0 and min_refresh_interval >= 0):
             raise ConfigError("ttl must be positive; max_stale and min_refresh_interval >= 0")
+        if type(min_bytes) is not int or min_bytes < 0:
+            # Checked here, not at the first fetch, where it would refuse every request.
+            raise ConfigError("min_bytes must be a whole number of bytes, 0 or more")
         self.secret_id = secret_id
         self.ttl = ttl
         self.max_stale = max_stale

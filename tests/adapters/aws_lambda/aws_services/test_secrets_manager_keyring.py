@@ -339,6 +339,14 @@ def test_a_wait_of_nan_refuses_to_build(option):
         SecretsManagerKeyRing("k", client=StaticSecrets(KEY_A), **{option: float("nan")})
 
 
+@pytest.mark.parametrize("minimum", [float("nan"), -1])
+def test_a_minimum_key_length_that_is_no_byte_count_refuses_to_build(minimum):
+    # A NaN passed every key of any length; checked only at a fetch, it would refuse
+    # every request with the secret fine.
+    with pytest.raises(ConfigError, match="min_bytes"):
+        SecretsManagerKeyRing("k", client=StaticSecrets(KEY_A), min_bytes=minimum)
+
+
 def test_a_ring_past_max_stale_is_not_served_as_the_refresh_lands(monkeypatch):
     # The failure: a thread finding the lock held read the cached ring before its load
     # time. A refresh storing the new ring and then its time between the two reads paired
