@@ -36,6 +36,12 @@ class Upstream(BaseHTTPRequestHandler):
         size = int(query.split("=")[1]) if query.startswith("n=") else 0
         if path == "/json":
             self._send(200, b'{"ok":true}', {"content-type": "application/json", "x-upstream": "1"})
+        elif path == "/cookies":
+            self.send_response(200)
+            self.send_header("set-cookie", "a=1; Path=/")
+            self.send_header("set-cookie", "b=2; Path=/")
+            self.send_header("content-length", "0")
+            self.end_headers()
         elif path == "/redirect":
             self._send(302, b"", {"location": "/json"})
         elif path == "/big":
@@ -161,6 +167,25 @@ def test_timeout_covers_a_slow_body(workers_harness: PyodideHarness, upstream: s
     started = time.monotonic()
     result = send(workers_harness, f'request("GET", "{upstream}/slow-body", timeout=0.3)')
     assert result == {"error": "timeout"} and time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize("timeout", ["float('inf')", "1e10"])
+def test_a_timeout_past_the_longest_timer_means_no_limit(
+    workers_harness: PyodideHarness, upstream: str, timeout: str
+) -> None:
+    # AbortSignal.timeout takes milliseconds up to 2**31 - 1: inf raised OverflowError
+    # out of int() and made every call a 500 where HttpxTransport waited for good.
+    result = send(workers_harness, f'request("GET", "{upstream}/json", timeout={timeout})')
+    assert result["status"] == 200 and result["body"] == '{"ok":true}'
+
+
+def test_repeated_set_cookie_lines_are_all_kept(
+    workers_harness: PyodideHarness, upstream: str
+) -> None:
+    # Headers yields each Set-Cookie line apart from the others: read into a dict, the
+    # last one replaced the first. HttpxTransport joins them with ", ".
+    result = send(workers_harness, f'request("GET", "{upstream}/cookies")')
+    assert result["headers"]["set-cookie"] == "a=1; Path=/, b=2; Path=/"
 
 
 def test_refused_connection_is_a_transport_error(workers_harness: PyodideHarness) -> None:

@@ -11,6 +11,10 @@ from daloy_edge_cloudflare._js import is_null, js_object, to_bytes, to_uint8arra
 
 __all__ = ["FetchTransport"]
 
+# The longest delay a JavaScript timer takes, 2**31 - 1 ms (about 24.8 days): a longer
+# one fires at once, and infinity cannot be converted at all.
+_LONGEST_TIMER_S = 2_147_483
+
 
 class FetchTransport:
     """Outbound HTTP with ``fetch``: the JWKS client, the Upstash store and egress use it.
@@ -44,6 +48,7 @@ class FetchTransport:
         """Send the request; raises :class:`TransportError` on failure, timeout or oversize."""
         from pyodide.ffi import JsException
 
+        timeout = min(timeout, _LONGEST_TIMER_S)
         try:
             async with asyncio.timeout(timeout):
                 return await self._exchange(
@@ -79,7 +84,12 @@ class FetchTransport:
             init["body"] = to_uint8array(body)
         send: Any = self._fetcher if self._fetcher is not None else fetch
         response = await send(url, js_object(init))
-        received = {str(k): str(v) for k, v in response.headers.entries()}
+        received: dict[str, str] = {}
+        for key, item in response.headers.entries():
+            # Headers joins repeated fields but yields each Set-Cookie line apart: joined
+            # here as HttpxTransport joins them, so none replaces another.
+            name, value = str(key), str(item)
+            received[name] = f"{received[name]}, {value}" if name in received else value
         data = await _read_bounded(response, received.get("content-length"), max_bytes)
         return TransportResponse(int(response.status), received, data)
 
