@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -504,7 +505,7 @@ def _rejected_count(info: Mapping[str, object], total: int) -> int:
 
 def _refused_before_sending(exc: BaseException) -> bool:
     """botocore refused the batch itself (``ParamValidationError``): it carries no error
-    code, and no retry can change the answer, so retrying would stop the shipper."""
-    from botocore.exceptions import ParamValidationError
-
-    return isinstance(exc, ParamValidationError)
+    code, and no retry can change the answer, so retrying would stop the shipper.
+    Read from what is loaded: a client of the caller's own may run without botocore."""
+    exceptions = sys.modules.get("botocore.exceptions")
+    return exceptions is not None and isinstance(exc, exceptions.ParamValidationError)

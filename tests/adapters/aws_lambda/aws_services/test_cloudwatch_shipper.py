@@ -124,6 +124,35 @@ def test_a_line_with_a_lone_surrogate_is_shipped_escaped_not_raised(moto):
     assert read_back(client, "/test/surrogate", "stream-1") == ["user \\ud800 é"]
 
 
+class FailingOnce:
+    """A logs client of the caller's own, not botocore's: its first delivery fails."""
+
+    def __init__(self) -> None:
+        self.delivered: list[str] = []
+        self.failed = False
+
+    def put_log_events(self, **call):
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("connection reset")
+        self.delivered += [event["message"] for event in call["logEvents"]]
+        return {}
+
+
+def test_a_client_of_its_own_fails_and_is_retried_without_botocore(monkeypatch):
+    # The retry check imported botocore to test for its ParamValidationError: without
+    # botocore, the ImportError ended the sender thread and nothing was shipped again.
+    monkeypatch.setitem(sys.modules, "botocore.exceptions", None)
+    client = FailingOnce()
+    shipper = CloudWatchLogsShipper(
+        "/test/own", "stream-1", client=client, flush_interval=0.05, retry_base=0.01
+    )
+    shipper.write("first")
+    assert shipper.flush(10)
+    shipper.close()
+    assert client.failed and client.delivered == ["first"]
+
+
 def test_a_batch_botocore_refuses_is_dropped_not_retried(moto):
     shipper, client = shipper_for(moto, "/test/refused", retry_base=0.01)
     shipper.write("kept")
