@@ -976,6 +976,18 @@ async def test_a_websocket_handshake_to_a_failing_stream_does_not_raise_into_the
     assert sent[0]["status"] == 200 and sent[1]["body"] == b""
 
 
+@pytest.mark.parametrize("extensions", [{"websocket.http.response": {}}, {}])
+async def test_a_websocket_handshake_from_a_client_already_gone_does_not_raise_into_the_server(
+    extensions: dict[str, object],
+) -> None:
+    # An ASGI 2.4 server raises OSError from send on a closed connection: the HTTP answer
+    # caught it, the handshake's answer raised it into the server as an app failure.
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    await ASGIApp(make_app())(handshake(extensions), receive, closed_connection)
+
+
 class Feed:
     """An endless event feed holding a resource that only closing it frees."""
 

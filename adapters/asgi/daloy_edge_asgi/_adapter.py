@@ -451,7 +451,10 @@ class ASGIApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await self._websocket(scope, receive, send)
+            try:
+                await self._websocket(scope, receive, send)
+            except OSError:
+                return  # gone before its answer, as for HTTP above (the app logs the request)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a WebSocket handshake as the plain GET it is on every other runtime.
