@@ -169,6 +169,12 @@ def test_an_app_mounted_with_its_own_authentication_refuses_to_build() -> None:
         App(request_log=False).mount("/api", api)
 
 
+def _request_calls(client: TestClient, method: str, path: str) -> int:
+    """The calls one request makes, the fewer of two: every hundred requests or so, one
+    also refills the block request ids are drawn from, a few calls more."""
+    return min(calls_made(lambda: client.request(method, path)) for _ in range(2))
+
+
 def _resources_app(count: int) -> App:
     """An API of ``count`` resources: each an item template and a nested one, several
     methods each, and a static listing route."""
@@ -202,7 +208,7 @@ def test_a_made_up_path_costs_the_same_beside_a_thousand_template_routes(
     for count in (10, 1000):
         client = TestClient(_resources_app(count))
         assert client.request(method, path).status == status
-        costs.append(calls_made(lambda: client.request(method, path)))
+        costs.append(_request_calls(client, method, path))
     assert costs[1] == costs[0]
 
 
@@ -277,7 +283,7 @@ def test_a_path_outside_every_mount_costs_the_same_beside_a_thousand_mounts(
     for count in (20, 1000):
         client = TestClient(_tenants_app(count))
         assert client.request(method, path).status == status
-        costs.append(calls_made(lambda: client.request(method, path)))
+        costs.append(_request_calls(client, method, path))
     assert costs[1] == costs[0]
 
 
