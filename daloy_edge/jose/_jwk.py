@@ -17,6 +17,20 @@ MAX_KID_LENGTH = 256
 MAX_RSA_BITS = 16384
 _EC_SIZES = {"P-256": 32, "P-384": 48, "P-521": 66}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
+_ED25519_FIELD = 2**255 - 19
+# The y coordinates of the eight points of edwards25519 whose order divides 8: the
+# identity, (0, -1), (+-sqrt(-1), 0) and the four of order 8. Under such a public key a
+# fixed signature (R the identity, S = 0) verifies for every token, or for one in eight:
+# anyone can forge without a private key, as under an RSA exponent of 1.
+_ED25519_SMALL_ORDER_Y = frozenset(
+    {
+        0,
+        1,
+        _ED25519_FIELD - 1,
+        0x05FC536D880238B13933C6D305ACDFD5F098EFF289F4C345B027B2C28F95E826,
+        0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7,
+    }
+)
 
 
 @record(frozen=True)
@@ -119,8 +133,14 @@ def _ec(obj: Mapping[str, object], crv: str) -> dict[str, str]:
 def _okp(obj: Mapping[str, object], crv: str) -> dict[str, str]:
     if crv != "Ed25519":
         raise InvalidKey("unsupported OKP curve")
-    if len(_decode(obj, "x")) != 32:
+    raw = _decode(obj, "x")
+    if len(raw) != 32:
         raise InvalidKey("Ed25519 public key must be 32 bytes")
+    # RFC 8032 section 5.1.3: y is the encoding less its top (sign) bit, and one of p or
+    # more does not decode; OpenSSL and WebCrypto import both kinds of key.
+    y = int.from_bytes(raw, "little") & ~(1 << 255)
+    if y >= _ED25519_FIELD or y in _ED25519_SMALL_ORDER_Y:
+        raise InvalidKey("Ed25519 public key is not canonical or of small order")
     return {"kty": "OKP", "crv": crv, "x": _text(obj, "x")}
 
 

@@ -50,6 +50,8 @@ def key_set() -> JWKSet:
             public_jwk(ec_key("enc", "P-256"), "enc-1", use="enc"),
             public_jwk(ec_key("ops", "P-256"), "ops-1", key_ops=["encrypt"]),
             public_jwk(rsa_key("small", 1024), "rsa-small"),
+            # The identity point of edwards25519 as a public key: a placeholder of zeros.
+            {"kty": "OKP", "crv": "Ed25519", "kid": "ed-identity", "x": b64(b"\x01" + bytes(31))},
         )
     )
 
@@ -245,6 +247,13 @@ def test_refuses_key_whose_key_ops_exclude_verify(client):
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_refuses_token_signed_by_a_1024_bit_rsa_key(client):
     assert_refused(client, mint(rsa_key("small", 1024), "RS256", "rsa-small"))
+
+
+def test_refuses_signature_forged_under_a_small_order_ed25519_key(client):
+    # R = the identity point, S = 0: under the identity as public key it verifies every
+    # message, and OpenSSL and WebCrypto would import that key.
+    forged = b"\x01" + bytes(31) + bytes(32)
+    assert_refused(client, assemble({"alg": "EdDSA", "kid": "ed-identity"}, claims(), forged))
 
 
 # --- keys carried by the token itself --------------------------------------------------------

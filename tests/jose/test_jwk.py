@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from daloy_edge.jose import ALGORITHMS, InvalidKey, JWKSet, parse_jwk
 from tests.jwtkit import b64, ec_key, ed_key, jwks, public_jwk, rsa_key
@@ -90,6 +92,56 @@ def test_rsa_even_exponent_is_refused():
     key["e"] = b64((65536).to_bytes(3, "big"))
     with pytest.raises(InvalidKey, match="exponent"):
         parse_jwk(key)
+
+
+_ED25519_FIELD = 2**255 - 19
+# The y coordinates of the edwards25519 points whose order divides 8: the identity,
+# (0, -1), (+-sqrt(-1), 0) and the four points of order 8 (written out here; the test
+# below proves each one small by forging under it).
+_SMALL_ORDER_Y = {
+    "identity": 1,
+    "order-2": _ED25519_FIELD - 1,
+    "order-4": 0,
+    "order-8-a": 0x05FC536D880238B13933C6D305ACDFD5F098EFF289F4C345B027B2C28F95E826,
+    "order-8-b": 0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7,
+    "order-4-as-p": _ED25519_FIELD,  # y = 0 and y = 1 written non-canonically, as y + p
+    "identity-as-p-plus-1": _ED25519_FIELD + 1,
+}
+_SMALL_ORDER_KEYS = {
+    f"{name}-sign-{sign}": (y | sign << 255).to_bytes(32, "little")
+    for name, y in _SMALL_ORDER_Y.items()
+    for sign in (0, 1)
+}
+
+
+def _forges(public: bytes) -> bool:
+    """Whether the signature (R = identity, S = 0) verifies one of 64 messages under
+    ``public``, as it does under a key of small order, with no private key involved."""
+    key = Ed25519PublicKey.from_public_bytes(public)
+    signature = (1).to_bytes(32, "little") + bytes(32)
+    for i in range(64):
+        try:
+            key.verify(signature, b"token %d" % i)
+        except InvalidSignature:
+            continue
+        return True
+    return False
+
+
+@pytest.mark.parametrize("public", _SMALL_ORDER_KEYS.values(), ids=_SMALL_ORDER_KEYS.keys())
+def test_ed25519_key_of_small_order_is_refused(public):
+    # Forgery with a key anyone can publish by mistake (an all-but-zero placeholder):
+    # OpenSSL and WebCrypto import such a key, and a fixed signature then verifies.
+    assert _forges(public)
+    with pytest.raises(InvalidKey, match="small order"):
+        parse_jwk({"kty": "OKP", "crv": "Ed25519", "kid": "k", "x": b64(public)})
+
+
+def test_ed25519_key_with_a_non_canonical_y_is_refused():
+    # RFC 8032 section 5.1.3: a y of p or more fails to decode (here y = p + 2 for 2).
+    public = (_ED25519_FIELD + 2).to_bytes(32, "little")
+    with pytest.raises(InvalidKey, match="canonical"):
+        parse_jwk({"kty": "OKP", "crv": "Ed25519", "kid": "k", "x": b64(public)})
 
 
 def test_ed448_is_not_supported():
