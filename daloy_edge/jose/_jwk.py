@@ -15,7 +15,12 @@ __all__ = ["JWK", "MAX_KID_LENGTH", "JWKSet", "parse_jwk"]
 
 MAX_KID_LENGTH = 256
 MAX_RSA_BITS = 16384
-_EC_SIZES = {"P-256": 32, "P-384": 48, "P-521": 66}
+# Each curve's coordinate length and field prime (FIPS 186-5 / SEC 2).
+_EC_CURVES = {
+    "P-256": (32, 2**256 - 2**224 + 2**192 + 2**96 - 1),
+    "P-384": (48, 2**384 - 2**128 - 2**96 + 2**32 - 1),
+    "P-521": (66, 2**521 - 1),
+}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
 _ED25519_FIELD = 2**255 - 19
 # The y coordinates of the eight points of edwards25519 whose order divides 8: the
@@ -122,11 +127,18 @@ def _rsa(obj: Mapping[str, object], min_rsa_bits: int) -> tuple[dict[str, str], 
 
 
 def _ec(obj: Mapping[str, object], crv: str) -> dict[str, str]:
-    size = _EC_SIZES.get(crv)
-    if size is None:
+    curve = _EC_CURVES.get(crv)
+    if curve is None:
         raise InvalidKey("unsupported EC curve")
-    if len(_decode(obj, "x")) != size or len(_decode(obj, "y")) != size:
+    size, field = curve
+    x, y = _decode(obj, "x"), _decode(obj, "y")
+    if len(x) != size or len(y) != size:
         raise InvalidKey("EC coordinates have the wrong length")
+    # A coordinate of p or more is no field element (SEC 1 section 2.3.6). ``cryptography``
+    # reduces it and imports the key, WebCrypto refuses it: a JWKS that verified tokens
+    # on CPython was "key unusable" on Workers (any P-521 coordinate plus p fits 66 bytes).
+    if int.from_bytes(x, "big") >= field or int.from_bytes(y, "big") >= field:
+        raise InvalidKey("EC coordinates are not reduced modulo the field prime")
     return {"kty": "EC", "crv": crv, "x": _text(obj, "x"), "y": _text(obj, "y")}
 
 

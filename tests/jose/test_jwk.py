@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from daloy_edge.jose import ALGORITHMS, InvalidKey, JWKSet, parse_jwk
@@ -76,6 +78,36 @@ def test_ec_point_must_have_exact_coordinate_length():
     key["x"] = b64(b"\x00" + bytes(32))
     with pytest.raises(InvalidKey):
         parse_jwk(key)
+
+
+_P521_FIELD = 2**521 - 1
+
+
+def _p521_alias(coordinate: str) -> dict[str, object]:
+    """A P-521 key with one coordinate written as itself plus p: still 66 bytes."""
+    key = public_jwk(ec_key("p521", "P-521"), "k")
+    value = int.from_bytes(base64.urlsafe_b64decode(key[coordinate] + "=="), "big")
+    key[coordinate] = b64((value + _P521_FIELD).to_bytes(66, "big"))
+    return key
+
+
+@pytest.mark.parametrize("coordinate", ["x", "y"])
+def test_ec_coordinate_not_reduced_modulo_p_is_refused(coordinate):
+    # cryptography reduces such a coordinate and imports the key; WebCrypto refuses it:
+    # one JWKS verified tokens on CPython and was "key unusable" on Workers.
+    key = _p521_alias(coordinate)
+    as_int = {c: int.from_bytes(base64.urlsafe_b64decode(key[c] + "=="), "big") for c in "xy"}
+    ec.EllipticCurvePublicNumbers(as_int["x"], as_int["y"], ec.SECP521R1()).public_key()
+    with pytest.raises(InvalidKey, match="not reduced"):
+        parse_jwk(key)
+
+
+def test_ec_coordinates_just_below_p_are_read():
+    # The largest P-256 field element, p - 1, passes the range check (the point itself
+    # is the backend's to judge, when the key is first used).
+    field = 2**256 - 2**224 + 2**192 + 2**96 - 1
+    key = public_jwk(ec_key(), "k", x=b64((field - 1).to_bytes(32, "big")))
+    assert parse_jwk(key).params["x"] == key["x"]
 
 
 def test_key_ops_with_verify_is_accepted():
