@@ -156,6 +156,51 @@ def _okp(obj: Mapping[str, object], crv: str) -> dict[str, str]:
     return {"kty": "OKP", "crv": crv, "x": _text(obj, "x")}
 
 
+# Text that opens PEM armour (RFC 7468, and RFC 4716's "---- BEGIN SSH2 PUBLIC KEY ----")
+# or an OpenSSH public key line.
+_PEM_MARKERS = (b"----BEGIN ", b"---- BEGIN ")
+_SSH_PREFIXES = (b"ssh-", b"ecdsa-sha2-", b"sk-ssh-", b"sk-ecdsa-sha2-")
+
+
+def _check_hmac_secret(secret: bytes) -> None:
+    """Refuse an HMAC secret that is an asymmetric key or certificate in some encoding.
+
+    Such a secret is public (the key confusion attack: whoever has the public key signs
+    HS256 tokens with it). PyJWT refuses it when the key is first used, so on CPython
+    every HS token was a 401 while on Workers, whose HMAC is the stdlib's, each one signed
+    with the public key verified; refused here, when the key is built, on every runtime.
+    """
+    text = secret.lstrip()
+    if (
+        any(marker in secret for marker in _PEM_MARKERS)
+        or text.startswith(_SSH_PREFIXES)
+        or _is_der_structure(secret)
+        or (text.startswith(b"{") and _is_json_object(secret))
+    ):
+        raise InvalidKey("an HMAC secret must not be a public key, private key or certificate")
+
+
+def _is_der_structure(data: bytes) -> bool:
+    """One DER SEQUENCE filling ``data`` and opening with a SEQUENCE or an INTEGER: the
+    shape of a SubjectPublicKeyInfo, a PKCS#1 key and an X.509 certificate."""
+    if len(data) < 4 or data[0] != 0x30:
+        return False
+    size, start = data[1], 2
+    if size & 0x80:
+        count = size & 0x7F
+        if not 0 < count <= 4:
+            return False
+        size, start = int.from_bytes(data[2 : 2 + count], "big"), 2 + count
+    return 0 < size == len(data) - start and data[start] in (0x02, 0x30)
+
+
+def _is_json_object(data: bytes) -> bool:
+    try:
+        return isinstance(parse_json(data), dict)
+    except UnsafeJSON:
+        return False
+
+
 def parse_jwk(obj: object, *, allow_symmetric: bool = False, min_rsa_bits: int = 2048) -> JWK:
     """Validate one JWK; raises :class:`InvalidKey` with the reason.
 
@@ -173,6 +218,7 @@ def parse_jwk(obj: object, *, allow_symmetric: bool = False, min_rsa_bits: int =
         if not allow_symmetric:
             raise InvalidKey("symmetric keys are not accepted here")
         secret = _decode(obj, "k")
+        _check_hmac_secret(secret)
         alg = _check_alg(obj, kty, None)
         return JWK(kid, kty, alg, None, {}, secret=Secret(secret))
     if _PRIVATE_MEMBERS.intersection(obj):
@@ -272,6 +318,7 @@ class JWKSet:
             secret = value if isinstance(value, Secret) else Secret(value)
             if len(secret) < 32:
                 raise InvalidKey("HMAC keys must be at least 32 bytes")
+            _check_hmac_secret(secret.reveal())
             keys.append(JWK(kid, "oct", None, None, {}, secret=secret))
         if not keys:
             raise InvalidKey("no keys given")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 
 import pytest
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from jwt.algorithms import HMACAlgorithm
+from jwt.exceptions import InvalidKeyError
 
 from daloy_edge.jose import ALGORITHMS, InvalidKey, JWKSet, parse_jwk
 from tests.jwtkit import b64, ec_key, ed_key, jwks, public_jwk, rsa_key
@@ -240,6 +244,61 @@ def test_malformed_jwks_documents_are_refused(document):
 def test_jwks_key_count_is_bounded():
     with pytest.raises(InvalidKey, match="more than"):
         JWKSet.parse(jwks(*[public_jwk(ec_key(), f"k{i}") for i in range(5)]), max_keys=4)
+
+
+def _public_key_bytes(encoding: str, fmt: str) -> bytes:
+    return (
+        rsa_key()
+        .public_key()
+        .public_bytes(
+            getattr(serialization.Encoding, encoding), getattr(serialization.PublicFormat, fmt)
+        )
+    )
+
+
+_KEYS_AS_SECRETS = {
+    "pem-spki": lambda: _public_key_bytes("PEM", "SubjectPublicKeyInfo"),
+    "pem-pkcs1": lambda: _public_key_bytes("PEM", "PKCS1"),
+    "der-spki": lambda: _public_key_bytes("DER", "SubjectPublicKeyInfo"),
+    "der-pkcs1": lambda: _public_key_bytes("DER", "PKCS1"),
+    "openssh": lambda: _public_key_bytes("OpenSSH", "OpenSSH"),
+    "ssh2-rfc4716": lambda: (
+        b"---- BEGIN SSH2 PUBLIC KEY ----\n"
+        + _public_key_bytes("OpenSSH", "OpenSSH").split()[1]
+        + b"\n---- END SSH2 PUBLIC KEY ----\n"
+    ),
+    "jwk-json": lambda: json.dumps(public_jwk(rsa_key(), "rsa-1")).encode(),
+}
+
+
+@pytest.mark.parametrize("make", _KEYS_AS_SECRETS.values(), ids=_KEYS_AS_SECRETS.keys())
+def test_public_key_as_hmac_secret_is_refused_on_every_runtime(make):
+    # Key confusion by configuration: with the RSA public key as the HMAC secret, anyone
+    # signs HS256 tokens. PyJWT refused it only when the key was first used (every HS
+    # token a 401 on CPython); the Workers backend's stdlib HMAC verified each token.
+    secret = make()
+    with pytest.raises(InvalidKeyError):
+        HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
+    with pytest.raises(InvalidKey, match="public key"):
+        JWKSet.symmetric({"h": secret})
+    with pytest.raises(InvalidKey, match="public key"):
+        parse_jwk({"kty": "oct", "k": b64(secret), "kid": "h"}, allow_symmetric=True)
+
+
+def test_random_hmac_secrets_are_not_taken_for_keys():
+    # The shape checks read structure, not bytes alone: 20,000 random secrets of 32 and
+    # 64 bytes all build, with those that open like a DER SEQUENCE or JSON among them.
+    rng = random.Random(7)
+    secrets = [rng.randbytes(size) for size in (32, 64) for _ in range(10_000)]
+    secrets += [b"0" + s[1:] for s in secrets[:500]] + [b"{" + s[1:] for s in secrets[:500]]
+    for secret in secrets:
+        JWKSet.symmetric({"h": secret})
+
+
+@pytest.mark.parametrize("secret", [b"\x30\x82\x00\x00", b"\x30\x00", b"\x30\x81"])
+def test_hmac_secret_opening_an_empty_der_sequence_is_read(secret):
+    # An outer length of zero leaves no first element to look at.
+    assert parse_jwk({"kty": "oct", "k": b64(secret), "kid": "h"}, allow_symmetric=True).secret
 
 
 def test_symmetric_set_refuses_short_keys():
