@@ -342,9 +342,10 @@ def env_with_secrets(
     an ARN is read in the region it names (``region`` serves secrets given by name).
 
     Security: a name set both directly and by ARN refuses (``ConfigError``) rather than
-    let a stale plain value shadow the managed one; so do an empty secret, a binary one
-    and a key containing a comma, and so does a secret that cannot be read (deleted,
-    access denied, throttled). Messages name the variable, never the value.
+    let a stale plain value shadow the managed one; so do an empty secret, a binary one,
+    a key containing a comma or with whitespace around it (the app would strip it, where
+    :class:`SecretsManagerKeyRing` reads it whole), and a secret that cannot be read
+    (deleted, access denied, throttled). Messages name the variable, never the value.
     """
     resolved = dict(env)
     clients: dict[str | None, SecretsClient] = {}
@@ -384,6 +385,11 @@ def _as_list(name: str, response: Mapping[str, object]) -> str:
         raise ConfigError(f"the secret for {name} is empty")
     if any("," in value for value in values):
         raise ConfigError(f"a value in the secret for {name} contains a comma")
+    if any(value != value.strip() for value in values):
+        # The app reads the list with KeyRing.from_csv, which strips each key, while
+        # SecretsManagerKeyRing reads the secret's keys whole: the two would sign with
+        # different keys, each refusing every value the other signed.
+        raise ConfigError(f"a value in the secret for {name} has a space or line break around it")
     return ",".join(values)
 
 

@@ -182,6 +182,24 @@ def test_value_with_a_comma_inside_a_json_key_refuses(moto: object) -> None:
     assert "a" * 20 not in str(refused.value)
 
 
+@pytest.mark.parametrize("around", ["\n", " ", "\u00a0"])
+def test_json_key_with_whitespace_around_it_refuses(moto: object, around: str) -> None:
+    # A key read from a file keeps its newline in the JSON. The app reads the joined list
+    # with KeyRing.from_csv, which strips each key, while SecretsManagerKeyRing reads the
+    # same secret whole: the Lambda signed sessions with one key, and code following the
+    # secret live verified with another, refusing every value the other signed.
+    from daloy_edge_aws_lambda.secrets_manager import SecretsManagerKeyRing
+
+    client = moto.client("secretsmanager")  # type: ignore[attr-defined]
+    key = "k" * 40
+    value = json.dumps([key + around, "o" * 40])
+    arn = client.create_secret(Name=f"spaced-{uuid.uuid4().hex}", SecretString=value)["ARN"]
+    assert SecretsManagerKeyRing(arn, client=client).get().primary.equals(key + around)
+    with pytest.raises(ConfigError, match="space or line break around it") as refused:
+        env_with_secrets({"X_SECRET_ARN": arn}, ["X"], client=client)
+    assert key not in str(refused.value)
+
+
 @pytest.mark.parametrize("value", ['[" "]', '{"keys": ["\\n", "\\t"]}'])
 def test_secret_holding_only_blank_json_keys_refuses_as_empty(moto: object, value: str) -> None:
     # Joined as " ", the variable named no key once read: the app signed sessions with a
