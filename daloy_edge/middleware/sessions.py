@@ -258,7 +258,14 @@ class Sessions(Phased):
         had_cookie = self.name in request.cookies
         keep = len(session) > 0 or session.pinned
         if not keep:
-            if had_cookie and (session.modified or verified is None):
+            # Not a cookie sent twice: the deletion, host-only, would remove the client's
+            # own and keep one a sibling subdomain planted with Domain=, which would then
+            # be the only one, and verify: the client signed in as whoever planted it.
+            if (
+                had_cookie
+                and (session.modified or verified is None)
+                and not request.cookie_repeated(self.name)
+            ):
                 self._delete(response)
             return
         now = self.config.clock()

@@ -129,6 +129,38 @@ def test_a_session_after_one_with_an_invalid_value_is_no_session():
     assert TestClient(make_app(CURRENT)).get("/me", headers=lines).json()["user"] is None
 
 
+def signed_sid(sessions: Sessions, user: str) -> str:
+    session = Session.fresh(lambda: "s" * 22, lambda: NOW)
+    session["user"] = user
+    return sessions.encode(session)
+
+
+def test_a_session_cookie_sent_twice_is_not_deleted_to_leave_the_planted_one():
+    """Cookie tossing: a sibling subdomain plants a cookie of a name without the __Host-
+    prefix with Domain=, and the browser sends it beside the app's own. The deletion the
+    app can write is host-only: it removed the victim's own cookie and kept the planted
+    one, which alone then verified, signing the victim in as the attacker."""
+    config = SessionConfig(
+        keys=KeyRing([CURRENT]), cookie_name="sid", clock=lambda: NOW, allow_no_csrf=True
+    )
+    sessions = Sessions(config)
+    app = App(middleware=[sessions])
+
+    @app.get("/me")
+    async def me(request):
+        return {"user": get_session(request).get("user")}
+
+    @app.get("/logout")
+    async def logout(request):
+        get_session(request).clear()
+        return None
+
+    cookie = f"sid={signed_sid(sessions, 'mallory')}; sid={signed_sid(sessions, 'alice')}"
+    for path in ("/me", "/logout"):
+        reply = TestClient(app).get(path, headers={"cookie": cookie})
+        assert reply.headers.get_all("set-cookie") == [], path
+
+
 def test_a_session_issued_under_another_cookie_name_with_the_same_keys_is_no_session():
     # Two apps (or mounts) sharing a key ring: the shop's signed "user" must not sign
     # anyone in to the staff area.
