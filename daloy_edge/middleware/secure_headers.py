@@ -56,12 +56,17 @@ _BASE64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # Checked without ``re``; unlike the ``^...$`` regexes this replaced, no trailing newline
 # gets through.
 _POLICY_NAME = Charset(ALNUM + "-#=_/@.%")
-_REPORT_URL_STOP = frozenset(';,"')
+_REPORT_URL_STOP = frozenset(';,"\\ ')
 
 
 def _report_url_ok(url: str) -> bool:
-    r"""An http(s) URL or a path without whitespace, ``;``, ``,`` or ``"``: what
-    ``^(https?://[^\s;,\"]+|/[^\s;,\"]*)$`` accepted (``\s`` is ``str.isspace``)."""
+    """An http(s) URL or a path of visible ASCII without ``;``, ``,``, ``"`` or ``\\``.
+
+    The URL is sent as the string of ``Reporting-Endpoints``, a structured field
+    (RFC 9651, 3.3.3: printable ASCII, with ``"`` and ``\\`` escaped), and as
+    ``report-uri``. A NUL or DEL made h11 drop the connection of every request, a
+    character past U+00FF failed every response on ASGI, and "é" or a backslash made
+    the field one a browser drops, losing the reports it was configured for."""
     if url.startswith(("https://", "http://")):
         rest = url.partition("://")[2]
         if not rest:
@@ -70,7 +75,7 @@ def _report_url_ok(url: str) -> bool:
         rest = url[1:]
     else:
         return False
-    return not any(c.isspace() or c in _REPORT_URL_STOP for c in rest)
+    return rest.isascii() and rest.isprintable() and not any(c in _REPORT_URL_STOP for c in rest)
 
 
 @record(frozen=True, kw_only=True)
@@ -129,7 +134,10 @@ class SecureHeadersConfig:
             if not _POLICY_NAME.fullmatch(name):
                 raise ConfigError(f"invalid Trusted Types policy name {name!r}")
         if self.report_to is not None and not _report_url_ok(self.report_to):
-            raise ConfigError("report_to must be an http(s) URL or a path")
+            raise ConfigError(
+                "report_to must be an http(s) URL or a path, in visible ASCII without"
+                ' ; , " or \\ (percent-encode the rest)'
+            )
 
 
 def _lists_a_document(media: str) -> bool:

@@ -393,16 +393,51 @@ def test_policy_names_accepted_as_before_but_no_trailing_newline():
         assert _accepted(trusted_types_policies=(name,)) is expected, repr(name)
 
 
-def test_report_urls_accepted_as_before_but_no_trailing_newline():
+def test_report_urls_accepted_as_before_but_visible_ascii_only():
     import re
 
-    oracle = re.compile(r"^(https?://[^\s;,\"]+|/[^\s;,\"]*)$")
+    # The old pattern, with "[^\s;,\"]" narrowed to visible ASCII without ";", ",", '"'
+    # or "\\" (see the test below): no trailing newline either.
+    url_char = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]"
+    oracle = re.compile(rf"^(https?://{url_char}+|/{url_char}*)$")
     alphabet = "a/:.?=&%#;,\"' \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000é\x00"
     prefixes = ["", "/", "https://", "http://", "https:/", "HTTPS://", "ftp://", "//", " /"]
     edges = ["https://", "http://x", "/", "/\n", "https://r.example/csp\n", "https://a b"]
     for url in [*_texts(2, alphabet, prefixes), *edges]:
         expected = oracle.match(url) is not None and not url.endswith("\n")
         assert _accepted(report_to=url) is expected, repr(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/csp\x00",
+        "/csp\x7f",
+        "/csp-\u20ac",
+        "/rapport-\u00e9",
+        "/csp\\report",
+        "https://r.example/a\\b",
+    ],
+    ids=["nul", "del", "euro", "latin-1", "backslash", "backslash-in-url"],
+)
+def test_report_to_that_is_no_structured_field_string_refuses_to_build(url):
+    """``report_to`` is sent as the sf-string of ``Reporting-Endpoints`` (RFC 9651,
+    3.3.3: printable ASCII only, ``\\`` only before ``"`` or ``\\``). Accepted, a NUL or
+    DEL made h11 drop every connection, a "\u20ac" made every ASGI answer a bare 500, and
+    "é" or a backslash sent a field browsers drop whole: no report ever arrived."""
+    with pytest.raises(ConfigError, match="report_to"):
+        SecureHeadersConfig(report_to=url)
+
+
+def test_reporting_endpoints_is_a_structured_field_dictionary_of_one_string():
+    """RFC 9651, 3.2 and 3.3.3: ``key="..."`` with printable ASCII inside the quotes."""
+    import re
+
+    url = "https://r.example/csp?a=1&b=%7E#x"
+    config = SecureHeadersConfig(report_to=url)
+    field = TestClient(make_app(config)).get("/page").headers["reporting-endpoints"]
+    assert re.fullmatch(r'csp-endpoint="[\x20\x21\x23-\x5b\x5d-\x7e]*"', field)
+    assert field == f'csp-endpoint="{url}"'
 
 
 @pytest.mark.parametrize(
