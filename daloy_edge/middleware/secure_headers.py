@@ -122,6 +122,8 @@ class SecureHeadersConfig:
         for text in (self.referrer_policy, self.permissions_policy):
             if not _sendable(text):
                 raise ConfigError(f"invalid header value {text!r}")
+        if self.permissions_policy != DEFAULT_PERMISSIONS_POLICY:
+            self._check_permissions_policy()
         for directive in (self.csp_default_src, *self.csp_directives):
             if not _sendable(directive) or ";" in directive:
                 raise ConfigError(f"invalid CSP text {directive!r}")
@@ -137,6 +139,19 @@ class SecureHeadersConfig:
             raise ConfigError(
                 "report_to must be an http(s) URL or a path, in visible ASCII without"
                 ' ; , " or \\ (percent-encode the rest)'
+            )
+
+    def _check_permissions_policy(self) -> None:
+        # A browser that cannot parse the field ignores all of it (RFC 9651, 4.2):
+        # Feature-Policy's "camera 'none'" or a capital in "Camera=()" turned every
+        # feature the policy was to switch off back on, and nothing said so. Checked for
+        # a policy of the app's own only, so the module stays off a cold start.
+        from daloy_edge._structured import is_dictionary
+
+        if not is_dictionary(self.permissions_policy.strip(" \t")):
+            raise ConfigError(
+                f"permissions_policy {self.permissions_policy!r} is no structured-field"
+                " dictionary, which browsers ignore whole; write camera=(), geolocation=(self)"
             )
 
 

@@ -548,3 +548,43 @@ def test_spaces_around_a_configured_value_are_not_sent():
     assert response.headers["content-security-policy"].endswith("; img-src 'self'")
     fields = [(name.encode(), value.encode("latin-1")) for name, value in response.headers.items()]
     h11.Response(status_code=200, headers=fields)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "camera 'none'; microphone 'none'",
+        "Camera=()",
+        "camera=(self, 'https://a.example')",
+        "camera=(), ",
+        "camera=(self",
+        "camera=() microphone=()",
+    ],
+    ids=[
+        "feature-policy-syntax",
+        "capital-key",
+        "comma-in-list",
+        "trailing-comma",
+        "unclosed",
+        "no-comma",
+    ],
+)
+def test_permissions_policy_that_is_no_structured_field_dictionary_refuses_to_build(policy):
+    """Permissions-Policy is a Dictionary (RFC 9651, 3.2); a browser that cannot parse it
+    ignores the whole field (4.2). Accepted, each of these was sent, and every feature the
+    policy was to switch off stayed on."""
+    with pytest.raises(ConfigError, match="permissions_policy"):
+        SecureHeadersConfig(permissions_policy=policy)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        DEFAULT_PERMISSIONS_POLICY,
+        'geolocation=(self "https://maps.example"), camera=()',
+        "fullscreen=*, camera=(self);report-to=main",
+    ],
+)
+def test_permissions_policy_that_is_a_dictionary_is_sent(policy):
+    config = SecureHeadersConfig(permissions_policy=policy)
+    assert TestClient(make_app(config)).get("/data").headers["permissions-policy"] == policy
