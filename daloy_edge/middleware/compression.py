@@ -190,8 +190,9 @@ class Compression(Phased):
     Never compressed, because a secret next to attacker-influenced text leaks through
     compressed lengths (BREACH): responses that set a cookie, responses that carry a CSRF
     token, and answers to cross-site requests that carry credentials. Also skipped:
-    ``Cache-Control: no-transform``, streamed or already encoded bodies, and types that do
-    not compress. Eligible responses always get ``Vary: Accept-Encoding``.
+    ``Cache-Control: no-transform``, streamed or already encoded bodies, partial (206)
+    answers, and types that do not compress. Eligible responses always get
+    ``Vary: Accept-Encoding``.
     """
 
     __slots__ = ("_encoders", "_minimum", "_offered", "config")
@@ -206,6 +207,10 @@ class Compression(Phased):
 
     def _eligible(self, response: Response) -> bool:
         if response.stream is not None or len(response.body) < self._minimum:
+            return False
+        if response.status == 206:
+            # Its Content-Range counts bytes of the representation (RFC 9110, 14.4): the
+            # part compressed alone was no range of any whole a client could join.
             return False
         headers = response.headers
         if "content-encoding" in headers:

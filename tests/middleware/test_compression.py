@@ -63,6 +63,11 @@ def make_app(config: CompressionConfig | None = None) -> App:
     async def png(request):
         return Response(BIG, media_type="image/png")
 
+    @app.get("/part")
+    async def part(request):
+        headers = {"content-range": f"bytes 0-1999/{len(BIG)}", "etag": '"v1"'}
+        return Response(BIG[:2000], status=206, headers=headers, media_type="application/json")
+
     return app
 
 
@@ -215,6 +220,19 @@ def test_no_transform_is_respected():
 
 def test_incompressible_type_is_left_alone():
     assert "content-encoding" not in get("/png").headers
+
+
+def test_a_partial_answer_is_sent_as_the_range_it_names_not_compressed():
+    """RFC 9110, 14.4: a 206's Content-Range counts bytes of the selected representation.
+    Compressed alone, the part went out as "bytes 0-1999" of a gzip representation that
+    does not exist, so a client joining ranges (a resumed download, a media player)
+    assembled bytes that decode to nothing."""
+    response = get("/part", range="bytes=0-1999")
+    assert response.status == 206
+    assert "content-encoding" not in response.headers
+    assert response.content == BIG[:2000]
+    assert response.headers["content-range"] == f"bytes 0-1999/{len(BIG)}"
+    assert response.headers["etag"] == '"v1"'
 
 
 def test_head_carries_the_encoding_and_length_get_would_have():
