@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["JWTAuth", "JWTConfig"]
 
-_REALM = Charset(span(" ", "~"), max_len=64)
+# Printable ASCII without '"' and '\\' (the realm is sent in a quoted string, where "\\"
+# escapes the character after it: RFC 9110, 5.6.4).
+_REALM = Charset(span(" ", "~").replace('"', "").replace("\\", ""), max_len=64)
 
 
 @record(frozen=True, kw_only=True)
@@ -64,8 +66,10 @@ class JWTConfig:
         self.policy()
         if self.keys is None:
             raise ConfigError("keys is required (a JWKSet or a JWKSClient)")
-        if self.realm is not None and (not _REALM.fullmatch(self.realm) or '"' in self.realm):
-            raise ConfigError("realm must be 1-64 printable characters without quotes")
+        if self.realm is not None and not _REALM.fullmatch(self.realm):
+            raise ConfigError(
+                "realm must be 1-64 printable characters without quotes or backslashes"
+            )
         if not self.max_token_bytes > 0:  # NaN too: no token would exceed it
             raise ConfigError("max_token_bytes must be positive")
         if isinstance(self.typ, str):

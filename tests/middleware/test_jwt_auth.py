@@ -116,6 +116,16 @@ def test_realm_is_included_in_challenges():
     assert refused.headers["www-authenticate"] == 'Bearer realm="reports", error="invalid_token"'
 
 
+@pytest.mark.parametrize("realm", ["api\\", "a\\b"])
+def test_a_realm_with_a_backslash_refuses_to_build(realm):
+    """The realm goes into a quoted-string, where a backslash escapes the character after
+    it (RFC 9110, 5.6.4). Accepted, "api\\" sent 'Bearer realm="api\\", error="invalid_token"':
+    its closing quote escaped, the realm read on through ', error=', and a client never saw
+    the invalid_token that tells it to fetch a new token (RFC 6750, 3.1)."""
+    with pytest.raises(ConfigError, match="realm"):
+        config(realm=realm)
+
+
 def test_refusal_reason_goes_to_the_log_not_the_client():
     app, recorder = make_app(config())
     token = mint(ec_key(), "ES256", "ec-256", claims(exp=int(NOW) - 999))
@@ -236,7 +246,7 @@ async def test_tokens_follow_key_rotation_at_a_real_jwks_endpoint():
         await server.close()
 
 
-def test_realms_accepted_as_the_former_regex_did():
+def test_realms_accepted_as_the_former_regex_did_but_no_backslash():
     import random
     import re
 
@@ -245,7 +255,7 @@ def test_realms_accepted_as_the_former_regex_did():
     rng = random.Random(3)
     realms = ["".join(rng.choices(alphabet, k=rng.randint(0, 70))) for _ in range(3000)]
     for realm in [*realms, "r" * 64, "r" * 65, "a\n"]:
-        expected = oracle.fullmatch(realm) is not None and '"' not in realm
+        expected = oracle.fullmatch(realm) is not None and '"' not in realm and "\\" not in realm
         try:
             config(realm=realm)
         except ConfigError:
