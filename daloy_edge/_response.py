@@ -19,6 +19,8 @@ __all__ = ["Response", "charset_of", "to_body"]
 
 _SAFE_REDIRECT_SCHEMES = ("http://", "https://", "/")
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# ASCII that no URI holds (RFC 3986, 2: the "unwise" characters and space), sent escaped.
+_NEVER_IN_URI = frozenset(' "<>^`{|}')
 _new = object.__new__
 # The toolkit's own media types (``text``, ``html``, problems): sendable as they are.
 _MEDIA_TYPES = frozenset(
@@ -134,7 +136,8 @@ class Response:
     def redirect(cls, location: str, status: int = 303) -> Response:
         """A redirect (301, 302, 303, 307 or 308); only absolute http(s) URLs and
         same-site paths (not ``//host``). Characters past ASCII are sent percent-encoded
-        as UTF-8 (``/café`` as ``/caf%C3%A9``)."""
+        as UTF-8 (``/café`` as ``/caf%C3%A9``), and so are those no URI holds (a space as
+        ``%20``; ``"<>^`{|}`` too)."""
         if status not in _REDIRECT_STATUSES:
             # No client follows the Location of a 200 or a 404, and a 300 or a 304 is no
             # redirect to one target: the user went nowhere, and nothing said why.
@@ -145,12 +148,16 @@ class Response:
         # //evil.example: no control character at all.
         if not check_header_value(location) or "\\" in location or not location.isprintable():
             raise ValueError("redirect target contains forbidden characters")
-        if not location.isascii():
+        if not location.isascii() or not _NEVER_IN_URI.isdisjoint(location):
             # Sent raw, "é" left ASGI and Flask as the Latin-1 byte E9 but Lambda's JSON
             # result as UTF-8 (browsers read the field as UTF-8: the lone E9 came back as
-            # a path of invalid UTF-8), and "€" could not be sent at all.
+            # a path of invalid UTF-8), and "€" could not be sent at all. A space or "<"
+            # made the field no URI-reference (RFC 9110, 10.2.2): each client repaired it
+            # its own way (urllib escaped the space alone) or refused it (http.client).
             location = "".join(
-                ch if ch.isascii() else "".join(f"%{byte:02X}" for byte in ch.encode("utf-8"))
+                ch
+                if ch.isascii() and ch not in _NEVER_IN_URI
+                else "".join(f"%{byte:02X}" for byte in ch.encode("utf-8"))
                 for ch in location
             )
         return cls(b"", status, {"location": location})

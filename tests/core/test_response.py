@@ -38,6 +38,25 @@ def test_a_redirect_past_ascii_is_sent_as_utf8_escapes_not_as_runtime_specific_b
 
 
 @pytest.mark.parametrize(
+    ("location", "sent"),
+    [
+        ("/a b", "/a%20b"),
+        ('/q?x=<a href="y">', "/q?x=%3Ca%20href=%22y%22%3E"),
+        ("https://x.example/{a}|^`", "https://x.example/%7Ba%7D%7C%5E%60"),
+        ("/ /evil.example", "/%20/evil.example"),
+    ],
+    ids=["space", "angle-brackets-and-quotes", "braces-bar-caret-backtick", "space-after-slash"],
+)
+def test_a_redirect_to_ascii_no_uri_holds_is_sent_escaped(location, sent):
+    """Location is a URI-reference (RFC 9110, 10.2.2), whose characters RFC 3986 (2)
+    lists: space, '"', "<", ">", "^", "`", "{", "|" and "}" are none of them. Sent raw,
+    each client repaired the target its own way (urllib escaped the space and sent the
+    rest raw, httpx escaped them all) or refused it (http.client: "can't contain control
+    characters")."""
+    assert Response.redirect(location).headers["location"] == sent
+
+
+@pytest.mark.parametrize(
     "location",
     [
         "//evil.example/x",
