@@ -125,7 +125,10 @@ class SecureHeadersConfig:
         if self.permissions_policy != DEFAULT_PERMISSIONS_POLICY:
             self._check_permissions_policy()
         for directive in (self.csp_default_src, *self.csp_directives):
-            if not _sendable(directive) or ";" in directive:
+            # ";" ends a directive and "," the whole policy (CSP 3, 2.2.1): after a comma,
+            # the report-to the app configured went with a second policy, and the strict
+            # one, enforced or on trial (report-only), reported nothing.
+            if not _sendable(directive) or ";" in directive or "," in directive:
                 raise ConfigError(f"invalid CSP text {directive!r}")
         for directive in self.csp_directives:
             # Directive names are case-insensitive, and a browser keeps the first of two.

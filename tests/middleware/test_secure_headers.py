@@ -551,6 +551,23 @@ def test_spaces_around_a_configured_value_are_not_sent():
 
 
 @pytest.mark.parametrize(
+    "config",
+    [
+        {"csp_directives": ("img-src 'self', connect-src 'self'",)},
+        {"csp_default_src": "'self', 'none'"},
+    ],
+    ids=["directive", "default-src"],
+)
+def test_csp_text_with_a_comma_refuses_to_build(config):
+    """A comma separates policies in a Content-Security-Policy field (CSP 3, 2.2.1 and
+    3.1: serialized-policy-list). Accepted, "img-src 'self', connect-src 'self'" made the
+    report-to and report-uri the app configured part of a second policy, so the strict
+    one, enforced or on trial as report-only, sent no report at all."""
+    with pytest.raises(ConfigError, match="invalid CSP text"):
+        SecureHeadersConfig(report_to="/csp", **config)
+
+
+@pytest.mark.parametrize(
     "policy",
     [
         "camera 'none'; microphone 'none'",
