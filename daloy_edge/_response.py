@@ -39,8 +39,9 @@ class Response:
     ``headers`` is a mapping, (name, value) pairs (a name may repeat) or :class:`Headers`.
 
     A ``str`` body is sent in the charset of the Content-Type given with it (UTF-8 when
-    it names none; ``ValueError`` for a charset that cannot hold the text). A ``str``
-    chunk of a stream is sent as UTF-8.
+    it names none; ``ValueError`` for a charset that cannot hold the text), and as
+    ``text/plain; charset=utf-8`` when none is given: a browser sniffs untyped content,
+    and may run reflected text as HTML. A ``str`` chunk of a stream is sent as UTF-8.
 
     A Response answers one request: the app writes that request's fields on it (request
     id, timing, the middleware's headers) and may compress or drop its body (HEAD). A
@@ -95,6 +96,10 @@ class Response:
             self.headers = Headers(headers)
             if headers:  # the fields a handler gives; the app's own are checked at build
                 check_response_fields(self.headers._items)
+        if text and media_type is None and "content-type" not in self.headers:
+            # Text sent without a type is sniffed (RFC 9110, 8.3): without nosniff, a
+            # browser ran "<script>" in Response(f"Hello {name}") as an HTML page's.
+            media_type = "text/plain; charset=utf-8"
         if media_type is not None and "content-type" not in self.headers:
             if media_type not in _MEDIA_TYPES:
                 media_type = check_field("content-type", media_type)

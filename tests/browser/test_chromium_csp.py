@@ -205,3 +205,30 @@ def test_script_in_an_answer_whose_content_type_lists_html_last_does_not_run(fie
 def test_control_without_the_policy_a_listed_html_type_runs_its_script():
     dom = listed_types_dom(LISTED_TYPES[1], SecureHeadersConfig(csp=False))
     assert 'data-injected="ran"' in body_attributes(dom)
+
+
+def reflected_text_dom(headers: dict[str, str]) -> str:
+    """A page an app without SecureHeaders answers with a str body that reflects input."""
+    app = App(env={}, request_log=False)
+
+    @app.get("/hello")
+    async def hello(request):
+        script = "<script>document.body.setAttribute('data-injected', 'ran');</script>"
+        return Response(f"<!doctype html><body><p>hello</p>{script}</body>", headers=headers)
+
+    with serve(ASGIApp(app)) as port:
+        return rendered_dom(f"http://127.0.0.1:{port}/hello")
+
+
+def test_a_str_answer_without_a_type_is_text_not_a_page_that_runs_scripts():
+    """A str body went out without Content-Type, and a browser sniffs one (RFC 9110, 8.3;
+    MIME Sniffing, 7): without SecureHeaders' nosniff, Chromium ran the reflected
+    script as an HTML page's. It is sent as text/plain; charset=utf-8."""
+    dom = reflected_text_dom({})
+    assert "data-injected" not in body_attributes(dom)
+    assert "&lt;script&gt;" in dom
+
+
+def test_control_a_str_answer_declared_html_runs_its_script():
+    dom = reflected_text_dom({"content-type": "text/html; charset=utf-8"})
+    assert 'data-injected="ran"' in body_attributes(dom)

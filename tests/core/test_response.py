@@ -90,6 +90,26 @@ def test_redirect_refuses_a_target_a_browser_would_read_as_another_site(location
         Response.redirect(location)
 
 
+def test_a_str_body_without_a_type_is_sent_as_utf8_text():
+    """RFC 9110, 8.3: a sender of content should say its type, or the recipient sniffs
+    one (a browser without nosniff found HTML in reflected text and ran its script)."""
+    response = Response("<script>alert(1)</script>")
+    assert response.headers.get_all("content-type") == ["text/plain; charset=utf-8"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        ("", None, []),
+        (b"<p>", None, []),
+        ("<p>", {"content-type": "text/html; charset=utf-8"}, ["text/html; charset=utf-8"]),
+    ],
+    ids=["empty-text", "bytes", "declared"],
+)
+def test_only_a_str_body_of_no_declared_type_is_given_text_plain(body, headers, expected):
+    assert Response(body, headers=headers).headers.get_all("content-type") == expected
+
+
 @pytest.mark.parametrize("status", [200, 300, 304, 305, 404, True])
 def test_a_redirect_with_a_status_no_client_follows_is_refused(status):
     with pytest.raises(ValueError, match="301, 302, 303, 307 or 308"):
