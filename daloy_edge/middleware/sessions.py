@@ -244,7 +244,8 @@ class Sessions(Phased):
     def save(
         self, request: Request, response: Response, session: Session, verified: Verified | None
     ) -> None:
-        """Write, refresh, re-sign or delete the cookie as the session's state demands."""
+        """Write, refresh, re-sign or delete the cookie as the session's state demands
+        (on a 5xx answer, delete only: a failed request signs nobody in)."""
         if request.state.get(CSRF_TOKEN_ISSUED):
             # The body carries a token bound to this session, whatever the route said: a
             # shared cache keeping a page of ``public, max-age`` handed it to every
@@ -267,6 +268,12 @@ class Sessions(Phased):
                 and not request.cookie_repeated(self.name)
             ):
                 self._delete(response)
+            return
+        status = response.status
+        if isinstance(status, int) and status >= 500:
+            # The request failed: what its code stored before failing (a login that
+            # regenerated the session, then failed to record the sign-in) is not sent.
+            # Written anyway, the 500 signed the client in. A clear above still goes out.
             return
         now = self.config.clock()
         stale = verified is not None and now - verified.timestamp >= self._refresh_after

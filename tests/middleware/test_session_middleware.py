@@ -615,3 +615,38 @@ def test_a_session_lifetime_of_nan_refuses_to_build(field):
     # No session is older than NaN: sessions never expired.
     with pytest.raises(ConfigError, match="positive"):
         SessionConfig(keys=KEYS, **{field: float("nan")})
+
+
+def test_a_login_that_fails_after_storing_the_session_sets_no_cookie():
+    """A handler that regenerates and fills the session, then fails (the sign-in could
+    not be recorded): its 500 must not carry the new session, which signed the client in."""
+    app = make_app()
+
+    @app.get("/login-fails")
+    async def login_fails(request):
+        session = get_session(request)
+        session.regenerate()
+        session["user"] = "bob"
+        raise RuntimeError("the audit store is down")
+
+    client = TestClient(app)
+    cookie = client.get("/set").headers["set-cookie"].partition(";")[0].partition("=")[2]
+    for cookies in ({}, {"__Host-session": cookie}):
+        response = client.get("/login-fails", cookies=cookies)
+        assert response.status == 500
+        assert "set-cookie" not in response.headers
+
+
+def test_a_logout_that_fails_after_clearing_the_session_still_deletes_the_cookie():
+    app = make_app()
+
+    @app.get("/logout-fails")
+    async def logout_fails(request):
+        get_session(request).clear()
+        raise RuntimeError("the revocation store is down")
+
+    client = TestClient(app)
+    cookie = client.get("/set").headers["set-cookie"].partition(";")[0].partition("=")[2]
+    response = client.get("/logout-fails", cookies={"__Host-session": cookie})
+    assert response.status == 500
+    assert response.headers["set-cookie"].startswith("__Host-session=; Max-Age=0")
