@@ -79,7 +79,8 @@ class App(Router):
     text and traces into 500 responses; never use it where clients are untrusted.
     Server-Timing phases (auth, handler …) sharpen timing measurements for whoever
     receives them; ``server_timing_phases=False`` (or a predicate such as
-    :func:`daloy_edge.observability.trusted_clients`) leaves other clients ``total`` only.
+    :func:`daloy_edge.observability.trusted_clients`) leaves other clients ``total`` only
+    (and every client, for a request the predicate raises on).
     """
 
     def __init__(
@@ -420,7 +421,7 @@ class App(Router):
                 _not_stored(response)
             duration = clock() - start
             if timing:
-                phases = fixed_phases if phases_of is None else phases_of(request)
+                phases = fixed_phases if phases_of is None else _phases_shown(phases_of, request)
                 response.headers.put_lowered_pair(
                     "x-request-id",
                     request.request_id,
@@ -738,6 +739,18 @@ def _request_log(option: RequestLog | bool, env: Mapping[str, str], name: str) -
         return None
     # The default app name says nothing; let the platform's function name show instead.
     return RequestLog.from_env(env, service_name=None if name == "daloy-edge" else name)
+
+
+def _phases_shown(shown: Callable[[Request], bool], request: Request) -> bool:
+    """``server_timing_phases``'s answer for ``request``; False when it raises. Run
+    after the answer was made, a predicate that raised (a header it reads missing) left
+    the app with no answer and no log line for the request."""
+    try:
+        return shown(request)
+    except Exception as exc:
+        owner = getattr(shown, "__qualname__", type(shown).__qualname__)
+        complain(f"server_timing_phases {owner} failed: {type(exc).__name__}")
+        return False
 
 
 def _server_timing(request: Request, duration: float, phases: bool) -> str:

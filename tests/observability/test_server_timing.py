@@ -128,3 +128,31 @@ def test_phase_name_must_be_a_token(name):
 def test_invalid_trusted_cidr_refuses_to_build():
     with pytest.raises(ConfigError):
         trusted_clients("10.0.0.0/33")
+
+
+def test_a_phases_predicate_that_raises_shows_total_only_and_the_request_is_answered():
+    """A predicate reading a header the request lacks raised after the answer was made:
+    the request left the app with no answer and no log line."""
+    from daloy_edge.observability import LogConfig, MemorySink, RequestLog
+
+    sink = MemorySink()
+    app = App(
+        env={},
+        request_log=RequestLog(LogConfig(stdout=False, sinks=[sink])),
+        server_timing_phases=lambda request: request.headers["x-debug"] == "1",
+    )
+
+    @app.get("/work")
+    async def work(request: Request) -> Response:
+        with phase(request, "db"):
+            pass
+        return Response.json({})
+
+    client = TestClient(app)
+    response = client.get("/work")
+    assert response.status == 200
+    assert list(entries(response.headers["server-timing"])) == ["total"]
+    assert "x-request-id" in response.headers
+    assert len(sink.records) == 1
+    shown = client.get("/work", headers={"x-debug": "1"})
+    assert "db" in entries(shown.headers["server-timing"])
