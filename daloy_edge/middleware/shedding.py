@@ -147,16 +147,22 @@ class LoadShedding:
             finally:
                 self._release()
         clock = self._config.clock
-        start = clock()
+        start = None
         failed = True
         try:
+            start = clock()
             response = await call_next(request)
             failed = getattr(response, "status", 500) >= 500
             return response
         finally:
-            # Sampled first: a raised cap admits the queue in this very release.
-            self._sample(start, clock(), failed=failed)
-            self._release()
+            # The slot goes back whatever the sample raised (a clock that failed): kept,
+            # it was lost for good, and once all were, every request was shed.
+            try:
+                if start is not None:
+                    # Sampled first: a raised cap admits the queue in this very release.
+                    self._sample(start, clock(), failed=failed)
+            finally:
+                self._release()
 
     async def _queue(self, request: Request) -> None:
         config = self._config

@@ -426,3 +426,36 @@ def test_a_target_latency_no_latency_can_exceed_is_refused(target):
     # No p90 compares above NaN or inf: adaptive mode would silently never lower the cap.
     with pytest.raises(ConfigError, match="target_latency"):
         LoadSheddingConfig(adaptive=True, target_latency=target)
+
+
+class FailingClock:
+    """A clock that raises on the reads listed in ``failing`` (1 is the first read)."""
+
+    def __init__(self, *failing: int) -> None:
+        self.reads = 0
+        self.failing = failing
+
+    def __call__(self) -> float:
+        self.reads += 1
+        if self.reads in self.failing:
+            raise OSError("the clock source is gone")
+        return 1_000.0
+
+
+@pytest.mark.parametrize("failing", [1, 2], ids=["at-admission", "at-completion"])
+def test_an_adaptive_clock_that_raises_still_gives_the_slot_back(failing):
+    """Read once as a request is admitted and once as it ends: a read that raised kept
+    the request's slot for good, and with max_concurrent=1 every later request was shed."""
+    clock = FailingClock(failing)
+    config = LoadSheddingConfig(max_concurrent=1, max_queue=0, adaptive=True, clock=clock)
+    shedding = LoadShedding(config)
+    app = App(middleware=[shedding])
+
+    @app.get("/work")
+    async def work(request):
+        return {"ok": True}
+
+    client = TestClient(app)
+    assert client.get("/work").status == 500
+    assert shedding.active == 0
+    assert [client.get("/work").status for _ in range(3)] == [200] * 3
