@@ -238,8 +238,13 @@ class JWKSClient:
         await asyncio.sleep(0)
         try:
             keys, ttl = await asyncio.wait_for(self._download(), self._timeout)
-        except (TransportError, TimeoutError, InvalidKey) as exc:
-            self.last_error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            # A transport of the app's own may fail with errors of its own (a socket's
+            # ConnectionResetError): raised from here, each request was a 500, with no
+            # stale keys served and no back-off, one fetch per request. Their text is
+            # no failure this client describes: their type alone is kept.
+            known = isinstance(exc, TransportError | TimeoutError | InvalidKey)
+            self.last_error = f"{type(exc).__name__}: {exc}" if known else type(exc).__name__
             self._retry_at = self._clock() + self._backoff
         else:
             self._keys = keys

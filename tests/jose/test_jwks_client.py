@@ -533,3 +533,48 @@ def test_a_fetch_ending_at_once_under_an_eager_task_factory_neither_hangs_nor_st
     assert not thread.is_alive(), "the event loop's thread hung on the client's lock"
     assert outcomes == [KeysUnavailable, KeysUnavailable]
     assert client.fetches == 2  # the first fetch was not left recorded as in flight
+
+
+class DroppingTransport:
+    """A transport of the app's own (the one-method HTTPTransport protocol) whose
+    connection failures are the socket's errors, not TransportError."""
+
+    def __init__(self, inner: HttpxTransport) -> None:
+        self.inner = inner
+        self.dropping = False
+        self.calls = 0
+
+    async def request(self, method: str, url: str, **options: Any) -> TransportResponse:
+        self.calls += 1
+        if self.dropping:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        return await self.inner.request(method, url, **options)
+
+
+async def test_a_transport_failing_with_its_own_error_serves_stale_keys_and_backs_off(
+    server, transport, clock
+):
+    """Raised out of the client, a socket error was a 500 for every token, with the
+    cached keys unused and a fetch for each request."""
+    dropping = DroppingTransport(transport)
+    client = JWKSClient(server.url, transport=dropping, allow_insecure_http=True, clock=clock)
+    assert await client.get_key("key-a") is not None
+    dropping.dropping = True
+    clock.advance(301)
+    assert await client.get_key("key-a") is not None
+    clock.advance(1)
+    assert await client.get_key("key-a") is not None
+    assert dropping.calls == 2
+    assert client.last_error == "ConnectionResetError"
+
+
+async def test_a_cold_start_transport_failing_with_its_own_error_raises_keys_unavailable(
+    server, transport, clock
+):
+    dropping = DroppingTransport(transport)
+    dropping.dropping = True
+    client = JWKSClient(server.url, transport=dropping, allow_insecure_http=True, clock=clock)
+    for _ in range(3):
+        with pytest.raises(KeysUnavailable):
+            await client.get_key("key-a")
+    assert dropping.calls == 1
