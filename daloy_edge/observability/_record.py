@@ -134,10 +134,8 @@ def scrubbed_trace(error: BaseException, redactor: Redactor) -> str:
     (``InvalidToken: alg not allowed``, ``KeyError: 'user_id'``), it had the first word
     of every such message replaced.
     """
-    import traceback  # only errors pay for it, not every cold start
-
     names = _chain_type_names(error)
-    chunks = [_bounded(chunk, names, redactor) for chunk in traceback.format_exception(error)]
+    chunks = [_bounded(chunk, names, redactor) for chunk in _written(error)]
     lines = "".join(chunks).splitlines(keepends=True)
     kept: list[str] = []
     for index, line in enumerate(lines):
@@ -155,6 +153,24 @@ def scrubbed_trace(error: BaseException, redactor: Redactor) -> str:
     if len(text) > _MAX_TRACE_CHARS:
         text = "…" + text[-_MAX_TRACE_CHARS:]
     return text
+
+
+def _written(error: BaseException) -> list[str]:
+    """The pieces ``traceback`` writes for ``error``; its frames and its own line when
+    ``traceback`` fails on it. Python 3.11 reads ``__notes__`` unguarded: an exception
+    class whose ``__getattr__`` raises for it (a payload's fields as attributes, a
+    KeyError for any other name) failed its request's log line, and in development its
+    answer. Its causes are then left out."""
+    import traceback  # only errors pay for it, not every cold start
+
+    try:
+        return traceback.format_exception(error)
+    except Exception:
+        return [
+            "Traceback (most recent call last):\n",
+            *traceback.format_tb(error.__traceback__),
+            f"{_type_name(type(error))}: {exception_text(error)}\n",
+        ]
 
 
 def _bounded(chunk: str, names: set[str], redactor: Redactor) -> str:

@@ -996,3 +996,41 @@ def test_two_apps_writing_lines_from_two_threads_never_splice_them(
         "orders",
         "users",
     ]
+
+
+class PayloadError(Exception):
+    """An upstream error whose payload's fields read as attributes: any other name is a
+    KeyError, ``__notes__`` included (Python 3.11's traceback asks for it unguarded)."""
+
+    def __init__(self, payload: dict[str, object]) -> None:
+        super().__init__(payload["message"])
+        self.payload = payload
+
+    def __getattr__(self, name: str) -> object:
+        return self.payload[name]
+
+
+def raise_payload_error(request: Request) -> Response:
+    raise PayloadError({"message": "quota exceeded for token=ak_live_0123456789", "code": 7})
+
+
+def test_request_ending_in_an_exception_whose_getattr_raises_still_writes_its_line():
+    sink = MemorySink()
+    app = App(request_log=RequestLog(LogConfig(stdout=False, sinks=[sink], env={})), env={})
+    app.add_route("/payload", raise_payload_error)
+
+    assert TestClient(app).get("/payload").status == 500
+    (record,) = request_records(sink)
+    trace = record["Attributes"]["exception.stacktrace"]
+    assert "in raise_payload_error" in trace
+    assert "PayloadError: quota exceeded" in trace
+    assert "ak_live_0123456789" not in json.dumps(record)
+
+
+def test_development_answer_to_an_exception_whose_getattr_raises_is_its_trace():
+    app = App(environment="development", request_log=False, env={})
+    app.add_route("/payload", raise_payload_error)
+
+    response = TestClient(app).get("/payload")
+    assert response.status == 500
+    assert "in raise_payload_error" in "".join(response.json()["traceback"])
