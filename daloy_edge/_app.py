@@ -421,7 +421,15 @@ class App(Router):
                 _not_stored(response)
             duration = clock() - start
             if timing:
-                phases = fixed_phases if phases_of is None else _phases_shown(phases_of, request)
+                if phases_of is None:
+                    phases = fixed_phases
+                else:
+                    # Run after the answer was made, outside every error boundary: a
+                    # predicate that raised left no answer and no log line.
+                    try:
+                        phases = phases_of(request)
+                    except Exception as exc:
+                        phases = _phases_failed(phases_of, exc)
                 response.headers.put_lowered_pair(
                     "x-request-id",
                     request.request_id,
@@ -741,16 +749,12 @@ def _request_log(option: RequestLog | bool, env: Mapping[str, str], name: str) -
     return RequestLog.from_env(env, service_name=None if name == "daloy-edge" else name)
 
 
-def _phases_shown(shown: Callable[[Request], bool], request: Request) -> bool:
-    """``server_timing_phases``'s answer for ``request``; False when it raises. Run
-    after the answer was made, a predicate that raised (a header it reads missing) left
-    the app with no answer and no log line for the request."""
-    try:
-        return shown(request)
-    except Exception as exc:
-        owner = getattr(shown, "__qualname__", type(shown).__qualname__)
-        complain(f"server_timing_phases {owner} failed: {type(exc).__name__}")
-        return False
+def _phases_failed(shown: Callable[[Request], bool], exc: Exception) -> bool:
+    """What ``server_timing_phases`` answers when it raised (a header it reads missing):
+    ``total`` only, and a word on stderr."""
+    owner = getattr(shown, "__qualname__", type(shown).__qualname__)
+    complain(f"server_timing_phases {owner} failed: {type(exc).__name__}")
+    return False
 
 
 def _server_timing(request: Request, duration: float, phases: bool) -> str:
