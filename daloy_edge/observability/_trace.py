@@ -49,6 +49,10 @@ _STATE_KEY = LazyPattern(
 _STATE_VALUE = LazyPattern(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
 _MAX_STATE_MEMBERS = 32
 _MAX_STATE_LEN = 512
+_LARGE_STATE_MEMBER = 128
+# The longest valid list (32 members of 513 characters and their commas), with room for
+# whitespace around them: anything longer is refused before it is split.
+_MAX_STATE_INPUT = 32 * 1024
 _SAMPLED = 0x01
 _MAX_XRAY_LEN = 1024
 _XRAY_FIELDS = frozenset({"root", "parent", "sampled"})
@@ -59,7 +63,7 @@ class TraceContext:
     """The trace this request belongs to and the server span it is.
 
     ``parent_span_id`` is the caller's span (None when this request starts the trace);
-    ``tracestate`` is the validated vendor state, passed on unchanged.
+    ``tracestate`` is the validated vendor state, passed on (cut past 512 characters).
     """
 
     trace_id: str
@@ -116,13 +120,18 @@ def format_traceparent(trace_id: str, span_id: str, flags: int = _SAMPLED) -> st
 
 
 def parse_tracestate(values: list[str]) -> str | None:
-    """The combined ``tracestate`` if every member is well formed, else None (dropped)."""
+    """The combined ``tracestate`` if every member is well formed, else None (dropped).
+
+    Past 512 characters (commas counted, the whitespace around them not) it is cut as
+    W3C Trace Context 3.3.1.5 asks: members longer than 128 characters go first, then
+    members from the end, until it fits.
+    """
     joined = ",".join(values)
-    if not joined.strip() or len(joined) > _MAX_STATE_LEN:
+    if len(joined) > _MAX_STATE_INPUT:
         return None
-    members = [m.strip() for m in joined.split(",")]
+    members = [m.strip(" \t") for m in joined.split(",")]
     members = [m for m in members if m]
-    if len(members) > _MAX_STATE_MEMBERS:
+    if not members or len(members) > _MAX_STATE_MEMBERS:
         return None
     seen: set[str] = set()
     for member in members:
@@ -135,7 +144,21 @@ def parse_tracestate(values: list[str]) -> str | None:
         ):
             return None
         seen.add(key)
-    return ",".join(members)
+    combined = ",".join(members)
+    return combined if len(combined) <= _MAX_STATE_LEN else _truncated(members)
+
+
+def _truncated(members: list[str]) -> str | None:
+    size = len(members) - 1 + sum(map(len, members))
+    for large_only in (True, False):
+        for index in range(len(members) - 1, -1, -1):
+            if size <= _MAX_STATE_LEN:
+                break
+            member = members[index]
+            if member and (len(member) > _LARGE_STATE_MEMBER or not large_only):
+                size -= len(member) + 1
+                members[index] = ""
+    return ",".join(m for m in members if m) or None
 
 
 def parse_xray(value: str) -> tuple[str, str | None, int] | None:

@@ -99,6 +99,35 @@ def test_malformed_tracestate_is_dropped(values):
     assert parse_tracestate(values) is None
 
 
+def test_tracestate_length_counts_no_whitespace_around_its_commas():
+    """W3C Trace Context 3.3.1.5: the 512 characters a vendor SHOULD propagate include the
+    commas but not the optional whitespace; a list of 494 characters written with " , "
+    between its members was 514 long as sent and was dropped whole."""
+    members = [f"k{i:02d}={'v' * 40}" for i in range(11)]
+    assert parse_tracestate([" , ".join(members)]) == ",".join(members)
+
+
+def test_long_tracestate_is_cut_from_its_large_members_then_its_end():
+    """W3C Trace Context 3.3.1.5: past 512 characters, members longer than 128 go first,
+    then members from the end; the whole list was dropped instead, the vendors' state
+    with it."""
+    small = [f"k{i:02d}={'v' * 40}" for i in range(12)]
+    large = "big=" + "x" * 200
+    assert parse_tracestate([large, ",".join(small)]) == ",".join(small[:11])
+    assert parse_tracestate([",".join(small[:10]), large]) == ",".join(small[:10])
+    wide = [f"k{i:02d}={'v' * 60}" for i in range(12)]
+    assert parse_tracestate([",".join(wide)]) == ",".join(wide[:7])
+
+
+@pytest.mark.parametrize("space", ["\x0b", "\x0c", "\x1c", "\xa0"])
+def test_tracestate_whitespace_is_only_spaces_and_tabs(space):
+    """W3C Trace Context 3.3.1 (OWS is SP and HTAB, RFC 9110 5.6.3): a member with another
+    space character around it is malformed; it was stripped and passed on as valid."""
+    assert parse_tracestate([f"{space}foo=1"]) is None
+    assert parse_tracestate([f"foo=1{space}"]) is None
+    assert parse_tracestate(["\tfoo=1 , bar=2\t"]) == "foo=1,bar=2"
+
+
 def test_missing_traceparent_starts_a_new_xray_compatible_trace():
     context = extract(Headers())
     assert context.parent_span_id is None
