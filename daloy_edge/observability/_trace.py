@@ -312,7 +312,7 @@ def inbound_ids(headers: Headers, random_bytes: RandomBytes = id_bytes) -> Trace
 
 def _traceparent_ids(headers: Headers, random_bytes: RandomBytes) -> TraceIds | None:
     parents = headers.get_all("traceparent")
-    parsed = parse_traceparent(parents[0].strip()) if len(parents) == 1 else None
+    parsed = parse_traceparent(parents[0].strip(" \t")) if len(parents) == 1 else None
     if parsed is None:
         return None
     trace_id, parent, flags = parsed

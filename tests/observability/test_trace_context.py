@@ -139,6 +139,16 @@ def test_invalid_traceparent_starts_a_new_trace_and_ignores_tracestate():
     assert context.trace_id != TRACE and context.tracestate is None
 
 
+@pytest.mark.parametrize("space", ["\x0b", "\x0c", "\x1c", "\xa0"])
+def test_traceparent_with_other_than_spaces_and_tabs_around_it_starts_a_new_trace(space):
+    """W3C Trace Context 3.2: the value holds no whitespace, and only the OWS HTTP allows
+    around a field value (SP, HTAB) is taken off; a traceparent with a vertical tab or an
+    NBSP before it was stripped and continued, with its tracestate."""
+    context = extract(Headers({"traceparent": space + VALID, "tracestate": "rojo=1"}))
+    assert context.trace_id != TRACE and context.tracestate is None
+    assert extract(Headers({"traceparent": f" \t{VALID}\t "})).trace_id == TRACE
+
+
 def test_duplicate_traceparent_headers_are_not_trusted():
     headers = Headers([("traceparent", VALID), ("traceparent", VALID)])
     assert extract(headers).trace_id != TRACE
