@@ -26,6 +26,7 @@ from daloy_edge.observability import (
 )
 from daloy_edge.testing import TestClient
 from daloy_edge.transport import HttpxTransport
+from tests.support.calls import calls_made
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -117,6 +118,17 @@ def test_long_tracestate_is_cut_from_its_large_members_then_its_end():
     assert parse_tracestate([",".join(small[:10]), large]) == ",".join(small[:10])
     wide = [f"k{i:02d}={'v' * 60}" for i in range(12)]
     assert parse_tracestate([",".join(wide)]) == ",".join(wide[:7])
+
+
+@pytest.mark.parametrize("item", [",", " ,", "a=1,"], ids=["commas", "blank", "members"])
+def test_a_tracestate_flood_of_items_costs_what_a_short_one_does(item):
+    """Any client's 8 KiB of commas was split and stripped item by item (about 1 ms of CPU
+    for each request carrying it), once lists past 512 characters were cut rather than
+    dropped; more items than 32 members and as many blanks is refused uncounted."""
+    assert calls_made(lambda: parse_tracestate([item * 8000])) == calls_made(
+        lambda: parse_tracestate([item * 80])
+    )
+    assert parse_tracestate([item * 8000]) is None
 
 
 @pytest.mark.parametrize("space", ["\x0b", "\x0c", "\x1c", "\xa0"])
