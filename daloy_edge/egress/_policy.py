@@ -41,6 +41,7 @@ SPECIAL_USE_DOMAINS: frozenset[str] = frozenset(
         "home.arpa",
         "invalid",
         "onion",
+        "alt",
     }
 )
 """Names that never denote a public host (RFC 6761, 6762, 8375, 9476, ICANN ``.internal``,

@@ -157,6 +157,8 @@ CORPUS: list[tuple[str, str, str]] = [
     ("special-use-cluster-local", "http://api.default.svc.cluster.local/", "special-use"),
     ("special-use-internal", "http://db.internal/", "special-use"),
     ("special-use-home-arpa", "http://gateway.home.arpa/", "special-use"),
+    # RFC 9476: names for resolution systems other than DNS, never a public host
+    ("special-use-alt", "http://resolver.alt/", "special-use"),
     # malformed authorities
     ("port-zero", f"http://{META}:0/", "invalid port"),
     ("port-overflow", f"http://{META}:65536/", "invalid port"),
