@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``export`` prefix, quotes and ``#`` comments allowed)."""
+    """``KEY=VALUE`` lines (``export`` prefix, quotes and ``#`` comment lines allowed)."""
     values: dict[str, str] = {}
     # utf-8-sig: an editor's byte order mark is not part of the first variable's name.
     for number, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
@@ -60,6 +60,14 @@ def read_env_file(path: Path) -> dict[str, str]:
             raise ValueError(f"{path}:{number}: expected KEY=VALUE")
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
+        elif " #" in value or "\t#" in value:
+            # Compose and python-dotenv end the value there, Docker's --env-file and
+            # systemd keep the comment in it: the audit would judge another value than
+            # the one deployed ("admin  # default" passed as a long password).
+            raise ValueError(
+                f"{path}:{number}: a comment after a value is read differently by each"
+                " loader; put it on a line of its own, or quote the value"
+            )
         values[name] = value
     return values
 

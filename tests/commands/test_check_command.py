@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from daloy_edge.cli import main
+from daloy_edge.commands.check import read_env_file
 from tests.support.servers import ROOT
 
 STRONG_KEY = "Zq3v8Jw1Rk5Tn0Yb7Lc2Hx9Pd4Mf6Gs1Ae8Ku3Ni5Wo"
@@ -77,6 +78,33 @@ def test_malformed_env_file_is_a_usage_error(tmp_path: Path) -> None:
     env_file = tmp_path / "bad.env"
     env_file.write_text("DALOY_ENV production\n")
     assert main(["check", "--env-file", str(env_file)]) == 2
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["DALOY_ADMIN_PASSWORDS=admin   # the default one", "DALOY_ADMIN_PASSWORDS='admin'\t# default"],
+    ids=["unquoted", "quoted"],
+)
+def test_env_file_comment_after_a_value_is_a_usage_error_not_part_of_a_password(
+    tmp_path: Path, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Compose and python-dotenv deploy "admin", Docker's --env-file the whole text: read
+    # as the whole text, the audit passed a 30-character password where "admin" went out.
+    env_file = tmp_path / "production.env"
+    env_file.write_text(f"DALOY_ADMIN_USER=ops\n{line}\n")
+    assert main(["check", "--env-file", str(env_file)]) == 2
+    assert "production.env:2: a comment after a value" in capsys.readouterr().err
+
+
+def test_env_file_hash_inside_a_value_or_quotes_is_kept(tmp_path: Path) -> None:
+    env_file = tmp_path / "production.env"
+    env_file.write_text(
+        "# deployed settings\nDALOY_ADMIN_USER=ops#1\nDALOY_ADMIN_PASSWORDS='Xk3v #R9pLm2Qz'\n"
+    )
+    assert read_env_file(env_file) == {
+        "DALOY_ADMIN_USER": "ops#1",
+        "DALOY_ADMIN_PASSWORDS": "Xk3v #R9pLm2Qz",
+    }
 
 
 def test_target_app_is_audited(
