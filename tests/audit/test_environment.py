@@ -7,6 +7,7 @@ import secrets
 import pytest
 
 from daloy_edge.audit import Finding, audit_environment
+from tests.support.servers import ROOT
 
 STRONG_KEY = "Zq3v8Jw1Rk5Tn0Yb7Lc2Hx9Pd4Mf6Gs1Ae8Ku3Ni5Wo"
 STRONG_PASSWORD = "Vt7rQ2mX9kLp4Wz8"
@@ -398,6 +399,37 @@ def test_non_positive_limits_are_errors(name: str, value: str) -> None:
 def test_a_log_level_the_app_refuses_is_an_error(level: str) -> None:
     found = audit_environment({"DALOY_SESSION_KEYS": STRONG_KEY, "DALOY_LOG_LEVEL": level})
     assert [(f.code, f.severity) for f in found] == [("log-level-invalid", "error")]
+
+
+@pytest.mark.parametrize("level", ["WARNING", "critical", "Exception"])
+def test_a_log_level_alias_the_app_reads_is_no_finding(level: str) -> None:
+    # The check page names these aliases: the app reads them as WARN, FATAL and ERROR.
+    assert audit_environment({"DALOY_SESSION_KEYS": STRONG_KEY, "DALOY_LOG_LEVEL": level}) == []
+
+
+CHECK_PAGE = (ROOT / "docs" / "security" / "check.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DALOY_ADMIN_USER": "ops:root", "DALOY_ADMIN_PASSWORDS": STRONG_PASSWORD},
+        {"DALOY_JWKS_URL": "https://user:pass@idp.example/jwks"},
+        {"DALOY_JWT_AUDIENCE": " , "},
+        {"DALOY_EGRESS_ALLOW_HOSTS": ","},
+        {"DALOY_EGRESS_ALLOW_CIDRS": "10.0.0.1/8"},
+        {"DALOY_LOG_LEVEL": "verbose"},
+        {"DALOY_TRUSTED_PROXIES": "0.0.0.0/0"},
+    ],
+    ids=lambda env: next(iter(env)),
+)
+def test_every_finding_is_named_on_the_check_page(env: dict[str, str]) -> None:
+    # The page lists what the audit finds: a code it leaves out is one an operator
+    # meets with no description of the fix.
+    found = audit_environment({"DALOY_SESSION_KEYS": STRONG_KEY, **env})
+    assert found
+    for finding in found:
+        assert f"`{finding.code}`" in CHECK_PAGE, finding.code
 
 
 def test_errors_come_before_warnings() -> None:
