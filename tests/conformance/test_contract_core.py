@@ -218,6 +218,14 @@ def test_big_is_about_200_kb_of_json(http: Transport) -> None:
     assert isinstance(data, dict) and len(data["items"]) > 1000
 
 
+def test_over_long_path_and_query_are_414_problems(http: Transport) -> None:
+    # The defaults page: paths past 8 KiB and query strings past 16 KiB are a 414, on
+    # every runtime (no server in front answers them its own way first).
+    assert http.get("/" + "a" * 8000).status == 404
+    assert_problem(http.get("/" + "a" * 8200), 414)
+    assert_problem(http.get("/health?q=" + "a" * 16400), 414)
+
+
 def test_oversized_request_headers_are_431(http: Transport) -> None:
     headers = [(f"x-filler-{i}", "f" * 7000) for i in range(5)]
     assert_problem(http.get("/health", headers=headers), 431)
