@@ -289,6 +289,19 @@ def test_a_2xx_request_line_stays_on_stdout_at_console_log(
     assert response.console == []
 
 
+@pytest.mark.parametrize("kind", ["exit", "interrupt", "generator-exit", "group"])
+def test_a_handler_raising_past_exception_is_a_500_problem_and_the_isolate_serves_on(
+    workers_harness: PyodideHarness, kind: str
+) -> None:
+    # The defaults page: sys.exit(), KeyboardInterrupt, GeneratorExit and a group of them
+    # are a 500 like any bug on every runtime, and a request never ends what serves it.
+    response = call(workers_harness, "GET", f"/raises?kind={kind}")
+    assert response.status == 500
+    assert response.header("content-type") == "application/problem+json"
+    assert json.loads(response.body)["status"] == 500
+    assert call(workers_harness, "GET", "/cookies").status == 200
+
+
 def test_an_app_whose_factory_failed_is_built_again_on_the_next_request(
     workers_harness: PyodideHarness,
 ) -> None:

@@ -306,6 +306,36 @@ def test_a_stream_that_fails_after_its_first_chunk_is_a_500_problem() -> None:
     assert b"internal detail" not in response.get_data()
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        SystemExit(2),
+        KeyboardInterrupt(),
+        GeneratorExit(),
+        BaseExceptionGroup("group", [KeyboardInterrupt()]),
+        asyncio.CancelledError(),
+    ],
+    ids=["exit", "interrupt", "generator-exit", "group", "cancelled"],
+)
+def test_a_handler_raising_past_exception_is_a_500_problem_not_the_workers_end(
+    error: BaseException,
+) -> None:
+    # The defaults page: sys.exit() (argparse or click reading client input) and the rest
+    # are a 500 like any bug on every runtime. Let through, they reached gunicorn's worker.
+    app = App(env={})
+
+    @app.get("/raises")
+    async def raises(request: Request) -> Response:
+        raise error
+
+    gcf = handler(app)
+    for _ in range(2):
+        with flask_app.test_request_context("/raises"):
+            response = gcf(flask.request)
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/problem+json"
+
+
 def test_response_gets_no_default_html_content_type() -> None:
     gcf = handler(limited_app())
     with flask_app.test_request_context("/empty"):

@@ -2,6 +2,7 @@
 
 import asyncio
 import gzip
+import sys
 
 from daloy_edge_cloudflare import WAIT_UNTIL, WorkersApp, entrypoint
 
@@ -122,6 +123,19 @@ def create_app(env):
         else:
             response.headers["x-token"] = LATE_TOKEN
         return response
+
+    @app.get("/raises")
+    async def raises(request):
+        # What a handler raising past Exception meets: argparse or click reading client
+        # input call sys.exit; the rest reach a handler from the libraries it calls.
+        kind = request.query["kind"]
+        if kind == "exit":
+            sys.exit(2)
+        if kind == "interrupt":
+            raise KeyboardInterrupt
+        if kind == "generator-exit":
+            raise GeneratorExit
+        raise BaseExceptionGroup("group", [KeyboardInterrupt()])
 
     return app
 
