@@ -109,8 +109,16 @@ def detect_resource(
         resource.update(_gcp(env))
     elif is_workers(runtime):
         resource.update({"cloud.provider": "cloudflare", "cloud.platform": "cloudflare_workers"})
-    resource.update(_otel_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES", "")))
-    name = env.get("OTEL_SERVICE_NAME") or service_name or resource.get("faas.name")
+    given = _otel_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
+    resource.update(given)
+    # As the SDKs read them: OTEL_SERVICE_NAME first, then the service.name the
+    # attributes name (overwritten below, it gave way to the function's name).
+    name = (
+        env.get("OTEL_SERVICE_NAME")
+        or given.get("service.name")
+        or service_name
+        or resource.get("faas.name")
+    )
     resource["service.name"] = name or "daloy-edge"
     if runtime:
         resource["daloy.runtime"] = runtime

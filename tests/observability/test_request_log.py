@@ -662,6 +662,18 @@ def test_otel_environment_variables_set_service_and_resource():
     assert resource["deployment.environment"] == "prod"
 
 
+def test_service_name_in_otel_resource_attributes_names_the_service():
+    # The variable is honoured as in the OTel SDKs: its service.name was overwritten by
+    # the function's name (or "daloy-edge"), so the logs went out under another service.
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": "orders-api",
+        "OTEL_RESOURCE_ATTRIBUTES": "service.name=orders,deployment.environment=prod",
+    }
+    assert detect_resource(env, "aws_lambda", service_name="app")["service.name"] == "orders"
+    both = {**env, "OTEL_SERVICE_NAME": "checkout"}
+    assert detect_resource(both, "aws_lambda")["service.name"] == "checkout"
+
+
 def test_adapter_resource_attributes_reach_records():
     app, sink = make_app()
     app.request_log.update_resource({"faas.name": "from-adapter"})
