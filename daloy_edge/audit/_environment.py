@@ -169,13 +169,15 @@ def _admin_cidrs(value: str) -> list[Finding]:
                     "write CIDRs with zero host bits, e.g. 10.20.0.0/16",
                 )
             ]
-        if network.prefixlen == 0:
+        if _rules.too_broad(network):
+            # Split in halves (0.0.0.0/1,128.0.0.0/1), every address is as open as /0.
+            admits = "every address" if network.prefixlen == 0 else "a large part of the internet"
             return [
                 Finding(
                     "admin-open",
                     "warning",
                     "DALOY_ADMIN_CIDRS",
-                    f"{cidr} admits every address, so only the password guards /admin",
+                    f"{cidr} admits {admits}, so only the password guards /admin",
                     "list the networks your administrators connect from (VPN, office)",
                 )
             ]

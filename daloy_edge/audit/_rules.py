@@ -20,6 +20,7 @@ __all__ = [
     "network_as_read",
     "reused_secrets",
     "session_keys",
+    "too_broad",
     "trusted_proxies",
     "webhook_secrets",
 ]
@@ -239,7 +240,7 @@ def trusted_proxies(subject: str, cidrs: Sequence[str]) -> list[Finding]:
                 )
             )
             continue
-        if _too_broad(network):
+        if too_broad(network):
             found.append(
                 Finding(
                     "proxies-everyone",
@@ -266,7 +267,8 @@ def network_as_read(network: IPv4Network | IPv6Network) -> IPv4Network | IPv6Net
     return IPv4Network((mapped, network.prefixlen - 96))
 
 
-def _too_broad(network: IPv4Network | IPv6Network) -> bool:
+def too_broad(network: IPv4Network | IPv6Network) -> bool:
+    """True for ``/0``, or a public network broader than /8 (IPv4) or /16 (IPv6)."""
     if network.prefixlen == 0:
         return True
     return network.prefixlen < _BROADEST_PUBLIC[network.version] and not network.is_private

@@ -174,6 +174,16 @@ def test_admin_allow_list_of_every_ipv4_mapped_address_is_a_warning() -> None:
     assert only({"DALOY_ADMIN_CIDRS": "::ffff:0:0/96"}, "admin-open").severity == "warning"
 
 
+@pytest.mark.parametrize("cidrs", ["0.0.0.0/1,128.0.0.0/1", "64.0.0.0/2", "2000::/3"])
+def test_admin_allow_list_of_a_large_part_of_the_internet_is_a_warning(cidrs: str) -> None:
+    # Two halves admit every IPv4 address as /0 does, and warned of nothing.
+    assert only({"DALOY_ADMIN_CIDRS": cidrs}, "admin-open").severity == "warning"
+
+
+def test_admin_allow_list_of_a_private_network_is_no_warning() -> None:
+    assert "admin-open" not in codes({"DALOY_ADMIN_CIDRS": "10.0.0.0/8,fd00::/8"})
+
+
 def test_invalid_admin_allow_list_is_an_error() -> None:
     assert only({"DALOY_ADMIN_CIDRS": "10.0.0.1/8"}, "admin-cidrs-invalid").severity == "error"
 
