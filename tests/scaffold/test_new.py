@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
+import json
 import os
 import re
 import shutil
@@ -18,6 +20,7 @@ import daloy_edge
 from daloy_edge import ConfigError
 from daloy_edge.cli import main
 from daloy_edge.scaffold import TARGETS, generate
+from tests.support.servers import bound_socket, wait_until_serving
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
@@ -127,6 +130,49 @@ def test_dev_signing_key_stays_out_of_the_container_image(tmp_path: Path) -> Non
     patterns = (tmp_path / ".dockerignore").read_text().splitlines()
     assert ".daloy-edge-dev" in patterns
     assert ".env" in patterns
+
+
+def test_container_server_logs_no_query_string(tmp_path: Path) -> None:
+    """The image's server writes no access line: uvicorn's (on by default) repeated each
+    request with its query string (reset tokens, OAuth codes, e-mail addresses) and the
+    client's address, beside the app's line that leaves the query out."""
+    generate("shop-api", "asgi", tmp_path)
+    command = json.loads(
+        next(
+            line.removeprefix("CMD ")
+            for line in (tmp_path / "infra/Dockerfile").read_text().splitlines()
+            if line.startswith("CMD ")
+        )
+    )
+    assert command[:2] == ["uvicorn", "asgi:asgi"]
+    # The image's arguments, served on a loopback socket instead of 0.0.0.0:8000.
+    arguments = [a for a in command[2:] if a not in ("--host", "0.0.0.0", "--port", "8000")]
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DALOY_", "PYTHONPATH"))}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "asgi:asgi", *arguments, "--fd", str(sock.fileno())],
+        cwd=tmp_path,
+        env={**env, "DALOY_ENV": "production"},
+        pass_fds=(sock.fileno(),),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    sock.close()
+    try:
+        wait_until_serving(port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/hello/ada?reset_code=k7Qw2Zp9&email=ada%40example.com")
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=20)
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert [r["Attributes"]["url.path"] for r in lines][-1] == "/hello/ada"
+    assert "k7Qw2Zp9" not in output
+    assert "ada%40example.com" not in output
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
