@@ -41,6 +41,20 @@ _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 )
 _SECRET_HEADER_FRAGMENTS = ("signature", "token")
+# Headers whose value is a URL, a query and fragment with it: where a page's or a
+# redirect's credentials and personal data travel, as in the request target, whose query
+# the request line leaves out (OAuth ``code``, a reset link's key, an e-mail address).
+_URL_HEADERS = frozenset(
+    {
+        "referer",
+        "location",
+        "content-location",
+        "x-forwarded-uri",
+        "x-original-uri",
+        "x-original-url",
+        "x-rewrite-url",
+    }
+)
 _KEY_CACHE_LIMIT = 2048
 _KEY_MAX_LEN = 256
 _LITERAL_MAX_LEN = 256
@@ -167,7 +181,8 @@ class Redactor:
         return found
 
     def headers(self, headers: Headers | Mapping[str, str]) -> dict[str, JSON]:
-        """Header fields as a dict of lower-cased names; credential headers redacted.
+        """Header fields as a dict of lower-cased names; credential headers redacted, and
+        a URL header (``Referer``, ``Location`` ...) without its query and fragment.
 
         At most :data:`MAX_HEADER_FIELDS` fields and :data:`MAX_HEADER_CHARS` characters
         of names and values, the rest marked under ``…``: the headers of a request
@@ -185,10 +200,11 @@ class Redactor:
             if len(lowered) > _KEY_MAX_LEN:
                 lowered = f"{lowered[:_KEY_MAX_LEN]}…"
             room -= len(lowered)
+            text = str(value)
+            if lowered in _URL_HEADERS:
+                text = _without_query(text)
             shown = (
-                REDACTED
-                if secret
-                else self.scrub(str(value), limit=max(min(room, self.max_string), 0))
+                REDACTED if secret else self.scrub(text, limit=max(min(room, self.max_string), 0))
             )
             room -= len(shown)
             existing = result.get(lowered)
@@ -325,6 +341,16 @@ class _Walk:
             else:
                 result.append(self.visit(item, depth))
         return result
+
+
+def _without_query(url: str) -> str:
+    """``url`` up to its query or fragment, whichever comes first."""
+    end = len(url)
+    for mark in "?#":
+        found = url.find(mark, 0, end)
+        if found >= 0:
+            end = found
+    return url[:end]
 
 
 def _finite(value: float) -> bool:

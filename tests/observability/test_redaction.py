@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from daloy_edge import App
+from daloy_edge import App, Response
 from daloy_edge.observability import (
     REDACTED,
     LogConfig,
@@ -319,6 +319,29 @@ def test_a_request_refused_431_logs_its_headers_capped_and_its_line_uncut():
     attributes = json.loads(sink.lines[0])["Attributes"]
     assert attributes["http.request.header"]["…"] == "[more fields]"
     assert "daloy.truncated" not in attributes
+
+
+def test_logged_headers_keep_no_query_of_a_referer_or_redirect():
+    """Referer and Location carry a page's query as the request target does (an OAuth
+    ``code``, a reset link's key, an e-mail address): with headers logged they were
+    written whole, where the request line leaves the query out."""
+    app = App(env={}, request_log=RequestLog(LogConfig(env={}, log_headers=True, stdout=False)))
+    sink = MemorySink()
+    app.request_log.add_sink(sink)  # type: ignore[union-attr]
+
+    @app.get("/callback")
+    async def callback(request):
+        return Response(
+            b"", 302, headers={"location": "https://client.example/cb?code=Splx0BZeQ#st=k7Qw"}
+        )
+
+    referer = "https://shop.example/reset?k=Q9vb2Z&email=ada%40example.com#frag-ada"
+    TestClient(app).get("/callback", headers={"referer": referer})
+    attributes = json.loads(sink.lines[0])["Attributes"]
+    assert attributes["http.request.header"]["referer"] == "https://shop.example/reset"
+    assert attributes["http.response.header"]["location"] == "https://client.example/cb"
+    for leaked in ("Splx0BZeQ", "k7Qw", "Q9vb2Z", "ada%40example.com", "frag-ada"):
+        assert leaked not in sink.lines[0]
 
 
 @pytest.mark.parametrize(
