@@ -14,6 +14,7 @@ from _collections_abc import Mapping  # collections.abc would import collections
 
 from daloy_edge._headers import Headers
 from daloy_edge._json import string_ascii
+from daloy_edge._request import Request
 from daloy_edge._secrets import KeyRing, Secret
 from daloy_edge.observability._inline import (
     DEFAULT_INLINE,
@@ -71,7 +72,8 @@ class Redactor:
 
     Walks dicts and other mappings, lists, tuples, sets, dataclasses and named tuples
     (by field), objects with ``__dict__`` or ``__slots__``, :class:`~daloy_edge.Headers`
-    and exceptions; the ``(name, value)`` pairs of a sequence (ASGI headers, parsed query
+    and exceptions; a :class:`~daloy_edge.Request` shows its method, path, route and id
+    only; the ``(name, value)`` pairs of a sequence (ASGI headers, parsed query
     strings) are judged by name as a mapping's items are. Cycles become ``[Circular]``;
     nesting past ``max_depth`` becomes ``[MaxDepth]``; long containers and strings are
     cut, and so is a value once ``max_chars`` characters of its strings and keys are
@@ -293,6 +295,8 @@ class _Walk:
         if isinstance(value, Mapping):
             mapping: Mapping[object, object] = value
             return self._mapping(mapping.items(), depth)
+        if isinstance(value, Request):
+            return self._mapping(_request_fields(value), depth)
         if isinstance(value, BaseException):
             return self._mapping(_exception_fields(value), depth)
         if isinstance(value, list | tuple | set | frozenset):
@@ -394,6 +398,18 @@ def _pair_name(item: object) -> str | None:
     if isinstance(name, bytes):
         return name.decode("utf-8", "backslashreplace")
     return None
+
+
+def _request_fields(request: Request) -> list[tuple[object, object]]:
+    """A request as its log line names it. Its own fields hold the raw query string, the
+    body it read, the principal's claims and its state (the app's log, with the process
+    environment): what the request line leaves out."""
+    return [
+        ("method", request.method),
+        ("path", request.path),
+        ("route", request.route),
+        ("request_id", request.request_id),
+    ]
 
 
 def _exception_fields(exc: BaseException) -> list[tuple[object, object]]:

@@ -15,6 +15,7 @@ from daloy_edge.observability import (
     MemorySink,
     Redactor,
     RequestLog,
+    get_logger,
     redact,
     scrub_text,
 )
@@ -341,6 +342,35 @@ def test_logged_headers_keep_no_query_of_a_referer_or_redirect():
     assert attributes["http.request.header"]["referer"] == "https://shop.example/reset"
     assert attributes["http.response.header"]["location"] == "https://client.example/cb"
     for leaked in ("Splx0BZeQ", "k7Qw", "Q9vb2Z", "ada%40example.com", "frag-ada"):
+        assert leaked not in sink.lines[0]
+
+
+def test_a_logged_request_shows_what_its_line_shows_not_its_query_body_or_state():
+    """A handler logging ``request=request`` had the walk read the request's own fields:
+    the raw query string (an OAuth code, an e-mail address), the JSON body it had read,
+    the principal's token claims and, through its state, the process environment."""
+    sink = MemorySink()
+    app = App(env={}, request_log=RequestLog(LogConfig(env={}, stdout=False, sinks=[sink])))
+
+    @app.post("/orders/{id}")
+    async def order(request):
+        await request.json()
+        request.principal = {"sub": "u-1", "email": "claim-ada@example.com"}
+        get_logger(request).info("order posted", request=request)
+        return {"ok": True}
+
+    answer = TestClient(app).post(
+        "/orders/7?code=Splx0BZeQ&email=query-ada%40example.com",
+        json={"email": "body-ada@example.com"},
+    )
+    logged = json.loads(sink.lines[0])["Attributes"]["request"]
+    assert logged == {
+        "method": "POST",
+        "path": "/orders/7",
+        "route": "/orders/{id}",
+        "request_id": answer.headers["x-request-id"],
+    }
+    for leaked in ("Splx0BZeQ", "query-ada", "body-ada", "claim-ada"):
         assert leaked not in sink.lines[0]
 
 
