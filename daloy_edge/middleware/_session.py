@@ -27,7 +27,7 @@ class Session(MutableMapping[str, "JSON"]):
     drops its identity, and the cookie is deleted.
     """
 
-    __slots__ = ("_created", "_data", "_id", "_new_id", "_now", "modified", "pinned")
+    __slots__ = ("_created", "_data", "_id", "_new_id", "_now", "cleared", "modified", "pinned")
 
     def __init__(
         self,
@@ -43,6 +43,7 @@ class Session(MutableMapping[str, "JSON"]):
         self._created: int | None = created
         self.modified = False
         self.pinned = False
+        self.cleared = False
         self._new_id = new_id
         self._now = now
 
@@ -55,7 +56,7 @@ class Session(MutableMapping[str, "JSON"]):
         session = cls.__new__(cls)
         session._data = {}
         session._id = session._created = None
-        session.modified = session.pinned = False
+        session.modified = session.pinned = session.cleared = False
         session._new_id = new_id
         session._now = now
         return session
@@ -116,6 +117,8 @@ class Session(MutableMapping[str, "JSON"]):
         self._id = self._created = None
         self.pinned = False
         self.modified = True
+        # The cookie it came in is deleted even if this request fails later on.
+        self.cleared = True
 
     def regenerate(self) -> None:
         """Give the session a new identity and a new absolute lifetime (call on login).

@@ -273,7 +273,11 @@ class Sessions(Phased):
         if isinstance(status, int) and status >= 500:
             # The request failed: what its code stored before failing (a login that
             # regenerated the session, then failed to record the sign-in) is not sent.
-            # Written anyway, the 500 signed the client in. A clear above still goes out.
+            # Written anyway, the 500 signed the client in. A clear still goes out, even
+            # when something was stored after it (a message, a CSRF token for the next
+            # sign-in): kept, the cookie left the client signed in after a failed logout.
+            if session.cleared and had_cookie and not request.cookie_repeated(self.name):
+                self._delete(response)
             return
         now = self.config.clock()
         stale = verified is not None and now - verified.timestamp >= self._refresh_after

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from daloy_edge import App, ConfigError, KeyRing, Response, use
-from daloy_edge.middleware.csrf import CSRFConfig, CSRFProtect
+from daloy_edge.middleware.csrf import CSRFConfig, CSRFProtect, csrf_token
 from daloy_edge.middleware.sessions import (
     Session,
     SessionConfig,
@@ -650,3 +650,40 @@ def test_a_logout_that_fails_after_clearing_the_session_still_deletes_the_cookie
     response = client.get("/logout-fails", cookies={"__Host-session": cookie})
     assert response.status == 500
     assert response.headers["set-cookie"].startswith("__Host-session=; Max-Age=0")
+
+
+@pytest.mark.parametrize("after_clear", ["message", "csrf token"])
+def test_a_logout_that_stores_after_clearing_then_fails_still_deletes_the_cookie(after_clear):
+    """A logout that clears the session, stores a message (or issues a CSRF token for the
+    next sign-in, which pins the new session), then fails: the 500 must still delete the
+    cookie, where it sent nothing and the client stayed signed in after its logout."""
+    app = App(
+        middleware=[
+            Sessions(SessionConfig(keys=KEYS, clock=Clock())),
+            CSRFProtect(CSRFConfig(keys=KEYS)),
+        ]
+    )
+
+    @app.get("/set")
+    async def set_value(request):
+        get_session(request)["user"] = "alice"
+        return None
+
+    @app.get("/logout-fails")
+    async def logout_fails(request):
+        session = get_session(request)
+        session.clear()
+        if after_clear == "message":
+            session["flash"] = "signed out"
+        else:
+            csrf_token(request)
+        raise RuntimeError("the revocation store is down")
+
+    client = TestClient(app)
+    cookie = client.get("/set").headers["set-cookie"].partition(";")[0].partition("=")[2]
+    response = client.get("/logout-fails", cookies={"__Host-session": cookie})
+    assert response.status == 500
+    assert response.headers.get_all("set-cookie") == [
+        "__Host-session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Secure; "
+        "HttpOnly; SameSite=Lax"
+    ]
