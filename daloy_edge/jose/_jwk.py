@@ -181,8 +181,13 @@ def _check_hmac_secret(secret: bytes) -> None:
 
 
 def _is_der_structure(data: bytes) -> bool:
-    """One DER SEQUENCE filling ``data`` and opening with a SEQUENCE or an INTEGER: the
-    shape of a SubjectPublicKeyInfo, a PKCS#1 key and an X.509 certificate."""
+    """One DER SEQUENCE filling ``data`` and opening with an INTEGER (a PKCS#1, PKCS#8 or
+    SEC 1 key) or with a SEQUENCE that opens with an OID, an INTEGER or a ``[0]`` (a
+    SubjectPublicKeyInfo's algorithm, an X.509 certificate's TBSCertificate).
+
+    The inner SEQUENCE is looked into: text secrets of one shape ("0", the character
+    counting the rest, "0": 1 in 4,096 of ``secrets.token_hex(50)``) are no key.
+    """
     if len(data) < 4 or data[0] != 0x30:
         return False
     size, start = data[1], 2
@@ -191,7 +196,15 @@ def _is_der_structure(data: bytes) -> bool:
         if not 0 < count <= 4:
             return False
         size, start = int.from_bytes(data[2 : 2 + count], "big"), 2 + count
-    return 0 < size == len(data) - start and data[start] in (0x02, 0x30)
+    if not 0 < size == len(data) - start:
+        return False
+    if data[start] == 0x02:
+        return True
+    if data[start] != 0x30 or start + 1 >= len(data):
+        return False
+    inner = data[start + 1]
+    first = start + 2 + (inner & 0x7F if inner & 0x80 else 0)
+    return first < len(data) and data[first] in (0x02, 0x06, 0xA0)
 
 
 def _is_json_object(data: bytes) -> bool:

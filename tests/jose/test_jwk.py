@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import random
 
 import pytest
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.x509.oid import NameOID
 from jwt.algorithms import HMACAlgorithm
 from jwt.exceptions import InvalidKeyError
 
@@ -293,6 +296,56 @@ def test_random_hmac_secrets_are_not_taken_for_keys():
     secrets += [b"0" + s[1:] for s in secrets[:500]] + [b"{" + s[1:] for s in secrets[:500]]
     for secret in secrets:
         JWKSet.symmetric({"h": secret})
+
+
+def test_text_secrets_shaped_like_a_der_header_are_not_taken_for_keys():
+    # "0", a character whose code counts the rest, "0": read as a DER SEQUENCE opening
+    # with a SEQUENCE, such a text secret was refused as a key. One in 4,096 of
+    # secrets.token_hex(50), one in 262,144 of token_urlsafe(64) or of 64 random bytes in
+    # base64 (88 characters), a generated secret failed to build now and then.
+    for size in range(32, 130):
+        for middle in ("0", "A", "f"):
+            secret = "0" + chr(size - 2) + "0" + middle * (size - 3)
+            JWKSet.symmetric({"h": secret})
+            parse_jwk({"kty": "oct", "k": b64(secret.encode()), "kid": "h"}, allow_symmetric=True)
+
+
+def _der_certificate() -> bytes:
+    key = ec_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "issuer.example")])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.DER)
+    )
+
+
+_DER_KEYS = {
+    "certificate": _der_certificate,
+    "ec-spki": lambda: (
+        ec_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ),
+    "pkcs8": lambda: rsa_key().private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ),
+}
+
+
+@pytest.mark.parametrize("make", _DER_KEYS.values(), ids=_DER_KEYS.keys())
+def test_der_certificate_and_private_key_as_hmac_secret_are_refused(make):
+    with pytest.raises(InvalidKey, match="public key"):
+        JWKSet.symmetric({"h": make()})
 
 
 @pytest.mark.parametrize("secret", [b"\x30\x82\x00\x00", b"\x30\x00", b"\x30\x81"])
