@@ -14,7 +14,7 @@ from daloy_edge._phased import Phased
 from daloy_edge._record import record
 from daloy_edge._request import Request
 from daloy_edge._response import Response
-from daloy_edge.middleware._origins import normalize_origin, valid_port
+from daloy_edge.middleware._origins import _DEFAULT_PORTS, normalize_origin, valid_port
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -105,7 +105,8 @@ _LISTS = (
 
 
 def _parse_pattern(pattern: str) -> tuple[str, str] | None:
-    r"""``(scheme, domain[:port])`` of ``scheme://*.domain[:port]``; None when malformed.
+    r"""``(scheme, domain[:port])`` of ``scheme://*.domain[:port]``, the scheme's default
+    port dropped; None when malformed.
 
     What ``^(https?)://\*\.([a-z0-9\-]+(?:\.[a-z0-9\-]+)+)(?::([0-9]{1,5}))?$`` accepted
     of the lower-cased pattern: two or more labels, then an optional port.
@@ -120,6 +121,10 @@ def _parse_pattern(pattern: str) -> tuple[str, str] | None:
         return None
     if colon and not valid_port(port):
         return None
+    if colon + port == _DEFAULT_PORTS[scheme]:
+        # A browser never sends the scheme's own port: kept, ":443" matched no origin,
+        # where the same port on an exact origin is dropped.
+        return scheme, domain
     return scheme, rest
 
 

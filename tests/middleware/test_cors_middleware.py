@@ -163,6 +163,21 @@ def test_origin_listed_with_its_default_port_is_shared_with_the_origin_browsers_
     assert response.headers["access-control-allow-origin"] == ORIGIN
 
 
+@pytest.mark.parametrize(
+    ("pattern", "origin"),
+    [
+        ("https://*.example.com:443", "https://a.example.com"),
+        ("http://*.example.com:80", "http://a.example.com"),
+    ],
+)
+def test_pattern_with_its_default_port_matches_the_origins_browsers_send(pattern, origin):
+    # Read as written, it matched no origin at all, where an exact origin's default
+    # port is dropped.
+    client = TestClient(make_app(allow_origin_patterns=(pattern,)))
+    response = client.get("/data", headers={"origin": origin})
+    assert response.headers["access-control-allow-origin"] == origin
+
+
 @pytest.mark.parametrize("port", [":0", ":0443", ":65536", ":99999"])
 def test_an_origin_with_a_port_no_browser_sends_refuses_to_build(port: str):
     # It matched no request ever (":0443" is the ":443" browsers drop), while the list
