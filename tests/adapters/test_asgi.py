@@ -188,6 +188,25 @@ async def test_an_absolute_form_target_is_served_at_its_path(target: bytes, expe
     assert json.loads(body)["path"] == expected
 
 
+@pytest.mark.parametrize(
+    "target", [b"http://h.example#/info", b"http://h.example?/info", b"http://h.example?a#/info"]
+)
+async def test_an_absolute_form_target_does_not_serve_its_fragment_or_query_as_the_path(
+    target: bytes,
+) -> None:
+    # The authority ends at "/", "?" or "#" (RFC 3986 3.2): "http://h.example#/info" is
+    # the empty path, as gunicorn and a proxy read it; its fragment was served as /info.
+    app = make_app()
+
+    @app.get("/")
+    async def root(request: Request) -> object:
+        return {"path": request.path}
+
+    status, _, body, _ = await call(ASGIApp(app), scope("/", raw_path=target))
+    assert status == 200
+    assert json.loads(body)["path"] == "/"
+
+
 async def test_utf8_bytes_in_the_query_are_read_as_utf8_not_latin1() -> None:
     # Mangum hands an HTTP API's raw query on as UTF-8 bytes.
     sc = scope("/info", query=b"a=caf\xc3\xa9&a=%E2%82%AC&a=\xff")

@@ -140,6 +140,18 @@ def test_an_absolute_form_target_is_served_at_its_path(server: Server) -> None:
     assert status_of(raw) == 200
 
 
+def test_an_absolute_form_target_with_a_fragment_after_its_host_is_not_served_at_it(
+    server: Server,
+) -> None:
+    # h11 passes "http://x#/health" whole; its path is empty and "/health" a fragment
+    # (RFC 3986 3.2), as gunicorn and a proxy in front read it.
+    raw = raw_request(
+        server.port,
+        b"GET http://x#/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    assert status_of(raw) == 404
+
+
 def test_raw_crlf_in_header_is_rejected(server: Server) -> None:
     raw = raw_request(
         server.port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\nConnection: close\r\n\r\n"

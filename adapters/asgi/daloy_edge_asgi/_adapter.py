@@ -204,12 +204,21 @@ def _origin_form(target: str) -> str:
     accept (RFC 9112 3.2.2): uvicorn with httptools, and functions-framework, pass the
     path on, and uvicorn with h11 the whole target. Anything else (``*``, ``host:443``)
     is left for the app's path check to refuse.
+
+    The authority ends at the first ``/``, ``?`` or ``#`` (RFC 3986 3.2): in
+    ``http://host#/admin`` the path is empty and ``/admin`` the fragment, as gunicorn
+    and every URL parser read it, not a path to serve.
     """
     scheme, separator, rest = target.partition("://")
     if not separator or scheme.lower() not in ("http", "https"):
         return target
-    start = rest.find("/")
-    return rest[start:] if start >= 0 else "/"
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark, 0, end)
+        if found >= 0:
+            end = found
+    path = rest[end:]
+    return path if path[:1] == "/" else "/" + path
 
 
 def _below_root(raw_path: str, root: str, path: str) -> str:
