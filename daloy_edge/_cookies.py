@@ -74,7 +74,13 @@ def parse_cookies(header: str) -> tuple[dict[str, str], frozenset[str]]:
         # subdomain may set (browsers apply the prefix rules to the exact name).
         name, sep, value = part.strip(" \t").partition("=")
         if not sep or not only(name, _NAME):
-            continue
+            padded = name.strip()
+            if not sep or padded == name or not only(padded, _NAME):
+                continue
+            # Werkzeug, Starlette and http.cookies read "s =1" (or "\vs=1") as the name
+            # "s": a filter reading so takes that value where this takes another "s".
+            # Not read here either, it counts as a sending of "s" with an invalid value.
+            name, value = padded, "\\"
         if name in cookies or (dropped is not None and name in dropped):
             if repeated is None:
                 repeated = set()
@@ -94,7 +100,7 @@ def parse_cookies(header: str) -> tuple[dict[str, str], frozenset[str]]:
     # Past the bounds a kept name still counts when sent again: a sibling subdomain can
     # set enough cookies, sent first, to push the victim's own copy of a name out of them.
     for part in parts[read:]:
-        name = part.strip(" \t").partition("=")[0]
+        name = part.partition("=")[0].strip()
         if name in cookies:
             if repeated is None:
                 repeated = set()

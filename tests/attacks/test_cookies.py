@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
 from daloy_edge import App, KeyRing
 from daloy_edge.middleware.sessions import Session, SessionConfig, Sessions, get_session
 from daloy_edge.signing import Signer, b64encode
@@ -111,6 +113,20 @@ def test_a_planted_session_before_the_victims_in_one_field_is_no_session():
     client = TestClient(make_app(CURRENT))
     header = f"__Host-session={planted}; __Host-session={own}"
     assert client.get("/me", headers={"cookie": header}).json()["user"] is None
+
+
+@pytest.mark.parametrize("space", [" =", "\t="])
+def test_a_session_beside_one_with_whitespace_before_its_equals_sign_is_no_session(space):
+    # Werkzeug, Starlette and http.cookies read "__Host-session =x" as the session cookie
+    # (Werkzeug the first one, the others the last): a filter or cache in front reading
+    # so took the planted session where the app took the other, as the only one.
+    planted, own = signed_in_cookie(CURRENT, user="mallory"), signed_in_cookie(CURRENT)
+    client = TestClient(make_app(CURRENT))
+    for header in (
+        f"__Host-session{space}{planted}; __Host-session={own}",
+        f"__Host-session={own}; __Host-session{space}{planted}",
+    ):
+        assert client.get("/me", headers={"cookie": header}).json()["user"] is None
 
 
 def test_a_second_session_on_another_cookie_line_is_no_session():

@@ -15,6 +15,13 @@ def test_names_sent_more_than_once_are_named_whether_their_values_are_valid_or_n
     assert parse_cookies("a=1,x; a=2,y") == ({}, {"a"})
 
 
+@pytest.mark.parametrize("header", ["s =0; s=1", "s=1; s =0", "\vs=0; s=1", "s=1; s= 0"])
+def test_a_name_other_readers_take_from_a_pair_with_whitespace_is_named_repeated(header):
+    # Werkzeug reads the first "s" of "s =0; s=1" (0), Starlette and http.cookies the
+    # last of "s=1; s =0" (0), where this read 1 as the only "s".
+    assert parse_cookies(header) == ({"s": "1"}, {"s"})
+
+
 def test_a_name_sent_again_past_the_parsed_cookies_is_named_repeated():
     # Cookies a sibling subdomain set ahead of the victim's own copy of the name.
     filler = "; ".join(f"c{i}=x" for i in range(200))
