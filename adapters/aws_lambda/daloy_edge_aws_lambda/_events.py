@@ -204,7 +204,10 @@ def _v2_translator(decoded: bool) -> Callable[[Event, Translation], Request]:
                 # Joined, a string went in a character at a time ("a; =; 1").
                 raise TypeError(_COOKIES_NOT_LIST)
             # Unchecked, as the request's other fields: those are judged by the app (400).
-            headers.add_lowered("cookie", "; ".join(cookies))
+            # In place of a Cookie header among the others: a Function URL keeps it there
+            # beside the array (an HTTP API moves it), and read from both, every cookie
+            # came twice (Sessions refused each session cookie as repeated).
+            headers.put_lowered("cookie", "; ".join(cookies))
         body = event.get("body")
         method = http.get("method") or "GET"
         if type(method) is not str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -20,8 +21,9 @@ from daloy_edge_aws_lambda import (
 from daloy_edge_aws_lambda._encoding import raw_path
 from daloy_edge_aws_lambda._events import Translation
 
-from daloy_edge import App, Request, Response
+from daloy_edge import App, KeyRing, Request, Response
 from daloy_edge.middleware.cors import CORS, CORSConfig
+from daloy_edge.middleware.sessions import SessionConfig, Sessions, get_session
 from daloy_edge.observability import LogConfig, MemorySink, RequestLog
 from tests.conformance.harness.gateways import recorded
 
@@ -175,6 +177,38 @@ def test_rest_v1_multi_value_headers_keep_every_value() -> None:
 def test_http_v2_cookies_array_becomes_one_cookie_header() -> None:
     request = translate("function-url")
     assert request.cookies == {"cookie1": "value1", "cookie2": "value2"}
+
+
+def test_function_url_cookie_header_beside_its_cookies_array_is_read_once() -> None:
+    # A Function URL keeps the client's Cookie header in ``headers`` and also splits it
+    # into ``cookies`` (an HTTP API moves it): read from both, every cookie came twice,
+    # and Sessions refused each session cookie as repeated, signing every user out.
+    event = recorded("function-url")
+    event["headers"]["cookie"] = "cookie1=value1; cookie2=value2"
+    request = FUNCTION_URL.to_request(event, Translation())
+    assert request.headers.get_all("cookie") == ["cookie1=value1; cookie2=value2"]
+    assert request.cookies == {"cookie1": "value1", "cookie2": "value2"}
+    assert not request.cookie_repeated("cookie1")
+
+
+def test_function_url_session_cookie_sent_in_both_places_keeps_the_session() -> None:
+    app = App(middleware=[Sessions(SessionConfig(keys=KeyRing(["s" * 32]), allow_no_csrf=True))])
+
+    @app.get("/login")
+    async def login(request: Request) -> None:
+        get_session(request)["user"] = "ada"
+
+    @app.get("/me")
+    async def me(request: Request) -> dict[str, object]:
+        return {"user": get_session(request).get("user")}
+
+    serve = handler(app)
+    signed_in = serve(with_path("function-url", "/login"), None)
+    cookie = signed_in["cookies"][0].partition(";")[0]
+    event = with_path("function-url", "/me")
+    event["headers"]["cookie"] = cookie
+    event["cookies"] = [cookie]
+    assert json.loads(serve(event, None)["body"]) == {"user": "ada"}
 
 
 def test_http_v2_uses_raw_query_string() -> None:

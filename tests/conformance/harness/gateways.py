@@ -10,7 +10,8 @@ the request-specific fields, following what each service documents:
   headers in ``headers`` (last value) and ``multiValueHeaders``.
 - HTTP API (payload 2.0): ``rawPath`` decoded; ``rawQueryString`` as sent; repeated
   headers joined with commas; cookies moved to the ``cookies`` array.
-- Function URL: the 2.0 shape with ``rawPath`` as sent.
+- Function URL: the 2.0 shape with ``rawPath`` as sent, and the Cookie header kept among
+  the headers as well as split into ``cookies``.
 - ALB: path and query as sent (never decoded); without multi-value headers only the
   last value of a repeated header or parameter survives; X-Forwarded-For appended.
 
@@ -108,7 +109,9 @@ def _http_v2(
         key = name.lower()
         if key == "cookie":
             cookies += [c.strip() for c in value.split(";") if c.strip()]
-        elif key in joined:
+            if shape == "http-v2":
+                continue
+        if key in joined:
             joined[key] = f"{joined[key]},{value}"
         else:
             joined[key] = value
