@@ -18,10 +18,11 @@ __all__ = ["decode_body", "encode_body", "raw_path", "raw_query"]
 # only these leaves it untouched, and a "%" that starts no escape stays for the core to
 # refuse (400), as it does from every other runtime.
 _NOT_IN_ENCODED_PATH = LazyPattern(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]")
-# HTTP APIs deliver it decoded, where every "%" is a literal percent sign, one that
-# starts an escape too: the client's "%252e" arrives as "%2e", and read as an escape it
-# was decoded a second time (a "." the client never sent reached the app). Escaped, the
-# core's checks and the app see what the client asked for, as from every other runtime.
+# HTTP APIs deliver it decoded (twice over: the client's "%252e" arrives as "."), where
+# every "%" left is a literal percent sign, one that starts an escape too: the client's
+# "%25252e" arrives as "%2e", and read as an escape it was decoded once more (a "." the
+# gateway never delivered reached the app). Escaped, the core's checks and the app see
+# the path the gateway delivered.
 _NOT_IN_DECODED_PATH = LazyPattern(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/]")
 # The same characters but "%": a path of only these (most paths) needs no regex, checked
 # with ``daloy_edge._charset``'s expression written out as every request runs it.

@@ -314,8 +314,9 @@ def test_percent_sign_in_an_http_api_path_is_a_literal(version: str) -> None:
 
 @pytest.mark.parametrize("version", ["2.0", "1.0"])
 def test_double_encoded_http_api_path_is_decoded_only_once(version: str) -> None:
-    # The client sent "/static/hello%252etxt": the HTTP API decoded it once, and read
-    # as an escape the "%2e" left became a "." and served hello.txt.
+    # A "%2e" in an HTTP API's path is text the gateway delivered, its decoding done (a
+    # client's "%25252e" arrives so): read as an escape, it became a "." and served
+    # hello.txt.
     app = App()
     app.add_route("/static/{path:path}", lambda request: request.path_params["path"])
     event = with_path("http-v2" if version == "2.0" else "rest-v1", "/static/hello%2etxt")
