@@ -230,7 +230,8 @@ class UpstashNonceStore:
     async def add_if_absent(self, key: str, ttl_s: float) -> bool:
         """Record ``key`` for ``ttl_s`` seconds; False when it was already there.
 
-        Raises :class:`StoreUnavailable` when Redis fails, or answers neither ``OK`` nor nil.
+        Raises :class:`StoreUnavailable` when Redis fails, or answers neither ``OK`` nor nil
+        (True or False through an ``upstash_redis`` client).
         """
         ttl_ms = str(max(1, math.ceil(ttl_s * 1000)))
         name, claim = hashed_key(self.prefix, key), urandom(12).hex()
@@ -248,9 +249,11 @@ class UpstashNonceStore:
             raise StoreUnavailable(_describe(exc)) from None
         finally:
             self._budget.cold = False
-        if reply == "OK":
+        # "OK" or nil over REST; True or False from an ``upstash_redis`` client, which
+        # turns SET's reply into a bool.
+        if reply == "OK" or reply is True:
             return True
-        if reply is None:
+        if reply is None or reply is False:
             return False
         # SET NX answers nothing else: refusing the delivery as a replay on a broken
         # store's word would lose the event, where a 503 has the sender retry.

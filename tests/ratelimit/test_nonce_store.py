@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from upstash_redis.asyncio import Redis as UpstashClient
 
 from daloy_edge.ratelimit import StoreUnavailable, UpstashError, UpstashNonceStore, UpstashREST
 from daloy_edge.types import NonceStore
@@ -54,6 +55,21 @@ async def test_a_discarded_nonce_is_accepted_again_by_every_instance(rest: Upsta
     assert await second_instance.add_if_absent("delivery", 300) is True
 
 
+async def test_upstash_redis_client_records_a_webhook_nonce_once(shim: ShimServer):
+    # The official client answers SET with True or False, not Redis' OK or nil: every
+    # delivery was refused with 503 as though the store were down.
+    client = UpstashClient(shim.url, shim.token, rest_retries=0)
+    try:
+        first_instance = UpstashNonceStore(client, timeout=10)
+        second_instance = UpstashNonceStore(client, timeout=10)
+        assert await first_instance.add_if_absent("delivery", 300) is True
+        await first_instance.discard("delivery")
+        assert await second_instance.add_if_absent("delivery", 300) is True
+        assert await first_instance.add_if_absent("delivery", 300) is False
+    finally:
+        await client.close()
+
+
 class Answering:
     """An Upstash client whose every command gets the same reply."""
 
@@ -64,7 +80,7 @@ class Answering:
         return self.reply
 
 
-@pytest.mark.parametrize("reply", [1, 0, True, "QUEUED", "", [None], {"result": "OK"}])
+@pytest.mark.parametrize("reply", [1, 0, "QUEUED", "", "True", [None], {"result": "OK"}])
 async def test_a_reply_neither_ok_nor_nil_is_a_store_failure_not_a_replay(reply: object):
     # SET NX answers OK or nil, nothing else: another reply is a broken or tampered
     # store, and refusing the delivery as a replay would lose the event to it.
