@@ -74,6 +74,22 @@ class ShimServer:
         with urllib.request.urlopen(request, timeout=5):
             pass
 
+    def fail_next(
+        self,
+        status: int,
+        body: str,
+        *,
+        content_type: str = "application/json",
+        times: int = 1,
+    ) -> None:
+        """Answer the next ``times`` commands with this reply instead of running them."""
+        fault = {"status": status, "body": body, "content_type": content_type, "times": times}
+        request = urllib.request.Request(
+            self.url + "/__shim/fault", data=json.dumps(fault).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+
     def stop(self) -> None:
         _stop(self.process)
 

@@ -8,6 +8,12 @@ are ``{"result": ...}`` or ``{"error": "..."}`` with Redis' error text (``ERR ..
 ``NOSCRIPT ...``). It counts requests, so tests can assert round trips:
 ``GET /__shim/stats`` and ``POST /__shim/reset`` (both unauthenticated; test-only).
 
+Replies the real service gives and a local Redis never would (its daily request limit, a
+proxy's 502 page) are set with ``POST /__shim/fault`` and a JSON ``{"status", "body",
+"content_type", "times"}``: the next ``times`` authorized requests get that reply, their
+commands unrun. Like Upstash, a command's reply carries an ``Upstash-Sync-Token`` header
+(here the count of commands run), which the official clients send back for read-your-writes.
+
 Run it as a process (the Workers tests reuse it this way)::
 
     python -m tests.support.upstash_shim --redis-url redis://127.0.0.1:6379 --token t
@@ -54,6 +60,7 @@ class UpstashShim:
         self.token = token.encode()
         self.requests = 0
         self.commands: Counter[str] = Counter()
+        self.faults: list[tuple[int, bytes, bytes]] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,6 +72,13 @@ class UpstashShim:
         if path == "/__shim/reset" and method == "POST":
             self.requests = 0
             self.commands.clear()
+            self.faults.clear()
+            await _reply(send, 200, {"result": "OK"})
+            return
+        if path == "/__shim/fault" and method == "POST":
+            fault = json.loads(await _read_body(receive))
+            reply = (fault["status"], fault["body"].encode(), fault["content_type"].encode())
+            self.faults.extend([reply] * fault["times"])
             await _reply(send, 200, {"result": "OK"})
             return
         if not self._authorized(scope):
@@ -75,6 +89,10 @@ class UpstashShim:
             return
         self.requests += 1
         body = await _read_body(receive)
+        if self.faults:
+            status, raw, content_type = self.faults.pop(0)
+            await _send(send, status, raw, content_type, self._sync_token())
+            return
         try:
             payload = json.loads(body)
         except ValueError:
@@ -85,7 +103,10 @@ class UpstashShim:
             status, reply = await self._one(payload, encode)
         else:
             status, reply = await self._batch(payload, encode, path == "/multi-exec")
-        await _reply(send, status, reply)
+        await _reply(send, status, reply, self._sync_token())
+
+    def _sync_token(self) -> bytes:
+        return str(sum(self.commands.values())).encode()
 
     def _authorized(self, scope: dict[str, Any]) -> bool:
         given = _header(scope, b"authorization") or b""
@@ -172,9 +193,17 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _reply(send: Send, status: int, payload: object) -> None:
+async def _reply(send: Send, status: int, payload: object, sync: bytes | None = None) -> None:
     body = json.dumps(payload, separators=(",", ":")).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await _send(send, status, body, b"application/json", sync)
+
+
+async def _send(
+    send: Send, status: int, body: bytes, content_type: bytes, sync: bytes | None
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if sync is not None:
+        headers.append((b"upstash-sync-token", sync))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
