@@ -15,10 +15,19 @@ from upstash_redis.asyncio import Redis as UpstashClient
 from daloy_edge import App, KeyRing
 from daloy_edge.middleware.ratelimit import RateLimit, RateLimitConfig
 from daloy_edge.middleware.webhooks import VerifyWebhook, WebhookConfig
-from daloy_edge.ratelimit import UpstashCommands, UpstashNonceStore, UpstashREST, UpstashStore
+from daloy_edge.ratelimit import (
+    FIXED_WINDOW,
+    GCRA,
+    SLIDING_WINDOW,
+    Quota,
+    UpstashCommands,
+    UpstashNonceStore,
+    UpstashREST,
+    UpstashStore,
+)
 from daloy_edge.testing import TestClient
 from daloy_edge.transport import HttpxTransport
-from tests.support.redis_server import ShimServer
+from tests.support.redis_server import RedisServer, ShimServer
 
 SECRET = "webhook-secret-0123456789abcdef"
 NOW = 1_700_000_000
@@ -112,3 +121,24 @@ async def test_webhook_is_refused_with_503_when_upstash_refuses_the_replay_recor
     assert retried.status == 200
     replayed = await client.arequest("POST", "/hook", content=BODY, headers=signed_headers())
     assert replayed.status == 401
+
+
+async def test_every_command_the_stores_send_runs_on_the_primary_not_a_lagging_replica(
+    rest: UpstashREST, shim: ShimServer, redis_server: RedisServer
+):
+    # Upstash may answer a read from a replica behind the primary, and the stores send no
+    # Upstash-Sync-Token: they must only write or run scripts, which run on the primary
+    # (EVAL_RO, EVALSHA_RO and plain reads may be served by a replica).
+    store = UpstashStore(rest, timeout=10)
+    for algorithm in (FIXED_WINDOW, SLIDING_WINDOW, GCRA):
+        keys = algorithm.keys("client", NOW * 1000, 60_000)
+        await store.check(algorithm, keys, NOW * 1000, Quota(5, 60_000))
+    redis_server.client().script_flush()
+    await store.check(GCRA, ("client",), NOW * 1000, Quota(5, 60_000))
+    nonces = UpstashNonceStore(rest, timeout=10)
+    assert await nonces.add_if_absent("delivery", 300) is True
+    await nonces.discard("delivery")
+    assert await UpstashNonceStore(rest, timeout=10).add_if_absent("other", 300) is True
+    assert await nonces.add_if_absent("other", 300) is False
+    await UpstashNonceStore(rest, timeout=10).discard("third")
+    assert set(shim.stats()["commands"]) == {"EVALSHA", "EVAL", "SET", "DEL"}  # type: ignore[arg-type]
