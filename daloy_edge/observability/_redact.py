@@ -70,15 +70,15 @@ MAX_HEADER_CHARS = 8192
 class Redactor:
     """Turns any object into a JSON value with secrets replaced by ``[REDACTED]``.
 
-    Walks dicts and other mappings, lists, tuples, sets, dataclasses and named tuples
-    (by field), objects with ``__dict__`` or ``__slots__``, :class:`~daloy_edge.Headers`
-    and exceptions; a :class:`~daloy_edge.Request` shows its method, path, route and id
-    only; the ``(name, value)`` pairs of a sequence (ASGI headers, parsed query
-    strings) are judged by name as a mapping's items are. Cycles become ``[Circular]``;
-    nesting past ``max_depth`` becomes ``[MaxDepth]``; long containers and strings are
-    cut, and so is a value once ``max_chars`` characters of its strings and keys are
-    written (CloudWatch and Cloud Logging split or cut a line past 256 KB, and a
-    character may take twelve bytes escaped). One string extends the key list:
+    Walks dicts and other mappings, lists, tuples, sets, dataclasses and named tuples (by field,
+    those declared ``repr=False`` left out), objects with ``__dict__`` or ``__slots__``,
+    :class:`~daloy_edge.Headers` and exceptions; a :class:`~daloy_edge.Request` shows its
+    method, path, route and id only; the ``(name, value)`` pairs of a sequence (ASGI headers,
+    parsed query strings) are judged by name as a mapping's items are. Cycles become
+    ``[Circular]``; nesting past ``max_depth`` becomes ``[MaxDepth]``; long containers and
+    strings are cut, and so is a value once ``max_chars`` characters of its strings and keys are
+    written (CloudWatch and Cloud Logging split or cut a line past 256 KB, and a character may
+    take twelve bytes escaped). One string extends the key list:
 
     >>> Redactor(extra_keys=("iban",)).redact({"IBAN": "DE89 3704", "user": "ana"})
     {'IBAN': '[REDACTED]', 'user': 'ana'}
@@ -417,7 +417,10 @@ def _exception_fields(exc: BaseException) -> list[tuple[object, object]]:
 
 
 def _declared_fields(value: object) -> list[tuple[object, object]] | None:
-    """The fields of a dataclass or :func:`~daloy_edge._record.record` instance, in order.
+    """The fields of a dataclass or :func:`~daloy_edge._record.record` instance, in order,
+    but for those declared ``repr=False``: kept out of its repr, such a field is kept out
+    of a line too (LogConfig's ``env``, the whole process environment, was written by a
+    handler logging ``request.state``, which holds the request's log and its config).
 
     Neither check imports :mod:`dataclasses`: an instance of a dataclass can only exist
     once that module has been imported, so it is taken from ``sys.modules``.
@@ -428,9 +431,9 @@ def _declared_fields(value: object) -> list[tuple[object, object]] | None:
         return None
     if hasattr(kind, "__dataclass_fields__"):
         dataclasses = sys.modules["dataclasses"]
-        names = [f.name for f in dataclasses.fields(value)]
+        names = [f.name for f in dataclasses.fields(value) if f.repr]
     elif hasattr(kind, "__record_fields__"):
-        names = [f.name for f in kind.__record_fields__]
+        names = [f.name for f in kind.__record_fields__ if f.repr]
     else:
         return None
     return [(name, getattr(value, name, None)) for name in names]

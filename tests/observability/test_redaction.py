@@ -374,6 +374,36 @@ def test_a_logged_request_shows_what_its_line_shows_not_its_query_body_or_state(
         assert leaked not in sink.lines[0]
 
 
+def test_a_logged_request_state_does_not_write_the_process_environment():
+    """``request.state`` holds the request's log, whose config holds the whole process
+    environment (a field kept out of its repr): a handler logging the state wrote every
+    variable whose name reads as no secret, a database URL's host or an admin user."""
+    sink = MemorySink()
+    env = {"DALOY_ADMIN_USER": "env-admin-ada", "HOME": "/home/env-home-ada"}
+    app = App(env={}, request_log=RequestLog(LogConfig(env=env, stdout=False, sinks=[sink])))
+
+    @app.get("/orders")
+    async def orders(request):
+        get_logger(request).info("context", state=request.state)
+        return {"ok": True}
+
+    assert TestClient(app).get("/orders").status_code == 200
+    assert "context" in sink.lines[0]
+    for leaked in ("env-admin-ada", "env-home-ada"):
+        assert leaked not in sink.lines[0]
+
+
+def test_a_dataclass_field_kept_out_of_its_repr_is_kept_out_of_the_line():
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class Upstream:
+        host: str
+        dsn: str = field(repr=False)
+
+    assert redact(Upstream("db", "postgres://db/x?user=ada")) == {"host": "db"}
+
+
 @pytest.mark.parametrize(
     "text",
     [
