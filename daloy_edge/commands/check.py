@@ -58,9 +58,22 @@ def read_env_file(path: Path) -> dict[str, str]:
         name, value = name.strip(), value.strip()
         if not sep or not name.isidentifier():
             raise ValueError(f"{path}:{number}: expected KEY=VALUE")
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value or "\t#" in value:
+        quote = value[:1]
+        if quote in ("'", '"'):
+            # Compose and python-dotenv end a quoted value at its second quote: taken
+            # from the quotes at either end, '"admin"  # was "admin"' was judged as a
+            # 27-character password where "admin" went out.
+            end = value.find(quote, 1)
+            if end < 0 or (end != len(value) - 1 and value[end + 1 :].lstrip()[:1] != "#"):
+                raise ValueError(
+                    f"{path}:{number}: a quoted value must end at its closing quote,"
+                    " with no quote inside it"
+                )
+            comment = end != len(value) - 1
+            value = value[1:end]
+        else:
+            comment = " #" in value or "\t#" in value
+        if comment:
             # Compose and python-dotenv end the value there, Docker's --env-file and
             # systemd keep the comment in it: the audit would judge another value than
             # the one deployed ("admin  # default" passed as a long password).

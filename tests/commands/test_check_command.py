@@ -96,6 +96,22 @@ def test_env_file_comment_after_a_value_is_a_usage_error_not_part_of_a_password(
     assert "production.env:2: a comment after a value" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "line",
+    ['DALOY_ADMIN_PASSWORDS="admin"  # replace "admin"', "DALOY_ADMIN_PASSWORDS='adm'in'"],
+    ids=["comment-ending-in-a-quote", "quote-inside"],
+)
+def test_env_file_quoted_value_is_read_to_its_closing_quote_not_its_last_character(
+    tmp_path: Path, line: str
+) -> None:
+    # Compose and python-dotenv end a quoted value at its second quote and deploy "admin"
+    # (or 'adm'): read from the first quote to the last character, the audit judged
+    # 'admin"  # replace "admin' a 27-character password and passed it.
+    env_file = tmp_path / "production.env"
+    env_file.write_text(f"DALOY_ADMIN_USER=ops\n{line}\n")
+    assert main(["check", "--env-file", str(env_file)]) == 2
+
+
 def test_env_file_hash_inside_a_value_or_quotes_is_kept(tmp_path: Path) -> None:
     env_file = tmp_path / "production.env"
     env_file.write_text(
