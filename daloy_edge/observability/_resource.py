@@ -94,7 +94,9 @@ def detect_resource(
 ) -> dict[str, str]:
     """Resource attributes for this process, from the runtime name and its variables.
 
-    ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` are honoured as in the OTel SDKs.
+    ``OTEL_SERVICE_NAME`` wins over a ``service.name`` in ``OTEL_RESOURCE_ATTRIBUTES``, as
+    in the OTel SDKs. Unlike the SDKs, where a resource given in code wins over both
+    variables, both win over ``service_name`` here: a deployment renames the service.
 
     >>> detect_resource({"AWS_LAMBDA_FUNCTION_NAME": "api", "AWS_REGION": "eu-west-1"}, "aws_lambda")["faas.name"]
     'api'
