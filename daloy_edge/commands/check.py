@@ -72,7 +72,9 @@ def read_env_file(path: Path) -> dict[str, str]:
             comment = end != len(value) - 1
             value = value[1:end]
         else:
-            comment = " #" in value or "\t#" in value
+            # Any whitespace, as python-dotenv's "\s+#" finds it: "admin", a no-break
+            # space (a Mac's Option-Space) and "# default" deployed as "admin" there.
+            comment = any(value[i - 1].isspace() for i in range(1, len(value)) if value[i] == "#")
         if comment:
             # Compose and python-dotenv end the value there, Docker's --env-file and
             # systemd keep the comment in it: the audit would judge another value than

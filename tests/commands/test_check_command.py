@@ -82,16 +82,21 @@ def test_malformed_env_file_is_a_usage_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["DALOY_ADMIN_PASSWORDS=admin   # the default one", "DALOY_ADMIN_PASSWORDS='admin'\t# default"],
-    ids=["unquoted", "quoted"],
+    [
+        "DALOY_ADMIN_PASSWORDS=admin   # the default one",
+        "DALOY_ADMIN_PASSWORDS='admin'\t# default",
+        "DALOY_ADMIN_PASSWORDS=admin\u00a0# the default one",
+    ],
+    ids=["unquoted", "quoted", "after-a-no-break-space"],
 )
 def test_env_file_comment_after_a_value_is_a_usage_error_not_part_of_a_password(
     tmp_path: Path, line: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Compose and python-dotenv deploy "admin", Docker's --env-file the whole text: read
-    # as the whole text, the audit passed a 30-character password where "admin" went out.
+    # Compose and python-dotenv deploy "admin" (python-dotenv after any whitespace, a
+    # no-break space too), Docker's --env-file the whole text: read as the whole text,
+    # the audit passed a 30-character password where "admin" went out.
     env_file = tmp_path / "production.env"
-    env_file.write_text(f"DALOY_ADMIN_USER=ops\n{line}\n")
+    env_file.write_text(f"DALOY_ADMIN_USER=ops\n{line}\n", encoding="utf-8")
     assert main(["check", "--env-file", str(env_file)]) == 2
     assert "production.env:2: a comment after a value" in capsys.readouterr().err
 
