@@ -493,10 +493,16 @@ def _emf_header(request: object, **kwargs: object) -> None:
 
 def _rejected_count(info: Mapping[str, object], total: int) -> int:
     """Events CloudWatch kept back: a head too old or past the group's retention (two
-    overlapping prefixes, the longer counts), and a tail too far in the future."""
+    overlapping prefixes, the longer counts), and a tail too far in the future.
+
+    The ends of the heads are exclusive, as the API reference gives the too-old one
+    (the retention's follows it): each is the count of its head. moto answers the index
+    of the last event too old instead, and read that way one delivered event per such
+    batch was counted as rejected.
+    """
     ends = [info.get("tooOldLogEventEndIndex"), info.get("expiredLogEventEndIndex")]
     heads = [end for end in ends if isinstance(end, int)]
-    count = max(heads) + 1 if heads else 0
+    count = max(heads) if heads else 0
     too_new = info.get("tooNewLogEventStartIndex")
     if isinstance(too_new, int):
         count += total - too_new

@@ -24,6 +24,7 @@ from daloy_edge_aws_lambda.cloudwatch import (
 from daloy_edge import App, ConfigError, Request, Response
 from daloy_edge.observability import LogConfig, RequestLog
 from daloy_edge.testing import TestClient
+from tests.support.cloudwatch_front import cloudwatch_front
 
 pytestmark = pytest.mark.slow
 
@@ -375,19 +376,60 @@ def test_events_a_close_during_an_outage_leaves_unsent_are_counted_as_dropped(ow
     assert (shipper.stats.delivered, shipper.stats.dropped, shipper.pending()) == (1, 20, 0)
 
 
-def test_events_cloudwatch_rejects_as_too_old_are_not_counted_as_delivered(moto):
+def front_shipper(front, **options) -> CloudWatchLogsShipper:
+    return CloudWatchLogsShipper(
+        "/test/front", "s", client=front.client(), flush_interval=0.05, **options
+    )
+
+
+# The tests below run against a front answering as CloudWatch does where moto does not:
+# moto reports the index of the last event too old (and too new), CloudWatch the end of
+# the events too old, exclusive, and the first event too new.
+
+
+def test_events_cloudwatch_rejects_as_too_old_are_not_counted_as_delivered():
     fifteen_days_ago = time.time() - 15 * 24 * 3600
-    shipper, _ = shipper_for(moto, "/test/too-old", clock=lambda: fifteen_days_ago)
-    for i in range(3):
-        shipper.write(f"old {i}")
-    assert shipper.flush(30)
-    shipper.close()
+    with cloudwatch_front() as front:
+        shipper = front_shipper(front, clock=lambda: fifteen_days_ago)
+        for i in range(3):
+            shipper.write(f"old {i}")
+        assert shipper.flush(30)
+        shipper.close()
     assert (shipper.stats.delivered, shipper.stats.rejected) == (0, 3)
+
+
+def test_a_batch_straddling_the_14_day_limit_counts_only_its_too_old_head_as_rejected():
+    # CloudWatch's tooOldLogEventEndIndex is exclusive; read as the last index too old,
+    # one event it kept was counted as rejected in every such batch.
+    now = time.time()
+    limit = now - 14 * 24 * 3600
+    stamps = iter([limit - 60, limit - 59, limit + 60])
+    with cloudwatch_front(now=lambda: now) as front:
+        shipper = front_shipper(front, clock=lambda: next(stamps))
+        for i in range(3):
+            shipper.write(f"event {i}")
+        assert shipper.flush(30)
+        shipper.close()
+    assert front.accepted == ["event 2"]
+    assert (shipper.stats.delivered, shipper.stats.rejected) == (1, 2)
+
+
+def test_throttled_and_unavailable_answers_are_retried_until_delivered():
+    errors = ["ThrottlingException", "ServiceUnavailableException", "ThrottlingException"]
+    with cloudwatch_front(errors=errors) as front:
+        shipper = front_shipper(front, retry_base=0.01)
+        for i in range(3):
+            shipper.write(f"event {i}")
+        assert shipper.flush(30)
+        shipper.close()
+    assert front.accepted == ["event 0", "event 1", "event 2"]
+    assert (shipper.stats.delivered, shipper.stats.rejected, shipper.stats.retries) == (3, 0, 3)
 
 
 class ShortRetention:
     """A real client for a group kept one day: CloudWatch reports events past the
-    retention (expiredLogEventEndIndex) beside those past 14 days (tooOld…)."""
+    retention (expiredLogEventEndIndex) beside those past 14 days (tooOld…), each the
+    end of a head of the batch, exclusive."""
 
     def __init__(self, client, *, too_old: int, expired: int) -> None:
         self._client = client
@@ -404,7 +446,7 @@ class ShortRetention:
 def test_events_past_the_retention_and_too_old_are_all_counted_as_rejected(moto):
     # Only the too-old prefix was counted when both came back, so events past the
     # group's retention but under 14 days old were counted as delivered.
-    client = ShortRetention(moto.client("logs"), too_old=0, expired=1)
+    client = ShortRetention(moto.client("logs"), too_old=1, expired=2)
     shipper = CloudWatchLogsShipper("/test/retention", "s", client=client, flush_interval=0.05)
     for i in range(3):
         shipper.write(f"event {i}")
