@@ -98,9 +98,10 @@ class SecretsManagerKeyRing:
     a ring to serve, a failed fetch is not tried again for ``min_refresh_interval``
     either: meanwhile :meth:`get` raises at once, without calling Secrets Manager.
 
-    Security: a secret holding a key shorter than ``min_bytes`` is never used: the fetch
-    counts as failed, so the last good ring keeps serving, or :meth:`get` raises
-    :class:`KeyRingUnavailable` (a 503) when there is none.
+    Security: a key shorter than ``min_bytes`` is never used. In AWSCURRENT it fails the
+    fetch, so the last good ring keeps serving, or :meth:`get` raises
+    :class:`KeyRingUnavailable` (a 503) when there is none; in AWSPREVIOUS it is left
+    out, as is a previous version that does not parse, with a warning on stderr.
     """
 
     def __init__(
@@ -282,13 +283,36 @@ class SecretsManagerKeyRing:
                 if _error_code(exc) != _NOT_FOUND:
                     raise
             else:
-                # By a set of the current keys: comparing each previous key with each
-                # current one took a million comparisons for two rings of a thousand.
-                listed = {key.reveal() for key in keys}
-                # verify: allow secret-comparisons -- both sides are keys the service sent:
-                # no request's value is looked up, so the time taken tells no one anything
-                keys += [k for k in _keys_of(previous) if k.reveal() not in listed]
+                keys += self._previous_keys(previous, keys)
         return KeyRing(keys, min_bytes=self.min_bytes)
+
+    def _previous_keys(self, response: Mapping[str, object], current: list[Secret]) -> list[Secret]:
+        """The usable keys of the AWSPREVIOUS version that are not current ones.
+
+        That version is whatever the secret held before: a placeholder it was created
+        with, a value of another shape, a key from before ``min_bytes`` was raised. It
+        verifies only, so what cannot verify is left out with a warning: failing the
+        fetch for it refused a valid AWSCURRENT, a 503 to every request until the next
+        rotation.
+        """
+        try:
+            previous = _keys_of(response)
+        except ConfigError as exc:
+            warn(f"the AWSPREVIOUS version of {self.secret_id} is left out: {exc}")
+            return []
+        usable = [key for key in previous if len(key) >= self.min_bytes]
+        if len(usable) < len(previous):
+            short = len(previous) - len(usable)
+            warn(
+                f"{short} key(s) of the AWSPREVIOUS version of {self.secret_id} are left out:"
+                f" under {self.min_bytes} bytes"
+            )
+        # By a set of the current keys: comparing each previous key with each current
+        # one took a million comparisons for two rings of a thousand.
+        listed = {key.reveal() for key in current}
+        # verify: allow secret-comparisons -- both sides are keys the service sent:
+        # no request's value is looked up, so the time taken tells no one anything
+        return [key for key in usable if key.reveal() not in listed]
 
     def _get_client(self) -> SecretsClient:
         if self._client is None:

@@ -261,6 +261,27 @@ def test_short_key_refuses_to_load(moto):
         SecretsManagerKeyRing("keys/short", client=client).get()
 
 
+@pytest.mark.parametrize(
+    ("name", "previous", "kept"),
+    [
+        ("keys/placeholder", "changeme", []),
+        ("keys/other-shape", '{"username": "admin"}', []),
+        ("keys/before-min-raised", json.dumps([KEY_B, "b" * 16]), [KEY_B.encode()]),
+    ],
+)
+def test_a_previous_version_without_usable_keys_does_not_refuse_a_valid_current_one(
+    moto, capsys, name, previous, kept
+):
+    # AWSPREVIOUS is whatever the secret held before: a placeholder it was created with,
+    # or a key from before min_bytes was raised. It failed the whole fetch, so a valid
+    # AWSCURRENT answered 503 to every request until the next rotation.
+    client = make_secret(moto, name, previous)
+    client.put_secret_value(SecretId=name, SecretString=KEY_A)
+    ring = SecretsManagerKeyRing(name, client=client).get()
+    assert revealed(ring) == [KEY_A.encode(), *kept]
+    assert "AWSPREVIOUS" in capsys.readouterr().err
+
+
 def test_missing_secret_raises(moto):
     source = SecretsManagerKeyRing("keys/absent", client=moto.client("secretsmanager"))
     with pytest.raises(KeyRingUnavailable, match="ResourceNotFound"):
