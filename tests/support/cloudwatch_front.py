@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from typing import Any
 
 _DAY_MS = 24 * 3600 * 1000
@@ -37,6 +38,7 @@ class CloudWatchFront:
         self.errors = deque(errors)
         self.accepted: list[str] = []
         self.calls = 0
+        self.refused = 0
         self.endpoint = ""
         self._lock = threading.Lock()
 
@@ -62,11 +64,15 @@ class CloudWatchFront:
                 return 400, {"__type": code, "message": _MESSAGES.get(code, code)}
             if target != "PutLogEvents":
                 return 200, {}
-            return 200, self._put(body["logEvents"])
+            return self._put(body["logEvents"])
 
-    def _put(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+    def _put(self, events: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
         now_ms = int(self.now() * 1000)
         stamps = [int(event["timestamp"]) for event in events]
+        refusal = _refusal(events, stamps, now_ms)
+        if refusal:
+            self.refused += 1
+            return 400, {"__type": "InvalidParameterException", "message": refusal}
         too_old_end = sum(1 for stamp in stamps if stamp < now_ms - 14 * _DAY_MS)
         too_new = [i for i, stamp in enumerate(stamps) if stamp > now_ms + _DAY_MS // 12]
         too_new_start = too_new[0] if too_new else len(events)
@@ -79,7 +85,22 @@ class CloudWatchFront:
         answer: dict[str, Any] = {"nextSequenceToken": str(self.calls)}
         if info:
             answer["rejectedLogEventsInfo"] = info
-        return answer
+        return 200, answer
+
+
+def _refusal(events: list[dict[str, Any]], stamps: list[int], now_ms: int) -> str:
+    """Why the service refuses the whole batch (the limits moto does not check), or ""."""
+    size = sum(len(event["message"].encode()) + 26 for event in events)
+    if len(events) > 10_000:
+        return "Member must have length less than or equal to 10000"
+    if size > 1_048_576:
+        return f"Upload too large: {size} bytes exceeds limit of 1048576"
+    if any(b < a for a, b in pairwise(stamps)):
+        return "Log events in a single PutLogEvents request must be in chronological order."
+    valid = [s for s in stamps if now_ms - 14 * _DAY_MS <= s <= now_ms + _DAY_MS // 12]
+    if valid and valid[-1] - valid[0] > _DAY_MS:
+        return "A batch of log events in a single request cannot span more than 24 hours."
+    return ""
 
 
 @contextmanager

@@ -414,6 +414,25 @@ def test_a_batch_straddling_the_14_day_limit_counts_only_its_too_old_head_as_rej
     assert (shipper.stats.delivered, shipper.stats.rejected) == (1, 2)
 
 
+def test_a_backlog_past_every_batch_limit_is_sent_in_batches_cloudwatch_accepts():
+    # moto takes a batch past any PutLogEvents limit; the front refuses it as the service
+    # does: over 10,000 events, over 1,048,576 bytes (UTF-8 bytes, 26 more per event: these
+    # lines have half as many characters as bytes), or spanning more than 24 hours.
+    now = time.time()
+    large = [f"{i:02d}" + "\u00e9" * 60_000 for i in range(60)]
+    small = [f"line {i}" for i in range(12_000)]
+    stamps = iter([now - 30 * 3600 + i * 1800 for i in range(60)] + [now] * 12_000)
+    with cloudwatch_front(now=lambda: now) as front:
+        shipper = front_shipper(front, clock=lambda: next(stamps))
+        for line in large + small:
+            shipper.write(line)
+        assert shipper.flush(30)
+        shipper.close()
+    assert front.refused == 0
+    assert front.accepted == large + small
+    assert (shipper.stats.delivered, shipper.stats.rejected) == (12_060, 0)
+
+
 def test_throttled_and_unavailable_answers_are_retried_until_delivered():
     errors = ["ThrottlingException", "ServiceUnavailableException", "ThrottlingException"]
     with cloudwatch_front(errors=errors) as front:
