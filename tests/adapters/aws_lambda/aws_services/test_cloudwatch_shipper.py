@@ -414,6 +414,22 @@ def test_a_batch_straddling_the_14_day_limit_counts_only_its_too_old_head_as_rej
     assert (shipper.stats.delivered, shipper.stats.rejected) == (1, 2)
 
 
+def test_a_batch_straddling_two_hours_ahead_counts_its_whole_too_new_tail_as_rejected():
+    # CloudWatch gives the first event too new; moto gives the last, which would count
+    # one event of this tail as rejected and the other as delivered.
+    now = time.time()
+    limit = now + 2 * 3600
+    stamps = iter([limit - 60, limit + 60, limit + 61])
+    with cloudwatch_front(now=lambda: now) as front:
+        shipper = front_shipper(front, clock=lambda: next(stamps))
+        for i in range(3):
+            shipper.write(f"event {i}")
+        assert shipper.flush(30)
+        shipper.close()
+    assert front.accepted == ["event 0"]
+    assert (shipper.stats.delivered, shipper.stats.rejected) == (1, 2)
+
+
 def test_a_backlog_past_every_batch_limit_is_sent_in_batches_cloudwatch_accepts():
     # moto takes a batch past any PutLogEvents limit; the front refuses it as the service
     # does: over 10,000 events, over 1,048,576 bytes (UTF-8 bytes, 26 more per event: these
