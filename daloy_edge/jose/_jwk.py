@@ -171,12 +171,10 @@ def _check_hmac_secret(secret: bytes) -> None:
     with the public key verified; refused here, when the key is built, on every runtime.
     """
     text = secret.lstrip()
-    if (
-        any(marker in secret for marker in _PEM_MARKERS)
-        or text.startswith(_SSH_PREFIXES)
-        or _is_der_structure(secret)
-        or (text.startswith(b"{") and _is_json_object(secret))
-    ):
+    # verify: allow secret-comparisons -- its shape read against public markers when the
+    # key set is built, never compared with anything a client sends
+    armoured = any(marker in secret for marker in _PEM_MARKERS) or text.startswith(_SSH_PREFIXES)
+    if armoured or _is_der_structure(secret) or (text.startswith(b"{") and _is_json_object(secret)):
         raise InvalidKey("an HMAC secret must not be a public key, private key or certificate")
 
 
