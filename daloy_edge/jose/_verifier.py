@@ -76,6 +76,8 @@ class JWTVerifier:
     alike, and only while the key source still returns the very key object that
     verified it (a JWKS refresh or rotation makes new objects, so the check runs again).
     Only a valid signature is remembered, and only for a token whose claims passed.
+    A token with a ``cnf`` claim is refused: it is bound to a key whose possession a
+    bearer verifier cannot check (DPoP, RFC 9449 7.1; mTLS, RFC 8705 3).
     Everything else runs on every request: the claims, ``exp`` and ``nbf`` included, are
     checked against the clock, and each request gets its own copy of them (the payload
     is decoded once; what a handler does to its copy never reaches another request).
@@ -178,6 +180,11 @@ class JWTVerifier:
             raise InvalidToken("bad signature")
         claims, flat = decode_object_segment(payload_b64, "payload")
         validate_claims(claims, self._policy, self._clock(), audiences=self._audiences)
+        if "cnf" in claims:
+            # Bound to a key its holder must prove (DPoP, RFC 9449; mTLS, RFC 8705; RFC
+            # 7800): taken as a bearer token, whoever stole it could use it. Checked here
+            # once, as a remembered token passed it.
+            raise InvalidToken("token is bound to a key (cnf): not a bearer token")
         if len(self._signed) >= _CACHE_LIMIT:
             self._signed.clear()
         self._signed[token] = (entry, key, dict(claims) if flat else _copy(claims), flat)

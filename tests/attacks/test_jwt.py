@@ -640,3 +640,27 @@ def test_basic_credentials_do_not_count_as_a_bearer_token(client):
     response = client.get("/me", headers={"authorization": "Basic YWxpY2U6cHc="})
     assert response.status == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+# --- sender-constrained tokens (a proof of possession this middleware cannot check) --------
+
+
+@pytest.mark.parametrize(
+    "cnf",
+    [
+        {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},
+        {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
+        {"kid": "holder-key"},
+    ],
+    ids=["dpop-jkt", "mtls-x5t-s256", "rfc7800-kid"],
+)
+def test_refuses_a_key_bound_token_presented_as_a_plain_bearer_token(client, cnf):
+    """RFC 9449 7.1 and RFC 8705 3: a DPoP- or certificate-bound access token is refused
+    when the binding cannot be checked; accepted as a bearer token, a stolen one worked."""
+    assert_refused(client, rs256(claims(cnf=cnf)))
+
+
+def test_a_key_bound_token_is_refused_each_time_it_is_sent(client):
+    token = rs256(claims(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}))
+    assert_refused(client, token)
+    assert_refused(client, token)  # a refused token is not remembered as verified

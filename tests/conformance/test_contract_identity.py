@@ -152,6 +152,24 @@ def test_api_refuses_a_token_with_a_claim_of_more_than_4300_digits(
     assert reply.headers.get("www-authenticate") == 'Bearer error="invalid_token"'
 
 
+@pytest.mark.parametrize(
+    "cnf",
+    [
+        {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},
+        {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"},
+    ],
+    ids=["dpop", "mtls"],
+)
+def test_api_refuses_a_key_bound_token_sent_as_a_bearer_token(
+    http: Transport, issuer: Issuer, cnf: dict[str, str]
+) -> None:
+    # RFC 9449 7.1 and RFC 8705 3: the binding cannot be checked here, so a stolen token
+    # bound to its client's key (DPoP) or certificate (mTLS) must not work as a bearer one.
+    reply = http.get("/api/me", headers=issuer.bearer("reports:read", cnf=cnf))
+    assert_problem(reply, 401, "invalid-token")
+    assert reply.headers.get("www-authenticate") == 'Bearer error="invalid_token"'
+
+
 def test_api_ignores_a_token_in_the_query_string(http: Transport, issuer: Issuer) -> None:
     reply = http.get(f"/api/me?access_token={issuer.token('reports:read')}")
     assert_problem(reply, 401)
