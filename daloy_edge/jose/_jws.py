@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "ACCESS_TOKEN_TYPES",
     "DEFAULT_MAX_TOKEN_BYTES",
     "REFUSED_HEADERS",
     "CompactJWS",
@@ -36,6 +37,14 @@ REFUSED_HEADERS = frozenset({"crit", "jwk", "jku", "x5u", "x5c", "zip", "b64", "
 """Header members refused outright: extensions we do not implement (``crit``, ``b64``),
 keys or key URLs supplied by the token itself (never trusted, never fetched), and the
 JWE members (``enc``, ``epk``, ``zip``)."""
+
+
+ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
+"""The ``typ`` values (lowercase, no ``application/``) accepted when none are configured:
+``at+jwt`` (RFC 9068) and the generic ``JWT`` most providers put on access tokens. A
+token typed as another kind of JWT its issuer signs with the same keys (``logout+jwt``,
+``secevent+jwt``, ``dpop+jwt``, ``token-introspection+jwt``) is no access token, whatever
+its claims say (explicit typing, RFC 8725 3.11)."""
 
 
 @record(frozen=True)
@@ -173,7 +182,9 @@ def check_header(
 
     ``alg`` must be one of ``algorithms`` (``none`` in any casing never is), ``kid`` a
     printable string, no member of :data:`REFUSED_HEADERS`, no nested JWT (``cty``),
-    and ``typ`` one of ``typ`` when given (compared case-insensitively).
+    and ``typ`` one of ``typ`` when given (compared case-insensitively, without an
+    ``application/`` prefix). Without ``typ``, a ``typ`` header is refused unless it is
+    one of :data:`ACCESS_TOKEN_TYPES`.
     """
     alg = header.get("alg")
     if not isinstance(alg, str):
@@ -189,7 +200,11 @@ def check_header(
     cty = header.get("cty")
     if cty is not None and (not isinstance(cty, str) or _typ(cty) == "jwt"):
         raise InvalidToken("nested tokens refused")
-    if typ is not None and _typ(header.get("typ")) not in typ:
+    token_type = header.get("typ")
+    if typ is None:
+        if token_type is not None and _typ(token_type) not in ACCESS_TOKEN_TYPES:
+            raise InvalidToken("typ names another kind of token")
+    elif _typ(token_type) not in typ:
         raise InvalidToken("typ not accepted")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:

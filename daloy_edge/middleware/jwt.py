@@ -39,8 +39,10 @@ class JWTConfig:
     :class:`~daloy_edge.jose.JWKSClient` (a JWKS URL). ``algorithms`` is the ``alg``
     allow-list; HS* also needs ``allow_symmetric=True`` and HMAC keys from
     :meth:`~daloy_edge.jose.JWKSet.symmetric`. ``required_claims`` must be present
-    (``exp`` always is). ``allow_anonymous`` lets requests without any token through with
-    ``request.principal`` left ``None`` (a token that is sent must still be valid).
+    (``exp`` always is). ``typ`` lists the accepted ``typ`` headers; ``None`` accepts a
+    token without one or typed ``JWT`` or ``at+jwt``. ``allow_anonymous`` lets requests
+    without any token through with ``request.principal`` left ``None`` (a token that is
+    sent must still be valid).
 
     Security: ``leeway_s`` bounds clock skew (at most 300 s); ``max_lifetime_s`` refuses
     long-lived tokens, which are hard to revoke.

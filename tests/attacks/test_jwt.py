@@ -664,3 +664,19 @@ def test_a_key_bound_token_is_refused_each_time_it_is_sent(client):
     token = rs256(claims(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}))
     assert_refused(client, token)
     assert_refused(client, token)  # a refused token is not remembered as verified
+
+
+# --- other JWTs of the same issuer (explicit typing, RFC 8725 3.11) -------------------------
+
+
+@pytest.mark.parametrize("typ", ["logout+jwt", "secevent+jwt", "application/dpop+jwt"])
+def test_refuses_another_kind_of_jwt_of_the_issuer_as_an_access_token(client, typ):
+    """A back-channel logout token or security event token carries the issuer's iss, an aud
+    and a sub, signed with the same JWKS; its typ says it is no access token."""
+    events = {"http://schemas.openid.net/event/backchannel-logout": {}}
+    assert_refused(client, rs256(claims(events=events, jti="e-1"), typ=typ))
+
+
+@pytest.mark.parametrize("typ", ["JWT", "at+jwt", "application/at+jwt"])
+def test_accepts_access_token_types(client, typ):
+    assert send(client, rs256(typ=typ)).status == 200

@@ -170,6 +170,19 @@ def test_api_refuses_a_key_bound_token_sent_as_a_bearer_token(
     assert reply.headers.get("www-authenticate") == 'Bearer error="invalid_token"'
 
 
+def test_api_refuses_a_logout_token_of_the_issuer_as_an_access_token(
+    http: Transport, issuer: Issuer
+) -> None:
+    # RFC 8725 3.11: the issuer's back-channel logout token, signed with the same keys and
+    # with a matching iss and aud, is typed as what it is.
+    payload = _payload(issuer.token("reports:read"))
+    header = {"alg": "ES256", "kid": issuer.kid, "typ": "logout+jwt"}
+    token = sign_raw(header, payload, issuer.key, "ES256")
+    reply = http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert_problem(reply, 401, "invalid-token")
+    assert reply.headers.get("www-authenticate") == 'Bearer error="invalid_token"'
+
+
 def test_api_ignores_a_token_in_the_query_string(http: Transport, issuer: Issuer) -> None:
     reply = http.get(f"/api/me?access_token={issuer.token('reports:read')}")
     assert_problem(reply, 401)

@@ -60,6 +60,25 @@ def test_a_missing_or_non_string_typ_is_refused_not_crashed_on_when_typ_is_confi
         check_header(header, {"ES256"}, {"at+jwt"})  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "typ",
+    ["logout+jwt", "secevent+jwt", "dpop+jwt", "application/token-introspection+jwt", "JOSE", 5],
+)
+def test_a_typ_naming_another_kind_of_token_is_refused_by_default(typ):
+    """RFC 8725 3.11: a back-channel logout token, security event or DPoP proof, signed
+    with the issuer's keys, is no access token even when its aud and iss match."""
+    with pytest.raises(InvalidToken, match="typ"):
+        check_header({"alg": "ES256", "kid": "k", "typ": typ}, {"ES256"})
+
+
+@pytest.mark.parametrize("typ", ["JWT", "jwt", "at+jwt", "application/at+JWT", None, "absent"])
+def test_an_access_token_typ_or_none_passes_by_default(typ):
+    header: dict[str, object] = {"alg": "ES256", "kid": "k"}
+    if typ != "absent":
+        header["typ"] = typ
+    check_header(header, {"ES256"})
+
+
 def verifier(**kwargs: object) -> JWTVerifier:
     return JWTVerifier(
         keys=JWKSet.parse(jwks(public_jwk(ec_key(), "k"))),
