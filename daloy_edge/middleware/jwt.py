@@ -132,6 +132,12 @@ class JWTAuth(Phased):
         self._refused = {"www-authenticate": _challenge(config.realm, "invalid_token")}
 
     @property
+    def bearer_realm(self) -> str | None:
+        """The ``realm`` of its challenges; read by :func:`~daloy_edge.middleware.scopes.requires`
+        at build, so that a 403 names the realm the 401 did."""
+        return self._config.realm
+
+    @property
     def refuses_anonymous(self) -> bool:
         """True unless ``allow_anonymous``; read by CORS, whose preflights carry no token."""
         return not self._anonymous

@@ -24,11 +24,13 @@ class RequireScopes(Phased):
     """Let the request through only when ``request.principal`` holds every scope.
 
     No principal: 401 ``WWW-Authenticate: Bearer``. Missing scope: 403 with
-    ``WWW-Authenticate: Bearer error="insufficient_scope"``. Put it after the
-    authentication middleware (per route, per mount, or with :func:`daloy_edge.use`).
+    ``WWW-Authenticate: Bearer error="insufficient_scope"``. Both challenges carry the
+    ``realm`` of the :class:`~daloy_edge.middleware.jwt.JWTAuth` before it, when every
+    route it guards has one and the same. Put it after the authentication middleware
+    (per route, per mount, or with :func:`daloy_edge.use`).
     """
 
-    __slots__ = ("_detail", "_scopes")
+    __slots__ = ("_detail", "_forbidden", "_missing", "_scopes")
 
     def __init__(self, scopes: Iterable[str]) -> None:
         wanted = tuple(scopes)
@@ -39,6 +41,12 @@ class RequireScopes(Phased):
                 raise ConfigError(f"invalid scope {scope!r}")
         self._scopes = frozenset(wanted)
         self._detail = "requires scope " + " ".join(sorted(self._scopes))
+        self._challenges(None)
+
+    def _challenges(self, realm: str | None) -> None:
+        named = "Bearer" if realm is None else f'Bearer realm="{realm}",'
+        self._missing = {"www-authenticate": named.rstrip(",")}
+        self._forbidden = {"www-authenticate": f'{named} error="insufficient_scope"'}
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -47,7 +55,10 @@ class RequireScopes(Phased):
 
     def check_app(self, app: App) -> None:
         """Refuse an app where this runs before the authentication that sets the principal:
-        every request, a token with the scopes included, would be refused (401)."""
+        every request, a token with the scopes included, would be refused (401). Takes the
+        realm of the authentication each route runs before it (RFC 6750 3: one protection
+        space, one realm), when they all have the same."""
+        realms: set[str | None] = set()
         for route, chain, where in placed(app, self):
             sets = [getattr(mw, "sets_principal", False) for mw in chain]
             if any(sets[where + 1 :]) and not any(sets[:where]):
@@ -55,17 +66,18 @@ class RequireScopes(Phased):
                     f"{route}: the scope check runs before the authentication that"
                     " sets the principal, so every request would be refused (401); put it after"
                 )
+            auth = next(
+                (mw for mw in reversed(chain[:where]) if getattr(mw, "sets_principal", False)), None
+            )
+            realms.add(getattr(auth, "bearer_realm", None))
+        self._challenges(realms.pop() if len(realms) == 1 else None)
 
     def before(self, request: Request) -> None:
         principal = request.principal
         if not isinstance(principal, Principal):
-            raise Unauthorized("authentication required", headers={"www-authenticate": "Bearer"})
+            raise Unauthorized("authentication required", headers=self._missing)
         if not self._scopes.issubset(principal.scopes):
-            raise Forbidden(
-                self._detail,
-                slug="insufficient-scope",
-                headers={"www-authenticate": 'Bearer error="insufficient_scope"'},
-            )
+            raise Forbidden(self._detail, slug="insufficient-scope", headers=self._forbidden)
 
 
 def requires(*scopes: str) -> RequireScopes:

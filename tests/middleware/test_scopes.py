@@ -141,3 +141,75 @@ def test_a_scope_check_before_the_authentication_refuses_to_build():
 
     with pytest.raises(ConfigError, match="GET /reports: the scope check runs before"):
         app.build()
+
+
+def _realm_app(**config: object) -> tuple[App, str]:
+    from daloy_edge.jose import JWKSet
+    from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
+    from tests.jwtkit import AUDIENCE, ISSUER, NOW, ec_key, jwks, mint, public_jwk
+
+    keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
+    auth = JWTAuth(
+        JWTConfig(
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            algorithms=("ES256",),
+            keys=keys,
+            clock=lambda: NOW,
+            realm="reports-api",
+            **config,  # type: ignore[arg-type]
+        )
+    )
+    app = App()
+
+    @app.post("/reports", middleware=[auth, requires("reports:write")])
+    async def create(request: Request) -> dict[str, bool]:
+        return {"ok": True}
+
+    return app, mint(ec_key(), "ES256", "ec-256")  # grants reports:read only
+
+
+def test_insufficient_scope_challenge_names_the_realm_of_the_bearer_authentication():
+    """RFC 6750 3: the 403 challenge belongs to the protection space the 401 named; it
+    carried no realm where JWTAuth's own challenges did."""
+    app, token = _realm_app()
+    response = TestClient(app).post("/reports", headers={"authorization": f"Bearer {token}"})
+    assert response.status == 403
+    assert response.headers.get_all("www-authenticate") == [
+        'Bearer realm="reports-api", error="insufficient_scope"'
+    ]
+
+
+def test_anonymous_request_refused_by_the_scope_check_names_the_realm():
+    app, _ = _realm_app(allow_anonymous=True)
+    response = TestClient(app).post("/reports")
+    assert response.status == 401
+    assert response.headers.get_all("www-authenticate") == ['Bearer realm="reports-api"']
+
+
+def test_a_scope_check_behind_authentications_of_different_realms_names_none():
+    from daloy_edge.jose import JWKSet
+    from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
+    from tests.jwtkit import AUDIENCE, ISSUER, NOW, ec_key, jwks, mint, public_jwk
+
+    keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
+    check = requires("reports:write")
+    app = App()
+    for realm in ("one", "two"):
+        config = JWTConfig(
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            algorithms=("ES256",),
+            keys=keys,
+            clock=lambda: NOW,
+            realm=realm,
+        )
+
+        @app.get(f"/{realm}", middleware=[JWTAuth(config), check])
+        async def handler(request: Request) -> dict[str, bool]:
+            return {"ok": True}
+
+    token = mint(ec_key(), "ES256", "ec-256")
+    response = TestClient(app).get("/one", headers={"authorization": f"Bearer {token}"})
+    assert response.status == 403
+    assert response.headers.get_all("www-authenticate") == ['Bearer error="insufficient_scope"']
