@@ -77,7 +77,7 @@ class JWTVerifier:
     verified it (a JWKS refresh or rotation makes new objects, so the check runs again).
     Only a valid signature is remembered, and only for a token whose claims passed.
     A token with a ``cnf`` claim is refused: it is bound to a key whose possession a
-    bearer verifier cannot check (DPoP, RFC 9449 7.1; mTLS, RFC 8705 3).
+    bearer verifier cannot check (DPoP, RFC 9449 7.2; mTLS, RFC 8705 3).
     Everything else runs on every request: the claims, ``exp`` and ``nbf`` included, are
     checked against the clock, and each request gets its own copy of them (the payload
     is decoded once; what a handler does to its copy never reaches another request).

@@ -655,7 +655,7 @@ def test_basic_credentials_do_not_count_as_a_bearer_token(client):
     ids=["dpop-jkt", "mtls-x5t-s256", "rfc7800-kid"],
 )
 def test_refuses_a_key_bound_token_presented_as_a_plain_bearer_token(client, cnf):
-    """RFC 9449 7.1 and RFC 8705 3: a DPoP- or certificate-bound access token is refused
+    """RFC 9449 7.2 and RFC 8705 3: a DPoP- or certificate-bound access token is refused
     when the binding cannot be checked; accepted as a bearer token, a stolen one worked."""
     assert_refused(client, rs256(claims(cnf=cnf)))
 

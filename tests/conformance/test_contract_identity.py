@@ -163,7 +163,7 @@ def test_api_refuses_a_token_with_a_claim_of_more_than_4300_digits(
 def test_api_refuses_a_key_bound_token_sent_as_a_bearer_token(
     http: Transport, issuer: Issuer, cnf: dict[str, str]
 ) -> None:
-    # RFC 9449 7.1 and RFC 8705 3: the binding cannot be checked here, so a stolen token
+    # RFC 9449 7.2 and RFC 8705 3: the binding cannot be checked here, so a stolen token
     # bound to its client's key (DPoP) or certificate (mTLS) must not work as a bearer one.
     reply = http.get("/api/me", headers=issuer.bearer("reports:read", cnf=cnf))
     assert_problem(reply, 401, "invalid-token")
