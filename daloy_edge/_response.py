@@ -39,9 +39,10 @@ class Response:
     ``headers`` is a mapping, (name, value) pairs (a name may repeat) or :class:`Headers`.
 
     A ``str`` body is sent in the charset of the Content-Type given with it (UTF-8 when
-    it names none; ``ValueError`` for a charset that cannot hold the text), and as
-    ``text/plain; charset=utf-8`` when none is given: a browser sniffs untyped content,
-    and may run reflected text as HTML. A ``str`` chunk of a stream is sent as UTF-8.
+    it names none, and a text or XML type then says ``charset=utf-8``; ``ValueError``
+    for a charset that cannot hold the text), and as ``text/plain; charset=utf-8`` when
+    none is given: a browser sniffs untyped content, and may run reflected text as HTML.
+    A ``str`` chunk of a stream is sent as UTF-8.
 
     A Response answers one request: the app writes that request's fields on it (request
     id, timing, the middleware's headers) and may compress or drop its body (HEAD). A
@@ -106,8 +107,15 @@ class Response:
             self.headers.add_lowered("content-type", media_type)
         if text is not None and (headers or media_type not in _MEDIA_TYPES):
             declared = self.headers.get("content-type")
-            if declared is not None and ";" in declared:
-                self.body = _in_charset(text, declared, body)
+            if declared is not None:
+                if ";" in declared:
+                    self.body = _in_charset(text, declared, body)
+                if _charset_matters(declared) and charset_of(declared) is None:
+                    # Sent as UTF-8, so said (ASVS 5.0 4.1.1): text of no charset is
+                    # decoded in one the browser picks (windows-1252 in Chromium, so
+                    # "café" read "cafÃ©"), and a charset guessed from the content
+                    # can read escaped text as quotes and tags.
+                    self.headers.put_lowered("content-type", declared + "; charset=utf-8")
 
     @classmethod
     def json(
@@ -274,6 +282,13 @@ def _in_charset(text: str, content_type: str, utf8: bytes) -> bytes:
 _PARAMETER = LazyPattern(r';[\t\n\r ]*([^;=]*)(?:="((?:[^"\\]|\\.?)*)"?[^;]*|=([^;]*))?')
 _ESCAPED = LazyPattern(r"\\(.)")
 _SPACE = "\t\n\r "
+
+
+def _charset_matters(content_type: str) -> bool:
+    """Whether text of this type is decoded by the charset it names, else by a guess:
+    ``text/*`` and XML (``*/xml``, ``*/*+xml``); JSON is UTF-8 whatever it says."""
+    media = content_type.split(";", 1)[0].strip(_SPACE).lower()
+    return media.startswith("text/") or media.endswith(("/xml", "+xml"))
 
 
 def charset_of(content_type: str) -> str | None:

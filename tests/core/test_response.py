@@ -296,7 +296,6 @@ def test_a_response_built_per_request_is_answered_every_time():
         ('text/plain; charset="utf-16"', "utf-16"),
         ("text/plain;charset=windows-1252", "windows-1252"),
         ("text/plain; charset=UTF-8", "utf-8"),
-        ("text/plain", "utf-8"),
         ("text/plain; charset=latin-1; charset=utf-8", "latin-1"),
     ],
 )
@@ -691,3 +690,36 @@ def test_a_content_type_given_on_two_lines_is_one_field_of_both(given):
     response = Response(b"<p>", headers=given(fields))
     assert response.headers.get_all("content-type") == ["application/json, text/html"]
     assert response.headers["x-a"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("text/html", "text/html; charset=utf-8"),
+        ("TEXT/HTML", "TEXT/HTML; charset=utf-8"),
+        ("text/html; q=1", "text/html; q=1; charset=utf-8"),
+        ("application/xhtml+xml", "application/xhtml+xml; charset=utf-8"),
+        ("application/xml", "application/xml; charset=utf-8"),
+        ("text/html; charset=utf-8", "text/html; charset=utf-8"),
+        ("application/json", "application/json"),
+        ("application/octet-stream", "application/octet-stream"),
+    ],
+)
+@pytest.mark.parametrize("how", ["media_type", "headers"])
+def test_a_str_page_of_no_charset_says_the_utf8_it_is_sent_in(given, sent, how):
+    """ASVS 5.0 4.1.1: a text answer names its charset. A page of none is decoded in a
+    charset the browser picks (windows-1252 in Chromium: tests/browser), or guesses from
+    the content, where escape sequences in reflected text select ISO-2022-JP."""
+    reflected = 'caf\u00e9 \x1b$B"><img src=x>\x1b(B'
+    if how == "media_type":
+        response = Response(reflected, media_type=given)
+    else:
+        response = Response(reflected, headers={"content-type": given})
+    assert response.headers.get_all("content-type") == [sent]
+    assert response.body == reflected.encode("utf-8")
+
+
+def test_a_bytes_page_of_no_charset_is_sent_as_given():
+    # Its encoding is the handler's to know: nothing is said for it.
+    response = Response(b"<p>caf\xe9</p>", media_type="text/html")
+    assert response.headers.get_all("content-type") == ["text/html"]
