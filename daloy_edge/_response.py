@@ -212,10 +212,18 @@ class Response:
             )
         )
 
-    def delete_cookie(self, name: str, *, path: str = "/", secure: bool = True) -> None:
-        """Tell the client to drop a cookie (``no-store`` as :meth:`set_cookie`)."""
+    def delete_cookie(
+        self, name: str, *, path: str = "/", domain: str | None = None, secure: bool = True
+    ) -> None:
+        """Tell the client to drop a cookie (``no-store`` as :meth:`set_cookie`).
+
+        Give the ``path`` and ``domain`` it was set with: a browser drops only the cookie
+        of that name, path and domain, and a host-only deletion leaves one set with
+        ``Domain``."""
         self._add_cookie(
-            format_set_cookie(name, "", max_age=0, expires=0, path=path, secure=secure)
+            format_set_cookie(
+                name, "", max_age=0, expires=0, path=path, domain=domain, secure=secure
+            )
         )
 
     def _add_cookie(self, field: str) -> None:

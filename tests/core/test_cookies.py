@@ -179,3 +179,25 @@ def test_prefixed_cookies_with_the_attributes_their_prefix_demands_are_written()
     assert format_set_cookie("__Host-s", "v").startswith("__Host-s=v; Path=/; Secure")
     assert "Secure" in format_set_cookie("__Secure-s", "v", secure=False, same_site="None")
     assert "Domain=example.com" in format_set_cookie("__Secure-s", "v", domain="example.com")
+
+
+def test_a_cookie_set_for_a_domain_is_deleted_for_that_domain():
+    """ASVS 5.0 7.4.1: a browser drops only the cookie of the deletion's name, path and
+    domain (RFC 6265, 5.3 step 11): a session kept in a cookie set with ``Domain`` could
+    not be ended with ``delete_cookie``, whose host-only deletion left it in place."""
+    from daloy_edge import Response
+
+    signed_in = Response()
+    signed_in.set_cookie("sso", "token", domain="example.com")
+    signed_out = Response()
+    signed_out.delete_cookie("sso", domain="example.com")
+    assert "Domain=example.com" in signed_in.headers["set-cookie"]
+    assert signed_out.headers["set-cookie"].startswith("sso=; Max-Age=0; Expires=Thu, 01 Jan 1970")
+    assert "Domain=example.com" in signed_out.headers["set-cookie"]
+
+
+def test_deleting_a_host_prefixed_cookie_for_a_domain_is_refused():
+    from daloy_edge import Response
+
+    with pytest.raises(ValueError, match="no Domain"):
+        Response().delete_cookie("__Host-session", domain="example.com")
