@@ -47,7 +47,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``export`` prefix, quotes and ``#`` comment lines allowed)."""
+    """``KEY=VALUE`` lines (``export`` prefix, quotes and ``#`` comment lines allowed).
+
+    ``ValueError`` for a line each loader reads its own way: a comment after a value, text
+    after a closing quote, a ``$`` outside single quotes, ``${`` or a backslash in quotes.
+    """
     values: dict[str, str] = {}
     # utf-8-sig: an editor's byte order mark is not part of the first variable's name.
     for number, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
@@ -59,7 +63,8 @@ def read_env_file(path: Path) -> dict[str, str]:
         if not sep or not name.isidentifier():
             raise ValueError(f"{path}:{number}: expected KEY=VALUE")
         quote = value[:1]
-        if quote in ("'", '"'):
+        quoted = quote in ("'", '"')
+        if quoted:
             # Compose and python-dotenv end a quoted value at its second quote: taken
             # from the quotes at either end, '"admin"  # was "admin"' was judged as a
             # 27-character password where "admin" went out.
@@ -82,6 +87,14 @@ def read_env_file(path: Path) -> dict[str, str]:
             raise ValueError(
                 f"{path}:{number}: a comment after a value is read differently by each"
                 " loader; put it on a line of its own, or quote the value"
+            )
+        if "${" in value or ("$" in value and quote != "'") or ("\\" in value and quoted):
+            # Compose and python-dotenv expand "${NAME}" (Compose "$NAME" too, unquoted or
+            # in double quotes) and escapes inside quotes, Docker's --env-file keeps them:
+            # "${ADMIN_PASSWORD}" passed as a long password where the variable went out.
+            raise ValueError(
+                f"{path}:{number}: a $ (outside single quotes), a ${{ or a backslash inside"
+                " quotes is expanded by some loaders and kept by others"
             )
         values[name] = value
     return values

@@ -117,6 +117,43 @@ def test_env_file_quoted_value_is_read_to_its_closing_quote_not_its_last_charact
     assert main(["check", "--env-file", str(env_file)]) == 2
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "DALOY_ADMIN_PASSWORDS=${ADMIN_PASSWORD}",
+        'DALOY_ADMIN_PASSWORDS="${ADMIN_PASSWORD}"',
+        "DALOY_ADMIN_PASSWORDS='${ADMIN_PASSWORD}'",
+        "DALOY_ADMIN_PASSWORDS=$ADMIN_PASSWORD_VALUE",
+        r'DALOY_ADMIN_PASSWORDS="\\\\\\\\\\\\"',
+        r"DALOY_ADMIN_PASSWORDS='\\\\\\\\\\\\'",
+    ],
+    ids=[
+        "braces",
+        "braces-double-quoted",
+        "braces-single-quoted",
+        "bare",
+        "escapes",
+        "escapes-single",
+    ],
+)
+def test_env_file_variable_or_escape_expanded_by_loaders_is_a_usage_error(
+    tmp_path: Path, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Compose and python-dotenv deploy "${ADMIN_PASSWORD}" as that variable's value (and
+    "\\\\" as one backslash), Docker's --env-file as written: judged as written, the audit
+    passed a 17-character password where "admin" went out."""
+    env_file = tmp_path / "production.env"
+    env_file.write_text(f"DALOY_ADMIN_USER=ops\n{line}\n")
+    assert main(["check", "--env-file", str(env_file)]) == 2
+    assert "production.env:2: a $" in capsys.readouterr().err
+
+
+def test_env_file_dollar_in_single_quotes_is_kept(tmp_path: Path) -> None:
+    env_file = tmp_path / "production.env"
+    env_file.write_text("DALOY_ADMIN_PASSWORDS='Xk3v$R9pLm2Qz'\n")
+    assert read_env_file(env_file) == {"DALOY_ADMIN_PASSWORDS": "Xk3v$R9pLm2Qz"}
+
+
 def test_env_file_hash_inside_a_value_or_quotes_is_kept(tmp_path: Path) -> None:
     env_file = tmp_path / "production.env"
     env_file.write_text(
