@@ -26,11 +26,11 @@ class RequireScopes(Phased):
     No principal: 401 ``WWW-Authenticate: Bearer``. Missing scope: 403 with
     ``WWW-Authenticate: Bearer error="insufficient_scope"``. Both challenges carry the
     ``realm`` of the :class:`~daloy_edge.middleware.jwt.JWTAuth` before it, when every
-    route it guards has one and the same. Put it after the authentication middleware
-    (per route, per mount, or with :func:`daloy_edge.use`).
+    route it guards, in every app it is placed in, has one and the same. Put it after the
+    authentication middleware (per route, per mount, or with :func:`daloy_edge.use`).
     """
 
-    __slots__ = ("_detail", "_forbidden", "_missing", "_scopes")
+    __slots__ = ("_detail", "_forbidden", "_missing", "_realms", "_scopes")
 
     def __init__(self, scopes: Iterable[str]) -> None:
         wanted = tuple(scopes)
@@ -41,6 +41,8 @@ class RequireScopes(Phased):
                 raise ConfigError(f"invalid scope {scope!r}")
         self._scopes = frozenset(wanted)
         self._detail = "requires scope " + " ".join(sorted(self._scopes))
+        # Of every app it is placed in: one object serves them all with one challenge.
+        self._realms: set[str | None] = set()
         self._challenges(None)
 
     def _challenges(self, realm: str | None) -> None:
@@ -57,8 +59,8 @@ class RequireScopes(Phased):
         """Refuse an app where this runs before the authentication that sets the principal:
         every request, a token with the scopes included, would be refused (401). Takes the
         realm of the authentication each route runs before it (RFC 6750 3: one protection
-        space, one realm), when they all have the same."""
-        realms: set[str | None] = set()
+        space, one realm), when they all have the same, in this app and any other it is in."""
+        realms = self._realms
         for route, chain, where in placed(app, self):
             sets = [getattr(mw, "sets_principal", False) for mw in chain]
             if any(sets[where + 1 :]) and not any(sets[:where]):
@@ -70,7 +72,7 @@ class RequireScopes(Phased):
                 (mw for mw in reversed(chain[:where]) if getattr(mw, "sets_principal", False)), None
             )
             realms.add(getattr(auth, "bearer_realm", None))
-        self._challenges(realms.pop() if len(realms) == 1 else None)
+        self._challenges(next(iter(realms)) if len(realms) == 1 else None)
 
     def before(self, request: Request) -> None:
         principal = request.principal

@@ -213,3 +213,39 @@ def test_a_scope_check_behind_authentications_of_different_realms_names_none():
     response = TestClient(app).get("/one", headers={"authorization": f"Bearer {token}"})
     assert response.status == 403
     assert response.headers.get_all("www-authenticate") == ['Bearer error="insufficient_scope"']
+
+
+def test_a_scope_check_shared_by_apps_of_different_realms_names_none_in_either():
+    """One requires() object placed in two apps behind JWTAuth of realms "one" and "two":
+    building the second app made the first one's 403 name realm "two", a protection space
+    its own 401s never named."""
+    from daloy_edge.jose import JWKSet
+    from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
+    from tests.jwtkit import AUDIENCE, ISSUER, NOW, ec_key, jwks, mint, public_jwk
+
+    keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
+    check = requires("reports:write")
+    clients = []
+    for realm in ("one", "two"):
+        config = JWTConfig(
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            algorithms=("ES256",),
+            keys=keys,
+            clock=lambda: NOW,
+            realm=realm,
+        )
+        app = App()
+
+        @app.get("/reports", middleware=[JWTAuth(config), check])
+        async def handler(request: Request) -> dict[str, bool]:
+            return {"ok": True}
+
+        app.build()
+        clients.append(TestClient(app))
+
+    token = mint(ec_key(), "ES256", "ec-256")
+    for client in clients:
+        response = client.get("/reports", headers={"authorization": f"Bearer {token}"})
+        assert response.status == 403
+        assert response.headers.get_all("www-authenticate") == ['Bearer error="insufficient_scope"']
