@@ -39,9 +39,10 @@ keys or key URLs supplied by the token itself (never trusted, never fetched), an
 JWE members (``enc``, ``epk``, ``zip``)."""
 
 
-ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
+ACCESS_TOKEN_TYPES = frozenset({"jwt", "jose", "at+jwt"})
 """The ``typ`` values (lowercase, no ``application/``) accepted when none are configured:
-``at+jwt`` (RFC 9068) and the generic ``JWT`` most providers put on access tokens. A
+``at+jwt`` (RFC 9068), the generic ``JWT`` most providers put on access tokens and the
+generic ``JOSE`` (RFC 7515 4.1.9; SPIFFE JWT-SVIDs may carry it), which name no kind. A
 token typed as another kind of JWT its issuer signs with the same keys (``logout+jwt``,
 ``secevent+jwt``, ``dpop+jwt``, ``token-introspection+jwt``) is no access token, whatever
 its claims say (explicit typing, RFC 8725 3.11)."""

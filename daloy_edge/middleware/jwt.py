@@ -40,7 +40,7 @@ class JWTConfig:
     allow-list; HS* also needs ``allow_symmetric=True`` and HMAC keys from
     :meth:`~daloy_edge.jose.JWKSet.symmetric`. ``required_claims`` must be present
     (``exp`` always is). ``typ`` lists the accepted ``typ`` headers; ``None`` accepts a
-    token without one or typed ``JWT`` or ``at+jwt``. ``allow_anonymous`` lets requests
+    token without one or typed ``JWT``, ``JOSE`` or ``at+jwt``. ``allow_anonymous`` lets requests
     without any token through with ``request.principal`` left ``None`` (a token that is
     sent must still be valid).
 
