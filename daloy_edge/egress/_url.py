@@ -29,6 +29,7 @@ _HEX_LABEL = re.compile(r"0x[0-9a-f]*")
 _CANONICAL_OCTET = re.compile(r"0|[1-9][0-9]{0,2}")
 _IPV6_CHARS = re.compile(r"[0-9a-fA-F:.]+")
 _PORT = re.compile(r"[1-9][0-9]{0,4}")
+_SLASHES_BEFORE_HOST = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*:)?///")
 _MAX_HOST = 253
 
 
@@ -201,6 +202,10 @@ def join_location(base: str, location: str) -> str:
     _check_characters(location)
     if not location:
         raise EgressDenied("empty redirect location")
+    if _SLASHES_BEFORE_HOST.match(location):
+        # "///host/" and "http:///host/": the URL Standard (browsers, Workers' fetch) skips
+        # the extra slashes and reads a host, urljoin an empty one and a path on this host.
+        raise EgressDenied("three or more slashes before the redirect host")
     try:
         return urljoin(base, location)
     except ValueError:  # an unclosed IPv6 bracket, as in "http://[::1"

@@ -50,6 +50,16 @@ def test_ambiguous_location_is_refused(location):
         join_location("https://a.example/", location)
 
 
+@pytest.mark.parametrize(
+    "location", ["///127.0.0.1/", "////127.0.0.1/", "http:///127.0.0.1/", "HTTP:////127.0.0.1/"]
+)
+def test_location_with_extra_slashes_before_the_host_is_refused(location):
+    # The URL Standard reads 127.0.0.1 as the host of each; urljoin read a path on the
+    # current host, so the hop went where no browser or Workers' fetch would go.
+    with pytest.raises(EgressDenied, match="slashes"):
+        join_location("http://a.example/x", location)
+
+
 @pytest.mark.parametrize("location", ["http://[::1", "//[bad", "https://[v1.x/"])
 def test_malformed_location_is_refused_not_raised(location):
     # urljoin raises ValueError on an unclosed IPv6 bracket; any upstream could send one.
