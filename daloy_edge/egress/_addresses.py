@@ -106,6 +106,7 @@ METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
         "169.254.170.23",  # AWS EKS Pod Identity agent
         "169.254.0.23",  # Tencent Cloud metadata
         "100.100.100.200",  # Alibaba Cloud metadata
+        "192.0.0.192",  # Oracle Cloud metadata (OCI Classic)
         "168.63.129.16",  # Azure platform (WireServer), a public address
         "fd00:ec2::254",  # AWS instance metadata over IPv6
         "fd00:ec2::23",  # AWS EKS Pod Identity agent over IPv6

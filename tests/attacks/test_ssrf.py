@@ -56,6 +56,8 @@ CORPUS: list[tuple[str, str, str]] = [
     ("metadata-eks-pod-identity", "http://169.254.170.23/v1/credentials", "metadata"),
     ("metadata-aws-ipv6", "http://[fd00:ec2::254]/latest/meta-data/", "metadata"),
     ("metadata-alibaba", "http://100.100.100.200/latest/meta-data/", "metadata"),
+    ("metadata-oracle", "http://192.0.0.192/latest/meta-data/", "metadata"),
+    ("metadata-oracle-nat64", "http://[64:ff9b::c000:c0]/latest/", "metadata"),
     ("metadata-azure-wireserver", "http://168.63.129.16/machine", "metadata"),
     ("metadata-gcp-name", "http://metadata.google.internal/computeMetadata/v1/", "metadata"),
     ("metadata-gcp-short-name", "http://metadata.goog/computeMetadata/v1/", "metadata"),
