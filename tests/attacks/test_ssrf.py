@@ -8,6 +8,7 @@ through the reference app's ``/fetch``) run inside a fresh network namespace
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -217,6 +218,67 @@ def test_metadata_name_is_not_admitted_by_a_wildcard():
     policy = EgressPolicy(allow_hosts=("*.google.internal",))
     with pytest.raises(EgressDenied, match="metadata"):
         policy.check_url("http://metadata.google.internal/")
+
+
+FORBIDDEN_ADDRESSES = (
+    "127.0.0.1",
+    "0.0.0.0",
+    "10.0.0.1",
+    "192.168.0.1",
+    META,
+    "100.100.100.200",
+    "192.0.0.192",
+)
+
+
+def _spellings(address: str) -> list[str]:
+    """The IPv4 spellings of the public SSRF payload lists, and IPv6 carriers of each."""
+    a, b, c, d = (int(o) for o in address.split("."))
+    n, hi, lo = a << 24 | b << 16 | c << 8 | d, f"{a << 8 | b:x}", f"{c << 8 | d:x}"
+    teredo = f"{(a << 8 | b) ^ 0xFFFF:x}:{(c << 8 | d) ^ 0xFFFF:x}"
+    hosts = [
+        *(f"{address}{suffix}" for suffix in ("", ".", ":80", ":443", ":22", ":0", ":65536")),
+        *(str(form) for form in (n, hex(n), hex(n).upper(), f"0{n:o}")),
+        ".".join(f"0{o:o}" for o in (a, b, c, d)),
+        ".".join(hex(o) for o in (a, b, c, d)),
+        ".".join(f"{o:04}" for o in (a, b, c, d)),
+        f"{a}.{b}.{c << 8 | d}",
+        f"{a}.{b << 16 | c << 8 | d}",
+        address.replace(".", "%2e"),
+        address.replace(".", "%252e"),
+        address.replace(".", "\uff0e"),
+        address.replace(".", "\u3002"),
+        address.translate({ord(x): 0xFF10 + int(x) for x in "0123456789"}),
+        f"{address}:443:80",
+        f"{address}\t",
+    ]
+    carriers = [
+        f"::ffff:{address}", f"0:0:0:0:0:ffff:{address}", f"::ffff:{hi}:{lo}", f"::{address}",
+        f"::{hi}:{lo}", f"::ffff:0:{address}", f"64:ff9b::{address}", f"64:ff9b::{hi}:{lo}",
+        f"64:ff9b:1::{hi}:{lo}", f"2002:{hi}:{lo}::1", f"2001:0:4136:e378:8000:63bf:{teredo}",
+    ]  # fmt: skip
+    return [f"http://{h}/" for h in hosts] + [f"http://[{h}]/" for h in carriers]
+
+
+CORPUS_POLICIES = {
+    "public-only": EgressPolicy(),
+    "one-host": EgressPolicy(allow_hosts=("api.example.com",)),
+    "wildcard": EgressPolicy(allow_hosts=("*.example.com",)),
+}
+
+
+@pytest.mark.parametrize("policy", CORPUS_POLICIES.values(), ids=CORPUS_POLICIES.keys())
+def test_every_payload_list_spelling_of_a_forbidden_address_is_refused(policy):
+    # Decimal, hex, octal, zero-padded, short and mixed forms, trailing dots, odd ports,
+    # percent and full-width dots and digits, and the mapped, compatible, NAT64, 6to4 and
+    # Teredo carriers, for loopback, private, unspecified and metadata addresses.
+    urls = [url for address in FORBIDDEN_ADDRESSES for url in _spellings(address)]
+    allowed = []
+    for url in urls:
+        with contextlib.suppress(EgressDenied):
+            allowed.append(policy.check_url(url).url)
+    assert allowed == []
+    assert len(urls) == 7 * 34
 
 
 def test_query_at_sign_does_not_change_the_host():
