@@ -14,9 +14,10 @@ Vite, webpack-dev-server and Django's ``ALLOWED_HOSTS`` do.
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Iterable
 from typing import Any
+
+from daloy_edge._json import dumps
 
 __all__ = ["HostAllowList", "allow_host_argument", "guard_hosts", "host_name", "is_ip"]
 
@@ -84,7 +85,9 @@ def is_ip(name: str) -> bool:
 def refusal(host: str) -> bytes:
     """The problem document for a request whose ``Host`` is not allowed."""
     name = host_name(host)
-    return json.dumps(
+    # Written as every other problem is, "<", ">" and "&" escaped: the Host is the
+    # client's, and one of "<img src=x onerror=...>" went out in it as markup.
+    return dumps(
         {
             "type": "urn:daloy-edge:problem:host-not-allowed",
             "title": "Misdirected Request",
@@ -95,7 +98,7 @@ def refusal(host: str) -> bytes:
                 f" answer; {_HINT.format(name=name[:253] or 'NAME')}"
             ),
         }
-    ).encode()
+    )
 
 
 _HEADERS = [

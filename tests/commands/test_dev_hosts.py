@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from daloy_edge.cli import main
+from daloy_edge.commands._devhosts import host_name
 from tests.commands.test_dev_command import free_port
 from tests.support.servers import ROOT, wait_until_serving
 
@@ -96,6 +97,24 @@ async def test_dev_refuses_a_dns_rebinding_host_before_the_app_answers(
     assert problem["type"] == "urn:daloy-edge:problem:host-not-allowed"
     assert "--allow-host attacker.example" in problem["detail"]
     assert b"secret" not in body
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "<script>document.title='x'</script>",
+        'a.example"><img src=x onerror=alert(1)>:8000',
+        "</title></style></textarea></script>--><svg/onload=alert()>",
+        "a&lt;b.example",
+    ],
+)
+async def test_dev_refusal_escapes_markup_in_a_forged_host(served: list[Any], host: str) -> None:
+    # XSS corpus payloads in the Host: echoed in the 421's detail as every problem
+    # document writes text, "<", ">" and "&" as JSON escapes, never as markup.
+    status, body = status_and_body(await call(dev_app(served), host))
+    assert status == 421
+    assert not any(raw in body for raw in (b"<", b">", b"&"))
+    assert host_name(host) in json.loads(body)["detail"]
 
 
 async def test_dev_refuses_a_dns_rebinding_host_for_the_dev_jwks(served: list[Any]) -> None:
