@@ -496,3 +496,34 @@ def test_protect_over_another_decorator_over_protect_is_refused_at_decoration() 
 
     with pytest.raises(ConfigError, match="put the protect\\(\\) layers next to each other"):
         protect(Mark("outer"))(traced(protect(Mark("inner"))(lambda_handler)))
+
+
+@pytest.mark.parametrize("shape", ["rest-v1", "function-url", "alb"])
+@pytest.mark.parametrize(
+    "payload",
+    ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<svg/onload=alert(1)>"],
+)
+def test_reflected_markup_in_an_untyped_plain_str_body_is_sent_as_text_plain(
+    shape: str, payload: str
+) -> None:
+    # Reflected XSS: a plain handler greeting by name with no Content-Type went out
+    # untyped, which a browser without nosniff sniffs as a page and runs; a route's
+    # Response(f"hello {name}") is typed text/plain, and so is this.
+    @protect()
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": 200, "body": f"hello {payload}"}
+
+    reply = call(lambda_handler, shape, "/")
+    assert reply.status == 200
+    assert reply.headers.get("content-type") == "text/plain; charset=utf-8"
+    assert reply.body == f"hello {payload}".encode()
+
+
+def test_a_plain_str_body_keeps_the_type_its_handler_gave() -> None:
+    @protect()
+    def lambda_handler(event, context):  # type: ignore[no-untyped-def]
+        return {"statusCode": 200, "headers": {"Content-Type": "text/csv"}, "body": "a,b"}
+
+    reply = call(lambda_handler, "rest-v1", "/")
+    assert reply.headers.get("content-type") == "text/csv; charset=utf-8"
+    assert reply.body == b"a,b"
