@@ -143,30 +143,41 @@ def test_a_scope_check_before_the_authentication_refuses_to_build():
         app.build()
 
 
-def _realm_app(**config: object) -> tuple[App, str]:
+def _realm_auth(realm: str, **config: object) -> object:
+    """JWTAuth of the test issuer's ES256 key, naming ``realm`` in its challenges."""
     from daloy_edge.jose import JWKSet
     from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
-    from tests.jwtkit import AUDIENCE, ISSUER, NOW, ec_key, jwks, mint, public_jwk
+    from tests.jwtkit import AUDIENCE, ISSUER, NOW, ec_key, jwks, public_jwk
 
-    keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
-    auth = JWTAuth(
+    return JWTAuth(
         JWTConfig(
             issuer=ISSUER,
             audience=AUDIENCE,
             algorithms=("ES256",),
-            keys=keys,
+            keys=JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256"))),
             clock=lambda: NOW,
-            realm="reports-api",
+            realm=realm,
             **config,  # type: ignore[arg-type]
         )
     )
+
+
+def _scope_token() -> str:
+    from tests.jwtkit import ec_key, mint
+
+    return mint(ec_key(), "ES256", "ec-256")  # grants reports:read only
+
+
+def _realm_app(**config: object) -> tuple[App, str]:
     app = App()
 
-    @app.post("/reports", middleware=[auth, requires("reports:write")])
+    @app.post(
+        "/reports", middleware=[_realm_auth("reports-api", **config), requires("reports:write")]
+    )
     async def create(request: Request) -> dict[str, bool]:
         return {"ok": True}
 
-    return app, mint(ec_key(), "ES256", "ec-256")  # grants reports:read only
+    return app, _scope_token()
 
 
 def test_insufficient_scope_challenge_names_the_realm_of_the_bearer_authentication():
@@ -188,29 +199,15 @@ def test_anonymous_request_refused_by_the_scope_check_names_the_realm():
 
 
 def test_a_scope_check_behind_authentications_of_different_realms_names_none():
-    from daloy_edge.jose import JWKSet
-    from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
-    from tests.jwtkit import AUDIENCE, ISSUER, NOW, ec_key, jwks, mint, public_jwk
-
-    keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
     check = requires("reports:write")
     app = App()
     for realm in ("one", "two"):
-        config = JWTConfig(
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            algorithms=("ES256",),
-            keys=keys,
-            clock=lambda: NOW,
-            realm=realm,
-        )
 
-        @app.get(f"/{realm}", middleware=[JWTAuth(config), check])
+        @app.get(f"/{realm}", middleware=[_realm_auth(realm), check])
         async def handler(request: Request) -> dict[str, bool]:
             return {"ok": True}
 
-    token = mint(ec_key(), "ES256", "ec-256")
-    response = TestClient(app).get("/one", headers={"authorization": f"Bearer {token}"})
+    response = TestClient(app).get("/one", headers={"authorization": f"Bearer {_scope_token()}"})
     assert response.status == 403
     assert response.headers.get_all("www-authenticate") == ['Bearer error="insufficient_scope"']
 
@@ -219,32 +216,19 @@ def test_a_scope_check_shared_by_apps_of_different_realms_names_none_in_either()
     """One requires() object placed in two apps behind JWTAuth of realms "one" and "two":
     building the second app made the first one's 403 name realm "two", a protection space
     its own 401s never named."""
-    from daloy_edge.jose import JWKSet
-    from daloy_edge.middleware.jwt import JWTAuth, JWTConfig
-    from tests.jwtkit import AUDIENCE, ISSUER, NOW, ec_key, jwks, mint, public_jwk
-
-    keys = JWKSet.parse(jwks(public_jwk(ec_key(), "ec-256")))
     check = requires("reports:write")
     clients = []
     for realm in ("one", "two"):
-        config = JWTConfig(
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            algorithms=("ES256",),
-            keys=keys,
-            clock=lambda: NOW,
-            realm=realm,
-        )
         app = App()
 
-        @app.get("/reports", middleware=[JWTAuth(config), check])
+        @app.get("/reports", middleware=[_realm_auth(realm), check])
         async def handler(request: Request) -> dict[str, bool]:
             return {"ok": True}
 
         app.build()
         clients.append(TestClient(app))
 
-    token = mint(ec_key(), "ES256", "ec-256")
+    token = _scope_token()
     for client in clients:
         response = client.get("/reports", headers={"authorization": f"Bearer {token}"})
         assert response.status == 403
