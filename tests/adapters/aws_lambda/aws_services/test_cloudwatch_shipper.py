@@ -398,35 +398,30 @@ def test_events_cloudwatch_rejects_as_too_old_are_not_counted_as_delivered():
     assert (shipper.stats.delivered, shipper.stats.rejected) == (0, 3)
 
 
-def test_a_batch_straddling_the_14_day_limit_counts_only_its_too_old_head_as_rejected():
-    # CloudWatch's tooOldLogEventEndIndex is exclusive; read as the last index too old,
-    # one event it kept was counted as rejected in every such batch.
+@pytest.mark.parametrize(
+    ("offsets", "kept"),
+    [
+        # CloudWatch's tooOldLogEventEndIndex is exclusive; read as the last index too
+        # old, one event it kept was counted as rejected in every such batch.
+        ((-14 * 24 * 3600 - 60, -14 * 24 * 3600 - 59, -14 * 24 * 3600 + 60), "event 2"),
+        # CloudWatch gives the first event too new; moto gives the last, which would
+        # count one event of this tail as rejected and the other as delivered.
+        ((2 * 3600 - 60, 2 * 3600 + 60, 2 * 3600 + 61), "event 0"),
+    ],
+    ids=["too-old-head-past-14-days", "too-new-tail-past-2-hours"],
+)
+def test_a_batch_straddling_a_time_limit_counts_only_the_events_cloudwatch_refused(
+    offsets: tuple[int, int, int], kept: str
+):
     now = time.time()
-    limit = now - 14 * 24 * 3600
-    stamps = iter([limit - 60, limit - 59, limit + 60])
+    stamps = iter([now + offset for offset in offsets])
     with cloudwatch_front(now=lambda: now) as front:
         shipper = front_shipper(front, clock=lambda: next(stamps))
         for i in range(3):
             shipper.write(f"event {i}")
         assert shipper.flush(30)
         shipper.close()
-    assert front.accepted == ["event 2"]
-    assert (shipper.stats.delivered, shipper.stats.rejected) == (1, 2)
-
-
-def test_a_batch_straddling_two_hours_ahead_counts_its_whole_too_new_tail_as_rejected():
-    # CloudWatch gives the first event too new; moto gives the last, which would count
-    # one event of this tail as rejected and the other as delivered.
-    now = time.time()
-    limit = now + 2 * 3600
-    stamps = iter([limit - 60, limit + 60, limit + 61])
-    with cloudwatch_front(now=lambda: now) as front:
-        shipper = front_shipper(front, clock=lambda: next(stamps))
-        for i in range(3):
-            shipper.write(f"event {i}")
-        assert shipper.flush(30)
-        shipper.close()
-    assert front.accepted == ["event 0"]
+    assert front.accepted == [kept]
     assert (shipper.stats.delivered, shipper.stats.rejected) == (1, 2)
 
 
