@@ -86,7 +86,7 @@ def read_env_file(path: Path) -> dict[str, str]:
             # the one deployed ("admin  # default" passed as a long password).
             raise ValueError(
                 f"{path}:{number}: a comment after a value is read differently by each"
-                " loader; put it on a line of its own, or quote the value"
+                " loader; put it on a line of its own"
             )
         if "${" in value or ("$" in value and quote != "'") or ("\\" in value and quoted):
             # Compose and python-dotenv expand "${NAME}" (Compose "$NAME" too, unquoted or
