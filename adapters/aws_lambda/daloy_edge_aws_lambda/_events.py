@@ -431,7 +431,9 @@ def detect(event: Event) -> EventShape:
         raise UnsupportedEvent(f"not an HTTP event: a {type(event).__name__}") from None
     try:
         if context is not None and "elb" in context:
-            return ALB_MULTI_VALUE if "multiValueHeaders" in event else ALB
+            # The answer takes the request's form, as _alb_request reads it: a null
+            # multiValueHeaders (a hand-built event) is the single-value form.
+            return ALB if event.get("multiValueHeaders") is None else ALB_MULTI_VALUE
         if event.get("version") == "2.0" and context is not None and "http" in context:
             domain = context.get("domainName") or ""
             if ".lambda-url." in domain:

@@ -216,6 +216,18 @@ def test_http_v2_uses_raw_query_string() -> None:
     assert request.query.get_all("parameter1") == ["value1", "value2"]
 
 
+def test_alb_event_with_null_multi_value_headers_is_answered_single_value() -> None:
+    # Read as the single-value form, it was answered multi-value: the load balancer
+    # (or a test harness built on the single-value form) found no "headers" in the
+    # result, and the answer lost its Content-Type, cookies and security headers.
+    event = recorded("alb")
+    event["multiValueHeaders"] = None
+    event["multiValueQueryStringParameters"] = None
+    assert detect(event) is ALB
+    result = handler(App())(event, None)
+    assert "headers" in result and "multiValueHeaders" not in result
+
+
 def test_alb_multi_value_query_is_passed_as_sent() -> None:
     event = recorded("alb-multi")
     event["multiValueQueryStringParameters"] = {"q": ["a%20b", "c%26d"]}
