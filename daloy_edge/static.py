@@ -138,10 +138,13 @@ def static_files(root: str | Path, *, param: str = "path", max_age: int = 3600) 
             raise NotFound() from None
         if not candidate.startswith(inside) or not os.path.isfile(candidate):
             raise NotFound()
-        if os.path.getsize(candidate) > _MAX_STATIC_BYTES:
-            raise NotFound()
-        with open(candidate, "rb") as file:
-            body = file.read(_MAX_STATIC_BYTES + 1)
+        try:
+            if os.path.getsize(candidate) > _MAX_STATIC_BYTES:
+                raise NotFound()
+            with open(candidate, "rb") as file:
+                body = file.read(_MAX_STATIC_BYTES + 1)
+        except OSError:  # removed or replaced by a directory since the checks, unreadable
+            raise NotFound() from None
         if len(body) > _MAX_STATIC_BYTES:
             raise NotFound()
         tag = entity_tag(body)

@@ -55,6 +55,29 @@ def test_missing_file_is_404(client: TestClient) -> None:
     assert client.get("/s/nope.txt").status == 404
 
 
+@pytest.mark.parametrize("replacement", ["removed", "directory"])
+def test_a_file_removed_between_the_checks_and_the_read_is_404_not_500(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replacement: str
+) -> None:
+    # A deploy swapping files under a running server: the file passed realpath and
+    # isfile, then went away (or became a directory) before it was sized and opened.
+    # The swap is made at that moment by the size lookup itself, so the race is hit
+    # every run; the lookup then reads the file system as it is.
+    target = tmp_path / "public" / "a.txt"
+    real_getsize = os.path.getsize
+
+    def swapped(path: str) -> int:
+        target.unlink()
+        if replacement == "directory":
+            target.mkdir()
+        return real_getsize(path)
+
+    monkeypatch.setattr(os.path, "getsize", swapped)
+    response = client.get("/s/a.txt")
+    assert response.status == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
 def test_deep_missing_path_is_not_looked_up_part_by_part(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
