@@ -191,7 +191,9 @@ class BasicAuth(Phased):
             password_ok = False
             for candidate in password_digests:
                 password_ok |= hmac.compare_digest(candidate, offered_password)
-            if user_ok and password_ok:
+            # ``&``, not ``and``: a wrong user skipped reading password_ok, two
+            # instructions fewer than a known user with a wrong password.
+            if user_ok & password_ok:
                 matched = name
         if matched is None:
             raise MalformedCredentials("unknown user or wrong password")

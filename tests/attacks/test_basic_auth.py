@@ -10,6 +10,7 @@ import pytest
 from daloy_edge import App, ConfigError, KeyRing, Request
 from daloy_edge.middleware.basic_auth import BasicAuth, BasicAuthConfig
 from daloy_edge.testing import TestClient
+from tests.support.calls import instructions_run
 
 CHALLENGE = 'Basic realm="admin", charset="UTF-8"'
 
@@ -218,6 +219,18 @@ def test_a_refusal_does_the_work_of_a_success_so_time_tells_no_user_apart(
     assert work == success
     assert success["compare"] == 5  # two users, three passwords
     assert success["hash"] == 2  # what was sent; the configured side was hashed once
+
+
+def test_a_known_user_with_a_wrong_password_runs_what_an_unknown_user_runs(client):
+    """User enumeration by work done: ``user_ok and password_ok`` skipped the second read
+    for a wrong user, so a known one ran two more instructions. Same-length credentials,
+    so the decoding runs alike."""
+    counts = set()
+    for credentials in (b"admin:wrong-password", b"nobod:wrong-password", b"ops:current-password"):
+        header = {"authorization": basic(credentials)}
+        client.get("/stats", headers=header)
+        counts.add(instructions_run(lambda header=header: client.get("/stats", headers=header)))
+    assert len(counts) == 1
 
 
 NFC_PASSWORD, NFD_PASSWORD = "caf\u00e9-pa\u00df", "cafe\u0301-pa\u00df"
