@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -405,6 +406,26 @@ async def test_a_stream_of_text_chunks_is_sent_as_utf8_bytes() -> None:
 async def test_reads_chunked_body() -> None:
     status, _, body, _ = await call(ASGIApp(make_app()), scope("/upload", "POST"), [b"a"] * 5)
     assert status == 200 and body == b'{"bytes":5}'
+
+
+@pytest.mark.parametrize("coding", [b"gzip, chunked", b"GZIP,chunked", b"x-custom , chunked"])
+async def test_a_body_in_a_transfer_coding_left_undecoded_is_a_400(coding: bytes) -> None:
+    # The scope uvicorn with httptools builds for "Transfer-Encoding: gzip, chunked": it
+    # takes the request and hands the gzip data on undecoded, as if it were the content.
+    headers = [(b"host", b"a"), (b"transfer-encoding", coding)]
+    sc = scope("/upload", "POST", headers=headers)
+    status, fields, body, received = await call(ASGIApp(make_app()), sc, [gzip.compress(b"x")])
+    assert status == 400 and (b"content-type", b"application/problem+json") in fields
+    assert json.loads(body)["detail"] == "a transfer coding other than chunked"
+    assert received == 0
+
+
+@pytest.mark.parametrize("lines", [[b"chunked"], [b" Chunked "]])
+async def test_a_chunked_body_is_read_whatever_the_case_and_spacing(lines: list[bytes]) -> None:
+    headers = [(b"transfer-encoding", line) for line in lines]
+    sc = scope("/upload", "POST", headers=headers)
+    status, _, body, _ = await call(ASGIApp(make_app()), sc, [b"ab", b"c"])
+    assert (status, body) == (200, b'{"bytes":3}')
 
 
 async def test_stops_receiving_once_the_limit_is_passed() -> None:

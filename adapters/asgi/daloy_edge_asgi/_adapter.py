@@ -83,16 +83,25 @@ class _Body:
     cheaper to create and to drop.
     """
 
-    __slots__ = ("_done", "_receive")
+    __slots__ = ("_done", "_receive", "_scope")
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, scope: Scope | None = None) -> None:
         self._receive = receive
         self._done = False
+        # Read for its Transfer-Encoding when the body is first asked for, not before:
+        # most requests never read theirs.
+        self._scope = scope
 
     def __aiter__(self) -> _Body:
         return self
 
     async def __anext__(self) -> bytes:
+        scope = self._scope
+        if scope is not None:
+            self._scope = None
+            if _coded(scope):
+                self._done = True
+                raise BadRequest("a transfer coding other than chunked")
         while not self._done:
             message = await self._receive()
             if message["type"] == "http.disconnect":
@@ -117,6 +126,16 @@ class _Body:
         length = request.headers.get("content-length")
         chunked = "transfer-encoding" in request.headers
         return not chunked and (length is None or length.strip() == "0")
+
+
+def _coded(scope: Scope) -> bool:
+    """True when the body came in a transfer coding besides chunked: uvicorn with
+    httptools takes ``Transfer-Encoding: gzip, chunked`` and passes the gzip data on as
+    it came, which the app would read as the content (h11 refuses such a request)."""
+    codings = [
+        value for name, value in scope.get("headers", ()) if name.lower() == b"transfer-encoding"
+    ]
+    return bool(codings) and b"".join(b",".join(codings).split()).lower() != b"chunked"
 
 
 async def _disconnect(receive: Receive) -> None:
@@ -147,7 +166,7 @@ async def _settle(request: Request) -> bool:
 
 def to_request(scope: Scope, receive: Receive) -> Request:
     """Translate an ASGI HTTP scope into a :class:`Request` (the body stays unread)."""
-    return _to_request(scope, _Body(receive))
+    return _to_request(scope, _Body(receive, scope))
 
 
 def _to_request(scope: Scope, body: _Body) -> Request:
@@ -432,7 +451,7 @@ class ASGIApp:
         if kind == "http":
             # A reader even when no header announces a body: gateways (Mangum) build
             # HTTP/1.1 scopes for bodies that no Content-Length states.
-            body = _Body(receive)
+            body = _Body(receive, scope)
             request = _to_request(scope, body)
             dispatch = self._dispatch
             if dispatch is not None:

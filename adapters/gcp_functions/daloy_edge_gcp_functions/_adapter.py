@@ -175,7 +175,8 @@ def to_request(request: flask.Request, env: Mapping[str, str] | None = None) -> 
     body: bytes | _Body = b""
     if request.content_length != 0:
         # gunicorn takes "gzip, chunked" and hands on the gzip data undecoded, which the
-        # app would read as the content; uvicorn and h11 refuse such a request.
+        # app would read as the content (h11 refuses such a request; httptools takes it
+        # too, and the ASGI adapter refuses it alike).
         coding = environ.get("HTTP_TRANSFER_ENCODING")
         encoded = coding is not None and "".join(str(coding).split()).lower() != "chunked"
         body = _Body(request.stream, encoded=encoded)
