@@ -25,11 +25,13 @@ __all__ = [
     "canonical_ip",
     "format_ip",
     "forwarded_for",
+    "forwarded_proto",
     "is_loopback_host",
     "parse_ip",
     "resolve_client",
     "split_unquoted",
     "x_forwarded_for",
+    "x_forwarded_proto",
 ]
 
 _V4_ONES = (1 << 32) - 1
@@ -306,6 +308,17 @@ def x_forwarded_for(values: Sequence[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",")]
 
 
+_SCHEMES = {"http": "http", "https": "https"}
+
+
+def x_forwarded_proto(values: Sequence[str]) -> str | None:
+    """The scheme of the right-most ``X-Forwarded-Proto`` entry, the one the nearest
+    proxy set or appended (``http`` or ``https``; None for anything else)."""
+    if not values:
+        return None
+    return _SCHEMES.get(values[-1].rpartition(",")[2].strip().lower())
+
+
 def split_unquoted(text: str, separator: str) -> list[str] | None:
     """``text`` split at ``separator`` outside quoted strings; None when a quoted string
     is left open."""
@@ -387,6 +400,19 @@ def forwarded_for(values: Sequence[str], limit: int | None = None) -> list[str]:
             hops.append(found)
     hops.reverse()
     return hops
+
+
+def forwarded_proto(values: Sequence[str]) -> str | None:
+    """The ``proto=`` of the right-most ``Forwarded`` (RFC 7239) element, the one the
+    nearest proxy appended (``http`` or ``https``; None for anything else)."""
+    if not values:
+        return None
+    element = _elements(values[-1], 1)[0]
+    for pair in (None if element is None else split_unquoted(element, ";")) or ():
+        name, _, raw = pair.strip().partition("=")
+        if name.strip().lower() == "proto":
+            return _SCHEMES.get(raw.strip().strip('"').lower())
+    return None
 
 
 def resolve_client(

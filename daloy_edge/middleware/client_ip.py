@@ -8,8 +8,10 @@ from daloy_edge._netaddr import (
     NetworkSet,
     canonical_ip,
     forwarded_for,
+    forwarded_proto,
     resolve_client,
     x_forwarded_for,
+    x_forwarded_proto,
 )
 from daloy_edge._phased import Phased
 from daloy_edge._record import record
@@ -31,7 +33,8 @@ class TrustedProxiesConfig:
     ``proxies`` are CIDRs; empty means no proxy is trusted and forwarding headers are
     ignored. ``header`` is the one header your proxies append to (``x-forwarded-for`` or
     ``forwarded``); the other is never read, so a client cannot inject it past a proxy
-    that only maintains the first.
+    that only maintains the first. With ``x-forwarded-for`` the scheme is read from
+    ``X-Forwarded-Proto``: have the proxy set it, replacing the client's.
 
     Security: a ``/0`` network is refused, since it would let anyone choose their address.
     """
@@ -53,10 +56,15 @@ class TrustedProxiesConfig:
 
 class TrustedProxies(Phased):
     """Set ``request.client_ip`` to the right-most forwarded address that is not a trusted
-    proxy (IPv4-mapped IPv6 normalised; ``None`` when it cannot be known).
+    proxy (IPv4-mapped IPv6 normalised; ``None`` when it cannot be known), and, for a
+    request a trusted proxy passed on, ``request.scheme`` to the one that proxy reports
+    (the right-most ``X-Forwarded-Proto`` entry with ``x-forwarded-for``, the right-most
+    element's ``proto=`` with ``forwarded``; only ``http`` or ``https``): behind a
+    proxy that ends TLS, the app otherwise took ``http://`` for its own origin.
 
     Run it first, before rate limiting, IP allow-lists and logging, which all read
-    ``request.client_ip``.
+    ``request.client_ip``, and before CSRF and compression, whose origin checks read
+    ``request.scheme``.
     """
 
     __slots__ = (
@@ -90,6 +98,17 @@ class TrustedProxies(Phased):
         hops = forwarded_for(values, self._reached) if self._forwarded else x_forwarded_for(values)
         return resolve_client(request.client, hops, self._trusted, max_hops=self._max_hops)
 
+    def resolve_scheme(self, request: Request) -> str:
+        """The scheme the client used for ``request``: the one the trusted proxy that
+        passed it on reports (``http`` or ``https``), else the request's own."""
+        if self._direct or request.client not in self._trusted:
+            return request.scheme
+        if self._forwarded:
+            scheme = forwarded_proto(request.headers.get_all("forwarded"))
+        else:
+            scheme = x_forwarded_proto(request.headers.get_all("x-forwarded-proto"))
+        return scheme or request.scheme
+
     def check_app(self, app: App) -> None:
         """Refuse an app where middleware that reads the client address runs before this
         resolves it: an IP allow-list behind a proxy on 127.0.0.1 let every client in."""
@@ -106,3 +125,4 @@ class TrustedProxies(Phased):
             request.client_ip = canonical_ip(request.client)
         else:
             request.client_ip = self.resolve(request)
+            request.scheme = self.resolve_scheme(request)

@@ -21,6 +21,10 @@ def make_client(proxies: tuple[str, ...] = (), header: str = "x-forwarded-for") 
     async def ip(request: Request) -> dict[str, object]:
         return {"ip": request.client_ip}
 
+    @app.get("/scheme")
+    async def scheme(request: Request) -> dict[str, object]:
+        return {"scheme": request.scheme, "url": request.url}
+
     @app.get("/admin", middleware=[IPFilter(IPFilterConfig(allow=("127.0.0.1/32", "::1/128")))])
     async def admin(request: Request) -> dict[str, bool]:
         return {"ok": True}
@@ -203,6 +207,76 @@ def test_forwarded_is_ignored_when_x_forwarded_for_is_configured():
     client = make_client(("10.0.0.0/8",))
     headers = {"forwarded": "for=127.0.0.1", "x-forwarded-for": "203.0.113.5"}
     assert client_ip(client, "10.0.0.2", headers) == "203.0.113.5"
+
+
+def scheme_of(client: TestClient, peer: str, headers: object = None) -> object:
+    # Served over plain HTTP, as a proxy that ends TLS passes requests on.
+    return client.get("http://app.example/scheme", client=peer, headers=headers).json()
+
+
+def test_a_trusted_proxy_ending_tls_makes_the_scheme_https():
+    # nginx: proxy_set_header X-Forwarded-Proto $scheme. Read as the server's "http",
+    # the app took http://app.example for its own origin behind an HTTPS site.
+    client = make_client(("10.0.0.0/8",))
+    headers = {"x-forwarded-for": "203.0.113.5", "x-forwarded-proto": "https"}
+    seen = scheme_of(client, "10.0.0.2", headers)
+    assert seen == {"scheme": "https", "url": "https://app.example/scheme"}
+
+
+def test_the_scheme_a_client_claims_is_ignored_when_no_proxy_is_trusted():
+    client = make_client()
+    assert scheme_of(client, "203.0.113.9", {"x-forwarded-proto": "https"})["scheme"] == "http"
+
+
+def test_the_scheme_an_untrusted_peer_claims_is_ignored_even_if_others_are_trusted():
+    client = make_client(("10.0.0.0/8",))
+    headers = {"x-forwarded-for": "10.0.0.2", "x-forwarded-proto": "https"}
+    assert scheme_of(client, "203.0.113.9", headers)["scheme"] == "http"
+
+
+@pytest.mark.parametrize(
+    ("lines", "scheme"),
+    [
+        # The right-most entry is the one the nearest proxy set or appended.
+        ([("x-forwarded-proto", "http, https")], "https"),
+        ([("x-forwarded-proto", "https"), ("x-forwarded-proto", "http")], "http"),
+        ([("x-forwarded-proto", " HTTPS ")], "https"),
+        # Nothing but http or https is a scheme: the server's stays.
+        ([("x-forwarded-proto", "https, wss")], "http"),
+        ([("x-forwarded-proto", "javascript")], "http"),
+        ([("x-forwarded-proto", "")], "http"),
+    ],
+)
+def test_the_scheme_is_the_right_most_x_forwarded_proto_entry(lines, scheme):
+    client = make_client(("10.0.0.0/8",))
+    headers = [("x-forwarded-for", "203.0.113.5"), *lines]
+    assert scheme_of(client, "10.0.0.2", headers)["scheme"] == scheme
+
+
+@pytest.mark.parametrize(
+    ("value", "scheme"),
+    [
+        ("for=203.0.113.5;proto=https", "https"),
+        ('for=192.0.2.1;proto=http, for="203.0.113.5";Proto="HTTPS"', "https"),
+        ("for=192.0.2.1;proto=https, for=203.0.113.5", "http"),
+        ('for=203.0.113.5;x=";proto=https', "http"),
+    ],
+)
+def test_the_scheme_is_the_proto_of_the_right_most_forwarded_element(value, scheme):
+    client = make_client(("10.0.0.0/8",), header="forwarded")
+    assert scheme_of(client, "10.0.0.2", {"forwarded": value})["scheme"] == scheme
+
+
+def test_x_forwarded_proto_is_ignored_when_forwarded_is_configured():
+    client = make_client(("10.0.0.0/8",), header="forwarded")
+    headers = {"forwarded": "for=203.0.113.5", "x-forwarded-proto": "https"}
+    assert scheme_of(client, "10.0.0.2", headers)["scheme"] == "http"
+
+
+def test_forwarded_proto_is_ignored_when_x_forwarded_for_is_configured():
+    client = make_client(("10.0.0.0/8",))
+    headers = {"x-forwarded-for": "203.0.113.5", "forwarded": "for=203.0.113.5;proto=https"}
+    assert scheme_of(client, "10.0.0.2", headers)["scheme"] == "http"
 
 
 @pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0"])
