@@ -96,9 +96,11 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     max_body = _positive_int(env, "DALOY_MAX_BODY_BYTES", 1_048_576)
     app = App(env=env, request_timeout=timeout_ms / 1000, max_body=max_body)
     core_routes.install(app)
+    # First among the areas that add middleware: its resolver sets the client address
+    # and scheme that the browser area's origin checks and the rate limits read.
+    identity.install(app, env)
     browser.install(app, env, nonce_store=abuse.nonce_store(app, env))
     abuse.install(app, env)
-    identity.install(app, env)
     egress.install(app, env)
     observability_area.install(app, env)
     if production:
