@@ -206,12 +206,15 @@ _FIXED_DIRECTIVES = frozenset(
 
 
 def _csp_template(config: SecureHeadersConfig) -> str:
+    # A browser with frame-ancestors ignores X-Frame-Options (CSP 3, 6.4.2): under a
+    # fixed 'none', frame_options="SAMEORIGIN" framed nothing, not even the app's own pages.
+    ancestors = "'self'" if config.frame_options == "SAMEORIGIN" else "'none'"
     parts = [
         f"default-src {config.csp_default_src}",
         f"script-src 'nonce-{_NONCE}' 'strict-dynamic'",
         "object-src 'none'",
         "base-uri 'none'",
-        "frame-ancestors 'none'",
+        f"frame-ancestors {ancestors}",
         "form-action 'self'",
     ]
     if config.trusted_types:

@@ -184,6 +184,28 @@ def test_frame_options_none_sends_no_x_frame_options_header():
     assert headers["x-content-type-options"] == "nosniff"
 
 
+def directives(policy: str) -> dict[str, list[str]]:
+    """A serialized policy as its directives: name (lowered) -> sources (CSP 3, 2.2.1)."""
+    parsed: dict[str, list[str]] = {}
+    for text in policy.split(";"):
+        tokens = text.split()
+        if tokens:
+            parsed.setdefault(tokens[0].lower(), tokens[1:])
+    return parsed
+
+
+@pytest.mark.parametrize(
+    ("frame_options", "ancestors"),
+    [("SAMEORIGIN", ["'self'"]), ("DENY", ["'none'"]), (None, ["'none'"])],
+)
+def test_frame_ancestors_allows_what_x_frame_options_allows(frame_options, ancestors):
+    """A browser with frame-ancestors ignores X-Frame-Options: under a fixed 'none',
+    frame_options="SAMEORIGIN" let no page of the app frame another (Chromium)."""
+    response = TestClient(make_app(SecureHeadersConfig(frame_options=frame_options))).get("/page")
+    assert directives(response.headers["content-security-policy"])["frame-ancestors"] == ancestors
+    assert response.headers.get("x-frame-options") == frame_options
+
+
 def test_csp_for_gives_the_policy_a_page_with_that_nonce_is_sent():
     middleware = SecureHeaders()
     response = Response.html("<p>x</p>")
