@@ -60,7 +60,8 @@ _REPORT_URL_STOP = frozenset(';,"\\ ')
 
 
 def _report_url_ok(url: str) -> bool:
-    """An http(s) URL or a path of visible ASCII without ``;``, ``,``, ``"`` or ``\\``.
+    """An https URL (http to a loopback host) or a path of visible ASCII without ``;``,
+    ``,``, ``"`` or ``\\``.
 
     The URL is sent as the string of ``Reporting-Endpoints``, a structured field
     (RFC 9651, 3.3.3: printable ASCII, with ``"`` and ``\\`` escaped), and as
@@ -71,11 +72,35 @@ def _report_url_ok(url: str) -> bool:
         rest = url.partition("://")[2]
         if not rest:
             return False
+        # The Reporting API drops an endpoint that is not potentially trustworthy, and a
+        # policy with report-to has its report-uri ignored: Chromium sent no report to
+        # http://reports.example from an https page, by report-to or by report-uri.
+        if url.startswith("http://") and not _loopback_authority(rest):
+            return False
     elif url.startswith("/"):
         rest = url[1:]
     else:
         return False
     return rest.isascii() and rest.isprintable() and not any(c in _REPORT_URL_STOP for c in rest)
+
+
+def _loopback_authority(rest: str) -> bool:
+    """Whether the URL after ``http://`` names localhost or a loopback address, which
+    Secure Contexts counts as potentially trustworthy, whatever its port."""
+    for end in "/?#":
+        rest = rest.partition(end)[0]
+    host = rest.rpartition("@")[2].lower()
+    if host.startswith("["):
+        return host.partition("]")[0] == "[::1"
+    host = host.partition(":")[0]
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    octets = host.split(".")
+    return (
+        len(octets) == 4
+        and octets[0] == "127"
+        and all(o.isascii() and o.isdigit() and int(o) <= 255 for o in octets)
+    )
 
 
 @record(frozen=True, kw_only=True)
@@ -140,8 +165,9 @@ class SecureHeadersConfig:
                 raise ConfigError(f"invalid Trusted Types policy name {name!r}")
         if self.report_to is not None and not _report_url_ok(self.report_to):
             raise ConfigError(
-                "report_to must be an http(s) URL or a path, in visible ASCII without"
-                ' ; , " or \\ (percent-encode the rest)'
+                "report_to must be an https URL (http only to localhost or a loopback"
+                " address: browsers drop any other endpoint) or a path, in visible ASCII"
+                ' without ; , " or \\ (percent-encode the rest)'
             )
 
     def _check_permissions_policy(self) -> None:

@@ -419,15 +419,53 @@ def test_report_urls_accepted_as_before_but_visible_ascii_only():
     import re
 
     # The old pattern, with "[^\s;,\"]" narrowed to visible ASCII without ";", ",", '"'
-    # or "\\" (see the test below): no trailing newline either.
+    # or "\\" (see the test below): no trailing newline either; plain http only to a
+    # loopback host (below), which no generated URL names.
     url_char = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]"
-    oracle = re.compile(rf"^(https?://{url_char}+|/{url_char}*)$")
+    oracle = re.compile(rf"^(https://{url_char}+|/{url_char}*)$")
     alphabet = "a/:.?=&%#;,\"' \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000é\x00"
     prefixes = ["", "/", "https://", "http://", "https:/", "HTTPS://", "ftp://", "//", " /"]
     edges = ["https://", "http://x", "/", "/\n", "https://r.example/csp\n", "https://a b"]
     for url in [*_texts(2, alphabet, prefixes), *edges]:
         expected = oracle.match(url) is not None and not url.endswith("\n")
         assert _accepted(report_to=url) is expected, repr(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://reports.example/csp",
+        "http://reports.example:443/csp",
+        "http://127.0.0.1.reports.example/csp",
+        "http://localhost@reports.example/csp",
+        "http://192.0.2.7/csp",
+        "http://[::2]/csp",
+    ],
+)
+def test_report_to_over_plain_http_to_another_host_refuses_to_build(url):
+    """The Reporting API drops an endpoint that is not potentially trustworthy, and a
+    policy naming report-to has its report-uri ignored: from an https page, Chromium sent
+    no report at all (the endpoint never registered, its report queued for good)."""
+    with pytest.raises(ConfigError, match="report_to must be an https URL"):
+        SecureHeadersConfig(report_to=url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://reports.example/csp",
+        "http://localhost:8000/csp",
+        "http://app.localhost/csp",
+        "http://127.0.0.1:8000/csp",
+        "http://127.1.2.3/csp?x=1",
+        "http://[::1]:8000/csp",
+        "/csp-reports",
+    ],
+)
+def test_report_to_over_https_a_path_or_plain_http_on_loopback_builds(url):
+    headers = TestClient(make_app(SecureHeadersConfig(report_to=url))).get("/page").headers
+    assert headers["reporting-endpoints"] == f'csp-endpoint="{url}"'
+    assert directives(headers["content-security-policy"])["report-uri"] == [url]
 
 
 @pytest.mark.parametrize(
