@@ -257,12 +257,20 @@ class LoggerSink:
         self._logger = logger
 
     def emit(self, record: Mapping[str, object], line: str) -> None:
-        """Log ``record`` at the method matching its severity."""
+        """Log ``record`` at the method matching its severity.
+
+        Control characters, line separators and bidirectional controls in the message,
+        and all but C0 controls in the other members, are written as their JSON escapes,
+        as the request log's own lines write them: the logger's formatter writes a
+        message as it is, and Powertools' writes non-ASCII raw, so a newline, a NEL or a
+        U+202E from the client forged a record or hid its text."""
+        from daloy_edge.observability._controls import escaped_message, escaped_values
+
         severity = str(record.get("SeverityText", "INFO"))
         method = getattr(self._logger, _LEVEL_METHODS.get(severity, "info"))
-        extra = {k: v for k, v in record.items() if k != "Body"}
+        extra = {k: escaped_values(v) for k, v in record.items() if k != "Body"}
         body = record.get("Body", "")
-        method(body if isinstance(body, str) else line, extra=extra)
+        method(escaped_message(body) if isinstance(body, str) else line, extra=extra)
 
 
 class MemorySink:

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 
@@ -620,6 +621,56 @@ def test_powertools_logger_works_as_sink():
     assert note["level"] == "INFO" and note["service"] == "orders"
     request_line = next(line for line in lines if line.get("EventName") == "http.server.request")
     assert request_line["TraceId"] == note["TraceId"]
+
+
+def _forging_app(logger: object) -> App:
+    app = App(request_log=RequestLog(LogConfig(stdout=False, sinks=[LoggerSink(logger)])))
+
+    @app.get("/login")
+    async def login(request: Request) -> Response:
+        get_logger(request).warning(f"failed login for {request.query.get('user')}")
+        return Response.empty()
+
+    return app
+
+
+def test_logger_sink_message_cannot_forge_a_record_under_a_text_formatter():
+    """A handler logging the client's value through a stdlib logger: a line break in it
+    wrote a record of the client's making, an ESC drove the terminal reading it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("daloy-test-forged-lines")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    forged = "%0D%0AINFO%20admin%20signed%20in%1B[2J%C2%85INFO%20x"
+    TestClient(_forging_app(logger)).get(f"/login?user=bob{forged}")
+    lines = stream.getvalue().splitlines()
+    assert (
+        lines[0] == "WARNING failed login for bob\\r\\nINFO admin signed in\\u001b[2J\\u0085INFO x"
+    )
+    assert [line.split(" ", 1)[0] for line in lines] == ["WARNING", "INFO"]
+
+
+def test_powertools_sink_escapes_nel_line_separators_and_bidi_controls():
+    """Powertools writes non-ASCII raw (``ensure_ascii`` off): a NEL, U+2028 or 8-bit CSI
+    from the client reached CloudWatch as sent, and a U+202E in the user agent or a
+    logged value showed the text after it reversed."""
+    from aws_lambda_powertools import Logger
+
+    stream = io.StringIO()
+    powertools = Logger(service="bidi-probe", logger_handler=logging.StreamHandler(stream))
+    hidden = "\u202eexe.txt \u2066x\u2069 a\u0085b\u2028c\u2029d\u009b2J\u061c\u200f"
+    TestClient(_forging_app(powertools)).get(
+        "/login?user=" + quote(hidden), headers={"user-agent": hidden}
+    )
+    text = stream.getvalue()
+    assert text.isascii()
+    note, request_line = (json.loads(line) for line in text.splitlines())
+    escaped = "\\u202eexe.txt \\u2066x\\u2069 a\\u0085b\\u2028c\\u2029d\\u009b2J\\u061c\\u200f"
+    assert note["message"] == f"failed login for {escaped}"
+    assert request_line["Attributes"]["user_agent.original"] == escaped
 
 
 def test_stdlib_logger_sink_maps_severity_to_level():
