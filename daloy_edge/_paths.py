@@ -51,13 +51,21 @@ class UnsafePath(ValueError):
 def _check_segments(text: str) -> None:
     if "\\" in text:
         raise UnsafePath("backslash in path")
+    ascii_text = text.isascii()
     # In ASCII text (a dot-led segment, say) C0 and DEL are the only characters of the
     # class, so only non-ASCII text needs the regex.
-    control = has_control(text) if text.isascii() else _CONTROL.search(text) is not None
+    control = has_control(text) if ascii_text else _CONTROL.search(text) is not None
     if control:
         raise UnsafePath("control character in path")
-    if "." not in text and text.isascii():
+    if "." not in text and ascii_text:
         return
+    if not ascii_text:
+        # A layer that folds compatibility characters (NFKC), which the dot segments
+        # below are read for, also reads U+FF0F as "/" and U+FE68 and U+FF3C as "\\":
+        # "..\uff0fsecure_app.py", one segment here, is "../secure_app.py" to it.
+        if "\uff3c" in text or "\ufe68" in text:
+            raise UnsafePath("backslash in path")
+        text = text.replace("\uff0f", "/")
     for segment in text.split("/"):
         bare = segment.split(";", 1)[0]
         dots = bare.strip() in (".", "..") if bare.isascii() else _folds_to_dots(bare)

@@ -33,6 +33,13 @@ TRAVERSALS = [
     "/static/%e0%80%ae%e0%80%ae/x",
     "/static/%ef%bc%8e%ef%bc%8e/secure_app.py",
     "/static/\uff0e\uff0e/secure_app.py",
+    # Read by a layer that folds compatibility characters (NFKC) as "../" and "..\\".
+    "/static/..\uff0fsecure_app.py",
+    "/static/\uff0e\uff0e\uff0fsecure_app.py",
+    "/static/\u2025\uff0f..\uff0fsecure_app.py",
+    "/static/..%ef%bc%8fsecure_app.py",
+    "/static/..\uff3csecure_app.py",
+    "/static/..%ef%b9%a8secure_app.py",
     "/static/%u002e%u002e/x",
     "/static/...%2f..%2f/x",
     "/static/hello.txt%00.png",
@@ -59,7 +66,9 @@ def test_check_path_refuses_traversal_and_control_characters(raw: str) -> None:
         check_path(raw)
 
 
-@pytest.mark.parametrize("raw", ["/", "/static/hello.txt", "/a%20b", "/caf%C3%A9", "/a..b/c.d"])
+@pytest.mark.parametrize(
+    "raw", ["/", "/static/hello.txt", "/a%20b", "/caf%C3%A9", "/a..b/c.d", "/a\uff0fb/c.d"]
+)
 def test_check_path_accepts_ordinary_paths(raw: str) -> None:
     assert check_path(raw).startswith("/")
 

@@ -172,6 +172,9 @@ TRAVERSALS = {
     "double-encoded-dot-dot": "/static/%252e%252e/secure_app.py",
     "encoded-slash": "/static/..%2fsecure_app.py",
     "encoded-backslash": "/static/..%5csecure_app.py",
+    # "../" and "..\\" to a layer folding compatibility characters (NFKC).
+    "fullwidth-slash": "/static/..%ef%bc%8fsecure_app.py",
+    "fullwidth-backslash": "/static/..%ef%bc%bcsecure_app.py",
     "nul-byte": "/static/hello.txt%00.py",
     "crlf-injection": "/static/hello.txt%0d%0aSet-Cookie:%20evil=1",
 }
