@@ -28,6 +28,8 @@ _HINT = "restart `daloy-edge dev` with --allow-host {name} to serve it"
 def allow_host_argument(text: str) -> str:
     """An ``--allow-host`` value: a host name (``dev.example``), or one with a leading
     dot for a domain and every name below it (``.ngrok.app``); lower-cased."""
+    if not text.isascii():  # lower() maps the Kelvin sign to "k"; a Host is ASCII
+        raise ValueError(f"{text!r} is not a host name in ASCII (an IDN in its xn-- form)")
     name = text.strip().lower().removesuffix(".")  # as host_name reads a Host
     label = name.removeprefix(".")
     if not label or not set(label) <= _NAME_CHARS or ".." in label or label.startswith("."):

@@ -207,6 +207,10 @@ def _host_patterns(entries: tuple[str, ...]) -> tuple[frozenset[str], frozenset[
     exact: set[str] = set()
     suffixes: set[str] = set()
     for entry in entries:
+        if not entry.isascii():
+            # lower() maps the Kelvin sign (U+212A) to "k": "\u212aiosk.example" allowed
+            # kiosk.example, where every URL past ASCII is refused.
+            raise ConfigError(f"invalid allow_hosts entry {entry!r} (an IDN in its xn-- form)")
         host = _normalise_host(entry)
         wildcard = host.startswith("*.")
         name = host[2:] if wildcard else host

@@ -111,6 +111,8 @@ def _parse_pattern(pattern: str) -> tuple[str, str] | None:
     What ``^(https?)://\*\.([a-z0-9\-]+(?:\.[a-z0-9\-]+)+)(?::([0-9]{1,5}))?$`` accepted
     of the lower-cased pattern: two or more labels, then an optional port.
     """
+    if not pattern.isascii():  # lower() maps the Kelvin sign to "k", as for origins
+        return None
     text = pattern.lower()
     scheme, _, rest = text.partition("://*.")
     if scheme not in ("https", "http"):

@@ -103,6 +103,13 @@ def test_kelvin_sign_lookalike_preflight_is_refused():
     assert preflight(TestClient(app), "https://\u212aiosk.example").status == 403
 
 
+def test_kelvin_sign_in_a_configured_pattern_refuses_to_build():
+    # Lower-cased, "https://*.\u212aiosk.example" was "https://*.kiosk.example": the
+    # Kelvin sign's look-alike of a name allowed every origin under kiosk.example.
+    with pytest.raises(ConfigError, match="must look like"):
+        make_app(allow_origin_patterns=("https://*.\u212aiosk.example",))
+
+
 def test_listed_origin_next_to_a_foreign_one_is_not_allowed():
     # Gateways join repeated fields, keep the first or keep the last: two Origins are
     # nobody's, whichever comes first.

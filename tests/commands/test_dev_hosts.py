@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from daloy_edge.cli import main
-from daloy_edge.commands._devhosts import host_name
+from daloy_edge.commands._devhosts import allow_host_argument, host_name
 from tests.commands.test_dev_command import free_port
 from tests.support.servers import ROOT, wait_until_serving
 
@@ -189,6 +189,12 @@ def test_allow_host_refuses_what_is_not_a_host_name(
         main(["dev", "--allow-host", value])
     assert stopped.value.code == 2
     assert "is not a host name" in capsys.readouterr().err
+
+
+def test_allow_host_refuses_a_kelvin_sign_lookalike_name() -> None:
+    # "\u212a".lower() is "k": "--allow-host \u212aiosk.example" allowed kiosk.example.
+    with pytest.raises(ValueError, match="is not a host name"):
+        allow_host_argument("\u212aiosk.example")
 
 
 @pytest.mark.slow

@@ -187,6 +187,10 @@ def test_overlong_url_is_denied():
         {"allow_hosts": ("a..b",)},
         {"allow_hosts": ("*.*.example.com",)},
         {"allow_hosts": ("example.com.",)},
+        # "\u212a".lower() is "k": the Kelvin sign's look-alike allowed kiosk.example.
+        {"allow_hosts": ("\u212aiosk.example",)},
+        {"allow_hosts": ("*.\u212aiosk.example",)},
+        {"allow_hosts": ("b\u00fccher.example",)},
         {"max_url_length": 4},
         # NaN compared false with everything: no URL a client gave was too long.
         {"max_url_length": float("nan")},
