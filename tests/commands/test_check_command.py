@@ -175,6 +175,45 @@ def test_target_app_is_audited(
     assert "[hsts-off] App:" in capsys.readouterr().out
 
 
+def test_target_app_without_sessions_is_not_warned_of_session_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What `daloy-edge new` writes: no Sessions anywhere, so no key can sign one; the
+    # warning that a random key per process signs sessions failed --strict on it.
+    monkeypatch.delenv("DALOY_SESSION_KEYS")
+    source = (
+        "from daloy_edge import App\n"
+        "from daloy_edge.middleware.secure_headers import SecureHeaders\n"
+        "app = App(middleware=[SecureHeaders()])\n"
+    )
+    target_module(tmp_path, monkeypatch, "sessionless_app_for_check", source)
+    assert main(["check", "--strict", "sessionless_app_for_check:app"]) == 0
+    assert "session-keys-missing" not in capsys.readouterr().out
+
+
+def test_target_app_with_sessions_is_still_warned_of_session_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DALOY_SESSION_KEYS")
+    target_module(
+        tmp_path,
+        monkeypatch,
+        "session_app_for_check",
+        "from daloy_edge import App, KeyRing, Router\n"
+        "from daloy_edge.middleware.csrf import CSRFConfig, CSRFProtect\n"
+        "from daloy_edge.middleware.secure_headers import SecureHeaders\n"
+        "from daloy_edge.middleware.sessions import SessionConfig, Sessions\n"
+        f"keys = KeyRing([{STRONG_KEY!r}])\n"
+        "app = App(middleware=[SecureHeaders()])\n"
+        "account = Router()\n"
+        "account.add_route('/me', lambda request: {})\n"
+        "app.mount('/account', account, middleware=[Sessions(SessionConfig(keys=keys)),"
+        " CSRFProtect(CSRFConfig(keys=keys))])\n",
+    )
+    assert main(["check", "--strict", "session_app_for_check:app"]) == 1
+    assert "[session-keys-missing] DALOY_SESSION_KEYS:" in capsys.readouterr().out
+
+
 def test_target_factory_is_called(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = (
         "from daloy_edge import App\n"
