@@ -11,6 +11,7 @@ can be pointed at user-supplied URLs safely.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
@@ -238,6 +239,14 @@ class GuardedClient(_RedirectingClient):
         try:
             import httpx
         except ImportError as exc:
+            if sys.platform == "emscripten":
+                # Pyodide (Cloudflare Workers) has no sockets and no DNS API: httpx, which
+                # the extra's hint would install, could not help there.
+                raise RuntimeError(
+                    "GuardedClient resolves names and opens sockets, which Pyodide cannot:"
+                    " on Cloudflare Workers build the guard with fetch_guard(allow_hosts=[...],"
+                    " policy_only_transport=FetchTransport())"
+                ) from None
             from daloy_edge._extras import missing_extra
 
             raise missing_extra("outbound HTTP through GuardedClient", "http") from exc

@@ -194,3 +194,27 @@ def test_refused_connection_is_a_transport_error(workers_harness: PyodideHarness
         port = probe.getsockname()[1]
     result = send(workers_harness, f'request("GET", "http://127.0.0.1:{port}/")')
     assert set(result) == {"error"}
+
+
+def test_guard_without_policy_only_transport_names_the_fix_not_the_http_extra(
+    workers_harness: PyodideHarness, upstream: str
+) -> None:
+    # Without policy_only_transport the guard is GuardedClient, which resolves names and
+    # opens sockets: a Worker can do neither, so installing httpx (the 'http' extra the
+    # error named) could not help. Every request through such a guard fails.
+    result = workers_harness.run(
+        f"""
+from daloy_edge.egress import fetch_guard
+
+async def main():
+    guard = fetch_guard(allow_hosts=["127.0.0.1"], allow_cidrs=["127.0.0.1/32"], ports=None)
+    try:
+        await guard.client.get("{upstream}/json")
+    except Exception as exc:
+        return {{"type": type(exc).__name__, "message": str(exc)}}
+    return {{"type": None}}
+"""
+    )
+    assert result["type"] == "RuntimeError"
+    assert "policy_only_transport=FetchTransport()" in result["message"]
+    assert "pip install" not in result["message"]
