@@ -39,6 +39,23 @@ PROBLEM_TYPE_PREFIX = "urn:daloy-edge:problem:"
 _OWN_MEMBERS = frozenset({"type", "title", "status", "detail", "request_id"})
 
 
+# RFC 3986's unreserved characters, ":" and "/": each is a URN name character as it stands
+# (RFC 8141 2, a name that does not start with "/"), so the prefix and any slug of them make
+# a type every URI parser reads.
+_SLUG_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/")
+
+
+def _checked_slug(slug: object) -> str:
+    """``slug`` when it is 1 or more URI unreserved characters, ``:`` or ``/`` (not first);
+    ``ValueError`` otherwise. The type is the prefix and the slug: "note missing" made the
+    type "urn:daloy-edge:problem:note missing", which no URI parser reads (RFC 9457 3.1.1)."""
+    if isinstance(slug, str) and slug and slug[0] != "/" and _SLUG_CHARACTERS.issuperset(slug):
+        return slug
+    raise ValueError(
+        f"a problem slug is 1 or more of A-Z a-z 0-9 - . _ ~ : / (not / first), not {slug!r}"
+    )
+
+
 class ConfigError(ValueError):
     """A configuration that would be insecure or cannot work; raised at build time."""
 
@@ -66,7 +83,10 @@ class HTTPError(Exception):
     ``Content-Encoding`` and ``Content-Length`` are left out: the body is the problem.
     ``extra`` adds extension members; one named ``type``, ``title``, ``status``,
     ``detail`` or ``request_id`` is left out, as the error states those itself.
-    ``status`` is a client or server error, 400 to 599 (``ValueError`` otherwise).
+    ``status`` is a client or server error, 400 to 599 (``ValueError`` otherwise), and
+    ``slug``, which the problem ``type`` ends in, is 1 or more of ``A-Z a-z 0-9 - . _ ~ :``
+    and ``/``, not ``/`` first (``ValueError`` otherwise: a space or ``<`` made a type no
+    URI parser reads).
     Security: raise these (or a subclass) rather than building error responses by hand;
     the app renders them in one place, with the request id and the secure headers.
     """
@@ -96,7 +116,7 @@ class HTTPError(Exception):
         if status is not None:
             self.status = status
         if slug is not None:
-            self.slug = slug
+            self.slug = _checked_slug(slug)
         if title is not None:
             self.title = title
         self.detail = detail
@@ -110,6 +130,8 @@ class HTTPError(Exception):
         own = cls.__dict__
         if "status" in own:
             cls.status = _error_status(cls.status)
+        if "slug" in own:
+            cls.slug = _checked_slug(cls.slug)
         if "status" in own and ("slug" not in own or "title" not in own):
             slug, title = _named(cls.status)
             if "slug" not in own:

@@ -8,7 +8,16 @@ import time
 
 import pytest
 
-from daloy_edge import App, ConfigError, Headers, HTTPError, Request, RequestLimits, Router
+from daloy_edge import (
+    App,
+    ConfigError,
+    Headers,
+    HTTPError,
+    NotFound,
+    Request,
+    RequestLimits,
+    Router,
+)
 from daloy_edge.testing import TestClient
 
 
@@ -180,6 +189,33 @@ def test_an_http_error_subclass_with_a_status_that_is_no_error_is_refused() -> N
 
         class Accepted(HTTPError):
             status = 202
+
+
+@pytest.mark.parametrize("slug", ["note missing", "a<b>", "note?x#y", "ünï", "", "/notes"])
+def test_an_http_error_with_a_slug_that_makes_no_urn_is_a_500_problem(slug: str) -> None:
+    # The type is the prefix and the slug: "note missing" made it
+    # "urn:daloy-edge:problem:note missing", a type no URI parser reads (RFC 9457 3.1.1).
+    app = App(request_log=False)
+
+    @app.get("/refused")
+    async def refused(request: Request) -> None:
+        raise NotFound("no such note", slug=slug)
+
+    response = TestClient(app).get("/refused")
+    assert response.status == 500
+    assert response.json()["type"] == "urn:daloy-edge:problem:internal-error"
+
+
+def test_an_http_error_subclass_with_a_slug_that_makes_no_urn_is_refused() -> None:
+    with pytest.raises(ValueError, match="slug"):
+
+        class NoteMissing(HTTPError):
+            status, slug, title = 404, "note missing", "Not Found"
+
+
+def test_an_http_error_slug_of_uri_unreserved_characters_names_its_type() -> None:
+    error = NotFound(slug="billing:Note_missing/v2.1~x")
+    assert error.type == "urn:daloy-edge:problem:billing:Note_missing/v2.1~x"
 
 
 def test_http_error_extra_members_cannot_restate_type_title_status_or_request_id() -> None:
