@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from _contextvars import Context  # contextvars only re-exports it
 
 from daloy_edge._errors import GatewayTimeout
 from daloy_edge._runner import resume
@@ -91,7 +92,12 @@ class _Watch:
         if loop is None or task is None:
             return
         self.task = task
-        self.handle = loop.call_at(loop.time() + (self.end - time.monotonic()), self._expire)
+        # Armed in an empty context: a cancelled timer is kept until its time comes (by
+        # Pyodide's loop always, its JS timer still set), and with a copy of the request's
+        # context it kept every context variable set so far (the request's log record,
+        # an app's current request) for the rest of the timeout after the answer.
+        when = loop.time() + (self.end - time.monotonic())
+        self.handle = loop.call_at(when, self._expire, context=Context())
 
     def _expire(self) -> None:
         self.expired = True

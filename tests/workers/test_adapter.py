@@ -336,3 +336,31 @@ def test_a_hop_bound_past_pyodides_32_bit_word_still_resolves_forwarded(
     # max_hops + 1, or 2**62 for a bound that is no int, and either raised OverflowError
     # (a 500 for every request that carried one) from max_hops=2**31 or float("inf").
     assert workers_harness.run(WIDE_HOP_BOUND) == [2**31 - 1, "198.51.100.7", "198.51.100.7"]
+
+
+HELD_REQUEST_CONTEXTS = """
+import asyncio
+import gc
+
+from daloy_edge.observability._logger import _active
+
+
+async def main():
+    return sum(
+        1
+        for held in gc.get_objects()
+        if isinstance(held, asyncio.Handle) and held._context.get(_active) is not None
+    )
+"""
+
+
+def test_an_answered_request_leaves_no_timer_holding_its_context(
+    workers_harness: PyodideHarness,
+) -> None:
+    # Pyodide's loop keeps a cancelled timer (and its JS setTimeout) until its time: the
+    # deadline timer of every request that waited held a copy of the request's context
+    # (its log record, any context variable the app set) for the whole request_timeout
+    # after the answer, so an isolate under load kept rate x timeout of them.
+    for _ in range(20):
+        assert call(workers_harness, "POST", "/upload", chunks=[b"y" * 300] * 2).status == 200
+    assert workers_harness.run(HELD_REQUEST_CONTEXTS) == 0
