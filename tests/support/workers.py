@@ -46,6 +46,9 @@ WHEELS = (
 """Every workspace member: apps that name other adapters' entry points still import."""
 COPIED_DISTRIBUTIONS = ("workers-runtime-sdk", "PyJWT")
 REPLY_TIMEOUT_S = 60.0
+PYODIDE_ENV = "DALOY_PYODIDE"
+"""Names another npm ``pyodide`` package directory to run the Workers tests on (the
+release an older compatibility date selects); unset, the locked one in ``tests/workers``."""
 
 
 def runtime_encoded(body: bytes, headers: Sequence[tuple[str, str]], encode_body: str) -> bytes:
@@ -111,7 +114,9 @@ class PyodideHarness:
         self._lock = threading.Lock()
         self._replies: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
-        self.load_ms = self._await_reply(0)["load_ms"]
+        started = self._await_reply(0)
+        self.load_ms = started["load_ms"]
+        self.pyodide_version: str = started["version"]
 
     def _pump(self) -> None:
         assert self._proc.stdout is not None
@@ -286,6 +291,23 @@ def _node() -> str:
     return node
 
 
+def pyodide_package() -> Path:
+    """The npm ``pyodide`` package the harness loads: :data:`PYODIDE_ENV`'s, or the locked one.
+
+    Skips the Workers tests, naming the variable, when the package it names is missing.
+    """
+    other = os.environ.get(PYODIDE_ENV)
+    if not other:
+        return HARNESS_DIR / "node_modules" / "pyodide"
+    package = Path(other).resolve()
+    if not (package / "pyodide.mjs").is_file():
+        pytest.skip(
+            f"{PYODIDE_ENV}={other} holds no pyodide package: "
+            "npm install pyodide@<version> in a folder and name its node_modules/pyodide"
+        )
+    return package
+
+
 def _build_wheels(out: Path) -> None:
     uv = os.environ.get("UV") or shutil.which("uv")
     if uv is None:
@@ -341,6 +363,7 @@ def pyodide_harness() -> Iterator[PyodideHarness]:
     """Start Node + Pyodide, build and load everything, yield the harness, stop it."""
     node = _node()
     subprocess.run([str(ROOT / "scripts" / "workers-harness.sh")], check=True)
+    env = {**os.environ, PYODIDE_ENV: str(pyodide_package())}
     with tempfile.TemporaryDirectory(prefix="daloy-workers-") as tmp:
         work = Path(tmp)
         stderr_path = work / "node-stderr.log"
@@ -352,6 +375,7 @@ def pyodide_harness() -> Iterator[PyodideHarness]:
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,
+                env=env,
             )
         try:
             _build_wheels(work / "wheels")

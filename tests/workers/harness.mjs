@@ -9,10 +9,23 @@
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
-import { loadPyodide } from "pyodide";
+import { pathToFileURL } from "node:url";
+
+// DALOY_PYODIDE names another pyodide package directory (an absolute path: the release
+// a Worker's compatibility date selects); without it the locked one in node_modules.
+const pyodideDir = process.env.DALOY_PYODIDE;
+const { loadPyodide } = await import(
+  pyodideDir ? pathToFileURL(path.join(pyodideDir, "pyodide.mjs")).href : "pyodide"
+);
 
 const reply = (message) => process.stdout.write(JSON.stringify(message) + "\n");
 const captured = { stdout: [], stderr: [], console: [] };
+// workerd reports a promise rejected with no handler and serves on, where Node would exit:
+// each is kept, and the request it came during (or the next one) fails naming it.
+const uncaught = [];
+process.on("unhandledRejection", (reason) => {
+  uncaught.push(String(reason && reason.message ? reason.message : reason).slice(-2000));
+});
 // Every console call is recorded with its method (the level Workers Logs records it at)
 // and goes on to stderr, so nothing but replies reaches this process's stdout.
 const toStderr = console.error;
@@ -131,7 +144,7 @@ async function fetchOp(message) {
 
 const ops = { install, files, write, run, fetch: fetchOp };
 const lines = readline.createInterface({ input: process.stdin });
-reply({ id: 0, ok: true, result: { load_ms: loadMs } });
+reply({ id: 0, ok: true, result: { load_ms: loadMs, version: pyodide.version } });
 for await (const line of lines) {
   if (!line.trim()) continue;
   const message = JSON.parse(line);
@@ -140,6 +153,7 @@ for await (const line of lines) {
   captured.console = [];
   try {
     const result = await ops[message.op](message);
+    if (uncaught.length) throw new Error(`uncaught in a promise: ${uncaught.splice(0).join("; ")}`);
     reply({ id: message.id, ok: true, result, stdout: captured.stdout, stderr: captured.stderr, console: captured.console });
   } catch (error) {
     const text = String(error && error.message ? error.message : error);
