@@ -218,3 +218,30 @@ async def main():
     assert result["type"] == "RuntimeError"
     assert "policy_only_transport=FetchTransport()" in result["message"]
     assert "pip install" not in result["message"]
+
+
+def test_a_fetch_its_caller_gave_up_on_settles_later_with_nothing_uncaught(
+    workers_harness: PyodideHarness, upstream: str
+) -> None:
+    # A caller's own timeout (the JWKS client's wait_for, the request deadline) cancels
+    # the fetch it awaits; the fetch still answers later. Pyodide 0.26.0a, the Python of
+    # Workers with the bare python_workers flag, then set the result of the cancelled
+    # future and raised InvalidStateError in the promise's reaction, uncaught.
+    outcome = workers_harness.run(
+        f"""
+import asyncio
+
+from daloy_edge_cloudflare import FetchTransport
+
+async def main():
+    call = FetchTransport().request("GET", "{upstream}/slow", timeout=10)
+    try:
+        await asyncio.wait_for(call, 0.2)
+    except TimeoutError:
+        pass
+    await asyncio.sleep(2.5)
+    return "gave up"
+"""
+    )
+    assert outcome == "gave up"
+    assert workers_harness.run("async def main():\n    return 1") == 1

@@ -17,6 +17,7 @@ __all__ = [
     "js_object",
     "keep_running",
     "promise_of",
+    "settled",
     "to_bytes",
     "to_uint8array",
     "unwrap",
@@ -76,6 +77,40 @@ def to_uint8array(data: bytes) -> Any:
 def to_bytes(chunk: Any) -> bytes:
     """Python bytes from a JS ``Uint8Array`` (or ``ArrayBuffer``)."""
     return bytes(chunk.to_bytes())
+
+
+def settled(promise: Any) -> asyncio.Future[Any]:
+    """A future for the JS ``promise``, left alone by the promise once it is cancelled.
+
+    Awaiting a promise directly, Pyodide 0.26.0a (Python Workers with the bare
+    ``python_workers`` flag before compatibility date 2025-09-29) settles its future
+    unconditionally: a promise settling after a timeout or the request deadline cancelled
+    its awaiter (a fetch its ``AbortSignal`` ends a moment later, a body chunk) raised
+    ``InvalidStateError`` in the promise's reaction, an uncaught error per timeout.
+    """
+    from js import Error
+    from pyodide.ffi import create_proxy
+
+    future: asyncio.Future[Any]
+    if not hasattr(promise, "then"):  # a Python awaitable (a wrapped binding's fetch)
+        future = asyncio.ensure_future(promise)
+        return future
+    future = asyncio.get_running_loop().create_future()
+
+    def settle(value: Any, failed: bool) -> None:
+        on_value.destroy()
+        on_error.destroy()
+        if future.done():
+            return
+        if not failed:
+            future.set_result(value)
+        else:  # a JS Error arrives as JsException; anything else thrown is wrapped in one
+            future.set_exception(value if isinstance(value, BaseException) else Error.new(value))
+
+    on_value = create_proxy(lambda value: settle(value, False))
+    on_error = create_proxy(lambda error: settle(error, True))
+    promise.then(on_value, on_error)
+    return future
 
 
 def promise_of(awaitable: Awaitable[object]) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from daloy_edge import BadRequest, Headers, Request
-from daloy_edge_cloudflare._js import is_null, to_bytes, unwrap
+from daloy_edge_cloudflare._js import is_null, settled, to_bytes, unwrap
 
 __all__ = ["CLIENT_HEADER", "client_address", "to_request"]
 
@@ -40,7 +40,7 @@ def _body_stream(stream: Any) -> AsyncIterator[bytes]:
         try:
             while True:
                 try:
-                    result = await reader.read()
+                    result = await settled(reader.read())
                 except Exception as exc:
                     # A dropped upload rejects the read: a typed 400, not a 500. The stream
                     # is errored, and cancelling it would only reject again.
@@ -56,7 +56,7 @@ def _body_stream(stream: Any) -> AsyncIterator[bytes]:
                     yield chunk
         finally:
             if not finished:
-                await reader.cancel()
+                await settled(reader.cancel())
 
     return chunks()
 
