@@ -111,12 +111,22 @@ class TrustedProxies(Phased):
 
     def check_app(self, app: App) -> None:
         """Refuse an app where middleware that reads the client address runs before this
-        resolves it: an IP allow-list behind a proxy on 127.0.0.1 let every client in."""
+        resolves it: an IP allow-list behind a proxy on 127.0.0.1 let every client in.
+        Likewise, with a proxy named, one that reads the scheme before it: a CSRF origin
+        check refused a form posted from the HTTPS site and passed one from plain HTTP."""
         early = marked_before(app, self, "reads_client_ip")
         if early is not None:
             raise ConfigError(
                 f"{type(early).__name__} reads the client address before TrustedProxies"
                 " resolves it, so it sees the proxy's address; put TrustedProxies first"
+            )
+        # With no proxy named the scheme stays the server's, whatever the order.
+        early = None if self._direct else marked_before(app, self, "reads_scheme")
+        if early is not None:
+            raise ConfigError(
+                f"{type(early).__name__} reads the scheme before TrustedProxies resolves"
+                " it, so behind a proxy ending TLS it compares origins with http://;"
+                " put TrustedProxies first"
             )
 
     def before(self, request: Request) -> None:

@@ -103,6 +103,9 @@ class CSRFProtect(Phased):
     """
 
     protects_against_csrf = True
+    # Its origin check compares with the request's scheme: read by TrustedProxies, which
+    # must resolve it first.
+    reads_scheme = True
     __slots__ = ("_signer", "_trusted", "config", "token_required")
 
     def __init__(self, config: CSRFConfig) -> None:
@@ -197,6 +200,7 @@ class _TokenRequired(Phased):
     """Demands a valid token on unsafe requests to the routes it wraps."""
 
     protects_against_csrf = True
+    reads_scheme = True
     __slots__ = ("_protect",)
 
     def __init__(self, protect: CSRFProtect) -> None:

@@ -233,6 +233,45 @@ def test_a_token_check_before_sessions_refuses_to_build(order: str) -> None:
         app.build()
 
 
+def origin_checked_with_proxies(order: str, proxies: tuple[str, ...]) -> App:
+    from daloy_edge.middleware.client_ip import TrustedProxies, TrustedProxiesConfig
+
+    csrf = CSRFProtect(CSRFConfig(keys=KEYS, allow_origin_only=True))
+    resolver = TrustedProxies(TrustedProxiesConfig(proxies=proxies))
+    app = App(env={}, middleware=[csrf, resolver] if order == "csrf first" else [resolver, csrf])
+
+    @app.post("/submit")
+    async def submit(request):
+        return {"ok": True}
+
+    return app
+
+
+def test_an_origin_check_before_trusted_proxies_refuses_to_build() -> None:
+    # Behind a proxy ending TLS, the check read the server's http before TrustedProxies
+    # took the proxy's https: a post from https://app.example was refused as cross-site,
+    # and one from a page on http://app.example passed.
+    app = origin_checked_with_proxies("csrf first", ("127.0.0.1/32",))
+    with pytest.raises(ConfigError, match="CSRFProtect reads the scheme before TrustedProxies"):
+        app.build()
+
+
+def test_an_origin_check_after_trusted_proxies_compares_the_scheme_the_proxy_reports() -> None:
+    client = TestClient(origin_checked_with_proxies("proxies first", ("127.0.0.1/32",)))
+    ended_tls = {"x-forwarded-for": "198.51.100.7", "x-forwarded-proto": "https"}
+
+    def post(origin: str) -> int:
+        headers = {**ended_tls, "origin": origin}
+        return client.post("http://app.example/submit", client="127.0.0.1", headers=headers).status
+
+    assert (post("https://app.example"), post("http://app.example")) == (200, 403)
+
+
+def test_an_origin_check_before_trusted_proxies_naming_no_proxy_builds() -> None:
+    # No proxy named: the scheme stays the server's, whatever the order.
+    origin_checked_with_proxies("csrf first", ()).build()
+
+
 def test_origin_only_checks_and_safe_routes_build_without_sessions() -> None:
     csrf = CSRFProtect(CSRFConfig(keys=KEYS, allow_origin_only=True))
     app = App(middleware=[csrf])
