@@ -21,6 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from daloy_edge._app import App
     from daloy_edge._netaddr import ForwardingHeader
+    from daloy_edge._response import Response
 
 
 __all__ = ["TrustedProxies", "TrustedProxiesConfig"]
@@ -128,6 +129,14 @@ class TrustedProxies(Phased):
                 " it, so behind a proxy ending TLS it compares origins with http://;"
                 " put TrustedProxies first"
             )
+
+    def on_rejected(self, request: Request, response: Response) -> None:
+        """Resolve the client and scheme of a request the app refused before any middleware
+        ran (its path or a header field): behind a proxy, every such attempt was logged as
+        the proxy's. Behind one, not for a 431, whose fields are past the app's bounds,
+        which the parse of a forwarding header then would not be."""
+        if self._direct or response.status != 431:
+            self.before(request)
 
     def before(self, request: Request) -> None:
         # The direct case without a call to ``resolve``: it runs on every request.

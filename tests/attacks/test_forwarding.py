@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -277,6 +278,29 @@ def test_forwarded_proto_is_ignored_when_x_forwarded_for_is_configured():
     client = make_client(("10.0.0.0/8",))
     headers = {"x-forwarded-for": "203.0.113.5", "forwarded": "for=203.0.113.5;proto=https"}
     assert scheme_of(client, "10.0.0.2", headers)["scheme"] == "http"
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "status"),
+    [
+        ("/ip/..%2f..%2fetc%2fpasswd", {}, 400),  # refused by the path guard
+        ("/ip", {"x-a": "\x01"}, 400),  # a control character in a field
+    ],
+)
+def test_a_request_refused_before_the_middleware_is_logged_from_the_client_not_the_proxy(
+    capsys: pytest.CaptureFixture[str], path: str, fields: dict[str, str], status: int
+) -> None:
+    # The sanitation guard answers before any middleware runs: behind a proxy, every
+    # traversal or injection attempt was logged as coming from the proxy's own address.
+    client = make_client(("10.0.0.0/8",))
+    capsys.readouterr()
+    headers = {"x-forwarded-for": "203.0.113.5", "x-forwarded-proto": "https", **fields}
+    # Served over plain HTTP, as a proxy that ends TLS passes requests on.
+    url = f"http://app.example{path}"
+    assert client.get(url, client="10.0.0.2", headers=headers).status == status
+    (line,) = capsys.readouterr().out.splitlines()
+    attributes = json.loads(line)["Attributes"]
+    assert (attributes["client.address"], attributes["url.scheme"]) == ("203.0.113.5", "https")
 
 
 @pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0"])
