@@ -12,7 +12,15 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from daloy_edge import App, BadRequest, GatewayTimeout, Headers, Request, Response
+from daloy_edge import (
+    App,
+    BadRequest,
+    GatewayTimeout,
+    Headers,
+    Request,
+    Response,
+    ServiceUnavailable,
+)
 from daloy_edge._runner import Runner, run_as_task
 from daloy_edge.types import Handler
 from daloy_edge_gcp_functions._limits import delivered
@@ -119,14 +127,23 @@ class _Watchdog:
 
     def arm(self, body: _Body, end: float) -> None:
         with self._changed:
-            self._armed[body] = end
             if self._thread is None:
-                self._thread = threading.Thread(
+                thread = threading.Thread(
                     target=self._run, name="daloy-edge-body-deadline", daemon=True
                 )
-                self._thread.start()
+                try:
+                    thread.start()
+                except RuntimeError:
+                    # No thread to be had (the process at its thread limit): the read is
+                    # not made unwatched, and the next one tries again. Kept, the thread
+                    # that never started left every later read uncut for good.
+                    raise ServiceUnavailable(
+                        "the request body cannot be read now", headers={"retry-after": "1"}
+                    ) from None
+                self._thread = thread
             elif end < self._wake_at:
                 self._changed.notify()
+            self._armed[body] = end
 
     def disarm(self, body: _Body) -> None:
         # Under the lock: once this returns, the connection (which the server may use

@@ -8,6 +8,8 @@ import gzip
 import io
 import json
 import os
+import subprocess
+import sys
 import threading
 import weakref
 from pathlib import Path
@@ -20,6 +22,7 @@ from daloy_edge_gcp_functions import GCFHandler, handler, to_request
 from daloy_edge import App, PayloadTooLarge, Request, Response
 from tests.support.startup import failing_first_startup
 from tests.support.streams import Cursor
+from tests.support.thread_limit import SKIP_REASON
 
 ROOT = Path(__file__).resolve().parents[3]
 flask_app = flask.Flask("gcf-adapter-tests")
@@ -606,3 +609,77 @@ def test_a_stream_read_whole_that_fails_to_close_is_answered_with_the_failure_lo
     assert attributes["http.response.status_code"] == 200  # type: ignore[index]
     assert attributes["exception.type"] == "RuntimeError"  # type: ignore[index]
     assert "hunter2" not in sink.lines[0]
+
+
+THREAD_LIMITED_BODY_READS = """
+import socket, sys, threading
+import functions_framework
+from werkzeug.test import EnvironBuilder
+from tests.support.thread_limit import become_limited_user, new_threads_again, no_new_threads
+
+served = functions_framework.create_app("gcf_handler", sys.argv[1])
+listener = socket.create_server(("127.0.0.1", 0))
+
+def post(sent, watched=True):
+    # A POST of 1,000 bytes on a real connection, gunicorn's socket named when watched.
+    client = socket.create_connection(listener.getsockname())
+    conn, _ = listener.accept()
+    client.sendall(sent)
+    environ = EnvironBuilder(path="/echo", method="POST").get_environ()
+    environ.update({"wsgi.input": conn.makefile("rb"), "CONTENT_LENGTH": "1000"})
+    if watched:
+        environ["gunicorn.socket"] = conn
+    # A guard, not a clock: a read nothing cuts ends when the client goes.
+    gone = threading.Timer(20, client.close)
+    if not sent:
+        gone.start()
+    statuses = []
+    b"".join(served(environ, lambda status, headers, exc=None: statuses.append(status)))
+    gone.cancel()
+    client.close()
+    conn.close()
+    return statuses[0].split()[0]
+
+answers = [post(b"x" * 1000, watched=False)]  # imports all it needs while it may
+become_limited_user()
+no_new_threads()
+answers.append(post(b"x" * 1000))
+new_threads_again()
+answers.append(post(b""))
+print(" ".join(answers))
+"""
+
+BODY_READ_APP = """
+from daloy_edge import App, Request
+from daloy_edge_gcp_functions import handler
+
+app = App(request_timeout=0.3)
+
+@app.post("/echo")
+async def echo(request: Request) -> dict[str, int]:
+    return {"size": len(await request.body())}
+
+gcf_handler = handler(app)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason=SKIP_REASON)
+def test_a_body_read_at_the_thread_limit_is_a_503_and_later_slow_bodies_are_still_cut_off(
+    tmp_path: Path,
+) -> None:
+    # The failure: the deadline watchdog's thread was kept before it started, so one
+    # start refused at the thread limit (Lambda's 1,024, a container's pids.max) answered
+    # a 500 and left the watchdog dead for good: a body sent slowly held the worker
+    # thread for as long as the client liked again, and was answered 400 when it left.
+    source = tmp_path / "main.py"
+    source.write_text(BODY_READ_APP)
+    done = subprocess.run(
+        [sys.executable, "-c", THREAD_LIMITED_BODY_READS, str(source)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[-1].split() == ["200", "503", "504"]
