@@ -276,10 +276,16 @@ class CloudWatchLogsShipper:
             self._thread.join(timeout)
 
     def _start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name="daloy-cloudwatch-shipper", daemon=True
-        )
-        self._thread.start()
+        thread = threading.Thread(target=self._run, name="daloy-cloudwatch-shipper", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            # No thread to be had (the process at its thread limit: Lambda's 1,024, a
+            # container's pids.max): the line stays queued and the next write tries again.
+            # Kept, the thread that never started stopped the shipper for good, and the
+            # error reached the caller of ``write``.
+            return
+        self._thread = thread
 
     def _forked(self) -> None:
         """Start over in a child forked from the process that built this shipper.

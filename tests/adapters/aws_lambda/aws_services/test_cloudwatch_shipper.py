@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
 from collections import deque
+from pathlib import Path
 
 import pytest
 from daloy_edge_aws_lambda.cloudwatch import (
@@ -25,8 +27,11 @@ from daloy_edge import App, ConfigError, Request, Response
 from daloy_edge.observability import LogConfig, RequestLog
 from daloy_edge.testing import TestClient
 from tests.support.cloudwatch_front import cloudwatch_front
+from tests.support.thread_limit import SKIP_REASON
 
 pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def read_back(client, group: str, stream: str) -> list[str]:
@@ -581,3 +586,58 @@ def test_emf_shipper_marks_put_log_events_as_emf(moto, emf, expected):
     assert decoded and set(decoded) == {
         expected
     }  # the first call, before the group exists, is repeated
+
+
+THREAD_LIMITED_SHIPPER = """
+import json, sys
+import boto3
+from daloy_edge_aws_lambda.cloudwatch import CloudWatchLogsShipper
+from tests.support.thread_limit import become_limited_user, new_threads_again, no_new_threads
+
+client = boto3.client(
+    "logs", region_name="us-east-1", endpoint_url=sys.argv[1],
+    aws_access_key_id="testing", aws_secret_access_key="testing",
+)
+warm = CloudWatchLogsShipper("/test/thread-limit-warm", "s", client=client, flush_interval=0.05)
+warm.write("imports all it needs while it may")
+assert warm.flush(30)
+shipper = CloudWatchLogsShipper("/test/thread-limit", "s", client=client, flush_interval=0.05)
+become_limited_user()
+no_new_threads()
+try:
+    shipper.write("written at the thread limit")
+    raised = None
+except Exception as exc:
+    raised = type(exc).__name__
+new_threads_again()
+shipper.write("written once threads start again")
+flushed = shipper.flush(30)
+try:
+    read = client.get_log_events(logGroupName="/test/thread-limit", logStreamName="s")
+    shipped = [event["message"] for event in read["events"]]
+except client.exceptions.ResourceNotFoundException:
+    shipped = []  # nothing was ever sent, so the group was never made
+print(json.dumps([raised, flushed, shipped]))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason=SKIP_REASON)
+def test_a_line_written_at_the_thread_limit_is_shipped_once_threads_start_again(moto):
+    # The failure: the sender thread was kept before it started, so one start refused at
+    # the thread limit (Lambda's 1,024, a container's pids.max) raised into ``write`` and
+    # left a thread that never ran: no line was shipped again, and every flush waited
+    # out its timeout.
+    done = subprocess.run(
+        [sys.executable, "-c", THREAD_LIMITED_SHIPPER, moto.endpoint],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == [
+        None,
+        True,
+        ["written at the thread limit", "written once threads start again"],
+    ]
