@@ -96,13 +96,34 @@ def generate(name: str, target: str, dest: Path) -> list[Path]:
         # A Google service account id is 6 to 30 characters, whatever the name's length.
         "service_account": f"{name[:22]}-runtime",
     }
+    existed = dest.exists()
     written: list[Path] = []
-    for relative, template in {**_COMMON, **spec.files}.items():
-        text = (_TEMPLATES / template).read_text(encoding="utf-8")
-        for key, value in values.items():
-            text = text.replace("{{" + key + "}}", value)
-        path = dest / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
+    try:
+        for relative, template in {**_COMMON, **spec.files}.items():
+            text = (_TEMPLATES / template).read_text(encoding="utf-8")
+            for key, value in values.items():
+                text = text.replace("{{" + key + "}}", value)
+            path = dest / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            written.append(path)
+            path.write_text(text, encoding="utf-8")
+    except OSError:
+        _remove(written, dest if existed else dest.parent)
+        raise
     return written
+
+
+def _remove(written: list[Path], above: Path) -> None:
+    """Take back a project only partly written (a full disk, a quota): left, its files,
+    the last one cut short, made the destination not empty, and the next try was
+    refused. The folders below ``above`` that this left empty go too."""
+    for path in written:
+        path.unlink(missing_ok=True)
+    folders = {
+        f for path in written for f in path.parents if f != above and f.is_relative_to(above)
+    }
+    for folder in sorted(folders, key=lambda folder: len(folder.parts), reverse=True):
+        try:
+            folder.rmdir()  # only once empty
+        except OSError:
+            continue

@@ -111,6 +111,55 @@ def test_refuses_a_non_empty_destination(tmp_path: Path) -> None:
         generate("shop-api", "asgi", tmp_path)
 
 
+FULL_DISK_THEN_FREED = """
+import os, sys
+from daloy_edge.cli import main
+disk = sys.argv[1]
+os.chdir(disk)
+first = main(["new", "--target", "lambda", "shop-api"])
+left = sorted(os.path.relpath(os.path.join(top, name), disk)
+              for top, folders, files in os.walk(disk) for name in folders + files)
+os.system(f"mount -o remount,size=1m {disk}")  # space freed
+second = main(["new", "--target", "lambda", "shop-api"])
+print(first, left, second)
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None,
+    reason="needs root and unshare for a small file system of its own",
+)
+def test_a_project_a_full_disk_cut_short_is_taken_back_so_the_next_try_succeeds(
+    tmp_path: Path,
+) -> None:
+    # The failure: the files written before the disk filled, the last one cut short,
+    # stayed; once space was freed, the next try was refused (the folder was not empty).
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            'mount --make-rprivate / && mount -t tmpfs -o size=12k tmpfs "$1" && '
+            'exec "$2" -c "$3" "$1"',
+            "sh",
+            str(disk),
+            sys.executable,
+            FULL_DISK_THEN_FREED,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "2 [] 0"
+    assert "cannot write shop-api: No space left on device" in done.stderr
+
+
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_dev_signing_key_left_by_a_killed_dev_server_is_never_committed(
     tmp_path: Path, target: str
