@@ -65,8 +65,8 @@ class JWKSClient:
       redirects are not followed.
     - Keys live for ``Cache-Control: max-age`` clamped to ``[min_ttl_s, max_ttl_s]``.
     - An unknown ``kid`` triggers a refetch at most once per ``refetch_cooldown_s``; a
-      ``kid`` still unknown afterwards is remembered (``negative_ttl_s``) so random kids
-      cannot make us hammer the IdP.
+      ``kid`` still unknown after a refetch that succeeded is remembered (``negative_ttl_s``)
+      so random kids cannot make us hammer the IdP.
     - Concurrent callers share one fetch (single flight), on other threads' event loops too.
     - A failed refresh keeps the last good keys for ``stale_if_error_s`` and retries at
       most every ``error_backoff_s``; with nothing usable :class:`KeysUnavailable` is raised.
@@ -200,6 +200,11 @@ class JWKSClient:
         return key
 
     def _remember_unknown(self, kid: str, now: float) -> None:
+        if self.last_error is not None:
+            # The refetch failed, so the kid may well be the IdP's new key: remembered, its
+            # tokens were refused for negative_ttl_s after the JWKS answered again. The
+            # cooldown and the back-off bound the refetches meanwhile.
+            return
         negative = self._negative
         if len(negative) >= self._max_negative:
             # Worker threads (functions-framework) may pick the same oldest kid at once,

@@ -213,9 +213,10 @@ class SlowKid(SlowKey):
 
 
 async def test_worker_threads_spraying_kids_during_an_outage_are_refused_not_failed(server, clock):
-    # While the IdP fails, no refresh empties the negative cache, so it fills up; then each
-    # thread that joined a refetch forgot the oldest remembered kid to make room for its
-    # own: two picked the same one, and the second raised KeyError (a 500).
+    # Kids a failed refetch left unknown filled the negative cache while the IdP failed;
+    # then each thread that joined a refetch forgot the oldest remembered kid to make room
+    # for its own: two picked the same one, and the second raised KeyError (a 500). A
+    # failed refetch now remembers no kid; each is still refused, none fails.
     client = JWKSClient(server.url, allow_insecure_http=True, clock=clock, max_negative=1)
     await client.get_key("key-a")
     server.status = 503
@@ -578,3 +579,23 @@ async def test_a_cold_start_transport_failing_with_its_own_error_raises_keys_una
         with pytest.raises(KeysUnavailable):
             await client.get_key("key-a")
     assert dropping.calls == 1
+
+
+async def test_a_kid_first_seen_during_an_outage_verifies_once_the_idp_is_back(
+    client, server, clock
+):
+    # The IdP rotated while its JWKS failed: the refetch the new kid asked for failed, and
+    # the kid was remembered as unknown, so once the JWKS answered again its tokens were
+    # still refused until the negative cache let go (negative_ttl_s, 5 minutes), not the
+    # 30 s cooldown, while the old keys were fresh.
+    await client.get_key("key-a")
+    server.status = 503
+    clock.advance(31)
+    assert await client.get_key("key-b") is None
+    assert server.hits == 2
+    server.status = 200
+    server.document = jwks(key_a(), key_b())
+    clock.advance(31)
+    key = await client.get_key("key-b")
+    assert key is not None and key.kid == "key-b"
+    assert server.hits == 3
