@@ -19,6 +19,7 @@ from daloy_edge.transport import HTTPTransport, TransportError, default_transpor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from daloy_edge.jose._outage import OutageLog
     from daloy_edge.types import Clock
 
 
@@ -141,6 +142,7 @@ class JWKSClient:
         """Completed fetch attempts (successful or not), for metrics and tests."""
         self.last_error: str | None = None
         """Why the most recent fetch failed (no secrets), or ``None`` after a success."""
+        self._outage: OutageLog | None = None  # made by the first failed fetch
 
     async def get_key(self, kid: str) -> JWK | None:
         """The key for ``kid`` (``None`` if unknown); :class:`KeysUnavailable` if no keys."""
@@ -250,19 +252,33 @@ class JWKSClient:
             # no failure this client describes: their type alone is kept.
             known = isinstance(exc, TransportError | TimeoutError | InvalidKey)
             self.last_error = f"{type(exc).__name__}: {exc}" if known else type(exc).__name__
-            self._retry_at = self._clock() + self._backoff
+            now = self._clock()
+            self._retry_at = now + self._backoff
+            usable = None if self._keys is None else self._expires_at + self._stale - now
+            self._report_failure(self.last_error, now, usable)
         else:
+            now = self._clock()
             self._keys = keys
-            self._expires_at = self._clock() + ttl
+            self._expires_at = now + ttl
             self._negative.clear()
             self.last_error = None
             self._retry_at = -math.inf
+            if self._outage is not None:
+                self._outage.recovered(now)
         finally:
             self.fetches += 1
             with self._lock:
                 if self._inflight is not None and self._inflight[1] is done:
                     self._inflight = None
             done.set_result(None)
+
+    def _report_failure(self, reason: str, now: float, usable_for_s: float | None) -> None:
+        outage = self._outage
+        if outage is None:
+            from daloy_edge.jose._outage import OutageLog
+
+            outage = self._outage = OutageLog(self.url)
+        outage.failed(reason, now, usable_for_s)
 
     async def _download(self) -> tuple[JWKSet, float]:
         transport = self._transport

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -599,3 +600,49 @@ async def test_a_kid_first_seen_during_an_outage_verifies_once_the_idp_is_back(
     key = await client.get_key("key-b")
     assert key is not None and key.kid == "key-b"
     assert server.hits == 3
+
+
+def jwks_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "daloy_edge.jose"]
+
+
+async def test_an_issuer_outage_hidden_by_stale_keys_is_logged_with_its_end(
+    client, server, clock, caplog
+):
+    # Stale keys kept bearer requests passing, and nothing said the issuer was down: the
+    # first sign was every request answering 503 once the keys ran out, hours later.
+    caplog.set_level(logging.WARNING, logger="daloy_edge.jose")
+    await client.get_key("key-a")
+    server.status = 503
+    server.body = b'{"error": "upstream s3cr3t"}'
+    for _ in range(4):  # a failed fetch each, 6 s apart
+        clock.advance(301 if server.hits == 1 else 6)
+        assert await client.get_key("key-a") is not None
+    assert server.hits == 5
+    failed = jwks_warnings(caplog)
+    assert len(failed) == 2  # one warning per 10 s, the failures between counted
+    assert failed[0] == (
+        f"JWKS fetch from {server.url} failed (TransportError: status 503);"
+        " serving the cached keys for 21599 s more (1 failed fetches in 0 s)"
+    )
+    assert failed[1].endswith("serving the cached keys for 21587 s more (3 failed fetches in 12 s)")
+    server.status, server.body = 200, None
+    clock.advance(6)
+    assert await client.get_key("key-a") is not None
+    assert jwks_warnings(caplog)[2:] == [
+        f"JWKS fetch from {server.url} works again after 4 failed fetches over 24 s"
+    ]
+    assert "s3cr3t" not in caplog.text
+
+
+async def test_a_cold_start_without_the_issuer_logs_that_bearer_requests_answer_503(
+    client, server, caplog
+):
+    caplog.set_level(logging.WARNING, logger="daloy_edge.jose")
+    server.status = 502
+    with pytest.raises(KeysUnavailable):
+        await client.get_key("key-a")
+    assert jwks_warnings(caplog) == [
+        f"JWKS fetch from {server.url} failed (TransportError: status 502);"
+        " no keys cached: bearer requests answer 503 (1 failed fetches in 0 s)"
+    ]
