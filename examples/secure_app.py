@@ -84,6 +84,7 @@ def create_app(env: Mapping[str, str] = os.environ) -> App:
     they configure stay closed instead (see CONTRACT.md).
     """
     _refuse_undecodable(env)
+    _refuse_json_lists(env)
     mode = env.get("DALOY_ENV") or "production"
     if mode not in ("production", "development"):
         raise ConfigError(f"DALOY_ENV must be production or development, not {mode!r}")
@@ -135,6 +136,23 @@ def _refuse_undecodable(env: Mapping[str, str]) -> None:
                     f"{name} holds bytes that are not UTF-8 text; set it as UTF-8 and run"
                     " Python in a UTF-8 locale (LANG=C.UTF-8 or PYTHONUTF8=1)"
                 ) from None
+
+
+# A secret kept in Secrets Manager may hold a JSON list, which the Lambda entry reads into
+# the comma-separated list; the same secret injected into a container's environment as it
+# is (ECS task secrets, a Kubernetes secret) was read comma-separated: keys '["new"' and
+# '"old"]', every admin password refused, and nothing said why.
+_SECRET_LISTS = ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS")
+
+
+def _refuse_json_lists(env: Mapping[str, str]) -> None:
+    for name in _SECRET_LISTS:
+        value = (env.get(name) or "").strip()
+        if value.startswith(("[", "{")) and value.endswith(("]", "}")):
+            raise ConfigError(
+                f"{name} holds a JSON document; set it as a comma-separated list (new,old):"
+                " only the Lambda entry reads a JSON list, from Secrets Manager"
+            )
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -40,6 +40,7 @@ def audit_environment(env: Mapping[str, str]) -> list[Finding]:
         *_rules.cors_origins(
             "DALOY_CORS_ORIGINS", _csv(env.get("DALOY_CORS_ORIGINS")), credentials=True
         ),
+        *_json_lists(env),
         *_sessions(env),
         *_admin(env),
         *_rules.webhook_secrets(
@@ -64,6 +65,24 @@ def _secrets(env: Mapping[str, str]) -> dict[str, list[bytes]]:
     # the provider, or a log on the way, could sign sessions with a key it equals.
     token = (env.get("DALOY_RATE_LIMIT_TOKEN") or "").strip()
     found["DALOY_RATE_LIMIT_TOKEN"] = _encoded([token] if token else [])
+    return found
+
+
+def _json_lists(env: Mapping[str, str]) -> list[Finding]:
+    found = []
+    for name in ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS"):
+        value = (env.get(name) or "").strip()
+        if value.startswith(("[", "{")) and value.endswith(("]", "}")):
+            found.append(
+                Finding(
+                    "secret-list-json",
+                    "error",
+                    name,
+                    "holds a JSON document, read here as a comma-separated list (keys such as"
+                    " '[\"new\"'): the reference app refuses to start",
+                    "set new,old; only the Lambda entry reads a JSON list, from Secrets Manager",
+                )
+            )
     return found
 
 

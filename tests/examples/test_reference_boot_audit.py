@@ -140,6 +140,17 @@ MALFORMED = pytest.mark.parametrize(
         ("DALOY_JWKS_URL", {**JWKS, "DALOY_JWT_AUDIENCE": "a", "DALOY_JWKS_URL": "https://"}),
         ("DALOY_JWT_AUDIENCE", {"DALOY_JWT_AUDIENCE": " , "}),
         ("DALOY_LOG_LEVEL", {"DALOY_LOG_LEVEL": "verbose"}),
+        # The JSON list a Secrets Manager secret may hold, injected into a container as it
+        # is: read comma-separated, its keys were '["…"' and '"…"]', passwords all refused.
+        ("DALOY_SESSION_KEYS", {"DALOY_SESSION_KEYS": f'["{STRONG_KEY}", "{STRONG_KEY}x"]'}),
+        (
+            "DALOY_ADMIN_PASSWORDS",
+            {"DALOY_ADMIN_USER": "ops", "DALOY_ADMIN_PASSWORDS": '["Hs4d8Xc2Vb6Nq1Er7Ty3Ui9O"]'},
+        ),
+        (
+            "DALOY_WEBHOOK_SECRETS",
+            {"DALOY_WEBHOOK_SECRETS": '{"keys": ["Hs4d8Xc2Vb6Nq1Er7Ty3Ui9O"]}'},
+        ),
     ],
 )
 
