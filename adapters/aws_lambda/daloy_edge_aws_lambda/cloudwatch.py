@@ -183,6 +183,7 @@ class CloudWatchLogsShipper:
         self._named = bool(log_stream)
         self._own_client = client is None
         self.stats = ShipperStats()
+        self._dropped_told = 0  # stats.dropped when the last batch was delivered
         self._client = client
         self._client_options = {"region_name": region, "endpoint_url": endpoint_url}
         self._create = create
@@ -308,6 +309,7 @@ class CloudWatchLogsShipper:
         self._flushing = 0
         stats = self.stats
         stats.delivered = stats.batches = stats.rejected = stats.retries = stats.dropped = 0
+        self._dropped_told = 0
         self._queue.clear()
         self._queued_bytes = 0
         self._inflight = []
@@ -374,7 +376,6 @@ class CloudWatchLogsShipper:
         while True:
             try:
                 self._put(batch)
-                return True
             except Exception as exc:
                 code = _error_code(exc)
                 if code in _DROP_CODES or _refused_before_sending(exc):
@@ -397,6 +398,16 @@ class CloudWatchLogsShipper:
                 delay = min(self._retry_max, self._retry_base * 2 ** min(attempt, 16))
                 if self._stop.wait(delay):
                     return False
+            else:
+                dropped = self.stats.dropped
+                if attempt:
+                    # The end of an outage, with what it cost: the lines the full queue
+                    # dropped since the last delivery are missing from the stream, and
+                    # only the stats counted them.
+                    lost = dropped - self._dropped_told
+                    warn(f"sent again after {attempt} retries; {lost} events dropped meanwhile")
+                self._dropped_told = dropped
+                return True
 
     def _put(self, batch: list[LogEvent]) -> None:
         client = self._get_client()

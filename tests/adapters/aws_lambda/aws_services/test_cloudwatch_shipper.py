@@ -337,6 +337,29 @@ def test_a_batch_that_cannot_be_sent_is_reported_once_on_stderr(own_moto, capsys
     ]
 
 
+def test_the_end_of_an_outage_is_reported_on_stderr_with_the_events_it_dropped(own_moto, capsys):
+    # Back from an outage, the shipper carried on in silence: the lines the full queue had
+    # dropped were missing from the stream, and only shipper.stats counted them.
+    shipper, client = shipper_for(
+        own_moto, "/test/back", retry_base=0.05, retry_max=0.2, max_queue=5
+    )
+    own_moto.stop()
+    for i in range(12):
+        shipper.write(f"during {i}")
+    assert not shipper.flush(1.0)
+    own_moto.start()
+    assert shipper.flush(30)
+    shipper.close()
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("daloy_edge_aws_lambda: could not send ")
+    assert err[-1].startswith("daloy_edge_aws_lambda: sent again after ")
+    dropped = shipper.stats.dropped
+    assert err[-1].endswith(f" retries; {dropped} events dropped meanwhile")
+    assert dropped >= 12 - 5 - 1  # the queue holds five, a batch in flight at most one more
+    shipped = read_back(client, "/test/back", "stream-1")
+    assert len(shipped) == 12 - dropped and shipped[-5:] == [f"during {i}" for i in range(7, 12)]
+
+
 def test_a_stderr_whose_reader_is_gone_does_not_stop_the_shipper(own_moto, monkeypatch):
     # The outage warning raised BrokenPipeError into the sender thread, which ended: no
     # line was shipped once CloudWatch was back, and every flush waited out its timeout.
