@@ -137,6 +137,8 @@ class RateLimiter:
         "_block_cache_size",
         "_blocks",
         "_clock",
+        "_down_failures",
+        "_down_since",
         "_failures",
         "_last_log",
         "_prefix",
@@ -192,6 +194,8 @@ class RateLimiter:
         self._clock = clock
         self._failures = 0
         self._last_log = -_LOG_EVERY_MS
+        self._down_since: int | None = None  # the first failure of an outage going on
+        self._down_failures = 0
         self.limit, self.window, self.name, self.cost = limit, window, name, cost
         self.on_store_error = on_store_error
 
@@ -218,6 +222,8 @@ class RateLimiter:
             verdict = await self._store.check(algorithm, keys, now_ms, self._quota)
         except StoreUnavailable as exc:
             return self._failed(exc, now_ms)
+        if self._down_since is not None:
+            self._answering_again(now_ms)
         window = self.window_ms
         if not (0 <= verdict.retry_ms <= 2 * window and 0 <= verdict.reset_ms <= 2 * window):
             # A shared store's reply is data from elsewhere: a wait past the window (a
@@ -256,6 +262,9 @@ class RateLimiter:
 
     def _failed(self, exc: StoreUnavailable, now_ms: int) -> Decision:
         self._failures += 1
+        self._down_failures += 1
+        if self._down_since is None:
+            self._down_since = now_ms
         # Not just later than the last warning: a clock stepped back since it would keep
         # an outage out of the log until the clock caught up.
         if not 0 <= now_ms - self._last_log < _LOG_EVERY_MS:
@@ -272,6 +281,23 @@ class RateLimiter:
         if self.on_store_error == "fail_closed":
             raise exc
         return Decision(True, self.limit, self.limit, ceil_div(self.window_ms, 1000), 0, True)
+
+    def _answering_again(self, now_ms: int) -> None:
+        # The end of an outage, with its count: the warnings above stop with it, and the
+        # failures since the last of them were never told. Told 10 s after the last
+        # warning at the soonest, so a store failing every other check logs no more.
+        if 0 <= now_ms - self._last_log < _LOG_EVERY_MS:
+            return
+        import logging
+
+        logging.getLogger("daloy_edge.ratelimit").warning(
+            "rate-limit store answering again; policy %r failed %d checks over %d s",
+            self.name,
+            self._down_failures,
+            max(0, now_ms - (self._down_since or now_ms)) // 1000,
+        )
+        self._down_since, self._down_failures, self._failures = None, 0, 0
+        self._last_log = now_ms
 
 
 def _window_ms(window: float) -> int:

@@ -212,3 +212,65 @@ async def test_a_store_outage_is_still_logged_after_the_clock_stepped_back(
         now[0] -= 3600
         await limiter.check("client")
     assert "failing open" in caplog.text
+
+
+def store_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "daloy_edge.ratelimit"]
+
+
+async def test_the_end_of_a_store_outage_is_logged_with_the_checks_it_failed(
+    own_stack: tuple[RedisServer, ShimServer], caplog: pytest.LogCaptureFixture
+):
+    # The warnings stopped with the outage and nothing said it was over: the failures
+    # after the last warning (up to 10 s of them) were never counted anywhere.
+    server, shim = own_stack
+    now = [1_700_000_000.0]
+    transport = HttpxTransport()
+    store = UpstashStore(
+        UpstashREST(shim.url, shim.token, transport=transport), timeout=TIMEOUT, first_timeout=5
+    )
+    limiter = RateLimiter(
+        limit=100, window=60, store=store, on_store_error="fail_open", clock=lambda: now[0]
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"):
+            assert not (await limiter.check("client")).degraded
+            server.pause()
+            try:
+                for _ in range(3):
+                    assert (await limiter.check("client")).degraded
+                    now[0] += 2
+            finally:
+                server.resume()
+            now[0] += 10
+            for _ in range(2):
+                assert not (await limiter.check("client")).degraded
+    finally:
+        await transport.aclose()
+    assert store_lines(caplog) == [
+        "rate-limit store unavailable (no answer within 0.3s); policy 'default' is failing open"
+        " (1 failures since last log)",
+        "rate-limit store answering again; policy 'default' failed 3 checks over 16 s",
+    ]
+
+
+async def test_a_store_failing_every_other_check_logs_once_per_ten_seconds(
+    own_stack: tuple[RedisServer, ShimServer], caplog: pytest.LogCaptureFixture
+):
+    _, shim = own_stack
+    now = [1_700_000_000.0]
+    transport = HttpxTransport()
+    store = UpstashStore(UpstashREST(shim.url, shim.token, transport=transport), timeout=5)
+    limiter = RateLimiter(
+        limit=100, window=60, store=store, on_store_error="fail_open", clock=lambda: now[0]
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"):
+            for _ in range(10):
+                shim.fail_next(502, "<html>Bad Gateway</html>", content_type="text/html")
+                assert (await limiter.check("client")).degraded
+                assert not (await limiter.check("client")).degraded
+                now[0] += 1
+    finally:
+        await transport.aclose()
+    assert len(store_lines(caplog)) == 1
