@@ -38,6 +38,7 @@ WEBHOOK_REASON = "daloy.webhook_refused"
 # covers small clock differences between instances).
 _REPLAY_MARGIN_S = 2.0
 _FORGET_GRACE_S = 0.25
+_WARN_EVERY_S = 10.0
 
 
 @record(frozen=True, kw_only=True)
@@ -102,10 +103,12 @@ class VerifyWebhook:
     retry is handled: the event is not lost to the replay check.
     """
 
-    __slots__ = ("config",)
+    __slots__ = ("_unwarned", "_warned_at", "config")
 
     def __init__(self, config: WebhookConfig) -> None:
         self.config = config
+        self._warned_at = -_WARN_EVERY_S
+        self._unwarned = 0
 
     def _ttl(self, delivery: VerifiedWebhook) -> float:
         if delivery.timestamp is None:
@@ -178,13 +181,31 @@ class VerifyWebhook:
         try:
             async with asyncio.timeout(_forget_budget(request)):
                 await discard("webhook:" + delivery.replay_key)
-        except Exception:
-            import logging
+        except Exception as exc:
+            self._warn(exc)
 
-            logging.getLogger("daloy_edge.webhooks").warning(
-                "webhook replay store unavailable: a failed delivery may stay recorded, "
-                "and its retry be refused as a replay"
-            )
+    def _warn(self, exc: Exception) -> None:
+        # At most one line every 10 s, as the rate limiter's: in a store outage every
+        # signed delivery fails to be forgotten, and each wrote a line of its own.
+        self._unwarned += 1
+        now = self.config.clock()
+        # Not just later than the last warning: a clock stepped back would silence it.
+        if 0 <= now - self._warned_at < _WARN_EVERY_S:
+            return
+        import logging
+
+        from daloy_edge.ratelimit._base import StoreUnavailable
+
+        # The toolkit's stores describe their failures without secrets; another store's
+        # error may carry its connection URL, password and all: its type alone is told.
+        known = isinstance(exc, StoreUnavailable) and str(exc)
+        logging.getLogger("daloy_edge.webhooks").warning(
+            "webhook replay store unavailable (%s): a failed delivery may stay recorded, "
+            "and its retry be refused as a replay (%d failures since last log)",
+            known or type(exc).__name__,
+            self._unwarned,
+        )
+        self._warned_at, self._unwarned = now, 0
 
 
 class _ForgetOnFailure:

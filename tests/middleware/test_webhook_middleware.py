@@ -5,6 +5,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -384,3 +385,23 @@ async def test_forgetting_a_delivery_past_the_deadline_does_not_wait_out_the_sto
             response = await asyncio.wait_for(sent, 10)
         assert response.status_code == 504
         assert heads[0].startswith(b"POST ")  # the SET reached the store, which never answered
+
+
+class RedisURLStore:
+    """An app's own replay store whose errors carry its connection URL, password and all."""
+
+    async def add_if_absent(self, key: str, ttl_s: float) -> bool:
+        raise ConnectionError("Error connecting to redis://:hunter2@db.internal:6379")
+
+    async def discard(self, key: str) -> None:
+        raise ConnectionError("Error connecting to redis://:hunter2@db.internal:6379")
+
+
+def test_a_replay_store_outage_warning_names_an_app_stores_error_by_its_type_only(caplog):
+    with caplog.at_level(logging.WARNING, logger="daloy_edge.webhooks"):
+        answer = TestClient(make_app(store=RedisURLStore())).post(
+            "/hook", content=BODY, headers=signed_headers()
+        )
+    assert answer.status_code == 503
+    assert "hunter2" not in caplog.text
+    assert "webhook replay store unavailable (ConnectionError)" in caplog.text

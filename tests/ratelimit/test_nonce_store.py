@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import logging
 
 import pytest
 from upstash_redis.asyncio import Redis as UpstashClient
 
+from daloy_edge import App, KeyRing
+from daloy_edge.middleware.webhooks import VerifyWebhook, WebhookConfig
 from daloy_edge.ratelimit import StoreUnavailable, UpstashError, UpstashNonceStore, UpstashREST
+from daloy_edge.testing import TestClient
 from daloy_edge.types import NonceStore
 from tests.support.redis_server import RedisServer, ShimServer
 
@@ -123,3 +129,42 @@ async def test_a_delivery_whose_answer_was_lost_is_forgotten_for_its_retry(rest:
         await unanswered.add_if_absent("delivery", 300)
     await unanswered.discard("delivery")
     assert await UpstashNonceStore(rest, timeout=10).add_if_absent("delivery", 300) is True
+
+
+async def test_a_replay_store_outage_logs_one_line_per_ten_seconds_not_one_per_delivery(
+    rest: UpstashREST, shim: ShimServer, caplog: pytest.LogCaptureFixture
+):
+    # Every signed delivery in an outage failed to be recorded, then to be forgotten, and
+    # each wrote its own warning: the log flooded at the senders' delivery rate.
+    now = [1_700_000_000.0]
+    secret = "webhook-secret-0123456789abcdef"
+    store = UpstashNonceStore(rest, timeout=10, first_timeout=10)
+    config = WebhookConfig(secrets=KeyRing([secret]), store=store, clock=lambda: now[0])
+    app = App(env={})
+
+    @app.post("/hook", middleware=[VerifyWebhook(config)])
+    async def hook(request):  # type: ignore[no-untyped-def]
+        return {"received": True}
+
+    shim.fail_next(502, "<html>Bad Gateway</html>", content_type="text/html", times=40)
+    statuses = []
+    with caplog.at_level(logging.WARNING, logger="daloy_edge.webhooks"):
+        async with TestClient(app) as client:
+            for i in range(20):  # a record and a forget each, a second apart
+                body = f'{{"id": {i}}}'.encode()
+                stamp = str(int(now[0]))
+                mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+                headers = {"x-signature": f"t={stamp},v1={mac.hexdigest()}"}
+                answer = await client.arequest("POST", "/hook", content=body, headers=headers)
+                statuses.append(answer.status_code)
+                now[0] += 1
+    assert statuses == [503] * 20
+    warned = [r.getMessage() for r in caplog.records if r.name == "daloy_edge.webhooks"]
+    assert warned == [
+        "webhook replay store unavailable (UpstashError: HTTP 502 without a JSON reply): a"
+        " failed delivery may stay recorded, and its retry be refused as a replay (1 failures"
+        " since last log)",
+        "webhook replay store unavailable (UpstashError: HTTP 502 without a JSON reply): a"
+        " failed delivery may stay recorded, and its retry be refused as a replay (10 failures"
+        " since last log)",
+    ]
