@@ -77,6 +77,12 @@ def _digest_key(*parts: bytes) -> str:
     return h.hexdigest()
 
 
+class _OutsideTolerance(BadSignature):
+    """A timestamp outside the tolerance. Caught as :class:`BadSignature`, it is the one
+    error every failure raises; the middleware tells it apart in the log alone, where a
+    sender's (or this instance's) clock gone wrong showed as a wrong signature."""
+
+
 def _timestamp(text: str, now: float, tolerance: float) -> int:
     if not _DIGITS.match(text):
         raise BadSignature()
@@ -84,7 +90,10 @@ def _timestamp(text: str, now: float, tolerance: float) -> int:
     # Whole seconds on both sides, as the stamp is written: measured from the fractional
     # now, a stamp exactly ``tolerance`` old was refused for all but the first instant of
     # its second while one as far ahead was accepted (Standard Webhooks compares alike).
-    check_age(stamp, now=now // 1, max_age=tolerance, skew=tolerance)
+    try:
+        check_age(stamp, now=now // 1, max_age=tolerance, skew=tolerance)
+    except BadSignature:
+        raise _OutsideTolerance() from None
     return stamp
 
 

@@ -117,7 +117,7 @@ class VerifyWebhook:
 
     async def verify(self, request: Request) -> VerifiedWebhook:
         """The verified delivery; raises 401 (reason kept in ``request.state``)."""
-        from daloy_edge.webhooks import verify_webhook
+        from daloy_edge.webhooks import _OutsideTolerance, verify_webhook
 
         body = await request.body()
         config = self.config
@@ -132,8 +132,9 @@ class VerifyWebhook:
                 now=config.clock(),
                 tolerance=config.tolerance,
             )
-        except BadSignature:
-            raise _refused(request, "signature") from None
+        except BadSignature as exc:
+            stale = isinstance(exc, _OutsideTolerance)
+            raise _refused(request, "timestamp" if stale else "signature") from None
         key = "webhook:" + delivery.replay_key
         try:
             fresh = await config.store.add_if_absent(key, self._ttl(delivery))

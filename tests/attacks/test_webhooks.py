@@ -227,6 +227,30 @@ def test_log_tells_a_replay_from_a_forgery_and_never_holds_the_signature(clock):
     assert header.split("v1=")[1] not in repr(sink.records)
 
 
+def test_log_tells_a_timestamp_out_of_tolerance_from_a_wrong_signature(clock):
+    # A clock gone wrong (the sender's, or this instance's stepped by minutes) refused
+    # every delivery as "signature", as a wrong secret is: the log could not tell which
+    # to fix. The client's 401 stays the one opaque problem.
+    sink = MemorySink()
+    config = WebhookConfig(secrets=KeyRing([SECRET]), clock=clock)
+    app = App(request_log=RequestLog(LogConfig(stdout=False, sinks=[sink])), env={})
+
+    @app.post("/hook", middleware=[VerifyWebhook(config)])
+    async def hook(request):
+        return {"received": True}
+
+    client = TestClient(app)
+    now = int(clock.now)
+    sent = [signature(now - 301, BODY), signature(now + 301, BODY), signature(now, BODY, "x" * 32)]
+    headers = [{"content-type": "application/json", "x-signature": header} for header in sent]
+    answers = [client.post("/hook", content=BODY, headers=h) for h in headers]
+    assert {(a.status, a.json()["type"]) for a in answers} == {
+        (401, "urn:daloy-edge:problem:webhook-signature")
+    }
+    reasons = [r["Attributes"].get("daloy.webhook.refused") for r in sink.records]
+    assert reasons == ["timestamp", "timestamp", "signature"]
+
+
 def test_delivery_is_refused_when_the_replay_store_is_down(clock):
     class DownStore:
         async def add_if_absent(self, key: str, ttl_s: float) -> bool:
