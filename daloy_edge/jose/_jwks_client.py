@@ -71,6 +71,7 @@ class JWKSClient:
     - Concurrent callers share one fetch (single flight), on other threads' event loops too.
     - A failed refresh keeps the last good keys for ``stale_if_error_s`` and retries at
       most every ``error_backoff_s``; with nothing usable :class:`KeysUnavailable` is raised.
+      While a refresh is under way, a kid the cached keys hold is answered from them.
     - Each fetch is bounded by ``timeout_s`` and ``max_bytes``.
 
     >>> client = JWKSClient("https://idp.example/.well-known/jwks.json")
@@ -153,6 +154,16 @@ class JWKSClient:
         if keys is not None and now < self._expires_at:
             key = keys.get(kid)
             return key if key is not None else await self._unknown(kid, now)
+        flight = self._inflight
+        if flight is not None and keys is not None and now < self._expires_at + self._stale:
+            # A refresh another request began is under way: the cached key serves meanwhile.
+            # Joined, every request waited on an issuer slow to answer for up to timeout_s
+            # (5 s), and one that never answered held them so half of the time. The request
+            # that began it waits, so the fetch makes progress on every runtime; one left on
+            # a parked loop (its request cut off) is no refresh under way, and is replaced.
+            key = keys.get(kid)
+            if key is not None and _joinable(flight[0], asyncio.get_running_loop()):
+                return key
         if self._inflight is not None or now >= self._retry_at:
             await self._refresh()
             now = self._clock()

@@ -646,3 +646,55 @@ async def test_a_cold_start_without_the_issuer_logs_that_bearer_requests_answer_
         f"JWKS fetch from {server.url} failed (TransportError: status 502);"
         " no keys cached: bearer requests answer 503 (1 failed fetches in 0 s)"
     ]
+
+
+async def test_requests_during_a_slow_refresh_are_served_the_cached_key_without_waiting(
+    client, server, clock
+):
+    # An issuer slow to answer held every bearer request that arrived during a refetch
+    # for as long as the fetch took (up to timeout_s, 5 s): with one that never answers,
+    # half of the requests waited that long, though the cached key served them all.
+    await client.get_key("key-a")
+    clock.advance(301)  # the keys are due for a refresh
+    server.delay = 1.0
+    began = asyncio.create_task(client.get_key("key-a"))
+    while server.hits < 2:  # the refetch reached the issuer, which takes its time
+        await asyncio.sleep(0.01)
+    key = await client.get_key("key-a")
+    assert key is not None and key.kid == "key-a"
+    assert not began.done()  # answered while the refetch was still under way
+    assert (await began) is not None
+    assert server.hits == 2
+
+
+async def test_a_refresh_left_pending_on_a_parked_loop_is_replaced_not_relied_on(
+    client, server, clock
+):
+    # A request cut off while it waited for its refetch leaves the fetch on a loop that no
+    # longer runs (a worker thread's, between its requests): no refresh is under way, so
+    # the cached key must not stand in for one, or the keys would never be refreshed.
+    await client.get_key("key-a")
+    clock.advance(301)
+    server.delay = 5.0
+    parked = asyncio.new_event_loop()
+
+    async def cut_off() -> None:
+        began = asyncio.ensure_future(client.get_key("key-a"))
+        while server.hits < 2:
+            await asyncio.sleep(0.01)
+        assert not began.done()
+
+    try:
+        await asyncio.to_thread(parked.run_until_complete, cut_off())
+        server.delay = 0.0
+        server.document = jwks(key_a(), key_b())
+        assert await client.get_key("key-a") is not None
+        assert server.hits == 3  # fetched again here, not served from the parked flight
+        assert await client.get_key("key-b") is not None
+    finally:
+        left = asyncio.all_tasks(parked)
+        for task in left:
+            task.cancel()
+        ended = asyncio.gather(*left, return_exceptions=True)
+        await asyncio.to_thread(parked.run_until_complete, ended)
+        parked.close()
