@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from daloy_edge import App
 from daloy_edge.observability import trusted_clients
+from examples.reference.variables import naming
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,11 +34,14 @@ def install(app: App, env: Mapping[str, str]) -> None:
     # in its sender thread, so building the app does no network or SDK work.
     from daloy_edge_aws_lambda.cloudwatch import CloudWatchLogsShipper
 
-    shipper = CloudWatchLogsShipper(
-        group,
-        env.get("DALOY_CLOUDWATCH_LOG_STREAM") or None,
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-        endpoint_url=env.get("DALOY_CLOUDWATCH_ENDPOINT_URL") or None,
-    )
+    with naming(
+        "DALOY_CLOUDWATCH_LOG_GROUP", "DALOY_CLOUDWATCH_LOG_STREAM", "DALOY_CLOUDWATCH_ENDPOINT_URL"
+    ):
+        shipper = CloudWatchLogsShipper(
+            group,
+            env.get("DALOY_CLOUDWATCH_LOG_STREAM") or None,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            endpoint_url=env.get("DALOY_CLOUDWATCH_ENDPOINT_URL") or None,
+        )
     app.request_log.add_sink(shipper)
     app.on_shutdown(shipper.close)

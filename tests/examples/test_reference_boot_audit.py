@@ -183,6 +183,28 @@ def test_a_short_session_key_in_development_refuses_to_build_naming_the_variable
         create_app({"DALOY_ENV": "development", "DALOY_SESSION_KEYS": "too-short"})
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DALOY_CLOUDWATCH_LOG_GROUP", "/daloy/my api"),
+        ("DALOY_CLOUDWATCH_LOG_STREAM", "host:1234"),
+        ("DALOY_CLOUDWATCH_ENDPOINT_URL", "localhost:4566"),
+    ],
+)
+def test_a_malformed_cloudwatch_setting_refuses_to_build_naming_the_variable(
+    name: str, value: str
+) -> None:
+    # The shipper's message spoke of its fields (log_group, log_stream), none of the
+    # variables; an endpoint boto3 refuses failed only in the sender thread, every line lost.
+    env = {
+        "DALOY_SESSION_KEYS": STRONG_KEY,
+        "DALOY_CLOUDWATCH_LOG_GROUP": "/daloy/api",
+        name: value,
+    }
+    with pytest.raises(ConfigError, match=name):
+        create_app(env)
+
+
 @pytest.mark.parametrize("value", [",", " , ", "\n"])
 def test_an_egress_host_list_naming_no_host_refuses_to_build(value: str) -> None:
     # An empty list lets /fetch reach any public host: "," meant a list, not that.

@@ -185,7 +185,10 @@ class CloudWatchLogsShipper:
         self.stats = ShipperStats()
         self._dropped_told = 0  # stats.dropped when the last batch was delivered
         self._client = client
-        self._client_options = {"region_name": region, "endpoint_url": endpoint_url}
+        self._client_options = {
+            "region_name": region,
+            "endpoint_url": _checked_endpoint(endpoint_url),
+        }
         self._create = create
         self._flush_interval = flush_interval
         self._max_queue = max_queue
@@ -471,6 +474,23 @@ _copies.after_fork(_after_fork)
 
 def _default_stream() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _checked_endpoint(url: str | None) -> str | None:
+    """boto3 refuses an endpoint that is no absolute http(s) URL in the sender thread, where
+    every batch then failed as ``ValueError``, retried for good: say so at build."""
+    from urllib.parse import urlsplit
+
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an IPv6 literal without its "]"
+        usable = False
+    if not usable or url != url.strip():
+        raise ConfigError("endpoint_url must be an absolute http(s) URL")
+    return url
 
 
 def _checked_group(name: str) -> str:

@@ -570,6 +570,16 @@ def test_a_log_group_or_stream_name_cloudwatch_refuses_fails_the_build(group, st
         CloudWatchLogsShipper(group, stream)
 
 
+@pytest.mark.parametrize(
+    "endpoint", ["not a url", "localhost:4566", "http://", " https://logs.example", "http://[::1"]
+)
+def test_an_endpoint_boto3_refuses_fails_the_build(endpoint):
+    # boto3 refused it in the sender thread only: every batch failed as ValueError and was
+    # retried for good, every line lost, while the app served on.
+    with pytest.raises(ConfigError, match="endpoint_url"):
+        CloudWatchLogsShipper("/daloy/api", "s", region="eu-west-1", endpoint_url=endpoint)
+
+
 def test_take_batch_stops_at_the_event_count_limit():
     queue = deque(LogEvent(1, "m", 1) for _ in range(MAX_BATCH_EVENTS + 5))
     assert len(take_batch(queue)) == MAX_BATCH_EVENTS
