@@ -146,6 +146,7 @@ class SecretsManagerKeyRing:
         self._attempted_at: float | None = None
         self._failed_at: float | None = None
         self._failure = ""
+        self._down_since: float | None = None  # the first failed fetch since the last load
         self.fetches = 0
 
     def get(self) -> KeyRing:
@@ -256,14 +257,28 @@ class SecretsManagerKeyRing:
             ring = self._fetch()
         except Exception as exc:
             self._failed_at = now
+            if self._down_since is None:
+                self._down_since = now
             self._failure = reason = f"{type(exc).__name__}: {exc}"[:300]
+            # Named by its secret: a function holding several rings (session keys, webhook
+            # secrets) left the operator to guess which one failed.
             if cached is not None:
-                warn(f"key ring refresh failed ({type(exc).__name__}); serving the cached ring")
+                left = self._loaded_at + self.ttl + self.max_stale - now
+                warn(
+                    f"key ring {self.secret_id}: refresh failed ({type(exc).__name__});"
+                    f" serving the cached ring for up to {left:.0f} s more"
+                )
                 return cached
-            warn(f"key ring unavailable ({reason})")
+            warn(f"key ring {self.secret_id} unavailable ({reason})")
             raise KeyRingUnavailable(f"{self.secret_id}: {reason}") from None
         # The ring before its time: ``aget`` reads them without the lock, time first.
         self._ring, self._loaded_at, self._failed_at = ring, now, None
+        if self._down_since is not None:
+            warn(
+                f"key ring {self.secret_id} loaded again, {now - self._down_since:.0f} s after"
+                " its first failed fetch"
+            )
+            self._down_since = None
         return ring
 
     def _fetch(self) -> KeyRing:

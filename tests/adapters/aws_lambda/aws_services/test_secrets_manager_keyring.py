@@ -432,6 +432,28 @@ def test_cached_ring_serves_through_an_outage_when_stderr_cannot_be_written(
     assert capsys.readouterr().out == ""
 
 
+def test_an_outage_is_reported_naming_the_secret_and_its_end_too(own_moto, capsys):
+    # "key ring refresh failed (EndpointConnectionError); serving the cached ring": with a
+    # ring for the session keys and one for the webhook secrets, which had failed, and
+    # until when would it serve? Nothing said when Secrets Manager answered again.
+    client = make_secret(own_moto, "keys/told", KEY_A)
+    clock = Clock()
+    source = SecretsManagerKeyRing("keys/told", client=client, ttl=60, max_stale=600, clock=clock)
+    source.get()
+    own_moto.stop()
+    clock.now += 120
+    assert revealed(source.get()) == [KEY_A.encode()]
+    own_moto.start()  # a new, empty server
+    make_secret(own_moto, "keys/told", KEY_A)
+    clock.now += 31
+    assert revealed(source.get()) == [KEY_A.encode()]
+    assert capsys.readouterr().err.splitlines() == [
+        "daloy_edge_aws_lambda: key ring keys/told: refresh failed (EndpointConnectionError);"
+        " serving the cached ring for up to 540 s more",
+        "daloy_edge_aws_lambda: key ring keys/told loaded again, 31 s after its first failed fetch",
+    ]
+
+
 def test_a_failed_refresh_is_not_tried_again_on_every_request(own_moto):
     # Each attempt against a Secrets Manager that does not answer waits for the client's
     # timeouts (15 s): retried on every request past ttl, every request waited that long.
