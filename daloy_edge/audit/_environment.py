@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["audit_environment"]
 
 _FORWARDING_HEADERS = ("x-forwarded-for", "forwarded")
+_UNREAD = "from-secrets-manager"  # stands in for a value the audit cannot read
 
 
 def _csv(value: str | None) -> list[str]:
@@ -86,6 +87,13 @@ def _json_lists(env: Mapping[str, str]) -> list[Finding]:
     return found
 
 
+def _by_arn(env: Mapping[str, str], name: str) -> bool:
+    """Whether ``name`` comes from Secrets Manager (``<name>_SECRET_ARN``, as the Lambda entry
+    and ``infra/aws/template.yaml`` pass it): read at a cold start, its value is out of the
+    audit's reach, and it is not missing."""
+    return bool((env.get(name + "_SECRET_ARN") or "").strip())
+
+
 def _production(env: Mapping[str, str]) -> bool:
     return (env.get("DALOY_ENV") or "production") == "production"
 
@@ -117,7 +125,7 @@ def _environment_mode(env: Mapping[str, str]) -> list[Finding]:
 
 def _sessions(env: Mapping[str, str]) -> list[Finding]:
     keys = _csv(env.get("DALOY_SESSION_KEYS"))
-    if not keys and _production(env):
+    if not keys and _production(env) and not _by_arn(env, "DALOY_SESSION_KEYS"):
         return [
             Finding(
                 "session-keys-missing",
@@ -136,7 +144,8 @@ def _admin(env: Mapping[str, str]) -> list[Finding]:
     user = env.get("DALOY_ADMIN_USER", "").strip()
     passwords = _csv(env.get("DALOY_ADMIN_PASSWORDS"))
     found = _rules.admin_passwords("DALOY_ADMIN_PASSWORDS", user, _encoded(passwords))
-    if bool(user) != bool(passwords):
+    given = bool(passwords) or _by_arn(env, "DALOY_ADMIN_PASSWORDS")
+    if bool(user) != given:
         missing = "DALOY_ADMIN_PASSWORDS" if user else "DALOY_ADMIN_USER"
         found.append(
             Finding(
@@ -147,7 +156,7 @@ def _admin(env: Mapping[str, str]) -> list[Finding]:
                 "set both DALOY_ADMIN_USER and DALOY_ADMIN_PASSWORDS, or neither",
             )
         )
-    if user and passwords and (":" in user or has_control(user)):
+    if user and given and (":" in user or has_control(user)):
         found.append(
             Finding(
                 "admin-user-invalid",
@@ -411,6 +420,8 @@ def _log_level(env: Mapping[str, str]) -> list[Finding]:
 def _rate_limit(env: Mapping[str, str]) -> list[Finding]:
     url = env.get("DALOY_RATE_LIMIT_URL", "")
     token = env.get("DALOY_RATE_LIMIT_TOKEN", "")
+    if not token and _by_arn(env, "DALOY_RATE_LIMIT_TOKEN"):
+        token = _UNREAD  # the URL is still checked
     if not url and not token:
         return []
     if not url or not token:

@@ -458,3 +458,31 @@ def test_every_finding_message_carries_its_fix() -> None:
     }
     for finding in audit_environment(env):
         assert finding.message.endswith(f"Fix: {finding.fix}.")
+
+
+ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:daloy-AbCdEf"
+
+
+def test_secrets_passed_by_arn_are_not_reported_missing() -> None:
+    # The Lambda template passes the secrets as <NAME>_SECRET_ARN, read at a cold start:
+    # the function's own environment audited as session-keys-missing, admin-half-configured
+    # and (an error, exit status 1) rate-limit-half-configured.
+    env = {
+        "DALOY_SESSION_KEYS_SECRET_ARN": ARN,
+        "DALOY_ADMIN_USER": "ops",
+        "DALOY_ADMIN_PASSWORDS_SECRET_ARN": ARN,
+        "DALOY_WEBHOOK_SECRETS_SECRET_ARN": ARN,
+        "DALOY_RATE_LIMIT_URL": "https://eu1-example.upstash.io",
+        "DALOY_RATE_LIMIT_TOKEN_SECRET_ARN": ARN,
+    }
+    assert codes(env) == []
+
+
+def test_an_arn_for_the_token_still_has_the_rate_limit_url_checked() -> None:
+    env = {"DALOY_RATE_LIMIT_URL": "http://db.example", "DALOY_RATE_LIMIT_TOKEN_SECRET_ARN": ARN}
+    assert only(env, "rate-limit-invalid").severity == "error"
+
+
+def test_an_admin_user_basic_auth_cannot_carry_is_reported_with_passwords_by_arn() -> None:
+    env = {"DALOY_ADMIN_USER": "op:s", "DALOY_ADMIN_PASSWORDS_SECRET_ARN": ARN}
+    assert only(env, "admin-user-invalid").severity == "error"
