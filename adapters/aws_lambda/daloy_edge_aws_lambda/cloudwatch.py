@@ -366,11 +366,16 @@ class CloudWatchLogsShipper:
         """Count what is still unsent as dropped: stopped while CloudWatch could not be
         reached, it is never sent."""
         with self._cond:
-            self.stats.dropped += len(self._queue) + len(self._inflight)
+            unsent = len(self._queue) + len(self._inflight)
+            self.stats.dropped += unsent
             self._queue.clear()
             self._queued_bytes = 0
             self._inflight = []
             self._cond.notify_all()
+        if unsent:
+            # The last word of a process stopped during an outage: counted only in the
+            # stats, which go with it, the lost lines left no trace anywhere.
+            warn(f"stopped with {unsent} events unsent")
 
     def _send(self, batch: list[LogEvent]) -> bool:
         """Deliver one batch, retrying with backoff; False only when stopped meanwhile."""

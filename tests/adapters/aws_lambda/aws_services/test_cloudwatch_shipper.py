@@ -404,6 +404,20 @@ def test_events_a_close_during_an_outage_leaves_unsent_are_counted_as_dropped(ow
     assert (shipper.stats.delivered, shipper.stats.dropped, shipper.pending()) == (1, 20, 0)
 
 
+def test_events_a_close_during_an_outage_leaves_unsent_are_reported_on_stderr(own_moto, capsys):
+    # Counted only in shipper.stats, which end with the process: the lines lost at a
+    # shutdown during an outage left no trace anywhere.
+    shipper, _ = shipper_for(own_moto, "/test/close-told", retry_base=0.05, retry_max=0.1)
+    own_moto.stop()
+    for i in range(20):
+        shipper.write(f"during {i}")
+    shipper.close(0.5)
+    assert shipper.stats.dropped == 20
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "daloy_edge_aws_lambda: stopped with 20 events unsent"
+    )
+
+
 def front_shipper(front, **options) -> CloudWatchLogsShipper:
     return CloudWatchLogsShipper(
         "/test/front", "s", client=front.client(), flush_interval=0.05, **options
