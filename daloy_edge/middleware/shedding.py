@@ -178,7 +178,7 @@ class LoadShedding:
 
             waiters = self._waiters = deque()
         if len(waiters) >= config.max_queue or budget <= 0:
-            raise self._overloaded()
+            raise self._overloaded(request)
         # Only a queued request needs the event loop's futures (and so asyncio).
         import asyncio
 
@@ -202,7 +202,7 @@ class LoadShedding:
         finally:
             timer.cancel()
         if not admitted:
-            raise self._overloaded()
+            raise self._overloaded(request)
 
     def _expire(self, ticket: asyncio.Future[bool]) -> None:
         if not ticket.done() and self._waiters is not None:
@@ -275,7 +275,11 @@ class LoadShedding:
         else:
             self._limit = min(config.max_concurrent, self._limit + 1)
 
-    def _overloaded(self) -> ServiceUnavailable:
+    def _overloaded(self, request: Request) -> ServiceUnavailable:
+        # Marked for the metrics, which count it as Shed: told apart by status and
+        # Retry-After, every dependency's 503 (the rate-limit store, the JWKS, the replay
+        # store) counted as Shed too, and an outage read as an overload.
+        request.state["shed"] = True
         return ServiceUnavailable(
             "the server is overloaded; retry later", slug="overloaded", headers=self._retry_after
         )

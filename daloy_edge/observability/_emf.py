@@ -285,9 +285,7 @@ class RequestMetrics:
         state = request.state
         # ``in`` first: most requests carry neither flag, and it costs less than ``get``.
         limited = status == 429 or ("rate_limited" in state and bool(state["rate_limited"]))
-        shed = ("shed" in state and bool(state["shed"])) or (
-            status == 503 and "retry-after" in response.headers
-        )
+        shed = "shed" in state and bool(state["shed"])
         # What json_decimal(latency, 3) writes, without its frame: every Lambda request
         # line carries these members.
         latency = duration_s * 1000
@@ -335,7 +333,9 @@ def request_metrics(
     Dimensions are the service and the matched route pattern (never the raw path, so
     an attacker cannot create metrics); unmatched requests share ``UNMATCHED``.
     A request counts as rate limited on 429 or ``request.state["rate_limited"]``, and as
-    shed on ``request.state["shed"]`` or a 503 with ``Retry-After``.
+    shed on ``request.state["shed"]``, which
+    :class:`~daloy_edge.middleware.shedding.LoadShedding` sets (another 503 with
+    ``Retry-After``, a dependency's, is no shed request).
     """
     import json  # only this helper wants the line back as a dict
 

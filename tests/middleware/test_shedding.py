@@ -4,6 +4,7 @@ the excess gets 503 with Retry-After at once, queued ones wait only briefly."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import sys
 import threading
@@ -11,8 +12,9 @@ import time
 
 import pytest
 
-from daloy_edge import App, ConfigError, GatewayTimeout, Request, Response
+from daloy_edge import App, ConfigError, GatewayTimeout, Request, Response, ServiceUnavailable
 from daloy_edge.middleware.shedding import LoadShedding, LoadSheddingConfig
+from daloy_edge.observability import LogConfig, MemorySink, RequestLog
 from daloy_edge.testing import TestClient, TestResponse
 from tests.support.threads import on_loops
 
@@ -51,6 +53,34 @@ async def test_burst_admits_the_cap_and_sheds_the_rest_at_once():
     assert all(r.headers["retry-after"] == "1" for r, _ in shed)
     assert shed[0][0].json()["type"] == "urn:daloy-edge:problem:overloaded"
     assert shedding.active == 0
+
+
+async def test_only_shed_requests_count_as_shed_in_the_metrics():
+    # Shed was any 503 with Retry-After: a rate-limit store or JWKS outage (503 with
+    # Retry-After: 1 or 30) read as an overload in the metrics, and scaling out was the
+    # wrong answer to it.
+    sink = MemorySink()
+    config = LogConfig(stdout=False, metrics_sinks=[sink], env={"AWS_LAMBDA_FUNCTION_NAME": "api"})
+    app = App(request_log=RequestLog(config))
+    app.use(LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=0)))
+
+    @app.get("/work")
+    async def work(request):
+        await asyncio.sleep(0.3)
+        return {"done": True}
+
+    @app.get("/store-down")
+    async def store_down(request):
+        raise ServiceUnavailable(
+            "rate limiting is temporarily unavailable", headers={"retry-after": "1"}
+        )
+
+    with TestClient(app) as client:
+        answers = await asyncio.gather(*(client.arequest("GET", "/work") for _ in range(3)))
+        down = await client.arequest("GET", "/store-down")
+    assert sorted(a.status for a in answers) == [200, 503, 503] and down.status == 503
+    counted = [(doc["StatusCode"], doc["Shed"]) for doc in map(json.loads, sink.lines)]
+    assert sorted(counted) == [(200, 0), (503, 0), (503, 1), (503, 1)]
 
 
 async def test_queued_request_runs_when_a_slot_frees_within_its_budget():

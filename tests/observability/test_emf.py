@@ -102,7 +102,13 @@ def lambda_app(sink: MemorySink) -> App:
 
     @app.get("/shed")
     async def shed(request: Request) -> Response:
+        request.state["shed"] = True
         raise ServiceUnavailable(headers={"retry-after": "1"})
+
+    @app.get("/unavailable")
+    async def unavailable(request: Request) -> Response:
+        # A dependency's 503 (the rate-limit store, the JWKS) is no shed request.
+        raise ServiceUnavailable(headers={"retry-after": "30"})
 
     @app.get("/flagged")
     async def flagged(request: Request) -> Response:
@@ -134,7 +140,13 @@ async def test_request_metrics_count_latency_and_status_class():
 
 @pytest.mark.parametrize(
     ("path", "limited", "shed"),
-    [("/limited", 1, 0), ("/shed", 0, 1), ("/flagged", 1, 0), ("/ok/1", 0, 0)],
+    [
+        ("/limited", 1, 0),
+        ("/shed", 0, 1),
+        ("/unavailable", 0, 0),
+        ("/flagged", 1, 0),
+        ("/ok/1", 0, 0),
+    ],
 )
 async def test_rate_limited_and_shed_requests_are_counted(path, limited, shed):
     sink = MemorySink()

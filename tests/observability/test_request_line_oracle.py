@@ -144,7 +144,7 @@ def oracle_members(
 ) -> str:
     status = response.status
     limited = status == 429 or bool(request.state.get("rate_limited"))
-    shed = bool(request.state.get("shed")) or (status == 503 and "retry-after" in response.headers)
+    shed = bool(request.state.get("shed"))
     digit = min(max(status // 100, 2), 5)
     return (
         f'"Requests":1,"Latency":{decimal(duration * 1000, 3)},'
