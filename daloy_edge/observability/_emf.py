@@ -73,12 +73,13 @@ _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 
 def _check_name(kind: str, name: str) -> None:
-    # All spaces is no name to CloudWatch, and a dimension name may not start with ":".
+    # All spaces is no name to CloudWatch, and neither a namespace nor a dimension name
+    # may start with ":" (the CloudWatch API's Namespace pattern is "[^:].*").
     if (
         not _NAME.fullmatch(name)
         or name.isspace()
         or name in _RESERVED
-        or (kind == "dimension" and name[0] == ":")
+        or (kind != "metric" and name[0] == ":")
     ):
         raise ConfigError(f"invalid EMF {kind} name {name!r}")
 
@@ -129,8 +130,8 @@ def emf_document(
     ``dimension_sets`` defaults to one set holding every dimension. Raises
     :class:`~daloy_edge.ConfigError` for what CloudWatch would drop silently: more than 100
     metrics or 30 dimensions in a set, unknown units, names outside 1-255 printable ASCII,
-    a metric value that is not a finite number within 2**360 of zero, a dimension name
-    that starts with ``:``, a dimension value that is not 1-1024 printable ASCII
+    a metric value that is not a finite number within 2**360 of zero, a namespace or
+    dimension name that starts with ``:``, a dimension value that is not 1-1024 printable ASCII
     characters (nor all spaces), a name given to a metric and a dimension both (or to
     a property and either), a ``timestamp_ms`` that is not a non-negative ``int``.
 

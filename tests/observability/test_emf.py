@@ -352,11 +352,32 @@ def test_request_metrics_document_is_valid_emf():
     assert document["_aws"]["Timestamp"] == 1_700_000_000_000
 
 
-@pytest.mark.parametrize("namespace", ["zahlungsverkehr-ü", "n" * 256], ids=["non_ascii", "long"])
+@pytest.mark.parametrize(
+    "namespace",
+    ["zahlungsverkehr-ü", "n" * 256, ":shop"],
+    ids=["non_ascii", "long", "leading_colon"],
+)
 def test_a_namespace_cloudwatch_refuses_fails_the_build_not_every_request_line(namespace):
     # Found only when the first request built its metrics, it cost every request its line.
     with pytest.raises(ConfigError):
         LogConfig(metrics_namespace=namespace)
+
+
+def test_a_namespace_starting_with_a_colon_is_refused_as_the_cloudwatch_api_refuses_it():
+    """CloudWatch's own model (botocore's service-2.json: Namespace, pattern "[^:].*",
+    1-255 characters) refuses ":shop", so its metrics would never exist."""
+    import re
+
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    rule = model.shape_for("Namespace").metadata
+    assert re.fullmatch(rule["pattern"], ":shop") is None
+    assert re.fullmatch(rule["pattern"], "shop")
+    with pytest.raises(ConfigError):
+        emf_document(
+            namespace=":shop", metrics={"Orders": (1, "Count")}, dimensions={}, timestamp_ms=0
+        )
 
 
 async def test_a_route_with_non_ascii_characters_keeps_its_metrics(capsys):
