@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from daloy_edge.types import JSON
 
-__all__ = ["OTelBridge"]
+__all__ = ["OTelBridge", "current_span_trace"]
 
 _PRIMITIVES = (str, bool, int, float)
 
@@ -154,6 +154,30 @@ class OTelBridge:
                 span.add_event("exception", _otel_attributes(error), timestamp=end_ns)
             span.set_status(Status(StatusCode.ERROR))
         span.end(end_time=end_ns)
+
+
+def current_span_trace(context: TraceContext) -> TraceContext:
+    """``context`` with the SDK span current here as the span outbound calls name, when it
+    belongs to the request's trace (a span started under the request's); else as it is.
+
+    A call made inside a client span must name that span as its parent, as OpenTelemetry's
+    own propagator does: the request's span would leave the client span without the
+    downstream service's spans under it."""
+    from opentelemetry import trace
+
+    ids = trace.get_current_span().get_span_context()
+    if not ids.is_valid or ids.is_remote:
+        return context
+    trace_id, span_id = f"{ids.trace_id:032x}", f"{ids.span_id:016x}"
+    if trace_id != context.trace_id or span_id == context.span_id:
+        return context
+    return TraceContext(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=context.span_id,
+        flags=int(ids.trace_flags),
+        tracestate=context.tracestate,
+    )
 
 
 def _trace_state(value: str | None) -> TraceState:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daloy_edge.observability._logger import current_trace
+from daloy_edge.observability._logger import current_request_log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,12 +18,19 @@ def outbound_headers(headers: Mapping[str, str] | None = None) -> dict[str, str]
     request being served (unchanged when no request is current).
 
     Trace headers the caller passed in are replaced: a downstream service must see this
-    service's span as its parent, not whatever an inbound client sent.
+    service's span as its parent, not whatever an inbound client sent. With the
+    OpenTelemetry SDK, that span is the SDK span current here (a client span the handler
+    started under the request's span), else the request's own.
     """
     result = {k: v for k, v in (headers or {}).items()}
-    trace = current_trace()
-    if trace is None:
+    active = current_request_log()
+    if active is None:
         return result
+    trace = active.trace
+    if active.otel_span is not None:
+        from daloy_edge.observability._otel import current_span_trace
+
+        trace = current_span_trace(trace)
     carried = trace.outbound_headers()
     for name in list(result):
         if name.lower() in carried:

@@ -14,7 +14,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from daloy_edge import App, Request, Response
-from daloy_edge.observability import LogConfig, MemorySink, RequestLog, current_trace
+from daloy_edge.observability import (
+    LogConfig,
+    MemorySink,
+    RequestLog,
+    current_trace,
+    outbound_headers,
+)
 from daloy_edge.testing import TestClient
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -79,6 +85,47 @@ def test_failed_request_span_has_error_status_and_scrubbed_exception_event():
     (event,) = span.events
     assert event.name == "exception"
     assert "sk_live_0123456789" not in str(dict(event.attributes))
+
+
+def test_call_inside_a_client_span_names_that_span_as_the_downstream_parent():
+    """A handler that wraps a call in its own client span: the downstream service's span
+    must be that span's child, where outbound_headers named the request's span and left
+    the downstream spans beside the client span instead of under it."""
+    upstream, _, exporter = make_app()
+    downstream, _, downstream_spans = make_app()
+    tracer = upstream.request_log.config.tracer_provider.get_tracer("handler")
+
+    @upstream.get("/checkout")
+    async def checkout(request: Request) -> Response:
+        with tracer.start_as_current_span("charge", kind=SpanKind.CLIENT):
+            sent = outbound_headers()
+            await TestClient(downstream).arequest("GET", "/items/1", headers=sent)
+        return Response.json(sent)
+
+    sent = (
+        TestClient(upstream)
+        .get("/checkout", headers={"traceparent": f"00-{TRACE}-{PARENT}-01"})
+        .json()
+    )
+    charge, server = exporter.get_finished_spans()
+    (remote,) = downstream_spans.get_finished_spans()
+    assert charge.parent.span_id == server.context.span_id
+    assert sent["traceparent"] == f"00-{TRACE}-{charge.context.span_id:016x}-01"
+    assert f";Parent={charge.context.span_id:016x};" in sent["x-amzn-trace-id"]
+    assert remote.parent.span_id == charge.context.span_id
+    assert remote.context.trace_id == server.context.trace_id
+
+
+def test_call_outside_any_handler_span_names_the_request_span():
+    app, _, exporter = make_app()
+
+    @app.get("/plain-call")
+    async def plain_call(request: Request) -> Response:
+        return Response.json(outbound_headers())
+
+    sent = TestClient(app).get("/plain-call").json()
+    (server,) = exporter.get_finished_spans()
+    assert sent["traceparent"].split("-")[2] == f"{server.context.span_id:016x}"
 
 
 def test_refused_request_span_records_no_exception_event():
