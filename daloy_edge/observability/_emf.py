@@ -69,6 +69,7 @@ _NAME = Charset(span(" ", "~"), max_len=255)
 _PRINTABLE = span(" ", "~")
 _DIMENSION_VALUE = Charset(_PRINTABLE, max_len=_MAX_DIMENSION_VALUE)
 _RESERVED = frozenset({"_aws"})
+_LAST_MILLISECOND = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 
@@ -86,8 +87,10 @@ def _check_name(kind: str, name: str) -> None:
 
 def _check_timestamp(timestamp_ms: int) -> None:
     # The specification's schema types it an integer: 1.7e12, "1700000000000" or true
-    # is a document CloudWatch refuses whole.
-    if type(timestamp_ms) is not int or timestamp_ms < 0:
+    # is a document CloudWatch refuses whole. Past the year 9999 it is no milliseconds
+    # but a clock read in micro- or nanoseconds (time.time_ns()), a time thousands of
+    # years ahead, whose metrics CloudWatch drops (it takes none over two hours ahead).
+    if type(timestamp_ms) is not int or not 0 <= timestamp_ms <= _LAST_MILLISECOND:
         raise ConfigError(f"EMF timestamp_ms needs whole milliseconds, got {timestamp_ms!r}")
 
 
@@ -133,7 +136,8 @@ def emf_document(
     a metric value that is not a finite number within 2**360 of zero, a namespace or
     dimension name that starts with ``:``, a dimension value that is not 1-1024 printable ASCII
     characters (nor all spaces), a name given to a metric and a dimension both (or to
-    a property and either), a ``timestamp_ms`` that is not a non-negative ``int``.
+    a property and either), a ``timestamp_ms`` that is not an ``int`` of milliseconds
+    from 1970 to the year 9999 (``time.time_ns()`` is refused).
 
     >>> doc = emf_document(namespace="shop", metrics={"Orders": (1, "Count")},
     ...                    dimensions={"Service": "api"}, timestamp_ms=0)

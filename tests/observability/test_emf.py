@@ -418,8 +418,8 @@ async def test_a_service_name_cloudwatch_refuses_keeps_the_metrics(capsys, servi
 
 @pytest.mark.parametrize(
     "timestamp_ms",
-    [1.7e12, "1700000000000", True, -1],
-    ids=["float", "string", "boolean", "negative"],
+    [1.7e12, "1700000000000", True, -1, 1_700_000_000_000_000_000, 1_700_000_000_000_000],
+    ids=["float", "string", "boolean", "negative", "nanoseconds", "microseconds"],
 )
 def test_emf_document_refuses_a_timestamp_that_is_no_whole_milliseconds(timestamp_ms):
     with pytest.raises(ConfigError):
@@ -429,6 +429,16 @@ def test_emf_document_refuses_a_timestamp_that_is_no_whole_milliseconds(timestam
             dimensions={"Service": "a"},
             timestamp_ms=timestamp_ms,
         )
+
+
+def test_emf_document_takes_milliseconds_up_to_the_year_9999():
+    document = emf_document(
+        namespace="shop",
+        metrics={"Orders": (1, "Count")},
+        dimensions={"Service": "a"},
+        timestamp_ms=253_402_300_799_999,
+    )
+    validate_emf(document)
 
 
 def test_request_metrics_refuses_a_timestamp_in_seconds_as_a_float():
