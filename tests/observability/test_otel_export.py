@@ -128,6 +128,50 @@ def test_call_outside_any_handler_span_names_the_request_span():
     assert sent["traceparent"].split("-")[2] == f"{server.context.span_id:016x}"
 
 
+def test_a_caller_that_did_not_sample_gets_no_sdk_span_and_its_flag_passed_on():
+    """traceparent flags 00: nothing exported, yet the line is written and calls carry 00."""
+    app, sink, exporter = make_app()
+
+    @app.get("/unsampled")
+    async def unsampled(request: Request) -> Response:
+        return Response.json(outbound_headers())
+
+    sent = (
+        TestClient(app).get("/unsampled", headers={"traceparent": f"00-{TRACE}-{PARENT}-00"}).json()
+    )
+    assert exporter.get_finished_spans() == ()
+    (line,) = sink.records
+    assert (line["TraceId"], line["TraceFlags"]) == (TRACE, "00")
+    assert sent["traceparent"] == f"00-{TRACE}-{line['SpanId']}-00"
+    assert sent["x-amzn-trace-id"].endswith(";Sampled=0")
+
+
+def test_a_trace_header_without_a_parent_span_starts_a_new_sdk_trace():
+    """The limit the observability page states: the SDK continues a trace only from a
+    parent span, so an X-Ray root alone (as an ALB sends it) is not kept."""
+    app, sink, exporter = make_app()
+    root = "67891233abcdef012345678912345678"
+    TestClient(app).get("/items/1", headers={"x-amzn-trace-id": f"Root=1-{root[:8]}-{root[8:]}"})
+    (server,) = exporter.get_finished_spans()
+    assert server.parent is None
+    assert sink.records[0]["TraceId"] == f"{server.context.trace_id:032x}" != root
+
+
+def test_baggage_is_not_passed_on():
+    app, _, _ = make_app()
+
+    @app.get("/bagged")
+    async def bagged(request: Request) -> Response:
+        return Response.json(outbound_headers())
+
+    sent = (
+        TestClient(app)
+        .get("/bagged", headers={"traceparent": f"00-{TRACE}-{PARENT}-01", "baggage": "user=ada"})
+        .json()
+    )
+    assert "baggage" not in sent
+
+
 def test_refused_request_span_records_no_exception_event():
     app, _, exporter = make_app()
     TestClient(app).get("/no-such-route")
