@@ -153,12 +153,15 @@ resource "google_cloudfunctions2_function" "app" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.app.email
     environment_variables = {
-      DALOY_ENV          = "production"
-      DALOY_JWKS_URL     = var.jwks_url
-      DALOY_JWT_ISSUER   = var.jwt_issuer
-      DALOY_JWT_AUDIENCE = var.jwt_audience
-      DALOY_ADMIN_USER   = var.admin_user
-      DALOY_CORS_ORIGINS = var.cors_origins
+      # Cloud Logging joins a line to its request and trace only by
+      # projects/PROJECT/traces/ID, and a 2nd-generation function is given no project id.
+      GOOGLE_CLOUD_PROJECT = var.project
+      DALOY_ENV            = "production"
+      DALOY_JWKS_URL       = var.jwks_url
+      DALOY_JWT_ISSUER     = var.jwt_issuer
+      DALOY_JWT_AUDIENCE   = var.jwt_audience
+      DALOY_ADMIN_USER     = var.admin_user
+      DALOY_CORS_ORIGINS   = var.cors_origins
       # Without a shared store every instance keeps its own /limited counts and webhook
       # deliveries: a replay is refused only by the instance that saw the first one.
       DALOY_RATE_LIMIT_URL     = var.rate_limit_url
