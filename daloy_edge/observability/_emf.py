@@ -64,6 +64,9 @@ EMF_UNITS = frozenset(
 _MAX_METRICS = 100
 _MAX_DIMENSIONS = 30
 _MAX_DIMENSION_VALUE = 1024
+# The specification's schema takes a DimensionReference of at most 250 characters, where
+# the API's Dimension names take 255: a longer one fails the document whole.
+_MAX_DIMENSION_NAME = 250
 _MAX_VALUE = 2.0**360
 _NAME = Charset(span(" ", "~"), max_len=255)
 _PRINTABLE = span(" ", "~")
@@ -81,6 +84,7 @@ def _check_name(kind: str, name: str) -> None:
         or name.isspace()
         or name in _RESERVED
         or (kind != "metric" and name[0] == ":")
+        or (kind == "dimension" and len(name) > _MAX_DIMENSION_NAME)
     ):
         raise ConfigError(f"invalid EMF {kind} name {name!r}")
 
@@ -132,12 +136,12 @@ def emf_document(
 
     ``dimension_sets`` defaults to one set holding every dimension. Raises
     :class:`~daloy_edge.ConfigError` for what CloudWatch would drop silently: more than 100
-    metrics or 30 dimensions in a set, unknown units, names outside 1-255 printable ASCII,
-    a metric value that is not a finite number within 2**360 of zero, a namespace or
-    dimension name that starts with ``:``, a dimension value that is not 1-1024 printable ASCII
-    characters (nor all spaces), a name given to a metric and a dimension both (or to
-    a property and either), a ``timestamp_ms`` that is not an ``int`` of milliseconds
-    from 1970 to the year 9999 (``time.time_ns()`` is refused).
+    metrics or 30 dimensions in a set, unknown units, names outside 1-255 printable ASCII
+    (1-250 for a dimension), a metric value that is not a finite number within 2**360 of
+    zero, a namespace or dimension name that starts with ``:``, a dimension value that is
+    not 1-1024 printable ASCII characters (nor all spaces), a name given to a metric and a
+    dimension both (or to a property and either), a ``timestamp_ms`` that is not an
+    ``int`` of milliseconds from 1970 to the year 9999 (``time.time_ns()`` is refused).
 
     >>> doc = emf_document(namespace="shop", metrics={"Orders": (1, "Count")},
     ...                    dimensions={"Service": "api"}, timestamp_ms=0)

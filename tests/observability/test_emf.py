@@ -207,6 +207,7 @@ def test_custom_emf_document_validates():
         {"dimensions": {"Service": "   "}},
         {"dimensions": {"   ": "a"}},
         {"dimensions": {":Service": "a"}},
+        {"dimensions": {"d" * 251: "a"}},
         {"metrics": {"  ": (1, "Count")}},
         {"properties": {"Orders": "lost"}},
         {"properties": {"Service": "lost"}},
@@ -233,6 +234,7 @@ def test_custom_emf_document_validates():
         "blank_dimension_value",
         "blank_dimension_name",
         "dimension_name_starting_with_a_colon",
+        "dimension_name_past_250_characters",
         "blank_metric_name",
         "property_named_like_a_metric",
         "property_named_like_a_dimension",
@@ -429,6 +431,18 @@ def test_emf_document_refuses_a_timestamp_that_is_no_whole_milliseconds(timestam
             dimensions={"Service": "a"},
             timestamp_ms=timestamp_ms,
         )
+
+
+def test_a_dimension_name_of_250_characters_is_valid_emf():
+    # The specification's schema: a DimensionReference is 1-250 characters (a metric
+    # name and a namespace up to 1024), where the API's Dimension names take 255.
+    document = emf_document(
+        namespace="shop",
+        metrics={"Orders": (1, "Count")},
+        dimensions={"d" * 250: "a"},
+        timestamp_ms=0,
+    )
+    validate_emf(document)
 
 
 def test_emf_document_takes_milliseconds_up_to_the_year_9999():
