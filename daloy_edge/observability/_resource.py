@@ -77,8 +77,12 @@ def _lambda(env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def _gcp(env: Mapping[str, str]) -> dict[str, str]:
-    found = {"cloud.provider": "gcp", "cloud.platform": "gcp_cloud_functions"}
+def _gcp(env: Mapping[str, str], runtime: str) -> dict[str, str]:
+    # A function (the adapter, or FUNCTION_TARGET, which Cloud Run sets for a function
+    # deployed from source) or a Cloud Run service of your own (K_SERVICE alone).
+    function = _kind(runtime) in _GCP_RUNTIMES or bool(env.get("FUNCTION_TARGET"))
+    platform = "gcp_cloud_functions" if function else "gcp_cloud_run"
+    found = {"cloud.provider": "gcp", "cloud.platform": platform}
     optional = {
         "faas.name": env.get("K_SERVICE") or env.get("FUNCTION_TARGET"),
         "faas.version": env.get("K_REVISION"),
@@ -108,7 +112,7 @@ def detect_resource(
     if is_lambda(env, runtime):
         resource.update(_lambda(env))
     elif is_gcp(env, runtime):
-        resource.update(_gcp(env))
+        resource.update(_gcp(env, runtime))
     elif is_workers(runtime):
         resource.update({"cloud.provider": "cloudflare", "cloud.platform": "cloudflare_workers"})
     given = _otel_resource_attributes(env.get("OTEL_RESOURCE_ATTRIBUTES", ""))

@@ -767,6 +767,21 @@ def test_gcp_functions_runtime_is_recognised():
     assert detect_resource({"K_SERVICE": "fn"}, "gcp-functions")["faas.name"] == "fn"
 
 
+@pytest.mark.parametrize(
+    ("env", "runtime", "platform"),
+    [
+        ({"K_SERVICE": "orders"}, "asgi", "gcp_cloud_run"),
+        ({"K_SERVICE": "orders", "FUNCTION_TARGET": "handler"}, "asgi", "gcp_cloud_functions"),
+        ({"K_SERVICE": "orders"}, "gcp-functions", "gcp_cloud_functions"),
+    ],
+    ids=["cloud_run_service", "function_from_source", "functions_adapter"],
+)
+def test_cloud_run_service_is_not_named_a_cloud_function(env, runtime, platform):
+    """OTel's cloud.platform has a value for each (semantic conventions: gcp_cloud_run,
+    gcp_cloud_functions): an app under uvicorn on Cloud Run was written as a function."""
+    assert detect_resource(env, runtime)["cloud.platform"] == platform
+
+
 async def test_lambda_request_id_becomes_faas_invocation_id():
     class Context:
         aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
