@@ -78,14 +78,14 @@ class OTelBridge:
         tracer = self.tracer()
         if tracer is None:
             raise RuntimeError("no OpenTelemetry SDK tracer is configured")
-        parent_id, tracestate = context.parent_span_id, context.tracestate
+        parent_id = context.parent_span_id
         if parent_id is not None:
             remote = trace.SpanContext(
                 trace_id=int(context.trace_id, 16),
                 span_id=int(parent_id, 16),
                 is_remote=True,
                 trace_flags=trace.TraceFlags(context.flags),
-                trace_state=_trace_state(tracestate),
+                trace_state=_trace_state(context.tracestate),
             )
             parent = trace.set_span_in_context(trace.NonRecordingSpan(remote))
         else:
@@ -97,7 +97,6 @@ class OTelBridge:
             if outer.is_valid:
                 parent = trace.set_span_in_context(trace.NonRecordingSpan(outer))
                 parent_id = f"{outer.span_id:016x}"
-                tracestate = outer.trace_state.to_header() or None
         span = tracer.start_span(
             name, context=parent, kind=trace.SpanKind.SERVER, start_time=start_ns
         )
@@ -112,7 +111,9 @@ class OTelBridge:
             span_id=f"{ids.span_id:016x}",
             parent_span_id=parent_id,
             flags=int(ids.trace_flags),
-            tracestate=tracestate,
+            # The span's own: its sampler may have written to it (a consistent probability
+            # sampler's "ot=th:..."), and calls must carry what the SDK's propagator would.
+            tracestate=ids.trace_state.to_header() or None,
         )
         return span, bound, token
 
@@ -176,7 +177,7 @@ def current_span_trace(context: TraceContext) -> TraceContext:
         span_id=span_id,
         parent_span_id=context.span_id,
         flags=int(ids.trace_flags),
-        tracestate=context.tracestate,
+        tracestate=ids.trace_state.to_header() or None,
     )
 
 

@@ -11,7 +11,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import SpanKind, StatusCode, TraceState
 
 from daloy_edge import App, Request, Response
 from daloy_edge.observability import (
@@ -170,6 +171,60 @@ def test_baggage_is_not_passed_on():
         .json()
     )
     assert "baggage" not in sent
+
+
+class ThresholdSampler(Sampler):
+    """Samples everything and writes its threshold into the trace state, as OpenTelemetry's
+    consistent probability samplers write "ot=th:..."."""
+
+    def should_sample(
+        self,
+        parent_context,
+        trace_id,
+        name,
+        kind=None,
+        attributes=None,
+        links=None,
+        trace_state=None,
+    ):
+        state = (trace_state or TraceState()).add("ot", "th:0")
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, state)
+
+    def get_description(self) -> str:
+        return "ThresholdSampler"
+
+
+def test_calls_carry_the_trace_state_the_sdk_sampler_wrote():
+    """What the SDK's propagator would send: the span's trace state, with the sampler's
+    member, where the calls carried the inbound tracestate alone and the services behind
+    lost the threshold that keeps their sampling consistent."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ThresholdSampler())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    sink = MemorySink()
+    config = LogConfig(stdout=False, sinks=[sink], env={}, tracer_provider=provider, spans=True)
+    app = App(env={}, request_log=RequestLog(config))
+
+    @app.get("/sampled")
+    async def sampled(request: Request) -> Response:
+        with provider.get_tracer("handler").start_as_current_span("charge"):
+            inner = outbound_headers()
+        return Response.json({"server": outbound_headers(), "client": inner})
+
+    sent = (
+        TestClient(app)
+        .get(
+            "/sampled",
+            headers={"traceparent": f"00-{TRACE}-{PARENT}-01", "tracestate": "vendor=1"},
+        )
+        .json()
+    )
+    charge, server = exporter.get_finished_spans()
+    assert sent["server"]["tracestate"] == server.context.trace_state.to_header()
+    assert sent["client"]["tracestate"] == charge.context.trace_state.to_header()
+    assert "ot=th:0" in sent["server"]["tracestate"].split(",")
+    span_record = next(r for r in sink.records if r.get("EventName") == "daloy.span")
+    assert span_record["Body"]["TraceState"] == server.context.trace_state.to_header()
 
 
 def test_refused_request_span_records_no_exception_event():
