@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 __all__ = ["escaped_message", "escaped_values"]
 
 # What a JSON formatter writes raw: DEL and C1 controls (NEL ends a line for some log
-# readers, CSI drives a terminal), U+2028 and U+2029 (line and paragraph separators), and
-# the bidirectional controls (U+202E shows the text after it reversed, hiding what it says).
-_RAW_IN_JSON = "\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+# readers, CSI drives a terminal), U+2028 and U+2029 (line and paragraph separators), the
+# bidirectional controls (U+202E shows the text after it reversed, hiding what it says),
+# and lone surrogates (a Lambda event's JSON can spell one in a header), which no UTF-8
+# stream takes: the logging handler dropped the record, reporting it on stderr.
+_RAW_IN_JSON = "\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff"
 _IN_JSON = LazyPattern(f"[{_RAW_IN_JSON}]")
 # A message goes out as it is under any formatter: C0 controls too (a line break in it
 # starts a record of the client's making under a text formatter).

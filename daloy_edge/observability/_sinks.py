@@ -263,7 +263,8 @@ class LoggerSink:
         and all but C0 controls in the other members, are written as their JSON escapes,
         as the request log's own lines write them: the logger's formatter writes a
         message as it is, and Powertools' writes non-ASCII raw, so a newline, a NEL or a
-        U+202E from the client forged a record or hid its text."""
+        U+202E from the client forged a record or hid its text. Lone surrogates are
+        escaped everywhere: a UTF-8 stream refuses them, and ``logging`` dropped the record."""
         from daloy_edge.observability._controls import escaped_message, escaped_values
 
         severity = str(record.get("SeverityText", "INFO"))

@@ -673,6 +673,36 @@ def test_powertools_sink_escapes_nel_line_separators_and_bidi_controls():
     assert request_line["Attributes"]["user_agent.original"] == escaped
 
 
+def test_lone_surrogate_in_a_lambda_header_cannot_drop_the_logger_sink_records():
+    """An event's JSON can spell a lone surrogate in a header: Powertools wrote it raw,
+    the UTF-8 stream refused it, and logging dropped the handler's warning and the
+    request line (a traceback on stderr instead), hiding a failed login."""
+    from aws_lambda_powertools import Logger
+    from daloy_edge_aws_lambda import handler
+
+    from tests.conformance.harness.gateways import recorded
+
+    written = io.BytesIO()
+    stream = io.TextIOWrapper(written, encoding="utf-8", write_through=True)
+    powertools = Logger(service="surrogate-probe", logger_handler=logging.StreamHandler(stream))
+    app = App(request_log=RequestLog(LogConfig(stdout=False, sinks=[LoggerSink(powertools)])))
+
+    @app.get("/login")
+    async def login(request: Request) -> Response:
+        get_logger(request).warning(f"failed login from {request.headers.get('user-agent')}")
+        return Response.empty()
+
+    event = recorded("http-v2")
+    event["rawPath"] = "/login"
+    event["requestContext"]["http"]["method"] = "GET"
+    event.pop("body", None)
+    event["headers"]["user-agent"] = "probe-\udc80"
+    assert handler(app)(event, None)["statusCode"] == 204
+    note, request_line = (json.loads(line) for line in written.getvalue().splitlines())
+    assert note["message"] == "failed login from probe-\\udc80"
+    assert request_line["Attributes"]["user_agent.original"] == "probe-\\udc80"
+
+
 def test_stdlib_logger_sink_maps_severity_to_level():
     records: list[logging.LogRecord] = []
 
