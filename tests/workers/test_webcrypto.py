@@ -134,3 +134,45 @@ async def main():
 """
     )
     assert result == ["public", "Ed25519", ["verify"]]
+
+
+CANCELLED_VERIFY = """
+import asyncio
+
+from js import Object, crypto
+from pyodide.ffi import to_js
+
+from daloy_edge_cloudflare import WebCryptoBackend
+
+
+class Key:
+    def __init__(self, jwk):
+        self.params = jwk
+        self.secret = None
+
+
+async def main():
+    spec = {"name": "RSASSA-PKCS1-v1_5", "modulusLength": 2048,
+            "publicExponent": to_js(bytes([1, 0, 1])), "hash": "SHA-256"}
+    pair = await crypto.subtle.generateKey(
+        to_js(spec, dict_converter=Object.fromEntries), True, to_js(["sign", "verify"])
+    )
+    jwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)).to_py()
+    backend = WebCryptoBackend()
+    key = await backend.import_key(Key({m: jwk[m] for m in ("kty", "n", "e")}), "RS256")
+    waiting = asyncio.ensure_future(backend.verify("RS256", key, b"x" * 100_000, bytes(256)))
+    await asyncio.sleep(0)  # awaiting crypto.subtle.verify now
+    waiting.cancel()
+    await asyncio.sleep(0.5)  # the verification settles meanwhile
+    return waiting.cancelled()
+"""
+
+
+def test_a_verification_its_request_gave_up_on_settles_later_with_nothing_uncaught(
+    workers_harness: PyodideHarness,
+) -> None:
+    # The request deadline cancels the JWT check it interrupts; WebCrypto still answers
+    # later. Pyodide 0.26.0a (Workers with the bare python_workers flag) then set the
+    # cancelled future's result and raised InvalidStateError in the promise's reaction.
+    assert workers_harness.run(CANCELLED_VERIFY) is True
+    assert workers_harness.run("async def main():\n    return 1") == 1

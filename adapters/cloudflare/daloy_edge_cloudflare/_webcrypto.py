@@ -17,7 +17,7 @@ from typing import Protocol
 
 from daloy_edge import Secret
 from daloy_edge.jose import InvalidKey
-from daloy_edge_cloudflare._js import js_object, to_uint8array
+from daloy_edge_cloudflare._js import js_object, settled, to_uint8array
 
 __all__ = ["WEBCRYPTO_ALGORITHMS", "InvalidKey", "VerificationKey", "WebCryptoBackend"]
 
@@ -129,11 +129,14 @@ class WebCryptoBackend:
         from pyodide.ffi import JsException
 
         try:
-            valid = await crypto.subtle.verify(
-                js_object(spec.verify_params),
-                key,
-                to_uint8array(signature),
-                to_uint8array(signing_input),
+            # Through settled, as a fetch is: the request deadline can cancel the wait.
+            valid = await settled(
+                crypto.subtle.verify(
+                    js_object(spec.verify_params),
+                    key,
+                    to_uint8array(signature),
+                    to_uint8array(signing_input),
+                )
             )
         except JsException:
             return False
@@ -146,8 +149,10 @@ async def _import(public: Mapping[str, str], spec: _Spec) -> object:
 
     jwk = js_object({**public, "ext": True})
     try:
-        imported: object = await crypto.subtle.importKey(
-            "jwk", jwk, js_object(spec.import_params), False, to_js(["verify"])
+        imported: object = await settled(
+            crypto.subtle.importKey(
+                "jwk", jwk, js_object(spec.import_params), False, to_js(["verify"])
+            )
         )
     except JsException:
         raise InvalidKey("key material rejected by WebCrypto") from None
