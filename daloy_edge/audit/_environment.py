@@ -72,8 +72,7 @@ def _secrets(env: Mapping[str, str]) -> dict[str, list[bytes]]:
 def _json_lists(env: Mapping[str, str]) -> list[Finding]:
     found = []
     for name in ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS"):
-        value = (env.get(name) or "").strip()
-        if value.startswith(("[", "{")) and value.endswith(("]", "}")):
+        if _json_document(env.get(name) or ""):
             found.append(
                 Finding(
                     "secret-list-json",
@@ -92,6 +91,20 @@ def _by_arn(env: Mapping[str, str], name: str) -> bool:
     and ``infra/aws/template.yaml`` pass it): read at a cold start, its value is out of the
     audit's reach, and it is not missing."""
     return bool((env.get(name + "_SECRET_ARN") or "").strip())
+
+
+def _json_document(value: str) -> bool:
+    # A list or object that parses, as the reference app refuses: a password in brackets
+    # ("[Tr0ub4dor]", or one a Secrets Manager JSON list held) is no JSON.
+    text = value.strip()
+    if not text.startswith(("[", "{")):
+        return False
+    import json  # only for a value in brackets
+
+    try:
+        return isinstance(json.loads(text), list | dict)
+    except (ValueError, RecursionError):
+        return False
 
 
 def _production(env: Mapping[str, str]) -> bool:

@@ -178,6 +178,64 @@ def test_check_reports_a_setting_the_app_refuses_to_build_on(
     assert any(f.severity == "error" and name in f.subject for f in found), found
 
 
+class _OneSecret:
+    """The slice of a boto3 secretsmanager client the Lambda entry calls."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def get_secret_value(self, **_: object) -> dict[str, str]:
+        return {"SecretString": self.value}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DALOY_ADMIN_PASSWORDS", "[Hs4d8Xc2Vb6Nq1Er7Ty3Ui9O]"),
+        ("DALOY_ADMIN_PASSWORDS", "{Hs4d8Xc2Vb6Nq1Er7Ty3Ui9O},[Xc2Vb6Nq1Er7Ty3Ui9OHs4d8]"),
+        ("DALOY_WEBHOOK_SECRETS", "[Hs4d8Xc2Vb6Nq1Er7Ty3Ui9O]"),
+    ],
+)
+def test_a_secret_in_brackets_that_is_no_json_list_is_served(name: str, value: str) -> None:
+    # Refused as "a JSON document": a password beginning with "[" or "{" and ending with
+    # "]" or "}" stopped the app, though it is no JSON and was read as it was before.
+    from daloy_edge.audit import audit_environment
+
+    env = {"DALOY_SESSION_KEYS": STRONG_KEY, "DALOY_ADMIN_USER": "ops", name: value}
+    assert "secret-list-json" not in [f.code for f in audit_environment(env)]
+    assert TestClient(create_app({"DALOY_ENV": "development", **env})).get("/health").status == 200
+
+
+def test_a_bracketed_password_from_a_secrets_manager_json_list_is_served() -> None:
+    # The Lambda entry reads the JSON list ["[...]"] into the value [...], which the app
+    # then refused as the JSON list it had already read: "only the Lambda entry reads a
+    # JSON list", said on Lambda.
+    from daloy_edge_aws_lambda.secrets_manager import env_with_secrets
+
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:admin"
+    env = env_with_secrets(
+        {
+            "DALOY_ENV": "development",
+            "DALOY_ADMIN_USER": "ops",
+            "DALOY_ADMIN_PASSWORDS_SECRET_ARN": arn,
+        },
+        ["DALOY_ADMIN_PASSWORDS"],
+        client=_OneSecret('["[Hs4d8Xc2Vb6Nq1Er7Ty3Ui9O]"]'),
+    )
+    client = TestClient(create_app({"DALOY_SESSION_KEYS": STRONG_KEY, **env}))
+    assert (
+        client.get("/admin/stats", headers=_basic("ops", "[Hs4d8Xc2Vb6Nq1Er7Ty3Ui9O]")).status
+        == 200
+    )
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    import base64
+
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"authorization": "Basic " + token}
+
+
 def test_a_short_session_key_in_development_refuses_to_build_naming_the_variable() -> None:
     with pytest.raises(ConfigError, match="DALOY_SESSION_KEYS"):
         create_app({"DALOY_ENV": "development", "DALOY_SESSION_KEYS": "too-short"})
