@@ -17,12 +17,17 @@ class OutageLog:
     """Warns (logger ``daloy_edge.jose``) when fetches of ``url`` fail, and once when one
     works again: with stale keys serving, bearer requests pass and nothing else tells an
     operator the issuer is down until the keys run out and every request answers 503.
-    Never a key, a token or a response body: the URL, the failure's reason and counts."""
+    Never a key, a token or a response body: the URL without its query, the failure's
+    reason and counts."""
 
     __slots__ = ("_failures", "_last_log", "_since", "_url")
 
     def __init__(self, url: str) -> None:
-        self._url = url
+        # Without its query, which may carry a token (``?key=``, a signed URL's
+        # signature): logs are read by more people than the configuration. The client
+        # refuses a URL with credentials or a fragment.
+        base, query, _ = url.partition("?")
+        self._url = base + "?..." if query else base
         self._since: float | None = None
         self._failures = 0
         self._last_log = 0.0

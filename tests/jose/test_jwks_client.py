@@ -698,3 +698,27 @@ async def test_a_refresh_left_pending_on_a_parked_loop_is_replaced_not_relied_on
         ended = asyncio.gather(*left, return_exceptions=True)
         await asyncio.to_thread(parked.run_until_complete, ended)
         parked.close()
+
+
+async def test_a_token_in_the_jwks_url_query_is_not_written_to_the_outage_warnings(
+    server, transport, clock, caplog
+):
+    # The warnings named the URL as configured: a JWKS served behind an access key in its
+    # query (?key=..., a signed URL's signature) put that key in every outage line.
+    caplog.set_level(logging.WARNING, logger="daloy_edge.jose")
+    url = server.url + "?key=k3y-s3cr3t&tenant=t1"
+    client = JWKSClient(url, transport=transport, allow_insecure_http=True, clock=clock)
+    await client.get_key("key-a")
+    server.status = 503
+    clock.advance(301)
+    assert await client.get_key("key-a") is not None
+    server.status = 200
+    clock.advance(11)
+    assert await client.get_key("key-a") is not None
+    assert server.hits == 3
+    lines = jwks_warnings(caplog)
+    assert [line.split(" failed (")[0].split(" works again")[0] for line in lines] == [
+        f"JWKS fetch from {server.url}?...",
+        f"JWKS fetch from {server.url}?...",
+    ]
+    assert "k3y-s3cr3t" not in caplog.text
