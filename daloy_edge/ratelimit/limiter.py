@@ -139,6 +139,7 @@ class RateLimiter:
         "_clock",
         "_down_failures",
         "_down_since",
+        "_down_until",
         "_failures",
         "_last_log",
         "_prefix",
@@ -195,6 +196,7 @@ class RateLimiter:
         self._failures = 0
         self._last_log = -_LOG_EVERY_MS
         self._down_since: int | None = None  # the first failure of an outage going on
+        self._down_until: int | None = None  # the first check answered since its last failure
         self._down_failures = 0
         self.limit, self.window, self.name, self.cost = limit, window, name, cost
         self.on_store_error = on_store_error
@@ -263,6 +265,7 @@ class RateLimiter:
     def _failed(self, exc: StoreUnavailable, now_ms: int) -> Decision:
         self._failures += 1
         self._down_failures += 1
+        self._down_until = None
         if self._down_since is None:
             self._down_since = now_ms
         # Not just later than the last warning: a clock stepped back since it would keep
@@ -285,7 +288,12 @@ class RateLimiter:
     def _answering_again(self, now_ms: int) -> None:
         # The end of an outage, with its count: the warnings above stop with it, and the
         # failures since the last of them were never told. Told 10 s after the last
-        # warning at the soonest, so a store failing every other check logs no more.
+        # warning at the soonest, so a store failing every other check logs no more. The
+        # outage ended with the first check answered, not with the one that says so: told
+        # up to that one, a store back within 10 s of its warning on a quiet policy read as
+        # an outage of hours.
+        if self._down_until is None:
+            self._down_until = now_ms
         if 0 <= now_ms - self._last_log < _LOG_EVERY_MS:
             return
         import logging
@@ -294,9 +302,10 @@ class RateLimiter:
             "rate-limit store answering again; policy %r failed %d checks over %d s",
             self.name,
             self._down_failures,
-            max(0, now_ms - (self._down_since or now_ms)) // 1000,
+            max(0, self._down_until - (self._down_since or now_ms)) // 1000,
         )
-        self._down_since, self._down_failures, self._failures = None, 0, 0
+        self._down_since = self._down_until = None
+        self._down_failures = self._failures = 0
         self._last_log = now_ms
 
 

@@ -274,3 +274,39 @@ async def test_a_store_failing_every_other_check_logs_once_per_ten_seconds(
     finally:
         await transport.aclose()
     assert len(store_lines(caplog)) == 1
+
+
+async def test_a_store_outage_is_told_as_long_as_it_lasted_not_until_the_next_check(
+    own_stack: tuple[RedisServer, ShimServer], caplog: pytest.LogCaptureFixture
+):
+    # The store answered again 5 s into the outage, within 10 s of its warning, so the
+    # line waited for the next check: an hour later on a quiet policy, and the 5 s outage
+    # was told as "failed 3 checks over 3605 s".
+    server, shim = own_stack
+    now = [1_700_000_000.0]
+    transport = HttpxTransport()
+    store = UpstashStore(
+        UpstashREST(shim.url, shim.token, transport=transport), timeout=TIMEOUT, first_timeout=5
+    )
+    limiter = RateLimiter(
+        limit=100, window=60, store=store, on_store_error="fail_open", clock=lambda: now[0]
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"):
+            assert not (await limiter.check("client")).degraded
+            server.pause()
+            try:
+                for _ in range(3):
+                    assert (await limiter.check("client")).degraded
+                    now[0] += 2
+            finally:
+                server.resume()
+            now[0] -= 1
+            assert not (await limiter.check("client")).degraded  # 5 s after the first failure
+            now[0] += 3600
+            assert not (await limiter.check("client")).degraded
+    finally:
+        await transport.aclose()
+    assert store_lines(caplog)[1:] == [
+        "rate-limit store answering again; policy 'default' failed 3 checks over 5 s"
+    ]
