@@ -42,6 +42,7 @@ def audit_environment(env: Mapping[str, str]) -> list[Finding]:
             "DALOY_CORS_ORIGINS", _csv(env.get("DALOY_CORS_ORIGINS")), credentials=True
         ),
         *_json_lists(env),
+        *_set_twice(env),
         *_sessions(env),
         *_admin(env),
         *_rules.webhook_secrets(
@@ -84,6 +85,23 @@ def _json_lists(env: Mapping[str, str]) -> list[Finding]:
                 )
             )
     return found
+
+
+def _set_twice(env: Mapping[str, str]) -> list[Finding]:
+    # The Lambda entry refuses a secret given both ways, lest a stale plain value shadow
+    # the managed one: the audit judged the plain value and passed what stops the init.
+    names = ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS")
+    return [
+        Finding(
+            "secret-set-twice",
+            "error",
+            name,
+            f"is set and so is {name}_SECRET_ARN: the Lambda entry refuses to start",
+            "keep one",
+        )
+        for name in (*names, "DALOY_RATE_LIMIT_TOKEN")
+        if (env.get(name) or "").strip() and _by_arn(env, name)
+    ]
 
 
 def _by_arn(env: Mapping[str, str], name: str) -> bool:

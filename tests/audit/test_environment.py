@@ -6,6 +6,7 @@ import secrets
 
 import pytest
 
+from daloy_edge import ConfigError
 from daloy_edge.audit import Finding, audit_environment
 from tests.support.servers import ROOT
 
@@ -486,3 +487,28 @@ def test_an_arn_for_the_token_still_has_the_rate_limit_url_checked() -> None:
 def test_an_admin_user_basic_auth_cannot_carry_is_reported_with_passwords_by_arn() -> None:
     env = {"DALOY_ADMIN_USER": "op:s", "DALOY_ADMIN_PASSWORDS_SECRET_ARN": ARN}
     assert only(env, "admin-user-invalid").severity == "error"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DALOY_SESSION_KEYS",
+        "DALOY_ADMIN_PASSWORDS",
+        "DALOY_WEBHOOK_SECRETS",
+        "DALOY_RATE_LIMIT_TOKEN",
+    ],
+)
+def test_a_secret_set_both_directly_and_by_arn_is_reported(name: str) -> None:
+    # The Lambda entry refuses to start on it (a stale plain value would shadow the
+    # managed one), while check judged the plain value alone and passed it.
+    from daloy_edge_aws_lambda.secrets_manager import env_with_secrets
+
+    env = {
+        "DALOY_ADMIN_USER": "ops",
+        "DALOY_RATE_LIMIT_URL": "https://eu1-example.upstash.io",
+        name: "Zq3v8Jw1Rk5Tn0Yb7Lc2Hx9Pd4Mf6Gs1Ae8Ku3Ni5Wo",
+        name + "_SECRET_ARN": ARN,
+    }
+    with pytest.raises(ConfigError, match=name):
+        env_with_secrets(env, [name], client=object())  # type: ignore[arg-type]
+    assert only(env, "secret-set-twice").severity == "error"
