@@ -115,6 +115,19 @@ def test_secret_value_on_the_aws_command_line_fails(tmp_path: Path) -> None:
     assert run(from_file, tmp_path).returncode == 0
 
 
+def test_function_deployed_without_a_project_id_fails(tmp_path: Path) -> None:
+    """A 2nd-generation function is given no GOOGLE_CLOUD_PROJECT: deployed without it,
+    none of its lines names its trace as Cloud Logging reads it."""
+    deploy = (
+        "daloy-edge new hello --target gcf\ncd hello\n"
+        "gcloud functions deploy hello --gen2 --runtime python313 --source . "
+        "--entry-point gcf_handler --trigger-http"
+    )
+    assert "GOOGLE_CLOUD_PROJECT" in run(deploy + "\n", tmp_path).stderr
+    named = run(deploy + " --set-env-vars GOOGLE_CLOUD_PROJECT=my-project\n", tmp_path)
+    assert named.returncode == 0
+
+
 def test_package_outside_the_lock_fails(tmp_path: Path) -> None:
     assert run("pip install daloy-edge requets\n", tmp_path).returncode != 0
     assert run("pip install 'daloy-edge[jwt]' daloy-edge-asgi\n", tmp_path).returncode == 0

@@ -184,6 +184,11 @@ def gcloud(argv: list[str]) -> None:
     runtime = _option(argv, "--runtime") or ""
     if not re.fullmatch(r"python3\d\d", runtime):
         raise Malformed(f"--runtime {runtime!r} is not a Python 3 runtime")
+    # A 2nd-generation function is given no project id, and without one no line names
+    # its trace as Cloud Logging reads it (projects/PROJECT/traces/ID).
+    variables = _option(argv, "--set-env-vars", "--update-env-vars") or ""
+    if "GOOGLE_CLOUD_PROJECT" not in (pair.split("=", 1)[0] for pair in variables.split(",")):
+        raise Malformed("the function is given no GOOGLE_CLOUD_PROJECT (--set-env-vars)")
 
 
 def _secret_version(argv: list[str]) -> None:
