@@ -260,6 +260,10 @@ class CloudWatchLogsShipper:
         with self._cond:
             self._flushing += 1
             try:
+                if self._thread is None and self._queue:
+                    # Lines written while no thread could start: the last ones before a
+                    # shutdown were otherwise never sent, nor counted as dropped.
+                    self._start()
                 self._cond.notify_all()
                 while self._queue or self._inflight:
                     remaining = deadline - time.monotonic()
@@ -278,6 +282,8 @@ class CloudWatchLogsShipper:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
+        else:
+            self._abandon()
 
     def _start(self) -> None:
         thread = threading.Thread(target=self._run, name="daloy-cloudwatch-shipper", daemon=True)

@@ -688,3 +688,56 @@ def test_a_line_written_at_the_thread_limit_is_shipped_once_threads_start_again(
         True,
         ["written at the thread limit", "written once threads start again"],
     ]
+
+
+THREAD_LIMITED_SHUTDOWN = """
+import json, sys
+import boto3
+from daloy_edge_aws_lambda.cloudwatch import CloudWatchLogsShipper
+from tests.support.thread_limit import become_limited_user, new_threads_again, no_new_threads
+
+client = boto3.client(
+    "logs", region_name="us-east-1", endpoint_url=sys.argv[1],
+    aws_access_key_id="testing", aws_secret_access_key="testing",
+)
+warm = CloudWatchLogsShipper("/test/limit-shutdown-warm", "s", client=client, flush_interval=0.05)
+warm.write("imports all it needs while it may")
+assert warm.flush(30)
+freed = CloudWatchLogsShipper("/test/limit-shutdown", "s", client=client, flush_interval=0.05)
+held = CloudWatchLogsShipper("/test/limit-shutdown", "t", client=client, flush_interval=0.05)
+become_limited_user()
+no_new_threads()
+freed.write("the last line, written at the thread limit")
+held.write("a line no thread ever sends")
+held.close(30)
+new_threads_again()
+freed.close(30)
+try:
+    read = client.get_log_events(logGroupName="/test/limit-shutdown", logStreamName="s")
+    shipped = [event["message"] for event in read["events"]]
+except client.exceptions.ResourceNotFoundException:
+    shipped = []  # nothing was ever sent, so the group was never made
+print(json.dumps([shipped, freed.stats.dropped, held.stats.dropped, held.pending()]))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason=SKIP_REASON)
+def test_a_line_written_at_the_thread_limit_is_shipped_by_close_or_counted_as_dropped(moto):
+    # The failure: with no write after the limit, nothing started the sender thread again:
+    # a line written at the limit was never shipped by flush or close (flush returned at
+    # once), and a close that found no thread counted nothing dropped: lost unseen.
+    done = subprocess.run(
+        [sys.executable, "-c", THREAD_LIMITED_SHUTDOWN, moto.endpoint],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == [
+        ["the last line, written at the thread limit"],
+        0,
+        1,
+        0,
+    ]
