@@ -62,18 +62,20 @@ def _files_in_tmp() -> list[str]:
 
 def main() -> None:
     upstream, port = _serve_upstream()
-    os.environ.update(CONFORMANCE_ENV, DALOY_REQUEST_TIMEOUT_MS="10000")
-    import examples.secure_app as reference
-
-    handler = reference.lambda_handler
-    events = _events(port)
     steps: list[tuple[str, int]] = []
-
-    def invoke(label: str, name: str) -> None:
-        result = handler(json.loads(json.dumps(events[name])), Context())
-        steps.append((f"{label} {name}", result["statusCode"]))
-
+    # From the fork on: an app that fails to import must not leave the upstream serving,
+    # holding the pipes the test reads to their end.
     try:
+        os.environ.update(CONFORMANCE_ENV, DALOY_REQUEST_TIMEOUT_MS="10000")
+        import examples.secure_app as reference
+
+        handler = reference.lambda_handler
+        events = _events(port)
+
+        def invoke(label: str, name: str) -> None:
+            result = handler(json.loads(json.dumps(events[name])), Context())
+            steps.append((f"{label} {name}", result["statusCode"]))
+
         for name in ("health", "big", "login", "static", "boom", "fetch"):
             invoke("free", name)
         held = []

@@ -10,9 +10,11 @@ write, serves the reference routes, and then runs out of file descriptors.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -100,3 +102,34 @@ def test_read_only_lambda_layout_serves_writes_nothing_and_outlives_no_descripto
     }
     assert report["tmp"] == []
     assert "Traceback" not in done.stderr
+
+
+APP_THAT_FAILS_TO_IMPORT = """
+import sys
+from tests.adapters.aws_lambda.sandboxed_reference import main
+sys.modules["examples.secure_app"] = None  # its import fails
+main()
+"""
+
+
+def test_an_app_that_fails_to_import_leaves_no_upstream_serving() -> None:
+    """The failure: the upstream forked before the app's import outlived a failed one,
+    serving for good and holding the pipes open, so the test waited out its timeout."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", APP_THAT_FAILS_TO_IMPORT],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        _, stderr = "", "the pipes stayed open: something the script forked still runs"
+    finally:
+        # Every process the script made, whatever it left behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    assert "import of examples.secure_app halted" in stderr, stderr[-3000:]
