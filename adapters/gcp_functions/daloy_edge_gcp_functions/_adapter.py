@@ -161,7 +161,10 @@ class _Watchdog:
                         self._cut(body)
                 self._wake_at = min(self._armed.values(), default=math.inf)
                 delay = self._wake_at - now
-                self._changed.wait(None if delay == math.inf else delay)
+                # A deadline past the longest timed wait (a request_timeout meant as no
+                # limit) is waited for untimed: timed, it raised OverflowError and ended
+                # this thread, which cuts off the reads of every app in the process.
+                self._changed.wait(None if delay >= threading.TIMEOUT_MAX else delay)
 
     @staticmethod
     def _cut(body: _Body) -> None:

@@ -683,3 +683,73 @@ def test_a_body_read_at_the_thread_limit_is_a_503_and_later_slow_bodies_are_stil
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines()[-1].split() == ["200", "503", "504"]
+
+
+FAR_DEADLINE_THEN_NEAR = """
+import socket, sys, threading
+import functions_framework
+from werkzeug.test import EnvironBuilder
+
+listener = socket.create_server(("127.0.0.1", 0))
+
+def post(target, sent):
+    # A POST of 1,000 bytes on a real connection, gunicorn's socket named, sent once the
+    # read waits for it (so the watchdog wakes while the read is armed).
+    served = functions_framework.create_app(target, sys.argv[1])
+    client = socket.create_connection(listener.getsockname())
+    conn, _ = listener.accept()
+    threading.Timer(1, client.sendall, [sent]).start()
+    environ = EnvironBuilder(path="/echo", method="POST").get_environ()
+    environ.update({"wsgi.input": conn.makefile("rb"), "CONTENT_LENGTH": "1000"})
+    environ["gunicorn.socket"] = conn
+    # A guard, not a clock: a read nothing cuts ends when the client goes.
+    gone = threading.Timer(10, client.close)
+    gone.start()
+    statuses = []
+    b"".join(served(environ, lambda status, headers, exc=None: statuses.append(status)))
+    gone.cancel()
+    client.close()
+    conn.close()
+    return statuses[0].split()[0]
+
+print(post("patient", b"x" * 1000), post("strict", b""))
+"""
+
+TWO_FUNCTIONS_APP = """
+from daloy_edge import App, Request
+from daloy_edge_gcp_functions import handler
+
+patient_app = App(request_timeout=1e10)
+strict_app = App(request_timeout=0.3)
+
+@patient_app.post("/echo")
+@strict_app.post("/echo")
+async def echo(request: Request) -> dict[str, int]:
+    return {"size": len(await request.body())}
+
+patient = handler(patient_app)
+strict = handler(strict_app)
+"""
+
+
+def test_a_deadline_past_the_longest_wait_leaves_slow_bodies_of_other_apps_cut_off(
+    tmp_path: Path,
+) -> None:
+    # The failure: the watchdog thread, shared by every function a process serves, slept
+    # until the nearest deadline, and one past threading.TIMEOUT_MAX (an app whose
+    # request_timeout means "no limit") raised OverflowError and ended the thread, kept as
+    # if alive: a slow body sent to any other function was never cut off again (400 once
+    # its client left, where its deadline was a 504).
+    source = tmp_path / "main.py"
+    source.write_text(TWO_FUNCTIONS_APP)
+    done = subprocess.run(
+        [sys.executable, "-c", FAR_DEADLINE_THEN_NEAR, str(source)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[-1].split() == ["200", "504"]
+    assert "OverflowError" not in done.stderr
