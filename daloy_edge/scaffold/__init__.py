@@ -104,8 +104,10 @@ def generate(name: str, target: str, dest: Path) -> list[Path]:
             for key, value in values.items():
                 text = text.replace("{{" + key + "}}", value)
             path = dest / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Named before its folder is made: a folder above it made before one below
+            # it could not be (.github before .github/workflows) is taken back too.
             written.append(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
     except OSError:
         _remove(written, dest if existed else dest.parent)

@@ -160,6 +160,61 @@ def test_a_project_a_full_disk_cut_short_is_taken_back_so_the_next_try_succeeds(
     assert "cannot write shop-api: No space left on device" in done.stderr
 
 
+OUT_OF_INODES_AT_EACH_STEP = """
+import os, shutil, sys
+from daloy_edge.cli import main
+disk = sys.argv[1]
+os.chdir(disk)
+left_behind = {}
+for inodes in range(2, 16):
+    os.system(f"mount -o remount,nr_inodes={inodes} {disk}")
+    if main(["new", "--target", "lambda", "shop-api"]) == 0:
+        shutil.rmtree("shop-api")
+    elif os.listdir(disk):
+        left_behind[inodes] = sorted(os.path.relpath(os.path.join(top, name), disk)
+                                     for top, folders, files in os.walk(disk)
+                                     for name in folders + files)
+        shutil.rmtree("shop-api")
+print(left_behind)
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None,
+    reason="needs root and unshare for a small file system of its own",
+)
+def test_a_project_cut_short_making_a_folder_is_taken_back_with_the_folders_above_it(
+    tmp_path: Path,
+) -> None:
+    # The failure: a folder whose own folder was made, as .github/workflows after .github,
+    # failed to be made (no inode left), and .github stayed: the destination was not empty
+    # and the next try was refused. Out of inodes at each step in turn, nothing is left.
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            'mount --make-rprivate / && mount -t tmpfs -o size=1m tmpfs "$1" && '
+            'exec "$2" -c "$3" "$1"',
+            "sh",
+            str(disk),
+            sys.executable,
+            OUT_OF_INODES_AT_EACH_STEP,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "{}"
+    assert "No space left on device" in done.stderr
+
+
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_dev_signing_key_left_by_a_killed_dev_server_is_never_committed(
     tmp_path: Path, target: str
