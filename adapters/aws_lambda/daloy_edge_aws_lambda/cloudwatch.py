@@ -190,11 +190,11 @@ class CloudWatchLogsShipper:
             "endpoint_url": _checked_endpoint(endpoint_url),
         }
         self._create = create
-        self._flush_interval = flush_interval
+        self._flush_interval = _checked_wait("flush_interval", flush_interval)
         self._max_queue = max_queue
         self._max_queue_bytes = max_queue_bytes
-        self._retry_base = retry_base
-        self._retry_max = retry_max
+        self._retry_base = _checked_wait("retry_base", retry_base)
+        self._retry_max = _checked_wait("retry_max", retry_max)
         self._clock = clock
         self._emf = emf
         self._prepared = False
@@ -515,6 +515,14 @@ def _checked_stream(name: str) -> str:
     if len(name) > _MAX_NAME_LENGTH or ":" in name or "*" in name:
         raise ConfigError("log_stream must be 1-512 characters without ':' or '*'")
     return name
+
+
+def _checked_wait(name: str, seconds: float) -> float:
+    """The sender thread waits this long: none (0, negative, NaN) had it spin a core while
+    idle or retry without pause, and one past ``threading.TIMEOUT_MAX`` ended it."""
+    if not 0 < seconds <= threading.TIMEOUT_MAX:
+        raise ConfigError(f"{name} must be a positive number of seconds")
+    return seconds
 
 
 def _create(create: Callable[..., object], kwargs: Mapping[str, str]) -> None:

@@ -741,3 +741,13 @@ def test_a_line_written_at_the_thread_limit_is_shipped_by_close_or_counted_as_dr
         1,
         0,
     ]
+
+
+@pytest.mark.parametrize("option", ["flush_interval", "retry_base", "retry_max"])
+@pytest.mark.parametrize("seconds", [0, -1.0, float("nan"), 1e10])
+def test_a_wait_the_sender_thread_cannot_make_fails_the_build(option, seconds):
+    # Accepted, flush_interval=0 had the idle sender thread spin a core (a wait of 0
+    # returns at once), retry_base=0 retried a failing CloudWatch without pause, and a
+    # wait past threading.TIMEOUT_MAX raised OverflowError and ended the thread.
+    with pytest.raises(ConfigError):
+        CloudWatchLogsShipper("/test/waits", "s", **{option: seconds})
