@@ -269,9 +269,26 @@ class LoggerSink:
 
         severity = str(record.get("SeverityText", "INFO"))
         method = getattr(self._logger, _LEVEL_METHODS.get(severity, "info"))
-        extra = {k: escaped_values(v) for k, v in record.items() if k != "Body"}
+        reserved = _reserved_names()
+        extra = {k: escaped_values(v) for k, v in record.items() if k not in reserved}
         body = record.get("Body", "")
         method(escaped_message(body) if isinstance(body, str) else line, extra=extra)
+
+
+def _reserved_names() -> frozenset[str]:
+    """``Body`` and the names ``logging`` refuses in ``extra`` (a ``LogRecord``'s own
+    attributes, ``message``, ``asctime``). On Google Cloud each record carries a
+    ``message`` member, its body again for Cloud Logging: handed on in ``extra``, it made
+    ``logging`` raise, and every record a ``LoggerSink`` was given there was lost."""
+    global _reserved
+    if _reserved is None:
+        from logging import makeLogRecord
+
+        _reserved = frozenset({"Body", "message", "asctime", *vars(makeLogRecord({}))})
+    return _reserved
+
+
+_reserved: frozenset[str] | None = None
 
 
 class MemorySink:

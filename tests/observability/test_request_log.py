@@ -634,6 +634,30 @@ def _forging_app(logger: object) -> App:
     return app
 
 
+def test_logger_sink_on_google_cloud_hands_every_record_on():
+    """On Cloud Functions or Cloud Run each record carries a ``message`` member for Cloud
+    Logging; passed in ``extra``, ``logging`` refused it ("Attempt to overwrite
+    'message'") and the sink lost every record, the request line included."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("daloy-test-cloud-run-sink")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    config = LogConfig(stdout=False, sinks=[LoggerSink(logger)], env={"K_SERVICE": "notes"})
+    app = App(request_log=RequestLog(config))
+
+    @app.get("/login")
+    async def login(request: Request) -> Response:
+        get_logger(request).warning("failed login")
+        return Response.empty()
+
+    TestClient(app).get("/login")
+    lines = stream.getvalue().splitlines()
+    assert lines == ["WARNING failed login", "INFO GET /login 204"]
+
+
 def test_logger_sink_message_cannot_forge_a_record_under_a_text_formatter():
     """A handler logging the client's value through a stdlib logger: a line break in it
     wrote a record of the client's making, an ESC drove the terminal reading it."""
