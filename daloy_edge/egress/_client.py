@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from daloy_edge import _copies
+from daloy_edge import _copies, _timeout
 from daloy_edge._record import record
 from daloy_edge.egress._errors import EgressDenied, EgressFailed, EgressTimeout
 from daloy_edge.egress._limits import FetchLimits
@@ -102,7 +102,7 @@ class _RedirectingClient:
         """
         total = self.limits.total_timeout if timeout is None else timeout
         bound = self.limits.max_bytes if max_bytes is None else max_bytes
-        scope = asyncio.timeout(total)
+        scope = _timeout.timeout(total)
         try:
             async with scope:
                 return await self._follow(method.upper(), url, headers, body, bound)

@@ -6,7 +6,6 @@ guarded client sends its first request.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import NoReturn
@@ -14,6 +13,7 @@ from typing import NoReturn
 import httpcore
 import httpx
 
+from daloy_edge import _timeout
 from daloy_edge.egress._addresses import IPAddress, parse_address
 from daloy_edge.egress._errors import EgressDenied
 from daloy_edge.egress._policy import EgressPolicy
@@ -98,7 +98,7 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
 
     async def _resolve(self, host: str, port: int, timeout: float | None) -> Sequence[str]:
         try:
-            async with asyncio.timeout(timeout):
+            async with _timeout.timeout(timeout):
                 return await self._resolver.resolve(host, port)
         except TimeoutError:
             raise httpcore.ConnectTimeout("name resolution timed out") from None

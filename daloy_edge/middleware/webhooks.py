@@ -177,10 +177,10 @@ class VerifyWebhook:
         discard = getattr(self.config.store, "discard", None)
         if discard is None:
             return  # a store written before discard existed keeps the key
-        import asyncio  # only when handling failed
+        from daloy_edge import _timeout  # asyncio only when handling failed
 
         try:
-            async with asyncio.timeout(_forget_budget(request)):
+            async with _timeout.timeout(_forget_budget(request)):
                 await discard("webhook:" + delivery.replay_key)
         except Exception as exc:
             self._warn(exc)

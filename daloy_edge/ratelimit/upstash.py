@@ -10,7 +10,6 @@ timeout, not the client's retry loop, decides how long a check may take.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from os import urandom
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from daloy_edge import _timeout
 from daloy_edge._charset import allowed, only, span
 from daloy_edge._errors import ConfigError
 from daloy_edge._json import UnsafeJSON, parse_json
@@ -179,7 +179,7 @@ class UpstashStore:
         tail = [str(len(keys)), *keys, str(now_ms), *map(str, quota)]
         budget = self._budget.next()
         try:
-            async with asyncio.timeout(budget):
+            async with _timeout.timeout(budget):
                 reply = await self._run(algorithm, tail)
         except TimeoutError:
             raise StoreUnavailable(f"no answer within {budget}s") from None
@@ -241,7 +241,7 @@ class UpstashNonceStore:
         command = ["SET", name, claim, "NX", "PX", ttl_ms]
         budget = self._budget.next()
         try:
-            async with asyncio.timeout(budget):
+            async with _timeout.timeout(budget):
                 reply = await self._commands.execute(command)
         except TimeoutError:
             raise StoreUnavailable(f"no answer within {budget}s") from None
@@ -271,7 +271,7 @@ class UpstashNonceStore:
             command = ["DEL", name]
         budget = self._budget.next()
         try:
-            async with asyncio.timeout(budget):
+            async with _timeout.timeout(budget):
                 await self._commands.execute(command)
         except TimeoutError:
             raise StoreUnavailable(f"no answer within {budget}s") from None

@@ -50,6 +50,27 @@ PYODIDE_ENV = "DALOY_PYODIDE"
 """Names another npm ``pyodide`` package directory to run the Workers tests on (the
 release an older compatibility date selects); unset, the locked one in ``tests/workers``."""
 
+HELD_REQUEST_CONTEXTS = """
+import asyncio
+import gc
+
+from daloy_edge.observability._logger import _active
+
+
+async def main():
+    return sum(
+        1
+        for held in gc.get_objects()
+        if isinstance(held, asyncio.Handle)
+        and getattr(held._context.get(_active), "request_id", "").startswith("held-probe-")
+    )
+"""
+"""A snippet for :meth:`PyodideHarness.run`: how many timers (cancelled ones included,
+which Pyodide's loop keeps until their time) hold the context, the log record, of a
+request sent with an ``X-Request-Id`` starting ``held-probe-``. Only those are counted:
+other tests' requests in the same isolate may hold theirs by design (a timer a handler
+arms itself)."""
+
 
 def runtime_encoded(body: bytes, headers: Sequence[tuple[str, str]], encode_body: str) -> bytes:
     """The body as workerd sends it: with ``encodeBody: "automatic"`` (the default) the

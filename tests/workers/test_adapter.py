@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.support.workers import PyodideHarness, WorkerResponse
+from tests.support.workers import HELD_REQUEST_CONTEXTS, PyodideHarness, WorkerResponse
 
 pytestmark = pytest.mark.slow
 
@@ -338,23 +338,6 @@ def test_a_hop_bound_past_pyodides_32_bit_word_still_resolves_forwarded(
     assert workers_harness.run(WIDE_HOP_BOUND) == [2**31 - 1, "198.51.100.7", "198.51.100.7"]
 
 
-HELD_REQUEST_CONTEXTS = """
-import asyncio
-import gc
-
-from daloy_edge.observability._logger import _active
-
-
-async def main():
-    return sum(
-        1
-        for held in gc.get_objects()
-        if isinstance(held, asyncio.Handle)
-        and getattr(held._context.get(_active), "request_id", "").startswith("timer-probe-")
-    )
-"""
-
-
 def test_an_answered_request_leaves_no_timer_holding_its_context(
     workers_harness: PyodideHarness,
 ) -> None:
@@ -370,8 +353,8 @@ def test_an_answered_request_leaves_no_timer_holding_its_context(
             "POST",
             "/upload",
             chunks=[b"y" * 300] * 2,
-            headers={"x-request-id": f"timer-probe-{number}"},
+            headers={"x-request-id": f"held-probe-{number}"},
         )
         assert answer.status == 200
-        assert ("x-request-id", f"timer-probe-{number}") in answer.headers
+        assert ("x-request-id", f"held-probe-{number}") in answer.headers
     assert workers_harness.run(HELD_REQUEST_CONTEXTS) == 0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from daloy_edge import _timeout
 from daloy_edge.transport import TransportError, TransportResponse
 from daloy_edge_cloudflare._js import is_null, js_object, settled, to_bytes, to_uint8array
 
@@ -50,7 +50,7 @@ class FetchTransport:
 
         timeout = min(timeout, _LONGEST_TIMER_S)
         try:
-            async with asyncio.timeout(timeout):
+            async with _timeout.timeout(timeout):
                 return await self._exchange(
                     method, url, headers=headers, body=body, timeout=timeout, max_bytes=max_bytes
                 )
