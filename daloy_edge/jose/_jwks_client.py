@@ -6,6 +6,7 @@ import asyncio
 import math
 import threading
 import time
+from _contextvars import Context  # contextvars only re-exports it
 from collections.abc import Mapping
 from concurrent.futures import Future
 from urllib.parse import urlsplit
@@ -238,7 +239,10 @@ class JWKSClient:
                 self._last_attempt = self._clock()
                 done: Future[None] = Future()
                 done.set_running_or_notify_cancel()  # a waiter's cancellation stays its own
-                flight = (loop.create_task(self._fetch(done)), done)
+                # In an empty context: the fetch is every waiting request's, and in a copy
+                # of its starter's it held that request's context variables (its log
+                # record) until the fetch, and its timeout's timer, were over.
+                flight = (loop.create_task(self._fetch(done), context=Context()), done)
                 self._inflight = flight
         task, done = flight
         if task.get_loop() is loop:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextvars import ContextVar
 from typing import Any
 
 import pytest
@@ -169,6 +170,48 @@ async def test_single_flight_on_a_cold_cache(client, server):
     results = await asyncio.gather(*(client.get_key("key-a") for _ in range(100)))
     assert all(r is not None for r in results)
     assert server.hits == 1
+
+
+REQUEST: ContextVar[str] = ContextVar("request")
+
+
+class ContextNoting(HttpxTransport):
+    """A transport that notes which request's context each fetch runs in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contexts: list[str | None] = []
+
+    async def request(self, *args: Any, **kwargs: Any) -> TransportResponse:
+        self.contexts.append(REQUEST.get(None))
+        return await super().request(*args, **kwargs)
+
+
+async def test_the_shared_fetch_runs_in_no_requests_context_and_outlives_its_starters_cancel(
+    server,
+):
+    # The fetch concurrent requests share ran in a copy of the context of the request that
+    # started it: that request's log record and context variables were held for the whole
+    # fetch and, by the fetch's own timeout timer, up to timeout_s after it.
+    transport = ContextNoting()
+    client = JWKSClient(server.url, transport=transport, allow_insecure_http=True)
+    server.delay = 1.0
+
+    async def lookup(name: str) -> object:
+        REQUEST.set(name)
+        return await client.get_key("key-a")
+
+    first = asyncio.ensure_future(lookup("request-1"))
+    while not server.hits:  # the fetch reached the server, which holds it for its delay
+        await asyncio.sleep(0.01)
+    others = [asyncio.ensure_future(lookup(f"request-{n}")) for n in (2, 3)]
+    await asyncio.sleep(0)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert all(key is not None for key in await asyncio.gather(*others))
+    assert transport.contexts == [None] and server.hits == 1
+    await transport.aclose()
 
 
 async def test_worker_threads_with_their_own_loops_share_one_cold_fetch(server, clock):
