@@ -13,6 +13,7 @@ thread's event loop of a threaded server (functions-framework) too.
 from __future__ import annotations
 
 import time
+from _contextvars import Context  # contextvars only re-exports it
 from _thread import allocate_lock
 
 from daloy_edge._errors import ConfigError, ServiceUnavailable
@@ -185,7 +186,9 @@ class LoadShedding:
         loop = asyncio.get_running_loop()
         ticket: asyncio.Future[bool] = loop.create_future()
         waiters.append(ticket)
-        timer = loop.call_later(budget, self._expire, ticket)
+        # In an empty context: asyncio keeps a cancelled timer until its time (Pyodide's
+        # loop always), and a copy of the request's kept its log record that long.
+        timer = loop.call_later(budget, self._expire, ticket, context=Context())
         try:
             admitted = await ticket
         except asyncio.CancelledError:

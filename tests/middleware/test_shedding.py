@@ -92,6 +92,27 @@ async def test_queued_request_runs_when_a_slot_frees_within_its_budget():
     assert [r.status for r in responses] == [200, 200]
 
 
+async def test_an_admitted_queued_request_leaves_no_timer_holding_its_context():
+    # The queue budget's timer was armed with a copy of the request's context, and a
+    # cancelled timer stays scheduled until its time (on Pyodide's loop always): every
+    # request that queued kept its log record for the rest of queue_timeout once admitted.
+    from daloy_edge.observability._logger import _active
+
+    shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=1, queue_timeout=10))
+    loop = asyncio.get_running_loop()
+    # A live timer due first: asyncio drops cancelled timers from the front of its heap.
+    keeper = loop.call_later(5, lambda: None)
+    with TestClient(slow_app(shedding)) as client:
+        responses = await asyncio.gather(
+            client.arequest("GET", "/work?s=0.1"), client.arequest("GET", "/work?s=0.1")
+        )
+        scheduled = loop._scheduled  # type: ignore[attr-defined]
+        held = [h for h in scheduled if h._context.get(_active) is not None]
+    keeper.cancel()
+    assert [r.status for r in responses] == [200, 200]
+    assert held == []
+
+
 async def test_queued_request_is_shed_when_its_queue_budget_runs_out():
     shedding = LoadShedding(LoadSheddingConfig(max_concurrent=1, max_queue=1, queue_timeout=0.05))
     with TestClient(slow_app(shedding)) as client:
