@@ -146,27 +146,14 @@ _SECRET_LISTS = ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_S
 
 
 def _refuse_json_lists(env: Mapping[str, str]) -> None:
+    from daloy_edge.audit._environment import json_document  # the audit's own reading
+
     for name in _SECRET_LISTS:
-        if _json_document(env.get(name) or ""):
+        if json_document(env.get(name) or ""):
             raise ConfigError(
                 f"{name} holds a JSON document; set it as a comma-separated list (new,old):"
                 " only the Lambda entry reads a JSON list, from Secrets Manager"
             )
-
-
-def _json_document(value: str) -> bool:
-    # A list or object that parses, not any value in brackets: a password such as
-    # "[Tr0ub4dor]" is no JSON, and one a Secrets Manager JSON list held reaches the app
-    # from the Lambda entry as it is (["[Tr0ub4dor]"] is read as [Tr0ub4dor]).
-    text = value.strip()
-    if not text.startswith(("[", "{")):
-        return False
-    import json  # only for a value in brackets: not at every cold start
-
-    try:
-        return isinstance(json.loads(text), list | dict)
-    except (ValueError, RecursionError):
-        return False
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -73,7 +73,7 @@ def _secrets(env: Mapping[str, str]) -> dict[str, list[bytes]]:
 def _json_lists(env: Mapping[str, str]) -> list[Finding]:
     found = []
     for name in ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS"):
-        if _json_document(env.get(name) or ""):
+        if json_document(env.get(name) or ""):
             found.append(
                 Finding(
                     "secret-list-json",
@@ -111,9 +111,11 @@ def _by_arn(env: Mapping[str, str], name: str) -> bool:
     return bool((env.get(name + "_SECRET_ARN") or "").strip())
 
 
-def _json_document(value: str) -> bool:
-    # A list or object that parses, as the reference app refuses: a password in brackets
-    # ("[Tr0ub4dor]", or one a Secrets Manager JSON list held) is no JSON.
+def json_document(value: str) -> bool:
+    """Whether ``value`` parses as a JSON list or object (what the reference app refuses
+    in a secret list), not any value in brackets: a password such as "[Tr0ub4dor]" is no
+    JSON, and one a Secrets Manager JSON list held reaches the app from the Lambda entry
+    as it is (``["[Tr0ub4dor]"]`` is read as ``[Tr0ub4dor]``)."""
     text = value.strip()
     if not text.startswith(("[", "{")):
         return False
