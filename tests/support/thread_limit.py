@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
+import sys
+from pathlib import Path
 
 LIMITED_UID = 64_999
 """A uid no process runs as: the limit counts only this process's threads."""
@@ -35,3 +38,21 @@ def new_threads_again() -> None:
     """Threads start again (the soft limit back up to the hard one)."""
     hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
     resource.setrlimit(resource.RLIMIT_NPROC, (hard, hard))
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with ``python -c`` from the checkout's root, failing with its stderr
+    when it exits other than 0."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done

@@ -8,8 +8,6 @@ import gzip
 import io
 import json
 import os
-import subprocess
-import sys
 import threading
 import weakref
 from pathlib import Path
@@ -22,7 +20,7 @@ from daloy_edge_gcp_functions import GCFHandler, handler, to_request
 from daloy_edge import App, PayloadTooLarge, Request, Response
 from tests.support.startup import failing_first_startup
 from tests.support.streams import Cursor
-from tests.support.thread_limit import SKIP_REASON
+from tests.support.thread_limit import SKIP_REASON, run_script
 
 ROOT = Path(__file__).resolve().parents[3]
 flask_app = flask.Flask("gcf-adapter-tests")
@@ -673,15 +671,7 @@ def test_a_body_read_at_the_thread_limit_is_a_503_and_later_slow_bodies_are_stil
     # thread for as long as the client liked again, and was answered 400 when it left.
     source = tmp_path / "main.py"
     source.write_text(BODY_READ_APP)
-    done = subprocess.run(
-        [sys.executable, "-c", THREAD_LIMITED_BODY_READS, str(source)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_script(THREAD_LIMITED_BODY_READS, str(source))
     assert done.stdout.splitlines()[-1].split() == ["200", "503", "504"]
 
 
@@ -742,14 +732,6 @@ def test_a_deadline_past_the_longest_wait_leaves_slow_bodies_of_other_apps_cut_o
     # its client left, where its deadline was a 504).
     source = tmp_path / "main.py"
     source.write_text(TWO_FUNCTIONS_APP)
-    done = subprocess.run(
-        [sys.executable, "-c", FAR_DEADLINE_THEN_NEAR, str(source)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_script(FAR_DEADLINE_THEN_NEAR, str(source))
     assert done.stdout.splitlines()[-1].split() == ["200", "504"]
     assert "OverflowError" not in done.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -27,7 +26,7 @@ from daloy_edge import App, ConfigError, Request, Response
 from daloy_edge.observability import LogConfig, RequestLog
 from daloy_edge.testing import TestClient
 from tests.support.cloudwatch_front import cloudwatch_front
-from tests.support.thread_limit import SKIP_REASON
+from tests.support.thread_limit import SKIP_REASON, run_script
 
 pytestmark = pytest.mark.slow
 
@@ -674,15 +673,7 @@ def test_a_line_written_at_the_thread_limit_is_shipped_once_threads_start_again(
     # the thread limit (Lambda's 1,024, a container's pids.max) raised into ``write`` and
     # left a thread that never ran: no line was shipped again, and every flush waited
     # out its timeout.
-    done = subprocess.run(
-        [sys.executable, "-c", THREAD_LIMITED_SHIPPER, moto.endpoint],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_script(THREAD_LIMITED_SHIPPER, moto.endpoint)
     assert json.loads(done.stdout.splitlines()[-1]) == [
         None,
         True,
@@ -726,15 +717,7 @@ def test_a_line_written_at_the_thread_limit_is_shipped_by_close_or_counted_as_dr
     # The failure: with no write after the limit, nothing started the sender thread again:
     # a line written at the limit was never shipped by flush or close (flush returned at
     # once), and a close that found no thread counted nothing dropped: lost unseen.
-    done = subprocess.run(
-        [sys.executable, "-c", THREAD_LIMITED_SHUTDOWN, moto.endpoint],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_script(THREAD_LIMITED_SHUTDOWN, moto.endpoint)
     assert json.loads(done.stdout.splitlines()[-1]) == [
         ["the last line, written at the thread limit"],
         0,
