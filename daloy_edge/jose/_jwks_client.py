@@ -241,8 +241,9 @@ class JWKSClient:
                 done.set_running_or_notify_cancel()  # a waiter's cancellation stays its own
                 # In an empty context: the fetch is every waiting request's, and in a copy
                 # of its starter's it held that request's context variables (its log
-                # record) until the fetch, and its timeout's timer, were over.
-                flight = (loop.create_task(self._fetch(done), context=Context()), done)
+                # record) until the fetch, and its timeout's timer, were over. Run inside
+                # it rather than passed as context=, which Pyodide 0.26's loop refuses.
+                flight = (Context().run(loop.create_task, self._fetch(done)), done)
                 self._inflight = flight
         task, done = flight
         if task.get_loop() is loop:
