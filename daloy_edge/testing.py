@@ -8,11 +8,12 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from email.utils import mktime_tz, parsedate_tz
-from typing import TypeAlias, TypedDict, Unpack
+from typing import NamedTuple, TypeAlias, TypedDict, Unpack
 from urllib.parse import urlencode
 
 from daloy_edge._app import App
 from daloy_edge._headers import Headers
+from daloy_edge._netaddr import is_loopback_host
 from daloy_edge._request import Request
 from daloy_edge._response import charset_of
 
@@ -34,6 +35,16 @@ class _Options(TypedDict, total=False):
     chunks: Iterable[bytes] | None
     client: str | None
     cookies: Mapping[str, str] | None
+
+
+class _Scope(NamedTuple):
+    """Where a browser sends a cookie back (RFC 6265 5.3): its host (a host-only cookie)
+    or domain, its path, and whether only to a secure origin."""
+
+    domain: str
+    host_only: bool
+    path: str
+    secure: bool
 
 
 class TestResponse:
@@ -83,11 +94,13 @@ class TestClient:
     as an ASGI server's lifespan does.
 
     Cookies the app sets are kept in :attr:`cookies` as a browser keeps them: sent only
-    at or below their ``Path`` and, when ``Secure``, only over https; dropped once
-    expired; never kept when a browser would refuse them (``Secure`` from an http
-    origin, a ``Domain`` the host is not in, a ``__Host-`` or ``__Secure-`` name that
-    breaks its prefix's rules). One cookie per name; one put in :attr:`cookies` by hand
-    goes with every request.
+    to the host that set them (or, with a ``Domain``, to it and the names below it), at
+    or below their ``Path`` and, when ``Secure``, only to a secure origin (https, or
+    ``localhost``, ``*.localhost`` and loopback addresses over http, as browsers count
+    them); dropped once expired; never kept when a browser would refuse them (``Secure``
+    from any other http origin, a ``Domain`` the host is not in, a ``__Host-`` or
+    ``__Secure-`` name that breaks its prefix's rules). One cookie per name; one put in
+    :attr:`cookies` by hand goes with every request.
 
     Where a runtime and a test harness could differ, the client does as production does:
     an exception in a handler is answered with the 500 problem a client would get (its
@@ -114,8 +127,8 @@ class TestClient:
         self.host = host
         self.env = env
         self.cookies: dict[str, str] = {}
-        # The Path and Secure of each cookie the app set; one set by hand goes everywhere.
-        self._cookie_scopes: dict[str, tuple[str, bool]] = {}
+        # Where each cookie the app set goes; one set by hand goes everywhere.
+        self._cookie_scopes: dict[str, _Scope] = {}
         self._lifespan = False
         self._loop = asyncio.new_event_loop()
         weakref.finalize(self, self._loop.close)
@@ -218,7 +231,7 @@ class TestClient:
         hdrs = Headers(headers)
         hdrs.setdefault("host", authority or self.host)
         body = _body(hdrs, json, data, content, chunks)
-        jar = {**self._cookies_for(path, scheme), **(cookies or {})}
+        jar = {**self._cookies_for(hdrs["host"], path, scheme), **(cookies or {})}
         if jar and "cookie" not in hdrs:
             hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
         request = Request(
@@ -243,14 +256,19 @@ class TestClient:
         self._remember_cookies(response.headers.get_all("set-cookie"), request)
         return TestResponse(response.status, response.headers, payload)
 
-    def _cookies_for(self, path: str, scheme: str) -> dict[str, str]:
-        """The cookies a browser sends to ``path`` over ``scheme``."""
-        scopes, secure = self._cookie_scopes, scheme == "https"
+    def _cookies_for(self, host: str, path: str, scheme: str) -> dict[str, str]:
+        """The cookies a browser sends to ``path`` on ``host`` over ``scheme``."""
+        scopes, name_of = self._cookie_scopes, _hostname(host)
+        secure = _secure_origin(scheme, name_of)
         return {
             name: value
             for name, value in self.cookies.items()
             if (scope := scopes.get(name)) is None
-            or ((secure or not scope[1]) and _path_matches(path, scope[0]))
+            or (
+                (secure or not scope.secure)
+                and _domain_matches(name_of, scope)
+                and _path_matches(path, scope.path)
+            )
         }
 
     def _remember_cookies(self, set_cookies: list[str], request: Request) -> None:
@@ -267,7 +285,13 @@ class TestClient:
                 scope = attributes.get("path", "")
                 if not scope.startswith("/"):  # RFC 6265 5.1.4: the default path
                     scope = path[: path.rfind("/")] or "/"
-                self._cookie_scopes[name] = (scope, "secure" in attributes)
+                domain = attributes.get("domain", "").lstrip(".").lower()
+                self._cookie_scopes[name] = _Scope(
+                    domain or _hostname(request.host),
+                    not domain,
+                    scope,
+                    "secure" in attributes,
+                )
 
     def get(self, url: str, **kwargs: Unpack[_Options]) -> TestResponse:
         """Send a GET."""
@@ -324,14 +348,14 @@ def _expired(attributes: Mapping[str, str], now: float) -> bool:
 
 
 def _acceptable(name: str, attributes: Mapping[str, str], request: Request) -> bool:
-    """False for a cookie browsers ignore (RFC 6265bis 5.7): Secure from an http
-    origin, a Domain the host is not in, a ``__Secure-`` or ``__Host-`` name that
+    """False for a cookie browsers ignore (RFC 6265bis 5.7): Secure from an origin that
+    is not secure, a Domain the host is not in, a ``__Secure-`` or ``__Host-`` name that
     breaks its prefix's rules."""
     secure = "secure" in attributes
-    if secure and request.scheme != "https":
+    host = _hostname(request.host)
+    if secure and not _secure_origin(request.scheme, host):
         return False
     domain = attributes.get("domain", "").lstrip(".").lower()
-    host = request.host.rsplit(":", 1)[0].lower()
     if domain and host != domain and not host.endswith("." + domain):
         return False
     prefix = name[:9].lower()
@@ -381,6 +405,29 @@ def _split_url(url: str) -> tuple[str | None, str | None, str, str]:
             break
     path, _, query = url.partition("?")
     return scheme, authority, path or "/", query
+
+
+def _hostname(host: str) -> str:
+    """The name or address in a ``Host`` value, lower-cased, without its port (an IPv6
+    address keeps its brackets)."""
+    host = host.lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] or host
+    return host.rsplit(":", 1)[0]
+
+
+def _secure_origin(scheme: str, hostname: str) -> bool:
+    """True where browsers keep and send ``Secure`` cookies: https, and plain http to
+    ``localhost``, a name below it or a loopback address (Secure Contexts 3.2)."""
+    return scheme == "https" or is_loopback_host(hostname) or hostname.endswith(".localhost")
+
+
+def _domain_matches(hostname: str, scope: _Scope) -> bool:
+    """RFC 6265 5.1.3: ``hostname`` is the cookie's host, or, for a cookie with a
+    ``Domain``, that domain or a name below it."""
+    if hostname == scope.domain:
+        return True
+    return not scope.host_only and hostname.endswith("." + scope.domain)
 
 
 def _path_matches(path: str, scope: str) -> bool:

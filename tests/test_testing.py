@@ -121,6 +121,32 @@ def test_a_secure_cookie_is_not_sent_over_http():
     assert client.get("/show").json() == {"cookie": []}
 
 
+def test_a_host_only_cookie_is_not_sent_to_another_host():
+    # The jar matched no host: a session cookie "a.example" set went with requests to
+    # "b.example" too, where a browser sends it to a.example alone.
+    client = TestClient(cookie_app())
+    client.get("https://a.example/set", params={"line": "s=1; Path=/"})
+    assert client.get("https://b.example/show").json() == {"cookie": []}
+    assert client.get("https://sub.a.example/show").json() == {"cookie": []}
+    assert client.get("https://a.example/show").json() == {"cookie": ["s=1"]}
+
+
+def test_a_domain_cookie_is_sent_to_its_domain_and_the_names_below_it_only():
+    client = TestClient(cookie_app())
+    client.get("https://a.example/set", params={"line": "s=1; Path=/; Domain=a.example"})
+    assert client.get("https://sub.a.example/show").json() == {"cookie": ["s=1"]}
+    assert client.get("https://b.example/show").json() == {"cookie": []}
+
+
+@pytest.mark.parametrize("host", ["localhost:8000", "app.localhost", "127.0.0.1:8000", "[::1]"])
+def test_a_secure_cookie_is_kept_and_sent_over_http_to_localhost_as_browsers_do(host: str):
+    # Browsers count localhost and loopback as secure origins: the dev server's
+    # __Host-session works there over plain http, where the jar dropped it.
+    client = TestClient(cookie_app(), scheme="http", host=host)
+    set_cookies(client, "__Host-session=1; Secure; Path=/")
+    assert client.get("/show").json() == {"cookie": ["__Host-session=1"]}
+
+
 @pytest.mark.parametrize(
     "line",
     [
