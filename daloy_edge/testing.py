@@ -39,12 +39,14 @@ class _Options(TypedDict, total=False):
 
 class _Scope(NamedTuple):
     """Where a browser sends a cookie back (RFC 6265 5.3): its host (a host-only cookie)
-    or domain, its path, and whether only to a secure origin."""
+    or domain, its path, whether only to a secure origin, and until when (``None``: for
+    the session)."""
 
     domain: str
     host_only: bool
     path: str
     secure: bool
+    expires: float | None
 
 
 class TestResponse:
@@ -260,6 +262,10 @@ class TestClient:
         """The cookies a browser sends to ``path`` on ``host`` over ``scheme``."""
         scopes, name_of = self._cookie_scopes, _hostname(host)
         secure = _secure_origin(scheme, name_of)
+        now = time.time()
+        for name in [n for n, s in scopes.items() if s.expires is not None and s.expires <= now]:
+            del scopes[name]
+            self.cookies.pop(name, None)
         return {
             name: value
             for name, value in self.cookies.items()
@@ -277,7 +283,8 @@ class TestClient:
             name, value, attributes = _parse_set_cookie(line)
             if not name or not _acceptable(name, attributes, request):
                 continue
-            if _expired(attributes, now):
+            expires = _expiry(attributes, now)
+            if expires is not None and expires <= now:
                 self.cookies.pop(name, None)
                 self._cookie_scopes.pop(name, None)
             else:
@@ -291,6 +298,7 @@ class TestClient:
                     not domain,
                     scope,
                     "secure" in attributes,
+                    expires,
                 )
 
     def get(self, url: str, **kwargs: Unpack[_Options]) -> TestResponse:
@@ -333,18 +341,18 @@ def _parse_set_cookie(line: str) -> tuple[str, str, dict[str, str]]:
     return name.strip(" \t"), value.strip(" \t"), attributes
 
 
-def _expired(attributes: Mapping[str, str], now: float) -> bool:
-    """True when a browser drops the cookie at once (RFC 6265 5.2.1, 5.2.2): a Max-Age of
-    zero or less, or, without a valid Max-Age, an Expires in the past."""
+def _expiry(attributes: Mapping[str, str], now: float) -> float | None:
+    """When a browser drops the cookie (RFC 6265 5.2.1, 5.2.2, 5.3 step 3): ``now`` plus
+    its Max-Age (at once for zero or less), or, without a valid Max-Age, its Expires;
+    ``None`` for a session cookie."""
     max_age = attributes.get("max-age", "")
     digits = max_age[1:] if max_age[:1] == "-" else max_age
     if digits.isascii() and digits.isdigit():
-        return int(max_age) <= 0
+        seconds = int(max_age)
+        return now if seconds <= 0 else now + seconds
     expires = attributes.get("expires")
-    if expires is None:
-        return False
-    parsed = parsedate_tz(expires)
-    return parsed is not None and mktime_tz(parsed) <= now
+    parsed = parsedate_tz(expires) if expires is not None else None
+    return None if parsed is None else float(mktime_tz(parsed))
 
 
 def _acceptable(name: str, attributes: Mapping[str, str], request: Request) -> bool:

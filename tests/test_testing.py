@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import types
+
 import pytest
 
-from daloy_edge import App, ConfigError, Headers, Response
+from daloy_edge import App, ConfigError, Headers, Response, testing
 from daloy_edge.testing import TestClient
 from tests.support.streams import Cursor
 
@@ -78,6 +80,21 @@ def test_a_cookie_deleted_by_expiry_is_no_longer_sent(deletion: str):
     set_cookies(client, "s=1")
     set_cookies(client, deletion)
     assert client.get("/show").json() == {"cookie": []}
+
+
+@pytest.mark.parametrize("line", ["s=1; Max-Age=60", "s=1; Expires=Thu, 01 Jan 2099 00:01:00 GMT"])
+def test_a_cookie_is_no_longer_sent_once_its_lifetime_has_passed(monkeypatch, line: str):
+    # Expiry was judged only when the cookie was set: a session the app set for a minute
+    # went with every later request, where a browser stops sending it at its time.
+    wall = [4070908800.0]  # 2099-01-01T00:00:00Z
+    monkeypatch.setattr(testing, "time", types.SimpleNamespace(time=lambda: wall[0]))
+    client = TestClient(cookie_app())
+    set_cookies(client, line)
+    wall[0] += 59
+    assert client.get("/show").json() == {"cookie": ["s=1"]}
+    wall[0] += 1
+    assert client.get("/show").json() == {"cookie": []}
+    assert client.cookies == {}
 
 
 def test_a_cookie_whose_value_reads_max_age_0_is_kept():
