@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json as jsonlib
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from email.utils import mktime_tz, parsedate_tz
 from typing import NamedTuple, TypeAlias, TypedDict, Unpack
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from daloy_edge._app import App
 from daloy_edge._headers import Headers
@@ -231,7 +232,12 @@ class TestClient:
         if params:
             query = "&".join(q for q in (query, urlencode(params, doseq=True)) if q)
         hdrs = Headers(headers)
+        # User and password in the URL go as Basic credentials, never in Host, as every
+        # HTTP client (httpx, requests, curl) sends them.
+        userinfo, _, authority = (authority or "").rpartition("@")
         hdrs.setdefault("host", authority or self.host)
+        if userinfo:
+            hdrs.setdefault("authorization", _basic(userinfo))
         body = _body(hdrs, json, data, content, chunks)
         jar = {**self._cookies_for(hdrs["host"], path, scheme), **(cookies or {})}
         if jar and "cookie" not in hdrs:
@@ -436,6 +442,13 @@ def _domain_matches(hostname: str, scope: _Scope) -> bool:
     if hostname == scope.domain:
         return True
     return not scope.host_only and hostname.endswith("." + scope.domain)
+
+
+def _basic(userinfo: str) -> str:
+    """The ``Authorization`` value for a URL's ``user:password``, percent-decoded."""
+    user, _, password = userinfo.partition(":")
+    pair = f"{unquote(user)}:{unquote(password)}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
 def _path_matches(path: str, scope: str) -> bool:

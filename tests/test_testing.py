@@ -227,6 +227,20 @@ def test_a_streamed_body_read_to_its_end_is_closed_as_a_server_closes_it():
     assert cursor.closes == 1
 
 
+def test_a_urls_user_and_password_go_as_basic_credentials_not_in_the_host():
+    # Sent in Host as written ("ada:s%3Acret@testserver"), where HTTP clients send them
+    # as an Authorization header: the app saw no credentials and a Host and request.url
+    # no client sends.
+    app = quiet_app()
+
+    @app.get("/who")
+    async def who(request):
+        return {"host": request.host, "authorization": request.headers.get("authorization")}
+
+    answer = TestClient(app).get("https://ada:s%3Acret@testserver/who").json()
+    assert answer == {"host": "testserver", "authorization": "Basic YWRhOnM6Y3JldA=="}
+
+
 @pytest.mark.parametrize(
     "content_type",
     ["text/plain; charset=iso-8859-1", 'text/html; charset="utf-16"', "text/plain"],
