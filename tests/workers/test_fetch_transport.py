@@ -16,6 +16,9 @@ from tests.support.workers import PyodideHarness
 
 pytestmark = pytest.mark.slow
 
+RELEASE = threading.Event()
+"""Set to let ``/held`` answer: until then the upstream holds the request."""
+
 
 class Upstream(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -53,6 +56,9 @@ class Upstream(BaseHTTPRequestHandler):
             for _ in range(size // 1024):
                 self.wfile.write(b"400\r\n" + b"c" * 1024 + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
+        elif path == "/held":
+            RELEASE.wait(30)
+            self._send(200, b"late")
         elif path == "/slow":
             time.sleep(2)
             self._send(200, b"late")
@@ -245,3 +251,61 @@ async def main():
     )
     assert outcome == "gave up"
     assert workers_harness.run("async def main():\n    return 1") == 1
+
+
+def test_a_fetch_the_deadline_gave_up_on_holds_no_request_context_until_it_settles(
+    workers_harness: PyodideHarness, upstream: str
+) -> None:
+    # Pyodide hands a JS promise over as a future whose done callbacks keep the context
+    # they were added in until it settles: 20 requests whose deadline cut their fetch to
+    # a slow upstream short were answered 504, and each kept its log record (and every
+    # context variable) until the upstream answered or the fetch's own timeout.
+    RELEASE.clear()
+    try:
+        statuses = workers_harness.run(
+            f"""
+import asyncio
+
+import js
+from daloy_edge import App
+from daloy_edge_cloudflare import FetchTransport, WorkersApp
+from daloy_edge_cloudflare._js import js_object
+
+app = App(environment="production", request_timeout=0.2)
+
+@app.get("/call")
+async def call(request):
+    await FetchTransport().request("GET", "{upstream}/held", timeout=30)
+    return {{"called": True}}
+
+served = WorkersApp(app)
+
+async def one(n):
+    headers = js_object({{"x-request-id": f"held-probe-fetch-{{n}}"}})
+    request = js.Request.new("https://worker.example/call", js_object({{"headers": headers}}))
+    return (await served.fetch(request, js.Object.new())).status
+
+async def main():
+    return await asyncio.gather(*(one(n) for n in range(20)))
+"""
+        )
+        assert statuses == [504] * 20
+        held = workers_harness.run(
+            """
+import gc
+
+from daloy_edge.observability._logger import _Active
+
+async def main():
+    gc.collect()
+    return sum(
+        1
+        for held in gc.get_objects()
+        if isinstance(held, _Active)
+        and str(getattr(held, "request_id", "")).startswith("held-probe-fetch-")
+    )
+"""
+        )
+        assert held == 0
+    finally:
+        RELEASE.set()

@@ -83,7 +83,7 @@ class FetchTransport:
         if body is not None:
             init["body"] = to_uint8array(body)
         send: Any = self._fetcher if self._fetcher is not None else fetch
-        response = await settled(send(url, js_object(init)))
+        response = await settled(send, url, js_object(init))
         received: dict[str, str] = {}
         for key, item in response.headers.entries():
             # Headers joins repeated fields but yields each Set-Cookie line apart: joined
@@ -99,19 +99,19 @@ async def _read_bounded(response: Any, declared: str | None, max_bytes: int) -> 
     if is_null(stream):
         return b""
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        await settled(stream.cancel())
+        await settled(stream.cancel)
         raise TransportError("response too large")
     reader = stream.getReader()
     chunks: list[bytes] = []
     total = 0
     while True:
-        result = await settled(reader.read())
+        result = await settled(reader.read)
         if result.done:
             return b"".join(chunks)
         chunk = to_bytes(result.value)
         total += len(chunk)
         if total > max_bytes:
-            await settled(reader.cancel())
+            await settled(reader.cancel)
             raise TransportError("response too large")
         chunks.append(chunk)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import Context
 from typing import Any
 
 __all__ = [
@@ -79,18 +80,26 @@ def to_bytes(chunk: Any) -> bytes:
     return bytes(chunk.to_bytes())
 
 
-def settled(promise: Any) -> asyncio.Future[Any]:
-    """A future for the JS ``promise``, left alone by the promise once it is cancelled.
+def settled(start: Callable[..., Any], /, *args: object) -> asyncio.Future[Any]:
+    """A future for the JS promise ``start(*args)`` returns, left alone by the promise
+    once it is cancelled.
 
     Awaiting a promise directly, Pyodide 0.26.0a (Python Workers with the bare
     ``python_workers`` flag before compatibility date 2025-09-29) settles its future
     unconditionally: a promise settling after a timeout or the request deadline cancelled
     its awaiter (a fetch its ``AbortSignal`` ends a moment later, a body chunk) raised
     ``InvalidStateError`` in the promise's reaction, an uncaught error per timeout.
+
+    ``start`` is called, and the promise's reactions attached, in an empty context: later
+    Pyodide releases hand a JS promise over as a future whose callbacks keep the context
+    they were added in until it settles, so a fetch the deadline gave up on kept the
+    request's log record and context variables until its own timeout.
     """
     from js import Error
     from pyodide.ffi import create_proxy
 
+    empty = Context()
+    promise = empty.run(start, *args)
     future: asyncio.Future[Any]
     if not hasattr(promise, "then"):  # a Python awaitable (a wrapped binding's fetch)
         future = asyncio.ensure_future(promise)
@@ -109,7 +118,7 @@ def settled(promise: Any) -> asyncio.Future[Any]:
 
     on_value = create_proxy(lambda value: settle(value, False))
     on_error = create_proxy(lambda error: settle(error, True))
-    promise.then(on_value, on_error)
+    empty.run(promise.then, on_value, on_error)
     return future
 
 

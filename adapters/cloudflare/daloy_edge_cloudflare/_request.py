@@ -40,7 +40,7 @@ def _body_stream(stream: Any) -> AsyncIterator[bytes]:
         try:
             while True:
                 try:
-                    result = await settled(reader.read())
+                    result = await settled(reader.read)
                 except Exception as exc:
                     # A dropped upload rejects the read: a typed 400, not a 500. The stream
                     # is errored, and cancelling it would only reject again.
@@ -56,7 +56,7 @@ def _body_stream(stream: Any) -> AsyncIterator[bytes]:
                     yield chunk
         finally:
             if not finished:
-                await settled(reader.cancel())
+                await settled(reader.cancel)
 
     return chunks()
 

@@ -131,12 +131,11 @@ class WebCryptoBackend:
         try:
             # Through settled, as a fetch is: the request deadline can cancel the wait.
             valid = await settled(
-                crypto.subtle.verify(
-                    js_object(spec.verify_params),
-                    key,
-                    to_uint8array(signature),
-                    to_uint8array(signing_input),
-                )
+                crypto.subtle.verify,
+                js_object(spec.verify_params),
+                key,
+                to_uint8array(signature),
+                to_uint8array(signing_input),
             )
         except JsException:
             return False
@@ -150,9 +149,12 @@ async def _import(public: Mapping[str, str], spec: _Spec) -> object:
     jwk = js_object({**public, "ext": True})
     try:
         imported: object = await settled(
-            crypto.subtle.importKey(
-                "jwk", jwk, js_object(spec.import_params), False, to_js(["verify"])
-            )
+            crypto.subtle.importKey,
+            "jwk",
+            jwk,
+            js_object(spec.import_params),
+            False,
+            to_js(["verify"]),
         )
     except JsException:
         raise InvalidKey("key material rejected by WebCrypto") from None
