@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlencode
 
 from daloy_edge._app import App
 from daloy_edge._headers import Headers
-from daloy_edge._netaddr import is_loopback_host
+from daloy_edge._netaddr import is_loopback_host, parse_ip
 from daloy_edge._request import Request
 from daloy_edge._response import charset_of
 
@@ -370,7 +370,7 @@ def _acceptable(name: str, attributes: Mapping[str, str], request: Request) -> b
     if secure and not _secure_origin(request.scheme, host):
         return False
     domain = attributes.get("domain", "").lstrip(".").lower()
-    if domain and host != domain and not host.endswith("." + domain):
+    if domain and not _in_domain(host, domain):
         return False
     prefix = name[:9].lower()
     if prefix == "__secure-":
@@ -439,9 +439,17 @@ def _secure_origin(scheme: str, hostname: str) -> bool:
 def _domain_matches(hostname: str, scope: _Scope) -> bool:
     """RFC 6265 5.1.3: ``hostname`` is the cookie's host, or, for a cookie with a
     ``Domain``, that domain or a name below it."""
-    if hostname == scope.domain:
+    if scope.host_only:
+        return hostname == scope.domain
+    return _in_domain(hostname, scope.domain)
+
+
+def _in_domain(hostname: str, domain: str) -> bool:
+    """RFC 6265 5.1.3: ``hostname`` is ``domain`` or a name below it; an IP address is in
+    no domain but itself (``127.0.0.1`` is not below ``0.0.1``)."""
+    if hostname == domain:
         return True
-    return not scope.host_only and hostname.endswith("." + scope.domain)
+    return hostname.endswith("." + domain) and parse_ip(hostname) is None
 
 
 def _basic(userinfo: str) -> str:

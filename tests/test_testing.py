@@ -155,6 +155,22 @@ def test_a_domain_cookie_is_sent_to_its_domain_and_the_names_below_it_only():
     assert client.get("https://b.example/show").json() == {"cookie": []}
 
 
+def test_a_domain_cookie_set_by_an_ip_address_for_its_tail_is_refused():
+    # RFC 6265 5.1.3: an IP address domain-matches only itself. 127.0.0.1 setting
+    # Domain=0.0.1 was kept and sent to 10.0.0.1 too, where a browser ignores it.
+    client = TestClient(cookie_app(), scheme="http", host="127.0.0.1")
+    set_cookies(client, "s=1; Path=/; Domain=0.0.1")
+    assert client.cookies == {}
+    assert client.get("http://10.0.0.1/show").json() == {"cookie": []}
+
+
+def test_a_domain_cookie_is_not_sent_to_an_ip_address_ending_in_its_domain():
+    client = TestClient(cookie_app(), scheme="http", host="x.0.1")
+    set_cookies(client, "s=1; Path=/; Domain=0.1")
+    assert client.get("http://y.0.1/show").json() == {"cookie": ["s=1"]}
+    assert client.get("http://10.0.0.1/show").json() == {"cookie": []}
+
+
 @pytest.mark.parametrize("host", ["localhost:8000", "app.localhost", "127.0.0.1:8000", "[::1]"])
 def test_a_secure_cookie_is_kept_and_sent_over_http_to_localhost_as_browsers_do(host: str):
     # Browsers count localhost and loopback as secure origins: the dev server's
