@@ -299,6 +299,8 @@ class TestClient:
                 if not scope.startswith("/"):  # RFC 6265 5.1.4: the default path
                     scope = path[: path.rfind("/")] or "/"
                 domain = attributes.get("domain", "").lstrip(".").lower()
+                if "." not in domain:  # a top-level name is the host's own: host-only
+                    domain = ""
                 self._cookie_scopes[name] = _Scope(
                     domain or _hostname(request.host),
                     not domain,
@@ -363,14 +365,18 @@ def _expiry(attributes: Mapping[str, str], now: float) -> float | None:
 
 def _acceptable(name: str, attributes: Mapping[str, str], request: Request) -> bool:
     """False for a cookie browsers ignore (RFC 6265bis 5.7): Secure from an origin that
-    is not secure, a Domain the host is not in, a ``__Secure-`` or ``__Host-`` name that
-    breaks its prefix's rules."""
+    is not secure, a Domain the host is not in or that is a top-level name, a
+    ``__Secure-`` or ``__Host-`` name that breaks its prefix's rules."""
     secure = "secure" in attributes
     host = _hostname(request.host)
     if secure and not _secure_origin(request.scheme, host):
         return False
     domain = attributes.get("domain", "").lstrip(".").lower()
     if domain and not _in_domain(host, domain):
+        return False
+    if domain and "." not in domain and domain != host:
+        # RFC 6265 5.3 step 5: a top-level name is a public suffix (the suffix list's
+        # default rule), which no host below it may set a cookie for.
         return False
     prefix = name[:9].lower()
     if prefix == "__secure-":

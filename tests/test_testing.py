@@ -155,6 +155,22 @@ def test_a_domain_cookie_is_sent_to_its_domain_and_the_names_below_it_only():
     assert client.get("https://b.example/show").json() == {"cookie": []}
 
 
+def test_a_cookie_for_a_top_level_domain_is_refused_as_a_public_suffix():
+    # RFC 6265 5.3 step 5: a.example setting Domain=example was kept and its session
+    # sent to b.example and every other name under the top-level domain.
+    client = TestClient(cookie_app(), host="a.example")
+    set_cookies(client, "s=1; Path=/; Domain=example")
+    assert client.cookies == {}
+    assert client.get("https://b.example/show").json() == {"cookie": []}
+
+
+def test_a_top_level_host_naming_itself_as_domain_sets_a_host_only_cookie():
+    client = TestClient(cookie_app(), scheme="http", host="localhost")
+    set_cookies(client, "s=1; Path=/; Domain=localhost")
+    assert client.get("/show").json() == {"cookie": ["s=1"]}
+    assert client.get("http://app.localhost/show").json() == {"cookie": []}
+
+
 def test_a_domain_cookie_set_by_an_ip_address_for_its_tail_is_refused():
     # RFC 6265 5.1.3: an IP address domain-matches only itself. 127.0.0.1 setting
     # Domain=0.0.1 was kept and sent to 10.0.0.1 too, where a browser ignores it.
