@@ -356,11 +356,20 @@ def _expiry(attributes: Mapping[str, str], now: float) -> float | None:
     max_age = attributes.get("max-age", "")
     digits = max_age[1:] if max_age[:1] == "-" else max_age
     if digits.isascii() and digits.isdigit():
-        seconds = int(max_age)
-        return now if seconds <= 0 else now + seconds
+        if max_age[:1] == "-" or not digits.strip("0"):
+            return now
+        # Browsers hold a cookie 400 days at most (RFC 6265bis 5.6.2); a longer Max-Age,
+        # hundreds of digits, is no float.
+        significant = digits.lstrip("0")
+        return now + (_MAX_AGE if len(significant) > 9 else min(int(significant), _MAX_AGE))
     expires = attributes.get("expires")
     parsed = parsedate_tz(expires) if expires is not None else None
-    return None if parsed is None else float(mktime_tz(parsed))
+    if parsed is None:
+        return None
+    try:
+        return float(mktime_tz(parsed))
+    except (OverflowError, ValueError):  # a year no calendar holds (99999): no date
+        return None
 
 
 def _acceptable(name: str, attributes: Mapping[str, str], request: Request) -> bool:
@@ -473,6 +482,7 @@ def _path_matches(path: str, scope: str) -> bool:
 
 
 # Statuses whose responses carry no content, hence no Content-Length (RFC 9110 8.6).
+_MAX_AGE = 400 * 24 * 60 * 60
 _BODILESS = frozenset({*range(100, 200), 204, 304})
 
 

@@ -97,6 +97,23 @@ def test_a_cookie_is_no_longer_sent_once_its_lifetime_has_passed(monkeypatch, li
     assert client.cookies == {}
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "s=1; Path=/; Max-Age=" + "9" * 400,
+        "s=1; Path=/; Max-Age=" + "9" * 5000,
+        "s=1; Path=/; Expires=Thu, 01 Jan 99999 00:00:00 GMT",
+    ],
+)
+def test_a_lifetime_too_long_for_a_float_or_a_calendar_keeps_the_cookie(line: str):
+    # A Max-Age of 400 digits raised OverflowError (5000: int's digit limit) and an
+    # Expires in the year 99999 ValueError into the test, where a browser keeps the
+    # cookie (400 days at most; a year past 9999 is no date, so a session cookie).
+    client = TestClient(cookie_app())
+    set_cookies(client, line)
+    assert client.get("/show").json() == {"cookie": ["s=1"]}
+
+
 def test_a_cookie_whose_value_reads_max_age_0_is_kept():
     client = TestClient(cookie_app())
     set_cookies(client, "s=max-age=0")
