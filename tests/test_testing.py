@@ -286,6 +286,7 @@ def test_a_urls_user_and_password_go_as_basic_credentials_not_in_the_host():
     async def who(request):
         return {"host": request.host, "authorization": request.headers.get("authorization")}
 
+    # verify: allow leaked-credentials -- a made-up user and password, the case under test
     answer = TestClient(app).get("https://ada:s%3Acret@testserver/who").json()
     assert answer == {"host": "testserver", "authorization": "Basic YWRhOnM6Y3JldA=="}
 
