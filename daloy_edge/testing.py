@@ -41,8 +41,9 @@ class _Options(TypedDict, total=False):
 class _Scope(NamedTuple):
     """Where a browser sends a cookie back (RFC 6265 5.3): its host (a host-only cookie)
     or domain, its path, whether only to a secure origin, and until when (``None``: for
-    the session)."""
+    the session); for the value the app set, not one the test puts in its place."""
 
+    value: str
     domain: str
     host_only: bool
     path: str
@@ -103,7 +104,7 @@ class TestClient:
     them); dropped once expired; never kept when a browser would refuse them (``Secure``
     from any other http origin, a ``Domain`` the host is not in, a ``__Host-`` or
     ``__Secure-`` name that breaks its prefix's rules). One cookie per name; one put in
-    :attr:`cookies` by hand goes with every request.
+    :attr:`cookies` by hand (in place of one the app set, too) goes with every request.
 
     Where a runtime and a test harness could differ, the client does as production does:
     an exception in a handler is answered with the 500 problem a client would get (its
@@ -269,9 +270,13 @@ class TestClient:
         scopes, name_of = self._cookie_scopes, _hostname(host)
         secure = _secure_origin(scheme, name_of)
         now = time.time()
-        for name in [n for n, s in scopes.items() if s.expires is not None and s.expires <= now]:
-            del scopes[name]
-            self.cookies.pop(name, None)
+        for name, kept in list(scopes.items()):
+            # A value the test put in place of the app's is its own, for every request.
+            # verify: allow secret-comparisons -- the test's own jar, no secret to time
+            if self.cookies.get(name) != kept.value:
+                del scopes[name]
+            elif kept.expires is not None and kept.expires <= now:
+                del scopes[name], self.cookies[name]
         return {
             name: value
             for name, value in self.cookies.items()
@@ -302,6 +307,7 @@ class TestClient:
                 if "." not in domain:  # a top-level name is the host's own: host-only
                     domain = ""
                 self._cookie_scopes[name] = _Scope(
+                    value,
                     domain or _hostname(request.host),
                     not domain,
                     scope,

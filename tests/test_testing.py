@@ -67,6 +67,22 @@ def set_cookies(client: TestClient, *lines: str, at: str = "/set") -> None:
     client.get(at, params=[("line", line) for line in lines])
 
 
+@pytest.mark.parametrize("removal", ["clear", "del", "replace"])
+def test_a_cookie_the_test_puts_in_by_hand_goes_with_every_request(removal: str):
+    # The scope of the app's cookie outlived it in the jar: a test that cleared the jar,
+    # deleted the cookie or replaced it and put one of that name in by hand sent it to
+    # the app's Path and host only, where a hand-put cookie goes with every request.
+    client = TestClient(cookie_app())
+    set_cookies(client, "sid=app; Path=/set")
+    if removal == "clear":
+        client.cookies.clear()
+    elif removal == "del":
+        del client.cookies["sid"]
+    client.cookies["sid"] = "hand"
+    assert client.get("/show").json() == {"cookie": ["sid=hand"]}
+    assert client.get("https://other.example/show").json() == {"cookie": ["sid=hand"]}
+
+
 @pytest.mark.parametrize(
     "deletion",
     [
