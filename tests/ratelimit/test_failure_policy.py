@@ -218,35 +218,49 @@ def store_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "daloy_edge.ratelimit"]
 
 
+@contextlib.asynccontextmanager
+async def clocked_limiter(
+    shim: ShimServer, **store_options: float
+) -> AsyncIterator[tuple[RateLimiter, list[float]]]:
+    """A fail-open limiter on the shim whose clock the test moves (``now[0]``)."""
+    now = [1_700_000_000.0]
+    transport = HttpxTransport()
+    store = UpstashStore(UpstashREST(shim.url, shim.token, transport=transport), **store_options)
+    try:
+        yield (
+            RateLimiter(
+                limit=100, window=60, store=store, on_store_error="fail_open", clock=lambda: now[0]
+            ),
+            now,
+        )
+    finally:
+        await transport.aclose()
+
+
+async def three_failed_checks(server: RedisServer, limiter: RateLimiter, now: list[float]) -> None:
+    """Redis paused for three checks 2 s apart, then resumed."""
+    server.pause()
+    try:
+        for _ in range(3):
+            assert (await limiter.check("client")).degraded
+            now[0] += 2
+    finally:
+        server.resume()
+
+
 async def test_the_end_of_a_store_outage_is_logged_with_the_checks_it_failed(
     own_stack: tuple[RedisServer, ShimServer], caplog: pytest.LogCaptureFixture
 ):
     # The warnings stopped with the outage and nothing said it was over: the failures
     # after the last warning (up to 10 s of them) were never counted anywhere.
     server, shim = own_stack
-    now = [1_700_000_000.0]
-    transport = HttpxTransport()
-    store = UpstashStore(
-        UpstashREST(shim.url, shim.token, transport=transport), timeout=TIMEOUT, first_timeout=5
-    )
-    limiter = RateLimiter(
-        limit=100, window=60, store=store, on_store_error="fail_open", clock=lambda: now[0]
-    )
-    try:
+    async with clocked_limiter(shim, timeout=TIMEOUT, first_timeout=5) as (limiter, now):
         with caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"):
             assert not (await limiter.check("client")).degraded
-            server.pause()
-            try:
-                for _ in range(3):
-                    assert (await limiter.check("client")).degraded
-                    now[0] += 2
-            finally:
-                server.resume()
+            await three_failed_checks(server, limiter, now)
             now[0] += 10
             for _ in range(2):
                 assert not (await limiter.check("client")).degraded
-    finally:
-        await transport.aclose()
     assert store_lines(caplog) == [
         "rate-limit store unavailable (no answer within 0.3s); policy 'default' is failing open"
         " (1 failures since last log)",
@@ -258,21 +272,13 @@ async def test_a_store_failing_every_other_check_logs_once_per_ten_seconds(
     own_stack: tuple[RedisServer, ShimServer], caplog: pytest.LogCaptureFixture
 ):
     _, shim = own_stack
-    now = [1_700_000_000.0]
-    transport = HttpxTransport()
-    store = UpstashStore(UpstashREST(shim.url, shim.token, transport=transport), timeout=5)
-    limiter = RateLimiter(
-        limit=100, window=60, store=store, on_store_error="fail_open", clock=lambda: now[0]
-    )
-    try:
+    async with clocked_limiter(shim, timeout=5) as (limiter, now):
         with caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"):
             for _ in range(10):
                 shim.fail_next(502, "<html>Bad Gateway</html>", content_type="text/html")
                 assert (await limiter.check("client")).degraded
                 assert not (await limiter.check("client")).degraded
                 now[0] += 1
-    finally:
-        await transport.aclose()
     assert len(store_lines(caplog)) == 1
 
 
@@ -283,30 +289,14 @@ async def test_a_store_outage_is_told_as_long_as_it_lasted_not_until_the_next_ch
     # line waited for the next check: an hour later on a quiet policy, and the 5 s outage
     # was told as "failed 3 checks over 3605 s".
     server, shim = own_stack
-    now = [1_700_000_000.0]
-    transport = HttpxTransport()
-    store = UpstashStore(
-        UpstashREST(shim.url, shim.token, transport=transport), timeout=TIMEOUT, first_timeout=5
-    )
-    limiter = RateLimiter(
-        limit=100, window=60, store=store, on_store_error="fail_open", clock=lambda: now[0]
-    )
-    try:
+    async with clocked_limiter(shim, timeout=TIMEOUT, first_timeout=5) as (limiter, now):
         with caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"):
             assert not (await limiter.check("client")).degraded
-            server.pause()
-            try:
-                for _ in range(3):
-                    assert (await limiter.check("client")).degraded
-                    now[0] += 2
-            finally:
-                server.resume()
+            await three_failed_checks(server, limiter, now)
             now[0] -= 1
             assert not (await limiter.check("client")).degraded  # 5 s after the first failure
             now[0] += 3600
             assert not (await limiter.check("client")).degraded
-    finally:
-        await transport.aclose()
     assert store_lines(caplog)[1:] == [
         "rate-limit store answering again; policy 'default' failed 3 checks over 5 s"
     ]
