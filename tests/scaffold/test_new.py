@@ -125,6 +125,35 @@ print(first, left, second)
 """
 
 
+def on_small_disk(tmp_path: Path, size: str, script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with ``python -c``, given the path of a tmpfs of ``size`` mounted in a
+    mount namespace of its own (so the test can remount it), failing on its stderr."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            'mount --make-rprivate / && mount -t tmpfs -o size="$4" tmpfs "$1" && '
+            'exec "$2" -c "$3" "$1"',
+            "sh",
+            str(disk),
+            sys.executable,
+            script,
+            size,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 @pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None,
     reason="needs root and unshare for a small file system of its own",
@@ -134,28 +163,7 @@ def test_a_project_a_full_disk_cut_short_is_taken_back_so_the_next_try_succeeds(
 ) -> None:
     # The failure: the files written before the disk filled, the last one cut short,
     # stayed; once space was freed, the next try was refused (the folder was not empty).
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    done = subprocess.run(
-        [
-            "unshare",
-            "-m",
-            "sh",
-            "-c",
-            'mount --make-rprivate / && mount -t tmpfs -o size=12k tmpfs "$1" && '
-            'exec "$2" -c "$3" "$1"',
-            "sh",
-            str(disk),
-            sys.executable,
-            FULL_DISK_THEN_FREED,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = on_small_disk(tmp_path, "12k", FULL_DISK_THEN_FREED)
     assert done.stdout.splitlines()[-1] == "2 [] 0"
     assert "cannot write shop-api: No space left on device" in done.stderr
 
@@ -189,28 +197,7 @@ def test_a_project_cut_short_making_a_folder_is_taken_back_with_the_folders_abov
     # The failure: a folder whose own folder was made, as .github/workflows after .github,
     # failed to be made (no inode left), and .github stayed: the destination was not empty
     # and the next try was refused. Out of inodes at each step in turn, nothing is left.
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    done = subprocess.run(
-        [
-            "unshare",
-            "-m",
-            "sh",
-            "-c",
-            'mount --make-rprivate / && mount -t tmpfs -o size=1m tmpfs "$1" && '
-            'exec "$2" -c "$3" "$1"',
-            "sh",
-            str(disk),
-            sys.executable,
-            OUT_OF_INODES_AT_EACH_STEP,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = on_small_disk(tmp_path, "1m", OUT_OF_INODES_AT_EACH_STEP)
     assert done.stdout.splitlines()[-1] == "{}"
     assert "No space left on device" in done.stderr
 
