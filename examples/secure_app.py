@@ -142,13 +142,11 @@ def _refuse_undecodable(env: Mapping[str, str]) -> None:
 # the comma-separated list; the same secret injected into a container's environment as it
 # is (ECS task secrets, a Kubernetes secret) was read comma-separated: keys '["new"' and
 # '"old"]', every admin password refused, and nothing said why.
-_SECRET_LISTS = ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS")
-
-
 def _refuse_json_lists(env: Mapping[str, str]) -> None:
-    from daloy_edge.audit._environment import json_document  # the audit's own reading
+    # The audit's own list and reading.
+    from daloy_edge.audit._environment import LISTED_VARIABLES, json_document
 
-    for name in _SECRET_LISTS:
+    for name in LISTED_VARIABLES:
         if json_document(env.get(name) or ""):
             raise ConfigError(
                 f"{name} holds a JSON document; set it as a comma-separated list (new,old):"

@@ -18,6 +18,8 @@ __all__ = ["audit_environment"]
 
 _FORWARDING_HEADERS = ("x-forwarded-for", "forwarded")
 _UNREAD = "from-secrets-manager"  # stands in for a value the audit cannot read
+# The secrets set as comma-separated lists (new,old) of keys or passwords.
+LISTED_VARIABLES = ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS")
 
 
 def _csv(value: str | None) -> list[str]:
@@ -61,7 +63,7 @@ def audit_environment(env: Mapping[str, str]) -> list[Finding]:
 
 def _secrets(env: Mapping[str, str]) -> dict[str, list[bytes]]:
     """Each secret variable's values, for the check that no value serves two purposes."""
-    lists = ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS")
+    lists = LISTED_VARIABLES
     found = {name: _encoded(_csv(env.get(name))) for name in lists}
     # One token, not a list: it goes to Upstash as a bearer on every rate-limit check, so
     # the provider, or a log on the way, could sign sessions with a key it equals.
@@ -72,7 +74,7 @@ def _secrets(env: Mapping[str, str]) -> dict[str, list[bytes]]:
 
 def _json_lists(env: Mapping[str, str]) -> list[Finding]:
     found = []
-    for name in ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS"):
+    for name in LISTED_VARIABLES:
         if json_document(env.get(name) or ""):
             found.append(
                 Finding(
@@ -90,7 +92,7 @@ def _json_lists(env: Mapping[str, str]) -> list[Finding]:
 def _set_twice(env: Mapping[str, str]) -> list[Finding]:
     # The Lambda entry refuses a secret given both ways, lest a stale plain value shadow
     # the managed one: the audit judged the plain value and passed what stops the init.
-    names = ("DALOY_SESSION_KEYS", "DALOY_ADMIN_PASSWORDS", "DALOY_WEBHOOK_SECRETS")
+    names = LISTED_VARIABLES
     return [
         Finding(
             "secret-set-twice",
