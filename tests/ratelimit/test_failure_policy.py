@@ -271,6 +271,8 @@ async def test_the_end_of_a_store_outage_is_logged_with_the_checks_it_failed(
 async def test_a_store_failing_every_other_check_logs_once_per_ten_seconds(
     own_stack: tuple[RedisServer, ShimServer], caplog: pytest.LogCaptureFixture
 ):
+    # Log flooding: a store failing every other check (a flaky proxy in front of it) must
+    # not write a warning and an "answering again" line per failure, at the request rate.
     _, shim = own_stack
     async with clocked_limiter(shim, timeout=5) as (limiter, now):
         with caplog.at_level(logging.WARNING, logger="daloy_edge.ratelimit"):
